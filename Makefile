@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: Apache-2.0
+# microsandbox build. `make` builds everything into build/ laid out like an
+# install prefix (bin/, lib/, libexec/msb/, share/msb/), so build/bin/msb runs
+# in place; `make install` copies that tree to $(PREFIX).
+
+PREFIX ?= /usr/local
+B ?= build
+CC ?= cc
+MUSLCC ?= musl-gcc
+CLANG ?= clang
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine \
+	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
+LIBS := -ljson-c -lsqlite3 -ldl -lm
+
+LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
+	src/engine/qemu.c $(wildcard src/lib/*.c)
+SUP_SRC := $(wildcard src/supervisor/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
+HDRS := $(wildcard include/*.h src/*/*.h)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+
+SHARE := $(B)/share/msb
+KERNEL := $(SHARE)/kernel/vmlinuz-cloud
+INITRAMFS := $(SHARE)/initramfs-cloud.cpio
+IMAGE := $(SHARE)/images/default/layer.erofs
+
+all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
+	$(B)/include/msb.h guest examples
+
+guest: $(KERNEL) $(INITRAMFS) $(IMAGE)
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(B)/lib/libmsb.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/libmsb.so: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libmsb.so.0 -o $@.0 $^ $(LIBS)
+	ln -sf libmsb.so.0 $@
+
+$(B)/include/msb.h: include/msb.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(SUP_OBJ) $(B)/lib/libmsb.a $(LIBS)
+
+# The CLI goes through the shared library like any SDK user; it keeps its
+# own copy of the small helpers in util.o, which the library hides.
+$(B)/bin/msb: $(CLI_OBJ) $(B)/obj/src/common/util.o $(B)/lib/libmsb.so
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(CLI_OBJ) $(B)/obj/src/common/util.o -L$(B)/lib -lmsb \
+		-Wl,-rpath,'$$ORIGIN/../lib' -ljson-c -ldl
+
+# ---- guest ---------------------------------------------------------------
+
+$(SHARE)/msb-agent: $(AGENT_SRC) $(wildcard src/agent/*.h) src/proto/proto.h
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -Os -Wall -Wextra -Isrc/proto -o $@ $(AGENT_SRC)
+
+$(KERNEL): scripts/fetch-kernel.sh
+	scripts/fetch-kernel.sh $(SHARE)/kernel
+
+$(INITRAMFS): $(SHARE)/msb-agent $(KERNEL) scripts/mkinitramfs.sh
+	scripts/mkinitramfs.sh $(SHARE)/msb-agent $(SHARE)/kernel/modules-cloud $@
+
+$(IMAGE): scripts/mkimage-default.sh
+	scripts/mkimage-default.sh $(SHARE)/images/default
+
+# ---- examples ------------------------------------------------------------
+
+examples: $(B)/examples/hello
+
+$(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lmsb \
+		-Wl,-rpath,'$$ORIGIN/../lib'
+
+# ---- tests ---------------------------------------------------------------
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+		$(UNIT_SRC) $(LIB_SRC) $(LIBS)
+
+$(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/proto \
+		-o $@ fuzz/frame.c src/proto/proto.c
+
+unit: $(B)/tests/unit
+	$(B)/tests/unit
+
+fuzz: $(B)/fuzz/frame
+
+# The whole suite: unit tests under sanitizers, a fuzzing run, and the
+# end-to-end tests that boot real guests. Prints "N passed, N failed" last.
+test: all $(B)/tests/unit $(B)/fuzz/frame
+	tests/run-all.sh $(B)
+
+bench: all
+	bench/run.sh $(B)
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)
+	cp -a $(B)/bin $(B)/lib $(B)/libexec $(B)/include $(DESTDIR)$(PREFIX)/
+	mkdir -p $(DESTDIR)$(PREFIX)/share
+	rm -rf $(DESTDIR)$(PREFIX)/share/msb
+	cp -a $(SHARE) $(DESTDIR)$(PREFIX)/share/msb
+
+clean:
+	rm -rf $(B)/obj $(B)/bin $(B)/lib $(B)/libexec $(B)/tests $(B)/fuzz \
+		$(B)/examples $(SHARE)/msb-agent $(INITRAMFS)
+
+.PHONY: all guest examples unit fuzz test bench install clean

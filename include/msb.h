@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msb.h - the microsandbox C SDK
+ *
+ * Everything the `msb` command line does goes through these calls. A sandbox
+ * is a microVM owned by one supervisor process; this library starts
+ * supervisors, records state in SQLite under $MSB_HOME (default
+ * ~/.microsandbox) and talks to a running sandbox over its API socket
+ * (docs/api-protocol.md).
+ *
+ * Errors: every fallible call returns 0 on success or a negative errno-style
+ * code, and fills @err (when not NULL) with a one-line message that says what
+ * happened and what to do.
+ */
+#ifndef MSB_H
+#define MSB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MSB_VERSION "0.1.0"
+
+#ifndef MSB_API
+#define MSB_API __attribute__((visibility("default")))
+#endif
+
+typedef struct msb_error {
+	int code;          /* negative errno-style code, 0 when none */
+	char message[1024];
+} msb_error;
+
+/* Sandbox names: 1-63 of [a-zA-Z0-9_.-], starting with a letter or digit. */
+MSB_API int msb_name_valid(const char *name, msb_error *err);
+
+/* Parses "512M", "1G", "1.5GiB", "2048" (MiB) into MiB. */
+MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err);
+
+/* ---- sandboxes ---------------------------------------------------------- */
+
+typedef struct msb_sandbox_config {
+	const char *name;          /* required */
+	const char *image;         /* NULL = "default" */
+	unsigned cpus;             /* 0 = 1 */
+	uint64_t memory_mib;       /* 0 = 512 */
+	const char *const *env;    /* NULL-terminated "K=V": default env of every exec */
+	const char *workdir;       /* default working directory of every exec */
+	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
+	const char *const *cmd;    /* NULL-terminated: run detached after boot (run -d CMD) */
+	int ephemeral;             /* removed when its supervisor exits (run --rm) */
+} msb_sandbox_config;
+
+typedef struct msb_sandbox msb_sandbox;
+
+MSB_API void msb_sandbox_config_init(msb_sandbox_config *c);
+
+/* msb_sandbox_create() - make a sandbox and boot it; returns once its agent is
+ * ready. On a boot failure the sandbox is kept, marked failed, with its console
+ * log (msb_sandbox_logs_path()), unless it is ephemeral. */
+MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
+		       msb_error *err);
+
+/* msb_sandbox_start() - boot an existing stopped sandbox again. */
+MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out, msb_error *err);
+
+/* msb_sandbox_open() - a handle on a running sandbox. */
+MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out, msb_error *err);
+
+/* msb_sandbox_stop() - ask the guest to power off, waiting up to @timeout_s
+ * seconds before killing it. 0 kills at once. @elapsed_ms may be NULL. */
+MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s, uint64_t *elapsed_ms,
+		     msb_error *err);
+
+/* msb_sandbox_remove() - delete a stopped sandbox and its disk. With @force a
+ * running one is killed first. */
+MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err);
+
+MSB_API const char *msb_sandbox_name(const msb_sandbox *sb);
+/* Milliseconds from the create/start call to the agent's ready report. */
+MSB_API uint64_t msb_sandbox_boot_ms(const msb_sandbox *sb);
+MSB_API void msb_sandbox_close(msb_sandbox *sb);
+
+typedef struct msb_sandbox_info {
+	char name[64];
+	char image[256];
+	char status[16];   /* created starting running stopping stopped failed */
+	unsigned cpus;
+	uint64_t memory_mib;
+	int pid;           /* supervisor pid while running, else 0 */
+	int64_t created_at, started_at, stopped_at; /* unix seconds, 0 = never */
+	char error[512];   /* why it failed, when it did */
+} msb_sandbox_info;
+
+/* msb_list() - every sandbox, with the truth about supervisors that died. */
+MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err);
+MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
+			 msb_error *err);
+/* msb_inspect_json() - full state as a JSON document; free() the result. */
+MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err);
+/* Path of the log holding the guest console and agent messages. */
+MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
+			  msb_error *err);
+
+/* ---- exec --------------------------------------------------------------- */
+
+typedef struct msb_exec_opts {
+	const char *const *env;  /* NULL-terminated "K=V", on top of the sandbox's */
+	const char *workdir;
+	const char *user;        /* name, uid or uid:gid */
+	int tty;                 /* allocate a pseudo-terminal */
+	unsigned rows, cols;     /* its size */
+	int stdin;               /* stdin will be streamed with msb_exec_write() */
+	int main;                /* the sandbox stops when this command ends or
+				  * its caller goes away (msb run CMD) */
+} msb_exec_opts;
+
+typedef struct msb_exec msb_exec;
+
+enum msb_exec_event_type {
+	MSB_EXEC_STARTED = 1,
+	MSB_EXEC_STDOUT,
+	MSB_EXEC_STDERR,
+	MSB_EXEC_EXIT,
+};
+
+typedef struct msb_exec_event {
+	enum msb_exec_event_type type;
+	const uint8_t *data;  /* STDOUT/STDERR, valid until the next read */
+	size_t len;
+	int pid;              /* STARTED */
+	int exit_code;        /* EXIT: status, or 128+signal */
+	int signal;           /* EXIT: the killing signal, 0 if it exited */
+} msb_exec_event;
+
+MSB_API int msb_exec_start(msb_sandbox *sb, const char *const *argv,
+		   const msb_exec_opts *o, msb_exec **out, msb_error *err);
+/* A descriptor that polls readable when msb_exec_next() has something. */
+MSB_API int msb_exec_fd(const msb_exec *e);
+/* msb_exec_next() - next event; 1 with @ev filled, 0 if none within
+ * @timeout_ms (-1 waits), negative on error. After EXIT it returns -EPIPE. */
+MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
+		  msb_error *err);
+MSB_API int msb_exec_write(msb_exec *e, const void *buf, size_t n, msb_error *err);
+MSB_API int msb_exec_close_stdin(msb_exec *e, msb_error *err);
+MSB_API int msb_exec_signal(msb_exec *e, int sig, msb_error *err);
+MSB_API int msb_exec_resize(msb_exec *e, unsigned rows, unsigned cols, msb_error *err);
+MSB_API void msb_exec_free(msb_exec *e);
+
+typedef struct msb_output {
+	char *out, *err;      /* NUL-terminated, free() them */
+	size_t out_len, err_len;
+	int exit_code;
+	int signal;
+} msb_output;
+
+/* msb_exec_capture() - run to completion, collecting stdout and stderr. */
+MSB_API int msb_exec_capture(msb_sandbox *sb, const char *const *argv,
+		     const msb_exec_opts *o, msb_output *out, msb_error *err);
+MSB_API void msb_output_free(msb_output *o);
+
+/* ---- environment -------------------------------------------------------- */
+
+/* The state directory: $MSB_HOME or ~/.microsandbox. */
+MSB_API const char *msb_home(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

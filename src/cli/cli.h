@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli.h - the msb command line: one file per verb over the C SDK */
+#ifndef MSB_CLI_H
+#define MSB_CLI_H
+
+#include <stdio.h>
+
+#include "msb.h"
+
+/* Exit statuses of msb itself. For run and exec, everything else is the
+ * guest command's own status. */
+#define EXIT_USAGE 2
+#define EXIT_MSB 125
+
+struct verb {
+	const char *name;
+	const char *alias;
+	const char *summary;
+	const char *help;       /* full --help text after the usage line */
+	int (*fn)(int argc, char **argv);
+};
+
+extern const struct verb verb_run, verb_exec, verb_ps, verb_stop, verb_start,
+	verb_rm, verb_logs, verb_inspect;
+
+/* Print "msb: MESSAGE" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a verb's usage and help to @f. */
+void cli_usage(const struct verb *v, FILE *f);
+/* Bad usage: the message, a hint at --help; Return: EXIT_USAGE. */
+int cli_bad_usage(const struct verb *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parse a positive integer in [min, max]. */
+int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* Grow a NULL-terminated string vector. */
+int strv_push(char ***v, size_t *n, char *s);
+
+struct attach_opts {
+	int interactive;   /* -i: forward stdin */
+	int tty;           /* -t: pseudo-terminal, raw local terminal */
+};
+
+/* cli_attach() - run a started exec to the end, pumping stdin, stdout,
+ * stderr, signals and window size. Return: the exit status to use. */
+int cli_attach(msb_exec *e, const struct attach_opts *o);
+
+/* Parses --format VALUE: "table" or "json"; Return: 1 for json. */
+int cli_format_json(const char *s, int *json);
+
+#endif

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* exec.c - msb exec: run a command in a running sandbox */
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int cmd_exec(int argc, char **argv);
+
+const struct verb verb_exec = {
+	.name = "exec",
+	.summary = "Run a command in a running sandbox",
+	.fn = cmd_exec,
+	.help =
+	"Usage: msb exec [OPTIONS] NAME [--] COMMAND [ARG...]\n"
+	"\n"
+	"Run COMMAND in the running sandbox NAME and exit with its status.\n"
+	"stdout and stderr stay separate; Ctrl-C reaches the command.\n"
+	"\n"
+	"Options:\n"
+	"  -i, --interactive      stream stdin to the command\n"
+	"  -t, --tty              allocate a pseudo-terminal (resized with yours)\n"
+	"  -e, --env KEY=VALUE    set an environment variable (repeatable)\n"
+	"  -w, --workdir DIR      working directory inside the guest\n"
+	"  -u, --user USER        user name, uid or uid:gid to run as\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Exit status: the command's own (128+N if killed by signal N, 127 if\n"
+	"it was not found, 126 if it could not run), or 125 if msb failed.\n",
+};
+
+static const struct option opts[] = {
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int cmd_exec(int argc, char **argv)
+{
+	msb_exec_opts eo = { 0 };
+	struct attach_opts ao = { 0 };
+	msb_error err = { 0 };
+	msb_sandbox *sb;
+	msb_exec *e;
+	char **env = NULL;
+	size_t nenv = 0;
+	const char *name;
+	int c, status;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+ite:w:u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			ao.interactive = eo.stdin = 1;
+			break;
+		case 't':
+			ao.tty = eo.tty = 1;
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return cli_bad_usage(&verb_exec,
+					"invalid --env '%s': use KEY=VALUE",
+					optarg);
+			strv_push(&env, &nenv, optarg);
+			break;
+		case 'w':
+			eo.workdir = optarg;
+			break;
+		case 'u':
+			eo.user = optarg;
+			break;
+		case 'h':
+			cli_usage(&verb_exec, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_exec, "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_bad_usage(&verb_exec, "missing sandbox NAME");
+	name = argv[optind++];
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc)
+		return cli_bad_usage(&verb_exec, "missing COMMAND to run in %s",
+				     name);
+	eo.env = (const char *const *)env;
+	if (eo.tty) {
+		struct winsize ws;
+
+		if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) {
+			eo.rows = ws.ws_row;
+			eo.cols = ws.ws_col;
+		}
+	}
+	if (msb_sandbox_open(name, &sb, &err) < 0) {
+		cli_err("%s", err.message);
+		return EXIT_MSB;
+	}
+	if (msb_exec_start(sb, (const char *const *)argv + optind, &eo, &e,
+			   &err) < 0) {
+		cli_err("%s", err.message);
+		msb_sandbox_close(sb);
+		return EXIT_MSB;
+	}
+	status = cli_attach(e, &ao);
+	msb_exec_free(e);
+	msb_sandbox_close(sb);
+	free(env);
+	return status;
+}

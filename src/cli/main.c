@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main.c - msb: verb dispatch, shared helpers */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct verb *const verbs[] = {
+	&verb_run,  &verb_exec, &verb_ps,   &verb_stop,
+	&verb_start, &verb_rm,  &verb_logs, &verb_inspect,
+};
+
+#define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("msb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_usage(const struct verb *v, FILE *f)
+{
+	fputs(v->help, f);
+}
+
+int cli_bad_usage(const struct verb *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("msb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'msb %s --help'.\n", v->name);
+	return EXIT_USAGE;
+}
+
+int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int strv_push(char ***v, size_t *n, char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	*v = nv;
+	return 0;
+}
+
+int cli_format_json(const char *s, int *json)
+{
+	if (!strcmp(s, "json"))
+		*json = 1;
+	else if (!strcmp(s, "table"))
+		*json = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: msb COMMAND [OPTIONS]\n"
+		"\n"
+		"Run each sandbox as a microVM with its own Linux kernel.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < NVERBS; i++)
+		fprintf(f, "  %-9s %s\n", verbs[i]->name, verbs[i]->summary);
+	fprintf(f,
+		"\n"
+		"Run 'msb COMMAND --help' for a command's options.\n"
+		"State lives in $MSB_HOME (default ~/.microsandbox).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		if (argc > 2)
+			for (size_t i = 0; i < NVERBS; i++)
+				if (!strcmp(argv[2], verbs[i]->name)) {
+					cli_usage(verbs[i], stdout);
+					return 0;
+				}
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("msb %s\n", MSB_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < NVERBS; i++) {
+		const struct verb *v = verbs[i];
+
+		if (strcmp(argv[1], v->name) &&
+		    !(v->alias && !strcmp(argv[1], v->alias)))
+			continue;
+		for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
+			if (!strcmp(argv[k], "--help") ||
+			    !strcmp(argv[k], "-h")) {
+				cli_usage(v, stdout);
+				return 0;
+			}
+		return v->fn(argc - 1, argv + 1);
+	}
+	cli_err("unknown command '%s'", argv[1]);
+	fprintf(stderr, "Run 'msb --help' for the list of commands.\n");
+	return EXIT_USAGE;
+}

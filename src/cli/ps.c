@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ps.c - msb ps / msb ls: list sandboxes */
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int cmd_ps(int argc, char **argv);
+
+const struct verb verb_ps = {
+	.name = "ps",
+	.alias = "ls",
+	.summary = "List sandboxes",
+	.fn = cmd_ps,
+	.help =
+	"Usage: msb ps [OPTIONS]\n"
+	"       msb ls [OPTIONS]\n"
+	"\n"
+	"List running sandboxes (all of them with -a).\n"
+	"\n"
+	"Options:\n"
+	"  -a, --all              include stopped and failed sandboxes\n"
+	"  -q, --quiet            print names only\n"
+	"      --format FORMAT    table (default) or json\n"
+	"  -h, --help             show this help\n",
+};
+
+enum { OPT_FORMAT = 256 };
+
+static const struct option opts[] = {
+	{ "all", no_argument, NULL, 'a' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int shown(const msb_sandbox_info *i, int all)
+{
+	return all || !strcmp(i->status, "running") ||
+	       !strcmp(i->status, "starting") ||
+	       !strcmp(i->status, "stopping");
+}
+
+static int cmd_ps(int argc, char **argv)
+{
+	msb_sandbox_info *v;
+	msb_error err = { 0 };
+	size_t n;
+	int c, all = 0, quiet = 0, json = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "aqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case OPT_FORMAT:
+			if (cli_format_json(optarg, &json) < 0)
+				return cli_bad_usage(&verb_ps,
+					"invalid --format '%s': use table or json",
+					optarg);
+			break;
+		case 'h':
+			cli_usage(&verb_ps, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_ps,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_bad_usage(&verb_ps, "unexpected argument '%s'",
+				     argv[optind]);
+	if (msb_list(&v, &n, &err) < 0) {
+		cli_err("%s", err.message);
+		return 1;
+	}
+	if (json) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *o;
+
+			if (!shown(&v[i], all))
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(v[i].name));
+			json_object_object_add(o, "image", json_object_new_string(v[i].image));
+			json_object_object_add(o, "status", json_object_new_string(v[i].status));
+			json_object_object_add(o, "cpus", json_object_new_int((int)v[i].cpus));
+			json_object_object_add(o, "memory_mib",
+					       json_object_new_int64((int64_t)v[i].memory_mib));
+			json_object_object_add(o, "pid", json_object_new_int(v[i].pid));
+			json_object_object_add(o, "created_at",
+					       json_object_new_int64(v[i].created_at));
+			json_object_object_add(o, "error",
+					       v[i].error[0] ? json_object_new_string(v[i].error) : NULL);
+			json_object_array_add(a, o);
+		}
+		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_SPACED));
+		json_object_put(a);
+	} else if (quiet) {
+		for (size_t i = 0; i < n; i++)
+			if (shown(&v[i], all))
+				puts(v[i].name);
+	} else {
+		int wn = 4, wi = 5;
+
+		for (size_t i = 0; i < n; i++) {
+			if (!shown(&v[i], all))
+				continue;
+			if ((int)strlen(v[i].name) > wn)
+				wn = (int)strlen(v[i].name);
+			if ((int)strlen(v[i].image) > wi)
+				wi = (int)strlen(v[i].image);
+		}
+		printf("%-*s  %-*s  %-8s  %-3s  %s\n", wn, "NAME", wi, "IMAGE",
+		       "STATUS", "CPU", "MEM");
+		for (size_t i = 0; i < n; i++) {
+			char mem[32];
+
+			if (!shown(&v[i], all))
+				continue;
+			msb_fmt_mib(v[i].memory_mib, mem, sizeof(mem));
+			printf("%-*s  %-*s  %-8s  %-3u  %s\n", wn, v[i].name,
+			       wi, v[i].image, v[i].status, v[i].cpus, mem);
+		}
+	}
+	free(v);
+	return 0;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* run.c - msb run: create a sandbox, boot it, and run a command in it */
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int cmd_run(int argc, char **argv);
+
+const struct verb verb_run = {
+	.name = "run",
+	.summary = "Create and boot a sandbox, and run a command in it",
+	.fn = cmd_run,
+	.help =
+	"Usage: msb run [OPTIONS] [IMAGE] [-- COMMAND [ARG...]]\n"
+	"\n"
+	"Boot a new microVM sandbox from IMAGE (default: the built-in\n"
+	"'default' image) and run COMMAND in it (default: the image's shell).\n"
+	"Without -d, msb waits for the command, exits with its status and\n"
+	"stops the sandbox; with --rm it also removes it. With -d the sandbox\n"
+	"keeps running (COMMAND, if given, runs detached, its output in\n"
+	"'msb logs').\n"
+	"\n"
+	"Options:\n"
+	"      --name NAME        sandbox name (default: generated)\n"
+	"  -d, --detach           leave the sandbox running and return\n"
+	"      --rm               remove the sandbox when the command ends\n"
+	"      --cpus N           virtual CPUs (default 1)\n"
+	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M)\n"
+	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
+	"  -w, --workdir DIR      working directory of every command\n"
+	"  -i, --interactive      stream stdin to the command\n"
+	"  -t, --tty              allocate a pseudo-terminal\n"
+	"      --boot-timeout S   give up on a boot after S seconds (default 60)\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Exit status: the command's own, or 125 if msb failed.\n",
+};
+
+enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT };
+
+static const struct option opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "rm", no_argument, NULL, OPT_RM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "env", required_argument, NULL, 'e' },
+	{ "workdir", required_argument, NULL, 'w' },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static void gen_name(char *buf, size_t n)
+{
+	unsigned char r[3] = { 0 };
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, r, sizeof(r)) < 0)
+			r[0] = (unsigned char)getpid();
+		close(fd);
+	}
+	snprintf(buf, n, "sb-%02x%02x%02x", r[0], r[1], r[2]);
+}
+
+/* The foreground command ended: the supervisor is stopping the sandbox;
+ * return once it has, so 'msb ps' right after us tells the truth. */
+static void wait_stopped(const char *name)
+{
+	for (int i = 0; i < 3000; i++) {
+		msb_sandbox_info info;
+
+		if (msb_sandbox_info_get(name, &info, NULL) < 0)
+			return; /* removed (--rm) */
+		if (!strcmp(info.status, "stopped") ||
+		    !strcmp(info.status, "failed"))
+			return;
+		usleep(10000);
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	msb_sandbox_config cfg;
+	msb_exec_opts eo = { 0 };
+	struct attach_opts ao = { 0 };
+	msb_error err = { 0 };
+	msb_sandbox *sb;
+	msb_exec *e;
+	char **env = NULL, name[64], mem[32];
+	char *default_cmd[] = { "/bin/sh", NULL };
+	size_t nenv = 0;
+	int c, detach = 0, status;
+	unsigned u;
+	uint64_t t0;
+	char **cmd = NULL;
+
+	msb_sandbox_config_init(&cfg);
+	name[0] = '\0';
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "dm:e:w:ith", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_NAME:
+			snprintf(name, sizeof(name), "%s", optarg);
+			if (msb_name_valid(optarg, &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case OPT_RM:
+			cfg.ephemeral = 1;
+			break;
+		case OPT_CPUS:
+			if (cli_parse_uint(optarg, 1, 64, &u) < 0)
+				return cli_bad_usage(&verb_run,
+					"invalid --cpus '%s': use a whole number from 1 to 64",
+					optarg);
+			cfg.cpus = u;
+			break;
+		case 'm':
+			if (msb_parse_memory(optarg, &cfg.memory_mib, &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return cli_bad_usage(&verb_run,
+					"invalid --env '%s': use KEY=VALUE",
+					optarg);
+			strv_push(&env, &nenv, optarg);
+			break;
+		case 'w':
+			if (optarg[0] != '/')
+				return cli_bad_usage(&verb_run,
+					"invalid --workdir '%s': use an absolute path",
+					optarg);
+			cfg.workdir = optarg;
+			break;
+		case 'i':
+			ao.interactive = eo.stdin = 1;
+			break;
+		case 't':
+			ao.tty = eo.tty = 1;
+			break;
+		case OPT_BOOT_TIMEOUT:
+			if (cli_parse_uint(optarg, 1, 3600, &u) < 0)
+				return cli_bad_usage(&verb_run,
+					"invalid --boot-timeout '%s': use seconds from 1 to 3600",
+					optarg);
+			cfg.boot_timeout_ms = u * 1000;
+			break;
+		case 'h':
+			cli_usage(&verb_run, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_run,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	/* getopt moved every operand after the options, "--" included. */
+	if (optind < argc && strcmp(argv[optind], "--")) {
+		cfg.image = argv[optind++];
+	}
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind < argc)
+		cmd = argv + optind;
+	if (detach && cfg.ephemeral)
+		return cli_bad_usage(&verb_run,
+				     "--rm and -d cannot be used together");
+	if (detach && (ao.interactive || ao.tty))
+		return cli_bad_usage(&verb_run,
+				     "-i and -t need a foreground run (no -d)");
+	if (!name[0])
+		gen_name(name, sizeof(name));
+	cfg.name = name;
+	cfg.env = (const char *const *)env;
+	if (detach)
+		cfg.cmd = (const char *const *)cmd;
+
+	t0 = msb_now_ms();
+	if (msb_sandbox_create(&cfg, &sb, &err) < 0) {
+		cli_err("%s", err.message);
+		free(env);
+		return EXIT_MSB;
+	}
+	if (detach) {
+		msb_fmt_mib(cfg.memory_mib ? cfg.memory_mib : 512, mem,
+			    sizeof(mem));
+		printf("created %s %s cpu=%u mem=%s %.1fs\n", name,
+		       cfg.image ? cfg.image : "default",
+		       cfg.cpus ? cfg.cpus : 1, mem,
+		       (double)(msb_now_ms() - t0) / 1000.0);
+		msb_sandbox_close(sb);
+		free(env);
+		return 0;
+	}
+
+	eo.main = 1;
+	if (eo.tty) {
+		struct winsize ws;
+
+		if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) {
+			eo.rows = ws.ws_row;
+			eo.cols = ws.ws_col;
+		}
+	}
+	if (msb_exec_start(sb, cmd ? (const char *const *)cmd :
+				     (const char *const *)default_cmd,
+			   &eo, &e, &err) < 0) {
+		cli_err("%s", err.message);
+		msb_sandbox_stop(name, 0, NULL, NULL);
+		wait_stopped(name);
+		msb_sandbox_close(sb);
+		free(env);
+		return EXIT_MSB;
+	}
+	status = cli_attach(e, &ao);
+	msb_exec_free(e);
+	wait_stopped(name);
+	msb_sandbox_close(sb);
+	free(env);
+	return status;
+}

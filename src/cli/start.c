@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* start.c - msb start: boot a stopped sandbox again, disk as it was */
+
+#include <getopt.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int cmd_start(int argc, char **argv);
+
+const struct verb verb_start = {
+	.name = "start",
+	.summary = "Boot stopped sandboxes again",
+	.fn = cmd_start,
+	.help =
+	"Usage: msb start NAME...\n"
+	"\n"
+	"Boot each stopped (or failed) sandbox again with the disk it had.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help             show this help\n",
+};
+
+static const struct option opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int cmd_start(int argc, char **argv)
+{
+	int c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			cli_usage(&verb_start, stdout);
+			return 0;
+		}
+		return cli_bad_usage(&verb_start,
+				     "unknown or incomplete option '%s'",
+				     argv[optind - 1]);
+	}
+	if (optind >= argc)
+		return cli_bad_usage(&verb_start, "missing sandbox NAME");
+	for (int i = optind; i < argc; i++) {
+		msb_error err = { 0 };
+		msb_sandbox *sb;
+		uint64_t t0 = msb_now_ms();
+
+		if (msb_sandbox_start(argv[i], &sb, &err) < 0) {
+			cli_err("%s", err.message);
+			rc = 1;
+			continue;
+		}
+		printf("started %s %.1fs\n", argv[i],
+		       (double)(msb_now_ms() - t0) / 1000.0);
+		msb_sandbox_close(sb);
+	}
+	return rc;
+}

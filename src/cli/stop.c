@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* stop.c - msb stop: power a sandbox off, gracefully then by force */
+
+#include <getopt.h>
+
+#include "cli.h"
+
+static int cmd_stop(int argc, char **argv);
+
+const struct verb verb_stop = {
+	.name = "stop",
+	.summary = "Stop running sandboxes",
+	.fn = cmd_stop,
+	.help =
+	"Usage: msb stop [OPTIONS] NAME...\n"
+	"\n"
+	"Ask each sandbox's processes to end (SIGTERM), power the guest off,\n"
+	"and kill it if it has not stopped after the grace period. Its disk\n"
+	"is kept: 'msb start NAME' boots it again.\n"
+	"\n"
+	"Options:\n"
+	"  -t, --time SECS        grace period before killing (default 10;\n"
+	"                         0 kills at once)\n"
+	"  -h, --help             show this help\n",
+};
+
+static const struct option opts[] = {
+	{ "time", required_argument, NULL, 't' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int cmd_stop(int argc, char **argv)
+{
+	unsigned t = 10;
+	int c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (cli_parse_uint(optarg, 0, 3600, &t) < 0)
+				return cli_bad_usage(&verb_stop,
+					"invalid -t '%s': use seconds from 0 to 3600",
+					optarg);
+			break;
+		case 'h':
+			cli_usage(&verb_stop, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_stop,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_bad_usage(&verb_stop, "missing sandbox NAME");
+	for (int i = optind; i < argc; i++) {
+		msb_error err = { 0 };
+		uint64_t ms = 0;
+
+		if (msb_sandbox_stop(argv[i], t, &ms, &err) < 0) {
+			cli_err("%s", err.message);
+			rc = 1;
+			continue;
+		}
+		printf("stopped %s %llums\n", argv[i], (unsigned long long)ms);
+	}
+	return rc;
+}

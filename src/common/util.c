@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.c - errors, files, sockets, base64 and paths */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "util.h"
+
+int msb_fail(msb_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+int msb_fail_errno(msb_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	size_t l;
+
+	if (err) {
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		va_end(ap);
+		l = strlen(err->message);
+		snprintf(err->message + l, sizeof(err->message) - l, ": %s",
+			 strerror(-code));
+	}
+	return code;
+}
+
+uint64_t msb_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t msb_now_ms(void)
+{
+	return msb_now_us() / 1000;
+}
+
+int64_t msb_wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int msb_mkdir_p(const char *path, int mode)
+{
+	char buf[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = i == n ? '\0' : '/';
+	}
+	return 0;
+}
+
+static int rm_at(int dfd, const char *name)
+{
+	struct stat st;
+	int fd, r = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (rm_at(fd, e->d_name) < 0)
+			r = -errno;
+	}
+	closedir(d);
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+int msb_rm_rf(const char *path)
+{
+	return rm_at(AT_FDCWD, path);
+}
+
+int msb_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int msb_write_file(const char *path, const void *buf, size_t n, int mode)
+{
+	char tmp[PATH_MAX];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	r = msb_write_all(fd, buf, n);
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+char *msb_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, n = 0;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t r;
+
+		if (cap - n < 2) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf) {
+		buf[n] = '\0';
+		if (len)
+			*len = n;
+	}
+	return buf;
+}
+
+int msb_set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+int msb_have_exe(const char *name, char *found, size_t n)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+	const char *p, *q;
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return 0;
+		if (found)
+			snprintf(found, n, "%s", name);
+		return 1;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	/* Tools such as mke2fs live in sbin, which an ordinary user's PATH
+	 * may lack. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (p = pass ? "/usr/local/sbin:/usr/sbin:/sbin" : path; *p;
+		     p = *q ? q + 1 : q) {
+			q = strchrnul(p, ':');
+			if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(q - p),
+				     p, name) >= (int)sizeof(buf))
+				continue;
+			if (access(buf, X_OK) == 0) {
+				if (found)
+					snprintf(found, n, "%s", buf);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* A sockaddr for @path; when it is too long for sun_path, a short alias via
+ * /proc/self/fd/N of its directory, with *@dfd holding that directory. */
+static int unix_addr(const char *path, struct sockaddr_un *a, int *dfd)
+{
+	const char *slash;
+	char dir[PATH_MAX];
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	*dfd = -1;
+	if (strlen(path) < sizeof(a->sun_path)) {
+		strcpy(a->sun_path, path);
+		return 0;
+	}
+	slash = strrchr(path, '/');
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	*dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*dfd < 0)
+		return -errno;
+	if (snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s",
+		     *dfd, slash + 1) >= (int)sizeof(a->sun_path)) {
+		close(*dfd);
+		*dfd = -1;
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int msb_unix_listen(const char *path, int backlog)
+{
+	struct sockaddr_un a;
+	int fd, dfd, r;
+
+	r = unix_addr(path, &a, &dfd);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, backlog) < 0) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	r = fd;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+int msb_unix_connect(const char *path)
+{
+	struct sockaddr_un a;
+	int fd, dfd, r;
+
+	r = unix_addr(path, &a, &dfd);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	r = fd;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t msb_b64_encoded_len(size_t n)
+{
+	return (n + 2) / 3 * 4;
+}
+
+size_t msb_b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+			     in[i + 2];
+
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = b64[(v >> 6) & 63];
+		out[o++] = b64[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	return o;
+}
+
+static int b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+long msb_b64_decode(const char *in, size_t n, uint8_t *out)
+{
+	size_t i, o = 0;
+
+	if (n % 4)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+
+		for (int k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && i + 4 == n && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad)
+				return -1;
+			v[k] = b64_val((unsigned char)in[i + k]);
+			if (v[k] < 0)
+				return -1;
+		}
+		uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		out[o++] = x >> 16;
+		if (pad < 2)
+			out[o++] = (x >> 8) & 0xff;
+		if (pad < 1)
+			out[o++] = x & 0xff;
+	}
+	return (long)o;
+}
+
+void msb_fmt_mib(uint64_t mib, char *buf, size_t n)
+{
+	if (mib >= 1024 && mib % 1024 == 0)
+		snprintf(buf, n, "%lluGi", (unsigned long long)(mib / 1024));
+	else
+		snprintf(buf, n, "%lluMi", (unsigned long long)mib);
+}
+
+MSB_API const char *msb_home(void)
+{
+	static char home[PATH_MAX];
+	const char *h = getenv("MSB_HOME");
+
+	if (h && *h) {
+		snprintf(home, sizeof(home), "%s", h);
+		return home;
+	}
+	h = getenv("HOME");
+	if (!h || !*h) {
+		struct passwd *pw = getpwuid(getuid());
+
+		h = pw ? pw->pw_dir : "/tmp";
+	}
+	snprintf(home, sizeof(home), "%s/.microsandbox", h);
+	return home;
+}
+
+int msb_sandbox_dir(const char *name, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/sandboxes/%s", msb_home(), name) >= (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int msb_api_sock_path(const char *name, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/sandboxes/%s/api.sock", msb_home(), name) >=
+	    (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+#ifndef MSB_DEFAULT_PREFIX
+#define MSB_DEFAULT_PREFIX "/usr/local"
+#endif
+
+const char *msb_prefix(void)
+{
+	static char prefix[PATH_MAX];
+	const char *env = getenv("MSB_PREFIX");
+	Dl_info info;
+	char *p;
+
+	if (env && *env)
+		return env;
+	if (prefix[0])
+		return prefix;
+	/* The object holding this code is PREFIX/lib/libmsb.so,
+	 * PREFIX/bin/msb or PREFIX/libexec/msb/msb-supervisor. */
+	if (!(dladdr((void *)msb_prefix, &info) && info.dli_fname &&
+	      strchr(info.dli_fname, '/') && realpath(info.dli_fname, prefix))) {
+		ssize_t l = readlink("/proc/self/exe", prefix, sizeof(prefix) - 1);
+
+		prefix[l > 0 ? l : 0] = '\0';
+	}
+	if (prefix[0]) {
+		p = strrchr(prefix, '/');
+		if (p)
+			*p = '\0';
+		p = strrchr(prefix, '/');
+		if (p && !strcmp(p, "/msb")) {
+			*p = '\0';
+			p = strrchr(prefix, '/');
+		}
+		if (p) {
+			*p = '\0';
+			return prefix;
+		}
+	}
+	snprintf(prefix, sizeof(prefix), "%s", MSB_DEFAULT_PREFIX);
+	return prefix;
+}
+
+int msb_share_path(const char *rel, char *buf, size_t n)
+{
+	const char *data = getenv("MSB_DATA_DIR");
+
+	if (data && *data) {
+		if (snprintf(buf, n, "%s/%s", data, rel) >= (int)n)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (snprintf(buf, n, "%s/share/msb/%s", msb_prefix(), rel) >= (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* util.h - errors, cleanup helpers, strings, files and time shared by the
+ * library, the supervisor and the CLI */
+#ifndef MSB_UTIL_H
+#define MSB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "msb.h"
+
+/* msb_fail() - fill @err with a formatted message; Return: @code. */
+int msb_fail(msb_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* msb_fail_errno() - like msb_fail(), appending ": strerror(-code)". */
+int msb_fail_errno(msb_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline void msb_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void msb_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+#define cleanup_free __attribute__((cleanup(msb_freep)))
+#define cleanup_close __attribute__((cleanup(msb_closep)))
+
+/* Monotonic and wall clocks. */
+uint64_t msb_now_ms(void);
+uint64_t msb_now_us(void);
+int64_t msb_wall_s(void);
+
+/* Files. */
+int msb_mkdir_p(const char *path, int mode);
+int msb_rm_rf(const char *path);
+int msb_write_file(const char *path, const void *buf, size_t n, int mode);
+/* msb_read_file() - whole file, NUL-terminated; free() it. NULL on error. */
+char *msb_read_file(const char *path, size_t *len);
+/* Write all of @buf to @fd, retrying short writes and EINTR. */
+int msb_write_all(int fd, const void *buf, size_t n);
+int msb_set_nonblock(int fd, int on);
+/* Is there an executable called @name on PATH (or at that path)? */
+int msb_have_exe(const char *name, char *found, size_t n);
+
+/* Unix sockets at paths longer than sun_path allows are reached through
+ * /proc/self/fd of their directory. */
+int msb_unix_listen(const char *path, int backlog);
+int msb_unix_connect(const char *path);
+
+/* Base64 (RFC 4648, with padding). Return the output length. */
+size_t msb_b64_encode(const uint8_t *in, size_t n, char *out);
+size_t msb_b64_encoded_len(size_t n);
+/* Return decoded length, or -1 on invalid input. */
+long msb_b64_decode(const char *in, size_t n, uint8_t *out);
+
+/* Formats "512Mi" / "2Gi". */
+void msb_fmt_mib(uint64_t mib, char *buf, size_t n);
+
+/* Sandbox state directory helpers. */
+int msb_sandbox_dir(const char *name, char *buf, size_t n);
+int msb_api_sock_path(const char *name, char *buf, size_t n);
+
+/* Where the installed parts live: the prefix whose lib/ holds libmsb.so
+ * ($MSB_PREFIX overrides). Paths under it: bin/, libexec/msb/, share/msb/. */
+const char *msb_prefix(void);
+int msb_share_path(const char *rel, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* engine.h - the virtual machine monitor behind a sandbox
+ *
+ * The supervisor only ever sees this interface, so another engine (our own
+ * KVM VMM, Firecracker, Cloud Hypervisor) plugs in without touching devices,
+ * agent or CLI. Pause, resume, save and restore join it with snapshots.
+ */
+#ifndef MSB_ENGINE_H
+#define MSB_ENGINE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msb.h"
+
+enum msb_accel { MSB_ACCEL_TCG, MSB_ACCEL_KVM };
+
+struct msb_disk {
+	const char *path;
+	const char *serial;  /* how the agent finds it */
+	int readonly;
+};
+
+struct msb_vm_spec {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline_extra;
+	unsigned cpus;
+	uint64_t memory_mib;
+	enum msb_accel accel;
+	int agent_fd;          /* our end is elsewhere; this end goes to the VM */
+	const char *console_log;
+	const char *engine_log; /* the monitor's own stderr */
+	struct msb_disk disks[16];
+	unsigned ndisks;
+};
+
+struct msb_vm {
+	pid_t pid;
+	enum msb_accel accel;
+	uint64_t launched_us;
+};
+
+/* msb_engine_find() - the monitor binary, or an error saying how to install it. */
+int msb_engine_find(char *path, size_t n, msb_error *err);
+/* msb_engine_accel() - KVM when /dev/kvm is usable and not known broken. */
+enum msb_accel msb_engine_accel(void);
+/* msb_engine_mark_kvm_broken() - remember that KVM failed on this machine. */
+void msb_engine_mark_kvm_broken(const char *why);
+/* msb_engine_launch() - start the VM; it dies with the calling process. */
+int msb_engine_launch(const struct msb_vm_spec *spec, struct msb_vm *vm,
+		      msb_error *err);
+/* msb_engine_kill() - stop it at once. */
+void msb_engine_kill(struct msb_vm *vm);
+
+#endif

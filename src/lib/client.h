@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* client.h - JSON-lines connection to a sandbox's API socket */
+#ifndef MSB_CLIENT_H
+#define MSB_CLIENT_H
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "msb.h"
+
+struct msb_conn {
+	int fd;
+	struct msb_buf in;
+	int64_t next_id;
+};
+
+int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err);
+void msb_conn_close(struct msb_conn *c);
+int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err);
+/* msb_conn_recv() - 1 and a message, 0 on timeout, negative on error
+ * (-EPIPE when the supervisor closed the connection). */
+int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
+		  msb_error *err);
+/* msb_conn_call() - a request and its result (NULL @result to ignore it);
+ * @params is consumed. */
+int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
+		  json_object **result, int timeout_ms, msb_error *err);
+#endif

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sandbox.c - create, start, stop, remove and list sandboxes
+ *
+ * No daemon: creating a sandbox starts its supervisor as a detached
+ * process (its own session, reparented away from the caller) and waits on a
+ * pipe for the word that the guest is ready, or why it is not.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "engine.h"
+#include "state.h"
+#include "util.h"
+
+#define DEFAULT_IMAGE "default"
+#define DEFAULT_CPUS 1
+#define DEFAULT_MEM_MIB 512
+#define DEFAULT_BOOT_TIMEOUT_MS 60000
+#define MAX_CPUS 64
+#define UPPER_SIZE "4G"
+
+extern char **environ;
+
+struct msb_sandbox {
+	char name[64];
+	uint64_t boot_ms;
+};
+
+MSB_API void msb_sandbox_config_init(msb_sandbox_config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+MSB_API const char *msb_sandbox_name(const msb_sandbox *sb)
+{
+	return sb->name;
+}
+
+MSB_API uint64_t msb_sandbox_boot_ms(const msb_sandbox *sb)
+{
+	return sb->boot_ms;
+}
+
+MSB_API void msb_sandbox_close(msb_sandbox *sb)
+{
+	free(sb);
+}
+
+static int new_handle(const char *name, uint64_t boot_ms, msb_sandbox **out,
+		      msb_error *err)
+{
+	msb_sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	snprintf(sb->name, sizeof(sb->name), "%s", name);
+	sb->boot_ms = boot_ms;
+	*out = sb;
+	return 0;
+}
+
+/* run_tool() - run a host tool, its output kept for the error message. */
+static int run_tool(char *const argv[], msb_error *err)
+{
+	char out[2048];
+	int pfd[2], status;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return msb_fail_errno(err, -errno, "pipe");
+	pid = fork();
+	if (pid < 0)
+		return msb_fail_errno(err, -errno, "fork");
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while ((r = read(pfd[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return msb_fail(err, -EIO, "%s failed: %s", argv[0],
+				n ? out : "no output");
+	return 0;
+}
+
+static int make_upper(const char *dir, msb_error *err)
+{
+	char mke2fs[PATH_MAX], path[PATH_MAX];
+
+	if (!msb_have_exe("mke2fs", mke2fs, sizeof(mke2fs)))
+		return msb_fail(err, -ENOENT,
+				"mke2fs not found: install it with 'sudo "
+				"apt-get install e2fsprogs'");
+	snprintf(path, sizeof(path), "%s/upper.ext4", dir);
+	/* A sparse file: only what the guest writes takes host disk. */
+	char *argv[] = { mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E",
+			 "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+			 path, UPPER_SIZE, NULL };
+	return run_tool(argv, err);
+}
+
+/* check_host() - what a boot needs, each missing piece with how to get it. */
+static int check_host(const char *image, msb_error *err)
+{
+	char p[PATH_MAX], rel[PATH_MAX];
+	int r;
+
+	r = msb_engine_find(p, sizeof(p), err);
+	if (r < 0)
+		return r;
+	msb_share_path("kernel/vmlinuz-cloud", p, sizeof(p));
+	if (access(p, R_OK) < 0)
+		return msb_fail(err, -ENOENT,
+				"guest kernel %s is missing: run './setup' "
+				"from the microsandbox source tree",
+				p);
+	msb_share_path("initramfs-cloud.cpio", p, sizeof(p));
+	if (access(p, R_OK) < 0)
+		return msb_fail(err, -ENOENT,
+				"guest initramfs %s is missing: run './setup' "
+				"from the microsandbox source tree",
+				p);
+	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
+	msb_share_path(rel, p, sizeof(p));
+	if (access(p, R_OK) < 0) {
+		if (!strcmp(image, DEFAULT_IMAGE))
+			return msb_fail(err, -ENOENT,
+					"the built-in image is missing (%s): "
+					"run './setup' from the source tree",
+					p);
+		return msb_fail(err, -ENOENT,
+				"unknown image '%s' (only the built-in "
+				"'default' image is available)",
+				image);
+	}
+	return 0;
+}
+
+static int supervisor_path(char *buf, size_t n)
+{
+	const char *env = getenv("MSB_SUPERVISOR");
+
+	if (env && *env)
+		return snprintf(buf, n, "%s", env) >= (int)n ? -1 : 0;
+	return snprintf(buf, n, "%s/libexec/msb/msb-supervisor",
+			msb_prefix()) >= (int)n ?
+		       -1 :
+		       0;
+}
+
+/* spawn() - start the supervisor detached and wait for its first word. */
+static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
+		 uint64_t *boot_ms, msb_error *err)
+{
+	char sup[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], fdarg[16];
+	char envbuf[3][PATH_MAX + 32];
+	char **envp;
+	size_t nenv = 0, k = 0;
+	char line[1100];
+	size_t len = 0;
+	int pfd[2], status, logfd, nullfd;
+	pid_t pid;
+	uint64_t deadline;
+
+	if (supervisor_path(sup, sizeof(sup)) < 0 || access(sup, X_OK) < 0)
+		return msb_fail(err, -ENOENT,
+				"msb-supervisor not found at %s: reinstall "
+				"msb (./setup) or set MSB_PREFIX",
+				sup);
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/supervisor.log", dir);
+	/* Everything the child needs is prepared before fork: the caller may
+	 * be multi-threaded, so the child only makes async-signal-safe calls. */
+	while (environ[nenv])
+		nenv++;
+	envp = calloc(nenv + 4, sizeof(char *));
+	if (!envp)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < nenv; i++)
+		if (strncmp(environ[i], "MSB_HOME=", 9) &&
+		    strncmp(environ[i], "MSB_PREFIX=", 11) &&
+		    strncmp(environ[i], "MSB_T0_US=", 10))
+			envp[k++] = environ[i];
+	snprintf(envbuf[0], sizeof(envbuf[0]), "MSB_HOME=%s", msb_home());
+	snprintf(envbuf[1], sizeof(envbuf[1]), "MSB_PREFIX=%s", msb_prefix());
+	snprintf(envbuf[2], sizeof(envbuf[2]), "MSB_T0_US=%llu",
+		 (unsigned long long)(msb_now_us() - t0_us));
+	envp[k++] = envbuf[0];
+	envp[k++] = envbuf[1];
+	envp[k++] = envbuf[2];
+	envp[k] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(envp);
+		return msb_fail_errno(err, -errno, "pipe");
+	}
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	snprintf(fdarg, sizeof(fdarg), "%d", 3);
+	pid = fork();
+	if (pid < 0) {
+		free(envp);
+		return msb_fail_errno(err, -errno, "fork");
+	}
+	if (pid == 0) {
+		char *argv[] = { sup, (char *)name, fdarg, NULL };
+		sigset_t none;
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		dup2(nullfd, 0);
+		dup2(logfd >= 0 ? logfd : nullfd, 1);
+		dup2(logfd >= 0 ? logfd : nullfd, 2);
+		dup2(pfd[1], 3); /* dup2 clears close-on-exec */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		execve(sup, argv, envp);
+		_exit(127);
+	}
+	free(envp);
+	close(pfd[1]);
+	if (logfd >= 0)
+		close(logfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	waitpid(pid, &status, 0);
+
+	deadline = msb_now_ms() + timeout_ms + 30000;
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		uint64_t now = msb_now_ms();
+		ssize_t r;
+
+		if (now >= deadline) {
+			close(pfd[0]);
+			return msb_fail(err, -ETIMEDOUT,
+					"the supervisor of '%s' did not report "
+					"in time; see %s",
+					name, log);
+		}
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		r = read(pfd[0], line + len, sizeof(line) - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (memchr(line, '\n', len) || len == sizeof(line) - 1)
+			break;
+	}
+	close(pfd[0]);
+	line[len] = '\0';
+	if (len && line[len - 1] == '\n')
+		line[len - 1] = '\0';
+	if (!strncmp(line, "ready ", 6)) {
+		*boot_ms = strtoull(line + 6, NULL, 10);
+		return 0;
+	}
+	if (!strncmp(line, "error ", 6))
+		return msb_fail(err, -EIO, "%s", line + 6);
+	return msb_fail(err, -EIO,
+			"the supervisor of '%s' exited without a word; see %s",
+			name, log);
+}
+
+static json_object *strv_json(const char *const *v)
+{
+	json_object *a = json_object_new_array();
+
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
+			       msb_error *err)
+{
+	uint64_t t0 = msb_now_us(), boot_ms = 0;
+	struct msb_row row = { 0 };
+	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
+	char dir[PATH_MAX];
+	json_object *cfg;
+	sqlite3 *db;
+	unsigned timeout;
+	int r;
+
+	r = msb_name_valid(c->name, err);
+	if (r < 0)
+		return r;
+	if (c->cpus > MAX_CPUS)
+		return msb_fail(err, -EINVAL,
+				"invalid cpu count %u: at most %d", c->cpus,
+				MAX_CPUS);
+	if (c->memory_mib && (c->memory_mib < 64 || c->memory_mib > 1048576))
+		return msb_fail(err, -EINVAL,
+				"invalid memory size %lluM: it must be between "
+				"64M and 1024G",
+				(unsigned long long)c->memory_mib);
+	for (const char *const *v = c->env; v && *v; v++)
+		if (!strchr(*v, '=') || **v == '=')
+			return msb_fail(err, -EINVAL,
+					"invalid environment entry '%s': use "
+					"KEY=VALUE",
+					*v);
+	if (c->workdir && c->workdir[0] != '/')
+		return msb_fail(err, -EINVAL,
+				"invalid working directory '%s': it must be an "
+				"absolute path",
+				c->workdir);
+	r = check_host(image, err);
+	if (r < 0)
+		return r;
+
+	timeout = c->boot_timeout_ms;
+	if (!timeout && getenv("MSB_BOOT_TIMEOUT"))
+		timeout = (unsigned)(atof(getenv("MSB_BOOT_TIMEOUT")) * 1000);
+	if (!timeout)
+		timeout = DEFAULT_BOOT_TIMEOUT_MS;
+	cfg = json_object_new_object();
+	json_object_object_add(cfg, "env", strv_json(c->env));
+	if (c->workdir)
+		json_object_object_add(cfg, "workdir",
+				       json_object_new_string(c->workdir));
+	if (c->cmd && c->cmd[0])
+		json_object_object_add(cfg, "cmd", strv_json(c->cmd));
+	json_object_object_add(cfg, "boot_timeout_ms",
+			       json_object_new_int((int)timeout));
+	json_object_object_add(cfg, "ephemeral",
+			       json_object_new_boolean(c->ephemeral));
+
+	snprintf(row.info.name, sizeof(row.info.name), "%s", c->name);
+	snprintf(row.info.image, sizeof(row.info.image), "%s", image);
+	snprintf(row.info.status, sizeof(row.info.status), "created");
+	row.info.cpus = c->cpus ? c->cpus : DEFAULT_CPUS;
+	row.info.memory_mib = c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB;
+	row.info.created_at = msb_wall_s();
+	row.config = (char *)json_object_to_json_string_ext(
+		cfg, JSON_C_TO_STRING_PLAIN);
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		goto out_cfg;
+	r = msb_db_insert(db, &row, err);
+	if (r < 0)
+		goto out_db;
+	msb_sandbox_dir(c->name, dir, sizeof(dir));
+	/* A leftover directory with no record is debris from a crash. */
+	msb_rm_rf(dir);
+	r = msb_mkdir_p(dir, 0700);
+	if (r < 0) {
+		msb_fail_errno(err, r, "cannot create %s", dir);
+		goto undo;
+	}
+	r = make_upper(dir, err);
+	if (r < 0)
+		goto undo;
+	r = spawn(c->name, timeout, t0, &boot_ms, err);
+	if (r < 0) {
+		/* The record stays, marked failed with its console log,
+		 * unless the supervisor never got to it. */
+		struct msb_row now;
+
+		if (msb_db_get(db, c->name, &now, NULL) == 0) {
+			if (!strcmp(now.info.status, "created"))
+				msb_db_set_status(db, c->name, "failed", 0,
+						  err->message, NULL);
+			msb_row_free(&now);
+		}
+		goto out_db;
+	}
+	r = new_handle(c->name, boot_ms, out, err);
+	goto out_db;
+undo:
+	msb_rm_rf(dir);
+	msb_db_delete(db, c->name, NULL);
+out_db:
+	msb_db_close(db);
+out_cfg:
+	json_object_put(cfg);
+	return r;
+}
+
+static int get_row(sqlite3 *db, const char *name, struct msb_row *row,
+		   msb_error *err)
+{
+	int r = msb_name_valid(name, err);
+
+	if (r < 0)
+		return r;
+	r = msb_db_get(db, name, row, err);
+	if (r < 0)
+		return r;
+	r = msb_db_reconcile(db, row, err);
+	if (r < 0)
+		msb_row_free(row);
+	return r;
+}
+
+static int is_live(const char *status)
+{
+	return !strcmp(status, "starting") || !strcmp(status, "running") ||
+	       !strcmp(status, "stopping");
+}
+
+MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
+			      msb_error *err)
+{
+	uint64_t t0 = msb_now_us(), boot_ms = 0;
+	struct msb_row row;
+	json_object *cfg, *t;
+	unsigned timeout = DEFAULT_BOOT_TIMEOUT_MS;
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	if (r < 0)
+		goto out;
+	if (is_live(row.info.status)) {
+		r = msb_fail(err, -EALREADY, "sandbox '%s' is already %s",
+			     name, row.info.status);
+		goto out_row;
+	}
+	r = check_host(row.info.image, err);
+	if (r < 0)
+		goto out_row;
+	cfg = json_tokener_parse(row.config);
+	if (cfg && json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
+		timeout = (unsigned)json_object_get_int(t);
+	json_object_put(cfg);
+	r = spawn(name, timeout, t0, &boot_ms, err);
+	if (r == 0)
+		r = new_handle(name, boot_ms, out, err);
+out_row:
+	msb_row_free(&row);
+out:
+	msb_db_close(db);
+	return r;
+}
+
+MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
+			     msb_error *err)
+{
+	struct msb_row row;
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	if (r == 0) {
+		if (strcmp(row.info.status, "running"))
+			r = msb_fail(err, -ENOTCONN,
+				     "sandbox '%s' is %s; start it with 'msb "
+				     "start %s'",
+				     name, row.info.status, name);
+		else
+			r = new_handle(name, 0, out, err);
+		msb_row_free(&row);
+	}
+	msb_db_close(db);
+	return r;
+}
+
+/* Wait for the supervisor's lock to go: then the record is final. */
+static void wait_gone(const char *name, unsigned ms)
+{
+	uint64_t end = msb_now_ms() + ms;
+
+	while (msb_supervisor_alive(name) && msb_now_ms() < end)
+		usleep(10000);
+}
+
+MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
+			     uint64_t *elapsed_ms, msb_error *err)
+{
+	struct msb_conn c;
+	struct msb_row row;
+	json_object *p, *res = NULL;
+	uint64_t t0 = msb_now_ms();
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	msb_db_close(db);
+	if (r < 0)
+		return r;
+	if (!is_live(row.info.status)) {
+		r = msb_fail(err, -EALREADY, "sandbox '%s' is not running (%s)",
+			     name, row.info.status);
+		msb_row_free(&row);
+		return r;
+	}
+	msb_row_free(&row);
+	r = msb_conn_open(name, &c, err);
+	if (r == 0) {
+		p = json_object_new_object();
+		json_object_object_add(p, "timeout",
+				       json_object_new_int((int)timeout_s));
+		r = msb_conn_call(&c, "stop", p, &res,
+				  (int)(timeout_s * 1000 + 30000), err);
+		msb_conn_close(&c);
+		/* A supervisor that exits before answering has still
+		 * done what was asked. */
+		if (r == -EPIPE)
+			r = 0;
+	}
+	if (r < 0 && msb_supervisor_alive(name))
+		return r;
+	wait_gone(name, 10000);
+	if (elapsed_ms)
+		*elapsed_ms = res ? (uint64_t)json_object_get_int64(
+					    json_object_object_get(res,
+								   "elapsed_ms")) :
+				    msb_now_ms() - t0;
+	json_object_put(res);
+	return 0;
+}
+
+MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
+{
+	struct msb_row row;
+	char dir[PATH_MAX];
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	if (r < 0)
+		goto out;
+	if (is_live(row.info.status)) {
+		if (!force) {
+			r = msb_fail(err, -EBUSY,
+				     "sandbox '%s' is %s: stop it first, or "
+				     "use 'msb rm -f %s'",
+				     name, row.info.status, name);
+			msb_row_free(&row);
+			goto out;
+		}
+		r = msb_sandbox_stop(name, 0, NULL, err);
+		if (r < 0 && r != -EALREADY) {
+			msb_row_free(&row);
+			goto out;
+		}
+	}
+	msb_row_free(&row);
+	if (msb_supervisor_alive(name)) {
+		r = msb_fail(err, -EBUSY,
+			     "sandbox '%s' is still running after a forced "
+			     "stop; try again",
+			     name);
+		goto out;
+	}
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	r = msb_rm_rf(dir);
+	if (r < 0) {
+		msb_fail_errno(err, r, "cannot remove %s", dir);
+		goto out;
+	}
+	r = msb_db_delete(db, name, err);
+out:
+	msb_db_close(db);
+	return r;
+}
+
+MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
+{
+	struct msb_row *rows;
+	msb_sandbox_info *v;
+	size_t cnt;
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = msb_db_list(db, &rows, &cnt, err);
+	if (r < 0)
+		goto out;
+	v = calloc(cnt ? cnt : 1, sizeof(*v));
+	for (size_t i = 0; i < cnt; i++) {
+		msb_db_reconcile(db, &rows[i], NULL);
+		if (v)
+			v[i] = rows[i].info;
+		msb_row_free(&rows[i]);
+	}
+	free(rows);
+	if (!v) {
+		r = msb_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+out:
+	msb_db_close(db);
+	return r;
+}
+
+MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
+				 msb_error *err)
+{
+	struct msb_row row;
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	if (r == 0) {
+		*out = row.info;
+		msb_row_free(&row);
+	}
+	msb_db_close(db);
+	return r;
+}
+
+MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
+{
+	struct msb_row row;
+	json_object *o, *paths;
+	char dir[PATH_MAX], p[PATH_MAX + 32];
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = get_row(db, name, &row, err);
+	msb_db_close(db);
+	if (r < 0)
+		return r;
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(row.info.name));
+	json_object_object_add(o, "image",
+			       json_object_new_string(row.info.image));
+	json_object_object_add(o, "status",
+			       json_object_new_string(row.info.status));
+	json_object_object_add(o, "cpus", json_object_new_int((int)row.info.cpus));
+	json_object_object_add(o, "memory_mib",
+			       json_object_new_int64((int64_t)row.info.memory_mib));
+	json_object_object_add(o, "pid", json_object_new_int(row.info.pid));
+	json_object_object_add(o, "created_at",
+			       json_object_new_int64(row.info.created_at));
+	json_object_object_add(o, "started_at",
+			       json_object_new_int64(row.info.started_at));
+	json_object_object_add(o, "stopped_at",
+			       json_object_new_int64(row.info.stopped_at));
+	json_object_object_add(o, "error",
+			       row.info.error[0] ?
+				       json_object_new_string(row.info.error) :
+				       NULL);
+	json_object_object_add(o, "config", json_tokener_parse(row.config));
+	json_object_object_add(o, "runtime", json_tokener_parse(row.runtime));
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	paths = json_object_new_object();
+	json_object_object_add(paths, "dir", json_object_new_string(dir));
+	snprintf(p, sizeof(p), "%s/console.log", dir);
+	json_object_object_add(paths, "log", json_object_new_string(p));
+	snprintf(p, sizeof(p), "%s/upper.ext4", dir);
+	json_object_object_add(paths, "disk", json_object_new_string(p));
+	snprintf(p, sizeof(p), "%s/api.sock", dir);
+	json_object_object_add(paths, "api_socket", json_object_new_string(p));
+	json_object_object_add(o, "paths", paths);
+	*json = strdup(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+	json_object_put(o);
+	msb_row_free(&row);
+	if (!*json)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
+				  msb_error *err)
+{
+	struct msb_row row;
+	sqlite3 *db;
+	int r;
+
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = msb_name_valid(name, err);
+	if (r == 0)
+		r = msb_db_get(db, name, &row, err);
+	msb_db_close(db);
+	if (r < 0)
+		return r;
+	msb_row_free(&row);
+	if (snprintf(buf, n, "%s/sandboxes/%s/console.log", msb_home(), name) >=
+	    (int)n)
+		return msb_fail(err, -ENAMETOOLONG, "path too long");
+	return 0;
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* state.c - sandbox records in SQLite */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "state.h"
+#include "util.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS sandboxes ("
+	" name TEXT PRIMARY KEY,"
+	" image TEXT NOT NULL,"
+	" cpus INTEGER NOT NULL,"
+	" memory_mib INTEGER NOT NULL,"
+	" status TEXT NOT NULL,"
+	" pid INTEGER NOT NULL DEFAULT 0,"
+	" created_at INTEGER NOT NULL,"
+	" started_at INTEGER NOT NULL DEFAULT 0,"
+	" stopped_at INTEGER NOT NULL DEFAULT 0,"
+	" error TEXT,"
+	" config TEXT NOT NULL DEFAULT '{}',"
+	" runtime TEXT NOT NULL DEFAULT '{}');";
+
+void msb_row_free(struct msb_row *r)
+{
+	free(r->config);
+	free(r->runtime);
+	r->config = r->runtime = NULL;
+}
+
+static int db_fail(sqlite3 *db, msb_error *err, const char *what)
+{
+	return msb_fail(err, -EIO, "state database: %s: %s", what,
+			sqlite3_errmsg(db));
+}
+
+int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
+{
+	char buf[PATH_MAX];
+	sqlite3 *db = NULL;
+	int r;
+
+	if (!path) {
+		r = msb_mkdir_p(msb_home(), 0700);
+		if (r < 0)
+			return msb_fail_errno(err, r, "cannot create %s",
+					      msb_home());
+		snprintf(buf, sizeof(buf), "%s/msb.db", msb_home());
+		path = buf;
+	}
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				    SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = msb_fail(err, -EIO, "cannot open state database %s: %s",
+			     path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return r;
+	}
+	/* Many processes (CLI calls, supervisors) share the file: WAL lets
+	 * readers go on during a write, the timeout absorbs short waits. */
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA user_version=1;", NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+		r = db_fail(db, err, "cannot initialise");
+		sqlite3_close(db);
+		return r;
+	}
+	*out = db;
+	return 0;
+}
+
+void msb_db_close(sqlite3 *db)
+{
+	sqlite3_close(db);
+}
+
+int msb_db_insert(sqlite3 *db, const struct msb_row *r, msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO sandboxes (name, image, cpus, "
+			       "memory_mib, status, created_at, config) "
+			       "VALUES (?,?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "insert");
+	sqlite3_bind_text(st, 1, r->info.name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->info.image, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)r->info.cpus);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->info.memory_mib);
+	sqlite3_bind_text(st, 5, r->info.status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, r->info.created_at);
+	sqlite3_bind_text(st, 7, r->config ? r->config : "{}", -1,
+			  SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return msb_fail(err, -EEXIST,
+				"a sandbox named '%s' already exists; remove it "
+				"with 'msb rm %s' or choose another --name",
+				r->info.name, r->info.name);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, err, "insert");
+	return 0;
+}
+
+static void copy_col(sqlite3_stmt *st, int col, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static char *dup_col(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	return strdup(t ? (const char *)t : "{}");
+}
+
+#define ROW_COLS                                                              \
+	"name, image, cpus, memory_mib, status, pid, created_at, started_at," \
+	" stopped_at, error, config, runtime"
+
+static void read_row(sqlite3_stmt *st, struct msb_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	copy_col(st, 0, r->info.name, sizeof(r->info.name));
+	copy_col(st, 1, r->info.image, sizeof(r->info.image));
+	r->info.cpus = (unsigned)sqlite3_column_int(st, 2);
+	r->info.memory_mib = (uint64_t)sqlite3_column_int64(st, 3);
+	copy_col(st, 4, r->info.status, sizeof(r->info.status));
+	r->info.pid = sqlite3_column_int(st, 5);
+	r->info.created_at = sqlite3_column_int64(st, 6);
+	r->info.started_at = sqlite3_column_int64(st, 7);
+	r->info.stopped_at = sqlite3_column_int64(st, 8);
+	copy_col(st, 9, r->info.error, sizeof(r->info.error));
+	r->config = dup_col(st, 10);
+	r->runtime = dup_col(st, 11);
+}
+
+int msb_db_get(sqlite3 *db, const char *name, struct msb_row *r,
+	       msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT " ROW_COLS
+			       " FROM sandboxes WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "select");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_row(st, r);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return msb_fail(err, -ENOENT,
+				"no sandbox named '%s' (see 'msb ps -a')",
+				name);
+	return db_fail(db, err, "select");
+}
+
+int msb_db_list(sqlite3 *db, struct msb_row **rows, size_t *n,
+		msb_error *err)
+{
+	sqlite3_stmt *st;
+	struct msb_row *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT " ROW_COLS
+			       " FROM sandboxes ORDER BY created_at, name",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "list");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct msb_row *nv = realloc(v, (cnt + 1) * sizeof(*v));
+
+		if (!nv) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = nv;
+		read_row(st, &v[cnt++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (size_t i = 0; i < cnt; i++)
+			msb_row_free(&v[i]);
+		free(v);
+		return db_fail(db, err, "list");
+	}
+	*rows = v;
+	*n = cnt;
+	return 0;
+}
+
+static int exec_stmt(sqlite3 *db, const char *sql, msb_error *err,
+		     const char *what, int nargs, const char **args)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, what);
+	for (int i = 0; i < nargs; i++)
+		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, err, what);
+	return 0;
+}
+
+int msb_db_delete(sqlite3 *db, const char *name, msb_error *err)
+{
+	const char *a[] = { name };
+
+	return exec_stmt(db, "DELETE FROM sandboxes WHERE name = ?", err,
+			 "delete", 1, a);
+}
+
+int msb_db_set_status(sqlite3 *db, const char *name, const char *status,
+		      int pid, const char *error, msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(
+		    db,
+		    "UPDATE sandboxes SET status = ?1, pid = ?2, error = ?3,"
+		    " started_at = CASE WHEN ?1 = 'running' THEN ?4"
+		    "  ELSE started_at END,"
+		    " stopped_at = CASE WHEN ?1 IN ('stopped','failed')"
+		    "  THEN ?4 ELSE stopped_at END"
+		    " WHERE name = ?5",
+		    -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "update");
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, pid);
+	if (error)
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int64(st, 4, msb_wall_s());
+	sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, err, "update");
+	return 0;
+}
+
+int msb_db_set_runtime(sqlite3 *db, const char *name, const char *json,
+		       msb_error *err)
+{
+	const char *a[] = { json, name };
+
+	return exec_stmt(db, "UPDATE sandboxes SET runtime = ? WHERE name = ?",
+			 err, "update", 2, a);
+}
+
+int msb_lock_path(const char *name, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/sandboxes/%s/lock", msb_home(), name) >=
+	    (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int msb_supervisor_alive(const char *name)
+{
+	char path[PATH_MAX];
+	int fd, alive;
+
+	if (msb_lock_path(name, path, sizeof(path)) < 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	/* The supervisor holds an exclusive lock for its whole life; the
+	 * kernel drops it when the process dies, however it dies. */
+	alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return alive;
+}
+
+int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
+{
+	const char *s = r->info.status;
+	char why[600];
+	int rc;
+
+	if (strcmp(s, "starting") && strcmp(s, "running") &&
+	    strcmp(s, "stopping"))
+		return 0;
+	if (msb_supervisor_alive(r->info.name))
+		return 0;
+	/* Re-read: the supervisor may have finished cleanly in between. */
+	{
+		struct msb_row fresh;
+
+		if (msb_db_get(db, r->info.name, &fresh, NULL) == 0) {
+			int same = !strcmp(fresh.info.status, s);
+
+			if (!same) {
+				msb_row_free(r);
+				*r = fresh;
+				return 0;
+			}
+			msb_row_free(&fresh);
+		}
+	}
+	snprintf(why, sizeof(why),
+		 "supervisor (pid %d) exited while the sandbox was %s",
+		 r->info.pid, s);
+	rc = msb_db_set_status(db, r->info.name, "failed", 0, why, err);
+	if (rc < 0)
+		return rc;
+	snprintf(r->info.status, sizeof(r->info.status), "failed");
+	snprintf(r->info.error, sizeof(r->info.error), "%s", why);
+	r->info.pid = 0;
+	return 0;
+}

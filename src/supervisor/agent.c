@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent.c - the supervisor's end of the guest agent link
+ *
+ * Everything read here comes from inside the guest and is treated as
+ * hostile: frames are validated by msb_framer, payloads by the TLV reader,
+ * stream ids are looked up (never indexed blindly), and a guest that breaks
+ * the protocol loses its link. See docs/agent-protocol.md.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+#include "util.h"
+
+static void agent_update_events(struct sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.ptr = &s->agent_ref };
+	int want = s->agent_out.len > 0;
+
+	if (want == s->agent_want_out)
+		return;
+	if (want)
+		ev.events |= EPOLLOUT;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->agent_fd, &ev);
+	s->agent_want_out = want;
+}
+
+void agent_send(struct sup *s, uint32_t stream, uint8_t type,
+		const void *payload, size_t n)
+{
+	uint8_t hdr[MSB_FRAME_HDR];
+
+	if (s->agent_fd < 0)
+		return;
+	msb_frame_encode_hdr(hdr, (uint32_t)n, stream, type);
+	if (msb_buf_append(&s->agent_out, hdr, sizeof(hdr)) < 0 ||
+	    msb_buf_append(&s->agent_out, payload, n) < 0) {
+		sup_log(s, "out of memory queueing a frame for the agent");
+		return;
+	}
+	agent_on_writable(s);
+}
+
+void agent_send_u32(struct sup *s, uint32_t stream, uint8_t type, uint32_t v)
+{
+	uint8_t b[4];
+
+	msb_put_be32(b, v);
+	agent_send(s, stream, type, b, 4);
+}
+
+void agent_on_writable(struct sup *s)
+{
+	long w = msb_buf_write_to(&s->agent_out, s->agent_fd);
+
+	if (w < 0 && w != -EAGAIN)
+		sup_log(s, "agent link write failed: %s", strerror((int)-w));
+	agent_update_events(s);
+}
+
+struct stream *stream_get(struct sup *s, uint32_t id)
+{
+	if (!id)
+		return NULL;
+	for (int i = 0; i < MAX_STREAMS; i++)
+		if (s->streams[i] && s->streams[i]->id == id)
+			return s->streams[i];
+	return NULL;
+}
+
+struct stream *stream_new(struct sup *s)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		if (s->streams[i])
+			continue;
+		s->streams[i] = calloc(1, sizeof(struct stream));
+		if (!s->streams[i])
+			return NULL;
+		s->streams[i]->id = ++s->next_stream;
+		s->streams[i]->stdin_credit = MSB_WINDOW_INIT;
+		return s->streams[i];
+	}
+	return NULL;
+}
+
+void stream_free(struct sup *s, struct stream *st)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		if (s->streams[i] == st) {
+			s->streams[i] = NULL;
+			break;
+		}
+	}
+	msb_buf_free(&st->stdin_q);
+	free(st);
+}
+
+/* Send queued stdin within the credit the agent gave. */
+void agent_flush_stdin(struct sup *s, struct stream *st)
+{
+	while (st->stdin_q.len && st->stdin_credit) {
+		size_t n = st->stdin_q.len;
+
+		if (n > st->stdin_credit)
+			n = st->stdin_credit;
+		if (n > MSB_FRAME_MAX)
+			n = MSB_FRAME_MAX;
+		agent_send(s, st->id, MSB_F_STDIN, msb_buf_data(&st->stdin_q),
+			   n);
+		msb_buf_consume(&st->stdin_q, n);
+		st->stdin_credit -= (uint32_t)n;
+	}
+	if (!st->stdin_q.len && st->stdin_eof == 1) {
+		agent_send(s, st->id, MSB_F_STDIN, NULL, 0);
+		st->stdin_eof = 2;
+	}
+	if (st->conn && st->conn->paused &&
+	    st->stdin_q.len < STDIN_QUEUE_MAX / 2) {
+		st->conn->paused = 0;
+		conn_update_events(s, st->conn);
+	}
+}
+
+static void put_strings(struct msb_tlv_w *w, uint8_t tag, json_object *arr)
+{
+	size_t n;
+
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;
+	n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+
+		if (json_object_is_type(e, json_type_string))
+			msb_tlv_put_str(w, tag, json_object_get_string(e));
+	}
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int strings_ok(json_object *arr, int need)
+{
+	size_t n;
+
+	if (!arr)
+		return !need;
+	if (!json_object_is_type(arr, json_type_array))
+		return 0;
+	n = json_object_array_length(arr);
+	if (need && !n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(arr, i),
+					 json_type_string))
+			return 0;
+	return 1;
+}
+
+struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
+{
+	static uint8_t buf[MSB_FRAME_MAX];
+	struct msb_tlv_w w;
+	json_object *argv = NULL, *env = NULL, *cenv = NULL, *tty = NULL, *v;
+	const char *cwd, *user;
+	struct stream *st;
+
+	json_object_object_get_ex(p, "argv", &argv);
+	json_object_object_get_ex(p, "env", &env);
+	json_object_object_get_ex(s->config, "env", &cenv);
+	if (!strings_ok(argv, 1)) {
+		snprintf(why, n, "argv must be a non-empty array of strings");
+		return NULL;
+	}
+	if (!strings_ok(env, 0)) {
+		snprintf(why, n, "env must be an array of \"KEY=VALUE\" strings");
+		return NULL;
+	}
+	msb_tlv_w_init(&w, buf, sizeof(buf));
+	put_strings(&w, MSB_T_ARG, argv);
+	/* The sandbox's env first: the agent lets later entries win. */
+	put_strings(&w, MSB_T_ENV, cenv);
+	put_strings(&w, MSB_T_ENV, env);
+	cwd = get_str(p, "cwd");
+	if (!cwd)
+		cwd = get_str(s->config, "workdir");
+	if (cwd && *cwd)
+		msb_tlv_put_str(&w, MSB_T_CWD, cwd);
+	user = get_str(p, "user");
+	if (user && *user)
+		msb_tlv_put_str(&w, MSB_T_USER, user);
+	if (json_object_object_get_ex(p, "tty", &tty) &&
+	    json_object_is_type(tty, json_type_object)) {
+		uint8_t ws[4];
+		int rows = 24, cols = 80;
+
+		if (json_object_object_get_ex(tty, "rows", &v))
+			rows = json_object_get_int(v);
+		if (json_object_object_get_ex(tty, "cols", &v))
+			cols = json_object_get_int(v);
+		msb_put_be16(ws, (uint16_t)(rows > 0 && rows < 65536 ? rows : 24));
+		msb_put_be16(ws + 2,
+			     (uint16_t)(cols > 0 && cols < 65536 ? cols : 80));
+		msb_tlv_put(&w, MSB_T_TTY, ws, 4);
+	}
+	if (json_object_object_get_ex(p, "stdin", &v) &&
+	    json_object_get_boolean(v))
+		msb_tlv_put_u32(&w, MSB_T_STDIN, 1);
+	if (json_object_object_get_ex(p, "detach", &v) &&
+	    json_object_get_boolean(v))
+		msb_tlv_put_u32(&w, MSB_T_DETACH, 1);
+	if (w.overflow) {
+		snprintf(why, n,
+			 "command, environment and options exceed %d bytes",
+			 MSB_FRAME_MAX);
+		return NULL;
+	}
+	st = stream_new(s);
+	if (!st) {
+		snprintf(why, n, "too many concurrent execs (limit %d)",
+			 MAX_STREAMS);
+		return NULL;
+	}
+	agent_send(s, st->id, MSB_F_EXEC, buf, w.len);
+	return st;
+}
+
+static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
+{
+	static uint8_t buf[4096];
+	struct msb_tlv_r r;
+	struct msb_tlv_w w;
+	const uint8_t *v;
+	uint32_t len, version = 0;
+	uint8_t tag;
+	struct timespec ts;
+	char agent[64] = "?";
+
+	msb_tlv_r_init(&r, p, n);
+	while (msb_tlv_next(&r, &tag, &v, &len) == 1) {
+		if (tag == MSB_T_VERSION && len == 4)
+			version = msb_get_be32(v);
+		if (tag == MSB_T_AGENT && len < sizeof(agent)) {
+			memcpy(agent, v, len);
+			agent[len] = '\0';
+		}
+	}
+	if (version != MSB_PROTO_VERSION) {
+		snprintf(s->fail, sizeof(s->fail),
+			 "guest agent speaks protocol %u, this msb speaks %d: "
+			 "reinstall msb so its initramfs matches",
+			 version, MSB_PROTO_VERSION);
+		msb_engine_kill(&s->vm);
+		return;
+	}
+	s->agent_hello = 1;
+	msb_tlv_w_init(&w, buf, sizeof(buf));
+	msb_tlv_put_str(&w, MSB_T_HOSTNAME, s->name);
+	for (unsigned i = 0; i < s->spec.ndisks; i++)
+		msb_tlv_put_str(&w, s->spec.disks[i].readonly ? MSB_T_LAYER :
+								MSB_T_UPPER,
+				s->spec.disks[i].serial);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	msb_tlv_put_u64(&w, MSB_T_TIME,
+			(uint64_t)ts.tv_sec * 1000000000ull +
+				(uint64_t)ts.tv_nsec);
+	agent_send(s, 0, MSB_F_INIT, buf, w.len);
+	sup_log(s, "agent %s connected; sending init", agent);
+}
+
+static void on_ready(struct sup *s, const uint8_t *p, uint32_t n)
+{
+	struct msb_tlv_r r;
+	const uint8_t *v;
+	uint32_t len;
+	uint8_t tag;
+
+	if (!s->agent_hello || s->state != ST_BOOTING)
+		return;
+	json_object_put(s->timings);
+	s->timings = json_object_new_object();
+	msb_tlv_r_init(&r, p, n);
+	while (msb_tlv_next(&r, &tag, &v, &len) == 1) {
+		char kv[128], *eq;
+
+		if (tag != MSB_T_TIMING || len >= sizeof(kv))
+			continue;
+		memcpy(kv, v, len);
+		kv[len] = '\0';
+		eq = strchr(kv, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		json_object_object_add(s->timings, kv,
+				       json_object_new_int64(atoll(eq + 1)));
+	}
+	sup_ready(s);
+}
+
+static void send_event(struct sup *s, struct stream *st, const char *event,
+		       json_object *extra)
+{
+	json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "id", json_object_new_int64(st->req_id));
+	json_object_object_add(m, "event", json_object_new_string(event));
+	if (extra) {
+		json_object_object_foreach(extra, k, val)
+			json_object_object_add(m, k, json_object_get(val));
+		json_object_put(extra);
+	}
+	api_send(s, st->conn, m);
+}
+
+static void on_output(struct sup *s, struct stream *st, uint8_t type,
+		      const uint8_t *p, uint32_t n)
+{
+	if (!st->conn) {
+		/* Detached execs write to the sandbox log; orphaned ones
+		 * (client gone) are dropped. Both give credit back at once. */
+		if (!st->discard) {
+			FILE *f = fopen(s->console_log, "ae");
+
+			if (f) {
+				fwrite(p, 1, n, f);
+				fclose(f);
+			}
+		}
+		if (n)
+			agent_send_u32(s, st->id, MSB_F_WINDOW, n);
+		return;
+	}
+	{
+		json_object *m = json_object_new_object();
+		char *b64 = malloc(msb_b64_encoded_len(n) + 1);
+		size_t l;
+
+		if (!b64) {
+			json_object_put(m);
+			return;
+		}
+		l = msb_b64_encode(p, n, b64);
+		json_object_object_add(m, "data",
+				       json_object_new_string_len(b64, (int)l));
+		free(b64);
+		send_event(s, st, type == MSB_F_STDOUT ? "stdout" : "stderr",
+			   m);
+	}
+	st->owed += n;
+	api_grant_credit(s, st->conn);
+}
+
+static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
+			  uint32_t n)
+{
+	int code = -1, sig = 0, was_main = st->main;
+
+	if (n >= 8) {
+		code = (int32_t)msb_get_be32(p);
+		sig = (int)msb_get_be32(p + 4);
+	}
+	if (st->conn) {
+		json_object *m = json_object_new_object();
+		json_object *res = json_object_new_object();
+
+		json_object_object_add(res, "exit_code",
+				       json_object_new_int(code));
+		json_object_object_add(res, "signal", json_object_new_int(sig));
+		json_object_object_add(m, "id",
+				       json_object_new_int64(st->req_id));
+		json_object_object_add(m, "result", res);
+		api_send(s, st->conn, m);
+	} else if (!st->discard) {
+		sup_log(s, "detached command exited with status %d", code);
+	}
+	stream_free(s, st);
+	if (was_main && s->state == ST_RUNNING)
+		sup_begin_stop(s, json_object_get_boolean(json_object_object_get(
+					  s->config, "ephemeral")) ?
+					  0 :
+					  10);
+}
+
+static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
+		     const uint8_t *p)
+{
+	struct stream *st;
+
+	if (h->stream == 0) {
+		switch (h->type) {
+		case MSB_F_HELLO:
+			on_hello(s, p, h->len);
+			break;
+		case MSB_F_READY:
+			on_ready(s, p, h->len);
+			break;
+		case MSB_F_ERROR:
+		case MSB_F_LOG:
+			sup_log(s, "agent: %.*s", (int)(h->len > 1000 ? 1000 : h->len),
+				(const char *)p);
+			if (h->type == MSB_F_ERROR && s->state == ST_BOOTING)
+				snprintf(s->fail, sizeof(s->fail),
+					 "guest agent failed: %.*s",
+					 (int)(h->len > 400 ? 400 : h->len),
+					 (const char *)p);
+			break;
+		case MSB_F_PONG:
+			break;
+		}
+		return;
+	}
+	st = stream_get(s, h->stream);
+	if (!st)
+		return;
+	switch (h->type) {
+	case MSB_F_STARTED:
+		if (h->len == 4 && st->conn && !st->started) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(
+				m, "pid",
+				json_object_new_int((int)msb_get_be32(p)));
+			send_event(s, st, "started", m);
+		}
+		st->started = 1;
+		break;
+	case MSB_F_STDOUT:
+	case MSB_F_STDERR:
+		on_output(s, st, h->type, p, h->len);
+		break;
+	case MSB_F_WINDOW:
+		if (h->len == 4) {
+			uint64_t c = (uint64_t)st->stdin_credit +
+				     msb_get_be32(p);
+
+			/* Never more than a window outstanding, whatever
+			 * the guest claims. */
+			st->stdin_credit = c > MSB_WINDOW_INIT ?
+						   MSB_WINDOW_INIT :
+						   (uint32_t)c;
+			agent_flush_stdin(s, st);
+		}
+		break;
+	case MSB_F_EXIT:
+		on_exit_frame(s, st, p, h->len);
+		break;
+	case MSB_F_ERROR:
+		if (st->conn) {
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(
+				m, "message",
+				json_object_new_string_len(
+					(const char *)p,
+					(int)(h->len > 4096 ? 4096 : h->len)));
+			send_event(s, st, "error", m);
+		}
+		break;
+	}
+}
+
+void agent_on_readable(struct sup *s)
+{
+	uint8_t buf[65536];
+
+	for (;;) {
+		ssize_t n = read(s->agent_fd, buf, sizeof(buf));
+		size_t off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* QEMU closed the link: it is exiting; SIGCHLD
+			 * tells the rest. */
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->agent_fd, NULL);
+			close(s->agent_fd);
+			s->agent_fd = -1;
+			return;
+		}
+		while (off < (size_t)n) {
+			struct msb_frame_hdr h;
+			const uint8_t *payload;
+			int r;
+
+			off += msb_framer_feed(&s->framer, buf + off,
+					       (size_t)n - off);
+			while ((r = msb_framer_take(&s->framer, &h,
+						    &payload)) == 1)
+				on_frame(s, &h, payload);
+			if (r < 0) {
+				sup_log(s, "guest broke the agent protocol; "
+					   "dropping the link");
+				snprintf(s->fail, sizeof(s->fail),
+					 "guest broke the agent protocol");
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->agent_fd,
+					  NULL);
+				close(s->agent_fd);
+				s->agent_fd = -1;
+				msb_engine_kill(&s->vm);
+				return;
+			}
+		}
+	}
+}

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api.c - the sandbox's API socket: JSON lines (docs/api-protocol.md)
+ *
+ * Requests carry an "id" and get exactly one reply, a "result" or an
+ * "error", possibly after events with the same id. Messages without an id
+ * (stdin, signal, resize) are notifications and get no reply unless they
+ * are invalid.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+#include "util.h"
+
+void conn_update_events(struct sup *s, struct conn *c)
+{
+	struct epoll_event ev = { .data.ptr = &c->ref };
+
+	ev.events = (c->paused || c->closing ? 0 : EPOLLIN) |
+		    (c->out.len ? EPOLLOUT : 0);
+	c->want_out = c->out.len > 0;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void conn_free(struct sup *s, struct conn *c)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+
+		if (!st || st->conn != c)
+			continue;
+		/* The client went away mid-exec (killed, or it closed):
+		 * hang up the process like a closed terminal would and drop
+		 * whatever it still prints. */
+		st->conn = NULL;
+		st->discard = 1;
+		if (st->owed)
+			agent_send_u32(s, st->id, MSB_F_WINDOW, st->owed);
+		st->owed = 0;
+		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGHUP);
+		if (!st->stdin_eof) {
+			st->stdin_eof = 1;
+			msb_buf_free(&st->stdin_q);
+			agent_flush_stdin(s, st);
+		}
+		if (st->main && s->state == ST_RUNNING)
+			sup_begin_stop(s, 0);
+	}
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (s->conns[i] == c)
+			s->conns[i] = NULL;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	msb_buf_free(&c->in);
+	msb_buf_free(&c->out);
+	free(c);
+}
+
+static void conn_flush(struct sup *s, struct conn *c)
+{
+	long w = msb_buf_write_to(&c->out, c->fd);
+
+	if (w < 0) {
+		c->closing = 1;
+		msb_buf_free(&c->out);
+	}
+	api_grant_credit(s, c);
+	if (c->want_out != (c->out.len > 0))
+		conn_update_events(s, c);
+}
+
+void api_send(struct sup *s, struct conn *c, json_object *msg)
+{
+	size_t n;
+	const char *txt;
+
+	if (!c || c->closing) {
+		json_object_put(msg);
+		return;
+	}
+	txt = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN,
+						&n);
+	if (msb_buf_append(&c->out, txt, n) < 0 ||
+	    msb_buf_append(&c->out, "\n", 1) < 0)
+		c->closing = 1;
+	json_object_put(msg);
+	conn_flush(s, c);
+}
+
+void api_grant_credit(struct sup *s, struct conn *c)
+{
+	if (c->out.len >= CONN_LOW)
+		return;
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+
+		if (st && st->conn == c && st->owed) {
+			agent_send_u32(s, st->id, MSB_F_WINDOW, st->owed);
+			st->owed = 0;
+		}
+	}
+}
+
+static void reply_error(struct sup *s, struct conn *c, json_object *id,
+			const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void reply_error(struct sup *s, struct conn *c, json_object *id,
+			const char *code, const char *fmt, ...)
+{
+	json_object *m = json_object_new_object(), *e = json_object_new_object();
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(m, "id", id ? json_object_get(id) : NULL);
+	json_object_object_add(m, "error", e);
+	api_send(s, c, m);
+}
+
+static void reply_result(struct sup *s, struct conn *c, json_object *id,
+			 json_object *result)
+{
+	json_object *m = json_object_new_object();
+
+	json_object_object_add(m, "id", json_object_get(id));
+	json_object_object_add(m, "result", result);
+	api_send(s, c, m);
+}
+
+static const char *state_name(enum sup_state st)
+{
+	switch (st) {
+	case ST_BOOTING:
+		return "starting";
+	case ST_RUNNING:
+		return "running";
+	case ST_STOPPING:
+		return "stopping";
+	default:
+		return "stopped";
+	}
+}
+
+static json_object *info_json(struct sup *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "status",
+			       json_object_new_string(state_name(s->state)));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "boot_ms",
+			       json_object_new_int64((int64_t)s->boot_ms));
+	json_object_object_add(o, "accel",
+			       json_object_new_string(s->vm.accel ==
+							      MSB_ACCEL_KVM ?
+						      "kvm" :
+						      "tcg"));
+	if (s->timings)
+		json_object_object_add(o, "guest_timings_us",
+				       json_object_get(s->timings));
+	return o;
+}
+
+static struct stream *find_exec(struct sup *s, struct conn *c, json_object *p)
+{
+	json_object *v;
+	int64_t id;
+
+	if (!p || !json_object_object_get_ex(p, "exec", &v))
+		return NULL;
+	id = json_object_get_int64(v);
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+
+		if (st && st->conn == c && st->req_id == id)
+			return st;
+	}
+	return NULL;
+}
+
+static void on_stdin(struct sup *s, struct conn *c, json_object *p)
+{
+	struct stream *st = find_exec(s, c, p);
+	json_object *v;
+
+	if (!st || st->stdin_eof)
+		return;
+	if (json_object_object_get_ex(p, "data", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		const char *d = json_object_get_string(v);
+		size_t n = (size_t)json_object_get_string_len(v);
+		uint8_t *raw = malloc(n / 4 * 3 + 3);
+		long l;
+
+		if (!raw)
+			return;
+		l = msb_b64_decode(d, n, raw);
+		if (l < 0) {
+			free(raw);
+			reply_error(s, c, NULL, "invalid_params",
+				    "stdin data is not valid base64");
+			return;
+		}
+		msb_buf_append(&st->stdin_q, raw, (size_t)l);
+		free(raw);
+	}
+	if (json_object_object_get_ex(p, "eof", &v) &&
+	    json_object_get_boolean(v))
+		st->stdin_eof = 1;
+	agent_flush_stdin(s, st);
+	if (st->stdin_q.len >= STDIN_QUEUE_MAX && !c->paused) {
+		c->paused = 1;
+		conn_update_events(s, c);
+	}
+}
+
+static void on_exec(struct sup *s, struct conn *c, json_object *id,
+		    json_object *p)
+{
+	struct stream *st;
+	json_object *v;
+	char why[256];
+
+	if (s->state != ST_RUNNING) {
+		reply_error(s, c, id, "not_running", "sandbox %s is %s",
+			    s->name, state_name(s->state));
+		return;
+	}
+	if (!json_object_is_type(id, json_type_int)) {
+		reply_error(s, c, id, "invalid_request",
+			    "exec needs an integer id");
+		return;
+	}
+	if (!p || !json_object_is_type(p, json_type_object)) {
+		reply_error(s, c, id, "invalid_params", "exec needs params");
+		return;
+	}
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		if (s->streams[i] && s->streams[i]->conn == c &&
+		    s->streams[i]->req_id == json_object_get_int64(id)) {
+			reply_error(s, c, id, "invalid_request",
+				    "id %lld is already in use",
+				    (long long)json_object_get_int64(id));
+			return;
+		}
+	}
+	st = agent_exec(s, p, why, sizeof(why));
+	if (!st) {
+		reply_error(s, c, id, "invalid_params", "%s", why);
+		return;
+	}
+	st->conn = c;
+	st->req_id = json_object_get_int64(id);
+	if (json_object_object_get_ex(p, "main", &v) &&
+	    json_object_get_boolean(v))
+		st->main = 1;
+	if (!(json_object_object_get_ex(p, "stdin", &v) &&
+	      json_object_get_boolean(v)))
+		st->stdin_eof = 2; /* the agent gave it /dev/null */
+}
+
+static void on_signal(struct sup *s, struct conn *c, json_object *p)
+{
+	struct stream *st = find_exec(s, c, p);
+	json_object *v;
+	int sig;
+
+	if (!st || !json_object_object_get_ex(p, "signal", &v))
+		return;
+	sig = json_object_get_int(v);
+	if (sig <= 0 || sig >= 65)
+		return;
+	agent_send_u32(s, st->id, MSB_F_SIGNAL, (uint32_t)sig);
+}
+
+static void on_resize(struct sup *s, struct conn *c, json_object *p)
+{
+	struct stream *st = find_exec(s, c, p);
+	json_object *v;
+	uint8_t b[4];
+	int rows = 0, cols = 0;
+
+	if (!st)
+		return;
+	if (json_object_object_get_ex(p, "rows", &v))
+		rows = json_object_get_int(v);
+	if (json_object_object_get_ex(p, "cols", &v))
+		cols = json_object_get_int(v);
+	if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535)
+		return;
+	msb_put_be16(b, (uint16_t)rows);
+	msb_put_be16(b + 2, (uint16_t)cols);
+	agent_send(s, st->id, MSB_F_RESIZE, b, 4);
+}
+
+static void on_message(struct sup *s, struct conn *c, const char *line,
+		       size_t n)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *m, *id = NULL, *method = NULL, *params = NULL;
+	const char *meth;
+
+	m = json_tokener_parse_ex(tok, line, (int)n);
+	if (!m || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(m, json_type_object)) {
+		json_tokener_free(tok);
+		json_object_put(m);
+		reply_error(s, c, NULL, "parse_error",
+			    "each line must be one JSON object");
+		return;
+	}
+	json_tokener_free(tok);
+	json_object_object_get_ex(m, "id", &id);
+	json_object_object_get_ex(m, "method", &method);
+	json_object_object_get_ex(m, "params", &params);
+	if (!method || !json_object_is_type(method, json_type_string)) {
+		reply_error(s, c, id, "invalid_request",
+			    "a message needs a \"method\" string");
+		goto out;
+	}
+	meth = json_object_get_string(method);
+	if (!strcmp(meth, "stdin")) {
+		on_stdin(s, c, params);
+	} else if (!strcmp(meth, "signal")) {
+		on_signal(s, c, params);
+	} else if (!strcmp(meth, "resize")) {
+		on_resize(s, c, params);
+	} else if (!id) {
+		reply_error(s, c, NULL, "invalid_request",
+			    "method %s needs an \"id\"", meth);
+	} else if (!strcmp(meth, "ping")) {
+		json_object *r = json_object_new_object();
+
+		json_object_object_add(r, "version",
+				       json_object_new_int(1));
+		reply_result(s, c, id, r);
+	} else if (!strcmp(meth, "info")) {
+		reply_result(s, c, id, info_json(s));
+	} else if (!strcmp(meth, "exec")) {
+		on_exec(s, c, id, params);
+	} else if (!strcmp(meth, "stop")) {
+		json_object *v;
+		int t = 10;
+
+		if (params && json_object_object_get_ex(params, "timeout", &v))
+			t = json_object_get_int(v);
+		if (t < 0)
+			t = 0;
+		c->stop_waiter = 1;
+		c->stop_id = json_object_get_int64(id);
+		sup_begin_stop(s, (unsigned)t);
+	} else {
+		reply_error(s, c, id, "method_not_found",
+			    "unknown method '%s'", meth);
+	}
+out:
+	json_object_put(m);
+}
+
+void api_on_accept(struct sup *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct conn *c;
+		int slot = -1;
+
+		if (fd < 0)
+			return;
+		for (int i = 0; i < MAX_CONNS; i++)
+			if (!s->conns[i]) {
+				slot = i;
+				break;
+			}
+		c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->ref.type = EV_CONN;
+		c->fd = fd;
+		s->conns[slot] = c;
+		ev.data.ptr = &c->ref;
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+void api_on_conn(struct sup *s, struct conn *c, uint32_t events)
+{
+	if (events & EPOLLOUT)
+		conn_flush(s, c);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		for (;;) {
+			ssize_t n;
+			uint8_t *nl;
+
+			if (c->paused)
+				break;
+			if (msb_buf_reserve(&c->in, 65536) < 0) {
+				c->closing = 1;
+				break;
+			}
+			n = read(c->fd, msb_buf_data(&c->in) + c->in.len,
+				 65536);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n <= 0) {
+				conn_free(s, c);
+				return;
+			}
+			c->in.len += (size_t)n;
+			while ((nl = memchr(msb_buf_data(&c->in), '\n',
+					    c->in.len))) {
+				size_t l = (size_t)(nl - msb_buf_data(&c->in));
+
+				if (l)
+					on_message(s, c,
+						   (const char *)msb_buf_data(
+							   &c->in),
+						   l);
+				msb_buf_consume(&c->in, l + 1);
+				if (c->paused)
+					break;
+			}
+			if (c->in.len > CONN_LINE_MAX) {
+				reply_error(s, c, NULL, "parse_error",
+					    "request line longer than %d bytes",
+					    CONN_LINE_MAX);
+				c->closing = 1;
+				break;
+			}
+		}
+	}
+	if (c->closing && !c->out.len) {
+		conn_free(s, c);
+		return;
+	}
+	conn_update_events(s, c);
+}
+
+void api_close_all(struct sup *s)
+{
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = s->conns[i];
+
+		if (!c)
+			continue;
+		if (c->stop_waiter) {
+			json_object *r = json_object_new_object();
+			json_object *m = json_object_new_object();
+
+			json_object_object_add(
+				r, "elapsed_ms",
+				json_object_new_int64(
+					(int64_t)((msb_now_us() -
+						   s->stop_started_us) /
+						  1000)));
+			json_object_object_add(r, "forced",
+					       json_object_new_boolean(
+						       s->stop_forced));
+			json_object_object_add(m, "id",
+					       json_object_new_int64(c->stop_id));
+			json_object_object_add(m, "result", r);
+			api_send(s, c, m);
+		}
+		/* Best effort, bounded: the process is about to exit. */
+		struct timeval tv = { .tv_sec = 1 };
+
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		msb_set_nonblock(c->fd, 0);
+		msb_buf_write_to(&c->out, c->fd);
+		close(c->fd);
+		msb_buf_free(&c->in);
+		msb_buf_free(&c->out);
+		free(c);
+		s->conns[i] = NULL;
+	}
+}

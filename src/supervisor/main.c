@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main.c - msb-supervisor: boots one sandbox and serves it until it stops
+ *
+ * Started detached by the library (msb_sandbox_create/start) as
+ *   msb-supervisor NAME NOTIFY_FD
+ * with $MSB_HOME and $MSB_PREFIX set. It holds an exclusive lock on
+ * sandboxes/NAME/lock for its whole life (how everyone else tells that it is
+ * alive), writes "ready MS" or "error MESSAGE" to NOTIFY_FD once the guest is
+ * up or has failed, and exits when the VM does, leaving the state database
+ * saying what happened.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "supervisor.h"
+#include "util.h"
+
+/* A KVM that fails does so within moments of launch, before the guest
+ * says anything. */
+#define KVM_FAIL_WINDOW_US (5 * 1000000ull)
+#define DEFAULT_BOOT_TIMEOUT_MS 60000
+/* After the grace period given to guest processes, how long the guest may
+ * take to sync and power off before it is killed. */
+#define POWEROFF_MARGIN_MS 5000
+
+void sup_log(struct sup *s, const char *fmt, ...)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n, fd;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "[msb %02d:%02d:%02d.%03ld] ",
+		     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	/* O_APPEND: lines land whole between QEMU's console writes. */
+	fd = open(s->console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		  0644);
+	if (fd >= 0) {
+		msb_write_all(fd, line, (size_t)n);
+		close(fd);
+	}
+}
+
+static void notify(struct sup *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void notify(struct sup *s, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	if (s->notify_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	msb_write_all(s->notify_fd, buf, (size_t)n);
+	close(s->notify_fd);
+	s->notify_fd = -1;
+}
+
+void sup_arm_timer(struct sup *s, uint64_t ms)
+{
+	struct itimerspec it = { 0 };
+
+	it.it_value.tv_sec = (time_t)(ms / 1000);
+	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (!ms)
+		it.it_value.tv_nsec = 1;
+	timerfd_settime(s->timer_fd, 0, &it, NULL);
+}
+
+static void save_runtime(struct sup *s)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "accel",
+			       json_object_new_string(s->vm.accel ==
+							      MSB_ACCEL_KVM ?
+						      "kvm" :
+						      "tcg"));
+	json_object_object_add(o, "vm_pid", json_object_new_int(s->vm.pid));
+	json_object_object_add(o, "boot_ms",
+			       json_object_new_int64((int64_t)s->boot_ms));
+	if (s->timings)
+		json_object_object_add(o, "guest_timings_us",
+				       json_object_get(s->timings));
+	msb_db_set_runtime(s->db, s->name,
+			   json_object_to_json_string_ext(
+				   o, JSON_C_TO_STRING_PLAIN),
+			   NULL);
+	json_object_put(o);
+}
+
+static void start_detached_cmd(struct sup *s)
+{
+	json_object *cmd, *p;
+	struct stream *st;
+	char why[256];
+
+	if (!json_object_object_get_ex(s->config, "cmd", &cmd) ||
+	    !json_object_is_type(cmd, json_type_array) ||
+	    !json_object_array_length(cmd))
+		return;
+	p = json_object_new_object();
+	json_object_object_add(p, "argv", json_object_get(cmd));
+	json_object_object_add(p, "detach", json_object_new_boolean(1));
+	st = agent_exec(s, p, why, sizeof(why));
+	json_object_put(p);
+	if (!st)
+		sup_log(s, "cannot start the command: %s", why);
+	else
+		sup_log(s, "started the command detached; its output follows "
+			   "in this log");
+}
+
+void sup_ready(struct sup *s)
+{
+	s->boot_ms = (msb_now_us() - s->t0_us) / 1000;
+	s->state = ST_RUNNING;
+	{
+		struct itimerspec off = { 0 };
+
+		timerfd_settime(s->timer_fd, 0, &off, NULL);
+	}
+	save_runtime(s);
+	msb_db_set_status(s->db, s->name, "running", getpid(), NULL, NULL);
+	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
+		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
+	notify(s, "ready %llu", (unsigned long long)s->boot_ms);
+	start_detached_cmd(s);
+}
+
+void sup_begin_stop(struct sup *s, unsigned timeout_s)
+{
+	if (s->state == ST_STOPPING) {
+		if (!timeout_s) {
+			s->stop_forced = 1;
+			msb_engine_kill(&s->vm);
+		}
+		return;
+	}
+	if (s->state == ST_DONE)
+		return;
+	if (!s->stop_started_us)
+		s->stop_started_us = msb_now_us();
+	if (s->state == ST_BOOTING || !timeout_s || s->agent_fd < 0) {
+		s->state = ST_STOPPING;
+		s->stop_forced = 1;
+		msb_db_set_status(s->db, s->name, "stopping", getpid(), NULL,
+				  NULL);
+		msb_engine_kill(&s->vm);
+		return;
+	}
+	s->state = ST_STOPPING;
+	msb_db_set_status(s->db, s->name, "stopping", getpid(), NULL, NULL);
+	sup_log(s, "stopping (grace %us)", timeout_s);
+	agent_send_u32(s, 0, MSB_F_SHUTDOWN, timeout_s * 1000);
+	sup_arm_timer(s, (uint64_t)timeout_s * 1000 + POWEROFF_MARGIN_MS);
+}
+
+static int on_timer(struct sup *s)
+{
+	uint64_t x;
+
+	if (read(s->timer_fd, &x, sizeof(x)) < 0)
+		return 0;
+	if (s->state == ST_BOOTING) {
+		json_object *t;
+		unsigned ms = DEFAULT_BOOT_TIMEOUT_MS;
+
+		if (json_object_object_get_ex(s->config, "boot_timeout_ms",
+					      &t))
+			ms = (unsigned)json_object_get_int(t);
+		snprintf(s->fail, sizeof(s->fail),
+			 "guest did not report ready within %u ms; killed it "
+			 "(see 'msb logs %s')",
+			 ms, s->name);
+		sup_log(s, "%s", s->fail);
+		msb_engine_kill(&s->vm);
+	} else if (s->state == ST_STOPPING) {
+		sup_log(s, "guest did not power off in time; killing it");
+		s->stop_forced = 1;
+		msb_engine_kill(&s->vm);
+	}
+	return 0;
+}
+
+static int setup_agent_link(struct sup *s, int *vm_end)
+{
+	int sv[2];
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.ptr = &s->agent_ref };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	s->agent_fd = sv[0];
+	*vm_end = sv[1];
+	msb_set_nonblock(s->agent_fd, 1);
+	memset(&s->framer, 0, sizeof(s->framer));
+	msb_buf_free(&s->agent_out);
+	s->agent_want_out = 0;
+	s->agent_hello = 0;
+	s->agent_ref.type = EV_AGENT;
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->agent_fd, &ev) < 0 ? -errno :
+									   0;
+}
+
+static int launch(struct sup *s, msb_error *err)
+{
+	int vm_end = -1, r;
+
+	r = setup_agent_link(s, &vm_end);
+	if (r < 0)
+		return msb_fail_errno(err, r, "agent link");
+	s->spec.agent_fd = vm_end;
+	r = msb_engine_launch(&s->spec, &s->vm, err);
+	close(vm_end);
+	return r;
+}
+
+/* How the VM ended, once its process is gone. Return: 1 if it was relaunched. */
+static int on_vm_exit(struct sup *s, int status)
+{
+	char engine_log[PATH_MAX], *log, *last = NULL;
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+
+	snprintf(engine_log, sizeof(engine_log), "%s/engine.log", s->dir);
+	log = msb_read_file(engine_log, NULL);
+	if (log) {
+		/* Its last line says why QEMU gave up, if it did. */
+		char *p = log + strlen(log);
+
+		while (p > log && (p[-1] == '\n' || p[-1] == ' '))
+			*--p = '\0';
+		last = strrchr(log, '\n');
+		last = last ? last + 1 : log;
+	}
+	if (s->state == ST_BOOTING && s->vm.accel == MSB_ACCEL_KVM &&
+	    !s->agent_hello && code != 0 &&
+	    msb_now_us() - s->vm.launched_us < KVM_FAIL_WINDOW_US) {
+		msb_error err = { 0 };
+		char why[600];
+
+		snprintf(why, sizeof(why), "qemu -accel kvm exited %d: %s\n",
+			 code, last ? last : "");
+		sup_log(s, "KVM is not usable here (%s); using TCG from now on",
+			last ? last : "no message");
+		msb_engine_mark_kvm_broken(why);
+		s->spec.accel = MSB_ACCEL_TCG;
+		free(log);
+		if (launch(s, &err) == 0)
+			return 1;
+		snprintf(s->fail, sizeof(s->fail), "%s", err.message);
+		return 0;
+	}
+	if (s->state == ST_BOOTING && !s->fail[0]) {
+		if (last && *last && code != 0)
+			snprintf(s->fail, sizeof(s->fail),
+				 "the VM exited during boot (status %d): %.300s",
+				 code, last);
+		else
+			snprintf(s->fail, sizeof(s->fail),
+				 "the guest stopped during boot (kernel panic "
+				 "or bad initramfs?); see 'msb logs %s'",
+				 s->name);
+	} else if (s->state == ST_RUNNING && code != 0 && !s->fail[0]) {
+		snprintf(s->fail, sizeof(s->fail),
+			 "the VM exited unexpectedly (status %d)%s%.300s", code,
+			 last ? ": " : "", last ? last : "");
+	}
+	free(log);
+	return 0;
+}
+
+static void run_loop(struct sup *s)
+{
+	struct epoll_event evs[64];
+
+	while (s->state != ST_DONE) {
+		int n = epoll_wait(s->epfd, evs, 64, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (int i = 0; i < n; i++) {
+			struct ev_ref *ref = evs[i].data.ptr;
+
+			switch (ref->type) {
+			case EV_AGENT:
+				if (s->agent_fd < 0)
+					break;
+				if (evs[i].events & EPOLLOUT)
+					agent_on_writable(s);
+				if (evs[i].events & (EPOLLIN | EPOLLHUP |
+						     EPOLLERR))
+					agent_on_readable(s);
+				break;
+			case EV_LISTEN:
+				api_on_accept(s);
+				break;
+			case EV_CONN:
+				api_on_conn(s, (struct conn *)ref,
+					    evs[i].events);
+				break;
+			case EV_TIMER:
+				on_timer(s);
+				break;
+			case EV_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				while (read(s->sig_fd, &si, sizeof(si)) ==
+				       sizeof(si)) {
+					if (si.ssi_signo == SIGTERM ||
+					    si.ssi_signo == SIGINT ||
+					    si.ssi_signo == SIGHUP) {
+						sup_begin_stop(s, 10);
+						continue;
+					}
+					int st;
+					pid_t p;
+
+					while ((p = waitpid(-1, &st,
+							    WNOHANG)) > 0) {
+						if (p != s->vm.pid)
+							continue;
+						if (on_vm_exit(s, st))
+							continue;
+						s->state = ST_DONE;
+					}
+				}
+				break;
+			}
+			}
+			/* Handlers may have closed what later events in
+			 * this batch point at; take a fresh batch. */
+			if (s->state == ST_DONE)
+				break;
+		}
+	}
+}
+
+static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
+{
+	char path[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX];
+	static char layer[PATH_MAX], upper[PATH_MAX], kpath[PATH_MAX],
+		ipath[PATH_MAX], console[PATH_MAX], elog[PATH_MAX];
+	json_object *v;
+	int r;
+
+	s->config = json_tokener_parse(row->config);
+	if (!s->config)
+		s->config = json_object_new_object();
+	r = msb_share_path("kernel/vmlinuz-cloud", kernel, sizeof(kernel));
+	if (r < 0 || access(kernel, R_OK) < 0)
+		return msb_fail(err, -ENOENT,
+				"guest kernel %s is missing: run the setup "
+				"('./setup' in the source tree) to fetch it",
+				kernel);
+	r = msb_share_path("initramfs-cloud.cpio", initrd, sizeof(initrd));
+	if (r < 0 || access(initrd, R_OK) < 0)
+		return msb_fail(err, -ENOENT,
+				"guest initramfs %s is missing: run the setup "
+				"('./setup' in the source tree) to build it",
+				initrd);
+	snprintf(path, sizeof(path), "images/%s/layer.erofs", row->info.image);
+	r = msb_share_path(path, layer, sizeof(layer));
+	if (r < 0 || access(layer, R_OK) < 0)
+		return msb_fail(err, -ENOENT, "image '%s' has no layer at %s",
+				row->info.image, layer);
+	snprintf(kpath, sizeof(kpath), "%s", kernel);
+	snprintf(ipath, sizeof(ipath), "%s", initrd);
+	snprintf(upper, sizeof(upper), "%s/upper.ext4", s->dir);
+	snprintf(console, sizeof(console), "%s", s->console_log);
+	snprintf(elog, sizeof(elog), "%s/engine.log", s->dir);
+
+	s->spec.kernel = kpath;
+	s->spec.initrd = ipath;
+	s->spec.cpus = row->info.cpus;
+	s->spec.memory_mib = row->info.memory_mib;
+	s->spec.console_log = console;
+	s->spec.engine_log = elog;
+	s->spec.disks[0] = (struct msb_disk){ upper, "upper", 0 };
+	s->spec.disks[1] = (struct msb_disk){ layer, "layer0", 1 };
+	s->spec.ndisks = 2;
+	s->spec.accel = msb_engine_accel();
+	if (json_object_object_get_ex(s->config, "kernel_cmdline", &v))
+		s->spec.cmdline_extra = json_object_get_string(v);
+	return 0;
+}
+
+static int setup_fds(struct sup *s, msb_error *err)
+{
+	char sock[PATH_MAX];
+	sigset_t mask;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->sig_fd < 0 || s->timer_fd < 0)
+		return msb_fail_errno(err, -errno, "event setup");
+	s->sig_ref.type = EV_SIGNAL;
+	ev.data.ptr = &s->sig_ref;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sig_fd, &ev);
+	s->timer_ref.type = EV_TIMER;
+	ev.data.ptr = &s->timer_ref;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timer_fd, &ev);
+
+	msb_api_sock_path(s->name, sock, sizeof(sock));
+	s->listen_fd = msb_unix_listen(sock, 64);
+	if (s->listen_fd < 0)
+		return msb_fail_errno(err, s->listen_fd,
+				      "cannot listen on %s", sock);
+	chmod(sock, 0600);
+	s->listen_ref.type = EV_LISTEN;
+	ev.data.ptr = &s->listen_ref;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev);
+	return 0;
+}
+
+static void finish(struct sup *s)
+{
+	char sock[PATH_MAX];
+	json_object *eph;
+	const char *status = s->fail[0] ? "failed" : "stopped";
+
+	msb_api_sock_path(s->name, sock, sizeof(sock));
+	unlink(sock);
+	if (s->fail[0])
+		sup_log(s, "failed: %s", s->fail);
+	else
+		sup_log(s, "stopped");
+	notify(s, "error %s", s->fail[0] ? s->fail :
+					   "the guest stopped during boot");
+	api_close_all(s);
+	/* An ephemeral sandbox goes with its supervisor, except one that
+	 * never booted: its console log is what tells the user why. */
+	if (json_object_object_get_ex(s->config, "ephemeral", &eph) &&
+	    json_object_get_boolean(eph) && !(s->fail[0] && !s->boot_ms)) {
+		msb_db_delete(s->db, s->name, NULL);
+		msb_rm_rf(s->dir);
+		return;
+	}
+	msb_db_set_status(s->db, s->name, status, 0,
+			  s->fail[0] ? s->fail : NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sup sup;
+	struct sup *s = &sup;
+	struct msb_row row;
+	msb_error err = { 0 };
+	char lock[PATH_MAX];
+	int lockfd, r;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: msb-supervisor NAME NOTIFY_FD\n"
+				"(started by msb; not meant to be run by hand)\n");
+		return 2;
+	}
+	s->name = argv[1];
+	s->notify_fd = atoi(argv[2]);
+	s->agent_fd = -1;
+	s->t0_us = msb_now_us();
+	if (getenv("MSB_T0_US"))
+		s->t0_us -= strtoull(getenv("MSB_T0_US"), NULL, 10);
+	msb_sandbox_dir(s->name, s->dir, sizeof(s->dir));
+	snprintf(s->console_log, sizeof(s->console_log), "%s/console.log",
+		 s->dir);
+
+	msb_lock_path(s->name, lock, sizeof(lock));
+	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		notify(s, "error sandbox %s is already running", s->name);
+		return 1;
+	}
+	r = msb_db_open(NULL, &s->db, &err);
+	if (r == 0)
+		r = msb_db_get(s->db, s->name, &row, &err);
+	if (r < 0) {
+		notify(s, "error %s", err.message);
+		return 1;
+	}
+	r = load_config(s, &row, &err);
+	msb_row_free(&row);
+	if (r == 0)
+		r = setup_fds(s, &err);
+	if (r == 0) {
+		msb_db_set_status(s->db, s->name, "starting", getpid(), NULL,
+				  NULL);
+		sup_log(s, "booting %s", s->name);
+		r = launch(s, &err);
+	}
+	if (r < 0) {
+		snprintf(s->fail, sizeof(s->fail), "%s", err.message);
+		finish(s);
+		return 1;
+	}
+	{
+		json_object *t;
+		unsigned ms = DEFAULT_BOOT_TIMEOUT_MS;
+
+		if (json_object_object_get_ex(s->config, "boot_timeout_ms", &t))
+			ms = (unsigned)json_object_get_int(t);
+		sup_arm_timer(s, ms);
+	}
+	run_loop(s);
+	finish(s);
+	msb_db_close(s->db);
+	return s->fail[0] ? 1 : 0;
+}

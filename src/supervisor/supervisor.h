@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* supervisor.h - one process per sandbox: VM, agent link, API socket
+ *
+ * Theory of operation: a single-threaded epoll loop. Every descriptor's
+ * epoll data points at a struct ev_ref whose type says what woke up. Bytes
+ * from the guest are hostile: frames are checked by the proto parsers and
+ * a guest that breaks the protocol loses its link, never the host process.
+ *
+ * Flow control runs end to end. The agent may send at most MSB_WINDOW_INIT
+ * bytes of output per exec stream before the supervisor grants more, and it
+ * grants more only once the client's socket has taken what was sent (the
+ * connection's out-queue is below CONN_LOW). A slow or stopped client thus
+ * stalls its own exec, never the others, and memory stays bounded by
+ * streams x window.
+ */
+#ifndef MSB_SUPERVISOR_H
+#define MSB_SUPERVISOR_H
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "engine.h"
+#include "proto.h"
+
+#define MAX_STREAMS 1024
+#define MAX_CONNS 256
+#define CONN_LOW (512 * 1024)     /* grant output credit below this */
+#define CONN_LINE_MAX (4 << 20)   /* longest request line accepted */
+#define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
+
+enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER };
+
+struct ev_ref {
+	enum ev_type type;
+};
+
+struct conn {
+	struct ev_ref ref;
+	int fd;
+	struct msb_buf in, out;
+	int paused;     /* not reading: a stream's stdin queue is full */
+	int want_out;   /* EPOLLOUT armed */
+	int stop_waiter;/* answer with the stop result when the VM is gone */
+	int64_t stop_id;
+	int closing;
+};
+
+struct stream {
+	uint32_t id;        /* agent stream id */
+	struct conn *conn;  /* NULL: detached (output to the log) or orphaned */
+	int64_t req_id;     /* client's request id */
+	int main;           /* its end stops the sandbox (msb run CMD) */
+	int discard;        /* client gone: drop output, keep granting */
+	uint32_t owed;      /* output credit to give back to the agent */
+	uint32_t stdin_credit;
+	struct msb_buf stdin_q;
+	int stdin_eof;      /* EOF requested; sent after stdin_q drains */
+	int started;
+};
+
+enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
+
+struct sup {
+	const char *name;
+	char dir[4096];
+	char console_log[4200];
+	sqlite3 *db;
+	json_object *config;
+	int epfd;
+	enum sup_state state;
+	struct msb_vm vm;
+	struct msb_vm_spec spec;
+	uint64_t t0_us;         /* when the create/start call began */
+	uint64_t boot_ms;
+	char fail[512];         /* why it failed, if it did */
+	int notify_fd;          /* the creator waits on this for ready/error */
+
+	/* agent link */
+	struct ev_ref agent_ref;
+	int agent_fd;
+	struct msb_framer framer;
+	struct msb_buf agent_out;
+	int agent_want_out;
+	int agent_hello;
+	uint32_t next_stream;
+	json_object *timings;
+
+	struct ev_ref listen_ref;
+	int listen_fd;
+	struct ev_ref sig_ref;
+	int sig_fd;
+	struct ev_ref timer_ref;
+	int timer_fd;
+	uint64_t stop_started_us;
+	int stop_forced;
+
+	struct stream *streams[MAX_STREAMS];
+	struct conn *conns[MAX_CONNS];
+};
+
+/* main.c */
+void sup_log(struct sup *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sup_ready(struct sup *s);
+void sup_begin_stop(struct sup *s, unsigned timeout_s);
+void sup_arm_timer(struct sup *s, uint64_t ms);
+
+/* agent.c */
+void agent_send(struct sup *s, uint32_t stream, uint8_t type,
+		const void *payload, size_t n);
+void agent_send_u32(struct sup *s, uint32_t stream, uint8_t type, uint32_t v);
+void agent_on_readable(struct sup *s);
+void agent_on_writable(struct sup *s);
+void agent_flush_stdin(struct sup *s, struct stream *st);
+struct stream *stream_get(struct sup *s, uint32_t id);
+struct stream *stream_new(struct sup *s);
+void stream_free(struct sup *s, struct stream *st);
+/* Start an exec from its JSON params; Return: the stream or NULL with @why. */
+struct stream *agent_exec(struct sup *s, json_object *params, char *why,
+			  size_t n);
+
+/* api.c */
+void api_on_accept(struct sup *s);
+void api_on_conn(struct sup *s, struct conn *c, uint32_t events);
+void api_send(struct sup *s, struct conn *c, json_object *msg);
+void api_grant_credit(struct sup *s, struct conn *c);
+void api_close_all(struct sup *s);
+void conn_update_events(struct sup *s, struct conn *c);
+
+#endif
