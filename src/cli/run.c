@@ -108,6 +108,16 @@ static int cmd_run(int argc, char **argv)
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
+	/* Options may follow IMAGE (msb run IMAGE --name x); everything after
+	 * "--" is the command, untouched by option parsing. */
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--")) {
+			if (k + 1 < argc)
+				cmd = argv + k + 1;
+			argc = k;
+			break;
+		}
+	}
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "dm:e:w:ith", opts, NULL)) != -1) {
@@ -172,14 +182,17 @@ static int cmd_run(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
-	/* getopt moved every operand after the options, "--" included. */
-	if (optind < argc && strcmp(argv[optind], "--")) {
-		cfg.image = argv[optind++];
-	}
-	if (optind < argc && !strcmp(argv[optind], "--"))
-		optind++;
+	/* getopt moved the operands after the options: IMAGE [COMMAND...]. */
 	if (optind < argc)
+		cfg.image = argv[optind++];
+	if (optind < argc) {
+		if (cmd)
+			return cli_bad_usage(&verb_run,
+					     "unexpected argument '%s' before '--'",
+					     argv[optind]);
 		cmd = argv + optind;
+		argv[argc] = NULL;
+	}
 	if (detach && cfg.ephemeral)
 		return cli_bad_usage(&verb_run,
 				     "--rm and -d cannot be used together");

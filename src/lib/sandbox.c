@@ -352,6 +352,11 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       json_object_new_int((int)timeout));
 	json_object_object_add(cfg, "ephemeral",
 			       json_object_new_boolean(c->ephemeral));
+	/* A debugging knob: extra guest kernel parameters. */
+	if (getenv("MSB_KERNEL_CMDLINE"))
+		json_object_object_add(
+			cfg, "kernel_cmdline",
+			json_object_new_string(getenv("MSB_KERNEL_CMDLINE")));
 
 	snprintf(row.info.name, sizeof(row.info.name), "%s", c->name);
 	snprintf(row.info.image, sizeof(row.info.image), "%s", image);

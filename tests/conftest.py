@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fixtures: where the build is, a private MSB_HOME, an msb runner."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("MSB_BUILD", os.path.join(ROOT, "build"))
+MSB = os.path.join(BUILD, "bin", "msb")
+
+
+class Msb:
+    """Runs build/bin/msb with a private $MSB_HOME."""
+
+    def __init__(self, home):
+        self.home = home
+        self.env = dict(os.environ, MSB_HOME=home)
+        self.env.pop("MSB_PREFIX", None)
+
+    def __call__(self, *args, input=None, timeout=180, env=None, check=None):
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        p = subprocess.run([MSB, *args], input=input, capture_output=True,
+                           timeout=timeout, env=e)
+        if check is not None:
+            assert p.returncode == check, (
+                f"msb {' '.join(args)} exited {p.returncode}, wanted {check}\n"
+                f"stdout: {p.stdout[-2000:]!r}\nstderr: {p.stderr[-2000:]!r}")
+        return p
+
+    def popen(self, *args, **kw):
+        return subprocess.Popen([MSB, *args], env=self.env, **kw)
+
+    def out(self, *args, **kw):
+        return self(*args, check=kw.pop("check", 0), **kw).stdout.decode()
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def home():
+    d = tempfile.mkdtemp(prefix="msb-test-")
+    os.chmod(d, 0o755)
+    yield d
+    # Kill whatever a failed test left running, then clean up.
+    m = Msb(d)
+    names = m("ps", "-a", "-q").stdout.decode().split()
+    for n in names:
+        m("rm", "-f", n)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def msb(home):
+    return Msb(home)
+
+
+@pytest.fixture(scope="session")
+def shared(msb):
+    """One booted sandbox that exec-only tests share (boots cost seconds)."""
+    name = unique("shared")
+    msb("run", "--name", name, "-d", check=0)
+    yield name
+    msb("rm", "-f", name)

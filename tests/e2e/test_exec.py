@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: Apache-2.0
+"""exec: streams, status, users, stdin, terminals and signals."""
+
+import fcntl
+import hashlib
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+from conftest import MSB
+
+
+def test_streams_stay_separate(msb, shared):
+    p = msb("exec", shared, "--", "sh", "-c",
+            "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 5")
+    assert p.returncode == 5
+    assert p.stdout == b"out1\nout2\n"
+    assert p.stderr == b"err1\nerr2\n"
+
+
+def test_command_not_found(msb, shared):
+    p = msb("exec", shared, "--", "no-such-command", "arg")
+    assert p.returncode == 127, p
+    assert b"no-such-command" in p.stderr and b"not found" in p.stderr
+    p = msb("exec", shared, "--", "/etc/passwd")
+    assert p.returncode == 126, p
+
+
+def test_exit_by_signal(msb, shared):
+    p = msb("exec", shared, "--", "sh", "-c", "kill -TERM $$")
+    assert p.returncode == 128 + signal.SIGTERM
+
+
+def test_env_workdir_user(msb, shared):
+    p = msb("exec", "-e", "A=1", "-e", "B=two words", "-w", "/etc", shared,
+            "--", "sh", "-c", 'echo "$A|$B|$(pwd)|$(id -u)|$HOME"')
+    assert p.stdout == b"1|two words|/etc|0|/root\n", p
+    p = msb("exec", "-u", "user", shared, "--", "sh", "-c", 'echo "$(id -u):$(id -g)|$HOME"')
+    assert p.stdout == b"1000:1000|/home/user\n", p
+    p = msb("exec", "-u", "65534:65534", shared, "--", "id", "-u")
+    assert p.stdout == b"65534\n", p
+    p = msb("exec", "-u", "nosuchuser", shared, "--", "true")
+    assert p.returncode != 0 and b"nosuchuser" in p.stderr, p
+    p = msb("exec", "-w", "/nonexistent", shared, "--", "true")
+    assert p.returncode != 0 and b"/nonexistent" in p.stderr, p
+    p = msb("exec", "-e", "NOEQUALS", shared, "--", "true")
+    assert p.returncode == 2 and b"KEY=VALUE" in p.stderr
+
+
+def test_stdin_streamed(msb, shared):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    p = msb("exec", "-i", shared, "--", "sha256sum", input=data)
+    assert p.returncode == 0, p
+    assert p.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    # Without -i the command sees no input at all.
+    p = msb("exec", shared, "--", "cat", input=b"ignored")
+    assert p.returncode == 0 and p.stdout == b""
+
+
+def test_stdin_echo_roundtrip(msb, shared):
+    # Input and output at once, far beyond every window and buffer.
+    data = os.urandom(8 * 1024 * 1024)
+    p = msb("exec", "-i", shared, "--", "cat", input=data)
+    assert p.returncode == 0
+    assert hashlib.sha256(p.stdout).digest() == hashlib.sha256(data).digest()
+
+
+def _pty_msb(args, rows=24, cols=80):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    proc = subprocess.Popen([MSB, *args], stdin=slave, stdout=slave,
+                            stderr=slave, env=_pty_msb.env,
+                            start_new_session=True)
+    os.close(slave)
+    return proc, master
+
+
+def _read_until(fd, needle, timeout=30):
+    buf = b""
+    end = time.time() + timeout
+    while needle not in buf and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+def test_tty_and_resize(msb, shared):
+    _pty_msb.env = msb.env
+    proc, master = _pty_msb(["exec", "-it", shared, "--", "sh"], rows=30, cols=100)
+    try:
+        os.write(master, b"tty; stty size; echo mark-$((6*7))\n")
+        out = _read_until(master, b"mark-42")
+        assert b"/dev/pts/" in out, out
+        assert b"30 100" in out, out
+        # Resizing our terminal resizes the guest's.
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 132, 0, 0))
+        os.kill(proc.pid, signal.SIGWINCH)
+        time.sleep(1)
+        os.write(master, b"stty size; echo mark-$((7*7))\n")
+        out = _read_until(master, b"mark-49")
+        assert b"50 132" in out, out
+        # Ctrl-C travels as a byte to the guest's terminal.
+        os.write(master, b"sleep 100\n")
+        time.sleep(1)
+        os.write(master, b"\x03")
+        os.write(master, b"echo after-$((2+3))\n")
+        out = _read_until(master, b"after-5")
+        assert b"after-5" in out, out
+        os.write(master, b"exit 9\n")
+        assert proc.wait(timeout=30) == 9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+def test_ctrl_c_reaches_guest(msb, shared):
+    proc = msb.popen("exec", shared, "--", "sh", "-c",
+                     'trap "echo got-INT; exit 42" INT; echo ready; '
+                     'while :; do sleep 0.1; done',
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 42, (out, err)
+    assert out == b"got-INT\n"
+
+
+def test_killed_client_leaves_sandbox_serving(msb, shared):
+    proc = msb.popen("exec", shared, "--", "sh", "-c",
+                     "echo started; exec cat /dev/zero",
+                     stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"
+    proc.stdout.read(1 << 20)
+    proc.kill()
+    proc.wait()
+    # The sandbox keeps serving, and the orphaned command was hung up.
+    assert msb.out("exec", shared, "--", "echo", "still-here") == "still-here\n"
+    for _ in range(50):
+        ps = msb.out("exec", shared, "--", "ps")
+        if "cat /dev/zero" not in ps:
+            break
+        time.sleep(0.2)
+    assert "cat /dev/zero" not in ps, ps

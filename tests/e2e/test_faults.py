@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Bad input and faults: clear errors, nothing half-made, the truth in ps."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import unique
+
+
+def _names(msb):
+    return set(msb.out("ps", "-a", "-q").split())
+
+
+def test_bad_input_is_refused_cleanly(msb, shared):
+    before = _names(msb)
+    cases = [
+        (["run", "--memory", "0"], 2, b"memory"),
+        (["run", "--memory", "abc"], 2, b"memory"),
+        (["run", "--cpus", "0"], 2, b"--cpus"),
+        (["run", "--cpus", "x"], 2, b"--cpus"),
+        (["run", "--name", "bad name"], 2, b"invalid name"),
+        (["run", "--name", "-x"], 2, b""),
+        (["run", "--name", "a" * 64], 2, b"at most 63"),
+        (["run", "--bogus"], 2, b"--bogus"),
+        (["run", "-d", "--rm"], 2, b"--rm"),
+        (["run", "nosuchimage", "--", "true"], 125, b"unknown image"),
+        (["exec", "nosuch", "--", "true"], 125, b"no sandbox named 'nosuch'"),
+        (["exec", shared], 2, b"missing COMMAND"),
+        (["stop", "nosuch"], 1, b"no sandbox named"),
+        (["start", "nosuch"], 1, b"no sandbox named"),
+        (["rm", "nosuch"], 1, b"no sandbox named"),
+        (["logs", "nosuch"], 1, b"no sandbox named"),
+        (["inspect", "nosuch"], 1, b"no sandbox named"),
+        (["stop", "-t", "-1", shared], 2, b"-t"),
+        (["start", shared], 1, b"already running"),
+        (["rm", shared], 1, b"rm -f"),
+    ]
+    for args, code, msg in cases:
+        p = msb(*args)
+        assert p.returncode == code, (args, p)
+        assert msg in p.stderr, (args, p.stderr)
+        assert p.stderr.count(b"\n") <= 2, (args, p.stderr)
+    assert _names(msb) == before
+    # The sandbox we poked at is untouched.
+    assert msb.out("exec", shared, "--", "echo", "ok") == "ok\n"
+
+
+def test_duplicate_name(msb, shared):
+    p = msb("run", "--name", shared, "-d")
+    assert p.returncode == 125
+    assert b"already exists" in p.stderr
+    assert msb.out("exec", shared, "--", "echo", "ok") == "ok\n"
+
+
+def test_missing_qemu_and_kernel(msb, tmp_path):
+    before = _names(msb)
+    p = msb("run", "--rm", "--", "true", env={"MSB_QEMU": "/nonexistent/qemu"})
+    assert p.returncode == 125 and b"MSB_QEMU" in p.stderr, p
+    p = msb("run", "--rm", "--", "true", env={"PATH": str(tmp_path)})
+    assert p.returncode == 125 and b"apt-get install qemu-system-x86" in p.stderr, p
+    p = msb("run", "--rm", "--", "true", env={"MSB_DATA_DIR": str(tmp_path)})
+    assert p.returncode == 125 and b"kernel" in p.stderr and b"setup" in p.stderr, p
+    assert _names(msb) == before
+
+
+def test_boot_timeout_marks_failed_and_keeps_log(msb):
+    name = unique("slow")
+    p = msb("run", "--name", name, "-d", "--boot-timeout", "1")
+    assert p.returncode == 125, p
+    assert b"did not report ready" in p.stderr, p.stderr
+    row = json.loads(msb.out("inspect", name))
+    assert row["status"] == "failed" and "ready" in row["error"]
+    assert "did not report ready" in msb.out("logs", name)
+    msb("rm", name, check=0)
+
+
+def test_kernel_panic_marks_failed(msb):
+    name = unique("panic")
+    p = msb("run", "--name", name, "-d",
+            env={"MSB_KERNEL_CMDLINE": "rdinit=/nonexistent"})
+    assert p.returncode == 125, p
+    assert b"during boot" in p.stderr, p.stderr
+    row = json.loads(msb.out("inspect", name))
+    assert row["status"] == "failed"
+    logs = msb.out("logs", name)
+    assert "Kernel panic" in logs, logs[-3000:]
+    msb("rm", name, check=0)
+
+
+def _vm_pids(sandbox_dir):
+    out = subprocess.run(["pgrep", "-f", f"file={sandbox_dir}/upper.ext4"],
+                         capture_output=True).stdout.split()
+    return [int(x) for x in out]
+
+
+def test_killed_supervisor_takes_vm_with_it(msb):
+    name = unique("orphan")
+    msb.out("run", "--name", name, "-d")
+    info = json.loads(msb.out("inspect", name))
+    sup = info["pid"]
+    assert _vm_pids(info["paths"]["dir"]), "VM process not found"
+    os.kill(sup, signal.SIGKILL)
+    for _ in range(100):
+        if not _vm_pids(info["paths"]["dir"]):
+            break
+        time.sleep(0.1)
+    assert not _vm_pids(info["paths"]["dir"]), "VM outlived its supervisor"
+    row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
+    assert row and row[0].split()[2] == "failed", row
+    assert name not in msb.out("ps")
+    assert "supervisor" in json.loads(msb.out("inspect", name))["error"]
+    # It boots again from the same disk.
+    msb.out("start", name)
+    assert msb.out("exec", name, "--", "echo", "back") == "back\n"
+    msb("rm", "-f", name, check=0)
+
+
+def test_stop_grace_then_force(msb):
+    name = unique("stubborn")
+    msb.out("run", "--name", name, "-d")
+    # A process that ignores SIGTERM is killed after the grace period.
+    msb.out("run", "--help")  # keep the CLI warm; no effect
+    msb("exec", name, "--", "sh", "-c",
+        "trap '' TERM; (trap '' TERM; sleep 1000) >/dev/null 2>&1 & echo ok",
+        check=0)
+    t0 = time.time()
+    out = msb.out("stop", "-t", "1", name)
+    took = time.time() - t0
+    assert out.startswith(f"stopped {name} ")
+    assert took < 30, took
+    row = json.loads(msb.out("inspect", name))
+    assert row["status"] == "stopped", row
+    msb("rm", name, check=0)

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: Apache-2.0
+"""run, exec, ps, stop, start, rm, logs, inspect: the lifecycle end to end."""
+
+import json
+import os
+import re
+
+from conftest import unique
+
+
+def test_detached_lifecycle(msb):
+    name = unique("dev")
+    out = msb.out("run", "--name", name, "-d")
+    assert re.fullmatch(rf"created {name} default cpu=1 mem=512Mi \d+\.\ds\n", out), out
+
+    p = msb("exec", name, "--", "sh", "-c", "echo hello; uname -r; exit 7")
+    assert p.returncode == 7, p
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == "hello"
+    # The guest runs its own kernel, not the host's.
+    assert lines[1].endswith("-cloud-amd64"), lines
+    assert lines[1] != os.uname().release
+
+    ps = msb.out("ps")
+    row = [l for l in ps.splitlines() if l.startswith(name + " ")]
+    assert ps.splitlines()[0].split() == ["NAME", "IMAGE", "STATUS", "CPU", "MEM"]
+    assert row and row[0].split() == [name, "default", "running", "1", "512Mi"], ps
+
+    msb("exec", name, "--", "sh", "-c", "echo kept > /root/file; sync", check=0)
+    out = msb.out("stop", name)
+    assert re.fullmatch(rf"stopped {name} \d+ms\n", out), out
+    assert name not in msb.out("ps")
+    row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
+    assert row[0].split()[2] == "stopped"
+    # exec on a stopped sandbox is refused clearly.
+    p = msb("exec", name, "--", "true")
+    assert p.returncode == 125 and b"stopped" in p.stderr, p
+
+    out = msb.out("start", name)
+    assert out.startswith(f"started {name} "), out
+    assert msb.out("exec", name, "--", "cat", "/root/file") == "kept\n"
+
+    info = json.loads(msb.out("inspect", name))
+    assert info["name"] == name and info["status"] == "running"
+    assert info["cpus"] == 1 and info["memory_mib"] == 512
+    assert info["runtime"]["boot_ms"] > 0
+    assert info["pid"] > 0 and os.path.exists(info["paths"]["api_socket"])
+
+    logs = msb.out("logs", name)
+    assert "[msb" in logs and "ready in" in logs
+
+    assert msb.out("rm", "-f", name) == f"removed {name}\n"
+    assert name not in msb.out("ps", "-a")
+    assert not os.path.exists(info["paths"]["dir"])
+
+
+def test_run_rm_oneshot(msb):
+    before = msb.out("ps", "-a", "-q")
+    p = msb("run", "--rm", "--", "echo", "hi")
+    assert p.returncode == 0, p
+    assert p.stdout == b"hi\n"
+    assert msb.out("ps", "-a", "-q") == before
+
+
+def test_run_foreground_status_env_workdir(msb):
+    name = unique("fg")
+    p = msb("run", "--name", name, "-e", "GREETING=hey", "-w", "/tmp",
+            "--cpus", "2", "--memory", "1G", "--",
+            "sh", "-c", 'echo "$GREETING $(pwd) $(nproc)"; '
+            "grep MemTotal /proc/meminfo >&2; exit 3")
+    assert p.returncode == 3, p
+    assert p.stdout == b"hey /tmp 2\n"
+    mem_kb = int(p.stderr.split()[1])
+    assert 900_000 < mem_kb <= 1024 * 1024, p.stderr
+    # Without --rm the sandbox stays, stopped, once its command is done.
+    row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
+    assert row and row[0].split()[1:] == ["default", "stopped", "2", "1Gi"], row
+    # Its sandbox-wide env applies to later execs too.
+    msb.out("start", name)
+    assert msb.out("exec", name, "--", "sh", "-c", "echo $GREETING") == "hey\n"
+    msb("rm", "-f", name, check=0)
+
+
+def test_run_detached_command_logs(msb):
+    name = unique("bg")
+    msb.out("run", "--name", name, "-d", "--", "sh", "-c",
+            "echo from-detached-command")
+    # The detached command's output goes to the sandbox log.
+    for _ in range(100):
+        if "from-detached-command" in msb.out("logs", name):
+            break
+        import time
+        time.sleep(0.1)
+    assert "from-detached-command" in msb.out("logs", name)
+    follower = msb.popen("logs", "-f", name, stdout=__import__("subprocess").PIPE)
+    msb.out("stop", name)
+    out, _ = follower.communicate(timeout=30)
+    assert follower.returncode == 0
+    assert b"stopped" in out
+    msb("rm", name, check=0)
+
+
+def test_ps_formats(msb, shared):
+    rows = json.loads(msb.out("ps", "--format", "json"))
+    me = [r for r in rows if r["name"] == shared]
+    assert me and me[0]["status"] == "running" and me[0]["image"] == "default"
+    assert me[0]["memory_mib"] == 512 and me[0]["pid"] > 0
+    assert shared in msb.out("ls", "-q").split()
+    p = msb("ps", "--format", "yaml")
+    assert p.returncode == 2 and b"--format" in p.stderr
+
+
+def test_help_on_every_verb(msb):
+    for verb in ["run", "exec", "ps", "ls", "stop", "start", "rm", "logs", "inspect"]:
+        out = msb.out(verb, "--help")
+        assert out.startswith("Usage: msb "), (verb, out)
+    assert "Commands:" in msb.out("--help")
+    p = msb("frobnicate")
+    assert p.returncode == 2 and b"unknown command" in p.stderr
