@@ -2,6 +2,7 @@
 /* run.c - msb run: create a sandbox, boot it, and run a command in it */
 
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,13 @@
 #include "util.h"
 
 static int cmd_run(int argc, char **argv);
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+}
 
 const struct verb verb_run = {
 	.name = "run",
@@ -206,11 +214,31 @@ static int cmd_run(int argc, char **argv)
 	if (detach)
 		cfg.cmd = (const char *const *)cmd;
 
+	/* Ctrl-C while booting: let the boot finish, then undo it, so no
+	 * sandbox is left running that nobody asked to keep. */
+	struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
+
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	t0 = msb_now_ms();
-	if (msb_sandbox_create(&cfg, &sb, &err) < 0) {
+	c = msb_sandbox_create(&cfg, &sb, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (c < 0) {
 		cli_err("%s", err.message);
 		free(env);
 		return EXIT_MSB;
+	}
+	if (interrupted) {
+		if (cfg.ephemeral)
+			msb_sandbox_remove(name, 1, NULL);
+		else
+			msb_sandbox_stop(name, 0, NULL, NULL);
+		cli_err("interrupted; %s %s", cfg.ephemeral ? "removed" : "stopped",
+			name);
+		msb_sandbox_close(sb);
+		free(env);
+		return 128 + interrupted;
 	}
 	if (detach) {
 		msb_fmt_mib(cfg.memory_mib ? cfg.memory_mib : 512, mem,

@@ -196,6 +196,12 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* The exact command line, for debugging and for bench/,
+		 * which boots the same VM with no msb around it. */
+		dprintf(2, "argv");
+		for (int i = 0; i < a->n; i++)
+			dprintf(2, "%s%s", i ? "\x1f" : " ", a->v[i]);
+		dprintf(2, "\n");
 		execv(qemu, a->v);
 		dprintf(2, "exec %s: %s\n", qemu, strerror(errno));
 		_exit(127);

@@ -154,3 +154,15 @@ def test_killed_client_leaves_sandbox_serving(msb, shared):
             break
         time.sleep(0.2)
     assert "cat /dev/zero" not in ps, ps
+
+
+def test_ctrl_c_on_run(msb):
+    proc = msb.popen("run", "--rm", "--", "sh", "-c",
+                     'trap "echo got-INT; exit 42" INT; echo ready; '
+                     'while :; do sleep 0.1; done',
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 42, (out, err)
+    assert out == b"got-INT\n"

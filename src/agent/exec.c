@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* exec.c - start a process for an EXEC request
+ *
+ * Everything that can be checked in the agent is (user, pty, pipes); what
+ * depends on the new process's credentials (cwd, PATH lookup, exec
+ * permission) is checked in the child after dropping privileges, and
+ * reported on the child's own stderr with shell exit codes: 127 not found,
+ * 126 found but not executable.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "user.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* 1024 streams with three fds each, plus the agent's own. */
+#define AGENT_NOFILE 4096
+
+static struct rlimit child_nofile = { 1024, 4096 };
+
+void exec_init(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &child_nofile) < 0)
+		return;
+	rl = child_nofile;
+	if (rl.rlim_max < AGENT_NOFILE)
+		rl.rlim_max = AGENT_NOFILE;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static int env_has(char *const *env, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (; *env; env++)
+		if (!strncmp(*env, key, k) && (*env)[k] == '=')
+			return 1;
+	return 0;
+}
+
+static const char *env_get(char *const *env, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (; *env; env++)
+		if (!strncmp(*env, key, k) && (*env)[k] == '=')
+			return *env + k + 1;
+	return NULL;
+}
+
+/**
+ * struct exec_env - the child's environment: the request's plus defaults
+ * @v:    NULL-terminated vector
+ * @home: "HOME=..." storage
+ * @host: "HOSTNAME=..." storage
+ */
+struct exec_env {
+	char **v;
+	char home[300];
+	char host[80];
+};
+
+static int env_build(const struct exec_req *r, const struct user_ids *u,
+		     struct exec_env *env)
+{
+	char name[65] = "";
+	size_t n = r->envc;
+
+	env->v = malloc((r->envc + 5) * sizeof(char *));
+	if (!env->v)
+		return -ENOMEM;
+	memcpy(env->v, r->env, r->envc * sizeof(char *));
+	env->v[n] = NULL;
+	if (!env_has(r->env, "PATH"))
+		env->v[n++] = "PATH=" DEFAULT_PATH;
+	if (!env_has(r->env, "HOME")) {
+		snprintf(env->home, sizeof(env->home), "HOME=%s", u->home);
+		env->v[n++] = env->home;
+	}
+	if (!env_has(r->env, "HOSTNAME")) {
+		gethostname(name, sizeof(name) - 1);
+		snprintf(env->host, sizeof(env->host), "HOSTNAME=%s", name);
+		env->v[n++] = env->host;
+	}
+	if (r->tty && !env_has(r->env, "TERM"))
+		env->v[n++] = "TERM=xterm";
+	env->v[n] = NULL;
+	return 0;
+}
+
+/* child_fail() - report on the child's stderr and exit; async-signal-safe
+ * enough for a freshly forked single-threaded child */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+child_fail(int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+		_exit(code);
+	_exit(code);
+}
+
+/* child_exec() - execve() @file, searching PATH like a shell does */
+static void __attribute__((noreturn))
+child_exec(const char *file, char *const argv[], char *const envp[])
+{
+	const char *path = env_get(envp, "PATH"), *p, *colon;
+	char buf[4096];
+	int denied = 0;
+
+	if (strchr(file, '/')) {
+		execve(file, argv, envp);
+		if (errno == ENOENT)
+			child_fail(127, "msb: %s: command not found\n", file);
+		child_fail(126, "msb: %s: %s\n", file, strerror(errno));
+	}
+	for (p = path ? path : DEFAULT_PATH;; p = colon + 1) {
+		size_t dl;
+
+		colon = strchr(p, ':');
+		dl = colon ? (size_t)(colon - p) : strlen(p);
+		/* an empty PATH entry means the current directory */
+		if (snprintf(buf, sizeof(buf), "%.*s%s%s", (int)dl, p, dl ? "/" : "",
+			     file) < (int)sizeof(buf)) {
+			execve(buf, argv, envp);
+			switch (errno) {
+			case EACCES:
+				denied = 1;
+				/* fall through */
+			case ENOENT:
+			case ENOTDIR:
+			case ENAMETOOLONG:
+			case ELOOP:
+				break;
+			default:
+				child_fail(126, "msb: %s: %s\n", file, strerror(errno));
+			}
+		}
+		if (!colon)
+			break;
+	}
+	if (denied)
+		child_fail(126, "msb: %s: %s\n", file, strerror(EACCES));
+	child_fail(127, "msb: %s: command not found\n", file);
+}
+
+/**
+ * struct exec_fds - both ends of the child's stdio while spawning
+ * @in:     stdin pipe, or -1s
+ * @out:    stdout pipe
+ * @err:    stderr pipe
+ * @master: pty master, or -1
+ * @slave:  pty slave, or -1
+ */
+struct exec_fds {
+	int in[2], out[2], err[2];
+	int master, slave;
+};
+
+static void __attribute__((noreturn))
+child(const struct exec_req *r, const struct user_ids *u,
+      const struct exec_fds *f, char *const envp[])
+{
+	const char *cwd = r->cwd && *r->cwd ? r->cwd : "/";
+	sigset_t none;
+	int sig, null;
+
+	for (sig = 1; sig < _NSIG; sig++)
+		signal(sig, SIG_DFL); /* SIGPIPE was ignored by the agent */
+	sigemptyset(&none);
+
+	setsid();
+	if (r->tty) {
+		ioctl(f->slave, TIOCSCTTY, 0);
+		dup2(f->slave, 0);
+		dup2(f->slave, 1);
+		dup2(f->slave, 2);
+	} else {
+		dup2(f->err[1], 2);
+		dup2(f->out[1], 1);
+		if (f->in[0] >= 0) {
+			dup2(f->in[0], 0);
+		} else {
+			null = open("/dev/null", O_RDWR);
+			if (null >= 0 && null != 0) {
+				dup2(null, 0);
+				close(null);
+			}
+		}
+	}
+	/* Everything else the agent holds is O_CLOEXEC. */
+	setrlimit(RLIMIT_NOFILE, &child_nofile);
+
+	if (setgroups((size_t)u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 ||
+	    setuid(u->uid) < 0)
+		child_fail(126, "msb: cannot switch to user %s: %s\n",
+			   r->user ? r->user : "root", strerror(errno));
+	if (chdir(cwd) < 0)
+		child_fail(1, "msb: cannot change directory to %s: %s\n", cwd,
+			   strerror(errno));
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_exec(r->argv[0], r->argv, envp);
+}
+
+static void fds_close(struct exec_fds *f)
+{
+	int *all[] = { &f->in[0], &f->in[1], &f->out[0], &f->out[1],
+		       &f->err[0], &f->err[1], &f->master, &f->slave };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+}
+
+static int open_pty(const struct exec_req *r, struct exec_fds *f,
+		    struct agent_err *e)
+{
+	struct winsize ws = { .ws_row = r->rows, .ws_col = r->cols };
+	int unlock = 0;
+
+	f->master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (f->master < 0)
+		return agent_fail(e, errno, "open /dev/pts/ptmx");
+	if (ioctl(f->master, TIOCSPTLCK, &unlock) < 0)
+		return agent_fail(e, errno, "unlock pty");
+	/* TIOCGPTPEER (Linux 4.13) opens the slave without a path lookup. */
+	f->slave = ioctl(f->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (f->slave < 0)
+		return agent_fail(e, errno, "open pty slave");
+	if (ws.ws_row && ws.ws_col && ioctl(f->master, TIOCSWINSZ, &ws) < 0)
+		return agent_fail(e, errno, "set pty size");
+	return 0;
+}
+
+static int open_pipes(const struct exec_req *r, struct exec_fds *f,
+		      struct agent_err *e)
+{
+	if (r->want_stdin && pipe2(f->in, O_CLOEXEC) < 0)
+		return agent_fail(e, errno, "stdin pipe");
+	if (pipe2(f->out, O_CLOEXEC) < 0 || pipe2(f->err, O_CLOEXEC) < 0)
+		return agent_fail(e, errno, "output pipe");
+	/* The agent's ends never block it; the child's ends stay blocking. */
+	if (f->in[1] >= 0)
+		fcntl(f->in[1], F_SETFL, O_NONBLOCK);
+	fcntl(f->out[0], F_SETFL, O_NONBLOCK);
+	fcntl(f->err[0], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+int exec_spawn(const struct exec_req *r, struct exec_child *c,
+	       struct agent_err *e)
+{
+	struct exec_fds f = { { -1, -1 }, { -1, -1 }, { -1, -1 }, -1, -1 };
+	struct exec_env env = { 0 };
+	struct user_ids u;
+	pid_t pid;
+	int ret;
+
+	ret = user_resolve(r->user, &u, e);
+	if (ret)
+		return ret;
+	if (env_build(r, &u, &env) < 0)
+		return agent_fail(e, ENOMEM, "environment");
+	ret = r->tty ? open_pty(r, &f, e) : open_pipes(r, &f, e);
+	if (ret)
+		goto out;
+
+	pid = fork();
+	if (pid < 0) {
+		ret = agent_fail(e, errno, "fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(r, &u, &f, env.v);
+
+	c->pid = pid;
+	if (r->tty) {
+		c->out = f.master;
+		c->in = c->err = -1;
+		f.master = -1;
+	} else {
+		c->in = f.in[1];
+		c->out = f.out[0];
+		c->err = f.err[0];
+		f.in[1] = f.out[0] = f.err[0] = -1;
+	}
+out:
+	fds_close(&f);
+	free(env.v);
+	return ret;
+}

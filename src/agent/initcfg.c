@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* initcfg.c - the INIT request: what the host wants this VM to be */
+
+#include <string.h>
+
+#include "initcfg.h"
+#include "proto.h"
+
+/* copy_str() - TLV string value to a C string. Return: 0, -1 if unfit */
+static int copy_str(char *dst, size_t cap, const uint8_t *v, uint32_t n)
+{
+	if (n >= cap || memchr(v, '\0', n))
+		return -1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
+		   struct agent_err *e)
+{
+	struct msb_tlv_r r;
+	const uint8_t *v;
+	uint32_t len;
+	uint8_t tag;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	msb_tlv_r_init(&r, p, n);
+	while ((ret = msb_tlv_next(&r, &tag, &v, &len)) == 1) {
+		switch (tag) {
+		case MSB_T_HOSTNAME:
+			if (copy_str(c->hostname, sizeof(c->hostname), v, len))
+				return agent_fail(e, 0, "INIT: bad HOSTNAME (at most %d bytes)",
+						  INIT_HOSTNAME_MAX);
+			break;
+		case MSB_T_UPPER:
+			if (copy_str(c->upper, sizeof(c->upper), v, len) || !len)
+				return agent_fail(e, 0, "INIT: bad UPPER serial (1-%d bytes)",
+						  INIT_SERIAL_MAX);
+			break;
+		case MSB_T_LAYER:
+			if (c->nlayers == INIT_LAYERS_MAX)
+				return agent_fail(e, 0, "INIT: more than %d layers",
+						  INIT_LAYERS_MAX);
+			if (copy_str(c->layer[c->nlayers], sizeof(c->layer[0]), v, len) ||
+			    !len)
+				return agent_fail(e, 0, "INIT: bad LAYER serial (1-%d bytes)",
+						  INIT_SERIAL_MAX);
+			c->nlayers++;
+			break;
+		case MSB_T_TIME:
+			if (len != 8)
+				return agent_fail(e, 0, "INIT: TIME is not a u64");
+			c->time_ns = msb_get_be64(v);
+			c->has_time = 1;
+			break;
+		default:
+			break; /* unknown tags are skipped: newer hosts */
+		}
+	}
+	if (ret < 0)
+		return agent_fail(e, 0, "INIT: truncated TLV record");
+	return 0;
+}

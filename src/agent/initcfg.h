@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* initcfg.h - the INIT request: what the host wants this VM to be */
+#ifndef MSB_AGENT_INITCFG_H
+#define MSB_AGENT_INITCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+/* virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES, virtio 1.2 §5.2.6) */
+#define INIT_SERIAL_MAX 20
+#define INIT_LAYERS_MAX 64
+#define INIT_HOSTNAME_MAX 64
+
+/**
+ * struct init_cfg - a parsed INIT payload
+ * @hostname: empty if not given
+ * @upper:    serial of the writable ext4 disk; empty = stay on the initramfs
+ * @layer:    serials of the read-only EROFS layers, top first
+ * @nlayers:  how many of @layer are set
+ * @has_time: whether @time_ns was given
+ * @time_ns:  host wall clock, ns since the epoch
+ */
+struct init_cfg {
+	char hostname[INIT_HOSTNAME_MAX + 1];
+	char upper[INIT_SERIAL_MAX + 1];
+	char layer[INIT_LAYERS_MAX][INIT_SERIAL_MAX + 1];
+	unsigned int nlayers;
+	int has_time;
+	uint64_t time_ns;
+};
+
+/**
+ * init_cfg_parse() - decode and bounds-check an INIT payload
+ * @p: payload
+ * @n: its length
+ * @c: result
+ * @e: why it was refused
+ *
+ * Return: 0, or -EINVAL for a truncated record, an oversized or NUL-bearing
+ * string, a wrongly sized number or too many layers
+ */
+int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
+		   struct agent_err *e);
+
+#endif
