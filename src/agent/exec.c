@@ -8,6 +8,7 @@
  * 126 found but not executable.
  */
 
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>

@@ -28,7 +28,8 @@
 /* virtio devices probe asynchronously after their modules load. */
 #define PORT_WAIT_MS 10000
 
-static void send_hello(void)
+/* send_hello() - announce protocol and agent versions. Return: 0 or -errno */
+static int send_hello(void)
 {
 	uint8_t *buf = port_scratch();
 	struct msb_tlv_w w;
@@ -36,7 +37,7 @@ static void send_hello(void)
 	msb_tlv_w_init(&w, buf, MSB_FRAME_MAX);
 	msb_tlv_put_u32(&w, MSB_T_VERSION, MSB_PROTO_VERSION);
 	msb_tlv_put_str(&w, MSB_T_AGENT, AGENT_VERSION);
-	port_send(0, MSB_F_HELLO, buf, w.len);
+	return port_send(0, MSB_F_HELLO, buf, w.len);
 }
 
 /* wait_init() - the INIT frame; PINGs are answered, anything else before
@@ -85,6 +86,7 @@ static const char *const mark_names[] = {
 _Static_assert(sizeof(mark_names) / sizeof(mark_names[0]) == BOOT_MARKS,
 	       "one name per boot mark");
 
+/* send_ready() - READY with one "name=us" TIMING record per boot mark */
 static void send_ready(const uint64_t us[BOOT_MARKS])
 {
 	uint8_t *buf = port_scratch();
@@ -145,7 +147,10 @@ int main(void)
 		agent_fatal(&e);
 	}
 	t[MARK_PORT] = clock_boot_us();
-	send_hello();
+	if (send_hello() < 0) {
+		agent_fail(&e, ENOTCONN, "send HELLO (is the host end of the port open?)");
+		agent_fatal(&e);
+	}
 
 	if (wait_init(&cfg, &e) < 0)
 		agent_fatal(&e);

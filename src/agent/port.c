@@ -26,6 +26,7 @@
 #define PORT_HUP_WAIT_MS 5000
 
 static int port = -1;
+static int host_gone;
 static struct msb_framer rx;
 static uint8_t rbuf[MSB_FRAME_MAX];
 static size_t rpos, rlen;
@@ -93,6 +94,11 @@ int port_fd(void)
 	return port;
 }
 
+void port_disconnect(void)
+{
+	host_gone = 1;
+}
+
 uint8_t *port_scratch(void)
 {
 	return tx + MSB_FRAME_HDR;
@@ -114,8 +120,10 @@ static int port_wait_writable(uint64_t *hup_since)
 	 * so that a fatal path can still power the VM off. */
 	if (!*hup_since)
 		*hup_since = clock_mono_ms();
-	else if (clock_mono_ms() - *hup_since > PORT_HUP_WAIT_MS)
+	else if (clock_mono_ms() - *hup_since > PORT_HUP_WAIT_MS) {
+		host_gone = 1;
 		return -ENOTCONN;
+	}
 	usleep(10000);
 	return 0;
 }
@@ -126,7 +134,7 @@ int port_send(uint32_t stream, uint8_t type, const void *payload, size_t len)
 	uint64_t hup_since = 0;
 	int ret;
 
-	if (port < 0)
+	if (port < 0 || host_gone)
 		return -ENOTCONN;
 	if (len > MSB_FRAME_MAX)
 		return -EMSGSIZE;

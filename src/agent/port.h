@@ -23,6 +23,13 @@ int port_open(unsigned int timeout_ms);
 int port_fd(void);
 
 /**
+ * port_disconnect() - the host is gone: drop every later frame at once
+ *
+ * Without this each send would first wait for the host to come back.
+ */
+void port_disconnect(void);
+
+/**
  * port_scratch() - MSB_FRAME_MAX bytes where a payload may be built
  *
  * A payload built here is sent by port_send() without being copied.
@@ -39,7 +46,8 @@ uint8_t *port_scratch(void);
  *
  * Frames are never interleaved: the agent is single-threaded and this only
  * returns once every byte of the frame is in the port.
- * Return: 0, or -errno (-ENOTCONN if the host stayed away for seconds)
+ * Return: 0, or -errno (-ENOTCONN once the host end stayed closed for
+ * seconds, after which every send fails at once)
  */
 int port_send(uint32_t stream, uint8_t type, const void *payload, size_t len);
 

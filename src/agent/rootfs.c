@@ -17,8 +17,9 @@
 #include "boot.h"
 #include "rootfs.h"
 
-/* virtio_blk probes asynchronously after the module loads. */
-#define DISK_WAIT_MS 5000
+/* Disks are normally probed by the time virtio_blk.ko is loaded; this only
+ * covers slow or asynchronous probing. */
+#define DISK_WAIT_MS 2000
 
 static int read_serial(const char *disk, char *out, size_t cap)
 {

@@ -110,6 +110,7 @@ static void on_port(void)
 	} else if (r == 0) {
 		agent_log("host closed the port; shutting down");
 		epoll_ctl(epfd, EPOLL_CTL_DEL, port_fd(), NULL);
+		port_disconnect();
 		shutdown_begin(HOST_GONE_GRACE_MS);
 	} else if (r != -EAGAIN) {
 		agent_fail(&e, -r, "read from the port");
@@ -184,8 +185,12 @@ void serve(void)
 				break;
 			}
 		}
+		/* Done when every process is gone and every stream has sent
+		 * its EXIT (their pipes are at EOF by then, unless the host
+		 * withholds credit: the deadline bounds that). */
 		if (shutting_down &&
-		    (no_children() || clock_mono_ms() >= shutdown_deadline))
+		    ((no_children() && !streams_active()) ||
+		     clock_mono_ms() >= shutdown_deadline))
 			system_shutdown();
 	}
 }

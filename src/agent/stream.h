@@ -44,4 +44,7 @@ void stream_event(uint64_t ref, uint32_t events);
  */
 void streams_reap(void);
 
+/* streams_active() - streams that have not sent EXIT yet */
+int streams_active(void);
+
 #endif

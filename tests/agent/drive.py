@@ -398,9 +398,8 @@ def first_boot_checks(vm, c, hostname):
         expect_eq(sorted(bytes(s.stdout).split(b"\n")),
                   sorted([b"/ overlay", b"/dev/pts devpts", b"/dev/shm tmpfs", b""]),
                   "mounts")
-        s = L.run(["sh", "-c", "echo $$; readlink /proc/1/exe; ls /dev/fd/ >/dev/null && echo fd"])
-        lines = bytes(s.stdout).split(b"\n")
-        expect_eq(lines[2], b"fd", "/dev/fd")
+        s = L.run(["sh", "-c", "ls /dev/fd/ >/dev/null && echo fd; ls /proc/$$/fd | xargs; ulimit -n"])
+        expect_eq(bytes(s.stdout), b"fd\n0 1 2\n1024\n", "/dev/fd, inherited fds, fd limit")
 
     def big_output():
         n = 6 * 1024 * 1024 + 12345
@@ -550,6 +549,63 @@ def first_boot_checks(vm, c, hostname):
         print("FAIL protocol: %s" % L.protocol_errors[:5])
 
 
+def extra_boots(args, workdir, upper, c):
+    """Persistence, the initramfs-only mode, and the fatal paths."""
+
+    def second_boot():
+        vm = VM(args, workdir, upper, "boot2")
+        try:
+            vm.handshake("again")
+            s = vm.link.run(["cat", "/root/marker"])
+            expect_eq(bytes(s.stdout), b"persisted\n", "marker after reboot")
+            s = vm.link.run(["hostname"])
+            expect_eq(bytes(s.stdout), b"again\n", "hostname")
+            expect_eq(vm.shutdown(grace_ms=0), 0, "QEMU exit status")
+        finally:
+            vm.kill()
+        r = subprocess.run(["e2fsck", "-fn", upper], capture_output=True, text=True)
+        expect_eq(r.returncode, 0, "e2fsck -fn after shutdown: " + r.stdout[-300:])
+    c.run("persist (second boot, fsck)", second_boot)
+
+    def no_upper_then_corrupt():
+        # INIT without UPPER: the agent stays on the initramfs, which has no
+        # shell; then a header with flags set is fatal: ERROR, power-off.
+        vm = VM(args, workdir, upper, "boot3")
+        try:
+            L = vm.link
+            sid, ftype, p = L.control_frame(timeout=60)
+            expect_eq(ftype, F_HELLO, "HELLO")
+            L.send(0, F_INIT, tlv(T_HOSTNAME, "bare"))
+            sid, ftype, p = L.control_frame(timeout=60)
+            expect_eq((sid, ftype), (0, F_READY), "READY")
+            s = L.run(["sh"])
+            expect_eq(s.exit, (127, 0), "no shell on the initramfs")
+            with L.wlock:
+                L.sock.sendall(struct.pack(">IIBBH", 0, 0, F_PING, 1, 0))
+            sid, ftype, p = L.control_frame(timeout=30)
+            expect_eq((sid, ftype), (0, F_ERROR), "ERROR on a corrupt header")
+            assert b"corrupt" in p, p
+            expect_eq(vm.proc.wait(timeout=30), 0, "QEMU exit status")
+        finally:
+            vm.kill()
+    c.run("initramfs root, corrupt frame", no_upper_then_corrupt)
+
+    def bad_init():
+        vm = VM(args, workdir, upper, "boot4")
+        try:
+            L = vm.link
+            L.control_frame(timeout=60)
+            L.send(0, F_INIT, tlv(T_HOSTNAME, "x")[:-1] + b"\x0a\x00")
+            sid, ftype, p = L.control_frame(timeout=30)
+            expect_eq((sid, ftype), (0, F_ERROR), "ERROR for a bad INIT")
+            assert b"truncated" in p, p
+            expect_eq(vm.proc.wait(timeout=30), 0, "QEMU exit status")
+            assert b"fatal: INIT" in open(vm.console, "rb").read(), "console message"
+        finally:
+            vm.kill()
+    c.run("bad INIT is fatal", bad_init)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -563,8 +619,8 @@ def main():
                          "TSC runs at the host's rate: pass the host TSC kHz for a "
                          "guest clock that keeps time)")
     ap.add_argument("--keep", help="work directory to keep (console logs, upper disk)")
-    ap.add_argument("--no-second-boot", action="store_true",
-                    help="skip the reboot that checks persistence of the upper")
+    ap.add_argument("--quick", action="store_true",
+                    help="one boot only: skip persistence and fatal-path boots")
     args = ap.parse_args()
 
     workdir = args.keep or tempfile.mkdtemp(prefix="msb-agent-test-")
@@ -595,25 +651,15 @@ def main():
             rc = vm.shutdown(grace_ms=1000)
             dt = time.time() - t
             expect_eq(rc, 0, "QEMU exit status")
-            assert 0.9 < dt < 10, "grace not honoured: %.2fs" % dt
+            # the guest clock may run fast under TCG (see --tsc-khz)
+            assert 0.5 < dt < 10, "grace not honoured: %.2fs" % dt
             print("     SHUTDOWN to QEMU exit: %.2fs (1 s grace)" % dt)
         c.run("shutdown", shutdown)
     finally:
         vm.kill()
 
-    if not args.no_second_boot:
-        vm = VM(args, workdir, upper, "boot2")
-        try:
-            def second_boot():
-                vm.handshake("again")
-                s = vm.link.run(["cat", "/root/marker"])
-                expect_eq(bytes(s.stdout), b"persisted\n", "marker after reboot")
-                expect_eq(vm.shutdown(grace_ms=0), 0, "QEMU exit status")
-            c.run("persist (second boot)", second_boot)
-        finally:
-            vm.kill()
-        r = subprocess.run(["e2fsck", "-fn", upper], capture_output=True, text=True)
-        c.run("upper fsck clean", lambda: expect_eq(r.returncode, 0, "e2fsck -fn: " + r.stdout[-300:]))
+    if not args.quick:
+        extra_boots(args, workdir, upper, c)
 
     print("%d passed, %d failed%s" % (c.passed, len(c.failed),
                                       (": " + ", ".join(c.failed)) if c.failed else ""))
