@@ -19,15 +19,20 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include "engine.h"
 #include "util.h"
 
 #define QEMU "qemu-system-x86_64"
-/* Under TCG the kernel's TSC calibration can spin forever; giving it the
- * frequency (with pit=on) removed every hang seen in 36 boots. */
-#define TCG_CMDLINE "tsc_early_khz=2000000"
+/* Under TCG the guest's TSC is the host's (QEMU reads it with rdtsc), and
+ * the kernel's own calibration of it can spin forever; giving it the
+ * frequency (with pit=on) removed every hang seen in 36 boots. The value
+ * must be the host's real rate: a wrong one makes the guest clock run fast
+ * or slow by the same factor (2 GHz given on a 2.6 GHz host: 30% fast). */
+#define TSC_FALLBACK_KHZ 2000000ul
 
 int msb_engine_find(char *path, size_t n, msb_error *err)
 {
@@ -84,6 +89,52 @@ void msb_engine_mark_kvm_broken(const char *why)
 		msb_write_file(path, why, strlen(why), 0644);
 }
 
+/* Measure the host TSC against CLOCK_MONOTONIC_RAW over 20 ms. */
+static unsigned long tsc_measure_khz(void)
+{
+	struct timespec a, b, nap = { .tv_nsec = 20 * 1000 * 1000 };
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+	t0 = __rdtsc();
+	nanosleep(&nap, NULL);
+	clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+	t1 = __rdtsc();
+	ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull +
+	     (uint64_t)(b.tv_nsec - a.tv_nsec);
+	if (!ns || t1 <= t0)
+		return TSC_FALLBACK_KHZ;
+	return (unsigned long)((t1 - t0) * 1000000ull / ns);
+}
+
+/* The host TSC rate, measured once per host boot and kept in <home>. */
+static unsigned long tsc_khz(void)
+{
+	char path[PATH_MAX], boot_id[64] = "", *cached, want[128];
+	unsigned long khz;
+	char *b = msb_read_file("/proc/sys/kernel/random/boot_id", NULL);
+
+	if (b) {
+		snprintf(boot_id, sizeof(boot_id), "%.36s", b);
+		free(b);
+	}
+	snprintf(path, sizeof(path), "%s/tsc-khz", msb_home());
+	cached = msb_read_file(path, NULL);
+	if (cached && boot_id[0] && !strncmp(cached, boot_id, strlen(boot_id)) &&
+	    cached[strlen(boot_id)] == ' ') {
+		khz = strtoul(cached + strlen(boot_id) + 1, NULL, 10);
+		free(cached);
+		if (khz)
+			return khz;
+	}
+	free(cached);
+	khz = tsc_measure_khz();
+	snprintf(want, sizeof(want), "%s %lu\n", boot_id, khz);
+	if (boot_id[0])
+		msb_write_file(path, want, strlen(want), 0644);
+	return khz;
+}
+
 struct argv_b {
 	char *v[128];
 	int n;
@@ -115,7 +166,7 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		      msb_error *err)
 {
 	struct argv_b *a;
-	char qemu[PATH_MAX];
+	char qemu[PATH_MAX], tsc[48] = "";
 	int r, logfd;
 	pid_t parent = getpid(), pid;
 
@@ -147,9 +198,9 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "-initrd");
 	add(a, "%s", s->initrd);
 	add(a, "-append");
-	add(a, "console=ttyS0 quiet loglevel=4 panic=-1 reboot=t%s%s%s%s",
-	    s->accel == MSB_ACCEL_TCG ? " " : "",
-	    s->accel == MSB_ACCEL_TCG ? TCG_CMDLINE : "",
+	if (s->accel == MSB_ACCEL_TCG)
+		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu", tsc_khz());
+	add(a, "console=ttyS0 quiet loglevel=4 panic=-1 reboot=t%s%s%s", tsc,
 	    s->cmdline_extra ? " " : "",
 	    s->cmdline_extra ? s->cmdline_extra : "");
 	add(a, "-chardev");
