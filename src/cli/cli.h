@@ -46,6 +46,12 @@ struct attach_opts {
  * stderr, signals and window size. Return: the exit status to use. */
 int cli_attach(msb_exec *e, const struct attach_opts *o);
 
+/* cli_fetch_timings() - a sandbox's recorded boot milestones (inspect JSON);
+ * cli_print_timings() - where its start's time went, to stderr, freeing
+ * @json; @exec_ms < 0 when no command ran. */
+char *cli_fetch_timings(const char *name);
+void cli_print_timings(const char *name, char *json, double exec_ms);
+
 /* Parses --format VALUE: "table" or "json"; Return: 1 for json. */
 int cli_format_json(const char *s, int *json);
 

@@ -47,12 +47,13 @@ const struct verb verb_run = {
 	"  -i, --interactive      stream stdin to the command\n"
 	"  -t, --tty              allocate a pseudo-terminal\n"
 	"      --boot-timeout S   give up on a boot after S seconds (default 60)\n"
+	"      --timings          print where the start's time went (stderr)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: the command's own, or 125 if msb failed.\n",
 };
 
-enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT };
+enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS };
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -65,6 +66,7 @@ static const struct option opts[] = {
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+	{ "timings", no_argument, NULL, OPT_TIMINGS },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -109,7 +111,9 @@ static int cmd_run(int argc, char **argv)
 	char **env = NULL, name[64], mem[32];
 	char *default_cmd[] = { "/bin/sh", NULL };
 	size_t nenv = 0;
-	int c, detach = 0, status;
+	int c, detach = 0, status, timings = 0;
+	uint64_t t_exec;
+	char *tjson = NULL;
 	unsigned u;
 	uint64_t t0;
 	char **cmd = NULL;
@@ -181,6 +185,9 @@ static int cmd_run(int argc, char **argv)
 					optarg);
 			cfg.boot_timeout_ms = u * 1000;
 			break;
+		case OPT_TIMINGS:
+			timings = 1;
+			break;
 		case 'h':
 			cli_usage(&verb_run, stdout);
 			return 0;
@@ -247,6 +254,8 @@ static int cmd_run(int argc, char **argv)
 		       cfg.image ? cfg.image : "default",
 		       cfg.cpus ? cfg.cpus : 1, mem,
 		       (double)(msb_now_ms() - t0) / 1000.0);
+		if (timings)
+			cli_print_timings(name, cli_fetch_timings(name), -1);
 		msb_sandbox_close(sb);
 		free(env);
 		return 0;
@@ -261,6 +270,10 @@ static int cmd_run(int argc, char **argv)
 			eo.cols = ws.ws_col;
 		}
 	}
+	/* Read before the command: --rm takes the record with it. */
+	if (timings)
+		tjson = cli_fetch_timings(name);
+	t_exec = msb_now_us();
 	if (msb_exec_start(sb, cmd ? (const char *const *)cmd :
 				     (const char *const *)default_cmd,
 			   &eo, &e, &err) < 0) {
@@ -273,6 +286,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	status = cli_attach(e, &ao);
 	msb_exec_free(e);
+	if (timings)
+		cli_print_timings(name, tjson,
+				  (double)(msb_now_us() - t_exec) / 1000.0);
 	wait_stopped(name);
 	msb_sandbox_close(sb);
 	free(env);

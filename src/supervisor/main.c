@@ -115,6 +115,13 @@ static void save_runtime(struct sup *s)
 	if (s->timings)
 		json_object_object_add(o, "guest_timings_us",
 				       json_object_get(s->timings));
+	/* Host milestones, microseconds since the create/start call. */
+	json_object_object_add(o, "host_launch_us",
+			       json_object_new_int64((int64_t)(s->vm.launched_us -
+							       s->t0_us)));
+	json_object_object_add(o, "host_ready_us",
+			       json_object_new_int64((int64_t)(s->ready_us -
+							       s->t0_us)));
 	msb_db_set_runtime(s->db, s->name,
 			   json_object_to_json_string_ext(
 				   o, JSON_C_TO_STRING_PLAIN),
@@ -146,7 +153,8 @@ static void start_detached_cmd(struct sup *s)
 
 void sup_ready(struct sup *s)
 {
-	s->boot_ms = (msb_now_us() - s->t0_us) / 1000;
+	s->ready_us = msb_now_us();
+	s->boot_ms = (s->ready_us - s->t0_us) / 1000;
 	s->state = ST_RUNNING;
 	{
 		struct itimerspec off = { 0 };

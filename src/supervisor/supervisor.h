@@ -74,6 +74,7 @@ struct sup {
 	struct msb_vm_spec spec;
 	uint64_t t0_us;         /* when the create/start call began */
 	uint64_t boot_ms;
+	uint64_t ready_us;      /* when READY arrived */
 	char fail[512];         /* why it failed, if it did */
 	int notify_fd;          /* the creator waits on this for ready/error */
 
