@@ -15,7 +15,7 @@ CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine \
 LIBS := -ljson-c -lsqlite3 -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
-	src/engine/qemu.c $(wildcard src/lib/*.c)
+	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c)
 SUP_SRC := $(wildcard src/supervisor/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
@@ -29,11 +29,18 @@ SHARE := $(B)/share/msb
 KERNEL := $(SHARE)/kernel/vmlinuz-cloud
 INITRAMFS := $(SHARE)/initramfs-cloud.cpio
 IMAGE := $(SHARE)/images/default/layer.erofs
+KERNEL_MSB := $(SHARE)/kernel/vmlinux-msb
+INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
 	$(B)/include/msb.h guest examples
 
-guest: $(KERNEL) $(INITRAMFS) $(IMAGE)
+# The project's kernel takes minutes to build (once per config: cached);
+# NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
+guest: $(KERNEL) $(INITRAMFS) $(INITRAMFS_MSB) $(IMAGE)
+ifneq ($(NO_KERNEL_BUILD),1)
+guest: $(KERNEL_MSB)
+endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -74,6 +81,12 @@ $(KERNEL): scripts/fetch-kernel.sh
 
 $(INITRAMFS): $(SHARE)/msb-agent $(KERNEL) scripts/mkinitramfs.sh
 	scripts/mkinitramfs.sh $(SHARE)/msb-agent $(SHARE)/kernel/modules-cloud $@
+
+$(KERNEL_MSB): kernel/microvm.config scripts/build-kernel.sh
+	scripts/build-kernel.sh $(SHARE)/kernel
+
+$(INITRAMFS_MSB): $(SHARE)/msb-agent scripts/mkinitramfs.sh
+	scripts/mkinitramfs.sh $(SHARE)/msb-agent "" $@
 
 $(IMAGE): scripts/mkimage-default.sh
 	scripts/mkimage-default.sh $(SHARE)/images/default
@@ -124,6 +137,6 @@ install: all
 
 clean:
 	rm -rf $(B)/obj $(B)/bin $(B)/lib $(B)/libexec $(B)/tests $(B)/fuzz \
-		$(B)/examples $(SHARE)/msb-agent $(INITRAMFS)
+		$(B)/examples $(SHARE)/msb-agent $(INITRAMFS) $(INITRAMFS_MSB)
 
 .PHONY: all guest examples unit fuzz test bench install clean

@@ -3,12 +3,16 @@
 # build-kernel.sh DEST - build the project's microVM kernel from Debian's
 # linux-source-6.1 and kernel/microvm.config, and copy it to DEST/vmlinux-msb.
 #
-# The result is cached in ${MSB_CACHE:-~/.cache/microsandbox}/kernel-HASH,
-# HASH covering the config, this script and the source package version, so
-# a machine builds each config once (about 10 minutes on 2 cores).
+# The result is cached in ${MSB_CACHE:-~/.cache/microsandbox}/kernel-KEY,
+# KEY covering the config, the build recipe below (RECIPE: bump it when the
+# way of building changes) and the source package version, so a machine
+# builds each config once (about 7 minutes on 2 cores).
 set -eu
 
+RECIPE=1
 dest=${1:?usage: build-kernel.sh DEST}
+mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MSB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/microsandbox}
 src=/usr/src/linux-source-6.1.tar.xz
@@ -17,7 +21,7 @@ if [ ! -r "$src" ]; then
 	exit 1
 fi
 ver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || stat -c %s "$src")
-hash=$(cat "$here/kernel/microvm.config" "$0" | sha256sum | cut -c1-16)
+hash=$( (cat "$here/kernel/microvm.config"; echo "recipe $RECIPE") | sha256sum | cut -c1-16)
 key="$hash-$ver"
 out="$cache/kernel-$key"
 mkdir -p "$dest"
@@ -29,7 +33,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/msb-kernel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-echo "kernel: building from $src (once per config; ~10 min on 2 cores)"
+echo "kernel: building from $src (once per config; ~7 min on 2 cores)"
 tar -C "$work" -xf "$src"
 cd "$work/linux-source-6.1"
 make -s tinyconfig

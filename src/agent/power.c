@@ -15,14 +15,16 @@
 /* Processes in uninterruptible sleep may take a moment to die. */
 #define KILL_WAIT_MS 2000
 
+/* power_off() - end the VM. QEMU always runs with -no-reboot, so a reset
+ * ends it just as a power-off would, and every kernel can reset (reboot=t:
+ * a triple fault, instant), whereas the project's kernel has no ACPI and
+ * would only halt on RB_POWER_OFF. */
 void power_off(void)
 {
 	sync();
-	reboot(RB_POWER_OFF);
-	/* A kernel without a power-off method halts instead of returning;
-	 * if it did return, reset: QEMU runs with -no-reboot and exits. */
-	agent_log("power off: %s; resetting", strerror(errno));
 	reboot(RB_AUTOBOOT);
+	agent_log("reset: %s; powering off", strerror(errno));
+	reboot(RB_POWER_OFF);
 	for (;;)
 		pause();
 }

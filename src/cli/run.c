@@ -48,12 +48,15 @@ const struct verb verb_run = {
 	"  -t, --tty              allocate a pseudo-terminal\n"
 	"      --boot-timeout S   give up on a boot after S seconds (default 60)\n"
 	"      --timings          print where the start's time went (stderr)\n"
+	"      --kernel KERNEL    msb (the project's, default once built) or\n"
+	"                         cloud (Debian's, needs no build)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: the command's own, or 125 if msb failed.\n",
 };
 
-enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS };
+enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
+       OPT_KERNEL };
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -67,6 +70,7 @@ static const struct option opts[] = {
 	{ "tty", no_argument, NULL, 't' },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -187,6 +191,13 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TIMINGS:
 			timings = 1;
+			break;
+		case OPT_KERNEL:
+			if (strcmp(optarg, "msb") && strcmp(optarg, "cloud"))
+				return cli_bad_usage(&verb_run,
+					"invalid --kernel '%s': use msb or cloud",
+					optarg);
+			cfg.kernel = optarg;
 			break;
 		case 'h':
 			cli_usage(&verb_run, stdout);

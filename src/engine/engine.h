@@ -21,7 +21,23 @@ struct msb_disk {
 	int readonly;
 };
 
+/* A guest kernel and the initramfs built for it, under share/msb/. */
+struct msb_guest {
+	const char *name;
+	const char *kernel;
+	const char *initrd;
+	int acpi;       /* devices found through ACPI (else on the command line) */
+};
+
+const struct msb_guest *msb_guest_find(const char *name);
+/* msb_guest_default() - $MSB_KERNEL, else "msb" when built, else "cloud". */
+const char *msb_guest_default(void);
+/* msb_guest_paths() - its files, or an error saying how to get them. */
+int msb_guest_paths(const char *name, char *kernel, char *initrd, size_t n,
+		    const struct msb_guest **out, msb_error *err);
+
 struct msb_vm_spec {
+	int acpi;
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline_extra;

@@ -178,7 +178,8 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		return msb_fail(err, -ENOMEM, "out of memory");
 	add(a, "%s", qemu);
 	add(a, "-M");
-	add(a, "microvm,pit=on,rtc=on,isa-serial=on");
+	add(a, "microvm,pit=on,rtc=on,isa-serial=on,acpi=%s",
+	    s->acpi ? "on" : "off");
 	add(a, "-accel");
 	add(a, "%s", s->accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
 	add(a, "-cpu");

@@ -121,7 +121,7 @@ static int make_upper(const char *dir, msb_error *err)
 }
 
 /* check_host() - what a boot needs, each missing piece with how to get it. */
-static int check_host(const char *image, msb_error *err)
+static int check_host(const char *image, const char *kernel, msb_error *err)
 {
 	char p[PATH_MAX], rel[PATH_MAX];
 	int r;
@@ -129,18 +129,9 @@ static int check_host(const char *image, msb_error *err)
 	r = msb_engine_find(p, sizeof(p), err);
 	if (r < 0)
 		return r;
-	msb_share_path("kernel/vmlinuz-cloud", p, sizeof(p));
-	if (access(p, R_OK) < 0)
-		return msb_fail(err, -ENOENT,
-				"guest kernel %s is missing: run './setup' "
-				"from the microsandbox source tree",
-				p);
-	msb_share_path("initramfs-cloud.cpio", p, sizeof(p));
-	if (access(p, R_OK) < 0)
-		return msb_fail(err, -ENOENT,
-				"guest initramfs %s is missing: run './setup' "
-				"from the microsandbox source tree",
-				p);
+	r = msb_guest_paths(kernel, p, rel, sizeof(p), NULL, err);
+	if (r < 0)
+		return r;
 	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
 	msb_share_path(rel, p, sizeof(p));
 	if (access(p, R_OK) < 0) {
@@ -303,6 +294,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	uint64_t t0 = msb_now_us(), boot_ms = 0;
 	struct msb_row row = { 0 };
 	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
+	const char *kernel;
 	char dir[PATH_MAX];
 	json_object *cfg;
 	sqlite3 *db;
@@ -332,7 +324,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				"invalid working directory '%s': it must be an "
 				"absolute path",
 				c->workdir);
-	r = check_host(image, err);
+	kernel = c->kernel && *c->kernel ? c->kernel : msb_guest_default();
+	r = check_host(image, kernel, err);
 	if (r < 0)
 		return r;
 
@@ -352,6 +345,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       json_object_new_int((int)timeout));
 	json_object_object_add(cfg, "ephemeral",
 			       json_object_new_boolean(c->ephemeral));
+	json_object_object_add(cfg, "kernel", json_object_new_string(kernel));
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(
@@ -453,13 +447,17 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 			     name, row.info.status);
 		goto out_row;
 	}
-	r = check_host(row.info.image, err);
-	if (r < 0)
-		goto out_row;
 	cfg = json_tokener_parse(row.config);
 	if (cfg && json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
 		timeout = (unsigned)json_object_get_int(t);
+	r = check_host(row.info.image,
+		       cfg && json_object_object_get_ex(cfg, "kernel", &t) ?
+			       json_object_get_string(t) :
+			       "cloud",
+		       err);
 	json_object_put(cfg);
+	if (r < 0)
+		goto out_row;
 	r = spawn(name, timeout, t0, &boot_ms, err);
 	if (r == 0)
 		r = new_handle(name, boot_ms, out, err);

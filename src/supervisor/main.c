@@ -388,18 +388,19 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	s->config = json_tokener_parse(row->config);
 	if (!s->config)
 		s->config = json_object_new_object();
-	r = msb_share_path("kernel/vmlinuz-cloud", kernel, sizeof(kernel));
-	if (r < 0 || access(kernel, R_OK) < 0)
-		return msb_fail(err, -ENOENT,
-				"guest kernel %s is missing: run the setup "
-				"('./setup' in the source tree) to fetch it",
-				kernel);
-	r = msb_share_path("initramfs-cloud.cpio", initrd, sizeof(initrd));
-	if (r < 0 || access(initrd, R_OK) < 0)
-		return msb_fail(err, -ENOENT,
-				"guest initramfs %s is missing: run the setup "
-				"('./setup' in the source tree) to build it",
-				initrd);
+	{
+		const struct msb_guest *g;
+		json_object *k;
+
+		r = msb_guest_paths(json_object_object_get_ex(s->config,
+							      "kernel", &k) ?
+					    json_object_get_string(k) :
+					    "cloud",
+				    kernel, initrd, sizeof(kernel), &g, err);
+		if (r < 0)
+			return r;
+		s->spec.acpi = g->acpi;
+	}
 	snprintf(path, sizeof(path), "images/%s/layer.erofs", row->info.image);
 	r = msb_share_path(path, layer, sizeof(layer));
 	if (r < 0 || access(layer, R_OK) < 0)

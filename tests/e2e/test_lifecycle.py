@@ -17,8 +17,8 @@ def test_detached_lifecycle(msb):
     assert p.returncode == 7, p
     lines = p.stdout.decode().splitlines()
     assert lines[0] == "hello"
-    # The guest runs its own kernel, not the host's.
-    assert lines[1].endswith("-cloud-amd64"), lines
+    # The guest runs its own kernel (the project's, by default), not the host's.
+    assert lines[1].startswith("6.1."), lines
     assert lines[1] != os.uname().release
 
     ps = msb.out("ps")
@@ -60,6 +60,21 @@ def test_run_rm_oneshot(msb):
     assert p.returncode == 0, p
     assert p.stdout == b"hi\n"
     assert msb.out("ps", "-a", "-q") == before
+
+
+def test_cloud_kernel_fallback(msb):
+    p = msb("run", "--rm", "--kernel", "cloud", "--", "uname", "-r")
+    assert p.returncode == 0, p
+    assert p.stdout.decode().strip().endswith("-cloud-amd64"), p.stdout
+    p = msb("run", "--rm", "--kernel", "nope", "--", "true")
+    assert p.returncode == 2 and b"--kernel" in p.stderr
+
+
+def test_project_kernel_is_default(msb):
+    p = msb("run", "--rm", "--", "uname", "-r")
+    assert p.returncode == 0, p
+    release = p.stdout.decode().strip()
+    assert release.startswith("6.1.") and "cloud" not in release, release
 
 
 def test_run_foreground_status_env_workdir(msb):

@@ -14,7 +14,7 @@ def test_c_example(msb):
     assert p.returncode == 0, p
     out = p.stdout.decode()
     assert "booted " + name in out
-    assert "stdout: hello from 6.1" in out
+    assert "stdout: hello from 6.1." in out
     assert "stderr: to stderr" in out
     assert "exit code: 0" in out
     assert name not in msb.out("ps", "-a", "-q").split()

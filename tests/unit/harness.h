@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* harness.h - a small self-contained unit test harness
  *
- * A test is a function declared with TEST(name) { ... } in any
- * tests/unit/*.c file; a constructor registers it, so adding a test touches
+ * A test is a function declared with TEST(name) { ... } in any C file of
+ * tests/unit/; a constructor registers it, so adding a test touches
  * no central list. Checks record a failure with file:line and let the test go
  * on, so one run shows everything that is wrong; a test that piles up
  * UNIT_MAX_FAILS failed checks (a loop gone wrong) is cut short.

@@ -186,7 +186,8 @@ TEST(parse_memory_invalid)
 	MEM_BAD("18446744073709551617G", "between 64M and 1024G");
 	MEM_BAD("1e300G", "between 64M and 1024G");
 	/* Not a whole MiB. */
-	MEM_BAD("1.3M", "whole number");
+	MEM_BAD("1.3M", "between");   /* below the minimum, and fractional */
+	MEM_BAD("100.3M", "whole number");
 	MEM_BAD("512.5", "whole number");
 	MEM_BAD("1.0001G", "whole number");
 	/* No error pointer is fine. */

@@ -172,6 +172,7 @@ TEST(util_mkdir_p)
 	CHECK_EQ_INT(st.st_mode & 0777, 0700);
 	/* Again: already there is success. */
 	CHECK_EQ_INT(msb_mkdir_p(p, 0700), 0);
+	CHECK_EQ_INT(msb_mkdir_p("/", 0755), 0);
 	/* Trailing and doubled slashes. */
 	snprintf(p, sizeof(p), "%s/x//y/", tmp);
 	CHECK_EQ_INT(msb_mkdir_p(p, 0755), 0);
@@ -531,4 +532,25 @@ TEST(util_fail_messages)
 		msb_fail_errno(&err, -EIO, "%s", big);
 		CHECK_EQ_INT(strlen(err.message), sizeof(err.message) - 1);
 	}
+}
+
+/* ---- known bugs (reported; these fail until fixed) ------------------------ */
+
+/*
+ * BUG (src/common/util.c, msb_mkdir_p): EEXIST is taken as success for
+ * every component, so when the final one exists as a regular file (or a
+ * dangling symlink) the call reports success and the caller fails later
+ * with a less clear error (e.g. $MSB_HOME is a file: "cannot open state
+ * database"). mkdir -p says "File exists"; so should this.
+ */
+TEST(known_bug_mkdir_p_accepts_existing_file)
+{
+	char tmp[PATH_MAX], p[PATH_MAX + 16];
+
+	if (unit_tmpdir(tmp, sizeof(tmp)) < 0)
+		return;
+	touch(tmp, "file", "x");
+	snprintf(p, sizeof(p), "%s/file", tmp);
+	CHECK(msb_mkdir_p(p, 0700) < 0); /* fails: returns 0 */
+	CHECK_EQ_INT(msb_rm_rf(tmp), 0);
 }

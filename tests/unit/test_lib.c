@@ -1,0 +1,953 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_lib.c - the public C API without a VM: validation, state queries,
+ * and exec/stop against a scripted stand-in for the supervisor
+ *
+ * The stand-in is a forked child serving <home>/sandboxes/NAME/api.sock: it
+ * checks each line the library sends against what docs/api-protocol.md
+ * says and answers from a script. It reports a mismatch through its exit
+ * status (the source line of the failed expectation).
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "harness.h"
+#include "msb.h"
+#include "state.h"
+#include "util.h"
+
+struct env {
+	char home[PATH_MAX];
+	char *saved;
+	int lockfd;
+	pid_t child;
+	int listen_fd;
+};
+
+static int env_begin(struct env *e)
+{
+	const char *old = getenv("MSB_HOME");
+
+	memset(e, 0, sizeof(*e));
+	e->lockfd = e->listen_fd = -1;
+	e->saved = old ? strdup(old) : NULL;
+	if (unit_tmpdir(e->home, sizeof(e->home)) < 0)
+		return -1;
+	setenv("MSB_HOME", e->home, 1);
+	return 0;
+}
+
+static void env_end(struct env *e)
+{
+	if (e->child > 0) {
+		kill(e->child, SIGKILL);
+		waitpid(e->child, NULL, 0);
+	}
+	if (e->lockfd >= 0)
+		close(e->lockfd);
+	if (e->listen_fd >= 0)
+		close(e->listen_fd);
+	if (e->home[0])
+		msb_rm_rf(e->home);
+	if (e->saved)
+		setenv("MSB_HOME", e->saved, 1);
+	else
+		unsetenv("MSB_HOME");
+	free(e->saved);
+}
+
+/* add_sandbox() - a record with @status; with @live, a supervisor lock
+ * held by this process (one per test). */
+static void add_sandbox(struct env *e, const char *name, const char *status,
+			int live)
+{
+	struct msb_row r = { 0 };
+	msb_error err = { 0 };
+	char p[PATH_MAX];
+	sqlite3 *db;
+
+	snprintf(r.info.name, sizeof(r.info.name), "%s", name);
+	snprintf(r.info.image, sizeof(r.info.image), "default");
+	snprintf(r.info.status, sizeof(r.info.status), "created");
+	r.info.cpus = 1;
+	r.info.memory_mib = 512;
+	r.info.created_at = msb_wall_s();
+	r.config = "{\"env\":[],\"ephemeral\":false}";
+	if (msb_db_open(NULL, &db, &err) < 0) {
+		unit_fail(__FILE__, __LINE__, "%s", err.message);
+		return;
+	}
+	if (msb_db_insert(db, &r, &err) < 0 ||
+	    msb_db_set_status(db, name, status, getpid(), NULL, &err) < 0)
+		unit_fail(__FILE__, __LINE__, "%s", err.message);
+	msb_db_close(db);
+	msb_sandbox_dir(name, p, sizeof(p));
+	msb_mkdir_p(p, 0700);
+	snprintf(p + strlen(p), sizeof(p) - strlen(p), "/console.log");
+	msb_write_file(p, "boot\n", 5, 0644);
+	if (!live)
+		return;
+	msb_lock_path(name, p, sizeof(p));
+	e->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lockfd < 0 || flock(e->lockfd, LOCK_EX | LOCK_NB) < 0)
+		unit_fail(__FILE__, __LINE__, "cannot lock %s", p);
+}
+
+/* ---- the scripted supervisor ------------------------------------------- */
+
+/* In the child: expectations end the process with the failing line. */
+#define EXPECT(cond)                \
+	do {                        \
+		if (!(cond))        \
+			_exit(__LINE__ & 0xff ? __LINE__ & 0xff : 1); \
+	} while (0)
+
+static size_t peer_read_line(int fd, char *buf, size_t n)
+{
+	size_t l = 0;
+
+	while (l + 1 < n) {
+		char c;
+
+		if (read(fd, &c, 1) != 1)
+			break;
+		if (c == '\n') {
+			buf[l] = '\0';
+			return l;
+		}
+		buf[l++] = c;
+	}
+	buf[l] = '\0';
+	return 0;
+}
+
+static void peer_write(int fd, const char *s)
+{
+	EXPECT(msb_write_all(fd, s, strlen(s)) == 0);
+	EXPECT(msb_write_all(fd, "\n", 1) == 0);
+}
+
+/* serve() - fork a stand-in supervisor for @name running @script on the
+ * first connection. Listening starts before this returns. */
+static void serve(struct env *e, const char *name, void (*script)(int fd))
+{
+	char p[PATH_MAX];
+
+	msb_api_sock_path(name, p, sizeof(p));
+	e->listen_fd = msb_unix_listen(p, 4);
+	if (e->listen_fd < 0) {
+		unit_fail(__FILE__, __LINE__, "listen %s: %d", p, e->listen_fd);
+		return;
+	}
+	e->child = fork();
+	if (e->child == 0) {
+		int fd;
+
+		msb_set_nonblock(e->listen_fd, 0);
+		fd = accept(e->listen_fd, NULL, NULL);
+		EXPECT(fd >= 0);
+		script(fd);
+		_exit(0);
+	}
+	/* The lock (if any) now lives on in the child too. */
+	close(e->listen_fd);
+	e->listen_fd = -1;
+}
+
+/* served() - the stand-in's verdict. */
+static void served(struct env *e, int line)
+{
+	int st = 0;
+
+	if (e->child <= 0)
+		return;
+	if (waitpid(e->child, &st, 0) != e->child)
+		unit_fail(__FILE__, line, "stand-in supervisor lost");
+	else if (!WIFEXITED(st) || WEXITSTATUS(st))
+		unit_fail(__FILE__, line,
+			  "stand-in supervisor: expectation at line %d of "
+			  "test_lib.c (mod 256) failed (status %#x)",
+			  WIFEXITED(st) ? WEXITSTATUS(st) : -1, st);
+	e->child = 0;
+}
+
+/* ---- exec ------------------------------------------------------------- */
+
+static void script_transcript(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":"
+			  "[\"sh\",\"-c\",\"echo hi; echo oops >&2; exit 3\"]}}"));
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":211}");
+	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"aGkK\"}");
+	peer_write(fd, "{\"id\":1,\"event\":\"stderr\",\"data\":\"b29wcwo=\"}");
+	peer_write(fd, "{\"id\":1,\"result\":{\"exit_code\":3,\"signal\":0}}");
+	/* The library hangs up once it has the result. */
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+TEST(lib_exec_capture_transcript)
+{
+	static const char *const argv[] = {
+		"sh", "-c", "echo hi; echo oops >&2; exit 3", NULL
+	};
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_output out;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_transcript);
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, NULL, &out, &err), 0);
+	CHECK_STR(out.out, "hi\n");
+	CHECK_STR(out.err, "oops\n");
+	CHECK_EQ_INT(out.out_len, 3);
+	CHECK_EQ_INT(out.err_len, 5);
+	CHECK_EQ_INT(out.exit_code, 3);
+	CHECK_EQ_INT(out.signal, 0);
+	msb_output_free(&out);
+	served(&e, __LINE__);
+out:
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+static void script_streaming(int fd)
+{
+	char *l = malloc(1 << 20);
+	json_object *m, *p, *v;
+	size_t got = 0;
+
+	EXPECT(l);
+	peer_read_line(fd, l, 1 << 20);
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"exec\",\"params\":{"
+			  "\"argv\":[\"bash\"],\"env\":[\"A=1\",\"B=x=y\"],"
+			  "\"cwd\":\"\\/w\",\"user\":\"1000:100\","
+			  "\"tty\":{\"rows\":24,\"cols\":80},\"stdin\":true,"
+			  "\"main\":true}}"));
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":7}");
+	/* stdin notifications until eof, no id, "exec": 1. */
+	for (;;) {
+		peer_read_line(fd, l, 1 << 20);
+		m = json_tokener_parse(l);
+		EXPECT(m && !json_object_object_get_ex(m, "id", &v));
+		EXPECT(json_object_object_get_ex(m, "method", &v) &&
+		       !strcmp(json_object_get_string(v), "stdin"));
+		EXPECT(json_object_object_get_ex(m, "params", &p));
+		EXPECT(json_object_object_get_ex(p, "exec", &v) &&
+		       json_object_get_int(v) == 1);
+		if (json_object_object_get_ex(p, "eof", &v)) {
+			EXPECT(json_object_get_boolean(v));
+			json_object_put(m);
+			break;
+		}
+		EXPECT(json_object_object_get_ex(p, "data", &v));
+		{
+			const char *d = json_object_get_string(v);
+			size_t n = (size_t)json_object_get_string_len(v);
+			uint8_t *raw = malloc(n);
+			long r;
+
+			EXPECT(raw);
+			r = msb_b64_decode(d, n, raw);
+			EXPECT(r > 0 && r <= 48 * 1024);
+			for (long k = 0; k < r; k++)
+				EXPECT(raw[k] == (uint8_t)((got + (size_t)k) % 251));
+			got += (size_t)r;
+			free(raw);
+		}
+		json_object_put(m);
+	}
+	EXPECT(got == 100000);
+	peer_read_line(fd, l, 1 << 20);
+	EXPECT(!strcmp(l, "{\"method\":\"resize\",\"params\":{\"rows\":30,"
+			  "\"cols\":90,\"exec\":1}}"));
+	peer_read_line(fd, l, 1 << 20);
+	EXPECT(!strcmp(l, "{\"method\":\"signal\",\"params\":{\"signal\":15,"
+			  "\"exec\":1}}"));
+	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"\\/\\/8=\"}");
+	peer_write(fd, "{\"id\":1,\"result\":{\"exit_code\":143,\"signal\":15}}");
+	free(l);
+	{
+		char c;
+
+		EXPECT(read(fd, &c, 1) == 0);
+	}
+}
+
+TEST(lib_exec_streaming)
+{
+	static const char *const argv[] = { "bash", NULL };
+	static const char *const env[] = { "A=1", "B=x=y", NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_opts o = { 0 };
+	msb_exec_event ev;
+	msb_error err = { 0 };
+	uint8_t *data = malloc(100000);
+
+	if (!data || env_begin(&e) != 0)
+		goto out;
+	for (size_t i = 0; i < 100000; i++)
+		data[i] = (uint8_t)(i % 251);
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_streaming);
+	o.env = env;
+	o.workdir = "/w";
+	o.user = "1000:100";
+	o.tty = 1;
+	o.stdin = 1;
+	o.main = 1;
+	CHECK_EQ_INT(msb_exec_start(sb, argv, &o, &x, &err), 0);
+	if (!x)
+		goto out;
+	CHECK(msb_exec_fd(x) >= 0);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_STARTED);
+	CHECK_EQ_INT(ev.pid, 7);
+	CHECK_EQ_INT(msb_exec_write(x, data, 100000, &err), 0);
+	CHECK_EQ_INT(msb_exec_close_stdin(x, &err), 0);
+	/* Twice is harmless and sends nothing. */
+	CHECK_EQ_INT(msb_exec_close_stdin(x, &err), 0);
+	CHECK_EQ_INT(msb_exec_write(x, "x", 1, &err), -EPIPE);
+	CHECK_EQ_INT(msb_exec_resize(x, 30, 90, &err), 0);
+	CHECK_EQ_INT(msb_exec_signal(x, 15, &err), 0);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_STDOUT);
+	CHECK_EQ_INT(ev.len, 2);
+	CHECK(ev.len == 2 && ev.data[0] == 0xff && ev.data[1] == 0xff);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_EXIT);
+	CHECK_EQ_INT(ev.exit_code, 143);
+	CHECK_EQ_INT(ev.signal, 15);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EPIPE);
+	msb_exec_free(x);
+	x = NULL;
+	served(&e, __LINE__);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+	free(data);
+}
+
+static void script_agent_error(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	peer_write(fd, "{\"id\":1,\"event\":\"error\",\"message\":\"cannot "
+		       "switch to user nobody2\"}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void script_not_running(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	peer_write(fd, "{\"id\":1,\"error\":{\"code\":\"not_running\","
+		       "\"message\":\"sandbox box is stopping\"}}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void script_vanish(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":1}");
+	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"YQ==\"}");
+}
+
+TEST(lib_exec_failures)
+{
+	static const char *const argv[] = { "id", NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_event ev;
+	msb_output out;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	/* No socket: not running. */
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, NULL, &out, &err), -ENOTCONN);
+	CHECK_CONTAINS(err.message, "is not running");
+	/* Refusals before anything is sent. */
+	CHECK_EQ_INT(msb_exec_start(sb, (const char *const[]){ NULL }, NULL,
+				    &x, &err),
+		     -EINVAL);
+	CHECK_EQ_INT(msb_exec_start(sb, (const char *const[]){ "", NULL },
+				    NULL, &x, &err),
+		     -EINVAL);
+	{
+		msb_exec_opts o = { 0 };
+
+		o.env = (const char *const[]){ "NOEQUALS", NULL };
+		CHECK_EQ_INT(msb_exec_start(sb, argv, &o, &x, &err), -EINVAL);
+		CHECK_CONTAINS(err.message, "NOEQUALS");
+		o.env = (const char *const[]){ "=v", NULL };
+		CHECK_EQ_INT(msb_exec_start(sb, argv, &o, &x, &err), -EINVAL);
+	}
+
+	serve(&e, "box", script_agent_error);
+	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
+	if (x) {
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EIO);
+		CHECK_STR(err.message, "cannot switch to user nobody2");
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EPIPE);
+		/* Without stdin asked for, writing is refused locally. */
+		CHECK_EQ_INT(msb_exec_write(x, "x", 1, &err), -EPIPE);
+		msb_exec_free(x);
+		x = NULL;
+	}
+	served(&e, __LINE__);
+
+	serve(&e, "box", script_not_running);
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, NULL, &out, &err), -ENOTCONN);
+	CHECK_STR(err.message, "sandbox box is stopping");
+	CHECK(out.out == NULL && out.err == NULL);
+	served(&e, __LINE__);
+
+	serve(&e, "box", script_vanish);
+	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
+	if (x) {
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+		CHECK(ev.type == MSB_EXEC_STDOUT && ev.len == 1);
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EPIPE);
+		CHECK_CONTAINS(err.message, "stopped while the command");
+		msb_exec_free(x);
+		x = NULL;
+	}
+	served(&e, __LINE__);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+static void script_slow(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	/* Answer nothing until the client gives up. */
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+TEST(lib_exec_next_timeout)
+{
+	static const char *const argv[] = { "sleep", "9", NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_event ev;
+	msb_error err = { 0 };
+	uint64_t t0;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_slow);
+	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
+	if (x) {
+		t0 = msb_now_ms();
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 50, &err), 0);
+		CHECK(msb_now_ms() - t0 >= 40);
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 0, &err), 0);
+		msb_exec_free(x);
+		x = NULL;
+	}
+	served(&e, __LINE__);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+/* ---- stop ------------------------------------------------------------- */
+
+static void script_stop(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"stop\",\"params\":"
+			  "{\"timeout\":5}}"));
+	peer_write(fd, "{\"id\":1,\"result\":{\"elapsed_ms\":123,"
+		       "\"forced\":false}}");
+	/* Exiting drops the supervisor lock inherited from the test. */
+}
+
+TEST(lib_stop)
+{
+	struct env e;
+	msb_error err = { 0 };
+	uint64_t elapsed = 0;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	serve(&e, "box", script_stop);
+	/* The child holds the lock now; this process lets go of it. */
+	close(e.lockfd);
+	e.lockfd = -1;
+	CHECK_EQ_INT(msb_sandbox_stop("box", 5, &elapsed, &err), 0);
+	CHECK_EQ_INT(elapsed, 123);
+	served(&e, __LINE__);
+	/* The lock is gone: the record, still "running", is reconciled. */
+	CHECK_EQ_INT(msb_sandbox_stop("box", 5, &elapsed, &err), -EALREADY);
+	CHECK_CONTAINS(err.message, "not running");
+out:
+	env_end(&e);
+}
+
+/* ---- validation and state queries -------------------------------------- */
+
+TEST(lib_create_validation)
+{
+	struct env e;
+	msb_sandbox_config c;
+	msb_sandbox *sb = NULL;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	msb_sandbox_config_init(&c);
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "name is required");
+	c.name = "-bad";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	c.name = "ok";
+	c.cpus = 65;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "cpu");
+	c.cpus = 1;
+	c.memory_mib = 63;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "memory");
+	c.memory_mib = 1048577;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	c.memory_mib = 0;
+	c.env = (const char *const[]){ "A=1", "BROKEN", NULL };
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "BROKEN");
+	c.env = NULL;
+	c.workdir = "relative/dir";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "absolute");
+	CHECK(sb == NULL);
+	/* Nothing was recorded. */
+	{
+		msb_sandbox_info *v = NULL;
+		size_t n = 9;
+
+		CHECK_EQ_INT(msb_list(&v, &n, &err), 0);
+		CHECK_EQ_INT(n, 0);
+		free(v);
+	}
+out:
+	env_end(&e);
+}
+
+TEST(lib_list_info_inspect)
+{
+	struct env e;
+	msb_sandbox_info *v = NULL, info;
+	msb_sandbox *sb = NULL;
+	msb_error err = { 0 };
+	char *json = NULL, p[PATH_MAX], want[PATH_MAX + 64];
+	size_t n = 0;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "live", "running", 1);
+	/* "dead" says running, but nobody holds its lock. */
+	add_sandbox(&e, "dead", "running", 0);
+	add_sandbox(&e, "other", "stopped", 0);
+	CHECK_EQ_INT(msb_list(&v, &n, &err), 0);
+	CHECK_EQ_INT(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(v[i].name, "live"))
+			CHECK_STR(v[i].status, "running");
+		else if (!strcmp(v[i].name, "dead"))
+			CHECK_STR(v[i].status, "failed");
+		else
+			CHECK_STR(v[i].status, "stopped");
+	}
+	free(v);
+
+	CHECK_EQ_INT(msb_sandbox_info_get("dead", &info, &err), 0);
+	CHECK_STR(info.status, "failed");
+	CHECK_CONTAINS(info.error, "supervisor");
+	CHECK_EQ_INT(msb_sandbox_info_get("nope", &info, &err), -ENOENT);
+	CHECK_EQ_INT(msb_sandbox_info_get("../x", &info, &err), -EINVAL);
+
+	CHECK_EQ_INT(msb_sandbox_open("other", &sb, &err), -ENOTCONN);
+	CHECK_CONTAINS(err.message, "msb start other");
+	CHECK_EQ_INT(msb_sandbox_open("live", &sb, &err), 0);
+	if (sb) {
+		CHECK_STR(msb_sandbox_name(sb), "live");
+		msb_sandbox_close(sb);
+	}
+
+	CHECK_EQ_INT(msb_inspect_json("live", &json, &err), 0);
+	if (json) {
+		json_object *o = json_tokener_parse(json), *x, *paths;
+
+		CHECK(o != NULL);
+		CHECK(json_object_object_get_ex(o, "status", &x) &&
+		      !strcmp(json_object_get_string(x), "running"));
+		CHECK(json_object_object_get_ex(o, "memory_mib", &x) &&
+		      json_object_get_int(x) == 512);
+		CHECK(json_object_object_get_ex(o, "config", &x) &&
+		      json_object_is_type(x, json_type_object));
+		CHECK(json_object_object_get_ex(o, "paths", &paths));
+		snprintf(want, sizeof(want), "%s/sandboxes/live/api.sock",
+			 e.home);
+		CHECK(json_object_object_get_ex(paths, "api_socket", &x) &&
+		      !strcmp(json_object_get_string(x), want));
+		json_object_put(o);
+		free(json);
+	}
+	CHECK_EQ_INT(msb_sandbox_logs_path("live", p, sizeof(p), &err), 0);
+	snprintf(want, sizeof(want), "%s/sandboxes/live/console.log", e.home);
+	CHECK_STR(p, want);
+	CHECK_EQ_INT(msb_sandbox_logs_path("nope", p, sizeof(p), &err),
+		     -ENOENT);
+out:
+	env_end(&e);
+}
+
+TEST(lib_remove)
+{
+	struct env e;
+	msb_sandbox_info info;
+	msb_error err = { 0 };
+	char dir[PATH_MAX];
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "old", "stopped", 0);
+	add_sandbox(&e, "busy", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_remove("busy", 0, &err), -EBUSY);
+	CHECK_CONTAINS(err.message, "msb rm -f busy");
+	CHECK_EQ_INT(msb_sandbox_stop("old", 1, NULL, &err), -EALREADY);
+	CHECK_EQ_INT(msb_sandbox_remove("old", 0, &err), 0);
+	CHECK_EQ_INT(msb_sandbox_info_get("old", &info, &err), -ENOENT);
+	msb_sandbox_dir("old", dir, sizeof(dir));
+	CHECK(access(dir, F_OK) < 0);
+	CHECK_EQ_INT(msb_sandbox_remove("old", 0, &err), -ENOENT);
+	/* busy is untouched. */
+	msb_sandbox_dir("busy", dir, sizeof(dir));
+	CHECK_EQ_INT(access(dir, F_OK), 0);
+out:
+	env_end(&e);
+}
+
+/* ---- create, with a stand-in supervisor binary ------------------------- */
+
+/* fake_install() - what check_host() looks for, empty, and a supervisor
+ * that is the shell script @body. Uses MSB_DATA_DIR, MSB_QEMU and
+ * MSB_SUPERVISOR, which fake_uninstall() clears.
+ * Return: 0, or -1 when mke2fs is missing (the test is skipped). */
+static int fake_install(struct env *e, const char *body)
+{
+	char p[PATH_MAX + 64];
+
+	/* The upper disk is made for real. */
+	if (!msb_have_exe("mke2fs", NULL, 0))
+		return -1;
+
+	snprintf(p, sizeof(p), "%s/data/kernel", e->home);
+	msb_mkdir_p(p, 0700);
+	snprintf(p, sizeof(p), "%s/data/images/default", e->home);
+	msb_mkdir_p(p, 0700);
+	snprintf(p, sizeof(p), "%s/data/kernel/vmlinuz-cloud", e->home);
+	msb_write_file(p, "", 0, 0644);
+	snprintf(p, sizeof(p), "%s/data/initramfs-cloud.cpio", e->home);
+	msb_write_file(p, "", 0, 0644);
+	snprintf(p, sizeof(p), "%s/data/images/default/layer.erofs", e->home);
+	msb_write_file(p, "", 0, 0644);
+	snprintf(p, sizeof(p), "%s/data", e->home);
+	setenv("MSB_DATA_DIR", p, 1);
+	setenv("MSB_QEMU", "/bin/true", 1);
+	snprintf(p, sizeof(p), "%s/sup.sh", e->home);
+	msb_write_file(p, body, strlen(body), 0755);
+	setenv("MSB_SUPERVISOR", p, 1);
+	return 0;
+}
+
+static void fake_uninstall(void)
+{
+	unsetenv("MSB_DATA_DIR");
+	unsetenv("MSB_QEMU");
+	unsetenv("MSB_SUPERVISOR");
+}
+
+TEST(lib_create_ready)
+{
+	struct env e;
+	msb_sandbox_config c;
+	msb_sandbox *sb = NULL;
+	msb_sandbox_info info;
+	msb_error err = { 0 };
+	char p[PATH_MAX + 64], *args;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	/* The supervisor's contract: argv NAME NOTIFY_FD, MSB_HOME set,
+	 * one line on the notify descriptor. */
+	if (fake_install(&e, "#!/bin/sh\n"
+			     "echo \"$# $1 $2 $MSB_HOME\" > \"$MSB_HOME/args\"\n"
+			     "echo 'ready 123' >&$2\n") < 0)
+		goto out;
+	msb_sandbox_config_init(&c);
+	c.name = "fresh";
+	c.memory_mib = 256;
+	c.env = (const char *const[]){ "K=V", NULL };
+	c.workdir = "/srv";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), 0);
+	if (sb) {
+		CHECK_STR(msb_sandbox_name(sb), "fresh");
+		CHECK_EQ_INT(msb_sandbox_boot_ms(sb), 123);
+		msb_sandbox_close(sb);
+	}
+	snprintf(p, sizeof(p), "%s/args", e.home);
+	args = msb_read_file(p, NULL);
+	snprintf(p, sizeof(p), "2 fresh 3 %s\n", e.home);
+	CHECK_STR(args, p);
+	free(args);
+	snprintf(p, sizeof(p), "%s/sandboxes/fresh/upper.ext4", e.home);
+	CHECK_EQ_INT(access(p, R_OK), 0);
+	CHECK_EQ_INT(msb_sandbox_info_get("fresh", &info, &err), 0);
+	CHECK_EQ_INT(info.memory_mib, 256);
+	CHECK_EQ_INT(info.cpus, 1);
+	CHECK_STR(info.image, "default");
+	/* Taken. */
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EEXIST);
+	CHECK_CONTAINS(err.message, "'fresh'");
+out:
+	fake_uninstall();
+	env_end(&e);
+}
+
+TEST(lib_create_supervisor_error)
+{
+	struct env e;
+	msb_sandbox_config c;
+	msb_sandbox *sb = NULL;
+	msb_sandbox_info info;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	if (fake_install(&e, "#!/bin/sh\n"
+			     "echo 'error the guest fell over' >&3\n") < 0)
+		goto out;
+	msb_sandbox_config_init(&c);
+	c.name = "broken";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EIO);
+	CHECK_STR(err.message, "the guest fell over");
+	CHECK(sb == NULL);
+	/* Kept, marked failed with the reason, for 'msb logs'. */
+	CHECK_EQ_INT(msb_sandbox_info_get("broken", &info, &err), 0);
+	CHECK_STR(info.status, "failed");
+	CHECK_STR(info.error, "the guest fell over");
+
+	fake_install(&e, "#!/bin/sh\nexit 0\n");
+	c.name = "mute";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EIO);
+	CHECK_CONTAINS(err.message, "exited without a word");
+out:
+	fake_uninstall();
+	env_end(&e);
+}
+
+/*
+ * BUG (src/lib/sandbox.c, msb_sandbox_create, the spawn() failure path):
+ * "msb_db_set_status(..., err->message, ...)" dereferences @err, which
+ * msb.h allows to be NULL: a boot failure crashes the caller. Use a local
+ * msb_error when @err is NULL. Run in a child, which must not crash.
+ */
+TEST(known_bug_create_null_err_crashes)
+{
+	struct env e;
+	pid_t pid;
+	int st = 0;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	if (fake_install(&e, "#!/bin/sh\necho 'error no' >&3\n") < 0)
+		goto out;
+	pid = fork();
+	if (pid == 0) {
+		msb_sandbox_config c;
+		msb_sandbox *sb = NULL;
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 2); /* the sanitizer's report */
+		msb_sandbox_config_init(&c);
+		c.name = "nullerr";
+		_exit(msb_sandbox_create(&c, &sb, NULL) == -EIO ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* fails: SIGSEGV */
+out:
+	fake_uninstall();
+	env_end(&e);
+}
+
+/* ---- msb_exec_fd() ------------------------------------------------------ */
+
+static void script_two_at_once(int fd)
+{
+	char l[4096];
+	static const char two[] =
+		"{\"id\":1,\"event\":\"started\",\"pid\":1}\n"
+		"{\"id\":1,\"event\":\"stdout\",\"data\":\"YQ==\"}\n";
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(msb_write_all(fd, two, sizeof(two) - 1) == 0);
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+/*
+ * BUG (src/lib/client.c vs include/msb.h): msb_exec_fd() is documented as
+ * "a descriptor that polls readable when msb_exec_next() has something",
+ * but msb_conn_recv() reads up to 64 KiB at once and keeps the extra lines
+ * in its own buffer: after one msb_exec_next() the fd no longer polls
+ * readable while the next event is already waiting. A caller that polls
+ * and then takes one event stalls (the CLI works around it by draining
+ * with timeout 0). Either document "drain with timeout 0 after each poll"
+ * or add a way to ask whether events are buffered.
+ */
+TEST(known_bug_exec_fd_not_readable_with_buffered_event)
+{
+	static const char *const argv[] = { "x", NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_event ev;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_two_at_once);
+	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
+	if (x) {
+		struct pollfd p = { .fd = msb_exec_fd(x), .events = POLLIN };
+
+		CHECK_EQ_INT(poll(&p, 1, 5000), 1);
+		usleep(100000); /* both lines have arrived */
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 0, &err), 1);
+		CHECK_EQ_INT(ev.type, MSB_EXEC_STARTED);
+		/* The stdout event is ready for msb_exec_next()... */
+		CHECK_EQ_INT(poll(&p, 1, 100), 1); /* fails: 0 */
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 0, &err), 1);
+		CHECK_EQ_INT(ev.type, MSB_EXEC_STDOUT);
+		msb_exec_free(x);
+		x = NULL;
+	}
+	served(&e, __LINE__);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+static void script_late(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	usleep(300000);
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":1}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/*
+ * BUG (src/lib/client.c, msb_conn_recv): with timeout_ms -1 ("waits") a
+ * read() interrupted by a signal returns 0, the "nothing within the
+ * timeout" answer, instead of retrying: msb_exec_next(e, ev, -1, err)
+ * returns 0 early whenever the caller's process catches a signal (SIGCHLD,
+ * SIGWINCH, a timer) without SA_RESTART. Retry on EINTR when waiting
+ * without a deadline.
+ */
+TEST(known_bug_exec_next_wait_returns_on_signal)
+{
+	static const char *const argv[] = { "x", NULL };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } }, none = { 0 };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_event ev;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_late);
+	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
+	if (x) {
+		sigaction(SIGALRM, &sa, &old); /* no SA_RESTART */
+		setitimer(ITIMER_REAL, &it, NULL);
+		CHECK_EQ_INT(msb_exec_next(x, &ev, -1, &err), 1); /* fails: 0 */
+		setitimer(ITIMER_REAL, &none, NULL);
+		sigaction(SIGALRM, &old, NULL);
+		msb_exec_free(x);
+		x = NULL;
+	}
+	served(&e, __LINE__);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
