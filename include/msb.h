@@ -50,6 +50,8 @@ typedef struct msb_sandbox_config {
 	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
 	const char *const *cmd;    /* NULL-terminated: run detached after boot (run -d CMD) */
 	int ephemeral;             /* removed when its supervisor exits (run --rm) */
+	const char *kernel;        /* "msb" (built by the setup) or "cloud" (Debian's);
+				    * NULL = $MSB_KERNEL, else msb when built */
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -710,6 +711,9 @@ static int fake_install(struct env *e, const char *body)
 	snprintf(p, sizeof(p), "%s/sup.sh", e->home);
 	msb_write_file(p, body, strlen(body), 0755);
 	setenv("MSB_SUPERVISOR", p, 1);
+	/* The supervisor is started detached (double fork); adopt it, so it
+	 * is reaped here rather than left to an init that may not reap. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;
 }
 
@@ -718,6 +722,9 @@ static void fake_uninstall(void)
 	unsetenv("MSB_DATA_DIR");
 	unsetenv("MSB_QEMU");
 	unsetenv("MSB_SUPERVISOR");
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
 TEST(lib_create_ready)
