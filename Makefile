@@ -105,7 +105,7 @@ $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(HDRS)
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(LIBS)

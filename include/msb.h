@@ -49,7 +49,9 @@ typedef struct msb_sandbox_config {
 	const char *workdir;       /* default working directory of every exec */
 	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
 	const char *const *cmd;    /* NULL-terminated: run detached after boot (run -d CMD) */
-	int ephemeral;             /* removed when its supervisor exits (run --rm) */
+	int ephemeral;             /* removed when its supervisor exits (run --rm);
+				    * one that failed to boot is kept, failed,
+				    * for its log */
 	const char *kernel;        /* "msb" (built by the setup) or "cloud" (Debian's);
 				    * NULL = $MSB_KERNEL, else msb when built */
 } msb_sandbox_config;
@@ -60,7 +62,7 @@ MSB_API void msb_sandbox_config_init(msb_sandbox_config *c);
 
 /* msb_sandbox_create() - make a sandbox and boot it; returns once its agent is
  * ready. On a boot failure the sandbox is kept, marked failed, with its console
- * log (msb_sandbox_logs_path()), unless it is ephemeral. */
+ * log (msb_sandbox_logs_path()), ephemeral or not. */
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		       msb_error *err);
 
@@ -138,7 +140,9 @@ typedef struct msb_exec_event {
 
 MSB_API int msb_exec_start(msb_sandbox *sb, const char *const *argv,
 		   const msb_exec_opts *o, msb_exec **out, msb_error *err);
-/* A descriptor that polls readable when msb_exec_next() has something. */
+/* msb_exec_fd() - a descriptor to poll for readability. One read can bring
+ * several events, which the library then holds: after the descriptor polls
+ * readable, call msb_exec_next(e, &ev, 0) until it returns 0. */
 MSB_API int msb_exec_fd(const msb_exec *e);
 /* msb_exec_next() - next event; 1 with @ev filled, 0 if none within
  * @timeout_ms (-1 waits), negative on error. After EXIT it returns -EPIPE. */

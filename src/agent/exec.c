@@ -85,7 +85,19 @@ static int env_build(const struct exec_req *r, const struct user_ids *u,
 	env->v = malloc((r->envc + 5) * sizeof(char *));
 	if (!env->v)
 		return -ENOMEM;
-	memcpy(env->v, r->env, r->envc * sizeof(char *));
+	/* Later entries win (the sandbox's env comes first, the exec's
+	 * after it): keep only the last entry of each name. */
+	n = 0;
+	for (size_t i = 0; i < r->envc; i++) {
+		size_t klen = strcspn(r->env[i], "=");
+		int later = 0;
+
+		for (size_t j = i + 1; j < r->envc && !later; j++)
+			later = !strncmp(r->env[j], r->env[i], klen) &&
+				r->env[j][klen] == '=';
+		if (!later)
+			env->v[n++] = r->env[i];
+	}
 	env->v[n] = NULL;
 	if (!env_has(r->env, "PATH"))
 		env->v[n++] = "PATH=" DEFAULT_PATH;

@@ -81,6 +81,14 @@ int msb_mkdir_p(const char *path, int mode)
 			return -errno;
 		buf[i] = i == n ? '\0' : '/';
 	}
+	{
+		struct stat st;
+
+		if (stat(path, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
 	return 0;
 }
 

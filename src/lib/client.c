@@ -126,7 +126,7 @@ int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
 			return msb_fail(err, -ENOMEM, "out of memory");
 		n = read(c->fd, msb_buf_data(&c->in) + c->in.len, 65536);
 		if (n < 0 && errno == EINTR)
-			return 0;
+			continue;
 		if (n < 0)
 			return msb_fail_errno(err, -errno, "sandbox API socket");
 		if (n == 0)
@@ -152,10 +152,14 @@ static int error_of(json_object *msg, msb_error *err)
 	const char *code = json_object_get_string(get(e, "code"));
 	const char *m = json_object_get_string(get(e, "message"));
 
-	return msb_fail(err,
-			code && !strcmp(code, "not_running") ? -ENOTCONN :
-							       -EINVAL,
-			"%s", m ? m : "the supervisor refused the request");
+	int r = -EINVAL;
+
+	if (code && !strcmp(code, "not_running"))
+		r = -ENOTCONN;
+	else if (code && !strcmp(code, "exec_failed"))
+		r = -EIO;
+	return msb_fail(err, r, "%s",
+			m ? m : "the supervisor refused the request");
 }
 
 int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
@@ -355,13 +359,6 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 		ev->pid = json_object_get_int(get(msg, "pid"));
 		json_object_put(msg);
 		return 1;
-	}
-	if (!strcmp(event, "error")) {
-		r = msb_fail(err, -EIO, "%s",
-			     json_object_get_string(get(msg, "message")));
-		json_object_put(msg);
-		e->done = 1;
-		return r;
 	}
 	json_object_put(msg);
 	return 0;

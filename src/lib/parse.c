@@ -49,8 +49,22 @@ MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err)
 	char *end;
 	double v, mult;
 
-	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')
+	if (!s || !*s)
 		goto bad;
+	/* Digits, at most one '.', then letters for the unit: no signs,
+	 * spaces, hex or exponents, all of which strtod would take. */
+	{
+		const char *q = s;
+		int dots = 0;
+
+		if (!isdigit((unsigned char)*s))
+			goto bad;
+		while (isdigit((unsigned char)*q) || (*q == '.' && !dots++))
+			q++;
+		for (; *q; q++)
+			if (!isalpha((unsigned char)*q))
+				goto bad;
+	}
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || !isfinite(v))

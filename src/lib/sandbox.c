@@ -211,8 +211,16 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	snprintf(fdarg, sizeof(fdarg), "%d", 3);
 	pid = fork();
 	if (pid < 0) {
+		int e = -errno;
+
 		free(envp);
-		return msb_fail_errno(err, -errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		if (logfd >= 0)
+			close(logfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return msb_fail_errno(err, e, "fork");
 	}
 	if (pid == 0) {
 		char *argv[] = { sup, (char *)name, fdarg, NULL };
@@ -253,7 +261,13 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 					"in time; see %s",
 					name, log);
 		}
-		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+		int pr = poll(&p, 1, (int)(deadline - now));
+
+		if (pr < 0 && errno != EINTR) {
+			close(pfd[0]);
+			return msb_fail_errno(err, -errno, "waiting for the supervisor");
+		}
+		if (pr <= 0)
 			continue;
 		r = read(pfd[0], line + len, sizeof(line) - 1 - len);
 		if (r < 0 && errno == EINTR)
@@ -293,6 +307,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 {
 	uint64_t t0 = msb_now_us(), boot_ms = 0;
 	struct msb_row row = { 0 };
+	msb_error local = { 0 };
 	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
 	const char *kernel;
 	char dir[PATH_MAX];
@@ -301,6 +316,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	unsigned timeout;
 	int r;
 
+	if (!err)
+		err = &local; /* its message is recorded on a failed boot */
 	r = msb_name_valid(c->name, err);
 	if (r < 0)
 		return r;

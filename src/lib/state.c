@@ -338,5 +338,6 @@ int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
 	snprintf(r->info.status, sizeof(r->info.status), "failed");
 	snprintf(r->info.error, sizeof(r->info.error), "%s", why);
 	r->info.pid = 0;
+	r->info.stopped_at = msb_wall_s();
 	return 0;
 }

@@ -94,6 +94,8 @@ struct stream *stream_new(struct sup *s)
 
 void stream_free(struct sup *s, struct stream *st)
 {
+	struct conn *c = st->conn;
+
 	for (int i = 0; i < MAX_STREAMS; i++) {
 		if (s->streams[i] == st) {
 			s->streams[i] = NULL;
@@ -102,6 +104,9 @@ void stream_free(struct sup *s, struct stream *st)
 	}
 	msb_buf_free(&st->stdin_q);
 	free(st);
+	/* Its stdin queue may have been what paused the connection. */
+	if (c)
+		api_resume(s, c);
 }
 
 /* Send queued stdin within the credit the agent gave. */
@@ -124,10 +129,8 @@ void agent_flush_stdin(struct sup *s, struct stream *st)
 		st->stdin_eof = 2;
 	}
 	if (st->conn && st->conn->paused &&
-	    st->stdin_q.len < STDIN_QUEUE_MAX / 2) {
-		st->conn->paused = 0;
-		conn_update_events(s, st->conn);
-	}
+	    st->stdin_q.len < STDIN_QUEUE_MAX / 2)
+		api_resume(s, st->conn);
 }
 
 static void put_strings(struct msb_tlv_w *w, uint8_t tag, json_object *arr)
@@ -460,18 +463,22 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 	case MSB_F_EXIT:
 		on_exit_frame(s, st, p, h->len);
 		break;
-	case MSB_F_ERROR:
-		if (st->conn) {
-			json_object *m = json_object_new_object();
+	case MSB_F_ERROR: {
+		/* The agent refused the exec (unknown user, shutting down,
+		 * ...): the stream ends here, with no EXIT. */
+		char msg[4097];
+		size_t n = h->len > 4096 ? 4096 : h->len;
 
-			json_object_object_add(
-				m, "message",
-				json_object_new_string_len(
-					(const char *)p,
-					(int)(h->len > 4096 ? 4096 : h->len)));
-			send_event(s, st, "error", m);
-		}
+		memcpy(msg, p, n);
+		msg[n] = '\0';
+		if (st->conn)
+			api_reply_error(s, st->conn, st->req_id, "exec_failed",
+					msg);
+		else if (!st->discard)
+			sup_log(s, "detached command failed: %s", msg);
+		stream_free(s, st);
 		break;
+	}
 	}
 }
 

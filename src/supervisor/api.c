@@ -61,6 +61,7 @@ static void conn_free(struct sup *s, struct conn *c)
 	close(c->fd);
 	msb_buf_free(&c->in);
 	msb_buf_free(&c->out);
+	json_object_put(c->stop_ids);
 	free(c);
 }
 
@@ -128,6 +129,15 @@ static void reply_error(struct sup *s, struct conn *c, json_object *id,
 	json_object_object_add(m, "id", id ? json_object_get(id) : NULL);
 	json_object_object_add(m, "error", e);
 	api_send(s, c, m);
+}
+
+void api_reply_error(struct sup *s, struct conn *c, int64_t id,
+		     const char *code, const char *message)
+{
+	json_object *jid = json_object_new_int64(id);
+
+	reply_error(s, c, jid, code, "%s", message);
+	json_object_put(jid);
 }
 
 static void reply_result(struct sup *s, struct conn *c, json_object *id,
@@ -360,8 +370,10 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 			t = json_object_get_int(v);
 		if (t < 0)
 			t = 0;
-		c->stop_waiter = 1;
-		c->stop_id = json_object_get_int64(id);
+		/* Every stop request gets its answer, with its own id. */
+		if (!c->stop_ids)
+			c->stop_ids = json_object_new_array();
+		json_object_array_add(c->stop_ids, json_object_get(id));
 		sup_begin_stop(s, (unsigned)t);
 	} else {
 		reply_error(s, c, id, "method_not_found",
@@ -400,14 +412,49 @@ void api_on_accept(struct sup *s)
 	}
 }
 
+/* Handle every whole request line already read, until one pauses the
+ * connection. Not re-entered: a resume from inside a handler leaves the
+ * rest to the loop that is already running. */
+static void conn_dispatch(struct sup *s, struct conn *c)
+{
+	uint8_t *nl;
+
+	if (c->dispatching)
+		return;
+	c->dispatching = 1;
+	while (!c->paused && c->in.len &&
+	       (nl = memchr(msb_buf_data(&c->in), '\n', c->in.len))) {
+		size_t l = (size_t)(nl - msb_buf_data(&c->in));
+
+		if (l)
+			on_message(s, c, (const char *)msb_buf_data(&c->in), l);
+		msb_buf_consume(&c->in, l + 1);
+	}
+	c->dispatching = 0;
+}
+
+void api_resume(struct sup *s, struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = 0;
+	conn_dispatch(s, c);
+	conn_update_events(s, c);
+}
+
 void api_on_conn(struct sup *s, struct conn *c, uint32_t events)
 {
 	if (events & EPOLLOUT)
 		conn_flush(s, c);
+	/* A paused connection is not read, so its hang-up must be taken
+	 * from the event itself (epoll reports HUP and ERR regardless). */
+	if (c->paused && (events & (EPOLLHUP | EPOLLERR))) {
+		conn_free(s, c);
+		return;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		for (;;) {
 			ssize_t n;
-			uint8_t *nl;
 
 			if (c->paused)
 				break;
@@ -426,19 +473,7 @@ void api_on_conn(struct sup *s, struct conn *c, uint32_t events)
 				return;
 			}
 			c->in.len += (size_t)n;
-			while ((nl = memchr(msb_buf_data(&c->in), '\n',
-					    c->in.len))) {
-				size_t l = (size_t)(nl - msb_buf_data(&c->in));
-
-				if (l)
-					on_message(s, c,
-						   (const char *)msb_buf_data(
-							   &c->in),
-						   l);
-				msb_buf_consume(&c->in, l + 1);
-				if (c->paused)
-					break;
-			}
+			conn_dispatch(s, c);
 			if (c->in.len > CONN_LINE_MAX) {
 				reply_error(s, c, NULL, "parse_error",
 					    "request line longer than %d bytes",
@@ -462,7 +497,14 @@ void api_close_all(struct sup *s)
 
 		if (!c)
 			continue;
-		if (c->stop_waiter) {
+		for (int k = 0; k < MAX_STREAMS; k++)
+			if (s->streams[k] && s->streams[k]->conn == c) {
+				s->streams[k]->conn = NULL;
+				s->streams[k]->discard = 1;
+			}
+		for (size_t k = 0; c->stop_ids &&
+				   k < json_object_array_length(c->stop_ids);
+		     k++) {
 			json_object *r = json_object_new_object();
 			json_object *m = json_object_new_object();
 
@@ -475,11 +517,14 @@ void api_close_all(struct sup *s)
 			json_object_object_add(r, "forced",
 					       json_object_new_boolean(
 						       s->stop_forced));
-			json_object_object_add(m, "id",
-					       json_object_new_int64(c->stop_id));
+			json_object_object_add(
+				m, "id",
+				json_object_get(json_object_array_get_idx(
+					c->stop_ids, k)));
 			json_object_object_add(m, "result", r);
 			api_send(s, c, m);
 		}
+		json_object_put(c->stop_ids);
 		/* Best effort, bounded: the process is about to exit. */
 		struct timeval tv = { .tv_sec = 1 };
 

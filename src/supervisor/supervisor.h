@@ -42,8 +42,8 @@ struct conn {
 	struct msb_buf in, out;
 	int paused;     /* not reading: a stream's stdin queue is full */
 	int want_out;   /* EPOLLOUT armed */
-	int stop_waiter;/* answer with the stop result when the VM is gone */
-	int64_t stop_id;
+	int dispatching; /* inside conn_dispatch() */
+	json_object *stop_ids; /* ids of stop requests, answered at the end */
 	int closing;
 };
 
@@ -129,5 +129,11 @@ void api_send(struct sup *s, struct conn *c, json_object *msg);
 void api_grant_credit(struct sup *s, struct conn *c);
 void api_close_all(struct sup *s);
 void conn_update_events(struct sup *s, struct conn *c);
+/* api_resume() - read a paused connection again, starting with the request
+ * lines it already holds. */
+void api_resume(struct sup *s, struct conn *c);
+/* api_reply_error() - an error reply to a request. */
+void api_reply_error(struct sup *s, struct conn *c, int64_t id,
+		     const char *code, const char *message);
 
 #endif

@@ -66,9 +66,14 @@ def test_missing_qemu_and_kernel(msb, tmp_path):
     assert _names(msb) == before
 
 
-def test_boot_timeout_marks_failed_and_keeps_log(msb):
+def test_boot_timeout_marks_failed_and_keeps_log(msb, tmp_path):
+    # A VM whose CPU never starts (-S) can only end by the deadline.
+    frozen = tmp_path / "qemu-frozen"
+    frozen.write_text('#!/bin/sh\nexec qemu-system-x86_64 "$@" -S\n')
+    frozen.chmod(0o755)
     name = unique("slow")
-    p = msb("run", "--name", name, "-d", "--boot-timeout", "1")
+    p = msb("run", "--name", name, "-d", "--boot-timeout", "2",
+            env={"MSB_QEMU": str(frozen)})
     assert p.returncode == 125, p
     assert b"did not report ready" in p.stderr, p.stderr
     row = json.loads(msb.out("inspect", name))

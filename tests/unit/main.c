@@ -3,9 +3,8 @@
  *
  * Usage: unit [SUBSTRING...] [-SUBSTRING...]   run the tests whose name
  * contains one of the plain arguments (all tests when there are none), except
- * those whose name contains one of the '-' arguments: "unit -known_bug_"
- * leaves out the tests that expose reported, unfixed bugs. Tests left out
- * are not counted. UNIT_VERBOSE=1 also prints every recorded failure, one
+ * those whose name contains one of the '-' arguments ("unit -regress_").
+ * Tests left out are not counted. UNIT_VERBOSE=1 also prints every recorded failure, one
  * per line, on stderr.
  *
  * Output: one line per failed test on stdout, then exactly

@@ -174,6 +174,10 @@ TEST(parse_memory_invalid)
 	MEM_BAD("infinity", "e.g. 512M");
 	MEM_BAD("infG", "e.g. 512M");
 	MEM_BAD("1e999", "e.g. 512M");
+	MEM_BAD("1e3", "e.g. 512M");      /* exponents: strtod's, not ours */
+	MEM_BAD("1e300G", "e.g. 512M");
+	MEM_BAD("0x200", "e.g. 512M");    /* hex */
+	MEM_BAD(".5G", "e.g. 512M");
 	/* Out of range. */
 	MEM_BAD("0", "between 64M and 1024G");
 	MEM_BAD("0M", "between 64M and 1024G");
@@ -184,7 +188,6 @@ TEST(parse_memory_invalid)
 	MEM_BAD("1048577", "between 64M and 1024G");
 	MEM_BAD("99999999999999999999", "between 64M and 1024G");
 	MEM_BAD("18446744073709551617G", "between 64M and 1024G");
-	MEM_BAD("1e300G", "between 64M and 1024G");
 	/* Not a whole MiB. */
 	MEM_BAD("1.3M", "between");   /* below the minimum, and fractional */
 	MEM_BAD("100.3M", "whole number");

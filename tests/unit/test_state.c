@@ -538,14 +538,14 @@ TEST(state_two_handles)
 /* ---- known bugs (reported; these fail until fixed) ------------------------ */
 
 /*
- * BUG (src/lib/state.c, msb_db_reconcile): the row is rewritten as failed
+ * Regression (src/lib/state.c, msb_db_reconcile): the row is rewritten as failed
  * with stopped_at stamped in the database, but the in-memory copy, which
  * state.h promises is "updated to match", keeps the old stopped_at (0 for a
  * sandbox that never stopped), so msb_list()/msb_inspect_json() show a
  * failed sandbox that never stopped. Set r->info.stopped_at too (or re-read
  * the row).
  */
-TEST(known_bug_reconcile_leaves_stopped_at_stale)
+TEST(regress_reconcile_leaves_stopped_at_stale)
 {
 	struct home h;
 	struct msb_row r, got;
@@ -559,7 +559,7 @@ TEST(known_bug_reconcile_leaves_stopped_at_stale)
 	CHECK_EQ_INT(msb_db_reconcile(h.db, &r, &err), 0);
 	CHECK_EQ_INT(msb_db_get(h.db, "crashed", &got, &err), 0);
 	CHECK(got.info.stopped_at > 0);
-	CHECK_EQ_INT(r.info.stopped_at, got.info.stopped_at); /* fails: 0 */
+	CHECK_EQ_INT(r.info.stopped_at, got.info.stopped_at); 
 	msb_row_free(&got);
 	msb_row_free(&r);
 out:

@@ -8,8 +8,7 @@
  * supervisor's event handlers by hand where its epoll loop would, so the
  * exact bytes of docs/api-protocol.md can be checked.
  *
- * Tests named known_bug_* expose defects that are reported, not yet fixed;
- * they fail until the code is.
+ * Tests named regress_* pin down defects found and fixed.
  */
 
 #include "../../src/supervisor/api.c"
@@ -677,8 +676,8 @@ TEST(sup_exec_agent_error)
 		      "{\"argv\":[\"id\"],\"user\":\"nobody2\"}}");
 	id = exec_req(&f, sum, sizeof(sum));
 	guest_send(&f, id, MSB_F_ERROR, msg, sizeof(msg) - 1);
-	EXPECT_LINE(&f, "{\"id\":7,\"event\":\"error\",\"message\":"
-			"\"user nobody2: no such user\"}");
+	EXPECT_LINE(&f, "{\"id\":7,\"error\":{\"code\":\"exec_failed\","
+			"\"message\":\"user nobody2: no such user\"}}");
 	EXPECT_NO_LINE(&f);
 out:
 	fx_end(&f);
@@ -1061,6 +1060,9 @@ TEST(sup_stop_request)
 		  "{\"timeout\":-5}}");
 	CHECK_EQ_INT(stop_timeout, 0);
 	api_close_all(f.s);
+	/* Both stop requests are answered, each with its own id. */
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"elapsed_ms\":0,"
+			"\"forced\":true}}");
 	EXPECT_LINE(&f, "{\"id\":2,\"result\":{\"elapsed_ms\":0,"
 			"\"forced\":true}}");
 out:
@@ -1199,14 +1201,14 @@ static void run_loop_once(struct fx *f)
 }
 
 /*
- * BUG (src/supervisor/api.c, api_on_conn/agent_flush_stdin): when a full
+ * Regression (src/supervisor/api.c, api_on_conn/agent_flush_stdin): when a full
  * stdin queue pauses a connection, request lines already read into c->in
  * behind the line that paused it stay there after the queue drains and the
  * connection is resumed; they are parsed only when the client sends more
  * bytes. A client that wrote its last stdin chunk and {"eof":true} together
  * (msb exec -i < bigfile) waits forever for a process waiting for EOF.
  */
-TEST(known_bug_resumed_conn_leaves_buffered_lines)
+TEST(regress_resumed_conn_leaves_buffered_lines)
 {
 	struct fx f;
 	uint8_t *got = malloc(4 << 20);
@@ -1226,20 +1228,20 @@ TEST(known_bug_resumed_conn_leaves_buffered_lines)
 		guest_stdin(&f, id, got, 4 << 20, &eof);
 	}
 	CHECK(!f.c->paused);
-	CHECK(eof); /* fails: the eof line is still in c->in */
+	CHECK(eof); 
 out:
 	fx_end(&f);
 	free(got);
 }
 
 /*
- * BUG (src/supervisor/api.c, api_on_conn): a paused connection whose client
+ * Regression (src/supervisor/api.c, api_on_conn): a paused connection whose client
  * hangs up is never freed. epoll reports EPOLLHUP whatever the interest
  * mask, api_on_conn() breaks out of its read loop at once because of
  * c->paused, and the level-triggered HUP comes straight back: the
  * supervisor spins at 100% CPU, and the exec never gets its SIGHUP.
  */
-TEST(known_bug_paused_conn_hangup_spins)
+TEST(regress_paused_conn_hangup_spins)
 {
 	struct fx f;
 	struct msb_frame_hdr h;
@@ -1256,7 +1258,7 @@ TEST(known_bug_paused_conn_hangup_spins)
 	f.client = -1;
 	for (int i = 0; i < 5 && conn_alive(&f); i++)
 		run_loop_once(&f);
-	CHECK(!conn_alive(&f)); /* fails: still there, HUP pending */
+	CHECK(!conn_alive(&f)); 
 	while (guest_take(&f, &h, &p))
 		if (h.stream == id && h.type == MSB_F_SIGNAL)
 			hup = 1;
@@ -1266,12 +1268,12 @@ out:
 }
 
 /*
- * BUG (src/supervisor/agent.c, stream_free): a connection paused by an
+ * Regression (src/supervisor/agent.c, stream_free): a connection paused by an
  * exec's full stdin queue is resumed only from agent_flush_stdin(). If that
  * exec ends first (it exits without reading its stdin), nothing resumes the
  * connection: every later request on it goes unanswered.
  */
-TEST(known_bug_paused_conn_stays_paused_after_exit)
+TEST(regress_paused_conn_stays_paused_after_exit)
 {
 	struct fx f;
 	uint32_t id;
@@ -1286,20 +1288,20 @@ TEST(known_bug_paused_conn_stays_paused_after_exit)
 	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"exit_code\":0,\"signal\":0}}");
 	send_line(&f, "{\"id\":2,\"method\":\"ping\"}");
 	run_loop_once(&f);
-	EXPECT_LINE(&f, "{\"id\":2,\"result\":{\"version\":1}}"); /* fails */
+	EXPECT_LINE(&f, "{\"id\":2,\"result\":{\"version\":1}}"); 
 out:
 	fx_end(&f);
 }
 
 /*
- * BUG (src/supervisor/agent.c, on_frame MSB_F_ERROR): when the agent
+ * Regression (src/supervisor/agent.c, on_frame MSB_F_ERROR): when the agent
  * refuses an exec (unknown user, ENV without '=', sandbox shutting down) it
  * sends ERROR and no EXIT. The supervisor forwards an "error" event but
  * never frees the stream: the request never gets its one reply, the id
  * stays "already in use" on that connection, and after MAX_STREAMS such
  * failures every exec is refused with "too many concurrent execs".
  */
-TEST(known_bug_exec_error_leaks_stream)
+TEST(regress_exec_error_leaks_stream)
 {
 	struct fx f;
 	char sum[256];
@@ -1311,22 +1313,22 @@ TEST(known_bug_exec_error_leaks_stream)
 		      "{\"argv\":[\"id\"],\"env\":[\"NOEQUALS\"]}}");
 	id = exec_req(&f, sum, sizeof(sum));
 	guest_send(&f, id, MSB_F_ERROR, "EXEC: bad ENV", 13);
-	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"error\",\"message\":"
-			"\"EXEC: bad ENV\"}");
-	CHECK(stream_get(f.s, id) == NULL); /* fails: leaked */
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"exec_failed\","
+			"\"message\":\"EXEC: bad ENV\"}}");
+	CHECK(stream_get(f.s, id) == NULL);
 	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":"
 		      "{\"argv\":[\"id\"]}}");
-	CHECK(exec_req(&f, sum, sizeof(sum)) != 0); /* fails: "in use" */
+	CHECK(exec_req(&f, sum, sizeof(sum)) != 0);
 out:
 	fx_end(&f);
 }
 
 /*
- * BUG (src/supervisor/api.c, on_message "stop"): every other reply echoes
+ * Regression (src/supervisor/api.c, on_message "stop"): every other reply echoes
  * the request's id as sent; the stop result carries
  * json_object_get_int64(id), so a string id "s" comes back as 0.
  */
-TEST(known_bug_stop_result_id_not_echoed)
+TEST(regress_stop_result_id_not_echoed)
 {
 	struct fx f;
 
@@ -1336,7 +1338,7 @@ TEST(known_bug_stop_result_id_not_echoed)
 		      "{\"timeout\":0}}");
 	api_close_all(f.s);
 	EXPECT_LINE(&f, "{\"id\":\"s\",\"result\":{\"elapsed_ms\":0,"
-			"\"forced\":true}}"); /* fails: "id":0 */
+			"\"forced\":true}}");
 out:
 	fx_end(&f);
 }

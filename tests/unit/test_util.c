@@ -537,13 +537,13 @@ TEST(util_fail_messages)
 /* ---- known bugs (reported; these fail until fixed) ------------------------ */
 
 /*
- * BUG (src/common/util.c, msb_mkdir_p): EEXIST is taken as success for
+ * Regression (src/common/util.c, msb_mkdir_p): EEXIST is taken as success for
  * every component, so when the final one exists as a regular file (or a
  * dangling symlink) the call reports success and the caller fails later
  * with a less clear error (e.g. $MSB_HOME is a file: "cannot open state
  * database"). mkdir -p says "File exists"; so should this.
  */
-TEST(known_bug_mkdir_p_accepts_existing_file)
+TEST(regress_mkdir_p_accepts_existing_file)
 {
 	char tmp[PATH_MAX], p[PATH_MAX + 16];
 
@@ -551,6 +551,6 @@ TEST(known_bug_mkdir_p_accepts_existing_file)
 		return;
 	touch(tmp, "file", "x");
 	snprintf(p, sizeof(p), "%s/file", tmp);
-	CHECK(msb_mkdir_p(p, 0700) < 0); /* fails: returns 0 */
+	CHECK(msb_mkdir_p(p, 0700) < 0); 
 	CHECK_EQ_INT(msb_rm_rf(tmp), 0);
 }
