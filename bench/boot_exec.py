@@ -6,7 +6,9 @@
    kernel, initramfs and disks with the same command line to power-off, driven
    by the smallest possible host (this script speaking the agent protocol:
    HELLO, INIT, READY, SHUTDOWN). The ratio is msb's overhead.
-2. `msb exec NAME -- true` round trip, p50/p99 over 200 calls, against
+2. The project's kernel (PVH vmlinux) against Debian's cloud kernel, raw
+   QEMU, from QEMU start to /init and to the agent's READY.
+3. `msb exec NAME -- true` round trip, p50/p99 over 200 calls, against
    spawning a trivial host process (/bin/true) the same way.
 
 Usage: bench/boot_exec.py [BUILD_DIR] [--boots N] [--execs N]
@@ -15,13 +17,13 @@ Usage: bench/boot_exec.py [BUILD_DIR] [--boots N] [--execs N]
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+from rawboot import qemu_argv, raw_boot
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -46,116 +48,55 @@ def pct(v, q):
     return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
 
 
-# --- the agent protocol, minimal (docs/agent-protocol.md) -----------------
-
-def frame(stream, ftype, payload=b""):
-    return struct.pack(">IIBBH", len(payload), stream, ftype, 0, 0) + payload
-
-
-def tlv(tag, val):
-    return struct.pack(">BI", tag, len(val)) + val
-
-
-def read_frame(sock, buf):
-    while True:
-        if len(buf) >= 12:
-            n, stream, ftype = struct.unpack(">IIB", buf[:9])
-            if len(buf) >= 12 + n:
-                payload = bytes(buf[12:12 + n])
-                del buf[:12 + n]
-                return stream, ftype, payload
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buf += chunk
-
-
-def qemu_argv():
-    """The exact QEMU command line msb used, from a sandbox's engine.log."""
-    msb("run", "--name", "probe", "-d")
-    log = open(os.path.join(HOME, "sandboxes", "probe", "engine.log")).read()
-    line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
-    argv = line[5:].split("\x1f")
-    upper = os.path.join(HOME, "sandboxes", "probe", "upper.ext4")
-    msb("stop", "probe")
-    return argv, upper
-
-
-def raw_boot(argv, upper_src, workdir):
-    """Boot with no msb: same argv, own socketpair, own copy of the disk."""
-    upper = os.path.join(workdir, "upper.ext4")
-    a, b = socket.socketpair()
-    av = []
-    for x in argv:
-        x = x.replace(upper_src, upper)
-        if x.startswith("socket,id=agent,fd="):
-            x = f"socket,id=agent,fd={b.fileno()}"
-        if x.startswith("file,id=con,path="):
-            x = f"file,id=con,path={workdir}/console.log,append=on"
-        av.append(x)
-    t0 = time.monotonic()
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
-                    "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-                    upper, "4G"], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    q = subprocess.Popen(av, pass_fds=[b.fileno()], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    b.close()
-    buf = bytearray()
-    t_ready = None
-    while True:
-        f = read_frame(a, buf)
-        if f is None:
-            break
-        stream, ftype, payload = f
-        if ftype == 64:  # HELLO -> INIT with the same disks
-            a.sendall(frame(0, 1, tlv(9, b"raw") + tlv(10, b"upper") +
-                            tlv(11, b"layer0")))
-        elif ftype == 65:  # READY -> SHUTDOWN now
-            t_ready = time.monotonic()
-            a.sendall(frame(0, 6, struct.pack(">I", 0)))
-    q.wait()
-    t_end = time.monotonic()
-    a.close()
-    os.unlink(upper)
-    return t_end - t0, (t_ready or t_end) - t0
-
-
 def main():
-    argv, upper = qemu_argv()
+    argv, upper = qemu_argv(msb, HOME, "msb")
     accel = "kvm" if "kvm" in argv else "tcg"
     work = tempfile.mkdtemp(prefix="msb-raw-")
     msb_t, raw_t, raw_ready = [], [], []
     for _ in range(args.boots):  # interleaved, so load drifts hit both
         t0 = time.monotonic()
-        p = msb("run", "--rm", "--", "true")
+        msb("run", "--rm", "--", "true")
         msb_t.append(time.monotonic() - t0)
-        total, ready = raw_boot(argv, upper, work)
+        total, ready, _ = raw_boot(argv, upper, work)
         raw_t.append(total)
         raw_ready.append(ready)
     ms, rs = statistics.median(msb_t), statistics.median(raw_t)
-    print(f"\nBoot to power-off ({accel}, {args.boots} runs each, interleaved)")
-    print(f"{'':34} {'median':>8} {'min':>8} {'max':>8}")
-    print(f"{'msb run --rm -- true':34} {ms:8.3f} {min(msb_t):8.3f} {max(msb_t):8.3f}  s")
-    print(f"{'raw QEMU, same VM, to power-off':34} {rs:8.3f} {min(raw_t):8.3f} {max(raw_t):8.3f}  s")
-    print(f"{'  of which: to agent ready':34} {statistics.median(raw_ready):8.3f}")
-    print(f"{'overhead ratio (msb / raw)':34} {ms / rs:8.3f}")
+    print(f"\nBoot to power-off ({accel}, project kernel, {args.boots} runs each, interleaved)")
+    print(f"{'':36} {'median':>8} {'min':>8} {'max':>8}")
+    print(f"{'msb run --rm -- true':36} {ms:8.3f} {min(msb_t):8.3f} {max(msb_t):8.3f}  s")
+    print(f"{'raw QEMU, same VM, to power-off':36} {rs:8.3f} {min(raw_t):8.3f} {max(raw_t):8.3f}  s")
+    print(f"{'  of which: to agent ready':36} {statistics.median(raw_ready):8.3f}")
+    print(f"{'overhead ratio (msb / raw)':36} {ms / rs:8.3f}")
 
-    msb("start", "probe")
+    cloud_argv, cloud_upper = qemu_argv(msb, HOME, "cloud")
+    res = {"msb": ([], []), "cloud": ([], [])}
+    for _ in range(args.boots):
+        for k, (av, up) in (("msb", (argv, upper)), ("cloud", (cloud_argv, cloud_upper))):
+            _, ready, init = raw_boot(av, up, work)
+            res[k][0].append(init)
+            res[k][1].append(ready)
+    print(f"\nGuest kernels, raw QEMU, from QEMU start ({args.boots} runs each, median)")
+    print(f"{'':36} {'to /init':>9} {'to ready':>9}")
+    for k, label in (("msb", "project kernel (PVH vmlinux)"),
+                     ("cloud", "Debian cloud kernel (bzImage)")):
+        print(f"{label:36} {statistics.median(res[k][0]):9.3f} "
+              f"{statistics.median(res[k][1]):9.3f}  s")
+
+    msb("start", "probe-msb")
     lat, host = [], []
     for _ in range(args.execs):
         t0 = time.monotonic()
-        msb("exec", "probe", "--", "true")
+        msb("exec", "probe-msb", "--", "true")
         lat.append((time.monotonic() - t0) * 1000)
     for _ in range(args.execs):
         t0 = time.monotonic()
         subprocess.run(["/bin/true"])
         host.append((time.monotonic() - t0) * 1000)
     print(f"\nExec round trip ({args.execs} calls each)")
-    print(f"{'':34} {'p50':>8} {'p99':>8} {'max':>8}")
-    print(f"{'msb exec NAME -- true':34} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {max(lat):8.2f}  ms")
-    print(f"{'host: spawn /bin/true':34} {pct(host, 50):8.2f} {pct(host, 99):8.2f} {max(host):8.2f}  ms")
-    msb("rm", "-f", "probe")
+    print(f"{'':36} {'p50':>8} {'p99':>8} {'max':>8}")
+    print(f"{'msb exec NAME -- true':36} {pct(lat, 50):8.2f} {pct(lat, 99):8.2f} {max(lat):8.2f}  ms")
+    print(f"{'host: spawn /bin/true':36} {pct(host, 50):8.2f} {pct(host, 99):8.2f} {max(host):8.2f}  ms")
+    msb("rm", "-f", "probe-msb", "probe-cloud")
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(HOME, ignore_errors=True)
 

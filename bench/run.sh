@@ -3,4 +3,7 @@
 # run.sh [BUILD_DIR] - the boot and exec benchmarks (not tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
-exec python3 bench/boot_exec.py "${1:-build}" "$@"
+b=${1:-build}
+[ $# -gt 0 ] && shift
+python3 bench/boot_exec.py "$b" "$@"
+exec python3 bench/boot_reliability.py "$b"

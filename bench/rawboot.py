@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Boot a sandbox's exact VM with no msb around it: the same QEMU command
+line (read from a sandbox's engine.log), its own socketpair and disk, and
+the smallest possible host speaking the agent protocol (HELLO, INIT, READY,
+SHUTDOWN; docs/agent-protocol.md). The peer the benchmarks measure msb
+against."""
+
+import os
+import socket
+import struct
+import subprocess
+import time
+
+# --- the agent protocol, minimal (docs/agent-protocol.md) -----------------
+
+def frame(stream, ftype, payload=b""):
+    return struct.pack(">IIBBH", len(payload), stream, ftype, 0, 0) + payload
+
+
+def tlv(tag, val):
+    return struct.pack(">BI", tag, len(val)) + val
+
+
+def tlvs(payload):
+    i = 0
+    while i + 5 <= len(payload):
+        tag, n = struct.unpack(">BI", payload[i:i + 5])
+        yield tag, payload[i + 5:i + 5 + n]
+        i += 5 + n
+
+
+def read_frame(sock, buf):
+    while True:
+        if len(buf) >= 12:
+            n, stream, ftype = struct.unpack(">IIB", buf[:9])
+            if len(buf) >= 12 + n:
+                payload = bytes(buf[12:12 + n])
+                del buf[:12 + n]
+                return stream, ftype, payload
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+
+
+def qemu_argv(msb, home, kernel):
+    """The exact QEMU command line msb used, from a sandbox's engine.log."""
+    name = f"probe-{kernel}"
+    msb("run", "--name", name, "-d", "--kernel", kernel)
+    log = open(os.path.join(home, "sandboxes", name, "engine.log")).read()
+    line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
+    argv = line[5:].split("\x1f")
+    upper = os.path.join(home, "sandboxes", name, "upper.ext4")
+    msb("stop", name)
+    return argv, upper
+
+
+def raw_boot(argv, upper_src, workdir):
+    """Boot with no msb: same argv, own socketpair, own copy of the disk."""
+    upper = os.path.join(workdir, "upper.ext4")
+    a, b = socket.socketpair()
+    av = []
+    for x in argv:
+        x = x.replace(upper_src, upper)
+        if x.startswith("socket,id=agent,fd="):
+            x = f"socket,id=agent,fd={b.fileno()}"
+        if x.startswith("file,id=con,path="):
+            x = f"file,id=con,path={workdir}/console.log,append=on"
+        av.append(x)
+    t0 = time.monotonic()
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
+                    "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+                    upper, "4G"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    q = subprocess.Popen(av, pass_fds=[b.fileno()], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b.close()
+    buf = bytearray()
+    t_ready = None
+    t_init = None
+    while True:
+        f = read_frame(a, buf)
+        if f is None:
+            break
+        stream, ftype, payload = f
+        if ftype == 64:  # HELLO -> INIT with the same disks
+            a.sendall(frame(0, 1, tlv(9, b"raw") + tlv(10, b"upper") +
+                            tlv(11, b"layer0")))
+        elif ftype == 65:  # READY -> SHUTDOWN now
+            t_ready = time.monotonic()
+            marks = dict(v.split(b"=") for t, v in tlvs(payload) if t == 13)
+            # /init on the host timeline: READY's arrival less the guest
+            # time from /init to READY.
+            t_init = t_ready - (int(marks[b"ready"]) - int(marks[b"start"])) / 1e6
+            a.sendall(frame(0, 6, struct.pack(">I", 0)))
+    q.wait()
+    t_end = time.monotonic()
+    a.close()
+    os.unlink(upper)
+    return t_end - t0, (t_ready or t_end) - t0, (t_init or t_end) - t0
