@@ -97,6 +97,9 @@ typedef struct msb_sandbox_info {
 	char error[512];   /* why it failed, when it did */
 } msb_sandbox_info;
 
+/* msb_status_is_live() - starting, running or stopping: a supervisor owns it. */
+MSB_API int msb_status_is_live(const char *status);
+
 /* msb_list() - every sandbox, with the truth about supervisors that died. */
 MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err);
 MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,

@@ -34,6 +34,10 @@ int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 /* Parse a positive integer in [min, max]. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 
+/* cli_push_env() - take a -e KEY=VALUE; Return: 0, or the exit status. */
+int cli_push_env(const struct verb *v, const char *arg, char ***env,
+		 size_t *n);
+
 /* Grow a NULL-terminated string vector. */
 int strv_push(char ***v, size_t *n, char *s);
 

@@ -66,11 +66,8 @@ static int cmd_exec(int argc, char **argv)
 			ao.tty = eo.tty = 1;
 			break;
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return cli_bad_usage(&verb_exec,
-					"invalid --env '%s': use KEY=VALUE",
-					optarg);
-			strv_push(&env, &nenv, optarg);
+			if ((c = cli_push_env(&verb_exec, optarg, &env, &nenv)))
+				return c;
 			break;
 		case 'w':
 			eo.workdir = optarg;

@@ -54,8 +54,7 @@ static int live(const char *name)
 
 	if (msb_sandbox_info_get(name, &i, NULL) < 0)
 		return 0;
-	return !strcmp(i.status, "running") || !strcmp(i.status, "starting") ||
-	       !strcmp(i.status, "stopping");
+	return msb_status_is_live(i.status);
 }
 
 static int cmd_logs(int argc, char **argv)

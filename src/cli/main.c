@@ -71,6 +71,19 @@ int strv_push(char ***v, size_t *n, char *s)
 	return 0;
 }
 
+int cli_push_env(const struct verb *v, const char *arg, char ***env,
+		 size_t *n)
+{
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return cli_bad_usage(v, "invalid --env '%s': use KEY=VALUE",
+				     arg);
+	if (strv_push(env, n, (char *)arg) < 0) {
+		cli_err("out of memory");
+		return EXIT_MSB;
+	}
+	return 0;
+}
+
 int cli_format_json(const char *s, int *json)
 {
 	if (!strcmp(s, "json"))

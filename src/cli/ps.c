@@ -42,9 +42,7 @@ static const struct option opts[] = {
 
 static int shown(const msb_sandbox_info *i, int all)
 {
-	return all || !strcmp(i->status, "running") ||
-	       !strcmp(i->status, "starting") ||
-	       !strcmp(i->status, "stopping");
+	return all || msb_status_is_live(i->status);
 }
 
 static int cmd_ps(int argc, char **argv)

@@ -163,11 +163,8 @@ static int cmd_run(int argc, char **argv)
 						     err.message);
 			break;
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return cli_bad_usage(&verb_run,
-					"invalid --env '%s': use KEY=VALUE",
-					optarg);
-			strv_push(&env, &nenv, optarg);
+			if ((c = cli_push_env(&verb_run, optarg, &env, &nenv)))
+				return c;
 			break;
 		case 'w':
 			if (optarg[0] != '/')

@@ -437,7 +437,21 @@ static int get_row(sqlite3 *db, const char *name, struct msb_row *row,
 	return r;
 }
 
-static int is_live(const char *status)
+/* load_row() - a sandbox's record, reconciled, without keeping the
+ * database open. */
+static int load_row(const char *name, struct msb_row *row, msb_error *err)
+{
+	sqlite3 *db;
+	int r = msb_db_open(NULL, &db, err);
+
+	if (r < 0)
+		return r;
+	r = get_row(db, name, row, err);
+	msb_db_close(db);
+	return r;
+}
+
+MSB_API int msb_status_is_live(const char *status)
 {
 	return !strcmp(status, "starting") || !strcmp(status, "running") ||
 	       !strcmp(status, "stopping");
@@ -450,16 +464,12 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	struct msb_row row;
 	json_object *cfg, *t;
 	unsigned timeout = DEFAULT_BOOT_TIMEOUT_MS;
-	sqlite3 *db;
 	int r;
 
-	r = msb_db_open(NULL, &db, err);
+	r = load_row(name, &row, err);
 	if (r < 0)
 		return r;
-	r = get_row(db, name, &row, err);
-	if (r < 0)
-		goto out;
-	if (is_live(row.info.status)) {
+	if (msb_status_is_live(row.info.status)) {
 		r = msb_fail(err, -EALREADY, "sandbox '%s' is already %s",
 			     name, row.info.status);
 		goto out_row;
@@ -480,8 +490,6 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 		r = new_handle(name, boot_ms, out, err);
 out_row:
 	msb_row_free(&row);
-out:
-	msb_db_close(db);
 	return r;
 }
 
@@ -489,24 +497,17 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
 			     msb_error *err)
 {
 	struct msb_row row;
-	sqlite3 *db;
-	int r;
+	int r = load_row(name, &row, err);
 
-	r = msb_db_open(NULL, &db, err);
 	if (r < 0)
 		return r;
-	r = get_row(db, name, &row, err);
-	if (r == 0) {
-		if (strcmp(row.info.status, "running"))
-			r = msb_fail(err, -ENOTCONN,
-				     "sandbox '%s' is %s; start it with 'msb "
-				     "start %s'",
-				     name, row.info.status, name);
-		else
-			r = new_handle(name, 0, out, err);
-		msb_row_free(&row);
-	}
-	msb_db_close(db);
+	if (strcmp(row.info.status, "running"))
+		r = msb_fail(err, -ENOTCONN,
+			     "sandbox '%s' is %s; start it with 'msb start %s'",
+			     name, row.info.status, name);
+	else
+		r = new_handle(name, 0, out, err);
+	msb_row_free(&row);
 	return r;
 }
 
@@ -526,17 +527,12 @@ MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
 	struct msb_row row;
 	json_object *p, *res = NULL;
 	uint64_t t0 = msb_now_ms();
-	sqlite3 *db;
 	int r;
 
-	r = msb_db_open(NULL, &db, err);
+	r = load_row(name, &row, err);
 	if (r < 0)
 		return r;
-	r = get_row(db, name, &row, err);
-	msb_db_close(db);
-	if (r < 0)
-		return r;
-	if (!is_live(row.info.status)) {
+	if (!msb_status_is_live(row.info.status)) {
 		r = msb_fail(err, -EALREADY, "sandbox '%s' is not running (%s)",
 			     name, row.info.status);
 		msb_row_free(&row);
@@ -581,7 +577,7 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 	r = get_row(db, name, &row, err);
 	if (r < 0)
 		goto out;
-	if (is_live(row.info.status)) {
+	if (msb_status_is_live(row.info.status)) {
 		if (!force) {
 			r = msb_fail(err, -EBUSY,
 				     "sandbox '%s' is %s: stop it first, or "
@@ -653,18 +649,12 @@ MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 				 msb_error *err)
 {
 	struct msb_row row;
-	sqlite3 *db;
-	int r;
+	int r = load_row(name, &row, err);
 
-	r = msb_db_open(NULL, &db, err);
-	if (r < 0)
-		return r;
-	r = get_row(db, name, &row, err);
 	if (r == 0) {
 		*out = row.info;
 		msb_row_free(&row);
 	}
-	msb_db_close(db);
 	return r;
 }
 
@@ -673,14 +663,9 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 	struct msb_row row;
 	json_object *o, *paths;
 	char dir[PATH_MAX], p[PATH_MAX + 32];
-	sqlite3 *db;
 	int r;
 
-	r = msb_db_open(NULL, &db, err);
-	if (r < 0)
-		return r;
-	r = get_row(db, name, &row, err);
-	msb_db_close(db);
+	r = load_row(name, &row, err);
 	if (r < 0)
 		return r;
 	o = json_object_new_object();

@@ -132,3 +132,22 @@ def test_help_on_every_verb(msb):
     assert "Commands:" in msb.out("--help")
     p = msb("frobnicate")
     assert p.returncode == 2 and b"unknown command" in p.stderr
+
+
+def test_accelerator_choice_is_recorded(msb, shared):
+    info = json.loads(msb.out("inspect", shared))
+    accel = info["runtime"]["accel"]
+    assert accel in ("kvm", "tcg")
+    broken = os.path.join(msb.home, "kvm-broken")
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        assert accel == "tcg"
+    elif os.path.exists(broken):
+        # KVM opened but could not run a guest here: msb fell back to TCG,
+        # said so in the log of the boot that found out, and remembers it.
+        assert accel == "tcg"
+        assert open(broken).read().startswith("qemu -accel kvm exited")
+    else:
+        assert accel == "kvm"
+    # Forcing TCG always works.
+    p = msb("run", "--rm", "--", "true", env={"MSB_ACCEL": "tcg"})
+    assert p.returncode == 0, p
