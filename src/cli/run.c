@@ -92,7 +92,7 @@ static void gen_name(char *buf, size_t n)
  * return once it has, so 'msb ps' right after us tells the truth. */
 static void wait_stopped(const char *name)
 {
-	for (int i = 0; i < 3000; i++) {
+	for (int i = 0; i < 15000; i++) { /* 30 s */
 		msb_sandbox_info info;
 
 		if (msb_sandbox_info_get(name, &info, NULL) < 0)
@@ -100,7 +100,7 @@ static void wait_stopped(const char *name)
 		if (!strcmp(info.status, "stopped") ||
 		    !strcmp(info.status, "failed"))
 			return;
-		usleep(10000);
+		usleep(2000);
 	}
 }
 

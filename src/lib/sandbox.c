@@ -517,7 +517,7 @@ static void wait_gone(const char *name, unsigned ms)
 	uint64_t end = msb_now_ms() + ms;
 
 	while (msb_supervisor_alive(name) && msb_now_ms() < end)
-		usleep(10000);
+		usleep(2000);
 }
 
 MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
