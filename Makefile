@@ -17,12 +17,14 @@ LIBS := -ljson-c -lsqlite3 -ldl -lm
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
 	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c)
 SUP_SRC := $(wildcard src/supervisor/*.c)
+# The network stack lives in the supervisor (and the unit tests and fuzzer).
+NET_SRC := $(wildcard src/net/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
-SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o)
+SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o) $(NET_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 
 SHARE := $(B)/share/msb
@@ -44,7 +46,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -105,24 +107,30 @@ $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(HDRS)
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
-		$(UNIT_SRC) $(LIB_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Isrc/net -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/proto \
 		-o $@ fuzz/frame.c src/proto/proto.c
 
+# Arbitrary frames into the network stack's input (fuzz/net.c).
+$(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net \
+		-o $@ fuzz/net.c $(NET_SRC)
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
-fuzz: $(B)/fuzz/frame
+fuzz: $(B)/fuzz/frame $(B)/fuzz/net
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(B)/fuzz/frame
+test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net
 	tests/run-all.sh $(B)
 
 bench: all

@@ -35,3 +35,18 @@ def test_fuzz_frame_parser():
         assert "Done" in p.stderr, p.stderr[-2000:]
     finally:
         shutil.rmtree(corpus, ignore_errors=True)
+
+
+def test_fuzz_net_stack():
+    """Arbitrary guest frames (and host socket events) into src/net/."""
+    corpus = tempfile.mkdtemp(prefix="msb-fuzz-net-")
+    seeds = os.path.join(ROOT, "fuzz", "corpus", "net")
+    try:
+        p = subprocess.run([os.path.join(BUILD, "fuzz", "net"),
+                            "-max_total_time=20", "-rss_limit_mb=1024",
+                            corpus, seeds], capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr[-4000:]
+        assert "Done" in p.stderr, p.stderr[-2000:]
+    finally:
+        shutil.rmtree(corpus, ignore_errors=True)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""make-net-corpus.py - seed scripts for fuzz/net.c: a guest's frames.
+
+Each file is a script of operations (see fuzz/net.c): frames with their
+checksums left for the harness to fix (op 0x80), host socket data, time
+passing, host socket closes. The frames are what a guest at 10.0.2.15
+sends: ARP for the gateway, a ping, a DNS query, a whole TCP connection.
+
+Usage: fuzz/make-net-corpus.py [DIR]   (default: fuzz/corpus/net)
+Stdlib only; the output is deterministic, so the files can be committed.
+"""
+
+import os
+import struct
+import sys
+
+GMAC = bytes.fromhex("525400123456")
+HMAC = bytes.fromhex("525400123502")
+GUEST, GW, DNS, REMOTE = (bytes([10, 0, 2, 15]), bytes([10, 0, 2, 2]),
+                          bytes([10, 0, 2, 3]), bytes([198, 51, 100, 7]))
+
+
+def eth(t, payload, dst=HMAC):
+    return dst + GMAC + struct.pack(">H", t) + payload
+
+
+def ip4(proto, dst, payload):
+    return eth(0x0800, struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(payload),
+                                   1, 0x4000, 64, proto, 0, GUEST, dst) + payload)
+
+
+def tcp(seq, ack, flags, data=b"", opts=b"", sport=40000, dport=80):
+    off = (20 + len(opts)) // 4
+    return ip4(6, REMOTE, struct.pack(">HHIIBBHHH", sport, dport, seq, ack,
+                                      off << 4, flags, 65535, 0, 0) + opts + data)
+
+
+def frame(f):
+    return bytes([0x80]) + struct.pack(">H", len(f)) + f
+
+
+def host(data):
+    return bytes([1, len(data)]) + data
+
+
+def tick(n):
+    return bytes([2, n])
+
+
+ARP = eth(0x0806, struct.pack(">HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, GMAC,
+                              GUEST, b"\0" * 6, GW), dst=b"\xff" * 6)
+PING = ip4(1, GW, struct.pack(">BBHHH", 8, 0, 0, 1, 1) + b"ping")
+QNAME = b"\x07example\x03com\x00"
+DNSQ = ip4(17, DNS, struct.pack(">HHHH", 5353, 53, 8 + 12 + len(QNAME) + 4, 0)
+           + struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + QNAME
+           + struct.pack(">HH", 1, 1))
+UDP = ip4(17, REMOTE, struct.pack(">HHHH", 5000, 7, 8 + 5, 0) + b"hello")
+SYN = tcp(1000, 0, 0x02, opts=bytes([2, 4, 5, 0xb4, 1, 3, 3, 7]))
+
+SEEDS = {
+    "arp": frame(ARP),
+    "ping": frame(PING),
+    "dns": frame(DNSQ) + tick(200),
+    "udp": frame(UDP) + host(b"reply"),
+    # The stack's ISN is not known in advance: the ACK is a guess the
+    # fuzzer can mutate; the data and FIN paths still run.
+    "tcp": frame(SYN) + tick(1) + frame(tcp(1001, 1, 0x10))
+    + frame(tcp(1001, 1, 0x18, b"GET / HTTP/1.0\r\n\r\n"))
+    + host(b"HTTP/1.0 200 OK\r\n\r\nhi") + bytes([3])
+    + frame(tcp(1019, 1, 0x11)) + tick(20),
+    "synflood": b"".join(frame(tcp(i, 0, 0x02, sport=1000 + i)) for i in range(40)),
+}
+
+
+def main():
+    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "corpus", "net")
+    os.makedirs(d, exist_ok=True)
+    for name, data in SEEDS.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()

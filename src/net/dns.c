@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* dns.c - the sandbox's resolver at 10.0.2.3: policy first, then upstream
+ *
+ * Theory of operation: a guest query (RFC 1035 §4.1) is parsed by
+ * dns_parse_query(); the name is checked against the policy (a denied name
+ * gets NXDOMAIN at once, never a timeout), A queries are forwarded to the
+ * host-side upstream with a fresh id, and the upstream's answer is not
+ * passed through: dns_parse_answer() takes the A records out of it, those
+ * in denied ranges are dropped (rebinding protection), those for names
+ * matching --net-allow are bound to the name's rule in the policy, and a
+ * new answer is built with every record owned by the question's name. CNAME
+ * chains are thus flattened, and nothing but addresses the policy has seen
+ * reaches the guest. AAAA queries get an empty answer (the guest has no
+ * IPv6 route); other types are refused. Query names longer than
+ * DNS_NAME_LIMIT and more than DNS_RATE queries a second are refused:
+ * both are how DNS tunnels look.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "dns.h"
+#include "stack.h"
+
+#define DNS_HLEN 12
+#define DNS_TIMEOUT_MS 5000
+#define DNS_NAME_LIMIT 180
+#define DNS_RATE 200
+#define DNS_MAX_ADDRS 16
+
+enum { RC_OK = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3,
+       RC_REFUSED = 5 };
+enum { T_A = 1, T_CNAME = 5, T_AAAA = 28 };
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+int dns_read_name(const uint8_t *p, size_t len, size_t *off, char *name)
+{
+	size_t o = *off, out = 0;
+
+	for (;;) {
+		uint8_t l;
+
+		if (o >= len)
+			return -1;
+		l = p[o++];
+		if (!l)
+			break;
+		/* Pointers (and the reserved 01/10 forms) have no place in
+		 * a question's name. */
+		if (l > 63 || o + l > len)
+			return -1;
+		if (out + l + 1 > NET_DOMAIN_LEN + 1)
+			return -1;
+		if (out)
+			name[out++] = '.';
+		for (unsigned i = 0; i < l; i++) {
+			uint8_t c = p[o + i];
+
+			if (c <= ' ' || c > '~' || c == '.')
+				return -1;
+			name[out++] = (char)tolower(c);
+		}
+		o += l;
+	}
+	name[out] = '\0';
+	*off = o;
+	return 0;
+}
+
+int dns_skip_name(const uint8_t *p, size_t len, size_t *off)
+{
+	size_t o = *off;
+
+	for (unsigned labels = 0; labels < 128; labels++) {
+		uint8_t l;
+
+		if (o >= len)
+			return -1;
+		l = p[o];
+		if ((l & 0xc0) == 0xc0) {
+			if (o + 2 > len)
+				return -1;
+			*off = o + 2; /* a pointer ends the name */
+			return 0;
+		}
+		if (l & 0xc0)
+			return -1;
+		o += 1 + (size_t)l;
+		if (!l) {
+			*off = o;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int dns_parse_query(const uint8_t *p, size_t len, struct dns_q *q)
+{
+	size_t off = DNS_HLEN;
+
+	if (len < DNS_HLEN)
+		return -1;
+	q->id = be16(p);
+	q->flags = be16(p + 2);
+	/* A standard query (QR 0, opcode 0) with one question. */
+	if ((q->flags & 0xf800) || be16(p + 4) != 1)
+		return -1;
+	if (dns_read_name(p, len, &off, q->name) < 0 || off + 4 > len)
+		return -1;
+	q->qtype = be16(p + off);
+	q->qclass = be16(p + off + 2);
+	q->qend = off + 4;
+	return 0;
+}
+
+int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
+{
+	size_t off = DNS_HLEN;
+	unsigned qd, an;
+
+	if (len < DNS_HLEN)
+		return -1;
+	a->id = be16(p);
+	if (!(be16(p + 2) & 0x8000))
+		return -1;
+	a->rcode = p[3] & 0xf;
+	qd = be16(p + 4);
+	an = be16(p + 6);
+	a->naddr = 0;
+	a->min_ttl = UINT32_MAX;
+	if (qd != 1 || dns_read_name(p, len, &off, a->name) < 0 ||
+	    off + 4 > len)
+		return -1;
+	off += 4;
+	for (unsigned i = 0; i < an; i++) {
+		uint16_t type, class, rdlen;
+		uint32_t ttl;
+
+		if (dns_skip_name(p, len, &off) < 0 || off + 10 > len)
+			return -1;
+		type = be16(p + off);
+		class = be16(p + off + 2);
+		ttl = (uint32_t)be16(p + off + 4) << 16 | be16(p + off + 6);
+		rdlen = be16(p + off + 8);
+		off += 10;
+		if (off + rdlen > len)
+			return -1;
+		if (type == T_A && class == 1 && rdlen == 4 &&
+		    a->naddr < DNS_ADDR_MAX) {
+			a->addr[a->naddr++] = (uint32_t)p[off] << 24 |
+					      (uint32_t)p[off + 1] << 16 |
+					      (uint32_t)p[off + 2] << 8 |
+					      p[off + 3];
+			if (ttl < a->min_ttl)
+				a->min_ttl = ttl;
+		}
+		off += rdlen;
+	}
+	if (a->min_ttl == UINT32_MAX)
+		a->min_ttl = 0;
+	return 0;
+}
+
+/* reply() - an answer to the guest: its question, then @naddr A records
+ * owned by the question's name (a compression pointer to offset 12). */
+static void reply(struct net *n, uint32_t gaddr, uint16_t gport,
+		  uint16_t id, uint16_t qflags, const uint8_t *question,
+		  size_t qlen, uint8_t rcode, const uint32_t *addr,
+		  unsigned naddr, uint32_t ttl)
+{
+	uint8_t buf[DNS_HLEN + NET_DOMAIN_LEN + 6 + DNS_ADDR_MAX * 16];
+	size_t off = DNS_HLEN;
+
+	if (qlen > NET_DOMAIN_LEN + 6)
+		return;
+	put16(buf, id);
+	/* QR, the query's RD, RA, the code. */
+	put16(buf + 2, (uint16_t)(0x8080 | (qflags & 0x0100) | rcode));
+	put16(buf + 4, qlen ? 1 : 0);
+	put16(buf + 6, (uint16_t)naddr);
+	put16(buf + 8, 0);
+	put16(buf + 10, 0);
+	if (qlen)
+		memcpy(buf + off, question, qlen);
+	off += qlen;
+	for (unsigned i = 0; i < naddr; i++) {
+		put16(buf + off, 0xc00c);
+		put16(buf + off + 2, T_A);
+		put16(buf + off + 4, 1);
+		put16(buf + off + 6, (uint16_t)(ttl >> 16));
+		put16(buf + off + 8, (uint16_t)ttl);
+		put16(buf + off + 10, 4);
+		buf[off + 12] = (uint8_t)(addr[i] >> 24);
+		buf[off + 13] = (uint8_t)(addr[i] >> 16);
+		buf[off + 14] = (uint8_t)(addr[i] >> 8);
+		buf[off + 15] = (uint8_t)addr[i];
+		off += 16;
+	}
+	udp_send_to_guest(n, n->cfg.dns_ip, 53, gaddr, gport, buf, off);
+}
+
+static int upstream_open(struct net *n)
+{
+	int fd;
+
+	if (n->dns_fd >= 0)
+		return 0;
+	fd = net_open_socket(n, SOCK_DGRAM,
+			     ntohl(n->cfg.dns_upstream.sin_addr.s_addr),
+			     ntohs(n->cfg.dns_upstream.sin_port));
+	if (fd < 0)
+		return fd;
+	n->dns_fd = fd;
+	net_watch(n, fd, EPOLLIN, NEV_DNS, 0, EPOLL_CTL_ADD);
+	return 0;
+}
+
+void dns_close(struct net *n)
+{
+	if (n->dns_fd >= 0) {
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->dns_fd, NULL);
+		close(n->dns_fd);
+		n->dns_fd = -1;
+	}
+	memset(n->dnsq, 0, sizeof(n->dnsq));
+}
+
+void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
+	       const uint8_t *p, size_t len)
+{
+	uint8_t out[DNS_HLEN + NET_DOMAIN_LEN + 6];
+	struct dns_query *slot = NULL;
+	struct dns_q q;
+	char why[160];
+	int bind;
+
+	n->st.dns_queries++;
+	if (dns_parse_query(p, len, &q) < 0) {
+		/* Answer FORMERR only when there is an id to answer. */
+		if (len >= DNS_HLEN)
+			reply(n, ip->src, sport, be16(p), 0, NULL, 0,
+			      RC_FORMERR, NULL, 0, 0);
+		return;
+	}
+	if (n->now - n->dns_window_ms >= 1000) {
+		n->dns_window_ms = n->now;
+		n->dns_window_n = 0;
+	}
+	if (++n->dns_window_n > DNS_RATE || strlen(q.name) > DNS_NAME_LIMIT) {
+		if (n->dns_window_n == DNS_RATE + 1 ||
+		    strlen(q.name) > DNS_NAME_LIMIT)
+			net_logf(n, "net: refused dns query%s: %s",
+				 strlen(q.name) > DNS_NAME_LIMIT ?
+					 " (name too long)" : "s (rate)",
+				 n->dns_window_n > DNS_RATE ?
+					 "more than 200 a second" : "");
+		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
+		return;
+	}
+	if (!net_policy_name(&n->cfg.policy, q.name, &bind, why,
+			     sizeof(why))) {
+		n->st.denied++;
+		net_logf(n, "net: denied dns %s: %s", q.name, why);
+		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
+		return;
+	}
+	if (q.qclass != 1 || q.qtype != T_A) {
+		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN,
+		      q.qclass == 1 && q.qtype == T_AAAA ? RC_OK : RC_REFUSED,
+		      NULL, 0, 0);
+		return;
+	}
+	for (unsigned i = 0; i < NET_DNS_PENDING; i++) {
+		if (!n->dnsq[i].used) {
+			slot = &n->dnsq[i];
+			break;
+		}
+	}
+	if (!slot || upstream_open(n) < 0) {
+		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
+		return;
+	}
+	slot->used = 1;
+	slot->bind = (uint8_t)bind;
+	slot->guest_id = q.id;
+	slot->up_id = n->dns_next_id;
+	n->dns_next_id = (uint16_t)(n->dns_next_id * 25173u + 13849u);
+	slot->gport = sport;
+	slot->gaddr = ip->src;
+	slot->qtype = q.qtype;
+	slot->deadline = n->now + DNS_TIMEOUT_MS;
+	strcpy(slot->name, q.name);
+	/* Our own query: a fresh id, recursion desired, the question. */
+	put16(out, slot->up_id);
+	put16(out + 2, 0x0100);
+	put16(out + 4, 1);
+	memset(out + 6, 0, 6);
+	memcpy(out + DNS_HLEN, p + DNS_HLEN, q.qend - DNS_HLEN);
+	if (send(n->dns_fd, out, q.qend, MSG_DONTWAIT) < 0) {
+		slot->used = 0;
+		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
+	}
+}
+
+/* encode_question() - @name as a question for type A, class IN */
+static size_t encode_question(const char *name, uint8_t *out)
+{
+	size_t o = 0;
+	const char *s = name;
+
+	while (*s) {
+		const char *dot = strchr(s, '.');
+		size_t l = dot ? (size_t)(dot - s) : strlen(s);
+
+		out[o++] = (uint8_t)l;
+		memcpy(out + o, s, l);
+		o += l;
+		s += l + (dot ? 1 : 0);
+	}
+	out[o++] = 0;
+	put16(out + o, T_A);
+	put16(out + o + 2, 1);
+	return o + 4;
+}
+
+static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
+{
+	uint8_t question[NET_DOMAIN_LEN + 6];
+	uint32_t keep[DNS_ADDR_MAX];
+	unsigned nkeep = 0, dropped = 0;
+	uint8_t rcode = a ? a->rcode : RC_SERVFAIL;
+
+	for (unsigned i = 0; a && i < a->naddr; i++) {
+		if (!net_policy_answer4(&n->cfg.policy, a->addr[i])) {
+			dropped++;
+			continue;
+		}
+		keep[nkeep++] = a->addr[i];
+		if (q->bind)
+			net_policy_bind4(&n->cfg.policy, a->addr[i],
+					 a->min_ttl, n->now);
+	}
+	if (dropped)
+		net_logf(n, "net: dropped %u answer%s for %s in denied ranges "
+			    "(rebinding protection)",
+			 dropped, dropped > 1 ? "s" : "", q->name);
+	if (rcode != RC_OK && rcode != RC_NXDOMAIN)
+		rcode = RC_SERVFAIL;
+	reply(n, q->gaddr, q->gport, q->guest_id, 0x0100, question,
+	      encode_question(q->name, question), rcode, keep, nkeep,
+	      a ? a->min_ttl : 0);
+	q->used = 0;
+}
+
+void dns_event(struct net *n)
+{
+	uint8_t buf[4096];
+	struct dns_a a;
+
+	for (int i = 0; i < 32 && n->dns_fd >= 0; i++) {
+		ssize_t r = recv(n->dns_fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r < 0)
+			break;
+		if (dns_parse_answer(buf, (size_t)r, &a) < 0)
+			continue;
+		for (unsigned j = 0; j < NET_DNS_PENDING; j++) {
+			struct dns_query *q = &n->dnsq[j];
+
+			if (q->used && q->up_id == a.id &&
+			    !strcmp(q->name, a.name)) {
+				answer(n, q, &a);
+				break;
+			}
+		}
+	}
+}
+
+void dns_tick(struct net *n)
+{
+	for (unsigned i = 0; i < NET_DNS_PENDING; i++)
+		if (n->dnsq[i].used && n->now > n->dnsq[i].deadline)
+			answer(n, &n->dnsq[i], NULL);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* eth.c - Ethernet demultiplexing and ARP for the gateway's addresses
+ *
+ * The guest's only neighbours are the gateway and the resolver, both
+ * answered with the gateway's MAC (RFC 826). IPv6 is not routed: its frames
+ * (router and neighbour solicitations, MLD reports) are dropped, so the
+ * guest sees no IPv6 router and uses IPv4 only.
+ */
+
+#include <string.h>
+
+#include "stack.h"
+
+#define ETHERTYPE_IP4 0x0800
+#define ETHERTYPE_ARP 0x0806
+#define ARP_LEN 28
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* arp_input() - answer "who has" for the gateway and the resolver */
+static void arp_input(struct net *n, const uint8_t *a, size_t len)
+{
+	uint32_t tpa;
+	uint8_t *f;
+
+	/* Ethernet (1), IPv4 (0x0800), 6-byte MACs, 4-byte addresses,
+	 * request (1). */
+	if (len < ARP_LEN || be16(a) != 1 || be16(a + 2) != ETHERTYPE_IP4 ||
+	    a[4] != 6 || a[5] != 4 || be16(a + 6) != 1)
+		return;
+	tpa = be32(a + 24);
+	if (tpa != n->cfg.gw_ip && tpa != n->cfg.dns_ip)
+		return;
+	f = net_frame_begin(n, ETH_HLEN + ARP_LEN);
+	if (!f)
+		return;
+	memcpy(f, a + 8, 6);
+	memcpy(f + 6, n->cfg.gw_mac, 6);
+	f[12] = ETHERTYPE_ARP >> 8;
+	f[13] = ETHERTYPE_ARP & 0xff;
+	memcpy(f + 14, a, 6);
+	f[20] = 0;
+	f[21] = 2; /* reply */
+	memcpy(f + 22, n->cfg.gw_mac, 6);
+	put32(f + 28, tpa);
+	memcpy(f + 32, a + 8, 10); /* the asker's MAC and address */
+	net_frame_commit(n, f, ETH_HLEN + ARP_LEN);
+}
+
+void eth_input(struct net *n, const uint8_t *f, size_t len)
+{
+	uint16_t type;
+
+	if (len < ETH_HLEN) {
+		n->st.rx_dropped++;
+		return;
+	}
+	type = be16(f + 12);
+	if (type == ETHERTYPE_ARP)
+		arp_input(n, f + ETH_HLEN, len - ETH_HLEN);
+	else if (type == ETHERTYPE_IP4)
+		ip4_input(n, f + ETH_HLEN, len - ETH_HLEN);
+	else
+		n->st.rx_dropped++;
+}
+
+uint8_t *eth_ip4_begin(struct net *n, uint8_t **frame, size_t l4max)
+{
+	uint8_t *f = net_frame_begin(n, ETH_HLEN + IP4_HLEN + l4max);
+
+	*frame = f;
+	return f ? f + ETH_HLEN + IP4_HLEN : NULL;
+}
+
+void eth_ip4_commit(struct net *n, uint8_t *f, uint32_t src, uint32_t dst,
+		    uint8_t proto, size_t l4len)
+{
+	uint8_t *ip = f + ETH_HLEN;
+	size_t tot = IP4_HLEN + l4len;
+	static uint16_t ip_id;
+
+	memcpy(f, n->cfg.guest_mac, 6);
+	memcpy(f + 6, n->cfg.gw_mac, 6);
+	f[12] = ETHERTYPE_IP4 >> 8;
+	f[13] = ETHERTYPE_IP4 & 0xff;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip_id++;
+	ip[4] = (uint8_t)(ip_id >> 8);
+	ip[5] = (uint8_t)ip_id;
+	ip[6] = 0x40; /* DF */
+	ip[7] = 0;
+	ip[8] = 64;
+	ip[9] = proto;
+	ip[10] = ip[11] = 0;
+	put32(ip + 12, src);
+	put32(ip + 16, dst);
+	{
+		uint16_t c = net_csum_fold(net_csum_add(0, ip, IP4_HLEN));
+
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	}
+	net_frame_commit(n, f, ETH_HLEN + tot);
+}

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* net.c - the stack's link to QEMU, its event loop and shared helpers
+ *
+ * Theory of operation: QEMU's `-netdev stream` writes each guest frame as
+ * a 4-byte big-endian length and the frame; we read as much as the socket
+ * has into a fixed buffer and hand every whole frame to eth_input(). Frames
+ * to the guest are built in place in a fixed output queue (already framed)
+ * and written when a dispatch round ends, so one write() carries many
+ * frames. When the queue cannot take a frame, ARP/ICMP/UDP replies are
+ * dropped as a NIC would; TCP asks first (net_out_room()) and sends later,
+ * when the link drains (tcp_link_ready()).
+ */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define TICK_MS 50
+#define LOG_PER_S 20
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void net_logf(struct net *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	/* A guest can make denials as fast as it likes; the log must not
+	 * follow it. */
+	if (n->now - n->log_window_ms >= 1000) {
+		if (n->log_window_n > LOG_PER_S)
+			snprintf(line, sizeof(line),
+				 "net: %u more lines suppressed",
+				 n->log_window_n - LOG_PER_S);
+		n->log_window_ms = n->now;
+		if (n->log_window_n > LOG_PER_S && n->cfg.log)
+			n->cfg.log(n->cfg.opaque, line);
+		n->log_window_n = 0;
+	}
+	if (++n->log_window_n > LOG_PER_S || !n->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n->cfg.log(n->cfg.opaque, line);
+}
+
+static void resolv_conf_upstream(struct sockaddr_in *sa)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/etc/resolv.conf", "re");
+
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(53);
+	sa->sin_addr.s_addr = htonl(0x7f000001);
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		char addr[64];
+		struct in_addr a;
+
+		if (sscanf(line, " nameserver %63s", addr) == 1 &&
+		    inet_pton(AF_INET, addr, &a) == 1) {
+			sa->sin_addr = a;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+void net_config_default(struct net_config *c)
+{
+	static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+	static const uint8_t hmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x35, 0x02 };
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->guest_mac, gmac, 6);
+	memcpy(c->gw_mac, hmac, 6);
+	c->guest_ip = NET_GUEST_IP;
+	c->gw_ip = NET_GW_IP;
+	c->dns_ip = NET_DNS_IP;
+	c->prefix = NET_PREFIX;
+	c->mtu = NET_MTU;
+	resolv_conf_upstream(&c->dns_upstream);
+	net_policy_init(&c->policy);
+	net_policy_host_addrs(&c->policy);
+}
+
+int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,
+	      unsigned idx, int op)
+{
+	struct epoll_event ev = { .events = events };
+
+	ev.data.u64 = (uint64_t)kind << 32 | idx;
+	return epoll_ctl(n->epfd, op, fd, &ev);
+}
+
+struct net *net_new(const struct net_config *cfg)
+{
+	struct net *n = calloc(1, sizeof(*n));
+	struct itimerspec it = { .it_interval = { 0, TICK_MS * 1000000 },
+				 .it_value = { 0, TICK_MS * 1000000 } };
+
+	if (!n)
+		return NULL;
+	n->cfg = *cfg;
+	n->link_fd = n->dns_fd = -1;
+	for (unsigned i = 0; i < NET_UDP_MAX; i++)
+		n->udp[i].fd = -1;
+	n->epfd = epoll_create1(EPOLL_CLOEXEC);
+	n->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->epfd < 0 || n->timer_fd < 0) {
+		net_free(n);
+		return NULL;
+	}
+	/* Host sockets are re-originated flows: initial sequence numbers
+	 * the guest cannot predict cost nothing. */
+	if (getrandom(&n->isn_seed, sizeof(n->isn_seed), GRND_NONBLOCK) < 0)
+		n->isn_seed = (uint32_t)mono_ms() * 2654435761u;
+	n->dns_next_id = (uint16_t)(n->isn_seed >> 16);
+	timerfd_settime(n->timer_fd, 0, &it, NULL);
+	net_watch(n, n->timer_fd, EPOLLIN, NEV_TIMER, 0, EPOLL_CTL_ADD);
+	n->now = mono_ms();
+	return n;
+}
+
+static void link_close(struct net *n)
+{
+	if (n->link_fd < 0)
+		return;
+	epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->link_fd, NULL);
+	close(n->link_fd);
+	n->link_fd = -1;
+}
+
+void net_attach(struct net *n, int link_fd)
+{
+	link_close(n);
+	tcp_close_all(n);
+	udp_close_all(n);
+	dns_close(n);
+	n->in_len = n->out_off = n->out_len = 0;
+	n->out_armed = 0;
+	n->link_fd = link_fd;
+	if (link_fd >= 0) {
+		fcntl(link_fd, F_SETFL, fcntl(link_fd, F_GETFL) | O_NONBLOCK);
+		net_watch(n, link_fd, EPOLLIN, NEV_LINK, 0, EPOLL_CTL_ADD);
+	}
+}
+
+int net_fd(const struct net *n)
+{
+	return n->epfd;
+}
+
+void net_get_stats(const struct net *n, struct net_stats *st)
+{
+	*st = n->st;
+}
+
+int net_out_room(const struct net *n, size_t len)
+{
+	return n->out_len + 4 + len <= NET_OUT_BUF;
+}
+
+uint8_t *net_frame_begin(struct net *n, size_t max)
+{
+	if (!net_out_room(n, max)) {
+		n->st.tx_dropped++;
+		n->link_blocked = 1;
+		return NULL;
+	}
+	if (n->out_off + n->out_len + 4 + max > NET_OUT_BUF) {
+		memmove(n->out, n->out + n->out_off, n->out_len);
+		n->out_off = 0;
+	}
+	return n->out + n->out_off + n->out_len + 4;
+}
+
+void net_frame_commit(struct net *n, uint8_t *frame, size_t len)
+{
+	uint8_t *hdr = frame - 4;
+
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+	n->out_len += 4 + len;
+	n->st.tx_frames++;
+}
+
+void net_flush(struct net *n)
+{
+	while (n->out_len && n->link_fd >= 0) {
+		ssize_t w = send(n->link_fd, n->out + n->out_off, n->out_len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		n->out_off += (size_t)w;
+		n->out_len -= (size_t)w;
+	}
+	if (!n->out_len)
+		n->out_off = 0;
+	if (n->link_fd >= 0 && !!n->out_len != n->out_armed) {
+		n->out_armed = !!n->out_len;
+		net_watch(n, n->link_fd,
+			  EPOLLIN | (n->out_armed ? EPOLLOUT : 0), NEV_LINK, 0,
+			  EPOLL_CTL_MOD);
+	}
+	if (n->link_fd < 0)
+		n->out_off = n->out_len = 0;
+}
+
+void net_input(struct net *n, const uint8_t *frame, size_t len)
+{
+	n->st.rx_frames++;
+	eth_input(n, frame, len);
+}
+
+/* link_read() - whole frames out of what QEMU wrote. Return: 0, or -1 when
+ * the link is gone or sent a length no Ethernet frame has. */
+static int link_read(struct net *n)
+{
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t r = read(n->link_fd, n->in + n->in_len,
+				 NET_IN_BUF - n->in_len);
+		size_t off = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return 0;
+		if (r <= 0)
+			return -1;
+		n->in_len += (size_t)r;
+		while (n->in_len - off >= 4) {
+			uint32_t flen = (uint32_t)n->in[off] << 24 |
+					(uint32_t)n->in[off + 1] << 16 |
+					(uint32_t)n->in[off + 2] << 8 |
+					n->in[off + 3];
+
+			if (flen > NET_FRAME_MAX) {
+				net_logf(n, "net: frame of %u bytes on the "
+					    "link; dropping the link", flen);
+				return -1;
+			}
+			if (n->in_len - off - 4 < flen)
+				break;
+			net_input(n, n->in + off + 4, flen);
+			off += 4 + flen;
+		}
+		memmove(n->in, n->in + off, n->in_len - off);
+		n->in_len -= off;
+		/* A batch of guest segments gets one ACK per flow. */
+		tcp_flush_acks(n);
+	}
+	return 0;
+}
+
+void net_tick(struct net *n, uint64_t now_ms)
+{
+	n->now = now_ms;
+	tcp_tick(n);
+	udp_tick(n);
+	dns_tick(n);
+}
+
+void net_dispatch(struct net *n)
+{
+	struct epoll_event evs[64];
+	int cnt;
+
+	n->now = mono_ms();
+	cnt = epoll_wait(n->epfd, evs, 64, 0);
+	for (int i = 0; i < cnt; i++) {
+		unsigned kind = (unsigned)(evs[i].data.u64 >> 32);
+		unsigned idx = (unsigned)evs[i].data.u64;
+		uint32_t e = evs[i].events;
+
+		switch (kind) {
+		case NEV_LINK:
+			if (n->link_fd < 0)
+				break;
+			if (e & EPOLLOUT)
+				net_flush(n);
+			if ((e & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+			    link_read(n) < 0) {
+				link_close(n);
+				tcp_close_all(n);
+				udp_close_all(n);
+			}
+			break;
+		case NEV_TIMER: {
+			uint64_t x;
+
+			if (read(n->timer_fd, &x, sizeof(x)) > 0)
+				net_tick(n, n->now);
+			break;
+		}
+		case NEV_TCP:
+			tcp_event(n, idx, e);
+			break;
+		case NEV_UDP:
+			udp_event(n, idx, e);
+			break;
+		case NEV_DNS:
+			dns_event(n);
+			break;
+		}
+	}
+	tcp_flush_acks(n);
+	net_flush(n);
+	/* Room again: what TCP held back goes now. */
+	if (n->link_blocked && n->out_len < NET_OUT_BUF / 2) {
+		n->link_blocked = 0;
+		tcp_link_ready(n);
+		net_flush(n);
+	}
+}
+
+void net_free(struct net *n)
+{
+	if (!n)
+		return;
+	link_close(n);
+	tcp_close_all(n);
+	udp_close_all(n);
+	dns_close(n);
+	if (n->timer_fd >= 0)
+		close(n->timer_fd);
+	if (n->epfd >= 0)
+		close(n->epfd);
+	free(n);
+}
+
+int net_open_socket(struct net *n, int type, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(ip) };
+	int fd;
+
+	if (n->cfg.open_socket)
+		return n->cfg.open_socket(n->cfg.opaque, type, &sa);
+	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+uint32_t net_csum_add(uint32_t sum, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len > 1) {
+		sum += (uint32_t)b[0] << 8 | b[1];
+		b += 2;
+		len -= 2;
+		if (sum & 0x80000000u)
+			sum = (sum & 0xffff) + (sum >> 16);
+	}
+	if (len)
+		sum += (uint32_t)b[0] << 8;
+	return sum;
+}
+
+uint16_t net_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+uint32_t net_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
+{
+	return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) +
+	       proto + (uint32_t)len;
+}
+
+int net_in_subnet(const struct net *n, uint32_t ip)
+{
+	uint32_t mask = n->cfg.prefix ? ~0u << (32 - n->cfg.prefix) : 0;
+
+	return (ip & mask) == (n->cfg.guest_ip & mask);
+}

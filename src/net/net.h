@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* net.h - the sandbox's userspace network stack, as the supervisor drives it
+ *
+ * The guest's only way out. QEMU hands us the guest's Ethernet frames on a
+ * unix stream socket (`-netdev stream`), each prefixed by its length as a
+ * 4-byte big-endian integer, and takes frames back the same way. The stack
+ * answers ARP, ICMP echo and DNS itself and terminates the guest's TCP and
+ * UDP flows here, re-originating each allowed one from an ordinary host
+ * socket: nothing the guest sends is ever forwarded as a packet.
+ *
+ * The stack owns an epoll descriptor of its own (the link, every host
+ * socket, its timer); the supervisor watches that one descriptor and calls
+ * net_dispatch() when it is readable. The stack is thus testable and
+ * fuzzable without a supervisor.
+ *
+ * Addresses the guest sees (as QEMU's user networking, so familiar):
+ *
+ *   guest     10.0.2.15/24   MAC 52:54:00:12:34:56
+ *   gateway   10.0.2.2       MAC 52:54:00:12:35:02  (answers ARP and ping)
+ *   resolver  10.0.2.3       UDP 53, answered by dns.c
+ *
+ * The agent configures eth0 statically from INIT (no DHCP): address,
+ * default route, MTU and /etc/resolv.conf.
+ */
+#ifndef MSB_NET_H
+#define MSB_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "policy.h"
+
+#define NET_GUEST_IP  0x0a00020f /* 10.0.2.15 */
+#define NET_GW_IP     0x0a000202 /* 10.0.2.2 */
+#define NET_DNS_IP    0x0a000203 /* 10.0.2.3 */
+#define NET_PREFIX    24
+#define NET_MTU       1500
+
+struct net;
+
+/**
+ * struct net_config - what the owner decides about a sandbox's network
+ * @guest_mac:   the guest NIC's MAC (also given to QEMU)
+ * @gw_mac:      the MAC the gateway and resolver answer from
+ * @guest_ip:    the guest's address, host byte order
+ * @gw_ip:       the gateway's address
+ * @dns_ip:      the resolver's address
+ * @prefix:      the guest subnet's prefix length
+ * @mtu:         the guest link's MTU
+ * @dns_upstream: the host-side resolver the stack asks (UDP)
+ * @policy:      what may leave (policy.h); copied
+ * @log:         one line for the owner's log, without a newline
+ * @open_socket: NULL for real host sockets; tests and the fuzzer give
+ *               their own: a non-blocking socket "connected" to @dst, or
+ *               -errno
+ * @opaque:      passed to @log and @open_socket
+ */
+struct net_config {
+	uint8_t guest_mac[6];
+	uint8_t gw_mac[6];
+	uint32_t guest_ip, gw_ip, dns_ip;
+	unsigned prefix;
+	unsigned mtu;
+	struct sockaddr_in dns_upstream;
+	struct net_policy policy;
+	void (*log)(void *opaque, const char *msg);
+	int (*open_socket)(void *opaque, int type, const struct sockaddr_in *dst);
+	void *opaque;
+};
+
+/**
+ * net_config_default() - the addresses above, the host's resolver, the
+ * default policy
+ * @c: filled in
+ */
+void net_config_default(struct net_config *c);
+
+/**
+ * net_new() - a stack with no link yet
+ * @cfg: copied
+ *
+ * Return: the stack, or NULL if its descriptors or memory could not be had
+ */
+struct net *net_new(const struct net_config *cfg);
+
+/**
+ * net_attach() - take @link_fd (the stack's end of QEMU's netdev stream)
+ * @n:       stack
+ * @link_fd: becomes the stack's; any previous link and every flow is closed
+ */
+void net_attach(struct net *n, int link_fd);
+
+/* net_fd() - the descriptor the owner watches for EPOLLIN. */
+int net_fd(const struct net *n);
+
+/* net_dispatch() - handle every ready link, socket and timer event. */
+void net_dispatch(struct net *n);
+
+/**
+ * net_input() - one Ethernet frame from the guest
+ * @n:     stack
+ * @frame: the frame, from the destination MAC on
+ * @len:   its length
+ *
+ * Anything malformed is dropped. Replies are queued for the link; call
+ * net_flush() (net_dispatch() does) to write them.
+ */
+void net_input(struct net *n, const uint8_t *frame, size_t len);
+
+/* net_flush() - write queued frames to the link, as far as it takes them. */
+void net_flush(struct net *n);
+
+/* net_tick() - timers: retransmission, idle flows; @now_ms is monotonic. */
+void net_tick(struct net *n, uint64_t now_ms);
+
+/* net_free() - close every flow and descriptor, free @n. */
+void net_free(struct net *n);
+
+/**
+ * struct net_stats - counters, for tests and the log
+ */
+struct net_stats {
+	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
+	uint64_t tcp_flows, udp_flows, denied, dns_queries;
+};
+
+void net_get_stats(const struct net *n, struct net_stats *st);
+
+#endif

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* policy.c - what may leave a sandbox (rules and their order in policy.h) */
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+/* A binding outlives a short TTL: clients cache answers longer than they
+ * should, and a connection refused a minute after a lookup helps nobody. */
+#define BIND_MIN_S 300
+#define BIND_MAX_S 86400
+
+struct builtin {
+	const char *cidr;
+	const char *what;
+};
+
+/* Rule 3: ranges no sandbox reaches unless --net-allow-cidr opens them. */
+static const struct builtin builtin_deny[] = {
+	{ "0.0.0.0/8", "unspecified (RFC 1122)" },
+	{ "127.0.0.0/8", "loopback" },
+	{ "10.0.0.0/8", "private (RFC 1918)" },
+	{ "172.16.0.0/12", "private (RFC 1918)" },
+	{ "192.168.0.0/16", "private (RFC 1918)" },
+	{ "100.64.0.0/10", "shared CGNAT (RFC 6598)" },
+	{ "169.254.0.0/16", "link-local and cloud metadata" },
+	{ "224.0.0.0/4", "multicast" },
+	{ "240.0.0.0/4", "reserved and broadcast" },
+	{ "::/128", "unspecified" },
+	{ "::1/128", "loopback" },
+	{ "::ffff:0:0/96", "IPv4-mapped" },
+	{ "fc00::/7", "unique local (ULA)" },
+	{ "fd00:ec2::254/128", "cloud metadata" },
+	{ "fe80::/10", "link-local" },
+	{ "ff00::/8", "multicast" },
+};
+
+#define NBUILTIN (sizeof(builtin_deny) / sizeof(builtin_deny[0]))
+
+static struct net_cidr builtin_cidr[NBUILTIN];
+static int builtin_ready;
+
+int net_cidr_parse(const char *s, struct net_cidr *out)
+{
+	char buf[64], *slash, *end;
+	long len;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	memset(out, 0, sizeof(*out));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = 4;
+		out->len = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = 6;
+		out->len = 128;
+	} else {
+		return -1;
+	}
+	if (slash) {
+		if (!isdigit((unsigned char)slash[1]))
+			return -1;
+		len = strtol(slash + 1, &end, 10);
+		if (*end || len < 0 || len > out->len)
+			return -1;
+		out->len = (uint8_t)len;
+	}
+	/* Clear the host bits so matching is a plain prefix compare. */
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned bit = i * 8;
+
+		if (bit >= out->len)
+			out->addr[i] = 0;
+		else if (bit + 8 > out->len)
+			out->addr[i] &= (uint8_t)(0xff << (8 - (out->len - bit)));
+	}
+	return 0;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	unsigned full = len / 8, rest = len % 8;
+
+	if (memcmp(a, b, full))
+		return 0;
+	if (!rest)
+		return 1;
+	return !((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+int net_cidr_match4(const struct net_cidr *c, uint32_t ip)
+{
+	uint8_t b[4] = { ip >> 24, ip >> 16, ip >> 8, ip };
+
+	return c->family == 4 && prefix_match(c->addr, b, c->len);
+}
+
+int net_cidr_match6(const struct net_cidr *c, const uint8_t ip[16])
+{
+	return c->family == 6 && prefix_match(c->addr, ip, c->len);
+}
+
+void net_cidr_format(const struct net_cidr *c, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, a, sizeof(a));
+	snprintf(buf, n, "%s/%u", a, c->len);
+}
+
+static void builtin_init(void)
+{
+	if (builtin_ready)
+		return;
+	for (unsigned i = 0; i < NBUILTIN; i++)
+		net_cidr_parse(builtin_deny[i].cidr, &builtin_cidr[i]);
+	builtin_ready = 1;
+}
+
+void net_policy_init(struct net_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	builtin_init();
+}
+
+/* domain_valid() - letters, digits, '-', '.', '_', an optional leading
+ * "*."; lowercased in place. */
+static int domain_valid(char *d)
+{
+	char *p = d;
+	size_t len = strlen(d);
+
+	if (!len || len > NET_DOMAIN_LEN)
+		return 0;
+	if (!strncmp(p, "*.", 2))
+		p += 2;
+	if (!*p || *p == '.' || p[strlen(p) - 1] == '.' || strstr(p, ".."))
+		return 0;
+	for (; *p; p++) {
+		*p = (char)tolower((unsigned char)*p);
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_')
+			return 0;
+	}
+	return 1;
+}
+
+int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
+		   char *err, size_t n)
+{
+	struct net_cidr c;
+
+	if (!strcmp(kind, "allow")) {
+		char d[NET_DOMAIN_LEN + 2];
+
+		if (p->ndomain == NET_DOMAIN_MAX) {
+			snprintf(err, n, "more than %d --net-allow names",
+				 NET_DOMAIN_MAX);
+			return -1;
+		}
+		snprintf(d, sizeof(d), "%s", arg);
+		if (strlen(arg) > NET_DOMAIN_LEN || !domain_valid(d)) {
+			snprintf(err, n,
+				 "invalid --net-allow name '%s': use a domain "
+				 "such as example.com or *.example.com",
+				 arg);
+			return -1;
+		}
+		strcpy(p->domain[p->ndomain++], d);
+		return 0;
+	}
+	if (net_cidr_parse(arg, &c) < 0) {
+		snprintf(err, n,
+			 "invalid --net-%s '%s': use an address with an "
+			 "optional prefix, such as 10.0.0.0/8 or fd00::/8",
+			 kind, arg);
+		return -1;
+	}
+	if (!strcmp(kind, "allow-cidr") && p->nallow < NET_CIDR_MAX) {
+		p->allow[p->nallow++] = c;
+		return 0;
+	}
+	if (!strcmp(kind, "block-cidr") && p->nblock < NET_CIDR_MAX) {
+		p->block[p->nblock++] = c;
+		return 0;
+	}
+	snprintf(err, n, "too many --net-%s rules (at most %d)", kind,
+		 NET_CIDR_MAX);
+	return -1;
+}
+
+void net_policy_host_addrs(struct net_policy *p)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i && p->nhost < NET_HOSTADDR_MAX; i = i->ifa_next) {
+		struct net_cidr *c = &p->host[p->nhost];
+
+		if (!i->ifa_addr)
+			continue;
+		memset(c, 0, sizeof(*c));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			memcpy(c->addr,
+			       &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+			c->family = 4;
+			c->len = 32;
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			memcpy(c->addr,
+			       &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			       16);
+			c->family = 6;
+			c->len = 128;
+		} else {
+			continue;
+		}
+		p->nhost++;
+	}
+	freeifaddrs(ifa);
+}
+
+static const struct net_cidr *find4(const struct net_cidr *list, unsigned n,
+				    uint32_t ip)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (net_cidr_match4(&list[i], ip))
+			return &list[i];
+	return NULL;
+}
+
+/* denied_range() - rules 2 and 3. Return: 1 and @why if @ip is in one */
+static int denied_range(const struct net_policy *p, uint32_t ip, char *why,
+			size_t n)
+{
+	const struct net_cidr *c;
+	char a[64];
+
+	if ((c = find4(p->block, p->nblock, ip))) {
+		net_cidr_format(c, a, sizeof(a));
+		snprintf(why, n, "--net-block-cidr %s", a);
+		return 1;
+	}
+	for (unsigned i = 0; i < NBUILTIN; i++) {
+		if (net_cidr_match4(&builtin_cidr[i], ip)) {
+			snprintf(why, n, "default deny %s, %s",
+				 builtin_deny[i].cidr, builtin_deny[i].what);
+			return 1;
+		}
+	}
+	if (find4(p->host, p->nhost, ip)) {
+		snprintf(why, n, "default deny: an address of this host");
+		return 1;
+	}
+	return 0;
+}
+
+static int bound(const struct net_policy *p, uint32_t ip, uint64_t now)
+{
+	for (unsigned i = 0; i < NET_BIND_MAX; i++)
+		if (p->bind[i].ip == ip && p->bind[i].expires_ms > now)
+			return 1;
+	return 0;
+}
+
+int net_policy_ip4(const struct net_policy *p, uint32_t ip, uint64_t now,
+		   char *why, size_t n)
+{
+	const struct net_cidr *c;
+	char a[64];
+
+	builtin_init();
+	if ((c = find4(p->allow, p->nallow, ip))) {
+		net_cidr_format(c, a, sizeof(a));
+		snprintf(why, n, "--net-allow-cidr %s", a);
+		return 1;
+	}
+	if (denied_range(p, ip, why, n))
+		return 0;
+	if (p->ndomain) {
+		if (bound(p, ip, now)) {
+			snprintf(why, n, "--net-allow (resolved name)");
+			return 1;
+		}
+		snprintf(why, n,
+			 "--net-allow: no allowed name resolved to this "
+			 "address");
+		return 0;
+	}
+	if (p->deny_all) {
+		snprintf(why, n, "--net-deny-all");
+		return 0;
+	}
+	snprintf(why, n, "default allow");
+	return 1;
+}
+
+/* domain_match() - exact, or "*.x" matching any name strictly below x */
+static int domain_match(const char *rule, const char *name)
+{
+	size_t rl, nl;
+
+	if (strncmp(rule, "*.", 2))
+		return !strcmp(rule, name);
+	rule += 1; /* ".x.com" */
+	rl = strlen(rule);
+	nl = strlen(name);
+	return nl > rl && !strcmp(name + nl - rl, rule);
+}
+
+int net_policy_name(const struct net_policy *p, const char *name, int *bind,
+		    char *why, size_t n)
+{
+	*bind = 0;
+	if (p->ndomain) {
+		for (unsigned i = 0; i < p->ndomain; i++) {
+			if (domain_match(p->domain[i], name)) {
+				*bind = 1;
+				return 1;
+			}
+		}
+		snprintf(why, n, "--net-allow: not an allowed name");
+		return 0;
+	}
+	if (p->deny_all) {
+		snprintf(why, n, "--net-deny-all");
+		return 0;
+	}
+	return 1;
+}
+
+int net_policy_answer4(const struct net_policy *p, uint32_t ip)
+{
+	char why[128];
+
+	builtin_init();
+	if (find4(p->allow, p->nallow, ip))
+		return 1;
+	return !denied_range(p, ip, why, sizeof(why));
+}
+
+void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
+		      uint64_t now)
+{
+	struct net_bind *slot = NULL;
+	uint64_t exp;
+
+	if (ttl_s < BIND_MIN_S)
+		ttl_s = BIND_MIN_S;
+	if (ttl_s > BIND_MAX_S)
+		ttl_s = BIND_MAX_S;
+	exp = now + (uint64_t)ttl_s * 1000;
+	for (unsigned i = 0; i < NET_BIND_MAX; i++) {
+		struct net_bind *b = &p->bind[i];
+
+		if (b->ip == ip) {
+			if (b->expires_ms < exp)
+				b->expires_ms = exp;
+			return;
+		}
+		/* Else a free slot, or the one that expires first. */
+		if (!slot || (slot->ip && (!b->ip ||
+					   b->expires_ms < slot->expires_ms)))
+			slot = b;
+	}
+	slot->ip = ip;
+	slot->expires_ms = exp;
+}

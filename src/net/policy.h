@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* policy.h - what may leave a sandbox: CIDR rules, domain rules, bindings
+ *
+ * Every flow the guest opens and every name it asks for is decided here,
+ * in this order:
+ *
+ *   1. --net-allow-cidr    the destination is in an allowed range: allow
+ *   2. --net-block-cidr    in a blocked range: deny
+ *   3. built-in ranges     loopback, RFC 1918, CGNAT, link-local (with
+ *                          cloud metadata), multicast, unspecified,
+ *                          broadcast, ULA, the host's own addresses: deny
+ *   4. --net-deny-all      deny, unless 5 allows
+ *   5. --net-allow NAMES   with domain rules, only addresses our resolver
+ *                          returned to this guest for an allowed name are
+ *                          allowed (DNS-to-IP binding); everything else
+ *                          is denied
+ *   6. allow (public internet)
+ *
+ * Documentation ranges (RFC 5737, 2001:db8::/32) are deliberately not in 3,
+ * so tests can build a fake internet with them. Names: with domain rules,
+ * a name that matches none of them gets NXDOMAIN at once; so does every
+ * name under --net-deny-all without domain rules. Answers that fall in 1-3's
+ * denied ranges are dropped by the resolver (rebinding protection).
+ *
+ * No allocation: the tables are fixed arrays inside the policy.
+ */
+#ifndef MSB_NET_POLICY_H
+#define MSB_NET_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NET_CIDR_MAX     64   /* per list */
+#define NET_DOMAIN_MAX   64
+#define NET_DOMAIN_LEN   253
+#define NET_BIND_MAX     1024 /* addresses bound to allowed names */
+#define NET_HOSTADDR_MAX 32
+
+/**
+ * struct net_cidr - an IPv4 or IPv6 range
+ * @family: 4 or 6
+ * @len:    prefix length
+ * @addr:   network order; IPv4 in the first 4 bytes
+ */
+struct net_cidr {
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+struct net_bind {
+	uint32_t ip;        /* host order; 0 = free */
+	uint64_t expires_ms;
+};
+
+/**
+ * struct net_policy - the rules of one sandbox
+ * @deny_all:   --net-deny-all
+ * @allow:      --net-allow-cidr ranges
+ * @block:      --net-block-cidr ranges
+ * @host:       the host's own addresses (filled by net_policy_host_addrs())
+ * @domain:     --net-allow names, lowercase; "*.x.com" matches below x.com
+ * @bind:       addresses returned for allowed names, until they expire
+ */
+struct net_policy {
+	int deny_all;
+	struct net_cidr allow[NET_CIDR_MAX], block[NET_CIDR_MAX];
+	unsigned nallow, nblock;
+	struct net_cidr host[NET_HOSTADDR_MAX];
+	unsigned nhost;
+	char domain[NET_DOMAIN_MAX][NET_DOMAIN_LEN + 1];
+	unsigned ndomain;
+	struct net_bind bind[NET_BIND_MAX];
+};
+
+/**
+ * net_cidr_parse() - "10.0.0.0/8", "fd00::/8", "1.2.3.4" (a /32), "::1"
+ * @s:   text
+ * @out: result; host bits are cleared
+ *
+ * Return: 0, or -1 if @s is not an address with an optional prefix length
+ */
+int net_cidr_parse(const char *s, struct net_cidr *out);
+
+/* net_cidr_match4() - is @ip (host order) in @c? */
+int net_cidr_match4(const struct net_cidr *c, uint32_t ip);
+
+/* net_cidr_match6() - is @ip (16 bytes, network order) in @c? */
+int net_cidr_match6(const struct net_cidr *c, const uint8_t ip[16]);
+
+/* net_cidr_format() - "a.b.c.d/n" or "x::/n" into @buf. */
+void net_cidr_format(const struct net_cidr *c, char *buf, size_t n);
+
+/* net_policy_init() - the default policy (no user rules). */
+void net_policy_init(struct net_policy *p);
+
+/**
+ * net_policy_add() - one user rule
+ * @p:    policy
+ * @kind: "allow-cidr", "block-cidr" or "allow" (a domain pattern)
+ * @arg:  the rule's value
+ * @err:  why it was refused
+ * @n:    size of @err
+ *
+ * Return: 0, or -1 with @err set
+ */
+int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
+		   char *err, size_t n);
+
+/* net_policy_host_addrs() - add every address of the host's interfaces. */
+void net_policy_host_addrs(struct net_policy *p);
+
+/**
+ * net_policy_ip4() - may the guest open a flow to @ip?
+ * @p:   policy
+ * @ip:  destination, host order
+ * @now: monotonic ms, for bindings
+ * @why: the rule that decided, for the log
+ * @n:   size of @why
+ *
+ * Return: 1 allow, 0 deny
+ */
+int net_policy_ip4(const struct net_policy *p, uint32_t ip, uint64_t now,
+		   char *why, size_t n);
+
+/**
+ * net_policy_name() - may the guest resolve @name?
+ * @p:    policy
+ * @name: lowercase, no trailing dot
+ * @bind: set to 1 when the name matched a domain rule (bind its answers)
+ * @why:  the rule that denied it
+ * @n:    size of @why
+ *
+ * Return: 1 allow, 0 deny
+ */
+int net_policy_name(const struct net_policy *p, const char *name, int *bind,
+		    char *why, size_t n);
+
+/**
+ * net_policy_answer4() - may a resolver answer hand out @ip?
+ *
+ * Rebinding protection: addresses in the denied ranges (rules 2 and 3)
+ * never reach the guest, unless --net-allow-cidr opens them.
+ * Return: 1 keep, 0 drop
+ */
+int net_policy_answer4(const struct net_policy *p, uint32_t ip);
+
+/* net_policy_bind4() - @ip was returned for an allowed name; keep it for
+ * @ttl_s seconds (at least a minimum, see policy.c). */
+void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
+		      uint64_t now);
+
+#endif

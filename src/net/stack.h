@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* stack.h - the stack's insides, shared by its protocol files
+ *
+ * Limits (memory is bounded by them; nothing grows with what the guest
+ * sends):
+ *   NET_TCP_MAX flows, each with a NET_TCP_RING byte ring of host data not
+ *   yet acknowledged by the guest (allocated when the flow opens);
+ *   NET_UDP_MAX flows; NET_DNS_PENDING queries in flight upstream; one
+ *   input buffer and one output queue of fixed size.
+ */
+#ifndef MSB_NET_STACK_H
+#define MSB_NET_STACK_H
+
+#include <stdint.h>
+
+#include "net.h"
+
+#define NET_FRAME_MAX  65536        /* longest frame taken from the link */
+#define NET_IN_BUF     (256 * 1024)
+#define NET_OUT_BUF    (1024 * 1024) /* frames waiting for the link */
+#define NET_TCP_MAX    512
+#define NET_TCP_RING   (256 * 1024)
+#define NET_UDP_MAX    128
+#define NET_DNS_PENDING 64
+
+#define ETH_HLEN 14
+#define IP4_HLEN 20
+#define TCP_HLEN 20
+#define UDP_HLEN 8
+
+/* What woke up in the stack's epoll: kind in the top 32 bits of data.u64,
+ * a table index in the low ones. */
+enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS };
+
+/**
+ * struct ip4_pkt - a parsed, checked IPv4 packet from the guest
+ * @src, @dst: host order
+ * @proto:     IPPROTO_*
+ * @l4:        its payload (the transport header on)
+ * @l4len:     payload length, as the IP header says, within the frame
+ * @hdr:       the IP header, for ICMP errors quoting it
+ * @hlen:      its length
+ */
+struct ip4_pkt {
+	uint32_t src, dst;
+	uint8_t proto, ttl;
+	const uint8_t *l4;
+	size_t l4len;
+	const uint8_t *hdr;
+	size_t hlen;
+};
+
+enum tcp_flow_state {
+	TF_FREE = 0,
+	TF_CONNECTING,  /* guest SYN seen, host connect() under way */
+	TF_SYN_RCVD,    /* SYN-ACK sent to the guest */
+	TF_ESTABLISHED, /* (closing halves are in the flags) */
+};
+
+/**
+ * struct tcp_flow - one guest TCP connection, terminated here
+ *
+ * Sequence space toward the guest: @snd_una is the oldest byte it has not
+ * acknowledged, which is @ring's first byte; @snd_nxt the next we send.
+ * Toward the host nothing is kept: a guest segment is acknowledged only as
+ * far as the host socket took it.
+ */
+struct tcp_flow {
+	uint8_t state;
+	int fd;
+	uint32_t gaddr, daddr;  /* guest, remote: host order */
+	uint16_t gport, dport;
+	uint32_t rcv_nxt;       /* next byte expected from the guest */
+	uint32_t iss, snd_una, snd_nxt;
+	uint32_t gwnd;          /* guest's window, bytes */
+	uint16_t gmss;
+	uint8_t gws, ws;        /* guest's and our window scale shifts */
+	uint8_t *ring;
+	uint32_t rhead, rlen;   /* ring: offset of snd_una, bytes held */
+	uint8_t host_eof, fin_sent, fin_acked, guest_fin, host_blocked;
+	uint8_t ack_pending;
+	uint32_t events;        /* epoll events armed */
+	uint64_t rto_at;        /* 0: no retransmission timer */
+	uint32_t rto_ms;
+	uint8_t retries;
+	uint64_t deadline;      /* connect timeout */
+	uint32_t last_wnd;      /* window we advertised last, bytes */
+};
+
+struct udp_flow {
+	int fd;                 /* -1: free */
+	uint32_t gaddr, daddr;
+	uint16_t gport, dport;
+	uint64_t last_ms;
+};
+
+struct dns_query {
+	uint8_t used, bind;
+	uint16_t guest_id, up_id, gport, qtype;
+	uint32_t gaddr;
+	uint64_t deadline;
+	char name[NET_DOMAIN_LEN + 1];
+};
+
+struct net {
+	struct net_config cfg;
+	int epfd, timer_fd, link_fd;
+	uint64_t now;           /* monotonic ms, updated per dispatch */
+	struct net_stats st;
+
+	uint8_t in[NET_IN_BUF];
+	size_t in_len;
+	uint8_t out[NET_OUT_BUF];
+	size_t out_off, out_len;
+	int out_armed;          /* EPOLLOUT on the link */
+	int link_blocked;       /* a frame was refused for lack of room */
+
+	struct tcp_flow tcp[NET_TCP_MAX];
+	unsigned tcp_hi;        /* one past the highest used slot */
+	uint32_t isn_seed;
+	struct udp_flow udp[NET_UDP_MAX];
+
+	int dns_fd;
+	uint16_t dns_next_id;
+	struct dns_query dnsq[NET_DNS_PENDING];
+	uint64_t dns_window_ms; /* query rate limit */
+	unsigned dns_window_n;
+
+	uint64_t log_window_ms; /* log rate limit */
+	unsigned log_window_n;
+};
+
+/* net.c: the link, the epoll, helpers */
+void net_logf(struct net *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* net_frame_begin() - room for a frame of up to @max bytes in the output
+ * queue, or NULL (counted as dropped) when the link is that far behind. */
+uint8_t *net_frame_begin(struct net *n, size_t max);
+void net_frame_commit(struct net *n, uint8_t *frame, size_t len);
+/* net_out_room() - could a frame of @len bytes be queued now? */
+int net_out_room(const struct net *n, size_t len);
+int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,
+	      unsigned idx, int op);
+int net_open_socket(struct net *n, int type, uint32_t ip, uint16_t port);
+uint16_t net_csum_fold(uint32_t sum);
+uint32_t net_csum_add(uint32_t sum, const void *p, size_t len);
+uint32_t net_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
+int net_in_subnet(const struct net *n, uint32_t ip);
+
+/* eth.c */
+void eth_input(struct net *n, const uint8_t *f, size_t len);
+/* eth_ip4_begin() - a frame to the guest with Ethernet and IPv4 headers
+ * written; Return: where the transport header goes, or NULL */
+uint8_t *eth_ip4_begin(struct net *n, uint8_t **frame, size_t l4max);
+void eth_ip4_commit(struct net *n, uint8_t *frame, uint32_t src,
+		    uint32_t dst, uint8_t proto, size_t l4len);
+
+/* ip.c */
+void ip4_input(struct net *n, const uint8_t *p, size_t len);
+int ip4_parse(const uint8_t *p, size_t len, struct ip4_pkt *out);
+
+/* icmp.c */
+void icmp_input(struct net *n, const struct ip4_pkt *ip);
+/* icmp_unreach() - tell the guest @ip could not be delivered (RFC 792). */
+void icmp_unreach(struct net *n, const struct ip4_pkt *ip, uint8_t code);
+
+/* udp.c */
+void udp_input(struct net *n, const struct ip4_pkt *ip);
+void udp_event(struct net *n, unsigned idx, uint32_t events);
+void udp_send_to_guest(struct net *n, uint32_t src, uint16_t sport,
+		       uint32_t dst, uint16_t dport, const uint8_t *data,
+		       size_t len);
+void udp_tick(struct net *n);
+void udp_close_all(struct net *n);
+
+/* dns.c */
+void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
+	       const uint8_t *q, size_t len);
+void dns_event(struct net *n);
+void dns_tick(struct net *n);
+void dns_close(struct net *n);
+
+/* tcp.c */
+void tcp_input(struct net *n, const struct ip4_pkt *ip);
+void tcp_event(struct net *n, unsigned idx, uint32_t events);
+void tcp_tick(struct net *n);
+void tcp_flush_acks(struct net *n);
+/* tcp_link_ready() - the output queue drained: send what waited for it. */
+void tcp_link_ready(struct net *n);
+void tcp_close_all(struct net *n);
+
+#endif

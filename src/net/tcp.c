@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tcp.c - guest TCP, terminated here and re-originated from host sockets
+ *
+ * Theory of operation (RFC 9293 terms): the guest's SYN is checked against
+ * the policy; if allowed, a non-blocking host socket connects to the same
+ * destination, and only once that connect succeeds does the guest get its
+ * SYN-ACK (a refused or unreachable destination gets an RST, so the guest
+ * sees what a real network would show). From then on each side is its own
+ * connection and this file moves bytes between them:
+ *
+ * - guest -> host: an in-order segment is written straight to the host
+ *   socket and acknowledged only as far as the socket took it; nothing is
+ *   buffered here. The window we advertise is the free space of the host
+ *   socket's send buffer, so a slow remote reader slows the guest's sender
+ *   and nothing else. When it is full we advertise zero and wait for
+ *   EPOLLOUT, then send a window update.
+ * - host -> guest: we read from the host socket into the flow's ring
+ *   (NET_TCP_RING bytes) only while it has room, send from the ring within
+ *   the guest's advertised window, and free ring bytes only when the guest
+ *   acknowledges them. Unacknowledged data is sent again from the ring when
+ *   the retransmission timer fires (go-back-N from snd_una, with
+ *   exponential backoff; the link is a local socket, so loss only happens
+ *   when our own output queue overflows).
+ * - FIN each way becomes shutdown(SHUT_WR) or a FIN to the guest once the
+ *   ring has drained; RST each way becomes an RST (SO_LINGER 0) or an RST
+ *   to the guest. A flow ends when both directions are closed and our FIN
+ *   is acknowledged.
+ *
+ * Out-of-order segments from the guest are dropped with a duplicate ACK
+ * (the guest's fast retransmit recovers); guest options honoured: MSS and
+ * window scale (RFC 7323); we offer window scale 7 when the guest does.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+
+#define TCP_GUEST_MSS_DEFAULT 536
+#define TCP_WS 7
+#define TCP_RTO_MIN_MS 200
+#define TCP_RTO_MAX_MS 8000
+#define TCP_RETRIES 10
+#define TCP_CONNECT_TIMEOUT_MS 30000
+#define TCP_SYN_OPTLEN 8
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+
+/**
+ * struct tcp_seg - a parsed, checksummed segment from the guest
+ * @ws: the window scale option, -1 if absent
+ */
+struct tcp_seg {
+	uint16_t sport, dport, win, mss;
+	uint32_t seq, ack;
+	uint8_t flags;
+	int ws;
+	const uint8_t *data;
+	size_t dlen;
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* seg_parse() - header, options and checksum (RFC 9293 §3.1). Return: 0, -1 */
+static int seg_parse(const struct ip4_pkt *ip, struct tcp_seg *s)
+{
+	const uint8_t *p = ip->l4;
+	size_t hlen, o;
+
+	if (ip->l4len < TCP_HLEN)
+		return -1;
+	hlen = (size_t)(p[12] >> 4) * 4;
+	if (hlen < TCP_HLEN || hlen > ip->l4len)
+		return -1;
+	if (net_csum_fold(net_csum_add(net_pseudo4(ip->src, ip->dst,
+						   IPPROTO_TCP, ip->l4len),
+				       p, ip->l4len)) != 0)
+		return -1;
+	s->sport = (uint16_t)(p[0] << 8 | p[1]);
+	s->dport = (uint16_t)(p[2] << 8 | p[3]);
+	s->seq = get32(p + 4);
+	s->ack = get32(p + 8);
+	s->flags = p[13] & 0x3f;
+	s->win = (uint16_t)(p[14] << 8 | p[15]);
+	s->mss = 0;
+	s->ws = -1;
+	s->data = p + hlen;
+	s->dlen = ip->l4len - hlen;
+	for (o = TCP_HLEN; o < hlen;) {
+		uint8_t kind = p[o], len;
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			o++;
+			continue;
+		}
+		if (o + 2 > hlen)
+			break;
+		len = p[o + 1];
+		if (len < 2 || o + len > hlen)
+			break;
+		if (kind == 2 && len == 4)
+			s->mss = (uint16_t)(p[o + 2] << 8 | p[o + 3]);
+		else if (kind == 3 && len == 3)
+			s->ws = p[o + 2] > 14 ? 14 : p[o + 2];
+		o += len;
+	}
+	return 0;
+}
+
+static void ring_copy(const struct tcp_flow *t, uint32_t off, uint8_t *dst,
+		      uint32_t len)
+{
+	uint32_t pos = (t->rhead + off) % NET_TCP_RING;
+	uint32_t first = NET_TCP_RING - pos;
+
+	if (first > len)
+		first = len;
+	memcpy(dst, t->ring + pos, first);
+	memcpy(dst + first, t->ring, len - first);
+}
+
+/* host_wnd() - what the host socket can take now, as a window
+ *
+ * The kernel takes data while its queued memory (payload plus overhead,
+ * SK_MEMINFO_WMEM_QUEUED) is below SO_SNDBUF, and reports EPOLLOUT once a
+ * third of it is free. We advertise three quarters of the free memory, and
+ * a window smaller than a segment as zero (receiver silly window
+ * avoidance, RFC 1122 §4.2.3.3): EPOLLOUT then says when it opened, and
+ * at that point the window is at least a quarter of the buffer.
+ */
+static uint32_t host_wnd(struct tcp_flow *t)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = { 0 }, q, w;
+	socklen_t l = sizeof(mi);
+
+	if (t->fd < 0 || t->guest_fin)
+		return t->last_wnd;
+	if (t->host_blocked)
+		return 0;
+	if (getsockopt(t->fd, SOL_SOCKET, SO_MEMINFO, mi, &l) < 0 ||
+	    !mi[SK_MEMINFO_SNDBUF])
+		return 65535;
+	q = mi[SK_MEMINFO_WMEM_QUEUED] > mi[SK_MEMINFO_WMEM_ALLOC] ?
+		    mi[SK_MEMINFO_WMEM_QUEUED] :
+		    mi[SK_MEMINFO_WMEM_ALLOC];
+	w = mi[SK_MEMINFO_SNDBUF] > q ? (mi[SK_MEMINFO_SNDBUF] - q) / 4 * 3 : 0;
+	if (w < t->gmss) {
+		t->host_blocked = 1;
+		return 0;
+	}
+	return w;
+}
+
+/* seg_out() - one segment to the guest; @off is the payload's offset in
+ * the ring from snd_una. Return: 0, or -1 if the link queue is full. */
+static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
+		   uint32_t seq, uint32_t off, uint32_t len)
+{
+	size_t optlen = (flags & F_SYN) ? TCP_SYN_OPTLEN : 0;
+	size_t l4 = TCP_HLEN + optlen + len;
+	uint32_t wnd = t->last_wnd;
+	uint8_t *f, *h;
+	uint16_t c;
+
+	h = eth_ip4_begin(n, &f, l4);
+	if (!h)
+		return -1;
+	put16(h, t->dport);
+	put16(h + 2, t->gport);
+	put32(h + 4, seq);
+	put32(h + 8, (flags & F_ACK) ? t->rcv_nxt : 0);
+	h[12] = (uint8_t)(((TCP_HLEN + optlen) / 4) << 4);
+	h[13] = flags;
+	/* The window in a SYN is never scaled (RFC 7323 §2.2). */
+	if (flags & F_SYN)
+		put16(h + 14, (uint16_t)(wnd > 0xffff ? 0xffff : wnd));
+	else
+		put16(h + 14, (uint16_t)((wnd >> t->ws) > 0xffff ?
+						 0xffff :
+						 wnd >> t->ws));
+	put16(h + 16, 0);
+	put16(h + 18, 0);
+	if (optlen) {
+		uint16_t mss = (uint16_t)(n->cfg.mtu - IP4_HLEN - TCP_HLEN);
+
+		h[20] = 2;
+		h[21] = 4;
+		put16(h + 22, mss);
+		h[24] = 1;
+		h[25] = 3;
+		h[26] = 3;
+		h[27] = t->ws;
+		if (!t->ws) /* the guest offered no scaling: no option */
+			h[25] = h[26] = h[27] = 1;
+	}
+	if (len)
+		ring_copy(t, off, h + TCP_HLEN + optlen, len);
+	c = net_csum_fold(net_csum_add(
+		net_pseudo4(t->daddr, t->gaddr, IPPROTO_TCP, l4), h, l4));
+	put16(h + 16, c);
+	eth_ip4_commit(n, f, t->daddr, t->gaddr, IPPROTO_TCP, l4);
+	if (flags & F_ACK)
+		t->ack_pending = 0;
+	return 0;
+}
+
+/* reset_reply() - RST for a segment no flow takes (RFC 9293 §3.10.7.1) */
+static void reset_reply(struct net *n, const struct ip4_pkt *ip,
+			const struct tcp_seg *s)
+{
+	struct tcp_flow tmp = { 0 };
+
+	if (s->flags & F_RST)
+		return;
+	tmp.gaddr = ip->src;
+	tmp.gport = s->sport;
+	tmp.daddr = ip->dst;
+	tmp.dport = s->dport;
+	if (s->flags & F_ACK) {
+		seg_out(n, &tmp, F_RST, s->ack, 0, 0);
+	} else {
+		tmp.rcv_nxt = s->seq + (uint32_t)s->dlen +
+			      ((s->flags & F_SYN) ? 1 : 0) +
+			      ((s->flags & F_FIN) ? 1 : 0);
+		seg_out(n, &tmp, F_RST | F_ACK, 0, 0, 0);
+	}
+}
+
+static void update_events(struct net *n, struct tcp_flow *t)
+{
+	uint32_t want = 0;
+
+	if (t->fd < 0)
+		return;
+	if (t->state == TF_CONNECTING)
+		want = EPOLLOUT;
+	else if (t->state == TF_ESTABLISHED)
+		want = (!t->host_eof && t->rlen < NET_TCP_RING ? EPOLLIN : 0) |
+		       (t->host_blocked ? EPOLLOUT : 0);
+	if (want == t->events)
+		return;
+	/* Not watching at all is a DEL: EPOLLHUP is reported whatever the
+	 * mask, and a closed socket would wake us forever. */
+	if (!want)
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, t->fd, NULL);
+	else
+		net_watch(n, t->fd, want, NEV_TCP, (unsigned)(t - n->tcp),
+			  t->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+	t->events = want;
+}
+
+/* flow_free() - forget @t; @rst_host resets the host side, @rst_guest the
+ * guest's; otherwise a pending ACK goes out first. */
+static void flow_free(struct net *n, struct tcp_flow *t, int rst_host,
+		      int rst_guest)
+{
+	if (rst_guest)
+		seg_out(n, t, F_RST | F_ACK, t->snd_nxt, 0, 0);
+	else if (t->ack_pending && t->state == TF_ESTABLISHED)
+		seg_out(n, t, F_ACK, t->snd_nxt, 0, 0);
+	if (t->fd >= 0) {
+		if (rst_host) {
+			struct linger lg = { 1, 0 };
+
+			setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
+		}
+		if (t->events)
+			epoll_ctl(n->epfd, EPOLL_CTL_DEL, t->fd, NULL);
+		close(t->fd);
+	}
+	free(t->ring);
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	while (n->tcp_hi && n->tcp[n->tcp_hi - 1].state == TF_FREE)
+		n->tcp_hi--;
+}
+
+void tcp_close_all(struct net *n)
+{
+	for (unsigned i = 0; i < n->tcp_hi; i++)
+		if (n->tcp[i].state != TF_FREE)
+			flow_free(n, &n->tcp[i], 1, 0);
+	n->tcp_hi = 0;
+}
+
+static struct tcp_flow *flow_find(struct net *n, uint16_t gport,
+				  uint32_t daddr, uint16_t dport)
+{
+	for (unsigned i = 0; i < n->tcp_hi; i++) {
+		struct tcp_flow *t = &n->tcp[i];
+
+		if (t->state != TF_FREE && t->gport == gport &&
+		    t->dport == dport && t->daddr == daddr)
+			return t;
+	}
+	return NULL;
+}
+
+static void arm_rto(struct net *n, struct tcp_flow *t)
+{
+	if (!t->rto_ms)
+		t->rto_ms = TCP_RTO_MIN_MS;
+	if (!t->rto_at)
+		t->rto_at = n->now + t->rto_ms;
+}
+
+/* push() - send what the ring holds and the guest's window allows, then
+ * our FIN once the host is done and the ring is sent. */
+static void push(struct net *n, struct tcp_flow *t)
+{
+	uint32_t mss = n->cfg.mtu - IP4_HLEN - TCP_HLEN;
+
+	if (t->state != TF_ESTABLISHED)
+		return;
+	if (t->gmss < mss)
+		mss = t->gmss;
+	while (!t->fin_sent) {
+		uint32_t inflight = t->snd_nxt - t->snd_una, len;
+
+		if (inflight >= t->rlen)
+			break;
+		len = t->rlen - inflight;
+		if (t->gwnd <= inflight)
+			break; /* the guest's window update will call us */
+		if (len > t->gwnd - inflight)
+			len = t->gwnd - inflight;
+		if (len > mss)
+			len = mss;
+		if (!net_out_room(n, ETH_HLEN + IP4_HLEN + TCP_HLEN + len)) {
+			n->link_blocked = 1;
+			return;
+		}
+		seg_out(n, t, F_ACK | (len == t->rlen - inflight ? F_PSH : 0),
+			t->snd_nxt, inflight, len);
+		t->snd_nxt += len;
+		arm_rto(n, t);
+	}
+	if (t->host_eof && !t->fin_sent && t->snd_nxt - t->snd_una == t->rlen &&
+	    seg_out(n, t, F_FIN | F_ACK, t->snd_nxt, 0, 0) == 0) {
+		t->snd_nxt++;
+		t->fin_sent = 1;
+		arm_rto(n, t);
+	}
+}
+
+/* read_host() - fill the ring from the host socket. Return: 0, -1 if the
+ * flow was reset and freed */
+static int read_host(struct net *n, struct tcp_flow *t)
+{
+	while (t->rlen < NET_TCP_RING && !t->host_eof) {
+		uint32_t tail = (t->rhead + t->rlen) % NET_TCP_RING;
+		uint32_t room = NET_TCP_RING - t->rlen;
+		ssize_t r;
+
+		if (room > NET_TCP_RING - tail)
+			room = NET_TCP_RING - tail;
+		r = recv(t->fd, t->ring + tail, room, MSG_DONTWAIT);
+		if (r > 0) {
+			t->rlen += (uint32_t)r;
+			continue;
+		}
+		if (r == 0) {
+			t->host_eof = 1;
+			break;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		flow_free(n, t, 0, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* on_ack() - the guest acknowledged up to @s->ack and opened @s->win */
+static void on_ack(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
+{
+	uint32_t acked;
+
+	t->gwnd = (uint32_t)s->win << t->gws;
+	if (!SEQ_GT(s->ack, t->snd_una))
+		return;
+	/* After a go-back-N reset snd_nxt is behind what was sent; the ACK
+	 * can be for anything up to the FIN. */
+	if (SEQ_GT(s->ack, t->snd_una + t->rlen + (t->host_eof ? 1 : 0)))
+		return;
+	acked = s->ack - t->snd_una;
+	if (acked > t->rlen) {
+		t->fin_acked = t->fin_sent = 1;
+		acked = t->rlen;
+	}
+	t->rhead = (t->rhead + acked) % NET_TCP_RING;
+	t->rlen -= acked;
+	t->snd_una = s->ack;
+	if (SEQ_LT(t->snd_nxt, t->snd_una))
+		t->snd_nxt = t->snd_una;
+	t->retries = 0;
+	t->rto_ms = TCP_RTO_MIN_MS;
+	t->rto_at = t->snd_nxt != t->snd_una ? n->now + t->rto_ms : 0;
+}
+
+/* on_data() - the guest's payload and FIN, in order, to the host socket.
+ * Return: 0, -1 if the flow was freed */
+static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
+{
+	const uint8_t *data = s->data;
+	uint32_t seq = s->seq, len = (uint32_t)s->dlen;
+	int fin = !!(s->flags & F_FIN);
+
+	if (!len && !fin)
+		return 0;
+	t->ack_pending = 1;
+	if (t->guest_fin)
+		return 0;
+	if (SEQ_LT(seq, t->rcv_nxt)) {
+		uint32_t skip = t->rcv_nxt - seq;
+
+		if (skip > len) {
+			return 0; /* all old, FIN included */
+		}
+		data += skip;
+		len -= skip;
+		seq = t->rcv_nxt;
+	}
+	if (seq != t->rcv_nxt)
+		return 0; /* out of order: the ACK is a duplicate */
+	if (len) {
+		ssize_t w = send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				flow_free(n, t, 0, 1);
+				return -1;
+			}
+			w = 0;
+		}
+		t->rcv_nxt += (uint32_t)w;
+		if ((uint32_t)w < len) {
+			t->host_blocked = 1;
+			return 0; /* the FIN waits for its data */
+		}
+	}
+	if (fin) {
+		t->rcv_nxt++;
+		t->guest_fin = 1;
+		shutdown(t->fd, SHUT_WR);
+	}
+	return 0;
+}
+
+static uint32_t isn(struct net *n, const struct tcp_flow *t)
+{
+	n->isn_seed = n->isn_seed * 1103515245u + 12345u;
+	return n->isn_seed ^ (t->gport * 2654435761u) ^ t->daddr ^
+	       (uint32_t)(n->now * 250);
+}
+
+static void log_denied(struct net *n, uint32_t ip, uint16_t port,
+		       const char *why)
+{
+	n->st.denied++;
+	net_logf(n, "net: denied tcp %u.%u.%u.%u:%u: %s", ip >> 24,
+		 (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, port, why);
+}
+
+/* on_syn() - a new connection from the guest */
+static void on_syn(struct net *n, const struct ip4_pkt *ip,
+		   const struct tcp_seg *s)
+{
+	struct tcp_flow *t = NULL;
+	char why[160];
+	int fd, one = 1;
+
+	if (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
+	    net_in_subnet(n, ip->dst)) {
+		reset_reply(n, ip, s);
+		return;
+	}
+	if (!net_policy_ip4(&n->cfg.policy, ip->dst, n->now, why,
+			    sizeof(why))) {
+		log_denied(n, ip->dst, s->dport, why);
+		reset_reply(n, ip, s);
+		return;
+	}
+	for (unsigned i = 0; i < NET_TCP_MAX; i++) {
+		if (n->tcp[i].state == TF_FREE) {
+			t = &n->tcp[i];
+			break;
+		}
+	}
+	if (!t) {
+		log_denied(n, ip->dst, s->dport,
+			   "too many connections (limit 512)");
+		reset_reply(n, ip, s);
+		return;
+	}
+	fd = net_open_socket(n, SOCK_STREAM, ip->dst, s->dport);
+	if (fd < 0) {
+		reset_reply(n, ip, s);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(t, 0, sizeof(*t));
+	t->state = TF_CONNECTING;
+	t->fd = fd;
+	t->gaddr = ip->src;
+	t->gport = s->sport;
+	t->daddr = ip->dst;
+	t->dport = s->dport;
+	t->rcv_nxt = s->seq + 1;
+	t->gmss = s->mss ? s->mss : TCP_GUEST_MSS_DEFAULT;
+	if (t->gmss < 64)
+		t->gmss = 64;
+	t->gws = s->ws >= 0 ? (uint8_t)s->ws : 0;
+	t->ws = s->ws >= 0 ? TCP_WS : 0;
+	t->gwnd = s->win;
+	t->iss = isn(n, t);
+	t->snd_una = t->snd_nxt = t->iss;
+	t->deadline = n->now + TCP_CONNECT_TIMEOUT_MS;
+	if ((unsigned)(t - n->tcp) >= n->tcp_hi)
+		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
+	update_events(n, t);
+	n->st.tcp_flows++;
+}
+
+static void send_synack(struct net *n, struct tcp_flow *t)
+{
+	t->last_wnd = 0xffff;
+	if (seg_out(n, t, F_SYN | F_ACK, t->iss, 0, 0) == 0)
+		t->snd_nxt = t->iss + 1;
+	arm_rto(n, t);
+}
+
+void tcp_input(struct net *n, const struct ip4_pkt *ip)
+{
+	struct tcp_seg s;
+	struct tcp_flow *t;
+
+	if (seg_parse(ip, &s) < 0) {
+		n->st.rx_dropped++;
+		return;
+	}
+	t = flow_find(n, s.sport, ip->dst, s.dport);
+	if (!t) {
+		if ((s.flags & (F_SYN | F_ACK | F_RST)) == F_SYN)
+			on_syn(n, ip, &s);
+		else
+			reset_reply(n, ip, &s);
+		return;
+	}
+	if (s.flags & F_RST) {
+		flow_free(n, t, 1, 0);
+		return;
+	}
+	switch (t->state) {
+	case TF_CONNECTING:
+		return; /* a SYN again: the answer waits for the host */
+	case TF_SYN_RCVD:
+		if (s.flags & F_SYN) {
+			send_synack(n, t); /* ours was lost */
+			return;
+		}
+		if (!(s.flags & F_ACK) || s.ack != t->iss + 1) {
+			reset_reply(n, ip, &s);
+			return;
+		}
+		t->state = TF_ESTABLISHED;
+		t->snd_una = t->snd_nxt = t->iss + 1;
+		t->rto_at = 0;
+		t->retries = 0;
+		t->ring = malloc(NET_TCP_RING);
+		if (!t->ring) {
+			flow_free(n, t, 1, 1);
+			return;
+		}
+		t->last_wnd = host_wnd(t);
+		break;
+	default:
+		if (s.flags & F_SYN) {
+			t->ack_pending = 1; /* a stray SYN: re-ACK */
+			return;
+		}
+		break;
+	}
+	if (s.flags & F_ACK)
+		on_ack(n, t, &s);
+	if (on_data(n, t, &s) < 0)
+		return;
+	if (t->guest_fin && t->fin_acked) {
+		flow_free(n, t, 0, 0);
+		return;
+	}
+	if (read_host(n, t) < 0)
+		return;
+	push(n, t);
+	update_events(n, t);
+}
+
+void tcp_event(struct net *n, unsigned idx, uint32_t events)
+{
+	struct tcp_flow *t;
+
+	if (idx >= n->tcp_hi || n->tcp[idx].state == TF_FREE ||
+	    n->tcp[idx].fd < 0)
+		return;
+	t = &n->tcp[idx];
+	if (t->state == TF_CONNECTING) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+			err = errno;
+		if (err || (events & EPOLLERR)) {
+			net_logf(n, "net: tcp %u.%u.%u.%u:%u: %s",
+				 t->daddr >> 24, (t->daddr >> 16) & 0xff,
+				 (t->daddr >> 8) & 0xff, t->daddr & 0xff,
+				 t->dport,
+				 strerror(err ? err : ECONNREFUSED));
+			flow_free(n, t, 0, 1);
+			return;
+		}
+		t->state = TF_SYN_RCVD;
+		update_events(n, t);
+		send_synack(n, t);
+		return;
+	}
+	if (t->state != TF_ESTABLISHED)
+		return;
+	if ((events & EPOLLOUT) && t->host_blocked) {
+		t->host_blocked = 0;
+		t->ack_pending = 1; /* a window update */
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && read_host(n, t) < 0)
+		return;
+	push(n, t);
+	update_events(n, t);
+}
+
+void tcp_flush_acks(struct net *n)
+{
+	for (unsigned i = 0; i < n->tcp_hi; i++) {
+		struct tcp_flow *t = &n->tcp[i];
+
+		if (t->state != TF_ESTABLISHED || !t->ack_pending)
+			continue;
+		t->last_wnd = host_wnd(t);
+		if (seg_out(n, t, F_ACK, t->snd_nxt, 0, 0) < 0)
+			n->link_blocked = 1;
+		update_events(n, t);
+	}
+}
+
+void tcp_link_ready(struct net *n)
+{
+	for (unsigned i = 0; i < n->tcp_hi; i++)
+		if (n->tcp[i].state == TF_ESTABLISHED)
+			push(n, &n->tcp[i]);
+}
+
+void tcp_tick(struct net *n)
+{
+	for (unsigned i = 0; i < n->tcp_hi; i++) {
+		struct tcp_flow *t = &n->tcp[i];
+
+		if (t->state == TF_CONNECTING && n->now > t->deadline) {
+			net_logf(n, "net: tcp %u.%u.%u.%u:%u: connect timed out",
+				 t->daddr >> 24, (t->daddr >> 16) & 0xff,
+				 (t->daddr >> 8) & 0xff, t->daddr & 0xff,
+				 t->dport);
+			flow_free(n, t, 1, 1);
+			continue;
+		}
+		if (!t->rto_at || n->now < t->rto_at)
+			continue;
+		if (++t->retries > TCP_RETRIES) {
+			flow_free(n, t, 1, 1);
+			continue;
+		}
+		t->rto_ms = t->rto_ms * 2 > TCP_RTO_MAX_MS ? TCP_RTO_MAX_MS :
+							     t->rto_ms * 2;
+		t->rto_at = 0;
+		if (t->state == TF_SYN_RCVD) {
+			send_synack(n, t);
+			continue;
+		}
+		/* Go back to the oldest unacknowledged byte. */
+		t->snd_nxt = t->snd_una;
+		if (!t->fin_acked)
+			t->fin_sent = 0;
+		push(n, t);
+	}
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* udp.c - guest UDP, re-originated from connected host sockets
+ *
+ * Theory of operation: a flow is (guest port, destination address and
+ * port); its first datagram is checked against the policy and opens a
+ * host UDP socket connected to the destination, later ones reuse it, and
+ * what the socket receives goes back to the guest as from the destination.
+ * A flow idle for UDP_IDLE_MS is closed; when the table is full the flow
+ * idle longest makes room. Datagrams to the resolver go to dns.c; DNS to
+ * any other server is refused, so names are only ever resolved where the
+ * policy sees them.
+ */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define UDP_IDLE_MS 60000
+#define UDP_READS_PER_EVENT 32
+
+static void flow_close(struct net *n, struct udp_flow *u)
+{
+	if (u->fd < 0)
+		return;
+	epoll_ctl(n->epfd, EPOLL_CTL_DEL, u->fd, NULL);
+	close(u->fd);
+	u->fd = -1;
+}
+
+void udp_close_all(struct net *n)
+{
+	for (unsigned i = 0; i < NET_UDP_MAX; i++)
+		flow_close(n, &n->udp[i]);
+}
+
+void udp_send_to_guest(struct net *n, uint32_t src, uint16_t sport,
+		       uint32_t dst, uint16_t dport, const uint8_t *data,
+		       size_t len)
+{
+	size_t l4 = UDP_HLEN + len;
+	uint8_t *f, *u;
+	uint16_t c;
+
+	if (IP4_HLEN + l4 > n->cfg.mtu)
+		return;
+	u = eth_ip4_begin(n, &f, l4);
+	if (!u)
+		return;
+	u[0] = (uint8_t)(sport >> 8);
+	u[1] = (uint8_t)sport;
+	u[2] = (uint8_t)(dport >> 8);
+	u[3] = (uint8_t)dport;
+	u[4] = (uint8_t)(l4 >> 8);
+	u[5] = (uint8_t)l4;
+	u[6] = u[7] = 0;
+	memcpy(u + UDP_HLEN, data, len);
+	c = net_csum_fold(net_csum_add(net_pseudo4(src, dst, IPPROTO_UDP, l4),
+				       u, l4));
+	if (!c)
+		c = 0xffff; /* RFC 768: zero means "no checksum" */
+	u[6] = (uint8_t)(c >> 8);
+	u[7] = (uint8_t)c;
+	eth_ip4_commit(n, f, src, dst, IPPROTO_UDP, l4);
+}
+
+static struct udp_flow *flow_find(struct net *n, uint16_t gport,
+				  uint32_t daddr, uint16_t dport)
+{
+	for (unsigned i = 0; i < NET_UDP_MAX; i++) {
+		struct udp_flow *u = &n->udp[i];
+
+		if (u->fd >= 0 && u->gport == gport && u->daddr == daddr &&
+		    u->dport == dport)
+			return u;
+	}
+	return NULL;
+}
+
+static struct udp_flow *flow_slot(struct net *n)
+{
+	struct udp_flow *oldest = &n->udp[0];
+
+	for (unsigned i = 0; i < NET_UDP_MAX; i++) {
+		if (n->udp[i].fd < 0)
+			return &n->udp[i];
+		if (n->udp[i].last_ms < oldest->last_ms)
+			oldest = &n->udp[i];
+	}
+	flow_close(n, oldest);
+	return oldest;
+}
+
+void udp_input(struct net *n, const struct ip4_pkt *ip)
+{
+	const uint8_t *p = ip->l4;
+	uint16_t sport, dport, ulen, csum;
+	struct udp_flow *u;
+	char why[160];
+	int fd;
+
+	if (ip->l4len < UDP_HLEN) {
+		n->st.rx_dropped++;
+		return;
+	}
+	sport = (uint16_t)(p[0] << 8 | p[1]);
+	dport = (uint16_t)(p[2] << 8 | p[3]);
+	ulen = (uint16_t)(p[4] << 8 | p[5]);
+	csum = (uint16_t)(p[6] << 8 | p[7]);
+	if (ulen < UDP_HLEN || ulen > ip->l4len ||
+	    (csum && net_csum_fold(net_csum_add(
+			     net_pseudo4(ip->src, ip->dst, IPPROTO_UDP, ulen),
+			     p, ulen)) != 0)) {
+		n->st.rx_dropped++;
+		return;
+	}
+	if (ip->dst == n->cfg.dns_ip && dport == 53) {
+		dns_input(n, ip, sport, p + UDP_HLEN, ulen - UDP_HLEN);
+		return;
+	}
+	if (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
+	    net_in_subnet(n, ip->dst)) {
+		icmp_unreach(n, ip, 3); /* port unreachable */
+		return;
+	}
+	u = flow_find(n, sport, ip->dst, dport);
+	if (!u) {
+		int ok;
+
+		if (dport == 53) {
+			ok = 0;
+			snprintf(why, sizeof(why),
+				 "DNS goes through the sandbox's resolver only");
+		} else {
+			ok = net_policy_ip4(&n->cfg.policy, ip->dst, n->now,
+					    why, sizeof(why));
+		}
+		if (!ok) {
+			n->st.denied++;
+			net_logf(n, "net: denied udp %u.%u.%u.%u:%u: %s",
+				 ip->dst >> 24, (ip->dst >> 16) & 0xff,
+				 (ip->dst >> 8) & 0xff, ip->dst & 0xff, dport,
+				 why);
+			icmp_unreach(n, ip, 13);
+			return;
+		}
+		fd = net_open_socket(n, SOCK_DGRAM, ip->dst, dport);
+		if (fd < 0) {
+			icmp_unreach(n, ip, 1); /* host unreachable */
+			return;
+		}
+		u = flow_slot(n);
+		u->fd = fd;
+		u->gaddr = ip->src;
+		u->gport = sport;
+		u->daddr = ip->dst;
+		u->dport = dport;
+		net_watch(n, fd, EPOLLIN, NEV_UDP, (unsigned)(u - n->udp),
+			  EPOLL_CTL_ADD);
+		n->st.udp_flows++;
+	}
+	u->last_ms = n->now;
+	if (send(u->fd, p + UDP_HLEN, ulen - UDP_HLEN, MSG_DONTWAIT) < 0 &&
+	    errno == ECONNREFUSED)
+		icmp_unreach(n, ip, 3);
+}
+
+void udp_event(struct net *n, unsigned idx, uint32_t events)
+{
+	static uint8_t buf[65536];
+	struct udp_flow *u;
+
+	if (idx >= NET_UDP_MAX || n->udp[idx].fd < 0)
+		return;
+	u = &n->udp[idx];
+	for (int i = 0; i < UDP_READS_PER_EVENT; i++) {
+		ssize_t r = recv(u->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			/* ICMP errors from the host side (ECONNREFUSED):
+			 * the next send reports them; keep the flow. */
+			break;
+		}
+		u->last_ms = n->now;
+		udp_send_to_guest(n, u->daddr, u->dport, u->gaddr, u->gport,
+				  buf, (size_t)r);
+	}
+}
+
+void udp_tick(struct net *n)
+{
+	for (unsigned i = 0; i < NET_UDP_MAX; i++)
+		if (n->udp[i].fd >= 0 &&
+		    n->now - n->udp[i].last_ms > UDP_IDLE_MS)
+			flow_close(n, &n->udp[i]);
+}
