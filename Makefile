@@ -10,12 +10,15 @@ MUSLCC ?= musl-gcc
 CLANG ?= clang
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
-CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine \
+CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
-LIBS := -ljson-c -lsqlite3 -ldl -lm
+LIBS := -ljson-c -lsqlite3 -lcurl -lcrypto -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
-	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c)
+	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c) \
+	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c))
+# The layer unpacker is a helper process of its own, the only user of libarchive.
+UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c
 SUP_SRC := $(wildcard src/supervisor/*.c)
 # The network stack lives in the supervisor (and the unit tests and fuzzer).
 NET_SRC := $(wildcard src/net/*.c)
@@ -35,6 +38,7 @@ KERNEL_MSB := $(SHARE)/kernel/vmlinux-msb
 INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
+	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h guest examples
 
 # The project's kernel takes minutes to build (once per config: cached);
@@ -64,6 +68,10 @@ $(B)/include/msb.h: include/msb.h
 $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(SUP_OBJ) $(B)/lib/libmsb.a $(LIBS)
+
+$(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -larchive -ldl
 
 # The CLI goes through the shared library like any SDK user; it keeps its
 # own copy of the small helpers in util.o, which the library hides.

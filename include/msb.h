@@ -54,6 +54,10 @@ typedef struct msb_sandbox_config {
 				    * for its log */
 	const char *kernel;        /* "msb" (built by the setup) or "cloud" (Debian's);
 				    * NULL = $MSB_KERNEL, else msb when built */
+	const char *user;          /* default user of every exec; NULL = the image's */
+	const char *const *entrypoint; /* NULL = the image's; { NULL } = none */
+	int image_cmd;             /* no cmd: run the image's Entrypoint + Cmd
+				    * detached after boot (run -d IMAGE) */
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;
@@ -168,6 +172,63 @@ typedef struct msb_output {
 MSB_API int msb_exec_capture(msb_sandbox *sb, const char *const *argv,
 		     const msb_exec_opts *o, msb_output *out, msb_error *err);
 MSB_API void msb_output_free(msb_output *o);
+
+/* msb_sandbox_command() - what to run in sandbox @name for a user's @cmd
+ * (NULL: none given): the image's Entrypoint (or --entrypoint) followed by
+ * @cmd, else by the image's Cmd (Docker's rules). A NULL-terminated vector,
+ * one allocation: free() it. */
+MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
+				char ***argv, msb_error *err);
+
+/* ---- images ------------------------------------------------------------- *
+ * References as Docker users write them: "python:3.12" is
+ * docker.io/library/python:3.12; "host:port/repo:tag", "repo@sha256:...".
+ * The store is <home>/blobs (content by digest) and <home>/layers (each
+ * layer once, as an EROFS image); docs/images.md. "default" is the built-in
+ * image and needs no pull. */
+
+typedef struct msb_pull_progress {
+	const char *phase;       /* "resolving", "downloading", "converting" */
+	const char *digest;      /* the blob, when there is one */
+	uint64_t done, total;    /* bytes of that blob */
+	unsigned index, count;   /* which layer, of how many */
+} msb_pull_progress;
+
+typedef struct msb_pull_opts {
+	int insecure;            /* plain http to a non-loopback registry */
+	/* called from the pulling threads, one call at a time */
+	void (*progress)(void *ctx, const msb_pull_progress *p);
+	void *ctx;
+} msb_pull_opts;
+
+typedef struct msb_image_info {
+	char reference[600];     /* as shown: "python:3.12" */
+	char canonical[600];     /* "docker.io/library/python:3.12" */
+	char digest[80];         /* of the manifest (or index) it resolved to */
+	char id[80];             /* of its config */
+	uint64_t size;           /* compressed layers */
+	unsigned layers;
+	int64_t pulled_at;
+	unsigned fetched;        /* pull: blobs downloaded (0: all were here) */
+} msb_image_info;
+
+MSB_API int msb_image_pull(const char *ref, const msb_pull_opts *o,
+			   msb_image_info *out, msb_error *err);
+MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err);
+/* msb_image_remove() - forget @ref and delete what no other image and no
+ * sandbox uses. */
+MSB_API int msb_image_remove(const char *ref, msb_error *err);
+/* msb_image_inspect_json() - reference, digests, config, layers; free(). */
+MSB_API int msb_image_inspect_json(const char *ref, char **json,
+				   msb_error *err);
+/* msb_image_prune() - delete blobs and layers no image and no sandbox
+ * uses, and debris of interrupted pulls. */
+MSB_API int msb_image_prune(uint64_t *freed_bytes, unsigned *files,
+			    msb_error *err);
+/* Credentials in <home>/auth.json (0600), used by pulls from @registry. */
+MSB_API int msb_registry_login(const char *registry, const char *user,
+			       const char *password, msb_error *err);
+MSB_API int msb_registry_logout(const char *registry, msb_error *err);
 
 /* ---- environment -------------------------------------------------------- */
 

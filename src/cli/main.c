@@ -12,6 +12,7 @@
 static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_ps,   &verb_stop,
 	&verb_start, &verb_rm,  &verb_logs, &verb_inspect,
+	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_registry,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))

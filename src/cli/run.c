@@ -30,7 +30,9 @@ const struct verb verb_run = {
 	"Usage: msb run [OPTIONS] [IMAGE] [-- COMMAND [ARG...]]\n"
 	"\n"
 	"Boot a new microVM sandbox from IMAGE (default: the built-in\n"
-	"'default' image) and run COMMAND in it (default: the image's shell).\n"
+	"'default' image; others are pulled when missing) and run COMMAND in it\n"
+	"(default: the image's Entrypoint and Cmd; a shell for 'default'). The\n"
+	"image's Env, WorkingDir and User are every command's defaults.\n"
 	"Without -d, msb waits for the command, exits with its status and\n"
 	"stops the sandbox; with --rm it also removes it. With -d the sandbox\n"
 	"keeps running (COMMAND, if given, runs detached, its output in\n"
@@ -44,6 +46,9 @@ const struct verb verb_run = {
 	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M)\n"
 	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
 	"  -w, --workdir DIR      working directory of every command\n"
+	"  -u, --user USER        user of every command (name, uid or uid:gid)\n"
+	"      --entrypoint CMD   replace the image's Entrypoint (and Cmd);\n"
+	"                         '' for none\n"
 	"  -i, --interactive      stream stdin to the command\n"
 	"  -t, --tty              allocate a pseudo-terminal\n"
 	"      --boot-timeout S   give up on a boot after S seconds (default 60)\n"
@@ -56,7 +61,7 @@ const struct verb verb_run = {
 };
 
 enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
-       OPT_KERNEL };
+       OPT_KERNEL, OPT_ENTRYPOINT };
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -66,6 +71,8 @@ static const struct option opts[] = {
 	{ "memory", required_argument, NULL, 'm' },
 	{ "env", required_argument, NULL, 'e' },
 	{ "workdir", required_argument, NULL, 'w' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
@@ -113,7 +120,8 @@ static int cmd_run(int argc, char **argv)
 	msb_sandbox *sb;
 	msb_exec *e;
 	char **env = NULL, name[64], mem[32];
-	char *default_cmd[] = { "/bin/sh", NULL };
+	char **run_argv = NULL;
+	const char *entrypoint[2] = { NULL, NULL };
 	size_t nenv = 0;
 	int c, detach = 0, status, timings = 0;
 	uint64_t t_exec;
@@ -136,7 +144,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "dm:e:w:ith", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dm:e:w:u:ith", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			snprintf(name, sizeof(name), "%s", optarg);
@@ -172,6 +180,13 @@ static int cmd_run(int argc, char **argv)
 					"invalid --workdir '%s': use an absolute path",
 					optarg);
 			cfg.workdir = optarg;
+			break;
+		case 'u':
+			cfg.user = optarg;
+			break;
+		case OPT_ENTRYPOINT:
+			entrypoint[0] = optarg;
+			cfg.entrypoint = entrypoint;
 			break;
 		case 'i':
 			ao.interactive = eo.stdin = 1;
@@ -226,8 +241,21 @@ static int cmd_run(int argc, char **argv)
 		gen_name(name, sizeof(name));
 	cfg.name = name;
 	cfg.env = (const char *const *)env;
-	if (detach)
+	if (detach) {
 		cfg.cmd = (const char *const *)cmd;
+		cfg.image_cmd = !cmd;
+	}
+	/* An image not here yet is pulled first, with progress shown. */
+	if (cfg.image && strcmp(cfg.image, "default")) {
+		char *j = NULL;
+
+		if (msb_image_inspect_json(cfg.image, &j, NULL) < 0 &&
+		    cli_pull(cfg.image, 0, 0, stderr) != 0) {
+			free(env);
+			return EXIT_MSB;
+		}
+		free(j);
+	}
 
 	/* Ctrl-C while booting: let the boot finish, then undo it, so no
 	 * sandbox is left running that nobody asked to keep. */
@@ -282,9 +310,11 @@ static int cmd_run(int argc, char **argv)
 	if (timings)
 		tjson = cli_fetch_timings(name);
 	t_exec = msb_now_us();
-	if (msb_exec_start(sb, cmd ? (const char *const *)cmd :
-				     (const char *const *)default_cmd,
-			   &eo, &e, &err) < 0) {
+	if (msb_sandbox_command(name, (const char *const *)cmd, &run_argv,
+				&err) < 0 ||
+	    msb_exec_start(sb, (const char *const *)run_argv, &eo, &e,
+			   &err) < 0) {
+		free(run_argv);
 		cli_err("%s", err.message);
 		msb_sandbox_stop(name, 0, NULL, NULL);
 		wait_stopped(name);
@@ -294,6 +324,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	status = cli_attach(e, &ao);
 	msb_exec_free(e);
+	free(run_argv);
 	if (timings)
 		cli_print_timings(name, tjson,
 				  (double)(msb_now_us() - t_exec) / 1000.0);

@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "image.h"
 #include "state.h"
 #include "util.h"
 
@@ -120,8 +121,9 @@ static int make_upper(const char *dir, msb_error *err)
 	return run_tool(argv, err);
 }
 
-/* check_host() - what a boot needs, each missing piece with how to get it. */
-static int check_host(const char *image, const char *kernel, msb_error *err)
+/* check_host() - what a boot needs, each missing piece with how to get it:
+ * the engine, the kernel, and the sandbox's layer disks. */
+static int check_host(json_object *layers, const char *kernel, msb_error *err)
 {
 	char p[PATH_MAX], rel[PATH_MAX];
 	int r;
@@ -132,20 +134,116 @@ static int check_host(const char *image, const char *kernel, msb_error *err)
 	r = msb_guest_paths(kernel, p, rel, sizeof(p), NULL, err);
 	if (r < 0)
 		return r;
-	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
-	msb_share_path(rel, p, sizeof(p));
-	if (access(p, R_OK) < 0) {
-		if (!strcmp(image, DEFAULT_IMAGE))
+	for (size_t i = 0; layers && i < json_object_array_length(layers); i++) {
+		const char *l = json_object_get_string(
+			json_object_array_get_idx(layers, i));
+
+		if (!l || access(l, R_OK) < 0)
 			return msb_fail(err, -ENOENT,
-					"the built-in image is missing (%s): "
-					"run './setup' from the source tree",
-					p);
-		return msb_fail(err, -ENOENT,
-				"unknown image '%s' (only the built-in "
-				"'default' image is available)",
-				image);
+					"a layer of the sandbox's image is "
+					"missing (%s): pull the image again",
+					l ? l : "?");
 	}
 	return 0;
+}
+
+/* legacy_layers() - records made before images were pulled name only the
+ * built-in image's directory. */
+static json_object *legacy_layers(const char *image)
+{
+	char rel[PATH_MAX], p[PATH_MAX];
+	json_object *a = json_object_new_array();
+
+	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
+	msb_share_path(rel, p, sizeof(p));
+	json_object_array_add(a, json_object_new_string(p));
+	return a;
+}
+
+static json_object *strv_json(const char *const *v);
+
+/* image_field() - a field of the image config's "config" object, when it
+ * has the type wanted. */
+static json_object *image_field(json_object *icfg, const char *k,
+				json_type t)
+{
+	json_object *c, *v;
+
+	if (!icfg || !json_object_object_get_ex(icfg, "config", &c) ||
+	    !json_object_object_get_ex(c, k, &v) || !json_object_is_type(v, t))
+		return NULL;
+	if (t == json_type_array)
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!json_object_is_type(json_object_array_get_idx(v, i),
+						 json_type_string))
+				return NULL;
+	return v;
+}
+
+static json_object *concat(json_object *a, json_object *b)
+{
+	json_object *o = json_object_new_array();
+
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		json_object_array_add(o, json_object_get(json_object_array_get_idx(a, i)));
+	for (size_t i = 0; b && i < json_object_array_length(b); i++)
+		json_object_array_add(o, json_object_get(json_object_array_get_idx(b, i)));
+	return o;
+}
+
+/* apply_image() - the image's Env, WorkingDir, User, Entrypoint and Cmd
+ * under what the caller asked for (Docker's rules), into @cfg. */
+static void apply_image(json_object *cfg, const msb_sandbox_config *c,
+			json_object *icfg, int builtin)
+{
+	json_object *ienv = image_field(icfg, "Env", json_type_array);
+	json_object *uenv = strv_json(c->env), *ep, *cmd, *v;
+	const char *wd = NULL, *user = NULL;
+
+	json_object_object_add(cfg, "env", concat(ienv, uenv));
+	json_object_put(uenv);
+	if (c->workdir)
+		wd = c->workdir;
+	else if ((v = image_field(icfg, "WorkingDir", json_type_string)) &&
+		 json_object_get_string(v)[0] == '/')
+		wd = json_object_get_string(v);
+	if (wd)
+		json_object_object_add(cfg, "workdir", json_object_new_string(wd));
+	if (c->user && *c->user)
+		user = c->user;
+	else if ((v = image_field(icfg, "User", json_type_string)) &&
+		 *json_object_get_string(v))
+		user = json_object_get_string(v);
+	if (user)
+		json_object_object_add(cfg, "user", json_object_new_string(user));
+	if (c->entrypoint)
+		ep = strv_json(c->entrypoint[0] && *c->entrypoint[0] ?
+				       c->entrypoint :
+				       NULL);
+	else
+		ep = concat(image_field(icfg, "Entrypoint", json_type_array),
+			    NULL);
+	/* --entrypoint drops the image's Cmd too, as Docker does. */
+	if (builtin) {
+		const char *sh[] = { "/bin/sh", NULL };
+
+		cmd = strv_json(sh);
+	} else if (c->entrypoint) {
+		cmd = json_object_new_array();
+	} else {
+		cmd = concat(image_field(icfg, "Cmd", json_type_array), NULL);
+	}
+	json_object_object_add(cfg, "entrypoint", ep);
+	json_object_object_add(cfg, "image_cmd", cmd);
+	if (c->cmd && c->cmd[0]) {
+		json_object *u = strv_json(c->cmd);
+
+		json_object_object_add(cfg, "cmd", concat(ep, u));
+		json_object_put(u);
+	} else if (c->image_cmd && !builtin &&
+		   json_object_array_length(ep) + json_object_array_length(cmd)) {
+		json_object_object_add(cfg, "cmd", concat(ep, cmd));
+	}
 }
 
 static int supervisor_path(char *buf, size_t n)
@@ -310,8 +408,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	msb_error local = { 0 };
 	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
 	const char *kernel;
-	char dir[PATH_MAX];
-	json_object *cfg;
+	char dir[PATH_MAX], canon[700];
+	json_object *cfg, *layers = NULL, *icfg = NULL;
 	sqlite3 *db;
 	unsigned timeout;
 	int r;
@@ -342,9 +440,21 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				"absolute path",
 				c->workdir);
 	kernel = c->kernel && *c->kernel ? c->kernel : msb_guest_default();
-	r = check_host(image, kernel, err);
-	if (r < 0)
+	r = msb_image_resolve(image, &layers, &icfg, canon, sizeof(canon), err);
+	if (r == -ENOENT && strcmp(image, DEFAULT_IMAGE)) {
+		/* Not here yet: pull it, as 'docker run' does. */
+		r = msb_image_pull(image, NULL, NULL, err);
+		if (r == 0)
+			r = msb_image_resolve(image, &layers, &icfg, canon,
+					      sizeof(canon), err);
+	}
+	if (r == 0)
+		r = check_host(layers, kernel, err);
+	if (r < 0) {
+		json_object_put(layers);
+		json_object_put(icfg);
 		return r;
+	}
 
 	timeout = c->boot_timeout_ms;
 	if (!timeout && getenv("MSB_BOOT_TIMEOUT"))
@@ -352,12 +462,10 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	if (!timeout)
 		timeout = DEFAULT_BOOT_TIMEOUT_MS;
 	cfg = json_object_new_object();
-	json_object_object_add(cfg, "env", strv_json(c->env));
-	if (c->workdir)
-		json_object_object_add(cfg, "workdir",
-				       json_object_new_string(c->workdir));
-	if (c->cmd && c->cmd[0])
-		json_object_object_add(cfg, "cmd", strv_json(c->cmd));
+	apply_image(cfg, c, icfg, !strcmp(image, DEFAULT_IMAGE));
+	json_object_put(icfg);
+	json_object_object_add(cfg, "layers", layers);
+	json_object_object_add(cfg, "image_ref", json_object_new_string(canon));
 	json_object_object_add(cfg, "boot_timeout_ms",
 			       json_object_new_int((int)timeout));
 	json_object_object_add(cfg, "ephemeral",
@@ -370,7 +478,17 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			json_object_new_string(getenv("MSB_KERNEL_CMDLINE")));
 
 	snprintf(row.info.name, sizeof(row.info.name), "%s", c->name);
-	snprintf(row.info.image, sizeof(row.info.image), "%s", image);
+	{
+		struct msb_ref ref;
+
+		if (strcmp(image, DEFAULT_IMAGE) &&
+		    msb_ref_parse(canon, &ref, NULL) == 0)
+			msb_ref_short(&ref, row.info.image,
+				      sizeof(row.info.image));
+		else
+			snprintf(row.info.image, sizeof(row.info.image), "%s",
+				 image);
+	}
 	snprintf(row.info.status, sizeof(row.info.status), "created");
 	row.info.cpus = c->cpus ? c->cpus : DEFAULT_CPUS;
 	row.info.memory_mib = c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB;
@@ -477,11 +595,19 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	cfg = json_tokener_parse(row.config);
 	if (cfg && json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
 		timeout = (unsigned)json_object_get_int(t);
-	r = check_host(row.info.image,
-		       cfg && json_object_object_get_ex(cfg, "kernel", &t) ?
-			       json_object_get_string(t) :
-			       "cloud",
-		       err);
+	{
+		json_object *l = NULL, *legacy = NULL;
+
+		if (!cfg || !json_object_object_get_ex(cfg, "layers", &l))
+			l = legacy = legacy_layers(row.info.image);
+		r = check_host(l,
+			       cfg && json_object_object_get_ex(cfg, "kernel",
+								&t) ?
+				       json_object_get_string(t) :
+				       "cloud",
+			       err);
+		json_object_put(legacy);
+	}
 	json_object_put(cfg);
 	if (r < 0)
 		goto out_row;
@@ -729,5 +855,66 @@ MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
 	if (snprintf(buf, n, "%s/sandboxes/%s/console.log", msb_home(), name) >=
 	    (int)n)
 		return msb_fail(err, -ENAMETOOLONG, "path too long");
+	return 0;
+}
+
+MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
+				char ***argv, msb_error *err)
+{
+	struct msb_row row;
+	json_object *cfg, *ep = NULL, *ic = NULL, *all, *user;
+	size_t n, bytes = 0;
+	char **v, *p;
+	int r;
+
+	r = load_row(name, &row, err);
+	if (r < 0)
+		return r;
+	cfg = json_tokener_parse(row.config);
+	msb_row_free(&row);
+	if (cfg) {
+		json_object_object_get_ex(cfg, "entrypoint", &ep);
+		json_object_object_get_ex(cfg, "image_cmd", &ic);
+	}
+	if (!ic && !ep) {
+		const char *sh[] = { "/bin/sh", NULL };
+
+		ic = strv_json(sh);
+		json_object_object_add(cfg ? cfg : (cfg = json_object_new_object()),
+				       "image_cmd", ic);
+	}
+	user = strv_json(cmd);
+	all = concat(ep, cmd && cmd[0] ? user : ic);
+	json_object_put(user);
+	n = json_object_array_length(all);
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(json_object_get_string(
+				 json_object_array_get_idx(all, i))) + 1;
+	if (!n) {
+		json_object_put(all);
+		json_object_put(cfg);
+		return msb_fail(err, -EINVAL,
+				"the image of '%s' names no command (no "
+				"Entrypoint or Cmd): give one after '--'",
+				name);
+	}
+	v = malloc((n + 1) * sizeof(char *) + bytes);
+	if (!v) {
+		json_object_put(all);
+		json_object_put(cfg);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
+	p = (char *)(v + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *a = json_object_get_string(
+			json_object_array_get_idx(all, i));
+
+		v[i] = p;
+		p = stpcpy(p, a) + 1;
+	}
+	v[n] = NULL;
+	*argv = v;
+	json_object_put(all);
+	json_object_put(cfg);
 	return 0;
 }

@@ -27,7 +27,18 @@ static const char schema[] =
 	" stopped_at INTEGER NOT NULL DEFAULT 0,"
 	" error TEXT,"
 	" config TEXT NOT NULL DEFAULT '{}',"
-	" runtime TEXT NOT NULL DEFAULT '{}');";
+	" runtime TEXT NOT NULL DEFAULT '{}');"
+	/* Pulled images (src/image/images.c). */
+	"CREATE TABLE IF NOT EXISTS images ("
+	" reference TEXT PRIMARY KEY,"
+	" digest TEXT NOT NULL,"
+	" config_digest TEXT NOT NULL,"
+	" config TEXT NOT NULL,"
+	" layers TEXT NOT NULL,"
+	" disks TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" pulled_at INTEGER NOT NULL,"
+	" extra TEXT NOT NULL DEFAULT '[]');";
 
 void msb_row_free(struct msb_row *r)
 {

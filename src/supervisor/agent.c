@@ -206,6 +206,8 @@ struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
 	if (cwd && *cwd)
 		msb_tlv_put_str(&w, MSB_T_CWD, cwd);
 	user = get_str(p, "user");
+	if (!user || !*user)
+		user = get_str(s->config, "user");
 	if (user && *user)
 		msb_tlv_put_str(&w, MSB_T_USER, user);
 	if (json_object_object_get_ex(p, "tty", &tty) &&

@@ -39,6 +39,10 @@
 /* After the grace period given to guest processes, how long the guest may
  * take to sync and power off before it is killed. */
 #define POWEROFF_MARGIN_MS 5000
+/* microvm without ACPI has 8 virtio-mmio transports: the agent port and the
+ * upper disk take two, networking one; images are built to need at most 4
+ * (src/image/image.h). */
+#define MAX_LAYER_DISKS 5
 
 void sup_log(struct sup *s, const char *fmt, ...)
 {
@@ -380,9 +384,11 @@ static void run_loop(struct sup *s)
 static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 {
 	char path[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX];
-	static char layer[PATH_MAX], upper[PATH_MAX], kpath[PATH_MAX],
-		ipath[PATH_MAX], console[PATH_MAX], elog[PATH_MAX];
+	static char layers[MAX_LAYER_DISKS][PATH_MAX], serials[MAX_LAYER_DISKS][16];
+	static char upper[PATH_MAX], kpath[PATH_MAX], ipath[PATH_MAX],
+		console[PATH_MAX], elog[PATH_MAX];
 	json_object *v;
+	size_t nlayers;
 	int r;
 
 	s->config = json_tokener_parse(row->config);
@@ -401,11 +407,37 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 			return r;
 		s->spec.acpi = g->acpi;
 	}
-	snprintf(path, sizeof(path), "images/%s/layer.erofs", row->info.image);
-	r = msb_share_path(path, layer, sizeof(layer));
-	if (r < 0 || access(layer, R_OK) < 0)
-		return msb_fail(err, -ENOENT, "image '%s' has no layer at %s",
-				row->info.image, layer);
+	/* The image's layer disks, top first (overlayfs's lowerdir order);
+	 * records from before pulled images name the built-in image. */
+	if (json_object_object_get_ex(s->config, "layers", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		nlayers = json_object_array_length(v);
+		if (!nlayers || nlayers > MAX_LAYER_DISKS)
+			return msb_fail(err, -E2BIG,
+					"the sandbox has %zu layer disks (1 to "
+					"%d can be attached)",
+					nlayers, MAX_LAYER_DISKS);
+		for (size_t i = 0; i < nlayers; i++) {
+			const char *l = json_object_get_string(
+				json_object_array_get_idx(v, i));
+
+			if (!l || access(l, R_OK) < 0)
+				return msb_fail(err, -ENOENT,
+						"layer disk %s is missing: pull "
+						"the image '%s' again",
+						l ? l : "?", row->info.image);
+			snprintf(layers[i], sizeof(layers[i]), "%s", l);
+		}
+	} else {
+		snprintf(path, sizeof(path), "images/%s/layer.erofs",
+			 row->info.image);
+		r = msb_share_path(path, layers[0], sizeof(layers[0]));
+		if (r < 0 || access(layers[0], R_OK) < 0)
+			return msb_fail(err, -ENOENT,
+					"image '%s' has no layer at %s",
+					row->info.image, layers[0]);
+		nlayers = 1;
+	}
 	snprintf(kpath, sizeof(kpath), "%s", kernel);
 	snprintf(ipath, sizeof(ipath), "%s", initrd);
 	snprintf(upper, sizeof(upper), "%s/upper.ext4", s->dir);
@@ -419,8 +451,12 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	s->spec.console_log = console;
 	s->spec.engine_log = elog;
 	s->spec.disks[0] = (struct msb_disk){ upper, "upper", 0 };
-	s->spec.disks[1] = (struct msb_disk){ layer, "layer0", 1 };
-	s->spec.ndisks = 2;
+	for (size_t i = 0; i < nlayers; i++) {
+		snprintf(serials[i], sizeof(serials[i]), "layer%zu", i);
+		s->spec.disks[1 + i] =
+			(struct msb_disk){ layers[i], serials[i], 1 };
+	}
+	s->spec.ndisks = 1 + (unsigned)nlayers;
 	s->spec.accel = msb_engine_accel();
 	if (json_object_object_get_ex(s->config, "kernel_cmdline", &v))
 		s->spec.cmdline_extra = json_object_get_string(v);

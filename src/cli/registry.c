@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* registry.c - msb registry login|logout: credentials for pulls */
+
+#include <getopt.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static int cmd_registry(int argc, char **argv);
+
+const struct verb verb_registry = {
+	.name = "registry",
+	.summary = "Log in to or out of an image registry",
+	.fn = cmd_registry,
+	.help =
+	"Usage: msb registry login [-u USER] [--password-stdin] HOST\n"
+	"       msb registry logout HOST\n"
+	"\n"
+	"Store credentials for HOST (ghcr.io, docker.io, host:5000) in\n"
+	"$MSB_HOME/auth.json, readable by you only (0600). The password is read\n"
+	"from stdin with --password-stdin, else asked for without echo.\n"
+	"Pulls then use them for HOST's token service or basic auth.\n",
+};
+
+static const struct option opts[] = {
+	{ "username", required_argument, NULL, 'u' },
+	{ "password-stdin", no_argument, NULL, 's' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int read_secret(char *buf, size_t n, int from_stdin)
+{
+	struct termios t, old;
+	int tty = !from_stdin && isatty(0);
+	size_t len;
+
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		tcgetattr(0, &old);
+		t = old;
+		t.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSANOW, &t);
+	}
+	if (!fgets(buf, (int)n, stdin))
+		buf[0] = '\0';
+	if (tty) {
+		tcsetattr(0, TCSANOW, &old);
+		fputc('\n', stderr);
+	}
+	len = strlen(buf);
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	return len ? 0 : -1;
+}
+
+static int cmd_registry(int argc, char **argv)
+{
+	msb_error err = { 0 };
+	const char *user = NULL;
+	char pw[512], ubuf[256];
+	int c, from_stdin = 0, r;
+
+	if (argc < 2)
+		return cli_bad_usage(&verb_registry, "missing login or logout");
+	if (!strcmp(argv[1], "logout")) {
+		if (argc != 3)
+			return cli_bad_usage(&verb_registry, "usage: msb registry logout HOST");
+		if (msb_registry_logout(argv[2], &err) < 0) {
+			cli_err("%s", err.message);
+			return 1;
+		}
+		printf("logged out of %s\n", argv[2]);
+		return 0;
+	}
+	if (strcmp(argv[1], "login"))
+		return cli_bad_usage(&verb_registry, "unknown command '%s'", argv[1]);
+	argc--;
+	argv++;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			user = optarg;
+			break;
+		case 's':
+			from_stdin = 1;
+			break;
+		case 'h':
+			cli_usage(&verb_registry, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_registry,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_bad_usage(&verb_registry, "give one registry HOST");
+	if (!user) {
+		if (from_stdin)
+			return cli_bad_usage(&verb_registry,
+					     "--password-stdin needs -u USER");
+		fprintf(stderr, "Username: ");
+		if (!fgets(ubuf, sizeof(ubuf), stdin))
+			return 1;
+		ubuf[strcspn(ubuf, "\r\n")] = '\0';
+		user = ubuf;
+	}
+	if (read_secret(pw, sizeof(pw), from_stdin) < 0) {
+		cli_err("no password given");
+		return 1;
+	}
+	r = msb_registry_login(argv[optind], user, pw, &err);
+	memset(pw, 0, sizeof(pw));
+	if (r < 0) {
+		cli_err("%s", err.message);
+		return 1;
+	}
+	printf("logged in to %s as %s (credentials in $MSB_HOME/auth.json)\n",
+	       argv[optind], user);
+	return 0;
+}

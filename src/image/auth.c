@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* auth.c - registry credentials in <home>/auth.json (mode 0600)
+ *
+ * The file has Docker's config.json shape, {"auths": {"HOST": {"auth":
+ * base64("user:password")}}}, written whole to a temporary file created
+ * 0600 and renamed over the old one: never readable by others, never half
+ * written.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "util.h"
+
+static void auth_path(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/auth.json", msb_home());
+}
+
+static json_object *auth_load(void)
+{
+	char path[PATH_MAX];
+	char *s;
+	json_object *o;
+
+	auth_path(path, sizeof(path));
+	s = msb_read_file(path, NULL);
+	o = s ? json_tokener_parse(s) : NULL;
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = json_object_new_object();
+	}
+	return o;
+}
+
+static int auth_save(json_object *o, msb_error *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	int fd, r;
+
+	r = msb_mkdir_p(msb_home(), 0700);
+	if (r < 0)
+		return msb_fail_errno(err, r, "cannot create %s", msb_home());
+	auth_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return msb_fail_errno(err, -errno, "cannot write %s", tmp);
+	r = msb_write_all(fd, s, strlen(s));
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return msb_fail_errno(err, r, "cannot write %s", path);
+	}
+	return 0;
+}
+
+int msb_auth_get(const char *registry, char *buf, size_t n)
+{
+	json_object *o = auth_load(), *auths, *h, *a;
+	const char *b64;
+	long len;
+	int r = -ENOENT;
+
+	if (json_object_object_get_ex(o, "auths", &auths) &&
+	    json_object_object_get_ex(auths, registry, &h) &&
+	    json_object_object_get_ex(h, "auth", &a) &&
+	    json_object_is_type(a, json_type_string)) {
+		b64 = json_object_get_string(a);
+		if ((strlen(b64) / 4) * 3 < n) {
+			len = msb_b64_decode(b64, strlen(b64), (uint8_t *)buf);
+			if (len > 0 && memchr(buf, ':', (size_t)len)) {
+				buf[len] = '\0';
+				r = 0;
+			}
+		}
+	}
+	json_object_put(o);
+	return r;
+}
+
+MSB_API int msb_registry_login(const char *registry, const char *user,
+			       const char *password, msb_error *err)
+{
+	char plain[600], enc[900];
+	json_object *o, *auths, *h;
+	int r;
+
+	if (!registry || !*registry || strchr(registry, '/') || !user ||
+	    !*user || strchr(user, ':') || !password)
+		return msb_fail(err, -EINVAL,
+				"login needs a registry host, a user name "
+				"without ':' and a password");
+	if (snprintf(plain, sizeof(plain), "%s:%s", user, password) >=
+	    (int)sizeof(plain))
+		return msb_fail(err, -E2BIG, "user name or password too long");
+	enc[msb_b64_encode((const uint8_t *)plain, strlen(plain), enc)] = '\0';
+	explicit_bzero(plain, sizeof(plain));
+	o = auth_load();
+	if (!json_object_object_get_ex(o, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object)) {
+		auths = json_object_new_object();
+		json_object_object_add(o, "auths", auths);
+	}
+	h = json_object_new_object();
+	json_object_object_add(h, "auth", json_object_new_string(enc));
+	explicit_bzero(enc, sizeof(enc));
+	json_object_object_add(auths, registry, h);
+	r = auth_save(o, err);
+	json_object_put(o);
+	return r;
+}
+
+MSB_API int msb_registry_logout(const char *registry, msb_error *err)
+{
+	json_object *o = auth_load(), *auths;
+	int r;
+
+	if (!json_object_object_get_ex(o, "auths", &auths) ||
+	    !json_object_object_get_ex(auths, registry, NULL)) {
+		json_object_put(o);
+		return msb_fail(err, -ENOENT, "not logged in to %s", registry);
+	}
+	json_object_object_del(auths, registry);
+	r = auth_save(o, err);
+	json_object_put(o);
+	return r;
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* image.h - OCI images: references, registries, the content store, layers
+ *
+ * Theory of operation: `pull` resolves a reference to a manifest (through an
+ * index, for linux/amd64), downloads the config and every layer blob into
+ * the content-addressed store <home>/blobs/sha256/HEX (verified against its
+ * digest before it is renamed into place: nothing partial is ever visible),
+ * converts each layer once into <home>/layers/HEX.erofs (HEX: the layer
+ * blob's digest; a layer shared by two images is stored and converted once),
+ * and records the image (reference, manifest digest, config, layer list) in
+ * the state database. A sandbox of that image gets its layers as read-only
+ * virtio-blk disks, top first, under its own writable upper.
+ *
+ * QEMU's microvm machine without ACPI has 8 virtio-mmio transports; the
+ * agent port, the upper disk and (later) the network take three, so at most
+ * MSB_IMAGE_MAX_DISKS layer disks are attached. An image with more layers
+ * gets its top layers merged into one extra EROFS image (whiteouts kept as
+ * overlayfs whiteouts, so the lower disks stay hidden where they should).
+ *
+ * Everything from a registry or an archive is hostile: JSON is parsed with
+ * size limits, digests are checked, tar entries are sanitised (unpack.c,
+ * run as a separate helper process, msb-unpack).
+ */
+#ifndef MSB_IMAGE_H
+#define MSB_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "msb.h"
+
+#define MSB_IMAGE_MAX_DISKS 4
+#define MSB_IMAGE_MAX_LAYERS 128
+/* Manifests, indexes and configs are small; refuse anything bigger. */
+#define MSB_MANIFEST_MAX (4u << 20)
+#define MSB_CONFIG_MAX (8u << 20)
+
+/* ---- references (ref.c) --------------------------------------------------
+ * Docker's rules: "python:3.12" is docker.io/library/python:3.12; a first
+ * component with a '.' or ':' or equal to "localhost" is a registry host
+ * (with optional port); no tag means "latest"; "@sha256:HEX" pins a digest
+ * (a tag may stand beside it and is then informational). docker.io is
+ * reached at registry-1.docker.io. */
+struct msb_ref {
+	char registry[256];   /* "docker.io", "ghcr.io", "127.0.0.1:5000" */
+	char repository[256]; /* "library/python" */
+	char tag[128];        /* "3.12", "" when only a digest is given */
+	char digest[80];      /* "sha256:<64 hex>" or "" */
+};
+
+int msb_ref_parse(const char *s, struct msb_ref *r, msb_error *err);
+/* Canonical form: registry/repository[:tag][@digest]. */
+void msb_ref_format(const struct msb_ref *r, char *buf, size_t n);
+/* Short form for display: "python:3.12", "ghcr.io/x/y:1". */
+void msb_ref_short(const struct msb_ref *r, char *buf, size_t n);
+/* The host to connect to ("registry-1.docker.io" for docker.io). */
+const char *msb_ref_endpoint(const struct msb_ref *r);
+/* Loopback registries (localhost, 127.0.0.0/8, [::1]) are spoken to over
+ * plain http, like Docker's default insecure registries. */
+int msb_ref_is_loopback(const struct msb_ref *r);
+
+/* ---- digests ---------------------------------------------------------- */
+/* "sha256:" + 64 lowercase hex. */
+int msb_digest_valid(const char *d);
+
+/* ---- manifests and configs (manifest.c) --------------------------------- */
+struct msb_layer_desc {
+	char digest[80];
+	uint64_t size;
+	char media_type[128];
+};
+
+struct msb_manifest {
+	char config_digest[80];
+	uint64_t config_size;
+	struct msb_layer_desc *layers; /* bottom first */
+	unsigned nlayers;
+};
+
+/* msb_index_pick() - from an OCI index / Docker manifest list, the digest
+ * of the linux/amd64 manifest. -ENOENT (with the platforms there are) when
+ * there is none. */
+int msb_index_pick(json_object *idx, char *digest, size_t n, msb_error *err);
+/* msb_manifest_parse() - an OCI image manifest or Docker v2 schema 2. */
+int msb_manifest_parse(json_object *m, struct msb_manifest *out,
+		       msb_error *err);
+void msb_manifest_free(struct msb_manifest *m);
+/* Is this a media type of an index / manifest list? */
+int msb_mediatype_is_index(const char *mt);
+
+/* ---- registry client (registry.c) -------------------------------------- */
+struct msb_registry;
+
+int msb_registry_open(const struct msb_ref *ref, int insecure,
+		      struct msb_registry **out, msb_error *err);
+void msb_registry_close(struct msb_registry *reg);
+/* msb_registry_manifest() - GET a manifest by tag or digest; @body
+ * NUL-terminated (free() it), @media_type and @digest (of the bytes) set. */
+int msb_registry_manifest(struct msb_registry *reg, const char *tag_or_digest,
+			  char **body, size_t *len, char *media_type,
+			  size_t mtn, char *digest, size_t dn, msb_error *err);
+/* msb_registry_blob() - download a blob into the store (store.c verifies
+ * and renames it). Thread-safe: each call has its own connection.
+ * @progress (may be NULL) is called with bytes so far. */
+typedef void (*msb_blob_progress)(void *ctx, uint64_t done);
+int msb_registry_blob(struct msb_registry *reg, const char *digest,
+		      uint64_t size, msb_blob_progress progress, void *ctx,
+		      msb_error *err);
+
+/* ---- credentials (auth.c): <home>/auth.json, mode 0600 ------------------ */
+/* msb_auth_get() - "user:password" for @registry into @buf; -ENOENT if none. */
+int msb_auth_get(const char *registry, char *buf, size_t n);
+
+/* ---- the store (store.c) ------------------------------------------------ */
+int msb_store_dirs(msb_error *err);
+/* Paths: <home>/blobs/sha256/HEX, <home>/layers/HEX.erofs. */
+void msb_blob_path(const char *digest, char *buf, size_t n);
+void msb_layer_path(const char *name, char *buf, size_t n);
+int msb_blob_have(const char *digest);
+/* msb_blob_tmp() - an open temporary file under <home>/blobs/tmp. */
+int msb_blob_tmp(char *path, size_t n, msb_error *err);
+/* msb_blob_commit() - the temp file's sha256 must be @digest: rename it
+ * into place, else remove it and fail. */
+int msb_blob_commit(const char *tmp, const char *digest, const char *hex_got,
+		    msb_error *err);
+/* msb_blob_put() - store @len bytes known to hash to @digest. */
+int msb_blob_put(const char *digest, const void *buf, size_t len,
+		 msb_error *err);
+/* msb_blob_read() - the whole of a small blob (bounded by @max). */
+char *msb_blob_read(const char *digest, size_t max, size_t *len);
+/* msb_layer_convert() - run msb-unpack: blobs[] (bottom first) into one
+ * EROFS image named @name under <home>/layers, unless it is there. */
+int msb_layer_convert(const char *const *blobs, unsigned n, const char *name,
+		      msb_error *err);
+
+/* The image table in msb.db. */
+struct msb_image_row {
+	char reference[600];  /* canonical */
+	char digest[80];      /* manifest */
+	char config_digest[80];
+	char *config;         /* the image config JSON */
+	char *layers;         /* JSON array of layer blob digests, bottom first */
+	char *disks;          /* JSON array of EROFS names, bottom first */
+	char *extra;          /* JSON array of other blobs: manifest, index */
+	uint64_t size;
+	int64_t pulled_at;
+};
+void msb_image_row_free(struct msb_image_row *r);
+int msb_image_db_put(sqlite3 *db, const struct msb_image_row *r,
+		     msb_error *err);
+/* msb_image_db_get() - by canonical reference, or a digest prefix. */
+int msb_image_db_get(sqlite3 *db, const char *ref, struct msb_image_row *r,
+		     msb_error *err);
+
+/* msb_image_resolve() - what a sandbox of @image needs: its EROFS paths,
+ * top first, as a JSON array (put() it), and its config (put() it). The
+ * built-in "default" image is share/msb/images/default. */
+int msb_image_resolve(const char *image, json_object **disks,
+		      json_object **config, char *canon, size_t cn,
+		      msb_error *err);
+
+#endif

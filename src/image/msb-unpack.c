@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msb-unpack.c - the helper that turns layer archives into an EROFS image
+ *
+ *   msb-unpack OUT.erofs TMPDIR LAYER...
+ *
+ * Unpacks each LAYER (bottom first) into a fresh directory under TMPDIR
+ * (unpack.c: sanitised, whiteouts made overlayfs ones), packs it with
+ * mkfs.erofs into OUT.erofs, and removes the directory. A separate process
+ * so that a hostile archive meets libarchive away from the caller, and so
+ * that an ordinary user can run it under fakeroot(1): the owners, device
+ * nodes and xattrs it fakes are seen by mkfs.erofs, its child in the same
+ * fakeroot session. Prints one line saying what was wrong on failure.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unpack.h"
+#include "util.h"
+
+static uint64_t env_limit(const char *name, uint64_t dflt)
+{
+	const char *v = getenv(name);
+	unsigned long long n;
+
+	if (!v || !*v)
+		return dflt;
+	n = strtoull(v, NULL, 10);
+	return n && n < dflt ? n : dflt;
+}
+
+static const char *short_name(const char *blob)
+{
+	const char *b = strrchr(blob, '/');
+
+	return b ? b + 1 : blob;
+}
+
+static int mkfs(const char *out, const char *dir)
+{
+	char *argv[] = { "mkfs.erofs", "--quiet", "-x1", (char *)out,
+			 (char *)dir, NULL };
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "msb-unpack: mkfs.erofs not found: install "
+				"erofs-utils\n");
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct unpack_limits lim = {
+		env_limit("MSB_LAYER_MAX_ENTRIES", UNPACK_MAX_ENTRIES),
+		env_limit("MSB_LAYER_MAX_BYTES", UNPACK_MAX_BYTES),
+	};
+	uint64_t entries = 0, bytes = 0;
+	char dir[PATH_MAX], why[1024] = "";
+	int rootfd, rc = 1;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: msb-unpack OUT.erofs TMPDIR LAYER...\n");
+		return 2;
+	}
+	umask(022);
+	snprintf(dir, sizeof(dir), "%s/unpack.XXXXXX", argv[2]);
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "cannot create a directory in %s: %s\n",
+			argv[2], strerror(errno));
+		return 1;
+	}
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || fchmod(rootfd, 0755) < 0)
+		goto out;
+	for (int i = 3; i < argc; i++) {
+		int fd = open(argv[i], O_RDONLY | O_CLOEXEC), r;
+
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "cannot open: %s",
+				 strerror(errno));
+			r = -1;
+		} else {
+			r = 0;
+			if (i > 3) {
+				r = unpack_deletions(fd, rootfd, why,
+						     sizeof(why));
+				if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+					r = -1;
+			}
+			if (r == 0)
+				r = unpack_layer(fd, rootfd, &lim, &entries,
+						 &bytes, why, sizeof(why));
+			close(fd);
+		}
+		if (r < 0) {
+			fprintf(stderr, "layer sha256:%.12s: %s\n",
+				short_name(argv[i]), why);
+			goto out;
+		}
+	}
+	if (mkfs(argv[1], dir) < 0) {
+		fprintf(stderr, "mkfs.erofs failed to pack %llu entries (is "
+				"the disk full?)\n",
+			(unsigned long long)entries);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	msb_rm_rf(dir);
+	if (rc)
+		unlink(argv[1]);
+	return rc;
+}

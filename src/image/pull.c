@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pull.c - msb_image_pull(): reference -> verified blobs -> EROFS layers ->
+ * an image record
+ *
+ * Blobs already in the store are not fetched again, layers already
+ * converted are not converted again: a second pull of the same image, or
+ * of one sharing layers, costs a manifest request. Missing layers download
+ * in parallel (PULL_THREADS connections), each verified as it streams.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "image.h"
+#include "state.h"
+#include "util.h"
+
+#define PULL_THREADS 4
+
+struct pull {
+	const msb_pull_opts *o;
+	struct msb_registry *reg;
+	struct msb_manifest man;
+	pthread_mutex_t lock;
+	unsigned next;        /* next layer to fetch */
+	int failed;
+	msb_error err;        /* the first failure */
+	unsigned fetched;
+};
+
+struct job {
+	struct pull *p;
+	unsigned index;
+};
+
+static void report(struct pull *p, const char *phase, const char *digest,
+		   uint64_t done, uint64_t total, unsigned index)
+{
+	msb_pull_progress ev = { phase, digest, done, total, index,
+				 p->man.nlayers };
+
+	if (!p->o || !p->o->progress)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->o->progress(p->o->ctx, &ev);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_bytes(void *ctx, uint64_t done)
+{
+	struct job *j = ctx;
+	const struct msb_layer_desc *d = &j->p->man.layers[j->index];
+
+	report(j->p, "downloading", d->digest, done, d->size, j->index);
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct pull *p = arg;
+
+	for (;;) {
+		struct job j = { p, 0 };
+		msb_error e = { 0 };
+		const struct msb_layer_desc *d;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->failed || p->next >= p->man.nlayers) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		j.index = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		d = &p->man.layers[j.index];
+		if (msb_blob_have(d->digest))
+			continue;
+		if (msb_registry_blob(p->reg, d->digest, d->size, on_bytes, &j,
+				      &e) < 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->failed) {
+				p->failed = 1;
+				p->err = e;
+			}
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->fetched++;
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+static int fetch_layers(struct pull *p, msb_error *err)
+{
+	pthread_t t[PULL_THREADS];
+	unsigned n = p->man.nlayers < PULL_THREADS ? p->man.nlayers :
+						     PULL_THREADS, started = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, fetch_worker, p) == 0)
+			started++;
+	if (!started && n)
+		fetch_worker(p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (p->failed) {
+		*err = p->err;
+		return p->err.code ? p->err.code : -EIO;
+	}
+	return 0;
+}
+
+static void hex_of(const void *buf, size_t n, char *digest)
+{
+	unsigned char md[32];
+
+	EVP_Digest(buf, n, md, NULL, EVP_sha256(), NULL);
+	memcpy(digest, "sha256:", 7);
+	for (int i = 0; i < 32; i++)
+		snprintf(digest + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+/* resolve() - the image manifest of @ref (through an index), stored. */
+static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
+		   json_object *extra, msb_error *err)
+{
+	char *body = NULL, mt[200], digest[80];
+	size_t len;
+	json_object *m;
+	const char *want = ref->digest[0] ? ref->digest : ref->tag;
+	int r;
+
+	report(p, "resolving", NULL, 0, 0, 0);
+	for (int depth = 0;; depth++) {
+		json_object *v;
+
+		r = msb_registry_manifest(p->reg, want, &body, &len, mt,
+					  sizeof(mt), digest, sizeof(digest),
+					  err);
+		if (r < 0)
+			return r;
+		if (depth == 0)
+			snprintf(top, 80, "%s", digest);
+		m = json_tokener_parse(body);
+		if (!m || !json_object_is_type(m, json_type_object)) {
+			json_object_put(m);
+			free(body);
+			return msb_fail(err, -EPROTO,
+					"%s sent a manifest that is not JSON",
+					ref->registry);
+		}
+		r = msb_blob_put(digest, body, len, err);
+		free(body);
+		if (r < 0) {
+			json_object_put(m);
+			return r;
+		}
+		json_object_array_add(extra, json_object_new_string(digest));
+		if (!mt[0] && json_object_object_get_ex(m, "mediaType", &v))
+			snprintf(mt, sizeof(mt), "%s", json_object_get_string(v));
+		if (!msb_mediatype_is_index(mt) &&
+		    !json_object_object_get_ex(m, "manifests", NULL))
+			break;
+		if (depth > 0) {
+			json_object_put(m);
+			return msb_fail(err, -EPROTO,
+					"%s sent an index inside an index",
+					ref->registry);
+		}
+		r = msb_index_pick(m, digest, sizeof(digest), err);
+		json_object_put(m);
+		if (r < 0)
+			return r;
+		want = digest;
+	}
+	r = msb_manifest_parse(m, &p->man, err);
+	json_object_put(m);
+	return r;
+}
+
+static json_object *str_array(const struct msb_manifest *m)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < m->nlayers; i++)
+		json_object_array_add(a, json_object_new_string(m->layers[i].digest));
+	return a;
+}
+
+/* convert() - the EROFS disks of the image, bottom first: one per layer,
+ * the top ones merged when there are more than MSB_IMAGE_MAX_DISKS. */
+static int convert(struct pull *p, json_object *disks, msb_error *err)
+{
+	unsigned n = p->man.nlayers, single = n;
+	char path[PATH_MAX];
+	int r;
+
+	if (n > MSB_IMAGE_MAX_DISKS)
+		single = MSB_IMAGE_MAX_DISKS - 1;
+	for (unsigned i = 0; i < single; i++) {
+		const char *d = p->man.layers[i].digest;
+		const char *blobs[1] = { path };
+
+		msb_blob_path(d, path, sizeof(path));
+		report(p, "converting", d, 0, 0, i);
+		r = msb_layer_convert(blobs, 1, d + 7, err);
+		if (r < 0)
+			return r;
+		json_object_array_add(disks, json_object_new_string(d + 7));
+	}
+	if (single < n) {
+		char **paths = calloc(n - single, sizeof(char *));
+		char name[80], concat[80 * MSB_IMAGE_MAX_LAYERS];
+		size_t off = 0;
+
+		if (!paths)
+			return msb_fail(err, -ENOMEM, "out of memory");
+		for (unsigned i = single; i < n; i++) {
+			paths[i - single] = malloc(PATH_MAX);
+			if (paths[i - single])
+				msb_blob_path(p->man.layers[i].digest,
+					      paths[i - single], PATH_MAX);
+			off += (size_t)snprintf(concat + off, sizeof(concat) - off,
+						"%s\n", p->man.layers[i].digest);
+		}
+		hex_of(concat, off, name);
+		name[6] = 'm'; /* "m" + hex: not a blob's name */
+		report(p, "converting", NULL, 0, 0, single);
+		r = msb_layer_convert((const char *const *)paths, n - single,
+				      name + 6, err);
+		for (unsigned i = 0; i < n - single; i++)
+			free(paths[i]);
+		free(paths);
+		if (r < 0)
+			return r;
+		json_object_array_add(disks, json_object_new_string(name + 6));
+	}
+	return 0;
+}
+
+/* check_config() - the config is JSON for an amd64 Linux image. */
+static int check_config(const struct msb_ref *ref, json_object *c,
+			msb_error *err)
+{
+	json_object *v;
+
+	if (!c || !json_object_is_type(c, json_type_object))
+		return msb_fail(err, -EPROTO, "the image config is not JSON");
+	if (json_object_object_get_ex(c, "architecture", &v) &&
+	    strcmp(json_object_get_string(v), "amd64"))
+		return msb_fail(err, -ENOEXEC,
+				"%s/%s is for %.20s only; msb runs linux/amd64 "
+				"images",
+				ref->registry, ref->repository,
+				json_object_get_string(v));
+	if (json_object_object_get_ex(c, "os", &v) &&
+	    strcmp(json_object_get_string(v), "linux"))
+		return msb_fail(err, -ENOEXEC, "%s/%s is a %.20s image, not Linux",
+				ref->registry, ref->repository,
+				json_object_get_string(v));
+	return 0;
+}
+
+MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
+			   msb_image_info *out, msb_error *err)
+{
+	struct pull p = { .o = o };
+	struct msb_ref ref;
+	struct msb_image_row row = { 0 };
+	json_object *extra = json_object_new_array(), *disks = NULL,
+		    *layers = NULL, *cfg = NULL;
+	char top[80] = "", *cbody = NULL;
+	size_t clen;
+	sqlite3 *db;
+	int r;
+
+	pthread_mutex_init(&p.lock, NULL);
+	r = msb_ref_parse(s, &ref, err);
+	if (r == 0 && !strcmp(s, "default"))
+		r = msb_fail(err, -EINVAL,
+			     "'default' is the built-in image; it needs no pull");
+	if (r == 0)
+		r = msb_store_dirs(err);
+	if (r == 0)
+		r = msb_registry_open(&ref, o ? o->insecure : 0, &p.reg, err);
+	if (r == 0)
+		r = resolve(&p, &ref, top, extra, err);
+	if (r < 0)
+		goto out;
+	if (!msb_blob_have(p.man.config_digest)) {
+		r = msb_registry_blob(p.reg, p.man.config_digest,
+				      p.man.config_size, NULL, NULL, err);
+		if (r < 0)
+			goto out;
+		p.fetched++;
+	}
+	cbody = msb_blob_read(p.man.config_digest, MSB_CONFIG_MAX, &clen);
+	cfg = cbody ? json_tokener_parse(cbody) : NULL;
+	r = check_config(&ref, cfg, err);
+	if (r < 0)
+		goto out;
+	r = fetch_layers(&p, err);
+	if (r < 0)
+		goto out;
+	disks = json_object_new_array();
+	r = convert(&p, disks, err);
+	if (r < 0)
+		goto out;
+
+	layers = str_array(&p.man);
+	msb_ref_format(&ref, row.reference, sizeof(row.reference));
+	snprintf(row.digest, sizeof(row.digest), "%s", top);
+	snprintf(row.config_digest, sizeof(row.config_digest), "%s",
+		 p.man.config_digest);
+	row.config = cbody;
+	row.layers = (char *)json_object_to_json_string(layers);
+	row.disks = (char *)json_object_to_json_string(disks);
+	row.extra = (char *)json_object_to_json_string(extra);
+	for (unsigned i = 0; i < p.man.nlayers; i++)
+		row.size += p.man.layers[i].size;
+	row.pulled_at = msb_wall_s();
+	r = msb_db_open(NULL, &db, err);
+	if (r == 0) {
+		r = msb_image_db_put(db, &row, err);
+		msb_db_close(db);
+	}
+	if (r == 0 && out) {
+		memset(out, 0, sizeof(*out));
+		msb_ref_short(&ref, out->reference, sizeof(out->reference));
+		snprintf(out->canonical, sizeof(out->canonical), "%s",
+			 row.reference);
+		snprintf(out->digest, sizeof(out->digest), "%s", top);
+		snprintf(out->id, sizeof(out->id), "%s", p.man.config_digest);
+		out->size = row.size;
+		out->layers = p.man.nlayers;
+		out->pulled_at = row.pulled_at;
+		out->fetched = p.fetched;
+	}
+out:
+	free(cbody);
+	json_object_put(cfg);
+	json_object_put(extra);
+	json_object_put(disks);
+	json_object_put(layers);
+	msb_manifest_free(&p.man);
+	msb_registry_close(p.reg);
+	pthread_mutex_destroy(&p.lock);
+	return r;
+}

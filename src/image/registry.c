@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* registry.c - an OCI distribution (v2) client on libcurl
+ *
+ * Authentication follows the Docker token spec: a request answered 401 with
+ * "WWW-Authenticate: Bearer realm=...,service=...,scope=..." gets a token
+ * from the realm (anonymously, or with stored credentials as basic auth) and
+ * is retried with it; a "Basic" challenge is answered with stored
+ * credentials. https always, except loopback registries and --insecure.
+ * Requests are retried on network errors, 429 and 5xx with backoff.
+ */
+
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "image.h"
+#include "util.h"
+
+#define ATTEMPTS 4
+#define ACCEPT_MANIFEST                                                    \
+	"Accept: application/vnd.oci.image.index.v1+json, "                  \
+	"application/vnd.docker.distribution.manifest.list.v2+json, "        \
+	"application/vnd.oci.image.manifest.v1+json, "                       \
+	"application/vnd.docker.distribution.manifest.v2+json"
+
+struct msb_registry {
+	struct msb_ref ref;
+	char base[700];           /* scheme://host/v2/repository */
+	char scheme[8];
+	pthread_mutex_t lock;
+	char auth[8192];          /* Authorization header value, or "" */
+	char creds[600];          /* user:password, or "" */
+};
+
+/* One response: headers we care about, the body into memory or a sink. */
+struct resp {
+	long status;
+	long hstatus;             /* of the status line being read */
+	char content_type[200];
+	char docker_digest[100];
+	char challenge[1024];
+	/* memory body */
+	char *body;
+	size_t len, cap, max;
+	/* file body */
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t done, limit;
+	int werr;                 /* errno of a failed write */
+	int too_big;
+	msb_blob_progress progress;
+	void *pctx;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int msb_registry_open(const struct msb_ref *ref, int insecure,
+		      struct msb_registry **out, msb_error *err)
+{
+	struct msb_registry *reg = calloc(1, sizeof(*reg));
+
+	if (!reg)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	pthread_once(&curl_once, curl_init);
+	reg->ref = *ref;
+	snprintf(reg->scheme, sizeof(reg->scheme), "%s",
+		 insecure || msb_ref_is_loopback(ref) ? "http" : "https");
+	snprintf(reg->base, sizeof(reg->base), "%s://%s/v2/%s", reg->scheme,
+		 msb_ref_endpoint(ref), ref->repository);
+	pthread_mutex_init(&reg->lock, NULL);
+	if (msb_auth_get(ref->registry, reg->creds, sizeof(reg->creds)) < 0)
+		reg->creds[0] = '\0';
+	*out = reg;
+	return 0;
+}
+
+void msb_registry_close(struct msb_registry *reg)
+{
+	if (!reg)
+		return;
+	pthread_mutex_destroy(&reg->lock);
+	explicit_bzero(reg->creds, sizeof(reg->creds));
+	explicit_bzero(reg->auth, sizeof(reg->auth));
+	free(reg);
+}
+
+static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
+{
+	struct resp *r = ctx;
+	size_t n = sz * nm, k, vlen;
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} want[] = {
+		{ "content-type:", offsetof(struct resp, content_type), 200 },
+		{ "docker-content-digest:", offsetof(struct resp, docker_digest), 100 },
+		{ "www-authenticate:", offsetof(struct resp, challenge), 1024 },
+	};
+
+	/* A new status line (redirects, 100-continue) starts over. */
+	if (n > 5 && !strncmp(b, "HTTP/", 5)) {
+		const char *sp = memchr(b, ' ', n);
+
+		r->content_type[0] = r->docker_digest[0] = r->challenge[0] = 0;
+		r->hstatus = sp ? atol(sp + 1) : 0;
+		return n;
+	}
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		k = strlen(want[i].name);
+		if (n <= k || strncasecmp(b, want[i].name, k))
+			continue;
+		while (k < n && (b[k] == ' ' || b[k] == '\t'))
+			k++;
+		vlen = n - k;
+		while (vlen && (b[k + vlen - 1] == '\r' || b[k + vlen - 1] == '\n'))
+			vlen--;
+		if (vlen >= want[i].cap)
+			vlen = want[i].cap - 1;
+		memcpy((char *)r + want[i].off, b + k, vlen);
+		((char *)r + want[i].off)[vlen] = '\0';
+	}
+	return n;
+}
+
+static size_t on_body(char *b, size_t sz, size_t nm, void *ctx)
+{
+	struct resp *r = ctx;
+	size_t n = sz * nm;
+
+	/* Error bodies of a blob request stay in memory, for the message. */
+	if (r->fd < 0 || r->hstatus != 200) {
+		if (r->len + n > r->max) {
+			r->too_big = 1;
+			return 0;
+		}
+		if (r->len + n + 1 > r->cap) {
+			size_t c = (r->len + n + 1) * 2;
+			char *nb = realloc(r->body, c);
+
+			if (!nb)
+				return 0;
+			r->body = nb;
+			r->cap = c;
+		}
+		memcpy(r->body + r->len, b, n);
+		r->len += n;
+		r->body[r->len] = '\0';
+		return n;
+	}
+	if (r->done + n > r->limit) {
+		r->too_big = 1;
+		return 0;
+	}
+	if (msb_write_all(r->fd, b, n) < 0) {
+		r->werr = errno ? errno : EIO;
+		return 0;
+	}
+	EVP_DigestUpdate(r->md, b, n);
+	r->done += n;
+	if (r->progress)
+		r->progress(r->pctx, r->done);
+	return n;
+}
+
+/* challenge_param() - a quoted parameter of a WWW-Authenticate value. */
+static int challenge_param(const char *c, const char *key, char *out, size_t n)
+{
+	size_t k = strlen(key);
+	const char *p = c;
+
+	while ((p = strcasestr(p, key))) {
+		if ((p == c || p[-1] == ' ' || p[-1] == ',') && p[k] == '=') {
+			const char *v = p + k + 1, *e;
+
+			if (*v == '"') {
+				v++;
+				e = strchr(v, '"');
+			} else {
+				e = v + strcspn(v, ",");
+			}
+			if (!e || (size_t)(e - v) >= n)
+				return -1;
+			memcpy(out, v, (size_t)(e - v));
+			out[e - v] = '\0';
+			return 0;
+		}
+		p += k;
+	}
+	return -1;
+}
+
+static char *url_escape(CURL *c, const char *s)
+{
+	return curl_easy_escape(c, s, 0);
+}
+
+/* fetch_token() - answer a Bearer challenge; sets reg->auth. */
+static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
+		       msb_error *err)
+{
+	char realm[512], service[256] = "", scope[512] = "", url[2048];
+	char hdr[900];
+	struct resp r = { .fd = -1, .max = 1 << 20 };
+	struct curl_slist *h = NULL;
+	json_object *o = NULL, *t;
+	CURLcode cc;
+	int ret = 0;
+	size_t off;
+
+	if (challenge_param(chal, "realm", realm, sizeof(realm)) < 0 ||
+	    (strncmp(realm, "https://", 8) && strncmp(realm, "http://", 7)))
+		return msb_fail(err, -EPROTO,
+				"%s asked for a token without a usable realm",
+				reg->ref.registry);
+	challenge_param(chal, "service", service, sizeof(service));
+	if (challenge_param(chal, "scope", scope, sizeof(scope)) < 0)
+		snprintf(scope, sizeof(scope), "repository:%s:pull",
+			 reg->ref.repository);
+	off = (size_t)snprintf(url, sizeof(url), "%s%s", realm,
+			       strchr(realm, '?') ? "&" : "?");
+	{
+		char *es = url_escape(c, service), *sc = url_escape(c, scope);
+
+		snprintf(url + off, sizeof(url) - off, "service=%s&scope=%s",
+			 es ? es : "", sc ? sc : "");
+		curl_free(es);
+		curl_free(sc);
+	}
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
+	if (reg->creds[0]) {
+		uint8_t enc[900];
+		size_t len = strlen(reg->creds);
+
+		if (msb_b64_encoded_len(len) < sizeof(enc) - 1) {
+			enc[msb_b64_encode((const uint8_t *)reg->creds, len,
+					   (char *)enc)] = '\0';
+			snprintf(hdr, sizeof(hdr), "Authorization: Basic %s",
+				 enc);
+			h = curl_slist_append(h, hdr);
+			explicit_bzero(hdr, sizeof(hdr));
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_slist_free_all(h);
+	if (cc != CURLE_OK) {
+		ret = msb_fail(err, -EHOSTUNREACH,
+			       "cannot get a token from %s: %s", realm,
+			       curl_easy_strerror(cc));
+		goto out;
+	}
+	if (r.status == 401 || r.status == 403) {
+		ret = msb_fail(err, -EACCES,
+			       "%s refused %s for %s: %s", realm,
+			       reg->creds[0] ? "the stored credentials" :
+					       "an anonymous token",
+			       reg->ref.repository,
+			       reg->creds[0] ? "check them with 'msb registry "
+					       "login'" :
+					       "log in with 'msb registry login'");
+		goto out;
+	}
+	o = r.body ? json_tokener_parse(r.body) : NULL;
+	if (r.status != 200 || !o ||
+	    !((json_object_object_get_ex(o, "token", &t) ||
+	       json_object_object_get_ex(o, "access_token", &t)) &&
+	      json_object_is_type(t, json_type_string))) {
+		ret = msb_fail(err, -EPROTO,
+			       "the token service %s answered %ld without a "
+			       "token",
+			       realm, r.status);
+		goto out;
+	}
+	pthread_mutex_lock(&reg->lock);
+	if (snprintf(reg->auth, sizeof(reg->auth), "Bearer %s",
+		     json_object_get_string(t)) >= (int)sizeof(reg->auth))
+		ret = msb_fail(err, -E2BIG, "the token from %s is too long",
+			       realm);
+	pthread_mutex_unlock(&reg->lock);
+out:
+	json_object_put(o);
+	free(r.body);
+	return ret;
+}
+
+static int basic_auth(struct msb_registry *reg, msb_error *err)
+{
+	char enc[900];
+	size_t len = strlen(reg->creds);
+
+	if (!reg->creds[0])
+		return msb_fail(err, -EACCES,
+				"%s needs a login: run 'msb registry login %s'",
+				reg->ref.registry, reg->ref.registry);
+	if (msb_b64_encoded_len(len) >= sizeof(enc))
+		return msb_fail(err, -E2BIG, "stored credentials too long");
+	enc[msb_b64_encode((const uint8_t *)reg->creds, len, enc)] = '\0';
+	pthread_mutex_lock(&reg->lock);
+	snprintf(reg->auth, sizeof(reg->auth), "Basic %s", enc);
+	pthread_mutex_unlock(&reg->lock);
+	return 0;
+}
+
+/* error_detail() - the "errors" of a registry's JSON error body. */
+static void error_detail(const struct resp *r, char *out, size_t n)
+{
+	json_object *o = r->body ? json_tokener_parse(r->body) : NULL, *es;
+
+	out[0] = '\0';
+	if (o && json_object_object_get_ex(o, "errors", &es) &&
+	    json_object_is_type(es, json_type_array) &&
+	    json_object_array_length(es)) {
+		json_object *e = json_object_array_get_idx(es, 0), *m, *cd;
+
+		if (json_object_object_get_ex(e, "code", &cd) &&
+		    json_object_object_get_ex(e, "message", &m))
+			snprintf(out, n, " (%.40s: %.200s)",
+				 json_object_get_string(cd),
+				 json_object_get_string(m));
+	}
+	json_object_put(o);
+}
+
+static int retryable(long status)
+{
+	return status == 429 || status == 408 || status >= 500;
+}
+
+/* request() - GET @path under the repository with auth and retries. The
+ * body goes to r->fd when >= 0 (reset by @reset before each attempt). */
+static int request(struct msb_registry *reg, const char *path,
+		   const char *accept, struct resp *r,
+		   int (*reset)(struct resp *r), const char *what,
+		   msb_error *err)
+{
+	char url[1200], hdr[8300], detail[300];
+	CURL *c = curl_easy_init();
+	int authed = 0, ret = 0;
+	CURLcode cc = CURLE_OK;
+
+	if (!c)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	snprintf(url, sizeof(url), "%s/%s", reg->base, path);
+	for (int attempt = 0;; attempt++) {
+		struct curl_slist *h = NULL;
+
+		if (reset && reset(r) < 0) {
+			ret = msb_fail_errno(err, -errno,
+					     "cannot write a temporary file");
+			break;
+		}
+		r->status = r->hstatus = 0;
+		r->len = 0;
+		r->too_big = 0;
+		curl_easy_reset(c);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		/* A stalled transfer (under 1 KB/s for 60 s) is retried. */
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+		if (accept)
+			h = curl_slist_append(h, accept);
+		pthread_mutex_lock(&reg->lock);
+		if (reg->auth[0]) {
+			snprintf(hdr, sizeof(hdr), "Authorization: %s",
+				 reg->auth);
+			h = curl_slist_append(h, hdr);
+		}
+		pthread_mutex_unlock(&reg->lock);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		cc = curl_easy_perform(c);
+		curl_slist_free_all(h);
+		explicit_bzero(hdr, sizeof(hdr));
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		if (r->werr) {
+			errno = r->werr;
+			ret = r->werr == ENOSPC ?
+				      msb_fail(err, -ENOSPC,
+					       "disk full while storing %s in "
+					       "%s: free some space (msb image "
+					       "prune) and pull again",
+					       what, msb_home()) :
+				      msb_fail_errno(err, -r->werr,
+						     "cannot store %s", what);
+			break;
+		}
+		if (r->too_big) {
+			ret = msb_fail(err, -EFBIG,
+				       "%s from %s is larger than its "
+				       "manifest says (or than %llu bytes): "
+				       "refused",
+				       what, reg->ref.registry,
+				       (unsigned long long)(r->fd >= 0 ?
+								    r->limit :
+								    r->max));
+			break;
+		}
+		if (cc == CURLE_OK && r->status == 401 && !authed) {
+			authed = 1;
+			if (!strncasecmp(r->challenge, "Bearer", 6))
+				ret = fetch_token(reg, c, r->challenge, err);
+			else
+				ret = basic_auth(reg, err);
+			if (ret < 0)
+				break;
+			attempt--;
+			continue;
+		}
+		if (cc == CURLE_OK && !retryable(r->status))
+			break;
+		if (attempt + 1 >= ATTEMPTS)
+			break;
+		usleep((useconds_t)(250000u << attempt));
+	}
+	curl_easy_cleanup(c);
+	if (ret < 0)
+		return ret;
+	if (cc != CURLE_OK)
+		return msb_fail(err, -EHOSTUNREACH,
+				"cannot reach registry %s (%s): %s",
+				reg->ref.registry, reg->scheme,
+				curl_easy_strerror(cc));
+	if (r->status == 200)
+		return 0;
+	error_detail(r, detail, sizeof(detail));
+	switch (r->status) {
+	case 401:
+	case 403:
+		return msb_fail(err, -EACCES,
+				"%s denied access to %s%s: log in with 'msb "
+				"registry login %s', or check the name",
+				reg->ref.registry, reg->ref.repository, detail,
+				reg->ref.registry);
+	case 404:
+		return msb_fail(err, -ENOENT, "%s not found on %s%s", what,
+				reg->ref.registry, detail);
+	case 429:
+		return msb_fail(err, -EAGAIN,
+				"%s is rate-limiting us (429 Too Many "
+				"Requests) after %d attempts: wait and pull "
+				"again",
+				reg->ref.registry, ATTEMPTS);
+	default:
+		return msb_fail(err, -EIO, "%s answered %ld for %s%s%s",
+				reg->ref.registry, r->status, what, detail,
+				r->status >= 500 ? " (after retries)" : "");
+	}
+}
+
+int msb_registry_manifest(struct msb_registry *reg, const char *ref,
+			  char **body, size_t *len, char *media_type,
+			  size_t mtn, char *digest, size_t dn, msb_error *err)
+{
+	struct resp r = { .fd = -1, .max = MSB_MANIFEST_MAX };
+	char path[300], what[700];
+	unsigned char md[32];
+	int ret;
+
+	snprintf(path, sizeof(path), "manifests/%s", ref);
+	snprintf(what, sizeof(what), "manifest %s:%s", reg->ref.repository,
+		 ref);
+	ret = request(reg, path, ACCEPT_MANIFEST, &r, NULL, what, err);
+	if (ret < 0) {
+		free(r.body);
+		return ret;
+	}
+	if (!r.body) {
+		return msb_fail(err, -EPROTO, "%s sent an empty %s",
+				reg->ref.registry, what);
+	}
+	EVP_Digest(r.body, r.len, md, NULL, EVP_sha256(), NULL);
+	{
+		size_t off = (size_t)snprintf(digest, dn, "sha256:");
+
+		for (int i = 0; i < 32 && off + 2 < dn; i++)
+			off += (size_t)snprintf(digest + off, dn - off, "%02x",
+						md[i]);
+	}
+	/* A manifest asked for by digest must be exactly that. */
+	if (!strncmp(ref, "sha256:", 7) && strcmp(ref, digest)) {
+		free(r.body);
+		return msb_fail(err, -EBADMSG,
+				"digest mismatch: %s sent a manifest hashing "
+				"to %s for %s",
+				reg->ref.registry, digest, ref);
+	}
+	snprintf(media_type, mtn, "%s", r.content_type);
+	*body = r.body;
+	*len = r.len;
+	return 0;
+}
+
+static int reset_file(struct resp *r)
+{
+	r->done = 0;
+	r->werr = 0;
+	if (ftruncate(r->fd, 0) < 0 || lseek(r->fd, 0, SEEK_SET) < 0)
+		return -1;
+	return EVP_DigestInit_ex(r->md, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+int msb_registry_blob(struct msb_registry *reg, const char *digest,
+		      uint64_t size, msb_blob_progress progress, void *ctx,
+		      msb_error *err)
+{
+	struct resp r = { .max = 1 << 20, .limit = size, .progress = progress,
+			  .pctx = ctx };
+	char tmp[4096], path[200], what[200], hex[65];
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	int ret;
+
+	r.fd = msb_blob_tmp(tmp, sizeof(tmp), err);
+	if (r.fd < 0)
+		return r.fd;
+	r.md = EVP_MD_CTX_new();
+	if (!r.md) {
+		close(r.fd);
+		unlink(tmp);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
+	snprintf(path, sizeof(path), "blobs/%s", digest);
+	snprintf(what, sizeof(what), "blob %.19s", digest);
+	ret = request(reg, path, NULL, &r, reset_file, what, err);
+	if (ret == 0 && r.done != size)
+		ret = msb_fail(err, -EBADMSG,
+			       "blob %.19s from %s is truncated: %llu of %llu "
+			       "bytes",
+			       digest, reg->ref.registry,
+			       (unsigned long long)r.done,
+			       (unsigned long long)size);
+	if (ret == 0 && fsync(r.fd) < 0)
+		ret = msb_fail_errno(err, -errno, "cannot store %s", what);
+	if (ret == 0) {
+		EVP_DigestFinal_ex(r.md, md, &mdlen);
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	EVP_MD_CTX_free(r.md);
+	close(r.fd);
+	free(r.body);
+	if (ret < 0) {
+		unlink(tmp);
+		return ret;
+	}
+	return msb_blob_commit(tmp, digest, hex, err);
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* store.c - the content-addressed store and layer conversion
+ *
+ *   <home>/blobs/sha256/HEX    manifests, configs, layer archives, by digest
+ *   <home>/blobs/tmp/          downloads in progress (never read as blobs)
+ *   <home>/layers/NAME.erofs   a layer blob (NAME = its HEX) as an EROFS
+ *                              image; or several top layers merged
+ *                              (NAME = "m" + sha256 of their digests)
+ *   <home>/layers/tmp/         conversions in progress
+ *
+ * Everything appears by rename(2) of a complete, verified file: a crash or
+ * a failure leaves at most debris in a tmp/ directory, which the next prune
+ * removes.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "util.h"
+
+int msb_store_dirs(msb_error *err)
+{
+	static const char *const sub[] = { "blobs/sha256", "blobs/tmp",
+					   "layers/tmp" };
+	char p[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", msb_home(), sub[i]);
+		r = msb_mkdir_p(p, 0700);
+		if (r < 0)
+			return msb_fail_errno(err, r, "cannot create %s", p);
+	}
+	return 0;
+}
+
+void msb_blob_path(const char *digest, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/blobs/sha256/%s", msb_home(), digest + 7);
+}
+
+void msb_layer_path(const char *name, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/layers/%s.erofs", msb_home(), name);
+}
+
+int msb_blob_have(const char *digest)
+{
+	char p[PATH_MAX];
+
+	msb_blob_path(digest, p, sizeof(p));
+	return access(p, R_OK) == 0;
+}
+
+int msb_blob_tmp(char *path, size_t n, msb_error *err)
+{
+	int fd;
+
+	snprintf(path, n, "%s/blobs/tmp/dl.XXXXXX", msb_home());
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return msb_fail_errno(err, -errno, "cannot create a file in "
+				      "%s/blobs/tmp", msb_home());
+	return fd;
+}
+
+int msb_blob_commit(const char *tmp, const char *digest, const char *hex_got,
+		    msb_error *err)
+{
+	char p[PATH_MAX];
+
+	if (strcmp(digest + 7, hex_got)) {
+		unlink(tmp);
+		return msb_fail(err, -EBADMSG,
+				"digest mismatch: blob %s has sha256:%s; the "
+				"registry sent corrupt or tampered data (nothing "
+				"was stored)",
+				digest, hex_got);
+	}
+	msb_blob_path(digest, p, sizeof(p));
+	if (rename(tmp, p) < 0) {
+		int e = -errno;
+
+		unlink(tmp);
+		return msb_fail_errno(err, e, "cannot store %s", p);
+	}
+	return 0;
+}
+
+int msb_blob_put(const char *digest, const void *buf, size_t len,
+		 msb_error *err)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	int fd = msb_blob_tmp(tmp, sizeof(tmp), err), r;
+
+	if (fd < 0)
+		return fd;
+	r = msb_write_all(fd, buf, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0) {
+		unlink(tmp);
+		return r == -ENOSPC ?
+			       msb_fail(err, r,
+					"disk full while storing %.19s in %s",
+					digest, msb_home()) :
+			       msb_fail_errno(err, r, "cannot store %.19s",
+					      digest);
+	}
+	msb_blob_path(digest, dst, sizeof(dst));
+	if (rename(tmp, dst) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return msb_fail_errno(err, r, "cannot store %.19s", digest);
+	}
+	return 0;
+}
+
+char *msb_blob_read(const char *digest, size_t max, size_t *len)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	msb_blob_path(digest, p, sizeof(p));
+	if (stat(p, &st) < 0 || (size_t)st.st_size > max)
+		return NULL;
+	return msb_read_file(p, len);
+}
+
+static int unpack_helper(char *buf, size_t n)
+{
+	const char *env = getenv("MSB_UNPACK");
+
+	if (env && *env)
+		snprintf(buf, n, "%s", env);
+	else
+		snprintf(buf, n, "%s/libexec/msb/msb-unpack", msb_prefix());
+	return access(buf, X_OK);
+}
+
+int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
+		      msb_error *err)
+{
+	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
+		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024];
+	char **argv;
+	unsigned k = 0;
+	int pfd[2], status;
+	size_t len = 0;
+	ssize_t rd;
+	pid_t pid;
+
+	msb_layer_path(name, out, sizeof(out));
+	if (access(out, R_OK) == 0)
+		return 0;
+	if (unpack_helper(helper, sizeof(helper)) < 0)
+		return msb_fail(err, -ENOENT,
+				"msb-unpack not found at %s: reinstall msb "
+				"(./setup)",
+				helper);
+	if (geteuid() != 0 &&
+	    !msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
+		return msb_fail(err, -ENOENT,
+				"fakeroot not found: an ordinary user needs it "
+				"to keep owners and device nodes of image "
+				"layers; install it with 'sudo apt-get install "
+				"fakeroot'");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
+	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
+	argv = calloc(nb + 8, sizeof(char *));
+	if (!argv)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	if (geteuid() != 0) {
+		argv[k++] = fakeroot;
+		argv[k++] = "--";
+	}
+	argv[k++] = helper;
+	argv[k++] = tmp;
+	argv[k++] = tmpdir;
+	for (unsigned i = 0; i < nb; i++)
+		argv[k++] = (char *)blobs[i];
+	argv[k] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(argv);
+		return msb_fail_errno(err, -errno, "pipe");
+	}
+	pid = fork();
+	if (pid < 0) {
+		free(argv);
+		close(pfd[0]);
+		close(pfd[1]);
+		return msb_fail_errno(err, -errno, "fork");
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	free(argv);
+	close(pfd[1]);
+	while ((rd = read(pfd[0], msg + len, sizeof(msg) - 1 - len)) > 0)
+		len += (size_t)rd;
+	msg[len] = '\0';
+	while (len && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		unlink(tmp);
+		return msb_fail(err, -EINVAL, "%s",
+				len ? msg : "msb-unpack failed without a word");
+	}
+	if (rename(tmp, out) < 0) {
+		int e = -errno;
+
+		unlink(tmp);
+		return msb_fail_errno(err, e, "cannot store %s", out);
+	}
+	return 0;
+}

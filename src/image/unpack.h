@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* unpack.h - layer archives onto a directory (the msb-unpack helper only:
+ * it links libarchive, the library does not) */
+#ifndef MSB_UNPACK_H
+#define MSB_UNPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defaults; $MSB_LAYER_MAX_ENTRIES and $MSB_LAYER_MAX_BYTES lower them. */
+#define UNPACK_MAX_ENTRIES 1000000ull
+#define UNPACK_MAX_BYTES (64ull << 30)
+
+struct unpack_limits {
+	uint64_t max_entries;   /* entries of all layers of one run */
+	uint64_t max_bytes;     /* file data of all layers of one run */
+};
+
+/* unpack_layer() - apply the tar stream in @fd (gzip, zstd, xz, bzip2 or
+ * none) onto the directory @rootfd, OCI whiteouts made overlayfs ones;
+ * @entries and @bytes accumulate. Return: 0, or -1 with @why set. */
+int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
+		 uint64_t *entries, uint64_t *bytes, char *why, size_t n);
+
+/* unpack_deletions() - apply the whiteouts of the tar stream in @fd to
+ * what is already under @rootfd (merging layers). Return: 0 or -1. */
+int unpack_deletions(int fd, int rootfd, char *why, size_t n);
+
+#endif

@@ -1,0 +1,399 @@
+# SPDX-License-Identifier: Apache-2.0
+"""OCI images end to end: a real registry (Debian's docker-registry on
+loopback), images built by tests/images/build.py, pulled and booted."""
+
+import base64
+import glob
+import http.server
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, Msb, unique
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
+import build  # noqa: E402
+
+REGISTRY_BIN = shutil.which("docker-registry")
+pytestmark = pytest.mark.skipif(not REGISTRY_BIN,
+                                reason="docker-registry not installed (./setup --test)")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    root = tempfile.mkdtemp(prefix="msb-registry-")
+    port = free_port()
+    cfg = os.path.join(root, "config.yml")
+    with open(cfg, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {root}/data\n  delete:\n    enabled: true\n"
+                f"http:\n  addr: 127.0.0.1:{port}\n")
+    p = subprocess.Popen([REGISTRY_BIN, "serve", cfg], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        info = build.push_all(f"http://127.0.0.1:{port}")
+        yield {"host": f"127.0.0.1:{port}", "root": f"{root}/data", "info": info}
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def img(registry):
+    """A private MSB_HOME for the image tests, so store checks are exact."""
+    d = tempfile.mkdtemp(prefix="msb-img-")
+    m = Msb(d)
+    yield m
+    for n in m("ps", "-a", "-q").stdout.decode().split():
+        m("rm", "-f", n)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def ref(registry, name):
+    return f"{registry['host']}/{name}:1"
+
+
+def store_files(home):
+    return sorted(os.path.relpath(p, home) for p in
+                  glob.glob(f"{home}/blobs/**/*", recursive=True) +
+                  glob.glob(f"{home}/layers/**/*", recursive=True)
+                  if os.path.isfile(p))
+
+
+def no_debris(home):
+    for d in ("blobs/tmp", "layers/tmp"):
+        left = os.listdir(os.path.join(home, d)) if os.path.isdir(
+            os.path.join(home, d)) else []
+        assert left == [], f"{d} holds {left}"
+
+
+def test_pull_busybox_run_and_list(img, registry):
+    r = ref(registry, "busybox")
+    out = img.out("pull", r)
+    assert out.startswith(f"pulled {r} sha256:"), out
+    layer = registry["info"]["busybox"][0][7:]
+    assert os.path.isfile(f"{img.home}/blobs/sha256/{layer}")
+    assert os.path.isfile(f"{img.home}/layers/{layer}.erofs")
+    # A second pull fetches nothing.
+    assert "(up to date)" in img.out("pull", r)
+    p = img("run", "--rm", r, "--", "sh", "-c", "echo hi from $(cat /etc/passwd | wc -l) users",
+            check=0)
+    assert p.stdout == b"hi from 2 users\n"
+    js = json.loads(img.out("images", "--format", "json"))
+    assert [i["reference"] for i in js] == [r]
+    assert js[0]["layers"] == 1 and js[0]["digest"].startswith("sha256:")
+    assert img.out("images", "-q").split() == [r]
+    ins = json.loads(img.out("image", "inspect", r))
+    assert ins["layers"] == registry["info"]["busybox"]
+    assert ins["config"]["config"]["Cmd"] == ["sh"]
+    no_debris(img.home)
+
+
+def test_shared_layer_stored_once(img, registry):
+    img.out("pull", ref(registry, "busybox"))
+    before = set(store_files(img.home))
+    out = img.out("pull", ref(registry, "dockerv2"))  # Docker v2 schema 2
+    assert "1 layers" in out
+    new = set(store_files(img.home)) - before
+    # Only its manifest (its config is the same) is new: the layer and its
+    # EROFS image were there already.
+    assert len(new) == 1 and not any(n.startswith("layers/") for n in new), new
+
+
+@pytest.fixture(scope="module")
+def multi(img, registry):
+    name = unique("multi")
+    img("run", "--name", name, "-d", ref(registry, "multi"), check=0)
+    yield name
+    img("rm", "-f", name)
+
+
+def sh(img, name, script, *opts):
+    return img.out("exec", *opts, name, "--", "sh", "-c", script)
+
+
+def test_layers_as_the_image_says(img, multi):
+    out = sh(img, multi, "stat -c '%n %u:%g %a %h %i %F %t:%T' /data/a /data/hard1 "
+             "/data/hard2 /data/null /data/setuid /data/c /opq/new")
+    lines = {l.split()[0]: l.split()[1:] for l in out.splitlines()}
+    assert lines["/data/a"][:3] == ["1000:1000", "640", "1"]
+    assert lines["/data/hard1"][2] == "2" and lines["/data/hard1"][3] == lines["/data/hard2"][3]
+    assert lines["/data/null"][0] == "0:0" and lines["/data/null"][-1] == "1:3"
+    assert "character" in " ".join(lines["/data/null"])
+    assert lines["/data/setuid"][1] == "4755"
+    assert sh(img, multi, "readlink /data/link; cat /data/link /data/c") == "a\nalpha\nfrom zstd\n"
+    # The whiteout hides the file; the opaque dir hides everything below.
+    assert sh(img, multi, "ls -A /opq; test -e /data/gone.txt || echo gone") == "new\ngone\n"
+
+
+def test_image_config_applied(img, multi, registry):
+    # User, WorkingDir, Env from the image; -u overrides.
+    assert sh(img, multi, "id -u; pwd; echo $FOO") == "1000\n/data\nbar\n"
+    assert sh(img, multi, "id -u", "-u", "0") == "0\n"
+    r = ref(registry, "multi")
+    # Entrypoint + Cmd; a command replaces Cmd; --entrypoint replaces both.
+    assert img.out("run", "--rm", r) == "ep default-cmd\n"
+    assert img.out("run", "--rm", r, "--", "x", "y") == "ep x y\n"
+    assert img.out("run", "--rm", "--entrypoint", "/bin/echo", r, "--", "hi") == "hi\n"
+    assert img.out("run", "--rm", "-e", "FOO=mine", "-w", "/", r, "--", "x") == "ep x\n"
+
+
+def test_many_layers_merged(img, registry):
+    r = ref(registry, "many")
+    img.out("pull", r)
+    ins = json.loads(img.out("image", "inspect", r))
+    assert len(ins["layers"]) == 7 and len(ins["disks"]) == 4
+    out = img.out("run", "--rm", r, "--", "sh", "-c", "ls /many; echo --; ls /many/d")
+    assert out == "d\nf1\nf2\nf3\nf6\n--\nz\n"
+
+
+def test_multiarch_index_picks_amd64(img, registry):
+    assert img.out("run", "--rm", ref(registry, "multiarch")) == "amd64\n"
+    p = img("pull", ref(registry, "armonly"), check=1)
+    assert b"no linux/amd64 image" in p.stderr and b"linux/arm64" in p.stderr
+
+
+@pytest.mark.parametrize("name,why", [
+    ("evil-dotdot", b"escapes the layer's root"),
+    ("evil-abs", b"escapes the layer's root"),
+    ("evil-symlink", b"goes through a symlink"),
+    ("evil-hardlink", b"outside the layer"),
+    ("evil-count", b"more than 1000 entries"),
+    ("evil-bomb", b"decompression bomb"),
+])
+def test_hostile_layers_refused(img, registry, name, why):
+    before = [f for f in store_files(img.home) if f.startswith("layers/")]
+    p = img("pull", "-q", ref(registry, name), check=1,
+            env={"MSB_LAYER_MAX_ENTRIES": "1000",
+                 "MSB_LAYER_MAX_BYTES": str(64 << 20)})
+    assert why in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert [f for f in store_files(img.home) if f.startswith("layers/")] == before
+    no_debris(img.home)
+    assert not os.path.exists("/tmp/msb-pwned")
+    assert ref(registry, name) not in img.out("images", "-q")
+
+
+def test_missing_tag_and_repo(img, registry):
+    p = img("pull", f"{registry['host']}/busybox:nope", check=1)
+    assert b"not found" in p.stderr and b"busybox:nope" in p.stderr
+    p = img("pull", f"{registry['host']}/nosuch:1", check=1)
+    assert b"not found" in p.stderr
+
+
+def test_registry_down(img):
+    port = free_port()
+    p = img("pull", f"127.0.0.1:{port}/x:1", check=1)
+    assert b"cannot reach registry" in p.stderr, p.stderr
+
+
+def test_tampered_blob_then_good_pull(img, registry, tmp_path):
+    # A fresh home: the layer must come from the (tampered) registry.
+    m = Msb(str(tmp_path / "home"))
+    layer = registry["info"]["multi"][1]
+    hexd = layer[7:]
+    data = os.path.join(registry["root"], "docker/registry/v2/blobs/sha256",
+                        hexd[:2], hexd, "data")
+    good = open(data, "rb").read()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    with open(data, "wb") as f:
+        f.write(bad)
+    try:
+        p = m("pull", ref(registry, "multi"), check=1)
+        assert b"digest mismatch" in p.stderr, p.stderr
+        assert not os.path.exists(f"{m.home}/blobs/sha256/{hexd}")
+        no_debris(m.home)
+    finally:
+        with open(data, "wb") as f:
+            f.write(good)
+    assert m.out("pull", ref(registry, "multi")).startswith("pulled")
+
+
+class FaultHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with one status."""
+    status = 500
+
+    def do_GET(self):
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def serve(handler):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.mark.parametrize("status,why", [(500, b"answered 500"), (429, b"rate-limiting")])
+def test_registry_errors(img, status, why):
+    h = type("H", (FaultHandler,), {"status": status})
+    srv = serve(h)
+    try:
+        p = img("pull", f"127.0.0.1:{srv.server_address[1]}/x:1", check=1)
+        assert why in p.stderr, p.stderr
+    finally:
+        srv.shutdown()
+
+
+def token_proxy(upstream, user=None, password=None):
+    """A registry front demanding Bearer tokens from its own token service
+    (the Docker Hub flow); with @user, the token service wants basic auth."""
+    token = "tok-" + os.urandom(4).hex()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            host = f"127.0.0.1:{self.server.server_address[1]}"
+            if self.path.startswith("/token"):
+                if user:
+                    want = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                    if self.headers.get("Authorization") != want:
+                        self.send_response(401)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                body = json.dumps({"token": token}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.headers.get("Authorization") != f"Bearer {token}":
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                                 f'Bearer realm="http://{host}/token",service="test",'
+                                 f'scope="repository:busybox:pull"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            req = urllib.request.Request(f"http://{upstream}{self.path}",
+                                         headers={"Accept": self.headers.get("Accept", "*/*")})
+            try:
+                with urllib.request.urlopen(req) as r:
+                    body, status, hdrs = r.read(), r.status, r.headers
+            except urllib.error.HTTPError as e:
+                body, status, hdrs = e.read(), e.code, e.headers
+            self.send_response(status)
+            for k in ("Content-Type", "Docker-Content-Digest"):
+                if hdrs.get(k):
+                    self.send_header(k, hdrs[k])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    return serve(H)
+
+
+def test_bearer_token_anonymous(img, registry):
+    srv = token_proxy(registry["host"])
+    try:
+        host = f"127.0.0.1:{srv.server_address[1]}"
+        assert img.out("pull", f"{host}/busybox:1").startswith("pulled")
+    finally:
+        srv.shutdown()
+
+
+def test_bearer_token_login(registry, tmp_path):
+    m = Msb(str(tmp_path / "home"))
+    srv = token_proxy(registry["host"], "alice", "s3cret-pw")
+    try:
+        host = f"127.0.0.1:{srv.server_address[1]}"
+        p = m("pull", f"{host}/busybox:1", check=1)
+        assert b"refused" in p.stderr and b"msb registry login" in p.stderr, p.stderr
+        p = m("registry", "login", "-u", "alice", "--password-stdin", host,
+              input=b"s3cret-pw\n", check=0)
+        assert b"s3cret" not in p.stdout + p.stderr
+        auth = os.path.join(m.home, "auth.json")
+        assert stat.S_IMODE(os.stat(auth).st_mode) == 0o600
+        assert m.out("pull", f"{host}/busybox:1").startswith("pulled")
+        m.out("registry", "logout", host)
+        assert host not in open(auth).read()
+    finally:
+        srv.shutdown()
+
+
+def test_rmi_and_prune_keep_what_sandboxes_use(registry, tmp_path):
+    m = Msb(str(tmp_path / "home"))
+    r = ref(registry, "busybox")
+    m.out("pull", r)
+    name = unique("keep")
+    m("run", "--name", name, "-d", r, check=0)
+    m.out("rmi", r)
+    assert m.out("images", "-q") == ""
+    # Its layer stays while the sandbox exists.
+    layer = registry["info"]["busybox"][0][7:]
+    assert os.path.isfile(f"{m.home}/layers/{layer}.erofs")
+    m.out("image", "prune")
+    assert os.path.isfile(f"{m.home}/layers/{layer}.erofs")
+    assert sh(m, name, "echo alive") == "alive\n"
+    m.out("rm", "-f", name)
+    m.out("image", "prune")
+    assert store_files(m.home) == []
+    p = m("rmi", r, check=1)
+    assert b"no image" in p.stderr
+
+
+def test_default_image_still_offline(img):
+    assert img.out("run", "--rm", "--", "echo", "hi") == "hi\n"
+    p = img("rmi", "default", check=1)
+    assert b"built-in" in p.stderr
+
+
+def test_bad_reference(img):
+    p = img("pull", "UPPER/case", check=1)
+    assert b"invalid" in p.stderr
+
+
+from test_nonroot import as_user  # noqa: E402,F401  (the fixture)
+
+
+def test_ordinary_user_pulls_and_runs(as_user, registry):
+    """Owners, modes and device nodes survive an unprivileged pull
+    (fakeroot), and the user's guest sees them."""
+    r = ref(registry, "multi")
+    p = as_user("pull", "-q", r)
+    assert p.returncode == 0, p
+    p = as_user("run", "--rm", "--entrypoint", "", r, "--", "stat", "-c", "%u:%g %a %t:%T",
+                "/data/a", "/data/null", "/data/setuid")
+    assert p.returncode == 0, p
+    assert p.stdout.decode().split("\n")[:3] == ["1000:1000 640 0:0", "0:0 666 1:3",
+                                                 "0:0 4755 0:0"], p

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_image.c - image references and manifests as registries send them */
+
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+#include "image.h"
+
+static void ref_is(const char *in, const char *canon, const char *shortf,
+		   int line)
+{
+	struct msb_ref r;
+	msb_error err = { 0 };
+	char buf[700];
+
+	if (msb_ref_parse(in, &r, &err) < 0) {
+		unit_fail(__FILE__, line, "'%s' refused: %s", in, err.message);
+		return;
+	}
+	msb_ref_format(&r, buf, sizeof(buf));
+	if (strcmp(buf, canon))
+		unit_fail(__FILE__, line, "'%s' -> '%s', want '%s'", in, buf, canon);
+	msb_ref_short(&r, buf, sizeof(buf));
+	if (strcmp(buf, shortf))
+		unit_fail(__FILE__, line, "'%s' short '%s', want '%s'", in, buf,
+			  shortf);
+}
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+TEST(image_ref_parse)
+{
+	struct msb_ref r;
+
+	ref_is("python:3.12", "docker.io/library/python:3.12", "python:3.12", __LINE__);
+	ref_is("busybox", "docker.io/library/busybox:latest", "busybox:latest", __LINE__);
+	ref_is("org/app", "docker.io/org/app:latest", "org/app:latest", __LINE__);
+	ref_is("ghcr.io/pytorch/pytorch:2.3", "ghcr.io/pytorch/pytorch:2.3",
+	       "ghcr.io/pytorch/pytorch:2.3", __LINE__);
+	ref_is("127.0.0.1:5000/a/b", "127.0.0.1:5000/a/b:latest",
+	       "127.0.0.1:5000/a/b:latest", __LINE__);
+	ref_is("localhost/x:1", "localhost/x:1", "localhost/x:1", __LINE__);
+	ref_is("x@sha256:" D64, "docker.io/library/x@sha256:" D64,
+	       "x@sha256:" D64, __LINE__);
+	ref_is("h.io:443/x:t@sha256:" D64, "h.io:443/x:t@sha256:" D64,
+	       "h.io:443/x:t", __LINE__);
+	CHECK(msb_ref_parse("Upper/case", &r, NULL) == -EINVAL);
+	CHECK(msb_ref_parse("x:bad tag", &r, NULL) == -EINVAL);
+	CHECK(msb_ref_parse("x@sha256:abc", &r, NULL) == -EINVAL);
+	CHECK(msb_ref_parse("a//b", &r, NULL) == -EINVAL);
+	CHECK(msb_ref_parse("", &r, NULL) == -EINVAL);
+	CHECK(msb_ref_parse("-x", &r, NULL) == -EINVAL);
+	msb_ref_parse("python", &r, NULL);
+	CHECK(!strcmp(msb_ref_endpoint(&r), "registry-1.docker.io"));
+	CHECK(!msb_ref_is_loopback(&r));
+	msb_ref_parse("127.0.0.1:5000/x", &r, NULL);
+	CHECK(msb_ref_is_loopback(&r));
+	msb_ref_parse("localhost:5000/x", &r, NULL);
+	CHECK(msb_ref_is_loopback(&r));
+	CHECK(msb_digest_valid("sha256:" D64));
+	CHECK(!msb_digest_valid("sha256:" D64 "0"));
+	CHECK(!msb_digest_valid("sha512:" D64));
+}
+
+TEST(image_index_and_manifest)
+{
+	const char *idx =
+		"{\"manifests\":[{\"digest\":\"sha256:" D64 "\",\"platform\":"
+		"{\"os\":\"linux\",\"architecture\":\"arm64\"}},"
+		"{\"digest\":\"sha256:" "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		"\",\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+	const char *arm =
+		"{\"manifests\":[{\"digest\":\"sha256:" D64 "\",\"platform\":"
+		"{\"os\":\"linux\",\"architecture\":\"arm64\"}}]}";
+	const char *man =
+		"{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" D64
+		"\",\"size\":10},\"layers\":[{\"digest\":\"sha256:" D64
+		"\",\"size\":5,\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\"}]}";
+	json_object *o;
+	struct msb_manifest m;
+	msb_error err = { 0 };
+	char d[80];
+
+	o = json_tokener_parse(idx);
+	CHECK(msb_index_pick(o, d, sizeof(d), NULL) == 0);
+	CHECK(d[7] == '1');
+	json_object_put(o);
+	o = json_tokener_parse(arm);
+	CHECK(msb_index_pick(o, d, sizeof(d), &err) == -ENOENT);
+	CHECK(strstr(err.message, "linux/arm64") != NULL);
+	json_object_put(o);
+	o = json_tokener_parse(man);
+	CHECK(msb_manifest_parse(o, &m, NULL) == 0);
+	CHECK(m.nlayers == 1 && m.layers[0].size == 5 && m.config_size == 10);
+	msb_manifest_free(&m);
+	json_object_put(o);
+	o = json_tokener_parse("{\"schemaVersion\":1}");
+	CHECK(msb_manifest_parse(o, &m, NULL) == -EPROTO);
+	json_object_put(o);
+	o = json_tokener_parse("{\"schemaVersion\":2,\"config\":{\"digest\":\"md5:x\",\"size\":1},\"layers\":[]}");
+	CHECK(msb_manifest_parse(o, &m, NULL) == -EPROTO);
+	json_object_put(o);
+	CHECK(msb_mediatype_is_index("application/vnd.oci.image.index.v1+json"));
+	CHECK(!msb_mediatype_is_index("application/vnd.oci.image.manifest.v1+json"));
+}
