@@ -20,8 +20,10 @@ LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
 # The layer unpacker is a helper process of its own, the only user of libarchive.
 UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c
 SUP_SRC := $(wildcard src/supervisor/*.c)
-# The network stack lives in the supervisor (and the unit tests and fuzzer).
-NET_SRC := $(wildcard src/net/*.c)
+# The network stack lives in the supervisor (and the unit tests and fuzzer);
+# the library checks rules with its policy parser.
+NET_SRC := $(filter-out src/net/policy.c,$(wildcard src/net/*.c))
+LIB_SRC += src/net/policy.c
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
@@ -129,7 +131,7 @@ $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 $(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net \
-		-o $@ fuzz/net.c $(NET_SRC)
+		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

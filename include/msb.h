@@ -40,6 +40,22 @@ MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err);
 
 /* ---- sandboxes ---------------------------------------------------------- */
 
+/* What may leave a sandbox (docs/network.md). The guest's only way out is
+ * the supervisor's userspace network stack; by default the public internet
+ * is reachable and loopback, private, CGNAT, link-local (cloud metadata),
+ * ULA, multicast and the host's own addresses are not. Lists are
+ * NULL-terminated; NULL means none. */
+typedef struct msb_net_config {
+	int deny_all;                  /* nothing leaves but what is allowed here */
+	const char *const *allow;      /* names: "example.com", "*.example.com";
+					* with any, only the addresses our resolver
+					* returned for them are reachable */
+	const char *const *allow_cidr; /* ranges opened, even default-denied ones */
+	const char *const *block_cidr; /* ranges closed */
+	const char *dns_nameserver;    /* "IP[:PORT]" the stack resolves with;
+					* NULL = the host's first nameserver */
+} msb_net_config;
+
 typedef struct msb_sandbox_config {
 	const char *name;          /* required */
 	const char *image;         /* NULL = "default" */
@@ -49,6 +65,7 @@ typedef struct msb_sandbox_config {
 	const char *workdir;       /* default working directory of every exec */
 	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
 	const char *const *cmd;    /* NULL-terminated: run detached after boot (run -d CMD) */
+	msb_net_config net;        /* network policy; zeroed = the default */
 	int ephemeral;             /* removed when its supervisor exits (run --rm);
 				    * one that failed to boot is kept, failed,
 				    * for its log */

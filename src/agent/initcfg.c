@@ -55,6 +55,25 @@ int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
 			c->time_ns = msb_get_be64(v);
 			c->has_time = 1;
 			break;
+		case MSB_T_NET_IP4:
+			if (len != 5 || v[4] > 32)
+				return agent_fail(e, 0, "INIT: bad NET_IP4");
+			c->net_ip = msb_get_be32(v);
+			c->net_prefix = v[4];
+			c->has_net = 1;
+			break;
+		case MSB_T_NET_GW4:
+		case MSB_T_NET_DNS4:
+			if (len != 4)
+				return agent_fail(e, 0, "INIT: bad NET_GW4/NET_DNS4");
+			*(tag == MSB_T_NET_GW4 ? &c->net_gw : &c->net_dns) =
+				msb_get_be32(v);
+			break;
+		case MSB_T_NET_MTU:
+			if (len != 4)
+				return agent_fail(e, 0, "INIT: NET_MTU is not a u32");
+			c->net_mtu = msb_get_be32(v);
+			break;
 		default:
 			break; /* unknown tags are skipped: newer hosts */
 		}

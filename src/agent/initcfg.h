@@ -21,6 +21,11 @@
  * @nlayers:  how many of @layer are set
  * @has_time: whether @time_ns was given
  * @time_ns:  host wall clock, ns since the epoch
+ * @has_net:  whether eth0 is to be configured (NET_IP4 given)
+ * @net_ip:   eth0's address, host byte order; @net_prefix its prefix length
+ * @net_gw:   the default route's gateway (0: none)
+ * @net_dns:  the resolver for /etc/resolv.conf (0: leave it)
+ * @net_mtu:  eth0's MTU (0: leave it)
  */
 struct init_cfg {
 	char hostname[INIT_HOSTNAME_MAX + 1];
@@ -29,6 +34,9 @@ struct init_cfg {
 	unsigned int nlayers;
 	int has_time;
 	uint64_t time_ns;
+	int has_net;
+	uint32_t net_ip, net_gw, net_dns, net_mtu;
+	unsigned int net_prefix;
 };
 
 /**

@@ -18,6 +18,7 @@
 #include "exec.h"
 #include "initcfg.h"
 #include "modules.h"
+#include "netcfg.h"
 #include "port.h"
 #include "power.h"
 #include "rootfs.h"
@@ -106,6 +107,7 @@ static void send_ready(const uint64_t us[BOOT_MARKS])
 /* enter_sandbox() - everything INIT asks for, in dependency order */
 static int enter_sandbox(const struct init_cfg *c, struct agent_err *e)
 {
+	struct agent_err ne = { "" };
 	int ret;
 
 	/* The clock first: files created in the upper get sane times. */
@@ -121,6 +123,9 @@ static int enter_sandbox(const struct init_cfg *c, struct agent_err *e)
 		ret = system_set_hostname(c->hostname, e);
 	if (!ret)
 		ret = system_loopback_up(e);
+	/* A sandbox without its network is still of use: say so, go on. */
+	if (!ret && c->has_net && netcfg_setup(c, &ne) < 0)
+		agent_log("network not configured: %s", ne.msg);
 	return ret;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "netopts.h"
 #include "util.h"
 
 static int cmd_run(int argc, char **argv);
@@ -55,6 +56,7 @@ const struct verb verb_run = {
 	"      --timings          print where the start's time went (stderr)\n"
 	"      --kernel KERNEL    msb (the project's, default once built) or\n"
 	"                         cloud (Debian's, needs no build)\n"
+	NETOPTS_HELP
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: the command's own, or 125 if msb failed.\n",
@@ -78,6 +80,7 @@ static const struct option opts[] = {
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -210,6 +213,16 @@ static int cmd_run(int argc, char **argv)
 					"invalid --kernel '%s': use msb or cloud",
 					optarg);
 			cfg.kernel = optarg;
+			break;
+		case OPT_NET_ALLOW:
+		case OPT_NET_ALLOW_CIDR:
+		case OPT_NET_BLOCK_CIDR:
+		case OPT_NET_DENY_ALL:
+		case OPT_DNS_NAMESERVER:
+			if (netopts_take(&cfg.net, c, optarg) < 0)
+				return cli_bad_usage(&verb_run,
+					"too many network rules (at most 256 "
+					"of a kind)");
 			break;
 		case 'h':
 			cli_usage(&verb_run, stdout);

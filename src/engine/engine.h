@@ -45,6 +45,8 @@ struct msb_vm_spec {
 	uint64_t memory_mib;
 	enum msb_accel accel;
 	int agent_fd;          /* our end is elsewhere; this end goes to the VM */
+	const char *net_mac;   /* NULL: no network device */
+	int net_fd;            /* with net_mac: the netdev stream's VM end */
 	const char *console_log;
 	const char *engine_log; /* the monitor's own stderr */
 	struct msb_disk disks[16];

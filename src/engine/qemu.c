@@ -221,6 +221,15 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "socket,id=agent,fd=%d", s->agent_fd);
 	add(a, "-device");
 	add(a, "virtserialport,chardev=agent,name=msb.agent");
+	/* The guest's NIC: frames go to the supervisor's network stack over
+	 * a socketpair, each prefixed by its 4-byte big-endian length. */
+	if (s->net_mac) {
+		add(a, "-netdev");
+		add(a, "stream,id=net0,server=off,addr.type=fd,addr.str=%d",
+		    s->net_fd);
+		add(a, "-device");
+		add(a, "virtio-net-device,netdev=net0,mac=%s", s->net_mac);
+	}
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		add(a, "-drive");
 		add(a, "if=none,id=d%u,file=%s,format=raw,%s", i,
@@ -250,6 +259,8 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		dup2(logfd >= 0 ? logfd : null, 2);
 		/* The agent link descriptor must survive exec. */
 		fcntl(s->agent_fd, F_SETFD, 0);
+		if (s->net_mac)
+			fcntl(s->net_fd, F_SETFD, 0);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "netcfg.h"
 #include "image.h"
 #include "state.h"
 #include "util.h"
@@ -440,6 +441,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				"absolute path",
 				c->workdir);
 	kernel = c->kernel && *c->kernel ? c->kernel : msb_guest_default();
+	r = msb_net_config_check(&c->net, err);
+	if (r < 0)
+		return r;
 	r = msb_image_resolve(image, &layers, &icfg, canon, sizeof(canon), err);
 	if (r == -ENOENT && strcmp(image, DEFAULT_IMAGE)) {
 		/* Not here yet: pull it, as 'docker run' does. */
@@ -471,6 +475,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	json_object_object_add(cfg, "ephemeral",
 			       json_object_new_boolean(c->ephemeral));
 	json_object_object_add(cfg, "kernel", json_object_new_string(kernel));
+	json_object_object_add(cfg, "net", msb_net_config_json(&c->net));
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(

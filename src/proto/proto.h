@@ -67,6 +67,10 @@ enum msb_tag {
 	MSB_T_TIME = 12,     /* u64 host wall clock, ns since the epoch */
 	MSB_T_TIMING = 13,   /* string "name=microseconds" */
 	MSB_T_DETACH = 14,   /* u32 1 = not tied to a client (run -d CMD) */
+	MSB_T_NET_IP4 = 15,  /* 4-byte address, u8 prefix length: eth0 */
+	MSB_T_NET_GW4 = 16,  /* 4-byte address: the default route */
+	MSB_T_NET_DNS4 = 17, /* 4-byte address: /etc/resolv.conf */
+	MSB_T_NET_MTU = 18,  /* u32: eth0's MTU */
 };
 
 struct msb_frame_hdr {

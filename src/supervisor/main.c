@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "state.h"
 #include "supervisor.h"
 #include "util.h"
@@ -250,14 +251,22 @@ static int setup_agent_link(struct sup *s, int *vm_end)
 
 static int launch(struct sup *s, msb_error *err)
 {
-	int vm_end = -1, r;
+	int vm_end = -1, net_end = -1, r;
 
 	r = setup_agent_link(s, &vm_end);
 	if (r < 0)
 		return msb_fail_errno(err, r, "agent link");
 	s->spec.agent_fd = vm_end;
+	r = sup_net_link(s, &net_end);
+	if (r < 0) {
+		close(vm_end);
+		return msb_fail_errno(err, r, "network link");
+	}
+	s->spec.net_fd = net_end;
 	r = msb_engine_launch(&s->spec, &s->vm, err);
 	close(vm_end);
+	if (net_end >= 0)
+		close(net_end);
 	return r;
 }
 
@@ -346,6 +355,9 @@ static void run_loop(struct sup *s)
 				break;
 			case EV_TIMER:
 				on_timer(s);
+				break;
+			case EV_NET:
+				net_dispatch(s->net);
 				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -568,6 +580,8 @@ int main(int argc, char **argv)
 	msb_row_free(&row);
 	if (r == 0)
 		r = setup_fds(s, &err);
+	if (r == 0)
+		r = sup_net_setup(s, &err);
 	if (r == 0) {
 		msb_db_set_status(s->db, s->name, "starting", getpid(), NULL,
 				  NULL);

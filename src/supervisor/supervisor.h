@@ -30,7 +30,7 @@
 #define CONN_LINE_MAX (4 << 20)   /* longest request line accepted */
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
-enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER };
+enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET };
 
 struct ev_ref {
 	enum ev_type type;
@@ -94,6 +94,9 @@ struct sup {
 	int sig_fd;
 	struct ev_ref timer_ref;
 	int timer_fd;
+	/* the network stack (src/net/): one epoll descriptor of its own */
+	struct net *net;
+	struct ev_ref net_ref;
 	uint64_t stop_started_us;
 	int stop_forced;
 
@@ -107,6 +110,14 @@ void sup_log(struct sup *s, const char *fmt, ...)
 void sup_ready(struct sup *s);
 void sup_begin_stop(struct sup *s, unsigned timeout_s);
 void sup_arm_timer(struct sup *s, uint64_t ms);
+
+/* net.c */
+/* sup_net_setup() - the stack, from the config's "net" object. */
+int sup_net_setup(struct sup *s, msb_error *err);
+/* sup_net_link() - a fresh link for a launch; *@vm_end goes to QEMU. */
+int sup_net_link(struct sup *s, int *vm_end);
+/* sup_net_init_tlvs() - eth0's configuration, for INIT. */
+void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
 
 /* agent.c */
 void agent_send(struct sup *s, uint32_t stream, uint8_t type,

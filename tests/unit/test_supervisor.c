@@ -13,6 +13,7 @@
 
 #include "../../src/supervisor/api.c"
 #include "../../src/supervisor/agent.c"
+#include "../../src/supervisor/net.c"
 
 #include <fcntl.h>
 #include <limits.h>

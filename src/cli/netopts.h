@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* netopts.h - msb run's network flags, into an msb_net_config */
+#ifndef MSB_CLI_NETOPTS_H
+#define MSB_CLI_NETOPTS_H
+
+#include <getopt.h>
+
+#include "msb.h"
+
+enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
+       OPT_NET_DENY_ALL, OPT_DNS_NAMESERVER };
+
+#define NETOPTS_LONG                                                         \
+	{ "net-allow", required_argument, NULL, OPT_NET_ALLOW },             \
+	{ "net-allow-cidr", required_argument, NULL, OPT_NET_ALLOW_CIDR },   \
+	{ "net-block-cidr", required_argument, NULL, OPT_NET_BLOCK_CIDR },   \
+	{ "net-deny-all", no_argument, NULL, OPT_NET_DENY_ALL },             \
+	{ "dns-nameserver", required_argument, NULL, OPT_DNS_NAMESERVER }
+
+#define NETOPTS_HELP                                                         \
+	"      --net-allow NAMES  only these domains (comma-separated; *.x.com\n" \
+	"                         for names under x.com) and the addresses the\n" \
+	"                         sandbox's resolver returned for them\n"        \
+	"      --net-allow-cidr CIDRS  open ranges, even default-denied ones\n"   \
+	"      --net-block-cidr CIDRS  close ranges\n"                            \
+	"      --net-deny-all     nothing leaves but what is allowed above\n"     \
+	"      --dns-nameserver IP[:PORT]  the host-side resolver to ask\n"       \
+	"                         (default: the host's own)\n"
+
+/**
+ * netopts_take() - one network option
+ * @nc:  filled in; its lists point into static storage
+ * @opt: the getopt value
+ * @arg: its argument (lists are comma-separated and may repeat)
+ *
+ * Return: 1 if @opt was a network option, 0 if not, -1 if too many values
+ */
+int netopts_take(msb_net_config *nc, int opt, const char *arg);
+
+#endif

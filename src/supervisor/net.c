@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* net.c - the supervisor's side of the sandbox network (src/net/)
+ *
+ * The sandbox's "net" config (written by the library from msb run's
+ * --net-* flags) becomes the stack's policy; the stack's end of a
+ * socketpair is its link, the other end becomes QEMU's `-netdev stream`
+ * (inherited like the agent port's); the stack's one epoll descriptor is
+ * watched as EV_NET; INIT tells the agent how to set up eth0.
+ *
+ *   "net": { "deny_all": bool, "allow": [NAME...], "allow_cidr": [CIDR...],
+ *            "block_cidr": [CIDR...], "dns": "IP[:PORT]" }
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "supervisor.h"
+#include "util.h"
+
+/* The guest NIC's MAC, as net_config_default() has it. */
+#define GUEST_MAC "52:54:00:12:34:56"
+
+static void net_log(void *opaque, const char *msg)
+{
+	sup_log(opaque, "%s", msg);
+}
+
+static int add_rules(struct net_config *c, json_object *net, const char *key,
+		     const char *kind, msb_error *err)
+{
+	json_object *a;
+	char why[512];
+
+	if (!json_object_object_get_ex(net, key, &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		const char *v = json_object_get_string(
+			json_object_array_get_idx(a, i));
+
+		if (!v || net_policy_add(&c->policy, kind, v, why,
+					 sizeof(why)) < 0)
+			return msb_fail(err, -EINVAL, "%s",
+					v ? why : "bad network rule");
+	}
+	return 0;
+}
+
+/* parse_dns() - "IP" or "IP:PORT" */
+static int parse_dns(const char *s, struct sockaddr_in *sa)
+{
+	char ip[64], *colon;
+	long port = 53;
+
+	if (strlen(s) >= sizeof(ip))
+		return -1;
+	strcpy(ip, s);
+	colon = strchr(ip, ':');
+	if (colon) {
+		char *end;
+
+		*colon = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 1 || port > 65535)
+			return -1;
+	}
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+int sup_net_setup(struct sup *s, msb_error *err)
+{
+	static struct net_config c;
+	json_object *net = NULL, *v;
+	int r;
+
+	net_config_default(&c);
+	c.log = net_log;
+	c.opaque = s;
+	json_object_object_get_ex(s->config, "net", &net);
+	if (net && json_object_is_type(net, json_type_object)) {
+		if (json_object_object_get_ex(net, "deny_all", &v))
+			c.policy.deny_all = json_object_get_boolean(v);
+		if ((r = add_rules(&c, net, "allow", "allow", err)) < 0 ||
+		    (r = add_rules(&c, net, "allow_cidr", "allow-cidr", err)) < 0 ||
+		    (r = add_rules(&c, net, "block_cidr", "block-cidr", err)) < 0)
+			return r;
+		if (json_object_object_get_ex(net, "dns", &v) &&
+		    parse_dns(json_object_get_string(v), &c.dns_upstream) < 0)
+			return msb_fail(err, -EINVAL,
+					"invalid --dns-nameserver '%s': use "
+					"IP or IP:PORT",
+					json_object_get_string(v));
+	}
+	s->net = net_new(&c);
+	if (!s->net)
+		return msb_fail_errno(err, -errno, "network stack");
+	s->net_ref.type = EV_NET;
+	{
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.ptr = &s->net_ref };
+
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, net_fd(s->net), &ev) < 0)
+			return msb_fail_errno(err, -errno, "network stack");
+	}
+	s->spec.net_mac = GUEST_MAC;
+	return 0;
+}
+
+int sup_net_link(struct sup *s, int *vm_end)
+{
+	int sv[2];
+
+	*vm_end = -1;
+	if (!s->net)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	net_attach(s->net, sv[0]);
+	*vm_end = sv[1];
+	return 0;
+}
+
+void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w)
+{
+	uint8_t a[5];
+
+	if (!s->net)
+		return;
+	msb_put_be32(a, NET_GUEST_IP);
+	a[4] = NET_PREFIX;
+	msb_tlv_put(w, MSB_T_NET_IP4, a, 5);
+	msb_put_be32(a, NET_GW_IP);
+	msb_tlv_put(w, MSB_T_NET_GW4, a, 4);
+	msb_put_be32(a, NET_DNS_IP);
+	msb_tlv_put(w, MSB_T_NET_DNS4, a, 4);
+	msb_tlv_put_u32(w, MSB_T_NET_MTU, NET_MTU);
+}

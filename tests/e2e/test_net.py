@@ -1,0 +1,301 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The guest's network: our userspace stack, its resolver and its policy.
+
+A fake internet made here: a network namespace joined to the root one by a
+veth pair, in RFC 5737's 198.51.100.0/24 (which the default policy allows):
+
+    root ns  198.51.100.1  (an address of the host: denied by default)
+    netns    198.51.100.2  HTTP server (download, upload checksum), dnsmasq
+             198.51.100.3  the same server, a second address
+
+The supervisor reaches the netns by ordinary routing, as it would the
+internet. dnsmasq answers web.test (198.51.100.2), other.test
+(198.51.100.3) and private.test (10.1.2.3, which rebinding protection must
+drop). Every policy case is asserted both ways: what is allowed works, what
+is denied fails cleanly in the guest and leaves a log line naming the rule.
+Needs root (network namespaces), ip and dnsmasq (./setup --test).
+"""
+
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import unique
+
+BLOB_MB = 64
+SEED = 4242
+
+SERVER = r'''
+import hashlib, http.server, random, socketserver, sys
+blob = random.Random(%d).randbytes(%d << 20)
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        body = blob if self.path == "/blob" else b"hello from the fake internet\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        h = hashlib.sha256()
+        while n:
+            chunk = self.rfile.read(min(n, 1 << 20))
+            if not chunk:
+                break
+            h.update(chunk)
+            n -= len(chunk)
+        body = (h.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+''' % (SEED, BLOB_MB)
+
+
+def sh(*args, check=True):
+    return subprocess.run(args, check=check, capture_output=True, text=True)
+
+
+def wait_port(ns, host, port):
+    for _ in range(100):
+        p = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c",
+                            "import socket,sys; socket.create_connection("
+                            "(sys.argv[1], int(sys.argv[2])), 1)",
+                            host, str(port)] if ns else
+                           ["python3", "-c", "import socket,sys; "
+                            "socket.create_connection((sys.argv[1], "
+                            "int(sys.argv[2])), 1)", host, str(port)],
+                           capture_output=True)
+        if p.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {host}:{port}")
+
+
+@pytest.fixture(scope="module")
+def internet(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("the fake internet needs root (network namespaces)")
+    for tool in ("ip", "dnsmasq"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            pytest.skip(f"{tool} is not installed (./setup --test)")
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    tag = uuid.uuid4().hex[:5]
+    ns, host_if, ns_if = f"msbnet-{tag}", f"msbh{tag}", f"msbn{tag}"
+    d = tmp_path_factory.mktemp("internet")
+    script = d / "server.py"
+    script.write_text(SERVER)
+    procs = []
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        sh("ip", "link", "set", ns_if, "netns", ns)
+        sh("ip", "addr", "add", "198.51.100.1/24", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        for cmd in (["ip", "addr", "add", "198.51.100.2/24", "dev", ns_if],
+                    ["ip", "addr", "add", "198.51.100.3/24", "dev", ns_if],
+                    ["ip", "link", "set", ns_if, "up"],
+                    ["ip", "link", "set", "lo", "up"]):
+            sh("ip", "netns", "exec", ns, *cmd)
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", ns, "python3", str(script), "0.0.0.0",
+             "80"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", ns, dnsmasq, "--no-daemon", "--no-resolv",
+             "--no-hosts", "--bind-interfaces",
+             "--listen-address=198.51.100.2", "--pid-file=",
+             "--address=/web.test/198.51.100.2",
+             "--address=/other.test/198.51.100.3",
+             "--address=/private.test/10.1.2.3"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        # The host's own address, for --net-allow-cidr to open.
+        procs.append(subprocess.Popen(
+            ["python3", str(script), "198.51.100.1", "8081"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_port(ns, "198.51.100.2", 80)
+        wait_port(None, "198.51.100.1", 8081)
+        yield ns
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def boot(msb, *flags):
+    name = unique("net")
+    msb("run", "--name", name, "-d", "--dns-nameserver", "198.51.100.2",
+        *flags, check=0)
+    return name
+
+
+def guest(msb, name, script, timeout=300):
+    p = msb("exec", name, "--", "sh", "-c", script, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def log(msb, name):
+    return msb.out("logs", name)
+
+
+def refused(msb, name, url):
+    """wget fails at once (an RST), not after a timeout."""
+    t0 = time.monotonic()
+    rc, out, err = guest(msb, name, f"timeout 20 wget -q -O - {url}")
+    assert rc != 0, (url, out)
+    assert "refused" in err or "unreachable" in err, (url, err)
+    assert time.monotonic() - t0 < 10, url
+
+
+@pytest.fixture(scope="module")
+def default_sb(msb, internet):
+    name = boot(msb)
+    yield name
+    msb("rm", "-f", name)
+
+
+def test_eth0_gateway_and_resolver(msb, default_sb):
+    rc, out, _ = guest(msb, default_sb,
+                       "cat /etc/resolv.conf; ip -4 addr show eth0; "
+                       "ip route; ping -c 1 -W 5 10.0.2.2")
+    assert rc == 0, out
+    assert "nameserver 10.0.2.3" in out
+    assert "inet 10.0.2.15/24" in out
+    assert "default via 10.0.2.2" in out
+    assert "1 packets received" in out
+    # The stack pings for nobody: others are administratively prohibited.
+    rc, out, err = guest(msb, default_sb, "ping -c 1 -W 3 198.51.100.2")
+    assert rc != 0
+
+
+def test_dns_answers_and_rebinding_protection(msb, default_sb):
+    rc, out, _ = guest(msb, default_sb, "nslookup web.test")
+    assert rc == 0 and "198.51.100.2" in out, out
+    rc, out, _ = guest(msb, default_sb, "nslookup private.test")
+    assert "10.1.2.3" not in out, out
+    assert "rebinding protection" in log(msb, default_sb)
+    # DNS to any other server does not leave.
+    rc, out, _ = guest(msb, default_sb,
+                       "timeout 20 nslookup web.test 198.51.100.2")
+    assert "198.51.100.2" not in out.split("Address:")[-1], out
+    assert "DNS goes through the sandbox's resolver only" in log(
+        msb, default_sb)
+
+
+def test_http_by_name(msb, default_sb):
+    rc, out, err = guest(msb, default_sb, "wget -q -O - http://web.test/")
+    assert rc == 0, err
+    assert out == "hello from the fake internet\n"
+
+
+def test_tcp_download_and_upload_checksummed(msb, default_sb):
+    want = hashlib.sha256(random.Random(SEED).randbytes(BLOB_MB << 20)).hexdigest()
+    t0 = time.monotonic()
+    rc, out, err = guest(msb, default_sb,
+                         "wget -q -O - http://198.51.100.2/blob | sha256sum")
+    down_s = time.monotonic() - t0
+    assert rc == 0, err
+    assert out.split()[0] == want
+    t1 = time.monotonic()
+    rc, out, err = guest(msb, default_sb,
+                         # busybox wget sends strlen() of the file: no NULs
+                         f"head -c {BLOB_MB << 20} /dev/urandom | "
+                         "tr -d '\\000' > /tmp/up && sha256sum /tmp/up && "
+                         "wget -q -O - --post-file=/tmp/up "
+                         "http://198.51.100.2/sha256 && rm /tmp/up")
+    assert rc == 0, err
+    local, remote = out.split()[0], out.split()[-1]
+    assert local == remote, out
+    print(f"\n{BLOB_MB} MiB down in {down_s:.1f}s, "
+          f"up in {time.monotonic() - t1:.1f}s")
+
+
+def test_default_policy_denies_and_logs(msb, default_sb):
+    for url, rule in (("http://10.1.2.3/", "default deny 10.0.0.0/8"),
+                      ("http://169.254.169.254/", "cloud metadata"),
+                      ("http://198.51.100.1:8081/", "an address of this host")):
+        refused(msb, default_sb, url)
+        assert rule in log(msb, default_sb), rule
+    # The same sandbox still reaches what is allowed.
+    rc, out, _ = guest(msb, default_sb, "wget -q -O - http://198.51.100.3/")
+    assert rc == 0 and "fake internet" in out
+
+
+def test_cidr_rules(msb, internet):
+    name = boot(msb, "--net-block-cidr", "198.51.100.3/32",
+                "--net-allow-cidr", "198.51.100.1")
+    try:
+        refused(msb, name, "http://198.51.100.3/")
+        assert "denied tcp 198.51.100.3:80: --net-block-cidr 198.51.100.3/32" \
+            in log(msb, name)
+        # Opened: the host's own address, default-denied otherwise.
+        rc, out, err = guest(msb, name, "wget -q -O - http://198.51.100.1:8081/")
+        assert rc == 0 and "fake internet" in out, err
+        rc, out, err = guest(msb, name, "wget -q -O - http://198.51.100.2/")
+        assert rc == 0, err
+        # other.test resolves to a blocked address: dropped from answers.
+        rc, out, _ = guest(msb, name, "nslookup other.test")
+        assert "198.51.100.3" not in out.split("other.test")[-1], out
+    finally:
+        msb("rm", "-f", name)
+
+
+def test_allowed_domains_bind_addresses(msb, internet):
+    name = boot(msb, "--net-allow", "web.test,*.nothing.test")
+    try:
+        rc, out, err = guest(msb, name, "wget -q -O - http://web.test/")
+        assert rc == 0 and "fake internet" in out, err
+        # Reachable by name, not by an address no allowed name gave.
+        refused(msb, name, "http://198.51.100.3/")
+        assert "no allowed name resolved to this address" in log(msb, name)
+        # Other names: NXDOMAIN at once.
+        t0 = time.monotonic()
+        rc, out, _ = guest(msb, name, "nslookup other.test")
+        assert rc != 0 and "NXDOMAIN" in out, out
+        assert time.monotonic() - t0 < 10
+        assert "denied dns other.test: --net-allow: not an allowed name" \
+            in log(msb, name)
+    finally:
+        msb("rm", "-f", name)
+
+
+def test_deny_all(msb, internet):
+    name = boot(msb, "--net-deny-all")
+    try:
+        refused(msb, name, "http://198.51.100.2/")
+        rc, out, _ = guest(msb, name, "nslookup web.test")
+        assert rc != 0 and "NXDOMAIN" in out, out
+        lines = log(msb, name)
+        assert "denied tcp 198.51.100.2:80: --net-deny-all" in lines
+        assert "denied dns web.test: --net-deny-all" in lines
+        # The gateway still answers: the link itself is fine.
+        rc, out, _ = guest(msb, name, "ping -c 1 -W 5 10.0.2.2")
+        assert rc == 0, out
+    finally:
+        msb("rm", "-f", name)
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--net-block-cidr", "10.0.0.0/33"),
+    ("--net-allow-cidr", "nope"),
+    ("--net-allow", "bad..name"),
+    ("--dns-nameserver", "1.2.3.4:99999"),
+])
+def test_bad_rules_are_refused(msb, flag, value):
+    p = msb("run", "--rm", flag, value, "--", "true")
+    assert p.returncode == 125, p
+    assert value.encode() in p.stderr, p.stderr
