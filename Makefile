@@ -41,7 +41,7 @@ INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
-	$(B)/include/msb.h guest examples
+	$(B)/include/msb.h $(B)/include/msb_net_plugin.h guest examples
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -63,7 +63,7 @@ $(B)/lib/libmsb.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libmsb.so.0 -o $@.0 $^ $(LIBS)
 	ln -sf libmsb.so.0 $@
 
-$(B)/include/msb.h: include/msb.h
+$(B)/include/%.h: include/%.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 
@@ -105,7 +105,11 @@ $(IMAGE): scripts/mkimage-default.sh
 
 # ---- examples ------------------------------------------------------------
 
-examples: $(B)/examples/hello
+examples: $(B)/examples/hello $(B)/examples/net_plugin.so
+
+$(B)/examples/net_plugin.so: examples/net_plugin.c include/msb_net_plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
 
 $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 	@mkdir -p $(dir $@)
@@ -130,7 +134,7 @@ $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 # Arbitrary frames into the network stack's input (fuzz/net.c).
 $(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net -Iinclude \
 		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c
 
 unit: $(B)/tests/unit

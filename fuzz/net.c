@@ -170,6 +170,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			net_tick(n, now);
 			break;
 		case 3:
+			if (op & 8) {
+				/* A host connection on a published port: the
+				 * stack's SYN to guest port 80 or 81. */
+				int fd = open_socket(NULL, SOCK_STREAM, NULL);
+
+				if (fd >= 0 && tcp_connect_guest(
+						       n, fd, 80 + (op >> 7)) < 0)
+					close(fd);
+				break;
+			}
 			if (npeers) {
 				if (op & 4)
 					shutdown(peers[npeers - 1], SHUT_WR);

@@ -54,6 +54,12 @@ typedef struct msb_net_config {
 	const char *const *block_cidr; /* ranges closed */
 	const char *dns_nameserver;    /* "IP[:PORT]" the stack resolves with;
 					* NULL = the host's first nameserver */
+	const char *const *ports;      /* published: "HOST:GUEST", "IP:HOST:GUEST"
+					* (optionally "/tcp"); host connections to
+					* IP (default 127.0.0.1):HOST reach the
+					* guest's GUEST port */
+	const char *plugin;            /* a shared object with network hooks
+					* (msb_net_plugin.h); NULL = none */
 } msb_net_config;
 
 typedef struct msb_sandbox_config {

@@ -17,7 +17,7 @@ struct strv {
 	size_t n;
 };
 
-static struct strv allow, allow_cidr, block_cidr;
+static struct strv allow, allow_cidr, block_cidr, ports;
 
 /* split() - "a,b,c" appended to @l (empty items skipped) */
 static int split(struct strv *l, const char *arg)
@@ -58,6 +58,17 @@ int netopts_take(msb_net_config *nc, int opt, const char *arg)
 		return 1;
 	case OPT_DNS_NAMESERVER:
 		nc->dns_nameserver = arg;
+		return 1;
+	case OPT_NET_PLUGIN:
+		nc->plugin = arg;
+		return 1;
+	case OPT_PUBLISH:
+		/* One port a flag, as docker's -p. */
+		if (ports.n == VALUES_MAX)
+			return -1;
+		ports.v[ports.n++] = arg;
+		ports.v[ports.n] = NULL;
+		nc->ports = ports.v;
 		return 1;
 	default:
 		return 0;

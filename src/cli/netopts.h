@@ -8,14 +8,17 @@
 #include "msb.h"
 
 enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
-       OPT_NET_DENY_ALL, OPT_DNS_NAMESERVER };
+       OPT_NET_DENY_ALL, OPT_DNS_NAMESERVER, OPT_NET_PLUGIN,
+       OPT_PUBLISH = 'p' };
 
 #define NETOPTS_LONG                                                         \
 	{ "net-allow", required_argument, NULL, OPT_NET_ALLOW },             \
 	{ "net-allow-cidr", required_argument, NULL, OPT_NET_ALLOW_CIDR },   \
 	{ "net-block-cidr", required_argument, NULL, OPT_NET_BLOCK_CIDR },   \
 	{ "net-deny-all", no_argument, NULL, OPT_NET_DENY_ALL },             \
-	{ "dns-nameserver", required_argument, NULL, OPT_DNS_NAMESERVER }
+	{ "dns-nameserver", required_argument, NULL, OPT_DNS_NAMESERVER },  \
+	{ "net-plugin", required_argument, NULL, OPT_NET_PLUGIN },           \
+	{ "publish", required_argument, NULL, OPT_PUBLISH }
 
 #define NETOPTS_HELP                                                         \
 	"      --net-allow NAMES  only these domains (comma-separated; *.x.com\n" \
@@ -25,7 +28,12 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"      --net-block-cidr CIDRS  close ranges\n"                            \
 	"      --net-deny-all     nothing leaves but what is allowed above\n"     \
 	"      --dns-nameserver IP[:PORT]  the host-side resolver to ask\n"       \
-	"                         (default: the host's own)\n"
+	"                         (default: the host's own)\n"              \
+	"  -p, --publish [IP:]HOST:GUEST[/tcp]  forward host port HOST (on IP,\n" \
+	"                         default 127.0.0.1) to the guest's port GUEST;\n" \
+	"                         repeatable\n"                                  \
+	"      --net-plugin PATH  a shared object with network hooks\n"         \
+	"                         (msb_net_plugin.h)\n"
 
 /**
  * netopts_take() - one network option

@@ -147,7 +147,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "dm:e:w:u:ith", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dm:e:w:u:ithp:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			snprintf(name, sizeof(name), "%s", optarg);
@@ -219,6 +219,8 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NET_BLOCK_CIDR:
 		case OPT_NET_DENY_ALL:
 		case OPT_DNS_NAMESERVER:
+		case OPT_NET_PLUGIN:
+		case OPT_PUBLISH:
 			if (netopts_take(&cfg.net, c, optarg) < 0)
 				return cli_bad_usage(&verb_run,
 					"too many network rules (at most 256 "

@@ -7,7 +7,11 @@
  */
 
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +68,65 @@ static int dns_ok(const char *s)
 	       ip.family == 4 && port >= 1 && port <= 65535;
 }
 
+/* port_free() - could the supervisor listen on @p now? Checked before
+ * anything is made, so a taken port costs nothing; the supervisor's own
+ * bind is the one that counts (a port taken in between fails the start). */
+static int port_free(const struct net_port *p, const char *arg,
+		     msb_error *err)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(p->host_port),
+				  .sin_addr.s_addr = htonl(p->bind_ip) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, e;
+
+	if (fd < 0)
+		return msb_fail_errno(err, -errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		close(fd);
+		return msb_fail(err, -e, "cannot publish port '%s': %s%s", arg,
+				strerror(e),
+				e == EADDRINUSE ? " (another program or "
+						  "sandbox listens there; "
+						  "choose another host port)" :
+						  "");
+	}
+	close(fd);
+	return 0;
+}
+
+static int ports_check(const msb_net_config *nc, msb_error *err)
+{
+	struct net_port seen[NET_PORT_MAX];
+	unsigned n = 0;
+	char why[512];
+	int r;
+
+	for (const char *const *v = nc->ports; v && *v; v++) {
+		struct net_port p;
+
+		if (net_port_parse(*v, &p, why, sizeof(why)) < 0)
+			return msb_fail(err, -EINVAL, "%s", why);
+		if (n == NET_PORT_MAX)
+			return msb_fail(err, -EINVAL, "too many published "
+					"ports (at most %d)", NET_PORT_MAX);
+		for (unsigned i = 0; i < n; i++)
+			if (seen[i].host_port == p.host_port &&
+			    seen[i].bind_ip == p.bind_ip)
+				return msb_fail(err, -EINVAL, "port '%s' is "
+						"published twice", *v);
+		seen[n++] = p;
+		r = port_free(&p, *v, err);
+		if (r < 0)
+			return r;
+	}
+	if (nc->plugin && access(nc->plugin, R_OK) < 0)
+		return msb_fail_errno(err, -errno, "invalid --net-plugin '%s'",
+				      nc->plugin);
+	return 0;
+}
+
 int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 {
 	struct net_policy *p = calloc(1, sizeof(*p));
@@ -87,7 +150,7 @@ int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 				"invalid --dns-nameserver '%s': use an IPv4 "
 				"address, optionally with :PORT",
 				nc->dns_nameserver);
-	return 0;
+	return ports_check(nc, err);
 }
 
 json_object *msb_net_config_json(const msb_net_config *nc)
@@ -106,5 +169,19 @@ json_object *msb_net_config_json(const msb_net_config *nc)
 	if (nc->dns_nameserver)
 		json_object_object_add(o, "dns", json_object_new_string(
 							 nc->dns_nameserver));
+	if (nc->ports) {
+		json_object *a = json_object_new_array();
+
+		for (const char *const *v = nc->ports; *v; v++)
+			json_object_array_add(a, json_object_new_string(*v));
+		json_object_object_add(o, "ports", a);
+	}
+	if (nc->plugin) {
+		/* The supervisor runs elsewhere: an absolute path. */
+		char abs[PATH_MAX];
+
+		json_object_object_add(o, "plugin", json_object_new_string(
+				realpath(nc->plugin, abs) ? abs : nc->plugin));
+	}
 	return o;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "msb_net_plugin.h"
 #include "stack.h"
 
 #define DNS_HLEN 12
@@ -32,6 +33,7 @@
 #define DNS_NAME_LIMIT 180
 #define DNS_RATE 200
 #define DNS_MAX_ADDRS 16
+#define DNS_PLUGIN_TTL 60
 
 enum { RC_OK = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3,
        RC_REFUSED = 5 };
@@ -280,6 +282,31 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
 		return;
+	}
+	{
+		uint32_t addr[MSB_NET_DNS_ADDRS];
+		unsigned na;
+		int v = plugin_dns(n, q.name, q.qtype, addr, &na);
+
+		if (v == MSB_NET_DENY) {
+			n->st.denied++;
+			net_logf(n, "net: denied dns %s: plugin %s", q.name,
+				 n->plugin->name);
+			reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+			      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
+			return;
+		}
+		if (v == MSB_NET_ANSWER) {
+			int a = q.qclass == 1 && q.qtype == T_A;
+
+			for (unsigned i = 0; a && bind && i < na; i++)
+				net_policy_bind4(&n->cfg.policy, addr[i],
+						 DNS_PLUGIN_TTL, n->now);
+			reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+			      q.qend - DNS_HLEN, RC_OK, addr, a ? na : 0,
+			      DNS_PLUGIN_TTL);
+			return;
+		}
 	}
 	if (q.qclass != 1 || q.qtype != T_A) {
 		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,

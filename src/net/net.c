@@ -238,6 +238,8 @@ void net_flush(struct net *n)
 void net_input(struct net *n, const uint8_t *frame, size_t len)
 {
 	n->st.rx_frames++;
+	if (plugin_frame(n, frame, len) != 0)
+		return; /* the plugin's backend took it */
 	eth_input(n, frame, len);
 }
 
@@ -330,6 +332,9 @@ void net_dispatch(struct net *n)
 		case NEV_DNS:
 			dns_event(n);
 			break;
+		case NEV_FWD:
+			fwd_event(n, idx);
+			break;
 		}
 	}
 	tcp_flush_acks(n);
@@ -350,6 +355,8 @@ void net_free(struct net *n)
 	tcp_close_all(n);
 	udp_close_all(n);
 	dns_close(n);
+	fwd_close_all(n);
+	plugin_unload(n);
 	if (n->timer_fd >= 0)
 		close(n->timer_fd);
 	if (n->epfd >= 0)

@@ -92,6 +92,28 @@ struct net *net_new(const struct net_config *cfg);
  */
 void net_attach(struct net *n, int link_fd);
 
+/**
+ * net_publish() - listen on a host port for the guest (fwd.c)
+ * @n:   stack
+ * @p:   the host address and port, the guest's port
+ * @why: what failed, for the user
+ * @len: size of @why
+ *
+ * Return: 0, or -errno (-EADDRINUSE: the port is taken) with @why set
+ */
+int net_publish(struct net *n, const struct net_port *p, char *why,
+		size_t len);
+
+/**
+ * net_plugin_load() - load a network plugin (msb_net_plugin.h) into @n
+ * @path: the shared object
+ * @why:  what failed
+ * @len:  size of @why
+ *
+ * Return: 0, or -1 with @why set
+ */
+int net_plugin_load(struct net *n, const char *path, char *why, size_t len);
+
 /* net_fd() - the descriptor the owner watches for EPOLLIN. */
 int net_fd(const struct net *n);
 

@@ -375,3 +375,66 @@ void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
 	slot->ip = ip;
 	slot->expires_ms = exp;
 }
+
+static int port_num(const char *s, size_t len, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (!len || len > 5)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
+{
+	char buf[96], *guest, *host, *ip = NULL;
+	struct net_cidr c;
+	size_t l = strlen(s);
+
+	if (l >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, l + 1);
+	if (l > 4 && !strcmp(buf + l - 4, "/tcp"))
+		buf[l - 4] = '\0';
+	else if (strchr(buf, '/')) {
+		snprintf(why, n, "invalid port '%s': only TCP ports can be "
+			 "published (HOST:GUEST or HOST:GUEST/tcp)", s);
+		return -1;
+	}
+	guest = strrchr(buf, ':');
+	if (!guest)
+		goto bad;
+	*guest++ = '\0';
+	host = strrchr(buf, ':');
+	if (host) {
+		*host++ = '\0';
+		ip = buf;
+	} else {
+		host = buf;
+	}
+	if (port_num(host, strlen(host), &out->host_port) < 0 ||
+	    port_num(guest, strlen(guest), &out->guest_port) < 0)
+		goto bad;
+	out->bind_ip = 0x7f000001;
+	if (ip) {
+		if (strchr(ip, '/') || net_cidr_parse(ip, &c) < 0 ||
+		    c.family != 4)
+			goto bad;
+		out->bind_ip = (uint32_t)c.addr[0] << 24 |
+			       (uint32_t)c.addr[1] << 16 |
+			       (uint32_t)c.addr[2] << 8 | c.addr[3];
+	}
+	return 0;
+bad:
+	snprintf(why, n, "invalid port '%s': use HOST_PORT:GUEST_PORT or "
+		 "IPv4:HOST_PORT:GUEST_PORT, ports 1-65535", s);
+	return -1;
+}

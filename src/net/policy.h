@@ -150,4 +150,27 @@ int net_policy_answer4(const struct net_policy *p, uint32_t ip);
 void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
 		      uint64_t now);
 
+/**
+ * struct net_port - a published port: host connections to @bind_ip:@host_port
+ * become TCP connections to the guest's @guest_port
+ * @bind_ip: host order; 127.0.0.1 unless the rule named one
+ */
+struct net_port {
+	uint32_t bind_ip;
+	uint16_t host_port, guest_port;
+};
+
+#define NET_PORT_MAX 32 /* published ports per sandbox */
+
+/**
+ * net_port_parse() - "HOST:GUEST", "IP:HOST:GUEST", each with optional "/tcp"
+ * @s:   text, as `msb run -p` takes it
+ * @out: result
+ * @why: what is wrong with @s
+ * @n:   size of @why
+ *
+ * Return: 0, or -1 with @why set
+ */
+int net_port_parse(const char *s, struct net_port *out, char *why, size_t n);
+
 #endif

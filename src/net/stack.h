@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "msb_net_plugin.h"
 #include "net.h"
 
 #define NET_FRAME_MAX  65536        /* longest frame taken from the link */
@@ -30,7 +31,7 @@
 
 /* What woke up in the stack's epoll: kind in the top 32 bits of data.u64,
  * a table index in the low ones. */
-enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS };
+enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD };
 
 /**
  * struct ip4_pkt - a parsed, checked IPv4 packet from the guest
@@ -55,6 +56,7 @@ enum tcp_flow_state {
 	TF_CONNECTING,  /* guest SYN seen, host connect() under way */
 	TF_SYN_RCVD,    /* SYN-ACK sent to the guest */
 	TF_ESTABLISHED, /* (closing halves are in the flags) */
+	TF_SYN_SENT,    /* a published port's connection: our SYN to the guest */
 };
 
 /**
@@ -126,6 +128,17 @@ struct net {
 	uint64_t dns_window_ms; /* query rate limit */
 	unsigned dns_window_n;
 
+	struct net_fwd {
+		int fd;         /* listening; -1: free */
+		struct net_port p;
+	} fwd[NET_PORT_MAX];
+	unsigned nfwd;
+	uint16_t fwd_sport;     /* the gateway's next source port toward the guest */
+
+	const struct msb_net_plugin *plugin; /* NULL: none */
+	void *plugin_state;
+	void *plugin_dl;
+
 	uint64_t log_window_ms; /* log rate limit */
 	unsigned log_window_n;
 };
@@ -188,5 +201,22 @@ void tcp_flush_acks(struct net *n);
 /* tcp_link_ready() - the output queue drained: send what waited for it. */
 void tcp_link_ready(struct net *n);
 void tcp_close_all(struct net *n);
+/* tcp_connect_guest() - @fd, accepted on a published port, becomes a flow
+ * from the gateway to the guest's @gport. Return: 0, or -1 (@fd not taken) */
+int tcp_connect_guest(struct net *n, int fd, uint16_t gport);
+
+/* fwd.c */
+void fwd_event(struct net *n, unsigned idx);
+void fwd_close_all(struct net *n);
+
+/* plugin.c: the loaded plugin's hooks (msb_net_plugin.h); each is "allow"
+ * without a plugin */
+int plugin_frame(struct net *n, const uint8_t *frame, size_t len);
+int plugin_connect(struct net *n, int proto, uint32_t dst, uint16_t port);
+/* plugin_dns() - Return: MSB_NET_ALLOW, MSB_NET_DENY, or MSB_NET_ANSWER
+ * with @addr and @naddr set */
+int plugin_dns(struct net *n, const char *name, uint16_t qtype,
+	       uint32_t *addr, unsigned *naddr);
+void plugin_unload(struct net *n);
 
 #endif

@@ -500,6 +500,14 @@ static void log_denied(struct net *n, uint32_t ip, uint16_t port,
 		 (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, port, why);
 }
 
+static struct tcp_flow *flow_slot(struct net *n)
+{
+	for (unsigned i = 0; i < NET_TCP_MAX; i++)
+		if (n->tcp[i].state == TF_FREE)
+			return &n->tcp[i];
+	return NULL;
+}
+
 /* on_syn() - a new connection from the guest */
 static void on_syn(struct net *n, const struct ip4_pkt *ip,
 		   const struct tcp_seg *s)
@@ -519,12 +527,13 @@ static void on_syn(struct net *n, const struct ip4_pkt *ip,
 		reset_reply(n, ip, s);
 		return;
 	}
-	for (unsigned i = 0; i < NET_TCP_MAX; i++) {
-		if (n->tcp[i].state == TF_FREE) {
-			t = &n->tcp[i];
-			break;
-		}
+	if (plugin_connect(n, IPPROTO_TCP, ip->dst, s->dport) != 0) {
+		snprintf(why, sizeof(why), "plugin %s", n->plugin->name);
+		log_denied(n, ip->dst, s->dport, why);
+		reset_reply(n, ip, s);
+		return;
 	}
+	t = flow_slot(n);
 	if (!t) {
 		log_denied(n, ip->dst, s->dport,
 			   "too many connections (limit 512)");
@@ -568,6 +577,86 @@ static void send_synack(struct net *n, struct tcp_flow *t)
 	arm_rto(n, t);
 }
 
+static void send_syn(struct net *n, struct tcp_flow *t)
+{
+	t->last_wnd = 0xffff;
+	if (seg_out(n, t, F_SYN, t->iss, 0, 0) == 0)
+		t->snd_nxt = t->iss + 1;
+	arm_rto(n, t);
+}
+
+int tcp_connect_guest(struct net *n, int fd, uint16_t gport)
+{
+	struct tcp_flow *t = flow_slot(n);
+	int one = 1;
+
+	if (!t) {
+		net_logf(n, "net: refused a connection to guest port %u: too "
+			    "many connections (limit 512)", gport);
+		return -1;
+	}
+	memset(t, 0, sizeof(*t));
+	t->gaddr = n->cfg.guest_ip;
+	t->gport = gport;
+	t->daddr = n->cfg.gw_ip;
+	/* The gateway's source ports: 32768-60999, as Linux picks them,
+	 * skipping any a live flow to this guest port still uses. */
+	for (unsigned tries = 0; tries < 28232; tries++) {
+		if (n->fwd_sport < 32768 || n->fwd_sport > 60999)
+			n->fwd_sport = 32768;
+		t->dport = n->fwd_sport++;
+		if (!flow_find(n, gport, t->daddr, t->dport))
+			break;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	t->state = TF_SYN_SENT;
+	t->fd = fd;
+	t->gmss = TCP_GUEST_MSS_DEFAULT;
+	t->ws = TCP_WS;
+	t->iss = isn(n, t);
+	t->snd_una = t->snd_nxt = t->iss;
+	t->deadline = n->now + TCP_CONNECT_TIMEOUT_MS;
+	if ((unsigned)(t - n->tcp) >= n->tcp_hi)
+		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
+	send_syn(n, t);
+	n->st.tcp_flows++;
+	return 0;
+}
+
+/* on_synack() - the guest accepted a published port's connection (RFC 9293
+ * §3.10.7.3). Return: 0, or -1 if the segment was not the answer */
+static int on_synack(struct net *n, struct tcp_flow *t,
+		     const struct tcp_seg *s)
+{
+	if ((s->flags & (F_SYN | F_ACK)) != (F_SYN | F_ACK) ||
+	    s->ack != t->iss + 1)
+		return -1;
+	t->rcv_nxt = s->seq + 1;
+	if (s->mss)
+		t->gmss = s->mss < 64 ? 64 : s->mss;
+	/* Scaling only when both sides offered it (RFC 7323 §1.3). */
+	t->gws = s->ws >= 0 ? (uint8_t)s->ws : 0;
+	if (s->ws < 0)
+		t->ws = 0;
+	t->gwnd = s->win; /* a SYN's window is never scaled */
+	t->state = TF_ESTABLISHED;
+	t->snd_una = t->snd_nxt = t->iss + 1;
+	t->rto_at = 0;
+	t->retries = 0;
+	t->ring = malloc(NET_TCP_RING);
+	if (!t->ring) {
+		flow_free(n, t, 1, 1);
+		return 0;
+	}
+	t->last_wnd = host_wnd(t);
+	t->ack_pending = 1;
+	if (read_host(n, t) < 0)
+		return 0;
+	push(n, t);
+	update_events(n, t);
+	return 0;
+}
+
 void tcp_input(struct net *n, const struct ip4_pkt *ip)
 {
 	struct tcp_seg s;
@@ -592,6 +681,10 @@ void tcp_input(struct net *n, const struct ip4_pkt *ip)
 	switch (t->state) {
 	case TF_CONNECTING:
 		return; /* a SYN again: the answer waits for the host */
+	case TF_SYN_SENT:
+		if (on_synack(n, t, &s) < 0 && (s.flags & F_ACK))
+			reset_reply(n, ip, &s);
+		return;
 	case TF_SYN_RCVD:
 		if (s.flags & F_SYN) {
 			send_synack(n, t); /* ours was lost */
@@ -701,7 +794,8 @@ void tcp_tick(struct net *n)
 	for (unsigned i = 0; i < n->tcp_hi; i++) {
 		struct tcp_flow *t = &n->tcp[i];
 
-		if (t->state == TF_CONNECTING && n->now > t->deadline) {
+		if ((t->state == TF_CONNECTING || t->state == TF_SYN_SENT) &&
+		    n->now > t->deadline) {
 			net_logf(n, "net: tcp %u.%u.%u.%u:%u: connect timed out",
 				 t->daddr >> 24, (t->daddr >> 16) & 0xff,
 				 (t->daddr >> 8) & 0xff, t->daddr & 0xff,
@@ -720,6 +814,10 @@ void tcp_tick(struct net *n)
 		t->rto_at = 0;
 		if (t->state == TF_SYN_RCVD) {
 			send_synack(n, t);
+			continue;
+		}
+		if (t->state == TF_SYN_SENT) {
+			send_syn(n, t);
 			continue;
 		}
 		/* Go back to the oldest unacknowledged byte. */

@@ -138,6 +138,12 @@ void udp_input(struct net *n, const struct ip4_pkt *ip)
 		} else {
 			ok = net_policy_ip4(&n->cfg.policy, ip->dst, n->now,
 					    why, sizeof(why));
+			if (ok && plugin_connect(n, IPPROTO_UDP, ip->dst,
+						 dport) != 0) {
+				ok = 0;
+				snprintf(why, sizeof(why), "plugin %s",
+					 n->plugin->name);
+			}
 		}
 		if (!ok) {
 			n->st.denied++;

@@ -520,6 +520,10 @@ static void finish(struct sup *s)
 
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	unlink(sock);
+	/* Published ports are free again, the plugin closed, before anyone
+	 * is told the sandbox stopped. */
+	net_free(s->net);
+	s->net = NULL;
 	if (s->fail[0])
 		sup_log(s, "failed: %s", s->fail);
 	else

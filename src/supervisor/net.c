@@ -8,7 +8,12 @@
  * watched as EV_NET; INIT tells the agent how to set up eth0.
  *
  *   "net": { "deny_all": bool, "allow": [NAME...], "allow_cidr": [CIDR...],
- *            "block_cidr": [CIDR...], "dns": "IP[:PORT]" }
+ *            "block_cidr": [CIDR...], "dns": "IP[:PORT]",
+ *            "ports": ["[IP:]HOST:GUEST[/tcp]"...], "plugin": PATH }
+ *
+ * Published ports are bound and the plugin loaded here, before the VM is
+ * launched: a taken port or a plugin that does not load fails the start
+ * with what to fix, and nothing runs.
  */
 
 #include <arpa/inet.h>
@@ -76,6 +81,40 @@ static int parse_dns(const char *s, struct sockaddr_in *sa)
 	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
 }
 
+/* publish() - the config's published ports and plugin, into the stack */
+static int publish(struct sup *s, json_object *net, msb_error *err)
+{
+	json_object *a, *v;
+	char why[512];
+	int r;
+
+	if (json_object_object_get_ex(net, "ports", &a) &&
+	    json_object_is_type(a, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			const char *p = json_object_get_string(
+				json_object_array_get_idx(a, i));
+			struct net_port port;
+
+			if (!p || net_port_parse(p, &port, why,
+						 sizeof(why)) < 0)
+				return msb_fail(err, -EINVAL, "%s",
+						p ? why : "bad port");
+			r = net_publish(s->net, &port, why, sizeof(why));
+			if (r < 0)
+				return msb_fail(err, r, "%s", why);
+			sup_log(s, "net: published %s", p);
+		}
+	}
+	if (json_object_object_get_ex(net, "plugin", &v) &&
+	    json_object_get_string(v)) {
+		if (net_plugin_load(s->net, json_object_get_string(v), why,
+				    sizeof(why)) < 0)
+			return msb_fail(err, -EINVAL, "%s", why);
+		sup_log(s, "net: plugin %s loaded", json_object_get_string(v));
+	}
+	return 0;
+}
+
 int sup_net_setup(struct sup *s, msb_error *err)
 {
 	static struct net_config c;
@@ -103,6 +142,9 @@ int sup_net_setup(struct sup *s, msb_error *err)
 	s->net = net_new(&c);
 	if (!s->net)
 		return msb_fail_errno(err, -errno, "network stack");
+	if (net && json_object_is_type(net, json_type_object) &&
+	    (r = publish(s, net, err)) < 0)
+		return r;
 	s->net_ref.type = EV_NET;
 	{
 		struct epoll_event ev = { .events = EPOLLIN,

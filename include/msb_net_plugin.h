@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msb_net_plugin.h - network plugins: hooks into a sandbox's network stack
+ *
+ * A plugin is a shared object the sandbox's supervisor loads with dlopen()
+ * (`msb run --net-plugin PATH`, or msb_net_config.plugin). It runs inside
+ * the supervisor's event loop, on its one thread, and sees what the guest
+ * does after the sandbox's policy has allowed it; it can only narrow what
+ * the policy allows, never widen it.
+ *
+ * The shared object exports one function, named MSB_NET_PLUGIN_ENTRY:
+ *
+ *   const struct msb_net_plugin *msb_net_plugin_open(
+ *           const struct msb_net_host *host, void **state);
+ *
+ * It returns its table of hooks (NULL refuses to load, and the sandbox
+ * does not start) and may set *@state, which every hook then receives.
+ * Hooks left NULL mean "allow". Hooks must not block: the whole sandbox
+ * network waits for them.
+ *
+ * Addresses and ports are in host byte order.
+ */
+#ifndef MSB_NET_PLUGIN_H
+#define MSB_NET_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSB_NET_PLUGIN_ABI 1
+#define MSB_NET_PLUGIN_ENTRY "msb_net_plugin_open"
+#define MSB_NET_DNS_ADDRS 16
+
+enum msb_net_verdict {
+	MSB_NET_ALLOW = 0,  /* go on as the policy decided */
+	MSB_NET_DENY = 1,   /* DNS: NXDOMAIN; connect: RST / ICMP prohibited;
+			     * frame: consumed (the stack never sees it) */
+	MSB_NET_ANSWER = 2, /* DNS only: answer with the addresses given */
+};
+
+/**
+ * struct msb_net_host - what the stack offers a plugin
+ * @ctx:        pass to the functions below
+ * @log:        one line in the sandbox's log (`msb logs`)
+ * @emit_frame: queue an Ethernet frame to the guest (from the destination
+ *              MAC on); only from within a hook. Return: 0, or -1 if the
+ *              link is full (the frame is dropped, as a NIC would)
+ */
+struct msb_net_host {
+	void *ctx;
+	void (*log)(void *ctx, const char *msg);
+	int (*emit_frame)(void *ctx, const uint8_t *frame, size_t len);
+};
+
+/**
+ * struct msb_net_plugin - a plugin's hooks
+ * @abi:        MSB_NET_PLUGIN_ABI
+ * @name:       for log lines ("denied ...: plugin NAME")
+ * @on_dns:     a guest's query for @name (lowercase, no trailing dot) of
+ *              type @qtype (1 = A), after the policy allowed it. Return a
+ *              verdict; for MSB_NET_ANSWER, fill @addrs (IPv4) and set
+ *              *@naddrs (at most MSB_NET_DNS_ADDRS; 0 = an empty answer).
+ *              Answers given here are bound to the name as the resolver's
+ *              would be (--net-allow), and are not checked for rebinding:
+ *              the plugin is trusted.
+ * @on_connect: a new guest flow to @dst:@port, @proto IPPROTO_TCP or
+ *              IPPROTO_UDP, after the policy allowed it: MSB_NET_ALLOW or
+ *              MSB_NET_DENY
+ * @on_frame:   the frame-level backend: every frame from the guest, before
+ *              the stack. MSB_NET_ALLOW hands it to the stack; MSB_NET_DENY
+ *              means the plugin consumed it (and may answer with
+ *              msb_net_host.emit_frame)
+ * @close:      the sandbox stops
+ */
+struct msb_net_plugin {
+	unsigned abi;
+	const char *name;
+	int (*on_dns)(void *state, const char *name, uint16_t qtype,
+		      uint32_t *addrs, unsigned *naddrs);
+	int (*on_connect)(void *state, int proto, uint32_t dst, uint16_t port);
+	int (*on_frame)(void *state, const uint8_t *frame, size_t len);
+	void (*close)(void *state);
+};
+
+typedef const struct msb_net_plugin *(*msb_net_plugin_open_fn)(
+	const struct msb_net_host *host, void **state);
+
+#endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* plugin.c - a network plugin (include/msb_net_plugin.h), loaded and called
+ *
+ * One plugin per sandbox, loaded by the supervisor before the VM starts.
+ * Its hooks run after the policy (they can only narrow it) and their
+ * answers are bounded like the guest's input: at most MSB_NET_DNS_ADDRS
+ * addresses, verdicts outside the enum are taken as a denial.
+ */
+
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "msb_net_plugin.h"
+#include "stack.h"
+
+static void host_log(void *ctx, const char *msg)
+{
+	struct net *n = ctx;
+
+	net_logf(n, "net: plugin %s: %s", n->plugin->name, msg);
+}
+
+static int host_emit(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct net *n = ctx;
+	uint8_t *f;
+
+	if (len < ETH_HLEN || len > NET_FRAME_MAX)
+		return -1;
+	f = net_frame_begin(n, len);
+	if (!f)
+		return -1;
+	memcpy(f, frame, len);
+	net_frame_commit(n, f, len);
+	return 0;
+}
+
+int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
+{
+	static struct msb_net_host host;
+	msb_net_plugin_open_fn open_fn;
+	const struct msb_net_plugin *p;
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (!dl) {
+		snprintf(why, len, "cannot load network plugin: %s", dlerror());
+		return -1;
+	}
+	*(void **)&open_fn = dlsym(dl, MSB_NET_PLUGIN_ENTRY);
+	if (!open_fn) {
+		snprintf(why, len, "network plugin %s has no %s function",
+			 path, MSB_NET_PLUGIN_ENTRY);
+		dlclose(dl);
+		return -1;
+	}
+	host.ctx = n;
+	host.log = host_log;
+	host.emit_frame = host_emit;
+	n->plugin_state = NULL;
+	p = open_fn(&host, &n->plugin_state);
+	if (!p || p->abi != MSB_NET_PLUGIN_ABI || !p->name) {
+		snprintf(why, len, "network plugin %s %s", path,
+			 !p ? "refused to start" :
+			 !p->name ? "has no name" :
+				    "was built for another ABI version "
+				    "(rebuild it against msb_net_plugin.h)");
+		if (p && p->close)
+			p->close(n->plugin_state);
+		dlclose(dl);
+		return -1;
+	}
+	n->plugin = p;
+	n->plugin_dl = dl;
+	return 0;
+}
+
+void plugin_unload(struct net *n)
+{
+	if (!n->plugin)
+		return;
+	if (n->plugin->close)
+		n->plugin->close(n->plugin_state);
+	n->plugin = NULL;
+	dlclose(n->plugin_dl);
+	n->plugin_dl = NULL;
+}
+
+int plugin_frame(struct net *n, const uint8_t *frame, size_t len)
+{
+	if (!n->plugin || !n->plugin->on_frame)
+		return MSB_NET_ALLOW;
+	return n->plugin->on_frame(n->plugin_state, frame, len) ==
+			       MSB_NET_ALLOW ?
+		       MSB_NET_ALLOW :
+		       MSB_NET_DENY;
+}
+
+int plugin_connect(struct net *n, int proto, uint32_t dst, uint16_t port)
+{
+	if (!n->plugin || !n->plugin->on_connect)
+		return MSB_NET_ALLOW;
+	return n->plugin->on_connect(n->plugin_state, proto, dst, port) ==
+			       MSB_NET_ALLOW ?
+		       MSB_NET_ALLOW :
+		       MSB_NET_DENY;
+}
+
+int plugin_dns(struct net *n, const char *name, uint16_t qtype,
+	       uint32_t *addr, unsigned *naddr)
+{
+	int v;
+
+	*naddr = 0;
+	if (!n->plugin || !n->plugin->on_dns)
+		return MSB_NET_ALLOW;
+	v = n->plugin->on_dns(n->plugin_state, name, qtype, addr, naddr);
+	if (v == MSB_NET_ANSWER) {
+		if (*naddr > MSB_NET_DNS_ADDRS)
+			*naddr = MSB_NET_DNS_ADDRS;
+		return v;
+	}
+	return v == MSB_NET_ALLOW ? MSB_NET_ALLOW : MSB_NET_DENY;
+}
