@@ -205,3 +205,31 @@ TEST(net_dns_parsers)
 	bad[30] = 29;
 	CHECK_EQ_INT(dns_parse_answer(bad, 31, &da), -1);
 }
+
+TEST(net_port_parse)
+{
+	struct net_port p;
+	char why[256];
+
+	CHECK_EQ_INT(net_port_parse("8080:80", &p, why, sizeof(why)), 0);
+	CHECK_EQ_INT(p.bind_ip, ip("127.0.0.1"));
+	CHECK_EQ_INT(p.host_port, 8080);
+	CHECK_EQ_INT(p.guest_port, 80);
+	CHECK_EQ_INT(net_port_parse("0.0.0.0:1:65535/tcp", &p, why,
+				    sizeof(why)), 0);
+	CHECK_EQ_INT(p.bind_ip, 0);
+	CHECK_EQ_INT(p.host_port, 1);
+	CHECK_EQ_INT(p.guest_port, 65535);
+	CHECK_EQ_INT(net_port_parse("192.0.2.1:443:8443", &p, why,
+				    sizeof(why)), 0);
+	CHECK_EQ_INT(p.bind_ip, ip("192.0.2.1"));
+	static const char *const bad[] = {
+		"80", "80:", ":80", "0:80", "80:65536", "a:80", "1:2:3",
+		"::1:80:80", "10.0.0.0/8:80:80", "80:80/udp", "80:80/", "",
+		"123456:80", "80:80:80:80", "-1:80",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		CHECK_EQ_INT(net_port_parse(bad[i], &p, why, sizeof(why)), -1);
+		CHECK(strstr(why, "invalid port") != NULL);
+	}
+}
