@@ -22,6 +22,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "dns.h"
@@ -34,6 +36,7 @@
 #define DNS_RATE 200
 #define DNS_MAX_ADDRS 16
 #define DNS_PLUGIN_TTL 60
+#define DNS_TCP_IDLE_MS 10000
 
 enum { RC_OK = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3,
        RC_REFUSED = 5 };
@@ -178,10 +181,37 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 	return 0;
 }
 
+static void tcp_session_close(struct net *n, struct dns_tcp *c);
+
+/* tcp_answer() - @msg, length-prefixed (RFC 1035 §4.2.2), to its session
+ * if that is still the one that asked. A session that cannot take it is
+ * closed: the guest's resolver retries. */
+static void tcp_answer(struct net *n, const struct dns_to *to,
+		       const uint8_t *msg, size_t len)
+{
+	struct dns_tcp *c = &n->dns_tcp[to->tcp - 1];
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, len } };
+
+	if (c->fd < 0 || c->gen != to->gen)
+		return;
+	if (writev(c->fd, iov, 2) != (ssize_t)(len + 2))
+		tcp_session_close(n, c);
+}
+
 /* reply() - an answer to the guest: its question, then @naddr A records
  * owned by the question's name (a compression pointer to offset 12). */
-static void reply(struct net *n, uint32_t gaddr, uint16_t gport,
-		  uint16_t id, uint16_t qflags, const uint8_t *question,
+static void tcp_session_close(struct net *n, struct dns_tcp *c)
+{
+	if (c->fd < 0)
+		return;
+	epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+static void reply(struct net *n, const struct dns_to *to, uint16_t id, uint16_t qflags, const uint8_t *question,
 		  size_t qlen, uint8_t rcode, const uint32_t *addr,
 		  unsigned naddr, uint32_t ttl)
 {
@@ -213,7 +243,11 @@ static void reply(struct net *n, uint32_t gaddr, uint16_t gport,
 		buf[off + 15] = (uint8_t)addr[i];
 		off += 16;
 	}
-	udp_send_to_guest(n, n->cfg.dns_ip, 53, gaddr, gport, buf, off);
+	if (to->tcp)
+		tcp_answer(n, to, buf, off);
+	else
+		udp_send_to_guest(n, n->cfg.dns_ip, 53, to->gaddr, to->gport,
+				  buf, off);
 }
 
 static int upstream_open(struct net *n)
@@ -234,6 +268,8 @@ static int upstream_open(struct net *n)
 
 void dns_close(struct net *n)
 {
+	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
+		tcp_session_close(n, &n->dns_tcp[i]);
 	if (n->dns_fd >= 0) {
 		epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->dns_fd, NULL);
 		close(n->dns_fd);
@@ -242,8 +278,10 @@ void dns_close(struct net *n)
 	memset(n->dnsq, 0, sizeof(n->dnsq));
 }
 
-void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
-	       const uint8_t *p, size_t len)
+/* query() - one query from the guest, over UDP or TCP; the answer goes
+ * back the same way */
+static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
+		  size_t len)
 {
 	uint8_t out[DNS_HLEN + NET_DOMAIN_LEN + 6];
 	struct dns_query *slot = NULL;
@@ -255,7 +293,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 	if (dns_parse_query(p, len, &q) < 0) {
 		/* Answer FORMERR only when there is an id to answer. */
 		if (len >= DNS_HLEN)
-			reply(n, ip->src, sport, be16(p), 0, NULL, 0,
+			reply(n, to, be16(p), 0, NULL, 0,
 			      RC_FORMERR, NULL, 0, 0);
 		return;
 	}
@@ -264,14 +302,14 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 		n->dns_window_n = 0;
 	}
 	if (++n->dns_window_n > DNS_RATE || strlen(q.name) > DNS_NAME_LIMIT) {
-		if (n->dns_window_n == DNS_RATE + 1 ||
-		    strlen(q.name) > DNS_NAME_LIMIT)
-			net_logf(n, "net: refused dns query%s: %s",
-				 strlen(q.name) > DNS_NAME_LIMIT ?
-					 " (name too long)" : "s (rate)",
-				 n->dns_window_n > DNS_RATE ?
-					 "more than 200 a second" : "");
-		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		if (strlen(q.name) > DNS_NAME_LIMIT)
+			net_logf(n, "net: refused dns query for a %zu-character "
+				    "name (tunnelling limit: %d)",
+				 strlen(q.name), DNS_NAME_LIMIT);
+		else if (n->dns_window_n == DNS_RATE + 1)
+			net_logf(n, "net: refused dns queries: more than %d a "
+				    "second (tunnelling limit)", DNS_RATE);
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
 		return;
 	}
@@ -279,7 +317,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 			     sizeof(why))) {
 		n->st.denied++;
 		net_logf(n, "net: denied dns %s: %s", q.name, why);
-		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
 		return;
 	}
@@ -292,7 +330,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 			n->st.denied++;
 			net_logf(n, "net: denied dns %s: plugin %s", q.name,
 				 n->plugin->name);
-			reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+			reply(n, to, q.id, q.flags, p + DNS_HLEN,
 			      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
 			return;
 		}
@@ -302,14 +340,14 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 			for (unsigned i = 0; a && bind && i < na; i++)
 				net_policy_bind4(&n->cfg.policy, addr[i],
 						 DNS_PLUGIN_TTL, n->now);
-			reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+			reply(n, to, q.id, q.flags, p + DNS_HLEN,
 			      q.qend - DNS_HLEN, RC_OK, addr, a ? na : 0,
 			      DNS_PLUGIN_TTL);
 			return;
 		}
 	}
 	if (q.qclass != 1 || q.qtype != T_A) {
-		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN,
 		      q.qclass == 1 && q.qtype == T_AAAA ? RC_OK : RC_REFUSED,
 		      NULL, 0, 0);
@@ -322,7 +360,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 		}
 	}
 	if (!slot || upstream_open(n) < 0) {
-		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
 		return;
 	}
@@ -331,8 +369,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 	slot->guest_id = q.id;
 	slot->up_id = n->dns_next_id;
 	n->dns_next_id = (uint16_t)(n->dns_next_id * 25173u + 13849u);
-	slot->gport = sport;
-	slot->gaddr = ip->src;
+	slot->to = *to;
 	slot->qtype = q.qtype;
 	slot->deadline = n->now + DNS_TIMEOUT_MS;
 	strcpy(slot->name, q.name);
@@ -344,7 +381,7 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 	memcpy(out + DNS_HLEN, p + DNS_HLEN, q.qend - DNS_HLEN);
 	if (send(n->dns_fd, out, q.qend, MSG_DONTWAIT) < 0) {
 		slot->used = 0;
-		reply(n, ip->src, sport, q.id, q.flags, p + DNS_HLEN,
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
 	}
 }
@@ -393,7 +430,7 @@ static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 			 dropped, dropped > 1 ? "s" : "", q->name);
 	if (rcode != RC_OK && rcode != RC_NXDOMAIN)
 		rcode = RC_SERVFAIL;
-	reply(n, q->gaddr, q->gport, q->guest_id, 0x0100, question,
+	reply(n, &q->to, q->guest_id, 0x0100, question,
 	      encode_question(q->name, question), rcode, keep, nkeep,
 	      a ? a->min_ttl : 0);
 	q->used = 0;
@@ -425,7 +462,93 @@ void dns_event(struct net *n)
 
 void dns_tick(struct net *n)
 {
+	/* Idle DNS-over-TCP connections are closed (RFC 7766 §6.2.3). */
+	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
+		if (n->dns_tcp[i].fd >= 0 &&
+		    n->now - n->dns_tcp[i].last_ms > DNS_TCP_IDLE_MS)
+			tcp_session_close(n, &n->dns_tcp[i]);
 	for (unsigned i = 0; i < NET_DNS_PENDING; i++)
 		if (n->dnsq[i].used && n->now > n->dnsq[i].deadline)
 			answer(n, &n->dnsq[i], NULL);
+}
+
+void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
+	       const uint8_t *p, size_t len)
+{
+	struct dns_to to = { .gaddr = ip->src, .gport = sport };
+
+	query(n, &to, p, len);
+}
+
+int dns_tcp_open(struct net *n)
+{
+	struct dns_tcp *c = NULL;
+	int sv[2];
+
+	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++) {
+		if (n->dns_tcp[i].fd < 0) {
+			c = &n->dns_tcp[i];
+			break;
+		}
+	}
+	if (!c) {
+		net_logf(n, "net: refused dns over tcp: more than %d "
+			    "connections", NET_DNS_TCP_MAX);
+		return -EMFILE;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0)
+		return -errno;
+	c->fd = sv[1];
+	c->gen = ++n->dns_tcp_gen;
+	c->len = 0;
+	c->last_ms = n->now;
+	net_watch(n, c->fd, EPOLLIN, NEV_DNS_TCP, (unsigned)(c - n->dns_tcp),
+		  EPOLL_CTL_ADD);
+	return sv[0];
+}
+
+/* dns_tcp_event() - length-prefixed queries (RFC 7766 §8) from a session;
+ * each is answered as a UDP one would be, on the same connection */
+void dns_tcp_event(struct net *n, unsigned idx)
+{
+	struct dns_tcp *c;
+
+	if (idx >= NET_DNS_TCP_MAX || n->dns_tcp[idx].fd < 0)
+		return;
+	c = &n->dns_tcp[idx];
+	c->last_ms = n->now;
+	for (;;) {
+		ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		size_t off = 0;
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (r <= 0) {
+			tcp_session_close(n, c);
+			return;
+		}
+		c->len += (size_t)r;
+		while (c->len - off >= 2) {
+			size_t m = (size_t)c->buf[off] << 8 | c->buf[off + 1];
+			struct dns_to to = { .gaddr = n->cfg.guest_ip,
+					     .tcp = (uint8_t)(idx + 1),
+					     .gen = c->gen };
+
+			if (m > NET_DNS_TCP_MSG) {
+				net_logf(n, "net: refused dns over tcp: a "
+					    "%zu-byte query", m);
+				tcp_session_close(n, c);
+				return;
+			}
+			if (c->len - off - 2 < m)
+				break;
+			query(n, &to, c->buf + off + 2, m);
+			off += 2 + m;
+			if (c->fd < 0)
+				return; /* closed while answering */
+		}
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
 }

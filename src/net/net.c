@@ -127,6 +127,8 @@ struct net *net_new(const struct net_config *cfg)
 	n->link_fd = n->dns_fd = -1;
 	for (unsigned i = 0; i < NET_UDP_MAX; i++)
 		n->udp[i].fd = -1;
+	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
+		n->dns_tcp[i].fd = -1;
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
 	n->timer_fd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
@@ -334,6 +336,9 @@ void net_dispatch(struct net *n)
 			break;
 		case NEV_FWD:
 			fwd_event(n, idx);
+			break;
+		case NEV_DNS_TCP:
+			dns_tcp_event(n, idx);
 			break;
 		}
 	}

@@ -23,6 +23,8 @@
 #define NET_TCP_RING   (256 * 1024)
 #define NET_UDP_MAX    128
 #define NET_DNS_PENDING 64
+#define NET_DNS_TCP_MAX 8           /* DNS-over-TCP connections at a time */
+#define NET_DNS_TCP_MSG 1024        /* longest query taken over TCP */
 
 #define ETH_HLEN 14
 #define IP4_HLEN 20
@@ -31,7 +33,8 @@
 
 /* What woke up in the stack's epoll: kind in the top 32 bits of data.u64,
  * a table index in the low ones. */
-enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD };
+enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD,
+	      NEV_DNS_TCP };
 
 /**
  * struct ip4_pkt - a parsed, checked IPv4 packet from the guest
@@ -96,10 +99,32 @@ struct udp_flow {
 	uint64_t last_ms;
 };
 
+/**
+ * struct dns_to - where a resolver answer goes
+ * @tcp: 0 for UDP to @gaddr:@gport; else a DNS-over-TCP session's index
+ *       plus one, while its generation is still @gen
+ */
+struct dns_to {
+	uint32_t gaddr;
+	uint16_t gport;
+	uint8_t tcp;
+	uint32_t gen;
+};
+
+/* struct dns_tcp - our end of a guest's TCP connection to the resolver
+ * (the flow's "host socket" is the other end of a socketpair) */
+struct dns_tcp {
+	int fd;                 /* -1: free */
+	uint32_t gen;
+	uint64_t last_ms;
+	size_t len;             /* bytes in @buf */
+	uint8_t buf[2 + NET_DNS_TCP_MSG];
+};
+
 struct dns_query {
 	uint8_t used, bind;
-	uint16_t guest_id, up_id, gport, qtype;
-	uint32_t gaddr;
+	uint16_t guest_id, up_id, qtype;
+	struct dns_to to;
 	uint64_t deadline;
 	char name[NET_DOMAIN_LEN + 1];
 };
@@ -125,6 +150,8 @@ struct net {
 	int dns_fd;
 	uint16_t dns_next_id;
 	struct dns_query dnsq[NET_DNS_PENDING];
+	struct dns_tcp dns_tcp[NET_DNS_TCP_MAX];
+	uint32_t dns_tcp_gen;
 	uint64_t dns_window_ms; /* query rate limit */
 	unsigned dns_window_n;
 
@@ -192,6 +219,10 @@ void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
 void dns_event(struct net *n);
 void dns_tick(struct net *n);
 void dns_close(struct net *n);
+/* dns_tcp_open() - a guest TCP connection to the resolver's port 53.
+ * Return: the descriptor the TCP flow uses as its host socket, or -errno */
+int dns_tcp_open(struct net *n);
+void dns_tcp_event(struct net *n, unsigned idx);
 
 /* tcp.c */
 void tcp_input(struct net *n, const struct ip4_pkt *ip);

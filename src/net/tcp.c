@@ -514,20 +514,29 @@ static void on_syn(struct net *n, const struct ip4_pkt *ip,
 {
 	struct tcp_flow *t = NULL;
 	char why[160];
-	int fd, one = 1;
+	/* DNS over TCP to our resolver is answered by dns.c (its names go
+	 * through the policy there); to anyone else it is refused, as over
+	 * UDP, so that every name is seen. */
+	int fd, one = 1, to_dns = ip->dst == n->cfg.dns_ip && s->dport == 53;
 
-	if (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
-	    net_in_subnet(n, ip->dst)) {
+	if (!to_dns && (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
+			net_in_subnet(n, ip->dst))) {
 		reset_reply(n, ip, s);
 		return;
 	}
-	if (!net_policy_ip4(&n->cfg.policy, ip->dst, n->now, why,
-			    sizeof(why))) {
+	if (!to_dns && s->dport == 53) {
+		log_denied(n, ip->dst, s->dport,
+			   "DNS goes through the sandbox's resolver only");
+		reset_reply(n, ip, s);
+		return;
+	}
+	if (!to_dns && !net_policy_ip4(&n->cfg.policy, ip->dst, n->now, why,
+				       sizeof(why))) {
 		log_denied(n, ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
 		return;
 	}
-	if (plugin_connect(n, IPPROTO_TCP, ip->dst, s->dport) != 0) {
+	if (!to_dns && plugin_connect(n, IPPROTO_TCP, ip->dst, s->dport) != 0) {
 		snprintf(why, sizeof(why), "plugin %s", n->plugin->name);
 		log_denied(n, ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
@@ -540,7 +549,8 @@ static void on_syn(struct net *n, const struct ip4_pkt *ip,
 		reset_reply(n, ip, s);
 		return;
 	}
-	fd = net_open_socket(n, SOCK_STREAM, ip->dst, s->dport);
+	fd = to_dns ? dns_tcp_open(n) :
+		      net_open_socket(n, SOCK_STREAM, ip->dst, s->dport);
 	if (fd < 0) {
 		reset_reply(n, ip, s);
 		return;

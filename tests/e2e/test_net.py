@@ -20,6 +20,7 @@ import hashlib
 import os
 import random
 import shutil
+import struct
 import subprocess
 import time
 import uuid
@@ -299,3 +300,74 @@ def test_bad_rules_are_refused(msb, flag, value):
     p = msb("run", "--rm", flag, value, "--", "true")
     assert p.returncode == 125, p
     assert value.encode() in p.stderr, p.stderr
+
+
+def dns_tcp(msb, name, queries, dst="10.0.2.3"):
+    """Length-prefixed queries (RFC 1035 §4.2.2) on one TCP connection from
+    the guest; returns [(id, rcode, answer addresses)] and nc's status."""
+    msg = b""
+    for qid, qname, qtype in queries:
+        q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        for label in qname.split("."):
+            q += bytes([len(label)]) + label.encode()
+        q += b"\0" + struct.pack(">HH", qtype, 1)
+        msg += struct.pack(">H", len(q)) + q
+    esc = "".join("\\%03o" % c for c in msg)
+    rc, out, err = guest(msb, name, f'printf "{esc}" | nc -w 5 {dst} 53 | '
+                         "od -An -v -tx1")
+    data = bytes.fromhex("".join(out.split()))
+    answers = []
+    while len(data) >= 2:
+        n = struct.unpack(">H", data[:2])[0]
+        m, data = data[2:2 + n], data[2 + n:]
+        qid, flags, _, an = struct.unpack(">HHHH", m[:8])
+        addrs = [".".join(str(b) for b in m[i + 12:i + 16])
+                 for i in range(len(m) - 16, 11, -16)][:an]
+        answers.append((qid, flags & 0xf, addrs))
+    return answers, rc, err
+
+
+def test_dns_over_tcp(msb, default_sb):
+    answers, rc, err = dns_tcp(msb, default_sb, [(1, "web.test", 1),
+                                                 (2, "private.test", 1)])
+    assert [a[:2] for a in answers] == [(1, 0), (2, 0)], (answers, err)
+    assert answers[0][2] == ["198.51.100.2"]
+    assert answers[1][2] == []  # rebinding protection, as over UDP
+    # DNS over TCP to any other server does not leave either.
+    rc, out, err = guest(msb, default_sb, "nc -w 5 198.51.100.2 53 </dev/null")
+    assert rc != 0 and "refused" in err, err
+    assert "denied tcp 198.51.100.2:53: DNS goes through the sandbox's " \
+        "resolver only" in log(msb, default_sb)
+
+
+def test_dns_over_tcp_follows_the_policy(msb, internet):
+    name = boot(msb, "--net-allow", "web.test")
+    try:
+        answers, rc, err = dns_tcp(msb, name, [(7, "other.test", 1),
+                                               (8, "web.test", 1)])
+        assert answers == [(7, 3, []), (8, 0, ["198.51.100.2"])], answers
+        assert "denied dns other.test: --net-allow: not an allowed name" \
+            in log(msb, name)
+    finally:
+        msb("rm", "-f", name)
+
+
+def test_dns_tunnelling_limits(msb, default_sb):
+    long_name = ".".join(["a" * 60] * 3) + ".web.test"  # 191 characters
+    answers, _, _ = dns_tcp(msb, default_sb, [(1, long_name, 1)])
+    assert answers == [(1, 5, [])], answers  # REFUSED
+    assert "refused dns query for a 191-character name" in log(
+        msb, default_sb)
+    # More than 200 queries a second: the rest are refused. AAAA queries
+    # are answered by the stack itself, so none waits for the upstream.
+    time.sleep(1.1)  # a fresh one-second window
+    answers, _, _ = dns_tcp(msb, default_sb,
+                            [(i, "web.test", 28) for i in range(300)])
+    assert len(answers) == 300, len(answers)
+    refused = sum(1 for a in answers if a[1] == 5)
+    assert 50 <= refused <= 110, refused
+    assert "refused dns queries: more than 200 a second" in log(
+        msb, default_sb)
+    time.sleep(1.1)
+    answers, _, _ = dns_tcp(msb, default_sb, [(1, "web.test", 1)])
+    assert answers == [(1, 0, ["198.51.100.2"])], answers
