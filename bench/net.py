@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Network benchmark (not a test): our userspace stack against QEMU's own
+user networking (`-netdev user`, slirp), on the same guest, in one run.
+
+Both guests boot the same kernel, initramfs and disks with the same QEMU
+command line (read from a sandbox's engine.log): ours through msb, whose
+supervisor runs src/net; slirp's with the netdev swapped for
+`-netdev user` and driven by this script speaking the agent protocol
+(docs/agent-protocol.md), with eth0 set up by INIT's NET_* records (slirp
+uses the same 10.0.2.0/24 addresses). Guest-side clients are busybox nc;
+the servers are threads here, and time is measured on the host:
+
+  download  host -> guest, MiB/s: accept to the last byte written
+  upload    guest -> host, MiB/s: accept to the last byte read
+  conn/s    new connections a second, guest loop of `nc` (one process
+            each, so the guest's fork cost is in both columns)
+
+The guest reaches the host at the host's own address with ours
+(--net-allow-cidr opens it) and at 10.0.2.2 with slirp (its alias for the
+host's loopback). Usage: bench/net.py [BUILD_DIR] [--mib N] [--conns N]
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from rawboot import frame, qemu_argv, read_frame, tlv
+
+ap = argparse.ArgumentParser()
+ap.add_argument("build", nargs="?", default="build")
+ap.add_argument("--mib", type=int, default=64)
+ap.add_argument("--conns", type=int, default=100)
+ap.add_argument("--runs", type=int, default=3)
+args, _ = ap.parse_known_args()
+BUILD = os.path.abspath(args.build)
+MSB = os.path.join(BUILD, "bin", "msb")
+HOME = tempfile.mkdtemp(prefix="msb-bench-")
+ENV = dict(os.environ, MSB_HOME=HOME)
+SIZE = args.mib << 20
+
+
+def msb(*a, check=True):
+    p = subprocess.run([MSB, *a], env=ENV, capture_output=True)
+    if check and p.returncode:
+        sys.exit(f"msb {' '.join(a)} failed: {p.stderr.decode()}")
+    return p
+
+
+def host_ip():
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope",
+                          "global"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        return line.split()[3].split("/")[0]
+    sys.exit("no global IPv4 address on this host for the guest to reach")
+
+
+# --- servers on the host ---------------------------------------------------
+
+class Server(threading.Thread):
+    """Listens on 0.0.0.0:port; kind is "down", "up" or "conn"."""
+
+    def __init__(self, kind):
+        super().__init__(daemon=True)
+        self.kind = kind
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.times = []  # (start, end) per connection
+        self.start()
+
+    def run(self):
+        zeros = bytes(1 << 20)
+        while True:
+            c, _ = self.sock.accept()
+            t0 = time.monotonic()
+            if self.kind == "down":
+                for _ in range(SIZE >> 20):
+                    c.sendall(zeros)
+            elif self.kind == "up":
+                n = 0
+                while n < SIZE:
+                    b = c.recv(1 << 20)
+                    if not b:
+                        break
+                    n += len(b)
+            c.close()
+            self.times.append((t0, time.monotonic()))
+
+    def take(self):
+        t, self.times = self.times, []
+        return t
+
+
+def scripts(addr, down, up, conn):
+    return {
+        "down": f"nc {addr} {down.port} >/dev/null",
+        "up": f"head -c {SIZE} /dev/zero | nc {addr} {up.port}",
+        "conn": (f"i=0; while [ $i -lt {args.conns} ]; do "
+                 f"nc {addr} {conn.port} </dev/null >/dev/null; "
+                 "i=$((i+1)); done"),
+    }
+
+
+def measure(run, addr, servers):
+    down, up, conn = servers
+    sc = scripts(addr, down, up, conn)
+    res = {"down": [], "up": [], "conn": []}
+    for _ in range(args.runs):
+        for kind, srv in (("down", down), ("up", up)):
+            srv.take()
+            run(sc[kind])
+            time.sleep(0.2)
+            (t0, t1), = srv.take()
+            res[kind].append(SIZE / (1 << 20) / (t1 - t0))
+        conn.take()
+        run(sc["conn"])
+        time.sleep(0.2)
+        t = conn.take()
+        res["conn"].append((len(t) - 1) / (t[-1][0] - t[0][0]))
+    return {k: sorted(v)[len(v) // 2] for k, v in res.items()}
+
+
+# --- the slirp guest: raw QEMU and the agent protocol ----------------------
+
+class RawVM:
+    def __init__(self, argv, upper_src, workdir):
+        upper = os.path.join(workdir, "upper.ext4")
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
+                        "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+                        upper, "4G"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        self.sock, b = socket.socketpair()
+        av = []
+        for x in argv:
+            x = x.replace(upper_src, upper)
+            if x.startswith("socket,id=agent,fd="):
+                x = f"socket,id=agent,fd={b.fileno()}"
+            elif x.startswith("file,id=con,path="):
+                x = f"file,id=con,path={workdir}/console.log,append=on"
+            elif x.startswith("stream,id=net0,"):
+                x = "user,id=net0"  # QEMU's slirp in place of our stack
+            av.append(x)
+        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        b.close()
+        self.buf = bytearray()
+        self.next_id = 1
+        ip4 = lambda s: socket.inet_aton(s)
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                sys.exit("the slirp guest died during boot")
+            if f[1] == 64:  # HELLO -> INIT, eth0 as slirp addresses it
+                self.sock.sendall(frame(0, 1, b"".join((
+                    tlv(9, b"slirp"), tlv(10, b"upper"), tlv(11, b"layer0"),
+                    tlv(15, ip4("10.0.2.15") + bytes([24])),
+                    tlv(16, ip4("10.0.2.2")), tlv(17, ip4("10.0.2.3")),
+                    tlv(18, struct.pack(">I", 1500))))))
+            elif f[1] == 65:  # READY
+                return
+
+    def run(self, cmd):
+        sid = self.next_id
+        self.next_id += 1
+        self.sock.sendall(frame(sid, 2, tlv(3, b"sh") + tlv(3, b"-c") +
+                                tlv(3, cmd.encode())))
+        out = b""
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                sys.exit("the slirp guest died")
+            stream, ftype, payload = f
+            if stream != sid:
+                continue
+            if ftype in (67, 68):
+                out += payload
+                self.sock.sendall(frame(sid, 7, struct.pack(
+                    ">I", len(payload))))
+            elif ftype == 69:
+                code = struct.unpack(">i", payload[:4])[0]
+                if code:
+                    sys.exit(f"slirp guest: {cmd!r} exited {code}: {out!r}")
+                return out
+            elif ftype == 70:
+                sys.exit(f"slirp guest: {payload.decode()}")
+
+    def close(self):
+        self.sock.sendall(frame(0, 6, struct.pack(">I", 0)))
+        try:
+            self.q.wait(30)
+        except subprocess.TimeoutExpired:
+            self.q.kill()
+        self.sock.close()
+
+
+def main():
+    servers = (Server("down"), Server("up"), Server("conn"))
+    hip = host_ip()
+    argv, upper = qemu_argv(msb, HOME, "msb")
+    accel = "kvm" if "kvm" in argv else "tcg"
+
+    name = "bench-net"
+    msb("run", "--name", name, "-d", "--net-allow-cidr", f"{hip}/32")
+
+    def ours_run(cmd):
+        p = msb("exec", name, "--", "sh", "-c", cmd, check=False)
+        if p.returncode:
+            sys.exit(f"msb guest: {cmd!r} exited {p.returncode}: "
+                     f"{p.stderr.decode()}")
+
+    work = tempfile.mkdtemp(prefix="msb-raw-")
+    vm = RawVM(argv, upper, work)
+    try:
+        ours = measure(ours_run, hip, servers)
+        slirp = measure(vm.run, "10.0.2.2", servers)
+    finally:
+        vm.close()
+        msb("rm", "-f", name, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(HOME, ignore_errors=True)
+
+    print(f"\nnetwork: {args.mib} MiB transfers, {args.conns} connections, "
+          f"median of {args.runs} runs, {accel}, {os.cpu_count()} host cpus")
+    print(f"{'':28}{'msb stack':>12}{'slirp':>12}{'ratio':>8}")
+    rows = (("download host->guest MiB/s", "down"),
+            ("upload guest->host MiB/s", "up"),
+            ("connections/s", "conn"))
+    for label, k in rows:
+        print(f"{label:28}{ours[k]:12.1f}{slirp[k]:12.1f}"
+              f"{ours[k] / slirp[k]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
