@@ -13,7 +13,13 @@
  * reaches the guest. AAAA queries get an empty answer (the guest has no
  * IPv6 route); other types are refused. Query names longer than
  * DNS_NAME_LIMIT and more than DNS_RATE queries a second are refused:
- * both are how DNS tunnels look.
+ * both are how DNS tunnels look. A plugin's on_dns (msb_net_plugin.h) runs
+ * after the policy and may deny or answer itself.
+ *
+ * Over TCP (RFC 7766): tcp.c makes a guest's connection to the resolver's
+ * port 53 a flow whose host socket is one end of a socketpair; the other
+ * end is a session here, which takes length-prefixed queries and sends
+ * each answer back on it (struct dns_to says which way an answer goes).
  */
 
 #include <ctype.h>

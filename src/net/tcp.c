@@ -26,6 +26,11 @@
  *   to the guest. A flow ends when both directions are closed and our FIN
  *   is acknowledged.
  *
+ * Published ports (fwd.c) run the other way: the host socket is an
+ * accepted connection, and this file sends the SYN to the guest
+ * (TF_SYN_SENT) from the gateway's address; once the guest's SYN-ACK
+ * arrives the flow is established and the rules above apply unchanged.
+ *
  * Out-of-order segments from the guest are dropped with a duplicate ACK
  * (the guest's fast retransmit recovers); guest options honoured: MSS and
  * window scale (RFC 7323); we offer window scale 7 when the guest does.
