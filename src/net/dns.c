@@ -189,6 +189,17 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 
 static void tcp_session_close(struct net *n, struct dns_tcp *c);
 
+/* pending() - queries of session @c still waiting for the upstream */
+static unsigned pending(const struct net *n, const struct dns_tcp *c)
+{
+	unsigned k = 0, idx = (unsigned)(c - n->dns_tcp) + 1;
+
+	for (unsigned i = 0; i < NET_DNS_PENDING; i++)
+		k += n->dnsq[i].used && n->dnsq[i].to.tcp == idx &&
+		     n->dnsq[i].to.gen == c->gen;
+	return k;
+}
+
 /* tcp_answer() - @msg, length-prefixed (RFC 1035 §4.2.2), to its session
  * if that is still the one that asked. A session that cannot take it is
  * closed: the guest's resolver retries. */
@@ -201,7 +212,8 @@ static void tcp_answer(struct net *n, const struct dns_to *to,
 
 	if (c->fd < 0 || c->gen != to->gen)
 		return;
-	if (writev(c->fd, iov, 2) != (ssize_t)(len + 2))
+	if (writev(c->fd, iov, 2) != (ssize_t)(len + 2) ||
+	    (c->eof && !pending(n, c)))
 		tcp_session_close(n, c);
 }
 
@@ -211,7 +223,8 @@ static void tcp_session_close(struct net *n, struct dns_tcp *c)
 {
 	if (c->fd < 0)
 		return;
-	epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (!c->eof)
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
@@ -436,10 +449,12 @@ static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 			 dropped, dropped > 1 ? "s" : "", q->name);
 	if (rcode != RC_OK && rcode != RC_NXDOMAIN)
 		rcode = RC_SERVFAIL;
+	/* Free before replying: a half-closed TCP session closes once its
+	 * last query is answered. */
+	q->used = 0;
 	reply(n, &q->to, q->guest_id, 0x0100, question,
 	      encode_question(q->name, question), rcode, keep, nkeep,
 	      a ? a->min_ttl : 0);
-	q->used = 0;
 }
 
 void dns_event(struct net *n)
@@ -508,6 +523,7 @@ int dns_tcp_open(struct net *n)
 	c->fd = sv[1];
 	c->gen = ++n->dns_tcp_gen;
 	c->len = 0;
+	c->eof = 0;
 	c->last_ms = n->now;
 	net_watch(n, c->fd, EPOLLIN, NEV_DNS_TCP, (unsigned)(c - n->dns_tcp),
 		  EPOLL_CTL_ADD);
@@ -530,8 +546,15 @@ void dns_tcp_event(struct net *n, unsigned idx)
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		if (r <= 0) {
+		if (r < 0 || (r == 0 && !pending(n, c))) {
 			tcp_session_close(n, c);
+			return;
+		}
+		if (r == 0) {
+			/* The guest is done asking (RFC 7766 §6.2.4: answer
+			 * what is outstanding, then close). */
+			c->eof = 1;
+			epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 			return;
 		}
 		c->len += (size_t)r;

@@ -117,6 +117,7 @@ struct dns_tcp {
 	int fd;                 /* -1: free */
 	uint32_t gen;
 	uint64_t last_ms;
+	uint8_t eof;            /* the guest half-closed: close once answered */
 	size_t len;             /* bytes in @buf */
 	uint8_t buf[2 + NET_DNS_TCP_MSG];
 };
