@@ -19,7 +19,9 @@ static void host_log(void *ctx, const char *msg)
 {
 	struct net *n = ctx;
 
-	net_logf(n, "net: plugin %s: %s", n->plugin->name, msg);
+	/* (A plugin may log from its open function, before it has a name.) */
+	net_logf(n, "net: plugin %s: %s", n->plugin ? n->plugin->name : "",
+		 msg);
 }
 
 static int host_emit(void *ctx, const uint8_t *frame, size_t len)
@@ -39,7 +41,7 @@ static int host_emit(void *ctx, const uint8_t *frame, size_t len)
 
 int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 {
-	static struct msb_net_host host;
+	struct msb_net_host *host = &n->plugin_host;
 	msb_net_plugin_open_fn open_fn;
 	const struct msb_net_plugin *p;
 	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -55,11 +57,11 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 		dlclose(dl);
 		return -1;
 	}
-	host.ctx = n;
-	host.log = host_log;
-	host.emit_frame = host_emit;
+	host->ctx = n;
+	host->log = host_log;
+	host->emit_frame = host_emit;
 	n->plugin_state = NULL;
-	p = open_fn(&host, &n->plugin_state);
+	p = open_fn(host, &n->plugin_state);
 	if (!p || p->abi != MSB_NET_PLUGIN_ABI || !p->name) {
 		snprintf(why, len, "network plugin %s %s", path,
 			 !p ? "refused to start" :

@@ -164,6 +164,7 @@ struct net {
 	uint16_t fwd_sport;     /* the gateway's next source port toward the guest */
 
 	const struct msb_net_plugin *plugin; /* NULL: none */
+	struct msb_net_host plugin_host;     /* what the plugin was given */
 	void *plugin_state;
 	void *plugin_dl;
 
