@@ -3,9 +3,10 @@
  *
  * A plugin is a shared object the sandbox's supervisor loads with dlopen()
  * (`msb run --net-plugin PATH`, or msb_net_config.plugin). It runs inside
- * the supervisor's event loop, on its one thread, and sees what the guest
- * does after the sandbox's policy has allowed it; it can only narrow what
- * the policy allows, never widen it.
+ * the supervisor's event loop, on its one thread. on_dns and on_connect
+ * see what the sandbox's policy has allowed, and can only narrow it;
+ * on_frame is the frame-level backend, before the stack and its policy:
+ * full control, for the sandbox's owner (a plugin is trusted code).
  *
  * The shared object exports one function, named MSB_NET_PLUGIN_ENTRY:
  *
