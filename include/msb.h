@@ -237,6 +237,22 @@ typedef struct msb_image_info {
 
 MSB_API int msb_image_pull(const char *ref, const msb_pull_opts *o,
 			   msb_image_info *out, msb_error *err);
+/* Local images without a registry. msb_image_load() - @path is an OCI
+ * image layout (a directory, or a tar of one) or a `docker save` archive;
+ * "-" reads a tar from stdin. Every blob is verified against its digest
+ * before any is stored; the layers are converted as a pull does. */
+typedef struct msb_load_opts {
+	const char *tag;         /* the image's name (default: the archive's) */
+	void (*progress)(void *ctx, const msb_pull_progress *p);
+	void *ctx;
+} msb_load_opts;
+MSB_API int msb_image_load(const char *path, const msb_load_opts *o,
+			   msb_image_info *out, msb_error *err);
+/* msb_image_save() - @ref as a tar at @path ("-": stdout): an OCI image
+ * layout; MSB_SAVE_DOCKER adds the manifest.json `docker load` reads. */
+enum { MSB_SAVE_OCI = 0, MSB_SAVE_DOCKER = 1 };
+MSB_API int msb_image_save(const char *ref, const char *path, int format,
+			   msb_error *err);
 MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err);
 /* msb_image_remove() - forget @ref and delete what no other image and no
  * sandbox uses. */

@@ -12,7 +12,8 @@
 static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_ps,   &verb_stop,
 	&verb_start, &verb_rm,  &verb_logs, &verb_inspect,
-	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_registry,
+	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
+	&verb_save, &verb_registry,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))

@@ -114,6 +114,36 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 /* msb_auth_get() - "user:password" for @registry into @buf; -ENOENT if none. */
 int msb_auth_get(const char *registry, char *buf, size_t n);
 
+/* ---- tar archives around images (tar.c) -------------------------------- */
+#define MSB_TAR_NAME_MAX 1024
+struct msb_tar_entry {
+	char name[MSB_TAR_NAME_MAX];
+	char link[MSB_TAR_NAME_MAX];
+	char type;           /* '0' file, '2' symlink, '5' dir, 'x' pax, ... */
+	uint64_t size;
+	int pax_size;        /* the size came from a pax record */
+};
+/* msb_tar_header() - parse one 512-byte header; Return: 1 an entry, 0 an
+ * end-of-archive block, <0 a bad header. */
+int msb_tar_header(const unsigned char h[512], struct msb_tar_entry *e,
+		   msb_error *err);
+/* msb_tar_pax() - apply a pax extended header's path, linkpath and size
+ * records (@p, @n: its data) to the next entry @e. */
+int msb_tar_pax(const char *p, size_t n, struct msb_tar_entry *e,
+		msb_error *err);
+/* msb_tar_make() - a ustar header for @name (under 100 bytes), owner 0. */
+void msb_tar_make(unsigned char h[512], const char *name, char type,
+		  uint64_t size, unsigned mode);
+
+/* ---- the end of a pull or a load (pull.c) ------------------------------- */
+/* msb_image_finish() - with the manifest, config and layer blobs of @man in
+ * the store: check the config, convert the layers, record the image as
+ * @ref with manifest digest @top and other stored blobs @extra. */
+int msb_image_finish(const struct msb_ref *ref, const char *top,
+		     const struct msb_manifest *man, json_object *extra,
+		     const msb_pull_opts *o, unsigned fetched,
+		     msb_image_info *out, msb_error *err);
+
 /* ---- the store (store.c) ------------------------------------------------ */
 int msb_store_dirs(msb_error *err);
 /* Paths: <home>/blobs/sha256/HEX, <home>/layers/HEX.erofs. */

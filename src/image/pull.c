@@ -266,17 +266,73 @@ static int check_config(const struct msb_ref *ref, json_object *c,
 	return 0;
 }
 
+int msb_image_finish(const struct msb_ref *ref, const char *top,
+		     const struct msb_manifest *man, json_object *extra,
+		     const msb_pull_opts *o, unsigned fetched,
+		     msb_image_info *out, msb_error *err)
+{
+	struct pull p = { .o = o, .man = *man };
+	struct msb_image_row row = { 0 };
+	json_object *disks = json_object_new_array(), *layers = str_array(man),
+		    *cfg = NULL;
+	char *cbody;
+	size_t clen;
+	sqlite3 *db;
+	int r;
+
+	pthread_mutex_init(&p.lock, NULL);
+	cbody = msb_blob_read(man->config_digest, MSB_CONFIG_MAX, &clen);
+	cfg = cbody ? json_tokener_parse(cbody) : NULL;
+	r = check_config(ref, cfg, err);
+	if (r == 0)
+		r = convert(&p, disks, err);
+	if (r < 0)
+		goto out;
+	msb_ref_format(ref, row.reference, sizeof(row.reference));
+	snprintf(row.digest, sizeof(row.digest), "%s", top);
+	snprintf(row.config_digest, sizeof(row.config_digest), "%s",
+		 man->config_digest);
+	row.config = cbody;
+	row.layers = (char *)json_object_to_json_string(layers);
+	row.disks = (char *)json_object_to_json_string(disks);
+	row.extra = (char *)json_object_to_json_string(extra);
+	for (unsigned i = 0; i < man->nlayers; i++)
+		row.size += man->layers[i].size;
+	row.pulled_at = msb_wall_s();
+	r = msb_db_open(NULL, &db, err);
+	if (r == 0) {
+		r = msb_image_db_put(db, &row, err);
+		msb_db_close(db);
+	}
+	if (r == 0 && out) {
+		memset(out, 0, sizeof(*out));
+		msb_ref_short(ref, out->reference, sizeof(out->reference));
+		snprintf(out->canonical, sizeof(out->canonical), "%s",
+			 row.reference);
+		snprintf(out->digest, sizeof(out->digest), "%s", top);
+		snprintf(out->id, sizeof(out->id), "%s", man->config_digest);
+		out->size = row.size;
+		out->layers = man->nlayers;
+		out->pulled_at = row.pulled_at;
+		out->fetched = fetched;
+	}
+out:
+	free(cbody);
+	json_object_put(cfg);
+	json_object_put(disks);
+	json_object_put(layers);
+	pthread_mutex_destroy(&p.lock);
+	return r;
+}
+
 MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 			   msb_image_info *out, msb_error *err)
 {
 	struct pull p = { .o = o };
 	struct msb_ref ref;
-	struct msb_image_row row = { 0 };
-	json_object *extra = json_object_new_array(), *disks = NULL,
-		    *layers = NULL, *cfg = NULL;
+	json_object *extra = json_object_new_array(), *cfg = NULL;
 	char top[80] = "", *cbody = NULL;
 	size_t clen;
-	sqlite3 *db;
 	int r;
 
 	pthread_mutex_init(&p.lock, NULL);
@@ -299,54 +355,19 @@ MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 			goto out;
 		p.fetched++;
 	}
+	/* a config for another platform is refused before any layer comes */
 	cbody = msb_blob_read(p.man.config_digest, MSB_CONFIG_MAX, &clen);
 	cfg = cbody ? json_tokener_parse(cbody) : NULL;
 	r = check_config(&ref, cfg, err);
-	if (r < 0)
-		goto out;
-	r = fetch_layers(&p, err);
-	if (r < 0)
-		goto out;
-	disks = json_object_new_array();
-	r = convert(&p, disks, err);
-	if (r < 0)
-		goto out;
-
-	layers = str_array(&p.man);
-	msb_ref_format(&ref, row.reference, sizeof(row.reference));
-	snprintf(row.digest, sizeof(row.digest), "%s", top);
-	snprintf(row.config_digest, sizeof(row.config_digest), "%s",
-		 p.man.config_digest);
-	row.config = cbody;
-	row.layers = (char *)json_object_to_json_string(layers);
-	row.disks = (char *)json_object_to_json_string(disks);
-	row.extra = (char *)json_object_to_json_string(extra);
-	for (unsigned i = 0; i < p.man.nlayers; i++)
-		row.size += p.man.layers[i].size;
-	row.pulled_at = msb_wall_s();
-	r = msb_db_open(NULL, &db, err);
-	if (r == 0) {
-		r = msb_image_db_put(db, &row, err);
-		msb_db_close(db);
-	}
-	if (r == 0 && out) {
-		memset(out, 0, sizeof(*out));
-		msb_ref_short(&ref, out->reference, sizeof(out->reference));
-		snprintf(out->canonical, sizeof(out->canonical), "%s",
-			 row.reference);
-		snprintf(out->digest, sizeof(out->digest), "%s", top);
-		snprintf(out->id, sizeof(out->id), "%s", p.man.config_digest);
-		out->size = row.size;
-		out->layers = p.man.nlayers;
-		out->pulled_at = row.pulled_at;
-		out->fetched = p.fetched;
-	}
+	if (r == 0)
+		r = fetch_layers(&p, err);
+	if (r == 0)
+		r = msb_image_finish(&ref, top, &p.man, extra, o, p.fetched,
+				     out, err);
 out:
 	free(cbody);
 	json_object_put(cfg);
 	json_object_put(extra);
-	json_object_put(disks);
-	json_object_put(layers);
 	msb_manifest_free(&p.man);
 	msb_registry_close(p.reg);
 	pthread_mutex_destroy(&p.lock);

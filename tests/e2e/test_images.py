@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -397,3 +398,110 @@ def test_ordinary_user_pulls_and_runs(as_user, registry):
     assert p.returncode == 0, p
     assert p.stdout.decode().split("\n")[:3] == ["1000:1000 640 0:0", "0:0 666 1:3",
                                                  "0:0 4755 0:0"], p
+
+
+# ---- msb load / msb save ---------------------------------------------------
+
+def hello_layer(text):
+    t = build.Tar()
+    t.add("hello", data=text.encode())
+    return t.raw()
+
+
+def test_load_oci_layout_and_run(img, tmp_path):
+    im = build.Image(build.multi_layers(), build.MULTI_CONFIG)
+    d = str(tmp_path / "layout")
+    build.write_layout(im, d, "local/multi:1")
+    out = img.out("load", d)
+    assert out.startswith("loaded local/multi:1 sha256:") and "3 layers" in out, out
+    assert img.out("run", "--rm", "local/multi:1") == "ep default-cmd\n"
+    ins = json.loads(img.out("image", "inspect", "local/multi:1"))
+    assert ins["layers"] == im.layer_digests
+    assert ins["digest"] == build.sha(im.manifest)
+    # The same layout, named on the command line; nothing new is stored.
+    before = store_files(img.home)
+    assert img.out("load", "-q", "--tag", "other:2", d) == "other:2\n"
+    assert store_files(img.home) == before
+    no_debris(img.home)
+
+
+def test_save_rmi_load_again(img, tmp_path):
+    im = build.Image([(build.busybox_layer(), "gzip"), (hello_layer("saved\n"), "zstd")])
+    d = str(tmp_path / "layout")
+    build.write_layout(im, d, "local/saved:1")
+    img.out("load", d)
+    tar = str(tmp_path / "saved.tar")
+    img.out("save", "-o", tar, "local/saved:1")
+    with tarfile.open(tar) as t:
+        names = t.getnames()
+    assert names[:2] == ["oci-layout", "index.json"]
+    assert f"blobs/sha256/{build.sha(im.manifest)[7:]}" in names
+    img.out("rmi", "local/saved:1")
+    img.out("image", "prune")
+    assert "local/saved:1" not in img.out("images", "-q")
+    # Loaded back from the saved tar (through stdin), same digests, runs.
+    with open(tar, "rb") as f:
+        out = img.out("load", input=f.read())
+    assert out.startswith("loaded local/saved:1 "), out
+    ins = json.loads(img.out("image", "inspect", "local/saved:1"))
+    assert ins["digest"] == build.sha(im.manifest)
+    assert img.out("run", "--rm", "local/saved:1", "--", "cat", "/hello") == "saved\n"
+    # --format docker adds the manifest.json docker load reads.
+    dtar = str(tmp_path / "docker.tar")
+    img.out("save", "--format", "docker", "-o", dtar, "local/saved:1")
+    with tarfile.open(dtar) as t:
+        m = json.load(t.extractfile("manifest.json"))
+    assert m[0]["RepoTags"] == ["local/saved:1"] and len(m[0]["Layers"]) == 2
+    p = img("save", "nosuch:1", "-o", str(tmp_path / "x.tar"), check=1)
+    assert b"no image" in p.stderr and not os.path.exists(tmp_path / "x.tar")
+
+
+def test_docker_save_archive_loads_and_runs(img, tmp_path):
+    arch = build.docker_archive([build.busybox_layer(), hello_layer("from docker\n")],
+                                {"Env": [build.PATH_ENV], "Cmd": ["cat", "/hello"]},
+                                "dockersave:1")
+    path = tmp_path / "docker.tar"
+    path.write_bytes(arch)
+    out = img.out("load", "-i", str(path))
+    assert out.startswith("loaded dockersave:1 ") and "2 layers" in out, out
+    assert img.out("run", "--rm", "dockersave:1") == "from docker\n"
+    no_debris(img.home)
+
+
+def tampered_oci(tmp_path):
+    im = build.Image([(build.busybox_layer(), "gzip"), (hello_layer("x\n"), "gzip")])
+    d = str(tmp_path / "layout")
+    build.write_layout(im, d, "local/tampered:1")
+    p = f"{d}/blobs/sha256/{im.layer_digests[1][7:]}"
+    data = bytearray(open(p, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(p, "wb").write(data)
+    return build.tar_dir(d)
+
+
+def tampered_docker(tmp_path):
+    arch = bytearray(build.docker_archive(
+        [build.busybox_layer(), hello_layer("not tampered yet\n")],
+        {"Cmd": ["sh"]}, "local/tampered:1"))
+    at = arch.find(b"not tampered yet")
+    arch[at] ^= 0x20
+    return bytes(arch)
+
+
+@pytest.mark.parametrize("make", [tampered_oci, tampered_docker])
+def test_tampered_archive_refused(tmp_path, make):
+    m = Msb(str(tmp_path / "home"))
+    path = tmp_path / "bad.tar"
+    path.write_bytes(make(tmp_path))
+    p = m("load", str(path), check=1)
+    assert b"digest mismatch" in p.stderr and b"nothing was stored" in p.stderr, p.stderr
+    assert store_files(m.home) == []
+    no_debris(m.home)
+    assert m.out("images", "-q") == ""
+    # Not a tar at all, and a truncated one: refused the same way.
+    path.write_bytes(b"hello" * 300)
+    assert b"not a tar archive" in m("load", str(path), check=1).stderr
+    path.write_bytes(make(tmp_path)[:70000])
+    assert m("load", str(path), check=1).returncode == 1
+    assert store_files(m.home) == []
+    no_debris(m.home)

@@ -268,6 +268,61 @@ def hostile():
     return out
 
 
+def write_layout(img, d, name=None):
+    """@img as an OCI image layout directory (image-spec §image-layout);
+    @name goes in the org.opencontainers.image.ref.name annotation."""
+    os.makedirs(f"{d}/blobs/sha256", exist_ok=True)
+    with open(f"{d}/oci-layout", "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    blobs = dict(img.blobs)
+    blobs[sha(img.manifest)] = img.manifest
+    for dg, data in blobs.items():
+        with open(f"{d}/blobs/sha256/{dg[7:]}", "wb") as f:
+            f.write(data)
+    desc = {"mediaType": img.media_type, "digest": sha(img.manifest),
+            "size": len(img.manifest)}
+    if name:
+        desc["annotations"] = {"org.opencontainers.image.ref.name": name}
+    with open(f"{d}/index.json", "w") as f:
+        json.dump({"schemaVersion": 2, "mediaType": MT_INDEX,
+                   "manifests": [desc]}, f)
+
+
+def tar_dir(d):
+    """A directory as tar bytes, entries relative to it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name in sorted(os.listdir(d)):
+            t.add(os.path.join(d, name), arcname=name)
+    return buf.getvalue()
+
+
+def docker_archive(layers, config, repotag):
+    """A `docker save` archive as Docker before 25 wrote it: ID/layer.tar
+    (uncompressed), ID/VERSION, ID/json, CONFIGHEX.json, manifest.json,
+    repositories. @layers: raw tars, bottom first."""
+    diff_ids = [sha(raw) for raw in layers]
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": config,
+                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    chex = hashlib.sha256(cfg).hexdigest()
+    t = Tar()
+    paths, parent = [], ""
+    for raw in layers:
+        lid = hashlib.sha256((parent + sha(raw)).encode()).hexdigest()
+        t.dir(lid)
+        t.add(f"{lid}/VERSION", data=b"1.0")
+        t.add(f"{lid}/json", data=json.dumps({"id": lid, "parent": parent}).encode())
+        t.add(f"{lid}/layer.tar", data=raw)
+        paths.append(f"{lid}/layer.tar")
+        parent = lid
+    t.add(f"{chex}.json", data=cfg)
+    repo, tag = repotag.rsplit(":", 1)
+    t.add("manifest.json", data=json.dumps(
+        [{"Config": f"{chex}.json", "RepoTags": [repotag], "Layers": paths}]).encode())
+    t.add("repositories", data=json.dumps({repo: {tag: parent}}).encode())
+    return t.raw()
+
+
 def push_all(base):
     reg = Registry(base)
     info = {}

@@ -104,3 +104,30 @@ TEST(image_index_and_manifest)
 	CHECK(msb_mediatype_is_index("application/vnd.oci.image.index.v1+json"));
 	CHECK(!msb_mediatype_is_index("application/vnd.oci.image.manifest.v1+json"));
 }
+
+TEST(image_tar_headers)
+{
+	unsigned char h[512];
+	struct msb_tar_entry e;
+	msb_error err = { 0 };
+	static const char pax[] = "31 path=blobs/sha256/long-name\n"
+				  "12 size=999\n";
+
+	msb_tar_make(h, "blobs/sha256/" D64, '0', 12345, 0644);
+	CHECK(msb_tar_header(h, &e, &err) == 1);
+	CHECK(!strcmp(e.name, "blobs/sha256/" D64) && e.size == 12345 &&
+	      e.type == '0');
+	/* base-256 sizes past 8 GiB survive the trip */
+	msb_tar_make(h, "big", '0', 9ull << 33, 0644);
+	CHECK(msb_tar_header(h, &e, &err) == 1 && e.size == 9ull << 33);
+	h[0] ^= 1; /* checksum now wrong */
+	CHECK(msb_tar_header(h, &e, &err) == -EBADMSG);
+	memset(h, 0, sizeof(h));
+	CHECK(msb_tar_header(h, &e, &err) == 0);
+	CHECK(msb_tar_pax(pax, strlen(pax), &e, &err) == 0);
+	CHECK(!strcmp(e.name, "blobs/sha256/long-name") && e.size == 999);
+	CHECK(msb_tar_pax("99 path=x\n", 10, &e, &err) == -EBADMSG);
+	CHECK(msb_tar_pax("5 a=\n", 5, &e, &err) == 0);
+	CHECK(msb_tar_pax("3 x", 3, &e, &err) == -EBADMSG);
+	CHECK(msb_tar_pax("12 size=1x\n", 11, &e, &err) == -EBADMSG);
+}
