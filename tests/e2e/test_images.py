@@ -505,3 +505,32 @@ def test_tampered_archive_refused(tmp_path, make):
     assert m("load", str(path), check=1).returncode == 1
     assert store_files(m.home) == []
     no_debris(m.home)
+
+
+# ---- a Debian image with python3 and curl ------------------------------------
+
+@pytest.fixture(scope="module")
+def debian_ref(registry):
+    import debian  # tests/images/debian.py
+    try:
+        im = debian.image()
+    except debian.Unavailable as e:
+        pytest.skip(f"Debian packages for the python3 image unavailable: {e}")
+    build.Registry(f"http://{registry['host']}").push("debian-python", "1", im)
+    return ref(registry, "debian-python")
+
+
+def test_debian_python_hello(img, debian_ref):
+    """The issue's first example: pull, run -d --name dev, exec python."""
+    assert img.out("pull", "-q", debian_ref).startswith(f"pulled {debian_ref} ")
+    name = unique("dev")
+    img.out("run", debian_ref, "--name", name, "-d")
+    try:
+        assert img.out("exec", name, "--", "python", "-c", "print('hello')") == "hello\n"
+        out = img.out("exec", name, "--", "python3", "-c",
+                      "import sys, os, hashlib; print(sys.version_info[:2], "
+                      "os.getuid(), hashlib.sha256(b'').hexdigest()[:8])")
+        assert out == "(3, 11) 0 e3b0c442\n", out
+        assert img.out("exec", name, "--", "curl", "--version").startswith("curl ")
+    finally:
+        img("rm", "-f", name)
