@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec and network benchmarks (not tests):
-# prints tables.
+# run.sh [BUILD_DIR] - the boot, exec, network and pull benchmarks (not
+# tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
 b=${1:-build}
 [ $# -gt 0 ] && shift
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
-exec python3 bench/boot_reliability.py "$b"
+python3 bench/boot_reliability.py "$b"
+exec python3 bench/pull.py "$b"

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Pull benchmarks against a local registry (not a test).
+
+1. Cold pull of one multi-layer image (the Debian python3+curl layer of the
+   tests when apt can build it, busybox, and the tests' multi-layer files;
+   gzip and zstd) from Debian's docker-registry on loopback: `msb pull`
+   into an empty $MSB_HOME (download, verify, convert every layer to EROFS,
+   record) against `skopeo copy` of the same reference into an empty OCI
+   layout (download, verify, write). Interleaved runs, min/median/max; the
+   conversion's share is the same pull again with the blobs stored and the
+   EROFS images deleted.
+2. From `msb run` of a freshly pulled image to the first byte of its
+   output, and the same with the pull inside the run (an image not yet
+   pulled: `msb run` pulls it first).
+
+Usage: bench/pull.py [BUILD_DIR] [--runs N]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
+import build  # noqa: E402
+import debian  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("build", nargs="?", default="build")
+ap.add_argument("--runs", type=int, default=5)
+args, _ = ap.parse_known_args()
+MSB = os.path.join(os.path.abspath(args.build), "bin", "msb")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_registry(root):
+    port = free_port()
+    cfg = os.path.join(root, "config.yml")
+    with open(cfg, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    p = subprocess.Popen([shutil.which("docker-registry"), "serve", cfg],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(400):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return p, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    sys.exit("docker-registry did not start")
+
+
+def the_image():
+    layers = [(build.busybox_layer(), "gzip")]
+    what = "busybox"
+    try:
+        layers.append((debian.layer(), "gzip"))
+        what += " + Debian python3/curl"
+    except debian.Unavailable as e:
+        print(f"(no Debian layer: {e})", file=sys.stderr)
+    layers += build.multi_layers()[1:]
+    return build.Image(layers, build.MULTI_CONFIG), what + " + 2 small"
+
+
+def timed(argv, env=None):
+    t0 = time.monotonic()
+    p = subprocess.run(argv, env=env, capture_output=True)
+    dt = time.monotonic() - t0
+    if p.returncode:
+        sys.exit(f"{' '.join(argv[:3])} failed: {p.stderr.decode()[-500:]}")
+    return dt
+
+
+def first_output(argv, env):
+    """Seconds from start to the first byte on stdout; the process is then
+    waited for."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = p.stdout.read(1)
+    dt = time.monotonic() - t0
+    p.communicate()
+    if p.returncode or not first:
+        sys.exit(f"{' '.join(argv[:3])} failed (status {p.returncode})")
+    return dt
+
+
+def row(name, v, unit="s"):
+    print(f"{name:<44} {min(v):>7.2f} {statistics.median(v):>7.2f} "
+          f"{max(v):>7.2f} {unit}")
+
+
+def main():
+    if not shutil.which("docker-registry"):
+        sys.exit("docker-registry is needed (./setup --test)")
+    have_skopeo = shutil.which("skopeo") is not None
+    work = tempfile.mkdtemp(prefix="msb-bench-pull-")
+    reg, host = start_registry(work)
+    try:
+        img, what = the_image()
+        build.Registry(f"http://{host}").push("bench", "1", img)
+        ref = f"{host}/bench:1"
+        size = sum(d["size"] for d in json.loads(img.manifest)["layers"])
+        msb_t, sko_t, run_t, runpull_t, conv_t = [], [], [], [], []
+        for i in range(args.runs):
+            home = os.path.join(work, f"home{i}")
+            env = dict(os.environ, MSB_HOME=home)
+            env.pop("MSB_PREFIX", None)
+            msb_t.append(timed([MSB, "pull", "-q", ref], env))
+            run_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env))
+            # the same pull with every blob stored: the EROFS conversion
+            for f in os.listdir(os.path.join(home, "layers")):
+                if f.endswith(".erofs"):
+                    os.unlink(os.path.join(home, "layers", f))
+            conv_t.append(timed([MSB, "pull", "-q", ref], env))
+            if have_skopeo:
+                sko_t.append(timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                    f"docker://{ref}",
+                                    f"oci:{os.path.join(work, f'oci{i}')}:1"]))
+            home2 = os.path.join(work, f"cold{i}")
+            env2 = dict(env, MSB_HOME=home2)
+            runpull_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env2))
+            shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(home2, ignore_errors=True)
+        print(f"\ncold pull of {ref}: {len(img.layer_digests)} layers ({what}), "
+              f"{size / 1e6:.1f} MB compressed; {args.runs} runs")
+        print(f"{'':<44} {'min':>7} {'median':>7} {'max':>7}")
+        row("msb pull (download, verify, EROFS)", msb_t)
+        row("  of which EROFS conversion (blobs stored)", conv_t)
+        if have_skopeo:
+            row("skopeo copy docker:// -> oci: (download)", sko_t)
+            print(f"{'msb / skopeo (median)':<44} "
+                  f"{statistics.median(msb_t) / statistics.median(sko_t):>15.2f}x")
+        else:
+            print("skopeo not installed: no peer row (apt-get install skopeo)")
+        row("msb run of the pulled image, to 1st output", run_t)
+        row("msb run, pull included, to 1st output", runpull_t)
+    finally:
+        reg.kill()
+        reg.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
