@@ -137,10 +137,16 @@ $(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net -Iinclude \
 		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c
 
+# The tar headers of archives given to msb load (fuzz/tar.c).
+$(B)/fuzz/tar: fuzz/tar.c src/image/tar.c src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/tar.c src/image/tar.c src/common/util.c
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
-fuzz: $(B)/fuzz/frame $(B)/fuzz/net
+fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
