@@ -150,7 +150,7 @@ fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net
+test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar
 	tests/run-all.sh $(B)
 
 bench: all

@@ -50,3 +50,16 @@ def test_fuzz_net_stack():
         assert "Done" in p.stderr, p.stderr[-2000:]
     finally:
         shutil.rmtree(corpus, ignore_errors=True)
+
+
+def test_fuzz_tar_headers():
+    """Arbitrary tar headers and pax records, as msb load reads them."""
+    corpus = tempfile.mkdtemp(prefix="msb-fuzz-tar-")
+    try:
+        p = subprocess.run([os.path.join(BUILD, "fuzz", "tar"),
+                            "-max_total_time=10", "-rss_limit_mb=1024", corpus],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr[-4000:]
+        assert "Done" in p.stderr, p.stderr[-2000:]
+    finally:
+        shutil.rmtree(corpus, ignore_errors=True)
