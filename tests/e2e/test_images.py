@@ -534,3 +534,29 @@ def test_debian_python_hello(img, debian_ref):
         assert img.out("exec", name, "--", "curl", "--version").startswith("curl ")
     finally:
         img("rm", "-f", name)
+
+
+def test_ordinary_user_loads_and_saves(as_user):
+    """A docker save archive loaded by an unprivileged user keeps its
+    owners and device nodes (fakeroot), and saves back."""
+    d = tempfile.mkdtemp(prefix="msb-user-load-")
+    os.chmod(d, 0o777)
+    try:
+        arch = build.docker_archive([build.busybox_layer(), build.multi_layers()[1][0]],
+                                    {"Env": [build.PATH_ENV]}, "userload:1")
+        path = os.path.join(d, "in.tar")
+        with open(path, "wb") as f:
+            f.write(arch)
+        os.chmod(path, 0o644)
+        p = as_user("load", path)
+        assert p.returncode == 0 and p.stdout.startswith(b"loaded userload:1 "), p
+        p = as_user("run", "--rm", "userload:1", "--", "stat", "-c", "%u:%g %a %t:%T",
+                    "/data/a", "/data/null")
+        assert p.stdout.decode().split("\n")[:2] == ["1000:1000 640 0:0", "0:0 666 1:3"], p
+        p = as_user("save", "-o", os.path.join(d, "out.tar"), "userload:1")
+        assert p.returncode == 0, p
+        with tarfile.open(os.path.join(d, "out.tar")) as t:
+            assert "index.json" in t.getnames()
+    finally:
+        as_user("rmi", "userload:1")
+        shutil.rmtree(d, ignore_errors=True)
