@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* image.c - msb image inspect|prune|ls|rm|pull */
+/* image.c - msb image inspect|prune|ls|rm|pull|load|save */
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +10,7 @@ static int cmd_image(int argc, char **argv);
 
 const struct verb verb_image = {
 	.name = "image",
-	.summary = "Manage images: inspect, prune (and ls, pull, rm)",
+	.summary = "Manage images: inspect, prune (and ls, pull, rm, load, save)",
 	.fn = cmd_image,
 	.help =
 	"Usage: msb image COMMAND [ARGS]\n"
@@ -21,7 +21,8 @@ const struct verb verb_image = {
 	"                         uses, and debris of interrupted pulls\n"
 	"  ls                     the same as 'msb images'\n"
 	"  pull IMAGE             the same as 'msb pull'\n"
-	"  rm IMAGE...            the same as 'msb rmi'\n",
+	"  rm IMAGE...            the same as 'msb rmi'\n"
+	"  load, save             the same as 'msb load', 'msb save'\n",
 };
 
 static int inspect(int argc, char **argv)
@@ -74,5 +75,9 @@ static int cmd_image(int argc, char **argv)
 		return verb_pull.fn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rm"))
 		return verb_rmi.fn(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "load"))
+		return verb_load.fn(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "save"))
+		return verb_save.fn(argc - 1, argv + 1);
 	return cli_bad_usage(&verb_image, "unknown command '%s'", argv[1]);
 }

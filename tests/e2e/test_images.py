@@ -448,7 +448,7 @@ def test_save_rmi_load_again(img, tmp_path):
     assert img.out("run", "--rm", "local/saved:1", "--", "cat", "/hello") == "saved\n"
     # --format docker adds the manifest.json docker load reads.
     dtar = str(tmp_path / "docker.tar")
-    img.out("save", "--format", "docker", "-o", dtar, "local/saved:1")
+    img.out("image", "save", "--format", "docker", "-o", dtar, "local/saved:1")
     with tarfile.open(dtar) as t:
         m = json.load(t.extractfile("manifest.json"))
     assert m[0]["RepoTags"] == ["local/saved:1"] and len(m[0]["Layers"]) == 2
