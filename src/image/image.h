@@ -159,6 +159,9 @@ int msb_blob_commit(const char *tmp, const char *digest, const char *hex_got,
 /* msb_blob_put() - store @len bytes known to hash to @digest. */
 int msb_blob_put(const char *digest, const void *buf, size_t len,
 		 msb_error *err);
+/* msb_fail_nospace() - the one error for a full disk under $MSB_HOME,
+ * @doing saying what was being done ("storing blob sha256:..."). */
+int msb_fail_nospace(msb_error *err, const char *doing);
 /* msb_blob_read() - the whole of a small blob (bounded by @max). */
 char *msb_blob_read(const char *digest, size_t max, size_t *len);
 /* msb_layer_convert() - run msb-unpack: blobs[] (bottom first) into one

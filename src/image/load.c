@@ -181,8 +181,7 @@ static int ingest(struct load *l, const char *name, int fd, uint64_t size,
 				     "the archive is truncated (in %.200s)", name);
 		else if ((r = msb_write_all(out, buf, want)) < 0)
 			r = r == -ENOSPC ?
-				    msb_fail(err, r, "disk full while loading "
-					     "into %s", msb_home()) :
+				    msb_fail_nospace(err, "loading an archive") :
 				    msb_fail_errno(err, r, "cannot write %s",
 						   f->tmp);
 		else

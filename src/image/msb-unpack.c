@@ -9,7 +9,8 @@
  * so that a hostile archive meets libarchive away from the caller, and so
  * that an ordinary user can run it under fakeroot(1): the owners, device
  * nodes and xattrs it fakes are seen by mkfs.erofs, its child in the same
- * fakeroot session. Prints one line saying what was wrong on failure.
+ * fakeroot session. Prints one line saying what was wrong on failure and
+ * exits 1, or 3 when that was a full disk.
  */
 
 #define _GNU_SOURCE
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +44,18 @@ static const char *short_name(const char *blob)
 	const char *b = strrchr(blob, '/');
 
 	return b ? b + 1 : blob;
+}
+
+#define EXIT_NOSPACE 3
+
+/* almost_full() - is the filesystem of @dir out of space (mkfs.erofs says
+ * only that it failed)? */
+static int almost_full(const char *dir)
+{
+	struct statvfs s;
+
+	return statvfs(dir, &s) == 0 &&
+	       (uint64_t)s.f_bavail * s.f_frsize < (1u << 20);
 }
 
 static int mkfs(const char *out, const char *dir)
@@ -90,7 +104,8 @@ int main(int argc, char **argv)
 	if (rootfd < 0 || fchmod(rootfd, 0755) < 0)
 		goto out;
 	for (int i = 3; i < argc; i++) {
-		int fd = open(argv[i], O_RDONLY | O_CLOEXEC), r;
+		const char *layer = argv[i];
+		int fd = open(layer, O_RDONLY | O_CLOEXEC), r;
 
 		if (fd < 0) {
 			snprintf(why, sizeof(why), "cannot open: %s",
@@ -109,16 +124,24 @@ int main(int argc, char **argv)
 						 &bytes, why, sizeof(why));
 			close(fd);
 		}
+		if (r == -ENOSPC) {
+			rc = EXIT_NOSPACE;
+			fprintf(stderr, "unpacking layer sha256:%.12s: %s\n",
+				short_name(layer), why);
+			goto out;
+		}
 		if (r < 0) {
 			fprintf(stderr, "layer sha256:%.12s: %s\n",
-				short_name(argv[i]), why);
+				short_name(layer), why);
 			goto out;
 		}
 	}
 	if (mkfs(argv[1], dir) < 0) {
-		fprintf(stderr, "mkfs.erofs failed to pack %llu entries (is "
-				"the disk full?)\n",
-			(unsigned long long)entries);
+		if (almost_full(argv[2]))
+			rc = EXIT_NOSPACE;
+		fprintf(stderr, "mkfs.erofs failed to pack %llu entries%s\n",
+			(unsigned long long)entries,
+			rc == EXIT_NOSPACE ? "" : " (is the disk full?)");
 		goto out;
 	}
 	rc = 0;

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -32,7 +33,31 @@ struct pull {
 	int failed;
 	msb_error err;        /* the first failure */
 	unsigned fetched;
+	char added[MSB_IMAGE_MAX_LAYERS + 4][80]; /* blobs this pull stored */
+	unsigned nadded;
 };
+
+static void added(struct pull *p, const char *digest)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->nadded < sizeof(p->added) / sizeof(p->added[0]))
+		snprintf(p->added[p->nadded++], sizeof(p->added[0]), "%s",
+			 digest);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* take_back() - a pull that ran out of space, or whose image turned out
+ * bad, removes the blobs it stored: the store is as it was. (A download
+ * that failed otherwise keeps them, so the next pull resumes.) */
+static void take_back(struct pull *p)
+{
+	char path[PATH_MAX];
+
+	for (unsigned i = 0; i < p->nadded; i++) {
+		msb_blob_path(p->added[i], path, sizeof(path));
+		unlink(path);
+	}
+}
 
 struct job {
 	struct pull *p;
@@ -89,6 +114,7 @@ static void *fetch_worker(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			return NULL;
 		}
+		added(p, d->digest);
 		pthread_mutex_lock(&p->lock);
 		p->fetched++;
 		pthread_mutex_unlock(&p->lock);
@@ -154,6 +180,8 @@ static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 					"%s sent a manifest that is not JSON",
 					ref->registry);
 		}
+		if (!msb_blob_have(digest))
+			added(p, digest);
 		r = msb_blob_put(digest, body, len, err);
 		free(body);
 		if (r < 0) {
@@ -333,7 +361,7 @@ MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 	json_object *extra = json_object_new_array(), *cfg = NULL;
 	char top[80] = "", *cbody = NULL;
 	size_t clen;
-	int r;
+	int r, bad_image = 0;
 
 	pthread_mutex_init(&p.lock, NULL);
 	r = msb_ref_parse(s, &ref, err);
@@ -353,6 +381,7 @@ MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 				      p.man.config_size, NULL, NULL, err);
 		if (r < 0)
 			goto out;
+		added(&p, p.man.config_digest);
 		p.fetched++;
 	}
 	/* a config for another platform is refused before any layer comes */
@@ -361,10 +390,14 @@ MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 	r = check_config(&ref, cfg, err);
 	if (r == 0)
 		r = fetch_layers(&p, err);
-	if (r == 0)
+	if (r == 0) {
 		r = msb_image_finish(&ref, top, &p.man, extra, o, p.fetched,
 				     out, err);
+		bad_image = r < 0;
+	}
 out:
+	if (r == -ENOSPC || bad_image)
+		take_back(&p);
 	free(cbody);
 	json_object_put(cfg);
 	json_object_put(extra);

@@ -406,12 +406,9 @@ static int request(struct msb_registry *reg, const char *path,
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 		if (r->werr) {
 			errno = r->werr;
+			snprintf(hdr, sizeof(hdr), "storing %s", what);
 			ret = r->werr == ENOSPC ?
-				      msb_fail(err, -ENOSPC,
-					       "disk full while storing %s in "
-					       "%s: free some space (msb image "
-					       "prune) and pull again",
-					       what, msb_home()) :
+				      msb_fail_nospace(err, hdr) :
 				      msb_fail_errno(err, -r->werr,
 						     "cannot store %s", what);
 			break;
@@ -562,7 +559,8 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 			       (unsigned long long)r.done,
 			       (unsigned long long)size);
 	if (ret == 0 && fsync(r.fd) < 0)
-		ret = msb_fail_errno(err, -errno, "cannot store %s", what);
+		ret = errno == ENOSPC ? msb_fail_nospace(err, "storing a blob") :
+			msb_fail_errno(err, -errno, "cannot store %s", what);
 	if (ret == 0) {
 		EVP_DigestFinal_ex(r.md, md, &mdlen);
 		for (int i = 0; i < 32; i++)

@@ -95,6 +95,14 @@ int msb_blob_commit(const char *tmp, const char *digest, const char *hex_got,
 	return 0;
 }
 
+int msb_fail_nospace(msb_error *err, const char *doing)
+{
+	return msb_fail(err, -ENOSPC,
+			"no space left on device under %s while %s: free some "
+			"space or run 'msb image prune'",
+			msb_home(), doing);
+}
+
 int msb_blob_put(const char *digest, const void *buf, size_t len,
 		 msb_error *err)
 {
@@ -110,9 +118,7 @@ int msb_blob_put(const char *digest, const void *buf, size_t len,
 	if (r < 0) {
 		unlink(tmp);
 		return r == -ENOSPC ?
-			       msb_fail(err, r,
-					"disk full while storing %.19s in %s",
-					digest, msb_home()) :
+			       msb_fail_nospace(err, "storing a manifest") :
 			       msb_fail_errno(err, r, "cannot store %.19s",
 					      digest);
 	}
@@ -218,6 +224,10 @@ int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
 		msg[--len] = '\0';
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+		unlink(tmp);
+		return msb_fail_nospace(err, "unpacking a layer");
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		unlink(tmp);
 		return msb_fail(err, -EINVAL, "%s",

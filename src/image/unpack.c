@@ -50,6 +50,7 @@ struct ctx {
 	uint64_t *entries, *bytes;
 	char *why;
 	size_t whyn;
+	int nospace;    /* a failure was the disk being full */
 };
 
 static int fail(struct ctx *c, const char *fmt, ...)
@@ -59,6 +60,8 @@ static int fail(struct ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (errno == ENOSPC || errno == EDQUOT)
+		c->nospace = 1;
 	va_start(ap, fmt);
 	vsnprintf(c->why, c->whyn, fmt, ap);
 	va_end(ap);
@@ -273,7 +276,11 @@ static int write_data(struct ctx *c, struct archive *a, int fd,
 				    "the layer unpacks to more than %llu bytes "
 				    "(a decompression bomb?): refused",
 				    (unsigned long long)c->lim->max_bytes);
-		if (pwrite(fd, buf, len, off) != (ssize_t)len)
+		ssize_t w = pwrite(fd, buf, len, off);
+
+		if (w >= 0 && (size_t)w < len)
+			errno = ENOSPC; /* a short write to a file: full */
+		if (w != (ssize_t)len)
 			return fail(c, "cannot write '%s': %s", path,
 				    errno == ENOSPC ? "disk full" :
 						      strerror(errno));
@@ -513,5 +520,5 @@ int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 	if (ret == 0 && r < 0)
 		ret = -1;
 	archive_read_free(a);
-	return ret;
+	return ret < 0 && c.nospace ? -ENOSPC : ret;
 }

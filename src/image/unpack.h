@@ -18,7 +18,8 @@ struct unpack_limits {
 
 /* unpack_layer() - apply the tar stream in @fd (gzip, zstd, xz, bzip2 or
  * none) onto the directory @rootfd, OCI whiteouts made overlayfs ones;
- * @entries and @bytes accumulate. Return: 0, or -1 with @why set. */
+ * @entries and @bytes accumulate. Return: 0, or -ENOSPC (the disk is
+ * full) or -1 with @why set. */
 int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 		 uint64_t *entries, uint64_t *bytes, char *why, size_t n);
 

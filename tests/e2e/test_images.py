@@ -560,3 +560,70 @@ def test_ordinary_user_loads_and_saves(as_user):
     finally:
         as_user("rmi", "userload:1")
         shutil.rmtree(d, ignore_errors=True)
+
+
+def random_layer(name, size):
+    t = build.Tar()
+    t.add(name, data=os.urandom(size))
+    return t.raw()
+
+
+def zeros_layer(size):
+    t = build.Tar()
+    t.add("zeros", data=bytes(size))
+    return t.raw()
+
+
+@pytest.fixture
+def small_home(tmp_path):
+    """An $MSB_HOME on a 24 MiB tmpfs; remount(size) gives it more room."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    home = str(tmp_path / "home")
+    os.makedirs(home)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", home],
+                   check=True)
+
+    def remount(size):
+        subprocess.run(["mount", "-o", f"remount,size={size}", home], check=True)
+    try:
+        yield Msb(home), remount
+    finally:
+        subprocess.run(["umount", "-l", home])
+
+
+def assert_disk_full(m, p, doing):
+    err = p.stderr.decode()
+    assert f"while {doing}" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"no space left on device under {m.home}" in err, err
+    assert "free some space or run 'msb image prune'" in err, err
+    assert store_files(m.home) == [], store_files(m.home)
+    no_debris(m.home)
+
+
+def test_disk_full_pull_and_load_then_again(small_home, registry, tmp_path):
+    m, remount = small_home
+    reg = build.Registry(f"http://{registry['host']}")
+    # 28 MiB that does not compress: the download fills the disk.
+    big = build.Image([(random_layer("a", 14 << 20), "gzip"),
+                       (random_layer("b", 14 << 20), "gzip")])
+    reg.push("big", "1", big)
+    # 40 MiB of zeros in a small blob: unpacking it fills the disk.
+    bomb = build.Image([(zeros_layer(40 << 20), "gzip")])
+    reg.push("zeros", "1", bomb)
+    layout = str(tmp_path / "layout")
+    build.write_layout(big, layout, "local/big:1")
+
+    assert_disk_full(m, m("pull", "-q", ref(registry, "big"), check=1),
+                     "storing blob")
+    assert_disk_full(m, m("pull", "-q", ref(registry, "zeros"), check=1),
+                     "unpacking a layer")
+    assert_disk_full(m, m("load", "-q", layout, check=1), "loading an archive")
+    assert m.out("images", "-q") == ""
+
+    remount("256m")
+    assert m.out("pull", ref(registry, "big")).startswith("pulled")
+    assert m.out("pull", ref(registry, "zeros")).startswith("pulled")
+    assert m.out("load", "-q", layout) == "local/big:1\n"
+    no_debris(m.home)
