@@ -73,7 +73,7 @@ $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 
 $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -larchive -ldl
+	$(CC) -o $@ $^ -larchive -lcrypto -ldl
 
 # The CLI goes through the shared library like any SDK user; it keeps its
 # own copy of the small helpers in util.o, which the library hides.

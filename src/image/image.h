@@ -165,9 +165,10 @@ int msb_fail_nospace(msb_error *err, const char *doing);
 /* msb_blob_read() - the whole of a small blob (bounded by @max). */
 char *msb_blob_read(const char *digest, size_t max, size_t *len);
 /* msb_layer_convert() - run msb-unpack: blobs[] (bottom first) into one
- * EROFS image named @name under <home>/layers, unless it is there. */
-int msb_layer_convert(const char *const *blobs, unsigned n, const char *name,
-		      msb_error *err);
+ * EROFS image named @name under <home>/layers, unless it is there; each
+ * blob must decompress to its diff_ids[] entry ("sha256:HEX"). */
+int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
+		      unsigned n, const char *name, msb_error *err);
 
 /* The image table in msb.db. */
 struct msb_image_row {

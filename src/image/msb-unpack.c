@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* msb-unpack.c - the helper that turns layer archives into an EROFS image
  *
- *   msb-unpack OUT.erofs TMPDIR LAYER...
+ *   msb-unpack OUT.erofs TMPDIR [sha256:DIFFID=]LAYER...
  *
- * Unpacks each LAYER (bottom first) into a fresh directory under TMPDIR
+ * Checks that each LAYER decompresses to its DIFFID when one is given,
+ * unpacks each LAYER (bottom first) into a fresh directory under TMPDIR
  * (unpack.c: sanitised, whiteouts made overlayfs ones), packs it with
  * mkfs.erofs into OUT.erofs, and removes the directory. A separate process
  * so that a hostile archive meets libarchive away from the caller, and so
@@ -48,6 +49,37 @@ static const char *short_name(const char *blob)
 
 #define EXIT_NOSPACE 3
 
+/* layer_arg() - split "sha256:HEX=PATH" into @diff_id ("" if absent) and
+ * the returned PATH. */
+static const char *layer_arg(const char *arg, char diff_id[65])
+{
+	diff_id[0] = '\0';
+	if (strncmp(arg, "sha256:", 7) || strlen(arg) < 7 + 64 + 1 ||
+	    arg[7 + 64] != '=')
+		return arg;
+	memcpy(diff_id, arg + 7, 64);
+	diff_id[64] = '\0';
+	return arg + 7 + 64 + 1;
+}
+
+/* check_diff_id() - the layer in @fd must decompress to @want. */
+static int check_diff_id(int fd, const char *want, char *why, size_t n)
+{
+	char got[65];
+
+	if (unpack_diff_id(fd, got, why, n) < 0)
+		return -1;
+	if (strcmp(got, want)) {
+		snprintf(why, n,
+			 "it decompresses to sha256:%.12s but the image config "
+			 "says its diff_id is sha256:%.12s: the image is "
+			 "corrupt or tampered (refused)",
+			 got, want);
+		return -1;
+	}
+	return lseek(fd, 0, SEEK_SET) < 0 ? -1 : 0;
+}
+
 /* almost_full() - is the filesystem of @dir out of space (mkfs.erofs says
  * only that it failed)? */
 static int almost_full(const char *dir)
@@ -86,11 +118,12 @@ int main(int argc, char **argv)
 		env_limit("MSB_LAYER_MAX_BYTES", UNPACK_MAX_BYTES),
 	};
 	uint64_t entries = 0, bytes = 0;
-	char dir[PATH_MAX], why[1024] = "";
+	char dir[PATH_MAX], why[1024] = "", diff_id[65];
 	int rootfd, rc = 1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: msb-unpack OUT.erofs TMPDIR LAYER...\n");
+		fprintf(stderr, "usage: msb-unpack OUT.erofs TMPDIR "
+				"[sha256:DIFFID=]LAYER...\n");
 		return 2;
 	}
 	umask(022);
@@ -104,7 +137,7 @@ int main(int argc, char **argv)
 	if (rootfd < 0 || fchmod(rootfd, 0755) < 0)
 		goto out;
 	for (int i = 3; i < argc; i++) {
-		const char *layer = argv[i];
+		const char *layer = layer_arg(argv[i], diff_id);
 		int fd = open(layer, O_RDONLY | O_CLOEXEC), r;
 
 		if (fd < 0) {
@@ -113,7 +146,9 @@ int main(int argc, char **argv)
 			r = -1;
 		} else {
 			r = 0;
-			if (i > 3) {
+			if (diff_id[0])
+				r = check_diff_id(fd, diff_id, why, sizeof(why));
+			if (r == 0 && i > 3) {
 				r = unpack_deletions(fd, rootfd, why,
 						     sizeof(why));
 				if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)

@@ -220,14 +220,51 @@ static json_object *str_array(const struct msb_manifest *m)
 	return a;
 }
 
+/* diff_ids() - the config's rootfs.diff_ids (image-spec §config): one
+ * valid digest per layer of the manifest, bottom first. */
+static int diff_ids(json_object *cfg, unsigned n, const char **out,
+		    msb_error *err)
+{
+	json_object *rootfs, *ids;
+	size_t have = 0;
+
+	if (json_object_object_get_ex(cfg, "rootfs", &rootfs) &&
+	    json_object_object_get_ex(rootfs, "diff_ids", &ids) &&
+	    json_object_is_type(ids, json_type_array))
+		have = json_object_array_length(ids);
+	if (have != n)
+		return msb_fail(err, -EPROTO,
+				"the image config lists %zu diff_ids for %u "
+				"layers: the image is broken",
+				have, n);
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = json_object_get_string(
+			json_object_array_get_idx(ids, i));
+		if (!out[i] || !msb_digest_valid(out[i]))
+			return msb_fail(err, -EPROTO,
+					"the image config has a bad diff_id "
+					"for layer %u",
+					i + 1);
+	}
+	return 0;
+}
+
 /* convert() - the EROFS disks of the image, bottom first: one per layer,
  * the top ones merged when there are more than MSB_IMAGE_MAX_DISKS. */
-static int convert(struct pull *p, json_object *disks, msb_error *err)
+static int convert(struct pull *p, json_object *cfg, json_object *disks,
+		   msb_error *err)
 {
 	unsigned n = p->man.nlayers, single = n;
+	const char *ids[MSB_IMAGE_MAX_LAYERS];
 	char path[PATH_MAX];
 	int r;
 
+	if (n > MSB_IMAGE_MAX_LAYERS)
+		return msb_fail(err, -E2BIG, "the image has more than %d layers",
+				MSB_IMAGE_MAX_LAYERS);
+	r = diff_ids(cfg, n, ids, err);
+	if (r < 0)
+		return r;
 	if (n > MSB_IMAGE_MAX_DISKS)
 		single = MSB_IMAGE_MAX_DISKS - 1;
 	for (unsigned i = 0; i < single; i++) {
@@ -236,7 +273,7 @@ static int convert(struct pull *p, json_object *disks, msb_error *err)
 
 		msb_blob_path(d, path, sizeof(path));
 		report(p, "converting", d, 0, 0, i);
-		r = msb_layer_convert(blobs, 1, d + 7, err);
+		r = msb_layer_convert(blobs, &ids[i], 1, d + 7, err);
 		if (r < 0)
 			return r;
 		json_object_array_add(disks, json_object_new_string(d + 7));
@@ -259,8 +296,8 @@ static int convert(struct pull *p, json_object *disks, msb_error *err)
 		hex_of(concat, off, name);
 		name[6] = 'm'; /* "m" + hex: not a blob's name */
 		report(p, "converting", NULL, 0, 0, single);
-		r = msb_layer_convert((const char *const *)paths, n - single,
-				      name + 6, err);
+		r = msb_layer_convert((const char *const *)paths, &ids[single],
+				      n - single, name + 6, err);
 		for (unsigned i = 0; i < n - single; i++)
 			free(paths[i]);
 		free(paths);
@@ -313,7 +350,7 @@ int msb_image_finish(const struct msb_ref *ref, const char *top,
 	cfg = cbody ? json_tokener_parse(cbody) : NULL;
 	r = check_config(ref, cfg, err);
 	if (r == 0)
-		r = convert(&p, disks, err);
+		r = convert(&p, cfg, disks, err);
 	if (r < 0)
 		goto out;
 	msb_ref_format(ref, row.reference, sizeof(row.reference));

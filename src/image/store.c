@@ -153,12 +153,12 @@ static int unpack_helper(char *buf, size_t n)
 	return access(buf, X_OK);
 }
 
-int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
-		      msb_error *err)
+int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
+		      unsigned nb, const char *name, msb_error *err)
 {
 	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
 		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024];
-	char **argv;
+	char **argv, *args;
 	unsigned k = 0;
 	int pfd[2], status;
 	size_t len = 0;
@@ -183,8 +183,12 @@ int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
 	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
 	argv = calloc(nb + 8, sizeof(char *));
-	if (!argv)
+	args = calloc(nb, PATH_MAX + 80);
+	if (!argv || !args) {
+		free(argv);
+		free(args);
 		return msb_fail(err, -ENOMEM, "out of memory");
+	}
 	if (geteuid() != 0) {
 		argv[k++] = fakeroot;
 		argv[k++] = "--";
@@ -192,16 +196,21 @@ int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
 	argv[k++] = helper;
 	argv[k++] = tmp;
 	argv[k++] = tmpdir;
-	for (unsigned i = 0; i < nb; i++)
-		argv[k++] = (char *)blobs[i];
+	for (unsigned i = 0; i < nb; i++) {
+		argv[k] = args + (size_t)i * (PATH_MAX + 80);
+		snprintf(argv[k++], PATH_MAX + 80, "%s=%s", diff_ids[i],
+			 blobs[i]);
+	}
 	argv[k] = NULL;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		free(argv);
+		free(args);
 		return msb_fail_errno(err, -errno, "pipe");
 	}
 	pid = fork();
 	if (pid < 0) {
 		free(argv);
+		free(args);
 		close(pfd[0]);
 		close(pfd[1]);
 		return msb_fail_errno(err, -errno, "fork");
@@ -216,6 +225,7 @@ int msb_layer_convert(const char *const *blobs, unsigned nb, const char *name,
 		_exit(127);
 	}
 	free(argv);
+	free(args);
 	close(pfd[1]);
 	while ((rd = read(pfd[0], msg + len, sizeof(msg) - 1 - len)) > 0)
 		len += (size_t)rd;

@@ -36,6 +36,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 
 #include "unpack.h"
 #include "util.h"
@@ -206,6 +207,55 @@ static int open_archive(struct archive **out, int fd)
 	}
 	*out = a;
 	return 0;
+}
+
+/* A DiffID is over the decompressed stream, not the tar entries: read it
+ * again through the same filters as one raw entry. */
+int unpack_diff_id(int fd, char hex[65], char *why, size_t whyn)
+{
+	struct ctx c = { .why = why, .whyn = whyn };
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char out[32];
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r = -1;
+
+	if (!a || !md) {
+		fail(&c, "out of memory");
+		goto out;
+	}
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_bzip2(a);
+	archive_read_support_filter_none(a);
+	archive_read_support_format_raw(a);
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		fail(&c, "not a valid layer archive: %s",
+		     archive_error_string(a) ? archive_error_string(a) : "empty");
+		goto out;
+	}
+	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+		EVP_DigestUpdate(md, buf, len);
+	if (r != ARCHIVE_EOF) {
+		r = fail(&c, "layer archive damaged: %s",
+			 archive_error_string(a));
+		goto out;
+	}
+	EVP_DigestFinal_ex(md, out, NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", out[i]);
+	r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	if (a)
+		archive_read_free(a);
+	return r;
 }
 
 static int next_header(struct ctx *c, struct archive *a,

@@ -23,6 +23,11 @@ struct unpack_limits {
 int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 		 uint64_t *entries, uint64_t *bytes, char *why, size_t n);
 
+/* unpack_diff_id() - the sha256 of the layer in @fd once decompressed
+ * (its DiffID, image-spec §config "rootfs.diff_ids") as 64 hex digits in
+ * @hex. Return: 0, or -1 with @why set. */
+int unpack_diff_id(int fd, char hex[65], char *why, size_t n);
+
 /* unpack_deletions() - apply the whiteouts of the tar stream in @fd to
  * what is already under @rootfd (merging layers). Return: 0 or -1. */
 int unpack_deletions(int fd, int rootfd, char *why, size_t n);

@@ -627,3 +627,25 @@ def test_disk_full_pull_and_load_then_again(small_home, registry, tmp_path):
     assert m.out("pull", ref(registry, "zeros")).startswith("pulled")
     assert m.out("load", "-q", layout) == "local/big:1\n"
     no_debris(m.home)
+
+
+def test_wrong_diff_id_refused(img, registry):
+    layer = hello_layer("diff-id\n")
+    im = build.Image([(layer, "gzip")])
+    cfg_digest, = [d for d, b in im.blobs.items() if b.startswith(b"{")]
+    cfg = json.loads(im.blobs.pop(cfg_digest))
+    cfg["rootfs"]["diff_ids"] = [build.sha(layer + b"x")]
+    cb = json.dumps(cfg).encode()
+    im.blobs[build.sha(cb)] = cb
+    man = json.loads(im.manifest)
+    man["config"].update(digest=build.sha(cb), size=len(cb))
+    im.manifest = json.dumps(man).encode()
+    build.Registry(f"http://{registry['host']}").push("baddiff", "1", im)
+    before = store_files(img.home)
+    p = img("pull", "-q", ref(registry, "baddiff"), check=1)
+    err = p.stderr.decode()
+    assert len(err.strip().splitlines()) == 1, err
+    assert "the image config says its diff_id is" in err, err
+    assert store_files(img.home) == before
+    no_debris(img.home)
+    assert ref(registry, "baddiff") not in img.out("images", "-q")
