@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_net.c - the network stack's policy and parsers (src/net/) */
+/* test_net.c - the network stack's policy and parsers, and TCP abuse from
+ * the guest fed to the stack directly (src/net/) */
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "harness.h"
 #include "policy.h"
+#include "stack.h"
 
 static uint32_t ip(const char *s)
 {
@@ -232,4 +239,226 @@ TEST(net_port_parse)
 		CHECK_EQ_INT(net_port_parse(bad[i], &p, why, sizeof(why)), -1);
 		CHECK(strstr(why, "invalid port") != NULL);
 	}
+}
+
+/* TCP abuse: the guest's side of the stack is a socketpair we write frames
+ * into; host sockets are socketpairs too (config open_socket), whose other
+ * ends this test holds. */
+
+#define ABUSE_SYNS 3000
+#define ABUSE_DST 0xc6336402u /* 198.51.100.2, allowed by default */
+
+static int abuse_peer[ABUSE_SYNS * 2];
+static unsigned abuse_npeer;
+static unsigned abuse_logs_full;
+
+static int abuse_open(void *opaque, int type, const struct sockaddr_in *dst)
+{
+	int sv[2];
+
+	(void)opaque;
+	(void)dst;
+	if (type != SOCK_STREAM || abuse_npeer >= ARRAY_SIZE(abuse_peer))
+		return -EACCES;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0)
+		return -errno;
+	abuse_peer[abuse_npeer++] = sv[1];
+	return sv[0];
+}
+
+static void abuse_log(void *opaque, const char *msg)
+{
+	(void)opaque;
+	if (strstr(msg, "too many connections"))
+		abuse_logs_full++;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int cnt = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			cnt++;
+	closedir(d);
+	return cnt - 1; /* opendir's own */
+}
+
+static unsigned live_flows(const struct net *n)
+{
+	unsigned cnt = 0;
+
+	for (unsigned i = 0; i < NET_TCP_MAX; i++)
+		cnt += n->tcp[i].state != TF_FREE;
+	return cnt;
+}
+
+static void a16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void a32(uint8_t *p, uint32_t v)
+{
+	a16(p, (uint16_t)(v >> 16));
+	a16(p + 2, (uint16_t)v);
+}
+
+/* abuse_seg() - a checksummed segment from the guest to ABUSE_DST:80 */
+static void abuse_seg(struct net *n, uint16_t sport, uint32_t seq,
+		      uint32_t ack, uint8_t flags, uint16_t win, size_t dlen)
+{
+	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 1460];
+	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
+	size_t l4 = TCP_HLEN + dlen;
+
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
+	a16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	a16(ip + 2, (uint16_t)(IP4_HLEN + l4));
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	a32(ip + 12, NET_GUEST_IP);
+	a32(ip + 16, ABUSE_DST);
+	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
+	a16(t, sport);
+	a16(t + 2, 80);
+	a32(t + 4, seq);
+	a32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	a16(t + 14, win);
+	memset(t + TCP_HLEN, 'x', dlen);
+	a16(t + 16, net_csum_fold(net_csum_add(
+		net_pseudo4(NET_GUEST_IP, ABUSE_DST, IPPROTO_TCP, l4), t, l4)));
+	net_input(n, f, ETH_HLEN + IP4_HLEN + l4);
+}
+
+/* drain() - let the stack run and throw away what it sent the guest */
+static void drain(struct net *n, int link)
+{
+	static uint8_t sink[1 << 16];
+
+	for (int i = 0; i < 4; i++) {
+		net_dispatch(n);
+		while (recv(link, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	}
+}
+
+TEST(net_tcp_abuse_stays_bounded)
+{
+	static uint8_t junk[64 * 1024];
+	struct net_config cfg;
+	struct net *n;
+	int link[2], base, stack_fds, before = count_fds();
+	unsigned i;
+
+	net_config_default(&cfg);
+	cfg.open_socket = abuse_open;
+	cfg.log = abuse_log;
+	n = net_new(&cfg);
+	CHECK(n != NULL);
+	if (!n)
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0);
+	net_attach(n, link[0]);
+	base = count_fds();
+
+	/* A SYN flood from 3000 ports: 512 flows, the rest refused with an
+	 * RST and logged; host sockets only for the flows. */
+	for (i = 0; i < ABUSE_SYNS; i++) {
+		abuse_seg(n, (uint16_t)(10000 + i), 1000, 0, 0x02, 65535, 0);
+		if (i % 64 == 63)
+			drain(n, link[1]);
+	}
+	drain(n, link[1]);
+	CHECK_EQ_INT(live_flows(n), NET_TCP_MAX);
+	CHECK(abuse_logs_full > 0);
+	stack_fds = count_fds() - base - (int)abuse_npeer;
+	CHECK_EQ_INT(stack_fds, NET_TCP_MAX);
+	CHECK(n->out_len <= NET_OUT_BUF);
+
+	/* The flood again on the same ports: no flow and no socket more. */
+	for (i = 0; i < ABUSE_SYNS; i++)
+		abuse_seg(n, (uint16_t)(10000 + i), 1000, 0, 0x02, 65535, 0);
+	drain(n, link[1]);
+	CHECK_EQ_INT(live_flows(n), NET_TCP_MAX);
+	CHECK_EQ_INT(count_fds() - base - (int)abuse_npeer, NET_TCP_MAX);
+
+	/* Establish them (the SYN-ACK's sequence is the flow's iss), then
+	 * abuse each: out-of-window data and ACKs for bytes never sent are
+	 * ignored, and a zero window holds host data in the ring only. */
+	for (i = 0; i < NET_TCP_MAX; i++) {
+		struct tcp_flow *t = &n->tcp[i];
+
+		CHECK_EQ_INT(t->state, TF_SYN_RCVD);
+		abuse_seg(n, t->gport, 1001, t->iss + 1, 0x10, 0, 0);
+		CHECK_EQ_INT(t->state, TF_ESTABLISHED);
+		abuse_seg(n, t->gport, 1001 + (1u << 30), t->iss + 1, 0x18, 0,
+			  1000);
+		abuse_seg(n, t->gport, 1001, t->iss + 1 + (1u << 30), 0x10, 0,
+			  0);
+		CHECK(t->rcv_nxt == 1001);
+		CHECK(t->snd_una == t->iss + 1);
+	}
+	drain(n, link[1]);
+	/* Zero-window flows whose remote keeps sending: rings fill, then the
+	 * host socket backs up; nothing else grows. */
+	for (i = 0; i < 8; i++) {
+		int peer = abuse_peer[abuse_npeer - NET_TCP_MAX + i];
+
+		for (int k = 0; k < 64; k++) {
+			if (send(peer, junk, sizeof(junk), MSG_DONTWAIT) < 0)
+				break;
+			drain(n, link[1]);
+		}
+	}
+	drain(n, link[1]);
+	for (i = 0; i < NET_TCP_MAX; i++) {
+		CHECK(n->tcp[i].rlen <= NET_TCP_RING);
+		CHECK(n->tcp[i].snd_nxt == n->tcp[i].snd_una); /* window 0 */
+	}
+	CHECK_EQ_INT(n->tcp[0].rlen, NET_TCP_RING);
+	CHECK(n->out_len <= NET_OUT_BUF);
+
+	/* An RST storm: every flow ends and its host socket closes; RSTs
+	 * for no flow are answered by nothing and open nothing. */
+	for (i = 0; i < ABUSE_SYNS; i++)
+		abuse_seg(n, (uint16_t)(10000 + i), 1001, 0, 0x04, 0, 0);
+	for (i = 0; i < ABUSE_SYNS; i++)
+		abuse_seg(n, (uint16_t)(20000 + i), (uint32_t)i * 7919u, 0,
+			  0x04, 0, 0);
+	drain(n, link[1]);
+	CHECK_EQ_INT(live_flows(n), 0);
+	CHECK_EQ_INT(n->tcp_hi, 0);
+	CHECK_EQ_INT(count_fds() - base - (int)abuse_npeer, 0);
+
+	/* Segments for no flow (stray ACKs, data, FINs) get an RST only. */
+	for (i = 0; i < ABUSE_SYNS; i++)
+		abuse_seg(n, (uint16_t)(30000 + i), i, i, 0x10 | (i & 1), 100,
+			  i % 3 ? 0 : 100);
+	drain(n, link[1]);
+	CHECK_EQ_INT(live_flows(n), 0);
+	CHECK_EQ_INT(count_fds() - base - (int)abuse_npeer, 0);
+
+	/* And the stack still connects. */
+	abuse_seg(n, 40000, 5, 0, 0x02, 65535, 0);
+	drain(n, link[1]);
+	CHECK_EQ_INT(live_flows(n), 1);
+	CHECK_EQ_INT(n->tcp[0].state, TF_SYN_RCVD);
+
+	net_free(n);
+	close(link[1]);
+	for (i = 0; i < abuse_npeer; i++)
+		close(abuse_peer[i]);
+	CHECK_EQ_INT(count_fds(), before);
 }
