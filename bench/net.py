@@ -15,14 +15,23 @@ the servers are threads here, and time is measured on the host:
   upload    guest -> host, MiB/s: accept to the last byte read
   conn/s    new connections a second, guest loop of `nc` (one process
             each, so the guest's fork cost is in both columns)
+  1 GiB     one download and one upload of --big MiB (default 1024),
+            checksummed: the guest's sha256sum of what it read against
+            the host's of what it sent, and the host's of what it read
+            against the guest's of what it sent; seconds and MiB/s, from
+            the host's accept to the last byte, the guest's hashing
+            included (one run each)
 
 The guest reaches the host at the host's own address with ours
 (--net-allow-cidr opens it) and at 10.0.2.2 with slirp (its alias for the
 host's loopback). Usage: bench/net.py [BUILD_DIR] [--mib N] [--conns N]
+[--runs N] [--big MIB]
 """
 
 import argparse
+import hashlib
 import os
+import random
 import shutil
 import socket
 import struct
@@ -39,12 +48,18 @@ ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--mib", type=int, default=64)
 ap.add_argument("--conns", type=int, default=100)
 ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--big", type=int, default=1024,
+                help="MiB of the checksummed transfers (0: none)")
 args, _ = ap.parse_known_args()
 BUILD = os.path.abspath(args.build)
 MSB = os.path.join(BUILD, "bin", "msb")
 HOME = tempfile.mkdtemp(prefix="msb-bench-")
 ENV = dict(os.environ, MSB_HOME=HOME)
 SIZE = args.mib << 20
+BIG = args.big << 20
+# The big download's bytes: a random block, sent over and over; its odd
+# length keeps repeats off any power-of-two boundary.
+BLOCK = random.Random(4242).randbytes((1 << 20) + 4099)
 
 
 def msb(*a, check=True):
@@ -65,7 +80,8 @@ def host_ip():
 # --- servers on the host ---------------------------------------------------
 
 class Server(threading.Thread):
-    """Listens on 0.0.0.0:port; kind is "down", "up" or "conn"."""
+    """Listens on 0.0.0.0:port; kind is "down", "up", "conn", or "bigdown"
+    and "bigup" (BIG bytes, hashed: self.sums)."""
 
     def __init__(self, kind):
         super().__init__(daemon=True)
@@ -76,6 +92,7 @@ class Server(threading.Thread):
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.times = []  # (start, end) per connection
+        self.sums = []   # sha256 per "bigup" connection
         self.start()
 
     def run(self):
@@ -86,6 +103,21 @@ class Server(threading.Thread):
             if self.kind == "down":
                 for _ in range(SIZE >> 20):
                     c.sendall(zeros)
+            elif self.kind == "bigdown":
+                sent = 0
+                while sent < BIG:
+                    b = BLOCK[:BIG - sent]
+                    c.sendall(b)
+                    sent += len(b)
+            elif self.kind == "bigup":
+                h, n = hashlib.sha256(), 0
+                while True:
+                    b = c.recv(1 << 20)
+                    if not b:
+                        break
+                    h.update(b)
+                    n += len(b)
+                self.sums.append((n, h.hexdigest()))
             elif self.kind == "up":
                 n = 0
                 while n < SIZE:
@@ -99,6 +131,52 @@ class Server(threading.Thread):
     def take(self):
         t, self.times = self.times, []
         return t
+
+
+def big_sum():
+    h, sent = hashlib.sha256(), 0
+    while sent < BIG:
+        b = BLOCK[:BIG - sent]
+        h.update(b)
+        sent += len(b)
+    return h.hexdigest()
+
+
+def big_scripts(addr, bigdown, bigup):
+    return {
+        "bigdown": f"nc {addr} {bigdown.port} | sha256sum",
+        # tee hands the same bytes to sha256sum through a FIFO.
+        "bigup": ("rm -f /tmp/bigup.fifo; mkfifo /tmp/bigup.fifo; "
+                  "sha256sum </tmp/bigup.fifo >/tmp/bigup.sum & "
+                  f"dd if=/dev/urandom bs=65536 count={BIG >> 16} "
+                  "2>/dev/null | tee /tmp/bigup.fifo | "
+                  f"nc {addr} {bigup.port}; wait; cat /tmp/bigup.sum; "
+                  "rm -f /tmp/bigup.fifo /tmp/bigup.sum"),
+    }
+
+
+def measure_big(run, addr, bigdown, bigup, want):
+    """Return: {"bigdown": (s, MiB/s), "bigup": (s, MiB/s)}; exits on a
+    checksum mismatch."""
+    sc = big_scripts(addr, bigdown, bigup)
+    res = {}
+    for kind, srv in (("bigdown", bigdown), ("bigup", bigup)):
+        srv.take()
+        out = run(sc[kind]).decode().split()
+        time.sleep(0.2)
+        (t0, t1), = srv.take()
+        if kind == "bigdown":
+            got = out[0] if out else ""
+            ok = got == want
+        else:
+            (n, want_up), = srv.sums
+            srv.sums = []
+            got = out[0] if out else ""
+            ok = got == want_up and n == BIG
+        if not ok:
+            sys.exit(f"{kind} via {addr}: checksums differ (guest {got!r})")
+        res[kind] = (t1 - t0, BIG / (1 << 20) / (t1 - t0))
+    return res
 
 
 def scripts(addr, down, up, conn):
@@ -210,6 +288,8 @@ class RawVM:
 
 def main():
     servers = (Server("down"), Server("up"), Server("conn"))
+    bigdown, bigup = Server("bigdown"), Server("bigup")
+    want = big_sum() if BIG else None
     hip = host_ip()
     argv, upper = qemu_argv(msb, HOME, "msb")
     accel = "kvm" if "kvm" in argv else "tcg"
@@ -222,12 +302,17 @@ def main():
         if p.returncode:
             sys.exit(f"msb guest: {cmd!r} exited {p.returncode}: "
                      f"{p.stderr.decode()}")
+        return p.stdout
 
     work = tempfile.mkdtemp(prefix="msb-raw-")
     vm = RawVM(argv, upper, work)
     try:
         ours = measure(ours_run, hip, servers)
         slirp = measure(vm.run, "10.0.2.2", servers)
+        if BIG:
+            ours.update(measure_big(ours_run, hip, bigdown, bigup, want))
+            slirp.update(measure_big(vm.run, "10.0.2.2", bigdown, bigup,
+                                     want))
     finally:
         vm.close()
         msb("rm", "-f", name, check=False)
@@ -243,6 +328,14 @@ def main():
     for label, k in rows:
         print(f"{label:28}{ours[k]:12.1f}{slirp[k]:12.1f}"
               f"{ours[k] / slirp[k]:8.2f}")
+    if not BIG:
+        return
+    for label, k in ((f"{args.big} MiB download, checksummed", "bigdown"),
+                     (f"{args.big} MiB upload, checksummed", "bigup")):
+        (ts, tr), (ss, sr) = ours[k], slirp[k]
+        print(f"{label:28}{'':12}{'':12}{'':8}\n"
+              f"{'  seconds':28}{ts:12.1f}{ss:12.1f}{ss / ts:8.2f}\n"
+              f"{'  MiB/s':28}{tr:12.1f}{sr:12.1f}{tr / sr:8.2f}")
 
 
 if __name__ == "__main__":
