@@ -512,6 +512,16 @@ static struct tcp_flow *flow_slot(struct net *n)
 			return &n->tcp[i];
 	return NULL;
 }
+/* flow_open() - a new flow's connect deadline, the table's high-water mark
+ * and the count, common to flows from the guest and to it. */
+static void flow_open(struct net *n, struct tcp_flow *t)
+{
+	t->deadline = n->now + TCP_CONNECT_TIMEOUT_MS;
+	if ((unsigned)(t - n->tcp) >= n->tcp_hi)
+		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
+	n->st.tcp_flows++;
+}
+
 
 /* on_syn() - a new connection from the guest */
 static void on_syn(struct net *n, const struct ip4_pkt *ip,
@@ -577,25 +587,16 @@ static void on_syn(struct net *n, const struct ip4_pkt *ip,
 	t->gwnd = s->win;
 	t->iss = isn(n, t);
 	t->snd_una = t->snd_nxt = t->iss;
-	t->deadline = n->now + TCP_CONNECT_TIMEOUT_MS;
-	if ((unsigned)(t - n->tcp) >= n->tcp_hi)
-		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
+	flow_open(n, t);
 	update_events(n, t);
-	n->st.tcp_flows++;
 }
 
-static void send_synack(struct net *n, struct tcp_flow *t)
+/* send_syn() - our SYN (connecting to the guest) or SYN-ACK (answering it),
+ * with the retransmission timer armed either way. */
+static void send_syn(struct net *n, struct tcp_flow *t, uint8_t flags)
 {
 	t->last_wnd = 0xffff;
-	if (seg_out(n, t, F_SYN | F_ACK, t->iss, 0, 0) == 0)
-		t->snd_nxt = t->iss + 1;
-	arm_rto(n, t);
-}
-
-static void send_syn(struct net *n, struct tcp_flow *t)
-{
-	t->last_wnd = 0xffff;
-	if (seg_out(n, t, F_SYN, t->iss, 0, 0) == 0)
+	if (seg_out(n, t, flags, t->iss, 0, 0) == 0)
 		t->snd_nxt = t->iss + 1;
 	arm_rto(n, t);
 }
@@ -630,11 +631,8 @@ int tcp_connect_guest(struct net *n, int fd, uint16_t gport)
 	t->ws = TCP_WS;
 	t->iss = isn(n, t);
 	t->snd_una = t->snd_nxt = t->iss;
-	t->deadline = n->now + TCP_CONNECT_TIMEOUT_MS;
-	if ((unsigned)(t - n->tcp) >= n->tcp_hi)
-		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
-	send_syn(n, t);
-	n->st.tcp_flows++;
+	flow_open(n, t);
+	send_syn(n, t, F_SYN);
 	return 0;
 }
 
@@ -702,7 +700,7 @@ void tcp_input(struct net *n, const struct ip4_pkt *ip)
 		return;
 	case TF_SYN_RCVD:
 		if (s.flags & F_SYN) {
-			send_synack(n, t); /* ours was lost */
+			send_syn(n, t, F_SYN | F_ACK); /* ours was lost */
 			return;
 		}
 		if (!(s.flags & F_ACK) || s.ack != t->iss + 1) {
@@ -768,7 +766,7 @@ void tcp_event(struct net *n, unsigned idx, uint32_t events)
 		}
 		t->state = TF_SYN_RCVD;
 		update_events(n, t);
-		send_synack(n, t);
+		send_syn(n, t, F_SYN | F_ACK);
 		return;
 	}
 	if (t->state != TF_ESTABLISHED)
@@ -828,11 +826,11 @@ void tcp_tick(struct net *n)
 							     t->rto_ms * 2;
 		t->rto_at = 0;
 		if (t->state == TF_SYN_RCVD) {
-			send_synack(n, t);
+			send_syn(n, t, F_SYN | F_ACK);
 			continue;
 		}
 		if (t->state == TF_SYN_SENT) {
-			send_syn(n, t);
+			send_syn(n, t, F_SYN);
 			continue;
 		}
 		/* Go back to the oldest unacknowledged byte. */
