@@ -23,43 +23,30 @@ def test_unit_suite_sanitized():
     assert "Sanitizer" not in out, out[-4000:]
 
 
-def test_fuzz_frame_parser():
-    corpus = tempfile.mkdtemp(prefix="msb-fuzz-")
-    seeds = os.path.join(ROOT, "fuzz", "corpus", "frame")
+def _fuzz(target, seconds, seeds=None):
+    """Run a libFuzzer target for a while; any crash or sanitizer report fails."""
+    corpus = tempfile.mkdtemp(prefix=f"msb-fuzz-{target}-")
+    dirs = [corpus] + ([os.path.join(ROOT, "fuzz", "corpus", seeds)] if seeds else [])
     try:
-        p = subprocess.run([os.path.join(BUILD, "fuzz", "frame"),
-                            "-max_total_time=20", "-rss_limit_mb=1024",
-                            corpus, seeds], capture_output=True, text=True,
-                           timeout=300)
+        p = subprocess.run([os.path.join(BUILD, "fuzz", target),
+                            f"-max_total_time={seconds}", "-rss_limit_mb=1024",
+                            *dirs], capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr[-4000:]
         assert "Done" in p.stderr, p.stderr[-2000:]
     finally:
         shutil.rmtree(corpus, ignore_errors=True)
+
+
+def test_fuzz_frame_parser():
+    """Arbitrary bytes from the guest into the agent-link frame parser."""
+    _fuzz("frame", 20, "frame")
 
 
 def test_fuzz_net_stack():
     """Arbitrary guest frames (and host socket events) into src/net/."""
-    corpus = tempfile.mkdtemp(prefix="msb-fuzz-net-")
-    seeds = os.path.join(ROOT, "fuzz", "corpus", "net")
-    try:
-        p = subprocess.run([os.path.join(BUILD, "fuzz", "net"),
-                            "-max_total_time=20", "-rss_limit_mb=1024",
-                            corpus, seeds], capture_output=True, text=True,
-                           timeout=300)
-        assert p.returncode == 0, p.stderr[-4000:]
-        assert "Done" in p.stderr, p.stderr[-2000:]
-    finally:
-        shutil.rmtree(corpus, ignore_errors=True)
+    _fuzz("net", 20, "net")
 
 
 def test_fuzz_tar_headers():
     """Arbitrary tar headers and pax records, as msb load reads them."""
-    corpus = tempfile.mkdtemp(prefix="msb-fuzz-tar-")
-    try:
-        p = subprocess.run([os.path.join(BUILD, "fuzz", "tar"),
-                            "-max_total_time=10", "-rss_limit_mb=1024", corpus],
-                           capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, p.stderr[-4000:]
-        assert "Done" in p.stderr, p.stderr[-2000:]
-    finally:
-        shutil.rmtree(corpus, ignore_errors=True)
+    _fuzz("tar", 10)

@@ -128,7 +128,6 @@ def test_stop_grace_then_force(msb):
     name = unique("stubborn")
     msb.out("run", "--name", name, "-d")
     # A process that ignores SIGTERM is killed after the grace period.
-    msb.out("run", "--help")  # keep the CLI warm; no effect
     msb("exec", name, "--", "sh", "-c",
         "trap '' TERM; (trap '' TERM; sleep 1000) >/dev/null 2>&1 & echo ok",
         check=0)

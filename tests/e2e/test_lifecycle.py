@@ -4,6 +4,8 @@
 import json
 import os
 import re
+import subprocess
+import time
 
 from conftest import unique
 
@@ -104,10 +106,9 @@ def test_run_detached_command_logs(msb):
     for _ in range(100):
         if "from-detached-command" in msb.out("logs", name):
             break
-        import time
         time.sleep(0.1)
     assert "from-detached-command" in msb.out("logs", name)
-    follower = msb.popen("logs", "-f", name, stdout=__import__("subprocess").PIPE)
+    follower = msb.popen("logs", "-f", name, stdout=subprocess.PIPE)
     msb.out("stop", name)
     out, _ = follower.communicate(timeout=30)
     assert follower.returncode == 0
