@@ -24,12 +24,16 @@ SUP_SRC := $(wildcard src/supervisor/*.c)
 # the library checks rules with its policy parser.
 NET_SRC := $(filter-out src/net/policy.c,$(wildcard src/net/*.c))
 LIB_SRC += src/net/policy.c
+# The FUSE dispatcher and the filesystem backends serve volumes from the
+# supervisor (and are driven directly by the unit tests and the fuzzer).
+FS_SRC := $(wildcard src/fs/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
-SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o) $(NET_SRC:%.c=$(B)/obj/%.o)
+SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o) $(NET_SRC:%.c=$(B)/obj/%.o) \
+	$(FS_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 
 SHARE := $(B)/share/msb
@@ -41,7 +45,8 @@ INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
-	$(B)/include/msb.h $(B)/include/msb_net_plugin.h guest examples
+	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
+	guest examples
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -52,7 +57,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -121,10 +126,10 @@ $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(HDRS)
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
-		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 	@mkdir -p $(dir $@)

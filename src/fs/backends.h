@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* backends.h - the built-in filesystem backends and plugin loading
+ *
+ * Each constructor fills a struct msb_fs_backend (a table from
+ * include/msb_fs.h and its state); free it with msb_fs_backend_close().
+ * On failure they return a negative errno and say why in @err.
+ */
+#ifndef MSB_FS_BACKENDS_H
+#define MSB_FS_BACKENDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msb_fs.h"
+
+struct msb_fs_backend {
+	const struct msb_fs_ops *ops;
+	void *state;
+	void *dl; /* a plugin's dlopen handle */
+};
+
+/* Caps every backend keeps, whatever the guest does. */
+#define MSB_FS_MAX_NODES   (1u << 20) /* nodes the guest holds lookups on */
+#define MSB_FS_MAX_HANDLES 65536u     /* open files and directories */
+
+/**
+ * struct msb_fs_passthrough_opts - see docs/filesystems.md
+ * @keep_guest_ids: when the supervisor runs as root, chown what the guest
+ *                  creates to the guest's uid/gid (default: everything
+ *                  created belongs to the supervisor's user, root or not)
+ */
+struct msb_fs_passthrough_opts {
+	int keep_guest_ids;
+};
+
+/* A host directory, with no way out of @root. */
+int msb_fs_passthrough_new(const char *root,
+			   const struct msb_fs_passthrough_opts *opts,
+			   struct msb_fs_backend *out, char *err, size_t errlen);
+
+/* A filesystem in RAM holding at most @limit bytes of data and metadata
+ * (0: 64 MiB). */
+int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out, char *err,
+		      size_t errlen);
+
+/* @lower read-only under @upper writable; the overlay takes ownership of
+ * both (on success and on failure). */
+int msb_fs_overlay_new(struct msb_fs_backend *lower,
+		       struct msb_fs_backend *upper, struct msb_fs_backend *out,
+		       char *err, size_t errlen);
+
+/* @inner wrapped in @hooks (owned by the proxy from here on, as is
+ * @inner). */
+int msb_fs_proxy_new(struct msb_fs_backend *inner,
+		     const struct msb_fs_hooks *hooks, void *hook_state,
+		     struct msb_fs_backend *out, char *err, size_t errlen);
+
+/* Load plugin @path with @arg; @inner (may have ops NULL) is the
+ * volume's source, handed to the plugin, and owned by the result. */
+int msb_fs_plugin_load(const char *path, const char *arg,
+		       struct msb_fs_backend *inner,
+		       void (*log)(void *ctx, const char *msg), void *log_ctx,
+		       struct msb_fs_backend *out, char *err, size_t errlen);
+
+void msb_fs_backend_close(struct msb_fs_backend *b);
+
+#endif
