@@ -148,14 +148,20 @@ $(B)/fuzz/tar: fuzz/tar.c src/image/tar.c src/common/util.c $(HDRS)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/tar.c src/image/tar.c src/common/util.c
 
+# Hostile descriptor chains for the virtqueue walker (fuzz/virtq_fuzz.c).
+$(B)/fuzz/virtq: fuzz/virtq_fuzz.c src/fs/virtqueue.c src/fs/virtqueue.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/fs \
+		-o $@ fuzz/virtq_fuzz.c src/fs/virtqueue.c
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
-fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar
+fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar
+test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq
 	tests/run-all.sh $(B)
 
 bench: all

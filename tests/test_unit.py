@@ -50,3 +50,8 @@ def test_fuzz_net_stack():
 def test_fuzz_tar_headers():
     """Arbitrary tar headers and pax records, as msb load reads them."""
     _fuzz("tar", 10)
+
+
+def test_fuzz_virtqueue_walker():
+    """Hostile descriptor chains and rings into src/fs/virtqueue.c."""
+    _fuzz("virtq", 10, "virtq")
