@@ -13,10 +13,18 @@
 
 #include "msb_fs.h"
 
+/**
+ * struct msb_fs_backend - a backend and what keeps it alive
+ * @ops:   its table
+ * @state: its state
+ * @dl:    a plugin's dlopen handle, closed after @ops->destroy
+ * @owned: a backend this one uses (a plugin's source), closed after it
+ */
 struct msb_fs_backend {
 	const struct msb_fs_ops *ops;
 	void *state;
-	void *dl; /* a plugin's dlopen handle */
+	void *dl;
+	struct msb_fs_backend *owned;
 };
 
 /* Caps every backend keeps, whatever the guest does. */

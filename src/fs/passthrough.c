@@ -1,0 +1,1135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* passthrough.c - a host directory as a volume, with no way out of it
+ *
+ * Theory of operation: every node the guest knows is an O_PATH file
+ * descriptor held open here, found again by (st_dev, st_ino). A name is
+ * only ever resolved one component at a time, relative to its parent's
+ * descriptor, with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+ * RESOLVE_NO_XDEV-free) and O_NOFOLLOW: the dispatcher has already refused
+ * "", ".", "..", and names with '/', and a symlink is opened as itself,
+ * never followed. So every node is reached from the root by a chain of
+ * lookups inside it, and every operation is *at() on a node's descriptor:
+ * - ".." and "/" cannot be named;
+ * - symlinks are data for the guest's own kernel to resolve in its own
+ *   namespace; we never follow one (a lookup below a symlink is ENOTDIR);
+ * - rename and link only take names under nodes already inside;
+ * - /proc/self/fd/N is used only by us, on our own descriptors, to reopen
+ *   a node we hold (the kernel's magic link lands on that very inode).
+ * What can still move things out is the host: a host process moving a
+ * directory out of the root takes it, and the guest's handle on it, along.
+ *
+ * Files are opened for I/O through /proc/self/fd of the node and only if
+ * they are regular files or directories (never a device, fifo or socket:
+ * the guest's kernel opens those itself and has no business opening the
+ * host's). Device nodes cannot be created. Writes of security.* and
+ * trusted.* xattrs are refused: a file capability set from the guest must
+ * not become a host privilege.
+ *
+ * Ownership: everything is done with the supervisor's own credentials, so
+ * what the guest creates belongs to the user who runs the sandbox. With
+ * keep_guest_ids (only meaningful as root) it is chowned to the guest's
+ * ids.
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "backends.h"
+
+struct pnode {
+	uint64_t id;
+	dev_t dev;
+	ino_t ino;
+	int fd;            /* O_PATH */
+	mode_t type;
+	uint64_t nlookup;
+	struct pnode *next_id, *next_key;
+};
+
+struct phandle {
+	uint64_t fh;
+	uint64_t node;
+	int fd;
+	int dir;
+	uint64_t dir_pos;  /* the offset getdents resumes from */
+	struct phandle *next;
+};
+
+struct ptfs {
+	struct pnode **by_id, **by_key;
+	size_t nbuckets, nnodes, max_nodes;
+	struct phandle **handles;
+	size_t hbuckets, nhandles, max_handles;
+	uint64_t next_id, next_fh;
+	mode_t umask;       /* the process's, which the host applies */
+	int keep_guest_ids;
+};
+
+/* ---- tables -------------------------------------------------------------- */
+
+static size_t hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static size_t key_hash(dev_t dev, ino_t ino)
+{
+	return hash64((uint64_t)ino * 31 + (uint64_t)dev);
+}
+
+static struct pnode *node_get(struct ptfs *p, uint64_t id)
+{
+	for (struct pnode *n = p->by_id[hash64(id) & (p->nbuckets - 1)]; n;
+	     n = n->next_id)
+		if (n->id == id)
+			return n;
+	return NULL;
+}
+
+static struct pnode *node_by_key(struct ptfs *p, dev_t dev, ino_t ino)
+{
+	for (struct pnode *n = p->by_key[key_hash(dev, ino) & (p->nbuckets - 1)];
+	     n; n = n->next_key)
+		if (n->dev == dev && n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static void node_link(struct ptfs *p, struct pnode *n)
+{
+	size_t a = hash64(n->id) & (p->nbuckets - 1);
+	size_t b = key_hash(n->dev, n->ino) & (p->nbuckets - 1);
+
+	n->next_id = p->by_id[a];
+	p->by_id[a] = n;
+	n->next_key = p->by_key[b];
+	p->by_key[b] = n;
+}
+
+static int grow(struct ptfs *p)
+{
+	size_t old = p->nbuckets;
+	struct pnode **oid = p->by_id, **okey = p->by_key;
+
+	p->by_id = calloc(old * 2, sizeof(*p->by_id));
+	p->by_key = calloc(old * 2, sizeof(*p->by_key));
+	if (!p->by_id || !p->by_key) {
+		free(p->by_id);
+		free(p->by_key);
+		p->by_id = oid;
+		p->by_key = okey;
+		return -ENOMEM;
+	}
+	p->nbuckets = old * 2;
+	for (size_t i = 0; i < old; i++)
+		for (struct pnode *n = oid[i], *next; n; n = next) {
+			next = n->next_id;
+			node_link(p, n);
+		}
+	free(oid);
+	free(okey);
+	return 0;
+}
+
+static void node_drop(struct ptfs *p, struct pnode *n)
+{
+	struct pnode **pp = &p->by_id[hash64(n->id) & (p->nbuckets - 1)];
+
+	while (*pp != n)
+		pp = &(*pp)->next_id;
+	*pp = n->next_id;
+	pp = &p->by_key[key_hash(n->dev, n->ino) & (p->nbuckets - 1)];
+	while (*pp != n)
+		pp = &(*pp)->next_key;
+	*pp = n->next_key;
+	close(n->fd);
+	free(n);
+	p->nnodes--;
+}
+
+static struct phandle *handle_get(struct ptfs *p, uint64_t node, uint64_t fh)
+{
+	for (struct phandle *h = p->handles[hash64(fh) & (p->hbuckets - 1)]; h;
+	     h = h->next)
+		if (h->fh == fh)
+			return h->node == node ? h : NULL;
+	return NULL;
+}
+
+static int handle_new(struct ptfs *p, uint64_t node, int fd, int dir,
+		      struct msb_fs_file *f)
+{
+	struct phandle *h;
+	size_t b;
+
+	if (p->nhandles >= p->max_handles)
+		return -ENFILE;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->fh = p->next_fh++;
+	h->node = node;
+	h->fd = fd;
+	h->dir = dir;
+	b = hash64(h->fh) & (p->hbuckets - 1);
+	h->next = p->handles[b];
+	p->handles[b] = h;
+	p->nhandles++;
+	f->fh = h->fh;
+	f->flags = 0;
+	return 0;
+}
+
+static void handle_drop(struct ptfs *p, struct phandle *h)
+{
+	struct phandle **pp = &p->handles[hash64(h->fh) & (p->hbuckets - 1)];
+
+	while (*pp != h)
+		pp = &(*pp)->next;
+	*pp = h->next;
+	close(h->fd);
+	free(h);
+	p->nhandles--;
+}
+
+/* ---- resolving ----------------------------------------------------------- */
+
+static int proc_path(int fd, char *buf, size_t n)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+/* Open @name under directory @dirfd, never leaving it, never following a
+ * symlink. */
+static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_SYMLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int dir_fd(struct ptfs *p, uint64_t id, int *fd)
+{
+	struct pnode *n = node_get(p, id);
+
+	if (!n)
+		return -ESTALE;
+	if (!S_ISDIR(n->type))
+		return -ENOTDIR;
+	*fd = n->fd;
+	return 0;
+}
+
+static int stat_fd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ?
+		       -errno :
+		       0;
+}
+
+/* Take @fd (O_PATH, ours from now on) as the node for one more lookup. */
+static int adopt(struct ptfs *p, int fd, struct msb_fs_entry *e)
+{
+	struct pnode *n;
+	struct stat st;
+	int err = stat_fd(fd, &st);
+
+	if (err) {
+		close(fd);
+		return err;
+	}
+	n = node_by_key(p, st.st_dev, st.st_ino);
+	if (n) {
+		close(fd);
+	} else {
+		if (p->nnodes >= p->max_nodes) {
+			close(fd);
+			return -ENFILE;
+		}
+		if (p->nnodes >= p->nbuckets && (err = grow(p))) {
+			close(fd);
+			return err;
+		}
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			close(fd);
+			return -ENOMEM;
+		}
+		n->id = p->next_id++;
+		n->dev = st.st_dev;
+		n->ino = st.st_ino;
+		n->fd = fd;
+		n->type = st.st_mode & S_IFMT;
+		node_link(p, n);
+		p->nnodes++;
+	}
+	n->nlookup++;
+	e->ino = n->id;
+	e->generation = 0;
+	e->attr = st;
+	return 0;
+}
+
+static int lookup_at(struct ptfs *p, int dfd, const char *name,
+		     struct msb_fs_entry *e)
+{
+	int fd = open_beneath(dfd, name, O_PATH, 0);
+
+	if (fd < 0)
+		return fd == -EXDEV ? -EACCES : fd;
+	return adopt(p, fd, e);
+}
+
+/* What the guest asked for, not what the host's umask leaves of it. */
+static void fix_mode(struct ptfs *p, int fd, const char *name, mode_t want)
+{
+	if (want & p->umask)
+		fchmodat(fd, name, want, 0);
+}
+
+static void give_to_guest(struct ptfs *p, const struct msb_fs_ctx *c,
+			  int dfd, const char *name)
+{
+	if (p->keep_guest_ids && geteuid() == 0)
+		fchownat(dfd, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static int pt_lookup(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		     const char *name, struct msb_fs_entry *e)
+{
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	return err ? err : lookup_at(b, dfd, name, e);
+}
+
+static void pt_forget(void *b, uint64_t id, uint64_t nlookup)
+{
+	struct ptfs *p = b;
+	struct pnode *n = node_get(p, id);
+
+	if (!n)
+		return;
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	if (!n->nlookup && n->id != MSB_FS_ROOT_ID)
+		node_drop(p, n);
+}
+
+static int pt_getattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		      uint64_t fh, struct stat *st)
+{
+	struct pnode *n = node_get(b, id);
+
+	return n ? stat_fd(n->fd, st) : -ESTALE;
+}
+
+static int pt_setattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		      const struct stat *in, uint32_t valid, uint64_t fh,
+		      struct stat *out)
+{
+	struct ptfs *p = b;
+	struct pnode *n = node_get(p, id);
+	struct phandle *h = fh != MSB_FS_NO_FH ? handle_get(p, id, fh) : NULL;
+	char path[64];
+
+	if (!n)
+		return -ESTALE;
+	proc_path(n->fd, path, sizeof(path));
+	if (valid & MSB_FS_SET_MODE) {
+		if (S_ISLNK(n->type))
+			return -EOPNOTSUPP;
+		if (fchmodat(AT_FDCWD, path, in->st_mode & 07777, 0))
+			return -errno;
+	}
+	if (valid & (MSB_FS_SET_UID | MSB_FS_SET_GID)) {
+		uid_t u = valid & MSB_FS_SET_UID ? in->st_uid : (uid_t)-1;
+		gid_t g = valid & MSB_FS_SET_GID ? in->st_gid : (gid_t)-1;
+
+		if (fchownat(n->fd, "", u, g, AT_EMPTY_PATH |
+						      AT_SYMLINK_NOFOLLOW))
+			return -errno;
+	}
+	if (valid & MSB_FS_SET_SIZE) {
+		int rc;
+
+		if (!S_ISREG(n->type))
+			return S_ISDIR(n->type) ? -EISDIR : -EINVAL;
+		if (h && !h->dir) {
+			rc = ftruncate(h->fd, in->st_size);
+		} else {
+			int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+
+			if (fd < 0)
+				return -errno;
+			rc = ftruncate(fd, in->st_size) ? -errno : 0;
+			close(fd);
+			if (rc)
+				return rc;
+		}
+		if (rc)
+			return -errno;
+	}
+	if (valid & (MSB_FS_SET_ATIME | MSB_FS_SET_MTIME)) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+		int rc;
+
+		if (valid & MSB_FS_SET_ATIME)
+			ts[0] = valid & MSB_FS_SET_ATIME_NOW ?
+					(struct timespec){ 0, UTIME_NOW } :
+					in->st_atim;
+		if (valid & MSB_FS_SET_MTIME)
+			ts[1] = valid & MSB_FS_SET_MTIME_NOW ?
+					(struct timespec){ 0, UTIME_NOW } :
+					in->st_mtim;
+		/* (a symlink's times would need its parent and name) */
+		if (S_ISLNK(n->type))
+			return -EPERM;
+		rc = h ? futimens(h->fd, ts) : utimensat(AT_FDCWD, path, ts, 0);
+		if (rc)
+			return -errno;
+	}
+	return stat_fd(n->fd, out);
+}
+
+static ssize_t pt_readlink(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			   char *buf, size_t size)
+{
+	struct pnode *n = node_get(b, id);
+	char tmp[PATH_MAX + 1];
+	ssize_t len;
+
+	if (!n)
+		return -ESTALE;
+	if (!S_ISLNK(n->type))
+		return -EINVAL;
+	len = readlinkat(n->fd, "", tmp, sizeof(tmp));
+	if (len < 0)
+		return -errno;
+	if ((size_t)len > size)
+		return -ENAMETOOLONG;
+	memcpy(buf, tmp, (size_t)len);
+	return len;
+}
+
+static int pt_symlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		      const char *name, const char *target,
+		      struct msb_fs_entry *e)
+{
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	if (err)
+		return err;
+	if (symlinkat(target, dfd, name))
+		return -errno;
+	give_to_guest(b, c, dfd, name);
+	return lookup_at(b, dfd, name, e);
+}
+
+static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		    const char *name, mode_t mode, dev_t rdev, mode_t umask,
+		    struct msb_fs_entry *e)
+{
+	mode_t want = mode & 07777 & ~umask;
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	if (err)
+		return err;
+	/* A device node in a host directory is a door to the host's
+	 * devices: never. (The guest has its own /dev.) */
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return -EPERM;
+	if (mknodat(dfd, name, (mode & S_IFMT) | want, 0))
+		return -errno;
+	fix_mode(b, dfd, name, want);
+	give_to_guest(b, c, dfd, name);
+	return lookup_at(b, dfd, name, e);
+}
+
+static int pt_mkdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		    const char *name, mode_t mode, mode_t umask,
+		    struct msb_fs_entry *e)
+{
+	mode_t want = mode & 07777 & ~umask;
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	if (err)
+		return err;
+	if (mkdirat(dfd, name, want))
+		return -errno;
+	fix_mode(b, dfd, name, want);
+	give_to_guest(b, c, dfd, name);
+	return lookup_at(b, dfd, name, e);
+}
+
+static int pt_unlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		     const char *name)
+{
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	if (err)
+		return err;
+	return unlinkat(dfd, name, 0) ? -errno : 0;
+}
+
+static int pt_rmdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		    const char *name)
+{
+	int dfd, err = dir_fd(b, parent, &dfd);
+
+	if (err)
+		return err;
+	return unlinkat(dfd, name, AT_REMOVEDIR) ? -errno : 0;
+}
+
+static int pt_rename(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		     const char *name, uint64_t newparent, const char *newname,
+		     uint32_t flags)
+{
+	unsigned fl = (flags & MSB_FS_RENAME_NOREPLACE ? RENAME_NOREPLACE : 0) |
+		      (flags & MSB_FS_RENAME_EXCHANGE ? RENAME_EXCHANGE : 0);
+	int dfd, ndfd, err;
+
+	if ((err = dir_fd(b, parent, &dfd)) ||
+	    (err = dir_fd(b, newparent, &ndfd)))
+		return err;
+	return renameat2(dfd, name, ndfd, newname, fl) ? -errno : 0;
+}
+
+static int pt_link(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		   uint64_t newparent, const char *newname,
+		   struct msb_fs_entry *e)
+{
+	struct pnode *n = node_get(b, id);
+	char path[64];
+	int dfd, err;
+
+	if (!n)
+		return -ESTALE;
+	if ((err = dir_fd(b, newparent, &dfd)))
+		return err;
+	if (S_ISDIR(n->type))
+		return -EPERM;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the magic link of our own
+	 * descriptor is the same inode without it. */
+	if (linkat(n->fd, "", dfd, newname, AT_EMPTY_PATH)) {
+		if (errno != ENOENT && errno != EPERM)
+			return -errno;
+		proc_path(n->fd, path, sizeof(path));
+		if (linkat(AT_FDCWD, path, dfd, newname, AT_SYMLINK_FOLLOW))
+			return -errno;
+	}
+	return lookup_at(b, dfd, newname, e);
+}
+
+/* Reopen node @n for I/O: regular files and directories only. */
+static int reopen(struct pnode *n, int flags)
+{
+	char path[64];
+	int fd;
+
+	if (!S_ISREG(n->type) && !S_ISDIR(n->type))
+		return -ENXIO;
+	proc_path(n->fd, path, sizeof(path));
+	/* (the magic link itself must be followed: no O_NOFOLLOW) */
+	fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+static int pt_open(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		   int flags, struct msb_fs_file *f)
+{
+	struct ptfs *p = b;
+	struct pnode *n = node_get(p, id);
+	int fd, err;
+
+	if (!n)
+		return -ESTALE;
+	if (S_ISDIR(n->type))
+		return -EISDIR;
+	if (!S_ISREG(n->type))
+		return -ENXIO;
+	if (p->nhandles >= p->max_handles)
+		return -ENFILE;
+	fd = reopen(n, flags & ~(O_CREAT | O_EXCL));
+	if (fd < 0)
+		return fd;
+	if ((err = handle_new(p, id, fd, 0, f)))
+		close(fd);
+	return err;
+}
+
+static ssize_t pt_read(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		       uint64_t fh, const struct iovec *iov, int iovcnt,
+		       uint64_t off)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	ssize_t n;
+
+	if (!h || h->dir)
+		return -EBADF;
+	n = preadv(h->fd, iov, iovcnt, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t pt_write(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			uint64_t fh, const struct iovec *iov, int iovcnt,
+			uint64_t off, int flags)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	ssize_t n;
+
+	if (!h || h->dir)
+		return -EBADF;
+	/* An O_APPEND descriptor appends whatever the offset. */
+	n = pwritev(h->fd, iov, iovcnt, (off_t)off);
+	return n < 0 ? -errno : n;
+}
+
+static int pt_statfs(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		     struct statvfs *st)
+{
+	struct pnode *n = node_get(b, id);
+
+	if (!n)
+		return -ESTALE;
+	return fstatvfs(n->fd, st) ? -errno : 0;
+}
+
+static int pt_release(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		      uint64_t fh, int flags, uint64_t lock_owner)
+{
+	struct ptfs *p = b;
+	struct phandle *h = handle_get(p, id, fh);
+
+	if (!h || h->dir)
+		return -EBADF;
+	handle_drop(p, h);
+	return 0;
+}
+
+static int pt_fsync(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		    uint64_t fh, int datasync)
+{
+	struct phandle *h = handle_get(b, id, fh);
+
+	if (!h)
+		return -EBADF;
+	return (datasync ? fdatasync(h->fd) : fsync(h->fd)) ? -errno : 0;
+}
+
+/* ---- xattrs -------------------------------------------------------------- */
+
+/* security.* (file capabilities, LSM labels) and trusted.* would become
+ * host privileges; ACLs (system.*) are the guest kernel's business. */
+static int xattr_writable(const char *name)
+{
+	if (!strncmp(name, "user.", 5))
+		return 0;
+	if (!strncmp(name, "security.", 9) || !strncmp(name, "trusted.", 8))
+		return -EPERM;
+	return -EOPNOTSUPP;
+}
+
+static int xattr_node(struct ptfs *p, uint64_t id, char *path, size_t n,
+		      struct pnode **out)
+{
+	struct pnode *nd = node_get(p, id);
+
+	if (!nd)
+		return -ESTALE;
+	/* Path-based calls on the magic link reach the inode; a symlink's
+	 * own xattrs (user.* is not allowed on them anyway) are not kept. */
+	if (S_ISLNK(nd->type))
+		return 1;
+	proc_path(nd->fd, path, n);
+	*out = nd;
+	return 0;
+}
+
+static int pt_setxattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		       const char *name, const void *value, size_t size,
+		       int flags)
+{
+	struct pnode *n;
+	char path[64];
+	int err = xattr_node(b, id, path, sizeof(path), &n);
+
+	if (err)
+		return err < 0 ? err : -EPERM;
+	if ((err = xattr_writable(name)))
+		return err;
+	return setxattr(path, name, value, size, flags) ? -errno : 0;
+}
+
+static ssize_t pt_getxattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			   const char *name, void *buf, size_t size)
+{
+	struct pnode *n;
+	char path[64];
+	ssize_t len;
+	int err = xattr_node(b, id, path, sizeof(path), &n);
+
+	if (err)
+		return err < 0 ? err : -ENODATA;
+	len = getxattr(path, name, buf, size);
+	return len < 0 ? -errno : len;
+}
+
+static ssize_t pt_listxattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			    char *buf, size_t size)
+{
+	struct pnode *n;
+	char path[64];
+	ssize_t len;
+	int err = xattr_node(b, id, path, sizeof(path), &n);
+
+	if (err)
+		return err < 0 ? err : 0;
+	len = listxattr(path, buf, size);
+	return len < 0 ? -errno : len;
+}
+
+static int pt_removexattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			  const char *name)
+{
+	struct pnode *n;
+	char path[64];
+	int err = xattr_node(b, id, path, sizeof(path), &n);
+
+	if (err)
+		return err < 0 ? err : -ENODATA;
+	if ((err = xattr_writable(name)))
+		return err;
+	return removexattr(path, name) ? -errno : 0;
+}
+
+/* close(2) of a descriptor: POSIX drops the process's locks; the closest
+ * with OFD locks is to drop this description's. */
+static int pt_flush(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		    uint64_t fh, uint64_t lock_owner)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	if (!h)
+		return -EBADF;
+	if (!h->dir)
+		fcntl(h->fd, F_OFD_SETLK, &fl);
+	return 0;
+}
+
+/* ---- directories --------------------------------------------------------- */
+
+static int pt_opendir(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		      int flags, struct msb_fs_file *f)
+{
+	struct ptfs *p = b;
+	struct pnode *n = node_get(p, id);
+	int fd, err;
+
+	if (!n)
+		return -ESTALE;
+	if (!S_ISDIR(n->type))
+		return -ENOTDIR;
+	if (p->nhandles >= p->max_handles)
+		return -ENFILE;
+	fd = reopen(n, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	if ((err = handle_new(p, id, fd, 1, f)))
+		close(fd);
+	return err;
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int pt_readdir(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		      uint64_t fh, uint64_t off, msb_fs_fill_fn fill,
+		      void *fill_ctx)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	char buf[16384] __attribute__((aligned(8)));
+
+	if (!h || !h->dir)
+		return -EBADF;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	if (h->dir_pos != off || !off) {
+		if (lseek(h->fd, (off_t)off, SEEK_SET) < 0)
+			return -errno;
+		h->dir_pos = off;
+	}
+	for (;;) {
+		long n = syscall(SYS_getdents64, h->fd, buf, sizeof(buf));
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (long pos = 0; pos < n;) {
+			struct linux_dirent64 *d = (void *)(buf + pos);
+			struct msb_fs_dirent de = {
+				.ino = d->d_ino,
+				.off = (uint64_t)d->d_off,
+				.type = d->d_type,
+				.name = d->d_name,
+			};
+
+			pos += d->d_reclen;
+			if (fill(fill_ctx, &de)) {
+				/* Not taken: the next call starts here. */
+				if (lseek(h->fd, (off_t)h->dir_pos, SEEK_SET) <
+				    0)
+					h->dir_pos = UINT64_MAX;
+				return 0;
+			}
+			h->dir_pos = (uint64_t)d->d_off;
+		}
+	}
+}
+
+static int pt_releasedir(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			 uint64_t fh)
+{
+	struct ptfs *p = b;
+	struct phandle *h = handle_get(p, id, fh);
+
+	if (!h || !h->dir)
+		return -EBADF;
+	handle_drop(p, h);
+	return 0;
+}
+
+static int pt_fsyncdir(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		       uint64_t fh, int datasync)
+{
+	return pt_fsync(b, c, id, fh, datasync);
+}
+
+/* ---- locks --------------------------------------------------------------- */
+
+static int pt_getlk(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		    uint64_t fh, uint64_t owner, struct flock *lk)
+{
+	struct phandle *h = handle_get(b, id, fh);
+
+	if (!h || h->dir)
+		return -EBADF;
+	lk->l_pid = 0;
+	if (fcntl(h->fd, F_OFD_GETLK, lk))
+		return -errno;
+	return 0;
+}
+
+static int pt_setlk(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		    uint64_t fh, uint64_t owner, const struct flock *lk,
+		    int wait)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	struct flock fl = *lk;
+
+	if (!h || h->dir)
+		return -EBADF;
+	fl.l_pid = 0;
+	if (fcntl(h->fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl))
+		return errno == EACCES ? -EAGAIN : -errno;
+	return 0;
+}
+
+static int pt_access(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		     int mask)
+{
+	struct pnode *n = node_get(b, id);
+	char path[64];
+
+	if (!n)
+		return -ESTALE;
+	if (S_ISLNK(n->type))
+		return 0;
+	proc_path(n->fd, path, sizeof(path));
+	return faccessat(AT_FDCWD, path, mask, AT_EACCESS) ? -errno : 0;
+}
+
+static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
+		     const char *name, mode_t mode, int flags, mode_t umask,
+		     struct msb_fs_entry *e, struct msb_fs_file *f)
+{
+	struct ptfs *p = b;
+	mode_t want = mode & 07777 & ~umask;
+	char path[64];
+	int dfd, fd, pfd, created = 1, err = dir_fd(p, parent, &dfd);
+
+	if (err)
+		return err;
+	if (p->nhandles >= p->max_handles)
+		return -ENFILE;
+	/* Create it exclusively first, to know whether it is ours to set
+	 * the mode of (the host's umask is not the guest's). */
+	fd = open_beneath(dfd, name, O_CREAT | O_EXCL | flags, want);
+	if (fd == -EEXIST && !(flags & O_EXCL)) {
+		struct stat st;
+
+		/* Non-blocking: it could be a fifo, which is not ours to open. */
+		fd = open_beneath(dfd, name, (flags & ~O_CREAT) | O_NONBLOCK, 0);
+		created = 0;
+		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+			close(fd);
+			return -EEXIST;
+		}
+		if (fd >= 0 && !(flags & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	}
+	if (fd < 0)
+		return fd == -EXDEV ? -EACCES : fd;
+	if (created && (want & p->umask))
+		fchmod(fd, want);
+	if (created)
+	give_to_guest(p, c, dfd, name);
+	proc_path(fd, path, sizeof(path));
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if ((err = adopt(p, pfd, e))) {
+		close(fd);
+		return err;
+	}
+	if ((err = handle_new(p, e->ino, fd, 0, f))) {
+		close(fd);
+		pt_forget(p, e->ino, 1);
+	}
+	return err;
+}
+
+static int pt_fallocate(void *b, const struct msb_fs_ctx *c, uint64_t id,
+			uint64_t fh, int mode, uint64_t off, uint64_t len)
+{
+	struct phandle *h = handle_get(b, id, fh);
+
+	if (!h || h->dir)
+		return -EBADF;
+	return fallocate(h->fd, mode, (off_t)off, (off_t)len) ? -errno : 0;
+}
+
+static int pt_lseek(void *b, const struct msb_fs_ctx *c, uint64_t id,
+		    uint64_t fh, uint64_t off, int whence, uint64_t *result)
+{
+	struct phandle *h = handle_get(b, id, fh);
+	off_t r;
+
+	if (!h || h->dir)
+		return -EBADF;
+	r = lseek(h->fd, (off_t)off, whence);
+	if (r < 0)
+		return -errno;
+	*result = (uint64_t)r;
+	return 0;
+}
+
+static ssize_t pt_copy_file_range(void *b, const struct msb_fs_ctx *c,
+				  uint64_t id_in, uint64_t fh_in,
+				  uint64_t off_in, uint64_t id_out,
+				  uint64_t fh_out, uint64_t off_out,
+				  size_t len, int flags)
+{
+	struct phandle *hi = handle_get(b, id_in, fh_in);
+	struct phandle *ho = handle_get(b, id_out, fh_out);
+	loff_t oi = (loff_t)off_in, oo = (loff_t)off_out;
+	ssize_t n;
+
+	if (!hi || !ho || hi->dir || ho->dir)
+		return -EBADF;
+	n = copy_file_range(hi->fd, &oi, ho->fd, &oo, len, 0);
+	return n < 0 ? -errno : n;
+}
+
+static int pt_syncfs(void *b, const struct msb_fs_ctx *c, uint64_t id)
+{
+	struct pnode *n = node_get(b, MSB_FS_ROOT_ID);
+	int fd = n ? reopen(n, O_RDONLY | O_DIRECTORY) : -ESTALE;
+
+	if (fd < 0)
+		return fd;
+	if (syncfs(fd)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	close(fd);
+	return 0;
+}
+
+static void pt_destroy(void *b)
+{
+	struct ptfs *p = b;
+
+	for (size_t i = 0; i < p->hbuckets; i++)
+		while (p->handles[i])
+			handle_drop(p, p->handles[i]);
+	for (size_t i = 0; i < p->nbuckets; i++)
+		while (p->by_id[i])
+			node_drop(p, p->by_id[i]);
+	free(p->handles);
+	free(p->by_id);
+	free(p->by_key);
+	free(p);
+}
+
+static const struct msb_fs_ops passthrough_ops = {
+	.abi = MSB_FS_ABI,
+	.size = sizeof(struct msb_fs_ops),
+	.name = "passthrough",
+	.destroy = pt_destroy,
+	.lookup = pt_lookup,
+	.forget = pt_forget,
+	.getattr = pt_getattr,
+	.setattr = pt_setattr,
+	.readlink = pt_readlink,
+	.symlink = pt_symlink,
+	.mknod = pt_mknod,
+	.mkdir = pt_mkdir,
+	.unlink = pt_unlink,
+	.rmdir = pt_rmdir,
+	.rename = pt_rename,
+	.link = pt_link,
+	.open = pt_open,
+	.read = pt_read,
+	.write = pt_write,
+	.statfs = pt_statfs,
+	.release = pt_release,
+	.fsync = pt_fsync,
+	.setxattr = pt_setxattr,
+	.getxattr = pt_getxattr,
+	.listxattr = pt_listxattr,
+	.removexattr = pt_removexattr,
+	.flush = pt_flush,
+	.opendir = pt_opendir,
+	.readdir = pt_readdir,
+	.releasedir = pt_releasedir,
+	.fsyncdir = pt_fsyncdir,
+	.getlk = pt_getlk,
+	.setlk = pt_setlk,
+	.access = pt_access,
+	.create = pt_create,
+	.fallocate = pt_fallocate,
+	.lseek = pt_lseek,
+	.copy_file_range = pt_copy_file_range,
+	.syncfs = pt_syncfs,
+};
+
+/* Every node and handle is a descriptor: size the caps to what the
+ * process may open (raising its soft limit to the hard one). */
+static void fd_budget(size_t *nodes, size_t *handles)
+{
+	struct rlimit rl;
+	size_t avail;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1u << 20;
+	avail = rl.rlim_cur > 1024 ? (size_t)rl.rlim_cur - 512 : 512;
+	*nodes = avail / 2 < MSB_FS_MAX_NODES ? avail / 2 : MSB_FS_MAX_NODES;
+	*handles = avail / 4 < MSB_FS_MAX_HANDLES ? avail / 4 :
+						   MSB_FS_MAX_HANDLES;
+}
+
+int msb_fs_passthrough_new(const char *root,
+			   const struct msb_fs_passthrough_opts *opts,
+			   struct msb_fs_backend *out, char *err, size_t errlen)
+{
+	struct ptfs *p;
+	struct pnode *n;
+	struct stat st;
+	int fd, e;
+
+	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, errlen, "cannot open volume directory %s: %s "
+			 "(give an existing directory)", root, strerror(-e));
+		return e;
+	}
+	if (fstat(fd, &st)) {
+		e = -errno;
+		close(fd);
+		snprintf(err, errlen, "cannot stat %s: %s", root, strerror(-e));
+		return e;
+	}
+	p = calloc(1, sizeof(*p));
+	n = calloc(1, sizeof(*n));
+	if (p) {
+		p->nbuckets = 64;
+		p->hbuckets = 1024;
+		p->by_id = calloc(p->nbuckets, sizeof(*p->by_id));
+		p->by_key = calloc(p->nbuckets, sizeof(*p->by_key));
+		p->handles = calloc(p->hbuckets, sizeof(*p->handles));
+	}
+	if (!p || !n || !p->by_id || !p->by_key || !p->handles) {
+		if (p) {
+			free(p->by_id);
+			free(p->by_key);
+			free(p->handles);
+		}
+		free(p);
+		free(n);
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	fd_budget(&p->max_nodes, &p->max_handles);
+	p->umask = umask(022);
+	umask(p->umask);
+	p->keep_guest_ids = opts && opts->keep_guest_ids;
+	p->next_id = MSB_FS_ROOT_ID;
+	p->next_fh = 1;
+	n->id = p->next_id++;
+	n->dev = st.st_dev;
+	n->ino = st.st_ino;
+	n->fd = fd;
+	n->type = S_IFDIR;
+	n->nlookup = 1;
+	node_link(p, n);
+	p->nnodes = 1;
+	out->ops = &passthrough_ops;
+	out->state = p;
+	out->dl = NULL;
+	out->owned = NULL;
+	return 0;
+}

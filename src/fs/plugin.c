@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* plugin.c - a user's filesystem backend or hooks, from a shared object
+ *
+ * The object exports MSB_FS_PLUGIN_ENTRY (include/msb_fs.h). It gets the
+ * volume's source backend (if any) and gives back either a backend of its
+ * own or hooks, which run as a proxy around the source. Tables are checked
+ * (abi, size) before anything is called through them.
+ */
+
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends.h"
+#include "fuse.h"
+
+void msb_fs_backend_close(struct msb_fs_backend *b)
+{
+	if (!b)
+		return;
+	if (b->ops && b->ops->destroy)
+		b->ops->destroy(b->state);
+	if (b->dl)
+		dlclose(b->dl);
+	if (b->owned) {
+		msb_fs_backend_close(b->owned);
+		free(b->owned);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+static void no_log(void *ctx, const char *msg)
+{
+}
+
+int msb_fs_plugin_load(const char *path, const char *arg,
+		       struct msb_fs_backend *inner,
+		       void (*log)(void *ctx, const char *msg), void *log_ctx,
+		       struct msb_fs_backend *out, char *err, size_t errlen)
+{
+	struct msb_fs_host host = {
+		.abi = MSB_FS_ABI,
+		.ctx = log_ctx,
+		.log = log ? log : no_log,
+		.inner = inner ? inner->ops : NULL,
+		.inner_state = inner ? inner->state : NULL,
+	};
+	struct msb_fs_plugin pl = { 0 };
+	msb_fs_plugin_open_fn open_fn;
+	char why[512] = "";
+	void *dl;
+	int rc;
+
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		snprintf(err, errlen, "cannot load filesystem plugin: %s",
+			 dlerror());
+		rc = -ENOENT;
+		goto fail;
+	}
+	*(void **)&open_fn = dlsym(dl, MSB_FS_PLUGIN_ENTRY);
+	if (!open_fn) {
+		snprintf(err, errlen,
+			 "filesystem plugin %s has no %s function (see "
+			 "include/msb_fs.h)", path, MSB_FS_PLUGIN_ENTRY);
+		rc = -EINVAL;
+		goto fail;
+	}
+	rc = open_fn(&host, arg ? arg : "", &pl, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "filesystem plugin %s refused to start: %s",
+			 path, why[0] ? why : strerror(rc < 0 ? -rc : EINVAL));
+		rc = rc < 0 ? rc : -EINVAL;
+		goto fail;
+	}
+	if (pl.ops && !pl.hooks) {
+		if ((rc = msb_fs_ops_check(pl.ops, why, sizeof(why)))) {
+			snprintf(err, errlen, "filesystem plugin %s: %s", path,
+				 why);
+			if (pl.ops->abi == MSB_FS_ABI && pl.ops->destroy)
+				pl.ops->destroy(pl.state);
+			goto fail;
+		}
+		/* Its own backend, which may use the source: that lives
+		 * until the plugin's backend is destroyed. */
+		memset(out, 0, sizeof(*out));
+		if (inner && inner->ops) {
+			out->owned = malloc(sizeof(*out->owned));
+			if (!out->owned) {
+				snprintf(err, errlen, "out of memory");
+				if (pl.ops->destroy)
+					pl.ops->destroy(pl.state);
+				rc = -ENOMEM;
+				goto fail;
+			}
+			*out->owned = *inner;
+			memset(inner, 0, sizeof(*inner));
+		}
+		out->ops = pl.ops;
+		out->state = pl.state;
+		out->dl = dl;
+		return 0;
+	}
+	if (pl.hooks && !pl.ops) {
+		struct msb_fs_backend src = inner ? *inner : (struct msb_fs_backend){ 0 };
+
+		if (!src.ops) {
+			snprintf(err, errlen,
+				 "filesystem plugin %s gives hooks, which need "
+				 "a source to wrap: give the volume a host "
+				 "directory", path);
+			if (pl.hooks->abi == MSB_FS_ABI && pl.hooks->close)
+				pl.hooks->close(pl.hook_state);
+			rc = -EINVAL;
+			goto fail;
+		}
+		if (inner)
+			memset(inner, 0, sizeof(*inner));
+		rc = msb_fs_proxy_new(&src, pl.hooks, pl.hook_state, out, why,
+				      sizeof(why));
+		if (rc) {
+			snprintf(err, errlen, "filesystem plugin %s: %s", path,
+				 why);
+			dlclose(dl);
+			return rc;
+		}
+		out->dl = dl;
+		return 0;
+	}
+	snprintf(err, errlen,
+		 "filesystem plugin %s must give either a backend (ops) or "
+		 "hooks, not %s", path, pl.ops ? "both" : "neither");
+	rc = -EINVAL;
+fail:
+	if (dl)
+		dlclose(dl);
+	msb_fs_backend_close(inner);
+	return rc;
+}
