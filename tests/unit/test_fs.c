@@ -1,0 +1,1203 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_fs.c - the FUSE dispatcher and the filesystem backends, driven by
+ * real FUSE request bytes (<linux/fuse.h>) split across iovecs as a
+ * virtqueue might split them, against real temp directories. */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/fuse.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "fuse.h"
+#include "harness.h"
+#include "util.h"
+
+#define OUT_MAX ((2u << 20) + 4096)
+
+/* One session under test. */
+struct ts {
+	struct msb_fuse *f;
+	struct msb_fs_backend be;
+	uint8_t *out;
+	uint64_t unique;
+	size_t rlen;          /* reply body length */
+	uint8_t *body;        /* reply body */
+	size_t outcap;        /* writable room offered (default OUT_MAX) */
+	int split;            /* split requests and replies into pieces */
+};
+
+/* Split [0, len) into up to 8 iovecs over @base, some empty. */
+static int split_iov(uint8_t *base, size_t len, struct iovec *iov, int split)
+{
+	size_t cuts[9];
+	int n = split ? 1 + (int)(unit_rand() % 8) : 1;
+
+	for (int i = 0; i < n - 1; i++)
+		cuts[i] = len ? unit_rand() % (len + 1) : 0;
+	cuts[n - 1] = len;
+	/* sort */
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (cuts[j] < cuts[i]) {
+				size_t t = cuts[i];
+
+				cuts[i] = cuts[j];
+				cuts[j] = t;
+			}
+	for (int i = 0, prev = 0; i < n; i++) {
+		iov[i].iov_base = base + prev;
+		iov[i].iov_len = cuts[i] - (size_t)prev;
+		prev = (int)cuts[i];
+	}
+	return n;
+}
+
+/* Send a request of opcode @op on @nodeid with argument parts (pointer,
+ * length pairs, NULL-terminated). Return: the reply's error (0 or -errno),
+ * or 1 if there was no reply. */
+static int call(struct ts *t, uint32_t op, uint64_t nodeid, ...)
+{
+	static uint8_t req[(1u << 20) + 65536];
+	struct fuse_in_header h = { .opcode = op, .nodeid = nodeid,
+				    .unique = ++t->unique, .uid = 0, .gid = 0,
+				    .pid = 4242 };
+	struct iovec in[8], out[8];
+	size_t len = sizeof(h), olen;
+	struct fuse_out_header oh;
+	const void *p;
+	va_list ap;
+	int nin, nout;
+
+	va_start(ap, nodeid);
+	while ((p = va_arg(ap, const void *))) {
+		size_t l = va_arg(ap, size_t);
+
+		memcpy(req + len, p, l);
+		len += l;
+	}
+	va_end(ap);
+	h.len = (uint32_t)len;
+	memcpy(req, &h, sizeof(h));
+	nin = split_iov(req, len, in, t->split);
+	memset(t->out, 0xa5, 64);
+	nout = split_iov(t->out, t->outcap ? t->outcap : OUT_MAX, out,
+			 t->split);
+	olen = msb_fuse_handle(t->f, in, nin, out, nout);
+	if (!olen)
+		return 1;
+	memcpy(&oh, t->out, sizeof(oh));
+	CHECK_EQ_INT(oh.len, olen);
+	CHECK_EQ_INT(oh.unique, h.unique);
+	t->body = t->out + sizeof(oh);
+	t->rlen = olen - sizeof(oh);
+	if (oh.error)
+		CHECK_EQ_INT(t->rlen, 0);
+	return oh.error;
+}
+
+#define END NULL
+
+static int ts_open(struct ts *t, struct msb_fs_backend *be,
+		   const struct msb_fuse_opts *o)
+{
+	struct fuse_init_in in = { .major = 7, .minor = 37,
+				   .max_readahead = 1 << 20,
+				   .flags = 0xffffffffu };
+	struct fuse_init_out io;
+
+	memset(t, 0, sizeof(*t));
+	t->be = *be;
+	t->f = msb_fuse_new(be->ops, be->state, o);
+	t->out = malloc(OUT_MAX);
+	t->split = 1;
+	if (!t->f || !t->out)
+		return -1;
+	CHECK_EQ_INT(call(t, FUSE_INIT, 0, &in, sizeof(in), END), 0);
+	CHECK_EQ_INT(t->rlen, sizeof(io));
+	memcpy(&io, t->body, sizeof(io));
+	CHECK_EQ_INT(io.major, 7);
+	CHECK_EQ_INT(io.max_write, MSB_FUSE_MAX_WRITE);
+	CHECK(io.flags & FUSE_DO_READDIRPLUS);
+	CHECK(!(io.flags & (FUSE_SPLICE_READ | FUSE_SPLICE_WRITE |
+			    FUSE_SPLICE_MOVE | FUSE_WRITEBACK_CACHE)));
+	CHECK_EQ_INT(io.max_pages, 256);
+	return 0;
+}
+
+static void ts_close(struct ts *t)
+{
+	msb_fuse_free(t->f);
+	msb_fs_backend_close(&t->be);
+	free(t->out);
+}
+
+static int lookup(struct ts *t, uint64_t dir, const char *name,
+		  struct fuse_entry_out *e)
+{
+	int rc = call(t, FUSE_LOOKUP, dir, name, strlen(name) + 1, END);
+
+	if (!rc) {
+		CHECK_EQ_INT(t->rlen, sizeof(*e));
+		memcpy(e, t->body, sizeof(*e));
+		CHECK(e->nodeid != 0);
+	}
+	return rc;
+}
+
+static int create(struct ts *t, uint64_t dir, const char *name, uint32_t mode,
+		  uint32_t flags, struct fuse_entry_out *e, uint64_t *fh)
+{
+	struct fuse_create_in in = { .flags = flags, .mode = S_IFREG | mode,
+				     .umask = 022 };
+	struct fuse_open_out oo;
+	int rc = call(t, FUSE_CREATE, dir, &in, sizeof(in), name,
+		      strlen(name) + 1, END);
+
+	if (!rc) {
+		CHECK_EQ_INT(t->rlen, sizeof(*e) + sizeof(oo));
+		memcpy(e, t->body, sizeof(*e));
+		memcpy(&oo, t->body + sizeof(*e), sizeof(oo));
+		*fh = oo.fh;
+	}
+	return rc;
+}
+
+static int mkdir_(struct ts *t, uint64_t dir, const char *name,
+		  struct fuse_entry_out *e)
+{
+	struct fuse_mkdir_in in = { .mode = 0755, .umask = 022 };
+	int rc = call(t, FUSE_MKDIR, dir, &in, sizeof(in), name,
+		      strlen(name) + 1, END);
+
+	if (!rc)
+		memcpy(e, t->body, sizeof(*e));
+	return rc;
+}
+
+static int open_(struct ts *t, uint64_t ino, uint32_t flags, uint64_t *fh,
+		 int dir)
+{
+	struct fuse_open_in in = { .flags = flags };
+	int rc = call(t, dir ? FUSE_OPENDIR : FUSE_OPEN, ino, &in, sizeof(in),
+		      END);
+
+	if (!rc) {
+		struct fuse_open_out oo;
+
+		memcpy(&oo, t->body, sizeof(oo));
+		*fh = oo.fh;
+	}
+	return rc;
+}
+
+static int release(struct ts *t, uint64_t ino, uint64_t fh, int dir)
+{
+	struct fuse_release_in in = { .fh = fh };
+
+	return call(t, dir ? FUSE_RELEASEDIR : FUSE_RELEASE, ino, &in,
+		    sizeof(in), END);
+}
+
+static long write_(struct ts *t, uint64_t ino, uint64_t fh, uint64_t off,
+		   const void *data, size_t len)
+{
+	struct fuse_write_in in = { .fh = fh, .offset = off,
+				    .size = (uint32_t)len };
+	struct fuse_write_out wo;
+	int rc = call(t, FUSE_WRITE, ino, &in, sizeof(in), data, len, END);
+
+	if (rc)
+		return rc;
+	memcpy(&wo, t->body, sizeof(wo));
+	return wo.size;
+}
+
+static long read_(struct ts *t, uint64_t ino, uint64_t fh, uint64_t off,
+		  void *buf, size_t len)
+{
+	struct fuse_read_in in = { .fh = fh, .offset = off,
+				   .size = (uint32_t)len };
+	int rc = call(t, FUSE_READ, ino, &in, sizeof(in), END);
+
+	if (rc)
+		return rc;
+	CHECK(t->rlen <= len);
+	memcpy(buf, t->body, t->rlen);
+	return (long)t->rlen;
+}
+
+static void forget(struct ts *t, uint64_t ino, uint64_t n)
+{
+	struct fuse_forget_in in = { .nlookup = n };
+
+	CHECK_EQ_INT(call(t, FUSE_FORGET, ino, &in, sizeof(in), END), 1);
+}
+
+/* READDIR(PLUS) the whole of @dir in small batches; @names gets the names
+ * joined by ',' in order; Return the number of entries. */
+static int list(struct ts *t, uint64_t dir, int plus, char *names, size_t n,
+		int *err)
+{
+	uint64_t fh, off = 0;
+	int count = 0;
+
+	*names = 0;
+	*err = open_(t, dir, O_RDONLY, &fh, 1);
+	if (*err)
+		return 0;
+	for (int rounds = 0; rounds < 100000; rounds++) {
+		struct fuse_read_in in = { .fh = fh, .offset = off,
+					   .size = 700 };
+		size_t pos = 0;
+		int got = 0;
+
+		*err = call(t, plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir, &in,
+			    sizeof(in), END);
+		if (*err)
+			break;
+		CHECK(t->rlen <= 700);
+		while (pos < t->rlen) {
+			struct fuse_dirent de;
+			size_t hdr = plus ? sizeof(struct fuse_entry_out) : 0;
+			const char *nm;
+
+			memcpy(&de, t->body + pos + hdr, sizeof(de));
+			nm = (const char *)t->body + pos + hdr +
+			     FUSE_NAME_OFFSET;
+			if (plus) {
+				struct fuse_entry_out e;
+
+				memcpy(&e, t->body + pos, sizeof(e));
+				if (!(de.namelen == 1 && nm[0] == '.') &&
+				    !(de.namelen == 2 && !memcmp(nm, "..", 2))) {
+					CHECK(e.nodeid != 0);
+					CHECK_EQ_INT(e.attr.ino, de.ino);
+					forget(t, e.nodeid, 1);
+				}
+			}
+			if (strlen(names) + de.namelen + 2 < n) {
+				strncat(names, nm, de.namelen);
+				strcat(names, ",");
+			}
+			off = de.off;
+			pos += (hdr + FUSE_NAME_OFFSET + de.namelen + 7) & ~7ul;
+			count++;
+			got++;
+		}
+		CHECK_EQ_INT(pos, t->rlen);
+		if (!got)
+			break;
+	}
+	CHECK_EQ_INT(release(t, dir, fh, 1), 0);
+	return count;
+}
+
+static int has_name(const char *names, const char *name)
+{
+	char pat[300];
+
+	snprintf(pat, sizeof(pat), ",%s,", name);
+	char all[70000];
+
+	snprintf(all, sizeof(all), ",%s", names);
+	return strstr(all, pat) != NULL;
+}
+
+/* ---- the operations every backend must get right -------------------------- */
+
+static void exercise(struct msb_fs_backend *be, const char *what)
+{
+	struct ts t;
+	struct fuse_entry_out e, d, e2;
+	struct fuse_attr_out ao;
+	uint64_t fh, fh2, dfh;
+	static uint8_t big[(1u << 20) + 10], back[(1u << 20) + 10];
+	static char names[65536];
+	int err;
+
+	if (ts_open(&t, be, NULL))
+		return;
+	/* CREATE, WRITE (split), READ (split) */
+	CHECK_EQ_INT(create(&t, 1, "a.txt", 0644, O_RDWR, &e, &fh), 0);
+	CHECK(S_ISREG(e.attr.mode));
+	CHECK_EQ_INT(e.attr.mode & 0777, 0644);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 11));
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, big, 1u << 20), 1 << 20);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 1u << 20, "tail", 4), 4);
+	CHECK_EQ_INT(read_(&t, e.nodeid, fh, 0, back, 1u << 20), 1 << 20);
+	CHECK_MEM(back, big, 1u << 20);
+	CHECK_EQ_INT(read_(&t, e.nodeid, fh, (1u << 20) - 2, back, 100), 6);
+	CHECK_MEM(back + 2, "tail", 4);
+	CHECK_EQ_INT(read_(&t, e.nodeid, fh, 5u << 20, back, 100), 0);
+	/* GETATTR with and without the handle */
+	{
+		struct fuse_getattr_in gi = { .getattr_flags = FUSE_GETATTR_FH,
+					      .fh = fh };
+
+		CHECK_EQ_INT(call(&t, FUSE_GETATTR, e.nodeid, &gi, sizeof(gi),
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.size, (1 << 20) + 4);
+		CHECK_EQ_INT(call(&t, FUSE_GETATTR, 1, END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK(S_ISDIR(ao.attr.mode));
+	}
+	/* SETATTR: truncate and chmod */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_SIZE | FATTR_MODE,
+					      .size = 10, .mode = 0600 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.size, 10);
+		CHECK_EQ_INT(ao.attr.mode & 07777, 0600);
+	}
+	/* LSEEK over a sparse file, FALLOCATE punching a hole */
+	{
+		struct fuse_lseek_in li = { .fh = fh, .offset = 0,
+					    .whence = SEEK_HOLE };
+		struct fuse_lseek_out lo;
+		struct fuse_fallocate_in fi = { .fh = fh, .offset = 0,
+						.length = 4096,
+						.mode = FALLOC_FL_PUNCH_HOLE |
+							FALLOC_FL_KEEP_SIZE };
+
+		CHECK_EQ_INT(write_(&t, e.nodeid, fh, 8u << 20, "end", 3), 3);
+		CHECK_EQ_INT(call(&t, FUSE_LSEEK, e.nodeid, &li, sizeof(li),
+				  END), 0);
+		memcpy(&lo, t.body, sizeof(lo));
+		CHECK(lo.offset >= 10 && lo.offset < (8u << 20));
+		li.whence = SEEK_DATA;
+		li.offset = 1u << 20;
+		CHECK_EQ_INT(call(&t, FUSE_LSEEK, e.nodeid, &li, sizeof(li),
+				  END), 0);
+		memcpy(&lo, t.body, sizeof(lo));
+		CHECK(lo.offset > (1u << 20) && lo.offset <= (8u << 20));
+		CHECK_EQ_INT(call(&t, FUSE_FALLOCATE, e.nodeid, &fi, sizeof(fi),
+				  END), 0);
+		CHECK_EQ_INT(read_(&t, e.nodeid, fh, 0, back, 10), 10);
+		CHECK(!memcmp(back, "\0\0\0\0\0\0\0\0\0\0", 10));
+	}
+	/* xattrs */
+	{
+		struct fuse_setxattr_in si = { .size = 5 };
+		struct fuse_getxattr_in gi = { .size = 0 };
+		struct fuse_getxattr_out go;
+
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, e.nodeid, &si, 8,
+				  "user.k", (size_t)7, "hello", (size_t)5, END),
+			     0);
+		CHECK_EQ_INT(call(&t, FUSE_GETXATTR, e.nodeid, &gi, sizeof(gi),
+				  "user.k", (size_t)7, END), 0);
+		memcpy(&go, t.body, sizeof(go));
+		CHECK_EQ_INT(go.size, 5);
+		gi.size = 64;
+		CHECK_EQ_INT(call(&t, FUSE_GETXATTR, e.nodeid, &gi, sizeof(gi),
+				  "user.k", (size_t)7, END), 0);
+		CHECK_EQ_INT(t.rlen, 5);
+		CHECK_MEM(t.body, "hello", 5);
+		gi.size = 2;
+		CHECK_EQ_INT(call(&t, FUSE_GETXATTR, e.nodeid, &gi, sizeof(gi),
+				  "user.k", (size_t)7, END), -ERANGE);
+		gi.size = 256;
+		CHECK_EQ_INT(call(&t, FUSE_LISTXATTR, e.nodeid, &gi, sizeof(gi),
+				  END), 0);
+		CHECK(t.rlen >= 7 && memmem(t.body, t.rlen, "user.k", 7));
+		CHECK_EQ_INT(call(&t, FUSE_REMOVEXATTR, e.nodeid, "user.k",
+				  (size_t)7, END), 0);
+		CHECK_EQ_INT(call(&t, FUSE_GETXATTR, e.nodeid, &gi, sizeof(gi),
+				  "user.k", (size_t)7, END), -ENODATA);
+		si.flags = XATTR_REPLACE;
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, e.nodeid, &si, 8,
+				  "user.k", (size_t)7, "hello", (size_t)5, END),
+			     -ENODATA);
+	}
+	/* MKDIR, LINK, SYMLINK, READLINK, RENAME (plain, NOREPLACE,
+	 * EXCHANGE) */
+	CHECK_EQ_INT(mkdir_(&t, 1, "dir", &d), 0);
+	CHECK(S_ISDIR(d.attr.mode));
+	{
+		struct fuse_link_in li = { .oldnodeid = e.nodeid };
+		struct fuse_rename2_in ri = { .newdir = d.nodeid };
+		struct fuse_rename_in r1 = { .newdir = 1 };
+
+		CHECK_EQ_INT(call(&t, FUSE_LINK, d.nodeid, &li, sizeof(li),
+				  "hard", (size_t)5, END), 0);
+		memcpy(&e2, t.body, sizeof(e2));
+		CHECK_EQ_INT(e2.nodeid, e.nodeid);
+		CHECK_EQ_INT(e2.attr.nlink, 2);
+		forget(&t, e2.nodeid, 1);
+		CHECK_EQ_INT(call(&t, FUSE_SYMLINK, 1, "sym", (size_t)4,
+				  "a.txt", (size_t)6, END), 0);
+		memcpy(&e2, t.body, sizeof(e2));
+		CHECK(S_ISLNK(e2.attr.mode));
+		CHECK_EQ_INT(call(&t, FUSE_READLINK, e2.nodeid, END), 0);
+		CHECK_EQ_INT(t.rlen, 5);
+		CHECK_MEM(t.body, "a.txt", 5);
+		forget(&t, e2.nodeid, 1);
+		/* a.txt -> dir/b.txt */
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "a.txt",
+				  (size_t)6, "b.txt", (size_t)6, END), 0);
+		CHECK_EQ_INT(lookup(&t, 1, "a.txt", &e2), -ENOENT);
+		CHECK_EQ_INT(lookup(&t, d.nodeid, "b.txt", &e2), 0);
+		CHECK_EQ_INT(e2.nodeid, e.nodeid);
+		forget(&t, e2.nodeid, 1);
+		/* NOREPLACE onto an existing name */
+		ri.flags = RENAME_NOREPLACE;
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, d.nodeid, &ri, sizeof(ri),
+				  "b.txt", (size_t)6, "hard", (size_t)5, END),
+			     -EEXIST);
+		/* EXCHANGE the symlink (in /) and dir/hard */
+		ri.flags = RENAME_EXCHANGE;
+		ri.newdir = d.nodeid;
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "sym",
+				  (size_t)4, "hard", (size_t)5, END), 0);
+		CHECK_EQ_INT(lookup(&t, d.nodeid, "hard", &e2), 0);
+		CHECK(S_ISLNK(e2.attr.mode));
+		forget(&t, e2.nodeid, 1);
+		CHECK_EQ_INT(lookup(&t, 1, "sym", &e2), 0);
+		CHECK_EQ_INT(e2.nodeid, e.nodeid);
+		forget(&t, e2.nodeid, 1);
+		/* whiteout is not for guests; both flags at once neither */
+		ri.flags = RENAME_WHITEOUT;
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "sym",
+				  (size_t)4, "x", (size_t)2, END), -EINVAL);
+		ri.flags = RENAME_EXCHANGE | RENAME_NOREPLACE;
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "sym",
+				  (size_t)4, "x", (size_t)2, END), -EINVAL);
+		/* plain RENAME back up */
+		CHECK_EQ_INT(call(&t, FUSE_RENAME, d.nodeid, &r1, sizeof(r1),
+				  "hard", (size_t)5, "sym2", (size_t)5, END), 0);
+		/* a directory into itself */
+		ri.flags = 0;
+		ri.newdir = d.nodeid;
+		CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "dir",
+				  (size_t)4, "in", (size_t)3, END), -EINVAL);
+	}
+	/* RMDIR of a non-empty directory, UNLINK of a file still open */
+	CHECK_EQ_INT(call(&t, FUSE_RMDIR, 1, "dir", (size_t)4, END),
+		     -ENOTEMPTY);
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, d.nodeid, "b.txt", (size_t)6, END),
+		     0);
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "sym", (size_t)4, END), 0);
+	/* (open and unlinked: still readable) */
+	CHECK_EQ_INT(read_(&t, e.nodeid, fh, (8u << 20), back, 10), 3);
+	CHECK_MEM(back, "end", 3);
+	CHECK_EQ_INT(call(&t, FUSE_RMDIR, 1, "dir", (size_t)4, END), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	forget(&t, d.nodeid, 1);
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "sym2", (size_t)5, END), 0);
+	/* READDIR and READDIRPLUS over many entries, in small batches, with
+	 * names removed while reading */
+	for (int i = 0; i < 300; i++) {
+		char nm[32];
+
+		snprintf(nm, sizeof(nm), "file-%03d-%s", i, what);
+		CHECK_EQ_INT(create(&t, 1, nm, 0600, O_WRONLY, &e2, &fh2), 0);
+		CHECK_EQ_INT(release(&t, e2.nodeid, fh2, 0), 0);
+		forget(&t, e2.nodeid, 1);
+	}
+	CHECK_EQ_INT(list(&t, 1, 0, names, sizeof(names), &err), 302);
+	CHECK_EQ_INT(err, 0);
+	CHECK(has_name(names, "."));
+	CHECK(has_name(names, ".."));
+	CHECK(has_name(names, "file-000-memory") || has_name(names,
+							      "file-000-passthrough") ||
+	      strstr(names, "file-000-"));
+	CHECK_EQ_INT(list(&t, 1, 1, names, sizeof(names), &err), 302);
+	CHECK(strstr(names, "file-299-") != NULL);
+	/* half of them removed between two batches: nothing left over
+	 * twice, the rest all still listed */
+	CHECK_EQ_INT(open_(&t, 1, O_RDONLY, &dfh, 1), 0);
+	{
+		struct fuse_read_in in = { .fh = dfh, .size = 400 };
+		int seen = 0, again = 0;
+
+		CHECK_EQ_INT(call(&t, FUSE_READDIR, 1, &in, sizeof(in), END),
+			     0);
+		for (size_t pos = 0; pos < t.rlen;) {
+			struct fuse_dirent de;
+
+			memcpy(&de, t.body + pos, sizeof(de));
+			in.offset = de.off;
+			pos += (FUSE_NAME_OFFSET + de.namelen + 7) & ~7ul;
+			seen++;
+		}
+		for (int i = 0; i < 300; i += 2) {
+			char nm[32];
+
+			snprintf(nm, sizeof(nm), "file-%03d-%s", i, what);
+			CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, nm,
+					  strlen(nm) + 1, END), 0);
+		}
+		for (;;) {
+			size_t pos = 0;
+
+			CHECK_EQ_INT(call(&t, FUSE_READDIR, 1, &in, sizeof(in),
+					  END), 0);
+			if (!t.rlen)
+				break;
+			while (pos < t.rlen) {
+				struct fuse_dirent de;
+				char nm[300] = "";
+
+				memcpy(&de, t.body + pos, sizeof(de));
+				memcpy(nm, t.body + pos + FUSE_NAME_OFFSET,
+				       de.namelen);
+				/* odd ones must all come */
+				if (!strncmp(nm, "file-", 5) &&
+				    atoi(nm + 5) % 2 == 1)
+					again++;
+				in.offset = de.off;
+				pos += (FUSE_NAME_OFFSET + de.namelen + 7) &
+				       ~7ul;
+			}
+		}
+		CHECK(seen > 2);
+		/* every odd file not in the first batch came */
+		CHECK(again >= 150 - seen);
+	}
+	CHECK_EQ_INT(release(&t, 1, dfh, 1), 0);
+	/* STATFS, ACCESS, FSYNC */
+	CHECK_EQ_INT(call(&t, FUSE_STATFS, 1, END), 0);
+	CHECK_EQ_INT(t.rlen, sizeof(struct fuse_statfs_out));
+	{
+		struct fuse_access_in ai = { .mask = R_OK | X_OK };
+
+		CHECK_EQ_INT(call(&t, FUSE_ACCESS, 1, &ai, sizeof(ai), END), 0);
+	}
+	/* COPY_FILE_RANGE between two files */
+	{
+		struct fuse_entry_out a, b;
+		uint64_t fa, fb;
+		struct fuse_copy_file_range_in ci;
+		struct fuse_write_out wo;
+
+		CHECK_EQ_INT(create(&t, 1, "src", 0644, O_RDWR, &a, &fa), 0);
+		CHECK_EQ_INT(create(&t, 1, "dst", 0644, O_RDWR, &b, &fb), 0);
+		CHECK_EQ_INT(write_(&t, a.nodeid, fa, 0, big, 100000), 100000);
+		ci = (struct fuse_copy_file_range_in){
+			.fh_in = fa, .off_in = 1000, .nodeid_out = b.nodeid,
+			.fh_out = fb, .off_out = 0, .len = 50000 };
+		CHECK_EQ_INT(call(&t, FUSE_COPY_FILE_RANGE, a.nodeid, &ci,
+				  sizeof(ci), END), 0);
+		memcpy(&wo, t.body, sizeof(wo));
+		CHECK_EQ_INT(wo.size, 50000);
+		CHECK_EQ_INT(read_(&t, b.nodeid, fb, 0, back, 60000), 50000);
+		CHECK_MEM(back, big + 1000, 50000);
+		/* FSYNC, FLUSH */
+		{
+			struct fuse_fsync_in fi = { .fh = fb };
+			struct fuse_flush_in fl = { .fh = fb };
+
+			CHECK_EQ_INT(call(&t, FUSE_FSYNC, b.nodeid, &fi,
+					  sizeof(fi), END), 0);
+			CHECK_EQ_INT(call(&t, FUSE_FLUSH, b.nodeid, &fl,
+					  sizeof(fl), END), 0);
+		}
+		/* a handle of another node is no handle */
+		CHECK(read_(&t, a.nodeid, fb, 0, back, 10) < 0);
+		CHECK_EQ_INT(release(&t, a.nodeid, fa, 0), 0);
+		CHECK_EQ_INT(release(&t, b.nodeid, fb, 0), 0);
+		/* released twice */
+		CHECK(release(&t, b.nodeid, fb, 0) < 0);
+		forget(&t, a.nodeid, 1);
+		forget(&t, b.nodeid, 1);
+	}
+	/* CREATE O_EXCL on an existing name */
+	CHECK_EQ_INT(create(&t, 1, "src", 0644, O_RDWR | O_EXCL, &e2, &fh2),
+		     -EEXIST);
+	/* names the dispatcher refuses */
+	CHECK_EQ_INT(lookup(&t, 1, "..", &e2), -EINVAL);
+	CHECK_EQ_INT(lookup(&t, 1, ".", &e2), -EINVAL);
+	CHECK_EQ_INT(lookup(&t, 1, "a/b", &e2), -EINVAL);
+	CHECK_EQ_INT(lookup(&t, 1, "", &e2), -EINVAL);
+	{
+		char longname[300];
+
+		memset(longname, 'x', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = 0;
+		CHECK_EQ_INT(lookup(&t, 1, longname, &e2), -ENAMETOOLONG);
+	}
+	/* unknown nodes and handles */
+	CHECK(lookup(&t, 999999, "x", &e2) < 0);
+	CHECK(read_(&t, 999999, 5, 0, back, 10) < 0);
+	forget(&t, 999999, 5);
+	forget(&t, 0, 1);
+	/* DESTROY, then nothing but INIT */
+	CHECK_EQ_INT(call(&t, FUSE_DESTROY, 0, END), 0);
+	CHECK_EQ_INT(lookup(&t, 1, "src", &e2), -EIO);
+	ts_close(&t);
+}
+
+TEST(fs_memory_ops)
+{
+	struct msb_fs_backend be;
+	char err[256];
+
+	CHECK_EQ_INT(msb_fs_memory_new(64u << 20, &be, err, sizeof(err)), 0);
+	exercise(&be, "memory");
+}
+
+TEST(fs_passthrough_ops)
+{
+	struct msb_fs_backend be;
+	char dir[256], err[256];
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
+		     0);
+	exercise(&be, "passthrough");
+	msb_rm_rf(dir);
+}
+
+/* ---- passthrough: the host sees what the guest does, and nothing leaks -- */
+
+TEST(fs_passthrough_host_view)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e, d;
+	char dir[256], path[512], err[256];
+	uint64_t fh;
+	struct stat st;
+	char buf[64] = "";
+	int fd0 = unit_lowest_fd();
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	/* guest root creates: the file is ours on the host, mode as asked */
+	CHECK_EQ_INT(create(&t, 1, "g.txt", 0664, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, "from guest", 10), 10);
+	snprintf(path, sizeof(path), "%s/g.txt", dir);
+	CHECK_EQ_INT(stat(path, &st), 0);
+	CHECK_EQ_INT(st.st_uid, geteuid());
+	CHECK_EQ_INT(st.st_mode & 0777, 0664 & ~022);
+	CHECK_EQ_INT(st.st_size, 10);
+	{
+		int fd = open(path, O_RDONLY);
+
+		CHECK(read(fd, buf, sizeof(buf)) == 10);
+		close(fd);
+		CHECK_MEM(buf, "from guest", 10);
+	}
+	/* the host writes: the guest reads it at once */
+	{
+		int fd = open(path, O_WRONLY | O_TRUNC);
+
+		CHECK(write(fd, "from host!!", 11) == 11);
+		close(fd);
+	}
+	CHECK_EQ_INT(read_(&t, e.nodeid, fh, 0, buf, sizeof(buf)), 11);
+	CHECK_MEM(buf, "from host!!", 11);
+	/* files the host made are found */
+	snprintf(path, sizeof(path), "%s/hostdir", dir);
+	mkdir(path, 0755);
+	CHECK_EQ_INT(lookup(&t, 1, "hostdir", &d), 0);
+	CHECK(S_ISDIR(d.attr.mode));
+	/* devices cannot be made; fifos can, and are never opened here */
+	{
+		struct fuse_mknod_in mi = { .mode = S_IFCHR | 0666,
+					    .rdev = makedev(1, 3) };
+		struct fuse_entry_out f;
+		uint64_t ffh;
+
+		CHECK_EQ_INT(call(&t, FUSE_MKNOD, 1, &mi, sizeof(mi), "null",
+				  (size_t)5, END), -EPERM);
+		mi.mode = S_IFIFO | 0644;
+		CHECK_EQ_INT(call(&t, FUSE_MKNOD, 1, &mi, sizeof(mi), "fifo",
+				  (size_t)5, END), 0);
+		memcpy(&f, t.body, sizeof(f));
+		CHECK(S_ISFIFO(f.attr.mode));
+		CHECK_EQ_INT(open_(&t, f.nodeid, O_RDONLY, &ffh, 0), -ENXIO);
+		CHECK_EQ_INT(create(&t, 1, "fifo", 0644, O_RDONLY, &f, &ffh),
+			     -EEXIST);
+		forget(&t, f.nodeid, 1);
+	}
+	/* security.* cannot be set (it would be a host privilege) */
+	{
+		struct fuse_setxattr_in si = { .size = 4 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, e.nodeid, &si, 8,
+				  "security.capability", (size_t)20, "abcd",
+				  (size_t)4, END), -EPERM);
+	}
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	forget(&t, d.nodeid, 1);
+	ts_close(&t);
+	/* every descriptor the backend held is closed */
+	CHECK_EQ_INT(unit_lowest_fd(), fd0);
+	msb_rm_rf(dir);
+}
+
+TEST(fs_passthrough_no_escape)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e, s, d;
+	char top[256], root[512], outside[512], path[1024], err[256];
+	uint64_t fh;
+	struct stat st;
+
+	if (unit_tmpdir(top, sizeof(top)))
+		return;
+	/* top/vol is the volume; top/secret and top/outdir are outside */
+	snprintf(root, sizeof(root), "%s/vol", top);
+	mkdir(root, 0755);
+	snprintf(outside, sizeof(outside), "%s/secret", top);
+	msb_write_file(outside, "secret", 6, 0600);
+	snprintf(path, sizeof(path), "%s/outdir", top);
+	mkdir(path, 0755);
+	/* a host symlink in the volume pointing out, and one to /etc */
+	snprintf(path, sizeof(path), "%s/out", root);
+	CHECK_EQ_INT(symlink("../outdir", path), 0);
+	snprintf(path, sizeof(path), "%s/etc", root);
+	CHECK_EQ_INT(symlink("/etc", path), 0);
+	snprintf(path, sizeof(path), "%s/sec", root);
+	CHECK_EQ_INT(symlink("../secret", path), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(root, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	/* ".." from the root, or anywhere */
+	CHECK(lookup(&t, 1, "..", &e) < 0);
+	CHECK_EQ_INT(mkdir_(&t, 1, "sub", &d), 0);
+	CHECK(lookup(&t, d.nodeid, "..", &e) < 0);
+	/* names with '/' */
+	CHECK(lookup(&t, 1, "../secret", &e) < 0);
+	CHECK(lookup(&t, 1, "/etc/passwd", &e) < 0);
+	CHECK(create(&t, 1, "../made", 0644, O_RDWR, &e, &fh) < 0);
+	/* /proc tricks: only one component, and it is under the root */
+	CHECK(lookup(&t, 1, "proc", &e) < 0);
+	/* symlinks to the outside: looked up as themselves; never walked */
+	CHECK_EQ_INT(lookup(&t, 1, "etc", &s), 0);
+	CHECK(S_ISLNK(s.attr.mode));
+	CHECK_EQ_INT(lookup(&t, s.nodeid, "passwd", &e), -ENOTDIR);
+	CHECK(create(&t, s.nodeid, "made", 0644, O_RDWR, &e, &fh) < 0);
+	CHECK(mkdir_(&t, s.nodeid, "made", &e) < 0);
+	CHECK(open_(&t, s.nodeid, O_RDONLY, &fh, 1) < 0);
+	CHECK(open_(&t, s.nodeid, O_RDONLY, &fh, 0) < 0);
+	forget(&t, s.nodeid, 1);
+	CHECK_EQ_INT(lookup(&t, 1, "sec", &s), 0);
+	CHECK(open_(&t, s.nodeid, O_RDONLY, &fh, 0) < 0);
+	CHECK(open_(&t, s.nodeid, O_WRONLY | O_TRUNC, &fh, 0) < 0);
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_SIZE, .size = 0 };
+		struct fuse_setxattr_in xi = { .size = 1 };
+
+		CHECK(call(&t, FUSE_SETATTR, s.nodeid, &si, sizeof(si), END) <
+		      0);
+		si.valid = FATTR_MODE;
+		si.mode = 0777;
+		CHECK(call(&t, FUSE_SETATTR, s.nodeid, &si, sizeof(si), END) <
+		      0);
+		CHECK(call(&t, FUSE_SETXATTR, s.nodeid, &xi, 8, "user.x",
+			   (size_t)7, "1", (size_t)1, END) < 0);
+	}
+	/* a hard link of the symlink is the symlink, not the secret */
+	{
+		struct fuse_link_in li = { .oldnodeid = s.nodeid };
+		struct fuse_entry_out l;
+
+		if (!call(&t, FUSE_LINK, 1, &li, sizeof(li), "hl", (size_t)3,
+			  END)) {
+			memcpy(&l, t.body, sizeof(l));
+			CHECK(S_ISLNK(l.attr.mode));
+			forget(&t, l.nodeid, 1);
+		}
+	}
+	forget(&t, s.nodeid, 1);
+	/* the guest's own symlink out, then through it */
+	CHECK_EQ_INT(call(&t, FUSE_SYMLINK, 1, "up", (size_t)3, "..",
+			  (size_t)3, END), 0);
+	memcpy(&s, t.body, sizeof(s));
+	CHECK_EQ_INT(lookup(&t, s.nodeid, "secret", &e), -ENOTDIR);
+	CHECK(create(&t, s.nodeid, "made", 0644, O_RDWR, &e, &fh) < 0);
+	{
+		struct fuse_rename2_in ri = { .newdir = s.nodeid };
+
+		/* rename into the symlink (as a directory) */
+		CHECK(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "sub",
+			   (size_t)4, "moved", (size_t)6, END) < 0);
+	}
+	forget(&t, s.nodeid, 1);
+	/* node ids the guest never got */
+	for (uint64_t id = 2; id < 40; id++) {
+		struct fuse_link_in li = { .oldnodeid = id + 1000 };
+
+		CHECK(call(&t, FUSE_LINK, 1, &li, sizeof(li), "x", (size_t)2,
+			   END) < 0);
+	}
+	/* nothing outside changed, nothing was made outside */
+	CHECK_EQ_INT(stat(outside, &st), 0);
+	CHECK_EQ_INT(st.st_size, 6);
+	CHECK_EQ_INT(st.st_nlink, 1);
+	snprintf(path, sizeof(path), "%s/made", top);
+	CHECK(stat(path, &st) < 0);
+	snprintf(path, sizeof(path), "%s/outdir/made", top);
+	CHECK(stat(path, &st) < 0);
+	snprintf(path, sizeof(path), "%s/moved", top);
+	CHECK(stat(path, &st) < 0);
+	{
+		DIR *dd;
+		struct dirent *de;
+		int n = 0;
+
+		dd = opendir(top);
+		while (dd && (de = readdir(dd)))
+			n++;
+		if (dd)
+			closedir(dd);
+		CHECK_EQ_INT(n, 5); /* . .. vol secret outdir */
+	}
+	forget(&t, d.nodeid, 1);
+	ts_close(&t);
+	msb_rm_rf(top);
+}
+
+/* ---- read-only sessions: EROFS from the host ------------------------------ */
+
+TEST(fs_read_only_session)
+{
+	struct msb_fs_backend be;
+	struct msb_fuse_opts o = { .read_only = 1 };
+	struct ts t;
+	struct fuse_entry_out e;
+	char dir[256], path[512], err[256];
+	uint64_t fh;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	msb_write_file(path, "data", 4, 0644);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, &o))
+		return;
+	CHECK_EQ_INT(lookup(&t, 1, "f", &e), 0);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDWR, &fh, 0), -EROFS);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDONLY | O_TRUNC, &fh, 0), -EROFS);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDONLY, &fh, 0), 0);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, "x", 1), -EROFS);
+	CHECK_EQ_INT(create(&t, 1, "new", 0644, O_RDWR, &e, &fh), -EROFS);
+	CHECK_EQ_INT(mkdir_(&t, 1, "d", &e), -EROFS);
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "f", (size_t)2, END), -EROFS);
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_SIZE };
+		struct fuse_access_in ai = { .mask = W_OK };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), -EROFS);
+		CHECK_EQ_INT(call(&t, FUSE_ACCESS, e.nodeid, &ai, sizeof(ai),
+				  END), -EROFS);
+	}
+	ts_close(&t);
+	{
+		char *s = msb_read_file(path, NULL);
+
+		CHECK_STR(s, "data");
+		free(s);
+	}
+	msb_rm_rf(dir);
+}
+
+/* ---- locks (POSIX locks negotiated: OFD locks on the host) ---------------- */
+
+TEST(fs_passthrough_locks)
+{
+	struct msb_fs_backend be;
+	struct msb_fuse_opts o = { .posix_locks = 1 };
+	struct ts t;
+	struct fuse_entry_out e;
+	char dir[256], err[256];
+	uint64_t f1, f2;
+	struct fuse_lk_in li;
+	struct fuse_lk_out lo;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, &o))
+		return;
+	CHECK_EQ_INT(create(&t, 1, "l", 0644, O_RDWR, &e, &f1), 0);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDWR, &f2, 0), 0);
+	li = (struct fuse_lk_in){ .fh = f1, .owner = 1,
+				  .lk = { .start = 0, .end = 99,
+					  .type = F_WRLCK, .pid = 10 } };
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END), 0);
+	/* another open file sees the conflict, and cannot take it */
+	li.fh = f2;
+	li.owner = 2;
+	li.lk.start = 50;
+	li.lk.end = INT64_MAX;
+	CHECK_EQ_INT(call(&t, FUSE_GETLK, e.nodeid, &li, sizeof(li), END), 0);
+	memcpy(&lo, t.body, sizeof(lo));
+	CHECK_EQ_INT(lo.lk.type, F_WRLCK);
+	CHECK_EQ_INT(lo.lk.start, 0);
+	CHECK_EQ_INT(lo.lk.end, 99);
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END),
+		     -EAGAIN);
+	/* past the lock there is room */
+	li.lk.start = 100;
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END), 0);
+	/* the host sees the lock too */
+	{
+		char path[512];
+		int fd;
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				    .l_start = 0, .l_len = 10 };
+
+		snprintf(path, sizeof(path), "%s/l", dir);
+		fd = open(path, O_RDWR);
+		CHECK_EQ_INT(fcntl(fd, F_OFD_GETLK, &fl), 0);
+		CHECK_EQ_INT(fl.l_type, F_WRLCK);
+		close(fd);
+	}
+	/* unlock, then the other takes it */
+	li.fh = f1;
+	li.lk = (struct fuse_file_lock){ .start = 0, .end = 99,
+					 .type = F_UNLCK };
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END), 0);
+	li.fh = f2;
+	li.lk = (struct fuse_file_lock){ .start = 0, .end = 99,
+					 .type = F_RDLCK };
+	CHECK_EQ_INT(call(&t, FUSE_SETLKW, e.nodeid, &li, sizeof(li), END), 0);
+	/* bad ranges and types */
+	li.lk = (struct fuse_file_lock){ .start = 10, .end = 5,
+					 .type = F_RDLCK };
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END),
+		     -EINVAL);
+	li.lk = (struct fuse_file_lock){ .start = 0, .end = 5, .type = 77 };
+	CHECK_EQ_INT(call(&t, FUSE_SETLK, e.nodeid, &li, sizeof(li), END),
+		     -EINVAL);
+	CHECK_EQ_INT(release(&t, e.nodeid, f1, 0), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, f2, 0), 0);
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+	msb_rm_rf(dir);
+}
+
+/* ---- bad requests --------------------------------------------------------- */
+
+static size_t raw(struct msb_fuse *f, const void *req, size_t len,
+		  uint8_t *out, size_t outlen)
+{
+	struct iovec in = { (void *)req, len }, o = { out, outlen };
+
+	return msb_fuse_handle(f, &in, 1, &o, 1);
+}
+
+TEST(fs_malformed_requests)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	char err[256];
+	uint8_t req[512], out[4096];
+	struct fuse_in_header h;
+	struct fuse_out_header oh;
+	size_t n;
+
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	/* shorter than a header: no answer */
+	CHECK_EQ_INT(raw(t.f, "abc", 3, out, sizeof(out)), 0);
+	/* no room for an out header: no answer */
+	h = (struct fuse_in_header){ .len = sizeof(h), .opcode = FUSE_STATFS,
+				     .unique = 7, .nodeid = 1 };
+	CHECK_EQ_INT(raw(t.f, &h, sizeof(h), out, 8), 0);
+	/* a length beyond the chain, and below the header */
+	h.len = 4000;
+	n = raw(t.f, &h, sizeof(h), out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(n, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -EINVAL);
+	CHECK_EQ_INT(oh.unique, 7);
+	h.len = 3;
+	n = raw(t.f, &h, sizeof(h), out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -EINVAL);
+	/* a huge length with a huge chain claim */
+	h.len = UINT32_MAX;
+	n = raw(t.f, &h, sizeof(h), out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -EINVAL);
+	/* unknown opcodes, and ones we do not do */
+	h.len = sizeof(h);
+	h.opcode = 9999;
+	n = raw(t.f, &h, sizeof(h), out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -ENOSYS);
+	h.opcode = FUSE_IOCTL;
+	n = raw(t.f, &h, sizeof(h), out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -ENOSYS);
+	/* arguments cut short */
+	h.opcode = FUSE_SETATTR;
+	h.len = sizeof(h) + 10;
+	memset(req, 0, sizeof(req));
+	memcpy(req, &h, sizeof(h));
+	n = raw(t.f, req, h.len, out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -EINVAL);
+	/* a name without its NUL */
+	h.opcode = FUSE_LOOKUP;
+	h.len = sizeof(h) + 4;
+	memcpy(req, &h, sizeof(h));
+	memcpy(req + sizeof(h), "abcd", 4);
+	n = raw(t.f, req, h.len, out, sizeof(out));
+	memcpy(&oh, out, sizeof(oh));
+	CHECK_EQ_INT(oh.error, -EINVAL);
+	/* a WRITE whose size claims more than it carries */
+	{
+		struct fuse_write_in wi = { .fh = 1, .size = 1000 };
+
+		h.opcode = FUSE_WRITE;
+		h.len = sizeof(h) + sizeof(wi) + 10;
+		memcpy(req, &h, sizeof(h));
+		memcpy(req + sizeof(h), &wi, sizeof(wi));
+		n = raw(t.f, req, h.len, out, sizeof(out));
+		memcpy(&oh, out, sizeof(oh));
+		CHECK_EQ_INT(oh.error, -EINVAL);
+		wi.size = (1u << 20) + 1;
+		memcpy(req + sizeof(h), &wi, sizeof(wi));
+		n = raw(t.f, req, h.len, out, sizeof(out));
+		memcpy(&oh, out, sizeof(oh));
+		CHECK_EQ_INT(oh.error, -EINVAL);
+		wi.size = 4;
+		wi.offset = UINT64_MAX - 2;
+		memcpy(req + sizeof(h), &wi, sizeof(wi));
+		n = raw(t.f, req, h.len, out, sizeof(out));
+		memcpy(&oh, out, sizeof(oh));
+		CHECK_EQ_INT(oh.error, -EFBIG);
+	}
+	/* a BATCH_FORGET claiming more than it holds: forgets what is
+	 * there, answers nothing */
+	{
+		struct fuse_batch_forget_in bi = { .count = 1000000 };
+		struct fuse_forget_one one = { .nodeid = 12345, .nlookup = 9 };
+
+		h.opcode = FUSE_BATCH_FORGET;
+		h.len = sizeof(h) + sizeof(bi) + sizeof(one);
+		memcpy(req, &h, sizeof(h));
+		memcpy(req + sizeof(h), &bi, sizeof(bi));
+		memcpy(req + sizeof(h) + sizeof(bi), &one, sizeof(one));
+		CHECK_EQ_INT(raw(t.f, req, h.len, out, sizeof(out)), 0);
+		h.opcode = FUSE_FORGET;
+		h.len = 5;
+		CHECK_EQ_INT(raw(t.f, &h, sizeof(h), out, sizeof(out)), 0);
+		h.opcode = FUSE_INTERRUPT;
+		h.len = sizeof(h);
+		CHECK_EQ_INT(raw(t.f, &h, sizeof(h), out, sizeof(out)), 0);
+	}
+	/* a reply bigger than the room given: an error, never an overflow */
+	{
+		struct fuse_init_in ii = { 0 };
+
+		(void)ii;
+		h.opcode = FUSE_LOOKUP;
+		h.nodeid = 1;
+		memcpy(req, &h, sizeof(h));
+		t.outcap = sizeof(struct fuse_out_header) + 10;
+		CHECK_EQ_INT(call(&t, FUSE_MKDIR, 1,
+				  &(struct fuse_mkdir_in){ .mode = 0755 },
+				  sizeof(struct fuse_mkdir_in), "small",
+				  (size_t)6, END), -EINVAL);
+		t.outcap = 0;
+	}
+	/* requests before INIT */
+	{
+		struct msb_fuse *g = msb_fuse_new(be.ops, be.state, NULL);
+
+		h = (struct fuse_in_header){ .len = sizeof(h),
+					     .opcode = FUSE_STATFS, .unique = 1,
+					     .nodeid = 1 };
+		n = raw(g, &h, sizeof(h), out, sizeof(out));
+		memcpy(&oh, out, sizeof(oh));
+		CHECK_EQ_INT(oh.error, -EIO);
+		msb_fuse_free(g);
+	}
+	ts_close(&t);
+}
+
+TEST(fs_table_versions)
+{
+	struct msb_fs_ops ops = { .abi = MSB_FS_ABI + 1,
+				  .size = sizeof(ops), .name = "x" };
+	char err[256];
+
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "rebuild");
+	CHECK(msb_fuse_new(&ops, NULL, NULL) == NULL);
+	ops.abi = MSB_FS_ABI;
+	ops.size = 16;
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), -EINVAL);
+	ops.size = (uint32_t)MSB_FS_OPS_MIN_SIZE;
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), 0);
+}
+
+/* ---- memory: the size limit ----------------------------------------------- */
+
+TEST(fs_memory_limit)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e;
+	char err[256];
+	static uint8_t buf[1u << 20];
+	uint64_t fh;
+	long n = 0, w;
+
+	CHECK_EQ_INT(msb_fs_memory_new(4u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(create(&t, 1, "fill", 0644, O_RDWR, &e, &fh), 0);
+	for (int i = 0; i < 8; i++) {
+		w = write_(&t, e.nodeid, fh, (uint64_t)n, buf, sizeof(buf));
+		if (w < 0) {
+			CHECK_EQ_INT(w, -ENOSPC);
+			break;
+		}
+		n += w;
+	}
+	CHECK(n < (4 << 20) && n > (3 << 20));
+	/* a sparse file far out costs only what is written */
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "fill", (size_t)5, END), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	CHECK_EQ_INT(create(&t, 1, "sparse", 0644, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 1ull << 40, "x", 1), 1);
+	{
+		struct fuse_attr_out ao;
+
+		CHECK_EQ_INT(call(&t, FUSE_GETATTR, e.nodeid, END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.size, (1ull << 40) + 1);
+		CHECK_EQ_INT(ao.attr.blocks, 8);
+	}
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+}
