@@ -154,14 +154,24 @@ $(B)/fuzz/virtq: fuzz/virtq_fuzz.c src/fs/virtqueue.c src/fs/virtqueue.h
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/fs \
 		-o $@ fuzz/virtq_fuzz.c src/fs/virtqueue.c
 
+# FUSE requests from a hostile guest into the dispatcher and the memory
+# and passthrough backends (fuzz/fuse_fuzz.c).
+BACKEND_SRC := $(wildcard $(addprefix src/fs/,fuse.c memory.c passthrough.c \
+	overlay.c proxy.c plugin.c))
+$(B)/fuzz/fuse: fuzz/fuse_fuzz.c $(BACKEND_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/fs \
+		-o $@ fuzz/fuse_fuzz.c $(BACKEND_SRC) -ldl
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
-fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq
+fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq
+test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq \
+	$(B)/fuzz/fuse
 	tests/run-all.sh $(B)
 
 bench: all

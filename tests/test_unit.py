@@ -55,3 +55,9 @@ def test_fuzz_tar_headers():
 def test_fuzz_virtqueue_walker():
     """Hostile descriptor chains and rings into src/fs/virtqueue.c."""
     _fuzz("virtq", 10, "virtq")
+
+
+def test_fuzz_fuse_dispatcher():
+    """Hostile FUSE request chains into src/fs/fuse.c over the memory and
+    passthrough backends (nothing may appear outside the volume)."""
+    _fuzz("fuse", 20, "fuse")

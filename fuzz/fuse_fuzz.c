@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fuse_fuzz.c - libFuzzer target: FUSE requests from a hostile guest
+ *
+ * An input is a flags byte and a sequence of descriptor chains, each
+ * split into iovecs at points the input chooses, fed to msb_fuse_handle()
+ * over a fresh session (INIT already done) on a memory backend or on a
+ * passthrough backend of a temp directory:
+ *
+ *   u8 flags   bit 0: passthrough, bit 1: read-only, bit 2: POSIX locks
+ *   then per chain: u16 LE length, u8 in-split seed, u8 out-split seed,
+ *                   length bytes (a fuse_in_header, arguments, payload)
+ *
+ * Checks, beyond the sanitizers: the reply length is within the room
+ * given and matches the out header; nothing ever appears next to the
+ * passthrough volume (no escape).
+ *
+ * Build and run: make build/fuzz/fuse && build/fuzz/fuse fuzz/corpus/fuse
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <ftw.h>
+#include <linux/fuse.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "fuse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+
+#define OUT_MAX ((1u << 20) + 8192)
+
+static char top[64], vol[96];
+static uint8_t out[OUT_MAX];
+
+/* Two passes: open every directory up (the guest may have chmod'ed
+ * them 000), then remove bottom-up. */
+static int open_up(const char *p, const struct stat *st, int type,
+		   struct FTW *ftw)
+{
+	if (type == FTW_D)
+		chmod(p, 0700);
+	return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int type,
+		  struct FTW *ftw)
+{
+	if (ftw->level > 0)
+		remove(p);
+	return 0;
+}
+
+static void empty(const char *dir)
+{
+	nftw(dir, open_up, 16, FTW_PHYS);
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void cleanup(void)
+{
+	empty(top);
+	rmdir(top);
+}
+
+static void setup(void)
+{
+	if (top[0])
+		return;
+	snprintf(top, sizeof(top), "/tmp/msb-fuse-fuzz.XXXXXX");
+	if (!mkdtemp(top))
+		abort();
+	snprintf(vol, sizeof(vol), "%s/vol", top);
+	if (mkdir(vol, 0755))
+		abort();
+	atexit(cleanup);
+}
+
+/* Only "vol" may ever be in the top directory. */
+static void check_no_escape(void)
+{
+	DIR *d = opendir(top);
+	struct dirent *e;
+
+	if (!d)
+		abort();
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, "vol"))
+			__builtin_trap();
+	closedir(d);
+}
+
+/* Cut [0, len) of @base into up to 6 iovecs from @seed. */
+static int cut(uint8_t *base, size_t len, uint8_t seed, struct iovec *iov)
+{
+	int k = 1 + seed % 6;
+	size_t pos = 0;
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (int i = 0; i < k; i++) {
+		size_t l;
+
+		x = x * 1103515245u + 12345u;
+		l = i == k - 1 ? len - pos : (len - pos) ? x % (len - pos + 1) : 0;
+		iov[i].iov_base = base + pos;
+		iov[i].iov_len = l;
+		pos += l;
+	}
+	return k;
+}
+
+static void init(struct msb_fuse *f)
+{
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in i;
+	} r = { { .len = sizeof(r), .opcode = FUSE_INIT, .unique = 1 },
+		{ .major = 7, .minor = 37, .max_readahead = 1 << 17,
+		  .flags = 0xffffffffu } };
+	struct iovec in = { &r, sizeof(r) }, o = { out, sizeof(out) };
+
+	msb_fuse_handle(f, &in, 1, &o, 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	struct msb_fuse_opts opts = { 0 };
+	struct msb_fs_backend be;
+	struct msb_fuse *f;
+	char err[256];
+	size_t pos = 1;
+	uint8_t *buf;
+
+	if (n < 1)
+		return 0;
+	setup();
+	opts.read_only = !!(data[0] & 2);
+	opts.posix_locks = !!(data[0] & 4);
+	if (data[0] & 1) {
+		if (msb_fs_passthrough_new(vol, NULL, &be, err, sizeof(err)))
+			abort();
+	} else if (msb_fs_memory_new(8u << 20, &be, err, sizeof(err))) {
+		abort();
+	}
+	f = msb_fuse_new(be.ops, be.state, &opts);
+	if (!f)
+		abort();
+	init(f);
+	while (pos + 4 <= n) {
+		size_t len = (size_t)data[pos] | (size_t)data[pos + 1] << 8;
+		uint8_t sin = data[pos + 2], sout = data[pos + 3];
+		struct iovec in[6], o[6];
+		size_t room = sout & 0x80 ? (size_t)(sout & 0x7f) * 97 : OUT_MAX;
+		size_t r;
+		int nin, nout;
+
+		pos += 4;
+		if (len > n - pos)
+			len = n - pos;
+		/* A private copy: chains are read, never written. */
+		buf = malloc(len ? len : 1);
+		memcpy(buf, data + pos, len);
+		pos += len;
+		nin = cut(buf, len, sin, in);
+		nout = cut(out, room, sout, o);
+		r = msb_fuse_handle(f, in, nin, o, nout);
+		if (r) {
+			struct fuse_out_header oh;
+
+			if (r > room || r < sizeof(oh))
+				__builtin_trap();
+			memcpy(&oh, out, sizeof(oh));
+			if (oh.len != r || oh.error > 0 || oh.error < -4095)
+				__builtin_trap();
+		}
+		free(buf);
+	}
+	msb_fuse_free(f);
+	msb_fs_backend_close(&be);
+	if (data[0] & 1) {
+		check_no_escape();
+		empty(vol);
+	}
+	return 0;
+}
