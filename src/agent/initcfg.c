@@ -16,6 +16,24 @@ static int copy_str(char *dst, size_t cap, const uint8_t *v, uint32_t n)
 	return 0;
 }
 
+/* parse_volume() - u8 flags, tag, NUL, absolute path. Return: 0, -1 */
+static int parse_volume(const uint8_t *v, uint32_t n, struct init_volume *vol)
+{
+	const uint8_t *nul;
+
+	if (n < 1 || v[0] & ~MSB_VOLUME_RO)
+		return -1;
+	vol->ro = v[0] & MSB_VOLUME_RO;
+	nul = memchr(v + 1, '\0', n - 1);
+	if (!nul || nul == v + 1)
+		return -1;
+	if (copy_str(vol->tag, sizeof(vol->tag), v + 1, (uint32_t)(nul - v - 1)) ||
+	    copy_str(vol->path, sizeof(vol->path), nul + 1,
+		     (uint32_t)(v + n - nul - 1)))
+		return -1;
+	return vol->path[0] == '/' ? 0 : -1;
+}
+
 int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
 		   struct agent_err *e)
 {
@@ -73,6 +91,16 @@ int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
 			if (len != 4)
 				return agent_fail(e, 0, "INIT: NET_MTU is not a u32");
 			c->net_mtu = msb_get_be32(v);
+			break;
+		case MSB_T_VOLUME:
+			if (c->nvol == INIT_VOLUMES_MAX)
+				return agent_fail(e, 0, "INIT: more than %d volumes",
+						  INIT_VOLUMES_MAX);
+			if (parse_volume(v, len, &c->vol[c->nvol]))
+				return agent_fail(e, 0, "INIT: bad VOLUME (flags, tag of "
+						  "1-%d bytes, NUL, absolute path)",
+						  INIT_TAG_MAX);
+			c->nvol++;
 			break;
 		default:
 			break; /* unknown tags are skipped: newer hosts */

@@ -12,6 +12,22 @@
 #define INIT_SERIAL_MAX 20
 #define INIT_LAYERS_MAX 64
 #define INIT_HOSTNAME_MAX 64
+/* virtio-fs tags are at most 36 bytes (virtio 1.2 §5.11.4) */
+#define INIT_TAG_MAX 36
+#define INIT_VOLUMES_MAX 16
+#define INIT_VOLPATH_MAX 255
+
+/**
+ * struct init_volume - a virtio-fs volume to mount
+ * @tag:  the device's tag
+ * @path: absolute guest path, created if missing
+ * @ro:   mounted read-only (the host enforces it in any case)
+ */
+struct init_volume {
+	char tag[INIT_TAG_MAX + 1];
+	char path[INIT_VOLPATH_MAX + 1];
+	int ro;
+};
 
 /**
  * struct init_cfg - a parsed INIT payload
@@ -26,6 +42,7 @@
  * @net_gw:   the default route's gateway (0: none)
  * @net_dns:  the resolver for /etc/resolv.conf (0: leave it)
  * @net_mtu:  eth0's MTU (0: leave it)
+ * @vol:      volumes to mount once the root is entered; @nvol of them
  */
 struct init_cfg {
 	char hostname[INIT_HOSTNAME_MAX + 1];
@@ -37,6 +54,8 @@ struct init_cfg {
 	int has_net;
 	uint32_t net_ip, net_gw, net_dns, net_mtu;
 	unsigned int net_prefix;
+	struct init_volume vol[INIT_VOLUMES_MAX];
+	unsigned int nvol;
 };
 
 /**

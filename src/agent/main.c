@@ -24,6 +24,7 @@
 #include "rootfs.h"
 #include "serve.h"
 #include "system.h"
+#include "volumes.h"
 
 #define AGENT_VERSION "0.1.0"
 /* virtio devices probe asynchronously after their modules load. */
@@ -119,6 +120,8 @@ static int enter_sandbox(const struct init_cfg *c, struct agent_err *e)
 	ret = rootfs_setup(c, e);
 	if (!ret)
 		ret = boot_dev_extras(e);
+	if (!ret)
+		ret = volumes_mount(c, e);
 	if (!ret && c->hostname[0])
 		ret = system_set_hostname(c->hostname, e);
 	if (!ret)

@@ -71,7 +71,11 @@ enum msb_tag {
 	MSB_T_NET_GW4 = 16,  /* 4-byte address: the default route */
 	MSB_T_NET_DNS4 = 17, /* 4-byte address: /etc/resolv.conf */
 	MSB_T_NET_MTU = 18,  /* u32: eth0's MTU */
+	MSB_T_VOLUME = 19,   /* u8 flags (1 = read-only), virtio-fs tag, NUL,
+			      * guest path; repeated, mounted in order */
 };
+
+#define MSB_VOLUME_RO 1
 
 struct msb_frame_hdr {
 	uint32_t len;
