@@ -21,6 +21,14 @@ struct msb_disk {
 	int readonly;
 };
 
+/* A vhost-user-fs device: @fd is the VM's end of its socket. */
+struct msb_fsdev {
+	int fd;
+	const char *tag;
+};
+
+#define MSB_MAX_FSDEVS 16
+
 /* A guest kernel and the initramfs built for it, under share/msb/. */
 struct msb_guest {
 	const char *name;
@@ -51,6 +59,8 @@ struct msb_vm_spec {
 	const char *engine_log; /* the monitor's own stderr */
 	struct msb_disk disks[16];
 	unsigned ndisks;
+	struct msb_fsdev fs[MSB_MAX_FSDEVS];
+	unsigned nfs;
 };
 
 struct msb_vm {

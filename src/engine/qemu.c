@@ -188,6 +188,13 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "%u", s->cpus);
 	add(a, "-m");
 	add(a, "%llu", (unsigned long long)s->memory_mib);
+	/* Guest RAM in a memfd mapped shared: vhost-user devices (volumes)
+	 * map the same pages in the supervisor. */
+	add(a, "-object");
+	add(a, "memory-backend-memfd,id=ram,size=%lluM,share=on",
+	    (unsigned long long)s->memory_mib);
+	add(a, "-machine");
+	add(a, "memory-backend=ram");
 	add(a, "-nodefaults");
 	add(a, "-no-user-config");
 	add(a, "-nographic");
@@ -240,6 +247,15 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		add(a, "virtio-blk-device,drive=d%u,serial=%s", i,
 		    s->disks[i].serial);
 	}
+	/* Volumes: vhost-user-fs devices whose sockets the supervisor
+	 * serves (src/supervisor/fs.c). */
+	for (unsigned i = 0; i < s->nfs; i++) {
+		add(a, "-chardev");
+		add(a, "socket,id=fs%u,fd=%d", i, s->fs[i].fd);
+		add(a, "-device");
+		add(a, "vhost-user-fs-device,chardev=fs%u,tag=%s", i,
+		    s->fs[i].tag);
+	}
 
 	logfd = open(s->engine_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		     0644);
@@ -261,6 +277,8 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		fcntl(s->agent_fd, F_SETFD, 0);
 		if (s->net_mac)
 			fcntl(s->net_fd, F_SETFD, 0);
+		for (unsigned i = 0; i < s->nfs; i++)
+			fcntl(s->fs[i].fd, F_SETFD, 0);
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);

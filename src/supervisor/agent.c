@@ -286,6 +286,7 @@ static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 			(uint64_t)ts.tv_sec * 1000000000ull +
 				(uint64_t)ts.tv_nsec);
 	sup_net_init_tlvs(s, &w);
+	sup_fs_init_tlvs(s, &w);
 	agent_send(s, 0, MSB_F_INIT, buf, w.len);
 	sup_log(s, "agent %s connected; sending init", agent);
 }

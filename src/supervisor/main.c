@@ -20,6 +20,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,7 +43,8 @@
 #define POWEROFF_MARGIN_MS 5000
 /* microvm without ACPI has 8 virtio-mmio transports: the agent port and the
  * upper disk take two, networking one; images are built to need at most 4
- * (src/image/image.h). */
+ * (src/image/image.h). Volumes share what layers leave. */
+#define VIRTIO_TRANSPORTS 8
 #define MAX_LAYER_DISKS 5
 
 void sup_log(struct sup *s, const char *fmt, ...)
@@ -263,7 +265,10 @@ static int launch(struct sup *s, msb_error *err)
 		return msb_fail_errno(err, r, "network link");
 	}
 	s->spec.net_fd = net_end;
-	r = msb_engine_launch(&s->spec, &s->vm, err);
+	r = sup_fs_link(s, err);
+	if (r == 0)
+		r = msb_engine_launch(&s->spec, &s->vm, err);
+	sup_fs_launched(s);
 	close(vm_end);
 	if (net_end >= 0)
 		close(net_end);
@@ -359,6 +364,9 @@ static void run_loop(struct sup *s)
 			case EV_NET:
 				net_dispatch(s->net);
 				break;
+			case EV_FS:
+				sup_fs_dispatch(s, ref);
+				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 
@@ -450,6 +458,18 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 					row->info.image, layers[0]);
 		nlayers = 1;
 	}
+	if (json_object_object_get_ex(s->config, "volumes", &v) &&
+	    json_object_is_type(v, json_type_array) &&
+	    3 + nlayers + json_object_array_length(v) > VIRTIO_TRANSPORTS)
+		return msb_fail(err, -E2BIG,
+				"the sandbox needs %zu virtio devices (agent, "
+				"network, upper disk, %zu image layers, %zu "
+				"volumes) but the VM has %d: use at most %zu "
+				"volumes with this image",
+				3 + nlayers + json_object_array_length(v),
+				nlayers, json_object_array_length(v),
+				VIRTIO_TRANSPORTS,
+				VIRTIO_TRANSPORTS - 3 - nlayers);
 	snprintf(kpath, sizeof(kpath), "%s", kernel);
 	snprintf(ipath, sizeof(ipath), "%s", initrd);
 	snprintf(upper, sizeof(upper), "%s/upper.ext4", s->dir);
@@ -524,6 +544,7 @@ static void finish(struct sup *s)
 	 * is told the sandbox stopped. */
 	net_free(s->net);
 	s->net = NULL;
+	sup_fs_free(s);
 	if (s->fail[0])
 		sup_log(s, "failed: %s", s->fail);
 	else
@@ -541,6 +562,29 @@ static void finish(struct sup *s)
 	}
 	msb_db_set_status(s->db, s->name, status, 0,
 			  s->fail[0] ? s->fail : NULL, NULL);
+}
+
+/* A passthrough volume holds a descriptor per file the guest has looked
+ * up (as virtiofsd does): the soft limit of 1024 runs out at the first
+ * big directory, so take what the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	char *nr = msb_read_file("/proc/sys/fs/nr_open", NULL);
+	rlim_t want = nr ? (rlim_t)strtoull(nr, NULL, 10) : 0;
+
+	free(nr);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	/* Root may go past the hard limit, up to the kernel's nr_open. */
+	if (want > rl.rlim_max) {
+		struct rlimit up = { want, want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 int main(int argc, char **argv)
@@ -580,12 +624,15 @@ int main(int argc, char **argv)
 		notify(s, "error %s", err.message);
 		return 1;
 	}
+	raise_nofile();
 	r = load_config(s, &row, &err);
 	msb_row_free(&row);
 	if (r == 0)
 		r = setup_fds(s, &err);
 	if (r == 0)
 		r = sup_net_setup(s, &err);
+	if (r == 0)
+		r = sup_fs_setup(s, &err);
 	if (r == 0) {
 		msb_db_set_status(s->db, s->name, "starting", getpid(), NULL,
 				  NULL);

@@ -30,7 +30,11 @@
 #define CONN_LINE_MAX (4 << 20)   /* longest request line accepted */
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
-enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET };
+enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
+	       EV_FS };
+
+#define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
+struct sup_vol;
 
 struct ev_ref {
 	enum ev_type type;
@@ -100,6 +104,10 @@ struct sup {
 	uint64_t stop_started_us;
 	int stop_forced;
 
+	/* volumes: vhost-user-fs device servers (fs.c) */
+	struct sup_vol *vols[SUP_MAX_VOLUMES];
+	unsigned int nvols;
+
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[MAX_CONNS];
 };
@@ -118,6 +126,18 @@ int sup_net_setup(struct sup *s, msb_error *err);
 int sup_net_link(struct sup *s, int *vm_end);
 /* sup_net_init_tlvs() - eth0's configuration, for INIT. */
 void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
+
+/* fs.c */
+/* sup_fs_setup() - backends and FUSE sessions, from "volumes". */
+int sup_fs_setup(struct sup *s, msb_error *err);
+/* sup_fs_link() - fresh vhost-user sockets for a launch, in @s->spec. */
+int sup_fs_link(struct sup *s, msb_error *err);
+/* sup_fs_launched() - close the VM's ends once QEMU has them. */
+void sup_fs_launched(struct sup *s);
+/* sup_fs_init_tlvs() - the VOLUME records of INIT. */
+void sup_fs_init_tlvs(struct sup *s, struct msb_tlv_w *w);
+void sup_fs_dispatch(struct sup *s, struct ev_ref *ref);
+void sup_fs_free(struct sup *s);
 
 /* agent.c */
 void agent_send(struct sup *s, uint32_t stream, uint8_t type,

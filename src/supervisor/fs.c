@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fs.c - the sandbox's volumes: one vhost-user-fs device server each
+ *
+ * Theory of operation: each volume in the config ("volumes", written by
+ * the library) becomes a backend (passthrough, memory or a plugin,
+ * src/fs/backends.h), a FUSE session over it (src/fs/fuse.h, read-only
+ * for :ro volumes, which is what enforces them) and a vhost-user device
+ * (src/fs/vhost_user.c) on one end of a socketpair whose other end QEMU
+ * gets as the chardev of a vhost-user-fs-device. The device's socket and
+ * its queues' kick eventfds are watched by the supervisor's epoll loop:
+ * requests are served in the loop, a batch per wakeup, like the network
+ * stack's frames. Under TCG a guest cannot submit requests faster than
+ * the loop serves them from the page cache, and a single thread keeps
+ * the sessions free of locks; a worker thread would pay off under KVM
+ * with slow backends (bench/fs.py measures the device against virtiofsd).
+ *
+ * Locks: the sessions answer fcntl locks in the guest kernel (no
+ * posix_locks), since a blocking SETLKW would stall this loop.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "fuse.h"
+#include "supervisor.h"
+#include "util.h"
+#include "vhost_user.h"
+
+/* virtio-fs: the high-priority queue and one request queue */
+#define FS_QUEUES 2
+#define MEM_DEFAULT_MIB 64
+
+struct fs_ref {
+	struct ev_ref ref; /* EV_FS */
+	struct sup_vol *v;
+	int queue;         /* -1: the vhost-user socket */
+	int fd;            /* what is registered, -1 if nothing */
+};
+
+struct sup_vol {
+	struct sup *s;
+	char tag[16];
+	char guest[256];
+	int ro;
+	struct msb_fs_backend be;
+	struct msb_fuse *fuse;
+	struct vu_dev dev;
+	int dev_up;
+	struct fs_ref sock_ref;
+	struct fs_ref kick_ref[FS_QUEUES];
+};
+
+static void unwatch(struct sup *s, struct fs_ref *r)
+{
+	if (r->fd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+	r->fd = -1;
+}
+
+static void watch(struct sup *s, struct fs_ref *r, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->ref };
+
+	unwatch(s, r);
+	if (fd >= 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		r->fd = fd;
+}
+
+static void kick_watch(void *opaque, unsigned int queue, int fd)
+{
+	struct sup_vol *v = opaque;
+
+	if (queue < FS_QUEUES)
+		watch(v->s, &v->kick_ref[queue], fd);
+}
+
+static size_t serve_request(void *opaque, unsigned int queue,
+			    const struct iovec *in, int nin,
+			    const struct iovec *out, int nout)
+{
+	struct sup_vol *v = opaque;
+
+	return msb_fuse_handle(v->fuse, in, nin, out, nout);
+}
+
+static void plugin_log(void *ctx, const char *msg)
+{
+	struct sup_vol *v = ctx;
+
+	sup_log(v->s, "volume %s: %s", v->guest, msg);
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
+						     NULL;
+}
+
+/* vol_open() - the backend and session of one config entry. */
+static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
+		    msb_error *err)
+{
+	const char *kind = jstr(o, "kind"), *src = jstr(o, "source"),
+		   *guest = jstr(o, "guest");
+	json_object *x;
+	char why[512] = "";
+	struct msb_fuse_opts fo = { 0 };
+	int r;
+
+	if (!kind || !guest || strlen(guest) >= sizeof(v->guest))
+		return msb_fail(err, -EINVAL, "bad volume entry in the sandbox "
+				"record: remove the sandbox and create it again");
+	snprintf(v->guest, sizeof(v->guest), "%s", guest);
+	v->ro = json_object_object_get_ex(o, "ro", &x) &&
+		json_object_get_boolean(x);
+	if (!strcmp(kind, "host") && src) {
+		struct msb_fs_passthrough_opts po = { 0 };
+
+		r = msb_fs_passthrough_new(src, &po, &v->be, why, sizeof(why));
+	} else if (!strcmp(kind, "memory")) {
+		uint64_t mib = MEM_DEFAULT_MIB;
+
+		if (json_object_object_get_ex(o, "size_mib", &x))
+			mib = (uint64_t)json_object_get_int64(x);
+		r = msb_fs_memory_new(mib << 20, &v->be, why, sizeof(why));
+	} else if (!strcmp(kind, "plugin") && src) {
+		struct msb_fs_backend inner = { 0 };
+
+		r = msb_fs_plugin_load(src, jstr(o, "arg"), &inner, plugin_log,
+				       v, &v->be, why, sizeof(why));
+	} else {
+		return msb_fail(err, -EINVAL, "volume %s: unknown kind '%s'",
+				guest, kind);
+	}
+	if (r < 0)
+		return msb_fail(err, r, "volume %s: %s", guest,
+				why[0] ? why : strerror(-r));
+	fo.read_only = v->ro;
+	/* Files of the supervisor's user are root's in the guest, and what
+	 * guest root creates is the supervisor's user's on the host. */
+	fo.map_ids = 1;
+	fo.host_uid = getuid();
+	fo.host_gid = getgid();
+	v->fuse = msb_fuse_new(v->be.ops, v->be.state, &fo);
+	if (!v->fuse)
+		return msb_fail(err, -ENOMEM, "volume %s: cannot start a FUSE "
+				"session over its backend", guest);
+	return 0;
+}
+
+int sup_fs_setup(struct sup *s, msb_error *err)
+{
+	json_object *vols;
+	size_t n;
+
+	if (!json_object_object_get_ex(s->config, "volumes", &vols) ||
+	    !json_object_is_type(vols, json_type_array))
+		return 0;
+	n = json_object_array_length(vols);
+	if (n > SUP_MAX_VOLUMES)
+		return msb_fail(err, -E2BIG, "%zu volumes: at most %d", n,
+				SUP_MAX_VOLUMES);
+	for (size_t i = 0; i < n; i++) {
+		struct sup_vol *v = calloc(1, sizeof(*v));
+		int r;
+
+		if (!v)
+			return msb_fail(err, -ENOMEM, "out of memory");
+		v->s = s;
+		snprintf(v->tag, sizeof(v->tag), "msbvol%zu", i);
+		v->sock_ref = (struct fs_ref){ { EV_FS }, v, -1, -1 };
+		for (int q = 0; q < FS_QUEUES; q++)
+			v->kick_ref[q] = (struct fs_ref){ { EV_FS }, v, q, -1 };
+		s->vols[s->nvols++] = v;
+		r = vol_open(s, v, json_object_array_get_idx(vols, i), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void dev_down(struct sup_vol *v)
+{
+	if (!v->dev_up)
+		return;
+	unwatch(v->s, &v->sock_ref);
+	vu_dev_free(&v->dev); /* unwatches the kicks through kick_watch */
+	for (int q = 0; q < FS_QUEUES; q++)
+		unwatch(v->s, &v->kick_ref[q]);
+	v->dev_up = 0;
+}
+
+int sup_fs_link(struct sup *s, msb_error *err)
+{
+	s->spec.nfs = 0;
+	for (unsigned int i = 0; i < s->nvols; i++) {
+		struct sup_vol *v = s->vols[i];
+		int sv[2], r;
+
+		dev_down(v);
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return msb_fail_errno(err, -errno, "volume socket");
+		r = vu_dev_init(&v->dev, sv[0], FS_QUEUES, serve_request,
+				kick_watch, v);
+		if (r < 0) {
+			close(sv[1]);
+			vu_dev_free(&v->dev);
+			return msb_fail_errno(err, r, "volume %s", v->guest);
+		}
+		v->dev_up = 1;
+		watch(s, &v->sock_ref, sv[0]);
+		s->spec.fs[s->spec.nfs++] = (struct msb_fsdev){ sv[1], v->tag };
+	}
+	return 0;
+}
+
+void sup_fs_launched(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->spec.nfs; i++)
+		close(s->spec.fs[i].fd);
+	s->spec.nfs = 0;
+}
+
+void sup_fs_init_tlvs(struct sup *s, struct msb_tlv_w *w)
+{
+	for (unsigned int i = 0; i < s->nvols; i++) {
+		struct sup_vol *v = s->vols[i];
+		uint8_t val[1 + sizeof(v->tag) + sizeof(v->guest)];
+		size_t t = strlen(v->tag), g = strlen(v->guest);
+
+		val[0] = v->ro ? MSB_VOLUME_RO : 0;
+		memcpy(val + 1, v->tag, t + 1);
+		memcpy(val + 2 + t, v->guest, g);
+		msb_tlv_put(w, MSB_T_VOLUME, val, 2 + t + g);
+	}
+}
+
+void sup_fs_dispatch(struct sup *s, struct ev_ref *ref)
+{
+	struct fs_ref *r = (struct fs_ref *)ref;
+	struct sup_vol *v = r->v;
+
+	if (!v->dev_up)
+		return;
+	if (r->queue < 0) {
+		if (vu_on_socket(&v->dev) < 0) {
+			/* QEMU is gone or confused; the VM's exit says the rest. */
+			if (s->state != ST_STOPPING && s->state != ST_DONE)
+				sup_log(s, "volume %s: %s", v->guest, v->dev.err);
+			dev_down(v);
+		} else if (v->dev.err[0]) {
+			sup_log(s, "volume %s: %s", v->guest, v->dev.err);
+			v->dev.err[0] = '\0';
+		}
+		return;
+	}
+	if (vu_on_kick(&v->dev, (unsigned int)r->queue) < 0) {
+		/* The guest broke its own ring: that queue is dead, the
+		 * sandbox and every other volume go on. */
+		sup_log(s, "volume %s: %s", v->guest, v->dev.err);
+		unwatch(s, r);
+	}
+}
+
+void sup_fs_free(struct sup *s)
+{
+	for (unsigned int i = 0; i < s->nvols; i++) {
+		struct sup_vol *v = s->vols[i];
+
+		dev_down(v);
+		if (v->fuse)
+			msb_fuse_free(v->fuse);
+		if (v->be.ops)
+			msb_fs_backend_close(&v->be);
+		free(v);
+	}
+	s->nvols = 0;
+}
