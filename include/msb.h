@@ -62,6 +62,32 @@ typedef struct msb_net_config {
 					* (msb_net_plugin.h); NULL = none */
 } msb_net_config;
 
+/* A volume: a filesystem served by the host and mounted in the guest
+ * (docs/filesystems.md). Files written on either side are seen by the
+ * other at once; a read-only volume is enforced by the host. */
+typedef enum msb_volume_kind {
+	MSB_VOLUME_HOST,   /* @source: a host directory, passed through */
+	MSB_VOLUME_MEMORY, /* a filesystem in host RAM of @size_mib (0 = 64) */
+	MSB_VOLUME_PLUGIN, /* @source: a shared object implementing
+			    * include/msb_fs.h, given @arg */
+} msb_volume_kind;
+
+typedef struct msb_volume {
+	msb_volume_kind kind;
+	const char *guest_path;    /* absolute; created in the guest */
+	const char *source;        /* HOST and PLUGIN (relative: to the cwd) */
+	const char *arg;           /* PLUGIN: its argument, may be NULL */
+	uint64_t size_mib;         /* MEMORY */
+	int readonly;
+} msb_volume;
+
+/* msb_volume_parse() - a volume as msb run's flags write it, into @v:
+ * HOST "HOSTDIR:GUESTPATH[:ro|:rw]", MEMORY "GUESTPATH[:SIZE]", PLUGIN
+ * "PATH.so:GUESTPATH[:ARG]". @spec is cut up in place and @v points into
+ * it. Paths are checked by msb_sandbox_create(). */
+MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
+			     msb_error *err);
+
 typedef struct msb_sandbox_config {
 	const char *name;          /* required */
 	const char *image;         /* NULL = "default" */
@@ -81,6 +107,8 @@ typedef struct msb_sandbox_config {
 	const char *const *entrypoint; /* NULL = the image's; { NULL } = none */
 	int image_cmd;             /* no cmd: run the image's Entrypoint + Cmd
 				    * detached after boot (run -d IMAGE) */
+	const msb_volume *volumes; /* mounted in order, @nvolumes of them */
+	size_t nvolumes;
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;

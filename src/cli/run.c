@@ -56,6 +56,13 @@ const struct verb verb_run = {
 	"      --timings          print where the start's time went (stderr)\n"
 	"      --kernel KERNEL    msb (the project's, default once built) or\n"
 	"                         cloud (Debian's, needs no build)\n"
+	"  -v, --volume HOSTDIR:GUESTPATH[:ro]  mount a host directory at\n"
+	"                         GUESTPATH; :ro makes it read-only, enforced\n"
+	"                         by the host (repeatable)\n"
+	"      --volume-mem GUESTPATH[:SIZE]  mount a filesystem held in host\n"
+	"                         RAM, at most SIZE (default 64M)\n"
+	"      --volume-plugin PATH.so:GUESTPATH[:ARG]  mount a filesystem\n"
+	"                         served by a plugin (include/msb_fs.h)\n"
 	NETOPTS_HELP
 	"  -h, --help             show this help\n"
 	"\n"
@@ -63,7 +70,10 @@ const struct verb verb_run = {
 };
 
 enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
-       OPT_KERNEL, OPT_ENTRYPOINT };
+       OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN };
+
+/* More than the VM has room for: the library says how many fit. */
+#define VOLUMES_MAX 16
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -80,6 +90,9 @@ static const struct option opts[] = {
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "volume-mem", required_argument, NULL, OPT_VOLUME_MEM },
+	{ "volume-plugin", required_argument, NULL, OPT_VOLUME_PLUGIN },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -132,6 +145,7 @@ static int cmd_run(int argc, char **argv)
 	unsigned u;
 	uint64_t t0;
 	char **cmd = NULL;
+	static msb_volume vols[VOLUMES_MAX];
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -147,7 +161,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "dm:e:w:u:ithp:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dm:e:w:u:ithp:v:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			snprintf(name, sizeof(name), "%s", optarg);
@@ -213,6 +227,24 @@ static int cmd_run(int argc, char **argv)
 					"invalid --kernel '%s': use msb or cloud",
 					optarg);
 			cfg.kernel = optarg;
+			break;
+		case 'v':
+		case OPT_VOLUME_MEM:
+		case OPT_VOLUME_PLUGIN:
+			if (cfg.nvolumes == VOLUMES_MAX)
+				return cli_bad_usage(&verb_run,
+					"too many volumes (at most %d)",
+					VOLUMES_MAX);
+			if (msb_volume_parse(c == 'v' ? MSB_VOLUME_HOST :
+					     c == OPT_VOLUME_MEM ?
+						     MSB_VOLUME_MEMORY :
+						     MSB_VOLUME_PLUGIN,
+					     strdup(optarg),
+					     &vols[cfg.nvolumes], &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			cfg.volumes = vols;
+			cfg.nvolumes++;
 			break;
 		case OPT_NET_ALLOW:
 		case OPT_NET_ALLOW_CIDR:

@@ -23,6 +23,7 @@
 #include "client.h"
 #include "engine.h"
 #include "netcfg.h"
+#include "volumes.h"
 #include "image.h"
 #include "state.h"
 #include "util.h"
@@ -410,7 +411,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
 	const char *kernel;
 	char dir[PATH_MAX], canon[700];
-	json_object *cfg, *layers = NULL, *icfg = NULL;
+	json_object *cfg, *layers = NULL, *icfg = NULL, *vols = NULL;
 	sqlite3 *db;
 	unsigned timeout;
 	int r;
@@ -444,6 +445,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_net_config_check(&c->net, err);
 	if (r < 0)
 		return r;
+	r = msb_volumes_json(c->volumes, c->nvolumes, &vols, err);
+	if (r < 0)
+		return r;
 	r = msb_image_resolve(image, &layers, &icfg, canon, sizeof(canon), err);
 	if (r == -ENOENT && strcmp(image, DEFAULT_IMAGE)) {
 		/* Not here yet: pull it, as 'docker run' does. */
@@ -454,9 +458,21 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	}
 	if (r == 0)
 		r = check_host(layers, kernel, err);
+	/* microvm has 8 virtio-mmio slots: agent, network and upper disk
+	 * take three, layers and volumes share the rest. */
+	if (r == 0 && vols &&
+	    3 + json_object_array_length(layers) + c->nvolumes > 8)
+		r = msb_fail(err, -E2BIG,
+			     "%zu volumes do not fit: this image has %zu layers "
+			     "and a sandbox has room for 5 layers and volumes "
+			     "together; use at most %zu volumes",
+			     c->nvolumes, json_object_array_length(layers),
+			     json_object_array_length(layers) < 5 ?
+				     5 - json_object_array_length(layers) : 0);
 	if (r < 0) {
 		json_object_put(layers);
 		json_object_put(icfg);
+		json_object_put(vols);
 		return r;
 	}
 
@@ -476,6 +492,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       json_object_new_boolean(c->ephemeral));
 	json_object_object_add(cfg, "kernel", json_object_new_string(kernel));
 	json_object_object_add(cfg, "net", msb_net_config_json(&c->net));
+	if (vols)
+		json_object_object_add(cfg, "volumes", vols);
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(

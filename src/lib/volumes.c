@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* volumes.c - a sandbox's volumes: msb run's flags, checks, the record */
+
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "util.h"
+#include "volumes.h"
+
+/* The largest memory volume: its pages are the supervisor's. */
+#define MEM_MAX_MIB (64ull << 10)
+
+static const char *const flag_of[] = {
+	[MSB_VOLUME_HOST] = "--volume",
+	[MSB_VOLUME_MEMORY] = "--volume-mem",
+	[MSB_VOLUME_PLUGIN] = "--volume-plugin",
+};
+
+/* parse_size() - "16M", "1G", "64" (MiB) into MiB, at least 1. */
+static int parse_size(const char *s, uint64_t *mib)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || !v || v > MEM_MAX_MIB)
+		return -1;
+	if (*end && strcasecmp(end, "m") && strcasecmp(end, "mb") &&
+	    strcasecmp(end, "mi") && strcasecmp(end, "mib")) {
+		if (strcasecmp(end, "g") && strcasecmp(end, "gb") &&
+		    strcasecmp(end, "gi") && strcasecmp(end, "gib"))
+			return -1;
+		v *= 1024;
+	}
+	*mib = v;
+	return 0;
+}
+
+MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
+			     msb_error *err)
+{
+	char *c;
+
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	if (kind > MSB_VOLUME_PLUGIN || !spec || !*spec)
+		return msb_fail(err, -EINVAL, "empty volume");
+	switch (kind) {
+	case MSB_VOLUME_HOST:
+		/* HOSTDIR:GUEST[:ro]: host paths may hold ':', guest paths
+		 * may not; so read from the right. */
+		c = strrchr(spec, ':');
+		if (c && (!strcmp(c + 1, "ro") || !strcmp(c + 1, "rw"))) {
+			v->readonly = c[1] == 'r' && c[2] == 'o';
+			*c = '\0';
+			c = strrchr(spec, ':');
+		}
+		if (!c || c == spec || !c[1])
+			return msb_fail(err, -EINVAL,
+					"invalid --volume '%s': use "
+					"HOSTDIR:GUESTPATH[:ro]", spec);
+		*c = '\0';
+		v->source = spec;
+		v->guest_path = c + 1;
+		return 0;
+	case MSB_VOLUME_MEMORY:
+		v->guest_path = spec;
+		c = strchr(spec, ':');
+		if (c) {
+			*c = '\0';
+			if (parse_size(c + 1, &v->size_mib) < 0)
+				return msb_fail(err, -EINVAL,
+						"invalid --volume-mem size '%s': "
+						"use a whole number with M or G, e.g. 16M or 1G",
+						c + 1);
+		}
+		return 0;
+	case MSB_VOLUME_PLUGIN:
+		c = strchr(spec, ':');
+		if (!c || c == spec || !c[1])
+			return msb_fail(err, -EINVAL,
+					"invalid --volume-plugin '%s': use "
+					"PATH.so:GUESTPATH[:ARG]", spec);
+		*c = '\0';
+		v->source = spec;
+		v->guest_path = c + 1;
+		c = strchr(c + 1, ':');
+		if (c) {
+			*c = '\0';
+			v->arg = c + 1;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* guest_ok() - absolute, no "."/".." components, no "//", not "/". */
+static int guest_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || n < 2 || n > 255 || strchr(p, ':') ||
+	    p[n - 1] == '/' || strstr(p, "//"))
+		return 0;
+	for (const char *s = p; s; s = strchr(s + 1, '/'))
+		if (!strncmp(s, "/./", 3) || !strcmp(s, "/.") ||
+		    !strncmp(s, "/../", 4) || !strcmp(s, "/.."))
+			return 0;
+	return 1;
+}
+
+static int check_one(const msb_volume *v, json_object *o, msb_error *err)
+{
+	const char *flag = v->kind <= MSB_VOLUME_PLUGIN ? flag_of[v->kind] :
+							  "volume";
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (!v->guest_path || !guest_ok(v->guest_path))
+		return msb_fail(err, -EINVAL,
+				"invalid %s guest path '%s': use an absolute "
+				"path other than / (no '.', '..' or ':')",
+				flag, v->guest_path ? v->guest_path : "");
+	json_object_object_add(o, "guest", json_object_new_string(v->guest_path));
+	switch (v->kind) {
+	case MSB_VOLUME_HOST:
+	case MSB_VOLUME_PLUGIN:
+		if (!v->source || !*v->source || !realpath(v->source, real))
+			return msb_fail_errno(err, -errno ? -errno : -EINVAL,
+					      "%s %s: cannot use '%s'", flag,
+					      v->guest_path,
+					      v->source ? v->source : "");
+		if (stat(real, &st) < 0)
+			return msb_fail_errno(err, -errno, "%s %s", flag, real);
+		if (v->kind == MSB_VOLUME_HOST && !S_ISDIR(st.st_mode))
+			return msb_fail(err, -ENOTDIR,
+					"--volume %s: %s is not a directory",
+					v->guest_path, real);
+		if (v->kind == MSB_VOLUME_PLUGIN && !S_ISREG(st.st_mode))
+			return msb_fail(err, -EINVAL,
+					"--volume-plugin %s: %s is not a shared "
+					"object file", v->guest_path, real);
+		json_object_object_add(o, "kind", json_object_new_string(
+			v->kind == MSB_VOLUME_HOST ? "host" : "plugin"));
+		json_object_object_add(o, "source", json_object_new_string(real));
+		if (v->arg)
+			json_object_object_add(o, "arg",
+					       json_object_new_string(v->arg));
+		break;
+	case MSB_VOLUME_MEMORY: {
+		uint64_t mib = v->size_mib ? v->size_mib :
+					     MSB_VOLUME_MEM_DEFAULT_MIB;
+
+		if (mib > MEM_MAX_MIB)
+			return msb_fail(err, -EINVAL,
+					"--volume-mem %s: %llu MiB is more than "
+					"the %llu MiB a memory volume may hold",
+					v->guest_path, (unsigned long long)mib,
+					(unsigned long long)MEM_MAX_MIB);
+		json_object_object_add(o, "kind", json_object_new_string("memory"));
+		json_object_object_add(o, "size_mib",
+				       json_object_new_int64((int64_t)mib));
+		break;
+	}
+	default:
+		return msb_fail(err, -EINVAL, "unknown volume kind %d", v->kind);
+	}
+	json_object_object_add(o, "ro", json_object_new_boolean(!!v->readonly));
+	return 0;
+}
+
+int msb_volumes_json(const msb_volume *v, size_t n, json_object **out,
+		     msb_error *err)
+{
+	json_object *a;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!v || n > MSB_VOLUMES_MAX)
+		return msb_fail(err, -E2BIG, "%zu volumes: at most %d", n,
+				MSB_VOLUMES_MAX);
+	a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		int r;
+
+		json_object_array_add(a, o);
+		errno = 0;
+		r = check_one(&v[i], o, err);
+		for (size_t j = 0; r == 0 && j < i; j++)
+			if (!strcmp(v[i].guest_path, v[j].guest_path))
+				r = msb_fail(err, -EINVAL,
+					     "two volumes at %s: give each its "
+					     "own guest path", v[i].guest_path);
+		if (r < 0) {
+			json_object_put(a);
+			return r;
+		}
+	}
+	*out = a;
+	return 0;
+}
