@@ -46,7 +46,7 @@ INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
-	guest examples
+	guest examples $(B)/tests/fs-conformance
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -107,6 +107,12 @@ $(INITRAMFS_MSB): $(SHARE)/msb-agent scripts/mkinitramfs.sh
 
 $(IMAGE): scripts/mkimage-default.sh
 	scripts/mkimage-default.sh $(SHARE)/images/default
+
+# The POSIX conformance tool the volume tests run inside guests
+# (tests/fs/conformance.c): static, so it runs on any image.
+$(B)/tests/fs-conformance: tests/fs/conformance.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -O2 -Wall -Wextra -Wno-unused-result -o $@ $<
 
 # ---- examples ------------------------------------------------------------
 
