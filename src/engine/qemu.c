@@ -209,10 +209,13 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	/* Under TCG the guest has no TSC-deadline timer, so the kernel spends
 	 * ~250 ms calibrating and verifying the local APIC timer against the
 	 * PIT; without it the PIT (pit=on) drives the clock events instead.
-	 * KVM offers TSC-deadline and skips the calibration by itself. */
+	 * Not with ACPI: microvm's ACPI tables say "hardware-reduced", for
+	 * which the kernel sets up no PIT, so the APIC timer is the only one
+	 * (without it, sleep never returns). KVM offers TSC-deadline and
+	 * skips the calibration by itself. */
 	if (s->accel == MSB_ACCEL_TCG)
-		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu noapictimer",
-			 tsc_khz());
+		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu%s", tsc_khz(),
+			 s->acpi ? "" : " noapictimer");
 	add(a, "console=ttyS0 quiet loglevel=4 panic=-1 reboot=t%s%s%s", tsc,
 	    s->cmdline_extra ? " " : "",
 	    s->cmdline_extra ? s->cmdline_extra : "");
