@@ -392,6 +392,7 @@ static int prune_locked(sqlite3 *db, uint64_t *bytes, unsigned *files,
 		sweep(dir, &blobs, "", 0, bytes, files);
 		snprintf(dir, sizeof(dir), "%s/layers", msb_home());
 		sweep(dir, &layers, ".erofs", 0, bytes, files);
+		sweep(dir, &layers, ".diff_ids", 0, bytes, files);
 		snprintf(dir, sizeof(dir), "%s/blobs/tmp", msb_home());
 		sweep(dir, NULL, "", 1, bytes, files);
 		snprintf(dir, sizeof(dir), "%s/layers/tmp", msb_home());

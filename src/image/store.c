@@ -6,6 +6,9 @@
  *   <home>/layers/NAME.erofs   a layer blob (NAME = its HEX) as an EROFS
  *                              image; or several top layers merged
  *                              (NAME = "m" + sha256 of their digests)
+ *   <home>/layers/NAME.diff_ids  the diff_ids the conversion verified, one
+ *                              a line: the same blobs under another image's
+ *                              config are checked against them, not trusted
  *   <home>/layers/tmp/         conversions in progress
  *
  * Everything appears by rename(2) of a complete, verified file: a crash or
@@ -153,6 +156,50 @@ static int unpack_helper(char *buf, size_t n)
 	return access(buf, X_OK);
 }
 
+/* verified_ids() - compare @ids with those a stored conversion of the same
+ * blobs was verified against. Return 1 when they match, 0 when nothing was
+ * recorded (convert again, which verifies), or an error: the blobs are what
+ * their digests say, so other diff_ids mean the new config is wrong. */
+static int verified_ids(const char *out, const char *const *ids, unsigned nb,
+			msb_error *err)
+{
+	char p[PATH_MAX + 16], *rec, *line, *save = NULL;
+	unsigned i = 0;
+	int r = 1;
+
+	snprintf(p, sizeof(p), "%.*s.diff_ids", (int)(strlen(out) - 6), out);
+	rec = msb_read_file(p, NULL);
+	if (!rec)
+		return 0;
+	for (line = strtok_r(rec, "\n", &save); line && r == 1;
+	     line = strtok_r(NULL, "\n", &save), i++)
+		if (i >= nb || strcmp(line, ids[i]))
+			r = msb_fail(err, -EINVAL,
+				     "a layer decompresses to %s but the image "
+				     "config says its diff_id is %s",
+				     line, i < nb ? ids[i] : "(none)");
+	if (r == 1 && i != nb)
+		r = msb_fail(err, -EINVAL,
+			     "the image config names %u diff_ids for a disk "
+			     "made of %u layers", nb, i);
+	free(rec);
+	return r;
+}
+
+static void record_ids(const char *out, const char *const *ids, unsigned nb)
+{
+	char p[PATH_MAX + 16], buf[80 * MSB_IMAGE_MAX_LAYERS];
+	size_t off = 0;
+
+	for (unsigned i = 0; i < nb && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s\n",
+					ids[i]);
+	snprintf(p, sizeof(p), "%.*s.diff_ids", (int)(strlen(out) - 6), out);
+	/* Without the record the next image converts again: nothing lost. */
+	if (off < sizeof(buf))
+		msb_write_file(p, buf, off, 0644);
+}
+
 int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		      unsigned nb, const char *name, msb_error *err)
 {
@@ -166,8 +213,12 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 	pid_t pid;
 
 	msb_layer_path(name, out, sizeof(out));
-	if (access(out, R_OK) == 0)
-		return 0;
+	if (access(out, R_OK) == 0) {
+		int v = verified_ids(out, diff_ids, nb, err);
+
+		if (v)
+			return v < 0 ? v : 0;
+	}
 	if (unpack_helper(helper, sizeof(helper)) < 0)
 		return msb_fail(err, -ENOENT,
 				"msb-unpack not found at %s: reinstall msb "
@@ -249,5 +300,6 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		unlink(tmp);
 		return msb_fail_errno(err, e, "cannot store %s", out);
 	}
+	record_ids(out, diff_ids, nb);
 	return 0;
 }

@@ -343,7 +343,11 @@ static int write_data(struct ctx *c, struct archive *a, int fd,
 	return 0;
 }
 
-static void set_xattrs(int dfd, const char *leaf, struct archive_entry *e)
+/* set_xattrs() - the entry's user.*, security.* and trusted.* xattrs, as
+ * the image says; Return 0 or -1 (a filesystem under <home> that cannot
+ * hold them must not silently lose, say, a file's capabilities). */
+static int set_xattrs(struct ctx *c, int dfd, const char *leaf,
+		      const char *path, struct archive_entry *e)
 {
 	const char *name;
 	const void *val;
@@ -359,8 +363,12 @@ static void set_xattrs(int dfd, const char *leaf, struct archive_entry *e)
 			continue;
 		if (!strncmp(name, "trusted.overlay.", 16))
 			continue;
-		lsetxattr(p, name, val, len, 0);
+		if (lsetxattr(p, name, val, len, 0) < 0)
+			return fail(c, "cannot keep the xattr %s of '%s': %s "
+				    "(the filesystem of MSB_HOME must support "
+				    "user xattrs)", name, path, strerror(errno));
 	}
+	return 0;
 }
 
 /* make_entry() - create one entry at @leaf in @dfd; Return 0 or -1. */
@@ -473,7 +481,8 @@ meta:
 		if (fchmodat(dfd, leaf, perm, 0) < 0)
 			return fail(c, "cannot set the mode of '%s': %s", path,
 				    strerror(errno));
-		set_xattrs(dfd, leaf, e);
+		if (set_xattrs(c, dfd, leaf, path, e) < 0)
+			return -1;
 	}
 	{
 		struct timespec ts[2] = {

@@ -532,6 +532,12 @@ def test_debian_python_hello(img, debian_ref):
                       "os.getuid(), hashlib.sha256(b'').hexdigest()[:8])")
         assert out == "(3, 11) 0 e3b0c442\n", out
         assert img.out("exec", name, "--", "curl", "--version").startswith("curl ")
+        # xattrs as the layer says, read through EROFS and overlayfs
+        out = img.out("exec", name, "--", "python3", "-c",
+                      "import os; print(os.getxattr('/xattr/f', 'user.msb'), "
+                      "os.getxattr('/xattr/f', 'trusted.msb'), "
+                      "sorted(os.listxattr('/xattr/d/g')))")
+        assert out == "b'hello' b'root-only' ['user.another']\n", out
     finally:
         img("rm", "-f", name)
 
@@ -629,8 +635,8 @@ def test_disk_full_pull_and_load_then_again(small_home, registry, tmp_path):
     no_debris(m.home)
 
 
-def test_wrong_diff_id_refused(img, registry):
-    layer = hello_layer("diff-id\n")
+def with_wrong_diff_id(layer):
+    """An image of @layer whose config names a diff_id it does not have."""
     im = build.Image([(layer, "gzip")])
     cfg_digest, = [d for d, b in im.blobs.items() if b.startswith(b"{")]
     cfg = json.loads(im.blobs.pop(cfg_digest))
@@ -640,6 +646,11 @@ def test_wrong_diff_id_refused(img, registry):
     man = json.loads(im.manifest)
     man["config"].update(digest=build.sha(cb), size=len(cb))
     im.manifest = json.dumps(man).encode()
+    return im
+
+
+def test_wrong_diff_id_refused(img, registry):
+    im = with_wrong_diff_id(hello_layer("diff-id\n"))
     build.Registry(f"http://{registry['host']}").push("baddiff", "1", im)
     before = store_files(img.home)
     p = img("pull", "-q", ref(registry, "baddiff"), check=1)
@@ -649,3 +660,20 @@ def test_wrong_diff_id_refused(img, registry):
     assert store_files(img.home) == before
     no_debris(img.home)
     assert ref(registry, "baddiff") not in img.out("images", "-q")
+
+
+def test_wrong_diff_id_refused_for_a_stored_layer(img, registry):
+    """A layer already converted for one image is checked against the next
+    image's config too, not trusted because it is in the store."""
+    layer = hello_layer("stored diff-id\n")
+    reg = build.Registry(f"http://{registry['host']}")
+    reg.push("gooddiff", "1", build.Image([(layer, "gzip")]))
+    reg.push("baddiff2", "1", with_wrong_diff_id(layer))
+    img.out("pull", "-q", ref(registry, "gooddiff"))
+    before = store_files(img.home)
+    assert any(f.endswith(".diff_ids") for f in before), before
+    p = img("pull", "-q", ref(registry, "baddiff2"), check=1)
+    assert "the image config says its diff_id is" in p.stderr.decode()
+    assert store_files(img.home) == before
+    assert ref(registry, "baddiff2") not in img.out("images", "-q")
+    img.out("rmi", ref(registry, "gooddiff"))

@@ -124,8 +124,19 @@ def layer():
         return f.read()
 
 
+def xattr_layer():
+    """A small layer whose files carry xattrs, to be read back in a guest."""
+    t = build.Tar()
+    t.dir("xattr")
+    t.add("xattr/f", data=b"x\n", xattrs={"user.msb": "hello",
+                                          "trusted.msb": "root-only"})
+    t.dir("xattr/d", mode=0o755)
+    t.add("xattr/d/g", data=b"", xattrs={"user.another": "1"})
+    return t.raw()
+
+
 def image():
-    return build.Image([(layer(), "zstd")], CONFIG)
+    return build.Image([(layer(), "zstd"), (xattr_layer(), "gzip")], CONFIG)
 
 
 if __name__ == "__main__":
