@@ -677,3 +677,50 @@ def test_wrong_diff_id_refused_for_a_stored_layer(img, registry):
     assert store_files(img.home) == before
     assert ref(registry, "baddiff2") not in img.out("images", "-q")
     img.out("rmi", ref(registry, "gooddiff"))
+
+
+def test_pull_progress_on_a_tty_and_plain_lines_otherwise(img, registry):
+    """A terminal gets one line rewritten in place and cleared at the end;
+    anything else gets one plain line per event."""
+    import pty
+    reg = build.Registry(f"http://{registry['host']}")
+    big = os.urandom(3 << 20)
+
+    def image(tag):
+        t = build.Tar()
+        t.add(f"blob-{tag}", data=big + tag.encode())
+        return build.Image([(hello_layer(f"progress {tag}\n"), "gzip"),
+                            (t.raw(), "none")])
+
+    reg.push("progress-tty", "1", image("tty"))
+    reg.push("progress-plain", "1", image("plain"))
+
+    master, slave = pty.openpty()
+    p = img.popen("pull", ref(registry, "progress-tty"), stdout=subprocess.PIPE,
+                  stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the last writer closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, seen
+    assert out.decode().startswith(f"pulled {ref(registry, 'progress-tty')} ")
+    assert b"\r\x1b[Kdownloading 3.2 MB of 3.2 MB" in seen, seen
+    assert b"\r\x1b[Kconverting layer 2/2" in seen, seen
+    assert seen.endswith(b"\r\x1b[K") and b"\n" not in seen.replace(b"\r\n", b""), seen
+
+    p = img("pull", ref(registry, "progress-plain"), check=0)
+    lines = p.stderr.decode().splitlines()
+    assert lines[0] == "resolving", lines
+    assert any(l.startswith("layer 2/2 sha256:") and l.endswith("downloaded (3.2 MB)")
+               for l in lines), lines
+    assert "layer 2/2 converting" in lines and "\r" not in p.stderr.decode(), lines
+    for r in ("progress-tty", "progress-plain"):
+        img.out("rmi", ref(registry, r))
