@@ -19,12 +19,14 @@
  * @state: its state
  * @dl:    a plugin's dlopen handle, closed after @ops->destroy
  * @owned: a backend this one uses (a plugin's source), closed after it
+ * @host:  what a plugin was given (it may keep the pointer), freed last
  */
 struct msb_fs_backend {
 	const struct msb_fs_ops *ops;
 	void *state;
 	void *dl;
 	struct msb_fs_backend *owned;
+	struct msb_fs_host *host;
 };
 
 /* Caps every backend keeps, whatever the guest does. */

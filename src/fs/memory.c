@@ -1518,6 +1518,7 @@ int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out, char *err,
 	out->state = m;
 	out->dl = NULL;
 	out->owned = NULL;
+	out->host = NULL;
 	return 0;
 nomem:
 	if (m)

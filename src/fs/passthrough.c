@@ -1131,5 +1131,6 @@ int msb_fs_passthrough_new(const char *root,
 	out->state = p;
 	out->dl = NULL;
 	out->owned = NULL;
+	out->host = NULL;
 	return 0;
 }

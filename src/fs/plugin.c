@@ -29,6 +29,7 @@ void msb_fs_backend_close(struct msb_fs_backend *b)
 		msb_fs_backend_close(b->owned);
 		free(b->owned);
 	}
+	free(b->host);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -41,19 +42,26 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		       void (*log)(void *ctx, const char *msg), void *log_ctx,
 		       struct msb_fs_backend *out, char *err, size_t errlen)
 {
-	struct msb_fs_host host = {
-		.abi = MSB_FS_ABI,
-		.ctx = log_ctx,
-		.log = log ? log : no_log,
-		.inner = inner ? inner->ops : NULL,
-		.inner_state = inner ? inner->state : NULL,
-	};
+	/* The plugin may keep @host: it lives as long as the backend. */
+	struct msb_fs_host *host = calloc(1, sizeof(*host));
 	struct msb_fs_plugin pl = { 0 };
 	msb_fs_plugin_open_fn open_fn;
 	char why[512] = "";
 	void *dl;
 	int rc;
 
+	if (!host) {
+		snprintf(err, errlen, "out of memory");
+		msb_fs_backend_close(inner);
+		return -ENOMEM;
+	}
+	*host = (struct msb_fs_host){
+		.abi = MSB_FS_ABI,
+		.ctx = log_ctx,
+		.log = log ? log : no_log,
+		.inner = inner ? inner->ops : NULL,
+		.inner_state = inner ? inner->state : NULL,
+	};
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		snprintf(err, errlen, "cannot load filesystem plugin: %s",
@@ -69,7 +77,7 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		rc = -EINVAL;
 		goto fail;
 	}
-	rc = open_fn(&host, arg ? arg : "", &pl, why, sizeof(why));
+	rc = open_fn(host, arg ? arg : "", &pl, why, sizeof(why));
 	if (rc) {
 		snprintf(err, errlen, "filesystem plugin %s refused to start: %s",
 			 path, why[0] ? why : strerror(rc < 0 ? -rc : EINVAL));
@@ -102,6 +110,7 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		out->ops = pl.ops;
 		out->state = pl.state;
 		out->dl = dl;
+		out->host = host;
 		return 0;
 	}
 	if (pl.hooks && !pl.ops) {
@@ -125,9 +134,11 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 			snprintf(err, errlen, "filesystem plugin %s: %s", path,
 				 why);
 			dlclose(dl);
+			free(host);
 			return rc;
 		}
 		out->dl = dl;
+		out->host = host;
 		return 0;
 	}
 	snprintf(err, errlen,
@@ -137,6 +148,7 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 fail:
 	if (dl)
 		dlclose(dl);
+	free(host);
 	msb_fs_backend_close(inner);
 	return rc;
 }

@@ -457,5 +457,6 @@ int msb_fs_proxy_new(struct msb_fs_backend *inner,
 	out->state = px;
 	out->dl = NULL;
 	out->owned = NULL;
+	out->host = NULL;
 	return 0;
 }
