@@ -116,7 +116,13 @@ $(B)/tests/fs-conformance: tests/fs/conformance.c
 
 # ---- examples ------------------------------------------------------------
 
-examples: $(B)/examples/hello $(B)/examples/net_plugin.so
+examples: $(B)/examples/hello $(B)/examples/net_plugin.so \
+	$(B)/examples/auditfs.so $(B)/examples/hellofs.so
+
+# Filesystem plugins (include/msb_fs.h): hooks (AuditFs) and a backend.
+$(B)/examples/%fs.so: examples/%fs.c include/msb_fs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
 
 $(B)/examples/net_plugin.so: examples/net_plugin.c include/msb_net_plugin.h
 	@mkdir -p $(dir $@)
@@ -132,7 +138,9 @@ $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(HDRS)
+# (the filesystem plugin examples are loaded by tests/unit/test_fs.c)
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(HDRS) \
+		$(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(LIBS)
