@@ -6,7 +6,10 @@
  * over a fresh session (INIT already done) on a memory backend or on a
  * passthrough backend of a temp directory:
  *
- *   u8 flags   bit 0: passthrough, bit 1: read-only, bit 2: POSIX locks
+ *   u8 flags   bit 0: passthrough, bit 1: read-only, bit 2: POSIX locks,
+ *              bit 3: an overlay (lower: the backend bit 0 chose, on a
+ *              volume that has a few files; upper: memory), bit 4: all
+ *              of it behind a proxy with a hook that denies one name
  *   then per chain: u16 LE length, u8 in-split seed, u8 out-split seed,
  *                   length bytes (a fuse_in_header, arguments, payload)
  *
@@ -19,6 +22,7 @@
 
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
 #include <linux/fuse.h>
 #include <stdint.h>
@@ -128,6 +132,33 @@ static void init(struct msb_fuse *f)
 	msb_fuse_handle(f, &in, 1, &o, 1);
 }
 
+static int deny_x(void *state, const struct msb_fs_call *call)
+{
+	return call->name && !strcmp(call->name, "x") ? -EACCES : 0;
+}
+
+static const struct msb_fs_hooks hooks = {
+	.abi = MSB_FS_ABI, .size = sizeof(hooks), .name = "fuzz",
+	.before = deny_x,
+};
+
+static void seed_lower(void)
+{
+	char p[160];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/f", vol);
+	if ((f = fopen(p, "w"))) {
+		fputs("lower file", f);
+		fclose(f);
+	}
+	snprintf(p, sizeof(p), "%s/d", vol);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/d/g", vol);
+	if ((f = fopen(p, "w")))
+		fclose(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
 	struct msb_fuse_opts opts = { 0 };
@@ -142,11 +173,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	setup();
 	opts.read_only = !!(data[0] & 2);
 	opts.posix_locks = !!(data[0] & 4);
+	if (data[0] & 8)
+		seed_lower();
 	if (data[0] & 1) {
 		if (msb_fs_passthrough_new(vol, NULL, &be, err, sizeof(err)))
 			abort();
 	} else if (msb_fs_memory_new(8u << 20, &be, err, sizeof(err))) {
 		abort();
+	}
+	if (data[0] & 8) {
+		struct msb_fs_backend up, lo = be;
+
+		if (msb_fs_memory_new(8u << 20, &up, err, sizeof(err)) ||
+		    msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)))
+			abort();
+	}
+	if (data[0] & 16) {
+		struct msb_fs_backend in = be;
+
+		if (msb_fs_proxy_new(&in, &hooks, NULL, &be, err, sizeof(err)))
+			abort();
 	}
 	f = msb_fuse_new(be.ops, be.state, &opts);
 	if (!f)
@@ -183,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	}
 	msb_fuse_free(f);
 	msb_fs_backend_close(&be);
-	if (data[0] & 1) {
+	if (data[0] & 9) {
 		check_no_escape();
 		empty(vol);
 	}
