@@ -12,7 +12,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
-LIBS := -ljson-c -lsqlite3 -lcurl -lcrypto -lpthread -ldl -lm
+LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
 	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c) \

@@ -5,13 +5,17 @@
  * "WWW-Authenticate: Bearer realm=...,service=...,scope=..." gets a token
  * from the realm (anonymously, or with stored credentials as basic auth) and
  * is retried with it; a "Basic" challenge is answered with stored
- * credentials. https always, except loopback registries and --insecure.
+ * credentials. https always, except loopback registries and --insecure;
+ * a registry whose certificate a private CA signed is trusted through
+ * <home>/certs.d/HOST[:PORT]/ca.crt (Docker's layout), trusted beside the
+ * system's CAs for that registry's requests (and where they redirect).
  * Requests are retried on network errors, 429 and 5xx with backoff.
  */
 
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "image.h"
 #include "util.h"
@@ -37,6 +42,7 @@ struct msb_registry {
 	pthread_mutex_t lock;
 	char auth[8192];          /* Authorization header value, or "" */
 	char creds[600];          /* user:password, or "" */
+	char cafile[PATH_MAX];    /* certs.d/HOST/ca.crt, or "" */
 };
 
 /* One response: headers we care about, the body into memory or a sink. */
@@ -82,6 +88,10 @@ int msb_registry_open(const struct msb_ref *ref, int insecure,
 	pthread_mutex_init(&reg->lock, NULL);
 	if (msb_auth_get(ref->registry, reg->creds, sizeof(reg->creds)) < 0)
 		reg->creds[0] = '\0';
+	snprintf(reg->cafile, sizeof(reg->cafile), "%s/certs.d/%s/ca.crt",
+		 msb_home(), ref->registry);
+	if (access(reg->cafile, R_OK) < 0)
+		reg->cafile[0] = '\0';
 	*out = reg;
 	return 0;
 }
@@ -94,6 +104,58 @@ void msb_registry_close(struct msb_registry *reg)
 	explicit_bzero(reg->creds, sizeof(reg->creds));
 	explicit_bzero(reg->auth, sizeof(reg->auth));
 	free(reg);
+}
+
+/* add_ca() - libcurl's TLS context: the system's CAs (loaded by libcurl)
+ * and the registry's own. */
+static CURLcode add_ca(CURL *c, void *ssl_ctx, void *arg)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ssl_ctx);
+
+	(void)c;
+	return X509_STORE_load_file(st, arg) == 1 ? CURLE_OK :
+						    CURLE_SSL_CACERT_BADFILE;
+}
+
+/* start() - a fresh request to @url with what every request shares. */
+static void start(struct msb_registry *reg, CURL *c, const char *url)
+{
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
+	if (reg->cafile[0]) {
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, add_ca);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, reg->cafile);
+	}
+}
+
+/* tls_failed() - a certificate problem: retrying will not help, and the
+ * user needs to know where a private CA goes. */
+static int tls_failed(CURLcode cc)
+{
+	return cc == CURLE_PEER_FAILED_VERIFICATION ||
+	       cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CONNECT_ERROR;
+}
+
+static int tls_fail(struct msb_registry *reg, const char *host, CURLcode cc,
+		    msb_error *err)
+{
+	if (reg->cafile[0])
+		return msb_fail(err, -EACCES,
+				"cannot verify %s over TLS with the CA in %s: "
+				"%s",
+				host, reg->cafile, curl_easy_strerror(cc));
+	return msb_fail(err, -EACCES,
+			"cannot verify %s over TLS: %s (a registry with a "
+			"private CA: put the CA in %s/certs.d/%s/ca.crt; or "
+			"use --insecure for plain http)",
+			host, curl_easy_strerror(cc), msb_home(),
+			reg->ref.registry);
 }
 
 static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
@@ -238,17 +300,11 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 		curl_free(es);
 		curl_free(sc);
 	}
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	start(reg, c, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
 	if (reg->creds[0]) {
 		uint8_t enc[900];
 		size_t len = strlen(reg->creds);
@@ -266,6 +322,10 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
 	curl_slist_free_all(h);
+	if (tls_failed(cc)) {
+		ret = tls_fail(reg, realm, cc, err);
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		ret = msb_fail(err, -EHOSTUNREACH,
 			       "cannot get a token from %s: %s", realm,
@@ -375,17 +435,10 @@ static int request(struct msb_registry *reg, const char *path,
 		r->status = r->hstatus = 0;
 		r->len = 0;
 		r->too_big = 0;
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		start(reg, c, url);
 		/* A stalled transfer (under 1 KB/s for 60 s) is retried. */
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -435,7 +488,7 @@ static int request(struct msb_registry *reg, const char *path,
 			attempt--;
 			continue;
 		}
-		if (cc == CURLE_OK && !retryable(r->status))
+		if ((cc == CURLE_OK && !retryable(r->status)) || tls_failed(cc))
 			break;
 		if (attempt + 1 >= ATTEMPTS)
 			break;
@@ -444,6 +497,8 @@ static int request(struct msb_registry *reg, const char *path,
 	curl_easy_cleanup(c);
 	if (ret < 0)
 		return ret;
+	if (tls_failed(cc))
+		return tls_fail(reg, reg->ref.registry, cc, err);
 	if (cc != CURLE_OK)
 		return msb_fail(err, -EHOSTUNREACH,
 				"cannot reach registry %s (%s): %s",

@@ -724,3 +724,94 @@ def test_pull_progress_on_a_tty_and_plain_lines_otherwise(img, registry):
     assert "layer 2/2 converting" in lines and "\r" not in p.stderr.decode(), lines
     for r in ("progress-tty", "progress-plain"):
         img.out("rmi", ref(registry, r))
+
+
+# ---- a registry over TLS, signed by a private CA ----------------------------
+
+@pytest.fixture(scope="module")
+def tls_registry(registry, tmp_path_factory):
+    """The same storage served over https by a registry in a network
+    namespace at a TEST-NET-3 address (not loopback, so msb insists on
+    TLS), with a certificate from a CA of the test's own."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("openssl"):
+        pytest.skip("needs root, ip and openssl")
+    d = tmp_path_factory.mktemp("tlsreg")
+    tag = os.urandom(3).hex()
+    ns, host_if, ns_if = f"msbreg-{tag}", f"vrh{tag}", f"vrn{tag}"
+    k = int(tag, 16) % 60 + 1
+    host_ip, ns_ip = f"203.0.113.{4 * k + 1}", f"203.0.113.{4 * k + 2}"
+
+    def sh(*cmd):
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+       "-subj", "/CN=msb test registry CA", "-keyout", f"{d}/ca.key",
+       "-out", f"{d}/ca.crt")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+       "-subj", "/CN=msb test registry CA", "-keyout", f"{d}/other.key",
+       "-out", f"{d}/other.crt")
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={ns_ip}",
+       "-keyout", f"{d}/srv.key", "-out", f"{d}/srv.csr")
+    with open(f"{d}/ext", "w") as f:
+        f.write(f"subjectAltName=IP:{ns_ip}\n")
+    sh("openssl", "x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.crt",
+       "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
+       "-extfile", f"{d}/ext", "-out", f"{d}/srv.crt")
+    with open(f"{d}/config.yml", "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {registry['root']}\n"
+                f"http:\n  addr: {ns_ip}:443\n  tls:\n"
+                f"    certificate: {d}/srv.crt\n    key: {d}/srv.key\n")
+    sh("ip", "netns", "add", ns)
+    p = None
+    try:
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        sh("ip", "link", "set", ns_if, "netns", ns)
+        sh("ip", "addr", "add", f"{host_ip}/30", "dev", host_if)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "addr", "add", f"{ns_ip}/30", "dev", ns_if)
+        sh("ip", "-n", ns, "link", "set", ns_if, "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        p = subprocess.Popen(["ip", "netns", "exec", ns, REGISTRY_BIN, "serve",
+                              f"{d}/config.yml"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        end = time.time() + 20
+        while True:
+            try:
+                socket.create_connection((ns_ip, 443), 0.3).close()
+                break
+            except OSError:
+                if time.time() > end:
+                    raise
+                time.sleep(0.1)
+        yield {"host": ns_ip, "ca": f"{d}/ca.crt", "other_ca": f"{d}/other.crt"}
+    finally:
+        if p:
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_tls_registry_with_a_private_ca(img, tls_registry):
+    r = f"{tls_registry['host']}/busybox:1"
+    t0 = time.time()
+    p = img("pull", "-q", r, check=1)
+    err = p.stderr.decode()
+    certs = os.path.join(img.home, "certs.d", tls_registry["host"])
+    assert f"cannot verify {tls_registry['host']} over TLS" in err, err
+    assert f"{certs}/ca.crt" in err, err
+    assert time.time() - t0 < 20, "a certificate failure is not worth retrying"
+    assert r not in img.out("images", "-q")
+    os.makedirs(certs)
+    shutil.copy(tls_registry["ca"], f"{certs}/ca.crt")
+    try:
+        assert img.out("pull", "-q", r).startswith(f"pulled {r} ")
+        assert img.out("run", "--rm", r, "--", "echo", "over tls") == "over tls\n"
+        img.out("rmi", r)
+        # A CA that did not sign it is no better than none.
+        shutil.copy(tls_registry["other_ca"], f"{certs}/ca.crt")
+        err = img("pull", "-q", r, check=1).stderr.decode()
+        assert "over TLS with the CA in" in err, err
+    finally:
+        shutil.rmtree(os.path.join(img.home, "certs.d"))
