@@ -14,6 +14,7 @@
 #include "../../src/supervisor/api.c"
 #include "../../src/supervisor/agent.c"
 #include "../../src/supervisor/net.c"
+#include "../../src/supervisor/fs.c"
 
 #include <fcntl.h>
 #include <limits.h>
