@@ -40,7 +40,8 @@ static int on_dns(void *st, const char *name, uint16_t qtype,
 	return MSB_NET_ALLOW;
 }
 
-static int on_connect(void *st, int proto, uint32_t dst, uint16_t port)
+static int on_connect(void *st, int proto, const struct msb_net_addr *dst,
+		      uint16_t port)
 {
 	return port == 9 ? MSB_NET_DENY : MSB_NET_ALLOW;
 }

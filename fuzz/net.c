@@ -4,13 +4,15 @@
  * The input is a script of operations on one stack:
  *
  *   op & 3 == 0  a frame from the guest: u16 length, bytes; with op & 0x80
- *                its IPv4 header and TCP/UDP/ICMP checksums are fixed up
- *                first, so the fuzzer gets past them
+ *                its IPv4 header and TCP/UDP/ICMP checksums, or its
+ *                IPv6 TCP/UDP/ICMPv6 checksum, are fixed up first, so the
+ *                fuzzer gets past them
  *   op & 3 == 1  the newest host socket's peer writes u8 length bytes
  *   op & 3 == 2  time passes: u8 * 50 ms, timers run
  *   op & 3 == 3  the newest host socket's peer closes (EOF, or a reset)
  *
- * Host sockets are socketpairs (config open_socket), so no packet leaves
+ * Host sockets (TCP, UDP and ping sockets alike) are socketpairs (config
+ * open_socket), so no packet leaves
  * the machine and connects complete at once; the stack's own epoll is run
  * after every operation as the supervisor would.
  *
@@ -38,7 +40,8 @@ const char *__ubsan_default_options(void)
 static int peers[PEERS_MAX];
 static int npeers;
 
-static int open_socket(void *opaque, int type, const struct sockaddr_in *dst)
+static int open_socket(void *opaque, int type, int proto,
+		       const struct sockaddr *dst, socklen_t dlen)
 {
 	int sv[2];
 
@@ -59,6 +62,45 @@ static void drain(int fd)
 		;
 }
 
+/* l4_csum() - the offset of the checksum field of transport @proto in a
+ * payload of @l4len bytes, or -1 */
+static int l4_csum(uint8_t proto, size_t l4len)
+{
+	if (proto == 6 && l4len >= TCP_HLEN)
+		return 16;
+	if (proto == 17 && l4len >= UDP_HLEN)
+		return 6;
+	if ((proto == 1 || proto == 58) && l4len >= 4)
+		return 2;
+	return -1;
+}
+
+/* fix_checksums6() - make an IPv6 frame's transport checksum right */
+static void fix_checksums6(uint8_t *f, size_t len)
+{
+	uint8_t *ip = f + ETH_HLEN, *l4 = ip + IP6_HLEN;
+	struct net_addr src, dst;
+	size_t plen;
+	uint16_t c;
+	int off;
+
+	if (len < ETH_HLEN + IP6_HLEN)
+		return;
+	plen = (size_t)ip[4] << 8 | ip[5];
+	if (plen > len - ETH_HLEN - IP6_HLEN)
+		return;
+	off = l4_csum(ip[6], plen);
+	if (off < 0)
+		return;
+	src = net_addr6(ip + 8);
+	dst = net_addr6(ip + 24);
+	l4[off] = l4[off + 1] = 0;
+	c = net_csum_fold(net_csum_add(net_pseudo(&src, &dst, ip[6], plen), l4,
+				       plen));
+	l4[off] = (uint8_t)(c >> 8);
+	l4[off + 1] = (uint8_t)c;
+}
+
 /* fix_checksums() - make an IPv4 frame's checksums right */
 static void fix_checksums(uint8_t *f, size_t len)
 {
@@ -68,6 +110,10 @@ static void fix_checksums(uint8_t *f, size_t len)
 	uint16_t c;
 	int off;
 
+	if (len >= ETH_HLEN && f[12] == 0x86 && f[13] == 0xdd) {
+		fix_checksums6(f, len);
+		return;
+	}
 	if (len < ETH_HLEN + IP4_HLEN || f[12] != 0x08 || f[13] != 0x00)
 		return;
 	hlen = (size_t)(ip[0] & 0xf) * 4;
@@ -84,13 +130,8 @@ static void fix_checksums(uint8_t *f, size_t len)
 	      (uint32_t)ip[14] << 8 | ip[15];
 	dst = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 |
 	      (uint32_t)ip[18] << 8 | ip[19];
-	if (ip[9] == 6 && l4len >= TCP_HLEN)
-		off = 16;
-	else if (ip[9] == 17 && l4len >= UDP_HLEN)
-		off = 6;
-	else if (ip[9] == 1 && l4len >= 4)
-		off = 2;
-	else
+	off = l4_csum(ip[9], l4len);
+	if (off < 0 || ip[9] == 58)
 		return;
 	l4[off] = l4[off + 1] = 0;
 	c = net_csum_fold(net_csum_add(
@@ -173,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (op & 8) {
 				/* A host connection on a published port: the
 				 * stack's SYN to guest port 80 or 81. */
-				int fd = open_socket(NULL, SOCK_STREAM, NULL);
+				int fd = open_socket(NULL, SOCK_STREAM, 0, NULL, 0);
 
 				if (fd >= 0 && tcp_connect_guest(
 						       n, fd, 80 + (op >> 7)) < 0)

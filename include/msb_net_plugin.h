@@ -18,7 +18,8 @@
  * Hooks left NULL mean "allow". Hooks must not block: the whole sandbox
  * network waits for them.
  *
- * Addresses and ports are in host byte order.
+ * Ports, and the IPv4 addresses on_dns answers with, are in host byte
+ * order; struct msb_net_addr holds either family in network order.
  */
 #ifndef MSB_NET_PLUGIN_H
 #define MSB_NET_PLUGIN_H
@@ -26,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSB_NET_PLUGIN_ABI 1
+#define MSB_NET_PLUGIN_ABI 2
 #define MSB_NET_PLUGIN_ENTRY "msb_net_plugin_open"
 #define MSB_NET_DNS_ADDRS 16
 
@@ -35,6 +36,16 @@ enum msb_net_verdict {
 	MSB_NET_DENY = 1,   /* DNS: NXDOMAIN; connect: RST / ICMP prohibited;
 			     * frame: consumed (the stack never sees it) */
 	MSB_NET_ANSWER = 2, /* DNS only: answer with the addresses given */
+};
+
+/**
+ * struct msb_net_addr - an address of either family
+ * @family: 4 or 6
+ * @addr:   network byte order; IPv4 in the first 4 bytes
+ */
+struct msb_net_addr {
+	uint8_t family;
+	uint8_t addr[16];
 };
 
 /**
@@ -62,9 +73,10 @@ struct msb_net_host {
  *              Answers given here are bound to the name as the resolver's
  *              would be (--net-allow), and are not checked for rebinding:
  *              the plugin is trusted.
- * @on_connect: a new guest flow to @dst:@port, @proto IPPROTO_TCP or
- *              IPPROTO_UDP, after the policy allowed it: MSB_NET_ALLOW or
- *              MSB_NET_DENY
+ * @on_connect: a new guest flow to @dst:@port, @proto IPPROTO_TCP,
+ *              IPPROTO_UDP, or IPPROTO_ICMP / IPPROTO_ICMPV6 for echo
+ *              requests (@port 0), after the policy allowed it:
+ *              MSB_NET_ALLOW or MSB_NET_DENY
  * @on_frame:   the frame-level backend: every frame from the guest, before
  *              the stack. MSB_NET_ALLOW hands it to the stack; MSB_NET_DENY
  *              means the plugin consumed it (and may answer with
@@ -76,7 +88,8 @@ struct msb_net_plugin {
 	const char *name;
 	int (*on_dns)(void *state, const char *name, uint16_t qtype,
 		      uint32_t *addrs, unsigned *naddrs);
-	int (*on_connect)(void *state, int proto, uint32_t dst, uint16_t port);
+	int (*on_connect)(void *state, int proto,
+			  const struct msb_net_addr *dst, uint16_t port);
 	int (*on_frame)(void *state, const uint8_t *frame, size_t len);
 	void (*close)(void *state);
 };

@@ -87,6 +87,20 @@ int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
 			*(tag == MSB_T_NET_GW4 ? &c->net_gw : &c->net_dns) =
 				msb_get_be32(v);
 			break;
+		case MSB_T_NET_IP6:
+			if (len != 17 || v[16] > 128)
+				return agent_fail(e, 0, "INIT: bad NET_IP6");
+			memcpy(c->net_ip6, v, 16);
+			c->net_prefix6 = v[16];
+			c->has_net6 = 1;
+			break;
+		case MSB_T_NET_GW6:
+		case MSB_T_NET_DNS6:
+			if (len != 16)
+				return agent_fail(e, 0, "INIT: bad NET_GW6/NET_DNS6");
+			memcpy(tag == MSB_T_NET_GW6 ? c->net_gw6 : c->net_dns6, v,
+			       16);
+			break;
 		case MSB_T_NET_MTU:
 			if (len != 4)
 				return agent_fail(e, 0, "INIT: NET_MTU is not a u32");

@@ -42,6 +42,10 @@ struct init_volume {
  * @net_gw:   the default route's gateway (0: none)
  * @net_dns:  the resolver for /etc/resolv.conf (0: leave it)
  * @net_mtu:  eth0's MTU (0: leave it)
+ * @has_net6: whether eth0 gets IPv6 (NET_IP6 given; else IPv6 is off)
+ * @net_ip6:  its IPv6 address; @net_prefix6 its prefix length
+ * @net_gw6:  the IPv6 default route's gateway (all zero: none)
+ * @net_dns6: a second resolver for /etc/resolv.conf (all zero: none)
  * @vol:      volumes to mount once the root is entered; @nvol of them
  */
 struct init_cfg {
@@ -54,6 +58,9 @@ struct init_cfg {
 	int has_net;
 	uint32_t net_ip, net_gw, net_dns, net_mtu;
 	unsigned int net_prefix;
+	int has_net6;
+	uint8_t net_ip6[16], net_gw6[16], net_dns6[16];
+	unsigned int net_prefix6;
 	struct init_volume vol[INIT_VOLUMES_MAX];
 	unsigned int nvol;
 };

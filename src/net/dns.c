@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* dns.c - the sandbox's resolver at 10.0.2.3: policy first, then upstream
  *
- * Theory of operation: a guest query (RFC 1035 §4.1) is parsed by
- * dns_parse_query(); the name is checked against the policy (a denied name
- * gets NXDOMAIN at once, never a timeout), A queries are forwarded to the
- * host-side upstream with a fresh id, and the upstream's answer is not
- * passed through: dns_parse_answer() takes the A records out of it, those
+ * Theory of operation: a guest query (RFC 1035 §4.1), to the resolver's
+ * IPv4 or IPv6 address, is parsed by dns_parse_query(); the name is checked
+ * against the policy (a denied name gets NXDOMAIN at once, never a
+ * timeout), A and AAAA queries (RFC 3596) are forwarded to the host-side
+ * upstream with a fresh id, and the upstream's answer is not passed
+ * through: dns_parse_answer() takes the records of the asked type out of
+ * it (addresses of either family, one code path), those
  * in denied ranges are dropped (rebinding protection), those for names
  * matching --net-allow are bound to the name's rule in the policy, and a
  * new answer is built with every record owned by the question's name. CNAME
  * chains are thus flattened, and nothing but addresses the policy has seen
- * reaches the guest. AAAA queries get an empty answer (the guest has no
- * IPv6 route); other types are refused. Query names longer than
+ * reaches the guest. Other types are refused. Query names longer than
  * DNS_NAME_LIMIT and more than DNS_RATE queries a second are refused:
  * both are how DNS tunnels look. A plugin's on_dns (msb_net_plugin.h) runs
  * after the policy and may deny or answer itself.
@@ -149,6 +150,7 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 	a->id = be16(p);
 	if (!(be16(p + 2) & 0x8000))
 		return -1;
+	a->qtype = 0;
 	a->rcode = p[3] & 0xf;
 	qd = be16(p + 4);
 	an = be16(p + 6);
@@ -157,6 +159,7 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 	if (qd != 1 || dns_read_name(p, len, &off, a->name) < 0 ||
 	    off + 4 > len)
 		return -1;
+	a->qtype = be16(p + off);
 	off += 4;
 	for (unsigned i = 0; i < an; i++) {
 		uint16_t type, class, rdlen;
@@ -171,12 +174,14 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 		off += 10;
 		if (off + rdlen > len)
 			return -1;
-		if (type == T_A && class == 1 && rdlen == 4 &&
-		    a->naddr < DNS_ADDR_MAX) {
-			a->addr[a->naddr++] = (uint32_t)p[off] << 24 |
-					      (uint32_t)p[off + 1] << 16 |
-					      (uint32_t)p[off + 2] << 8 |
-					      p[off + 3];
+		if (class == 1 && type == a->qtype && a->naddr < DNS_ADDR_MAX &&
+		    ((type == T_A && rdlen == 4) ||
+		     (type == T_AAAA && rdlen == 16))) {
+			struct net_addr *ad = &a->addr[a->naddr++];
+
+			memset(ad, 0, sizeof(*ad));
+			ad->family = type == T_A ? 4 : 6;
+			memcpy(ad->b, p + off, rdlen);
 			if (ttl < a->min_ttl)
 				a->min_ttl = ttl;
 		}
@@ -217,8 +222,6 @@ static void tcp_answer(struct net *n, const struct dns_to *to,
 		tcp_session_close(n, c);
 }
 
-/* reply() - an answer to the guest: its question, then @naddr A records
- * owned by the question's name (a compression pointer to offset 12). */
 static void tcp_session_close(struct net *n, struct dns_tcp *c)
 {
 	if (c->fd < 0)
@@ -230,11 +233,15 @@ static void tcp_session_close(struct net *n, struct dns_tcp *c)
 	c->len = 0;
 }
 
-static void reply(struct net *n, const struct dns_to *to, uint16_t id, uint16_t qflags, const uint8_t *question,
-		  size_t qlen, uint8_t rcode, const uint32_t *addr,
-		  unsigned naddr, uint32_t ttl)
+/* reply() - an answer to the guest: its question, then @naddr A or AAAA
+ * records (by each address's family) owned by the question's name (a
+ * compression pointer to offset 12). */
+static void reply(struct net *n, const struct dns_to *to, uint16_t id,
+		  uint16_t qflags, const uint8_t *question, size_t qlen,
+		  uint8_t rcode, const struct net_addr *addr, unsigned naddr,
+		  uint32_t ttl)
 {
-	uint8_t buf[DNS_HLEN + NET_DOMAIN_LEN + 6 + DNS_ADDR_MAX * 16];
+	uint8_t buf[DNS_HLEN + NET_DOMAIN_LEN + 6 + DNS_ADDR_MAX * 28];
 	size_t off = DNS_HLEN;
 
 	if (qlen > NET_DOMAIN_LEN + 6)
@@ -249,34 +256,35 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id, uint16_t 
 	if (qlen)
 		memcpy(buf + off, question, qlen);
 	off += qlen;
-	for (unsigned i = 0; i < naddr; i++) {
+	for (unsigned i = 0; i < naddr && i < DNS_ADDR_MAX; i++) {
+		uint16_t rdlen = addr[i].family == 6 ? 16 : 4;
+
 		put16(buf + off, 0xc00c);
-		put16(buf + off + 2, T_A);
+		put16(buf + off + 2, rdlen == 16 ? T_AAAA : T_A);
 		put16(buf + off + 4, 1);
 		put16(buf + off + 6, (uint16_t)(ttl >> 16));
 		put16(buf + off + 8, (uint16_t)ttl);
-		put16(buf + off + 10, 4);
-		buf[off + 12] = (uint8_t)(addr[i] >> 24);
-		buf[off + 13] = (uint8_t)(addr[i] >> 16);
-		buf[off + 14] = (uint8_t)(addr[i] >> 8);
-		buf[off + 15] = (uint8_t)addr[i];
-		off += 16;
+		put16(buf + off + 10, rdlen);
+		memcpy(buf + off + 12, addr[i].b, rdlen);
+		off += 12 + rdlen;
 	}
+	put16(buf + 6, (uint16_t)(naddr < DNS_ADDR_MAX ? naddr : DNS_ADDR_MAX));
 	if (to->tcp)
 		tcp_answer(n, to, buf, off);
 	else
-		udp_send_to_guest(n, n->cfg.dns_ip, 53, to->gaddr, to->gport,
+		udp_send_to_guest(n, &to->server, 53, &to->gaddr, to->gport,
 				  buf, off);
 }
 
 static int upstream_open(struct net *n)
 {
+	struct net_addr up =
+		net_addr4(ntohl(n->cfg.dns_upstream.sin_addr.s_addr));
 	int fd;
 
 	if (n->dns_fd >= 0)
 		return 0;
-	fd = net_open_socket(n, SOCK_DGRAM,
-			     ntohl(n->cfg.dns_upstream.sin_addr.s_addr),
+	fd = net_open_socket(n, SOCK_DGRAM, &up,
 			     ntohs(n->cfg.dns_upstream.sin_port));
 	if (fd < 0)
 		return fd;
@@ -342,6 +350,7 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	}
 	{
 		uint32_t addr[MSB_NET_DNS_ADDRS];
+		struct net_addr ans[MSB_NET_DNS_ADDRS];
 		unsigned na;
 		int v = plugin_dns(n, q.name, q.qtype, addr, &na);
 
@@ -354,22 +363,26 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 			return;
 		}
 		if (v == MSB_NET_ANSWER) {
+			/* A plugin answers with IPv4 addresses: for any
+			 * other type, an empty answer. */
 			int a = q.qclass == 1 && q.qtype == T_A;
 
-			for (unsigned i = 0; a && bind && i < na; i++)
-				net_policy_bind4(&n->cfg.policy, addr[i],
-						 DNS_PLUGIN_TTL, n->now);
+			for (unsigned i = 0; i < na; i++) {
+				ans[i] = net_addr4(addr[i]);
+				if (a && bind)
+					net_policy_bind(&n->cfg.policy,
+							&ans[i],
+							DNS_PLUGIN_TTL, n->now);
+			}
 			reply(n, to, q.id, q.flags, p + DNS_HLEN,
-			      q.qend - DNS_HLEN, RC_OK, addr, a ? na : 0,
+			      q.qend - DNS_HLEN, RC_OK, ans, a ? na : 0,
 			      DNS_PLUGIN_TTL);
 			return;
 		}
 	}
-	if (q.qclass != 1 || q.qtype != T_A) {
+	if (q.qclass != 1 || (q.qtype != T_A && q.qtype != T_AAAA)) {
 		reply(n, to, q.id, q.flags, p + DNS_HLEN,
-		      q.qend - DNS_HLEN,
-		      q.qclass == 1 && q.qtype == T_AAAA ? RC_OK : RC_REFUSED,
-		      NULL, 0, 0);
+		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
 		return;
 	}
 	for (unsigned i = 0; i < NET_DNS_PENDING; i++) {
@@ -405,8 +418,9 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	}
 }
 
-/* encode_question() - @name as a question for type A, class IN */
-static size_t encode_question(const char *name, uint8_t *out)
+/* encode_question() - @name as a question for @qtype, class IN */
+static size_t encode_question(const char *name, uint16_t qtype,
+			      uint8_t *out)
 {
 	size_t o = 0;
 	const char *s = name;
@@ -421,7 +435,7 @@ static size_t encode_question(const char *name, uint8_t *out)
 		s += l + (dot ? 1 : 0);
 	}
 	out[o++] = 0;
-	put16(out + o, T_A);
+	put16(out + o, qtype);
 	put16(out + o + 2, 1);
 	return o + 4;
 }
@@ -429,19 +443,19 @@ static size_t encode_question(const char *name, uint8_t *out)
 static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 {
 	uint8_t question[NET_DOMAIN_LEN + 6];
-	uint32_t keep[DNS_ADDR_MAX];
+	struct net_addr keep[DNS_ADDR_MAX];
 	unsigned nkeep = 0, dropped = 0;
 	uint8_t rcode = a ? a->rcode : RC_SERVFAIL;
 
 	for (unsigned i = 0; a && i < a->naddr; i++) {
-		if (!net_policy_answer4(&n->cfg.policy, a->addr[i])) {
+		if (!net_policy_answer(&n->cfg.policy, &a->addr[i])) {
 			dropped++;
 			continue;
 		}
 		keep[nkeep++] = a->addr[i];
 		if (q->bind)
-			net_policy_bind4(&n->cfg.policy, a->addr[i],
-					 a->min_ttl, n->now);
+			net_policy_bind(&n->cfg.policy, &a->addr[i],
+					a->min_ttl, n->now);
 	}
 	if (dropped)
 		net_logf(n, "net: dropped %u answer%s for %s in denied ranges "
@@ -453,7 +467,7 @@ static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 	 * last query is answered. */
 	q->used = 0;
 	reply(n, &q->to, q->guest_id, 0x0100, question,
-	      encode_question(q->name, question), rcode, keep, nkeep,
+	      encode_question(q->name, q->qtype, question), rcode, keep, nkeep,
 	      a ? a->min_ttl : 0);
 }
 
@@ -473,7 +487,7 @@ void dns_event(struct net *n)
 			struct dns_query *q = &n->dnsq[j];
 
 			if (q->used && q->up_id == a.id &&
-			    !strcmp(q->name, a.name)) {
+			    q->qtype == a.qtype && !strcmp(q->name, a.name)) {
 				answer(n, q, &a);
 				break;
 			}
@@ -493,10 +507,11 @@ void dns_tick(struct net *n)
 			answer(n, &n->dnsq[i], NULL);
 }
 
-void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
+void dns_input(struct net *n, const struct ip_pkt *ip, uint16_t sport,
 	       const uint8_t *p, size_t len)
 {
-	struct dns_to to = { .gaddr = ip->src, .gport = sport };
+	struct dns_to to = { .gaddr = ip->src, .server = ip->dst,
+			     .gport = sport };
 
 	query(n, &to, p, len);
 }
@@ -560,8 +575,7 @@ void dns_tcp_event(struct net *n, unsigned idx)
 		c->len += (size_t)r;
 		while (c->len - off >= 2) {
 			size_t m = (size_t)c->buf[off] << 8 | c->buf[off + 1];
-			struct dns_to to = { .gaddr = n->cfg.guest_ip,
-					     .tcp = (uint8_t)(idx + 1),
+			struct dns_to to = { .tcp = (uint8_t)(idx + 1),
 					     .gen = c->gen };
 
 			if (m > NET_DNS_TCP_MSG) {

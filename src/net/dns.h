@@ -28,14 +28,16 @@ struct dns_q {
 /**
  * struct dns_a - what the resolver takes from an upstream answer
  * @name:    the question's name
- * @addr:    A records (host order), at most DNS_ADDR_MAX
+ * @qtype:   the question's type
+ * @addr:    the answer's records of that type, A (IPv4) or AAAA (IPv6),
+ *           at most DNS_ADDR_MAX; records of other types are skipped
  * @min_ttl: the least TTL among them
  */
 struct dns_a {
-	uint16_t id;
+	uint16_t id, qtype;
 	uint8_t rcode;
 	char name[NET_DOMAIN_LEN + 1];
-	uint32_t addr[DNS_ADDR_MAX];
+	struct net_addr addr[DNS_ADDR_MAX];
 	unsigned naddr;
 	uint32_t min_ttl;
 };

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* eth.c - Ethernet demultiplexing and ARP for the gateway's addresses
+/* eth.c - Ethernet demultiplexing, ARP for the gateway's addresses, and
+ * the IP headers of frames to the guest
  *
  * The guest's only neighbours are the gateway and the resolver, both
- * answered with the gateway's MAC (RFC 826). IPv6 is not routed: its frames
- * (router and neighbour solicitations, MLD reports) are dropped, so the
- * guest sees no IPv6 router and uses IPv4 only.
+ * answered with the gateway's MAC: by ARP here (RFC 826), by neighbour
+ * discovery in icmp.c (RFC 4861). IPv6 frames the stack has no use for
+ * (router solicitations, MLD reports) are dropped there.
  */
 
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #define ETHERTYPE_IP4 0x0800
 #define ETHERTYPE_ARP 0x0806
+#define ETHERTYPE_IP6 0x86dd
 #define ARP_LEN 28
 
 static uint16_t be16(const uint8_t *p)
@@ -77,29 +79,33 @@ void eth_input(struct net *n, const uint8_t *f, size_t len)
 		arp_input(n, f + ETH_HLEN, len - ETH_HLEN);
 	else if (type == ETHERTYPE_IP4)
 		ip4_input(n, f + ETH_HLEN, len - ETH_HLEN);
+	else if (type == ETHERTYPE_IP6 && n->cfg.prefix6)
+		ip6_input(n, f + ETH_HLEN, len - ETH_HLEN);
 	else
 		n->st.rx_dropped++;
 }
 
-uint8_t *eth_ip4_begin(struct net *n, uint8_t **frame, size_t l4max)
+size_t eth_ip_hlen(int family)
 {
-	uint8_t *f = net_frame_begin(n, ETH_HLEN + IP4_HLEN + l4max);
-
-	*frame = f;
-	return f ? f + ETH_HLEN + IP4_HLEN : NULL;
+	return family == 6 ? IP6_HLEN : IP4_HLEN;
 }
 
-void eth_ip4_commit(struct net *n, uint8_t *f, uint32_t src, uint32_t dst,
-		    uint8_t proto, size_t l4len)
+uint8_t *eth_ip_begin(struct net *n, int family, uint8_t **frame,
+		      size_t l4max)
 {
-	uint8_t *ip = f + ETH_HLEN;
-	size_t tot = IP4_HLEN + l4len;
-	static uint16_t ip_id;
+	size_t hlen = eth_ip_hlen(family);
+	uint8_t *f = net_frame_begin(n, ETH_HLEN + hlen + l4max);
 
-	memcpy(f, n->cfg.guest_mac, 6);
-	memcpy(f + 6, n->cfg.gw_mac, 6);
-	f[12] = ETHERTYPE_IP4 >> 8;
-	f[13] = ETHERTYPE_IP4 & 0xff;
+	*frame = f;
+	return f ? f + ETH_HLEN + hlen : NULL;
+}
+
+static void ip4_header(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto,
+		       size_t tot)
+{
+	static uint16_t ip_id;
+	uint16_t c;
+
 	ip[0] = 0x45;
 	ip[1] = 0;
 	ip[2] = (uint8_t)(tot >> 8);
@@ -114,11 +120,43 @@ void eth_ip4_commit(struct net *n, uint8_t *f, uint32_t src, uint32_t dst,
 	ip[10] = ip[11] = 0;
 	put32(ip + 12, src);
 	put32(ip + 16, dst);
-	{
-		uint16_t c = net_csum_fold(net_csum_add(0, ip, IP4_HLEN));
+	c = net_csum_fold(net_csum_add(0, ip, IP4_HLEN));
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+}
 
-		ip[10] = (uint8_t)(c >> 8);
-		ip[11] = (uint8_t)c;
+/* ip6_header() - RFC 8200 §3; neighbour discovery's messages need a hop
+ * limit of 255 (RFC 4861 §7.1.2), and any other value would do for the
+ * rest, so every packet has it. */
+static void ip6_header(uint8_t *ip, const uint8_t *src, const uint8_t *dst,
+		       uint8_t proto, size_t plen)
+{
+	ip[0] = 0x60;
+	ip[1] = ip[2] = ip[3] = 0;
+	ip[4] = (uint8_t)(plen >> 8);
+	ip[5] = (uint8_t)plen;
+	ip[6] = proto;
+	ip[7] = 255;
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, dst, 16);
+}
+
+void eth_ip_commit(struct net *n, uint8_t *f, const struct net_addr *src,
+		   const struct net_addr *dst, uint8_t proto, size_t l4len)
+{
+	size_t hlen = eth_ip_hlen(src->family);
+
+	memcpy(f, n->cfg.guest_mac, 6);
+	memcpy(f + 6, n->cfg.gw_mac, 6);
+	if (src->family == 6) {
+		f[12] = ETHERTYPE_IP6 >> 8;
+		f[13] = ETHERTYPE_IP6 & 0xff;
+		ip6_header(f + ETH_HLEN, src->b, dst->b, proto, l4len);
+	} else {
+		f[12] = ETHERTYPE_IP4 >> 8;
+		f[13] = ETHERTYPE_IP4 & 0xff;
+		ip4_header(f + ETH_HLEN, net_addr_v4(src), net_addr_v4(dst),
+			   proto, hlen + l4len);
 	}
-	net_frame_commit(n, f, ETH_HLEN + tot);
+	net_frame_commit(n, f, ETH_HLEN + hlen + l4len);
 }

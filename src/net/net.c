@@ -92,6 +92,8 @@ void net_config_default(struct net_config *c)
 {
 	static const uint8_t gmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 	static const uint8_t hmac[6] = { 0x52, 0x54, 0x00, 0x12, 0x35, 0x02 };
+	static const uint8_t g6[16] = NET_GUEST_IP6, gw6[16] = NET_GW_IP6,
+			     d6[16] = NET_DNS_IP6;
 
 	memset(c, 0, sizeof(*c));
 	memcpy(c->guest_mac, gmac, 6);
@@ -100,6 +102,10 @@ void net_config_default(struct net_config *c)
 	c->gw_ip = NET_GW_IP;
 	c->dns_ip = NET_DNS_IP;
 	c->prefix = NET_PREFIX;
+	memcpy(c->guest_ip6, g6, 16);
+	memcpy(c->gw_ip6, gw6, 16);
+	memcpy(c->dns_ip6, d6, 16);
+	c->prefix6 = NET_PREFIX6;
 	c->mtu = NET_MTU;
 	resolv_conf_upstream(&c->dns_upstream);
 	net_policy_init(&c->policy);
@@ -127,6 +133,8 @@ struct net *net_new(const struct net_config *cfg)
 	n->link_fd = n->dns_fd = -1;
 	for (unsigned i = 0; i < NET_UDP_MAX; i++)
 		n->udp[i].fd = -1;
+	for (unsigned i = 0; i < NET_PING_MAX; i++)
+		n->ping[i].fd = -1;
 	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
 		n->dns_tcp[i].fd = -1;
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -161,6 +169,7 @@ void net_attach(struct net *n, int link_fd)
 	link_close(n);
 	tcp_close_all(n);
 	udp_close_all(n);
+	icmp_close_all(n);
 	dns_close(n);
 	n->in_len = n->out_off = n->out_len = 0;
 	n->out_armed = 0;
@@ -290,6 +299,7 @@ void net_tick(struct net *n, uint64_t now_ms)
 	n->now = now_ms;
 	tcp_tick(n);
 	udp_tick(n);
+	icmp_tick(n);
 	dns_tick(n);
 }
 
@@ -316,6 +326,7 @@ void net_dispatch(struct net *n)
 				link_close(n);
 				tcp_close_all(n);
 				udp_close_all(n);
+				icmp_close_all(n);
 			}
 			break;
 		case NEV_TIMER: {
@@ -340,6 +351,9 @@ void net_dispatch(struct net *n)
 		case NEV_DNS_TCP:
 			dns_tcp_event(n, idx);
 			break;
+		case NEV_PING:
+			icmp_event(n, idx);
+			break;
 		}
 	}
 	tcp_flush_acks(n);
@@ -359,6 +373,7 @@ void net_free(struct net *n)
 	link_close(n);
 	tcp_close_all(n);
 	udp_close_all(n);
+	icmp_close_all(n);
 	dns_close(n);
 	fwd_close_all(n);
 	plugin_unload(n);
@@ -369,19 +384,33 @@ void net_free(struct net *n)
 	free(n);
 }
 
-int net_open_socket(struct net *n, int type, uint32_t ip, uint16_t port)
+int net_open_socket(struct net *n, int type, const struct net_addr *ip,
+		    uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(ip) };
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
 	int fd;
 
+	if (ip->family == 6) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		memcpy(&in6->sin6_addr, ip->b, 16);
+		len = sizeof(*in6);
+	} else {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, ip->b, 4);
+		len = sizeof(*in);
+	}
 	if (n->cfg.open_socket)
-		return n->cfg.open_socket(n->cfg.opaque, type, &sa);
-	fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		return n->cfg.open_socket(n->cfg.opaque, type, 0,
+					  (struct sockaddr *)&ss, len);
+	fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
 
@@ -420,9 +449,52 @@ uint32_t net_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
 	       proto + (uint32_t)len;
 }
 
-int net_in_subnet(const struct net *n, uint32_t ip)
+uint32_t net_pseudo(const struct net_addr *src, const struct net_addr *dst,
+		    uint8_t proto, size_t len)
 {
-	uint32_t mask = n->cfg.prefix ? ~0u << (32 - n->cfg.prefix) : 0;
+	uint32_t sum;
 
-	return (ip & mask) == (n->cfg.guest_ip & mask);
+	if (src->family == 4)
+		return net_pseudo4(net_addr_v4(src), net_addr_v4(dst), proto,
+				   len);
+	sum = net_csum_add(0, src->b, 16);
+	sum = net_csum_add(sum, dst->b, 16);
+	return sum + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
+}
+
+struct net_addr net_guest_addr(const struct net *n, int family)
+{
+	return family == 6 ? net_addr6(n->cfg.guest_ip6) :
+			     net_addr4(n->cfg.guest_ip);
+}
+
+struct net_addr net_gw_addr(const struct net *n, int family)
+{
+	return family == 6 ? net_addr6(n->cfg.gw_ip6) : net_addr4(n->cfg.gw_ip);
+}
+
+struct net_addr net_dns_addr(const struct net *n, int family)
+{
+	return family == 6 ? net_addr6(n->cfg.dns_ip6) :
+			     net_addr4(n->cfg.dns_ip);
+}
+
+int net_is_dns(const struct net *n, const struct net_addr *ip)
+{
+	struct net_addr d = net_dns_addr(n, ip->family);
+
+	return net_addr_eq(ip, &d);
+}
+
+int net_is_local(const struct net *n, const struct net_addr *ip)
+{
+	struct net_cidr subnet = { .family = ip->family };
+	struct net_addr g = net_guest_addr(n, ip->family);
+
+	subnet.len = (uint8_t)(ip->family == 6 ? n->cfg.prefix6 :
+						 n->cfg.prefix);
+	memcpy(subnet.addr, g.b, 16);
+	/* (The subnet's host bits need not be clear: the match is a prefix
+	 * compare of its first @len bits.) */
+	return net_cidr_match(&subnet, ip);
 }

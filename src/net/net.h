@@ -13,14 +13,17 @@
  * net_dispatch() when it is readable. The stack is thus testable and
  * fuzzable without a supervisor.
  *
- * Addresses the guest sees (as QEMU's user networking, so familiar):
+ * Addresses the guest sees (IPv4 as QEMU's user networking, so familiar;
+ * IPv6 in a unique local prefix, RFC 4193, whose global ID is "msb" in
+ * ASCII, with the same host parts):
  *
- *   guest     10.0.2.15/24   MAC 52:54:00:12:34:56
- *   gateway   10.0.2.2       MAC 52:54:00:12:35:02  (answers ARP and ping)
- *   resolver  10.0.2.3       UDP 53, answered by dns.c
+ *   guest     10.0.2.15/24  fd6d:7362::15/64  MAC 52:54:00:12:34:56
+ *   gateway   10.0.2.2      fd6d:7362::2      MAC 52:54:00:12:35:02
+ *                                             (answers ARP, NDP and ping)
+ *   resolver  10.0.2.3      fd6d:7362::3      UDP and TCP 53, dns.c
  *
- * The agent configures eth0 statically from INIT (no DHCP): address,
- * default route, MTU and /etc/resolv.conf.
+ * The agent configures eth0 statically from INIT (no DHCP, no router
+ * advertisements): addresses, default routes, MTU and /etc/resolv.conf.
  */
 #ifndef MSB_NET_H
 #define MSB_NET_H
@@ -37,6 +40,13 @@
 #define NET_DNS_IP    0x0a000203 /* 10.0.2.3 */
 #define NET_PREFIX    24
 #define NET_MTU       1500
+/* fd6d:7362::15, ::2, ::3, in a /64 */
+#define NET_PREFIX6   64
+#define NET_IP6(last) { 0xfd, 0x6d, 0x73, 0x62, 0, 0, 0, 0, \
+			0, 0, 0, 0, 0, 0, 0, (last) }
+#define NET_GUEST_IP6 NET_IP6(0x15)
+#define NET_GW_IP6    NET_IP6(0x02)
+#define NET_DNS_IP6   NET_IP6(0x03)
 
 struct net;
 
@@ -48,13 +58,16 @@ struct net;
  * @gw_ip:       the gateway's address
  * @dns_ip:      the resolver's address
  * @prefix:      the guest subnet's prefix length
+ * @guest_ip6, @gw_ip6, @dns_ip6, @prefix6: the same for IPv6 (network
+ *               order); a zero @prefix6 turns IPv6 off
  * @mtu:         the guest link's MTU
  * @dns_upstream: the host-side resolver the stack asks (UDP)
  * @policy:      what may leave (policy.h); copied
  * @log:         one line for the owner's log, without a newline
  * @open_socket: NULL for real host sockets; tests and the fuzzer give
- *               their own: a non-blocking socket "connected" to @dst, or
- *               -errno
+ *               their own: a non-blocking socket of @type and @proto (0,
+ *               or IPPROTO_ICMP / IPPROTO_ICMPV6 for ping sockets)
+ *               "connected" to @dst, or -errno
  * @opaque:      passed to @log and @open_socket
  */
 struct net_config {
@@ -62,11 +75,14 @@ struct net_config {
 	uint8_t gw_mac[6];
 	uint32_t guest_ip, gw_ip, dns_ip;
 	unsigned prefix;
+	uint8_t guest_ip6[16], gw_ip6[16], dns_ip6[16];
+	unsigned prefix6;
 	unsigned mtu;
 	struct sockaddr_in dns_upstream;
 	struct net_policy policy;
 	void (*log)(void *opaque, const char *msg);
-	int (*open_socket)(void *opaque, int type, const struct sockaddr_in *dst);
+	int (*open_socket)(void *opaque, int type, int proto,
+			   const struct sockaddr *dst, socklen_t len);
 	void *opaque;
 };
 

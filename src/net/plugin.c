@@ -99,11 +99,15 @@ int plugin_frame(struct net *n, const uint8_t *frame, size_t len)
 		       MSB_NET_DENY;
 }
 
-int plugin_connect(struct net *n, int proto, uint32_t dst, uint16_t port)
+int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
+		   uint16_t port)
 {
+	struct msb_net_addr a = { .family = dst->family };
+
 	if (!n->plugin || !n->plugin->on_connect)
 		return MSB_NET_ALLOW;
-	return n->plugin->on_connect(n->plugin_state, proto, dst, port) ==
+	memcpy(a.addr, dst->b, 16);
+	return n->plugin->on_connect(n->plugin_state, proto, &a, port) ==
 			       MSB_NET_ALLOW ?
 		       MSB_NET_ALLOW :
 		       MSB_NET_DENY;

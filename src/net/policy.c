@@ -34,8 +34,10 @@ static const struct builtin builtin_deny[] = {
 	{ "::/128", "unspecified" },
 	{ "::1/128", "loopback" },
 	{ "::ffff:0:0/96", "IPv4-mapped" },
-	{ "fc00::/7", "unique local (ULA)" },
+	{ "::/96", "IPv4-compatible (deprecated)" },
+	/* (The metadata address first: the log names the narrower rule.) */
 	{ "fd00:ec2::254/128", "cloud metadata" },
+	{ "fc00::/7", "unique local (ULA)" },
 	{ "fe80::/10", "link-local" },
 	{ "ff00::/8", "multicast" },
 };
@@ -97,16 +99,58 @@ static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned len)
 	return !((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest)));
 }
 
-int net_cidr_match4(const struct net_cidr *c, uint32_t ip)
+int net_cidr_match(const struct net_cidr *c, const struct net_addr *a)
 {
-	uint8_t b[4] = { ip >> 24, ip >> 16, ip >> 8, ip };
-
-	return c->family == 4 && prefix_match(c->addr, b, c->len);
+	return c->family == a->family && prefix_match(c->addr, a->b, c->len);
 }
 
-int net_cidr_match6(const struct net_cidr *c, const uint8_t ip[16])
+struct net_addr net_addr4(uint32_t ip)
 {
-	return c->family == 6 && prefix_match(c->addr, ip, c->len);
+	struct net_addr a = { .family = 4 };
+
+	a.b[0] = (uint8_t)(ip >> 24);
+	a.b[1] = (uint8_t)(ip >> 16);
+	a.b[2] = (uint8_t)(ip >> 8);
+	a.b[3] = (uint8_t)ip;
+	return a;
+}
+
+struct net_addr net_addr6(const uint8_t ip[16])
+{
+	struct net_addr a = { .family = 6 };
+
+	memcpy(a.b, ip, 16);
+	return a;
+}
+
+uint32_t net_addr_v4(const struct net_addr *a)
+{
+	return (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 |
+	       (uint32_t)a->b[2] << 8 | a->b[3];
+}
+
+int net_addr_eq(const struct net_addr *a, const struct net_addr *b)
+{
+	return a->family == b->family && !memcmp(a->b, b->b, 16);
+}
+
+void net_addr_format(const struct net_addr *a, char *buf, size_t n)
+{
+	char s[INET6_ADDRSTRLEN] = "?";
+
+	if (a->family == 4 || a->family == 6)
+		inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->b, s,
+			  sizeof(s));
+	snprintf(buf, n, "%s", s);
+}
+
+void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
+			 size_t n)
+{
+	char s[INET6_ADDRSTRLEN + 1];
+
+	net_addr_format(a, s, sizeof(s));
+	snprintf(buf, n, a->family == 6 ? "[%s]:%u" : "%s:%u", s, port);
 }
 
 void net_cidr_format(const struct net_cidr *c, char *buf, size_t n)
@@ -229,57 +273,79 @@ void net_policy_host_addrs(struct net_policy *p)
 	freeifaddrs(ifa);
 }
 
-static const struct net_cidr *find4(const struct net_cidr *list, unsigned n,
-				    uint32_t ip)
+static const struct net_cidr *find(const struct net_cidr *list, unsigned n,
+				   const struct net_addr *ip)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (net_cidr_match4(&list[i], ip))
+		if (net_cidr_match(&list[i], ip))
 			return &list[i];
 	return NULL;
 }
 
+/* nat64_embedded() - the IPv4 address a NAT64 address (RFC 6052's
+ * well-known prefix 64:ff9b::/96) leads to, so that a host with NAT64
+ * cannot be a way around the IPv4 rules. Return: 1 with @v4 set, or 0 */
+static int nat64_embedded(const struct net_addr *ip, struct net_addr *v4)
+{
+	static const uint8_t wkp[12] = { 0, 0x64, 0xff, 0x9b };
+
+	if (ip->family != 6 || memcmp(ip->b, wkp, 12))
+		return 0;
+	*v4 = net_addr4((uint32_t)ip->b[12] << 24 | (uint32_t)ip->b[13] << 16 |
+			(uint32_t)ip->b[14] << 8 | ip->b[15]);
+	return 1;
+}
+
 /* denied_range() - rules 2 and 3. Return: 1 and @why if @ip is in one */
-static int denied_range(const struct net_policy *p, uint32_t ip, char *why,
-			size_t n)
+static int denied_range(const struct net_policy *p,
+			const struct net_addr *ip, char *why, size_t n)
 {
 	const struct net_cidr *c;
+	struct net_addr v4;
 	char a[64];
 
-	if ((c = find4(p->block, p->nblock, ip))) {
+	if ((c = find(p->block, p->nblock, ip))) {
 		net_cidr_format(c, a, sizeof(a));
 		snprintf(why, n, "--net-block-cidr %s", a);
 		return 1;
 	}
 	for (unsigned i = 0; i < NBUILTIN; i++) {
-		if (net_cidr_match4(&builtin_cidr[i], ip)) {
+		if (net_cidr_match(&builtin_cidr[i], ip)) {
 			snprintf(why, n, "default deny %s, %s",
 				 builtin_deny[i].cidr, builtin_deny[i].what);
 			return 1;
 		}
 	}
-	if (find4(p->host, p->nhost, ip)) {
+	if (find(p->host, p->nhost, ip)) {
 		snprintf(why, n, "default deny: an address of this host");
+		return 1;
+	}
+	if (nat64_embedded(ip, &v4) && !find(p->allow, p->nallow, &v4) &&
+	    denied_range(p, &v4, a, sizeof(a))) {
+		snprintf(why, n, "NAT64 to a denied IPv4 address: %s", a);
 		return 1;
 	}
 	return 0;
 }
 
-static int bound(const struct net_policy *p, uint32_t ip, uint64_t now)
+static int bound(const struct net_policy *p, const struct net_addr *ip,
+		 uint64_t now)
 {
 	for (unsigned i = 0; i < NET_BIND_MAX; i++)
-		if (p->bind[i].ip == ip && p->bind[i].expires_ms > now)
+		if (net_addr_eq(&p->bind[i].ip, ip) &&
+		    p->bind[i].expires_ms > now)
 			return 1;
 	return 0;
 }
 
-int net_policy_ip4(const struct net_policy *p, uint32_t ip, uint64_t now,
-		   char *why, size_t n)
+int net_policy_ip(const struct net_policy *p, const struct net_addr *ip,
+		  uint64_t now, char *why, size_t n)
 {
 	const struct net_cidr *c;
 	char a[64];
 
 	builtin_init();
-	if ((c = find4(p->allow, p->nallow, ip))) {
+	if ((c = find(p->allow, p->nallow, ip))) {
 		net_cidr_format(c, a, sizeof(a));
 		snprintf(why, n, "--net-allow-cidr %s", a);
 		return 1;
@@ -338,18 +404,18 @@ int net_policy_name(const struct net_policy *p, const char *name, int *bind,
 	return 1;
 }
 
-int net_policy_answer4(const struct net_policy *p, uint32_t ip)
+int net_policy_answer(const struct net_policy *p, const struct net_addr *ip)
 {
 	char why[128];
 
 	builtin_init();
-	if (find4(p->allow, p->nallow, ip))
+	if (find(p->allow, p->nallow, ip))
 		return 1;
 	return !denied_range(p, ip, why, sizeof(why));
 }
 
-void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
-		      uint64_t now)
+void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
+		     uint32_t ttl_s, uint64_t now)
 {
 	struct net_bind *slot = NULL;
 	uint64_t exp;
@@ -362,17 +428,18 @@ void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
 	for (unsigned i = 0; i < NET_BIND_MAX; i++) {
 		struct net_bind *b = &p->bind[i];
 
-		if (b->ip == ip) {
+		if (net_addr_eq(&b->ip, ip)) {
 			if (b->expires_ms < exp)
 				b->expires_ms = exp;
 			return;
 		}
 		/* Else a free slot, or the one that expires first. */
-		if (!slot || (slot->ip && (!b->ip ||
-					   b->expires_ms < slot->expires_ms)))
+		if (!slot || (slot->ip.family &&
+			      (!b->ip.family ||
+			       b->expires_ms < slot->expires_ms)))
 			slot = b;
 	}
-	slot->ip = ip;
+	slot->ip = *ip;
 	slot->expires_ms = exp;
 }
 

@@ -8,7 +8,9 @@
  *   2. --net-block-cidr    in a blocked range: deny
  *   3. built-in ranges     loopback, RFC 1918, CGNAT, link-local (with
  *                          cloud metadata), multicast, unspecified,
- *                          broadcast, ULA, the host's own addresses: deny
+ *                          broadcast, ULA, IPv4-mapped, the host's own
+ *                          addresses: deny; a NAT64 address (64:ff9b::/96)
+ *                          is also judged as the IPv4 address it carries
  *   4. --net-deny-all      deny, unless 5 allows
  *   5. --net-allow NAMES   with domain rules, only addresses our resolver
  *                          returned to this guest for an allowed name are
@@ -48,8 +50,37 @@ struct net_cidr {
 	uint8_t addr[16];
 };
 
+/**
+ * struct net_addr - an IPv4 or IPv6 address, as the stack passes them
+ * @family: 4 or 6 (0: none)
+ * @b:      network order; IPv4 in the first 4 bytes, the rest zero, so
+ *          two addresses are equal when their bytes are (net_addr_eq())
+ */
+struct net_addr {
+	uint8_t family;
+	uint8_t b[16];
+};
+
+/* net_addr4() - @ip (host order) as an address. */
+struct net_addr net_addr4(uint32_t ip);
+
+/* net_addr6() - 16 bytes, network order, as an address. */
+struct net_addr net_addr6(const uint8_t ip[16]);
+
+/* net_addr_v4() - an IPv4 address's value in host order. */
+uint32_t net_addr_v4(const struct net_addr *a);
+
+int net_addr_eq(const struct net_addr *a, const struct net_addr *b);
+
+/* net_addr_format() - "a.b.c.d" or an RFC 5952 IPv6 text into @buf. */
+void net_addr_format(const struct net_addr *a, char *buf, size_t n);
+
+/* net_endpoint_format() - "a.b.c.d:port" or "[x::y]:port" into @buf. */
+void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
+			 size_t n);
+
 struct net_bind {
-	uint32_t ip;        /* host order; 0 = free */
+	struct net_addr ip; /* family 0: free */
 	uint64_t expires_ms;
 };
 
@@ -82,11 +113,8 @@ struct net_policy {
  */
 int net_cidr_parse(const char *s, struct net_cidr *out);
 
-/* net_cidr_match4() - is @ip (host order) in @c? */
-int net_cidr_match4(const struct net_cidr *c, uint32_t ip);
-
-/* net_cidr_match6() - is @ip (16 bytes, network order) in @c? */
-int net_cidr_match6(const struct net_cidr *c, const uint8_t ip[16]);
+/* net_cidr_match() - is @a in @c? (Families must agree.) */
+int net_cidr_match(const struct net_cidr *c, const struct net_addr *a);
 
 /* net_cidr_format() - "a.b.c.d/n" or "x::/n" into @buf. */
 void net_cidr_format(const struct net_cidr *c, char *buf, size_t n);
@@ -111,17 +139,17 @@ int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
 void net_policy_host_addrs(struct net_policy *p);
 
 /**
- * net_policy_ip4() - may the guest open a flow to @ip?
+ * net_policy_ip() - may the guest open a flow to @ip?
  * @p:   policy
- * @ip:  destination, host order
+ * @ip:  destination, either family
  * @now: monotonic ms, for bindings
  * @why: the rule that decided, for the log
  * @n:   size of @why
  *
  * Return: 1 allow, 0 deny
  */
-int net_policy_ip4(const struct net_policy *p, uint32_t ip, uint64_t now,
-		   char *why, size_t n);
+int net_policy_ip(const struct net_policy *p, const struct net_addr *ip,
+		  uint64_t now, char *why, size_t n);
 
 /**
  * net_policy_name() - may the guest resolve @name?
@@ -137,18 +165,18 @@ int net_policy_name(const struct net_policy *p, const char *name, int *bind,
 		    char *why, size_t n);
 
 /**
- * net_policy_answer4() - may a resolver answer hand out @ip?
+ * net_policy_answer() - may a resolver answer (A or AAAA) hand out @ip?
  *
  * Rebinding protection: addresses in the denied ranges (rules 2 and 3)
  * never reach the guest, unless --net-allow-cidr opens them.
  * Return: 1 keep, 0 drop
  */
-int net_policy_answer4(const struct net_policy *p, uint32_t ip);
+int net_policy_answer(const struct net_policy *p, const struct net_addr *ip);
 
-/* net_policy_bind4() - @ip was returned for an allowed name; keep it for
+/* net_policy_bind() - @ip was returned for an allowed name; keep it for
  * @ttl_s seconds (at least a minimum, see policy.c). */
-void net_policy_bind4(struct net_policy *p, uint32_t ip, uint32_t ttl_s,
-		      uint64_t now);
+void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
+		     uint32_t ttl_s, uint64_t now);
 
 /**
  * struct net_port - a published port: host connections to @bind_ip:@host_port

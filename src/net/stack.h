@@ -22,36 +22,47 @@
 #define NET_TCP_MAX    512
 #define NET_TCP_RING   (256 * 1024)
 #define NET_UDP_MAX    128
+#define NET_PING_MAX   16
 #define NET_DNS_PENDING 64
 #define NET_DNS_TCP_MAX 8           /* DNS-over-TCP connections at a time */
 #define NET_DNS_TCP_MSG 1024        /* longest query taken over TCP */
 
 #define ETH_HLEN 14
 #define IP4_HLEN 20
+#define IP6_HLEN 40
 #define TCP_HLEN 20
 #define UDP_HLEN 8
 
 /* What woke up in the stack's epoll: kind in the top 32 bits of data.u64,
  * a table index in the low ones. */
 enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD,
-	      NEV_DNS_TCP };
+	      NEV_DNS_TCP, NEV_PING };
 
 /**
- * struct ip4_pkt - a parsed, checked IPv4 packet from the guest
- * @src, @dst: host order
- * @proto:     IPPROTO_*
+ * struct ip_pkt - a parsed, checked IPv4 or IPv6 packet from the guest
+ * @src, @dst: its addresses (the family is theirs)
+ * @proto:     IPPROTO_* (IPv6: the next header, with no extension headers)
+ * @ttl:       TTL or hop limit
  * @l4:        its payload (the transport header on)
  * @l4len:     payload length, as the IP header says, within the frame
  * @hdr:       the IP header, for ICMP errors quoting it
  * @hlen:      its length
  */
-struct ip4_pkt {
-	uint32_t src, dst;
+struct ip_pkt {
+	struct net_addr src, dst;
 	uint8_t proto, ttl;
 	const uint8_t *l4;
 	size_t l4len;
 	const uint8_t *hdr;
 	size_t hlen;
+};
+
+/* Why a packet was refused, as an ICMP or ICMPv6 error (icmp_unreach()). */
+enum net_unreach {
+	UNREACH_ADMIN,  /* the policy: administratively prohibited */
+	UNREACH_PORT,
+	UNREACH_HOST,
+	UNREACH_PROTO,
 };
 
 enum tcp_flow_state {
@@ -73,7 +84,7 @@ enum tcp_flow_state {
 struct tcp_flow {
 	uint8_t state;
 	int fd;
-	uint32_t gaddr, daddr;  /* guest, remote: host order */
+	struct net_addr gaddr, daddr; /* guest, remote */
 	uint16_t gport, dport;
 	uint32_t rcv_nxt;       /* next byte expected from the guest */
 	uint32_t iss, snd_una, snd_nxt;
@@ -94,8 +105,21 @@ struct tcp_flow {
 
 struct udp_flow {
 	int fd;                 /* -1: free */
-	uint32_t gaddr, daddr;
+	struct net_addr gaddr, daddr;
 	uint16_t gport, dport;
+	uint64_t last_ms;
+};
+
+/**
+ * struct ping_flow - the guest's echo requests to one destination, sent
+ * from an unprivileged ICMP socket (icmp.c)
+ * @fd:    -1: free
+ * @id:    the guest's echo identifier (the kernel picks the socket's own)
+ */
+struct ping_flow {
+	int fd;
+	struct net_addr gaddr, daddr;
+	uint16_t id;
 	uint64_t last_ms;
 };
 
@@ -105,7 +129,7 @@ struct udp_flow {
  *       plus one, while its generation is still @gen
  */
 struct dns_to {
-	uint32_t gaddr;
+	struct net_addr gaddr, server; /* @server: the address asked */
 	uint16_t gport;
 	uint8_t tcp;
 	uint32_t gen;
@@ -147,6 +171,8 @@ struct net {
 	unsigned tcp_hi;        /* one past the highest used slot */
 	uint32_t isn_seed;
 	struct udp_flow udp[NET_UDP_MAX];
+	struct ping_flow ping[NET_PING_MAX];
+	int ping_refused;       /* the host forbids ICMP sockets: logged once */
 
 	int dns_fd;
 	uint16_t dns_next_id;
@@ -183,40 +209,67 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len);
 int net_out_room(const struct net *n, size_t len);
 int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,
 	      unsigned idx, int op);
-int net_open_socket(struct net *n, int type, uint32_t ip, uint16_t port);
+/* net_open_socket() - a non-blocking host socket of @type (SOCK_STREAM,
+ * SOCK_DGRAM) connecting to @ip:@port, in @ip's family. Return: fd, -errno */
+int net_open_socket(struct net *n, int type, const struct net_addr *ip,
+		    uint16_t port);
 uint16_t net_csum_fold(uint32_t sum);
 uint32_t net_csum_add(uint32_t sum, const void *p, size_t len);
+/* net_pseudo() - the checksum of the pseudo-header TCP, UDP and ICMPv6
+ * cover: RFC 793 §3.1 for IPv4, RFC 8200 §8.1 for IPv6. */
+uint32_t net_pseudo(const struct net_addr *src, const struct net_addr *dst,
+		    uint8_t proto, size_t len);
 uint32_t net_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
-int net_in_subnet(const struct net *n, uint32_t ip);
+/* The stack's own addresses in @family: the guest's, the gateway's and the
+ * resolver's. */
+struct net_addr net_guest_addr(const struct net *n, int family);
+struct net_addr net_gw_addr(const struct net *n, int family);
+struct net_addr net_dns_addr(const struct net *n, int family);
+/* net_is_local() - the gateway, the resolver or the guest's own subnet:
+ * answered here or nowhere, never re-originated. */
+int net_is_local(const struct net *n, const struct net_addr *ip);
+/* net_is_dns() - the resolver's address in either family */
+int net_is_dns(const struct net *n, const struct net_addr *ip);
 
 /* eth.c */
 void eth_input(struct net *n, const uint8_t *f, size_t len);
-/* eth_ip4_begin() - a frame to the guest with Ethernet and IPv4 headers
- * written; Return: where the transport header goes, or NULL */
-uint8_t *eth_ip4_begin(struct net *n, uint8_t **frame, size_t l4max);
-void eth_ip4_commit(struct net *n, uint8_t *frame, uint32_t src,
-		    uint32_t dst, uint8_t proto, size_t l4len);
+/* eth_ip_begin() - room for a frame to the guest with Ethernet and IP
+ * headers of @family. Return: where the transport header goes, or NULL */
+uint8_t *eth_ip_begin(struct net *n, int family, uint8_t **frame,
+		      size_t l4max);
+/* eth_ip_commit() - write the headers (@src's family) and queue it. */
+void eth_ip_commit(struct net *n, uint8_t *frame, const struct net_addr *src,
+		   const struct net_addr *dst, uint8_t proto, size_t l4len);
+/* eth_ip_hlen() - the IP header's length in @family */
+size_t eth_ip_hlen(int family);
 
 /* ip.c */
 void ip4_input(struct net *n, const uint8_t *p, size_t len);
-int ip4_parse(const uint8_t *p, size_t len, struct ip4_pkt *out);
+void ip6_input(struct net *n, const uint8_t *p, size_t len);
+int ip4_parse(const uint8_t *p, size_t len, struct ip_pkt *out);
+int ip6_parse(const uint8_t *p, size_t len, struct ip_pkt *out);
 
-/* icmp.c */
-void icmp_input(struct net *n, const struct ip4_pkt *ip);
-/* icmp_unreach() - tell the guest @ip could not be delivered (RFC 792). */
-void icmp_unreach(struct net *n, const struct ip4_pkt *ip, uint8_t code);
+/* icmp.c: ICMP (RFC 792) and ICMPv6 (RFC 4443) with neighbour discovery
+ * (RFC 4861) */
+void icmp_input(struct net *n, const struct ip_pkt *ip);
+/* icmp_unreach() - tell the guest @ip could not be delivered. */
+void icmp_unreach(struct net *n, const struct ip_pkt *ip,
+		  enum net_unreach why);
+void icmp_event(struct net *n, unsigned idx);
+void icmp_tick(struct net *n);
+void icmp_close_all(struct net *n);
 
 /* udp.c */
-void udp_input(struct net *n, const struct ip4_pkt *ip);
+void udp_input(struct net *n, const struct ip_pkt *ip);
 void udp_event(struct net *n, unsigned idx, uint32_t events);
-void udp_send_to_guest(struct net *n, uint32_t src, uint16_t sport,
-		       uint32_t dst, uint16_t dport, const uint8_t *data,
-		       size_t len);
+void udp_send_to_guest(struct net *n, const struct net_addr *src,
+		       uint16_t sport, const struct net_addr *dst,
+		       uint16_t dport, const uint8_t *data, size_t len);
 void udp_tick(struct net *n);
 void udp_close_all(struct net *n);
 
 /* dns.c */
-void dns_input(struct net *n, const struct ip4_pkt *ip, uint16_t sport,
+void dns_input(struct net *n, const struct ip_pkt *ip, uint16_t sport,
 	       const uint8_t *q, size_t len);
 void dns_event(struct net *n);
 void dns_tick(struct net *n);
@@ -227,7 +280,7 @@ int dns_tcp_open(struct net *n);
 void dns_tcp_event(struct net *n, unsigned idx);
 
 /* tcp.c */
-void tcp_input(struct net *n, const struct ip4_pkt *ip);
+void tcp_input(struct net *n, const struct ip_pkt *ip);
 void tcp_event(struct net *n, unsigned idx, uint32_t events);
 void tcp_tick(struct net *n);
 void tcp_flush_acks(struct net *n);
@@ -245,7 +298,8 @@ void fwd_close_all(struct net *n);
 /* plugin.c: the loaded plugin's hooks (msb_net_plugin.h); each is "allow"
  * without a plugin */
 int plugin_frame(struct net *n, const uint8_t *frame, size_t len);
-int plugin_connect(struct net *n, int proto, uint32_t dst, uint16_t port);
+int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
+		   uint16_t port);
 /* plugin_dns() - Return: MSB_NET_ALLOW, MSB_NET_DENY, or MSB_NET_ANSWER
  * with @addr and @naddr set */
 int plugin_dns(struct net *n, const char *name, uint16_t qtype,

@@ -31,6 +31,10 @@
  * (TF_SYN_SENT) from the gateway's address; once the guest's SYN-ACK
  * arrives the flow is established and the rules above apply unchanged.
  *
+ * IPv4 and IPv6 flows are the same code: a flow's addresses are struct
+ * net_addr, the host socket is of their family, and only the header
+ * length (the MSS we offer) differs.
+ *
  * Out-of-order segments from the guest are dropped with a duplicate ACK
  * (the guest's fast retransmit recovers); guest options honoured: MSS and
  * window scale (RFC 7323); we offer window scale 7 when the guest does.
@@ -102,7 +106,7 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /* seg_parse() - header, options and checksum (RFC 9293 §3.1). Return: 0, -1 */
-static int seg_parse(const struct ip4_pkt *ip, struct tcp_seg *s)
+static int seg_parse(const struct ip_pkt *ip, struct tcp_seg *s)
 {
 	const uint8_t *p = ip->l4;
 	size_t hlen, o;
@@ -112,8 +116,8 @@ static int seg_parse(const struct ip4_pkt *ip, struct tcp_seg *s)
 	hlen = (size_t)(p[12] >> 4) * 4;
 	if (hlen < TCP_HLEN || hlen > ip->l4len)
 		return -1;
-	if (net_csum_fold(net_csum_add(net_pseudo4(ip->src, ip->dst,
-						   IPPROTO_TCP, ip->l4len),
+	if (net_csum_fold(net_csum_add(net_pseudo(&ip->src, &ip->dst,
+						  IPPROTO_TCP, ip->l4len),
 				       p, ip->l4len)) != 0)
 		return -1;
 	s->sport = (uint16_t)(p[0] << 8 | p[1]);
@@ -204,7 +208,7 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 	uint8_t *f, *h;
 	uint16_t c;
 
-	h = eth_ip4_begin(n, &f, l4);
+	h = eth_ip_begin(n, t->gaddr.family, &f, l4);
 	if (!h)
 		return -1;
 	put16(h, t->dport);
@@ -223,7 +227,9 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 	put16(h + 16, 0);
 	put16(h + 18, 0);
 	if (optlen) {
-		uint16_t mss = (uint16_t)(n->cfg.mtu - IP4_HLEN - TCP_HLEN);
+		uint16_t mss = (uint16_t)(n->cfg.mtu -
+					  eth_ip_hlen(t->gaddr.family) -
+					  TCP_HLEN);
 
 		h[20] = 2;
 		h[21] = 4;
@@ -238,16 +244,16 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 	if (len)
 		ring_copy(t, off, h + TCP_HLEN + optlen, len);
 	c = net_csum_fold(net_csum_add(
-		net_pseudo4(t->daddr, t->gaddr, IPPROTO_TCP, l4), h, l4));
+		net_pseudo(&t->daddr, &t->gaddr, IPPROTO_TCP, l4), h, l4));
 	put16(h + 16, c);
-	eth_ip4_commit(n, f, t->daddr, t->gaddr, IPPROTO_TCP, l4);
+	eth_ip_commit(n, f, &t->daddr, &t->gaddr, IPPROTO_TCP, l4);
 	if (flags & F_ACK)
 		t->ack_pending = 0;
 	return 0;
 }
 
 /* reset_reply() - RST for a segment no flow takes (RFC 9293 §3.10.7.1) */
-static void reset_reply(struct net *n, const struct ip4_pkt *ip,
+static void reset_reply(struct net *n, const struct ip_pkt *ip,
 			const struct tcp_seg *s)
 {
 	struct tcp_flow tmp = { 0 };
@@ -327,13 +333,13 @@ void tcp_close_all(struct net *n)
 }
 
 static struct tcp_flow *flow_find(struct net *n, uint16_t gport,
-				  uint32_t daddr, uint16_t dport)
+				  const struct net_addr *daddr, uint16_t dport)
 {
 	for (unsigned i = 0; i < n->tcp_hi; i++) {
 		struct tcp_flow *t = &n->tcp[i];
 
 		if (t->state != TF_FREE && t->gport == gport &&
-		    t->dport == dport && t->daddr == daddr)
+		    t->dport == dport && net_addr_eq(&t->daddr, daddr))
 			return t;
 	}
 	return NULL;
@@ -351,7 +357,8 @@ static void arm_rto(struct net *n, struct tcp_flow *t)
  * our FIN once the host is done and the ring is sent. */
 static void push(struct net *n, struct tcp_flow *t)
 {
-	uint32_t mss = n->cfg.mtu - IP4_HLEN - TCP_HLEN;
+	size_t hlen = eth_ip_hlen(t->gaddr.family);
+	uint32_t mss = n->cfg.mtu - (uint32_t)hlen - TCP_HLEN;
 
 	if (t->state != TF_ESTABLISHED)
 		return;
@@ -369,7 +376,7 @@ static void push(struct net *n, struct tcp_flow *t)
 			len = t->gwnd - inflight;
 		if (len > mss)
 			len = mss;
-		if (!net_out_room(n, ETH_HLEN + IP4_HLEN + TCP_HLEN + len)) {
+		if (!net_out_room(n, ETH_HLEN + hlen + TCP_HLEN + len)) {
 			n->link_blocked = 1;
 			return;
 		}
@@ -492,17 +499,31 @@ static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 
 static uint32_t isn(struct net *n, const struct tcp_flow *t)
 {
+	uint32_t h = 0;
+
+	for (unsigned i = 0; i < 16; i += 4)
+		h ^= (uint32_t)t->daddr.b[i] << 24 |
+		     (uint32_t)t->daddr.b[i + 1] << 16 |
+		     (uint32_t)t->daddr.b[i + 2] << 8 | t->daddr.b[i + 3];
 	n->isn_seed = n->isn_seed * 1103515245u + 12345u;
-	return n->isn_seed ^ (t->gport * 2654435761u) ^ t->daddr ^
+	return n->isn_seed ^ (t->gport * 2654435761u) ^ h ^
 	       (uint32_t)(n->now * 250);
 }
 
-static void log_denied(struct net *n, uint32_t ip, uint16_t port,
-		       const char *why)
+static void log_flow(struct net *n, const char *what,
+		     const struct net_addr *ip, uint16_t port, const char *why)
+{
+	char dst[64];
+
+	net_endpoint_format(ip, port, dst, sizeof(dst));
+	net_logf(n, "net: %stcp %s: %s", what, dst, why);
+}
+
+static void log_denied(struct net *n, const struct net_addr *ip,
+		       uint16_t port, const char *why)
 {
 	n->st.denied++;
-	net_logf(n, "net: denied tcp %u.%u.%u.%u:%u: %s", ip >> 24,
-		 (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff, port, why);
+	log_flow(n, "denied ", ip, port, why);
 }
 
 static struct tcp_flow *flow_slot(struct net *n)
@@ -524,7 +545,7 @@ static void flow_open(struct net *n, struct tcp_flow *t)
 
 
 /* on_syn() - a new connection from the guest */
-static void on_syn(struct net *n, const struct ip4_pkt *ip,
+static void on_syn(struct net *n, const struct ip_pkt *ip,
 		   const struct tcp_seg *s)
 {
 	struct tcp_flow *t = NULL;
@@ -532,40 +553,40 @@ static void on_syn(struct net *n, const struct ip4_pkt *ip,
 	/* DNS over TCP to our resolver is answered by dns.c (its names go
 	 * through the policy there); to anyone else it is refused, as over
 	 * UDP, so that every name is seen. */
-	int fd, one = 1, to_dns = ip->dst == n->cfg.dns_ip && s->dport == 53;
+	int fd, one = 1, to_dns = net_is_dns(n, &ip->dst) && s->dport == 53;
 
-	if (!to_dns && (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
-			net_in_subnet(n, ip->dst))) {
+	if (!to_dns && net_is_local(n, &ip->dst)) {
 		reset_reply(n, ip, s);
 		return;
 	}
 	if (!to_dns && s->dport == 53) {
-		log_denied(n, ip->dst, s->dport,
+		log_denied(n, &ip->dst, s->dport,
 			   "DNS goes through the sandbox's resolver only");
 		reset_reply(n, ip, s);
 		return;
 	}
-	if (!to_dns && !net_policy_ip4(&n->cfg.policy, ip->dst, n->now, why,
-				       sizeof(why))) {
-		log_denied(n, ip->dst, s->dport, why);
+	if (!to_dns && !net_policy_ip(&n->cfg.policy, &ip->dst, n->now, why,
+				      sizeof(why))) {
+		log_denied(n, &ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
 		return;
 	}
-	if (!to_dns && plugin_connect(n, IPPROTO_TCP, ip->dst, s->dport) != 0) {
+	if (!to_dns &&
+	    plugin_connect(n, IPPROTO_TCP, &ip->dst, s->dport) != 0) {
 		snprintf(why, sizeof(why), "plugin %s", n->plugin->name);
-		log_denied(n, ip->dst, s->dport, why);
+		log_denied(n, &ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
 		return;
 	}
 	t = flow_slot(n);
 	if (!t) {
-		log_denied(n, ip->dst, s->dport,
+		log_denied(n, &ip->dst, s->dport,
 			   "too many connections (limit 512)");
 		reset_reply(n, ip, s);
 		return;
 	}
 	fd = to_dns ? dns_tcp_open(n) :
-		      net_open_socket(n, SOCK_STREAM, ip->dst, s->dport);
+		      net_open_socket(n, SOCK_STREAM, &ip->dst, s->dport);
 	if (fd < 0) {
 		reset_reply(n, ip, s);
 		return;
@@ -612,16 +633,16 @@ int tcp_connect_guest(struct net *n, int fd, uint16_t gport)
 		return -1;
 	}
 	memset(t, 0, sizeof(*t));
-	t->gaddr = n->cfg.guest_ip;
+	t->gaddr = net_guest_addr(n, 4);
 	t->gport = gport;
-	t->daddr = n->cfg.gw_ip;
+	t->daddr = net_gw_addr(n, 4);
 	/* The gateway's source ports: 32768-60999, as Linux picks them,
 	 * skipping any a live flow to this guest port still uses. */
 	for (unsigned tries = 0; tries < 28232; tries++) {
 		if (n->fwd_sport < 32768 || n->fwd_sport > 60999)
 			n->fwd_sport = 32768;
 		t->dport = n->fwd_sport++;
-		if (!flow_find(n, gport, t->daddr, t->dport))
+		if (!flow_find(n, gport, &t->daddr, t->dport))
 			break;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -670,7 +691,7 @@ static int on_synack(struct net *n, struct tcp_flow *t,
 	return 0;
 }
 
-void tcp_input(struct net *n, const struct ip4_pkt *ip)
+void tcp_input(struct net *n, const struct ip_pkt *ip)
 {
 	struct tcp_seg s;
 	struct tcp_flow *t;
@@ -679,7 +700,7 @@ void tcp_input(struct net *n, const struct ip4_pkt *ip)
 		n->st.rx_dropped++;
 		return;
 	}
-	t = flow_find(n, s.sport, ip->dst, s.dport);
+	t = flow_find(n, s.sport, &ip->dst, s.dport);
 	if (!t) {
 		if ((s.flags & (F_SYN | F_ACK | F_RST)) == F_SYN)
 			on_syn(n, ip, &s);
@@ -756,10 +777,7 @@ void tcp_event(struct net *n, unsigned idx, uint32_t events)
 		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 			err = errno;
 		if (err || (events & EPOLLERR)) {
-			net_logf(n, "net: tcp %u.%u.%u.%u:%u: %s",
-				 t->daddr >> 24, (t->daddr >> 16) & 0xff,
-				 (t->daddr >> 8) & 0xff, t->daddr & 0xff,
-				 t->dport,
+			log_flow(n, "", &t->daddr, t->dport,
 				 strerror(err ? err : ECONNREFUSED));
 			flow_free(n, t, 0, 1);
 			return;
@@ -809,10 +827,8 @@ void tcp_tick(struct net *n)
 
 		if ((t->state == TF_CONNECTING || t->state == TF_SYN_SENT) &&
 		    n->now > t->deadline) {
-			net_logf(n, "net: tcp %u.%u.%u.%u:%u: connect timed out",
-				 t->daddr >> 24, (t->daddr >> 16) & 0xff,
-				 (t->daddr >> 8) & 0xff, t->daddr & 0xff,
-				 t->dport);
+			log_flow(n, "", &t->daddr, t->dport,
+				 "connect timed out");
 			flow_free(n, t, 1, 1);
 			continue;
 		}

@@ -38,17 +38,17 @@ void udp_close_all(struct net *n)
 		flow_close(n, &n->udp[i]);
 }
 
-void udp_send_to_guest(struct net *n, uint32_t src, uint16_t sport,
-		       uint32_t dst, uint16_t dport, const uint8_t *data,
-		       size_t len)
+void udp_send_to_guest(struct net *n, const struct net_addr *src,
+		       uint16_t sport, const struct net_addr *dst,
+		       uint16_t dport, const uint8_t *data, size_t len)
 {
 	size_t l4 = UDP_HLEN + len;
 	uint8_t *f, *u;
 	uint16_t c;
 
-	if (IP4_HLEN + l4 > n->cfg.mtu)
+	if (eth_ip_hlen(src->family) + l4 > n->cfg.mtu)
 		return;
-	u = eth_ip4_begin(n, &f, l4);
+	u = eth_ip_begin(n, src->family, &f, l4);
 	if (!u)
 		return;
 	u[0] = (uint8_t)(sport >> 8);
@@ -59,23 +59,23 @@ void udp_send_to_guest(struct net *n, uint32_t src, uint16_t sport,
 	u[5] = (uint8_t)l4;
 	u[6] = u[7] = 0;
 	memcpy(u + UDP_HLEN, data, len);
-	c = net_csum_fold(net_csum_add(net_pseudo4(src, dst, IPPROTO_UDP, l4),
+	c = net_csum_fold(net_csum_add(net_pseudo(src, dst, IPPROTO_UDP, l4),
 				       u, l4));
 	if (!c)
 		c = 0xffff; /* RFC 768: zero means "no checksum" */
 	u[6] = (uint8_t)(c >> 8);
 	u[7] = (uint8_t)c;
-	eth_ip4_commit(n, f, src, dst, IPPROTO_UDP, l4);
+	eth_ip_commit(n, f, src, dst, IPPROTO_UDP, l4);
 }
 
 static struct udp_flow *flow_find(struct net *n, uint16_t gport,
-				  uint32_t daddr, uint16_t dport)
+				  const struct net_addr *daddr, uint16_t dport)
 {
 	for (unsigned i = 0; i < NET_UDP_MAX; i++) {
 		struct udp_flow *u = &n->udp[i];
 
-		if (u->fd >= 0 && u->gport == gport && u->daddr == daddr &&
-		    u->dport == dport)
+		if (u->fd >= 0 && u->gport == gport && u->dport == dport &&
+		    net_addr_eq(&u->daddr, daddr))
 			return u;
 	}
 	return NULL;
@@ -95,12 +95,12 @@ static struct udp_flow *flow_slot(struct net *n)
 	return oldest;
 }
 
-void udp_input(struct net *n, const struct ip4_pkt *ip)
+void udp_input(struct net *n, const struct ip_pkt *ip)
 {
 	const uint8_t *p = ip->l4;
 	uint16_t sport, dport, ulen, csum;
 	struct udp_flow *u;
-	char why[160];
+	char why[160], dst[64];
 	int fd;
 
 	if (ip->l4len < UDP_HLEN) {
@@ -111,23 +111,24 @@ void udp_input(struct net *n, const struct ip4_pkt *ip)
 	dport = (uint16_t)(p[2] << 8 | p[3]);
 	ulen = (uint16_t)(p[4] << 8 | p[5]);
 	csum = (uint16_t)(p[6] << 8 | p[7]);
+	/* IPv6 makes the checksum mandatory (RFC 8200 §8.1). */
 	if (ulen < UDP_HLEN || ulen > ip->l4len ||
-	    (csum && net_csum_fold(net_csum_add(
-			     net_pseudo4(ip->src, ip->dst, IPPROTO_UDP, ulen),
-			     p, ulen)) != 0)) {
+	    ((csum || ip->src.family == 6) &&
+	     net_csum_fold(net_csum_add(
+		     net_pseudo(&ip->src, &ip->dst, IPPROTO_UDP, ulen), p,
+		     ulen)) != 0)) {
 		n->st.rx_dropped++;
 		return;
 	}
-	if (ip->dst == n->cfg.dns_ip && dport == 53) {
+	if (net_is_dns(n, &ip->dst) && dport == 53) {
 		dns_input(n, ip, sport, p + UDP_HLEN, ulen - UDP_HLEN);
 		return;
 	}
-	if (ip->dst == n->cfg.gw_ip || ip->dst == n->cfg.dns_ip ||
-	    net_in_subnet(n, ip->dst)) {
-		icmp_unreach(n, ip, 3); /* port unreachable */
+	if (net_is_local(n, &ip->dst)) {
+		icmp_unreach(n, ip, UNREACH_PORT);
 		return;
 	}
-	u = flow_find(n, sport, ip->dst, dport);
+	u = flow_find(n, sport, &ip->dst, dport);
 	if (!u) {
 		int ok;
 
@@ -136,9 +137,9 @@ void udp_input(struct net *n, const struct ip4_pkt *ip)
 			snprintf(why, sizeof(why),
 				 "DNS goes through the sandbox's resolver only");
 		} else {
-			ok = net_policy_ip4(&n->cfg.policy, ip->dst, n->now,
-					    why, sizeof(why));
-			if (ok && plugin_connect(n, IPPROTO_UDP, ip->dst,
+			ok = net_policy_ip(&n->cfg.policy, &ip->dst, n->now,
+					   why, sizeof(why));
+			if (ok && plugin_connect(n, IPPROTO_UDP, &ip->dst,
 						 dport) != 0) {
 				ok = 0;
 				snprintf(why, sizeof(why), "plugin %s",
@@ -147,16 +148,14 @@ void udp_input(struct net *n, const struct ip4_pkt *ip)
 		}
 		if (!ok) {
 			n->st.denied++;
-			net_logf(n, "net: denied udp %u.%u.%u.%u:%u: %s",
-				 ip->dst >> 24, (ip->dst >> 16) & 0xff,
-				 (ip->dst >> 8) & 0xff, ip->dst & 0xff, dport,
-				 why);
-			icmp_unreach(n, ip, 13);
+			net_endpoint_format(&ip->dst, dport, dst, sizeof(dst));
+			net_logf(n, "net: denied udp %s: %s", dst, why);
+			icmp_unreach(n, ip, UNREACH_ADMIN);
 			return;
 		}
-		fd = net_open_socket(n, SOCK_DGRAM, ip->dst, dport);
+		fd = net_open_socket(n, SOCK_DGRAM, &ip->dst, dport);
 		if (fd < 0) {
-			icmp_unreach(n, ip, 1); /* host unreachable */
+			icmp_unreach(n, ip, UNREACH_HOST);
 			return;
 		}
 		u = flow_slot(n);
@@ -172,7 +171,7 @@ void udp_input(struct net *n, const struct ip4_pkt *ip)
 	u->last_ms = n->now;
 	if (send(u->fd, p + UDP_HLEN, ulen - UDP_HLEN, MSG_DONTWAIT) < 0 &&
 	    errno == ECONNREFUSED)
-		icmp_unreach(n, ip, 3);
+		icmp_unreach(n, ip, UNREACH_PORT);
 }
 
 void udp_event(struct net *n, unsigned idx, uint32_t events)
@@ -194,7 +193,7 @@ void udp_event(struct net *n, unsigned idx, uint32_t events)
 			break;
 		}
 		u->last_ms = n->now;
-		udp_send_to_guest(n, u->daddr, u->dport, u->gaddr, u->gport,
+		udp_send_to_guest(n, &u->daddr, u->dport, &u->gaddr, u->gport,
 				  buf, (size_t)r);
 	}
 }

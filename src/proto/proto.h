@@ -73,6 +73,9 @@ enum msb_tag {
 	MSB_T_NET_MTU = 18,  /* u32: eth0's MTU */
 	MSB_T_VOLUME = 19,   /* u8 flags (1 = read-only), virtio-fs tag, NUL,
 			      * guest path; repeated, mounted in order */
+	MSB_T_NET_IP6 = 20,  /* 16-byte address, u8 prefix length: eth0 */
+	MSB_T_NET_GW6 = 21,  /* 16-byte address: the IPv6 default route */
+	MSB_T_NET_DNS6 = 22, /* 16-byte address: /etc/resolv.conf */
 };
 
 #define MSB_VOLUME_RO 1

@@ -185,4 +185,13 @@ void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w)
 	msb_put_be32(a, NET_DNS_IP);
 	msb_tlv_put(w, MSB_T_NET_DNS4, a, 4);
 	msb_tlv_put_u32(w, MSB_T_NET_MTU, NET_MTU);
+	{
+		uint8_t a6[17] = NET_GUEST_IP6, gw6[16] = NET_GW_IP6,
+			dns6[16] = NET_DNS_IP6;
+
+		a6[16] = NET_PREFIX6;
+		msb_tlv_put(w, MSB_T_NET_IP6, a6, 17);
+		msb_tlv_put(w, MSB_T_NET_GW6, gw6, 16);
+		msb_tlv_put(w, MSB_T_NET_DNS6, dns6, 16);
+	}
 }

@@ -2,18 +2,22 @@
 """The guest's network: our userspace stack, its resolver and its policy.
 
 A fake internet made here: a network namespace joined to the root one by a
-veth pair, in RFC 5737's 198.51.100.0/24 (which the default policy allows):
+veth pair, in RFC 5737's 198.51.100.0/24 and RFC 3849's 2001:db8::/32
+(which the default policy allows):
 
-    root ns  198.51.100.1  (an address of the host: denied by default)
-    netns    198.51.100.2  HTTP server (download, upload checksum), dnsmasq
-             198.51.100.3  the same server, a second address
+    root ns  198.51.100.1  2001:db8:64::1  (the host's: denied by default)
+    netns    198.51.100.2  2001:db8:64::2  HTTP server (download, upload
+                                           checksum), dnsmasq
+             198.51.100.3  2001:db8:64::3  the same server, second addresses
 
 The supervisor reaches the netns by ordinary routing, as it would the
-internet. dnsmasq answers web.test (198.51.100.2), other.test
-(198.51.100.3) and private.test (10.1.2.3, which rebinding protection must
-drop). Every policy case is asserted both ways: what is allowed works, what
-is denied fails cleanly in the guest and leaves a log line naming the rule.
-Needs root (network namespaces), ip and dnsmasq (./setup --test).
+internet. dnsmasq answers web.test (198.51.100.2, 2001:db8:64::2),
+web6.test (2001:db8:64::2 only), other.test (198.51.100.3, 2001:db8:64::3)
+and private.test (10.1.2.3, fd00::1234: rebinding protection must drop
+both). Every policy case is asserted both ways, in both families: what is
+allowed works, what is denied fails cleanly in the guest and leaves a log
+line naming the rule. Needs root (network namespaces), ip and dnsmasq
+(./setup --test).
 """
 
 import hashlib
@@ -34,7 +38,7 @@ BLOB_MB = 64
 SEED = 4242
 
 SERVER = r'''
-import hashlib, http.server, random, socketserver, sys
+import hashlib, http.server, random, socket, socketserver, sys
 blob = random.Random(%d).randbytes(%d << 20)
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
@@ -63,6 +67,8 @@ class H(http.server.BaseHTTPRequestHandler):
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # "::" takes IPv4 too (as mapped addresses): one server, both families
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 S((sys.argv[1], int(sys.argv[2])), H).serve_forever()
 ''' % (SEED, BLOB_MB)
 
@@ -87,6 +93,19 @@ def wait_port(ns, host, port):
     raise AssertionError(f"nothing listens on {host}:{port}")
 
 
+PING_GROUPS = "/proc/sys/net/ipv4/ping_group_range"
+
+
+def ping_groups(value=None):
+    """Read (and set) which groups may open unprivileged ICMP sockets."""
+    with open(PING_GROUPS) as f:
+        old = f.read().strip()
+    if value is not None:
+        with open(PING_GROUPS, "w") as f:
+            f.write(value)
+    return old
+
+
 @pytest.fixture(scope="module")
 def internet(tmp_path_factory):
     if os.geteuid() != 0:
@@ -106,30 +125,49 @@ def internet(tmp_path_factory):
         sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         sh("ip", "link", "set", ns_if, "netns", ns)
         sh("ip", "addr", "add", "198.51.100.1/24", "dev", host_if)
+        # (nodad: usable at once, not after duplicate address detection)
+        sh("ip", "addr", "add", "2001:db8:64::1/64", "dev", host_if, "nodad")
         sh("ip", "link", "set", host_if, "up")
         for cmd in (["ip", "addr", "add", "198.51.100.2/24", "dev", ns_if],
                     ["ip", "addr", "add", "198.51.100.3/24", "dev", ns_if],
+                    ["ip", "addr", "add", "2001:db8:64::2/64", "dev", ns_if,
+                     "nodad"],
+                    ["ip", "addr", "add", "2001:db8:64::3/64", "dev", ns_if,
+                     "nodad"],
                     ["ip", "link", "set", ns_if, "up"],
                     ["ip", "link", "set", "lo", "up"]):
             sh("ip", "netns", "exec", ns, *cmd)
         procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", ns, "python3", str(script), "0.0.0.0",
+            ["ip", "netns", "exec", ns, "python3", str(script), "::",
              "80"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", ns, dnsmasq, "--no-daemon", "--no-resolv",
              "--no-hosts", "--bind-interfaces",
              "--listen-address=198.51.100.2", "--pid-file=",
              "--address=/web.test/198.51.100.2",
+             "--address=/web.test/2001:db8:64::2",
+             "--address=/web6.test/2001:db8:64::2",
              "--address=/other.test/198.51.100.3",
-             "--address=/private.test/10.1.2.3"],
+             "--address=/other.test/2001:db8:64::3",
+             "--address=/private.test/10.1.2.3",
+             "--address=/private.test/fd00::1234"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         # The host's own address, for --net-allow-cidr to open.
         procs.append(subprocess.Popen(
             ["python3", str(script), "198.51.100.1", "8081"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(
+            ["python3", str(script), "2001:db8:64::1", "8081"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(ns, "198.51.100.2", 80)
+        wait_port(ns, "2001:db8:64::3", 80)
         wait_port(None, "198.51.100.1", 8081)
+        wait_port(None, "2001:db8:64::1", 8081)
+        # The stack pings for the guest with ICMP sockets, which the host
+        # may refuse (Debian's default "1 0" admits no group).
+        old_groups = ping_groups("0 2147483647")
         yield ns
+        ping_groups(old_groups)
     finally:
         for p in procs:
             p.kill()
@@ -179,9 +217,48 @@ def test_eth0_gateway_and_resolver(msb, default_sb):
     assert "inet 10.0.2.15/24" in out
     assert "default via 10.0.2.2" in out
     assert "1 packets received" in out
-    # The stack pings for nobody: others are administratively prohibited.
-    rc, out, err = guest(msb, default_sb, "ping -c 1 -W 3 198.51.100.2")
-    assert rc != 0
+
+
+def test_eth0_ipv6(msb, default_sb):
+    rc, out, _ = guest(msb, default_sb,
+                       "cat /etc/resolv.conf; ip -6 addr show eth0; "
+                       "ip -6 route; ping -c 1 -W 5 fd6d:7362::2 && "
+                       "ping -c 1 -W 5 fd6d:7362::3")
+    assert rc == 0, out
+    assert "nameserver fd6d:7362::3" in out
+    assert "inet6 fd6d:7362::15/64" in out
+    assert "default via fd6d:7362::2" in out
+    assert out.count("1 packets received") == 2, out
+
+
+def test_ping_beyond_the_gateway(msb, default_sb):
+    """Echo requests to allowed hosts are re-originated from ICMP sockets;
+    to denied ones they get "administratively prohibited" and a log line."""
+    rc, out, _ = guest(msb, default_sb,
+                       "ping -c 2 -W 5 198.51.100.2 && "
+                       "ping -c 2 -W 5 2001:db8:64::3")
+    assert rc == 0, out
+    assert out.count("2 packets received") == 2, out
+    for dst, rule in (("10.1.2.3", "denied icmp echo 10.1.2.3: default "
+                       "deny 10.0.0.0/8"),
+                      ("fd00:ec2::254", "denied icmp echo fd00:ec2::254: "
+                       "default deny fd00:ec2::254/128, cloud metadata")):
+        rc, out, err = guest(msb, default_sb, f"ping -c 1 -W 5 {dst}")
+        assert rc != 0 and "0 packets received" in out, out
+        assert rule in log(msb, default_sb), rule
+
+
+def test_ping_when_the_host_refuses_icmp_sockets(msb, default_sb):
+    old = ping_groups("1 0")
+    try:
+        # A fresh destination: flows already open would still answer.
+        rc, out, _ = guest(msb, default_sb, "ping -c 1 -W 3 198.51.100.3")
+        assert rc != 0, out
+    finally:
+        ping_groups(old)
+    assert "refuses unprivileged ICMP sockets" in log(msb, default_sb)
+    rc, out, _ = guest(msb, default_sb, "ping -c 1 -W 5 198.51.100.3")
+    assert rc == 0, out
 
 
 def test_dns_answers_and_rebinding_protection(msb, default_sb):
@@ -196,6 +273,53 @@ def test_dns_answers_and_rebinding_protection(msb, default_sb):
     assert "198.51.100.2" not in out.split("Address:")[-1], out
     assert "DNS goes through the sandbox's resolver only" in log(
         msb, default_sb)
+
+
+def test_dns_aaaa_and_rebinding_protection(msb, default_sb):
+    rc, out, _ = guest(msb, default_sb, "nslookup -type=AAAA web.test")
+    assert rc == 0 and "2001:db8:64::2" in out, out
+    # The same over IPv6, to the resolver's IPv6 address.
+    rc, out, _ = guest(msb, default_sb,
+                       "nslookup -type=AAAA other.test fd6d:7362::3")
+    assert rc == 0 and "2001:db8:64::3" in out, out
+    before = log(msb, default_sb).count("private.test in denied ranges")
+    rc, out, _ = guest(msb, default_sb, "nslookup -type=AAAA private.test")
+    assert "fd00::1234" not in out, out
+    assert log(msb, default_sb).count(
+        "private.test in denied ranges") == before + 1
+
+
+def test_http_over_ipv6(msb, default_sb):
+    rc, out, err = guest(msb, default_sb,
+                         "wget -q -O - 'http://[2001:db8:64::2]/' && "
+                         "wget -q -O - http://web6.test/")
+    assert rc == 0, err
+    assert out == "hello from the fake internet\n" * 2
+    want = hashlib.sha256(random.Random(SEED).randbytes(BLOB_MB << 20)).hexdigest()
+    rc, out, err = guest(msb, default_sb,
+                         "wget -q -O - 'http://[2001:db8:64::3]/blob' | "
+                         "sha256sum")
+    assert rc == 0, err
+    assert out.split()[0] == want
+    rc, out, err = guest(msb, default_sb,
+                         "head -c 4000000 /dev/urandom | tr -d '\\000' "
+                         "> /tmp/up6 && sha256sum /tmp/up6 && "
+                         "wget -q -O - --post-file=/tmp/up6 "
+                         "'http://[2001:db8:64::2]/sha256' && rm /tmp/up6")
+    assert rc == 0, err
+    assert out.split()[0] == out.split()[-1], out
+
+
+def test_udp_over_ipv6(msb, default_sb):
+    """UDP to the resolver's IPv6 address is answered; to another server's
+    port 53 it is refused as over IPv4."""
+    rc, out, _ = guest(msb, default_sb, "nslookup web.test fd6d:7362::3")
+    assert rc == 0 and "198.51.100.2" in out, out
+    rc, out, _ = guest(msb, default_sb,
+                       "timeout 20 nslookup web.test 2001:db8:64::2")
+    assert "198.51.100.2" not in out.split("Address:")[-1], out
+    assert "denied udp [2001:db8:64::2]:53: DNS goes through the " \
+        "sandbox's resolver only" in log(msb, default_sb)
 
 
 def test_http_by_name(msb, default_sb):
@@ -237,6 +361,25 @@ def test_default_policy_denies_and_logs(msb, default_sb):
     assert rc == 0 and "fake internet" in out
 
 
+def test_default_policy_denies_and_logs_ipv6(msb, default_sb):
+    for url, rule in (
+            ("http://[fd00:ec2::254]/",
+             "denied tcp [fd00:ec2::254]:80: default deny fd00:ec2::254/128, "
+             "cloud metadata"),
+            ("http://[fc00::1]/", "denied tcp [fc00::1]:80: default deny "
+             "fc00::/7, unique local (ULA)"),
+            ("http://[64:ff9b::a01:203]/", "NAT64 to a denied IPv4 address: "
+             "default deny 10.0.0.0/8"),
+            ("http://[2001:db8:64::1]:8081/",
+             "denied tcp [2001:db8:64::1]:8081: default deny: an address "
+             "of this host")):
+        refused(msb, default_sb, url)
+        assert rule in log(msb, default_sb), rule
+    rc, out, _ = guest(msb, default_sb,
+                       "wget -q -O - 'http://[2001:db8:64::3]/'")
+    assert rc == 0 and "fake internet" in out
+
+
 def test_cidr_rules(msb, internet):
     name = boot(msb, "--net-block-cidr", "198.51.100.3/32",
                 "--net-allow-cidr", "198.51.100.1")
@@ -256,6 +399,29 @@ def test_cidr_rules(msb, internet):
         msb("rm", "-f", name)
 
 
+def test_cidr_rules_ipv6(msb, internet):
+    name = boot(msb, "--net-block-cidr", "2001:db8:64::3/128",
+                "--net-allow-cidr", "2001:db8:64::1")
+    try:
+        refused(msb, name, "http://[2001:db8:64::3]/")
+        assert "denied tcp [2001:db8:64::3]:80: --net-block-cidr " \
+            "2001:db8:64::3/128" in log(msb, name)
+        rc, out, err = guest(msb, name,
+                             "wget -q -O - 'http://[2001:db8:64::1]:8081/'")
+        assert rc == 0 and "fake internet" in out, err
+        rc, out, err = guest(msb, name,
+                             "wget -q -O - 'http://[2001:db8:64::2]/'")
+        assert rc == 0, err
+        rc, out, _ = guest(msb, name, "nslookup -type=AAAA other.test")
+        assert "2001:db8:64::3" not in out, out
+        rc, out, _ = guest(msb, name, "ping -c 1 -W 5 2001:db8:64::3")
+        assert rc != 0, out
+        assert "denied icmp echo 2001:db8:64::3: --net-block-cidr" in log(
+            msb, name)
+    finally:
+        msb("rm", "-f", name)
+
+
 def test_allowed_domains_bind_addresses(msb, internet):
     name = boot(msb, "--net-allow", "web.test,*.nothing.test")
     try:
@@ -271,6 +437,14 @@ def test_allowed_domains_bind_addresses(msb, internet):
         assert time.monotonic() - t0 < 10
         assert "denied dns other.test: --net-allow: not an allowed name" \
             in log(msb, name)
+        # IPv6: AAAA answers bind as A answers do (the guest's resolver
+        # asked for both when wget looked web.test up).
+        rc, out, err = guest(msb, name,
+                             "wget -q -O - 'http://[2001:db8:64::2]/'")
+        assert rc == 0 and "fake internet" in out, err
+        refused(msb, name, "http://[2001:db8:64::3]/")
+        assert "denied tcp [2001:db8:64::3]:80: --net-allow: no allowed " \
+            "name resolved to this address" in log(msb, name)
     finally:
         msb("rm", "-f", name)
 
@@ -281,11 +455,17 @@ def test_deny_all(msb, internet):
         refused(msb, name, "http://198.51.100.2/")
         rc, out, _ = guest(msb, name, "nslookup web.test")
         assert rc != 0 and "NXDOMAIN" in out, out
+        refused(msb, name, "http://[2001:db8:64::2]/")
+        rc, out, _ = guest(msb, name, "ping -c 1 -W 5 198.51.100.2")
+        assert rc != 0, out
         lines = log(msb, name)
         assert "denied tcp 198.51.100.2:80: --net-deny-all" in lines
+        assert "denied tcp [2001:db8:64::2]:80: --net-deny-all" in lines
+        assert "denied icmp echo 198.51.100.2: --net-deny-all" in lines
         assert "denied dns web.test: --net-deny-all" in lines
         # The gateway still answers: the link itself is fine.
-        rc, out, _ = guest(msb, name, "ping -c 1 -W 5 10.0.2.2")
+        rc, out, _ = guest(msb, name, "ping -c 1 -W 5 10.0.2.2 && "
+                           "ping -c 1 -W 5 fd6d:7362::2")
         assert rc == 0, out
     finally:
         msb("rm", "-f", name)
@@ -294,6 +474,7 @@ def test_deny_all(msb, internet):
 @pytest.mark.parametrize("flag,value", [
     ("--net-block-cidr", "10.0.0.0/33"),
     ("--net-allow-cidr", "nope"),
+    ("--net-block-cidr", "2001:db8::/129"),
     ("--net-allow", "bad..name"),
     ("--dns-nameserver", "1.2.3.4:99999"),
 ])
@@ -359,8 +540,8 @@ def test_dns_tunnelling_limits(msb, default_sb):
     assert answers == [(1, 5, [])], answers  # REFUSED
     assert "refused dns query for a 191-character name" in log(
         msb, default_sb)
-    # More than 200 queries a second: the rest are refused. AAAA queries
-    # are answered by the stack itself, so none waits for the upstream.
+    # More than 200 queries a second: the rest are refused (those beyond
+    # the 64 in flight upstream get SERVFAIL, also at once).
     time.sleep(1.1)  # a fresh one-second window
     answers, _, _ = dns_tcp(msb, default_sb,
                             [(i, "web.test", 28) for i in range(300)])

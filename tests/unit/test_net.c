@@ -16,19 +16,30 @@
 #include "policy.h"
 #include "stack.h"
 
-static uint32_t ip(const char *s)
+/* ip() - @s as an address of either family, in one of a few rotating
+ * slots (so a CHECK may use two at once) */
+static const struct net_addr *ip(const char *s)
 {
-	struct in_addr a;
+	static struct net_addr slot[8];
+	static unsigned next;
+	struct net_addr *a = &slot[next++ % 8];
 
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return 0;
-	return ntohl(a.s_addr);
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->b) == 1)
+		a->family = 4;
+	else if (inet_pton(AF_INET6, s, a->b) == 1)
+		a->family = 6;
+	return a;
+}
+
+static uint32_t ip4(const char *s)
+{
+	return net_addr_v4(ip(s));
 }
 
 TEST(net_cidr_parse_and_match)
 {
 	struct net_cidr c;
-	uint8_t v6[16];
 	char buf[64];
 
 	CHECK_EQ_INT(net_cidr_parse("10.1.2.3/8", &c), 0);
@@ -36,28 +47,26 @@ TEST(net_cidr_parse_and_match)
 	CHECK_EQ_INT(c.len, 8);
 	net_cidr_format(&c, buf, sizeof(buf));
 	CHECK_STR(buf, "10.0.0.0/8"); /* host bits cleared */
-	CHECK(net_cidr_match4(&c, ip("10.255.0.1")));
-	CHECK(!net_cidr_match4(&c, ip("11.0.0.1")));
+	CHECK(net_cidr_match(&c, ip("10.255.0.1")));
+	CHECK(!net_cidr_match(&c, ip("11.0.0.1")));
 
 	CHECK_EQ_INT(net_cidr_parse("100.64.0.0/10", &c), 0);
-	CHECK(net_cidr_match4(&c, ip("100.127.255.255")));
-	CHECK(!net_cidr_match4(&c, ip("100.128.0.0")));
+	CHECK(net_cidr_match(&c, ip("100.127.255.255")));
+	CHECK(!net_cidr_match(&c, ip("100.128.0.0")));
 
 	CHECK_EQ_INT(net_cidr_parse("1.2.3.4", &c), 0);
 	CHECK_EQ_INT(c.len, 32);
-	CHECK(net_cidr_match4(&c, ip("1.2.3.4")));
-	CHECK(!net_cidr_match4(&c, ip("1.2.3.5")));
+	CHECK(net_cidr_match(&c, ip("1.2.3.4")));
+	CHECK(!net_cidr_match(&c, ip("1.2.3.5")));
 
 	CHECK_EQ_INT(net_cidr_parse("0.0.0.0/0", &c), 0);
-	CHECK(net_cidr_match4(&c, ip("203.0.113.9")));
+	CHECK(net_cidr_match(&c, ip("203.0.113.9")));
 
 	CHECK_EQ_INT(net_cidr_parse("fc00::/7", &c), 0);
 	CHECK_EQ_INT(c.family, 6);
-	inet_pton(AF_INET6, "fdff::1", v6);
-	CHECK(net_cidr_match6(&c, v6));
-	inet_pton(AF_INET6, "fe00::1", v6);
-	CHECK(!net_cidr_match6(&c, v6));
-	CHECK(!net_cidr_match4(&c, ip("1.2.3.4"))); /* families differ */
+	CHECK(net_cidr_match(&c, ip("fdff::1")));
+	CHECK(!net_cidr_match(&c, ip("fe00::1")));
+	CHECK(!net_cidr_match(&c, ip("1.2.3.4"))); /* families differ */
 
 	CHECK_EQ_INT(net_cidr_parse("10.0.0.0/33", &c), -1);
 	CHECK_EQ_INT(net_cidr_parse("10.0.0.0/", &c), -1);
@@ -84,15 +93,15 @@ TEST(net_policy_default_ranges)
 
 	net_policy_init(&p);
 	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
-		CHECK(!net_policy_ip4(&p, ip(denied[i]), 0, why, sizeof(why)));
+		CHECK(!net_policy_ip(&p, ip(denied[i]), 0, why, sizeof(why)));
 		CHECK_CONTAINS(why, "default deny");
-		CHECK(!net_policy_answer4(&p, ip(denied[i])));
+		CHECK(!net_policy_answer(&p, ip(denied[i])));
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++) {
-		CHECK(net_policy_ip4(&p, ip(allowed[i]), 0, why, sizeof(why)));
-		CHECK(net_policy_answer4(&p, ip(allowed[i])));
+		CHECK(net_policy_ip(&p, ip(allowed[i]), 0, why, sizeof(why)));
+		CHECK(net_policy_answer(&p, ip(allowed[i])));
 	}
-	CHECK(!net_policy_ip4(&p, ip("169.254.169.254"), 0, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("169.254.169.254"), 0, why, sizeof(why)));
 	CHECK_CONTAINS(why, "metadata");
 }
 
@@ -112,20 +121,20 @@ TEST(net_policy_user_rules)
 	CHECK_CONTAINS(err, "--net-block-cidr 'nope'");
 
 	/* An allowed range opens part of a default-denied one. */
-	CHECK(net_policy_ip4(&p, ip("10.9.3.4"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("10.9.3.4"), 0, why, sizeof(why)));
 	CHECK_CONTAINS(why, "--net-allow-cidr 10.9.0.0/16");
-	CHECK(net_policy_answer4(&p, ip("10.9.3.4")));
-	CHECK(!net_policy_ip4(&p, ip("10.8.3.4"), 0, why, sizeof(why)));
-	CHECK(!net_policy_ip4(&p, ip("198.51.100.9"), 0, why, sizeof(why)));
+	CHECK(net_policy_answer(&p, ip("10.9.3.4")));
+	CHECK(!net_policy_ip(&p, ip("10.8.3.4"), 0, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("198.51.100.9"), 0, why, sizeof(why)));
 	CHECK_CONTAINS(why, "--net-block-cidr 198.51.100.0/24");
-	CHECK(!net_policy_answer4(&p, ip("198.51.100.9")));
-	CHECK(net_policy_ip4(&p, ip("203.0.113.1"), 0, why, sizeof(why)));
+	CHECK(!net_policy_answer(&p, ip("198.51.100.9")));
+	CHECK(net_policy_ip(&p, ip("203.0.113.1"), 0, why, sizeof(why)));
 
 	/* Deny-all: names refused, addresses refused, allowed ranges kept. */
 	p.deny_all = 1;
-	CHECK(!net_policy_ip4(&p, ip("203.0.113.1"), 0, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("203.0.113.1"), 0, why, sizeof(why)));
 	CHECK_CONTAINS(why, "--net-deny-all");
-	CHECK(net_policy_ip4(&p, ip("10.9.3.4"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("10.9.3.4"), 0, why, sizeof(why)));
 	CHECK(!net_policy_name(&p, "example.com", &bind, why, sizeof(why)));
 }
 
@@ -155,21 +164,27 @@ TEST(net_policy_domains_bind_addresses)
 	CHECK_CONTAINS(why, "not an allowed name");
 
 	/* Only addresses our resolver returned for an allowed name. */
-	CHECK(!net_policy_ip4(&p, ip("203.0.113.5"), 1000, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("203.0.113.5"), 1000, why, sizeof(why)));
 	CHECK_CONTAINS(why, "no allowed name resolved");
-	net_policy_bind4(&p, ip("203.0.113.5"), 10, 1000);
-	CHECK(net_policy_ip4(&p, ip("203.0.113.5"), 1000, why, sizeof(why)));
-	CHECK(!net_policy_ip4(&p, ip("203.0.113.6"), 1000, why, sizeof(why)));
+	net_policy_bind(&p, ip("203.0.113.5"), 10, 1000);
+	CHECK(net_policy_ip(&p, ip("203.0.113.5"), 1000, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("203.0.113.6"), 1000, why, sizeof(why)));
 	/* At least five minutes, whatever the TTL. */
-	CHECK(net_policy_ip4(&p, ip("203.0.113.5"), 1000 + 299000, why,
+	CHECK(net_policy_ip(&p, ip("203.0.113.5"), 1000 + 299000, why,
 			     sizeof(why)));
-	CHECK(!net_policy_ip4(&p, ip("203.0.113.5"), 1000 + 301000, why,
+	CHECK(!net_policy_ip(&p, ip("203.0.113.5"), 1000 + 301000, why,
 			      sizeof(why)));
 	/* A full table recycles the binding that expires first. */
-	for (uint32_t i = 0; i < NET_BIND_MAX + 5; i++)
-		net_policy_bind4(&p, 0xcb007100u + i, 600, 2000 + i);
-	CHECK(net_policy_ip4(&p, 0xcb007100u + NET_BIND_MAX + 4, 3000, why,
-			     sizeof(why)));
+	for (uint32_t i = 0; i < NET_BIND_MAX + 5; i++) {
+		struct net_addr a = net_addr4(0xcb007100u + i);
+
+		net_policy_bind(&p, &a, 600, 2000 + i);
+	}
+	{
+		struct net_addr a = net_addr4(0xcb007100u + NET_BIND_MAX + 4);
+
+		CHECK(net_policy_ip(&p, &a, 3000, why, sizeof(why)));
+	}
 }
 
 TEST(net_dns_parsers)
@@ -202,7 +217,7 @@ TEST(net_dns_parsers)
 	CHECK_EQ_INT(dns_parse_answer(a, sizeof(a), &da), 0);
 	CHECK_STR(da.name, "example.com");
 	CHECK_EQ_INT(da.naddr, 2);
-	CHECK(da.addr[0] == ip("198.51.100.7"));
+	CHECK(net_addr_eq(&da.addr[0], ip("198.51.100.7")));
 	CHECK_EQ_INT(da.min_ttl, 30);
 	for (size_t n = 0; n < sizeof(a); n++)
 		CHECK_EQ_INT(dns_parse_answer(a, n, &da), -1);
@@ -219,7 +234,7 @@ TEST(net_port_parse)
 	char why[256];
 
 	CHECK_EQ_INT(net_port_parse("8080:80", &p, why, sizeof(why)), 0);
-	CHECK_EQ_INT(p.bind_ip, ip("127.0.0.1"));
+	CHECK_EQ_INT(p.bind_ip, ip4("127.0.0.1"));
 	CHECK_EQ_INT(p.host_port, 8080);
 	CHECK_EQ_INT(p.guest_port, 80);
 	CHECK_EQ_INT(net_port_parse("0.0.0.0:1:65535/tcp", &p, why,
@@ -229,7 +244,7 @@ TEST(net_port_parse)
 	CHECK_EQ_INT(p.guest_port, 65535);
 	CHECK_EQ_INT(net_port_parse("192.0.2.1:443:8443", &p, why,
 				    sizeof(why)), 0);
-	CHECK_EQ_INT(p.bind_ip, ip("192.0.2.1"));
+	CHECK_EQ_INT(p.bind_ip, ip4("192.0.2.1"));
 	static const char *const bad[] = {
 		"80", "80:", ":80", "0:80", "80:65536", "a:80", "1:2:3",
 		"::1:80:80", "10.0.0.0/8:80:80", "80:80/udp", "80:80/", "",
@@ -252,7 +267,8 @@ static int abuse_peer[ABUSE_SYNS * 2];
 static unsigned abuse_npeer;
 static unsigned abuse_logs_full;
 
-static int abuse_open(void *opaque, int type, const struct sockaddr_in *dst)
+static int abuse_open(void *opaque, int type, int proto,
+		      const struct sockaddr *dst, socklen_t len)
 {
 	int sv[2];
 
