@@ -53,11 +53,6 @@ void sup_arm_timer(struct sup *s, uint64_t ms)
 {
 }
 
-/* (fs.c, volumes: none in these tests) */
-void sup_fs_init_tlvs(struct sup *s, struct msb_tlv_w *w)
-{
-}
-
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
