@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* auditfs.c - AuditFs: log every open of a volume with the guest's pid
+/* auditfs.c - AuditFs: a host directory, every open logged with its pid
  *
- * A filesystem plugin that gives hooks instead of a backend of its own:
- * the supervisor wraps the volume's source (a passthrough of the host
- * directory) in a proxy that calls them around every operation, so the
- * plugin sees each call and forwards nothing by hand.
+ * A filesystem plugin that gives hooks rather than a whole backend: it
+ * asks the host for a passthrough of the directory it is given and the
+ * supervisor runs the hooks around every operation on it (the proxy
+ * backend), so the plugin forwards nothing by hand.
  *
  *   cc -shared -fPIC -I include examples/auditfs.c -o auditfs.so
+ *   msb run --volume-plugin $PWD/auditfs.so:/data:$PWD/data -- cat /data/x
+ *   msb logs NAME     # ... open ino=2 flags=0x8000 pid=57
  *
- * Each open and create becomes a line in the sandbox's log:
- *   open ino=42 flags=0x8001 pid=317
- * With the argument "deny-writes", opening anything for writing gets
- * EACCES, from the host, whatever the guest does.
+ * The argument is DIR, an absolute host directory, optionally followed by
+ * ",deny-writes": then opening anything for writing, or creating, gets
+ * EACCES from the host, whatever the guest does. Given no DIR, it wraps the
+ * volume's own source, if the volume has one.
  */
 
 #include <errno.h>
@@ -70,23 +72,49 @@ int msb_fs_plugin_open(const struct msb_fs_host *host, const char *arg,
 int msb_fs_plugin_open(const struct msb_fs_host *host, const char *arg,
 		       struct msb_fs_plugin *out, char *err, size_t errlen)
 {
+	static const char flag[] = "deny-writes";
+	char dir[4096];
+	const char *comma;
 	struct audit *a;
+	int rc;
 
 	if (host->abi != MSB_FS_ABI) {
 		snprintf(err, errlen, "built for msb_fs.h version %u, host "
 			 "speaks %u", MSB_FS_ABI, host->abi);
 		return -EINVAL;
 	}
-	if (*arg && strcmp(arg, "deny-writes")) {
-		snprintf(err, errlen, "unknown argument \"%s\" (the only one "
-			 "is deny-writes)", arg);
-		return -EINVAL;
-	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->host = host;
-	a->deny_writes = !strcmp(arg, "deny-writes");
+	/* DIR[,deny-writes] or deny-writes */
+	comma = strrchr(arg, ',');
+	if (!strcmp(comma ? comma + 1 : arg, flag)) {
+		a->deny_writes = 1;
+		snprintf(dir, sizeof(dir), "%.*s",
+			 comma ? (int)(comma - arg) : 0, arg);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", arg);
+	}
+	if (dir[0]) {
+		if (dir[0] != '/' || strchr(dir, ',')) {
+			snprintf(err, errlen, "\"%s\": give an absolute host "
+				 "directory, then optionally ,%s", arg, flag);
+			free(a);
+			return -EINVAL;
+		}
+		rc = host->passthrough(dir, &out->ops, &out->state, err,
+				       errlen);
+		if (rc) {
+			free(a);
+			return rc;
+		}
+	} else if (!host->inner) {
+		snprintf(err, errlen, "give the directory to audit as the "
+			 "argument (DIR[,%s])", flag);
+		free(a);
+		return -EINVAL;
+	}
 	out->hooks = &hooks;
 	out->hook_state = a;
 	return 0;

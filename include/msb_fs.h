@@ -383,14 +383,19 @@ struct msb_fs_hooks {
 #define MSB_FS_PLUGIN_ENTRY "msb_fs_plugin_open"
 
 /**
- * struct msb_fs_host - what the supervisor offers a plugin
- * @abi:     MSB_FS_ABI
- * @ctx:     pass to the functions below
- * @log:     one line in the sandbox's log
- * @inner:   the backend of the volume's source (a passthrough of the host
- *           directory given with the plugin, or NULL if none was given):
- *           a plugin may wrap it, through @inner_state
+ * struct msb_fs_host - what the supervisor offers a plugin (valid until
+ * the plugin's backend or hooks are destroyed: a plugin may keep it)
+ * @abi:         MSB_FS_ABI
+ * @ctx:         pass to @log
+ * @log:         one line in the sandbox's log (`msb logs`)
+ * @inner:       the volume's source backend, if the volume was given one
+ *               (NULL otherwise), with its state in @inner_state: what
+ *               hooks wrap unless the plugin names another
  * @inner_state: see @inner
+ * @passthrough: make a passthrough backend of host directory @dir (as
+ *               `--volume` would): fills *@ops and *@state, or returns a
+ *               negative errno with a message in @err. For a plugin that
+ *               wraps a directory it was given as its argument.
  */
 struct msb_fs_host {
 	uint32_t abi;
@@ -398,12 +403,21 @@ struct msb_fs_host {
 	void (*log)(void *ctx, const char *msg);
 	const struct msb_fs_ops *inner;
 	void *inner_state;
+	int (*passthrough)(const char *dir, const struct msb_fs_ops **ops,
+			   void **state, char *err, size_t errlen);
 };
 
 /**
- * struct msb_fs_plugin - what a plugin's entry gives back: either a
- * backend of its own (@ops, @state), or hooks around @host->inner
- * (@hooks, @hook_state), which the supervisor runs as a proxy backend.
+ * struct msb_fs_plugin - what a plugin's entry gives back
+ * @ops:        a backend: the plugin's own, or (with @hooks) the one the
+ *              hooks wrap
+ * @state:      its state
+ * @hooks:      hooks: the supervisor runs them as a proxy around @ops if
+ *              set, else around @host->inner (NULL: @ops is the volume)
+ * @hook_state: passed to the hooks
+ *
+ * The supervisor owns what it is given: @ops->destroy and @hooks->close
+ * are called when the volume goes away.
  */
 struct msb_fs_plugin {
 	const struct msb_fs_ops *ops;

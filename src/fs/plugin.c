@@ -37,6 +37,19 @@ static void no_log(void *ctx, const char *msg)
 {
 }
 
+static int host_passthrough(const char *dir, const struct msb_fs_ops **ops,
+			    void **state, char *err, size_t errlen)
+{
+	struct msb_fs_backend b;
+	int rc = msb_fs_passthrough_new(dir, NULL, &b, err, errlen);
+
+	if (rc)
+		return rc;
+	*ops = b.ops;
+	*state = b.state;
+	return 0;
+}
+
 int msb_fs_plugin_load(const char *path, const char *arg,
 		       struct msb_fs_backend *inner,
 		       void (*log)(void *ctx, const char *msg), void *log_ctx,
@@ -61,6 +74,7 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		.log = log ? log : no_log,
 		.inner = inner ? inner->ops : NULL,
 		.inner_state = inner ? inner->state : NULL,
+		.passthrough = host_passthrough,
 	};
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
@@ -113,21 +127,35 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		out->host = host;
 		return 0;
 	}
-	if (pl.hooks && !pl.ops) {
-		struct msb_fs_backend src = inner ? *inner : (struct msb_fs_backend){ 0 };
+	if (pl.hooks) {
+		struct msb_fs_backend src = { 0 };
 
-		if (!src.ops) {
+		if (pl.ops) {
+			/* Hooks around a backend the plugin made itself. */
+			if ((rc = msb_fs_ops_check(pl.ops, why, sizeof(why)))) {
+				snprintf(err, errlen,
+					 "filesystem plugin %s: %s", path, why);
+				if (pl.hooks->abi == MSB_FS_ABI &&
+				    pl.hooks->close)
+					pl.hooks->close(pl.hook_state);
+				goto fail;
+			}
+			src.ops = pl.ops;
+			src.state = pl.state;
+		} else if (inner && inner->ops) {
+			src = *inner;
+			memset(inner, 0, sizeof(*inner));
+		} else {
 			snprintf(err, errlen,
-				 "filesystem plugin %s gives hooks, which need "
-				 "a source to wrap: give the volume a host "
-				 "directory", path);
+				 "filesystem plugin %s gives hooks but no "
+				 "backend for them to wrap: give it a host "
+				 "directory (see its documentation)", path);
 			if (pl.hooks->abi == MSB_FS_ABI && pl.hooks->close)
 				pl.hooks->close(pl.hook_state);
 			rc = -EINVAL;
 			goto fail;
 		}
-		if (inner)
-			memset(inner, 0, sizeof(*inner));
+		/* (an unused source is freed with the plugin's backend) */
 		rc = msb_fs_proxy_new(&src, pl.hooks, pl.hook_state, out, why,
 				      sizeof(why));
 		if (rc) {
@@ -135,15 +163,25 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 				 why);
 			dlclose(dl);
 			free(host);
+			msb_fs_backend_close(inner);
 			return rc;
 		}
 		out->dl = dl;
 		out->host = host;
+		if (inner && inner->ops) {
+			out->owned = malloc(sizeof(*out->owned));
+			if (out->owned) {
+				*out->owned = *inner;
+				memset(inner, 0, sizeof(*inner));
+			} else {
+				msb_fs_backend_close(inner);
+			}
+		}
 		return 0;
 	}
 	snprintf(err, errlen,
-		 "filesystem plugin %s must give either a backend (ops) or "
-		 "hooks, not %s", path, pl.ops ? "both" : "neither");
+		 "filesystem plugin %s must give a backend (ops), hooks, or "
+		 "both, not nothing", path);
 	rc = -EINVAL;
 fail:
 	if (dl)

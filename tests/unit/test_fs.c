@@ -1532,16 +1532,39 @@ TEST(fs_plugin_auditfs)
 		CHECK_STR(s, "audited");
 		free(s);
 	}
+	/* as the CLI loads it: no source, the directory as the argument */
+	log.n = 0;
+	CHECK_EQ_INT(msb_fs_plugin_load(so, dir, NULL, log_line, &log, &be,
+					err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(lookup(&t, 1, "data", &e), 0);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDWR, &fh, 0), 0);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, "AUDITED", 7), 7);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	CHECK_EQ_INT(log.n, 1);
+	CHECK_CONTAINS(log.lines[0], "pid=4242");
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+	{
+		char *s = msb_read_file(path, NULL);
+
+		CHECK_STR(s, "AUDITED");
+		free(s);
+	}
 	/* a bad argument: refused with the plugin's reason, source freed */
 	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &src, err, sizeof(err)),
 		     0);
-	CHECK(msb_fs_plugin_load(so, "bogus", &src, log_line, &log, &be, err,
-				 sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "unknown argument");
-	/* hooks without a source to wrap */
+	CHECK(msb_fs_plugin_load(so, "relative/dir", &src, log_line, &log, &be,
+				 err, sizeof(err)) < 0);
+	CHECK_CONTAINS(err, "absolute host directory");
+	CHECK(msb_fs_plugin_load(so, "/nonexistent-dir", NULL, log_line, &log,
+				 &be, err, sizeof(err)) < 0);
+	CHECK_CONTAINS(err, "/nonexistent-dir");
+	/* hooks without anything to wrap */
 	CHECK(msb_fs_plugin_load(so, "", NULL, NULL, NULL, &be, err,
 				 sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "host directory");
+	CHECK_CONTAINS(err, "directory to audit");
 	/* no such file, no entry point */
 	CHECK(msb_fs_plugin_load("/nonexistent.so", "", NULL, NULL, NULL, &be,
 				 err, sizeof(err)) < 0);
