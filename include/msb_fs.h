@@ -25,8 +25,9 @@
  *   refuses those before a backend sees them). NUL-terminated.
  * - Return 0 (or a byte count where said) on success, a negative errno on
  *   failure. Any op left NULL answers -ENOSYS.
- * - The dispatcher calls a backend from one thread at a time per session
- *   unless the backend's table sets MSB_FS_THREAD_SAFE.
+ * - Calls come one at a time, from the supervisor's thread. A backend
+ *   that may be called from several threads at once (several sessions
+ *   over it served in parallel) says so with MSB_FS_THREAD_SAFE.
  *
  * Stat results use struct stat; the dispatcher reads st_ino, st_mode,
  * st_nlink, st_uid, st_gid, st_rdev, st_size, st_blocks, st_blksize and
@@ -193,7 +194,9 @@ typedef int (*msb_fs_fill_fn)(void *fill_ctx, const struct msb_fs_dirent *d);
  * @readdir:  call @fill for entries from offset @off (0: the start; other
  *            values: a @off a previous fill gave) until it returns 1 or
  *            the directory ends. Return: 0 or -errno. Readdirplus is made
- *            by the dispatcher from readdir and lookup.
+ *            by the dispatcher from readdir and lookup: @fill may call
+ *            @lookup on this backend (on this directory) before it
+ *            returns, so readdir must not hold anything lookup needs.
  * @releasedir: directory handle @fh is closed.
  * @fsyncdir: fsync an open directory.
  * @getlk:    test POSIX lock @lk (l_type, l_whence = SEEK_SET, l_start,

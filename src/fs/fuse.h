@@ -9,11 +9,14 @@
  * node ids, handles, names and offsets are checked before use, and a bad
  * request gets an error reply (EINVAL, EIO, ENOSYS...), never a crash.
  *
- * Memory is bounded per session whatever the guest sends: the dispatcher
- * allocates nothing per request beyond MSB_FUSE_MAX_WRITE-sized bounce
- * space it owns (payloads are passed to backends as iovecs over the
- * guest's buffers when they are contiguous enough); node and handle
- * tables are the backends', each capped (see docs/filesystems.md).
+ * Memory is bounded per session whatever the guest sends: a session owns
+ * a 64 KiB argument buffer and a 128 KiB reply buffer and allocates
+ * nothing per request; WRITE payloads and READ data are passed to
+ * backends as iovecs over the guest's buffers. Node and handle tables are
+ * the backends', each capped (see docs/filesystems.md).
+ *
+ * A session answers one request at a time (its buffers are its own):
+ * call msb_fuse_handle() from one thread per session.
  */
 #ifndef MSB_FS_FUSE_H
 #define MSB_FS_FUSE_H
