@@ -77,6 +77,9 @@ typedef struct msb_volume {
 	const char *guest_path;    /* absolute; created in the guest */
 	const char *source;        /* HOST and PLUGIN (relative: to the cwd) */
 	const char *arg;           /* PLUGIN: its argument, may be NULL */
+	const char *dir;           /* PLUGIN: a host directory handed to it as
+				    * its source (a passthrough it may wrap,
+				    * e.g. examples/auditfs.c); NULL: none */
 	uint64_t size_mib;         /* MEMORY */
 	int readonly;
 } msb_volume;
@@ -84,7 +87,9 @@ typedef struct msb_volume {
 /* msb_volume_parse() - a volume as msb run's flags write it, into @v:
  * HOST "HOSTDIR:GUESTPATH[:ro|:rw]", MEMORY "GUESTPATH[:SIZE]", PLUGIN
  * "PATH.so:GUESTPATH[:ARG]". @spec is cut up in place and @v points into
- * it. Paths are checked by msb_sandbox_create(). */
+ * it. Paths are checked by msb_sandbox_create(). A HOST and a PLUGIN
+ * volume at the same path (msb run -v DIR:/p --volume-plugin X.so:/p)
+ * are one: give the PLUGIN @dir and drop the HOST one. */
 MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 			     msb_error *err);
 

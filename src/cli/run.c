@@ -62,7 +62,8 @@ const struct verb verb_run = {
 	"      --volume-mem GUESTPATH[:SIZE]  mount a filesystem held in host\n"
 	"                         RAM, at most SIZE (default 64M)\n"
 	"      --volume-plugin PATH.so:GUESTPATH[:ARG]  mount a filesystem\n"
-	"                         served by a plugin (include/msb_fs.h)\n"
+	"                         served by a plugin (include/msb_fs.h); with\n"
+	"                         -v DIR:GUESTPATH too, the plugin gets DIR\n"
 	NETOPTS_HELP
 	"  -h, --help             show this help\n"
 	"\n"
@@ -265,6 +266,24 @@ static int cmd_run(int argc, char **argv)
 			return cli_bad_usage(&verb_run,
 					     "unknown or incomplete option '%s'",
 					     argv[optind - 1]);
+		}
+	}
+	/* -v DIR:/p with --volume-plugin X.so:/p: the plugin over DIR. */
+	for (size_t i = 0; i < cfg.nvolumes; i++) {
+		if (vols[i].kind != MSB_VOLUME_PLUGIN)
+			continue;
+		for (size_t j = 0; j < cfg.nvolumes; j++) {
+			if (vols[j].kind != MSB_VOLUME_HOST ||
+			    strcmp(vols[i].guest_path, vols[j].guest_path))
+				continue;
+			vols[i].dir = vols[j].source;
+			vols[i].readonly = vols[j].readonly;
+			memmove(&vols[j], &vols[j + 1],
+				(cfg.nvolumes - j - 1) * sizeof(vols[0]));
+			cfg.nvolumes--;
+			if (j < i)
+				i--;
+			break;
 		}
 	}
 	/* getopt moved the operands after the options: IMAGE [COMMAND...]. */

@@ -152,6 +152,21 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 		json_object_object_add(o, "kind", json_object_new_string(
 			v->kind == MSB_VOLUME_HOST ? "host" : "plugin"));
 		json_object_object_add(o, "source", json_object_new_string(real));
+		if (v->kind == MSB_VOLUME_PLUGIN && v->dir) {
+			char dir[PATH_MAX];
+
+			if (!realpath(v->dir, dir) || stat(dir, &st) < 0)
+				return msb_fail_errno(err, -errno,
+						      "--volume-plugin %s: cannot "
+						      "use '%s'", v->guest_path,
+						      v->dir);
+			if (!S_ISDIR(st.st_mode))
+				return msb_fail(err, -ENOTDIR,
+						"--volume-plugin %s: %s is not a "
+						"directory", v->guest_path, dir);
+			json_object_object_add(o, "dir",
+					       json_object_new_string(dir));
+		}
 		if (v->arg)
 			json_object_object_add(o, "arg",
 					       json_object_new_string(v->arg));

@@ -133,9 +133,19 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		r = msb_fs_memory_new(mib << 20, &v->be, why, sizeof(why));
 	} else if (!strcmp(kind, "plugin") && src) {
 		struct msb_fs_backend inner = { 0 };
+		const char *dir = jstr(o, "dir");
 
-		r = msb_fs_plugin_load(src, jstr(o, "arg"), &inner, plugin_log,
-				       v, &v->be, why, sizeof(why));
+		r = 0;
+		if (dir) {
+			struct msb_fs_passthrough_opts po = { 0 };
+
+			r = msb_fs_passthrough_new(dir, &po, &inner, why,
+						   sizeof(why));
+		}
+		if (r == 0)
+			r = msb_fs_plugin_load(src, jstr(o, "arg"), &inner,
+					       plugin_log, v, &v->be, why,
+					       sizeof(why));
 	} else {
 		return msb_fail(err, -EINVAL, "volume %s: unknown kind '%s'",
 				guest, kind);

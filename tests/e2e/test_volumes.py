@@ -269,6 +269,39 @@ def test_bad_volume_flags_say_what_to_do(msb, tmp_path):
     assert not [n for n in msb.out("ps", "-a", "-q").split() if n.startswith(("bad-", "many-"))]
 
 
+def test_plugin_volumes(msb, tmp_path):
+    """examples/auditfs.c wrapping a host directory (-v DIR:/p with
+    --volume-plugin auditfs.so:/p:deny-writes) and examples/hellofs.c, a
+    backend of its own, in one sandbox."""
+    d = tmp_path / "audited"
+    d.mkdir()
+    (d / "notes").write_text("kept\n")
+    os.chmod(d, 0o755)
+    ex = os.path.join(BUILD, "examples")
+    name = unique("plug")
+    msb("run", "--name", name, "-d", "-v", f"{d}:/audit",
+        "--volume-plugin", f"{ex}/auditfs.so:/audit:deny-writes",
+        "--volume-plugin", f"{ex}/hellofs.so:/hello:hi from a plugin", check=0)
+    try:
+        v = {"name": name}
+        assert sh(msb, v, "cat /audit/notes; cat /hello/hello") == \
+            "kept\nhi from a plugin"
+        pid = sh(msb, v, "cat /audit/notes >/dev/null & echo $!; wait").strip()
+        out = sh(msb, v, "echo x > /audit/new", check=None)
+        assert "Permission denied" in out, out
+        assert not (d / "new").exists()
+        logs = msb.out("logs", name)
+        assert f"volume /audit: open ino=" in logs, logs[-2000:]
+        assert f"pid={pid}" in logs, (pid, logs[-2000:])
+        assert "volume /audit: create new" in logs, logs[-2000:]
+        cfg = json.loads(msb.out("inspect", name))["config"]["volumes"]
+        assert cfg[0] == {"guest": "/audit", "kind": "plugin",
+                          "source": f"{ex}/auditfs.so",
+                          "dir": str(d), "arg": "deny-writes", "ro": False}, cfg
+    finally:
+        msb("rm", "-f", name)
+
+
 def test_relative_host_path_is_resolved(msb, tmp_path):
     (tmp_path / "rel").mkdir()
     (tmp_path / "rel" / "hello").write_text("relative\n")
