@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec, network and pull benchmarks (not
+# run.sh [BUILD_DIR] - the boot, exec, network, filesystem and pull benchmarks (not
 # tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
@@ -8,5 +8,6 @@ b=${1:-build}
 [ $# -gt 0 ] && shift
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
+python3 bench/fs.py "$b"
 python3 bench/boot_reliability.py "$b"
 exec python3 bench/pull.py "$b"

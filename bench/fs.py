@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Filesystem benchmark (not a test): the supervisor's virtio-fs server
+against Debian's virtiofsd (/usr/lib/qemu/virtiofsd), serving the same
+host directory to the same guest, in one run.
+
+Ours: `msb run -v DIR:/data`. The peer: the same QEMU command line (read
+from our sandbox's engine.log) booted with no msb around it, its
+vhost-user-fs chardev pointed at virtiofsd's socket instead, and the
+agent asked to mount the same tag at /data (INIT's VOLUME record,
+docs/agent-protocol.md). In the guest, bench/fsbench.c (built static here
+and served from DIR) measures with the guest's clock:
+
+  seq write   MiB/s: --mib MiB in 1 MiB writes, then fsync
+  seq read    MiB/s: the same file after dropping the guest's caches
+  rand read   4 KiB preads a second at random offsets, caches dropped
+  create+stat+unlink   files a second, --files times in turn (one file
+              at a time)
+  create, stat, unlink   a second each, in phases over --phase-files files
+              (all alive at once; a passthrough volume holds a descriptor
+              per file the guest caches, so this stays under the open file
+              limit a container may impose)
+
+The host's page cache is left alone (it serves all alike). virtiofsd runs
+twice, each time with a thread pool and -o sandbox=chroot (the namespace
+sandbox needs privileges a container may not have): with its default
+cache=auto, which lets the guest cache names and attributes for a second,
+and with cache=none, which like ours lets it cache nothing (every stat
+reaches the host, so changes on either side are seen at once).
+
+Usage: bench/fs.py [BUILD_DIR] [--mib N] [--reads N] [--files N]
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rawboot import frame, read_frame, tlv  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("build", nargs="?", default="build")
+ap.add_argument("--mib", type=int, default=1024)
+ap.add_argument("--reads", type=int, default=5000)
+ap.add_argument("--files", type=int, default=10000)
+ap.add_argument("--phase-files", type=int, default=5000)
+ap.add_argument("--virtiofsd", default="/usr/lib/qemu/virtiofsd")
+ap.add_argument("--dir", default="/var/tmp",
+                help="where the shared host directory is made")
+args, _ = ap.parse_known_args()
+BUILD = os.path.abspath(args.build)
+MSB = os.path.join(BUILD, "bin", "msb")
+HOME = tempfile.mkdtemp(prefix="msb-bench-")
+ENV = dict(os.environ, MSB_HOME=HOME)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def msb(*a, check=True):
+    p = subprocess.run([MSB, *a], env=ENV, capture_output=True, text=True,
+                       timeout=3600)
+    if check and p.returncode:
+        sys.exit(f"msb {' '.join(a)}: {p.stderr.strip()}")
+    return p.stdout
+
+
+class RawVM:
+    """Our sandbox's VM without msb: QEMU started here, the agent spoken to
+    directly, the volume's device connected to @fs_sock."""
+
+    def __init__(self, argv, upper_src, workdir, fs_sock):
+        upper = os.path.join(workdir, "upper.ext4")
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
+                        "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+                        upper, "4G"], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        self.sock, b = socket.socketpair()
+        av = []
+        for x in argv:
+            x = x.replace(upper_src, upper)
+            if x.startswith("socket,id=agent,fd="):
+                x = f"socket,id=agent,fd={b.fileno()}"
+            elif x.startswith("file,id=con,path="):
+                x = f"file,id=con,path={workdir}/console.log,append=on"
+            elif x.startswith("stream,id=net0,"):
+                x = "user,id=net0"
+            elif x.startswith("socket,id=fs0,fd="):
+                x = f"socket,id=fs0,path={fs_sock}"
+            av.append(x)
+        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(f"{workdir}/qemu.log", "w"))
+        b.close()
+        self.buf = bytearray()
+        self.next_id = 1
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                sys.exit(f"the virtiofsd guest died during boot; see {workdir}")
+            if f[1] == 64:  # HELLO -> INIT: disks and the volume
+                self.sock.sendall(frame(0, 1, b"".join((
+                    tlv(9, b"vfsd"), tlv(10, b"upper"), tlv(11, b"layer0"),
+                    tlv(19, b"\x00msbvol0\x00/data")))))
+            elif f[1] == 65:  # READY
+                return
+            elif f[1] == 70:
+                sys.exit(f"virtiofsd guest: {f[2].decode()}")
+
+    def run(self, cmd):
+        sid = self.next_id
+        self.next_id += 1
+        self.sock.sendall(frame(sid, 2, tlv(3, b"sh") + tlv(3, b"-c") +
+                                tlv(3, cmd.encode())))
+        out = b""
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                sys.exit("the virtiofsd guest died")
+            stream, ftype, payload = f
+            if stream != sid:
+                continue
+            if ftype in (67, 68):
+                out += payload
+                self.sock.sendall(frame(sid, 7, struct.pack(">I", len(payload))))
+            elif ftype == 69:
+                code = struct.unpack(">i", payload[:4])[0]
+                if code:
+                    sys.exit(f"virtiofsd guest: {cmd!r} exited {code}: {out!r}")
+                return out.decode()
+
+    def close(self):
+        self.sock.sendall(frame(0, 6, struct.pack(">I", 0)))
+        try:
+            self.q.wait(30)
+        except subprocess.TimeoutExpired:
+            self.q.kill()
+        self.sock.close()
+
+
+def measure(run):
+    """The four measurements through @run(shell command) -> its stdout."""
+    r = {}
+    t = float(run(f"/data/fsbench seqwrite /data/big {args.mib}").split()[0])
+    r["write"] = args.mib / t
+    t = float(run("/data/fsbench seqread /data/big").split()[0])
+    r["read"] = args.mib / t
+    t = float(run(f"/data/fsbench randread /data/big {args.reads}").split()[0])
+    r["rand"] = args.reads / t
+    run("rm /data/big && mkdir /data/meta")
+    t = float(run(f"/data/fsbench cycle /data/meta {args.files}").split()[0])
+    r["cycle"] = args.files / t
+    n = args.phase_files
+    c, s, u = map(float, run(f"/data/fsbench meta /data/meta {n}").split()[:3])
+    r["create"], r["stat"], r["unlink"] = n / c, n / s, n / u
+    run("rmdir /data/meta")
+    return r
+
+
+def main():
+    if not os.access(args.virtiofsd, os.X_OK):
+        sys.exit(f"{args.virtiofsd} not found: install qemu-system-common")
+    shared = tempfile.mkdtemp(prefix="msb-bench-fs-", dir=args.dir)
+    os.chmod(shared, 0o755)
+    work = tempfile.mkdtemp(prefix="msb-bench-vfsd-")
+    subprocess.run(["musl-gcc", "-static", "-O2", "-o",
+                    os.path.join(shared, "fsbench"),
+                    os.path.join(ROOT, "bench", "fsbench.c")], check=True)
+    try:
+        name = "bench-fs"
+        msb("run", "--name", name, "-d", "--memory", "1G", "-v",
+            f"{shared}:/data")
+        log = open(os.path.join(HOME, "sandboxes", name, "engine.log")).read()
+        argv = [l for l in log.splitlines() if l.startswith("argv ")][-1][5:].split("\x1f")
+        accel = "kvm" if "kvm" in argv else "tcg"
+        ours = measure(lambda c: msb("exec", name, "--", "sh", "-c", c))
+        msb("stop", name)
+        upper = os.path.join(HOME, "sandboxes", name, "upper.ext4")
+
+        theirs = {}
+        for cache in ("auto", "none"):
+            sock = os.path.join(work, f"vfsd-{cache}.sock")
+            vfsd = subprocess.Popen(
+                [args.virtiofsd, f"--socket-path={sock}", "-o",
+                 f"source={shared}", "-o", "sandbox=chroot", "-o",
+                 f"cache={cache}"], stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(work, f"virtiofsd-{cache}.log"), "w"))
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.05)
+            vm = RawVM(argv, upper, work, sock)
+            theirs[cache] = measure(vm.run)
+            vm.close()
+            vfsd.kill()
+            vfsd.wait()
+    finally:
+        msb("rm", "-f", "bench-fs", check=False)
+        shutil.rmtree(shared, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(HOME, ignore_errors=True)
+
+    print(f"\nfilesystem: one host directory, {args.mib} MiB file, "
+          f"{args.reads} random reads, {args.files} + {args.phase_files} "
+          f"files ({accel}, guest clock)")
+    print(f"{'':22}{'msb':>10}{'virtiofsd':>11}{'ratio':>7}{'virtiofsd':>11}{'ratio':>7}")
+    print(f"{'':22}{'':>10}{'cache=none':>11}{'':>7}{'cache=auto':>11}{'':>7}")
+    for k, label in (("write", "seq write MiB/s"), ("read", "seq read MiB/s"),
+                     ("rand", "rand 4 KiB reads/s"),
+                     ("cycle", "create+stat+unlink/s"), ("create", "create/s"),
+                     ("stat", "stat/s"), ("unlink", "unlink/s")):
+        n, a = theirs["none"][k], theirs["auto"][k]
+        print(f"{label:22}{ours[k]:10.1f}{n:11.1f}{ours[k] / n:7.2f}"
+              f"{a:11.1f}{ours[k] / a:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
