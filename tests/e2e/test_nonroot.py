@@ -57,3 +57,26 @@ def test_ordinary_user_lifecycle(as_user):
     assert "msb-supervisor userbox" in ps and "qemu-system-x86_64" in ps, ps
     assert as_user("stop", "userbox").returncode == 0
     assert as_user("rm", "userbox").returncode == 0
+
+
+def test_ordinary_user_volume(as_user, tmp_path):
+    """A host directory of an ordinary user's: its files are root's in the
+    guest, and what guest root creates there is the user's on the host."""
+    pw = pwd.getpwnam(USER)
+    d = tempfile.mkdtemp(prefix="msb-user-vol-")
+    try:
+        os.chmod(d, 0o755)
+        with open(os.path.join(d, "mine"), "w") as f:
+            f.write("user's\n")
+        for p in (d, os.path.join(d, "mine")):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        p = as_user("run", "--rm", "-v", f"{d}:/d", "--", "sh", "-c",
+                    "stat -c '%u:%g %n' /d/mine; cat /d/mine; "
+                    "echo new > /d/made; mkdir /d/dir; stat -c '%u:%g' /d/made")
+        assert p.returncode == 0, p
+        assert p.stdout == b"0:0 /d/mine\nuser's\n0:0\n", p.stdout
+        for n in ("made", "dir"):
+            st = os.stat(os.path.join(d, n))
+            assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid), n
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
