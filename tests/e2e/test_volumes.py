@@ -325,3 +325,14 @@ def test_relative_host_path_is_resolved(msb, tmp_path):
                        env=msb.env, capture_output=True, timeout=180)
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"relative\n"
+
+
+def test_cloud_kernel_mounts_volumes(msb, tmp_path):
+    """Debian's kernel, whose virtiofs is a module the agent loads."""
+    (tmp_path / "f").write_text("cloud\n")
+    os.chmod(tmp_path, 0o755)
+    p = msb("run", "--rm", "--kernel", "cloud", "-v", f"{tmp_path}:/c:ro",
+            "--volume-mem", "/m", "--", "sh", "-c",
+            "cat /c/f; echo x > /m/y && cat /m/y; echo z > /c/z")
+    assert p.stdout == b"cloud\nx\n", p
+    assert b"Read-only file system" in p.stderr, p.stderr
