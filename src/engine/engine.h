@@ -29,6 +29,13 @@ struct msb_fsdev {
 
 #define MSB_MAX_FSDEVS 16
 
+/* microvm without ACPI has 8 virtio-mmio transports; the agent port, the
+ * network and the upper disk take three, image layers and volumes share
+ * the rest. */
+#define MSB_ENGINE_VIRTIO_SLOTS 8
+#define MSB_ENGINE_FIXED_DEVICES 3
+#define MSB_ENGINE_SHARED_SLOTS (MSB_ENGINE_VIRTIO_SLOTS - MSB_ENGINE_FIXED_DEVICES)
+
 /* A guest kernel and the initramfs built for it, under share/msb/. */
 struct msb_guest {
 	const char *name;

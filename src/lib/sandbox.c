@@ -458,17 +458,21 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	}
 	if (r == 0)
 		r = check_host(layers, kernel, err);
-	/* microvm has 8 virtio-mmio slots: agent, network and upper disk
-	 * take three, layers and volumes share the rest. */
+	/* Layers and volumes share the VM's free virtio slots. */
 	if (r == 0 && vols &&
-	    3 + json_object_array_length(layers) + c->nvolumes > 8)
+	    json_object_array_length(layers) + c->nvolumes >
+		    MSB_ENGINE_SHARED_SLOTS)
 		r = msb_fail(err, -E2BIG,
 			     "%zu volumes do not fit: this image has %zu layers "
-			     "and a sandbox has room for 5 layers and volumes "
+			     "and a sandbox has room for %d layers and volumes "
 			     "together; use at most %zu volumes",
 			     c->nvolumes, json_object_array_length(layers),
-			     json_object_array_length(layers) < 5 ?
-				     5 - json_object_array_length(layers) : 0);
+			     MSB_ENGINE_SHARED_SLOTS,
+			     json_object_array_length(layers) <
+					     MSB_ENGINE_SHARED_SLOTS ?
+				     MSB_ENGINE_SHARED_SLOTS -
+					     json_object_array_length(layers) :
+				     0);
 	if (r < 0) {
 		json_object_put(layers);
 		json_object_put(icfg);

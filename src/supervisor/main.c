@@ -41,11 +41,9 @@
 /* After the grace period given to guest processes, how long the guest may
  * take to sync and power off before it is killed. */
 #define POWEROFF_MARGIN_MS 5000
-/* microvm without ACPI has 8 virtio-mmio transports: the agent port and the
- * upper disk take two, networking one; images are built to need at most 4
- * (src/image/image.h). Volumes share what layers leave. */
-#define VIRTIO_TRANSPORTS 8
-#define MAX_LAYER_DISKS 5
+/* Layers and volumes share the engine's free virtio slots; images are
+ * built to need at most 4 layers (src/image/image.h). */
+#define MAX_LAYER_DISKS MSB_ENGINE_SHARED_SLOTS
 
 void sup_log(struct sup *s, const char *fmt, ...)
 {
@@ -460,16 +458,17 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	}
 	if (json_object_object_get_ex(s->config, "volumes", &v) &&
 	    json_object_is_type(v, json_type_array) &&
-	    3 + nlayers + json_object_array_length(v) > VIRTIO_TRANSPORTS)
+	    nlayers + json_object_array_length(v) > MSB_ENGINE_SHARED_SLOTS)
 		return msb_fail(err, -E2BIG,
 				"the sandbox needs %zu virtio devices (agent, "
 				"network, upper disk, %zu image layers, %zu "
 				"volumes) but the VM has %d: use at most %zu "
 				"volumes with this image",
-				3 + nlayers + json_object_array_length(v),
+				MSB_ENGINE_FIXED_DEVICES + nlayers +
+					json_object_array_length(v),
 				nlayers, json_object_array_length(v),
-				VIRTIO_TRANSPORTS,
-				VIRTIO_TRANSPORTS - 3 - nlayers);
+				MSB_ENGINE_VIRTIO_SLOTS,
+				MSB_ENGINE_SHARED_SLOTS - nlayers);
 	snprintf(kpath, sizeof(kpath), "%s", kernel);
 	snprintf(ipath, sizeof(ipath), "%s", initrd);
 	snprintf(upper, sizeof(upper), "%s/upper.ext4", s->dir);
