@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_volumes.c - msb run's volume flags and the record they become */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "util.h"
+#include "volumes.h"
+
+static int parse(msb_volume_kind k, const char *spec, msb_volume *v,
+		 msb_error *err)
+{
+	static char buf[8][512];
+	static int i;
+	char *b = buf[i++ & 7];
+
+	snprintf(b, 512, "%s", spec);
+	return msb_volume_parse(k, b, v, err);
+}
+
+TEST(volume_parse_host)
+{
+	msb_volume v;
+	msb_error err = { 0 };
+
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "./data:/data", &v, &err), 0);
+	CHECK_STR(v.source, "./data");
+	CHECK_STR(v.guest_path, "/data");
+	CHECK_EQ_INT(v.readonly, 0);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro", &v, &err), 0);
+	CHECK_STR(v.source, "/h");
+	CHECK_STR(v.guest_path, "/g");
+	CHECK_EQ_INT(v.readonly, 1);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:rw", &v, &err), 0);
+	CHECK_EQ_INT(v.readonly, 0);
+	/* host paths may hold ':'; read from the right */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/a:b/c:/g:ro", &v, &err), 0);
+	CHECK_STR(v.source, "/a:b/c");
+	CHECK_STR(v.guest_path, "/g");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/only", &v, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "HOSTDIR:GUESTPATH[:ro]");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, ":/g", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:ro", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "", &v, &err), -EINVAL);
+}
+
+TEST(volume_parse_memory_and_plugin)
+{
+	msb_volume v;
+	msb_error err = { 0 };
+
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/cache", &v, &err), 0);
+	CHECK_STR(v.guest_path, "/cache");
+	CHECK_EQ_INT(v.size_mib, 0);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:16M", &v, &err), 0);
+	CHECK_EQ_INT(v.size_mib, 16);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:2g", &v, &err), 0);
+	CHECK_EQ_INT(v.size_mib, 2048);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:100", &v, &err), 0);
+	CHECK_EQ_INT(v.size_mib, 100);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:0", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:1.5G", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:-1M", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_MEMORY, "/c:99999999999999999999M", &v,
+			   &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "e.g. 16M or 1G");
+	CHECK_EQ_INT(parse(MSB_VOLUME_PLUGIN, "/p.so:/g:a:b,c", &v, &err), 0);
+	CHECK_STR(v.source, "/p.so");
+	CHECK_STR(v.guest_path, "/g");
+	CHECK_STR(v.arg, "a:b,c");
+	CHECK_EQ_INT(parse(MSB_VOLUME_PLUGIN, "/p.so:/g", &v, &err), 0);
+	CHECK(v.arg == NULL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_PLUGIN, "/p.so", &v, &err), -EINVAL);
+	CHECK_EQ_INT(parse(42, "/x", &v, &err), -EINVAL);
+}
+
+TEST(volumes_json_checks_and_records)
+{
+	char dir[256], file[300], real[4096];
+	msb_volume v[3] = { 0 };
+	msb_error err = { 0 };
+	json_object *a = NULL, *o, *x;
+
+	if (unit_tmpdir(dir, sizeof(dir)) < 0)
+		return;
+	snprintf(file, sizeof(file), "%s/file", dir);
+	CHECK_EQ_INT(msb_write_file(file, "x", 1, 0644), 0);
+	CHECK(realpath(dir, real) != NULL);
+
+	v[0] = (msb_volume){ .kind = MSB_VOLUME_HOST, .guest_path = "/data",
+			     .source = dir, .readonly = 1 };
+	v[1] = (msb_volume){ .kind = MSB_VOLUME_MEMORY, .guest_path = "/cache" };
+	v[2] = (msb_volume){ .kind = MSB_VOLUME_PLUGIN, .guest_path = "/p",
+			     .source = file, .arg = "arg" };
+	CHECK_EQ_INT(msb_volumes_json(v, 3, &a, &err), 0);
+	CHECK(a && json_object_array_length(a) == 3);
+	o = json_object_array_get_idx(a, 0);
+	CHECK(json_object_object_get_ex(o, "source", &x));
+	CHECK_STR(json_object_get_string(x), real);
+	CHECK(json_object_object_get_ex(o, "ro", &x) && json_object_get_boolean(x));
+	o = json_object_array_get_idx(a, 1);
+	CHECK(json_object_object_get_ex(o, "size_mib", &x) &&
+	      json_object_get_int(x) == MSB_VOLUME_MEM_DEFAULT_MIB);
+	o = json_object_array_get_idx(a, 2);
+	CHECK(json_object_object_get_ex(o, "arg", &x));
+	CHECK_STR(json_object_get_string(x), "arg");
+	json_object_put(a);
+
+	/* none: no array */
+	CHECK_EQ_INT(msb_volumes_json(NULL, 0, &a, &err), 0);
+	CHECK(a == NULL);
+	/* bad guest paths */
+	{
+		const char *bad[] = { "data", "/", "/a/../b", "/a/.", "/a//b",
+				      "/a:b", "/a/", "/..", "" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			v[1].guest_path = bad[i];
+			CHECK_EQ_INT(msb_volumes_json(&v[1], 1, &a, &err), -EINVAL);
+			CHECK_CONTAINS(err.message, "use an absolute path");
+			CHECK(a == NULL);
+		}
+		v[1].guest_path = "/cache";
+	}
+	/* a file where a directory must be, a missing one, a directory as
+	 * a plugin */
+	v[0].source = file;
+	CHECK_EQ_INT(msb_volumes_json(v, 1, &a, &err), -ENOTDIR);
+	CHECK_CONTAINS(err.message, "is not a directory");
+	v[0].source = "/nonexistent-msb-unit";
+	CHECK(msb_volumes_json(v, 1, &a, &err) < 0);
+	CHECK_CONTAINS(err.message, "cannot use '/nonexistent-msb-unit'");
+	v[0].source = dir;
+	v[2].source = dir;
+	CHECK_EQ_INT(msb_volumes_json(&v[2], 1, &a, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "not a shared object file");
+	/* two at one path */
+	v[1].guest_path = "/data";
+	CHECK_EQ_INT(msb_volumes_json(v, 2, &a, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "two volumes at /data");
+	/* too big a memory volume, too many volumes */
+	v[1].guest_path = "/cache";
+	v[1].size_mib = 1ull << 40;
+	CHECK_EQ_INT(msb_volumes_json(&v[1], 1, &a, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "more than");
+	CHECK_EQ_INT(msb_volumes_json(v, MSB_VOLUMES_MAX + 1, &a, &err), -E2BIG);
+	msb_rm_rf(dir);
+}
