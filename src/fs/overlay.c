@@ -38,6 +38,8 @@
 #define OPQ ".wh..wh..opq"
 #define DIR_MAX_ENTRIES (1u << 20)
 #define DIR_MAX_BYTES (64u << 20)
+/* All open directories' listings together. */
+#define LISTINGS_MAX_BYTES (256u << 20)
 
 struct onode {
 	uint64_t id;
@@ -63,6 +65,7 @@ struct ohandle {
 	int dir;
 	struct ent *ents;      /* a directory's merged listing */
 	size_t nents;
+	size_t cost;           /* what it is charged to listings */
 	struct ohandle *next;
 };
 
@@ -72,6 +75,7 @@ struct ovl {
 	size_t nbuckets, nnodes;
 	struct ohandle **handles;
 	size_t hbuckets, nhandles;
+	size_t listings;       /* bytes of open directories' listings */
 	uint64_t next_id, next_fh;
 };
 
@@ -949,6 +953,7 @@ static void handle_drop(struct ovl *o, struct ohandle *h)
 		pp = &(*pp)->next;
 	*pp = h->next;
 	free_list(h->ents, h->nents);
+	o->listings -= h->cost;
 	free(h);
 	o->nhandles--;
 }
@@ -1192,15 +1197,52 @@ struct collect {
 	/* whiteouts seen in the upper layer */
 	char **wh;
 	size_t nwh, capwh;
+	/* the upper layer's names and whiteouts, hashed, for the lower pass */
+	const char **set;
+	size_t setmask;
 };
+
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return hash64(h);
+}
+
+static void set_add(struct collect *cl, const char *name)
+{
+	size_t i = name_hash(name) & cl->setmask;
+
+	while (cl->set[i])
+		i = (i + 1) & cl->setmask;
+	cl->set[i] = name;
+}
+
+/* Index what the upper layer showed (names and whiteouts). */
+static int set_build(struct collect *cl)
+{
+	size_t want = 2 * (cl->n + cl->nwh) + 2, size = 16;
+
+	while (size < want)
+		size *= 2;
+	cl->set = calloc(size, sizeof(*cl->set));
+	if (!cl->set)
+		return -ENOMEM;
+	cl->setmask = size - 1;
+	for (size_t i = 0; i < cl->n; i++)
+		set_add(cl, cl->v[i].name);
+	for (size_t i = 0; i < cl->nwh; i++)
+		set_add(cl, cl->wh[i]);
+	return 0;
+}
 
 static int seen(struct collect *cl, const char *name)
 {
-	for (size_t i = 0; i < cl->n; i++)
-		if (!strcmp(cl->v[i].name, name))
-			return 1;
-	for (size_t i = 0; i < cl->nwh; i++)
-		if (!strcmp(cl->wh[i], name))
+	for (size_t i = name_hash(name) & cl->setmask; cl->set[i];
+	     i = (i + 1) & cl->setmask)
+		if (!strcmp(cl->set[i], name))
 			return 1;
 	return 0;
 }
@@ -1299,8 +1341,10 @@ static int merged_list(struct ovl *o, struct onode *n, struct ent **out,
 		rc = -ENOMEM;
 	if (!rc && n->up)
 		rc = list_layer(o, 1, n->up, &cl);
-	if (!rc && n->lo && !cl.opaque)
+	if (!rc && n->lo && !cl.opaque && !(rc = set_build(&cl)))
 		rc = list_layer(o, 0, n->lo, &cl);
+	/* (the set points at names in cl.v and cl.wh: freed first) */
+	free(cl.set);
 	for (size_t i = 0; i < cl.nwh; i++)
 		free(cl.wh[i]);
 	free(cl.wh);
@@ -1320,7 +1364,7 @@ static int ov_opendir(void *b, const struct msb_fs_ctx *c, uint64_t id,
 	struct onode *n = node_get(o, id);
 	struct ohandle *h;
 	struct ent *v;
-	size_t nv;
+	size_t nv, cost = 0;
 	int rc;
 
 	if (!n)
@@ -1329,6 +1373,12 @@ static int ov_opendir(void *b, const struct msb_fs_ctx *c, uint64_t id,
 		return -ENOTDIR;
 	if ((rc = merged_list(o, n, &v, &nv)))
 		return rc;
+	for (size_t i = 0; i < nv; i++)
+		cost += sizeof(*v) + strlen(v[i].name) + 1;
+	if (cost > LISTINGS_MAX_BYTES - o->listings) {
+		free_list(v, nv);
+		return -ENOMEM;
+	}
 	h = handle_new(o, id, 0, 0, 1);
 	if (!h) {
 		free_list(v, nv);
@@ -1336,6 +1386,8 @@ static int ov_opendir(void *b, const struct msb_fs_ctx *c, uint64_t id,
 	}
 	h->ents = v;
 	h->nents = nv;
+	h->cost = cost;
+	o->listings += cost;
 	f->fh = h->fh;
 	f->flags = 0;
 	return 0;

@@ -1598,3 +1598,43 @@ TEST(fs_plugin_backend)
 	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, "x", 1), -ENOSYS);
 	ts_close(&t);
 }
+
+TEST(fs_overlay_big_merge)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e;
+	char dir[256], nm[64];
+	static char names[65536];
+	uint64_t fh;
+	int err;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(nm, sizeof(nm), "l%04d", i);
+		host_file(dir, nm, "x");
+	}
+	CHECK_EQ_INT(overlay_on(dir, &be), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	t.split = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(nm, sizeof(nm), "u%04d", i);
+		CHECK_EQ_INT(create(&t, 1, nm, 0644, O_WRONLY, &e, &fh), 0);
+		CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+		forget(&t, e.nodeid, 1);
+		if (i % 2)
+			continue;
+		snprintf(nm, sizeof(nm), "l%04d", i);
+		CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, nm, strlen(nm) + 1, END),
+			     0);
+	}
+	CHECK_EQ_INT(list(&t, 1, 0, names, sizeof(names), &err), 2 + 1000 + 500);
+	CHECK_EQ_INT(err, 0);
+	CHECK(has_name(names, "l0001") && !has_name(names, "l0002"));
+	CHECK(has_name(names, "u0999"));
+	CHECK(!strstr(names, ".wh."));
+	ts_close(&t);
+	msb_rm_rf(dir);
+}
