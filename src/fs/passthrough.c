@@ -311,6 +311,17 @@ static void fix_mode(struct ptfs *p, int fd, const char *name, mode_t want)
 		fchmodat(fd, name, want, 0);
 }
 
+/* As root, the files we make and chmod are root's on the host: a setuid
+ * or setgid bit the guest sets there would make a root program for
+ * every host user who can reach the directory. Refused. (Directories keep
+ * setgid: it only hands the group down.) */
+static int host_privilege(mode_t type, mode_t mode)
+{
+	if (geteuid() != 0 || S_ISDIR(type))
+		return 0;
+	return (mode & S_ISUID) || ((mode & S_ISGID) && (mode & S_IXGRP));
+}
+
 static void give_to_guest(struct ptfs *p, const struct msb_fs_ctx *c,
 			  int dfd, const char *name)
 {
@@ -363,6 +374,8 @@ static int pt_setattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 	if (valid & MSB_FS_SET_MODE) {
 		if (S_ISLNK(n->type))
 			return -EOPNOTSUPP;
+		if (host_privilege(n->type, in->st_mode) && !p->keep_guest_ids)
+			return -EPERM;
 		if (fchmodat(AT_FDCWD, path, in->st_mode & 07777, 0))
 			return -errno;
 	}
@@ -454,6 +467,7 @@ static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		    const char *name, mode_t mode, dev_t rdev, mode_t umask,
 		    struct msb_fs_entry *e)
 {
+	struct ptfs *p = b;
 	mode_t want = mode & 07777 & ~umask;
 	int dfd, err = dir_fd(b, parent, &dfd);
 
@@ -462,6 +476,8 @@ static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 	/* A device node in a host directory is a door to the host's
 	 * devices: never. (The guest has its own /dev.) */
 	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return -EPERM;
+	if (host_privilege(mode & S_IFMT, want) && !p->keep_guest_ids)
 		return -EPERM;
 	if (mknodat(dfd, name, (mode & S_IFMT) | want, 0))
 		return -errno;
@@ -894,6 +910,8 @@ static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		return err;
 	if (p->nhandles >= p->max_handles)
 		return -ENFILE;
+	if (host_privilege(S_IFREG, want) && !p->keep_guest_ids)
+		return -EPERM;
 	/* Create it exclusively first, to know whether it is ours to set
 	 * the mode of (the host's umask is not the guest's). */
 	fd = open_beneath(dfd, name, O_CREAT | O_EXCL | flags, want);

@@ -759,6 +759,30 @@ TEST(fs_passthrough_host_view)
 			     -EEXIST);
 		forget(&t, f.nodeid, 1);
 	}
+	/* as root, no setuid or setgid programs on the host (directories
+	 * keep setgid) */
+	if (geteuid() == 0) {
+		struct fuse_setattr_in si = { .valid = FATTR_MODE,
+					      .mode = 04755 };
+		struct fuse_entry_out f;
+		uint64_t ffh;
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), -EPERM);
+		si.mode = 02755;
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), -EPERM);
+		si.mode = 0755;
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		CHECK_EQ_INT(create(&t, 1, "suid", 04755, O_RDWR, &f, &ffh),
+			     -EPERM);
+		si.mode = 02775;
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), 0);
+		CHECK_EQ_INT(stat(path, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 02775);
+	}
 	/* security.* cannot be set (it would be a host privilege) */
 	{
 		struct fuse_setxattr_in si = { .size = 4 };
