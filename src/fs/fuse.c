@@ -1200,13 +1200,13 @@ size_t msb_fuse_handle(struct msb_fuse *f, const struct iovec *in, int nin,
 	struct req r = { .f = f };
 	struct fuse_out_header oh = { 0 };
 	size_t inlen, datalen = 0, arglen;
-	int rc;
+	int rc, noreply;
 
 	if (!f || nin < 0 || nout < 0 || nin > MAX_IOV || nout > MAX_IOV)
 		return 0;
 	inlen = iov_total(in, nin);
 	r.outcap = iov_total(out, nout);
-	if (inlen < sizeof(r.h) || r.outcap < sizeof(oh))
+	if (inlen < sizeof(r.h))
 		return 0;
 	iov_copy_from(&r.h, in, nin, 0, sizeof(r.h));
 	oh.unique = r.h.unique;
@@ -1214,10 +1214,15 @@ size_t msb_fuse_handle(struct msb_fuse *f, const struct iovec *in, int nin,
 	r.c.uid = r.h.uid;
 	r.c.gid = r.h.gid;
 
-	/* Forgets and interrupts are never answered, not even when broken. */
+	/* Forgets and interrupts are never answered, not even when broken;
+	 * they come with no writable buffer at all (virtio 1.2 §5.11.6.1). */
+	noreply = r.h.opcode == FUSE_FORGET ||
+		  r.h.opcode == FUSE_BATCH_FORGET ||
+		  r.h.opcode == FUSE_INTERRUPT;
+	if (!noreply && r.outcap < sizeof(oh))
+		return 0;
 	if (r.h.len < sizeof(r.h) || r.h.len > inlen) {
-		if (r.h.opcode == FUSE_FORGET || r.h.opcode == FUSE_BATCH_FORGET ||
-		    r.h.opcode == FUSE_INTERRUPT)
+		if (noreply)
 			return 0;
 		rc = -EINVAL;
 		goto reply;

@@ -99,7 +99,8 @@ void msb_fuse_free(struct msb_fuse *f);
  * Writes the reply (fuse_out_header + body) into @out.
  * Return: its length, or 0 when no reply is due (FORGET, BATCH_FORGET,
  * INTERRUPT, or a request too broken to answer: shorter than a
- * fuse_in_header, or @out too small for a fuse_out_header).
+ * fuse_in_header, or @out too small for a fuse_out_header). FORGET and
+ * BATCH_FORGET are handled with @nout 0, as virtio-fs sends them.
  */
 size_t msb_fuse_handle(struct msb_fuse *f, const struct iovec *in, int nin,
 		       const struct iovec *out, int nout);

@@ -1662,3 +1662,59 @@ TEST(fs_overlay_big_merge)
 	ts_close(&t);
 	msb_rm_rf(dir);
 }
+
+/* FORGET arrives with no writable buffer (the high-priority queue): it
+ * must still reach the backend and free what it held. */
+TEST(fs_forget_without_reply_buffer)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e;
+	struct fuse_statfs_out so;
+	char err[256];
+	uint64_t fh, ffree;
+	struct {
+		struct fuse_in_header h;
+		struct fuse_forget_in fi;
+	} req;
+	struct {
+		struct fuse_in_header h;
+		struct fuse_batch_forget_in bi;
+		struct fuse_forget_one one;
+	} breq;
+	struct iovec in;
+
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(call(&t, FUSE_STATFS, 1, END), 0);
+	memcpy(&so, t.body, sizeof(so));
+	ffree = so.st.ffree;
+	for (int round = 0; round < 2; round++) {
+		CHECK_EQ_INT(create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
+		CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+		CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "f", (size_t)2, END), 0);
+		CHECK_EQ_INT(call(&t, FUSE_STATFS, 1, END), 0);
+		memcpy(&so, t.body, sizeof(so));
+		CHECK_EQ_INT(so.st.ffree, ffree - 1); /* held by the guest */
+		if (round == 0) {
+			req.h = (struct fuse_in_header){
+				.len = sizeof(req), .opcode = FUSE_FORGET,
+				.unique = 99, .nodeid = e.nodeid };
+			req.fi.nlookup = 1;
+			in = (struct iovec){ &req, sizeof(req) };
+		} else {
+			breq.h = (struct fuse_in_header){
+				.len = sizeof(breq),
+				.opcode = FUSE_BATCH_FORGET, .unique = 99 };
+			breq.bi = (struct fuse_batch_forget_in){ .count = 1 };
+			breq.one = (struct fuse_forget_one){ e.nodeid, 1 };
+			in = (struct iovec){ &breq, sizeof(breq) };
+		}
+		CHECK_EQ_INT(msb_fuse_handle(t.f, &in, 1, NULL, 0), 0);
+		CHECK_EQ_INT(call(&t, FUSE_STATFS, 1, END), 0);
+		memcpy(&so, t.body, sizeof(so));
+		CHECK_EQ_INT(so.st.ffree, ffree);
+	}
+	ts_close(&t);
+}
