@@ -1029,7 +1029,6 @@ struct dirfill {
 	struct req *r;
 	size_t cap;  /* bytes the guest asked for */
 	int plus;
-	int err;
 };
 
 static int fill_one(void *ctx, const struct msb_fs_dirent *d)
@@ -1071,13 +1070,17 @@ static int fill_one(void *ctx, const struct msb_fs_dirent *d)
 
 			if (rc == -ENOENT)
 				return 0; /* gone since: skip it */
-			if (rc || !e.ino) {
-				if (!rc && r->f->ops.forget)
-					r->f->ops.forget(r->f->b, e.ino, 1);
-				df->err = rc ? rc : -EIO;
-				return 1;
+			if (!rc && !e.ino)
+				return 0; /* (a backend's broken promise) */
+			/* A name that cannot be looked up (a directory the
+			 * caller may read but not search) is sent without a
+			 * node, which the kernel takes as "no attributes". */
+			if (rc) {
+				dp->entry_out.attr.ino = d->ino;
+				dp->entry_out.attr.mode = (d->type & 017) << 12;
+			} else {
+				to_entry(r->f, &e, &dp->entry_out);
 			}
-			to_entry(r->f, &e, &dp->entry_out);
 		}
 		dp->dirent.ino = d->ino;
 		dp->dirent.off = d->off;
@@ -1116,7 +1119,7 @@ static int do_readdir(struct req *r, int plus)
 	/* Entries already in the reply were counted as lookups: send them. */
 	if (r->rlen)
 		return 0;
-	return rc ? rc : df.err;
+	return rc;
 }
 
 /* ---- the dispatcher ------------------------------------------------------ */

@@ -404,14 +404,19 @@ static int ov_getattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 static int copy_data(struct ovl *o, uint64_t lo, uint64_t up, uint64_t ufh)
 {
 	struct msb_fs_file lf;
-	static uint8_t buf[1u << 16];
+	const size_t bufsize = 1u << 16;
+	uint8_t *buf = malloc(bufsize);
 	uint64_t off = 0;
 	int rc;
 
-	if ((rc = L(o)->open(LS(o), &root_ctx, lo, O_RDONLY, &lf)))
+	if (!buf)
+		return -ENOMEM;
+	if ((rc = L(o)->open(LS(o), &root_ctx, lo, O_RDONLY, &lf))) {
+		free(buf);
 		return rc;
+	}
 	for (;;) {
-		struct iovec v = { buf, sizeof(buf) };
+		struct iovec v = { buf, bufsize };
 		ssize_t n = L(o)->read(LS(o), &root_ctx, lo, lf.fh, &v, 1, off);
 
 		if (n <= 0) {
@@ -428,6 +433,7 @@ static int copy_data(struct ovl *o, uint64_t lo, uint64_t up, uint64_t ufh)
 	}
 	if (L(o)->release)
 		L(o)->release(LS(o), &root_ctx, lo, lf.fh, O_RDONLY, 0);
+	free(buf);
 	return rc;
 }
 

@@ -36,6 +36,8 @@ struct ts {
 	uint8_t *body;        /* reply body */
 	size_t outcap;        /* writable room offered (default OUT_MAX) */
 	int split;            /* split requests and replies into pieces */
+	uint32_t uid, gid;    /* the caller */
+	int nonodes;          /* READDIRPLUS entries without a node */
 };
 
 /* Split [0, len) into up to 8 iovecs over @base, some empty. */
@@ -71,7 +73,8 @@ static int call(struct ts *t, uint32_t op, uint64_t nodeid, ...)
 {
 	static uint8_t req[(1u << 20) + 65536];
 	struct fuse_in_header h = { .opcode = op, .nodeid = nodeid,
-				    .unique = ++t->unique, .uid = 0, .gid = 0,
+				    .unique = ++t->unique, .uid = t->uid,
+				    .gid = t->gid,
 				    .pid = 4242 };
 	struct iovec in[8], out[8];
 	size_t len = sizeof(h), olen;
@@ -280,12 +283,13 @@ static int list(struct ts *t, uint64_t dir, int plus, char *names, size_t n,
 				struct fuse_entry_out e;
 
 				memcpy(&e, t->body + pos, sizeof(e));
-				if (!(de.namelen == 1 && nm[0] == '.') &&
-				    !(de.namelen == 2 && !memcmp(nm, "..", 2))) {
-					CHECK(e.nodeid != 0);
-					CHECK_EQ_INT(e.attr.ino, de.ino);
+				/* (no node: . and .., or a name the caller
+				 * cannot look up) */
+				CHECK_EQ_INT(e.attr.ino, de.ino);
+				if (e.nodeid)
 					forget(t, e.nodeid, 1);
-				}
+				else
+					t->nonodes++;
 			}
 			if (strlen(names) + de.namelen + 2 < n) {
 				strncat(names, nm, de.namelen);
@@ -544,7 +548,9 @@ static void exercise(struct msb_fs_backend *be, const char *what)
 	CHECK(has_name(names, "file-000-memory") || has_name(names,
 							      "file-000-passthrough") ||
 	      strstr(names, "file-000-"));
+	t.nonodes = 0;
 	CHECK_EQ_INT(list(&t, 1, 1, names, sizeof(names), &err), 302);
+	CHECK_EQ_INT(t.nonodes, 2);
 	CHECK(strstr(names, "file-299-") != NULL);
 	/* half of them removed between two batches: nothing left over
 	 * twice, the rest all still listed */
@@ -684,11 +690,15 @@ TEST(fs_passthrough_ops)
 	struct msb_fs_backend be;
 	char dir[256], err[256];
 
+	int fd0 = unit_lowest_fd();
+
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
 	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
 		     0);
 	exercise(&be, "passthrough");
+	/* every node and handle given back */
+	CHECK_EQ_INT(unit_lowest_fd(), fd0);
 	msb_rm_rf(dir);
 }
 
@@ -1277,10 +1287,13 @@ TEST(fs_overlay_ops)
 	struct msb_fs_backend be;
 	char dir[256];
 
+	int fd0 = unit_lowest_fd();
+
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
 	CHECK_EQ_INT(overlay_on(dir, &be), 0);
 	exercise(&be, "overlay");
+	CHECK_EQ_INT(unit_lowest_fd(), fd0);
 	/* the lower directory was never written */
 	{
 		DIR *d = opendir(dir);
@@ -1716,5 +1729,69 @@ TEST(fs_forget_without_reply_buffer)
 		memcpy(&so, t.body, sizeof(so));
 		CHECK_EQ_INT(so.st.ffree, ffree);
 	}
+	ts_close(&t);
+}
+
+/* A directory its reader may list but not search: READDIRPLUS still lists
+ * the names (without nodes), lookups are refused. */
+TEST(fs_memory_permissions)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out d, e;
+	char err[256], names[256];
+	uint64_t fh;
+	int rc;
+
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(mkdir_(&t, 1, "d", &d), 0);
+	CHECK_EQ_INT(create(&t, d.nodeid, "f", 0600, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_MODE,
+					      .mode = 0744 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), 0);
+	}
+	t.uid = t.gid = 1000;
+	t.nonodes = 0;
+	CHECK_EQ_INT(list(&t, d.nodeid, 1, names, sizeof(names), &rc), 3);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(t.nonodes, 3);
+	CHECK(has_name(names, "f"));
+	CHECK_EQ_INT(lookup(&t, d.nodeid, "f", &e), -EACCES);
+	/* not the owner: no chmod, no create in a dir without w */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_MODE,
+					      .mode = 0777 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), -EPERM);
+	}
+	CHECK_EQ_INT(create(&t, d.nodeid, "g", 0644, O_RDWR, &e, &fh),
+		     -EACCES);
+	/* its own file in its own directory */
+	t.uid = t.gid = 0;
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_MODE,
+					      .mode = 0777 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), 0);
+	}
+	t.uid = t.gid = 1000;
+	CHECK_EQ_INT(create(&t, d.nodeid, "g", 0600, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(e.attr.uid, 1000);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	/* root's 0600 file: not for uid 1000 */
+	CHECK_EQ_INT(lookup(&t, d.nodeid, "f", &e), 0);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_RDONLY, &fh, 0), -EACCES);
+	forget(&t, e.nodeid, 1);
+	forget(&t, d.nodeid, 1);
 	ts_close(&t);
 }
