@@ -21,6 +21,8 @@ and served from DIR) measures with the guest's clock:
               per file the guest caches, so this stays under the open file
               limit a container may impose)
 
+A second table gives the server's own CPU use during each run (from
+/proc/PID/stat): a server far from 100 % is not what limits that row.
 The host's page cache is left alone (it serves all alike). virtiofsd runs
 twice, each time with a thread pool and -o sandbox=chroot (the namespace
 sandbox needs privileges a container may not have): with its default
@@ -32,6 +34,7 @@ Usage: bench/fs.py [BUILD_DIR] [--mib N] [--reads N] [--files N]
 """
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -143,23 +146,38 @@ class RawVM:
         self.sock.close()
 
 
-def measure(run):
-    """The four measurements through @run(shell command) -> its stdout."""
-    r = {}
-    t = float(run(f"/data/fsbench seqwrite /data/big {args.mib}").split()[0])
-    r["write"] = args.mib / t
-    t = float(run("/data/fsbench seqread /data/big").split()[0])
-    r["read"] = args.mib / t
-    t = float(run(f"/data/fsbench randread /data/big {args.reads}").split()[0])
-    r["rand"] = args.reads / t
+def cpu_s(pid):
+    """CPU seconds (user + system) @pid has used, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(run, server):
+    """The measurements through @run(shell command) -> its stdout, and the
+    share of each run's wall time that @server (pid) spent on a CPU."""
+    r, busy = {}, {}
+
+    def timed(key, cmd):
+        c0, t0 = cpu_s(server), time.monotonic()
+        out = run(cmd)
+        busy[key] = 100 * (cpu_s(server) - c0) / (time.monotonic() - t0)
+        return out.split()
+    r["write"] = args.mib / float(timed(
+        "write", f"/data/fsbench seqwrite /data/big {args.mib}")[0])
+    r["read"] = args.mib / float(timed("read", "/data/fsbench seqread /data/big")[0])
+    r["rand"] = args.reads / float(timed(
+        "rand", f"/data/fsbench randread /data/big {args.reads}")[0])
     run("rm /data/big && mkdir /data/meta")
-    t = float(run(f"/data/fsbench cycle /data/meta {args.files}").split()[0])
-    r["cycle"] = args.files / t
+    r["cycle"] = args.files / float(timed(
+        "cycle", f"/data/fsbench cycle /data/meta {args.files}")[0])
     n = args.phase_files
-    c, s, u = map(float, run(f"/data/fsbench meta /data/meta {n}").split()[:3])
+    c, s, u = map(float, timed("meta", f"/data/fsbench meta /data/meta {n}")[:3])
     r["create"], r["stat"], r["unlink"] = n / c, n / s, n / u
     run("rmdir /data/meta")
-    return r
+    for k in ("create", "stat", "unlink"):
+        busy[k] = busy["meta"]
+    return r, busy
 
 
 def main():
@@ -178,11 +196,13 @@ def main():
         log = open(os.path.join(HOME, "sandboxes", name, "engine.log")).read()
         argv = [l for l in log.splitlines() if l.startswith("argv ")][-1][5:].split("\x1f")
         accel = "kvm" if "kvm" in argv else "tcg"
-        ours = measure(lambda c: msb("exec", name, "--", "sh", "-c", c))
+        sup = json.loads(msb("inspect", name))["pid"]
+        ours, ours_busy = measure(lambda c: msb("exec", name, "--", "sh", "-c", c),
+                                  sup)
         msb("stop", name)
         upper = os.path.join(HOME, "sandboxes", name, "upper.ext4")
 
-        theirs = {}
+        theirs, theirs_busy = {}, {}
         for cache in ("auto", "none"):
             sock = os.path.join(work, f"vfsd-{cache}.sock")
             vfsd = subprocess.Popen(
@@ -195,7 +215,7 @@ def main():
                     break
                 time.sleep(0.05)
             vm = RawVM(argv, upper, work, sock)
-            theirs[cache] = measure(vm.run)
+            theirs[cache], theirs_busy[cache] = measure(vm.run, vfsd.pid)
             vm.close()
             vfsd.kill()
             vfsd.wait()
@@ -217,6 +237,14 @@ def main():
         n, a = theirs["none"][k], theirs["auto"][k]
         print(f"{label:22}{ours[k]:10.1f}{n:11.1f}{ours[k] / n:7.2f}"
               f"{a:11.1f}{ours[k] / a:7.2f}")
+    print("\nthe server's CPU use, % of each run's wall time (supervisor: the "
+          "whole process; virtiofsd: all its threads)")
+    print(f"{'':22}{'msb':>10}{'none':>11}{'auto':>18}")
+    for k, label in (("write", "seq write"), ("read", "seq read"),
+                     ("rand", "rand 4 KiB reads"), ("cycle", "create+stat+unlink"),
+                     ("meta", "create, stat, unlink")):
+        print(f"{label:22}{ours_busy[k]:10.1f}{theirs_busy['none'][k]:11.1f}"
+              f"{theirs_busy['auto'][k]:18.1f}")
 
 
 if __name__ == "__main__":
