@@ -345,11 +345,11 @@ static int reply_attr(struct req *r, const struct stat *st)
 	return put(r, &o, sizeof(o));
 }
 
-static int reply_open(struct req *r, const struct msb_fs_file *fl)
+static int reply_open(struct req *r, const struct msb_fs_file *fl, int dir)
 {
 	struct fuse_open_out o = { .fh = fl->fh };
 
-	if (fl->flags & MSB_FS_DIRECT_IO)
+	if ((fl->flags & MSB_FS_DIRECT_IO) || (r->f->o.direct_io && !dir))
 		o.open_flags |= FOPEN_DIRECT_IO;
 	if (fl->flags & MSB_FS_KEEP_CACHE)
 		o.open_flags |= FOPEN_KEEP_CACHE;
@@ -633,7 +633,7 @@ static int do_open(struct req *r, int dir)
 		NEED(open);
 		rc = OP(open)(r->f->b, &r->c, r->h.nodeid, flags, &fl);
 	}
-	return rc ? rc : reply_open(r, &fl);
+	return rc ? rc : reply_open(r, &fl, dir);
 }
 
 static int do_create(struct req *r)
@@ -657,7 +657,7 @@ static int do_create(struct req *r)
 	if (!e.ino)
 		return -EIO;
 	rc = reply_entry(r, &e);
-	return rc ? rc : reply_open(r, &fl);
+	return rc ? rc : reply_open(r, &fl, 0);
 }
 
 /* READ: the backend fills the guest's buffers after the out header. */

@@ -43,6 +43,12 @@
  *                   see them; SETLKW then blocks the calling thread until
  *                   granted. Off: the guest kernel keeps locks itself (they
  *                   work between guest processes).
+ * @direct_io:       open every file with FOPEN_DIRECT_IO: reads and writes
+ *                   bypass the guest's page cache and go straight to the
+ *                   backend (fast streaming under TCG, where the guest's
+ *                   page-cache copies are most of the cost); the guest's
+ *                   kernel (6.1) then refuses shared mmap of those files
+ *                   (ENODEV)
  * @entry_timeout_ms: how long the guest may cache names
  * @attr_timeout_ms: how long it may cache attributes
  * @map_ids:         translate ownership: attributes owned by @host_uid /
@@ -57,6 +63,7 @@
 struct msb_fuse_opts {
 	int read_only;
 	int posix_locks;
+	int direct_io;
 	uint32_t entry_timeout_ms;
 	uint32_t attr_timeout_ms;
 	int map_ids;
