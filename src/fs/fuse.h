@@ -10,7 +10,7 @@
  * request gets an error reply (EINVAL, EIO, ENOSYS...), never a crash.
  *
  * Memory is bounded per session whatever the guest sends: a session owns
- * a 64 KiB argument buffer and a 128 KiB reply buffer and allocates
+ * a 68 KiB argument buffer and a 128 KiB reply buffer and allocates
  * nothing per request; WRITE payloads and READ data are passed to
  * backends as iovecs over the guest's buffers. Node and handle tables are
  * the backends', each capped (see docs/filesystems.md).
@@ -31,7 +31,7 @@
 #define MSB_FUSE_MAX_WRITE (1u << 20)
 /* The largest request header + arguments (names, xattr values) accepted:
  * a WRITE may carry MSB_FUSE_MAX_WRITE more. */
-#define MSB_FUSE_MAX_ARGS (64u << 10)
+#define MSB_FUSE_MAX_ARGS (68u << 10)
 
 /**
  * struct msb_fuse_opts - a session's options (all-zero is a sane default:

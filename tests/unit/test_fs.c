@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -1186,6 +1188,30 @@ TEST(fs_malformed_requests)
 				  (size_t)6, END), -EINVAL);
 		t.outcap = 0;
 	}
+	/* arguments past 68 KiB (a WRITE's payload aside), or an xattr past
+	 * 64 KiB: E2BIG; a 64 KiB value is taken */
+	{
+		static uint8_t val[70000];
+		struct fuse_setxattr_in si = { .size = sizeof(val) };
+		struct fuse_entry_out fe;
+		uint64_t ffh;
+
+		CHECK_EQ_INT(create(&t, 1, "xa", 0644, O_RDWR, &fe, &ffh), 0);
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, fe.nodeid, &si, 8,
+				  "user.big", (size_t)9, val, sizeof(val), END),
+			     -E2BIG);
+		si.size = 65537;
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, fe.nodeid, &si, 8,
+				  "user.big", (size_t)9, val, (size_t)65537,
+				  END), -E2BIG);
+		/* XATTR_SIZE_MAX itself, as tmpfs takes */
+		si.size = 65536;
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, fe.nodeid, &si, 8,
+				  "user.big", (size_t)9, val, (size_t)65536,
+				  END), 0);
+		CHECK_EQ_INT(release(&t, fe.nodeid, ffh, 0), 0);
+		forget(&t, fe.nodeid, 1);
+	}
 	/* requests before INIT */
 	{
 		struct msb_fuse *g = msb_fuse_new(be.ops, be.state, NULL);
@@ -1841,4 +1867,71 @@ TEST(fs_direct_io_option)
 	}
 	forget(&t, e.nodeid, 1);
 	ts_close(&t);
+}
+
+/* Nodes and handles are capped by the descriptors the process may open:
+ * past the cap the guest gets ENFILE, and forgetting makes room again.
+ * (In a child, whose open file limit is lowered to 1100.) */
+static void node_cap_child(const char *dir)
+{
+	struct rlimit rl = { 1100, 1100 };
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e;
+	uint64_t ids[1000], fh;
+	char err[256], nm[32];
+	int n = 0, rc = 0;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		_exit(10);
+	if (msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)))
+		_exit(11);
+	if (ts_open(&t, &be, NULL))
+		_exit(12);
+	t.split = 0;
+	while (n < 1000) {
+		snprintf(nm, sizeof(nm), "n%d", n);
+		rc = create(&t, 1, nm, 0644, O_RDWR, &e, &fh);
+		if (rc)
+			break;
+		release(&t, e.nodeid, fh, 0);
+		ids[n++] = e.nodeid;
+	}
+	/* (1100 - 512) / 2 nodes, the root among them */
+	if (rc != -ENFILE || n != 293)
+		_exit(20);
+	/* a lookup of a new name fails the same way, an old one works */
+	if (lookup(&t, 1, "n0", &e) || e.nodeid != ids[0])
+		_exit(21);
+	forget(&t, ids[0], 1);
+	for (int i = 0; i < 10; i++)
+		forget(&t, ids[i], 1);
+	for (int i = 0; i < 10; i++) {
+		snprintf(nm, sizeof(nm), "m%d", i);
+		if (create(&t, 1, nm, 0644, O_RDWR, &e, &fh))
+			_exit(22);
+		release(&t, e.nodeid, fh, 0);
+	}
+	if (create(&t, 1, "one-more", 0644, O_RDWR, &e, &fh) != -ENFILE)
+		_exit(23);
+	ts_close(&t);
+	_exit(0);
+}
+
+TEST(fs_passthrough_node_cap)
+{
+	char dir[256];
+	int status = -1;
+	pid_t pid;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	pid = fork();
+	if (pid == 0)
+		node_cap_child(dir);
+	CHECK(pid > 0);
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ_INT(WEXITSTATUS(status), 0);
+	msb_rm_rf(dir);
 }
