@@ -20,16 +20,20 @@ the servers are threads here, and time is measured on the host:
             the host's of what it sent, and the host's of what it read
             against the guest's of what it sent; seconds and MiB/s, from
             the host's accept to the last byte, the guest's hashing
-            included (one run each)
+            included (one run each); with the CPU time each used on
+            the host: the guest's vCPU thread, and the rest (ours: the
+            supervisor and QEMU's other threads; slirp: QEMU's other
+            threads, where slirp runs), read from /proc
 
 The guest reaches the host at the host's own address with ours
 (--net-allow-cidr opens it) and at 10.0.2.2 with slirp (its alias for the
 host's loopback). Usage: bench/net.py [BUILD_DIR] [--mib N] [--conns N]
-[--runs N] [--big MIB]
+[--runs N] [--big MIB] [--big-kinds down,up]
 """
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -50,6 +54,8 @@ ap.add_argument("--conns", type=int, default=100)
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--big", type=int, default=1024,
                 help="MiB of the checksummed transfers (0: none)")
+ap.add_argument("--big-kinds", default="down,up",
+                help="which checksummed transfers: down, up or both")
 args, _ = ap.parse_known_args()
 BUILD = os.path.abspath(args.build)
 MSB = os.path.join(BUILD, "bin", "msb")
@@ -155,14 +161,41 @@ def big_scripts(addr, bigdown, bigup):
     }
 
 
-def measure_big(run, addr, bigdown, bigup, want):
-    """Return: {"bigdown": (s, MiB/s), "bigup": (s, MiB/s)}; exits on a
-    checksum mismatch."""
+def thread_ticks(pids):
+    """{(pid, tid): utime + stime clock ticks} of every thread of @pids."""
+    ticks = {}
+    for pid in pids:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks[(pid, tid)] = int(st[11]) + int(st[12])
+    return ticks
+
+
+def cpu_split(before, after):
+    """(vCPU seconds, other seconds): the busiest thread is taken as the
+    guest's one vCPU (under TCG nothing else comes near it)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    d = sorted((after[k] - before.get(k, 0) for k in after), reverse=True)
+    return (d[0] / hz if d else 0.0), sum(d[1:]) / hz
+
+
+def measure_big(run, addr, bigdown, bigup, want, pids):
+    """Return: {"bigdown": (s, MiB/s, vCPU s, other s), "bigup": ...};
+    exits on a checksum mismatch."""
     sc = big_scripts(addr, bigdown, bigup)
     res = {}
+    kinds = args.big_kinds.split(",")
     for kind, srv in (("bigdown", bigdown), ("bigup", bigup)):
+        if kind[3:] not in kinds:
+            continue
         srv.take()
+        c0 = thread_ticks(pids())
         out = run(sc[kind]).decode().split()
+        c1 = thread_ticks(pids())
         time.sleep(0.2)
         (t0, t1), = srv.take()
         if kind == "bigdown":
@@ -175,7 +208,8 @@ def measure_big(run, addr, bigdown, bigup, want):
             ok = got == want_up and n == BIG
         if not ok:
             sys.exit(f"{kind} via {addr}: checksums differ (guest {got!r})")
-        res[kind] = (t1 - t0, BIG / (1 << 20) / (t1 - t0))
+        res[kind] = (t1 - t0, BIG / (1 << 20) / (t1 - t0)) + \
+            cpu_split(c0, c1)
     return res
 
 
@@ -304,15 +338,21 @@ def main():
                      f"{p.stderr.decode()}")
         return p.stdout
 
+    def ours_pids():
+        sup = json.loads(msb("inspect", name).stdout)["pid"]
+        with open(f"/proc/{sup}/task/{sup}/children") as f:
+            return [sup] + [int(p) for p in f.read().split()]
+
     work = tempfile.mkdtemp(prefix="msb-raw-")
     vm = RawVM(argv, upper, work)
     try:
         ours = measure(ours_run, hip, servers)
         slirp = measure(vm.run, "10.0.2.2", servers)
         if BIG:
-            ours.update(measure_big(ours_run, hip, bigdown, bigup, want))
+            ours.update(measure_big(ours_run, hip, bigdown, bigup, want,
+                                    ours_pids))
             slirp.update(measure_big(vm.run, "10.0.2.2", bigdown, bigup,
-                                     want))
+                                     want, lambda: [vm.q.pid]))
     finally:
         vm.close()
         msb("rm", "-f", name, check=False)
@@ -332,10 +372,16 @@ def main():
         return
     for label, k in ((f"{args.big} MiB download, checksummed", "bigdown"),
                      (f"{args.big} MiB upload, checksummed", "bigup")):
-        (ts, tr), (ss, sr) = ours[k], slirp[k]
+        if k not in ours:
+            continue
+        (ts, tr, tv, to), (ss, sr, sv, so) = ours[k], slirp[k]
         print(f"{label:28}{'':12}{'':12}{'':8}\n"
               f"{'  seconds':28}{ts:12.1f}{ss:12.1f}{ss / ts:8.2f}\n"
-              f"{'  MiB/s':28}{tr:12.1f}{sr:12.1f}{tr / sr:8.2f}")
+              f"{'  MiB/s':28}{tr:12.1f}{sr:12.1f}{tr / sr:8.2f}\n"
+              f"{'  guest vCPU, CPU s':28}{tv:12.1f}{sv:12.1f}"
+              f"{sv / tv if tv else 0:8.2f}\n"
+              f"{'  network side, CPU s':28}{to:12.1f}{so:12.1f}"
+              f"{so / to if to else 0:8.2f}")
 
 
 if __name__ == "__main__":
