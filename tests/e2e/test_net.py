@@ -515,6 +515,10 @@ def test_dns_over_tcp(msb, default_sb):
     assert [a[:2] for a in answers] == [(1, 0), (2, 0)], (answers, err)
     assert answers[0][2] == ["198.51.100.2"]
     assert answers[1][2] == []  # rebinding protection, as over UDP
+    # The same at the resolver's IPv6 address.
+    answers, rc, err = dns_tcp(msb, default_sb, [(3, "web.test", 1)],
+                               dst="fd6d:7362::3")
+    assert answers == [(3, 0, ["198.51.100.2"])], (answers, err)
     # DNS over TCP to any other server does not leave either.
     rc, out, err = guest(msb, default_sb, "nc -w 5 198.51.100.2 53 </dev/null")
     assert rc != 0 and "refused" in err, err

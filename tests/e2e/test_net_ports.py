@@ -142,10 +142,15 @@ def test_net_plugin_example(msb, tmp_path):
         p = msb("exec", name, "--", "sh", "-c",
                 "nc -w 5 198.51.100.9 9 </dev/null")
         assert b"refused" in p.stderr, p
+        # on_connect sees IPv6 destinations too (plugin ABI 2).
+        p = msb("exec", name, "--", "sh", "-c",
+                "nc -w 5 2001:db8::9 9 </dev/null")
+        assert b"refused" in p.stderr, p
         log = msb.out("logs", name)
         assert "net: plugin example: dns plugin.test (type 1)" in log
         assert "net: denied dns blocked.test: plugin example" in log
         assert "net: denied tcp 198.51.100.9:9: plugin example" in log
+        assert "net: denied tcp [2001:db8::9]:9: plugin example" in log
     finally:
         msb("stop", name)
     assert "frames seen" in msb.out("logs", name)

@@ -401,6 +401,74 @@ TEST(net6_echo_and_errors)
 	rig_close(&r);
 }
 
+TEST(net6_udp_flow)
+{
+	uint8_t u[8 + 4] = { 0x13, 0x88, 0, 7, 0, 12, 0, 0, 'p', 'i', 'n',
+			     'g' };
+	uint8_t there[16], got[16];
+	struct rig r;
+	const uint8_t *ip;
+	size_t l;
+
+	inet_pton(AF_INET6, "2001:db8::7", there);
+	CHECK_EQ_INT(rig_open(&r), 0);
+	/* A datagram opens an IPv6 UDP socket to the same address and port,
+	 * and what it receives comes back from there. */
+	send6(&r, GUEST6, there, IPPROTO_UDP, 64, u, sizeof(u), 6);
+	CHECK_EQ_INT(npeer, 1);
+	CHECK_EQ_INT(last_family, AF_INET6);
+	CHECK_MEM(last_addr, there, 16);
+	CHECK_EQ_INT(last_port, 7);
+	if (npeer == 1) {
+		CHECK_EQ_INT(recv(peer[0], got, sizeof(got), MSG_DONTWAIT), 4);
+		CHECK_MEM(got, "ping", 4);
+		CHECK_EQ_INT(send(peer[0], "pong!", 5, 0), 5);
+		ip = recv6(&r, &l);
+		CHECK(ip != NULL);
+		if (ip) {
+			CHECK_EQ_INT(ip[6], IPPROTO_UDP);
+			CHECK_MEM(ip + 8, there, 16);
+			CHECK_MEM(ip + 24, GUEST6, 16);
+			CHECK_EQ_INT(l, 8 + 5);
+			CHECK_EQ_INT(ip[IP6_HLEN + 1], 7);    /* from port 7 */
+			CHECK_EQ_INT(ip[IP6_HLEN + 3], 0x88); /* to 5000 */
+			CHECK_MEM(ip + IP6_HLEN + 8, "pong!", 5);
+		}
+	}
+	/* IPv6 makes UDP's checksum mandatory: a zero one is dropped. */
+	{
+		uint64_t dropped = r.n->st.rx_dropped;
+		uint8_t u2[8 + 4] = { 0x13, 0x89, 0, 7, 0, 12, 0, 0, 'x', 'x',
+				      'x', 'x' };
+
+		send6(&r, GUEST6, there, IPPROTO_UDP, 64, u2, sizeof(u2), 6);
+		CHECK_EQ_INT(npeer, 2); /* (a valid one: a second flow) */
+		/* now the same with the checksum zeroed after the fact */
+		{
+			static uint8_t f[ETH_HLEN + IP6_HLEN + 12];
+			uint8_t *ip6 = f + ETH_HLEN;
+
+			memcpy(f, HMAC, 6);
+			memcpy(f + 6, GMAC, 6);
+			f[12] = 0x86;
+			f[13] = 0xdd;
+			ip6[0] = 0x60;
+			ip6[5] = 12;
+			ip6[6] = IPPROTO_UDP;
+			ip6[7] = 64;
+			memcpy(ip6 + 8, GUEST6, 16);
+			memcpy(ip6 + 24, there, 16);
+			memcpy(ip6 + IP6_HLEN, u2, sizeof(u2));
+			ip6[IP6_HLEN + 1] = 0x8a; /* another port, no flow */
+			ip6[IP6_HLEN + 6] = ip6[IP6_HLEN + 7] = 0;
+			net_input(r.n, f, sizeof(f));
+		}
+		CHECK_EQ_INT(npeer, 2);
+		CHECK(r.n->st.rx_dropped == dropped + 1);
+	}
+	rig_close(&r);
+}
+
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
