@@ -9,7 +9,8 @@
  *   u8 flags   bit 0: passthrough, bit 1: read-only, bit 2: POSIX locks,
  *              bit 3: an overlay (lower: the backend bit 0 chose, on a
  *              volume that has a few files; upper: memory), bit 4: all
- *              of it behind a proxy with a hook that denies one name
+ *              of it behind a proxy with a hook that denies one name,
+ *              bit 5: the overlay's upper layer a passthrough too
  *   then per chain: u16 LE length, u8 in-split seed, u8 out-split seed,
  *                   length bytes (a fuse_in_header, arguments, payload)
  *
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 
 #define OUT_MAX ((1u << 20) + 8192)
 
-static char top[64], vol[96];
+static char top[64], vol[96], upd[96];
 static uint8_t out[OUT_MAX];
 
 /* Two passes: open every directory up (the guest may have chmod'ed
@@ -80,12 +81,13 @@ static void setup(void)
 	if (!mkdtemp(top))
 		abort();
 	snprintf(vol, sizeof(vol), "%s/vol", top);
-	if (mkdir(vol, 0755))
+	snprintf(upd, sizeof(upd), "%s/up", top);
+	if (mkdir(vol, 0755) || mkdir(upd, 0755))
 		abort();
 	atexit(cleanup);
 }
 
-/* Only "vol" may ever be in the top directory. */
+/* Only "vol" and "up" may ever be in the top directory. */
 static void check_no_escape(void)
 {
 	DIR *d = opendir(top);
@@ -95,7 +97,7 @@ static void check_no_escape(void)
 		abort();
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    strcmp(e->d_name, "vol"))
+		    strcmp(e->d_name, "vol") && strcmp(e->d_name, "up"))
 			__builtin_trap();
 	closedir(d);
 }
@@ -184,8 +186,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (data[0] & 8) {
 		struct msb_fs_backend up, lo = be;
 
-		if (msb_fs_memory_new(8u << 20, &up, err, sizeof(err)) ||
-		    msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)))
+		if ((data[0] & 32) ?
+			    msb_fs_passthrough_new(upd, NULL, &up, err,
+						   sizeof(err)) :
+			    msb_fs_memory_new(8u << 20, &up, err, sizeof(err)))
+			abort();
+		if (msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)))
 			abort();
 	}
 	if (data[0] & 16) {
@@ -233,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (data[0] & 9) {
 		check_no_escape();
 		empty(vol);
+		empty(upd);
 	}
 	return 0;
 }

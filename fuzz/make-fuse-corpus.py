@@ -3,8 +3,9 @@
 """make-fuse-corpus.py - seed inputs for fuzz/fuse_fuzz.c: FUSE sessions.
 
 Each file is a flags byte (bit 0 passthrough, bit 1 read-only, bit 2 POSIX
-locks, bit 3 overlay, bit 4 proxy) and chains: u16 LE length, u8 in-split
-seed, u8 out-split seed, then a request as <linux/fuse.h> lays it out
+locks, bit 3 overlay, bit 4 proxy, bit 5 the overlay's upper layer on the
+host) and chains: u16 LE length, u8 in-split seed, u8 out-split seed, then
+a request as <linux/fuse.h> lays it out
 (fuse_in_header: u32 len, u32 opcode, u64 unique, u64 nodeid, u32 uid,
 u32 gid, u32 pid, u16 total_extlen, u16 padding; then the opcode's
 arguments). The fuzzer has
@@ -92,6 +93,8 @@ def main():
         "overlay": b"\x09" + session(1) + req(LOOKUP, 1, name("d"))
         + req(UNLINK, 2, name("g")) + req(RMDIR, 1, name("d")),
         "proxy-overlay": b"\x19" + session(1) + create(1, "x"),
+        "overlay-host-upper": b"\x29" + session(1) + req(LOOKUP, 1, name("d"))
+        + req(UNLINK, 2, name("g")),
         "escape": b"\x01" + req(LOOKUP, 1, name("..")) + req(LOOKUP, 1, name("../x"))
         + req(SYMLINK, 1, name("up") + name("..")) + req(LOOKUP, 2, name("etc"))
         + create(2, "x"),

@@ -1935,3 +1935,65 @@ TEST(fs_passthrough_node_cap)
 	CHECK_EQ_INT(WEXITSTATUS(status), 0);
 	msb_rm_rf(dir);
 }
+
+/* An overlay whose upper layer is a host directory too: the op set, and
+ * the host sees copy-ups and whiteouts there, the lower tree untouched. */
+TEST(fs_overlay_passthrough_upper)
+{
+	struct msb_fs_backend lo, up, be;
+	struct ts t;
+	struct fuse_entry_out e;
+	char top[256], ldir[300], udir[300], path[700], err[256];
+	uint64_t fh;
+	int fd0 = unit_lowest_fd();
+
+	if (unit_tmpdir(top, sizeof(top)))
+		return;
+	snprintf(ldir, sizeof(ldir), "%s/lower", top);
+	snprintf(udir, sizeof(udir), "%s/upper", top);
+	mkdir(ldir, 0755);
+	mkdir(udir, 0755);
+	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)), 0);
+	exercise(&be, "overlay");
+	/* a populated lower layer, a fresh upper one */
+	snprintf(udir, sizeof(udir), "%s/upper2", top);
+	mkdir(udir, 0755);
+	host_file(ldir, "keep", "lower keep");
+	host_file(ldir, "del", "lower del");
+	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(lookup(&t, 1, "keep", &e), 0);
+	CHECK_EQ_INT(open_(&t, e.nodeid, O_WRONLY | O_APPEND, &fh, 0), 0);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 10, "+upper", 6), 6);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	CHECK_EQ_INT(call(&t, FUSE_UNLINK, 1, "del", (size_t)4, END), 0);
+	ts_close(&t);
+	{
+		char *s;
+
+		snprintf(path, sizeof(path), "%s/keep", udir);
+		s = msb_read_file(path, NULL);
+		CHECK_STR(s, "lower keep+upper");
+		free(s);
+		snprintf(path, sizeof(path), "%s/keep", ldir);
+		s = msb_read_file(path, NULL);
+		CHECK_STR(s, "lower keep");
+		free(s);
+		snprintf(path, sizeof(path), "%s/.wh.del", udir);
+		CHECK(access(path, F_OK) == 0);
+		snprintf(path, sizeof(path), "%s/del", ldir);
+		CHECK(access(path, F_OK) == 0);
+	}
+	CHECK_EQ_INT(unit_lowest_fd(), fd0);
+	msb_rm_rf(top);
+}
