@@ -5,10 +5,9 @@
 Each file is a flags byte (bit 0 passthrough, bit 1 read-only, bit 2 POSIX
 locks, bit 3 overlay, bit 4 proxy, bit 5 the overlay's upper layer on the
 host) and chains: u16 LE length, u8 in-split seed, u8 out-split seed, then
-a request as <linux/fuse.h> lays it out
-(fuse_in_header: u32 len, u32 opcode, u64 unique, u64 nodeid, u32 uid,
-u32 gid, u32 pid, u16 total_extlen, u16 padding; then the opcode's
-arguments). The fuzzer has
+a request as <linux/fuse.h> lays it out (fuse_in_header: u32 len, u32
+opcode, u64 unique, u64 nodeid, u32 uid, u32 gid, u32 pid, u16
+total_extlen, u16 padding; then the opcode's arguments). The fuzzer has
 done INIT; node ids and handles follow what each backend hands out first
 (memory: node 2 = handle 2; passthrough: node 2, handle 1).
 
