@@ -516,6 +516,12 @@ static int copy_up(struct ovl *o, struct onode *n, int depth)
 		uint32_t valid = MSB_FS_SET_ATIME | MSB_FS_SET_MTIME |
 				 MSB_FS_SET_MODE;
 
+		/* The owner first (it may be refused: a passthrough upper
+		 * layer of an ordinary user cannot give files away), then
+		 * mode and times (a chown clears setuid). */
+		U(o)->setattr(US(o), &root_ctx, ue.ino, &st,
+			      MSB_FS_SET_UID | MSB_FS_SET_GID, MSB_FS_NO_FH,
+			      &out);
 		U(o)->setattr(US(o), &root_ctx, ue.ino, &st, valid,
 			      MSB_FS_NO_FH, &out);
 	}

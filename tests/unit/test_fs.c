@@ -1348,6 +1348,10 @@ TEST(fs_overlay_layers)
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
 	host_file(dir, "a", "lower a");
+	snprintf(path, sizeof(path), "%s/a", dir);
+	if (geteuid() == 0)
+		CHECK_EQ_INT(chown(path, 1234, 5678), 0);
+	chmod(path, 0640);
 	snprintf(path, sizeof(path), "%s/d", dir);
 	mkdir(path, 0755);
 	host_file(dir, "d/x", "lower x");
@@ -1377,6 +1381,16 @@ TEST(fs_overlay_layers)
 		s = msb_read_file(path, NULL);
 		CHECK_STR(s, "lower a");
 		free(s);
+	}
+	/* copy-up keeps owner, mode and times */
+	if (geteuid() == 0) {
+		struct fuse_attr_out ao;
+
+		CHECK_EQ_INT(call(&t, FUSE_GETATTR, e.nodeid, END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.uid, 1234);
+		CHECK_EQ_INT(ao.attr.gid, 5678);
+		CHECK_EQ_INT(ao.attr.mode & 07777, 0640);
 	}
 	/* a fresh lookup finds the same node, now upper */
 	CHECK_EQ_INT(lookup(&t, 1, "a", &x), 0);
