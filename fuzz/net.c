@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		net_config_default(&cfg);
 		net_policy_init(&cfg.policy); /* no host addresses: stable */
 		cfg.open_socket = open_socket;
-		cfg.dns_upstream.sin_addr.s_addr = htonl(0xc0000235);
+		cfg.dns_upstream = net_addr4(0xc0000235);
 		signal(SIGPIPE, SIG_IGN);
 		ready = 1;
 	}

@@ -52,8 +52,9 @@ typedef struct msb_net_config {
 					* returned for them are reachable */
 	const char *const *allow_cidr; /* ranges opened, even default-denied ones */
 	const char *const *block_cidr; /* ranges closed */
-	const char *dns_nameserver;    /* "IP[:PORT]" the stack resolves with;
-					* NULL = the host's first nameserver */
+	const char *dns_nameserver;    /* "IP[:PORT]" the stack resolves with
+					* ("[IPv6]:PORT" with a port); NULL =
+					* the host's first nameserver */
 	const char *const *ports;      /* published: "HOST:GUEST", "IP:HOST:GUEST"
 					* (optionally "/tcp"); host connections to
 					* IP (default 127.0.0.1):HOST reach the

@@ -28,8 +28,9 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"                         (IPv4 or IPv6: 10.1.0.0/16,fd00:1::/32)\n"   \
 	"      --net-block-cidr CIDRS  close ranges (IPv4 or IPv6)\n"            \
 	"      --net-deny-all     nothing leaves but what is allowed above\n"     \
-	"      --dns-nameserver IP[:PORT]  the host-side resolver to ask, an\n"  \
-	"                         IPv4 address (default: the host's own)\n" \
+	"      --dns-nameserver IP[:PORT]  the host-side resolver to ask\n"      \
+	"                         (IPv6 with a port: [IP]:PORT; default: the\n" \
+	"                         host's own)\n"                               \
 	"  -p, --publish [IP:]HOST:GUEST[/tcp]  forward host port HOST (on IP,\n" \
 	"                         default 127.0.0.1) to the guest's port GUEST;\n" \
 	"                         repeatable\n"                                  \

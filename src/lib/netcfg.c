@@ -47,25 +47,13 @@ static const struct list lists[] = {
 
 #define NLISTS (sizeof(lists) / sizeof(lists[0]))
 
-/* dns_ok() - "IPv4" or "IPv4:PORT" */
+/* dns_ok() - "IPv4", "IPv4:PORT", "IPv6" or "[IPv6]:PORT" */
 static int dns_ok(const char *s)
 {
-	struct net_cidr ip;
-	char host[64], *end;
-	const char *colon = strchr(s, ':');
-	size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-	long port = 53;
+	struct net_addr a;
+	uint16_t port;
 
-	if (hl >= sizeof(host))
-		return 0;
-	snprintf(host, sizeof(host), "%.*s", (int)hl, s);
-	if (colon) {
-		port = strtol(colon + 1, &end, 10);
-		if (!colon[1] || *end)
-			return 0;
-	}
-	return !strchr(host, '/') && net_cidr_parse(host, &ip) == 0 &&
-	       ip.family == 4 && port >= 1 && port <= 65535;
+	return net_endpoint_parse(s, &a, &port, 53) == 0;
 }
 
 /* port_free() - could the supervisor listen on @p now? Checked before
@@ -148,7 +136,8 @@ int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 	if (nc->dns_nameserver && !dns_ok(nc->dns_nameserver))
 		return msb_fail(err, -EINVAL,
 				"invalid --dns-nameserver '%s': use an IPv4 "
-				"address, optionally with :PORT",
+				"or IPv6 address, optionally with a port "
+				"(1.2.3.4:53, [2001:db8::1]:53)",
 				nc->dns_nameserver);
 	return ports_check(nc, err);
 }

@@ -5,7 +5,7 @@
  * IPv4 or IPv6 address, is parsed by dns_parse_query(); the name is checked
  * against the policy (a denied name gets NXDOMAIN at once, never a
  * timeout), A and AAAA queries (RFC 3596) are forwarded to the host-side
- * upstream with a fresh id, and the upstream's answer is not passed
+ * upstream (IPv4 or IPv6) with a fresh id, and the upstream's answer is not passed
  * through: dns_parse_answer() takes the records of the asked type out of
  * it (addresses of either family, one code path), those
  * in denied ranges are dropped (rebinding protection), those for names
@@ -278,14 +278,12 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id,
 
 static int upstream_open(struct net *n)
 {
-	struct net_addr up =
-		net_addr4(ntohl(n->cfg.dns_upstream.sin_addr.s_addr));
 	int fd;
 
 	if (n->dns_fd >= 0)
 		return 0;
-	fd = net_open_socket(n, SOCK_DGRAM, &up,
-			     ntohs(n->cfg.dns_upstream.sin_port));
+	fd = net_open_socket(n, SOCK_DGRAM, &n->cfg.dns_upstream,
+			     n->cfg.dns_port);
 	if (fd < 0)
 		return fd;
 	n->dns_fd = fd;

@@ -63,24 +63,27 @@ void net_logf(struct net *n, const char *fmt, ...)
 	n->cfg.log(n->cfg.opaque, line);
 }
 
-static void resolv_conf_upstream(struct sockaddr_in *sa)
+/* resolv_conf_upstream() - the host's first nameserver of either family
+ * (one with a zone, fe80::1%eth0, is skipped), else 127.0.0.1 */
+static void resolv_conf_upstream(struct net_config *c)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	FILE *f = fopen("/etc/resolv.conf", "re");
 
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons(53);
-	sa->sin_addr.s_addr = htonl(0x7f000001);
+	c->dns_upstream = net_addr4(0x7f000001);
+	c->dns_port = 53;
 	if (!f)
 		return;
 	while (getline(&line, &cap, f) > 0) {
 		char addr[64];
-		struct in_addr a;
+		struct net_addr a;
+		uint16_t port;
 
 		if (sscanf(line, " nameserver %63s", addr) == 1 &&
-		    inet_pton(AF_INET, addr, &a) == 1) {
-			sa->sin_addr = a;
+		    !strchr(addr, '[') &&
+		    net_endpoint_parse(addr, &a, &port, 53) == 0) {
+			c->dns_upstream = a;
 			break;
 		}
 	}
@@ -107,7 +110,7 @@ void net_config_default(struct net_config *c)
 	memcpy(c->dns_ip6, d6, 16);
 	c->prefix6 = NET_PREFIX6;
 	c->mtu = NET_MTU;
-	resolv_conf_upstream(&c->dns_upstream);
+	resolv_conf_upstream(c);
 	net_policy_init(&c->policy);
 	net_policy_host_addrs(&c->policy);
 }

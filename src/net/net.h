@@ -61,7 +61,8 @@ struct net;
  * @guest_ip6, @gw_ip6, @dns_ip6, @prefix6: the same for IPv6 (network
  *               order); a zero @prefix6 turns IPv6 off
  * @mtu:         the guest link's MTU
- * @dns_upstream: the host-side resolver the stack asks (UDP)
+ * @dns_upstream: the host-side resolver the stack asks (UDP), of either
+ *               family, at @dns_port
  * @policy:      what may leave (policy.h); copied
  * @log:         one line for the owner's log, without a newline
  * @open_socket: NULL for real host sockets; tests and the fuzzer give
@@ -78,7 +79,8 @@ struct net_config {
 	uint8_t guest_ip6[16], gw_ip6[16], dns_ip6[16];
 	unsigned prefix6;
 	unsigned mtu;
-	struct sockaddr_in dns_upstream;
+	struct net_addr dns_upstream;
+	uint16_t dns_port;
 	struct net_policy policy;
 	void (*log)(void *opaque, const char *msg);
 	int (*open_socket)(void *opaque, int type, int proto,

@@ -144,6 +144,59 @@ void net_addr_format(const struct net_addr *a, char *buf, size_t n)
 	snprintf(buf, n, "%s", s);
 }
 
+int net_endpoint_parse(const char *s, struct net_addr *a, uint16_t *port,
+		       uint16_t defport)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *p = NULL, *end;
+	size_t hl;
+
+	memset(a, 0, sizeof(*a));
+	*port = defport;
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		hl = (size_t)(end - s - 1);
+		s++;
+		if (end[1])
+			p = end + 2;
+	} else if (strchr(s, ':') == strrchr(s, ':')) {
+		/* One colon at most: IPv4 with a port, or none. */
+		end = strchr(s, ':');
+		hl = end ? (size_t)(end - s) : strlen(s);
+		if (end)
+			p = end + 1;
+	} else {
+		hl = strlen(s); /* a bare IPv6 address */
+	}
+	if (hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, a->b) == 1)
+		a->family = 4;
+	else if (inet_pton(AF_INET6, host, a->b) == 1)
+		a->family = 6;
+	else
+		return -1;
+	if (p) {
+		unsigned long v = 0;
+
+		if (!*p || strlen(p) > 5)
+			return -1;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9')
+				return -1;
+			v = v * 10 + (unsigned long)(*p - '0');
+		}
+		if (v < 1 || v > 65535)
+			return -1;
+		*port = (uint16_t)v;
+	}
+	return 0;
+}
+
 void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
 			 size_t n)
 {

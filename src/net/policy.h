@@ -75,6 +75,17 @@ int net_addr_eq(const struct net_addr *a, const struct net_addr *b);
 /* net_addr_format() - "a.b.c.d" or an RFC 5952 IPv6 text into @buf. */
 void net_addr_format(const struct net_addr *a, char *buf, size_t n);
 
+/**
+ * net_endpoint_parse() - "a.b.c.d", "a.b.c.d:port", "x::y" or "[x::y]:port"
+ * @s:    text
+ * @a:    the address
+ * @port: the port, or @defport when none is given
+ *
+ * Return: 0, or -1 if @s is none of those (ports 1-65535)
+ */
+int net_endpoint_parse(const char *s, struct net_addr *a, uint16_t *port,
+		       uint16_t defport);
+
 /* net_endpoint_format() - "a.b.c.d:port" or "[x::y]:port" into @buf. */
 void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
 			 size_t n);

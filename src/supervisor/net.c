@@ -57,30 +57,6 @@ static int add_rules(struct net_config *c, json_object *net, const char *key,
 	return 0;
 }
 
-/* parse_dns() - "IP" or "IP:PORT" */
-static int parse_dns(const char *s, struct sockaddr_in *sa)
-{
-	char ip[64], *colon;
-	long port = 53;
-
-	if (strlen(s) >= sizeof(ip))
-		return -1;
-	strcpy(ip, s);
-	colon = strchr(ip, ':');
-	if (colon) {
-		char *end;
-
-		*colon = '\0';
-		port = strtol(colon + 1, &end, 10);
-		if (*end || port < 1 || port > 65535)
-			return -1;
-	}
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, ip, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
 /* publish() - the config's published ports and plugin, into the stack */
 static int publish(struct sup *s, json_object *net, msb_error *err)
 {
@@ -133,10 +109,11 @@ int sup_net_setup(struct sup *s, msb_error *err)
 		    (r = add_rules(&c, net, "block_cidr", "block-cidr", err)) < 0)
 			return r;
 		if (json_object_object_get_ex(net, "dns", &v) &&
-		    parse_dns(json_object_get_string(v), &c.dns_upstream) < 0)
+		    net_endpoint_parse(json_object_get_string(v),
+				       &c.dns_upstream, &c.dns_port, 53) < 0)
 			return msb_fail(err, -EINVAL,
 					"invalid --dns-nameserver '%s': use "
-					"IP or IP:PORT",
+					"IP, IPv4:PORT or [IPv6]:PORT",
 					json_object_get_string(v));
 	}
 	s->net = net_new(&c);

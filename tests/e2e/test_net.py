@@ -143,7 +143,8 @@ def internet(tmp_path_factory):
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", ns, dnsmasq, "--no-daemon", "--no-resolv",
              "--no-hosts", "--bind-interfaces",
-             "--listen-address=198.51.100.2", "--pid-file=",
+             "--listen-address=198.51.100.2",
+             "--listen-address=2001:db8:64::2", "--pid-file=",
              "--address=/web.test/198.51.100.2",
              "--address=/web.test/2001:db8:64::2",
              "--address=/web6.test/2001:db8:64::2",
@@ -445,6 +446,19 @@ def test_allowed_domains_bind_addresses(msb, internet):
         refused(msb, name, "http://[2001:db8:64::3]/")
         assert "denied tcp [2001:db8:64::3]:80: --net-allow: no allowed " \
             "name resolved to this address" in log(msb, name)
+    finally:
+        msb("rm", "-f", name)
+
+
+def test_upstream_resolver_over_ipv6(msb, internet):
+    name = unique("net")
+    msb("run", "--name", name, "-d", "--dns-nameserver", "[2001:db8:64::2]:53",
+        check=0)
+    try:
+        rc, out, _ = guest(msb, name, "nslookup web.test && "
+                           "nslookup -type=AAAA other.test")
+        assert rc == 0, out
+        assert "198.51.100.2" in out and "2001:db8:64::3" in out, out
     finally:
         msb("rm", "-f", name)
 

@@ -100,6 +100,36 @@ TEST(net6_policy_ranges)
 	}
 }
 
+TEST(net6_endpoint_parse)
+{
+	static const struct {
+		const char *s;
+		int ok, family;
+		uint16_t port;
+	} cases[] = {
+		{ "192.0.2.1", 0, 4, 53 },     { "192.0.2.1:5353", 0, 4, 5353 },
+		{ "2001:db8::1", 0, 6, 53 },   { "[2001:db8::1]:99", 0, 6, 99 },
+		{ "[::1]", 0, 6, 53 },         { "::1", 0, 6, 53 },
+		{ "192.0.2.1:", -1, 0, 0 },    { "192.0.2.1:0", -1, 0, 0 },
+		{ "192.0.2.1:65536", -1, 0, 0 }, { "[2001:db8::1]:", -1, 0, 0 },
+		{ "[2001:db8::1", -1, 0, 0 },  { "2001:db8::1]:53", -1, 0, 0 },
+		{ "[192.0.2.1]x", -1, 0, 0 },  { "example.com", -1, 0, 0 },
+		{ "", -1, 0, 0 },              { "1.2.3.4:5:6", -1, 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct net_addr a;
+		uint16_t port;
+		int r = net_endpoint_parse(cases[i].s, &a, &port, 53);
+
+		CHECK_EQ_INT(r, cases[i].ok);
+		if (!r) {
+			CHECK_EQ_INT(a.family, cases[i].family);
+			CHECK_EQ_INT(port, cases[i].port);
+		}
+	}
+}
+
 /* A stack whose host sockets are socketpairs; the test holds their other
  * ends and sees what each was opened for. */
 
