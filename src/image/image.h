@@ -189,10 +189,28 @@ int msb_image_db_put(sqlite3 *db, const struct msb_image_row *r,
 int msb_image_db_get(sqlite3 *db, const char *ref, struct msb_image_row *r,
 		     msb_error *err);
 
+/* msb_image_diff_ids() - the config's rootfs.diff_ids (image-spec
+ * §config): one valid digest per layer, bottom first, into @out (pointers
+ * into @cfg). */
+int msb_image_diff_ids(json_object *cfg, unsigned n, const char **out,
+		       msb_error *err);
+/* msb_image_disks() - the EROFS disks of @n layers (blob digests and their
+ * diff_ids, bottom first), at most @max: one per layer, the top ones
+ * merged into one when there are more. Each is converted unless stored
+ * (then checked against its recorded diff_ids); their names are appended
+ * to @disks, bottom first. @each (may be NULL) is told of each disk before
+ * it is made (@digest NULL for a merged one). */
+int msb_image_disks(const char *const *blobs, const char *const *ids,
+		    unsigned n, unsigned max, json_object *disks,
+		    void (*each)(void *ctx, const char *digest, unsigned index),
+		    void *ctx, msb_error *err);
+
 /* msb_image_resolve() - what a sandbox of @image needs: its EROFS paths,
- * top first, as a JSON array (put() it), and its config (put() it). The
- * built-in "default" image is share/msb/images/default. */
-int msb_image_resolve(const char *image, json_object **disks,
+ * top first, as a JSON array (put() it), at most @max of them (the top
+ * layers merged into one disk, made now and stored, when the image has
+ * more), and its config (put() it). The built-in "default" image is
+ * share/msb/images/default. */
+int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 		      json_object **config, char *canon, size_t cn,
 		      msb_error *err);
 

@@ -475,7 +475,44 @@ out:
 
 /* ---- what a sandbox boots from ------------------------------------------ */
 
-int msb_image_resolve(const char *image, json_object **disks,
+/* fewer_disks() - @row's layers as at most @max disks (replaces @d). */
+static int fewer_disks(const struct msb_image_row *row, unsigned max,
+		       json_object **d, msb_error *err)
+{
+	json_object *layers = json_tokener_parse(row->layers),
+		    *cfg = json_tokener_parse(row->config), *out;
+	const char *blobs[MSB_IMAGE_MAX_LAYERS], *ids[MSB_IMAGE_MAX_LAYERS];
+	size_t n = layers && json_object_is_type(layers, json_type_array) ?
+			   json_object_array_length(layers) :
+			   0;
+	int r;
+
+	if (!n || n > MSB_IMAGE_MAX_LAYERS) {
+		r = msb_fail(err, -EPROTO, "the record of image '%s' is "
+			     "damaged: pull it again", row->reference);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		blobs[i] = json_object_get_string(
+			json_object_array_get_idx(layers, i));
+	r = msb_image_diff_ids(cfg, (unsigned)n, ids, err);
+	if (r < 0)
+		goto out;
+	out = json_object_new_array();
+	r = msb_image_disks(blobs, ids, (unsigned)n, max, out, NULL, NULL, err);
+	if (r < 0) {
+		json_object_put(out);
+		goto out;
+	}
+	json_object_put(*d);
+	*d = out;
+out:
+	json_object_put(layers);
+	json_object_put(cfg);
+	return r;
+}
+
+int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 		      json_object **config, char *canon_out, size_t cn,
 		      msb_error *err)
 {
@@ -507,6 +544,15 @@ int msb_image_resolve(const char *image, json_object **disks,
 	if (r < 0)
 		return r;
 	d = json_tokener_parse(row.disks);
+	/* Volumes take the slots of some layer disks: fewer, bigger ones. */
+	if (d && json_object_is_type(d, json_type_array) &&
+	    json_object_array_length(d) > max)
+		r = fewer_disks(&row, max, &d, err);
+	if (r < 0) {
+		json_object_put(d);
+		msb_image_row_free(&row);
+		return r;
+	}
 	out = json_object_new_array();
 	/* Stored bottom first; the guest's overlay wants the top first. */
 	for (size_t i = d ? json_object_array_length(d) : 0; i-- > 0;) {

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "image.h"
 #include "state.h"
@@ -141,16 +140,6 @@ static int fetch_layers(struct pull *p, msb_error *err)
 	return 0;
 }
 
-static void hex_of(const void *buf, size_t n, char *digest)
-{
-	unsigned char md[32];
-
-	EVP_Digest(buf, n, md, NULL, EVP_sha256(), NULL);
-	memcpy(digest, "sha256:", 7);
-	for (int i = 0; i < 32; i++)
-		snprintf(digest + 7 + 2 * i, 3, "%02x", md[i]);
-}
-
 /* resolve() - the image manifest of @ref (through an index), stored. */
 static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 		   json_object *extra, msb_error *err)
@@ -220,92 +209,29 @@ static json_object *str_array(const struct msb_manifest *m)
 	return a;
 }
 
-/* diff_ids() - the config's rootfs.diff_ids (image-spec §config): one
- * valid digest per layer of the manifest, bottom first. */
-static int diff_ids(json_object *cfg, unsigned n, const char **out,
-		    msb_error *err)
+static void on_disk(void *ctx, const char *digest, unsigned index)
 {
-	json_object *rootfs, *ids;
-	size_t have = 0;
-
-	if (json_object_object_get_ex(cfg, "rootfs", &rootfs) &&
-	    json_object_object_get_ex(rootfs, "diff_ids", &ids) &&
-	    json_object_is_type(ids, json_type_array))
-		have = json_object_array_length(ids);
-	if (have != n)
-		return msb_fail(err, -EPROTO,
-				"the image config lists %zu diff_ids for %u "
-				"layers: the image is broken",
-				have, n);
-	for (unsigned i = 0; i < n; i++) {
-		out[i] = json_object_get_string(
-			json_object_array_get_idx(ids, i));
-		if (!out[i] || !msb_digest_valid(out[i]))
-			return msb_fail(err, -EPROTO,
-					"the image config has a bad diff_id "
-					"for layer %u",
-					i + 1);
-	}
-	return 0;
+	report(ctx, "converting", digest, 0, 0, index);
 }
 
-/* convert() - the EROFS disks of the image, bottom first: one per layer,
- * the top ones merged when there are more than MSB_IMAGE_MAX_DISKS. */
+/* convert() - the EROFS disks of the image, bottom first. */
 static int convert(struct pull *p, json_object *cfg, json_object *disks,
 		   msb_error *err)
 {
-	unsigned n = p->man.nlayers, single = n;
-	const char *ids[MSB_IMAGE_MAX_LAYERS];
-	char path[PATH_MAX];
+	const char *blobs[MSB_IMAGE_MAX_LAYERS], *ids[MSB_IMAGE_MAX_LAYERS];
+	unsigned n = p->man.nlayers;
 	int r;
 
 	if (n > MSB_IMAGE_MAX_LAYERS)
 		return msb_fail(err, -E2BIG, "the image has more than %d layers",
 				MSB_IMAGE_MAX_LAYERS);
-	r = diff_ids(cfg, n, ids, err);
+	r = msb_image_diff_ids(cfg, n, ids, err);
 	if (r < 0)
 		return r;
-	if (n > MSB_IMAGE_MAX_DISKS)
-		single = MSB_IMAGE_MAX_DISKS - 1;
-	for (unsigned i = 0; i < single; i++) {
-		const char *d = p->man.layers[i].digest;
-		const char *blobs[1] = { path };
-
-		msb_blob_path(d, path, sizeof(path));
-		report(p, "converting", d, 0, 0, i);
-		r = msb_layer_convert(blobs, &ids[i], 1, d + 7, err);
-		if (r < 0)
-			return r;
-		json_object_array_add(disks, json_object_new_string(d + 7));
-	}
-	if (single < n) {
-		char **paths = calloc(n - single, sizeof(char *));
-		char name[80], concat[80 * MSB_IMAGE_MAX_LAYERS];
-		size_t off = 0;
-
-		if (!paths)
-			return msb_fail(err, -ENOMEM, "out of memory");
-		for (unsigned i = single; i < n; i++) {
-			paths[i - single] = malloc(PATH_MAX);
-			if (paths[i - single])
-				msb_blob_path(p->man.layers[i].digest,
-					      paths[i - single], PATH_MAX);
-			off += (size_t)snprintf(concat + off, sizeof(concat) - off,
-						"%s\n", p->man.layers[i].digest);
-		}
-		hex_of(concat, off, name);
-		name[6] = 'm'; /* "m" + hex: not a blob's name */
-		report(p, "converting", NULL, 0, 0, single);
-		r = msb_layer_convert((const char *const *)paths, &ids[single],
-				      n - single, name + 6, err);
-		for (unsigned i = 0; i < n - single; i++)
-			free(paths[i]);
-		free(paths);
-		if (r < 0)
-			return r;
-		json_object_array_add(disks, json_object_new_string(name + 6));
-	}
-	return 0;
+	for (unsigned i = 0; i < n; i++)
+		blobs[i] = p->man.layers[i].digest;
+	return msb_image_disks(blobs, ids, n, MSB_IMAGE_MAX_DISKS, disks,
+			       on_disk, p, err);
 }
 
 /* check_config() - the config is JSON for an amd64 Linux image. */

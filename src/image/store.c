@@ -18,6 +18,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "image.h"
 #include "util.h"
@@ -302,4 +305,92 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 	}
 	record_ids(out, diff_ids, nb);
 	return 0;
+}
+
+int msb_image_diff_ids(json_object *cfg, unsigned n, const char **out,
+		       msb_error *err)
+{
+	json_object *rootfs, *ids;
+	size_t have = 0;
+
+	if (json_object_object_get_ex(cfg, "rootfs", &rootfs) &&
+	    json_object_object_get_ex(rootfs, "diff_ids", &ids) &&
+	    json_object_is_type(ids, json_type_array))
+		have = json_object_array_length(ids);
+	if (have != n)
+		return msb_fail(err, -EPROTO,
+				"the image config lists %zu diff_ids for %u "
+				"layers: the image is broken",
+				have, n);
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = json_object_get_string(
+			json_object_array_get_idx(ids, i));
+		if (!out[i] || !msb_digest_valid(out[i]))
+			return msb_fail(err, -EPROTO,
+					"the image config has a bad diff_id "
+					"for layer %u",
+					i + 1);
+	}
+	return 0;
+}
+
+/* merged_name() - "m" + the sha256 of the merged layers' digests: a name no
+ * blob has, the same for the same layers whichever image asks. */
+static void merged_name(const char *const *blobs, unsigned n, char *out)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char h[32];
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < n; i++) {
+		EVP_DigestUpdate(md, blobs[i], strlen(blobs[i]));
+		EVP_DigestUpdate(md, "\n", 1);
+	}
+	EVP_DigestFinal_ex(md, h, NULL);
+	EVP_MD_CTX_free(md);
+	out[0] = 'm';
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
+}
+
+int msb_image_disks(const char *const *blobs, const char *const *ids,
+		    unsigned n, unsigned max, json_object *disks,
+		    void (*each)(void *ctx, const char *digest, unsigned index),
+		    void *ctx, msb_error *err)
+{
+	unsigned single = n > max ? max - 1 : n;
+	char name[80], *paths[MSB_IMAGE_MAX_LAYERS] = { 0 };
+	int r = 0;
+
+	if (!max || n > MSB_IMAGE_MAX_LAYERS)
+		return msb_fail(err, -E2BIG, "cannot make %u layers into %u "
+				"disks", n, max);
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		paths[i] = malloc(PATH_MAX);
+		if (!paths[i])
+			r = msb_fail(err, -ENOMEM, "out of memory");
+		else
+			msb_blob_path(blobs[i], paths[i], PATH_MAX);
+	}
+	for (unsigned i = 0; i < single && r == 0; i++) {
+		if (each)
+			each(ctx, blobs[i], i);
+		r = msb_layer_convert((const char *const *)&paths[i], &ids[i],
+				      1, blobs[i] + 7, err);
+		if (r == 0)
+			json_object_array_add(disks,
+					      json_object_new_string(blobs[i] + 7));
+	}
+	if (single < n && r == 0) {
+		merged_name(blobs + single, n - single, name);
+		if (each)
+			each(ctx, NULL, single);
+		r = msb_layer_convert((const char *const *)&paths[single],
+				      &ids[single], n - single, name, err);
+		if (r == 0)
+			json_object_array_add(disks, json_object_new_string(name));
+	}
+	for (unsigned i = 0; i < n; i++)
+		free(paths[i]);
+	return r;
 }

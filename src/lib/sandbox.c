@@ -413,7 +413,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	char dir[PATH_MAX], canon[700];
 	json_object *cfg, *layers = NULL, *icfg = NULL, *vols = NULL;
 	sqlite3 *db;
-	unsigned timeout;
+	unsigned timeout, max_disks;
 	int r;
 
 	if (!err)
@@ -448,31 +448,32 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_volumes_json(c->volumes, c->nvolumes, &vols, err);
 	if (r < 0)
 		return r;
-	r = msb_image_resolve(image, &layers, &icfg, canon, sizeof(canon), err);
+	/* Layer disks and volumes share the VM's free virtio slots: with
+	 * volumes, the image's top layers are merged into fewer disks. */
+	if (c->nvolumes >= MSB_ENGINE_SHARED_SLOTS) {
+		json_object_put(vols);
+		return msb_fail(err, -E2BIG,
+				"%zu volumes do not fit: use at most %d "
+				"volumes (a sandbox has %d device slots for "
+				"its image's layer disks and its volumes, and "
+				"the image needs one)",
+				c->nvolumes, MSB_ENGINE_SHARED_SLOTS - 1,
+				MSB_ENGINE_SHARED_SLOTS);
+	}
+	max_disks = MSB_ENGINE_SHARED_SLOTS - (unsigned)c->nvolumes;
+	if (max_disks > MSB_IMAGE_MAX_DISKS)
+		max_disks = MSB_IMAGE_MAX_DISKS;
+	r = msb_image_resolve(image, max_disks, &layers, &icfg, canon,
+			      sizeof(canon), err);
 	if (r == -ENOENT && strcmp(image, DEFAULT_IMAGE)) {
 		/* Not here yet: pull it, as 'docker run' does. */
 		r = msb_image_pull(image, NULL, NULL, err);
 		if (r == 0)
-			r = msb_image_resolve(image, &layers, &icfg, canon,
-					      sizeof(canon), err);
+			r = msb_image_resolve(image, max_disks, &layers, &icfg,
+					      canon, sizeof(canon), err);
 	}
 	if (r == 0)
 		r = check_host(layers, kernel, err);
-	/* Layers and volumes share the VM's free virtio slots. */
-	if (r == 0 && vols &&
-	    json_object_array_length(layers) + c->nvolumes >
-		    MSB_ENGINE_SHARED_SLOTS)
-		r = msb_fail(err, -E2BIG,
-			     "%zu volumes do not fit: this image has %zu layers "
-			     "and a sandbox has room for %d layers and volumes "
-			     "together; use at most %zu volumes",
-			     c->nvolumes, json_object_array_length(layers),
-			     MSB_ENGINE_SHARED_SLOTS,
-			     json_object_array_length(layers) <
-					     MSB_ENGINE_SHARED_SLOTS ?
-				     MSB_ENGINE_SHARED_SLOTS -
-					     json_object_array_length(layers) :
-				     0);
 	if (r < 0) {
 		json_object_put(layers);
 		json_object_put(icfg);

@@ -179,6 +179,29 @@ def test_many_layers_merged(img, registry):
     assert out == "d\nf1\nf2\nf3\nf6\n--\nz\n"
 
 
+def test_volumes_take_slots_of_merged_layers(img, registry):
+    """Four disks of layers and four volumes do not fit the VM's five free
+    slots together: the top layers are merged into one disk for this
+    sandbox (made once, stored), and the image reads the same."""
+    r = ref(registry, "many")
+    img.out("pull", "-q", r)
+    before = set(store_files(img.home))
+    vols = []
+    for i in range(4):
+        vols += ["--volume-mem", f"/v{i}"]
+    out = img.out("run", "--rm", *vols, r, "--", "sh", "-c",
+                  "ls /many; echo --; ls /many/d; echo --; "
+                  "grep -c virtiofs /proc/mounts; ls /sys/block | grep -c vd")
+    assert out == "d\nf1\nf2\nf3\nf6\n--\nz\n--\n4\n2\n", out
+    made = set(store_files(img.home)) - before
+    assert len([f for f in made if f.endswith(".erofs")]) == 1, made
+    assert len(json.loads(img.out("image", "inspect", r))["disks"]) == 4
+    # The record is as it was; the merged disk goes with a prune once
+    # no sandbox uses it.
+    img.out("image", "prune")
+    assert set(store_files(img.home)) - before == set()
+
+
 def test_multiarch_index_picks_amd64(img, registry):
     assert img.out("run", "--rm", ref(registry, "multiarch")) == "amd64\n"
     p = img("pull", ref(registry, "armonly"), check=1)
