@@ -83,10 +83,14 @@ typedef struct msb_volume {
 				    * e.g. examples/auditfs.c); NULL: none */
 	uint64_t size_mib;         /* MEMORY */
 	int readonly;
+	int direct_io;             /* reads and writes bypass the guest's page
+				    * cache (fast streaming; shared mmap of its
+				    * files fails with ENODEV) */
 } msb_volume;
 
 /* msb_volume_parse() - a volume as msb run's flags write it, into @v:
- * HOST "HOSTDIR:GUESTPATH[:ro|:rw]", MEMORY "GUESTPATH[:SIZE]", PLUGIN
+ * HOST "HOSTDIR:GUESTPATH[:OPTS]" (OPTS comma-separated: ro, rw,
+ * direct), MEMORY "GUESTPATH[:SIZE]", PLUGIN
  * "PATH.so:GUESTPATH[:ARG]". @spec is cut up in place and @v points into
  * it. Paths are checked by msb_sandbox_create(). A HOST and a PLUGIN
  * volume at the same path (msb run -v DIR:/p --volume-plugin X.so:/p)

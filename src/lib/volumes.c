@@ -45,6 +45,31 @@ static int parse_size(const char *s, uint64_t *mib)
 	return 0;
 }
 
+/* host_opts() - "ro", "rw", "direct", comma-separated. Return: 0, -1 */
+static int host_opts(const char *s, msb_volume *v)
+{
+	int ro = 0, direct = 0;
+
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 2 && !strncmp(p, "ro", 2))
+			ro = 1;
+		else if (n == 2 && !strncmp(p, "rw", 2))
+			ro = 0;
+		else if (n == 6 && !strncmp(p, "direct", 6))
+			direct = 1;
+		else
+			return -1;
+		p += n + (p[n] == ',');
+	}
+	if (!*s)
+		return -1;
+	v->readonly = ro;
+	v->direct_io = direct;
+	return 0;
+}
+
 MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 			     msb_error *err)
 {
@@ -56,18 +81,17 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 		return msb_fail(err, -EINVAL, "empty volume");
 	switch (kind) {
 	case MSB_VOLUME_HOST:
-		/* HOSTDIR:GUEST[:ro]: host paths may hold ':', guest paths
+		/* HOSTDIR:GUEST[:OPTS]: host paths may hold ':', guest paths
 		 * may not; so read from the right. */
 		c = strrchr(spec, ':');
-		if (c && (!strcmp(c + 1, "ro") || !strcmp(c + 1, "rw"))) {
-			v->readonly = c[1] == 'r' && c[2] == 'o';
+		if (c && c[1] != '/' && host_opts(c + 1, v) == 0) {
 			*c = '\0';
 			c = strrchr(spec, ':');
 		}
 		if (!c || c == spec || !c[1])
 			return msb_fail(err, -EINVAL,
 					"invalid --volume '%s': use "
-					"HOSTDIR:GUESTPATH[:ro]", spec);
+					"HOSTDIR:GUESTPATH[:ro][,direct]", spec);
 		*c = '\0';
 		v->source = spec;
 		v->guest_path = c + 1;
@@ -190,6 +214,8 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 		return msb_fail(err, -EINVAL, "unknown volume kind %d", v->kind);
 	}
 	json_object_object_add(o, "ro", json_object_new_boolean(!!v->readonly));
+	if (v->direct_io)
+		json_object_object_add(o, "direct_io", json_object_new_boolean(1));
 	return 0;
 }
 

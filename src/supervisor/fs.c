@@ -163,6 +163,8 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		return msb_fail(err, r, "volume %s: %s", guest,
 				why[0] ? why : strerror(-r));
 	fo.read_only = v->ro;
+	fo.direct_io = json_object_object_get_ex(o, "direct_io", &x) &&
+		       json_object_get_boolean(x);
 	/* Files of the supervisor's user are root's in the guest, and what
 	 * guest root creates is the supervisor's user's on the host. */
 	fo.map_ids = 1;

@@ -344,3 +344,30 @@ def test_cloud_kernel_mounts_volumes(msb, tmp_path):
             "cat /c/f; echo x > /m/y && cat /m/y; echo z > /c/z")
     assert p.stdout == b"cloud\nx\n", p
     assert b"Read-only file system" in p.stderr, p.stderr
+
+
+def test_direct_io_volume(msb, tmp_path):
+    """-v DIR:/d:ro,direct and :direct: files bypass the guest's page
+    cache, which the guest's kernel shows by refusing shared mmap."""
+    os.chmod(tmp_path, 0o755)
+    shutil.copy(CONFORMANCE, tmp_path / "conformance")
+    rw = tmp_path / "rw"
+    rw.mkdir()
+    name = unique("direct")
+    msb("run", "--name", name, "-d", "-v", f"{tmp_path}:/t:ro,direct",
+        "-v", f"{rw}:/d:direct", check=0)
+    try:
+        v = {"name": name}
+        out = sh(msb, v, "dd if=/dev/zero of=/d/f bs=1M count=8 2>/dev/null && "
+                         "/t/conformance /d mmap_shared mmap_private "
+                         "pread_pwrite_append")
+        assert "mmap_shared: E:ENODEV" in out, out
+        assert "mmap_private: 'BBBBB' 'AAAAA'" in out, out
+        assert "pread_pwrite_append: '2AB5' '012AB56789END'" in out, out
+        assert os.path.getsize(rw / "f") == 8 << 20
+        assert "Read-only file system" in sh(msb, v, "touch /t/x", check=None)
+        vols = json.loads(msb.out("inspect", name))["config"]["volumes"]
+        assert [x.get("direct_io") for x in vols] == [True, True], vols
+        assert [x["ro"] for x in vols] == [True, False], vols
+    finally:
+        msb("rm", "-f", name)

@@ -73,6 +73,7 @@ static const char *ename(int e)
 		{ ENXIO, "ENXIO" }, { EMLINK, "EMLINK" }, { ELOOP, "ELOOP" },
 		{ EBUSY, "EBUSY" }, { E2BIG, "E2BIG" }, { ERANGE, "ERANGE" },
 		{ EFBIG, "EFBIG" }, { ETXTBSY, "ETXTBSY" },
+		{ ENODEV, "ENODEV" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)

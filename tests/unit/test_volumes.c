@@ -43,6 +43,18 @@ TEST(volume_parse_host)
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/a:b/c:/g:ro", &v, &err), 0);
 	CHECK_STR(v.source, "/a:b/c");
 	CHECK_STR(v.guest_path, "/g");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,direct", &v, &err), 0);
+	CHECK_EQ_INT(v.readonly, 1);
+	CHECK_EQ_INT(v.direct_io, 1);
+	CHECK_STR(v.guest_path, "/g");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:direct", &v, &err), 0);
+	CHECK_EQ_INT(v.readonly, 0);
+	CHECK_EQ_INT(v.direct_io, 1);
+	/* not options: the last field is then the guest path, which the
+	 * checks refuse as not absolute */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,bogus", &v, &err), 0);
+	CHECK_STR(v.guest_path, "ro,bogus");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:", &v, &err), -EINVAL);
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/only", &v, &err), -EINVAL);
 	CHECK_CONTAINS(err.message, "HOSTDIR:GUESTPATH[:ro]");
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, ":/g", &v, &err), -EINVAL);
