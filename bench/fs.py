@@ -4,7 +4,8 @@
 against Debian's virtiofsd (/usr/lib/qemu/virtiofsd), serving the same
 host directory to the same guest, in one run.
 
-Ours: `msb run -v DIR:/data`. The peer: the same QEMU command line (read
+Ours: `msb run -v DIR:/data`, and again with `-v DIR:/data:direct`
+(no guest page cache), set beside virtiofsd's cache=none. The peer: the same QEMU command line (read
 from our sandbox's engine.log) booted with no msb around it, its
 vhost-user-fs chardev pointed at virtiofsd's socket instead, and the
 agent asked to mount the same tag at /data (INIT's VOLUME record,
@@ -200,6 +201,13 @@ def main():
         ours, ours_busy = measure(lambda c: msb("exec", name, "--", "sh", "-c", c),
                                   sup)
         msb("stop", name)
+        # The same with -v DIR:/data:direct (no guest page cache).
+        msb("run", "--name", "bench-fs-direct", "-d", "--memory", "1G", "-v",
+            f"{shared}:/data:direct")
+        sup = json.loads(msb("inspect", "bench-fs-direct"))["pid"]
+        direct, direct_busy = measure(
+            lambda c: msb("exec", "bench-fs-direct", "--", "sh", "-c", c), sup)
+        msb("rm", "-f", "bench-fs-direct")
         upper = os.path.join(HOME, "sandboxes", name, "upper.ext4")
 
         theirs, theirs_busy = {}, {}
@@ -221,6 +229,7 @@ def main():
             vfsd.wait()
     finally:
         msb("rm", "-f", "bench-fs", check=False)
+        msb("rm", "-f", "bench-fs-direct", check=False)
         shutil.rmtree(shared, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(HOME, ignore_errors=True)
@@ -228,23 +237,25 @@ def main():
     print(f"\nfilesystem: one host directory, {args.mib} MiB file, "
           f"{args.reads} random reads, {args.files} + {args.phase_files} "
           f"files ({accel}, guest clock)")
-    print(f"{'':22}{'msb':>10}{'virtiofsd':>11}{'ratio':>7}{'virtiofsd':>11}{'ratio':>7}")
-    print(f"{'':22}{'':>10}{'cache=none':>11}{'':>7}{'cache=auto':>11}{'':>7}")
+    print(f"{'':22}{'msb':>10}{'virtiofsd':>11}{'ratio':>7}{'msb':>10}"
+          f"{'virtiofsd':>11}{'ratio':>7}")
+    print(f"{'':22}{'':>10}{'cache=auto':>11}{'':>7}{':direct':>10}"
+          f"{'cache=none':>11}{'':>7}")
     for k, label in (("write", "seq write MiB/s"), ("read", "seq read MiB/s"),
                      ("rand", "rand 4 KiB reads/s"),
                      ("cycle", "create+stat+unlink/s"), ("create", "create/s"),
                      ("stat", "stat/s"), ("unlink", "unlink/s")):
         n, a = theirs["none"][k], theirs["auto"][k]
-        print(f"{label:22}{ours[k]:10.1f}{n:11.1f}{ours[k] / n:7.2f}"
-              f"{a:11.1f}{ours[k] / a:7.2f}")
+        print(f"{label:22}{ours[k]:10.1f}{a:11.1f}{ours[k] / a:7.2f}"
+              f"{direct[k]:10.1f}{n:11.1f}{direct[k] / n:7.2f}")
     print("\nthe server's CPU use, % of each run's wall time (supervisor: the "
           "whole process; virtiofsd: all its threads)")
-    print(f"{'':22}{'msb':>10}{'none':>11}{'auto':>18}")
+    print(f"{'':22}{'msb':>10}{'auto':>11}{'':>7}{':direct':>10}{'none':>11}")
     for k, label in (("write", "seq write"), ("read", "seq read"),
                      ("rand", "rand 4 KiB reads"), ("cycle", "create+stat+unlink"),
                      ("meta", "create, stat, unlink")):
-        print(f"{label:22}{ours_busy[k]:10.1f}{theirs_busy['none'][k]:11.1f}"
-              f"{theirs_busy['auto'][k]:18.1f}")
+        print(f"{label:22}{ours_busy[k]:10.1f}{theirs_busy['auto'][k]:11.1f}"
+              f"{'':>7}{direct_busy[k]:10.1f}{theirs_busy['none'][k]:11.1f}")
 
 
 if __name__ == "__main__":
