@@ -85,16 +85,10 @@ static size_t serve_request(void *opaque, unsigned int queue,
 			    const struct iovec *out, int nout)
 {
 	struct sup_vol *v = opaque;
-	/* FORGET and BATCH_FORGET come without any writable buffer (virtio
-	 * 1.2 §5.11.6.1: no reply); the dispatcher looks at a request only
-	 * with room for a reply header, so give it room to discard. */
-	static uint8_t discard[16]; /* struct fuse_out_header */
-	static const struct iovec none = { discard, sizeof(discard) };
 
-	if (!nout) {
-		msb_fuse_handle(v->fuse, in, nin, &none, 1);
-		return 0;
-	}
+	/* FORGET and BATCH_FORGET come with no writable buffer (virtio 1.2
+	 * §5.11.6.1): the dispatcher answers them with 0, and the chain goes
+	 * back with nothing written. */
 	return msb_fuse_handle(v->fuse, in, nin, out, nout);
 }
 
