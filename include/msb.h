@@ -86,11 +86,16 @@ typedef struct msb_volume {
 	int direct_io;             /* reads and writes bypass the guest's page
 				    * cache (fast streaming; shared mmap of its
 				    * files fails with ENODEV) */
+	uint64_t overlay_mib;      /* HOST: 0, or the directory is the read-only
+				    * lower layer under a RAM upper of this
+				    * size: the guest's changes stay in the
+				    * sandbox, the host's directory is never
+				    * written */
 } msb_volume;
 
 /* msb_volume_parse() - a volume as msb run's flags write it, into @v:
  * HOST "HOSTDIR:GUESTPATH[:OPTS]" (OPTS comma-separated: ro, rw,
- * direct), MEMORY "GUESTPATH[:SIZE]", PLUGIN
+ * direct, overlay[=SIZE] (default 256M)), MEMORY "GUESTPATH[:SIZE]", PLUGIN
  * "PATH.so:GUESTPATH[:ARG]". @spec is cut up in place and @v points into
  * it. Paths are checked by msb_sandbox_create(). A HOST and a PLUGIN
  * volume at the same path (msb run -v DIR:/p --volume-plugin X.so:/p)

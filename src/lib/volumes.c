@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,10 +46,14 @@ static int parse_size(const char *s, uint64_t *mib)
 	return 0;
 }
 
-/* host_opts() - "ro", "rw", "direct", comma-separated. Return: 0, -1 */
+#define OVERLAY_DEFAULT_MIB 256
+
+/* host_opts() - "ro", "rw", "direct", "overlay[=SIZE]", comma-separated.
+ * Return: 0, -1 */
 static int host_opts(const char *s, msb_volume *v)
 {
 	int ro = 0, direct = 0;
+	uint64_t overlay = 0;
 
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, ",");
@@ -59,7 +64,15 @@ static int host_opts(const char *s, msb_volume *v)
 			ro = 0;
 		else if (n == 6 && !strncmp(p, "direct", 6))
 			direct = 1;
-		else
+		else if (n == 7 && !strncmp(p, "overlay", 7))
+			overlay = OVERLAY_DEFAULT_MIB;
+		else if (n > 8 && n < 40 && !strncmp(p, "overlay=", 8)) {
+			char size[40];
+
+			snprintf(size, sizeof(size), "%.*s", (int)n - 8, p + 8);
+			if (parse_size(size, &overlay) < 0 || !overlay)
+				return -1;
+		} else
 			return -1;
 		p += n + (p[n] == ',');
 	}
@@ -67,6 +80,7 @@ static int host_opts(const char *s, msb_volume *v)
 		return -1;
 	v->readonly = ro;
 	v->direct_io = direct;
+	v->overlay_mib = overlay;
 	return 0;
 }
 
@@ -91,7 +105,8 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 		if (!c || c == spec || !c[1])
 			return msb_fail(err, -EINVAL,
 					"invalid --volume '%s': use "
-					"HOSTDIR:GUESTPATH[:ro][,direct]", spec);
+					"HOSTDIR:GUESTPATH[:ro][,direct]"
+					"[,overlay[=SIZE]]", spec);
 		*c = '\0';
 		v->source = spec;
 		v->guest_path = c + 1;
@@ -216,6 +231,18 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 	json_object_object_add(o, "ro", json_object_new_boolean(!!v->readonly));
 	if (v->direct_io)
 		json_object_object_add(o, "direct_io", json_object_new_boolean(1));
+	if (v->kind == MSB_VOLUME_HOST && v->overlay_mib) {
+		if (v->overlay_mib > MEM_MAX_MIB)
+			return msb_fail(err, -EINVAL,
+					"volume %s: an overlay of %llu MiB is "
+					"more than the %llu MiB a memory "
+					"volume may hold",
+					v->guest_path,
+					(unsigned long long)v->overlay_mib,
+					(unsigned long long)MEM_MAX_MIB);
+		json_object_object_add(o, "overlay_mib",
+				       json_object_new_int64((int64_t)v->overlay_mib));
+	}
 	return 0;
 }
 

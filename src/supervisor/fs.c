@@ -124,7 +124,24 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	snprintf(v->guest, sizeof(v->guest), "%s", guest);
 	v->ro = json_object_object_get_ex(o, "ro", &x) &&
 		json_object_get_boolean(x);
-	if (!strcmp(kind, "host") && src) {
+	if (!strcmp(kind, "host") && src &&
+	    json_object_object_get_ex(o, "overlay_mib", &x)) {
+		/* The host directory under a RAM upper: the guest's changes
+		 * stay in the sandbox. */
+		struct msb_fs_passthrough_opts po = { 0 };
+		struct msb_fs_backend lower = { 0 }, upper = { 0 };
+
+		r = msb_fs_passthrough_new(src, &po, &lower, why, sizeof(why));
+		if (r == 0)
+			r = msb_fs_memory_new((uint64_t)json_object_get_int64(x)
+						      << 20,
+					      &upper, why, sizeof(why));
+		if (r == 0)
+			r = msb_fs_overlay_new(&lower, &upper, &v->be, why,
+					       sizeof(why));
+		else
+			msb_fs_backend_close(&lower);
+	} else if (!strcmp(kind, "host") && src) {
 		struct msb_fs_passthrough_opts po = { 0 };
 
 		r = msb_fs_passthrough_new(src, &po, &v->be, why, sizeof(why));

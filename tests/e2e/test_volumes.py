@@ -371,3 +371,36 @@ def test_direct_io_volume(msb, tmp_path):
         assert [x["ro"] for x in vols] == [True, False], vols
     finally:
         msb("rm", "-f", name)
+
+
+def test_overlay_volume_keeps_the_host_directory_untouched(msb, tmp_path):
+    """-v DIR:/o:overlay=1M: the guest sees DIR and changes it freely; the
+    changes live in host RAM (at most 1 MiB) and DIR is never written."""
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "keep").write_text("host file\n")
+    (tmp_path / "gone").write_text("deleted in the guest\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a").write_text("a\n")
+    before = {p: open(p, "rb").read() for p in
+              (tmp_path / "keep", tmp_path / "gone", tmp_path / "sub" / "a")}
+    name = unique("ovl")
+    msb("run", "--name", name, "-d", "-v", f"{tmp_path}:/o:overlay=1M", check=0)
+    try:
+        v = {"name": name}
+        out = sh(msb, v, "cat /o/keep; echo changed >> /o/keep; cat /o/keep; "
+                         "rm /o/gone; ls /o; echo new > /o/sub/b; "
+                         "mv /o/sub/a /o/moved; ls /o/sub; cat /o/moved")
+        assert out == ("host file\nhost file\nchanged\nkeep\nsub\n"
+                       "b\na\n"), out
+        # Past the RAM upper's limit: ENOSPC, and the host still untouched.
+        out = sh(msb, v, "dd if=/dev/zero of=/o/big bs=64k count=64 2>&1; "
+                         "echo rc=$?", check=None)
+        assert "No space left on device" in out, out
+        vols = json.loads(msb.out("inspect", name))["config"]["volumes"]
+        assert vols[0]["overlay_mib"] == 1, vols
+    finally:
+        msb("rm", "-f", name)
+    assert sorted(os.listdir(tmp_path)) == ["gone", "keep", "sub"]
+    assert os.listdir(tmp_path / "sub") == ["a"]
+    for p, data in before.items():
+        assert open(p, "rb").read() == data, p

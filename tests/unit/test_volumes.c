@@ -50,6 +50,19 @@ TEST(volume_parse_host)
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:direct", &v, &err), 0);
 	CHECK_EQ_INT(v.readonly, 0);
 	CHECK_EQ_INT(v.direct_io, 1);
+	CHECK_EQ_INT(v.overlay_mib, 0);
+	/* overlay: the default upper, or one of a given size */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay", &v, &err), 0);
+	CHECK_EQ_INT(v.overlay_mib, 256);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:direct,overlay=1G", &v, &err),
+		     0);
+	CHECK_EQ_INT(v.overlay_mib, 1024);
+	CHECK_EQ_INT(v.direct_io, 1);
+	CHECK_STR(v.guest_path, "/g");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=lots", &v, &err), 0);
+	CHECK_STR(v.guest_path, "overlay=lots");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=0", &v, &err), 0);
+	CHECK_STR(v.guest_path, "overlay=0");
 	/* not options: the last field is then the guest path, which the
 	 * checks refuse as not absolute */
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,bogus", &v, &err), 0);
