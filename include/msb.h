@@ -56,7 +56,8 @@ typedef struct msb_net_config {
 					* ("[IPv6]:PORT" with a port); NULL =
 					* the host's first nameserver */
 	const char *const *ports;      /* published: "HOST:GUEST", "IP:HOST:GUEST"
-					* (optionally "/tcp"); host connections to
+					* ("[IPv6]:HOST:GUEST"; optionally
+					* "/tcp"); host connections to
 					* IP (default 127.0.0.1):HOST reach the
 					* guest's GUEST port */
 	const char *plugin;            /* a shared object with network hooks

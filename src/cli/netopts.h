@@ -32,8 +32,8 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"                         (IPv6 with a port: [IP]:PORT; default: the\n" \
 	"                         host's own)\n"                               \
 	"  -p, --publish [IP:]HOST:GUEST[/tcp]  forward host port HOST (on IP,\n" \
-	"                         default 127.0.0.1) to the guest's port GUEST;\n" \
-	"                         repeatable\n"                                  \
+	"                         default 127.0.0.1; IPv6 as [::1]) to the\n"   \
+	"                         guest's port GUEST; repeatable\n"            \
 	"      --net-plugin PATH  a shared object with network hooks\n"         \
 	"                         (msb_net_plugin.h)\n"
 

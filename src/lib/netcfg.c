@@ -62,15 +62,17 @@ static int dns_ok(const char *s)
 static int port_free(const struct net_port *p, const char *arg,
 		     msb_error *err)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(p->host_port),
-				  .sin_addr.s_addr = htonl(p->bind_ip) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, e;
+	struct sockaddr_storage sa;
+	socklen_t salen = net_sockaddr(&p->bind, p->host_port, &sa);
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1,
+	    e;
 
 	if (fd < 0)
 		return msb_fail_errno(err, -errno, "socket");
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
 		e = errno;
 		close(fd);
 		return msb_fail(err, -e, "cannot publish port '%s': %s%s", arg,
@@ -101,7 +103,7 @@ static int ports_check(const msb_net_config *nc, msb_error *err)
 					"ports (at most %d)", NET_PORT_MAX);
 		for (unsigned i = 0; i < n; i++)
 			if (seen[i].host_port == p.host_port &&
-			    seen[i].bind_ip == p.bind_ip)
+			    net_addr_eq(&seen[i].bind, &p.bind))
 				return msb_fail(err, -EINVAL, "port '%s' is "
 						"published twice", *v);
 		seen[n++] = p;

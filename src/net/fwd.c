@@ -2,7 +2,7 @@
 /* fwd.c - published ports: host listeners whose connections go to the guest
  *
  * Theory of operation: `msb run -p 8080:80` makes the stack listen on
- * 127.0.0.1:8080 (net_publish(), before the VM starts, so a taken port is
+ * 127.0.0.1:8080 (or an address the rule names, IPv4 or IPv6) (net_publish(), before the VM starts, so a taken port is
  * an error and nothing else). Each accepted connection becomes a TCP flow
  * that the stack opens toward the guest's port 80 from the gateway's
  * address (tcp_connect_guest()): the guest sees an ordinary connection
@@ -25,9 +25,9 @@
 int net_publish(struct net *n, const struct net_port *p, char *why,
 		size_t len)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(p->host_port),
-				  .sin_addr.s_addr = htonl(p->bind_ip) };
+	struct sockaddr_storage sa;
+	socklen_t salen = net_sockaddr(&p->bind, p->host_port, &sa);
+	char at[64];
 	int fd, one = 1, e;
 
 	if (n->nfwd == NET_PORT_MAX) {
@@ -35,13 +35,17 @@ int net_publish(struct net *n, const struct net_port *p, char *why,
 			 NET_PORT_MAX);
 		return -E2BIG;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		goto fail;
 	/* Reuse a port whose last connections are in TIME_WAIT (a sandbox
 	 * restarted at once); a port somebody listens on still fails. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	/* [::] means IPv6 only: IPv4 is 0.0.0.0's, another rule. */
+	if (sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0 ||
 	    listen(fd, 128) < 0)
 		goto fail;
 	n->fwd[n->nfwd].fd = fd;
@@ -53,10 +57,8 @@ fail:
 	e = errno;
 	if (fd >= 0)
 		close(fd);
-	snprintf(why, len, "cannot publish port %u.%u.%u.%u:%u: %s%s",
-		 p->bind_ip >> 24, (p->bind_ip >> 16) & 0xff,
-		 (p->bind_ip >> 8) & 0xff, p->bind_ip & 0xff, p->host_port,
-		 strerror(e),
+	net_endpoint_format(&p->bind, p->host_port, at, sizeof(at));
+	snprintf(why, len, "cannot publish port %s: %s%s", at, strerror(e),
 		 e == EADDRINUSE ? " (choose another host port with -p)" : "");
 	return -e;
 }

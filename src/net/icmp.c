@@ -195,28 +195,15 @@ void icmp_tick(struct net *n)
  * the descriptor, or -errno */
 static int ping_socket(struct net *n, const struct net_addr *dst)
 {
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int af = dst->family == 6 ? AF_INET6 : AF_INET, fd;
+	struct sockaddr_storage ss;
+	socklen_t len = net_sockaddr(dst, 0, &ss);
+	int fd;
 
-	if (af == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, dst->b, 16);
-		len = sizeof(*in6);
-	} else {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, dst->b, 4);
-		len = sizeof(*in);
-	}
 	if (n->cfg.open_socket)
 		return n->cfg.open_socket(n->cfg.opaque, SOCK_DGRAM,
 					  proto_of(dst->family),
 					  (struct sockaddr *)&ss, len);
-	fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    proto_of(dst->family));
 	if (fd < 0)
 		return -errno;

@@ -390,23 +390,10 @@ void net_free(struct net *n)
 int net_open_socket(struct net *n, int type, const struct net_addr *ip,
 		    uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	socklen_t len;
+	struct sockaddr_storage ss;
+	socklen_t len = net_sockaddr(ip, port, &ss);
 	int fd;
 
-	if (ip->family == 6) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		memcpy(&in6->sin6_addr, ip->b, 16);
-		len = sizeof(*in6);
-	} else {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		memcpy(&in->sin_addr, ip->b, 4);
-		len = sizeof(*in);
-	}
 	if (n->cfg.open_socket)
 		return n->cfg.open_socket(n->cfg.opaque, type, 0,
 					  (struct sockaddr *)&ss, len);

@@ -197,6 +197,28 @@ int net_endpoint_parse(const char *s, struct net_addr *a, uint16_t *port,
 	return 0;
 }
 
+socklen_t net_sockaddr(const struct net_addr *a, uint16_t port,
+		       struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == 6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		memcpy(&in6->sin6_addr, a->b, 16);
+		return sizeof(*in6);
+	}
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, a->b, 4);
+		return sizeof(*in);
+	}
+}
+
 void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
 			 size_t n)
 {
@@ -515,8 +537,7 @@ static int port_num(const char *s, size_t len, uint16_t *out)
 
 int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 {
-	char buf[96], *guest, *host, *ip = NULL;
-	struct net_cidr c;
+	char buf[96], *guest;
 	size_t l = strlen(s);
 
 	if (l >= sizeof(buf))
@@ -533,28 +554,23 @@ int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 	if (!guest)
 		goto bad;
 	*guest++ = '\0';
-	host = strrchr(buf, ':');
-	if (host) {
-		*host++ = '\0';
-		ip = buf;
-	} else {
-		host = buf;
-	}
-	if (port_num(host, strlen(host), &out->host_port) < 0 ||
-	    port_num(guest, strlen(guest), &out->guest_port) < 0)
+	if (port_num(guest, strlen(guest), &out->guest_port) < 0)
 		goto bad;
-	out->bind_ip = 0x7f000001;
-	if (ip) {
-		if (strchr(ip, '/') || net_cidr_parse(ip, &c) < 0 ||
-		    c.family != 4)
+	if (!strchr(buf, ':')) {
+		out->bind = net_addr4(0x7f000001);
+		if (port_num(buf, strlen(buf), &out->host_port) < 0)
 			goto bad;
-		out->bind_ip = (uint32_t)c.addr[0] << 24 |
-			       (uint32_t)c.addr[1] << 16 |
-			       (uint32_t)c.addr[2] << 8 | c.addr[3];
+		return 0;
 	}
+	/* "IPv4:HOST" or "[IPv6]:HOST": an address and a port, which a bare
+	 * IPv6 address (no brackets, so no port) is not. */
+	if (net_endpoint_parse(buf, &out->bind, &out->host_port, 0) < 0 ||
+	    !out->host_port)
+		goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "invalid port '%s': use HOST_PORT:GUEST_PORT or "
-		 "IPv4:HOST_PORT:GUEST_PORT, ports 1-65535", s);
+	snprintf(why, n, "invalid port '%s': use HOST_PORT:GUEST_PORT, "
+		 "IPv4:HOST_PORT:GUEST_PORT or [IPv6]:HOST_PORT:GUEST_PORT, "
+		 "ports 1-65535", s);
 	return -1;
 }

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define NET_CIDR_MAX     64   /* per list */
 #define NET_DOMAIN_MAX   64
@@ -85,6 +86,10 @@ void net_addr_format(const struct net_addr *a, char *buf, size_t n);
  */
 int net_endpoint_parse(const char *s, struct net_addr *a, uint16_t *port,
 		       uint16_t defport);
+
+/* net_sockaddr() - @a:@port as a socket address. Return: its length */
+socklen_t net_sockaddr(const struct net_addr *a, uint16_t port,
+		       struct sockaddr_storage *ss);
 
 /* net_endpoint_format() - "a.b.c.d:port" or "[x::y]:port" into @buf. */
 void net_endpoint_format(const struct net_addr *a, uint16_t port, char *buf,
@@ -190,19 +195,21 @@ void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
 		     uint32_t ttl_s, uint64_t now);
 
 /**
- * struct net_port - a published port: host connections to @bind_ip:@host_port
- * become TCP connections to the guest's @guest_port
- * @bind_ip: host order; 127.0.0.1 unless the rule named one
+ * struct net_port - a published port: host connections to @bind:@host_port
+ * become TCP connections to the guest's @guest_port (over IPv4, whatever
+ * @bind's family)
+ * @bind: 127.0.0.1 unless the rule named an address (IPv4 or IPv6)
  */
 struct net_port {
-	uint32_t bind_ip;
+	struct net_addr bind;
 	uint16_t host_port, guest_port;
 };
 
 #define NET_PORT_MAX 32 /* published ports per sandbox */
 
 /**
- * net_port_parse() - "HOST:GUEST", "IP:HOST:GUEST", each with optional "/tcp"
+ * net_port_parse() - "HOST:GUEST", "IPv4:HOST:GUEST", "[IPv6]:HOST:GUEST",
+ * each with an optional "/tcp"
  * @s:   text, as `msb run -p` takes it
  * @out: result
  * @why: what is wrong with @s

@@ -86,6 +86,32 @@ def test_published_port_reaches_guest_server(msb):
     msb("rm", "-f", name, check=0)
 
 
+def test_published_port_on_ipv6_loopback(msb):
+    port = free_port()
+    name = unique("port")
+    msb("run", "--name", name, "-d", "-p", f"[::1]:{port}:80", "--",
+        "sh", "-c", SERVE, check=0)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://[::1]:{port}/",
+                                            timeout=10) as r:
+                    assert r.read() == b"hello from the guest\n"
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        listening = subprocess.run(["ss", "-ltnH"], capture_output=True,
+                                   text=True).stdout
+        assert f"[::1]:{port}" in listening, listening
+        # IPv6 only: 127.0.0.1 is another rule's.
+        assert f"127.0.0.1:{port}" not in listening
+    finally:
+        msb("rm", "-f", name, check=0)
+
+
 def test_published_port_to_closed_guest_port_resets(msb):
     port = free_port()
     name = unique("port")

@@ -32,11 +32,6 @@ static const struct net_addr *ip(const char *s)
 	return a;
 }
 
-static uint32_t ip4(const char *s)
-{
-	return net_addr_v4(ip(s));
-}
-
 TEST(net_cidr_parse_and_match)
 {
 	struct net_cidr c;
@@ -234,21 +229,28 @@ TEST(net_port_parse)
 	char why[256];
 
 	CHECK_EQ_INT(net_port_parse("8080:80", &p, why, sizeof(why)), 0);
-	CHECK_EQ_INT(p.bind_ip, ip4("127.0.0.1"));
+	CHECK(net_addr_eq(&p.bind, ip("127.0.0.1")));
 	CHECK_EQ_INT(p.host_port, 8080);
 	CHECK_EQ_INT(p.guest_port, 80);
 	CHECK_EQ_INT(net_port_parse("0.0.0.0:1:65535/tcp", &p, why,
 				    sizeof(why)), 0);
-	CHECK_EQ_INT(p.bind_ip, 0);
+	CHECK(net_addr_eq(&p.bind, ip("0.0.0.0")));
 	CHECK_EQ_INT(p.host_port, 1);
 	CHECK_EQ_INT(p.guest_port, 65535);
 	CHECK_EQ_INT(net_port_parse("192.0.2.1:443:8443", &p, why,
 				    sizeof(why)), 0);
-	CHECK_EQ_INT(p.bind_ip, ip4("192.0.2.1"));
+	CHECK(net_addr_eq(&p.bind, ip("192.0.2.1")));
+	CHECK_EQ_INT(net_port_parse("[::1]:8080:80", &p, why, sizeof(why)), 0);
+	CHECK(net_addr_eq(&p.bind, ip("::1")));
+	CHECK_EQ_INT(p.host_port, 8080);
+	CHECK_EQ_INT(p.guest_port, 80);
+	CHECK_EQ_INT(net_port_parse("[::]:1:2/tcp", &p, why, sizeof(why)), 0);
+	CHECK(net_addr_eq(&p.bind, ip("::")));
 	static const char *const bad[] = {
 		"80", "80:", ":80", "0:80", "80:65536", "a:80", "1:2:3",
 		"::1:80:80", "10.0.0.0/8:80:80", "80:80/udp", "80:80/", "",
-		"123456:80", "80:80:80:80", "-1:80",
+		"123456:80", "80:80:80:80", "-1:80", "[::1]:80", "[::1]:0:80",
+		"[::1:80:80", "::1:80", "[example.com]:80:80",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		CHECK_EQ_INT(net_port_parse(bad[i], &p, why, sizeof(why)), -1);

@@ -91,7 +91,7 @@ TEST(net_published_port_both_ways)
 {
 	static uint8_t buf[NET_FRAME_MAX], f[2048];
 	struct net_config cfg;
-	struct net_port port = { .bind_ip = 0x7f000001 };
+	struct net_port port = { .bind = net_addr4(0x7f000001) };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	const uint8_t *t;
