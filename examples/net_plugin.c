@@ -7,7 +7,8 @@
  *   msb logs NAME     # net: plugin example: dns example.com (type 1) ...
  *
  * The names and port are the example's own: blocked.test gets NXDOMAIN,
- * plugin.test resolves to 192.0.2.77 (no upstream asked), and connections
+ * plugin.test resolves to 192.0.2.77 and 2001:db8::77 (no upstream
+ * asked), and connections
  * to port 9 (discard) are refused.
  */
 
@@ -23,7 +24,7 @@ struct state {
 };
 
 static int on_dns(void *st, const char *name, uint16_t qtype,
-		  uint32_t *addrs, unsigned *naddrs)
+		  struct msb_net_addr *addrs, unsigned *naddrs)
 {
 	struct state *s = st;
 	char line[300];
@@ -33,8 +34,13 @@ static int on_dns(void *st, const char *name, uint16_t qtype,
 	if (!strcmp(name, "blocked.test"))
 		return MSB_NET_DENY;
 	if (!strcmp(name, "plugin.test")) {
-		addrs[0] = 0xc000024d; /* 192.0.2.77 */
-		*naddrs = 1;
+		/* Both families: the stack keeps the asked type's. */
+		static const struct msb_net_addr a4 = { 4, { 192, 0, 2, 77 } },
+			a6 = { 6, { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x77 } };
+
+		addrs[0] = a4;
+		addrs[1] = a6;
+		*naddrs = 2;
 		return MSB_NET_ANSWER;
 	}
 	return MSB_NET_ALLOW;

@@ -18,8 +18,8 @@
  * Hooks left NULL mean "allow". Hooks must not block: the whole sandbox
  * network waits for them.
  *
- * Ports, and the IPv4 addresses on_dns answers with, are in host byte
- * order; struct msb_net_addr holds either family in network order.
+ * Ports are in host byte order; addresses are struct msb_net_addr, either
+ * family, in network order.
  */
 #ifndef MSB_NET_PLUGIN_H
 #define MSB_NET_PLUGIN_H
@@ -68,8 +68,10 @@ struct msb_net_host {
  * @name:       for log lines ("denied ...: plugin NAME")
  * @on_dns:     a guest's query for @name (lowercase, no trailing dot) of
  *              type @qtype (1 = A), after the policy allowed it. Return a
- *              verdict; for MSB_NET_ANSWER, fill @addrs (IPv4) and set
- *              *@naddrs (at most MSB_NET_DNS_ADDRS; 0 = an empty answer).
+ *              verdict; for MSB_NET_ANSWER, fill @addrs and set *@naddrs
+ *              (at most MSB_NET_DNS_ADDRS; 0 = an empty answer): the
+ *              answer holds those of the asked type's family (A: IPv4,
+ *              AAAA: IPv6), the rest are ignored.
  *              Answers given here are bound to the name as the resolver's
  *              would be (--net-allow), and are not checked for rebinding:
  *              the plugin is trusted.
@@ -87,7 +89,7 @@ struct msb_net_plugin {
 	unsigned abi;
 	const char *name;
 	int (*on_dns)(void *state, const char *name, uint16_t qtype,
-		      uint32_t *addrs, unsigned *naddrs);
+		      struct msb_net_addr *addrs, unsigned *naddrs);
 	int (*on_connect)(void *state, int proto,
 			  const struct msb_net_addr *dst, uint16_t port);
 	int (*on_frame)(void *state, const uint8_t *frame, size_t len);

@@ -347,9 +347,8 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 		return;
 	}
 	{
-		uint32_t addr[MSB_NET_DNS_ADDRS];
-		struct net_addr ans[MSB_NET_DNS_ADDRS];
-		unsigned na;
+		struct net_addr addr[MSB_NET_DNS_ADDRS], ans[MSB_NET_DNS_ADDRS];
+		unsigned na, nans = 0;
 		int v = plugin_dns(n, q.name, q.qtype, addr, &na);
 
 		if (v == MSB_NET_DENY) {
@@ -361,19 +360,23 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 			return;
 		}
 		if (v == MSB_NET_ANSWER) {
-			/* A plugin answers with IPv4 addresses: for any
-			 * other type, an empty answer. */
-			int a = q.qclass == 1 && q.qtype == T_A;
+			/* The addresses of the asked type's family; for
+			 * other types, an empty answer. */
+			int fam = q.qclass != 1 ? 0 :
+				  q.qtype == T_A    ? 4 :
+				  q.qtype == T_AAAA ? 6 : 0;
 
 			for (unsigned i = 0; i < na; i++) {
-				ans[i] = net_addr4(addr[i]);
-				if (a && bind)
+				if (addr[i].family != fam)
+					continue;
+				ans[nans++] = addr[i];
+				if (bind)
 					net_policy_bind(&n->cfg.policy,
-							&ans[i],
+							&addr[i],
 							DNS_PLUGIN_TTL, n->now);
 			}
 			reply(n, to, q.id, q.flags, p + DNS_HLEN,
-			      q.qend - DNS_HLEN, RC_OK, ans, a ? na : 0,
+			      q.qend - DNS_HLEN, RC_OK, ans, nans,
 			      DNS_PLUGIN_TTL);
 			return;
 		}

@@ -114,18 +114,30 @@ int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
 }
 
 int plugin_dns(struct net *n, const char *name, uint16_t qtype,
-	       uint32_t *addr, unsigned *naddr)
+	       struct net_addr *addr, unsigned *naddr)
 {
+	struct msb_net_addr got[MSB_NET_DNS_ADDRS];
+	unsigned k = 0;
 	int v;
 
 	*naddr = 0;
 	if (!n->plugin || !n->plugin->on_dns)
 		return MSB_NET_ALLOW;
-	v = n->plugin->on_dns(n->plugin_state, name, qtype, addr, naddr);
-	if (v == MSB_NET_ANSWER) {
-		if (*naddr > MSB_NET_DNS_ADDRS)
-			*naddr = MSB_NET_DNS_ADDRS;
-		return v;
+	memset(got, 0, sizeof(got));
+	v = n->plugin->on_dns(n->plugin_state, name, qtype, got, &k);
+	if (v != MSB_NET_ANSWER)
+		return v == MSB_NET_ALLOW ? MSB_NET_ALLOW : MSB_NET_DENY;
+	if (k > MSB_NET_DNS_ADDRS)
+		k = MSB_NET_DNS_ADDRS;
+	/* Only well-formed addresses: a family the stack knows. */
+	for (unsigned i = 0; i < k; i++) {
+		if (got[i].family != 4 && got[i].family != 6)
+			continue;
+		addr[*naddr].family = got[i].family;
+		memcpy(addr[*naddr].b, got[i].addr, 16);
+		if (got[i].family == 4)
+			memset(addr[*naddr].b + 4, 0, 12);
+		(*naddr)++;
 	}
-	return v == MSB_NET_ALLOW ? MSB_NET_ALLOW : MSB_NET_DENY;
+	return v;
 }

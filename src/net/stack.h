@@ -303,7 +303,7 @@ int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
 /* plugin_dns() - Return: MSB_NET_ALLOW, MSB_NET_DENY, or MSB_NET_ANSWER
  * with @addr and @naddr set */
 int plugin_dns(struct net *n, const char *name, uint16_t qtype,
-	       uint32_t *addr, unsigned *naddr);
+	       struct net_addr *addr, unsigned *naddr);
 void plugin_unload(struct net *n);
 
 #endif

@@ -163,6 +163,9 @@ def test_net_plugin_example(msb, tmp_path):
     try:
         out = msb.out("exec", name, "--", "nslookup", "plugin.test")
         assert "192.0.2.77" in out, out
+        out = msb.out("exec", name, "--", "nslookup", "-type=AAAA",
+                      "plugin.test")
+        assert "2001:db8::77" in out and "192.0.2.77" not in out, out
         p = msb("exec", name, "--", "nslookup", "blocked.test")
         assert p.returncode != 0 and b"NXDOMAIN" in p.stdout, p
         p = msb("exec", name, "--", "sh", "-c",
