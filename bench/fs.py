@@ -38,15 +38,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawboot import frame, read_frame, tlv  # noqa: E402
+from rawboot import RawVM, tlv  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -73,78 +71,19 @@ def msb(*a, check=True):
     return p.stdout
 
 
-class RawVM:
-    """Our sandbox's VM without msb: QEMU started here, the agent spoken to
-    directly, the volume's device connected to @fs_sock."""
+def virtiofsd_vm(argv, upper, work, fs_sock):
+    """Our sandbox's VM without msb, its volume's device connected to
+    virtiofsd's socket @fs_sock."""
+    init = b"".join((tlv(9, b"vfsd"), tlv(10, b"upper"), tlv(11, b"layer0"),
+                     tlv(19, b"\x00msbvol0\x00/data")))
 
-    def __init__(self, argv, upper_src, workdir, fs_sock):
-        upper = os.path.join(workdir, "upper.ext4")
-        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
-                        "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-                        upper, "4G"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        self.sock, b = socket.socketpair()
-        av = []
-        for x in argv:
-            x = x.replace(upper_src, upper)
-            if x.startswith("socket,id=agent,fd="):
-                x = f"socket,id=agent,fd={b.fileno()}"
-            elif x.startswith("file,id=con,path="):
-                x = f"file,id=con,path={workdir}/console.log,append=on"
-            elif x.startswith("stream,id=net0,"):
-                x = "user,id=net0"
-            elif x.startswith("socket,id=fs0,fd="):
-                x = f"socket,id=fs0,path={fs_sock}"
-            av.append(x)
-        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL,
-                                  stderr=open(f"{workdir}/qemu.log", "w"))
-        b.close()
-        self.buf = bytearray()
-        self.next_id = 1
-        while True:
-            f = read_frame(self.sock, self.buf)
-            if f is None:
-                sys.exit(f"the virtiofsd guest died during boot; see {workdir}")
-            if f[1] == 64:  # HELLO -> INIT: disks and the volume
-                self.sock.sendall(frame(0, 1, b"".join((
-                    tlv(9, b"vfsd"), tlv(10, b"upper"), tlv(11, b"layer0"),
-                    tlv(19, b"\x00msbvol0\x00/data")))))
-            elif f[1] == 65:  # READY
-                return
-            elif f[1] == 70:
-                sys.exit(f"virtiofsd guest: {f[2].decode()}")
-
-    def run(self, cmd):
-        sid = self.next_id
-        self.next_id += 1
-        self.sock.sendall(frame(sid, 2, tlv(3, b"sh") + tlv(3, b"-c") +
-                                tlv(3, cmd.encode())))
-        out = b""
-        while True:
-            f = read_frame(self.sock, self.buf)
-            if f is None:
-                sys.exit("the virtiofsd guest died")
-            stream, ftype, payload = f
-            if stream != sid:
-                continue
-            if ftype in (67, 68):
-                out += payload
-                self.sock.sendall(frame(sid, 7, struct.pack(">I", len(payload))))
-            elif ftype == 69:
-                code = struct.unpack(">i", payload[:4])[0]
-                if code:
-                    sys.exit(f"virtiofsd guest: {cmd!r} exited {code}: {out!r}")
-                return out.decode()
-
-    def close(self):
-        self.sock.sendall(frame(0, 6, struct.pack(">I", 0)))
-        try:
-            self.q.wait(30)
-        except subprocess.TimeoutExpired:
-            self.q.kill()
-        self.sock.close()
+    def swap(x):
+        if x.startswith("stream,id=net0,"):
+            return "user,id=net0"
+        if x.startswith("socket,id=fs0,fd="):
+            return f"socket,id=fs0,path={fs_sock}"
+        return x
+    return RawVM(argv, upper, work, init, "virtiofsd", swap)
 
 
 def cpu_s(pid):
@@ -222,8 +161,9 @@ def main():
                 if os.path.exists(sock):
                     break
                 time.sleep(0.05)
-            vm = RawVM(argv, upper, work, sock)
-            theirs[cache], theirs_busy[cache] = measure(vm.run, vfsd.pid)
+            vm = virtiofsd_vm(argv, upper, work, sock)
+            theirs[cache], theirs_busy[cache] = measure(
+                lambda c: vm.run(c).decode(), vfsd.pid)
             vm.close()
             vfsd.kill()
             vfsd.wait()

@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 
-from rawboot import frame, qemu_argv, read_frame, tlv
+from rawboot import RawVM, qemu_argv, tlv
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -247,77 +247,16 @@ def measure(run, addr, servers):
 
 # --- the slirp guest: raw QEMU and the agent protocol ----------------------
 
-class RawVM:
-    def __init__(self, argv, upper_src, workdir):
-        upper = os.path.join(workdir, "upper.ext4")
-        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
-                        "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-                        upper, "4G"], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        self.sock, b = socket.socketpair()
-        av = []
-        for x in argv:
-            x = x.replace(upper_src, upper)
-            if x.startswith("socket,id=agent,fd="):
-                x = f"socket,id=agent,fd={b.fileno()}"
-            elif x.startswith("file,id=con,path="):
-                x = f"file,id=con,path={workdir}/console.log,append=on"
-            elif x.startswith("stream,id=net0,"):
-                x = "user,id=net0"  # QEMU's slirp in place of our stack
-            av.append(x)
-        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
-                                  stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        b.close()
-        self.buf = bytearray()
-        self.next_id = 1
-        ip4 = lambda s: socket.inet_aton(s)
-        while True:
-            f = read_frame(self.sock, self.buf)
-            if f is None:
-                sys.exit("the slirp guest died during boot")
-            if f[1] == 64:  # HELLO -> INIT, eth0 as slirp addresses it
-                self.sock.sendall(frame(0, 1, b"".join((
-                    tlv(9, b"slirp"), tlv(10, b"upper"), tlv(11, b"layer0"),
-                    tlv(15, ip4("10.0.2.15") + bytes([24])),
-                    tlv(16, ip4("10.0.2.2")), tlv(17, ip4("10.0.2.3")),
-                    tlv(18, struct.pack(">I", 1500))))))
-            elif f[1] == 65:  # READY
-                return
-
-    def run(self, cmd):
-        sid = self.next_id
-        self.next_id += 1
-        self.sock.sendall(frame(sid, 2, tlv(3, b"sh") + tlv(3, b"-c") +
-                                tlv(3, cmd.encode())))
-        out = b""
-        while True:
-            f = read_frame(self.sock, self.buf)
-            if f is None:
-                sys.exit("the slirp guest died")
-            stream, ftype, payload = f
-            if stream != sid:
-                continue
-            if ftype in (67, 68):
-                out += payload
-                self.sock.sendall(frame(sid, 7, struct.pack(
-                    ">I", len(payload))))
-            elif ftype == 69:
-                code = struct.unpack(">i", payload[:4])[0]
-                if code:
-                    sys.exit(f"slirp guest: {cmd!r} exited {code}: {out!r}")
-                return out
-            elif ftype == 70:
-                sys.exit(f"slirp guest: {payload.decode()}")
-
-    def close(self):
-        self.sock.sendall(frame(0, 6, struct.pack(">I", 0)))
-        try:
-            self.q.wait(30)
-        except subprocess.TimeoutExpired:
-            self.q.kill()
-        self.sock.close()
+def slirp_vm(argv, upper, work):
+    """Our VM with QEMU's slirp in place of our stack, eth0 as slirp
+    addresses it."""
+    ip4 = socket.inet_aton
+    init = b"".join((tlv(9, b"slirp"), tlv(10, b"upper"), tlv(11, b"layer0"),
+                     tlv(15, ip4("10.0.2.15") + bytes([24])),
+                     tlv(16, ip4("10.0.2.2")), tlv(17, ip4("10.0.2.3")),
+                     tlv(18, struct.pack(">I", 1500))))
+    swap = lambda x: "user,id=net0" if x.startswith("stream,id=net0,") else x
+    return RawVM(argv, upper, work, init, "slirp", swap)
 
 
 def main():
@@ -344,7 +283,7 @@ def main():
             return [sup] + [int(p) for p in f.read().split()]
 
     work = tempfile.mkdtemp(prefix="msb-raw-")
-    vm = RawVM(argv, upper, work)
+    vm = slirp_vm(argv, upper, work)
     try:
         ours = measure(ours_run, hip, servers)
         slirp = measure(vm.run, "10.0.2.2", servers)

@@ -56,23 +56,102 @@ def qemu_argv(msb, home, kernel):
     return argv, upper
 
 
-def raw_boot(argv, upper_src, workdir):
-    """Boot with no msb: same argv, own socketpair, own copy of the disk."""
+def fresh_upper(workdir):
+    """A new sparse ext4 upper disk in @workdir, as msb makes one."""
     upper = os.path.join(workdir, "upper.ext4")
-    a, b = socket.socketpair()
-    av = []
-    for x in argv:
-        x = x.replace(upper_src, upper)
-        if x.startswith("socket,id=agent,fd="):
-            x = f"socket,id=agent,fd={b.fileno()}"
-        if x.startswith("file,id=con,path="):
-            x = f"file,id=con,path={workdir}/console.log,append=on"
-        av.append(x)
-    t0 = time.monotonic()
     subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-E",
                     "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
                     upper, "4G"], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
+    return upper
+
+
+def vm_argv(argv, upper_src, upper, workdir, agent_fd, swap=None):
+    """msb's QEMU argv with our own upper disk, agent socket and console;
+    @swap(x) may replace any other entry (a device's backend)."""
+    av = []
+    for x in argv:
+        x = x.replace(upper_src, upper)
+        if x.startswith("socket,id=agent,fd="):
+            x = f"socket,id=agent,fd={agent_fd}"
+        elif x.startswith("file,id=con,path="):
+            x = f"file,id=con,path={workdir}/console.log,append=on"
+        elif swap:
+            x = swap(x)
+        av.append(x)
+    return av
+
+
+class RawVM:
+    """A sandbox's VM with no msb around it, kept running: commands go to
+    the agent directly. @init: the INIT frame's TLVs; @name: for errors."""
+
+    def __init__(self, argv, upper_src, workdir, init, name, swap=None):
+        upper = fresh_upper(workdir)
+        self.name = name
+        self.sock, b = socket.socketpair()
+        av = vm_argv(argv, upper_src, upper, workdir, b.fileno(), swap)
+        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(f"{workdir}/qemu.log", "w"))
+        b.close()
+        self.buf = bytearray()
+        self.next_id = 1
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                raise SystemExit(f"the {name} guest died during boot; "
+                                 f"see {workdir}")
+            if f[1] == 64:  # HELLO -> INIT
+                self.sock.sendall(frame(0, 1, init))
+            elif f[1] == 65:  # READY
+                return
+            elif f[1] == 70:
+                raise SystemExit(f"{name} guest: {f[2].decode()}")
+
+    def run(self, cmd):
+        """sh -c @cmd; its output (bytes); exits the bench if it fails."""
+        sid = self.next_id
+        self.next_id += 1
+        self.sock.sendall(frame(sid, 2, tlv(3, b"sh") + tlv(3, b"-c") +
+                                tlv(3, cmd.encode())))
+        out = b""
+        while True:
+            f = read_frame(self.sock, self.buf)
+            if f is None:
+                raise SystemExit(f"the {self.name} guest died")
+            stream, ftype, payload = f
+            if stream != sid:
+                continue
+            if ftype in (67, 68):
+                out += payload
+                self.sock.sendall(frame(sid, 7, struct.pack(
+                    ">I", len(payload))))
+            elif ftype == 69:
+                code = struct.unpack(">i", payload[:4])[0]
+                if code:
+                    raise SystemExit(f"{self.name} guest: {cmd!r} exited "
+                                     f"{code}: {out!r}")
+                return out
+            elif ftype == 70:
+                raise SystemExit(f"{self.name} guest: {payload.decode()}")
+
+    def close(self):
+        self.sock.sendall(frame(0, 6, struct.pack(">I", 0)))
+        try:
+            self.q.wait(30)
+        except subprocess.TimeoutExpired:
+            self.q.kill()
+        self.sock.close()
+
+
+def raw_boot(argv, upper_src, workdir):
+    """Boot with no msb: same argv, own socketpair, own copy of the disk."""
+    a, b = socket.socketpair()
+    t0 = time.monotonic()
+    upper = fresh_upper(workdir)
+    av = vm_argv(argv, upper_src, upper, workdir, b.fileno())
     q = subprocess.Popen(av, pass_fds=[b.fileno()], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     b.close()
