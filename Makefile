@@ -27,13 +27,15 @@ LIB_SRC += src/net/policy.c
 # The FUSE dispatcher and the filesystem backends serve volumes from the
 # supervisor (and are driven directly by the unit tests and the fuzzer).
 FS_SRC := $(wildcard src/fs/*.c)
+# TLS interception (its CA and leaf certificates) runs in the supervisor.
+TLS_SRC := $(wildcard src/tls/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o) $(NET_SRC:%.c=$(B)/obj/%.o) \
-	$(FS_SRC:%.c=$(B)/obj/%.o)
+	$(FS_SRC:%.c=$(B)/obj/%.o) $(TLS_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 
 SHARE := $(B)/share/msb
@@ -57,7 +59,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -139,11 +141,11 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 # (the filesystem plugin examples are loaded by tests/unit/test_fs.c)
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(HDRS) \
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(HDRS) \
 		$(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
-		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 	@mkdir -p $(dir $@)
