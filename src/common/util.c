@@ -427,9 +427,11 @@ void msb_fmt_mib(uint64_t mib, char *buf, size_t n)
 		snprintf(buf, n, "%lluMi", (unsigned long long)mib);
 }
 
+/* Both below are called from the pull's download and conversion threads:
+ * each thread has its own buffer, never one another thread is writing. */
 MSB_API const char *msb_home(void)
 {
-	static char home[PATH_MAX];
+	static __thread char home[PATH_MAX];
 	const char *h = getenv("MSB_HOME");
 
 	if (h && *h) {
@@ -467,7 +469,7 @@ int msb_api_sock_path(const char *name, char *buf, size_t n)
 
 const char *msb_prefix(void)
 {
-	static char prefix[PATH_MAX];
+	static __thread char prefix[PATH_MAX];
 	const char *env = getenv("MSB_PREFIX");
 	Dl_info info;
 	char *p;
