@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -353,13 +354,70 @@ static void merged_name(const char *const *blobs, unsigned n, char *out)
 		snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
 }
 
+/* One disk to make: @n layers from @first, named @name. */
+struct disk_job {
+	unsigned first, n;
+	char name[80];
+	int r;
+	msb_error err;
+};
+
+struct disk_jobs {
+	pthread_mutex_t lock;
+	struct disk_job *job;
+	unsigned njobs, next;
+	int failed;           /* stop taking jobs */
+	char **paths;
+	const char *const *ids;
+	const char *const *blobs;
+	void (*each)(void *ctx, const char *digest, unsigned index);
+	void *ctx;
+};
+
+static void *disk_worker(void *arg)
+{
+	struct disk_jobs *w = arg;
+
+	for (;;) {
+		struct disk_job *j;
+
+		pthread_mutex_lock(&w->lock);
+		if (w->failed || w->next >= w->njobs) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		j = &w->job[w->next++];
+		if (w->each)
+			w->each(w->ctx, j->n == 1 ? w->blobs[j->first] : NULL,
+				j->first);
+		pthread_mutex_unlock(&w->lock);
+		j->r = msb_layer_convert((const char *const *)&w->paths[j->first],
+					 &w->ids[j->first], j->n, j->name,
+					 &j->err);
+		if (j->r < 0) {
+			pthread_mutex_lock(&w->lock);
+			w->failed = 1;
+			pthread_mutex_unlock(&w->lock);
+		}
+	}
+}
+
+/* Each conversion is a helper process doing mostly file system work and
+ * compression: one per CPU, at most this many. */
+#define CONVERT_THREADS 4
+
 int msb_image_disks(const char *const *blobs, const char *const *ids,
 		    unsigned n, unsigned max, json_object *disks,
 		    void (*each)(void *ctx, const char *digest, unsigned index),
 		    void *ctx, msb_error *err)
 {
-	unsigned single = n > max ? max - 1 : n;
-	char name[80], *paths[MSB_IMAGE_MAX_LAYERS] = { 0 };
+	unsigned single = n > max ? max - 1 : n, started = 0, nt;
+	char *paths[MSB_IMAGE_MAX_LAYERS] = { 0 };
+	struct disk_job job[MSB_IMAGE_MAX_LAYERS];
+	struct disk_jobs w = { .job = job, .paths = paths, .ids = ids,
+			       .blobs = blobs, .each = each, .ctx = ctx };
+	pthread_t t[CONVERT_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r = 0;
 
 	if (!max || n > MSB_IMAGE_MAX_LAYERS)
@@ -372,23 +430,39 @@ int msb_image_disks(const char *const *blobs, const char *const *ids,
 		else
 			msb_blob_path(blobs[i], paths[i], PATH_MAX);
 	}
-	for (unsigned i = 0; i < single && r == 0; i++) {
-		if (each)
-			each(ctx, blobs[i], i);
-		r = msb_layer_convert((const char *const *)&paths[i], &ids[i],
-				      1, blobs[i] + 7, err);
-		if (r == 0)
-			json_object_array_add(disks,
-					      json_object_new_string(blobs[i] + 7));
+	for (unsigned i = 0; i < single; i++)
+		job[w.njobs++] = (struct disk_job){ .first = i, .n = 1 };
+	for (unsigned i = 0; i < single; i++)
+		snprintf(job[i].name, sizeof(job[i].name), "%s", blobs[i] + 7);
+	if (single < n) {
+		job[w.njobs] = (struct disk_job){ .first = single,
+						  .n = n - single };
+		merged_name(blobs + single, n - single, job[w.njobs++].name);
 	}
-	if (single < n && r == 0) {
-		merged_name(blobs + single, n - single, name);
-		if (each)
-			each(ctx, NULL, single);
-		r = msb_layer_convert((const char *const *)&paths[single],
-				      &ids[single], n - single, name, err);
-		if (r == 0)
-			json_object_array_add(disks, json_object_new_string(name));
+	nt = cpus < 1 ? 1 : cpus > CONVERT_THREADS ? CONVERT_THREADS :
+						     (unsigned)cpus;
+	if (nt > w.njobs)
+		nt = w.njobs;
+	if (r == 0) {
+		pthread_mutex_init(&w.lock, NULL);
+		for (unsigned i = 0; i < nt; i++)
+			if (pthread_create(&t[i], NULL, disk_worker, &w) == 0)
+				started++;
+		if (!started)
+			disk_worker(&w);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		pthread_mutex_destroy(&w.lock);
+		/* the first failure, in layer order */
+		for (unsigned i = 0; i < w.njobs && r == 0; i++)
+			if (job[i].r < 0) {
+				r = job[i].r;
+				if (err)
+					*err = job[i].err;
+			}
+		for (unsigned i = 0; i < w.njobs && r == 0; i++)
+			json_object_array_add(disks,
+					      json_object_new_string(job[i].name));
 	}
 	for (unsigned i = 0; i < n; i++)
 		free(paths[i]);
