@@ -27,8 +27,9 @@ LIB_SRC += src/net/policy.c
 # The FUSE dispatcher and the filesystem backends serve volumes from the
 # supervisor (and are driven directly by the unit tests and the fuzzer).
 FS_SRC := $(wildcard src/fs/*.c)
-# TLS interception (its CA and leaf certificates) runs in the supervisor.
-TLS_SRC := $(wildcard src/tls/*.c)
+# TLS interception (its CA and leaf certificates) and the HTTP/1.1 request
+# rewriter run in the supervisor.
+TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
@@ -59,7 +60,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -144,7 +145,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 $(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(HDRS) \
 		$(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
@@ -179,15 +180,23 @@ $(B)/fuzz/fuse: fuzz/fuse_fuzz.c $(BACKEND_SRC) $(HDRS)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/fs \
 		-o $@ fuzz/fuse_fuzz.c $(BACKEND_SRC) -ldl
 
+# Guest HTTP/1.1 requests into the framer and rewriter (fuzz/http1.c).
+$(B)/fuzz/http1: fuzz/http1.c src/http/http1.c src/http/http1.h \
+		src/common/buf.c src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/http \
+		-o $@ fuzz/http1.c src/http/http1.c src/common/buf.c src/common/util.c
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
-fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse
+fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse \
+	$(B)/fuzz/http1
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
 test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq \
-	$(B)/fuzz/fuse
+	$(B)/fuzz/fuse $(B)/fuzz/http1
 	tests/run-all.sh $(B)
 
 bench: all

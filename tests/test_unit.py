@@ -61,3 +61,9 @@ def test_fuzz_fuse_dispatcher():
     """Hostile FUSE request chains into src/fs/fuse.c over the memory and
     passthrough backends (nothing may appear outside the volume)."""
     _fuzz("fuse", 20, "fuse")
+
+
+def test_fuzz_http1_rewriter():
+    """Guest HTTP/1.1 requests, split anyhow, into src/http/http1.c: what it
+    emits must frame again as the same one request."""
+    _fuzz("http1", 20, "http1")

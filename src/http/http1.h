@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http1.h - HTTP/1.1 requests from the guest, framed and rewritten
+ *
+ * The guest's side of an intercepted (or plain) HTTP/1.1 connection goes
+ * through here: bytes are fed as they come (any split), http1_next() says
+ * when a whole request is in (pipelined requests follow one another), and
+ * http1_emit() writes it out with secret placeholders replaced by their
+ * values - in the request line (path, query string), in every header
+ * (Authorization: Basic is decoded, replaced and encoded again) and in the
+ * body (Content-Length or chunked, RFC 9112 §6-7) - or verbatim, counting
+ * the placeholders either way so the caller can tell a violation.
+ *
+ * Every byte is hostile: the framing is strict where laxness lets two
+ * parties disagree on where a request ends (RFC 9112 §6.1, §6.3, §11.2):
+ * both Transfer-Encoding and Content-Length, differing Content-Lengths,
+ * obsolete line folding, bare CR or LF in the head, codings other than
+ * chunked: all refused. A head over HTTP1_HEAD_MAX or a body over
+ * HTTP1_BODY_MAX is refused too (the body is held to rewrite its length).
+ */
+#ifndef MSB_HTTP_HTTP1_H
+#define MSB_HTTP_HTTP1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define HTTP1_HEAD_MAX (64 * 1024)
+#define HTTP1_BODY_MAX (8 * 1024 * 1024)
+#define HTTP1_HOST_MAX 255
+
+/* http1_secret - a placeholder the guest holds and the value it stands for */
+struct http1_secret {
+	const char *placeholder;
+	const char *value;
+};
+
+/**
+ * struct http1_req - the request at the front of the stream
+ * @head_len: request line and headers, through the empty line
+ * @total:    all of the request's bytes as the guest sent them
+ * @host:     the Host header, lowercase, port removed ("" if none)
+ * @chunked:  the body came chunked
+ * @body:     the decoded body (chunks joined), @body_len bytes, in http1
+ */
+struct http1_req {
+	size_t head_len, total;
+	char host[HTTP1_HOST_MAX + 1];
+	int chunked;
+	size_t body_len;
+};
+
+/* struct http1 - one connection's guest-to-server stream; zero it to start */
+struct http1 {
+	struct msb_buf in;
+	struct msb_buf body;
+};
+
+/* http1_feed() - add guest bytes. Return: 0, or -ENOMEM. */
+int http1_feed(struct http1 *h, const void *data, size_t n);
+
+/**
+ * http1_next() - frame the request at the front of what was fed
+ * @h: the stream
+ * @r: filled when a whole request is in
+ *
+ * Return: 1 with @r filled, 0 if more bytes are needed, -EBADMSG for a
+ * malformed or ambiguous request, -E2BIG for a head over HTTP1_HEAD_MAX,
+ * -EFBIG for a body over HTTP1_BODY_MAX. After an error the stream is done.
+ */
+int http1_next(struct http1 *h, struct http1_req *r);
+
+/**
+ * http1_emit() - write the framed request out and drop it from the stream
+ * @h:     the stream http1_next() framed @r from
+ * @r:     as it filled it
+ * @s:     the secrets, @ns of them
+ * @subst: replace placeholders by values (0: leave the bytes as they are)
+ * @out:   appended to
+ *
+ * A rewritten body is sent with its new Content-Length, or as one chunk if
+ * it came chunked (trailers are dropped). Values put in the request line
+ * are percent-encoded where not visible ASCII; a value with CR or LF is
+ * never put in a header, and an empty value nowhere (-EINVAL: the caller
+ * refuses the request).
+ * Return: how many placeholders the request held (>= 0), -ENOMEM or
+ * -EINVAL. On error, @out may hold part of the request: discard it.
+ */
+long http1_emit(struct http1 *h, const struct http1_req *r,
+		const struct http1_secret *s, size_t ns, int subst,
+		struct msb_buf *out);
+
+void http1_free(struct http1 *h);
+
+#endif

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_http1.c - framing and rewriting guest HTTP/1.1 requests */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "http1.h"
+#include "util.h"
+
+static const struct http1_secret SEC[] = {
+	{ "msb_placeholder_aaaa", "REAL-TOKEN-1" },
+	{ "msb_placeholder_bbbb", "s3cr3t" },
+};
+
+/* run() - feed @in in pieces of @step bytes, emit every request; Return:
+ * placeholders seen, or the first error; *@nreq counts requests. */
+static long run(const char *in, size_t len, size_t step, int subst,
+		struct msb_buf *out, int *nreq)
+{
+	struct http1 h = { 0 };
+	struct http1_req r;
+	long found = 0, f;
+	int rc = 0;
+
+	*nreq = 0;
+	for (size_t at = 0; at < len; at += step) {
+		size_t n = len - at < step ? len - at : step;
+
+		CHECK_EQ_INT(http1_feed(&h, in + at, n), 0);
+		while ((rc = http1_next(&h, &r)) == 1) {
+			f = http1_emit(&h, &r, SEC, ARRAY_SIZE(SEC), subst, out);
+			CHECK(f >= 0);
+			found += f;
+			(*nreq)++;
+		}
+		if (rc < 0)
+			break;
+	}
+	http1_free(&h);
+	return rc < 0 ? rc : found;
+}
+
+static char *str(const struct msb_buf *b)
+{
+	char *s = malloc(b->len + 1);
+
+	memcpy(s, msb_buf_data(b), b->len);
+	s[b->len] = '\0';
+	return s;
+}
+
+TEST(http1_substitutes_line_headers_and_body_any_split)
+{
+	static const char in[] =
+		"POST /v1/x?key=msb_placeholder_aaaa&b=1 HTTP/1.1\r\n"
+		"Host: API.example.com:443\r\n"
+		"X-Api-Key: msb_placeholder_bbbb\r\n"
+		"Content-Length: 31\r\n"
+		"\r\n"
+		"{\"t\":\"msb_placeholder_aaaa\",\"n\":1}";
+	static const char want[] =
+		"POST /v1/x?key=REAL-TOKEN-1&b=1 HTTP/1.1\r\n"
+		"Host: API.example.com:443\r\n"
+		"X-Api-Key: s3cr3t\r\n"
+		"Content-Length: 23\r\n"
+		"\r\n"
+		"{\"t\":\"REAL-TOKEN-1\",\"n\":1}";
+	size_t len = strlen(in);
+
+	/* the body above is 31 bytes up to ",\"n\"": what is past it is the
+	 * start of a second request, never complete */
+	for (size_t step = 1; step <= len; step++) {
+		struct msb_buf out = { 0 };
+		int nreq;
+		long f = run(in, len, step, 1, &out, &nreq);
+		cleanup_free char *s = str(&out);
+
+		CHECK_EQ_INT(f, 3);
+		CHECK_EQ_INT(nreq, 1);
+		CHECK_EQ_INT(strncmp(s, want, strlen(want) - 4), 0);
+		msb_buf_free(&out);
+	}
+}
+
+TEST(http1_host_header_parsed)
+{
+	static const char *const in[] = {
+		"GET / HTTP/1.1\r\nHost: API.Example.com:8443\r\n\r\n",
+		"GET / HTTP/1.1\r\nhost:api.example.com \r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n",
+	};
+	static const char *const want[] = { "api.example.com",
+					     "api.example.com", "2001:db8::1" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+		struct http1 h = { 0 };
+		struct http1_req r;
+
+		http1_feed(&h, in[i], strlen(in[i]));
+		CHECK_EQ_INT(http1_next(&h, &r), 1);
+		CHECK_STR(r.host, want[i]);
+		http1_free(&h);
+	}
+}
+
+TEST(http1_basic_auth_decoded_replaced_encoded)
+{
+	/* "user:msb_placeholder_bbbb" */
+	static const char in[] =
+		"GET / HTTP/1.1\r\nHost: a\r\n"
+		"Authorization: Basic dXNlcjptc2JfcGxhY2Vob2xkZXJfYmJiYg==\r\n\r\n";
+	struct msb_buf out = { 0 }, out2 = { 0 };
+	int nreq;
+
+	CHECK_EQ_INT(run(in, strlen(in), 7, 1, &out, &nreq), 1);
+	{
+		cleanup_free char *s = str(&out);
+
+		/* "user:s3cr3t" */
+		CHECK_CONTAINS(s, "Authorization: Basic dXNlcjpzM2NyM3Q=\r\n");
+	}
+	/* Not substituting: seen, and the bytes left as they were. */
+	CHECK_EQ_INT(run(in, strlen(in), 7, 0, &out2, &nreq), 1);
+	{
+		cleanup_free char *s = str(&out2);
+
+		CHECK_STR(s, in);
+	}
+	msb_buf_free(&out);
+	msb_buf_free(&out2);
+}
+
+TEST(http1_chunked_body_rejoined_and_pipelined)
+{
+	static const char in[] =
+		"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"5;ext=1\r\nmsb_p\r\n"
+		"f\r\nlaceholder_aaaa\r\n"
+		"3\r\n!!!\r\n"
+		"0\r\nX-Trailer: 1\r\n\r\n"
+		"GET /b?msb_placeholder_bbbb HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct msb_buf out = { 0 };
+	int nreq;
+
+	for (size_t step = 1; step < sizeof(in); step += 5) {
+		out.len = out.off = 0;
+		CHECK_EQ_INT(run(in, strlen(in), step, 1, &out, &nreq), 2);
+		CHECK_EQ_INT(nreq, 2);
+		{
+			cleanup_free char *s = str(&out);
+
+			CHECK_STR(s, "POST /a HTTP/1.1\r\nHost: a\r\n"
+				     "Transfer-Encoding: chunked\r\n\r\n"
+				     "f\r\nREAL-TOKEN-1!!!\r\n0\r\n\r\n"
+				     "GET /b?s3cr3t HTTP/1.1\r\nHost: a\r\n\r\n");
+		}
+	}
+	msb_buf_free(&out);
+}
+
+/* Framings two parties could read differently are refused (RFC 9112). */
+TEST(http1_refuses_ambiguous_framing)
+{
+	static const char *const bad[] = {
+		"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+		"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+		"GET / HTTP/1.1\r\nX : a\r\n\r\n",
+		"GET / HTTP/1.1\nX: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"GET /  HTTP/1.1\r\n\r\n",
+		"GET / HTTP/2.0\r\n\r\n",
+		"\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct msb_buf out = { 0 };
+		int nreq;
+
+		if (run(bad[i], strlen(bad[i]), 1, 1, &out, &nreq) != -EBADMSG)
+			unit_fail(__FILE__, __LINE__, "accepted: %s", bad[i]);
+		CHECK_EQ_INT(nreq, 0);
+		msb_buf_free(&out);
+	}
+}
+
+TEST(http1_huge_head_and_body_refused)
+{
+	size_t n = HTTP1_HEAD_MAX + 100;
+	char *big = malloc(n + 1);
+	struct http1 h = { 0 };
+	struct http1_req r;
+	static const char lie[] =
+		"POST / HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n";
+	static const char chunk[] =
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"fffffffffffffffffff\r\n";
+
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	memset(big + 19, 'a', n - 19);
+	http1_feed(&h, big, n);
+	CHECK_EQ_INT(http1_next(&h, &r), -E2BIG);
+	http1_free(&h);
+	memset(&h, 0, sizeof(h));
+	http1_feed(&h, lie, strlen(lie));
+	CHECK_EQ_INT(http1_next(&h, &r), -EFBIG);
+	http1_free(&h);
+	memset(&h, 0, sizeof(h));
+	http1_feed(&h, chunk, strlen(chunk));
+	CHECK_EQ_INT(http1_next(&h, &r), -EFBIG);
+	http1_free(&h);
+	free(big);
+}
+
+/* A placeholder split across the boundary of two chunks is still one
+ * placeholder, and a request with none is passed through byte for byte. */
+TEST(http1_verbatim_when_nothing_to_replace)
+{
+	static const char in[] =
+		"GET /plain?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+		"Content-Length: 4\r\n\r\nbody";
+	struct msb_buf out = { 0 };
+	int nreq;
+
+	CHECK_EQ_INT(run(in, strlen(in), 3, 1, &out, &nreq), 0);
+	{
+		cleanup_free char *s = str(&out);
+
+		CHECK_STR(s, in);
+	}
+	msb_buf_free(&out);
+}
+
+/* Values cannot change the framing: percent-encoded in the target, refused
+ * in a header if they hold CR or LF; Host and header names are left alone. */
+TEST(http1_values_cannot_change_framing)
+{
+	static const struct http1_secret sec[] = {
+		{ "PH1", "a b\r\nX: y" },
+	};
+	static const char line[] = "GET /p?k=PH1 HTTP/1.1\r\nHost: PH1\r\n\r\n";
+	static const char hdr[] = "GET / HTTP/1.1\r\nHost: a\r\nX-K: PH1\r\n\r\n";
+	struct http1 h = { 0 };
+	struct http1_req r;
+	struct msb_buf out = { 0 };
+
+	http1_feed(&h, line, strlen(line));
+	CHECK_EQ_INT(http1_next(&h, &r), 1);
+	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, 1, &out), 1);
+	{
+		cleanup_free char *s = str(&out);
+
+		CHECK_STR(s, "GET /p?k=a%20b%0D%0AX:%20y HTTP/1.1\r\n"
+			     "Host: PH1\r\n\r\n");
+	}
+	http1_free(&h);
+	msb_buf_free(&out);
+	memset(&h, 0, sizeof(h));
+	memset(&out, 0, sizeof(out));
+	http1_feed(&h, hdr, strlen(hdr));
+	CHECK_EQ_INT(http1_next(&h, &r), 1);
+	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, 1, &out), -EINVAL);
+	http1_free(&h);
+	msb_buf_free(&out);
+}
