@@ -27,9 +27,10 @@ LIB_SRC += src/net/policy.c
 # The FUSE dispatcher and the filesystem backends serve volumes from the
 # supervisor (and are driven directly by the unit tests and the fuzzer).
 FS_SRC := $(wildcard src/fs/*.c)
-# TLS interception (its CA and leaf certificates) and the HTTP/1.1 request
-# rewriter run in the supervisor.
-TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c)
+# TLS interception (its CA and leaf certificates), the HTTP/1.1 request
+# rewriter and secrets run in the supervisor.
+TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
+	$(wildcard src/secrets/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
@@ -60,7 +61,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -145,7 +146,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 $(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(HDRS) \
 		$(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
