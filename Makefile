@@ -24,13 +24,16 @@ SUP_SRC := $(wildcard src/supervisor/*.c)
 # the library checks rules with its policy parser.
 NET_SRC := $(filter-out src/net/policy.c,$(wildcard src/net/*.c))
 LIB_SRC += src/net/policy.c
+# Secrets: the library parses, reads and seals them at every create and
+# start; the supervisor keeps them in its vault.
+LIB_SRC += src/secrets/spec.c src/secrets/secret.c
 # The FUSE dispatcher and the filesystem backends serve volumes from the
 # supervisor (and are driven directly by the unit tests and the fuzzer).
 FS_SRC := $(wildcard src/fs/*.c)
 # TLS interception (its CA and leaf certificates), the HTTP/1.1 request
 # rewriter and secrets run in the supervisor.
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
-	$(wildcard src/secrets/*.c)
+	src/secrets/vault.c
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)

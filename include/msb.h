@@ -104,6 +104,31 @@ typedef struct msb_volume {
 MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 			     msb_error *err);
 
+/* A secret (docs/secrets.md): the guest's variable @env holds a random
+ * placeholder (msb_placeholder_...); the real value stays in the sandbox's
+ * supervisor, which swaps it in only inside verified TLS connections to
+ * @hosts. The value is never stored: ENV and FILE sources are read again
+ * by every create and start, in the calling process. */
+typedef enum msb_secret_source {
+	MSB_SECRET_ENV,   /* @ref: a variable of the caller's environment */
+	MSB_SECRET_FILE,  /* @ref: a file (one trailing line break dropped) */
+	MSB_SECRET_VALUE, /* @ref: the value itself; kept nowhere, so the
+			   * sandbox cannot be started again once stopped */
+} msb_secret_source;
+
+typedef struct msb_secret {
+	const char *env;           /* the guest's variable name */
+	msb_secret_source source;
+	const char *ref;           /* the variable, the path or the value */
+	const char *hosts;         /* comma-separated: "api.example.com",
+				    * "*.example.com" for names below it */
+} msb_secret;
+
+/* msb_secret_parse() - a secret as msb run --secret-env writes it:
+ * "NAME=@env:VAR:HOSTS" or "NAME=@file:PATH:HOSTS". @spec is cut up in
+ * place and @s points into it; checked by msb_sandbox_create(). */
+MSB_API int msb_secret_parse(char *spec, msb_secret *s, msb_error *err);
+
 typedef struct msb_sandbox_config {
 	const char *name;          /* required */
 	const char *image;         /* NULL = "default" */
@@ -125,6 +150,8 @@ typedef struct msb_sandbox_config {
 				    * detached after boot (run -d IMAGE) */
 	const msb_volume *volumes; /* mounted in order, @nvolumes of them */
 	size_t nvolumes;
+	const msb_secret *secrets; /* @nsecrets of them (at most 64) */
+	size_t nsecrets;
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;

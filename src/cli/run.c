@@ -46,6 +46,12 @@ const struct verb verb_run = {
 	"      --cpus N           virtual CPUs (default 1)\n"
 	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M)\n"
 	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
+	"      --secret-env NAME=@env:VAR:HOSTS  a secret: the guest's NAME\n"
+	"                         holds a placeholder; the value of VAR (read\n"
+	"                         now and at every msb start, never stored) is\n"
+	"                         sent only to HOSTS (comma-separated,\n"
+	"                         *.x.com for names below x.com); repeatable\n"
+	"      --secret-env NAME=@file:PATH:HOSTS  the same, from a file\n"
 	"  -w, --workdir DIR      working directory of every command\n"
 	"  -u, --user USER        user of every command (name, uid or uid:gid)\n"
 	"      --entrypoint CMD   replace the image's Entrypoint (and Cmd);\n"
@@ -76,7 +82,11 @@ const struct verb verb_run = {
 };
 
 enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
-       OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN };
+       OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
+       OPT_SECRET_ENV };
+
+/* As many as a sandbox takes (src/secrets/secrets.h). */
+#define SECRETS_MAX 64
 
 /* More than the VM has room for: the library says how many fit. */
 #define VOLUMES_MAX 16
@@ -99,6 +109,7 @@ static const struct option opts[] = {
 	{ "volume", required_argument, NULL, 'v' },
 	{ "volume-mem", required_argument, NULL, OPT_VOLUME_MEM },
 	{ "volume-plugin", required_argument, NULL, OPT_VOLUME_PLUGIN },
+	{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -152,6 +163,7 @@ static int cmd_run(int argc, char **argv)
 	uint64_t t0;
 	char **cmd = NULL;
 	static msb_volume vols[VOLUMES_MAX];
+	static msb_secret secrets[SECRETS_MAX];
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -251,6 +263,18 @@ static int cmd_run(int argc, char **argv)
 						     err.message);
 			cfg.volumes = vols;
 			cfg.nvolumes++;
+			break;
+		case OPT_SECRET_ENV:
+			if (cfg.nsecrets == SECRETS_MAX)
+				return cli_bad_usage(&verb_run,
+					"too many secrets (at most %d)",
+					SECRETS_MAX);
+			if (msb_secret_parse(strdup(optarg),
+					     &secrets[cfg.nsecrets], &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			cfg.secrets = secrets;
+			cfg.nsecrets++;
 			break;
 		case OPT_NET_ALLOW:
 		case OPT_NET_ALLOW_CIDR:

@@ -25,6 +25,7 @@
 #include "netcfg.h"
 #include "volumes.h"
 #include "image.h"
+#include "secrets.h"
 #include "state.h"
 #include "util.h"
 
@@ -262,9 +263,11 @@ static int supervisor_path(char *buf, size_t n)
 
 /* spawn() - start the supervisor detached and wait for its first word. */
 static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
-		 uint64_t *boot_ms, msb_error *err)
+		 json_object *secrets, int secrets_fd, uint64_t *boot_ms,
+		 msb_error *err)
 {
 	char sup[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], fdarg[16];
+	char sfdarg[16] = "4";
 	char envbuf[3][PATH_MAX + 32];
 	char **envp;
 	size_t nenv = 0, k = 0;
@@ -291,7 +294,9 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	for (size_t i = 0; i < nenv; i++)
 		if (strncmp(environ[i], "MSB_HOME=", 9) &&
 		    strncmp(environ[i], "MSB_PREFIX=", 11) &&
-		    strncmp(environ[i], "MSB_T0_US=", 10))
+		    strncmp(environ[i], "MSB_T0_US=", 10) &&
+		    /* a secret's source stays with the caller */
+		    !msb_secrets_env_source(secrets, environ[i]))
 			envp[k++] = environ[i];
 	snprintf(envbuf[0], sizeof(envbuf[0]), "MSB_HOME=%s", msb_home());
 	snprintf(envbuf[1], sizeof(envbuf[1]), "MSB_PREFIX=%s", msb_prefix());
@@ -302,8 +307,19 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	envp[k++] = envbuf[2];
 	envp[k] = NULL;
 
+	/* Above the descriptors the child rearranges (3 and 4), so its
+	 * dup2() never lands on itself and keeps close-on-exec. */
+	if (secrets_fd >= 0) {
+		secrets_fd = fcntl(secrets_fd, F_DUPFD_CLOEXEC, 10);
+		if (secrets_fd < 0) {
+			free(envp);
+			return msb_fail_errno(err, -errno, "dup");
+		}
+	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		free(envp);
+		if (secrets_fd >= 0)
+			close(secrets_fd);
 		return msb_fail_errno(err, -errno, "pipe");
 	}
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -314,6 +330,8 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		int e = -errno;
 
 		free(envp);
+		if (secrets_fd >= 0)
+			close(secrets_fd);
 		close(pfd[0]);
 		close(pfd[1]);
 		if (logfd >= 0)
@@ -323,7 +341,8 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		return msb_fail_errno(err, e, "fork");
 	}
 	if (pid == 0) {
-		char *argv[] = { sup, (char *)name, fdarg, NULL };
+		char *argv[] = { sup, (char *)name, fdarg,
+				 secrets_fd >= 0 ? sfdarg : NULL, NULL };
 		sigset_t none;
 
 		setsid();
@@ -333,6 +352,8 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		dup2(logfd >= 0 ? logfd : nullfd, 1);
 		dup2(logfd >= 0 ? logfd : nullfd, 2);
 		dup2(pfd[1], 3); /* dup2 clears close-on-exec */
+		if (secrets_fd >= 0)
+			dup2(secrets_fd, 4);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGINT, SIG_DFL);
@@ -341,6 +362,8 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		_exit(127);
 	}
 	free(envp);
+	if (secrets_fd >= 0)
+		close(secrets_fd);
 	close(pfd[1]);
 	if (logfd >= 0)
 		close(logfd);
@@ -412,9 +435,10 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	const char *kernel;
 	char dir[PATH_MAX], canon[700];
 	json_object *cfg, *layers = NULL, *icfg = NULL, *vols = NULL;
+	json_object *secrets = NULL;
 	sqlite3 *db;
 	unsigned timeout, max_disks;
-	int r;
+	int r, sfd = -1;
 
 	if (!err)
 		err = &local; /* its message is recorded on a failed boot */
@@ -445,13 +469,29 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_net_config_check(&c->net, err);
 	if (r < 0)
 		return r;
-	r = msb_volumes_json(c->volumes, c->nvolumes, &vols, err);
-	if (r < 0)
+	/* Every value is read once here, so a missing one stops the create
+	 * before anything is made, and again just before the spawn. */
+	r = msb_secrets_json(c->secrets, c->nsecrets, &secrets, err);
+	if (r == 0)
+		r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd,
+				     err);
+	if (sfd >= 0)
+		close(sfd);
+	sfd = -1;
+	if (r < 0) {
+		json_object_put(secrets);
 		return r;
+	}
+	r = msb_volumes_json(c->volumes, c->nvolumes, &vols, err);
+	if (r < 0) {
+		json_object_put(secrets);
+		return r;
+	}
 	/* Layer disks and volumes share the VM's free virtio slots: with
 	 * volumes, the image's top layers are merged into fewer disks. */
 	if (c->nvolumes >= MSB_ENGINE_SHARED_SLOTS) {
 		json_object_put(vols);
+		json_object_put(secrets);
 		return msb_fail(err, -E2BIG,
 				"%zu volumes do not fit: use at most %d "
 				"volumes (a sandbox has %d device slots for "
@@ -478,6 +518,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		json_object_put(layers);
 		json_object_put(icfg);
 		json_object_put(vols);
+		json_object_put(secrets);
 		return r;
 	}
 
@@ -499,6 +540,26 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	json_object_object_add(cfg, "net", msb_net_config_json(&c->net));
 	if (vols)
 		json_object_object_add(cfg, "volumes", vols);
+	if (secrets) {
+		json_object *env;
+
+		/* The guest sees placeholders, after the image's and the
+		 * user's variables so they win. */
+		json_object_object_get_ex(cfg, "env", &env);
+		for (size_t i = 0; i < json_object_array_length(secrets); i++) {
+			json_object *o = json_object_array_get_idx(secrets, i),
+				    *e, *ph;
+			char kv[256];
+
+			json_object_object_get_ex(o, "env", &e);
+			json_object_object_get_ex(o, "placeholder", &ph);
+			snprintf(kv, sizeof(kv), "%s=%s",
+				 json_object_get_string(e),
+				 json_object_get_string(ph));
+			json_object_array_add(env, json_object_new_string(kv));
+		}
+		json_object_object_add(cfg, "secrets", secrets);
+	}
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(
@@ -541,7 +602,12 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = make_upper(dir, err);
 	if (r < 0)
 		goto undo;
-	r = spawn(c->name, timeout, t0, &boot_ms, err);
+	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
+	if (r < 0)
+		goto undo;
+	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, err);
+	if (sfd >= 0)
+		close(sfd);
 	if (r < 0) {
 		/* The record stays, marked failed with its console log,
 		 * unless the supervisor never got to it. */
@@ -608,9 +674,9 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 {
 	uint64_t t0 = msb_now_us(), boot_ms = 0;
 	struct msb_row row;
-	json_object *cfg, *t;
+	json_object *cfg, *t, *secrets = NULL;
 	unsigned timeout = DEFAULT_BOOT_TIMEOUT_MS;
-	int r;
+	int r, sfd = -1;
 
 	r = load_row(name, &row, err);
 	if (r < 0)
@@ -636,10 +702,17 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 			       err);
 		json_object_put(legacy);
 	}
+	if (cfg && !json_object_object_get_ex(cfg, "secrets", &secrets))
+		secrets = NULL;
+	if (r == 0)
+		r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
+	if (r == 0)
+		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, err);
+	if (sfd >= 0)
+		close(sfd);
 	json_object_put(cfg);
 	if (r < 0)
 		goto out_row;
-	r = spawn(name, timeout, t0, &boot_ms, err);
 	if (r == 0)
 		r = new_handle(name, boot_ms, out, err);
 out_row:

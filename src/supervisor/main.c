@@ -595,8 +595,8 @@ int main(int argc, char **argv)
 	char lock[PATH_MAX];
 	int lockfd, r;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: msb-supervisor NAME NOTIFY_FD\n"
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: msb-supervisor NAME NOTIFY_FD [SECRETS_FD]\n"
 				"(started by msb; not meant to be run by hand)\n");
 		return 2;
 	}
@@ -626,6 +626,18 @@ int main(int argc, char **argv)
 	raise_nofile();
 	r = load_config(s, &row, &err);
 	msb_row_free(&row);
+	if (r == 0) {
+		json_object *rec = NULL;
+
+		json_object_object_get_ex(s->config, "secrets", &rec);
+		r = msb_vault_load(&s->vault, rec,
+				   argc == 4 ? atoi(argv[3]) : -1, &err);
+		/* Nothing may read the values out of this process: no core
+		 * dumps, no ptrace or /proc/PID/mem from the user's other
+		 * processes (QEMU included). */
+		if (r == 0 && s->vault.n)
+			prctl(PR_SET_DUMPABLE, 0);
+	}
 	if (r == 0)
 		r = setup_fds(s, &err);
 	if (r == 0)
@@ -653,6 +665,7 @@ int main(int argc, char **argv)
 	}
 	run_loop(s);
 	finish(s);
+	msb_vault_free(&s->vault);
 	msb_db_close(s->db);
 	return s->fail[0] ? 1 : 0;
 }

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "proto.h"
+#include "secrets.h"
 
 #define MAX_STREAMS 1024
 #define MAX_CONNS 256
@@ -107,6 +108,9 @@ struct sup {
 	/* volumes: vhost-user-fs device servers (fs.c) */
 	struct sup_vol *vols[SUP_MAX_VOLUMES];
 	unsigned int nvols;
+
+	/* real values of the sandbox's secrets (src/secrets/) */
+	struct msb_vault vault;
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[MAX_CONNS];

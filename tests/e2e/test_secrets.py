@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Secrets (docs/secrets.md): the guest holds placeholders; the real values
+live only in the supervisor's memory, never in argv, environments, the
+state database, logs or any file under $MSB_HOME (the guest's disk
+included)."""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import unique
+
+# Real values: long enough never to appear by chance.
+ENV_VALUE = "sk-live-" + os.urandom(12).hex()
+FILE_VALUE = "ghp_" + os.urandom(12).hex()
+PLACEHOLDER = re.compile(r"^msb_placeholder_[0-9a-f]{32}$")
+
+
+@pytest.fixture(scope="module")
+def secret_file(tmp_path_factory):
+    p = tmp_path_factory.mktemp("secrets") / "token"
+    p.write_text(FILE_VALUE + "\n")
+    p.chmod(0o600)
+    return str(p)
+
+
+@pytest.fixture(scope="module")
+def sb(msb, secret_file):
+    name = unique("sec")
+    msb("run", "--name", name, "-d",
+        "--secret-env", "API_KEY=@env:MSB_TEST_API_KEY:api.example.com,*.example.org",
+        "--secret-env", f"GH_TOKEN=@file:{secret_file}:github.example.com",
+        "-e", "API_KEY=user-set-wins-not", check=0,
+        env={"MSB_TEST_API_KEY": ENV_VALUE})
+    yield name
+    msb("rm", "-f", name)
+
+
+def guest_env(msb, name):
+    out = msb.out("exec", name, "--", "sh", "-c",
+                  'echo "$API_KEY"; echo "$GH_TOKEN"')
+    return out.split()
+
+
+def supervisor_pid(name):
+    out = subprocess.run(["pgrep", "-f", f"msb-supervisor {name} "],
+                         capture_output=True, text=True).stdout.split()
+    assert len(out) == 1, out
+    return int(out[0])
+
+
+def proc_bytes(pid, what):
+    with open(f"/proc/{pid}/{what}", "rb") as f:
+        return f.read()
+
+
+def leaked_in(path_bytes):
+    return ENV_VALUE.encode() in path_bytes or FILE_VALUE.encode() in path_bytes
+
+
+def test_guest_sees_placeholders_only(msb, sb):
+    api, gh = guest_env(msb, sb)
+    assert PLACEHOLDER.match(api) and PLACEHOLDER.match(gh), (api, gh)
+    assert api != gh
+    # every process's environment in the guest, and a file on its disk
+    out = msb("exec", sb, "--", "sh", "-c",
+              "cat /proc/*/environ | tr '\\0' '\\n'; env > /root/env.txt; sync",
+              check=0).stdout
+    assert api.encode() in out
+    assert not leaked_in(out)
+
+
+def test_no_process_argv_or_environment_holds_a_value(msb, sb):
+    sup = supervisor_pid(sb)
+    qemus = subprocess.run(["pgrep", "-P", str(sup)], capture_output=True,
+                           text=True).stdout.split()
+    assert qemus, "no QEMU under the supervisor"
+    for pid in [sup, *map(int, qemus)]:
+        for what in ("cmdline", "environ"):
+            data = proc_bytes(pid, what)
+            assert not leaked_in(data), (pid, what)
+        # the memfd that carried the values is closed
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            assert "msb-secrets" not in target, (pid, fd, target)
+    # the source variable itself is not handed down to the supervisor
+    assert b"MSB_TEST_API_KEY" not in proc_bytes(sup, "environ")
+    # nor may anything of the same user read its memory
+    st = os.stat(f"/proc/{sup}/mem")
+    assert not os.access(f"/proc/{sup}/mem", os.R_OK) or st.st_uid == 0
+
+
+def test_nothing_under_msb_home_holds_a_value(msb, sb):
+    # writes to the guest disk reach its upper image on the host first
+    msb("exec", sb, "--", "sh", "-c",
+        'echo "$API_KEY $GH_TOKEN" > /root/keys.txt; sync', check=0)
+    for value in (ENV_VALUE, FILE_VALUE):
+        p = subprocess.run(["grep", "-r", "-a", "-l", "-F", value, msb.home],
+                           capture_output=True, text=True)
+        assert p.returncode == 1, (value[:6], p.stdout, p.stderr)
+    # the record keeps where a value comes from, and its placeholder
+    insp = msb.out("inspect", sb)
+    api, _ = guest_env(msb, sb)
+    assert api in insp and "MSB_TEST_API_KEY" in insp
+
+
+def test_start_reads_the_values_again(msb, sb):
+    before = guest_env(msb, sb)
+    msb("stop", sb, check=0)
+    # the value is read from its source at every start, never kept
+    p = msb("start", sb, env={"MSB_TEST_API_KEY": ""})
+    assert p.returncode != 0
+    assert b"secret API_KEY: the value must be 1 to" in p.stderr, p.stderr
+    msb("start", sb, env={"MSB_TEST_API_KEY": ENV_VALUE}, check=0)
+    assert guest_env(msb, sb) == before
+
+
+def test_start_without_the_source_fails_clearly(msb, secret_file):
+    name = unique("sec")
+    p = msb("run", "--name", name, "-d",
+            "--secret-env", "K=@env:MSB_TEST_UNSET_VAR:api.example.com")
+    assert p.returncode != 0
+    assert b"variable MSB_TEST_UNSET_VAR is not set" in p.stderr, p.stderr
+    # nothing was made
+    assert name.encode() not in msb("ps", "-a", check=0).stdout
+
+
+@pytest.mark.parametrize("spec,why", [
+    ("K=plain", b"never given on the command line"),
+    ("K=@env:V", b"no variable or path, or no hosts"),
+    ("K=@env:V:bad host", b"is not a host name"),
+    ("9K=@env:V:h.io", b"not an environment variable name"),
+])
+def test_bad_secrets_are_refused(msb, spec, why):
+    p = msb("run", "--name", unique("sec"), "-d", "--secret-env", spec,
+            env={"V": "x"})
+    assert p.returncode != 0 and why in p.stderr, p.stderr
