@@ -33,7 +33,7 @@ FS_SRC := $(wildcard src/fs/*.c)
 # TLS interception (its CA and leaf certificates), the HTTP/1.1 request
 # rewriter and secrets run in the supervisor.
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
-	src/secrets/vault.c
+	src/secrets/vault.c src/secrets/guard.c
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)

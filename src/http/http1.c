@@ -395,9 +395,9 @@ static int is_header(const uint8_t *line, size_t n, const char *name)
 						      name, l);
 }
 
-long http1_emit(struct http1 *h, const struct http1_req *r,
-		const struct http1_secret *s, size_t ns, int subst,
-		struct msb_buf *out)
+static long emit(struct http1 *h, const struct http1_req *r,
+		 const struct http1_secret *s, size_t ns, int subst,
+		 struct msb_buf *out, int consume)
 {
 	const uint8_t *p = msb_buf_data(&h->in), *line = p;
 	const uint8_t *end = p + r->head_len - 2; /* before the empty line */
@@ -473,11 +473,29 @@ long http1_emit(struct http1 *h, const struct http1_req *r,
 			   body.len ? 7 : 5) < 0)
 		goto nomem;
 	msb_buf_free(&body);
-	msb_buf_consume(&h->in, r->total);
+	if (consume)
+		msb_buf_consume(&h->in, r->total);
 	return found;
 nomem:
 	f = -ENOMEM;
 fail:
 	msb_buf_free(&body);
+	return f;
+}
+
+long http1_emit(struct http1 *h, const struct http1_req *r,
+		const struct http1_secret *s, size_t ns, int subst,
+		struct msb_buf *out)
+{
+	return emit(h, r, s, ns, subst, out, 1);
+}
+
+long http1_count(struct http1 *h, const struct http1_req *r,
+		 const struct http1_secret *s, size_t ns)
+{
+	struct msb_buf scratch = { 0 };
+	long f = emit(h, r, s, ns, 0, &scratch, 0);
+
+	msb_buf_free(&scratch);
 	return f;
 }

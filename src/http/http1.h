@@ -90,6 +90,15 @@ long http1_emit(struct http1 *h, const struct http1_req *r,
 		const struct http1_secret *s, size_t ns, int subst,
 		struct msb_buf *out);
 
+/**
+ * http1_count() - how many of @s's placeholders the framed request @r holds,
+ * where http1_emit() looks (request-target, header values, Basic
+ * credentials, the decoded body), leaving the stream as it is.
+ * Return: the count (>= 0), or -ENOMEM.
+ */
+long http1_count(struct http1 *h, const struct http1_req *r,
+		 const struct http1_secret *s, size_t ns);
+
 void http1_free(struct http1 *h);
 
 #endif

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* guard.c - the secrets filter (see guard.h): frames the guest's requests
+ * with http1.c, decides per secret whether its value may go, rewrites or
+ * refuses */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard.h"
+#include "http1.h"
+
+struct guard {
+	const struct guard_env *env;
+	struct msb_flow_info info;
+	int tls;
+	int done; /* refused: everything after is dropped */
+	struct http1 h;
+};
+
+int guard_mode_parse(const char *s, enum guard_mode *out)
+{
+	if (!strcmp(s, "block"))
+		*out = GUARD_BLOCK;
+	else if (!strcmp(s, "log"))
+		*out = GUARD_LOG;
+	else if (!strcmp(s, "allow"))
+		*out = GUARD_ALLOW;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+void *guard_new(const struct guard_env *env, const struct msb_flow_info *info,
+		int tls)
+{
+	struct guard *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->env = env;
+	g->info = *info;
+	g->tls = tls;
+	return g;
+}
+
+static void dst_text(const struct guard *g, char *buf, size_t n)
+{
+	const struct sockaddr_storage *d = &g->info.dst;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (d->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)d;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		port = ntohs(a->sin_port);
+		snprintf(buf, n, "%s:%u", ip, port);
+	} else if (d->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)d;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, n, "[%s]:%u", ip, port);
+	} else {
+		snprintf(buf, n, "?");
+	}
+}
+
+/* why_not() - the first condition of guard.h that fails for @sec in a
+ * request to @host, or NULL when its value may go. */
+static const char *why_not(const struct guard *g,
+			   const struct msb_vault_secret *sec, const char *host)
+{
+	if (!g->tls)
+		return "not over intercepted TLS";
+	if (!g->info.sni[0])
+		return "no TLS server name";
+	if (!secret_host_allowed(&sec->spec, g->info.sni))
+		return "the server name is not one of the secret's hosts";
+	if (!g->info.resolved_sni)
+		return "the address was not resolved by the sandbox for the "
+		       "server name";
+	if (strcmp(host, g->info.sni))
+		return "the Host header differs from the server name";
+	return NULL;
+}
+
+static void say(const struct guard *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(const struct guard *g, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	if (!g->env->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	g->env->log(g->env->ctx, line);
+}
+
+static void answer(struct msb_buf *reply, int code, const char *why)
+{
+	char b[512];
+	int n = snprintf(b, sizeof(b),
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+			 code, code == 403 ? "Forbidden" : "Bad Request",
+			 strlen(why) + 1, why);
+
+	if (reply)
+		msb_buf_append(reply, b, (size_t)n);
+}
+
+/* one() - the request at the front: rewritten to @out, or refused.
+ * Return: 0, or a negative errno (the flow is reset). */
+static int one(struct guard *g, const struct http1_req *req,
+	       struct msb_buf *out, struct msb_buf *reply)
+{
+	const struct msb_vault *v = g->env->vault;
+	struct http1_secret ok[MSB_SECRETS_MAX];
+	size_t nok = 0;
+	char dst[64];
+	long f;
+
+	dst_text(g, dst, sizeof(dst));
+	for (size_t i = 0; i < v->n; i++) {
+		const struct msb_vault_secret *sec = &v->s[i];
+		struct http1_secret s = { sec->placeholder, sec->value };
+		const char *why = why_not(g, sec, req->host);
+
+		if (!why) {
+			ok[nok++] = s;
+			continue;
+		}
+		f = http1_count(&g->h, req, &s, 1);
+		if (f < 0)
+			return (int)f;
+		if (!f || g->env->mode == GUARD_ALLOW)
+			continue;
+		say(g, "secret %s: request to %s (Host '%s', server name '%s') "
+		       "%s: %s",
+		    sec->spec.name, dst, req->host, g->info.sni,
+		    g->env->mode == GUARD_BLOCK ?
+			    "blocked" :
+			    "sent with the placeholder",
+		    why);
+		if (g->env->mode == GUARD_BLOCK) {
+			answer(reply, 403,
+			       "msb: refused: a secret's placeholder may only "
+			       "go to the secret's hosts");
+			return -EACCES;
+		}
+	}
+	f = http1_emit(&g->h, req, ok, nok, 1, out);
+	return f < 0 ? (int)f : 0;
+}
+
+static int to_upstream(void *st, const uint8_t *p, size_t n,
+		       struct msb_buf *out, struct msb_buf *reply)
+{
+	struct guard *g = st;
+	struct http1_req req;
+	int r;
+
+	if (g->done)
+		return -ECONNRESET;
+	if (http1_feed(&g->h, p, n) < 0)
+		return -ENOMEM;
+	while ((r = http1_next(&g->h, &req)) == 1) {
+		r = one(g, &req, out, reply);
+		if (r < 0)
+			break;
+	}
+	if (r < 0 && r != -EACCES) {
+		char dst[64];
+
+		dst_text(g, dst, sizeof(dst));
+		say(g, "HTTP request to %s refused: %s", dst,
+		    r == -E2BIG    ? "its head is over 64 KiB" :
+		    r == -EFBIG    ? "its body is over 8 MiB" :
+		    r == -EBADMSG  ? "malformed or ambiguous framing" :
+				     strerror(-r));
+		answer(reply, 400,
+		       "msb: refused: a request that could not be read "
+		       "safely as HTTP/1.1");
+	}
+	if (r < 0) {
+		g->done = 1;
+		return r;
+	}
+	return 0;
+}
+
+/* Responses are not looked into: nothing of a secret is in them that the
+ * server did not put there. */
+static int to_guest(void *st, const uint8_t *p, size_t n, struct msb_buf *out)
+{
+	(void)st;
+	return msb_buf_append(out, p, n) < 0 ? -ENOMEM : 0;
+}
+
+static void guard_close(void *st)
+{
+	struct guard *g = st;
+
+	http1_free(&g->h);
+	free(g);
+}
+
+const struct msb_flow_filter guard_filter = {
+	.to_upstream = to_upstream,
+	.to_guest = to_guest,
+	.close = guard_close,
+};
