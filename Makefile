@@ -161,7 +161,8 @@ $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 $(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net -Iinclude \
-		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c
+		-Isrc/tls -Isrc/common \
+		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c src/common/buf.c
 
 # The tar headers of archives given to msb load (fuzz/tar.c).
 $(B)/fuzz/tar: fuzz/tar.c src/image/tar.c src/common/util.c $(HDRS)

@@ -152,6 +152,11 @@ typedef struct msb_sandbox_config {
 	size_t nvolumes;
 	const msb_secret *secrets; /* @nsecrets of them (at most 64) */
 	size_t nsecrets;
+	const char *on_secret_violation; /* a placeholder sent where its value
+				    * may not go: "block" (NULL: answered
+				    * 403, logged, the connection closed),
+				    * "log" (sent as it is, logged) or
+				    * "allow" (sent as it is) */
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;

@@ -52,6 +52,11 @@ const struct verb verb_run = {
 	"                         sent only to HOSTS (comma-separated,\n"
 	"                         *.x.com for names below x.com); repeatable\n"
 	"      --secret-env NAME=@file:PATH:HOSTS  the same, from a file\n"
+	"      --on-secret-violation block|log|allow  a placeholder sent where\n"
+	"                         its value may not go (today: plain HTTP to\n"
+	"                         port 80) is answered 403 and logged (block,\n"
+	"                         default), sent as it is and logged (log), or\n"
+	"                         sent as it is (allow)\n"
 	"  -w, --workdir DIR      working directory of every command\n"
 	"  -u, --user USER        user of every command (name, uid or uid:gid)\n"
 	"      --entrypoint CMD   replace the image's Entrypoint (and Cmd);\n"
@@ -84,7 +89,7 @@ const struct verb verb_run = {
 
 enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
-       OPT_SECRET_ENV };
+       OPT_SECRET_ENV, OPT_SECRET_VIOLATION };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -111,6 +116,7 @@ static const struct option opts[] = {
 	{ "volume-mem", required_argument, NULL, OPT_VOLUME_MEM },
 	{ "volume-plugin", required_argument, NULL, OPT_VOLUME_PLUGIN },
 	{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
+	{ "on-secret-violation", required_argument, NULL, OPT_SECRET_VIOLATION },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -276,6 +282,9 @@ static int cmd_run(int argc, char **argv)
 						     err.message);
 			cfg.secrets = secrets;
 			cfg.nsecrets++;
+			break;
+		case OPT_SECRET_VIOLATION:
+			cfg.on_secret_violation = optarg;
 			break;
 		case OPT_NET_ALLOW:
 		case OPT_NET_ALLOW_CIDR:

@@ -469,6 +469,13 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_net_config_check(&c->net, err);
 	if (r < 0)
 		return r;
+	if (c->on_secret_violation && strcmp(c->on_secret_violation, "block") &&
+	    strcmp(c->on_secret_violation, "log") &&
+	    strcmp(c->on_secret_violation, "allow"))
+		return msb_fail(err, -EINVAL,
+				"invalid on-secret-violation '%s': use block, "
+				"log or allow",
+				c->on_secret_violation);
 	/* Every value is read once here, so a missing one stops the create
 	 * before anything is made, and again just before the spawn. */
 	r = msb_secrets_json(c->secrets, c->nsecrets, &secrets, err);
@@ -560,6 +567,10 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		}
 		json_object_object_add(cfg, "secrets", secrets);
 	}
+	if (c->on_secret_violation)
+		json_object_object_add(
+			cfg, "secret_violation",
+			json_object_new_string(c->on_secret_violation));
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(

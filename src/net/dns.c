@@ -338,6 +338,14 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
 		return;
 	}
+	if (n->cfg.dns_refused &&
+	    n->cfg.dns_refused(n->cfg.opaque, q.name, why, sizeof(why))) {
+		n->st.denied++;
+		net_logf(n, "net: refused dns query: %s", why);
+		reply(n, to, q.id, q.flags, p + DNS_HLEN,
+		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
+		return;
+	}
 	if (!net_policy_name(&n->cfg.policy, q.name, &bind, why,
 			     sizeof(why))) {
 		n->st.denied++;

@@ -49,6 +49,7 @@
 #define NET_DNS_IP6   NET_IP6(0x03)
 
 struct net;
+struct msb_flow_filter;
 
 /**
  * struct net_config - what the owner decides about a sandbox's network
@@ -85,6 +86,16 @@ struct net_config {
 	void (*log)(void *opaque, const char *msg);
 	int (*open_socket)(void *opaque, int type, int proto,
 			   const struct sockaddr *dst, socklen_t len);
+	/* A filter for a new guest TCP flow (src/tls/filter.h), chosen at
+	 * connect time: its state, with *@ops set, or NULL to let the
+	 * flow's bytes pass untouched. NULL: no filters. */
+	void *(*flow_filter)(void *opaque, const struct net_addr *dst,
+			     uint16_t dport, const struct msb_flow_filter **ops);
+	/* Whether a guest's DNS query for @name is refused before the
+	 * policy (1, with @why), e.g. one carrying a secret's placeholder.
+	 * NULL: none is. */
+	int (*dns_refused)(void *opaque, const char *name, char *why,
+			   size_t len);
 	void *opaque;
 };
 

@@ -101,6 +101,11 @@ struct tcp_flow {
 	uint8_t retries;
 	uint64_t deadline;      /* connect timeout */
 	uint32_t last_wnd;      /* window we advertised last, bytes */
+	/* a filter between the guest and the host socket (filter.h) */
+	const struct msb_flow_filter *filt;
+	void *filt_st;
+	struct msb_buf *up;     /* filtered bytes the host socket has not taken */
+	uint8_t filt_done;      /* the filter refused: guest bytes are dropped */
 };
 
 struct udp_flow {

@@ -52,7 +52,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "stack.h"
+
+/* Filtered bytes held for a host socket that does not take them; above
+ * this the guest's bytes are not acknowledged (it sends them again). */
+#define TCP_FILTER_BACKLOG (256 * 1024)
 
 #define F_FIN 0x01
 #define F_SYN 0x02
@@ -317,6 +322,12 @@ static void flow_free(struct net *n, struct tcp_flow *t, int rst_host,
 			epoll_ctl(n->epfd, EPOLL_CTL_DEL, t->fd, NULL);
 		close(t->fd);
 	}
+	if (t->filt)
+		t->filt->close(t->filt_st);
+	if (t->up) {
+		msb_buf_free(t->up);
+		free(t->up);
+	}
 	free(t->ring);
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
@@ -448,6 +459,75 @@ static void on_ack(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 	t->rto_at = t->snd_nxt != t->snd_una ? n->now + t->rto_ms : 0;
 }
 
+/* filter_flush() - filtered bytes to the host socket, as far as it takes
+ * them. Return: 0, -1 if the flow was freed */
+static int filter_flush(struct net *n, struct tcp_flow *t)
+{
+	while (t->up && t->up->len) {
+		ssize_t w = send(t->fd, msb_buf_data(t->up), t->up->len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				t->host_blocked = 1;
+				return 0;
+			}
+			flow_free(n, t, 0, 1);
+			return -1;
+		}
+		msb_buf_consume(t->up, (size_t)w);
+	}
+	return 0;
+}
+
+/* filter_refuse() - the filter refused the guest's bytes: its answer (a
+ * 403) goes to the guest after what the host sent before, then our FIN;
+ * the host socket is shut and the guest's further bytes dropped. */
+static void filter_refuse(struct tcp_flow *t, const struct msb_buf *reply)
+{
+	for (size_t i = 0; i < reply->len && t->rlen < NET_TCP_RING; i++) {
+		t->ring[(t->rhead + t->rlen) % NET_TCP_RING] =
+			msb_buf_data(reply)[i];
+		t->rlen++;
+	}
+	t->filt_done = 1;
+	t->host_eof = 1;
+	t->host_blocked = 0;
+	t->up->len = 0;
+	shutdown(t->fd, SHUT_RDWR);
+}
+
+/* filter_in() - guest bytes through the flow's filter to the host socket.
+ * Return: 0, -1 if the flow was freed */
+static int filter_in(struct net *n, struct tcp_flow *t, const uint8_t *data,
+		     uint32_t len)
+{
+	struct msb_buf reply = { 0 };
+	int r;
+
+	if (t->filt_done) {
+		t->rcv_nxt += len;
+		return 0;
+	}
+	if (!t->up && !(t->up = calloc(1, sizeof(*t->up)))) {
+		flow_free(n, t, 1, 1);
+		return -1;
+	}
+	if (t->up->len >= TCP_FILTER_BACKLOG) {
+		t->host_blocked = 1;
+		return 0;
+	}
+	r = t->filt->to_upstream(t->filt_st, data, len, t->up, &reply);
+	t->rcv_nxt += len;
+	if (r < 0) {
+		filter_refuse(t, &reply);
+		msb_buf_free(&reply);
+		return 0;
+	}
+	msb_buf_free(&reply);
+	return filter_flush(n, t);
+}
+
 /* on_data() - the guest's payload and FIN, in order, to the host socket.
  * Return: 0, -1 if the flow was freed */
 static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
@@ -473,7 +553,12 @@ static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 	}
 	if (seq != t->rcv_nxt)
 		return 0; /* out of order: the ACK is a duplicate */
-	if (len) {
+	if (t->filt) {
+		if (len && filter_in(n, t, data, len) < 0)
+			return -1;
+		if (t->host_blocked || (t->up && t->up->len))
+			return 0; /* the FIN waits for its data */
+	} else if (len) {
 		ssize_t w = send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (w < 0) {
@@ -608,6 +693,12 @@ static void on_syn(struct net *n, const struct ip_pkt *ip,
 	t->gwnd = s->win;
 	t->iss = isn(n, t);
 	t->snd_una = t->snd_nxt = t->iss;
+	if (!to_dns && n->cfg.flow_filter) {
+		t->filt_st = n->cfg.flow_filter(n->cfg.opaque, &ip->dst,
+						s->dport, &t->filt);
+		if (!t->filt_st)
+			t->filt = NULL;
+	}
 	flow_open(n, t);
 	update_events(n, t);
 }
@@ -792,6 +883,8 @@ void tcp_event(struct net *n, unsigned idx, uint32_t events)
 	if ((events & EPOLLOUT) && t->host_blocked) {
 		t->host_blocked = 0;
 		t->ack_pending = 1; /* a window update */
+		if (t->filt && filter_flush(n, t) < 0)
+			return;
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && read_host(n, t) < 0)
 		return;

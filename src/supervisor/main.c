@@ -637,6 +637,8 @@ int main(int argc, char **argv)
 		 * processes (QEMU included). */
 		if (r == 0 && s->vault.n)
 			prctl(PR_SET_DUMPABLE, 0);
+		if (r == 0)
+			r = sup_secrets_setup(s, &err);
 	}
 	if (r == 0)
 		r = setup_fds(s, &err);

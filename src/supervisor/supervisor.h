@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "proto.h"
+#include "guard.h"
 #include "secrets.h"
 
 #define MAX_STREAMS 1024
@@ -111,6 +112,7 @@ struct sup {
 
 	/* real values of the sandbox's secrets (src/secrets/) */
 	struct msb_vault vault;
+	struct guard_env guard; /* what violations get, where they are logged */
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[MAX_CONNS];
@@ -130,6 +132,16 @@ int sup_net_setup(struct sup *s, msb_error *err);
 int sup_net_link(struct sup *s, int *vm_end);
 /* sup_net_init_tlvs() - eth0's configuration, for INIT. */
 void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
+
+/* secrets.c */
+/* sup_secrets_setup() - the guard's settings, from "secret_violation". */
+int sup_secrets_setup(struct sup *s, msb_error *err);
+struct net_addr;
+/* sup_dns_refused() - net_config.dns_refused: names with a placeholder. */
+int sup_dns_refused(void *opaque, const char *name, char *why, size_t len);
+/* sup_flow_filter() - net_config.flow_filter: the guard for plain HTTP. */
+void *sup_flow_filter(void *opaque, const struct net_addr *dst,
+		      uint16_t dport, const struct msb_flow_filter **ops);
 
 /* fs.c */
 /* sup_fs_setup() - backends and FUSE sessions, from "volumes". */

@@ -140,3 +140,105 @@ def test_bad_secrets_are_refused(msb, spec, why):
     p = msb("run", "--name", unique("sec"), "-d", "--secret-env", spec,
             env={"V": "x"})
     assert p.returncode != 0 and why in p.stderr, p.stderr
+
+
+# ---- placeholders over plain HTTP (the fake internet, fakenet.py) ----------
+
+from fakenet import LOGS, internet  # noqa: E402,F401
+
+
+def boot_net(msb, *flags):
+    name = unique("secnet")
+    msb("run", "--name", name, "-d", "--dns-nameserver", "198.51.100.2",
+        "--secret-env", "API_KEY=@env:MSB_TEST_API_KEY:web.test",
+        *flags, check=0, env={"MSB_TEST_API_KEY": ENV_VALUE})
+    return name
+
+
+@pytest.fixture(scope="module")
+def blocking(msb, internet):
+    name = boot_net(msb)
+    yield name
+    msb("rm", "-f", name)
+
+
+@pytest.fixture(scope="module")
+def logging_sb(msb, internet):
+    name = boot_net(msb, "--on-secret-violation", "log")
+    yield name
+    msb("rm", "-f", name)
+
+
+def server_log(ns):
+    try:
+        with open(LOGS[ns], "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def sh_in(msb, name, script):
+    p = msb("exec", name, "--", "sh", "-c", script, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_plain_http_with_a_placeholder_is_blocked(msb, internet, blocking):
+    """Even to the secret's own host: plain HTTP is never trusted."""
+    ph = sh_in(msb, blocking, 'echo "$API_KEY"')[1].strip()
+    assert PLACEHOLDER.match(ph)
+    before = server_log(internet)
+    for how in ('"http://web.test/q?key=$API_KEY"',
+                '--header "Authorization: Bearer $API_KEY" http://web.test/h',
+                '--post-data "token=$API_KEY" http://web.test/p'):
+        rc, out, err = sh_in(msb, blocking, f"wget -q -O - {how}")
+        assert rc != 0 and "403" in err, (how, rc, out, err)
+    after = server_log(internet)[len(before):]
+    # nothing of the blocked requests reached the server
+    assert b"/q?key" not in after and b"GET /h" not in after, after
+    assert ph.encode() not in after and ENV_VALUE.encode() not in after
+    logs = msb.out("logs", blocking)
+    assert ("secrets: secret API_KEY: request to 198.51.100.2:80 "
+            "(Host 'web.test', server name '') blocked: not over "
+            "intercepted TLS") in logs, logs[-2000:]
+    assert ENV_VALUE not in logs
+
+
+def test_plain_http_without_placeholders_passes_intact(msb, internet, blocking):
+    rc, out, err = sh_in(msb, blocking, "wget -q -O - http://web.test/")
+    assert rc == 0 and out == "hello from the fake internet\n", (out, err)
+    # a 4 MiB upload through the guard, checksummed by the server
+    rc, out, err = sh_in(
+        msb, blocking,
+        # busybox wget sends strlen() of the file: no NULs
+        "head -c 4194304 /dev/urandom | tr -d '\\000' > /tmp/up && "
+        "sha256sum /tmp/up && "
+        "wget -q -O - --post-file /tmp/up http://web.test/up")
+    assert rc == 0, err
+    local, remote = out.split()[0], out.split()[-1]
+    assert local == remote
+
+
+def test_log_mode_sends_the_placeholder_never_the_value(msb, internet,
+                                                        logging_sb):
+    ph = sh_in(msb, logging_sb, 'echo "$API_KEY"')[1].strip()
+    rc, out, err = sh_in(
+        msb, logging_sb,
+        'wget -q -O - --header "X-Key: $API_KEY" "http://web.test/l?k=$API_KEY"')
+    assert rc == 0, err
+    log = server_log(internet)
+    assert f"GET /l?k={ph} HTTP/1.1".encode() in log, log[-1000:]
+    assert f"X-Key: {ph}".encode() in log
+    assert ENV_VALUE.encode() not in log
+    assert "sent with the placeholder: not over intercepted TLS" in \
+        msb.out("logs", logging_sb)
+
+
+def test_dns_query_carrying_a_placeholder_is_refused(msb, internet, blocking):
+    rc, out, err = sh_in(msb, blocking,
+                         'nslookup "$API_KEY.web.test" 10.0.2.3; '
+                         'nslookup web.test 10.0.2.3')
+    # the placeholder's name is refused; an ordinary one still resolves
+    assert "198.51.100.2" in out, out + err
+    assert "REFUSED" in out + err or "can't resolve" in out + err, out + err
+    assert "net: refused dns query: its name carries a secret's " \
+        "placeholder" in msb.out("logs", blocking)

@@ -290,3 +290,36 @@ TEST(guard_passes_requests_without_placeholders_and_refuses_bad_framing)
 	CHECK(guard_mode_parse("Block", &m) == -EINVAL);
 	msb_vault_free(&vault);
 }
+
+TEST(guard_binary_body_passes_byte_for_byte)
+{
+	struct msb_flow_info fi = info("", 0);
+	size_t blen = 300000;
+	char head[128];
+	uint8_t *body = malloc(blen);
+	struct msb_buf out = { 0 }, reply = { 0 };
+	void *g;
+	int hl, r = 0;
+
+	setup(GUARD_BLOCK);
+	for (size_t i = 0; i < blen; i++)
+		body[i] = (uint8_t)unit_rand();
+	hl = snprintf(head, sizeof(head),
+		      "POST /up HTTP/1.1\r\nHost: web.test\r\n"
+		      "Content-Length: %zu\r\n\r\n", blen);
+	g = guard_new(&genv, &fi, 0);
+	r = guard_filter.to_upstream(g, (const uint8_t *)head, (size_t)hl, &out,
+				     &reply);
+	for (size_t i = 0; i < blen && r == 0; i += 1460)
+		r = guard_filter.to_upstream(g, body + i,
+					     i + 1460 > blen ? blen - i : 1460,
+					     &out, &reply);
+	CHECK_EQ_INT(r, 0);
+	CHECK(out.len >= blen &&
+	      !memcmp(msb_buf_data(&out) + out.len - blen, body, blen));
+	guard_filter.close(g);
+	msb_buf_free(&out);
+	msb_buf_free(&reply);
+	free(body);
+	msb_vault_free(&vault);
+}

@@ -15,6 +15,7 @@
 #include "../../src/supervisor/agent.c"
 #include "../../src/supervisor/net.c"
 #include "../../src/supervisor/fs.c"
+#include "../../src/supervisor/secrets.c"
 
 #include <fcntl.h>
 #include <limits.h>
