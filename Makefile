@@ -123,11 +123,16 @@ $(B)/tests/fs-conformance: tests/fs/conformance.c
 
 # ---- examples ------------------------------------------------------------
 
-examples: $(B)/examples/hello $(B)/examples/net_plugin.so \
+examples: $(B)/examples/hello $(B)/examples/net_plugin.so $(B)/examples/dlp_plugin.so \
 	$(B)/examples/auditfs.so $(B)/examples/hellofs.so
 
 # Filesystem plugins (include/msb_fs.h): hooks (AuditFs) and a backend.
 $(B)/examples/%fs.so: examples/%fs.c include/msb_fs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
+
+# on_http: the seeds' DLP example (block a request whose body matches).
+$(B)/examples/dlp_plugin.so: examples/dlp_plugin.c include/msb_net_plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
 

@@ -27,7 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSB_NET_PLUGIN_ABI 2
+/* 3 added on_http at the end; plugins built for 2 still load (no on_http). */
+#define MSB_NET_PLUGIN_ABI 3
 #define MSB_NET_PLUGIN_ENTRY "msb_net_plugin_open"
 #define MSB_NET_DNS_ADDRS 16
 
@@ -62,8 +63,46 @@ struct msb_net_host {
 	int (*emit_frame)(void *ctx, const uint8_t *frame, size_t len);
 };
 
+enum msb_http_verdict {
+	MSB_HTTP_FORWARD = 0, /* send it on (placeholders swapped where due) */
+	MSB_HTTP_BLOCK = 1,   /* answer 403 with the reason; the request never
+			       * leaves and the connection is closed */
+	MSB_HTTP_MODIFY = 2,  /* send it with the body replaced */
+};
+
 /**
- * struct msb_net_plugin - a plugin's hooks
+ * struct msb_http_request - one HTTP/1.1 request from the guest, whole
+ * @tls:      1: inside intercepted TLS; 0: plain HTTP (port 80)
+ * @host:     the Host header, lowercase, without its port
+ * @head:     the request line and headers as the guest sent them, CRLF
+ *            separated, through the empty line; @head_len bytes
+ * @body:     the body, de-chunked; @body_len bytes (NULL when empty)
+ *
+ * Secrets' placeholders are still in: hooks never see a secret's value.
+ */
+struct msb_http_request {
+	int tls;
+	const char *host;
+	const char *head;
+	size_t head_len;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/**
+ * struct msb_http_action - what on_http fills in beyond its verdict
+ * @reason:   BLOCK: why, for the 403 and the log line (NUL-terminated)
+ * @body:     MODIFY: the new body, @body_len bytes; the plugin's memory,
+ *            read before the hook is called again
+ */
+struct msb_http_action {
+	char reason[200];
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/**
+ * struct msb_net_plugin - a plugin's hooks (@on_http: ABI 3; see below)
  * @abi:        MSB_NET_PLUGIN_ABI
  * @name:       for log lines ("denied ...: plugin NAME")
  * @on_dns:     a guest's query for @name (lowercase, no trailing dot) of
@@ -84,6 +123,11 @@ struct msb_net_host {
  *              means the plugin consumed it (and may answer with
  *              msb_net_host.emit_frame)
  * @close:      the sandbox stops
+ * @on_http:    (ABI 3) each whole HTTP/1.1 request of the guest on plain
+ *              HTTP (port 80; intercepted TLS once it lands), before any
+ *              secret is swapped in: MSB_HTTP_FORWARD, MSB_HTTP_BLOCK
+ *              (act->reason) or MSB_HTTP_MODIFY (act->body). With it, those
+ *              connections must speak HTTP/1.x (docs/secrets.md)
  */
 struct msb_net_plugin {
 	unsigned abi;
@@ -94,6 +138,9 @@ struct msb_net_plugin {
 			  const struct msb_net_addr *dst, uint16_t port);
 	int (*on_frame)(void *state, const uint8_t *frame, size_t len);
 	void (*close)(void *state);
+	/* ABI 3 */
+	int (*on_http)(void *state, const struct msb_http_request *req,
+		       struct msb_http_action *act);
 };
 
 typedef const struct msb_net_plugin *(*msb_net_plugin_open_fn)(

@@ -143,6 +143,15 @@ int net_publish(struct net *n, const struct net_port *p, char *why,
  */
 int net_plugin_load(struct net *n, const char *path, char *why, size_t len);
 
+struct msb_http_request;
+struct msb_http_action;
+/* net_plugin_has_http() - whether the loaded plugin has on_http. */
+int net_plugin_has_http(const struct net *n);
+/* net_plugin_http() - the plugin's on_http for @req: MSB_HTTP_FORWARD,
+ * BLOCK or MODIFY (an unknown verdict is FORWARD), @act filled. */
+int net_plugin_http(struct net *n, const struct msb_http_request *req,
+		    struct msb_http_action *act);
+
 /* net_fd() - the descriptor the owner watches for EPOLLIN. */
 int net_fd(const struct net *n);
 

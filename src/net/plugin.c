@@ -62,7 +62,7 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 	host->emit_frame = host_emit;
 	n->plugin_state = NULL;
 	p = open_fn(host, &n->plugin_state);
-	if (!p || p->abi != MSB_NET_PLUGIN_ABI || !p->name) {
+	if (!p || (p->abi != MSB_NET_PLUGIN_ABI && p->abi != 2) || !p->name) {
 		snprintf(why, len, "network plugin %s %s", path,
 			 !p ? "refused to start" :
 			 !p->name ? "has no name" :
@@ -97,6 +97,27 @@ int plugin_frame(struct net *n, const uint8_t *frame, size_t len)
 			       MSB_NET_ALLOW ?
 		       MSB_NET_ALLOW :
 		       MSB_NET_DENY;
+}
+
+int net_plugin_has_http(const struct net *n)
+{
+	return n->plugin && n->plugin->abi >= 3 && n->plugin->on_http;
+}
+
+int net_plugin_http(struct net *n, const struct msb_http_request *req,
+		    struct msb_http_action *act)
+{
+	int v;
+
+	if (!net_plugin_has_http(n))
+		return MSB_HTTP_FORWARD;
+	memset(act, 0, sizeof(*act));
+	v = n->plugin->on_http(n->plugin_state, req, act);
+	act->reason[sizeof(act->reason) - 1] = '\0';
+	if (v == MSB_HTTP_MODIFY && !act->body && act->body_len)
+		v = MSB_HTTP_BLOCK; /* a body promised and not given */
+	return v == MSB_HTTP_BLOCK || v == MSB_HTTP_MODIFY ? v :
+							     MSB_HTTP_FORWARD;
 }
 
 int plugin_connect(struct net *n, int proto, const struct net_addr *dst,

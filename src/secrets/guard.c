@@ -120,16 +120,54 @@ static void answer(struct msb_buf *reply, int code, const char *why)
 
 /* one() - the request at the front: rewritten to @out, or refused.
  * Return: 0, or a negative errno (the flow is reset). */
-static int one(struct guard *g, const struct http1_req *req,
+/* hook() - the plugin's on_http. Return: 0 (@req's body may have been
+ * replaced), or -EACCES with the 403 in @reply */
+static int hook(struct guard *g, struct http1_req *req, const char *dst,
+		struct msb_buf *reply)
+{
+	struct msb_http_request hr = {
+		.tls = g->tls,
+		.host = req->host,
+		.head = (const char *)msb_buf_data(&g->h.in),
+		.head_len = req->head_len,
+		.body = req->body_len ? msb_buf_data(&g->h.body) : NULL,
+		.body_len = req->body_len,
+	};
+	struct msb_http_action act;
+	char why[256];
+	int v = g->env->on_http(g->env->ctx, &hr, &act);
+
+	if (v == MSB_HTTP_BLOCK) {
+		say(g, "on_http: request to %s (Host '%s') blocked: %s", dst,
+		    req->host, act.reason);
+		snprintf(why, sizeof(why), "msb: refused: %s", act.reason);
+		answer(reply, 403, why);
+		return -EACCES;
+	}
+	if (v == MSB_HTTP_MODIFY) {
+		g->h.body.len = 0;
+		if (act.body_len &&
+		    msb_buf_append(&g->h.body, act.body, act.body_len) < 0)
+			return -ENOMEM;
+		req->body_len = act.body_len;
+	}
+	return 0;
+}
+
+static int one(struct guard *g, const struct http1_req *framed,
 	       struct msb_buf *out, struct msb_buf *reply)
 {
 	const struct msb_vault *v = g->env->vault;
 	struct http1_secret ok[MSB_SECRETS_MAX];
+	struct http1_req r = *framed, *req = &r;
 	size_t nok = 0;
 	char dst[64];
 	long f;
+	int e;
 
 	dst_text(g, dst, sizeof(dst));
+	if (g->env->on_http && (e = hook(g, req, dst, reply)) < 0)
+		return e;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct msb_vault_secret *sec = &v->s[i];
 		struct http1_secret s = { sec->placeholder, sec->value };

@@ -18,6 +18,7 @@
 #define MSB_SECRETS_GUARD_H
 
 #include "filter.h"
+#include "msb_net_plugin.h"
 #include "secrets.h"
 
 enum guard_mode {
@@ -34,13 +35,17 @@ int guard_mode_parse(const char *s, enum guard_mode *out);
  * @vault: the secrets
  * @mode:  what a violation gets
  * @log:   one line in the sandbox's log; never given a value
- * @ctx:   for @log
+ * @ctx:   for @log and @on_http
+ * @on_http: a plugin's hook, asked first about every request (NULL: none);
+ *         returns MSB_HTTP_FORWARD, BLOCK or MODIFY
  */
 struct guard_env {
 	const struct msb_vault *vault;
 	enum guard_mode mode;
 	void (*log)(void *ctx, const char *line);
 	void *ctx;
+	int (*on_http)(void *ctx, const struct msb_http_request *req,
+		       struct msb_http_action *act);
 };
 
 /* The filter's operations; its state comes from guard_new(). */

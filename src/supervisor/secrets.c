@@ -28,7 +28,7 @@ void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 	struct sup *s = opaque;
 	struct msb_flow_info info = { 0 };
 
-	if (!s->vault.n || dport != 80)
+	if (dport != 80 || (!s->vault.n && !net_plugin_has_http(s->net)))
 		return NULL;
 	if (dst->family == 4) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&info.dst;
@@ -60,10 +60,19 @@ int sup_dns_refused(void *opaque, const char *name, char *why, size_t len)
 	return 1;
 }
 
+static int http_hook(void *ctx, const struct msb_http_request *req,
+		     struct msb_http_action *act)
+{
+	struct sup *s = ctx;
+
+	return net_plugin_http(s->net, req, act);
+}
+
 int sup_secrets_setup(struct sup *s, msb_error *err)
 {
 	json_object *v;
 
+	s->guard.on_http = http_hook;
 	s->guard.vault = &s->vault;
 	s->guard.mode = GUARD_BLOCK;
 	s->guard.log = guard_log;

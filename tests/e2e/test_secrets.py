@@ -242,3 +242,30 @@ def test_dns_query_carrying_a_placeholder_is_refused(msb, internet, blocking):
     assert "REFUSED" in out + err or "can't resolve" in out + err, out + err
     assert "net: refused dns query: its name carries a secret's " \
         "placeholder" in msb.out("logs", blocking)
+
+
+# ---- on_http: the DLP example plugin (examples/dlp_plugin.c) ---------------
+
+@pytest.fixture(scope="module")
+def dlp(msb, internet):
+    from conftest import BUILD
+    name = unique("dlp")
+    msb("run", "--name", name, "-d", "--dns-nameserver", "198.51.100.2",
+        "--net-plugin", os.path.join(BUILD, "examples", "dlp_plugin.so"),
+        check=0)
+    yield name
+    msb("rm", "-f", name)
+
+
+def test_dlp_plugin_blocks_a_body_with_pii(msb, internet, dlp):
+    before = len(server_log(internet))
+    rc, out, err = sh_in(msb, dlp, 'wget -q -O - --post-data '
+                         '"name=ann&ssn=123-45-6789" http://web.test/dlp1')
+    assert rc != 0 and "403" in err, (rc, out, err)
+    rc, out, err = sh_in(msb, dlp, 'wget -q -O - --post-data '
+                         '"order=12345&qty=2" http://web.test/dlp2')
+    assert rc == 0, err
+    after = server_log(internet)[before:]
+    assert b"POST /dlp1" not in after and b"POST /dlp2" in after, after
+    assert ("on_http: request to 198.51.100.2:80 (Host 'web.test') "
+            "blocked: DLP: PII detected") in msb.out("logs", dlp)

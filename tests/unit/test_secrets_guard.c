@@ -45,7 +45,7 @@ static void setup(enum guard_mode mode)
 	vault_add(&vault, "A=@env:X:api.example.com,*.example.org", PH_A,
 		  "real-A-value");
 	vault_add(&vault, "B=@env:Y:other.example.net", PH_B, "real-B-value");
-	genv = (struct guard_env){ &vault, mode, logger, NULL };
+	genv = (struct guard_env){ &vault, mode, logger, NULL, NULL };
 	logbuf[0] = '\0';
 }
 
@@ -321,5 +321,58 @@ TEST(guard_binary_body_passes_byte_for_byte)
 	msb_buf_free(&out);
 	msb_buf_free(&reply);
 	free(body);
+	msb_vault_free(&vault);
+}
+
+static int test_hook(void *ctx, const struct msb_http_request *req,
+		     struct msb_http_action *act)
+{
+	(void)ctx;
+	/* the hook sees the placeholder, never the value */
+	if (memmem(req->head, req->head_len, "real-A-value", 12))
+		return MSB_HTTP_BLOCK;
+	if (req->body_len && memmem(req->body, req->body_len, "123-45-6789", 11)) {
+		snprintf(act->reason, sizeof(act->reason), "DLP: PII detected");
+		return MSB_HTTP_BLOCK;
+	}
+	if (req->body_len && memmem(req->body, req->body_len, "rewrite-me", 10)) {
+		act->body = (const uint8_t *)"new body " PH_A;
+		act->body_len = strlen((const char *)act->body);
+		return MSB_HTTP_MODIFY;
+	}
+	return MSB_HTTP_FORWARD;
+}
+
+TEST(guard_on_http_blocks_and_modifies)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	struct msb_buf out = { 0 }, reply = { 0 };
+
+	setup(GUARD_BLOCK);
+	genv.on_http = test_hook;
+	CHECK_EQ_INT(run(&fi, 1,
+			 "POST /a HTTP/1.1\r\nHost: api.example.com\r\n"
+			 "Authorization: Bearer " PH_A "\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n"
+			 "5\r\nssn=1\r\na\r\n23-45-6789\r\n0\r\n\r\n",
+			 6, &out, &reply),
+		     -EACCES);
+	CHECK_EQ_INT(out.len, 0);
+	CHECK(holds(&reply, "403 Forbidden"));
+	CHECK(holds(&reply, "msb: refused: DLP: PII detected"));
+	CHECK(strstr(logbuf, "on_http: request to 198.51.100.2:443 (Host "
+			     "'api.example.com') blocked: DLP: PII detected"));
+	msb_buf_free(&reply);
+	/* a modified body is sent with its new length, placeholders in it
+	 * swapped as anywhere else */
+	CHECK_EQ_INT(run(&fi, 1,
+			 "POST /b HTTP/1.1\r\nHost: api.example.com\r\n"
+			 "Content-Length: 10\r\n\r\nrewrite-me",
+			 4, &out, &reply),
+		     0);
+	CHECK(holds(&out, "Content-Length: 21\r\n\r\nnew body real-A-value"));
+	msb_buf_free(&out);
+	msb_buf_free(&reply);
+	genv.on_http = NULL;
 	msb_vault_free(&vault);
 }
