@@ -479,6 +479,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	/* Every value is read once here, so a missing one stops the create
 	 * before anything is made, and again just before the spawn. */
 	r = msb_secrets_json(c->secrets, c->nsecrets, &secrets, err);
+	if (r == 0 && c->nsecrets)
+		r = msb_secrets_net_check(&c->net, err);
 	if (r == 0)
 		r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd,
 				     err);

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "secrets.h"
 #include "util.h"
 
@@ -253,6 +254,44 @@ out:
 	}
 	json_object_put(vals);
 	return r;
+}
+
+int msb_secrets_net_check(const msb_net_config *nc, msb_error *err)
+{
+	/* one address of each range the default policy denies: loopback,
+	 * this network, RFC 1918, CGNAT, link-local and cloud metadata (v4
+	 * and v6), ULA */
+	static const char *const guarded[] = {
+		"127.0.0.1", "0.0.0.1", "10.0.0.1", "172.16.0.1",
+		"192.168.0.1", "100.64.0.1", "169.254.169.254", "::1",
+		"fd00:ec2::254", "fc00::1", "fe80::1",
+	};
+
+	for (const char *const *v = nc->allow_cidr; v && *v; v++) {
+		struct net_cidr c;
+
+		if (net_cidr_parse(*v, &c) < 0)
+			continue; /* msb_net_config_check() says why */
+		for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]);
+		     i++) {
+			struct net_cidr g;
+			struct net_addr ga;
+
+			net_cidr_parse(guarded[i], &g);
+			ga.family = g.family;
+			memcpy(ga.b, g.addr, sizeof(ga.b));
+			if (g.family == c.family && net_cidr_match(&c, &ga))
+				return msb_fail(
+					err, -EINVAL,
+					"--net-allow-cidr %s opens %s, which "
+					"a sandbox with secrets keeps closed "
+					"(metadata blocking and rebinding "
+					"protection stay on): allow narrower "
+					"public ranges",
+					*v, guarded[i]);
+		}
+	}
+	return 0;
 }
 
 int msb_secrets_env_source(json_object *rec, const char *kv)

@@ -54,6 +54,14 @@ int msb_secrets_seal(json_object *rec, const msb_secret *given, size_t n,
 		     int *fd, msb_error *err);
 
 /**
+ * msb_secrets_net_check() - with secrets, --net-allow-cidr may not open a
+ * default-denied range (loopback, private, CGNAT, link-local and cloud
+ * metadata, ULA): metadata blocking and rebinding protection stay on.
+ * Return: 0, or -EINVAL with @err naming the range
+ */
+int msb_secrets_net_check(const msb_net_config *nc, msb_error *err);
+
+/**
  * msb_secrets_env_sources() - whether variable @kv ("K=V") is the source
  * of a secret in @rec: such variables are not passed to the supervisor.
  */

@@ -269,3 +269,12 @@ def test_dlp_plugin_blocks_a_body_with_pii(msb, internet, dlp):
     assert b"POST /dlp1" not in after and b"POST /dlp2" in after, after
     assert ("on_http: request to 198.51.100.2:80 (Host 'web.test') "
             "blocked: DLP: PII detected") in msb.out("logs", dlp)
+
+
+def test_secrets_keep_metadata_and_private_ranges_closed(msb):
+    p = msb("run", "--name", unique("sec"), "-d",
+            "--secret-env", "K=@env:V:h.io",
+            "--net-allow-cidr", "169.254.0.0/16", env={"V": "x"})
+    assert p.returncode != 0
+    assert b"--net-allow-cidr 169.254.0.0/16 opens 169.254.169.254" in \
+        p.stderr, p.stderr

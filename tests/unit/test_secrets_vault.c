@@ -154,3 +154,31 @@ TEST(secret_sealed_into_the_vault)
 	json_object_put(j);
 	msb_rm_rf(dir);
 }
+
+TEST(secret_sandboxes_keep_default_denied_ranges_closed)
+{
+	const char *ok[] = { "198.51.100.0/24", "2001:db8::/32", "8.8.8.8", NULL };
+	const char *bad[][2] = {
+		{ "169.254.0.0/16", "169.254.169.254" },
+		{ "10.0.0.0/8", "10.0.0.1" },
+		{ "0.0.0.0/0", "127.0.0.1" },
+		{ "128.0.0.0/1", "172.16.0.1" },
+		{ "169.254.169.254/32", "169.254.169.254" },
+		{ "fd00::/8", "fd00:ec2::254" },
+		{ "::/0", "::1" },
+	};
+	msb_net_config nc = { 0 };
+	msb_error err = { 0 };
+
+	nc.allow_cidr = ok;
+	CHECK_EQ_INT(msb_secrets_net_check(&nc, &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *one[] = { bad[i][0], NULL };
+
+		nc.allow_cidr = one;
+		if (msb_secrets_net_check(&nc, &err) != -EINVAL ||
+		    !strstr(err.message, bad[i][1]))
+			unit_fail(__FILE__, __LINE__, "%s: '%s'", bad[i][0],
+				  err.message);
+	}
+}
