@@ -67,6 +67,11 @@ int init_cfg_parse(const uint8_t *p, size_t n, struct init_cfg *c,
 						  INIT_SERIAL_MAX);
 			c->nlayers++;
 			break;
+		case MSB_T_CA_PEM:
+			if (copy_str(c->ca_pem, sizeof(c->ca_pem), v, len) || !len)
+				return agent_fail(e, 0, "INIT: bad CA_PEM (1-%d bytes)",
+						  INIT_CA_MAX);
+			break;
 		case MSB_T_TIME:
 			if (len != 8)
 				return agent_fail(e, 0, "INIT: TIME is not a u64");

@@ -12,6 +12,7 @@
 #define INIT_SERIAL_MAX 20
 #define INIT_LAYERS_MAX 64
 #define INIT_HOSTNAME_MAX 64
+#define INIT_CA_MAX 8192
 /* virtio-fs tags are at most 36 bytes (virtio 1.2 §5.11.4) */
 #define INIT_TAG_MAX 36
 #define INIT_VOLUMES_MAX 16
@@ -63,6 +64,7 @@ struct init_cfg {
 	unsigned int net_prefix6;
 	struct init_volume vol[INIT_VOLUMES_MAX];
 	unsigned int nvol;
+	char ca_pem[INIT_CA_MAX + 1]; /* "" when none */
 };
 
 /**

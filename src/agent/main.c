@@ -19,6 +19,7 @@
 #include "initcfg.h"
 #include "modules.h"
 #include "netcfg.h"
+#include "trust.h"
 #include "port.h"
 #include "power.h"
 #include "rootfs.h"
@@ -129,6 +130,8 @@ static int enter_sandbox(const struct init_cfg *c, struct agent_err *e)
 	/* A sandbox without its network is still of use: say so, go on. */
 	if (!ret && c->has_net && netcfg_setup(c, &ne) < 0)
 		agent_log("network not configured: %s", ne.msg);
+	if (!ret && c->ca_pem[0] && trust_install(c->ca_pem, &ne) < 0)
+		agent_log("interception CA not installed: %s", ne.msg);
 	return ret;
 }
 

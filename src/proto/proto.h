@@ -76,6 +76,8 @@ enum msb_tag {
 	MSB_T_NET_IP6 = 20,  /* 16-byte address, u8 prefix length: eth0 */
 	MSB_T_NET_GW6 = 21,  /* 16-byte address: the IPv6 default route */
 	MSB_T_NET_DNS6 = 22, /* 16-byte address: /etc/resolv.conf */
+	MSB_T_CA_PEM = 23,   /* string: the interception CA's certificate
+			      * (PEM), for the trust store */
 };
 
 #define MSB_VOLUME_RO 1

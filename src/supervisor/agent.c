@@ -197,7 +197,9 @@ struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
 	}
 	msb_tlv_w_init(&w, buf, sizeof(buf));
 	put_strings(&w, MSB_T_ARG, argv);
-	/* The sandbox's env first: the agent lets later entries win. */
+	/* The trust store's variables, then the sandbox's env: the agent
+	 * lets later entries win. */
+	sup_trust_exec_env(s, &w);
 	put_strings(&w, MSB_T_ENV, cenv);
 	put_strings(&w, MSB_T_ENV, env);
 	cwd = get_str(p, "cwd");
@@ -248,7 +250,7 @@ struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
 
 static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 {
-	static uint8_t buf[4096];
+	static uint8_t buf[16384];
 	struct msb_tlv_r r;
 	struct msb_tlv_w w;
 	const uint8_t *v;
@@ -287,6 +289,7 @@ static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 				(uint64_t)ts.tv_nsec);
 	sup_net_init_tlvs(s, &w);
 	sup_fs_init_tlvs(s, &w);
+	sup_trust_init_tlvs(s, &w);
 	agent_send(s, 0, MSB_F_INIT, buf, w.len);
 	sup_log(s, "agent %s connected; sending init", agent);
 }

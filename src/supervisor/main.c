@@ -668,6 +668,7 @@ int main(int argc, char **argv)
 	run_loop(s);
 	finish(s);
 	msb_vault_free(&s->vault);
+	free(s->ca_pem);
 	msb_db_close(s->db);
 	return s->fail[0] ? 1 : 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca.h"
 #include "guard.h"
 #include "net.h"
 #include "supervisor.h"
@@ -66,6 +67,50 @@ static int http_hook(void *ctx, const struct msb_http_request *req,
 	struct sup *s = ctx;
 
 	return net_plugin_http(s->net, req, act);
+}
+
+/* The paths the agent writes (src/agent/trust.h). */
+#define GUEST_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define GUEST_CA "/etc/ssl/certs/msb-ca.pem"
+
+void sup_trust_init_tlvs(struct sup *s, struct msb_tlv_w *w)
+{
+	char dir[4200];
+	struct tls_ca *ca;
+	msb_error err = { 0 };
+
+	/* Only a sandbox whose traffic is to be inspected trusts the CA. */
+	if (!s->vault.n && !net_plugin_has_http(s->net))
+		return;
+	if (!s->ca_pem) {
+		snprintf(dir, sizeof(dir), "%s/ca", msb_home());
+		if (tls_ca_open(dir, &ca, &err) < 0) {
+			sup_log(s, "secrets: no interception CA: %s",
+				err.message);
+			return;
+		}
+		s->ca_pem = strdup(tls_ca_pem(ca));
+		tls_ca_free(ca);
+		if (!s->ca_pem)
+			return;
+	}
+	msb_tlv_put_str(w, MSB_T_CA_PEM, s->ca_pem);
+}
+
+void sup_trust_exec_env(struct sup *s, struct msb_tlv_w *w)
+{
+	static const char *const env[] = {
+		"SSL_CERT_FILE=" GUEST_BUNDLE,
+		"REQUESTS_CA_BUNDLE=" GUEST_BUNDLE,
+		"CURL_CA_BUNDLE=" GUEST_BUNDLE,
+		"GIT_SSL_CAINFO=" GUEST_BUNDLE,
+		"NODE_EXTRA_CA_CERTS=" GUEST_CA,
+	};
+
+	if (!s->ca_pem)
+		return;
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
+		msb_tlv_put_str(w, MSB_T_ENV, env[i]);
 }
 
 int sup_secrets_setup(struct sup *s, msb_error *err)

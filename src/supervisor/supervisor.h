@@ -113,6 +113,7 @@ struct sup {
 	/* real values of the sandbox's secrets (src/secrets/) */
 	struct msb_vault vault;
 	struct guard_env guard; /* what violations get, where they are logged */
+	char *ca_pem;           /* the interception CA the guest trusts, or NULL */
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[MAX_CONNS];
@@ -137,6 +138,11 @@ void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
 /* sup_secrets_setup() - the guard's settings, from "secret_violation". */
 int sup_secrets_setup(struct sup *s, msb_error *err);
 struct net_addr;
+/* sup_trust_init_tlvs() - the interception CA for INIT, when the sandbox's
+ * traffic is inspected (secrets, on_http); made on first use. */
+void sup_trust_init_tlvs(struct sup *s, struct msb_tlv_w *w);
+/* sup_trust_exec_env() - SSL_CERT_FILE and friends, for every exec. */
+void sup_trust_exec_env(struct sup *s, struct msb_tlv_w *w);
 /* sup_dns_refused() - net_config.dns_refused: names with a placeholder. */
 int sup_dns_refused(void *opaque, const char *name, char *why, size_t len);
 /* sup_flow_filter() - net_config.flow_filter: the guard for plain HTTP. */

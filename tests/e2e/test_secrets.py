@@ -120,6 +120,35 @@ def test_start_reads_the_values_again(msb, sb):
     assert guest_env(msb, sb) == before
 
 
+def test_the_interception_ca_is_trusted_in_the_guest(msb, sb):
+    """Runs after a restart: the bundle holds the CA once."""
+    ca_dir = os.path.join(msb.home, "ca")
+    with open(os.path.join(ca_dir, "ca.pem")) as f:
+        pem = f.read()
+    assert "BEGIN CERTIFICATE" in pem
+    assert os.stat(os.path.join(ca_dir, "ca.key")).st_mode & 0o777 == 0o600
+    out = msb.out("exec", sb, "--", "sh", "-c",
+                  "cat /etc/ssl/certs/msb-ca.pem; echo ====; "
+                  "cat /etc/ssl/certs/ca-certificates.crt; echo ====; "
+                  "echo $SSL_CERT_FILE $REQUESTS_CA_BUNDLE $CURL_CA_BUNDLE "
+                  "$NODE_EXTRA_CA_CERTS")
+    own, bundle, env = out.split("====\n")
+    assert own == pem
+    assert bundle.count(pem) == 1
+    assert env.split() == ["/etc/ssl/certs/ca-certificates.crt"] * 3 + \
+        ["/etc/ssl/certs/msb-ca.pem"]
+    # the key never goes in
+    assert "PRIVATE KEY" not in msb.out(
+        "exec", sb, "--", "sh", "-c",
+        "cat /etc/ssl/certs/* 2>/dev/null; env")
+
+
+def test_no_ca_without_secrets(msb, shared):
+    out = msb.out("exec", shared, "--", "sh", "-c",
+                  "ls /etc/ssl/certs/msb-ca.pem 2>&1; echo x$SSL_CERT_FILE")
+    assert "No such file" in out and out.strip().endswith("x")
+
+
 def test_start_without_the_source_fails_clearly(msb, secret_file):
     name = unique("sec")
     p = msb("run", "--name", name, "-d",
