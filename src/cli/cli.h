@@ -36,6 +36,11 @@ void cli_usage(const struct verb *v, FILE *f);
 int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* cli_only_help() - the options of a verb that takes none but -h.
+ * Return: -1 to go on (optind at the first operand), else the exit
+ * status (0 after --help, EXIT_USAGE for anything else). */
+int cli_only_help(const struct verb *v, int argc, char **argv);
+
 /* Parse a positive integer in [min, max]. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 

@@ -21,28 +21,15 @@ const struct verb verb_inspect = {
 	"  -h, --help             show this help\n",
 };
 
-static const struct option opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
-};
-
 static int cmd_inspect(int argc, char **argv)
 {
 	msb_error err = { 0 };
 	char *json;
 	int c;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			cli_usage(&verb_inspect, stdout);
-			return 0;
-		}
-		return cli_bad_usage(&verb_inspect,
-				     "unknown or incomplete option '%s'",
-				     argv[optind - 1]);
-	}
+	c = cli_only_help(&verb_inspect, argc, argv);
+	if (c >= 0)
+		return c;
 	if (optind + 1 != argc)
 		return cli_bad_usage(&verb_inspect, "expected exactly one NAME");
 	if (msb_inspect_json(argv[optind], &json, &err) < 0) {

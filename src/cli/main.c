@@ -2,6 +2,7 @@
 /* main.c - msb: verb dispatch, shared helpers */
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -32,6 +33,27 @@ void cli_err(const char *fmt, ...)
 void cli_usage(const struct verb *v, FILE *f)
 {
 	fputs(v->help, f);
+}
+
+int cli_only_help(const struct verb *v, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			cli_usage(v, stdout);
+			return 0;
+		}
+		return cli_bad_usage(v, "unknown or incomplete option '%s'",
+				     argv[optind - 1]);
+	}
+	return -1;
 }
 
 int cli_bad_usage(const struct verb *v, const char *fmt, ...)

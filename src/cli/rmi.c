@@ -21,25 +21,13 @@ const struct verb verb_rmi = {
 	"  -h, --help             show this help\n",
 };
 
-static const struct option opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
-};
-
 static int cmd_rmi(int argc, char **argv)
 {
 	int c, rc = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			cli_usage(&verb_rmi, stdout);
-			return 0;
-		}
-		return cli_bad_usage(&verb_rmi, "unknown or incomplete option '%s'",
-				     argv[optind - 1]);
-	}
+	c = cli_only_help(&verb_rmi, argc, argv);
+	if (c >= 0)
+		return c;
 	if (optind >= argc)
 		return cli_bad_usage(&verb_rmi, "missing IMAGE");
 	for (int i = optind; i < argc; i++) {

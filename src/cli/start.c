@@ -21,26 +21,13 @@ const struct verb verb_start = {
 	"  -h, --help             show this help\n",
 };
 
-static const struct option opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
-};
-
 static int cmd_start(int argc, char **argv)
 {
 	int c, rc = 0;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			cli_usage(&verb_start, stdout);
-			return 0;
-		}
-		return cli_bad_usage(&verb_start,
-				     "unknown or incomplete option '%s'",
-				     argv[optind - 1]);
-	}
+	c = cli_only_help(&verb_start, argc, argv);
+	if (c >= 0)
+		return c;
 	if (optind >= argc)
 		return cli_bad_usage(&verb_start, "missing sandbox NAME");
 	for (int i = optind; i < argc; i++) {
