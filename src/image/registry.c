@@ -139,7 +139,7 @@ static void start(struct msb_registry *reg, CURL *c, const char *url)
 static int tls_failed(CURLcode cc)
 {
 	return cc == CURLE_PEER_FAILED_VERIFICATION ||
-	       cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CONNECT_ERROR;
+	       cc == CURLE_SSL_CACERT_BADFILE;
 }
 
 static int tls_fail(struct msb_registry *reg, const char *host, CURLcode cc,
