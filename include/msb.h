@@ -129,6 +129,13 @@ typedef struct msb_secret {
  * place and @s points into it; checked by msb_sandbox_create(). */
 MSB_API int msb_secret_parse(char *spec, msb_secret *s, msb_error *err);
 
+/* msb_tls_ca_read() - the PEM text of a file of CA certificates, as msb
+ * run --tls-upstream-ca reads it, for msb_sandbox_config.tls_upstream_ca.
+ * Checked as msb_sandbox_create() checks it (every block a certificate
+ * that parses, at least one, no private key); the message names @path.
+ * Free *@pem with free(). */
+MSB_API int msb_tls_ca_read(const char *path, char **pem, msb_error *err);
+
 typedef struct msb_sandbox_config {
 	const char *name;          /* required */
 	const char *image;         /* NULL = "default" */
@@ -157,6 +164,18 @@ typedef struct msb_sandbox_config {
 				    * 403, logged, the connection closed),
 				    * "log" (sent as it is, logged) or
 				    * "allow" (sent as it is) */
+	const char *const *tls_bypass; /* @ntls_bypass names (at most 64)
+				    * whose TLS is never intercepted but
+				    * passed through untouched: "x.com", or
+				    * "*.x.com" for every name below x.com */
+	size_t ntls_bypass;
+	const char *const *tls_upstream_ca; /* @ntls_upstream_ca PEM texts
+				    * (at most 8, each at most 1 MiB; texts,
+				    * not paths: msb_tls_ca_read() reads a
+				    * file) of CA certificates trusted, with
+				    * the host's, for the servers of
+				    * intercepted TLS; kept in the record */
+	size_t ntls_upstream_ca;
 } msb_sandbox_config;
 
 typedef struct msb_sandbox msb_sandbox;

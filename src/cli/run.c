@@ -57,6 +57,14 @@ const struct verb verb_run = {
 	"                         port 80) is answered 403 and logged (block,\n"
 	"                         default), sent as it is and logged (log), or\n"
 	"                         sent as it is (allow)\n"
+	"      --tls-bypass DOMAIN  never intercept TLS to DOMAIN (example.com,\n"
+	"                         or *.example.com for names below it): the\n"
+	"                         guest talks to the server itself, and no\n"
+	"                         secret is swapped in there; repeatable (64)\n"
+	"      --tls-upstream-ca FILE  trust the CA certificates of the PEM\n"
+	"                         FILE, besides the host's, for the servers of\n"
+	"                         intercepted TLS; kept in the sandbox (the\n"
+	"                         file may go); repeatable (8)\n"
 	"  -w, --workdir DIR      working directory of every command\n"
 	"  -u, --user USER        user of every command (name, uid or uid:gid)\n"
 	"      --entrypoint CMD   replace the image's Entrypoint (and Cmd);\n"
@@ -89,10 +97,15 @@ const struct verb verb_run = {
 
 enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
-       OPT_SECRET_ENV, OPT_SECRET_VIOLATION };
+       OPT_SECRET_ENV, OPT_SECRET_VIOLATION, OPT_TLS_BYPASS,
+       OPT_TLS_UPSTREAM_CA };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
+
+/* As many as a sandbox takes (src/lib/tlscfg.h). */
+#define TLS_BYPASS_MAX 64
+#define TLS_CA_MAX 8
 
 /* More than the VM has room for: the library says how many fit. */
 #define VOLUMES_MAX 16
@@ -117,6 +130,8 @@ static const struct option opts[] = {
 	{ "volume-plugin", required_argument, NULL, OPT_VOLUME_PLUGIN },
 	{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
 	{ "on-secret-violation", required_argument, NULL, OPT_SECRET_VIOLATION },
+	{ "tls-bypass", required_argument, NULL, OPT_TLS_BYPASS },
+	{ "tls-upstream-ca", required_argument, NULL, OPT_TLS_UPSTREAM_CA },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -171,6 +186,9 @@ static int cmd_run(int argc, char **argv)
 	char **cmd = NULL;
 	static msb_volume vols[VOLUMES_MAX];
 	static msb_secret secrets[SECRETS_MAX];
+	static const char *bypass[TLS_BYPASS_MAX];
+	static const char *cas[TLS_CA_MAX];
+	char *pem;
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -285,6 +303,26 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_SECRET_VIOLATION:
 			cfg.on_secret_violation = optarg;
+			break;
+		case OPT_TLS_BYPASS:
+			if (cfg.ntls_bypass == TLS_BYPASS_MAX)
+				return cli_bad_usage(&verb_run,
+					"too many --tls-bypass names (at most %d)",
+					TLS_BYPASS_MAX);
+			bypass[cfg.ntls_bypass++] = optarg;
+			cfg.tls_bypass = bypass;
+			break;
+		case OPT_TLS_UPSTREAM_CA:
+			if (cfg.ntls_upstream_ca == TLS_CA_MAX)
+				return cli_bad_usage(&verb_run,
+					"too many --tls-upstream-ca files (at most "
+					"%d; a file may hold many certificates)",
+					TLS_CA_MAX);
+			if (msb_tls_ca_read(optarg, &pem, &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			cas[cfg.ntls_upstream_ca++] = pem;
+			cfg.tls_upstream_ca = cas;
 			break;
 		case OPT_NET_ALLOW:
 		case OPT_NET_ALLOW_CIDR:

@@ -27,6 +27,7 @@
 #include "image.h"
 #include "secrets.h"
 #include "state.h"
+#include "tlscfg.h"
 #include "util.h"
 
 #define DEFAULT_IMAGE "default"
@@ -476,6 +477,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				"invalid on-secret-violation '%s': use block, "
 				"log or allow",
 				c->on_secret_violation);
+	r = msb_tls_config_json(c, NULL, err);
+	if (r < 0)
+		return r;
 	/* Every value is read once here, so a missing one stops the create
 	 * before anything is made, and again just before the spawn. */
 	r = msb_secrets_json(c->secrets, c->nsecrets, &secrets, err);
@@ -573,6 +577,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		json_object_object_add(
 			cfg, "secret_violation",
 			json_object_new_string(c->on_secret_violation));
+	r = msb_tls_config_json(c, cfg, err);
+	if (r < 0)
+		goto out_cfg;
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(

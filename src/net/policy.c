@@ -251,9 +251,7 @@ void net_policy_init(struct net_policy *p)
 	builtin_init();
 }
 
-/* domain_valid() - letters, digits, '-', '.', '_', an optional leading
- * "*."; lowercased in place. */
-static int domain_valid(char *d)
+int net_domain_valid(char *d)
 {
 	char *p = d;
 	size_t len = strlen(d);
@@ -287,7 +285,7 @@ int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
 			return -1;
 		}
 		snprintf(d, sizeof(d), "%s", arg);
-		if (strlen(arg) > NET_DOMAIN_LEN || !domain_valid(d)) {
+		if (strlen(arg) > NET_DOMAIN_LEN || !net_domain_valid(d)) {
 			snprintf(err, n,
 				 "invalid --net-allow name '%s': use a domain "
 				 "such as example.com or *.example.com",
@@ -445,8 +443,7 @@ int net_policy_ip(const struct net_policy *p, const struct net_addr *ip,
 	return 1;
 }
 
-/* domain_match() - exact, or "*.x" matching any name strictly below x */
-static int domain_match(const char *rule, const char *name)
+int net_domain_match(const char *rule, const char *name)
 {
 	size_t rl, nl;
 
@@ -464,7 +461,7 @@ int net_policy_name(const struct net_policy *p, const char *name, int *bind,
 	*bind = 0;
 	if (p->ndomain) {
 		for (unsigned i = 0; i < p->ndomain; i++) {
-			if (domain_match(p->domain[i], name)) {
+			if (net_domain_match(p->domain[i], name)) {
 				*bind = 1;
 				return 1;
 			}

@@ -135,6 +135,19 @@ int net_cidr_match(const struct net_cidr *c, const struct net_addr *a);
 /* net_cidr_format() - "a.b.c.d/n" or "x::/n" into @buf. */
 void net_cidr_format(const struct net_cidr *c, char *buf, size_t n);
 
+/**
+ * net_domain_valid() - a domain pattern as --net-allow and --tls-bypass
+ * take it: letters, digits, '-', '.', '_', an optional leading "*."
+ * @d: the pattern, lowercased in place
+ *
+ * Return: 1 if valid, 0 if not
+ */
+int net_domain_valid(char *d);
+
+/* net_domain_match() - @name (lowercase) is @rule (lowercase), or below x
+ * for a @rule "*.x" ("*.x.com" matches a.x.com and a.b.x.com, not x.com). */
+int net_domain_match(const char *rule, const char *name);
+
 /* net_policy_init() - the default policy (no user rules). */
 void net_policy_init(struct net_policy *p);
 

@@ -639,6 +639,8 @@ int main(int argc, char **argv)
 			prctl(PR_SET_DUMPABLE, 0);
 		if (r == 0)
 			r = sup_secrets_setup(s, &err);
+		if (r == 0)
+			r = sup_tls_config(s, &err);
 	}
 	if (r == 0)
 		r = setup_fds(s, &err);
@@ -669,6 +671,7 @@ int main(int argc, char **argv)
 	finish(s);
 	msb_vault_free(&s->vault);
 	free(s->ca_pem);
+	sup_tls_free(s);
 	msb_db_close(s->db);
 	return s->fail[0] ? 1 : 0;
 }

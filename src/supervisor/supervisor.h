@@ -114,6 +114,13 @@ struct sup {
 	struct msb_vault vault;
 	struct guard_env guard; /* what violations get, where they are logged */
 	char *ca_pem;           /* the interception CA the guest trusts, or NULL */
+	/* TLS interception options (tlsconf.c), from "tls_bypass" and
+	 * "tls_upstream_ca": names never intercepted (lowercase, "*.x" for
+	 * names below x), and the extra CAs for upstream servers (all their
+	 * PEM text, NUL-terminated; NULL if none) */
+	char **tls_bypass;
+	size_t ntls_bypass;
+	char *tls_upstream_pem;
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[MAX_CONNS];
@@ -148,6 +155,15 @@ int sup_dns_refused(void *opaque, const char *name, char *why, size_t len);
 /* sup_flow_filter() - net_config.flow_filter: the guard for plain HTTP. */
 void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 		      uint16_t dport, const struct msb_flow_filter **ops);
+
+/* tlsconf.c */
+/* sup_tls_config() - s->tls_bypass and s->tls_upstream_pem, from the
+ * record, checked again as the library checked them at create. */
+int sup_tls_config(struct sup *s, msb_error *err);
+/* sup_tls_bypassed() - 1 if TLS to @sni is to pass untouched: @sni is a
+ * --tls-bypass name, or below a "*." one (case-insensitive); else 0. */
+int sup_tls_bypassed(const struct sup *s, const char *sni);
+void sup_tls_free(struct sup *s);
 
 /* fs.c */
 /* sup_fs_setup() - backends and FUSE sessions, from "volumes". */
