@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -378,6 +379,8 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 				if (addr[i].family != fam)
 					continue;
 				ans[nans++] = addr[i];
+				dns_name_bind(n, q.name, &addr[i],
+					      DNS_PLUGIN_TTL);
 				if (bind)
 					net_policy_bind(&n->cfg.policy,
 							&addr[i],
@@ -449,6 +452,54 @@ static size_t encode_question(const char *name, uint16_t qtype,
 	return o + 4;
 }
 
+void dns_name_bind(struct net *n, const char *name, const struct net_addr *ip,
+		   uint32_t ttl_s)
+{
+	struct net_name *slot = NULL;
+	uint64_t exp;
+
+	if (!n->names)
+		return;
+	/* As long as the policy's bindings (policy.c): a guest keeps using
+	 * an answer for a while after its TTL. */
+	if (ttl_s < 300)
+		ttl_s = 300;
+	if (ttl_s > 86400)
+		ttl_s = 86400;
+	exp = n->now + (uint64_t)ttl_s * 1000;
+	for (unsigned i = 0; i < NET_NAMES_MAX; i++) {
+		struct net_name *b = &n->names[i];
+
+		if (b->ip.family && net_addr_eq(&b->ip, ip) &&
+		    !strcmp(b->name, name)) {
+			if (b->expires_ms < exp)
+				b->expires_ms = exp;
+			return;
+		}
+		/* Else a free slot, or the one that expires first. */
+		if (!slot || (slot->ip.family &&
+			      (!b->ip.family ||
+			       b->expires_ms < slot->expires_ms)))
+			slot = b;
+	}
+	snprintf(slot->name, sizeof(slot->name), "%s", name);
+	slot->ip = *ip;
+	slot->expires_ms = exp;
+}
+
+int net_name_resolved(const struct net *n, const char *name,
+		      const struct net_addr *ip)
+{
+	for (unsigned i = 0; n->names && i < NET_NAMES_MAX; i++) {
+		const struct net_name *b = &n->names[i];
+
+		if (b->ip.family && b->expires_ms > n->now &&
+		    net_addr_eq(&b->ip, ip) && !strcmp(b->name, name))
+			return 1;
+	}
+	return 0;
+}
+
 static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 {
 	uint8_t question[NET_DOMAIN_LEN + 6];
@@ -462,6 +513,7 @@ static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 			continue;
 		}
 		keep[nkeep++] = a->addr[i];
+		dns_name_bind(n, q->name, &a->addr[i], a->min_ttl);
 		if (q->bind)
 			net_policy_bind(&n->cfg.policy, &a->addr[i],
 					a->min_ttl, n->now);

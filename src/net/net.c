@@ -134,6 +134,11 @@ struct net *net_new(const struct net_config *cfg)
 		return NULL;
 	n->cfg = *cfg;
 	n->link_fd = n->dns_fd = -1;
+	if (cfg->bind_names &&
+	    !(n->names = calloc(NET_NAMES_MAX, sizeof(*n->names)))) {
+		free(n);
+		return NULL;
+	}
 	for (unsigned i = 0; i < NET_UDP_MAX; i++)
 		n->udp[i].fd = -1;
 	for (unsigned i = 0; i < NET_PING_MAX; i++)
@@ -384,6 +389,7 @@ void net_free(struct net *n)
 		close(n->timer_fd);
 	if (n->epfd >= 0)
 		close(n->epfd);
+	free(n->names);
 	free(n);
 }
 

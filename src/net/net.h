@@ -96,6 +96,9 @@ struct net_config {
 	 * NULL: none is. */
 	int (*dns_refused)(void *opaque, const char *name, char *why,
 			   size_t len);
+	/* Keep which name each answer was for, for net_name_resolved()
+	 * (the DNS-to-IP binding the secrets need). */
+	int bind_names;
 	void *opaque;
 };
 
@@ -105,6 +108,15 @@ struct net_config {
  * @c: filled in
  */
 void net_config_default(struct net_config *c);
+
+/**
+ * net_name_resolved() - did our resolver answer @name with @ip (and is the
+ * answer still live)? Only kept when net_config.bind_names is set.
+ * @name: lowercase, no trailing dot
+ * Return: 1 or 0
+ */
+int net_name_resolved(const struct net *n, const char *name,
+		      const struct net_addr *ip);
 
 /**
  * net_new() - a stack with no link yet

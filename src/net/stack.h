@@ -105,8 +105,23 @@ struct tcp_flow {
 	const struct msb_flow_filter *filt;
 	void *filt_st;
 	struct msb_buf *up;     /* filtered bytes the host socket has not taken */
+	struct msb_buf *down;   /* filtered bytes the ring has no room for yet */
 	uint8_t filt_done;      /* the filter refused: guest bytes are dropped */
+	uint8_t host_rd_eof;    /* filtered: the host socket is done (host_eof
+				 * follows once @down is in the ring) */
 };
+
+/* One answer of our resolver: @ip was given for @name until @expires_ms. */
+#define NET_NAMES_MAX 1024
+struct net_name {
+	char name[NET_DOMAIN_LEN + 1];
+	struct net_addr ip; /* family 0: free */
+	uint64_t expires_ms;
+};
+
+/* dns_name_bind() - remember that @ip answered @name (cfg.bind_names) */
+void dns_name_bind(struct net *n, const char *name, const struct net_addr *ip,
+		   uint32_t ttl_s);
 
 struct udp_flow {
 	int fd;                 /* -1: free */
@@ -198,6 +213,7 @@ struct net {
 	struct msb_net_host plugin_host;     /* what the plugin was given */
 	void *plugin_state;
 	void *plugin_dl;
+	struct net_name *names; /* NET_NAMES_MAX, with cfg.bind_names */
 
 	uint64_t log_window_ms; /* log rate limit */
 	unsigned log_window_n;

@@ -287,6 +287,10 @@ static void update_events(struct net *n, struct tcp_flow *t)
 		return;
 	if (t->state == TF_CONNECTING)
 		want = EPOLLOUT;
+	else if (t->state == TF_ESTABLISHED && t->filt && t->down)
+		want = (!t->host_rd_eof &&
+				t->down->len < TCP_FILTER_BACKLOG ? EPOLLIN : 0) |
+		       (t->host_blocked ? EPOLLOUT : 0);
 	else if (t->state == TF_ESTABLISHED)
 		want = (!t->host_eof && t->rlen < NET_TCP_RING ? EPOLLIN : 0) |
 		       (t->host_blocked ? EPOLLOUT : 0);
@@ -327,6 +331,10 @@ static void flow_free(struct net *n, struct tcp_flow *t, int rst_host,
 	if (t->up) {
 		msb_buf_free(t->up);
 		free(t->up);
+	}
+	if (t->down) {
+		msb_buf_free(t->down);
+		free(t->down);
 	}
 	free(t->ring);
 	memset(t, 0, sizeof(*t));
@@ -404,10 +412,117 @@ static void push(struct net *n, struct tcp_flow *t)
 	}
 }
 
+/* filter_flush() - filtered bytes to the host socket, as far as it takes
+ * them. Return: 0, -1 if the flow was freed */
+static int filter_flush(struct net *n, struct tcp_flow *t)
+{
+	while (t->up && t->up->len) {
+		ssize_t w = send(t->fd, msb_buf_data(t->up), t->up->len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				t->host_blocked = 1;
+				return 0;
+			}
+			flow_free(n, t, 0, 1);
+			return -1;
+		}
+		msb_buf_consume(t->up, (size_t)w);
+	}
+	return 0;
+}
+
+/* ring_fill() - a filtered flow's bytes for the guest into the ring, as far
+ * as it has room; the host side is done once they all are */
+static void ring_fill(struct tcp_flow *t)
+{
+	struct msb_buf *d = t->down;
+
+	while (d->len && t->rlen < NET_TCP_RING) {
+		uint32_t tail = (t->rhead + t->rlen) % NET_TCP_RING;
+		uint32_t room = NET_TCP_RING - t->rlen;
+
+		if (room > NET_TCP_RING - tail)
+			room = NET_TCP_RING - tail;
+		if (room > d->len)
+			room = (uint32_t)d->len;
+		memcpy(t->ring + tail, msb_buf_data(d), room);
+		msb_buf_consume(d, room);
+		t->rlen += room;
+	}
+	if (t->host_rd_eof && !d->len)
+		t->host_eof = 1;
+}
+
+/* filter_refuse() - the filter refused the flow: its answer (a 403, a TLS
+ * alert), already in @down, goes to the guest after what came before,
+ * then our FIN; the host socket is shut and the guest's further bytes
+ * dropped. */
+static void filter_refuse(struct tcp_flow *t)
+{
+	t->filt_done = 1;
+	t->host_rd_eof = 1;
+	t->host_blocked = 0;
+	t->up->len = 0;
+	shutdown(t->fd, SHUT_RDWR);
+	ring_fill(t);
+}
+
+/* filter_bufs() - a filtered flow's two queues. Return: 0, -1 (no memory:
+ * the flow was freed) */
+static int filter_bufs(struct net *n, struct tcp_flow *t)
+{
+	if (!t->up)
+		t->up = calloc(1, sizeof(*t->up));
+	if (!t->down)
+		t->down = calloc(1, sizeof(*t->down));
+	if (t->up && t->down)
+		return 0;
+	flow_free(n, t, 1, 1);
+	return -1;
+}
+
+/* read_filtered() - the host socket's bytes through the flow's filter
+ * into @down and on into the ring. Return: 0, -1 if the flow was freed */
+static int read_filtered(struct net *n, struct tcp_flow *t)
+{
+	uint8_t buf[16384];
+
+	if (filter_bufs(n, t) < 0)
+		return -1;
+	ring_fill(t);
+	while (!t->host_rd_eof && t->down->len < TCP_FILTER_BACKLOG) {
+		ssize_t r = recv(t->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r > 0) {
+			if (t->filt->to_guest(t->filt_st, buf, (size_t)r,
+					      t->up, t->down) < 0) {
+				filter_refuse(t);
+				return 0;
+			}
+			ring_fill(t);
+			continue;
+		}
+		if (r == 0) {
+			t->host_rd_eof = 1;
+			break;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		flow_free(n, t, 0, 1);
+		return -1;
+	}
+	ring_fill(t);
+	return filter_flush(n, t);
+}
+
 /* read_host() - fill the ring from the host socket. Return: 0, -1 if the
  * flow was reset and freed */
 static int read_host(struct net *n, struct tcp_flow *t)
 {
+	if (t->filt)
+		return read_filtered(n, t);
 	while (t->rlen < NET_TCP_RING && !t->host_eof) {
 		uint32_t tail = (t->rhead + t->rlen) % NET_TCP_RING;
 		uint32_t room = NET_TCP_RING - t->rlen;
@@ -459,72 +574,30 @@ static void on_ack(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 	t->rto_at = t->snd_nxt != t->snd_una ? n->now + t->rto_ms : 0;
 }
 
-/* filter_flush() - filtered bytes to the host socket, as far as it takes
- * them. Return: 0, -1 if the flow was freed */
-static int filter_flush(struct net *n, struct tcp_flow *t)
-{
-	while (t->up && t->up->len) {
-		ssize_t w = send(t->fd, msb_buf_data(t->up), t->up->len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EAGAIN || errno == EINTR) {
-				t->host_blocked = 1;
-				return 0;
-			}
-			flow_free(n, t, 0, 1);
-			return -1;
-		}
-		msb_buf_consume(t->up, (size_t)w);
-	}
-	return 0;
-}
-
-/* filter_refuse() - the filter refused the guest's bytes: its answer (a
- * 403) goes to the guest after what the host sent before, then our FIN;
- * the host socket is shut and the guest's further bytes dropped. */
-static void filter_refuse(struct tcp_flow *t, const struct msb_buf *reply)
-{
-	for (size_t i = 0; i < reply->len && t->rlen < NET_TCP_RING; i++) {
-		t->ring[(t->rhead + t->rlen) % NET_TCP_RING] =
-			msb_buf_data(reply)[i];
-		t->rlen++;
-	}
-	t->filt_done = 1;
-	t->host_eof = 1;
-	t->host_blocked = 0;
-	t->up->len = 0;
-	shutdown(t->fd, SHUT_RDWR);
-}
-
 /* filter_in() - guest bytes through the flow's filter to the host socket.
  * Return: 0, -1 if the flow was freed */
 static int filter_in(struct net *n, struct tcp_flow *t, const uint8_t *data,
 		     uint32_t len)
 {
-	struct msb_buf reply = { 0 };
 	int r;
 
 	if (t->filt_done) {
 		t->rcv_nxt += len;
 		return 0;
 	}
-	if (!t->up && !(t->up = calloc(1, sizeof(*t->up)))) {
-		flow_free(n, t, 1, 1);
+	if (filter_bufs(n, t) < 0)
 		return -1;
-	}
 	if (t->up->len >= TCP_FILTER_BACKLOG) {
 		t->host_blocked = 1;
 		return 0;
 	}
-	r = t->filt->to_upstream(t->filt_st, data, len, t->up, &reply);
+	r = t->filt->to_upstream(t->filt_st, data, len, t->up, t->down);
 	t->rcv_nxt += len;
 	if (r < 0) {
-		filter_refuse(t, &reply);
-		msb_buf_free(&reply);
+		filter_refuse(t);
 		return 0;
 	}
-	msb_buf_free(&reply);
+	ring_fill(t);
 	return filter_flush(n, t);
 }
 

@@ -18,7 +18,9 @@ struct guard {
 	const struct guard_env *env;
 	struct msb_flow_info info;
 	int tls;
-	int done; /* refused: everything after is dropped */
+	int done;   /* refused: everything after is dropped */
+	int opaque; /* after CONNECT or Upgrade: no longer HTTP, passed as
+		     * it is (never with a value in it) */
 	struct http1 h;
 };
 
@@ -200,21 +202,52 @@ static int one(struct guard *g, const struct http1_req *framed,
 	return f < 0 ? (int)f : 0;
 }
 
+/* ends_http() - whether the framed request is the connection's last in
+ * HTTP: a CONNECT (a proxy's tunnel) or one asking for an Upgrade
+ * (WebSocket). Placeholders after it are never replaced: they leave as the
+ * meaningless strings they are, and the server sees no value. */
+static int ends_http(const struct http1 *h, const struct http1_req *r)
+{
+	const char *head = (const char *)msb_buf_data(&h->in);
+	size_t n = r->head_len;
+
+	if (n >= 8 && !memcmp(head, "CONNECT ", 8))
+		return 1;
+	for (size_t i = 0; i + 10 < n; i++)
+		if (head[i] == '\n' && !strncasecmp(head + i + 1, "upgrade:", 8))
+			return 1;
+	return 0;
+}
+
 static int to_upstream(void *st, const uint8_t *p, size_t n,
 		       struct msb_buf *out, struct msb_buf *reply)
 {
 	struct guard *g = st;
 	struct http1_req req;
-	int r;
+	int r = 0;
 
 	if (g->done)
 		return -ECONNRESET;
+	if (g->opaque)
+		return msb_buf_append(out, p, n) < 0 ? -ENOMEM : 0;
 	if (http1_feed(&g->h, p, n) < 0)
 		return -ENOMEM;
-	while ((r = http1_next(&g->h, &req)) == 1) {
+	while (!g->opaque && (r = http1_next(&g->h, &req)) == 1) {
+		int tunnel = ends_http(&g->h, &req);
+
 		r = one(g, &req, out, reply);
 		if (r < 0)
 			break;
+		if (tunnel) {
+			/* What follows is the tunnel's or the new
+			 * protocol's: out as it came. */
+			g->opaque = 1;
+			if (g->h.in.len &&
+			    msb_buf_append(out, msb_buf_data(&g->h.in),
+					   g->h.in.len) < 0)
+				return -ENOMEM;
+			g->h.in.len = 0;
+		}
 	}
 	if (r < 0 && r != -EACCES) {
 		char dst[64];
@@ -238,10 +271,12 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 
 /* Responses are not looked into: nothing of a secret is in them that the
  * server did not put there. */
-static int to_guest(void *st, const uint8_t *p, size_t n, struct msb_buf *out)
+static int to_guest(void *st, const uint8_t *p, size_t n,
+		    struct msb_buf *host, struct msb_buf *guest)
 {
 	(void)st;
-	return msb_buf_append(out, p, n) < 0 ? -ENOMEM : 0;
+	(void)host;
+	return msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
 }
 
 static void guard_close(void *st)

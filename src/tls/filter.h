@@ -9,7 +9,9 @@
  * decrypts and re-encrypts and stacks an inner filter that sees plaintext;
  * a plain HTTP flow gets the inner filter directly.
  *
- * Status: the interface only. Nothing in src/net/tcp.c calls it yet.
+ * src/net/tcp.c runs a flow's filter; src/tls/intercept.c is the one the
+ * supervisor gives (first bytes sniffed: TLS intercepted or passed, HTTP
+ * to the secrets guard, anything else untouched).
  */
 #ifndef MSB_TLS_FILTER_H
 #define MSB_TLS_FILTER_H
@@ -38,19 +40,22 @@ struct msb_flow_info {
 
 /**
  * struct msb_flow_filter - one filter's operations; @st is its state
- * @to_upstream: bytes from the guest (@p, @n, any split); append what goes
- *               to the host socket to @out. Return: 0, or a negative errno
- *               to reset the flow both ways (a refused request).
- * @to_guest:    likewise for bytes from the host socket towards the guest;
- *               a filter may also answer the guest itself (a 403) by
- *               appending to the @reply buffer the stack then sends.
+ * @to_upstream: bytes from the guest (@p, @n, any split). Append what goes
+ *               to the host socket to @host and what goes back to the guest
+ *               (a TLS handshake's answer, a 403) to @guest.
+ *               Return: 0, or a negative errno to refuse the flow: what is
+ *               in @guest is sent, then the guest gets our FIN and the host
+ *               socket is shut.
+ * @to_guest:    likewise for bytes from the host socket: @guest is their
+ *               way on, @host takes what the filter answers the host (a
+ *               TLS handshake's next step).
  * @close:       the flow is gone; free @st.
  */
 struct msb_flow_filter {
 	int (*to_upstream)(void *st, const uint8_t *p, size_t n,
-			   struct msb_buf *out, struct msb_buf *reply);
+			   struct msb_buf *host, struct msb_buf *guest);
 	int (*to_guest)(void *st, const uint8_t *p, size_t n,
-			struct msb_buf *out);
+			struct msb_buf *host, struct msb_buf *guest);
 	void (*close)(void *st);
 };
 

@@ -280,9 +280,9 @@ TEST(guard_passes_requests_without_placeholders_and_refuses_bad_framing)
 		void *g = guard_new(&genv, &fi, 0);
 
 		CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"HTTP/1.1 200", 12,
-						   &out),
+						   &reply, &out),
 			     0);
-		CHECK(out.len == 12);
+		CHECK(out.len == 12 && reply.len == 0);
 		guard_filter.close(g);
 		msb_buf_free(&out);
 	}
