@@ -670,7 +670,7 @@ int main(int argc, char **argv)
 	run_loop(s);
 	finish(s);
 	msb_vault_free(&s->vault);
-	free(s->ca_pem);
+	sup_secrets_free(s);
 	sup_tls_free(s);
 	msb_db_close(s->db);
 	return s->fail[0] ? 1 : 0;

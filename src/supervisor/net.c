@@ -102,8 +102,10 @@ int sup_net_setup(struct sup *s, msb_error *err)
 	c.opaque = s;
 	/* the guard: for secrets, and for a plugin's on_http */
 	c.flow_filter = sup_flow_filter;
-	if (s->vault.n)
+	if (s->vault.n) {
 		c.dns_refused = sup_dns_refused;
+		c.bind_names = 1; /* which name each address answered */
+	}
 	json_object_object_get_ex(s->config, "net", &net);
 	if (net && json_object_is_type(net, json_type_object)) {
 		if (json_object_object_get_ex(net, "deny_all", &v))

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* secrets.c - the sandbox's secrets in its network: which flows the guard
- * (src/secrets/guard.c) watches
- *
- * Today: plain HTTP, every guest TCP flow to port 80, so a placeholder sent
- * there is a violation (docs/secrets.md). Intercepted TLS flows are to get
- * the guard on their plaintext once the interception lands.
+/* secrets.c - the sandbox's secrets in its network: every guest TCP flow
+ * of a sandbox with secrets (or a plugin's on_http) goes through the
+ * interception filter (src/tls/intercept.h), whose plaintext, TLS or not,
+ * goes through the guard (src/secrets/guard.c); the guest trusts the CA
+ * the intercepted names are signed with (docs/secrets.md).
  */
 
 #define _GNU_SOURCE
@@ -14,6 +13,7 @@
 
 #include "ca.h"
 #include "guard.h"
+#include "intercept.h"
 #include "net.h"
 #include "supervisor.h"
 #include "util.h"
@@ -23,29 +23,104 @@ static void guard_log(void *ctx, const char *line)
 	sup_log(ctx, "secrets: %s", line);
 }
 
+static int tls_inspect(void *ctx, const char *sni)
+{
+	struct sup *s = ctx;
+
+	if (sup_tls_bypassed(s, sni))
+		return 0;
+	if (net_plugin_has_http(s->net))
+		return 1; /* the hook sees every request */
+	for (size_t i = 0; i < s->vault.n; i++)
+		if (secret_host_allowed(&s->vault.s[i].spec, sni))
+			return 1;
+	return 0;
+}
+
+static int tls_resolved(void *ctx, const char *sni,
+			const struct sockaddr_storage *dst)
+{
+	struct sup *s = ctx;
+	struct net_addr a = { 0 };
+
+	if (dst->ss_family == AF_INET) {
+		a.family = 4;
+		memcpy(a.b, &((const struct sockaddr_in *)dst)->sin_addr, 4);
+	} else {
+		a.family = 6;
+		memcpy(a.b, &((const struct sockaddr_in6 *)dst)->sin6_addr,
+		       16);
+	}
+	return net_name_resolved(s->net, sni, &a);
+}
+
+static void *tls_inner(void *ctx, const struct msb_flow_info *info, int tls,
+		       const struct msb_flow_filter **ops)
+{
+	struct sup *s = ctx;
+
+	*ops = &guard_filter;
+	return guard_new(&s->guard, info, tls);
+}
+
+static void tls_log(void *ctx, const char *line)
+{
+	sup_log(ctx, "%s", line);
+}
+
+/* ca_ready() - the home's CA, opened once. Return: 0 or -1 (logged) */
+static int ca_ready(struct sup *s)
+{
+	char dir[4200];
+	msb_error err = { 0 };
+
+	if (s->ca)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/ca", msb_home());
+	if (tls_ca_open(dir, &s->ca, &err) < 0) {
+		sup_log(s, "secrets: no interception CA: %s", err.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_ready() - what intercepted flows share, made at the first. */
+static int tls_ready(struct sup *s)
+{
+	struct tls_hooks h = { tls_inspect, tls_resolved, tls_inner, tls_log,
+			       s };
+	msb_error err = { 0 };
+
+	if (s->tls)
+		return 0;
+	if (s->tls_failed || ca_ready(s) < 0)
+		goto fail;
+	if (tls_env_new(s->ca, s->tls_upstream_pem, &h, &s->tls, &err) < 0) {
+		sup_log(s, "tls: interception unavailable: %s", err.message);
+		goto fail;
+	}
+	return 0;
+fail:
+	s->tls_failed = 1;
+	return -1;
+}
+
 void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 		      uint16_t dport, const struct msb_flow_filter **ops)
 {
 	struct sup *s = opaque;
-	struct msb_flow_info info = { 0 };
+	struct sockaddr_storage ss = { 0 };
 
-	if (dport != 80 || (!s->vault.n && !net_plugin_has_http(s->net)))
+	if (!s->vault.n && !net_plugin_has_http(s->net))
 		return NULL;
-	if (dst->family == 4) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&info.dst;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(dport);
-		memcpy(&a->sin_addr, dst->b, 4);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&info.dst;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(dport);
-		memcpy(&a->sin6_addr, dst->b, 16);
-	}
-	*ops = &guard_filter;
-	return guard_new(&s->guard, &info, 0);
+	net_sockaddr(dst, dport, &ss);
+	/* No CA, no interception: TLS then passes untouched (and a
+	 * placeholder in it is only a string), plain HTTP is still
+	 * guarded. */
+	if (tls_ready(s) < 0 && !s->tls)
+		return NULL;
+	*ops = &tls_flow_filter;
+	return tls_flow_new(s->tls, &ss);
 }
 
 int sup_dns_refused(void *opaque, const char *name, char *why, size_t len)
@@ -75,26 +150,24 @@ static int http_hook(void *ctx, const struct msb_http_request *req,
 
 void sup_trust_init_tlvs(struct sup *s, struct msb_tlv_w *w)
 {
-	char dir[4200];
-	struct tls_ca *ca;
-	msb_error err = { 0 };
-
 	/* Only a sandbox whose traffic is to be inspected trusts the CA. */
 	if (!s->vault.n && !net_plugin_has_http(s->net))
 		return;
 	if (!s->ca_pem) {
-		snprintf(dir, sizeof(dir), "%s/ca", msb_home());
-		if (tls_ca_open(dir, &ca, &err) < 0) {
-			sup_log(s, "secrets: no interception CA: %s",
-				err.message);
-			return;
-		}
-		s->ca_pem = strdup(tls_ca_pem(ca));
-		tls_ca_free(ca);
-		if (!s->ca_pem)
+		if (ca_ready(s) < 0 || !(s->ca_pem = strdup(tls_ca_pem(s->ca))))
 			return;
 	}
 	msb_tlv_put_str(w, MSB_T_CA_PEM, s->ca_pem);
+}
+
+void sup_secrets_free(struct sup *s)
+{
+	tls_env_free(s->tls);
+	tls_ca_free(s->ca);
+	s->tls = NULL;
+	s->ca = NULL;
+	free(s->ca_pem);
+	s->ca_pem = NULL;
 }
 
 void sup_trust_exec_env(struct sup *s, struct msb_tlv_w *w)

@@ -26,6 +26,9 @@
 #include "guard.h"
 #include "secrets.h"
 
+struct tls_ca;
+struct tls_env;
+
 #define MAX_STREAMS 1024
 #define MAX_CONNS 256
 #define CONN_LOW (512 * 1024)     /* grant output credit below this */
@@ -114,6 +117,9 @@ struct sup {
 	struct msb_vault vault;
 	struct guard_env guard; /* what violations get, where they are logged */
 	char *ca_pem;           /* the interception CA the guest trusts, or NULL */
+	struct tls_ca *ca;      /* the same, with its key, once a flow needs it */
+	struct tls_env *tls;    /* what intercepted flows share (secrets.c) */
+	int tls_failed;         /* it could not be made: logged once */
 	/* TLS interception options (tlsconf.c), from "tls_bypass" and
 	 * "tls_upstream_ca": names never intercepted (lowercase, "*.x" for
 	 * names below x), and the extra CAs for upstream servers (all their
@@ -152,9 +158,13 @@ void sup_trust_init_tlvs(struct sup *s, struct msb_tlv_w *w);
 void sup_trust_exec_env(struct sup *s, struct msb_tlv_w *w);
 /* sup_dns_refused() - net_config.dns_refused: names with a placeholder. */
 int sup_dns_refused(void *opaque, const char *name, char *why, size_t len);
-/* sup_flow_filter() - net_config.flow_filter: the guard for plain HTTP. */
+/* sup_flow_filter() - net_config.flow_filter: every guest TCP flow of a
+ * sandbox with secrets or on_http is sniffed (src/tls/intercept.h). */
 void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 		      uint16_t dport, const struct msb_flow_filter **ops);
+
+/* sup_secrets_free() - the interception state, at exit. */
+void sup_secrets_free(struct sup *s);
 
 /* tlsconf.c */
 /* sup_tls_config() - s->tls_bypass and s->tls_upstream_pem, from the
@@ -164,6 +174,7 @@ int sup_tls_config(struct sup *s, msb_error *err);
  * --tls-bypass name, or below a "*." one (case-insensitive); else 0. */
 int sup_tls_bypassed(const struct sup *s, const char *sni);
 void sup_tls_free(struct sup *s);
+
 
 /* fs.c */
 /* sup_fs_setup() - backends and FUSE sessions, from "volumes". */
