@@ -197,16 +197,24 @@ $(B)/fuzz/http1: fuzz/http1.c src/http/http1.c src/http/http1.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/http \
 		-o $@ fuzz/http1.c src/http/http1.c src/common/buf.c src/common/util.c
 
+# A guest flow's bytes into the interception filter (fuzz/tls_flow.c).
+$(B)/fuzz/tls_flow: fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
+		src/common/buf.c src/common/util.c $(wildcard src/tls/*.h) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/tls \
+		-o $@ fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
+		src/common/buf.c src/common/util.c -lssl -lcrypto
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
 fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse \
-	$(B)/fuzz/http1
+	$(B)/fuzz/http1 $(B)/fuzz/tls_flow
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
 test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq \
-	$(B)/fuzz/fuse $(B)/fuzz/http1
+	$(B)/fuzz/fuse $(B)/fuzz/http1 $(B)/fuzz/tls_flow
 	tests/run-all.sh $(B)
 
 bench: all

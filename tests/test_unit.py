@@ -67,3 +67,10 @@ def test_fuzz_http1_rewriter():
     """Guest HTTP/1.1 requests, split anyhow, into src/http/http1.c: what it
     emits must frame again as the same one request."""
     _fuzz("http1", 20, "http1")
+
+
+def test_fuzz_tls_interception_filter():
+    """A guest flow's bytes (and a server's answers) into
+    src/tls/intercept.c: ClientHellos parsed by OpenSSL, the sniffing of
+    plain HTTP, and flows passed byte for byte."""
+    _fuzz("tls_flow", 20, "tls_flow")
