@@ -221,6 +221,7 @@ def fake_internet(d):
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     tag = uuid.uuid4().hex[:5]
     ns, host_if, ns_if = f"msbnet-{tag}", f"msbh{tag}", f"msbn{tag}"
+    os.makedirs(d, exist_ok=True)
     net = Net(ns, d)
     script = os.path.join(net.dir, "server.py")
     with open(script, "w") as f:
