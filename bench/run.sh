@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec, network, filesystem and pull benchmarks (not
+# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, TLS and pull benchmarks (not
 # tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
@@ -9,5 +9,10 @@ b=${1:-build}
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
 python3 bench/fs.py "$b"
+if [ "$(id -u)" = 0 ]; then
+	python3 bench/tls.py "$b"
+else
+	echo "bench/tls.py: skipped (its fake internet needs root)"
+fi
 python3 bench/boot_reliability.py "$b"
 exec python3 bench/pull.py "$b"
