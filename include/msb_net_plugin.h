@@ -72,7 +72,7 @@ enum msb_http_verdict {
 
 /**
  * struct msb_http_request - one HTTP/1.1 request from the guest, whole
- * @tls:      1: inside intercepted TLS; 0: plain HTTP (port 80)
+ * @tls:      1: inside intercepted TLS; 0: plain HTTP
  * @host:     the Host header, lowercase, without its port
  * @head:     the request line and headers as the guest sent them, CRLF
  *            separated, through the empty line; @head_len bytes
@@ -123,11 +123,12 @@ struct msb_http_action {
  *              means the plugin consumed it (and may answer with
  *              msb_net_host.emit_frame)
  * @close:      the sandbox stops
- * @on_http:    (ABI 3) each whole HTTP/1.1 request of the guest on plain
- *              HTTP (port 80; intercepted TLS once it lands), before any
- *              secret is swapped in: MSB_HTTP_FORWARD, MSB_HTTP_BLOCK
- *              (act->reason) or MSB_HTTP_MODIFY (act->body). With it, those
- *              connections must speak HTTP/1.x (docs/secrets.md)
+ * @on_http:    (ABI 3) each whole HTTP/1.1 request of the guest, on plain
+ *              HTTP (any port) and inside intercepted TLS (every name but
+ *              --tls-bypass ones is intercepted when a plugin has it),
+ *              before any secret is swapped in: MSB_HTTP_FORWARD,
+ *              MSB_HTTP_BLOCK (act->reason) or MSB_HTTP_MODIFY (act->body)
+ *              (docs/secrets.md)
  */
 struct msb_net_plugin {
 	unsigned abi;
