@@ -456,17 +456,10 @@ void dns_name_bind(struct net *n, const char *name, const struct net_addr *ip,
 		   uint32_t ttl_s)
 {
 	struct net_name *slot = NULL;
-	uint64_t exp;
+	uint64_t exp = net_bind_expiry(ttl_s, n->now);
 
 	if (!n->names)
 		return;
-	/* As long as the policy's bindings (policy.c): a guest keeps using
-	 * an answer for a while after its TTL. */
-	if (ttl_s < 300)
-		ttl_s = 300;
-	if (ttl_s > 86400)
-		ttl_s = 86400;
-	exp = n->now + (uint64_t)ttl_s * 1000;
 	for (unsigned i = 0; i < NET_NAMES_MAX; i++) {
 		struct net_name *b = &n->names[i];
 

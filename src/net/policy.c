@@ -486,17 +486,20 @@ int net_policy_answer(const struct net_policy *p, const struct net_addr *ip)
 	return !denied_range(p, ip, why, sizeof(why));
 }
 
-void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
-		     uint32_t ttl_s, uint64_t now)
+uint64_t net_bind_expiry(uint32_t ttl_s, uint64_t now)
 {
-	struct net_bind *slot = NULL;
-	uint64_t exp;
-
 	if (ttl_s < BIND_MIN_S)
 		ttl_s = BIND_MIN_S;
 	if (ttl_s > BIND_MAX_S)
 		ttl_s = BIND_MAX_S;
-	exp = now + (uint64_t)ttl_s * 1000;
+	return now + (uint64_t)ttl_s * 1000;
+}
+
+void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
+		     uint32_t ttl_s, uint64_t now)
+{
+	struct net_bind *slot = NULL;
+	uint64_t exp = net_bind_expiry(ttl_s, now);
 	for (unsigned i = 0; i < NET_BIND_MAX; i++) {
 		struct net_bind *b = &p->bind[i];
 

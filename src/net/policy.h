@@ -202,8 +202,13 @@ int net_policy_name(const struct net_policy *p, const char *name, int *bind,
  */
 int net_policy_answer(const struct net_policy *p, const struct net_addr *ip);
 
-/* net_policy_bind() - @ip was returned for an allowed name; keep it for
- * @ttl_s seconds (at least a minimum, see policy.c). */
+/* net_bind_expiry() - until when an answer of @ttl_s seconds given at
+ * @now stays bound: the TTL, but at least 5 minutes (a guest keeps using
+ * an answer a while after its TTL) and at most a day. */
+uint64_t net_bind_expiry(uint32_t ttl_s, uint64_t now);
+
+/* net_policy_bind() - @ip was returned for an allowed name; keep it until
+ * net_bind_expiry(). */
 void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
 		     uint32_t ttl_s, uint64_t now);
 

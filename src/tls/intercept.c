@@ -322,69 +322,68 @@ static int plain_out(struct flow *f)
 	return 0;
 }
 
+/* relay() - what one side's TLS connection decrypts, through the inner
+ * filter that way (@up: guest to server), its output encrypted each way.
+ * A close_notify is passed on as ours to the other side.
+ * Return: 0 (nothing more now, or closed), 1 the connection failed, or a
+ * negative errno (refused; the guest's answer is in @guest) */
+static int relay(struct flow *f, int up, struct msb_buf *guest)
+{
+	SSL *from = up ? f->s : f->c, *to = up ? f->c : f->s;
+	int *closed = up ? &f->c_closed : &f->s_closed;
+	uint8_t buf[16384];
+	int n, r;
+
+	for (;;) {
+		n = SSL_read(from, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		r = up ? f->inner->to_upstream(f->inner_st, buf, (size_t)n,
+					       &f->ph, &f->pg) :
+			 f->inner->to_guest(f->inner_st, buf, (size_t)n,
+					    &f->ph, &f->pg);
+		if (plain_out(f) < 0 && !r)
+			r = -EIO;
+		if (r < 0)
+			return refuse(f, guest, r);
+	}
+	r = SSL_get_error(from, n);
+	if (r == SSL_ERROR_WANT_READ)
+		return 0;
+	if (r != SSL_ERROR_ZERO_RETURN)
+		return 1;
+	if (!*closed) {
+		*closed = 1;
+		SSL_shutdown(to);
+	}
+	return 0;
+}
+
 /* pump() - whatever both TLS connections can move now: the guest's
- * handshake and plaintext to the server through the inner filter, the
- * server's plaintext to the guest once its handshake is done.
+ * handshake and plaintext to the server, the server's plaintext to the
+ * guest once the guest's handshake is done.
  * Return: 0, or a negative errno (refused; the guest's answer is in
  * @guest) */
 static int pump(struct flow *f, struct msb_buf *host, struct msb_buf *guest)
 {
-	uint8_t buf[16384];
 	char why[256], dst[64];
-	int n, r;
+	int r = relay(f, 1, guest);
 
-	for (;;) {
-		n = SSL_read(f->s, buf, sizeof(buf));
-		if (n > 0) {
-			r = f->inner->to_upstream(f->inner_st, buf, (size_t)n,
-						  &f->ph, &f->pg);
-			if (plain_out(f) < 0 && !r)
-				r = -EIO;
-			if (r < 0)
-				return refuse(f, guest, r);
-			continue;
-		}
-		r = SSL_get_error(f->s, n);
-		if (r == SSL_ERROR_WANT_READ)
-			break;
-		if (r == SSL_ERROR_ZERO_RETURN) {
-			/* The guest's close_notify: the server gets ours. */
-			if (!f->c_closed) {
-				f->c_closed = 1;
-				SSL_shutdown(f->c);
-			}
-			break;
-		}
+	if (r < 0)
+		return r;
+	if (r) {
 		dst_text(f, dst, sizeof(dst));
 		if (!SSL_is_init_finished(f->s))
 			say(f, "tls: %s (server name %s): the guest's "
 			       "handshake failed: %s",
 			    dst, f->info.sni, ssl_why(why, sizeof(why)));
-		drain(f->s_out, guest);
+		drain(f->s_out, guest); /* OpenSSL's alert */
 		f->mode = M_DONE;
 		return -ECONNRESET;
 	}
-	while (SSL_is_init_finished(f->s) && !f->s_closed) {
-		n = SSL_read(f->c, buf, sizeof(buf));
-		if (n > 0) {
-			r = f->inner->to_guest(f->inner_st, buf, (size_t)n,
-					       &f->ph, &f->pg);
-			if (plain_out(f) < 0 && !r)
-				r = -EIO;
-			if (r < 0)
-				return refuse(f, guest, r);
-			continue;
-		}
-		r = SSL_get_error(f->c, n);
-		if (r == SSL_ERROR_WANT_READ)
-			break;
-		if (r == SSL_ERROR_ZERO_RETURN) {
-			f->s_closed = 1;
-			SSL_shutdown(f->s);
-			break;
-		}
-		return refuse(f, guest, -ECONNRESET);
-	}
+	if (SSL_is_init_finished(f->s) && !f->s_closed &&
+	    (r = relay(f, 0, guest)) != 0)
+		return r < 0 ? r : refuse(f, guest, -ECONNRESET);
 	if (drain(f->s_out, guest) < 0 || drain(f->c_out, host) < 0)
 		return -ENOMEM;
 	return 0;
