@@ -182,7 +182,7 @@ static int cmd_run(int argc, char **argv)
 	size_t nenv = 0;
 	int c, detach = 0, status, timings = 0;
 	uint64_t t_exec;
-	char *tjson = NULL;
+	char *tjson = NULL, *spec;
 	unsigned u;
 	uint64_t t0;
 	char **cmd = NULL;
@@ -296,10 +296,16 @@ static int cmd_run(int argc, char **argv)
 				return cli_bad_usage(&verb_run,
 					"too many secrets (at most %d)",
 					SECRETS_MAX);
-			if (msb_secret_parse(strdup(optarg),
-					     &secrets[cfg.nsecrets], &err) < 0)
+			/* The secret points into its copy of the text. */
+			spec = strdup(optarg);
+			if (!spec)
+				return cli_bad_usage(&verb_run, "out of memory");
+			if (msb_secret_parse(spec, &secrets[cfg.nsecrets],
+					     &err) < 0) {
+				free(spec);
 				return cli_bad_usage(&verb_run, "%s",
 						     err.message);
+			}
 			cfg.secrets = secrets;
 			cfg.nsecrets++;
 			break;
