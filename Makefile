@@ -208,6 +208,12 @@ $(B)/fuzz/tls_flow: fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
+# The host's programs (msb, the supervisor, msb-unpack, libmsb) under ASan
+# and UBSan, for the end-to-end tests (MSB_BUILD=build-asan).
+asan:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g" \
+		CC="$(CC) -fsanitize=address,undefined -fno-omit-frame-pointer"
+
 fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse \
 	$(B)/fuzz/http1 $(B)/fuzz/tls_flow
 
@@ -231,4 +237,4 @@ clean:
 	rm -rf $(B)/obj $(B)/bin $(B)/lib $(B)/libexec $(B)/tests $(B)/fuzz \
 		$(B)/examples $(SHARE)/msb-agent $(INITRAMFS) $(INITRAMFS_MSB)
 
-.PHONY: all guest examples unit fuzz test bench install clean
+.PHONY: asan all guest examples unit fuzz test bench install clean
