@@ -280,14 +280,20 @@ static int cmd_run(int argc, char **argv)
 				return cli_bad_usage(&verb_run,
 					"too many volumes (at most %d)",
 					VOLUMES_MAX);
+			/* The volume points into its copy of the text. */
+			spec = strdup(optarg);
+			if (!spec)
+				return cli_bad_usage(&verb_run, "out of memory");
 			if (msb_volume_parse(c == 'v' ? MSB_VOLUME_HOST :
 					     c == OPT_VOLUME_MEM ?
 						     MSB_VOLUME_MEMORY :
 						     MSB_VOLUME_PLUGIN,
-					     strdup(optarg),
-					     &vols[cfg.nvolumes], &err) < 0)
+					     spec, &vols[cfg.nvolumes],
+					     &err) < 0) {
+				free(spec);
 				return cli_bad_usage(&verb_run, "%s",
 						     err.message);
+			}
 			cfg.volumes = vols;
 			cfg.nvolumes++;
 			break;
