@@ -4,7 +4,8 @@
  *
  * The first byte picks how the input is split into reads and whether
  * placeholders are replaced. Whatever the rewriter emits for a request must
- * frame again as exactly one request with the same body: what the server
+ * frame again as exactly one request with the same body (a streamed body,
+ * over the limit, as a head declaring the same length): what the server
  * reads is what was checked.
  */
 #include <stdint.h>
@@ -19,13 +20,16 @@ static const struct http1_secret SEC[] = {
 	{ "dXNl", "a much longer value than its placeholder" },
 };
 
-static void check_one(const uint8_t *p, size_t n, size_t body_len, int subst)
+static void check_one(const uint8_t *p, size_t n, size_t body_len,
+		      size_t stream_len, int subst)
 {
 	struct http1 h = { 0 };
 	struct http1_req r;
 
+	/* A streamed body is not emitted: the head must say its length. */
 	http1_feed(&h, p, n);
 	if (http1_next(&h, &r) != 1 || r.total != n ||
+	    r.stream_len != stream_len ||
 	    (!subst && r.body_len != body_len))
 		abort();
 	http1_free(&h);
@@ -55,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (http1_emit(&h, &r, SEC, 3, subst, &out) < 0)
 				abort();
-			check_one(msb_buf_data(&out), out.len, body_len, subst);
+			check_one(msb_buf_data(&out), out.len, body_len,
+				  r.stream_len, subst);
 			msb_buf_free(&out);
 		}
 	}

@@ -77,6 +77,9 @@ enum msb_http_verdict {
  * @head:     the request line and headers as the guest sent them, CRLF
  *            separated, through the empty line; @head_len bytes
  * @body:     the body, de-chunked; @body_len bytes (NULL when empty)
+ * @body_streamed: a Content-Length body over 8 MiB, of this many bytes:
+ *            passed on as it comes, not held, so not shown (@body is NULL);
+ *            MSB_HTTP_MODIFY then refuses the request
  *
  * Secrets' placeholders are still in: hooks never see a secret's value.
  */
@@ -87,6 +90,7 @@ struct msb_http_request {
 	size_t head_len;
 	const uint8_t *body;
 	size_t body_len;
+	size_t body_streamed;
 };
 
 /**

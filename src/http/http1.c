@@ -236,8 +236,12 @@ int http1_next(struct http1 *h, struct http1_req *r)
 		r->total = hl + took;
 		return 1;
 	}
-	if (clen > HTTP1_BODY_MAX)
-		return -EFBIG;
+	if (clen > HTTP1_BODY_MAX) {
+		h->body.off = h->body.len = 0;
+		r->stream_len = (size_t)clen;
+		r->total = hl;
+		return 1;
+	}
 	if (clen < 0)
 		clen = 0;
 	if (n - hl < (size_t)clen)
@@ -459,6 +463,9 @@ static long emit(struct http1 *h, const struct http1_req *r,
 		else
 			snprintf(num, sizeof(num),
 				 "Transfer-Encoding: chunked\r\n\r\n");
+	} else if (r->stream_len) {
+		snprintf(num, sizeof(num), "Content-Length: %zu\r\n\r\n",
+			 r->stream_len);
 	} else if (r->body_len || body.len) {
 		snprintf(num, sizeof(num), "Content-Length: %zu\r\n\r\n",
 			 body.len);

@@ -14,8 +14,9 @@
  * parties disagree on where a request ends (RFC 9112 §6.1, §6.3, §11.2):
  * both Transfer-Encoding and Content-Length, differing Content-Lengths,
  * obsolete line folding, bare CR or LF in the head, codings other than
- * chunked: all refused. A head over HTTP1_HEAD_MAX or a body over
- * HTTP1_BODY_MAX is refused too (the body is held to rewrite its length).
+ * chunked: all refused. A head over HTTP1_HEAD_MAX or a chunked body over
+ * HTTP1_BODY_MAX is refused too (the body is held to rewrite its length);
+ * a longer Content-Length body is streamed, never rewritten.
  */
 #ifndef MSB_HTTP_HTTP1_H
 #define MSB_HTTP_HTTP1_H
@@ -42,12 +43,16 @@ struct http1_secret {
  * @host:     the Host header, lowercase, port removed ("" if none)
  * @chunked:  the body came chunked
  * @body:     the decoded body (chunks joined), @body_len bytes, in http1
+ * @stream_len: a Content-Length body over HTTP1_BODY_MAX: not held, not
+ *            rewritten; @total is the head alone, and the body's bytes
+ *            follow it in the stream for the caller to pass on
  */
 struct http1_req {
 	size_t head_len, total;
 	char host[HTTP1_HOST_MAX + 1];
 	int chunked;
 	size_t body_len;
+	size_t stream_len;
 };
 
 /* struct http1 - one connection's guest-to-server stream; zero it to start */
@@ -66,7 +71,9 @@ int http1_feed(struct http1 *h, const void *data, size_t n);
  *
  * Return: 1 with @r filled, 0 if more bytes are needed, -EBADMSG for a
  * malformed or ambiguous request, -E2BIG for a head over HTTP1_HEAD_MAX,
- * -EFBIG for a body over HTTP1_BODY_MAX. After an error the stream is done.
+ * -EFBIG for a chunked body over HTTP1_BODY_MAX (a longer Content-Length
+ * body is streamed: http1_req.stream_len). After an error the stream is
+ * done.
  */
 int http1_next(struct http1 *h, struct http1_req *r);
 

@@ -21,6 +21,10 @@ struct guard {
 	int done;   /* refused: everything after is dropped */
 	int opaque; /* after CONNECT or Upgrade: no longer HTTP, passed as
 		     * it is (never with a value in it) */
+	/* a streamed body (http1_req.stream_len): bytes still to pass, and
+	 * whether a placeholder in it was told already */
+	size_t stream_left;
+	int stream_told;
 	struct http1 h;
 };
 
@@ -134,6 +138,7 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 		.head_len = req->head_len,
 		.body = req->body_len ? msb_buf_data(&g->h.body) : NULL,
 		.body_len = req->body_len,
+		.body_streamed = req->stream_len,
 	};
 	struct msb_http_action act;
 	char why[256];
@@ -144,6 +149,14 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 		    req->host, act.reason);
 		snprintf(why, sizeof(why), "msb: refused: %s", act.reason);
 		answer(reply, 403, why);
+		return -EACCES;
+	}
+	if (v == MSB_HTTP_MODIFY && req->stream_len) {
+		say(g, "on_http: request to %s (Host '%s') refused: its body "
+		       "is over 8 MiB, passed as it comes, and cannot be "
+		       "replaced", dst, req->host);
+		answer(reply, 403, "msb: refused: a body over 8 MiB cannot be "
+				   "modified");
 		return -EACCES;
 	}
 	if (v == MSB_HTTP_MODIFY) {
@@ -202,6 +215,55 @@ static int one(struct guard *g, const struct http1_req *framed,
 	return f < 0 ? (int)f : 0;
 }
 
+/* stream() - the front of a streamed body, passed on as far as it is safe:
+ * every placeholder of the vault is looked for in what is there, and the
+ * last bytes that could begin one are held until the rest comes. Such a
+ * body is never rewritten, so a placeholder in it is a violation wherever
+ * it goes. Return: 0, or -EACCES with the 403 in @reply */
+static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
+{
+	const struct msb_vault *v = g->env->vault;
+	const uint8_t *p = msb_buf_data(&g->h.in);
+	size_t avail = g->h.in.len < g->stream_left ? g->h.in.len :
+						      g->stream_left;
+	size_t pass = avail;
+	char dst[64];
+
+	if (avail < g->stream_left)
+		pass = avail > MSB_PLACEHOLDER_LEN - 1 ?
+			       avail - (MSB_PLACEHOLDER_LEN - 1) :
+			       0;
+	for (size_t i = 0; i < v->n && !g->stream_told; i++) {
+		const struct msb_vault_secret *sec = &v->s[i];
+
+		if (!memmem(p, avail, sec->placeholder, MSB_PLACEHOLDER_LEN))
+			continue;
+		if (g->env->mode == GUARD_ALLOW)
+			break;
+		g->stream_told = 1;
+		dst_text(g, dst, sizeof(dst));
+		say(g, "secret %s: request to %s (server name '%s') %s: its "
+		       "body is over 8 MiB, passed as it comes and never "
+		       "rewritten",
+		    sec->spec.name, dst, g->info.sni,
+		    g->env->mode == GUARD_BLOCK ? "cut short" :
+						  "sent with the placeholder");
+		if (g->env->mode == GUARD_BLOCK) {
+			answer(reply, 403,
+			       "msb: refused: a secret's placeholder in a body "
+			       "over 8 MiB");
+			return -EACCES;
+		}
+	}
+	if (pass && msb_buf_append(out, p, pass) < 0)
+		return -ENOMEM;
+	msb_buf_consume(&g->h.in, pass);
+	g->stream_left -= pass;
+	if (!g->stream_left)
+		g->stream_told = 0;
+	return 0;
+}
+
 /* ends_http() - whether the framed request is the connection's last in
  * HTTP: a CONNECT (a proxy's tunnel) or one asking for an Upgrade
  * (WebSocket). Placeholders after it are never replaced: they leave as the
@@ -232,12 +294,21 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 		return msb_buf_append(out, p, n) < 0 ? -ENOMEM : 0;
 	if (http1_feed(&g->h, p, n) < 0)
 		return -ENOMEM;
-	while (!g->opaque && (r = http1_next(&g->h, &req)) == 1) {
-		int tunnel = ends_http(&g->h, &req);
+	while (!g->opaque) {
+		int tunnel;
 
+		if (g->stream_left) {
+			if ((r = stream(g, out, reply)) < 0 || g->stream_left)
+				break;
+			continue;
+		}
+		if ((r = http1_next(&g->h, &req)) != 1)
+			break;
+		tunnel = ends_http(&g->h, &req);
 		r = one(g, &req, out, reply);
 		if (r < 0)
 			break;
+		g->stream_left = req.stream_len;
 		if (tunnel) {
 			/* What follows is the tunnel's or the new
 			 * protocol's: out as it came. */
