@@ -6,7 +6,8 @@
  * placeholders are replaced. Whatever the rewriter emits for a request must
  * frame again as exactly one request with the same body (a streamed body,
  * over the limit, as a head declaring the same length): what the server
- * reads is what was checked.
+ * reads is what was checked. A chunked body the framer took whole must be
+ * walked to the same end when streamed (http1_chunks_walk()).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,18 +22,44 @@ static const struct http1_secret SEC[] = {
 };
 
 static void check_one(const uint8_t *p, size_t n, size_t body_len,
-		      size_t stream_len, int subst)
+		      size_t stream_len, int stream_chunked, int subst)
 {
 	struct http1 h = { 0 };
 	struct http1_req r;
 
-	/* A streamed body is not emitted: the head must say its length. */
+	/* A streamed body is not emitted: the head must say its length, or
+	 * be chunked (then an empty body ends it). */
 	http1_feed(&h, p, n);
+	if (stream_chunked) {
+		http1_feed(&h, "0\r\n\r\n", 5);
+		n += 5;
+	}
 	if (http1_next(&h, &r) != 1 || r.total != n ||
 	    r.stream_len != stream_len ||
 	    (!subst && r.body_len != body_len))
 		abort();
 	http1_free(&h);
+}
+
+/* check_walk() - a chunked body the framer took whole (@n bytes) is walked
+ * to its exact end when streamed, in pieces of @step */
+static void check_walk(const uint8_t *p, size_t n, size_t step)
+{
+	struct http1_chunks c = { 0 };
+	size_t walked = 0, have = 0;
+	int done = 0;
+
+	while (!done && have < n) {
+		long w;
+
+		have = have + step > n ? n : have + step;
+		w = http1_chunks_walk(&c, p + walked, have - walked, &done);
+		if (w < 0)
+			abort();
+		walked += (size_t)w;
+	}
+	if (!done || walked != n)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,10 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct msb_buf out = { 0 };
 			size_t body_len = r.body_len;
 
+			if (r.chunked && !r.stream_chunked)
+				check_walk(msb_buf_data(&h.in) + r.head_len,
+					   r.total - r.head_len, step);
 			if (http1_emit(&h, &r, SEC, 3, subst, &out) < 0)
 				abort();
 			check_one(msb_buf_data(&out), out.len, body_len,
-				  r.stream_len, subst);
+				  r.stream_len, r.stream_chunked, subst);
 			msb_buf_free(&out);
 		}
 	}

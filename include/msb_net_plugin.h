@@ -77,9 +77,9 @@ enum msb_http_verdict {
  * @head:     the request line and headers as the guest sent them, CRLF
  *            separated, through the empty line; @head_len bytes
  * @body:     the body, de-chunked; @body_len bytes (NULL when empty)
- * @body_streamed: a Content-Length body over 8 MiB, of this many bytes:
- *            passed on as it comes, not held, so not shown (@body is NULL);
- *            MSB_HTTP_MODIFY then refuses the request
+ * @body_streamed: a body over 8 MiB, of this many bytes (SIZE_MAX:
+ *            chunked, length unknown): passed on as it comes, not held, so
+ *            not shown (@body is NULL); MSB_HTTP_MODIFY then refuses it
  *
  * Secrets' placeholders are still in: hooks never see a secret's value.
  */

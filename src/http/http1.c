@@ -207,6 +207,82 @@ static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
 	}
 }
 
+enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER, CH_DONE };
+
+/* A chunk bigger than this is no upload's: refused (and the size cannot
+ * overflow while it is read). */
+#define CHUNK_MAX (1ull << 40)
+
+long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
+		       int *done)
+{
+	size_t at = 0;
+
+	*done = 0;
+	while (c->st != CH_DONE) {
+		const uint8_t *eol;
+		uint64_t size = 0;
+		size_t digits = 0;
+
+		switch (c->st) {
+		case CH_SIZE: /* chunk-size [; ext] CRLF, as dechunk() */
+			eol = find_crlf(p + at, p + n);
+			if (!eol)
+				return n - at > 1024 ? -EBADMSG : (long)at;
+			if (eol == p + n)
+				return -EBADMSG;
+			for (; p + at + digits < eol; digits++) {
+				int v = hexval(p[at + digits]);
+
+				if (v < 0)
+					break;
+				if (size > CHUNK_MAX)
+					return -EBADMSG;
+				size = size * 16 + (uint64_t)v;
+			}
+			if (!digits ||
+			    (p + at + digits < eol && p[at + digits] != ';' &&
+			     p[at + digits] != ' ' && p[at + digits] != '\t'))
+				return -EBADMSG;
+			if (memchr(p + at, '\r', eol - (p + at)))
+				return -EBADMSG;
+			at = eol + 2 - p;
+			c->left = size;
+			c->st = size ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA:
+			if (at == n)
+				return (long)at;
+			size = n - at < c->left ? n - at : c->left;
+			at += size;
+			c->left -= size;
+			if (!c->left)
+				c->st = CH_DATA_END;
+			break;
+		case CH_DATA_END:
+			if (n - at < 2)
+				return (long)at;
+			if (p[at] != '\r' || p[at + 1] != '\n')
+				return -EBADMSG;
+			at += 2;
+			c->st = CH_SIZE;
+			break;
+		case CH_TRAILER: /* fields, then the empty line (§7.1.2) */
+			eol = find_crlf(p + at, p + n);
+			if (!eol)
+				return n - at > HTTP1_HEAD_MAX ? -E2BIG : (long)at;
+			if (eol == p + n || memchr(p + at, '\r', eol - (p + at)))
+				return -EBADMSG;
+			if (eol == p + at)
+				c->st = CH_DONE;
+			at = eol + 2 - p;
+			break;
+		}
+	}
+	*done = 1;
+	return (long)at;
+}
+
 int http1_next(struct http1 *h, struct http1_req *r)
 {
 	const uint8_t *p = msb_buf_data(&h->in), *e;
@@ -229,6 +305,13 @@ int http1_next(struct http1 *h, struct http1_req *r)
 	r->head_len = hl;
 	if (te) {
 		took = dechunk(p + hl, n - hl, &h->body);
+		if (took == -EFBIG) {
+			/* Too big to hold: the caller streams it. */
+			h->body.off = h->body.len = 0;
+			r->chunked = r->stream_chunked = 1;
+			r->total = hl;
+			return 1;
+		}
 		if (took <= 0)
 			return took;
 		r->chunked = 1;
@@ -455,7 +538,9 @@ static long emit(struct http1 *h, const struct http1_req *r,
 		found += f;
 		line = eol;
 	}
-	if (r->chunked) {
+	if (r->stream_chunked) {
+		snprintf(num, sizeof(num), "Transfer-Encoding: chunked\r\n\r\n");
+	} else if (r->chunked) {
 		if (body.len)
 			snprintf(num, sizeof(num),
 				 "Transfer-Encoding: chunked\r\n\r\n%zx\r\n",
@@ -475,7 +560,7 @@ static long emit(struct http1 *h, const struct http1_req *r,
 	if (msb_buf_append(out, num, strlen(num)) < 0 ||
 	    (body.len && msb_buf_append(out, msb_buf_data(&body), body.len) < 0))
 		goto nomem;
-	if (r->chunked &&
+	if (r->chunked && !r->stream_chunked &&
 	    msb_buf_append(out, body.len ? "\r\n0\r\n\r\n" : "0\r\n\r\n",
 			   body.len ? 7 : 5) < 0)
 		goto nomem;

@@ -14,9 +14,9 @@
  * parties disagree on where a request ends (RFC 9112 §6.1, §6.3, §11.2):
  * both Transfer-Encoding and Content-Length, differing Content-Lengths,
  * obsolete line folding, bare CR or LF in the head, codings other than
- * chunked: all refused. A head over HTTP1_HEAD_MAX or a chunked body over
- * HTTP1_BODY_MAX is refused too (the body is held to rewrite its length);
- * a longer Content-Length body is streamed, never rewritten.
+ * chunked: all refused. A head over HTTP1_HEAD_MAX is refused too. Bodies
+ * are held to rewrite their length, up to HTTP1_BODY_MAX; a longer one is
+ * streamed, never rewritten.
  */
 #ifndef MSB_HTTP_HTTP1_H
 #define MSB_HTTP_HTTP1_H
@@ -46,6 +46,9 @@ struct http1_secret {
  * @stream_len: a Content-Length body over HTTP1_BODY_MAX: not held, not
  *            rewritten; @total is the head alone, and the body's bytes
  *            follow it in the stream for the caller to pass on
+ * @stream_chunked: likewise for a chunked body over HTTP1_BODY_MAX: its
+ *            bytes (framing and all) follow, http1_chunks_walk() tells
+ *            where it ends
  */
 struct http1_req {
 	size_t head_len, total;
@@ -53,7 +56,31 @@ struct http1_req {
 	int chunked;
 	size_t body_len;
 	size_t stream_len;
+	int stream_chunked;
 };
+
+/* struct http1_chunks - where a streamed chunked body's walk is; zero it
+ * at the body's start */
+struct http1_chunks {
+	int st;
+	uint64_t left; /* of the chunk's data */
+};
+
+/**
+ * http1_chunks_walk() - follow a streamed chunked body's framing, exactly
+ * as the framer reads a held one (RFC 9112 §7.1: sizes, extensions, the
+ * CRLF after each chunk, trailer fields, the empty line)
+ * @c:    the walk so far
+ * @p:    the body's next bytes, from where the last call stopped
+ * @n:    how many
+ * @done: set to 1 when the body ended (the bytes returned include its last)
+ *
+ * Return: how many of the bytes the walk went past (a line not yet whole
+ * is left for the next call, with more after it), or -EBADMSG for framing
+ * the framer would refuse, or -E2BIG for an endless line.
+ */
+long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
+		       int *done);
 
 /* struct http1 - one connection's guest-to-server stream; zero it to start */
 struct http1 {
@@ -71,8 +98,8 @@ int http1_feed(struct http1 *h, const void *data, size_t n);
  *
  * Return: 1 with @r filled, 0 if more bytes are needed, -EBADMSG for a
  * malformed or ambiguous request, -E2BIG for a head over HTTP1_HEAD_MAX,
- * -EFBIG for a chunked body over HTTP1_BODY_MAX (a longer Content-Length
- * body is streamed: http1_req.stream_len). After an error the stream is
+ * (a body over HTTP1_BODY_MAX is not held but streamed:
+ * http1_req.stream_len, stream_chunked). After an error the stream is
  * done.
  */
 int http1_next(struct http1 *h, struct http1_req *r);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,13 @@ struct guard {
 	int done;   /* refused: everything after is dropped */
 	int opaque; /* after CONNECT or Upgrade: no longer HTTP, passed as
 		     * it is (never with a value in it) */
-	/* a streamed body (http1_req.stream_len): bytes still to pass, and
-	 * whether a placeholder in it was told already */
-	size_t stream_left;
+	/* a streamed body (http1_req.stream_len, stream_chunked): 1 by its
+	 * length (@stream_left bytes still to pass), 2 chunked (@walked
+	 * bytes at the front of the stream known to be the body's); whether
+	 * a placeholder in it was told already */
+	int streaming;
+	size_t stream_left, walked;
+	struct http1_chunks chunks;
 	int stream_told;
 	struct http1 h;
 };
@@ -138,7 +143,8 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 		.head_len = req->head_len,
 		.body = req->body_len ? msb_buf_data(&g->h.body) : NULL,
 		.body_len = req->body_len,
-		.body_streamed = req->stream_len,
+		.body_streamed = req->stream_chunked ? SIZE_MAX :
+						       req->stream_len,
 	};
 	struct msb_http_action act;
 	char why[256];
@@ -151,7 +157,7 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 		answer(reply, 403, why);
 		return -EACCES;
 	}
-	if (v == MSB_HTTP_MODIFY && req->stream_len) {
+	if (v == MSB_HTTP_MODIFY && (req->stream_len || req->stream_chunked)) {
 		say(g, "on_http: request to %s (Host '%s') refused: its body "
 		       "is over 8 MiB, passed as it comes, and cannot be "
 		       "replaced", dst, req->host);
@@ -224,15 +230,26 @@ static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
 {
 	const struct msb_vault *v = g->env->vault;
 	const uint8_t *p = msb_buf_data(&g->h.in);
-	size_t avail = g->h.in.len < g->stream_left ? g->h.in.len :
-						      g->stream_left;
-	size_t pass = avail;
+	size_t avail, pass;
 	char dst[64];
+	int end;
 
-	if (avail < g->stream_left)
-		pass = avail > MSB_PLACEHOLDER_LEN - 1 ?
-			       avail - (MSB_PLACEHOLDER_LEN - 1) :
-			       0;
+	if (g->streaming == 2) {
+		long w = http1_chunks_walk(&g->chunks, p + g->walked,
+					   g->h.in.len - g->walked, &end);
+
+		if (w < 0)
+			return (int)w;
+		avail = g->walked += (size_t)w;
+	} else {
+		avail = g->h.in.len < g->stream_left ? g->h.in.len :
+						       g->stream_left;
+		end = avail == g->stream_left;
+	}
+	pass = end ? avail :
+	       avail > MSB_PLACEHOLDER_LEN - 1 ?
+		     avail - (MSB_PLACEHOLDER_LEN - 1) :
+		     0;
 	for (size_t i = 0; i < v->n && !g->stream_told; i++) {
 		const struct msb_vault_secret *sec = &v->s[i];
 
@@ -258,9 +275,14 @@ static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
 	if (pass && msb_buf_append(out, p, pass) < 0)
 		return -ENOMEM;
 	msb_buf_consume(&g->h.in, pass);
-	g->stream_left -= pass;
-	if (!g->stream_left)
-		g->stream_told = 0;
+	if (g->streaming == 2)
+		g->walked -= pass;
+	else
+		g->stream_left -= pass;
+	if (end) {
+		g->streaming = g->stream_told = 0;
+		g->walked = g->stream_left = 0;
+	}
 	return 0;
 }
 
@@ -297,8 +319,8 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 	while (!g->opaque) {
 		int tunnel;
 
-		if (g->stream_left) {
-			if ((r = stream(g, out, reply)) < 0 || g->stream_left)
+		if (g->streaming) {
+			if ((r = stream(g, out, reply)) < 0 || g->streaming)
 				break;
 			continue;
 		}
@@ -308,7 +330,14 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 		r = one(g, &req, out, reply);
 		if (r < 0)
 			break;
-		g->stream_left = req.stream_len;
+		if (req.stream_chunked) {
+			g->streaming = 2;
+			g->chunks = (struct http1_chunks){ 0 };
+			g->walked = 0;
+		} else if (req.stream_len) {
+			g->streaming = 1;
+			g->stream_left = req.stream_len;
+		}
 		if (tunnel) {
 			/* What follows is the tunnel's or the new
 			 * protocol's: out as it came. */

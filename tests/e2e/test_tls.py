@@ -304,15 +304,20 @@ def test_dlp_hook_sees_https_requests(msb, dlp, tls_internet):
 
 
 def test_upload_over_8_mib_to_the_bound_host(msb, sb, tls_internet):
-    """A 10 MiB body is streamed, not held: the header still gets the
-    value, the body arrives byte for byte."""
+    """10 MiB bodies, with a length and chunked, are streamed, not held:
+    the header still gets the value, the body arrives byte for byte."""
     logs = Logs(tls_internet)
     rc, out, err = sh_in(msb, sb, 'head -c 10485760 /dev/urandom > /tmp/big '
                          '&& sha256sum /tmp/big | cut -d" " -f1 && '
                          'curl -sS -f -T /tmp/big https://api.test/big '
+                         '-H "Authorization: Bearer $TOKEN" && '
+                         # from a pipe: chunked
+                         'cat /tmp/big | curl -sS -f -T - '
+                         'https://api.test/chunked '
                          '-H "Authorization: Bearer $TOKEN"; rm -f /tmp/big')
     assert rc == 0, err
-    want, got = out.split()
-    assert want == got, out
+    want, got, got_chunked = out.split()
+    assert want == got == got_chunked, out
     log = logs.new("api")
     assert b"PUT /big" in log and f"Bearer {VALUE}".encode() in log
+    assert b"PUT /chunked" in log and b"Transfer-Encoding: chunked" in log
