@@ -84,7 +84,10 @@ static int ca_ready(struct sup *s)
 	return 0;
 }
 
-/* tls_ready() - what intercepted flows share, made at the first. */
+/* tls_ready() - what filtered flows share, made at the first. Without
+ * the CA (logged once) it is made all the same, without interception: TLS
+ * then passes untouched (a placeholder in it is only a string) and plain
+ * HTTP is still guarded. Return: 0, or -1 (no memory) */
 static int tls_ready(struct sup *s)
 {
 	struct tls_hooks h = { tls_inspect, tls_resolved, tls_inner, tls_log,
@@ -93,16 +96,17 @@ static int tls_ready(struct sup *s)
 
 	if (s->tls)
 		return 0;
-	if (s->tls_failed || ca_ready(s) < 0)
-		goto fail;
+	if (s->tls_failed)
+		return -1;
+	if (ca_ready(s) < 0)
+		sup_log(s, "tls: no interception: secrets are not swapped in "
+			   "over TLS (the guard still refuses them elsewhere)");
 	if (tls_env_new(s->ca, s->tls_upstream_pem, &h, &s->tls, &err) < 0) {
 		sup_log(s, "tls: interception unavailable: %s", err.message);
-		goto fail;
+		s->tls_failed = 1;
+		return -1;
 	}
 	return 0;
-fail:
-	s->tls_failed = 1;
-	return -1;
 }
 
 void *sup_flow_filter(void *opaque, const struct net_addr *dst,
@@ -114,10 +118,7 @@ void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 	if (!s->vault.n && !net_plugin_has_http(s->net))
 		return NULL;
 	net_sockaddr(dst, dport, &ss);
-	/* No CA, no interception: TLS then passes untouched (and a
-	 * placeholder in it is only a string), plain HTTP is still
-	 * guarded. */
-	if (tls_ready(s) < 0 && !s->tls)
+	if (tls_ready(s) < 0)
 		return NULL;
 	*ops = &tls_flow_filter;
 	return tls_flow_new(s->tls, &ss);

@@ -260,7 +260,7 @@ static int hello_cb(SSL *s, int *al, void *arg)
 	}
 	if (f->mode != M_HELLO)
 		return SSL_CLIENT_HELLO_ERROR;
-	if (!sni_of(s, sni, sizeof(sni)) ||
+	if (!f->env->ca || !sni_of(s, sni, sizeof(sni)) ||
 	    !f->env->h.inspect(f->env->h.ctx, sni)) {
 		f->mode = M_PASS; /* decided; pass() runs after */
 		return SSL_CLIENT_HELLO_RETRY;

@@ -54,7 +54,8 @@ struct tls_env;
 
 /**
  * tls_env_new() - what every filtered flow of a sandbox shares
- * @ca:           the home's CA (borrowed; outlives the env)
+ * @ca:           the home's CA (borrowed; outlives the env), or NULL: no
+ *                TLS is intercepted (HTTP still goes to the inner filter)
  * @upstream_pem: extra CA certificates (PEM) trusted for upstream servers
  *                besides the host's, or NULL
  * @hooks:        copied

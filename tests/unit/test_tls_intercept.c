@@ -487,3 +487,49 @@ TEST(tls_intercept_sniffs_plain_http_and_leaves_the_rest)
 	rig_free(&r);
 	msb_rm_rf(dir);
 }
+
+/* Without a CA nothing is intercepted, even a name to inspect: the hello
+ * passes as sent; plain HTTP still reaches the inner filter. */
+TEST(tls_intercept_without_a_ca_passes_tls_and_guards_http)
+{
+	struct rig r = { .inspect = "api.test" };
+	struct tls_hooks h = { h_inspect, h_resolved, h_inner, h_log, &r };
+	struct sockaddr_storage dst = { .ss_family = AF_INET };
+	struct msb_buf host = { 0 }, guest = { 0 }, hello = { 0 };
+	msb_error err = { 0 };
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL *cli;
+	BIO *in, *out;
+	void *f;
+
+	CHECK_EQ_INT(tls_env_new(NULL, NULL, &h, &r.env, &err), 0);
+	pair(cctx, &cli, &in, &out);
+	SSL_set_connect_state(cli);
+	SSL_set_tlsext_host_name(cli, "api.test");
+	SSL_do_handshake(cli);
+	take(out, &hello);
+	CHECK(hello.len > 100);
+	f = tls_flow_new(r.env, &dst);
+	CHECK_EQ_INT(tls_flow_filter.to_upstream(f, msb_buf_data(&hello),
+						 hello.len, &host, &guest),
+		     0);
+	CHECK(host.len == hello.len &&
+	      !memcmp(msb_buf_data(&host), msb_buf_data(&hello), host.len));
+	CHECK_EQ_INT(guest.len, 0);
+	tls_flow_filter.close(f);
+	host.len = 0;
+	f = tls_flow_new(r.env, &dst);
+	tls_flow_filter.to_upstream(f, (const uint8_t *)"GET / HTTP/1.1\r\n",
+				    16, &host, &guest);
+	CHECK_EQ_INT(r.rec.opened, 1);
+	CHECK_EQ_INT(r.rec.tls, 0);
+	tls_flow_filter.close(f);
+	SSL_free(cli);
+	SSL_CTX_free(cctx);
+	tls_env_free(r.env);
+	msb_buf_free(&host);
+	msb_buf_free(&guest);
+	msb_buf_free(&hello);
+	msb_buf_free(&r.rec.up);
+	ERR_clear_error();
+}
