@@ -149,6 +149,32 @@ static int parse_head(const uint8_t *p, size_t hl, struct http1_req *r,
 	return -EBADMSG;
 }
 
+/* size_line() - the chunk-size line [@p, @eol): hex digits, then nothing,
+ * or an extension after ';' or whitespace, and no CR (§7.1). Return: 0
+ * with *@size, -EFBIG for a size over @cap, -EBADMSG. */
+static int size_line(const uint8_t *p, const uint8_t *eol, uint64_t cap,
+		     uint64_t *size)
+{
+	size_t digits = 0;
+
+	*size = 0;
+	for (; p + digits < eol; digits++) {
+		int v = hexval(p[digits]);
+
+		if (v < 0)
+			break;
+		if (*size > cap)
+			return -EFBIG;
+		*size = *size * 16 + (uint64_t)v;
+	}
+	if (!digits || (p + digits < eol && p[digits] != ';' &&
+			p[digits] != ' ' && p[digits] != '\t'))
+		return -EBADMSG;
+	if (memchr(p, '\r', eol - p))
+		return -EBADMSG;
+	return 0;
+}
+
 /* Decode a chunked body at @p (@n bytes available) into @body.
  * Return: bytes of the message it took, 0 if more are needed, or -errno. */
 static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
@@ -158,28 +184,16 @@ static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
 	body->len = 0;
 	body->off = 0;
 	for (;;) {
-		size_t size = 0, digits = 0;
 		const uint8_t *eol = find_crlf(p + at, p + n);
+		uint64_t size;
+		int rc;
 
 		if (!eol)
 			return n - at > 1024 ? -EBADMSG : 0;
 		if (eol == p + n)
 			return -EBADMSG;
-		/* chunk-size [; ext] CRLF (§7.1) */
-		for (; p + at + digits < eol; digits++) {
-			int v = hexval(p[at + digits]);
-
-			if (v < 0)
-				break;
-			if (size > HTTP1_BODY_MAX)
-				return -EFBIG;
-			size = size * 16 + v;
-		}
-		if (!digits || (p + at + digits < eol && p[at + digits] != ';' &&
-				p[at + digits] != ' ' && p[at + digits] != '\t'))
-			return -EBADMSG;
-		if (memchr(p + at, '\r', eol - (p + at)))
-			return -EBADMSG;
+		if ((rc = size_line(p + at, eol, HTTP1_BODY_MAX, &size)) < 0)
+			return rc;
 		at = eol + 2 - p;
 		if (size == 0)
 			break;
@@ -222,29 +236,14 @@ long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
 	while (c->st != CH_DONE) {
 		const uint8_t *eol;
 		uint64_t size = 0;
-		size_t digits = 0;
 
 		switch (c->st) {
 		case CH_SIZE: /* chunk-size [; ext] CRLF, as dechunk() */
 			eol = find_crlf(p + at, p + n);
 			if (!eol)
 				return n - at > 1024 ? -EBADMSG : (long)at;
-			if (eol == p + n)
-				return -EBADMSG;
-			for (; p + at + digits < eol; digits++) {
-				int v = hexval(p[at + digits]);
-
-				if (v < 0)
-					break;
-				if (size > CHUNK_MAX)
-					return -EBADMSG;
-				size = size * 16 + (uint64_t)v;
-			}
-			if (!digits ||
-			    (p + at + digits < eol && p[at + digits] != ';' &&
-			     p[at + digits] != ' ' && p[at + digits] != '\t'))
-				return -EBADMSG;
-			if (memchr(p + at, '\r', eol - (p + at)))
+			if (eol == p + n ||
+			    size_line(p + at, eol, CHUNK_MAX, &size) < 0)
 				return -EBADMSG;
 			at = eol + 2 - p;
 			c->left = size;
