@@ -548,19 +548,21 @@ static void finish(struct sup *s)
 		sup_log(s, "failed: %s", s->fail);
 	else
 		sup_log(s, "stopped");
-	notify(s, "error %s", s->fail[0] ? s->fail :
-					   "the guest stopped during boot");
-	api_close_all(s);
-	/* An ephemeral sandbox goes with its supervisor, except one that
-	 * never booted: its console log is what tells the user why. */
+	/* The record says so before anyone is told: whoever waits for the
+	 * boot (msb run) may look at it the moment it hears. An ephemeral
+	 * sandbox goes with its supervisor, except one that never booted:
+	 * its console log is what tells the user why. */
 	if (json_object_object_get_ex(s->config, "ephemeral", &eph) &&
 	    json_object_get_boolean(eph) && !(s->fail[0] && !s->boot_ms)) {
 		msb_db_delete(s->db, s->name, NULL);
 		msb_rm_rf(s->dir);
-		return;
+	} else {
+		msb_db_set_status(s->db, s->name, status, 0,
+				  s->fail[0] ? s->fail : NULL, NULL);
 	}
-	msb_db_set_status(s->db, s->name, status, 0,
-			  s->fail[0] ? s->fail : NULL, NULL);
+	notify(s, "error %s", s->fail[0] ? s->fail :
+					   "the guest stopped during boot");
+	api_close_all(s);
 }
 
 /* A passthrough volume holds a descriptor per file the guest has looked
