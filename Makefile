@@ -15,7 +15,7 @@ CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/imag
 LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
-	src/engine/qemu.c src/engine/guest.c $(wildcard src/lib/*.c) \
+	src/engine/qemu.c src/engine/qmp.c src/engine/guest.c $(wildcard src/lib/*.c) \
 	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c))
 # The layer unpacker is a helper process of its own, the only user of libarchive.
 UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c
@@ -205,6 +205,13 @@ $(B)/fuzz/tls_flow: fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
 		-o $@ fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
 		src/common/buf.c src/common/util.c -lssl -lcrypto
 
+# QEMU's monitor lines into the QMP client (fuzz/qmp.c).
+$(B)/fuzz/qmp: fuzz/qmp.c src/engine/qmp.c src/engine/qmp.h src/common/buf.c \
+		src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/qmp.c src/engine/qmp.c src/common/buf.c src/common/util.c -ljson-c
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
@@ -220,7 +227,7 @@ fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
 test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq \
-	$(B)/fuzz/fuse $(B)/fuzz/http1 $(B)/fuzz/tls_flow
+	$(B)/fuzz/fuse $(B)/fuzz/http1 $(B)/fuzz/tls_flow $(B)/fuzz/qmp
 	tests/run-all.sh $(B)
 
 bench: all

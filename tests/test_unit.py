@@ -74,3 +74,9 @@ def test_fuzz_tls_interception_filter():
     src/tls/intercept.c: ClientHellos parsed by OpenSSL, the sniffing of
     plain HTTP, and flows passed byte for byte."""
     _fuzz("tls_flow", 20, "tls_flow")
+
+
+def test_fuzz_qmp_client():
+    """QEMU's monitor lines, split anyhow, into src/engine/qmp.c: every
+    pending command is answered exactly once, whatever arrives."""
+    _fuzz("qmp", 10)

@@ -3,11 +3,20 @@
  *
  * The supervisor only ever sees this interface, so another engine (our own
  * KVM VMM, Firecracker, Cloud Hypervisor) plugs in without touching devices,
- * agent or CLI. Pause, resume, save and restore join it with snapshots.
+ * agent or CLI: launch, pause, resume, save, restore, stop, wait.
+ *
+ * Control of a running VM is asynchronous and driven by the owner's event
+ * loop: msb_engine_fd() is polled, msb_engine_dispatch() called when it is
+ * ready; requests (pause, resume, status) end in a callback, and what the
+ * VM reports by itself (stopped, resumed, a disk error, shutdown) arrives
+ * as events named as QEMU names them: "STOP", "RESUME", "BLOCK_IO_ERROR"
+ * (data: "device", "operation", "action", "nospace"), "SHUTDOWN",
+ * "RESET".
  */
 #ifndef MSB_ENGINE_H
 #define MSB_ENGINE_H
 
+#include <json-c/json.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,6 +60,12 @@ const char *msb_guest_default(void);
 int msb_guest_paths(const char *name, char *kernel, char *initrd, size_t n,
 		    const struct msb_guest **out, msb_error *err);
 
+/* An event the VM reported by itself; @data is borrowed (may be NULL). */
+typedef void (*msb_engine_event_fn)(void *opaque, const char *event,
+				    json_object *data);
+/* A request's end: @rc 0, or a negative errno and @why. */
+typedef void (*msb_engine_done_fn)(void *opaque, int rc, const char *why);
+
 struct msb_vm_spec {
 	int acpi;
 	const char *kernel;
@@ -68,12 +83,17 @@ struct msb_vm_spec {
 	unsigned ndisks;
 	struct msb_fsdev fs[MSB_MAX_FSDEVS];
 	unsigned nfs;
+	msb_engine_event_fn on_event; /* may be NULL */
+	void *event_opaque;
 };
+
+struct msb_qmp;
 
 struct msb_vm {
 	pid_t pid;
 	enum msb_accel accel;
 	uint64_t launched_us;
+	struct msb_qmp *qmp;   /* the control link (QEMU: its QMP monitor) */
 };
 
 /* msb_engine_find() - the monitor binary, or an error saying how to install it. */
@@ -87,5 +107,31 @@ int msb_engine_launch(const struct msb_vm_spec *spec, struct msb_vm *vm,
 		      msb_error *err);
 /* msb_engine_kill() - stop it at once. */
 void msb_engine_kill(struct msb_vm *vm);
+/* msb_engine_close() - drop the control link, once the VM has exited. */
+void msb_engine_close(struct msb_vm *vm);
+
+/* msb_engine_fd() - the descriptor to poll (readable; writable as well
+ * while msb_engine_want_write()), or -1 when there is none. */
+int msb_engine_fd(const struct msb_vm *vm);
+int msb_engine_want_write(const struct msb_vm *vm);
+/* msb_engine_dispatch() - handle @events (EPOLLIN, EPOLLOUT...) on it:
+ * answers go to their callbacks, events to the spec's on_event.
+ * Return: 0, or an error once the control link is gone. */
+int msb_engine_dispatch(struct msb_vm *vm, uint32_t events, msb_error *err);
+
+/* msb_engine_pause() - stop the vCPUs (the guest is frozen, not shut down;
+ * its disks are flushed); @done (may be NULL) once they are. */
+int msb_engine_pause(struct msb_vm *vm, msb_engine_done_fn done, void *opaque,
+		     msb_error *err);
+/* msb_engine_resume() - run the vCPUs again. */
+int msb_engine_resume(struct msb_vm *vm, msb_engine_done_fn done,
+		      void *opaque, msb_error *err);
+/* msb_engine_status() - @cb gets the run state ("running", "paused",
+ * "io-error", "shutdown", ...) and whether the vCPUs run; NULL and 0 if the
+ * VM could not say. */
+typedef void (*msb_engine_status_fn)(void *opaque, const char *status,
+				     int running);
+int msb_engine_status(struct msb_vm *vm, msb_engine_status_fn cb,
+		      void *opaque, msb_error *err);
 
 #endif

@@ -7,7 +7,8 @@
  * virtio-mmio, non-legacy (vhost-user backends refuse legacy devices). The
  * agent link is a virtio-serial port whose chardev is one end of a
  * socketpair, handed over as an inherited descriptor: no socket path to race
- * for or to outgrow sun_path.
+ * for or to outgrow sun_path. The QMP monitor is another socketpair,
+ * spoken by qmp.c from the owner's event loop.
  */
 
 #define _GNU_SOURCE
@@ -17,13 +18,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 #include "engine.h"
+#include "qmp.h"
 #include "util.h"
 
 #define QEMU "qemu-system-x86_64"
@@ -167,7 +171,7 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 {
 	struct argv_b *a;
 	char qemu[PATH_MAX], tsc[64] = "";
-	int r, logfd;
+	int r, logfd = -1, qmp[2] = { -1, -1 };
 	pid_t parent = getpid(), pid;
 
 	r = msb_engine_find(qemu, sizeof(qemu), err);
@@ -176,6 +180,10 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return msb_fail(err, -ENOMEM, "out of memory");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0) {
+		r = msb_fail_errno(err, -errno, "QMP socketpair");
+		goto out;
+	}
 	add(a, "%s", qemu);
 	add(a, "-M");
 	add(a, "microvm,pit=on,rtc=on,isa-serial=on,acpi=%s",
@@ -227,6 +235,11 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "virtio-mmio.force-legacy=false");
 	add(a, "-device");
 	add(a, "virtio-serial-device,max_ports=2");
+	/* The control link: QMP on an inherited socket. */
+	add(a, "-chardev");
+	add(a, "socket,id=qmp,fd=%d", qmp[1]);
+	add(a, "-mon");
+	add(a, "chardev=qmp,mode=control");
 	add(a, "-chardev");
 	add(a, "socket,id=agent,fd=%d", s->agent_fd);
 	add(a, "-device");
@@ -278,6 +291,7 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		dup2(logfd >= 0 ? logfd : null, 2);
 		/* The agent link descriptor must survive exec. */
 		fcntl(s->agent_fd, F_SETFD, 0);
+		fcntl(qmp[1], F_SETFD, 0);
 		if (s->net_mac)
 			fcntl(s->net_fd, F_SETFD, 0);
 		for (unsigned i = 0; i < s->nfs; i++)
@@ -298,10 +312,17 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	vm->pid = pid;
 	vm->accel = s->accel;
 	vm->launched_us = msb_now_us();
+	msb_qmp_free(vm->qmp);
+	vm->qmp = msb_qmp_new(qmp[0], s->on_event, s->event_opaque);
+	qmp[0] = -1;
 	r = 0;
 out:
 	if (logfd >= 0)
 		close(logfd);
+	if (qmp[0] >= 0)
+		close(qmp[0]);
+	if (qmp[1] >= 0)
+		close(qmp[1]);
 	free(a);
 	return r;
 }
@@ -310,4 +331,131 @@ void msb_engine_kill(struct msb_vm *vm)
 {
 	if (vm->pid > 0)
 		kill(vm->pid, SIGKILL);
+}
+
+void msb_engine_close(struct msb_vm *vm)
+{
+	msb_qmp_free(vm->qmp);
+	vm->qmp = NULL;
+}
+
+int msb_engine_fd(const struct msb_vm *vm)
+{
+	return vm->qmp && !msb_qmp_broken(vm->qmp) ? msb_qmp_fd(vm->qmp) : -1;
+}
+
+int msb_engine_want_write(const struct msb_vm *vm)
+{
+	return vm->qmp && msb_qmp_want_write(vm->qmp);
+}
+
+int msb_engine_dispatch(struct msb_vm *vm, uint32_t events, msb_error *err)
+{
+	int r = 0;
+
+	if (!vm->qmp)
+		return msb_fail(err, -ENOTCONN, "the VM has no control link");
+	if (events & EPOLLOUT)
+		r = msb_qmp_on_writable(vm->qmp);
+	if (r == 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		r = msb_qmp_on_readable(vm->qmp, err);
+	else if (r < 0)
+		msb_fail_errno(err, r, "QEMU's monitor");
+	return r;
+}
+
+struct done_ctx {
+	msb_engine_done_fn done;
+	void *opaque;
+};
+
+static void done_reply(void *opaque, json_object *ret, const char *eclass,
+		       const char *edesc)
+{
+	struct done_ctx *d = opaque;
+
+	if (d->done)
+		d->done(d->opaque, ret ? 0 : -EIO, ret ? NULL : edesc);
+	free(d);
+}
+
+static int send_done(struct msb_vm *vm, const char *cmd, json_object *args,
+		     msb_engine_done_fn done, void *opaque, msb_error *err)
+{
+	struct done_ctx *d;
+	int r;
+
+	if (!vm->qmp) {
+		json_object_put(args);
+		return msb_fail(err, -ENOTCONN, "the VM has no control link");
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		json_object_put(args);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
+	d->done = done;
+	d->opaque = opaque;
+	/* On failure the callback has not run and will not. */
+	r = msb_qmp_send(vm->qmp, cmd, args, done_reply, d, err);
+	if (r < 0)
+		free(d);
+	return r;
+}
+
+int msb_engine_pause(struct msb_vm *vm, msb_engine_done_fn done, void *opaque,
+		     msb_error *err)
+{
+	/* "stop" returns once the vCPUs are stopped and every disk drained
+	 * and flushed (QEMU's vm_stop). */
+	return send_done(vm, "stop", NULL, done, opaque, err);
+}
+
+int msb_engine_resume(struct msb_vm *vm, msb_engine_done_fn done,
+		      void *opaque, msb_error *err)
+{
+	return send_done(vm, "cont", NULL, done, opaque, err);
+}
+
+struct status_ctx {
+	msb_engine_status_fn cb;
+	void *opaque;
+};
+
+static void status_reply(void *opaque, json_object *ret, const char *eclass,
+			 const char *edesc)
+{
+	struct status_ctx *c = opaque;
+	json_object *st = NULL, *run = NULL;
+
+	if (ret) {
+		json_object_object_get_ex(ret, "status", &st);
+		json_object_object_get_ex(ret, "running", &run);
+	}
+	if (c->cb)
+		c->cb(c->opaque,
+		      st && json_object_is_type(st, json_type_string) ?
+			      json_object_get_string(st) :
+			      NULL,
+		      run ? json_object_get_boolean(run) : 0);
+	free(c);
+}
+
+int msb_engine_status(struct msb_vm *vm, msb_engine_status_fn cb,
+		      void *opaque, msb_error *err)
+{
+	struct status_ctx *c;
+	int r;
+
+	if (!vm->qmp)
+		return msb_fail(err, -ENOTCONN, "the VM has no control link");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	c->cb = cb;
+	c->opaque = opaque;
+	r = msb_qmp_send(vm->qmp, "query-status", NULL, status_reply, c, err);
+	if (r < 0)
+		free(c);
+	return r;
 }

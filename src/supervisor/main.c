@@ -249,6 +249,57 @@ static int setup_agent_link(struct sup *s, int *vm_end)
 									   0;
 }
 
+void sup_engine_event(void *opaque, const char *event, json_object *data)
+{
+	struct sup *s = opaque;
+
+	if (!strcmp(event, "STOP"))
+		snprintf(s->vm_status, sizeof(s->vm_status), "paused");
+	else if (!strcmp(event, "RESUME"))
+		snprintf(s->vm_status, sizeof(s->vm_status), "running");
+	/* The NIC's chatter is not news. */
+	if (!strncmp(event, "NETDEV_", 7) || !strncmp(event, "NIC_", 4))
+		return;
+	sup_log(s, "engine event %s%s%s", event, data ? " " : "",
+		data ? json_object_to_json_string_ext(data,
+						      JSON_C_TO_STRING_PLAIN) :
+		       "");
+}
+
+void sup_engine_update(struct sup *s)
+{
+	int fd = msb_engine_fd(&s->vm);
+	int want = msb_engine_want_write(&s->vm);
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0),
+				  .data.ptr = &s->engine_ref };
+
+	if (fd != s->engine_fd) {
+		/* A closed descriptor left epoll by itself. */
+		s->engine_fd = fd;
+		s->engine_want_out = want;
+		if (fd >= 0)
+			epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+		return;
+	}
+	if (fd >= 0 && want != s->engine_want_out) {
+		s->engine_want_out = want;
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+	}
+}
+
+static void on_engine(struct sup *s, uint32_t events)
+{
+	msb_error err = { 0 };
+
+	if (msb_engine_dispatch(&s->vm, events, &err) < 0) {
+		/* QEMU is going away: its exit (SIGCHLD) says how. */
+		if (s->engine_fd >= 0)
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->engine_fd, NULL);
+		msb_engine_close(&s->vm);
+		s->engine_fd = -1;
+	}
+}
+
 static int launch(struct sup *s, msb_error *err)
 {
 	int vm_end = -1, net_end = -1, r;
@@ -263,9 +314,15 @@ static int launch(struct sup *s, msb_error *err)
 		return msb_fail_errno(err, r, "network link");
 	}
 	s->spec.net_fd = net_end;
+	s->spec.on_event = sup_engine_event;
+	s->spec.event_opaque = s;
 	r = sup_fs_link(s, err);
 	if (r == 0)
 		r = msb_engine_launch(&s->spec, &s->vm, err);
+	s->engine_ref.type = EV_ENGINE;
+	s->engine_fd = -1; /* a relaunch's new link is added afresh */
+	if (r == 0)
+		sup_engine_update(s);
 	sup_fs_launched(s);
 	close(vm_end);
 	if (net_end >= 0)
@@ -365,6 +422,9 @@ static void run_loop(struct sup *s)
 			case EV_FS:
 				sup_fs_dispatch(s, ref);
 				break;
+			case EV_ENGINE:
+				on_engine(s, evs[i].events);
+				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 
@@ -396,6 +456,7 @@ static void run_loop(struct sup *s)
 			if (s->state == ST_DONE)
 				break;
 		}
+		sup_engine_update(s);
 	}
 }
 
@@ -605,6 +666,7 @@ int main(int argc, char **argv)
 	s->name = argv[1];
 	s->notify_fd = atoi(argv[2]);
 	s->agent_fd = -1;
+	s->engine_fd = -1;
 	s->t0_us = msb_now_us();
 	if (getenv("MSB_T0_US"))
 		s->t0_us -= strtoull(getenv("MSB_T0_US"), NULL, 10);
@@ -670,6 +732,7 @@ int main(int argc, char **argv)
 		sup_arm_timer(s, ms);
 	}
 	run_loop(s);
+	msb_engine_close(&s->vm);
 	finish(s);
 	msb_vault_free(&s->vault);
 	sup_secrets_free(s);

@@ -36,7 +36,7 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_FS };
+	       EV_FS, EV_ENGINE };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -103,6 +103,11 @@ struct sup {
 	int sig_fd;
 	struct ev_ref timer_ref;
 	int timer_fd;
+	/* the engine's control link (QMP), polled in the loop */
+	struct ev_ref engine_ref;
+	int engine_fd;          /* as registered in epoll, or -1 */
+	int engine_want_out;
+	char vm_status[32];     /* from the last STOP/RESUME event */
 	/* the network stack (src/net/): one epoll descriptor of its own */
 	struct net *net;
 	struct ev_ref net_ref;
@@ -138,6 +143,10 @@ void sup_log(struct sup *s, const char *fmt, ...)
 void sup_ready(struct sup *s);
 void sup_begin_stop(struct sup *s, unsigned timeout_s);
 void sup_arm_timer(struct sup *s, uint64_t ms);
+/* sup_engine_event() - what the VM reports by itself (engine.h). */
+void sup_engine_event(void *opaque, const char *event, json_object *data);
+/* sup_engine_update() - poll the engine's link for output when needed. */
+void sup_engine_update(struct sup *s);
 
 /* net.c */
 /* sup_net_setup() - the stack, from the config's "net" object. */
