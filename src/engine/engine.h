@@ -105,6 +105,30 @@ void msb_engine_mark_kvm_broken(const char *why);
 /* msb_engine_launch() - start the VM; it dies with the calling process. */
 int msb_engine_launch(const struct msb_vm_spec *spec, struct msb_vm *vm,
 		      msb_error *err);
+/**
+ * msb_engine_argv() - the monitor's command line for @spec
+ * @spec: the VM
+ * @qemu: argv[0]
+ * @qmp_fd: the monitor's end of the control link (QMP)
+ * @argv: set to a NULL-terminated array; free(*@argv) frees it all
+ * @err:  why it could not be built (it does not fit)
+ *
+ * Return: 0, or a negative errno with @err set
+ */
+int msb_engine_argv(const struct msb_vm_spec *spec, const char *qemu,
+		    int qmp_fd, char ***argv, msb_error *err);
+
+/**
+ * msb_qemu_opt_escape() - @s as a value inside a QEMU option string
+ * ("key=value,key=value"): every ',' doubled
+ * @s:   the value
+ * @out: receives it, NUL-terminated
+ * @n:   size of @out
+ *
+ * Return: its length, or (size_t)-1 if it does not fit
+ */
+size_t msb_qemu_opt_escape(const char *s, char *out, size_t n);
+
 /* msb_engine_kill() - stop it at once. */
 void msb_engine_kill(struct msb_vm *vm);
 /* msb_engine_close() - drop the control link, once the VM has exited. */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,51 +140,96 @@ static unsigned long tsc_khz(void)
 	return khz;
 }
 
+/* The monitor's argv: pointers and the strings they point to in one
+ * allocation (free() the argv array frees all). An argument that does not
+ * fit marks the builder full, and the launch fails: a command line with a
+ * device or a path silently missing would boot a different VM. */
+/* The monitor's argv: pointers and the strings they point to in one
+ * allocation (freeing the argv array frees all). An argument that does not
+ * fit marks the builder full and the launch fails: a command line with a
+ * device or a path silently missing would boot a different VM. */
 struct argv_b {
 	char *v[128];
 	int n;
-	char store[16384];
-	size_t used;
+	int full;
+	size_t used;    /* arguments, from the start of @store */
+	size_t tail;    /* escaped values for the next argument, from its end */
+	char store[32768];
 };
+
+_Static_assert(offsetof(struct argv_b, v) == 0,
+	       "free(argv) must free the builder");
 
 static void add(struct argv_b *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void add(struct argv_b *a, const char *fmt, ...)
 {
+	size_t room = sizeof(a->store) - a->used - a->tail;
 	va_list ap;
 	int w;
 
-	if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
+	if (a->full || a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1) {
+		a->full = 1;
 		return;
+	}
 	va_start(ap, fmt);
-	w = vsnprintf(a->store + a->used, sizeof(a->store) - a->used, fmt, ap);
+	w = vsnprintf(a->store + a->used, room, fmt, ap);
 	va_end(ap);
-	if (w < 0 || (size_t)w >= sizeof(a->store) - a->used)
+	a->tail = 0;
+	if (w < 0 || (size_t)w >= room) {
+		a->full = 1;
 		return;
+	}
 	a->v[a->n++] = a->store + a->used;
 	a->v[a->n] = NULL;
 	a->used += (size_t)w + 1;
 }
 
-int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
-		      msb_error *err)
+size_t msb_qemu_opt_escape(const char *s, char *out, size_t n)
 {
-	struct argv_b *a;
-	char qemu[PATH_MAX], tsc[64] = "";
-	int r, logfd = -1, qmp[2] = { -1, -1 };
-	pid_t parent = getpid(), pid;
+	size_t o = 0;
 
-	r = msb_engine_find(qemu, sizeof(qemu), err);
-	if (r < 0)
-		return r;
-	a = calloc(1, sizeof(*a));
+	for (; *s; s++) {
+		if (o + (*s == ',' ? 2 : 1) >= n)
+			return (size_t)-1;
+		if (*s == ',')
+			out[o++] = ',';
+		out[o++] = *s;
+	}
+	if (o >= n)
+		return (size_t)-1;
+	out[o] = '\0';
+	return o;
+}
+
+/* opt() - @s escaped for a value inside a QEMU option string, kept at the
+ * end of the builder's store until the next add() has copied it; "" (and
+ * the builder full) if it does not fit. */
+static const char *opt(struct argv_b *a, const char *s)
+{
+	size_t need = strlen(s) * 2 + 1;
+	char *dst;
+
+	if (a->used + a->tail + need > sizeof(a->store)) {
+		a->full = 1;
+		return "";
+	}
+	a->tail += need;
+	dst = a->store + sizeof(a->store) - a->tail;
+	msb_qemu_opt_escape(s, dst, need);
+	return dst;
+}
+
+int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
+		    int qmp_fd, char ***argv, msb_error *err)
+{
+	struct argv_b *a = calloc(1, sizeof(*a));
+	char tsc[64] = "";
+
+	*argv = NULL;
 	if (!a)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0) {
-		r = msb_fail_errno(err, -errno, "QMP socketpair");
-		goto out;
-	}
 	add(a, "%s", qemu);
 	add(a, "-M");
 	add(a, "microvm,pit=on,rtc=on,isa-serial=on,acpi=%s",
@@ -209,6 +255,8 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "-display");
 	add(a, "none");
 	add(a, "-no-reboot");
+	/* -kernel, -initrd and -append take their value whole (no option
+	 * string to escape it from). */
 	add(a, "-kernel");
 	add(a, "%s", s->kernel);
 	add(a, "-initrd");
@@ -227,8 +275,11 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "console=ttyS0 quiet loglevel=4 panic=-1 reboot=t%s%s%s", tsc,
 	    s->cmdline_extra ? " " : "",
 	    s->cmdline_extra ? s->cmdline_extra : "");
+	/* Every string below sits inside an option string, where a comma
+	 * ends the value unless doubled (QEMU's QemuOpts syntax): a $MSB_HOME
+	 * holding one must not split a path into two options. */
 	add(a, "-chardev");
-	add(a, "file,id=con,path=%s,append=on", s->console_log);
+	add(a, "file,id=con,path=%s,append=on", opt(a, s->console_log));
 	add(a, "-serial");
 	add(a, "chardev:con");
 	add(a, "-global");
@@ -237,7 +288,7 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	add(a, "virtio-serial-device,max_ports=2");
 	/* The control link: QMP on an inherited socket. */
 	add(a, "-chardev");
-	add(a, "socket,id=qmp,fd=%d", qmp[1]);
+	add(a, "socket,id=qmp,fd=%d", qmp_fd);
 	add(a, "-mon");
 	add(a, "chardev=qmp,mode=control");
 	add(a, "-chardev");
@@ -251,17 +302,18 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		add(a, "stream,id=net0,server=off,addr.type=fd,addr.str=%d",
 		    s->net_fd);
 		add(a, "-device");
-		add(a, "virtio-net-device,netdev=net0,mac=%s", s->net_mac);
+		add(a, "virtio-net-device,netdev=net0,mac=%s",
+		    opt(a, s->net_mac));
 	}
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		add(a, "-drive");
 		add(a, "if=none,id=d%u,file=%s,format=raw,%s", i,
-		    s->disks[i].path,
+		    opt(a, s->disks[i].path),
 		    s->disks[i].readonly ? "readonly=on" :
 					   "cache=writeback,discard=unmap");
 		add(a, "-device");
 		add(a, "virtio-blk-device,drive=d%u,serial=%s", i,
-		    s->disks[i].serial);
+		    opt(a, s->disks[i].serial));
 	}
 	/* Volumes: vhost-user-fs devices whose sockets the supervisor
 	 * serves (src/supervisor/fs.c). */
@@ -270,8 +322,39 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		add(a, "socket,id=fs%u,fd=%d", i, s->fs[i].fd);
 		add(a, "-device");
 		add(a, "vhost-user-fs-device,chardev=fs%u,tag=%s", i,
-		    s->fs[i].tag);
+		    opt(a, s->fs[i].tag));
 	}
+	if (a->full) {
+		int r = msb_fail(err, -E2BIG,
+				 "the QEMU command line does not fit in %zu "
+				 "arguments of %zu bytes in all (%u disks, %u "
+				 "volumes): use a shorter $MSB_HOME or fewer "
+				 "volumes",
+				 sizeof(a->v) / sizeof(a->v[0]) - 1,
+				 sizeof(a->store), s->ndisks, s->nfs);
+
+		free(a);
+		return r;
+	}
+	*argv = a->v;
+	return 0;
+}
+
+int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
+		      msb_error *err)
+{
+	char qemu[PATH_MAX], **argv = NULL;
+	int r, logfd = -1, qmp[2] = { -1, -1 };
+	pid_t parent = getpid(), pid;
+
+	r = msb_engine_find(qemu, sizeof(qemu), err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0)
+		return msb_fail_errno(err, -errno, "QMP socketpair");
+	r = msb_engine_argv(s, qemu, qmp[1], &argv, err);
+	if (r < 0)
+		goto out;
 
 	logfd = open(s->engine_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		     0644);
@@ -302,10 +385,10 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		/* The exact command line, for debugging and for bench/,
 		 * which boots the same VM with no msb around it. */
 		dprintf(2, "argv");
-		for (int i = 0; i < a->n; i++)
-			dprintf(2, "%s%s", i ? "\x1f" : " ", a->v[i]);
+		for (int i = 0; argv[i]; i++)
+			dprintf(2, "%s%s", i ? "\x1f" : " ", argv[i]);
 		dprintf(2, "\n");
-		execv(qemu, a->v);
+		execv(qemu, argv);
 		dprintf(2, "exec %s: %s\n", qemu, strerror(errno));
 		_exit(127);
 	}
@@ -323,7 +406,7 @@ out:
 		close(qmp[0]);
 	if (qmp[1] >= 0)
 		close(qmp[1]);
-	free(a);
+	free(argv);
 	return r;
 }
 

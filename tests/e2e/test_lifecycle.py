@@ -64,6 +64,26 @@ def test_run_rm_oneshot(msb):
     assert msb.out("ps", "-a", "-q") == before
 
 
+def test_home_with_comma_and_space_boots(tmp_path):
+    # QEMU option strings end a value at a comma unless it is doubled: the
+    # console log's and the disks' paths under such a $MSB_HOME must not
+    # be cut into two options.
+    from conftest import Msb
+    home = tmp_path / "a,b c"
+    home.mkdir()
+    os.chmod(tmp_path, 0o755)
+    m = Msb(str(home))
+    name = unique("comma")
+    try:
+        p = m("run", "--name", name, "--", "sh", "-c",
+              "echo hi; cat /proc/mounts | grep -c ' / '")
+        assert p.returncode == 0, p
+        assert p.stdout.decode().split()[0] == "hi", p.stdout
+        assert "ready in" in m.out("logs", name)
+    finally:
+        m("rm", "-f", name)
+
+
 def test_cloud_kernel_fallback(msb):
     # Its timers tick too: under TCG with ACPI (hardware-reduced, no PIT)
     # the APIC timer is the only clock event device the kernel can have.

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_engine.c - QEMU's command line: values escaped inside option
+ * strings, and a line that does not fit refused (src/engine/qemu.c) */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "harness.h"
+
+TEST(engine_opt_escape)
+{
+	char out[32];
+
+	CHECK_EQ_INT(msb_qemu_opt_escape("a,b", out, sizeof(out)), 4);
+	CHECK_STR(out, "a,,b");
+	CHECK_EQ_INT(msb_qemu_opt_escape(",,", out, sizeof(out)), 4);
+	CHECK_STR(out, ",,,,");
+	CHECK_EQ_INT(msb_qemu_opt_escape("", out, sizeof(out)), 0);
+	CHECK_STR(out, "");
+	/* Exactly full, then one byte short: never a cut value. */
+	CHECK_EQ_INT(msb_qemu_opt_escape("abcdefghijklmn,", out, 17), 16);
+	CHECK_STR(out, "abcdefghijklmn,,");
+	CHECK_EQ_INT(msb_qemu_opt_escape("abcdefghijklmn,", out, 16), -1);
+	CHECK_EQ_INT(msb_qemu_opt_escape("abcdefghijklmno", out, 16), 15);
+}
+
+static void spec_init(struct msb_vm_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->kernel = "/k,ernel";
+	s->initrd = "/init,rd";
+	s->cpus = 1;
+	s->memory_mib = 256;
+	s->accel = MSB_ACCEL_KVM; /* (TCG would measure the host's TSC) */
+	s->agent_fd = 3;
+	s->console_log = "/tmp/x/a,b c/sandboxes/s/console.log";
+	s->engine_log = "/dev/null";
+}
+
+static int has_arg(char **argv, const char *want)
+{
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], want))
+			return 1;
+	return 0;
+}
+
+TEST(engine_argv_escapes_option_values)
+{
+	struct msb_vm_spec s;
+	msb_error err = { 0 };
+	char **argv = NULL;
+
+	spec_init(&s);
+	s.disks[0] = (struct msb_disk){ "/tmp/x/a,b c/upper.ext4", "upper", 0 };
+	s.disks[1] = (struct msb_disk){ "/tmp/x/a,b c/layers/l,1.erofs",
+					"layer0", 1 };
+	s.ndisks = 2;
+	s.fs[0] = (struct msb_fsdev){ 9, "msbvol0" };
+	s.nfs = 1;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	if (!argv)
+		return;
+	CHECK_STR(argv[0], "/usr/bin/qemu");
+	CHECK(has_arg(argv, "file,id=con,path=/tmp/x/a,,b c/sandboxes/s/"
+			    "console.log,append=on"));
+	CHECK(has_arg(argv, "if=none,id=d0,file=/tmp/x/a,,b c/upper.ext4,"
+			    "format=raw,cache=writeback,discard=unmap"));
+	CHECK(has_arg(argv, "if=none,id=d1,file=/tmp/x/a,,b c/layers/"
+			    "l,,1.erofs,format=raw,readonly=on"));
+	CHECK(has_arg(argv, "virtio-blk-device,drive=d1,serial=layer0"));
+	CHECK(has_arg(argv, "vhost-user-fs-device,chardev=fs0,tag=msbvol0"));
+	/* -kernel and -initrd are not option strings: taken as given. */
+	CHECK(has_arg(argv, "/k,ernel"));
+	CHECK(has_arg(argv, "/init,rd"));
+	free(argv);
+}
+
+TEST(engine_argv_too_long_fails)
+{
+	static char path[16][3000];
+	struct msb_vm_spec s;
+	msb_error err = { 0 };
+	char **argv = (char **)1;
+
+	spec_init(&s);
+	/* Sixteen disks at long paths, each comma doubling: far past the
+	 * builder's store, which must refuse instead of dropping disks. */
+	for (unsigned i = 0; i < 16; i++) {
+		memset(path[i], ',', sizeof(path[i]) - 1);
+		path[i][0] = '/';
+		s.disks[i] = (struct msb_disk){ path[i], "layer", 1 };
+	}
+	s.ndisks = 16;
+	CHECK(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err) < 0);
+	CHECK(argv == NULL);
+	CHECK_CONTAINS(err.message, "does not fit");
+	/* A few of them fit. */
+	s.ndisks = 2;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	free(argv);
+}
