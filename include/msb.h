@@ -7,13 +7,19 @@
  * ~/.microsandbox) and talks to a running sandbox over its API socket
  * (docs/api-protocol.md).
  *
- * Errors: every fallible call returns 0 on success or a negative errno-style
- * code, and fills @err (when not NULL) with a one-line message that says what
- * happened and what to do.
+ * Errors: every fallible call returns 0 on success or a negative code (one
+ * of the MSB_E_* below), and fills @err (when not NULL) with a one-line
+ * message that says what happened and what to do.
+ *
+ * Threads: the library starts none. Every call may be made from any thread,
+ * concurrently with calls on other handles; one handle (an msb_exec) is
+ * used by one thread at a time. The streaming calls give a descriptor to
+ * poll instead of blocking.
  */
 #ifndef MSB_H
 #define MSB_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,9 +34,48 @@ extern "C" {
 #endif
 
 typedef struct msb_error {
-	int code;          /* negative errno-style code, 0 when none */
+	int code;          /* negative MSB_E_* code, 0 when none */
 	char message[1024];
 } msb_error;
+
+/* Error codes: what a negative return means, for callers (and SDKs) to
+ * map to their own error types. Those equal to an errno value keep
+ * errno's meaning; the library's own are at -1000 and below, where no
+ * errno value falls. Codes not listed (-ENOMEM, -ENOSPC, -EISDIR, ...)
+ * are errno values with their usual meaning. */
+#define MSB_E_NOT_FOUND       (-ENOENT)    /* no such sandbox, local image,
+					    * or file in the guest */
+#define MSB_E_EXISTS          (-EEXIST)    /* the name is taken; the guest
+					    * file exists (exclusive write) */
+#define MSB_E_INVALID         (-EINVAL)    /* bad input: a name, an option,
+					    * a path, a config value */
+#define MSB_E_NOT_RUNNING     (-ENOTCONN)  /* the sandbox is not running
+					    * (stopped, failed, or still
+					    * booting or stopping) */
+#define MSB_E_ALREADY         (-EALREADY)  /* start of a running sandbox,
+					    * stop of a stopped one */
+#define MSB_E_BUSY            (-EBUSY)     /* remove of a running sandbox
+					    * without force */
+#define MSB_E_TIMEOUT         (-ETIMEDOUT) /* a wait ran out of time */
+#define MSB_E_STOPPED         (-EPIPE)     /* the sandbox stopped during the
+					    * call; an exec already over */
+#define MSB_E_PERMISSION      (-EACCES)    /* refused by file permissions in
+					    * the guest, or by a registry */
+#define MSB_E_PROTOCOL        (-EPROTO)    /* a peer broke its protocol */
+#define MSB_E_PULL            (-1001)      /* an image could not be pulled */
+#define MSB_E_IMAGE_NOT_FOUND (-1002)      /* the registry has no such
+					    * image (a kind of MSB_E_PULL) */
+#define MSB_E_BOOT            (-1003)      /* the sandbox did not boot; its
+					    * log says why */
+#define MSB_E_POLICY          (-1004)      /* refused by a security policy
+					    * (e.g. a secret with its
+					    * private ranges opened) */
+#define MSB_E_EXEC            (-1005)      /* the guest could not start the
+					    * command (unknown user, ...) */
+
+/* msb_error_name() - the symbolic name of a code ("MSB_E_NOT_FOUND", or
+ * "ENOSPC" for other errno values, "MSB_E_UNKNOWN" if it is neither). */
+MSB_API const char *msb_error_name(int code);
 
 /* Sandbox names: 1-63 of [a-zA-Z0-9_.-], starting with a letter or digit. */
 MSB_API int msb_name_valid(const char *name, msb_error *err);
@@ -243,6 +288,9 @@ typedef struct msb_exec_opts {
 	int stdin;               /* stdin will be streamed with msb_exec_write() */
 	int main;                /* the sandbox stops when this command ends or
 				  * its caller goes away (msb run CMD) */
+	unsigned timeout_ms;     /* 0 = none; else the supervisor kills the
+				  * process's group (SIGKILL) this long after
+				  * the start, and its EXIT says timed_out */
 } msb_exec_opts;
 
 typedef struct msb_exec msb_exec;
@@ -261,6 +309,7 @@ typedef struct msb_exec_event {
 	int pid;              /* STARTED */
 	int exit_code;        /* EXIT: status, or 128+signal */
 	int signal;           /* EXIT: the killing signal, 0 if it exited */
+	int timed_out;        /* EXIT: killed by msb_exec_opts.timeout_ms */
 } msb_exec_event;
 
 MSB_API int msb_exec_start(msb_sandbox *sb, const char *const *argv,
@@ -284,6 +333,7 @@ typedef struct msb_output {
 	size_t out_len, err_len;
 	int exit_code;
 	int signal;
+	int timed_out;        /* killed by msb_exec_opts.timeout_ms */
 } msb_output;
 
 /* msb_exec_capture() - run to completion, collecting stdout and stderr. */

@@ -61,6 +61,12 @@ size_t msb_b64_encoded_len(size_t n);
 /* Return decoded length, or -1 on invalid input. */
 long msb_b64_decode(const char *in, size_t n, uint8_t *out);
 
+/* Errno values by name ("ENOSPC"), as the API protocol sends them
+ * (src/lib/errors.c): msb_errno_name(ENOSPC) is "ENOSPC", NULL for a value
+ * not in its table; msb_errno_parse("ENOSPC") is ENOSPC, 0 if unknown. */
+const char *msb_errno_name(int e);
+int msb_errno_parse(const char *name);
+
 /* Formats "512Mi" / "2Gi". */
 void msb_fmt_mib(uint64_t mib, char *buf, size_t n);
 

@@ -316,8 +316,8 @@ out:
 	return r;
 }
 
-MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
-			   msb_image_info *out, msb_error *err)
+static int image_pull(const char *s, const msb_pull_opts *o,
+		      msb_image_info *out, msb_error *err)
 {
 	struct pull p = { .o = o };
 	struct msb_ref ref;
@@ -367,5 +367,23 @@ out:
 	msb_manifest_free(&p.man);
 	msb_registry_close(p.reg);
 	pthread_mutex_destroy(&p.lock);
+	return r;
+}
+
+/* msb_image_pull() - one error class for every way a pull fails, so
+ * callers can tell it from bad input; the message keeps the detail. */
+MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
+			   msb_image_info *out, msb_error *err)
+{
+	msb_error local = { 0 };
+	int r;
+
+	if (!err)
+		err = &local;
+	r = image_pull(s, o, out, err);
+	if (r == -ENOENT)
+		r = err->code = MSB_E_IMAGE_NOT_FOUND;
+	else if (r < 0 && r != -EINVAL && r != -ENOMEM && r != -ENOSPC)
+		r = err->code = MSB_E_PULL;
 	return r;
 }

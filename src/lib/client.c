@@ -152,12 +152,19 @@ static int error_of(json_object *msg, msb_error *err)
 	const char *code = json_object_get_string(get(e, "code"));
 	const char *m = json_object_get_string(get(e, "message"));
 
-	int r = -EINVAL;
+	int r = MSB_E_INVALID;
 
 	if (code && !strcmp(code, "not_running"))
-		r = -ENOTCONN;
+		r = MSB_E_NOT_RUNNING;
 	else if (code && !strcmp(code, "exec_failed"))
-		r = -EIO;
+		r = MSB_E_EXEC;
+	else if (code && !strcmp(code, "fs_failed")) {
+		int en = msb_errno_parse(
+			json_object_get_string(get(e, "errno")));
+
+		r = en ? -en : -EIO;
+	} else if (code && !strcmp(code, "method_not_found"))
+		r = -EOPNOTSUPP;
 	return msb_fail(err, r, "%s",
 			m ? m : "the supervisor refused the request");
 }
@@ -260,6 +267,9 @@ static int exec_start(const char *name, const char *const *argv,
 	}
 	if (o && o->main)
 		json_object_object_add(p, "main", json_object_new_boolean(1));
+	if (o && o->timeout_ms)
+		json_object_object_add(p, "timeout_ms",
+				       json_object_new_int64(o->timeout_ms));
 	req = json_object_new_object();
 	json_object_object_add(req, "id", json_object_new_int64(1));
 	json_object_object_add(req, "method", json_object_new_string("exec"));
@@ -339,6 +349,7 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 		ev->type = MSB_EXEC_EXIT;
 		ev->exit_code = json_object_get_int(get(res, "exit_code"));
 		ev->signal = json_object_get_int(get(res, "signal"));
+		ev->timed_out = json_object_get_boolean(get(res, "timed_out"));
 		e->done = 1;
 		json_object_put(msg);
 		return 1;
@@ -497,6 +508,7 @@ MSB_API int msb_exec_capture(msb_sandbox *sb, const char *const *argv,
 		if (ev.type == MSB_EXEC_EXIT) {
 			out->exit_code = ev.exit_code;
 			out->signal = ev.signal;
+			out->timed_out = ev.timed_out;
 			break;
 		}
 	}

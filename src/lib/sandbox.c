@@ -380,7 +380,7 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 
 		if (now >= deadline) {
 			close(pfd[0]);
-			return msb_fail(err, -ETIMEDOUT,
+			return msb_fail(err, MSB_E_BOOT,
 					"the supervisor of '%s' did not report "
 					"in time; see %s",
 					name, log);
@@ -410,9 +410,13 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		*boot_ms = strtoull(line + 6, NULL, 10);
 		return 0;
 	}
+	/* A second supervisor for the same sandbox (two starts racing)
+	 * finds the lock taken: the sandbox runs, it did not fail. */
+	if (!strncmp(line, "error ", 6) && strstr(line, " is already running"))
+		return msb_fail(err, MSB_E_ALREADY, "%s", line + 6);
 	if (!strncmp(line, "error ", 6))
-		return msb_fail(err, -EIO, "%s", line + 6);
-	return msb_fail(err, -EIO,
+		return msb_fail(err, MSB_E_BOOT, "%s", line + 6);
+	return msb_fail(err, MSB_E_BOOT,
 			"the supervisor of '%s' exited without a word; see %s",
 			name, log);
 }

@@ -282,7 +282,7 @@ int msb_secrets_net_check(const msb_net_config *nc, msb_error *err)
 			memcpy(ga.b, g.addr, sizeof(ga.b));
 			if (g.family == c.family && net_cidr_match(&c, &ga))
 				return msb_fail(
-					err, -EINVAL,
+					err, MSB_E_POLICY,
 					"--net-allow-cidr %s opens %s, which "
 					"a sandbox with secrets keeps closed "
 					"(metadata blocking and rebinding "

@@ -392,6 +392,9 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 		json_object_object_add(res, "exit_code",
 				       json_object_new_int(code));
 		json_object_object_add(res, "signal", json_object_new_int(sig));
+		if (st->timed_out)
+			json_object_object_add(res, "timed_out",
+					       json_object_new_boolean(1));
 		json_object_object_add(m, "id",
 				       json_object_new_int64(st->req_id));
 		json_object_object_add(m, "result", res);

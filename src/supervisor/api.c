@@ -244,6 +244,7 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 	struct stream *st;
 	json_object *v;
 	char why[256];
+	int64_t timeout_ms = 0;
 
 	if (s->state != ST_RUNNING) {
 		reply_error(s, c, id, "not_running", "sandbox %s is %s",
@@ -268,10 +269,23 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 			return;
 		}
 	}
+	if (json_object_object_get_ex(p, "timeout_ms", &v) && v) {
+		timeout_ms = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || timeout_ms < 0) {
+			reply_error(s, c, id, "invalid_params",
+				    "timeout_ms must be a non-negative integer "
+				    "(milliseconds; 0 for none)");
+			return;
+		}
+	}
 	st = agent_exec(s, p, why, sizeof(why));
 	if (!st) {
 		reply_error(s, c, id, "invalid_params", "%s", why);
 		return;
+	}
+	if (timeout_ms) {
+		st->deadline_us = msb_now_us() + (uint64_t)timeout_ms * 1000;
+		sup_tick_rearm(s);
 	}
 	st->conn = c;
 	st->req_id = json_object_get_int64(id);

@@ -416,6 +416,9 @@ static void run_loop(struct sup *s)
 			case EV_TIMER:
 				on_timer(s);
 				break;
+			case EV_TICK:
+				sup_on_tick(s);
+				break;
 			case EV_NET:
 				net_dispatch(s->net);
 				break;
@@ -579,6 +582,8 @@ static int setup_fds(struct sup *s, msb_error *err)
 	s->timer_ref.type = EV_TIMER;
 	ev.data.ptr = &s->timer_ref;
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timer_fd, &ev);
+	if (sup_tick_setup(s) < 0)
+		return msb_fail_errno(err, -errno, "event setup");
 
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	s->listen_fd = msb_unix_listen(sock, 64);

@@ -36,7 +36,7 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_FS, EV_ENGINE };
+	       EV_FS, EV_ENGINE, EV_TICK };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -67,6 +67,8 @@ struct stream {
 	struct msb_buf stdin_q;
 	int stdin_eof;      /* EOF requested; sent after stdin_q drains */
 	int started;
+	uint64_t deadline_us; /* exec timeout_ms: killed at this time; 0 none */
+	int timed_out;      /* it was killed for its timeout */
 };
 
 enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
@@ -108,6 +110,9 @@ struct sup {
 	int engine_fd;          /* as registered in epoll, or -1 */
 	int engine_want_out;
 	char vm_status[32];     /* from the last STOP/RESUME event */
+	/* tick.c: deadlines of running things (exec timeouts) */
+	struct ev_ref tick_ref;
+	int tick_fd;
 	/* the network stack (src/net/): one epoll descriptor of its own */
 	struct net *net;
 	struct ev_ref net_ref;
@@ -147,6 +152,14 @@ void sup_arm_timer(struct sup *s, uint64_t ms);
 void sup_engine_event(void *opaque, const char *event, json_object *data);
 /* sup_engine_update() - poll the engine's link for output when needed. */
 void sup_engine_update(struct sup *s);
+
+/* tick.c */
+/* sup_tick_setup() - the deadline timer, in the loop as EV_TICK. */
+int sup_tick_setup(struct sup *s);
+/* sup_tick_rearm() - wake at the earliest deadline (after one changed). */
+void sup_tick_rearm(struct sup *s);
+/* sup_on_tick() - act on every deadline that passed. */
+void sup_on_tick(struct sup *s);
 
 /* net.c */
 /* sup_net_setup() - the stack, from the config's "net" object. */

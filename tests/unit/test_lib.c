@@ -357,6 +357,69 @@ out:
 	free(data);
 }
 
+static void script_timeout(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"exec\",\"params\":{"
+			  "\"argv\":[\"sleep\",\"9\"],\"timeout_ms\":1500}}"));
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":7}");
+	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"aGkK\"}");
+	peer_write(fd, "{\"id\":1,\"result\":{\"exit_code\":137,"
+		       "\"signal\":9,\"timed_out\":true}}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+TEST(lib_exec_timeout)
+{
+	static const char *const argv[] = { "sleep", "9", NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec_opts o = { 0 };
+	msb_output out;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_timeout);
+	o.timeout_ms = 1500;
+	/* A timeout is data: the output so far, the kill, and the flag. */
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, &o, &out, &err), 0);
+	CHECK_STR(out.out, "hi\n");
+	CHECK_EQ_INT(out.exit_code, 137);
+	CHECK_EQ_INT(out.signal, 9);
+	CHECK_EQ_INT(out.timed_out, 1);
+	msb_output_free(&out);
+	served(&e, __LINE__);
+out:
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+TEST(lib_error_names)
+{
+	CHECK_STR(msb_error_name(MSB_E_NOT_FOUND), "MSB_E_NOT_FOUND");
+	CHECK_STR(msb_error_name(-ENOENT), "MSB_E_NOT_FOUND");
+	CHECK_STR(msb_error_name(MSB_E_BOOT), "MSB_E_BOOT");
+	CHECK_STR(msb_error_name(MSB_E_IMAGE_NOT_FOUND),
+		  "MSB_E_IMAGE_NOT_FOUND");
+	CHECK_STR(msb_error_name(-ENOSPC), "ENOSPC");
+	CHECK_STR(msb_error_name(-4000), "MSB_E_UNKNOWN");
+	CHECK_STR(msb_error_name(0), "MSB_E_UNKNOWN");
+	/* the library's own codes are out of errno's way */
+	CHECK(MSB_E_PULL < -999 && MSB_E_EXEC < -999);
+	CHECK_EQ_INT(msb_errno_parse("ENOTEMPTY"), ENOTEMPTY);
+	CHECK_EQ_INT(msb_errno_parse("EWHATEVER"), 0);
+	CHECK_EQ_INT(msb_errno_parse(NULL), 0);
+	CHECK_STR(msb_errno_name(EISDIR), "EISDIR");
+	CHECK(msb_errno_name(4000) == NULL);
+}
+
 static void script_agent_error(int fd)
 {
 	char l[4096];
@@ -425,7 +488,7 @@ TEST(lib_exec_failures)
 	serve(&e, "box", script_agent_error);
 	CHECK_EQ_INT(msb_exec_start(sb, argv, NULL, &x, &err), 0);
 	if (x) {
-		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EIO);
+		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), MSB_E_EXEC);
 		CHECK_STR(err.message, "cannot switch to user nobody2");
 		CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), -EPIPE);
 		/* Without stdin asked for, writing is refused locally. */
@@ -789,7 +852,7 @@ TEST(lib_create_supervisor_error)
 		goto out;
 	msb_sandbox_config_init(&c);
 	c.name = "broken";
-	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EIO);
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), MSB_E_BOOT);
 	CHECK_STR(err.message, "the guest fell over");
 	CHECK(sb == NULL);
 	/* Kept, marked failed with the reason, for 'msb logs'. */
@@ -799,7 +862,7 @@ TEST(lib_create_supervisor_error)
 
 	fake_install(&e, "#!/bin/sh\nexit 0\n");
 	c.name = "mute";
-	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EIO);
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), MSB_E_BOOT);
 	CHECK_CONTAINS(err.message, "exited without a word");
 out:
 	fake_uninstall();
@@ -831,7 +894,7 @@ TEST(regress_create_null_err_crashes)
 		dup2(fd, 2); /* the sanitizer's report */
 		msb_sandbox_config_init(&c);
 		c.name = "nullerr";
-		_exit(msb_sandbox_create(&c, &sb, NULL) == -EIO ? 0 : 1);
+		_exit(msb_sandbox_create(&c, &sb, NULL) == MSB_E_BOOT ? 0 : 1);
 	}
 	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0); 

@@ -176,7 +176,7 @@ TEST(secret_sandboxes_keep_default_denied_ranges_closed)
 		const char *one[] = { bad[i][0], NULL };
 
 		nc.allow_cidr = one;
-		if (msb_secrets_net_check(&nc, &err) != -EINVAL ||
+		if (msb_secrets_net_check(&nc, &err) != MSB_E_POLICY ||
 		    !strstr(err.message, bad[i][1]))
 			unit_fail(__FILE__, __LINE__, "%s: '%s'", bad[i][0],
 				  err.message);

@@ -16,6 +16,7 @@
 #include "../../src/supervisor/net.c"
 #include "../../src/supervisor/fs.c"
 #include "../../src/supervisor/secrets.c"
+#include "../../src/supervisor/tick.c"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -103,6 +104,8 @@ static int fx_begin(struct fx *f)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->agent_fd, &ev);
 	s->agent_hello = 1;
 	s->state = ST_RUNNING;
+	if (sup_tick_setup(s) < 0)
+		return -1;
 
 	snprintf(sock, sizeof(sock), "%s/api.sock", f->tmp);
 	s->listen_fd = msb_unix_listen(sock, 8);
@@ -135,6 +138,8 @@ static void fx_end(struct fx *f)
 		close(s->listen_fd);
 	if (s->epfd > 0)
 		close(s->epfd);
+	if (s->tick_fd > 0)
+		close(s->tick_fd);
 	msb_buf_free(&s->agent_out);
 	json_object_put(s->config);
 	json_object_put(s->timings);
@@ -550,6 +555,57 @@ TEST(sup_exec_signal_exit)
 	/* A short EXIT payload: exit_code -1. */
 	guest_send(&f, id, MSB_F_EXIT, NULL, 0);
 	EXPECT_LINE(&f, "{\"id\":6,\"result\":{\"exit_code\":-1,"
+			"\"signal\":0}}");
+out:
+	fx_end(&f);
+}
+
+/* timeout_ms: the host's clock kills the process's group with SIGKILL,
+ * and the result says so. */
+TEST(sup_exec_timeout)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	uint32_t id, id2;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":"
+		      "[\"sleep\",\"9\"],\"timeout_ms\":-1}}");
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"timeout_ms must be a non-negative "
+			"integer (milliseconds; 0 for none)\"}}");
+	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":"
+		      "[\"sleep\",\"9\"],\"timeout_ms\":\"5\"}}");
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"timeout_ms must be a non-negative "
+			"integer (milliseconds; 0 for none)\"}}");
+	id = start_exec(&f, "{\"id\":1,\"method\":\"exec\",\"params\":{"
+			    "\"argv\":[\"sleep\",\"9\"],\"timeout_ms\":20}}", 9);
+	/* a second, without a timeout, is left alone */
+	id2 = start_exec(&f, "{\"id\":2,\"method\":\"exec\",\"params\":{"
+			     "\"argv\":[\"sleep\",\"9\"],\"timeout_ms\":0}}", 10);
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"started\",\"pid\":9}");
+	EXPECT_LINE(&f, "{\"id\":2,\"event\":\"started\",\"pid\":10}");
+	drain_guest(&f);
+	/* An early tick (the time not yet up) kills nothing. */
+	sup_on_tick(f.s);
+	CHECK(!guest_take(&f, &h, &p));
+	{
+		struct pollfd pf = { .fd = f.s->tick_fd, .events = POLLIN };
+
+		CHECK_EQ_INT(poll(&pf, 1, 5000), 1);
+	}
+	sup_on_tick(f.s);
+	CHECK(guest_expect(&f, id, MSB_F_SIGNAL, &h, &p));
+	CHECK(h.len == 4 && msb_get_be32(p) == SIGKILL);
+	CHECK(!guest_take(&f, &h, &p));
+	guest_exit(&f, id, 137, 9);
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"exit_code\":137,"
+			"\"signal\":9,\"timed_out\":true}}");
+	guest_exit(&f, id2, 0, 0);
+	EXPECT_LINE(&f, "{\"id\":2,\"result\":{\"exit_code\":0,"
 			"\"signal\":0}}");
 out:
 	fx_end(&f);

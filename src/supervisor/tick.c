@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tick.c - the supervisor's deadlines: exec timeouts
+ *
+ * One timerfd (EV_TICK), armed at the earliest deadline of anything
+ * running. A deadline is checked against the host's monotonic clock, never
+ * the guest's (under TCG the guest's clock runs fast, docs/agent-protocol.md
+ * §12). An exec past its timeout_ms gets SIGKILL on its process group in
+ * the guest; its result then says "timed_out" (docs/api-protocol.md §5.3).
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+#include "util.h"
+
+int sup_tick_setup(struct sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->tick_ref };
+
+	s->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->tick_fd < 0)
+		return -errno;
+	s->tick_ref.type = EV_TICK;
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tick_fd, &ev) < 0 ? -errno :
+									0;
+}
+
+void sup_tick_rearm(struct sup *s)
+{
+	struct itimerspec it = { 0 };
+	uint64_t next = 0, now = msb_now_us();
+
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+
+		if (st && st->deadline_us && (!next || st->deadline_us < next))
+			next = st->deadline_us;
+	}
+	if (next) {
+		uint64_t us = next > now ? next - now : 1;
+
+		it.it_value.tv_sec = (time_t)(us / 1000000);
+		it.it_value.tv_nsec = (long)(us % 1000000) * 1000;
+	}
+	timerfd_settime(s->tick_fd, 0, &it, NULL);
+}
+
+void sup_on_tick(struct sup *s)
+{
+	uint64_t x, now = msb_now_us();
+
+	if (read(s->tick_fd, &x, sizeof(x)) < 0 && errno != EAGAIN)
+		return;
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+
+		if (!st || !st->deadline_us || st->deadline_us > now)
+			continue;
+		st->deadline_us = 0;
+		st->timed_out = 1;
+		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGKILL);
+	}
+	sup_tick_rearm(s);
+}
