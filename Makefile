@@ -50,7 +50,8 @@ IMAGE := $(SHARE)/images/default/layer.erofs
 KERNEL_MSB := $(SHARE)/kernel/vmlinux-msb
 INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
-all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/libexec/msb/msb-supervisor \
+all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
+	$(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
 	guest examples $(B)/tests/fs-conformance
@@ -74,6 +75,21 @@ $(B)/lib/libmsb.so: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,libmsb.so.0 -o $@.0 $^ $(LIBS)
 	ln -sf libmsb.so.0 $@
+
+# pkg-config's description of the library (SDKs find libmsb with it). The
+# build tree's names the build tree, so PKG_CONFIG_PATH=build/lib/pkgconfig
+# finds a library run in place; `make install` writes one naming $(PREFIX).
+define pc_file
+mkdir -p $(dir $(2)) && printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' \
+	'includedir=$${prefix}/include' '' 'Name: libmsb' \
+	'Description: microsandbox, a microVM per sandbox: the C library every SDK binds' \
+	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)" \
+	'Libs: -L$${libdir} -lmsb' \
+	'Libs.private: $(LIBS)' 'Cflags: -I$${includedir}' > $(2)
+endef
+
+$(B)/lib/pkgconfig/libmsb.pc: include/msb.h Makefile
+	$(call pc_file,$(abspath $(B)),$@)
 
 $(B)/include/%.h: include/%.h
 	@mkdir -p $(dir $@)
@@ -236,6 +252,7 @@ bench: all
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)
 	cp -a $(B)/bin $(B)/lib $(B)/libexec $(B)/include $(DESTDIR)$(PREFIX)/
+	$(call pc_file,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/libmsb.pc)
 	mkdir -p $(DESTDIR)$(PREFIX)/share
 	rm -rf $(DESTDIR)$(PREFIX)/share/msb
 	cp -a $(SHARE) $(DESTDIR)$(PREFIX)/share/msb
