@@ -19,18 +19,24 @@ struct strv {
 
 static struct strv allow, allow_cidr, block_cidr, ports;
 
-/* split() - "a,b,c" appended to @l (empty items skipped) */
+/* split() - "a,b,c" appended to @l; empty items ("", "a,,b", ",") are
+ * kept, for the library to refuse with the flag's name: dropping them
+ * would turn "--net-allow $UNSET" into no restriction at all. */
 static int split(struct strv *l, const char *arg)
 {
-	char *copy = strdup(arg), *save = NULL, *tok;
+	char *copy = strdup(arg), *tok, *comma;
 
 	if (!copy)
 		return -1;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = copy;; tok = comma + 1) {
+		comma = strchr(tok, ',');
+		if (comma)
+			*comma = '\0';
 		if (l->n == VALUES_MAX)
 			return -1;
 		l->v[l->n++] = tok; /* lives as long as the process */
+		if (!comma)
+			break;
 	}
 	l->v[l->n] = NULL;
 	return 0;

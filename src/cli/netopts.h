@@ -28,6 +28,7 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"                         (IPv4 or IPv6: 10.1.0.0/16,fd00:1::/32)\n"   \
 	"      --net-block-cidr CIDRS  close ranges (IPv4 or IPv6)\n"            \
 	"      --net-deny-all     nothing leaves but what is allowed above\n"     \
+	"                         (an empty entry in any list is an error)\n"    \
 	"      --dns-nameserver IP[:PORT]  the host-side resolver to ask\n"      \
 	"                         (IPv6 with a port: [IP]:PORT; default: the\n" \
 	"                         host's own)\n"                               \

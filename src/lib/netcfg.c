@@ -20,7 +20,7 @@
 #include "util.h"
 
 struct list {
-	const char *key, *kind;
+	const char *key, *kind, *flag;
 	const char *const *(*get)(const msb_net_config *nc);
 };
 
@@ -40,9 +40,9 @@ static const char *const *get_block_cidr(const msb_net_config *nc)
 }
 
 static const struct list lists[] = {
-	{ "allow", "allow", get_allow },
-	{ "allow_cidr", "allow-cidr", get_allow_cidr },
-	{ "block_cidr", "block-cidr", get_block_cidr },
+	{ "allow", "allow", "--net-allow", get_allow },
+	{ "allow_cidr", "allow-cidr", "--net-allow-cidr", get_allow_cidr },
+	{ "block_cidr", "block-cidr", "--net-block-cidr", get_block_cidr },
 };
 
 #define NLISTS (sizeof(lists) / sizeof(lists[0]))
@@ -86,6 +86,25 @@ static int port_free(const struct net_port *p, const char *arg,
 	return 0;
 }
 
+int msb_list_entry_check(const char *flag, const char *v, msb_error *err)
+{
+	const char *p = v;
+
+	while (p && (*p == ' ' || *p == '\t' || *p == '\n'))
+		p++;
+	if (p && *p)
+		return 0;
+	/* An empty variable in a script ("--net-allow $HOSTS") must not
+	 * turn a restriction into no restriction: refused, as Docker
+	 * refuses an empty -p or --add-host. */
+	return msb_fail(err, -EINVAL,
+			"invalid %s '%s': an empty entry (an unset variable, "
+			"or a stray comma?); give a value, or leave %s out%s",
+			flag, v ? v : "", flag,
+			strncmp(flag, "--net-allow", 11) ? "" :
+			" (--net-deny-all allows nothing)");
+}
+
 static int ports_check(const msb_net_config *nc, msb_error *err)
 {
 	struct net_port seen[NET_PORT_MAX];
@@ -96,6 +115,9 @@ static int ports_check(const msb_net_config *nc, msb_error *err)
 	for (const char *const *v = nc->ports; v && *v; v++) {
 		struct net_port p;
 
+		r = msb_list_entry_check("--publish", *v, err);
+		if (r < 0)
+			return r;
 		if (net_port_parse(*v, &p, why, sizeof(why)) < 0)
 			return msb_fail(err, -EINVAL, "%s", why);
 		if (n == NET_PORT_MAX)
@@ -127,6 +149,10 @@ int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 	net_policy_init(p);
 	for (size_t i = 0; i < NLISTS; i++) {
 		for (const char *const *v = lists[i].get(nc); v && *v; v++) {
+			if (msb_list_entry_check(lists[i].flag, *v, err) < 0) {
+				free(p);
+				return -EINVAL;
+			}
 			if (net_policy_add(p, lists[i].kind, *v, why,
 					   sizeof(why)) < 0) {
 				free(p);

@@ -11,6 +11,10 @@
  * a message naming the flag and the value. */
 int msb_net_config_check(const msb_net_config *nc, msb_error *err);
 
+/* msb_list_entry_check() - @v, an entry of the list flag @flag, is not
+ * empty or blank. Return: 0, or -EINVAL with a message naming @flag. */
+int msb_list_entry_check(const char *flag, const char *v, msb_error *err);
+
 /* msb_net_config_json() - the "net" object the supervisor reads
  * (src/supervisor/net.c); call after msb_net_config_check(). */
 json_object *msb_net_config_json(const msb_net_config *nc);

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "policy.h"
+#include "netcfg.h"
 #include "tlscfg.h"
 #include "util.h"
 
@@ -233,7 +234,10 @@ static int bypass_json(const msb_sandbox_config *c, json_object *a,
 	for (size_t i = 0; i < c->ntls_bypass; i++) {
 		const char *v = c->tls_bypass ? c->tls_bypass[i] : NULL;
 		char d[NET_DOMAIN_LEN + 2];
+		int r = msb_list_entry_check("--tls-bypass", v, err);
 
+		if (r < 0)
+			return r;
 		if (!v || strlen(v) > NET_DOMAIN_LEN ||
 		    (snprintf(d, sizeof(d), "%s", v), !net_domain_valid(d)))
 			return msb_fail(err, -EINVAL,

@@ -139,3 +139,26 @@ def test_stop_grace_then_force(msb):
     row = json.loads(msb.out("inspect", name))
     assert row["status"] == "stopped", row
     msb("rm", name, check=0)
+
+
+def test_empty_list_entries_refused(msb, tmp_path):
+    # An empty variable in a script must not open the network: each
+    # list-valued flag refuses an empty or blank entry before anything
+    # is made (no VM boots here).
+    before = _names(msb)
+    cases = [
+        (["--net-allow", ""], b"invalid --net-allow ''"),
+        (["--net-allow", ","], b"invalid --net-allow ''"),
+        (["--net-allow", "example.com,"], b"invalid --net-allow ''"),
+        (["--net-allow", " "], b"invalid --net-allow ' '"),
+        (["--net-allow-cidr", ""], b"invalid --net-allow-cidr ''"),
+        (["--net-block-cidr", "10.0.0.0/8,,"], b"invalid --net-block-cidr ''"),
+        (["-p", ""], b"invalid --publish ''"),
+        (["--tls-bypass", ""], b"invalid --tls-bypass ''"),
+    ]
+    for flags, msg in cases:
+        p = msb("run", "--rm", *flags, "--", "true")
+        assert p.returncode == 125, (flags, p)
+        assert msg in p.stderr and b"empty entry" in p.stderr, (flags, p.stderr)
+    assert _names(msb) == before
+

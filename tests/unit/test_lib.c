@@ -649,6 +649,61 @@ out:
 	env_end(&e);
 }
 
+/* no_engine() - a create that gets past validation fails at once (no VM
+ * is ever started by a test that expects a refusal); undone by unsetenv. */
+static void no_engine(void)
+{
+	setenv("MSB_QEMU", "/nonexistent/qemu", 1);
+}
+
+/* An empty or blank entry in any list-valued network flag is refused:
+ * dropped, it would turn "--net-allow $UNSET" into no rule at all. */
+TEST(lib_create_refuses_empty_list_entries)
+{
+	static const char *const empty[] = { "", NULL };
+	static const char *const blank[] = { "example.com", " \t", NULL };
+	struct env e;
+	msb_sandbox_config c;
+	msb_sandbox *sb = NULL;
+	msb_error err = { 0 };
+	const char *bypass[] = { "" };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	no_engine();
+	msb_sandbox_config_init(&c);
+	c.name = "ok";
+	c.net.allow = empty;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --net-allow ''");
+	CHECK_CONTAINS(err.message, "empty entry");
+	CHECK_CONTAINS(err.message, "--net-deny-all");
+	c.net.allow = blank;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --net-allow ' \t'");
+	c.net.allow = NULL;
+	c.net.allow_cidr = empty;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --net-allow-cidr ''");
+	c.net.allow_cidr = NULL;
+	c.net.block_cidr = empty;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --net-block-cidr ''");
+	c.net.block_cidr = NULL;
+	c.net.ports = empty;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --publish ''");
+	c.net.ports = NULL;
+	c.tls_bypass = bypass;
+	c.ntls_bypass = 1;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --tls-bypass ''");
+	CHECK(sb == NULL);
+out:
+	unsetenv("MSB_QEMU");
+	env_end(&e);
+}
+
 TEST(lib_list_info_inspect)
 {
 	struct env e;
