@@ -89,7 +89,7 @@ MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err);
  * the supervisor's userspace network stack; by default the public internet
  * is reachable and loopback, private, CGNAT, link-local (cloud metadata),
  * ULA, multicast and the host's own addresses are not. Lists are
- * NULL-terminated; NULL means none. */
+ * NULL-terminated; NULL means none; an empty or blank entry is refused. */
 typedef struct msb_net_config {
 	int deny_all;                  /* nothing leaves but what is allowed here */
 	const char *const *allow;      /* names: "example.com", "*.example.com";
@@ -121,7 +121,9 @@ typedef enum msb_volume_kind {
 
 typedef struct msb_volume {
 	msb_volume_kind kind;
-	const char *guest_path;    /* absolute; created in the guest */
+	const char *guest_path;    /* absolute; created in the guest; not
+				    * /proc, /sys, /dev, /run/msb or below,
+				    * nor /run or /etc (docs/filesystems.md) */
 	const char *source;        /* HOST and PLUGIN (relative: to the cwd) */
 	const char *arg;           /* PLUGIN: its argument, may be NULL */
 	const char *dir;           /* PLUGIN: a host directory handed to it as

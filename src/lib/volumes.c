@@ -157,10 +157,36 @@ static int guest_ok(const char *p)
 	return 1;
 }
 
+/* Guest paths the agent mounts or writes at boot: a volume there hides
+ * what the guest needs (its kernel's /proc, /sys, /dev; /run/msb holds the
+ * root filesystem's disks; /etc the resolver, users and trust store).
+ * @below: the path's descendants are refused too. Docker refuses "/" and
+ * runc refuses /proc; the agent needs the others as much. */
+static const struct {
+	const char *path;
+	int below;
+} reserved[] = {
+	{ "/proc", 1 }, { "/sys", 1 }, { "/dev", 1 },
+	{ "/run", 0 },  { "/run/msb", 1 }, { "/etc", 0 },
+};
+
+static const char *reserved_for(const char *p)
+{
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		size_t n = strlen(reserved[i].path);
+
+		if (!strncmp(p, reserved[i].path, n) &&
+		    (!p[n] || (reserved[i].below && p[n] == '/')))
+			return reserved[i].path;
+	}
+	return NULL;
+}
+
 static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 {
 	const char *flag = v->kind <= MSB_VOLUME_PLUGIN ? flag_of[v->kind] :
 							  "volume";
+	const char *taken;
 	char real[PATH_MAX];
 	struct stat st;
 
@@ -169,6 +195,16 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 				"invalid %s guest path '%s': use an absolute "
 				"path other than / (no '.', '..' or ':')",
 				flag, v->guest_path ? v->guest_path : "");
+	taken = reserved_for(v->guest_path);
+	if (taken)
+		return msb_fail(err, -EINVAL,
+				"invalid %s guest path '%s': %s%s is the "
+				"guest's own (mounted or written by msb at "
+				"boot); mount the volume elsewhere, e.g. "
+				"/mnt%s",
+				flag, v->guest_path, taken,
+				strcmp(taken, v->guest_path) ? " and below" : "",
+				v->guest_path);
 	json_object_object_add(o, "guest", json_object_new_string(v->guest_path));
 	switch (v->kind) {
 	case MSB_VOLUME_HOST:

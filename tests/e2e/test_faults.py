@@ -162,3 +162,13 @@ def test_empty_list_entries_refused(msb, tmp_path):
         assert msg in p.stderr and b"empty entry" in p.stderr, (flags, p.stderr)
     assert _names(msb) == before
 
+
+def test_volume_on_reserved_guest_path_refused(msb, tmp_path):
+    before = _names(msb)
+    for guest in ["/proc", "/sys", "/dev", "/dev/shm", "/run", "/etc", "/"]:
+        p = msb("run", "--rm", "-v", f"{tmp_path}:{guest}", "--", "true")
+        assert p.returncode == 125, (guest, p)
+        assert b"invalid --volume guest path" in p.stderr, (guest, p.stderr)
+    p = msb("run", "--rm", "--volume-mem", "/sys/kernel", "--", "true")
+    assert p.returncode == 125 and b"mount the volume elsewhere" in p.stderr, p
+    assert _names(msb) == before

@@ -704,6 +704,46 @@ out:
 	env_end(&e);
 }
 
+/* Guest paths the agent mounts or needs are refused as volume targets. */
+TEST(lib_create_refuses_reserved_guest_paths)
+{
+	static const char *const bad[] = { "/proc", "/proc/sys", "/sys",
+					   "/sys/fs/cgroup", "/dev", "/dev/shm",
+					   "/run", "/run/msb", "/run/msb/upper",
+					   "/etc" };
+	struct env e;
+	msb_sandbox_config c;
+	msb_sandbox *sb = NULL;
+	msb_volume v;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	no_engine();
+	msb_sandbox_config_init(&c);
+	c.name = "ok";
+	c.volumes = &v;
+	c.nvolumes = 1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&v, 0, sizeof(v));
+		v.kind = MSB_VOLUME_HOST;
+		v.source = e.home;
+		v.guest_path = bad[i];
+		CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+		CHECK_CONTAINS(err.message, "invalid --volume guest path");
+		CHECK_CONTAINS(err.message, "mount the volume elsewhere");
+	}
+	memset(&v, 0, sizeof(v));
+	v.kind = MSB_VOLUME_MEMORY;
+	v.guest_path = "/proc";
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --volume-mem guest path '/proc'");
+	CHECK(sb == NULL);
+out:
+	unsetenv("MSB_QEMU");
+	env_end(&e);
+}
+
 TEST(lib_list_info_inspect)
 {
 	struct env e;

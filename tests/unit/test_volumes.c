@@ -178,3 +178,24 @@ TEST(volumes_json_checks_and_records)
 	CHECK_EQ_INT(msb_volumes_json(v, MSB_VOLUMES_MAX + 1, &a, &err), -E2BIG);
 	msb_rm_rf(dir);
 }
+
+/* Neighbours of the guest paths msb keeps for itself are volume targets
+ * like any other (test_lib.c shows the reserved ones refused). */
+TEST(volume_reserved_neighbours_allowed)
+{
+	static const char *const good[] = { "/procfs", "/devices", "/system",
+					    "/run/secrets", "/running",
+					    "/etc/app", "/etcetera" };
+	msb_error err = { 0 };
+	msb_volume v;
+	json_object *a = NULL;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(&v, 0, sizeof(v));
+		v.kind = MSB_VOLUME_MEMORY;
+		v.guest_path = good[i];
+		CHECK_EQ_INT(msb_volumes_json(&v, 1, &a, &err), 0);
+		json_object_put(a);
+		a = NULL;
+	}
+}
