@@ -5,7 +5,7 @@
  * depends on the new process's credentials (cwd, PATH lookup, exec
  * permission) is checked in the child after dropping privileges, and
  * reported on the child's own stderr with shell exit codes: 127 not found,
- * 126 found but not executable.
+ * 126 found but not executable, or no such working directory.
  */
 
 #define _GNU_SOURCE /* pipe2 */
@@ -228,8 +228,9 @@ child(const struct exec_req *r, const struct user_ids *u,
 	    setuid(u->uid) < 0)
 		child_fail(126, "msb: cannot switch to user %s: %s\n",
 			   r->user ? r->user : "root", strerror(errno));
+	/* 126, as for a command that cannot run (Docker's exec -w too). */
 	if (chdir(cwd) < 0)
-		child_fail(1, "msb: cannot change directory to %s: %s\n", cwd,
+		child_fail(126, "msb: cannot change directory to %s: %s\n", cwd,
 			   strerror(errno));
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	child_exec(r->argv[0], r->argv, envp);

@@ -352,7 +352,7 @@ def first_boot_checks(vm, c, hostname):
         s = L.run(["pwd"], cwd="/tmp")
         expect_eq(bytes(s.stdout), b"/tmp\n", "pwd")
         s = L.run(["pwd"], cwd="/nonexistent")
-        expect_eq(s.exit, (1, 0), "bad cwd exit")
+        expect_eq(s.exit, (126, 0), "bad cwd exit")
         assert s.stderr.startswith(b"msb: cannot change directory to /nonexistent"), s.stderr
 
     def env():
