@@ -264,7 +264,15 @@ typedef struct msb_sandbox_info {
 	int pid;           /* supervisor pid while running, else 0 */
 	int64_t created_at, started_at, stopped_at; /* unix seconds, 0 = never */
 	char error[512];   /* why it failed, when it did */
+	/* its detached command (msb run -d -- CMD, or -d IMAGE's own) in its
+	 * last run */
+	int cmd_state;     /* MSB_CMD_NONE, _RUNNING or _ENDED */
+	int cmd_exit_code; /* ENDED: its status, 128+N if signal N killed
+			    * it (137 when the sandbox stopped first), 126
+			    * if it could not start */
 } msb_sandbox_info;
+
+enum { MSB_CMD_NONE = 0, MSB_CMD_RUNNING = 1, MSB_CMD_ENDED = 2 };
 
 /* msb_status_is_live() - starting, running or stopping: a supervisor owns it. */
 MSB_API int msb_status_is_live(const char *status);
@@ -273,6 +281,13 @@ MSB_API int msb_status_is_live(const char *status);
 MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err);
 MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 			 msb_error *err);
+/* msb_sandbox_wait() - wait until sandbox @name's detached command has
+ * ended, or, without one, until the sandbox is no longer running (as
+ * `docker wait`); @timeout_ms 0 waits for ever. *@status: the command's
+ * exit status, or 0 for a sandbox that stopped (a failed one is an error,
+ * its reason the message). -ETIMEDOUT when the time ran out. */
+MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
+			     int *status, msb_error *err);
 /* msb_inspect_json() - full state as a JSON document; free() the result. */
 MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err);
 /* Path of the log holding the guest console and agent messages. */
@@ -309,7 +324,8 @@ typedef struct msb_exec_event {
 	const uint8_t *data;  /* STDOUT/STDERR, valid until the next read */
 	size_t len;
 	int pid;              /* STARTED */
-	int exit_code;        /* EXIT: status, or 128+signal */
+	int exit_code;        /* EXIT: status, or 128+signal; 124 if it
+			       * timed out */
 	int signal;           /* EXIT: the killing signal, 0 if it exited */
 	int timed_out;        /* EXIT: killed by msb_exec_opts.timeout_ms */
 } msb_exec_event;
@@ -342,6 +358,13 @@ typedef struct msb_output {
 MSB_API int msb_exec_capture(msb_sandbox *sb, const char *const *argv,
 		     const msb_exec_opts *o, msb_output *out, msb_error *err);
 MSB_API void msb_output_free(msb_output *o);
+
+/* msb_exec_detach() - start @argv in the background (msb exec -d) and
+ * return once it runs, with its pid in the guest; its output goes to the
+ * sandbox's log, and it lives on when the caller goes. @o's stdin, tty and
+ * main must be 0 (its timeout_ms applies). */
+MSB_API int msb_exec_detach(msb_sandbox *sb, const char *const *argv,
+			    const msb_exec_opts *o, int *pid, msb_error *err);
 
 /* msb_sandbox_command() - what to run in sandbox @name for a user's @cmd
  * (NULL: none given): the image's Entrypoint (or --entrypoint) followed by

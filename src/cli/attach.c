@@ -53,7 +53,7 @@ static void send_size(msb_exec *e)
 		msb_exec_resize(e, ws.ws_row, ws.ws_col, NULL);
 }
 
-int cli_attach(msb_exec *e, const struct attach_opts *o)
+int cli_attach(msb_exec *e, struct attach_opts *o)
 {
 	sigset_t mask;
 	msb_error err = { 0 };
@@ -133,7 +133,10 @@ int cli_attach(msb_exec *e, const struct attach_opts *o)
 			else if (ev.type == MSB_EXEC_STDERR)
 				msb_write_all(2, ev.data, ev.len);
 			else if (ev.type == MSB_EXEC_EXIT) {
-				status = ev.exit_code;
+				/* Killed at its timeout: 124, as timeout(1)
+				 * says it. */
+				status = ev.timed_out ? 124 : ev.exit_code;
+				o->timed_out = ev.timed_out;
 				goto done;
 			}
 		}

@@ -3,6 +3,8 @@
 #ifndef MSB_CLI_H
 #define MSB_CLI_H
 
+#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "msb.h"
@@ -18,11 +20,13 @@ struct verb {
 	const char *summary;
 	const char *help;       /* full --help text after the usage line */
 	int (*fn)(int argc, char **argv);
+	int usage_status;       /* exit status of bad usage; 0: EXIT_USAGE
+				 * (run and exec: EXIT_MSB, as Docker's) */
 };
 
 extern const struct verb verb_run, verb_exec, verb_ps, verb_stop, verb_start,
 	verb_rm, verb_logs, verb_inspect, verb_pull, verb_images, verb_rmi,
-	verb_image, verb_load, verb_save, verb_registry;
+	verb_image, verb_load, verb_save, verb_registry, verb_wait;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
  * plain lines; prints the result line to @result. Return: 0 or 1. */
@@ -32,9 +36,16 @@ int cli_pull(const char *ref, int insecure, int quiet, FILE *result);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a verb's usage and help to @f. */
 void cli_usage(const struct verb *v, FILE *f);
-/* Bad usage: the message, a hint at --help; Return: EXIT_USAGE. */
+/* Bad usage: the message, a hint at --help; Return: the verb's
+ * usage_status, else EXIT_USAGE. */
 int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* cli_getopt() - getopt_long() for a verb, with long options matched
+ * only when spelt out in full (no abbreviations): an unknown one returns
+ * '?' with argv[optind - 1] the offending element. */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
 
 /* cli_only_help() - the options of a verb that takes none but -h.
  * Return: -1 to go on (optind at the first operand), else the exit
@@ -48,17 +59,22 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 int cli_push_env(const struct verb *v, const char *arg, char ***env,
 		 size_t *n);
 
+/* cli_parse_duration() - "30", "1.5s", "500ms", "2m", "1h30m", "1d" into
+ * milliseconds (a bare number is seconds, as timeout(1) reads it). */
+int cli_parse_duration(const char *s, uint64_t *ms);
+
 /* Grow a NULL-terminated string vector. */
 int strv_push(char ***v, size_t *n, char *s);
 
 struct attach_opts {
 	int interactive;   /* -i: forward stdin */
 	int tty;           /* -t: pseudo-terminal, raw local terminal */
+	int timed_out;     /* set by cli_attach(): killed at its timeout */
 };
 
 /* cli_attach() - run a started exec to the end, pumping stdin, stdout,
  * stderr, signals and window size. Return: the exit status to use. */
-int cli_attach(msb_exec *e, const struct attach_opts *o);
+int cli_attach(msb_exec *e, struct attach_opts *o);
 
 /* cli_fetch_timings() - a sandbox's recorded boot milestones (inspect JSON);
  * cli_print_timings() - where its start's time went, to stderr, freeing

@@ -45,7 +45,7 @@ static int cmd_images(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "qh", opts)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			if (cli_format_json(optarg, &json) < 0)

@@ -53,7 +53,7 @@ static int cmd_load(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "i:t:qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:t:qh", opts)) != -1) {
 		switch (c) {
 		case 'i':
 			path = optarg;

@@ -12,7 +12,7 @@
 
 static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_ps,   &verb_stop,
-	&verb_start, &verb_rm,  &verb_logs, &verb_inspect,
+	&verb_start, &verb_rm,  &verb_logs, &verb_inspect, &verb_wait,
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
 	&verb_save, &verb_registry,
 };
@@ -35,6 +35,48 @@ void cli_usage(const struct verb *v, FILE *f)
 	fputs(v->help, f);
 }
 
+/* exact_long() - is @a ("--name" or "--name=value") one of @longopts,
+ * spelt out in full? */
+static int exact_long(const char *a, const struct option *longopts)
+{
+	size_t len = strcspn(a + 2, "=");
+
+	for (const struct option *o = longopts; o->name; o++)
+		if (strlen(o->name) == len && !strncmp(o->name, a + 2, len))
+			return 1;
+	return 0;
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	int posix = shortopts[0] == '+' || getenv("POSIXLY_CORRECT");
+
+	/* The element getopt_long takes next: the first option at or after
+	 * optind (it skips operands unless told to stop at them). A long one
+	 * must be spelt out in full: getopt_long would take a unique prefix,
+	 * so a typo (--net-deny for --net-deny-all) would silently mean
+	 * another option. */
+	for (int i = optind; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] != '-' || !a[1]) {
+			if (posix)
+				break;
+			continue;
+		}
+		if (a[1] != '-')
+			break;
+		if (exact_long(a, longopts))
+			break;
+		optind = i + 1;
+		return '?';
+	}
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
 int cli_only_help(const struct verb *v, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -45,7 +87,7 @@ int cli_only_help(const struct verb *v, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 'h') {
 			cli_usage(v, stdout);
 			return 0;
@@ -65,7 +107,7 @@ int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nSee 'msb %s --help'.\n", v->name);
-	return EXIT_USAGE;
+	return v->usage_status ? v->usage_status : EXIT_USAGE;
 }
 
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
@@ -80,6 +122,54 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	if (errno || *end || v < min || v > max)
 		return -EINVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+int cli_parse_duration(const char *s, uint64_t *ms)
+{
+	double total = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		double v, unit = 1000;
+
+		if (!(*s >= '0' && *s <= '9') && *s != '.')
+			return -EINVAL;
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno || end == s || v < 0)
+			return -EINVAL;
+		s = end;
+		switch (*s) {
+		case 'd':
+			unit *= 24;
+			/* fall through */
+		case 'h':
+			unit *= 60;
+			/* fall through */
+		case 'm':
+			if (s[0] == 'm' && s[1] == 's') {
+				unit = 1;
+				s++;
+			} else {
+				unit *= 60;
+			}
+			/* fall through */
+		case 's':
+			s++;
+			break;
+		case '\0':
+			break;
+		default:
+			return -EINVAL;
+		}
+		total += v * unit;
+	}
+	if (total > 1e15)
+		return -ERANGE;
+	*ms = (uint64_t)(total + 0.5);
 	return 0;
 }
 

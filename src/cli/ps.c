@@ -2,6 +2,7 @@
 /* ps.c - msb ps / msb ls: list sandboxes */
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,9 @@ const struct verb verb_ps = {
 	"Usage: msb ps [OPTIONS]\n"
 	"       msb ls [OPTIONS]\n"
 	"\n"
-	"List running sandboxes (all of them with -a).\n"
+	"List running sandboxes (all of them with -a). A sandbox whose\n"
+	"detached command (msb run -d -- CMD) has ended says so in its STATUS,\n"
+	"with the command's exit status: running (cmd exited 127).\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all              include stopped and failed sandboxes\n"
@@ -45,6 +48,16 @@ static int shown(const msb_sandbox_info *i, int all)
 	return all || msb_status_is_live(i->status);
 }
 
+/* status_text() - the status, and how its detached command ended. */
+static void status_text(const msb_sandbox_info *i, char *buf, size_t n)
+{
+	if (i->cmd_state == MSB_CMD_ENDED)
+		snprintf(buf, n, "%s (cmd exited %d)", i->status,
+			 i->cmd_exit_code);
+	else
+		snprintf(buf, n, "%s", i->status);
+}
+
 static int cmd_ps(int argc, char **argv)
 {
 	msb_sandbox_info *v;
@@ -54,7 +67,7 @@ static int cmd_ps(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "aqh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "aqh", opts)) != -1) {
 		switch (c) {
 		case 'a':
 			all = 1;
@@ -104,6 +117,20 @@ static int cmd_ps(int argc, char **argv)
 					       json_object_new_int64(v[i].created_at));
 			json_object_object_add(o, "error",
 					       v[i].error[0] ? json_object_new_string(v[i].error) : NULL);
+			if (v[i].cmd_state != MSB_CMD_NONE) {
+				json_object *cmd = json_object_new_object();
+
+				json_object_object_add(cmd, "state",
+					json_object_new_string(
+						v[i].cmd_state == MSB_CMD_RUNNING ?
+							"running" : "ended"));
+				if (v[i].cmd_state == MSB_CMD_ENDED)
+					json_object_object_add(cmd, "exit_code",
+						json_object_new_int(v[i].cmd_exit_code));
+				json_object_object_add(o, "command", cmd);
+			} else {
+				json_object_object_add(o, "command", NULL);
+			}
 			json_object_array_add(a, o);
 		}
 		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
@@ -114,26 +141,31 @@ static int cmd_ps(int argc, char **argv)
 			if (shown(&v[i], all))
 				puts(v[i].name);
 	} else {
-		int wn = 4, wi = 5;
+		int wn = 4, wi = 5, ws = 8;
+		char st[64];
 
 		for (size_t i = 0; i < n; i++) {
 			if (!shown(&v[i], all))
 				continue;
+			status_text(&v[i], st, sizeof(st));
 			if ((int)strlen(v[i].name) > wn)
 				wn = (int)strlen(v[i].name);
 			if ((int)strlen(v[i].image) > wi)
 				wi = (int)strlen(v[i].image);
+			if ((int)strlen(st) > ws)
+				ws = (int)strlen(st);
 		}
-		printf("%-*s  %-*s  %-8s  %-3s  %s\n", wn, "NAME", wi, "IMAGE",
-		       "STATUS", "CPU", "MEM");
+		printf("%-*s  %-*s  %-*s  %-3s  %s\n", wn, "NAME", wi, "IMAGE",
+		       ws, "STATUS", "CPU", "MEM");
 		for (size_t i = 0; i < n; i++) {
 			char mem[32];
 
 			if (!shown(&v[i], all))
 				continue;
 			msb_fmt_mib(v[i].memory_mib, mem, sizeof(mem));
-			printf("%-*s  %-*s  %-8s  %-3u  %s\n", wn, v[i].name,
-			       wi, v[i].image, v[i].status, v[i].cpus, mem);
+			status_text(&v[i], st, sizeof(st));
+			printf("%-*s  %-*s  %-*s  %-3u  %s\n", wn, v[i].name,
+			       wi, v[i].image, ws, st, v[i].cpus, mem);
 		}
 	}
 	free(v);

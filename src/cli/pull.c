@@ -132,7 +132,7 @@ static int cmd_pull(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "qh", opts)) != -1) {
 		switch (c) {
 		case 'k':
 			insecure = 1;

@@ -81,7 +81,7 @@ static int cmd_registry(int argc, char **argv)
 	argv++;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "u:h", opts)) != -1) {
 		switch (c) {
 		case 'u':
 			user = optarg;

@@ -27,6 +27,7 @@ const struct verb verb_run = {
 	.name = "run",
 	.summary = "Create and boot a sandbox, and run a command in it",
 	.fn = cmd_run,
+	.usage_status = EXIT_MSB,
 	.help =
 	"Usage: msb run [OPTIONS] [IMAGE] [-- COMMAND [ARG...]]\n"
 	"\n"
@@ -208,7 +209,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "dm:e:w:u:ithp:v:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "dm:e:w:u:ithp:v:", opts)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			snprintf(name, sizeof(name), "%s", optarg);

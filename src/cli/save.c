@@ -46,7 +46,7 @@ static int cmd_save(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "o:h", opts)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;

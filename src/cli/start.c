@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* start.c - msb start: boot a stopped sandbox again, disk as it was */
 
+#include <errno.h>
 #include <getopt.h>
 
 #include "cli.h"
@@ -16,6 +17,8 @@ const struct verb verb_start = {
 	"Usage: msb start NAME...\n"
 	"\n"
 	"Boot each stopped (or failed) sandbox again with the disk it had.\n"
+	"One already running is left as it is, and that is no error (as\n"
+	"with 'docker start').\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help             show this help\n",
@@ -36,6 +39,10 @@ static int cmd_start(int argc, char **argv)
 		uint64_t t0 = msb_now_ms();
 
 		if (msb_sandbox_start(argv[i], &sb, &err) < 0) {
+			if (err.code == -EALREADY) {
+				printf("%s is already running\n", argv[i]);
+				continue;
+			}
 			cli_err("%s", err.message);
 			rc = 1;
 			continue;

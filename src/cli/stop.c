@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* stop.c - msb stop: power a sandbox off, gracefully then by force */
 
+#include <errno.h>
 #include <getopt.h>
 
 #include "cli.h"
@@ -16,7 +17,8 @@ const struct verb verb_stop = {
 	"\n"
 	"Ask each sandbox's processes to end (SIGTERM), power the guest off,\n"
 	"and kill it if it has not stopped after the grace period. Its disk\n"
-	"is kept: 'msb start NAME' boots it again.\n"
+	"is kept: 'msb start NAME' boots it again. One that is not running\n"
+	"is left as it is, and that is no error (as with 'docker stop').\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS        grace period before killing (default 10;\n"
@@ -38,7 +40,7 @@ static int cmd_stop(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "t:h", opts)) != -1) {
 		switch (c) {
 		case 't':
 			if (cli_parse_uint(optarg, 0, 3600, &t) < 0)
@@ -62,6 +64,10 @@ static int cmd_stop(int argc, char **argv)
 		uint64_t ms = 0;
 
 		if (msb_sandbox_stop(argv[i], t, &ms, &err) < 0) {
+			if (err.code == -EALREADY) {
+				printf("%s is not running\n", argv[i]);
+				continue;
+			}
 			cli_err("%s", err.message);
 			rc = 1;
 			continue;

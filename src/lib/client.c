@@ -220,7 +220,8 @@ static json_object *strv_json(const char *const *v)
 }
 
 static int exec_start(const char *name, const char *const *argv,
-		      const msb_exec_opts *o, msb_exec **out, msb_error *err)
+		      const msb_exec_opts *o, int detach, msb_exec **out,
+		      msb_error *err)
 {
 	json_object *req, *p;
 	msb_exec *e;
@@ -270,6 +271,8 @@ static int exec_start(const char *name, const char *const *argv,
 	if (o && o->timeout_ms)
 		json_object_object_add(p, "timeout_ms",
 				       json_object_new_int64(o->timeout_ms));
+	if (detach)
+		json_object_object_add(p, "detach", json_object_new_boolean(1));
 	req = json_object_new_object();
 	json_object_object_add(req, "id", json_object_new_int64(1));
 	json_object_object_add(req, "method", json_object_new_string("exec"));
@@ -288,7 +291,44 @@ MSB_API int msb_exec_start(msb_sandbox *sb, const char *const *argv,
 			   const msb_exec_opts *o, msb_exec **out,
 			   msb_error *err)
 {
-	return exec_start(msb_sandbox_name(sb), argv, o, out, err);
+	return exec_start(msb_sandbox_name(sb), argv, o, 0, out, err);
+}
+
+MSB_API int msb_exec_detach(msb_sandbox *sb, const char *const *argv,
+			    const msb_exec_opts *o, int *pid, msb_error *err)
+{
+	msb_exec *e;
+	json_object *msg;
+	int r;
+
+	if (o && (o->stdin || o->tty || o->main))
+		return msb_fail(err, -EINVAL,
+				"a detached command takes no stdin, terminal "
+				"or main");
+	r = exec_start(msb_sandbox_name(sb), argv, o, 1, &e, err);
+	if (r < 0)
+		return r;
+	/* One reply: the pid once it runs, or why it could not. */
+	for (;;) {
+		r = msb_conn_recv(&e->c, &msg, -1, err);
+		if (r < 0)
+			break;
+		if (r == 0)
+			continue;
+		if (get(msg, "event")) {
+			json_object_put(msg);
+			continue;
+		}
+		if (get(msg, "error"))
+			r = error_of(msg, err);
+		else if (pid)
+			*pid = json_object_get_int(get(get(msg, "result"),
+							"pid"));
+		json_object_put(msg);
+		break;
+	}
+	msb_exec_free(e);
+	return r < 0 ? r : 0;
 }
 
 MSB_API int msb_exec_fd(const msb_exec *e)

@@ -693,6 +693,55 @@ MSB_API int msb_status_is_live(const char *status)
 	       !strcmp(status, "stopping");
 }
 
+/* Long enough for a record's "created" to become "starting": the create
+ * makes the disk and spawns the supervisor in between. */
+#define CREATED_GRACE_S 60
+
+/* settling() - a state that changes by itself soon: a boot under way
+ * (created, starting) or, with @stops, a stop (stopping). */
+static int settling(const struct msb_row *row, int stops)
+{
+	return !strcmp(row->info.status, "starting") ||
+	       (stops && !strcmp(row->info.status, "stopping")) ||
+	       (!strcmp(row->info.status, "created") &&
+		msb_wall_s() - row->info.created_at < CREATED_GRACE_S);
+}
+
+/* boot_timeout_of() - the sandbox's boot timeout, from its record. */
+static unsigned boot_timeout_of(const struct msb_row *row)
+{
+	json_object *cfg = json_tokener_parse(row->config), *t;
+	unsigned ms = DEFAULT_BOOT_TIMEOUT_MS;
+
+	if (cfg && json_object_object_get_ex(cfg, "boot_timeout_ms", &t) &&
+	    json_object_get_int(t) > 0)
+		ms = (unsigned)json_object_get_int(t);
+	json_object_put(cfg);
+	return ms;
+}
+
+/* load_settled() - the record once a boot (or, with @stops, a stop) under
+ * way has ended (at most its boot timeout and a margin, polled), or as it
+ * is then. */
+static int load_settled(const char *name, struct msb_row *row, int stops,
+			msb_error *err)
+{
+	uint64_t end = 0;
+	int r;
+
+	for (;;) {
+		r = load_row(name, row, err);
+		if (r < 0 || !settling(row, stops))
+			return r;
+		if (!end)
+			end = msb_now_ms() + boot_timeout_of(row) + 10000;
+		if (msb_now_ms() >= end)
+			return 0;
+		msb_row_free(row);
+		usleep(20000);
+	}
+}
+
 MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 			      msb_error *err)
 {
@@ -702,7 +751,9 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	unsigned timeout = DEFAULT_BOOT_TIMEOUT_MS;
 	int r, sfd = -1;
 
-	r = load_row(name, &row, err);
+	/* A boot under way is waited for (then it is already running); a
+	 * stop under way too (then it boots again). */
+	r = load_settled(name, &row, 1, err);
 	if (r < 0)
 		return r;
 	if (msb_status_is_live(row.info.status)) {
@@ -748,16 +799,30 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
 			     msb_error *err)
 {
 	struct msb_row row;
-	int r = load_row(name, &row, err);
+	/* A sandbox still booting is waited for, as long as its boot may
+	 * take. */
+	int r = load_settled(name, &row, 0, err);
 
 	if (r < 0)
 		return r;
-	if (strcmp(row.info.status, "running"))
+	if (!strcmp(row.info.status, "running"))
+		r = new_handle(name, 0, out, err);
+	else if (!strcmp(row.info.status, "starting") ||
+		 !strcmp(row.info.status, "created"))
+		r = msb_fail(err, -ENOTCONN,
+			     "sandbox '%s' is still starting after its boot "
+			     "timeout; see 'msb logs %s'",
+			     name, name);
+	else if (!strcmp(row.info.status, "stopping"))
+		r = msb_fail(err, -ENOTCONN,
+			     "sandbox '%s' is stopping: it runs no new "
+			     "commands ('msb start %s' boots it again once it "
+			     "has stopped)",
+			     name, name);
+	else
 		r = msb_fail(err, -ENOTCONN,
 			     "sandbox '%s' is %s; start it with 'msb start %s'",
 			     name, row.info.status, name);
-	else
-		r = new_handle(name, 0, out, err);
 	msb_row_free(&row);
 	return r;
 }
@@ -863,6 +928,32 @@ out:
 	return r;
 }
 
+/* info_cmd() - the detached command's state, from the record's runtime,
+ * into @row->info. One the record says runs, of a sandbox no longer
+ * live, went with its VM (a supervisor killed before it could say). */
+static void info_cmd(struct msb_row *row)
+{
+	json_object *rt = json_tokener_parse(row->runtime), *c, *v;
+
+	row->info.cmd_state = MSB_CMD_NONE;
+	row->info.cmd_exit_code = 0;
+	if (rt && json_object_is_type(rt, json_type_object) &&
+	    json_object_object_get_ex(rt, "command", &c) &&
+	    json_object_object_get_ex(c, "status", &v)) {
+		if (strcmp(json_object_get_string(v), "running")) {
+			row->info.cmd_state = MSB_CMD_ENDED;
+			row->info.cmd_exit_code = json_object_get_int(
+				json_object_object_get(c, "exit_code"));
+		} else if (msb_status_is_live(row->info.status)) {
+			row->info.cmd_state = MSB_CMD_RUNNING;
+		} else {
+			row->info.cmd_state = MSB_CMD_ENDED;
+			row->info.cmd_exit_code = 128 + SIGKILL;
+		}
+	}
+	json_object_put(rt);
+}
+
 MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
 {
 	struct msb_row *rows;
@@ -880,6 +971,7 @@ MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
 	v = calloc(cnt ? cnt : 1, sizeof(*v));
 	for (size_t i = 0; i < cnt; i++) {
 		msb_db_reconcile(db, &rows[i], NULL);
+		info_cmd(&rows[i]);
 		if (v)
 			v[i] = rows[i].info;
 		msb_row_free(&rows[i]);
@@ -903,9 +995,43 @@ MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 	int r = load_row(name, &row, err);
 
 	if (r == 0) {
+		info_cmd(&row);
 		*out = row.info;
 		msb_row_free(&row);
 	}
+	return r;
+}
+
+MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
+			     int *status, msb_error *err)
+{
+	uint64_t end = msb_now_ms() + timeout_ms;
+	struct msb_row row;
+	int r;
+
+	for (;;) {
+		r = load_row(name, &row, err);
+		if (r < 0)
+			return r;
+		info_cmd(&row);
+		if (row.info.cmd_state == MSB_CMD_ENDED) {
+			*status = row.info.cmd_exit_code;
+			break;
+		}
+		if (!msb_status_is_live(row.info.status) && !settling(&row, 1)) {
+			if (!strcmp(row.info.status, "failed"))
+				r = msb_fail(err, -EIO, "sandbox '%s' failed: %s",
+					     name, row.info.error);
+			*status = 0;
+			break;
+		}
+		msb_row_free(&row);
+		if (timeout_ms && msb_now_ms() >= end)
+			return msb_fail(err, -ETIMEDOUT,
+					"sandbox '%s' is still running", name);
+		usleep(50000);
+	}
+	msb_row_free(&row);
 	return r;
 }
 
@@ -940,7 +1066,16 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 				       json_object_new_string(row.info.error) :
 				       NULL);
 	json_object_object_add(o, "config", json_tokener_parse(row.config));
-	json_object_object_add(o, "runtime", json_tokener_parse(row.runtime));
+	{
+		json_object *rt = json_tokener_parse(row.runtime);
+
+		/* The VM's pid only while there is one (a supervisor
+		 * killed outright could not take it out). */
+		if (rt && json_object_is_type(rt, json_type_object) &&
+		    !msb_status_is_live(row.info.status))
+			json_object_object_del(rt, "vm_pid");
+		json_object_object_add(o, "runtime", rt);
+	}
 	msb_sandbox_dir(name, dir, sizeof(dir));
 	paths = json_object_new_object();
 	json_object_object_add(paths, "dir", json_object_new_string(dir));

@@ -376,6 +376,22 @@ static void on_output(struct sup *s, struct stream *st, uint8_t type,
 	api_grant_credit(s, st->conn);
 }
 
+void agent_command_end(struct sup *s, const char *status, int code, int sig,
+		       const char *error)
+{
+	if (!s->command)
+		return;
+	json_object_object_add(s->command, "status",
+			       json_object_new_string(status));
+	json_object_object_add(s->command, "exit_code",
+			       json_object_new_int(code));
+	json_object_object_add(s->command, "signal", json_object_new_int(sig));
+	if (error)
+		json_object_object_add(s->command, "error",
+				       json_object_new_string(error));
+	sup_save_runtime(s);
+}
+
 static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 			  uint32_t n)
 {
@@ -400,8 +416,11 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 		json_object_object_add(m, "result", res);
 		api_send(s, st->conn, m);
 	} else if (!st->discard) {
-		sup_log(s, "detached command exited with status %d", code);
+		sup_log(s, "detached command (pid %d) exited with status %d%s",
+			st->pid, code, st->timed_out ? " (timed out)" : "");
 	}
+	if (st->cmd)
+		agent_command_end(s, "exited", code, sig, NULL);
 	stream_free(s, st);
 	if (was_main && s->state == ST_RUNNING)
 		sup_begin_stop(s, json_object_get_boolean(json_object_object_get(
@@ -443,15 +462,37 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		return;
 	switch (h->type) {
 	case MSB_F_STARTED:
-		if (h->len == 4 && st->conn && !st->started) {
+		if (h->len != 4 || st->started)
+			break;
+		st->started = 1;
+		st->pid = (int)msb_get_be32(p);
+		if (st->conn && st->detach) {
+			/* exec -d: the answer is its pid; from now on it is
+			 * the sandbox's, its output in the log. */
+			json_object *m = json_object_new_object();
+			json_object *res = json_object_new_object();
+
+			json_object_object_add(res, "pid",
+					       json_object_new_int(st->pid));
+			json_object_object_add(m, "id",
+					       json_object_new_int64(st->req_id));
+			json_object_object_add(m, "result", res);
+			api_send(s, st->conn, m);
+			st->conn = NULL;
+			sup_log(s, "started a detached command (pid %d); its "
+				   "output follows in this log", st->pid);
+		} else if (st->conn) {
 			json_object *m = json_object_new_object();
 
-			json_object_object_add(
-				m, "pid",
-				json_object_new_int((int)msb_get_be32(p)));
+			json_object_object_add(m, "pid",
+					       json_object_new_int(st->pid));
 			send_event(s, st, "started", m);
 		}
-		st->started = 1;
+		if (st->cmd && s->command) {
+			json_object_object_add(s->command, "pid",
+					       json_object_new_int(st->pid));
+			sup_save_runtime(s);
+		}
 		break;
 	case MSB_F_STDOUT:
 	case MSB_F_STDERR:
@@ -486,6 +527,9 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 					msg);
 		else if (!st->discard)
 			sup_log(s, "detached command failed: %s", msg);
+		/* It never ran: 126, as for a command that cannot run. */
+		if (st->cmd)
+			agent_command_end(s, "failed", 126, 0, msg);
 		stream_free(s, st);
 		break;
 	}

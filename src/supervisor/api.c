@@ -244,6 +244,7 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 	struct stream *st;
 	json_object *v;
 	char why[256];
+	int detach = 0;
 	int64_t timeout_ms = 0;
 
 	if (s->state != ST_RUNNING) {
@@ -269,6 +270,21 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 			return;
 		}
 	}
+	if (json_object_object_get_ex(p, "detach", &v) &&
+	    json_object_get_boolean(v)) {
+		detach = 1;
+		if ((json_object_object_get_ex(p, "stdin", &v) &&
+		     json_object_get_boolean(v)) ||
+		    (json_object_object_get_ex(p, "main", &v) &&
+		     json_object_get_boolean(v)) ||
+		    (json_object_object_get_ex(p, "tty", &v) &&
+		     json_object_is_type(v, json_type_object))) {
+			reply_error(s, c, id, "invalid_params",
+				    "a detached exec takes no stdin, tty or "
+				    "main");
+			return;
+		}
+	}
 	if (json_object_object_get_ex(p, "timeout_ms", &v) && v) {
 		timeout_ms = json_object_get_int64(v);
 		if (!json_object_is_type(v, json_type_int) || timeout_ms < 0) {
@@ -289,6 +305,7 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 	}
 	st->conn = c;
 	st->req_id = json_object_get_int64(id);
+	st->detach = detach;
 	if (json_object_object_get_ex(p, "main", &v) &&
 	    json_object_get_boolean(v))
 		st->main = 1;

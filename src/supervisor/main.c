@@ -105,7 +105,7 @@ void sup_arm_timer(struct sup *s, uint64_t ms)
 	timerfd_settime(s->timer_fd, 0, &it, NULL);
 }
 
-static void save_runtime(struct sup *s)
+void sup_save_runtime(struct sup *s)
 {
 	json_object *o = json_object_new_object();
 
@@ -114,7 +114,13 @@ static void save_runtime(struct sup *s)
 							      MSB_ACCEL_KVM ?
 						      "kvm" :
 						      "tcg"));
-	json_object_object_add(o, "vm_pid", json_object_new_int(s->vm.pid));
+	/* Only while the VM is there: a stopped sandbox has none. */
+	if (s->state != ST_DONE)
+		json_object_object_add(o, "vm_pid",
+				       json_object_new_int(s->vm.pid));
+	if (s->command)
+		json_object_object_add(o, "command",
+				       json_object_get(s->command));
 	json_object_object_add(o, "boot_ms",
 			       json_object_new_int64((int64_t)s->boot_ms));
 	if (s->timings)
@@ -149,11 +155,20 @@ static void start_detached_cmd(struct sup *s)
 	json_object_object_add(p, "detach", json_object_new_boolean(1));
 	st = agent_exec(s, p, why, sizeof(why));
 	json_object_put(p);
-	if (!st)
+	/* Its state goes into the record, for inspect, ps and msb wait. */
+	s->command = json_object_new_object();
+	json_object_object_add(s->command, "argv", json_object_get(cmd));
+	json_object_object_add(s->command, "status",
+			       json_object_new_string("running"));
+	if (!st) {
 		sup_log(s, "cannot start the command: %s", why);
-	else
-		sup_log(s, "started the command detached; its output follows "
-			   "in this log");
+		agent_command_end(s, "failed", 126, 0, why);
+		return;
+	}
+	st->cmd = 1;
+	sup_save_runtime(s);
+	sup_log(s, "started the command detached; its output follows in "
+		   "this log");
 }
 
 void sup_ready(struct sup *s)
@@ -166,7 +181,7 @@ void sup_ready(struct sup *s)
 
 		timerfd_settime(s->timer_fd, 0, &off, NULL);
 	}
-	save_runtime(s);
+	sup_save_runtime(s);
 	msb_db_set_status(s->db, s->name, "running", getpid(), NULL, NULL);
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
@@ -614,6 +629,17 @@ static void finish(struct sup *s)
 		sup_log(s, "failed: %s", s->fail);
 	else
 		sup_log(s, "stopped");
+	/* A detached command still running went with the VM; the record
+	 * then shows no VM pid. */
+	if (s->command) {
+		json_object *st = json_object_object_get(s->command, "status");
+
+		if (st && !strcmp(json_object_get_string(st), "running"))
+			agent_command_end(s, "killed", 128 + SIGKILL, SIGKILL,
+					  "the sandbox stopped first");
+		else
+			sup_save_runtime(s);
+	}
 	/* The record says so before anyone is told: whoever waits for the
 	 * boot (msb run) may look at it the moment it hears. An ephemeral
 	 * sandbox goes with its supervisor, except one that never booted:
@@ -629,6 +655,25 @@ static void finish(struct sup *s)
 	notify(s, "error %s", s->fail[0] ? s->fail :
 					   "the guest stopped during boot");
 	api_close_all(s);
+}
+
+/* forget_last_run() - what the record's runtime says of the last run's
+ * VM and detached command no longer holds. */
+static void forget_last_run(struct sup *s, const struct msb_row *row)
+{
+	json_object *rt = json_tokener_parse(row->runtime);
+
+	if (rt && json_object_is_type(rt, json_type_object) &&
+	    (json_object_object_get_ex(rt, "command", NULL) ||
+	     json_object_object_get_ex(rt, "vm_pid", NULL))) {
+		json_object_object_del(rt, "command");
+		json_object_object_del(rt, "vm_pid");
+		msb_db_set_runtime(s->db, s->name,
+				   json_object_to_json_string_ext(
+					   rt, JSON_C_TO_STRING_PLAIN),
+				   NULL);
+	}
+	json_object_put(rt);
 }
 
 /* A passthrough volume holds a descriptor per file the guest has looked
@@ -693,6 +738,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	raise_nofile();
+	forget_last_run(s, &row);
 	r = load_config(s, &row, &err);
 	msb_row_free(&row);
 	if (r == 0) {
@@ -739,6 +785,7 @@ int main(int argc, char **argv)
 	run_loop(s);
 	msb_engine_close(&s->vm);
 	finish(s);
+	json_object_put(s->command);
 	msb_vault_free(&s->vault);
 	sup_secrets_free(s);
 	sup_tls_free(s);

@@ -69,6 +69,11 @@ struct stream {
 	int started;
 	uint64_t deadline_us; /* exec timeout_ms: killed at this time; 0 none */
 	int timed_out;      /* it was killed for its timeout */
+	int pid;            /* in the guest, once started */
+	int cmd;            /* the sandbox's detached command (run -d CMD),
+			     * whose end is recorded (sup.command) */
+	int detach;         /* exec -d: answered with its pid once started,
+			     * then its output goes to the log */
 };
 
 enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
@@ -98,6 +103,10 @@ struct sup {
 	int agent_hello;
 	uint32_t next_stream;
 	json_object *timings;
+	/* the detached command's state, for the record's runtime (inspect,
+	 * ps, msb wait): argv, status ("running", "exited", "failed",
+	 * "killed"), pid, exit_code, signal, error; NULL: none */
+	json_object *command;
 
 	struct ev_ref listen_ref;
 	int listen_fd;
@@ -152,6 +161,9 @@ void sup_arm_timer(struct sup *s, uint64_t ms);
 void sup_engine_event(void *opaque, const char *event, json_object *data);
 /* sup_engine_update() - poll the engine's link for output when needed. */
 void sup_engine_update(struct sup *s);
+/* sup_save_runtime() - the record's runtime (accel, timings, the VM's
+ * pid, the detached command) as it is now. */
+void sup_save_runtime(struct sup *s);
 
 /* tick.c */
 /* sup_tick_setup() - the deadline timer, in the loop as EV_TICK. */
@@ -223,6 +235,10 @@ void stream_free(struct sup *s, struct stream *st);
 /* Start an exec from its JSON params; Return: the stream or NULL with @why. */
 struct stream *agent_exec(struct sup *s, json_object *params, char *why,
 			  size_t n);
+/* agent_command_end() - the detached command ended (or never started):
+ * @status "exited", "failed" or "killed"; recorded and saved. */
+void agent_command_end(struct sup *s, const char *status, int code, int sig,
+		       const char *error);
 
 /* api.c */
 void api_on_accept(struct sup *s);

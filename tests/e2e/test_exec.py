@@ -49,7 +49,7 @@ def test_env_workdir_user(msb, shared):
     p = msb("exec", "-w", "/nonexistent", shared, "--", "true")
     assert p.returncode != 0 and b"/nonexistent" in p.stderr, p
     p = msb("exec", "-e", "NOEQUALS", shared, "--", "true")
-    assert p.returncode == 2 and b"KEY=VALUE" in p.stderr
+    assert p.returncode == 125 and b"KEY=VALUE" in p.stderr
 
 
 def test_stdin_streamed(msb, shared):

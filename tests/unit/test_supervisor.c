@@ -55,6 +55,13 @@ void sup_arm_timer(struct sup *s, uint64_t ms)
 {
 }
 
+static int runtime_saves;
+
+void sup_save_runtime(struct sup *s)
+{
+	runtime_saves++;
+}
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -622,11 +629,11 @@ TEST(sup_exec_options)
 		      "\"argv\":[\"bash\"],\"env\":[\"A=1\",\"SBX=2\"],"
 		      "\"cwd\":\"/tmp\",\"user\":\"1000:1000\","
 		      "\"tty\":{\"rows\":50,\"cols\":132},\"stdin\":true,"
-		      "\"detach\":true,\"main\":true}}");
+		      "\"main\":true}}");
 	exec_req(&f, sum, sizeof(sum));
 	/* Request env after the sandbox's: later entries win in the guest. */
 	CHECK_STR(sum, "ARG=bash ENV=SBX=1 ENV=A=1 ENV=SBX=2 CWD=/tmp "
-		       "USER=1000:1000 TTY=50x132 STDIN=1 DETACH=1");
+		       "USER=1000:1000 TTY=50x132 STDIN=1");
 	CHECK(f.s->streams[0] && f.s->streams[0]->main);
 	/* tty without a size, or a nonsense one: 24x80. */
 	send_line(&f, "{\"id\":2,\"method\":\"exec\",\"params\":{"
@@ -645,6 +652,99 @@ TEST(sup_exec_options)
 	CHECK_STR(sum, "ARG=sh ENV=SBX=1 CWD=/work");
 	EXPECT_NO_LINE(&f);
 out:
+	fx_end(&f);
+}
+
+/* exec -d: the reply is the pid once it runs; then its output goes to
+ * the log and its connection may go without hanging it up. */
+TEST(sup_exec_detach)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	char sum[4096], *log;
+	uint32_t id;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":{"
+		      "\"argv\":[\"server\"],\"detach\":true,"
+		      "\"stdin\":true}}");
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"a detached exec takes no stdin, tty or "
+			"main\"}}");
+	send_line(&f, "{\"id\":2,\"method\":\"exec\",\"params\":{"
+		      "\"argv\":[\"server\"],\"detach\":true}}");
+	id = exec_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "ARG=server ENV=SBX=1 CWD=/work DETACH=1");
+	EXPECT_NO_LINE(&f);
+	guest_send_u32(&f, id, MSB_F_STARTED, 42);
+	EXPECT_LINE(&f, "{\"id\":2,\"result\":{\"pid\":42}}");
+	/* Gone from the connection: closing it sends no SIGHUP. */
+	close(f.client);
+	f.client = -1;
+	api_on_conn(f.s, f.c, EPOLLIN | EPOLLHUP);
+	guest_send(&f, id, MSB_F_STDOUT, "listening\n", 10);
+	while (guest_take(&f, &h, &p))
+		CHECK(!(h.stream == id && h.type == MSB_F_SIGNAL));
+	log = msb_read_file(f.s->console_log, NULL);
+	CHECK(log && strstr(log, "listening\n"));
+	free(log);
+	guest_exit(&f, id, 0, 0);
+	CHECK(!stream_get(f.s, id));
+out:
+	fx_end(&f);
+}
+
+/* The detached command's start and end go into the record (runtime). */
+TEST(sup_command_recorded)
+{
+	struct fx f;
+	json_object *p, *v;
+	char why[256];
+	struct stream *st;
+	uint32_t id;
+	int saves;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	p = json_tokener_parse("{\"argv\":[\"nosuchcmd\"],\"detach\":true}");
+	st = agent_exec(f.s, p, why, sizeof(why));
+	json_object_put(p);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	st->cmd = 1;
+	id = st->id;
+	f.s->command = json_tokener_parse("{\"status\":\"running\"}");
+	saves = runtime_saves;
+	guest_send_u32(&f, id, MSB_F_STARTED, 77);
+	CHECK(runtime_saves == saves + 1);
+	CHECK(json_object_object_get_ex(f.s->command, "pid", &v) &&
+	      json_object_get_int(v) == 77);
+	guest_exit(&f, id, 127, 0);
+	CHECK(runtime_saves == saves + 2);
+	CHECK_STR(json_object_to_json_string_ext(f.s->command,
+						 JSON_C_TO_STRING_PLAIN),
+		  "{\"status\":\"exited\",\"pid\":77,\"exit_code\":127,"
+		  "\"signal\":0}");
+	/* One the guest refused never ran: failed, 126, with why. */
+	json_object_put(f.s->command);
+	f.s->command = json_tokener_parse("{\"status\":\"running\"}");
+	p = json_tokener_parse("{\"argv\":[\"x\"]}");
+	st = agent_exec(f.s, p, why, sizeof(why));
+	json_object_put(p);
+	if (!st)
+		goto out;
+	st->cmd = 1;
+	guest_send(&f, st->id, MSB_F_ERROR, "user x: no such user", 20);
+	CHECK_STR(json_object_to_json_string_ext(f.s->command,
+						 JSON_C_TO_STRING_PLAIN),
+		  "{\"status\":\"failed\",\"exit_code\":126,\"signal\":0,"
+		  "\"error\":\"user x: no such user\"}");
+out:
+	json_object_put(f.s->command);
+	f.s->command = NULL;
 	fx_end(&f);
 }
 
