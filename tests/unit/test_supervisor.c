@@ -1495,9 +1495,21 @@ TEST(regress_stop_result_id_not_echoed)
 		goto out;
 	send_line(&f, "{\"id\":\"s\",\"method\":\"stop\",\"params\":"
 		      "{\"timeout\":0}}");
+	/* Its elapsed_ms is whatever passed: 0 unless the machine is busy. */
+	f.s->stop_started_us = msb_now_us();
 	api_close_all(f.s);
-	EXPECT_LINE(&f, "{\"id\":\"s\",\"result\":{\"elapsed_ms\":0,"
-			"\"forced\":true}}");
+	{
+		char l[4096], *p;
+
+		CHECK(next_line(&f, l, sizeof(l)));
+		p = strstr(l, "\"elapsed_ms\":");
+		CHECK(p != NULL);
+		if (p)
+			memmove(p + 13, p + 13 + strspn(p + 13, "0123456789"),
+				strlen(p + 13 + strspn(p + 13, "0123456789")) + 1);
+		CHECK_STR(l, "{\"id\":\"s\",\"result\":{\"elapsed_ms\":,"
+			     "\"forced\":true}}");
+	}
 out:
 	fx_end(&f);
 }
