@@ -88,6 +88,30 @@ DNSQ6 = ip6(17, DNS6, struct.pack(">HHHH", 5353, 53, 8 + 12 + len(QNAME) + 4, 0)
             + struct.pack(">HH", 28, 1))
 SYN6 = tcp6(1000, 0, 0x02, opts=bytes([2, 4, 5, 0xa0, 1, 3, 3, 7]))
 
+
+def long_name(total):
+    """A name of @total characters (dots included) in labels of 63 at most."""
+    out, left = b"", total
+    while left:
+        n = 61 if 63 < left < 65 else min(left, 63)
+        out += bytes([n]) + b"a" * n
+        left -= n
+        left -= 1 if left else 0
+    return out + b"\0"
+
+
+def dnsq(name, qid=0x1234):
+    return ip4(17, DNS, struct.pack(">HHHH", 5353, 53, 8 + 12 + len(name) + 4, 0)
+               + struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name
+               + struct.pack(">HH", 1, 1))
+
+
+# An upstream's answer to example.com A: its id is random, so the fuzzer
+# has to mutate it; the parser runs either way.
+ANSWER = (struct.pack(">HHHHHH", 0x4242, 0x8180, 1, 1, 0, 0) + QNAME
+          + struct.pack(">HH", 1, 1)
+          + struct.pack(">HHHIH", 0xc00c, 1, 1, 60, 4) + REMOTE)
+
 SEEDS = {
     "arp": frame(ARP),
     "ping": frame(PING),
@@ -104,6 +128,10 @@ SEEDS = {
     "ping-out": frame(PING_OUT) + host(struct.pack(">BBHHH", 0, 0, 0, 99, 1)
                                        + b"ping") + frame(PING6_OUT) + tick(250),
     "dns6": frame(DNSQ6) + tick(200),
+    # Names at the length limit (253) and one past it (254: refused).
+    "dns-name-limit": frame(dnsq(long_name(253))) + frame(dnsq(long_name(254)))
+    + tick(200),
+    "dns-answer": frame(DNSQ) + host(ANSWER) + tick(1),
     "tcp6": frame(SYN6) + tick(1) + frame(tcp6(1001, 1, 0x10))
     + frame(tcp6(1001, 1, 0x18, b"GET / HTTP/1.0\r\n\r\n"))
     + host(b"HTTP/1.0 200 OK\r\n\r\nhi") + bytes([3])

@@ -5,8 +5,11 @@
  * IPv4 or IPv6 address, is parsed by dns_parse_query(); the name is checked
  * against the policy (a denied name gets NXDOMAIN at once, never a
  * timeout), A and AAAA queries (RFC 3596) are forwarded to the host-side
- * upstream (IPv4 or IPv6) with a fresh id, and the upstream's answer is not passed
- * through: dns_parse_answer() takes the records of the asked type out of
+ * upstream (IPv4 or IPv6), each from a socket of its own (so from a fresh
+ * source port the kernel picks at random) with a random id, and only an
+ * answer that comes back on that socket (connected: from the server asked)
+ * with that id and that question is taken (RFC 5452 §9.1); the answer is
+ * not passed through: dns_parse_answer() takes the records of the asked type out of
  * it (addresses of either family, one code path), those
  * in denied ranges are dropped (rebinding protection), those for names
  * matching --net-allow are bound to the name's rule in the policy, and a
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -77,7 +81,9 @@ int dns_read_name(const uint8_t *p, size_t len, size_t *off, char *name)
 		 * a question's name. */
 		if (l > 63 || o + l > len)
 			return -1;
-		if (out + l + 1 > NET_DOMAIN_LEN + 1)
+		/* At most NET_DOMAIN_LEN characters, dots included, and the
+		 * NUL after them. */
+		if (out + (out ? 1 : 0) + l > NET_DOMAIN_LEN)
 			return -1;
 		if (out)
 			name[out++] = '.';
@@ -151,7 +157,7 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 	a->id = be16(p);
 	if (!(be16(p + 2) & 0x8000))
 		return -1;
-	a->qtype = 0;
+	a->qtype = a->qclass = 0;
 	a->rcode = p[3] & 0xf;
 	qd = be16(p + 4);
 	an = be16(p + 6);
@@ -161,6 +167,7 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 	    off + 4 > len)
 		return -1;
 	a->qtype = be16(p + off);
+	a->qclass = be16(p + off + 2);
 	off += 4;
 	for (unsigned i = 0; i < an; i++) {
 		uint16_t type, class, rdlen;
@@ -277,31 +284,39 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id,
 				  buf, off);
 }
 
-static int upstream_open(struct net *n)
+/* upstream_open() - a socket of @q's own, connected to the upstream: the
+ * kernel binds it to a random ephemeral port, and takes datagrams on it
+ * from the upstream's address and port only. Return: 0 or -errno */
+static int upstream_open(struct net *n, struct dns_query *q)
 {
-	int fd;
+	int fd = net_open_socket(n, SOCK_DGRAM, &n->cfg.dns_upstream,
+				 n->cfg.dns_port);
 
-	if (n->dns_fd >= 0)
-		return 0;
-	fd = net_open_socket(n, SOCK_DGRAM, &n->cfg.dns_upstream,
-			     n->cfg.dns_port);
 	if (fd < 0)
 		return fd;
-	n->dns_fd = fd;
-	net_watch(n, fd, EPOLLIN, NEV_DNS, 0, EPOLL_CTL_ADD);
+	q->fd = fd;
+	net_watch(n, fd, EPOLLIN, NEV_DNS, (unsigned)(q - n->dnsq),
+		  EPOLL_CTL_ADD);
 	return 0;
+}
+
+/* query_free() - @q answered or given up: its socket goes with it */
+static void query_free(struct net *n, struct dns_query *q)
+{
+	if (q->fd >= 0) {
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, q->fd, NULL);
+		close(q->fd);
+	}
+	memset(q, 0, sizeof(*q));
+	q->fd = -1;
 }
 
 void dns_close(struct net *n)
 {
 	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
 		tcp_session_close(n, &n->dns_tcp[i]);
-	if (n->dns_fd >= 0) {
-		epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->dns_fd, NULL);
-		close(n->dns_fd);
-		n->dns_fd = -1;
-	}
-	memset(n->dnsq, 0, sizeof(n->dnsq));
+	for (unsigned i = 0; i < NET_DNS_PENDING; i++)
+		query_free(n, &n->dnsq[i]);
 }
 
 /* query() - one query from the guest, over UDP or TCP; the answer goes
@@ -403,7 +418,11 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 			break;
 		}
 	}
-	if (!slot || upstream_open(n) < 0) {
+	/* An off-path forger must guess the id and the port (RFC 5452 §4):
+	 * both random, never a sequence. */
+	if (!slot || getrandom(&slot->up_id, sizeof(slot->up_id),
+			       GRND_NONBLOCK) != sizeof(slot->up_id) ||
+	    upstream_open(n, slot) < 0) {
 		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
 		return;
@@ -411,8 +430,6 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	slot->used = 1;
 	slot->bind = (uint8_t)bind;
 	slot->guest_id = q.id;
-	slot->up_id = n->dns_next_id;
-	n->dns_next_id = (uint16_t)(n->dns_next_id * 25173u + 13849u);
 	slot->to = *to;
 	slot->qtype = q.qtype;
 	slot->deadline = n->now + DNS_TIMEOUT_MS;
@@ -423,8 +440,8 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	put16(out + 4, 1);
 	memset(out + 6, 0, 6);
 	memcpy(out + DNS_HLEN, p + DNS_HLEN, q.qend - DNS_HLEN);
-	if (send(n->dns_fd, out, q.qend, MSG_DONTWAIT) < 0) {
-		slot->used = 0;
+	if (send(slot->fd, out, q.qend, MSG_DONTWAIT) < 0) {
+		query_free(n, slot);
 		reply(n, to, q.id, q.flags, p + DNS_HLEN,
 		      q.qend - DNS_HLEN, RC_SERVFAIL, NULL, 0, 0);
 	}
@@ -519,33 +536,38 @@ static void answer(struct net *n, struct dns_query *q, const struct dns_a *a)
 		rcode = RC_SERVFAIL;
 	/* Free before replying: a half-closed TCP session closes once its
 	 * last query is answered. */
-	q->used = 0;
-	reply(n, &q->to, q->guest_id, 0x0100, question,
-	      encode_question(q->name, q->qtype, question), rcode, keep, nkeep,
-	      a ? a->min_ttl : 0);
+	{
+		struct dns_query done = *q;
+
+		query_free(n, q);
+		reply(n, &done.to, done.guest_id, 0x0100, question,
+		      encode_question(done.name, done.qtype, question), rcode,
+		      keep, nkeep, a ? a->min_ttl : 0);
+	}
 }
 
-void dns_event(struct net *n)
+/* dns_event() - datagrams on query @idx's socket: the first that answers
+ * its id and its question is taken; anything else is dropped (a forger's
+ * guess, a late duplicate) and the query keeps waiting */
+void dns_event(struct net *n, unsigned idx)
 {
+	struct dns_query *q;
 	uint8_t buf[4096];
 	struct dns_a a;
 
-	for (int i = 0; i < 32 && n->dns_fd >= 0; i++) {
-		ssize_t r = recv(n->dns_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (idx >= NET_DNS_PENDING)
+		return;
+	q = &n->dnsq[idx];
+	for (int i = 0; i < 32 && q->used && q->fd >= 0; i++) {
+		ssize_t r = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (r < 0)
 			break;
-		if (dns_parse_answer(buf, (size_t)r, &a) < 0)
+		if (dns_parse_answer(buf, (size_t)r, &a) < 0 ||
+		    a.id != q->up_id || a.qtype != q->qtype || a.qclass != 1 ||
+		    strcmp(a.name, q->name))
 			continue;
-		for (unsigned j = 0; j < NET_DNS_PENDING; j++) {
-			struct dns_query *q = &n->dnsq[j];
-
-			if (q->used && q->up_id == a.id &&
-			    q->qtype == a.qtype && !strcmp(q->name, a.name)) {
-				answer(n, q, &a);
-				break;
-			}
-		}
+		answer(n, q, &a);
 	}
 }
 

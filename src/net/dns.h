@@ -29,12 +29,13 @@ struct dns_q {
  * struct dns_a - what the resolver takes from an upstream answer
  * @name:    the question's name
  * @qtype:   the question's type
+ * @qclass:  the question's class
  * @addr:    the answer's records of that type, A (IPv4) or AAAA (IPv6),
  *           at most DNS_ADDR_MAX; records of other types are skipped
  * @min_ttl: the least TTL among them
  */
 struct dns_a {
-	uint16_t id, qtype;
+	uint16_t id, qtype, qclass;
 	uint8_t rcode;
 	char name[NET_DOMAIN_LEN + 1];
 	struct net_addr addr[DNS_ADDR_MAX];

@@ -133,7 +133,7 @@ struct net *net_new(const struct net_config *cfg)
 	if (!n)
 		return NULL;
 	n->cfg = *cfg;
-	n->link_fd = n->dns_fd = -1;
+	n->link_fd = -1;
 	if (cfg->bind_names &&
 	    !(n->names = calloc(NET_NAMES_MAX, sizeof(*n->names)))) {
 		free(n);
@@ -145,6 +145,8 @@ struct net *net_new(const struct net_config *cfg)
 		n->ping[i].fd = -1;
 	for (unsigned i = 0; i < NET_DNS_TCP_MAX; i++)
 		n->dns_tcp[i].fd = -1;
+	for (unsigned i = 0; i < NET_DNS_PENDING; i++)
+		n->dnsq[i].fd = -1;
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
 	n->timer_fd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
@@ -156,7 +158,6 @@ struct net *net_new(const struct net_config *cfg)
 	 * the guest cannot predict cost nothing. */
 	if (getrandom(&n->isn_seed, sizeof(n->isn_seed), GRND_NONBLOCK) < 0)
 		n->isn_seed = (uint32_t)mono_ms() * 2654435761u;
-	n->dns_next_id = (uint16_t)(n->isn_seed >> 16);
 	timerfd_settime(n->timer_fd, 0, &it, NULL);
 	net_watch(n, n->timer_fd, EPOLLIN, NEV_TIMER, 0, EPOLL_CTL_ADD);
 	n->now = mono_ms();
@@ -351,7 +352,7 @@ void net_dispatch(struct net *n)
 			udp_event(n, idx, e);
 			break;
 		case NEV_DNS:
-			dns_event(n);
+			dns_event(n, idx);
 			break;
 		case NEV_FWD:
 			fwd_event(n, idx);

@@ -166,8 +166,11 @@ struct dns_tcp {
 	uint8_t buf[2 + NET_DNS_TCP_MSG];
 };
 
+/* struct dns_query - a guest's query forwarded upstream, from a socket of
+ * its own (@fd: a fresh random source port) with a random id @up_id */
 struct dns_query {
 	uint8_t used, bind;
+	int fd;
 	uint16_t guest_id, up_id, qtype;
 	struct dns_to to;
 	uint64_t deadline;
@@ -194,8 +197,6 @@ struct net {
 	struct ping_flow ping[NET_PING_MAX];
 	int ping_refused;       /* the host forbids ICMP sockets: logged once */
 
-	int dns_fd;
-	uint16_t dns_next_id;
 	struct dns_query dnsq[NET_DNS_PENDING];
 	struct dns_tcp dns_tcp[NET_DNS_TCP_MAX];
 	uint32_t dns_tcp_gen;
@@ -292,7 +293,7 @@ void udp_close_all(struct net *n);
 /* dns.c */
 void dns_input(struct net *n, const struct ip_pkt *ip, uint16_t sport,
 	       const uint8_t *q, size_t len);
-void dns_event(struct net *n);
+void dns_event(struct net *n, unsigned idx);
 void dns_tick(struct net *n);
 void dns_close(struct net *n);
 /* dns_tcp_open() - a guest TCP connection to the resolver's port 53.

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -221,6 +222,53 @@ TEST(net_dns_parsers)
 	bad[29] = 0xc0;
 	bad[30] = 29;
 	CHECK_EQ_INT(dns_parse_answer(bad, 31, &da), -1);
+}
+
+/* name_wire() - a name of @total characters in labels of at most 63, in
+ * wire form at @p. Return: its length */
+static size_t name_wire(uint8_t *p, size_t total)
+{
+	size_t o = 0, left = total;
+
+	while (left) {
+		size_t l = left > 63 ? 63 : left;
+
+		/* A label of 63, then a dot, until what is left fits. */
+		if (left > 63 && left - 63 < 2)
+			l = 61;
+		p[o++] = (uint8_t)l;
+		memset(p + o, 'a', l);
+		o += l;
+		left -= l;
+		if (left)
+			left--; /* the dot the next label brings */
+	}
+	p[o++] = 0;
+	return o;
+}
+
+TEST(net_dns_name_at_the_length_limit)
+{
+	uint8_t wire[300];
+	/* Exactly the size the parsers give it, on the heap: one byte past
+	 * it is an ASan error. */
+	char *name = malloc(NET_DOMAIN_LEN + 1);
+	size_t off, len;
+
+	if (!name)
+		return;
+	for (size_t total = 250; total <= 256; total++) {
+		len = name_wire(wire, total);
+		off = 0;
+		if (total <= NET_DOMAIN_LEN) {
+			CHECK_EQ_INT(dns_read_name(wire, len, &off, name), 0);
+			CHECK_EQ_INT(strlen(name), total);
+			CHECK_EQ_INT(off, len);
+		} else {
+			CHECK_EQ_INT(dns_read_name(wire, len, &off, name), -1);
+		}
+	}
+	free(name);
 }
 
 TEST(net_port_parse)

@@ -600,3 +600,155 @@ TEST(net6_tcp_flow)
 	CHECK_EQ_INT(r.n->tcp_hi, 0);
 	rig_close(&r);
 }
+
+/* ---- the resolver's upstream queries ---------------------------------- */
+
+/* dns_msg() - a query (@answer 0) or an answer with one A record @a4 for
+ * @name (one label below "test") and @qtype, at @p. Return: its length */
+static size_t dns_msg(uint8_t *p, uint16_t id, const char *name,
+		      uint16_t qtype, int answer, uint32_t a4)
+{
+	size_t o = 12, l = strlen(name);
+
+	memset(p, 0, 12);
+	p[0] = (uint8_t)(id >> 8);
+	p[1] = (uint8_t)id;
+	p[2] = answer ? 0x81 : 0x01;
+	p[3] = answer ? 0x80 : 0;
+	p[5] = 1;
+	p[7] = answer ? 1 : 0;
+	p[o++] = (uint8_t)l;
+	memcpy(p + o, name, l);
+	o += l;
+	memcpy(p + o, "\x04test\x00", 6);
+	o += 6;
+	p[o++] = 0;
+	p[o++] = (uint8_t)qtype;
+	p[o++] = 0;
+	p[o++] = 1;
+	if (answer) {
+		static const uint8_t rr[12] = { 0xc0, 12, 0, 1, 0, 1,
+						0, 0, 0, 60, 0, 4 };
+
+		memcpy(p + o, rr, 12);
+		o += 12;
+		p[o++] = (uint8_t)(a4 >> 24);
+		p[o++] = (uint8_t)(a4 >> 16);
+		p[o++] = (uint8_t)(a4 >> 8);
+		p[o++] = (uint8_t)a4;
+	}
+	return o;
+}
+
+/* udp_to_resolver() - the guest's query from its port @sport */
+static void udp_to_resolver(struct rig *r, uint16_t sport, const uint8_t *q,
+			    size_t qlen)
+{
+	static const uint8_t dns6[16] = NET_DNS_IP6;
+	uint8_t u[8 + 512];
+
+	u[0] = (uint8_t)(sport >> 8);
+	u[1] = (uint8_t)sport;
+	u[2] = 0;
+	u[3] = 53;
+	u[4] = (uint8_t)((8 + qlen) >> 8);
+	u[5] = (uint8_t)(8 + qlen);
+	memcpy(u + 8, q, qlen);
+	send6(r, GUEST6, dns6, IPPROTO_UDP, 64, u, 8 + qlen, 6);
+}
+
+/* Upstream queries are what an off-path forger must guess (RFC 5452):
+ * each from its own socket (a fresh random port), with a random id, and
+ * only an answer on that socket with that id and question is taken. The
+ * upstream here is a real UDP socket on loopback. */
+TEST(net6_dns_upstream_ids_ports_and_spoofs)
+{
+	enum { NQ = 8 };
+	struct sockaddr_in srv = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(0x7f000001) };
+	struct sockaddr_in from[NQ];
+	socklen_t sl = sizeof(srv);
+	uint16_t id[NQ];
+	uint8_t m[512];
+	struct net_config cfg;
+	struct rig r;
+	int s, other, lcg = 1;
+	const uint8_t *ip;
+	size_t l;
+
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	other = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(s >= 0 && other >= 0);
+	CHECK_EQ_INT(bind(s, (struct sockaddr *)&srv, sizeof(srv)), 0);
+	CHECK_EQ_INT(getsockname(s, (struct sockaddr *)&srv, &sl), 0);
+	net_config_default(&cfg);
+	net_policy_init(&cfg.policy);
+	cfg.dns_upstream = net_addr4(0x7f000001);
+	cfg.dns_port = ntohs(srv.sin_port);
+	cfg.log = log6;
+	r.n = net_new(&cfg);
+	CHECK(r.n != NULL);
+	if (!r.n)
+		goto out;
+	{
+		int sv[2];
+
+		CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		net_attach(r.n, sv[0]);
+		r.link = sv[1];
+	}
+	for (int i = 0; i < NQ; i++) {
+		char name[8];
+		socklen_t fl = sizeof(from[i]);
+		ssize_t got;
+
+		snprintf(name, sizeof(name), "q%d", i);
+		udp_to_resolver(&r, (uint16_t)(40000 + i), m,
+				dns_msg(m, (uint16_t)(0x1000 + i), name, 1, 0, 0));
+		net_dispatch(r.n);
+		got = recvfrom(s, m, sizeof(m), 0, (struct sockaddr *)&from[i],
+			       &fl);
+		CHECK(got > 12);
+		id[i] = (uint16_t)(m[0] << 8 | m[1]);
+		/* Never a port of an earlier query still in flight. */
+		for (int j = 0; j < i; j++)
+			CHECK(from[i].sin_port != from[j].sin_port);
+		if (i && id[i] != (uint16_t)(id[i - 1] * 25173u + 13849u))
+			lcg = 0;
+	}
+	CHECK(!lcg); /* (a sequence from one id is no secret) */
+
+	/* Spoofs of q0's answer, none of which may reach the guest: from
+	 * another port, on q1's socket, with another id, for q1's name. */
+	sendto(other, m, dns_msg(m, id[0], "q0", 1, 1, 0xc6336407), 0,
+	       (struct sockaddr *)&from[0], sizeof(from[0]));
+	sendto(s, m, dns_msg(m, id[0], "q0", 1, 1, 0xc6336407), 0,
+	       (struct sockaddr *)&from[1], sizeof(from[1]));
+	sendto(s, m, dns_msg(m, (uint16_t)(id[0] + 1), "q0", 1, 1, 0xc6336407),
+	       0, (struct sockaddr *)&from[0], sizeof(from[0]));
+	sendto(s, m, dns_msg(m, id[0], "q1", 1, 1, 0xc6336407), 0,
+	       (struct sockaddr *)&from[0], sizeof(from[0]));
+	sendto(s, m, dns_msg(m, id[0], "q0", 28, 1, 0xc6336407), 0,
+	       (struct sockaddr *)&from[0], sizeof(from[0]));
+	usleep(20000);
+	CHECK(recv6(&r, &l) == NULL);
+	/* The real answer, on q0's socket, is taken and goes to the guest
+	 * with the guest's id. */
+	sendto(s, m, dns_msg(m, id[0], "q0", 1, 1, 0xc6336407), 0,
+	       (struct sockaddr *)&from[0], sizeof(from[0]));
+	usleep(20000);
+	ip = recv6(&r, &l);
+	CHECK(ip != NULL);
+	if (ip) {
+		const uint8_t *d = ip + IP6_HLEN + 8;
+
+		CHECK_EQ_INT(ip[6], IPPROTO_UDP);
+		CHECK_EQ_INT(d[0] << 8 | d[1], 0x1000);
+		CHECK_MEM(d + l - 8 - 4, "\xc6\x33\x64\x07", 4);
+	}
+	net_free(r.n);
+	close(r.link);
+out:
+	close(s);
+	close(other);
+}
