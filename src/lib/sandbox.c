@@ -922,6 +922,13 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 		msb_fail_errno(err, r, "cannot remove %s", dir);
 		goto out;
 	}
+	/* Opened read-only on a full disk: the space is free now. */
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		msb_db_close(db);
+		r = msb_db_open(NULL, &db, err);
+		if (r < 0)
+			return r;
+	}
 	r = msb_db_delete(db, name, err);
 out:
 	msb_db_close(db);

@@ -53,11 +53,86 @@ static int db_fail(sqlite3 *db, msb_error *err, const char *what)
 			sqlite3_errmsg(db));
 }
 
+/* db_user_version() - PRAGMA user_version (a read), or -1. */
+static int db_user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* db_init() - WAL and the schema, written only when not already there: a
+ * database that is current is opened without a single write, so reading
+ * verbs (and those that free space) work on a full disk. */
+static int db_init(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int wal = 0, rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return sqlite3_errcode(db);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		wal = !sqlite3_stricmp(
+			(const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	/* Many processes (CLI calls, supervisors) share the file: WAL lets
+	 * readers go on during a write. The mode is kept in the file. */
+	if (!wal && (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL,
+				       NULL, NULL)) != SQLITE_OK)
+		return rc;
+	if (db_user_version(db) == SCHEMA_VERSION)
+		return SQLITE_OK;
+	rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;",
+			 SCHEMA_VERSION);
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* open_readonly() - @path read-only; @immutable: without locks or WAL
+ * index (SQLite's "immutable" URI parameter). */
+static int open_readonly(const char *path, int immutable, sqlite3 **db)
+{
+	char uri[PATH_MAX * 3 + 32], *o = uri;
+	int rc;
+
+	o += sprintf(o, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		o += sprintf(o, (*p == '/' || *p == '.' || *p == '-' ||
+				 *p == '_' || (*p >= '0' && *p <= '9') ||
+				 ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')) ?
+					"%c" : "%%%02X",
+			     *p);
+	if (immutable)
+		sprintf(o, "?immutable=1");
+	rc = sqlite3_open_v2(uri, db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+				     SQLITE_OPEN_FULLMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_busy_timeout(*db, 10000);
+	return db_user_version(*db) == SCHEMA_VERSION ? SQLITE_OK :
+							 SQLITE_CANTOPEN;
+}
+
 int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
 {
 	char buf[PATH_MAX];
 	sqlite3 *db = NULL;
-	int r;
+	int r, rc;
 
 	if (!path) {
 		r = msb_mkdir_p(msb_home(), 0700);
@@ -67,24 +142,34 @@ int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
 		snprintf(buf, sizeof(buf), "%s/msb.db", msb_home());
 		path = buf;
 	}
-	if (sqlite3_open_v2(path, &db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_FULLMUTEX,
+			     NULL);
+	if (rc == SQLITE_OK) {
+		/* The timeout absorbs short waits for another writer. */
+		sqlite3_busy_timeout(db, 10000);
+		rc = db_init(db);
+	}
+	if (rc != SQLITE_OK && db && access(path, F_OK) == 0) {
+		/* A full disk (or a read-only one) under a current database:
+		 * it can still be read, and whatever fails to be written
+		 * says so with its own message. */
+		sqlite3_close(db);
+		db = NULL;
+		rc = open_readonly(path, 0, &db);
+		/* No one has it open and its WAL index cannot be made (a
+		 * full disk): the file alone, as it is. Its WAL is then
+		 * empty, for the last to close it checkpointed it. */
+		if (rc != SQLITE_OK) {
+			sqlite3_close(db);
+			db = NULL;
+			rc = open_readonly(path, 1, &db);
+		}
+	}
+	if (rc != SQLITE_OK) {
 		r = msb_fail(err, -EIO, "cannot open state database %s: %s",
 			     path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
-		return r;
-	}
-	/* Many processes (CLI calls, supervisors) share the file: WAL lets
-	 * readers go on during a write, the timeout absorbs short waits. */
-	sqlite3_busy_timeout(db, 10000);
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA user_version=1;", NULL, NULL, NULL) !=
-		    SQLITE_OK) {
-		r = db_fail(db, err, "cannot initialise");
 		sqlite3_close(db);
 		return r;
 	}
@@ -318,7 +403,6 @@ int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
 {
 	const char *s = r->info.status;
 	char why[600];
-	int rc;
 
 	if (strcmp(s, "starting") && strcmp(s, "running") &&
 	    strcmp(s, "stopping"))
@@ -343,9 +427,8 @@ int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
 	snprintf(why, sizeof(why),
 		 "supervisor (pid %d) exited while the sandbox was %s",
 		 r->info.pid, s);
-	rc = msb_db_set_status(db, r->info.name, "failed", 0, why, err);
-	if (rc < 0)
-		return rc;
+	/* Recorded if it can be (not on a full disk); reported either way. */
+	msb_db_set_status(db, r->info.name, "failed", 0, why, NULL);
 	snprintf(r->info.status, sizeof(r->info.status), "failed");
 	snprintf(r->info.error, sizeof(r->info.error), "%s", why);
 	r->info.pid = 0;

@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """Bad input and faults: clear errors, nothing half-made, the truth in ps."""
 
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
-from conftest import unique
+import pytest
+
+from conftest import Msb, unique
 
 
 def _names(msb):
@@ -171,3 +176,55 @@ def test_volume_on_reserved_guest_path_refused(msb, tmp_path):
     p = msb("run", "--rm", "--volume-mem", "/sys/kernel", "--", "true")
     assert p.returncode == 125 and b"mount the volume elsewhere" in p.stderr, p
     assert _names(msb) == before
+
+
+@pytest.fixture(scope="module")
+def small_home():
+    """An $MSB_HOME on its own 48 MiB tmpfs, for a full disk (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    d = tempfile.mkdtemp(prefix="msb-small-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", d],
+                   check=True)
+    m = Msb(os.path.join(d, "home"))
+    yield m
+    for n in m("ps", "-a", "-q").stdout.decode().split():
+        m("rm", "-f", n)
+    subprocess.run(["umount", "-l", d])
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _fill(path):
+    """Write @path until its filesystem is full."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+    return path
+
+
+def test_full_home_reads_and_frees(small_home):
+    # With $MSB_HOME full, every verb once failed on "database or disk is
+    # full": opening the database wrote to it. Reading verbs must work,
+    # and those that free space.
+    msb = small_home
+    name = unique("full")
+    msb.out("run", "--name", name, "-d")
+    fill = _fill(os.path.join(os.path.dirname(msb.home), "fill"))
+    try:
+        assert name in msb.out("ps")
+        assert name in msb.out("ps", "-a", "-q")
+        assert json.loads(msb.out("inspect", name))["name"] == name
+        assert "ready in" in msb.out("logs", name)
+        p = msb("stop", "-t", "2", name)
+        assert p.returncode == 0, p
+        assert name not in msb.out("ps")
+        p = msb("rm", "-f", name)
+        assert p.returncode == 0, p
+        assert name not in msb.out("ps", "-a", "-q")
+        assert not os.path.exists(os.path.join(msb.home, "sandboxes", name))
+    finally:
+        os.unlink(fill)

@@ -565,3 +565,71 @@ TEST(regress_reconcile_leaves_stopped_at_stale)
 out:
 	home_end(&h);
 }
+
+/* Opening a database that is already current writes nothing: with another
+ * process holding the write lock (or a full disk), reading still works.
+ * Before, every open wrote the schema and user_version and waited out the
+ * busy timeout here, then failed. */
+TEST(state_open_current_db_writes_nothing)
+{
+	struct home h;
+	msb_error err = { 0 };
+	struct msb_row r;
+	sqlite3 *other = NULL, *db = NULL;
+	uint64_t t0;
+
+	if (home_begin(&h) != 0)
+		goto out;
+	insert(&h, "a", "stopped", 1);
+	{
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s/msb.db", h.dir);
+		CHECK_EQ_INT(sqlite3_open(p, &other), SQLITE_OK);
+		CHECK_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+					  NULL),
+			     SQLITE_OK);
+	}
+	t0 = msb_now_ms();
+	CHECK_EQ_INT(msb_db_open(NULL, &db, &err), 0);
+	CHECK(msb_now_ms() - t0 < 5000);
+	if (db) {
+		CHECK_EQ_INT(msb_db_get(db, "a", &r, &err), 0);
+		CHECK_STR(r.info.status, "stopped");
+		msb_row_free(&r);
+		msb_db_close(db);
+	}
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+out:
+	home_end(&h);
+}
+
+/* A record whose supervisor is gone reads as failed even when the fix
+ * cannot be written (a read-only or full database). */
+TEST(state_reconcile_reports_without_writing)
+{
+	struct home h;
+	msb_error err = { 0 };
+	struct msb_row r;
+	sqlite3 *ro = NULL;
+	char p[PATH_MAX];
+
+	if (home_begin(&h) != 0)
+		goto out;
+	insert(&h, "gone", "created", 1);
+	CHECK_EQ_INT(msb_db_set_status(h.db, "gone", "running", 4242, NULL,
+				       &err),
+		     0);
+	snprintf(p, sizeof(p), "%s/msb.db", h.dir);
+	CHECK_EQ_INT(sqlite3_open_v2(p, &ro, SQLITE_OPEN_READONLY, NULL),
+		     SQLITE_OK);
+	CHECK_EQ_INT(msb_db_get(ro, "gone", &r, &err), 0);
+	CHECK_EQ_INT(msb_db_reconcile(ro, &r, &err), 0);
+	CHECK_STR(r.info.status, "failed");
+	CHECK_CONTAINS(r.info.error, "supervisor (pid 4242) exited");
+	msb_row_free(&r);
+	sqlite3_close(ro);
+out:
+	home_end(&h);
+}
