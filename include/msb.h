@@ -95,7 +95,9 @@ typedef struct msb_net_config {
 	const char *const *allow;      /* names: "example.com", "*.example.com";
 					* with any, only the addresses our resolver
 					* returned for them are reachable */
-	const char *const *allow_cidr; /* ranges opened, even default-denied ones */
+	const char *const *allow_cidr; /* ranges opened, even default-denied ones;
+					* loopback and the host's own addresses
+					* only by their exact address */
 	const char *const *block_cidr; /* ranges closed */
 	const char *dns_nameserver;    /* "IP[:PORT]" the stack resolves with
 					* ("[IPv6]:PORT" with a port); NULL =

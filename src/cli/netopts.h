@@ -25,7 +25,9 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"                         for names under x.com) and the addresses the\n" \
 	"                         sandbox's resolver returned for them\n"        \
 	"      --net-allow-cidr CIDRS  open ranges, even default-denied ones\n"   \
-	"                         (IPv4 or IPv6: 10.1.0.0/16,fd00:1::/32)\n"   \
+	"                         (IPv4 or IPv6: 10.1.0.0/16,fd00:1::/32);\n"  \
+	"                         loopback and the host's own addresses\n"    \
+	"                         only when named exactly (127.0.0.1)\n"     \
 	"      --net-block-cidr CIDRS  close ranges (IPv4 or IPv6)\n"            \
 	"      --net-deny-all     nothing leaves but what is allowed above\n"     \
 	"                         (an empty entry in any list is an error)\n"    \

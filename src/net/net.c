@@ -112,7 +112,6 @@ void net_config_default(struct net_config *c)
 	c->mtu = NET_MTU;
 	resolv_conf_upstream(c);
 	net_policy_init(&c->policy);
-	net_policy_host_addrs(&c->policy);
 }
 
 int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,

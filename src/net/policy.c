@@ -3,10 +3,15 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <ifaddrs.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "policy.h"
 
@@ -15,31 +20,41 @@
 #define BIND_MIN_S 300
 #define BIND_MAX_S 86400
 
+/**
+ * struct builtin - a range of rule 3
+ * @exact: this host's own (loopback, unspecified): rule 0, opened only by
+ *         a --net-allow-cidr of the exact address, never by a range
+ */
 struct builtin {
 	const char *cidr;
 	const char *what;
+	int exact;
 };
 
-/* Rule 3: ranges no sandbox reaches unless --net-allow-cidr opens them. */
+/* Rules 0 and 3: ranges no sandbox reaches unless --net-allow-cidr opens
+ * them. */
 static const struct builtin builtin_deny[] = {
-	{ "0.0.0.0/8", "unspecified (RFC 1122)" },
-	{ "127.0.0.0/8", "loopback" },
-	{ "10.0.0.0/8", "private (RFC 1918)" },
-	{ "172.16.0.0/12", "private (RFC 1918)" },
-	{ "192.168.0.0/16", "private (RFC 1918)" },
-	{ "100.64.0.0/10", "shared CGNAT (RFC 6598)" },
-	{ "169.254.0.0/16", "link-local and cloud metadata" },
-	{ "224.0.0.0/4", "multicast" },
-	{ "240.0.0.0/4", "reserved and broadcast" },
-	{ "::/128", "unspecified" },
-	{ "::1/128", "loopback" },
-	{ "::ffff:0:0/96", "IPv4-mapped" },
-	{ "::/96", "IPv4-compatible (deprecated)" },
+	{ "0.0.0.0/8", "unspecified (RFC 1122)", 1 },
+	{ "127.0.0.0/8", "loopback", 1 },
+	{ "10.0.0.0/8", "private (RFC 1918)", 0 },
+	{ "172.16.0.0/12", "private (RFC 1918)", 0 },
+	{ "192.168.0.0/16", "private (RFC 1918)", 0 },
+	{ "100.64.0.0/10", "shared CGNAT (RFC 6598)", 0 },
+	{ "169.254.0.0/16", "link-local and cloud metadata", 0 },
+	{ "192.0.0.0/24", "IETF protocol assignments (RFC 6890)", 0 },
+	{ "198.18.0.0/15", "benchmarking (RFC 2544)", 0 },
+	{ "224.0.0.0/4", "multicast", 0 },
+	{ "240.0.0.0/4", "reserved and broadcast", 0 },
+	{ "::/128", "unspecified", 1 },
+	{ "::1/128", "loopback", 1 },
+	{ "::ffff:0:0/96", "IPv4-mapped", 0 },
+	{ "::/96", "IPv4-compatible (deprecated)", 0 },
+	{ "64:ff9b:1::/48", "local-use NAT64 (RFC 8215)", 0 },
 	/* (The metadata address first: the log names the narrower rule.) */
-	{ "fd00:ec2::254/128", "cloud metadata" },
-	{ "fc00::/7", "unique local (ULA)" },
-	{ "fe80::/10", "link-local" },
-	{ "ff00::/8", "multicast" },
+	{ "fd00:ec2::254/128", "cloud metadata", 0 },
+	{ "fc00::/7", "unique local (ULA)", 0 },
+	{ "fe80::/10", "link-local", 0 },
+	{ "ff00::/8", "multicast", 0 },
 };
 
 #define NBUILTIN (sizeof(builtin_deny) / sizeof(builtin_deny[0]))
@@ -315,35 +330,74 @@ int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
 	return -1;
 }
 
-void net_policy_host_addrs(struct net_policy *p)
+/* route_type() - the type of the kernel's route to @a (RTN_LOCAL for an
+ * address of this host), asked over rtnetlink as `ip route get` does.
+ * Return: the type, RTN_UNREACHABLE when there is no route, or -errno */
+static int route_type(const struct net_addr *a)
 {
-	struct ifaddrs *ifa, *i;
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		struct rtattr dst;
+		uint8_t addr[16];
+	} req;
+	union {
+		struct nlmsghdr nh;
+		uint8_t b[4096];
+	} resp;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct timeval tv = { .tv_sec = 1 };
+	size_t alen = a->family == 6 ? 16 : 4;
+	ssize_t r;
+	int fd, type;
 
-	if (getifaddrs(&ifa) < 0)
-		return;
-	for (i = ifa; i && p->nhost < NET_HOSTADDR_MAX; i = i->ifa_next) {
-		struct net_cidr *c = &p->host[p->nhost];
-
-		if (!i->ifa_addr)
-			continue;
-		memset(c, 0, sizeof(*c));
-		if (i->ifa_addr->sa_family == AF_INET) {
-			memcpy(c->addr,
-			       &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-			c->family = 4;
-			c->len = 32;
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			memcpy(c->addr,
-			       &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
-			       16);
-			c->family = 6;
-			c->len = 128;
-		} else {
-			continue;
-		}
-		p->nhost++;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(req.rt)) +
+				      RTA_LENGTH(alen));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.rt.rtm_family = a->family == 6 ? AF_INET6 : AF_INET;
+	req.rt.rtm_dst_len = (uint8_t)(alen * 8);
+	req.dst.rta_len = (unsigned short)RTA_LENGTH(alen);
+	req.dst.rta_type = RTA_DST;
+	memcpy(req.addr, a->b, alen);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0) {
+		type = -errno;
+		close(fd);
+		return type;
 	}
-	freeifaddrs(ifa);
+	r = recv(fd, &resp, sizeof(resp), 0);
+	type = r < 0 ? -errno : -EPROTO;
+	close(fd);
+	if (r < (ssize_t)sizeof(struct nlmsghdr) ||
+	    !NLMSG_OK(&resp.nh, (size_t)r))
+		return type;
+	if (resp.nh.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&resp.nh);
+
+		if (resp.nh.nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			return -EPROTO;
+		/* No route (ENETUNREACH, EHOSTUNREACH...): not ours. */
+		return e->error ? RTN_UNREACHABLE : -EPROTO;
+	}
+	if (resp.nh.nlmsg_type != RTM_NEWROUTE ||
+	    resp.nh.nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+		return -EPROTO;
+	return ((const struct rtmsg *)NLMSG_DATA(&resp.nh))->rtm_type;
+}
+
+int net_addr_local(const struct net_addr *a)
+{
+	int t = route_type(a);
+
+	/* Unknown counts as ours: closed is the safe way to be wrong. */
+	return t < 0 || t == RTN_LOCAL || t == RTN_BROADCAST;
 }
 
 static const struct net_cidr *find(const struct net_cidr *list, unsigned n,
@@ -355,6 +409,12 @@ static const struct net_cidr *find(const struct net_cidr *list, unsigned n,
 	return NULL;
 }
 
+static struct net_addr last32(const struct net_addr *ip)
+{
+	return net_addr4((uint32_t)ip->b[12] << 24 | (uint32_t)ip->b[13] << 16 |
+			 (uint32_t)ip->b[14] << 8 | ip->b[15]);
+}
+
 /* nat64_embedded() - the IPv4 address a NAT64 address (RFC 6052's
  * well-known prefix 64:ff9b::/96) leads to, so that a host with NAT64
  * cannot be a way around the IPv4 rules. Return: 1 with @v4 set, or 0 */
@@ -364,9 +424,79 @@ static int nat64_embedded(const struct net_addr *ip, struct net_addr *v4)
 
 	if (ip->family != 6 || memcmp(ip->b, wkp, 12))
 		return 0;
-	*v4 = net_addr4((uint32_t)ip->b[12] << 24 | (uint32_t)ip->b[13] << 16 |
-			(uint32_t)ip->b[14] << 8 | ip->b[15]);
+	*v4 = last32(ip);
 	return 1;
+}
+
+/* v4_embedded() - the IPv4 address an IPv6 one stands for: IPv4-mapped
+ * (::ffff:a.b.c.d, which an IPv6 socket sends over IPv4),
+ * IPv4-compatible (::a.b.c.d) or NAT64. Return: 1 with @v4 set, or 0 */
+static int v4_embedded(const struct net_addr *ip, struct net_addr *v4)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t compat[12];
+
+	if (ip->family != 6)
+		return 0;
+	if (!memcmp(ip->b, mapped, 12) || !memcmp(ip->b, compat, 12)) {
+		*v4 = last32(ip);
+		return 1;
+	}
+	return nat64_embedded(ip, v4);
+}
+
+/* exact_allowed() - a --net-allow-cidr rule names @ip alone (a /32 or a
+ * /128), not a range around it */
+static int exact_allowed(const struct net_policy *p, const struct net_addr *ip)
+{
+	for (unsigned i = 0; i < p->nallow; i++)
+		if (p->allow[i].family == ip->family &&
+		    p->allow[i].len == (ip->family == 6 ? 128 : 32) &&
+		    !memcmp(p->allow[i].addr, ip->b, ip->family == 6 ? 16 : 4))
+			return 1;
+	return 0;
+}
+
+/* this_host() - is @ip (not embedded) loopback, unspecified or an address
+ * of this host, as the kernel sees it now? Return: 1 and @why, or 0 */
+static int this_host(const struct net_addr *ip, char *why, size_t n)
+{
+	for (unsigned i = 0; i < NBUILTIN; i++) {
+		if (builtin_deny[i].exact &&
+		    net_cidr_match(&builtin_cidr[i], ip)) {
+			snprintf(why, n, "default deny %s, %s",
+				 builtin_deny[i].cidr, builtin_deny[i].what);
+			return 1;
+		}
+	}
+	if (net_addr_local(ip)) {
+		snprintf(why, n, "default deny: an address of this host");
+		return 1;
+	}
+	return 0;
+}
+
+/* host_closed() - rule 0: the host itself (loopback, unspecified, its own
+ * addresses, read from the kernel at each decision since they come and
+ * go), directly or embedded in an IPv6 address, is closed unless a
+ * --net-allow-cidr names that exact address: a range such as 0.0.0.0/0
+ * never opens it. Return: 1 and @why if @ip is closed, or 0 */
+static int host_closed(const struct net_policy *p, const struct net_addr *ip,
+		       char *why, size_t n)
+{
+	struct net_addr v4;
+	char w[96];
+
+	if (this_host(ip, w, sizeof(w)) && !exact_allowed(p, ip)) {
+		snprintf(why, n, "%s", w);
+		return 1;
+	}
+	if (v4_embedded(ip, &v4) && this_host(&v4, w, sizeof(w)) &&
+	    !exact_allowed(p, ip) && !exact_allowed(p, &v4)) {
+		snprintf(why, n, "an IPv4 address of this host inside: %s", w);
+		return 1;
+	}
+	return 0;
 }
 
 /* denied_range() - rules 2 and 3. Return: 1 and @why if @ip is in one */
@@ -388,10 +518,6 @@ static int denied_range(const struct net_policy *p,
 				 builtin_deny[i].cidr, builtin_deny[i].what);
 			return 1;
 		}
-	}
-	if (find(p->host, p->nhost, ip)) {
-		snprintf(why, n, "default deny: an address of this host");
-		return 1;
 	}
 	if (nat64_embedded(ip, &v4) && !find(p->allow, p->nallow, &v4) &&
 	    denied_range(p, &v4, a, sizeof(a))) {
@@ -418,6 +544,8 @@ int net_policy_ip(const struct net_policy *p, const struct net_addr *ip,
 	char a[64];
 
 	builtin_init();
+	if (host_closed(p, ip, why, n))
+		return 0;
 	if ((c = find(p->allow, p->nallow, ip))) {
 		net_cidr_format(c, a, sizeof(a));
 		snprintf(why, n, "--net-allow-cidr %s", a);
@@ -481,6 +609,8 @@ int net_policy_answer(const struct net_policy *p, const struct net_addr *ip)
 	char why[128];
 
 	builtin_init();
+	if (host_closed(p, ip, why, sizeof(why)))
+		return 0;
 	if (find(p->allow, p->nallow, ip))
 		return 1;
 	return !denied_range(p, ip, why, sizeof(why));

@@ -4,13 +4,22 @@
  * Every flow the guest opens and every name it asks for is decided here,
  * in this order:
  *
+ *   0. this host           loopback, unspecified, and the host's own
+ *                          addresses (asked of the kernel at each decision:
+ *                          a route of type local), also inside an
+ *                          IPv4-mapped, IPv4-compatible or NAT64 address:
+ *                          deny, unless a --net-allow-cidr names that
+ *                          exact address (a /32 or /128; a range such as
+ *                          0.0.0.0/0 does not open them)
  *   1. --net-allow-cidr    the destination is in an allowed range: allow
  *   2. --net-block-cidr    in a blocked range: deny
- *   3. built-in ranges     loopback, RFC 1918, CGNAT, link-local (with
- *                          cloud metadata), multicast, unspecified,
- *                          broadcast, ULA, IPv4-mapped, the host's own
- *                          addresses: deny; a NAT64 address (64:ff9b::/96)
- *                          is also judged as the IPv4 address it carries
+ *   3. built-in ranges     RFC 1918, CGNAT, link-local (with cloud
+ *                          metadata), IETF protocol assignments
+ *                          192.0.0.0/24, benchmarking 198.18.0.0/15,
+ *                          multicast, broadcast, ULA, IPv4-mapped, local-use
+ *                          NAT64 64:ff9b:1::/48: deny; a NAT64 address
+ *                          (64:ff9b::/96) is also judged as the IPv4
+ *                          address it carries
  *   4. --net-deny-all      deny, unless 5 allows
  *   5. --net-allow NAMES   with domain rules, only addresses our resolver
  *                          returned to this guest for an allowed name are
@@ -21,7 +30,7 @@
  * Documentation ranges (RFC 5737, 2001:db8::/32) are deliberately not in 3,
  * so tests can build a fake internet with them. Names: with domain rules,
  * a name that matches none of them gets NXDOMAIN at once; so does every
- * name under --net-deny-all without domain rules. Answers that fall in 1-3's
+ * name under --net-deny-all without domain rules. Answers that fall in 0-3's
  * denied ranges are dropped by the resolver (rebinding protection).
  *
  * No allocation: the tables are fixed arrays inside the policy.
@@ -37,7 +46,6 @@
 #define NET_DOMAIN_MAX   64
 #define NET_DOMAIN_LEN   253
 #define NET_BIND_MAX     1024 /* addresses bound to allowed names */
-#define NET_HOSTADDR_MAX 32
 
 /**
  * struct net_cidr - an IPv4 or IPv6 range
@@ -105,7 +113,6 @@ struct net_bind {
  * @deny_all:   --net-deny-all
  * @allow:      --net-allow-cidr ranges
  * @block:      --net-block-cidr ranges
- * @host:       the host's own addresses (filled by net_policy_host_addrs())
  * @domain:     --net-allow names, lowercase; "*.x.com" matches below x.com
  * @bind:       addresses returned for allowed names, until they expire
  */
@@ -113,8 +120,6 @@ struct net_policy {
 	int deny_all;
 	struct net_cidr allow[NET_CIDR_MAX], block[NET_CIDR_MAX];
 	unsigned nallow, nblock;
-	struct net_cidr host[NET_HOSTADDR_MAX];
-	unsigned nhost;
 	char domain[NET_DOMAIN_MAX][NET_DOMAIN_LEN + 1];
 	unsigned ndomain;
 	struct net_bind bind[NET_BIND_MAX];
@@ -164,8 +169,10 @@ void net_policy_init(struct net_policy *p);
 int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
 		   char *err, size_t n);
 
-/* net_policy_host_addrs() - add every address of the host's interfaces. */
-void net_policy_host_addrs(struct net_policy *p);
+/* net_addr_local() - does the kernel deliver @a to this host now (its
+ * route is of type local or broadcast)? An address that cannot be looked
+ * up counts as the host's. Return: 1 or 0 */
+int net_addr_local(const struct net_addr *a);
 
 /**
  * net_policy_ip() - may the guest open a flow to @ip?
@@ -196,8 +203,9 @@ int net_policy_name(const struct net_policy *p, const char *name, int *bind,
 /**
  * net_policy_answer() - may a resolver answer (A or AAAA) hand out @ip?
  *
- * Rebinding protection: addresses in the denied ranges (rules 2 and 3)
- * never reach the guest, unless --net-allow-cidr opens them.
+ * Rebinding protection: addresses of this host (rule 0, unless allowed
+ * exactly) and in the denied ranges (rules 2 and 3, unless --net-allow-cidr
+ * opens them) never reach the guest.
  * Return: 1 keep, 0 drop
  */
 int net_policy_answer(const struct net_policy *p, const struct net_addr *ip);

@@ -243,15 +243,42 @@ def test_default_policy_denies_and_logs_ipv6(msb, default_sb):
     assert rc == 0 and "fake internet" in out
 
 
+def test_host_address_added_after_boot_is_denied(msb, default_sb):
+    # The host's addresses are asked of the kernel at each decision: one
+    # that appears after the sandbox started (a VPN coming up, DHCP) is
+    # closed like the others.
+    addr, port = "203.0.113.177", 8083
+    sh("ip", "addr", "add", f"{addr}/32", "dev", "lo")
+    srv = subprocess.Popen(["python3", "-m", "http.server", "--bind", addr,
+                            str(port)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        wait_port(None, addr, port)
+        refused(msb, default_sb, f"http://{addr}:{port}/")
+        assert (f"denied tcp {addr}:{port}: default deny: an address of "
+                "this host") in log(msb, default_sb)
+    finally:
+        srv.kill()
+        srv.wait()
+        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
+                       capture_output=True)
+
+
 def test_cidr_rules(msb, internet):
     name = boot(msb, "--net-block-cidr", "198.51.100.3/32",
-                "--net-allow-cidr", "198.51.100.1")
+                "--net-allow-cidr", "198.51.100.1", "--net-allow-cidr", "::/0")
     try:
         refused(msb, name, "http://198.51.100.3/")
         assert "denied tcp 198.51.100.3:80: --net-block-cidr 198.51.100.3/32" \
             in log(msb, name)
-        # Opened: the host's own address, default-denied otherwise.
+        # Opened: the host's own address, default-denied otherwise, named
+        # exactly; a range around one (::/0) does not open it.
         rc, out, err = guest(msb, name, "wget -q -O - http://198.51.100.1:8081/")
+        assert rc == 0 and "fake internet" in out, err
+        refused(msb, name, "http://[2001:db8:64::1]:8081/")
+        assert "denied tcp [2001:db8:64::1]:8081: default deny: an address " \
+            "of this host" in log(msb, name)
+        rc, out, err = guest(msb, name, "wget -q -O - http://[2001:db8:64::2]/")
         assert rc == 0 and "fake internet" in out, err
         rc, out, err = guest(msb, name, "wget -q -O - http://198.51.100.2/")
         assert rc == 0, err

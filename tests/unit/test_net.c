@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,116 @@ TEST(net_policy_user_rules)
 	CHECK_CONTAINS(why, "--net-deny-all");
 	CHECK(net_policy_ip(&p, ip("10.9.3.4"), 0, why, sizeof(why)));
 	CHECK(!net_policy_name(&p, "example.com", &bind, why, sizeof(why)));
+}
+
+/* host_addr() - an address of one of this machine's interfaces other
+ * than loopback and link-local, as text. Return: 1, or 0 if it has none */
+static int host_addr(char *buf, size_t n)
+{
+	struct ifaddrs *ifa, *i;
+	int found = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		const void *a;
+
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		a = i->ifa_addr->sa_family == AF_INET ?
+			    (const void *)&((struct sockaddr_in *)i->ifa_addr)
+				    ->sin_addr :
+			    (const void *)&((struct sockaddr_in6 *)i->ifa_addr)
+				    ->sin6_addr;
+		inet_ntop(i->ifa_addr->sa_family, a, buf, (socklen_t)n);
+		found = strncmp(buf, "127.", 4) && strcmp(buf, "::1") &&
+			strncmp(buf, "fe80", 4) && strncmp(buf, "169.254.", 8);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+/* Rule 0: the host is closed unless a --net-allow-cidr names the exact
+ * address; ranges, even 0.0.0.0/0 and ::/0, never open it. */
+TEST(net_policy_host_closed_unless_exact)
+{
+	static struct net_policy p;
+	char why[160], err[256], mine[64];
+	static const char *const host[] = {
+		"127.0.0.1", "127.1.2.3", "0.0.0.0", "::1", "::",
+		"::ffff:127.0.0.1", "::127.0.0.2", "64:ff9b::7f00:1",
+		"::ffff:0.0.0.0",
+	};
+	static const char *const ranges[] = {
+		"0.0.0.0/0", "::/0", "127.0.0.0/8", "::ffff:0:0/96",
+		"64:ff9b::/96", "0.0.0.0/8",
+	};
+
+	net_policy_init(&p);
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++)
+		CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", ranges[i], err,
+					    sizeof(err)), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(host); i++) {
+		CHECK(!net_policy_ip(&p, ip(host[i]), 0, why, sizeof(why)));
+		CHECK_CONTAINS(why, "default deny");
+		CHECK(!net_policy_answer(&p, ip(host[i])));
+	}
+	/* The ranges open everything else, private ranges included. */
+	CHECK(net_policy_ip(&p, ip("10.1.2.3"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("8.8.8.8"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("::ffff:8.8.8.8"), 0, why, sizeof(why)));
+	/* An address of one of this machine's interfaces is the host too,
+	 * asked of the kernel at the time of the decision. */
+	if (host_addr(mine, sizeof(mine))) {
+		CHECK(net_addr_local(ip(mine)));
+		CHECK(!net_policy_ip(&p, ip(mine), 0, why, sizeof(why)));
+		CHECK_CONTAINS(why, "an address of this host");
+		CHECK(!net_policy_answer(&p, ip(mine)));
+		CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", mine, err,
+					    sizeof(err)), 0);
+		CHECK(net_policy_ip(&p, ip(mine), 0, why, sizeof(why)));
+	}
+	CHECK(net_addr_local(ip("127.0.0.1")));
+	CHECK(!net_addr_local(ip("192.0.2.1")));
+	/* The exact address opens that address, in its IPv4-mapped form
+	 * too, and nothing beside it. */
+	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "127.0.0.1", err,
+				    sizeof(err)), 0);
+	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "::1", err, sizeof(err)),
+		     0);
+	CHECK(net_policy_ip(&p, ip("127.0.0.1"), 0, why, sizeof(why)));
+	CHECK_CONTAINS(why, "--net-allow-cidr");
+	CHECK(net_policy_answer(&p, ip("127.0.0.1")));
+	CHECK(net_policy_ip(&p, ip("::ffff:127.0.0.1"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("::1"), 0, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("127.0.0.2"), 0, why, sizeof(why)));
+	CHECK(!net_policy_ip(&p, ip("0.0.0.0"), 0, why, sizeof(why)));
+}
+
+TEST(net_policy_special_purpose_ranges)
+{
+	static struct net_policy p;
+	char why[160], err[256];
+	static const char *const denied[][2] = {
+		{ "192.0.0.8", "192.0.0.0/24" },
+		{ "198.18.0.1", "198.18.0.0/15" },
+		{ "198.19.255.254", "198.18.0.0/15" },
+		{ "64:ff9b:1::a00:1", "64:ff9b:1::/48" },
+	};
+
+	net_policy_init(&p);
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
+		CHECK(!net_policy_ip(&p, ip(denied[i][0]), 0, why, sizeof(why)));
+		CHECK_CONTAINS(why, denied[i][1]);
+		CHECK(!net_policy_answer(&p, ip(denied[i][0])));
+	}
+	CHECK(net_policy_ip(&p, ip("198.20.0.1"), 0, why, sizeof(why)));
+	CHECK(net_policy_ip(&p, ip("192.0.1.1"), 0, why, sizeof(why)));
+	/* Like every rule-3 range, --net-allow-cidr opens them. */
+	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "198.18.0.0/15", err,
+				    sizeof(err)), 0);
+	CHECK(net_policy_ip(&p, ip("198.18.0.1"), 0, why, sizeof(why)));
 }
 
 TEST(net_policy_domains_bind_addresses)

@@ -177,7 +177,6 @@ static int rig_open(struct rig *r)
 	int sv[2];
 
 	net_config_default(&cfg);
-	net_policy_init(&cfg.policy); /* no host addresses: stable */
 	cfg.open_socket = open6;
 	cfg.log = log6;
 	npeer = 0;
