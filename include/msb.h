@@ -443,7 +443,9 @@ MSB_API int msb_registry_logout(const char *registry, msb_error *err);
 
 /* ---- environment -------------------------------------------------------- */
 
-/* The state directory: $MSB_HOME or ~/.microsandbox. */
+/* The state directory: $MSB_HOME or ~/.microsandbox (with no home at all,
+ * /tmp/.microsandbox-UID, which must be a 0700 directory of that uid's:
+ * anything else there is refused when state is opened). */
 MSB_API const char *msb_home(void);
 
 #ifdef __cplusplus

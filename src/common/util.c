@@ -427,25 +427,74 @@ void msb_fmt_mib(uint64_t mib, char *buf, size_t n)
 		snprintf(buf, n, "%lluMi", (unsigned long long)mib);
 }
 
-/* Both below are called from the pull's download and conversion threads:
- * each thread has its own buffer, never one another thread is writing. */
-MSB_API const char *msb_home(void)
+/* home_path() - $MSB_HOME, else ~/.microsandbox, else (no $HOME and no
+ * home directory in the password database) /tmp/.microsandbox-UID.
+ * Return: 1 for that last one, 0 otherwise */
+static int home_path(char *buf, size_t n)
 {
-	static __thread char home[PATH_MAX];
 	const char *h = getenv("MSB_HOME");
 
 	if (h && *h) {
-		snprintf(home, sizeof(home), "%s", h);
-		return home;
+		snprintf(buf, n, "%s", h);
+		return 0;
 	}
 	h = getenv("HOME");
 	if (!h || !*h) {
 		struct passwd *pw = getpwuid(getuid());
 
-		h = pw ? pw->pw_dir : "/tmp";
+		h = pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
 	}
-	snprintf(home, sizeof(home), "%s/.microsandbox", h);
+	if (h) {
+		snprintf(buf, n, "%s/.microsandbox", h);
+		return 0;
+	}
+	snprintf(buf, n, "/tmp/.microsandbox-%u", (unsigned)getuid());
+	return 1;
+}
+
+/* Both below are called from the pull's download and conversion threads:
+ * each thread has its own buffer, never one another thread is writing. */
+MSB_API const char *msb_home(void)
+{
+	static __thread char home[PATH_MAX];
+
+	home_path(home, sizeof(home));
 	return home;
+}
+
+int msb_home_ready(msb_error *err)
+{
+	char home[PATH_MAX];
+	int fallback = home_path(home, sizeof(home)), r;
+	struct stat st;
+
+	r = msb_mkdir_p(home, 0700);
+	if (r < 0)
+		return msb_fail_errno(err, r, "cannot create %s", home);
+	if (!fallback)
+		return 0;
+	/* In /tmp anyone may have made it first, to read or plant our
+	 * state: it must be a directory (not a link) of ours that no one
+	 * else can enter. /tmp's sticky bit keeps it ours from then on. */
+	if (lstat(home, &st) < 0)
+		return msb_fail_errno(err, -errno, "cannot stat %s", home);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077))
+		return msb_fail(err, -EPERM,
+				"%s is not a private directory of ours (%s, "
+				"owner uid %u, mode %03o): with neither "
+				"$MSB_HOME nor $HOME set and no home directory "
+				"for uid %u, msb keeps its state there, and "
+				"someone else may have made it first; set "
+				"MSB_HOME to a directory of your own",
+				home,
+				S_ISLNK(st.st_mode) ? "a symbolic link" :
+				S_ISDIR(st.st_mode) ? "a directory" :
+						      "not a directory",
+				(unsigned)st.st_uid,
+				(unsigned)(st.st_mode & 07777),
+				(unsigned)getuid());
+	return 0;
 }
 
 int msb_sandbox_dir(const char *name, char *buf, size_t n)

@@ -70,6 +70,12 @@ int msb_errno_parse(const char *name);
 /* Formats "512Mi" / "2Gi". */
 void msb_fmt_mib(uint64_t mib, char *buf, size_t n);
 
+/* msb_home_ready() - create msb_home() (mode 0700) if need be; the
+ * fallback under /tmp (no $MSB_HOME, no $HOME, no home directory) must
+ * then be a directory of ours that no one else can enter, or it is
+ * refused with a message. Call it before writing or reading state. */
+int msb_home_ready(msb_error *err);
+
 /* Sandbox state directory helpers. */
 int msb_sandbox_dir(const char *name, char *buf, size_t n);
 int msb_api_sock_path(const char *name, char *buf, size_t n);

@@ -31,7 +31,8 @@ static json_object *auth_load(void)
 	json_object *o;
 
 	auth_path(path, sizeof(path));
-	s = msb_read_file(path, NULL);
+	/* (Never credentials from a home someone else may have planted.) */
+	s = msb_home_ready(NULL) < 0 ? NULL : msb_read_file(path, NULL);
 	o = s ? json_tokener_parse(s) : NULL;
 	if (s) {
 		explicit_bzero(s, strlen(s));
@@ -50,9 +51,9 @@ static int auth_save(json_object *o, msb_error *err)
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	int fd, r;
 
-	r = msb_mkdir_p(msb_home(), 0700);
+	r = msb_home_ready(err);
 	if (r < 0)
-		return msb_fail_errno(err, r, "cannot create %s", msb_home());
+		return r;
 	auth_path(path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	unlink(tmp);

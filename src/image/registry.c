@@ -6,6 +6,9 @@
  * from the realm (anonymously, or with stored credentials as basic auth) and
  * is retried with it; a "Basic" challenge is answered with stored
  * credentials. https always, except loopback registries and --insecure;
+ * a registry reached over https is never left for plain http: redirects
+ * to http and http token realms are refused, so neither credentials nor
+ * content travel in the clear;
  * a registry whose certificate a private CA signed is trusted through
  * <home>/certs.d/HOST[:PORT]/ca.crt (Docker's layout), trusted beside the
  * system's CAs for that registry's requests (and where they redirect).
@@ -52,6 +55,7 @@ struct resp {
 	char content_type[200];
 	char docker_digest[100];
 	char challenge[1024];
+	char location[1024];      /* of a redirect */
 	/* memory body */
 	char *body;
 	size_t len, cap, max;
@@ -117,15 +121,24 @@ static CURLcode add_ca(CURL *c, void *ssl_ctx, void *arg)
 						    CURLE_SSL_CACERT_BADFILE;
 }
 
+/* plain_ok() - may this registry's requests go over plain http? Only
+ * where msb pull chose http for it: loopback, or --insecure. */
+static int plain_ok(const struct msb_registry *reg)
+{
+	return !strcmp(reg->scheme, "http");
+}
+
 /* start() - a fresh request to @url with what every request shares. */
 static void start(struct msb_registry *reg, CURL *c, const char *url)
 {
+	const char *protos = plain_ok(reg) ? "http,https" : "https";
+
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
 	if (reg->cafile[0]) {
@@ -158,6 +171,24 @@ static int tls_fail(struct msb_registry *reg, const char *host, CURLcode cc,
 			reg->ref.registry);
 }
 
+/* redirect_refused() - @cc is libcurl refusing to follow @r's redirect to
+ * a scheme start() did not allow (plain http from https) */
+static int redirect_refused(CURLcode cc, const struct resp *r)
+{
+	return cc == CURLE_UNSUPPORTED_PROTOCOL && r->location[0] &&
+	       r->hstatus >= 300 && r->hstatus < 400;
+}
+
+static int redirect_fail(const char *from, const struct resp *r,
+			 msb_error *err)
+{
+	return msb_fail(err, -EPROTO,
+			"%s redirected to %.300s, which is not https: refused "
+			"(plain http is used only for loopback registries "
+			"and with --insecure)",
+			from, r->location);
+}
+
 static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 {
 	struct resp *r = ctx;
@@ -169,6 +200,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 		{ "content-type:", offsetof(struct resp, content_type), 200 },
 		{ "docker-content-digest:", offsetof(struct resp, docker_digest), 100 },
 		{ "www-authenticate:", offsetof(struct resp, challenge), 1024 },
+		{ "location:", offsetof(struct resp, location), 1024 },
 	};
 
 	/* A new status line (redirects, 100-continue) starts over. */
@@ -176,6 +208,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 		const char *sp = memchr(b, ' ', n);
 
 		r->content_type[0] = r->docker_digest[0] = r->challenge[0] = 0;
+		r->location[0] = 0;
 		r->hstatus = sp ? atol(sp + 1) : 0;
 		return n;
 	}
@@ -286,6 +319,15 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 		return msb_fail(err, -EPROTO,
 				"%s asked for a token without a usable realm",
 				reg->ref.registry);
+	/* The token request carries the stored credentials, and the token
+	 * is as good as them for its scope: never over plain http from a
+	 * registry that speaks https. */
+	if (strncmp(realm, "https://", 8) && !plain_ok(reg))
+		return msb_fail(err, -EPROTO,
+				"%s sends us for a token to %.300s, which is not "
+				"https: refused (plain http is used only for "
+				"loopback registries and with --insecure)",
+				reg->ref.registry, realm);
 	challenge_param(chal, "service", service, sizeof(service));
 	if (challenge_param(chal, "scope", scope, sizeof(scope)) < 0)
 		snprintf(scope, sizeof(scope), "repository:%s:pull",
@@ -324,6 +366,10 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 	curl_slist_free_all(h);
 	if (tls_failed(cc)) {
 		ret = tls_fail(reg, realm, cc, err);
+		goto out;
+	}
+	if (redirect_refused(cc, &r)) {
+		ret = redirect_fail(realm, &r, err);
 		goto out;
 	}
 	if (cc != CURLE_OK) {
@@ -488,7 +534,8 @@ static int request(struct msb_registry *reg, const char *path,
 			attempt--;
 			continue;
 		}
-		if ((cc == CURLE_OK && !retryable(r->status)) || tls_failed(cc))
+		if ((cc == CURLE_OK && !retryable(r->status)) || tls_failed(cc) ||
+		    redirect_refused(cc, r))
 			break;
 		if (attempt + 1 >= ATTEMPTS)
 			break;
@@ -499,6 +546,8 @@ static int request(struct msb_registry *reg, const char *path,
 		return ret;
 	if (tls_failed(cc))
 		return tls_fail(reg, reg->ref.registry, cc, err);
+	if (redirect_refused(cc, r))
+		return redirect_fail(reg->ref.registry, r, err);
 	if (cc != CURLE_OK)
 		return msb_fail(err, -EHOSTUNREACH,
 				"cannot reach registry %s (%s): %s",

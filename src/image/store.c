@@ -38,8 +38,10 @@ int msb_store_dirs(msb_error *err)
 	static const char *const sub[] = { "blobs/sha256", "blobs/tmp",
 					   "layers/tmp" };
 	char p[PATH_MAX];
-	int r;
+	int r = msb_home_ready(err);
 
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", msb_home(), sub[i]);
 		r = msb_mkdir_p(p, 0700);

@@ -135,10 +135,9 @@ int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
 	int r, rc;
 
 	if (!path) {
-		r = msb_mkdir_p(msb_home(), 0700);
+		r = msb_home_ready(err);
 		if (r < 0)
-			return msb_fail_errno(err, r, "cannot create %s",
-					      msb_home());
+			return r;
 		snprintf(buf, sizeof(buf), "%s/msb.db", msb_home());
 		path = buf;
 	}

@@ -838,3 +838,107 @@ def test_tls_registry_with_a_private_ca(img, tls_registry):
         assert "over TLS with the CA in" in err, err
     finally:
         shutil.rmtree(os.path.join(img.home, "certs.d"))
+
+
+# ---- a registry over https never falls back to plain http ------------------
+
+@pytest.fixture
+def https_front(tmp_path):
+    """An https server of the test's own at a non-loopback address of this
+    host (so msb insists on TLS), with a certificate from a CA of the
+    test's own, and a plain http server on loopback that records every
+    request it gets. The https one answers each request as its `mode`
+    says: "redirect" (302 to the http server) or "realm" (401 with a Bearer
+    challenge whose realm is the http server)."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("openssl"):
+        pytest.skip("needs root, ip and openssl")
+    import ssl
+    addr = f"192.0.2.{100 + int.from_bytes(os.urandom(1), 'big') % 100}"
+    d = str(tmp_path)
+
+    def sh(*cmd):
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+       "-subj", "/CN=msb test CA", "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.crt")
+    sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={addr}",
+       "-keyout", f"{d}/srv.key", "-out", f"{d}/srv.csr")
+    with open(f"{d}/ext", "w") as f:
+        f.write(f"subjectAltName=IP:{addr}\n")
+    sh("openssl", "x509", "-req", "-in", f"{d}/srv.csr", "-CA", f"{d}/ca.crt",
+       "-CAkey", f"{d}/ca.key", "-CAcreateserial", "-days", "2",
+       "-extfile", f"{d}/ext", "-out", f"{d}/srv.crt")
+    seen = []
+
+    class Plain(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = json.dumps({"token": "tok"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    plain = serve(Plain)
+    plain_url = f"http://127.0.0.1:{plain.server_address[1]}"
+    state = {"mode": "redirect"}
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if state["mode"] == "redirect":
+                self.send_response(302)
+                self.send_header("Location", plain_url + self.path)
+            else:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                                 f'Bearer realm="{plain_url}/token",'
+                                 'service="test",scope="repository:x:pull"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    sh("ip", "addr", "add", f"{addr}/32", "dev", "lo")
+    front = None
+    try:
+        front = http.server.ThreadingHTTPServer((addr, 0), Front)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f"{d}/srv.crt", f"{d}/srv.key")
+        front.socket = ctx.wrap_socket(front.socket, server_side=True)
+        threading.Thread(target=front.serve_forever, daemon=True).start()
+        yield {"host": f"{addr}:{front.server_address[1]}", "ca": f"{d}/ca.crt",
+               "seen": seen, "state": state, "plain": plain_url}
+    finally:
+        if front:
+            front.shutdown()
+        plain.shutdown()
+        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
+                       capture_output=True)
+
+
+def test_https_registry_never_falls_back_to_plain_http(https_front, tmp_path):
+    m = Msb(str(tmp_path / "home"))
+    host = https_front["host"]
+    certs = os.path.join(m.home, "certs.d", host)
+    os.makedirs(certs)
+    shutil.copy(https_front["ca"], f"{certs}/ca.crt")
+    # A redirect from https to http is not followed.
+    p = m("pull", "-q", f"{host}/x:1", check=1)
+    err = p.stderr.decode()
+    assert f"redirected to {https_front['plain']}/v2/x/manifests/1, which is " \
+        "not https: refused" in err, err
+    assert "--insecure" in err, err
+    # A token realm over http gets neither the stored credentials nor a
+    # request at all.
+    https_front["state"]["mode"] = "realm"
+    m("registry", "login", "-u", "alice", "--password-stdin", host,
+      input=b"s3cret-pw\n", check=0)
+    p = m("pull", "-q", f"{host}/x:1", check=1)
+    err = p.stderr.decode()
+    assert f"sends us for a token to {https_front['plain']}/token, which is " \
+        "not https: refused" in err, err
+    assert https_front["seen"] == [], https_front["seen"]

@@ -80,3 +80,67 @@ def test_ordinary_user_volume(as_user, tmp_path):
             assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid), n
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_no_home_at_all_falls_back_only_to_a_private_dir():
+    # A uid with no password entry, run with neither $MSB_HOME nor $HOME:
+    # its state goes to /tmp/.microsandbox-UID, which anyone could create
+    # first; msb uses it only if it is a 0700 directory of that uid's.
+    if os.getuid() != 0:
+        pytest.skip("running as a uid with no password entry needs root")
+    uid = 40000 + int.from_bytes(os.urandom(2), "big") % 20000
+    try:
+        pwd.getpwuid(uid)
+        pytest.skip(f"uid {uid} has a password entry")
+    except KeyError:
+        pass
+    # (A copy of the build that uid can reach, wherever the checkout is.)
+    top = tempfile.mkdtemp(prefix="msb-nohome-")
+    os.chmod(top, 0o755)
+    tree = os.path.join(top, "msb")
+    for d in ("bin", "lib"):
+        shutil.copytree(os.path.join(BUILD, d), os.path.join(tree, d),
+                        symlinks=True)
+    fallback = f"/tmp/.microsandbox-{uid}"
+    made_old = not os.path.exists("/tmp/.microsandbox")
+
+    def ps():
+        return subprocess.run([os.path.join(tree, "bin", "msb"), "ps"],
+                              env={"PATH": os.environ["PATH"]}, user=uid,
+                              group=uid, extra_groups=[], capture_output=True,
+                              timeout=60)
+
+    try:
+        # Made first by someone else (here root), open to all: refused,
+        # nothing written there.
+        os.mkdir(fallback)
+        os.chmod(fallback, 0o777)
+        p = ps()
+        assert p.returncode != 0, p
+        err = p.stderr.decode()
+        assert f"{fallback} is not a private directory of ours" in err, err
+        assert "set MSB_HOME" in err, err
+        assert os.listdir(fallback) == []
+        # A link to a directory of the user's is no better.
+        os.rmdir(fallback)
+        target = os.path.join(top, "elsewhere")
+        os.mkdir(target, 0o700)
+        os.chown(target, uid, uid)
+        os.symlink(target, fallback)
+        p = ps()
+        assert p.returncode != 0 and b"a symbolic link" in p.stderr, p
+        assert os.listdir(target) == []
+        # Free: made 0700, the user's own, and used.
+        os.unlink(fallback)
+        p = ps()
+        assert p.returncode == 0, p
+        st = os.lstat(fallback)
+        assert st.st_uid == uid and (st.st_mode & 0o777) == 0o700
+        assert os.path.exists(os.path.join(fallback, "msb.db"))
+    finally:
+        if os.path.islink(fallback):
+            os.unlink(fallback)
+        shutil.rmtree(fallback, ignore_errors=True)
+        if made_old:
+            shutil.rmtree("/tmp/.microsandbox", ignore_errors=True)
+        shutil.rmtree(top, ignore_errors=True)
