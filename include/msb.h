@@ -55,7 +55,8 @@ typedef struct msb_error {
 #define MSB_E_ALREADY         (-EALREADY)  /* start of a running sandbox,
 					    * stop of a stopped one */
 #define MSB_E_BUSY            (-EBUSY)     /* remove of a running sandbox
-					    * without force */
+					    * without force; too many
+					    * connections to a sandbox */
 #define MSB_E_TIMEOUT         (-ETIMEDOUT) /* a wait ran out of time */
 #define MSB_E_STOPPED         (-EPIPE)     /* the sandbox stopped during the
 					    * call; an exec already over */

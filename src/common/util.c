@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +139,33 @@ int msb_write_all(int fd, const void *buf, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int msb_send_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		/* MSG_NOSIGNAL: a peer that went away is an EPIPE to report,
+		 * never a SIGPIPE that kills the caller (an SDK's host
+		 * process) without a word. */
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pf = { .fd = fd, .events = POLLOUT };
+
+				poll(&pf, 1, -1);
+				continue;
+			}
 			return -errno;
 		}
 		p += w;

@@ -46,6 +46,9 @@ int msb_write_file(const char *path, const void *buf, size_t n, int mode);
 char *msb_read_file(const char *path, size_t *len);
 /* Write all of @buf to @fd, retrying short writes and EINTR. */
 int msb_write_all(int fd, const void *buf, size_t n);
+/* msb_send_all() - the same on a socket, with MSG_NOSIGNAL: a closed peer
+ * is -EPIPE, never SIGPIPE (the library leaves signals to its host). */
+int msb_send_all(int fd, const void *buf, size_t n);
 int msb_set_nonblock(int fd, int on);
 /* Is there an executable called @name on PATH (or at that path)? */
 int msb_have_exe(const char *name, char *found, size_t n);

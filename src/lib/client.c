@@ -58,6 +58,28 @@ void msb_conn_close(struct msb_conn *c)
 	msb_buf_free(&c->in);
 }
 
+static json_object *get(json_object *o, const char *k);
+static int error_of(json_object *msg, msb_error *err);
+
+/* closed_why() - the supervisor closed the connection before taking a
+ * request: what it said first, if anything ("too many connections"). */
+static int closed_why(struct msb_conn *c, msb_error *err)
+{
+	json_object *msg = NULL;
+	int r;
+
+	if (msb_conn_recv(c, &msg, 1000, NULL) == 1 && get(msg, "error")) {
+		r = error_of(msg, err);
+		json_object_put(msg);
+		return r;
+	}
+	if (msg)
+		json_object_put(msg);
+	return msb_fail(err, MSB_E_STOPPED,
+			"the sandbox closed the connection (its supervisor "
+			"is stopping, or refused it)");
+}
+
 int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err)
 {
 	size_t n;
@@ -70,8 +92,10 @@ int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err)
 		msb_buf_free(&b);
 		return msb_fail(err, -ENOMEM, "out of memory");
 	}
-	r = msb_write_all(c->fd, msb_buf_data(&b), b.len);
+	r = msb_send_all(c->fd, msb_buf_data(&b), b.len);
 	msb_buf_free(&b);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return closed_why(c, err);
 	if (r < 0)
 		return msb_fail_errno(err, r, "sandbox API socket");
 	return 0;
@@ -163,8 +187,11 @@ static int error_of(json_object *msg, msb_error *err)
 			json_object_get_string(get(e, "errno")));
 
 		r = en ? -en : -EIO;
-	} else if (code && !strcmp(code, "method_not_found"))
+	} else if (code && !strcmp(code, "method_not_found")) {
 		r = -EOPNOTSUPP;
+	} else if (code && !strcmp(code, "too_many_connections")) {
+		r = MSB_E_BUSY;
+	}
 	return msb_fail(err, r, "%s",
 			m ? m : "the supervisor refused the request");
 }
@@ -193,6 +220,13 @@ int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
 					method);
 		if (r < 0)
 			return r;
+		/* An error without an id is about the connection itself
+		 * (refused: too many connections): it answers this call. */
+		if (get(msg, "error") && !get(msg, "id")) {
+			r = error_of(msg, err);
+			json_object_put(msg);
+			return r;
+		}
 		if (json_object_get_int64(get(msg, "id")) != id ||
 		    get(msg, "event")) {
 			json_object_put(msg);

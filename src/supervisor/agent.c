@@ -104,9 +104,13 @@ void stream_free(struct sup *s, struct stream *st)
 	}
 	msb_buf_free(&st->stdin_q);
 	free(st);
-	/* Its stdin queue may have been what paused the connection. */
-	if (c)
+	/* Its stdin queue may have been what paused the connection; with
+	 * its last exec gone, it may be idle from now on. */
+	if (c) {
+		c->last_us = msb_now_us();
 		api_resume(s, c);
+		sup_tick_rearm(s);
+	}
 }
 
 /* Send queued stdin within the credit the agent gave. */
@@ -479,6 +483,7 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			json_object_object_add(m, "result", res);
 			api_send(s, st->conn, m);
 			st->conn = NULL;
+			sup_tick_rearm(s); /* the connection may be idle now */
 			sup_log(s, "started a detached command (pid %d); its "
 				   "output follows in this log", st->pid);
 		} else if (st->conn) {

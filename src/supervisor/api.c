@@ -5,6 +5,14 @@
  * "error", possibly after events with the same id. Messages without an id
  * (stdin, signal, resize) are notifications and get no reply unless they
  * are invalid.
+ *
+ * Connections: MAX_CONNS are served in full. A connection with nothing
+ * going on (no exec, no stop waiting for its answer) is idle: it is closed
+ * after CONN_IDLE_US, and the longest idle one makes room for a newcomer
+ * when every slot is taken, so idle connections can never lock clients
+ * out. When all MAX_CONNS are busy, a newcomer gets one of CONN_RESERVED
+ * slots kept for stop, info and ping, so a sandbox can always be stopped;
+ * past those, it is told "too many connections" and closed.
  */
 
 #define _GNU_SOURCE
@@ -54,7 +62,7 @@ static void conn_free(struct sup *s, struct conn *c)
 		if (st->main && s->state == ST_RUNNING)
 			sup_begin_stop(s, 0);
 	}
-	for (int i = 0; i < MAX_CONNS; i++)
+	for (int i = 0; i < CONN_SLOTS; i++)
 		if (s->conns[i] == c)
 			s->conns[i] = NULL;
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -374,6 +382,17 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 		goto out;
 	}
 	meth = json_object_get_string(method);
+	c->last_us = msb_now_us();
+	if (c->reserved && strcmp(meth, "stop") && strcmp(meth, "info") &&
+	    strcmp(meth, "ping")) {
+		reply_error(s, c, id, "too_many_connections",
+			    "too many connections to this sandbox (commands "
+			    "run on all %d of them); beyond that only stop, "
+			    "info and ping are served: try again when some have "
+			    "finished", MAX_CONNS);
+		c->closing = 1;
+		goto out;
+	}
 	if (!strcmp(meth, "stdin")) {
 		on_stdin(s, c, params);
 	} else if (!strcmp(meth, "signal")) {
@@ -414,6 +433,77 @@ out:
 	json_object_put(m);
 }
 
+/* busy_map() - @busy[slot] set for each connection that an exec runs on
+ * or whose stop waits for its answer: those are never closed as idle. */
+static void busy_map(struct sup *s, uint8_t busy[CONN_SLOTS])
+{
+	memset(busy, 0, CONN_SLOTS);
+	for (int i = 0; i < MAX_STREAMS; i++)
+		if (s->streams[i] && s->streams[i]->conn)
+			busy[s->streams[i]->conn->slot] = 1;
+	for (int i = 0; i < CONN_SLOTS; i++)
+		if (s->conns[i] && s->conns[i]->stop_ids &&
+		    json_object_array_length(s->conns[i]->stop_ids))
+			busy[i] = 1;
+}
+
+/* refuse() - the newcomer @fd is told why, and closed: one short line on
+ * a fresh socket, which its buffer takes whole. */
+static void refuse(int fd)
+{
+	static const char line[] =
+		"{\"id\":null,\"error\":{\"code\":\"too_many_connections\","
+		"\"message\":\"too many connections to this sandbox (commands "
+		"run on all of them); try again when some have finished\"}}\n";
+
+	if (send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more can be done for it */
+	}
+	close(fd);
+}
+
+/* evict_idle() - close the longest idle connection in slots [@from, @to)
+ * for a newcomer. Return: its slot, or -1 if all are busy. */
+static int evict_idle(struct sup *s, int from, int to)
+{
+	uint8_t busy[CONN_SLOTS];
+	struct conn *victim = NULL;
+
+	busy_map(s, busy);
+	for (int i = from; i < to; i++) {
+		struct conn *c = s->conns[i];
+
+		if (c && !busy[i] && (!victim || c->last_us < victim->last_us))
+			victim = c;
+	}
+	if (!victim)
+		return -1;
+	from = victim->slot;
+	conn_free(s, victim);
+	return from;
+}
+
+/* free_slot() - a slot for a newcomer: a free one, else the longest idle
+ * connection's, else a reserved one (*@reserved set; reserved slots too
+ * go to newcomers before idle holders). Return: -1 if none. */
+static int free_slot(struct sup *s, int *reserved)
+{
+	int slot;
+
+	*reserved = 0;
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (!s->conns[i])
+			return i;
+	slot = evict_idle(s, 0, MAX_CONNS);
+	if (slot >= 0)
+		return slot;
+	*reserved = 1;
+	for (int i = MAX_CONNS; i < CONN_SLOTS; i++)
+		if (!s->conns[i])
+			return i;
+	return evict_idle(s, MAX_CONNS, CONN_SLOTS);
+}
+
 void api_on_accept(struct sup *s)
 {
 	for (;;) {
@@ -421,25 +511,53 @@ void api_on_accept(struct sup *s)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct epoll_event ev = { .events = EPOLLIN };
 		struct conn *c;
-		int slot = -1;
+		int slot, reserved;
 
 		if (fd < 0)
-			return;
-		for (int i = 0; i < MAX_CONNS; i++)
-			if (!s->conns[i]) {
-				slot = i;
-				break;
-			}
+			break;
+		slot = free_slot(s, &reserved);
 		c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
-			close(fd);
+			refuse(fd);
 			continue;
 		}
 		c->ref.type = EV_CONN;
 		c->fd = fd;
+		c->slot = slot;
+		c->reserved = reserved;
+		c->last_us = msb_now_us();
 		s->conns[slot] = c;
 		ev.data.ptr = &c->ref;
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	sup_tick_rearm(s);
+}
+
+uint64_t api_idle_deadline(struct sup *s)
+{
+	uint8_t busy[CONN_SLOTS];
+	uint64_t next = 0;
+
+	busy_map(s, busy);
+	for (int i = 0; i < CONN_SLOTS; i++) {
+		struct conn *c = s->conns[i];
+
+		if (c && !busy[i] && (!next || c->last_us + CONN_IDLE_US < next))
+			next = c->last_us + CONN_IDLE_US;
+	}
+	return next;
+}
+
+void api_expire_idle(struct sup *s, uint64_t now_us)
+{
+	uint8_t busy[CONN_SLOTS];
+
+	busy_map(s, busy);
+	for (int i = 0; i < CONN_SLOTS; i++) {
+		struct conn *c = s->conns[i];
+
+		if (c && !busy[i] && c->last_us + CONN_IDLE_US <= now_us)
+			conn_free(s, c);
 	}
 }
 
@@ -523,7 +641,7 @@ void api_on_conn(struct sup *s, struct conn *c, uint32_t events)
 
 void api_close_all(struct sup *s)
 {
-	for (int i = 0; i < MAX_CONNS; i++) {
+	for (int i = 0; i < CONN_SLOTS; i++) {
 		struct conn *c = s->conns[i];
 
 		if (!c)

@@ -30,7 +30,10 @@ struct tls_ca;
 struct tls_env;
 
 #define MAX_STREAMS 1024
-#define MAX_CONNS 256
+#define MAX_CONNS 256        /* connections served in full */
+#define CONN_RESERVED 8      /* more, beyond those: stop, info, ping only */
+#define CONN_SLOTS (MAX_CONNS + CONN_RESERVED)
+#define CONN_IDLE_US (60 * 1000000ull) /* closed after this long idle */
 #define CONN_LOW (512 * 1024)     /* grant output credit below this */
 #define CONN_LINE_MAX (4 << 20)   /* longest request line accepted */
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
@@ -54,6 +57,9 @@ struct conn {
 	int dispatching; /* inside conn_dispatch() */
 	json_object *stop_ids; /* ids of stop requests, answered at the end */
 	int closing;
+	int slot;        /* its index in sup.conns */
+	int reserved;    /* in a slot beyond MAX_CONNS: stop, info, ping */
+	uint64_t last_us; /* accepted, or its last request line */
 };
 
 struct stream {
@@ -148,7 +154,7 @@ struct sup {
 	char *tls_upstream_pem;
 
 	struct stream *streams[MAX_STREAMS];
-	struct conn *conns[MAX_CONNS];
+	struct conn *conns[CONN_SLOTS];
 };
 
 /* main.c */
@@ -246,6 +252,10 @@ void api_on_conn(struct sup *s, struct conn *c, uint32_t events);
 void api_send(struct sup *s, struct conn *c, json_object *msg);
 void api_grant_credit(struct sup *s, struct conn *c);
 void api_close_all(struct sup *s);
+/* api_idle_deadline() - when the next idle connection is due to be
+ * closed (0: none); api_expire_idle() closes those due at @now_us. */
+uint64_t api_idle_deadline(struct sup *s);
+void api_expire_idle(struct sup *s, uint64_t now_us);
 void conn_update_events(struct sup *s, struct conn *c);
 /* api_resume() - read a paused connection again, starting with the request
  * lines it already holds. */

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tick.c - the supervisor's deadlines: exec timeouts
+/* tick.c - the supervisor's deadlines: exec timeouts, idle connections
  *
  * One timerfd (EV_TICK), armed at the earliest deadline of anything
  * running. A deadline is checked against the host's monotonic clock, never
  * the guest's (under TCG the guest's clock runs fast, docs/agent-protocol.md
  * §12). An exec past its timeout_ms gets SIGKILL on its process group in
  * the guest; its result then says "timed_out" (docs/api-protocol.md §5.3).
+ * An API connection idle for CONN_IDLE_US is closed (api.c).
  */
 
 #include <errno.h>
@@ -41,6 +42,12 @@ void sup_tick_rearm(struct sup *s)
 		if (st && st->deadline_us && (!next || st->deadline_us < next))
 			next = st->deadline_us;
 	}
+	{
+		uint64_t idle = api_idle_deadline(s);
+
+		if (idle && (!next || idle < next))
+			next = idle;
+	}
 	if (next) {
 		uint64_t us = next > now ? next - now : 1;
 
@@ -65,5 +72,6 @@ void sup_on_tick(struct sup *s)
 		st->timed_out = 1;
 		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGKILL);
 	}
+	api_expire_idle(s, now);
 	sup_tick_rearm(s);
 }

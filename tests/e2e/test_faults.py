@@ -228,3 +228,45 @@ def test_full_home_reads_and_frees(small_home):
         assert not os.path.exists(os.path.join(msb.home, "sandboxes", name))
     finally:
         os.unlink(fill)
+
+
+def _connect(path):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def test_connection_flood(msb):
+    # 256 idle connections once made every verb die of SIGPIPE without a
+    # word, stop included; 256 busy ones now get "too many connections",
+    # and stop always gets through.
+    name = unique("flood")
+    msb.out("run", "--name", name, "-d")
+    sock = os.path.join(msb.home, "sandboxes", name, "api.sock")
+    idle = [_connect(sock) for _ in range(300)]
+    try:
+        assert msb.out("exec", name, "--", "echo", "ok") == "ok\n"
+    finally:
+        for s in idle:
+            s.close()
+    busy = []
+    try:
+        for _ in range(256):
+            s = _connect(sock)
+            s.sendall(b'{"id":1,"method":"exec","params":'
+                      b'{"argv":["sleep","600"]}}\n')
+            busy.append(s)
+        for s in busy:  # every one is running
+            s.settimeout(120)
+            assert b'"started"' in s.recv(4096)
+        p = msb("exec", name, "--", "true")
+        assert p.returncode == 125, p
+        assert b"too many connections" in p.stderr, p.stderr
+        p = msb("stop", "-t", "1", name)
+        assert p.returncode == 0, p
+        assert name not in msb.out("ps")
+    finally:
+        for s in busy:
+            s.close()
+        msb("rm", "-f", name)

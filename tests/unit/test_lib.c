@@ -449,6 +449,50 @@ static void script_vanish(int fd)
 	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"YQ==\"}");
 }
 
+static void script_refuse(int fd)
+{
+	/* What the supervisor does when every slot is busy: one line, and
+	 * the connection closed without reading the request. */
+	peer_write(fd, "{\"id\":null,\"error\":{\"code\":"
+		       "\"too_many_connections\",\"message\":\"too many "
+		       "connections to this sandbox\"}}");
+}
+
+/* A refused connection is reported, never a SIGPIPE: the request (larger
+ * than the socket's buffer, so the write is still going on when the peer
+ * closes) fails with EPIPE, and the library reads why. Before, the process
+ * died of SIGPIPE (the whole unit run with it). */
+TEST(lib_refused_connection_no_sigpipe)
+{
+	static char big[4 << 20];
+	const char *argv[] = { "echo", big, NULL };
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_output out;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	memset(big, 'x', sizeof(big) - 1);
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_refuse);
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, NULL, &out, &err), MSB_E_BUSY);
+	CHECK_CONTAINS(err.message, "too many connections");
+	served(&e, __LINE__);
+	/* A small request, sent before the close, reads the same. */
+	serve(&e, "box", script_refuse);
+	argv[1] = "hi";
+	CHECK_EQ_INT(msb_exec_capture(sb, argv, NULL, &out, &err), MSB_E_BUSY);
+	CHECK_CONTAINS(err.message, "too many connections");
+	served(&e, __LINE__);
+out:
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
 TEST(lib_exec_failures)
 {
 	static const char *const argv[] = { "id", NULL };

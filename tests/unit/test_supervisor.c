@@ -1513,3 +1513,193 @@ TEST(regress_stop_result_id_not_echoed)
 out:
 	fx_end(&f);
 }
+
+/* ---- connection limits -------------------------------------------------- */
+
+/* connect_more() - a new client of @f's socket, accepted by the
+ * supervisor; its descriptor (nonblocking), or -1. */
+static int connect_more(struct fx *f)
+{
+	char sock[PATH_MAX + 16];
+	int fd;
+
+	snprintf(sock, sizeof(sock), "%s/api.sock", f->tmp);
+	fd = msb_unix_connect(sock);
+	if (fd < 0)
+		return -1;
+	msb_set_nonblock(fd, 1);
+	api_on_accept(f->s);
+	return fd;
+}
+
+/* newest() - the supervisor's connection that was accepted, or heard
+ * from, last. */
+static struct conn *newest(struct fx *f)
+{
+	struct conn *n = NULL;
+
+	for (int i = 0; i < CONN_SLOTS; i++)
+		if (f->s->conns[i] && (!n || f->s->conns[i]->last_us >= n->last_us))
+			n = f->s->conns[i];
+	return n;
+}
+
+static void client_line(struct fx *f, int fd, struct conn *c, const char *l)
+{
+	if (write(fd, l, strlen(l)) != (ssize_t)strlen(l) || write(fd, "\n", 1) != 1)
+		unit_fail(__FILE__, __LINE__, "client write failed");
+	api_on_conn(f->s, c, EPOLLIN);
+}
+
+/* read_all() - what the supervisor sent @fd, and whether it then closed. */
+static size_t read_all(int fd, char *buf, size_t n, int *eof)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	*eof = 0;
+	while (got + 1 < n && (r = read(fd, buf + got, n - 1 - got)) > 0)
+		got += (size_t)r;
+	if (got + 1 < n && read(fd, buf + got, 1) == 0)
+		*eof = 1;
+	buf[got] = '\0';
+	return got;
+}
+
+/* 256 idle connections (any process of the user can open them) once made
+ * every newcomer be closed unread: msb's verbs died of SIGPIPE. The longest
+ * idle one now makes room. */
+TEST(sup_conn_idle_evicted_for_newcomer)
+{
+	static int fds[MAX_CONNS];
+	struct fx f;
+	char buf[256];
+	int n = 0, eof, fd;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	f.c->last_us -= 1000; /* the oldest */
+	for (; n < MAX_CONNS - 1; n++)
+		if ((fds[n] = connect_more(&f)) < 0)
+			break;
+	CHECK_EQ_INT(n, MAX_CONNS - 1);
+	fd = connect_more(&f);
+	CHECK(fd >= 0);
+	/* The first, idle longest, was closed for it. */
+	CHECK(!conn_alive(&f));
+	read_all(f.client, buf, sizeof(buf), &eof);
+	CHECK(eof);
+	CHECK(newest(&f) && !newest(&f)->reserved);
+	client_line(&f, fd, newest(&f), "{\"id\":1,\"method\":\"ping\"}");
+	read_all(fd, buf, sizeof(buf), &eof);
+	CHECK_STR(buf, "{\"id\":1,\"result\":{\"version\":1}}\n");
+	if (fd >= 0)
+		close(fd);
+out:
+	while (n > 0)
+		close(fds[--n]);
+	fx_end(&f);
+}
+
+/* With every connection running a command, a newcomer still gets stop,
+ * info and ping (slots kept for them); anything else, and a newcomer past
+ * those slots, is told "too many connections" rather than closed unread. */
+TEST(sup_conn_busy_reserved_for_stop)
+{
+	static int fds[MAX_CONNS];
+	struct fx f;
+	char buf[1024];
+	int n = 0, eof, fd, stops[CONN_RESERVED];
+
+	memset(stops, -1, sizeof(stops));
+	if (fx_begin(&f) != 0)
+		goto out;
+	client_line(&f, f.client, f.c,
+		    "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":[\"sleep\",\"9\"]}}");
+	for (; n < MAX_CONNS - 1; n++) {
+		if ((fds[n] = connect_more(&f)) < 0)
+			break;
+		client_line(&f, fds[n], newest(&f),
+			    "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":[\"sleep\",\"9\"]}}");
+		drain_guest(&f);
+	}
+	CHECK_EQ_INT(n, MAX_CONNS - 1);
+	/* An exec beyond the limit is refused with a reason. */
+	fd = connect_more(&f);
+	CHECK(newest(&f) && newest(&f)->reserved);
+	client_line(&f, fd, newest(&f),
+		    "{\"id\":5,\"method\":\"exec\",\"params\":{\"argv\":[\"true\"]}}");
+	read_all(fd, buf, sizeof(buf), &eof);
+	CHECK_CONTAINS(buf, "{\"id\":5,\"error\":{\"code\":\"too_many_connections\"");
+	CHECK(eof);
+	close(fd);
+	/* A stop gets through: one per reserved slot. */
+	for (int i = 0; i < CONN_RESERVED; i++) {
+		stops[i] = connect_more(&f);
+		CHECK(newest(&f) && newest(&f)->reserved);
+		client_line(&f, stops[i], newest(&f),
+			    i ? "{\"id\":1,\"method\":\"stop\"}" :
+				"{\"id\":1,\"method\":\"info\"}");
+		if (!i) {
+			read_all(stops[i], buf, sizeof(buf), &eof);
+			CHECK_CONTAINS(buf, "\"status\":\"running\"");
+			client_line(&f, stops[i], newest(&f),
+				    "{\"id\":2,\"method\":\"stop\"}");
+		}
+	}
+	CHECK_EQ_INT(stop_calls, CONN_RESERVED);
+	/* Past every slot, busy all: refused, with the reason. */
+	fd = connect_more(&f);
+	read_all(fd, buf, sizeof(buf), &eof);
+	CHECK_STR(buf, "{\"id\":null,\"error\":{\"code\":\"too_many_connections\","
+		       "\"message\":\"too many connections to this sandbox "
+		       "(commands run on all of them); try again when some "
+		       "have finished\"}}\n");
+	CHECK(eof);
+	close(fd);
+out:
+	/* The stops are answered as the supervisor ends: clients still
+	 * there to read. */
+	fx_end(&f);
+	for (int i = 0; i < CONN_RESERVED; i++)
+		if (stops[i] >= 0)
+			close(stops[i]);
+	while (n > 0)
+		close(fds[--n]);
+}
+
+/* An idle connection is closed after CONN_IDLE_US; one with an exec is
+ * not, however quiet. */
+TEST(sup_conn_idle_timeout)
+{
+	struct fx f;
+	struct conn *busy;
+	uint64_t now;
+	int fd = -1;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	now = msb_now_us();
+	fd = connect_more(&f);
+	busy = newest(&f);
+	client_line(&f, fd, busy,
+		    "{\"id\":1,\"method\":\"exec\",\"params\":{\"argv\":[\"sleep\",\"99\"]}}");
+	CHECK_EQ_INT(api_idle_deadline(f.s), f.c->last_us + CONN_IDLE_US);
+	api_expire_idle(f.s, now + CONN_IDLE_US / 2);
+	CHECK(conn_alive(&f));
+	api_expire_idle(f.s, msb_now_us() + CONN_IDLE_US + 1);
+	CHECK(!conn_alive(&f));
+	{
+		int alive = 0;
+
+		for (int i = 0; i < CONN_SLOTS; i++)
+			alive |= f.s->conns[i] == busy;
+		CHECK(alive);
+	}
+	/* With only a busy connection left, nothing is due. */
+	CHECK_EQ_INT(api_idle_deadline(f.s), 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	fx_end(&f);
+}
