@@ -15,7 +15,7 @@ CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/imag
 LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
-	src/engine/qemu.c src/engine/qmp.c src/engine/guest.c $(wildcard src/lib/*.c) \
+	src/engine/qemu.c src/engine/qmp.c src/engine/save.c src/engine/guest.c $(wildcard src/lib/*.c) \
 	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c))
 # The layer unpacker is a helper process of its own, the only user of libarchive.
 UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c

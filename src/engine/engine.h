@@ -28,6 +28,7 @@ struct msb_disk {
 	const char *path;
 	const char *serial;  /* how the agent finds it */
 	int readonly;
+	const char *format;  /* NULL: "raw"; "qcow2" for a fork's overlay */
 };
 
 /* A vhost-user-fs device: @fd is the VM's end of its socket. */
@@ -85,15 +86,37 @@ struct msb_vm_spec {
 	unsigned nfs;
 	msb_engine_event_fn on_event; /* may be NULL */
 	void *event_opaque;
+	/* A restore: the VM starts frozen, its RAM a private (copy-on-write)
+	 * mapping of @restore_ram, and waits for msb_engine_restore() to
+	 * load the device state from @restore_state_fd (-1: none). */
+	const char *restore_ram;
+	int restore_state_fd;
+	int ram_fd;            /* set by msb_engine_launch(): the RAM memfd */
 };
 
 struct msb_qmp;
+struct msb_engine_op;
+
+/* What the last msb_engine_save() wrote and how long it took. */
+struct msb_save_info {
+	uint64_t state_bytes;   /* device state */
+	uint64_t ram_bytes;     /* RAM pages written (the file is sparse) */
+	uint64_t ram_size;      /* the file's size: the guest's memory */
+	uint64_t state_us, ram_us;
+};
 
 struct msb_vm {
 	pid_t pid;
 	enum msb_accel accel;
 	uint64_t launched_us;
 	struct msb_qmp *qmp;   /* the control link (QEMU: its QMP monitor) */
+	int ram_fd;            /* guest RAM shared with us (-1: private) */
+	uint64_t ram_size;
+	msb_engine_event_fn on_event;
+	void *event_opaque;
+	struct msb_engine_op *op; /* a save or restore under way */
+	int restore_state_fd;  /* from the spec, for msb_engine_restore() */
+	struct msb_save_info saved;
 };
 
 /* msb_engine_find() - the monitor binary, or an error saying how to install it. */
@@ -157,5 +180,23 @@ typedef void (*msb_engine_status_fn)(void *opaque, const char *status,
 				     int running);
 int msb_engine_status(struct msb_vm *vm, msb_engine_status_fn cb,
 		      void *opaque, msb_error *err);
+
+/* msb_engine_save() - with the VM paused: its device state to @dir/state
+ * and its RAM to @dir/ram (sparse: only pages holding data), files that
+ * never change afterwards. The VM stays paused. Only a VM whose RAM is
+ * shared with us (not a restored one) can be saved. */
+int msb_engine_save(struct msb_vm *vm, const char *dir, msb_engine_done_fn done,
+		    void *opaque, msb_error *err);
+/* msb_engine_restore() - load the device state given at launch and run. */
+int msb_engine_restore(struct msb_vm *vm, msb_engine_done_fn done,
+		       void *opaque, msb_error *err);
+/* msb_engine_version() - the monitor's version, e.g. "7.2.19", for
+ * snapshots (whose device state only that version is sure to load). */
+int msb_engine_version(char *buf, size_t n, msb_error *err);
+/* msb_copy_sparse() - @src's data into a new file @path of @size bytes,
+ * holes (and 4 KiB blocks of zeros) left as holes. Return: bytes written,
+ * or an error (the file removed). */
+int64_t msb_copy_sparse(int src, const char *path, uint64_t size,
+			msb_error *err);
 
 #endif

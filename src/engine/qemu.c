@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,6 +30,7 @@
 
 #include "engine.h"
 #include "qmp.h"
+#include "save.h"
 #include "util.h"
 
 #define QEMU "qemu-system-x86_64"
@@ -242,11 +244,25 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	add(a, "%u", s->cpus);
 	add(a, "-m");
 	add(a, "%llu", (unsigned long long)s->memory_mib);
-	/* Guest RAM in a memfd mapped shared: vhost-user devices (volumes)
-	 * map the same pages in the supervisor. */
-	add(a, "-object");
-	add(a, "memory-backend-memfd,id=ram,size=%lluM,share=on",
-	    (unsigned long long)s->memory_mib);
+	if (s->restore_ram) {
+		/* A restored VM: its RAM is a private, copy-on-write mapping
+		 * of the snapshot's file, which it therefore never changes;
+		 * every VM restored from it shares the unwritten pages. */
+		add(a, "-object");
+		add(a, "memory-backend-file,id=ram,size=%lluM,mem-path=%s,"
+		       "share=off",
+		    (unsigned long long)s->memory_mib, opt(a, s->restore_ram));
+		add(a, "-incoming");
+		add(a, "defer");
+	} else {
+		/* Guest RAM in a memfd of ours (@ram_fd) mapped shared:
+		 * vhost-user devices (volumes) map the same pages in the
+		 * supervisor, and a snapshot copies them from it. */
+		add(a, "-object");
+		add(a, "memory-backend-file,id=ram,size=%lluM,"
+		       "mem-path=/proc/self/fd/%d,share=on",
+		    (unsigned long long)s->memory_mib, s->ram_fd);
+	}
 	add(a, "-machine");
 	add(a, "memory-backend=ram");
 	add(a, "-nodefaults");
@@ -307,8 +323,9 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	}
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		add(a, "-drive");
-		add(a, "if=none,id=d%u,file=%s,format=raw,%s", i,
+		add(a, "if=none,id=d%u,file=%s,format=%s,%s", i,
 		    opt(a, s->disks[i].path),
+		    s->disks[i].format ? s->disks[i].format : "raw",
 		    s->disks[i].readonly ? "readonly=on" :
 					   "cache=writeback,discard=unmap");
 		add(a, "-device");
@@ -344,15 +361,25 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		      msb_error *err)
 {
 	char qemu[PATH_MAX], **argv = NULL;
-	int r, logfd = -1, qmp[2] = { -1, -1 };
+	int r, logfd = -1, qmp[2] = { -1, -1 }, ram = -1;
 	pid_t parent = getpid(), pid;
+	struct msb_vm_spec sp = *s;
 
 	r = msb_engine_find(qemu, sizeof(qemu), err);
 	if (r < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) < 0)
 		return msb_fail_errno(err, -errno, "QMP socketpair");
-	r = msb_engine_argv(s, qemu, qmp[1], &argv, err);
+	if (!s->restore_ram) {
+		ram = memfd_create("msb-guest-ram", MFD_CLOEXEC);
+		if (ram < 0 ||
+		    ftruncate(ram, (off_t)(s->memory_mib << 20)) < 0) {
+			r = msb_fail_errno(err, -errno, "guest RAM (memfd)");
+			goto out;
+		}
+	}
+	sp.ram_fd = ram;
+	r = msb_engine_argv(&sp, qemu, qmp[1], &argv, err);
 	if (r < 0)
 		goto out;
 
@@ -375,6 +402,10 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		/* The agent link descriptor must survive exec. */
 		fcntl(s->agent_fd, F_SETFD, 0);
 		fcntl(qmp[1], F_SETFD, 0);
+		if (ram >= 0)
+			fcntl(ram, F_SETFD, 0);
+		if (s->restore_ram && s->restore_state_fd >= 0)
+			fcntl(s->restore_state_fd, F_SETFD, 0);
 		if (s->net_mac)
 			fcntl(s->net_fd, F_SETFD, 0);
 		for (unsigned i = 0; i < s->nfs; i++)
@@ -395,11 +426,19 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	vm->pid = pid;
 	vm->accel = s->accel;
 	vm->launched_us = msb_now_us();
-	msb_qmp_free(vm->qmp);
-	vm->qmp = msb_qmp_new(qmp[0], s->on_event, s->event_opaque);
+	msb_engine_close(vm);
+	vm->on_event = s->on_event;
+	vm->event_opaque = s->event_opaque;
+	vm->qmp = msb_qmp_new(qmp[0], msb_engine_on_event, vm);
 	qmp[0] = -1;
+	vm->ram_fd = ram;
+	vm->ram_size = s->memory_mib << 20;
+	vm->restore_state_fd = s->restore_ram ? s->restore_state_fd : -1;
+	ram = -1;
 	r = 0;
 out:
+	if (ram >= 0)
+		close(ram);
 	if (logfd >= 0)
 		close(logfd);
 	if (qmp[0] >= 0)
@@ -420,6 +459,10 @@ void msb_engine_close(struct msb_vm *vm)
 {
 	msb_qmp_free(vm->qmp);
 	vm->qmp = NULL;
+	msb_engine_op_end(vm, -EPIPE, "the VM is gone");
+	if (vm->ram_fd > 0)
+		close(vm->ram_fd);
+	vm->ram_fd = -1;
 }
 
 int msb_engine_fd(const struct msb_vm *vm)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -134,8 +135,9 @@ int msb_qmp_on_writable(struct msb_qmp *q)
 	return 0;
 }
 
-int msb_qmp_send(struct msb_qmp *q, const char *cmd, json_object *args,
-		 msb_qmp_reply_fn cb, void *opaque, msb_error *err)
+static int msb_qmp_send_queued(struct msb_qmp *q, const char *cmd,
+			       json_object *args, msb_qmp_reply_fn cb,
+			       void *opaque, msb_error *err)
 {
 	json_object *m;
 	struct pending *p;
@@ -173,8 +175,68 @@ int msb_qmp_send(struct msb_qmp *q, const char *cmd, json_object *args,
 	}
 	*q->tail = p;
 	q->tail = &p->next;
+	return 0;
+}
+
+int msb_qmp_send(struct msb_qmp *q, const char *cmd, json_object *args,
+		 msb_qmp_reply_fn cb, void *opaque, msb_error *err)
+{
+	int r = msb_qmp_send_queued(q, cmd, args, cb, opaque, err);
+
 	/* Commands are small: the socket nearly always takes one whole. */
-	msb_qmp_on_writable(q);
+	if (r == 0)
+		msb_qmp_on_writable(q);
+	return r;
+}
+
+int msb_qmp_send_fd(struct msb_qmp *q, const char *cmd, json_object *args,
+		    int fd, msb_qmp_reply_fn cb, void *opaque, msb_error *err)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	struct cmsghdr *c;
+	size_t before;
+	ssize_t n;
+	int r;
+
+	if (q->out.len) {
+		json_object_put(args);
+		return msb_fail(err, -EBUSY, "QEMU's monitor is still taking "
+					     "earlier commands");
+	}
+	/* Queue it as usual, then hand its first bytes over with the
+	 * descriptor; what the socket does not take goes out later. */
+	before = q->out.len;
+	r = msb_qmp_send_queued(q, cmd, args, cb, opaque, err);
+	if (r < 0)
+		return r;
+	memset(&u, 0, sizeof(u));
+	iov.iov_base = msb_buf_data(&q->out) + before;
+	iov.iov_len = q->out.len - before;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		/* Nothing went: the command must not go without its
+		 * descriptor either. */
+		r = n < 0 ? -errno : -EIO;
+		fail_all(q, "QEMU's monitor connection broke");
+		return msb_fail_errno(err, r, "passing a descriptor to QEMU");
+	}
+	msb_buf_consume(&q->out, (size_t)n);
 	return 0;
 }
 

@@ -57,6 +57,11 @@ int msb_qmp_want_write(const struct msb_qmp *q);
 int msb_qmp_send(struct msb_qmp *q, const char *cmd, json_object *args,
 		 msb_qmp_reply_fn cb, void *opaque, msb_error *err);
 
+/* msb_qmp_send_fd() - the same, with @fd passed along (SCM_RIGHTS), as
+ * "getfd" and "add-fd" want; only when no output is queued (-EBUSY). */
+int msb_qmp_send_fd(struct msb_qmp *q, const char *cmd, json_object *args,
+		    int fd, msb_qmp_reply_fn cb, void *opaque, msb_error *err);
+
 /* msb_qmp_on_readable() - read what is there and dispatch whole lines.
  * Return: 0, or a negative errno once the link is broken (EOF included). */
 int msb_qmp_on_readable(struct msb_qmp *q, msb_error *err);

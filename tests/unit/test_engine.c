@@ -54,9 +54,11 @@ TEST(engine_argv_escapes_option_values)
 	char **argv = NULL;
 
 	spec_init(&s);
-	s.disks[0] = (struct msb_disk){ "/tmp/x/a,b c/upper.ext4", "upper", 0 };
-	s.disks[1] = (struct msb_disk){ "/tmp/x/a,b c/layers/l,1.erofs",
-					"layer0", 1 };
+	s.disks[0] = (struct msb_disk){ .path = "/tmp/x/a,b c/upper.ext4",
+					.serial = "upper" };
+	s.disks[1] = (struct msb_disk){
+		.path = "/tmp/x/a,b c/layers/l,1.erofs", .serial = "layer0",
+		.readonly = 1 };
 	s.ndisks = 2;
 	s.fs[0] = (struct msb_fsdev){ 9, "msbvol0" };
 	s.nfs = 1;
@@ -91,7 +93,8 @@ TEST(engine_argv_too_long_fails)
 	for (unsigned i = 0; i < 16; i++) {
 		memset(path[i], ',', sizeof(path[i]) - 1);
 		path[i][0] = '/';
-		s.disks[i] = (struct msb_disk){ path[i], "layer", 1 };
+		s.disks[i] = (struct msb_disk){ .path = path[i], .serial = "layer",
+					       .readonly = 1 };
 	}
 	s.ndisks = 16;
 	CHECK(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err) < 0);
