@@ -17,6 +17,7 @@
 
 #include "port.h"
 #include "power.h"
+#include "restore.h"
 #include "serve.h"
 #include "stream.h"
 
@@ -77,6 +78,10 @@ static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 	case MSB_F_SHUTDOWN:
 		if (!h->stream)
 			shutdown_begin(h->len >= 4 ? msb_get_be32(p) : 0);
+		break;
+	case MSB_F_QUIESCE:
+		if (!h->stream)
+			restore_hold(dispatch);
 		break;
 	default:
 		break; /* INIT again, PONG, or a type from a newer host */

@@ -35,6 +35,11 @@ enum msb_frame_type {
 	MSB_F_SIGNAL = 4,   /* u32 signal number */
 	MSB_F_RESIZE = 5,   /* u16 rows, u16 cols */
 	MSB_F_SHUTDOWN = 6, /* stream 0: u32 grace period in ms */
+	MSB_F_QUIESCE = 10, /* stream 0: stop sending until THAW or RESTORED
+			     * (a snapshot is about to be taken) */
+	MSB_F_THAW = 11,    /* stream 0: the snapshot is taken; go on */
+	MSB_F_RESTORED = 12, /* stream 0: TLV; this VM is a restored copy:
+			      * HOSTNAME, TIME, ENTROPY, ENV; answered READY */
 	/* both directions */
 	MSB_F_WINDOW = 7,   /* u32 credit: host grants output, guest grants stdin */
 	MSB_F_PING = 8,     /* echoed back as PONG with the same payload */
@@ -48,6 +53,8 @@ enum msb_frame_type {
 	MSB_F_EXIT = 69,    /* i32 exit code, u32 signal; stream ends */
 	MSB_F_ERROR = 70,   /* UTF-8 message; on stream 0 a fatal agent error */
 	MSB_F_LOG = 71,     /* stream 0: UTF-8 log line from the agent */
+	MSB_F_QUIESCED = 72, /* stream 0: reply to QUIESCE; the last frame
+			      * before THAW or RESTORED */
 };
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
@@ -78,6 +85,9 @@ enum msb_tag {
 	MSB_T_NET_DNS6 = 22, /* 16-byte address: /etc/resolv.conf */
 	MSB_T_CA_PEM = 23,   /* string: the interception CA's certificate
 			      * (PEM), for the trust store */
+	MSB_T_ENTROPY = 24,  /* bytes: host randomness to mix in and credit
+			      * (RESTORED) */
+	MSB_T_SNAPSHOT = 25, /* string: the snapshot restored (RESTORED) */
 };
 
 #define MSB_VOLUME_RO 1
