@@ -38,12 +38,13 @@ void agent_send(struct sup *s, uint32_t stream, uint8_t type,
 		const void *payload, size_t n)
 {
 	uint8_t hdr[MSB_FRAME_HDR];
+	struct msb_buf *q = s->agent_hold ? &s->agent_held : &s->agent_out;
 
 	if (s->agent_fd < 0)
 		return;
 	msb_frame_encode_hdr(hdr, (uint32_t)n, stream, type);
-	if (msb_buf_append(&s->agent_out, hdr, sizeof(hdr)) < 0 ||
-	    msb_buf_append(&s->agent_out, payload, n) < 0) {
+	if (msb_buf_append(q, hdr, sizeof(hdr)) < 0 ||
+	    (n && msb_buf_append(q, payload, n) < 0)) {
 		sup_log(s, "out of memory queueing a frame for the agent");
 		return;
 	}
@@ -458,12 +459,23 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			break;
 		case MSB_F_PONG:
 			break;
+		case MSB_F_QUIESCED:
+			sup_snapshot_quiesced(s);
+			break;
 		}
 		return;
 	}
 	st = stream_get(s, h->stream);
-	if (!st)
+	if (!st) {
+		/* A restored guest's execs from before the snapshot have
+		 * no client here: their output is dropped, and credited
+		 * back so they never block on it. */
+		if (h->stream <= s->restored_streams &&
+		    (h->type == MSB_F_STDOUT || h->type == MSB_F_STDERR) &&
+		    h->len)
+			agent_send_u32(s, h->stream, MSB_F_WINDOW, h->len);
 		return;
+	}
 	switch (h->type) {
 	case MSB_F_STARTED:
 		if (h->len != 4 || st->started)

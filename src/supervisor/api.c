@@ -158,6 +158,23 @@ static void reply_result(struct sup *s, struct conn *c, json_object *id,
 	api_send(s, c, m);
 }
 
+void api_reply_result(struct sup *s, struct conn *c, int64_t id,
+		      json_object *result)
+{
+	json_object *jid = json_object_new_int64(id);
+
+	reply_result(s, c, jid, result);
+	json_object_put(jid);
+}
+
+int api_conn_alive(struct sup *s, struct conn *c, uint64_t serial)
+{
+	for (int i = 0; i < CONN_SLOTS; i++)
+		if (s->conns[i] == c)
+			return c->serial == serial && !c->closing;
+	return 0;
+}
+
 static const char *state_name(enum sup_state st)
 {
 	switch (st) {
@@ -412,6 +429,13 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 		reply_result(s, c, id, info_json(s));
 	} else if (!strcmp(meth, "exec")) {
 		on_exec(s, c, id, params);
+	} else if (!strcmp(meth, "snapshot")) {
+		if (!json_object_is_type(id, json_type_int))
+			reply_error(s, c, id, "invalid_request",
+				    "snapshot needs an integer \"id\"");
+		else
+			sup_snapshot_start(s, c, json_object_get_int64(id),
+					   params);
 	} else if (!strcmp(meth, "stop")) {
 		json_object *v;
 		int t = 10;
@@ -526,6 +550,11 @@ void api_on_accept(struct sup *s)
 		c->slot = slot;
 		c->reserved = reserved;
 		c->last_us = msb_now_us();
+		{
+			static uint64_t serials;
+
+			c->serial = ++serials;
+		}
 		s->conns[slot] = c;
 		ev.data.ptr = &c->ref;
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -133,6 +133,14 @@ void sup_save_runtime(struct sup *s)
 	json_object_object_add(o, "host_ready_us",
 			       json_object_new_int64((int64_t)(s->ready_us -
 							       s->t0_us)));
+	if (s->restore_dir[0]) {
+		json_object_object_add(o, "restored_from",
+				       json_object_new_string(s->restore_snap));
+		json_object_object_add(
+			o, "host_state_loaded_us",
+			json_object_new_int64(
+				(int64_t)(s->restore_loaded_us - s->t0_us)));
+	}
 	msb_db_set_runtime(s->db, s->name,
 			   json_object_to_json_string_ext(
 				   o, JSON_C_TO_STRING_PLAIN),
@@ -332,10 +340,17 @@ static int launch(struct sup *s, msb_error *err)
 	s->spec.on_event = sup_engine_event;
 	s->spec.event_opaque = s;
 	r = sup_fs_link(s, err);
+	if (r == 0 && s->restore_dir[0])
+		r = sup_restore_prepare(s, s->restore_dir, err);
 	if (r == 0)
 		r = msb_engine_launch(&s->spec, &s->vm, err);
+	if (s->spec.restore_state_fd >= 0 && r < 0)
+		close(s->spec.restore_state_fd);
+	s->spec.restore_state_fd = -1;
 	s->engine_ref.type = EV_ENGINE;
 	s->engine_fd = -1; /* a relaunch's new link is added afresh */
+	if (r == 0 && s->restore_dir[0])
+		r = sup_restore_start(s, err);
 	if (r == 0)
 		sup_engine_update(s);
 	sup_fs_launched(s);
@@ -442,6 +457,9 @@ static void run_loop(struct sup *s)
 				break;
 			case EV_ENGINE:
 				on_engine(s, evs[i].events);
+				break;
+			case EV_SNAP:
+				sup_snapshot_timer(s);
 				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -560,12 +578,21 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	s->spec.memory_mib = row->info.memory_mib;
 	s->spec.console_log = console;
 	s->spec.engine_log = elog;
-	s->spec.disks[0] = (struct msb_disk){ upper, "upper", 0 };
+	s->spec.disks[0] = (struct msb_disk){ .path = upper,
+					      .serial = "upper" };
+	/* A restored sandbox's upper is an overlay over its snapshot's. */
+	if (json_object_object_get_ex(s->config, "upper", &v)) {
+		snprintf(upper, sizeof(upper), "%s/%s", s->dir,
+			 json_object_get_string(v));
+		s->spec.disks[0].format = "qcow2";
+	}
 	for (size_t i = 0; i < nlayers; i++) {
 		snprintf(serials[i], sizeof(serials[i]), "layer%zu", i);
-		s->spec.disks[1 + i] =
-			(struct msb_disk){ layers[i], serials[i], 1 };
+		s->spec.disks[1 + i] = (struct msb_disk){ .path = layers[i],
+							  .serial = serials[i],
+							  .readonly = 1 };
 	}
+	s->spec.restore_state_fd = -1;
 	s->spec.ndisks = 1 + (unsigned)nlayers;
 	s->spec.accel = msb_engine_accel();
 	if (json_object_object_get_ex(s->config, "kernel_cmdline", &v))
@@ -717,6 +744,11 @@ int main(int argc, char **argv)
 	s->notify_fd = atoi(argv[2]);
 	s->agent_fd = -1;
 	s->engine_fd = -1;
+	/* Set by msb_snapshot_restore() for the first boot only: later
+	 * starts boot the sandbox's own disk. */
+	if (getenv("MSB_RESTORE"))
+		snprintf(s->restore_dir, sizeof(s->restore_dir), "%s",
+			 getenv("MSB_RESTORE"));
 	s->t0_us = msb_now_us();
 	if (getenv("MSB_T0_US"))
 		s->t0_us -= strtoull(getenv("MSB_T0_US"), NULL, 10);

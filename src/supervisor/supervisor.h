@@ -39,7 +39,7 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_FS, EV_ENGINE, EV_TICK };
+	       EV_FS, EV_ENGINE, EV_TICK, EV_SNAP };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -56,6 +56,8 @@ struct conn {
 	int want_out;   /* EPOLLOUT armed */
 	int dispatching; /* inside conn_dispatch() */
 	json_object *stop_ids; /* ids of stop requests, answered at the end */
+	uint64_t serial;  /* tells this connection from a later one that
+			   * reuses its memory */
 	int closing;
 	int slot;        /* its index in sup.conns */
 	int reserved;    /* in a slot beyond MAX_CONNS: stop, info, ping */
@@ -108,6 +110,14 @@ struct sup {
 	int agent_want_out;
 	int agent_hello;
 	uint32_t next_stream;
+	/* a snapshot is being taken: frames for the agent wait here */
+	int agent_hold;
+	struct msb_buf agent_held;
+	/* restored from a snapshot ($MSB_RESTORE) */
+	char restore_dir[4096];
+	char restore_snap[256];
+	uint32_t restored_streams; /* ids up to here are the guest's own */
+	uint64_t restore_loaded_us;
 	json_object *timings;
 	/* the detached command's state, for the record's runtime (inspect,
 	 * ps, msb wait): argv, status ("running", "exited", "failed",
@@ -246,7 +256,24 @@ struct stream *agent_exec(struct sup *s, json_object *params, char *why,
 void agent_command_end(struct sup *s, const char *status, int code, int sig,
 		       const char *error);
 
+/* snapshot.c */
+/* sup_snapshot_start() - API "snapshot" {"dir"}: answered when done. */
+void sup_snapshot_start(struct sup *s, struct conn *c, int64_t id,
+			json_object *params);
+/* sup_snapshot_quiesced() - the agent's QUIESCED arrived. */
+void sup_snapshot_quiesced(struct sup *s);
+void sup_snapshot_timer(struct sup *s);
+/* sup_restore_prepare() - the launch maps the snapshot's RAM and waits
+ * for its device state (@dir: the snapshot's directory). */
+int sup_restore_prepare(struct sup *s, const char *dir, msb_error *err);
+/* sup_restore_start() - once launched: load the state, then RESTORED. */
+int sup_restore_start(struct sup *s, msb_error *err);
+
 /* api.c */
+/* api_conn_alive() - @c is still the connection of @serial. */
+int api_conn_alive(struct sup *s, struct conn *c, uint64_t serial);
+void api_reply_result(struct sup *s, struct conn *c, int64_t id,
+		      json_object *result);
 void api_on_accept(struct sup *s);
 void api_on_conn(struct sup *s, struct conn *c, uint32_t events);
 void api_send(struct sup *s, struct conn *c, json_object *msg);

@@ -17,6 +17,7 @@
 #include "../../src/supervisor/fs.c"
 #include "../../src/supervisor/secrets.c"
 #include "../../src/supervisor/tick.c"
+#include "../../src/supervisor/snapshot.c"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* snapshot.c - taking a snapshot of the running sandbox, and waking up as
+ * a restored one (docs/snapshots.md)
+ *
+ * Theory of operation, taking one (API "snapshot", params {"dir"}):
+ *   1. QUIESCE goes to the agent, after everything queued before it;
+ *      whatever the supervisor has for the agent from then on is held
+ *      back. The agent answers QUIESCED as its last frame, so once it is
+ *      here no frame is in flight either way.
+ *   2. The VM is paused (QEMU drains and flushes its disks).
+ *   3. The engine saves the device state and the RAM (a full snapshot);
+ *      a sandbox with volumes (vhost-user-fs cannot migrate in QEMU 7.2)
+ *      and a restored one (its RAM is a private copy) get the disk only.
+ *   4. The upper disk is copied, sparse, at the same instant.
+ *   5. The VM runs again, THAW and then the held frames go to the agent,
+ *      and the client gets the facts the library writes into meta.json.
+ * Every failure after step 1 still goes through 5: the sandbox is never
+ * left paused. The library owns the directory and removes it on failure.
+ *
+ * Waking up restored ($MSB_RESTORE names the snapshot's directory): the VM
+ * is launched waiting for its device state, the engine loads it, and the
+ * agent, which was holding still since QUIESCE, gets RESTORED instead of
+ * THAW: the new hostname, the wall clock, host randomness to reseed with,
+ * and the --env overrides. Its READY makes the sandbox ready.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+#include "util.h"
+
+/* How long the agent may take to answer QUIESCE (it syncs filesystems). */
+#define QUIESCE_TIMEOUT_MS 30000
+
+enum snap_step { SNAP_IDLE, SNAP_QUIESCING, SNAP_PAUSING, SNAP_SAVING,
+		 SNAP_RESUMING };
+
+struct sup_snap {
+	enum snap_step step;
+	struct conn *conn;
+	uint64_t conn_serial;
+	int64_t req_id;
+	char dir[PATH_MAX];
+	int full;
+	char reason[160];       /* why only the disk, if so */
+	char fail[512];
+	int paused;
+	uint64_t t0, t_quiesced, t_paused, t_saved, t_disk, t_resumed;
+	uint64_t disk_bytes;
+};
+
+static struct sup_snap snap;
+static struct ev_ref timer_ref = { EV_SNAP };
+static int timer_fd = -1;
+
+static void arm(struct sup *s, uint64_t ms)
+{
+	struct itimerspec it = { 0 };
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.ptr = &timer_ref };
+
+	if (timer_fd < 0) {
+		timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					       TFD_NONBLOCK | TFD_CLOEXEC);
+		if (timer_fd < 0)
+			return;
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, timer_fd, &ev);
+	}
+	it.it_value.tv_sec = (time_t)(ms / 1000);
+	it.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	timerfd_settime(timer_fd, 0, &it, NULL);
+}
+
+static void finish(struct sup *s);
+static void resume(struct sup *s);
+
+static void failed(struct sup *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void failed(struct sup *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!snap.fail[0]) {
+		va_start(ap, fmt);
+		vsnprintf(snap.fail, sizeof(snap.fail), fmt, ap);
+		va_end(ap);
+	}
+	resume(s);
+}
+
+static int copy_upper(struct sup *s, msb_error *err)
+{
+	const struct msb_disk *d = &s->spec.disks[0];
+	char out[PATH_MAX + 16];
+	struct stat st;
+	int64_t n;
+	int fd;
+
+	snprintf(out, sizeof(out), "%s/upper.ext4", snap.dir);
+	if (d->format && strcmp(d->format, "raw")) {
+		/* A restored sandbox's overlay: flattened with its backing
+		 * file into one raw image (-U: QEMU holds the image). */
+		char tool[PATH_MAX];
+		pid_t pid;
+		int status;
+
+		if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
+			return msb_fail(err, -ENOENT,
+					"qemu-img not found: install it with "
+					"'sudo apt-get install qemu-utils'");
+		pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+
+			dup2(null, 0);
+			dup2(null, 1);
+			execl(tool, tool, "convert", "-U", "-f", d->format,
+			      "-O", "raw", d->path, out, (char *)NULL);
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) < 0 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			unlink(out);
+			return msb_fail(err, -EIO,
+					"qemu-img could not copy the disk (see "
+					"'msb logs %s')",
+					s->name);
+		}
+		if (stat(out, &st) == 0)
+			snap.disk_bytes = (uint64_t)st.st_blocks * 512;
+		return 0;
+	}
+	fd = open(d->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return msb_fail_errno(err, -e, "cannot read %s", d->path);
+	}
+	n = msb_copy_sparse(fd, out, (uint64_t)st.st_size, err);
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	snap.disk_bytes = (uint64_t)n;
+	return 0;
+}
+
+static void resumed(void *opaque, int rc, const char *why)
+{
+	struct sup *s = opaque;
+
+	if (rc < 0) {
+		/* A VM that will not run again is of no use: say so and
+		 * let it go. */
+		sup_log(s, "the VM did not resume after the snapshot: %s; "
+			   "stopping",
+			why);
+		failed(s, "the VM did not resume: %s", why);
+		msb_engine_kill(&s->vm);
+	}
+	snap.paused = 0;
+	snap.t_resumed = msb_now_us();
+	finish(s);
+}
+
+/* Run again and let the agent go on, whatever happened before. */
+static void resume(struct sup *s)
+{
+	msb_error err = { 0 };
+
+	if (snap.step == SNAP_RESUMING)
+		return;
+	snap.step = SNAP_RESUMING;
+	arm(s, 0);
+	if (!snap.paused) {
+		finish(s);
+		return;
+	}
+	if (msb_engine_resume(&s->vm, resumed, s, &err) < 0)
+		resumed(s, err.code, err.message);
+}
+
+static void saved(void *opaque, int rc, const char *why)
+{
+	struct sup *s = opaque;
+	msb_error err = { 0 };
+
+	if (rc < 0) {
+		failed(s, "%s", why);
+		return;
+	}
+	snap.t_saved = msb_now_us();
+	if (copy_upper(s, &err) < 0) {
+		failed(s, "%s", err.message);
+		return;
+	}
+	snap.t_disk = msb_now_us();
+	resume(s);
+}
+
+static void paused(void *opaque, int rc, const char *why)
+{
+	struct sup *s = opaque;
+	msb_error err = { 0 };
+
+	if (rc < 0) {
+		failed(s, "the VM could not be paused: %s", why);
+		return;
+	}
+	snap.paused = 1;
+	snap.t_paused = msb_now_us();
+	snap.step = SNAP_SAVING;
+	if (!snap.full) {
+		saved(s, 0, NULL);
+		return;
+	}
+	if (msb_engine_save(&s->vm, snap.dir, saved, s, &err) < 0)
+		failed(s, "%s", err.message);
+}
+
+void sup_snapshot_quiesced(struct sup *s)
+{
+	msb_error err = { 0 };
+
+	if (snap.step != SNAP_QUIESCING)
+		return;
+	snap.t_quiesced = msb_now_us();
+	snap.step = SNAP_PAUSING;
+	if (msb_engine_pause(&s->vm, paused, s, &err) < 0)
+		failed(s, "the VM could not be paused: %s", err.message);
+}
+
+void sup_snapshot_timer(struct sup *s)
+{
+	uint64_t x;
+
+	if (read(timer_fd, &x, sizeof(x)) < 0)
+		return;
+	if (snap.step == SNAP_QUIESCING)
+		failed(s, "the guest agent did not answer QUIESCE within %d s",
+		       QUIESCE_TIMEOUT_MS / 1000);
+}
+
+static json_object *ms(uint64_t a, uint64_t b)
+{
+	return json_object_new_double(b > a ? (double)(b - a) / 1000.0 : 0.0);
+}
+
+static void finish(struct sup *s)
+{
+	struct conn *c = snap.conn;
+	json_object *r, *t;
+
+	/* The agent goes on first, then whatever was held for it. */
+	if (s->agent_hold) {
+		struct msb_buf held = s->agent_held;
+
+		s->agent_hold = 0;
+		memset(&s->agent_held, 0, sizeof(s->agent_held));
+		agent_send(s, 0, MSB_F_THAW, NULL, 0);
+		if (held.len)
+			msb_buf_append(&s->agent_out, msb_buf_data(&held),
+				       held.len);
+		msb_buf_free(&held);
+		agent_on_writable(s);
+	}
+	snap.step = SNAP_IDLE;
+	if (!c || !api_conn_alive(s, c, snap.conn_serial))
+		return;
+	if (snap.fail[0]) {
+		sup_log(s, "snapshot failed: %s", snap.fail);
+		api_reply_error(s, c, snap.req_id, "snapshot_failed",
+				snap.fail);
+		return;
+	}
+	r = json_object_new_object();
+	json_object_object_add(r, "kind", json_object_new_string(
+						  snap.full ? "full" : "disk"));
+	if (!snap.full)
+		json_object_object_add(r, "reason",
+				       json_object_new_string(snap.reason));
+	json_object_object_add(r, "next_stream",
+			       json_object_new_int64(s->next_stream));
+	json_object_object_add(r, "disk_bytes",
+			       json_object_new_int64((int64_t)snap.disk_bytes));
+	if (snap.full) {
+		json_object_object_add(r, "state_bytes",
+				       json_object_new_int64(
+					       (int64_t)s->vm.saved.state_bytes));
+		json_object_object_add(r, "ram_bytes",
+				       json_object_new_int64(
+					       (int64_t)s->vm.saved.ram_bytes));
+		json_object_object_add(r, "ram_size",
+				       json_object_new_int64(
+					       (int64_t)s->vm.saved.ram_size));
+	}
+	t = json_object_new_object();
+	json_object_object_add(t, "quiesce_ms", ms(snap.t0, snap.t_quiesced));
+	json_object_object_add(t, "pause_ms", ms(snap.t_quiesced, snap.t_paused));
+	if (snap.full) {
+		json_object_object_add(t, "state_ms",
+				       json_object_new_double(
+					       (double)s->vm.saved.state_us / 1000));
+		json_object_object_add(t, "ram_ms",
+				       json_object_new_double(
+					       (double)s->vm.saved.ram_us / 1000));
+	}
+	json_object_object_add(t, "disk_ms", ms(snap.t_saved, snap.t_disk));
+	json_object_object_add(t, "paused_ms", ms(snap.t_paused, snap.t_resumed));
+	json_object_object_add(t, "total_ms", ms(snap.t0, snap.t_resumed));
+	json_object_object_add(r, "timings", t);
+	sup_log(s, "snapshot taken (%s, guest paused %.1f ms)",
+		snap.full ? "full" : "disk only",
+		(double)(snap.t_resumed - snap.t_paused) / 1000);
+	api_reply_result(s, c, snap.req_id, r);
+}
+
+void sup_snapshot_start(struct sup *s, struct conn *c, int64_t id,
+			json_object *params)
+{
+	json_object *v;
+	const char *dir = NULL;
+	struct stat st;
+
+	if (params && json_object_object_get_ex(params, "dir", &v))
+		dir = json_object_get_string(v);
+	if (!dir || dir[0] != '/' || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		api_reply_error(s, c, id, "invalid_params",
+				"snapshot needs \"dir\": an existing absolute "
+				"directory");
+		return;
+	}
+	if (s->state != ST_RUNNING) {
+		api_reply_error(s, c, id, "not_running",
+				"the sandbox is not running");
+		return;
+	}
+	if (snap.step != SNAP_IDLE) {
+		api_reply_error(s, c, id, "busy",
+				"a snapshot of this sandbox is already under "
+				"way");
+		return;
+	}
+	memset(&snap, 0, sizeof(snap));
+	snap.conn = c;
+	snap.conn_serial = c->serial;
+	snap.req_id = id;
+	snprintf(snap.dir, sizeof(snap.dir), "%s", dir);
+	snap.full = 1;
+	if (s->nvols) {
+		snap.full = 0;
+		snprintf(snap.reason, sizeof(snap.reason),
+			 "the sandbox has volumes (virtio-fs devices cannot "
+			 "be migrated by QEMU 7.2)");
+	} else if (s->vm.ram_fd <= 0) {
+		snap.full = 0;
+		snprintf(snap.reason, sizeof(snap.reason),
+			 "the sandbox was itself restored from a snapshot "
+			 "(its memory is a private copy-on-write mapping)");
+	}
+	snap.t0 = msb_now_us();
+	snap.step = SNAP_QUIESCING;
+	agent_send(s, 0, MSB_F_QUIESCE, NULL, 0);
+	s->agent_hold = 1;
+	arm(s, QUIESCE_TIMEOUT_MS);
+}
+
+/* ---- waking up restored ------------------------------------------------- */
+
+int sup_restore_prepare(struct sup *s, const char *dir, msb_error *err)
+{
+	static char ram[PATH_MAX + 8];
+	char path[PATH_MAX + 16], *meta;
+	json_object *m, *v;
+	int fd;
+
+	if (dir != s->restore_dir)
+		snprintf(s->restore_dir, sizeof(s->restore_dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	meta = msb_read_file(path, NULL);
+	m = meta ? json_tokener_parse(meta) : NULL;
+	free(meta);
+	if (!m)
+		return msb_fail(err, -EINVAL, "the snapshot's %s is missing "
+					      "or unreadable",
+				path);
+	if (json_object_object_get_ex(m, "next_stream", &v))
+		s->next_stream = (uint32_t)json_object_get_int64(v);
+	/* The guest's own streams (execs running at the snapshot) keep
+	 * their ids; ours start far above them. */
+	s->restored_streams = s->next_stream;
+	s->next_stream += 1000;
+	if (json_object_object_get_ex(m, "name", &v))
+		snprintf(s->restore_snap, sizeof(s->restore_snap), "%s",
+			 json_object_get_string(v));
+	json_object_put(m);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return msb_fail_errno(err, -errno, "cannot open %s", path);
+	snprintf(ram, sizeof(ram), "%s/ram", dir);
+	s->spec.restore_ram = ram;
+	s->spec.restore_state_fd = fd;
+	return 0;
+}
+
+static void restore_loaded(void *opaque, int rc, const char *why)
+{
+	struct sup *s = opaque;
+	static uint8_t buf[16384];
+	struct msb_tlv_w w;
+	struct timespec ts;
+	uint8_t rnd[64];
+	json_object *env;
+
+	if (rc < 0) {
+		snprintf(s->fail, sizeof(s->fail),
+			 "restoring the snapshot failed: %s", why);
+		sup_log(s, "%s", s->fail);
+		msb_engine_kill(&s->vm);
+		return;
+	}
+	s->restore_loaded_us = msb_now_us();
+	msb_tlv_w_init(&w, buf, sizeof(buf));
+	msb_tlv_put_str(&w, MSB_T_HOSTNAME, s->name);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	msb_tlv_put_u64(&w, MSB_T_TIME,
+			(uint64_t)ts.tv_sec * 1000000000ull +
+				(uint64_t)ts.tv_nsec);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(s->fail, sizeof(s->fail),
+			 "no host randomness to reseed the guest with");
+		msb_engine_kill(&s->vm);
+		return;
+	}
+	msb_tlv_put(&w, MSB_T_ENTROPY, rnd, sizeof(rnd));
+	memset(rnd, 0, sizeof(rnd));
+	msb_tlv_put_str(&w, MSB_T_SNAPSHOT, s->restore_snap);
+	if (json_object_object_get_ex(s->config, "restore_env", &env) &&
+	    json_object_is_type(env, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(env); i++)
+			msb_tlv_put_str(&w, MSB_T_ENV,
+					json_object_get_string(
+						json_object_array_get_idx(env,
+									  i)));
+	/* The agent is already past HELLO and INIT: it was holding still
+	 * since QUIESCE. */
+	s->agent_hello = 1;
+	agent_send(s, 0, MSB_F_RESTORED, buf, w.len);
+}
+
+int sup_restore_start(struct sup *s, msb_error *err)
+{
+	return msb_engine_restore(&s->vm, restore_loaded, s, err);
+}
