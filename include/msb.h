@@ -273,6 +273,7 @@ typedef struct msb_sandbox_info {
 	int cmd_exit_code; /* ENDED: its status, 128+N if signal N killed
 			    * it (137 when the sandbox stopped first), 126
 			    * if it could not start */
+	char from_snapshot[64]; /* the snapshot it was restored from, or "" */
 } msb_sandbox_info;
 
 enum { MSB_CMD_NONE = 0, MSB_CMD_RUNNING = 1, MSB_CMD_ENDED = 2 };
@@ -296,6 +297,68 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err);
 /* Path of the log holding the guest console and agent messages. */
 MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
 			  msb_error *err);
+
+/* ---- snapshots (docs/snapshots.md) ---------------------------------------- */
+
+typedef struct msb_snapshot_info {
+	char name[64];
+	char source[64];      /* the sandbox it was taken of */
+	char kind[8];         /* "full": memory, vCPU and device state and the
+			       * disk, restored running; "disk": the disk only,
+			       * restored by booting it */
+	char reason[192];     /* kind "disk": why ("the sandbox was stopped",
+			       * "the sandbox has volumes"...) */
+	char image[256];
+	unsigned cpus;
+	uint64_t memory_mib;
+	int64_t created_at;   /* unix seconds */
+	uint64_t ram_bytes;   /* guest RAM stored (only touched pages) */
+	uint64_t disk_bytes;  /* upper disk stored */
+	uint64_t size_bytes;  /* host disk the snapshot takes in all */
+	unsigned users;       /* sandboxes restored from it that still exist */
+} msb_snapshot_info;
+
+/* msb_snapshot_create() - snapshot @sandbox as @name. A running sandbox is
+ * paused (not stopped) while its memory, vCPU and device state and its
+ * disk are saved at one instant, then resumes untouched; a stopped one,
+ * or one with volumes, gives a disk-only snapshot (@info->kind says
+ * which). @info may be NULL. Nothing is left behind when it fails. */
+MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
+				msb_snapshot_info *info, msb_error *err);
+
+typedef struct msb_restore_opts {
+	const char *name;           /* the new sandbox; required */
+	const char *const *env;     /* NULL-terminated "K=V": every later exec
+				     * gets them, restored processes read
+				     * them from /run/msb/env */
+	unsigned cpus;              /* 0: the snapshot's (a full restore
+				     * cannot change it) */
+	uint64_t memory_mib;        /* 0: the snapshot's (likewise) */
+	int disk_only;              /* boot fresh from the snapshot's disk
+				     * (what msb run --from-snapshot does) */
+	int ephemeral;              /* removed when it stops */
+	unsigned boot_timeout_ms;   /* 0: the snapshot's sandbox's */
+} msb_restore_opts;
+
+MSB_API void msb_restore_opts_init(msb_restore_opts *o);
+/* msb_snapshot_restore() - a new sandbox continuing from @snapshot (a
+ * full one: its processes keep running; a disk-only one: booted). Its
+ * files are checked first: a damaged snapshot is refused, nothing started. */
+MSB_API int msb_snapshot_restore(const char *snapshot,
+				 const msb_restore_opts *o, msb_sandbox **out,
+				 msb_error *err);
+/* msb_snapshot_list() - every snapshot, oldest first; free() *@out. */
+MSB_API int msb_snapshot_list(msb_snapshot_info **out, size_t *n,
+			      msb_error *err);
+MSB_API int msb_snapshot_info_get(const char *name, msb_snapshot_info *out,
+				  msb_error *err);
+/* msb_snapshot_inspect_json() - its meta.json with "path", "size_bytes"
+ * and "used_by"; free() the result. */
+MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
+				      msb_error *err);
+/* msb_snapshot_remove() - refused while sandboxes restored from it exist,
+ * unless @force (they can then no longer start). */
+MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err);
 
 /* ---- exec --------------------------------------------------------------- */
 

@@ -14,7 +14,7 @@ static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_ps,   &verb_stop,
 	&verb_start, &verb_rm,  &verb_logs, &verb_inspect, &verb_wait,
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
-	&verb_save, &verb_registry,
+	&verb_save, &verb_registry, &verb_snapshot, &verb_restore,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))

@@ -115,6 +115,10 @@ static int cmd_ps(int argc, char **argv)
 			json_object_object_add(o, "pid", json_object_new_int(v[i].pid));
 			json_object_object_add(o, "created_at",
 					       json_object_new_int64(v[i].created_at));
+			json_object_object_add(o, "from_snapshot",
+					       v[i].from_snapshot[0] ?
+						       json_object_new_string(v[i].from_snapshot) :
+						       NULL);
 			json_object_object_add(o, "error",
 					       v[i].error[0] ? json_object_new_string(v[i].error) : NULL);
 			if (v[i].cmd_state != MSB_CMD_NONE) {
@@ -141,13 +145,15 @@ static int cmd_ps(int argc, char **argv)
 			if (shown(&v[i], all))
 				puts(v[i].name);
 	} else {
-		int wn = 4, wi = 5, ws = 8;
+		int wn = 4, wi = 5, ws = 8, from = 0;
 		char st[64];
 
 		for (size_t i = 0; i < n; i++) {
 			if (!shown(&v[i], all))
 				continue;
 			status_text(&v[i], st, sizeof(st));
+			if (v[i].from_snapshot[0])
+				from = 1;
 			if ((int)strlen(v[i].name) > wn)
 				wn = (int)strlen(v[i].name);
 			if ((int)strlen(v[i].image) > wi)
@@ -155,8 +161,11 @@ static int cmd_ps(int argc, char **argv)
 			if ((int)strlen(st) > ws)
 				ws = (int)strlen(st);
 		}
-		printf("%-*s  %-*s  %-*s  %-3s  %s\n", wn, "NAME", wi, "IMAGE",
-		       ws, "STATUS", "CPU", "MEM");
+		/* FROM (the snapshot a sandbox was restored from) only when
+		 * some sandbox has one. */
+		printf("%-*s  %-*s  %-*s  %-3s  %-*s%s\n", wn, "NAME", wi,
+		       "IMAGE", ws, "STATUS", "CPU", from ? 6 : 0, "MEM",
+		       from ? "  FROM" : "");
 		for (size_t i = 0; i < n; i++) {
 			char mem[32];
 
@@ -164,8 +173,10 @@ static int cmd_ps(int argc, char **argv)
 				continue;
 			msb_fmt_mib(v[i].memory_mib, mem, sizeof(mem));
 			status_text(&v[i], st, sizeof(st));
-			printf("%-*s  %-*s  %-*s  %-3u  %s\n", wn, v[i].name,
-			       wi, v[i].image, ws, st, v[i].cpus, mem);
+			printf("%-*s  %-*s  %-*s  %-3u  %-*s%s%s\n", wn,
+			       v[i].name, wi, v[i].image, ws, st, v[i].cpus,
+			       from ? 6 : 0, mem, from ? "  " : "",
+			       v[i].from_snapshot);
 		}
 	}
 	free(v);

@@ -44,6 +44,9 @@ const struct verb verb_run = {
 	"      --name NAME        sandbox name (default: generated)\n"
 	"  -d, --detach           leave the sandbox running and return\n"
 	"      --rm               remove the sandbox when the command ends\n"
+	"      --from-snapshot SNAP  boot a fresh sandbox from a snapshot's\n"
+	"                         disk (its image and settings; --cpus,\n"
+	"                         --memory and --env may change them)\n"
 	"      --cpus N           virtual CPUs (default 1)\n"
 	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M)\n"
 	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
@@ -100,7 +103,7 @@ const struct verb verb_run = {
 	"Exit status: the command's own, or 125 if msb failed.\n",
 };
 
-enum { OPT_NAME = 256, OPT_RM, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
+enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
        OPT_SECRET_ENV, OPT_SECRET_VIOLATION, OPT_TLS_BYPASS,
        OPT_TLS_UPSTREAM_CA };
@@ -119,6 +122,7 @@ static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "detach", no_argument, NULL, 'd' },
 	{ "rm", no_argument, NULL, OPT_RM },
+	{ "from-snapshot", required_argument, NULL, OPT_FROM_SNAPSHOT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "env", required_argument, NULL, 'e' },
@@ -194,6 +198,7 @@ static int cmd_run(int argc, char **argv)
 	static const char *bypass[TLS_BYPASS_MAX];
 	static const char *cas[TLS_CA_MAX];
 	char *pem;
+	const char *from_snapshot = NULL;
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -222,6 +227,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_RM:
 			cfg.ephemeral = 1;
+			break;
+		case OPT_FROM_SNAPSHOT:
+			from_snapshot = optarg;
 			break;
 		case OPT_CPUS:
 			if (cli_parse_uint(optarg, 1, 64, &u) < 0)
@@ -394,6 +402,14 @@ static int cmd_run(int argc, char **argv)
 	if (detach && cfg.ephemeral)
 		return cli_bad_usage(&verb_run,
 				     "--rm and -d cannot be used together");
+	if (from_snapshot && cfg.image)
+		return cli_bad_usage(&verb_run,
+				     "--from-snapshot boots the snapshot's own "
+				     "image: give no IMAGE");
+	if (from_snapshot && detach && cmd)
+		return cli_bad_usage(&verb_run,
+				     "--from-snapshot with -d takes no command "
+				     "(the snapshot's sandbox's runs)");
 	if (detach && (ao.interactive || ao.tty))
 		return cli_bad_usage(&verb_run,
 				     "-i and -t need a foreground run (no -d)");
@@ -406,7 +422,7 @@ static int cmd_run(int argc, char **argv)
 		cfg.image_cmd = !cmd;
 	}
 	/* An image not here yet is pulled first, with progress shown. */
-	if (cfg.image && strcmp(cfg.image, "default")) {
+	if (!from_snapshot && cfg.image && strcmp(cfg.image, "default")) {
 		char *j = NULL;
 
 		if (msb_image_inspect_json(cfg.image, &j, NULL) < 0 &&
@@ -424,7 +440,21 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	t0 = msb_now_ms();
-	c = msb_sandbox_create(&cfg, &sb, &err);
+	if (from_snapshot) {
+		msb_restore_opts ro;
+
+		msb_restore_opts_init(&ro);
+		ro.name = name;
+		ro.env = cfg.env;
+		ro.cpus = cfg.cpus;
+		ro.memory_mib = cfg.memory_mib;
+		ro.ephemeral = cfg.ephemeral;
+		ro.boot_timeout_ms = cfg.boot_timeout_ms;
+		ro.disk_only = 1;
+		c = msb_snapshot_restore(from_snapshot, &ro, &sb, &err);
+	} else {
+		c = msb_sandbox_create(&cfg, &sb, &err);
+	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (c < 0) {

@@ -26,6 +26,7 @@
 #include "volumes.h"
 #include "image.h"
 #include "secrets.h"
+#include "snapshot.h"
 #include "state.h"
 #include "tlscfg.h"
 #include "util.h"
@@ -79,6 +80,11 @@ static int new_handle(const char *name, uint64_t boot_ms, msb_sandbox **out,
 
 /* run_tool() - run a host tool, its output kept for the error message. */
 static int run_tool(char *const argv[], msb_error *err)
+{
+	return msb_run_tool(argv, err);
+}
+
+int msb_run_tool(char *const argv[], msb_error *err)
 {
 	char out[2048];
 	int pfd[2], status;
@@ -265,11 +271,11 @@ static int supervisor_path(char *buf, size_t n)
 /* spawn() - start the supervisor detached and wait for its first word. */
 static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		 json_object *secrets, int secrets_fd, uint64_t *boot_ms,
-		 msb_error *err)
+		 const char *restore_dir, msb_error *err)
 {
 	char sup[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], fdarg[16];
 	char sfdarg[16] = "4";
-	char envbuf[3][PATH_MAX + 32];
+	char envbuf[4][PATH_MAX + 32];
 	char **envp;
 	size_t nenv = 0, k = 0;
 	char line[1100];
@@ -289,13 +295,14 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	 * be multi-threaded, so the child only makes async-signal-safe calls. */
 	while (environ[nenv])
 		nenv++;
-	envp = calloc(nenv + 4, sizeof(char *));
+	envp = calloc(nenv + 5, sizeof(char *));
 	if (!envp)
 		return msb_fail(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < nenv; i++)
 		if (strncmp(environ[i], "MSB_HOME=", 9) &&
 		    strncmp(environ[i], "MSB_PREFIX=", 11) &&
 		    strncmp(environ[i], "MSB_T0_US=", 10) &&
+		    strncmp(environ[i], "MSB_RESTORE=", 12) &&
 		    /* a secret's source stays with the caller */
 		    !msb_secrets_env_source(secrets, environ[i]))
 			envp[k++] = environ[i];
@@ -306,6 +313,11 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	envp[k++] = envbuf[0];
 	envp[k++] = envbuf[1];
 	envp[k++] = envbuf[2];
+	if (restore_dir) {
+		snprintf(envbuf[3], sizeof(envbuf[3]), "MSB_RESTORE=%s",
+			 restore_dir);
+		envp[k++] = envbuf[3];
+	}
 	envp[k] = NULL;
 
 	/* Above the descriptors the child rearranges (3 and 4), so its
@@ -629,7 +641,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, err);
+	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, NULL, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
@@ -782,7 +794,7 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	if (r == 0)
 		r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r == 0)
-		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, err);
+		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, NULL, err);
 	if (sfd >= 0)
 		close(sfd);
 	json_object_put(cfg);
@@ -979,8 +991,16 @@ MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
 	for (size_t i = 0; i < cnt; i++) {
 		msb_db_reconcile(db, &rows[i], NULL);
 		info_cmd(&rows[i]);
-		if (v)
+		if (v) {
+			json_object *c = json_tokener_parse(rows[i].config), *f;
+
 			v[i] = rows[i].info;
+			if (c && json_object_object_get_ex(c, "from_snapshot", &f))
+				snprintf(v[i].from_snapshot,
+					 sizeof(v[i].from_snapshot), "%s",
+					 json_object_get_string(f));
+			json_object_put(c);
+		}
 		msb_row_free(&rows[i]);
 	}
 	free(rows);
@@ -1184,4 +1204,97 @@ MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
 	json_object_put(all);
 	json_object_put(cfg);
 	return 0;
+}
+
+int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
+			    const char *backing, const char *restore_dir,
+			    msb_sandbox **out, msb_error *err)
+{
+	uint64_t t0 = msb_now_us(), boot_ms = 0;
+	struct msb_row row = { 0 };
+	char dir[PATH_MAX], overlay[PATH_MAX + 16], tool[PATH_MAX];
+	json_object *secrets = NULL, *t, *l;
+	unsigned timeout = DEFAULT_BOOT_TIMEOUT_MS;
+	sqlite3 *db;
+	int r, sfd = -1;
+
+	if (json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
+		timeout = (unsigned)json_object_get_int(t);
+	r = check_host(json_object_object_get_ex(cfg, "layers", &l) ? l : NULL,
+		       json_object_object_get_ex(cfg, "kernel", &t) ?
+			       json_object_get_string(t) :
+			       "cloud",
+		       err);
+	if (r < 0)
+		return r;
+	if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
+		return msb_fail(err, -ENOENT,
+				"qemu-img not found: install it with 'sudo "
+				"apt-get install qemu-utils'");
+	json_object_object_get_ex(cfg, "secrets", &secrets);
+	/* The values are read again now, as at every start. */
+	r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
+	if (sfd >= 0)
+		close(sfd);
+	sfd = -1;
+	if (r < 0)
+		return r;
+	json_object_object_add(cfg, "upper", json_object_new_string(
+						     "upper.qcow2"));
+	row.info = *info;
+	snprintf(row.info.status, sizeof(row.info.status), "created");
+	row.info.created_at = msb_wall_s();
+	row.info.pid = 0;
+	row.config = (char *)json_object_to_json_string_ext(
+		cfg, JSON_C_TO_STRING_PLAIN);
+	r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		return r;
+	r = msb_db_insert(db, &row, err);
+	if (r < 0)
+		goto out_db;
+	msb_sandbox_dir(info->name, dir, sizeof(dir));
+	msb_rm_rf(dir);
+	r = msb_mkdir_p(dir, 0700);
+	if (r < 0) {
+		msb_fail_errno(err, r, "cannot create %s", dir);
+		goto undo;
+	}
+	/* Copy-on-write: the fork writes its own clusters; every unwritten
+	 * one is read from the snapshot's disk, shared by all its forks. */
+	snprintf(overlay, sizeof(overlay), "%s/upper.qcow2", dir);
+	{
+		char *argv[] = { tool, "create", "-q", "-f", "qcow2", "-F",
+				 "raw", "-b", (char *)backing, overlay, NULL };
+
+		r = run_tool(argv, err);
+	}
+	if (r < 0)
+		goto undo;
+	r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
+	if (r < 0)
+		goto undo;
+	r = spawn(info->name, timeout, t0, secrets, sfd, &boot_ms, restore_dir,
+		  err);
+	if (sfd >= 0)
+		close(sfd);
+	if (r < 0) {
+		struct msb_row now;
+
+		if (msb_db_get(db, info->name, &now, NULL) == 0) {
+			if (!strcmp(now.info.status, "created"))
+				msb_db_set_status(db, info->name, "failed", 0,
+						  err->message, NULL);
+			msb_row_free(&now);
+		}
+		goto out_db;
+	}
+	r = new_handle(info->name, boot_ms, out, err);
+	goto out_db;
+undo:
+	msb_rm_rf(dir);
+	msb_db_delete(db, info->name, NULL);
+out_db:
+	msb_db_close(db);
+	return r;
 }

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* restore.c - msb restore: a new sandbox from a snapshot */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int cmd_restore(int argc, char **argv);
+
+const struct verb verb_restore = {
+	.name = "restore",
+	.summary = "Start a new sandbox from a snapshot",
+	.fn = cmd_restore,
+	.help =
+	"Usage: msb restore [OPTIONS] SNAP --name NEW\n"
+	"\n"
+	"Make sandbox NEW continue from snapshot SNAP's instant: processes\n"
+	"that were running go on with their memory, files written before the\n"
+	"snapshot are there, and nothing any other sandbox writes later is.\n"
+	"NEW is its own machine: its hostname is NEW, its clock is set, its\n"
+	"random state is reseeded from the host, connections open at the\n"
+	"snapshot are closed, and secrets are read again on the host.\n"
+	"A disk-only snapshot boots its disk instead.\n"
+	"\n"
+	"Without -d, msb waits until NEW stops (Ctrl-C stops it).\n"
+	"\n"
+	"Options:\n"
+	"      --name NEW         the new sandbox's name (required)\n"
+	"  -e, --env K=V          a variable for every later exec, also\n"
+	"                         written to /run/msb/env in the guest for\n"
+	"                         the restored processes (repeatable)\n"
+	"      --cpus N           CPUs; a memory snapshot keeps its own (use\n"
+	"                         'msb run --from-snapshot' to change it)\n"
+	"  -m, --memory SIZE      memory; likewise\n"
+	"  -d, --detach           return once NEW is running\n"
+	"      --timings          print where the time went\n"
+	"  -h, --help             show this help\n",
+};
+
+enum { OPT_NAME = 256, OPT_CPUS, OPT_TIMINGS };
+
+static const struct option opts[] = {
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "env", required_argument, NULL, 'e' },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+}
+
+static int cmd_restore(int argc, char **argv)
+{
+	msb_restore_opts o;
+	msb_error err = { 0 };
+	msb_sandbox *sb;
+	char **env = NULL;
+	size_t nenv = 0;
+	int c, detach = 0, timings = 0;
+	unsigned u;
+	uint64_t t0;
+
+	msb_restore_opts_init(&o);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "e:m:dh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_NAME:
+			if (msb_name_valid(optarg, &err) < 0)
+				return cli_bad_usage(&verb_restore, "%s",
+						     err.message);
+			o.name = optarg;
+			break;
+		case 'e':
+			if ((c = cli_push_env(&verb_restore, optarg, &env,
+					      &nenv)))
+				return c;
+			break;
+		case OPT_CPUS:
+			if (cli_parse_uint(optarg, 1, 64, &u) < 0)
+				return cli_bad_usage(&verb_restore,
+					"invalid --cpus '%s': use a whole number from 1 to 64",
+					optarg);
+			o.cpus = u;
+			break;
+		case 'm':
+			if (msb_parse_memory(optarg, &o.memory_mib, &err) < 0)
+				return cli_bad_usage(&verb_restore, "%s",
+						     err.message);
+			break;
+		case 'd':
+			detach = 1;
+			break;
+		case OPT_TIMINGS:
+			timings = 1;
+			break;
+		case 'h':
+			cli_usage(&verb_restore, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_restore,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		free(env);
+		return cli_bad_usage(&verb_restore, "missing snapshot SNAP");
+	}
+	if (optind + 1 != argc) {
+		free(env);
+		return cli_bad_usage(&verb_restore, "unexpected argument '%s'",
+				     argv[optind + 1]);
+	}
+	if (!o.name) {
+		free(env);
+		return cli_bad_usage(&verb_restore,
+				     "missing --name NEW for the new sandbox");
+	}
+	o.env = (const char *const *)env;
+	t0 = msb_now_ms();
+	if (msb_snapshot_restore(argv[optind], &o, &sb, &err) < 0) {
+		cli_err("%s", err.message);
+		free(env);
+		return EXIT_MSB;
+	}
+	free(env);
+	msb_sandbox_close(sb);
+	printf("restored %s from %s %.2fs\n", o.name, argv[optind],
+	       (double)(msb_now_ms() - t0) / 1000.0);
+	if (timings)
+		cli_print_timings(o.name, cli_fetch_timings(o.name), -1);
+	fflush(stdout);
+	if (detach)
+		return 0;
+	{
+		struct sigaction sa = { .sa_handler = on_interrupt };
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	for (;;) {
+		msb_sandbox_info info;
+
+		if (interrupted) {
+			msb_sandbox_stop(o.name, 10, NULL, NULL);
+			return 128 + interrupted;
+		}
+		if (msb_sandbox_info_get(o.name, &info, NULL) < 0 ||
+		    !msb_status_is_live(info.status))
+			return 0;
+		usleep(200 * 1000);
+	}
+}
