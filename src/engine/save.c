@@ -388,11 +388,29 @@ int msb_engine_restore(struct msb_vm *vm, msb_engine_done_fn done,
 int msb_engine_version(char *buf, size_t n, msb_error *err)
 {
 	char qemu[PATH_MAX], cmd[PATH_MAX + 32], line[256] = "";
+	char cache[PATH_MAX], key[PATH_MAX + 64], *old;
+	struct stat st;
 	FILE *p;
 	int r = msb_engine_find(qemu, sizeof(qemu), err);
 
 	if (r < 0)
 		return r;
+	/* Asking the binary costs a process start (tens of ms, every
+	 * restore): the answer is kept per binary, size and mtime. */
+	snprintf(cache, sizeof(cache), "%s/engine-version", msb_home());
+	if (stat(qemu, &st) < 0)
+		return msb_fail_errno(err, -errno, "%s", qemu);
+	snprintf(key, sizeof(key), "%s %lld %lld ", qemu, (long long)st.st_size,
+		 (long long)st.st_mtim.tv_sec);
+	old = msb_read_file(cache, NULL);
+	if (old && !strncmp(old, key, strlen(key)) &&
+	    strlen(old + strlen(key)) > 1) {
+		snprintf(buf, n, "%.*s", (int)strcspn(old + strlen(key), "\n"),
+			 old + strlen(key));
+		free(old);
+		return 0;
+	}
+	free(old);
 	snprintf(cmd, sizeof(cmd), "'%s' --version", qemu);
 	p = popen(cmd, "re");
 	if (!p)
@@ -403,6 +421,7 @@ int msb_engine_version(char *buf, size_t n, msb_error *err)
 	/* "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)" */
 	{
 		const char *v = strstr(line, "version ");
+		char rec[PATH_MAX + 160];
 		size_t len;
 
 		if (!v)
@@ -411,6 +430,8 @@ int msb_engine_version(char *buf, size_t n, msb_error *err)
 		v += 8;
 		len = strcspn(v, " \n");
 		snprintf(buf, n, "%.*s", (int)len, v);
+		snprintf(rec, sizeof(rec), "%s%s\n", key, buf);
+		msb_write_file(cache, rec, strlen(rec), 0644);
 	}
 	return 0;
 }
