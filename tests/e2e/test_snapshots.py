@@ -325,3 +325,50 @@ def test_restore_after_the_source_is_stopped(msb, base):
     msb("rm", "-f", n, check=0)
     msb("rm", "-f", m, check=0)
     msb("snapshot", "rm", cold, check=0)
+
+
+def test_connections_open_at_the_snapshot_are_reset_in_forks(msb):
+    """A guest TCP connection open at the snapshot: the source keeps it;
+    in a restored copy the new network stack has no such flow, so the
+    guest's next segment on it is answered with an RST and its socket is
+    reset (the writer sees the error and ends)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    name, snap, fork = unique("conn"), unique("connsnap"), unique("connfork")
+    msb("run", "--name", name, "-d", "-p", f"127.0.0.1:{port}:8080", "--",
+        "sh", "-c", "while true; do echo tick; sleep 0.3; done | "
+        "nc -l -p 8080", check=0)
+    try:
+        c = None
+        for _ in range(100):
+            try:
+                c = socket.create_connection(("127.0.0.1", port), timeout=10)
+                if c.recv(5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert c is not None
+        msb("snapshot", name, "--name", snap, check=0)
+        restore(msb, snap, fork)
+        pidof = "pidof nc >/dev/null && echo alive || echo gone"
+        gone = False
+        for _ in range(50):
+            if msb.out("exec", fork, "--", "sh", "-c",
+                       pidof).strip() == "gone":
+                gone = True
+                break
+            time.sleep(0.2)
+        assert gone, "the fork's connection was not reset"
+        # The source's connection is untouched.
+        assert msb.out("exec", name, "--", "sh", "-c", pidof).strip() == \
+            "alive"
+        c.settimeout(10)
+        assert b"tick" in c.recv(100)
+        c.close()
+    finally:
+        msb("rm", "-f", fork)
+        msb("rm", "-f", name)
+        msb("snapshot", "rm", "--force", snap)
