@@ -73,6 +73,9 @@ typedef struct msb_error {
 					    * private ranges opened) */
 #define MSB_E_EXEC            (-1005)      /* the guest could not start the
 					    * command (unknown user, ...) */
+#define MSB_E_DAMAGED         (-1006)      /* a snapshot's files do not
+					    * match its record (truncated,
+					    * edited): it is not restored */
 
 /* msb_error_name() - the symbolic name of a code ("MSB_E_NOT_FOUND", or
  * "ENOSPC" for other errno values, "MSB_E_UNKNOWN" if it is neither). */

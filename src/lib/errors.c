@@ -33,6 +33,7 @@ static const struct {
 	{ MSB_E_BOOT, "MSB_E_BOOT" },
 	{ MSB_E_POLICY, "MSB_E_POLICY" },
 	{ MSB_E_EXEC, "MSB_E_EXEC" },
+	{ MSB_E_DAMAGED, "MSB_E_DAMAGED" },
 };
 
 #define E(x) { x, #x }

@@ -199,7 +199,7 @@ static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
 		want = msb_read_file(path, NULL);
 		if (!want || strncmp(want, hex, 64)) {
 			free(want);
-			return msb_fail(err, -EBADMSG,
+			return msb_fail(err, MSB_E_DAMAGED,
 					"snapshot '%s' is damaged: its meta.json "
 					"does not match its checksum; remove it "
 					"with 'msb snapshot rm %s'",
@@ -217,7 +217,7 @@ static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
 	if (!m || !json_object_object_get_ex(m, "format", &v) ||
 	    json_object_get_int(v) != SNAP_FORMAT) {
 		json_object_put(m);
-		return msb_fail(err, -EBADMSG,
+		return msb_fail(err, MSB_E_DAMAGED,
 				"snapshot '%s' has no meta.json this msb can "
 				"read (format %d expected)",
 				name, SNAP_FORMAT);
@@ -235,7 +235,7 @@ static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
 			json_object_object_get_ex(f, "ctime_ns", &ct);
 			if (stat(path, &st) < 0 || !sz ||
 			    st.st_size != json_object_get_int64(sz)) {
-				r = msb_fail(err, -EBADMSG,
+				r = msb_fail(err, MSB_E_DAMAGED,
 					     "snapshot '%s' is damaged: %s is "
 					     "missing or not its recorded size "
 					     "(truncated?); remove it with 'msb "
@@ -244,7 +244,7 @@ static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
 				break;
 			}
 			if (!ct || ctime_ns(&st) != json_object_get_int64(ct)) {
-				r = msb_fail(err, -EBADMSG,
+				r = msb_fail(err, MSB_E_DAMAGED,
 					     "snapshot '%s' is damaged: %s was "
 					     "changed after the snapshot was "
 					     "taken; remove it with 'msb snapshot "
@@ -256,7 +256,7 @@ static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
 				r = sha256_file(path, hex, err);
 				if (r == 0 &&
 				    strcmp(hex, json_object_get_string(sha)))
-					r = msb_fail(err, -EBADMSG,
+					r = msb_fail(err, MSB_E_DAMAGED,
 						     "snapshot '%s' is damaged: "
 						     "%s does not match its "
 						     "checksum",
@@ -608,7 +608,7 @@ MSB_API int msb_snapshot_restore(const char *snapshot,
 		}
 	}
 	if (!json_object_object_get_ex(meta, "config", &cfg)) {
-		r = msb_fail(err, -EBADMSG, "snapshot '%s' has no config",
+		r = msb_fail(err, MSB_E_DAMAGED, "snapshot '%s' has no config",
 			     snapshot);
 		goto out;
 	}

@@ -405,6 +405,7 @@ TEST(lib_error_names)
 {
 	CHECK_STR(msb_error_name(MSB_E_NOT_FOUND), "MSB_E_NOT_FOUND");
 	CHECK_STR(msb_error_name(-ENOENT), "MSB_E_NOT_FOUND");
+	CHECK_STR(msb_error_name(MSB_E_DAMAGED), "MSB_E_DAMAGED");
 	CHECK_STR(msb_error_name(MSB_E_BOOT), "MSB_E_BOOT");
 	CHECK_STR(msb_error_name(MSB_E_IMAGE_NOT_FOUND),
 		  "MSB_E_IMAGE_NOT_FOUND");
