@@ -442,6 +442,20 @@ static json_object *strv_json(const char *const *v)
 	return a;
 }
 
+/* running_unrecorded() - the error for a name whose directory's lock is
+ * held by a supervisor that has no record. */
+static int running_unrecorded(const char *name, msb_error *err)
+{
+	char lock[PATH_MAX];
+
+	msb_lock_path(name, lock, sizeof(lock));
+	return msb_fail(err, MSB_E_EXISTS,
+			"a sandbox named '%s' is running without a record "
+			"(its supervisor holds %s); stop and remove it with "
+			"'msb rm -f %s', or choose another --name",
+			name, lock, name);
+}
+
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       msb_error *err)
 {
@@ -628,7 +642,14 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	if (r < 0)
 		goto out_db;
 	msb_sandbox_dir(c->name, dir, sizeof(dir));
-	/* A leftover directory with no record is debris from a crash. */
+	/* A leftover directory with no record is debris from a crash,
+	 * unless its lock is held: then it is a running sandbox whose
+	 * record was lost, and its disk is left alone. */
+	if (msb_supervisor_alive(c->name)) {
+		r = running_unrecorded(c->name, err);
+		msb_db_delete(db, c->name, NULL);
+		goto out_db;
+	}
 	msb_rm_rf(dir);
 	r = msb_mkdir_p(dir, 0700);
 	if (r < 0) {
@@ -839,23 +860,45 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
 	return r;
 }
 
-/* Wait for the supervisor's lock to go: then the record is final. */
-static void wait_gone(const char *name, unsigned ms)
+/* Wait for the supervisor (its lock, or process @pid holding it) to go:
+ * then the record is final. */
+static void wait_gone(const char *name, int pid, unsigned ms)
 {
 	uint64_t end = msb_now_ms() + ms;
 
-	while (msb_supervisor_alive(name) && msb_now_ms() < end)
+	while (msb_supervisor_alive_pid(name, pid) && msb_now_ms() < end)
 		usleep(2000);
+}
+
+/* stop_by_socket() - ask the supervisor behind NAME's socket to stop;
+ * Return: 0 once it has (or has gone), or the error. */
+static int stop_by_socket(const char *name, unsigned timeout_s,
+			  json_object **res, msb_error *err)
+{
+	struct msb_conn c;
+	json_object *p;
+	int r = msb_conn_open(name, &c, err);
+
+	if (r < 0)
+		return r;
+	p = json_object_new_object();
+	json_object_object_add(p, "timeout", json_object_new_int((int)timeout_s));
+	r = msb_conn_call(&c, "stop", p, res, (int)(timeout_s * 1000 + 30000),
+			  err);
+	msb_conn_close(&c);
+	/* A supervisor that exits before answering has still done what
+	 * was asked. */
+	return r == -EPIPE ? 0 : r;
 }
 
 MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
 			     uint64_t *elapsed_ms, msb_error *err)
 {
-	struct msb_conn c;
 	struct msb_row row;
-	json_object *p, *res = NULL;
+	json_object *res = NULL;
 	uint64_t t0 = msb_now_ms();
-	int r;
+	unsigned wait_ms = 10000;
+	int r, pid;
 
 	r = load_row(name, &row, err);
 	if (r < 0)
@@ -866,23 +909,25 @@ MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
 		msb_row_free(&row);
 		return r;
 	}
+	pid = row.info.pid;
 	msb_row_free(&row);
-	r = msb_conn_open(name, &c, err);
-	if (r == 0) {
-		p = json_object_new_object();
-		json_object_object_add(p, "timeout",
-				       json_object_new_int((int)timeout_s));
-		r = msb_conn_call(&c, "stop", p, &res,
-				  (int)(timeout_s * 1000 + 30000), err);
-		msb_conn_close(&c);
-		/* A supervisor that exits before answering has still
-		 * done what was asked. */
-		if (r == -EPIPE)
-			r = 0;
+	r = stop_by_socket(name, timeout_s, &res, err);
+	if (r == MSB_E_NOT_RUNNING && pid > 0 &&
+	    msb_supervisor_alive_pid(name, pid)) {
+		/* Its directory (socket and lock) was deleted under it: the
+		 * process still holding the lock is told directly, and
+		 * stops as on any SIGTERM (SIGKILL: at once, its VM with
+		 * it). */
+		r = kill(pid, timeout_s ? SIGTERM : SIGKILL) < 0 ?
+			    msb_fail_errno(err, -errno,
+					   "cannot signal the supervisor of '%s'",
+					   name) :
+			    0;
+		wait_ms = timeout_s ? 20000 : 5000;
 	}
-	if (r < 0 && msb_supervisor_alive(name))
+	if (r < 0 && msb_supervisor_alive_pid(name, pid))
 		return r;
-	wait_gone(name, 10000);
+	wait_gone(name, pid, wait_ms);
 	if (elapsed_ms)
 		*elapsed_ms = res ? (uint64_t)json_object_get_int64(
 					    json_object_object_get(res,
@@ -892,19 +937,52 @@ MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
 	return 0;
 }
 
+/* remove_unrecorded() - NAME has no record, yet its directory's lock is
+ * held: a supervisor runs it untracked (its record lost). With @force it
+ * is stopped and its directory removed; never is a held one deleted. */
+static int remove_unrecorded(const char *name, int force, msb_error *err)
+{
+	char dir[PATH_MAX], lock[PATH_MAX];
+	int r;
+
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	msb_lock_path(name, lock, sizeof(lock));
+	if (!force)
+		return msb_fail(err, MSB_E_BUSY,
+				"sandbox '%s' has no record, but a supervisor "
+				"still runs it (it holds %s): 'msb rm -f %s' "
+				"stops and removes it",
+				name, lock, name);
+	r = stop_by_socket(name, 0, NULL, err);
+	wait_gone(name, 0, 10000);
+	if (msb_supervisor_alive(name))
+		return r < 0 ? r :
+			       msb_fail(err, MSB_E_BUSY,
+					"sandbox '%s' (no record) is still "
+					"running after a forced stop; try again",
+					name);
+	r = msb_rm_rf(dir);
+	return r < 0 ? msb_fail_errno(err, r, "cannot remove %s", dir) : 0;
+}
+
 MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 {
 	struct msb_row row;
 	char dir[PATH_MAX];
 	sqlite3 *db;
-	int r;
+	int r, pid;
 
 	r = msb_db_open(NULL, &db, err);
 	if (r < 0)
 		return r;
 	r = get_row(db, name, &row, err);
+	if (r == MSB_E_NOT_FOUND && msb_supervisor_alive(name)) {
+		msb_db_close(db);
+		return remove_unrecorded(name, force, err);
+	}
 	if (r < 0)
 		goto out;
+	pid = row.info.pid;
 	if (msb_status_is_live(row.info.status)) {
 		if (!force) {
 			r = msb_fail(err, -EBUSY,
@@ -921,7 +999,8 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 		}
 	}
 	msb_row_free(&row);
-	if (msb_supervisor_alive(name)) {
+	/* Never delete a directory a running supervisor holds. */
+	if (msb_supervisor_alive_pid(name, pid)) {
 		r = msb_fail(err, -EBUSY,
 			     "sandbox '%s' is still running after a forced "
 			     "stop; try again",

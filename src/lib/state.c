@@ -2,6 +2,7 @@
 /* state.c - sandbox records in SQLite */
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -398,6 +399,52 @@ int msb_supervisor_alive(const char *name)
 	return alive;
 }
 
+/* holds_lock() - has process @pid the lock file of @name open, at its path
+ * or deleted from it? Its descriptors are readable for the same user. */
+static int holds_lock(const char *name, int pid)
+{
+	char home[PATH_MAX], want[PATH_MAX + 64], fddir[64], p[PATH_MAX + 96],
+		got[PATH_MAX + 32];
+	struct dirent *de;
+	size_t wn;
+	DIR *d;
+	int found = 0;
+
+	if (!realpath(msb_home(), home) ||
+	    snprintf(want, sizeof(want), "%s/sandboxes/%s/lock", home, name) >=
+		    (int)sizeof(want))
+		return 0;
+	wn = strlen(want);
+	snprintf(fddir, sizeof(fddir), "/proc/%d/fd", pid);
+	d = opendir(fddir);
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", fddir, de->d_name);
+		n = readlink(p, got, sizeof(got) - 1);
+		if (n < (ssize_t)wn || memcmp(got, want, wn))
+			continue;
+		got[n] = '\0';
+		found = !got[wn] || !strcmp(got + wn, " (deleted)");
+	}
+	closedir(d);
+	return found;
+}
+
+int msb_supervisor_alive_pid(const char *name, int pid)
+{
+	if (msb_supervisor_alive(name))
+		return 1;
+	/* The lock file can be gone (the sandbox's directory deleted under
+	 * a running supervisor) or replaced by another: the process that
+	 * still holds the one at that path says the truth. */
+	return pid > 0 && holds_lock(name, pid);
+}
+
 int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
 {
 	const char *s = r->info.status;
@@ -406,7 +453,7 @@ int msb_db_reconcile(sqlite3 *db, struct msb_row *r, msb_error *err)
 	if (strcmp(s, "starting") && strcmp(s, "running") &&
 	    strcmp(s, "stopping"))
 		return 0;
-	if (msb_supervisor_alive(r->info.name))
+	if (msb_supervisor_alive_pid(r->info.name, r->info.pid))
 		return 0;
 	/* Re-read: the supervisor may have finished cleanly in between. */
 	{

@@ -42,6 +42,10 @@ int msb_db_set_runtime(sqlite3 *db, const char *name, const char *json,
 /* msb_lock_path() / msb_supervisor_alive() - the liveness lock. */
 int msb_lock_path(const char *name, char *buf, size_t n);
 int msb_supervisor_alive(const char *name);
+/* msb_supervisor_alive_pid() - alive by the lock, or (its directory
+ * deleted or replaced under it) by process @pid still holding the lock
+ * file of that path open: a running VM is never taken for gone. */
+int msb_supervisor_alive_pid(const char *name, int pid);
 
 /* msb_db_reconcile() - a row that says starting/running/stopping with no
  * live supervisor is rewritten as failed; @r is updated to match. */

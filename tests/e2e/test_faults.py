@@ -270,3 +270,47 @@ def test_connection_flood(msb):
         for s in busy:
             s.close()
         msb("rm", "-f", name)
+
+
+def test_lost_record_keeps_running_sandbox(msb):
+    # A lost record once let 'msb run --name X' delete the disk of the
+    # running X and boot a second VM beside it: a held lock now says X runs.
+    import sqlite3
+    name = unique("lost")
+    msb.out("run", "--name", name, "-d")
+    d = os.path.join(msb.home, "sandboxes", name)
+    disk = os.stat(os.path.join(d, "upper.ext4")).st_ino
+    vms = _vm_pids(d)
+    assert len(vms) == 1
+    db = sqlite3.connect(os.path.join(msb.home, "msb.db"), timeout=10)
+    db.execute("DELETE FROM sandboxes WHERE name = ?", (name,))
+    db.commit()
+    db.close()
+    p = msb("run", "--name", name, "-d")
+    assert p.returncode == 125, p
+    assert b"running without a record" in p.stderr, p.stderr
+    assert os.stat(os.path.join(d, "upper.ext4")).st_ino == disk
+    assert _vm_pids(d) == vms
+    p = msb("rm", name)
+    assert p.returncode == 1 and b"rm -f" in p.stderr, p
+    msb.out("rm", "-f", name)
+    assert not _vm_pids(d) and not os.path.exists(d)
+
+
+def test_deleted_directory_is_not_taken_for_stopped(msb):
+    # Deleting a running sandbox's directory once left an untracked VM
+    # that 'rm' said it removed: liveness is the process holding the lock.
+    name = unique("nodir")
+    msb.out("run", "--name", name, "-d")
+    d = os.path.join(msb.home, "sandboxes", name)
+    assert _vm_pids(d)
+    shutil.rmtree(d)
+    row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
+    assert row and row[0].split()[2] == "running", row
+    msb.out("rm", "-f", name)
+    for _ in range(100):
+        if not _vm_pids(d):
+            break
+        time.sleep(0.1)
+    assert not _vm_pids(d), "the VM outlived 'msb rm -f'"
+    assert name not in msb.out("ps", "-a", "-q")

@@ -633,3 +633,53 @@ TEST(state_reconcile_reports_without_writing)
 out:
 	home_end(&h);
 }
+
+/* A supervisor whose directory was deleted (or replaced) under it still
+ * holds its lock file open: by that process it is alive, and its record
+ * is not rewritten as failed. Before, the path alone decided. */
+TEST(state_alive_by_process_when_lock_file_gone)
+{
+	struct home h;
+	msb_error err = { 0 };
+	struct msb_row r;
+	char dir[PATH_MAX];
+	int fd;
+
+	if (home_begin(&h) != 0)
+		goto out;
+	fd = hold_lock("sb");
+	CHECK(fd >= 0);
+	msb_sandbox_dir("sb", dir, sizeof(dir));
+	CHECK_EQ_INT(msb_rm_rf(dir), 0);
+	CHECK_EQ_INT(msb_supervisor_alive("sb"), 0);
+	CHECK_EQ_INT(msb_supervisor_alive_pid("sb", getpid()), 1);
+	/* Another process, or none, is not it. */
+	CHECK_EQ_INT(msb_supervisor_alive_pid("sb", getppid()), 0);
+	CHECK_EQ_INT(msb_supervisor_alive_pid("sb", 0), 0);
+	CHECK_EQ_INT(msb_supervisor_alive_pid("other", getpid()), 0);
+	/* A fresh, unlocked lock file at the path changes nothing. */
+	msb_mkdir_p(dir, 0700);
+	{
+		int f2 = hold_lock("other");
+
+		if (f2 >= 0)
+			close(f2);
+	}
+	insert(&h, "sb", "created", 1);
+	CHECK_EQ_INT(msb_db_set_status(h.db, "sb", "running", getpid(), NULL,
+				       &err),
+		     0);
+	CHECK_EQ_INT(msb_db_get(h.db, "sb", &r, &err), 0);
+	CHECK_EQ_INT(msb_db_reconcile(h.db, &r, &err), 0);
+	CHECK_STR(r.info.status, "running");
+	msb_row_free(&r);
+	if (fd >= 0)
+		close(fd);
+	/* The descriptor gone: dead, and reconciled so. */
+	CHECK_EQ_INT(msb_db_get(h.db, "sb", &r, &err), 0);
+	CHECK_EQ_INT(msb_db_reconcile(h.db, &r, &err), 0);
+	CHECK_STR(r.info.status, "failed");
+	msb_row_free(&r);
+out:
+	home_end(&h);
+}
