@@ -18,10 +18,16 @@
  * What can still move things out is the host: a host process moving a
  * directory out of the root takes it, and the guest's handle on it, along.
  *
+ * A node the guest makes is opened as itself (O_PATH, no symlink followed)
+ * right after it is made, checked to be what was made, and its mode and
+ * owner are set on that descriptor: nothing is done by name once a node
+ * exists, since another writer of the same host directory may have put a
+ * symlink to a host file under that name in between.
+ *
  * Files are opened for I/O through /proc/self/fd of the node and only if
  * they are regular files or directories (never a device, fifo or socket:
  * the guest's kernel opens those itself and has no business opening the
- * host's). Device nodes cannot be created. Writes of security.* and
+ * host's; CREATE over an existing name looks at it with O_PATH first). Device nodes cannot be created. Writes of security.* and
  * trusted.* xattrs are refused: a file capability set from the guest must
  * not become a host privilege.
  *
@@ -304,11 +310,39 @@ static int lookup_at(struct ptfs *p, int dfd, const char *name,
 	return adopt(p, fd, e);
 }
 
-/* What the guest asked for, not what the host's umask leaves of it. */
-static void fix_mode(struct ptfs *p, int fd, const char *name, mode_t want)
+/* made() - the node just created at @name in @dfd, opened as itself
+ * (O_PATH, no symlink followed) and checked to be of @type: another writer
+ * of the same host directory may have put something else there since, so
+ * nothing is ever done by name after a node is made, only on this
+ * descriptor. Return: the descriptor, or -errno */
+static int made(int dfd, const char *name, mode_t type)
 {
-	if (want & p->umask)
-		fchmodat(fd, name, want, 0);
+	struct stat st;
+	int fd = open_beneath(dfd, name, O_PATH, 0), err;
+
+	if (fd < 0)
+		return fd == -EXDEV ? -EACCES : fd;
+	err = stat_fd(fd, &st);
+	if (!err && (st.st_mode & S_IFMT) != type)
+		err = -EEXIST; /* swapped under us: not ours to touch */
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* What the guest asked for, not what the host's umask leaves of it: set
+ * through the node's own descriptor (its /proc/self/fd magic link lands
+ * on that very inode, whatever its name holds now). */
+static int fix_mode(struct ptfs *p, int fd, mode_t want)
+{
+	char path[64];
+
+	if (!(want & p->umask))
+		return 0;
+	proc_path(fd, path, sizeof(path));
+	return fchmodat(AT_FDCWD, path, want, 0) ? -errno : 0;
 }
 
 /* As root, the files we make and chmod are root's on the host: a setuid
@@ -322,11 +356,26 @@ static int host_privilege(mode_t type, mode_t mode)
 	return (mode & S_ISUID) || ((mode & S_ISGID) && (mode & S_IXGRP));
 }
 
-static void give_to_guest(struct ptfs *p, const struct msb_fs_ctx *c,
-			  int dfd, const char *name)
+static void give_to_guest(struct ptfs *p, const struct msb_fs_ctx *c, int fd)
 {
 	if (p->keep_guest_ids && geteuid() == 0)
-		fchownat(dfd, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+		fchownat(fd, "", c->uid, c->gid,
+			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+}
+
+/* finish_made() - the mode and owner of a node just made, on its own
+ * descriptor, then the node itself for the guest (@fd is consumed). */
+static int finish_made(struct ptfs *p, const struct msb_fs_ctx *c, int fd,
+		       int set_mode, mode_t want, struct msb_fs_entry *e)
+{
+	int err = set_mode ? fix_mode(p, fd, want) : 0;
+
+	if (err) {
+		close(fd);
+		return err;
+	}
+	give_to_guest(p, c, fd);
+	return adopt(p, fd, e);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -453,14 +502,15 @@ static int pt_symlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		      const char *name, const char *target,
 		      struct msb_fs_entry *e)
 {
-	int dfd, err = dir_fd(b, parent, &dfd);
+	int dfd, fd, err = dir_fd(b, parent, &dfd);
 
 	if (err)
 		return err;
 	if (symlinkat(target, dfd, name))
 		return -errno;
-	give_to_guest(b, c, dfd, name);
-	return lookup_at(b, dfd, name, e);
+	if ((fd = made(dfd, name, S_IFLNK)) < 0)
+		return fd;
+	return finish_made(b, c, fd, 0, 0, e);
 }
 
 static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -469,7 +519,7 @@ static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 {
 	struct ptfs *p = b;
 	mode_t want = mode & 07777 & ~umask;
-	int dfd, err = dir_fd(b, parent, &dfd);
+	int dfd, fd, err = dir_fd(b, parent, &dfd);
 
 	if (err)
 		return err;
@@ -481,9 +531,9 @@ static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		return -EPERM;
 	if (mknodat(dfd, name, (mode & S_IFMT) | want, 0))
 		return -errno;
-	fix_mode(b, dfd, name, want);
-	give_to_guest(b, c, dfd, name);
-	return lookup_at(b, dfd, name, e);
+	if ((fd = made(dfd, name, mode & S_IFMT)) < 0)
+		return fd;
+	return finish_made(p, c, fd, 1, want, e);
 }
 
 static int pt_mkdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -491,15 +541,15 @@ static int pt_mkdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		    struct msb_fs_entry *e)
 {
 	mode_t want = mode & 07777 & ~umask;
-	int dfd, err = dir_fd(b, parent, &dfd);
+	int dfd, fd, err = dir_fd(b, parent, &dfd);
 
 	if (err)
 		return err;
 	if (mkdirat(dfd, name, want))
 		return -errno;
-	fix_mode(b, dfd, name, want);
-	give_to_guest(b, c, dfd, name);
-	return lookup_at(b, dfd, name, e);
+	if ((fd = made(dfd, name, S_IFDIR)) < 0)
+		return fd;
+	return finish_made(b, c, fd, 1, want, e);
 }
 
 static int pt_unlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -542,7 +592,7 @@ static int pt_link(void *b, const struct msb_fs_ctx *c, uint64_t id,
 {
 	struct pnode *n = node_get(b, id);
 	char path[64];
-	int dfd, err;
+	int dfd, fd, err;
 
 	if (!n)
 		return -ESTALE;
@@ -559,7 +609,9 @@ static int pt_link(void *b, const struct msb_fs_ctx *c, uint64_t id,
 		if (linkat(AT_FDCWD, path, dfd, newname, AT_SYMLINK_FOLLOW))
 			return -errno;
 	}
-	return lookup_at(b, dfd, newname, e);
+	if ((fd = made(dfd, newname, n->type)) < 0)
+		return fd;
+	return adopt(b, fd, e);
 }
 
 /* Reopen node @n for I/O: regular files and directories only. */
@@ -918,22 +970,29 @@ static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 	if (fd == -EEXIST && !(flags & O_EXCL)) {
 		struct stat st;
 
-		/* Non-blocking: it could be a fifo, which is not ours to open. */
-		fd = open_beneath(dfd, name, (flags & ~O_CREAT) | O_NONBLOCK, 0);
+		/* It exists: look at what it is before opening it for I/O
+		 * (opening a device or a fifo is an act on the host), then
+		 * open that very inode through its descriptor. */
 		created = 0;
-		if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
-			close(fd);
-			return -EEXIST;
+		pfd = open_beneath(dfd, name, O_PATH, 0);
+		if (pfd < 0)
+			return pfd == -EXDEV ? -EACCES : pfd;
+		if ((err = stat_fd(pfd, &st)) || !S_ISREG(st.st_mode)) {
+			close(pfd);
+			return err ? err : -EEXIST;
 		}
-		if (fd >= 0 && !(flags & O_NONBLOCK))
-			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		proc_path(pfd, path, sizeof(path));
+		fd = open(path, (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC |
+					O_NOCTTY);
+		fd = fd < 0 ? -errno : fd;
+		close(pfd);
 	}
 	if (fd < 0)
 		return fd == -EXDEV ? -EACCES : fd;
 	if (created && (want & p->umask))
 		fchmod(fd, want);
-	if (created)
-	give_to_guest(p, c, dfd, name);
+	if (created && p->keep_guest_ids && geteuid() == 0)
+		fchown(fd, c->uid, c->gid);
 	proc_path(fd, path, sizeof(path));
 	pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0) {

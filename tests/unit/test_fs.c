@@ -10,12 +10,14 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -810,6 +812,148 @@ TEST(fs_passthrough_host_view)
 	/* every descriptor the backend held is closed */
 	CHECK_EQ_INT(unit_lowest_fd(), fd0);
 	msb_rm_rf(dir);
+}
+
+/* ---- passthrough: nothing by name once a node is made -------------------- */
+
+/* A second writer of the volume's host directory, acting at the worst
+ * moment: right after the backend made a node, before its next step, the
+ * name is swapped for a symlink to a host file outside the volume. These
+ * stand in front of libc's mknodat and mkdirat for the whole test binary
+ * and only call the kernel unless a test arms them. */
+static struct {
+	const char *name;
+	const char *target;
+	int swaps;
+} racer;
+
+static void race(int dfd, const char *name, int isdir)
+{
+	if (!racer.name || strcmp(name, racer.name))
+		return;
+	if (isdir && renameat(dfd, name, dfd, "moved-aside"))
+		return;
+	if (!symlinkat(racer.target, dfd, "racer.tmp") &&
+	    !renameat(dfd, "racer.tmp", dfd, name))
+		racer.swaps++;
+}
+
+int mknodat(int dfd, const char *path, mode_t mode, dev_t dev)
+{
+	long r = syscall(SYS_mknodat, dfd, path, mode, dev);
+
+	if (r == 0)
+		race(dfd, path, 0);
+	return (int)r;
+}
+
+int mkdirat(int dfd, const char *path, mode_t mode)
+{
+	long r = syscall(SYS_mkdirat, dfd, path, mode);
+
+	if (r == 0)
+		race(dfd, path, 1);
+	return (int)r;
+}
+
+static int fifo_writer_in;
+
+static void *fifo_writer(void *path)
+{
+	int fd = open(path, O_WRONLY); /* blocks until someone reads */
+
+	__atomic_store_n(&fifo_writer_in, 1, __ATOMIC_SEQ_CST);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+TEST(fs_passthrough_nothing_by_name_after_create)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e;
+	char top[256], vol[512], outside[512], path[600], err[256];
+	struct stat st;
+	mode_t old = umask(022); /* so the guest's 0666 needs a chmod */
+	uint64_t fh;
+
+	if (unit_tmpdir(top, sizeof(top)))
+		return;
+	snprintf(vol, sizeof(vol), "%s/vol", top);
+	mkdir(vol, 0755);
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	msb_write_file(outside, "host", 4, 0600);
+	CHECK_EQ_INT(msb_fs_passthrough_new(vol, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, NULL))
+		goto out;
+	racer.target = outside;
+	/* A fifo, then a directory, each swapped for a symlink to the
+	 * outside file the moment it is made: the mode the guest asked for
+	 * must not land on that file, and the guest gets no node for it. */
+	{
+		struct fuse_mknod_in mi = { .mode = S_IFIFO | 0666 };
+		struct fuse_mkdir_in di = { .mode = 0777 };
+
+		racer.name = "fifo";
+		CHECK_EQ_INT(call(&t, FUSE_MKNOD, 1, &mi, sizeof(mi), "fifo",
+				  (size_t)5, END), -EEXIST);
+		racer.name = "dir";
+		CHECK_EQ_INT(call(&t, FUSE_MKDIR, 1, &di, sizeof(di), "dir",
+				  (size_t)4, END), -EEXIST);
+		racer.name = NULL;
+		CHECK_EQ_INT(racer.swaps, 2);
+		CHECK_EQ_INT(stat(outside, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 0600);
+		/* Left alone, both are made with the guest's mode. */
+		CHECK_EQ_INT(call(&t, FUSE_MKNOD, 1, &mi, sizeof(mi), "fifo2",
+				  (size_t)6, END), 0);
+		memcpy(&e, t.body, sizeof(e));
+		CHECK_EQ_INT(e.attr.mode, S_IFIFO | 0666);
+		forget(&t, e.nodeid, 1);
+		CHECK_EQ_INT(call(&t, FUSE_MKDIR, 1, &di, sizeof(di), "dir2",
+				  (size_t)5, END), 0);
+		memcpy(&e, t.body, sizeof(e));
+		CHECK_EQ_INT(e.attr.mode, S_IFDIR | 0777);
+		forget(&t, e.nodeid, 1);
+	}
+	/* CREATE over an existing fifo looks before it opens: a writer
+	 * waiting for a reader stays waiting. */
+	{
+		pthread_t th;
+
+		snprintf(path, sizeof(path), "%s/pipe", vol);
+		CHECK_EQ_INT(mkfifo(path, 0666), 0);
+		__atomic_store_n(&fifo_writer_in, 0, __ATOMIC_SEQ_CST);
+		CHECK_EQ_INT(pthread_create(&th, NULL, fifo_writer, path), 0);
+		usleep(20000);
+		CHECK_EQ_INT(create(&t, 1, "pipe", 0644, O_RDONLY, &e, &fh),
+			     -EEXIST);
+		usleep(50000);
+		CHECK_EQ_INT(__atomic_load_n(&fifo_writer_in, __ATOMIC_SEQ_CST),
+			     0);
+		/* (now we read, and the writer goes) */
+		{
+			int fd = open(path, O_RDONLY | O_NONBLOCK);
+
+			pthread_join(th, NULL);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	/* Over an existing regular file it opens that file, as O_TRUNC asks. */
+	snprintf(path, sizeof(path), "%s/reg", vol);
+	msb_write_file(path, "data", 4, 0644);
+	CHECK_EQ_INT(create(&t, 1, "reg", 0644, O_RDWR | O_TRUNC, &e, &fh), 0);
+	CHECK_EQ_INT(stat(path, &st), 0);
+	CHECK_EQ_INT(st.st_size, 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+out:
+	umask(old);
+	msb_rm_rf(top);
 }
 
 TEST(fs_passthrough_no_escape)
