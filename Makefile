@@ -54,7 +54,7 @@ all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
 	$(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
-	guest examples $(B)/tests/fs-conformance
+	guest examples $(B)/tests/fs-conformance $(B)/tests/gatefs.so
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -136,6 +136,12 @@ $(IMAGE): scripts/mkimage-default.sh
 $(B)/tests/fs-conformance: tests/fs/conformance.c
 	@mkdir -p $(dir $@)
 	$(MUSLCC) -static -O2 -Wall -Wextra -Wno-unused-result -o $@ $<
+
+# A volume plugin whose fsync waits at a gate the test holds
+# (tests/e2e/test_volumes_slow.py).
+$(B)/tests/gatefs.so: tests/fs/gatefs.c include/msb_fs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
 
 # ---- examples ------------------------------------------------------------
 

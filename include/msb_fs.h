@@ -25,7 +25,8 @@
  *   refuses those before a backend sees them). NUL-terminated.
  * - Return 0 (or a byte count where said) on success, a negative errno on
  *   failure. Any op left NULL answers -ENOSYS.
- * - Calls come one at a time, from the supervisor's thread. A backend
+ * - Calls come one at a time, from the volume's thread in the supervisor
+ *   (each volume has its own, so a slow call stalls only its volume). A backend
  *   that may be called from several threads at once (several sessions
  *   over it served in parallel) says so with MSB_FS_THREAD_SAFE.
  *

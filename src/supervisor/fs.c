@@ -6,23 +6,35 @@
  * src/fs/backends.h), a FUSE session over it (src/fs/fuse.h, read-only
  * for :ro volumes, which is what enforces them) and a vhost-user device
  * (src/fs/vhost_user.c) on one end of a socketpair whose other end QEMU
- * gets as the chardev of a vhost-user-fs-device. The device's socket and
- * its queues' kick eventfds are watched by the supervisor's epoll loop:
- * requests are served in the loop, a batch per wakeup, like the network
- * stack's frames. Under TCG a guest cannot submit requests faster than
- * the loop serves them from the page cache, and a single thread keeps
- * the sessions free of locks; a worker thread would pay off under KVM
- * with slow backends (bench/fs.py measures the device against virtiofsd).
+ * gets as the chardev of a vhost-user-fs-device.
+ *
+ * Each volume is served by a thread of its own, with its own epoll over
+ * the device's socket and its queues' kick eventfds: it pops requests,
+ * calls the backend, writes the replies into the guest's buffers and
+ * signals the queue's call eventfd, so a reply never passes through the
+ * supervisor's main loop. A backend operation that takes seconds (fsync
+ * on a slow disk, a plugin waiting on something) thus stalls only its own
+ * volume; the network stack, the agent link and the API socket, served by
+ * the main loop, go on (tests/e2e/test_volumes_slow.py). The thread alone
+ * touches its volume's device, session and backend while it runs; the main
+ * thread starts it once the device is made and stops it (an eventfd, then
+ * a join) before freeing anything, so neither backends nor sessions need
+ * locks. Ops of one volume still come one at a time, as include/msb_fs.h
+ * promises plugins.
  *
  * Locks: the sessions answer fcntl locks in the guest kernel (no
- * posix_locks), since a blocking SETLKW would stall this loop.
+ * posix_locks), since a blocking SETLKW would stall the volume's thread.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,11 +48,14 @@
 #define FS_QUEUES 2
 #define MEM_DEFAULT_MIB 64
 
+#define REF_SOCKET (-1)
+#define REF_STOP (-2)
+
+/* What a volume thread's epoll entry is: a queue's kick, the socket, or
+ * the stop eventfd. */
 struct fs_ref {
-	struct ev_ref ref; /* EV_FS */
-	struct sup_vol *v;
-	int queue;         /* -1: the vhost-user socket */
-	int fd;            /* what is registered, -1 if nothing */
+	int queue; /* >= 0, REF_SOCKET or REF_STOP */
+	int fd;    /* what is registered, -1 if nothing */
 };
 
 struct sup_vol {
@@ -52,32 +67,40 @@ struct sup_vol {
 	struct msb_fuse *fuse;
 	struct vu_dev dev;
 	int dev_up;
-	struct fs_ref sock_ref;
+	/* the volume's thread and what it waits on */
+	pthread_t thread;
+	int running;
+	int epfd;
+	int stop_fd;
+	int dead;          /* the socket broke: nothing more to serve */
+	struct fs_ref sock_ref, stop_ref;
 	struct fs_ref kick_ref[FS_QUEUES];
 };
 
-static void unwatch(struct sup *s, struct fs_ref *r)
+static void unwatch(struct sup_vol *v, struct fs_ref *r)
 {
 	if (r->fd >= 0)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+		epoll_ctl(v->epfd, EPOLL_CTL_DEL, r->fd, NULL);
 	r->fd = -1;
 }
 
-static void watch(struct sup *s, struct fs_ref *r, int fd)
+static void watch(struct sup_vol *v, struct fs_ref *r, int fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->ref };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = r };
 
-	unwatch(s, r);
-	if (fd >= 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+	unwatch(v, r);
+	if (fd >= 0 && epoll_ctl(v->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
 		r->fd = fd;
 }
 
+/* Called by vhost_user.c, on the volume's thread (or by vu_dev_free()
+ * once it is stopped). */
 static void kick_watch(void *opaque, unsigned int queue, int fd)
 {
 	struct sup_vol *v = opaque;
 
 	if (queue < FS_QUEUES)
-		watch(v->s, &v->kick_ref[queue], fd);
+		watch(v, &v->kick_ref[queue], fd);
 }
 
 static size_t serve_request(void *opaque, unsigned int queue,
@@ -208,10 +231,16 @@ int sup_fs_setup(struct sup *s, msb_error *err)
 			return msb_fail(err, -ENOMEM, "out of memory");
 		v->s = s;
 		snprintf(v->tag, sizeof(v->tag), "msbvol%zu", i);
-		v->sock_ref = (struct fs_ref){ { EV_FS }, v, -1, -1 };
+		v->sock_ref = (struct fs_ref){ REF_SOCKET, -1 };
+		v->stop_ref = (struct fs_ref){ REF_STOP, -1 };
 		for (int q = 0; q < FS_QUEUES; q++)
-			v->kick_ref[q] = (struct fs_ref){ { EV_FS }, v, q, -1 };
+			v->kick_ref[q] = (struct fs_ref){ q, -1 };
+		v->epfd = epoll_create1(EPOLL_CLOEXEC);
+		v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		s->vols[s->nvols++] = v;
+		if (v->epfd < 0 || v->stop_fd < 0)
+			return msb_fail_errno(err, -errno, "volume %zu", i);
+		watch(v, &v->stop_ref, v->stop_fd);
 		r = vol_open(s, v, json_object_array_get_idx(vols, i), err);
 		if (r < 0)
 			return r;
@@ -219,15 +248,107 @@ int sup_fs_setup(struct sup *s, msb_error *err)
 	return 0;
 }
 
+/* on_socket() - a vhost-user message from QEMU. */
+static void on_socket(struct sup_vol *v)
+{
+	if (vu_on_socket(&v->dev) < 0) {
+		/* QEMU is gone (its exit says why) or confused: this device
+		 * is over until the next launch makes a new one. */
+		if (strcmp(v->dev.err, "the VMM closed the vhost-user socket"))
+			sup_log(v->s, "volume %s: %s", v->guest, v->dev.err);
+		unwatch(v, &v->sock_ref);
+		for (int q = 0; q < FS_QUEUES; q++)
+			unwatch(v, &v->kick_ref[q]);
+		v->dead = 1;
+	} else if (v->dev.err[0]) {
+		sup_log(v->s, "volume %s: %s", v->guest, v->dev.err);
+		v->dev.err[0] = '\0';
+	}
+}
+
+/* vol_thread() - serve one volume until told to stop. */
+static void *vol_thread(void *arg)
+{
+	struct sup_vol *v = arg;
+	struct epoll_event evs[FS_QUEUES + 2];
+	char name[16];
+
+	snprintf(name, sizeof(name), "msb-%s", v->tag);
+	prctl(PR_SET_NAME, name);
+	for (;;) {
+		int n = epoll_wait(v->epfd, evs, FS_QUEUES + 2, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sup_log(v->s, "volume %s: epoll: %s; no longer served",
+				v->guest, strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			struct fs_ref *r = evs[i].data.ptr;
+
+			if (r->queue == REF_STOP)
+				return NULL;
+			/* An earlier message in this batch may have ended
+			 * the device or replaced this kick. */
+			if (v->dead || r->fd < 0)
+				continue;
+			if (r->queue == REF_SOCKET) {
+				on_socket(v);
+			} else if (vu_on_kick(&v->dev,
+					      (unsigned int)r->queue) < 0) {
+				/* The guest broke its own ring: that queue
+				 * is dead, the sandbox and every other
+				 * volume go on. */
+				sup_log(v->s, "volume %s: %s", v->guest,
+					v->dev.err);
+				unwatch(v, r);
+			}
+		}
+	}
+}
+
+/* dev_down() - stop the volume's thread, then end its device. */
 static void dev_down(struct sup_vol *v)
 {
+	if (v->running) {
+		uint64_t one = 1;
+
+		if (write(v->stop_fd, &one, sizeof(one)) < 0)
+			sup_log(v->s, "volume %s: cannot stop its thread: %s",
+				v->guest, strerror(errno));
+		pthread_join(v->thread, NULL);
+		v->running = 0;
+		/* consumed, so that the next launch's thread runs */
+		if (read(v->stop_fd, &one, sizeof(one)) < 0)
+			one = 0;
+	}
 	if (!v->dev_up)
 		return;
-	unwatch(v->s, &v->sock_ref);
+	unwatch(v, &v->sock_ref);
 	vu_dev_free(&v->dev); /* unwatches the kicks through kick_watch */
 	for (int q = 0; q < FS_QUEUES; q++)
-		unwatch(v->s, &v->kick_ref[q]);
+		unwatch(v, &v->kick_ref[q]);
 	v->dev_up = 0;
+	v->dead = 0;
+}
+
+/* dev_start() - the volume's thread, with every signal blocked (the main
+ * loop takes them from its signalfd). */
+static int dev_start(struct sup_vol *v)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&v->thread, NULL, vol_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	v->running = 1;
+	return 0;
 }
 
 int sup_fs_link(struct sup *s, msb_error *err)
@@ -248,7 +369,13 @@ int sup_fs_link(struct sup *s, msb_error *err)
 			return msb_fail_errno(err, r, "volume %s", v->guest);
 		}
 		v->dev_up = 1;
-		watch(s, &v->sock_ref, sv[0]);
+		watch(v, &v->sock_ref, sv[0]);
+		r = dev_start(v);
+		if (r < 0) {
+			close(sv[1]);
+			return msb_fail_errno(err, r, "volume %s: thread",
+					      v->guest);
+		}
 		s->spec.fs[s->spec.nfs++] = (struct msb_fsdev){ sv[1], v->tag };
 	}
 	return 0;
@@ -275,33 +402,6 @@ void sup_fs_init_tlvs(struct sup *s, struct msb_tlv_w *w)
 	}
 }
 
-void sup_fs_dispatch(struct sup *s, struct ev_ref *ref)
-{
-	struct fs_ref *r = (struct fs_ref *)ref;
-	struct sup_vol *v = r->v;
-
-	if (!v->dev_up)
-		return;
-	if (r->queue < 0) {
-		if (vu_on_socket(&v->dev) < 0) {
-			/* QEMU is gone or confused; the VM's exit says the rest. */
-			if (s->state != ST_STOPPING && s->state != ST_DONE)
-				sup_log(s, "volume %s: %s", v->guest, v->dev.err);
-			dev_down(v);
-		} else if (v->dev.err[0]) {
-			sup_log(s, "volume %s: %s", v->guest, v->dev.err);
-			v->dev.err[0] = '\0';
-		}
-		return;
-	}
-	if (vu_on_kick(&v->dev, (unsigned int)r->queue) < 0) {
-		/* The guest broke its own ring: that queue is dead, the
-		 * sandbox and every other volume go on. */
-		sup_log(s, "volume %s: %s", v->guest, v->dev.err);
-		unwatch(s, r);
-	}
-}
-
 void sup_fs_free(struct sup *s)
 {
 	for (unsigned int i = 0; i < s->nvols; i++) {
@@ -312,6 +412,10 @@ void sup_fs_free(struct sup *s)
 			msb_fuse_free(v->fuse);
 		if (v->be.ops)
 			msb_fs_backend_close(&v->be);
+		if (v->epfd >= 0)
+			close(v->epfd);
+		if (v->stop_fd >= 0)
+			close(v->stop_fd);
 		free(v);
 	}
 	s->nvols = 0;

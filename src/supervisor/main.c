@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,9 @@
  * built to need at most 4 layers (src/image/image.h). */
 #define MAX_LAYER_DISKS MSB_ENGINE_SHARED_SLOTS
 
+/* Volume threads (fs.c) log too: one line at a time. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void sup_log(struct sup *s, const char *fmt, ...)
 {
 	char line[2048];
@@ -64,12 +68,14 @@ void sup_log(struct sup *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	/* O_APPEND: lines land whole between QEMU's console writes. */
+	pthread_mutex_lock(&log_lock);
 	fd = open(s->console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		  0644);
 	if (fd >= 0) {
 		msb_write_all(fd, line, (size_t)n);
 		close(fd);
 	}
+	pthread_mutex_unlock(&log_lock);
 }
 
 static void notify(struct sup *s, const char *fmt, ...)
@@ -451,9 +457,6 @@ static void run_loop(struct sup *s)
 				break;
 			case EV_NET:
 				net_dispatch(s->net);
-				break;
-			case EV_FS:
-				sup_fs_dispatch(s, ref);
 				break;
 			case EV_ENGINE:
 				on_engine(s, evs[i].events);

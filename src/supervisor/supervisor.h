@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* supervisor.h - one process per sandbox: VM, agent link, API socket
  *
- * Theory of operation: a single-threaded epoll loop. Every descriptor's
- * epoll data points at a struct ev_ref whose type says what woke up. Bytes
+ * Theory of operation: one epoll loop, and a thread per volume (fs.c).
+ * Every descriptor's epoll data points at a struct ev_ref whose type says
+ * what woke up. Bytes
  * from the guest are hostile: frames are checked by the proto parsers and
  * a guest that breaks the protocol loses its link, never the host process.
  *
@@ -39,7 +40,7 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_FS, EV_ENGINE, EV_TICK, EV_SNAP };
+	       EV_ENGINE, EV_TICK, EV_SNAP };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -168,6 +169,7 @@ struct sup {
 };
 
 /* main.c */
+/* sup_log() - one line in the console log; any thread may call it. */
 void sup_log(struct sup *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sup_ready(struct sup *s);
@@ -235,7 +237,6 @@ int sup_fs_link(struct sup *s, msb_error *err);
 void sup_fs_launched(struct sup *s);
 /* sup_fs_init_tlvs() - the VOLUME records of INIT. */
 void sup_fs_init_tlvs(struct sup *s, struct msb_tlv_w *w);
-void sup_fs_dispatch(struct sup *s, struct ev_ref *ref);
 void sup_fs_free(struct sup *s);
 
 /* agent.c */
