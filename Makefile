@@ -234,6 +234,33 @@ $(B)/fuzz/qmp: fuzz/qmp.c src/engine/qmp.c src/engine/qmp.h src/common/buf.c \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/qmp.c src/engine/qmp.c src/common/buf.c src/common/util.c -ljson-c
 
+# QEMU's vhost-user messages and the guest memory they map, into the
+# device (fuzz/vhost_user.c).
+$(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
+		src/fs/vhost_user.h src/fs/virtqueue.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/fs \
+		-o $@ fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c
+
+# What a registry sends: manifests, indexes, challenges, error bodies
+# (fuzz/registry.c).
+$(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
+		src/image/ref.c src/image/auth.c src/image/store.c src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/registry.c src/image/manifest.c src/image/ref.c \
+		src/image/auth.c src/image/store.c src/common/util.c \
+		-lcurl -ljson-c -lssl -lcrypto
+
+# Layer tar streams into the unpacker (fuzz/unpack.c).
+$(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/unpack.c src/image/unpack.c src/common/util.c \
+		-larchive -lcrypto
+
+FUZZ := frame net tar virtq fuse http1 tls_flow qmp vhost_user registry unpack
+
 unit: $(B)/tests/unit
 	$(B)/tests/unit
 
@@ -243,13 +270,11 @@ asan:
 	$(MAKE) B=build-asan CFLAGS="-O1 -g" \
 		CC="$(CC) -fsanitize=address,undefined -fno-omit-frame-pointer"
 
-fuzz: $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq $(B)/fuzz/fuse \
-	$(B)/fuzz/http1 $(B)/fuzz/tls_flow
+fuzz: $(FUZZ:%=$(B)/fuzz/%)
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(B)/fuzz/frame $(B)/fuzz/net $(B)/fuzz/tar $(B)/fuzz/virtq \
-	$(B)/fuzz/fuse $(B)/fuzz/http1 $(B)/fuzz/tls_flow $(B)/fuzz/qmp
+test: all $(B)/tests/unit $(FUZZ:%=$(B)/fuzz/%)
 	tests/run-all.sh $(B)
 
 bench: all

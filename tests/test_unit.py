@@ -80,3 +80,21 @@ def test_fuzz_qmp_client():
     """QEMU's monitor lines, split anyhow, into src/engine/qmp.c: every
     pending command is answered exactly once, whatever arrives."""
     _fuzz("qmp", 10)
+
+
+def test_fuzz_vhost_user_device():
+    """QEMU's vhost-user messages, with memfds and eventfds, and the guest
+    memory they map, into src/fs/vhost_user.c."""
+    _fuzz("vhost_user", 20, "vhost_user")
+
+
+def test_fuzz_registry_responses():
+    """A registry's manifests, indexes, Bearer challenges and error bodies
+    into src/image/manifest.c and registry.c."""
+    _fuzz("registry", 10, "registry")
+
+
+def test_fuzz_layer_unpack():
+    """Layer tar streams (every header hostile) into src/image/unpack.c:
+    nothing may appear, change or go outside the layer's root."""
+    _fuzz("unpack", 20, "unpack")

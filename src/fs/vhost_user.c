@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhost_user.h"
@@ -280,6 +281,7 @@ static struct vu_queue *queue_at(struct vu_dev *d, uint32_t index)
 static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 {
 	struct vq_mem mem = { 0 };
+	struct stat st;
 	void *maps[VQ_MAX_REGIONS] = { 0 };
 	size_t lens[VQ_MAX_REGIONS] = { 0 };
 	uint32_t n;
@@ -302,6 +304,17 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		if (!r->size || len < r->size || len > SIZE_MAX ||
 		    r->gpa + r->size < r->gpa || r->uva + r->size < r->uva) {
 			dev_err(d, -EINVAL, "SET_MEM_TABLE: region %u does not fit", i);
+			goto fail;
+		}
+		/* Pages past the end of the file would map, but touching
+		 * them kills this process (SIGBUS): a region must lie
+		 * within its memfd (found by fuzz/vhost_user.c). */
+		if (fstat(m->fds[i], &st) < 0 || st.st_size < 0 ||
+		    (uint64_t)st.st_size < len) {
+			dev_err(d, -EINVAL, "SET_MEM_TABLE: region %u (%llu "
+				"bytes at offset %llu) is larger than its file",
+				i, (unsigned long long)r->size,
+				(unsigned long long)r->mmap_offset);
 			goto fail;
 		}
 		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,

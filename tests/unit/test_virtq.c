@@ -518,6 +518,16 @@ TEST(vhost_user_refuses_bad_messages_and_survives)
 				     &v, 8), 0);
 		CHECK_EQ_INT(v, 1);
 	}
+	/* a region larger than its memfd: mapping it would "work", and the
+	 * first touch past the file's end would kill the process (SIGBUS) */
+	{
+		uint64_t mt[1 + 4] = { 1, 0, 2 * R0, UVA, 0 };
+
+		CHECK_EQ_INT(fe_send(&f, &d, 5, 1, mt, sizeof(mt), &f.memfd, 1,
+				     &v, 8), 0);
+		CHECK_EQ_INT(v, 1);
+		CHECK_CONTAINS(d.err, "larger than its file");
+	}
 	/* an unknown request */
 	CHECK_EQ_INT(fe_send(&f, &d, 999, 1, NULL, 0, NULL, 0, &v, 8), 0);
 	CHECK_EQ_INT(v, 1);

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vhost_user.c - libFuzzer target: the vhost-user device end to end
+ *
+ * QEMU's messages (features, the memory table, rings, their eventfds)
+ * and then the guest's memory, both from the input, into
+ * src/fs/vhost_user.c over a real socketpair, with real memfds and
+ * eventfds riding along as SCM_RIGHTS. A record is:
+ *
+ *   u8 op (mod 3)
+ *   0: a message: u8 request (mod 24), u8 flags (version bits and
+ *      NEED_REPLY from the input), u16 LE size (mod 640: past the 512
+ *      the device accepts), u8 descriptors (mod 4: none, one memfd, two
+ *      memfds, one eventfd), then size payload bytes
+ *   1: a kick: u8 queue (mod 3)
+ *   2: guest memory: u16 LE offset, u8 length, length bytes written
+ *      into the last memfd given
+ *
+ * The handler reads every device-readable byte and fills every writable
+ * one, as the FUSE dispatcher may, so ASan sees any iovec outside the
+ * mapped regions. A message the device fails ends the run, as the
+ * supervisor ends the device.
+ *
+ * Build and run: make build/fuzz/vhost_user && build/fuzz/vhost_user fuzz/corpus/vhost_user
+ */
+
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vhost_user.h"
+
+#define MEM_SIZE (64 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+
+static size_t handle(void *opaque, unsigned int queue, const struct iovec *in,
+		     int nin, const struct iovec *out, int nout)
+{
+	volatile uint8_t sink = 0;
+	size_t w = 0;
+
+	for (int i = 0; i < nin; i++)
+		for (size_t k = 0; k < in[i].iov_len; k++)
+			sink ^= ((const uint8_t *)in[i].iov_base)[k];
+	for (int i = 0; i < nout; i++) {
+		memset(out[i].iov_base, 0xa5, out[i].iov_len);
+		w += out[i].iov_len;
+	}
+	(void)sink;
+	return w;
+}
+
+static void watch(void *opaque, unsigned int queue, int fd)
+{
+}
+
+static void drain(int fd)
+{
+	char buf[1024];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* send_msg() - header and payload in one write, with @nfds descriptors */
+static int send_msg(int fd, const uint8_t *msg, size_t len, const int *fds,
+		    int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 2)];
+	struct iovec iov = { (void *)msg, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_control = cbuf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	return sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	static uint8_t msg[12 + 640];
+	struct vu_dev d;
+	uint8_t *mem = NULL;
+	size_t i = 0;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	/* A message shorter than it says would block a blocking socket;
+	 * here it fails as truncated. */
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	if (vu_dev_init(&d, sv[0], 2, handle, watch, NULL) < 0)
+		abort();
+	while (i < n) {
+		uint8_t op = data[i++] % 3;
+
+		if (op == 0 && i + 5 <= n) {
+			uint32_t req = data[i] % 24, flags = data[i + 1] & 0x0f;
+			uint32_t size = (uint32_t)(data[i + 2] | data[i + 3] << 8) %
+					640;
+			int kind = data[i + 4] % 4, fds[2], nfds = 0, r;
+			size_t take;
+
+			i += 5;
+			take = n - i < size ? n - i : size;
+			memcpy(msg, &req, 4);
+			memcpy(msg + 4, &flags, 4);
+			memcpy(msg + 8, &size, 4);
+			memset(msg + 12, 0, size);
+			memcpy(msg + 12, data + i, take);
+			i += take;
+			for (int k = 0; kind && kind < 3 && k < kind; k++) {
+				fds[k] = memfd_create("guest", MFD_CLOEXEC);
+				if (fds[k] < 0 || ftruncate(fds[k], MEM_SIZE) < 0)
+					abort();
+				nfds++;
+			}
+			if (kind == 3)
+				fds[nfds++] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (kind == 1 || kind == 2) {
+				if (mem)
+					munmap(mem, MEM_SIZE);
+				mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+					   MAP_SHARED, fds[nfds - 1], 0);
+				if (mem == MAP_FAILED)
+					abort();
+			}
+			r = send_msg(sv[1], msg, 12 + size, fds, nfds);
+			for (int k = 0; k < nfds; k++)
+				close(fds[k]);
+			if (r < 0)
+				break;
+			r = vu_on_socket(&d);
+			drain(sv[1]);
+			if (r < 0)
+				break;
+		} else if (op == 1 && i + 1 <= n) {
+			vu_on_kick(&d, data[i++] % 3);
+		} else if (op == 2 && i + 3 <= n) {
+			size_t off = (size_t)(data[i] | data[i + 1] << 8);
+			size_t len = data[i + 2];
+
+			i += 3;
+			if (len > n - i)
+				len = n - i;
+			if (mem && off + len <= MEM_SIZE)
+				memcpy(mem + off, data + i, len);
+			i += len;
+		} else {
+			break;
+		}
+	}
+	vu_dev_free(&d);
+	if (mem)
+		munmap(mem, MEM_SIZE);
+	close(sv[1]);
+	return 0;
+}
