@@ -8,6 +8,9 @@
  * walked with the TLV reader, and the frames are checked against a
  * straightforward reference parse of the same bytes. Headers are also
  * decoded directly at every offset, and the whole input is walked as TLV.
+ * Every payload also goes where a FILE stream's would (docs/agent-protocol.md
+ * §7a): the RESULT parser, and the LIST record splitter with its entry
+ * parser, whose names must never lead out of the listed directory.
  *
  * Build and run: make build/fuzz/frame &&
  *   build/fuzz/frame -max_total_time=60 fuzz/corpus/frame
@@ -65,6 +68,72 @@ static void walk_tlv(const uint8_t *buf, size_t n)
 	CHECK(rc == 0 || rc == -1);
 	CHECK(seen <= n);
 	CHECK(rc != 0 || seen == n);
+	(void)sink;
+}
+
+/* name_escapes() - does a name accepted by msb_fname_ok() climb out? */
+static int name_escapes(const uint8_t *n, size_t len)
+{
+	int depth = 0;
+
+	if (!len || n[0] == '/')
+		return 1;
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && n[j] != '/')
+			j++;
+		if (j - i == 2 && n[i] == '.' && n[i + 1] == '.')
+			depth--;
+		else if (!(j - i == 1 && n[i] == '.'))
+			depth++;
+		if (depth < 0 || j == i)
+			return 1;
+		i = j + 1;
+	}
+	return memchr(n, 0, len) != NULL;
+}
+
+/* file_payload() - @buf (exactly @n bytes on the heap) as a RESULT and as
+ * LIST output, the way src/supervisor/files.c reads them. */
+static void file_payload(const uint8_t *buf, size_t n)
+{
+	struct msb_fresult r;
+	size_t off = 0, rec;
+	volatile uint8_t sink = 0;
+	int rc;
+
+	if (msb_fresult_parse(buf, n, &r) == 0) {
+		CHECK(r.err <= 4095);
+		CHECK(!r.msg || (r.msg >= buf && r.msg + r.msg_len <= buf + n));
+		CHECK(!r.link || (r.link >= buf &&
+				  r.link + r.link_len <= buf + n &&
+				  r.link_len && r.link_len <= MSB_FPATH_MAX));
+		CHECK(!r.has_stat || r.st.mtime_nsec < 1000000000u);
+		if (r.msg_len)
+			sink ^= r.msg[r.msg_len - 1];
+	}
+	while ((rc = msb_tlv_peek(buf + off, n - off, MSB_FENTRY_MAX, &rec)) ==
+	       1) {
+		const uint8_t *name, *link;
+		size_t nl, ll;
+		struct msb_fstat st;
+
+		CHECK(rec >= 5 && rec <= n - off && rec <= 5 + MSB_FENTRY_MAX);
+		if (msb_fentry_parse(buf + off + 5, rec - 5, &st, &name, &nl,
+				     &link, &ll) == 0) {
+			CHECK(name >= buf + off + 5 && name + nl <= buf + off + rec);
+			CHECK(link == name + nl && link + ll == buf + off + rec);
+			CHECK(!name_escapes(name, nl));
+			CHECK(ll <= MSB_FPATH_MAX);
+			sink ^= name[nl - 1];
+		}
+		off += rec;
+	}
+	CHECK(rc == 0 || rc == -1);
+	CHECK(off <= n);
+	if (msb_fname_ok(buf, n))
+		CHECK(!name_escapes(buf, n));
 	(void)sink;
 }
 
@@ -160,6 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(h.len <= MSB_FRAME_MAX && !h.flags && !h.reserved);
 			memcpy(copy, p, h.len);
 			walk_tlv(copy, h.len);
+			file_payload(copy, h.len);
 			/* The same frame the reference found, bytes and all. */
 			if (got < nref) {
 				const struct ref_frame *rf = &ref[got];
@@ -211,6 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (size)
 			memcpy(copy, data, size);
 		walk_tlv(copy, size);
+		file_payload(copy, size);
 		free(copy);
 	}
 	return 0;

@@ -23,6 +23,10 @@ F_EXIT, F_ERROR, F_LOG = 69, 70, 71
 T_VERSION, T_AGENT, T_ARG, T_ENV, T_CWD, T_USER, T_TTY = 1, 2, 3, 4, 5, 6, 7
 T_STDIN, T_HOSTNAME, T_UPPER, T_LAYER, T_TIME, T_TIMING = 8, 9, 10, 11, 12, 13
 T_DETACH = 14
+# file streams (docs/agent-protocol.md §7a)
+F_FILE, F_RESULT = 13, 73
+T_FOP, T_PATH, T_PATH2, T_MODE, T_FLAGS = 26, 27, 28, 29, 30
+T_ERRNO, T_MESSAGE, T_SIZE, T_STAT, T_ENTRY, T_LINK = 31, 32, 33, 34, 35, 36
 FRAME_MAX = 64 * 1024
 
 
@@ -43,6 +47,17 @@ def u32(v):
 
 def u64(v):
     return struct.pack(">Q", v)
+
+
+def fstat(mode, size, mtime=1700000000, nsec=5):
+    return struct.pack(">IIIIQqII", mode, 1000, 100, 1, size, mtime, nsec, 0)
+
+
+def entry(mode, size, name, link=b""):
+    if isinstance(name, str):
+        name = name.encode()
+    return tlv(T_ENTRY, fstat(mode, size) + struct.pack(">H", len(name)) +
+               name + link)
 
 
 def seeds():
@@ -73,6 +88,25 @@ def seeds():
     yield "init", frame(0, F_INIT, tlv(T_HOSTNAME, "dev") +
                         tlv(T_UPPER, "upper") + tlv(T_LAYER, "layer0") +
                         tlv(T_TIME, u64(1700000000123456789)))
+    # FILE streams: a read, a listing split across frames, a stat, errors.
+    yield "file-read", (frame(2, F_STDOUT, b"hello\n") +
+                        frame(2, F_RESULT, tlv(T_ERRNO, u32(0)) +
+                              tlv(T_SIZE, u64(6))))
+    listing = (entry(0o40755, 4096, "sub") + entry(0o100644, 3, "sub/a") +
+               entry(0o120777, 1, "ln", b"sub/a") +
+               entry(0o100600, 0, "../escape"))
+    yield "file-list", (frame(3, F_STDOUT, listing[:30]) +
+                        frame(3, F_STDOUT, listing[30:]) +
+                        frame(3, F_RESULT, tlv(T_ERRNO, u32(0)) +
+                              tlv(T_SIZE, u64(4))))
+    yield "file-stat", frame(4, F_RESULT, tlv(T_ERRNO, u32(0)) +
+                             tlv(T_STAT, fstat(0o120777, 9)) +
+                             tlv(T_LINK, "/etc/hosts"))
+    yield "file-error", frame(5, F_RESULT, tlv(T_ERRNO, u32(2)) +
+                              tlv(T_MESSAGE, "open /x: No such file"))
+    yield "file-request", frame(6, F_FILE, tlv(T_FOP, u32(7)) +
+                                tlv(T_PATH, "/a") + tlv(T_PATH2, "/b") +
+                                tlv(T_MODE, u32(0o644)) + tlv(T_FLAGS, u32(4)))
     # Malformed: what must make the host drop the link.
     yield "bad-flags", frame(1, F_STDOUT, b"ok") + frame(1, F_STDOUT, b"x", flags=1)
     yield "bad-reserved", frame(1, F_STDOUT, b"x", reserved=0x100)

@@ -35,7 +35,8 @@ void flow_rearm(struct stream *s)
 		return;
 	}
 	stream_arm(s, SFD_OUT, out);
-	stream_arm(s, SFD_ERR, out);
+	/* A FILE stream's result is small and always taken. */
+	stream_arm(s, SFD_ERR, s->file ? EPOLLIN : out);
 	stream_arm(s, SFD_IN, in);
 }
 

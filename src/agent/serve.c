@@ -57,6 +57,13 @@ static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 		else
 			stream_exec(h->stream, p, h->len);
 		break;
+	case MSB_F_FILE:
+		if (shutting_down)
+			port_send_str(h->stream, MSB_F_ERROR,
+				      "FILE: the sandbox is shutting down");
+		else
+			stream_file(h->stream, p, h->len);
+		break;
 	case MSB_F_STDIN:
 		stream_stdin(h->stream, p, h->len);
 		break;

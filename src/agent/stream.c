@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fileop.h"
 #include "log.h"
 #include "port.h"
 #include "serve.h"
@@ -114,9 +115,74 @@ static void release(struct stream *s)
 	stream_close_fd(s, SFD_IN);
 	free(s->in_buf);
 	s->in_buf = NULL;
+	free(s->res);
+	s->res = NULL;
+	s->res_len = 0;
+	s->file = 0;
 	s->id = 0;
 	s->gen++;
 	nactive--;
+}
+
+/* send_result() - a RESULT of one errno and its message */
+static void send_result(uint32_t id, int err, const char *msg)
+{
+	uint8_t b[512];
+	struct msb_tlv_w w;
+
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, (uint32_t)err);
+	msb_tlv_put(&w, MSB_T_MESSAGE, msg, strnlen(msg, 400));
+	port_send(id, MSB_F_RESULT, b, w.len);
+}
+
+/* file_finish() - the file process's RESULT, or why there is none */
+static void file_finish(struct stream *s)
+{
+	char msg[128];
+
+	if (WIFEXITED(s->status) && !WEXITSTATUS(s->status) && s->res_len) {
+		port_send(s->id, MSB_F_RESULT, s->res, s->res_len);
+		return;
+	}
+	if (WIFSIGNALED(s->status))
+		snprintf(msg, sizeof(msg), "the file operation was killed "
+			 "by signal %d", WTERMSIG(s->status));
+	else
+		snprintf(msg, sizeof(msg), "the file operation ended "
+			 "without a result");
+	send_result(s->id, WIFSIGNALED(s->status) ? EINTR : EIO, msg);
+}
+
+/* file_result_read() - take what the file process wrote on its result
+ * pipe; at its end, close it */
+static void file_result_read(struct stream *s)
+{
+	char scratch[512];
+	ssize_t n;
+
+	if (!s->res) {
+		s->res = malloc(FILE_RESULT_MAX);
+		if (!s->res) {
+			stream_close_fd(s, SFD_ERR);
+			return;
+		}
+	}
+	for (;;) {
+		size_t room = FILE_RESULT_MAX - s->res_len;
+
+		/* More than a result holds is read and dropped. */
+		n = room ? read(s->fd[SFD_ERR], s->res + s->res_len, room) :
+			   read(s->fd[SFD_ERR], scratch, sizeof(scratch));
+		if (n > 0 && room)
+			s->res_len += (size_t)n;
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		stream_close_fd(s, SFD_ERR);
+		return;
+	}
 }
 
 /* maybe_finish() - send EXIT once the process is gone and output drained */
@@ -127,6 +193,11 @@ static void maybe_finish(struct stream *s)
 
 	if (!s->exited || s->fd[SFD_OUT] >= 0 || s->fd[SFD_ERR] >= 0)
 		return;
+	if (s->file) {
+		file_finish(s);
+		release(s);
+		return;
+	}
 	if (WIFEXITED(s->status)) {
 		code = (uint32_t)WEXITSTATUS(s->status);
 	} else {
@@ -152,6 +223,8 @@ void stream_event(uint64_t ref, uint32_t events)
 		return;
 	if (which == SFD_IN) {
 		flow_stdin_flush(s);
+	} else if (s->file && which == SFD_ERR) {
+		file_result_read(s);
 	} else {
 		if (s->tty && (events & (EPOLLHUP | EPOLLERR)))
 			flow_stdin_discard(s); /* the slave side is closed */
@@ -207,6 +280,33 @@ void stream_resize(uint32_t id, uint16_t rows, uint16_t cols)
 		agent_log("stream %u: resize: %s", id, strerror(errno));
 }
 
+/* stream_start() - take slot @s for a started process */
+static void stream_start(struct stream *s, uint32_t id,
+			 const struct exec_child *c, int tty, int want_stdin,
+			 int file)
+{
+	s->id = id;
+	s->pid = c->pid;
+	s->tty = tty;
+	s->file = file;
+	s->fd[SFD_OUT] = c->out;
+	s->fd[SFD_ERR] = c->err;
+	s->fd[SFD_IN] = c->in;
+	memset(s->armed, 0, sizeof(s->armed));
+	s->credit = MSB_WINDOW_INIT;
+	s->in_eof = 0;
+	s->in_dead = !want_stdin;
+	s->in_buf = NULL;
+	s->in_head = s->in_len = 0;
+	s->exited = s->status = 0;
+	s->res = NULL;
+	s->res_len = 0;
+	s->next = buckets[id % HASH_SIZE];
+	buckets[id % HASH_SIZE] = (int)(s - slots);
+	nactive++;
+	flow_rearm(s);
+}
+
 static struct stream *slot_alloc(void)
 {
 	static unsigned int cursor;
@@ -258,25 +358,45 @@ void stream_exec(uint32_t id, const uint8_t *p, size_t n)
 		return;
 	}
 
-	s->id = id;
-	s->pid = c.pid;
-	s->tty = tty;
-	s->fd[SFD_OUT] = c.out;
-	s->fd[SFD_ERR] = c.err;
-	s->fd[SFD_IN] = c.in;
-	memset(s->armed, 0, sizeof(s->armed));
-	s->credit = MSB_WINDOW_INIT;
-	s->in_eof = 0;
-	s->in_dead = !want_stdin;
-	s->in_buf = NULL;
-	s->in_head = s->in_len = 0;
-	s->exited = s->status = 0;
-	s->next = buckets[id % HASH_SIZE];
-	buckets[id % HASH_SIZE] = (int)(s - slots);
-	nactive++;
-
-	flow_rearm(s);
+	stream_start(s, id, &c, tty, want_stdin, 0);
 	port_send_u32(id, MSB_F_STARTED, (uint32_t)c.pid);
+}
+
+void stream_file(uint32_t id, const uint8_t *p, size_t n)
+{
+	struct agent_err e;
+	struct exec_child c;
+	struct file_req r;
+	struct stream *s;
+	int ret, want_stdin;
+
+	if (!id) {
+		stream_error(0, "FILE on stream 0: file streams are nonzero");
+		return;
+	}
+	if (lookup(id)) {
+		stream_error(id, "FILE: stream %u is already in use", id);
+		return;
+	}
+	s = slot_alloc();
+	if (!s) {
+		stream_error(id, "FILE: too many concurrent streams (limit %d)",
+			     STREAM_MAX);
+		return;
+	}
+	ret = file_req_parse(p, n, &r, &e);
+	if (ret) {
+		send_result(id, -ret, e.msg);
+		return;
+	}
+	want_stdin = r.op == MSB_FOP_WRITE;
+	ret = file_spawn(&r, &c, &e);
+	file_req_free(&r);
+	if (ret) {
+		send_result(id, -ret, e.msg);
+		return;
+	}
+	stream_start(s, id, &c, 0, want_stdin, 1);
 }
 
 int streams_active(void)

@@ -19,6 +19,10 @@ void streams_init(int epfd);
 /* stream_exec() - EXEC on @id: start the process, answer STARTED or ERROR */
 void stream_exec(uint32_t id, const uint8_t *p, size_t n);
 
+/* stream_file() - FILE on @id: start the file process; its RESULT ends
+ * the stream (a refused request: RESULT at once) */
+void stream_file(uint32_t id, const uint8_t *p, size_t n);
+
 /* stream_stdin() - STDIN on @id: @n bytes for the process, 0 = end of input */
 void stream_stdin(uint32_t id, const uint8_t *p, size_t n);
 

@@ -28,6 +28,10 @@ enum { SFD_OUT, SFD_ERR, SFD_IN, SFD_N };
  * @in_len:  pending bytes
  * @exited:  the process was reaped
  * @status:  its wait status
+ * @file:    a FILE stream: @fd[SFD_ERR] carries the RESULT payload, read
+ *           into @res whatever the credit, and RESULT replaces EXIT
+ * @res:     that payload, FILE_RESULT_MAX bytes, allocated on first read
+ * @res_len: bytes in @res
  */
 struct stream {
 	uint32_t id;
@@ -42,6 +46,9 @@ struct stream {
 	uint8_t *in_buf;
 	size_t in_head, in_len;
 	int exited, status;
+	int file;
+	uint8_t *res;
+	size_t res_len;
 };
 
 /* stream.c: epoll registration of one fd */

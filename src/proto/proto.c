@@ -142,3 +142,143 @@ int msb_framer_take(struct msb_framer *f, struct msb_frame_hdr *h,
 	f->have = 0;
 	return 1;
 }
+
+/* ---- file operations (docs/agent-protocol.md §7a) ------------------------ */
+
+void msb_fstat_encode(uint8_t out[MSB_FSTAT_LEN], const struct msb_fstat *st)
+{
+	msb_put_be32(out, st->mode);
+	msb_put_be32(out + 4, st->uid);
+	msb_put_be32(out + 8, st->gid);
+	msb_put_be32(out + 12, st->nlink);
+	msb_put_be64(out + 16, st->size);
+	msb_put_be64(out + 24, (uint64_t)st->mtime);
+	msb_put_be32(out + 32, st->mtime_nsec);
+	msb_put_be32(out + 36, 0);
+}
+
+int msb_fstat_decode(const uint8_t *p, size_t n, struct msb_fstat *st)
+{
+	if (n != MSB_FSTAT_LEN)
+		return -1;
+	st->mode = msb_get_be32(p);
+	st->uid = msb_get_be32(p + 4);
+	st->gid = msb_get_be32(p + 8);
+	st->nlink = msb_get_be32(p + 12);
+	st->size = msb_get_be64(p + 16);
+	st->mtime = (int64_t)msb_get_be64(p + 24);
+	st->mtime_nsec = msb_get_be32(p + 32);
+	return st->mtime_nsec < 1000000000u ? 0 : -1;
+}
+
+/* path_ok() - a path from the guest: 1..MSB_FPATH_MAX bytes, no NUL */
+static int path_ok(const uint8_t *p, size_t n)
+{
+	return n && n <= MSB_FPATH_MAX && !memchr(p, '\0', n);
+}
+
+int msb_fresult_parse(const uint8_t *p, size_t n, struct msb_fresult *r)
+{
+	struct msb_tlv_r tr;
+	const uint8_t *v;
+	uint32_t len;
+	uint8_t tag;
+	int rc, has_err = 0;
+
+	memset(r, 0, sizeof(*r));
+	msb_tlv_r_init(&tr, p, n);
+	while ((rc = msb_tlv_next(&tr, &tag, &v, &len)) == 1) {
+		switch (tag) {
+		case MSB_T_ERRNO:
+			if (len != 4 || msb_get_be32(v) > 4095)
+				return -1;
+			r->err = msb_get_be32(v);
+			has_err = 1;
+			break;
+		case MSB_T_MESSAGE:
+			if (len > 4096)
+				return -1;
+			r->msg = v;
+			r->msg_len = len;
+			break;
+		case MSB_T_SIZE:
+			if (len != 8)
+				return -1;
+			r->size = msb_get_be64(v);
+			r->has_size = 1;
+			break;
+		case MSB_T_STAT:
+			if (msb_fstat_decode(v, len, &r->st) < 0)
+				return -1;
+			r->has_stat = 1;
+			break;
+		case MSB_T_LINK:
+			if (!path_ok(v, len))
+				return -1;
+			r->link = v;
+			r->link_len = len;
+			break;
+		default:
+			break;
+		}
+	}
+	return rc < 0 || !has_err ? -1 : 0;
+}
+
+int msb_fname_ok(const uint8_t *name, size_t n)
+{
+	size_t i = 0;
+
+	if (!path_ok(name, n) || name[0] == '/')
+		return 0;
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && name[j] != '/')
+			j++;
+		if (j == i || (j - i == 1 && name[i] == '.') ||
+		    (j - i == 2 && name[i] == '.' && name[i + 1] == '.'))
+			return 0;
+		i = j + 1;
+		if (j < n && i == n)
+			return 0; /* a trailing '/' */
+	}
+	return 1;
+}
+
+int msb_tlv_peek(const uint8_t *p, size_t n, size_t max_val, size_t *rec)
+{
+	uint32_t len;
+
+	if (n < 5)
+		return 0;
+	len = msb_get_be32(p + 1);
+	if (len > max_val)
+		return -1;
+	if (n - 5 < len)
+		return 0;
+	*rec = 5 + (size_t)len;
+	return 1;
+}
+
+int msb_fentry_parse(const uint8_t *v, size_t n, struct msb_fstat *st,
+		     const uint8_t **name, size_t *name_len,
+		     const uint8_t **link, size_t *link_len)
+{
+	size_t nl;
+
+	if (n < MSB_FSTAT_LEN + 2 ||
+	    msb_fstat_decode(v, MSB_FSTAT_LEN, st) < 0)
+		return -1;
+	nl = msb_get_be16(v + MSB_FSTAT_LEN);
+	if (n - MSB_FSTAT_LEN - 2 < nl ||
+	    !msb_fname_ok(v + MSB_FSTAT_LEN + 2, nl))
+		return -1;
+	*name = v + MSB_FSTAT_LEN + 2;
+	*name_len = nl;
+	*link = *name + nl;
+	*link_len = n - MSB_FSTAT_LEN - 2 - nl;
+	if (*link_len && !path_ok(*link, *link_len))
+		return -1;
+	return 0;
+}

@@ -40,6 +40,7 @@ enum msb_frame_type {
 	MSB_F_THAW = 11,    /* stream 0: the snapshot is taken; go on */
 	MSB_F_RESTORED = 12, /* stream 0: TLV; this VM is a restored copy:
 			      * HOSTNAME, TIME, ENTROPY, ENV; answered READY */
+	MSB_F_FILE = 13,    /* new stream: TLV file operation (FOP, PATH...) */
 	/* both directions */
 	MSB_F_WINDOW = 7,   /* u32 credit: host grants output, guest grants stdin */
 	MSB_F_PING = 8,     /* echoed back as PONG with the same payload */
@@ -55,6 +56,7 @@ enum msb_frame_type {
 	MSB_F_LOG = 71,     /* stream 0: UTF-8 log line from the agent */
 	MSB_F_QUIESCED = 72, /* stream 0: reply to QUIESCE; the last frame
 			      * before THAW or RESTORED */
+	MSB_F_RESULT = 73,  /* TLV: how a FILE stream ended; its last frame */
 };
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
@@ -88,7 +90,104 @@ enum msb_tag {
 	MSB_T_ENTROPY = 24,  /* bytes: host randomness to mix in and credit
 			      * (RESTORED) */
 	MSB_T_SNAPSHOT = 25, /* string: the snapshot restored (RESTORED) */
+	MSB_T_FOP = 26,      /* u32 enum msb_fop: FILE's operation */
+	MSB_T_PATH = 27,     /* string: FILE's path */
+	MSB_T_PATH2 = 28,    /* string: RENAME's new path, SYMLINK's target */
+	MSB_T_MODE = 29,     /* u32 permission bits (07777) */
+	MSB_T_FLAGS = 30,    /* u32 MSB_FOP_F_* */
+	MSB_T_ERRNO = 31,    /* u32: RESULT's errno, 0 = done */
+	MSB_T_MESSAGE = 32,  /* string: RESULT's error text */
+	MSB_T_SIZE = 33,     /* u64: RESULT's bytes read/written, entries */
+	MSB_T_STAT = 34,     /* MSB_FSTAT_LEN bytes (msb_fstat_decode) */
+	MSB_T_ENTRY = 35,    /* LIST output: MSB_FSTAT_LEN bytes, u16 name
+			      * length, name, a symlink's target */
+	MSB_T_LINK = 36,     /* string: a symlink's target, after STAT */
 };
+
+/* FILE operations (docs/agent-protocol.md §7a). */
+enum msb_fop {
+	MSB_FOP_READ = 1,    /* STDOUT: the file's bytes */
+	MSB_FOP_WRITE = 2,   /* STDIN: the file's bytes, empty = end */
+	MSB_FOP_LIST = 3,    /* STDOUT: ENTRY (and LINK) records */
+	MSB_FOP_STAT = 4,    /* RESULT: STAT (and LINK) */
+	MSB_FOP_MKDIR = 5,
+	MSB_FOP_REMOVE = 6,
+	MSB_FOP_RENAME = 7,  /* PATH to PATH2 */
+	MSB_FOP_SYMLINK = 8, /* PATH, a new symlink, pointing at PATH2 */
+};
+
+#define MSB_FOP_F_PARENTS 1    /* MKDIR -p; WRITE: make missing parents */
+#define MSB_FOP_F_RECURSIVE 2  /* LIST the tree; REMOVE a directory tree */
+#define MSB_FOP_F_EXCL 4       /* WRITE, MKDIR: fail if it exists */
+#define MSB_FOP_F_APPEND 8     /* WRITE at the end, not truncated */
+#define MSB_FOP_F_NOFOLLOW 16  /* STAT: a symlink itself */
+#define MSB_FOP_F_ALL 31
+
+/* Longest path or name a FILE carries (PATH_MAX less its NUL). */
+#define MSB_FPATH_MAX 4095
+
+/* A file's metadata, as STAT and ENTRY carry it: 40 bytes,
+ *   u32 mode (st_mode: type and permission bits), u32 uid, u32 gid,
+ *   u32 nlink, u64 size, i64 mtime seconds, u32 mtime nanoseconds,
+ *   u32 reserved (0). */
+#define MSB_FSTAT_LEN 40
+
+struct msb_fstat {
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+};
+
+void msb_fstat_encode(uint8_t out[MSB_FSTAT_LEN], const struct msb_fstat *st);
+/* msb_fstat_decode() - Return: 0, -1 if @n is not MSB_FSTAT_LEN or the
+ * nanoseconds are not below 10^9. */
+int msb_fstat_decode(const uint8_t *p, size_t n, struct msb_fstat *st);
+
+/**
+ * struct msb_fresult - a RESULT payload, parsed; pointers into it
+ * @err:      errno (0: the operation was done)
+ * @msg:      its message (@msg_len bytes, not terminated), or NULL
+ * @size:     SIZE, when @has_size
+ * @st:       STAT, when @has_stat
+ * @link:     LINK (@link_len bytes), or NULL
+ */
+struct msb_fresult {
+	uint32_t err;
+	const uint8_t *msg;
+	uint32_t msg_len;
+	uint64_t size;
+	int has_size;
+	struct msb_fstat st;
+	int has_stat;
+	const uint8_t *link;
+	uint32_t link_len;
+};
+
+/* msb_fresult_parse() - Return: 0, -1 if the payload is not a valid
+ * RESULT (truncated record, no ERRNO, an errno over 4095, a wrongly sized
+ * SIZE or STAT, a message over 4096 bytes, a LINK that is not a path). */
+int msb_fresult_parse(const uint8_t *p, size_t n, struct msb_fresult *r);
+
+/* msb_fname_ok() - a LIST entry's name: 1..MSB_FPATH_MAX bytes, relative,
+ * no NUL, no empty, "." or ".." component (so joined under a directory it
+ * stays below it). Return: 1 or 0. */
+int msb_fname_ok(const uint8_t *name, size_t n);
+
+/* Longest ENTRY value: stat, name length, name, target. */
+#define MSB_FENTRY_MAX (MSB_FSTAT_LEN + 2 + 2 * MSB_FPATH_MAX)
+
+/* msb_fentry_parse() - an ENTRY value: its stat, its name (checked with
+ * msb_fname_ok) and a symlink's target (@link_len 0 for other files; at
+ * most MSB_FPATH_MAX bytes, no NUL). Return: 0 or -1. */
+int msb_fentry_parse(const uint8_t *v, size_t n, struct msb_fstat *st,
+		     const uint8_t **name, size_t *name_len,
+		     const uint8_t **link, size_t *link_len);
+
+/* msb_tlv_peek() - is a whole record at the start of @p (@n bytes)?
+ * Return: 1 and *@rec its length (header included), 0 if more bytes are
+ * needed, -1 if its header claims a value over @max_val bytes. */
+int msb_tlv_peek(const uint8_t *p, size_t n, size_t max_val, size_t *rec);
 
 #define MSB_VOLUME_RO 1
 

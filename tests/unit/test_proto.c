@@ -694,3 +694,105 @@ TEST(proto_be_helpers)
 	CHECK_EQ_INT(b[0], 0x80);
 	CHECK_EQ_INT(b[7], 0x01);
 }
+
+/* ---- FILE streams (docs/agent-protocol.md §7a) --------------------------- */
+
+TEST(proto_fname)
+{
+	static const char *const good[] = { "a", "a/b", ".a", "a..b", "...",
+					    "a/.b/c" };
+	static const char *const bad[] = { "", "/a", "..", ".", "a/..",
+					   "../a", "a//b", "a/", "a/./b" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (!msb_fname_ok((const uint8_t *)good[i], strlen(good[i])))
+			unit_fail(__FILE__, __LINE__, "refused '%s'", good[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (msb_fname_ok((const uint8_t *)bad[i], strlen(bad[i])))
+			unit_fail(__FILE__, __LINE__, "took '%s'", bad[i]);
+	CHECK(!msb_fname_ok((const uint8_t *)"a\0b", 3));
+	{
+		static uint8_t longname[MSB_FPATH_MAX + 1];
+
+		memset(longname, 'x', sizeof(longname));
+		CHECK(msb_fname_ok(longname, MSB_FPATH_MAX));
+		CHECK(!msb_fname_ok(longname, MSB_FPATH_MAX + 1));
+	}
+}
+
+TEST(proto_fstat_and_result)
+{
+	struct msb_fstat st = { 0100644, 1, 2, 3, 1ull << 40, -5, 999999999 },
+			 back;
+	uint8_t b[MSB_FSTAT_LEN], pay[256];
+	struct msb_tlv_w w;
+	struct msb_fresult r;
+
+	msb_fstat_encode(b, &st);
+	CHECK_EQ_INT(msb_fstat_decode(b, sizeof(b), &back), 0);
+	CHECK(back.mode == st.mode && back.size == st.size &&
+	      back.mtime == -5 && back.mtime_nsec == 999999999);
+	CHECK_EQ_INT(msb_fstat_decode(b, sizeof(b) - 1, &back), -1);
+	msb_put_be32(b + 32, 1000000000); /* nanoseconds out of range */
+	CHECK_EQ_INT(msb_fstat_decode(b, sizeof(b), &back), -1);
+
+	msb_tlv_w_init(&w, pay, sizeof(pay));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 2);
+	msb_tlv_put_str(&w, MSB_T_MESSAGE, "open /x: No such file");
+	msb_tlv_put_u64(&w, MSB_T_SIZE, 7);
+	CHECK_EQ_INT(msb_fresult_parse(pay, w.len, &r), 0);
+	CHECK(r.err == 2 && r.has_size && r.size == 7 && r.msg_len == 21);
+	/* no ERRNO, an errno over 4095, a short SIZE, an empty LINK */
+	msb_tlv_w_init(&w, pay, sizeof(pay));
+	msb_tlv_put_u64(&w, MSB_T_SIZE, 7);
+	CHECK_EQ_INT(msb_fresult_parse(pay, w.len, &r), -1);
+	msb_tlv_w_init(&w, pay, sizeof(pay));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 4096);
+	CHECK_EQ_INT(msb_fresult_parse(pay, w.len, &r), -1);
+	msb_tlv_w_init(&w, pay, sizeof(pay));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 0);
+	msb_tlv_put_u32(&w, MSB_T_SIZE, 7);
+	CHECK_EQ_INT(msb_fresult_parse(pay, w.len, &r), -1);
+	msb_tlv_w_init(&w, pay, sizeof(pay));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 0);
+	msb_tlv_put(&w, MSB_T_LINK, "", 0);
+	CHECK_EQ_INT(msb_fresult_parse(pay, w.len, &r), -1);
+	/* a truncated record */
+	CHECK_EQ_INT(msb_fresult_parse(pay, 3, &r), -1);
+}
+
+TEST(proto_fentry_and_peek)
+{
+	uint8_t v[MSB_FSTAT_LEN + 2 + 16];
+	struct msb_fstat st = { 0120777, 0, 0, 1, 3, 0, 0 }, got;
+	const uint8_t *name, *link;
+	size_t nl, ll, rec;
+
+	msb_fstat_encode(v, &st);
+	msb_put_be16(v + MSB_FSTAT_LEN, 2);
+	memcpy(v + MSB_FSTAT_LEN + 2, "lnabc", 5);
+	CHECK_EQ_INT(msb_fentry_parse(v, MSB_FSTAT_LEN + 7, &got, &name, &nl,
+				      &link, &ll),
+		     0);
+	CHECK(nl == 2 && !memcmp(name, "ln", 2) && ll == 3 &&
+	      !memcmp(link, "abc", 3));
+	/* a name length past the end, a name that climbs out */
+	msb_put_be16(v + MSB_FSTAT_LEN, 6);
+	CHECK_EQ_INT(msb_fentry_parse(v, MSB_FSTAT_LEN + 7, &got, &name, &nl,
+				      &link, &ll),
+		     -1);
+	msb_put_be16(v + MSB_FSTAT_LEN, 2);
+	memcpy(v + MSB_FSTAT_LEN + 2, "..", 2);
+	CHECK_EQ_INT(msb_fentry_parse(v, MSB_FSTAT_LEN + 7, &got, &name, &nl,
+				      &link, &ll),
+		     -1);
+	CHECK_EQ_INT(msb_fentry_parse(v, 10, &got, &name, &nl, &link, &ll), -1);
+
+	v[0] = MSB_T_ENTRY;
+	msb_put_be32(v + 1, 3);
+	CHECK_EQ_INT(msb_tlv_peek(v, 4, 10, &rec), 0);
+	CHECK_EQ_INT(msb_tlv_peek(v, 7, 10, &rec), 0);
+	CHECK_EQ_INT(msb_tlv_peek(v, 8, 10, &rec), 1);
+	CHECK_EQ_INT(rec, 8);
+	CHECK_EQ_INT(msb_tlv_peek(v, 8, 2, &rec), -1);
+}
