@@ -104,6 +104,7 @@ void stream_free(struct sup *s, struct stream *st)
 		}
 	}
 	msb_buf_free(&st->stdin_q);
+	msb_buf_free(&st->recs);
 	free(st);
 	/* Its stdin queue may have been what paused the connection; with
 	 * its last exec gone, it may be idle from now on. */
@@ -251,6 +252,19 @@ struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
 	}
 	agent_send(s, st->id, MSB_F_EXEC, buf, w.len);
 	return st;
+}
+
+void agent_on_window(struct sup *s, struct stream *st, const uint8_t *p,
+		     uint32_t n)
+{
+	uint64_t c;
+
+	if (n != 4)
+		return;
+	c = (uint64_t)st->stdin_credit + msb_get_be32(p);
+	/* Never more than a window outstanding, whatever the guest claims. */
+	st->stdin_credit = c > MSB_WINDOW_INIT ? MSB_WINDOW_INIT : (uint32_t)c;
+	agent_flush_stdin(s, st);
 }
 
 static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
@@ -476,6 +490,10 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			agent_send_u32(s, h->stream, MSB_F_WINDOW, h->len);
 		return;
 	}
+	if (st->fop) {
+		sup_file_frame(s, st, h, p);
+		return;
+	}
 	switch (h->type) {
 	case MSB_F_STARTED:
 		if (h->len != 4 || st->started)
@@ -516,17 +534,7 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		on_output(s, st, h->type, p, h->len);
 		break;
 	case MSB_F_WINDOW:
-		if (h->len == 4) {
-			uint64_t c = (uint64_t)st->stdin_credit +
-				     msb_get_be32(p);
-
-			/* Never more than a window outstanding, whatever
-			 * the guest claims. */
-			st->stdin_credit = c > MSB_WINDOW_INIT ?
-						   MSB_WINDOW_INIT :
-						   (uint32_t)c;
-			agent_flush_stdin(s, st);
-		}
+		agent_on_window(s, st, p, h->len);
 		break;
 	case MSB_F_EXIT:
 		on_exit_frame(s, st, p, h->len);

@@ -263,6 +263,44 @@ static void on_stdin(struct sup *s, struct conn *c, json_object *p)
 	}
 }
 
+int api_id_in_use(struct sup *s, struct conn *c, int64_t id)
+{
+	for (int i = 0; i < MAX_STREAMS; i++)
+		if (s->streams[i] && s->streams[i]->conn == c &&
+		    s->streams[i]->req_id == id)
+			return 1;
+	return 0;
+}
+
+/* stream_request_ok() - what every request that opens a guest stream
+ * (exec, fs_*) needs; answers and returns 0 when it is missing. */
+static int stream_request_ok(struct sup *s, struct conn *c, json_object *id,
+			     json_object *p, const char *meth)
+{
+	if (s->state != ST_RUNNING) {
+		reply_error(s, c, id, "not_running", "sandbox %s is %s",
+			    s->name, state_name(s->state));
+		return 0;
+	}
+	if (!json_object_is_type(id, json_type_int)) {
+		reply_error(s, c, id, "invalid_request",
+			    "%s needs an integer id", meth);
+		return 0;
+	}
+	if (!p || !json_object_is_type(p, json_type_object)) {
+		reply_error(s, c, id, "invalid_params", "%s needs params",
+			    meth);
+		return 0;
+	}
+	if (api_id_in_use(s, c, json_object_get_int64(id))) {
+		reply_error(s, c, id, "invalid_request",
+			    "id %lld is already in use",
+			    (long long)json_object_get_int64(id));
+		return 0;
+	}
+	return 1;
+}
+
 static void on_exec(struct sup *s, struct conn *c, json_object *id,
 		    json_object *p)
 {
@@ -272,29 +310,8 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 	int detach = 0;
 	int64_t timeout_ms = 0;
 
-	if (s->state != ST_RUNNING) {
-		reply_error(s, c, id, "not_running", "sandbox %s is %s",
-			    s->name, state_name(s->state));
+	if (!stream_request_ok(s, c, id, p, "exec"))
 		return;
-	}
-	if (!json_object_is_type(id, json_type_int)) {
-		reply_error(s, c, id, "invalid_request",
-			    "exec needs an integer id");
-		return;
-	}
-	if (!p || !json_object_is_type(p, json_type_object)) {
-		reply_error(s, c, id, "invalid_params", "exec needs params");
-		return;
-	}
-	for (int i = 0; i < MAX_STREAMS; i++) {
-		if (s->streams[i] && s->streams[i]->conn == c &&
-		    s->streams[i]->req_id == json_object_get_int64(id)) {
-			reply_error(s, c, id, "invalid_request",
-				    "id %lld is already in use",
-				    (long long)json_object_get_int64(id));
-			return;
-		}
-	}
 	if (json_object_object_get_ex(p, "detach", &v) &&
 	    json_object_get_boolean(v)) {
 		detach = 1;
@@ -436,6 +453,10 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 		else
 			sup_snapshot_start(s, c, json_object_get_int64(id),
 					   params);
+	} else if (sup_file_op(meth)) {
+		if (stream_request_ok(s, c, id, params, meth))
+			sup_file_request(s, c, json_object_get_int64(id),
+					 sup_file_op(meth), params);
 	} else if (!strcmp(meth, "stop")) {
 		json_object *v;
 		int t = 10;

@@ -83,6 +83,9 @@ struct stream {
 			     * whose end is recorded (sup.command) */
 	int detach;         /* exec -d: answered with its pid once started,
 			     * then its output goes to the log */
+	uint32_t fop;       /* a FILE stream (files.c): enum msb_fop; 0 = exec */
+	struct msb_buf recs; /* LIST output not yet whole records */
+	int answered;       /* FILE: the client already has its reply */
 };
 
 enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
@@ -246,6 +249,9 @@ void agent_send_u32(struct sup *s, uint32_t stream, uint8_t type, uint32_t v);
 void agent_on_readable(struct sup *s);
 void agent_on_writable(struct sup *s);
 void agent_flush_stdin(struct sup *s, struct stream *st);
+/* agent_on_window() - a WINDOW from the guest: stdin credit back. */
+void agent_on_window(struct sup *s, struct stream *st, const uint8_t *p,
+		     uint32_t n);
 struct stream *stream_get(struct sup *s, uint32_t id);
 struct stream *stream_new(struct sup *s);
 void stream_free(struct sup *s, struct stream *st);
@@ -269,6 +275,18 @@ void sup_snapshot_timer(struct sup *s);
 int sup_restore_prepare(struct sup *s, const char *dir, msb_error *err);
 /* sup_restore_start() - once launched: load the state, then RESTORED. */
 int sup_restore_start(struct sup *s, msb_error *err);
+/* files.c */
+/* sup_file_op() - the FILE operation of API method @meth ("fs_read"), or
+ * 0 if it is not one. */
+uint32_t sup_file_op(const char *meth);
+/* sup_file_request() - a checked fs_* request (a running sandbox, an
+ * integer @id not in use, a @params object): start its FILE stream, or
+ * answer why not. */
+void sup_file_request(struct sup *s, struct conn *c, int64_t id,
+		      uint32_t fop, json_object *params);
+/* sup_file_frame() - a frame from the guest for FILE stream @st. */
+void sup_file_frame(struct sup *s, struct stream *st,
+		    const struct msb_frame_hdr *h, const uint8_t *p);
 
 /* api.c */
 /* api_conn_alive() - @c is still the connection of @serial. */
@@ -291,5 +309,7 @@ void api_resume(struct sup *s, struct conn *c);
 /* api_reply_error() - an error reply to a request. */
 void api_reply_error(struct sup *s, struct conn *c, int64_t id,
 		     const char *code, const char *message);
+/* api_id_in_use() - a running request of @c has this id. */
+int api_id_in_use(struct sup *s, struct conn *c, int64_t id);
 
 #endif

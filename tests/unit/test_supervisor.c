@@ -18,6 +18,7 @@
 #include "../../src/supervisor/secrets.c"
 #include "../../src/supervisor/tick.c"
 #include "../../src/supervisor/snapshot.c"
+#include "../../src/supervisor/files.c"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -1702,5 +1703,397 @@ TEST(sup_conn_idle_timeout)
 out:
 	if (fd >= 0)
 		close(fd);
+	fx_end(&f);
+}
+
+/* ---- files (files.c, docs/api-protocol.md §5.6) --------------------------- */
+
+/* file_req() - the next FILE frame, summarised as "FOP=1 PATH=/x ..."
+ * (USER, CWD, PATH2 by value, MODE in octal, FLAGS in hex). */
+static uint32_t file_req(struct fx *f, char *sum, size_t n)
+{
+	struct msb_frame_hdr h;
+	const uint8_t *p, *v;
+	struct msb_tlv_r r;
+	uint32_t len;
+	uint8_t tag;
+	size_t o = 0;
+
+	sum[0] = '\0';
+	while (guest_take(f, &h, &p)) {
+		if (h.type != MSB_F_FILE)
+			continue;
+		msb_tlv_r_init(&r, p, h.len);
+		while (msb_tlv_next(&r, &tag, &v, &len) == 1 && o < n) {
+			const char *sep = o ? " " : "";
+
+			if (tag == MSB_T_FOP && len == 4)
+				o += (size_t)snprintf(sum + o, n - o, "%sFOP=%u",
+						      sep, msb_get_be32(v));
+			else if (tag == MSB_T_MODE && len == 4)
+				o += (size_t)snprintf(sum + o, n - o,
+						      "%sMODE=%o", sep,
+						      msb_get_be32(v));
+			else if (tag == MSB_T_FLAGS && len == 4)
+				o += (size_t)snprintf(sum + o, n - o,
+						      "%sFLAGS=%#x", sep,
+						      msb_get_be32(v));
+			else
+				o += (size_t)snprintf(
+					sum + o, n - o, "%s%s=%.*s", sep,
+					tag == MSB_T_PATH ? "PATH" :
+					tag == MSB_T_PATH2 ? "PATH2" :
+					tag == MSB_T_USER ? "USER" :
+					tag == MSB_T_CWD ? "CWD" : "?",
+					(int)len, (const char *)v);
+		}
+		return h.stream;
+	}
+	return 0;
+}
+
+static void guest_result(struct fx *f, uint32_t id, uint32_t e,
+			 const char *msg, int64_t size)
+{
+	uint8_t b[600];
+	struct msb_tlv_w w;
+
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, e);
+	if (msg)
+		msb_tlv_put_str(&w, MSB_T_MESSAGE, msg);
+	if (size >= 0)
+		msb_tlv_put_u64(&w, MSB_T_SIZE, (uint64_t)size);
+	guest_send(f, id, MSB_F_RESULT, b, (uint32_t)w.len);
+}
+
+/* entry_rec() - an ENTRY record for LIST output; Return: its length. */
+static size_t entry_rec(uint8_t *out, uint32_t mode, uint64_t size,
+			const char *name, const char *link)
+{
+	struct msb_fstat st = { .mode = mode, .uid = 1000, .gid = 100,
+				.nlink = 1, .size = size, .mtime = 1700000000,
+				.mtime_nsec = 5 };
+	size_t nn = strlen(name), ln = link ? strlen(link) : 0;
+
+	out[0] = MSB_T_ENTRY;
+	msb_put_be32(out + 1, (uint32_t)(MSB_FSTAT_LEN + 2 + nn + ln));
+	msb_fstat_encode(out + 5, &st);
+	msb_put_be16(out + 5 + MSB_FSTAT_LEN, (uint16_t)nn);
+	memcpy(out + 7 + MSB_FSTAT_LEN, name, nn);
+	if (ln)
+		memcpy(out + 7 + MSB_FSTAT_LEN + nn, link, ln);
+	return 7 + MSB_FSTAT_LEN + nn + ln;
+}
+
+TEST(sup_fs_read)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	char sum[1024];
+	uint32_t id, credit = 0;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":4,\"method\":\"fs_read\",\"params\":"
+		      "{\"path\":\"notes.txt\",\"user\":\"1000\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK(id != 0);
+	/* relative paths from the sandbox's working directory */
+	CHECK_STR(sum, "FOP=1 PATH=notes.txt USER=1000 CWD=/work FLAGS=0");
+	guest_send(&f, id, MSB_F_STDOUT, "hi\n", 3);
+	EXPECT_LINE(&f, "{\"id\":4,\"event\":\"data\",\"data\":\"aGkK\"}");
+	guest_result(&f, id, 0, NULL, 3);
+	EXPECT_LINE(&f, "{\"id\":4,\"result\":{\"size\":3}}");
+	while (guest_take(&f, &h, &p))
+		if (h.stream == id && h.type == MSB_F_WINDOW && h.len == 4)
+			credit += msb_get_be32(p);
+	CHECK_EQ_INT(credit, 3);
+	CHECK(stream_get(f.s, id) == NULL);
+	/* the guest's errno, by name, with its message */
+	send_line(&f, "{\"id\":5,\"method\":\"fs_read\",\"params\":"
+		      "{\"path\":\"/nope\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_result(&f, id, ENOENT,
+		     "open /nope: No such file or directory", -1);
+	EXPECT_LINE(&f, "{\"id\":5,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"ENOENT\",\"message\":\"open \\/nope: No "
+			"such file or directory\"}}");
+	CHECK(stream_get(f.s, id) == NULL);
+	/* the agent refusing the stream */
+	send_line(&f, "{\"id\":6,\"method\":\"fs_read\",\"params\":"
+		      "{\"path\":\"/x\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_send(&f, id, MSB_F_ERROR, "FILE: the sandbox is shutting down",
+		   34);
+	EXPECT_LINE(&f, "{\"id\":6,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EAGAIN\",\"message\":\"FILE: the sandbox "
+			"is shutting down\"}}");
+out:
+	fx_end(&f);
+}
+
+TEST(sup_fs_write)
+{
+	struct fx f;
+	char sum[1024];
+	uint8_t got[64];
+	uint32_t id;
+	int eof = 0;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":1,\"method\":\"fs_write\",\"params\":"
+		      "{\"path\":\"/tmp/a\",\"mode\":416,\"parents\":true,"
+		      "\"exclusive\":true,\"append\":false,"
+		      "\"recursive\":true}}");
+	id = file_req(&f, sum, sizeof(sum));
+	/* "recursive" means nothing to a write and is not sent */
+	CHECK_STR(sum, "FOP=2 PATH=/tmp/a MODE=640 CWD=/work FLAGS=0x5");
+	send_line(&f, "{\"method\":\"stdin\",\"params\":{\"exec\":1,"
+		      "\"data\":\"aGVsbG8K\"}}");
+	send_line(&f, "{\"method\":\"stdin\",\"params\":{\"exec\":1,"
+		      "\"data\":\"d29ybGQK\",\"eof\":true}}");
+	CHECK_EQ_INT(guest_stdin(&f, id, got, sizeof(got), &eof), 12);
+	CHECK_MEM(got, "hello\nworld\n", 12);
+	CHECK_EQ_INT(eof, 1);
+	guest_send_u32(&f, id, MSB_F_WINDOW, 12);
+	guest_result(&f, id, 0, NULL, 12);
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"size\":12}}");
+	/* bad parameters, answered before anything reaches the guest */
+	send_line(&f, "{\"id\":2,\"method\":\"fs_write\",\"params\":{}}");
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"path must be a non-empty string of at "
+			"most 4095 bytes without NUL\"}}");
+	send_line(&f, "{\"id\":2,\"method\":\"fs_write\",\"params\":"
+		      "{\"path\":\"a\\u0000b\"}}");
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"path must be a non-empty string of at "
+			"most 4095 bytes without NUL\"}}");
+	send_line(&f, "{\"id\":2,\"method\":\"fs_write\",\"params\":"
+		      "{\"path\":\"/a\",\"mode\":4096}}");
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"mode must be an integer from 0 to "
+			"4095 (07777)\"}}");
+	send_line(&f, "{\"id\":2,\"method\":\"fs_write\",\"params\":"
+		      "{\"path\":\"/a\",\"parents\":\"yes\"}}");
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"parents must be true or false\"}}");
+	send_line(&f, "{\"id\":2,\"method\":\"fs_rename\",\"params\":"
+		      "{\"path\":\"/a\"}}");
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"to must be a non-empty string of at "
+			"most 4095 bytes without NUL\"}}");
+	send_line(&f, "{\"id\":\"x\",\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/a\"}}");
+	EXPECT_LINE(&f, "{\"id\":\"x\",\"error\":{\"code\":\"invalid_request\","
+			"\"message\":\"fs_stat needs an integer id\"}}");
+	send_line(&f, "{\"id\":3,\"method\":\"fs_chmod\",\"params\":{}}");
+	EXPECT_LINE(&f, "{\"id\":3,\"error\":{\"code\":\"method_not_found\","
+			"\"message\":\"unknown method 'fs_chmod'\"}}");
+	CHECK(!file_req(&f, sum, sizeof(sum)));
+	/* and the other one-shot operations' requests */
+	send_line(&f, "{\"id\":7,\"method\":\"fs_rename\",\"params\":"
+		      "{\"path\":\"/a\",\"to\":\"/b\",\"exclusive\":true}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "FOP=7 PATH=/a PATH2=/b CWD=/work FLAGS=0x4");
+	guest_result(&f, id, 0, NULL, -1);
+	EXPECT_LINE(&f, "{\"id\":7,\"result\":{}}");
+	send_line(&f, "{\"id\":8,\"method\":\"fs_symlink\",\"params\":"
+		      "{\"path\":\"/l\",\"target\":\"../t\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "FOP=8 PATH=/l PATH2=../t CWD=/work FLAGS=0");
+	guest_result(&f, id, EEXIST, "symlink /l: File exists", -1);
+	EXPECT_LINE(&f, "{\"id\":8,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EEXIST\",\"message\":\"symlink \\/l: File "
+			"exists\"}}");
+out:
+	fx_end(&f);
+}
+
+TEST(sup_fs_stat)
+{
+	struct fx f;
+	char sum[1024];
+	uint8_t b[200];
+	struct msb_tlv_w w;
+	struct msb_fstat st = { .mode = 0120777, .uid = 0, .gid = 0,
+				.nlink = 1, .size = 11, .mtime = 1700000000,
+				.mtime_nsec = 123 };
+	uint8_t stb[MSB_FSTAT_LEN];
+	uint32_t id;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":1,\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/l\",\"nofollow\":true}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "FOP=4 PATH=/l CWD=/work FLAGS=0x10");
+	msb_fstat_encode(stb, &st);
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 0);
+	msb_tlv_put(&w, MSB_T_STAT, stb, sizeof(stb));
+	msb_tlv_put_str(&w, MSB_T_LINK, "/etc/hosts");
+	guest_send(&f, id, MSB_F_RESULT, b, (uint32_t)w.len);
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"type\":\"symlink\","
+			"\"mode\":511,\"size\":11,\"uid\":0,\"gid\":0,"
+			"\"nlink\":1,\"mtime\":1700000000,\"mtime_ns\":123,"
+			"\"link\":\"\\/etc\\/hosts\"}}");
+	/* a stat result without its stat, an errno out of range, a
+	 * wrongly sized STAT: the guest broke the protocol */
+	send_line(&f, "{\"id\":2,\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/l\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_result(&f, id, 0, NULL, -1);
+	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent a "
+			"result without the file's status; the operation was "
+			"stopped\"}}");
+	send_line(&f, "{\"id\":3,\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/l\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_result(&f, id, 5000, "no", -1);
+	EXPECT_LINE(&f, "{\"id\":3,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent a "
+			"malformed result; the operation was stopped\"}}");
+	CHECK(stream_get(f.s, id) == NULL);
+	send_line(&f, "{\"id\":4,\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/l\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, 0);
+	msb_tlv_put(&w, MSB_T_STAT, stb, sizeof(stb) - 1);
+	guest_send(&f, id, MSB_F_RESULT, b, (uint32_t)w.len);
+	EXPECT_LINE(&f, "{\"id\":4,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent a "
+			"malformed result; the operation was stopped\"}}");
+	/* an errno this side has no name for is reported as EIO */
+	send_line(&f, "{\"id\":5,\"method\":\"fs_stat\",\"params\":"
+		      "{\"path\":\"/l\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_result(&f, id, 4000, "odd", -1);
+	EXPECT_LINE(&f, "{\"id\":5,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EIO\",\"message\":\"odd\"}}");
+out:
+	fx_end(&f);
+}
+
+TEST(sup_fs_list)
+{
+	struct fx f;
+	char sum[1024];
+	uint8_t b[4096];
+	size_t n = 0;
+	uint32_t id;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	send_line(&f, "{\"id\":1,\"method\":\"fs_list\",\"params\":"
+		      "{\"path\":\"/d\",\"recursive\":true}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "FOP=3 PATH=/d CWD=/work FLAGS=0x2");
+	n += entry_rec(b + n, 040755, 4096, "sub", NULL);
+	n += entry_rec(b + n, 0100644, 3, "sub/a.txt", NULL);
+	n += entry_rec(b + n, 0120777, 5, "ln", "a.txt");
+	/* records split anywhere across frames */
+	guest_send(&f, id, MSB_F_STDOUT, b, 7);
+	EXPECT_NO_LINE(&f);
+	guest_send(&f, id, MSB_F_STDOUT, b + 7, (uint32_t)(n - 7 - 3));
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"entry\",\"name\":\"sub\","
+			"\"type\":\"dir\",\"mode\":493,\"size\":4096,"
+			"\"uid\":1000,\"gid\":100,\"nlink\":1,"
+			"\"mtime\":1700000000,\"mtime_ns\":5}");
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"entry\",\"name\":\"sub\\/a.txt\","
+			"\"type\":\"file\",\"mode\":420,\"size\":3,"
+			"\"uid\":1000,\"gid\":100,\"nlink\":1,"
+			"\"mtime\":1700000000,\"mtime_ns\":5}");
+	EXPECT_NO_LINE(&f);
+	guest_send(&f, id, MSB_F_STDOUT, b + n - 3, 3);
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"entry\",\"name\":\"ln\","
+			"\"type\":\"symlink\",\"mode\":511,\"size\":5,"
+			"\"uid\":1000,\"gid\":100,\"nlink\":1,"
+			"\"mtime\":1700000000,\"mtime_ns\":5,"
+			"\"link\":\"a.txt\"}");
+	guest_result(&f, id, 0, NULL, 3);
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"count\":3}}");
+out:
+	fx_end(&f);
+}
+
+/* Names that would lead out of the listed directory, oversized records
+ * and records cut short: the client hears EPROTO, the file process is
+ * killed, nothing more is passed on. */
+TEST(sup_fs_list_hostile)
+{
+	static const char *const bad[] = { "../etc/passwd", "/abs", "a//b",
+					   "a/../../x", ".", "a/", "" };
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	char sum[1024], req[256];
+	uint8_t b[4096];
+	uint32_t id;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		size_t n;
+
+		snprintf(req, sizeof(req), "{\"id\":%zu,\"method\":\"fs_list\","
+			 "\"params\":{\"path\":\"/d\"}}", i + 1);
+		send_line(&f, req);
+		id = file_req(&f, sum, sizeof(sum));
+		n = entry_rec(b, 0100644, 1, bad[i], NULL);
+		guest_send(&f, id, MSB_F_STDOUT, b, (uint32_t)n);
+		snprintf(req, sizeof(req), "{\"id\":%zu,\"error\":{\"code\":"
+			 "\"fs_failed\",\"errno\":\"EPROTO\",\"message\":\"the "
+			 "guest sent a malformed directory entry; the "
+			 "operation was stopped\"}}", i + 1);
+		EXPECT_LINE(&f, req);
+		CHECK(guest_expect(&f, id, MSB_F_SIGNAL, &h, &p));
+		CHECK(h.len == 4 && msb_get_be32(p) == SIGKILL);
+		/* what follows is dropped, its credit given back */
+		guest_send(&f, id, MSB_F_STDOUT, b, (uint32_t)n);
+		guest_result(&f, id, 0, NULL, 1);
+		EXPECT_NO_LINE(&f);
+		CHECK(stream_get(f.s, id) == NULL);
+	}
+	/* a record claiming more than an entry can hold */
+	send_line(&f, "{\"id\":20,\"method\":\"fs_list\",\"params\":"
+		      "{\"path\":\"/d\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	b[0] = MSB_T_ENTRY;
+	msb_put_be32(b + 1, MSB_FENTRY_MAX + 1);
+	guest_send(&f, id, MSB_F_STDOUT, b, 5);
+	EXPECT_LINE(&f, "{\"id\":20,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent an "
+			"oversized directory entry; the operation was "
+			"stopped\"}}");
+	guest_result(&f, id, 0, NULL, 0);
+	/* a listing that ends inside a record */
+	send_line(&f, "{\"id\":21,\"method\":\"fs_list\",\"params\":"
+		      "{\"path\":\"/d\"}}");
+	id = file_req(&f, sum, sizeof(sum));
+	guest_send(&f, id, MSB_F_STDOUT, b, 3);
+	guest_result(&f, id, 0, NULL, 0);
+	EXPECT_LINE(&f, "{\"id\":21,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent a "
+			"truncated directory entry; the operation was "
+			"stopped\"}}");
+	/* output for an operation that has none */
+	send_line(&f, "{\"id\":22,\"method\":\"fs_mkdir\",\"params\":"
+		      "{\"path\":\"/d\",\"parents\":true}}");
+	id = file_req(&f, sum, sizeof(sum));
+	CHECK_STR(sum, "FOP=5 PATH=/d CWD=/work FLAGS=0x1");
+	guest_send(&f, id, MSB_F_STDOUT, "x", 1);
+	EXPECT_LINE(&f, "{\"id\":22,\"error\":{\"code\":\"fs_failed\","
+			"\"errno\":\"EPROTO\",\"message\":\"the guest sent "
+			"output for an operation that has none; the operation "
+			"was stopped\"}}");
+	guest_result(&f, id, 0, NULL, -1);
+	EXPECT_NO_LINE(&f);
+	CHECK(conn_alive(&f));
+out:
 	fx_end(&f);
 }
