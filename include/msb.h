@@ -442,6 +442,162 @@ MSB_API int msb_exec_detach(msb_sandbox *sb, const char *const *argv,
 MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
 				char ***argv, msb_error *err);
 
+/* ---- files in the guest --------------------------------------------------- *
+ * Files are read, written and changed by the guest agent as a user of the
+ * sandbox (msb_file_opts.user; by default the one exec uses), so the guest's
+ * permissions apply. Relative paths start at the sandbox's working
+ * directory. Data streams both ways with flow control: files larger than
+ * RAM pass through in bounded memory. Errors in the guest come back as
+ * their errno (MSB_E_NOT_FOUND, MSB_E_EXISTS, MSB_E_PERMISSION, -EISDIR,
+ * -ENOTDIR, -ENOTEMPTY, -ENOSPC, ...) with the guest's message. */
+
+typedef enum msb_file_type {
+	MSB_FILE_REGULAR = 1,
+	MSB_FILE_DIR,
+	MSB_FILE_SYMLINK,
+	MSB_FILE_FIFO,
+	MSB_FILE_SOCKET,
+	MSB_FILE_CHAR,
+	MSB_FILE_BLOCK,
+	MSB_FILE_OTHER,
+} msb_file_type;
+
+typedef struct msb_file_info {
+	char name[4096];      /* list: relative to the listed directory
+			       * ("a/b" in a recursive list); stat: "" */
+	msb_file_type type;
+	uint32_t mode;        /* permission bits (07777) */
+	uint32_t uid, gid, nlink;
+	uint64_t size;
+	int64_t mtime;        /* seconds since the epoch */
+	uint32_t mtime_nsec;
+	char link[4096];      /* a symlink's target; "" otherwise */
+} msb_file_info;
+
+typedef struct msb_file_opts {
+	const char *user;     /* name, uid or uid:gid; NULL = as exec */
+	unsigned mode;        /* write, mkdir: exact permission bits
+			       * (0 = 0644 for a new file, 0755 for a
+			       * directory, less the umask 022) */
+	int parents;          /* mkdir: make missing parents, an existing
+			       * directory is fine (mkdir -p); write: make
+			       * the file's missing parent directories */
+	int recursive;        /* list: the whole tree; remove: a directory
+			       * and everything in it */
+	int exclusive;        /* write, mkdir, rename: MSB_E_EXISTS if the
+			       * path (rename: the new path) exists */
+	int append;           /* write: at the end, not truncated */
+	int nofollow;         /* stat: a symlink itself, not its target */
+} msb_file_opts;
+
+/* Streaming: msb_file_open() starts one operation on its own connection. */
+typedef struct msb_file msb_file;
+
+typedef enum msb_file_op {
+	MSB_FILE_READ = 1,    /* events: DATA..., DONE (size = bytes) */
+	MSB_FILE_WRITE,       /* msb_file_write()..., msb_file_close_write(),
+			       * then DONE (size = bytes written) */
+	MSB_FILE_LIST,        /* events: ENTRY..., DONE (size = entries) */
+} msb_file_op;
+
+enum msb_file_event_type {
+	MSB_FILE_DATA = 1,
+	MSB_FILE_ENTRY,
+	MSB_FILE_DONE,
+};
+
+typedef struct msb_file_event {
+	enum msb_file_event_type type;
+	const uint8_t *data;         /* DATA: valid until the next call */
+	size_t len;
+	const msb_file_info *entry;  /* ENTRY: valid until the next call */
+	uint64_t size;               /* DONE */
+} msb_file_event;
+
+MSB_API int msb_file_open(msb_sandbox *sb, msb_file_op op, const char *path,
+			  const msb_file_opts *o, msb_file **out,
+			  msb_error *err);
+/* msb_file_fd() - a descriptor to poll for readability, as msb_exec_fd():
+ * after it polls readable, call msb_file_next(f, &ev, 0) until it
+ * returns 0. */
+MSB_API int msb_file_fd(const msb_file *f);
+/* msb_file_next() - 1 with @ev filled, 0 if none within @timeout_ms (-1
+ * waits), negative if the operation failed (the guest's errno, e.g.
+ * MSB_E_NOT_FOUND, with its message) or, after DONE, MSB_E_STOPPED. */
+MSB_API int msb_file_next(msb_file *f, msb_file_event *ev, int timeout_ms,
+			  msb_error *err);
+/* msb_file_write() - @n bytes for a WRITE (blocking while the guest's
+ * window and the socket are full). A failure the guest already reported
+ * (no such directory, no space) is returned here at once. */
+MSB_API int msb_file_write(msb_file *f, const void *buf, size_t n,
+			   msb_error *err);
+/* msb_file_close_write() - the end of a WRITE's data; DONE follows. */
+MSB_API int msb_file_close_write(msb_file *f, msb_error *err);
+/* msb_file_free() - end the handle; an operation not yet DONE is abandoned
+ * (a write stops where it is). */
+MSB_API void msb_file_free(msb_file *f);
+
+/* Whole-file and one-shot helpers (each blocks until done). */
+/* msb_file_read_all() - the whole file in memory, NUL-terminated (the NUL
+ * not counted in @len); free() *@data. */
+MSB_API int msb_file_read_all(msb_sandbox *sb, const char *path,
+			      const msb_file_opts *o, void **data, size_t *len,
+			      msb_error *err);
+MSB_API int msb_file_write_all(msb_sandbox *sb, const char *path,
+			       const void *data, size_t len,
+			       const msb_file_opts *o, msb_error *err);
+/* msb_file_read_fd() / msb_file_write_fd() - a guest file to or from a
+ * host descriptor, streamed; @done (may be NULL) gets the bytes moved. */
+MSB_API int msb_file_read_fd(msb_sandbox *sb, const char *path, int fd,
+			     const msb_file_opts *o, uint64_t *done,
+			     msb_error *err);
+MSB_API int msb_file_write_fd(msb_sandbox *sb, const char *path, int fd,
+			      const msb_file_opts *o, uint64_t *done,
+			      msb_error *err);
+MSB_API int msb_file_stat(msb_sandbox *sb, const char *path,
+			  const msb_file_opts *o, msb_file_info *out,
+			  msb_error *err);
+/* msb_file_exists() - 1 if @path exists, 0 if not, negative on error. */
+MSB_API int msb_file_exists(msb_sandbox *sb, const char *path,
+			    const msb_file_opts *o, msb_error *err);
+/* msb_file_list() - every entry (sorted by name); free() *@entries. */
+MSB_API int msb_file_list(msb_sandbox *sb, const char *path,
+			  const msb_file_opts *o, msb_file_info **entries,
+			  size_t *n, msb_error *err);
+MSB_API int msb_file_mkdir(msb_sandbox *sb, const char *path,
+			   const msb_file_opts *o, msb_error *err);
+MSB_API int msb_file_remove(msb_sandbox *sb, const char *path,
+			    const msb_file_opts *o, msb_error *err);
+MSB_API int msb_file_rename(msb_sandbox *sb, const char *from, const char *to,
+			    const msb_file_opts *o, msb_error *err);
+/* msb_file_symlink() - make @path a symlink pointing at @target. */
+MSB_API int msb_file_symlink(msb_sandbox *sb, const char *target,
+			     const char *path, const msb_file_opts *o,
+			     msb_error *err);
+
+/* Copies between the host and a guest, files and directories, with
+ * `docker cp`'s rules (msb cp): a file to an existing directory lands in
+ * it under its own name; a directory to a path that does not exist
+ * becomes it; to an existing directory, it lands inside it, or only its
+ * contents with a source ending in "/.". Modes are kept; symlinks are
+ * copied as symlinks. Copying out refuses guest names that would land
+ * outside the destination, and never follows a symlink on the host
+ * below it. */
+typedef struct msb_copy_opts {
+	const char *user;     /* the guest user, as msb_file_opts.user */
+	/* called for each file as bytes move: @path the guest path */
+	void (*progress)(void *ctx, const char *path, uint64_t done,
+			 uint64_t total);
+	void *ctx;
+} msb_copy_opts;
+
+MSB_API int msb_copy_in(msb_sandbox *sb, const char *host_path,
+			const char *guest_path, const msb_copy_opts *o,
+			msb_error *err);
+MSB_API int msb_copy_out(msb_sandbox *sb, const char *guest_path,
+			 const char *host_path, const msb_copy_opts *o,
+			 msb_error *err);
+
 /* ---- images ------------------------------------------------------------- *
  * References as Docker users write them: "python:3.12" is
  * docker.io/library/python:3.12; "host:port/repo:tag", "repo@sha256:...".

@@ -59,7 +59,6 @@ void msb_conn_close(struct msb_conn *c)
 }
 
 static json_object *get(json_object *o, const char *k);
-static int error_of(json_object *msg, msb_error *err);
 
 /* closed_why() - the supervisor closed the connection before taking a
  * request: what it said first, if anything ("too many connections"). */
@@ -69,7 +68,7 @@ static int closed_why(struct msb_conn *c, msb_error *err)
 	int r;
 
 	if (msb_conn_recv(c, &msg, 1000, NULL) == 1 && get(msg, "error")) {
-		r = error_of(msg, err);
+		r = msb_conn_error(msg, err);
 		json_object_put(msg);
 		return r;
 	}
@@ -170,7 +169,7 @@ static json_object *get(json_object *o, const char *k)
 	return v;
 }
 
-static int error_of(json_object *msg, msb_error *err)
+int msb_conn_error(json_object *msg, msb_error *err)
 {
 	json_object *e = get(msg, "error");
 	const char *code = json_object_get_string(get(e, "code"));
@@ -223,7 +222,7 @@ int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
 		/* An error without an id is about the connection itself
 		 * (refused: too many connections): it answers this call. */
 		if (get(msg, "error") && !get(msg, "id")) {
-			r = error_of(msg, err);
+			r = msb_conn_error(msg, err);
 			json_object_put(msg);
 			return r;
 		}
@@ -233,7 +232,7 @@ int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
 			continue;
 		}
 		if (get(msg, "error")) {
-			r = error_of(msg, err);
+			r = msb_conn_error(msg, err);
 			json_object_put(msg);
 			return r;
 		}
@@ -354,7 +353,7 @@ MSB_API int msb_exec_detach(msb_sandbox *sb, const char *const *argv,
 			continue;
 		}
 		if (get(msg, "error"))
-			r = error_of(msg, err);
+			r = msb_conn_error(msg, err);
 		else if (pid)
 			*pid = json_object_get_int(get(get(msg, "result"),
 							"pid"));
@@ -412,7 +411,7 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 	if (r <= 0)
 		return r;
 	if (get(msg, "error")) {
-		r = error_of(msg, err);
+		r = msb_conn_error(msg, err);
 		json_object_put(msg);
 		e->done = 1;
 		return r;

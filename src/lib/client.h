@@ -21,6 +21,9 @@ int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err);
  * (-EPIPE when the supervisor closed the connection). */
 int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
 		  msb_error *err);
+/* msb_conn_error() - the error reply @msg as a code (MSB_E_*, or the
+ * guest's errno for fs_failed) and @err's message. Return: the code. */
+int msb_conn_error(json_object *msg, msb_error *err);
 /* msb_conn_call() - a request and its result (NULL @result to ignore it);
  * @params is consumed. */
 int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,

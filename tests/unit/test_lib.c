@@ -20,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1158,6 +1159,246 @@ TEST(regress_exec_next_wait_returns_on_signal)
 	served(&e, __LINE__);
 out:
 	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+/* ---- files (src/lib/files.c, copy.c) ---------------------------------------- */
+
+static void script_file_write(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"fs_write\",\"params\":{"
+			  "\"path\":\"\\/tmp\\/a b\",\"user\":\"1000\","
+			  "\"mode\":384,\"parents\":true}}"));
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"method\":\"stdin\",\"params\":{\"exec\":1,"
+			  "\"data\":\"aGVsbG8K\"}}"));
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"method\":\"stdin\",\"params\":{\"exec\":1,"
+			  "\"eof\":true}}"));
+	peer_write(fd, "{\"id\":1,\"result\":{\"size\":6}}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void script_file_read(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(!strcmp(l, "{\"id\":1,\"method\":\"fs_read\",\"params\":{"
+			  "\"path\":\"\\/etc\\/motd\"}}"));
+	peer_write(fd, "{\"id\":1,\"event\":\"data\",\"data\":\"aGVs\"}");
+	peer_write(fd, "{\"id\":1,\"event\":\"data\",\"data\":\"bG8K\"}");
+	peer_write(fd, "{\"id\":1,\"result\":{\"size\":6}}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void script_file_enoent(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(strstr(l, "\"method\":\"fs_stat\""));
+	peer_write(fd, "{\"id\":1,\"error\":{\"code\":\"fs_failed\","
+		       "\"errno\":\"ENOENT\",\"message\":\"stat \\/x: No such "
+		       "file or directory\"}}");
+	EXPECT(read(fd, l, 1) == 0);
+}
+
+static void script_file_write_fails_early(int fd)
+{
+	char l[65536 * 2];
+
+	peer_read_line(fd, l, sizeof(l));
+	peer_write(fd, "{\"id\":1,\"error\":{\"code\":\"fs_failed\","
+		       "\"errno\":\"ENOSPC\",\"message\":\"write \\/big: No "
+		       "space left on device\"}}");
+	/* whatever else comes is read and dropped until the hang-up */
+	while (read(fd, l, sizeof(l)) > 0)
+		;
+}
+
+TEST(lib_files)
+{
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_file_opts o = { 0 };
+	msb_error err = { 0 };
+	void *data = NULL;
+	size_t len = 0;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_file_write);
+	o.user = "1000";
+	o.mode = 0600;
+	o.parents = 1;
+	o.recursive = 1; /* not the write's: not sent */
+	CHECK_EQ_INT(msb_file_write_all(sb, "/tmp/a b", "hello\n", 6, &o, &err),
+		     0);
+	served(&e, __LINE__);
+
+	serve(&e, "box", script_file_read);
+	CHECK_EQ_INT(msb_file_read_all(sb, "/etc/motd", NULL, &data, &len,
+				       &err),
+		     0);
+	CHECK_EQ_INT(len, 6);
+	CHECK(data && !strcmp(data, "hello\n"));
+	free(data);
+	served(&e, __LINE__);
+
+	serve(&e, "box", script_file_enoent);
+	CHECK_EQ_INT(msb_file_exists(sb, "/x", NULL, &err), 0);
+	served(&e, __LINE__);
+
+	/* A write the guest refused stops the writer with its error. */
+	serve(&e, "box", script_file_write_fails_early);
+	{
+		size_t big = 8 << 20;
+		char *buf = calloc(1, big);
+
+		CHECK_EQ_INT(msb_file_write_all(sb, "/big", buf, big, NULL,
+						&err),
+			     -ENOSPC);
+		CHECK_STR(err.message, "write /big: No space left on device");
+		free(buf);
+	}
+	served(&e, __LINE__);
+
+	/* Refused before anything is sent. */
+	CHECK_EQ_INT(msb_file_mkdir(sb, "", NULL, &err), MSB_E_INVALID);
+	CHECK_EQ_INT(msb_file_rename(sb, "/a", "", NULL, &err), MSB_E_INVALID);
+out:
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
+/* A stand-in answering each connection in turn: fs_stat says the guest
+ * path is a directory, fs_list sends @listing_lines. */
+static const char *listing_lines;
+
+static void script_tree(int lfd)
+{
+	for (int k = 0; k < 3; k++) {
+		char l[4096];
+		int fd = accept(lfd, NULL, NULL);
+
+		EXPECT(fd >= 0);
+		peer_read_line(fd, l, sizeof(l));
+		/* a third request: the copy went on to read a file it
+		 * should have refused */
+		EXPECT(k < 2);
+		if (strstr(l, "\"fs_stat\"")) {
+			EXPECT(strstr(l, "\"nofollow\":true"));
+			peer_write(fd, "{\"id\":1,\"result\":{\"type\":\"dir\","
+				       "\"mode\":493,\"size\":0,\"uid\":0,"
+				       "\"gid\":0,\"nlink\":2,\"mtime\":0,"
+				       "\"mtime_ns\":0}}");
+		} else {
+			EXPECT(strstr(l, "\"fs_list\"") &&
+			       strstr(l, "\"recursive\":true"));
+			EXPECT(msb_write_all(fd, listing_lines,
+					     strlen(listing_lines)) == 0);
+		}
+		if (k == 1) {
+			/* The listing stays open while the copy works; a
+			 * connection meanwhile is a read of a file that
+			 * should have been refused. */
+			for (;;) {
+				struct pollfd pf[2] = { { fd, POLLIN, 0 },
+							{ lfd, POLLIN, 0 } };
+
+				EXPECT(poll(pf, 2, 20000) > 0);
+				EXPECT(!(pf[1].revents & POLLIN));
+				if (read(fd, l, sizeof(l)) <= 0)
+					break;
+			}
+			close(fd);
+			return;
+		}
+		while (read(fd, l, sizeof(l)) > 0)
+			;
+		close(fd);
+	}
+}
+
+static void serve_listener(struct env *e, const char *name,
+			   void (*script)(int lfd))
+{
+	char p[PATH_MAX];
+
+	msb_api_sock_path(name, p, sizeof(p));
+	e->listen_fd = msb_unix_listen(p, 4);
+	e->child = fork();
+	if (e->child == 0) {
+		msb_set_nonblock(e->listen_fd, 0);
+		script(e->listen_fd);
+		_exit(0);
+	}
+	close(e->listen_fd);
+	e->listen_fd = -1;
+}
+
+/* Names from the guest never lead out of the destination: neither a
+ * "../" name nor a path through a symlink the copy itself made. */
+TEST(lib_copy_out_hostile_names)
+{
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_error err = { 0 };
+	char dest[PATH_MAX], outside[PATH_MAX], p[PATH_MAX + 32];
+	struct stat st;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	snprintf(dest, sizeof(dest), "%s/dest", e.home);
+	snprintf(outside, sizeof(outside), "%s/outside", e.home);
+	CHECK_EQ_INT(mkdir(outside, 0700), 0);
+
+	listing_lines =
+		"{\"id\":1,\"event\":\"entry\",\"name\":\"..\\/evil\","
+		"\"type\":\"file\",\"mode\":420,\"size\":1}\n";
+	serve_listener(&e, "box", script_tree);
+	CHECK_EQ_INT(msb_copy_out(sb, "/d", dest, NULL, &err), MSB_E_PROTOCOL);
+	CHECK_CONTAINS(err.message, "not a name below");
+	served(&e, __LINE__);
+	snprintf(p, sizeof(p), "%s/evil", e.home);
+	CHECK(lstat(p, &st) < 0);
+
+	msb_rm_rf(dest);
+	listing_lines = NULL;
+	{
+		static char lines[2048];
+
+		snprintf(lines, sizeof(lines),
+			 "{\"id\":1,\"event\":\"entry\",\"name\":\"a\","
+			 "\"type\":\"symlink\",\"mode\":511,\"size\":1,"
+			 "\"link\":\"%s\"}\n"
+			 "{\"id\":1,\"event\":\"entry\",\"name\":\"a\\/x\","
+			 "\"type\":\"file\",\"mode\":420,\"size\":1}\n",
+			 outside);
+		listing_lines = lines;
+	}
+	serve_listener(&e, "box", script_tree);
+	CHECK(msb_copy_out(sb, "/d", dest, NULL, &err) < 0);
+	served(&e, __LINE__);
+	snprintf(p, sizeof(p), "%s/x", outside);
+	CHECK(lstat(p, &st) < 0);
+	/* the symlink itself is copied, as a symlink */
+	snprintf(p, sizeof(p), "%s/a", dest);
+	CHECK(lstat(p, &st) == 0 && S_ISLNK(st.st_mode));
+out:
 	msb_sandbox_close(sb);
 	env_end(&e);
 }
