@@ -24,9 +24,9 @@ struct verb {
 				 * (run and exec: EXIT_MSB, as Docker's) */
 };
 
-extern const struct verb verb_run, verb_exec, verb_ps, verb_stop, verb_start,
-	verb_rm, verb_logs, verb_inspect, verb_pull, verb_images, verb_rmi,
-	verb_image, verb_load, verb_save, verb_registry, verb_wait,
+extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stop,
+	verb_start, verb_rm, verb_logs, verb_inspect, verb_pull, verb_images,
+	verb_rmi, verb_image, verb_load, verb_save, verb_registry, verb_wait,
 	verb_snapshot, verb_restore;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
