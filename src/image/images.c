@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -301,6 +302,35 @@ static void add_json(struct names *s, const char *json)
 	json_object_put(a);
 }
 
+/* The layer disks every snapshot's sandbox config names (docs/snapshots.md):
+ * a snapshot outlives its sandbox and its image, and must still boot. */
+static void snapshot_layers(struct names *layers)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/snapshots", msb_home());
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX + 300], *text;
+		json_object *m, *c, *l;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/meta.json", dir, e->d_name);
+		text = msb_read_file(path, NULL);
+		m = text ? json_tokener_parse(text) : NULL;
+		free(text);
+		if (m && json_object_object_get_ex(m, "config", &c) &&
+		    json_object_object_get_ex(c, "layers", &l))
+			add_json(layers, json_object_to_json_string(l));
+		json_object_put(m);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int in_use(sqlite3 *db, struct names *blobs, struct names *layers,
 		  msb_error *err)
 {
@@ -336,6 +366,7 @@ static int in_use(sqlite3 *db, struct names *blobs, struct names *layers,
 		json_object_put(c);
 	}
 	sqlite3_finalize(st);
+	snapshot_layers(layers);
 	return 0;
 }
 

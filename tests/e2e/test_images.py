@@ -389,7 +389,16 @@ def test_rmi_and_prune_keep_what_sandboxes_use(registry, tmp_path):
     m.out("image", "prune")
     assert os.path.isfile(f"{m.home}/layers/{layer}.erofs")
     assert sh(m, name, "echo alive") == "alive\n"
+    # A snapshot of it keeps the layer too, after the sandbox is gone.
+    snap, fork = unique("keepsnap"), unique("keepfork")
+    m.out("snapshot", name, "--name", snap)
     m.out("rm", "-f", name)
+    m.out("image", "prune")
+    assert os.path.isfile(f"{m.home}/layers/{layer}.erofs")
+    m.out("restore", snap, "--name", fork, "-d")
+    assert sh(m, fork, "echo alive") == "alive\n"
+    m.out("rm", "-f", fork)
+    m.out("snapshot", "rm", snap)
     m.out("image", "prune")
     assert store_files(m.home) == []
     p = m("rmi", r, check=1)
