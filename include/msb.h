@@ -199,9 +199,8 @@ typedef struct msb_sandbox_config {
 	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
 	const char *const *cmd;    /* NULL-terminated: run detached after boot (run -d CMD) */
 	msb_net_config net;        /* network policy; zeroed = the default */
-	int ephemeral;             /* removed when its supervisor exits (run --rm);
-				    * one that failed to boot is kept, failed,
-				    * for its log */
+	int ephemeral;             /* removed when its supervisor exits (run --rm),
+				    * and when its boot fails (as Docker's --rm) */
 	const char *kernel;        /* "msb" (built by the setup) or "cloud" (Debian's);
 				    * NULL = $MSB_KERNEL, else msb when built */
 	const char *user;          /* default user of every exec; NULL = the image's */
@@ -236,12 +235,17 @@ typedef struct msb_sandbox msb_sandbox;
 MSB_API void msb_sandbox_config_init(msb_sandbox_config *c);
 
 /* msb_sandbox_create() - make a sandbox and boot it; returns once its agent is
- * ready. On a boot failure the sandbox is kept, marked failed, with its console
- * log (msb_sandbox_logs_path()), ephemeral or not. */
+ * ready. Memory beyond the host's, and an $MSB_ACCEL that cannot be had
+ * (or is unknown), fail before anything is made. On a boot failure
+ * (MSB_E_BOOT) the message ends with the guest console's last lines; the
+ * sandbox is kept, marked failed, with its console log
+ * (msb_sandbox_logs_path()), unless it is ephemeral: then it is removed.
+ * More cpus than the host has are allowed (slow: each is a host thread). */
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		       msb_error *err);
 
-/* msb_sandbox_start() - boot an existing stopped sandbox again. */
+/* msb_sandbox_start() - boot an existing stopped sandbox again; one booting
+ * or stopping is waited for first. MSB_E_ALREADY if it runs. */
 MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out, msb_error *err);
 
 /* msb_sandbox_open() - a handle on a running sandbox. */
@@ -626,8 +630,10 @@ typedef struct msb_image_info {
 	char id[80];             /* of its config */
 	uint64_t size;           /* compressed layers */
 	unsigned layers;
-	int64_t pulled_at;
+	int64_t pulled_at;       /* the built-in: when it was built */
 	unsigned fetched;        /* pull: blobs downloaded (0: all were here) */
+	int builtin;             /* "default", made by the setup (no digest;
+				  * size: its one disk) */
 } msb_image_info;
 
 MSB_API int msb_image_pull(const char *ref, const msb_pull_opts *o,
@@ -648,7 +654,13 @@ MSB_API int msb_image_load(const char *path, const msb_load_opts *o,
 enum { MSB_SAVE_OCI = 0, MSB_SAVE_DOCKER = 1 };
 MSB_API int msb_image_save(const char *ref, const char *path, int format,
 			   msb_error *err);
+/* msb_image_list() - the built-in "default" image first (when built),
+ * then every pulled or loaded one. */
 MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err);
+/* msb_image_similar() - the local images of @ref's repository, as shown
+ * ("mybox:1, mybox:latest"), into @buf, for telling someone who asked for
+ * a tag that is not here what is. Return: how many (0: none, @buf ""). */
+MSB_API int msb_image_similar(const char *ref, char *buf, size_t n);
 /* msb_image_remove() - forget @ref and delete what no other image and no
  * sandbox uses. */
 MSB_API int msb_image_remove(const char *ref, msb_error *err);

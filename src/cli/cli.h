@@ -30,8 +30,10 @@ extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stop,
 	verb_snapshot, verb_restore;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
- * plain lines; prints the result line to @result. Return: 0 or 1. */
-int cli_pull(const char *ref, int insecure, int quiet, FILE *result);
+ * plain lines; prints the result line to @result. @missing: pulled
+ * because it is not here (msb run), which a failure says. Return: 0 or 1. */
+int cli_pull(const char *ref, int insecure, int quiet, int missing,
+	     FILE *result);
 
 /* Print "msb: MESSAGE" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,8 +18,8 @@ const struct verb verb_images = {
 	.help =
 	"Usage: msb images [OPTIONS]\n"
 	"\n"
-	"List the images pulled into $MSB_HOME (the built-in 'default' image\n"
-	"is always there and not listed).\n"
+	"List the images in $MSB_HOME: the built-in 'default' image first\n"
+	"(made by the setup, needs no registry), then those pulled or loaded.\n"
 	"\n"
 	"Options:\n"
 	"      --format FORMAT    table (default) or json\n"
@@ -91,6 +91,8 @@ static int cmd_images(int argc, char **argv)
 					       json_object_new_int((int)v[i].layers));
 			json_object_object_add(o, "pulled_at",
 					       json_object_new_int64(v[i].pulled_at));
+			json_object_object_add(o, "builtin",
+					       json_object_new_boolean(v[i].builtin));
 			json_object_array_add(a, o);
 		}
 		printf("%s\n", json_object_to_json_string_ext(
@@ -116,9 +118,13 @@ static int cmd_images(int argc, char **argv)
 
 			localtime_r(&t, &tm);
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-			printf("%-*s  %-12.12s  %6u  %7.1fMB  %s\n", w,
-			       v[i].reference, v[i].id + 7, v[i].layers,
-			       (double)v[i].size / 1e6, when);
+			printf("%-*s  %-12.12s  %6u  %7.1fMB  %s%s\n", w,
+			       v[i].reference,
+			       v[i].builtin ? "built-in" :
+			       !strncmp(v[i].id, "sha256:", 7) ? v[i].id + 7 :
+								  v[i].id,
+			       v[i].layers, (double)v[i].size / 1e6, when,
+			       v[i].builtin ? " (setup)" : "");
 		}
 	}
 	free(v);

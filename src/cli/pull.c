@@ -100,7 +100,8 @@ static void on_progress(void *ctx, const msb_pull_progress *p)
 	}
 }
 
-int cli_pull(const char *ref, int insecure, int quiet, FILE *result)
+int cli_pull(const char *ref, int insecure, int quiet, int missing,
+	     FILE *result)
 {
 	struct progress pr = { .tty = isatty(2), .quiet = quiet };
 	msb_pull_opts o = { .insecure = insecure, .progress = on_progress,
@@ -111,9 +112,20 @@ int cli_pull(const char *ref, int insecure, int quiet, FILE *result)
 	char sz[32];
 
 	if (msb_image_pull(ref, &o, &info, &err) < 0) {
+		char like[256];
+
 		if (pr.tty && !quiet)
 			fprintf(stderr, "\r\033[K");
-		cli_err("%s", err.message);
+		/* Often a mistyped tag: say it is not here, and what is,
+		 * before why the pull failed. */
+		if (missing && msb_image_similar(ref, like, sizeof(like)))
+			cli_err("no image '%s' here (here: %s), and pulling it "
+				"failed: %s", ref, like, err.message);
+		else if (missing)
+			cli_err("no image '%s' here, and pulling it failed: %s",
+				ref, err.message);
+		else
+			cli_err("%s", err.message);
 		return 1;
 	}
 	if (pr.tty && !quiet)
@@ -151,5 +163,5 @@ static int cmd_pull(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_bad_usage(&verb_pull, "give one IMAGE to pull");
-	return cli_pull(argv[optind], insecure, quiet, stdout);
+	return cli_pull(argv[optind], insecure, quiet, 0, stdout);
 }

@@ -20,7 +20,9 @@ const struct verb verb_registry = {
 	"\n"
 	"Store credentials for HOST (ghcr.io, docker.io, host:5000) in\n"
 	"$MSB_HOME/auth.json, readable by you only (0600). The password is read\n"
-	"from stdin with --password-stdin, else asked for without echo.\n"
+	"from stdin with --password-stdin (which needs -u USER), else asked\n"
+	"for on the terminal without echo (without a terminal, that fails\n"
+	"and says so).\n"
 	"Pulls then use them for HOST's token service or basic auth.\n",
 };
 
@@ -100,14 +102,27 @@ static int cmd_registry(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_bad_usage(&verb_registry, "give one registry HOST");
+	/* Nothing to ask on: say so (docker login says the same). */
+	if (!from_stdin && !isatty(0)) {
+		cli_err("cannot ask for %s without a terminal: give them as "
+			"'msb registry login -u USER --password-stdin %s' with "
+			"the password on stdin",
+			user ? "the password" : "a username and password",
+			argv[optind]);
+		return 1;
+	}
 	if (!user) {
 		if (from_stdin)
 			return cli_bad_usage(&verb_registry,
 					     "--password-stdin needs -u USER");
 		fprintf(stderr, "Username: ");
 		if (!fgets(ubuf, sizeof(ubuf), stdin))
-			return 1;
+			ubuf[0] = '\0';
 		ubuf[strcspn(ubuf, "\r\n")] = '\0';
+		if (!ubuf[0]) {
+			cli_err("no username given");
+			return 1;
+		}
 		user = ubuf;
 	}
 	if (read_secret(pw, sizeof(pw), from_stdin) < 0) {

@@ -43,12 +43,16 @@ const struct verb verb_run = {
 	"Options:\n"
 	"      --name NAME        sandbox name (default: generated)\n"
 	"  -d, --detach           leave the sandbox running and return\n"
-	"      --rm               remove the sandbox when the command ends\n"
+	"      --rm               remove the sandbox when the command ends, or\n"
+	"                         when its boot fails (the error then shows\n"
+	"                         the guest console's last lines)\n"
 	"      --from-snapshot SNAP  boot a fresh sandbox from a snapshot's\n"
 	"                         disk (its image and settings; --cpus,\n"
 	"                         --memory and --env may change them)\n"
-	"      --cpus N           virtual CPUs (default 1)\n"
-	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M)\n"
+	"      --cpus N           virtual CPUs (default 1; more than the host's\n"
+	"                         cores only slows it: a warning says so)\n"
+	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M; not\n"
+	"                         more than the host has)\n"
 	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
 	"      --secret-env NAME=@env:VAR:HOSTS  a secret: the guest's NAME\n"
 	"                         holds a placeholder; the value of VAR (read\n"
@@ -413,6 +417,18 @@ static int cmd_run(int argc, char **argv)
 	if (detach && (ao.interactive || ao.tty))
 		return cli_bad_usage(&verb_run,
 				     "-i and -t need a foreground run (no -d)");
+	{
+		long host = sysconf(_SC_NPROCESSORS_ONLN);
+
+		/* Allowed (a guest may want to see them), but every vCPU is
+		 * a host thread: more than the host has only slows it. */
+		if (host > 0 && cfg.cpus > (unsigned)host)
+			fprintf(stderr,
+				"msb: warning: --cpus %u is more than this "
+				"host's %ld CPUs; the sandbox will run slower, "
+				"not faster\n",
+				cfg.cpus, host);
+	}
 	if (!name[0])
 		gen_name(name, sizeof(name));
 	cfg.name = name;
@@ -426,7 +442,7 @@ static int cmd_run(int argc, char **argv)
 		char *j = NULL;
 
 		if (msb_image_inspect_json(cfg.image, &j, NULL) < 0 &&
-		    cli_pull(cfg.image, 0, 0, stderr) != 0) {
+		    cli_pull(cfg.image, 0, 0, 1, stderr) != 0) {
 			free(env);
 			return EXIT_MSB;
 		}

@@ -121,7 +121,12 @@ struct msb_vm {
 
 /* msb_engine_find() - the monitor binary, or an error saying how to install it. */
 int msb_engine_find(char *path, size_t n, msb_error *err);
-/* msb_engine_accel() - KVM when /dev/kvm is usable and not known broken. */
+/* msb_engine_accel_check() - the accelerator $MSB_ACCEL asks for: unset,
+ * KVM when /dev/kvm opens and has not been found broken here, else TCG;
+ * "tcg"; "kvm", which fails when /dev/kvm cannot be opened (*@forced
+ * set: no falling back to TCG either). Anything else is an error. */
+int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err);
+/* msb_engine_accel() - the same, TCG when it fails. */
 enum msb_accel msb_engine_accel(void);
 /* msb_engine_mark_kvm_broken() - remember that KVM failed on this machine. */
 void msb_engine_mark_kvm_broken(const char *why);

@@ -66,26 +66,58 @@ static int probe_path(char *buf, size_t n)
 	return snprintf(buf, n, "%s/kvm-broken", msb_home()) >= (int)n ? -1 : 0;
 }
 
-enum msb_accel msb_engine_accel(void)
+int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err)
 {
 	const char *env = getenv("MSB_ACCEL");
 	char path[PATH_MAX];
-	int fd;
+	int fd, e;
 
-	if (env && !strcmp(env, "tcg"))
-		return MSB_ACCEL_TCG;
+	if (forced)
+		*forced = env && *env;
+	if (env && !strcmp(env, "tcg")) {
+		*out = MSB_ACCEL_TCG;
+		return 0;
+	}
+	if (env && *env && strcmp(env, "kvm"))
+		return msb_fail(err, -EINVAL,
+				"invalid MSB_ACCEL '%s': use kvm or tcg, or "
+				"unset it to use KVM when it works",
+				env);
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	/* Forced: KVM or nothing. */
+	if (env && *env) {
+		if (fd < 0)
+			return msb_fail(err, -e,
+					"MSB_ACCEL=kvm, but /dev/kvm cannot be "
+					"opened: %s%s; unset MSB_ACCEL to run "
+					"under TCG",
+					strerror(e),
+					e == EACCES ? " (join the kvm group)" :
+						      "");
+		*out = MSB_ACCEL_KVM;
+		return 0;
+	}
+	*out = MSB_ACCEL_TCG;
 	if (fd < 0)
-		return MSB_ACCEL_TCG;
-	close(fd);
-	if (env && !strcmp(env, "kvm"))
-		return MSB_ACCEL_KVM;
+		return 0;
 	/* A /dev/kvm that opens can still fail to run a vCPU (seen with
 	 * nested virtualisation: QEMU aborts setting an MSR). The supervisor
 	 * records such a failure and falls back to TCG from then on. */
 	if (probe_path(path, sizeof(path)) == 0 && access(path, F_OK) == 0)
-		return MSB_ACCEL_TCG;
-	return MSB_ACCEL_KVM;
+		return 0;
+	*out = MSB_ACCEL_KVM;
+	return 0;
+}
+
+enum msb_accel msb_engine_accel(void)
+{
+	enum msb_accel a = MSB_ACCEL_TCG;
+
+	msb_engine_accel_check(&a, NULL, NULL);
+	return a;
 }
 
 void msb_engine_mark_kvm_broken(const char *why)

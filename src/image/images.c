@@ -158,6 +158,44 @@ static void row_info(const struct msb_image_row *r, msb_image_info *i)
 	json_object_put(l);
 }
 
+/* builtin() - the built-in image: its disk, and its config.json (the
+ * setup's: cmd, env, workdir) as an image config's "config" object. */
+static int builtin(msb_image_info *i, char *disk, size_t n,
+		   json_object **cfg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (msb_share_path("images/" DEFAULT_IMAGE "/layer.erofs", disk, n) < 0 ||
+	    stat(disk, &st) < 0)
+		return -ENOENT;
+	memset(i, 0, sizeof(*i));
+	snprintf(i->reference, sizeof(i->reference), DEFAULT_IMAGE);
+	snprintf(i->canonical, sizeof(i->canonical), DEFAULT_IMAGE);
+	i->size = (uint64_t)st.st_size;
+	i->layers = 1;
+	i->pulled_at = st.st_mtime;
+	i->builtin = 1;
+	if (cfg) {
+		json_object *f = NULL, *c = json_object_new_object(), *v;
+
+		if (msb_share_path("images/" DEFAULT_IMAGE "/config.json", path,
+				   sizeof(path)) == 0)
+			f = json_object_from_file(path);
+		if (f && json_object_object_get_ex(f, "cmd", &v))
+			json_object_object_add(c, "Cmd", json_object_get(v));
+		if (f && json_object_object_get_ex(f, "env", &v))
+			json_object_object_add(c, "Env", json_object_get(v));
+		if (f && json_object_object_get_ex(f, "workdir", &v))
+			json_object_object_add(c, "WorkingDir",
+					       json_object_get(v));
+		json_object_put(f);
+		*cfg = json_object_new_object();
+		json_object_object_add(*cfg, "config", c);
+	}
+	return 0;
+}
+
 MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err)
 {
 	sqlite3 *db;
@@ -176,6 +214,16 @@ MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err)
 		r = db_fail(db, err, "list images");
 		msb_db_close(db);
 		return r;
+	}
+	{
+		msb_image_info b;
+		char disk[PATH_MAX];
+
+		if (builtin(&b, disk, sizeof(disk), NULL) == 0) {
+			v = malloc(sizeof(*v));
+			if (v)
+				v[cnt++] = b;
+		}
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct msb_image_row row;
@@ -199,6 +247,31 @@ MSB_API int msb_image_list(msb_image_info **out, size_t *n, msb_error *err)
 	return 0;
 }
 
+MSB_API int msb_image_similar(const char *ref, char *buf, size_t n)
+{
+	struct msb_ref want, have;
+	msb_image_info *v;
+	size_t cnt, used = 0;
+	int found = 0;
+
+	if (n)
+		buf[0] = '\0';
+	if (msb_ref_parse(ref, &want, NULL) < 0 ||
+	    msb_image_list(&v, &cnt, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < cnt && used < n; i++) {
+		if (v[i].builtin || msb_ref_parse(v[i].canonical, &have, NULL) < 0 ||
+		    strcmp(want.registry, have.registry) ||
+		    strcmp(want.repository, have.repository))
+			continue;
+		used += (size_t)snprintf(buf + used, n - used, "%s%s",
+					 found ? ", " : "", v[i].reference);
+		found++;
+	}
+	free(v);
+	return found;
+}
+
 MSB_API int msb_image_inspect_json(const char *ref, char **json,
 				   msb_error *err)
 {
@@ -208,6 +281,41 @@ MSB_API int msb_image_inspect_json(const char *ref, char **json,
 	sqlite3 *db;
 	int r;
 
+	if (!strcmp(ref, DEFAULT_IMAGE)) {
+		char disk[PATH_MAX];
+		json_object *cfg, *a;
+
+		if (builtin(&info, disk, sizeof(disk), &cfg) < 0)
+			return msb_fail(err, -ENOENT,
+					"the built-in image is not built here "
+					"(%s is missing): run ./setup",
+					disk);
+		o = json_object_new_object();
+		json_object_object_add(o, "reference",
+				       json_object_new_string(DEFAULT_IMAGE));
+		json_object_object_add(o, "canonical",
+				       json_object_new_string(DEFAULT_IMAGE));
+		json_object_object_add(o, "builtin",
+				       json_object_new_boolean(1));
+		json_object_object_add(o, "description",
+			json_object_new_string(
+				"Debian's busybox-static with users root, user "
+				"(1000) and nobody, made by the setup; needs no "
+				"registry"));
+		json_object_object_add(o, "size",
+				       json_object_new_int64((int64_t)info.size));
+		json_object_object_add(o, "built_at",
+				       json_object_new_int64(info.pulled_at));
+		a = json_object_new_array();
+		json_object_array_add(a, json_object_new_string(disk));
+		json_object_object_add(o, "disks", a);
+		json_object_object_add(o, "config", cfg);
+		*json = strdup(json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+				   JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		return *json ? 0 : msb_fail(err, -ENOMEM, "out of memory");
+	}
 	r = msb_db_open(NULL, &db, err);
 	if (r < 0)
 		return r;

@@ -131,14 +131,51 @@ static int make_upper(const char *dir, msb_error *err)
 	return run_tool(argv, err);
 }
 
+/* host_memory_mib() - the host's RAM, 0 if unknown. */
+static uint64_t host_memory_mib(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ?
+		       (uint64_t)pages * (uint64_t)size / (1024 * 1024) :
+		       0;
+}
+
+/* check_memory() - guest RAM is only taken as it is touched, so more than
+ * is free may boot; more than the host has cannot (the boot would wait
+ * for its timeout, or the OOM killer come later). */
+static int check_memory(uint64_t memory_mib, msb_error *err)
+{
+	uint64_t host = host_memory_mib();
+	char want[32], have[32];
+
+	if (!host || memory_mib <= host)
+		return 0;
+	msb_fmt_mib(memory_mib, want, sizeof(want));
+	msb_fmt_mib(host, have, sizeof(have));
+	return msb_fail(err, -ENOMEM,
+			"cannot give the sandbox %s of memory: this host has "
+			"%s in all; ask for less with --memory",
+			want, have);
+}
+
 /* check_host() - what a boot needs, each missing piece with how to get it:
- * the engine, the kernel, and the sandbox's layer disks. */
-static int check_host(json_object *layers, const char *kernel, msb_error *err)
+ * the engine and its accelerator, memory, the kernel, and the sandbox's
+ * layer disks. */
+static int check_host(json_object *layers, const char *kernel,
+		      uint64_t memory_mib, msb_error *err)
 {
 	char p[PATH_MAX], rel[PATH_MAX];
+	enum msb_accel accel;
 	int r;
 
 	r = msb_engine_find(p, sizeof(p), err);
+	if (r < 0)
+		return r;
+	r = msb_engine_accel_check(&accel, NULL, err);
+	if (r < 0)
+		return r;
+	r = check_memory(memory_mib, err);
 	if (r < 0)
 		return r;
 	r = msb_guest_paths(kernel, p, rel, sizeof(p), NULL, err);
@@ -456,6 +493,123 @@ static int running_unrecorded(const char *name, msb_error *err)
 			name, lock, name);
 }
 
+#define TAIL_LINES 8
+#define TAIL_BYTES 16384
+#define TAIL_LINE_MAX 160
+
+/* console_tail() - append to @err's message the last lines the guest
+ * printed on its console (not msb's own "[msb ...]" lines, which say what
+ * the message already says), so a boot that failed says why without
+ * 'msb logs', which an ephemeral sandbox no longer has. */
+static void console_tail(const char *name, msb_error *err)
+{
+	char path[PATH_MAX], buf[TAIL_BYTES + 1], add[1024];
+	const char *lines[TAIL_LINES];
+	size_t lens[TAIL_LINES], nl = 0, used;
+	ssize_t n;
+	off_t size;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sandboxes/%s/console.log",
+		 msb_home(), name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	n = size < 0 ? -1 :
+		       pread(fd, buf, TAIL_BYTES,
+			     size > TAIL_BYTES ? size - TAIL_BYTES : 0);
+	close(fd);
+	if (n < 0)
+		return;
+	buf[n] = '\0';
+	/* Newest first, from the end, whole lines only. */
+	for (char *end = buf + n; end > buf && nl < TAIL_LINES;) {
+		char *start = end;
+
+		while (start > buf && start[-1] != '\n')
+			start--;
+		if (start == buf && size > TAIL_BYTES)
+			break; /* cut in the middle */
+		size_t len = (size_t)(end - start);
+
+		while (len && (start[len - 1] == '\n' || start[len - 1] == '\r' ||
+			       start[len - 1] == ' '))
+			len--;
+		if (len && strncmp(start, "[msb ", 5)) {
+			lines[nl] = start;
+			lens[nl++] = len;
+		}
+		end = start > buf ? start - 1 : buf;
+	}
+	if (!nl) {
+		snprintf(add, sizeof(add),
+			 " (the guest printed nothing on its console)");
+	} else {
+		/* A kernel panic's own line says most; its stack trace,
+		 * which ends the log, says little. */
+		const char *panic = strstr(buf, "Kernel panic");
+
+		used = (size_t)snprintf(add, sizeof(add),
+					"; the guest console's last lines:");
+		if (panic && panic < lines[nl - 1]) {
+			size_t len = strcspn(panic, "\r\n");
+
+			used += (size_t)snprintf(add + used, sizeof(add) - used,
+						 "\n  | %.*s\n  | ...",
+						 (int)(len > TAIL_LINE_MAX ?
+							       TAIL_LINE_MAX :
+							       len),
+						 panic);
+		}
+		for (size_t i = nl; i-- > 0 && used < sizeof(add);) {
+			size_t len = lens[i] > TAIL_LINE_MAX ? TAIL_LINE_MAX :
+							       lens[i];
+
+			used += (size_t)snprintf(add + used, sizeof(add) - used,
+						 "\n  | %.*s", (int)len,
+						 lines[i]);
+		}
+	}
+	used = strnlen(err->message, sizeof(err->message) - 1);
+	snprintf(err->message + used, sizeof(err->message) - used, "%s", add);
+}
+
+static void wait_gone(const char *name, int pid, unsigned ms);
+static int get_row(sqlite3 *db, const char *name, struct msb_row *row,
+		   msb_error *err);
+
+/* boot_failed() - a create or start whose boot failed: the message gets
+ * the console's last lines; an ephemeral sandbox (msb run --rm) is removed
+ * as Docker's --rm does, any other is kept, failed, and the message says
+ * so and how to remove it. */
+static void boot_failed(sqlite3 *db, const char *name, int ephemeral,
+			msb_error *err)
+{
+	char dir[PATH_MAX];
+	msb_error none = { 0 };
+	size_t used;
+
+	if (!err)
+		err = &none; /* the caller wants no message: still clean up */
+	console_tail(name, err);
+	used = strnlen(err->message, sizeof(err->message) - 1);
+	if (ephemeral) {
+		/* Its supervisor left the record for us (the log is read). */
+		wait_gone(name, 0, 10000);
+		if (!msb_supervisor_alive(name)) {
+			msb_sandbox_dir(name, dir, sizeof(dir));
+			msb_rm_rf(dir);
+			msb_db_delete(db, name, NULL);
+			return;
+		}
+	}
+	snprintf(err->message + used, sizeof(err->message) - used,
+		 "\n'%s' is kept, failed: 'msb logs %s' shows its whole log, "
+		 "'msb rm %s' removes it",
+		 name, name, name);
+}
+
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       msb_error *err)
 {
@@ -485,6 +639,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				"invalid memory size %lluM: it must be between "
 				"64M and 1024G",
 				(unsigned long long)c->memory_mib);
+	r = check_memory(c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB, err);
+	if (r < 0)
+		return r;
 	for (const char *const *v = c->env; v && *v; v++)
 		if (!strchr(*v, '=') || **v == '=')
 			return msb_fail(err, -EINVAL,
@@ -551,12 +708,31 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	if (r == -ENOENT && strcmp(image, DEFAULT_IMAGE)) {
 		/* Not here yet: pull it, as 'docker run' does. */
 		r = msb_image_pull(image, NULL, NULL, err);
+		if (r < 0) {
+			/* Often a mistyped tag: say it is not here, and
+			 * what is, before why the pull failed. */
+			char why[sizeof(err->message)], like[256];
+
+			snprintf(why, sizeof(why), "%s", err->message);
+			if (msb_image_similar(image, like, sizeof(like)))
+				msb_fail(err, r,
+					 "no image '%s' here (here: %s), and "
+					 "pulling it failed: %s",
+					 image, like, why);
+			else
+				msb_fail(err, r,
+					 "no image '%s' here, and pulling it "
+					 "failed: %s",
+					 image, why);
+		}
 		if (r == 0)
 			r = msb_image_resolve(image, max_disks, &layers, &icfg,
 					      canon, sizeof(canon), err);
 	}
 	if (r == 0)
-		r = check_host(layers, kernel, err);
+		r = check_host(layers, kernel,
+			       c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB,
+			       err);
 	if (r < 0) {
 		json_object_put(layers);
 		json_object_put(icfg);
@@ -639,6 +815,20 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	if (r < 0)
 		goto out_cfg;
 	r = msb_db_insert(db, &row, err);
+	if (r == -EEXIST) {
+		struct msb_row old;
+
+		/* One that runs is removed only by force. */
+		if (get_row(db, c->name, &old, NULL) == 0) {
+			if (msb_status_is_live(old.info.status))
+				msb_fail(err, -EEXIST,
+					 "a sandbox named '%s' already exists "
+					 "and is %s; remove it with 'msb rm -f "
+					 "%s' or choose another --name",
+					 c->name, old.info.status, c->name);
+			msb_row_free(&old);
+		}
+	}
 	if (r < 0)
 		goto out_db;
 	msb_sandbox_dir(c->name, dir, sizeof(dir));
@@ -675,6 +865,8 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 				msb_db_set_status(db, c->name, "failed", 0,
 						  err->message, NULL);
 			msb_row_free(&now);
+			if (r == MSB_E_BOOT)
+				boot_failed(db, c->name, c->ephemeral, err);
 		}
 		goto out_db;
 	}
@@ -807,7 +999,7 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 								&t) ?
 				       json_object_get_string(t) :
 				       "cloud",
-			       err);
+			       row.info.memory_mib, err);
 		json_object_put(legacy);
 	}
 	if (cfg && !json_object_object_get_ex(cfg, "secrets", &secrets))
@@ -818,6 +1010,18 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, NULL, err);
 	if (sfd >= 0)
 		close(sfd);
+	if (r == MSB_E_BOOT) {
+		sqlite3 *db;
+
+		if (msb_db_open(NULL, &db, NULL) == 0) {
+			boot_failed(db, name,
+				    cfg && json_object_get_boolean(
+						   json_object_object_get(
+							   cfg, "ephemeral")),
+				    err);
+			msb_db_close(db);
+		}
+	}
 	json_object_put(cfg);
 	if (r < 0)
 		goto out_row;
@@ -1303,7 +1507,7 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 		       json_object_object_get_ex(cfg, "kernel", &t) ?
 			       json_object_get_string(t) :
 			       "cloud",
-		       err);
+		       info->memory_mib, err);
 	if (r < 0)
 		return r;
 	if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
@@ -1365,6 +1569,12 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 				msb_db_set_status(db, info->name, "failed", 0,
 						  err->message, NULL);
 			msb_row_free(&now);
+			if (r == MSB_E_BOOT)
+				boot_failed(db, info->name,
+					    json_object_get_boolean(
+						    json_object_object_get(
+							    cfg, "ephemeral")),
+					    err);
 		}
 		goto out_db;
 	}

@@ -49,8 +49,8 @@ static int parse_size(const char *s, uint64_t *mib)
 #define OVERLAY_DEFAULT_MIB 256
 
 /* host_opts() - "ro", "rw", "direct", "overlay[=SIZE]", comma-separated.
- * Return: 0, -1 */
-static int host_opts(const char *s, msb_volume *v)
+ * Return: 0, -1 with the option it refused in @bad */
+static int host_opts(const char *s, msb_volume *v, char *bad, size_t badn)
 {
 	int ro = 0, direct = 0;
 	uint64_t overlay = 0;
@@ -70,14 +70,20 @@ static int host_opts(const char *s, msb_volume *v)
 			char size[40];
 
 			snprintf(size, sizeof(size), "%.*s", (int)n - 8, p + 8);
-			if (parse_size(size, &overlay) < 0 || !overlay)
+			if (parse_size(size, &overlay) < 0 || !overlay) {
+				snprintf(bad, badn, "%.*s", (int)n, p);
 				return -1;
-		} else
+			}
+		} else {
+			snprintf(bad, badn, "%.*s", (int)n, p);
 			return -1;
+		}
 		p += n + (p[n] == ',');
 	}
-	if (!*s)
+	if (!*s) {
+		snprintf(bad, badn, "%s", "");
 		return -1;
+	}
 	v->readonly = ro;
 	v->direct_io = direct;
 	v->overlay_mib = overlay;
@@ -87,7 +93,7 @@ static int host_opts(const char *s, msb_volume *v)
 MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 			     msb_error *err)
 {
-	char *c;
+	char *c, bad[64];
 
 	memset(v, 0, sizeof(*v));
 	v->kind = kind;
@@ -98,9 +104,23 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 		/* HOSTDIR:GUEST[:OPTS]: host paths may hold ':', guest paths
 		 * may not; so read from the right. */
 		c = strrchr(spec, ':');
-		if (c && c[1] != '/' && host_opts(c + 1, v) == 0) {
+		if (c && c[1] != '/' && host_opts(c + 1, v, bad, sizeof(bad)) == 0) {
 			*c = '\0';
 			c = strrchr(spec, ':');
+		} else if (c && c[1] && c[1] != '/') {
+			/* HOSTDIR:/GUEST:OPTS with an option we do not know:
+			 * name it, not the options as a guest path. */
+			char *g;
+
+			*c = '\0';
+			g = strrchr(spec, ':');
+			if (g && g != spec && g[1] == '/')
+				return msb_fail(err, -EINVAL,
+						"invalid --volume option '%s' in "
+						"'%s:%s': use ro, rw, direct or "
+						"overlay[=SIZE], comma-separated",
+						bad, spec, c + 1);
+			*c = ':';
 		}
 		if (!c || c == spec || !c[1])
 			return msb_fail(err, -EINVAL,

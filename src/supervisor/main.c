@@ -244,10 +244,10 @@ static int on_timer(struct sup *s)
 		if (json_object_object_get_ex(s->config, "boot_timeout_ms",
 					      &t))
 			ms = (unsigned)json_object_get_int(t);
+		/* The creator adds the console's last lines. */
 		snprintf(s->fail, sizeof(s->fail),
-			 "guest did not report ready within %u ms; killed it "
-			 "(see 'msb logs %s')",
-			 ms, s->name);
+			 "guest did not report ready within %u ms; killed it",
+			 ms);
 		sup_log(s, "%s", s->fail);
 		msb_engine_kill(&s->vm);
 	} else if (s->state == ST_STOPPING) {
@@ -385,6 +385,18 @@ static int on_vm_exit(struct sup *s, int status)
 	}
 	if (s->state == ST_BOOTING && s->vm.accel == MSB_ACCEL_KVM &&
 	    !s->agent_hello && code != 0 &&
+	    msb_now_us() - s->vm.launched_us < KVM_FAIL_WINDOW_US &&
+	    s->accel_forced) {
+		snprintf(s->fail, sizeof(s->fail),
+			 "KVM failed (qemu -accel kvm exited %d: %.300s) and "
+			 "MSB_ACCEL=kvm forbids falling back to TCG; unset "
+			 "MSB_ACCEL to let msb choose",
+			 code, last ? last : "no message");
+		free(log);
+		return 0;
+	}
+	if (s->state == ST_BOOTING && s->vm.accel == MSB_ACCEL_KVM &&
+	    !s->agent_hello && code != 0 &&
 	    msb_now_us() - s->vm.launched_us < KVM_FAIL_WINDOW_US) {
 		msb_error err = { 0 };
 		char why[600];
@@ -409,8 +421,7 @@ static int on_vm_exit(struct sup *s, int status)
 		else
 			snprintf(s->fail, sizeof(s->fail),
 				 "the guest stopped during boot (kernel panic "
-				 "or bad initramfs?); see 'msb logs %s'",
-				 s->name);
+				 "or bad initramfs?)");
 	} else if (s->state == ST_RUNNING && code != 0 && !s->fail[0]) {
 		snprintf(s->fail, sizeof(s->fail),
 			 "the VM exited unexpectedly (status %d)%s%.300s", code,
@@ -597,7 +608,9 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	}
 	s->spec.restore_state_fd = -1;
 	s->spec.ndisks = 1 + (unsigned)nlayers;
-	s->spec.accel = msb_engine_accel();
+	r = msb_engine_accel_check(&s->spec.accel, &s->accel_forced, err);
+	if (r < 0)
+		return r;
 	if (json_object_object_get_ex(s->config, "kernel_cmdline", &v))
 		s->spec.cmdline_extra = json_object_get_string(v);
 	return 0;

@@ -101,6 +101,7 @@ struct sup {
 	struct msb_vm vm;
 	struct msb_vm_spec spec;
 	uint64_t t0_us;         /* when the create/start call began */
+	int accel_forced;       /* MSB_ACCEL set: no falling back to TCG */
 	uint64_t boot_ms;
 	uint64_t ready_us;      /* when READY arrived */
 	char fail[512];         /* why it failed, if it did */

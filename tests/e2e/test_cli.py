@@ -11,11 +11,12 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import unique
+from conftest import MSB, ROOT, unique
 
 # The verbs whose options are parsed as getopt's, and how each exits on bad
 # usage (run and exec: 125, as Docker's).
@@ -219,3 +220,101 @@ def test_wait_blocks_until_the_command_ends(msb, waiter):
     assert w.returncode == 0 and out == b"3\n", (out, err)
     p = msb("wait", "nosuch")
     assert p.returncode == 1 and b"no sandbox named" in p.stderr
+
+
+def _names(msb):
+    return set(msb.out("ps", "-a", "-q").split())
+
+
+def test_run_rm_removes_a_sandbox_whose_boot_failed(msb, tmp_path):
+    # docker run --rm removes what could not start; the message says why
+    # with the console's last lines, since there is no log left to read.
+    frozen = tmp_path / "qemu-frozen"
+    frozen.write_text('#!/bin/sh\nexec qemu-system-x86_64 "$@" -S\n')
+    frozen.chmod(0o755)
+    before = _names(msb)
+    p = msb("run", "--rm", "--boot-timeout", "2", "--", "true",
+            env={"MSB_QEMU": str(frozen)})
+    assert p.returncode == 125, p
+    assert b"did not report ready within 2000 ms" in p.stderr, p.stderr
+    assert b"the guest printed nothing on its console" in p.stderr, p.stderr
+    assert b"msb logs" not in p.stderr, p.stderr
+    assert _names(msb) == before
+    # A guest that said something: its last lines are in the message.
+    p = msb("run", "--rm", "--", "true",
+            env={"MSB_KERNEL_CMDLINE": "rdinit=/nonexistent"})
+    assert p.returncode == 125, p
+    assert b"during boot" in p.stderr and b"console's last lines" in p.stderr, p.stderr
+    assert b"Kernel panic" in p.stderr, p.stderr
+    assert _names(msb) == before
+    assert not [d for d in os.listdir(os.path.join(msb.home, "sandboxes"))
+                if d not in before]
+
+
+def test_impossible_resources_are_refused_before_a_boot(msb):
+    before = _names(msb)
+    cpus = os.cpu_count() + 1
+    p = msb("run", "--rm", "--cpus", str(cpus), "--memory", "1000G", "--",
+            "true")
+    assert p.returncode == 125, p
+    assert f"--cpus {cpus} is more than this host's".encode() in p.stderr, p.stderr
+    assert b"cannot give the sandbox 1000Gi of memory: this host has" in p.stderr
+    assert _names(msb) == before
+
+
+def test_msb_accel_is_checked(msb):
+    before = _names(msb)
+    p = msb("run", "--rm", "--", "true", env={"MSB_ACCEL": "foo"})
+    assert p.returncode == 125 and b"invalid MSB_ACCEL 'foo'" in p.stderr, p
+    # Forced KVM runs under KVM or not at all: never TCG behind its back.
+    p = msb("run", "--rm", "--timings", "--", "true",
+            env={"MSB_ACCEL": "kvm"})
+    if p.returncode == 0:
+        assert b"(kvm)" in p.stderr, p.stderr
+    else:
+        assert p.returncode == 125 and b"MSB_ACCEL=kvm" in p.stderr, p
+    assert _names(msb) == before
+
+
+def test_builtin_image_is_listed_and_inspected(msb):
+    rows = json.loads(msb.out("images", "--format", "json"))
+    assert rows[0]["reference"] == "default" and rows[0]["builtin"], rows
+    assert msb.out("images", "-q").split()[0] == "default"
+    assert msb.out("images").splitlines()[1].split()[:2] == ["default", "built-in"]
+    ins = json.loads(msb.out("image", "inspect", "default"))
+    assert ins["builtin"] and ins["config"]["config"]["Cmd"] == ["/bin/sh"]
+    assert os.path.isfile(ins["disks"][0])
+
+
+def test_mistyped_local_tag_says_it_is_not_here(msb, tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
+    import build
+    d = str(tmp_path / "layout")
+    build.write_layout(build.Image(build.multi_layers(), build.MULTI_CONFIG),
+                       d, "local/multi:1")
+    msb.out("load", "-q", "--tag", "mybox:1", d)
+    p = msb("run", "--rm", "mybox:2", "--", "true")
+    assert p.returncode == 125, p
+    assert (b"no image 'mybox:2' here (here: mybox:1), and pulling it "
+            b"failed: ") in p.stderr, p.stderr
+    msb("rmi", "mybox:1", check=0)
+
+
+def test_bad_volume_option_is_named(msb, tmp_path):
+    p = msb("run", "--rm", "-v", f"{tmp_path}:/data:rx", "--", "true")
+    assert p.returncode == 125, p
+    assert b"invalid --volume option 'rx'" in p.stderr, p.stderr
+
+
+def test_taken_name_of_a_running_sandbox_says_rm_f(msb, shared):
+    p = msb("run", "--name", shared, "-d")
+    assert p.returncode == 125, p
+    assert f"'msb rm -f {shared}'".encode() in p.stderr, p.stderr
+
+
+def test_registry_login_without_a_terminal_says_why(msb):
+    p = subprocess.run([MSB, "registry", "login", "localhost:5000"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       env=msb.env)
+    assert p.returncode == 1, p
+    assert b"without a terminal" in p.stderr and b"--password-stdin" in p.stderr, p

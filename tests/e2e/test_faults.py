@@ -81,6 +81,9 @@ def test_boot_timeout_marks_failed_and_keeps_log(msb, tmp_path):
             env={"MSB_QEMU": str(frozen)})
     assert p.returncode == 125, p
     assert b"did not report ready" in p.stderr, p.stderr
+    # Kept, and the message says how to remove it.
+    assert f"'{name}' is kept, failed".encode() in p.stderr, p.stderr
+    assert f"'msb rm {name}'".encode() in p.stderr, p.stderr
     row = json.loads(msb.out("inspect", name))
     assert row["status"] == "failed" and "ready" in row["error"]
     assert "did not report ready" in msb.out("logs", name)

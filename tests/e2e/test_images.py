@@ -112,9 +112,11 @@ def test_pull_busybox_run_and_list(img, registry):
             check=0)
     assert p.stdout == b"hi from 2 users\n"
     js = json.loads(img.out("images", "--format", "json"))
-    assert [i["reference"] for i in js] == [r]
-    assert js[0]["layers"] == 1 and js[0]["digest"].startswith("sha256:")
-    assert img.out("images", "-q").split() == [r]
+    # The built-in image is listed first, as what it is.
+    assert [i["reference"] for i in js] == ["default", r]
+    assert js[0]["builtin"] and not js[1]["builtin"]
+    assert js[1]["layers"] == 1 and js[1]["digest"].startswith("sha256:")
+    assert img.out("images", "-q").split() == ["default", r]
     ins = json.loads(img.out("image", "inspect", r))
     assert ins["layers"] == registry["info"]["busybox"]
     assert ins["config"]["config"]["Cmd"] == ["sh"]
@@ -382,7 +384,7 @@ def test_rmi_and_prune_keep_what_sandboxes_use(registry, tmp_path):
     name = unique("keep")
     m("run", "--name", name, "-d", r, check=0)
     m.out("rmi", r)
-    assert m.out("images", "-q") == ""
+    assert m.out("images", "-q") == "default\n"
     # Its layer stays while the sandbox exists.
     layer = registry["info"]["busybox"][0][7:]
     assert os.path.isfile(f"{m.home}/layers/{layer}.erofs")
@@ -529,7 +531,7 @@ def test_tampered_archive_refused(tmp_path, make):
     assert b"digest mismatch" in p.stderr and b"nothing was stored" in p.stderr, p.stderr
     assert store_files(m.home) == []
     no_debris(m.home)
-    assert m.out("images", "-q") == ""
+    assert m.out("images", "-q") == "default\n"
     # Not a tar at all, and a truncated one: refused the same way.
     path.write_bytes(b"hello" * 300)
     assert b"not a tar archive" in m("load", str(path), check=1).stderr
@@ -658,7 +660,7 @@ def test_disk_full_pull_and_load_then_again(small_home, registry, tmp_path):
     assert_disk_full(m, m("pull", "-q", ref(registry, "zeros"), check=1),
                      "unpacking a layer")
     assert_disk_full(m, m("load", "-q", layout, check=1), "loading an archive")
-    assert m.out("images", "-q") == ""
+    assert m.out("images", "-q") == "default\n"
 
     remount("256m")
     assert m.out("pull", ref(registry, "big")).startswith("pulled")

@@ -994,12 +994,39 @@ TEST(lib_create_supervisor_error)
 	msb_sandbox_config_init(&c);
 	c.name = "broken";
 	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), MSB_E_BOOT);
-	CHECK_STR(err.message, "the guest fell over");
+	/* No console log at all: nothing to quote. Kept, and how to remove
+	 * it is said. */
+	CHECK_STR(err.message, "the guest fell over\n'broken' is kept, failed: "
+			       "'msb logs broken' shows its whole log, 'msb rm "
+			       "broken' removes it");
 	CHECK(sb == NULL);
 	/* Kept, marked failed with the reason, for 'msb logs'. */
 	CHECK_EQ_INT(msb_sandbox_info_get("broken", &info, &err), 0);
 	CHECK_STR(info.status, "failed");
 	CHECK_STR(info.error, "the guest fell over");
+
+	/* The console's last lines, not msb's own, end the message; an
+	 * ephemeral sandbox is removed (docker run --rm). */
+	if (fake_install(&e, "#!/bin/sh\n"
+			     "printf 'early\\n[msb 1] booting\\nKernel panic - "
+			     "x\\n a\\n b\\n' >\"$MSB_HOME/sandboxes/$1/"
+			     "console.log\"\n"
+			     "echo 'error it fell' >&3\n") < 0)
+		goto out;
+	c.name = "gone";
+	c.ephemeral = 1;
+	CHECK_EQ_INT(msb_sandbox_create(&c, &sb, &err), MSB_E_BOOT);
+	CHECK_STR(err.message, "it fell; the guest console's last lines:\n"
+			       "  | early\n  | Kernel panic - x\n  |  a\n"
+			       "  |  b");
+	CHECK_EQ_INT(msb_sandbox_info_get("gone", &info, NULL), -ENOENT);
+	{
+		char d[PATH_MAX];
+
+		snprintf(d, sizeof(d), "%s/sandboxes/gone", e.home);
+		CHECK(access(d, F_OK) < 0);
+	}
+	c.ephemeral = 0;
 
 	fake_install(&e, "#!/bin/sh\nexit 0\n");
 	c.name = "mute";

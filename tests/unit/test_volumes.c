@@ -59,14 +59,22 @@ TEST(volume_parse_host)
 	CHECK_EQ_INT(v.overlay_mib, 1024);
 	CHECK_EQ_INT(v.direct_io, 1);
 	CHECK_STR(v.guest_path, "/g");
-	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=lots", &v, &err), 0);
-	CHECK_STR(v.guest_path, "overlay=lots");
-	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=0", &v, &err), 0);
-	CHECK_STR(v.guest_path, "overlay=0");
-	/* not options: the last field is then the guest path, which the
-	 * checks refuse as not absolute */
-	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,bogus", &v, &err), 0);
-	CHECK_STR(v.guest_path, "ro,bogus");
+	/* An option we do not know after HOSTDIR:/GUEST is named as one, not
+	 * taken for a guest path. */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=lots", &v, &err),
+		     -EINVAL);
+	CHECK_CONTAINS(err.message, "invalid --volume option 'overlay=lots' "
+				    "in '/h:/g:overlay=lots'");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:overlay=0", &v, &err),
+		     -EINVAL);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,bogus", &v, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "option 'bogus'");
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "./d:/data:rx", &v, &err), -EINVAL);
+	CHECK_CONTAINS(err.message, "option 'rx'");
+	CHECK_CONTAINS(err.message, "use ro, rw, direct or overlay[=SIZE]");
+	/* a host path with ':' and no options is still read from the right */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/a:rx:/g", &v, &err), 0);
+	CHECK_STR(v.source, "/a:rx");
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:", &v, &err), -EINVAL);
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/only", &v, &err), -EINVAL);
 	CHECK_CONTAINS(err.message, "HOSTDIR:GUESTPATH[:ro]");
