@@ -33,7 +33,8 @@ FS_SRC := $(wildcard src/fs/*.c)
 # TLS interception (its CA and leaf certificates), the HTTP/1.1 request
 # rewriter and secrets run in the supervisor.
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
-	src/secrets/vault.c src/secrets/guard.c
+	src/secrets/vault.c src/secrets/guard.c src/secrets/guard_resp.c \
+	src/secrets/scrub.c
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
@@ -219,6 +220,17 @@ $(B)/fuzz/http1: fuzz/http1.c src/http/http1.c src/http/http1.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/http \
 		-o $@ fuzz/http1.c src/http/http1.c src/common/buf.c src/common/util.c
 
+# A server's answers into the secrets guard's scrubbing (fuzz/http1_resp.c).
+GUARD_FUZZ_SRC := src/secrets/guard.c src/secrets/guard_resp.c \
+	src/secrets/scrub.c src/secrets/vault.c src/secrets/spec.c \
+	src/http/http1.c src/http/http1_resp.c src/common/buf.c \
+	src/common/util.c
+$(B)/fuzz/http1_resp: fuzz/http1_resp.c $(GUARD_FUZZ_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-Isrc/http -Isrc/secrets -Isrc/tls -Isrc/net \
+		-o $@ fuzz/http1_resp.c $(GUARD_FUZZ_SRC) -ljson-c
+
 # A guest flow's bytes into the interception filter (fuzz/tls_flow.c).
 $(B)/fuzz/tls_flow: fuzz/tls_flow.c src/tls/intercept.c src/tls/ca.c \
 		src/common/buf.c src/common/util.c $(wildcard src/tls/*.h) $(HDRS)
@@ -259,7 +271,8 @@ $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common
 		-o $@ fuzz/unpack.c src/image/unpack.c src/common/util.c \
 		-larchive -lcrypto
 
-FUZZ := frame net tar virtq fuse http1 tls_flow qmp vhost_user registry unpack
+FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
+	registry unpack
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

@@ -16,7 +16,7 @@ b=${1:-build}
 runs=${2:-10000000}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] && shift
-targets=${*:-"frame net tar virtq fuse http1 tls_flow qmp vhost_user registry unpack"}
+targets=${*:-"frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user registry unpack"}
 make -s B="$b" fuzz >/dev/null || exit 1
 out=$(mktemp -d "${TMPDIR:-/tmp}/msb-fuzz-long-XXXXXX")
 fail=0

@@ -41,8 +41,10 @@ sends `Authorization: Bearer $TOKEN`; curl's own timers, in the guest:
                        /proc) over the keep-alive requests, per request
 
 What the server saw is checked, not assumed: the run stops unless every
-intercepted request reached it with the real value and every bypassed
-one with the placeholder. Needs root (the fake internet's namespace).
+intercepted request reached it with the real value (its log) and every
+bypassed one with the placeholder, and unless the guest was shown the
+placeholder in every echo (the intercepted answers scrubbed). Needs root
+(the fake internet's namespace).
 
 Usage: bench/tls.py [BUILD_DIR] [--requests N] [--conns N] [--runs N]
 """
@@ -124,10 +126,21 @@ def curl(url, n, *opts):
 
 
 def check_seen(url, bodies, want):
+    """The server's JSON echo of each request, as the guest got it: the
+    placeholder either way (intercepted, the supervisor turned the value
+    back into it)."""
     got = {b["authorization"] for b in bodies}
     if got != {f"Bearer {want}"}:
-        sys.exit(f"{url}: the server saw {sorted(map(str, got))[:3]}, "
-                 f"not the {'value' if want == TOKEN else 'placeholder'}")
+        sys.exit(f"{url}: the guest was shown {sorted(map(str, got))[:3]}, "
+                 f"not the placeholder")
+
+
+def check_sent(url, log, n, sent):
+    """What reached the server (its log): @n requests with @sent."""
+    got = log.count(f"Authorization: Bearer {sent}\n".encode())
+    if got < n:
+        sys.exit(f"{url}: the server saw {got} of {n} requests with the "
+                 f"{'value' if sent == TOKEN else 'placeholder'}")
 
 
 def sup_pid():
@@ -158,13 +171,15 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
 
 
-def measure(url, want):
+def measure(net, url, sent, shown):
     """{row: value} for one run against @url; exits when the server saw
-    anything but @want."""
+    anything but @sent, or the guest was shown anything but @shown."""
+    at = len(net.log("api"))
     c0 = sup_ticks()
     bodies, t = curl(url, args.requests)
     cpu = sup_ticks() - c0
-    check_seen(url, bodies, want)
+    check_seen(url, bodies, shown)
+    check_sent(url, net.log("api")[at:], args.requests, sent)
     if [x[1] for x in t] != [1] + [0] * (len(t) - 1):
         sys.exit(f"{url}: curl did not keep its connection: "
                  f"{[x[1] for x in t]}")
@@ -173,7 +188,7 @@ def measure(url, want):
            "p99": pct(lat, 99), "cpu": cpu * 1000 / len(t)}
     bodies, t = curl(url, args.conns, "-H 'Connection: close'",
                      "--no-sessionid")
-    check_seen(url, bodies, want)
+    check_seen(url, bodies, shown)
     if any(x[1] != 1 for x in t):
         sys.exit(f"{url}: a request reused a connection")
     res["conn"] = len(t) / sum(x[4] for x in t)
@@ -206,9 +221,10 @@ def main():
             how = accel()
             runs = {"in": [], "by": []}
             for _ in range(args.runs):
-                runs["in"].append(measure("https://api.test/", TOKEN))
-                runs["by"].append(measure("https://pass.api.test/",
+                runs["in"].append(measure(net, "https://api.test/", TOKEN,
                                           placeholder))
+                runs["by"].append(measure(net, "https://pass.api.test/",
+                                          placeholder, placeholder))
     finally:
         msb("rm", "-f", NAME, check=False)
         shutil.rmtree(work, ignore_errors=True)

@@ -3,7 +3,8 @@
  * and rewriter (src/http/http1.c)
  *
  * The first byte picks how the input is split into reads and whether
- * placeholders are replaced. Whatever the rewriter emits for a request must
+ * placeholders are replaced (where each one's places allow; the answer
+ * then asked for uncompressed). Whatever the rewriter emits for a request must
  * frame again as exactly one request with the same body (a streamed body,
  * over the limit, as a head declaring the same length): what the server
  * reads is what was checked. A chunked body the framer took whole must be
@@ -15,10 +16,17 @@
 
 #include "http1.h"
 
+/* every place, one header named, no place at all */
 static const struct http1_secret SEC[] = {
-	{ "msb_placeholder_a", "VALUE-1" },
-	{ "PH", "a b%\x01" },
-	{ "dXNl", "a much longer value than its placeholder" },
+	{ "msb_placeholder_a", "VALUE-1", HTTP1_IN_ALL, "x-a,x-b" },
+	{ "PH", "a b%\x01", HTTP1_IN_AUTH | HTTP1_IN_HEADER, "x-key" },
+	{ "dXNl", "a much longer value than its placeholder", HTTP1_IN_ALL,
+	  "" },
+};
+static const struct http1_secret NONE[] = {
+	{ "msb_placeholder_a", "VALUE-1", 0, "" },
+	{ "PH", "a b%\x01", 0, "" },
+	{ "dXNl", "a much longer value than its placeholder", 0, "" },
 };
 
 static void check_one(const uint8_t *p, size_t n, size_t body_len,
@@ -87,8 +95,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.chunked && !r.stream_chunked)
 				check_walk(msb_buf_data(&h.in) + r.head_len,
 					   r.total - r.head_len, step);
-			if (http1_emit(&h, &r, SEC, 3, subst, &out) < 0)
+			struct http1_stray stray[3] = { 0 };
+			struct http1_rewrite rw = { subst, stray, NULL, NULL };
+
+			if (http1_emit(&h, &r, subst ? SEC : NONE, 3, &rw,
+				       &out) < 0)
 				abort();
+			for (size_t k = 0; k < 3; k++)
+				if (stray[k].where & ~(unsigned)HTTP1_IN_ALL)
+					abort();
 			check_one(msb_buf_data(&out), out.len, body_len,
 				  r.stream_len, r.stream_chunked, subst);
 			msb_buf_free(&out);

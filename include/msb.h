@@ -160,8 +160,10 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 /* A secret (docs/secrets.md): the guest's variable @env holds a random
  * placeholder (msb_placeholder_...); the real value stays in the sandbox's
  * supervisor, which swaps it in only inside verified TLS connections to
- * @hosts. The value is never stored: ENV and FILE sources are read again
- * by every create and start, in the calling process. */
+ * @hosts, and only in the places of a request @inject names; responses
+ * from there have the value turned back into the placeholder before the
+ * guest reads them. The value is never stored: ENV and FILE sources are
+ * read again by every create and start, in the calling process. */
 typedef enum msb_secret_source {
 	MSB_SECRET_ENV,   /* @ref: a variable of the caller's environment */
 	MSB_SECRET_FILE,  /* @ref: a file (one trailing line break dropped) */
@@ -175,11 +177,19 @@ typedef struct msb_secret {
 	const char *ref;           /* the variable, the path or the value */
 	const char *hosts;         /* comma-separated: "api.example.com",
 				    * "*.example.com" for names below it */
+	const char *inject;        /* where in a request the value may go
+				    * besides the Authorization header (which
+				    * always may): comma-separated places,
+				    * "header:NAME", "path", "query", "body";
+				    * NULL or "": Authorization only. A
+				    * placeholder anywhere else is a violation
+				    * (on_secret_violation) */
 } msb_secret;
 
 /* msb_secret_parse() - a secret as msb run --secret-env writes it:
  * "NAME=@env:VAR:HOSTS" or "NAME=@file:PATH:HOSTS". @spec is cut up in
- * place and @s points into it; checked by msb_sandbox_create(). */
+ * place and @s points into it (@s->inject is NULL: msb run
+ * --secret-inject NAME=PLACES sets it); checked by msb_sandbox_create(). */
 MSB_API int msb_secret_parse(char *spec, msb_secret *s, msb_error *err);
 
 /* msb_tls_ca_read() - the PEM text of a file of CA certificates, as msb

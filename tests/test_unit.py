@@ -69,6 +69,13 @@ def test_fuzz_http1_rewriter():
     _fuzz("http1", 20, "http1")
 
 
+def test_fuzz_http1_answers_scrubbed():
+    """A server's answers, split anyhow, into the secrets guard
+    (src/secrets/guard_resp.c over src/http/http1_resp.c): nothing the
+    guest gets may hold a secret's value, however the framing cuts it."""
+    _fuzz("http1_resp", 20, "http1_resp")
+
+
 def test_fuzz_tls_interception_filter():
     """A guest flow's bytes (and a server's answers) into
     src/tls/intercept.c: ClientHellos parsed by OpenSSL, the sniffing of

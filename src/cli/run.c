@@ -61,10 +61,20 @@ const struct verb verb_run = {
 	"                         *.x.com for names below x.com), inside TLS\n"
 	"                         the host intercepts and verifies; repeatable\n"
 	"      --secret-env NAME=@file:PATH:HOSTS  the same, from a file\n"
+	"      --secret-inject NAME=PLACE[,PLACE...]  where in a request to\n"
+	"                         its HOSTS secret NAME's value may go besides\n"
+	"                         the Authorization header (the only place by\n"
+	"                         default): header:HEADER, path, query, body;\n"
+	"                         a placeholder anywhere else is a violation.\n"
+	"                         What servers send back reaches the guest\n"
+	"                         with the value (raw, percent-, JSON- or\n"
+	"                         base64-encoded) turned back into the\n"
+	"                         placeholder (docs/secrets.md)\n"
 	"      --on-secret-violation block|log|allow  a placeholder in an HTTP\n"
 	"                         request its value may not go with (plain\n"
 	"                         HTTP, another host, a name the sandbox did not\n"
-	"                         resolve) is answered 403 and logged (block,\n"
+	"                         resolve, a place --secret-inject does not\n"
+	"                         name) is answered 403 and logged (block,\n"
 	"                         default), sent as it is and logged (log), or\n"
 	"                         sent as it is (allow)\n"
 	"      --tls-bypass DOMAIN  never intercept TLS to DOMAIN (example.com,\n"
@@ -109,7 +119,8 @@ const struct verb verb_run = {
 
 enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
-       OPT_SECRET_ENV, OPT_SECRET_VIOLATION, OPT_TLS_BYPASS,
+       OPT_SECRET_ENV, OPT_SECRET_INJECT, OPT_SECRET_VIOLATION,
+       OPT_TLS_BYPASS,
        OPT_TLS_UPSTREAM_CA };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
@@ -142,6 +153,7 @@ static const struct option opts[] = {
 	{ "volume-mem", required_argument, NULL, OPT_VOLUME_MEM },
 	{ "volume-plugin", required_argument, NULL, OPT_VOLUME_PLUGIN },
 	{ "secret-env", required_argument, NULL, OPT_SECRET_ENV },
+	{ "secret-inject", required_argument, NULL, OPT_SECRET_INJECT },
 	{ "on-secret-violation", required_argument, NULL, OPT_SECRET_VIOLATION },
 	{ "tls-bypass", required_argument, NULL, OPT_TLS_BYPASS },
 	{ "tls-upstream-ca", required_argument, NULL, OPT_TLS_UPSTREAM_CA },
@@ -199,6 +211,8 @@ static int cmd_run(int argc, char **argv)
 	char **cmd = NULL;
 	static msb_volume vols[VOLUMES_MAX];
 	static msb_secret secrets[SECRETS_MAX];
+	static const char *inject[SECRETS_MAX];
+	size_t ninject = 0;
 	static const char *bypass[TLS_BYPASS_MAX];
 	static const char *cas[TLS_CA_MAX];
 	char *pem;
@@ -330,6 +344,18 @@ static int cmd_run(int argc, char **argv)
 			cfg.secrets = secrets;
 			cfg.nsecrets++;
 			break;
+		case OPT_SECRET_INJECT:
+			if (ninject == SECRETS_MAX)
+				return cli_bad_usage(&verb_run,
+					"too many --secret-inject (at most %d)",
+					SECRETS_MAX);
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return cli_bad_usage(&verb_run,
+					"invalid --secret-inject '%s': write "
+					"NAME=PLACE[,PLACE...], e.g. "
+					"KEY=header:X-Api-Key,query", optarg);
+			inject[ninject++] = optarg;
+			break;
 		case OPT_SECRET_VIOLATION:
 			cfg.on_secret_violation = optarg;
 			break;
@@ -373,6 +399,27 @@ static int cmd_run(int argc, char **argv)
 					     "unknown or incomplete option '%s'",
 					     argv[optind - 1]);
 		}
+	}
+	/* --secret-inject NAME=PLACES: the places of --secret-env NAME,
+	 * whichever came first (the library checks the places). */
+	for (size_t i = 0; i < ninject; i++) {
+		size_t nl = (size_t)(strchr(inject[i], '=') - inject[i]), k;
+
+		for (k = 0; k < cfg.nsecrets; k++)
+			if (strlen(secrets[k].env) == nl &&
+			    !strncmp(secrets[k].env, inject[i], nl))
+				break;
+		if (k == cfg.nsecrets)
+			return cli_bad_usage(&verb_run,
+				"--secret-inject %.*s: no --secret-env %.*s "
+				"names that secret", (int)nl, inject[i],
+				(int)nl, inject[i]);
+		if (secrets[k].inject)
+			return cli_bad_usage(&verb_run,
+				"--secret-inject %.*s is given twice: list "
+				"every place in one, comma-separated",
+				(int)nl, inject[i]);
+		secrets[k].inject = inject[i] + nl + 1;
 	}
 	/* -v DIR:/p with --volume-plugin X.so:/p: the plugin over DIR. */
 	for (size_t i = 0; i < cfg.nvolumes; i++) {

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "http1.h"
+#include "http1_priv.h"
 #include "util.h"
 
 int http1_feed(struct http1 *h, const void *data, size_t n)
@@ -22,13 +23,6 @@ void http1_free(struct http1 *h)
 	msb_buf_free(&h->body);
 }
 
-/* tchar of RFC 9110 §5.6.2 */
-static int is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* find_crlf() - the CR of the first line end in [@p, @end): NULL if there
  * is no LF yet, @end if the first LF has no CR before it (bare LF). */
 static const uint8_t *find_crlf(const uint8_t *p, const uint8_t *end)
@@ -38,14 +32,6 @@ static const uint8_t *find_crlf(const uint8_t *p, const uint8_t *end)
 	if (!lf)
 		return NULL;
 	return lf > p && lf[-1] == '\r' ? lf - 1 : end;
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* The head: request line, header lines, empty line; each ends in CRLF and
@@ -72,7 +58,7 @@ static int parse_head(const uint8_t *p, size_t hl, struct http1_req *r,
 			if (!sp1 || sp1 == line)
 				return -EBADMSG;
 			for (const uint8_t *c = line; c < sp1; c++)
-				if (!is_tchar(*c))
+				if (!http1_tchar(*c))
 					return -EBADMSG;
 			sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
 			if (!sp2 || sp2 == sp1 + 1 || eol - sp2 != 9 ||
@@ -88,7 +74,7 @@ static int parse_head(const uint8_t *p, size_t hl, struct http1_req *r,
 			if (!colon || colon == line)
 				return -EBADMSG;
 			for (const uint8_t *c = line; c < colon; c++)
-				if (!is_tchar(*c))
+				if (!http1_tchar(*c))
 					return -EBADMSG;
 			nl = colon - line;
 			v = colon + 1;
@@ -149,17 +135,14 @@ static int parse_head(const uint8_t *p, size_t hl, struct http1_req *r,
 	return -EBADMSG;
 }
 
-/* size_line() - the chunk-size line [@p, @eol): hex digits, then nothing,
- * or an extension after ';' or whitespace, and no CR (§7.1). Return: 0
- * with *@size, -EFBIG for a size over @cap, -EBADMSG. */
-static int size_line(const uint8_t *p, const uint8_t *eol, uint64_t cap,
-		     uint64_t *size)
+int http1_size_line(const uint8_t *p, const uint8_t *eol, uint64_t cap,
+		    uint64_t *size)
 {
 	size_t digits = 0;
 
 	*size = 0;
 	for (; p + digits < eol; digits++) {
-		int v = hexval(p[digits]);
+		int v = http1_hexval(p[digits]);
 
 		if (v < 0)
 			break;
@@ -192,7 +175,7 @@ static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
 			return n - at > 1024 ? -EBADMSG : 0;
 		if (eol == p + n)
 			return -EBADMSG;
-		if ((rc = size_line(p + at, eol, HTTP1_BODY_MAX, &size)) < 0)
+		if ((rc = http1_size_line(p + at, eol, HTTP1_BODY_MAX, &size)) < 0)
 			return rc;
 		at = eol + 2 - p;
 		if (size == 0)
@@ -221,12 +204,6 @@ static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
 	}
 }
 
-enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER, CH_DONE };
-
-/* A chunk bigger than this is no upload's: refused (and the size cannot
- * overflow while it is read). */
-#define CHUNK_MAX (1ull << 40)
-
 long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
 		       int *done)
 {
@@ -243,7 +220,7 @@ long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
 			if (!eol)
 				return n - at > 1024 ? -EBADMSG : (long)at;
 			if (eol == p + n ||
-			    size_line(p + at, eol, CHUNK_MAX, &size) < 0)
+			    http1_size_line(p + at, eol, CHUNK_MAX, &size) < 0)
 				return -EBADMSG;
 			at = eol + 2 - p;
 			c->left = size;
@@ -338,6 +315,51 @@ int http1_next(struct http1 *h, struct http1_req *r)
 
 enum where { IN_BODY, IN_LINE, IN_HEADER };
 
+/* struct loc - where in the request the bytes given to put() are */
+struct loc {
+	unsigned place;       /* HTTP1_IN_* */
+	enum where enc;       /* how a value is written there */
+	const uint8_t *name;  /* the header's name (HTTP1_IN_AUTH, _HEADER) */
+	size_t nlen;
+};
+
+/* listed() - whether header @name is one of the comma-separated @list */
+static int listed(const char *list, const uint8_t *name, size_t n)
+{
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+
+		if (l == n && !strncasecmp(p, (const char *)name, n))
+			return 1;
+		p += l + (c ? 1 : 0);
+	}
+	return 0;
+}
+
+/* allowed() - whether @s's value may go where @loc is */
+static int allowed(const struct http1_secret *s, const struct loc *loc)
+{
+	if (!s->value || !(s->places & loc->place))
+		return 0;
+	return loc->place != HTTP1_IN_HEADER ||
+	       listed(s->headers, loc->name, loc->nlen);
+}
+
+static void stray_at(struct http1_stray *st, const struct loc *loc)
+{
+	if (!st)
+		return;
+	if ((loc->place == HTTP1_IN_HEADER || loc->place == HTTP1_IN_AUTH) &&
+	    !st->header[0]) {
+		size_t n = loc->nlen < HTTP1_NAME_MAX ? loc->nlen : HTTP1_NAME_MAX;
+
+		memcpy(st->header, loc->name, n);
+		st->header[n] = '\0';
+	}
+	st->where |= loc->place;
+}
+
 /* put_value() - a secret's value as it may appear @where: in the request
  * line, bytes that are not visible ASCII are percent-encoded (RFC 3986
  * §2.1) so the line keeps its three parts; a header cannot carry CR, LF or
@@ -370,12 +392,14 @@ static long put_value(struct msb_buf *out, const char *v, enum where where)
 	return msb_buf_append(out, v, n) < 0 ? -ENOMEM : 0;
 }
 
-/* put() - append @p[0..n) with every placeholder replaced (if @subst);
+/* put() - append @p[0..n) with every placeholder replaced where its
+ * secret may go (@loc), counting the others into @stray; *@subs (if
+ * given) counts the replaced ones.
  * Return: placeholders seen, -ENOMEM, or -EINVAL for a value that cannot
- * go @where. */
+ * go there. */
 static long put(struct msb_buf *out, const uint8_t *p, size_t n,
-		const struct http1_secret *s, size_t ns, int subst,
-		enum where where)
+		const struct http1_secret *s, size_t ns, const struct loc *loc,
+		struct http1_stray *stray, long *subs)
 {
 	long found = 0;
 	size_t i = 0, from = 0;
@@ -388,52 +412,59 @@ static long put(struct msb_buf *out, const uint8_t *p, size_t n,
 		for (k = 0; k < ns; k++) {
 			size_t pl = strlen(s[k].placeholder);
 
-			if (pl && pl <= n - i &&
-			    !memcmp(p + i, s[k].placeholder, pl)) {
-				found++;
-				if (subst) {
-					long rc;
+			if (!pl || pl > n - i || memcmp(p + i, s[k].placeholder, pl))
+				continue;
+			found++;
+			if (allowed(&s[k], loc)) {
+				long rc;
 
-					if (msb_buf_append(out, p + from,
-							   i - from) < 0)
-						return -ENOMEM;
-					rc = put_value(out, s[k].value, where);
-					if (rc < 0)
-						return rc;
-					from = i + pl;
-				}
-				i += pl;
-				break;
+				if (msb_buf_append(out, p + from, i - from) < 0)
+					return -ENOMEM;
+				rc = put_value(out, s[k].value, loc->enc);
+				if (rc < 0)
+					return rc;
+				from = i + pl;
+				if (subs)
+					(*subs)++;
+			} else {
+				stray_at(stray ? &stray[k] : NULL, loc);
 			}
+			i += pl;
+			break;
 		}
 		if (k == ns)
 			i++;
 	}
-	if (!subst)
-		from = 0;
 	if (msb_buf_append(out, p + from, n - from) < 0)
 		return -ENOMEM;
 	return found;
 }
 
 /* An Authorization (or Proxy-Authorization) Basic credential: decoded,
- * replaced, encoded again (RFC 7617). Return: placeholders, -1 if it is not
- * one (the line goes through put()), or -ENOMEM. */
+ * replaced, encoded again (RFC 7617); left as it came if nothing in it was
+ * replaced. Return: placeholders, -1 if it is not one (the line goes
+ * through put()), or -ENOMEM. */
 static long put_basic(struct msb_buf *out, const uint8_t *line, size_t n,
-		      const struct http1_secret *s, size_t ns, int subst)
+		      const struct http1_secret *s, size_t ns,
+		      const struct http1_rewrite *rw)
 {
+	struct http1_stray *stray = rw ? rw->stray : NULL;
 	const uint8_t *colon = memchr(line, ':', n), *v, *end = line + n;
 	struct msb_buf plain = { 0 }, tmp = { 0 };
 	cleanup_free uint8_t *dec = NULL;
 	cleanup_free char *enc = NULL;
-	long found, dl;
+	struct loc loc = { HTTP1_IN_AUTH, IN_BODY, line, 0 };
+	long found, dl, subs = 0;
+	size_t el;
 
 	if (!colon)
 		return -1;
-	if (!((colon - line == 13 &&
-	       !strncasecmp((const char *)line, "authorization", 13)) ||
-	      (colon - line == 19 &&
-	       !strncasecmp((const char *)line, "proxy-authorization", 19))))
+	loc.nlen = (size_t)(colon - line);
+	if (loc.nlen == 19 &&
+	    !strncasecmp((const char *)line, "proxy-authorization", 19))
+		loc.place = HTTP1_IN_HEADER;
+	else if (loc.nlen != 13 ||
+		 strncasecmp((const char *)line, "authorization", 13))
 		return -1;
 	v = colon + 1;
 	while (v < end && (*v == ' ' || *v == '\t'))
@@ -449,25 +480,30 @@ static long put_basic(struct msb_buf *out, const uint8_t *line, size_t n,
 	dl = msb_b64_decode((const char *)v, end - v, dec);
 	if (dl < 0)
 		return -1;
-	found = put(&plain, dec, dl, s, ns, subst, IN_BODY);
+	found = put(&plain, dec, dl, s, ns, &loc, stray, &subs);
 	if (found < 0)
 		return found;
 	if (found == 0) {
 		msb_buf_free(&plain);
 		return -1;
 	}
-	if (!subst) {
+	if (!subs) {
 		msb_buf_free(&plain);
 		return msb_buf_append(out, line, n) < 0 ? -ENOMEM : found;
 	}
 	enc = malloc(msb_b64_encoded_len(plain.len) + 1);
-	if (!enc ||
-	    msb_buf_append(&tmp, line, v - line) < 0 ||
-	    msb_buf_append(&tmp, enc,
-			   msb_b64_encode(msb_buf_data(&plain), plain.len,
-					  enc)) < 0 ||
-	    msb_buf_append(out, msb_buf_data(&tmp), tmp.len) < 0)
+	if (!enc)
 		found = -ENOMEM;
+	el = enc ? msb_b64_encode(msb_buf_data(&plain), plain.len, enc) : 0;
+	if (enc && (msb_buf_append(&tmp, line, v - line) < 0 ||
+		    msb_buf_append(&tmp, enc, el) < 0 ||
+		    msb_buf_append(out, msb_buf_data(&tmp), tmp.len) < 0))
+		found = -ENOMEM;
+	if (found > 0 && rw && rw->basic)
+		rw->basic(rw->ctx, enc, el, (const char *)v, (size_t)(end - v));
+	if (enc)
+		explicit_bzero(enc, el);
+	explicit_bzero(msb_buf_data(&plain), plain.len);
 	msb_buf_free(&plain);
 	msb_buf_free(&tmp);
 	return found;
@@ -481,19 +517,49 @@ static int is_header(const uint8_t *line, size_t n, const char *name)
 						      name, l);
 }
 
-static long emit(struct http1 *h, const struct http1_req *r,
-		 const struct http1_secret *s, size_t ns, int subst,
-		 struct msb_buf *out, int consume)
+/* put_line() - the request line, its target as path and query */
+static long put_line(struct msb_buf *out, const uint8_t *line, size_t n,
+		     const struct http1_secret *s, size_t ns,
+		     struct http1_stray *stray)
 {
+	/* method SP target SP HTTP/1.x: only the target is rewritten, so
+	 * the framing cannot change */
+	const uint8_t *t = (const uint8_t *)memchr(line, ' ', n) + 1;
+	const uint8_t *te = line + n - 9, *q = memchr(t, '?', te - t);
+	struct loc path = { HTTP1_IN_PATH, IN_LINE, NULL, 0 };
+	struct loc query = { HTTP1_IN_QUERY, IN_LINE, NULL, 0 };
+	long f, g;
+
+	if (!q)
+		q = te;
+	if (msb_buf_append(out, line, t - line) < 0)
+		return -ENOMEM;
+	f = put(out, t, q - t, s, ns, &path, stray, NULL);
+	if (f < 0)
+		return f;
+	g = put(out, q, te - q, s, ns, &query, stray, NULL);
+	if (g < 0)
+		return g;
+	if (msb_buf_append(out, te, 9) < 0)
+		return -ENOMEM;
+	return f + g;
+}
+
+static long emit(struct http1 *h, const struct http1_req *r,
+		 const struct http1_secret *s, size_t ns,
+		 const struct http1_rewrite *rw, struct msb_buf *out)
+{
+	struct http1_stray *stray = rw ? rw->stray : NULL;
+	int identity = rw && rw->identity;
 	const uint8_t *p = msb_buf_data(&h->in), *line = p;
 	const uint8_t *end = p + r->head_len - 2; /* before the empty line */
 	struct msb_buf body = { 0 };
+	struct loc bl = { HTTP1_IN_BODY, IN_BODY, NULL, 0 };
 	long found = 0, f;
 	char num[64];
 
 	f = put(&body, r->body_len ? msb_buf_data(&h->body) : NULL, r->body_len,
-		s, ns, subst,
-		IN_BODY);
+		s, ns, &bl, stray, NULL);
 	if (f < 0)
 		goto fail;
 	found += f;
@@ -501,42 +567,52 @@ static long emit(struct http1 *h, const struct http1_req *r,
 		const uint8_t *eol = memchr(line, '\n', end - line) + 1;
 		size_t n = eol - line - 2;
 
-		if (line != p && (is_header(line, n, "content-length") ||
-				  is_header(line, n, "transfer-encoding"))) {
+		if (line == p) {
+			f = put_line(out, line, n, s, ns, stray);
+			if (f < 0 || msb_buf_append(out, "\r\n", 2) < 0)
+				goto fail;
+			found += f;
+			line = eol;
+			continue;
+		}
+		if (is_header(line, n, "content-length") ||
+		    is_header(line, n, "transfer-encoding") ||
+		    (identity && is_header(line, n, "accept-encoding"))) {
 			line = eol;
 			continue;
 		}
 		/* Host names where the request goes, which the caller checked:
 		 * it is never rewritten. */
-		if (line != p && is_header(line, n, "host")) {
+		if (is_header(line, n, "host")) {
 			if (msb_buf_append(out, line, n + 2) < 0)
 				goto nomem;
 			line = eol;
 			continue;
 		}
-		f = put_basic(out, line, n, s, ns, subst);
+		f = put_basic(out, line, n, s, ns, rw);
 		if (f == -1) {
-			/* Only the request-target and header values are
-			 * rewritten: the method, the version and header names
-			 * keep their bytes, so the framing cannot change. */
-			const uint8_t *from = line == p
-				? (const uint8_t *)memchr(line, ' ', n) + 1
-				: (const uint8_t *)memchr(line, ':', n) + 1;
-			size_t tail = line == p ? 9 : 0;
+			/* Only header values are rewritten: names keep their
+			 * bytes. */
+			const uint8_t *from =
+				(const uint8_t *)memchr(line, ':', n) + 1;
+			struct loc hl = { HTTP1_IN_HEADER, IN_HEADER, line,
+					  (size_t)(from - 1 - line) };
 
+			if (is_header(line, n, "authorization"))
+				hl.place = HTTP1_IN_AUTH;
 			if (msb_buf_append(out, line, from - line) < 0)
 				goto nomem;
-			f = put(out, from, n - (from - line) - tail, s, ns,
-				subst, line == p ? IN_LINE : IN_HEADER);
-			if (f >= 0 && tail &&
-			    msb_buf_append(out, line + n - tail, tail) < 0)
-				goto nomem;
+			f = put(out, from, n - (from - line), s, ns, &hl, stray,
+				NULL);
 		}
 		if (f < 0 || msb_buf_append(out, "\r\n", 2) < 0)
 			goto fail;
 		found += f;
 		line = eol;
 	}
+	if (identity &&
+	    msb_buf_append(out, "Accept-Encoding: identity\r\n", 27) < 0)
+		goto nomem;
 	if (r->stream_chunked) {
 		snprintf(num, sizeof(num), "Transfer-Encoding: chunked\r\n\r\n");
 	} else if (r->chunked) {
@@ -564,8 +640,7 @@ static long emit(struct http1 *h, const struct http1_req *r,
 			   body.len ? 7 : 5) < 0)
 		goto nomem;
 	msb_buf_free(&body);
-	if (consume)
-		msb_buf_consume(&h->in, r->total);
+	msb_buf_consume(&h->in, r->total);
 	return found;
 nomem:
 	f = -ENOMEM;
@@ -575,18 +650,8 @@ fail:
 }
 
 long http1_emit(struct http1 *h, const struct http1_req *r,
-		const struct http1_secret *s, size_t ns, int subst,
-		struct msb_buf *out)
+		const struct http1_secret *s, size_t ns,
+		const struct http1_rewrite *rw, struct msb_buf *out)
 {
-	return emit(h, r, s, ns, subst, out, 1);
-}
-
-long http1_count(struct http1 *h, const struct http1_req *r,
-		 const struct http1_secret *s, size_t ns)
-{
-	struct msb_buf scratch = { 0 };
-	long f = emit(h, r, s, ns, 0, &scratch, 0);
-
-	msb_buf_free(&scratch);
-	return f;
+	return emit(h, r, s, ns, rw, out);
 }

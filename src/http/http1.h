@@ -5,10 +5,11 @@
  * through here: bytes are fed as they come (any split), http1_next() says
  * when a whole request is in (pipelined requests follow one another), and
  * http1_emit() writes it out with secret placeholders replaced by their
- * values - in the request line (path, query string), in every header
- * (Authorization: Basic is decoded, replaced and encoded again) and in the
- * body (Content-Length or chunked, RFC 9112 §6-7) - or verbatim, counting
- * the placeholders either way so the caller can tell a violation.
+ * values where each secret's places allow - the Authorization header
+ * (Basic credentials are decoded, replaced and encoded again), headers it
+ * names, the path, the query string, the body (Content-Length or chunked,
+ * RFC 9112 §6-7) - and left as they are everywhere else, telling the
+ * caller where each secret's placeholder was that its value may not go.
  *
  * Every byte is hostile: the framing is strict where laxness lets two
  * parties disagree on where a request ends (RFC 9112 §6.1, §6.3, §11.2):
@@ -30,10 +31,64 @@
 #define HTTP1_BODY_MAX (8 * 1024 * 1024)
 #define HTTP1_HOST_MAX 255
 
-/* http1_secret - a placeholder the guest holds and the value it stands for */
+/* Places in a request (the bits of http1_secret.places and
+ * http1_stray.where; spec.h's SECRET_IN_* have the same values). */
+enum http1_place {
+	HTTP1_IN_AUTH = 1 << 0,   /* Authorization, Basic credentials too */
+	HTTP1_IN_HEADER = 1 << 1, /* a header of http1_secret.headers; as a
+				   * stray: any header but Authorization */
+	HTTP1_IN_PATH = 1 << 2,   /* the request-target before any '?' */
+	HTTP1_IN_QUERY = 1 << 3,  /* the request-target from the '?' on */
+	HTTP1_IN_BODY = 1 << 4,   /* the body */
+	HTTP1_IN_ALL = 0x1f,
+};
+
+#define HTTP1_NAME_MAX 64
+
+/**
+ * struct http1_secret - a placeholder the guest holds and its value
+ * @placeholder: what the guest sends
+ * @value:       what it stands for; NULL: never put anywhere
+ * @places:      HTTP1_IN_*: where @value may go
+ * @headers:     the headers of HTTP1_IN_HEADER: lowercase names,
+ *               comma-separated ("x-api-key,x-goog-api-key")
+ */
 struct http1_secret {
 	const char *placeholder;
 	const char *value;
+	unsigned places;
+	const char *headers;
+};
+
+/**
+ * struct http1_stray - where a secret's placeholder was that its value may
+ * not go (it was left as it is there)
+ * @where:  HTTP1_IN_* bits
+ * @header: the first such header's name, as the guest wrote it (cut at
+ *          HTTP1_NAME_MAX bytes); "" if none
+ */
+struct http1_stray {
+	unsigned where;
+	char header[HTTP1_NAME_MAX + 1];
+};
+
+/**
+ * struct http1_rewrite - what a caller of http1_emit() asks and is told
+ * @identity: replace the guest's Accept-Encoding by "Accept-Encoding:
+ *            identity" (RFC 9110 §12.5.3), so the answer comes
+ *            uncompressed, where a value can be found
+ * @stray:    NULL, or one per secret, zeroed: where each secret's
+ *            placeholder was that its places do not allow
+ * @basic:    NULL, or told each Basic credential a value was put in: the
+ *            base64 that goes (@sent) and the one the guest wrote (@orig)
+ * @ctx:      for @basic
+ */
+struct http1_rewrite {
+	int identity;
+	struct http1_stray *stray;
+	void (*basic)(void *ctx, const char *sent, size_t sl, const char *orig,
+		      size_t ol);
+	void *ctx;
 };
 
 /**
@@ -63,7 +118,8 @@ struct http1_req {
  * at the body's start */
 struct http1_chunks {
 	int st;
-	uint64_t left; /* of the chunk's data */
+	uint64_t left;   /* of the chunk's data */
+	size_t trailer;  /* bytes of trailer so far (decode) */
 };
 
 /**
@@ -109,30 +165,120 @@ int http1_next(struct http1 *h, struct http1_req *r);
  * @h:     the stream http1_next() framed @r from
  * @r:     as it filled it
  * @s:     the secrets, @ns of them
- * @subst: replace placeholders by values (0: leave the bytes as they are)
+ * @rw:    NULL, or what the caller asks and is told (above)
  * @out:   appended to
  *
- * A rewritten body is sent with its new Content-Length, or as one chunk if
- * it came chunked (trailers are dropped). Values put in the request line
- * are percent-encoded where not visible ASCII; a value with CR or LF is
- * never put in a header, and an empty value nowhere (-EINVAL: the caller
- * refuses the request).
+ * Placeholders are looked for in the request-target, header values (not
+ * Host, Content-Length or Transfer-Encoding, which are never rewritten),
+ * the Basic credentials of Authorization and Proxy-Authorization, and the
+ * decoded body. Each is replaced by its value where the secret's places
+ * allow, and left as it is elsewhere. A rewritten body is sent with its
+ * new Content-Length, or as one chunk if it came chunked (trailers are
+ * dropped). Values put in the request line are percent-encoded where not
+ * visible ASCII; a value with CR or LF is never put in a header, and an
+ * empty value nowhere (-EINVAL: the caller refuses the request).
  * Return: how many placeholders the request held (>= 0), -ENOMEM or
  * -EINVAL. On error, @out may hold part of the request: discard it.
  */
 long http1_emit(struct http1 *h, const struct http1_req *r,
-		const struct http1_secret *s, size_t ns, int subst,
-		struct msb_buf *out);
-
-/**
- * http1_count() - how many of @s's placeholders the framed request @r holds,
- * where http1_emit() looks (request-target, header values, Basic
- * credentials, the decoded body), leaving the stream as it is.
- * Return: the count (>= 0), or -ENOMEM.
- */
-long http1_count(struct http1 *h, const struct http1_req *r,
-		 const struct http1_secret *s, size_t ns);
+		const struct http1_secret *s, size_t ns,
+		const struct http1_rewrite *rw, struct msb_buf *out);
 
 void http1_free(struct http1 *h);
+
+/* ---- responses: the server's side (http1_resp.c) -------------------------
+ *
+ * A response is framed as RFC 9112 §6.3 says a client reads it, so that
+ * whatever sits between the server and the guest can rewrite a body and
+ * say its new length: the head first (held whole, at most HTTP1_HEAD_MAX),
+ * then a body by its length, chunked, until the connection closes, or none
+ * at all (an answer to HEAD, 1xx, 204, 304; a 2xx to CONNECT and a 101
+ * open a tunnel instead). What an honest server sends is taken (a bare LF
+ * for a line end, §2.2); what two readers could frame differently is
+ * refused (differing Content-Lengths, Transfer-Encoding in HTTP/1.0, a
+ * chunked coding that is not the last or comes twice, obsolete line
+ * folding, a header without a name or with a space before its colon).
+ */
+
+enum http1_body {
+	HTTP1_BODY_NONE,    /* the head is all */
+	HTTP1_BODY_LENGTH,  /* http1_resp.length bytes */
+	HTTP1_BODY_CHUNKED, /* chunks (http1_chunks_decode()) */
+	HTTP1_BODY_CLOSE,   /* until the server closes */
+	HTTP1_BODY_TUNNEL,  /* no longer HTTP: bytes both ways */
+};
+
+/* What the request a response answers tells of its framing */
+#define HTTP1_REQ_HEAD 1    /* HEAD: no body, whatever the head says */
+#define HTTP1_REQ_CONNECT 2 /* CONNECT: a 2xx opens a tunnel */
+
+/**
+ * struct http1_resp - the head of the response at the front of the stream
+ * @head_len: the status line through the empty line
+ * @status:   its code, 100 to 999
+ * @minor:    the version: HTTP/1.@minor (0 or 1)
+ * @body:     how its body is framed
+ * @length:   for HTTP1_BODY_LENGTH
+ * @interim:  a 1xx other than 101: the final answer to the same request
+ *            follows it
+ * @coding:   the first content or transfer coding that is not identity or
+ *            chunked ("gzip"), cut at 31 bytes; "" if none: a body that is
+ *            not in the clear
+ */
+struct http1_resp {
+	size_t head_len;
+	int status;
+	int minor;
+	enum http1_body body;
+	uint64_t length;
+	int interim;
+	char coding[32];
+};
+
+/**
+ * http1_resp_head() - frame the response head at @p
+ * @p:   the server's bytes from the start of a response
+ * @n:   how many
+ * @req: HTTP1_REQ_* of the request it answers
+ * @r:   filled when the whole head is in
+ *
+ * Return: 1 with @r filled, 0 if more bytes are needed, -EBADMSG for a
+ * head that is malformed or ambiguous, -E2BIG for one over HTTP1_HEAD_MAX.
+ */
+int http1_resp_head(const uint8_t *p, size_t n, unsigned req,
+		    struct http1_resp *r);
+
+/**
+ * http1_resp_field() - the next line of a framed head, for a caller that
+ * writes the head out again
+ * @p:        the head
+ * @head_len: its length (http1_resp.head_len)
+ * @at:       where the last call stopped: 0 at first (the status line
+ *            comes first), then as it sets it
+ * @line:     set to the line, without its line end (@len bytes)
+ * @name:     set to the length of the field's name (0 for the status line)
+ *
+ * Return: 1 with a line, 0 at the empty line that ends the head.
+ */
+int http1_resp_field(const uint8_t *p, size_t head_len, size_t *at,
+		     const uint8_t **line, size_t *len, size_t *name);
+
+/**
+ * http1_chunks_decode() - a chunked response body, as far as it came
+ * @c:       the decoding so far; zero it at the body's start
+ * @p:       the body's next bytes
+ * @n:       how many
+ * @data:    the chunks' data appended to it
+ * @trailer: the trailer's field lines appended to it, each with CRLF
+ * @done:    set to 1 at the body's end (the bytes taken include its last)
+ *
+ * Like http1_chunks_walk(), with a bare LF taken for a line end.
+ * Return: how many of the bytes were taken (a line not yet whole is left
+ * for the next call), -EBADMSG for bad framing, -E2BIG for an endless
+ * line or trailer, -ENOMEM.
+ */
+long http1_chunks_decode(struct http1_chunks *c, const uint8_t *p, size_t n,
+			 struct msb_buf *data, struct msb_buf *trailer,
+			 int *done);
 
 #endif

@@ -505,7 +505,13 @@ static int read_filtered(struct net *n, struct tcp_flow *t)
 			continue;
 		}
 		if (r == 0) {
+			/* the filter's last bytes, then the end */
 			t->host_rd_eof = 1;
+			if (t->filt->to_guest(t->filt_st, NULL, 0, t->up,
+					      t->down) < 0) {
+				filter_refuse(t);
+				return 0;
+			}
 			break;
 		}
 		if (errno == EAGAIN || errno == EINTR)

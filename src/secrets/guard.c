@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* guard.c - the secrets filter (see guard.h): frames the guest's requests
- * with http1.c, decides per secret whether its value may go, rewrites or
- * refuses */
+ * with http1.c, decides per secret whether its value may go and where,
+ * rewrites or refuses; the answers are guard_resp.c's */
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -11,27 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "guard.h"
-#include "http1.h"
-
-struct guard {
-	const struct guard_env *env;
-	struct msb_flow_info info;
-	int tls;
-	int done;   /* refused: everything after is dropped */
-	int opaque; /* after CONNECT or Upgrade: no longer HTTP, passed as
-		     * it is (never with a value in it) */
-	/* a streamed body (http1_req.stream_len, stream_chunked): 1 by its
-	 * length (@stream_left bytes still to pass), 2 chunked (@walked
-	 * bytes at the front of the stream known to be the body's); whether
-	 * a placeholder in it was told already */
-	int streaming;
-	size_t stream_left, walked;
-	struct http1_chunks chunks;
-	int stream_told;
-	struct http1 h;
-};
+#include "guard_priv.h"
 
 int guard_mode_parse(const char *s, enum guard_mode *out)
 {
@@ -59,7 +41,7 @@ void *guard_new(const struct guard_env *env, const struct msb_flow_info *info,
 	return g;
 }
 
-static void dst_text(const struct guard *g, char *buf, size_t n)
+void guard_dst(const struct guard *g, char *buf, size_t n)
 {
 	const struct sockaddr_storage *d = &g->info.dst;
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -101,9 +83,7 @@ static const char *why_not(const struct guard *g,
 	return NULL;
 }
 
-static void say(const struct guard *g, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void say(const struct guard *g, const char *fmt, ...)
+void guard_say(const struct guard *g, const char *fmt, ...)
 {
 	char line[768];
 	va_list ap;
@@ -116,21 +96,22 @@ static void say(const struct guard *g, const char *fmt, ...)
 	g->env->log(g->env->ctx, line);
 }
 
-static void answer(struct msb_buf *reply, int code, const char *why)
+void guard_answer(struct msb_buf *reply, int code, const char *why)
 {
 	char b[512];
 	int n = snprintf(b, sizeof(b),
 			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-			 code, code == 403 ? "Forbidden" : "Bad Request",
+			 code,
+			 code == 403 ? "Forbidden" :
+			 code == 502 ? "Bad Gateway" :
+				       "Bad Request",
 			 strlen(why) + 1, why);
 
 	if (reply)
 		msb_buf_append(reply, b, (size_t)n);
 }
 
-/* one() - the request at the front: rewritten to @out, or refused.
- * Return: 0, or a negative errno (the flow is reset). */
 /* hook() - the plugin's on_http. Return: 0 (@req's body may have been
  * replaced), or -EACCES with the 403 in @reply */
 static int hook(struct guard *g, struct http1_req *req, const char *dst,
@@ -151,17 +132,17 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 	int v = g->env->on_http(g->env->ctx, &hr, &act);
 
 	if (v == MSB_HTTP_BLOCK) {
-		say(g, "on_http: request to %s (Host '%s') blocked: %s", dst,
+		guard_say(g, "on_http: request to %s (Host '%s') blocked: %s", dst,
 		    req->host, act.reason);
 		snprintf(why, sizeof(why), "msb: refused: %s", act.reason);
-		answer(reply, 403, why);
+		guard_answer(reply, 403, why);
 		return -EACCES;
 	}
 	if (v == MSB_HTTP_MODIFY && (req->stream_len || req->stream_chunked)) {
-		say(g, "on_http: request to %s (Host '%s') refused: its body "
+		guard_say(g, "on_http: request to %s (Host '%s') refused: its body "
 		       "is over 8 MiB, passed as it comes, and cannot be "
 		       "replaced", dst, req->host);
-		answer(reply, 403, "msb: refused: a body over 8 MiB cannot be "
+		guard_answer(reply, 403, "msb: refused: a body over 8 MiB cannot be "
 				   "modified");
 		return -EACCES;
 	}
@@ -175,50 +156,122 @@ static int hook(struct guard *g, struct http1_req *req, const char *dst,
 	return 0;
 }
 
+/* answer_flags() - what the framed request @r tells of its answer (P_*) */
+static unsigned answer_flags(const struct http1 *h, const struct http1_req *r)
+{
+	const char *head = (const char *)msb_buf_data(&h->in);
+	const char *eol = memchr(head, '\r', r->head_len);
+	unsigned f = 0;
+
+	if (!strncmp(head, "HEAD ", 5))
+		f |= P_HEAD;
+	if (!strncmp(head, "CONNECT ", 8))
+		f |= P_CONNECT;
+	if (eol && eol - head >= 8 && !memcmp(eol - 8, "HTTP/1.0", 8))
+		f |= P_HTTP10;
+	for (size_t i = 0; i + 10 < r->head_len; i++)
+		if (head[i] == '\n' && !strncasecmp(head + i + 1, "upgrade:", 8))
+			f |= P_UPGRADE;
+	return f;
+}
+
+/* stray_text() - where a placeholder was that its value may not go, and
+ * the --secret-inject place that would let it */
+static void stray_text(const struct http1_stray *st, char *where, size_t wn,
+		       char *place, size_t pn)
+{
+	if (st->where & HTTP1_IN_PATH) {
+		snprintf(where, wn, "the path");
+		snprintf(place, pn, "path");
+	} else if (st->where & HTTP1_IN_QUERY) {
+		snprintf(where, wn, "the query");
+		snprintf(place, pn, "query");
+	} else if (st->where & (HTTP1_IN_HEADER | HTTP1_IN_AUTH)) {
+		snprintf(where, wn, "header %s", st->header);
+		snprintf(place, pn, "header:%s", st->header);
+	} else {
+		snprintf(where, wn, "the body");
+		snprintf(place, pn, "body");
+	}
+}
+
+/* one() - the request at the front: each secret's placeholder replaced
+ * where the secret may go (every condition of guard.h holds, and the
+ * place is one of its places), any other is a violation.
+ * Return: 0, or a negative errno (the flow is reset; the guest's answer
+ * is in @reply) */
 static int one(struct guard *g, const struct http1_req *framed,
 	       struct msb_buf *out, struct msb_buf *reply)
 {
 	const struct msb_vault *v = g->env->vault;
-	struct http1_secret ok[MSB_SECRETS_MAX];
+	struct http1_secret s[MSB_SECRETS_MAX];
+	struct http1_stray stray[MSB_SECRETS_MAX];
+	const char *why[MSB_SECRETS_MAX];
 	struct http1_req r = *framed, *req = &r;
-	size_t nok = 0;
+	struct http1_rewrite rw = { 0, stray, guard_basic, g };
+	size_t mark = out->len;
+	unsigned expect;
+	int bound = 0, e;
 	char dst[64];
 	long f;
-	int e;
 
-	dst_text(g, dst, sizeof(dst));
+	guard_dst(g, dst, sizeof(dst));
 	if (g->env->on_http && (e = hook(g, req, dst, reply)) < 0)
 		return e;
 	for (size_t i = 0; i < v->n; i++) {
 		const struct msb_vault_secret *sec = &v->s[i];
-		struct http1_secret s = { sec->placeholder, sec->value };
-		const char *why = why_not(g, sec, req->host);
 
-		if (!why) {
-			ok[nok++] = s;
+		why[i] = why_not(g, sec, req->host);
+		s[i] = (struct http1_secret){ sec->placeholder,
+					      why[i] ? NULL : sec->value,
+					      sec->spec.places,
+					      sec->spec.headers };
+		bound |= !why[i];
+	}
+	memset(stray, 0, sizeof(stray));
+	expect = answer_flags(&g->h, req) | (bound ? P_BOUND : 0);
+	if (g->p_len == PENDING_MAX)
+		return -ENOBUFS;
+	/* Where a value may go, the answer is asked for uncompressed: it is
+	 * scrubbed before the guest reads it (guard_resp.c). */
+	rw.identity = bound;
+	f = http1_emit(&g->h, req, s, v->n, &rw, out);
+	if (f < 0)
+		return (int)f;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct msb_vault_secret *sec = &v->s[i];
+		char where[128], place[128], because[320];
+
+		if (!stray[i].where || g->env->mode == GUARD_ALLOW)
 			continue;
+		if (why[i]) {
+			snprintf(because, sizeof(because), "%s", why[i]);
+		} else {
+			stray_text(&stray[i], where, sizeof(where), place,
+				   sizeof(place));
+			snprintf(because, sizeof(because),
+				 "its placeholder is in %s, where its value "
+				 "may not go (--secret-inject %s=%s allows it)",
+				 where, sec->spec.name, place);
 		}
-		f = http1_count(&g->h, req, &s, 1);
-		if (f < 0)
-			return (int)f;
-		if (!f || g->env->mode == GUARD_ALLOW)
-			continue;
-		say(g, "secret %s: request to %s (Host '%s', server name '%s') "
+		guard_say(g, "secret %s: request to %s (Host '%s', server name '%s') "
 		       "%s: %s",
 		    sec->spec.name, dst, req->host, g->info.sni,
 		    g->env->mode == GUARD_BLOCK ?
 			    "blocked" :
 			    "sent with the placeholder",
-		    why);
+		    because);
 		if (g->env->mode == GUARD_BLOCK) {
-			answer(reply, 403,
-			       "msb: refused: a secret's placeholder may only "
-			       "go to the secret's hosts");
+			out->len = mark;
+			guard_answer(reply, 403,
+			       why[i] ? "msb: refused: a secret's placeholder "
+					"may only go to the secret's hosts" :
+					"msb: refused: a secret's placeholder "
+					"where its value may not go");
 			return -EACCES;
 		}
 	}
-	f = http1_emit(&g->h, req, ok, nok, 1, out);
-	return f < 0 ? (int)f : 0;
+	return guard_expect(g, expect);
 }
 
 /* stream() - the front of a streamed body, passed on as far as it is safe:
@@ -258,15 +311,15 @@ static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
 		if (g->env->mode == GUARD_ALLOW)
 			break;
 		g->stream_told = 1;
-		dst_text(g, dst, sizeof(dst));
-		say(g, "secret %s: request to %s (server name '%s') %s: its "
+		guard_dst(g, dst, sizeof(dst));
+		guard_say(g, "secret %s: request to %s (server name '%s') %s: its "
 		       "body is over 8 MiB, passed as it comes and never "
 		       "rewritten",
 		    sec->spec.name, dst, g->info.sni,
 		    g->env->mode == GUARD_BLOCK ? "cut short" :
 						  "sent with the placeholder");
 		if (g->env->mode == GUARD_BLOCK) {
-			answer(reply, 403,
+			guard_answer(reply, 403,
 			       "msb: refused: a secret's placeholder in a body "
 			       "over 8 MiB");
 			return -EACCES;
@@ -286,21 +339,13 @@ static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
 	return 0;
 }
 
-/* ends_http() - whether the framed request is the connection's last in
- * HTTP: a CONNECT (a proxy's tunnel) or one asking for an Upgrade
- * (WebSocket). Placeholders after it are never replaced: they leave as the
- * meaningless strings they are, and the server sees no value. */
-static int ends_http(const struct http1 *h, const struct http1_req *r)
+/* ends_http() - whether a request of these P_* flags is the connection's
+ * last in HTTP: a CONNECT (a proxy's tunnel) or one asking for an Upgrade
+ * (WebSocket). Placeholders after it are never replaced: they leave as
+ * the meaningless strings they are, and the server sees no value. */
+static int ends_http(unsigned flags)
 {
-	const char *head = (const char *)msb_buf_data(&h->in);
-	size_t n = r->head_len;
-
-	if (n >= 8 && !memcmp(head, "CONNECT ", 8))
-		return 1;
-	for (size_t i = 0; i + 10 < n; i++)
-		if (head[i] == '\n' && !strncasecmp(head + i + 1, "upgrade:", 8))
-			return 1;
-	return 0;
+	return !!(flags & (P_CONNECT | P_UPGRADE));
 }
 
 static int to_upstream(void *st, const uint8_t *p, size_t n,
@@ -326,7 +371,7 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 		}
 		if ((r = http1_next(&g->h, &req)) != 1)
 			break;
-		tunnel = ends_http(&g->h, &req);
+		tunnel = ends_http(answer_flags(&g->h, &req));
 		r = one(g, &req, out, reply);
 		if (r < 0)
 			break;
@@ -352,13 +397,15 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 	if (r < 0 && r != -EACCES) {
 		char dst[64];
 
-		dst_text(g, dst, sizeof(dst));
-		say(g, "HTTP request to %s refused: %s", dst,
+		guard_dst(g, dst, sizeof(dst));
+		guard_say(g, "HTTP request to %s refused: %s", dst,
 		    r == -E2BIG    ? "its head is over 64 KiB" :
 		    r == -EFBIG    ? "its body is over 8 MiB" :
 		    r == -EBADMSG  ? "malformed or ambiguous framing" :
+		    r == -ENOBUFS  ? "256 requests already wait for their "
+				     "answers" :
 				     strerror(-r));
-		answer(reply, 400,
+		guard_answer(reply, 400,
 		       "msb: refused: a request that could not be read "
 		       "safely as HTTP/1.1");
 	}
@@ -369,26 +416,17 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 	return 0;
 }
 
-/* Responses are not looked into: nothing of a secret is in them that the
- * server did not put there. */
-static int to_guest(void *st, const uint8_t *p, size_t n,
-		    struct msb_buf *host, struct msb_buf *guest)
-{
-	(void)st;
-	(void)host;
-	return msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
-}
-
 static void guard_close(void *st)
 {
 	struct guard *g = st;
 
 	http1_free(&g->h);
+	guard_resp_free(g);
 	free(g);
 }
 
 const struct msb_flow_filter guard_filter = {
 	.to_upstream = to_upstream,
-	.to_guest = to_guest,
+	.to_guest = guard_to_guest,
 	.close = guard_close,
 };

@@ -72,6 +72,23 @@ static int to_spec(const char *env, const char *source, const char *ref,
 	return r;
 }
 
+/* places_json() - @spec's places as the record keeps them: an array of
+ * what secret_places_parse() reads, "authorization" first */
+static json_object *places_json(const struct secret_spec *spec)
+{
+	char text[SECRET_PLACES_TEXT_MAX];
+	json_object *a = json_object_new_array();
+
+	secret_places_text(spec, text, sizeof(text));
+	for (char *p = text, *c; p; p = c) {
+		c = strchr(p, ',');
+		if (c)
+			*c++ = '\0';
+		json_object_array_add(a, json_object_new_string(p));
+	}
+	return a;
+}
+
 int msb_secrets_json(const msb_secret *s, size_t n, json_object **out,
 		     msb_error *err)
 {
@@ -104,6 +121,8 @@ int msb_secrets_json(const msb_secret *s, size_t n, json_object **out,
 		}
 		r = to_spec(s[i].env, source_names[s[i].source], s[i].ref,
 			    s[i].hosts, spec, err);
+		if (r == 0)
+			r = secret_places_parse(s[i].inject, spec, err);
 		for (size_t j = 0; j < i && r == 0; j++)
 			if (!strcmp(s[i].env, s[j].env))
 				r = msb_fail(err, -EINVAL,
@@ -121,6 +140,7 @@ int msb_secrets_json(const msb_secret *s, size_t n, json_object **out,
 		for (size_t h = 0; h < spec->nhosts; h++)
 			json_object_array_add(hosts,
 					      json_object_new_string(spec->hosts[h]));
+		json_object_object_add(o, "inject", places_json(spec));
 		json_object_object_add(
 			o, "source",
 			json_object_new_string(source_names[s[i].source]));

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "msb.h"
+#include "scrub.h"
 #include "spec.h"
 
 #define MSB_SECRETS_MAX 64
@@ -33,7 +34,9 @@
  * msb_secrets_json() - check secrets given to a create, draw placeholders
  * @s:   @n secrets
  * @out: the record's "secrets" array: env, source (env|file|value), ref
- *       (the variable or path; absent for a value), hosts, placeholder
+ *       (the variable or path; absent for a value), hosts, inject (where
+ *       in a request the value may go: "authorization" and the places of
+ *       msb_secret.inject), placeholder
  *
  * Return: 0, or a negative code with @err saying what to fix
  */
@@ -79,6 +82,7 @@ struct msb_vault_secret {
 struct msb_vault {
 	size_t n;
 	struct msb_vault_secret s[MSB_SECRETS_MAX];
+	struct scrub scrub; /* every value's forms -> its placeholder's */
 };
 
 /**
@@ -90,6 +94,13 @@ struct msb_vault {
  */
 int msb_vault_load(struct msb_vault *v, json_object *rec, int fd,
 		   msb_error *err);
+
+/**
+ * msb_vault_scrub() - (re)make @v->scrub from its secrets: what answers
+ * are scrubbed of (scrub.h); msb_vault_load() does it.
+ * Return: 0 or -ENOMEM
+ */
+int msb_vault_scrub(struct msb_vault *v);
 
 /* msb_vault_free() - wipe and free the values. */
 void msb_vault_free(struct msb_vault *v);

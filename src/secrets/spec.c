@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "spec.h"
@@ -49,6 +50,7 @@ int secret_spec_parse(const char *s, struct secret_spec *out, msb_error *err)
 	size_t nl;
 
 	memset(out, 0, sizeof(*out));
+	out->places = SECRET_IN_AUTH;
 	if (!eq || eq == s)
 		return msb_fail(err, -EINVAL, "secret '%s': no NAME=; %s", s,
 				USAGE);
@@ -103,6 +105,122 @@ int secret_spec_parse(const char *s, struct secret_spec *out, msb_error *err)
 		h = c + 1;
 	}
 	return 0;
+}
+
+static const char PLACES_USAGE[] =
+	"write places as header:NAME, path, query or body, comma-separated "
+	"(the Authorization header is always one)";
+
+/* token_ok() - an HTTP field name (RFC 9110 §5.1: a token) */
+static int token_ok(const char *p, size_t n)
+{
+	if (!n || n > SECRET_HEADER_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+			return 0;
+	}
+	return 1;
+}
+
+static int is_word(const char *p, size_t n, const char *w)
+{
+	return n == strlen(w) && !strncasecmp(p, w, n);
+}
+
+int secret_places_parse(const char *s, struct secret_spec *out,
+			msb_error *err)
+{
+	unsigned places = SECRET_IN_AUTH;
+	char headers[sizeof(out->headers)] = "";
+	size_t nh = 0;
+
+	for (const char *p = s && *s ? s : NULL; p;) {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+
+		if (is_word(p, n, "authorization") ||
+		    is_word(p, n, "header:authorization")) {
+			/* always in */
+		} else if (is_word(p, n, "path")) {
+			places |= SECRET_IN_PATH;
+		} else if (is_word(p, n, "query")) {
+			places |= SECRET_IN_QUERY;
+		} else if (is_word(p, n, "body")) {
+			places |= SECRET_IN_BODY;
+		} else if (n > 7 && !strncasecmp(p, "header:", 7)) {
+			const char *h = p + 7;
+			size_t hl = n - 7, at = strlen(headers);
+
+			if (!token_ok(h, hl))
+				return msb_fail(err, -EINVAL,
+						"secret %s: '%.*s' is not a header "
+						"name; %s",
+						out->name, (int)hl, h,
+						PLACES_USAGE);
+			if (is_word(h, hl, "host") ||
+			    is_word(h, hl, "content-length") ||
+			    is_word(h, hl, "transfer-encoding"))
+				return msb_fail(err, -EINVAL,
+						"secret %s: the %.*s header "
+						"says where a request goes or "
+						"ends and never carries a value",
+						out->name, (int)hl, h);
+			if (nh == SECRET_HEADERS_MAX)
+				return msb_fail(err, -EINVAL,
+						"secret %s: more than %d headers",
+						out->name, SECRET_HEADERS_MAX);
+			if (at)
+				headers[at++] = ',';
+			for (size_t i = 0; i < hl; i++)
+				headers[at + i] = h[i] >= 'A' && h[i] <= 'Z' ?
+							  h[i] | 0x20 :
+							  h[i];
+			headers[at + hl] = '\0';
+			places |= SECRET_IN_HEADER;
+			nh++;
+		} else {
+			return msb_fail(err, -EINVAL,
+					"secret %s: '%.*s' is not a place its "
+					"value can go; %s",
+					out->name, (int)n, p, PLACES_USAGE);
+		}
+		p = c ? c + 1 : NULL;
+	}
+	out->places = places;
+	memcpy(out->headers, headers, sizeof(headers));
+	return 0;
+}
+
+void secret_places_text(const struct secret_spec *spec, char *buf, size_t n)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} words[] = {
+		{ SECRET_IN_PATH, ",path" },
+		{ SECRET_IN_QUERY, ",query" },
+		{ SECRET_IN_BODY, ",body" },
+	};
+	size_t at;
+
+	snprintf(buf, n, "authorization");
+	for (const char *h = spec->headers; *h;) {
+		const char *c = strchr(h, ',');
+		size_t hl = c ? (size_t)(c - h) : strlen(h);
+
+		at = strlen(buf);
+		snprintf(buf + at, n - at, ",header:%.*s", (int)hl, h);
+		h += hl + (c ? 1 : 0);
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		at = strlen(buf);
+		if (spec->places & words[i].bit)
+			snprintf(buf + at, n - at, "%s", words[i].name);
+	}
 }
 
 void secret_wipe(char *value)

@@ -44,11 +44,15 @@ static char *read_all(int fd, size_t *len)
 	return buf;
 }
 
-/* spec_of_record() - a secret's name and hosts, checked again by spec.c's
- * parser: the record is a file someone could have edited. */
-static int spec_of_record(const char *env, const char *hosts,
+/* spec_of_record() - a secret's name, hosts and places, checked again by
+ * spec.c's parsers: the record is a file someone could have edited. A
+ * record made before places existed has none: the value goes in
+ * Authorization only. */
+static int spec_of_record(json_object *o, const char *env, const char *hosts,
 			  struct secret_spec *out, msb_error *err)
 {
+	char places[SECRET_PLACES_TEXT_MAX] = "";
+	json_object *a;
 	char *text;
 	int r;
 
@@ -56,7 +60,22 @@ static int spec_of_record(const char *env, const char *hosts,
 		return -ENOMEM;
 	r = secret_spec_parse(text, out, err);
 	free(text);
-	return r;
+	if (r < 0 || !json_object_object_get_ex(o, "inject", &a))
+		return r;
+	if (!json_object_is_type(a, json_type_array))
+		return -EINVAL;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		const char *p =
+			json_object_get_string(json_object_array_get_idx(a, i));
+		size_t at = strlen(places);
+
+		if (!p || !*p || strchr(p, ',') ||
+		    at + strlen(p) + 2 > sizeof(places))
+			return -EINVAL;
+		snprintf(places + at, sizeof(places) - at, "%s%s",
+			 at ? "," : "", p);
+	}
+	return secret_places_parse(places, out, err);
 }
 
 static void hide(void *p, size_t n)
@@ -103,7 +122,7 @@ int msb_vault_load(struct msb_vault *v, json_object *rec, int fd,
 					 json_object_get_string(
 						 json_object_array_get_idx(hosts, h)));
 		if (!env || !ph || strlen(ph) != MSB_PLACEHOLDER_LEN ||
-		    spec_of_record(env, hosts_csv, &sec->spec, err) < 0) {
+		    spec_of_record(o, env, hosts_csv, &sec->spec, err) < 0) {
 			r = msb_fail(err, -EINVAL,
 				     "a secret in the record is malformed: "
 				     "recreate the sandbox");
@@ -141,9 +160,24 @@ int msb_vault_load(struct msb_vault *v, json_object *rec, int fd,
 		explicit_bzero(text, len);
 		free(text);
 	}
+	if (r == 0 && msb_vault_scrub(v) < 0)
+		r = msb_fail(err, -ENOMEM, "out of memory");
 	if (r < 0)
 		msb_vault_free(v);
 	return r;
+}
+
+int msb_vault_scrub(struct msb_vault *v)
+{
+	scrub_free(&v->scrub);
+	for (size_t i = 0; i < v->n; i++)
+		if (scrub_add_forms(&v->scrub, v->s[i].value, v->s[i].len,
+				    v->s[i].placeholder,
+				    strlen(v->s[i].placeholder)) < 0) {
+			scrub_free(&v->scrub);
+			return -ENOMEM;
+		}
+	return 0;
 }
 
 void msb_vault_free(struct msb_vault *v)
@@ -157,6 +191,7 @@ void msb_vault_free(struct msb_vault *v)
 			free(sec->value);
 		}
 	}
+	scrub_free(&v->scrub);
 	memset(v, 0, sizeof(*v));
 }
 

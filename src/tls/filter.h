@@ -48,7 +48,10 @@ struct msb_flow_info {
  *               socket is shut.
  * @to_guest:    likewise for bytes from the host socket: @guest is their
  *               way on, @host takes what the filter answers the host (a
- *               TLS handshake's next step).
+ *               TLS handshake's next step). Called once with @n 0 (and
+ *               @p NULL) when the host socket has no more to read: what
+ *               the filter held back (the tail of a body that could
+ *               begin a secret's value) goes to @guest then.
  * @close:       the flow is gone; free @st.
  */
 struct msb_flow_filter {

@@ -322,9 +322,25 @@ static int plain_out(struct flow *f)
 	return 0;
 }
 
+/* inner_end() - the server is done sending (close_notify, or its socket
+ * closed): the inner filter lets go of what it held (filter.h), and that
+ * goes to the guest. Return: 0, or as relay() */
+static int inner_end(struct flow *f, struct msb_buf *guest)
+{
+	int r;
+
+	if (!f->inner || !SSL_is_init_finished(f->s) || f->s_closed)
+		return 0;
+	r = f->inner->to_guest(f->inner_st, NULL, 0, &f->ph, &f->pg);
+	if (plain_out(f) < 0 && !r)
+		r = -EIO;
+	return r < 0 ? refuse(f, guest, r) : 0;
+}
+
 /* relay() - what one side's TLS connection decrypts, through the inner
  * filter that way (@up: guest to server), its output encrypted each way.
- * A close_notify is passed on as ours to the other side.
+ * A close_notify is passed on as ours to the other side, the server's
+ * after the inner filter's last bytes.
  * Return: 0 (nothing more now, or closed), 1 the connection failed, or a
  * negative errno (refused; the guest's answer is in @guest) */
 static int relay(struct flow *f, int up, struct msb_buf *guest)
@@ -352,6 +368,8 @@ static int relay(struct flow *f, int up, struct msb_buf *guest)
 		return 0;
 	if (r != SSL_ERROR_ZERO_RETURN)
 		return 1;
+	if (!up && (r = inner_end(f, guest)) < 0)
+		return r;
 	if (!*closed) {
 		*closed = 1;
 		SSL_shutdown(to);
@@ -514,14 +532,25 @@ static int to_guest(void *st, const uint8_t *p, size_t n,
 		    struct msb_buf *host, struct msb_buf *guest)
 {
 	struct flow *f = st;
+	int r;
 
 	ERR_clear_error();
 	switch (f->mode) {
 	case M_UPSTREAM:
+		if (!n)
+			return 0;
 		if (feed(f->c_in, p, n) < 0)
 			return -ENOMEM;
 		return upstream_step(f, host, guest);
 	case M_OPEN:
+		if (!n) {
+			/* the server's socket closed (with or without its
+			 * close_notify) */
+			r = inner_end(f, guest);
+			if (r < 0 || drain(f->s_out, guest) < 0)
+				return r < 0 ? r : -ENOMEM;
+			return 0;
+		}
 		if (feed(f->c_in, p, n) < 0)
 			return -ENOMEM;
 		return pump(f, host, guest);

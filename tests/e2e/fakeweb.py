@@ -24,8 +24,20 @@ FAKEWEB_HOSTS, see resolve()). Prints "ready" once all listen. Answers: GET /blo
 fakenet.py's HTTP server sends (made at the first request), any other GET
 a JSON object naming what it saw (method, path, headers, sni, tls), POST
 and PUT the sha256 of the body, hex, and a newline.
+
+/echo (any method, HEAD included) reflects the request as it arrived: the
+request line, the headers and the body, with the target again in an
+X-Echo-Target header, as a server that quotes what it is sent does (an
+LLM repeating a string, a 404 page quoting the path, a paste service).
+Its query picks the framing: chunk=N sends the body chunked, N bytes a
+chunk (so a reflected value is cut across chunks); close=1 sends no
+length and closes; b64=1 adds the request's head in base64; gzip=1
+compresses the body (Content-Encoding: gzip) whatever the request
+accepts, as a misbehaving server would.
 """
 
+import base64
+import gzip
 import hashlib
 import http.server
 import json
@@ -37,6 +49,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import urllib.parse
 
 BLOB_MB = 64
 SEED = 4242
@@ -105,8 +118,52 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def echo(self, body):
+        """/echo: the request back (see the module's docstring)."""
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        head = f"{self.requestline}\n{self.headers}".encode()
+        out = head + body
+        if "b64" in q:
+            out += b"\nb64: " + base64.b64encode(head) + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("X-Echo-Target", self.path)
+        if "gzip" in q:
+            out = gzip.compress(out)
+            self.send_header("Content-Encoding", "gzip")
+        if "chunk" in q:
+            n = max(1, int(q["chunk"][0]))
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                for i in range(0, len(out), n):
+                    part = out[i:i + n]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+        elif "close" in q:
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+
+    def do_HEAD(self):
+        self.record(b"")
+        if self.path.startswith("/echo"):
+            return self.echo(b"")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self):
         self.record(b"")
+        if self.path.startswith("/echo"):
+            return self.echo(b"")
         if self.path == "/blob":
             return self.reply(the_blob(), "application/octet-stream")
         version, sni = self.tls()
@@ -119,6 +176,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.read_body()
         self.record(body)
+        if self.path.startswith("/echo"):
+            return self.echo(body)
         self.reply((hashlib.sha256(body).hexdigest() + "\n").encode())
 
     do_PUT = do_POST

@@ -171,6 +171,28 @@ def test_bad_secrets_are_refused(msb, spec, why):
     assert p.returncode != 0 and why in p.stderr, p.stderr
 
 
+@pytest.mark.parametrize("inject,why", [
+    ("K=cookie", b"secret K: 'cookie' is not a place its value can go"),
+    ("K=header:Host", b"the Host header says where a request goes"),
+    ("K=header:a b", b"'a b' is not a header name"),
+    ("OTHER=query", b"--secret-inject OTHER: no --secret-env OTHER"),
+    ("query", b"write NAME=PLACE[,PLACE...]"),
+])
+def test_bad_places_are_refused(msb, inject, why):
+    p = msb("run", "--name", unique("sec"), "-d",
+            "--secret-env", "K=@env:V:h.io", "--secret-inject", inject,
+            env={"V": "x"})
+    assert p.returncode == 125 and why in p.stderr, p.stderr
+
+
+def test_places_are_given_once(msb):
+    p = msb("run", "--name", unique("sec"), "-d", "--secret-inject",
+            "K=query", "--secret-env", "K=@env:V:h.io",
+            "--secret-inject", "K=body", env={"V": "x"})
+    assert p.returncode == 125
+    assert b"--secret-inject K is given twice" in p.stderr, p.stderr
+
+
 # ---- placeholders over plain HTTP (the fake internet, fakenet.py) ----------
 
 from fakenet import LOGS, internet  # noqa: E402,F401

@@ -9,9 +9,11 @@ placeholder or nothing. The fake internet's servers log every request as it
 arrived (fakenet.py, fakeweb.py): those logs are the proof."""
 
 import base64
+import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -22,6 +24,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
 
 VALUE = "sk-tls-" + os.urandom(12).hex()
 OTHER_VALUE = "gh-tls-" + os.urandom(12).hex()
+# AUTH's value: bound to api.test with no --secret-inject (the
+# Authorization header only); with '/' and '+' so its encodings differ
+AUTH_VALUE = "au/th+" + os.urandom(12).hex()
 SSN = "123-45-6789"
 
 
@@ -45,19 +50,24 @@ def boot(msb, image, net, *flags, env=None):
     msb("run", image, "--name", name, "-d", "--dns-nameserver",
         "198.51.100.2", "--tls-upstream-ca", net.ca,
         "-v", f"{net.dir}:/fake:ro", *flags, check=0,
-        env=dict(env or {}, MSB_TLS_TOKEN=VALUE, MSB_TLS_OTHER=OTHER_VALUE))
+        env=dict(env or {}, MSB_TLS_TOKEN=VALUE, MSB_TLS_OTHER=OTHER_VALUE,
+                 MSB_TLS_AUTH=AUTH_VALUE))
     return name
 
 
 @pytest.fixture(scope="module")
 def sb(msb, debian_image, tls_internet):
-    """TOKEN for api.test and below it; OTHER for evil.test, which is
+    """TOKEN for api.test and below it, allowed in the query, the path,
+    the body and X-Custom besides Authorization; AUTH for api.test in
+    Authorization only (the default); OTHER for evil.test, which is
     bypassed; old.test and badcert.test bound too, so they are
     intercepted."""
     name = boot(msb, debian_image, tls_internet,
                 "--secret-env",
                 "TOKEN=@env:MSB_TLS_TOKEN:api.test,*.api.test,old.test,"
                 "badcert.test",
+                "--secret-inject", "TOKEN=query,path,body,header:X-Custom",
+                "--secret-env", "AUTH=@env:MSB_TLS_AUTH:api.test",
                 "--secret-env", "OTHER=@env:MSB_TLS_OTHER:evil.test",
                 "--tls-bypass", "evil.test")
     yield name
@@ -86,6 +96,13 @@ class Logs:
 def no_value_anywhere(logs):
     out = logs.everything()
     assert VALUE.encode() not in out and OTHER_VALUE.encode() not in out
+    assert AUTH_VALUE.encode() not in out
+
+
+def no_value_in_the_log(msb, name):
+    log = msb.out("logs", name)
+    for value in (VALUE, AUTH_VALUE, OTHER_VALUE):
+        assert value not in log
 
 
 def placeholder(msb, name, var="TOKEN"):
@@ -100,7 +117,8 @@ def test_curl_to_the_bound_host_sends_the_value(msb, sb, tls_internet):
                          '-H "Authorization: Bearer $TOKEN" '
                          '-H "X-Custom: $TOKEN" '
                          '--data-binary "token=$TOKEN&x=1" && '
-                         'curl -sS -f -u "user:$TOKEN" https://api.test/basic')
+                         'curl -sS -f -u "user:$TOKEN" https://api.test/basic '
+                         '&& curl -sS -f "https://api.test/v/$TOKEN/x"')
     assert rc == 0, err
     got = logs.new("api")
     basic = base64.b64encode(f"user:{VALUE}".encode())
@@ -109,6 +127,7 @@ def test_curl_to_the_bound_host_sends_the_value(msb, sb, tls_internet):
     assert f"X-Custom: {VALUE}".encode() in got, got
     assert f"token={VALUE}&x=1".encode() in got, got
     assert b"GET /basic" in got and basic in got, got
+    assert f"GET /v/{VALUE}/x".encode() in got, got
     assert ph.encode() not in got, got
     # The guest verified a certificate from the home's CA, by default
     # (curl trusts CURL_CA_BUNDLE, which the agent set).
@@ -271,10 +290,128 @@ def test_guest_below_tls12_is_refused(msb, sb, tls_internet):
         msb.out("logs", sb)
 
 
+def encodings(value):
+    """What a server could send a value back as: itself, percent- and
+    JSON-encoded, and in base64 at each of its 3 alignments (the part of
+    the encoding that depends on the value alone)."""
+    v = value.encode()
+    out = {v, urllib.parse.quote(value, safe="").encode(),
+           json.dumps(value)[1:-1].encode()}
+    for lead in range(3):
+        b = base64.b64encode(b"x" * lead + v)
+        skip = (lead * 4 + 2) // 3 + 1
+        out.add(b[skip:skip + 16])
+    return out
+
+
+def reflected(text):
+    """The encodings of any value that @text (bytes) holds."""
+    return [e for value in (VALUE, AUTH_VALUE, OTHER_VALUE)
+            for e in encodings(value) if e in text]
+
+
+def test_an_echo_returns_the_placeholder_never_the_value(msb, sb,
+                                                         tls_internet):
+    """api.test/echo reflects the request (line, headers, body) in the
+    response's head and body: the value went to the server, and the
+    guest gets its placeholder back, whatever the framing (a length,
+    chunks of 5 or 1 bytes that cut the value, until close, HEAD), in
+    Basic credentials, in a header of the response and base64-encoded."""
+    logs = Logs(tls_internet)
+    ph, aph = placeholder(msb, sb), placeholder(msb, sb, "AUTH")
+    rc, out, err = sh_in(
+        msb, sb,
+        'for q in "" chunk=5 chunk=1 close=1 b64=1; do '
+        'curl -sS -f -i "https://api.test/echo?$q&k=$TOKEN" '
+        '-H "Authorization: Bearer $TOKEN" -H "X-Custom: $TOKEN"; done; '
+        'curl -sS -f -i -X POST --data-binary "t=$TOKEN" '
+        '"https://api.test/echo?chunk=3" -H "Authorization: Bearer $AUTH"; '
+        'curl -sS -f -I "https://api.test/echo?k=$TOKEN"; '
+        'curl -sS -f -u "user:$AUTH" "https://api.test/echo?b64=1"; '
+        'curl -sS -f -u "me:$TOKEN" "https://api.test/echo?close=1"')
+    assert rc == 0, err
+    sent = logs.new("api")
+    # the values did go...
+    assert f"k={VALUE}".encode() in sent, sent
+    assert f"Bearer {AUTH_VALUE}".encode() in sent, sent
+    assert base64.b64encode(f"user:{AUTH_VALUE}".encode()) in sent, sent
+    # ...and only the placeholders came back
+    got = out.encode()
+    assert not reflected(got), (reflected(got), out)
+    assert out.count(f"Bearer {ph}") == 5, out
+    assert out.count(f"X-Echo-Target: /echo?") >= 7, out
+    assert f"k={ph}" in out and f"t={ph}" in out, out
+    assert f"Bearer {aph}" in out, out
+    assert base64.b64encode(f"user:{aph}".encode()).decode() in out, out
+    assert base64.b64encode(f"me:{ph}".encode()).decode() in out, out
+    for line in out.splitlines():
+        if line.startswith("b64: "):
+            head = base64.b64decode(line[5:])
+            assert not reflected(head), head
+    no_value_in_the_log(msb, sb)
+
+
+def test_a_header_only_secret_stays_out_of_query_path_and_body(
+        msb, sb, tls_internet):
+    """AUTH names no place: its value goes in Authorization, and its
+    placeholder anywhere else in a request to its own host is refused
+    (--on-secret-violation block) before anything leaves."""
+    logs = Logs(tls_internet)
+    rc, out, err = sh_in(msb, sb, 'curl -sS -f https://api.test/ok '
+                         '-H "Authorization: Bearer $AUTH"')
+    assert rc == 0, err
+    assert f"Bearer {AUTH_VALUE}".encode() in logs.new("api")
+    for where, cmd in (
+            ("the query", '"https://api.test/q1?k=$AUTH"'),
+            ("the path", '"https://api.test/q2/$AUTH"'),
+            ("the body", '--data "k=$AUTH" https://api.test/q3'),
+            ("header X-Api-Key",
+             '-H "X-Api-Key: $AUTH" https://api.test/q4'),
+    ):
+        rc, out, err = sh_in(msb, sb, f"curl -sS {cmd}")
+        assert "msb: refused" in out, (where, rc, out, err)
+        log = msb.out("logs", sb)
+        assert (f"secret AUTH: request to 198.51.100.4:443 (Host 'api.test'"
+                f", server name 'api.test') blocked: its placeholder is in "
+                f"{where}") in log, (where, log[-2000:])
+    got = logs.new("api")
+    for path in (b"/q1", b"/q2", b"/q3", b"/q4"):
+        assert path not in got, got
+    no_value_in_the_log(msb, sb)
+
+
+def test_compressed_answers_where_a_value_may_go(msb, sb, tls_internet):
+    """A request on which a value may go asks for an uncompressed answer
+    (the guest's Accept-Encoding is replaced); a server that compresses
+    anyway is answered 502 (a compressed body cannot be scrubbed)."""
+    logs = Logs(tls_internet)
+    rc, out, err = sh_in(msb, sb, 'curl -sS -f --compressed '
+                         '-H "Authorization: Bearer $TOKEN" '
+                         'https://api.test/echo')
+    assert rc == 0, err
+    assert "Accept-Encoding: identity" in out, out
+    assert b"Accept-Encoding: identity" in logs.new("api")
+    rc, out, err = sh_in(msb, sb, 'curl -sS -i --compressed '
+                         '-H "Authorization: Bearer $TOKEN" '
+                         '"https://api.test/echo?gzip=1"')
+    assert out.startswith("HTTP/1.1 502"), (rc, out, err)
+    assert VALUE not in out
+    assert "compressed (Content-Encoding gzip)" in msb.out("logs", sb)
+
+
+def test_inspect_shows_where_each_value_may_go(msb, sb):
+    secrets = {s["env"]: s for s in
+               json.loads(msb.out("inspect", sb))["config"]["secrets"]}
+    assert secrets["TOKEN"]["inject"] == [
+        "authorization", "header:x-custom", "path", "query", "body"]
+    assert secrets["AUTH"]["inject"] == ["authorization"]
+
+
 def test_nothing_under_msb_home_holds_a_value(msb, sb):
     sh_in(msb, sb, "sync")
     p = subprocess.run(["grep", "-r", "-l", "-a", "-e", VALUE, "-e",
-                        OTHER_VALUE, msb.home], capture_output=True)
+                        OTHER_VALUE, "-e", AUTH_VALUE, msb.home],
+                       capture_output=True)
     assert p.returncode == 1, p.stdout
 
 

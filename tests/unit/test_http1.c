@@ -12,8 +12,13 @@
 #include "util.h"
 
 static const struct http1_secret SEC[] = {
-	{ "msb_placeholder_aaaa", "REAL-TOKEN-1" },
-	{ "msb_placeholder_bbbb", "s3cr3t" },
+	{ "msb_placeholder_aaaa", "REAL-TOKEN-1", HTTP1_IN_ALL, "x-api-key" },
+	{ "msb_placeholder_bbbb", "s3cr3t", HTTP1_IN_ALL, "x-api-key" },
+};
+/* the same, going nowhere */
+static const struct http1_secret NOWHERE[] = {
+	{ "msb_placeholder_aaaa", "REAL-TOKEN-1", 0, "" },
+	{ "msb_placeholder_bbbb", "s3cr3t", 0, "" },
 };
 
 /* run() - feed @in in pieces of @step bytes, emit every request; Return:
@@ -32,7 +37,8 @@ static long run(const char *in, size_t len, size_t step, int subst,
 
 		CHECK_EQ_INT(http1_feed(&h, in + at, n), 0);
 		while ((rc = http1_next(&h, &r)) == 1) {
-			f = http1_emit(&h, &r, SEC, ARRAY_SIZE(SEC), subst, out);
+			f = http1_emit(&h, &r, subst ? SEC : NOWHERE,
+				       ARRAY_SIZE(SEC), NULL, out);
 			CHECK(f >= 0);
 			found += f;
 			(*nreq)++;
@@ -221,7 +227,7 @@ TEST(http1_huge_head_and_body_refused)
 	{
 		struct msb_buf out = { 0 };
 
-		CHECK(http1_emit(&h, &r, NULL, 0, 1, &out) == 0);
+		CHECK(http1_emit(&h, &r, NULL, 0, NULL, &out) == 0);
 		CHECK(out.len == strlen(lie) &&
 		      !memcmp(msb_buf_data(&out), lie, out.len));
 		CHECK(h.in.len == 7); /* the body's bytes, for the caller */
@@ -268,7 +274,7 @@ TEST(http1_verbatim_when_nothing_to_replace)
 TEST(http1_values_cannot_change_framing)
 {
 	static const struct http1_secret sec[] = {
-		{ "PH1", "a b\r\nX: y" },
+		{ "PH1", "a b\r\nX: y", HTTP1_IN_ALL, "x-k" },
 	};
 	static const char line[] = "GET /p?k=PH1 HTTP/1.1\r\nHost: PH1\r\n\r\n";
 	static const char hdr[] = "GET / HTTP/1.1\r\nHost: a\r\nX-K: PH1\r\n\r\n";
@@ -278,7 +284,7 @@ TEST(http1_values_cannot_change_framing)
 
 	http1_feed(&h, line, strlen(line));
 	CHECK_EQ_INT(http1_next(&h, &r), 1);
-	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, 1, &out), 1);
+	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, NULL, &out), 1);
 	{
 		cleanup_free char *s = str(&out);
 
@@ -291,7 +297,7 @@ TEST(http1_values_cannot_change_framing)
 	memset(&out, 0, sizeof(out));
 	http1_feed(&h, hdr, strlen(hdr));
 	CHECK_EQ_INT(http1_next(&h, &r), 1);
-	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, 1, &out), -EINVAL);
+	CHECK_EQ_INT(http1_emit(&h, &r, sec, 1, NULL, &out), -EINVAL);
 	http1_free(&h);
 	msb_buf_free(&out);
 }
@@ -350,5 +356,191 @@ TEST(http1_chunks_walk_agrees_with_the_framer)
 				CHECK(w == -EBADMSG);
 		}
 		http1_free(&h);
+	}
+}
+
+/* --- responses ------------------------------------------------------------ */
+
+static int resp(const char *s, unsigned req, struct http1_resp *r)
+{
+	return http1_resp_head((const uint8_t *)s, strlen(s), req, r);
+}
+
+/* How each answer's body is framed (RFC 9112 §6.3), bare LFs taken. */
+TEST(http1_resp_framing_as_a_client_reads_it)
+{
+	static const struct {
+		const char *head;
+		unsigned req;
+		enum http1_body body;
+		uint64_t len;
+		int interim;
+		const char *coding;
+	} ok[] = {
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", 0,
+		  HTTP1_BODY_LENGTH, 12, 0, "" },
+		{ "HTTP/1.1 200 OK\nContent-Length: 3\nContent-Length: 3\n\n", 0,
+		  HTTP1_BODY_LENGTH, 3, 0, "" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0,
+		  HTTP1_BODY_NONE, 0, 0, "" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", HTTP1_REQ_HEAD,
+		  HTTP1_BODY_NONE, 0, 0, "" },
+		{ "HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n"
+		  "Content-Length: 9\r\n\r\n", 0, HTTP1_BODY_CHUNKED, 0, 0, "" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0,
+		  HTTP1_BODY_CHUNKED, 0, 0, "gzip" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 0,
+		  HTTP1_BODY_CLOSE, 0, 0, "gzip" },
+		{ "HTTP/1.0 200 OK\r\n\r\n", 0, HTTP1_BODY_CLOSE, 0, 0, "" },
+		{ "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 0,
+		  HTTP1_BODY_NONE, 0, 0, "" },
+		{ "HTTP/1.1 304 Not Modified\r\n\r\n", 0, HTTP1_BODY_NONE, 0, 0,
+		  "" },
+		{ "HTTP/1.1 100 Continue\r\n\r\n", 0, HTTP1_BODY_NONE, 0, 1, "" },
+		{ "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", 0,
+		  HTTP1_BODY_TUNNEL, 0, 0, "" },
+		{ "HTTP/1.1 200 Connection established\r\n\r\n",
+		  HTTP1_REQ_CONNECT, HTTP1_BODY_TUNNEL, 0, 0, "" },
+		{ "HTTP/1.1 407 Auth\r\nContent-Length: 2\r\n\r\n",
+		  HTTP1_REQ_CONNECT, HTTP1_BODY_LENGTH, 2, 0, "" },
+		{ "HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\n"
+		  "Content-Length: 1\r\n\r\n", 0, HTTP1_BODY_LENGTH, 1, 0, "" },
+		{ "HTTP/1.1 200 OK\r\ncontent-encoding: br\r\n"
+		  "Content-Length: 1\r\n\r\n", 0, HTTP1_BODY_LENGTH, 1, 0, "br" },
+	};
+	static const char *const bad[] = {
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX: 1\r\n folded\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX : 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\n: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+		"HTTP/2 200\r\n\r\n",
+		"HTTP/1.1 20 OK\r\n\r\n",
+		"HTTP/1.1 099 OK\r\n\r\n",
+		"HTTP/1.1 200OK\r\n\r\n",
+		"\r\n\r\n",
+		"SSH-2.0-OpenSSH\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		struct http1_resp r;
+		size_t n = strlen(ok[i].head);
+
+		/* a head not yet whole is waited for, any cut */
+		for (size_t cut = 0; cut < n; cut++)
+			if (http1_resp_head((const uint8_t *)ok[i].head, cut,
+					    ok[i].req, &r) != 0)
+				unit_fail(__FILE__, __LINE__, "ok %zu cut %zu", i,
+					  cut);
+		if (resp(ok[i].head, ok[i].req, &r) != 1 || r.head_len != n ||
+		    r.body != ok[i].body || r.length != ok[i].len ||
+		    r.interim != ok[i].interim || strcmp(r.coding, ok[i].coding))
+			unit_fail(__FILE__, __LINE__, "ok %zu: body %d len %llu "
+				  "coding '%s'", i, r.body,
+				  (unsigned long long)r.length, r.coding);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct http1_resp r;
+
+		if (resp(bad[i], 0, &r) != -EBADMSG)
+			unit_fail(__FILE__, __LINE__, "bad %zu taken", i);
+	}
+	{
+		/* a head over 64 KiB */
+		size_t n = HTTP1_HEAD_MAX + 100;
+		char *big = malloc(n);
+		struct http1_resp r;
+
+		memset(big, 'a', n);
+		memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+		CHECK_EQ_INT(http1_resp_head((const uint8_t *)big, n, 0, &r),
+			     -E2BIG);
+		free(big);
+	}
+}
+
+/* The head's lines, for writing it out again. */
+TEST(http1_resp_fields)
+{
+	static const char h[] = "HTTP/1.1 200 OK\r\nA: 1\nContent-Length: 0\r\n\r\n";
+	const uint8_t *line;
+	size_t at = 0, n, name;
+
+	CHECK_EQ_INT(http1_resp_field((const uint8_t *)h, strlen(h), &at, &line,
+				      &n, &name),
+		     1);
+	CHECK(n == 15 && name == 0 && !memcmp(line, "HTTP/1.1 200 OK", 15));
+	CHECK_EQ_INT(http1_resp_field((const uint8_t *)h, strlen(h), &at, &line,
+				      &n, &name),
+		     1);
+	CHECK(n == 4 && name == 1);
+	CHECK_EQ_INT(http1_resp_field((const uint8_t *)h, strlen(h), &at, &line,
+				      &n, &name),
+		     1);
+	CHECK(n == 17 && name == 14);
+	CHECK_EQ_INT(http1_resp_field((const uint8_t *)h, strlen(h), &at, &line,
+				      &n, &name),
+		     0);
+}
+
+/* A chunked answer decoded in any split is decoded whole: data joined,
+ * extensions skipped, the trailer kept, bare LFs taken; broken framing
+ * refused. */
+TEST(http1_resp_chunks_decoded_any_split)
+{
+	static const char body[] =
+		"5;ext=1\r\nhello\r\n1\n \n6\r\nworld!\r\n0\r\nT: x\nU: y\r\n\r\nNEXT";
+	static const char *const bad[] = {
+		"5\r\nhelloXX", "z\r\n", "5\r\nhello\r\n0\r\nT: a\rb\r\n\r\n",
+		"fffffffffffffffff\r\n",
+	};
+
+	for (size_t step = 1; step < sizeof(body); step++) {
+		struct http1_chunks c = { 0 };
+		struct msb_buf data = { 0 }, tr = { 0 }, in = { 0 };
+		size_t fed = 0, used = 0;
+		int done = 0;
+
+		while (!done && fed < strlen(body)) {
+			size_t k = strlen(body) - fed < step ? strlen(body) - fed :
+							       step;
+			long w;
+
+			msb_buf_append(&in, body + fed, k);
+			fed += k;
+			w = http1_chunks_decode(&c, msb_buf_data(&in), in.len,
+						&data, &tr, &done);
+			CHECK(w >= 0);
+			if (w < 0)
+				break;
+			msb_buf_consume(&in, (size_t)w);
+			used += (size_t)w;
+		}
+		CHECK(done && used == strlen(body) - 4);
+		CHECK(data.len == 12 &&
+		      !memcmp(msb_buf_data(&data), "hello world!", 12));
+		CHECK(tr.len == 12 &&
+		      !memcmp(msb_buf_data(&tr), "T: x\r\nU: y\r\n", 12));
+		msb_buf_free(&data);
+		msb_buf_free(&tr);
+		msb_buf_free(&in);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct http1_chunks c = { 0 };
+		struct msb_buf data = { 0 }, tr = { 0 };
+		int done;
+
+		if (http1_chunks_decode(&c, (const uint8_t *)bad[i],
+					strlen(bad[i]), &data, &tr, &done) >= 0)
+			unit_fail(__FILE__, __LINE__, "bad %zu taken", i);
+		msb_buf_free(&data);
+		msb_buf_free(&tr);
 	}
 }

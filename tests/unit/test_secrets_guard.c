@@ -11,6 +11,8 @@
 
 #include "guard.h"
 #include "harness.h"
+#include "http1.h"
+#include "util.h"
 
 #define PH_A "msb_placeholder_0123456789abcdef0123456789abcdef"
 #define PH_B "msb_placeholder_fedcba9876543210fedcba9876543210"
@@ -24,13 +26,14 @@ static void logger(void *ctx, const char *line)
 		 "%s\n", line);
 }
 
-static void vault_add(struct msb_vault *v, const char *spec, const char *ph,
-		      const char *value)
+static void vault_add(struct msb_vault *v, const char *spec,
+		      const char *places, const char *ph, const char *value)
 {
 	struct msb_vault_secret *s = &v->s[v->n++];
 	msb_error err;
 
 	CHECK_EQ_INT(secret_spec_parse(spec, &s->spec, &err), 0);
+	CHECK_EQ_INT(secret_places_parse(places, &s->spec, &err), 0);
 	strcpy(s->placeholder, ph);
 	s->value = strdup(value);
 	s->len = strlen(value);
@@ -39,12 +42,16 @@ static void vault_add(struct msb_vault *v, const char *spec, const char *ph,
 static struct msb_vault vault;
 static struct guard_env genv;
 
+/* A may go anywhere but X-Other; B in Authorization only (the default) */
 static void setup(enum guard_mode mode)
 {
 	msb_vault_free(&vault);
-	vault_add(&vault, "A=@env:X:api.example.com,*.example.org", PH_A,
+	vault_add(&vault, "A=@env:X:api.example.com,*.example.org",
+		  "path,query,body,header:X-Key,header:Cookie", PH_A,
 		  "real-A-value");
-	vault_add(&vault, "B=@env:Y:other.example.net", PH_B, "real-B-value");
+	vault_add(&vault, "B=@env:Y:other.example.net", NULL, PH_B,
+		  "real-B-value");
+	CHECK_EQ_INT(msb_vault_scrub(&vault), 0);
 	genv = (struct guard_env){ &vault, mode, logger, NULL, NULL };
 	logbuf[0] = '\0';
 }
@@ -214,7 +221,7 @@ TEST(guard_one_bound_secret_does_not_carry_another)
 	struct msb_flow_info fi = info("api.example.com", 1);
 	struct msb_buf out = { 0 }, reply = { 0 };
 	const char *ok = "GET / HTTP/1.1\r\nHost: api.example.com\r\n"
-			 "X-A: " PH_A "\r\n\r\n";
+			 "X-Key: " PH_A "\r\n\r\n";
 	char req[512];
 
 	setup(GUARD_BLOCK);
@@ -224,7 +231,7 @@ TEST(guard_one_bound_secret_does_not_carry_another)
 		 "%sPOST / HTTP/1.1\r\nHost: api.example.com\r\n"
 		 "Content-Length: 48\r\n\r\n" PH_B, ok);
 	CHECK_EQ_INT(run(&fi, 1, req, 7, &out, &reply), -EACCES);
-	CHECK(holds(&out, "X-A: real-A-value\r\n"));
+	CHECK(holds(&out, "X-Key: real-A-value\r\n"));
 	CHECK(!holds(&out, "POST"));
 	CHECK(!holds(&out, "real-B-value"));
 	CHECK(strstr(logbuf, "secret B:") != NULL);
@@ -275,14 +282,23 @@ TEST(guard_passes_requests_without_placeholders_and_refuses_bad_framing)
 	CHECK(strstr(logbuf, "malformed or ambiguous framing") != NULL);
 	msb_buf_free(&out);
 	msb_buf_free(&reply);
-	/* the answers go to the guest untouched */
+	/* an answer with no value in it goes to the guest as it came */
 	{
 		void *g = guard_new(&genv, &fi, 0);
+		static const char ans[] = "HTTP/1.1 200 OK\r\nX: 1\r\n"
+					  "Content-Length: 5\r\nY: 2\r\n\r\nhello";
 
-		CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"HTTP/1.1 200", 12,
+		CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans, 12,
 						   &reply, &out),
 			     0);
-		CHECK(out.len == 12 && reply.len == 0);
+		CHECK(out.len == 0); /* a head is held until it is whole */
+		CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans + 12,
+						   strlen(ans) - 12, &reply,
+						   &out),
+			     0);
+		CHECK(out.len == strlen(ans) &&
+		      !memcmp(msb_buf_data(&out), ans, out.len));
+		CHECK(reply.len == 0);
 		guard_filter.close(g);
 		msb_buf_free(&out);
 	}
@@ -430,10 +446,13 @@ TEST(guard_streams_a_body_over_8_mib)
 		CHECK(holds(&out, "Authorization: Bearer real-A-value\r\n"));
 		CHECK(holds(&out, "GET /after?k=real-A-value HTTP/1.1\r\n"));
 		CHECK(out.len > blen + strlen(next));
+		/* (each request asked for identity: a value may go) */
 		if (out.len > blen + strlen(next))
 			CHECK(!memcmp(o + out.len - strlen(next) -
 					      (strlen("real-A-value") -
-					       strlen(PH_A)) - blen,
+					       strlen(PH_A)) -
+					      strlen("Accept-Encoding: "
+						     "identity\r\n") - blen,
 				      body, blen));
 		CHECK_EQ_INT(reply.len, 0);
 		guard_filter.close(g);
@@ -523,6 +542,7 @@ TEST(guard_streams_a_chunked_body_over_8_mib)
 		CHECK_EQ_INT(feed_all(g, (const uint8_t *)next, strlen(next), 5,
 				      &out, &reply), 0);
 		CHECK(holds(&out, "Authorization: Bearer real-A-value\r\n"
+				  "Accept-Encoding: identity\r\n"
 				  "Transfer-Encoding: chunked\r\n\r\n"));
 		CHECK(holds(&out, "GET /after?k=real-A-value HTTP/1.1\r\n"));
 		CHECK(memmem(msb_buf_data(&out), out.len, msb_buf_data(&body),
@@ -574,4 +594,533 @@ TEST(guard_streams_a_chunked_body_over_8_mib)
 	}
 	msb_vault_free(&vault);
 	msb_buf_free(&body);
+}
+
+/* B names no place: its value goes in Authorization (Basic too) and
+ * nowhere else; its placeholder elsewhere in a request to its own host is
+ * a violation that says where, and which --secret-inject would allow it. */
+TEST(guard_a_value_goes_only_where_its_secret_says)
+{
+	struct msb_flow_info fi = info("other.example.net", 1);
+	static const struct {
+		const char *req, *where, *place;
+	} bad[] = {
+		{ "GET /x?k=" PH_B " HTTP/1.1\r\nHost: other.example.net\r\n\r\n",
+		  "the query", "B=query" },
+		{ "GET /" PH_B "/x HTTP/1.1\r\nHost: other.example.net\r\n\r\n",
+		  "the path", "B=path" },
+		{ "GET / HTTP/1.1\r\nHost: other.example.net\r\n"
+		  "X-Api-Key: " PH_B "\r\n\r\n",
+		  "header X-Api-Key", "B=header:X-Api-Key" },
+		{ "POST / HTTP/1.1\r\nHost: other.example.net\r\n"
+		  "Content-Length: 50\r\n\r\nk=" PH_B,
+		  "the body", "B=body" },
+		{ "GET / HTTP/1.1\r\nHost: other.example.net\r\n"
+		  "Proxy-Authorization: Basic "
+		  "dTptc2JfcGxhY2Vob2xkZXJfZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=\r\n\r\n",
+		  "header Proxy-Authorization", "B=header:Proxy-Authorization" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct msb_buf out = { 0 }, reply = { 0 };
+		char want[256];
+
+		setup(GUARD_BLOCK);
+		CHECK_EQ_INT(run(&fi, 1, bad[i].req, 5, &out, &reply), -EACCES);
+		CHECK_EQ_INT(out.len, 0);
+		CHECK(holds(&reply, "403 Forbidden"));
+		snprintf(want, sizeof(want),
+			 "secret B: request to 198.51.100.2:443 (Host "
+			 "'other.example.net', server name 'other.example.net') "
+			 "blocked: its placeholder is in %s, where its value "
+			 "may not go (--secret-inject %s allows it)",
+			 bad[i].where, bad[i].place);
+		if (!strstr(logbuf, want))
+			unit_fail(__FILE__, __LINE__, "case %zu: '%s'", i, logbuf);
+		msb_buf_free(&out);
+		msb_buf_free(&reply);
+		/* log: it leaves with the placeholder, the value nowhere */
+		setup(GUARD_LOG);
+		CHECK_EQ_INT(run(&fi, 1, bad[i].req, 5, &out, &reply), 0);
+		CHECK(!holds(&out, "real-B-value") && reply.len == 0);
+		CHECK(strstr(logbuf, "sent with the placeholder: its "
+				     "placeholder is in") != NULL);
+		msb_buf_free(&out);
+	}
+	/* Authorization, bearer or Basic ("u:" PH_B), may carry it */
+	{
+		struct msb_buf out = { 0 }, reply = { 0 };
+
+		setup(GUARD_BLOCK);
+		CHECK_EQ_INT(run(&fi, 1,
+				 "GET / HTTP/1.1\r\nHost: other.example.net\r\n"
+				 "Authorization: Bearer " PH_B "\r\n\r\n"
+				 "GET / HTTP/1.1\r\nHost: other.example.net\r\n"
+				 "authorization: Basic dTptc2JfcGxhY2Vob2xkZXJf"
+				 "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="
+				 "\r\n\r\n",
+				 3, &out, &reply),
+			     0);
+		CHECK(holds(&out, "Authorization: Bearer real-B-value\r\n"));
+		/* "u:real-B-value" */
+		CHECK(holds(&out, "authorization: Basic dTpyZWFsLUItdmFsdWU=\r\n"));
+		CHECK(!holds(&out, PH_B) && reply.len == 0 && !logbuf[0]);
+		msb_buf_free(&out);
+	}
+	/* A's places: path, query, body, X-Key and Cookie, in one request */
+	{
+		struct msb_buf out = { 0 }, reply = { 0 };
+
+		fi = info("api.example.com", 1);
+		setup(GUARD_BLOCK);
+		CHECK_EQ_INT(run(&fi, 1,
+				 "POST /" PH_A "?q=" PH_A " HTTP/1.1\r\n"
+				 "Host: api.example.com\r\nx-key: " PH_A "\r\n"
+				 "Cookie: s=" PH_A "\r\nContent-Length: 48\r\n"
+				 "\r\n" PH_A,
+				 11, &out, &reply),
+			     0);
+		CHECK(holds(&out, "POST /real-A-value?q=real-A-value HTTP/1.1"));
+		CHECK(holds(&out, "x-key: real-A-value\r\nCookie: s=real-A-value"));
+		CHECK(holds(&out, "Content-Length: 12\r\n\r\nreal-A-value"));
+		CHECK(!holds(&out, PH_A) && reply.len == 0);
+		msb_buf_free(&out);
+		/* but not X-Other */
+		CHECK_EQ_INT(run(&fi, 1,
+				 "GET / HTTP/1.1\r\nHost: api.example.com\r\n"
+				 "X-Other: " PH_A "\r\n\r\n",
+				 11, &out, &reply),
+			     -EACCES);
+		CHECK(strstr(logbuf, "secret A:") &&
+		      strstr(logbuf, "header X-Other") &&
+		      strstr(logbuf, "A=header:X-Other allows it"));
+		msb_buf_free(&out);
+		msb_buf_free(&reply);
+	}
+	msb_vault_free(&vault);
+}
+
+/* Where a value may go, the answer is asked for uncompressed; elsewhere
+ * the guest's Accept-Encoding is left as it is. */
+TEST(guard_asks_for_identity_where_a_value_may_go)
+{
+	struct msb_flow_info bound = info("api.example.com", 1);
+	struct msb_flow_info other = info("www.example.com", 1);
+	const char *req = "GET / HTTP/1.1\r\nHost: %s\r\n"
+			  "Accept-Encoding: gzip, br\r\n\r\n";
+	char r1[256], r2[256];
+	struct msb_buf out = { 0 }, reply = { 0 };
+
+	setup(GUARD_BLOCK);
+	snprintf(r1, sizeof(r1), req, "api.example.com");
+	snprintf(r2, sizeof(r2), req, "www.example.com");
+	CHECK_EQ_INT(run(&bound, 1, r1, 4, &out, &reply), 0);
+	CHECK(holds(&out, "Host: api.example.com\r\n"
+			  "Accept-Encoding: identity\r\n\r\n"));
+	CHECK(!holds(&out, "gzip"));
+	msb_buf_free(&out);
+	CHECK_EQ_INT(run(&other, 1, r2, 4, &out, &reply), 0);
+	CHECK(out.len == strlen(r2) && !memcmp(msb_buf_data(&out), r2, out.len));
+	msb_buf_free(&out);
+	msb_vault_free(&vault);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+/* answer_of() - @req sent through a fresh guard on @fi, then @ans from
+ * the server in pieces of @step (then its close if @eof); the guest's
+ * bytes in @guest. Return: the last to_guest result */
+static int answer_of(const struct msb_flow_info *fi, const char *req,
+		     const uint8_t *ans, size_t n, size_t step, int eof,
+		     struct msb_buf *guest)
+{
+	struct msb_buf up = { 0 }, host = { 0 };
+	void *g = guard_new(&genv, fi, 1);
+	int r = guard_filter.to_upstream(g, (const uint8_t *)req, strlen(req),
+					 &up, guest);
+
+	CHECK_EQ_INT(r, 0);
+	for (size_t i = 0; i < n && r == 0; i += step)
+		r = guard_filter.to_guest(g, ans + i,
+					  i + step > n ? n - i : step, &host,
+					  guest);
+	if (r == 0 && eof)
+		r = guard_filter.to_guest(g, NULL, 0, &host, guest);
+	CHECK_EQ_INT(host.len, 0);
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	return r;
+}
+
+static int same(const struct msb_buf *b, const char *s)
+{
+	return b->len == strlen(s) && !memcmp(msb_buf_data(b), s, b->len);
+}
+
+/* An echo by length, in any split: the value back as the placeholder, in
+ * the head and the body, with the body's new length. */
+TEST(guard_scrubs_an_answer_by_length_in_any_split)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *req = "GET / HTTP/1.1\r\nHost: api.example.com\r\n"
+			  "Authorization: Bearer " PH_A "\r\n\r\n";
+	/* 38 bytes of body, 110 once scrubbed */
+	static const char ans[] =
+		"HTTP/1.1 200 OK\r\nX-Echo: real-A-value\r\n"
+		"Content-Length: 38\r\n\r\n"
+		"Bearer real-A-value and real-B-value..";
+	static const char want[] =
+		"HTTP/1.1 200 OK\r\nX-Echo: " PH_A "\r\n"
+		"Content-Length: 110\r\n\r\n"
+		"Bearer " PH_A " and " PH_B "..";
+
+	setup(GUARD_BLOCK);
+	for (size_t step = 1; step <= strlen(ans); step++) {
+		struct msb_buf guest = { 0 };
+
+		CHECK_EQ_INT(answer_of(&fi, req, (const uint8_t *)ans,
+				       strlen(ans), step, 0, &guest),
+			     0);
+		if (!same(&guest, want))
+			unit_fail(__FILE__, __LINE__, "step %zu: '%.*s'", step,
+				  (int)guest.len, msb_buf_data(&guest));
+		msb_buf_free(&guest);
+	}
+	msb_vault_free(&vault);
+}
+
+/* Chunked, the value cut across chunks of one byte: decoded, scrubbed,
+ * chunked again; the trailer scrubbed; the next answer framed after it. */
+TEST(guard_scrubs_a_chunked_answer_cut_anywhere)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *req = "GET /a HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+			  "GET /b HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	const char *text = "<p>real-A-value</p>";
+	struct msb_buf ans = { 0 };
+	char line[16];
+
+	msb_buf_append(&ans, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		       47);
+	for (const char *c = text; *c; c++) {
+		msb_buf_append(&ans, "1;x=y\r\n", 7);
+		msb_buf_append(&ans, c, 1);
+		msb_buf_append(&ans, "\r\n", 2);
+	}
+	snprintf(line, sizeof(line), "0\r\n");
+	msb_buf_append(&ans, line, strlen(line));
+	msb_buf_append(&ans, "X-T: real-A-value\r\n\r\n", 21);
+	msb_buf_append(&ans, "HTTP/1.1 204 No Content\r\n\r\n", 27);
+	setup(GUARD_BLOCK);
+	for (size_t step = 1; step <= ans.len; step += 3) {
+		struct msb_buf guest = { 0 }, body = { 0 }, tr = { 0 };
+		struct http1_resp r;
+		struct http1_chunks c = { 0 };
+		const uint8_t *g;
+		int done = 0;
+		long w;
+
+		CHECK_EQ_INT(answer_of(&fi, req, msb_buf_data(&ans), ans.len,
+				       step, 0, &guest),
+			     0);
+		g = msb_buf_data(&guest);
+		CHECK(!holds(&guest, "real-A-value"));
+		/* it frames as two answers: the body whole, scrubbed */
+		CHECK_EQ_INT(http1_resp_head(g, guest.len, 0, &r), 1);
+		CHECK(r.body == HTTP1_BODY_CHUNKED);
+		w = http1_chunks_decode(&c, g + r.head_len, guest.len - r.head_len,
+					&body, &tr, &done);
+		CHECK(done && w > 0);
+		CHECK(body.len == strlen("<p></p>") + strlen(PH_A) &&
+		      holds(&body, "<p>" PH_A "</p>"));
+		CHECK(tr.len && holds(&tr, "X-T: " PH_A "\r\n"));
+		if (done && w > 0)
+			CHECK(same(&(struct msb_buf){ guest.p,
+						      guest.off + r.head_len + w,
+						      guest.len - r.head_len - w,
+						      0 },
+				   "HTTP/1.1 204 No Content\r\n\r\n"));
+		msb_buf_free(&guest);
+		msb_buf_free(&body);
+		msb_buf_free(&tr);
+	}
+	msb_buf_free(&ans);
+	msb_vault_free(&vault);
+}
+
+/* Until close: the tail that could begin a value waits, and goes when the
+ * server closes; a tail that cannot goes at once. */
+TEST(guard_scrubs_an_answer_until_close)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *req = "GET / HTTP/1.0\r\nHost: api.example.com\r\n\r\n";
+	static const char head[] = "HTTP/1.0 200 OK\r\n\r\n";
+	struct msb_buf up = { 0 }, host = { 0 }, guest = { 0 };
+	void *g;
+
+	setup(GUARD_BLOCK);
+	g = guard_new(&genv, &fi, 1);
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)req,
+					      strlen(req), &up, &guest), 0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)head,
+					   strlen(head), &host, &guest), 0);
+	CHECK(same(&guest, head));
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"abc real-A",
+					   10, &host, &guest), 0);
+	/* "real-A" could be the start of a value: held */
+	CHECK(guest.len == strlen(head) + 4);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"-value xyz re",
+					   13, &host, &guest), 0);
+	CHECK(holds(&guest, "abc " PH_A " xyz"));
+	CHECK(!holds(&guest, "xyz re"));
+	CHECK_EQ_INT(guard_filter.to_guest(g, NULL, 0, &host, &guest), 0);
+	CHECK(holds(&guest, "abc " PH_A " xyz re"));
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+}
+
+/* HEAD, 1xx, 304: no body whatever the head says; the next answer is
+ * framed right after. */
+TEST(guard_frames_answers_without_a_body)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *req = "HEAD /a HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+			  "GET /b HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+			  "GET /c HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	static const char ans[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+		"HTTP/1.1 100 Continue\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nreal-A-value"
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n";
+	struct msb_buf guest = { 0 };
+
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(answer_of(&fi, req, (const uint8_t *)ans, strlen(ans), 7,
+			       0, &guest),
+		     0);
+	CHECK(same(&guest, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+			   "HTTP/1.1 100 Continue\r\n\r\n"
+			   "HTTP/1.1 200 OK\r\nContent-Length: 48\r\n\r\n" PH_A
+			   "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n"));
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+}
+
+/* The forms an echo could return: percent- and JSON-encoded, base64 at
+ * any alignment, and the Basic credential the guard itself rewrote. */
+TEST(guard_scrubs_encoded_values_and_basic_credentials)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	/* base64("u:" PH_A) */
+	const char *req =
+		"GET / HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Basic "
+		"dTptc2JfcGxhY2Vob2xkZXJfMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+		"\r\n\r\n";
+	/* the rewritten one, base64("u:real-A-value"), and base64 of
+	 * "x" "real-A-value" "yz", of "xy" "real-A-value", of
+	 * "real-A-value" */
+	static const char body[] =
+		"{\"auth\":\"Basic dTpyZWFsLUEtdmFsdWU=\"}\n"
+		"eHJlYWwtQS12YWx1ZXl6\n"
+		"eHlyZWFsLUEtdmFsdWU=\n"
+		"cmVhbC1BLXZhbHVl\n";
+	/* and the echoed head in base64: the rewritten credential inside */
+	static const char head[] = "GET / HTTP/1.1\nAuthorization: Basic "
+				   "dTpyZWFsLUEtdmFsdWU=\n";
+	char ans[1024], b64[256];
+	struct msb_buf guest = { 0 };
+
+	b64[msb_b64_encode((const uint8_t *)head, strlen(head), b64)] = '\0';
+	snprintf(ans, sizeof(ans),
+		 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s%s",
+		 strlen(body) + strlen(b64), body, b64);
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(answer_of(&fi, req, (const uint8_t *)ans, strlen(ans), 5,
+			       0, &guest),
+		     0);
+	/* the guest's own credential back */
+	CHECK(holds(&guest, "Basic dTptc2JfcGxhY2Vob2xkZXJfMDEyMzQ1Njc4OWFiY2R"
+			    "lZjAxMjM0NTY3ODlhYmNkZWY=\"}"));
+	CHECK(!holds(&guest, "dTpyZWFsLUEtdmFsdWU="));
+	/* base64 at each alignment: the value's own characters gone */
+	CHECK(!holds(&guest, "cmVhbC1BLXZhbHVl"));
+	CHECK(!holds(&guest, "JlYWwtQS12YWx1Z"));
+	CHECK(!holds(&guest, "lYWwtQS12YWx1ZX") && !holds(&guest, "YWwtQS12YWx1"));
+	/* the base64 of the head: decoded, the guest's credential in it */
+	{
+		const uint8_t *g = msb_buf_data(&guest);
+		const uint8_t *b = memmem(g, guest.len, "R0VUIC8g", 8);
+		uint8_t dec[512];
+		long dl = -1;
+
+		if (b) {
+			dl = msb_b64_decode((const char *)b,
+					    guest.len - (size_t)(b - g), dec);
+		}
+		if (dl <= 0)
+			unit_fail(__FILE__, __LINE__, "'%.*s'", (int)guest.len,
+				  g);
+		if (dl > 0) {
+			CHECK(!memmem(dec, (size_t)dl, "dTpyZWFsLUEtdmFsdWU", 19));
+			CHECK(memmem(dec, (size_t)dl, "dTptc2JfcGxhY2Vob2xkZXJf", 24));
+		}
+	}
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+	/* a value with bytes that encode: percent, JSON */
+	msb_vault_free(&vault);
+	vault_add(&vault, "C=@env:Z:api.example.com", NULL, PH_A, "a/b+c\"d e");
+	CHECK_EQ_INT(msb_vault_scrub(&vault), 0);
+	{
+		static const char eb[] = "q=a%2Fb%2Bc%22d%20e\n"
+					 "q=a/b%2Bc%22d%20e\n"
+					 "\"a/b+c\\\"d e\"\n"
+					 "\"a\\/b+c\\\"d e\"\n";
+		char enc[256];
+
+		snprintf(enc, sizeof(enc),
+			 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+			 strlen(eb), eb);
+
+		genv = (struct guard_env){ &vault, GUARD_BLOCK, logger, NULL,
+					   NULL };
+		CHECK_EQ_INT(answer_of(&fi, "GET / HTTP/1.1\r\nHost: api.example.com"
+					    "\r\n\r\n",
+				       (const uint8_t *)enc, strlen(enc), 9, 0,
+				       &guest),
+			     0);
+		CHECK(holds(&guest, "q=" PH_A "\nq=" PH_A "\n\"" PH_A "\"\n\""
+				    PH_A "\"\n"));
+		msb_buf_free(&guest);
+	}
+	msb_vault_free(&vault);
+}
+
+/* A compressed answer where a value could have gone cannot be scrubbed:
+ * 502; elsewhere it passes as its bytes. */
+TEST(guard_refuses_compressed_answers_where_a_value_may_go)
+{
+	struct msb_flow_info bound = info("api.example.com", 1);
+	struct msb_flow_info other = info("www.example.com", 1);
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+				  "Content-Length: 4\r\n\r\n\x1f\x8b\x08\x01";
+	struct msb_buf guest = { 0 };
+
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(answer_of(&bound, "GET / HTTP/1.1\r\nHost: api.example.com"
+				       "\r\n\r\n",
+			       (const uint8_t *)ans, strlen(ans), 10, 0, &guest),
+		     -EPROTO);
+	CHECK(holds(&guest, "HTTP/1.1 502 Bad Gateway\r\n"));
+	CHECK(!holds(&guest, "\x1f\x8b"));
+	CHECK(strstr(logbuf, "answer from 198.51.100.2:443 (server name "
+			     "'api.example.com') refused: it is compressed "
+			     "(Content-Encoding gzip)"));
+	msb_buf_free(&guest);
+	CHECK_EQ_INT(answer_of(&other, "GET / HTTP/1.1\r\nHost: www.example.com"
+				       "\r\n\r\n",
+			       (const uint8_t *)ans, strlen(ans), 10, 0, &guest),
+		     0);
+	CHECK(same(&guest, ans));
+	msb_buf_free(&guest);
+	/* one without a body says what it would be: nothing to scrub */
+	CHECK_EQ_INT(answer_of(&bound, "GET / HTTP/1.1\r\nHost: api.example.com"
+				       "\r\n\r\n",
+			       (const uint8_t *)"HTTP/1.1 304 Not Modified\r\n"
+						"Content-Encoding: gzip\r\n\r\n",
+			       53, 53, 0, &guest),
+		     0);
+	CHECK(same(&guest, "HTTP/1.1 304 Not Modified\r\n"
+			   "Content-Encoding: gzip\r\n\r\n"));
+	msb_buf_free(&guest);
+	/* an answer that cannot be framed: 502 */
+	CHECK(answer_of(&bound, "GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+			(const uint8_t *)"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+					 "Content-Length: 2\r\n\r\nab",
+			60, 60, 0, &guest) == -EBADMSG);
+	CHECK(holds(&guest, "502 Bad Gateway"));
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+}
+
+/* A body by length over 8 MiB streams: chunked to a guest that reads
+ * HTTP/1.1 (until close to one that reads 1.0), scrubbed on the way. */
+TEST(guard_streams_an_answer_over_8_mib)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	size_t blen = 9u << 20;
+	uint8_t *body = malloc(blen);
+	char head[128];
+	int hl;
+
+	if (!body)
+		return;
+	for (size_t i = 0; i < blen; i++)
+		body[i] = (uint8_t)('a' + unit_rand() % 26);
+	memcpy(body + (5u << 20) - 3, "real-A-value", 12);
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", blen);
+	setup(GUARD_BLOCK);
+	for (int v10 = 0; v10 < 2; v10++) {
+		struct msb_buf ans = { 0 }, guest = { 0 }, dec = { 0 }, tr = { 0 };
+		struct http1_resp r;
+		struct http1_chunks c = { 0 };
+		int done = 0;
+
+		msb_buf_append(&ans, head, (size_t)hl);
+		msb_buf_append(&ans, body, blen);
+		CHECK_EQ_INT(answer_of(&fi,
+				       v10 ? "GET / HTTP/1.0\r\nHost: api.example.com\r\n\r\n" :
+					     "GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+				       msb_buf_data(&ans), ans.len, 65536, 0,
+				       &guest),
+			     v10 ? -ECONNRESET : 0);
+		CHECK_EQ_INT(http1_resp_head(msb_buf_data(&guest), guest.len, 0,
+					     &r),
+			     1);
+		CHECK(r.body == (v10 ? HTTP1_BODY_CLOSE : HTTP1_BODY_CHUNKED));
+		if (v10) {
+			CHECK(holds(&guest, "Connection: close\r\n"));
+			msb_buf_append(&dec, msb_buf_data(&guest) + r.head_len,
+				       guest.len - r.head_len);
+		} else {
+			CHECK(http1_chunks_decode(&c, msb_buf_data(&guest) +
+							      r.head_len,
+						  guest.len - r.head_len, &dec,
+						  &tr, &done) ==
+			      (long)(guest.len - r.head_len));
+			CHECK(done);
+		}
+		CHECK(dec.len == blen - 12 + 48);
+		CHECK(!holds(&dec, "real-A-value") && holds(&dec, PH_A));
+		CHECK(dec.len > (5u << 20) &&
+		      !memcmp(msb_buf_data(&dec), body, (5u << 20) - 3));
+		msb_buf_free(&ans);
+		msb_buf_free(&guest);
+		msb_buf_free(&dec);
+		msb_buf_free(&tr);
+	}
+	msb_vault_free(&vault);
+	free(body);
+}
+
+/* After a 101 (a WebSocket), the bytes are scrubbed as bytes. */
+TEST(guard_scrubs_a_tunnel_as_bytes)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	static const char ans[] =
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n\r\n\x81\x0creal-A-value";
+	struct msb_buf guest = { 0 };
+
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(answer_of(&fi, "GET /ws HTTP/1.1\r\nHost: api.example.com\r\n"
+				    "Upgrade: websocket\r\n\r\n",
+			       (const uint8_t *)ans, strlen(ans), 4, 1, &guest),
+		     0);
+	CHECK(holds(&guest, "Connection: Upgrade\r\n\r\n\x81\x0c" PH_A));
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
 }

@@ -47,8 +47,8 @@ TEST(secret_parse_in_place)
 TEST(secret_record_checks_and_placeholders)
 {
 	msb_secret s[2] = {
-		{ "A", MSB_SECRET_ENV, "UNIT_SECRET_A", "API.Example.com,*.x.org" },
-		{ "B", MSB_SECRET_VALUE, "v", "b.io" },
+		{ "A", MSB_SECRET_ENV, "UNIT_SECRET_A", "API.Example.com,*.x.org", NULL },
+		{ "B", MSB_SECRET_VALUE, "v", "b.io", NULL },
 	};
 	msb_error err = { 0 };
 	json_object *j;
@@ -72,13 +72,20 @@ TEST(secret_record_checks_and_placeholders)
 	json_object_put(j);
 
 	struct { msb_secret s; const char *why; } bad[] = {
-		{ { "1A", MSB_SECRET_ENV, "V", "h.io" }, "not an environment variable name" },
-		{ { "A", MSB_SECRET_ENV, "V", "" }, "is not a host name" },
-		{ { "A", MSB_SECRET_ENV, "V", "h x.io" }, "is not a host name" },
-		{ { "A", MSB_SECRET_ENV, "V", "*.*.io" }, "is not a host name" },
-		{ { "A", MSB_SECRET_VALUE, "v", "a:b" }, "is not a host name" },
-		{ { "A", MSB_SECRET_ENV, "", "h.io" }, "has no source" },
-		{ { "A", MSB_SECRET_FILE, "/nonexistent/x", "h.io" }, "cannot read" },
+		{ { "1A", MSB_SECRET_ENV, "V", "h.io", NULL }, "not an environment variable name" },
+		{ { "A", MSB_SECRET_ENV, "V", "", NULL }, "is not a host name" },
+		{ { "A", MSB_SECRET_ENV, "V", "h x.io", NULL }, "is not a host name" },
+		{ { "A", MSB_SECRET_ENV, "V", "*.*.io", NULL }, "is not a host name" },
+		{ { "A", MSB_SECRET_VALUE, "v", "a:b", NULL }, "is not a host name" },
+		{ { "A", MSB_SECRET_ENV, "", "h.io", NULL }, "has no source" },
+		{ { "A", MSB_SECRET_FILE, "/nonexistent/x", "h.io", NULL }, "cannot read" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "cookie" }, "is not a place its value can go" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "query,,body" }, "is not a place" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "header:a b" }, "is not a header name" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "header:" }, "is not a place" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "header:Host" }, "never carries a value" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "header:content-length" }, "never carries a value" },
+		{ { "A", MSB_SECRET_ENV, "V", "h.io", "header:a,header:b,header:c,header:d,header:e,header:f,header:g,header:h,header:i" }, "more than 8 headers" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int r = msb_secrets_json(&bad[i].s, 1, &j, &err);
@@ -96,9 +103,10 @@ TEST(secret_sealed_into_the_vault)
 {
 	char dir[256], path[300];
 	msb_secret s[3] = {
-		{ "A", MSB_SECRET_ENV, "UNIT_SECRET_A", "api.example.com,*.x.org" },
-		{ "B", MSB_SECRET_FILE, path, "b.io" },
-		{ "C", MSB_SECRET_VALUE, "va\"lue\\c", "c.io" },
+		{ "A", MSB_SECRET_ENV, "UNIT_SECRET_A", "api.example.com,*.x.org",
+		  "header:X-Api-Key,query,Body" },
+		{ "B", MSB_SECRET_FILE, path, "b.io", NULL },
+		{ "C", MSB_SECRET_VALUE, "va\"lue\\c", "c.io", "" },
 	};
 	msb_error err = { 0 };
 	struct msb_vault v;
@@ -126,6 +134,58 @@ TEST(secret_sealed_into_the_vault)
 	CHECK(!secret_host_allowed(&v.s[0].spec, "x.org"));
 	CHECK(!secret_host_allowed(&v.s[0].spec, "evilx.org"));
 	CHECK(!secret_host_allowed(&v.s[0].spec, "api.example.com.evil.io"));
+	/* where each value may go: as given, Authorization by default */
+	CHECK(v.s[0].spec.places == (SECRET_IN_AUTH | SECRET_IN_HEADER |
+				     SECRET_IN_QUERY | SECRET_IN_BODY));
+	CHECK_STR(v.s[0].spec.headers, "x-api-key");
+	CHECK(v.s[1].spec.places == SECRET_IN_AUTH && !v.s[1].spec.headers[0]);
+	CHECK(v.s[2].spec.places == SECRET_IN_AUTH);
+	{
+		json_object *in = json_object_object_get(
+			json_object_array_get_idx(j, 0), "inject");
+
+		CHECK(!strcmp(json_object_to_json_string_ext(
+				      in, JSON_C_TO_STRING_PLAIN),
+			      "[\"authorization\",\"header:x-api-key\","
+			      "\"query\",\"body\"]"));
+	}
+	/* the scrub knows every value */
+	{
+		const struct scrub *set = &v.scrub;
+		const char *in = "a=env-value&b=va%22lue%5Cc&c=file-value";
+		struct msb_buf out = { 0 };
+		char want[256];
+
+		CHECK_EQ_INT(scrub_run(&set, 1, (const uint8_t *)in, strlen(in),
+				       1, &out, NULL),
+			     (long)strlen(in));
+		snprintf(want, sizeof(want), "a=%s&b=%s&c=%s", v.s[0].placeholder,
+			 v.s[2].placeholder, v.s[1].placeholder);
+		CHECK(out.len == strlen(want) &&
+		      !memcmp(msb_buf_data(&out), want, out.len));
+		msb_buf_free(&out);
+	}
+	msb_vault_free(&v);
+	/* a record made before places existed: Authorization only */
+	for (size_t i = 0; i < 3; i++)
+		json_object_object_del(json_object_array_get_idx(j, i), "inject");
+	CHECK_EQ_INT(msb_secrets_seal(j, s, 3, &fd, &err), 0);
+	CHECK_EQ_INT(msb_vault_load(&v, j, fd, &err), 0);
+	CHECK(v.s[0].spec.places == SECRET_IN_AUTH && !v.s[0].spec.headers[0]);
+	msb_vault_free(&v);
+	/* an edited one is refused */
+	json_object_object_add(json_object_array_get_idx(j, 0), "inject",
+			       json_tokener_parse("[\"header:Host\"]"));
+	CHECK_EQ_INT(msb_secrets_seal(j, s, 3, &fd, &err), 0);
+	CHECK(msb_vault_load(&v, j, fd, &err) < 0 &&
+	      strstr(err.message, "recreate the sandbox"));
+	json_object_object_add(json_object_array_get_idx(j, 0), "inject",
+			       json_tokener_parse("[\"query,body\"]"));
+	CHECK_EQ_INT(msb_secrets_seal(j, s, 3, &fd, &err), 0);
+	CHECK(msb_vault_load(&v, j, fd, &err) < 0);
+	json_object_object_del(json_object_array_get_idx(j, 0), "inject");
+	CHECK_EQ_INT(msb_secrets_seal(j, s, 3, &fd, &err), 0);
+	CHECK_EQ_INT(msb_vault_load(&v, j, fd, &err), 0);
 	{
 		char req[200];
 

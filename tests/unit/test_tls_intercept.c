@@ -22,6 +22,9 @@
 struct rec {
 	struct msb_buf up, down;
 	int tls, opened, closed;
+	int hold;  /* keep the server's bytes until it is done (ends) */
+	int ends;  /* to_guest(NULL, 0) calls */
+	size_t let; /* bytes of @down let go */
 	char sni[FILTER_HOST_MAX + 1];
 	int resolved;
 };
@@ -45,10 +48,17 @@ static int rec_down(void *st, const uint8_t *p, size_t n,
 		    struct msb_buf *host, struct msb_buf *guest)
 {
 	struct rec *r = st;
+	size_t from = r->let;
 
 	(void)host;
+	if (!n)
+		r->ends++;
 	msb_buf_append(&r->down, p, n);
-	return msb_buf_append(guest, p, n);
+	if (r->hold && n)
+		return 0;
+	r->let = r->down.len;
+	return msb_buf_append(guest, msb_buf_data(&r->down) + from,
+			      r->down.len - from);
 }
 
 static void rec_close(void *st)
@@ -532,4 +542,63 @@ TEST(tls_intercept_without_a_ca_passes_tls_and_guards_http)
 	msb_buf_free(&hello);
 	msb_buf_free(&r.rec.up);
 	ERR_clear_error();
+}
+
+/* An inner filter that holds the server's last bytes (a scrub waiting to
+ * see whether they begin a value) lets them go when the server is done:
+ * at its close_notify, before ours reaches the guest, and when its socket
+ * closes without one. */
+TEST(tls_intercept_the_inner_filter_lets_go_at_the_end)
+{
+	char dir[256], ans[64];
+	struct rig r;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	for (int notify = 0; notify < 2; notify++) {
+		struct msb_buf s = { 0 }, host = { 0 }, guest = { 0 };
+		int n;
+
+		CHECK_EQ_INT(rig_init(&r, dir, "api.test", "api.test",
+				      "api.test", 1),
+			     0);
+		shuttle(&r);
+		CHECK(request(&r, "GET / HTTP/1.0\r\n\r\n", ans,
+			      sizeof(ans)) > 0);
+		r.rec.hold = 1;
+		SSL_write(r.srv, "the tail", 8);
+		take(r.sout, &s);
+		CHECK_EQ_INT(tls_flow_filter.to_guest(r.flow, msb_buf_data(&s),
+						      s.len, &host, &guest),
+			     0);
+		CHECK_EQ_INT(guest.len, 0); /* held */
+		s.len = 0;
+		if (notify) {
+			SSL_shutdown(r.srv);
+			take(r.sout, &s);
+			CHECK_EQ_INT(tls_flow_filter.to_guest(
+					     r.flow, msb_buf_data(&s), s.len,
+					     &host, &guest),
+				     0);
+		}
+		/* the socket's end (after a close_notify: nothing more) */
+		CHECK_EQ_INT(tls_flow_filter.to_guest(r.flow, NULL, 0, &host,
+						      &guest),
+			     0);
+		CHECK_EQ_INT(r.rec.ends, 1); /* once, either way */
+		BIO_write(r.cin, msb_buf_data(&guest), (int)guest.len);
+		n = SSL_read(r.cli, ans, sizeof(ans) - 1);
+		CHECK_EQ_INT(n, 8);
+		CHECK(n == 8 && !memcmp(ans, "the tail", 8));
+		if (notify) {
+			n = SSL_read(r.cli, ans, sizeof(ans));
+			CHECK(n <= 0 &&
+			      SSL_get_error(r.cli, n) == SSL_ERROR_ZERO_RETURN);
+		}
+		msb_buf_free(&s);
+		msb_buf_free(&host);
+		msb_buf_free(&guest);
+		rig_free(&r);
+	}
+	msb_rm_rf(dir);
 }

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http1_resp.c - libFuzzer target: a server's bytes into the guard's
+ * answers side (src/secrets/guard_resp.c over src/http/http1_resp.c and
+ * src/secrets/scrub.c)
+ *
+ * The first byte picks how the input is split into reads, which requests
+ * the guest sent before (GET, HEAD, CONNECT, an Upgrade, HTTP/1.0;
+ * pipelined) and whether the server closes at the end. The rest is what
+ * the server sends. Nothing the guest gets may hold a value of the vault
+ * (whatever the framing: chunks cut it, a head holds it, the stream ends
+ * in it), and a chunked body decodes the same in pieces as whole.
+ */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard.h"
+#include "http1.h"
+
+/* values no framing of ours can complete (no CR, LF, hex digit, no
+ * "HTTP/1.") */
+static const char *const VALUES[] = { "!SECRET@@zz!", "@@@@####" };
+static const char *const PH[] = {
+	"msb_placeholder_0123456789abcdef0123456789abcdef",
+	"msb_placeholder_fedcba9876543210fedcba9876543210",
+};
+static const char *const REQS[] = {
+	"GET / HTTP/1.1\r\nHost: api.test\r\n\r\n",
+	"HEAD / HTTP/1.1\r\nHost: api.test\r\n\r\n",
+	"GET / HTTP/1.0\r\nHost: api.test\r\n\r\n",
+	"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: api.test\r\nUpgrade: websocket\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: api.test\r\nAuthorization: Basic "
+	"dTptc2JfcGxhY2Vob2xkZXJfMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	"\r\n\r\n",
+};
+
+static struct msb_vault vault;
+static struct guard_env env;
+
+static void setup(void)
+{
+	msb_error err;
+
+	for (size_t i = 0; i < 2; i++) {
+		struct msb_vault_secret *s = &vault.s[vault.n++];
+
+		if (secret_spec_parse(i ? "B=@env:Y:api.test" :
+					  "A=@env:X:api.test",
+				      &s->spec, &err) < 0)
+			abort();
+		strcpy(s->placeholder, PH[i]);
+		s->value = strdup(VALUES[i]);
+		s->len = strlen(VALUES[i]);
+	}
+	if (msb_vault_scrub(&vault) < 0)
+		abort();
+	env = (struct guard_env){ &vault, GUARD_LOG, NULL, NULL, NULL };
+}
+
+static void check_chunks(const uint8_t *p, size_t n, size_t step)
+{
+	struct http1_chunks a = { 0 }, b = { 0 };
+	struct msb_buf da = { 0 }, ta = { 0 }, db = { 0 }, tb = { 0 }, in = { 0 };
+	int done_a, done_b = 0;
+	long wa = http1_chunks_decode(&a, p, n, &da, &ta, &done_a), wb = 0;
+
+	for (size_t at = 0; at < n && !done_b && wb >= 0; at += step) {
+		long w;
+
+		msb_buf_append(&in, p + at, at + step > n ? n - at : step);
+		w = http1_chunks_decode(&b, msb_buf_data(&in), in.len, &db, &tb,
+					&done_b);
+		if (w < 0) {
+			wb = w;
+			break;
+		}
+		msb_buf_consume(&in, (size_t)w);
+		wb += w;
+	}
+	/* whole and in pieces agree on where it ends and what it holds */
+	if (wa >= 0 && done_a &&
+	    (wb != wa || !done_b || da.len != db.len ||
+	     (da.len && memcmp(msb_buf_data(&da), msb_buf_data(&db), da.len)) ||
+	     ta.len != tb.len))
+		abort();
+	msb_buf_free(&da);
+	msb_buf_free(&ta);
+	msb_buf_free(&db);
+	msb_buf_free(&tb);
+	msb_buf_free(&in);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct msb_flow_info fi = { 0 };
+	struct msb_buf up = { 0 }, host = { 0 }, guest = { 0 };
+	size_t step;
+	unsigned pick;
+	void *g;
+	int r = 0;
+
+	if (!vault.n)
+		setup();
+	if (size < 2)
+		return 0;
+	step = (size_t)(data[0] & 0x1f) * 7 + 1;
+	pick = data[1];
+	data += 2;
+	size -= 2;
+	check_chunks(data, size, step);
+	snprintf(fi.sni, sizeof(fi.sni), "api.test");
+	fi.resolved_sni = 1;
+	g = guard_new(&env, &fi, 1);
+	if (!g)
+		return 0;
+	/* one to three requests, pipelined */
+	for (unsigned i = 0, k = pick; i < 1 + (pick >> 6) % 3; i++, k /= 6)
+		guard_filter.to_upstream(g, (const uint8_t *)REQS[k % 6],
+					 strlen(REQS[k % 6]), &up, &guest);
+	for (size_t at = 0; at < size && r == 0; at += step)
+		r = guard_filter.to_guest(g, data + at,
+					  at + step > size ? size - at : step,
+					  &host, &guest);
+	if (r == 0 && (data[-2] & 0x80))
+		guard_filter.to_guest(g, NULL, 0, &host, &guest);
+	for (size_t i = 0; i < 2; i++)
+		if (guest.len && memmem(msb_buf_data(&guest), guest.len,
+					VALUES[i], strlen(VALUES[i])))
+			abort();
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&host);
+	msb_buf_free(&guest);
+	return 0;
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* guard_resp.c - the server's answers on a guarded flow, scrubbed of every
+ * secret value before the guest reads them (docs/secrets.md)
+ *
+ * Theory of operation. A server a value may go to can send it back (an
+ * echo, an error page quoting the request, a model asked to repeat it).
+ * So in a sandbox with secrets, every byte a guarded flow's server sends
+ * passes through the vault's scrub (scrub.h: each value, raw,
+ * percent-, JSON- and base64-encoded, becomes its placeholder) and the
+ * flow's own (the Basic credentials the guard rewrote, back to what the
+ * guest wrote). A value's length is not its placeholder's, so answers are
+ * framed (http1.h: the head, then a body by length, chunked, until close,
+ * or none, as the request each answers says) and written out again with
+ * their new framing:
+ *   - the head, scrubbed whole (a value echoed in a header or the status);
+ *   - a body by length up to HTTP1_BODY_MAX: held whole, scrubbed, sent
+ *     with its new Content-Length;
+ *   - a longer one: scrubbed as it comes and sent chunked (to a guest that
+ *     reads HTTP/1.1) or until close (Content-Length removed, the
+ *     connection closed after it);
+ *   - chunked: decoded (a value cut across chunks is whole again),
+ *     scrubbed as it comes, sent as new chunks, the trailer scrubbed;
+ *   - until close, and after the head of the answer to a CONNECT or an
+ *     Upgrade request (whose side guard.c no longer frames): scrubbed as
+ *     bytes, the held tail sent when the server closes.
+ * Where a value could go with the request (P_BOUND), the request asked
+ * for identity (http1_rewrite.identity); an answer compressed anyway
+ * cannot be scrubbed and is refused with 502. Elsewhere a compressed body
+ * passes as its bytes (no value went there to be compressed). An answer
+ * that cannot be framed is refused (502 if none of it was sent).
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guard_priv.h"
+
+/* A flow keeps the forms of this many Basic credentials it rewrote (the
+ * newest). */
+#define BASIC_MAX 8
+
+int guard_expect(struct guard *g, unsigned flags)
+{
+	if (g->p_len == PENDING_MAX)
+		return -ENOBUFS;
+	g->pending[(g->p_first + g->p_len++) % PENDING_MAX] = (uint8_t)flags;
+	return 0;
+}
+
+void guard_basic(void *ctx, const char *sent, size_t sl, const char *orig,
+		 size_t ol)
+{
+	struct guard *g = ctx;
+
+	if (g->basic.n >= BASIC_MAX * 11)
+		scrub_free(&g->basic);
+	scrub_add_forms(&g->basic, sent, sl, orig, ol);
+}
+
+void guard_resp_free(struct guard *g)
+{
+	msb_buf_free(&g->rin);
+	msb_buf_free(&g->plain);
+	msb_buf_free(&g->rhead);
+	msb_buf_free(&g->trailer);
+	scrub_free(&g->basic);
+}
+
+/* bytes_at() - a buffer's bytes (NULL when it never held any) */
+static const uint8_t *bytes_at(const struct msb_buf *b)
+{
+	return b->p ? msb_buf_data(b) : NULL;
+}
+
+/* scrub() - @p[0..n) scrubbed into @out; Return: bytes taken (see
+ * scrub_run()), or -ENOMEM */
+static long scrub(const struct guard *g, const uint8_t *p, size_t n,
+		  int final, struct msb_buf *out)
+{
+	const struct scrub *sets[] = { &g->env->vault->scrub, &g->basic };
+
+	return scrub_run(sets, 2, p, n, final, out, NULL);
+}
+
+/* front() - what the request the next answer is for told (P_*); 0 for
+ * an answer nobody asked for */
+static unsigned front(const struct guard *g)
+{
+	return g->p_len ? g->pending[g->p_first] : 0;
+}
+
+static void pop(struct guard *g)
+{
+	if (g->p_len) {
+		g->p_first = (g->p_first + 1) % PENDING_MAX;
+		g->p_len--;
+	}
+}
+
+/* the framing an answer's head goes out with */
+enum frame {
+	F_KEEP,    /* as it came */
+	F_LENGTH,  /* Content-Length: the scrubbed body's */
+	F_CHUNKED, /* Content-Length dropped, Transfer-Encoding: chunked */
+	F_CLOSE,   /* Content-Length dropped, Connection: close */
+	F_TE,      /* chunked as it came: a Content-Length beside it dropped
+		    * (RFC 9112 §6.3 rule 3) */
+};
+
+static int is_field(const uint8_t *l, size_t name, const char *f)
+{
+	return name == strlen(f) && !strncasecmp((const char *)l, f, name);
+}
+
+/* put_head() - an answer's head to @guest: its lines scrubbed, its
+ * framing @how (@len for F_LENGTH) said where its Content-Length was,
+ * every line ending in CRLF; an answer nothing is changed in goes as it
+ * came */
+static int put_head(const struct guard *g, const uint8_t *head, size_t hl,
+		    enum frame how, uint64_t len, struct msb_buf *guest)
+{
+	struct msb_buf tmp = { 0 };
+	const uint8_t *line;
+	size_t at = 0, n, name;
+	char fr[64] = "";
+	int r = 0, put = 0;
+
+	if (how == F_LENGTH)
+		snprintf(fr, sizeof(fr), "Content-Length: %llu",
+			 (unsigned long long)len);
+	else if (how == F_CHUNKED)
+		snprintf(fr, sizeof(fr), "Transfer-Encoding: chunked");
+	else if (how == F_CLOSE)
+		snprintf(fr, sizeof(fr), "Connection: close");
+	while (http1_resp_field(head, hl, &at, &line, &n, &name)) {
+		if (how != F_KEEP && is_field(line, name, "content-length")) {
+			/* ours in the place of the first */
+			line = (const uint8_t *)fr;
+			n = put ? 0 : strlen(fr);
+			put = 1;
+		} else if (how == F_CLOSE &&
+			   (is_field(line, name, "connection") ||
+			    is_field(line, name, "keep-alive"))) {
+			continue;
+		}
+		if (n && (msb_buf_append(&tmp, line, n) < 0 ||
+			  msb_buf_append(&tmp, "\r\n", 2) < 0)) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (scrub(g, bytes_at(&tmp), tmp.len, 1, guest) < 0 ||
+	    (!put && fr[0] && (msb_buf_append(guest, fr, strlen(fr)) < 0 ||
+		       msb_buf_append(guest, "\r\n", 2) < 0)) ||
+	    msb_buf_append(guest, "\r\n", 2) < 0)
+		r = -ENOMEM;
+out:
+	msb_buf_free(&tmp);
+	return r;
+}
+
+/* put_body() - what is in @g->plain, scrubbed as far as it can be (all of
+ * it if @final), to @guest: as a chunk if @g->rechunk */
+static int put_body(struct guard *g, int final, struct msb_buf *guest)
+{
+	struct msb_buf out = { 0 };
+	long took = scrub(g, bytes_at(&g->plain), g->plain.len, final,
+			  g->rechunk ? &out : guest);
+	char size[32];
+	int r = 0;
+
+	if (took < 0)
+		return -ENOMEM;
+	msb_buf_consume(&g->plain, (size_t)took);
+	if (g->rechunk && out.len) {
+		snprintf(size, sizeof(size), "%zx\r\n", out.len);
+		if (msb_buf_append(guest, size, strlen(size)) < 0 ||
+		    msb_buf_append(guest, bytes_at(&out), out.len) < 0 ||
+		    msb_buf_append(guest, "\r\n", 2) < 0)
+			r = -ENOMEM;
+	}
+	msb_buf_free(&out);
+	return r;
+}
+
+/* refuse() - an answer that cannot go to the guest: ours instead if none
+ * of it went, and the connection ends */
+static int refuse(struct guard *g, int e, const char *why,
+		  struct msb_buf *guest)
+{
+	char dst[64];
+
+	guard_dst(g, dst, sizeof(dst));
+	guard_say(g, "secrets: answer from %s (server name '%s') refused: %s",
+		  dst, g->info.sni, why);
+	if (g->rst == R_HEAD)
+		guard_answer(guest, 502, "msb: refused: an answer that could "
+					 "not be scrubbed of secrets");
+	g->rst = R_DONE;
+	g->done = 1;
+	return e;
+}
+
+/* answered() - the current answer is through */
+static void answered(struct guard *g)
+{
+	g->rechunk = g->reclose = 0;
+	g->rst = g->raw_after ? R_RAW : R_HEAD;
+}
+
+/* head() - the head at the front of @g->rin. Return: 1 framed (the state
+ * moved on), 0 more is needed, or a negative errno (refused) */
+static int head(struct guard *g, struct msb_buf *guest)
+{
+	const uint8_t *p = bytes_at(&g->rin);
+	unsigned req = front(g);
+	struct http1_resp r;
+	char why[128];
+	int rc = http1_resp_head(p, g->rin.len, req & (P_HEAD | P_CONNECT),
+				 &r);
+
+	if (rc == 0 && !g->eof)
+		return 0;
+	if (rc == 0) {
+		/* cut short by the close: half a head is no answer (and
+		 * might end what the last one began) */
+		g->rin.len = 0;
+		g->rst = R_DONE;
+		return 0;
+	}
+	if (rc < 0)
+		return refuse(g, rc,
+			      rc == -E2BIG ? "its head is over 64 KiB" :
+					     "malformed or ambiguous framing",
+			      guest);
+	if (r.coding[0] && (req & P_BOUND) && r.body != HTTP1_BODY_NONE &&
+	    r.body != HTTP1_BODY_TUNNEL) {
+		snprintf(why, sizeof(why),
+			 "it is compressed (Content-Encoding %s) though the "
+			 "request asked for identity",
+			 r.coding);
+		return refuse(g, -EPROTO, why, guest);
+	}
+	if (r.interim) {
+		/* 100 Continue and the like: the final answer follows */
+		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		msb_buf_consume(&g->rin, r.head_len);
+		return rc < 0 ? rc : 1;
+	}
+	pop(g);
+	if ((req & (P_CONNECT | P_UPGRADE)) && r.body != HTTP1_BODY_NONE) {
+		/* The guest's side is no longer framed (guard.c): whatever
+		 * the answer, what follows its head is bytes, scrubbed as
+		 * one stream. */
+		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		msb_buf_consume(&g->rin, r.head_len);
+		g->rst = R_RAW;
+		return rc < 0 ? rc : 1;
+	}
+	g->raw_after = !!(req & (P_CONNECT | P_UPGRADE));
+	switch (r.body) {
+	case HTTP1_BODY_NONE:
+		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		answered(g);
+		break;
+	case HTTP1_BODY_TUNNEL:
+		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		g->rst = R_RAW;
+		break;
+	case HTTP1_BODY_LENGTH:
+		g->rleft = r.length;
+		if (r.length <= HTTP1_BODY_MAX) {
+			/* its head goes with the body's new length */
+			g->rhead.len = 0;
+			rc = msb_buf_append(&g->rhead, p, r.head_len);
+			g->rst = R_HELD;
+			break;
+		}
+		g->rechunk = r.minor == 1 && !(req & P_HTTP10);
+		g->reclose = !g->rechunk;
+		rc = put_head(g, p, r.head_len,
+			      g->rechunk ? F_CHUNKED : F_CLOSE, 0, guest);
+		g->rst = R_LENGTH;
+		break;
+	case HTTP1_BODY_CHUNKED:
+		g->rch = (struct http1_chunks){ 0 };
+		g->trailer.len = 0;
+		g->rechunk = 1;
+		rc = put_head(g, p, r.head_len, F_TE, 0, guest);
+		g->rst = R_CHUNKED;
+		break;
+	case HTTP1_BODY_CLOSE:
+		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		g->rst = R_CLOSE;
+		break;
+	}
+	msb_buf_consume(&g->rin, r.head_len);
+	return rc < 0 ? rc : 1;
+}
+
+/* take() - up to @g->rleft of the server's bytes into @g->plain */
+static int take(struct guard *g)
+{
+	size_t n = g->rin.len < g->rleft ? g->rin.len : (size_t)g->rleft;
+
+	if (n && msb_buf_append(&g->plain, bytes_at(&g->rin), n) < 0)
+		return -ENOMEM;
+	msb_buf_consume(&g->rin, n);
+	g->rleft -= n;
+	return 0;
+}
+
+/* held() - a body by length, held whole: out with its new length once
+ * in (or, cut short by the close, with what came) */
+static int held(struct guard *g, struct msb_buf *guest)
+{
+	struct msb_buf body = { 0 };
+	int r;
+
+	if (take(g) < 0)
+		return -ENOMEM;
+	if (g->rleft && !g->eof)
+		return 0;
+	r = scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0 ?
+		    -ENOMEM :
+		    put_head(g, bytes_at(&g->rhead), g->rhead.len,
+			     g->rleft ? F_KEEP : F_LENGTH, body.len, guest);
+	if (r == 0 && body.len &&
+	    msb_buf_append(guest, bytes_at(&body), body.len) < 0)
+		r = -ENOMEM;
+	msb_buf_free(&body);
+	g->plain.len = 0;
+	g->rhead.len = 0;
+	if (g->rleft)
+		g->rst = R_DONE;
+	else
+		answered(g);
+	return r < 0 ? r : 1;
+}
+
+/* streamed() - a body by length over HTTP1_BODY_MAX, as it comes */
+static int streamed(struct guard *g, struct msb_buf *guest)
+{
+	int end;
+
+	if (take(g) < 0)
+		return -ENOMEM;
+	end = !g->rleft;
+	if (put_body(g, end || g->eof, guest) < 0)
+		return -ENOMEM;
+	if (!end)
+		return g->eof ? (g->rst = R_DONE, 0) : 0;
+	if (g->rechunk && msb_buf_append(guest, "0\r\n\r\n", 5) < 0)
+		return -ENOMEM;
+	if (g->reclose) {
+		/* the connection ends here: said in its head */
+		g->rst = R_DONE;
+		g->done = 1;
+		return -ECONNRESET;
+	}
+	answered(g);
+	return 1;
+}
+
+/* chunked() - a chunked body: decoded, scrubbed, chunked again */
+static int chunked(struct guard *g, struct msb_buf *guest)
+{
+	int done;
+	long w = http1_chunks_decode(&g->rch, bytes_at(&g->rin),
+				     g->rin.len, &g->plain, &g->trailer, &done);
+
+	if (w < 0)
+		return refuse(g, (int)w, "its chunked framing is malformed",
+			      guest);
+	msb_buf_consume(&g->rin, (size_t)w);
+	if (put_body(g, done || g->eof, guest) < 0)
+		return -ENOMEM;
+	if (!done)
+		return g->eof ? (g->rst = R_DONE, 0) : 0;
+	if (msb_buf_append(guest, "0\r\n", 3) < 0 ||
+	    scrub(g, bytes_at(&g->trailer), g->trailer.len, 1, guest) < 0 ||
+	    msb_buf_append(guest, "\r\n", 2) < 0)
+		return -ENOMEM;
+	g->trailer.len = 0;
+	answered(g);
+	return 1;
+}
+
+/* bytes() - until close, or a tunnel: all of it, scrubbed */
+static int bytes(struct guard *g, struct msb_buf *guest)
+{
+	if (g->rin.len &&
+	    msb_buf_append(&g->plain, bytes_at(&g->rin), g->rin.len) < 0)
+		return -ENOMEM;
+	g->rin.len = 0;
+	if (put_body(g, g->eof, guest) < 0)
+		return -ENOMEM;
+	if (g->eof)
+		g->rst = R_DONE;
+	return 0;
+}
+
+int guard_to_guest(void *st, const uint8_t *p, size_t n,
+		   struct msb_buf *host, struct msb_buf *guest)
+{
+	struct guard *g = st;
+	int r = 1;
+
+	(void)host;
+	/* No value to scrub: the answers pass as they come. */
+	if (!g->env->vault->n)
+		return n && msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
+	if (g->rst == R_DONE)
+		return 0;
+	if (n && msb_buf_append(&g->rin, p, n) < 0)
+		return -ENOMEM;
+	if (!n)
+		g->eof = 1;
+	while (r > 0 && g->rst != R_DONE) {
+		switch (g->rst) {
+		case R_HEAD:
+			r = g->rin.len ? head(g, guest) : 0;
+			if (!g->rin.len && g->eof)
+				g->rst = R_DONE;
+			break;
+		case R_HELD:
+			r = held(g, guest);
+			break;
+		case R_LENGTH:
+			r = streamed(g, guest);
+			break;
+		case R_CHUNKED:
+			r = chunked(g, guest);
+			break;
+		case R_CLOSE:
+		case R_RAW:
+			r = bytes(g, guest);
+			break;
+		case R_DONE:
+			break;
+		}
+	}
+	return r < 0 ? r : 0;
+}
