@@ -27,6 +27,8 @@ T_DETACH = 14
 F_FILE, F_RESULT = 13, 73
 T_FOP, T_PATH, T_PATH2, T_MODE, T_FLAGS = 26, 27, 28, 29, 30
 T_ERRNO, T_MESSAGE, T_SIZE, T_STAT, T_ENTRY, T_LINK = 31, 32, 33, 34, 35, 36
+F_STATS, F_METRICS = 14, 74
+T_G_MEM_TOTAL, T_G_MEM_AVAIL, T_G_PROCS, T_G_LOAD1 = 37, 38, 41, 44
 FRAME_MAX = 64 * 1024
 
 
@@ -107,6 +109,9 @@ def seeds():
     yield "file-request", frame(6, F_FILE, tlv(T_FOP, u32(7)) +
                                 tlv(T_PATH, "/a") + tlv(T_PATH2, "/b") +
                                 tlv(T_MODE, u32(0o644)) + tlv(T_FLAGS, u32(4)))
+    yield "metrics", frame(9, F_METRICS, tlv(T_G_MEM_TOTAL, u64(512 << 20)) +
+                           tlv(T_G_MEM_AVAIL, u64(400 << 20)) +
+                           tlv(T_G_PROCS, u32(7)) + tlv(T_G_LOAD1, u64(2**64 - 1)))
     # Malformed: what must make the host drop the link.
     yield "bad-flags", frame(1, F_STDOUT, b"ok") + frame(1, F_STDOUT, b"x", flags=1)
     yield "bad-reserved", frame(1, F_STDOUT, b"x", reserved=0x100)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "port.h"
 #include "power.h"
 #include "restore.h"
@@ -81,6 +82,9 @@ static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 		break;
 	case MSB_F_PING:
 		port_send(h->stream, MSB_F_PONG, p, h->len);
+		break;
+	case MSB_F_STATS:
+		metrics_send(h->stream);
 		break;
 	case MSB_F_SHUTDOWN:
 		if (!h->stream)

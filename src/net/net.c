@@ -227,6 +227,7 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len)
 	hdr[3] = (uint8_t)len;
 	n->out_len += 4 + len;
 	n->st.tx_frames++;
+	n->st.tx_bytes += len;
 }
 
 void net_flush(struct net *n)
@@ -257,6 +258,7 @@ void net_flush(struct net *n)
 void net_input(struct net *n, const uint8_t *frame, size_t len)
 {
 	n->st.rx_frames++;
+	n->st.rx_bytes += len;
 	if (plugin_frame(n, frame, len) != 0)
 		return; /* the plugin's backend took it */
 	eth_input(n, frame, len);

@@ -195,6 +195,7 @@ void net_free(struct net *n);
  */
 struct net_stats {
 	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
+	uint64_t rx_bytes, tx_bytes; /* Ethernet frames from / to the guest */
 	uint64_t tcp_flows, udp_flows, denied, dns_queries;
 };
 

@@ -41,6 +41,7 @@ enum msb_frame_type {
 	MSB_F_RESTORED = 12, /* stream 0: TLV; this VM is a restored copy:
 			      * HOSTNAME, TIME, ENTROPY, ENV; answered READY */
 	MSB_F_FILE = 13,    /* new stream: TLV file operation (FOP, PATH...) */
+	MSB_F_STATS = 14,   /* any stream: the guest's numbers, as METRICS */
 	/* both directions */
 	MSB_F_WINDOW = 7,   /* u32 credit: host grants output, guest grants stdin */
 	MSB_F_PING = 8,     /* echoed back as PONG with the same payload */
@@ -57,6 +58,7 @@ enum msb_frame_type {
 	MSB_F_QUIESCED = 72, /* stream 0: reply to QUIESCE; the last frame
 			      * before THAW or RESTORED */
 	MSB_F_RESULT = 73,  /* TLV: how a FILE stream ended; its last frame */
+	MSB_F_METRICS = 74, /* same stream as the STATS: TLV G_* numbers */
 };
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
@@ -102,6 +104,15 @@ enum msb_tag {
 	MSB_T_ENTRY = 35,    /* LIST output: MSB_FSTAT_LEN bytes, u16 name
 			      * length, name, a symlink's target */
 	MSB_T_LINK = 36,     /* string: a symlink's target, after STAT */
+	/* METRICS, each a u64 */
+	MSB_T_G_MEM_TOTAL = 37, /* bytes: /proc/meminfo MemTotal */
+	MSB_T_G_MEM_AVAIL = 38, /* bytes: MemAvailable */
+	MSB_T_G_CPU_NS = 39,    /* CPU time busy, all CPUs, since boot */
+	MSB_T_G_UPTIME_NS = 40, /* CLOCK_BOOTTIME */
+	MSB_T_G_PROCS = 41,     /* processes */
+	MSB_T_G_DISK_TOTAL = 42, /* bytes of the root filesystem */
+	MSB_T_G_DISK_FREE = 43, /* bytes free in it (for unprivileged users) */
+	MSB_T_G_LOAD1 = 44,     /* 1-minute load average, times 1000 */
 };
 
 /* FILE operations (docs/agent-protocol.md §7a). */

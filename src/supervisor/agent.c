@@ -479,6 +479,10 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		}
 		return;
 	}
+	if (h->type == MSB_F_METRICS) {
+		sup_stats_metrics(s, h->stream, p, h->len);
+		return;
+	}
 	st = stream_get(s, h->stream);
 	if (!st) {
 		/* A restored guest's execs from before the snapshot have

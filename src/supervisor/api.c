@@ -453,6 +453,13 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 		else
 			sup_snapshot_start(s, c, json_object_get_int64(id),
 					   params);
+	} else if (!strcmp(meth, "stats")) {
+		if (!json_object_is_type(id, json_type_int))
+			reply_error(s, c, id, "invalid_request",
+				    "stats needs an integer id");
+		else
+			sup_stats_request(s, c, json_object_get_int64(id),
+					  params);
 	} else if (sup_file_op(meth)) {
 		if (stream_request_ok(s, c, id, params, meth))
 			sup_file_request(s, c, json_object_get_int64(id),

@@ -196,6 +196,8 @@ void sup_ready(struct sup *s)
 		timerfd_settime(s->timer_fd, 0, &off, NULL);
 	}
 	sup_save_runtime(s);
+	sup_stats_sample(s);
+	sup_tick_rearm(s);
 	msb_db_set_status(s->db, s->name, "running", getpid(), NULL, NULL);
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");

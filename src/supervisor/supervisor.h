@@ -88,6 +88,16 @@ struct stream {
 	int answered;       /* FILE: the client already has its reply */
 };
 
+#define STATS_WAITING 16
+/* a stats request waiting for the guest's METRICS */
+struct stats_wait {
+	struct conn *c;     /* NULL: a free slot */
+	uint64_t serial;
+	int64_t id;
+	uint32_t stream;    /* the STATS frame's stream id */
+	uint64_t deadline_us;
+};
+
 enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
 
 struct sup {
@@ -143,6 +153,12 @@ struct sup {
 	/* tick.c: deadlines of running things (exec timeouts) */
 	struct ev_ref tick_ref;
 	int tick_fd;
+	/* stats.c: requests waiting for the guest, the CPU samples */
+	struct stats_wait stats_wait[STATS_WAITING];
+	uint32_t stats_seq;
+	uint64_t stats_next_us;   /* the next CPU sample, 0: none */
+	uint64_t stats_cpu_ns, stats_cpu_us; /* the last sample */
+	double stats_cpu_pct;     /* CPU use between the last two samples */
 	/* the network stack (src/net/): one epoll descriptor of its own */
 	struct net *net;
 	struct ev_ref net_ref;
@@ -186,6 +202,21 @@ void sup_engine_update(struct sup *s);
 /* sup_save_runtime() - the record's runtime (accel, timings, the VM's
  * pid, the detached command) as it is now. */
 void sup_save_runtime(struct sup *s);
+
+/* stats.c */
+/* sup_stats_request() - API "stats": answered at once with the host's
+ * numbers, or once the guest's arrive (at most a second later). */
+void sup_stats_request(struct sup *s, struct conn *c, int64_t id,
+		       json_object *params);
+/* sup_stats_metrics() - a METRICS frame from the guest. */
+void sup_stats_metrics(struct sup *s, uint32_t stream, const uint8_t *p,
+		       uint32_t n);
+/* sup_stats_sample() - take the CPU sample now, the next in a second. */
+void sup_stats_sample(struct sup *s);
+/* sup_stats_deadline() - when stats.c next needs the tick, or 0. */
+uint64_t sup_stats_deadline(struct sup *s);
+/* sup_stats_tick() - answer requests the guest left waiting, sample. */
+void sup_stats_tick(struct sup *s, uint64_t now);
 
 /* tick.c */
 /* sup_tick_setup() - the deadline timer, in the loop as EV_TICK. */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tick.c - the supervisor's deadlines: exec timeouts, idle connections
+/* tick.c - the supervisor's deadlines: exec timeouts, idle connections,
+ * stats requests the guest has not answered, the once-a-second CPU sample
  *
  * One timerfd (EV_TICK), armed at the earliest deadline of anything
  * running. A deadline is checked against the host's monotonic clock, never
  * the guest's (under TCG the guest's clock runs fast, docs/agent-protocol.md
  * §12). An exec past its timeout_ms gets SIGKILL on its process group in
  * the guest; its result then says "timed_out" (docs/api-protocol.md §5.3).
- * An API connection idle for CONN_IDLE_US is closed (api.c).
+ * An API connection idle for CONN_IDLE_US is closed (api.c). stats.c's
+ * requests and samples: sup_stats_deadline(), sup_stats_tick().
  */
 
 #include <errno.h>
@@ -44,9 +46,12 @@ void sup_tick_rearm(struct sup *s)
 	}
 	{
 		uint64_t idle = api_idle_deadline(s);
+		uint64_t st = sup_stats_deadline(s);
 
 		if (idle && (!next || idle < next))
 			next = idle;
+		if (st && (!next || st < next))
+			next = st;
 	}
 	if (next) {
 		uint64_t us = next > now ? next - now : 1;
@@ -73,5 +78,6 @@ void sup_on_tick(struct sup *s)
 		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGKILL);
 	}
 	api_expire_idle(s, now);
+	sup_stats_tick(s, now);
 	sup_tick_rearm(s);
 }

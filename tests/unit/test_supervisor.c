@@ -19,6 +19,7 @@
 #include "../../src/supervisor/tick.c"
 #include "../../src/supervisor/snapshot.c"
 #include "../../src/supervisor/files.c"
+#include "../../src/supervisor/stats.c"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -2094,6 +2095,89 @@ TEST(sup_fs_list_hostile)
 	guest_result(&f, id, 0, NULL, -1);
 	EXPECT_NO_LINE(&f);
 	CHECK(conn_alive(&f));
+out:
+	fx_end(&f);
+}
+
+/* ---- stats (stats.c) ------------------------------------------------------ */
+
+TEST(sup_stats)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	uint8_t b[256];
+	struct msb_tlv_w w;
+	char l[8192];
+	json_object *o, *r, *g, *v;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	f.s->spec.cpus = 2;
+	f.s->spec.memory_mib = 512;
+	send_line(&f, "{\"id\":3,\"method\":\"stats\"}");
+	/* nothing until the guest has answered */
+	EXPECT_NO_LINE(&f);
+	CHECK(guest_take(&f, &h, &p));
+	CHECK(h.type == MSB_F_STATS && h.len == 0 && h.stream != 0);
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u64(&w, MSB_T_G_MEM_TOTAL, 500 << 20);
+	msb_tlv_put_u64(&w, MSB_T_G_MEM_AVAIL, 400 << 20);
+	msb_tlv_put_u64(&w, MSB_T_G_PROCS, 7);
+	msb_tlv_put_u64(&w, MSB_T_G_LOAD1, 1500);
+	msb_tlv_put_u32(&w, MSB_T_G_DISK_FREE, 9);      /* wrong size: dropped */
+	msb_tlv_put_u64(&w, MSB_T_G_DISK_TOTAL, ~0ull); /* not exact in JSON */
+	msb_tlv_put_u64(&w, 200, 1);                    /* unknown: skipped */
+	/* a METRICS for no request changes nothing */
+	guest_send(&f, h.stream + 100, MSB_F_METRICS, b, (uint32_t)w.len);
+	EXPECT_NO_LINE(&f);
+	guest_send(&f, h.stream, MSB_F_METRICS, b, (uint32_t)w.len);
+	CHECK(next_line(&f, l, sizeof(l)));
+	o = json_tokener_parse(l);
+	CHECK(o && json_object_object_get_ex(o, "result", &r));
+	if (o && r) {
+		CHECK(json_object_object_get_ex(r, "cpus", &v) &&
+		      json_object_get_int(v) == 2);
+		CHECK(json_object_object_get_ex(r, "memory_limit_bytes", &v) &&
+		      json_object_get_int64(v) == 512ll << 20);
+		CHECK(json_object_object_get_ex(r, "cpu_percent", &v));
+		CHECK(json_object_object_get_ex(r, "net_rx_bytes", &v));
+		CHECK(json_object_object_get_ex(r, "guest", &g) && g);
+		CHECK(json_object_object_get_ex(g, "memory_total_bytes", &v) &&
+		      json_object_get_int64(v) == 500 << 20);
+		CHECK(json_object_object_get_ex(g, "memory_available_bytes",
+						&v) &&
+		      json_object_get_int64(v) == 400 << 20);
+		CHECK(json_object_object_get_ex(g, "processes", &v) &&
+		      json_object_get_int64(v) == 7);
+		CHECK(json_object_object_get_ex(g, "load1", &v) &&
+		      json_object_get_double(v) == 1.5);
+		CHECK(!json_object_object_get_ex(g, "disk_free_bytes", &v));
+		CHECK(!json_object_object_get_ex(g, "disk_total_bytes", &v));
+	}
+	json_object_put(o);
+	/* a guest that does not answer: the host's numbers, "guest": null,
+	 * after the wait */
+	send_line(&f, "{\"id\":4,\"method\":\"stats\"}");
+	drain_guest(&f);
+	EXPECT_NO_LINE(&f);
+	{
+		struct pollfd pf = { .fd = f.s->tick_fd, .events = POLLIN };
+
+		CHECK_EQ_INT(poll(&pf, 1, 5000), 1);
+	}
+	sup_on_tick(f.s);
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "\"id\":4,\"result\":{");
+	CHECK_CONTAINS(l, "\"guest\":null");
+	/* "guest": false answers at once */
+	send_line(&f, "{\"id\":5,\"method\":\"stats\",\"params\":"
+		      "{\"guest\":false}}");
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "\"id\":5,\"result\":{\"name\":\"unit\"");
+	send_line(&f, "{\"id\":\"x\",\"method\":\"stats\"}");
+	EXPECT_LINE(&f, "{\"id\":\"x\",\"error\":{\"code\":\"invalid_request\","
+			"\"message\":\"stats needs an integer id\"}}");
 out:
 	fx_end(&f);
 }
