@@ -377,6 +377,47 @@ MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
  * unless @force (they can then no longer start). */
 MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err);
 
+/* ---- metrics ------------------------------------------------------------ */
+
+/* What a sandbox uses. The host measures the VM from outside (CPU time and
+ * resident memory of its process, the blocks of its writable disk, the
+ * bytes through its network stack); the guest reports what only it knows
+ * (memory in use, its root filesystem, its processes). */
+typedef struct msb_stats {
+	char name[64];
+	char status[16];            /* as msb_sandbox_info's */
+	int running;                /* 0: only the limits and disk_bytes */
+	int guest;                  /* 1: the guest's own numbers are in
+				     * (it answered within a second) */
+	unsigned cpus;
+	uint64_t memory_limit_bytes;
+	uint64_t uptime_ms;         /* since it became ready */
+	double cpu_percent;         /* the VM's CPU use over the last
+				     * second; 100 = one CPU busy */
+	uint64_t cpu_time_ns;       /* the VM's CPU time on the host */
+	uint64_t memory_rss_bytes;  /* host memory the VM holds now */
+	uint64_t memory_used_bytes; /* in use in the guest (its total less
+				     * what is available); without the guest's
+				     * numbers, the host's RSS */
+	uint64_t memory_total_bytes; /* the guest kernel's total */
+	uint64_t disk_bytes;        /* host disk the sandbox's writable disk
+				     * takes (also when stopped) */
+	uint64_t disk_used_bytes, disk_total_bytes; /* the guest's root */
+	uint64_t net_rx_bytes, net_tx_bytes;       /* into / out of the guest,
+						    * Ethernet frames */
+	uint64_t net_rx_packets, net_tx_packets;
+	uint64_t processes;         /* in the guest */
+} msb_stats;
+
+/* msb_sandbox_stats() - one sandbox's numbers (waits up to about a second
+ * for the guest's part). */
+MSB_API int msb_sandbox_stats(const char *name, msb_stats *out,
+			      msb_error *err);
+/* msb_stats_list() - every running sandbox's numbers (with @all, every
+ * sandbox's), as msb_list() orders them; free() *@out. */
+MSB_API int msb_stats_list(int all, msb_stats **out, size_t *n,
+			   msb_error *err);
+
 /* ---- exec --------------------------------------------------------------- */
 
 typedef struct msb_exec_opts {

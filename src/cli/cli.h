@@ -24,7 +24,8 @@ struct verb {
 				 * (run and exec: EXIT_MSB, as Docker's) */
 };
 
-extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stop,
+extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stats,
+	verb_stop,
 	verb_start, verb_rm, verb_logs, verb_inspect, verb_pull, verb_images,
 	verb_rmi, verb_image, verb_load, verb_save, verb_registry, verb_wait,
 	verb_snapshot, verb_restore;
@@ -84,6 +85,9 @@ int cli_attach(msb_exec *e, struct attach_opts *o);
  * @json; @exec_ms < 0 when no command ran. */
 char *cli_fetch_timings(const char *name);
 void cli_print_timings(const char *name, char *json, double exec_ms);
+
+/* cli_fmt_bytes() - "512B", "1.5KiB", "87MiB", "2.0GiB". */
+void cli_fmt_bytes(uint64_t n, char *buf, size_t len);
 
 /* Parses --format VALUE: "table" or "json"; Return: 1 for json. */
 int cli_format_json(const char *s, int *json);

@@ -122,7 +122,7 @@ static int cmd_cp(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+u:qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "u:qh", opts)) != -1) {
 		switch (c) {
 		case 'u':
 			co.user = fo.user = optarg;

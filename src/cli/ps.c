@@ -24,7 +24,10 @@ const struct verb verb_ps = {
 	"\n"
 	"List running sandboxes (all of them with -a). A sandbox whose\n"
 	"detached command (msb run -d -- CMD) has ended says so in its STATUS,\n"
-	"with the command's exit status: running (cmd exited 127).\n"
+	"with the command's exit status: running (cmd exited 127). CPU is the\n"
+	"use over the last second against the sandbox's CPUs (100% is one CPU\n"
+	"busy), MEM the memory in use in the guest against its limit; 'msb\n"
+	"stats' has more.\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all              include stopped and failed sandboxes\n"
@@ -61,6 +64,7 @@ static void status_text(const msb_sandbox_info *i, char *buf, size_t n)
 static int cmd_ps(int argc, char **argv)
 {
 	msb_sandbox_info *v;
+	msb_stats *st;
 	msb_error err = { 0 };
 	size_t n;
 	int c, all = 0, quiet = 0, json = 0;
@@ -97,6 +101,18 @@ static int cmd_ps(int argc, char **argv)
 		cli_err("%s", err.message);
 		return 1;
 	}
+	/* What each running one uses (quiet: names alone need none). */
+	st = calloc(n ? n : 1, sizeof(*st));
+	if (!st) {
+		free(v);
+		cli_err("out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < n && !quiet; i++) {
+		if (!shown(&v[i], all) || !msb_status_is_live(v[i].status))
+			continue;
+		msb_sandbox_stats(v[i].name, &st[i], NULL);
+	}
 	if (json) {
 		json_object *a = json_object_new_array();
 
@@ -112,6 +128,14 @@ static int cmd_ps(int argc, char **argv)
 			json_object_object_add(o, "cpus", json_object_new_int((int)v[i].cpus));
 			json_object_object_add(o, "memory_mib",
 					       json_object_new_int64((int64_t)v[i].memory_mib));
+			json_object_object_add(o, "cpu_percent",
+					       st[i].running ?
+						       json_object_new_double(st[i].cpu_percent) :
+						       NULL);
+			json_object_object_add(o, "memory_used_bytes",
+					       st[i].running ?
+						       json_object_new_int64((int64_t)st[i].memory_used_bytes) :
+						       NULL);
 			json_object_object_add(o, "pid", json_object_new_int(v[i].pid));
 			json_object_object_add(o, "created_at",
 					       json_object_new_int64(v[i].created_at));
@@ -146,39 +170,51 @@ static int cmd_ps(int argc, char **argv)
 				puts(v[i].name);
 	} else {
 		int wn = 4, wi = 5, ws = 8, from = 0;
-		char st[64];
+		char stt[64];
 
 		for (size_t i = 0; i < n; i++) {
 			if (!shown(&v[i], all))
 				continue;
-			status_text(&v[i], st, sizeof(st));
+			status_text(&v[i], stt, sizeof(stt));
 			if (v[i].from_snapshot[0])
 				from = 1;
 			if ((int)strlen(v[i].name) > wn)
 				wn = (int)strlen(v[i].name);
 			if ((int)strlen(v[i].image) > wi)
 				wi = (int)strlen(v[i].image);
-			if ((int)strlen(st) > ws)
-				ws = (int)strlen(st);
+			if ((int)strlen(stt) > ws)
+				ws = (int)strlen(stt);
 		}
 		/* FROM (the snapshot a sandbox was restored from) only when
 		 * some sandbox has one. */
-		printf("%-*s  %-*s  %-*s  %-3s  %-*s%s\n", wn, "NAME", wi,
-		       "IMAGE", ws, "STATUS", "CPU", from ? 6 : 0, "MEM",
+		printf("%-*s  %-*s  %-*s  %-9s  %-*s%s\n", wn, "NAME", wi,
+		       "IMAGE", ws, "STATUS", "CPU", from ? 15 : 0, "MEM",
 		       from ? "  FROM" : "");
 		for (size_t i = 0; i < n; i++) {
-			char mem[32];
+			char lim[32], used[16], mem[48], cpu[32];
 
 			if (!shown(&v[i], all))
 				continue;
-			msb_fmt_mib(v[i].memory_mib, mem, sizeof(mem));
-			status_text(&v[i], st, sizeof(st));
-			printf("%-*s  %-*s  %-*s  %-3u  %-*s%s%s\n", wn,
-			       v[i].name, wi, v[i].image, ws, st, v[i].cpus,
-			       from ? 6 : 0, mem, from ? "  " : "",
+			msb_fmt_mib(v[i].memory_mib, lim, sizeof(lim));
+			status_text(&v[i], stt, sizeof(stt));
+			/* use against the limit; a limit alone when stopped */
+			if (st[i].running) {
+				cli_fmt_bytes(st[i].memory_used_bytes, used,
+					      sizeof(used));
+				snprintf(cpu, sizeof(cpu), "%.0f%%/%u",
+					 st[i].cpu_percent, v[i].cpus);
+				snprintf(mem, sizeof(mem), "%s/%s", used, lim);
+			} else {
+				snprintf(cpu, sizeof(cpu), "%u", v[i].cpus);
+				snprintf(mem, sizeof(mem), "%s", lim);
+			}
+			printf("%-*s  %-*s  %-*s  %-9s  %-*s%s%s\n", wn,
+			       v[i].name, wi, v[i].image, ws, stt, cpu,
+			       from ? 15 : 0, mem, from ? "  " : "",
 			       v[i].from_snapshot);
 		}
 	}
+	free(st);
 	free(v);
 	return 0;
 }

@@ -21,6 +21,7 @@ from conftest import MSB, ROOT, unique
 # The verbs whose options are parsed as getopt's, and how each exits on bad
 # usage (run and exec: 125, as Docker's).
 VERBS = {"run": 125, "exec": 125, "ps": 2, "stop": 2, "start": 2, "rm": 2,
+         "cp": 2, "stats": 2,
          "logs": 2, "inspect": 2, "pull": 2, "images": 2, "rmi": 2,
          "load": 2, "save": 2}
 
