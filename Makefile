@@ -55,7 +55,7 @@ all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
 	$(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
-	guest examples $(B)/tests/fs-conformance $(B)/tests/gatefs.so
+	guest examples $(B)/tests/fs-conformance $(B)/tests/sdk-vectors $(B)/tests/gatefs.so
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -143,6 +143,13 @@ $(B)/tests/fs-conformance: tests/fs/conformance.c
 $(B)/tests/gatefs.so: tests/fs/gatefs.c include/msb_fs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -Iinclude -shared -fPIC -o $@ $<
+
+# The shared SDK test vectors (tests/sdk/vectors.json) through the C API,
+# as every SDK runs them through its own (tests/e2e/test_vectors.py).
+$(B)/tests/sdk-vectors: tests/sdk/vectors.c $(B)/lib/libmsb.so include/msb.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lmsb \
+		-Wl,-rpath,'$$ORIGIN/../lib' -ljson-c -lcrypto
 
 # ---- examples ------------------------------------------------------------
 
