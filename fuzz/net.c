@@ -155,6 +155,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		net_config_default(&cfg);
 		cfg.open_socket = open_socket;
 		cfg.dns_upstream = net_addr4(0xc0000235);
+		/* --net-allow-host: the gateway's port 8080 is the host's */
+		cfg.host_ports[0] = 8080;
+		cfg.nhost_ports = 1;
 		signal(SIGPIPE, SIG_IGN);
 		ready = 1;
 	}

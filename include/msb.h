@@ -110,9 +110,18 @@ typedef struct msb_net_config {
 					* ("[IPv6]:HOST:GUEST"; optionally
 					* "/tcp"); host connections to
 					* IP (default 127.0.0.1):HOST reach the
-					* guest's GUEST port */
+					* guest's GUEST port. HOST 0, "IP::GUEST"
+					* or "GUEST" alone: a free host port,
+					* told by msb_sandbox_ports() */
 	const char *plugin;            /* a shared object with network hooks
 					* (msb_net_plugin.h); NULL = none */
+	const char *const *allow_host; /* TCP ports ("11434") of the host's
+					* loopback the guest may reach: a
+					* connection to the gateway
+					* (10.0.2.2, fd6d:7362::2, the name
+					* host.msb.internal) at PORT is made to
+					* 127.0.0.1:PORT. Opt-in only: NULL =
+					* none, and loopback stays closed */
 } msb_net_config;
 
 /* A volume: a filesystem served by the host and mounted in the guest
@@ -204,6 +213,10 @@ typedef struct msb_sandbox_config {
 	const char *image;         /* NULL = "default" */
 	unsigned cpus;             /* 0 = 1 */
 	uint64_t memory_mib;       /* 0 = 512 */
+	uint64_t disk_mib;         /* the writable disk (everything the guest
+				    * writes outside volumes): 0 = 4096; 64 to
+				    * 1048576 (1 TiB); sparse, so only what is
+				    * written takes host disk */
 	const char *const *env;    /* NULL-terminated "K=V": default env of every exec */
 	const char *workdir;       /* default working directory of every exec */
 	unsigned boot_timeout_ms;  /* 0 = $MSB_BOOT_TIMEOUT or 60000 */
@@ -302,6 +315,19 @@ MSB_API int msb_status_is_live(const char *status);
 MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err);
 MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 			 msb_error *err);
+/* A published port as bound (msb run -p, msb port). */
+typedef struct msb_port {
+	char host_ip[64];          /* "127.0.0.1", "::1", "0.0.0.0" */
+	uint16_t host_port;        /* a free one the kernel gave for host port
+				    * 0 or a guest port alone ("-p 80") */
+	uint16_t guest_port;
+} msb_port;
+
+/* msb_sandbox_ports() - the published ports of sandbox @name while it
+ * runs (none otherwise), in the order given; free() *@ports. */
+MSB_API int msb_sandbox_ports(const char *name, msb_port **ports, size_t *n,
+			      msb_error *err);
+
 /* msb_sandbox_wait() - wait until sandbox @name's detached command has
  * ended, or, without one, until the sandbox is no longer running (as
  * `docker wait`); @timeout_ms 0 waits for ever. *@status: the command's

@@ -17,7 +17,7 @@ struct strv {
 	size_t n;
 };
 
-static struct strv allow, allow_cidr, block_cidr, ports;
+static struct strv allow, allow_cidr, block_cidr, ports, allow_host;
 
 /* split() - "a,b,c" appended to @l; empty items ("", "a,,b", ",") are
  * kept, for the library to refuse with the flag's name: dropping them
@@ -58,6 +58,10 @@ int netopts_take(msb_net_config *nc, int opt, const char *arg)
 	case OPT_NET_BLOCK_CIDR:
 		l = &block_cidr;
 		nc->block_cidr = block_cidr.v;
+		break;
+	case OPT_NET_ALLOW_HOST:
+		l = &allow_host;
+		nc->allow_host = allow_host.v;
 		break;
 	case OPT_NET_DENY_ALL:
 		nc->deny_all = 1;

@@ -9,7 +9,7 @@
 
 enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
        OPT_NET_DENY_ALL, OPT_DNS_NAMESERVER, OPT_NET_PLUGIN,
-       OPT_PUBLISH = 'p' };
+       OPT_NET_ALLOW_HOST, OPT_PUBLISH = 'p' };
 
 #define NETOPTS_LONG                                                         \
 	{ "net-allow", required_argument, NULL, OPT_NET_ALLOW },             \
@@ -18,6 +18,7 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	{ "net-deny-all", no_argument, NULL, OPT_NET_DENY_ALL },             \
 	{ "dns-nameserver", required_argument, NULL, OPT_DNS_NAMESERVER },  \
 	{ "net-plugin", required_argument, NULL, OPT_NET_PLUGIN },           \
+	{ "net-allow-host", required_argument, NULL, OPT_NET_ALLOW_HOST },   \
 	{ "publish", required_argument, NULL, OPT_PUBLISH }
 
 #define NETOPTS_HELP                                                         \
@@ -36,9 +37,16 @@ enum { OPT_NET_ALLOW = 512, OPT_NET_ALLOW_CIDR, OPT_NET_BLOCK_CIDR,
 	"                         host's own)\n"                               \
 	"  -p, --publish [IP:]HOST:GUEST[/tcp]  forward host port HOST (on IP,\n" \
 	"                         default 127.0.0.1; IPv6 as [::1]) to the\n"   \
-	"                         guest's port GUEST; repeatable\n"            \
+	"                         guest's port GUEST; repeatable. HOST 0, or\n" \
+	"                         GUEST alone (-p 80), takes a free host port\n" \
+	"                         ('msb port NAME', msb ps show it)\n"        \
 	"      --net-plugin PATH  a shared object with network hooks\n"         \
-	"                         (msb_net_plugin.h)\n"
+	"                         (msb_net_plugin.h)\n"                       \
+	"      --net-allow-host PORTS  let the guest reach these TCP ports of\n" \
+	"                         the host's loopback (127.0.0.1), at the\n"   \
+	"                         gateway: 10.0.2.2:PORT or\n"                 \
+	"                         host.msb.internal:PORT (comma-separated;\n"  \
+	"                         closed unless named here)\n"
 
 /**
  * netopts_take() - one network option

@@ -27,7 +27,8 @@ const struct verb verb_ps = {
 	"with the command's exit status: running (cmd exited 127). CPU is the\n"
 	"use over the last second against the sandbox's CPUs (100% is one CPU\n"
 	"busy), MEM the memory in use in the guest against its limit; 'msb\n"
-	"stats' has more.\n"
+	"stats' has more. PORTS are the published ports of a running\n"
+	"sandbox, as bound: 127.0.0.1:8080->80/tcp.\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all              include stopped and failed sandboxes\n"
@@ -49,6 +50,48 @@ static const struct option opts[] = {
 static int shown(const msb_sandbox_info *i, int all)
 {
 	return all || msb_status_is_live(i->status);
+}
+
+/* ports_text() - "127.0.0.1:8080->80/tcp, ..." while it runs, as docker
+ * ps shows them; "" without. */
+static void ports_text(const msb_sandbox_info *i, char *buf, size_t n)
+{
+	msb_port *p;
+	size_t np, used = 0;
+
+	buf[0] = '\0';
+	if (!msb_status_is_live(i->status) ||
+	    msb_sandbox_ports(i->name, &p, &np, NULL) < 0)
+		return;
+	for (size_t k = 0; k < np && used < n; k++)
+		used += (size_t)snprintf(buf + used, n - used,
+					 strchr(p[k].host_ip, ':') ?
+						 "%s[%s]:%u->%u/tcp" :
+						 "%s%s:%u->%u/tcp",
+					 k ? ", " : "", p[k].host_ip,
+					 p[k].host_port, p[k].guest_port);
+	free(p);
+}
+
+/* row() - one line of the table, its columns padded, with FROM when
+ * @wf >= 0, and nothing trailing. */
+static void row(char *buf, size_t n, int wn, const char *name, int wi,
+		const char *image, int ws, const char *status, const char *cpu,
+		const char *mem, int wf, const char *from, const char *ports)
+{
+	size_t l = (size_t)snprintf(buf, n, "%-*s  %-*s  %-*s  %-9s  %-15s",
+				    wn, name, wi, image, ws, status, cpu, mem);
+
+	if (wf >= 0 && l < n)
+		l += (size_t)snprintf(buf + l, n - l, "  %-*s", wf, from);
+	if (l < n)
+		l += (size_t)snprintf(buf + l, n - l, "  %s", ports);
+	if (l >= n)
+		l = n - 1;
+	while (l && buf[l - 1] == ' ')
+		l--;
+	buf[l] = '\0';
+	puts(buf);
 }
 
 /* status_text() - the status, and how its detached command ended. */
@@ -145,6 +188,32 @@ static int cmd_ps(int argc, char **argv)
 						       NULL);
 			json_object_object_add(o, "error",
 					       v[i].error[0] ? json_object_new_string(v[i].error) : NULL);
+			{
+				json_object *pa = json_object_new_array();
+				msb_port *pp;
+				size_t np;
+
+				if (msb_status_is_live(v[i].status) &&
+				    msb_sandbox_ports(v[i].name, &pp, &np,
+						      NULL) == 0) {
+					for (size_t k = 0; k < np; k++) {
+						json_object *po =
+							json_object_new_object();
+
+						json_object_object_add(po, "host_ip",
+							json_object_new_string(pp[k].host_ip));
+						json_object_object_add(po, "host_port",
+							json_object_new_int(pp[k].host_port));
+						json_object_object_add(po, "guest_port",
+							json_object_new_int(pp[k].guest_port));
+						json_object_object_add(po, "proto",
+							json_object_new_string("tcp"));
+						json_object_array_add(pa, po);
+					}
+					free(pp);
+				}
+				json_object_object_add(o, "ports", pa);
+			}
 			if (v[i].cmd_state != MSB_CMD_NONE) {
 				json_object *cmd = json_object_new_object();
 
@@ -169,8 +238,8 @@ static int cmd_ps(int argc, char **argv)
 			if (shown(&v[i], all))
 				puts(v[i].name);
 	} else {
-		int wn = 4, wi = 5, ws = 8, from = 0;
-		char stt[64];
+		int wn = 4, wi = 5, ws = 8, wf = 4, from = 0;
+		char stt[64], ports[1024], line[2048];
 
 		for (size_t i = 0; i < n; i++) {
 			if (!shown(&v[i], all))
@@ -178,6 +247,8 @@ static int cmd_ps(int argc, char **argv)
 			status_text(&v[i], stt, sizeof(stt));
 			if (v[i].from_snapshot[0])
 				from = 1;
+			if ((int)strlen(v[i].from_snapshot) > wf)
+				wf = (int)strlen(v[i].from_snapshot);
 			if ((int)strlen(v[i].name) > wn)
 				wn = (int)strlen(v[i].name);
 			if ((int)strlen(v[i].image) > wi)
@@ -186,10 +257,9 @@ static int cmd_ps(int argc, char **argv)
 				ws = (int)strlen(stt);
 		}
 		/* FROM (the snapshot a sandbox was restored from) only when
-		 * some sandbox has one. */
-		printf("%-*s  %-*s  %-*s  %-9s  %-*s%s\n", wn, "NAME", wi,
-		       "IMAGE", ws, "STATUS", "CPU", from ? 15 : 0, "MEM",
-		       from ? "  FROM" : "");
+		 * some sandbox has one; PORTS last, as docker ps has them. */
+		row(line, sizeof(line), wn, "NAME", wi, "IMAGE", ws, "STATUS",
+		    "CPU", "MEM", from ? wf : -1, "FROM", "PORTS");
 		for (size_t i = 0; i < n; i++) {
 			char lim[32], used[16], mem[48], cpu[32];
 
@@ -197,6 +267,7 @@ static int cmd_ps(int argc, char **argv)
 				continue;
 			msb_fmt_mib(v[i].memory_mib, lim, sizeof(lim));
 			status_text(&v[i], stt, sizeof(stt));
+			ports_text(&v[i], ports, sizeof(ports));
 			/* use against the limit; a limit alone when stopped */
 			if (st[i].running) {
 				cli_fmt_bytes(st[i].memory_used_bytes, used,
@@ -208,10 +279,9 @@ static int cmd_ps(int argc, char **argv)
 				snprintf(cpu, sizeof(cpu), "%u", v[i].cpus);
 				snprintf(mem, sizeof(mem), "%s", lim);
 			}
-			printf("%-*s  %-*s  %-*s  %-9s  %-*s%s%s\n", wn,
-			       v[i].name, wi, v[i].image, ws, stt, cpu,
-			       from ? 15 : 0, mem, from ? "  " : "",
-			       v[i].from_snapshot);
+			row(line, sizeof(line), wn, v[i].name, wi, v[i].image,
+			    ws, stt, cpu, mem, from ? wf : -1,
+			    v[i].from_snapshot, ports);
 		}
 	}
 	free(st);

@@ -53,6 +53,8 @@ const struct verb verb_run = {
 	"                         cores only slows it: a warning says so)\n"
 	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M; not\n"
 	"                         more than the host has)\n"
+	"      --disk-size SIZE   the writable disk, e.g. 10G (default 4G; sparse:\n"
+	"                         only what the guest writes takes room)\n"
 	"  -e, --env KEY=VALUE    environment of every command (repeatable)\n"
 	"      --secret-env NAME=@env:VAR:HOSTS  a secret: the guest's NAME\n"
 	"                         holds a placeholder; the value of VAR (read\n"
@@ -121,7 +123,7 @@ enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OP
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
        OPT_SECRET_ENV, OPT_SECRET_INJECT, OPT_SECRET_VIOLATION,
        OPT_TLS_BYPASS,
-       OPT_TLS_UPSTREAM_CA };
+       OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -140,6 +142,7 @@ static const struct option opts[] = {
 	{ "from-snapshot", required_argument, NULL, OPT_FROM_SNAPSHOT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, 'm' },
+	{ "disk-size", required_argument, NULL, OPT_DISK_SIZE },
 	{ "env", required_argument, NULL, 'e' },
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "user", required_argument, NULL, 'u' },
@@ -260,6 +263,14 @@ static int cmd_run(int argc, char **argv)
 			if (msb_parse_memory(optarg, &cfg.memory_mib, &err) < 0)
 				return cli_bad_usage(&verb_run, "%s",
 						     err.message);
+			break;
+		case OPT_DISK_SIZE:
+			if (msb_parse_memory(optarg, &cfg.disk_mib, &err) < 0 ||
+			    cfg.disk_mib < 64)
+				return cli_bad_usage(&verb_run,
+					"invalid --disk-size '%s': use a size "
+					"such as 512M or 10G (64M to 1024G)",
+					optarg);
 			break;
 		case 'e':
 			if ((c = cli_push_env(&verb_run, optarg, &env, &nenv)))
@@ -385,6 +396,7 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NET_DENY_ALL:
 		case OPT_DNS_NAMESERVER:
 		case OPT_NET_PLUGIN:
+		case OPT_NET_ALLOW_HOST:
 		case OPT_PUBLISH:
 			if (netopts_take(&cfg.net, c, optarg) < 0)
 				return cli_bad_usage(&verb_run,

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net.h"
 #include "netcfg.h"
 #include "policy.h"
 #include "util.h"
@@ -123,13 +124,14 @@ static int ports_check(const msb_net_config *nc, msb_error *err)
 		if (n == NET_PORT_MAX)
 			return msb_fail(err, -EINVAL, "too many published "
 					"ports (at most %d)", NET_PORT_MAX);
-		for (unsigned i = 0; i < n; i++)
+		/* Host port 0 is any free one: never taken, never twice. */
+		for (unsigned i = 0; i < n && p.host_port; i++)
 			if (seen[i].host_port == p.host_port &&
 			    net_addr_eq(&seen[i].bind, &p.bind))
 				return msb_fail(err, -EINVAL, "port '%s' is "
 						"published twice", *v);
 		seen[n++] = p;
-		r = port_free(&p, *v, err);
+		r = p.host_port ? port_free(&p, *v, err) : 0;
 		if (r < 0)
 			return r;
 	}
@@ -139,10 +141,41 @@ static int ports_check(const msb_net_config *nc, msb_error *err)
 	return 0;
 }
 
+/* host_ports() - --net-allow-host's ports, checked, into @a (may be
+ * NULL) as numbers. */
+static int host_ports(const msb_net_config *nc, json_object *a,
+		      msb_error *err)
+{
+	unsigned n = 0, port;
+
+	for (const char *const *v = nc->allow_host; v && *v; v++) {
+		char *end;
+		unsigned long u;
+
+		errno = 0;
+		u = strtoul(*v, &end, 10);
+		if (!**v || *end || errno || u < 1 || u > 65535 ||
+		    !((*v)[0] >= '0' && (*v)[0] <= '9'))
+			return msb_fail(err, -EINVAL,
+					"invalid --net-allow-host '%s': use "
+					"the host's TCP port, 1 to 65535",
+					*v);
+		if (++n > NET_HOST_PORTS_MAX)
+			return msb_fail(err, -EINVAL,
+					"too many --net-allow-host ports (at "
+					"most %d)", NET_HOST_PORTS_MAX);
+		port = (unsigned)u;
+		if (a)
+			json_object_array_add(a, json_object_new_int((int)port));
+	}
+	return 0;
+}
+
 int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 {
 	struct net_policy *p = calloc(1, sizeof(*p));
 	char why[512];
+	int r;
 
 	if (!p)
 		return msb_fail(err, -ENOMEM, "out of memory");
@@ -167,6 +200,9 @@ int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 				"or IPv6 address, optionally with a port "
 				"(1.2.3.4:53, [2001:db8::1]:53)",
 				nc->dns_nameserver);
+	r = host_ports(nc, NULL, err);
+	if (r < 0)
+		return r;
 	return ports_check(nc, err);
 }
 
@@ -192,6 +228,12 @@ json_object *msb_net_config_json(const msb_net_config *nc)
 		for (const char *const *v = nc->ports; *v; v++)
 			json_object_array_add(a, json_object_new_string(*v));
 		json_object_object_add(o, "ports", a);
+	}
+	if (nc->allow_host) {
+		json_object *a = json_object_new_array();
+
+		host_ports(nc, a, NULL);
+		json_object_object_add(o, "allow_host", a);
 	}
 	if (nc->plugin) {
 		/* The supervisor runs elsewhere: an absolute path. */

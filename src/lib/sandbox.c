@@ -36,7 +36,9 @@
 #define DEFAULT_MEM_MIB 512
 #define DEFAULT_BOOT_TIMEOUT_MS 60000
 #define MAX_CPUS 64
-#define UPPER_SIZE "4G"
+#define DEFAULT_DISK_MIB 4096
+#define MIN_DISK_MIB 64
+#define MAX_DISK_MIB (1ull << 20) /* 1 TiB */
 
 extern char **environ;
 
@@ -115,9 +117,9 @@ int msb_run_tool(char *const argv[], msb_error *err)
 	return 0;
 }
 
-static int make_upper(const char *dir, msb_error *err)
+static int make_upper(const char *dir, uint64_t mib, msb_error *err)
 {
-	char mke2fs[PATH_MAX], path[PATH_MAX];
+	char mke2fs[PATH_MAX], path[PATH_MAX], size[32];
 
 	if (!msb_have_exe("mke2fs", mke2fs, sizeof(mke2fs)))
 		return msb_fail(err, -ENOENT,
@@ -127,7 +129,9 @@ static int make_upper(const char *dir, msb_error *err)
 	/* A sparse file: only what the guest writes takes host disk. */
 	char *argv[] = { mke2fs, "-q", "-F", "-t", "ext4", "-m", "0", "-E",
 			 "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-			 path, UPPER_SIZE, NULL };
+			 path, size, NULL };
+
+	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
 	return run_tool(argv, err);
 }
 
@@ -642,6 +646,12 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = check_memory(c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB, err);
 	if (r < 0)
 		return r;
+	if (c->disk_mib && (c->disk_mib < MIN_DISK_MIB ||
+			    c->disk_mib > MAX_DISK_MIB))
+		return msb_fail(err, -EINVAL,
+				"invalid disk size %lluM: it must be between "
+				"64M and 1024G",
+				(unsigned long long)c->disk_mib);
 	for (const char *const *v = c->env; v && *v; v++)
 		if (!strchr(*v, '=') || **v == '=')
 			return msb_fail(err, -EINVAL,
@@ -755,6 +765,9 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       json_object_new_int((int)timeout));
 	json_object_object_add(cfg, "ephemeral",
 			       json_object_new_boolean(c->ephemeral));
+	json_object_object_add(cfg, "disk_mib",
+			       json_object_new_int64((int64_t)(c->disk_mib ?
+					c->disk_mib : DEFAULT_DISK_MIB)));
 	json_object_object_add(cfg, "kernel", json_object_new_string(kernel));
 	json_object_object_add(cfg, "net", msb_net_config_json(&c->net));
 	if (vols)
@@ -846,7 +859,7 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		msb_fail_errno(err, r, "cannot create %s", dir);
 		goto undo;
 	}
-	r = make_upper(dir, err);
+	r = make_upper(dir, c->disk_mib ? c->disk_mib : DEFAULT_DISK_MIB, err);
 	if (r < 0)
 		goto undo;
 	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
@@ -1312,6 +1325,53 @@ MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 	return r;
 }
 
+MSB_API int msb_sandbox_ports(const char *name, msb_port **ports, size_t *n,
+			      msb_error *err)
+{
+	json_object *rt = NULL, *a;
+	struct msb_row row;
+	msb_port *v;
+	size_t cnt = 0;
+	int r;
+
+	*ports = NULL;
+	*n = 0;
+	r = load_row(name, &row, err);
+	if (r < 0)
+		return r;
+	if (msb_status_is_live(row.info.status))
+		rt = json_tokener_parse(row.runtime);
+	msb_row_free(&row);
+	if (!rt || !json_object_object_get_ex(rt, "ports", &a) ||
+	    !json_object_is_type(a, json_type_array) ||
+	    !json_object_array_length(a)) {
+		json_object_put(rt);
+		return 0;
+	}
+	v = calloc(json_object_array_length(a), sizeof(*v));
+	if (!v) {
+		json_object_put(rt);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *o = json_object_array_get_idx(a, i);
+		const char *ip = json_object_get_string(
+			json_object_object_get(o, "host_ip"));
+
+		snprintf(v[cnt].host_ip, sizeof(v[cnt].host_ip), "%s",
+			 ip ? ip : "");
+		v[cnt].host_port = (uint16_t)json_object_get_int(
+			json_object_object_get(o, "host_port"));
+		v[cnt].guest_port = (uint16_t)json_object_get_int(
+			json_object_object_get(o, "guest_port"));
+		cnt++;
+	}
+	json_object_put(rt);
+	*ports = v;
+	*n = cnt;
+	return 0;
+}
+
 MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
 			     int *status, msb_error *err)
 {
@@ -1382,8 +1442,10 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 		/* The VM's pid only while there is one (a supervisor
 		 * killed outright could not take it out). */
 		if (rt && json_object_is_type(rt, json_type_object) &&
-		    !msb_status_is_live(row.info.status))
+		    !msb_status_is_live(row.info.status)) {
 			json_object_object_del(rt, "vm_pid");
+			json_object_object_del(rt, "ports");
+		}
 		json_object_object_add(o, "runtime", rt);
 	}
 	msb_sandbox_dir(name, dir, sizeof(dir));

@@ -362,6 +362,19 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 		      q.qend - DNS_HLEN, RC_REFUSED, NULL, 0, 0);
 		return;
 	}
+	/* The host, for --net-allow-host: the gateway's addresses. */
+	if (n->cfg.nhost_ports && !strcmp(q.name, NET_HOST_NAME)) {
+		struct net_addr gw = { 0 };
+		unsigned ngw = 0;
+
+		if (q.qclass == 1 && (q.qtype == T_A || q.qtype == T_AAAA)) {
+			gw = net_gw_addr(n, q.qtype == T_A ? 4 : 6);
+			ngw = q.qtype == T_A || n->cfg.prefix6 ? 1 : 0;
+		}
+		reply(n, to, q.id, q.flags, p + DNS_HLEN, q.qend - DNS_HLEN,
+		      RC_OK, &gw, ngw, DNS_PLUGIN_TTL);
+		return;
+	}
 	if (!net_policy_name(&n->cfg.policy, q.name, &bind, why,
 			     sizeof(why))) {
 		n->st.denied++;

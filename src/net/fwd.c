@@ -3,7 +3,8 @@
  *
  * Theory of operation: `msb run -p 8080:80` makes the stack listen on
  * 127.0.0.1:8080 (or an address the rule names, IPv4 or IPv6) (net_publish(), before the VM starts, so a taken port is
- * an error and nothing else). Each accepted connection becomes a TCP flow
+ * an error and nothing else); `-p 80` or `-p 0:80` on a port the kernel
+ * picks, which net_publish() hands back. Each accepted connection becomes a TCP flow
  * that the stack opens toward the guest's port 80 from the gateway's
  * address (tcp_connect_guest()): the guest sees an ordinary connection
  * from 10.0.2.2, and from then on the flow is like any other - the host
@@ -22,8 +23,7 @@
 
 #include "stack.h"
 
-int net_publish(struct net *n, const struct net_port *p, char *why,
-		size_t len)
+int net_publish(struct net *n, struct net_port *p, char *why, size_t len)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = net_sockaddr(&p->bind, p->host_port, &sa);
@@ -48,6 +48,17 @@ int net_publish(struct net *n, const struct net_port *p, char *why,
 	if (bind(fd, (struct sockaddr *)&sa, salen) < 0 ||
 	    listen(fd, 128) < 0)
 		goto fail;
+	/* Port 0: the kernel picked a free one; the caller learns which. */
+	if (!p->host_port) {
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+
+		if (getsockname(fd, (struct sockaddr *)&got, &gl) < 0)
+			goto fail;
+		p->host_port = ntohs(got.ss_family == AF_INET6 ?
+				     ((struct sockaddr_in6 *)&got)->sin6_port :
+				     ((struct sockaddr_in *)&got)->sin_port);
+	}
 	n->fwd[n->nfwd].fd = fd;
 	n->fwd[n->nfwd].p = *p;
 	net_watch(n, fd, EPOLLIN, NEV_FWD, n->nfwd, EPOLL_CTL_ADD);

@@ -477,6 +477,19 @@ struct net_addr net_dns_addr(const struct net *n, int family)
 			     net_addr4(n->cfg.dns_ip);
 }
 
+int net_host_port(const struct net *n, const struct net_addr *ip,
+		  uint16_t port)
+{
+	struct net_addr g = net_gw_addr(n, ip->family);
+
+	if (!net_addr_eq(ip, &g))
+		return 0;
+	for (unsigned i = 0; i < n->cfg.nhost_ports; i++)
+		if (n->cfg.host_ports[i] == port)
+			return 1;
+	return 0;
+}
+
 int net_is_dns(const struct net *n, const struct net_addr *ip)
 {
 	struct net_addr d = net_dns_addr(n, ip->family);

@@ -47,6 +47,10 @@
 #define NET_GUEST_IP6 NET_IP6(0x15)
 #define NET_GW_IP6    NET_IP6(0x02)
 #define NET_DNS_IP6   NET_IP6(0x03)
+/* The name that resolves to the gateway when --net-allow-host opened a
+ * port of the host's (as Docker's host.docker.internal). */
+#define NET_HOST_NAME "host.msb.internal"
+#define NET_HOST_PORTS_MAX 32
 
 struct net;
 struct msb_flow_filter;
@@ -64,6 +68,11 @@ struct msb_flow_filter;
  * @mtu:         the guest link's MTU
  * @dns_upstream: the host-side resolver the stack asks (UDP), of either
  *               family, at @dns_port
+ * @host_ports:  --net-allow-host: TCP ports of the host's loopback the
+ *               guest reaches at the gateway's address (10.0.2.2:PORT or
+ *               [fd6d:7362::2]:PORT, and the name host.msb.internal):
+ *               connected to 127.0.0.1:PORT, past the policy (the user
+ *               named them); @nhost_ports of them, none by default
  * @policy:      what may leave (policy.h); copied
  * @log:         one line for the owner's log, without a newline
  * @open_socket: NULL for real host sockets; tests and the fuzzer give
@@ -82,6 +91,8 @@ struct net_config {
 	unsigned mtu;
 	struct net_addr dns_upstream;
 	uint16_t dns_port;
+	uint16_t host_ports[NET_HOST_PORTS_MAX];
+	unsigned nhost_ports;
 	struct net_policy policy;
 	void (*log)(void *opaque, const char *msg);
 	int (*open_socket)(void *opaque, int type, int proto,
@@ -136,14 +147,14 @@ void net_attach(struct net *n, int link_fd);
 /**
  * net_publish() - listen on a host port for the guest (fwd.c)
  * @n:   stack
- * @p:   the host address and port, the guest's port
+ * @p:   the host address and port, the guest's port; a host port of 0
+ *       becomes the free one the kernel gave
  * @why: what failed, for the user
  * @len: size of @why
  *
  * Return: 0, or -errno (-EADDRINUSE: the port is taken) with @why set
  */
-int net_publish(struct net *n, const struct net_port *p, char *why,
-		size_t len);
+int net_publish(struct net *n, struct net_port *p, char *why, size_t len);
 
 /**
  * net_plugin_load() - load a network plugin (msb_net_plugin.h) into @n

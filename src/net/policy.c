@@ -680,15 +680,37 @@ int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 			 "published (HOST:GUEST or HOST:GUEST/tcp)", s);
 		return -1;
 	}
+	memset(out, 0, sizeof(*out));
+	out->bind = net_addr4(0x7f000001);
 	guest = strrchr(buf, ':');
-	if (!guest)
-		goto bad;
+	/* "GUEST" alone: a free host port, as docker run -p 80 picks. */
+	if (!guest) {
+		if (port_num(buf, strlen(buf), &out->guest_port) < 0)
+			goto bad;
+		return 0;
+	}
 	*guest++ = '\0';
 	if (port_num(guest, strlen(guest), &out->guest_port) < 0)
 		goto bad;
 	if (!strchr(buf, ':')) {
-		out->bind = net_addr4(0x7f000001);
+		if (!strcmp(buf, "0"))
+			return 0;
 		if (port_num(buf, strlen(buf), &out->host_port) < 0)
+			goto bad;
+		return 0;
+	}
+	/* "IP::GUEST" or "IP:0:GUEST": a free port on that address. */
+	l = strlen(buf);
+	if (buf[l - 1] == ':' || (l > 2 && !strcmp(buf + l - 2, ":0"))) {
+		buf[buf[l - 1] == ':' ? l - 1 : l - 2] = '\0';
+		if (buf[0] == '[' && buf[strlen(buf) - 1] == ']') {
+			buf[strlen(buf) - 1] = '\0';
+			memmove(buf, buf + 1, strlen(buf));
+		} else if (strchr(buf, ':')) {
+			goto bad; /* IPv6 without brackets */
+		}
+		if (net_endpoint_parse(buf, &out->bind, &out->host_port, 0) < 0 ||
+		    out->host_port)
 			goto bad;
 		return 0;
 	}
@@ -700,7 +722,7 @@ int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 	return 0;
 bad:
 	snprintf(why, n, "invalid port '%s': use HOST_PORT:GUEST_PORT, "
-		 "IPv4:HOST_PORT:GUEST_PORT or [IPv6]:HOST_PORT:GUEST_PORT, "
-		 "ports 1-65535", s);
+		 "IPv4:HOST_PORT:GUEST_PORT, [IPv6]:HOST_PORT:GUEST_PORT or "
+		 "GUEST_PORT, ports 1-65535 (host port 0: a free one)", s);
 	return -1;
 }

@@ -228,14 +228,15 @@ void net_policy_bind(struct net_policy *p, const struct net_addr *ip,
  */
 struct net_port {
 	struct net_addr bind;
-	uint16_t host_port, guest_port;
+	uint16_t host_port, guest_port; /* host_port 0: any free one */
 };
 
 #define NET_PORT_MAX 32 /* published ports per sandbox */
 
 /**
  * net_port_parse() - "HOST:GUEST", "IPv4:HOST:GUEST", "[IPv6]:HOST:GUEST",
- * each with an optional "/tcp"
+ * each with an optional "/tcp"; HOST 0 (or empty after an address, "IP::GUEST"),
+ * or "GUEST" alone, leaves @host_port 0: net_publish() takes a free one
  * @s:   text, as `msb run -p` takes it
  * @out: result
  * @why: what is wrong with @s

@@ -246,6 +246,10 @@ uint32_t net_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, size_t len);
  * resolver's. */
 struct net_addr net_guest_addr(const struct net *n, int family);
 struct net_addr net_gw_addr(const struct net *n, int family);
+/* net_host_port() - is @ip:@port one of the host's loopback ports the
+ * guest may reach at the gateway (--net-allow-host)? */
+int net_host_port(const struct net *n, const struct net_addr *ip,
+		  uint16_t port);
 struct net_addr net_dns_addr(const struct net *n, int family);
 /* net_is_local() - the gateway, the resolver or the guest's own subnet:
  * answered here or nowhere, never re-originated. */

@@ -718,8 +718,12 @@ static void on_syn(struct net *n, const struct ip_pkt *ip,
 	 * through the policy there); to anyone else it is refused, as over
 	 * UDP, so that every name is seen. */
 	int fd, one = 1, to_dns = net_is_dns(n, &ip->dst) && s->dport == 53;
+	/* --net-allow-host: the gateway's port is the host's loopback one,
+	 * opened by name, so past the policy (a plugin still decides). */
+	int to_host = !to_dns && net_host_port(n, &ip->dst, s->dport);
+	struct net_addr lo = net_addr4(0x7f000001);
 
-	if (!to_dns && net_is_local(n, &ip->dst)) {
+	if (!to_dns && !to_host && net_is_local(n, &ip->dst)) {
 		reset_reply(n, ip, s);
 		return;
 	}
@@ -729,8 +733,9 @@ static void on_syn(struct net *n, const struct ip_pkt *ip,
 		reset_reply(n, ip, s);
 		return;
 	}
-	if (!to_dns && !net_policy_ip(&n->cfg.policy, &ip->dst, n->now, why,
-				      sizeof(why))) {
+	if (!to_dns && !to_host &&
+	    !net_policy_ip(&n->cfg.policy, &ip->dst, n->now, why,
+			   sizeof(why))) {
 		log_denied(n, &ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
 		return;
@@ -750,7 +755,8 @@ static void on_syn(struct net *n, const struct ip_pkt *ip,
 		return;
 	}
 	fd = to_dns ? dns_tcp_open(n) :
-		      net_open_socket(n, SOCK_STREAM, &ip->dst, s->dport);
+		      net_open_socket(n, SOCK_STREAM, to_host ? &lo : &ip->dst,
+				      s->dport);
 	if (fd < 0) {
 		reset_reply(n, ip, s);
 		return;

@@ -127,6 +127,8 @@ void sup_save_runtime(struct sup *s)
 	if (s->command)
 		json_object_object_add(o, "command",
 				       json_object_get(s->command));
+	if (s->ports && s->state != ST_DONE)
+		json_object_object_add(o, "ports", json_object_get(s->ports));
 	json_object_object_add(o, "boot_ms",
 			       json_object_new_int64((int64_t)s->boot_ms));
 	if (s->timings)
@@ -674,10 +676,12 @@ static void finish(struct sup *s)
 		sup_log(s, "failed: %s", s->fail);
 	else
 		sup_log(s, "stopped");
-	/* A detached command still running went with the VM; the record
-	 * then shows no VM pid. */
-	if (s->command) {
-		json_object *st = json_object_object_get(s->command, "status");
+	/* Once it ran: a detached command still running went with the VM,
+	 * and the record shows no VM pid and no ports any more. */
+	if (s->ready_us) {
+		json_object *st = s->command ? json_object_object_get(
+						       s->command, "status") :
+					       NULL;
 
 		if (st && !strcmp(json_object_get_string(st), "running"))
 			agent_command_end(s, "killed", 128 + SIGKILL, SIGKILL,
@@ -710,8 +714,10 @@ static void forget_last_run(struct sup *s, const struct msb_row *row)
 
 	if (rt && json_object_is_type(rt, json_type_object) &&
 	    (json_object_object_get_ex(rt, "command", NULL) ||
+	     json_object_object_get_ex(rt, "ports", NULL) ||
 	     json_object_object_get_ex(rt, "vm_pid", NULL))) {
 		json_object_object_del(rt, "command");
+		json_object_object_del(rt, "ports");
 		json_object_object_del(rt, "vm_pid");
 		msb_db_set_runtime(s->db, s->name,
 				   json_object_to_json_string_ext(
@@ -836,6 +842,7 @@ int main(int argc, char **argv)
 	msb_engine_close(&s->vm);
 	finish(s);
 	json_object_put(s->command);
+	json_object_put(s->ports);
 	msb_vault_free(&s->vault);
 	sup_secrets_free(s);
 	sup_tls_free(s);

@@ -9,7 +9,8 @@
  *
  *   "net": { "deny_all": bool, "allow": [NAME...], "allow_cidr": [CIDR...],
  *            "block_cidr": [CIDR...], "dns": "IP[:PORT]",
- *            "ports": ["[IP:]HOST:GUEST[/tcp]"...], "plugin": PATH }
+ *            "ports": ["[IP:]HOST:GUEST[/tcp]"...], "plugin": PATH,
+ *            "allow_host": [PORT...] }
  *
  * Published ports are bound and the plugin loaded here, before the VM is
  * launched: a taken port or a plugin that does not load fails the start
@@ -57,6 +58,25 @@ static int add_rules(struct net_config *c, json_object *net, const char *key,
 	return 0;
 }
 
+/* record_port() - a published port as it is bound (a free host port
+ * picked for "-p 80"), for the record's runtime: msb ps, inspect, port. */
+static void record_port(struct sup *s, const struct net_port *p)
+{
+	json_object *o = json_object_new_object();
+	char ip[64];
+
+	if (!s->ports)
+		s->ports = json_object_new_array();
+	net_addr_format(&p->bind, ip, sizeof(ip));
+	json_object_object_add(o, "host_ip", json_object_new_string(ip));
+	json_object_object_add(o, "host_port",
+			       json_object_new_int(p->host_port));
+	json_object_object_add(o, "guest_port",
+			       json_object_new_int(p->guest_port));
+	json_object_object_add(o, "proto", json_object_new_string("tcp"));
+	json_object_array_add(s->ports, o);
+}
+
 /* publish() - the config's published ports and plugin, into the stack */
 static int publish(struct sup *s, json_object *net, msb_error *err)
 {
@@ -78,7 +98,9 @@ static int publish(struct sup *s, json_object *net, msb_error *err)
 			r = net_publish(s->net, &port, why, sizeof(why));
 			if (r < 0)
 				return msb_fail(err, r, "%s", why);
-			sup_log(s, "net: published %s", p);
+			record_port(s, &port);
+			sup_log(s, "net: published %s (host port %u)", p,
+				port.host_port);
 		}
 	}
 	if (json_object_object_get_ex(net, "plugin", &v) &&
@@ -114,6 +136,21 @@ int sup_net_setup(struct sup *s, msb_error *err)
 		    (r = add_rules(&c, net, "allow_cidr", "allow-cidr", err)) < 0 ||
 		    (r = add_rules(&c, net, "block_cidr", "block-cidr", err)) < 0)
 			return r;
+		if (json_object_object_get_ex(net, "allow_host", &v) &&
+		    json_object_is_type(v, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(v) &&
+					   c.nhost_ports < NET_HOST_PORTS_MAX;
+			     i++) {
+				int port = json_object_get_int(
+					json_object_array_get_idx(v, i));
+
+				if (port < 1 || port > 65535)
+					return msb_fail(err, -EINVAL,
+							"bad --net-allow-host "
+							"port %d", port);
+				c.host_ports[c.nhost_ports++] = (uint16_t)port;
+			}
+		}
 		if (json_object_object_get_ex(net, "dns", &v) &&
 		    net_endpoint_parse(json_object_get_string(v),
 				       &c.dns_upstream, &c.dns_port, 53) < 0)

@@ -138,6 +138,9 @@ struct sup {
 	 * ps, msb wait): argv, status ("running", "exited", "failed",
 	 * "killed"), pid, exit_code, signal, error; NULL: none */
 	json_object *command;
+	/* published ports as bound: [{"host_ip", "host_port", "guest_port",
+	 * "proto"}], for the runtime while it runs; NULL: none */
+	json_object *ports;
 
 	struct ev_ref listen_ref;
 	int listen_fd;

@@ -319,3 +319,130 @@ def test_registry_login_without_a_terminal_says_why(msb):
                        env=msb.env)
     assert p.returncode == 1, p
     assert b"without a terminal" in p.stderr and b"--password-stdin" in p.stderr, p
+
+
+SERVE = ("mkdir -p /www && echo hello from the guest > /www/index.html && "
+         "httpd -p 80 -h /www && httpd -p 81 -h /www && "
+         "exec httpd -f -p 82 -h /www")
+
+
+def _host_server(body):
+    """An HTTP server on the host's loopback, on a free port."""
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def _get(port, timeout=60):
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/",
+                                        timeout=10) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def netbox(msb):
+    """One sandbox for the Docker-style network and disk flags: guest ports
+    published on free host ports, one port of the host's loopback opened
+    to it (another left closed), a 1 GiB writable disk."""
+    opened = _host_server(b"hello from the host\n")
+    closed = _host_server(b"should not be seen\n")
+    name = unique("net")
+    msb.out("run", "--name", name, "-d", "-p", "0:80", "-p", "81",
+            "-p", "127.0.0.1::82", "--net-allow-host",
+            str(opened.server_address[1]), "--disk-size", "1G", "--",
+            "sh", "-c", SERVE)
+    yield name, opened.server_address[1], closed.server_address[1]
+    msb("rm", "-f", name)
+    opened.shutdown()
+    closed.shutdown()
+
+
+def test_free_host_ports_are_shown_by_port_ps_and_inspect(msb, netbox):
+    name = netbox[0]
+    lines = msb.out("port", name).splitlines()
+    got = {}
+    for l in lines:
+        m = re.fullmatch(r"(\d+)/tcp -> 127\.0\.0\.1:(\d+)", l)
+        assert m, lines
+        got[int(m.group(1))] = int(m.group(2))
+    assert sorted(got) == [80, 81, 82] and 0 not in got.values(), lines
+    assert len(set(got.values())) == 3
+    assert msb.out("port", name, "81/tcp") == f"127.0.0.1:{got[81]}\n"
+    for guest, host in got.items():
+        assert _get(host) == "hello from the guest\n", guest
+    row = [l for l in msb.out("ps").splitlines() if l.startswith(name + " ")]
+    assert msb.out("ps").splitlines()[0].split()[-1] == "PORTS"
+    assert (f"127.0.0.1:{got[80]}->80/tcp, 127.0.0.1:{got[81]}->81/tcp, "
+            f"127.0.0.1:{got[82]}->82/tcp") in row[0], row
+    me = [r for r in json.loads(msb.out("ps", "--format", "json"))
+          if r["name"] == name][0]
+    assert [(p["guest_port"], p["host_port"]) for p in me["ports"]] == \
+        sorted(got.items())
+    rt = json.loads(msb.out("inspect", name))["runtime"]
+    assert [p["host_port"] for p in rt["ports"]] == [got[80], got[81], got[82]]
+    p = msb("port", name, "99")
+    assert p.returncode == 1 and b"publishes no port 99" in p.stderr, p
+
+
+def test_net_allow_host_opens_one_loopback_port(msb, netbox, shared):
+    name, opened, closed = netbox
+    for host in ("10.0.2.2", "host.msb.internal"):
+        out = msb.out("exec", name, "--", "wget", "-qO-",
+                      f"http://{host}:{opened}/")
+        assert out == "hello from the host\n", host
+    # Only the port named: another of the host's loopback stays closed.
+    p = msb("exec", name, "--", "wget", "-qO-",
+            f"http://10.0.2.2:{closed}/")
+    assert p.returncode != 0 and b"should not" not in p.stdout, p
+    # Never by default.
+    p = msb("exec", shared, "--", "wget", "-qO-",
+            f"http://10.0.2.2:{opened}/")
+    assert p.returncode != 0 and b"hello" not in p.stdout, p
+    p = msb("exec", shared, "--", "wget", "-qO-",
+            f"http://host.msb.internal:{opened}/")
+    assert p.returncode != 0 and b"hello" not in p.stdout, p
+    p = msb("run", "--rm", "--net-allow-host", "0", "--", "true")
+    assert p.returncode == 125 and b"--net-allow-host '0'" in p.stderr, p
+
+
+def test_disk_size(msb, netbox, shared):
+    def size_kib(name):
+        out = msb.out("exec", name, "--", "df", "-k", "/").splitlines()
+        return int(out[1].split()[1])
+
+    small, default = size_kib(netbox[0]), size_kib(shared)
+    assert 800 * 1024 < small <= 1024 * 1024, small
+    assert 3200 * 1024 < default <= 4096 * 1024, default
+    cfg = json.loads(msb.out("inspect", netbox[0]))["config"]
+    assert cfg["disk_mib"] == 1024
+    p = msb("run", "--rm", "--disk-size", "10", "--", "true")
+    assert p.returncode == 125 and b"--disk-size" in p.stderr, p
+
+
+def test_ports_go_with_the_sandbox(msb, netbox):
+    name = netbox[0]
+    msb.out("stop", name)
+    p = msb("port", name)
+    assert p.returncode == 1 and b"is stopped" in p.stderr, p
+    assert "ports" not in json.loads(msb.out("inspect", name))["runtime"]

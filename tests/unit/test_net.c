@@ -405,11 +405,26 @@ TEST(net_port_parse)
 	CHECK_EQ_INT(p.guest_port, 80);
 	CHECK_EQ_INT(net_port_parse("[::]:1:2/tcp", &p, why, sizeof(why)), 0);
 	CHECK(net_addr_eq(&p.bind, ip("::")));
+	/* Host port 0, none, or the guest's alone: a free one (docker's). */
+	static const struct {
+		const char *s, *bind;
+	} any[] = {
+		{ "80", "127.0.0.1" }, { "80/tcp", "127.0.0.1" },
+		{ "0:80", "127.0.0.1" }, { "0.0.0.0:0:80", "0.0.0.0" },
+		{ "127.0.0.1::80", "127.0.0.1" }, { "[::1]::80", "::1" },
+		{ "[::1]:0:80/tcp", "::1" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(any); i++) {
+		CHECK_EQ_INT(net_port_parse(any[i].s, &p, why, sizeof(why)), 0);
+		CHECK(net_addr_eq(&p.bind, ip(any[i].bind)));
+		CHECK_EQ_INT(p.host_port, 0);
+		CHECK_EQ_INT(p.guest_port, 80);
+	}
 	static const char *const bad[] = {
-		"80", "80:", ":80", "0:80", "80:65536", "a:80", "1:2:3",
+		"80:", ":80", "80:65536", "a:80", "1:2:3", "0", "0:0",
 		"::1:80:80", "10.0.0.0/8:80:80", "80:80/udp", "80:80/", "",
-		"123456:80", "80:80:80:80", "-1:80", "[::1]:80", "[::1]:0:80",
-		"[::1:80:80", "::1:80", "[example.com]:80:80",
+		"123456:80", "80:80:80:80", "-1:80", "[::1]:80", "::1::80",
+		"[::1:80:80", "::1:80", "[example.com]:80:80", ":::80",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		CHECK_EQ_INT(net_port_parse(bad[i], &p, why, sizeof(why)), -1);
@@ -638,4 +653,95 @@ TEST(net_tcp_abuse_stays_bounded)
 	for (i = 0; i < abuse_npeer; i++)
 		close(abuse_peer[i]);
 	CHECK_EQ_INT(count_fds(), before);
+}
+
+/* --net-allow-host: the gateway's listed ports are the host's loopback
+ * ones; every other gateway port, and every port without the flag, stays
+ * closed. */
+static struct sockaddr_in host_dst;
+static unsigned host_opens;
+
+static int host_open(void *opaque, int type, int proto,
+		     const struct sockaddr *dst, socklen_t len)
+{
+	int sv[2];
+
+	(void)opaque;
+	(void)proto;
+	host_opens++;
+	if (dst->sa_family == AF_INET && len >= sizeof(host_dst))
+		memcpy(&host_dst, dst, sizeof(host_dst));
+	if (type != SOCK_STREAM ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0)
+		return -EACCES;
+	abuse_peer[abuse_npeer++ % ARRAY_SIZE(abuse_peer)] = sv[1];
+	return sv[0];
+}
+
+static void syn_to(struct net *n, uint32_t dst, uint16_t dport)
+{
+	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN];
+	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
+
+	memset(f, 0, sizeof(f));
+	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
+	a16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	a16(ip + 2, IP4_HLEN + TCP_HLEN);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	a32(ip + 12, NET_GUEST_IP);
+	a32(ip + 16, dst);
+	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
+	a16(t, 40000);
+	a16(t + 2, dport);
+	a32(t + 4, 1000);
+	t[12] = 5 << 4;
+	t[13] = 0x02;
+	a16(t + 14, 65535);
+	a16(t + 16, net_csum_fold(net_csum_add(
+		net_pseudo4(NET_GUEST_IP, dst, IPPROTO_TCP, TCP_HLEN), t,
+		TCP_HLEN)));
+	net_input(n, f, sizeof(f));
+}
+
+TEST(net_allow_host_reaches_loopback)
+{
+	struct net_config cfg;
+	struct net *n;
+	int link[2];
+
+	for (int with = 0; with < 2; with++) {
+		net_config_default(&cfg);
+		cfg.open_socket = host_open;
+		if (with) {
+			cfg.host_ports[0] = 8080;
+			cfg.nhost_ports = 1;
+		}
+		n = net_new(&cfg);
+		CHECK(n != NULL);
+		if (!n)
+			return;
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0);
+		net_attach(n, link[0]);
+		host_opens = 0;
+		memset(&host_dst, 0, sizeof(host_dst));
+		syn_to(n, NET_GW_IP, 8080);
+		drain(n, link[1]);
+		CHECK_EQ_INT(live_flows(n), (unsigned)with);
+		CHECK_EQ_INT(host_opens, (unsigned)with);
+		if (with) {
+			CHECK_EQ_INT(ntohl(host_dst.sin_addr.s_addr), 0x7f000001);
+			CHECK_EQ_INT(ntohs(host_dst.sin_port), 8080);
+		}
+		/* Another port of the gateway, or of loopback itself: no. */
+		syn_to(n, NET_GW_IP, 8081);
+		syn_to(n, 0x7f000001, 8080);
+		drain(n, link[1]);
+		CHECK_EQ_INT(host_opens, (unsigned)with);
+		net_free(n);
+		close(link[1]);
+	}
 }

@@ -168,3 +168,30 @@ TEST(net_published_port_both_ways)
 	CHECK(bind(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	close(probe);
 }
+
+/* Host port 0 (msb run -p 80): the kernel's free port, handed back, and
+ * listening. */
+TEST(net_published_port_free)
+{
+	struct net_config cfg;
+	struct net_port port = { .bind = net_addr4(0x7f000001),
+				 .guest_port = 80 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char why[256];
+	int c;
+	struct net *n;
+
+	net_config_default(&cfg);
+	n = net_new(&cfg);
+	CHECK(n != NULL);
+	if (!n)
+		return;
+	CHECK_EQ_INT(net_publish(n, &port, why, sizeof(why)), 0);
+	CHECK(port.host_port != 0);
+	sa.sin_addr.s_addr = htonl(0x7f000001);
+	sa.sin_port = htons(port.host_port);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(c);
+	net_free(n);
+}
