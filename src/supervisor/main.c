@@ -440,8 +440,10 @@ static void run_loop(struct sup *s)
 	struct epoll_event evs[64];
 
 	while (s->state != ST_DONE) {
-		int n = epoll_wait(s->epfd, evs, 64, -1);
+		/* Woken each second too, to mark the log's growth. */
+		int n = epoll_wait(s->epfd, evs, 64, SUP_LOG_MARK_MS);
 
+		sup_log_mark(s, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		for (int i = 0; i < n; i++) {
@@ -676,6 +678,7 @@ static void finish(struct sup *s)
 		sup_log(s, "failed: %s", s->fail);
 	else
 		sup_log(s, "stopped");
+	sup_log_mark(s, 1);
 	/* Once it ran: a detached command still running went with the VM,
 	 * and the record shows no VM pid and no ports any more. */
 	if (s->ready_us) {
@@ -822,6 +825,8 @@ int main(int argc, char **argv)
 	if (r == 0) {
 		msb_db_set_status(s->db, s->name, "starting", getpid(), NULL,
 				  NULL);
+		/* What this run writes starts here. */
+		sup_log_mark(s, 1);
 		sup_log(s, "booting %s", s->name);
 		r = launch(s, &err);
 	}

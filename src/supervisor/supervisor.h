@@ -112,6 +112,10 @@ struct sup {
 	struct msb_vm_spec spec;
 	uint64_t t0_us;         /* when the create/start call began */
 	int accel_forced;       /* MSB_ACCEL set: no falling back to TCG */
+	/* logmark.c: the console log's size at the last mark */
+	uint64_t mark_at;
+	int64_t mark_size;
+	int marked;
 	uint64_t boot_ms;
 	uint64_t ready_us;      /* when READY arrived */
 	char fail[512];         /* why it failed, if it did */
@@ -202,6 +206,12 @@ void sup_arm_timer(struct sup *s, uint64_t ms);
 void sup_engine_event(void *opaque, const char *event, json_object *data);
 /* sup_engine_update() - poll the engine's link for output when needed. */
 void sup_engine_update(struct sup *s);
+/* logmark.c */
+#define SUP_LOG_MARK_MS 1000
+/* sup_log_mark() - note in console.idx when the console log grew (at most
+ * once a second unless @force), for msb logs --since. */
+void sup_log_mark(struct sup *s, int force);
+
 /* sup_save_runtime() - the record's runtime (accel, timings, the VM's
  * pid, the detached command) as it is now. */
 void sup_save_runtime(struct sup *s);
