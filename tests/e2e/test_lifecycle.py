@@ -25,8 +25,13 @@ def test_detached_lifecycle(msb):
 
     ps = msb.out("ps")
     row = [l for l in ps.splitlines() if l.startswith(name + " ")]
-    assert ps.splitlines()[0].split() == ["NAME", "IMAGE", "STATUS", "CPU", "MEM"]
-    assert row and row[0].split() == [name, "default", "running", "1", "512Mi"], ps
+    assert ps.splitlines()[0].split() == ["NAME", "IMAGE", "STATUS", "CPU",
+                                          "MEM", "PORTS"]
+    # CPU and memory use against the sandbox's limits; no ports published.
+    assert row and row[0].split()[:3] == [name, "default", "running"], ps
+    assert re.fullmatch(r"\d+%/1", row[0].split()[3]), ps
+    assert re.fullmatch(r"[\d.]+[KMG]iB/512Mi", row[0].split()[4]), ps
+    assert len(row[0].split()) == 5, ps
 
     msb("exec", name, "--", "sh", "-c", "echo kept > /root/file; sync", check=0)
     out = msb.out("stop", name)
