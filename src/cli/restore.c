@@ -76,7 +76,7 @@ static int cmd_restore(int argc, char **argv)
 	msb_restore_opts_init(&o);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "e:m:dh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "e:m:dh", opts)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			if (msb_name_valid(optarg, &err) < 0)

@@ -132,7 +132,7 @@ static int cmd_snapshot(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "fh", opts)) != -1) {
 		switch (c) {
 		case OPT_NAME:
 			snap = optarg;
