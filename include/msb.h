@@ -13,8 +13,11 @@
  *
  * Threads: the library starts none. Every call may be made from any thread,
  * concurrently with calls on other handles; one handle (an msb_exec) is
- * used by one thread at a time. The streaming calls give a descriptor to
- * poll instead of blocking.
+ * used by one thread at a time, with one exception: an exec's writer calls
+ * (msb_exec_write, _close_stdin, _signal, _resize; one thread at a time)
+ * may run beside its reader (msb_exec_next), so stdin can be written while
+ * output is read, as it must be (docs/api-protocol.md §8). The streaming
+ * calls give a descriptor to poll instead of blocking.
  */
 #ifndef MSB_H
 #define MSB_H
@@ -474,8 +477,9 @@ typedef struct msb_exec_event {
 	const uint8_t *data;  /* STDOUT/STDERR, valid until the next read */
 	size_t len;
 	int pid;              /* STARTED */
-	int exit_code;        /* EXIT: status, or 128+signal; 124 if it
-			       * timed out */
+	int exit_code;        /* EXIT: status, or 128+signal (137 when
+			       * timeout_ms killed it: timed_out says so;
+			       * msb exec then exits 124, as timeout(1)) */
 	int signal;           /* EXIT: the killing signal, 0 if it exited */
 	int timed_out;        /* EXIT: killed by msb_exec_opts.timeout_ms */
 } msb_exec_event;
@@ -490,10 +494,16 @@ MSB_API int msb_exec_fd(const msb_exec *e);
  * @timeout_ms (-1 waits), negative on error. After EXIT it returns -EPIPE. */
 MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 		  msb_error *err);
+/* msb_exec_write() - stdin for the command (msb_exec_opts.stdin); blocks
+ * while the sandbox takes no more. It and _close_stdin, _signal and
+ * _resize never read, so another thread may be in msb_exec_next(): a
+ * connection closed under them is MSB_E_STOPPED, the reader getting the
+ * events that came before. */
 MSB_API int msb_exec_write(msb_exec *e, const void *buf, size_t n, msb_error *err);
 MSB_API int msb_exec_close_stdin(msb_exec *e, msb_error *err);
 MSB_API int msb_exec_signal(msb_exec *e, int sig, msb_error *err);
 MSB_API int msb_exec_resize(msb_exec *e, unsigned rows, unsigned cols, msb_error *err);
+/* msb_exec_free() - once no call on @e is running, on either side. */
 MSB_API void msb_exec_free(msb_exec *e);
 
 typedef struct msb_output {

@@ -79,7 +79,11 @@ static int closed_why(struct msb_conn *c, msb_error *err)
 			"is stopping, or refused it)");
 }
 
-int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err)
+/* send_line() - @msg and its line break; a peer that closed the
+ * connection is looked into (closed_why()) only when @ask, since that
+ * reads from it. */
+static int send_line(struct msb_conn *c, json_object *msg, int ask,
+		     msb_error *err)
 {
 	size_t n;
 	const char *s = json_object_to_json_string_length(
@@ -93,11 +97,25 @@ int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err)
 	}
 	r = msb_send_all(c->fd, msb_buf_data(&b), b.len);
 	msb_buf_free(&b);
-	if (r == -EPIPE || r == -ECONNRESET)
+	if ((r == -EPIPE || r == -ECONNRESET) && ask)
 		return closed_why(c, err);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return msb_fail(err, MSB_E_STOPPED,
+				"the sandbox closed the connection (the command "
+				"is over, or its supervisor is stopping)");
 	if (r < 0)
 		return msb_fail_errno(err, r, "sandbox API socket");
 	return 0;
+}
+
+int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err)
+{
+	return send_line(c, msg, 1, err);
+}
+
+int msb_conn_notify(struct msb_conn *c, json_object *msg, msb_error *err)
+{
+	return send_line(c, msg, 0, err);
 }
 
 int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
@@ -457,7 +475,8 @@ static int notify(msb_exec *e, const char *method, json_object *p,
 	json_object_object_add(p, "exec", json_object_new_int64(1));
 	json_object_object_add(m, "method", json_object_new_string(method));
 	json_object_object_add(m, "params", p);
-	r = msb_conn_send(&e->c, m, err);
+	/* Never reads: msb_exec_next() may be reading on another thread. */
+	r = msb_conn_notify(&e->c, m, err);
 	json_object_put(m);
 	return r;
 }

@@ -17,6 +17,10 @@ struct msb_conn {
 int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err);
 void msb_conn_close(struct msb_conn *c);
 int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err);
+/* msb_conn_notify() - msb_conn_send() that never reads from @c, for a
+ * connection another thread may be reading (a closed peer is
+ * MSB_E_STOPPED, what it said left to the reader). */
+int msb_conn_notify(struct msb_conn *c, json_object *msg, msb_error *err);
 /* msb_conn_recv() - 1 and a message, 0 on timeout, negative on error
  * (-EPIPE when the supervisor closed the connection). */
 int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,

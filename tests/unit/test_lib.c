@@ -358,6 +358,62 @@ out:
 	free(data);
 }
 
+/* Events, then a hang-up with the command's stdin unread. */
+static void script_hangup(int fd)
+{
+	char l[4096];
+
+	peer_read_line(fd, l, sizeof(l));
+	EXPECT(strstr(l, "\"method\":\"exec\"") && strstr(l, "\"stdin\":true"));
+	peer_write(fd, "{\"id\":1,\"event\":\"started\",\"pid\":7}");
+	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"aGkK\"}");
+	peer_write(fd, "{\"id\":1,\"result\":{\"exit_code\":0,\"signal\":0}}");
+}
+
+/* A writer that finds the connection closed reads nothing from it: the
+ * events already sent are the reader's (msb_exec_next() may run on
+ * another thread, as an SDK streaming stdin and output does). Before, the
+ * write took the first event to see why the peer closed, and the reader
+ * never saw STARTED. */
+TEST(lib_exec_write_leaves_events_to_the_reader)
+{
+	static const char *const argv[] = { "cat", NULL };
+	static char big[4 << 20];
+	struct env e;
+	msb_sandbox *sb = NULL;
+	msb_exec *x = NULL;
+	msb_exec_opts o = { 0 };
+	msb_exec_event ev;
+	msb_error err = { 0 };
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "running", 1);
+	CHECK_EQ_INT(msb_sandbox_open("box", &sb, &err), 0);
+	if (!sb)
+		goto out;
+	serve(&e, "box", script_hangup);
+	o.stdin = 1;
+	CHECK_EQ_INT(msb_exec_start(sb, argv, &o, &x, &err), 0);
+	if (!x)
+		goto out;
+	served(&e, __LINE__);
+	CHECK_EQ_INT(msb_exec_write(x, big, sizeof(big), &err), MSB_E_STOPPED);
+	CHECK_CONTAINS(err.message, "closed the connection");
+	CHECK_EQ_INT(msb_exec_signal(x, 9, &err), MSB_E_STOPPED);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_STARTED);
+	CHECK_EQ_INT(ev.pid, 7);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_STDOUT);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_EXIT);
+out:
+	msb_exec_free(x);
+	msb_sandbox_close(sb);
+	env_end(&e);
+}
+
 static void script_timeout(int fd)
 {
 	char l[4096];
