@@ -80,12 +80,15 @@ $(B)/lib/libmsb.so: $(LIB_OBJ)
 # pkg-config's description of the library (SDKs find libmsb with it). The
 # build tree's names the build tree, so PKG_CONFIG_PATH=build/lib/pkgconfig
 # finds a library run in place; `make install` writes one naming $(PREFIX).
+# Libs carries an rpath, so a program linked with it (a Go or Rust SDK
+# user's) finds libmsb.so.0 where the .pc says, with no LD_LIBRARY_PATH or
+# ldconfig.
 define pc_file
 mkdir -p $(dir $(2)) && printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' \
 	'includedir=$${prefix}/include' '' 'Name: libmsb' \
 	'Description: microsandbox, a microVM per sandbox: the C library every SDK binds' \
 	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)" \
-	'Libs: -L$${libdir} -lmsb' \
+	'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lmsb' \
 	'Libs.private: $(LIBS)' 'Cflags: -I$${includedir}' > $(2)
 endef
 
