@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+// Bad input is refused before anything boots, with an error errors.Is
+// can tell and a message that says what to do.
+func TestCreateBadInput(t *testing.T) {
+	ctx := testCtx(t)
+	cases := []struct {
+		name    string
+		opts    []msb.Option
+		want    error
+		message string
+	}{
+		{"-bad", nil, msb.ErrInvalid, "-bad"},
+		{strings.Repeat("n", 64), nil, msb.ErrInvalid, "63"},
+		{"nul\x00name", nil, msb.ErrInvalid, "NUL"},
+		{"ok-name", []msb.Option{msb.Memory("lots")}, msb.ErrInvalid, "lots"},
+		{"ok-name", []msb.Option{msb.Volume("/proc", msb.NewMemFs())}, msb.ErrInvalid, "/proc"},
+		{"ok-name", []msb.Option{msb.Volume("/data", msb.NewPassthrough("/nonexistent-host-dir"))},
+			fs.ErrNotExist, "/nonexistent-host-dir"},
+		{"ok-name", []msb.Option{msb.Network(msb.BlockCidr("10.0.0.0/33"))}, msb.ErrInvalid, "10.0.0.0/33"},
+		{"ok-name", []msb.Option{msb.Network(msb.Allow(""))}, msb.ErrInvalid, ""},
+		{"ok-name", []msb.Option{msb.SecretEnv("KEY", "v")}, msb.ErrInvalid, "KEY"},
+		{"ok-name", []msb.Option{msb.TLSUpstreamCAFile("/nonexistent.pem")}, fs.ErrNotExist, "/nonexistent.pem"},
+		// Forms of the seeds not served yet say so.
+		{"ok-name", []msb.Option{msb.Network(msb.OnDns(func(q msb.DnsQuery) msb.DnsAction { return msb.DnsAllow }))},
+			msb.ErrNotSupported, "msb.NetPlugin"},
+		{"ok-name", []msb.Option{msb.Plugin(struct{}{})}, msb.ErrNotSupported, "plugins"},
+		{"ok-name", []msb.Option{msb.PluginProcess("node ./plugins/monitor.js")}, msb.ErrNotSupported, "monitor.js"},
+	}
+	for _, c := range cases {
+		sb, err := msb.NewSandboxContext(ctx, c.name, c.opts...)
+		if err == nil {
+			sb.Close()
+			t.Errorf("%q %d options: created, want %v", c.name, len(c.opts), c.want)
+			continue
+		}
+		if !errors.Is(err, c.want) {
+			t.Errorf("%q: %v, want %v", c.name, err, c.want)
+		}
+		if !strings.Contains(err.Error(), c.message) {
+			t.Errorf("%q: message %q does not name %q", c.name, err, c.message)
+		}
+		var me *msb.Error
+		if !errors.As(err, &me) || me.Name == "" || me.Message == "" {
+			t.Errorf("%q: not an *msb.Error with a code name: %#v", c.name, err)
+		}
+	}
+	if list, _ := msb.List(ctx); len(list) > 0 && list[0].Name == "ok-name" {
+		t.Fatal("a refused create left a record")
+	}
+}
+
+func TestMissingThings(t *testing.T) {
+	ctx := testCtx(t)
+	_, err := msb.GetSandbox(ctx, "no-such-sandbox")
+	if !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("get missing sandbox: %v", err)
+	}
+	contains(t, "message", err.Error(), "no-such-sandbox")
+	_, err = msb.GetSnapshot(ctx, "no-such-snapshot")
+	if !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("get missing snapshot: %v", err)
+	}
+	// A missing image on a registry that is not there: a pull error.
+	_, err = msb.NewSandboxContext(ctx, "img-missing", msb.Image("127.0.0.1:1/nosuch:1"))
+	if !errors.Is(err, msb.ErrImagePull) {
+		t.Fatalf("image from nowhere: %v", err)
+	}
+	if _, err := msb.GetSandbox(ctx, "img-missing"); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("a failed pull left a sandbox: %v", err)
+	}
+	_, err = msb.CurrentRuntime(ctx)
+	if !errors.Is(err, msb.ErrNotSupported) {
+		t.Fatalf("current runtime outside a sandbox: %v", err)
+	}
+	contains(t, "message", err.Error(), "not running inside a microsandbox")
+}
+
+func TestImageNotFoundOnARegistry(t *testing.T) {
+	host := seedImages(t)
+	ctx := testCtx(t)
+	_, err := msb.PullImage(ctx, host+"/nosuch:1", false)
+	if !errors.Is(err, msb.ErrImageNotFound) || !errors.Is(err, msb.ErrImagePull) {
+		t.Fatalf("missing image: %v", err)
+	}
+	_, err = msb.NewSandboxContext(ctx, "no-image", msb.Image(host+"/python:nope"))
+	if !errors.Is(err, msb.ErrImageNotFound) {
+		t.Fatalf("missing tag: %v", err)
+	}
+}
+
+// One sandbox through its life: get by name, list, stop, a dead
+// sandbox's errors, start, kill, remove, and Close's rules.
+func TestLifecycle(t *testing.T) {
+	ctx := testCtx(t)
+	name := unique("life")
+	sb, err := msb.NewSandboxContext(ctx, name, msb.Env("LIFE", "1"), msb.CPUs(2), msb.Memory("256M"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if sb.BootTime() <= 0 || sb.Name() != name {
+		t.Fatalf("boot time %v, name %q", sb.BootTime(), sb.Name())
+	}
+	// The same name again is taken.
+	_, err = msb.NewSandboxContext(ctx, name)
+	if !errors.Is(err, msb.ErrAlreadyExists) {
+		t.Fatalf("name taken: %v", err)
+	}
+	info, err := sb.Info(ctx)
+	if err != nil || info.Status != "running" || !info.Running() || info.CPUs != 2 ||
+		info.MemoryMiB != 256 || info.Image != "default" || info.Pid <= 0 {
+		t.Fatalf("info: %+v %v", info, err)
+	}
+	list, err := msb.List(ctx)
+	found := false
+	for _, s := range list {
+		found = found || s.Name == name
+	}
+	if err != nil || !found {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	// Another handle by name: its Close leaves the sandbox running.
+	other, err := msb.GetSandbox(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := other.Exec(ctx, "sh -c 'echo $LIFE'")
+	if err != nil || string(res.Stdout) != "1\n" {
+		t.Fatalf("exec by name: %q %v", res.Stdout, err)
+	}
+	other.Close()
+	if _, err := other.Exec(ctx, "true"); !errors.Is(err, msb.ErrClosed) {
+		t.Fatalf("exec on a closed handle: %v", err)
+	}
+	if info, _ := sb.Info(ctx); info.Status != "running" {
+		t.Fatalf("a got handle's Close stopped it: %s", info.Status)
+	}
+	log, err := sb.LogPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Fatalf("log %s: %v", log, err)
+	}
+	if js, err := sb.Inspect(ctx); err != nil || !strings.Contains(string(js), name) {
+		t.Fatalf("inspect: %s %v", js, err)
+	}
+
+	// Stopped: commands and files say it is not running, and how to
+	// start it.
+	stopCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err = sb.Stop(stopCtx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Stop(ctx); err != nil {
+		t.Fatalf("stopping a stopped sandbox: %v", err)
+	}
+	if info, _ := sb.Info(ctx); info.Status != "stopped" {
+		t.Fatalf("after stop: %s", info.Status)
+	}
+	_, err = sb.Exec(ctx, "true")
+	if !errors.Is(err, msb.ErrNotRunning) {
+		t.Fatalf("exec on a stopped sandbox: %v", err)
+	}
+	dead, _ := msb.GetSandbox(ctx, name)
+	_, err = dead.Exec(ctx, "true")
+	if !errors.Is(err, msb.ErrNotRunning) {
+		t.Fatalf("exec on a stopped sandbox by name: %v", err)
+	}
+	contains(t, "message", err.Error(), "start")
+	_, err = dead.FS().ReadFile(ctx, "/etc/hostname")
+	if !errors.Is(err, msb.ErrNotRunning) {
+		t.Fatalf("read on a stopped sandbox: %v", err)
+	}
+
+	// Started again, with its disk as it was.
+	if err := sb.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Start(ctx); err != nil {
+		t.Fatalf("starting a running sandbox: %v", err)
+	}
+	if res, err := sb.Exec(ctx, "true"); err != nil || res.ExitCode != 0 {
+		t.Fatalf("exec after start: %v", err)
+	}
+	if err := sb.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := sb.Info(ctx); info.Status != "stopped" {
+		t.Fatalf("after kill: %s", info.Status)
+	}
+	// Close of a handle that made it removes it.
+	if err := sb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := msb.GetSandbox(ctx, name); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("after Close: %v", err)
+	}
+	if err := sb.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := sb.Start(ctx); !errors.Is(err, msb.ErrClosed) {
+		t.Fatalf("start after Close: %v", err)
+	}
+}
+
+// Keep: Close releases the handle only; Remove deletes.
+func TestKeepAndRemove(t *testing.T) {
+	ctx := testCtx(t)
+	name := unique("keep")
+	sb, err := msb.NewSandboxContext(ctx, name, msb.Keep())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Close()
+	again, err := msb.GetSandbox(ctx, name)
+	if err != nil {
+		t.Fatalf("a kept sandbox is gone after Close: %v", err)
+	}
+	if info, _ := again.Info(ctx); info.Status != "running" {
+		t.Fatalf("kept: %s", info.Status)
+	}
+	if err := again.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := msb.GetSandbox(ctx, name); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("after Remove: %v", err)
+	}
+	// A context that ends during the boot: the call returns, and the
+	// sandbox is removed once its boot is over.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = msb.NewSandboxContext(short, name)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("boot under a short context: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, err := msb.GetSandbox(ctx, name)
+		if errors.Is(err, msb.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned boot's sandbox is still there: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestStats(t *testing.T) {
+	sb := sharedSandbox(t)
+	ctx := testCtx(t)
+	if _, err := sb.Exec(ctx, "true"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sb.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Name != sb.Name() || !st.Running || st.Status != "running" || st.CPUs != 1 ||
+		st.MemoryLimitBytes != 512<<20 || st.MemoryRSSBytes == 0 || st.Uptime <= 0 || st.CPUTime <= 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if st.Guest && (st.Processes == 0 || st.MemoryTotalBytes == 0 || st.DiskTotalBytes == 0) {
+		t.Fatalf("the guest's numbers: %+v", st)
+	}
+	all, err := msb.AllStats(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range all {
+		found = found || s.Name == sb.Name()
+	}
+	if !found {
+		t.Fatalf("AllStats lacks %s: %+v", sb.Name(), all)
+	}
+}

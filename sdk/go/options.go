@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Option configures a sandbox: NewSandbox, Snapshot.Restore and
+// Runtime.Start take them. Options that do not apply where they are
+// given (Image on a Restore, say) make the call fail with ErrInvalid.
+type Option interface {
+	applySandbox(c *sandboxConfig)
+}
+
+// ExecOption configures one command: Exec, ExecArgs, Shell and Stream
+// take them. Env, Workdir and User are both: given to NewSandbox they are
+// the defaults of every command; given to Exec, that command's.
+type ExecOption interface {
+	applyExec(c *execConfig)
+}
+
+type sandboxConfig struct {
+	given []string // option names, in order, for Restore's check
+
+	image                 string
+	cpus                  uint
+	memoryMiB             uint64
+	memory                string
+	env                   []string
+	workdir, user, kernel string
+	bootTimeout           time.Duration
+	cmd, entrypoint       []string
+	entrypointSet         bool
+	imageCmd              bool
+	net                   networkConfig
+	ports                 []string
+	volumes               []volumeSpec
+	secrets               []secretSpec
+	onSecretViolation     string
+	tlsBypass             []string
+	tlsCA                 []string // PEM texts
+	tlsCAFiles            []string
+	keep, ephemeral       bool
+	diskOnly              bool
+	refused               []error // forms not served (yet): first one wins
+}
+
+type optionFunc struct {
+	name string
+	f    func(c *sandboxConfig)
+}
+
+func (o optionFunc) applySandbox(c *sandboxConfig) {
+	c.given = append(c.given, o.name)
+	o.f(c)
+}
+
+func option(name string, f func(c *sandboxConfig)) Option {
+	return optionFunc{name, f}
+}
+
+// Image is the OCI image to boot: "python:3.12" (Docker Hub), a full
+// reference "host:port/repo:tag" or "repo@sha256:...". It is pulled first
+// if it is not in the local store. Without it, the built-in "default"
+// image (a busybox userland that needs no network) is used.
+func Image(ref string) Option {
+	return option("Image", func(c *sandboxConfig) { c.image = ref })
+}
+
+// CPUs is the number of virtual CPUs (default 1).
+func CPUs(n uint) Option {
+	return option("CPUs", func(c *sandboxConfig) { c.cpus = n })
+}
+
+// Memory is the guest's memory as msb run --memory writes it: "512M",
+// "1G", "1.5GiB", or a bare number of MiB (default 512 MiB).
+func Memory(size string) Option {
+	return option("Memory", func(c *sandboxConfig) { c.memory = size })
+}
+
+// MemoryMiB is the guest's memory in MiB (default 512).
+func MemoryMiB(mib uint64) Option {
+	return option("Memory", func(c *sandboxConfig) { c.memoryMiB = mib })
+}
+
+// BootTimeout bounds the boot (default $MSB_BOOT_TIMEOUT or 60 s).
+func BootTimeout(d time.Duration) Option {
+	return option("BootTimeout", func(c *sandboxConfig) { c.bootTimeout = d })
+}
+
+// Kernel picks the guest kernel: "msb" (the project's) or "cloud"
+// (Debian's); by default $MSB_KERNEL, else msb when it was built.
+func Kernel(name string) Option {
+	return option("Kernel", func(c *sandboxConfig) { c.kernel = name })
+}
+
+// Entrypoint replaces the image's Entrypoint for the detached command
+// (Cmd, ImageCmd); Entrypoint() with no words clears it.
+func Entrypoint(argv ...string) Option {
+	return option("Entrypoint", func(c *sandboxConfig) {
+		c.entrypoint = append([]string{}, argv...)
+		c.entrypointSet = true
+	})
+}
+
+// Cmd runs @argv detached once the sandbox has booted (msb run -d NAME --
+// CMD): its output goes to the sandbox's log, Sandbox.Wait waits for it.
+func Cmd(argv ...string) Option {
+	return option("Cmd", func(c *sandboxConfig) { c.cmd = append([]string{}, argv...) })
+}
+
+// ImageCmd runs the image's own Entrypoint and Cmd detached once the
+// sandbox has booted (msb run -d IMAGE).
+func ImageCmd() Option {
+	return option("ImageCmd", func(c *sandboxConfig) { c.imageCmd = true })
+}
+
+// Ports publishes guest ports on the host: "HOST:GUEST",
+// "IP:HOST:GUEST", "[IPv6]:HOST:GUEST", each optionally "/tcp". Host
+// connections to IP (default 127.0.0.1):HOST reach the guest's GUEST.
+func Ports(specs ...string) Option {
+	return option("Ports", func(c *sandboxConfig) { c.ports = append(c.ports, specs...) })
+}
+
+// Keep makes Close leave a sandbox this program created running (Close
+// then only releases the handle, as it does for one got with
+// GetSandbox). Without it, Close removes what NewSandbox or Restore made.
+func Keep() Option {
+	return option("Keep", func(c *sandboxConfig) { c.keep = true })
+}
+
+// Ephemeral has the sandbox removed as soon as it stops, whoever stops it
+// (msb run --rm). It can then not be started again.
+func Ephemeral() Option {
+	return option("Ephemeral", func(c *sandboxConfig) { c.ephemeral = true })
+}
+
+// DiskOnly restores a snapshot by booting its disk, as a fresh machine
+// (msb run --from-snapshot), instead of resuming its memory.
+func DiskOnly() Option {
+	return option("DiskOnly", func(c *sandboxConfig) { c.diskOnly = true })
+}
+
+// ---- options of sandboxes and commands -------------------------------------
+
+// EnvOption is an environment variable: for every command of a sandbox
+// (NewSandbox, Restore: restored processes read it from /run/msb/env too)
+// or for one command (Exec).
+type EnvOption struct{ Key, Value string }
+
+// Env sets the environment variable @key to @value.
+func Env(key, value string) EnvOption { return EnvOption{key, value} }
+
+func (o EnvOption) applySandbox(c *sandboxConfig) {
+	c.given = append(c.given, "Env")
+	c.env = append(c.env, o.Key+"="+o.Value)
+}
+
+func (o EnvOption) applyExec(c *execConfig) { c.env = append(c.env, o.Key+"="+o.Value) }
+
+// WorkdirOption is a working directory: the default of every command
+// (NewSandbox) or one command's (Exec).
+type WorkdirOption struct{ Dir string }
+
+// Workdir sets the working directory.
+func Workdir(dir string) WorkdirOption { return WorkdirOption{dir} }
+
+func (o WorkdirOption) applySandbox(c *sandboxConfig) {
+	c.given = append(c.given, "Workdir")
+	c.workdir = o.Dir
+}
+
+func (o WorkdirOption) applyExec(c *execConfig) { c.workdir = o.Dir }
+
+// UserOption is a guest user: a name, a uid or uid:gid; the default of
+// every command (NewSandbox) or one command's (Exec) or file operation's.
+type UserOption struct{ User string }
+
+// User sets the guest user.
+func User(user string) UserOption { return UserOption{user} }
+
+func (o UserOption) applySandbox(c *sandboxConfig) {
+	c.given = append(c.given, "User")
+	c.user = o.User
+}
+
+func (o UserOption) applyExec(c *execConfig) { c.user = o.User }
+
+// ---- secrets and TLS ----------------------------------------------------------
+
+type secretSpec struct {
+	env, ref, hosts string
+	source          int // 0 value, 1 env, 2 file
+}
+
+// SecretEnv gives the guest variable @env a random placeholder
+// (msb_placeholder_...) while @value stays in the sandbox's supervisor on
+// the host, which swaps it in only inside verified TLS connections to
+// @hosts ("api.example.com", or "*.example.com" for names below it).
+// The value is kept nowhere: such a sandbox cannot be started again once
+// stopped (SecretFromEnv and SecretFromFile can).
+func SecretEnv(env, value string, hosts ...string) Option {
+	return option("SecretEnv", func(c *sandboxConfig) {
+		c.secrets = append(c.secrets, secretSpec{env, value, strings.Join(hosts, ","), 0})
+	})
+}
+
+// SecretFromEnv is SecretEnv with the value read from this program's
+// environment variable @hostVar at every create and start.
+func SecretFromEnv(env, hostVar string, hosts ...string) Option {
+	return option("SecretEnv", func(c *sandboxConfig) {
+		c.secrets = append(c.secrets, secretSpec{env, hostVar, strings.Join(hosts, ","), 1})
+	})
+}
+
+// SecretFromFile is SecretEnv with the value read from the file @path
+// (one trailing line break dropped) at every create and start.
+func SecretFromFile(env, path string, hosts ...string) Option {
+	return option("SecretEnv", func(c *sandboxConfig) {
+		c.secrets = append(c.secrets, secretSpec{env, path, strings.Join(hosts, ","), 2})
+	})
+}
+
+// OnSecretViolation says what happens to a placeholder sent where its
+// value may not go: "block" (the default: answered 403, logged, the
+// connection closed), "log" (sent as it is, logged) or "allow".
+func OnSecretViolation(action string) Option {
+	return option("OnSecretViolation", func(c *sandboxConfig) { c.onSecretViolation = action })
+}
+
+// TLSBypass names hosts whose TLS is never intercepted but passed
+// through untouched: "x.com", or "*.x.com" for every name below x.com.
+func TLSBypass(hosts ...string) Option {
+	return option("TLSBypass", func(c *sandboxConfig) { c.tlsBypass = append(c.tlsBypass, hosts...) })
+}
+
+// TLSUpstreamCA trusts the CA certificates in @pem (PEM text), with the
+// host's, for the servers of intercepted TLS.
+func TLSUpstreamCA(pem []byte) Option {
+	return option("TLSUpstreamCA", func(c *sandboxConfig) { c.tlsCA = append(c.tlsCA, string(pem)) })
+}
+
+// TLSUpstreamCAFile is TLSUpstreamCA with the certificates read from the
+// file @path (msb run --tls-upstream-ca).
+func TLSUpstreamCAFile(path string) Option {
+	return option("TLSUpstreamCA", func(c *sandboxConfig) { c.tlsCAFiles = append(c.tlsCAFiles, path) })
+}
+
+// ---- network ----------------------------------------------------------------
+
+// NetworkOption is one rule of a sandbox's network policy, given to
+// Network (docs/network.md).
+type NetworkOption interface {
+	applyNet(n *networkConfig)
+}
+
+type networkConfig struct {
+	denyAll                     bool
+	allow, allowCidr, blockCidr []string
+	nameserver, plugin          string
+	refused                     []error
+}
+
+type netFunc func(n *networkConfig)
+
+func (f netFunc) applyNet(n *networkConfig) { f(n) }
+
+// Network sets the sandbox's network policy. By default the public
+// internet is reachable and loopback, private, CGNAT, link-local (cloud
+// metadata), ULA, multicast and the host's own addresses are not.
+func Network(opts ...NetworkOption) Option {
+	return option("Network", func(c *sandboxConfig) {
+		for _, o := range opts {
+			if o != nil {
+				o.applyNet(&c.net)
+			}
+		}
+	})
+}
+
+// Allow lets the sandbox reach these names ("example.com",
+// "*.example.com"): with any, only the addresses the sandbox's resolver
+// returned for them are reachable.
+func Allow(names ...string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.allow = append(n.allow, names...) })
+}
+
+// AllowCidr opens these ranges, even default-denied ones ("10.1.0.0/16");
+// loopback and the host's own addresses only by their exact address.
+func AllowCidr(cidrs ...string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.allowCidr = append(n.allowCidr, cidrs...) })
+}
+
+// BlockCidr closes these ranges ("169.254.0.0/16", "10.0.0.0/8").
+func BlockCidr(cidrs ...string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.blockCidr = append(n.blockCidr, cidrs...) })
+}
+
+// DenyAll lets nothing leave but what Allow and AllowCidr open
+// (air-gapped when given alone).
+func DenyAll() NetworkOption {
+	return netFunc(func(n *networkConfig) { n.denyAll = true })
+}
+
+// Nameserver is the "IP[:PORT]" ("[IPv6]:PORT") the sandbox's resolver
+// asks (default: the host's first nameserver).
+func Nameserver(addr string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.nameserver = addr })
+}
+
+// NetPlugin loads a shared object written against msb_net_plugin.h into
+// the sandbox's supervisor: C hooks on DNS, connections, HTTP requests
+// and frames (msb run --net-plugin).
+func NetPlugin(path string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.plugin = path })
+}
+
+// DnsQuery is a name the guest asked for, as a DNS hook sees it.
+type DnsQuery struct {
+	Name string // "api.example.com"
+	Type string // "A", "AAAA", ...
+}
+
+// DnsAction is a DNS hook's verdict.
+type DnsAction int
+
+const (
+	DnsAllow DnsAction = iota // go on as the policy decided
+	DnsDeny                   // answer NXDOMAIN
+)
+
+// HttpRequest is a guest's HTTP request, as an HTTP hook sees it.
+type HttpRequest struct {
+	Method, Host, Path string
+	Header             map[string][]string
+	Body               []byte
+}
+
+// HttpAction is an HTTP hook's verdict: HttpForward or HttpBlock.
+type HttpAction struct {
+	Block  bool
+	Reason string
+	Req    *HttpRequest
+}
+
+// HttpForward sends @req on (as it is, or changed).
+func HttpForward(req *HttpRequest) HttpAction { return HttpAction{Req: req} }
+
+// HttpBlock refuses the request with @reason.
+func HttpBlock(reason string) HttpAction { return HttpAction{Block: true, Reason: reason} }
+
+func notServed(what string) error {
+	return newError("create", codeNotSupported, "%s", what)
+}
+
+// OnDns would call @hook for every DNS query of the guest. Network hooks
+// run inside the sandbox's supervisor, a process of its own, not in this
+// program, and Go hooks cannot be carried there yet: a sandbox given one
+// is refused with ErrNotSupported. Write the hook in C against
+// msb_net_plugin.h and load it with NetPlugin.
+func OnDns(hook func(q DnsQuery) DnsAction) NetworkOption {
+	return netFunc(func(n *networkConfig) {
+		n.refused = append(n.refused, notServed("network hooks in Go (msb.OnDns) "+
+			"are not supported yet: they would run in the sandbox's supervisor, "+
+			"not in this program; write the hook in C against msb_net_plugin.h "+
+			"and load it with msb.NetPlugin(path)"))
+	})
+}
+
+// OnHttp would call @hook for every HTTP request of the guest; like
+// OnDns it is refused with ErrNotSupported (use NetPlugin with a C
+// on_http hook).
+func OnHttp(hook func(req *HttpRequest) HttpAction) NetworkOption {
+	return netFunc(func(n *networkConfig) {
+		n.refused = append(n.refused, notServed("network hooks in Go (msb.OnHttp) "+
+			"are not supported yet: they would run in the sandbox's supervisor, "+
+			"not in this program; write an on_http hook in C against "+
+			"msb_net_plugin.h and load it with msb.NetPlugin(path)"))
+	})
+}
+
+// ---- plugins ------------------------------------------------------------------
+
+// Plugin would add an in-process plugin (lifecycle, exec, filesystem or
+// network hooks). Plugins are not served yet: a sandbox given one is
+// refused with ErrNotSupported.
+func Plugin(p any) Option {
+	return option("Plugin", func(c *sandboxConfig) {
+		c.refused = append(c.refused, notServed(fmt.Sprintf(
+			"plugins (msb.Plugin(%T)) are not supported yet; network hooks "+
+				"load from C with msb.NetPlugin, filesystems with msb.NewPluginFs", p)))
+	})
+}
+
+// PluginProcess would run @command as an out-of-process plugin. Not
+// served yet: a sandbox given one is refused with ErrNotSupported.
+func PluginProcess(command string) Option {
+	return option("PluginProcess", func(c *sandboxConfig) {
+		c.refused = append(c.refused, notServed(fmt.Sprintf(
+			"plugin processes (msb.PluginProcess(%q)) are not supported yet", command)))
+	})
+}
