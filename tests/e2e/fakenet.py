@@ -214,6 +214,43 @@ def missing_tools():
     return None
 
 
+OWNERS = "/run/msb-fakenet"
+
+
+def clear_stale():
+    """Take down fake internets whose test run died before its teardown
+    (killed mid-run): their host end keeps 198.51.100.0/24 routed into an
+    empty namespace, and every later run's traffic would go there. A live
+    run's namespace is left alone."""
+    p = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                       text=True)
+    for line in p.stdout.splitlines():
+        ns = line.split()[0] if line.split() else ""
+        if not ns.startswith("msbnet-"):
+            continue
+        try:
+            with open(os.path.join(OWNERS, ns)) as f:
+                os.kill(int(f.read()), 0)
+            continue                    # its run is alive
+        except (OSError, ValueError):
+            pass
+        tag = ns[len("msbnet-"):]
+        pids = subprocess.run(["ip", "netns", "pids", ns],
+                              capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), 9)
+            except (OSError, ValueError):
+                pass
+        subprocess.run(["ip", "link", "del", f"msbh{tag}"],
+                       capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        try:
+            os.unlink(os.path.join(OWNERS, ns))
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def fake_internet(d):
     """Make the fake internet with its files under directory @d; yield its
@@ -258,7 +295,12 @@ def fake_internet(d):
                                  "did not start (run it by hand to see why)")
 
     old_groups = None
+    clear_stale()
+    os.makedirs(OWNERS, exist_ok=True)
+    owner = os.path.join(OWNERS, ns)
     try:
+        with open(owner, "w") as f:
+            f.write(str(os.getpid()))
         sh("ip", "netns", "add", ns)
         sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
         sh("ip", "link", "set", ns_if, "netns", ns)
@@ -316,6 +358,10 @@ def fake_internet(d):
             p.wait()
         subprocess.run(["ip", "link", "del", host_if], capture_output=True)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        try:
+            os.unlink(owner)
+        except OSError:
+            pass
 
 
 @pytest.fixture(scope="module")
