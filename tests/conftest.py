@@ -41,6 +41,56 @@ class Msb:
         return self(*args, check=kw.pop("check", 0), **kw).stdout.decode()
 
 
+def files_holding(root, *values):
+    """The files under @root that hold any of @values (bytes or str),
+    symlinks not followed. Sparse files (the 4 GiB writable disks) are read
+    only where they hold data (SEEK_DATA/SEEK_HOLE): grep -r reads their
+    holes as zeros, gigabytes per disk."""
+    needles = [v.encode() if isinstance(v, str) else v for v in values]
+    keep = max(len(n) for n in needles) - 1
+    found = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            path = os.path.join(d, n)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                if _holds(fd, needles, keep):
+                    found.append(path)
+            finally:
+                os.close(fd)
+    return found
+
+
+def _holds(fd, needles, keep):
+    size = os.fstat(fd).st_size
+    off = 0
+    while off < size:
+        try:
+            start = os.lseek(fd, off, os.SEEK_DATA)
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+        except OSError:         # past the last data, or no SEEK_DATA here
+            if off == 0:
+                start, end = 0, size
+            else:
+                return False
+        tail = b""
+        pos = start
+        while pos < end:
+            chunk = os.pread(fd, min(1 << 20, end - pos), pos)
+            if not chunk:
+                break
+            buf = tail + chunk
+            if any(n in buf for n in needles):
+                return True
+            tail = buf[-keep:] if keep else b""
+            pos += len(chunk)
+        off = end
+    return False
+
+
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import unique
+from conftest import files_holding, unique
 
 # Real values: long enough never to appear by chance.
 ENV_VALUE = "sk-live-" + os.urandom(12).hex()
@@ -99,10 +99,12 @@ def test_nothing_under_msb_home_holds_a_value(msb, sb):
     # writes to the guest disk reach its upper image on the host first
     msb("exec", sb, "--", "sh", "-c",
         'echo "$API_KEY $GH_TOKEN" > /root/keys.txt; sync', check=0)
+    # The search must see a value where one is: the guest's file holds
+    # its placeholders, found on the host disk the same way.
+    api, gh = guest_env(msb, sb)
+    assert files_holding(msb.home, f"{api} {gh}"), "the search finds nothing"
     for value in (ENV_VALUE, FILE_VALUE):
-        p = subprocess.run(["grep", "-r", "-a", "-l", "-F", value, msb.home],
-                           capture_output=True, text=True)
-        assert p.returncode == 1, (value[:6], p.stdout, p.stderr)
+        assert files_holding(msb.home, value) == [], value[:6]
     # the record keeps where a value comes from, and its placeholder
     insp = msb.out("inspect", sb)
     api, _ = guest_env(msb, sb)
