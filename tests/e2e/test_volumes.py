@@ -123,9 +123,10 @@ def test_forgotten_files_release_host_descriptors(msb, vol):
     supervisor holds no more descriptors at the end than at the start."""
     pid = json.loads(msb.out("inspect", vol["name"]))["pid"]
     before = len(os.listdir(f"/proc/{pid}/fd"))
-    sh(msb, vol, "mkdir -p /data/churn && cd /data/churn && i=0; "
-                 "while [ $i -lt 2000 ]; do echo $i > f$i; cat f$i >/dev/null; "
-                 "rm f$i; i=$((i+1)); done")
+    # One guest process (a shell loop forks twice a file, slow under TCG)
+    sh(msb, vol, "mkdir -p /data/churn")
+    assert run_conformance(msb, vol, "/data/churn", "churn") == \
+        {"churn": "2000 0"}
     after = len(os.listdir(f"/proc/{pid}/fd"))
     assert after <= before + 8, (before, after)
 
