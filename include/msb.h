@@ -80,6 +80,11 @@ typedef struct msb_error {
 					    * match its record (truncated,
 					    * edited): it is not restored */
 
+/* msb_abi_sizeof() - sizeof the public struct named @type
+ * ("msb_sandbox_config"), 0 for a name it does not know: bindings that lay
+ * structs out by hand check theirs against it when they load. */
+MSB_API size_t msb_abi_sizeof(const char *type);
+
 /* msb_error_name() - the symbolic name of a code ("MSB_E_NOT_FOUND", or
  * "ENOSPC" for other errno values, "MSB_E_UNKNOWN" if it is neither). */
 MSB_API const char *msb_error_name(int code);
@@ -498,7 +503,8 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
  * while the sandbox takes no more. It and _close_stdin, _signal and
  * _resize never read, so another thread may be in msb_exec_next(): a
  * connection closed under them is MSB_E_STOPPED, the reader getting the
- * events that came before. */
+ * events that came before. Sends on one handle must not
+ * overlap each other. */
 MSB_API int msb_exec_write(msb_exec *e, const void *buf, size_t n, msb_error *err);
 MSB_API int msb_exec_close_stdin(msb_exec *e, msb_error *err);
 MSB_API int msb_exec_signal(msb_exec *e, int sig, msb_error *err);
