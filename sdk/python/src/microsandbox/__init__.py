@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: Apache-2.0
+"""microsandbox: every agent gets its own microVM.
+
+    from microsandbox import Sandbox, Network, MemFs
+
+    sb = await Sandbox.create("agent", image="python:3.12",
+        secrets={"OPENAI_API_KEY": (key, "api.openai.com")},
+        network=Network(allow=["api.openai.com"], block_cidr=["10.0.0.0/8"]),
+        volumes={"/data": "./data", "/cache": MemFs()})
+    result = await sb.exec("pip install numpy")
+    print(result.exit_code, result.stdout)
+
+A binding of libmsb, the C library the ``msb`` command line is made of
+(include/msb.h): nothing a sandbox does is re-implemented here.
+"""
+
+from .config import (DnsAction, FileSystemBackend, HostDir, HttpAction, MemFs,
+                     Network, PluginFs, Secret)
+from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
+                     CommandError, ExecFailed, ExecTimeout, FileError,
+                     ImageNotFound, ImagePullFailed, InvalidArgument,
+                     LibraryNotFound, MicrosandboxError, NotFound, NotRunning,
+                     NotSupported, PermissionDenied, PolicyRefused,
+                     ProtocolError, SandboxStopped, Timeout)
+from .files import FileInfo, Files
+from .process import ExecResult, OutputChunk, Process
+from .sandbox import Metrics, Sandbox, SandboxInfo, Snapshot
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sandbox", "SandboxInfo", "Snapshot", "Metrics", "ExecResult", "Process",
+    "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
+    "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Secret",
+    "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
+    "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
+    "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",
+    "BootFailed", "PolicyRefused", "ExecFailed", "ProtocolError", "FileError",
+    "NotSupported", "CommandError", "ExecTimeout", "library_path",
+]
+
+
+def library_path() -> str:
+    """Where the libmsb in use was found."""
+    from . import _lib
+    return _lib.lib().path

@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: Apache-2.0
+"""libmsb through ctypes: finding the library, its structs and prototypes.
+
+Everything a sandbox does is done by libmsb (include/msb.h); this module
+only describes its ABI to Python. The structs below mirror msb.h field for
+field, and are checked against the library's own sizes (msb_abi_sizeof)
+when it is loaded, so a library newer than this module is a clear error,
+never memory written past an end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import subprocess
+import sys
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double,
+                    c_int, c_int64, c_size_t, c_uint, c_uint32, c_uint64,
+                    c_void_p)
+
+from .errors import LibraryNotFound
+
+c_str_array = POINTER(c_char_p)
+
+
+class MsbError(Structure):
+    _fields_ = [("code", c_int), ("message", c_char * 1024)]
+
+
+class NetConfig(Structure):
+    _fields_ = [("deny_all", c_int), ("allow", c_str_array),
+                ("allow_cidr", c_str_array), ("block_cidr", c_str_array),
+                ("dns_nameserver", c_char_p), ("ports", c_str_array),
+                ("plugin", c_char_p), ("allow_host", c_str_array)]
+
+
+VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN = 0, 1, 2
+
+
+class Volume(Structure):
+    _fields_ = [("kind", c_int), ("guest_path", c_char_p), ("source", c_char_p),
+                ("arg", c_char_p), ("dir", c_char_p), ("size_mib", c_uint64),
+                ("readonly", c_int), ("direct_io", c_int),
+                ("overlay_mib", c_uint64)]
+
+
+SECRET_ENV, SECRET_FILE, SECRET_VALUE = 0, 1, 2
+
+
+class Secret(Structure):
+    _fields_ = [("env", c_char_p), ("source", c_int), ("ref", c_char_p),
+                ("hosts", c_char_p), ("inject", c_char_p)]
+
+
+class SandboxConfig(Structure):
+    _fields_ = [("name", c_char_p), ("image", c_char_p), ("cpus", c_uint),
+                ("memory_mib", c_uint64), ("disk_mib", c_uint64),
+                ("env", c_str_array), ("workdir", c_char_p),
+                ("boot_timeout_ms", c_uint),
+                ("cmd", c_str_array), ("net", NetConfig), ("ephemeral", c_int),
+                ("kernel", c_char_p), ("user", c_char_p),
+                ("entrypoint", c_str_array), ("image_cmd", c_int),
+                ("volumes", POINTER(Volume)), ("nvolumes", c_size_t),
+                ("secrets", POINTER(Secret)), ("nsecrets", c_size_t),
+                ("on_secret_violation", c_char_p), ("tls_bypass", c_str_array),
+                ("ntls_bypass", c_size_t), ("tls_upstream_ca", c_str_array),
+                ("ntls_upstream_ca", c_size_t)]
+
+
+class SandboxInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("image", c_char * 256),
+                ("status", c_char * 16), ("cpus", c_uint),
+                ("memory_mib", c_uint64), ("pid", c_int),
+                ("created_at", c_int64), ("started_at", c_int64),
+                ("stopped_at", c_int64), ("error", c_char * 512),
+                ("cmd_state", c_int), ("cmd_exit_code", c_int),
+                ("from_snapshot", c_char * 64)]
+
+
+class SnapshotInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("source", c_char * 64),
+                ("kind", c_char * 8), ("reason", c_char * 192),
+                ("image", c_char * 256), ("cpus", c_uint),
+                ("memory_mib", c_uint64), ("created_at", c_int64),
+                ("ram_bytes", c_uint64), ("disk_bytes", c_uint64),
+                ("size_bytes", c_uint64), ("users", c_uint)]
+
+
+class RestoreOpts(Structure):
+    _fields_ = [("name", c_char_p), ("env", c_str_array), ("cpus", c_uint),
+                ("memory_mib", c_uint64), ("disk_only", c_int),
+                ("ephemeral", c_int), ("boot_timeout_ms", c_uint)]
+
+
+class Stats(Structure):
+    _fields_ = [("name", c_char * 64), ("status", c_char * 16),
+                ("running", c_int), ("guest", c_int), ("cpus", c_uint),
+                ("memory_limit_bytes", c_uint64), ("uptime_ms", c_uint64),
+                ("cpu_percent", c_double), ("cpu_time_ns", c_uint64),
+                ("memory_rss_bytes", c_uint64), ("memory_used_bytes", c_uint64),
+                ("memory_total_bytes", c_uint64), ("disk_bytes", c_uint64),
+                ("disk_used_bytes", c_uint64), ("disk_total_bytes", c_uint64),
+                ("net_rx_bytes", c_uint64), ("net_tx_bytes", c_uint64),
+                ("net_rx_packets", c_uint64), ("net_tx_packets", c_uint64),
+                ("processes", c_uint64)]
+
+
+class ExecOpts(Structure):
+    _fields_ = [("env", c_str_array), ("workdir", c_char_p), ("user", c_char_p),
+                ("tty", c_int), ("rows", c_uint), ("cols", c_uint),
+                ("stdin", c_int), ("main", c_int), ("timeout_ms", c_uint)]
+
+
+EXEC_STARTED, EXEC_STDOUT, EXEC_STDERR, EXEC_EXIT = 1, 2, 3, 4
+
+
+class ExecEvent(Structure):
+    _fields_ = [("type", c_int), ("data", c_void_p), ("len", c_size_t),
+                ("pid", c_int), ("exit_code", c_int), ("signal", c_int),
+                ("timed_out", c_int)]
+
+
+class Output(Structure):
+    _fields_ = [("out", c_void_p), ("err", c_void_p), ("out_len", c_size_t),
+                ("err_len", c_size_t), ("exit_code", c_int), ("signal", c_int),
+                ("timed_out", c_int)]
+
+
+class FileInfo(Structure):
+    _fields_ = [("name", c_char * 4096), ("type", c_int), ("mode", c_uint32),
+                ("uid", c_uint32), ("gid", c_uint32), ("nlink", c_uint32),
+                ("size", c_uint64), ("mtime", c_int64), ("mtime_nsec", c_uint32),
+                ("link", c_char * 4096)]
+
+
+class FileOpts(Structure):
+    _fields_ = [("user", c_char_p), ("mode", c_uint), ("parents", c_int),
+                ("recursive", c_int), ("exclusive", c_int), ("append", c_int),
+                ("nofollow", c_int)]
+
+
+FILE_READ, FILE_WRITE, FILE_LIST = 1, 2, 3
+FILE_DATA, FILE_ENTRY, FILE_DONE = 1, 2, 3
+
+
+class FileEvent(Structure):
+    _fields_ = [("type", c_int), ("data", c_void_p), ("len", c_size_t),
+                ("entry", POINTER(FileInfo)), ("size", c_uint64)]
+
+
+PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_uint64, c_uint64)
+
+
+class CopyOpts(Structure):
+    _fields_ = [("user", c_char_p), ("progress", PROGRESS_FN), ("ctx", c_void_p)]
+
+
+# Every struct this module lays out, by its C name.
+STRUCTS = {
+    "msb_error": MsbError, "msb_net_config": NetConfig, "msb_volume": Volume,
+    "msb_secret": Secret, "msb_sandbox_config": SandboxConfig,
+    "msb_sandbox_info": SandboxInfo, "msb_snapshot_info": SnapshotInfo,
+    "msb_restore_opts": RestoreOpts, "msb_stats": Stats,
+    "msb_exec_opts": ExecOpts, "msb_exec_event": ExecEvent, "msb_output": Output,
+    "msb_file_info": FileInfo, "msb_file_opts": FileOpts,
+    "msb_file_event": FileEvent, "msb_copy_opts": CopyOpts,
+}
+
+_E = POINTER(MsbError)
+_P = c_void_p  # opaque handles: msb_sandbox *, msb_exec *, msb_file *
+
+# name: (restype, argtypes)
+PROTOTYPES = {
+    "msb_abi_sizeof": (c_size_t, [c_char_p]),
+    "msb_error_name": (c_char_p, [c_int]),
+    "msb_name_valid": (c_int, [c_char_p, _E]),
+    "msb_parse_memory": (c_int, [c_char_p, POINTER(c_uint64), _E]),
+    "msb_sandbox_config_init": (None, [POINTER(SandboxConfig)]),
+    "msb_sandbox_create": (c_int, [POINTER(SandboxConfig), POINTER(_P), _E]),
+    "msb_sandbox_start": (c_int, [c_char_p, POINTER(_P), _E]),
+    "msb_sandbox_open": (c_int, [c_char_p, POINTER(_P), _E]),
+    "msb_sandbox_stop": (c_int, [c_char_p, c_uint, POINTER(c_uint64), _E]),
+    "msb_sandbox_remove": (c_int, [c_char_p, c_int, _E]),
+    "msb_sandbox_name": (c_char_p, [_P]),
+    "msb_sandbox_boot_ms": (c_uint64, [_P]),
+    "msb_sandbox_close": (None, [_P]),
+    "msb_list": (c_int, [POINTER(POINTER(SandboxInfo)), POINTER(c_size_t), _E]),
+    "msb_sandbox_info_get": (c_int, [c_char_p, POINTER(SandboxInfo), _E]),
+    "msb_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_sandbox_logs_path": (c_int, [c_char_p, c_char_p, c_size_t, _E]),
+    "msb_sandbox_stats": (c_int, [c_char_p, POINTER(Stats), _E]),
+    "msb_stats_list": (c_int, [c_int, POINTER(POINTER(Stats)), POINTER(c_size_t), _E]),
+    "msb_snapshot_create": (c_int, [c_char_p, c_char_p, POINTER(SnapshotInfo), _E]),
+    "msb_restore_opts_init": (None, [POINTER(RestoreOpts)]),
+    "msb_snapshot_restore": (c_int, [c_char_p, POINTER(RestoreOpts), POINTER(_P), _E]),
+    "msb_snapshot_info_get": (c_int, [c_char_p, POINTER(SnapshotInfo), _E]),
+    "msb_snapshot_remove": (c_int, [c_char_p, c_int, _E]),
+    "msb_exec_start": (c_int, [_P, c_str_array, POINTER(ExecOpts), POINTER(_P), _E]),
+    "msb_exec_fd": (c_int, [_P]),
+    "msb_exec_next": (c_int, [_P, POINTER(ExecEvent), c_int, _E]),
+    "msb_exec_write": (c_int, [_P, c_void_p, c_size_t, _E]),
+    "msb_exec_close_stdin": (c_int, [_P, _E]),
+    "msb_exec_signal": (c_int, [_P, c_int, _E]),
+    "msb_exec_resize": (c_int, [_P, c_uint, c_uint, _E]),
+    "msb_exec_free": (None, [_P]),
+    "msb_file_open": (c_int, [_P, c_int, c_char_p, POINTER(FileOpts), POINTER(_P), _E]),
+    "msb_file_fd": (c_int, [_P]),
+    "msb_file_next": (c_int, [_P, POINTER(FileEvent), c_int, _E]),
+    "msb_file_write": (c_int, [_P, c_void_p, c_size_t, _E]),
+    "msb_file_close_write": (c_int, [_P, _E]),
+    "msb_file_free": (None, [_P]),
+    "msb_file_read_all": (c_int, [_P, c_char_p, POINTER(FileOpts), POINTER(c_void_p),
+                                  POINTER(c_size_t), _E]),
+    "msb_file_write_all": (c_int, [_P, c_char_p, c_void_p, c_size_t,
+                                   POINTER(FileOpts), _E]),
+    "msb_file_stat": (c_int, [_P, c_char_p, POINTER(FileOpts), POINTER(FileInfo), _E]),
+    "msb_file_exists": (c_int, [_P, c_char_p, POINTER(FileOpts), _E]),
+    "msb_file_list": (c_int, [_P, c_char_p, POINTER(FileOpts),
+                              POINTER(POINTER(FileInfo)), POINTER(c_size_t), _E]),
+    "msb_file_mkdir": (c_int, [_P, c_char_p, POINTER(FileOpts), _E]),
+    "msb_file_remove": (c_int, [_P, c_char_p, POINTER(FileOpts), _E]),
+    "msb_file_rename": (c_int, [_P, c_char_p, c_char_p, POINTER(FileOpts), _E]),
+    "msb_file_symlink": (c_int, [_P, c_char_p, c_char_p, POINTER(FileOpts), _E]),
+    "msb_copy_in": (c_int, [_P, c_char_p, c_char_p, POINTER(CopyOpts), _E]),
+    "msb_copy_out": (c_int, [_P, c_char_p, c_char_p, POINTER(CopyOpts), _E]),
+}
+
+_HINT = ("install microsandbox (./setup in its repository installs libmsb "
+         "under /usr/local), or point MSB_LIB at libmsb.so.0, or "
+         "PKG_CONFIG_PATH at the directory holding libmsb.pc")
+
+
+def _candidates() -> list[str]:
+    """Where libmsb may be, in the order it is looked for."""
+    found = []
+    env = os.environ.get("MSB_LIB")
+    if env:
+        return [env]  # asked for: that one or none
+    pkg = shutil.which("pkg-config")
+    if pkg:
+        try:
+            libdir = subprocess.run([pkg, "--variable=libdir", "libmsb"],
+                                    capture_output=True, text=True, timeout=10,
+                                    check=True).stdout.strip()
+            if libdir:
+                found.append(os.path.join(libdir, "libmsb.so.0"))
+        except (subprocess.SubprocessError, OSError):
+            pass
+    for prefix in dict.fromkeys((sys.prefix, "/usr/local", "/usr")):
+        found.append(os.path.join(prefix, "lib", "libmsb.so.0"))
+    name = ctypes.util.find_library("msb")
+    if name:
+        found.append(name)
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (no such file)")
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            tried.append(f"{path} ({e})")
+    else:
+        raise LibraryNotFound(
+            "libmsb, the microsandbox C library, was not found: " + _HINT +
+            ". Looked at: " + "; ".join(tried))
+    for name, (res, args) in PROTOTYPES.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryNotFound(
+                f"{path} has no {name}(): it is older than this SDK; "
+                "install a matching microsandbox") from None
+        fn.restype = res
+        fn.argtypes = args
+    for cname, struct in STRUCTS.items():
+        size = lib.msb_abi_sizeof(cname.encode())
+        if size != ctypes.sizeof(struct):
+            raise LibraryNotFound(
+                f"{path}: struct {cname} is {size} bytes, this SDK lays out "
+                f"{ctypes.sizeof(struct)}: the library and the SDK are of "
+                "different versions; install a matching microsandbox")
+    lib.path = path
+    return lib
+
+
+_lib: ctypes.CDLL | None = None
+
+
+def lib() -> ctypes.CDLL:
+    """libmsb, loaded once, on first use."""
+    global _lib
+    if _lib is None:
+        _lib = _load()
+    return _lib
+
+
+# free() of what libmsb hands over (msb_list, msb_file_read_all, ...).
+_libc = ctypes.CDLL(None)
+_libc.free.argtypes = [c_void_p]
+_libc.free.restype = None
+
+
+def free(p) -> None:
+    _libc.free(ctypes.cast(p, c_void_p))
+
+
+class StrArray:
+    """A NULL-terminated ``char **`` of @items, alive as long as this is;
+    ``ptr`` is what a struct field or an argument takes."""
+
+    def __init__(self, items):
+        self._enc = [s.encode() if isinstance(s, str) else bytes(s)
+                     for s in items]
+        self._arr = (c_char_p * (len(self._enc) + 1))(*self._enc, None)
+        self.ptr = ctypes.cast(self._arr, c_str_array)
+        self.count = len(self._enc)
+
+
+def strv(items) -> StrArray | None:
+    return None if items is None else StrArray(items)
+
+
+def cstr(s: str | None) -> bytes | None:
+    return None if s is None else s.encode()
+
+
+def text(b: bytes) -> str:
+    return b.decode("utf-8", "replace")

@@ -1,0 +1,331 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What a sandbox is made with: its network policy, volumes and secrets,
+as the seeds write them:
+
+    Sandbox.create("worker", image="node:20",
+        network=Network(allow=["api.openai.com", "*.stripe.com"],
+                        block_cidr=["169.254.0.0/16", "10.0.0.0/8"]),
+        volumes={"/data": "./data", "/cache": MemFs()},
+        secrets={"OPENAI_API_KEY": (key, "api.openai.com")})
+
+Each becomes libmsb's C config (include/msb.h); nothing here decides
+policy, the library and the supervisor do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from . import _lib
+from .errors import InvalidArgument, NotSupported
+
+# ---- network -----------------------------------------------------------------
+
+
+class DnsAction:
+    """What an ``on_dns`` hook answers (hooks from Python code arrive with the
+    hook protocol, issue 14; see Network)."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class HttpAction:
+    """What an ``on_http`` hook answers (see DnsAction)."""
+
+    def __init__(self, kind: str, reason: str | None = None, request=None):
+        self.kind, self.reason, self.request = kind, reason, request
+
+    @classmethod
+    def forward(cls, request=None) -> "HttpAction":
+        return cls("forward", request=request)
+
+    @classmethod
+    def block(cls, reason: str) -> "HttpAction":
+        return cls("block", reason=reason)
+
+
+@dataclass
+class Network:
+    """The sandbox's network policy (docs/network.md).
+
+    allow       names (``"api.openai.com"``, ``"*.stripe.com"``); with any,
+                only the addresses the sandbox's resolver returned for them
+                are reachable
+    allow_cidr  ranges opened, even default-denied ones
+    block_cidr  ranges closed (``"169.254.0.0/16"``)
+    deny_all    nothing leaves but what is allowed here (air-gapped)
+    dns         ``"IP[:PORT]"`` of the upstream resolver
+    ports       published ports: ``"8080:80"``, ``"127.0.0.1:8080:80"``,
+                or ``(host_port, guest_port)``
+    plugin      a shared object with network hooks (msb_net_plugin.h)
+    on_dns, on_http
+                hooks written in Python: accepted here, refused at create
+                until the hook protocol (issue 14) lands; a ``plugin`` does
+                the same from C today
+    """
+
+    allow: Sequence[str] | None = None
+    block_cidr: Sequence[str] | None = None
+    allow_cidr: Sequence[str] | None = None
+    deny_all: bool = False
+    dns: str | None = None
+    ports: Sequence[Union[str, tuple]] | None = None
+    plugin: str | None = None
+    on_dns: Callable[[Any], Any] | None = None
+    on_http: Callable[[Any], Any] | None = None
+
+
+def _port(p) -> str:
+    if isinstance(p, str):
+        return p
+    if isinstance(p, tuple) and len(p) in (2, 3):
+        return ":".join(str(x) for x in p)
+    raise InvalidArgument(f"invalid port {p!r}: use 'HOST:GUEST' or "
+                          "(host_port, guest_port)")
+
+
+# ---- volumes -----------------------------------------------------------------
+
+
+@dataclass
+class HostDir:
+    """A host directory passed through (``volumes={"/data": "./data"}`` is
+    ``HostDir("./data")``). ``readonly`` is enforced by the host;
+    ``overlay_mib`` keeps the guest's changes in host RAM, never writing
+    the directory; ``direct`` bypasses the guest's page cache."""
+
+    path: str
+    readonly: bool = False
+    direct: bool = False
+    overlay_mib: int = 0
+
+
+@dataclass
+class MemFs:
+    """A filesystem in host RAM, ``size_mib`` big (default 64)."""
+
+    size_mib: int = 0
+    readonly: bool = False
+
+
+@dataclass
+class PluginFs:
+    """A filesystem served by a shared object implementing msb_fs.h
+    (``examples/auditfs.c``), given ``arg``, optionally over a host
+    directory ``dir``."""
+
+    path: str
+    arg: str | None = None
+    dir: str | None = None
+    readonly: bool = False
+
+
+class FileSystemBackend:
+    """A filesystem written in Python (the seeds' ``AuditFs``): subclass and
+    override POSIX-style operations (``open(ctx, ino, flags)``, ...).
+    Python backends reach the supervisor through the hook protocol (issue
+    14); until it lands, create() refuses them with that message, and
+    PluginFs serves the same from C."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+
+VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, FileSystemBackend]
+
+# ---- secrets -----------------------------------------------------------------
+
+
+@dataclass
+class Secret:
+    """A secret the guest sees only as a placeholder; the value is swapped in
+    on the host, only in verified TLS to ``hosts`` (docs/secrets.md).
+    ``secrets={"KEY": (value, "api.example.com")}`` is
+    ``Secret.value(value, "api.example.com")``; ``from_env`` and
+    ``from_file`` read the value again at every start, so such a sandbox
+    can be stopped and started."""
+
+    source: int
+    ref: str
+    hosts: Union[str, Sequence[str]]
+    inject: Union[str, Sequence[str], None] = None
+
+    @classmethod
+    def value(cls, value: str, hosts, inject=None) -> "Secret":
+        return cls(_lib.SECRET_VALUE, value, hosts, inject)
+
+    @classmethod
+    def from_env(cls, var: str, hosts, inject=None) -> "Secret":
+        return cls(_lib.SECRET_ENV, var, hosts, inject)
+
+    @classmethod
+    def from_file(cls, path: str, hosts, inject=None) -> "Secret":
+        return cls(_lib.SECRET_FILE, os.fspath(path), hosts, inject)
+
+
+def _joined(v) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else ",".join(v)
+
+
+# ---- into the C config -------------------------------------------------------
+
+
+@dataclass
+class CConfig:
+    """A filled msb_sandbox_config and everything its pointers point at."""
+
+    cfg: _lib.SandboxConfig
+    keep: list = field(default_factory=list)
+
+
+def _arr(keep, items) -> Any:
+    a = _lib.strv(items)
+    if a is None:
+        return None
+    keep.append(a)
+    return a.ptr
+
+
+def build(name: str, *, image=None, cpus=None, memory=None, env=None,
+          workdir=None, user=None, volumes=None, network=None, secrets=None,
+          ports=None, on_secret_violation=None, tls_bypass=None,
+          tls_upstream_ca=None, kernel=None, boot_timeout=None,
+          ephemeral=False, command=None) -> CConfig:
+    c = _lib.SandboxConfig()
+    lib = _lib.lib()
+    lib.msb_sandbox_config_init(ctypes.byref(c))
+    out = CConfig(c)
+    keep = out.keep
+
+    def s(v):
+        if v is None:
+            return None
+        b = str(v).encode()
+        keep.append(b)
+        return b
+
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument("a sandbox needs a name (a string)")
+    c.name = s(name)
+    c.image = s(image)
+    if cpus is not None:
+        if not isinstance(cpus, int) or cpus < 1:
+            raise InvalidArgument(f"invalid cpus {cpus!r}: a positive integer")
+        c.cpus = cpus
+    if memory is not None:
+        c.memory_mib = parse_memory(memory)
+    if env:
+        items = [f"{k}={v}" for k, v in env.items()] if isinstance(env, Mapping) \
+            else list(env)
+        c.env = _arr(keep, items)
+    c.workdir = s(workdir)
+    c.user = s(user)
+    c.kernel = s(kernel)
+    c.ephemeral = 1 if ephemeral else 0
+    if boot_timeout is not None:
+        c.boot_timeout_ms = int(boot_timeout * 1000)
+    if command is not None:
+        import shlex
+        c.cmd = _arr(keep, shlex.split(command) if isinstance(command, str)
+                     else list(command))
+    net = network or Network()
+    if not isinstance(net, Network):
+        raise InvalidArgument("network= takes a Network(...)")
+    if net.on_dns is not None or net.on_http is not None:
+        raise NotSupported(
+            "network hooks written in Python (on_dns, on_http) need the hook "
+            "protocol (issue 14), which this version does not have yet; a "
+            "network plugin written in C does the same today: "
+            "Network(plugin='./my_plugin.so') (include/msb_net_plugin.h)")
+    c.net.deny_all = 1 if net.deny_all else 0
+    c.net.allow = _arr(keep, net.allow)
+    c.net.allow_cidr = _arr(keep, net.allow_cidr)
+    c.net.block_cidr = _arr(keep, net.block_cidr)
+    c.net.dns_nameserver = s(net.dns)
+    all_ports = list(net.ports or []) + list(ports or [])
+    c.net.ports = _arr(keep, [_port(p) for p in all_ports]) if all_ports else None
+    c.net.plugin = s(net.plugin)
+    if volumes:
+        vols = (_lib.Volume * len(volumes))()
+        for i, (gpath, spec) in enumerate(volumes.items()):
+            v = vols[i]
+            v.guest_path = s(gpath)
+            if isinstance(spec, (str, os.PathLike)):
+                spec = HostDir(os.fspath(spec))
+            if isinstance(spec, HostDir):
+                v.kind = _lib.VOLUME_HOST
+                v.source = s(spec.path)
+                v.readonly = int(spec.readonly)
+                v.direct_io = int(spec.direct)
+                v.overlay_mib = spec.overlay_mib
+            elif isinstance(spec, MemFs):
+                v.kind = _lib.VOLUME_MEMORY
+                v.size_mib = spec.size_mib
+                v.readonly = int(spec.readonly)
+            elif isinstance(spec, PluginFs):
+                v.kind = _lib.VOLUME_PLUGIN
+                v.source = s(spec.path)
+                v.arg = s(spec.arg)
+                v.dir = s(spec.dir)
+                v.readonly = int(spec.readonly)
+            elif isinstance(spec, FileSystemBackend):
+                raise NotSupported(
+                    f"the volume at {gpath} is a filesystem written in Python "
+                    f"({type(spec).__name__}): those need the hook protocol "
+                    "(issue 14), which this version does not have yet; a "
+                    "filesystem plugin written in C does the same today: "
+                    "PluginFs('./auditfs.so', dir='./data') (include/msb_fs.h)")
+            else:
+                raise InvalidArgument(
+                    f"invalid volume {spec!r} at {gpath}: use a host path, "
+                    "HostDir(...), MemFs(...) or PluginFs(...)")
+        keep.append(vols)
+        c.volumes = vols
+        c.nvolumes = len(volumes)
+    if secrets:
+        arr = (_lib.Secret * len(secrets))()
+        for i, (var, spec) in enumerate(secrets.items()):
+            if isinstance(spec, tuple) and len(spec) in (2, 3):
+                spec = Secret.value(*spec)
+            if not isinstance(spec, Secret):
+                raise InvalidArgument(
+                    f"invalid secret {var}: use (value, hosts) or "
+                    "Secret.from_env(...) / Secret.from_file(...)")
+            arr[i].env = s(var)
+            arr[i].source = spec.source
+            arr[i].ref = s(spec.ref)
+            arr[i].hosts = s(_joined(spec.hosts))
+            arr[i].inject = s(_joined(spec.inject))
+        keep.append(arr)
+        c.secrets = arr
+        c.nsecrets = len(secrets)
+    c.on_secret_violation = s(on_secret_violation)
+    if tls_bypass:
+        c.tls_bypass = _arr(keep, list(tls_bypass))
+        c.ntls_bypass = len(tls_bypass)
+    if tls_upstream_ca:
+        pems = [open(p).read() if os.path.exists(p) else p
+                for p in tls_upstream_ca]
+        c.tls_upstream_ca = _arr(keep, pems)
+        c.ntls_upstream_ca = len(pems)
+    return out
+
+
+def parse_memory(memory) -> int:
+    """MiB from 512, "512M", "1G", "1.5GiB"."""
+    if isinstance(memory, int):
+        if memory <= 0:
+            raise InvalidArgument(f"invalid memory {memory!r}")
+        return memory
+    mib = ctypes.c_uint64()
+    err = _lib.MsbError()
+    if _lib.lib().msb_parse_memory(str(memory).encode(), ctypes.byref(mib),
+                                   ctypes.byref(err)) < 0:
+        raise InvalidArgument(_lib.text(err.message), err.code, "MSB_E_INVALID")
+    return mib.value

@@ -1,0 +1,456 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Sandbox: a microVM of its own, made, driven and removed from asyncio.
+
+    sb = await Sandbox.create("agent", image="python:3.12",
+        secrets={"OPENAI_API_KEY": (key, "api.openai.com")})
+    await sb.exec("pip install numpy")
+
+    async with Sandbox.create("scratch") as sb:    # removed when the block ends
+        print((await sb.exec(["uname", "-r"])).stdout)
+
+Everything is done by libmsb; the calls that wait on a boot, a stop or a
+database run in the default executor, and commands and file streams are
+watched on the event loop itself (add_reader), so many of them at once
+cost no threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from . import _lib, config, process
+from ._native import blocking, call
+from .errors import InvalidArgument, NotFound, NotSupported
+from .files import Files
+from .process import Command, ExecResult, Process, argv_of
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """A sandbox's record (``Sandbox.list()``, ``sb.info()``)."""
+
+    name: str
+    image: str
+    status: str        # created starting running stopping stopped failed
+    cpus: int
+    memory_mib: int
+    created_at: int    # unix seconds
+    started_at: int
+    stopped_at: int
+    error: str | None  # why it failed, when it did
+    from_snapshot: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+def _record(i: _lib.SandboxInfo) -> SandboxInfo:
+    return SandboxInfo(_lib.text(i.name), _lib.text(i.image),
+                       _lib.text(i.status), i.cpus, i.memory_mib, i.created_at,
+                       i.started_at, i.stopped_at,
+                       _lib.text(i.error) or None,
+                       _lib.text(i.from_snapshot) or None)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What a sandbox uses (``sb.metrics()``). ``cpu_percent``: the VM's
+    CPU use over the last second, 100 = one CPU busy; memory in use is the
+    guest's (its total less what is available); ``disk_bytes`` the host
+    disk its writable layer takes; network bytes are into (rx) and out of
+    (tx) the guest; ``guest`` False when the guest did not answer (then
+    memory_used_bytes is the host's RSS)."""
+
+    name: str
+    status: str
+    running: bool
+    guest: bool
+    cpus: int
+    cpu_percent: float
+    cpu_time_ns: int
+    memory_limit_bytes: int
+    memory_used_bytes: int
+    memory_total_bytes: int
+    memory_rss_bytes: int
+    disk_bytes: int
+    disk_used_bytes: int
+    disk_total_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    net_rx_packets: int
+    net_tx_packets: int
+    processes: int
+    uptime_ms: int
+
+
+def _metrics(s: _lib.Stats) -> Metrics:
+    return Metrics(_lib.text(s.name), _lib.text(s.status), bool(s.running),
+                   bool(s.guest), s.cpus, s.cpu_percent, s.cpu_time_ns,
+                   s.memory_limit_bytes, s.memory_used_bytes,
+                   s.memory_total_bytes, s.memory_rss_bytes, s.disk_bytes,
+                   s.disk_used_bytes, s.disk_total_bytes, s.net_rx_bytes,
+                   s.net_tx_bytes, s.net_rx_packets, s.net_tx_packets,
+                   s.processes, s.uptime_ms)
+
+
+class _Handle:
+    """An msb_sandbox *, closed with the object."""
+
+    def __init__(self, ptr: ctypes.c_void_p):
+        self.ptr = ptr
+
+    def __del__(self):
+        if self.ptr:
+            _lib.lib().msb_sandbox_close(self.ptr)
+            self.ptr = None
+
+
+def _create(cfg: config.CConfig) -> tuple[_Handle, int]:
+    h = ctypes.c_void_p()
+    call(_lib.lib().msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
+    handle = _Handle(h)
+    return handle, _lib.lib().msb_sandbox_boot_ms(h)
+
+
+def _open(name: str) -> _Handle:
+    h = ctypes.c_void_p()
+    call(_lib.lib().msb_sandbox_open, name.encode(), ctypes.byref(h))
+    return _Handle(h)
+
+
+def _info_get(name: str) -> SandboxInfo:
+    i = _lib.SandboxInfo()
+    call(_lib.lib().msb_sandbox_info_get, name.encode(), ctypes.byref(i))
+    return _record(i)
+
+
+class _Creating:
+    """What ``Sandbox.create()`` returns: await it for the Sandbox, or use
+    it in ``async with`` to have the sandbox removed at the end of the
+    block, whatever happens in it."""
+
+    def __init__(self, coro):
+        self._coro = coro
+        self._sb: Sandbox | None = None
+
+    def __await__(self):
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> "Sandbox":
+        self._sb = await self._coro
+        return self._sb
+
+    async def __aexit__(self, *exc) -> None:
+        if self._sb is not None:
+            await self._sb.remove(force=True)
+
+
+class Sandbox:
+    """A sandbox, named. Get one with ``create``, ``get`` or
+    ``Snapshot.restore``; a Sandbox object holds no resources beyond a
+    connection per running command or file stream."""
+
+    def __init__(self, name: str, *, _handle: _Handle | None = None,
+                 boot_ms: int = 0):
+        self.name = name
+        self.boot_ms = boot_ms
+        self._h = _handle
+        self.fs = Files(self)
+        self.files = self.fs  # the same, by another name
+
+    def __repr__(self) -> str:
+        return f"Sandbox({self.name!r})"
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @classmethod
+    def create(cls, name: str, *, image: str | None = None,
+               cpus: int | None = None, memory: int | str | None = None,
+               env: Mapping[str, str] | Sequence[str] | None = None,
+               workdir: str | None = None, user: str | None = None,
+               volumes: Mapping[str, config.VolumeSpec] | None = None,
+               network: config.Network | None = None,
+               secrets: Mapping[str, Any] | None = None,
+               ports: Sequence[Any] | None = None,
+               on_secret_violation: str | None = None,
+               tls_bypass: Sequence[str] | None = None,
+               tls_upstream_ca: Sequence[str] | None = None,
+               kernel: str | None = None, boot_timeout: float | None = None,
+               ephemeral: bool = False, command: Command | None = None,
+               plugins: Sequence[Any] | None = None,
+               plugin_processes: Sequence[str] | None = None) -> _Creating:
+        """Make a sandbox and boot it; returns once its guest is ready.
+
+        ``image``: any OCI reference (pulled if missing) or None for the
+        built-in ``default``; ``memory``: MiB or ``"1G"``; ``env``: the
+        environment of every command; ``volumes``: guest path to a host
+        path, ``HostDir``, ``MemFs`` or ``PluginFs``; ``network``: a
+        ``Network``; ``secrets``: variable to ``(value, hosts)`` or a
+        ``Secret``; ``ports``: ``"8080:80"`` or ``(8080, 80)``;
+        ``ephemeral``: removed when it stops; ``command``: run detached
+        after boot.
+        """
+        if plugins or plugin_processes:
+            raise NotSupported(
+                "plugins and plugin processes from the SDK land with the "
+                "plugin system (issue 14); a network or filesystem plugin "
+                "in C works today: Network(plugin=...), PluginFs(...)")
+        cfg = config.build(name, image=image, cpus=cpus, memory=memory,
+                           env=env, workdir=workdir, user=user,
+                           volumes=volumes, network=network, secrets=secrets,
+                           ports=ports,
+                           on_secret_violation=on_secret_violation,
+                           tls_bypass=tls_bypass,
+                           tls_upstream_ca=tls_upstream_ca, kernel=kernel,
+                           boot_timeout=boot_timeout, ephemeral=ephemeral,
+                           command=command)
+
+        async def make():
+            handle, boot_ms = await blocking(_create, cfg)
+            return cls(name, _handle=handle, boot_ms=boot_ms)
+
+        return _Creating(make())
+
+    @classmethod
+    async def get(cls, name: str) -> "Sandbox":
+        """The sandbox named @name, running or not (NotFound if none)."""
+        await blocking(_info_get, name)
+        return cls(name)
+
+    connect = get
+
+    @classmethod
+    async def list(cls) -> list[SandboxInfo]:
+        """Every sandbox, with the truth about supervisors that died."""
+        def run():
+            p = ctypes.POINTER(_lib.SandboxInfo)()
+            n = ctypes.c_size_t()
+            call(_lib.lib().msb_list, ctypes.byref(p), ctypes.byref(n))
+            try:
+                return [_record(p[i]) for i in range(n.value)]
+            finally:
+                _lib.free(p)
+        return await blocking(run)
+
+    async def info(self) -> SandboxInfo:
+        return await blocking(_info_get, self.name)
+
+    async def inspect(self) -> dict:
+        """Its full state (as ``msb inspect``)."""
+        def run():
+            p = ctypes.c_void_p()
+            call(_lib.lib().msb_inspect_json, self.name.encode(), ctypes.byref(p))
+            try:
+                return json.loads(ctypes.string_at(p))
+            finally:
+                _lib.free(p)
+        return await blocking(run)
+
+    async def start(self) -> "Sandbox":
+        """Boot it again with its disk (a stopped or failed sandbox)."""
+        def run():
+            h = ctypes.c_void_p()
+            call(_lib.lib().msb_sandbox_start, self.name.encode(),
+                 ctypes.byref(h))
+            return _Handle(h), _lib.lib().msb_sandbox_boot_ms(h)
+        self._h, self.boot_ms = await blocking(run)
+        return self
+
+    async def stop(self, timeout: float = 10) -> int:
+        """Power it off: SIGTERM to its processes, SIGKILL after @timeout
+        seconds; the milliseconds it took."""
+        ms = ctypes.c_uint64()
+        await blocking(call, _lib.lib().msb_sandbox_stop, self.name.encode(),
+                       max(0, int(timeout)), ctypes.byref(ms))
+        self._h = None
+        return ms.value
+
+    async def kill(self) -> int:
+        """Stop it at once."""
+        return await self.stop(0)
+
+    async def remove(self, *, force: bool = False) -> None:
+        """Delete it and its disk; with @force a running one is killed
+        first. Removing one that is already gone is not an error."""
+        try:
+            await blocking(call, _lib.lib().msb_sandbox_remove,
+                           self.name.encode(), int(force))
+        except NotFound:
+            pass
+        self._h = None
+
+    async def __aenter__(self) -> "Sandbox":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.remove(force=True)
+
+    async def _handle(self) -> ctypes.c_void_p:
+        h = self._h
+        if h is None or not h.ptr:
+            h = self._h = await blocking(_open, self.name)
+        return h.ptr
+
+    # -- commands ---------------------------------------------------------------
+
+    async def exec(self, cmd: Command, *, env=None, cwd=None, user=None,
+                   stdin: bytes | str | None = None,
+                   timeout: float | None = None, check: bool = False,
+                   shell: bool = False, tty=False) -> ExecResult:
+        """Run @cmd to its end: a command line (``"pip install numpy"``,
+        split as a shell splits words, nothing expanded) or an argv list;
+        ``shell=True`` hands the string to ``/bin/sh -c`` instead (pipes,
+        ``$VARS``, ``&&``). Its exit code is data (``result.exit_code``)
+        unless ``check=True``; ``timeout`` seconds kill it in the guest and
+        raise ExecTimeout (with what it printed); cancelling the awaiting
+        task kills it too."""
+        argv = argv_of(cmd, shell)
+        h = await self._handle()
+        p = process.start(h, argv, env=env, cwd=cwd, user=user, tty=tty,
+                          timeout=timeout, stdin=stdin is not None)
+        feeder = None
+        if stdin is not None:
+            data = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+
+            async def feed():
+                if data:
+                    await p.write(data)
+                await p.close_stdin()
+            feeder = asyncio.ensure_future(feed())
+        try:
+            res = await p.wait()
+        finally:
+            if feeder is not None and not feeder.done():
+                feeder.cancel()
+        if feeder is not None and feeder.done() and not feeder.cancelled():
+            feeder.exception()  # an input the process did not want is fine
+        return res.check_returncode() if check else res
+
+    async def exec_stream(self, cmd: Command, *, env=None, cwd=None, user=None,
+                          stdin: bool = False, timeout: float | None = None,
+                          shell: bool = False, tty=False) -> Process:
+        """Start @cmd and return it running: iterate its output, write its
+        stdin (``stdin=True``), signal it, wait for it. ``tty=True`` or
+        ``(rows, cols)`` gives it a terminal."""
+        argv = argv_of(cmd, shell)
+        h = await self._handle()
+        return process.start(h, argv, env=env, cwd=cwd, user=user, tty=tty,
+                             timeout=timeout, stdin=stdin)
+
+    # -- metrics ---------------------------------------------------------------
+
+    async def metrics(self) -> Metrics:
+        def run():
+            s = _lib.Stats()
+            call(_lib.lib().msb_sandbox_stats, self.name.encode(), ctypes.byref(s))
+            return _metrics(s)
+        return await blocking(run)
+
+    @classmethod
+    async def metrics_all(cls, *, all: bool = False) -> list[Metrics]:
+        """Every running sandbox's (with @all, every sandbox's)."""
+        def run():
+            p = ctypes.POINTER(_lib.Stats)()
+            n = ctypes.c_size_t()
+            call(_lib.lib().msb_stats_list, int(all), ctypes.byref(p),
+                 ctypes.byref(n))
+            try:
+                return [_metrics(p[i]) for i in range(n.value)]
+            finally:
+                _lib.free(p)
+        return await blocking(run)
+
+    # -- snapshots, and what lands later -----------------------------------------
+
+    async def snapshot(self, name: str) -> "Snapshot":
+        """Save it whole under @name (docs/snapshots.md): a running sandbox is
+        paused while its memory, CPU state and disk are saved, then resumes;
+        one with volumes, or stopped, gives a disk-only snapshot."""
+        def run():
+            info = _lib.SnapshotInfo()
+            call(_lib.lib().msb_snapshot_create, self.name.encode(),
+                 name.encode(), ctypes.byref(info))
+            return _lib.text(info.kind)
+        kind = await blocking(run)
+        return Snapshot(name, kind)
+
+    async def push(self, *args, **kw):
+        """Cloud sync (issue 16): not in this version."""
+        raise NotSupported("push and pull (cloud sync, issue 16) are not in "
+                           "this version of microsandbox")
+
+    @classmethod
+    async def pull(cls, *args, **kw) -> "Sandbox":
+        raise NotSupported("push and pull (cloud sync, issue 16) are not in "
+                           "this version of microsandbox")
+
+    @classmethod
+    async def current_runtime(cls):
+        """Spawning peer sandboxes from inside one (issue 15): not in this
+        version."""
+        raise NotSupported("spawning sandboxes from inside one (issue 15) is "
+                           "not in this version of microsandbox")
+
+
+class Snapshot:
+    """A saved sandbox (``Sandbox.snapshot``, ``Snapshot.get``), to fork
+    sandboxes from."""
+
+    def __init__(self, name: str, kind: str = ""):
+        self.name = name
+        self.kind = kind  # "full" or "disk"
+
+    def __repr__(self) -> str:
+        return f"Snapshot({self.name!r})"
+
+    @classmethod
+    async def get(cls, name: str) -> "Snapshot":
+        def run():
+            info = _lib.SnapshotInfo()
+            call(_lib.lib().msb_snapshot_info_get, name.encode(),
+                 ctypes.byref(info))
+            return _lib.text(info.kind)
+        return cls(name, await blocking(run))
+
+    async def restore(self, name: str, *, env: Mapping[str, str] | None = None,
+                      cpus: int | None = None, memory: int | str | None = None,
+                      disk_only: bool = False,
+                      ephemeral: bool = False) -> Sandbox:
+        """A new sandbox @name continuing from this snapshot; ``env`` is given
+        to every later command (restored processes read /run/msb/env)."""
+        o = _lib.RestoreOpts()
+        _lib.lib().msb_restore_opts_init(ctypes.byref(o))
+        keep = [name.encode()]
+        o.name = keep[0]
+        if env:
+            a = _lib.StrArray([f"{k}={v}" for k, v in env.items()])
+            keep.append(a)
+            o.env = a.ptr
+        if cpus:
+            o.cpus = cpus
+        if memory:
+            o.memory_mib = config.parse_memory(memory)
+        o.disk_only, o.ephemeral = int(disk_only), int(ephemeral)
+
+        def run():
+            h = ctypes.c_void_p()
+            call(_lib.lib().msb_snapshot_restore, self.name.encode(),
+                 ctypes.byref(o), ctypes.byref(h))
+            return _Handle(h), _lib.lib().msb_sandbox_boot_ms(h)
+        handle, ms = await blocking(run)
+        del keep
+        return Sandbox(name, _handle=handle, boot_ms=ms)
+
+    async def remove(self, *, force: bool = False) -> None:
+        await blocking(call, _lib.lib().msb_snapshot_remove, self.name.encode(),
+                       int(force))
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise InvalidArgument("a sandbox name is a string")

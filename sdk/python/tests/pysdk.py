@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of the Python SDK's tests, in a module named pysdk (not
+conftest) so they never meet the repository suite's conftest in one pytest
+run: the build under test (MSB_BUILD, as the repository's suite) and
+libmsb from it, an msb runner, asyncio.run for awaitables.
+
+The tests drive real sandboxes: every call goes through libmsb into a
+supervisor and a guest under QEMU. Each test runs its coroutine with
+asyncio.run (a Sandbox holds no event loop of its own)."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SDK = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(SDK))
+BUILD = os.environ.get("MSB_BUILD", os.path.join(ROOT, "build"))
+MSB = os.path.join(BUILD, "bin", "msb")
+VECTORS = os.path.join(ROOT, "tests", "sdk", "vectors.json")
+
+# The package from the tree (test_install.py checks the pip install).
+sys.path.insert(0, os.path.join(SDK, "src"))
+os.environ.setdefault("MSB_LIB", os.path.join(BUILD, "lib", "libmsb.so.0"))
+os.environ.pop("MSB_PREFIX", None)
+
+
+def run(aw):
+    """asyncio.run of a coroutine or any awaitable (Sandbox.create returns
+    one that is also an async context manager)."""
+    async def main():
+        return await aw
+    return asyncio.run(main())
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def msb(*args, check=True, **kw):
+    p = subprocess.run([MSB, *args], capture_output=True, timeout=300, **kw)
+    if check:
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p
+
+

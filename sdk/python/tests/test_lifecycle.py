@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A sandbox's life through the SDK: create with options, get, list, info,
+metrics, stop, start, remove, the scoped form, and the typed errors of bad
+input and dead sandboxes."""
+
+import pytest
+
+from .pysdk import run, unique
+from microsandbox import (AlreadyExists, ImageNotFound, InvalidArgument,
+                          MicrosandboxError, NotFound, NotRunning, Sandbox,
+                          SandboxStopped)
+
+
+def test_life_of_a_sandbox(home):
+    name = unique("pylife")
+
+    async def main():
+        sb = await Sandbox.create(name, cpus=1, memory="256M",
+                                  env={"STAGE": "one"}, workdir="/tmp")
+        assert sb.boot_ms > 0
+        r = await sb.exec("sh -c 'echo $STAGE; pwd'", shell=False)
+        assert r.stdout == "one\n/tmp\n"
+        info = await sb.info()
+        assert (info.status, info.memory_mib, info.image) == ("running", 256, "default")
+        assert name in [i.name for i in await Sandbox.list()]
+        m = await sb.metrics()
+        assert m.running and m.memory_limit_bytes == 256 << 20
+        assert m.guest and 0 < m.memory_used_bytes < m.memory_limit_bytes
+        assert name in [x.name for x in await Sandbox.metrics_all()]
+        with pytest.raises(AlreadyExists):
+            await Sandbox.create(name)
+        # another handle on it, by name
+        other = await Sandbox.get(name)
+        await other.fs.write("/root/kept", "disk survives a stop\n")
+        assert await sb.stop() >= 0
+        assert (await sb.info()).status == "stopped"
+        with pytest.raises(NotRunning):
+            await sb.exec("true")
+        with pytest.raises(NotRunning):
+            await other.fs.read("/root/kept")
+        stopped = await sb.metrics()
+        assert not stopped.running and stopped.disk_bytes > 0
+        await sb.start()
+        assert await sb.fs.read_text("/root/kept") == "disk survives a stop\n"
+        await sb.kill()
+        await sb.remove()
+        with pytest.raises(NotFound):
+            await Sandbox.get(name)
+        await sb.remove()  # gone already: fine
+    run(main())
+
+
+def test_scoped_form_always_cleans_up(home):
+    name = unique("pyscope")
+
+    async def main():
+        with pytest.raises(RuntimeError):
+            async with Sandbox.create(name) as sb:
+                assert (await sb.exec("echo in")).stdout == "in\n"
+                raise RuntimeError("the block fails")
+        with pytest.raises(NotFound):
+            await Sandbox.get(name)
+        # the other spelling: a Sandbox is its own context manager
+        sb = await Sandbox.create(name)
+        async with sb:
+            pass
+        assert name not in [i.name for i in await Sandbox.list()]
+    run(main())
+
+
+def test_bad_input_errors(home):
+    async def main():
+        for bad in ("../x", "", "a b", "-x", "x" * 64):
+            with pytest.raises(InvalidArgument):
+                await Sandbox.create(bad)
+        with pytest.raises(InvalidArgument):
+            await Sandbox.create("ok-name", memory="lots")
+        with pytest.raises(InvalidArgument):
+            await Sandbox.create("ok-name", cpus=0)
+        with pytest.raises(InvalidArgument):
+            await Sandbox.create("ok-name", volumes={"/data": 42})
+        with pytest.raises(InvalidArgument, match="working directory"):
+            await Sandbox.create("ok-name", workdir="relative")
+        with pytest.raises(NotFound, match="no-such-box"):
+            await Sandbox.get("no-such-box")
+        with pytest.raises(NotFound):
+            await Sandbox("no-such-box").exec("true")
+        # every error is a MicrosandboxError with the library's code
+        try:
+            await Sandbox.get("no-such-box")
+        except MicrosandboxError as e:
+            assert e.name == "MSB_E_NOT_FOUND" and e.code == -2
+        assert "ok-name" not in [i.name for i in await Sandbox.list()]
+    run(main())
+
+
+def test_missing_image(registry):
+    async def main():
+        with pytest.raises(ImageNotFound) as e:
+            await Sandbox.create(unique("noimg"),
+                                 image=f"{registry}/no-such-image:1")
+        assert "no-such-image" in str(e.value)
+    run(main())
+
+
+def test_image_from_a_registry_and_a_snapshot(registry):
+    """An image pulled from the local registry at create; then the seeds'
+    snapshot flow, one fork."""
+    base, fork = unique("pybase"), unique("pyfork")
+
+    async def main():
+        sb = await Sandbox.create(base, image=f"{registry}/busybox:1")
+        try:
+            await sb.exec("sh -c 'echo ready > /root/state'", shell=False)
+            snap = await sb.snapshot(base + "-snap")
+            assert snap.kind == "full"
+            w = await snap.restore(fork, env={"WORKER_ID": "7"})
+            try:
+                r = await w.exec("sh -c 'cat /root/state; echo $WORKER_ID'")
+                assert r.stdout == "ready\n7\n"
+            finally:
+                await w.remove(force=True)
+            await snap.remove()
+        finally:
+            await sb.remove(force=True)
+    run(main())
+
+
+def test_stopped_mid_command(home):
+    name = unique("pystop")
+
+    async def main():
+        async with Sandbox.create(name) as sb:
+            p = await sb.exec_stream("sleep 600")
+            await (await Sandbox.get(name)).kill()
+            with pytest.raises(SandboxStopped):
+                await p.wait()
+    run(main())
