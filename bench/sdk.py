@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The Python SDK against the C API and the CLI, in one run, on one sandbox.
+
+1. exec round trip of `true`, p50/p99 over N calls: the C API
+   (msb_exec_capture in a loop, bench/sdkbench.c), the Python SDK
+   (`await sb.exec(["true"])` in a loop) and the CLI (`msb exec NAME --
+   true`, a process per call);
+2. a 100 MiB file written into the guest and read back: the C API
+   (msb_file_write_fd / msb_file_read_fd), the SDK (`sb.fs.write` from a
+   file object, `sb.fs.stream` to a file) and the CLI (`msb cp`), each
+   checked by its SHA-256; rounds interleaved so load drifts hit all three.
+
+The ratio to the C API is the SDK's (and the CLI's) overhead.
+
+Usage: bench/sdk.py [BUILD_DIR] [--execs N] [--mib N] [--rounds N]
+"""
+
+import argparse
+import asyncio
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("build", nargs="?", default="build")
+ap.add_argument("--execs", type=int, default=100)
+ap.add_argument("--mib", type=int, default=100)
+ap.add_argument("--rounds", type=int, default=2)
+args = ap.parse_args()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.abspath(args.build)
+MSB = os.path.join(BUILD, "bin", "msb")
+HOME = tempfile.mkdtemp(prefix="msb-bench-sdk-")
+os.environ.update(MSB_HOME=HOME,
+                  MSB_LIB=os.path.join(BUILD, "lib", "libmsb.so.0"))
+os.environ.pop("MSB_PREFIX", None)
+sys.path.insert(0, os.path.join(ROOT, "sdk", "python", "src"))
+from microsandbox import Sandbox  # noqa: E402
+
+NAME = "bench-sdk"
+
+
+def msb(*a):
+    p = subprocess.run([MSB, *a], capture_output=True)
+    if p.returncode:
+        sys.exit(f"msb {' '.join(a)} failed: {p.stderr.decode()}")
+    return p.stdout
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="msb-bench-sdk-files-")
+    cbench = os.path.join(work, "sdkbench")
+    subprocess.run(["cc", "-O2", "-I", os.path.join(ROOT, "include"), "-o", cbench,
+                    os.path.join(ROOT, "bench", "sdkbench.c"),
+                    "-L", os.path.join(BUILD, "lib"), "-lmsb",
+                    "-Wl,-rpath," + os.path.join(BUILD, "lib")], check=True)
+    big = os.path.join(work, "big")
+    with open(big, "wb") as f:
+        for _ in range(args.mib):
+            f.write(os.urandom(1 << 20))
+    want = sha(big)
+    msb("run", "--name", NAME, "-d")
+    try:
+        run(cbench, work, big, want)
+    finally:
+        subprocess.run([MSB, "rm", "-f", NAME], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(HOME, ignore_errors=True)
+
+
+def run(cbench, work, big, want):
+    sb = asyncio.run(Sandbox.get(NAME))
+    lat = {"C API": [], "Python SDK": [], "CLI": []}
+    # exec: interleaved in blocks of 10
+    for _ in range(max(1, args.execs // 10)):
+        out = subprocess.run([cbench, NAME, "exec", "10"], capture_output=True,
+                             text=True, check=True).stdout
+        lat["C API"] += [int(x) / 1000 for x in out.split()]
+
+        async def ten():
+            for _ in range(10):
+                t0 = time.monotonic()
+                await sb.exec(["true"])
+                lat["Python SDK"].append((time.monotonic() - t0) * 1000)
+        asyncio.run(ten())
+        for _ in range(10):
+            t0 = time.monotonic()
+            msb("exec", NAME, "--", "true")
+            lat["CLI"].append((time.monotonic() - t0) * 1000)
+    c50 = pct(lat["C API"], 50)
+    print(f"exec round trip of `true`, {len(lat['C API'])} calls each "
+          f"(ms; ratio of p50 to the C API's)")
+    print(f"  {'':12} {'p50':>8} {'p99':>8} {'ratio':>7}")
+    for k, v in lat.items():
+        print(f"  {k:12} {pct(v, 50):8.1f} {pct(v, 99):8.1f} "
+              f"{pct(v, 50) / c50:7.2f}")
+
+    # 100 MiB each way
+    secs = {k: {"write": [], "read": []} for k in lat}
+    guest = "/root/bench.bin"
+    back = os.path.join(work, "back")
+    for _ in range(args.rounds):
+        for k in lat:
+            t0 = time.monotonic()
+            if k == "C API":
+                subprocess.run([cbench, NAME, "write", guest, big], check=True,
+                               capture_output=True)
+            elif k == "Python SDK":
+                async def w():
+                    with open(big, "rb") as f:
+                        await sb.fs.write(guest, f)
+                asyncio.run(w())
+            else:
+                msb("cp", "-q", big, f"{NAME}:{guest}")
+            secs[k]["write"].append(time.monotonic() - t0)
+            if os.path.exists(back):
+                os.unlink(back)
+            t0 = time.monotonic()
+            if k == "C API":
+                subprocess.run([cbench, NAME, "read", guest, back], check=True,
+                               capture_output=True)
+            elif k == "Python SDK":
+                async def r():
+                    with open(back, "wb") as f:
+                        async for chunk in sb.fs.stream(guest):
+                            f.write(chunk)
+                asyncio.run(r())
+            else:
+                msb("cp", "-q", f"{NAME}:{guest}", back)
+            secs[k]["read"].append(time.monotonic() - t0)
+            if sha(back) != want:
+                sys.exit(f"{k}: the file read back differs")
+    print(f"\n{args.mib} MiB file, into the guest and back, best of "
+          f"{args.rounds} (MiB/s; ratio of time to the C API's)")
+    print(f"  {'':12} {'write':>8} {'ratio':>7} {'read':>8} {'ratio':>7}")
+    cw, cr = min(secs["C API"]["write"]), min(secs["C API"]["read"])
+    for k, v in secs.items():
+        w, r = min(v["write"]), min(v["read"])
+        print(f"  {k:12} {args.mib / w:8.1f} {w / cw:7.2f} "
+              f"{args.mib / r:8.1f} {r / cr:7.2f}")
+    import json
+    accel = json.loads(msb("inspect", NAME)).get("runtime", {}).get("accel", "?")
+    print(f"\n(host load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+          f"CPUs; the guest under {accel})")
+
+
+if __name__ == "__main__":
+    main()
