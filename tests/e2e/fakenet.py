@@ -45,7 +45,7 @@ NETS = {}
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-BLOB_MB = 64
+BLOB_MB = 24
 SEED = 4242
 
 SERVER = r'''
