@@ -256,6 +256,12 @@ $(B)/fuzz/qmp: fuzz/qmp.c src/engine/qmp.c src/engine/qmp.h src/common/buf.c \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/qmp.c src/engine/qmp.c src/common/buf.c src/common/util.c -ljson-c
 
+# Guest bytes escaped into a sandbox's log (fuzz/logtext.c).
+$(B)/fuzz/logtext: fuzz/logtext.c src/supervisor/logtext.c src/supervisor/logtext.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor \
+		-o $@ fuzz/logtext.c src/supervisor/logtext.c
+
 # QEMU's vhost-user messages and the guest memory they map, into the
 # device (fuzz/vhost_user.c).
 $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
@@ -282,7 +288,7 @@ $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common
 		-larchive -lcrypto
 
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
-	registry unpack
+	registry unpack logtext
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

@@ -134,7 +134,9 @@ def main():
         msb("run", "--name", name, "-d", "--memory", "1G", "-v",
             f"{shared}:/data")
         log = open(os.path.join(HOME, "sandboxes", name, "engine.log")).read()
-        argv = [l for l in log.splitlines() if l.startswith("argv ")][-1][5:].split("\x1f")
+        # engine.log escapes control bytes: the separator reads "\x1f"
+        argv = [l for l in log.splitlines() if l.startswith("argv ")][-1][5:] \
+            .replace("\\x1f", "\x1f").split("\x1f")
         accel = "kvm" if "kvm" in argv else "tcg"
         sup = json.loads(msb("inspect", name))["pid"]
         ours, ours_busy = measure(lambda c: msb("exec", name, "--", "sh", "-c", c),

@@ -50,7 +50,8 @@ def qemu_argv(msb, home, kernel):
     msb("run", "--name", name, "-d", "--kernel", kernel)
     log = open(os.path.join(home, "sandboxes", name, "engine.log")).read()
     line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
-    argv = line[5:].split("\x1f")
+    # engine.log escapes control bytes: the separator reads "\x1f" there
+    argv = line[5:].replace("\\x1f", "\x1f").split("\x1f")
     upper = os.path.join(home, "sandboxes", name, "upper.ext4")
     msb("stop", name)
     return argv, upper
@@ -74,7 +75,7 @@ def vm_argv(argv, upper_src, upper, workdir, agent_fd, swap=None):
         x = x.replace(upper_src, upper)
         if x.startswith("socket,id=agent,fd="):
             x = f"socket,id=agent,fd={agent_fd}"
-        elif x.startswith("file,id=con,path="):
+        elif x.startswith(("file,id=con,path=", "socket,id=con,fd=")):
             x = f"file,id=con,path={workdir}/console.log,append=on"
         elif swap:
             x = swap(x)

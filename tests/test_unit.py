@@ -83,6 +83,13 @@ def test_fuzz_tls_interception_filter():
     _fuzz("tls_flow", 20, "tls_flow")
 
 
+def test_fuzz_log_escaping():
+    """Guest bytes, split anyhow and mixed with msb's lines, into
+    src/supervisor/logtext.c: no control byte, no C1 control, no line that
+    passes for msb's own reaches the log."""
+    _fuzz("logtext", 10)
+
+
 def test_fuzz_qmp_client():
     """QEMU's monitor lines, split anyhow, into src/engine/qmp.c: every
     pending command is answered exactly once, whatever arrives."""

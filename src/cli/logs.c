@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +26,10 @@ const struct verb verb_logs = {
 	"\n"
 	"Print NAME's log: the guest kernel console, the agent's messages,\n"
 	"the output of a detached command, and msb's own lines ([msb ...]).\n"
-	"Kept after the sandbox stops or fails, until 'msb rm'.\n"
+	"Kept after the sandbox stops or fails, until 'msb rm'. At most the\n"
+	"last 4-8 MiB: past 4 MiB the log is rotated and older output\n"
+	"dropped, with a line saying so. Guest bytes that could pass for\n"
+	"msb's lines or drive a terminal are shown escaped (\\xNN).\n"
 	"\n"
 	"Options:\n"
 	"  -f, --follow           keep printing as the log grows, until the\n"
@@ -87,9 +91,10 @@ static int parse_since(const char *s, int64_t *ms)
 /* since_offset() - where, in the log at @path, what was written at or
  * after @ms begins: the size at the last mark (console.idx, written by
  * the supervisor) at or before @ms, at a line's start. A mark whose size
- * is below the one before began a new log (rotated to PATH.1): if @ms
- * falls in the one before, *@in_old says to begin in PATH.1 at the
- * returned offset. Return: the offset (0: the whole log). */
+ * is below the one before began a new log (the one before became
+ * PATH.1): if @ms falls before the current log began, *@in_old says to
+ * begin in PATH.1 at the returned offset (0: all of it).
+ * Return: the offset. */
 static off_t since_offset(const char *path, int64_t ms, int *in_old)
 {
 	char idx[PATH_MAX + 16];
@@ -98,12 +103,12 @@ static off_t since_offset(const char *path, int64_t ms, int *in_old)
 	off_t found = 0;
 	FILE *f;
 
-	*in_old = 0;
+	*in_old = 1;
 	snprintf(idx, sizeof(idx), "%.*s/console.idx",
 		 (int)(strrchr(path, '/') - path), path);
 	f = fopen(idx, "re");
 	if (!f)
-		return 0;
+		return 0; /* no marks: all of it */
 	while (fscanf(f, "%lld %lld", &t, &size) == 2) {
 		if (prev >= 0 && size < prev)
 			gen++;
@@ -114,15 +119,13 @@ static off_t since_offset(const char *path, int64_t ms, int *in_old)
 		}
 	}
 	fclose(f);
-	if (found_gen < 0)
-		return 0; /* before the first mark: all of it */
-	if (found_gen == gen)
-		return found;
-	if (found_gen == gen - 1) {
-		*in_old = 1;
+	if (found_gen == gen) {
+		*in_old = 0;
 		return found;
 	}
-	return 0;
+	if (found_gen == gen - 1)
+		return found;
+	return 0; /* before the first mark, or the log before PATH.1 */
 }
 
 struct text {
@@ -196,6 +199,34 @@ static int copy_out(int fd)
 	return any;
 }
 
+/* rotated() - has console.log been rotated away from under @fd (a new
+ * file at @path)? Then what @fd still holds is the end of the old one. */
+static int rotated(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
+/* open_old() - PATH.1, unless it is the file @fd reads (rotated since
+ * @fd was opened). Return: a descriptor, or -1. */
+static int open_old(const char *path, int fd)
+{
+	char old[PATH_MAX + 2];
+	struct stat a, b;
+	int ofd;
+
+	snprintf(old, sizeof(old), "%s.1", path);
+	ofd = open(old, O_RDONLY | O_CLOEXEC);
+	if (ofd >= 0 && fstat(fd, &a) == 0 && fstat(ofd, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		close(ofd);
+		ofd = -1;
+	}
+	return ofd;
+}
+
 static int live(const char *name)
 {
 	msb_sandbox_info i;
@@ -209,7 +240,7 @@ static int cmd_logs(int argc, char **argv)
 {
 	msb_error err = { 0 };
 	char path[PATH_MAX];
-	int c, fd, follow = 0, since = 0;
+	int c, fd, ofd, follow = 0, since = 0;
 	long tail = -1;
 	int64_t since_ms = 0;
 	unsigned u;
@@ -263,35 +294,46 @@ static int cmd_logs(int argc, char **argv)
 		if (fd < 0)
 			return 0;
 	}
+	/* The log before the last rotation comes first (docs/api-protocol.md
+	 * §11.2): PATH.1, when the log outgrew its cap. Opened after PATH:
+	 * if a rotation came in between, PATH.1 is what @fd reads. */
+	ofd = open_old(path, fd);
 	if (since || tail >= 0) {
 		struct text b = { 0 };
 		off_t off = 0;
-		int in_old = 0;
+		int in_old = 1;
 
 		if (since)
 			off = since_offset(path, since_ms, &in_old);
 		if (in_old) {
-			char old[PATH_MAX + 2];
-			int ofd;
-
-			snprintf(old, sizeof(old), "%s.1", path);
-			ofd = open(old, O_RDONLY | O_CLOEXEC);
-			if (ofd >= 0) {
+			if (ofd >= 0)
 				read_from(ofd, off, &b);
-				close(ofd);
-			}
 			off = 0;
 		}
 		read_from(fd, off, &b);
 		print_tail(&b, tail);
 		free(b.d);
 	} else {
+		if (ofd >= 0)
+			copy_out(ofd);
 		copy_out(fd);
 	}
+	if (ofd >= 0)
+		close(ofd);
 	while (follow) {
 		int was_live = live(argv[optind]);
 
 		if (!copy_out(fd)) {
+			if (rotated(fd, path)) {
+				int nfd = open(path, O_RDONLY | O_CLOEXEC);
+
+				if (nfd >= 0) {
+					copy_out(fd);
+					close(fd);
+					fd = nfd;
+					continue;
+				}
+			}
 			if (!was_live) {
 				copy_out(fd);
 				break;

@@ -78,8 +78,14 @@ struct msb_vm_spec {
 	int agent_fd;          /* our end is elsewhere; this end goes to the VM */
 	const char *net_mac;   /* NULL: no network device */
 	int net_fd;            /* with net_mac: the netdev stream's VM end */
+	/* The serial console: with @console_fd > 0, a socket the caller
+	 * reads (and caps, src/supervisor/log.c); else a file at
+	 * @console_log. The monitor's own stdout and stderr: @log_fd > 0, a
+	 * pipe the caller reads, else the file @engine_log. */
 	const char *console_log;
-	const char *engine_log; /* the monitor's own stderr */
+	const char *engine_log;
+	int console_fd;
+	int log_fd;
 	struct msb_disk disks[16];
 	unsigned ndisks;
 	struct msb_fsdev fs[MSB_MAX_FSDEVS];

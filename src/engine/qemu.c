@@ -327,7 +327,10 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	 * ends the value unless doubled (QEMU's QemuOpts syntax): a $MSB_HOME
 	 * holding one must not split a path into two options. */
 	add(a, "-chardev");
-	add(a, "file,id=con,path=%s,append=on", opt(a, s->console_log));
+	if (s->console_fd > 0)
+		add(a, "socket,id=con,fd=%d", s->console_fd);
+	else
+		add(a, "file,id=con,path=%s,append=on", opt(a, s->console_log));
 	add(a, "-serial");
 	add(a, "chardev:con");
 	add(a, "-global");
@@ -415,8 +418,10 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	if (r < 0)
 		goto out;
 
-	logfd = open(s->engine_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		     0644);
+	logfd = s->log_fd > 0 ? dup(s->log_fd) :
+				open(s->engine_log,
+				     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				     0644);
 	pid = fork();
 	if (pid < 0) {
 		r = msb_fail_errno(err, -errno, "fork");
@@ -433,6 +438,8 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		dup2(logfd >= 0 ? logfd : null, 2);
 		/* The agent link descriptor must survive exec. */
 		fcntl(s->agent_fd, F_SETFD, 0);
+		if (s->console_fd > 0)
+			fcntl(s->console_fd, F_SETFD, 0);
 		fcntl(qmp[1], F_SETFD, 0);
 		if (ram >= 0)
 			fcntl(ram, F_SETFD, 0);

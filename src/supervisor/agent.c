@@ -363,14 +363,8 @@ static void on_output(struct sup *s, struct stream *st, uint8_t type,
 	if (!st->conn) {
 		/* Detached execs write to the sandbox log; orphaned ones
 		 * (client gone) are dropped. Both give credit back at once. */
-		if (!st->discard) {
-			FILE *f = fopen(s->console_log, "ae");
-
-			if (f) {
-				fwrite(p, 1, n, f);
-				fclose(f);
-			}
-		}
+		if (!st->discard)
+			sup_log_guest(s, p, n);
 		if (n)
 			agent_send_u32(s, st->id, MSB_F_WINDOW, n);
 		return;
@@ -465,11 +459,18 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		case MSB_F_LOG:
 			sup_log(s, "agent: %.*s", (int)(h->len > 1000 ? 1000 : h->len),
 				(const char *)p);
-			if (h->type == MSB_F_ERROR && s->state == ST_BOOTING)
+			if (h->type == MSB_F_ERROR && s->state == ST_BOOTING) {
+				/* Shown to whoever waits for the boot, and
+				 * kept: escaped like a log line. */
+				char why[LOG_ESC_MAX(400)];
+				size_t n = log_esc_text((const char *)p,
+							h->len > 400 ? 400 :
+								       h->len,
+							why);
+
 				snprintf(s->fail, sizeof(s->fail),
-					 "guest agent failed: %.*s",
-					 (int)(h->len > 400 ? 400 : h->len),
-					 (const char *)p);
+					 "guest agent failed: %.*s", (int)n, why);
+			}
 			break;
 		case MSB_F_PONG:
 			break;
@@ -546,10 +547,11 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 	case MSB_F_ERROR: {
 		/* The agent refused the exec (unknown user, shutting down,
 		 * ...): the stream ends here, with no EXIT. */
-		char msg[4097];
-		size_t n = h->len > 4096 ? 4096 : h->len;
+		static char msg[LOG_ESC_MAX(4096)];
+		size_t n = log_esc_text((const char *)p,
+					h->len > 4096 ? 4096 : h->len, msg);
 
-		memcpy(msg, p, n);
+		/* Guest text, printed by clients and kept: escaped. */
 		msg[n] = '\0';
 		if (st->conn)
 			api_reply_error(s, st->conn, st->req_id, "exec_failed",

@@ -46,38 +46,6 @@
  * built to need at most 4 layers (src/image/image.h). */
 #define MAX_LAYER_DISKS MSB_ENGINE_SHARED_SLOTS
 
-/* Volume threads (fs.c) log too: one line at a time. */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void sup_log(struct sup *s, const char *fmt, ...)
-{
-	char line[2048];
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-	int n, fd;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "[msb %02d:%02d:%02d.%03ld] ",
-		     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	/* O_APPEND: lines land whole between QEMU's console writes. */
-	pthread_mutex_lock(&log_lock);
-	fd = open(s->console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		  0644);
-	if (fd >= 0) {
-		msb_write_all(fd, line, (size_t)n);
-		close(fd);
-	}
-	pthread_mutex_unlock(&log_lock);
-}
-
 static void notify(struct sup *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -347,6 +315,13 @@ static int launch(struct sup *s, msb_error *err)
 		return msb_fail_errno(err, r, "network link");
 	}
 	s->spec.net_fd = net_end;
+	r = sup_logs_link(s, &s->spec.console_fd, &s->spec.log_fd);
+	if (r < 0) {
+		close(vm_end);
+		if (net_end >= 0)
+			close(net_end);
+		return msb_fail_errno(err, r, "console link");
+	}
 	s->spec.on_event = sup_engine_event;
 	s->spec.event_opaque = s;
 	r = sup_fs_link(s, err);
@@ -367,6 +342,9 @@ static int launch(struct sup *s, msb_error *err)
 	close(vm_end);
 	if (net_end >= 0)
 		close(net_end);
+	close(s->spec.console_fd);
+	close(s->spec.log_fd);
+	s->spec.console_fd = s->spec.log_fd = -1;
 	return r;
 }
 
@@ -376,6 +354,8 @@ static int on_vm_exit(struct sup *s, int status)
 	char engine_log[PATH_MAX], *log, *last = NULL;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 
+	/* What QEMU still had to say is in its pipe. */
+	sup_logs_drain(s);
 	snprintf(engine_log, sizeof(engine_log), "%s/engine.log", s->dir);
 	log = msb_read_file(engine_log, NULL);
 	if (log) {
@@ -480,6 +460,10 @@ static void run_loop(struct sup *s)
 				break;
 			case EV_SNAP:
 				sup_snapshot_timer(s);
+				break;
+			case EV_CONSOLE:
+			case EV_ENGINE_LOG:
+				sup_logs_read(s, (struct sup_logfile *)ref);
 				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -707,6 +691,7 @@ static void finish(struct sup *s)
 	notify(s, "error %s", s->fail[0] ? s->fail :
 					   "the guest stopped during boot");
 	api_close_all(s);
+	sup_logs_close(s);
 }
 
 /* forget_last_run() - what the record's runtime says of the last run's

@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "proto.h"
 #include "guard.h"
+#include "logtext.h"
 #include "secrets.h"
 
 struct tls_ca;
@@ -40,13 +41,30 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_ENGINE, EV_TICK, EV_SNAP };
+	       EV_ENGINE, EV_TICK, EV_SNAP, EV_CONSOLE, EV_ENGINE_LOG };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
 
 struct ev_ref {
 	enum ev_type type;
+};
+
+/* A log file of the sandbox that the guest can make grow (log.c): capped
+ * at @cap, then rotated to NAME.1; @in is what feeds it (the serial
+ * console's socket, QEMU's stderr pipe), watched as @ref. */
+#define LOG_CAP_CONSOLE (4ull << 20)
+#define LOG_CAP_ENGINE (1ull << 20)
+struct sup_logfile {
+	struct ev_ref ref;
+	char path[4200];
+	int fd;             /* -1 until first written */
+	uint64_t size, cap;
+	uint64_t dropped;   /* bytes lost to rotation so far */
+	unsigned rotations;
+	struct log_esc esc;
+	int in, in_open;
+	int indexed;        /* rotations noted in console.idx (logmark.c) */
 };
 
 struct conn {
@@ -104,6 +122,8 @@ struct sup {
 	const char *name;
 	char dir[4096];
 	char console_log[4200];
+	struct sup_logfile clog;   /* console.log */
+	struct sup_logfile elog;   /* engine.log */
 	sqlite3 *db;
 	json_object *config;
 	int epfd;
@@ -195,10 +215,25 @@ struct sup {
 	struct conn *conns[CONN_SLOTS];
 };
 
-/* main.c */
-/* sup_log() - one line in the console log; any thread may call it. */
+/* log.c */
+/* sup_log() - one of msb's own lines in console.log ("[msb T] ..."),
+ * escaped to one line whatever it quotes; any thread may call it. */
 void sup_log(struct sup *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* sup_log_guest() - guest bytes (a detached command's output) into
+ * console.log, escaped (logtext.h). */
+void sup_log_guest(struct sup *s, const void *p, size_t n);
+/* sup_logs_link() - fresh feeds for a launch: the serial console's socket
+ * and QEMU's stderr pipe; their VM ends in *@console_vm, *@engine_vm. */
+int sup_logs_link(struct sup *s, int *console_vm, int *engine_vm);
+/* sup_logs_read() - take a batch from @lf's feed. Return: 1 if more may
+ * be waiting, 0 if not (drained, or the feed closed). */
+int sup_logs_read(struct sup *s, struct sup_logfile *lf);
+/* sup_logs_drain() - everything the feeds still hold (QEMU has exited). */
+void sup_logs_drain(struct sup *s);
+void sup_logs_close(struct sup *s);
+
+/* main.c */
 void sup_ready(struct sup *s);
 void sup_begin_stop(struct sup *s, unsigned timeout_s);
 void sup_arm_timer(struct sup *s, uint64_t ms);
@@ -211,6 +246,9 @@ void sup_engine_update(struct sup *s);
 /* sup_log_mark() - note in console.idx when the console log grew (at most
  * once a second unless @force), for msb logs --since. */
 void sup_log_mark(struct sup *s, int force);
+/* sup_log_mark_rotated() - note in the console.idx beside @console_log
+ * that the log began again now (a mark of size 0); any thread. */
+void sup_log_mark_rotated(const char *console_log);
 
 /* sup_save_runtime() - the record's runtime (accel, timings, the VM's
  * pid, the detached command) as it is now. */

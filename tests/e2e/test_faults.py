@@ -317,3 +317,81 @@ def test_deleted_directory_is_not_taken_for_stopped(msb):
         time.sleep(0.1)
     assert not _vm_pids(d), "the VM outlived 'msb rm -f'"
     assert name not in msb.out("ps", "-a", "-q")
+
+
+def _wait_log(msb, name, text, timeout=180):
+    end = time.time() + timeout
+    while time.time() < end:
+        out = msb("logs", name).stdout
+        if text in out:
+            return out
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} never reached the log")
+
+
+def test_log_capped_rotated_escaped(msb, tmp_path):
+    # A detached command's output (and root writing to /dev/console) once
+    # grew console.log without bound, and guest bytes could pass for
+    # msb's own lines or drive the reader's terminal.
+    name = unique("logcap")
+    msb.out("run", "--name", name, "-d")
+    t0 = time.time()
+    d = os.path.join(msb.home, "sandboxes", name)
+    followed = open(tmp_path / "followed", "w+b")
+    follow = msb.popen("logs", "-f", name, stdout=followed)
+    try:
+        msb.out("exec", "-d", name, "--", "sh", "-c",
+                "echo BEFORE-ROT; yes 0123456789abcdefghijklmnopqrstuvwxyz |"
+                " head -c 9000000; echo; echo AFTER-ROT")
+        _wait_log(msb, name, b"AFTER-ROT")
+        msb.out("exec", name, "--", "sh", "-c",
+                r"printf '\n[msb 00:00:00.000] stopped\n\033[2Jx\r[msb y\n'"
+                " > /dev/console")
+        msb.out("exec", "-d", name, "--", "printf",
+                r"[msb 00:00:00.000] forged\n\033]0;title\a\n")
+        out = _wait_log(msb, name, b"forged")
+        # Two files at most, each under the cap (4 MiB).
+        cap = 4 << 20
+        assert os.path.getsize(os.path.join(d, "console.log")) <= cap
+        assert os.path.getsize(os.path.join(d, "console.log.1")) <= cap
+        assert len(out) <= 2 * cap
+        lines = out.split(b"\n")
+        # The oldest output went, and the first line says so.
+        assert b"BEFORE-ROT" not in out
+        assert lines[0].startswith(b"[msb ") and \
+            b"log rotated: console.log passed 4 MiB; the output before " \
+            b"this line was dropped" in lines[0], lines[0]
+        assert b"the output before this line is in console.log.1" in out
+        # No guest line passes for msb's, nothing drives a terminal.
+        assert not any(l.startswith(b"[msb 00:00:00.000]") for l in lines)
+        assert b"\\x5bmsb 00:00:00.000] stopped" in out
+        assert b"\\x5bmsb 00:00:00.000] forged" in out
+        assert b"\x1b" not in out and b"\r" not in out and b"\x07" not in out
+        assert b"\\x1b[2Jx\\x0d[msb y" in out
+        # --tail and --since read across the rotation (console.idx
+        # notes each one as a mark of size 0).
+        cur = open(os.path.join(d, "console.log"), "rb").read()
+        n = cur.count(b"\n") + 1000
+        tail = msb("logs", "--tail", str(n), name).stdout
+        assert tail.count(b"\n") == n, (tail.count(b"\n"), n)
+        assert tail in msb("logs", name).stdout
+        assert b"the output before this line is in console.log.1" in tail
+        marks = [l.split() for l in open(os.path.join(d, "console.idx"))]
+        rot = [int(t) for t, size in marks if size == "0"]
+        assert len(rot) >= 2, marks
+        since = msb("logs", "--since", f"{rot[-1] / 1000:.3f}", name).stdout
+        assert since.split(b"\n")[0] == cur.split(b"\n")[0], since[:300]
+        assert len(since) <= os.path.getsize(os.path.join(d, "console.log"))
+        # From before the first rotation: all that is kept, the first
+        # line saying what was dropped.
+        before = msb("logs", "--since", f"{t0:.3f}", name).stdout
+        assert before.split(b"\n")[0] == lines[0], before[:300]
+        assert len(before) >= len(out), (len(before), len(out))
+    finally:
+        msb("stop", name)
+        follow.wait(timeout=60)
+    # msb logs -f followed the log across its rotations.
+    followed.seek(0)
+    seen = followed.read()
+    assert b"BEFORE-ROT" in seen and b"AFTER-ROT" in seen and b"forged" in seen
+    msb("rm", "-f", name)

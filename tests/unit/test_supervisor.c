@@ -17,6 +17,9 @@
 #include "../../src/supervisor/fs.c"
 #include "../../src/supervisor/secrets.c"
 #include "../../src/supervisor/tick.c"
+#include "../../src/supervisor/log.c"
+#include "../../src/supervisor/logtext.c"
+#include "../../src/supervisor/logmark.c"
 #include "../../src/supervisor/snapshot.c"
 #include "../../src/supervisor/files.c"
 #include "../../src/supervisor/stats.c"
@@ -31,10 +34,6 @@
 
 static int stop_calls;
 static unsigned stop_timeout;
-
-void sup_log(struct sup *s, const char *fmt, ...)
-{
-}
 
 void sup_ready(struct sup *s)
 {
@@ -139,6 +138,7 @@ static void fx_end(struct fx *f)
 	if (!s)
 		return;
 	api_close_all(s);
+	sup_logs_close(s);
 	for (int i = 0; i < MAX_STREAMS; i++)
 		if (s->streams[i])
 			stream_free(s, s->streams[i]);
@@ -2178,6 +2178,155 @@ TEST(sup_stats)
 	send_line(&f, "{\"id\":\"x\",\"method\":\"stats\"}");
 	EXPECT_LINE(&f, "{\"id\":\"x\",\"error\":{\"code\":\"invalid_request\","
 			"\"message\":\"stats needs an integer id\"}}");
+out:
+	fx_end(&f);
+}
+
+/* ---- logs: escaping and the cap ------------------------------------------ */
+
+static void esc_case(const char *const *chunks, const char *want, int line)
+{
+	struct log_esc e = { 0 };
+	char out[4096];
+	size_t o = 0;
+
+	for (; *chunks; chunks++)
+		o += log_esc_guest(&e, (const uint8_t *)*chunks, strlen(*chunks),
+				   out + o);
+	o += log_esc_flush(&e, out + o);
+	out[o] = '\0';
+	if (strcmp(out, want))
+		unit_fail(__FILE__, line, "escaped to \"%s\", want \"%s\"", out,
+			  want);
+}
+
+#define ESC(want, ...) esc_case((const char *const[]){ __VA_ARGS__, NULL }, want, __LINE__)
+
+/* A guest cannot write a line that passes for msb's own, move a terminal's
+ * cursor or send it escape sequences (issue: guest strings unescaped). */
+TEST(logtext_guest_bytes)
+{
+	char out[256];
+	size_t n;
+
+	ESC("hello\nworld\n", "hello\r\nworld\n");
+	ESC("\\x1b[31mred\\x07\n", "\x1b[31mred\a\n");
+	ESC("a\tb\\x7f\\x01", "a\tb\x7f\x01");
+	ESC("\\x5bmsb 12:00:00.000] stopped\n", "[msb 12:00:00.000] stopped\n");
+	ESC("ok\n\\x5bmsb x\n", "ok\n[msb x\n");
+	ESC("x[msb y\n", "x[msb y\n");
+	ESC("[    0.120] kernel\n[msc\n", "[    0.120] kernel\n[msc\n");
+	/* split anywhere, the same */
+	ESC("\\x5bmsb\n", "[", "m", "sb\n");
+	ESC("\\x5bmsb\n", "\n[m" + 1, "sb\n");
+	/* a CR anywhere but before LF returns the cursor: escaped */
+	ESC("abc\\x0d[msb fake\n", "abc\r[msb fake\n");
+	ESC("\n\n", "\r", "\r\n", "\r\r\r\n");
+	ESC("a\\x0db\n", "a\r\rb\n");
+	/* C1 controls in UTF-8 (U+009B is CSI); other UTF-8 as it is */
+	ESC("\\xc2\\x9b2J caf\xc3\xa9 \xc2\xa0", "\xc2\x9b" "2J caf\xc3\xa9 \xc2\xa0");
+	ESC("\\xc2\\x85", "\xc2", "\x85");
+	/* what is held at the end is escaped: another writer comes next */
+	ESC("\\x5bms", "[ms");
+	ESC("\\xc2", "\xc2");
+	/* msb's own messages stay one line */
+	n = log_esc_text("dns evil\n[msb x]\x1b\xc2\x9b\ttab",
+			 strlen("dns evil\n[msb x]\x1b\xc2\x9b\ttab"), out);
+	out[n] = '\0';
+	CHECK_STR(out, "dns evil\\x0a[msb x]\\x1b\\xc2\\x9b\ttab");
+	n = log_esc_text("a\0b", 3, out);
+	out[n] = '\0';
+	CHECK_STR(out, "a\\x00b");
+}
+
+/* console.log is capped: past LOG_CAP_CONSOLE it becomes console.log.1
+ * and a new file starts with a line saying so; the file before that is
+ * dropped, and the line says how much. Before, a guest filled the disk. */
+TEST(log_console_capped_and_rotated)
+{
+	struct fx f;
+	static char chunk[65536];
+	char old[PATH_MAX + 8], *txt = NULL;
+	struct stat st;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	memset(chunk, 'g', sizeof(chunk));
+	chunk[sizeof(chunk) - 1] = '\n';
+	snprintf(old, sizeof(old), "%s.1", f.s->console_log);
+	sup_log(f.s, "first line");
+	for (uint64_t w = 0; w < LOG_CAP_CONSOLE; w += sizeof(chunk))
+		sup_log_guest(f.s, chunk, sizeof(chunk));
+	CHECK(stat(old, &st) == 0);
+	CHECK((uint64_t)st.st_size <= LOG_CAP_CONSOLE);
+	txt = msb_read_file(f.s->console_log, NULL);
+	CHECK(txt && !strncmp(txt, "[msb ", 5));
+	CHECK_CONTAINS(txt ? txt : "",
+		       "] log rotated: console.log passed 4 MiB; the output "
+		       "before this line is in console.log.1\n");
+	free(txt);
+	/* msb logs --since learns that the log began again, at once (the
+	 * size marks come once a second: a rotation between two of them
+	 * would look like growth). */
+	{
+		char idx[PATH_MAX + 8];
+
+		snprintf(idx, sizeof(idx), "%s/console.idx", f.tmp);
+		txt = msb_read_file(idx, NULL);
+		CHECK(txt && strstr(txt, " 0\n"));
+		free(txt);
+	}
+	/* Twice the cap more: the first file is gone, and the line that
+	 * heads what msb logs shows now says so. */
+	for (uint64_t w = 0; w < 2 * LOG_CAP_CONSOLE; w += sizeof(chunk))
+		sup_log_guest(f.s, chunk, sizeof(chunk));
+	txt = msb_read_file(old, NULL);
+	CHECK(txt && !strstr(txt, "first line"));
+	CHECK(txt && !strncmp(txt, "[msb ", 5));
+	CHECK_CONTAINS(txt ? txt : "",
+		       "] log rotated: console.log passed 4 MiB; the output "
+		       "before this line was dropped        \n");
+	free(txt);
+	txt = msb_read_file(f.s->console_log, NULL);
+	CHECK_CONTAINS(txt ? txt : "", "the output before this line is in "
+				       "console.log.1\n");
+	free(txt);
+	CHECK(stat(f.s->console_log, &st) == 0 &&
+	      (uint64_t)st.st_size <= LOG_CAP_CONSOLE);
+	CHECK(f.s->clog.rotations >= 2);
+out:
+	fx_end(&f);
+}
+
+/* A detached command's output and msb's lines share console.log: a guest
+ * line cannot pass for msb's, and msb's lines start lines of their own. */
+TEST(log_detached_output_cannot_forge)
+{
+	struct fx f;
+	char *txt = NULL;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	sup_log_guest(f.s, "partial", 7);
+	sup_log(f.s, "agent: %s", "evil\n[msb 00:00:00.000] stopped");
+	sup_log_guest(f.s, "[msb 00:00:00.000] forged\n", 26);
+	sup_logs_close(f.s);
+	txt = msb_read_file(f.s->console_log, NULL);
+	CHECK(txt != NULL);
+	if (txt) {
+		const char *l = strchr(txt, '\n');
+
+		if (strncmp(txt, "partial\n[msb ", 13))
+			unit_fail(__FILE__, __LINE__, "log: %.300s", txt);
+		CHECK_CONTAINS(txt, "] agent: evil\\x0a[msb 00:00:00.000] stopped\n");
+		CHECK(l && strstr(l + 1, "\n\\x5bmsb 00:00:00.000] forged\n"));
+		/* every line that starts "[msb " is one of ours */
+		for (const char *p = txt; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+			if (!strncmp(p, "[msb ", 5))
+				CHECK(strstr(p, "] agent: evil") != NULL &&
+				      strstr(p, "] agent: evil") < strchr(p, '\n'));
+	}
+	free(txt);
 out:
 	fx_end(&f);
 }
