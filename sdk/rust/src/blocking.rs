@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The blocking API: every call returns when it is done, and waits on
+//! the calling thread. It is what the async API is built on, and needs no
+//! runtime.
+//!
+//! ```no_run
+//! use microsandbox::blocking::Sandbox;
+//!
+//! let sb = Sandbox::builder("hello").create()?; // the built-in image
+//! let out = sb.exec("uname -r")?;
+//! println!("{} {}", out.exit_code, out.stdout_str());
+//! sb.fs().write("/tmp/note.txt", b"hi\n")?;
+//! # Ok::<(), microsandbox::Error>(())
+//! ```
+//!
+//! Dropping a [`Sandbox`] that `create()` made removes the sandbox (unless
+//! it was built with `keep()`); one got with [`Sandbox::get`] is only
+//! released.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use microsandbox_sys as sys;
+
+use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
+use crate::config::{Blocking, RestoreOptions};
+use crate::core::{self, poll_wait, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore};
+use crate::error::{from_io, Error, Result};
+use crate::files::{FileInfo, FileOptions};
+use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats};
+
+/// Builds a blocking [`Sandbox`].
+pub type SandboxBuilder = crate::config::SandboxBuilder<Blocking>;
+
+/// How long `stop()` waits for the guest to power off before killing it.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl SandboxBuilder {
+    /// Creates the sandbox and boots it; returns once its guest runs
+    /// commands. A boot that fails ([`Error::BootFailed`]) leaves the
+    /// sandbox, failed, with its log, unless it is ephemeral.
+    pub fn create(self) -> Result<Sandbox> {
+        Ok(Sandbox { core: core::create(&self.name, self.cfg, None)? })
+    }
+}
+
+/// A sandbox: a microVM with its own kernel, owned by a supervisor process
+/// of its own (no daemon). Its methods may be called from many threads at
+/// once (it is `Sync`); each command and file stream has its own
+/// connection.
+pub struct Sandbox {
+    pub(crate) core: SandboxCore,
+}
+
+impl Sandbox {
+    /// A builder for the sandbox @name (1-63 of `[a-zA-Z0-9_.-]`,
+    /// starting with a letter or digit).
+    pub fn builder(name: impl Into<String>) -> SandboxBuilder {
+        SandboxBuilder::new(name)
+    }
+
+    /// A handle on the existing sandbox @name, running or not
+    /// ([`Error::NotFound`] if there is none). Dropping it leaves the
+    /// sandbox as it is.
+    pub fn get(name: &str) -> Result<Sandbox> {
+        Ok(Sandbox { core: core::get(name)? })
+    }
+
+    /// Every sandbox, running or not.
+    pub fn list() -> Result<Vec<SandboxInfo>> {
+        core::list()
+    }
+
+    /// Every running sandbox's numbers (with @all, every sandbox's).
+    pub fn stats_all(all: bool) -> Result<Vec<Stats>> {
+        core::stats_all(all)
+    }
+
+    /// The sandbox's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// How long the boot (or restore) that made this handle took; zero
+    /// for a handle got by name.
+    pub fn boot_time(&self) -> Duration {
+        self.core.boot_time()
+    }
+
+    /// Its record now.
+    pub fn info(&self) -> Result<SandboxInfo> {
+        self.core.info()
+    }
+
+    /// Its full state as the JSON document `msb inspect` prints.
+    pub fn inspect(&self) -> Result<String> {
+        self.core.inspect()
+    }
+
+    /// Boots the stopped (or failed) sandbox again with its disk as it
+    /// was; starting a running one is no error.
+    pub fn start(&self) -> Result<()> {
+        self.core.start()
+    }
+
+    /// Powers the guest off: its processes get SIGTERM, and it is killed
+    /// after [`STOP_TIMEOUT`]. Stopping a stopped sandbox is no error.
+    pub fn stop(&self) -> Result<()> {
+        self.core.stop(STOP_TIMEOUT, "stop")
+    }
+
+    /// `stop` with another grace period (whole seconds).
+    pub fn stop_timeout(&self, grace: Duration) -> Result<()> {
+        self.core.stop(grace, "stop")
+    }
+
+    /// Stops it at once, without a grace period.
+    pub fn kill(&self) -> Result<()> {
+        self.core.stop(Duration::ZERO, "kill")
+    }
+
+    /// Deletes the sandbox and its disk, killing it first if it runs; the
+    /// handle is closed with it.
+    pub fn remove(&self) -> Result<()> {
+        self.core.remove()
+    }
+
+    /// Ends the handle now (dropping it does the same): a sandbox
+    /// `create()` made is removed unless it was built with `keep()`. Calls
+    /// on the handle then fail with [`Error::Closed`].
+    pub fn close(&self) -> Result<()> {
+        self.core.close()
+    }
+
+    /// Waits until the sandbox's detached command (`cmd`, `image_cmd`)
+    /// has ended and returns its exit status; without one, until the
+    /// sandbox is no longer running (0).
+    pub fn wait(&self) -> Result<i32> {
+        self.core.wait()
+    }
+
+    /// The file holding the guest's console, the agent's messages and
+    /// detached commands' output (`msb logs`).
+    pub fn log_path(&self) -> Result<PathBuf> {
+        self.core.log_path()
+    }
+
+    /// Its published ports as bound, while it runs.
+    pub fn ports(&self) -> Result<Vec<PortMapping>> {
+        self.core.ports()
+    }
+
+    /// What it uses now (waits up to about a second for the guest's part).
+    pub fn stats(&self) -> Result<Stats> {
+        self.core.stats()
+    }
+
+    /// Runs the command line @line (split into words by
+    /// [`split_command`](crate::split_command)'s rule: quotes, no
+    /// expansion) and waits for it, capturing its output. A non-zero exit
+    /// is data, not an error (see [`Command::check`]).
+    pub fn exec(&self, line: &str) -> Result<ExecResult> {
+        self.command_line(line).output()
+    }
+
+    /// Runs @argv as it is (no splitting) and waits for it.
+    pub fn exec_args<I, S>(&self, argv: I) -> Result<ExecResult>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command { sb: self, spec: ExecSpec::argv(argv) }.output()
+    }
+
+    /// Runs @script with `sh -c` (pipes, redirections, variables) and
+    /// waits for it.
+    pub fn shell(&self, script: &str) -> Result<ExecResult> {
+        Command { sb: self, spec: ExecSpec::shell(script) }.output()
+    }
+
+    /// A command of @program, to add arguments and options to.
+    pub fn command(&self, program: &str) -> Command<'_> {
+        Command { sb: self, spec: ExecSpec::program(program) }
+    }
+
+    /// A command from a command line (as `exec` splits it), to add
+    /// options to.
+    pub fn command_line(&self, line: &str) -> Command<'_> {
+        Command { sb: self, spec: ExecSpec::line(line) }
+    }
+
+    /// The sandbox's files.
+    pub fn fs(&self) -> Fs<'_> {
+        Fs { sb: self }
+    }
+
+    /// Snapshots the sandbox as @name: a running one is paused while its
+    /// memory, CPU and device state and its disk are saved at one instant,
+    /// then goes on untouched; a stopped one, or one with volumes, gives a
+    /// disk-only snapshot.
+    pub fn snapshot_named(&self, name: &str) -> Result<Snapshot> {
+        let info = self.core.snapshot(name)?;
+        Ok(Snapshot { name: info.name })
+    }
+
+    /// Would send the sandbox's filesystem to its remote (sandbox sync):
+    /// not in libmsb yet, [`Error::NotSupported`].
+    pub fn push(&self) -> Result<()> {
+        Err(crate::future::push_refused(self.name()))
+    }
+
+    /// Would fetch a sandbox pushed elsewhere: [`Error::NotSupported`].
+    pub fn pull(name: &str) -> Result<Sandbox> {
+        Err(crate::future::pull_refused(name))
+    }
+}
+
+/// A command to run in a sandbox: arguments and options, then
+/// [`Command::output`] (run, wait, capture), [`Command::spawn`] (a
+/// streamed [`Process`]) or [`Command::detach`].
+#[must_use = "a command does nothing until output(), spawn() or detach()"]
+pub struct Command<'a> {
+    sb: &'a Sandbox,
+    spec: ExecSpec,
+}
+
+impl<'a> Command<'a> {
+    command_options!();
+
+    /// Runs the command and waits for it, capturing stdout and stderr
+    /// (or giving them to the `on_stdout` / `on_stderr` callbacks).
+    pub fn output(mut self) -> Result<ExecResult> {
+        let exec = Arc::new(ExecHandle::start(&self.sb.core, &self.spec)?);
+        let mut r = ExecReader::new(exec);
+        r.sinks = [self.spec.on_stdout.take(), self.spec.on_stderr.take()];
+        let mut feed = self.spec.stdin.take().map(Feed::new);
+        while !r.over() {
+            step(&mut r, &mut feed);
+        }
+        let mut res = r.finish(false)?;
+        res.stdout = r.pending[0].drain(..).collect();
+        res.stderr = r.pending[1].drain(..).collect();
+        if self.spec.check {
+            return res.check();
+        }
+        Ok(res)
+    }
+
+    /// Starts the command and returns once it runs (or with
+    /// [`Error::ExecFailed`] if the guest could not start it), leaving its
+    /// input and output to the caller.
+    pub fn spawn(mut self) -> Result<Process> {
+        let exec = Arc::new(ExecHandle::start(&self.sb.core, &self.spec)?);
+        let mut r = ExecReader::new(exec);
+        r.sinks = [self.spec.on_stdout.take(), self.spec.on_stderr.take()];
+        let mut p = Process { r, feed: self.spec.stdin.take().map(Feed::new), check: self.spec.check };
+        while !p.r.started && !p.r.over() {
+            step(&mut p.r, &mut p.feed);
+        }
+        if !p.r.started {
+            if let Some(e) = p.r.failed.take() {
+                return Err(e);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Starts the command in the background (`msb exec -d`) and returns
+    /// its pid in the guest once it runs; its output goes to the sandbox's
+    /// log and it lives on when this program goes. Takes no stdin or
+    /// terminal.
+    pub fn detach(self) -> Result<i32> {
+        core::exec_detach(&self.sb.core, &self.spec)
+    }
+}
+
+/// Stdin given as bytes, written while the output is read.
+pub(crate) struct Feed {
+    data: Vec<u8>,
+    off: usize,
+    pub(crate) done: bool,
+}
+
+impl Feed {
+    pub(crate) fn new(data: Vec<u8>) -> Feed {
+        Feed { data, off: 0, done: false }
+    }
+
+    /// Writes one message (or the end of file); a command that stopped
+    /// reading (it exited) ends the feed quietly.
+    pub(crate) fn push(&mut self, exec: &ExecHandle) {
+        if self.off < self.data.len() {
+            match exec.write_stdin(&self.data[self.off..]) {
+                Ok(n) => self.off += n,
+                Err(_) => self.done = true,
+            }
+        } else {
+            let _ = exec.close_stdin();
+            self.done = true;
+        }
+    }
+}
+
+/// Waits for and takes the next events, feeding stdin when the socket
+/// takes it.
+fn step(r: &mut ExecReader, feed: &mut Option<Feed>) {
+    match feed.as_mut().filter(|f| !f.done) {
+        Some(f) => {
+            let ev = poll_wait(r.exec.fd, libc::POLLIN | libc::POLLOUT);
+            if ev & libc::POLLOUT != 0 {
+                f.push(&r.exec);
+            }
+            if ev & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                let _ = r.drain();
+            }
+        }
+        None => r.step_blocking(),
+    }
+}
+
+/// A command running in a sandbox, streamed: its output read as it comes
+/// ([`Process::stdout`], [`Process::stderr`] as `Read`ers, or
+/// [`Process::next_event`] in order), stdin written
+/// ([`Process::stdin`], a `Write`r another thread may hold), signals and
+/// terminal sizes sent.
+///
+/// Output has back-pressure: while nobody reads, the guest process blocks
+/// writing. A stream read while the other has output holds that output
+/// for its reader; [`Process::wait`] discards what nobody read. Dropping
+/// the Process (and its stdin handles) hangs up: a command still running
+/// gets SIGHUP, as from a closed terminal.
+pub struct Process {
+    r: ExecReader,
+    feed: Option<Feed>,
+    check: bool,
+}
+
+impl Process {
+    /// The command's process id in the guest.
+    pub fn pid(&self) -> i32 {
+        self.r.pid
+    }
+
+    /// A handle writing the command's stdin (given `stdin_piped`): every
+    /// write reaches the guest in order, blocking while the guest's
+    /// process does not read; `close()` sends end of file.
+    pub fn stdin(&self) -> ProcessStdin {
+        ProcessStdin { exec: self.r.exec.clone() }
+    }
+
+    /// The command's stdout, as a `Read`er.
+    pub fn stdout(&mut self) -> ProcessOutput<'_> {
+        ProcessOutput { p: self, stream: 0 }
+    }
+
+    /// The command's stderr, as a `Read`er.
+    pub fn stderr(&mut self) -> ProcessOutput<'_> {
+        ProcessOutput { p: self, stream: 1 }
+    }
+
+    /// The next thing the command did, in order (output chunks, then its
+    /// end); `None` after the end.
+    pub fn next_event(&mut self) -> Result<Option<ExecEvent>> {
+        self.r.to_events();
+        loop {
+            if let Some(ev) = self.r.events.pop_front() {
+                return Ok(Some(ev));
+            }
+            if let Some(e) = self.r.failure() {
+                return Err(e);
+            }
+            if self.r.over() {
+                return Ok(None);
+            }
+            step(&mut self.r, &mut self.feed);
+        }
+    }
+
+    /// Sends @sig to the command's process group (Linux numbering:
+    /// `libc::SIGTERM`...).
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        self.r.exec.signal(sig)
+    }
+
+    /// Sends SIGKILL.
+    pub fn kill(&self) -> Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sets the command's terminal size (a `tty` command); its foreground
+    /// process gets SIGWINCH.
+    pub fn resize(&self, rows: u32, cols: u32) -> Result<()> {
+        self.r.exec.resize(rows, cols)
+    }
+
+    /// Waits for the command to end and returns how it did (output not
+    /// read is discarded, not in the result). A non-zero exit is no error
+    /// unless `check` was given.
+    pub fn wait(mut self) -> Result<ExecResult> {
+        self.r.discard = [true; 2];
+        self.r.pending = Default::default();
+        self.r.events.clear();
+        self.r.as_events = false;
+        while !self.r.over() {
+            step(&mut self.r, &mut self.feed);
+        }
+        self.r.finish(self.check)
+    }
+
+    fn read_stream(&mut self, i: usize, buf: &mut [u8]) -> Result<usize> {
+        self.r.to_streams();
+        loop {
+            if !self.r.pending[i].is_empty() || buf.is_empty() {
+                return Ok(self.r.take(i, buf));
+            }
+            if let Some(e) = self.r.failure() {
+                return Err(e);
+            }
+            if self.r.over() {
+                return Ok(0);
+            }
+            step(&mut self.r, &mut self.feed);
+        }
+    }
+}
+
+/// A command's stdout or stderr, as a `Read`er.
+pub struct ProcessOutput<'a> {
+    p: &'a mut Process,
+    stream: usize,
+}
+
+impl Read for ProcessOutput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.p.read_stream(self.stream, buf)?)
+    }
+}
+
+/// Writes a command's stdin; cheap to clone, `Send`, usable from another
+/// thread while the output is read.
+#[derive(Clone)]
+pub struct ProcessStdin {
+    exec: Arc<ExecHandle>,
+}
+
+impl ProcessStdin {
+    /// Sends end of file.
+    pub fn close(&self) -> Result<()> {
+        self.exec.close_stdin()
+    }
+}
+
+impl Write for ProcessStdin {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Wait for room first, so the write that follows does not stall
+        // with the writer lock held.
+        poll_wait(self.exec.fd, libc::POLLOUT);
+        Ok(self.exec.write_stdin(buf)?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---- files ---------------------------------------------------------------------
+
+/// A sandbox's files, read and changed by the guest agent as a guest user
+/// (the `user` option; by default the one commands run as), so the guest's
+/// permissions apply. Relative paths start at the sandbox's working
+/// directory. Data streams both ways with flow control: files larger than
+/// RAM pass in bounded memory. Errors from the guest carry its errno
+/// ([`Error::NotFound`], [`Error::PermissionDenied`], `Error::Os` with
+/// EISDIR, ENOTEMPTY, ENOSPC...).
+pub struct Fs<'a> {
+    sb: &'a Sandbox,
+}
+
+impl Fs<'_> {
+    fn core(&self) -> &SandboxCore {
+        &self.sb.core
+    }
+
+    /// The whole file @path.
+    pub fn read(&self, path: &str) -> Result<Vec<u8>> {
+        self.read_with(path, FileOptions::new())
+    }
+
+    /// `read`, with options (a user).
+    pub fn read_with(&self, path: &str, o: FileOptions) -> Result<Vec<u8>> {
+        let mut r = self.open_with(path, o)?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).map_err(from_io)?;
+        Ok(out)
+    }
+
+    /// The whole file @path as text (invalid UTF-8 is [`Error::Invalid`]).
+    pub fn read_to_string(&self, path: &str) -> Result<String> {
+        String::from_utf8(self.read(path)?)
+            .map_err(|_| Error::invalid(format!("read {path}"), "the file is not UTF-8 text"))
+    }
+
+    /// Writes @data to @path, replacing it (mode 0o644 for a new file).
+    pub fn write(&self, path: &str, data: impl AsRef<[u8]>) -> Result<()> {
+        self.write_with(path, data, FileOptions::new())
+    }
+
+    /// `write`, with options (mode, parents, append, exclusive, user).
+    pub fn write_with(&self, path: &str, data: impl AsRef<[u8]>, o: FileOptions) -> Result<()> {
+        let mut w = self.create_with(path, o)?;
+        w.write_all(data.as_ref()).map_err(from_io)?;
+        w.finish()?;
+        Ok(())
+    }
+
+    /// Opens @path for reading as a stream (`Read`).
+    pub fn open(&self, path: &str) -> Result<FileReader> {
+        self.open_with(path, FileOptions::new())
+    }
+
+    /// `open`, with options.
+    pub fn open_with(&self, path: &str, o: FileOptions) -> Result<FileReader> {
+        Ok(FileReader { s: FileStream::open(self.core(), sys::MSB_FILE_READ, path, &o)?, pending: Vec::new(), off: 0 })
+    }
+
+    /// Creates (or replaces) @path as a stream (`Write`); `finish()`
+    /// confirms it. Dropped unfinished, the write stops where it is.
+    pub fn create(&self, path: &str) -> Result<FileWriter> {
+        self.create_with(path, FileOptions::new())
+    }
+
+    /// `create`, with options.
+    pub fn create_with(&self, path: &str, o: FileOptions) -> Result<FileWriter> {
+        Ok(FileWriter { s: FileStream::open(self.core(), sys::MSB_FILE_WRITE, path, &o)?, written: 0 })
+    }
+
+    /// Streams @path into @w; returns the bytes.
+    pub fn read_to(&self, path: &str, w: &mut impl Write) -> Result<u64> {
+        let mut r = self.open(path)?;
+        io::copy(&mut r, w).map_err(from_io)
+    }
+
+    /// Streams @r into @path (options as `create_with`); returns the bytes.
+    pub fn write_from(&self, path: &str, r: &mut impl Read, o: FileOptions) -> Result<u64> {
+        let mut w = self.create_with(path, o)?;
+        let n = io::copy(r, &mut w).map_err(from_io)?;
+        w.finish()?;
+        Ok(n)
+    }
+
+    /// Describes @path, following a final symlink.
+    pub fn stat(&self, path: &str) -> Result<FileInfo> {
+        core::file_stat(self.core(), path, &FileOptions::new())
+    }
+
+    /// `stat`, with options (a user).
+    pub fn stat_with(&self, path: &str, o: FileOptions) -> Result<FileInfo> {
+        core::file_stat(self.core(), path, &o)
+    }
+
+    /// Describes @path itself when it is a symlink.
+    pub fn lstat(&self, path: &str) -> Result<FileInfo> {
+        core::file_stat(self.core(), path, &FileOptions::new().nofollow())
+    }
+
+    /// Whether @path exists (a dangling symlink does not).
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        core::file_exists(self.core(), path, &FileOptions::new())
+    }
+
+    /// `exists`, with options (a user).
+    pub fn exists_with(&self, path: &str, o: FileOptions) -> Result<bool> {
+        core::file_exists(self.core(), path, &o)
+    }
+
+    /// The entries of directory @path, sorted by name.
+    pub fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
+        core::file_list(self.core(), path, &FileOptions::new())
+    }
+
+    /// `list`, with options (`recursive()`: the whole tree, names relative
+    /// to @path).
+    pub fn list_with(&self, path: &str, o: FileOptions) -> Result<Vec<FileInfo>> {
+        core::file_list(self.core(), path, &o)
+    }
+
+    /// Makes directory @path (its parent must exist).
+    pub fn mkdir(&self, path: &str) -> Result<()> {
+        core::file_mkdir(self.core(), path, &FileOptions::new())
+    }
+
+    /// Makes @path and its missing parents; an existing directory is fine.
+    pub fn mkdir_all(&self, path: &str) -> Result<()> {
+        core::file_mkdir(self.core(), path, &FileOptions::new().parents())
+    }
+
+    /// `mkdir`, with options (mode, parents, exclusive, user).
+    pub fn mkdir_with(&self, path: &str, o: FileOptions) -> Result<()> {
+        core::file_mkdir(self.core(), path, &o)
+    }
+
+    /// Removes the file, symlink or empty directory @path.
+    pub fn remove(&self, path: &str) -> Result<()> {
+        core::file_remove(self.core(), path, &FileOptions::new())
+    }
+
+    /// Removes @path and, for a directory, everything in it.
+    pub fn remove_all(&self, path: &str) -> Result<()> {
+        core::file_remove(self.core(), path, &FileOptions::new().recursive())
+    }
+
+    /// `remove`, with options (recursive, user).
+    pub fn remove_with(&self, path: &str, o: FileOptions) -> Result<()> {
+        core::file_remove(self.core(), path, &o)
+    }
+
+    /// Moves @from to @to, replacing @to.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        core::file_rename(self.core(), from, to, &FileOptions::new())
+    }
+
+    /// `rename`, with options (exclusive, user).
+    pub fn rename_with(&self, from: &str, to: &str, o: FileOptions) -> Result<()> {
+        core::file_rename(self.core(), from, to, &o)
+    }
+
+    /// Makes @path a symlink pointing at @target.
+    pub fn symlink(&self, target: &str, path: &str) -> Result<()> {
+        core::file_symlink(self.core(), target, path, &FileOptions::new())
+    }
+
+    /// Copies the host's @host_path (a file, a directory or a symlink)
+    /// into the guest at @guest_path with `docker cp`'s rules (`msb cp`).
+    pub fn copy_in(&self, host_path: &str, guest_path: &str) -> Result<()> {
+        core::copy(self.core(), host_path, guest_path, true, &FileOptions::new())
+    }
+
+    /// Copies the guest's @guest_path to the host at @host_path, with
+    /// `copy_in`'s rules; guest names that would land outside it are
+    /// refused.
+    pub fn copy_out(&self, guest_path: &str, host_path: &str) -> Result<()> {
+        core::copy(self.core(), guest_path, host_path, false, &FileOptions::new())
+    }
+}
+
+/// A guest file read as a stream: a `Read`er.
+pub struct FileReader {
+    s: FileStream,
+    pending: Vec<u8>,
+    off: usize,
+}
+
+impl FileReader {
+    /// The file's size once it was read to its end.
+    pub fn size(&self) -> Option<u64> {
+        self.s.done
+    }
+}
+
+impl Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.off < self.pending.len() || buf.is_empty() {
+                let n = buf.len().min(self.pending.len() - self.off);
+                buf[..n].copy_from_slice(&self.pending[self.off..self.off + n]);
+                self.off += n;
+                return Ok(n);
+            }
+            if self.s.done.is_some() {
+                return Ok(0);
+            }
+            match self.s.next(-1)? {
+                Some(FileRaw::Data(d)) => {
+                    self.pending = d;
+                    self.off = 0;
+                }
+                Some(_) | None => {}
+            }
+        }
+    }
+}
+
+/// A guest file written as a stream: a `Write`r. `finish()` ends the data
+/// and waits for the guest to confirm it; dropped unfinished, the write
+/// stops where it is.
+pub struct FileWriter {
+    s: FileStream,
+    written: u64,
+}
+
+impl FileWriter {
+    /// Ends the data and waits for the guest's confirmation; returns the
+    /// bytes written.
+    pub fn finish(mut self) -> Result<u64> {
+        self.s.close_write()?;
+        while self.s.done.is_none() {
+            self.s.next(-1)?;
+        }
+        Ok(self.written)
+    }
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.s.write_chunk(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+// ---- snapshots --------------------------------------------------------------------
+
+/// A saved sandbox (docs/snapshots.md), to restore as many sandboxes as
+/// you like.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    name: String,
+}
+
+impl Snapshot {
+    /// The snapshot @name ([`Error::NotFound`] if there is none).
+    pub fn get(name: &str) -> Result<Snapshot> {
+        core::snapshot_info(name)?;
+        Ok(Snapshot { name: name.to_owned() })
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn list() -> Result<Vec<SnapshotInfo>> {
+        core::snapshot_list()
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its record.
+    pub fn info(&self) -> Result<SnapshotInfo> {
+        core::snapshot_info(&self.name)
+    }
+
+    /// Deletes it; refused ([`Error::Busy`]) while sandboxes restored from
+    /// it exist, unless @force (they can then no longer start).
+    pub fn remove(&self, force: bool) -> Result<()> {
+        core::snapshot_remove(&self.name, force)
+    }
+
+    /// A new sandbox @name from the snapshot: a full one goes on where it
+    /// was (its processes running), a disk one boots its disk. Dropping
+    /// the handle removes it, as for `create()`.
+    pub fn restore(&self, name: impl Into<String>) -> Result<Sandbox> {
+        self.restore_with(name, |r| r)
+    }
+
+    /// `restore` with options: `|r| r.env("WORKER_ID", "1")`.
+    pub fn restore_with(
+        &self,
+        name: impl Into<String>,
+        f: impl FnOnce(RestoreOptions) -> RestoreOptions,
+    ) -> Result<Sandbox> {
+        let o = f(RestoreOptions::default());
+        Ok(Sandbox { core: core::snapshot_restore(&self.name, &name.into(), &o, None)? })
+    }
+}
+
+// ---- images -------------------------------------------------------------------------
+
+/// The local image store.
+pub mod images {
+    use super::*;
+
+    /// Fetches @reference from its registry (a sandbox's create pulls a
+    /// missing image by itself); @insecure allows plain http to a
+    /// registry not on loopback.
+    pub fn pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
+        core::image_pull(reference, insecure)
+    }
+
+    /// Reads an image without a registry: an OCI image layout (a
+    /// directory or a tar of one) or a `docker save` archive, named @tag.
+    pub fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
+        core::image_load(path, tag)
+    }
+
+    /// Every image in the local store.
+    pub fn list() -> Result<Vec<ImageInfo>> {
+        core::image_list()
+    }
+
+    /// Forgets @reference and deletes what nothing else uses.
+    pub fn remove(reference: &str) -> Result<()> {
+        core::image_remove(reference)
+    }
+}

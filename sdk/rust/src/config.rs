@@ -1,0 +1,964 @@
+// SPDX-License-Identifier: Apache-2.0
+//! What a sandbox is made with: the builder, its network policy, volumes,
+//! secrets, and the seeds' forms that are not served yet.
+
+use std::ffi::c_char;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use microsandbox_sys as sys;
+
+use crate::cstr::{cerr, CArgs};
+use crate::error::{Error, Result};
+
+/// The blocking API's mode of [`SandboxBuilder`].
+pub enum Blocking {}
+
+/// The async API's mode of [`SandboxBuilder`].
+pub enum Async {}
+
+/// Builds a sandbox: `Sandbox::builder(name)`, options, then `create()`.
+/// `M` says which API it creates for: [`crate::blocking::SandboxBuilder`]
+/// creates a blocking sandbox, `microsandbox::SandboxBuilder` an async one.
+#[must_use = "a builder does nothing until create() is called"]
+pub struct SandboxBuilder<M> {
+    pub(crate) name: String,
+    pub(crate) cfg: SandboxConfig,
+    mode: PhantomData<fn() -> M>,
+}
+
+/// The whole configuration of a sandbox, as the builder collects it.
+#[derive(Default)]
+pub(crate) struct SandboxConfig {
+    pub(crate) image: Option<String>,
+    pub(crate) cpus: u32,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) disk_mib: u64,
+    pub(crate) env: Vec<String>,
+    pub(crate) workdir: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) kernel: Option<String>,
+    pub(crate) boot_timeout: Option<Duration>,
+    pub(crate) cmd: Option<Vec<String>>,
+    pub(crate) entrypoint: Option<Vec<String>>,
+    pub(crate) image_cmd: bool,
+    pub(crate) net: NetworkBuilder,
+    pub(crate) ports: Vec<String>,
+    pub(crate) volumes: Vec<VolumeSpec>,
+    pub(crate) secrets: Vec<Secret>,
+    pub(crate) on_secret_violation: Option<String>,
+    pub(crate) tls_bypass: Vec<String>,
+    pub(crate) tls_ca: Vec<String>,
+    pub(crate) tls_ca_files: Vec<PathBuf>,
+    pub(crate) keep: bool,
+    pub(crate) ephemeral: bool,
+    /// Forms given that are not served, or options that failed (a volume
+    /// closure's error): the first one is the create's error.
+    pub(crate) refused: Vec<Error>,
+}
+
+pub(crate) enum Memory {
+    Mib(u64),
+    Text(String),
+}
+
+impl<M> SandboxBuilder<M> {
+    pub(crate) fn new(name: impl Into<String>) -> Self {
+        SandboxBuilder { name: name.into(), cfg: SandboxConfig::default(), mode: PhantomData }
+    }
+
+    pub(crate) fn refuse(mut self, e: Error) -> Self {
+        self.cfg.refused.push(e);
+        self
+    }
+
+    /// The OCI image to boot: "python:3.12" (Docker Hub), a full reference
+    /// "host:port/repo:tag" or "repo@sha256:...". It is pulled first if it
+    /// is not in the local store. Without it, the built-in "default"
+    /// image (a busybox userland that needs no network) is used.
+    pub fn image(mut self, reference: impl Into<String>) -> Self {
+        self.cfg.image = Some(reference.into());
+        self
+    }
+
+    /// The number of virtual CPUs (default 1).
+    pub fn cpus(mut self, n: u32) -> Self {
+        self.cfg.cpus = n;
+        self
+    }
+
+    /// The guest's memory as `msb run --memory` writes it: "512M", "1G",
+    /// "1.5GiB", or a bare number of MiB (default 512 MiB).
+    pub fn memory(mut self, size: impl Into<String>) -> Self {
+        self.cfg.memory = Some(Memory::Text(size.into()));
+        self
+    }
+
+    /// The guest's memory in MiB (default 512).
+    pub fn memory_mib(mut self, mib: u64) -> Self {
+        self.cfg.memory = Some(Memory::Mib(mib));
+        self
+    }
+
+    /// The writable disk's size in MiB (default 4096; sparse).
+    pub fn disk_mib(mut self, mib: u64) -> Self {
+        self.cfg.disk_mib = mib;
+        self
+    }
+
+    /// An environment variable of every command in the sandbox.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cfg.env.push(format!("{}={}", key.into(), value.into()));
+        self
+    }
+
+    /// The working directory of every command.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.cfg.workdir = Some(dir.into());
+        self
+    }
+
+    /// The user of every command: a name, a uid or uid:gid (default: the
+    /// image's).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.cfg.user = Some(user.into());
+        self
+    }
+
+    /// The guest kernel: "msb" (the project's) or "cloud" (Debian's);
+    /// default `$MSB_KERNEL`, else msb when it was built.
+    pub fn kernel(mut self, name: impl Into<String>) -> Self {
+        self.cfg.kernel = Some(name.into());
+        self
+    }
+
+    /// Bounds the boot (default `$MSB_BOOT_TIMEOUT` or 60 s).
+    pub fn boot_timeout(mut self, d: Duration) -> Self {
+        self.cfg.boot_timeout = Some(d);
+        self
+    }
+
+    /// Runs @argv detached once the sandbox has booted (`msb run -d NAME
+    /// -- CMD`): its output goes to the sandbox's log; `wait` waits for it.
+    pub fn cmd<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.cmd = Some(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replaces the image's Entrypoint for the detached command (an empty
+    /// list clears it).
+    pub fn entrypoint<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.entrypoint = Some(argv.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Runs the image's own Entrypoint and Cmd detached once booted (`msb
+    /// run -d IMAGE`).
+    pub fn image_cmd(mut self) -> Self {
+        self.cfg.image_cmd = true;
+        self
+    }
+
+    /// Sets the network policy (docs/network.md). By default the public
+    /// internet is reachable and loopback, private, CGNAT, link-local
+    /// (cloud metadata), ULA, multicast and the host's own addresses are
+    /// not.
+    pub fn network(mut self, f: impl FnOnce(NetworkBuilder) -> NetworkBuilder) -> Self {
+        self.cfg.net = f(std::mem::take(&mut self.cfg.net));
+        self
+    }
+
+    /// Publishes a guest port on the host: "HOST:GUEST", "IP:HOST:GUEST",
+    /// "[IPv6]:HOST:GUEST", or "GUEST" alone for a free host port (see
+    /// `ports()` on the sandbox).
+    pub fn port(mut self, spec: impl Into<String>) -> Self {
+        self.cfg.ports.push(spec.into());
+        self
+    }
+
+    /// Mounts a volume at @guest_path (absolute; not /proc, /sys, /dev,
+    /// /run, /etc or below): @f picks its backend, and may fail (`?`
+    /// inside it), which fails `create()`.
+    pub fn volume(
+        mut self,
+        guest_path: impl Into<String>,
+        f: impl FnOnce(VolumeBuilder) -> Result<VolumeBuilder>,
+    ) -> Self {
+        let path = guest_path.into();
+        match f(VolumeBuilder { path: path.clone(), ..Default::default() }) {
+            Ok(v) => match v.backend {
+                Some(b) => self.cfg.volumes.push(VolumeSpec { path, backend: b, readonly: v.readonly, direct_io: v.direct_io }),
+                None => self.cfg.refused.push(Error::invalid(
+                    format!("volume {path}"),
+                    "no backend given: v.backend(PassthroughFs::new(dir)), MemFs::new(), ...",
+                )),
+            },
+            Err(e) => self.cfg.refused.push(e),
+        }
+        self
+    }
+
+    /// The guest variable @env holds a random placeholder
+    /// (msb_placeholder_...) while @value stays in the sandbox's supervisor
+    /// on the host, which swaps it in only inside verified TLS connections
+    /// to @hosts ("api.example.com", "*.example.com" for names below it;
+    /// comma-separated for several). The value is kept nowhere: such a
+    /// sandbox cannot be started again once stopped (`secret` with
+    /// [`Secret::from_env`] or [`Secret::from_file`] can).
+    pub fn secret_env(self, env: impl Into<String>, value: impl Into<String>, hosts: impl Into<String>) -> Self {
+        self.secret(Secret::value(env, value, hosts))
+    }
+
+    /// Adds a secret made with [`Secret`].
+    pub fn secret(mut self, s: Secret) -> Self {
+        self.cfg.secrets.push(s);
+        self
+    }
+
+    /// What happens to a placeholder sent where its value may not go:
+    /// "block" (default: answered 403, logged, the connection closed),
+    /// "log" (sent as it is, logged) or "allow".
+    pub fn on_secret_violation(mut self, action: impl Into<String>) -> Self {
+        self.cfg.on_secret_violation = Some(action.into());
+        self
+    }
+
+    /// Hosts whose TLS is never intercepted but passed through: "x.com",
+    /// or "*.x.com" for every name below x.com.
+    pub fn tls_bypass(mut self, host: impl Into<String>) -> Self {
+        self.cfg.tls_bypass.push(host.into());
+        self
+    }
+
+    /// Trusts the CA certificates in @pem (PEM text), with the host's,
+    /// for the servers of intercepted TLS.
+    pub fn tls_upstream_ca(mut self, pem: impl Into<String>) -> Self {
+        self.cfg.tls_ca.push(pem.into());
+        self
+    }
+
+    /// As `tls_upstream_ca`, the certificates read from the file @path.
+    pub fn tls_upstream_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cfg.tls_ca_files.push(path.into());
+        self
+    }
+
+    /// The sandbox is removed as soon as it stops, whoever stops it (`msb
+    /// run --rm`).
+    pub fn ephemeral(mut self) -> Self {
+        self.cfg.ephemeral = true;
+        self
+    }
+
+    /// Dropping the handle leaves the sandbox running (it then only
+    /// releases the handle, as for one got with `Sandbox::get`). Without
+    /// it, dropping the handle `create()` returned removes the sandbox.
+    pub fn keep(mut self) -> Self {
+        self.cfg.keep = true;
+        self
+    }
+
+    /// Would load an in-process plugin (lifecycle, exec, filesystem or
+    /// network hooks). Plugins are not served yet: `create()` fails with
+    /// [`Error::NotSupported`] (network hooks load from C with
+    /// `NetworkBuilder::plugin`, filesystems with [`PluginFs`]).
+    pub fn plugin(self, plugin: impl Plugin) -> Self {
+        let what = plugin.name();
+        self.refuse(Error::not_supported(
+            "create",
+            format!(
+                "plugins ({what}) are not supported yet; network hooks load from C with \
+                 .network(|n| n.plugin(\"x.so\")), filesystems with PluginFs"
+            ),
+        ))
+    }
+
+    /// Would run @command as an out-of-process plugin: not served yet,
+    /// `create()` fails with [`Error::NotSupported`].
+    pub fn plugin_process(self, command: impl Into<String>) -> Self {
+        let c = command.into();
+        self.refuse(Error::not_supported(
+            "create",
+            format!("plugin processes ({c:?}) are not supported yet"),
+        ))
+    }
+}
+
+// ---- network ----------------------------------------------------------------
+
+/// A sandbox's network policy, given to [`SandboxBuilder::network`].
+#[derive(Default)]
+#[must_use]
+pub struct NetworkBuilder {
+    pub(crate) deny_all: bool,
+    pub(crate) allow: Vec<String>,
+    pub(crate) allow_cidr: Vec<String>,
+    pub(crate) block_cidr: Vec<String>,
+    pub(crate) nameserver: Option<String>,
+    pub(crate) plugin: Option<String>,
+    pub(crate) allow_host: Vec<String>,
+    pub(crate) refused: Vec<Error>,
+}
+
+impl NetworkBuilder {
+    /// Lets the sandbox reach these names ("example.com",
+    /// "*.example.com"): with any, only the addresses the sandbox's
+    /// resolver returned for them are reachable.
+    pub fn allow<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allow.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Opens a range, even a default-denied one ("10.1.0.0/16").
+    pub fn allow_cidr(mut self, cidr: impl Into<String>) -> Self {
+        self.allow_cidr.push(cidr.into());
+        self
+    }
+
+    /// Closes a range ("169.254.0.0/16").
+    pub fn block_cidr(mut self, cidr: impl Into<String>) -> Self {
+        self.block_cidr.push(cidr.into());
+        self
+    }
+
+    /// Lets nothing leave but what `allow` and `allow_cidr` open
+    /// (air-gapped when given alone).
+    pub fn deny_all(mut self) -> Self {
+        self.deny_all = true;
+        self
+    }
+
+    /// The "IP[:PORT]" the sandbox's resolver asks (default: the host's
+    /// first nameserver).
+    pub fn nameserver(mut self, addr: impl Into<String>) -> Self {
+        self.nameserver = Some(addr.into());
+        self
+    }
+
+    /// Loads a shared object written against `msb_net_plugin.h` into the
+    /// sandbox's supervisor: C hooks on DNS, connections, HTTP requests
+    /// and frames (`msb run --net-plugin`).
+    pub fn plugin(mut self, path: impl Into<String>) -> Self {
+        self.plugin = Some(path.into());
+        self
+    }
+
+    /// Lets the guest reach a TCP port of the host's loopback through the
+    /// gateway (host.msb.internal:PORT).
+    pub fn allow_host(mut self, port: u16) -> Self {
+        self.allow_host.push(port.to_string());
+        self
+    }
+
+    /// Would call @hook for every DNS query of the guest. Network hooks run
+    /// in the sandbox's supervisor, a process of its own, not in this
+    /// program, and Rust closures cannot be carried there yet: `create()`
+    /// fails with [`Error::NotSupported`]. Write the hook in C against
+    /// `msb_net_plugin.h` and load it with [`NetworkBuilder::plugin`].
+    pub fn on_dns(mut self, hook: impl Fn(DnsQuery) -> DnsAction + Send + Sync + 'static) -> Self {
+        let _ = hook;
+        self.refused.push(Error::not_supported(
+            "create",
+            "network hooks in Rust (on_dns) are not supported yet: they would run in the \
+             sandbox's supervisor, not in this program; write the hook in C against \
+             msb_net_plugin.h and load it with .network(|n| n.plugin(path))",
+        ));
+        self
+    }
+
+    /// Would call @hook for every HTTP request of the guest; refused like
+    /// [`NetworkBuilder::on_dns`] (load a C `on_http` hook with `plugin`).
+    pub fn on_http(mut self, hook: impl Fn(HttpRequest) -> HttpAction + Send + Sync + 'static) -> Self {
+        let _ = hook;
+        self.refused.push(Error::not_supported(
+            "create",
+            "network hooks in Rust (on_http) are not supported yet: they would run in the \
+             sandbox's supervisor, not in this program; write an on_http hook in C against \
+             msb_net_plugin.h and load it with .network(|n| n.plugin(path))",
+        ));
+        self
+    }
+}
+
+/// A name the guest asked for, as a DNS hook sees it.
+#[derive(Debug, Clone)]
+pub struct DnsQuery {
+    /// "api.example.com"
+    pub name: String,
+    /// "A", "AAAA", ...
+    pub qtype: String,
+}
+
+/// A DNS hook's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsAction {
+    /// Go on as the policy decided.
+    Allow,
+    /// Answer NXDOMAIN.
+    Deny,
+}
+
+/// A guest's HTTP request, as an HTTP hook sees it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    /// "GET", "POST"...
+    pub method: String,
+    /// The Host it is for.
+    pub host: String,
+    /// Its path and query.
+    pub path: String,
+    /// Its headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP hook's verdict.
+#[derive(Debug, Clone)]
+pub enum HttpAction {
+    /// Send the request on (as it is, or changed).
+    Forward(HttpRequest),
+    /// Refuse it, with a reason.
+    Block(&'static str),
+}
+
+/// An in-process plugin, as [`SandboxBuilder::plugin`] takes it (not
+/// served yet).
+pub trait Plugin: Send + Sync + 'static {
+    /// Its name, for messages.
+    fn name(&self) -> String {
+        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("plugin").to_owned()
+    }
+}
+
+// ---- volumes ------------------------------------------------------------------
+
+/// Picks a volume's backend, in [`SandboxBuilder::volume`]'s closure.
+#[derive(Default)]
+#[must_use]
+pub struct VolumeBuilder {
+    path: String,
+    backend: Option<Backend>,
+    readonly: bool,
+    direct_io: bool,
+}
+
+impl VolumeBuilder {
+    /// The filesystem served at this path: a [`PassthroughFs`],
+    /// [`MemFs`], [`OverlayFs`] or [`PluginFs`]. A filesystem written in
+    /// Rust (a [`DynFileSystem`] of your own, like the seeds' `AuditFs`)
+    /// is refused with [`Error::NotSupported`]: volumes are served by the
+    /// sandbox's supervisor, a process of its own; write it in C against
+    /// `msb_fs.h` and use [`PluginFs`].
+    pub fn backend<B: DynFileSystem>(mut self, fs: B) -> Result<VolumeBuilder> {
+        match fs.builtin() {
+            Some(b) => {
+                self.backend = Some(b);
+                Ok(self)
+            }
+            None => Err(Error::not_supported(
+                format!("volume {}", self.path),
+                format!(
+                    "the volume at {} has a filesystem written in Rust ({}), which is not \
+                     supported yet: volumes are served by the sandbox's supervisor; use \
+                     PassthroughFs, MemFs, OverlayFs, or a C plugin (msb_fs.h) with PluginFs",
+                    self.path,
+                    std::any::type_name::<B>()
+                ),
+            )),
+        }
+    }
+
+    /// Mounts it read-only, enforced by the host.
+    pub fn readonly(mut self) -> Self {
+        self.readonly = true;
+        self
+    }
+
+    /// Reads and writes bypass the guest's page cache (fast streaming;
+    /// shared mmap of its files fails).
+    pub fn direct_io(mut self) -> Self {
+        self.direct_io = true;
+        self
+    }
+}
+
+pub(crate) struct VolumeSpec {
+    pub(crate) path: String,
+    pub(crate) backend: Backend,
+    pub(crate) readonly: bool,
+    pub(crate) direct_io: bool,
+}
+
+/// A built-in backend, as libmsb serves it.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Host { dir: String, overlay_mib: u64 },
+    Memory { size_mib: u64 },
+    Plugin { path: String, arg: Option<String>, dir: Option<String> },
+}
+
+/// The guest process behind a filesystem request, as a filesystem hook
+/// sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    /// The guest process id.
+    pub pid: u32,
+    /// Its user id.
+    pub uid: u32,
+    /// Its group id.
+    pub gid: u32,
+}
+
+/// A filesystem a volume is served from: the built-in backends
+/// ([`PassthroughFs`], [`MemFs`], [`OverlayFs`], [`PluginFs`]) are; one of
+/// your own (overriding some of these calls, as the seeds' `AuditFs`) is
+/// not yet, and is refused when the volume is given (see
+/// [`VolumeBuilder::backend`]). Every call defaults to
+/// [`Error::NotSupported`].
+pub trait DynFileSystem: Send + Sync + 'static {
+    /// Opens inode @ino; returns a file handle.
+    fn open(&self, ctx: Context, ino: u64, flags: u32) -> Result<u64> {
+        let _ = (ctx, ino, flags);
+        Err(not_served("open"))
+    }
+    /// Looks @name up in directory @parent; returns its inode.
+    fn lookup(&self, ctx: Context, parent: u64, name: &str) -> Result<u64> {
+        let _ = (ctx, parent, name);
+        Err(not_served("lookup"))
+    }
+    /// Reads up to @size bytes at @offset of an open file.
+    fn read(&self, ctx: Context, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let _ = (ctx, ino, fh, offset, size);
+        Err(not_served("read"))
+    }
+    /// Writes @data at @offset of an open file; returns the bytes taken.
+    fn write(&self, ctx: Context, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+        let _ = (ctx, ino, fh, offset, data);
+        Err(not_served("write"))
+    }
+    /// Makes directory @name in @parent; returns its inode.
+    fn mkdir(&self, ctx: Context, parent: u64, name: &str, mode: u32) -> Result<u64> {
+        let _ = (ctx, parent, name, mode);
+        Err(not_served("mkdir"))
+    }
+    /// Removes file @name from @parent.
+    fn unlink(&self, ctx: Context, parent: u64, name: &str) -> Result<()> {
+        let _ = (ctx, parent, name);
+        Err(not_served("unlink"))
+    }
+    /// The built-in backend this is, when it is one.
+    #[doc(hidden)]
+    fn builtin(&self) -> Option<Backend> {
+        None
+    }
+}
+
+fn not_served(call: &str) -> Error {
+    Error::not_supported(
+        call,
+        "filesystem calls in Rust are not served: the sandbox's supervisor serves the volume",
+    )
+}
+
+/// A host directory passed through (`msb run --volume`): the guest cannot
+/// reach outside it. Relative paths are from the current directory.
+#[derive(Debug, Clone)]
+pub struct PassthroughFs {
+    dir: String,
+}
+
+impl PassthroughFs {
+    /// The host directory @dir as a volume (checked by `create()`).
+    pub fn new(dir: impl Into<String>) -> PassthroughFs {
+        PassthroughFs { dir: dir.into() }
+    }
+}
+
+impl DynFileSystem for PassthroughFs {
+    fn builtin(&self) -> Option<Backend> {
+        Some(Backend::Host { dir: self.dir.clone(), overlay_mib: 0 })
+    }
+}
+
+/// A filesystem in host RAM, gone with the sandbox (`--volume-mem`).
+#[derive(Debug, Clone, Default)]
+pub struct MemFs {
+    size_mib: u64,
+}
+
+impl MemFs {
+    /// 64 MiB of host RAM.
+    pub fn new() -> MemFs {
+        MemFs { size_mib: 0 }
+    }
+
+    /// @mib MiB of host RAM.
+    pub fn with_size_mib(mib: u64) -> MemFs {
+        MemFs { size_mib: mib }
+    }
+}
+
+impl DynFileSystem for MemFs {
+    fn builtin(&self) -> Option<Backend> {
+        Some(Backend::Memory { size_mib: self.size_mib })
+    }
+}
+
+/// A host directory shown to the guest with its changes kept in host RAM:
+/// the directory is never written (`--volume DIR:PATH:overlay=SIZE`).
+#[derive(Debug, Clone)]
+pub struct OverlayFs {
+    dir: String,
+    size_mib: u64,
+}
+
+impl OverlayFs {
+    /// @dir under a RAM upper layer of 256 MiB.
+    pub fn new(dir: impl Into<String>) -> OverlayFs {
+        OverlayFs { dir: dir.into(), size_mib: 256 }
+    }
+
+    /// The upper layer's size.
+    pub fn size_mib(mut self, mib: u64) -> OverlayFs {
+        self.size_mib = mib;
+        self
+    }
+}
+
+impl DynFileSystem for OverlayFs {
+    fn builtin(&self) -> Option<Backend> {
+        Some(Backend::Host { dir: self.dir.clone(), overlay_mib: self.size_mib })
+    }
+}
+
+/// A filesystem from a shared object implementing `msb_fs.h`, loaded into
+/// the supervisor (`--volume-plugin PATH.so:GUEST:ARG`).
+#[derive(Debug, Clone)]
+pub struct PluginFs {
+    path: String,
+    arg: Option<String>,
+    dir: Option<String>,
+}
+
+impl PluginFs {
+    /// The plugin at @path.
+    pub fn new(path: impl Into<String>) -> PluginFs {
+        PluginFs { path: path.into(), arg: None, dir: None }
+    }
+
+    /// Its argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> PluginFs {
+        self.arg = Some(arg.into());
+        self
+    }
+
+    /// A host directory handed to it (one it may wrap, as
+    /// examples/auditfs.c does).
+    pub fn dir(mut self, dir: impl Into<String>) -> PluginFs {
+        self.dir = Some(dir.into());
+        self
+    }
+}
+
+impl DynFileSystem for PluginFs {
+    fn builtin(&self) -> Option<Backend> {
+        Some(Backend::Plugin { path: self.path.clone(), arg: self.arg.clone(), dir: self.dir.clone() })
+    }
+}
+
+// ---- secrets -------------------------------------------------------------------
+
+/// A secret: the guest's variable holds a placeholder, the value stays on
+/// the host and goes only into verified TLS to its hosts (docs/secrets.md).
+#[derive(Debug, Clone)]
+pub struct Secret {
+    env: String,
+    source: sys::msb_secret_source,
+    reference: String,
+    hosts: String,
+    inject: Option<String>,
+}
+
+impl Secret {
+    /// The value itself (kept nowhere: the sandbox cannot start again once
+    /// stopped).
+    pub fn value(env: impl Into<String>, value: impl Into<String>, hosts: impl Into<String>) -> Secret {
+        Secret::make(env, sys::MSB_SECRET_VALUE, value, hosts)
+    }
+
+    /// The value read from this program's environment variable @var at
+    /// every create and start.
+    pub fn from_env(env: impl Into<String>, var: impl Into<String>, hosts: impl Into<String>) -> Secret {
+        Secret::make(env, sys::MSB_SECRET_ENV, var, hosts)
+    }
+
+    /// The value read from the file @path (one trailing line break
+    /// dropped) at every create and start.
+    pub fn from_file(env: impl Into<String>, path: impl Into<String>, hosts: impl Into<String>) -> Secret {
+        Secret::make(env, sys::MSB_SECRET_FILE, path, hosts)
+    }
+
+    fn make(
+        env: impl Into<String>,
+        source: sys::msb_secret_source,
+        reference: impl Into<String>,
+        hosts: impl Into<String>,
+    ) -> Secret {
+        Secret { env: env.into(), source, reference: reference.into(), hosts: hosts.into(), inject: None }
+    }
+
+    /// Where in a request the value may go besides the Authorization
+    /// header: comma-separated "header:NAME", "path", "query", "body".
+    pub fn inject(mut self, places: impl Into<String>) -> Secret {
+        self.inject = Some(places.into());
+        self
+    }
+}
+
+// ---- restore --------------------------------------------------------------------
+
+/// What a restore from a snapshot may change, given to `restore_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct RestoreOptions {
+    pub(crate) env: Vec<String>,
+    pub(crate) cpus: u32,
+    pub(crate) memory_mib: u64,
+    pub(crate) memory: Option<String>,
+    pub(crate) disk_only: bool,
+    pub(crate) ephemeral: bool,
+    pub(crate) boot_timeout: Option<Duration>,
+    pub(crate) keep: bool,
+}
+
+impl RestoreOptions {
+    /// An environment variable every later command gets; restored
+    /// processes read it from /run/msb/env.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push(format!("{}={}", key.into(), value.into()));
+        self
+    }
+
+    /// CPUs (a full restore cannot change them).
+    pub fn cpus(mut self, n: u32) -> Self {
+        self.cpus = n;
+        self
+    }
+
+    /// Memory, as `SandboxBuilder::memory` (a full restore cannot change it).
+    pub fn memory(mut self, size: impl Into<String>) -> Self {
+        self.memory = Some(size.into());
+        self
+    }
+
+    /// Boots the snapshot's disk as a fresh machine (`msb run
+    /// --from-snapshot`) instead of resuming its memory.
+    pub fn disk_only(mut self) -> Self {
+        self.disk_only = true;
+        self
+    }
+
+    /// Removed as soon as it stops.
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
+        self
+    }
+
+    /// Bounds the restore's boot.
+    pub fn boot_timeout(mut self, d: Duration) -> Self {
+        self.boot_timeout = Some(d);
+        self
+    }
+
+    /// Dropping the handle leaves the restored sandbox running.
+    pub fn keep(mut self) -> Self {
+        self.keep = true;
+        self
+    }
+}
+
+// ---- into C -------------------------------------------------------------------
+
+fn ms(d: Duration) -> u32 {
+    d.as_millis().clamp(1, u32::MAX as u128) as u32
+}
+
+/// libmsb's memory parser, so "1G" means what it means to msb run.
+pub(crate) fn parse_memory(a: &mut CArgs, text: &str) -> Result<u64> {
+    let p = a.str(text)?;
+    let mut mib = 0u64;
+    let mut e = cerr();
+    // SAFETY: p is a live C string; mib and e are ours.
+    let r = unsafe { sys::msb_parse_memory(p, &mut mib, &mut e) };
+    if r < 0 {
+        return Err(Error::from_c("", r, &e));
+    }
+    Ok(mib)
+}
+
+impl SandboxConfig {
+    /// The first refusal (a form not served, a bad volume), if any.
+    pub(crate) fn refusal(&mut self, op: &str) -> Option<Error> {
+        let mut all = std::mem::take(&mut self.refused);
+        all.append(&mut self.net.refused);
+        let mut e = all.into_iter().next()?;
+        if let Error::NotSupported(f) = &mut e {
+            f.op = op.to_owned();
+        }
+        Some(e)
+    }
+
+    /// The configuration as libmsb's struct, its memory in @a and @bufs.
+    pub(crate) fn fill(
+        &self,
+        a: &mut CArgs,
+        bufs: &mut CBufs,
+        name: &str,
+        c: &mut sys::msb_sandbox_config,
+    ) -> Result<()> {
+        // SAFETY: c is ours to initialise.
+        unsafe { sys::msb_sandbox_config_init(c) };
+        c.name = a.str(name)?;
+        c.image = a.opt(self.image.as_deref())?;
+        c.cpus = self.cpus;
+        c.memory_mib = match &self.memory {
+            None => 0,
+            Some(Memory::Mib(m)) => *m,
+            Some(Memory::Text(t)) => parse_memory(a, t)?,
+        };
+        c.disk_mib = self.disk_mib;
+        c.env = a.strv_or_null(&self.env)?;
+        c.workdir = a.opt(self.workdir.as_deref())?;
+        c.user = a.opt(self.user.as_deref())?;
+        c.kernel = a.opt(self.kernel.as_deref())?;
+        c.boot_timeout_ms = self.boot_timeout.map_or(0, ms);
+        if let Some(cmd) = &self.cmd {
+            c.cmd = a.strv(cmd)?;
+        }
+        if let Some(ep) = &self.entrypoint {
+            c.entrypoint = a.strv(ep)?;
+        }
+        c.image_cmd = self.image_cmd as i32;
+        c.ephemeral = self.ephemeral as i32;
+
+        let n = &self.net;
+        c.net.deny_all = n.deny_all as i32;
+        c.net.allow = a.strv_or_null(&n.allow)?;
+        c.net.allow_cidr = a.strv_or_null(&n.allow_cidr)?;
+        c.net.block_cidr = a.strv_or_null(&n.block_cidr)?;
+        c.net.dns_nameserver = a.opt(n.nameserver.as_deref())?;
+        c.net.ports = a.strv_or_null(&self.ports)?;
+        c.net.plugin = a.opt(n.plugin.as_deref())?;
+        c.net.allow_host = a.strv_or_null(&n.allow_host)?;
+
+        for v in &self.volumes {
+            let mut cv = sys::msb_volume {
+                kind: sys::MSB_VOLUME_HOST,
+                guest_path: a.str(&v.path)?,
+                source: std::ptr::null(),
+                arg: std::ptr::null(),
+                dir: std::ptr::null(),
+                size_mib: 0,
+                readonly: v.readonly as i32,
+                direct_io: v.direct_io as i32,
+                overlay_mib: 0,
+            };
+            match &v.backend {
+                Backend::Host { dir, overlay_mib } => {
+                    cv.source = a.str(dir)?;
+                    cv.overlay_mib = *overlay_mib;
+                }
+                Backend::Memory { size_mib } => {
+                    cv.kind = sys::MSB_VOLUME_MEMORY;
+                    cv.size_mib = *size_mib;
+                }
+                Backend::Plugin { path, arg, dir } => {
+                    cv.kind = sys::MSB_VOLUME_PLUGIN;
+                    cv.source = a.str(path)?;
+                    cv.arg = a.opt(arg.as_deref())?;
+                    cv.dir = a.opt(dir.as_deref())?;
+                }
+            }
+            bufs.volumes.push(cv);
+        }
+        if !bufs.volumes.is_empty() {
+            c.volumes = bufs.volumes.as_ptr();
+            c.nvolumes = bufs.volumes.len();
+        }
+        for s in &self.secrets {
+            bufs.secrets.push(sys::msb_secret {
+                env: a.str(&s.env)?,
+                source: s.source,
+                ref_: a.str(&s.reference)?,
+                hosts: a.str(&s.hosts)?,
+                inject: a.opt(s.inject.as_deref())?,
+            });
+        }
+        if !bufs.secrets.is_empty() {
+            c.secrets = bufs.secrets.as_ptr();
+            c.nsecrets = bufs.secrets.len();
+        }
+        c.on_secret_violation = a.opt(self.on_secret_violation.as_deref())?;
+        if !self.tls_bypass.is_empty() {
+            c.tls_bypass = a.strv(&self.tls_bypass)?;
+            c.ntls_bypass = self.tls_bypass.len();
+        }
+        let mut cas = self.tls_ca.clone();
+        for path in &self.tls_ca_files {
+            let p = a.str(&path.to_string_lossy())?;
+            let mut pem: *mut c_char = std::ptr::null_mut();
+            let mut e = cerr();
+            // SAFETY: p is a live C string; pem is malloc'ed by libmsb.
+            let r = unsafe { sys::msb_tls_ca_read(p, &mut pem, &mut e) };
+            if r < 0 {
+                return Err(Error::from_c("", r, &e));
+            }
+            cas.push(unsafe { crate::cstr::take_malloced(pem) });
+        }
+        if !cas.is_empty() {
+            c.tls_upstream_ca = a.strv(&cas)?;
+            c.ntls_upstream_ca = cas.len();
+        }
+        Ok(())
+    }
+}
+
+/// Arrays of structs a configuration points into.
+#[derive(Default)]
+pub(crate) struct CBufs {
+    volumes: Vec<sys::msb_volume>,
+    secrets: Vec<sys::msb_secret>,
+}
+
+impl RestoreOptions {
+    pub(crate) fn fill(&self, a: &mut CArgs, name: &str, o: &mut sys::msb_restore_opts) -> Result<()> {
+        // SAFETY: o is ours to initialise.
+        unsafe { sys::msb_restore_opts_init(o) };
+        o.name = a.str(name)?;
+        o.env = a.strv_or_null(&self.env)?;
+        o.cpus = self.cpus;
+        o.memory_mib = match &self.memory {
+            Some(t) => parse_memory(a, t)?,
+            None => self.memory_mib,
+        };
+        o.disk_only = self.disk_only as i32;
+        o.ephemeral = self.ephemeral as i32;
+        o.boot_timeout_ms = self.boot_timeout.map_or(0, ms);
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The seeds' forms that libmsb does not have yet: sync (push, pull) and
+//! spawning peers from inside a sandbox. They compile, so that code
+//! written against the seeds builds, and fail with `Error::NotSupported`
+//! saying what to use meanwhile; spawning never happens by accident.
+
+use crate::error::Error;
+
+pub(crate) fn push_refused(name: &str) -> Error {
+    Error::not_supported(
+        format!("push sandbox {name}"),
+        "sandbox sync (push and pull) is not in this libmsb yet; a snapshot \
+         (snapshot_named) keeps its state on this host",
+    )
+}
+
+pub(crate) fn pull_refused(name: &str) -> Error {
+    Error::not_supported(format!("pull sandbox {name}"), "sandbox sync (push and pull) is not in this libmsb yet")
+}
+
+/// Whether this program runs inside a microsandbox (the guest agent is
+/// its system's init).
+pub(crate) fn inside_sandbox() -> bool {
+    std::fs::read_to_string("/proc/1/comm").is_ok_and(|s| s.trim() == "msb-agent")
+}
+
+pub(crate) fn runtime_refused() -> Error {
+    if !inside_sandbox() {
+        return Error::not_supported("current runtime", "this program is not running inside a microsandbox");
+    }
+    Error::not_supported("current runtime", "spawning peer sandboxes from inside a sandbox is not supported yet")
+}

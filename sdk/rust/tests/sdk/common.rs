@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+//! What the tests share: a private $MSB_HOME, the shared sandbox, the
+//! seeds' images from a local docker-registry, and the clean-up at exit
+//! (the test harness has no teardown: an atexit handler removes what was
+//! made).
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use microsandbox::blocking::{self, Sandbox};
+
+/// The repository's top directory (this crate is sdk/rust).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").canonicalize().unwrap()
+}
+
+static HOME: OnceLock<PathBuf> = OnceLock::new();
+static REGISTRY: Mutex<Option<(Child, PathBuf)>> = Mutex::new(None);
+
+/// Makes the private $MSB_HOME (once, before any libmsb call).
+pub fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("msb-rust-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::env::set_var("MSB_HOME", &dir);
+        HOME.set(dir).unwrap();
+        // SAFETY: a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(cleanup) };
+    });
+}
+
+extern "C" fn cleanup() {
+    // Whatever the tests left: sandboxes (killed, removed), snapshots,
+    // the registry, the home.
+    if let Ok(list) = Sandbox::list() {
+        for s in list {
+            if let Ok(sb) = Sandbox::get(&s.name) {
+                let _ = sb.remove();
+            }
+        }
+    }
+    if let Ok(list) = blocking::Snapshot::list() {
+        for s in list {
+            let _ = blocking::Snapshot::get(&s.name).and_then(|s| s.remove(true));
+        }
+    }
+    if let Ok(mut r) = REGISTRY.lock() {
+        if let Some((mut child, dir)) = r.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    if let Some(home) = HOME.get() {
+        let _ = std::fs::remove_dir_all(home);
+    }
+}
+
+/// One sandbox of the built-in image that tests which only run commands
+/// and touch files share.
+pub fn shared() -> &'static Sandbox {
+    static SHARED: OnceLock<Sandbox> = OnceLock::new();
+    init();
+    SHARED.get_or_init(|| Sandbox::builder("rust-shared").create().expect("booting the shared sandbox"))
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id() % 10000, N.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+/// The seeds' images (python:3.12, node:20: busybox stand-ins,
+/// tests/images/seed.py) made available as the seeds name them: pushed to
+/// a Debian docker-registry on loopback, pulled from it by its address,
+/// and stored under the short names with images::load. Returns the
+/// registry's host:port, or None (the test is then skipped) when
+/// docker-registry is not installed.
+pub fn seed_images() -> Option<String> {
+    static SEEDS: OnceLock<Result<String, String>> = OnceLock::new();
+    init();
+    let r = SEEDS.get_or_init(|| {
+        let Some(bin) = which("docker-registry") else {
+            return Err(String::new());
+        };
+        let dir = std::env::temp_dir().join(format!("msb-rust-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let host = format!("127.0.0.1:{port}");
+        let cfg = dir.join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}/data\n\
+                 http:\n  addr: {host}\n",
+                dir.display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let child = Command::new(bin).arg("serve").arg(&cfg).spawn().map_err(|e| e.to_string())?;
+        *REGISTRY.lock().unwrap() = Some((child, dir.clone()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&host).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("docker-registry does not listen on {host}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = Command::new("python3")
+            .arg(repo_root().join("tests/images/seed.py"))
+            .arg(format!("http://{host}"))
+            .arg(dir.join("layouts"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("tests/images/seed.py: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let layouts: HashMap<String, String> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        for (reference, layout) in layouts {
+            // The pull path, from the registry by its address...
+            blocking::images::pull(&format!("{host}/{reference}"), false).map_err(|e| e.to_string())?;
+            // ...and the seed's own name for the same image.
+            blocking::images::load(&layout, Some(&reference)).map_err(|e| e.to_string())?;
+        }
+        Ok(host)
+    });
+    match r {
+        Ok(h) => Some(h.clone()),
+        Err(e) if e.is_empty() => {
+            eprintln!("skipped: docker-registry is not installed (./setup --test installs it)");
+            None
+        }
+        Err(e) => panic!("seed images: {e}"),
+    }
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// Asserts that @s contains @sub.
+#[track_caller]
+pub fn contains(what: &str, s: &str, sub: &str) {
+    assert!(s.contains(sub), "{what}: {s:?} does not contain {sub:?}");
+}
