@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: Apache-2.0
+// Types of the microsandbox SDK for Node.js (lib/): written by hand,
+// checked by the SDK's own tests, which are TypeScript.
+
+/// <reference types="node" />
+
+import type { Readable, Writable } from 'node:stream';
+
+// ---- options ----------------------------------------------------------------
+
+/** A DNS query of the guest, as a DNS hook sees it. */
+export interface DnsQuery {
+  /** "api.example.com" */
+  name: string;
+  /** "A", "AAAA", ... */
+  type: string;
+}
+
+/** A DNS hook's verdict: go on as the policy decided, or NXDOMAIN. */
+export type DnsAction = 'allow' | 'deny';
+export declare const DnsAction: { readonly ALLOW: 'allow'; readonly DENY: 'deny' };
+
+/** A guest's HTTP request, as an HTTP hook sees it. */
+export interface HttpRequest {
+  method: string;
+  host: string;
+  path: string;
+  headers: Record<string, string[]>;
+  body: Buffer;
+}
+
+/** An HTTP hook's verdict: forward(req) or block(reason). */
+export type HttpAction =
+  | { action: 'forward'; request: HttpRequest }
+  | { action: 'block'; reason: string };
+
+/** Send the request on, as it is or changed. */
+export declare function forward(req: HttpRequest): HttpAction;
+/** Refuse the request with @reason. */
+export declare function block(reason: string): HttpAction;
+
+/** A published port: "8080:80", "127.0.0.1:8080:80", "[::1]:8080:80",
+ * "80" (a free host port), or [hostPort, guestPort]. */
+export type PortSpec = string | number | [number, number] | [string, number, number];
+
+/** What may leave the sandbox (docs/network.md). By default the public
+ * internet is reachable, and loopback, private, link-local (cloud
+ * metadata), ULA, multicast and the host's own addresses are not. */
+export interface NetworkOptions {
+  /** Names reachable: "example.com", "*.example.com"; with any, only the
+   * addresses the sandbox's resolver returned for them are. */
+  allow?: string[];
+  /** Ranges opened, even default-denied ones. */
+  allowCidr?: string[];
+  /** Ranges closed: "169.254.0.0/16", "10.0.0.0/8". */
+  blockCidr?: string[];
+  /** Nothing leaves but what allow and allowCidr open (air-gapped alone). */
+  denyAll?: boolean;
+  /** "IP[:PORT]" of the resolver the sandbox asks (default: the host's). */
+  dns?: string;
+  ports?: PortSpec[];
+  /** A shared object with C network hooks (include/msb_net_plugin.h). */
+  plugin?: string;
+  /** TCP ports of the host's loopback the guest may reach as
+   * host.msb.internal:PORT. */
+  allowHost?: (number | string)[];
+  /** A DNS hook in JS: not supported yet (NotSupportedError at create;
+   * use `plugin`). */
+  onDns?: (q: DnsQuery) => DnsAction;
+  /** An HTTP hook in JS: not supported yet (NotSupportedError at create;
+   * use `plugin`). */
+  onHttp?: (req: HttpRequest) => HttpAction;
+}
+
+/** A host directory passed through. */
+export declare class HostDir {
+  constructor(path: string, options?: { readonly?: boolean; direct?: boolean; overlayMib?: number });
+  readonly path: string;
+  readonly readonly: boolean;
+  /** Reads and writes bypass the guest's page cache. */
+  readonly direct: boolean;
+  /** > 0: the guest's changes stay in a RAM layer of this size; the
+   * directory is never written. */
+  readonly overlayMib: number;
+}
+
+/** A filesystem in host RAM (default 64 MiB), gone with the sandbox. */
+export declare class MemFs {
+  constructor(options?: { sizeMib?: number; readonly?: boolean });
+  readonly sizeMib: number;
+  readonly readonly: boolean;
+}
+
+/** A filesystem served by a C plugin (include/msb_fs.h). */
+export declare class PluginFs {
+  constructor(path: string, options?: { arg?: string; dir?: string; readonly?: boolean });
+  readonly path: string;
+  readonly arg?: string;
+  /** A host directory handed to it, which it may wrap. */
+  readonly dir?: string;
+  readonly readonly: boolean;
+}
+
+/** The guest process behind a filesystem request. */
+export interface FsContext {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** A filesystem written in JS (the seeds' AuditFs): extend it, override
+ * operations, reach the wrapped one through `inner`. Such a volume is
+ * refused with NotSupportedError for now; PluginFs serves the same from C. */
+export declare class FileSystemBackend {
+  /** @inner: a path (a PassthroughFs of it) or another backend to wrap. */
+  constructor(inner?: string | FileSystemBackend);
+  inner: FileSystemBackend;
+  open(ctx: FsContext, ino: number, flags: number): number | Promise<number>;
+}
+
+/** A host directory as a FileSystemBackend: as a volume by itself it is
+ * served as a HostDir; its operations called from JS are not served. */
+export declare class PassthroughFs extends FileSystemBackend {
+  constructor(path: string);
+  readonly path: string;
+}
+
+export type VolumeSpec = string | HostDir | MemFs | PluginFs | FileSystemBackend;
+
+/** A secret the guest only sees as a placeholder (docs/secrets.md). */
+export declare class Secret {
+  private constructor(source: 'env' | 'file' | 'value', ref: string, hosts: string | string[], inject?: string | string[]);
+  readonly source: 'env' | 'file' | 'value';
+  readonly ref: string;
+  readonly hosts: string | string[];
+  readonly inject?: string | string[];
+  /** The value itself: kept nowhere, so the sandbox cannot start again once stopped. */
+  static value(value: string, hosts: string | string[], options?: { inject?: string | string[] }): Secret;
+  /** Read from this program's environment variable at every start. */
+  static fromEnv(variable: string, hosts: string | string[], options?: { inject?: string | string[] }): Secret;
+  /** Read from a file (a trailing line break dropped) at every start. */
+  static fromFile(path: string, hosts: string | string[], options?: { inject?: string | string[] }): Secret;
+}
+
+/** [value, hosts] or [value, hosts, inject], or a Secret. */
+export type SecretSpec = [value: string, hosts: string | string[]] |
+  [value: string, hosts: string | string[], inject: string | string[]] | Secret;
+
+export interface SandboxOptions {
+  /** An OCI image ("python:3.12", "host:port/repo:tag", "repo@sha256:...");
+   * pulled if it is not here. Default: the built-in "default" image. */
+  image?: string;
+  /** Virtual CPUs (default 1). */
+  cpus?: number;
+  /** "512M", "1G", "1.5GiB", or MiB (default 512). */
+  memory?: string | number;
+  /** The writable disk: "4G" or MiB (default 4096; sparse). */
+  disk?: string | number;
+  /** Environment of every command. */
+  env?: Record<string, string>;
+  /** Working directory of every command. */
+  workdir?: string;
+  /** Guest user of every command: a name, uid or uid:gid. */
+  user?: string;
+  /** Guest path to filesystem. */
+  volumes?: Record<string, VolumeSpec>;
+  network?: NetworkOptions;
+  ports?: PortSpec[];
+  /** Guest variable to its secret. */
+  secrets?: Record<string, SecretSpec>;
+  /** A placeholder sent where its value may not go: "block" (default), "log", "allow". */
+  onSecretViolation?: 'block' | 'log' | 'allow';
+  /** Names whose TLS is passed through, never intercepted. */
+  tlsBypass?: string[];
+  /** PEM texts of CAs trusted for the servers of intercepted TLS. */
+  tlsUpstreamCa?: string[];
+  /** Files of such CAs. */
+  tlsUpstreamCaFile?: string[];
+  /** "msb" (the project's) or "cloud" (Debian's). */
+  kernel?: 'msb' | 'cloud';
+  /** Milliseconds the boot may take (default $MSB_BOOT_TIMEOUT or 60000). */
+  bootTimeout?: number;
+  /** A command run detached once booted (msb run -d NAME -- CMD). */
+  command?: string | string[];
+  /** Replaces the image's entrypoint for `command`; [] clears it. */
+  entrypoint?: string[];
+  /** Run the image's own entrypoint and command detached once booted. */
+  imageCommand?: boolean;
+  /** Removed as soon as it stops (msb run --rm). */
+  ephemeral?: boolean;
+  /** close() leaves the sandbox running instead of removing it. */
+  keep?: boolean;
+  /** In-process plugins: not supported yet (NotSupportedError). */
+  plugins?: unknown[];
+  /** Out-of-process plugins: not supported yet (NotSupportedError). */
+  pluginProcesses?: string[];
+  /** Stops waiting for the boot; the sandbox is then removed once booted. */
+  signal?: AbortSignal;
+}
+
+export interface RestoreOptions {
+  /** Every later command gets it; restored processes read /run/msb/env. */
+  env?: Record<string, string>;
+  /** Not for a full restore. */
+  cpus?: number;
+  memory?: string | number;
+  /** Boot the snapshot's disk fresh instead of resuming its memory. */
+  diskOnly?: boolean;
+  ephemeral?: boolean;
+  bootTimeout?: number;
+  keep?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ExecOptions {
+  /** Environment on top of the sandbox's. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+  /** Guest user: a name, uid or uid:gid. */
+  user?: string;
+  /** Input: text, bytes, or a Readable or (async) iterable of them,
+   * closed at its end; execStream: true keeps stdin open for p.write(). */
+  stdin?: string | Uint8Array | Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string> | boolean;
+  /** Milliseconds, on the host's clock: then the process group is killed
+   * (SIGKILL) and the result says timedOut (exit code 137). */
+  timeout?: number;
+  /** A result that is not a success is a CommandError. */
+  check?: boolean;
+  /** A pseudo-terminal (stdout and stderr are one stream then). */
+  tty?: boolean | { rows: number; cols: number };
+  /** Aborting kills the command (SIGKILL) and rejects with the reason. */
+  signal?: AbortSignal;
+  /** Each chunk of stdout as it comes (it is then not captured). */
+  onStdout?: (chunk: Buffer) => void;
+  /** Each chunk of stderr as it comes (it is then not captured). */
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface FileOptions {
+  /** Guest user the operation runs as (default: the one commands run as). */
+  user?: string;
+  /** write, mkdir: exact permission bits (default 0o644 / 0o755 less 022). */
+  mode?: number;
+  /** write: make missing parent directories; mkdir: mkdir -p. */
+  parents?: boolean;
+  /** list: the whole tree; remove: a directory and all in it. */
+  recursive?: boolean;
+  /** write, mkdir, rename: AlreadyExistsError if the path exists. */
+  exclusive?: boolean;
+  /** write: at the end, not replacing. */
+  append?: boolean;
+}
+
+// ---- results ------------------------------------------------------------------
+
+export declare class ExecResult {
+  private constructor();
+  /** Its status, 128+N if signal N killed it (137 for a timeout), 127 if
+   * it was not found. */
+  readonly exitCode: number;
+  /** The signal that killed it, 0 if it exited. */
+  readonly signal: number;
+  /** Killed by its `timeout`. */
+  readonly timedOut: boolean;
+  /** Captured output as text ("" when streamed or given to a callback). */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdoutBytes: Buffer;
+  readonly stderrBytes: Buffer;
+  /** It exited 0. */
+  readonly success: boolean;
+}
+
+export declare class OutputChunk {
+  private constructor();
+  readonly stream: 'stdout' | 'stderr';
+  readonly data: Buffer;
+  /** data as UTF-8. */
+  readonly text: string;
+}
+
+/** A command running in a sandbox (execStream). */
+export declare class Process implements AsyncIterable<OutputChunk>, AsyncDisposable {
+  private constructor();
+  readonly argv: string[];
+  /** Its process id in the guest. */
+  readonly pid: number;
+  /** Its stdout as a Readable; read stdout and stderr to their end before wait(). */
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** A Writable to its stdin (given `stdin: true`); end() closes stdin. */
+  readonly stdin: Writable;
+  /** Both streams, chunk by chunk, in the order they came. */
+  [Symbol.asyncIterator](): AsyncIterator<OutputChunk>;
+  /** Input, in order with earlier writes (given `stdin: true`). */
+  write(data: string | Uint8Array): Promise<void>;
+  /** End of input, after every write before it. */
+  closeStdin(): Promise<void>;
+  /** A signal to its process group (default SIGKILL). */
+  kill(signal?: NodeJS.Signals | number): Promise<void>;
+  /** The terminal's size (tty). */
+  resize(rows: number, cols: number): Promise<void>;
+  /** How it ended (with `check`, a CommandError unless a success). */
+  wait(): Promise<ExecResult>;
+  /** Hang up: the connection closes; a command still running gets SIGHUP. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export type FileType = 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block' | 'other';
+
+export declare class FileInfo {
+  private constructor();
+  /** list: relative to the listed directory ("a/b"); stat: the last element. */
+  readonly name: string;
+  readonly type: FileType;
+  /** Permission bits (0o7777). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly size: number;
+  readonly mtime: Date;
+  readonly mtimeMs: number;
+  /** A symlink's target, "" otherwise. */
+  readonly linkTarget: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/** The guest's files (`sb.fs`), through the guest agent, as a guest user. */
+export declare class Files {
+  private constructor();
+  read(path: string, options?: FileOptions): Promise<Buffer>;
+  readText(path: string, options?: FileOptions): Promise<string>;
+  /** Resolves with the bytes written. */
+  write(path: string, data: string | Uint8Array | Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+    options?: FileOptions): Promise<number>;
+  createReadStream(path: string, options?: FileOptions): Readable & { readonly bytesRead: number };
+  createWriteStream(path: string, options?: FileOptions): Writable & { readonly bytesWritten: number };
+  list(path: string, options?: FileOptions): Promise<FileInfo[]>;
+  stat(path: string, options?: FileOptions): Promise<FileInfo>;
+  lstat(path: string, options?: FileOptions): Promise<FileInfo>;
+  exists(path: string, options?: FileOptions): Promise<boolean>;
+  mkdir(path: string, options?: FileOptions): Promise<void>;
+  remove(path: string, options?: FileOptions): Promise<void>;
+  rename(from: string, to: string, options?: FileOptions): Promise<void>;
+  symlink(target: string, path: string, options?: FileOptions): Promise<void>;
+  copyIn(hostPath: string, guestPath: string, options?: { user?: string }): Promise<void>;
+  copyOut(guestPath: string, hostPath: string, options?: { user?: string }): Promise<void>;
+}
+
+export declare class SandboxInfo {
+  private constructor();
+  readonly name: string;
+  readonly image: string;
+  readonly status: 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+  readonly cpus: number;
+  readonly memoryMib: number;
+  /** The supervisor's pid while it runs, else 0. */
+  readonly pid: number;
+  readonly createdAt: Date | null;
+  readonly startedAt: Date | null;
+  readonly stoppedAt: Date | null;
+  /** Why it failed, when it did. */
+  readonly error: string;
+  readonly commandState: 'none' | 'running' | 'ended';
+  readonly commandExitCode: number;
+  readonly fromSnapshot: string;
+  /** Starting, running or stopping. */
+  readonly running: boolean;
+}
+
+/** What a sandbox uses (msb stats). */
+export declare class Metrics {
+  private constructor();
+  readonly name: string;
+  readonly status: string;
+  /** false: only the limits and diskBytes. */
+  readonly running: boolean;
+  /** The guest's own numbers are in (memoryTotalBytes, disk*, processes). */
+  readonly guest: boolean;
+  readonly cpus: number;
+  readonly memoryLimitBytes: number;
+  readonly uptimeMs: number;
+  /** Over the last second; 100 = one CPU busy. */
+  readonly cpuPercent: number;
+  readonly cpuTimeNs: number;
+  readonly memoryRssBytes: number;
+  readonly memoryUsedBytes: number;
+  readonly memoryTotalBytes: number;
+  readonly diskBytes: number;
+  readonly diskUsedBytes: number;
+  readonly diskTotalBytes: number;
+  readonly netRxBytes: number;
+  readonly netTxBytes: number;
+  readonly netRxPackets: number;
+  readonly netTxPackets: number;
+  readonly processes: number;
+}
+
+export interface PortBinding {
+  hostIp: string;
+  hostPort: number;
+  guestPort: number;
+}
+
+export declare class SnapshotInfo {
+  private constructor();
+  readonly name: string;
+  /** The sandbox it was taken of. */
+  readonly source: string;
+  /** "full" (memory, CPU, devices and disk: restored running) or "disk". */
+  readonly kind: 'full' | 'disk';
+  /** For a disk snapshot, why. */
+  readonly reason: string;
+  readonly image: string;
+  readonly cpus: number;
+  readonly memoryMib: number;
+  readonly createdAt: Date;
+  readonly ramBytes: number;
+  readonly diskBytes: number;
+  readonly sizeBytes: number;
+  /** Sandboxes restored from it that still exist. */
+  readonly users: number;
+}
+
+export declare class Snapshot {
+  private constructor();
+  readonly name: string;
+  static get(name: string): Promise<Snapshot>;
+  static list(): Promise<SnapshotInfo[]>;
+  info(): Promise<SnapshotInfo>;
+  restore(name: string, options?: RestoreOptions): Promise<Sandbox>;
+  /** BusyError while sandboxes restored from it exist, unless force. */
+  remove(options?: { force?: boolean }): Promise<void>;
+}
+
+/** The sandbox this program runs in, to spawn peers from (not yet served). */
+export interface Runtime {
+  start(name: string, options?: SandboxOptions): Promise<Sandbox>;
+}
+
+export declare class Sandbox implements AsyncDisposable {
+  private constructor();
+  readonly name: string;
+  /** Milliseconds from create (or restore, start) to the guest's ready
+   * report; 0 for a sandbox got by name. */
+  readonly bootMs: number;
+  readonly fs: Files;
+
+  /** Make and boot a sandbox; resolves once its guest runs commands. */
+  static create(name: string, options?: SandboxOptions): Promise<Sandbox>;
+  /** A handle on an existing sandbox (NotFoundError if none). */
+  static get(name: string): Promise<Sandbox>;
+  static list(): Promise<SandboxInfo[]>;
+  static metricsAll(all?: boolean): Promise<Metrics[]>;
+  /** Not supported yet (NotSupportedError). */
+  static pull(name: string): Promise<Sandbox>;
+  /** Not supported yet (NotSupportedError). */
+  static currentRuntime(): Promise<Runtime>;
+
+  info(): Promise<SandboxInfo>;
+  /** Its full state as msb inspect prints it. */
+  inspect(): Promise<Record<string, any>>;
+  logPath(): Promise<string>;
+  ports(): Promise<PortBinding[]>;
+  start(): Promise<void>;
+  /** SIGTERM, then killed after `timeout` ms (default 10000). */
+  stop(options?: { timeout?: number }): Promise<void>;
+  kill(): Promise<void>;
+  /** Delete it and its disk (killing it first). */
+  remove(): Promise<void>;
+  /** The detached command's status, or 0 once it stopped. */
+  wait(options?: { timeout?: number }): Promise<number>;
+  metrics(): Promise<Metrics>;
+  /** End the handle; removes the sandbox it made unless `keep`. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+
+  /** Run a command line (split as a shell splits words, nothing expanded)
+   * or an argv; wait; capture its output. */
+  exec(cmd: string | string[], options?: ExecOptions): Promise<ExecResult>;
+  /** sh -c @script. */
+  shell(script: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Start a command and leave its input and output to the caller. */
+  execStream(cmd: string | string[], options?: ExecOptions): Promise<Process>;
+  /** Start a command in the background; resolves with its pid. */
+  execDetached(cmd: string | string[], options?: Pick<ExecOptions, 'env' | 'cwd' | 'user' | 'timeout'>): Promise<number>;
+
+  /** Save the sandbox as @name (paused, not stopped, while saved). */
+  snapshot(name: string): Promise<Snapshot>;
+  /** Not supported yet (NotSupportedError). */
+  push(): Promise<void>;
+}
+
+export declare class ImageInfo {
+  private constructor();
+  readonly reference: string;
+  readonly canonical: string;
+  readonly digest: string;
+  readonly id: string;
+  readonly size: number;
+  readonly layers: number;
+  readonly pulledAt: Date | null;
+  readonly fetched: number;
+  readonly builtin: boolean;
+}
+
+export declare function pullImage(ref: string, options?: { insecure?: boolean }): Promise<ImageInfo>;
+export declare function loadImage(path: string, options?: { tag?: string }): Promise<ImageInfo>;
+export declare function listImages(): Promise<ImageInfo[]>;
+export declare function removeImage(ref: string): Promise<void>;
+
+/** A command line's words, the rule exec() uses. */
+export declare function splitCommand(line: string): string[];
+/** $MSB_HOME or ~/.microsandbox. */
+export declare function home(): string;
+/** Throws InvalidArgumentError unless @name is a sandbox name. */
+export declare function validName(name: string): void;
+export declare const version: string;
+
+// ---- errors ---------------------------------------------------------------------
+
+/** Every error of the SDK. `code` is libmsb's code name ("MSB_E_NOT_FOUND",
+ * "ENOSPC"), `errno` its number; the message says what happened and what to do. */
+export declare class MicrosandboxError extends Error {
+  constructor(message: string, options?: { errno?: number; code?: string; cause?: unknown });
+  readonly errno: number;
+  readonly code: string;
+}
+export declare class NotFoundError extends MicrosandboxError {}
+export declare class AlreadyExistsError extends MicrosandboxError {}
+export declare class InvalidArgumentError extends MicrosandboxError {}
+export declare class NotRunningError extends MicrosandboxError {}
+export declare class AlreadyInStateError extends MicrosandboxError {}
+export declare class BusyError extends MicrosandboxError {}
+export declare class TimeoutError extends MicrosandboxError {}
+export declare class SandboxStoppedError extends MicrosandboxError {}
+export declare class PermissionDeniedError extends MicrosandboxError {}
+export declare class ProtocolError extends MicrosandboxError {}
+export declare class ImagePullError extends MicrosandboxError {}
+export declare class ImageNotFoundError extends ImagePullError {}
+export declare class BootFailedError extends MicrosandboxError {}
+export declare class PolicyRefusedError extends MicrosandboxError {}
+export declare class ExecFailedError extends MicrosandboxError {}
+export declare class SnapshotDamagedError extends MicrosandboxError {}
+export declare class NotSupportedError extends MicrosandboxError {}
+export declare class ClosedError extends MicrosandboxError {}
+export declare class LibraryNotFoundError extends MicrosandboxError {}
+/** A guest file error with no class of its own (code "ENOSPC", "EISDIR"...). */
+export declare class FileError extends MicrosandboxError {}
+/** exec with `check` of a command that was not a success. */
+export declare class CommandError extends MicrosandboxError {
+  constructor(message: string, result: ExecResult);
+  readonly result: ExecResult;
+}

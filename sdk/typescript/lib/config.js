@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+// config.js - what a sandbox is made with, as the seeds write it
+//
+//   Sandbox.create("worker", { image: "node:20",
+//     network: { allow: ["api.openai.com"], blockCidr: ["10.0.0.0/8"] },
+//     volumes: { "/data": "./data", "/cache": new MemFs() },
+//     secrets: { OPENAI_API_KEY: [key, "api.openai.com"] } })
+//
+// becomes the plain object native/config.c copies into libmsb's
+// msb_sandbox_config. Nothing is decided here: libmsb checks every value
+// and says what is wrong. Forms libmsb does not serve yet (hooks and
+// filesystems written in JS, plugins) are refused with NotSupportedError
+// naming what to use meanwhile.
+'use strict';
+
+const native = require('./native');
+const { InvalidArgumentError, NotSupportedError } = require('./errors');
+const { envList } = require('./process');
+
+// ---- volumes ---------------------------------------------------------------
+
+/** A host directory passed through (`"/data": "./data"` is
+ * `new HostDir("./data")`); `readonly` is enforced by the host,
+ * `overlayMib` keeps the guest's changes in host RAM, `direct` bypasses
+ * the guest's page cache. */
+class HostDir {
+  constructor(path, { readonly = false, direct = false, overlayMib = 0 } = {}) {
+    this.path = path;
+    this.readonly = readonly;
+    this.direct = direct;
+    this.overlayMib = overlayMib;
+  }
+}
+
+/** A filesystem in host RAM, gone with the sandbox (`sizeMib`, default 64). */
+class MemFs {
+  constructor({ sizeMib = 0, readonly = false } = {}) {
+    this.sizeMib = sizeMib;
+    this.readonly = readonly;
+  }
+}
+
+/** A filesystem served by a shared object implementing msb_fs.h
+ * (examples/auditfs.c), given `arg`, optionally over a host directory
+ * `dir` it may wrap. */
+class PluginFs {
+  constructor(path, { arg, dir, readonly = false } = {}) {
+    this.path = path;
+    this.arg = arg;
+    this.dir = dir;
+    this.readonly = readonly;
+  }
+}
+
+function fsRefusal(op) {
+  return new NotSupportedError(
+    `filesystem calls written in JS (${op}) are not served: a volume's requests are ` +
+    "answered by the sandbox's supervisor, not by this program");
+}
+
+/** What a backend wraps when it wraps nothing: every call refused. */
+const UNSERVED = Object.freeze({
+  open() {
+    throw fsRefusal('open');
+  },
+});
+
+/**
+ * A filesystem written in JS (the seeds' AuditFs): extend it and override
+ * POSIX-style operations, reaching the wrapped one through `this.inner`.
+ * Such a volume is refused with NotSupportedError until hooks can reach
+ * the supervisor; PluginFs serves the same from C today.
+ */
+class FileSystemBackend {
+  constructor(inner) {
+    /** The filesystem this one wraps: a PassthroughFs for a path. */
+    this.inner = typeof inner === 'string' ? new PassthroughFs(inner) : (inner || UNSERVED);
+  }
+
+  open(ctx, ino, flags) {
+    return this.inner.open(ctx, ino, flags);
+  }
+}
+
+/** A host directory as a FileSystemBackend: used as a volume as it is, it
+ * is served as a HostDir; its operations, called from JS, are not. */
+class PassthroughFs extends FileSystemBackend {
+  constructor(path) {
+    super(UNSERVED);
+    this.path = path;
+  }
+
+  open(_ctx, _ino, _flags) {
+    throw fsRefusal(`open of ${this.path}`);
+  }
+}
+
+function volumeOf(guestPath, spec) {
+  const v = { guestPath };
+  if (typeof spec === 'string') spec = new HostDir(spec);
+  if (spec instanceof PassthroughFs && spec.constructor === PassthroughFs) spec = new HostDir(spec.path);
+  if (spec instanceof HostDir) {
+    return { ...v, kind: 'host', source: spec.path, readonly: spec.readonly, directIo: spec.direct, overlayMib: spec.overlayMib };
+  }
+  if (spec instanceof MemFs) return { ...v, kind: 'memory', sizeMib: spec.sizeMib, readonly: spec.readonly };
+  if (spec instanceof PluginFs) {
+    return { ...v, kind: 'plugin', source: spec.path, arg: spec.arg, dir: spec.dir, readonly: spec.readonly };
+  }
+  if (spec instanceof FileSystemBackend) {
+    throw new NotSupportedError(
+      `the volume at ${guestPath} is a filesystem written in JS (${spec.constructor.name}), ` +
+      "which is not supported yet: volumes are served by the sandbox's supervisor, not by " +
+      'this program; use a host path, HostDir, MemFs, or a C plugin (include/msb_fs.h) ' +
+      "with PluginFs, e.g. new PluginFs('./auditfs.so', { dir: './data' })");
+  }
+  throw new InvalidArgumentError(
+    `invalid volume at ${guestPath}: use a host path, HostDir, MemFs or PluginFs`);
+}
+
+// ---- secrets ---------------------------------------------------------------
+
+function joined(v) {
+  return v == null ? undefined : Array.isArray(v) ? v.join(',') : String(v);
+}
+
+/** A secret the guest sees only as a placeholder; its value is swapped in
+ * on the host, only in verified TLS to `hosts` (docs/secrets.md).
+ * `{ KEY: [value, "api.example.com"] }` is `Secret.value(value, ...)`;
+ * fromEnv and fromFile read the value again at every start, so such a
+ * sandbox can be stopped and started. */
+class Secret {
+  constructor(source, ref, hosts, inject) {
+    this.source = source;
+    this.ref = ref;
+    this.hosts = hosts;
+    this.inject = inject;
+  }
+
+  static value(value, hosts, { inject } = {}) {
+    return new Secret('value', value, hosts, inject);
+  }
+
+  static fromEnv(variable, hosts, { inject } = {}) {
+    return new Secret('env', variable, hosts, inject);
+  }
+
+  static fromFile(path, hosts, { inject } = {}) {
+    return new Secret('file', path, hosts, inject);
+  }
+}
+
+function secretOf(env, spec) {
+  if (Array.isArray(spec) && (spec.length === 2 || spec.length === 3)) {
+    spec = Secret.value(spec[0], spec[1], { inject: spec[2] });
+  }
+  if (!(spec instanceof Secret)) {
+    throw new InvalidArgumentError(
+      `invalid secret ${env}: use [value, hosts] or Secret.fromEnv(...) / Secret.fromFile(...)`);
+  }
+  return { env, source: spec.source, ref: spec.ref, hosts: joined(spec.hosts), inject: joined(spec.inject) };
+}
+
+// ---- network ---------------------------------------------------------------
+
+/** What a DNS hook answers. */
+const DnsAction = Object.freeze({ ALLOW: 'allow', DENY: 'deny' });
+
+/** An HTTP hook's verdict: forward the request (as it is, or changed). */
+function forward(req) {
+  return { action: 'forward', request: req };
+}
+
+/** An HTTP hook's verdict: refuse the request with @reason. */
+function block(reason) {
+  return { action: 'block', reason };
+}
+
+const NET_KEYS = new Set(['allow', 'allowCidr', 'blockCidr', 'denyAll', 'dns', 'ports',
+  'plugin', 'allowHost', 'onDns', 'onHttp']);
+
+function portOf(p) {
+  if (typeof p === 'string') return p;
+  if (typeof p === 'number') return String(p);
+  if (Array.isArray(p) && (p.length === 2 || p.length === 3)) return p.join(':');
+  throw new InvalidArgumentError(`invalid port ${JSON.stringify(p)}: use "HOST:GUEST" or [hostPort, guestPort]`);
+}
+
+function strings(v, what) {
+  if (v == null) return undefined;
+  if (!Array.isArray(v)) throw new InvalidArgumentError(`${what} must be an array of strings`);
+  return v.map(String);
+}
+
+function netOf(n, ports) {
+  n = n || {};
+  for (const k of Object.keys(n)) {
+    if (!NET_KEYS.has(k)) throw new InvalidArgumentError(`unknown network option '${k}' (one of ${[...NET_KEYS].join(', ')})`);
+  }
+  for (const hook of ['onDns', 'onHttp']) {
+    if (n[hook] != null) {
+      throw new NotSupportedError(
+        `network hooks written in JS (${hook}) are not supported yet: they would run in the ` +
+        "sandbox's supervisor, not in this program; write the hook in C against " +
+        "include/msb_net_plugin.h and load it with network: { plugin: './hooks.so' }");
+    }
+  }
+  const all = [...(n.ports || []), ...(ports || [])];
+  return {
+    denyAll: !!n.denyAll,
+    allow: strings(n.allow, 'network.allow'),
+    allowCidr: strings(n.allowCidr, 'network.allowCidr'),
+    blockCidr: strings(n.blockCidr, 'network.blockCidr'),
+    dnsNameserver: n.dns,
+    ports: all.length ? all.map(portOf) : undefined,
+    plugin: n.plugin,
+    allowHost: n.allowHost == null ? undefined : n.allowHost.map(String),
+  };
+}
+
+// ---- the whole ---------------------------------------------------------------
+
+/** MiB from 512, "512M", "1G", "1.5GiB" (msb_parse_memory). */
+function mib(v, what) {
+  if (v == null) return undefined;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`invalid ${what} ${v}: MiB, a whole number above 0`);
+    return v;
+  }
+  return native.parseMemory(String(v));
+}
+
+const CREATE_KEYS = new Set(['image', 'cpus', 'memory', 'disk', 'env', 'workdir', 'user',
+  'volumes', 'network', 'ports', 'secrets', 'onSecretViolation', 'tlsBypass', 'tlsUpstreamCa',
+  'tlsUpstreamCaFile', 'kernel', 'bootTimeout', 'command', 'entrypoint', 'imageCommand',
+  'ephemeral', 'keep', 'plugins', 'pluginProcesses', 'signal']);
+
+function checkKeys(o, allowed, what) {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) throw new InvalidArgumentError(`unknown ${what} option '${k}' (one of ${[...allowed].join(', ')})`);
+  }
+}
+
+/**
+ * sandboxConfig() - @name and @o (SandboxOptions) as native/config.c
+ * takes them; throws for what cannot be (a hook in JS, a bad shape).
+ */
+function sandboxConfig(name, o = {}) {
+  if (typeof name !== 'string') throw new InvalidArgumentError('a sandbox needs a name (a string)');
+  checkKeys(o, CREATE_KEYS, 'sandbox');
+  if (o.plugins && o.plugins.length) {
+    throw new NotSupportedError(
+      'plugins (plugins: [...]) are not supported yet; network hooks load from C with ' +
+      "network: { plugin: './x.so' }, filesystems with PluginFs");
+  }
+  if (o.pluginProcesses && o.pluginProcesses.length) {
+    throw new NotSupportedError(
+      `plugin processes (pluginProcesses: ${JSON.stringify(o.pluginProcesses)}) are not supported yet`);
+  }
+  const c = {
+    name,
+    image: o.image,
+    cpus: o.cpus,
+    memoryMib: mib(o.memory, 'memory'),
+    diskMib: mib(o.disk, 'disk'),
+    env: envList(o.env, 'env'),
+    workdir: o.workdir,
+    user: o.user,
+    kernel: o.kernel,
+    bootTimeoutMs: o.bootTimeout,
+    ephemeral: !!o.ephemeral,
+    imageCmd: !!o.imageCommand,
+    net: netOf(o.network, o.ports),
+    onSecretViolation: o.onSecretViolation,
+    tlsBypass: strings(o.tlsBypass, 'tlsBypass'),
+  };
+  if (o.command != null) {
+    const { argvOf } = require('./process');
+    c.cmd = argvOf(o.command);
+  }
+  if (o.entrypoint != null) c.entrypoint = strings(o.entrypoint, 'entrypoint');
+  if (o.volumes) {
+    c.volumes = Object.entries(o.volumes).map(([p, spec]) => volumeOf(p, spec));
+  }
+  if (o.secrets) c.secrets = Object.entries(o.secrets).map(([k, s]) => secretOf(k, s));
+  const cas = [...(strings(o.tlsUpstreamCa, 'tlsUpstreamCa') || [])];
+  for (const path of strings(o.tlsUpstreamCaFile, 'tlsUpstreamCaFile') || []) cas.push(native.tlsCaRead(path));
+  if (cas.length) c.tlsUpstreamCa = cas;
+  return c;
+}
+
+const RESTORE_KEYS = new Set(['env', 'cpus', 'memory', 'diskOnly', 'ephemeral', 'bootTimeout', 'keep', 'signal']);
+
+/** restoreConfig() - a restore's options (msb_restore_opts). */
+function restoreConfig(name, o = {}) {
+  if (typeof name !== 'string') throw new InvalidArgumentError('a restored sandbox needs a name (a string)');
+  for (const k of Object.keys(o)) {
+    if (!RESTORE_KEYS.has(k)) {
+      throw new InvalidArgumentError(
+        `'${k}' does not apply to a restore (it takes ${[...RESTORE_KEYS].join(', ')})`);
+    }
+  }
+  return {
+    name,
+    env: envList(o.env, 'env'),
+    cpus: o.cpus,
+    memoryMib: mib(o.memory, 'memory'),
+    diskOnly: !!o.diskOnly,
+    ephemeral: !!o.ephemeral,
+    bootTimeoutMs: o.bootTimeout,
+  };
+}
+
+module.exports = {
+  HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction,
+  forward, block, sandboxConfig, restoreConfig,
+};

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// The ES module face of the package: the same objects as lib/index.js.
+import cjs from './index.js';
+
+export const {
+  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo,
+  pullImage, loadImage, listImages, removeImage,
+  Process, ExecResult, OutputChunk, Files, FileInfo,
+  HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, forward, block,
+  splitCommand, home, validName, version,
+  MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, NotRunningError,
+  AlreadyInStateError, BusyError, TimeoutError, SandboxStoppedError, PermissionDeniedError,
+  ProtocolError, ImagePullError, ImageNotFoundError, BootFailedError, PolicyRefusedError,
+  ExecFailedError, SnapshotDamagedError, NotSupportedError, ClosedError, LibraryNotFoundError,
+  FileError, CommandError,
+} = cjs;
+export default cjs;

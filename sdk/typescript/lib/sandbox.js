@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: Apache-2.0
+// sandbox.js - sandboxes, snapshots and images
+//
+// A Sandbox is a handle on a microVM owned by a supervisor process of its
+// own (no daemon). One made here (create, restore) is removed by close()
+// unless `keep`, so `await using sb = await Sandbox.create(...)` leaves
+// nothing behind; one got by name is only let go.
+'use strict';
+
+const native = require('./native');
+const { sandboxConfig, restoreConfig } = require('./config');
+const { startProcess, argvOf, envList } = require('./process');
+const { Files } = require('./files');
+const {
+  AlreadyInStateError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
+} = require('./errors');
+
+/** How long stop() waits for the guest to power off before killing it. */
+const STOP_TIMEOUT = 10000;
+
+function abortReason(signal) {
+  return signal.reason !== undefined ? signal.reason :
+    new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * booting() - a boot (create, start, restore) that an AbortSignal may stop
+ * waiting for: the call rejects at once, and a sandbox it then makes is
+ * removed when @owned, as its handle would have been.
+ */
+async function booting(promise, signal, name, owned) {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.then((h) => owned && native.sandboxRemove(name, true), () => {}).catch(() => {});
+    throw abortReason(signal);
+  }
+  let onAbort;
+  const aborted = new Promise((_, reject) => {
+    onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } catch (e) {
+    if (signal.aborted) {
+      promise.then(() => owned && native.sandboxRemove(name, true), () => {}).catch(() => {});
+    }
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A sandbox's record (msb_sandbox_info). */
+class SandboxInfo {
+  constructor(n) {
+    this.name = n.name;
+    this.image = n.image;
+    /** created, starting, running, stopping, stopped or failed */
+    this.status = n.status;
+    this.cpus = n.cpus;
+    this.memoryMib = n.memoryMib;
+    /** The supervisor's pid while it runs, else 0. */
+    this.pid = n.pid;
+    const date = (s) => (s ? new Date(s * 1000) : null);
+    this.createdAt = date(n.createdAt);
+    this.startedAt = date(n.startedAt);
+    this.stoppedAt = date(n.stoppedAt);
+    /** Why it failed, when it did. */
+    this.error = n.error;
+    /** Its detached command's state in its last run: none, running or ended. */
+    this.commandState = n.cmdState;
+    /** Once ended, the detached command's status. */
+    this.commandExitCode = n.cmdExitCode;
+    /** The snapshot it was restored from, or "". */
+    this.fromSnapshot = n.fromSnapshot;
+  }
+
+  /** A supervisor owns it (starting, running or stopping). */
+  get running() {
+    return ['starting', 'running', 'stopping'].includes(this.status);
+  }
+}
+
+/** What a sandbox uses (msb stats; msb_stats). */
+class Metrics {
+  constructor(n) {
+    Object.assign(this, n);
+  }
+}
+
+class Sandbox {
+  /** @internal use Sandbox.create, Sandbox.get or Snapshot.restore */
+  constructor(name, handle, owned) {
+    this.name = name;
+    this._h = handle;
+    this._owned = owned;
+    this._closed = false;
+    /** Milliseconds from the create (or restore) call to the guest's
+     * ready report; 0 for a sandbox got by name. */
+    this.bootMs = handle ? native.sandboxBootMs(handle) : 0;
+    /** The sandbox's files. */
+    this.fs = new Files(this);
+  }
+
+  /**
+   * create() - make the sandbox @name (1-63 of [a-zA-Z0-9_.-], starting
+   * with a letter or digit) and boot it; resolves once its guest runs
+   * commands. Without `image`, the built-in "default" image; a missing
+   * image is pulled first.
+   */
+  static async create(name, options = {}) {
+    const cfg = sandboxConfig(name, options);
+    const h = await booting(native.sandboxCreate(cfg), options.signal, name, !options.keep);
+    return new Sandbox(name, h, !options.keep);
+  }
+
+  /** get() - a handle on the existing sandbox @name, running or not
+   * (NotFoundError if there is none); its close() only lets it go. */
+  static async get(name) {
+    await native.sandboxInfo(name);
+    return new Sandbox(name, null, false);
+  }
+
+  /** list() - every sandbox, with the truth about supervisors that died. */
+  static async list() {
+    return (await native.sandboxList()).map((n) => new SandboxInfo(n));
+  }
+
+  /** metricsAll() - every running sandbox's numbers (`all`: every one's). */
+  static async metricsAll(all = false) {
+    return (await native.statsList(!!all)).map((n) => new Metrics(n));
+  }
+
+  /** pull() - a sandbox synced to a registry, brought here: not in this
+   * version (NotSupportedError). */
+  static async pull(name) {
+    throw new NotSupportedError(
+      `syncing sandboxes (Sandbox.pull(${JSON.stringify(name)})) is not supported yet`);
+  }
+
+  /** currentRuntime() - the microsandbox this program runs inside, to
+   * spawn peers from: not in this version (NotSupportedError, saying
+   * whether this program runs inside a sandbox at all). */
+  static async currentRuntime() {
+    const fs = require('node:fs');
+    const inside = fs.existsSync('/run/msb');
+    throw new NotSupportedError(inside ?
+      'spawning peer sandboxes from inside a sandbox is not supported yet' :
+      'this program is not running inside a microsandbox (and spawning peers is not supported yet)');
+  }
+
+  _check(what) {
+    if (this._closed) throw new ClosedError(`${what}: the handle on sandbox '${this.name}' was closed`);
+  }
+
+  /** The libmsb handle for commands and files, opened on first use. */
+  async _handle(what) {
+    this._check(what);
+    if (!this._h) this._h = await native.sandboxOpen(this.name);
+    return this._h;
+  }
+
+  // ---- lifecycle ----
+
+  /** info() - the sandbox's record now. */
+  async info() {
+    return new SandboxInfo(await native.sandboxInfo(this.name));
+  }
+
+  /** inspect() - its full state (config, status, timings, paths), as
+   * `msb inspect` prints it. */
+  async inspect() {
+    return JSON.parse(await native.sandboxInspect(this.name));
+  }
+
+  /** logPath() - the file with the guest's console and agent messages. */
+  async logPath() {
+    return native.sandboxLogsPath(this.name);
+  }
+
+  /** ports() - its published ports as bound (msb port). */
+  async ports() {
+    return native.sandboxPorts(this.name);
+  }
+
+  /** start() - boot the stopped (or failed) sandbox again with its disk as
+   * it was; starting a running sandbox is no error. */
+  async start() {
+    this._check('start');
+    try {
+      this._h = await native.sandboxStart(this.name);
+      this.bootMs = native.sandboxBootMs(this._h);
+    } catch (e) {
+      if (!(e instanceof AlreadyInStateError)) throw e;
+    }
+  }
+
+  /** stop() - power the guest off: its processes get SIGTERM, and it is
+   * killed after `timeout` ms (default 10 s). Its disk is kept. Stopping a
+   * stopped sandbox is no error. */
+  async stop({ timeout = STOP_TIMEOUT } = {}) {
+    this._check('stop');
+    try {
+      await native.sandboxStop(this.name, Math.max(0, Math.floor(timeout / 1000)));
+    } catch (e) {
+      if (!(e instanceof AlreadyInStateError)) throw e;
+    }
+  }
+
+  /** kill() - stop at once, without a grace period. */
+  async kill() {
+    await this.stop({ timeout: 0 });
+  }
+
+  /** remove() - delete the sandbox and its disk, killing it first if it
+   * runs; the handle is closed with it. */
+  async remove() {
+    this._check('remove');
+    await native.sandboxRemove(this.name, true);
+    this._closed = true;
+    this._h = null;
+  }
+
+  /** wait() - the detached command's exit status (`command`), or 0 once
+   * the sandbox is no longer running. */
+  async wait({ timeout = 0 } = {}) {
+    return native.sandboxWait(this.name, timeout);
+  }
+
+  /** metrics() - what the sandbox uses now (CPU, memory, disk, network,
+   * processes, uptime; waits up to about a second for the guest's part). */
+  async metrics() {
+    return new Metrics(await native.sandboxStats(this.name));
+  }
+
+  /**
+   * close() - end the handle. A sandbox this handle made (create,
+   * restore) is removed, running or not, unless `keep`; any other is left
+   * as it is. Calls on a closed handle fail with ClosedError; closing
+   * twice is fine.
+   */
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._h = null;
+    if (this._owned) {
+      try {
+        await native.sandboxRemove(this.name, true);
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+      }
+    }
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+
+  // ---- commands ----
+
+  /**
+   * exec() - run @cmd and wait for it, capturing its output: a command
+   * line (split into words as a shell splits them; nothing expanded) or
+   * an argv. A non-zero exit is data in the result, unless `check`.
+   */
+  async exec(cmd, options = {}) {
+    const argv = argvOf(cmd);
+    const h = await this._handle(`exec ${argv[0] || ''}`);
+    const p = await startProcess(h, argv, options, 'capture');
+    return p.wait();
+  }
+
+  /** shell() - @script run by sh -c (pipes, redirections, variables),
+   * waited for, its output captured. */
+  async shell(script, options = {}) {
+    return this.exec(['sh', '-c', script], options);
+  }
+
+  /** execStream() - start @cmd and return its Process once it runs, its
+   * input and output left to the caller (`stdin: true` keeps stdin open). */
+  async execStream(cmd, options = {}) {
+    const argv = argvOf(cmd);
+    const h = await this._handle(`exec ${argv[0] || ''}`);
+    return startProcess(h, argv, options, 'chunks');
+  }
+
+  /** execDetached() - start @cmd in the background (msb exec -d): its
+   * output goes to the sandbox's log; resolves with its pid. */
+  async execDetached(cmd, { env, cwd, user, timeout } = {}) {
+    const argv = argvOf(cmd);
+    const h = await this._handle(`exec ${argv[0] || ''}`);
+    return native.execDetach(h, argv, {
+      env: envList(env, 'env'), workdir: cwd, user, timeoutMs: timeout,
+    });
+  }
+
+  // ---- snapshots and sync ----
+
+  /** snapshot() - the sandbox saved as @name: a running one paused (not
+   * stopped) while memory, CPU and disk are saved at one instant; a
+   * stopped one, or one with volumes, gives a disk snapshot. */
+  async snapshot(name) {
+    this._check('snapshot');
+    const info = await native.snapshotCreate(this.name, name);
+    return new Snapshot(info.name);
+  }
+
+  /** push() - the sandbox synced to a registry: not in this version. */
+  async push() {
+    throw new NotSupportedError(`syncing sandboxes (push of '${this.name}') is not supported yet`);
+  }
+}
+
+/** A snapshot's record (msb_snapshot_info). */
+class SnapshotInfo {
+  constructor(n) {
+    Object.assign(this, n);
+    this.createdAt = new Date(n.createdAt * 1000);
+  }
+}
+
+/** A saved sandbox to restore (fork) from. */
+class Snapshot {
+  constructor(name) {
+    this.name = name;
+  }
+
+  /** get() - the snapshot @name (NotFoundError if there is none). */
+  static async get(name) {
+    await native.snapshotInfo(name);
+    return new Snapshot(name);
+  }
+
+  /** list() - every snapshot, oldest first. */
+  static async list() {
+    return (await native.snapshotList()).map((n) => new SnapshotInfo(n));
+  }
+
+  async info() {
+    return new SnapshotInfo(await native.snapshotInfo(this.name));
+  }
+
+  /**
+   * restore() - a new sandbox @name from the snapshot: for a full one a
+   * copy of the machine going on where it was, for a disk one a fresh boot
+   * of its disk. Takes env (restored processes read it from
+   * /run/msb/env), cpus and memory (not for a full restore), diskOnly,
+   * ephemeral, bootTimeout, keep and signal. A damaged snapshot is refused
+   * (SnapshotDamagedError). Like create's, the handle's close() removes
+   * the sandbox unless `keep`.
+   */
+  async restore(name, options = {}) {
+    const cfg = restoreConfig(name, options);
+    const h = await booting(native.snapshotRestore(this.name, cfg), options.signal, name, !options.keep);
+    return new Sandbox(name, h, !options.keep);
+  }
+
+  /** remove() - delete the snapshot; refused (BusyError) while sandboxes
+   * restored from it exist, unless `force`. */
+  async remove({ force = false } = {}) {
+    await native.snapshotRemove(this.name, !!force);
+  }
+}
+
+// ---- images -------------------------------------------------------------------
+
+class ImageInfo {
+  constructor(n) {
+    Object.assign(this, n);
+    this.pulledAt = n.pulledAt ? new Date(n.pulledAt * 1000) : null;
+  }
+}
+
+/** pullImage() - fetch @ref (linux/amd64) from its registry and convert
+ * its layers; create() pulls a missing image by itself. */
+async function pullImage(ref, { insecure = false } = {}) {
+  if (typeof ref !== 'string') throw new InvalidArgumentError('an image reference is a string');
+  return new ImageInfo(await native.imagePull(ref, !!insecure));
+}
+
+/** loadImage() - an image without a registry: an OCI layout (directory or
+ * tar) or a `docker save` archive, stored as `tag` (default: the
+ * archive's name). */
+async function loadImage(path, { tag } = {}) {
+  return new ImageInfo(await native.imageLoad(path, tag));
+}
+
+/** listImages() - the built-in "default" image, then every other. */
+async function listImages() {
+  return (await native.imageList()).map((n) => new ImageInfo(n));
+}
+
+/** removeImage() - forget @ref and delete what nothing else uses. */
+async function removeImage(ref) {
+  await native.imageRemove(ref);
+}
+
+module.exports = {
+  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo,
+  pullImage, loadImage, listImages, removeImage,
+};

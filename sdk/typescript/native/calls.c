@@ -1,0 +1,998 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* calls.c - libmsb's calls that wait, as promises
+ *
+ * A boot, a stop, a snapshot, the state database, a one-shot file request:
+ * each runs in libuv's thread pool (napi_async_work), so the event loop
+ * goes on meanwhile. A job's arguments are copied into its arena on the
+ * loop's thread; the call runs on a pool thread; its result becomes JS
+ * values back on the loop's thread (or its msb_error the SDK's error).
+ * The pool has UV_THREADPOOL_SIZE threads (4 by default): that many such
+ * calls run at once, the rest queue.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "addon.h"
+
+struct job;
+typedef int (*job_run)(struct job *j);
+typedef napi_value (*job_done)(napi_env env, struct job *j);
+
+struct job {
+	struct arena a;
+	job_run run;       /* pool thread: the libmsb call's return */
+	job_done done;     /* loop thread: the promise's value */
+	int r;
+	msb_error err;
+	napi_async_work work;
+	napi_deferred deferred;
+	napi_ref keep[2];  /* JS values the call uses (a handle, a buffer) */
+
+	/* arguments */
+	const char *s[3];
+	int flag;
+	unsigned u;
+	msb_sandbox *sb;
+	const char *const *argv;
+	const void *buf;
+	size_t len;
+	msb_file_opts fo;
+
+	/* results */
+	msb_sandbox *out_sb; /* closed unless done() took it */
+	void *out;           /* free()d after done() unless it took it */
+	size_t n;
+	uint64_t u64;
+	int status;
+	union {
+		msb_sandbox_config cfg;
+		msb_restore_opts ro;
+		msb_exec_opts eo;
+		msb_sandbox_info info;
+		msb_snapshot_info snap;
+		msb_stats stats;
+		msb_file_info fi;
+		msb_image_info img;
+		char path[4096];
+	} x;
+};
+
+static struct job *job_new(napi_env env, job_run run, job_done done)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		throw_msb(env, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	j->run = run;
+	j->done = done;
+	return j;
+}
+
+static void job_free(napi_env env, struct job *j)
+{
+	for (int i = 0; i < 2; i++)
+		if (j->keep[i])
+			napi_delete_reference(env, j->keep[i]);
+	if (j->work)
+		napi_delete_async_work(env, j->work);
+	if (j->out_sb)
+		msb_sandbox_close(j->out_sb);
+	free(j->out);
+	arena_free(&j->a);
+	free(j);
+}
+
+/* job_keep() - hold @v (a handle, a buffer) until the job is over. */
+static int job_keep(napi_env env, struct job *j, napi_value v)
+{
+	int i = j->keep[0] ? 1 : 0;
+
+	return check_napi(env, napi_create_reference(env, v, 1, &j->keep[i]));
+}
+
+static void job_execute(napi_env env, void *data)
+{
+	struct job *j = data;
+
+	j->r = j->run(j);
+}
+
+static void job_complete(napi_env env, napi_status status, void *data)
+{
+	struct job *j = data;
+	napi_value v = NULL;
+
+	if (status != napi_ok) {
+		napi_reject_deferred(env, j->deferred,
+				     make_error(env, -ECANCELED,
+						"the call was cancelled"));
+	} else if (j->r < 0) {
+		int code = j->err.code ? j->err.code : j->r;
+
+		napi_reject_deferred(env, j->deferred,
+				     make_error(env, code, j->err.message));
+	} else {
+		v = j->done ? j->done(env, j) : js_undefined(env);
+		if (!v) {
+			bool pending = false;
+
+			napi_is_exception_pending(env, &pending);
+			if (pending)
+				napi_get_and_clear_last_exception(env, &v);
+			else
+				v = make_error(env, -ENOMEM, "out of memory");
+			napi_reject_deferred(env, j->deferred, v);
+		} else {
+			napi_resolve_deferred(env, j->deferred, v);
+		}
+	}
+	job_free(env, j);
+}
+
+/* job_start() - queue @j; its promise. */
+static napi_value job_start(napi_env env, struct job *j)
+{
+	napi_value promise, name;
+
+	if (check_napi(env, napi_create_promise(env, &j->deferred, &promise))) {
+		job_free(env, j);
+		return NULL;
+	}
+	napi_create_string_utf8(env, "microsandbox", NAPI_AUTO_LENGTH, &name);
+	if (napi_create_async_work(env, NULL, name, job_execute, job_complete, j,
+				   &j->work) != napi_ok ||
+	    napi_queue_async_work(env, j->work) != napi_ok) {
+		/* The promise is dropped unsettled; the caller sees the throw. */
+		job_free(env, j);
+		return throw_msb(env, -ENOMEM, "could not queue the call");
+	}
+	return promise;
+}
+
+/* A job whose arguments could not be taken. */
+static napi_value job_fail(napi_env env, struct job *j)
+{
+	job_free(env, j);
+	return NULL;
+}
+
+#define ARGS(n)                                                                \
+	size_t argc = (n);                                                     \
+	napi_value argv[(n)];                                                  \
+	napi_get_cb_info(env, info, &argc, argv, NULL, NULL)
+
+/* ---- results as JS values ------------------------------------------------------- */
+
+static napi_value done_sandbox(napi_env env, struct job *j)
+{
+	napi_value v = wrap_sandbox(env, j->out_sb);
+
+	j->out_sb = NULL; /* the JS value owns it now (or wrap closed it) */
+	return v;
+}
+
+static napi_value done_u64(napi_env env, struct job *j)
+{
+	return js_num(env, (double)j->u64);
+}
+
+static napi_value done_status(napi_env env, struct job *j)
+{
+	return js_num(env, j->status);
+}
+
+static napi_value done_string(napi_env env, struct job *j)
+{
+	return js_str(env, j->out);
+}
+
+static napi_value done_path(napi_env env, struct job *j)
+{
+	return js_str(env, j->x.path);
+}
+
+static napi_value info_js(napi_env env, const msb_sandbox_info *i)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", i->name);
+	set_str(env, o, "image", i->image);
+	set_str(env, o, "status", i->status);
+	set_num(env, o, "cpus", i->cpus);
+	set_num(env, o, "memoryMib", (double)i->memory_mib);
+	set_num(env, o, "pid", i->pid);
+	set_num(env, o, "createdAt", (double)i->created_at);
+	set_num(env, o, "startedAt", (double)i->started_at);
+	set_num(env, o, "stoppedAt", (double)i->stopped_at);
+	set_str(env, o, "error", i->error);
+	set_str(env, o, "cmdState", i->cmd_state == MSB_CMD_RUNNING ? "running" :
+				    i->cmd_state == MSB_CMD_ENDED   ? "ended" :
+								      "none");
+	set_num(env, o, "cmdExitCode", i->cmd_exit_code);
+	set_str(env, o, "fromSnapshot", i->from_snapshot);
+	return o;
+}
+
+static napi_value snap_js(napi_env env, const msb_snapshot_info *s)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", s->name);
+	set_str(env, o, "source", s->source);
+	set_str(env, o, "kind", s->kind);
+	set_str(env, o, "reason", s->reason);
+	set_str(env, o, "image", s->image);
+	set_num(env, o, "cpus", s->cpus);
+	set_num(env, o, "memoryMib", (double)s->memory_mib);
+	set_num(env, o, "createdAt", (double)s->created_at);
+	set_num(env, o, "ramBytes", (double)s->ram_bytes);
+	set_num(env, o, "diskBytes", (double)s->disk_bytes);
+	set_num(env, o, "sizeBytes", (double)s->size_bytes);
+	set_num(env, o, "users", s->users);
+	return o;
+}
+
+static napi_value stats_js(napi_env env, const msb_stats *s)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", s->name);
+	set_str(env, o, "status", s->status);
+	set_bool(env, o, "running", s->running);
+	set_bool(env, o, "guest", s->guest);
+	set_num(env, o, "cpus", s->cpus);
+	set_num(env, o, "memoryLimitBytes", (double)s->memory_limit_bytes);
+	set_num(env, o, "uptimeMs", (double)s->uptime_ms);
+	set_num(env, o, "cpuPercent", s->cpu_percent);
+	set_num(env, o, "cpuTimeNs", (double)s->cpu_time_ns);
+	set_num(env, o, "memoryRssBytes", (double)s->memory_rss_bytes);
+	set_num(env, o, "memoryUsedBytes", (double)s->memory_used_bytes);
+	set_num(env, o, "memoryTotalBytes", (double)s->memory_total_bytes);
+	set_num(env, o, "diskBytes", (double)s->disk_bytes);
+	set_num(env, o, "diskUsedBytes", (double)s->disk_used_bytes);
+	set_num(env, o, "diskTotalBytes", (double)s->disk_total_bytes);
+	set_num(env, o, "netRxBytes", (double)s->net_rx_bytes);
+	set_num(env, o, "netTxBytes", (double)s->net_tx_bytes);
+	set_num(env, o, "netRxPackets", (double)s->net_rx_packets);
+	set_num(env, o, "netTxPackets", (double)s->net_tx_packets);
+	set_num(env, o, "processes", (double)s->processes);
+	return o;
+}
+
+static napi_value image_js(napi_env env, const msb_image_info *i)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "reference", i->reference);
+	set_str(env, o, "canonical", i->canonical);
+	set_str(env, o, "digest", i->digest);
+	set_str(env, o, "id", i->id);
+	set_num(env, o, "size", (double)i->size);
+	set_num(env, o, "layers", i->layers);
+	set_num(env, o, "pulledAt", (double)i->pulled_at);
+	set_num(env, o, "fetched", i->fetched);
+	set_bool(env, o, "builtin", i->builtin);
+	return o;
+}
+
+/* done_array() - j->out as j->n JS values made by @one. */
+static napi_value array_of(napi_env env, struct job *j, size_t size,
+			   napi_value (*one)(napi_env, const void *))
+{
+	napi_value arr;
+
+	napi_create_array_with_length(env, j->n, &arr);
+	for (size_t i = 0; i < j->n; i++)
+		napi_set_element(env, arr, (uint32_t)i,
+				 one(env, (const char *)j->out + i * size));
+	return arr;
+}
+
+static napi_value one_info(napi_env env, const void *p) { return info_js(env, p); }
+static napi_value one_snap(napi_env env, const void *p) { return snap_js(env, p); }
+static napi_value one_stats(napi_env env, const void *p) { return stats_js(env, p); }
+static napi_value one_image(napi_env env, const void *p) { return image_js(env, p); }
+static napi_value one_file(napi_env env, const void *p) { return file_info_js(env, p); }
+
+static napi_value one_port(napi_env env, const void *p)
+{
+	const msb_port *port = p;
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "hostIp", port->host_ip);
+	set_num(env, o, "hostPort", port->host_port);
+	set_num(env, o, "guestPort", port->guest_port);
+	return o;
+}
+
+/* ---- sandboxes ---------------------------------------------------------------------- */
+
+static int run_create(struct job *j)
+{
+	return msb_sandbox_create(&j->x.cfg, &j->out_sb, &j->err);
+}
+
+/* sandboxCreate(config): a handle once the guest is ready. */
+static napi_value js_sandbox_create(napi_env env, napi_callback_info info)
+{
+	ARGS(1);
+	struct job *j = job_new(env, run_create, done_sandbox);
+
+	if (!j)
+		return NULL;
+	if (config_sandbox(env, argv[0], &j->a, &j->x.cfg) < 0)
+		return job_fail(env, j);
+	return job_start(env, j);
+}
+
+static int run_start(struct job *j)
+{
+	return msb_sandbox_start(j->s[0], &j->out_sb, &j->err);
+}
+
+static int run_open(struct job *j)
+{
+	return msb_sandbox_open(j->s[0], &j->out_sb, &j->err);
+}
+
+static int run_stop(struct job *j)
+{
+	return msb_sandbox_stop(j->s[0], j->u, &j->u64, &j->err);
+}
+
+static int run_remove(struct job *j)
+{
+	return msb_sandbox_remove(j->s[0], j->flag, &j->err);
+}
+
+static int run_info(struct job *j)
+{
+	return msb_sandbox_info_get(j->s[0], &j->x.info, &j->err);
+}
+
+static napi_value done_info(napi_env env, struct job *j)
+{
+	return info_js(env, &j->x.info);
+}
+
+static int run_list(struct job *j)
+{
+	msb_sandbox_info *arr = NULL;
+	int r = msb_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_sandbox_info), one_info);
+}
+
+static int run_inspect(struct job *j)
+{
+	char *json = NULL;
+	int r = msb_inspect_json(j->s[0], &json, &j->err);
+
+	j->out = json;
+	return r;
+}
+
+static int run_logs_path(struct job *j)
+{
+	return msb_sandbox_logs_path(j->s[0], j->x.path, sizeof(j->x.path),
+				     &j->err);
+}
+
+static int run_ports(struct job *j)
+{
+	msb_port *ports = NULL;
+	int r = msb_sandbox_ports(j->s[0], &ports, &j->n, &j->err);
+
+	j->out = ports;
+	return r;
+}
+
+static napi_value done_ports(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_port), one_port);
+}
+
+static int run_wait(struct job *j)
+{
+	return msb_sandbox_wait(j->s[0], j->u, &j->status, &j->err);
+}
+
+static int run_stats(struct job *j)
+{
+	return msb_sandbox_stats(j->s[0], &j->x.stats, &j->err);
+}
+
+static napi_value done_stats(napi_env env, struct job *j)
+{
+	return stats_js(env, &j->x.stats);
+}
+
+static int run_stats_list(struct job *j)
+{
+	msb_stats *arr = NULL;
+	int r = msb_stats_list(j->flag, &arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_stats_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_stats), one_stats);
+}
+
+/* A call taking a name (and a number or flag): @what names the string. */
+static napi_value by_name(napi_env env, napi_callback_info info, job_run run,
+			  job_done done, const char *what)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run, done);
+	napi_valuetype t;
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, what, &j->s[0]) < 0)
+		return job_fail(env, j);
+	napi_typeof(env, argv[1], &t);
+	if (t == napi_boolean) {
+		arg_bool(env, argv[1], &j->flag);
+	} else {
+		if (arg_u32(env, argv[1], "number", &j->u) < 0)
+			return job_fail(env, j);
+		j->flag = j->u != 0;
+	}
+	if (!j->s[0])
+		j->s[0] = "";
+	return job_start(env, j);
+}
+
+/* A call taking nothing, or one flag. */
+static napi_value no_name(napi_env env, napi_callback_info info, job_run run,
+			  job_done done)
+{
+	ARGS(1);
+	struct job *j = job_new(env, run, done);
+
+	if (!j)
+		return NULL;
+	if (arg_bool(env, argv[0], &j->flag) < 0)
+		return job_fail(env, j);
+	return job_start(env, j);
+}
+
+static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_start, done_sandbox, "name");
+}
+
+static napi_value js_sandbox_open(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_open, done_sandbox, "name");
+}
+
+/* sandboxStop(name, graceSeconds): the milliseconds it took. */
+static napi_value js_sandbox_stop(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_stop, done_u64, "name");
+}
+
+/* sandboxRemove(name, force) */
+static napi_value js_sandbox_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_remove, NULL, "name");
+}
+
+static napi_value js_sandbox_info(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_info, done_info, "name");
+}
+
+static napi_value js_list(napi_env env, napi_callback_info info)
+{
+	return no_name(env, info, run_list, done_list);
+}
+
+static napi_value js_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_inspect, done_string, "name");
+}
+
+static napi_value js_logs_path(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_logs_path, done_path, "name");
+}
+
+static napi_value js_ports(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_ports, done_ports, "name");
+}
+
+/* sandboxWait(name, timeoutMs): the detached command's status. */
+static napi_value js_wait(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_wait, done_status, "name");
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_stats, done_stats, "name");
+}
+
+static napi_value js_stats_list(napi_env env, napi_callback_info info)
+{
+	return no_name(env, info, run_stats_list, done_stats_list);
+}
+
+static int run_exec_detach(struct job *j)
+{
+	return msb_exec_detach(j->sb, j->argv, &j->x.eo, &j->status, &j->err);
+}
+
+/* execDetach(handle, argv, opts): the pid of a command left running. */
+static napi_value js_exec_detach(napi_env env, napi_callback_info info)
+{
+	ARGS(3);
+	struct job *j = job_new(env, run_exec_detach, done_status);
+
+	if (!j)
+		return NULL;
+	if (arg_sandbox(env, argv[0], &j->sb) < 0 || job_keep(env, j, argv[0]) < 0 ||
+	    arg_strv(env, argv[1], &j->a, "argv", &j->argv, NULL) < 0 ||
+	    config_exec(env, argv[2], &j->a, &j->x.eo) < 0)
+		return job_fail(env, j);
+	return job_start(env, j);
+}
+
+/* ---- snapshots ---------------------------------------------------------------------- */
+
+static int run_snapshot_create(struct job *j)
+{
+	return msb_snapshot_create(j->s[0], j->s[1], &j->x.snap, &j->err);
+}
+
+static napi_value done_snap(napi_env env, struct job *j)
+{
+	return snap_js(env, &j->x.snap);
+}
+
+/* snapshotCreate(sandbox, name): its record. */
+static napi_value js_snapshot_create(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_snapshot_create, done_snap);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "sandbox", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "snapshot name", &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (!j->s[0] || !j->s[1]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID,
+				 "a snapshot needs a sandbox and a name");
+	}
+	return job_start(env, j);
+}
+
+static int run_restore(struct job *j)
+{
+	return msb_snapshot_restore(j->s[0], &j->x.ro, &j->out_sb, &j->err);
+}
+
+/* snapshotRestore(snapshot, opts): a handle on the new sandbox. */
+static napi_value js_snapshot_restore(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_restore, done_sandbox);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "snapshot", &j->s[0]) < 0 ||
+	    config_restore(env, argv[1], &j->a, &j->x.ro) < 0)
+		return job_fail(env, j);
+	if (!j->s[0])
+		j->s[0] = "";
+	return job_start(env, j);
+}
+
+static int run_snapshot_list(struct job *j)
+{
+	msb_snapshot_info *arr = NULL;
+	int r = msb_snapshot_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_snapshot_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_snapshot_info), one_snap);
+}
+
+static int run_snapshot_info(struct job *j)
+{
+	return msb_snapshot_info_get(j->s[0], &j->x.snap, &j->err);
+}
+
+static int run_snapshot_inspect(struct job *j)
+{
+	char *json = NULL;
+	int r = msb_snapshot_inspect_json(j->s[0], &json, &j->err);
+
+	j->out = json;
+	return r;
+}
+
+static int run_snapshot_remove(struct job *j)
+{
+	return msb_snapshot_remove(j->s[0], j->flag, &j->err);
+}
+
+static napi_value js_snapshot_list(napi_env env, napi_callback_info info)
+{
+	return no_name(env, info, run_snapshot_list, done_snapshot_list);
+}
+
+static napi_value js_snapshot_info(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_snapshot_info, done_snap, "snapshot");
+}
+
+static napi_value js_snapshot_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_snapshot_inspect, done_string, "snapshot");
+}
+
+/* snapshotRemove(name, force) */
+static napi_value js_snapshot_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_snapshot_remove, NULL, "snapshot");
+}
+
+/* ---- files (one-shot) ----------------------------------------------------------------- */
+
+/* A file call on a sandbox handle: (handle, path[, path2 | buffer], opts). */
+static napi_value file_call(napi_env env, napi_callback_info info, job_run run,
+			    job_done done, int paths, int buffer)
+{
+	ARGS(4);
+	struct job *j = job_new(env, run, done);
+	size_t o = 2;
+
+	if (!j)
+		return NULL;
+	if (arg_sandbox(env, argv[0], &j->sb) < 0 || job_keep(env, j, argv[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "path", &j->s[0]) < 0)
+		return job_fail(env, j);
+	if (paths == 2 && arg_str(env, argv[o++], &j->a, "path", &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (buffer) {
+		bool is_buf = false;
+		void *data = NULL;
+
+		napi_is_buffer(env, argv[o], &is_buf);
+		if (!is_buf) {
+			job_free(env, j);
+			return throw_msb(env, MSB_E_INVALID, "data must be a Buffer");
+		}
+		napi_get_buffer_info(env, argv[o], &data, &j->len);
+		j->buf = data;
+		if (job_keep(env, j, argv[o++]) < 0)
+			return job_fail(env, j);
+	}
+	if (config_file(env, argv[o], &j->a, &j->fo) < 0)
+		return job_fail(env, j);
+	if (!j->s[0])
+		j->s[0] = "";
+	if (paths == 2 && !j->s[1])
+		j->s[1] = "";
+	return job_start(env, j);
+}
+
+static int run_file_stat(struct job *j)
+{
+	return msb_file_stat(j->sb, j->s[0], &j->fo, &j->x.fi, &j->err);
+}
+
+static napi_value done_file_info(napi_env env, struct job *j)
+{
+	return file_info_js(env, &j->x.fi);
+}
+
+static int run_file_exists(struct job *j)
+{
+	int r = msb_file_exists(j->sb, j->s[0], &j->fo, &j->err);
+
+	j->status = r > 0;
+	return r < 0 ? r : 0;
+}
+
+static napi_value done_bool(napi_env env, struct job *j)
+{
+	return js_bool(env, j->status);
+}
+
+static int run_file_list(struct job *j)
+{
+	msb_file_info *arr = NULL;
+	int r = msb_file_list(j->sb, j->s[0], &j->fo, &arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_file_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_file_info), one_file);
+}
+
+static int run_file_mkdir(struct job *j)
+{
+	return msb_file_mkdir(j->sb, j->s[0], &j->fo, &j->err);
+}
+
+static int run_file_remove(struct job *j)
+{
+	return msb_file_remove(j->sb, j->s[0], &j->fo, &j->err);
+}
+
+static int run_file_rename(struct job *j)
+{
+	return msb_file_rename(j->sb, j->s[0], j->s[1], &j->fo, &j->err);
+}
+
+static int run_file_symlink(struct job *j)
+{
+	/* (target, path) as msb_file_symlink() takes them */
+	return msb_file_symlink(j->sb, j->s[0], j->s[1], &j->fo, &j->err);
+}
+
+static int run_file_read_all(struct job *j)
+{
+	void *data = NULL;
+	int r = msb_file_read_all(j->sb, j->s[0], &j->fo, &data, &j->n, &j->err);
+
+	j->out = data;
+	return r;
+}
+
+static void free_data(napi_env env, void *data, void *hint)
+{
+	free(data);
+}
+
+static napi_value done_read_all(napi_env env, struct job *j)
+{
+	napi_value buf;
+
+	if (napi_create_external_buffer(env, j->n, j->out, free_data, NULL,
+					&buf) != napi_ok) {
+		/* Runtimes that refuse external buffers get a copy. */
+		void *copy;
+
+		if (napi_create_buffer_copy(env, j->n, j->out, &copy, &buf) != napi_ok)
+			return NULL;
+		return buf;
+	}
+	j->out = NULL;
+	return buf;
+}
+
+static int run_file_write_all(struct job *j)
+{
+	return msb_file_write_all(j->sb, j->s[0], j->buf, j->len, &j->fo, &j->err);
+}
+
+static int run_copy_in(struct job *j)
+{
+	msb_copy_opts o = { .user = j->fo.user };
+
+	return msb_copy_in(j->sb, j->s[0], j->s[1], &o, &j->err);
+}
+
+static int run_copy_out(struct job *j)
+{
+	msb_copy_opts o = { .user = j->fo.user };
+
+	return msb_copy_out(j->sb, j->s[0], j->s[1], &o, &j->err);
+}
+
+static napi_value js_file_stat(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_stat, done_file_info, 1, 0);
+}
+
+static napi_value js_file_exists(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_exists, done_bool, 1, 0);
+}
+
+static napi_value js_file_list(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_list, done_file_list, 1, 0);
+}
+
+static napi_value js_file_mkdir(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_mkdir, NULL, 1, 0);
+}
+
+static napi_value js_file_remove(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_remove, NULL, 1, 0);
+}
+
+static napi_value js_file_rename(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_rename, NULL, 2, 0);
+}
+
+/* fileSymlink(handle, target, path, opts) */
+static napi_value js_file_symlink(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_symlink, NULL, 2, 0);
+}
+
+static napi_value js_file_read_all(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_read_all, done_read_all, 1, 0);
+}
+
+/* fileWriteAll(handle, path, buffer, opts) */
+static napi_value js_file_write_all(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_file_write_all, NULL, 1, 1);
+}
+
+/* copyIn(handle, hostPath, guestPath, {user}) */
+static napi_value js_copy_in(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_copy_in, NULL, 2, 0);
+}
+
+/* copyOut(handle, guestPath, hostPath, {user}) */
+static napi_value js_copy_out(napi_env env, napi_callback_info info)
+{
+	return file_call(env, info, run_copy_out, NULL, 2, 0);
+}
+
+/* ---- images ---------------------------------------------------------------------- */
+
+static int run_image_pull(struct job *j)
+{
+	msb_pull_opts o = { .insecure = j->flag };
+
+	return msb_image_pull(j->s[0], &o, &j->x.img, &j->err);
+}
+
+static int run_image_load(struct job *j)
+{
+	msb_load_opts o = { .tag = j->s[1] };
+
+	return msb_image_load(j->s[0], &o, &j->x.img, &j->err);
+}
+
+static napi_value done_image(napi_env env, struct job *j)
+{
+	return image_js(env, &j->x.img);
+}
+
+static int run_image_list(struct job *j)
+{
+	msb_image_info *arr = NULL;
+	int r = msb_image_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_image_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_image_info), one_image);
+}
+
+static int run_image_remove(struct job *j)
+{
+	return msb_image_remove(j->s[0], &j->err);
+}
+
+static int run_image_inspect(struct job *j)
+{
+	char *json = NULL;
+	int r = msb_image_inspect_json(j->s[0], &json, &j->err);
+
+	j->out = json;
+	return r;
+}
+
+/* imagePull(ref, insecure) */
+static napi_value js_image_pull(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_image_pull, done_image, "image reference");
+}
+
+/* imageLoad(path, tag) */
+static napi_value js_image_load(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_image_load, done_image);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "path", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "tag", &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (!j->s[0])
+		j->s[0] = "";
+	return job_start(env, j);
+}
+
+static napi_value js_image_list(napi_env env, napi_callback_info info)
+{
+	return no_name(env, info, run_image_list, done_image_list);
+}
+
+static napi_value js_image_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_image_remove, NULL, "image reference");
+}
+
+static napi_value js_image_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_image_inspect, done_string,
+		       "image reference");
+}
+
+const struct export calls_exports[] = {
+	{ "sandboxCreate", js_sandbox_create },
+	{ "sandboxStart", js_sandbox_start },
+	{ "sandboxOpen", js_sandbox_open },
+	{ "sandboxStop", js_sandbox_stop },
+	{ "sandboxRemove", js_sandbox_remove },
+	{ "sandboxInfo", js_sandbox_info },
+	{ "sandboxList", js_list },
+	{ "sandboxInspect", js_inspect },
+	{ "sandboxLogsPath", js_logs_path },
+	{ "sandboxPorts", js_ports },
+	{ "sandboxWait", js_wait },
+	{ "sandboxStats", js_stats },
+	{ "statsList", js_stats_list },
+	{ "execDetach", js_exec_detach },
+	{ "snapshotCreate", js_snapshot_create },
+	{ "snapshotRestore", js_snapshot_restore },
+	{ "snapshotList", js_snapshot_list },
+	{ "snapshotInfo", js_snapshot_info },
+	{ "snapshotInspect", js_snapshot_inspect },
+	{ "snapshotRemove", js_snapshot_remove },
+	{ "fileStat", js_file_stat },
+	{ "fileExists", js_file_exists },
+	{ "fileList", js_file_list },
+	{ "fileMkdir", js_file_mkdir },
+	{ "fileRemove", js_file_remove },
+	{ "fileRename", js_file_rename },
+	{ "fileSymlink", js_file_symlink },
+	{ "fileReadAll", js_file_read_all },
+	{ "fileWriteAll", js_file_write_all },
+	{ "copyIn", js_copy_in },
+	{ "copyOut", js_copy_out },
+	{ "imagePull", js_image_pull },
+	{ "imageLoad", js_image_load },
+	{ "imageList", js_image_list },
+	{ "imageRemove", js_image_remove },
+	{ "imageInspect", js_image_inspect },
+	{ NULL, NULL },
+};
