@@ -1493,6 +1493,7 @@ TEST(lib_abi_sizes)
 	CHECK_EQ_INT(msb_abi_sizeof("msb_file_info"), sizeof(msb_file_info));
 	CHECK_EQ_INT(msb_abi_sizeof("msb_stats"), sizeof(msb_stats));
 	CHECK_EQ_INT(msb_abi_sizeof("msb_exec_event"), sizeof(msb_exec_event));
+	CHECK_EQ_INT(msb_abi_sizeof("msb_port"), sizeof(msb_port));
 	CHECK_EQ_INT(msb_abi_sizeof("no_such_struct"), 0);
 	CHECK_EQ_INT(msb_abi_sizeof(NULL), 0);
 }
