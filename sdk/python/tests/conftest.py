@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fixtures of the Python SDK's tests (helpers in pysdk.py)."""
 
+import json
 import os
 import shutil
 import socket
@@ -52,22 +53,24 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def registry(home):
-    """A local docker-registry with the test images of tests/images/build.py
-    pushed, and the same busybox image loaded into the store under the
-    names the seeds use (python:3.12, node:20), so their snippets run as
-    written, offline."""
+    """A local docker-registry holding the stand-ins for the images the
+    seeds name (tests/images/seed.py: busybox with SEED_IMAGE=python:3.12
+    or node:20 in its environment), pulled from it through the SDK
+    (Image.pull) and stored under the seeds' own names (Image.load), so
+    their snippets run as written, offline. Yields the registry's
+    host:port; the pull progress reports are kept in ``.progress``."""
+    from microsandbox import Image
+
     reg = shutil.which("docker-registry")
     if not reg:
         pytest.skip("docker-registry not installed (./setup --test)")
-    sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
-    import build  # noqa: E402
-
     root = tempfile.mkdtemp(prefix="msb-pyreg-")
     port = _free_port()
+    host = f"127.0.0.1:{port}"
     cfg = os.path.join(root, "config.yml")
     with open(cfg, "w") as f:
         f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-                f"    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\n")
+                f"    rootdirectory: {root}/data\nhttp:\n  addr: {host}\n")
     p = subprocess.Popen([reg, "serve", cfg], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:
@@ -80,15 +83,28 @@ def registry(home):
                 if time.time() > end:
                     raise
                 time.sleep(0.05)
-        build.push_all(f"http://127.0.0.1:{port}")
-        bb = build.Image([(build.busybox_layer(), "gzip")],
-                         config={"Env": [build.PATH_ENV], "Cmd": ["sh"]})
-        for tag in ("python:3.12", "node:20"):
-            d = os.path.join(root, tag.replace(":", "-"))
-            build.write_layout(bb, d, tag)
-            msb("load", "-q", "--tag", tag, d)
-        yield f"127.0.0.1:{port}"
+        out = subprocess.run([sys.executable,
+                              os.path.join(ROOT, "tests", "images", "seed.py"),
+                              f"http://{host}", os.path.join(root, "layouts")],
+                             capture_output=True, text=True, check=True).stdout
+        progress = []
+
+        async def store():
+            for ref, layout in json.loads(out).items():
+                await Image.pull(f"{host}/{ref}", progress=progress.append)
+                await Image.load(layout, tag=ref)
+        run(store())
+        yield Registry(host, progress)
     finally:
         p.kill()
         p.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class Registry(str):
+    """The registry's host:port, with what its pulls reported."""
+
+    def __new__(cls, host, progress):
+        r = super().__new__(cls, host)
+        r.progress = progress
+        return r

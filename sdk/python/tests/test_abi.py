@@ -1,19 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The structs the SDK lays out by hand (microsandbox._lib) against msb.h,
-field by field: a C program prints offsetof() of every field ctypes
-names, and each must match. msb_abi_sizeof() catches a struct that grew
-when the library loads; this catches a field moved or retyped at the same
-size, before anyone runs it. No sandbox is booted."""
+"""The binding itself, with no sandbox booted: the structs the SDK lays out
+by hand (microsandbox._lib) against msb.h, field by field (a C program
+prints offsetof() of every field ctypes names, and each must match:
+msb_abi_sizeof() catches a struct that grew when the library loads, this
+a field moved or retyped at the same size), and the error classes against
+the library's codes."""
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 
 import pytest
 
 from .pysdk import BUILD, ROOT
-from microsandbox import _lib
+from microsandbox import _lib, errors
 
 
 def test_struct_layouts_match_msb_h(tmp_path):
@@ -48,3 +50,35 @@ def test_library_sizes_match():
         os.path.join(BUILD, "lib", "libmsb.so.0"))
     for cname, struct in _lib.STRUCTS.items():
         assert lib.msb_abi_sizeof(cname.encode()) == ctypes.sizeof(struct), cname
+
+
+def test_every_public_struct_has_its_size():
+    """A struct added to msb.h is in msb_abi_sizeof()'s table (src/lib/abi.c)
+    too, so a binding can check it."""
+    with open(os.path.join(ROOT, "include", "msb.h")) as f:
+        names = re.findall(r"^typedef struct (msb_\w+) \{", f.read(), re.M)
+    assert len(names) > 15
+    lib = _lib.lib()
+    missing = [n for n in names if not lib.msb_abi_sizeof(n.encode())]
+    assert not missing, f"not in src/lib/abi.c: {missing}"
+
+
+def test_every_library_error_has_its_class():
+    """Each MSB_E_* code raises an exception class of its own, carrying the
+    code, its name and the message."""
+    lib = _lib.lib()
+    seen = set()
+    for code in [*range(-1, -256, -1), *range(-1000, -1100, -1)]:
+        name = lib.msb_error_name(code).decode()
+        if not name.startswith("MSB_E_") or name == "MSB_E_UNKNOWN":
+            continue
+        seen.add(name)
+        e = errors.from_code(code, name, "what happened")
+        assert type(e) is not errors.MicrosandboxError, f"{name} has no class"
+        assert (e.code, e.name, str(e)) == (code, name, "what happened")
+        # what the SDK raises by itself carries the same
+        assert (type(e)._name, type(e)._code) == (name, code)
+    assert {"MSB_E_NOT_FOUND", "MSB_E_DAMAGED", "MSB_E_POLICY"} <= seen
+    # errno values from the guest: their own classes or a FileError
+    e = errors.from_code(-28, "ENOSPC", "full")
+    assert isinstance(e, errors.FileError) and e.errno == 28

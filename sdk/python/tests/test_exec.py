@@ -86,6 +86,39 @@ def test_cancel_kills_in_the_guest(shared):
     run(main())
 
 
+def test_output_callbacks(shared):
+    async def main():
+        seen = []
+        r = await shared.exec("sh -c 'echo a; sleep 0.2; echo b >&2; sleep 0.2; echo c'",
+                              on_output=seen.append)
+        assert [(c.stream, c.text) for c in seen] == \
+            [("stdout", "a\n"), ("stderr", "b\n"), ("stdout", "c\n")]
+        assert (r.stdout, r.stderr) == ("a\nc\n", "b\n")  # the result has it all
+        got = []
+
+        async def slow(chunk):
+            await asyncio.sleep(0.01)
+            got.append(chunk.data)
+        r = await shared.exec("seq 1000", on_output=slow)
+        assert b"".join(got) == r.stdout_bytes and r.stdout.split()[-1] == "1000"
+
+        # a callback that raises: the error is the caller's, the command is
+        # killed in the guest
+        def boom(chunk):
+            raise ValueError("enough")
+        with pytest.raises(ValueError, match="enough"):
+            await shared.exec(["sh", "-c", "echo $$ > /tmp/cb.pid; echo go; exec sleep 600"],
+                              on_output=boom)
+        pid = (await shared.exec("cat /tmp/cb.pid")).stdout.strip()
+        for _ in range(100):
+            if (await shared.exec(["kill", "-0", pid])).exit_code:
+                break
+            await asyncio.sleep(0.1)
+        assert (await shared.exec(["kill", "-0", pid])).exit_code != 0, \
+            "the command still runs after its callback raised"
+    run(main())
+
+
 def test_fifty_at_once_on_one_loop_without_threads(shared):
     async def main():
         await shared.exec("true")  # the handle, opened once

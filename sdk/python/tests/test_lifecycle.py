@@ -103,29 +103,6 @@ def test_missing_image(registry):
     run(main())
 
 
-def test_image_from_a_registry_and_a_snapshot(registry):
-    """An image pulled from the local registry at create; then the seeds'
-    snapshot flow, one fork."""
-    base, fork = unique("pybase"), unique("pyfork")
-
-    async def main():
-        sb = await Sandbox.create(base, image=f"{registry}/busybox:1")
-        try:
-            await sb.exec("sh -c 'echo ready > /root/state'", shell=False)
-            snap = await sb.snapshot(base + "-snap")
-            assert snap.kind == "full"
-            w = await snap.restore(fork, env={"WORKER_ID": "7"})
-            try:
-                r = await w.exec("sh -c 'cat /root/state; echo $WORKER_ID'")
-                assert r.stdout == "ready\n7\n"
-            finally:
-                await w.remove(force=True)
-            await snap.remove()
-        finally:
-            await sb.remove(force=True)
-    run(main())
-
-
 def test_stopped_mid_command(home):
     name = unique("pystop")
 

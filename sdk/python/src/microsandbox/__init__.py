@@ -21,21 +21,26 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
                      LibraryNotFound, MicrosandboxError, NotFound, NotRunning,
                      NotSupported, PermissionDenied, PolicyRefused,
-                     ProtocolError, SandboxStopped, Timeout)
+                     ProtocolError, SandboxStopped, SnapshotDamaged,
+                     Timeout)
 from .files import FileInfo, Files
+from .images import Image, ImageInfo, PullProgress
 from .process import ExecResult, OutputChunk, Process
-from .sandbox import Metrics, Sandbox, SandboxInfo, Snapshot
+from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
+                      SnapshotInfo)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sandbox", "SandboxInfo", "Snapshot", "Metrics", "ExecResult", "Process",
+    "Sandbox", "SandboxInfo", "Snapshot", "SnapshotInfo", "Metrics", "Port",
+    "Image", "ImageInfo", "PullProgress", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",
     "BootFailed", "PolicyRefused", "ExecFailed", "ProtocolError", "FileError",
+    "SnapshotDamaged",
     "NotSupported", "CommandError", "ExecTimeout", "library_path",
 ]
 

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import sys
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double,
-                    c_int, c_int64, c_size_t, c_uint, c_uint32, c_uint64,
-                    c_void_p)
+                    c_int, c_int64, c_size_t, c_uint, c_uint16, c_uint32,
+                    c_uint64, c_void_p)
 
 from .errors import LibraryNotFound
 
@@ -150,11 +150,41 @@ class FileEvent(Structure):
                 ("entry", POINTER(FileInfo)), ("size", c_uint64)]
 
 
+class Port(Structure):
+    _fields_ = [("host_ip", c_char * 64), ("host_port", c_uint16),
+                ("guest_port", c_uint16)]
+
+
 PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_char_p, c_uint64, c_uint64)
 
 
 class CopyOpts(Structure):
     _fields_ = [("user", c_char_p), ("progress", PROGRESS_FN), ("ctx", c_void_p)]
+
+
+class PullProgress(Structure):
+    _fields_ = [("phase", c_char_p), ("digest", c_char_p), ("done", c_uint64),
+                ("total", c_uint64), ("index", c_uint), ("count", c_uint)]
+
+
+PULL_PROGRESS_FN = CFUNCTYPE(None, c_void_p, POINTER(PullProgress))
+
+
+class PullOpts(Structure):
+    _fields_ = [("insecure", c_int), ("progress", PULL_PROGRESS_FN),
+                ("ctx", c_void_p)]
+
+
+class ImageInfo(Structure):
+    _fields_ = [("reference", c_char * 600), ("canonical", c_char * 600),
+                ("digest", c_char * 80), ("id", c_char * 80),
+                ("size", c_uint64), ("layers", c_uint), ("pulled_at", c_int64),
+                ("fetched", c_uint), ("builtin", c_int)]
+
+
+class LoadOpts(Structure):
+    _fields_ = [("tag", c_char_p), ("progress", PULL_PROGRESS_FN),
+                ("ctx", c_void_p)]
 
 
 # Every struct this module lays out, by its C name.
@@ -165,7 +195,9 @@ STRUCTS = {
     "msb_restore_opts": RestoreOpts, "msb_stats": Stats,
     "msb_exec_opts": ExecOpts, "msb_exec_event": ExecEvent, "msb_output": Output,
     "msb_file_info": FileInfo, "msb_file_opts": FileOpts,
-    "msb_file_event": FileEvent, "msb_copy_opts": CopyOpts,
+    "msb_file_event": FileEvent, "msb_copy_opts": CopyOpts, "msb_port": Port,
+    "msb_pull_progress": PullProgress, "msb_pull_opts": PullOpts,
+    "msb_image_info": ImageInfo, "msb_load_opts": LoadOpts,
 }
 
 _E = POINTER(MsbError)
@@ -190,6 +222,10 @@ PROTOTYPES = {
     "msb_sandbox_info_get": (c_int, [c_char_p, POINTER(SandboxInfo), _E]),
     "msb_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_sandbox_logs_path": (c_int, [c_char_p, c_char_p, c_size_t, _E]),
+    "msb_sandbox_ports": (c_int, [c_char_p, POINTER(POINTER(Port)),
+                                  POINTER(c_size_t), _E]),
+    "msb_sandbox_wait": (c_int, [c_char_p, c_uint, POINTER(c_int), _E]),
+    "msb_home": (c_char_p, []),
     "msb_sandbox_stats": (c_int, [c_char_p, POINTER(Stats), _E]),
     "msb_stats_list": (c_int, [c_int, POINTER(POINTER(Stats)), POINTER(c_size_t), _E]),
     "msb_snapshot_create": (c_int, [c_char_p, c_char_p, POINTER(SnapshotInfo), _E]),
@@ -197,6 +233,9 @@ PROTOTYPES = {
     "msb_snapshot_restore": (c_int, [c_char_p, POINTER(RestoreOpts), POINTER(_P), _E]),
     "msb_snapshot_info_get": (c_int, [c_char_p, POINTER(SnapshotInfo), _E]),
     "msb_snapshot_remove": (c_int, [c_char_p, c_int, _E]),
+    "msb_snapshot_list": (c_int, [POINTER(POINTER(SnapshotInfo)),
+                                  POINTER(c_size_t), _E]),
+    "msb_snapshot_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_exec_start": (c_int, [_P, c_str_array, POINTER(ExecOpts), POINTER(_P), _E]),
     "msb_exec_fd": (c_int, [_P]),
     "msb_exec_next": (c_int, [_P, POINTER(ExecEvent), c_int, _E]),
@@ -205,6 +244,8 @@ PROTOTYPES = {
     "msb_exec_signal": (c_int, [_P, c_int, _E]),
     "msb_exec_resize": (c_int, [_P, c_uint, c_uint, _E]),
     "msb_exec_free": (None, [_P]),
+    "msb_exec_detach": (c_int, [_P, c_str_array, POINTER(ExecOpts),
+                                POINTER(c_int), _E]),
     "msb_file_open": (c_int, [_P, c_int, c_char_p, POINTER(FileOpts), POINTER(_P), _E]),
     "msb_file_fd": (c_int, [_P]),
     "msb_file_next": (c_int, [_P, POINTER(FileEvent), c_int, _E]),
@@ -225,6 +266,11 @@ PROTOTYPES = {
     "msb_file_symlink": (c_int, [_P, c_char_p, c_char_p, POINTER(FileOpts), _E]),
     "msb_copy_in": (c_int, [_P, c_char_p, c_char_p, POINTER(CopyOpts), _E]),
     "msb_copy_out": (c_int, [_P, c_char_p, c_char_p, POINTER(CopyOpts), _E]),
+    "msb_image_pull": (c_int, [c_char_p, POINTER(PullOpts), POINTER(ImageInfo), _E]),
+    "msb_image_load": (c_int, [c_char_p, POINTER(LoadOpts), POINTER(ImageInfo), _E]),
+    "msb_image_list": (c_int, [POINTER(POINTER(ImageInfo)), POINTER(c_size_t), _E]),
+    "msb_image_remove": (c_int, [c_char_p, _E]),
+    "msb_image_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
 }
 
 _HINT = ("install microsandbox (./setup in its repository installs libmsb "

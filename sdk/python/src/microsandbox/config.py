@@ -62,6 +62,8 @@ class Network:
     ports       published ports: ``"8080:80"``, ``"127.0.0.1:8080:80"``,
                 or ``(host_port, guest_port)``
     plugin      a shared object with network hooks (msb_net_plugin.h)
+    allow_host  TCP ports of the host's loopback the guest may reach at
+                the gateway (``host.msb.internal:PORT``), e.g. ``[11434]``
     on_dns, on_http
                 hooks written in Python: accepted here, refused at create
                 until the hook protocol (issue 14) lands; a ``plugin`` does
@@ -75,6 +77,7 @@ class Network:
     dns: str | None = None
     ports: Sequence[Union[str, tuple]] | None = None
     plugin: str | None = None
+    allow_host: Sequence[Union[int, str]] | None = None
     on_dns: Callable[[Any], Any] | None = None
     on_http: Callable[[Any], Any] | None = None
 
@@ -192,7 +195,7 @@ def _arr(keep, items) -> Any:
     return a.ptr
 
 
-def build(name: str, *, image=None, cpus=None, memory=None, env=None,
+def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
           workdir=None, user=None, volumes=None, network=None, secrets=None,
           ports=None, on_secret_violation=None, tls_bypass=None,
           tls_upstream_ca=None, kernel=None, boot_timeout=None,
@@ -220,6 +223,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, env=None,
         c.cpus = cpus
     if memory is not None:
         c.memory_mib = parse_memory(memory)
+    if disk is not None:
+        c.disk_mib = parse_memory(disk, "disk")
     if env:
         items = [f"{k}={v}" for k, v in env.items()] if isinstance(env, Mapping) \
             else list(env)
@@ -251,6 +256,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, env=None,
     all_ports = list(net.ports or []) + list(ports or [])
     c.net.ports = _arr(keep, [_port(p) for p in all_ports]) if all_ports else None
     c.net.plugin = s(net.plugin)
+    if net.allow_host:
+        c.net.allow_host = _arr(keep, [str(p) for p in net.allow_host])
     if volumes:
         vols = (_lib.Volume * len(volumes))()
         for i, (gpath, spec) in enumerate(volumes.items()):
@@ -317,11 +324,12 @@ def build(name: str, *, image=None, cpus=None, memory=None, env=None,
     return out
 
 
-def parse_memory(memory) -> int:
+def parse_memory(memory, what="memory") -> int:
     """MiB from 512, "512M", "1G", "1.5GiB"."""
     if isinstance(memory, int):
-        if memory <= 0:
-            raise InvalidArgument(f"invalid memory {memory!r}")
+        if isinstance(memory, bool) or memory <= 0:
+            raise InvalidArgument(f"invalid {what} {memory!r}: MiB (an integer "
+                                  "above 0) or a size such as \"1G\"")
         return memory
     mib = ctypes.c_uint64()
     err = _lib.MsbError()

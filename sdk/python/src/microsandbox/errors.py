@@ -53,9 +53,13 @@ class NotRunning(MicrosandboxError):
 class AlreadyInState(MicrosandboxError):
     """Start of a running sandbox, stop of a stopped one."""
 
+    _name, _code = "MSB_E_ALREADY", -114
+
 
 class Busy(MicrosandboxError):
     """Remove of a running sandbox without force; too many connections."""
+
+    _name, _code = "MSB_E_BUSY", -16
 
 
 class Timeout(MicrosandboxError, TimeoutError):
@@ -73,30 +77,51 @@ class SandboxStopped(MicrosandboxError):
 class PermissionDenied(MicrosandboxError, PermissionError):
     """Refused by the guest's file permissions, or by a registry."""
 
+    _name, _code = "MSB_E_PERMISSION", -13
+
 
 class ImagePullFailed(MicrosandboxError):
     """An image could not be pulled (registry unreachable, refused...)."""
 
+    _name, _code = "MSB_E_PULL", -1001
+
 
 class ImageNotFound(ImagePullFailed, NotFound):
     """The registry has no such image."""
+
+    _name, _code = "MSB_E_IMAGE_NOT_FOUND", -1002
 
 
 class BootFailed(MicrosandboxError):
     """The sandbox did not boot; the message ends with its console's last
     lines, and ``msb logs NAME`` has the rest."""
 
+    _name, _code = "MSB_E_BOOT", -1003
+
 
 class PolicyRefused(MicrosandboxError):
     """Refused by a security policy (a secret with private ranges opened)."""
+
+    _name, _code = "MSB_E_POLICY", -1004
 
 
 class ExecFailed(MicrosandboxError):
     """The guest could not start the command (unknown user, ...)."""
 
+    _name, _code = "MSB_E_EXEC", -1005
+
+
+class SnapshotDamaged(MicrosandboxError):
+    """A snapshot's files do not match its record (truncated, edited): it
+    is not restored."""
+
+    _name, _code = "MSB_E_DAMAGED", -1006
+
 
 class ProtocolError(MicrosandboxError):
     """A peer broke its protocol."""
+
+    _name, _code = "MSB_E_PROTOCOL", -71
 
 
 class FileError(MicrosandboxError, OSError):
@@ -146,7 +171,8 @@ _BY_NAME = {
     "MSB_E_PERMISSION": PermissionDenied, "MSB_E_PROTOCOL": ProtocolError,
     "MSB_E_PULL": ImagePullFailed, "MSB_E_IMAGE_NOT_FOUND": ImageNotFound,
     "MSB_E_BOOT": BootFailed, "MSB_E_POLICY": PolicyRefused,
-    "MSB_E_EXEC": ExecFailed, "EPERM": PermissionDenied,
+    "MSB_E_EXEC": ExecFailed, "MSB_E_DAMAGED": SnapshotDamaged,
+    "EPERM": PermissionDenied,
     "EOPNOTSUPP": NotSupported,
 }
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import inspect
 import shlex
 import signal as _signal
 from dataclasses import dataclass
-from typing import AsyncIterator, Mapping, Sequence, Union
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence, Union
 
 from . import _lib
 from ._native import Sends, call, raise_for
@@ -76,6 +77,7 @@ class ExecResult:
 
 
 Command = Union[str, Sequence[str]]
+OutputCallback = Callable[[OutputChunk], Any]
 
 
 def argv_of(cmd: Command, shell: bool = False) -> list:
@@ -256,20 +258,29 @@ class Process:
             self._wake.clear()
             await self._wake.wait()
 
-    async def wait(self) -> ExecResult:
-        """Its end, with the output not yet iterated."""
+    async def wait(self, *, on_output: OutputCallback | None = None) -> ExecResult:
+        """Its end, with the output not yet iterated; ``on_output(chunk)``
+        sees each chunk of it first (a coroutine function is awaited). If
+        the callback raises, the process is killed and the error raised."""
         out, err = bytearray(), bytearray()
         try:
-            while not self._done.done():
-                self._take(out, err)
+            while True:
+                while self._queue:
+                    c = self._queue.pop(0)
+                    self._held -= len(c.data)
+                    (out if c.stream == "stdout" else err).extend(c.data)
+                    if on_output is not None:
+                        r = on_output(c)
+                        if inspect.isawaitable(r):
+                            await r
+                if self._done.done():
+                    break
                 self._resume()
                 self._wake.clear()
-                if not self._done.done():
-                    await self._wake.wait()
-        except asyncio.CancelledError:
+                await self._wake.wait()
+        except BaseException:
             self._cancelled()
             raise
-        self._take(out, err)
         code, sig, timed_out = self._done.result()
         res = ExecResult(self.argv, code, bytes(out), bytes(err), sig,
                          timed_out, self.pid or 0)
@@ -278,12 +289,6 @@ class Process:
                 f"{shlex.join(self.argv)} ran past its timeout of "
                 f"{self._timeout} s and was killed", res)
         return res
-
-    def _take(self, out, err):
-        for c in self._queue:
-            (out if c.stream == "stdout" else err).extend(c.data)
-        self._queue.clear()
-        self._held = 0
 
     @property
     def returncode(self) -> int | None:

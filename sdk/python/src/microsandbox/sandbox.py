@@ -26,7 +26,7 @@ from . import _lib, config, process
 from ._native import blocking, call
 from .errors import InvalidArgument, NotFound, NotSupported
 from .files import Files
-from .process import Command, ExecResult, Process, argv_of
+from .process import Command, ExecResult, OutputCallback, Process, argv_of
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,16 @@ def _record(i: _lib.SandboxInfo) -> SandboxInfo:
                        i.started_at, i.stopped_at,
                        _lib.text(i.error) or None,
                        _lib.text(i.from_snapshot) or None)
+
+
+@dataclass(frozen=True)
+class Port:
+    """A published port as bound: connections to ``host_ip:host_port``
+    reach the guest's ``guest_port``."""
+
+    host_ip: str
+    host_port: int
+    guest_port: int
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,7 @@ class Sandbox:
 
     def __init__(self, name: str, *, _handle: _Handle | None = None,
                  boot_ms: int = 0):
+        _check_name(name)
         self.name = name
         self.boot_ms = boot_ms
         self._h = _handle
@@ -171,6 +182,7 @@ class Sandbox:
     @classmethod
     def create(cls, name: str, *, image: str | None = None,
                cpus: int | None = None, memory: int | str | None = None,
+               disk: int | str | None = None,
                env: Mapping[str, str] | Sequence[str] | None = None,
                workdir: str | None = None, user: str | None = None,
                volumes: Mapping[str, config.VolumeSpec] | None = None,
@@ -187,7 +199,8 @@ class Sandbox:
         """Make a sandbox and boot it; returns once its guest is ready.
 
         ``image``: any OCI reference (pulled if missing) or None for the
-        built-in ``default``; ``memory``: MiB or ``"1G"``; ``env``: the
+        built-in ``default``; ``memory``: MiB or ``"1G"``; ``disk``: the
+        writable disk's size (default 4G, sparse); ``env``: the
         environment of every command; ``volumes``: guest path to a host
         path, ``HostDir``, ``MemFs`` or ``PluginFs``; ``network``: a
         ``Network``; ``secrets``: variable to ``(value, hosts)`` or a
@@ -201,7 +214,7 @@ class Sandbox:
                 "plugin system (issue 14); a network or filesystem plugin "
                 "in C works today: Network(plugin=...), PluginFs(...)")
         cfg = config.build(name, image=image, cpus=cpus, memory=memory,
-                           env=env, workdir=workdir, user=user,
+                           disk=disk, env=env, workdir=workdir, user=user,
                            volumes=volumes, network=network, secrets=secrets,
                            ports=ports,
                            on_secret_violation=on_secret_violation,
@@ -219,6 +232,7 @@ class Sandbox:
     @classmethod
     async def get(cls, name: str) -> "Sandbox":
         """The sandbox named @name, running or not (NotFound if none)."""
+        _check_name(name)
         await blocking(_info_get, name)
         return cls(name)
 
@@ -250,6 +264,39 @@ class Sandbox:
             finally:
                 _lib.free(p)
         return await blocking(run)
+
+    async def ports(self) -> list[Port]:
+        """Its published ports as bound while it runs (none otherwise): a
+        ``"80"`` or ``(0, 80)`` asked for gets a free host port, told here."""
+        def run():
+            p = ctypes.POINTER(_lib.Port)()
+            n = ctypes.c_size_t()
+            call(_lib.lib().msb_sandbox_ports, self.name.encode(),
+                 ctypes.byref(p), ctypes.byref(n))
+            try:
+                return [Port(_lib.text(p[i].host_ip), p[i].host_port,
+                             p[i].guest_port) for i in range(n.value)]
+            finally:
+                _lib.free(p)
+        return await blocking(run)
+
+    async def wait(self, timeout: float | None = None) -> int:
+        """Until its detached ``command`` has ended (its exit status), or,
+        without one, until it no longer runs (0); a failed sandbox raises
+        with its reason. ``timeout`` seconds: Timeout when they run out."""
+        ms = 0 if timeout is None else max(1, int(timeout * 1000))
+        status = ctypes.c_int()
+        await blocking(call, _lib.lib().msb_sandbox_wait, self.name.encode(),
+                       ms, ctypes.byref(status))
+        return status.value
+
+    def log_path(self) -> str:
+        """The file holding its guest console and agent messages (``msb
+        logs``)."""
+        buf = ctypes.create_string_buffer(4096)
+        call(_lib.lib().msb_sandbox_logs_path, self.name.encode(), buf,
+             len(buf))
+        return _lib.text(buf.value)
 
     async def start(self) -> "Sandbox":
         """Boot it again with its disk (a stopped or failed sandbox)."""
@@ -301,14 +348,17 @@ class Sandbox:
     async def exec(self, cmd: Command, *, env=None, cwd=None, user=None,
                    stdin: bytes | str | None = None,
                    timeout: float | None = None, check: bool = False,
-                   shell: bool = False, tty=False) -> ExecResult:
+                   shell: bool = False, tty=False,
+                   on_output: OutputCallback | None = None) -> ExecResult:
         """Run @cmd to its end: a command line (``"pip install numpy"``,
         split as a shell splits words, nothing expanded) or an argv list;
         ``shell=True`` hands the string to ``/bin/sh -c`` instead (pipes,
         ``$VARS``, ``&&``). Its exit code is data (``result.exit_code``)
         unless ``check=True``; ``timeout`` seconds kill it in the guest and
         raise ExecTimeout (with what it printed); cancelling the awaiting
-        task kills it too."""
+        task kills it too. ``on_output(chunk)`` is called with each
+        OutputChunk as it arrives (a coroutine function is awaited); the
+        result still holds all of the output."""
         argv = argv_of(cmd, shell)
         h = await self._handle()
         p = process.start(h, argv, env=env, cwd=cwd, user=user, tty=tty,
@@ -323,7 +373,7 @@ class Sandbox:
                 await p.close_stdin()
             feeder = asyncio.ensure_future(feed())
         try:
-            res = await p.wait()
+            res = await p.wait(on_output=on_output)
         finally:
             if feeder is not None and not feeder.done():
                 feeder.cancel()
@@ -341,6 +391,25 @@ class Sandbox:
         h = await self._handle()
         return process.start(h, argv, env=env, cwd=cwd, user=user, tty=tty,
                              timeout=timeout, stdin=stdin)
+
+    async def exec_detached(self, cmd: Command, *, env=None, cwd=None,
+                            user=None, timeout: float | None = None,
+                            shell: bool = False) -> int:
+        """Start @cmd in the background and return its pid in the guest once
+        it runs (``msb exec -d``): its output goes to the sandbox's log, and
+        it lives on after this program ends."""
+        argv = argv_of(cmd, shell)
+        h = await self._handle()
+
+        def run():
+            keep: list = []
+            o = process.exec_opts(env, cwd, user, False, timeout, False, keep)
+            av = _lib.StrArray(argv)
+            pid = ctypes.c_int()
+            call(_lib.lib().msb_exec_detach, h, av.ptr, ctypes.byref(o),
+                 ctypes.byref(pid))
+            return pid.value
+        return await blocking(run)
 
     # -- metrics ---------------------------------------------------------------
 
@@ -371,6 +440,8 @@ class Sandbox:
         """Save it whole under @name (docs/snapshots.md): a running sandbox is
         paused while its memory, CPU state and disk are saved, then resumes;
         one with volumes, or stopped, gives a disk-only snapshot."""
+        _check_name(name, "snapshot")
+
         def run():
             info = _lib.SnapshotInfo()
             call(_lib.lib().msb_snapshot_create, self.name.encode(),
@@ -397,11 +468,46 @@ class Sandbox:
                            "not in this version of microsandbox")
 
 
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot's record (``Snapshot.list()``, ``snap.info()``). ``kind``
+    is "full" (memory, CPU state and disk: restored running) or "disk"
+    (restored by booting; ``reason`` says why); ``users`` counts the
+    sandboxes restored from it that still exist."""
+
+    name: str
+    source: str
+    kind: str
+    reason: str | None
+    image: str
+    cpus: int
+    memory_mib: int
+    created_at: int
+    ram_bytes: int
+    disk_bytes: int
+    size_bytes: int
+    users: int
+
+
+def _snapshot_record(i: _lib.SnapshotInfo) -> SnapshotInfo:
+    return SnapshotInfo(_lib.text(i.name), _lib.text(i.source),
+                        _lib.text(i.kind), _lib.text(i.reason) or None,
+                        _lib.text(i.image), i.cpus, i.memory_mib, i.created_at,
+                        i.ram_bytes, i.disk_bytes, i.size_bytes, i.users)
+
+
+def _snapshot_info(name: str) -> SnapshotInfo:
+    i = _lib.SnapshotInfo()
+    call(_lib.lib().msb_snapshot_info_get, name.encode(), ctypes.byref(i))
+    return _snapshot_record(i)
+
+
 class Snapshot:
     """A saved sandbox (``Sandbox.snapshot``, ``Snapshot.get``), to fork
     sandboxes from."""
 
     def __init__(self, name: str, kind: str = ""):
+        _check_name(name, "snapshot")
         self.name = name
         self.kind = kind  # "full" or "disk"
 
@@ -410,12 +516,39 @@ class Snapshot:
 
     @classmethod
     async def get(cls, name: str) -> "Snapshot":
+        """The snapshot named @name (NotFound if none)."""
+        _check_name(name, "snapshot")
+        info = await blocking(_snapshot_info, name)
+        return cls(name, info.kind)
+
+    @classmethod
+    async def list(cls) -> list[SnapshotInfo]:
+        """Every snapshot, oldest first."""
         def run():
-            info = _lib.SnapshotInfo()
-            call(_lib.lib().msb_snapshot_info_get, name.encode(),
-                 ctypes.byref(info))
-            return _lib.text(info.kind)
-        return cls(name, await blocking(run))
+            p = ctypes.POINTER(_lib.SnapshotInfo)()
+            n = ctypes.c_size_t()
+            call(_lib.lib().msb_snapshot_list, ctypes.byref(p), ctypes.byref(n))
+            try:
+                return [_snapshot_record(p[i]) for i in range(n.value)]
+            finally:
+                _lib.free(p)
+        return await blocking(run)
+
+    async def info(self) -> SnapshotInfo:
+        return await blocking(_snapshot_info, self.name)
+
+    async def inspect(self) -> dict:
+        """Its full record, with its path, size and the sandboxes using it
+        (as ``msb snapshot inspect``)."""
+        def run():
+            p = ctypes.c_void_p()
+            call(_lib.lib().msb_snapshot_inspect_json, self.name.encode(),
+                 ctypes.byref(p))
+            try:
+                return json.loads(ctypes.string_at(p))
+            finally:
+                _lib.free(p)
+        return await blocking(run)
 
     async def restore(self, name: str, *, env: Mapping[str, str] | None = None,
                       cpus: int | None = None, memory: int | str | None = None,
@@ -423,6 +556,7 @@ class Snapshot:
                       ephemeral: bool = False) -> Sandbox:
         """A new sandbox @name continuing from this snapshot; ``env`` is given
         to every later command (restored processes read /run/msb/env)."""
+        _check_name(name)
         o = _lib.RestoreOpts()
         _lib.lib().msb_restore_opts_init(ctypes.byref(o))
         keep = [name.encode()]
@@ -447,10 +581,12 @@ class Snapshot:
         return Sandbox(name, _handle=handle, boot_ms=ms)
 
     async def remove(self, *, force: bool = False) -> None:
+        """Delete it; refused (Busy) while sandboxes restored from it exist,
+        unless @force (they can then no longer start)."""
         await blocking(call, _lib.lib().msb_snapshot_remove, self.name.encode(),
                        int(force))
 
 
-def _check_name(name: str) -> None:
+def _check_name(name, what="sandbox") -> None:
     if not isinstance(name, str):
-        raise InvalidArgument("a sandbox name is a string")
+        raise InvalidArgument(f"a {what} name is a string, not {name!r}")
