@@ -12,7 +12,7 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
-LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lpthread -ldl -lm
+LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lyaml -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
 	src/engine/qemu.c src/engine/qmp.c src/engine/save.c src/engine/guest.c $(wildcard src/lib/*.c) \
@@ -287,8 +287,16 @@ $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common
 		-o $@ fuzz/unpack.c src/image/unpack.c src/common/util.c \
 		-larchive -lcrypto
 
+# Sandboxfiles into the project loader (fuzz/sandboxfile.c), over the
+# library's own checks.
+$(B)/fuzz/sandboxfile: fuzz/sandboxfile.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-Isrc/net -Isrc/tls -Isrc/secrets -Isrc/fs -Isrc/http \
+		-o $@ fuzz/sandboxfile.c $(LIB_SRC) $(LIBS)
+
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
-	registry unpack logtext
+	registry unpack logtext sandboxfile
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

@@ -769,6 +769,49 @@ MSB_API int msb_registry_login(const char *registry, const char *user,
 			       const char *password, msb_error *err);
 MSB_API int msb_registry_logout(const char *registry, msb_error *err);
 
+/* ---- projects (docs/projects.md) ------------------------------------------ *
+ * A Sandboxfile declares sandboxes (each what msb run can set, plus
+ * scripts, dependencies and a health check) and named volumes. Sandbox KEY
+ * of project P is the sandbox "P-KEY"; volume V is the named volume "P-V"
+ * (unless external). Relative paths in the file are relative to its
+ * directory. Every error in a file names it with the line and column:
+ * "Sandboxfile:12:7: sandboxes.api.memory: invalid memory size ...". */
+
+typedef struct msb_project msb_project;
+
+/* msb_project_find() - the Sandboxfile in directory @start (NULL: the
+ * current one) or the nearest above it, into @buf. */
+MSB_API int msb_project_find(const char *start, char *buf, size_t n,
+			     msb_error *err);
+/* msb_project_load() - read and check Sandboxfile @path (NULL: found by
+ * msb_project_find()). Nothing is made or started. */
+MSB_API int msb_project_load(const char *path, msb_project **out,
+			     msb_error *err);
+/* msb_project_parse() - the same from @len bytes of @text, as if read
+ * from @path (which names it in messages and anchors relative paths). */
+MSB_API int msb_project_parse(const char *text, size_t len, const char *path,
+			      msb_project **out, msb_error *err);
+MSB_API void msb_project_free(msb_project *p);
+MSB_API const char *msb_project_name(const msb_project *p);
+/* msb_project_file() - the Sandboxfile's absolute path. */
+MSB_API const char *msb_project_file(const msb_project *p);
+/* msb_project_count() / msb_project_sandbox() - the sandboxes in start
+ * order (dependencies first): the @i-th's key in the file ("api"), and
+ * its sandbox's name ("my-project-api") in *@name (may be NULL). */
+MSB_API size_t msb_project_count(const msb_project *p);
+MSB_API const char *msb_project_sandbox(const msb_project *p, size_t i,
+					const char **name);
+/* msb_project_config_json() - the project resolved (paths absolute, env
+ * files read, secrets bound to their hosts, each sandbox's definition
+ * hash), as 'msb project config' prints it; free() it. */
+MSB_API int msb_project_config_json(const msb_project *p, char **json,
+				    msb_error *err);
+/* msb_project_script() - the command of script @script of sandbox
+ * @sandbox (its key), NULL-terminated, one allocation: free() it. */
+MSB_API int msb_project_script(const msb_project *p, const char *sandbox,
+			       const char *script, char ***argv,
+			       msb_error *err);
+
 /* ---- environment -------------------------------------------------------- */
 
 /* The state directory: $MSB_HOME or ~/.microsandbox (with no home at all,

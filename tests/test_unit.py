@@ -112,3 +112,10 @@ def test_fuzz_layer_unpack():
     """Layer tar streams (every header hostile) into src/image/unpack.c:
     nothing may appear, change or go outside the layer's root."""
     _fuzz("unpack", 20, "unpack")
+
+
+def test_fuzz_sandboxfile_loader():
+    """Sandboxfiles (YAML with anchors, aliases, merge keys, any bytes)
+    into src/lib/sandboxfile.c: a project, or one message that names the
+    file, and nothing leaked."""
+    _fuzz("sandboxfile", 20, "sandboxfile")

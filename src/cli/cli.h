@@ -22,13 +22,15 @@ struct verb {
 	int (*fn)(int argc, char **argv);
 	int usage_status;       /* exit status of bad usage; 0: EXIT_USAGE
 				 * (run and exec: EXIT_MSB, as Docker's) */
+	int own_help;           /* the verb answers --help itself (one with
+				 * subcommands, each with its own help) */
 };
 
 extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stats,
 	verb_stop,
 	verb_start, verb_rm, verb_logs, verb_inspect, verb_pull, verb_images,
 	verb_rmi, verb_image, verb_load, verb_save, verb_registry, verb_wait,
-	verb_snapshot, verb_restore, verb_port;
+	verb_snapshot, verb_restore, verb_port, verb_project;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
  * plain lines; prints the result line to @result. @missing: pulled
@@ -62,10 +64,6 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 /* cli_push_env() - take a -e KEY=VALUE; Return: 0, or the exit status. */
 int cli_push_env(const struct verb *v, const char *arg, char ***env,
 		 size_t *n);
-
-/* cli_parse_duration() - "30", "1.5s", "500ms", "2m", "1h30m", "1d" into
- * milliseconds (a bare number is seconds, as timeout(1) reads it). */
-int cli_parse_duration(const char *s, uint64_t *ms);
 
 /* Grow a NULL-terminated string vector. */
 int strv_push(char ***v, size_t *n, char *s);

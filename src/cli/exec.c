@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 static int cmd_exec(int argc, char **argv);
 
@@ -78,7 +79,7 @@ static int cmd_exec(int argc, char **argv)
 			detach = 1;
 			break;
 		case OPT_TIMEOUT:
-			if (cli_parse_duration(optarg, &ms) < 0 || !ms ||
+			if (msb_parse_duration(optarg, &ms) < 0 || !ms ||
 			    ms > UINT_MAX)
 				return cli_bad_usage(&verb_exec,
 					"invalid --timeout '%s': use seconds "

@@ -82,7 +82,7 @@ static int parse_since(const char *s, int64_t *ms)
 		*ms = (int64_t)(v * 1000);
 		return 0;
 	}
-	if (cli_parse_duration(s, &d) < 0)
+	if (msb_parse_duration(s, &d) < 0)
 		return -1;
 	*ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (int64_t)d;
 	return 0;

@@ -16,6 +16,7 @@ static const struct verb *const verbs[] = {
 	&verb_port,
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
 	&verb_save, &verb_registry, &verb_snapshot, &verb_restore,
+	&verb_project,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -126,54 +127,6 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
-int cli_parse_duration(const char *s, uint64_t *ms)
-{
-	double total = 0;
-
-	if (!s || !*s)
-		return -EINVAL;
-	while (*s) {
-		char *end;
-		double v, unit = 1000;
-
-		if (!(*s >= '0' && *s <= '9') && *s != '.')
-			return -EINVAL;
-		errno = 0;
-		v = strtod(s, &end);
-		if (errno || end == s || v < 0)
-			return -EINVAL;
-		s = end;
-		switch (*s) {
-		case 'd':
-			unit *= 24;
-			/* fall through */
-		case 'h':
-			unit *= 60;
-			/* fall through */
-		case 'm':
-			if (s[0] == 'm' && s[1] == 's') {
-				unit = 1;
-				s++;
-			} else {
-				unit *= 60;
-			}
-			/* fall through */
-		case 's':
-			s++;
-			break;
-		case '\0':
-			break;
-		default:
-			return -EINVAL;
-		}
-		total += v * unit;
-	}
-	if (total > 1e15)
-		return -ERANGE;
-	*ms = (uint64_t)(total + 0.5);
-	return 0;
-}
-
 int strv_push(char ***v, size_t *n, char *s)
 {
 	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
@@ -253,7 +206,9 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], v->name) &&
 		    !(v->alias && !strcmp(argv[1], v->alias)))
 			continue;
-		for (int k = 2; k < argc && strcmp(argv[k], "--"); k++)
+		for (int k = 2; !v->own_help && k < argc &&
+				strcmp(argv[k], "--");
+		     k++)
 			if (!strcmp(argv[k], "--help") ||
 			    !strcmp(argv[k], "-h")) {
 				cli_usage(v, stdout);

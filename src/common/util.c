@@ -447,6 +447,14 @@ long msb_b64_decode(const char *in, size_t n, uint8_t *out)
 	return (long)o;
 }
 
+void msb_fmt_size_mib(uint64_t mib, char *buf, size_t n)
+{
+	if (mib >= 1024 && mib % 1024 == 0)
+		snprintf(buf, n, "%lluG", (unsigned long long)(mib / 1024));
+	else
+		snprintf(buf, n, "%lluM", (unsigned long long)mib);
+}
+
 void msb_fmt_mib(uint64_t mib, char *buf, size_t n)
 {
 	if (mib >= 1024 && mib % 1024 == 0)
@@ -592,5 +600,53 @@ int msb_share_path(const char *rel, char *buf, size_t n)
 	}
 	if (snprintf(buf, n, "%s/share/msb/%s", msb_prefix(), rel) >= (int)n)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int msb_parse_duration(const char *s, uint64_t *ms)
+{
+	double total = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*s) {
+		char *end;
+		double v, unit = 1000;
+
+		if (!(*s >= '0' && *s <= '9') && *s != '.')
+			return -EINVAL;
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno || end == s || v < 0)
+			return -EINVAL;
+		s = end;
+		switch (*s) {
+		case 'd':
+			unit *= 24;
+			/* fall through */
+		case 'h':
+			unit *= 60;
+			/* fall through */
+		case 'm':
+			if (s[0] == 'm' && s[1] == 's') {
+				unit = 1;
+				s++;
+			} else {
+				unit *= 60;
+			}
+			/* fall through */
+		case 's':
+			s++;
+			break;
+		case '\0':
+			break;
+		default:
+			return -EINVAL;
+		}
+		total += v * unit;
+	}
+	if (total > 1e15)
+		return -ERANGE;
+	*ms = (uint64_t)(total + 0.5);
 	return 0;
 }

@@ -70,6 +70,19 @@ long msb_b64_decode(const char *in, size_t n, uint8_t *out);
 const char *msb_errno_name(int e);
 int msb_errno_parse(const char *name);
 
+/* msb_parse_duration() - "30", "1.5s", "500ms", "2m", "1h30m", "1d" into
+ * milliseconds (a bare number is seconds, as timeout(1) reads it). */
+int msb_parse_duration(const char *s, uint64_t *ms);
+
+/* msb_parse_mib() - a size ("512M", "1G", "1.5GiB", "2048" in MiB) into
+ * MiB, from @min to @max; the message calls it @what ("memory size"). */
+int msb_parse_mib(const char *s, const char *what, uint64_t min,
+		  uint64_t max, uint64_t *mib, msb_error *err);
+
+/* msb_fmt_size_mib() - "64M", "10G", "1024G" (whole units, as sizes
+ * are written in flags and files). */
+void msb_fmt_size_mib(uint64_t mib, char *buf, size_t n);
+
 /* Formats "512Mi" / "2Gi". */
 void msb_fmt_mib(uint64_t mib, char *buf, size_t n);
 

@@ -106,7 +106,7 @@ int msb_list_entry_check(const char *flag, const char *v, msb_error *err)
 			" (--net-deny-all allows nothing)");
 }
 
-static int ports_check(const msb_net_config *nc, msb_error *err)
+static int ports_check(const msb_net_config *nc, int bind, msb_error *err)
 {
 	struct net_port seen[NET_PORT_MAX];
 	unsigned n = 0;
@@ -131,11 +131,11 @@ static int ports_check(const msb_net_config *nc, msb_error *err)
 				return msb_fail(err, -EINVAL, "port '%s' is "
 						"published twice", *v);
 		seen[n++] = p;
-		r = p.host_port ? port_free(&p, *v, err) : 0;
+		r = p.host_port && bind ? port_free(&p, *v, err) : 0;
 		if (r < 0)
 			return r;
 	}
-	if (nc->plugin && access(nc->plugin, R_OK) < 0)
+	if (bind && nc->plugin && access(nc->plugin, R_OK) < 0)
 		return msb_fail_errno(err, -errno, "invalid --net-plugin '%s'",
 				      nc->plugin);
 	return 0;
@@ -171,7 +171,7 @@ static int host_ports(const msb_net_config *nc, json_object *a,
 	return 0;
 }
 
-int msb_net_config_check(const msb_net_config *nc, msb_error *err)
+static int config_check(const msb_net_config *nc, int bind, msb_error *err)
 {
 	struct net_policy *p = calloc(1, sizeof(*p));
 	char why[512];
@@ -203,7 +203,17 @@ int msb_net_config_check(const msb_net_config *nc, msb_error *err)
 	r = host_ports(nc, NULL, err);
 	if (r < 0)
 		return r;
-	return ports_check(nc, err);
+	return ports_check(nc, bind, err);
+}
+
+int msb_net_config_check(const msb_net_config *nc, msb_error *err)
+{
+	return config_check(nc, 1, err);
+}
+
+int msb_net_config_check_syntax(const msb_net_config *nc, msb_error *err)
+{
+	return config_check(nc, 0, err);
 }
 
 json_object *msb_net_config_json(const msb_net_config *nc)

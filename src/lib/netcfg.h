@@ -11,6 +11,11 @@
  * a message naming the flag and the value. */
 int msb_net_config_check(const msb_net_config *nc, msb_error *err);
 
+/* msb_net_config_check_syntax() - the same, without looking at the host:
+ * published ports are not tried, a plugin not looked for (a Sandboxfile
+ * read while its sandboxes hold their ports). */
+int msb_net_config_check_syntax(const msb_net_config *nc, msb_error *err);
+
 /* msb_list_entry_check() - @v, an entry of the list flag @flag, is not
  * empty or blank. Return: 0, or -EINVAL with a message naming @flag. */
 int msb_list_entry_check(const char *flag, const char *v, msb_error *err);

@@ -44,7 +44,8 @@ MSB_API int msb_name_valid(const char *name, msb_error *err)
 	return 0;
 }
 
-MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err)
+int msb_parse_mib(const char *s, const char *what, uint64_t min,
+		  uint64_t max, uint64_t *mib, msb_error *err)
 {
 	char *end;
 	double v, mult;
@@ -78,21 +79,30 @@ MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err)
 	else
 		goto bad;
 	v *= mult;
-	if (v != v || v < MEM_MIN_MIB || v > MEM_MAX_MIB)
+	if (v != v || v < (double)min || v > (double)max) {
+		char lo[32], hi[32];
+
+		msb_fmt_size_mib(min, lo, sizeof(lo));
+		msb_fmt_size_mib(max, hi, sizeof(hi));
 		return msb_fail(err, -EINVAL,
-				"invalid memory size '%s': it must be between "
-				"%dM and %dG",
-				s, MEM_MIN_MIB, MEM_MAX_MIB / 1024);
+				"invalid %s '%s': it must be between %s and %s",
+				what, s, lo, hi);
+	}
 	if (v != (double)(uint64_t)v)
 		return msb_fail(err, -EINVAL,
-				"invalid memory size '%s': use a whole number "
-				"of MiB",
-				s);
+				"invalid %s '%s': use a whole number of MiB",
+				what, s);
 	*mib = (uint64_t)v;
 	return 0;
 bad:
 	return msb_fail(err, -EINVAL,
-			"invalid memory size '%s': use a number with M or G, "
-			"e.g. 512M or 1G",
-			s ? s : "");
+			"invalid %s '%s': use a number with M or G, e.g. "
+			"512M or 1G",
+			what, s ? s : "");
+}
+
+MSB_API int msb_parse_memory(const char *s, uint64_t *mib, msb_error *err)
+{
+	return msb_parse_mib(s, "memory size", MEM_MIN_MIB, MEM_MAX_MIB, mib,
+			     err);
 }

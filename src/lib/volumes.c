@@ -202,29 +202,39 @@ static const char *reserved_for(const char *p)
 	return NULL;
 }
 
-static int check_one(const msb_volume *v, json_object *o, msb_error *err)
+int msb_volume_guest_check(const char *flag, const char *guest,
+			   msb_error *err)
 {
-	const char *flag = v->kind <= MSB_VOLUME_PLUGIN ? flag_of[v->kind] :
-							  "volume";
 	const char *taken;
-	char real[PATH_MAX];
-	struct stat st;
 
-	if (!v->guest_path || !guest_ok(v->guest_path))
+	if (!guest || !guest_ok(guest))
 		return msb_fail(err, -EINVAL,
 				"invalid %s guest path '%s': use an absolute "
 				"path other than / (no '.', '..' or ':')",
-				flag, v->guest_path ? v->guest_path : "");
-	taken = reserved_for(v->guest_path);
+				flag, guest ? guest : "");
+	taken = reserved_for(guest);
 	if (taken)
 		return msb_fail(err, -EINVAL,
 				"invalid %s guest path '%s': %s%s is the "
 				"guest's own (mounted or written by msb at "
 				"boot); mount the volume elsewhere, e.g. "
 				"/mnt%s",
-				flag, v->guest_path, taken,
-				strcmp(taken, v->guest_path) ? " and below" : "",
-				v->guest_path);
+				flag, guest, taken,
+				strcmp(taken, guest) ? " and below" : "",
+				guest);
+	return 0;
+}
+
+static int check_one(const msb_volume *v, json_object *o, msb_error *err)
+{
+	const char *flag = v->kind <= MSB_VOLUME_PLUGIN ? flag_of[v->kind] :
+							  "volume";
+	char real[PATH_MAX];
+	struct stat st;
+	int r = msb_volume_guest_check(flag, v->guest_path, err);
+
+	if (r < 0)
+		return r;
 	json_object_object_add(o, "guest", json_object_new_string(v->guest_path));
 	switch (v->kind) {
 	case MSB_VOLUME_HOST:

@@ -11,6 +11,12 @@
 #define MSB_VOLUMES_MAX 8
 #define MSB_VOLUME_MEM_DEFAULT_MIB 64
 
+/* msb_volume_guest_check() - @guest is a path a volume may be mounted at
+ * (absolute, not /, nothing msb mounts or writes at boot); the message
+ * names @flag. */
+int msb_volume_guest_check(const char *flag, const char *guest,
+			   msb_error *err);
+
 /**
  * msb_volumes_json() - check @n volumes and make the "volumes" array the
  * supervisor reads (src/supervisor/fs.c): host paths made absolute, each

@@ -265,12 +265,16 @@ int msb_secrets_seal(json_object *rec, const msb_secret *given, size_t n,
 	}
 	explicit_bzero((char *)text, tlen);
 out:
-	/* json-c keeps copies of the strings: wipe them before freeing. */
-	json_object_object_foreach(vals, k, val)
+	/* json-c keeps copies of the strings: wipe them before freeing.
+	 * (A block: the loop declares, and a label cannot precede a
+	 * declaration before C23, which clang enforces.) */
 	{
-		(void)k;
-		explicit_bzero((char *)json_object_get_string(val),
-			       (size_t)json_object_get_string_len(val));
+		json_object_object_foreach(vals, k, val)
+		{
+			(void)k;
+			explicit_bzero((char *)json_object_get_string(val),
+				       (size_t)json_object_get_string_len(val));
+		}
 	}
 	json_object_put(vals);
 	return r;

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* project_cli.h - what the files of 'msb project' share */
+#ifndef MSB_CLI_PROJECT_H
+#define MSB_CLI_PROJECT_H
+
+#include "cli.h"
+
+/* -f FILE, or NULL: the Sandboxfile found from the current directory. */
+extern const char *project_file;
+
+/* project_load() - load the project; Return: 0, or 1 with the error
+ * printed. */
+int project_load(msb_project **p);
+
+/**
+ * project_getopt() - a command's options
+ * @v:    the command (its help for -h, its name in usage errors)
+ * @take: called for each option but -h, with its argument and @ctx;
+ *        returns -1 to go on, or an exit status to stop with
+ *
+ * Return: -1 to go on (optind at the first operand), or the exit status
+ */
+int project_getopt(const struct verb *v, int argc, char **argv,
+		   const char *shortopts, const struct option *longopts,
+		   int (*take)(int c, const char *arg, void *ctx), void *ctx);
+
+#endif
