@@ -52,7 +52,34 @@ struct ctx {
 	char *why;
 	size_t whyn;
 	int nospace;    /* a failure was the disk being full */
+	/* directories' mtimes, set again once the layer is unpacked: each
+	 * entry made in a directory moves its mtime */
+	struct dir_time {
+		char *path;
+		struct timespec ts;
+	} *dirs;
+	size_t ndirs, cap;
 };
+
+static void remember_dir(struct ctx *c, const char *path,
+			 struct archive_entry *e)
+{
+	if (c->ndirs == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 64;
+		struct dir_time *v = realloc(c->dirs, nc * sizeof(*v));
+
+		if (!v)
+			return; /* only a timestamp is lost */
+		c->dirs = v;
+		c->cap = nc;
+	}
+	c->dirs[c->ndirs].path = strdup(path);
+	if (!c->dirs[c->ndirs].path)
+		return;
+	c->dirs[c->ndirs].ts.tv_sec = archive_entry_mtime(e);
+	c->dirs[c->ndirs].ts.tv_nsec = archive_entry_mtime_nsec(e);
+	c->ndirs++;
+}
 
 static int fail(struct ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -491,8 +518,37 @@ meta:
 		};
 
 		utimensat(dfd, leaf, ts, AT_SYMLINK_NOFOLLOW);
+		if (type == AE_IFDIR)
+			remember_dir(c, path, e);
 	}
 	return 0;
+}
+
+/* dir_times() - the directories' own mtimes again, after their entries
+ * (a later entry of the same directory wins, as in the archive). */
+static void dir_times(struct ctx *c)
+{
+	char path[PATH_MAX], *comp[PATH_MAX / 2];
+
+	for (size_t i = 0; i < c->ndirs; i++) {
+		struct timespec ts[2] = { c->dirs[i].ts, c->dirs[i].ts };
+		int n, dfd;
+
+		snprintf(path, sizeof(path), "%s", c->dirs[i].path);
+		n = split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		if (n <= 0)
+			continue;
+		dfd = walk(c, comp, n, 0, c->dirs[i].path);
+		if (dfd < 0)
+			continue; /* gone again (a later whiteout) */
+		utimensat(dfd, comp[n - 1], ts, AT_SYMLINK_NOFOLLOW);
+		close(dfd);
+	}
+	for (size_t i = 0; i < c->ndirs; i++)
+		free(c->dirs[i].path);
+	free(c->dirs);
+	c->dirs = NULL;
+	c->ndirs = c->cap = 0;
 }
 
 static int root_meta(struct ctx *c, struct archive_entry *e)
@@ -578,6 +634,13 @@ int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 	}
 	if (ret == 0 && r < 0)
 		ret = -1;
+	if (ret == 0)
+		dir_times(&c);
+	else
+		for (size_t i = 0; i < c.ndirs; i++)
+			free(c.dirs[i].path);
+	if (ret != 0)
+		free(c.dirs);
 	archive_read_free(a);
 	return ret < 0 && c.nospace ? -ENOSPC : ret;
 }

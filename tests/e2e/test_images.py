@@ -155,6 +155,9 @@ def test_layers_as_the_image_says(img, multi):
     assert lines["/data/null"][0] == "0:0" and lines["/data/null"][-1] == "1:3"
     assert "character" in " ".join(lines["/data/null"])
     assert lines["/data/setuid"][1] == "4755"
+    # directories keep their own mtime, not the time of the conversion
+    # that added their entries (the layers' tar says 1700000000)
+    assert sh(img, multi, "stat -c %Y /bin /usr/bin /sbin") == "1700000000\n" * 3
     assert sh(img, multi, "readlink /data/link; cat /data/link /data/c") == "a\nalpha\nfrom zstd\n"
     # The whiteout hides the file; the opaque dir hides everything below.
     assert sh(img, multi, "ls -A /opq; test -e /data/gone.txt || echo gone") == "new\ngone\n"
