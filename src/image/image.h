@@ -110,6 +110,30 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 		      uint64_t size, msb_blob_progress progress, void *ctx,
 		      msb_error *err);
 
+/* Uploads (distribution spec §push). msb_registry_want_push() - tokens
+ * for this registry's requests ask for "pull,push" (call it right after
+ * the open). */
+void msb_registry_want_push(struct msb_registry *reg);
+/* msb_registry_blob_head() - Return: 1 if the registry has blob @digest
+ * of @size bytes, 0 if not, <0 on failure. */
+int msb_registry_blob_head(struct msb_registry *reg, const char *digest,
+			   uint64_t size, msb_error *err);
+/* msb_registry_blob_push() - upload @len bytes hashing to @digest (POST a
+ * session, PUT the body; the registry checks the digest), retried with a
+ * fresh session. @from (may be NULL): a repository of the same registry
+ * that may hold it, mounted instead of uploaded when it does (*@mounted
+ * set). Thread-safe like msb_registry_blob(). */
+int msb_registry_blob_push(struct msb_registry *reg, const char *digest,
+			   const void *data, size_t len, const char *from,
+			   int *mounted, msb_error *err);
+/* msb_registry_manifest_put() - PUT a manifest under @tag (or its digest);
+ * @digest receives the sha256 of @body, which the registry must agree
+ * with. */
+int msb_registry_manifest_put(struct msb_registry *reg, const char *tag,
+			      const char *body, size_t len,
+			      const char *media_type, char *digest, size_t dn,
+			      msb_error *err);
+
 /* ---- credentials (auth.c): <home>/auth.json, mode 0600 ------------------ */
 /* msb_auth_get() - "user:password" for @registry into @buf; -ENOENT if none. */
 int msb_auth_get(const char *registry, char *buf, size_t n);

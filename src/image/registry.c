@@ -13,6 +13,15 @@
  * <home>/certs.d/HOST[:PORT]/ca.crt (Docker's layout), trusted beside the
  * system's CAs for that registry's requests (and where they redirect).
  * Requests are retried on network errors, 429 and 5xx with backoff.
+ *
+ * Uploads (distribution spec §push): a blob goes up monolithically, a POST
+ * to /blobs/uploads/ opening a session (or mounting the blob from another
+ * repository of the same registry, when the caller names one) and a PUT of
+ * the whole body to the session's Location with ?digest=; the registry
+ * checks the digest before it keeps the blob. A failed session is
+ * abandoned and a fresh one opened, so a retry never appends to a broken
+ * upload. HEAD tells which blobs the registry already has. A registry
+ * opened for pushing asks token services for "pull,push".
  */
 
 #define _GNU_SOURCE
@@ -46,6 +55,26 @@ struct msb_registry {
 	char auth[8192];          /* Authorization header value, or "" */
 	char creds[600];          /* user:password, or "" */
 	char cafile[PATH_MAX];    /* certs.d/HOST/ca.crt, or "" */
+	int push;                 /* tokens with the push scope */
+};
+
+/* One request: what is sent. */
+struct call {
+	const char *method;       /* NULL: GET */
+	const char *url;          /* absolute, else reg->base/path */
+	const char *path;
+	const char *accept;       /* an Accept header line, or NULL */
+	const char *ctype;        /* Content-Type of the body sent */
+	const unsigned char *data; /* body sent (PUT), @dlen bytes */
+	size_t dlen;
+	const long *ok;           /* success statuses, 0-ended; NULL: 200 */
+	int once;                 /* no retries: the caller retries */
+};
+
+/* The body sent, read by libcurl (and rewound on a redirect). */
+struct src {
+	const unsigned char *p;
+	size_t len, off;
 };
 
 /* One response: headers we care about, the body into memory or a sink. */
@@ -55,7 +84,8 @@ struct resp {
 	char content_type[200];
 	char docker_digest[100];
 	char challenge[1024];
-	char location[1024];      /* of a redirect */
+	char location[4096];      /* of a redirect, or an upload session */
+	char clen[24];            /* Content-Length, as sent */
 	/* memory body */
 	char *body;
 	size_t len, cap, max;
@@ -196,11 +226,13 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 	static const struct {
 		const char *name;
 		size_t off, cap;
+		int whole;        /* a cut value is no value */
 	} want[] = {
-		{ "content-type:", offsetof(struct resp, content_type), 200 },
-		{ "docker-content-digest:", offsetof(struct resp, docker_digest), 100 },
-		{ "www-authenticate:", offsetof(struct resp, challenge), 1024 },
-		{ "location:", offsetof(struct resp, location), 1024 },
+		{ "content-type:", offsetof(struct resp, content_type), 200, 0 },
+		{ "docker-content-digest:", offsetof(struct resp, docker_digest), 100, 1 },
+		{ "www-authenticate:", offsetof(struct resp, challenge), 1024, 0 },
+		{ "location:", offsetof(struct resp, location), 4096, 1 },
+		{ "content-length:", offsetof(struct resp, clen), 24, 1 },
 	};
 
 	/* A new status line (redirects, 100-continue) starts over. */
@@ -208,7 +240,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 		const char *sp = memchr(b, ' ', n);
 
 		r->content_type[0] = r->docker_digest[0] = r->challenge[0] = 0;
-		r->location[0] = 0;
+		r->location[0] = r->clen[0] = 0;
 		r->hstatus = sp ? atol(sp + 1) : 0;
 		return n;
 	}
@@ -222,7 +254,7 @@ static size_t on_header(char *b, size_t sz, size_t nm, void *ctx)
 		while (vlen && (b[k + vlen - 1] == '\r' || b[k + vlen - 1] == '\n'))
 			vlen--;
 		if (vlen >= want[i].cap)
-			vlen = want[i].cap - 1;
+			vlen = want[i].whole ? 0 : want[i].cap - 1;
 		memcpy((char *)r + want[i].off, b + k, vlen);
 		((char *)r + want[i].off)[vlen] = '\0';
 	}
@@ -330,8 +362,8 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 				reg->ref.registry, realm);
 	challenge_param(chal, "service", service, sizeof(service));
 	if (challenge_param(chal, "scope", scope, sizeof(scope)) < 0)
-		snprintf(scope, sizeof(scope), "repository:%s:pull",
-			 reg->ref.repository);
+		snprintf(scope, sizeof(scope), "repository:%s:%s",
+			 reg->ref.repository, reg->push ? "pull,push" : "pull");
 	off = (size_t)snprintf(url, sizeof(url), "%s%s", realm,
 			       strchr(realm, '?') ? "&" : "?");
 	{
@@ -455,23 +487,59 @@ static int retryable(long status)
 	return status == 429 || status == 408 || status >= 500;
 }
 
-/* request() - GET @path under the repository with auth and retries. The
- * body goes to r->fd when >= 0 (reset by @reset before each attempt). */
-static int request(struct msb_registry *reg, const char *path,
-		   const char *accept, struct resp *r,
-		   int (*reset)(struct resp *r), const char *what,
-		   msb_error *err)
+static size_t on_read(char *b, size_t sz, size_t nm, void *ctx)
 {
-	char url[1200], hdr[8300], detail[300];
+	struct src *in = ctx;
+	size_t n = sz * nm;
+
+	if (n > in->len - in->off)
+		n = in->len - in->off;
+	memcpy(b, in->p + in->off, n);
+	in->off += n;
+	return n;
+}
+
+static int on_seek(void *ctx, curl_off_t off, int origin)
+{
+	struct src *in = ctx;
+
+	if (origin != SEEK_SET || off < 0 || (size_t)off > in->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	in->off = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int is_ok(const struct call *k, long status)
+{
+	static const long just200[] = { 200, 0 };
+
+	for (const long *o = k->ok ? k->ok : just200; *o; o++)
+		if (*o == status)
+			return 1;
+	return 0;
+}
+
+/* perform() - one request @k with auth and retries. A GET's body goes to
+ * r->fd when >= 0 (reset by @reset before each attempt), else to memory.
+ * Return: 0 when the status is one of @k->ok, else the failure. */
+static int perform(struct msb_registry *reg, const struct call *k,
+		   struct resp *r, int (*reset)(struct resp *r),
+		   const char *what, msb_error *err)
+{
+	char url[4200], hdr[8300], detail[300];
 	CURL *c = curl_easy_init();
 	int authed = 0, ret = 0;
 	CURLcode cc = CURLE_OK;
 
 	if (!c)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	snprintf(url, sizeof(url), "%s/%s", reg->base, path);
+	if (k->url)
+		snprintf(url, sizeof(url), "%s", k->url);
+	else
+		snprintf(url, sizeof(url), "%s/%s", reg->base, k->path);
 	for (int attempt = 0;; attempt++) {
 		struct curl_slist *h = NULL;
+		struct src in = { k->data, k->dlen, 0 };
 
 		if (reset && reset(r) < 0) {
 			ret = msb_fail_errno(err, -errno,
@@ -489,8 +557,29 @@ static int request(struct msb_registry *reg, const char *path,
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-		if (accept)
-			h = curl_slist_append(h, accept);
+		if (k->method && !strcmp(k->method, "HEAD")) {
+			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		} else if (k->method && !strcmp(k->method, "PUT")) {
+			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(c, CURLOPT_READDATA, &in);
+			curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+			curl_easy_setopt(c, CURLOPT_SEEKDATA, &in);
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+					 (curl_off_t)k->dlen);
+			/* no round trip waiting for "100 Continue" */
+			h = curl_slist_append(h, "Expect:");
+		} else if (k->method && !strcmp(k->method, "POST")) {
+			curl_easy_setopt(c, CURLOPT_POST, 1L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+		}
+		if (k->ctype) {
+			snprintf(hdr, sizeof(hdr), "Content-Type: %s", k->ctype);
+			h = curl_slist_append(h, hdr);
+		}
+		if (k->accept)
+			h = curl_slist_append(h, k->accept);
 		pthread_mutex_lock(&reg->lock);
 		if (reg->auth[0]) {
 			snprintf(hdr, sizeof(hdr), "Authorization: %s",
@@ -537,7 +626,7 @@ static int request(struct msb_registry *reg, const char *path,
 		if ((cc == CURLE_OK && !retryable(r->status)) || tls_failed(cc) ||
 		    redirect_refused(cc, r))
 			break;
-		if (attempt + 1 >= ATTEMPTS)
+		if (k->once || attempt + 1 >= ATTEMPTS)
 			break;
 		usleep((useconds_t)(250000u << attempt));
 	}
@@ -553,16 +642,18 @@ static int request(struct msb_registry *reg, const char *path,
 				"cannot reach registry %s (%s): %s",
 				reg->ref.registry, reg->scheme,
 				curl_easy_strerror(cc));
-	if (r->status == 200)
+	if (is_ok(k, r->status))
 		return 0;
 	error_detail(r, detail, sizeof(detail));
 	switch (r->status) {
 	case 401:
 	case 403:
 		return msb_fail(err, -EACCES,
-				"%s denied access to %s%s: log in with 'msb "
+				"%s denied %s to %s%s: log in with 'msb "
 				"registry login %s', or check the name",
-				reg->ref.registry, reg->ref.repository, detail,
+				reg->ref.registry,
+				reg->push ? "pushing" : "access",
+				reg->ref.repository, detail,
 				reg->ref.registry);
 	case 404:
 		return msb_fail(err, -ENOENT, "%s not found on %s%s", what,
@@ -570,7 +661,7 @@ static int request(struct msb_registry *reg, const char *path,
 	case 429:
 		return msb_fail(err, -EAGAIN,
 				"%s is rate-limiting us (429 Too Many "
-				"Requests) after %d attempts: wait and pull "
+				"Requests) after %d attempts: wait and try "
 				"again",
 				reg->ref.registry, ATTEMPTS);
 	default:
@@ -578,6 +669,17 @@ static int request(struct msb_registry *reg, const char *path,
 				reg->ref.registry, r->status, what, detail,
 				r->status >= 500 ? " (after retries)" : "");
 	}
+}
+
+/* request() - GET @path under the repository. */
+static int request(struct msb_registry *reg, const char *path,
+		   const char *accept, struct resp *r,
+		   int (*reset)(struct resp *r), const char *what,
+		   msb_error *err)
+{
+	struct call k = { .path = path, .accept = accept };
+
+	return perform(reg, &k, r, reset, what, err);
 }
 
 int msb_registry_manifest(struct msb_registry *reg, const char *ref,
@@ -678,4 +780,157 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 		return ret;
 	}
 	return msb_blob_commit(tmp, digest, hex, err);
+}
+
+/* ---- uploads ------------------------------------------------------------ */
+
+void msb_registry_want_push(struct msb_registry *reg)
+{
+	reg->push = 1;
+}
+
+int msb_registry_blob_head(struct msb_registry *reg, const char *digest,
+			   uint64_t size, msb_error *err)
+{
+	static const long ok[] = { 200, 404, 0 };
+	struct resp r = { .fd = -1, .max = 1 << 16 };
+	char path[200], what[200];
+	struct call k = { .method = "HEAD", .path = path, .ok = ok };
+	int ret;
+
+	snprintf(path, sizeof(path), "blobs/%s", digest);
+	snprintf(what, sizeof(what), "blob %.19s", digest);
+	ret = perform(reg, &k, &r, NULL, what, err);
+	free(r.body);
+	if (ret < 0)
+		return ret;
+	/* A blob of another size under that digest cannot be ours. */
+	return r.status == 200 &&
+	       (!r.clen[0] || strtoull(r.clen, NULL, 10) == size);
+}
+
+/* upload_url() - the session's Location made absolute (it may be a path),
+ * with @digest as the query the final PUT carries. An https registry
+ * may not send the body to plain http. */
+static int upload_url(struct msb_registry *reg, const char *loc,
+		      const char *digest, char *out, size_t n, msb_error *err)
+{
+	int w;
+
+	if (!loc[0])
+		return msb_fail(err, -EPROTO,
+				"%s opened an upload without a Location",
+				reg->ref.registry);
+	if (loc[0] == '/')
+		w = snprintf(out, n, "%s://%s%s", reg->scheme,
+			     msb_ref_endpoint(&reg->ref), loc);
+	else if (!strncmp(loc, "https://", 8) ||
+		 (!strncmp(loc, "http://", 7) && !strcmp(reg->scheme, "http")))
+		w = snprintf(out, n, "%s", loc);
+	else
+		return msb_fail(err, -EPROTO,
+				"%s sent an upload Location that is not %s: "
+				"refused",
+				reg->ref.registry, reg->scheme);
+	if (w < 0 || (size_t)w >= n ||
+	    snprintf(out + w, n - (size_t)w, "%sdigest=%s",
+		     strchr(loc, '?') ? "&" : "?", digest) >= (int)(n - (size_t)w))
+		return msb_fail(err, -E2BIG, "%s sent an upload Location too "
+				"long", reg->ref.registry);
+	/* "sha256:HEX": the colon is safe in a query; nothing to escape. */
+	return 0;
+}
+
+int msb_registry_blob_push(struct msb_registry *reg, const char *digest,
+			   const void *data, size_t len, const char *from,
+			   int *mounted, msb_error *err)
+{
+	static const long opened[] = { 201, 202, 0 }, made[] = { 201, 0 };
+	char path[800], what[200], url[4200];
+	int ret = 0;
+
+	if (mounted)
+		*mounted = 0;
+	snprintf(what, sizeof(what), "blob %.19s", digest);
+	for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+		struct resp r = { .fd = -1, .max = 1 << 16 };
+		struct call post = { .method = "POST", .path = path,
+				     .ok = opened },
+			    put = { .method = "PUT", .url = url,
+				    .ctype = "application/octet-stream",
+				    .data = data, .dlen = len, .ok = made,
+				    .once = 1 };
+
+		/* Cross-repository mount (distribution spec): 201 when the
+		 * registry linked the blob, 202 with a session otherwise. */
+		if (from && *from && strcmp(from, reg->ref.repository))
+			snprintf(path, sizeof(path),
+				 "blobs/uploads/?mount=%s&from=%s", digest,
+				 from);
+		else
+			snprintf(path, sizeof(path), "blobs/uploads/");
+		ret = perform(reg, &post, &r, NULL, what, err);
+		if (ret == 0 && r.status == 201) {
+			free(r.body);
+			if (mounted)
+				*mounted = 1;
+			return 0;
+		}
+		if (ret == 0)
+			ret = upload_url(reg, r.location, digest, url,
+					 sizeof(url), err);
+		free(r.body);
+		if (ret < 0)
+			return ret;
+		memset(&r, 0, sizeof(r));
+		r.fd = -1;
+		r.max = 1 << 16;
+		ret = perform(reg, &put, &r, NULL, what, err);
+		if (ret == 0 && r.docker_digest[0] &&
+		    strcmp(r.docker_digest, digest))
+			ret = msb_fail(err, -EBADMSG,
+				       "%s stored %s as %s: refused",
+				       reg->ref.registry, what,
+				       r.docker_digest);
+		free(r.body);
+		/* A network failure or a 5xx loses the session: a fresh one
+		 * next time. A 4xx (a digest the registry computed
+		 * otherwise, a denial) will not change. */
+		if (ret == 0 || (ret != -EHOSTUNREACH && ret != -EIO) ||
+		    (ret == -EIO && r.status && r.status < 500))
+			return ret;
+		usleep((useconds_t)(250000u << attempt));
+	}
+	return ret;
+}
+
+int msb_registry_manifest_put(struct msb_registry *reg, const char *tag,
+			      const char *body, size_t len,
+			      const char *media_type, char *digest, size_t dn,
+			      msb_error *err)
+{
+	static const long made[] = { 201, 200, 0 };
+	struct resp r = { .fd = -1, .max = 1 << 16 };
+	char path[300], what[400];
+	struct call k = { .method = "PUT", .path = path, .ctype = media_type,
+			  .data = (const unsigned char *)body, .dlen = len,
+			  .ok = made };
+	unsigned char md[32];
+	size_t off;
+	int ret;
+
+	EVP_Digest(body, len, md, NULL, EVP_sha256(), NULL);
+	off = (size_t)snprintf(digest, dn, "sha256:");
+	for (int i = 0; i < 32 && off + 2 < dn; i++)
+		off += (size_t)snprintf(digest + off, dn - off, "%02x", md[i]);
+	snprintf(path, sizeof(path), "manifests/%s", tag);
+	snprintf(what, sizeof(what), "manifest %s:%s", reg->ref.repository,
+		 tag);
+	ret = perform(reg, &k, &r, NULL, what, err);
+	if (ret == 0 && r.docker_digest[0] && strcmp(r.docker_digest, digest))
+		ret = msb_fail(err, -EBADMSG,
+			       "%s stored the manifest as %s, not %s",
+			       reg->ref.registry, r.docker_digest, digest);
+	free(r.body);
+	return ret;
 }
