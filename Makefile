@@ -10,13 +10,14 @@ MUSLCC ?= musl-gcc
 CLANG ?= clang
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
-CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image \
+CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image -Isrc/sync \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
-LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lyaml -lpthread -ldl -lm
+LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
 
 LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
 	src/engine/qemu.c src/engine/qmp.c src/engine/save.c src/engine/guest.c $(wildcard src/lib/*.c) \
-	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c))
+	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
+	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.
 UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c
 SUP_SRC := $(wildcard src/supervisor/*.c)
@@ -295,8 +296,15 @@ $(B)/fuzz/sandboxfile: fuzz/sandboxfile.c $(LIB_SRC) $(HDRS)
 		-Isrc/net -Isrc/tls -Isrc/secrets -Isrc/fs -Isrc/http \
 		-o $@ fuzz/sandboxfile.c $(LIB_SRC) $(LIBS)
 
+# A sandbox artifact's manifest, config blob and chunks, as a registry may
+# send them, into src/sync/ (fuzz/artifact.c).
+$(B)/fuzz/artifact: fuzz/artifact.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-Isrc/net -Isrc/secrets -Isrc/tls -o $@ fuzz/artifact.c $(LIB_SRC) $(LIBS)
+
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
-	registry unpack logtext sandboxfile
+	registry unpack logtext sandboxfile artifact
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

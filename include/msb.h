@@ -79,6 +79,13 @@ typedef struct msb_error {
 #define MSB_E_DAMAGED         (-1006)      /* a snapshot's files do not
 					    * match its record (truncated,
 					    * edited): it is not restored */
+#define MSB_E_KIND            (-1007)      /* the reference names the other
+					    * kind: a sandbox where an image
+					    * was wanted, or an image where
+					    * a sandbox was */
+#define MSB_E_CONFLICT        (-1008)      /* a push or pull would lose
+					    * changes made since the last
+					    * one (force to replace them) */
 
 /* msb_abi_sizeof() - sizeof the public struct named @type
  * ("msb_sandbox_config"), 0 for a name it does not know: bindings that lay
@@ -286,6 +293,19 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out, msb_error *err
  * seconds before killing it. 0 kills at once. @elapsed_ms may be NULL. */
 MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s, uint64_t *elapsed_ms,
 		     msb_error *err);
+
+/* msb_sandbox_stop_sync() - msb_sandbox_stop(), and for a sandbox that
+ * syncs (msb_sandbox_set_sync()), its push once the guest is down, reported through @o's
+ * progress (@o may be NULL; its ref, name, force and trust are not used)
+ * and into @pushed (may be NULL; its name is "" when no push was tried).
+ * A push that fails leaves the sandbox stopped and returns its error
+ * (with @pushed's name set). */
+struct msb_sync_opts;
+struct msb_sync_info;
+MSB_API int msb_sandbox_stop_sync(const char *name, unsigned timeout_s,
+				  const struct msb_sync_opts *o,
+				  struct msb_sync_info *pushed,
+				  uint64_t *elapsed_ms, msb_error *err);
 
 /* msb_sandbox_remove() - delete a stopped sandbox and its disk. With @force a
  * running one is killed first. */
@@ -811,6 +831,90 @@ MSB_API int msb_project_config_json(const msb_project *p, char **json,
 MSB_API int msb_project_script(const msb_project *p, const char *sandbox,
 			       const char *script, char ***argv,
 			       msb_error *err);
+
+/* ---- cloud sync (docs/sync.md) ------------------------------------------ *
+ * A sandbox goes to any OCI registry as an artifact (its disk in
+ * content-addressed chunks, its configuration, never a secret's value) and
+ * comes back from it on any machine as a stopped sandbox with the same
+ * files. The remote, REGISTRY[/NAMESPACE], says where sandbox NAME goes by
+ * default: REMOTE/NAME:latest. Registries are reached as image pulls reach
+ * them (credentials from msb_registry_login(), certs.d, retries). */
+
+/* msb_remote_get() - $MSB_REMOTE, else the one msb_remote_set() kept;
+ * -ENOENT (with how to set one) when there is none. @insecure (may be
+ * NULL): plain http was allowed for it. */
+MSB_API int msb_remote_get(char *remote, size_t n, int *insecure,
+			   msb_error *err);
+/* msb_remote_set() - keep @remote in <home>/remote.json; NULL or ""
+ * forgets it. @insecure allows plain http to a non-loopback registry. */
+MSB_API int msb_remote_set(const char *remote, int insecure, msb_error *err);
+
+typedef struct msb_sync_progress {
+	const char *phase;       /* "resolving", "reading" (the local disk),
+				  * "uploading", "image" (pulling the image
+				  * the sandbox needs; @image says how far),
+				  * "downloading", "writing" */
+	uint64_t done, total;    /* bytes of the disk dealt with, of all */
+	unsigned chunks_done, chunks_total;
+	const msb_pull_progress *image; /* phase "image": that pull's event */
+} msb_sync_progress;
+
+typedef struct msb_sync_opts {
+	const char *ref;         /* push: REGISTRY/REPO[:TAG], or a TAG of the
+				  * default repository; NULL: where it was
+				  * last pushed or pulled, else REMOTE/NAME */
+	const char *name;        /* pull: the local sandbox (default: the
+				  * repository's last component) */
+	int insecure;            /* plain http to a non-loopback registry */
+	int force;               /* push: replace what another machine pushed
+				  * to that tag since; pull: replace a local
+				  * sandbox that changed since its last sync */
+	int trust;               /* pull: keep the settings that reach into
+				  * this host (volumes, secret sources, a
+				  * network plugin, opened ranges, published
+				  * ports, extra CAs); else dropped */
+	/* called from the working threads, one call at a time */
+	void (*progress)(void *ctx, const msb_sync_progress *p);
+	void *ctx;
+} msb_sync_opts;
+
+typedef struct msb_sync_info {
+	char name[64];           /* the local sandbox */
+	char reference[600];     /* canonical: where it went or came from */
+	char digest[80];         /* the artifact's manifest */
+	char parent[80];         /* the push it was based on, "" if none */
+	uint64_t disk_bytes;     /* the disk's data (its holes not counted) */
+	unsigned chunks;         /* of the disk */
+	unsigned transferred;    /* chunks uploaded (push) or downloaded */
+	uint64_t bytes;          /* bytes sent (push) or received (pull) */
+	unsigned reused;         /* pull: chunks taken from the local disk */
+	int up_to_date;          /* nothing had to be sent or fetched */
+	char dropped[256];       /* pull: settings dropped (no @trust) */
+} msb_sync_info;
+
+/* msb_sandbox_push() - push stopped sandbox @name (a running one is
+ * refused, naming msb stop). Only chunks the registry lacks are sent; an
+ * interrupted push run again sends only what is still missing. Refused
+ * with MSB_E_CONFLICT when the tag holds a push this sandbox did not
+ * start from, unless @o->force. */
+MSB_API int msb_sandbox_push(const char *name, const msb_sync_opts *o,
+			     msb_sync_info *out, msb_error *err);
+/* msb_sandbox_pull() - @ref (a reference, or a bare NAME under the
+ * remote) into a stopped sandbox: the image it needs is pulled, the
+ * chunks the local copy lacks are fetched, everything is verified, and
+ * nothing is left behind on failure. An existing sandbox of that name is
+ * replaced only when it has not changed since its last push or pull, or
+ * with @o->force (MSB_E_CONFLICT otherwise); never while it runs.
+ * MSB_E_KIND when @ref is an image. */
+MSB_API int msb_sandbox_pull(const char *ref, const msb_sync_opts *o,
+			     msb_sync_info *out, msb_error *err);
+
+/* msb_sandbox_set_sync() - with @on, sandbox @name pushes itself
+ * (msb_sandbox_push(), to where it was last pushed or pulled, else
+ * REMOTE/NAME) whenever msb_sandbox_stop_sync() stops it; -ENOENT, saying
+ * how to set one, when it has neither a remote nor a last sync. Kept in
+ * its record, and in what it pushes. */
+MSB_API int msb_sandbox_set_sync(const char *name, int on, msb_error *err);
 
 /* ---- environment -------------------------------------------------------- */
 

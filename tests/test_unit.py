@@ -119,3 +119,10 @@ def test_fuzz_sandboxfile_loader():
     into src/lib/sandboxfile.c: a project, or one message that names the
     file, and nothing leaked."""
     _fuzz("sandboxfile", 20, "sandboxfile")
+
+
+def test_fuzz_sandbox_artifacts():
+    """A sandbox artifact's manifest, config blob (made a record config as
+    an untrusted pull makes it) and chunks, as a registry may send them,
+    into src/sync/."""
+    _fuzz("artifact", 20, "artifact")

@@ -19,6 +19,7 @@
 
 #include "image.h"
 #include "state.h"
+#include "sync.h"
 #include "util.h"
 
 #define PULL_THREADS 4
@@ -140,6 +141,22 @@ static int fetch_layers(struct pull *p, msb_error *err)
 	return 0;
 }
 
+/* is_sandbox() - a sandbox artifact (docs/sync.md): its artifactType, or
+ * its config's mediaType, says so. */
+static int is_sandbox(json_object *m)
+{
+	json_object *v, *c;
+
+	if (json_object_object_get_ex(m, "artifactType", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    !strcmp(json_object_get_string(v), MSB_SANDBOX_ARTIFACT))
+		return 1;
+	return json_object_object_get_ex(m, "config", &c) &&
+	       json_object_object_get_ex(c, "mediaType", &v) &&
+	       json_object_is_type(v, json_type_string) &&
+	       !strcmp(json_object_get_string(v), MSB_SANDBOX_CONFIG);
+}
+
 /* resolve() - the image manifest of @ref (through an index), stored. */
 static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 		   json_object *extra, msb_error *err)
@@ -168,6 +185,15 @@ static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 			return msb_fail(err, -EPROTO,
 					"%s sent a manifest that is not JSON",
 					ref->registry);
+		}
+		if (is_sandbox(m)) {
+			json_object_put(m);
+			free(body);
+			return msb_fail(err, MSB_E_KIND,
+					"%s/%s is a sandbox (pushed with msb "
+					"push), not an image: 'msb pull' makes "
+					"it a sandbox",
+					ref->registry, ref->repository);
 		}
 		if (!msb_blob_have(digest))
 			added(p, digest);
@@ -383,7 +409,8 @@ MSB_API int msb_image_pull(const char *s, const msb_pull_opts *o,
 	r = image_pull(s, o, out, err);
 	if (r == -ENOENT)
 		r = err->code = MSB_E_IMAGE_NOT_FOUND;
-	else if (r < 0 && r != -EINVAL && r != -ENOMEM && r != -ENOSPC)
+	else if (r < 0 && r != -EINVAL && r != -ENOMEM && r != -ENOSPC &&
+		 r != MSB_E_KIND)
 		r = err->code = MSB_E_PULL;
 	return r;
 }

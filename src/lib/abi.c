@@ -20,6 +20,7 @@ static const struct {
 	S(msb_file_info),   S(msb_file_opts),	S(msb_file_event),
 	S(msb_copy_opts),   S(msb_pull_progress), S(msb_pull_opts),
 	S(msb_image_info),  S(msb_load_opts),	S(msb_port),
+	S(msb_sync_progress), S(msb_sync_opts), S(msb_sync_info),
 };
 #undef S
 

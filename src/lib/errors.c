@@ -34,6 +34,8 @@ static const struct {
 	{ MSB_E_POLICY, "MSB_E_POLICY" },
 	{ MSB_E_EXEC, "MSB_E_EXEC" },
 	{ MSB_E_DAMAGED, "MSB_E_DAMAGED" },
+	{ MSB_E_KIND, "MSB_E_KIND" },
+	{ MSB_E_CONFLICT, "MSB_E_CONFLICT" },
 };
 
 #define E(x) { x, #x }

@@ -1108,8 +1108,68 @@ static int stop_by_socket(const char *name, unsigned timeout_s,
 	return r == -EPIPE ? 0 : r;
 }
 
+static int stop_guest(const char *name, unsigned timeout_s,
+		      uint64_t *elapsed_ms, msb_error *err);
+
 MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s,
 			     uint64_t *elapsed_ms, msb_error *err)
+{
+	return msb_sandbox_stop_sync(name, timeout_s, NULL, NULL, elapsed_ms,
+				     err);
+}
+
+/* auto_push() - a sandbox made with sync goes to its registry at stop. */
+static int auto_push(const char *name, const msb_sync_opts *o,
+		     msb_sync_info *pushed, msb_error *err)
+{
+	struct msb_row row;
+	json_object *cfg, *v;
+	msb_sync_opts po = { 0 };
+	msb_error e = { 0 };
+	int want, r;
+
+	if (load_row(name, &row, NULL) < 0)
+		return 0;
+	cfg = json_tokener_parse(row.config);
+	want = cfg && json_object_object_get_ex(cfg, "sync", &v) &&
+	       json_object_get_boolean(v);
+	json_object_put(cfg);
+	msb_row_free(&row);
+	if (!want)
+		return 0;
+	if (o) {
+		po.insecure = o->insecure;
+		po.progress = o->progress;
+		po.ctx = o->ctx;
+	}
+	r = msb_sandbox_push(name, &po, pushed, &e);
+	/* the name says a push was tried, even when it failed */
+	if (pushed)
+		snprintf(pushed->name, sizeof(pushed->name), "%s", name);
+	if (r < 0)
+		return msb_fail(err, r,
+				"'%s' stopped, but its push failed: %s (push "
+				"it with 'msb push %s')",
+				name, e.message, name);
+	return 0;
+}
+
+MSB_API int msb_sandbox_stop_sync(const char *name, unsigned timeout_s,
+				  const msb_sync_opts *so,
+				  msb_sync_info *pushed, uint64_t *elapsed_ms,
+				  msb_error *err)
+{
+	int r;
+
+	if (pushed)
+		memset(pushed, 0, sizeof(*pushed));
+	r = stop_guest(name, timeout_s, elapsed_ms, err);
+	return r < 0 ? r : auto_push(name, so, pushed, err);
+}
+
+/* stop_guest() - power the guest off; no push (msb_sandbox_remove()). */
+static int stop_guest(const char *name, unsigned timeout_s,
+		      uint64_t *elapsed_ms, msb_error *err)
 {
 	struct msb_row row;
 	json_object *res = NULL;
@@ -1209,7 +1269,7 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 			msb_row_free(&row);
 			goto out;
 		}
-		r = msb_sandbox_stop(name, 0, NULL, err);
+		r = stop_guest(name, 0, NULL, err);
 		if (r < 0 && r != -EALREADY) {
 			msb_row_free(&row);
 			goto out;

@@ -39,7 +39,15 @@ static const char schema[] =
 	" disks TEXT NOT NULL,"
 	" size INTEGER NOT NULL,"
 	" pulled_at INTEGER NOT NULL,"
-	" extra TEXT NOT NULL DEFAULT '[]');";
+	" extra TEXT NOT NULL DEFAULT '[]');"
+	/* What each sandbox last pushed or pulled (src/sync/syncdb.c). */
+	"CREATE TABLE IF NOT EXISTS sync ("
+	" name TEXT PRIMARY KEY,"
+	" reference TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" map TEXT NOT NULL,"
+	" disk_mtime_ns INTEGER NOT NULL,"
+	" synced_at INTEGER NOT NULL);";
 
 void msb_row_free(struct msb_row *r)
 {
@@ -330,6 +338,9 @@ int msb_db_delete(sqlite3 *db, const char *name, msb_error *err)
 {
 	const char *a[] = { name };
 
+	/* its sync state goes with it: a new sandbox of that name is not
+	 * the one that was pushed */
+	exec_stmt(db, "DELETE FROM sync WHERE name = ?", NULL, "delete", 1, a);
 	return exec_stmt(db, "DELETE FROM sandboxes WHERE name = ?", err,
 			 "delete", 1, a);
 }
@@ -371,6 +382,15 @@ int msb_db_set_runtime(sqlite3 *db, const char *name, const char *json,
 	const char *a[] = { json, name };
 
 	return exec_stmt(db, "UPDATE sandboxes SET runtime = ? WHERE name = ?",
+			 err, "update", 2, a);
+}
+
+int msb_db_set_config(sqlite3 *db, const char *name, const char *json,
+		      msb_error *err)
+{
+	const char *a[] = { json, name };
+
+	return exec_stmt(db, "UPDATE sandboxes SET config = ? WHERE name = ?",
 			 err, "update", 2, a);
 }
 

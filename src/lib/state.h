@@ -38,6 +38,9 @@ int msb_db_set_status(sqlite3 *db, const char *name, const char *status,
 		      int pid, const char *error, msb_error *err);
 int msb_db_set_runtime(sqlite3 *db, const char *name, const char *json,
 		       msb_error *err);
+/* msb_db_set_config() - replace a record's config (JSON). */
+int msb_db_set_config(sqlite3 *db, const char *name, const char *json,
+		      msb_error *err);
 
 /* msb_lock_path() / msb_supervisor_alive() - the liveness lock. */
 int msb_lock_path(const char *name, char *buf, size_t n);

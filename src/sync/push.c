@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* push.c - msb_sandbox_push(): a stopped sandbox to a registry
+ *
+ * The disk is scanned (raw sha256 of each chunk), each chunk the last sync
+ * did not already name is compressed and named, and only the blobs the
+ * registry lacks are uploaded (HEAD first; none at all for chunks of the
+ * last push when the tag still holds it). The config blob and the
+ * manifest go last: until the manifest is put, the tag still names the
+ * previous push, and a push that failed half way leaves blobs that the
+ * next run finds with HEAD and does not send again.
+ *
+ * The sandbox's liveness lock is held shared for the whole push, so its
+ * supervisor cannot start and write the disk while it is read.
+ */
+
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "state.h"
+#include "sync.h"
+#include "util.h"
+
+#define PUSH_THREADS 4
+
+/* Keys of the record config a push leaves out: paths of this machine's
+ * store, and what only made sense here. */
+static const char *const local_keys[] = {
+	"layers", "image_ref", "ephemeral", "kernel_cmdline", "upper", NULL,
+};
+
+struct push {
+	const msb_sync_opts *o;
+	struct msb_registry *reg;
+	struct msb_disk_map map;
+	const struct msb_disk_map *prev; /* the last sync's, sorted by raw */
+	int trusted;             /* the tag still holds the last sync */
+	char from[256];          /* a repository to mount blobs from */
+	int fd;
+	pthread_mutex_t lock;
+	size_t next;
+	int failed;
+	msb_error err;
+	uint64_t done, total, bytes;
+	unsigned sent, done_chunks;
+};
+
+static void report(struct push *p, const char *phase, uint64_t done,
+		   uint64_t total)
+{
+	msb_sync_progress ev = { .phase = phase, .done = done, .total = total,
+				 .chunks_done = p->done_chunks,
+				 .chunks_total = (unsigned)p->map.n };
+
+	if (p->o && p->o->progress)
+		p->o->progress(p->o->ctx, &ev);
+}
+
+static void on_scan(void *ctx, uint64_t done, uint64_t total)
+{
+	report(ctx, "reading", done, total);
+}
+
+static int by_raw(const void *a, const void *b)
+{
+	return strcmp(((const struct msb_chunk *)a)->raw,
+		      ((const struct msb_chunk *)b)->raw);
+}
+
+static const struct msb_chunk *known(const struct push *p, const char *raw)
+{
+	struct msb_chunk key;
+
+	if (!p->prev || !p->prev->n)
+		return NULL;
+	snprintf(key.raw, sizeof(key.raw), "%s", raw);
+	return bsearch(&key, p->prev->v, p->prev->n, sizeof(key), by_raw);
+}
+
+static int read_chunk(int fd, void *buf, const struct msb_chunk *c,
+		      msb_error *err)
+{
+	size_t done = 0;
+	char got[72];
+
+	while (done < c->len) {
+		ssize_t r = pread(fd, (char *)buf + done, c->len - done,
+				  (off_t)(c->off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return msb_fail_errno(err, r < 0 ? -errno : -EIO,
+					      "cannot read the disk");
+		done += (size_t)r;
+	}
+	msb_sha256_digest(buf, c->len, got);
+	if (strcmp(got, c->raw))
+		return msb_fail(err, -EAGAIN,
+				"the disk changed while it was pushed: push "
+				"again once nothing writes it");
+	return 0;
+}
+
+/* one_chunk() - name chunk @c and make sure the registry has its blob. */
+static int one_chunk(struct push *p, struct msb_chunk *c, void *buf,
+		     msb_error *err)
+{
+	const struct msb_chunk *k = known(p, c->raw);
+	void *z = NULL;
+	size_t zlen = 0;
+	int r, mounted = 0;
+
+	if (k) {
+		snprintf(c->digest, sizeof(c->digest), "%s", k->digest);
+		c->zlen = k->zlen;
+		if (p->trusted)
+			return 0;
+		r = msb_registry_blob_head(p->reg, c->digest, c->zlen, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	r = read_chunk(p->fd, buf, c, err);
+	if (r == 0)
+		r = msb_chunk_pack(buf, c->len, &z, &zlen, c->digest, err);
+	if (r < 0)
+		return r;
+	c->zlen = zlen;
+	if (!k) {
+		r = msb_registry_blob_head(p->reg, c->digest, c->zlen, err);
+		if (r != 0) {
+			free(z);
+			return r < 0 ? r : 0;
+		}
+	}
+	r = msb_registry_blob_push(p->reg, c->digest, z, zlen, p->from,
+				   &mounted, err);
+	free(z);
+	if (r == 0 && !mounted) {
+		pthread_mutex_lock(&p->lock);
+		p->sent++;
+		p->bytes += zlen;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return r;
+}
+
+static void *worker(void *arg)
+{
+	struct push *p = arg;
+	void *buf = malloc(p->map.chunk);
+
+	for (;;) {
+		msb_error e = { 0 };
+		struct msb_chunk *c;
+		size_t i;
+		int r;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->failed || p->next >= p->map.n || !buf) {
+			if (!buf && !p->failed) {
+				p->failed = 1;
+				msb_fail(&p->err, -ENOMEM, "out of memory");
+			}
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		c = &p->map.v[i];
+		r = one_chunk(p, c, buf, &e);
+		pthread_mutex_lock(&p->lock);
+		if (r < 0 && !p->failed) {
+			p->failed = 1;
+			p->err = e;
+		}
+		p->done += c->len;
+		p->done_chunks++;
+		if (!p->failed)
+			report(p, "uploading", p->done, p->total);
+		pthread_mutex_unlock(&p->lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int upload_chunks(struct push *p, msb_error *err)
+{
+	pthread_t t[PUSH_THREADS];
+	unsigned started = 0;
+
+	for (size_t i = 0; i < p->map.n; i++)
+		p->total += p->map.v[i].len;
+	report(p, "uploading", 0, p->total);
+	for (unsigned i = 0; i < PUSH_THREADS && i < p->map.n; i++)
+		if (pthread_create(&t[i], NULL, worker, p) == 0)
+			started++;
+	if (!started && p->map.n)
+		worker(p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (p->failed) {
+		*err = p->err;
+		return p->err.code ? p->err.code : -EIO;
+	}
+	return 0;
+}
+
+/* target() - where the push goes (docs/sync.md: the reference given, a
+ * tag of the default repository, where it was last synced, or the
+ * remote's NAME). */
+static int target(const char *name, const msb_sync_opts *o,
+		  const struct msb_sync_row *last, struct msb_ref *ref,
+		  int *insecure, msb_error *err)
+{
+	char buf[1200];
+	int r;
+
+	*insecure = 0;
+	if (o && o->ref && strchr(o->ref, '/')) {
+		r = msb_sync_target(o->ref, buf, sizeof(buf), insecure, err);
+	} else {
+		if (last->reference[0]) {
+			r = msb_sync_target(last->reference, buf, sizeof(buf),
+					    insecure, err);
+		} else {
+			r = msb_sync_target(name, buf, sizeof(buf), insecure,
+					    err);
+			if (r == -ENOENT)
+				return msb_fail(err, -ENOENT,
+						"nowhere to push '%s': set a "
+						"remote with 'msb remote set "
+						"REGISTRY/NAMESPACE', or give "
+						"a reference",
+						name);
+		}
+		if (r == 0 && o && o->ref && *o->ref) {
+			struct msb_ref t;
+			const char *tag = o->ref;
+
+			/* a tag of the default repository (distribution
+			 * spec: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}) */
+			if (!isalnum((unsigned char)tag[0]) && tag[0] != '_')
+				tag = NULL;
+			for (const char *c = tag; c && *c; c++)
+				if (!isalnum((unsigned char)*c) &&
+				    !strchr("._-", *c))
+					tag = NULL;
+			if (!tag || strlen(tag) > 127)
+				return msb_fail(err, -EINVAL,
+						"invalid reference '%s': give "
+						"REGISTRY/REPOSITORY[:TAG] or "
+						"a TAG",
+						o->ref);
+			if (msb_ref_parse(buf, &t, err) < 0)
+				return -EINVAL;
+			t.digest[0] = '\0';
+			snprintf(t.tag, sizeof(t.tag), "%s", tag);
+			msb_ref_format(&t, buf, sizeof(buf));
+		}
+	}
+	if (r < 0)
+		return r;
+	r = msb_ref_parse(buf, ref, err);
+	if (r == 0 && ref->digest[0])
+		r = msb_fail(err, -EINVAL,
+			     "push to a tag, not a digest ('%s')", buf);
+	if (r == 0 && o && o->insecure)
+		*insecure = 1;
+	return r;
+}
+
+/* image_of() - the image a sandbox runs: "default", or its canonical
+ * reference and the digest it was pulled at. */
+static int image_of(sqlite3 *db, json_object *cfg, const char *display,
+		    json_object **out, msb_error *err)
+{
+	json_object *v, *o = json_object_new_object();
+	struct msb_image_row row;
+	const char *ref = json_object_object_get_ex(cfg, "image_ref", &v) ?
+				  json_object_get_string(v) :
+				  "default";
+	int r;
+
+	*out = o;
+	json_object_object_add(o, "reference", json_object_new_string(ref));
+	json_object_object_add(o, "display", json_object_new_string(display));
+	if (!strcmp(ref, "default"))
+		return 0;
+	r = msb_image_db_get(db, ref, &row, NULL);
+	if (r < 0)
+		return msb_fail(err, -ENOENT,
+				"the sandbox's image %s is no longer in the "
+				"store (removed with msb rmi), so another "
+				"machine could not get it: 'msb pull %s' "
+				"first",
+				display, display);
+	json_object_object_add(o, "digest", json_object_new_string(row.digest));
+	msb_image_row_free(&row);
+	return 0;
+}
+
+static int mtime_ns(int fd, int64_t *ns)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+/* manifest_digest() - what @ref's tag holds now: 1 with @digest, 0 if
+ * nothing, <0 on failure. */
+static int manifest_digest(struct msb_registry *reg, const struct msb_ref *ref,
+			   char *digest, size_t n, msb_error *err)
+{
+	char *body = NULL, mt[200];
+	size_t len;
+	int r = msb_registry_manifest(reg, ref->tag, &body, &len, mt,
+				      sizeof(mt), digest, n, err);
+
+	free(body);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+static int push_blob(struct msb_registry *reg, const char *json,
+		     char digest[72], uint64_t *bytes, msb_error *err)
+{
+	size_t len = strlen(json);
+	int r;
+
+	msb_sha256_digest(json, len, digest);
+	r = msb_registry_blob_head(reg, digest, len, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = msb_registry_blob_push(reg, digest, json, len, NULL, NULL, err);
+	if (r == 0)
+		*bytes += len;
+	return r;
+}
+
+static int sandbox_push(const char *name, const msb_sync_opts *o,
+			msb_sync_info *out, msb_error *err)
+{
+	struct push p = { .o = o, .fd = -1 };
+	struct msb_row row = { 0 };
+	struct msb_sync_row last = { 0 }, now = { 0 };
+	struct msb_disk_map prev = { 0 };
+	struct msb_ref ref;
+	json_object *cfg = NULL, *doc = NULL, *img = NULL, *prevj = NULL;
+	char path[PATH_MAX], canon[700], remote_digest[80] = "",
+	     cfg_digest[72], digest[80], *manifest = NULL;
+	const char *cfg_json;
+	sqlite3 *db = NULL;
+	int r, insecure, lockfd = -1, have_last = 0, held;
+	int64_t mt = 0;
+
+	pthread_mutex_init(&p.lock, NULL);
+	if (out)
+		memset(out, 0, sizeof(*out));
+	r = msb_name_valid(name, err);
+	if (r == 0)
+		r = msb_db_open(NULL, &db, err);
+	if (r < 0)
+		goto out;
+	r = msb_db_get(db, name, &row, err);
+	if (r == 0)
+		r = msb_db_reconcile(db, &row, err);
+	if (r < 0)
+		goto out;
+	/* The disk must not change while it is read: hold the lock a
+	 * supervisor takes (shared: a running one keeps it exclusive). */
+	msb_lock_path(name, path, sizeof(path));
+	lockfd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0) {
+		r = msb_fail_errno(err, -errno, "cannot open %s", path);
+		goto out;
+	}
+	held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
+	/* a supervisor that recorded the stop may still be exiting */
+	for (int i = 0; !held && !msb_status_is_live(row.info.status) &&
+			i < 1000;
+	     i++) {
+		usleep(10000);
+		held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
+	}
+	if (msb_status_is_live(row.info.status) || !held) {
+		r = msb_fail(err, MSB_E_BUSY,
+			     "sandbox '%s' is %s: stop it first ('msb stop "
+			     "%s'); a push reads its disk, which a running "
+			     "guest writes",
+			     name, held ? row.info.status : "running", name);
+		goto out;
+	}
+	r = msb_sync_db_get(db, name, &last, err);
+	if (r == 0) {
+		have_last = 1;
+		prevj = json_tokener_parse(last.map);
+		if (msb_disk_map_parse(prevj, &prev, NULL) == 0) {
+			qsort(prev.v, prev.n, sizeof(*prev.v), by_raw);
+			p.prev = &prev;
+		}
+	} else if (r != -ENOENT) {
+		goto out;
+	}
+	r = target(name, o, &last, &ref, &insecure, err);
+	if (r < 0)
+		goto out;
+	msb_ref_format(&ref, canon, sizeof(canon));
+	cfg = json_tokener_parse(row.config);
+	if (!cfg) {
+		r = msb_fail(err, -EPROTO, "the record of '%s' is damaged",
+			     name);
+		goto out;
+	}
+	r = image_of(db, cfg, row.info.image, &img, err);
+	if (r < 0)
+		goto out;
+
+	report(&p, "resolving", 0, 0);
+	r = msb_registry_open(&ref, insecure, &p.reg, err);
+	if (r < 0)
+		goto out;
+	msb_registry_want_push(p.reg);
+	r = manifest_digest(p.reg, &ref, remote_digest, sizeof(remote_digest),
+			    err);
+	if (r < 0)
+		goto out;
+	if (r == 1 && (!have_last || strcmp(remote_digest, last.digest)) &&
+	    !(o && o->force)) {
+		r = msb_fail(err, MSB_E_CONFLICT,
+			     "%s holds %.19s, which '%s' was not %s from: "
+			     "another push replaced it (pull it with 'msb "
+			     "pull --force', or replace it with 'msb push "
+			     "--force')",
+			     canon, remote_digest, name,
+			     have_last ? "last pushed or pulled" : "pulled");
+		goto out;
+	}
+	/* the tag still names our last push: its blobs are all there */
+	p.trusted = r == 1 && have_last && !strcmp(remote_digest, last.digest) &&
+		    !strcmp(last.reference, canon);
+	if (have_last) {
+		struct msb_ref lr;
+
+		if (msb_ref_parse(last.reference, &lr, NULL) == 0 &&
+		    !strcmp(lr.registry, ref.registry) &&
+		    strcmp(lr.repository, ref.repository))
+			snprintf(p.from, sizeof(p.from), "%s", lr.repository);
+	}
+
+	msb_sandbox_dir(name, path, sizeof(path));
+	strncat(path, "/upper.ext4", sizeof(path) - strlen(path) - 1);
+	p.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p.fd < 0) {
+		r = msb_fail_errno(err, -errno, "cannot open %s", path);
+		goto out;
+	}
+	r = mtime_ns(p.fd, &mt);
+	if (r < 0) {
+		r = msb_fail_errno(err, r, "cannot stat %s", path);
+		goto out;
+	}
+	/* the tag holds the last sync and the disk is as it was then */
+	if (p.trusted && mt == last.disk_mtime_ns) {
+		if (out) {
+			snprintf(out->name, sizeof(out->name), "%s", name);
+			snprintf(out->reference, sizeof(out->reference), "%s",
+				 canon);
+			snprintf(out->digest, sizeof(out->digest), "%s",
+				 last.digest);
+			for (size_t i = 0; i < prev.n; i++)
+				out->disk_bytes += prev.v[i].len;
+			out->chunks = (unsigned)prev.n;
+			out->up_to_date = 1;
+		}
+		goto out;
+	}
+	r = msb_disk_scan(p.fd, MSB_CHUNK_SIZE, &p.map, on_scan, &p, err);
+	if (r == 0)
+		r = upload_chunks(&p, err);
+	if (r < 0)
+		goto out;
+
+	/* the config blob: what the sandbox is, never a secret's value */
+	for (const char *const *k = local_keys; *k; k++)
+		json_object_object_del(cfg, *k);
+	doc = json_object_new_object();
+	json_object_object_add(doc, "format", json_object_new_int(1));
+	json_object_object_add(doc, "name", json_object_new_string(name));
+	json_object_object_add(doc, "msb_version",
+			       json_object_new_string(MSB_VERSION));
+	json_object_object_add(doc, "created",
+			       json_object_new_int64(msb_wall_s()));
+	if (have_last)
+		json_object_object_add(doc, "parent",
+				       json_object_new_string(last.digest));
+	json_object_object_add(doc, "image", img);
+	img = NULL;
+	json_object_object_add(doc, "cpus",
+			       json_object_new_int((int)row.info.cpus));
+	json_object_object_add(doc, "memory_mib",
+			       json_object_new_int64((int64_t)row.info.memory_mib));
+	json_object_object_add(doc, "config", cfg);
+	cfg = NULL;
+	json_object_object_add(doc, "disk", msb_disk_map_json(&p.map));
+	cfg_json = json_object_to_json_string_ext(
+		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	r = push_blob(p.reg, cfg_json, cfg_digest, &p.bytes, err);
+	if (r < 0)
+		goto out;
+	manifest = msb_artifact_manifest_json(cfg_digest, strlen(cfg_json),
+					      &p.map, name);
+	if (!manifest) {
+		r = msb_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = msb_registry_manifest_put(p.reg, ref.tag, manifest,
+				      strlen(manifest), MSB_OCI_MANIFEST,
+				      digest, sizeof(digest), err);
+	if (r < 0)
+		goto out;
+	p.bytes += strlen(manifest);
+
+	snprintf(now.name, sizeof(now.name), "%s", name);
+	snprintf(now.reference, sizeof(now.reference), "%s", canon);
+	snprintf(now.digest, sizeof(now.digest), "%s", digest);
+	{
+		json_object *mj = msb_disk_map_json(&p.map);
+
+		now.map = strdup(json_object_to_json_string_ext(
+			mj, JSON_C_TO_STRING_PLAIN));
+		json_object_put(mj);
+	}
+	now.disk_mtime_ns = mt;
+	now.synced_at = msb_wall_s();
+	r = now.map ? msb_sync_db_put(db, &now, err) :
+		      msb_fail(err, -ENOMEM, "out of memory");
+	if (r < 0)
+		goto out;
+	if (out) {
+		snprintf(out->name, sizeof(out->name), "%s", name);
+		snprintf(out->reference, sizeof(out->reference), "%s", canon);
+		snprintf(out->digest, sizeof(out->digest), "%s", digest);
+		if (have_last)
+			snprintf(out->parent, sizeof(out->parent), "%s",
+				 last.digest);
+		for (size_t i = 0; i < p.map.n; i++)
+			out->disk_bytes += p.map.v[i].len;
+		out->chunks = (unsigned)p.map.n;
+		out->transferred = p.sent;
+		out->bytes = p.bytes;
+		out->up_to_date = have_last && !strcmp(digest, last.digest);
+	}
+out:
+	free(manifest);
+	free(now.map);
+	json_object_put(doc);
+	json_object_put(cfg);
+	json_object_put(img);
+	json_object_put(prevj);
+	msb_disk_map_free(&prev);
+	msb_disk_map_free(&p.map);
+	msb_sync_row_free(&last);
+	msb_row_free(&row);
+	msb_registry_close(p.reg);
+	if (p.fd >= 0)
+		close(p.fd);
+	if (lockfd >= 0)
+		close(lockfd);
+	if (db)
+		msb_db_close(db);
+	pthread_mutex_destroy(&p.lock);
+	return r;
+}
+
+MSB_API int msb_sandbox_push(const char *name, const msb_sync_opts *o,
+			     msb_sync_info *out, msb_error *err)
+{
+	msb_error local = { 0 };
+
+	return sandbox_push(name, o, out, err ? err : &local);
+}

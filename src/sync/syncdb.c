@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* syncdb.c - the sync table: what each sandbox last pushed or pulled */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync.h"
+#include "util.h"
+
+void msb_sync_row_free(struct msb_sync_row *r)
+{
+	free(r->map);
+	r->map = NULL;
+}
+
+static int db_fail(sqlite3 *db, msb_error *err, const char *what)
+{
+	return msb_fail(err, -EIO, "state database: %s: %s", what,
+			sqlite3_errmsg(db));
+}
+
+int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
+		    msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT reference, digest, map, disk_mtime_ns, "
+			       "synced_at FROM sync WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "select sync");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t;
+
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		t = sqlite3_column_text(st, 0);
+		snprintf(r->reference, sizeof(r->reference), "%s",
+			 t ? (const char *)t : "");
+		t = sqlite3_column_text(st, 1);
+		snprintf(r->digest, sizeof(r->digest), "%s",
+			 t ? (const char *)t : "");
+		t = sqlite3_column_text(st, 2);
+		r->map = strdup(t ? (const char *)t : "{}");
+		r->disk_mtime_ns = sqlite3_column_int64(st, 3);
+		r->synced_at = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return r->map ? 0 : msb_fail(err, -ENOMEM, "out of memory");
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return db_fail(db, err, "select sync");
+}
+
+int msb_sync_db_put(sqlite3 *db, const struct msb_sync_row *r,
+		    msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO sync (name, reference, "
+			       "digest, map, disk_mtime_ns, synced_at) VALUES "
+			       "(?,?,?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "record sync");
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->reference, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->digest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->map ? r->map : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, r->disk_mtime_ns);
+	sqlite3_bind_int64(st, 6, r->synced_at);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "record sync");
+}
