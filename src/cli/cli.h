@@ -30,13 +30,30 @@ extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stats,
 	verb_stop,
 	verb_start, verb_rm, verb_logs, verb_inspect, verb_pull, verb_images,
 	verb_rmi, verb_image, verb_load, verb_save, verb_registry, verb_wait,
-	verb_snapshot, verb_restore, verb_port, verb_project;
+	verb_snapshot, verb_restore, verb_port, verb_project, verb_push,
+	verb_remote;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
  * plain lines; prints the result line to @result. @missing: pulled
  * because it is not here (msb run), which a failure says. Return: 0 or 1. */
 int cli_pull(const char *ref, int insecure, int quiet, int missing,
 	     FILE *result);
+
+/* Progress of a push or a pull on stderr (push.c): one line rewritten
+ * in place on a terminal, a plain line per phase otherwise. */
+struct cli_sync_display {
+	int tty, quiet, shown;
+	char phase[16];
+	char seen[96];          /* phases given a plain line */
+	uint64_t last_ms;
+};
+void cli_sync_progress(void *ctx, const msb_sync_progress *p);
+/* cli_sync_done() - clear the progress line before the result. */
+void cli_sync_done(struct cli_sync_display *d);
+/* cli_print_push() - the result line of a push that started at @t0_ms. */
+void cli_print_push(const msb_sync_info *i, uint64_t t0_ms, FILE *f);
+/* cli_fmt_mb() - "12.3 MB", "4.0 kB": transfers, as pulls show them. */
+void cli_fmt_mb(uint64_t b, char *buf, size_t n);
 
 /* Print "msb: MESSAGE" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -49,6 +49,10 @@ const struct verb verb_run = {
 	"      --from-snapshot SNAP  boot a fresh sandbox from a snapshot's\n"
 	"                         disk (its image and settings; --cpus,\n"
 	"                         --memory and --env may change them)\n"
+	"      --sync             push the sandbox whenever it is stopped (the\n"
+	"                         foreground command ending, 'msb stop') to\n"
+	"                         REMOTE/NAME:latest ('msb remote'); see\n"
+	"                         'msb push'\n"
 	"      --cpus N           virtual CPUs (default 1; more than the host's\n"
 	"                         cores only slows it: a warning says so)\n"
 	"  -m, --memory SIZE      memory, e.g. 512M or 1G (default 512M; not\n"
@@ -123,7 +127,7 @@ enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OP
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
        OPT_SECRET_ENV, OPT_SECRET_INJECT, OPT_SECRET_VIOLATION,
        OPT_TLS_BYPASS,
-       OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE };
+       OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE, OPT_SYNC };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -160,6 +164,7 @@ static const struct option opts[] = {
 	{ "on-secret-violation", required_argument, NULL, OPT_SECRET_VIOLATION },
 	{ "tls-bypass", required_argument, NULL, OPT_TLS_BYPASS },
 	{ "tls-upstream-ca", required_argument, NULL, OPT_TLS_UPSTREAM_CA },
+	{ "sync", no_argument, NULL, OPT_SYNC },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -194,6 +199,27 @@ static void wait_stopped(const char *name)
 	}
 }
 
+/* sync_push() - msb run --sync: the command ended and the sandbox
+ * stopped; push it. A failure is reported, not turned into the exit
+ * status, which stays the command's. */
+static void sync_push(const char *name)
+{
+	struct cli_sync_display d = { .tty = isatty(2) };
+	msb_sync_opts o = { .progress = cli_sync_progress, .ctx = &d };
+	msb_sync_info info;
+	msb_error err = { 0 };
+	uint64_t t0 = msb_now_ms();
+
+	if (msb_sandbox_push(name, &o, &info, &err) < 0) {
+		cli_sync_done(&d);
+		cli_err("%s stopped, but its push failed: %s (push it with "
+			"'msb push %s')", name, err.message, name);
+		return;
+	}
+	cli_sync_done(&d);
+	cli_print_push(&info, t0, stderr);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	msb_sandbox_config cfg;
@@ -206,7 +232,7 @@ static int cmd_run(int argc, char **argv)
 	char **run_argv = NULL;
 	const char *entrypoint[2] = { NULL, NULL };
 	size_t nenv = 0;
-	int c, detach = 0, status, timings = 0;
+	int c, detach = 0, status, timings = 0, autosync = 0;
 	uint64_t t_exec;
 	char *tjson = NULL, *spec;
 	unsigned u;
@@ -245,6 +271,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'd':
 			detach = 1;
+			break;
+		case OPT_SYNC:
+			autosync = 1;
 			break;
 		case OPT_RM:
 			cfg.ephemeral = 1;
@@ -462,6 +491,21 @@ static int cmd_run(int argc, char **argv)
 		cmd = argv + optind;
 		argv[argc] = NULL;
 	}
+	if (autosync && cfg.ephemeral)
+		return cli_bad_usage(&verb_run,
+				     "--sync keeps the sandbox to push it; "
+				     "--rm removes it: use one");
+	if (autosync) {
+		char remote[512];
+
+		/* before anything is made: a sandbox that could not push */
+		if (msb_remote_get(remote, sizeof(remote), NULL, NULL) < 0) {
+			cli_err("--sync needs a place to push to: set a remote "
+				"with 'msb remote set REGISTRY/NAMESPACE' (or "
+				"$MSB_REMOTE)");
+			return EXIT_MSB;
+		}
+	}
 	if (detach && cfg.ephemeral)
 		return cli_bad_usage(&verb_run,
 				     "--rm and -d cannot be used together");
@@ -537,6 +581,9 @@ static int cmd_run(int argc, char **argv)
 		free(env);
 		return EXIT_MSB;
 	}
+	if (autosync && msb_sandbox_set_sync(name, 1, &err) < 0)
+		cli_err("%s: --sync could not be set: %s (push it with 'msb "
+			"push %s')", name, err.message, name);
 	if (interrupted) {
 		if (cfg.ephemeral)
 			msb_sandbox_remove(name, 1, NULL);
@@ -596,5 +643,7 @@ static int cmd_run(int argc, char **argv)
 	wait_stopped(name);
 	msb_sandbox_close(sb);
 	free(env);
+	if (autosync)
+		sync_push(name);
 	return status;
 }

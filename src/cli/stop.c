@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "util.h"
 
 static int cmd_stop(int argc, char **argv);
 
@@ -18,7 +20,8 @@ const struct verb verb_stop = {
 	"Ask each sandbox's processes to end (SIGTERM), power the guest off,\n"
 	"and kill it if it has not stopped after the grace period. Its disk\n"
 	"is kept: 'msb start NAME' boots it again. One that is not running\n"
-	"is left as it is, and that is no error (as with 'docker stop').\n"
+	"is left as it is, and that is no error (as with 'docker stop'). A\n"
+	"sandbox made with 'msb run --sync' is then pushed ('msb push NAME').\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS        grace period before killing (default 10;\n"
@@ -60,19 +63,31 @@ static int cmd_stop(int argc, char **argv)
 	if (optind >= argc)
 		return cli_bad_usage(&verb_stop, "missing sandbox NAME");
 	for (int i = optind; i < argc; i++) {
+		struct cli_sync_display d = { .tty = isatty(2) };
+		msb_sync_opts so = { .progress = cli_sync_progress, .ctx = &d };
+		msb_sync_info pushed;
 		msb_error err = { 0 };
-		uint64_t ms = 0;
+		uint64_t ms = 0, t0 = msb_now_ms();
+		int r = msb_sandbox_stop_sync(argv[i], t, &so, &pushed, &ms,
+					      &err);
 
-		if (msb_sandbox_stop(argv[i], t, &ms, &err) < 0) {
-			if (err.code == -EALREADY) {
-				printf("%s is not running\n", argv[i]);
-				continue;
-			}
+		cli_sync_done(&d);
+		if (r == -EALREADY && !pushed.name[0]) {
+			printf("%s is not running\n", argv[i]);
+			continue;
+		}
+		if (r < 0 && !pushed.name[0]) {
 			cli_err("%s", err.message);
 			rc = 1;
 			continue;
 		}
 		printf("stopped %s %llums\n", argv[i], (unsigned long long)ms);
+		if (r < 0) {
+			cli_err("%s", err.message);
+			rc = 1;
+		} else if (pushed.name[0]) {
+			cli_print_push(&pushed, t0 + ms, stdout);
+		}
 	}
 	return rc;
 }

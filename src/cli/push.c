@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* push.c - msb push: a sandbox to a registry (docs/sync.md); and the
+ * progress display push, pull, stop and run share for sync */
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+static int cmd_push(int argc, char **argv);
+
+const struct verb verb_push = {
+	.name = "push",
+	.summary = "Push a sandbox to a registry",
+	.fn = cmd_push,
+	.help =
+	"Usage: msb push [OPTIONS] NAME [REF]\n"
+	"\n"
+	"Send stopped sandbox NAME to an OCI registry as an artifact: its\n"
+	"writable disk in content-addressed chunks and its configuration (the\n"
+	"image by digest, cpus, memory, env, volumes, network policy, secret\n"
+	"sources: never a secret's value). Chunks the registry already has are\n"
+	"not sent again, so a push after a small change sends little, and a\n"
+	"push that was interrupted finishes when run again. 'msb pull' on any\n"
+	"machine makes it a sandbox again.\n"
+	"\n"
+	"REF is REGISTRY/REPOSITORY[:TAG], or a TAG of the default place,\n"
+	"which is where NAME was last pushed or pulled, else REMOTE/NAME:latest\n"
+	"('msb remote set'). A running sandbox is refused: 'msb stop' it first.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --force            replace what another machine pushed to that\n"
+	"                         tag since this sandbox's last push or pull\n"
+	"      --insecure         plain http to a registry not on loopback\n"
+	"  -q, --quiet            no progress, only the result line\n"
+	"  -h, --help             show this help\n",
+};
+
+static const struct option opts[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ "insecure", no_argument, NULL, 'k' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+void cli_fmt_mb(uint64_t b, char *buf, size_t n)
+{
+	if (b >= 1000000)
+		snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+	else
+		snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+}
+
+/* On a terminal, one line rewritten in place (at most every 100 ms);
+ * otherwise a plain line when the phase changes. */
+void cli_sync_progress(void *ctx, const msb_sync_progress *p)
+{
+	struct cli_sync_display *d = ctx;
+	char a[32], b[32];
+	uint64_t now;
+
+	if (d->quiet)
+		return;
+	if (!d->tty) {
+		char tag[20];
+
+		snprintf(tag, sizeof(tag), "<%s>", p->phase);
+		if (strstr(d->seen, tag) ||
+		    strlen(d->seen) + strlen(tag) >= sizeof(d->seen))
+			return;
+		strcat(d->seen, tag);
+		if (!strcmp(p->phase, "image"))
+			fprintf(stderr, "pulling its image\n");
+		else if (!strcmp(p->phase, "resolving"))
+			fprintf(stderr, "resolving\n");
+		else if (!strcmp(p->phase, "reading"))
+			fprintf(stderr, "reading the disk\n");
+		else
+			fprintf(stderr, "%s %u chunks\n", p->phase,
+				p->chunks_total);
+		return;
+	}
+	now = msb_now_ms();
+	if (now - d->last_ms < 100 && !strcmp(d->phase, p->phase) &&
+	    p->done != p->total)
+		return;
+	d->last_ms = now;
+	snprintf(d->phase, sizeof(d->phase), "%s", p->phase);
+	d->shown = 1;
+	if (!strcmp(p->phase, "image") && p->image) {
+		cli_fmt_mb(p->image->done, a, sizeof(a));
+		fprintf(stderr, "\r\033[Kpulling its image: %s %s",
+			p->image->phase, p->image->total ? a : "");
+		return;
+	}
+	if (!p->total) {
+		fprintf(stderr, "\r\033[K%s", p->phase);
+		return;
+	}
+	cli_fmt_mb(p->done, a, sizeof(a));
+	cli_fmt_mb(p->total, b, sizeof(b));
+	if (p->chunks_total)
+		fprintf(stderr, "\r\033[K%s %s of %s (%u/%u chunks)", p->phase,
+			a, b, p->chunks_done, p->chunks_total);
+	else
+		fprintf(stderr, "\r\033[K%s %s of %s", p->phase, a, b);
+}
+
+void cli_sync_done(struct cli_sync_display *d)
+{
+	if (d->tty && d->shown)
+		fprintf(stderr, "\r\033[K");
+	d->shown = 0;
+}
+
+void cli_print_push(const msb_sync_info *i, uint64_t t0_ms, FILE *f)
+{
+	char sz[32];
+
+	cli_fmt_mb(i->bytes, sz, sizeof(sz));
+	fprintf(f, "pushed %s to %s %.19s %u chunks, %u sent (%s) %.1fs%s\n",
+		i->name, i->reference, i->digest, i->chunks, i->transferred, sz,
+		(double)(msb_now_ms() - t0_ms) / 1000.0,
+		i->up_to_date ? " (up to date)" : "");
+}
+
+static int cmd_push(int argc, char **argv)
+{
+	struct cli_sync_display d = { .tty = isatty(2) };
+	msb_sync_opts o = { .progress = cli_sync_progress, .ctx = &d };
+	msb_sync_info info;
+	msb_error err = { 0 };
+	uint64_t t0 = msb_now_ms();
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, "fqh", opts)) != -1) {
+		switch (c) {
+		case 'f':
+			o.force = 1;
+			break;
+		case 'k':
+			o.insecure = 1;
+			break;
+		case 'q':
+			d.quiet = 1;
+			break;
+		case 'h':
+			cli_usage(&verb_push, stdout);
+			return 0;
+		default:
+			return cli_bad_usage(&verb_push,
+					     "unknown or incomplete option '%s'",
+					     argv[optind - 1]);
+		}
+	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_bad_usage(&verb_push, "give a sandbox NAME and at "
+				     "most one REF");
+	if (argc - optind == 2)
+		o.ref = argv[optind + 1];
+	if (msb_sandbox_push(argv[optind], &o, &info, &err) < 0) {
+		cli_sync_done(&d);
+		cli_err("%s", err.message);
+		return 1;
+	}
+	cli_sync_done(&d);
+	cli_print_push(&info, t0, stdout);
+	return 0;
+}
