@@ -892,11 +892,13 @@ typedef struct msb_sync_info {
 	char dropped[256];       /* pull: settings dropped (no @trust) */
 } msb_sync_info;
 
-/* msb_sandbox_push() - push stopped sandbox @name (a running one is
- * refused, naming msb stop). Only chunks the registry lacks are sent; an
- * interrupted push run again sends only what is still missing. Refused
- * with MSB_E_CONFLICT when the tag holds a push this sandbox did not
- * start from, unless @o->force. */
+/* msb_sandbox_push() - push sandbox @name as it is at one instant: a
+ * stopped one's disk, a running one's copied by its supervisor with the
+ * guest's filesystems synced and its vCPUs paused meanwhile (it then runs
+ * on). Only chunks the registry lacks are sent; an interrupted push run
+ * again sends only what is still missing. Refused with MSB_E_CONFLICT
+ * when the tag holds a push this sandbox did not start from, unless
+ * @o->force. */
 MSB_API int msb_sandbox_push(const char *name, const msb_sync_opts *o,
 			     msb_sync_info *out, msb_error *err);
 /* msb_sandbox_pull() - @ref (a reference, or a bare NAME under the

@@ -2,7 +2,8 @@
 /* snapshot.c - taking a snapshot of the running sandbox, and waking up as
  * a restored one (docs/snapshots.md)
  *
- * Theory of operation, taking one (API "snapshot", params {"dir"}):
+ * Theory of operation, taking one (API "snapshot", params {"dir"}, and
+ * "disk_only" for the disk alone, as a push of a running sandbox asks):
  *   1. QUIESCE goes to the agent, after everything queued before it;
  *      whatever the supervisor has for the agent from then on is held
  *      back. The agent answers QUIESCED as its last frame, so once it is
@@ -361,7 +362,13 @@ void sup_snapshot_start(struct sup *s, struct conn *c, int64_t id,
 	snap.req_id = id;
 	snprintf(snap.dir, sizeof(snap.dir), "%s", dir);
 	snap.full = 1;
-	if (s->nvols) {
+	if (params && json_object_object_get_ex(params, "disk_only", &v) &&
+	    json_object_get_boolean(v)) {
+		/* a push of the running sandbox (src/sync/push.c) */
+		snap.full = 0;
+		snprintf(snap.reason, sizeof(snap.reason),
+			 "only the disk was asked for");
+	} else if (s->nvols) {
 		snap.full = 0;
 		snprintf(snap.reason, sizeof(snap.reason),
 			 "the sandbox has volumes (virtio-fs devices cannot "

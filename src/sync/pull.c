@@ -371,6 +371,7 @@ struct local {
 	int changed;          /* since its last sync (or never synced) */
 	struct msb_sync_row last;
 	int lockfd;
+	int64_t mtime;
 };
 
 /* look_local() - the sandbox @name already here: may it be replaced, and
@@ -379,9 +380,10 @@ static int look_local(sqlite3 *db, const char *name, struct pull *p,
 		      struct local *l, msb_error *err)
 {
 	struct msb_row row;
-	char path[PATH_MAX];
+	char path[PATH_MAX * 2], dir[PATH_MAX], overlay[PATH_MAX] = "";
+	json_object *cfg, *v;
+	struct stat st;
 	int r, fd;
-	int64_t mt = 0;
 
 	r = msb_db_get(db, name, &row, NULL);
 	if (r == -ENOENT)
@@ -401,21 +403,35 @@ static int look_local(sqlite3 *db, const char *name, struct pull *p,
 				"stop %s') to pull over it",
 				name, name);
 	}
+	cfg = json_tokener_parse(row.config);
+	if (cfg && json_object_object_get_ex(cfg, "upper", &v))
+		snprintf(overlay, sizeof(overlay), "%s", json_object_get_string(v));
+	json_object_put(cfg);
 	msb_row_free(&row);
-	msb_sandbox_dir(name, path, sizeof(path));
-	strncat(path, "/upper.ext4", sizeof(path) - strlen(path) - 1);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	r = msb_sync_db_get(db, name, &l->last, err);
-	if (r < 0 && r != -ENOENT) {
-		if (fd >= 0)
-			close(fd);
+	if (r < 0 && r != -ENOENT)
 		return r;
-	}
 	l->changed = r == -ENOENT;
-	if (fd < 0)
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	if (overlay[0]) {
+		/* a restored sandbox's qcow2 overlay: as it was synced only
+		 * if its file is untouched; its chunks are not read here */
+		snprintf(path, sizeof(path), "%s/%s", dir, overlay);
+		if (stat(path, &st) < 0 || !l->last.disk_mtime_ns ||
+		    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
+			    l->last.disk_mtime_ns)
+			l->changed = 1;
 		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/upper.ext4", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		l->changed = 1;
+		return 0;
+	}
 	p->local_fd = fd;
-	if (r == 0 && mtime_ns(fd, &mt) == 0 && mt == l->last.disk_mtime_ns) {
+	if (r == 0 && mtime_ns(fd, &l->mtime) == 0 && l->mtime &&
+	    l->mtime == l->last.disk_mtime_ns) {
 		json_object *j = json_tokener_parse(l->last.map);
 
 		if (msb_disk_map_parse(j, &p->local, NULL) < 0)

@@ -9,8 +9,12 @@
  * previous push, and a push that failed half way leaves blobs that the
  * next run finds with HEAD and does not send again.
  *
- * The sandbox's liveness lock is held shared for the whole push, so its
- * supervisor cannot start and write the disk while it is read.
+ * The disk read is one instant's: a stopped sandbox's own, read under
+ * its liveness lock held shared (so no supervisor can start and write it
+ * meanwhile); a running sandbox's, a copy its supervisor makes with the
+ * guest's filesystems synced and its vCPUs paused (the snapshot
+ * machinery, disk only: src/supervisor/snapshot.c); a restored sandbox's
+ * qcow2 overlay, flattened with its backing file by qemu-img.
  */
 
 #define _GNU_SOURCE
@@ -26,12 +30,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "image.h"
+#include "snapshot.h"
 #include "state.h"
 #include "sync.h"
 #include "util.h"
 
 #define PUSH_THREADS 4
+/* As long as a snapshot may take (src/lib/snapshot.c). */
+#define PUSH_COPY_TIMEOUT_MS 300000
 
 /* Keys of the record config a push leaves out: paths of this machine's
  * store, and what only made sense here. */
@@ -352,6 +360,103 @@ static int push_blob(struct msb_registry *reg, const char *json,
 	return r;
 }
 
+/* chunk_size() - MSB_CHUNK_SIZE; $MSB_SYNC_CHUNK_KIB (a power of two from
+ * 64 to 65536) changes it, for measuring other sizes (bench/sync.py). */
+static uint32_t chunk_size(void)
+{
+	const char *e = getenv("MSB_SYNC_CHUNK_KIB");
+	unsigned long k = e ? strtoul(e, NULL, 10) : 0;
+
+	if (k >= MSB_CHUNK_MIN >> 10 && k <= MSB_CHUNK_MAX >> 10 &&
+	    !(k & (k - 1)))
+		return (uint32_t)(k << 10);
+	return MSB_CHUNK_SIZE;
+}
+
+/* copy_running() - the disk of running sandbox @name into @dir, by its
+ * supervisor: the guest syncs its filesystems, is paused while the disk
+ * is copied (sparse), and runs on (the snapshot machinery, disk only). */
+static int copy_running(const char *name, const char *dir, msb_error *err)
+{
+	json_object *p = json_object_new_object();
+	struct msb_conn c;
+	int r;
+
+	json_object_object_add(p, "dir", json_object_new_string(dir));
+	json_object_object_add(p, "disk_only", json_object_new_boolean(1));
+	r = msb_conn_open(name, &c, err);
+	if (r < 0) {
+		json_object_put(p);
+		return r;
+	}
+	r = msb_conn_call(&c, "snapshot", p, NULL, PUSH_COPY_TIMEOUT_MS, err);
+	msb_conn_close(&c);
+	return r;
+}
+
+/* disk_source() - open the bytes to push: a stopped sandbox's own disk,
+ * else a copy of one instant in a private directory (@tmp, removed by the
+ * caller): a running sandbox's made by its supervisor, a restored one's
+ * qcow2 overlay flattened with its backing file. @mt: the disk file's
+ * mtime, 0 for a running sandbox's (it moves on). */
+static int disk_source(const char *name, json_object *cfg, int running,
+		       char *tmp, size_t tn, char *path, size_t pn, int *fd,
+		       int64_t *mt, msb_error *err)
+{
+	json_object *v;
+	const char *overlay = json_object_object_get_ex(cfg, "upper", &v) ?
+				      json_object_get_string(v) :
+				      NULL;
+	char dir[PATH_MAX];
+	int r;
+
+	*mt = 0;
+	msb_sandbox_dir(name, dir, sizeof(dir));
+	if (running || overlay) {
+		snprintf(tmp, tn, "%s/sandboxes/.push-%s-XXXXXX", msb_home(),
+			 name);
+		if (!mkdtemp(tmp)) {
+			r = msb_fail_errno(err, -errno, "cannot create %s", tmp);
+			tmp[0] = '\0';
+			return r;
+		}
+		snprintf(path, pn, "%s/upper.ext4", tmp);
+	}
+	if (running) {
+		r = copy_running(name, tmp, err);
+		if (r < 0)
+			return r;
+	} else if (overlay) {
+		char src[PATH_MAX * 2], tool[PATH_MAX];
+		struct stat st;
+
+		snprintf(src, sizeof(src), "%s/%s", dir, overlay);
+		if (stat(src, &st) == 0)
+			*mt = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			      st.st_mtim.tv_nsec;
+		if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
+			return msb_fail(err, -ENOENT,
+					"qemu-img not found: install it with "
+					"'sudo apt-get install qemu-utils'");
+		char *argv[] = { tool, "convert", "-q", "-f", "qcow2", "-O",
+				 "raw", src, path, NULL };
+		r = msb_run_tool(argv, err);
+		if (r < 0)
+			return r;
+	} else {
+		snprintf(path, pn, "%s/upper.ext4", dir);
+	}
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return msb_fail_errno(err, -errno, "cannot open %s", path);
+	if (!running && !overlay) {
+		r = mtime_ns(*fd, mt);
+		if (r < 0)
+			return msb_fail_errno(err, r, "cannot stat %s", path);
+	}
+	return 0;
+}
+
 static int sandbox_push(const char *name, const msb_sync_opts *o,
 			msb_sync_info *out, msb_error *err)
 {
@@ -365,7 +470,8 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 	     cfg_digest[72], digest[80], *manifest = NULL;
 	const char *cfg_json;
 	sqlite3 *db = NULL;
-	int r, insecure, lockfd = -1, have_last = 0, held;
+	char tmp[PATH_MAX] = "";
+	int r, insecure, lockfd = -1, have_last = 0, held, running;
 	int64_t mt = 0;
 
 	pthread_mutex_init(&p.lock, NULL);
@@ -381,29 +487,38 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		r = msb_db_reconcile(db, &row, err);
 	if (r < 0)
 		goto out;
-	/* The disk must not change while it is read: hold the lock a
-	 * supervisor takes (shared: a running one keeps it exclusive). */
-	msb_lock_path(name, path, sizeof(path));
-	lockfd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd < 0) {
-		r = msb_fail_errno(err, -errno, "cannot open %s", path);
-		goto out;
-	}
-	held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
-	/* a supervisor that recorded the stop may still be exiting */
-	for (int i = 0; !held && !msb_status_is_live(row.info.status) &&
-			i < 1000;
-	     i++) {
-		usleep(10000);
-		held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
-	}
-	if (msb_status_is_live(row.info.status) || !held) {
+	/* The disk must not change while it is read: a stopped sandbox's
+	 * is read under the lock a supervisor takes (shared), so none can
+	 * start meanwhile; a running one's is copied at one instant. */
+	running = !strcmp(row.info.status, "running");
+	if (msb_status_is_live(row.info.status) && !running) {
 		r = msb_fail(err, MSB_E_BUSY,
-			     "sandbox '%s' is %s: stop it first ('msb stop "
-			     "%s'); a push reads its disk, which a running "
-			     "guest writes",
-			     name, held ? row.info.status : "running", name);
+			     "sandbox '%s' is %s: push it once it is running "
+			     "or stopped",
+			     name, row.info.status);
 		goto out;
+	}
+	if (!running) {
+		msb_lock_path(name, path, sizeof(path));
+		lockfd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (lockfd < 0) {
+			r = msb_fail_errno(err, -errno, "cannot open %s", path);
+			goto out;
+		}
+		held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
+		/* a supervisor that recorded the stop may still be exiting */
+		for (int i = 0; !held && i < 1000; i++) {
+			usleep(10000);
+			held = flock(lockfd, LOCK_SH | LOCK_NB) == 0;
+		}
+		if (!held) {
+			r = msb_fail(err, MSB_E_BUSY,
+				     "sandbox '%s' is being started: push it "
+				     "once it runs, or stop it first ('msb "
+				     "stop %s')",
+				     name, name);
+			goto out;
+		}
 	}
 	r = msb_sync_db_get(db, name, &last, err);
 	if (r == 0) {
@@ -462,20 +577,12 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 			snprintf(p.from, sizeof(p.from), "%s", lr.repository);
 	}
 
-	msb_sandbox_dir(name, path, sizeof(path));
-	strncat(path, "/upper.ext4", sizeof(path) - strlen(path) - 1);
-	p.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (p.fd < 0) {
-		r = msb_fail_errno(err, -errno, "cannot open %s", path);
+	r = disk_source(name, cfg, running, tmp, sizeof(tmp), path,
+			sizeof(path), &p.fd, &mt, err);
+	if (r < 0)
 		goto out;
-	}
-	r = mtime_ns(p.fd, &mt);
-	if (r < 0) {
-		r = msb_fail_errno(err, r, "cannot stat %s", path);
-		goto out;
-	}
 	/* the tag holds the last sync and the disk is as it was then */
-	if (p.trusted && mt == last.disk_mtime_ns) {
+	if (p.trusted && mt && mt == last.disk_mtime_ns) {
 		if (out) {
 			snprintf(out->name, sizeof(out->name), "%s", name);
 			snprintf(out->reference, sizeof(out->reference), "%s",
@@ -489,7 +596,7 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		}
 		goto out;
 	}
-	r = msb_disk_scan(p.fd, MSB_CHUNK_SIZE, &p.map, on_scan, &p, err);
+	r = msb_disk_scan(p.fd, chunk_size(), &p.map, on_scan, &p, err);
 	if (r == 0)
 		r = upload_chunks(&p, err);
 	if (r < 0)
@@ -579,6 +686,8 @@ out:
 	msb_registry_close(p.reg);
 	if (p.fd >= 0)
 		close(p.fd);
+	if (tmp[0])
+		msb_rm_rf(tmp);
 	if (lockfd >= 0)
 		close(lockfd);
 	if (db)
