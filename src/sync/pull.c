@@ -727,6 +727,8 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	layers = NULL;
 	json_object_object_add(cfg, "image_ref", json_object_new_string(icanon));
 	json_object_object_add(cfg, "ephemeral", json_object_new_boolean(0));
+	json_object_object_add(cfg, "disk_mib",
+			       json_object_new_int64((int64_t)(a.map.size >> 20)));
 	if (!json_object_object_get_ex(cfg, "kernel", NULL))
 		json_object_object_add(cfg, "kernel",
 				       json_object_new_string(msb_guest_default()));

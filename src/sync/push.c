@@ -44,7 +44,8 @@
 /* Keys of the record config a push leaves out: paths of this machine's
  * store, and what only made sense here. */
 static const char *const local_keys[] = {
-	"layers", "image_ref", "ephemeral", "kernel_cmdline", "upper", NULL,
+	"layers", "image_ref", "ephemeral", "kernel_cmdline", "upper",
+	"disk_mib", "from_snapshot", "restore_env", NULL,
 };
 
 struct push {
