@@ -427,6 +427,12 @@ MSB_API int msb_snapshot_info_get(const char *name, msb_snapshot_info *out,
  * and "used_by"; free() the result. */
 MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
 				      msb_error *err);
+/* msb_snapshot_rename() - @name becomes @new_name (its files are checked
+ * first, as a restore checks them). Refused while sandboxes restored from
+ * it exist (MSB_E_BUSY: they find it by name), and when @new_name is
+ * taken (MSB_E_EXISTS). An SDK's unnamed snapshot gets its name so. */
+MSB_API int msb_snapshot_rename(const char *name, const char *new_name,
+				msb_error *err);
 /* msb_snapshot_remove() - refused while sandboxes restored from it exist,
  * unless @force (they can then no longer start). */
 MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* snapshot.c - msb snapshot: take one, and ls|inspect|rm */
+/* snapshot.c - msb snapshot: take one, and ls|inspect|rename|rm */
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@ const struct verb verb_snapshot = {
 	"Usage: msb snapshot [create] SANDBOX --name SNAP\n"
 	"       msb snapshot ls [--format json]\n"
 	"       msb snapshot inspect SNAP\n"
+	"       msb snapshot rename SNAP NEW\n"
 	"       msb snapshot rm [--force] SNAP...\n"
 	"\n"
 	"A snapshot of a running sandbox holds its memory, vCPU and device\n"
@@ -30,7 +31,8 @@ const struct verb verb_snapshot = {
 	"as you like; each shares the snapshot's memory and disk until it\n"
 	"writes them. A stopped sandbox, or one with volumes, gives a\n"
 	"disk-only snapshot (kind \"disk\"), restored by booting its disk.\n"
-	"Snapshots live in $MSB_HOME/snapshots (docs/snapshots.md).\n"
+	"Snapshots live in $MSB_HOME/snapshots (docs/snapshots.md). A\n"
+	"snapshot is renamed only while no sandbox restored from it exists.\n"
 	"\n"
 	"Options:\n"
 	"      --name SNAP        the snapshot's name (create)\n"
@@ -158,6 +160,7 @@ static int cmd_snapshot(int argc, char **argv)
 	if (optind < argc && (!strcmp(argv[optind], "ls") ||
 			      !strcmp(argv[optind], "list") ||
 			      !strcmp(argv[optind], "inspect") ||
+			      !strcmp(argv[optind], "rename") ||
 			      !strcmp(argv[optind], "rm") ||
 			      !strcmp(argv[optind], "create")))
 		sub = argv[optind++];
@@ -180,6 +183,17 @@ static int cmd_snapshot(int argc, char **argv)
 		}
 		puts(j);
 		free(j);
+		return 0;
+	}
+	if (sub && !strcmp(sub, "rename")) {
+		if (optind + 2 != argc)
+			return cli_bad_usage(&verb_snapshot,
+					     "usage: msb snapshot rename SNAP NEW");
+		if (msb_snapshot_rename(argv[optind], argv[optind + 1], &err) < 0) {
+			cli_err("%s", err.message);
+			return 1;
+		}
+		printf("renamed %s to %s\n", argv[optind], argv[optind + 1]);
 		return 0;
 	}
 	if (sub && !strcmp(sub, "rm")) {

@@ -2,7 +2,8 @@
 /* snapshot.c - snapshots of sandboxes: take, restore, list, remove
  * (docs/snapshots.md)
  *
- * A snapshot is a directory <home>/snapshots/NAME:
+ * A snapshot is a directory <home>/snapshots/NAME (renamed by moving it
+ * and rewriting the name in its meta.json, never while it is used):
  *   meta.json        what it is (kind, source, image, config, sizes, the
  *                    integrity record of every file below)
  *   meta.json.sha256 the hash of meta.json
@@ -740,6 +741,61 @@ MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
 		m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(m);
 	return *json ? 0 : msb_fail(err, -ENOMEM, "out of memory");
+}
+
+MSB_API int msb_snapshot_rename(const char *name, const char *new_name,
+				msb_error *err)
+{
+	char dir[PATH_MAX], ndir[PATH_MAX];
+	json_object *meta = NULL, *users;
+	int r = msb_name_valid(new_name, err);
+
+	if (r < 0)
+		return r;
+	r = load_meta(name, dir, sizeof(dir), &meta, 1, err);
+	if (r < 0)
+		return r;
+	/* Restored sandboxes find their base by its name (their record's
+	 * from_snapshot): it keeps it while any exists. */
+	users = users_of(name);
+	if (json_object_array_length(users)) {
+		r = msb_fail(err, -EBUSY,
+			     "snapshot '%s' is the base of %zu sandbox(es) "
+			     "(%s...), which find it by its name: remove them "
+			     "first",
+			     name, json_object_array_length(users),
+			     json_object_get_string(
+				     json_object_array_get_idx(users, 0)));
+		json_object_put(users);
+		goto out;
+	}
+	json_object_put(users);
+	if (snap_dir(new_name, ndir, sizeof(ndir)) < 0) {
+		r = msb_fail(err, -ENAMETOOLONG, "MSB_HOME is too long");
+		goto out;
+	}
+	/* NOREPLACE: a snapshot made under @new_name meanwhile is never
+	 * replaced. */
+	if (renameat2(AT_FDCWD, dir, AT_FDCWD, ndir, RENAME_NOREPLACE) < 0) {
+		r = errno == EEXIST ?
+			    msb_fail(err, -EEXIST,
+				     "a snapshot named '%s' already exists: "
+				     "pick another name or 'msb snapshot rm "
+				     "%s' first",
+				     new_name, new_name) :
+			    msb_fail_errno(err, -errno, "cannot move %s to %s",
+					   dir, ndir);
+		goto out;
+	}
+	/* Its record says its name (msb_snapshot_info.name); the files it
+	 * checks are untouched by the move. */
+	json_object_object_add(meta, "name", json_object_new_string(new_name));
+	r = write_meta(ndir, meta, err);
+	if (r < 0)
+		(void)!rename(ndir, dir); /* back where its record says */
+out:
+	json_object_put(meta);
+	return r;
 }
 
 MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err)

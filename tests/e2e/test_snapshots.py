@@ -125,6 +125,34 @@ def test_restore_continues_the_machine_and_makes_it_its_own(msb, base):
     assert time.time() - t0 < 300
 
 
+def test_rename(msb, base):
+    """A snapshot gets a new name (as an SDK's unnamed snapshot gets its
+    name), restores under it, and is never renamed from under its users
+    or over another snapshot."""
+    if base["kernel"] != "msb":
+        pytest.skip("the kernel plays no part")
+    old, new = unique("tmp-snap"), unique("named")
+    msb("snapshot", base["name"], "--name", old, check=0)
+    assert msb.out("snapshot", "rename", old, new) == f"renamed {old} to {new}\n"
+    names = [s["name"] for s in json.loads(msb.out("snapshot", "ls", "--format", "json"))]
+    assert new in names and old not in names
+    assert json.loads(msb.out("snapshot", "inspect", new))["name"] == new
+    r = msb("snapshot", "rename", new, base["snap"], check=1)
+    assert b"already exists" in r.stderr
+    r = msb("snapshot", "rename", old, unique("x"), check=1)
+    assert b"no snapshot named" in r.stderr
+    r = msb("snapshot", "rename", new, "bad/name", check=1)
+    assert b"bad/name" in r.stderr
+    # It restores under its new name, and is then kept by its users.
+    n = f"f-msb-{unique('r')}"
+    restore(msb, new, n)
+    assert counter(msb, n) > 0
+    r = msb("snapshot", "rename", new, unique("again"), check=1)
+    assert b"remove them first" in r.stderr and n.encode() in r.stderr
+    msb("rm", "-f", n, check=0)
+    msb("snapshot", "rm", new, check=0)
+
+
 def test_memory_restore_keeps_cpus_and_memory(msb, base):
     if base["kernel"] != "msb":
         pytest.skip("the kernel plays no part")

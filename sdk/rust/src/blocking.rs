@@ -202,7 +202,13 @@ impl Sandbox {
     /// disk-only snapshot.
     pub fn snapshot_named(&self, name: &str) -> Result<Snapshot> {
         let info = self.core.snapshot(name)?;
-        Ok(Snapshot { name: info.name })
+        Ok(Snapshot::named(info.name))
+    }
+
+    /// Snapshots the sandbox (as `snapshot_named`) under a generated name
+    /// ("snap-NAME-..."); [`Snapshot::save_named`] gives it a name of yours.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.snapshot_named(&core::generated_snapshot_name(self.name()))
     }
 
     /// Would send the sandbox's filesystem to its remote (sandbox sync):
@@ -536,7 +542,11 @@ impl Fs<'_> {
 
     /// `create`, with options.
     pub fn create_with(&self, path: &str, o: FileOptions) -> Result<FileWriter> {
-        Ok(FileWriter { s: FileStream::open(self.core(), sys::MSB_FILE_WRITE, path, &o)?, written: 0 })
+        Ok(FileWriter {
+            s: FileStream::open(self.core(), sys::MSB_FILE_WRITE, path, &o)?,
+            buf: Vec::with_capacity(core::STDIN_CHUNK),
+            written: 0,
+        })
     }
 
     /// Streams @path into @w; returns the bytes.
@@ -685,18 +695,31 @@ impl Read for FileReader {
     }
 }
 
-/// A guest file written as a stream: a `Write`r. `finish()` ends the data
-/// and waits for the guest to confirm it; dropped unfinished, the write
-/// stops where it is.
+/// A guest file written as a stream: a `Write`r. Small writes are
+/// gathered into messages of the size libmsb sends (48 KiB), as a
+/// `BufWriter` would. `finish()` sends the rest, ends the data and waits
+/// for the guest to confirm it; dropped unfinished, the write stops where
+/// it is.
 pub struct FileWriter {
     s: FileStream,
+    buf: Vec<u8>,
     written: u64,
 }
 
 impl FileWriter {
+    fn send_buf(&mut self) -> Result<()> {
+        let mut off = 0;
+        while off < self.buf.len() {
+            off += self.s.write_chunk(&self.buf[off..])?;
+        }
+        self.buf.clear();
+        Ok(())
+    }
+
     /// Ends the data and waits for the guest's confirmation; returns the
     /// bytes written.
     pub fn finish(mut self) -> Result<u64> {
+        self.send_buf()?;
         self.s.close_write()?;
         while self.s.done.is_none() {
             self.s.next(-1)?;
@@ -706,14 +729,24 @@ impl FileWriter {
 }
 
 impl Write for FileWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.s.write_chunk(buf)?;
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = if self.buf.is_empty() && data.len() >= core::STDIN_CHUNK {
+            self.s.write_chunk(data)?
+        } else {
+            let n = data.len().min(core::STDIN_CHUNK - self.buf.len());
+            self.buf.extend_from_slice(&data[..n]);
+            if self.buf.len() == core::STDIN_CHUNK {
+                self.send_buf()?;
+            }
+            n
+        };
         self.written += n as u64;
         Ok(n)
     }
 
+    /// Sends what is gathered (the guest has it once `finish()` returns).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        Ok(self.send_buf()?)
     }
 }
 
@@ -721,16 +754,29 @@ impl Write for FileWriter {
 
 /// A saved sandbox (docs/snapshots.md), to restore as many sandboxes as
 /// you like.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
-    name: String,
+    name: std::sync::Mutex<String>,
 }
 
 impl Snapshot {
+    pub(crate) fn named(name: String) -> Snapshot {
+        Snapshot { name: std::sync::Mutex::new(name) }
+    }
+
     /// The snapshot @name ([`Error::NotFound`] if there is none).
     pub fn get(name: &str) -> Result<Snapshot> {
         core::snapshot_info(name)?;
-        Ok(Snapshot { name: name.to_owned() })
+        Ok(Snapshot::named(name.to_owned()))
+    }
+
+    /// Names the snapshot @name (`msb snapshot rename`): refused while
+    /// sandboxes restored from it exist, or when @name is taken.
+    pub fn save_named(&self, name: &str) -> Result<()> {
+        let mut cur = self.name.lock().unwrap();
+        core::snapshot_rename(&cur, name)?;
+        *cur = name.to_owned();
+        Ok(())
     }
 
     /// Every snapshot, oldest first.
@@ -739,19 +785,19 @@ impl Snapshot {
     }
 
     /// Its name.
-    pub fn name(&self) -> &str {
-        &self.name
+    pub fn name(&self) -> String {
+        self.name.lock().unwrap().clone()
     }
 
     /// Its record.
     pub fn info(&self) -> Result<SnapshotInfo> {
-        core::snapshot_info(&self.name)
+        core::snapshot_info(&self.name())
     }
 
     /// Deletes it; refused ([`Error::Busy`]) while sandboxes restored from
     /// it exist, unless @force (they can then no longer start).
     pub fn remove(&self, force: bool) -> Result<()> {
-        core::snapshot_remove(&self.name, force)
+        core::snapshot_remove(&self.name(), force)
     }
 
     /// A new sandbox @name from the snapshot: a full one goes on where it
@@ -768,7 +814,7 @@ impl Snapshot {
         f: impl FnOnce(RestoreOptions) -> RestoreOptions,
     ) -> Result<Sandbox> {
         let o = f(RestoreOptions::default());
-        Ok(Sandbox { core: core::snapshot_restore(&self.name, &name.into(), &o, None)? })
+        Ok(Sandbox { core: core::snapshot_restore(&self.name(), &name.into(), &o, None)? })
     }
 }
 

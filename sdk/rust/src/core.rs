@@ -368,6 +368,23 @@ pub(crate) fn snapshot_list() -> Result<Vec<SnapshotInfo>> {
     Ok(unsafe { take_array(arr, n, SnapshotInfo::from_c) })
 }
 
+pub(crate) fn snapshot_rename(name: &str, new_name: &str) -> Result<()> {
+    let op = format!("rename snapshot {name}");
+    let mut a = CArgs::new();
+    let (n, nn) = with_op(a.str(name).and_then(|n| Ok((n, a.str(new_name)?))), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_rename(n, nn, e) })?;
+    Ok(())
+}
+
+/// A name for an unnamed snapshot of sandbox @sandbox: valid, and not
+/// one another call of this process makes.
+pub(crate) fn generated_snapshot_name(sandbox: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let short: String = sandbox.chars().take(24).collect();
+    format!("snap-{short}-{ms:x}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
 pub(crate) fn snapshot_remove(name: &str, force: bool) -> Result<()> {
     let op = format!("remove snapshot {name}");
     let mut a = CArgs::new();

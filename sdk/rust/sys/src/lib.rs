@@ -446,6 +446,7 @@ extern "C" {
     pub fn msb_snapshot_list(out: *mut *mut msb_snapshot_info, n: *mut usize, err: *mut msb_error) -> c_int;
     pub fn msb_snapshot_info_get(name: *const c_char, out: *mut msb_snapshot_info, err: *mut msb_error) -> c_int;
     pub fn msb_snapshot_inspect_json(name: *const c_char, json: *mut *mut c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_snapshot_rename(name: *const c_char, new_name: *const c_char, err: *mut msb_error) -> c_int;
     pub fn msb_snapshot_remove(name: *const c_char, force: c_int, err: *mut msb_error) -> c_int;
 
     pub fn msb_sandbox_stats(name: *const c_char, out: *mut msb_stats, err: *mut msb_error) -> c_int;
