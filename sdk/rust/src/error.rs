@@ -103,6 +103,14 @@ pub enum Error {
     /// A snapshot's files do not match its record: it is not restored.
     #[error("{0}")]
     Damaged(Failure),
+    /// The reference names the other kind: a sandbox where an image was
+    /// wanted, or an image where a sandbox was.
+    #[error("{0}")]
+    WrongKind(Failure),
+    /// A push or pull would lose changes made since the last one (force
+    /// replaces them).
+    #[error("{0}")]
+    Conflict(Failure),
     /// A form of the seeds this version does not serve yet (hooks and
     /// filesystems written in Rust, plugins, sync, spawning from inside a
     /// sandbox); the message says what to use meanwhile.
@@ -206,6 +214,8 @@ impl Error {
             sys::MSB_E_POLICY => Error::PolicyRefused(f),
             sys::MSB_E_EXEC => Error::ExecFailed(f),
             sys::MSB_E_DAMAGED => Error::Damaged(f),
+            sys::MSB_E_KIND => Error::WrongKind(f),
+            sys::MSB_E_CONFLICT => Error::Conflict(f),
             EOPNOTSUPP => Error::NotSupported(f),
             EBADF => Error::Closed(f),
             _ => Error::Os(f),
@@ -232,6 +242,8 @@ impl Error {
             | Error::PolicyRefused(f)
             | Error::ExecFailed(f)
             | Error::Damaged(f)
+            | Error::WrongKind(f)
+            | Error::Conflict(f)
             | Error::NotSupported(f)
             | Error::Closed(f)
             | Error::Os(f) => Some(f),

@@ -39,6 +39,8 @@ pub const MSB_E_BOOT: c_int = -1003;
 pub const MSB_E_POLICY: c_int = -1004;
 pub const MSB_E_EXEC: c_int = -1005;
 pub const MSB_E_DAMAGED: c_int = -1006;
+pub const MSB_E_KIND: c_int = -1007;
+pub const MSB_E_CONFLICT: c_int = -1008;
 
 /// A NULL-terminated vector of C strings, or NULL.
 pub type msb_strv = *const *const c_char;
@@ -375,6 +377,53 @@ pub struct msb_load_opts {
     pub ctx: *mut c_void,
 }
 
+/// A Sandboxfile's project (opaque).
+#[repr(C)]
+pub struct msb_project {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_sync_progress {
+    pub phase: *const c_char,
+    pub done: u64,
+    pub total: u64,
+    pub chunks_done: c_uint,
+    pub chunks_total: c_uint,
+    pub image: *const msb_pull_progress,
+}
+
+pub type msb_sync_progress_fn = Option<unsafe extern "C" fn(*mut c_void, *const msb_sync_progress)>;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_sync_opts {
+    pub ref_: *const c_char,
+    pub name: *const c_char,
+    pub insecure: c_int,
+    pub force: c_int,
+    pub trust: c_int,
+    pub progress: msb_sync_progress_fn,
+    pub ctx: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_sync_info {
+    pub name: [c_char; 64],
+    pub reference: [c_char; 600],
+    pub digest: [c_char; 80],
+    pub parent: [c_char; 80],
+    pub disk_bytes: u64,
+    pub chunks: c_uint,
+    pub transferred: c_uint,
+    pub bytes: u64,
+    pub reused: c_uint,
+    pub up_to_date: c_int,
+    pub dropped: [c_char; 256],
+}
+
 pub const MSB_SAVE_OCI: c_int = 0;
 pub const MSB_SAVE_DOCKER: c_int = 1;
 
@@ -404,6 +453,14 @@ extern "C" {
     pub fn msb_sandbox_stop(
         name: *const c_char,
         timeout_s: c_uint,
+        elapsed_ms: *mut u64,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_sandbox_stop_sync(
+        name: *const c_char,
+        timeout_s: c_uint,
+        o: *const msb_sync_opts,
+        pushed: *mut msb_sync_info,
         elapsed_ms: *mut u64,
         err: *mut msb_error,
     ) -> c_int;
@@ -620,6 +677,45 @@ extern "C" {
         err: *mut msb_error,
     ) -> c_int;
     pub fn msb_registry_logout(registry: *const c_char, err: *mut msb_error) -> c_int;
+
+    pub fn msb_project_find(start: *const c_char, buf: *mut c_char, n: usize, err: *mut msb_error) -> c_int;
+    pub fn msb_project_load(path: *const c_char, out: *mut *mut msb_project, err: *mut msb_error) -> c_int;
+    pub fn msb_project_parse(
+        text: *const c_char,
+        len: usize,
+        path: *const c_char,
+        out: *mut *mut msb_project,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_project_free(p: *mut msb_project);
+    pub fn msb_project_name(p: *const msb_project) -> *const c_char;
+    pub fn msb_project_file(p: *const msb_project) -> *const c_char;
+    pub fn msb_project_count(p: *const msb_project) -> usize;
+    pub fn msb_project_sandbox(p: *const msb_project, i: usize, name: *mut *const c_char) -> *const c_char;
+    pub fn msb_project_config_json(p: *const msb_project, json: *mut *mut c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_project_script(
+        p: *const msb_project,
+        sandbox: *const c_char,
+        script: *const c_char,
+        argv: *mut *mut *mut c_char,
+        err: *mut msb_error,
+    ) -> c_int;
+
+    pub fn msb_remote_get(remote: *mut c_char, n: usize, insecure: *mut c_int, err: *mut msb_error) -> c_int;
+    pub fn msb_remote_set(remote: *const c_char, insecure: c_int, err: *mut msb_error) -> c_int;
+    pub fn msb_sandbox_push(
+        name: *const c_char,
+        o: *const msb_sync_opts,
+        out: *mut msb_sync_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_sandbox_pull(
+        ref_: *const c_char,
+        o: *const msb_sync_opts,
+        out: *mut msb_sync_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_sandbox_set_sync(name: *const c_char, on: c_int, err: *mut msb_error) -> c_int;
 
     pub fn msb_home() -> *const c_char;
 }
