@@ -6,7 +6,7 @@ input and dead sandboxes."""
 import pytest
 
 from .pysdk import run, unique
-from microsandbox import (AlreadyExists, ImageNotFound, InvalidArgument,
+from microsandbox import (AlreadyExists, ImageNotFound, InvalidArgument, MemFs,
                           MicrosandboxError, NotFound, NotRunning, Sandbox,
                           SandboxStopped)
 
@@ -79,6 +79,13 @@ def test_bad_input_errors(home):
             await Sandbox.create("ok-name", cpus=0)
         with pytest.raises(InvalidArgument):
             await Sandbox.create("ok-name", volumes={"/data": 42})
+        # a volume where the guest's own files are, or not a path at all
+        with pytest.raises(InvalidArgument, match="/proc"):
+            await Sandbox.create("ok-name", volumes={"/proc/x": MemFs()})
+        with pytest.raises(InvalidArgument, match="absolute"):
+            await Sandbox.create("ok-name", volumes={"data": MemFs()})
+        with pytest.raises(NotFound, match="/no/such/dir"):
+            await Sandbox.create("ok-name", volumes={"/data": "/no/such/dir"})
         with pytest.raises(InvalidArgument, match="working directory"):
             await Sandbox.create("ok-name", workdir="relative")
         with pytest.raises(NotFound, match="no-such-box"):

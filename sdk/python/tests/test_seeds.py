@@ -10,7 +10,8 @@ import pytest
 
 from .pysdk import run
 from microsandbox import (Busy, DnsAction, FileSystemBackend, HttpAction,
-                          MemFs, Network, NotSupported, Sandbox, Snapshot)
+                          MemFs, MicrosandboxError, Network, NotSupported,
+                          Sandbox, Snapshot)
 
 key = "sk-test-0123456789"
 
@@ -47,6 +48,11 @@ def test_secrets_seed(registry):
                 "find /etc /root /tmp /run -type f | xargs grep -l -- " + key,
                 shell=True)
             assert placeholder in r.stdout and key not in r.stdout, r.stdout
+            # a value kept nowhere cannot come back: once stopped, the
+            # sandbox cannot start again, and says why
+            await sb.kill()
+            with pytest.raises(MicrosandboxError, match="kept nowhere"):
+                await sb.start()
         finally:
             await sb.remove(force=True)
     run(main())
