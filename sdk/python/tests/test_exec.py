@@ -58,7 +58,9 @@ def test_options_and_errors(shared):
 def test_timeout_kills_in_the_guest(shared):
     async def main():
         with pytest.raises(ExecTimeout) as e:
-            await shared.exec("sh -c 'echo started; sleep 60'", timeout=1.5)
+            # 5 s: room for the echo on a loaded host, whose output the
+            # timed-out result must keep
+            await shared.exec("sh -c 'echo started; sleep 60'", timeout=5)
         res = e.value.result
         assert res.timed_out and res.signal == 9 and res.stdout == "started\n"
         assert isinstance(e.value, TimeoutError)
