@@ -22,7 +22,7 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      LibraryNotFound, MicrosandboxError, NotFound, NotRunning,
                      NotSupported, PermissionDenied, PolicyRefused,
                      ProtocolError, SandboxStopped, SnapshotDamaged,
-                     Timeout)
+                     SyncConflict, Timeout, WrongKind)
 from .files import FileInfo, Files
 from .images import Image, ImageInfo, PullProgress
 from .process import ExecResult, OutputChunk, Process
@@ -40,7 +40,7 @@ __all__ = [
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",
     "BootFailed", "PolicyRefused", "ExecFailed", "ProtocolError", "FileError",
-    "SnapshotDamaged",
+    "SnapshotDamaged", "WrongKind", "SyncConflict",
     "NotSupported", "CommandError", "ExecTimeout", "library_path",
 ]
 

@@ -118,6 +118,20 @@ class SnapshotDamaged(MicrosandboxError):
     _name, _code = "MSB_E_DAMAGED", -1006
 
 
+class WrongKind(InvalidArgument):
+    """The reference names the other kind: a sandbox where an image was
+    wanted, or an image where a sandbox was."""
+
+    _name, _code = "MSB_E_KIND", -1007
+
+
+class SyncConflict(MicrosandboxError):
+    """A push or pull would lose changes made since the last one (force
+    replaces them)."""
+
+    _name, _code = "MSB_E_CONFLICT", -1008
+
+
 class ProtocolError(MicrosandboxError):
     """A peer broke its protocol."""
 
@@ -172,6 +186,7 @@ _BY_NAME = {
     "MSB_E_PULL": ImagePullFailed, "MSB_E_IMAGE_NOT_FOUND": ImageNotFound,
     "MSB_E_BOOT": BootFailed, "MSB_E_POLICY": PolicyRefused,
     "MSB_E_EXEC": ExecFailed, "MSB_E_DAMAGED": SnapshotDamaged,
+    "MSB_E_KIND": WrongKind, "MSB_E_CONFLICT": SyncConflict,
     "EPERM": PermissionDenied,
     "EOPNOTSUPP": NotSupported,
 }
