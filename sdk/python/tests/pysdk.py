@@ -25,6 +25,7 @@ VECTORS = os.path.join(ROOT, "tests", "sdk", "vectors.json")
 sys.path.insert(0, os.path.join(SDK, "src"))
 os.environ.setdefault("MSB_LIB", os.path.join(BUILD, "lib", "libmsb.so.0"))
 os.environ.pop("MSB_PREFIX", None)
+os.environ.pop("MSB_REMOTE", None)  # the sync tests set their own
 
 
 def run(aw):

@@ -86,6 +86,11 @@ def test_bad_input_errors(home):
             await Sandbox.create("ok-name", volumes={"data": MemFs()})
         with pytest.raises(NotFound, match="/no/such/dir"):
             await Sandbox.create("ok-name", volumes={"/data": "/no/such/dir"})
+        # sync=True with nowhere to push: refused before anything is made
+        with pytest.raises(NotFound, match="remote"):
+            await Sandbox.create("ok-name", sync=True)
+        with pytest.raises(InvalidArgument, match="ephemeral"):
+            await Sandbox.create("ok-name", sync=True, ephemeral=True)
         with pytest.raises(InvalidArgument, match="working directory"):
             await Sandbox.create("ok-name", workdir="relative")
         with pytest.raises(NotFound, match="no-such-box"):

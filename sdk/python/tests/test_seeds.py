@@ -11,7 +11,7 @@ import pytest
 from .pysdk import run
 from microsandbox import (Busy, DnsAction, FileSystemBackend, HttpAction,
                           MemFs, MicrosandboxError, Network, NotSupported,
-                          Sandbox, Snapshot)
+                          Sandbox, Snapshot, WrongKind)
 
 key = "sk-test-0123456789"
 
@@ -173,12 +173,51 @@ def test_snapshot_seed(registry):
     run(main())
 
 
+def test_sync_seed(registry, monkeypatch):
+    """The cloud is the local registry; "another machine" is this one once
+    the sandbox is gone."""
+    monkeypatch.setenv("MSB_REMOTE", f"{registry}/me")
+
+    async def main():
+        sb = await Sandbox.create("ml-project", image="python:3.12")
+        await sb.exec("pip install torch")
+        await sb.exec("sh -c 'echo trained > /root/model'")  # (not the seed's)
+
+        # Push filesystem state to the cloud
+        await sb.push()
+
+        pushed = sb.synced
+        assert pushed.reference.endswith("/me/ml-project:latest"), pushed
+        assert pushed.transferred > 0 and pushed.digest.startswith("sha256:")
+        await sb.remove(force=True)
+
+        # On another machine: pull and resume
+        sb = await Sandbox.pull("ml-project")
+        await sb.start()
+
+        try:
+            assert sb.synced.digest == pushed.digest and sb.synced.reused == 0
+            assert (await sb.exec("cat /root/model")).stdout == "trained\n"
+            # one that syncs is pushed when it stops, with progress
+            await sb.set_sync(True)
+            await sb.exec("sh -c 'echo more > /root/model2'")
+            reports = []
+            await sb.stop(progress=reports.append)
+            assert sb.synced.parent == pushed.digest and not sb.synced.up_to_date
+            assert sb.synced.transferred < sb.synced.chunks
+            assert "uploading" in {r.phase for r in reports}, reports
+            # nothing changed since: up to date
+            assert (await sb.push()).up_to_date
+            # an image is not a sandbox
+            with pytest.raises(WrongKind):
+                await Sandbox.pull(f"{registry}/python:3.12")
+        finally:
+            await sb.remove(force=True)
+    run(main())
+
+
 def test_later_features_say_so(shared):
     async def main():
-        with pytest.raises(NotSupported, match="issue 16"):
-            await shared.push()
-        with pytest.raises(NotSupported, match="issue 16"):
-            await Sandbox.pull("ml-project")
         with pytest.raises(NotSupported, match="issue 15"):
             await Sandbox.current_runtime()
         with pytest.raises(NotSupported, match="issue 14"):

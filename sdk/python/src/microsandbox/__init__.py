@@ -14,6 +14,7 @@ A binding of libmsb, the C library the ``msb`` command line is made of
 (include/msb.h): nothing a sandbox does is re-implemented here.
 """
 
+from .cloud import SyncInfo, SyncProgress, remote, set_remote
 from .config import (DnsAction, FileSystemBackend, HostDir, HttpAction, MemFs,
                      Network, PluginFs, Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
@@ -33,7 +34,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sandbox", "SandboxInfo", "Snapshot", "SnapshotInfo", "Metrics", "Port",
-    "Image", "ImageInfo", "PullProgress", "ExecResult", "Process",
+    "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
+    "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",

@@ -187,6 +187,30 @@ class LoadOpts(Structure):
                 ("ctx", c_void_p)]
 
 
+class SyncProgress(Structure):
+    _fields_ = [("phase", c_char_p), ("done", c_uint64), ("total", c_uint64),
+                ("chunks_done", c_uint), ("chunks_total", c_uint),
+                ("image", POINTER(PullProgress))]
+
+
+SYNC_PROGRESS_FN = CFUNCTYPE(None, c_void_p, POINTER(SyncProgress))
+
+
+class SyncOpts(Structure):
+    _fields_ = [("ref", c_char_p), ("name", c_char_p), ("insecure", c_int),
+                ("force", c_int), ("trust", c_int),
+                ("progress", SYNC_PROGRESS_FN), ("ctx", c_void_p)]
+
+
+class SyncInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("reference", c_char * 600),
+                ("digest", c_char * 80), ("parent", c_char * 80),
+                ("disk_bytes", c_uint64), ("chunks", c_uint),
+                ("transferred", c_uint), ("bytes", c_uint64),
+                ("reused", c_uint), ("up_to_date", c_int),
+                ("dropped", c_char * 256)]
+
+
 # Every struct this module lays out, by its C name.
 STRUCTS = {
     "msb_error": MsbError, "msb_net_config": NetConfig, "msb_volume": Volume,
@@ -198,6 +222,8 @@ STRUCTS = {
     "msb_file_event": FileEvent, "msb_copy_opts": CopyOpts, "msb_port": Port,
     "msb_pull_progress": PullProgress, "msb_pull_opts": PullOpts,
     "msb_image_info": ImageInfo, "msb_load_opts": LoadOpts,
+    "msb_sync_progress": SyncProgress, "msb_sync_opts": SyncOpts,
+    "msb_sync_info": SyncInfo,
 }
 
 _E = POINTER(MsbError)
@@ -215,6 +241,13 @@ PROTOTYPES = {
     "msb_sandbox_open": (c_int, [c_char_p, POINTER(_P), _E]),
     "msb_sandbox_stop": (c_int, [c_char_p, c_uint, POINTER(c_uint64), _E]),
     "msb_sandbox_remove": (c_int, [c_char_p, c_int, _E]),
+    "msb_sandbox_stop_sync": (c_int, [c_char_p, c_uint, POINTER(SyncOpts),
+                                      POINTER(SyncInfo), POINTER(c_uint64), _E]),
+    "msb_sandbox_push": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
+    "msb_sandbox_pull": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
+    "msb_sandbox_set_sync": (c_int, [c_char_p, c_int, _E]),
+    "msb_remote_get": (c_int, [c_char_p, c_size_t, POINTER(c_int), _E]),
+    "msb_remote_set": (c_int, [c_char_p, c_int, _E]),
     "msb_sandbox_name": (c_char_p, [_P]),
     "msb_sandbox_boot_ms": (c_uint64, [_P]),
     "msb_sandbox_close": (None, [_P]),

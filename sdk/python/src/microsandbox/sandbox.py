@@ -20,9 +20,9 @@ import asyncio
 import ctypes
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from . import _lib, config, process
+from . import _lib, cloud, config, process
 from ._native import blocking, call
 from .errors import InvalidArgument, NotFound, NotSupported
 from .files import Files
@@ -133,6 +133,11 @@ def _open(name: str) -> _Handle:
     return _Handle(h)
 
 
+def _remote_required() -> None:
+    buf = ctypes.create_string_buffer(1024)
+    call(_lib.lib().msb_remote_get, buf, len(buf), None)
+
+
 def _info_get(name: str) -> SandboxInfo:
     i = _lib.SandboxInfo()
     call(_lib.lib().msb_sandbox_info_get, name.encode(), ctypes.byref(i))
@@ -173,6 +178,7 @@ class Sandbox:
         self._h = _handle
         self.fs = Files(self)
         self.files = self.fs  # the same, by another name
+        self.synced: cloud.SyncInfo | None = None  # its last pull or push here
 
     def __repr__(self) -> str:
         return f"Sandbox({self.name!r})"
@@ -194,6 +200,7 @@ class Sandbox:
                tls_upstream_ca: Sequence[str] | None = None,
                kernel: str | None = None, boot_timeout: float | None = None,
                ephemeral: bool = False, command: Command | None = None,
+               sync: bool = False,
                plugins: Sequence[Any] | None = None,
                plugin_processes: Sequence[str] | None = None) -> _Creating:
         """Make a sandbox and boot it; returns once its guest is ready.
@@ -206,7 +213,8 @@ class Sandbox:
         ``Network``; ``secrets``: variable to ``(value, hosts)`` or a
         ``Secret``; ``ports``: ``"8080:80"`` or ``(8080, 80)``;
         ``ephemeral``: removed when it stops; ``command``: run detached
-        after boot.
+        after boot; ``sync``: pushed whenever ``stop()`` stops it (needs a
+        remote, checked first).
         """
         if plugins or plugin_processes:
             raise NotSupported(
@@ -223,9 +231,18 @@ class Sandbox:
                            boot_timeout=boot_timeout, ephemeral=ephemeral,
                            command=command)
 
+        if sync and ephemeral:
+            raise InvalidArgument("sync=True keeps the sandbox to push it; "
+                                  "ephemeral=True removes it: choose one")
+
         async def make():
+            if sync:
+                await blocking(_remote_required)
             handle, boot_ms = await blocking(_create, cfg)
-            return cls(name, _handle=handle, boot_ms=boot_ms)
+            sb = cls(name, _handle=handle, boot_ms=boot_ms)
+            if sync:
+                await sb.set_sync(True)
+            return sb
 
         return _Creating(make())
 
@@ -308,13 +325,25 @@ class Sandbox:
         self._h, self.boot_ms = await blocking(run)
         return self
 
-    async def stop(self, timeout: float = 10) -> int:
+    async def stop(self, timeout: float = 10, *,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> int:
         """Power it off: SIGTERM to its processes, SIGKILL after @timeout
-        seconds; the milliseconds it took."""
+        seconds; the milliseconds it took. One that syncs (``set_sync``) is
+        then pushed (``progress`` reports it; a failed push leaves it
+        stopped and raises, and ``self.synced`` says what went)."""
         ms = ctypes.c_uint64()
-        await blocking(call, _lib.lib().msb_sandbox_stop, self.name.encode(),
-                       max(0, int(timeout)), ctypes.byref(ms))
-        self._h = None
+        o = cloud.opts(progress=progress)
+        pushed = _lib.SyncInfo()
+        try:
+            await blocking(call, _lib.lib().msb_sandbox_stop_sync,
+                           self.name.encode(), max(0, int(timeout)),
+                           ctypes.byref(o), ctypes.byref(pushed),
+                           ctypes.byref(ms))
+        finally:
+            self._h = None
+            if pushed.name:
+                self.synced = cloud.info(pushed)
         return ms.value
 
     async def kill(self) -> int:
@@ -450,15 +479,56 @@ class Sandbox:
         kind = await blocking(run)
         return Snapshot(name, kind)
 
-    async def push(self, *args, **kw):
-        """Cloud sync (issue 16): not in this version."""
-        raise NotSupported("push and pull (cloud sync, issue 16) are not in "
-                           "this version of microsandbox")
+    # -- cloud sync (docs/sync.md) ------------------------------------------------
+
+    async def push(self, ref: str | None = None, *, force: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> cloud.SyncInfo:
+        """Push it, running or stopped, as it is at one instant: to @ref
+        (REGISTRY/REPO[:TAG], or a TAG of its repository), else where it was
+        last pushed or pulled, else REMOTE/NAME:latest. Only the chunks the
+        registry lacks are sent. SyncConflict when the tag holds a push this
+        sandbox did not start from, unless ``force``."""
+        o = cloud.opts(ref=ref, force=force, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_sandbox_push, self.name.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        self.synced = cloud.info(out)
+        return self.synced
 
     @classmethod
-    async def pull(cls, *args, **kw) -> "Sandbox":
-        raise NotSupported("push and pull (cloud sync, issue 16) are not in "
-                           "this version of microsandbox")
+    async def pull(cls, ref: str, *, name: str | None = None,
+                   force: bool = False, trust: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> "Sandbox":
+        """A pushed sandbox, @ref (a reference, or a bare NAME under the
+        remote), as a stopped sandbox here (named ``name``, default the
+        repository's last component); ``await sb.start()`` boots it. An
+        existing one is replaced only if unchanged since its last sync, or
+        with ``force``; host-bound settings (volumes, secret sources,
+        ports...) are kept only with ``trust``, else dropped and named in
+        ``sb.synced.dropped``. WrongKind when @ref is an image."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument(f"a sandbox reference is a non-empty string, "
+                                  f"not {ref!r}")
+        o = cloud.opts(name=name, force=force, trust=trust, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_sandbox_pull, ref.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        sb = cls(_lib.text(out.name))
+        sb.synced = cloud.info(out)
+        return sb
+
+    async def set_sync(self, on: bool = True) -> None:
+        """With @on, it pushes itself whenever ``stop()`` stops it (as ``msb
+        run --sync``); NotFound, saying how to set one, without a remote or
+        a last sync."""
+        await blocking(call, _lib.lib().msb_sandbox_set_sync,
+                       self.name.encode(), int(on))
 
     @classmethod
     async def current_runtime(cls):

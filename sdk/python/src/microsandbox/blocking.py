@@ -2,7 +2,7 @@
 """The same API without asyncio, for scripts and programs that have no
 event loop:
 
-    from microsandbox.sync import Sandbox
+    from microsandbox.blocking import Sandbox
 
     with Sandbox.create("agent", image="python:3.12") as sb:   # removed at the end
         print(sb.exec("uname -r").stdout)
@@ -24,10 +24,12 @@ import asyncio
 import threading
 from typing import Any, Iterator
 
+from . import cloud as _cloud
 from . import images as _images
 from . import process as _process
 from . import sandbox as _sandbox
 from .files import Files as _AsyncFiles
+from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
 from .images import ImageInfo, PullProgress  # noqa: F401 (re-exported)
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
 from .sandbox import Metrics, Port, SandboxInfo, SnapshotInfo  # noqa: F401
@@ -56,7 +58,7 @@ def run(aw) -> Any:
         if hasattr(aw, "close"):
             aw.close()
         raise RuntimeError(
-            "microsandbox.sync was called inside a running event loop, which "
+            "microsandbox.blocking was called inside a running event loop, which "
             "it would stall: there, await the async API (from microsandbox "
             "import Sandbox) instead")
     loop = _loop()
@@ -203,7 +205,7 @@ class Sandbox:
     connect = get
     list = _classcall(_sandbox.Sandbox, "list")
     metrics_all = _classcall(_sandbox.Sandbox, "metrics_all")
-    pull = _classcall(_sandbox.Sandbox, "pull")
+    pull = _classcall(_sandbox.Sandbox, "pull", lambda s: Sandbox(s))
     current_runtime = _classcall(_sandbox.Sandbox, "current_runtime")
 
     info = _call("info", source=_sandbox.Sandbox)
@@ -219,6 +221,12 @@ class Sandbox:
     metrics = _call("metrics", source=_sandbox.Sandbox)
     snapshot = _call("snapshot", lambda s: Snapshot(s), _sandbox.Sandbox)
     push = _call("push", source=_sandbox.Sandbox)
+    set_sync = _call("set_sync", source=_sandbox.Sandbox)
+
+    @property
+    def synced(self):
+        """Its last push or pull here (SyncInfo), or None."""
+        return self._a.synced
 
     def start(self) -> "Sandbox":
         """Boot it again with its disk (a stopped or failed sandbox)."""
@@ -261,6 +269,16 @@ class Snapshot:
     remove = _call("remove", source=_sandbox.Snapshot)
 
 
+def remote():
+    """The default remote and whether plain http is allowed, or None."""
+    return run(_cloud.remote())
+
+
+def set_remote(remote, *, insecure=False) -> None:
+    """Keep the default remote (None forgets it)."""
+    run(_cloud.set_remote(remote, insecure=insecure))
+
+
 class Image:
     """The local image store, as the async Image (``progress`` is called on
     the calling thread while the pull runs)."""
@@ -274,4 +292,5 @@ class Image:
 
 __all__ = ["Sandbox", "Snapshot", "Process", "Files", "Image", "ExecResult",
            "OutputChunk", "SandboxInfo", "SnapshotInfo", "Metrics", "Port",
-           "ImageInfo", "PullProgress", "run"]
+           "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress", "remote",
+           "set_remote", "run"]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The blocking form (microsandbox.sync), on one sandbox that also carries
+"""The blocking form (microsandbox.blocking), on one sandbox that also carries
 what the other tests leave out: an image pulled by create itself, a disk
 size, a published port, a host port opened, a detached command waited
 for, and a command started in the background."""
@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from .pysdk import unique
-from microsandbox import Network, NotFound, sync
+from microsandbox import Network, NotFound, blocking
 
 
 @pytest.fixture
@@ -37,18 +37,18 @@ def host_server():
     srv.server_close()
 
 
-def test_sync_form_and_create_options(registry, host_server):
-    name = unique("pysync")
+def test_blocking_form_and_create_options(registry, host_server):
+    name = unique("pyblock")
     ref = f"{registry}/node:20"
-    if ref in [i.reference for i in sync.Image.list()]:
-        sync.Image.remove(ref)
-    with sync.Sandbox.create(name, image=ref, disk="1G",
+    if ref in [i.reference for i in blocking.Image.list()]:
+        blocking.Image.remove(ref)
+    with blocking.Sandbox.create(name, image=ref, disk="1G",
                              ports=["8080"], command="sh -c 'sleep 3; exit 3'",
                              network=Network(allow_host=[host_server])) as sb:
         r = sb.exec("echo $SEED_IMAGE", shell=True)
         assert (r.exit_code, r.stdout) == (0, "node:20\n")
-        assert ref in [i.reference for i in sync.Image.list()]
-        assert sync.Sandbox.get(name).name == name
+        assert ref in [i.reference for i in blocking.Image.list()]
+        assert blocking.Sandbox.get(name).name == name
         assert sb.inspect()["config"]["disk_mib"] == 1024
         # the detached command's status
         assert sb.wait(timeout=120) == 3
@@ -88,9 +88,10 @@ def test_sync_form_and_create_options(registry, host_server):
         assert sb.metrics().running
         # inside an event loop it refuses instead of stalling the loop
         async def inside():
-            sync.Sandbox.get(name)
+            blocking.Sandbox.get(name)
         with pytest.raises(RuntimeError, match="running event loop"):
             asyncio.run(inside())
     with pytest.raises(NotFound):
-        sync.Sandbox.get(name)
-    assert name not in [i.name for i in sync.Sandbox.list()]
+        blocking.Sandbox.get(name)
+    assert blocking.remote() is None  # a private home has none
+    assert name not in [i.name for i in blocking.Sandbox.list()]
