@@ -541,8 +541,8 @@ export declare class TimeoutError extends MicrosandboxError {}
 export declare class SandboxStoppedError extends MicrosandboxError {}
 export declare class PermissionDeniedError extends MicrosandboxError {}
 export declare class ProtocolError extends MicrosandboxError {}
-export declare class ImagePullError extends MicrosandboxError {}
-export declare class ImageNotFoundError extends ImagePullError {}
+export declare class ImagePullFailedError extends MicrosandboxError {}
+export declare class ImageNotFoundError extends ImagePullFailedError {}
 export declare class BootFailedError extends MicrosandboxError {}
 export declare class PolicyRefusedError extends MicrosandboxError {}
 export declare class ExecFailedError extends MicrosandboxError {}

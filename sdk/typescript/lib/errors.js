@@ -39,8 +39,8 @@ const TimeoutError = kind('TimeoutError', MicrosandboxError, 'MSB_E_TIMEOUT', -E
 const SandboxStoppedError = kind('SandboxStoppedError', MicrosandboxError, 'MSB_E_STOPPED', -E.EPIPE);
 const PermissionDeniedError = kind('PermissionDeniedError', MicrosandboxError, 'MSB_E_PERMISSION', -E.EACCES);
 const ProtocolError = kind('ProtocolError', MicrosandboxError, 'MSB_E_PROTOCOL', -E.EPROTO);
-const ImagePullError = kind('ImagePullError', MicrosandboxError, 'MSB_E_PULL', -1001);
-const ImageNotFoundError = kind('ImageNotFoundError', ImagePullError, 'MSB_E_IMAGE_NOT_FOUND', -1002);
+const ImagePullFailedError = kind('ImagePullFailedError', MicrosandboxError, 'MSB_E_PULL', -1001);
+const ImageNotFoundError = kind('ImageNotFoundError', ImagePullFailedError, 'MSB_E_IMAGE_NOT_FOUND', -1002);
 const BootFailedError = kind('BootFailedError', MicrosandboxError, 'MSB_E_BOOT', -1003);
 const PolicyRefusedError = kind('PolicyRefusedError', MicrosandboxError, 'MSB_E_POLICY', -1004);
 const ExecFailedError = kind('ExecFailedError', MicrosandboxError, 'MSB_E_EXEC', -1005);
@@ -74,7 +74,7 @@ const BY_NAME = {
   MSB_E_PERMISSION: PermissionDeniedError,
   EPERM: PermissionDeniedError,
   MSB_E_PROTOCOL: ProtocolError,
-  MSB_E_PULL: ImagePullError,
+  MSB_E_PULL: ImagePullFailedError,
   MSB_E_IMAGE_NOT_FOUND: ImageNotFoundError,
   MSB_E_BOOT: BootFailedError,
   MSB_E_POLICY: PolicyRefusedError,
@@ -109,7 +109,7 @@ module.exports = {
   SandboxStoppedError,
   PermissionDeniedError,
   ProtocolError,
-  ImagePullError,
+  ImagePullFailedError,
   ImageNotFoundError,
   BootFailedError,
   PolicyRefusedError,

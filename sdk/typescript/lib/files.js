@@ -14,14 +14,14 @@ const native = require('./native');
 const { NativeStream } = require('./stream');
 const { InvalidArgumentError } = require('./errors');
 
-const FILE_KEYS = new Set(['user', 'mode', 'parents', 'recursive', 'exclusive', 'append', 'signal']);
+const FILE_KEYS = new Set(['user', 'mode', 'parents', 'recursive', 'exclusive', 'append']);
 
 /** fileOptions() - msb_file_opts from the SDK's options. */
 function fileOptions(o = {}, extra = {}) {
   for (const k of Object.keys(o)) {
     if (!FILE_KEYS.has(k)) throw new InvalidArgumentError(`unknown file option '${k}' (one of ${[...FILE_KEYS].join(', ')})`);
   }
-  return { ...o, ...extra, signal: undefined };
+  return { ...o, ...extra };
 }
 
 /** A guest file, as stat or list describe it (fs.Stats's names). */

@@ -10,7 +10,7 @@ export const {
   splitCommand, home, validName, version,
   MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, NotRunningError,
   AlreadyInStateError, BusyError, TimeoutError, SandboxStoppedError, PermissionDeniedError,
-  ProtocolError, ImagePullError, ImageNotFoundError, BootFailedError, PolicyRefusedError,
+  ProtocolError, ImagePullFailedError, ImageNotFoundError, BootFailedError, PolicyRefusedError,
   ExecFailedError, SnapshotDamagedError, NotSupportedError, ClosedError, LibraryNotFoundError,
   FileError, CommandError,
 } = cjs;
