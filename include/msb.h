@@ -147,6 +147,9 @@ typedef enum msb_volume_kind {
 	MSB_VOLUME_MEMORY, /* a filesystem in host RAM of @size_mib (0 = 64) */
 	MSB_VOLUME_PLUGIN, /* @source: a shared object implementing
 			    * include/msb_fs.h, given @arg */
+	MSB_VOLUME_NAMED,  /* @source: a named volume's name (made, with no
+			    * size limit, when it does not exist yet;
+			    * msb_volume_create() below) */
 } msb_volume_kind;
 
 typedef struct msb_volume {
@@ -174,7 +177,10 @@ typedef struct msb_volume {
 /* msb_volume_parse() - a volume as msb run's flags write it, into @v:
  * HOST "HOSTDIR:GUESTPATH[:OPTS]" (OPTS comma-separated: ro, rw,
  * direct, overlay[=SIZE] (default 256M)), MEMORY "GUESTPATH[:SIZE]", PLUGIN
- * "PATH.so:GUESTPATH[:ARG]". @spec is cut up in place and @v points into
+ * "PATH.so:GUESTPATH[:ARG]". A HOST spec whose source is a plain name (no
+ * '/', not starting with '.' or '~': "data:/data") is a named volume, as
+ * Docker reads -v: @v->kind is then MSB_VOLUME_NAMED (ro, rw and direct
+ * apply). @spec is cut up in place and @v points into
  * it. Paths are checked by msb_sandbox_create(). A HOST and a PLUGIN
  * volume at the same path (msb run -v DIR:/p --volume-plugin X.so:/p)
  * are one: give the PLUGIN @dir and drop the HOST one. */
@@ -794,6 +800,42 @@ MSB_API int msb_image_prune(uint64_t *freed_bytes, unsigned *files,
 MSB_API int msb_registry_login(const char *registry, const char *user,
 			       const char *password, msb_error *err);
 MSB_API int msb_registry_logout(const char *registry, msb_error *err);
+
+/* ---- named volumes (docs/filesystems.md) --------------------------------- *
+ * A directory the host keeps apart from any sandbox, <home>/volumes/NAME,
+ * mounted by name (MSB_VOLUME_NAMED, msb run -v NAME:/path) by as many
+ * sandboxes as like at once: what one writes, the others see. Its size, if
+ * it has one, holds for all of them together: past it, writes fail with
+ * ENOSPC in the guest, and df shows it as the filesystem's size. */
+
+typedef struct msb_volume_info {
+	char name[64];
+	uint64_t size_mib;       /* 0: no limit but the host's disk */
+	uint64_t used_bytes;     /* host disk its files take */
+	int64_t created_at;      /* unix seconds */
+	char project[64];        /* the project that made it, or "" */
+	char path[1024];         /* its files, on the host */
+	unsigned users;          /* sandboxes that mount it (any status) */
+	unsigned running;        /* of those, the running ones */
+} msb_volume_info;
+
+/* msb_volume_create() - a named volume of at most @size_mib MiB (0: no
+ * limit; at most 1024G). MSB_E_EXISTS if the name is taken. @info may be
+ * NULL. */
+MSB_API int msb_volume_create(const char *name, uint64_t size_mib,
+			      msb_volume_info *info, msb_error *err);
+/* msb_volume_list() - every named volume, by name; free() *@out. */
+MSB_API int msb_volume_list(msb_volume_info **out, size_t *n, msb_error *err);
+MSB_API int msb_volume_info_get(const char *name, msb_volume_info *out,
+				msb_error *err);
+/* msb_volume_inspect_json() - its record, with "used_by": the sandboxes
+ * that mount it and their status; free() the result. */
+MSB_API int msb_volume_inspect_json(const char *name, char **json,
+				    msb_error *err);
+/* msb_volume_remove() - delete the volume and its files. MSB_E_BUSY while
+ * a running sandbox mounts it, and (unless @force) while a stopped one
+ * does (it could not start again). */
+MSB_API int msb_volume_remove(const char *name, int force, msb_error *err);
 
 /* ---- projects (docs/projects.md) ------------------------------------------ *
  * A Sandboxfile declares sandboxes (each what msb run can set, plus

@@ -23,7 +23,7 @@ static int cmd_project(int argc, char **argv);
 
 const struct verb verb_project = {
 	.name = "project",
-	.summary = "Run the sandboxes of a Sandboxfile (up, down, ps, ...)",
+	.summary = "Check and resolve a Sandboxfile (config, init)",
 	.fn = cmd_project,
 	.own_help = 1,
 	.help =

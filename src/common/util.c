@@ -2,15 +2,18 @@
 /* util.c - errors, files, sockets, base64 and paths */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -649,4 +652,103 @@ int msb_parse_duration(const char *s, uint64_t *ms)
 		return -ERANGE;
 	*ms = (uint64_t)(total + 0.5);
 	return 0;
+}
+
+/* tree_walk() - the bytes the tree under @dirfd allocates (st_blocks). */
+static uint64_t tree_walk(int dirfd, int depth)
+{
+	uint64_t total = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 256)
+		return 0;
+	d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		total += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd, de->d_name,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						O_CLOEXEC);
+
+			if (fd >= 0)
+				total += tree_walk(fd, depth + 1);
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+uint64_t msb_tree_bytes(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? 0 : tree_walk(fd, 0);
+}
+
+int msb_parse_mib(const char *s, const char *what, uint64_t min,
+		  uint64_t max, uint64_t *mib, msb_error *err)
+{
+	char *end;
+	double v, mult;
+
+	if (!s || !*s)
+		goto bad;
+	/* Digits, at most one '.', then letters for the unit: no signs,
+	 * spaces, hex or exponents, all of which strtod would take. */
+	{
+		const char *q = s;
+		int dots = 0;
+
+		if (!isdigit((unsigned char)*s))
+			goto bad;
+		while (isdigit((unsigned char)*q) || (*q == '.' && !dots++))
+			q++;
+		for (; *q; q++)
+			if (!isalpha((unsigned char)*q))
+				goto bad;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v))
+		goto bad;
+	if (!*end || !strcasecmp(end, "m") || !strcasecmp(end, "mb") ||
+	    !strcasecmp(end, "mi") || !strcasecmp(end, "mib"))
+		mult = 1;
+	else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") ||
+		 !strcasecmp(end, "gi") || !strcasecmp(end, "gib"))
+		mult = 1024;
+	else
+		goto bad;
+	v *= mult;
+	if (v != v || v < (double)min || v > (double)max) {
+		char lo[32], hi[32];
+
+		msb_fmt_size_mib(min, lo, sizeof(lo));
+		msb_fmt_size_mib(max, hi, sizeof(hi));
+		return msb_fail(err, -EINVAL,
+				"invalid %s '%s': it must be between %s and %s",
+				what, s, lo, hi);
+	}
+	if (v != (double)(uint64_t)v)
+		return msb_fail(err, -EINVAL,
+				"invalid %s '%s': use a whole number of MiB",
+				what, s);
+	*mib = (uint64_t)v;
+	return 0;
+bad:
+	return msb_fail(err, -EINVAL,
+			"invalid %s '%s': use a number with M or G, e.g. "
+			"512M or 1G",
+			what, s ? s : "");
 }

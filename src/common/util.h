@@ -44,6 +44,9 @@ int msb_rm_rf(const char *path);
 int msb_write_file(const char *path, const void *buf, size_t n, int mode);
 /* msb_read_file() - whole file, NUL-terminated; free() it. NULL on error. */
 char *msb_read_file(const char *path, size_t *len);
+/* msb_tree_bytes() - the bytes the files under @dir take on disk
+ * (st_blocks, symlinks not followed, like du). */
+uint64_t msb_tree_bytes(const char *dir);
 /* Write all of @buf to @fd, retrying short writes and EINTR. */
 int msb_write_all(int fd, const void *buf, size_t n);
 /* msb_send_all() - the same on a socket, with MSG_NOSIGNAL: a closed peer

@@ -72,6 +72,13 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		       void (*log)(void *ctx, const char *msg), void *log_ctx,
 		       struct msb_fs_backend *out, char *err, size_t errlen);
 
+/* @inner (owned from here on, on success and on failure) limited to
+ * @limit bytes of host disk, counted in file @counter, which every
+ * supervisor serving directory @dir shares (src/fs/quota.c). */
+int msb_fs_quota_new(struct msb_fs_backend *inner, const char *dir,
+		     const char *counter, uint64_t limit,
+		     struct msb_fs_backend *out, char *err, size_t errlen);
+
 void msb_fs_backend_close(struct msb_fs_backend *b);
 
 #endif

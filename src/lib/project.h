@@ -53,8 +53,8 @@ struct proj_volume {
 
 /* One mount of a sandbox: msb_volume, or a named volume. */
 struct proj_mount {
-	msb_volume v;       /* named: kind MSB_VOLUME_HOST, source NULL
-			     * until up resolves it */
+	msb_volume v;       /* named: kind MSB_VOLUME_NAMED, source NULL
+			     * until up names it */
 	long named;         /* index into the project's volumes, or -1 */
 };
 

@@ -1093,11 +1093,7 @@ static int mount_short(struct sf *s, yaml_node_t *n, const char *path,
 			    t);
 	if (msb_volume_parse(MSB_VOLUME_HOST, spec, &m->v, &e) < 0)
 		return fail(s, n, path, "%s", e.message);
-	if (m->v.source[0] != '/' && m->v.source[0] != '.' &&
-	    m->v.source[0] != '~' && !strchr(m->v.source, '/')) {
-		if (m->v.overlay_mib)
-			return fail(s, n, path, "a named volume takes no "
-				    "overlay option (only ro, rw, direct)");
+	if (m->v.kind == MSB_VOLUME_NAMED) {
 		r = named(s, n, path, m->v.source, m);
 		m->v.source = NULL;
 	} else {
@@ -1237,7 +1233,7 @@ static int mount_long(struct sf *s, yaml_node_t *n, const char *path,
 		if (!ml.src)
 			return fail(s, n, path, "a named volume needs its name "
 				    "(source: data)");
-		m->v.kind = MSB_VOLUME_HOST;
+		m->v.kind = MSB_VOLUME_NAMED;
 		sub(kp, path, "source");
 		r = named(s, ml.source, kp, ml.src, m);
 		if (r < 0)

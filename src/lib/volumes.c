@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "util.h"
+#include "volstore.h"
 #include "volumes.h"
 
 /* The largest memory volume: its pages are the supervisor's. */
@@ -21,6 +22,7 @@ static const char *const flag_of[] = {
 	[MSB_VOLUME_HOST] = "--volume",
 	[MSB_VOLUME_MEMORY] = "--volume-mem",
 	[MSB_VOLUME_PLUGIN] = "--volume-plugin",
+	[MSB_VOLUME_NAMED] = "--volume",
 };
 
 /* parse_size() - "16M", "1G", "64" (MiB) into MiB, at least 1. */
@@ -99,6 +101,8 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 	v->kind = kind;
 	if (kind > MSB_VOLUME_PLUGIN || !spec || !*spec)
 		return msb_fail(err, -EINVAL, "empty volume");
+	if (kind == MSB_VOLUME_NAMED)
+		kind = MSB_VOLUME_HOST; /* the same text: NAME:GUESTPATH */
 	switch (kind) {
 	case MSB_VOLUME_HOST:
 		/* HOSTDIR:GUEST[:OPTS]: host paths may hold ':', guest paths
@@ -130,6 +134,18 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 		*c = '\0';
 		v->source = spec;
 		v->guest_path = c + 1;
+		/* A plain name is a named volume (as docker run -v reads
+		 * it); a directory here is ./name. */
+		if (spec[0] != '.' && spec[0] != '~' && !strchr(spec, '/')) {
+			if (v->overlay_mib)
+				return msb_fail(err, -EINVAL,
+						"invalid --volume '%s:%s': a "
+						"named volume takes no overlay "
+						"(only ro, rw, direct); for a "
+						"directory write ./%s",
+						spec, c + 1, spec);
+			v->kind = MSB_VOLUME_NAMED;
+		}
 		return 0;
 	case MSB_VOLUME_MEMORY:
 		v->guest_path = spec;
@@ -143,6 +159,7 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 						c + 1);
 		}
 		return 0;
+	case MSB_VOLUME_NAMED: /* read as HOST, above */
 	case MSB_VOLUME_PLUGIN:
 		c = strchr(spec, ':');
 		if (!c || c == spec || !c[1])
@@ -227,8 +244,8 @@ int msb_volume_guest_check(const char *flag, const char *guest,
 
 static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 {
-	const char *flag = v->kind <= MSB_VOLUME_PLUGIN ? flag_of[v->kind] :
-							  "volume";
+	const char *flag = v->kind <= MSB_VOLUME_NAMED ? flag_of[v->kind] :
+							 "volume";
 	char real[PATH_MAX];
 	struct stat st;
 	int r = msb_volume_guest_check(flag, v->guest_path, err);
@@ -276,6 +293,46 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 			json_object_object_add(o, "arg",
 					       json_object_new_string(v->arg));
 		break;
+	case MSB_VOLUME_NAMED: {
+		char data[PATH_MAX], counter[PATH_MAX];
+		uint64_t size;
+
+		if (!v->source || msb_name_valid(v->source, NULL) < 0)
+			return msb_fail(err, -EINVAL,
+					"--volume %s: invalid volume name '%s'",
+					v->guest_path, v->source ? v->source : "");
+		if (v->overlay_mib)
+			return msb_fail(err, -EINVAL,
+					"--volume %s: a named volume takes no "
+					"overlay", v->guest_path);
+		/* Made on first use, as Docker does; one made at the same
+		 * moment by another create is as good. */
+		if (msb_volstore_size(v->source, &size) < 0) {
+			msb_error e = { 0 };
+
+			r = msb_volstore_create(v->source, 0, NULL, NULL, &e);
+			if (r < 0 && r != MSB_E_EXISTS)
+				return msb_fail(err, r, "%s", e.message);
+			if (msb_volstore_size(v->source, &size) < 0)
+				return msb_fail(err, -ENOENT,
+						"volume '%s' is gone",
+						v->source);
+		}
+		if (msb_volstore_paths(v->source, data, counter,
+				       sizeof(data)) < 0)
+			return msb_fail(err, -ENAMETOOLONG,
+					"MSB_HOME is too long");
+		json_object_object_add(o, "kind", json_object_new_string("volume"));
+		json_object_object_add(o, "volume",
+				       json_object_new_string(v->source));
+		json_object_object_add(o, "source", json_object_new_string(data));
+		json_object_object_add(o, "counter",
+				       json_object_new_string(counter));
+		if (size)
+			json_object_object_add(o, "size_mib",
+					       json_object_new_int64((int64_t)size));
+		break;
+	}
 	case MSB_VOLUME_MEMORY: {
 		uint64_t mib = v->size_mib ? v->size_mib :
 					     MSB_VOLUME_MEM_DEFAULT_MIB;

@@ -168,6 +168,22 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		struct msb_fs_passthrough_opts po = { 0 };
 
 		r = msb_fs_passthrough_new(src, &po, &v->be, why, sizeof(why));
+	} else if (!strcmp(kind, "volume") && src && jstr(o, "counter")) {
+		/* A named volume: its directory, under its size limit
+		 * (src/fs/quota.c) when it has one, counted with every other
+		 * sandbox that mounts it. */
+		struct msb_fs_passthrough_opts po = { 0 };
+		struct msb_fs_backend dir = { 0 };
+		uint64_t mib = 0;
+
+		if (json_object_object_get_ex(o, "size_mib", &x))
+			mib = (uint64_t)json_object_get_int64(x);
+		r = msb_fs_passthrough_new(src, &po, mib ? &dir : &v->be, why,
+					   sizeof(why));
+		if (r == 0 && mib)
+			r = msb_fs_quota_new(&dir, src, jstr(o, "counter"),
+					     mib << 20, &v->be, why,
+					     sizeof(why));
 	} else if (!strcmp(kind, "memory")) {
 		uint64_t mib = MEM_DEFAULT_MIB;
 

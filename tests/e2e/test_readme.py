@@ -72,6 +72,10 @@ COMMANDS = {
     "msb run --name app -d --volume ./data:/data --volume-mem /cache":
         ("run", None),
     "msb run --rm -v ./data:/data:ro -- ls /data": ("run", _ls_data),
+    "msb volume create --size 10G data # a named volume": ("run", None),
+    "msb run --rm -v data:/data -- sh -c 'echo hi > /data/f; df -h /data'":
+        ("run", None),
+    "msb volume ls": ("run", None),
     "msb run --name worker --net-allow api.openai.com,*.stripe.com "
     "--net-block-cidr 169.254.0.0/16,10.0.0.0/8 -d": ("run", None),
     "msb run --net-deny-all -- sh # air-gapped": ("run", None),

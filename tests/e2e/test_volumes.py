@@ -339,10 +339,11 @@ def test_plugin_volumes(msb, tmp_path):
 
 
 def test_relative_host_path_is_resolved(msb, tmp_path):
+    # ./rel: a plain "rel" is a named volume (docs/filesystems.md)
     (tmp_path / "rel").mkdir()
     (tmp_path / "rel" / "hello").write_text("relative\n")
     p = subprocess.run([os.path.join(BUILD, "bin", "msb"), "run", "--rm", "-v",
-                        "rel:/r:ro", "--", "cat", "/r/hello"], cwd=tmp_path,
+                        "./rel:/r:ro", "--", "cat", "/r/hello"], cwd=tmp_path,
                        env=msb.env, capture_output=True, timeout=180)
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"relative\n"

@@ -397,7 +397,8 @@ static const struct {
 	{ "sandboxes:\n  a:\n    volumes: [{type: memory, target: /m, source: x}]\n",
 	  "3:50: sandboxes.a.volumes[0]: this key does not apply to a memory volume" },
 	{ "volumes: {v: {}}\nsandboxes:\n  a:\n    volumes: ['v:/a:overlay']\n",
-	  "4:15: sandboxes.a.volumes[0]: a named volume takes no overlay" },
+	  "4:15: sandboxes.a.volumes[0]: invalid --volume 'v:/a': a named "
+	  "volume takes no overlay" },
 	{ "sandboxes:\n  a:\n    network: {allow: ['']}\n",
 	  "3:23: sandboxes.a.network.allow[0]: invalid --net-allow ''" },
 	{ "sandboxes:\n  a:\n    network: {allow: 'a.com,b.com'}\n",

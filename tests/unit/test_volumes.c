@@ -207,3 +207,88 @@ TEST(volume_reserved_neighbours_allowed)
 		a = NULL;
 	}
 }
+
+/* -v NAME:/path is a named volume, made on first use; its record names
+ * the volume, its directory and the counter its supervisors share. */
+TEST(volume_named)
+{
+	char home[256], *old = getenv("MSB_HOME") ? strdup(getenv("MSB_HOME")) :
+						    NULL;
+	msb_error err = { 0 };
+	msb_volume v[2];
+	msb_volume_info info, *list = NULL;
+	json_object *a = NULL, *o;
+	size_t n = 0;
+
+	if (unit_tmpdir(home, sizeof(home)))
+		return;
+	setenv("MSB_HOME", home, 1);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "data:/data:ro", &v[0], &err), 0);
+	CHECK_EQ_INT(v[0].kind, MSB_VOLUME_NAMED);
+	CHECK_STR(v[0].source, "data");
+	CHECK_EQ_INT(v[0].readonly, 1);
+	/* a directory is written as one */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "./data:/d", &v[1], &err), 0);
+	CHECK_EQ_INT(v[1].kind, MSB_VOLUME_HOST);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "~/data:/d", &v[1], &err), 0);
+	CHECK_EQ_INT(v[1].kind, MSB_VOLUME_HOST);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "data:/d:overlay", &v[1], &err),
+		     -EINVAL);
+	CHECK_CONTAINS(err.message, "a named volume takes no overlay");
+	/* made on first use, with no limit */
+	CHECK_EQ_INT(msb_volume_info_get("data", &info, &err), MSB_E_NOT_FOUND);
+	CHECK_EQ_INT(msb_volumes_json(v, 1, &a, &err), 0);
+	CHECK_EQ_INT(msb_volume_info_get("data", &info, &err), 0);
+	CHECK_EQ_INT(info.size_mib, 0);
+	o = a ? json_object_array_get_idx(a, 0) : NULL;
+	if (o) {
+		json_object *x;
+		char want[400];
+
+		CHECK(json_object_object_get_ex(o, "kind", &x));
+		CHECK_STR(json_object_get_string(x), "volume");
+		CHECK(json_object_object_get_ex(o, "volume", &x));
+		CHECK_STR(json_object_get_string(x), "data");
+		snprintf(want, sizeof(want), "%s/volumes/data/data", home);
+		CHECK(json_object_object_get_ex(o, "source", &x));
+		CHECK_STR(json_object_get_string(x), want);
+		snprintf(want, sizeof(want), "%s/volumes/data/usage", home);
+		CHECK(json_object_object_get_ex(o, "counter", &x));
+		CHECK_STR(json_object_get_string(x), want);
+		CHECK(!json_object_object_get_ex(o, "size_mib", &x));
+	}
+	json_object_put(a);
+	/* one with a size carries it into the record */
+	CHECK_EQ_INT(msb_volume_create("sized", 16, &info, &err), 0);
+	CHECK_EQ_INT(info.size_mib, 16);
+	CHECK_EQ_INT(msb_volume_create("sized", 16, NULL, &err), MSB_E_EXISTS);
+	CHECK_EQ_INT(msb_volume_create("bad/name", 0, NULL, &err), -EINVAL);
+	CHECK_EQ_INT(msb_volume_create("huge", 2u << 20, NULL, &err), -EINVAL);
+	v[0].source = "sized";
+	CHECK_EQ_INT(msb_volumes_json(v, 1, &a, &err), 0);
+	o = a ? json_object_array_get_idx(a, 0) : NULL;
+	if (o) {
+		json_object *x;
+
+		CHECK(json_object_object_get_ex(o, "size_mib", &x));
+		CHECK_EQ_INT(json_object_get_int(x), 16);
+	}
+	json_object_put(a);
+	CHECK_EQ_INT(msb_volume_list(&list, &n, &err), 0);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(list[0].name, "data");
+		CHECK_STR(list[1].name, "sized");
+	}
+	free(list);
+	CHECK_EQ_INT(msb_volume_remove("sized", 0, &err), 0);
+	CHECK_EQ_INT(msb_volume_remove("sized", 0, &err), MSB_E_NOT_FOUND);
+	CHECK_EQ_INT(msb_volume_remove("data", 0, &err), 0);
+	if (old) {
+		setenv("MSB_HOME", old, 1);
+		free(old);
+	} else {
+		unsetenv("MSB_HOME");
+	}
+	msb_rm_rf(home);
+}
