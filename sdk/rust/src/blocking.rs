@@ -25,11 +25,11 @@ use std::time::Duration;
 use microsandbox_sys as sys;
 
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
-use crate::config::{Blocking, RestoreOptions};
+use crate::config::{Blocking, RestoreOptions, SyncOptions};
 use crate::core::{self, poll_wait, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore};
 use crate::error::{from_io, Error, Result};
 use crate::files::{FileInfo, FileOptions};
-use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats};
+use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 
 /// Builds a blocking [`Sandbox`].
 pub type SandboxBuilder = crate::config::SandboxBuilder<Blocking>;
@@ -211,15 +211,36 @@ impl Sandbox {
         self.snapshot_named(&core::generated_snapshot_name(self.name()))
     }
 
-    /// Would send the sandbox's filesystem to its remote (sandbox sync):
-    /// not in libmsb yet, [`Error::NotSupported`].
-    pub fn push(&self) -> Result<()> {
-        Err(crate::future::push_refused(self.name()))
+    /// Pushes the sandbox to its remote (docs/sync.md: `msb push`): a
+    /// running one as it is at one instant. Only what the registry lacks
+    /// is sent.
+    pub fn push(&self) -> Result<SyncInfo> {
+        self.push_with(|o| o)
     }
 
-    /// Would fetch a sandbox pushed elsewhere: [`Error::NotSupported`].
-    pub fn pull(name: &str) -> Result<Sandbox> {
-        Err(crate::future::pull_refused(name))
+    /// `push` with options: `|o| o.to("registry/repo:tag").force()`.
+    pub fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
+        self.core.check_open("push")?;
+        core::push(self.name(), &f(SyncOptions::default()))
+    }
+
+    /// Fetches the sandbox pushed as @reference (a bare NAME under the
+    /// remote, or `REGISTRY/REPO[:TAG]`) as a stopped sandbox here (`start`
+    /// boots it). Dropping the handle leaves it.
+    pub fn pull(reference: &str) -> Result<Sandbox> {
+        Ok(Sandbox::pull_with(reference, |o| o)?.0)
+    }
+
+    /// `pull` with options (`name`, `force`, `trust`), and what it did.
+    pub fn pull_with(reference: &str, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<(Sandbox, SyncInfo)> {
+        let info = core::pull(reference, &f(SyncOptions::default()))?;
+        Ok((Sandbox { core: SandboxCore::new(info.name.clone(), None, false) }, info))
+    }
+
+    /// With @on, the sandbox pushes itself whenever `stop` stops it
+    /// (`msb run --sync`).
+    pub fn set_sync(&self, on: bool) -> Result<()> {
+        core::set_sync(self.name(), on)
     }
 }
 

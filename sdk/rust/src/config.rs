@@ -22,7 +22,7 @@ pub enum Async {}
 /// `M` says which API it creates for: [`crate::blocking::SandboxBuilder`]
 /// creates a blocking sandbox, `microsandbox::SandboxBuilder` an async one.
 #[must_use = "a builder does nothing until create() is called"]
-pub struct SandboxBuilder<M> {
+pub struct SandboxBuilder<M = Async> {
     pub(crate) name: String,
     pub(crate) cfg: SandboxConfig,
     mode: PhantomData<fn() -> M>,
@@ -178,7 +178,7 @@ impl<M> SandboxBuilder<M> {
     }
 
     /// Publishes a guest port on the host: "HOST:GUEST", "IP:HOST:GUEST",
-    /// "[IPv6]:HOST:GUEST", or "GUEST" alone for a free host port (see
+    /// `[IPv6]:HOST:GUEST`, or "GUEST" alone for a free host port (see
     /// `ports()` on the sandbox).
     pub fn port(mut self, spec: impl Into<String>) -> Self {
         self.cfg.ports.push(spec.into());
@@ -341,7 +341,7 @@ impl NetworkBuilder {
         self
     }
 
-    /// The "IP[:PORT]" the sandbox's resolver asks (default: the host's
+    /// The `IP[:PORT]` the sandbox's resolver asks (default: the host's
     /// first nameserver).
     pub fn nameserver(mut self, addr: impl Into<String>) -> Self {
         self.nameserver = Some(addr.into());
@@ -960,5 +960,69 @@ impl RestoreOptions {
         o.ephemeral = self.ephemeral as i32;
         o.boot_timeout_ms = self.boot_timeout.map_or(0, ms);
         Ok(())
+    }
+}
+
+// ---- sync -------------------------------------------------------------------------
+
+/// Options of a push or a pull (docs/sync.md), given to `push_with` and
+/// `pull_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SyncOptions {
+    pub(crate) reference: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) insecure: bool,
+    pub(crate) force: bool,
+    pub(crate) trust: bool,
+}
+
+impl SyncOptions {
+    /// Push: where to, `REGISTRY/REPO[:TAG]` or a TAG of the default
+    /// repository (default: where it was last pushed or pulled, else
+    /// REMOTE/NAME).
+    pub fn to(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
+    }
+
+    /// Pull: the local sandbox's name (default: the repository's last
+    /// component).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Plain http to a registry not on loopback.
+    pub fn insecure(mut self) -> Self {
+        self.insecure = true;
+        self
+    }
+
+    /// Push: replace what another machine pushed to that tag since; pull:
+    /// replace a local sandbox that changed since its last sync.
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// Pull: keep the settings that reach into this host (volumes, secret
+    /// sources, a network plugin, opened ranges, published ports, extra
+    /// CAs); without it they are dropped (`SyncInfo::dropped` lists them).
+    pub fn trust(mut self) -> Self {
+        self.trust = true;
+        self
+    }
+
+    pub(crate) fn to_c(&self, a: &mut CArgs) -> Result<sys::msb_sync_opts> {
+        Ok(sys::msb_sync_opts {
+            ref_: a.opt(self.reference.as_deref())?,
+            name: a.opt(self.name.as_deref())?,
+            insecure: self.insecure as i32,
+            force: self.force as i32,
+            trust: self.trust as i32,
+            progress: None,
+            ctx: std::ptr::null_mut(),
+        })
     }
 }

@@ -14,11 +14,11 @@ use std::time::Duration;
 use microsandbox_sys as sys;
 
 use crate::command::{ExecEvent, ExecResult, ExecSpec};
-use crate::config::{CBufs, RestoreOptions, SandboxConfig};
+use crate::config::{CBufs, RestoreOptions, SandboxConfig, SyncOptions};
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
 use crate::files::{FileInfo, FileOptions};
-use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats};
+use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 
 /// A libmsb sandbox handle (a name and a boot time: safe to share).
 pub(crate) struct SbHandle(*mut sys::msb_sandbox);
@@ -149,7 +149,11 @@ impl SandboxCore {
         let mut a = CArgs::new();
         let name = with_op(a.str(&self.name), &op)?;
         let secs = grace.as_secs().min(u32::MAX as u64) as u32;
-        match check(|| op.clone(), |e| unsafe { sys::msb_sandbox_stop(name, secs, ptr::null_mut(), e) }) {
+        // A sandbox that syncs pushes itself once down, as msb stop does.
+        match check(
+            || op.clone(),
+            |e| unsafe { sys::msb_sandbox_stop_sync(name, secs, ptr::null(), ptr::null_mut(), ptr::null_mut(), e) },
+        ) {
             Err(Error::Already(_)) => Ok(()),
             r => r.map(|_| ()),
         }
@@ -415,6 +419,58 @@ pub(crate) fn snapshot_restore(
     Ok(core)
 }
 
+// ---- sync -------------------------------------------------------------------------
+
+pub(crate) fn push(name: &str, o: &SyncOptions) -> Result<SyncInfo> {
+    let op = format!("push sandbox {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    let co = with_op(o.to_c(&mut a), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_push(n, &co, &mut i, e) })?;
+    Ok(SyncInfo::from_c(&i))
+}
+
+pub(crate) fn pull(reference: &str, o: &SyncOptions) -> Result<SyncInfo> {
+    let op = format!("pull sandbox {reference}");
+    let mut a = CArgs::new();
+    let r = with_op(a.str(reference), &op)?;
+    let co = with_op(o.to_c(&mut a), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_pull(r, &co, &mut i, e) })?;
+    Ok(SyncInfo::from_c(&i))
+}
+
+pub(crate) fn set_sync(name: &str, on: bool) -> Result<()> {
+    let op = format!("sync of sandbox {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_set_sync(n, on as c_int, e) })?;
+    Ok(())
+}
+
+/// The remote sandboxes are pushed to by default (`$MSB_REMOTE`, else
+/// the one [`set_remote`] kept), and whether plain http was allowed for
+/// it; [`Error::NotFound`] saying how to set one when there is none.
+pub fn remote() -> Result<(String, bool)> {
+    let mut buf = vec![0 as c_char; 1024];
+    let mut insecure: c_int = 0;
+    check(|| "remote".into(), |e| unsafe { sys::msb_remote_get(buf.as_mut_ptr(), buf.len(), &mut insecure, e) })?;
+    Ok((from_chars(&buf), insecure != 0))
+}
+
+/// Keeps @remote ("REGISTRY[/NAMESPACE]") as the default place sandboxes
+/// are pushed to (`msb remote set`); "" forgets it. @insecure allows
+/// plain http to a registry not on loopback.
+pub fn set_remote(remote: &str, insecure: bool) -> Result<()> {
+    let mut a = CArgs::new();
+    let r = with_op(a.str(remote), "set remote")?;
+    check(|| "set remote".into(), |e| unsafe { sys::msb_remote_set(r, insecure as c_int, e) })?;
+    Ok(())
+}
+
 // ---- images ----------------------------------------------------------------------
 
 pub(crate) fn image_pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
@@ -466,6 +522,10 @@ pub(crate) struct ExecHandle {
     pub(crate) fd: RawFd,
     pub(crate) op: String,
     writer: Mutex<WriterState>,
+    /// The descriptor in tokio's reactor (async API); deregistered before
+    /// libmsb closes it.
+    #[cfg(feature = "tokio")]
+    pub(crate) afd: Option<tokio::io::unix::AsyncFd<RawFd>>,
 }
 
 struct WriterState {
@@ -481,6 +541,8 @@ unsafe impl Sync for ExecHandle {}
 
 impl Drop for ExecHandle {
     fn drop(&mut self) {
+        #[cfg(feature = "tokio")]
+        drop(self.afd.take());
         // SAFETY: ours, freed once, no call running (we are its last owner).
         unsafe { sys::msb_exec_free(self.h) }
     }
@@ -508,7 +570,14 @@ impl ExecHandle {
         // SAFETY: a live handle.
         let fd = unsafe { sys::msb_exec_fd(e) };
         let stdin_open = spec.stdin.is_some() || spec.stdin_piped;
-        Ok(ExecHandle { h: e, fd, op, writer: Mutex::new(WriterState { stdin_open, over: false }) })
+        Ok(ExecHandle {
+            h: e,
+            fd,
+            op,
+            writer: Mutex::new(WriterState { stdin_open, over: false }),
+            #[cfg(feature = "tokio")]
+            afd: None,
+        })
     }
 
     /// Runs a writer call, or fails when the command is over.
@@ -561,10 +630,6 @@ impl ExecHandle {
         self.writer.lock().unwrap().over = true;
     }
 
-    /// Whether the socket takes a stdin message now.
-    pub(crate) fn writable(&self) -> bool {
-        poll_now(self.fd, libc::POLLOUT)
-    }
 }
 
 /// Starts @spec detached (msb exec -d): its pid once it runs.
@@ -827,6 +892,9 @@ impl ExecReader {
 pub(crate) struct FileStream {
     h: *mut sys::msb_file,
     pub(crate) fd: RawFd,
+    /// As ExecHandle's.
+    #[cfg(feature = "tokio")]
+    pub(crate) afd: Option<tokio::io::unix::AsyncFd<RawFd>>,
     pub(crate) op: String,
     /// DONE was read: its size.
     pub(crate) done: Option<u64>,
@@ -840,12 +908,16 @@ unsafe impl Sync for FileStream {}
 
 impl Drop for FileStream {
     fn drop(&mut self) {
+        #[cfg(feature = "tokio")]
+        drop(self.afd.take());
         // SAFETY: ours, freed once; an operation not DONE is abandoned.
         unsafe { sys::msb_file_free(self.h) }
     }
 }
 
-/// An event of a file stream.
+/// An event of a file stream (a LIST stream's entries are not read here:
+/// lists come whole, msb_file_list).
+#[allow(dead_code)]
 pub(crate) enum FileRaw {
     Data(Vec<u8>),
     Entry(FileInfo),
@@ -873,7 +945,16 @@ impl FileStream {
         check(|| op.clone(), |e| unsafe { sys::msb_file_open(h.ptr(), op_kind, p, &co, &mut f, e) })?;
         // SAFETY: a live handle.
         let fd = unsafe { sys::msb_file_fd(f) };
-        Ok(FileStream { h: f, fd, op, done: None, failed: None, writing: op_kind == sys::MSB_FILE_WRITE })
+        Ok(FileStream {
+            h: f,
+            fd,
+            #[cfg(feature = "tokio")]
+            afd: None,
+            op,
+            done: None,
+            failed: None,
+            writing: op_kind == sys::MSB_FILE_WRITE,
+        })
     }
 
     /// The next event within @timeout_ms (0: what is there, -1: waits).

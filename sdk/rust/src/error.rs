@@ -110,7 +110,7 @@ pub enum Error {
     /// A push or pull would lose changes made since the last one (force
     /// replaces them).
     #[error("{0}")]
-    Conflict(Failure),
+    SyncConflict(Failure),
     /// A form of the seeds this version does not serve yet (hooks and
     /// filesystems written in Rust, plugins, sync, spawning from inside a
     /// sandbox); the message says what to use meanwhile.
@@ -215,7 +215,7 @@ impl Error {
             sys::MSB_E_EXEC => Error::ExecFailed(f),
             sys::MSB_E_DAMAGED => Error::Damaged(f),
             sys::MSB_E_KIND => Error::WrongKind(f),
-            sys::MSB_E_CONFLICT => Error::Conflict(f),
+            sys::MSB_E_CONFLICT => Error::SyncConflict(f),
             EOPNOTSUPP => Error::NotSupported(f),
             EBADF => Error::Closed(f),
             _ => Error::Os(f),
@@ -243,7 +243,7 @@ impl Error {
             | Error::ExecFailed(f)
             | Error::Damaged(f)
             | Error::WrongKind(f)
-            | Error::Conflict(f)
+            | Error::SyncConflict(f)
             | Error::NotSupported(f)
             | Error::Closed(f)
             | Error::Os(f) => Some(f),

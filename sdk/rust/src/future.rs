@@ -1,22 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-//! The seeds' forms that libmsb does not have yet: sync (push, pull) and
-//! spawning peers from inside a sandbox. They compile, so that code
+//! The seeds' form that libmsb does not have yet: spawning peers from
+//! inside a sandbox. They compile, so that code
 //! written against the seeds builds, and fail with `Error::NotSupported`
 //! saying what to use meanwhile; spawning never happens by accident.
 
 use crate::error::Error;
-
-pub(crate) fn push_refused(name: &str) -> Error {
-    Error::not_supported(
-        format!("push sandbox {name}"),
-        "sandbox sync (push and pull) is not in this libmsb yet; a snapshot \
-         (snapshot_named) keeps its state on this host",
-    )
-}
-
-pub(crate) fn pull_refused(name: &str) -> Error {
-    Error::not_supported(format!("pull sandbox {name}"), "sandbox sync (push and pull) is not in this libmsb yet")
-}
 
 /// Whether this program runs inside a microsandbox (the guest agent is
 /// its system's init).

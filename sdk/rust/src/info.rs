@@ -251,3 +251,48 @@ impl Stats {
         }
     }
 }
+
+/// What a push or a pull did (docs/sync.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncInfo {
+    /// The local sandbox.
+    pub name: String,
+    /// Where it went or came from (canonical).
+    pub reference: String,
+    /// The artifact's manifest.
+    pub digest: String,
+    /// The push it was based on, "" if none.
+    pub parent: String,
+    /// The disk's data (its holes not counted).
+    pub disk_bytes: u64,
+    /// Chunks of the disk.
+    pub chunks: u32,
+    /// Chunks uploaded (push) or downloaded (pull).
+    pub transferred: u32,
+    /// Bytes sent (push) or received (pull).
+    pub bytes: u64,
+    /// Pull: chunks taken from the local disk.
+    pub reused: u32,
+    /// Nothing had to be sent or fetched.
+    pub up_to_date: bool,
+    /// Pull: settings dropped (without `trust`).
+    pub dropped: String,
+}
+
+impl SyncInfo {
+    pub(crate) fn from_c(c: &sys::msb_sync_info) -> SyncInfo {
+        SyncInfo {
+            name: from_chars(&c.name),
+            reference: from_chars(&c.reference),
+            digest: from_chars(&c.digest),
+            parent: from_chars(&c.parent),
+            disk_bytes: c.disk_bytes,
+            chunks: c.chunks,
+            transferred: c.transferred,
+            bytes: c.bytes,
+            reused: c.reused,
+            up_to_date: c.up_to_date != 0,
+            dropped: from_chars(&c.dropped),
+        }
+    }
+}

@@ -5,6 +5,34 @@
 //! sandbox does), and adds only what makes it Rust: builders, `async fn`
 //! on tokio, `Read`/`Write` and `AsyncRead`/`AsyncWrite` streams, typed
 //! errors, and `Drop` that cleans up.
+//!
+//! ```no_run
+//! use microsandbox::Sandbox;
+//!
+//! # async fn f(key: &str) -> microsandbox::Result<()> {
+//! let sb = Sandbox::builder("agent")
+//!     .image("python:3.12")
+//!     .secret_env("OPENAI_API_KEY", key, "api.openai.com")
+//!     .create()
+//!     .await?;
+//! let r = sb.exec("python -c \"print('hello')\"").await?;
+//! println!("{} {}", r.exit_code, r.stdout_str()); // a non-zero exit is data
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Sandbox`] (async, tokio) and [`blocking::Sandbox`] have the same
+//!   calls: `exec`, `exec_args`, `shell`, `command` (then `output`,
+//!   `spawn`, `detach`), `fs()`, `snapshot`, `push`, `stats`, `start`,
+//!   `stop`, `remove`...
+//! - Dropping the handle `create()` returned removes the sandbox, unless
+//!   it was built with `keep()`.
+//! - Every failure of libmsb is an [`Error`] variant named for its code,
+//!   with libmsb's message.
+//! - Commands and file streams wait on libmsb's descriptors in tokio's
+//!   reactor (`AsyncFd`), never on a thread each.
+//!
+//! The library is found at build time with `pkg-config libmsb` (see the
+//! README for a build tree in place and for the run-time path).
 
 #![warn(missing_docs)]
 #![allow(clippy::needless_doctest_main)]
@@ -19,14 +47,22 @@ mod future;
 mod info;
 
 pub mod blocking;
+#[cfg(feature = "tokio")]
+mod asyncio;
+
+#[cfg(feature = "tokio")]
+pub use crate::asyncio::{
+    images, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Restoring, Runtime, Sandbox,
+    Snapshot,
+};
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
     Async, Backend, Blocking, Context, DnsAction, DnsQuery, DynFileSystem, HttpAction, HttpRequest, MemFs,
     NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RestoreOptions, SandboxBuilder, Secret,
-    VolumeBuilder,
+    SyncOptions, VolumeBuilder,
 };
-pub use crate::core::{home, validate_name};
+pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::files::{FileInfo, FileOptions, FileType};
-pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats};
+pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};

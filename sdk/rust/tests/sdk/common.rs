@@ -25,7 +25,12 @@ static REGISTRY: Mutex<Option<(Child, PathBuf)>> = Mutex::new(None);
 pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let dir = std::env::temp_dir().join(format!("msb-rust-test-{}", std::process::id()));
+        // A test run in a child process for "another machine" is given
+        // its home (and removes it at its exit).
+        let dir = match std::env::var_os("MSB_RUST_TEST_HOME") {
+            Some(d) => PathBuf::from(d),
+            None => std::env::temp_dir().join(format!("msb-rust-test-{}", std::process::id())),
+        };
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         std::env::set_var("MSB_HOME", &dir);
@@ -70,6 +75,12 @@ pub fn shared() -> &'static Sandbox {
     SHARED.get_or_init(|| Sandbox::builder("rust-shared").create().expect("booting the shared sandbox"))
 }
 
+/// A handle of the async API on the shared sandbox.
+pub async fn shared_async() -> microsandbox::Sandbox {
+    let name = shared().name().to_owned();
+    microsandbox::Sandbox::get(&name).await.unwrap()
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -79,11 +90,10 @@ pub fn unique(prefix: &str) -> String {
 /// The seeds' images (python:3.12, node:20: busybox stand-ins,
 /// tests/images/seed.py) made available as the seeds name them: pushed to
 /// a Debian docker-registry on loopback, pulled from it by its address,
-/// and stored under the short names with images::load. Returns the
-/// registry's host:port, or None (the test is then skipped) when
-/// docker-registry is not installed.
-pub fn seed_images() -> Option<String> {
-    static SEEDS: OnceLock<Result<String, String>> = OnceLock::new();
+/// and stored under the short names with images::load.
+/// The seed images' registry host:port and their OCI layouts (ref: dir).
+pub fn seed_registry() -> Option<(String, HashMap<String, String>)> {
+    static SEEDS: OnceLock<Result<(String, HashMap<String, String>), String>> = OnceLock::new();
     init();
     let r = SEEDS.get_or_init(|| {
         let Some(bin) = which("docker-registry") else {
@@ -103,7 +113,13 @@ pub fn seed_images() -> Option<String> {
             ),
         )
         .map_err(|e| e.to_string())?;
-        let child = Command::new(bin).arg("serve").arg(&cfg).spawn().map_err(|e| e.to_string())?;
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
         *REGISTRY.lock().unwrap() = Some((child, dir.clone()));
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(&host).is_err() {
@@ -122,13 +138,13 @@ pub fn seed_images() -> Option<String> {
             return Err(format!("tests/images/seed.py: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let layouts: HashMap<String, String> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-        for (reference, layout) in layouts {
+        for (reference, layout) in &layouts {
             // The pull path, from the registry by its address...
             blocking::images::pull(&format!("{host}/{reference}"), false).map_err(|e| e.to_string())?;
             // ...and the seed's own name for the same image.
-            blocking::images::load(&layout, Some(&reference)).map_err(|e| e.to_string())?;
+            blocking::images::load(layout, Some(reference)).map_err(|e| e.to_string())?;
         }
-        Ok(host)
+        Ok((host, layouts))
     });
     match r {
         Ok(h) => Some(h.clone()),

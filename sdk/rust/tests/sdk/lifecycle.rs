@@ -145,9 +145,15 @@ fn stats() {
     assert!(Sandbox::stats_all(true).unwrap().iter().any(|s| s.name == sb.name()));
 }
 
+/// Sync's bad input (the seed's push and pull run in seeds::seed_sync).
 #[test]
-fn sync_and_spawn_refused() {
+fn sync_bad_input() {
     let sb = shared();
-    assert!(matches!(sb.push(), Err(Error::NotSupported(_))));
-    assert!(matches!(Sandbox::pull("ml-project"), Err(Error::NotSupported(_))));
+    let e = sb.push_with(|o| o.to("127.0.0.1:1/nowhere:1")).unwrap_err();
+    contains("push to nowhere", &e.to_string(), "127.0.0.1:1");
+    let e = Sandbox::pull("127.0.0.1:1/nothing:1").err().unwrap();
+    contains("pull from nowhere", &e.to_string(), "127.0.0.1:1");
+    assert!(Sandbox::get("nothing").is_err(), "a failed pull left a sandbox");
+    let e = Sandbox::pull("a\0b").err().unwrap();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
 }

@@ -12,3 +12,5 @@ mod exec;
 mod files;
 mod lifecycle;
 mod vectors;
+mod asyncio;
+mod seeds;

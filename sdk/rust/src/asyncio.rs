@@ -1,0 +1,1149 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The async API, on tokio: the crate's root types ([`Sandbox`],
+//! [`Command`], [`Process`], [`Fs`], [`Snapshot`]...).
+//!
+//! Waiting without threads: every command and file stream is a socket of
+//! libmsb's whose descriptor (`msb_exec_fd`, `msb_file_fd`) is registered
+//! with tokio's reactor (`AsyncFd`); a task waiting for output parks on
+//! it, and libmsb is then asked, with a zero timeout, for what came.
+//! stdin and file writes wait for the socket to take more the same way.
+//! Thousands of commands can run at once on a few threads. Calls that are
+//! one request and its answer (a boot, a stop, a stat, a snapshot) run on
+//! tokio's blocking pool.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+
+use microsandbox_sys as sys;
+
+use crate::blocking::{Feed, STOP_TIMEOUT};
+use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
+use crate::config::{Async, RestoreOptions, SyncOptions};
+use crate::core::{self, poll_now, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore, STDIN_CHUNK};
+use crate::error::{from_io, Error, Result};
+use crate::files::{FileInfo, FileOptions};
+use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
+
+type SandboxBuilder = crate::config::SandboxBuilder<Async>;
+
+/// Runs a blocking libmsb call on tokio's blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(Error::closed("", format!("the call was cancelled: {e}"))),
+    }
+}
+
+/// Sets a flag when dropped before `disarm`: a boot whose future was
+/// dropped removes what it made once it is over.
+struct CancelFlag(Arc<AtomicBool>, bool);
+
+impl CancelFlag {
+    fn new() -> (CancelFlag, Arc<AtomicBool>) {
+        let f = Arc::new(AtomicBool::new(false));
+        (CancelFlag(f.clone(), true), f)
+    }
+
+    fn disarm(mut self) {
+        self.1 = false;
+    }
+}
+
+impl Drop for CancelFlag {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Creates the sandbox and boots it; resolves once its guest runs
+    /// commands. Dropping the future does not stop the boot: the sandbox
+    /// is removed once it is over. A boot that fails
+    /// ([`Error::BootFailed`]) leaves the sandbox, failed, with its log,
+    /// unless it is ephemeral.
+    pub async fn create(self) -> Result<Sandbox> {
+        let (guard, flag) = CancelFlag::new();
+        let (name, cfg) = (self.name, self.cfg);
+        let core = blocking(move || core::create(&name, cfg, Some(&flag))).await?;
+        guard.disarm();
+        Ok(Sandbox { core: Arc::new(core) })
+    }
+}
+
+/// A sandbox: a microVM with its own kernel, owned by a supervisor process
+/// of its own (no daemon). Its methods take `&self` and may run at once
+/// from many tasks (share it with an `Arc` to spawn them); each command and
+/// file stream has its own connection.
+///
+/// Dropping a Sandbox that `create()` or a restore made removes the
+/// sandbox, running or not (unless it was built with `keep()`), on the
+/// dropping thread; one got with [`Sandbox::get`] or [`Sandbox::pull`] is
+/// only released. [`Sandbox::close`] does the same without blocking.
+pub struct Sandbox {
+    core: Arc<SandboxCore>,
+}
+
+impl Sandbox {
+    /// A builder for the sandbox @name (1-63 of `[a-zA-Z0-9_.-]`,
+    /// starting with a letter or digit).
+    pub fn builder(name: impl Into<String>) -> SandboxBuilder {
+        SandboxBuilder::new(name)
+    }
+
+    /// A handle on the existing sandbox @name, running or not
+    /// ([`Error::NotFound`] if there is none).
+    pub async fn get(name: &str) -> Result<Sandbox> {
+        let n = name.to_owned();
+        Ok(Sandbox { core: Arc::new(blocking(move || core::get(&n)).await?) })
+    }
+
+    /// Every sandbox, running or not.
+    pub async fn list() -> Result<Vec<SandboxInfo>> {
+        blocking(core::list).await
+    }
+
+    /// Every running sandbox's numbers (with @all, every sandbox's).
+    pub async fn stats_all(all: bool) -> Result<Vec<Stats>> {
+        blocking(move || core::stats_all(all)).await
+    }
+
+    /// The sandbox's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// How long the boot (or restore) that made this handle took; zero
+    /// for a handle got by name.
+    pub fn boot_time(&self) -> Duration {
+        self.core.boot_time()
+    }
+
+    async fn on_core<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SandboxCore) -> Result<T> + Send + 'static,
+    {
+        let core = self.core.clone();
+        blocking(move || f(&core)).await
+    }
+
+    /// Its record now.
+    pub async fn info(&self) -> Result<SandboxInfo> {
+        self.on_core(|c| c.info()).await
+    }
+
+    /// Its full state as the JSON document `msb inspect` prints.
+    pub async fn inspect(&self) -> Result<String> {
+        self.on_core(|c| c.inspect()).await
+    }
+
+    /// Boots the stopped (or failed) sandbox again with its disk as it
+    /// was; starting a running one is no error.
+    pub async fn start(&self) -> Result<()> {
+        self.on_core(|c| c.start()).await
+    }
+
+    /// Powers the guest off: its processes get SIGTERM, and it is killed
+    /// after [`STOP_TIMEOUT`]. A sandbox that syncs pushes itself then.
+    /// Stopping a stopped sandbox is no error.
+    pub async fn stop(&self) -> Result<()> {
+        self.on_core(|c| c.stop(STOP_TIMEOUT, "stop")).await
+    }
+
+    /// `stop` with another grace period (whole seconds).
+    pub async fn stop_timeout(&self, grace: Duration) -> Result<()> {
+        self.on_core(move |c| c.stop(grace, "stop")).await
+    }
+
+    /// Stops it at once, without a grace period.
+    pub async fn kill(&self) -> Result<()> {
+        self.on_core(|c| c.stop(Duration::ZERO, "kill")).await
+    }
+
+    /// Deletes the sandbox and its disk, killing it first if it runs; the
+    /// handle is closed with it.
+    pub async fn remove(&self) -> Result<()> {
+        self.on_core(|c| c.remove()).await
+    }
+
+    /// Ends the handle (what dropping it does, off the async threads): a
+    /// sandbox this handle made is removed unless it was built with
+    /// `keep()`. Calls on it then fail with [`Error::Closed`].
+    pub async fn close(&self) -> Result<()> {
+        self.on_core(|c| c.close()).await
+    }
+
+    /// Waits until the sandbox's detached command (`cmd`, `image_cmd`)
+    /// has ended and returns its exit status; without one, until the
+    /// sandbox is no longer running (0).
+    pub async fn wait(&self) -> Result<i32> {
+        self.on_core(|c| c.wait()).await
+    }
+
+    /// The file holding the guest's console, the agent's messages and
+    /// detached commands' output (`msb logs`).
+    pub async fn log_path(&self) -> Result<PathBuf> {
+        self.on_core(|c| c.log_path()).await
+    }
+
+    /// Its published ports as bound, while it runs.
+    pub async fn ports(&self) -> Result<Vec<PortMapping>> {
+        self.on_core(|c| c.ports()).await
+    }
+
+    /// What it uses now (waits up to about a second for the guest's part).
+    pub async fn stats(&self) -> Result<Stats> {
+        self.on_core(|c| c.stats()).await
+    }
+
+    /// Runs the command line @line (split into words by
+    /// [`split_command`](crate::split_command)'s rule: quotes, no
+    /// expansion) and waits for it, capturing its output. A non-zero exit
+    /// is data, not an error (see [`Command::check`]). Dropping the future
+    /// kills the command in the guest.
+    pub async fn exec(&self, line: &str) -> Result<ExecResult> {
+        self.command_line(line).output().await
+    }
+
+    /// Runs @argv as it is (no splitting) and waits for it.
+    pub async fn exec_args<I, S>(&self, argv: I) -> Result<ExecResult>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Command { sb: self, spec: ExecSpec::argv(argv) }.output().await
+    }
+
+    /// Runs @script with `sh -c` (pipes, redirections, variables) and
+    /// waits for it.
+    pub async fn shell(&self, script: &str) -> Result<ExecResult> {
+        Command { sb: self, spec: ExecSpec::shell(script) }.output().await
+    }
+
+    /// A command of @program, to add arguments and options to.
+    pub fn command(&self, program: &str) -> Command<'_> {
+        Command { sb: self, spec: ExecSpec::program(program) }
+    }
+
+    /// A command from a command line (as `exec` splits it), to add
+    /// options to.
+    pub fn command_line(&self, line: &str) -> Command<'_> {
+        Command { sb: self, spec: ExecSpec::line(line) }
+    }
+
+    /// The sandbox's files.
+    pub fn fs(&self) -> Fs<'_> {
+        Fs { sb: self }
+    }
+
+    /// Snapshots the sandbox under a generated name ("snap-NAME-...");
+    /// [`Snapshot::save_named`] gives it a name of yours. A running
+    /// sandbox is paused while its memory, CPU and device state and its
+    /// disk are saved at one instant, then goes on untouched; a stopped
+    /// one, or one with volumes, gives a disk-only snapshot.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        let name = core::generated_snapshot_name(self.name());
+        self.snapshot_named(&name).await
+    }
+
+    /// Snapshots the sandbox as @name.
+    pub async fn snapshot_named(&self, name: &str) -> Result<Snapshot> {
+        let n = name.to_owned();
+        let info = self.on_core(move |c| c.snapshot(&n)).await?;
+        Ok(Snapshot::named(info.name))
+    }
+
+    /// Pushes the sandbox to its remote (docs/sync.md: `msb push`): a
+    /// running one as it is at one instant. Only what the registry lacks
+    /// is sent.
+    pub async fn push(&self) -> Result<SyncInfo> {
+        self.push_with(|o| o).await
+    }
+
+    /// `push` with options: `|o| o.to("registry/repo:tag").force()`.
+    pub async fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
+        let o = f(SyncOptions::default());
+        self.on_core(move |c| {
+            c.check_open("push")?;
+            core::push(&c.name, &o)
+        })
+        .await
+    }
+
+    /// Fetches the sandbox pushed as @reference (a bare NAME under the
+    /// remote, or `REGISTRY/REPO[:TAG]`) as a stopped sandbox here (`start`
+    /// boots it). Dropping the handle leaves it.
+    pub async fn pull(reference: &str) -> Result<Sandbox> {
+        Ok(Sandbox::pull_with(reference, |o| o).await?.0)
+    }
+
+    /// `pull` with options (`name`, `force`, `trust`), and what it did.
+    pub async fn pull_with(
+        reference: &str,
+        f: impl FnOnce(SyncOptions) -> SyncOptions,
+    ) -> Result<(Sandbox, SyncInfo)> {
+        let o = f(SyncOptions::default());
+        let r = reference.to_owned();
+        let info = blocking(move || core::pull(&r, &o)).await?;
+        Ok((Sandbox { core: Arc::new(SandboxCore::new(info.name.clone(), None, false)) }, info))
+    }
+
+    /// With @on, the sandbox pushes itself whenever `stop` stops it
+    /// (`msb run --sync`).
+    pub async fn set_sync(&self, on: bool) -> Result<()> {
+        self.on_core(move |c| core::set_sync(&c.name, on)).await
+    }
+
+    /// The microsandbox this program runs inside, to spawn peer sandboxes
+    /// from. Spawning from inside a sandbox is not in libmsb yet: this
+    /// fails with [`Error::NotSupported`], saying whether the program runs
+    /// inside a sandbox at all (it never spawns anything by accident).
+    pub async fn current_runtime() -> Result<Runtime> {
+        Err(crate::future::runtime_refused())
+    }
+}
+
+/// The microsandbox a program runs inside (see
+/// [`Sandbox::current_runtime`]).
+pub struct Runtime {
+    _private: (),
+}
+
+impl Runtime {
+    /// A builder for the peer sandbox @name; its `create()` fails with
+    /// [`Error::NotSupported`] until spawning is served.
+    pub fn start(&self, name: impl Into<String>) -> SandboxBuilder {
+        SandboxBuilder::new(name).refuse(crate::future::runtime_refused())
+    }
+}
+
+// ---- commands ---------------------------------------------------------------------------
+
+/// A command to run in a sandbox: arguments and options, then
+/// [`Command::output`] (run, wait, capture), [`Command::spawn`] (a
+/// streamed [`Process`]) or [`Command::detach`].
+#[must_use = "a command does nothing until output(), spawn() or detach()"]
+pub struct Command<'a> {
+    sb: &'a Sandbox,
+    spec: ExecSpec,
+}
+
+/// Registers a libmsb socket with tokio's reactor.
+fn register(fd: RawFd) -> io::Result<AsyncFd<RawFd>> {
+    // SAFETY: @fd is a libmsb handle's socket, open until the handle is
+    // freed; the handle drops this AsyncFd first (ExecHandle, FileStream).
+    Ok(unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE | Interest::WRITABLE) }?)
+}
+
+/// Starts a command and registers its socket with the reactor.
+fn start_async(sb: &Sandbox, spec: &ExecSpec) -> Result<ExecReader> {
+    let mut exec = ExecHandle::start(&sb.core, spec)?;
+    exec.afd = Some(register(exec.fd)?);
+    Ok(ExecReader::new(Arc::new(exec)))
+}
+
+/// Kills the guest process when the future running it is dropped before
+/// it ended.
+struct KillOnDrop(Option<Arc<ExecHandle>>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(e) = self.0.take() {
+            let _ = e.signal(libc::SIGKILL);
+        }
+    }
+}
+
+impl<'a> Command<'a> {
+    command_options!();
+
+    /// Runs the command and waits for it, capturing stdout and stderr
+    /// (or giving them to the `on_stdout` / `on_stderr` callbacks).
+    /// Dropping the future kills the command (SIGKILL) in the guest.
+    pub async fn output(mut self) -> Result<ExecResult> {
+        let mut r = start_async(self.sb, &self.spec)?;
+        r.sinks = [self.spec.on_stdout.take(), self.spec.on_stderr.take()];
+        let mut feed = self.spec.stdin.take().map(Feed::new);
+        let mut kill = KillOnDrop(Some(r.exec.clone()));
+        poll_fn(|cx| poll_until(cx, &mut r, &mut feed, |r| r.over())).await;
+        kill.0 = None;
+        let mut res = r.finish(false)?;
+        res.stdout = r.pending[0].drain(..).collect();
+        res.stderr = r.pending[1].drain(..).collect();
+        if self.spec.check {
+            return res.check();
+        }
+        Ok(res)
+    }
+
+    /// Starts the command and resolves once it runs (or with
+    /// [`Error::ExecFailed`] if the guest could not start it), leaving its
+    /// input and output to the caller.
+    pub async fn spawn(mut self) -> Result<Process> {
+        let mut r = start_async(self.sb, &self.spec)?;
+        r.sinks = [self.spec.on_stdout.take(), self.spec.on_stderr.take()];
+        let mut p = Process { r, feed: self.spec.stdin.take().map(Feed::new), check: self.spec.check };
+        poll_fn(|cx| poll_until(cx, &mut p.r, &mut p.feed, |r| r.started || r.over())).await;
+        if !p.r.started {
+            if let Some(e) = p.r.failed.take() {
+                return Err(e);
+            }
+        }
+        Ok(p)
+    }
+
+    /// Starts the command in the background (`msb exec -d`) and returns
+    /// its pid in the guest once it runs; its output goes to the sandbox's
+    /// log and it lives on when this program goes.
+    pub async fn detach(self) -> Result<i32> {
+        let core = self.sb.core.clone();
+        let spec = self.spec;
+        blocking(move || core::exec_detach(&core, &spec)).await
+    }
+}
+
+/// Takes events (and feeds stdin) until @done holds, or registers the
+/// task's waker on the socket.
+fn poll_until(
+    cx: &mut Context<'_>,
+    r: &mut ExecReader,
+    feed: &mut Option<Feed>,
+    done: impl Fn(&ExecReader) -> bool,
+) -> Poll<()> {
+    loop {
+        if done(r) || r.over() {
+            return Poll::Ready(());
+        }
+        match poll_step(cx, r, feed) {
+            Poll::Ready(()) => continue,
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// One step of a command's reader: feed stdin if the socket takes it,
+/// take events if any came; Pending (wakers registered) when neither.
+fn poll_step(cx: &mut Context<'_>, r: &mut ExecReader, feed: &mut Option<Feed>) -> Poll<()> {
+    let exec = r.exec.clone();
+    let afd = exec.afd.as_ref().expect("an async command");
+    if let Some(f) = feed.as_mut().filter(|f| !f.done) {
+        match afd.poll_write_ready(cx) {
+            Poll::Ready(Ok(mut g)) => {
+                if poll_now(exec.fd, libc::POLLOUT) {
+                    f.push(&exec);
+                } else {
+                    g.clear_ready();
+                }
+                return Poll::Ready(());
+            }
+            Poll::Ready(Err(_)) => f.done = true,
+            Poll::Pending => {}
+        }
+    }
+    match afd.poll_read_ready(cx) {
+        Poll::Ready(Ok(g)) => {
+            took(g, r);
+            Poll::Ready(())
+        }
+        Poll::Ready(Err(e)) => {
+            r.failed = Some(Error::HostIo(e));
+            Poll::Ready(())
+        }
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Drains what came; the readiness is cleared once the socket has no more
+/// (libmsb's zero-timeout poll said so).
+fn took(mut g: AsyncFdReadyGuard<'_, RawFd>, r: &mut ExecReader) {
+    let _ = r.drain();
+    if !r.over() {
+        g.clear_ready();
+    }
+}
+
+/// A command running in a sandbox, streamed: its output read as it comes
+/// ([`Process::stdout`] and [`Process::stderr`] as `AsyncRead`ers, or
+/// [`Process::next_event`] in order), stdin written ([`Process::stdin`],
+/// an `AsyncWrite`r another task may hold), signals and terminal sizes
+/// sent.
+///
+/// Output has back-pressure: while nobody reads, the guest process blocks
+/// writing. A stream read while the other has output holds that output
+/// for its reader; [`Process::wait`] discards what nobody read. Dropping
+/// the Process (and its stdin handles) hangs up: a command still running
+/// gets SIGHUP, as from a closed terminal ([`Process::kill`] first to be
+/// sure it ends).
+pub struct Process {
+    r: ExecReader,
+    feed: Option<Feed>,
+    check: bool,
+}
+
+impl Process {
+    /// The command's process id in the guest.
+    pub fn pid(&self) -> i32 {
+        self.r.pid
+    }
+
+    /// A handle writing the command's stdin (given `stdin_piped`): every
+    /// write reaches the guest in order, waiting (parked, not on a thread)
+    /// while the guest's process does not read; `shutdown()` sends end of
+    /// file. Write from one task at a time.
+    pub fn stdin(&self) -> ProcessStdin {
+        ProcessStdin { exec: self.r.exec.clone() }
+    }
+
+    /// The command's stdout, as an `AsyncRead`er.
+    pub fn stdout(&mut self) -> ProcessOutput<'_> {
+        ProcessOutput { p: self, stream: 0 }
+    }
+
+    /// The command's stderr, as an `AsyncRead`er.
+    pub fn stderr(&mut self) -> ProcessOutput<'_> {
+        ProcessOutput { p: self, stream: 1 }
+    }
+
+    /// The next thing the command did, in order (output chunks, then its
+    /// end); `None` after the end.
+    pub async fn next_event(&mut self) -> Result<Option<ExecEvent>> {
+        self.r.to_events();
+        poll_fn(|cx| loop {
+            if let Some(ev) = self.r.events.pop_front() {
+                return Poll::Ready(Ok(Some(ev)));
+            }
+            if let Some(e) = self.r.failure() {
+                return Poll::Ready(Err(e));
+            }
+            if self.r.over() {
+                return Poll::Ready(Ok(None));
+            }
+            if poll_step(cx, &mut self.r, &mut self.feed).is_pending() {
+                return Poll::Pending;
+            }
+        })
+        .await
+    }
+
+    /// Sends @sig to the command's process group (Linux numbering:
+    /// `libc::SIGTERM`...).
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        self.r.exec.signal(sig)
+    }
+
+    /// Sends SIGKILL.
+    pub fn kill(&self) -> Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Sets the command's terminal size (a `tty` command); its foreground
+    /// process gets SIGWINCH.
+    pub fn resize(&self, rows: u32, cols: u32) -> Result<()> {
+        self.r.exec.resize(rows, cols)
+    }
+
+    /// Waits for the command to end and returns how it did (output not
+    /// read is discarded, not in the result). A non-zero exit is no error
+    /// unless `check` was given.
+    pub async fn wait(mut self) -> Result<ExecResult> {
+        self.r.discard = [true; 2];
+        self.r.pending = Default::default();
+        self.r.events.clear();
+        self.r.as_events = false;
+        poll_fn(|cx| poll_until(cx, &mut self.r, &mut self.feed, |r| r.over())).await;
+        self.r.finish(self.check)
+    }
+
+    fn poll_stream(&mut self, cx: &mut Context<'_>, i: usize, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.r.to_streams();
+        loop {
+            if !self.r.pending[i].is_empty() || buf.remaining() == 0 {
+                let n = self.r.take(i, buf.initialize_unfilled());
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = self.r.failure() {
+                return Poll::Ready(Err(e.into()));
+            }
+            if self.r.over() {
+                return Poll::Ready(Ok(()));
+            }
+            if poll_step(cx, &mut self.r, &mut self.feed).is_pending() {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// A command's stdout or stderr, as an `AsyncRead`er.
+pub struct ProcessOutput<'a> {
+    p: &'a mut Process,
+    stream: usize,
+}
+
+impl AsyncRead for ProcessOutput<'_> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        me.p.poll_stream(cx, me.stream, buf)
+    }
+}
+
+/// Writes a command's stdin; cheap to clone, `Send`, usable from another
+/// task while the output is read.
+#[derive(Clone)]
+pub struct ProcessStdin {
+    exec: Arc<ExecHandle>,
+}
+
+impl ProcessStdin {
+    /// Sends end of file.
+    pub fn close(&self) -> Result<()> {
+        self.exec.close_stdin()
+    }
+}
+
+impl AsyncWrite for ProcessStdin {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let exec = &self.exec;
+        let afd = exec.afd.as_ref().expect("an async command");
+        loop {
+            match afd.poll_write_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(mut g)) => {
+                    if poll_now(exec.fd, libc::POLLOUT) {
+                        return Poll::Ready(exec.write_stdin(buf).map_err(io::Error::from));
+                    }
+                    g.clear_ready();
+                }
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends end of file.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.exec.close_stdin().map_err(io::Error::from))
+    }
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+/// A sandbox's files, read and changed by the guest agent as a guest user
+/// (the `user` option; by default the one commands run as), so the guest's
+/// permissions apply. Relative paths start at the sandbox's working
+/// directory. Reads and writes stream with flow control (files larger
+/// than RAM pass in bounded memory) and wait on the reactor; the one-shot
+/// calls (stat, mkdir...) run on the blocking pool. Errors from the guest
+/// carry its errno ([`Error::NotFound`], [`Error::PermissionDenied`],
+/// `Error::Os` with EISDIR, ENOTEMPTY, ENOSPC...).
+pub struct Fs<'a> {
+    sb: &'a Sandbox,
+}
+
+impl Fs<'_> {
+    async fn one_shot<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SandboxCore) -> Result<T> + Send + 'static,
+    {
+        self.sb.on_core(f).await
+    }
+
+    fn stream(&self, op: sys::msb_file_op, path: &str, o: &FileOptions) -> Result<FileStream> {
+        let mut s = FileStream::open(&self.sb.core, op, path, o)?;
+        s.afd = Some(register(s.fd)?);
+        Ok(s)
+    }
+
+    /// The whole file @path.
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>> {
+        self.read_with(path, FileOptions::new()).await
+    }
+
+    /// `read`, with options (a user).
+    pub async fn read_with(&self, path: &str, o: FileOptions) -> Result<Vec<u8>> {
+        let mut r = self.open_with(path, o)?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).await.map_err(from_io)?;
+        Ok(out)
+    }
+
+    /// The whole file @path as text (invalid UTF-8 is [`Error::Invalid`]).
+    pub async fn read_to_string(&self, path: &str) -> Result<String> {
+        String::from_utf8(self.read(path).await?)
+            .map_err(|_| Error::invalid(format!("read {path}"), "the file is not UTF-8 text"))
+    }
+
+    /// Writes @data to @path, replacing it (mode 0o644 for a new file).
+    pub async fn write(&self, path: &str, data: impl AsRef<[u8]>) -> Result<()> {
+        self.write_with(path, data, FileOptions::new()).await
+    }
+
+    /// `write`, with options (mode, parents, append, exclusive, user).
+    pub async fn write_with(&self, path: &str, data: impl AsRef<[u8]>, o: FileOptions) -> Result<()> {
+        let mut w = self.create_with(path, o)?;
+        w.write_all(data.as_ref()).await.map_err(from_io)?;
+        w.finish().await?;
+        Ok(())
+    }
+
+    /// Opens @path for reading as a stream (`AsyncRead`).
+    pub fn open(&self, path: &str) -> Result<FileReader> {
+        self.open_with(path, FileOptions::new())
+    }
+
+    /// `open`, with options.
+    pub fn open_with(&self, path: &str, o: FileOptions) -> Result<FileReader> {
+        Ok(FileReader { s: self.stream(sys::MSB_FILE_READ, path, &o)?, pending: Vec::new(), off: 0 })
+    }
+
+    /// Creates (or replaces) @path as a stream (`AsyncWrite`);
+    /// `finish()` (or `shutdown()`) confirms it. Dropped unfinished, the
+    /// write stops where it is.
+    pub fn create(&self, path: &str) -> Result<FileWriter> {
+        self.create_with(path, FileOptions::new())
+    }
+
+    /// `create`, with options.
+    pub fn create_with(&self, path: &str, o: FileOptions) -> Result<FileWriter> {
+        Ok(FileWriter {
+            s: self.stream(sys::MSB_FILE_WRITE, path, &o)?,
+            buf: Vec::with_capacity(STDIN_CHUNK),
+            sent: 0,
+            written: 0,
+            closing: false,
+        })
+    }
+
+    /// Streams @path into @w; returns the bytes.
+    pub async fn read_to<W: AsyncWrite + Unpin + ?Sized>(&self, path: &str, w: &mut W) -> Result<u64> {
+        let mut r = self.open(path)?;
+        tokio::io::copy(&mut r, w).await.map_err(from_io)
+    }
+
+    /// Streams @r into @path (options as `create_with`); returns the bytes.
+    pub async fn write_from<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        path: &str,
+        r: &mut R,
+        o: FileOptions,
+    ) -> Result<u64> {
+        let mut w = self.create_with(path, o)?;
+        let n = tokio::io::copy(r, &mut w).await.map_err(from_io)?;
+        w.finish().await?;
+        Ok(n)
+    }
+
+    /// Describes @path, following a final symlink.
+    pub async fn stat(&self, path: &str) -> Result<FileInfo> {
+        self.stat_with(path, FileOptions::new()).await
+    }
+
+    /// `stat`, with options (a user).
+    pub async fn stat_with(&self, path: &str, o: FileOptions) -> Result<FileInfo> {
+        let p = path.to_owned();
+        self.one_shot(move |c| core::file_stat(c, &p, &o)).await
+    }
+
+    /// Describes @path itself when it is a symlink.
+    pub async fn lstat(&self, path: &str) -> Result<FileInfo> {
+        self.stat_with(path, FileOptions::new().nofollow()).await
+    }
+
+    /// Whether @path exists (a dangling symlink does not).
+    pub async fn exists(&self, path: &str) -> Result<bool> {
+        self.exists_with(path, FileOptions::new()).await
+    }
+
+    /// `exists`, with options (a user).
+    pub async fn exists_with(&self, path: &str, o: FileOptions) -> Result<bool> {
+        let p = path.to_owned();
+        self.one_shot(move |c| core::file_exists(c, &p, &o)).await
+    }
+
+    /// The entries of directory @path, sorted by name.
+    pub async fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
+        self.list_with(path, FileOptions::new()).await
+    }
+
+    /// `list`, with options (`recursive()`: the whole tree, names relative
+    /// to @path).
+    pub async fn list_with(&self, path: &str, o: FileOptions) -> Result<Vec<FileInfo>> {
+        let p = path.to_owned();
+        self.one_shot(move |c| core::file_list(c, &p, &o)).await
+    }
+
+    /// Makes directory @path (its parent must exist).
+    pub async fn mkdir(&self, path: &str) -> Result<()> {
+        self.mkdir_with(path, FileOptions::new()).await
+    }
+
+    /// Makes @path and its missing parents; an existing directory is fine.
+    pub async fn mkdir_all(&self, path: &str) -> Result<()> {
+        self.mkdir_with(path, FileOptions::new().parents()).await
+    }
+
+    /// `mkdir`, with options (mode, parents, exclusive, user).
+    pub async fn mkdir_with(&self, path: &str, o: FileOptions) -> Result<()> {
+        let p = path.to_owned();
+        self.one_shot(move |c| core::file_mkdir(c, &p, &o)).await
+    }
+
+    /// Removes the file, symlink or empty directory @path.
+    pub async fn remove(&self, path: &str) -> Result<()> {
+        self.remove_with(path, FileOptions::new()).await
+    }
+
+    /// Removes @path and, for a directory, everything in it.
+    pub async fn remove_all(&self, path: &str) -> Result<()> {
+        self.remove_with(path, FileOptions::new().recursive()).await
+    }
+
+    /// `remove`, with options (recursive, user).
+    pub async fn remove_with(&self, path: &str, o: FileOptions) -> Result<()> {
+        let p = path.to_owned();
+        self.one_shot(move |c| core::file_remove(c, &p, &o)).await
+    }
+
+    /// Moves @from to @to, replacing @to.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_with(from, to, FileOptions::new()).await
+    }
+
+    /// `rename`, with options (exclusive, user).
+    pub async fn rename_with(&self, from: &str, to: &str, o: FileOptions) -> Result<()> {
+        let (f, t) = (from.to_owned(), to.to_owned());
+        self.one_shot(move |c| core::file_rename(c, &f, &t, &o)).await
+    }
+
+    /// Makes @path a symlink pointing at @target.
+    pub async fn symlink(&self, target: &str, path: &str) -> Result<()> {
+        let (t, p) = (target.to_owned(), path.to_owned());
+        self.one_shot(move |c| core::file_symlink(c, &t, &p, &FileOptions::new())).await
+    }
+
+    /// Copies the host's @host_path (a file, a directory or a symlink)
+    /// into the guest at @guest_path with `docker cp`'s rules (`msb cp`).
+    pub async fn copy_in(&self, host_path: &str, guest_path: &str) -> Result<()> {
+        let (h, g) = (host_path.to_owned(), guest_path.to_owned());
+        self.one_shot(move |c| core::copy(c, &h, &g, true, &FileOptions::new())).await
+    }
+
+    /// Copies the guest's @guest_path to the host at @host_path, with
+    /// `copy_in`'s rules.
+    pub async fn copy_out(&self, guest_path: &str, host_path: &str) -> Result<()> {
+        let (g, h) = (guest_path.to_owned(), host_path.to_owned());
+        self.one_shot(move |c| core::copy(c, &g, &h, false, &FileOptions::new())).await
+    }
+}
+
+/// Waits for a file stream's next event: Ready(Ok(None)) after taking
+/// what there was (loop again), Pending with the waker registered.
+fn poll_file_event(cx: &mut Context<'_>, s: &mut FileStream) -> Poll<Result<Option<FileRaw>>> {
+    loop {
+        match s.next(0) {
+            Ok(Some(ev)) => return Poll::Ready(Ok(Some(ev))),
+            Err(e) => return Poll::Ready(Err(e)),
+            Ok(None) => {}
+        }
+        let afd = s.afd.as_ref().expect("an async stream");
+        match afd.poll_read_ready(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::HostIo(e))),
+            Poll::Ready(Ok(mut g)) => {
+                let fd = s.fd;
+                if !poll_now(fd, libc::POLLIN) {
+                    g.clear_ready();
+                }
+            }
+        }
+    }
+}
+
+/// A guest file read as a stream: an `AsyncRead`er.
+pub struct FileReader {
+    s: FileStream,
+    pending: Vec<u8>,
+    off: usize,
+}
+
+impl FileReader {
+    /// The file's size once it was read to its end.
+    pub fn size(&self) -> Option<u64> {
+        self.s.done
+    }
+}
+
+impl AsyncRead for FileReader {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        loop {
+            if me.off < me.pending.len() || buf.remaining() == 0 {
+                let n = buf.remaining().min(me.pending.len() - me.off);
+                buf.put_slice(&me.pending[me.off..me.off + n]);
+                me.off += n;
+                return Poll::Ready(Ok(()));
+            }
+            if me.s.done.is_some() {
+                return Poll::Ready(Ok(()));
+            }
+            match poll_file_event(cx, &mut me.s) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(Some(FileRaw::Data(d)))) => {
+                    me.pending = d;
+                    me.off = 0;
+                }
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// A guest file written as a stream: an `AsyncWrite`r. Small writes are
+/// gathered into messages of the size libmsb sends (48 KiB).
+/// `finish()` (or `shutdown()`) sends the rest, ends the data and waits
+/// for the guest to confirm it; dropped unfinished, the write stops where
+/// it is.
+pub struct FileWriter {
+    s: FileStream,
+    buf: Vec<u8>,
+    /// Of `buf`, already sent.
+    sent: usize,
+    written: u64,
+    closing: bool,
+}
+
+impl FileWriter {
+    /// Ends the data and waits for the guest's confirmation; returns the
+    /// bytes written.
+    pub async fn finish(mut self) -> Result<u64> {
+        self.shutdown().await.map_err(from_io)?;
+        Ok(self.written)
+    }
+
+    /// Sends what is gathered, waiting for the socket to take it.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        while self.sent < self.buf.len() {
+            let afd = self.s.afd.as_ref().expect("an async stream");
+            match afd.poll_write_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::HostIo(e))),
+                Poll::Ready(Ok(mut g)) => {
+                    if !poll_now(self.s.fd, libc::POLLOUT) {
+                        g.clear_ready();
+                        continue;
+                    }
+                }
+            }
+            match self.s.write_chunk(&self.buf[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        self.buf.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for FileWriter {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let me = self.get_mut();
+        if me.buf.len() == STDIN_CHUNK {
+            match me.poll_send(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(())) => {}
+            }
+        }
+        let n = data.len().min(STDIN_CHUNK - me.buf.len());
+        me.buf.extend_from_slice(&data[..n]);
+        me.written += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_send(cx).map_err(io::Error::from)
+    }
+
+    /// Sends the rest, ends the data and waits for the guest's
+    /// confirmation.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        if !me.closing {
+            match me.poll_send(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(())) => {}
+            }
+            if let Err(e) = me.s.close_write() {
+                return Poll::Ready(Err(e.into()));
+            }
+            me.closing = true;
+        }
+        while me.s.done.is_none() {
+            match poll_file_event(cx, &mut me.s) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Ok(_)) => {}
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ---- snapshots ------------------------------------------------------------------------------
+
+/// A saved sandbox (docs/snapshots.md), to restore as many sandboxes as
+/// you like: `snap.restore_with("w-1", |r| r.env("WORKER_ID", "1"))`.
+#[derive(Debug)]
+pub struct Snapshot {
+    name: std::sync::Mutex<String>,
+}
+
+impl Snapshot {
+    fn named(name: String) -> Snapshot {
+        Snapshot { name: std::sync::Mutex::new(name) }
+    }
+
+    /// The snapshot @name ([`Error::NotFound`] if there is none).
+    pub async fn get(name: &str) -> Result<Snapshot> {
+        let n = name.to_owned();
+        blocking(move || core::snapshot_info(&n)).await?;
+        Ok(Snapshot::named(name.to_owned()))
+    }
+
+    /// Every snapshot, oldest first.
+    pub async fn list() -> Result<Vec<SnapshotInfo>> {
+        blocking(core::snapshot_list).await
+    }
+
+    /// Its name.
+    pub fn name(&self) -> String {
+        self.name.lock().unwrap().clone()
+    }
+
+    /// Names the snapshot @name (`msb snapshot rename`): refused while
+    /// sandboxes restored from it exist, or when @name is taken.
+    pub async fn save_named(&self, name: &str) -> Result<()> {
+        let (cur, new) = (self.name(), name.to_owned());
+        blocking(move || core::snapshot_rename(&cur, &new)).await?;
+        *self.name.lock().unwrap() = name.to_owned();
+        Ok(())
+    }
+
+    /// Its record.
+    pub async fn info(&self) -> Result<SnapshotInfo> {
+        let n = self.name();
+        blocking(move || core::snapshot_info(&n)).await
+    }
+
+    /// Deletes it; refused ([`Error::Busy`]) while sandboxes restored from
+    /// it exist, unless @force (they can then no longer start).
+    pub async fn remove(&self, force: bool) -> Result<()> {
+        let n = self.name();
+        blocking(move || core::snapshot_remove(&n, force)).await
+    }
+
+    /// A new sandbox @name from the snapshot: a full one goes on where it
+    /// was (its processes running), a disk one boots its disk. Dropping
+    /// the handle removes it, as for `create()`.
+    pub fn restore(&self, name: impl Into<String>) -> Restoring {
+        self.restore_with(name, |r| r)
+    }
+
+    /// `restore` with options, applied at once (the future holds neither
+    /// the closure nor `self`):
+    ///
+    /// ```no_run
+    /// # async fn f(snap: microsandbox::Snapshot) -> microsandbox::Result<()> {
+    /// let workers = futures::future::try_join_all((0..4).map(|i| {
+    ///     snap.restore_with(format!("w-{i}"), |r| r.env("WORKER_ID", &i.to_string()))
+    /// }))
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn restore_with(&self, name: impl Into<String>, f: impl FnOnce(RestoreOptions) -> RestoreOptions) -> Restoring {
+        let o = f(RestoreOptions::default());
+        let (snap, name) = (self.name(), name.into());
+        Restoring(Box::pin(async move {
+            let (guard, flag) = CancelFlag::new();
+            let core = blocking(move || core::snapshot_restore(&snap, &name, &o, Some(&flag))).await?;
+            guard.disarm();
+            Ok(Sandbox { core: Arc::new(core) })
+        }))
+    }
+}
+
+/// A restore under way ([`Snapshot::restore_with`]): a future of the new
+/// sandbox, holding neither the snapshot nor the options' closure. Dropped
+/// before it is done, the restore goes on and its sandbox is removed once
+/// it is over.
+#[must_use = "a restore is made by awaiting it"]
+pub struct Restoring(Pin<Box<dyn Future<Output = Result<Sandbox>> + Send>>);
+
+impl Future for Restoring {
+    type Output = Result<Sandbox>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Sandbox>> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+// ---- images ----------------------------------------------------------------------------------
+
+/// The local image store.
+pub mod images {
+    use super::*;
+
+    /// Fetches @reference from its registry (a create pulls a missing
+    /// image by itself); @insecure allows plain http to a registry not on
+    /// loopback.
+    pub async fn pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
+        let r = reference.to_owned();
+        blocking(move || core::image_pull(&r, insecure)).await
+    }
+
+    /// Reads an image without a registry: an OCI image layout (a
+    /// directory or a tar of one) or a `docker save` archive, named @tag.
+    pub async fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
+        let (p, t) = (path.to_owned(), tag.map(str::to_owned));
+        blocking(move || core::image_load(&p, t.as_deref())).await
+    }
+
+    /// Every image in the local store.
+    pub async fn list() -> Result<Vec<ImageInfo>> {
+        blocking(core::image_list).await
+    }
+
+    /// Forgets @reference and deletes what nothing else uses.
+    pub async fn remove(reference: &str) -> Result<()> {
+        let r = reference.to_owned();
+        blocking(move || core::image_remove(&r)).await
+    }
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: Apache-2.0
+//! The seeds' Rust snippets (shared/seeds: the product's promise), run as
+//! written against the stand-ins for python:3.12 and node:20 from a local
+//! registry. Where a snippet uses a form libmsb does not serve yet (hooks
+//! and filesystems in Rust, plugins, spawning from inside a sandbox), the
+//! snippet as written must fail with `Error::NotSupported` saying what to
+//! use, and the rest of it is run without that form.
+
+use std::fmt::Display;
+
+use microsandbox::{
+    Context, DnsAction, DynFileSystem, Error, HttpAction, MemFs, PassthroughFs, Plugin, Result, Sandbox,
+};
+
+use crate::common::{contains, init, seed_registry, unique};
+
+/// The seeds' own logging.
+fn log(what: &str, arg: impl Display) {
+    eprintln!("{what} {arg}");
+}
+
+/// The seeds' DLP check.
+fn contains_pii(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body).contains("SSN")
+}
+
+/// The seed writes `futures::try_join_all`; the futures crate has it as
+/// `futures::future::try_join_all`.
+mod futures {
+    pub use ::futures::future::try_join_all;
+}
+
+// ---- secrets ---------------------------------------------------------------------
+
+async fn seed_secrets(key: &str) -> Result<Sandbox> {
+    let sb = Sandbox::builder("agent")
+        .image("python:3.12")
+        .secret_env("OPENAI_API_KEY", key, "api.openai.com")
+        .create()
+        .await?;
+    Ok(sb)
+}
+
+#[tokio::test]
+async fn seed_secrets_as_written() {
+    if seed_registry().is_none() {
+        return;
+    }
+    let key = format!("sk-test-{}-real-value", std::process::id());
+    let sb = seed_secrets(&key).await.unwrap();
+    // Inside the sandbox: echo $OPENAI_API_KEY -> msb_placeholder_...
+    let r = sb.exec("sh -c 'echo $OPENAI_API_KEY; echo $SEED_IMAGE'").await.unwrap();
+    let out = r.stdout_str();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("msb_placeholder_") && lines[1] == "python:3.12", "guest sees {out:?}");
+    // The real value is nowhere in the guest.
+    let r = sb
+        .shell(&format!(
+            "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'; \
+             find /etc /root /tmp /run -type f 2>/dev/null | xargs grep -l '{key}' 2>/dev/null"
+        ))
+        .await
+        .unwrap();
+    assert!(!r.stdout_str().contains(&key), "the secret's value reached the guest");
+    // A value kept nowhere cannot come back once stopped, and says so.
+    sb.kill().await.unwrap();
+    let e = sb.start().await.unwrap_err();
+    eprintln!("start after stop: {e}");
+}
+
+// ---- network -------------------------------------------------------------------------
+
+async fn seed_network_as_written() -> Result<Sandbox> {
+    let sb = Sandbox::builder("worker")
+      .image("node:20")
+      .network(|n| n
+        .allow(["api.openai.com", "*.stripe.com"])
+        .on_dns(|q| { log("dns: {}", q.name); DnsAction::Allow })
+        .on_http(|req| {
+          if contains_pii(&req.body) {
+            return HttpAction::Block("DLP: PII detected");
+          }
+          HttpAction::Forward(req)
+        })
+        .block_cidr("169.254.0.0/16") // cloud metadata
+        .block_cidr("10.0.0.0/8")
+      ).create().await?;
+    Ok(sb)
+}
+
+#[tokio::test]
+async fn seed_network() {
+    if seed_registry().is_none() {
+        return;
+    }
+    // As written: hooks in Rust are refused, clearly.
+    let e = seed_network_as_written().await.err().expect("hooks in Rust are not served");
+    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+    contains("hooks refusal", &e.to_string(), "msb_net_plugin.h");
+    // The rest of it, served.
+    let sb = Sandbox::builder("worker")
+        .image("node:20")
+        .network(|n| n.allow(["api.openai.com", "*.stripe.com"]).block_cidr("169.254.0.0/16").block_cidr("10.0.0.0/8"))
+        .create()
+        .await
+        .unwrap();
+    // A name outside the allowlist gets NXDOMAIN, a blocked range is
+    // refused; both leave a line in the log.
+    let r = sb.shell("nslookup evil.example 10.0.2.3; echo dns=$?; echo | nc -w 5 10.1.2.3 80; echo nc=$?").await.unwrap();
+    let out = format!("{}{}", r.stdout_str(), r.stderr_str());
+    assert!(!out.contains("dns=0") && !out.contains("nc=0"), "the policy let something through: {out}");
+    let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
+    contains("sandbox log", &log, "evil.example");
+    contains("sandbox log", &log, "10.1.2.3");
+    let js: serde_json::Value = serde_json::from_str(&sb.inspect().await.unwrap()).unwrap();
+    assert_eq!(js["config"]["net"]["allow"], serde_json::json!(["api.openai.com", "*.stripe.com"]));
+    assert_eq!(js["config"]["net"]["block_cidr"], serde_json::json!(["169.254.0.0/16", "10.0.0.0/8"]));
+}
+
+// ---- volumes -----------------------------------------------------------------------------
+
+struct AuditFs { inner: PassthroughFs }
+
+impl AuditFs {
+    fn new(dir: &str) -> Result<AuditFs> {
+        Ok(AuditFs { inner: PassthroughFs::new(dir) })
+    }
+}
+
+impl DynFileSystem for AuditFs {
+  fn open(&self, ctx: Context, ino: u64, flags: u32) -> Result<u64> {
+    log("open ino={ino} pid={}", ctx.pid);
+    self.inner.open(ctx, ino, flags)
+  }
+  // read, write, lookup, mkdir, unlink ...
+}
+
+async fn seed_volumes_as_written() -> Result<Sandbox> {
+    let sb = Sandbox::builder("app")
+      .image("python:3.12")
+      .volume("/data", |v| v.backend(AuditFs::new("./data")?))
+      .volume("/cache", |v| v.backend(MemFs::new()))
+      .create().await?;
+    Ok(sb)
+}
+
+#[tokio::test]
+async fn seed_volumes() {
+    if seed_registry().is_none() {
+        return;
+    }
+    let e = seed_volumes_as_written().await.err().expect("a Rust filesystem is not served");
+    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+    contains("AuditFs refusal", &e.to_string(), "AuditFs");
+    let e = AuditFs::new("./data").unwrap().open(Context { pid: 1, uid: 0, gid: 0 }, 1, 0).unwrap_err();
+    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+    // Served: the passthrough and the memory filesystem.
+    let dir = std::env::temp_dir().join(unique("rust-data"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("from-host.txt"), "host\n").unwrap();
+    let d = dir.to_str().unwrap().to_owned();
+    let sb = Sandbox::builder("app")
+        .image("python:3.12")
+        .volume("/data", |v| v.backend(PassthroughFs::new(d)))
+        .volume("/cache", |v| v.backend(MemFs::new()))
+        .create()
+        .await
+        .unwrap();
+    let r = sb
+        .shell("cat /data/from-host.txt && echo guest > /data/from-guest.txt && echo c > /cache/c && grep ' /cache ' /proc/mounts | cut -d' ' -f3")
+        .await
+        .unwrap();
+    assert_eq!((r.exit_code, r.stdout_str().as_ref()), (0, "host\nvirtiofs\n"), "{r:?}");
+    assert_eq!(std::fs::read_to_string(dir.join("from-guest.txt")).unwrap(), "guest\n");
+    assert!(!dir.join("c").exists(), "/cache wrote to the host directory");
+    drop(sb);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- snapshots ------------------------------------------------------------------------------
+
+/// How many workers the snapshot seed forks here (the seed says 100;
+/// bench/snapshot.py measures that many); MSB_RUST_SEED_WORKERS changes it.
+fn workers() -> usize {
+    std::env::var("MSB_RUST_SEED_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+}
+
+#[tokio::test]
+async fn seed_snapshot() {
+    if seed_registry().is_none() {
+        return;
+    }
+    let n = workers();
+    let run = async {
+        let sb = Sandbox::builder("base")
+          .image("python:3.12")
+          .create().await?;
+        sb.exec("pip install numpy pandas torch").await?;
+        sb.shell("echo installed > /root/deps").await?;
+
+        let snap = sb.snapshot().await?;
+        snap.save_named("ml-ready").await?;
+
+        // Fork the workers from the same baseline
+        let workers = futures::try_join_all((0..n).map(|i| {
+          snap.restore_with(format!("w-{i}"), |r| r.env("WORKER_ID", &i.to_string()))
+        })).await?;
+        Ok::<_, Error>((sb, snap, workers))
+    };
+    let (sb, snap, workers) = run.await.unwrap();
+    // No pip in the stand-in image: the exit status was data.
+    assert_eq!(sb.exec("pip install numpy pandas torch").await.unwrap().exit_code, 127);
+    for (i, w) in workers.iter().enumerate() {
+        let r = w.shell("echo $WORKER_ID; cat /root/deps; hostname").await.unwrap();
+        assert_eq!(r.stdout_str(), format!("{i}\ninstalled\nw-{i}\n"), "worker {i}");
+    }
+    assert_eq!(snap.name(), "ml-ready");
+    let info = snap.info().await.unwrap();
+    assert!(info.kind == "full" && info.source == "base" && info.users == n as u32, "{info:?}");
+    // The snapshot is used: it is not renamed or removed from under them.
+    assert!(matches!(snap.save_named("other").await, Err(Error::Busy(_))));
+    assert!(matches!(snap.remove(false).await, Err(Error::Busy(_))));
+    drop(workers);
+    snap.remove(false).await.unwrap();
+}
+
+// ---- plugins, spawn ----------------------------------------------------------------------------
+
+struct AuditLog;
+impl AuditLog {
+    fn new(_dir: &str) -> AuditLog {
+        AuditLog
+    }
+}
+impl Plugin for AuditLog {}
+
+struct RateLimiter;
+impl RateLimiter {
+    fn new(_per_s: u32) -> RateLimiter {
+        RateLimiter
+    }
+}
+impl Plugin for RateLimiter {}
+
+async fn seed_plugins_as_written() -> Result<Sandbox> {
+    let sb = Sandbox::builder("app")
+      .image("python:3.12")
+      .plugin(AuditLog::new("/var/log/audit"))
+      .plugin(RateLimiter::new(100)) // 100 exec/s
+      .plugin_process("node ./plugins/monitor.js")
+      .plugin_process("python ./plugins/dlp.py")
+      .create().await?;
+    Ok(sb)
+}
+
+async fn seed_spawn_as_written(key: &str) -> Result<(Sandbox, Sandbox)> {
+    // Running inside a microsandbox
+    let rt = Sandbox::current_runtime().await?;
+
+    // Spawn peer sandboxes (isolated, same level)
+    let researcher = rt.start("researcher")
+      .image("python:3.12")
+      .secret_env("SERP_KEY", key, "serpapi.com")
+      .create().await?;
+
+    let coder = rt.start("coder")
+      .image("node:20")
+      .network(|n| n.deny_all()) // air-gapped
+      .create().await?;
+    Ok((researcher, coder))
+}
+
+#[tokio::test]
+async fn seed_plugins_and_spawn_refused() {
+    init();
+    let e = seed_plugins_as_written().await.err().expect("plugins are not served");
+    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+    contains("plugin refusal", &e.to_string(), "AuditLog");
+    let e = seed_spawn_as_written("k").await.err().expect("spawning is not served");
+    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
+    contains("spawn refusal", &e.to_string(), "not running inside a microsandbox");
+    assert!(Sandbox::list().await.unwrap().iter().all(|s| s.name != "app" && s.name != "researcher"));
+}
+
+// ---- sync -----------------------------------------------------------------------------------------
+
+/// The seed's first half, on this machine: make, change, push.
+#[tokio::test]
+async fn seed_sync() {
+    let Some((host, layouts)) = seed_registry() else { return };
+    microsandbox::set_remote(&host, false).unwrap();
+    let sb = async {
+        let sb = Sandbox::builder("ml-project")
+          .image("python:3.12")
+          .create().await?;
+        sb.exec("pip install torch").await?;
+        sb.shell("echo torch > /root/installed").await?;
+
+        // Push filesystem state to the cloud
+        sb.push().await?;
+        Ok::<_, Error>(sb)
+    }
+    .await
+    .unwrap();
+    drop(sb);
+    // On another machine: a process of this test binary with a home of
+    // its own pulls and resumes.
+    let other = std::env::temp_dir().join(unique("rust-other-home"));
+    std::fs::create_dir_all(&other).unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "seeds::seed_sync_other_machine", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("MSB_RUST_TEST_HOME", &other)
+        .env("MSB_RUST_TEST_LAYOUTS", serde_json::to_string(&layouts).unwrap())
+        .env("MSB_REMOTE", &host);
+    let out = tokio::task::spawn_blocking(move || child.output()).await.unwrap().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("1 passed"), "the other machine:\n{text}");
+    let _ = std::fs::remove_dir_all(&other);
+}
+
+/// The seed's second half, run by `seed_sync` in a process of its own.
+#[tokio::test]
+#[ignore = "run by seed_sync as another machine"]
+async fn seed_sync_other_machine() {
+    init();
+    // This machine has the image the sandbox needs (pinned to the same
+    // digest), as one that pulled python:3.12 would.
+    let layouts: std::collections::HashMap<String, String> =
+        serde_json::from_str(&std::env::var("MSB_RUST_TEST_LAYOUTS").unwrap()).unwrap();
+    microsandbox::images::load(&layouts["python:3.12"], Some("python:3.12")).await.unwrap();
+    let sb = async {
+        // On another machine: pull and resume
+        let sb = Sandbox::pull("ml-project").await?;
+        sb.start().await?;
+        Ok::<_, Error>(sb)
+    }
+    .await
+    .unwrap();
+    let r = sb.shell("cat /root/installed; echo $SEED_IMAGE").await.unwrap();
+    assert_eq!(r.stdout_str(), "torch\npython:3.12\n");
+    sb.remove().await.unwrap();
+}
