@@ -295,10 +295,7 @@ impl Sandbox {
     }
 
     /// `pull` with options (`name`, `force`, `trust`), and what it did.
-    pub async fn pull_with(
-        reference: &str,
-        f: impl FnOnce(SyncOptions) -> SyncOptions,
-    ) -> Result<(Sandbox, SyncInfo)> {
+    pub async fn pull_with(reference: &str, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<(Sandbox, SyncInfo)> {
         let o = f(SyncOptions::default());
         let r = reference.to_owned();
         let info = blocking(move || core::pull(&r, &o)).await?;

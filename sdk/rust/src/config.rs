@@ -196,7 +196,9 @@ impl<M> SandboxBuilder<M> {
         let path = guest_path.into();
         match f(VolumeBuilder { path: path.clone(), ..Default::default() }) {
             Ok(v) => match v.backend {
-                Some(b) => self.cfg.volumes.push(VolumeSpec { path, backend: b, readonly: v.readonly, direct_io: v.direct_io }),
+                Some(b) => {
+                    self.cfg.volumes.push(VolumeSpec { path, backend: b, readonly: v.readonly, direct_io: v.direct_io })
+                }
                 None => self.cfg.refused.push(Error::invalid(
                     format!("volume {path}"),
                     "no backend given: v.backend(PassthroughFs::new(dir)), MemFs::new(), ...",
@@ -286,10 +288,7 @@ impl<M> SandboxBuilder<M> {
     /// `create()` fails with [`Error::NotSupported`].
     pub fn plugin_process(self, command: impl Into<String>) -> Self {
         let c = command.into();
-        self.refuse(Error::not_supported(
-            "create",
-            format!("plugin processes ({c:?}) are not supported yet"),
-        ))
+        self.refuse(Error::not_supported("create", format!("plugin processes ({c:?}) are not supported yet")))
     }
 }
 
@@ -458,7 +457,7 @@ pub struct VolumeBuilder {
 
 impl VolumeBuilder {
     /// The filesystem served at this path: a [`PassthroughFs`],
-    /// [`MemFs`], [`OverlayFs`] or [`PluginFs`]. A filesystem written in
+    /// [`MemFs`], [`OverlayFs`], [`PluginFs`] or [`NamedVolume`]. A filesystem written in
     /// Rust (a [`DynFileSystem`] of your own, like the seeds' `AuditFs`)
     /// is refused with [`Error::NotSupported`]: volumes are served by the
     /// sandbox's supervisor, a process of its own; write it in C against
@@ -510,6 +509,7 @@ pub enum Backend {
     Host { dir: String, overlay_mib: u64 },
     Memory { size_mib: u64 },
     Plugin { path: String, arg: Option<String>, dir: Option<String> },
+    Named { name: String },
 }
 
 /// The guest process behind a filesystem request, as a filesystem hook
@@ -569,10 +569,7 @@ pub trait DynFileSystem: Send + Sync + 'static {
 }
 
 fn not_served(call: &str) -> Error {
-    Error::not_supported(
-        call,
-        "filesystem calls in Rust are not served: the sandbox's supervisor serves the volume",
-    )
+    Error::not_supported(call, "filesystem calls in Rust are not served: the sandbox's supervisor serves the volume")
 }
 
 /// A host directory passed through (`msb run --volume`): the guest cannot
@@ -678,6 +675,27 @@ impl PluginFs {
 impl DynFileSystem for PluginFs {
     fn builtin(&self) -> Option<Backend> {
         Some(Backend::Plugin { path: self.path.clone(), arg: self.arg.clone(), dir: self.dir.clone() })
+    }
+}
+
+/// A named volume (`msb volume create`, `msb run -v NAME:/path`): a
+/// directory the host keeps apart from any sandbox, mounted by as many as
+/// like at once; made, with no size limit, when it does not exist yet.
+#[derive(Debug, Clone)]
+pub struct NamedVolume {
+    name: String,
+}
+
+impl NamedVolume {
+    /// The named volume @name.
+    pub fn new(name: impl Into<String>) -> NamedVolume {
+        NamedVolume { name: name.into() }
+    }
+}
+
+impl DynFileSystem for NamedVolume {
+    fn builtin(&self) -> Option<Backend> {
+        Some(Backend::Named { name: self.name.clone() })
     }
 }
 
@@ -886,6 +904,10 @@ impl SandboxConfig {
                 Backend::Memory { size_mib } => {
                     cv.kind = sys::MSB_VOLUME_MEMORY;
                     cv.size_mib = *size_mib;
+                }
+                Backend::Named { name } => {
+                    cv.kind = sys::MSB_VOLUME_NAMED;
+                    cv.source = a.str(name)?;
                 }
                 Backend::Plugin { path, arg, dir } => {
                     cv.kind = sys::MSB_VOLUME_PLUGIN;

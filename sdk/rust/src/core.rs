@@ -263,11 +263,7 @@ fn remove(name: &str, verb: &str) -> Result<()> {
 
 /// Creates and boots a sandbox. @cancelled, when it is set by the time
 /// the boot is over (an async create dropped), has the sandbox removed.
-pub(crate) fn create(
-    name: &str,
-    mut cfg: SandboxConfig,
-    cancelled: Option<&AtomicBool>,
-) -> Result<SandboxCore> {
+pub(crate) fn create(name: &str, mut cfg: SandboxConfig, cancelled: Option<&AtomicBool>) -> Result<SandboxCore> {
     let op = format!("create sandbox {name}");
     if let Some(e) = cfg.refusal(&op) {
         return Err(e);
@@ -629,7 +625,6 @@ impl ExecHandle {
     fn mark_over(&self) {
         self.writer.lock().unwrap().over = true;
     }
-
 }
 
 /// Starts @spec detached (msb exec -d): its pid once it runs.
@@ -925,12 +920,7 @@ pub(crate) enum FileRaw {
 }
 
 impl FileStream {
-    pub(crate) fn open(
-        sb: &SandboxCore,
-        op_kind: sys::msb_file_op,
-        path: &str,
-        o: &FileOptions,
-    ) -> Result<FileStream> {
+    pub(crate) fn open(sb: &SandboxCore, op_kind: sys::msb_file_op, path: &str, o: &FileOptions) -> Result<FileStream> {
         let what = match op_kind {
             sys::MSB_FILE_READ => "read",
             sys::MSB_FILE_WRITE => "write",

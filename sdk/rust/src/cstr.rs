@@ -63,10 +63,7 @@ impl CArgs {
 }
 
 fn nul_error(s: &str) -> Error {
-    Error::invalid(
-        "",
-        format!("{s:?} contains a NUL byte, which no name, path, argument or value may hold"),
-    )
+    Error::invalid("", format!("{s:?} contains a NUL byte, which no name, path, argument or value may hold"))
 }
 
 /// A fixed-size C char array as a String.

@@ -161,9 +161,7 @@ const EOPNOTSUPP: i32 = -libc::EOPNOTSUPP;
 /// `msb_error_name(code)`.
 pub(crate) fn code_name(code: i32) -> String {
     // SAFETY: msb_error_name returns a static string for any code.
-    unsafe { CStr::from_ptr(sys::msb_error_name(code)) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(sys::msb_error_name(code)) }.to_string_lossy().into_owned()
 }
 
 impl Error {

@@ -46,9 +46,9 @@ mod files;
 mod future;
 mod info;
 
-pub mod blocking;
 #[cfg(feature = "tokio")]
 mod asyncio;
+pub mod blocking;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
@@ -58,9 +58,9 @@ pub use crate::asyncio::{
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
-    Async, Backend, Blocking, Context, DnsAction, DnsQuery, DynFileSystem, HttpAction, HttpRequest, MemFs,
-    NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RestoreOptions, SandboxBuilder, Secret,
-    SyncOptions, VolumeBuilder,
+    Async, Backend, Blocking, Context, DnsAction, DnsQuery, DynFileSystem, HttpAction, HttpRequest, MemFs, NamedVolume,
+    NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RestoreOptions, SandboxBuilder, Secret, SyncOptions,
+    VolumeBuilder,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};

@@ -62,6 +62,7 @@ pub type msb_volume_kind = c_uint;
 pub const MSB_VOLUME_HOST: msb_volume_kind = 0;
 pub const MSB_VOLUME_MEMORY: msb_volume_kind = 1;
 pub const MSB_VOLUME_PLUGIN: msb_volume_kind = 2;
+pub const MSB_VOLUME_NAMED: msb_volume_kind = 3;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -377,6 +378,19 @@ pub struct msb_load_opts {
     pub ctx: *mut c_void,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_volume_info {
+    pub name: [c_char; 64],
+    pub size_mib: u64,
+    pub used_bytes: u64,
+    pub created_at: i64,
+    pub project: [c_char; 64],
+    pub path: [c_char; 1024],
+    pub users: c_uint,
+    pub running: c_uint,
+}
+
 /// A Sandboxfile's project (opaque).
 #[repr(C)]
 pub struct msb_project {
@@ -433,29 +447,17 @@ extern "C" {
     pub fn msb_name_valid(name: *const c_char, err: *mut msb_error) -> c_int;
     pub fn msb_parse_memory(s: *const c_char, mib: *mut u64, err: *mut msb_error) -> c_int;
 
-    pub fn msb_volume_parse(
-        kind: msb_volume_kind,
-        spec: *mut c_char,
-        v: *mut msb_volume,
-        err: *mut msb_error,
-    ) -> c_int;
+    pub fn msb_volume_parse(kind: msb_volume_kind, spec: *mut c_char, v: *mut msb_volume, err: *mut msb_error)
+        -> c_int;
     pub fn msb_secret_parse(spec: *mut c_char, s: *mut msb_secret, err: *mut msb_error) -> c_int;
     pub fn msb_tls_ca_read(path: *const c_char, pem: *mut *mut c_char, err: *mut msb_error) -> c_int;
 
     pub fn msb_sandbox_config_init(c: *mut msb_sandbox_config);
-    pub fn msb_sandbox_create(
-        c: *const msb_sandbox_config,
-        out: *mut *mut msb_sandbox,
-        err: *mut msb_error,
-    ) -> c_int;
+    pub fn msb_sandbox_create(c: *const msb_sandbox_config, out: *mut *mut msb_sandbox, err: *mut msb_error) -> c_int;
     pub fn msb_sandbox_start(name: *const c_char, out: *mut *mut msb_sandbox, err: *mut msb_error) -> c_int;
     pub fn msb_sandbox_open(name: *const c_char, out: *mut *mut msb_sandbox, err: *mut msb_error) -> c_int;
-    pub fn msb_sandbox_stop(
-        name: *const c_char,
-        timeout_s: c_uint,
-        elapsed_ms: *mut u64,
-        err: *mut msb_error,
-    ) -> c_int;
+    pub fn msb_sandbox_stop(name: *const c_char, timeout_s: c_uint, elapsed_ms: *mut u64, err: *mut msb_error)
+        -> c_int;
     pub fn msb_sandbox_stop_sync(
         name: *const c_char,
         timeout_s: c_uint,
@@ -478,12 +480,7 @@ extern "C" {
         n: *mut usize,
         err: *mut msb_error,
     ) -> c_int;
-    pub fn msb_sandbox_wait(
-        name: *const c_char,
-        timeout_ms: c_uint,
-        status: *mut c_int,
-        err: *mut msb_error,
-    ) -> c_int;
+    pub fn msb_sandbox_wait(name: *const c_char, timeout_ms: c_uint, status: *mut c_int, err: *mut msb_error) -> c_int;
     pub fn msb_inspect_json(name: *const c_char, json: *mut *mut c_char, err: *mut msb_error) -> c_int;
     pub fn msb_sandbox_logs_path(name: *const c_char, buf: *mut c_char, n: usize, err: *mut msb_error) -> c_int;
 
@@ -677,6 +674,17 @@ extern "C" {
         err: *mut msb_error,
     ) -> c_int;
     pub fn msb_registry_logout(registry: *const c_char, err: *mut msb_error) -> c_int;
+
+    pub fn msb_volume_create(
+        name: *const c_char,
+        size_mib: u64,
+        info: *mut msb_volume_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_volume_list(out: *mut *mut msb_volume_info, n: *mut usize, err: *mut msb_error) -> c_int;
+    pub fn msb_volume_info_get(name: *const c_char, out: *mut msb_volume_info, err: *mut msb_error) -> c_int;
+    pub fn msb_volume_inspect_json(name: *const c_char, json: *mut *mut c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_volume_remove(name: *const c_char, force: c_int, err: *mut msb_error) -> c_int;
 
     pub fn msb_project_find(start: *const c_char, buf: *mut c_char, n: usize, err: *mut msb_error) -> c_int;
     pub fn msb_project_load(path: *const c_char, out: *mut *mut msb_project, err: *mut msb_error) -> c_int;

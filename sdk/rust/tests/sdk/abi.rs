@@ -60,6 +60,7 @@ fn structs_match_the_header() {
         msb_pull_opts { insecure, progress, ctx }
         msb_image_info { reference, canonical, digest, id, size, layers, pulled_at, fetched, builtin }
         msb_load_opts { tag, progress, ctx }
+        msb_volume_info { name, size_mib, used_bytes, created_at, project, path, users, running }
         msb_sync_progress { phase, done, total, chunks_done, chunks_total, image }
         msb_sync_opts { ref_ as ref, name, insecure, force, trust, progress, ctx }
         msb_sync_info { name, reference, digest, parent, disk_bytes, chunks, transferred, bytes, reused, up_to_date,
@@ -118,7 +119,8 @@ fn sizes_match_the_library() {
     let bad = sizes!(msb_error msb_net_config msb_volume msb_secret msb_sandbox_config msb_sandbox_info
         msb_port /* 0: not listed */ msb_snapshot_info msb_restore_opts msb_stats msb_exec_opts msb_exec_event msb_output
         msb_file_info msb_file_opts msb_file_event msb_copy_opts msb_pull_progress msb_pull_opts
-        msb_image_info msb_load_opts msb_sync_progress msb_sync_opts msb_sync_info);
+        msb_image_info msb_load_opts msb_sync_progress msb_sync_opts msb_sync_info
+        msb_volume_info);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use microsandbox::{ExecEvent, Error};
+use microsandbox::{Error, ExecEvent};
 
 use crate::common::{contains, shared};
 

@@ -136,8 +136,7 @@ fn copy_in_out() {
     let src = std::env::temp_dir().join(unique("rust-copy-src"));
     std::fs::create_dir_all(src.join("tree/sub")).unwrap();
     std::fs::write(src.join("tree/sub/x.txt"), "x\n").unwrap();
-    std::fs::set_permissions(src.join("tree/sub/x.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o640))
-        .unwrap();
+    std::fs::set_permissions(src.join("tree/sub/x.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("sub/x.txt", src.join("tree/ln")).unwrap();
     let dst = format!("/tmp/{}", unique("copy"));
     sb.fs().copy_in(src.join("tree").to_str().unwrap(), &dst).unwrap();

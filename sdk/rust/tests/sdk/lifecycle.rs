@@ -2,7 +2,7 @@
 //! Sandboxes through their life, and bad input, through the blocking API.
 
 use microsandbox::blocking::{Sandbox, Snapshot};
-use microsandbox::{Error, MemFs, PassthroughFs};
+use microsandbox::{Error, MemFs, NamedVolume, PassthroughFs};
 
 use crate::common::{contains, init, shared, unique};
 
@@ -69,15 +69,30 @@ fn missing_things() {
 fn lifecycle() {
     init();
     let name = unique("life");
-    let sb = Sandbox::builder(&name).env("LIFE", "1").cpus(2).memory("256M").create().unwrap();
+    let vol = unique("vol");
+    let sb = Sandbox::builder(&name)
+        .env("LIFE", "1")
+        .cpus(2)
+        .memory("256M")
+        .volume("/vol", |v| v.backend(NamedVolume::new(&vol)))
+        .create()
+        .unwrap();
+    // A named volume is made on first use, kept by the host.
+    sb.exec("sh -c 'echo kept > /vol/x'").unwrap();
+    let kept = microsandbox::home().join("volumes").join(&vol).join("data/x");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept\n", "{}", kept.display());
     assert!(sb.boot_time() > std::time::Duration::ZERO);
     assert_eq!(sb.name(), name);
     // The same name again is taken.
     assert!(matches!(Sandbox::builder(&name).create(), Err(Error::AlreadyExists(_))));
     let info = sb.info().unwrap();
     assert!(
-        info.status == "running" && info.running() && info.cpus == 2 && info.memory_mib == 256
-            && info.image == "default" && info.pid > 0,
+        info.status == "running"
+            && info.running()
+            && info.cpus == 2
+            && info.memory_mib == 256
+            && info.image == "default"
+            && info.pid > 0,
         "{info:?}"
     );
     assert!(Sandbox::list().unwrap().iter().any(|s| s.name == name));
@@ -134,9 +149,14 @@ fn stats() {
     sb.exec("true").unwrap();
     let st = sb.stats().unwrap();
     assert!(
-        st.name == sb.name() && st.running && st.status == "running" && st.cpus == 1
-            && st.memory_limit_bytes == 512 << 20 && st.memory_rss_bytes > 0
-            && !st.uptime.is_zero() && !st.cpu_time.is_zero(),
+        st.name == sb.name()
+            && st.running
+            && st.status == "running"
+            && st.cpus == 1
+            && st.memory_limit_bytes == 512 << 20
+            && st.memory_rss_bytes > 0
+            && !st.uptime.is_zero()
+            && !st.cpu_time.is_zero(),
         "{st:?}"
     );
     if st.guest {

@@ -8,9 +8,9 @@
 mod common;
 
 mod abi;
+mod asyncio;
 mod exec;
 mod files;
 mod lifecycle;
-mod vectors;
-mod asyncio;
 mod seeds;
+mod vectors;

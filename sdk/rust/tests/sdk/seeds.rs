@@ -32,6 +32,7 @@ mod futures {
 
 // ---- secrets ---------------------------------------------------------------------
 
+#[rustfmt::skip]
 async fn seed_secrets(key: &str) -> Result<Sandbox> {
     let sb = Sandbox::builder("agent")
         .image("python:3.12")
@@ -70,6 +71,7 @@ async fn seed_secrets_as_written() {
 
 // ---- network -------------------------------------------------------------------------
 
+#[rustfmt::skip]
 async fn seed_network_as_written() -> Result<Sandbox> {
     let sb = Sandbox::builder("worker")
       .image("node:20")
@@ -106,7 +108,8 @@ async fn seed_network() {
         .unwrap();
     // A name outside the allowlist gets NXDOMAIN, a blocked range is
     // refused; both leave a line in the log.
-    let r = sb.shell("nslookup evil.example 10.0.2.3; echo dns=$?; echo | nc -w 5 10.1.2.3 80; echo nc=$?").await.unwrap();
+    let r =
+        sb.shell("nslookup evil.example 10.0.2.3; echo dns=$?; echo | nc -w 5 10.1.2.3 80; echo nc=$?").await.unwrap();
     let out = format!("{}{}", r.stdout_str(), r.stderr_str());
     assert!(!out.contains("dns=0") && !out.contains("nc=0"), "the policy let something through: {out}");
     let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
@@ -119,6 +122,7 @@ async fn seed_network() {
 
 // ---- volumes -----------------------------------------------------------------------------
 
+#[rustfmt::skip]
 struct AuditFs { inner: PassthroughFs }
 
 impl AuditFs {
@@ -127,6 +131,7 @@ impl AuditFs {
     }
 }
 
+#[rustfmt::skip]
 impl DynFileSystem for AuditFs {
   fn open(&self, ctx: Context, ino: u64, flags: u32) -> Result<u64> {
     log("open ino={ino} pid={}", ctx.pid);
@@ -135,6 +140,7 @@ impl DynFileSystem for AuditFs {
   // read, write, lookup, mkdir, unlink ...
 }
 
+#[rustfmt::skip]
 async fn seed_volumes_as_written() -> Result<Sandbox> {
     let sb = Sandbox::builder("app")
       .image("python:3.12")
@@ -185,6 +191,7 @@ fn workers() -> usize {
     std::env::var("MSB_RUST_SEED_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
 }
 
+#[rustfmt::skip]
 #[tokio::test]
 async fn seed_snapshot() {
     if seed_registry().is_none() {
@@ -242,6 +249,7 @@ impl RateLimiter {
 }
 impl Plugin for RateLimiter {}
 
+#[rustfmt::skip]
 async fn seed_plugins_as_written() -> Result<Sandbox> {
     let sb = Sandbox::builder("app")
       .image("python:3.12")
@@ -253,6 +261,7 @@ async fn seed_plugins_as_written() -> Result<Sandbox> {
     Ok(sb)
 }
 
+#[rustfmt::skip]
 async fn seed_spawn_as_written(key: &str) -> Result<(Sandbox, Sandbox)> {
     // Running inside a microsandbox
     let rt = Sandbox::current_runtime().await?;
@@ -284,6 +293,7 @@ async fn seed_plugins_and_spawn_refused() {
 
 // ---- sync -----------------------------------------------------------------------------------------
 
+#[rustfmt::skip]
 /// The seed's first half, on this machine: make, change, push.
 #[tokio::test]
 async fn seed_sync() {
@@ -319,6 +329,7 @@ async fn seed_sync() {
     let _ = std::fs::remove_dir_all(&other);
 }
 
+#[rustfmt::skip]
 /// The seed's second half, run by `seed_sync` in a process of its own.
 #[tokio::test]
 #[ignore = "run by seed_sync as another machine"]
