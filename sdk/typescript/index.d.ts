@@ -190,6 +190,9 @@ export interface SandboxOptions {
   ephemeral?: boolean;
   /** close() leaves the sandbox running instead of removing it. */
   keep?: boolean;
+  /** It pushes itself (to the remote, or where it last synced) whenever
+   * stop() stops it (msb run --sync). */
+  sync?: boolean;
   /** In-process plugins: not supported yet (NotSupportedError). */
   plugins?: unknown[];
   /** Out-of-process plugins: not supported yet (NotSupportedError). */
@@ -457,8 +460,9 @@ export declare class Sandbox implements AsyncDisposable {
   static get(name: string): Promise<Sandbox>;
   static list(): Promise<SandboxInfo[]>;
   static metricsAll(all?: boolean): Promise<Metrics[]>;
-  /** Not supported yet (NotSupportedError). */
-  static pull(name: string): Promise<Sandbox>;
+  /** A pushed sandbox, brought here stopped with the same files
+   * (docs/sync.md): a reference, or a bare name under the remote. */
+  static pull(ref: string, options?: PullOptions): Promise<Sandbox>;
   /** Not supported yet (NotSupportedError). */
   static currentRuntime(): Promise<Runtime>;
 
@@ -468,9 +472,10 @@ export declare class Sandbox implements AsyncDisposable {
   logPath(): Promise<string>;
   ports(): Promise<PortBinding[]>;
   start(): Promise<void>;
-  /** SIGTERM, then killed after `timeout` ms (default 10000). */
-  stop(options?: { timeout?: number }): Promise<void>;
-  kill(): Promise<void>;
+  /** SIGTERM, then killed after `timeout` ms (default 10000); a sandbox
+   * that syncs then pushes itself (that push's SyncInfo, else null). */
+  stop(options?: { timeout?: number }): Promise<SyncInfo | null>;
+  kill(): Promise<SyncInfo | null>;
   /** Delete it and its disk (killing it first). */
   remove(): Promise<void>;
   /** The detached command's status, or 0 once it stopped. */
@@ -492,9 +497,53 @@ export declare class Sandbox implements AsyncDisposable {
 
   /** Save the sandbox as @name (paused, not stopped, while saved). */
   snapshot(name: string): Promise<Snapshot>;
-  /** Not supported yet (NotSupportedError). */
-  push(): Promise<void>;
+  /** Push it, as it is at one instant, to @ref (REGISTRY/REPO[:TAG] or a
+   * TAG), else where it last synced, else REMOTE/NAME:latest. */
+  push(ref?: string, options?: { force?: boolean; insecure?: boolean }): Promise<SyncInfo>;
+  /** With @on, it pushes itself whenever stop() stops it. */
+  setSync(on?: boolean): Promise<void>;
+  /** After Sandbox.pull: what the pull did. */
+  readonly pulled?: SyncInfo;
 }
+
+export interface PullOptions {
+  /** The local sandbox's name (default: the repository's last component). */
+  name?: string;
+  /** Replace a local sandbox changed since its last sync. */
+  force?: boolean;
+  /** Keep settings that reach into this host (volumes, secret sources, a
+   * network plugin, opened ranges, published ports, extra CAs). */
+  trust?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
+}
+
+/** What a push or pull did (msb_sync_info). */
+export declare class SyncInfo {
+  private constructor();
+  /** The local sandbox. */
+  readonly name: string;
+  /** Where it went or came from, canonical. */
+  readonly reference: string;
+  readonly digest: string;
+  /** The push it was based on, "" if none. */
+  readonly parent: string;
+  readonly diskBytes: number;
+  readonly chunks: number;
+  /** Chunks uploaded (push) or downloaded (pull). */
+  readonly transferred: number;
+  readonly bytes: number;
+  /** Pull: chunks taken from the local disk. */
+  readonly reused: number;
+  readonly upToDate: boolean;
+  /** Pull: settings dropped for want of `trust`. */
+  readonly dropped: string;
+}
+
+/** Where sandboxes go by default: $MSB_REMOTE, else the one set. */
+export declare function getRemote(): Promise<{ remote: string; insecure: boolean }>;
+/** Keep @remote (REGISTRY[/NAMESPACE]); null forgets it. */
+export declare function setRemote(remote: string | null, options?: { insecure?: boolean }): Promise<void>;
 
 export declare class ImageInfo {
   private constructor();
@@ -547,6 +596,10 @@ export declare class BootFailedError extends MicrosandboxError {}
 export declare class PolicyRefusedError extends MicrosandboxError {}
 export declare class ExecFailedError extends MicrosandboxError {}
 export declare class SnapshotDamagedError extends MicrosandboxError {}
+/** A reference names the other kind: a sandbox where an image was wanted, or the reverse. */
+export declare class WrongKindError extends MicrosandboxError {}
+/** A push or pull would lose changes made since the last one (force replaces them). */
+export declare class ConflictError extends MicrosandboxError {}
 export declare class NotSupportedError extends MicrosandboxError {}
 export declare class ClosedError extends MicrosandboxError {}
 export declare class LibraryNotFoundError extends MicrosandboxError {}

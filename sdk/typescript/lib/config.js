@@ -232,7 +232,7 @@ function mib(v, what) {
 const CREATE_KEYS = new Set(['image', 'cpus', 'memory', 'disk', 'env', 'workdir', 'user',
   'volumes', 'network', 'ports', 'secrets', 'onSecretViolation', 'tlsBypass', 'tlsUpstreamCa',
   'tlsUpstreamCaFile', 'kernel', 'bootTimeout', 'command', 'entrypoint', 'imageCommand',
-  'ephemeral', 'keep', 'plugins', 'pluginProcesses', 'signal']);
+  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'signal']);
 
 function checkKeys(o, allowed, what) {
   for (const k of Object.keys(o)) {

@@ -45,6 +45,8 @@ const BootFailedError = kind('BootFailedError', MicrosandboxError, 'MSB_E_BOOT',
 const PolicyRefusedError = kind('PolicyRefusedError', MicrosandboxError, 'MSB_E_POLICY', -1004);
 const ExecFailedError = kind('ExecFailedError', MicrosandboxError, 'MSB_E_EXEC', -1005);
 const SnapshotDamagedError = kind('SnapshotDamagedError', MicrosandboxError, 'MSB_E_DAMAGED', -1006);
+const WrongKindError = kind('WrongKindError', MicrosandboxError, 'MSB_E_KIND', -1007);
+const ConflictError = kind('ConflictError', MicrosandboxError, 'MSB_E_CONFLICT', -1008);
 const NotSupportedError = kind('NotSupportedError', MicrosandboxError, 'EOPNOTSUPP', -E.EOPNOTSUPP);
 const ClosedError = kind('ClosedError', MicrosandboxError, 'EBADF', -E.EBADF);
 const LibraryNotFoundError = kind('LibraryNotFoundError', MicrosandboxError, 'MSB_E_LIBRARY', 0);
@@ -80,6 +82,8 @@ const BY_NAME = {
   MSB_E_POLICY: PolicyRefusedError,
   MSB_E_EXEC: ExecFailedError,
   MSB_E_DAMAGED: SnapshotDamagedError,
+  MSB_E_KIND: WrongKindError,
+  MSB_E_CONFLICT: ConflictError,
   EOPNOTSUPP: NotSupportedError,
   EBADF: ClosedError,
 };
@@ -115,6 +119,8 @@ module.exports = {
   PolicyRefusedError,
   ExecFailedError,
   SnapshotDamagedError,
+  WrongKindError,
+  ConflictError,
   NotSupportedError,
   ClosedError,
   LibraryNotFoundError,

@@ -3,7 +3,7 @@
 import cjs from './index.js';
 
 export const {
-  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo,
+  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo, getRemote, setRemote,
   pullImage, loadImage, listImages, removeImage,
   Process, ExecResult, OutputChunk, Files, FileInfo,
   HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, forward, block,
@@ -11,7 +11,7 @@ export const {
   MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, NotRunningError,
   AlreadyInStateError, BusyError, TimeoutError, SandboxStoppedError, PermissionDeniedError,
   ProtocolError, ImagePullFailedError, ImageNotFoundError, BootFailedError, PolicyRefusedError,
-  ExecFailedError, SnapshotDamagedError, NotSupportedError, ClosedError, LibraryNotFoundError,
+  ExecFailedError, SnapshotDamagedError, WrongKindError, ConflictError, NotSupportedError, ClosedError, LibraryNotFoundError,
   FileError, CommandError,
 } = cjs;
 export default cjs;

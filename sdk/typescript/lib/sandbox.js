@@ -112,7 +112,16 @@ class Sandbox {
   static async create(name, options = {}) {
     const cfg = sandboxConfig(name, options);
     const h = await booting(native.sandboxCreate(cfg), options.signal, name, !options.keep);
-    return new Sandbox(name, h, !options.keep);
+    const sb = new Sandbox(name, h, !options.keep);
+    if (options.sync) {
+      try {
+        await native.sandboxSetSync(name, true);
+      } catch (e) {
+        if (!options.keep) await native.sandboxRemove(name, true).catch(() => {});
+        throw e;
+      }
+    }
+    return sb;
   }
 
   /** get() - a handle on the existing sandbox @name, running or not
@@ -132,11 +141,20 @@ class Sandbox {
     return (await native.statsList(!!all)).map((n) => new Metrics(n));
   }
 
-  /** pull() - a sandbox synced to a registry, brought here: not in this
-   * version (NotSupportedError). */
-  static async pull(name) {
-    throw new NotSupportedError(
-      `syncing sandboxes (Sandbox.pull(${JSON.stringify(name)})) is not supported yet`);
+  /**
+   * pull() - a pushed sandbox brought here as a stopped sandbox with the
+   * same files (docs/sync.md): @ref is a reference, or a bare name under
+   * the remote. Options: `name` (default: the repository's last
+   * component), `force` (replace a local sandbox changed since its last
+   * sync), `trust` (keep settings that reach into this host: volumes,
+   * secret sources...), `insecure`. Its handle's close() leaves it.
+   */
+  static async pull(ref, { name, force = false, trust = false, insecure = false } = {}) {
+    const info = await native.sandboxPull(ref, { name, force, trust, insecure });
+    const sb = new Sandbox(info.name, null, false);
+    /** What the pull did (a SyncInfo). */
+    sb.pulled = new SyncInfo(info);
+    return sb;
   }
 
   /** currentRuntime() - the microsandbox this program runs inside, to
@@ -198,19 +216,22 @@ class Sandbox {
 
   /** stop() - power the guest off: its processes get SIGTERM, and it is
    * killed after `timeout` ms (default 10 s). Its disk is kept. Stopping a
-   * stopped sandbox is no error. */
+   * stopped sandbox is no error. A sandbox that syncs (`sync`) then pushes
+   * itself: resolves with that push's SyncInfo, else null. */
   async stop({ timeout = STOP_TIMEOUT } = {}) {
     this._check('stop');
     try {
-      await native.sandboxStop(this.name, Math.max(0, Math.floor(timeout / 1000)));
+      const r = await native.sandboxStopSync(this.name, Math.max(0, Math.floor(timeout / 1000)));
+      return r.pushed ? new SyncInfo(r.pushed) : null;
     } catch (e) {
       if (!(e instanceof AlreadyInStateError)) throw e;
+      return null;
     }
   }
 
   /** kill() - stop at once, without a grace period. */
   async kill() {
-    await this.stop({ timeout: 0 });
+    return this.stop({ timeout: 0 });
   }
 
   /** remove() - delete the sandbox and its disk, killing it first if it
@@ -306,10 +327,47 @@ class Sandbox {
     return new Snapshot(info.name);
   }
 
-  /** push() - the sandbox synced to a registry: not in this version. */
-  async push() {
-    throw new NotSupportedError(`syncing sandboxes (push of '${this.name}') is not supported yet`);
+  /**
+   * push() - the sandbox, running or stopped, as it is at one instant, to
+   * a registry (docs/sync.md): to @ref (REGISTRY/REPO[:TAG], or a TAG of
+   * its repository), else where it was last pushed or pulled, else
+   * REMOTE/NAME:latest. Only chunks the registry lacks are sent.
+   * ConflictError when another push took the tag since, unless `force`.
+   */
+  async push(ref, { force = false, insecure = false } = {}) {
+    this._check('push');
+    if (ref !== undefined && typeof ref !== 'string') {
+      throw new InvalidArgumentError('push takes a reference (a string), then options');
+    }
+    return new SyncInfo(await native.sandboxPush(this.name, { ref, force, insecure }));
   }
+
+  /** setSync() - with @on, the sandbox pushes itself whenever stop() stops
+   * it (`sync` at create does the same). */
+  async setSync(on = true) {
+    this._check('sync');
+    await native.sandboxSetSync(this.name, !!on);
+  }
+}
+
+/** What a push or pull did (msb_sync_info). */
+class SyncInfo {
+  constructor(n) {
+    Object.assign(this, n);
+  }
+}
+
+/** getRemote() - where sandboxes go by default: $MSB_REMOTE, else the one
+ * set (NotFoundError, saying how to set one, when there is none). */
+async function getRemote() {
+  return native.remoteGet();
+}
+
+/** setRemote() - keep @remote (REGISTRY[/NAMESPACE]) as where sandboxes
+ * go; null forgets it. `insecure` allows plain http to a registry not on
+ * loopback. */
+async function setRemote(remote, { insecure = false } = {}) {
+  await native.remoteSet(remote ?? '', !!insecure);
 }
 
 /** A snapshot's record (msb_snapshot_info). */
@@ -397,6 +455,6 @@ async function removeImage(ref) {
 }
 
 module.exports = {
-  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo,
-  pullImage, loadImage, listImages, removeImage,
+  Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
+  pullImage, loadImage, listImages, removeImage, getRemote, setRemote,
 };

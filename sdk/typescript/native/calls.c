@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* calls.c - libmsb's calls that wait, as promises
  *
- * A boot, a stop, a snapshot, the state database, a one-shot file request:
- * each runs in libuv's thread pool (napi_async_work), so the event loop
- * goes on meanwhile. A job's arguments are copied into its arena on the
+ * A boot, a stop, a snapshot, a push or pull, the state database, a
+ * one-shot file request: each runs in libuv's thread pool
+ * (napi_async_work), so the event loop goes on meanwhile. A job's arguments are copied into its arena on the
  * loop's thread; the call runs on a pool thread; its result becomes JS
  * values back on the loop's thread (or its msb_error the SDK's error).
  * The pool has UV_THREADPOOL_SIZE threads (4 by default): that many such
@@ -54,6 +54,10 @@ struct job {
 		msb_stats stats;
 		msb_file_info fi;
 		msb_image_info img;
+		struct {
+			msb_sync_opts o;
+			msb_sync_info info;
+		} sync;
 		char path[4096];
 	} x;
 };
@@ -957,6 +961,161 @@ static napi_value js_image_inspect(napi_env env, napi_callback_info info)
 		       "image reference");
 }
 
+/* ---- cloud sync (docs/sync.md) ------------------------------------------------------ */
+
+static napi_value sync_js(napi_env env, const msb_sync_info *s)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", s->name);
+	set_str(env, o, "reference", s->reference);
+	set_str(env, o, "digest", s->digest);
+	set_str(env, o, "parent", s->parent);
+	set_num(env, o, "diskBytes", (double)s->disk_bytes);
+	set_num(env, o, "chunks", s->chunks);
+	set_num(env, o, "transferred", s->transferred);
+	set_num(env, o, "bytes", (double)s->bytes);
+	set_num(env, o, "reused", s->reused);
+	set_bool(env, o, "upToDate", s->up_to_date);
+	set_str(env, o, "dropped", s->dropped);
+	return o;
+}
+
+static int config_sync(napi_env env, napi_value o, struct arena *a,
+		       msb_sync_opts *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (prop_str(env, o, "ref", a, &s->ref) < 0 ||
+	    prop_str(env, o, "name", a, &s->name) < 0 ||
+	    prop_bool(env, o, "insecure", &s->insecure) < 0 ||
+	    prop_bool(env, o, "force", &s->force) < 0 ||
+	    prop_bool(env, o, "trust", &s->trust) < 0)
+		return -1;
+	return 0;
+}
+
+static int run_push(struct job *j)
+{
+	return msb_sandbox_push(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
+}
+
+static int run_pull(struct job *j)
+{
+	return msb_sandbox_pull(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
+}
+
+static napi_value done_sync(napi_env env, struct job *j)
+{
+	return sync_js(env, &j->x.sync.info);
+}
+
+/* A push or pull: (name or reference, opts). */
+static napi_value sync_call(napi_env env, napi_callback_info info, job_run run,
+			    const char *what)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run, done_sync);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, what, &j->s[0]) < 0 ||
+	    config_sync(env, argv[1], &j->a, &j->x.sync.o) < 0)
+		return job_fail(env, j);
+	if (!j->s[0])
+		j->s[0] = "";
+	return job_start(env, j);
+}
+
+/* sandboxPush(name, {ref, force, insecure}): where it went. */
+static napi_value js_sandbox_push(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_push, "name");
+}
+
+/* sandboxPull(ref, {name, force, trust, insecure}): the stopped sandbox made. */
+static napi_value js_sandbox_pull(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_pull, "reference");
+}
+
+static int run_stop_sync(struct job *j)
+{
+	return msb_sandbox_stop_sync(j->s[0], j->u, NULL, &j->x.sync.info,
+				     &j->u64, &j->err);
+}
+
+static napi_value done_stop_sync(napi_env env, struct job *j)
+{
+	napi_value o, nul;
+
+	napi_create_object(env, &o);
+	set_num(env, o, "elapsedMs", (double)j->u64);
+	napi_get_null(env, &nul);
+	set_val(env, o, "pushed", j->x.sync.info.name[0] ?
+					  sync_js(env, &j->x.sync.info) : nul);
+	return o;
+}
+
+/* sandboxStopSync(name, graceSeconds): stopped, and pushed if it syncs. */
+static napi_value js_sandbox_stop_sync(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_stop_sync, done_stop_sync, "name");
+}
+
+static int run_set_sync(struct job *j)
+{
+	return msb_sandbox_set_sync(j->s[0], j->flag, &j->err);
+}
+
+/* sandboxSetSync(name, on) */
+static napi_value js_sandbox_set_sync(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_set_sync, NULL, "name");
+}
+
+static int run_remote_get(struct job *j)
+{
+	return msb_remote_get(j->x.path, sizeof(j->x.path), &j->flag, &j->err);
+}
+
+static napi_value done_remote(napi_env env, struct job *j)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "remote", j->x.path);
+	set_bool(env, o, "insecure", j->flag);
+	return o;
+}
+
+static int run_remote_set(struct job *j)
+{
+	return msb_remote_set(j->s[0], j->flag, &j->err);
+}
+
+/* remoteGet(): {remote, insecure}; NotFound, saying how to set one, if none. */
+static napi_value js_remote_get(napi_env env, napi_callback_info info)
+{
+	struct job *j = job_new(env, run_remote_get, done_remote);
+
+	return j ? job_start(env, j) : NULL;
+}
+
+/* remoteSet(remote, insecure); null or "" forgets it. */
+static napi_value js_remote_set(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_remote_set, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "remote", &j->s[0]) < 0 ||
+	    arg_bool(env, argv[1], &j->flag) < 0)
+		return job_fail(env, j);
+	return job_start(env, j);
+}
+
 const struct export calls_exports[] = {
 	{ "sandboxCreate", js_sandbox_create },
 	{ "sandboxStart", js_sandbox_start },
@@ -994,5 +1153,11 @@ const struct export calls_exports[] = {
 	{ "imageList", js_image_list },
 	{ "imageRemove", js_image_remove },
 	{ "imageInspect", js_image_inspect },
+	{ "sandboxPush", js_sandbox_push },
+	{ "sandboxPull", js_sandbox_pull },
+	{ "sandboxStopSync", js_sandbox_stop_sync },
+	{ "sandboxSetSync", js_sandbox_set_sync },
+	{ "remoteGet", js_remote_get },
+	{ "remoteSet", js_remote_set },
 	{ NULL, NULL },
 };

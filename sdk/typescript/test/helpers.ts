@@ -41,6 +41,8 @@ export function unique(prefix: string): string {
 let registry: ChildProcess | null = null;
 let registryDir = '';
 let seeded: Promise<string> | null = null;
+/** The seed images' OCI layouts, by the seeds' names, once seedImages() is done. */
+export const seedLayouts: Record<string, string> = {};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -101,6 +103,7 @@ export function seedImages(): Promise<string> {
       const out = execFileSync('python3', [path.join(repoRoot, 'tests', 'images', 'seed.py'),
         `http://${host}`, path.join(registryDir, 'layouts')], { encoding: 'utf8' });
       const layouts: Record<string, string> = JSON.parse(out);
+      Object.assign(seedLayouts, layouts);
       for (const [ref, dir] of Object.entries(layouts)) {
         await pullImage(`${host}/${ref}`); // the pull path, by the registry's address...
         await loadImage(dir, { tag: ref }); // ...and the seed's own name for it

@@ -10,7 +10,7 @@ import * as msb from 'microsandbox';
 import {
   AlreadyExistsError, ClosedError, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
   MemFs, MicrosandboxError, NotFoundError, NotRunningError, NotSupportedError, Sandbox, Snapshot,
-  SandboxStoppedError, pullImage, type SandboxOptions,
+  SandboxStoppedError, getRemote, pullImage, setRemote, type SandboxOptions,
 } from 'microsandbox';
 import { LONG, seedImages, unique } from './helpers';
 
@@ -68,6 +68,13 @@ test('missing things', LONG, async () => {
   await assert.rejects(Sandbox.create('img-missing', { image: '127.0.0.1:1/nosuch:1' }),
     (e: unknown) => e instanceof ImagePullFailedError && e.code.startsWith('MSB_E_'));
   await assert.rejects(Sandbox.get('img-missing'), NotFoundError);
+  // The remote: none, then one kept, then forgotten.
+  delete process.env.MSB_REMOTE;
+  await assert.rejects(getRemote(), (e: unknown) => e instanceof NotFoundError && /remote/.test(e.message));
+  await setRemote('127.0.0.1:5999/team');
+  assert.deepEqual(await getRemote(), { remote: '127.0.0.1:5999/team', insecure: false });
+  await setRemote(null);
+  await assert.rejects(getRemote(), NotFoundError);
   await assert.rejects(Sandbox.currentRuntime(),
     (e: unknown) => e instanceof NotSupportedError && /not running inside a microsandbox/.test(e.message));
 });

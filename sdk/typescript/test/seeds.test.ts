@@ -2,7 +2,7 @@
 // The seeds' TypeScript snippets (shared/seeds: the product's promise),
 // run as written, against the stand-ins for python:3.12 and node:20 from a
 // local registry. Where a snippet uses a form libmsb does not serve yet (a
-// hook or a filesystem written in JS, plugins, spawn, sync), the snippet
+// hook or a filesystem written in JS, plugins, spawn), the snippet
 // as written must fail with NotSupportedError saying what to use, and the
 // rest of it is run without that one form.
 
@@ -11,11 +11,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   BusyError, FileSystemBackend, InvalidArgumentError, MemFs, NotFoundError, NotSupportedError,
   Sandbox, Snapshot, block, forward, type RestoreOptions,
 } from 'microsandbox';
-import { LONG, seedImages } from './helpers';
+import { LONG, seedImages, seedLayouts } from './helpers';
 
 /** The seeds' own logging. */
 const logged: string[] = [];
@@ -192,11 +193,66 @@ test('snapshots', LONG, async () => {
   }
 });
 
+// The local registry is the cloud; "another machine" is another process
+// with a $MSB_HOME of its own, which has the image the sandbox was made
+// from (loaded, as on this one) and pulls the sandbox by name.
+test('sync', LONG, async () => {
+  const host = await seedImages();
+  process.env.MSB_REMOTE = host;
+  try {
+    const sb = await Sandbox.create("ml-project", {
+      image: "python:3.12",
+    });
+    let pushed;
+    try {
+      await sb.exec("pip install torch");
+      await sb.shell('echo made on the first machine > /root/marker');
+
+      // Push filesystem state to the cloud
+      pushed = await sb.push();
+    } finally {
+      await sb.close();
+    }
+    assert.equal(pushed.name, 'ml-project');
+    assert.ok(pushed.reference.includes(`${host}/ml-project`), pushed.reference);
+    assert.match(pushed.digest, /^sha256:/);
+
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-other-machine-'));
+    fs.chmodSync(other, 0o755);
+    const script = `
+      const { Sandbox, loadImage } = require('microsandbox');
+      (async () => {
+        await loadImage(${JSON.stringify(seedLayouts['python:3.12'])}, { tag: 'python:3.12' });
+
+        // On another machine: pull and resume
+        const pulled = await Sandbox.pull("ml-project");
+        await pulled.start();
+
+        const r = await pulled.exec('cat /root/marker');
+        console.log(JSON.stringify({ marker: r.stdout, name: pulled.name, digest: pulled.pulled.digest }));
+        await pulled.remove();
+      })().catch((e) => { console.log(JSON.stringify({ error: e.name + ': ' + e.message })); process.exit(1); });
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: path.join(__dirname, '..', '..'),
+      env: { ...process.env, MSB_HOME: other, MSB_REMOTE: host },
+      encoding: 'utf8',
+      timeout: 4 * 60 * 1000,
+    });
+    fs.rmSync(other, { recursive: true, force: true });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout.trim()),
+      { marker: 'made on the first machine\n', name: 'ml-project', digest: pushed.digest });
+  } finally {
+    delete process.env.MSB_REMOTE;
+  }
+});
+
 // The seeds' plugins, as the seed names them (not part of the SDK).
 class AuditLog { constructor(public dir: string) {} }
 class RateLimiter { constructor(public opts: { maxExecPerSec: number }) {} }
 
-test('plugins, spawn and sync are refused, saying so', LONG, async () => {
+test('plugins and spawn are refused, saying so', LONG, async () => {
   await assert.rejects(async () => {
     const sb = await Sandbox.create("app", {
       image: "python:3.12",
@@ -229,24 +285,4 @@ test('plugins, spawn and sync are refused, saying so', LONG, async () => {
     await researcher.close();
     await coder.close();
   }, NotSupportedError);
-
-  // Sync: push and pull say they are not here yet.
-  await seedImages();
-  const sb = await Sandbox.create("ml-project", {
-    image: "python:3.12",
-  });
-  try {
-    await sb.exec("pip install torch");
-
-    // Push filesystem state to the cloud
-    await assert.rejects(sb.push(), NotSupportedError);
-
-    // On another machine: pull and resume
-    await assert.rejects(async () => {
-      const pulled = await Sandbox.pull("ml-project");
-      await pulled.start();
-    }, NotSupportedError);
-  } finally {
-    await sb.close();
-  }
 });
