@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The Python SDK against the C API and the CLI, in one run, on one sandbox.
+"""The Python and TypeScript SDKs against the C API and the CLI, in one run,
+on one sandbox.
 
 1. exec round trip of `true`, p50/p99 over N calls: the C API
    (msb_exec_capture in a loop, bench/sdkbench.c), the Python SDK
-   (`await sb.exec(["true"])` in a loop) and the CLI (`msb exec NAME --
-   true`, a process per call);
+   (`await sb.exec(["true"])` in a loop), the TypeScript SDK (the same in
+   Node, bench/sdk_ts.js) and the CLI (`msb exec NAME -- true`, a process
+   per call);
 2. a 100 MiB file written into the guest and read back: the C API
-   (msb_file_write_fd / msb_file_read_fd), the SDK (`sb.fs.write` from a
-   file object, `sb.fs.stream` to a file) and the CLI (`msb cp`), each
-   checked by its SHA-256; rounds interleaved so load drifts hit all three.
+   (msb_file_write_fd / msb_file_read_fd), the Python SDK (`sb.fs.write`
+   from a file object, `sb.fs.stream` to a file), the TypeScript SDK
+   (`sb.fs.write` of a file's stream, `sb.fs.createReadStream` piped to a
+   file) and the CLI (`msb cp`), each checked by its SHA-256; rounds
+   interleaved so load drifts hit all of them.
+
+The TypeScript SDK is left out (saying why) when Node or its addon cannot be
+had: the addon is built against this build's libmsb first.
 
 The ratio to the C API is the SDK's (and the CLI's) overhead.
 
@@ -44,6 +51,7 @@ sys.path.insert(0, os.path.join(ROOT, "sdk", "python", "src"))
 from microsandbox import Sandbox  # noqa: E402
 
 NAME = "bench-sdk"
+TS = os.path.join(ROOT, "bench", "sdk_ts.js")
 
 
 def msb(*a):
@@ -66,7 +74,24 @@ def sha(path):
     return h.hexdigest()
 
 
+def ts_available():
+    """Node and the TypeScript SDK's addon, built against this build."""
+    node = shutil.which("node")
+    if not node:
+        print("TypeScript SDK: left out (no node)")
+        return None
+    p = subprocess.run([node, os.path.join(ROOT, "sdk", "typescript", "scripts", "build-native.js")],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig")))
+    if p.returncode:
+        print(f"TypeScript SDK: left out (its addon does not build: {p.stderr.strip()})")
+        return None
+    return node
+
+
 def main():
+    global NODE
+    NODE = ts_available()
     work = tempfile.mkdtemp(prefix="msb-bench-sdk-files-")
     cbench = os.path.join(work, "sdkbench")
     subprocess.run(["cc", "-O2", "-I", os.path.join(ROOT, "include"), "-o", cbench,
@@ -90,6 +115,8 @@ def main():
 def run(cbench, work, big, want):
     sb = asyncio.run(Sandbox.get(NAME))
     lat = {"C API": [], "Python SDK": [], "CLI": []}
+    if NODE:
+        lat = {"C API": [], "Python SDK": [], "TS SDK": [], "CLI": []}
     # exec: interleaved in blocks of 10
     for _ in range(max(1, args.execs // 10)):
         out = subprocess.run([cbench, NAME, "exec", "10"], capture_output=True,
@@ -102,6 +129,10 @@ def run(cbench, work, big, want):
                 await sb.exec(["true"])
                 lat["Python SDK"].append((time.monotonic() - t0) * 1000)
         asyncio.run(ten())
+        if NODE:
+            out = subprocess.run([NODE, TS, NAME, "exec", "10"], capture_output=True,
+                                 text=True, check=True).stdout
+            lat["TS SDK"] += [int(x) / 1000 for x in out.split()]
         for _ in range(10):
             t0 = time.monotonic()
             msb("exec", NAME, "--", "true")
@@ -129,6 +160,9 @@ def run(cbench, work, big, want):
                     with open(big, "rb") as f:
                         await sb.fs.write(guest, f)
                 asyncio.run(w())
+            elif k == "TS SDK":
+                subprocess.run([NODE, TS, NAME, "write", guest, big], check=True,
+                               capture_output=True)
             else:
                 msb("cp", "-q", big, f"{NAME}:{guest}")
             secs[k]["write"].append(time.monotonic() - t0)
@@ -144,6 +178,9 @@ def run(cbench, work, big, want):
                         async for chunk in sb.fs.stream(guest):
                             f.write(chunk)
                 asyncio.run(r())
+            elif k == "TS SDK":
+                subprocess.run([NODE, TS, NAME, "read", guest, back], check=True,
+                               capture_output=True)
             else:
                 msb("cp", "-q", f"{NAME}:{guest}", back)
             secs[k]["read"].append(time.monotonic() - t0)
