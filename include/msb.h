@@ -59,7 +59,9 @@ typedef struct msb_error {
 					    * stop of a stopped one */
 #define MSB_E_BUSY            (-EBUSY)     /* remove of a running sandbox
 					    * without force; too many
-					    * connections to a sandbox */
+					    * connections to a sandbox; its
+					    * VM paused for a full host
+					    * disk (exec, files, snapshot) */
 #define MSB_E_TIMEOUT         (-ETIMEDOUT) /* a wait ran out of time */
 #define MSB_E_STOPPED         (-EPIPE)     /* the sandbox stopped during the
 					    * call; an exec already over */
@@ -369,7 +371,9 @@ MSB_API int msb_sandbox_ports(const char *name, msb_port **ports, size_t *n,
  * its reason the message). -ETIMEDOUT when the time ran out. */
 MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
 			     int *status, msb_error *err);
-/* msb_inspect_json() - full state as a JSON document; free() the result. */
+/* msb_inspect_json() - full state as a JSON document; free() the result.
+ * "paused" is null, or {"reason": "host disk full", "since", "dir"} while
+ * the VM waits for disk space (asked of its supervisor). */
 MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err);
 /* Path of the log holding the guest console and agent messages. */
 MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
@@ -451,7 +455,9 @@ MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err);
  * (memory in use, its root filesystem, its processes). */
 typedef struct msb_stats {
 	char name[64];
-	char status[16];            /* as msb_sandbox_info's */
+	char status[16];            /* as msb_sandbox_info's, or "paused":
+				     * its VM waits for host disk space
+				     * (docs/api-protocol.md §11.4) */
 	int running;                /* 0: only the limits and disk_bytes */
 	int guest;                  /* 1: the guest's own numbers are in
 				     * (it answered within a second) */

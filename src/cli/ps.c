@@ -24,7 +24,9 @@ const struct verb verb_ps = {
 	"\n"
 	"List running sandboxes (all of them with -a). A sandbox whose\n"
 	"detached command (msb run -d -- CMD) has ended says so in its STATUS,\n"
-	"with the command's exit status: running (cmd exited 127). CPU is the\n"
+	"with the command's exit status: running (cmd exited 127); one whose\n"
+	"VM is paused because the host disk under $MSB_HOME is full says\n"
+	"running (paused: host disk full) until there is room. CPU is the\n"
 	"use over the last second against the sandbox's CPUs (100% is one CPU\n"
 	"busy), MEM the memory in use in the guest against its limit; 'msb\n"
 	"stats' has more. PORTS are the published ports of a running\n"
@@ -94,10 +96,21 @@ static void row(char *buf, size_t n, int wn, const char *name, int wi,
 	puts(buf);
 }
 
-/* status_text() - the status, and how its detached command ended. */
-static void status_text(const msb_sandbox_info *i, char *buf, size_t n)
+/* paused() - its VM is paused for lack of host disk space (@st from
+ * msb_sandbox_stats, docs/api-protocol.md §5.7). */
+static int paused(const msb_stats *st)
 {
-	if (i->cmd_state == MSB_CMD_ENDED)
+	return st->running && !strcmp(st->status, "paused");
+}
+
+/* status_text() - the status, and how its detached command ended, or
+ * that the VM is paused for a full disk (docker ps says "(Paused)"). */
+static void status_text(const msb_sandbox_info *i, const msb_stats *st,
+			char *buf, size_t n)
+{
+	if (paused(st))
+		snprintf(buf, n, "%s (paused: host disk full)", i->status);
+	else if (i->cmd_state == MSB_CMD_ENDED)
 		snprintf(buf, n, "%s (cmd exited %d)", i->status,
 			 i->cmd_exit_code);
 	else
@@ -168,6 +181,10 @@ static int cmd_ps(int argc, char **argv)
 			json_object_object_add(o, "name", json_object_new_string(v[i].name));
 			json_object_object_add(o, "image", json_object_new_string(v[i].image));
 			json_object_object_add(o, "status", json_object_new_string(v[i].status));
+			json_object_object_add(o, "paused",
+					       paused(&st[i]) ?
+						       json_object_new_string("host disk full") :
+						       NULL);
 			json_object_object_add(o, "cpus", json_object_new_int((int)v[i].cpus));
 			json_object_object_add(o, "memory_mib",
 					       json_object_new_int64((int64_t)v[i].memory_mib));
@@ -244,7 +261,7 @@ static int cmd_ps(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			if (!shown(&v[i], all))
 				continue;
-			status_text(&v[i], stt, sizeof(stt));
+			status_text(&v[i], &st[i], stt, sizeof(stt));
 			if (v[i].from_snapshot[0])
 				from = 1;
 			if ((int)strlen(v[i].from_snapshot) > wf)
@@ -266,7 +283,7 @@ static int cmd_ps(int argc, char **argv)
 			if (!shown(&v[i], all))
 				continue;
 			msb_fmt_mib(v[i].memory_mib, lim, sizeof(lim));
-			status_text(&v[i], stt, sizeof(stt));
+			status_text(&v[i], &st[i], stt, sizeof(stt));
 			ports_text(&v[i], ports, sizeof(ports));
 			/* use against the limit; a limit alone when stopped */
 			if (st[i].running) {

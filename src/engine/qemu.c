@@ -356,13 +356,20 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 		add(a, "virtio-net-device,netdev=net0,mac=%s",
 		    opt(a, s->net_mac));
 	}
+	/* A write that finds the host disk full is held and the VM paused
+	 * (werror=enospc, named rather than left to QEMU's default): the
+	 * guest never sees it fail, so its filesystem neither goes
+	 * read-only nor loses the data, and the supervisor resumes the VM
+	 * when there is room again (src/supervisor/diskfull.c). Any other
+	 * error is the guest's to see (report). */
 	for (unsigned i = 0; i < s->ndisks; i++) {
 		add(a, "-drive");
 		add(a, "if=none,id=d%u,file=%s,format=%s,%s", i,
 		    opt(a, s->disks[i].path),
 		    s->disks[i].format ? s->disks[i].format : "raw",
-		    s->disks[i].readonly ? "readonly=on" :
-					   "cache=writeback,discard=unmap");
+		    s->disks[i].readonly ? "readonly=on,rerror=report" :
+					   "cache=writeback,discard=unmap,"
+					   "werror=enospc,rerror=report");
 		add(a, "-device");
 		add(a, "virtio-blk-device,drive=d%u,serial=%s", i,
 		    opt(a, s->disks[i].serial));

@@ -206,7 +206,8 @@ int msb_conn_error(json_object *msg, msb_error *err)
 		r = en ? -en : -EIO;
 	} else if (code && !strcmp(code, "method_not_found")) {
 		r = -EOPNOTSUPP;
-	} else if (code && !strcmp(code, "too_many_connections")) {
+	} else if (code && (!strcmp(code, "too_many_connections") ||
+			    !strcmp(code, "paused"))) {
 		r = MSB_E_BUSY;
 	}
 	return msb_fail(err, r, "%s",

@@ -1465,6 +1465,27 @@ MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
 	return r;
 }
 
+/* paused_json() - why a live sandbox's VM is paused (its supervisor's
+ * info: a full host disk), or NULL: the record cannot say, since the
+ * database may not be written then. */
+static json_object *paused_json(const char *name)
+{
+	struct msb_conn c;
+	json_object *res = NULL, *p = NULL;
+
+	if (msb_conn_open(name, &c, NULL) < 0)
+		return NULL;
+	if (msb_conn_call(&c, "info", NULL, &res, 5000, NULL) == 0 &&
+	    json_object_object_get_ex(res, "paused", &p) &&
+	    json_object_is_type(p, json_type_object))
+		json_object_get(p);
+	else
+		p = NULL;
+	json_object_put(res);
+	msb_conn_close(&c);
+	return p;
+}
+
 MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 {
 	struct msb_row row;
@@ -1481,6 +1502,10 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 			       json_object_new_string(row.info.image));
 	json_object_object_add(o, "status",
 			       json_object_new_string(row.info.status));
+	json_object_object_add(o, "paused",
+			       msb_status_is_live(row.info.status) ?
+				       paused_json(name) :
+				       NULL);
 	json_object_object_add(o, "cpus", json_object_new_int((int)row.info.cpus));
 	json_object_object_add(o, "memory_mib",
 			       json_object_new_int64((int64_t)row.info.memory_mib));

@@ -52,6 +52,9 @@ static void from_result(json_object *r, msb_stats *out)
 	json_object *g = get(r, "guest");
 
 	out->running = 1;
+	/* paused for lack of host disk space (docs/api-protocol.md §7) */
+	if (json_object_is_type(get(r, "paused"), json_type_object))
+		snprintf(out->status, sizeof(out->status), "paused");
 	out->uptime_ms = u64(r, "uptime_ms");
 	out->cpu_percent = json_object_get_double(get(r, "cpu_percent"));
 	out->cpu_time_ns = u64(r, "cpu_time_ns");

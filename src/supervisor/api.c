@@ -38,6 +38,22 @@ void conn_update_events(struct sup *s, struct conn *c)
 	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+void api_let_go(struct sup *s, struct stream *st)
+{
+	st->conn = NULL;
+	st->discard = 1;
+	if (st->owed)
+		agent_send_u32(s, st->id, MSB_F_WINDOW, st->owed);
+	st->owed = 0;
+	if (!st->stdin_eof) {
+		st->stdin_eof = 1;
+		msb_buf_free(&st->stdin_q);
+		agent_flush_stdin(s, st);
+	}
+	if (st->main && s->state == ST_RUNNING)
+		sup_begin_stop(s, 0);
+}
+
 static void conn_free(struct sup *s, struct conn *c)
 {
 	for (int i = 0; i < MAX_STREAMS; i++) {
@@ -48,19 +64,8 @@ static void conn_free(struct sup *s, struct conn *c)
 		/* The client went away mid-exec (killed, or it closed):
 		 * hang up the process like a closed terminal would and drop
 		 * whatever it still prints. */
-		st->conn = NULL;
-		st->discard = 1;
-		if (st->owed)
-			agent_send_u32(s, st->id, MSB_F_WINDOW, st->owed);
-		st->owed = 0;
 		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGHUP);
-		if (!st->stdin_eof) {
-			st->stdin_eof = 1;
-			msb_buf_free(&st->stdin_q);
-			agent_flush_stdin(s, st);
-		}
-		if (st->main && s->state == ST_RUNNING)
-			sup_begin_stop(s, 0);
+		api_let_go(s, st);
 	}
 	for (int i = 0; i < CONN_SLOTS; i++)
 		if (s->conns[i] == c)
@@ -148,6 +153,16 @@ void api_reply_error(struct sup *s, struct conn *c, int64_t id,
 	json_object_put(jid);
 }
 
+size_t api_paused_text(const struct sup *s, char *buf, size_t n)
+{
+	int k = snprintf(buf, n, "sandbox %s is paused: the host disk under "
+			 "%s is full. It resumes by itself once there is room "
+			 "there; 'msb stop %s' stops it", s->name, s->dir,
+			 s->name);
+
+	return k < 0 ? 0 : (size_t)k >= n ? n - 1 : (size_t)k;
+}
+
 static void reply_result(struct sup *s, struct conn *c, json_object *id,
 			 json_object *result)
 {
@@ -204,6 +219,8 @@ static json_object *info_json(struct sup *s)
 							      MSB_ACCEL_KVM ?
 						      "kvm" :
 						      "tcg"));
+	/* null, or why the VM is paused (diskfull.c) */
+	json_object_object_add(o, "paused", sup_diskfull_json(s));
 	if (s->timings)
 		json_object_object_add(o, "guest_timings_us",
 				       json_object_get(s->timings));
@@ -280,6 +297,13 @@ static int stream_request_ok(struct sup *s, struct conn *c, json_object *id,
 	if (s->state != ST_RUNNING) {
 		reply_error(s, c, id, "not_running", "sandbox %s is %s",
 			    s->name, state_name(s->state));
+		return 0;
+	}
+	if (sup_diskfull_paused(s)) {
+		char why[1024];
+
+		api_paused_text(s, why, sizeof(why));
+		reply_error(s, c, id, "paused", "%s", why);
 		return 0;
 	}
 	if (!json_object_is_type(id, json_type_int)) {
@@ -368,6 +392,19 @@ static void on_signal(struct sup *s, struct conn *c, json_object *p)
 	if (sig <= 0 || sig >= 65)
 		return;
 	agent_send_u32(s, st->id, MSB_F_SIGNAL, (uint32_t)sig);
+	if (sup_diskfull_paused(s)) {
+		/* The guest gets it when it runs again; its client, which
+		 * may have been told to go (SIGTERM), is not kept waiting
+		 * for that: it is told why and let go. */
+		char why[1024];
+		size_t n = api_paused_text(s, why, sizeof(why));
+
+		snprintf(why + n, sizeof(why) - n,
+			 " (signal %d reaches the command when it runs again)",
+			 sig);
+		api_reply_error(s, c, st->req_id, "paused", why);
+		api_let_go(s, st);
+	}
 }
 
 static void on_resize(struct sup *s, struct conn *c, json_object *p)

@@ -14,13 +14,20 @@
  * twice the cap per file. Guest bytes are escaped on the way in
  * (logtext.h), so a line that starts "[msb " is msb's own.
  *
- * A write that fails (a full disk) loses those bytes, never the loop.
+ * A full host disk must not silence msb: each file keeps LOG_AHEAD bytes
+ * allocated past its end (fallocate, the size unchanged), so msb's lines
+ * (the one saying the VM paused for lack of space, diskfull.c) still
+ * land. When even that is used up, msb's lines are held in memory (up to
+ * LOG_HELD_MAX) and guest bytes dropped; once writes succeed again the
+ * held lines go in, then a line saying how many bytes were lost. A write
+ * that fails never stops the loop.
  * Volume threads (fs.c) log too: console.log is written under a lock.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +40,9 @@
 
 #include "supervisor.h"
 #include "util.h"
+
+#define LOG_AHEAD (64u << 10)    /* allocated past a log's end */
+#define LOG_HELD_MAX (16u << 10) /* msb's lines held while the disk is full */
 
 static const char *const file_name[] = { "console.log", "engine.log" };
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -61,7 +71,44 @@ static int logfile_open(struct sup_logfile *lf, int trunc)
 	if (lf->fd < 0)
 		return -errno;
 	lf->size = fstat(lf->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	lf->reserved = 0;
 	return 0;
+}
+
+/* ahead() - keep LOG_AHEAD bytes allocated past the end of @lf
+ * (FALLOC_FL_KEEP_SIZE: readers see no change), renewed when half is
+ * used: on a full disk, writes into them still succeed. */
+static void ahead(struct sup_logfile *lf)
+{
+	if (lf->size + LOG_AHEAD / 2 <= lf->reserved)
+		return;
+	if (fallocate(lf->fd, FALLOC_FL_KEEP_SIZE, (off_t)lf->size,
+		      LOG_AHEAD) == 0)
+		lf->reserved = lf->size + LOG_AHEAD;
+}
+
+/* release() - give back what ahead() allocated: the file is done with. */
+static void release(struct sup_logfile *lf)
+{
+	if (lf->fd >= 0 && lf->reserved > lf->size)
+		fallocate(lf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)lf->size, (off_t)(lf->reserved - lf->size));
+	lf->reserved = 0;
+}
+
+/* resync() - after a refused write: where the file really ends, and
+ * whether that is a line's start (what comes next depends on it). */
+static void resync(struct sup_logfile *lf)
+{
+	struct stat st;
+	char last = '\n';
+
+	if (lf->fd < 0 || fstat(lf->fd, &st) < 0)
+		return;
+	lf->size = (uint64_t)st.st_size;
+	if (st.st_size > 0 && pread(lf->fd, &last, 1, st.st_size - 1) != 1)
+		last = 'x';
+	lf->esc.mid = last != '\n';
 }
 
 static size_t stamp(char *out, size_t n)
@@ -76,7 +123,7 @@ static size_t stamp(char *out, size_t n)
 				ts.tv_nsec / 1000000);
 }
 
-static void put(struct sup_logfile *lf, const char *p, size_t n);
+static int put(struct sup_logfile *lf, const char *p, size_t n);
 
 /* The first line of a file that a rotation started; when the file is
  * itself rotated away and the one before it dropped, the line is
@@ -135,6 +182,7 @@ static void rotate(struct sup_logfile *lf)
 		lf->dropped += (uint64_t)st.st_size;
 		mark_dropped(lf->path, base, lf->cap);
 	}
+	release(lf);
 	close(lf->fd);
 	lf->fd = -1;
 	if (rename(lf->path, old) < 0 || logfile_open(lf, 1) < 0) {
@@ -155,47 +203,102 @@ static void rotate(struct sup_logfile *lf)
 	put(lf, line, n);
 }
 
-/* put() - bytes as they are, rotating first when they would pass the cap. */
-static void put(struct sup_logfile *lf, const char *p, size_t n)
+/* put() - bytes as they are, rotating first when they would pass the
+ * cap. Return: 0, or -1 if the file refused them (in part or whole). */
+static int put(struct sup_logfile *lf, const char *p, size_t n)
 {
 	if (!n)
-		return;
+		return 0;
 	if (lf->fd < 0 && logfile_open(lf, 0) < 0)
-		return;
+		return -1;
 	if (lf->size && lf->size + n > lf->cap) {
 		rotate(lf);
 		if (lf->fd < 0)
-			return;
+			return -1;
 	}
-	if (msb_write_all(lf->fd, p, n) == 0)
-		lf->size += n;
+	if (msb_write_all(lf->fd, p, n) < 0) {
+		resync(lf);
+		return -1;
+	}
+	lf->size += n;
+	ahead(lf);
+	return 0;
 }
 
-/* guest() - guest bytes, escaped, into @lf. */
+/* catch_up() - what a full disk refused before: msb's held lines, then
+ * how much was lost. Return: 0 when nothing is left owed, else -1. */
+static int catch_up(struct sup_logfile *lf)
+{
+	char note[160];
+	size_t n;
+
+	if (!lf->held.len && !lf->lost)
+		return 0;
+	if (lf->esc.mid && put(lf, "\n", 1) < 0)
+		return -1;
+	lf->esc.mid = 0;
+	while (lf->held.len) {
+		const char *d = (const char *)msb_buf_data(&lf->held);
+		const char *nl = memchr(d, '\n', lf->held.len);
+		size_t k = nl ? (size_t)(nl - d) + 1 : lf->held.len;
+
+		if (put(lf, d, k) < 0)
+			return -1;
+		msb_buf_consume(&lf->held, k);
+	}
+	msb_buf_free(&lf->held);
+	if (!lf->lost)
+		return 0;
+	n = stamp(note, sizeof(note));
+	n += (size_t)snprintf(note + n, sizeof(note) - n,
+			      "%llu bytes of this log were lost: the host "
+			      "disk was full\n",
+			      (unsigned long long)lf->lost);
+	if (put(lf, note, n) < 0)
+		return -1;
+	lf->lost = 0;
+	return 0;
+}
+
+/* guest() - guest bytes, escaped, into @lf; dropped (and counted) while
+ * the disk refuses them. */
 static void guest(struct sup_logfile *lf, const void *p, size_t n)
 {
 	char out[LOG_ESC_MAX(4096)];
 
 	while (n) {
 		size_t k = n > 4096 ? 4096 : n;
+		size_t o = log_esc_guest(&lf->esc, p, k, out);
 
-		put(lf, out, log_esc_guest(&lf->esc, p, k, out));
+		if (catch_up(lf) < 0 || put(lf, out, o) < 0) {
+			lf->lost += o;
+			resync(lf);
+		}
 		p = (const uint8_t *)p + k;
 		n -= k;
 	}
 }
 
-/* line() - one of msb's own lines, which starts a line of its own. */
+/* line() - one of msb's own lines, which starts a line of its own; held
+ * while the disk refuses it. */
 static void line(struct sup_logfile *lf, const char *text, size_t n)
 {
 	char head[LOG_ESC_MAX(0) + 64];
 	size_t h = log_esc_flush(&lf->esc, head);
 
-	if (lf->esc.mid)
-		head[h++] = '\n';
-	lf->esc.mid = 0;
-	put(lf, head, h);
-	put(lf, text, n);
+	if (catch_up(lf) == 0) {
+		if (lf->esc.mid)
+			head[h++] = '\n';
+		lf->esc.mid = 0;
+		if (put(lf, head, h) == 0 && put(lf, text, n) == 0)
+			return;
+	} else {
+		lf->lost += h;
+	}
+	if (lf->held.len + n <= LOG_HELD_MAX &&
+	    msb_buf_append(&lf->held, text, n) == 0)
+		return;
+	lf->lost += n;
 }
 
 void sup_log(struct sup *s, const char *fmt, ...)
@@ -278,6 +381,16 @@ int sup_logs_link(struct sup *s, int *console_vm, int *engine_vm)
 	return 0;
 }
 
+void sup_logs_retry(struct sup *s)
+{
+	pthread_mutex_lock(&console_lock);
+	if (s->clog.path[0])
+		catch_up(&s->clog);
+	if (s->elog.path[0])
+		catch_up(&s->elog);
+	pthread_mutex_unlock(&console_lock);
+}
+
 int sup_logs_read(struct sup *s, struct sup_logfile *lf)
 {
 	char buf[16384];
@@ -324,10 +437,13 @@ void sup_logs_close(struct sup *s)
 		if (!all[i]->path[0]) /* never set up: nothing to close */
 			continue;
 		n = log_esc_flush(&all[i]->esc, out);
-		put(all[i], out, n);
+		if (catch_up(all[i]) == 0)
+			put(all[i], out, n);
+		msb_buf_free(&all[i]->held);
 		if (all[i]->in_open)
 			close(all[i]->in);
 		all[i]->in_open = 0;
+		release(all[i]);
 		if (all[i]->fd >= 0)
 			close(all[i]->fd);
 		all[i]->fd = -1;

@@ -201,6 +201,7 @@ void sup_begin_stop(struct sup *s, unsigned timeout_s)
 	sup_log(s, "stopping (grace %us)", timeout_s);
 	agent_send_u32(s, 0, MSB_F_SHUTDOWN, timeout_s * 1000);
 	sup_arm_timer(s, (uint64_t)timeout_s * 1000 + POWEROFF_MARGIN_MS);
+	sup_diskfull_stop(s);
 }
 
 static int on_timer(struct sup *s)
@@ -258,6 +259,8 @@ void sup_engine_event(void *opaque, const char *event, json_object *data)
 		snprintf(s->vm_status, sizeof(s->vm_status), "paused");
 	else if (!strcmp(event, "RESUME"))
 		snprintf(s->vm_status, sizeof(s->vm_status), "running");
+	if (sup_diskfull_event(s, event, data))
+		return;
 	/* The NIC's chatter is not news. */
 	if (!strncmp(event, "NETDEV_", 7) || !strncmp(event, "NIC_", 4))
 		return;

@@ -350,6 +350,13 @@ void sup_snapshot_start(struct sup *s, struct conn *c, int64_t id,
 				"the sandbox is not running");
 		return;
 	}
+	if (sup_diskfull_paused(s)) {
+		char why[1024];
+
+		api_paused_text(s, why, sizeof(why));
+		api_reply_error(s, c, id, "paused", why);
+		return;
+	}
 	if (snap.step != SNAP_IDLE) {
 		api_reply_error(s, c, id, "busy",
 				"a snapshot of this sandbox is already under "

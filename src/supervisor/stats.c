@@ -109,6 +109,8 @@ static json_object *host_json(struct sup *s)
 						    s->state == ST_BOOTING ?
 							    "starting" :
 							    "stopping"));
+	/* null, or why the VM is paused (diskfull.c) */
+	json_object_object_add(o, "paused", sup_diskfull_json(s));
 	add_u64(o, "uptime_ms", s->ready_us && now > s->ready_us ?
 					(now - s->ready_us) / 1000 :
 					0);
@@ -203,8 +205,10 @@ void sup_stats_request(struct sup *s, struct conn *c, int64_t id,
 	struct stats_wait *w = NULL;
 	json_object *v;
 
-	/* "guest": false asks for the host's numbers alone, at once */
+	/* "guest": false asks for the host's numbers alone, at once; a
+	 * paused guest could not answer */
 	if (s->state != ST_RUNNING || s->agent_fd < 0 ||
+	    sup_diskfull_paused(s) ||
 	    (params && json_object_object_get_ex(params, "guest", &v) &&
 	     json_object_is_type(v, json_type_boolean) &&
 	     !json_object_get_boolean(v))) {

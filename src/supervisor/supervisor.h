@@ -65,6 +65,10 @@ struct sup_logfile {
 	struct log_esc esc;
 	int in, in_open;
 	int indexed;        /* rotations noted in console.idx (logmark.c) */
+	uint64_t reserved;  /* blocks allocated ahead up to here (a full
+			     * disk still takes msb's lines) */
+	uint64_t lost;      /* bytes a full disk refused, to be said */
+	struct msb_buf held; /* msb's lines a full disk refused */
 };
 
 struct conn {
@@ -117,6 +121,8 @@ struct stats_wait {
 };
 
 enum sup_state { ST_BOOTING, ST_RUNNING, ST_STOPPING, ST_DONE };
+/* diskfull.c: paused by a full host disk, or resumed to see if it holds */
+enum df_state { DF_NONE, DF_PAUSED, DF_RESUMING };
 
 struct sup {
 	const char *name;
@@ -177,6 +183,13 @@ struct sup {
 	int engine_fd;          /* as registered in epoll, or -1 */
 	int engine_want_out;
 	char vm_status[32];     /* from the last STOP/RESUME event */
+	/* diskfull.c: a pause for lack of host disk space */
+	enum df_state df_state;
+	uint64_t df_since_us;   /* when it paused (monotonic) */
+	int64_t df_since_unix;
+	uint64_t df_next_us;    /* the next look at the free space */
+	uint64_t df_wait_us;    /* between looks, doubled at each failed try */
+	uint64_t df_resumed_us; /* the last resume */
 	/* tick.c: deadlines of running things (exec timeouts) */
 	struct ev_ref tick_ref;
 	int tick_fd;
@@ -229,6 +242,8 @@ int sup_logs_link(struct sup *s, int *console_vm, int *engine_vm);
 /* sup_logs_read() - take a batch from @lf's feed. Return: 1 if more may
  * be waiting, 0 if not (drained, or the feed closed). */
 int sup_logs_read(struct sup *s, struct sup_logfile *lf);
+/* sup_logs_retry() - write what a full disk refused, if it can now. */
+void sup_logs_retry(struct sup *s);
 /* sup_logs_drain() - everything the feeds still hold (QEMU has exited). */
 void sup_logs_drain(struct sup *s);
 void sup_logs_close(struct sup *s);
@@ -241,6 +256,19 @@ void sup_arm_timer(struct sup *s, uint64_t ms);
 void sup_engine_event(void *opaque, const char *event, json_object *data);
 /* sup_engine_update() - poll the engine's link for output when needed. */
 void sup_engine_update(struct sup *s);
+/* diskfull.c */
+/* sup_diskfull_event() - QEMU's @event seen for a full disk. Return: 1 if
+ * it was handled (and is not to be logged as it is). */
+int sup_diskfull_event(struct sup *s, const char *event, json_object *data);
+/* sup_diskfull_paused() - the VM is paused for lack of host disk space. */
+int sup_diskfull_paused(const struct sup *s);
+/* sup_diskfull_json() - {"reason", "since", "dir"} while paused, or NULL. */
+json_object *sup_diskfull_json(const struct sup *s);
+uint64_t sup_diskfull_deadline(const struct sup *s);
+void sup_diskfull_tick(struct sup *s, uint64_t now_us);
+/* sup_diskfull_stop() - a stop begins: resume a paused VM to let it. */
+void sup_diskfull_stop(struct sup *s);
+
 /* logmark.c */
 #define SUP_LOG_MARK_MS 1000
 /* sup_log_mark() - note in console.idx when the console log grew (at most
@@ -389,6 +417,13 @@ void conn_update_events(struct sup *s, struct conn *c);
 /* api_resume() - read a paused connection again, starting with the request
  * lines it already holds. */
 void api_resume(struct sup *s, struct conn *c);
+/* api_let_go() - @st's client hears no more of it (the client went away,
+ * or the guest is paused and it is told so): its process goes on, its
+ * output is dropped; a main exec's sandbox is stopped. */
+void api_let_go(struct sup *s, struct stream *st);
+/* api_paused_text() - why requests that need the guest are refused while
+ * it is paused for lack of disk space. Return: its length. */
+size_t api_paused_text(const struct sup *s, char *buf, size_t n);
 /* api_reply_error() - an error reply to a request. */
 void api_reply_error(struct sup *s, struct conn *c, int64_t id,
 		     const char *code, const char *message);

@@ -47,11 +47,14 @@ void sup_tick_rearm(struct sup *s)
 	{
 		uint64_t idle = api_idle_deadline(s);
 		uint64_t st = sup_stats_deadline(s);
+		uint64_t df = sup_diskfull_deadline(s);
 
 		if (idle && (!next || idle < next))
 			next = idle;
 		if (st && (!next || st < next))
 			next = st;
+		if (df && (!next || df < next))
+			next = df;
 	}
 	if (next) {
 		uint64_t us = next > now ? next - now : 1;
@@ -60,6 +63,24 @@ void sup_tick_rearm(struct sup *s)
 		it.it_value.tv_nsec = (long)(us % 1000000) * 1000;
 	}
 	timerfd_settime(s->tick_fd, 0, &it, NULL);
+}
+
+/* timed_out_paused() - @st's timeout passed while the guest is paused
+ * for lack of disk space (diskfull.c): the SIGKILL reaches it when the
+ * guest runs again, but the client is answered now, as it asked. */
+static void timed_out_paused(struct sup *s, struct stream *st)
+{
+	json_object *m = json_object_new_object();
+	json_object *res = json_object_new_object();
+
+	json_object_object_add(res, "exit_code",
+			       json_object_new_int(128 + SIGKILL));
+	json_object_object_add(res, "signal", json_object_new_int(SIGKILL));
+	json_object_object_add(res, "timed_out", json_object_new_boolean(1));
+	json_object_object_add(m, "id", json_object_new_int64(st->req_id));
+	json_object_object_add(m, "result", res);
+	api_send(s, st->conn, m);
+	api_let_go(s, st);
 }
 
 void sup_on_tick(struct sup *s)
@@ -76,8 +97,11 @@ void sup_on_tick(struct sup *s)
 		st->deadline_us = 0;
 		st->timed_out = 1;
 		agent_send_u32(s, st->id, MSB_F_SIGNAL, SIGKILL);
+		if (sup_diskfull_paused(s) && st->conn)
+			timed_out_paused(s, st);
 	}
 	api_expire_idle(s, now);
 	sup_stats_tick(s, now);
+	sup_diskfull_tick(s, now);
 	sup_tick_rearm(s);
 }

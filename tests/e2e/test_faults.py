@@ -233,6 +233,102 @@ def test_full_home_reads_and_frees(small_home):
         os.unlink(fill)
 
 
+def _until(what, fn, timeout=180):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise AssertionError(f"never: {what}")
+
+
+def _paused(msb, name):
+    return "(paused: host disk full)" in msb.out("ps")
+
+
+def test_full_disk_pauses_says_so_resumes_and_stops(small_home):
+    # A full host disk once froze the VM silently and for good: QEMU
+    # paused it on ENOSPC, ps said running, exec hung past SIGTERM,
+    # nothing was logged, and freeing space did not resume it.
+    msb = small_home
+    name = unique("nospace")
+    msb.out("run", "--name", name, "-d")
+    fill = os.path.join(os.path.dirname(msb.home), "fill")
+    write = ("dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync "
+             "2>/dev/null; echo wrote")
+    waiting = None
+    _fill(fill)
+    try:
+        # The log keeps room ahead: output still lands on a full disk.
+        msb.out("exec", "-d", name, "--", "sh", "-c",
+                "head -c 20000 /dev/zero | tr '\\0' y; echo")
+        _until("output lands on a full disk",
+               lambda: "y" * 20000 in msb.out("logs", name))
+        waiting = msb.popen("exec", name, "--", "sh", "-c", write,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Said: in ps (table and json), inspect and the log.
+        _until("ps says paused", lambda: _paused(msb, name))
+        row = [r for r in json.loads(msb.out("ps", "--format", "json"))
+               if r["name"] == name][0]
+        assert row["status"] == "running" and \
+            row["paused"] == "host disk full", row
+        info = json.loads(msb.out("inspect", name))
+        assert info["paused"]["reason"] == "host disk full", info["paused"]
+        assert info["paused"]["dir"].endswith(f"/sandboxes/{name}")
+        assert "the guest is paused: the host disk under" in \
+            msb.out("logs", name)
+        # What needs the guest is refused at once, saying why.
+        p = msb("exec", name, "--", "true", timeout=60)
+        assert p.returncode == 125, p
+        assert b"is paused: the host disk under" in p.stderr, p.stderr
+        assert b"msb stop " + name.encode() in p.stderr, p.stderr
+        # The exec that waits for the guest goes on SIGTERM, saying why.
+        waiting.send_signal(signal.SIGTERM)
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 125, (waiting.returncode, err)
+        assert b"is paused" in err and b"signal 15" in err, err
+    finally:
+        if waiting and waiting.poll() is None:
+            waiting.kill()
+        os.unlink(fill)
+    # Room again: it runs on by itself, and the log says so.
+    _until("the guest resumed", lambda: not _paused(msb, name))
+    _until("the log says it resumed",
+           lambda: "the guest runs again" in msb.out("logs", name))
+    assert msb.out("exec", name, "--", "echo", "ok") == "ok\n"
+    assert json.loads(msb.out("inspect", name))["paused"] is None
+    # More output than the room kept ahead: what the disk refused is
+    # counted, and said once there is room.
+    _fill(fill)
+    try:
+        msb.out("exec", "-d", name, "--", "sh", "-c",
+                "head -c 300000 /dev/zero | tr '\\0' z; echo")
+        _until("output lands", lambda: "z" * 4096 in msb.out("logs", name))
+        time.sleep(3)
+    finally:
+        os.unlink(fill)
+    msb("exec", "-d", name, "--", "true")
+    log = _until("the loss is said", lambda: (lambda l: l if
+                 "bytes of this log were lost: the host disk was full" in l
+                 else None)(msb.out("logs", name)))
+    assert log.count("z") < 300000
+    # Full again, then stop: the guest cannot shut down without room, so
+    # it is killed rather than waited for.
+    _fill(fill)
+    try:
+        msb.out("exec", "-d", name, "--", "sh", "-c", write)
+        _until("ps says paused again", lambda: _paused(msb, name))
+        p = msb("stop", "-t", "60", name, timeout=120)
+        assert p.returncode == 0, p
+        assert name not in msb.out("ps", "-q")
+        assert "the guest cannot shut down: the host disk under" in \
+            msb.out("logs", name)
+    finally:
+        os.unlink(fill)
+    msb.out("rm", "-f", name)
+
+
 def _connect(path):
     import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -68,10 +68,13 @@ TEST(engine_argv_escapes_option_values)
 	CHECK_STR(argv[0], "/usr/bin/qemu");
 	CHECK(has_arg(argv, "file,id=con,path=/tmp/x/a,,b c/sandboxes/s/"
 			    "console.log,append=on"));
+	/* A full host disk pauses the VM (werror=enospc), never fails the
+	 * guest's write; other errors are reported to it. */
 	CHECK(has_arg(argv, "if=none,id=d0,file=/tmp/x/a,,b c/upper.ext4,"
-			    "format=raw,cache=writeback,discard=unmap"));
+			    "format=raw,cache=writeback,discard=unmap,"
+			    "werror=enospc,rerror=report"));
 	CHECK(has_arg(argv, "if=none,id=d1,file=/tmp/x/a,,b c/layers/"
-			    "l,,1.erofs,format=raw,readonly=on"));
+			    "l,,1.erofs,format=raw,readonly=on,rerror=report"));
 	CHECK(has_arg(argv, "virtio-blk-device,drive=d1,serial=layer0"));
 	CHECK(has_arg(argv, "vhost-user-fs-device,chardev=fs0,tag=msbvol0"));
 	/* -kernel and -initrd are not option strings: taken as given. */

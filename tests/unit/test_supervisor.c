@@ -20,6 +20,7 @@
 #include "../../src/supervisor/log.c"
 #include "../../src/supervisor/logtext.c"
 #include "../../src/supervisor/logmark.c"
+#include "../../src/supervisor/diskfull.c"
 #include "../../src/supervisor/snapshot.c"
 #include "../../src/supervisor/files.c"
 #include "../../src/supervisor/stats.c"
@@ -2328,5 +2329,99 @@ TEST(log_detached_output_cannot_forge)
 	}
 	free(txt);
 out:
+	fx_end(&f);
+}
+
+/* ---- a full host disk ----------------------------------------------------- */
+
+/* QEMU pauses the VM when the host disk is full (werror=enospc): it once
+ * did so unseen, execs hanging past SIGTERM and their timeouts. Now the
+ * pause is said (info, stats, the log), what needs the guest is refused,
+ * a signal lets its client go, and a timeout is answered on time. */
+TEST(sup_diskfull_pause)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	char l[8192], *txt = NULL;
+	json_object *ev = json_tokener_parse(
+		"{\"device\":\"d0\",\"nospace\":true,\"operation\":\"write\","
+		"\"action\":\"stop\",\"reason\":\"No space left on device\"}");
+	json_object *eio = json_tokener_parse(
+		"{\"device\":\"d0\",\"nospace\":false,\"operation\":\"write\","
+		"\"action\":\"report\",\"reason\":\"Input/output error\"}");
+	uint32_t id1, id2;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	snprintf(f.s->dir, sizeof(f.s->dir), "%s", f.tmp);
+	/* An error the guest is told of is no pause. */
+	CHECK_EQ_INT(sup_diskfull_event(f.s, "BLOCK_IO_ERROR", eio), 0);
+	CHECK(!sup_diskfull_paused(f.s));
+	id1 = start_exec(&f, "{\"id\":1,\"method\":\"exec\",\"params\":{"
+			     "\"argv\":[\"sleep\",\"9\"],\"timeout_ms\":20}}", 9);
+	id2 = start_exec(&f, "{\"id\":2,\"method\":\"exec\",\"params\":{"
+			     "\"argv\":[\"dd\"]}}", 10);
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"started\",\"pid\":9}");
+	EXPECT_LINE(&f, "{\"id\":2,\"event\":\"started\",\"pid\":10}");
+	drain_guest(&f);
+	/* One event per held request; said once. */
+	CHECK_EQ_INT(sup_diskfull_event(f.s, "BLOCK_IO_ERROR", ev), 1);
+	CHECK_EQ_INT(sup_diskfull_event(f.s, "STOP", NULL), 1);
+	CHECK_EQ_INT(sup_diskfull_event(f.s, "BLOCK_IO_ERROR", ev), 1);
+	CHECK(sup_diskfull_paused(f.s));
+	txt = msb_read_file(f.s->console_log, NULL);
+	CHECK_CONTAINS(txt ? txt : "", "] the guest is paused: the host disk "
+				       "under ");
+	{
+		const char *q = txt ? strstr(txt, "the guest is paused") : NULL;
+
+		CHECK(q && !strstr(q + 1, "the guest is paused"));
+	}
+	free(txt);
+	txt = NULL;
+	/* info says why */
+	send_line(&f, "{\"id\":7,\"method\":\"info\"}");
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "\"paused\":{\"reason\":\"host disk full\",\"since\":");
+	/* stats answers at once, without asking the frozen guest */
+	send_line(&f, "{\"id\":8,\"method\":\"stats\"}");
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "\"paused\":{\"reason\":\"host disk full\"");
+	CHECK_CONTAINS(l, "\"guest\":null");
+	/* a new exec is refused, saying why */
+	send_line(&f, "{\"id\":3,\"method\":\"exec\",\"params\":{\"argv\":"
+		      "[\"true\"]}}");
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "{\"id\":3,\"error\":{\"code\":\"paused\",");
+	CHECK_CONTAINS(l, "is paused: the host disk under");
+	/* a signal goes to the guest, and its client is let go */
+	send_line(&f, "{\"method\":\"signal\",\"params\":{\"exec\":2,"
+		      "\"signal\":15}}");
+	CHECK(guest_expect(&f, id2, MSB_F_SIGNAL, &h, &p));
+	CHECK(h.len == 4 && msb_get_be32(p) == 15);
+	CHECK(next_line(&f, l, sizeof(l)));
+	CHECK_CONTAINS(l, "{\"id\":2,\"error\":{\"code\":\"paused\",");
+	CHECK_CONTAINS(l, "(signal 15 reaches the command when it runs "
+			  "again)");
+	/* the timeout is answered on the host's clock */
+	{
+		struct pollfd pf = { .fd = f.s->tick_fd, .events = POLLIN };
+
+		CHECK_EQ_INT(poll(&pf, 1, 5000), 1);
+	}
+	sup_on_tick(f.s);
+	CHECK(guest_expect(&f, id1, MSB_F_SIGNAL, &h, &p));
+	CHECK(h.len == 4 && msb_get_be32(p) == SIGKILL);
+	EXPECT_LINE(&f, "{\"id\":1,\"result\":{\"exit_code\":137,"
+			"\"signal\":9,\"timed_out\":true}}");
+	/* once the guest runs again, their ends go to no one */
+	guest_exit(&f, id1, 137, 9);
+	guest_exit(&f, id2, 143, 15);
+	EXPECT_NO_LINE(&f);
+out:
+	free(txt);
+	json_object_put(ev);
+	json_object_put(eio);
 	fx_end(&f);
 }
