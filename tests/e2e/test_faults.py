@@ -124,7 +124,11 @@ def test_killed_supervisor_takes_vm_with_it(msb):
     row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
     assert row and row[0].split()[2] == "failed", row
     assert name not in msb.out("ps")
-    assert "supervisor" in json.loads(msb.out("inspect", name))["error"]
+    dead = json.loads(msb.out("inspect", name))
+    assert "supervisor" in dead["error"]
+    # The record kept the VM's pid (nobody was left to clear it): inspect
+    # does not show a pid of a VM that is gone.
+    assert dead["pid"] == 0 and "vm_pid" not in dead["runtime"], dead
     # It boots again from the same disk.
     msb.out("start", name)
     assert msb.out("exec", name, "--", "echo", "back") == "back\n"

@@ -39,6 +39,9 @@ def test_detached_lifecycle(msb):
     assert name not in msb.out("ps")
     row = [l for l in msb.out("ps", "-a").splitlines() if l.startswith(name + " ")]
     assert row[0].split()[2] == "stopped"
+    # inspect of a stopped sandbox shows no pid of a VM that is gone.
+    info = json.loads(msb.out("inspect", name))
+    assert info["pid"] == 0 and "vm_pid" not in info["runtime"], info
     # exec on a stopped sandbox is refused clearly.
     p = msb("exec", name, "--", "true")
     assert p.returncode == 125 and b"stopped" in p.stderr, p
