@@ -2425,3 +2425,46 @@ out:
 	json_object_put(eio);
 	fx_end(&f);
 }
+
+/* The serial console (root writing to /dev/console) reaches the log
+ * through the supervisor's feed, capped like the rest: it once went
+ * straight from QEMU to console.log, without a limit. */
+TEST(log_console_feed_capped)
+{
+	struct fx f;
+	static char chunk[65536];
+	char old[PATH_MAX + 8];
+	struct stat st;
+	int vm_con = -1, vm_eng = -1;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	snprintf(f.s->dir, sizeof(f.s->dir), "%s", f.tmp);
+	snprintf(old, sizeof(old), "%s.1", f.s->console_log);
+	CHECK_EQ_INT(sup_logs_link(f.s, &vm_con, &vm_eng), 0);
+	memset(chunk, 'c', sizeof(chunk));
+	chunk[sizeof(chunk) - 1] = '\n';
+	for (uint64_t w = 0; w < 3 * LOG_CAP_CONSOLE; w += sizeof(chunk)) {
+		CHECK(msb_write_all(vm_con, chunk, sizeof(chunk)) == 0);
+		while (sup_logs_read(f.s, &f.s->clog))
+			;
+	}
+	CHECK(stat(f.s->console_log, &st) == 0 &&
+	      (uint64_t)st.st_size <= LOG_CAP_CONSOLE);
+	CHECK(stat(old, &st) == 0 && (uint64_t)st.st_size <= LOG_CAP_CONSOLE);
+	CHECK(f.s->clog.rotations >= 2);
+	/* QEMU's stderr, likewise */
+	for (uint64_t w = 0; w < 3 * LOG_CAP_ENGINE; w += sizeof(chunk)) {
+		CHECK(msb_write_all(vm_eng, chunk, sizeof(chunk)) == 0);
+		while (sup_logs_read(f.s, &f.s->elog))
+			;
+	}
+	CHECK(stat(f.s->elog.path, &st) == 0 &&
+	      (uint64_t)st.st_size <= LOG_CAP_ENGINE);
+out:
+	if (vm_con >= 0)
+		close(vm_con);
+	if (vm_eng >= 0)
+		close(vm_eng);
+	fx_end(&f);
+}
