@@ -84,6 +84,14 @@ export declare class HostDir {
   readonly overlayMib: number;
 }
 
+/** A named volume (createVolume): mounted by as many sandboxes as like. */
+export declare class NamedVolume {
+  constructor(name: string, options?: { readonly?: boolean; direct?: boolean });
+  readonly name: string;
+  readonly readonly: boolean;
+  readonly direct: boolean;
+}
+
 /** A filesystem in host RAM (default 64 MiB), gone with the sandbox. */
 export declare class MemFs {
   constructor(options?: { sizeMib?: number; readonly?: boolean });
@@ -125,7 +133,7 @@ export declare class PassthroughFs extends FileSystemBackend {
   readonly path: string;
 }
 
-export type VolumeSpec = string | HostDir | MemFs | PluginFs | FileSystemBackend;
+export type VolumeSpec = string | HostDir | NamedVolume | MemFs | PluginFs | FileSystemBackend;
 
 /** A secret the guest only sees as a placeholder (docs/secrets.md). */
 export declare class Secret {
@@ -544,6 +552,30 @@ export declare class SyncInfo {
 export declare function getRemote(): Promise<{ remote: string; insecure: boolean }>;
 /** Keep @remote (REGISTRY[/NAMESPACE]); null forgets it. */
 export declare function setRemote(remote: string | null, options?: { insecure?: boolean }): Promise<void>;
+
+/** A named volume's record. */
+export declare class VolumeInfo {
+  private constructor();
+  readonly name: string;
+  /** 0: no limit but the host's disk. */
+  readonly sizeMib: number;
+  readonly usedBytes: number;
+  readonly createdAt: Date;
+  /** The project that made it, or "". */
+  readonly project: string;
+  /** Its files, on the host. */
+  readonly path: string;
+  /** Sandboxes that mount it (any status), and the running ones. */
+  readonly users: number;
+  readonly running: number;
+}
+
+/** A named volume of at most `size` ("10G" or MiB; default: no limit). */
+export declare function createVolume(name: string, options?: { size?: string | number }): Promise<VolumeInfo>;
+export declare function getVolume(name: string): Promise<VolumeInfo>;
+export declare function listVolumes(): Promise<VolumeInfo[]>;
+/** BusyError while a running sandbox mounts it, or (unless force) a stopped one. */
+export declare function removeVolume(name: string, options?: { force?: boolean }): Promise<void>;
 
 export declare class ImageInfo {
   private constructor();

@@ -40,6 +40,17 @@ class MemFs {
   }
 }
 
+/** A named volume (createVolume, msb volume create): a directory the
+ * host keeps apart from any sandbox, mounted by as many as like at once;
+ * what one writes, the others see. */
+class NamedVolume {
+  constructor(name, { readonly = false, direct = false } = {}) {
+    this.name = name;
+    this.readonly = readonly;
+    this.direct = direct;
+  }
+}
+
 /** A filesystem served by a shared object implementing msb_fs.h
  * (examples/auditfs.c), given `arg`, optionally over a host directory
  * `dir` it may wrap. */
@@ -102,6 +113,9 @@ function volumeOf(guestPath, spec) {
   if (spec instanceof HostDir) {
     return { ...v, kind: 'host', source: spec.path, readonly: spec.readonly, directIo: spec.direct, overlayMib: spec.overlayMib };
   }
+  if (spec instanceof NamedVolume) {
+    return { ...v, kind: 'named', source: spec.name, readonly: spec.readonly, directIo: spec.direct };
+  }
   if (spec instanceof MemFs) return { ...v, kind: 'memory', sizeMib: spec.sizeMib, readonly: spec.readonly };
   if (spec instanceof PluginFs) {
     return { ...v, kind: 'plugin', source: spec.path, arg: spec.arg, dir: spec.dir, readonly: spec.readonly };
@@ -114,7 +128,7 @@ function volumeOf(guestPath, spec) {
       "with PluginFs, e.g. new PluginFs('./auditfs.so', { dir: './data' })");
   }
   throw new InvalidArgumentError(
-    `invalid volume at ${guestPath}: use a host path, HostDir, MemFs or PluginFs`);
+    `invalid volume at ${guestPath}: use a host path, HostDir, NamedVolume, MemFs or PluginFs`);
 }
 
 // ---- secrets ---------------------------------------------------------------
@@ -311,6 +325,6 @@ function restoreConfig(name, o = {}) {
 }
 
 module.exports = {
-  HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction,
+  HostDir, NamedVolume, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction,
   forward, block, sandboxConfig, restoreConfig,
 };

@@ -4,6 +4,7 @@ import cjs from './index.js';
 
 export const {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo, getRemote, setRemote,
+  VolumeInfo, createVolume, getVolume, listVolumes, removeVolume, NamedVolume,
   pullImage, loadImage, listImages, removeImage,
   Process, ExecResult, OutputChunk, Files, FileInfo,
   HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, forward, block,

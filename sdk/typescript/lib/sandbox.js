@@ -370,6 +370,37 @@ async function setRemote(remote, { insecure = false } = {}) {
   await native.remoteSet(remote ?? '', !!insecure);
 }
 
+/** A named volume's record (msb_volume_info). */
+class VolumeInfo {
+  constructor(n) {
+    Object.assign(this, n);
+    this.createdAt = new Date(n.createdAt * 1000);
+  }
+}
+
+/** createVolume() - a named volume, of at most `size` ("10G", or MiB;
+ * default: no limit but the host's disk), for NamedVolume to mount. */
+async function createVolume(name, { size } = {}) {
+  const mib = size == null ? 0 : typeof size === 'number' ? size : native.parseMemory(String(size));
+  return new VolumeInfo(await native.volumeCreate(name, mib));
+}
+
+/** getVolume() - a named volume's record (NotFoundError if none). */
+async function getVolume(name) {
+  return new VolumeInfo(await native.volumeInfo(name));
+}
+
+/** listVolumes() - every named volume, by name. */
+async function listVolumes() {
+  return (await native.volumeList()).map((n) => new VolumeInfo(n));
+}
+
+/** removeVolume() - delete it and its files; BusyError while a running
+ * sandbox mounts it, or (unless `force`) a stopped one. */
+async function removeVolume(name, { force = false } = {}) {
+  await native.volumeRemove(name, !!force);
+}
+
 /** A snapshot's record (msb_snapshot_info). */
 class SnapshotInfo {
   constructor(n) {
@@ -457,4 +488,5 @@ async function removeImage(ref) {
 module.exports = {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
   pullImage, loadImage, listImages, removeImage, getRemote, setRemote,
+  VolumeInfo, createVolume, getVolume, listVolumes, removeVolume,
 };

@@ -54,6 +54,7 @@ struct job {
 		msb_stats stats;
 		msb_file_info fi;
 		msb_image_info img;
+		msb_volume_info vol;
 		struct {
 			msb_sync_opts o;
 			msb_sync_info info;
@@ -961,6 +962,92 @@ static napi_value js_image_inspect(napi_env env, napi_callback_info info)
 		       "image reference");
 }
 
+/* ---- named volumes ------------------------------------------------------------------- */
+
+static napi_value vol_js(napi_env env, const msb_volume_info *v)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", v->name);
+	set_num(env, o, "sizeMib", (double)v->size_mib);
+	set_num(env, o, "usedBytes", (double)v->used_bytes);
+	set_num(env, o, "createdAt", (double)v->created_at);
+	set_str(env, o, "project", v->project);
+	set_str(env, o, "path", v->path);
+	set_num(env, o, "users", v->users);
+	set_num(env, o, "running", v->running);
+	return o;
+}
+
+static napi_value one_vol(napi_env env, const void *p) { return vol_js(env, p); }
+
+static napi_value done_vol(napi_env env, struct job *j)
+{
+	return vol_js(env, &j->x.vol);
+}
+
+static int run_volume_create(struct job *j)
+{
+	return msb_volume_create(j->s[0], j->u64, &j->x.vol, &j->err);
+}
+
+/* volumeCreate(name, sizeMib): its record. */
+static napi_value js_volume_create(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_volume_create, done_vol);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "volume name", &j->s[0]) < 0 ||
+	    arg_u64(env, argv[1], "size", &j->u64) < 0)
+		return job_fail(env, j);
+	if (!j->s[0])
+		j->s[0] = "";
+	return job_start(env, j);
+}
+
+static int run_volume_info(struct job *j)
+{
+	return msb_volume_info_get(j->s[0], &j->x.vol, &j->err);
+}
+
+static int run_volume_list(struct job *j)
+{
+	msb_volume_info *arr = NULL;
+	int r = msb_volume_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static napi_value done_volume_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_volume_info), one_vol);
+}
+
+static int run_volume_remove(struct job *j)
+{
+	return msb_volume_remove(j->s[0], j->flag, &j->err);
+}
+
+static napi_value js_volume_info(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_volume_info, done_vol, "volume name");
+}
+
+static napi_value js_volume_list(napi_env env, napi_callback_info info)
+{
+	return no_name(env, info, run_volume_list, done_volume_list);
+}
+
+/* volumeRemove(name, force) */
+static napi_value js_volume_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_volume_remove, NULL, "volume name");
+}
+
 /* ---- cloud sync (docs/sync.md) ------------------------------------------------------ */
 
 static napi_value sync_js(napi_env env, const msb_sync_info *s)
@@ -1159,5 +1246,9 @@ const struct export calls_exports[] = {
 	{ "sandboxSetSync", js_sandbox_set_sync },
 	{ "remoteGet", js_remote_get },
 	{ "remoteSet", js_remote_set },
+	{ "volumeCreate", js_volume_create },
+	{ "volumeInfo", js_volume_info },
+	{ "volumeList", js_volume_list },
+	{ "volumeRemove", js_volume_remove },
 	{ NULL, NULL },
 };

@@ -43,10 +43,12 @@ static int config_net(napi_env env, napi_value o, struct arena *a,
 static int config_volumes(napi_env env, napi_value list, struct arena *a,
 			  msb_sandbox_config *c)
 {
-	static const char *const kinds[] = { "host", "memory", "plugin" };
+	static const char *const kinds[] = { "host", "memory", "plugin",
+					     "named" };
 	static const msb_volume_kind kind_val[] = { MSB_VOLUME_HOST,
 						    MSB_VOLUME_MEMORY,
-						    MSB_VOLUME_PLUGIN };
+						    MSB_VOLUME_PLUGIN,
+						    MSB_VOLUME_NAMED };
 	uint32_t n = 0;
 	msb_volume *vs;
 
@@ -66,7 +68,7 @@ static int config_volumes(napi_env env, napi_value list, struct arena *a,
 
 		napi_get_element(env, list, i, &o);
 		if (prop_str(env, o, "kind", a, &kind) < 0 ||
-		    kind_of(env, kind, kinds, 3, "volume kind", &k) < 0)
+		    kind_of(env, kind, kinds, 4, "volume kind", &k) < 0)
 			return -1;
 		v->kind = kind_val[k];
 		if (prop_str(env, o, "guestPath", a, &v->guest_path) < 0 ||

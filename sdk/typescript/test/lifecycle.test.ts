@@ -10,7 +10,8 @@ import * as msb from 'microsandbox';
 import {
   AlreadyExistsError, ClosedError, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
   MemFs, MicrosandboxError, NotFoundError, NotRunningError, NotSupportedError, Sandbox, Snapshot,
-  SandboxStoppedError, getRemote, pullImage, setRemote, type SandboxOptions,
+  NamedVolume, SandboxStoppedError, createVolume, getRemote, getVolume, listVolumes, pullImage,
+  removeVolume, setRemote, type SandboxOptions,
 } from 'microsandbox';
 import { LONG, seedImages, unique } from './helpers';
 
@@ -149,13 +150,22 @@ test('keep, remove, await using, and a boot given up on', LONG, async () => {
   await again.remove();
   await assert.rejects(Sandbox.get(name), NotFoundError);
 
-  // await using removes what it made at the end of its scope.
+  // await using removes what it made at the end of its scope; a named
+  // volume it mounted stays, with what was written into it.
   const scoped = unique('scoped');
+  const vol = await createVolume(unique('vol'), { size: '64M' });
+  assert.deepEqual([vol.sizeMib, vol.users], [64, 0]);
+  await assert.rejects(createVolume(vol.name), AlreadyExistsError);
   {
-    await using s = await Sandbox.create(scoped);
-    assert.equal((await s.exec('echo in scope')).stdout, 'in scope\n');
+    await using s = await Sandbox.create(scoped, { volumes: { '/data': new NamedVolume(vol.name) } });
+    assert.equal((await s.shell('echo in scope | tee /data/kept')).stdout, 'in scope\n');
+    assert.equal((await getVolume(vol.name)).running, 1);
   }
   await assert.rejects(Sandbox.get(scoped), NotFoundError);
+  assert.equal(fs.readFileSync(path.join(vol.path, 'kept'), 'utf8'), 'in scope\n');
+  assert.ok((await listVolumes()).some((v) => v.name === vol.name && v.users === 0));
+  await removeVolume(vol.name);
+  await assert.rejects(getVolume(vol.name), NotFoundError);
 
   // A boot given up on: the call rejects at once, and the sandbox is
   // removed once its boot is over.
