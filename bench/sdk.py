@@ -1,22 +1,26 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The Python and TypeScript SDKs against the C API and the CLI, in one run,
-on one sandbox.
+"""The Python, TypeScript and Rust SDKs against the C API and the CLI, in one
+run, on one sandbox.
 
 1. exec round trip of `true`, p50/p99 over N calls: the C API
    (msb_exec_capture in a loop, bench/sdkbench.c), the Python SDK
    (`await sb.exec(["true"])` in a loop), the TypeScript SDK (the same in
-   Node, bench/sdk_ts.js) and the CLI (`msb exec NAME -- true`, a process
-   per call);
+   Node, bench/sdk_ts.js), the Rust SDK (`sb.exec_args(["true"]).await`,
+   sdk/rust/examples/sdkbench.rs) and the CLI (`msb exec NAME -- true`, a
+   process per call);
 2. a 100 MiB file written into the guest and read back: the C API
    (msb_file_write_fd / msb_file_read_fd), the Python SDK (`sb.fs.write`
    from a file object, `sb.fs.stream` to a file), the TypeScript SDK
    (`sb.fs.write` of a file's stream, `sb.fs.createReadStream` piped to a
-   file) and the CLI (`msb cp`), each checked by its SHA-256; rounds
+   file), the Rust SDK (`fs().write_from` and `fs().read_to` with tokio
+   files) and the CLI (`msb cp`), each checked by its SHA-256; rounds
    interleaved so load drifts hit all of them.
 
 The TypeScript SDK is left out (saying why) when Node or its addon cannot be
-had: the addon is built against this build's libmsb first.
+had: the addon is built against this build's libmsb first. The Rust SDK
+likewise when cargo is not here or the example does not build (offline,
+release, against this build's libmsb).
 
 The ratio to the C API is the SDK's (and the CLI's) overhead.
 
@@ -89,9 +93,28 @@ def ts_available():
     return node
 
 
+def rust_available():
+    """sdk/rust's sdkbench example, built offline (release), or None."""
+    cargo = shutil.which("cargo") or os.path.expanduser("~/.cargo/bin/cargo")
+    if not os.access(cargo, os.X_OK):
+        print("Rust SDK: left out (no cargo)")
+        return None
+    target = os.path.join(BUILD, "cargo-bench")
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
+               CARGO_TARGET_DIR=target)
+    p = subprocess.run([cargo, "build", "--offline", "--locked", "--release", "-q",
+                        "--example", "sdkbench"], cwd=os.path.join(ROOT, "sdk", "rust"),
+                       env=env, capture_output=True, text=True)
+    if p.returncode:
+        print(f"Rust SDK: left out (its example does not build: {p.stderr.strip()[-500:]})")
+        return None
+    return os.path.join(target, "release", "examples", "sdkbench")
+
+
 def main():
-    global NODE
+    global NODE, RUST
     NODE = ts_available()
+    RUST = rust_available()
     work = tempfile.mkdtemp(prefix="msb-bench-sdk-files-")
     cbench = os.path.join(work, "sdkbench")
     subprocess.run(["cc", "-O2", "-I", os.path.join(ROOT, "include"), "-o", cbench,
@@ -115,8 +138,12 @@ def main():
 def run(cbench, work, big, want):
     sb = asyncio.run(Sandbox.get(NAME))
     lat = {"C API": [], "Python SDK": [], "CLI": []}
+    lat = {"C API": [], "Python SDK": []}
     if NODE:
-        lat = {"C API": [], "Python SDK": [], "TS SDK": [], "CLI": []}
+        lat["TS SDK"] = []
+    if RUST:
+        lat["Rust SDK"] = []
+    lat["CLI"] = []
     # exec: interleaved in blocks of 10
     for _ in range(max(1, args.execs // 10)):
         out = subprocess.run([cbench, NAME, "exec", "10"], capture_output=True,
@@ -133,6 +160,10 @@ def run(cbench, work, big, want):
             out = subprocess.run([NODE, TS, NAME, "exec", "10"], capture_output=True,
                                  text=True, check=True).stdout
             lat["TS SDK"] += [int(x) / 1000 for x in out.split()]
+        if RUST:
+            out = subprocess.run([RUST, NAME, "exec", "10"], capture_output=True,
+                                 text=True, check=True).stdout
+            lat["Rust SDK"] += [int(x) / 1000 for x in out.split()]
         for _ in range(10):
             t0 = time.monotonic()
             msb("exec", NAME, "--", "true")
@@ -163,6 +194,9 @@ def run(cbench, work, big, want):
             elif k == "TS SDK":
                 subprocess.run([NODE, TS, NAME, "write", guest, big], check=True,
                                capture_output=True)
+            elif k == "Rust SDK":
+                subprocess.run([RUST, NAME, "write", guest, big], check=True,
+                               capture_output=True)
             else:
                 msb("cp", "-q", big, f"{NAME}:{guest}")
             secs[k]["write"].append(time.monotonic() - t0)
@@ -180,6 +214,9 @@ def run(cbench, work, big, want):
                 asyncio.run(r())
             elif k == "TS SDK":
                 subprocess.run([NODE, TS, NAME, "read", guest, back], check=True,
+                               capture_output=True)
+            elif k == "Rust SDK":
+                subprocess.run([RUST, NAME, "read", guest, back], check=True,
                                capture_output=True)
             else:
                 msb("cp", "-q", f"{NAME}:{guest}", back)

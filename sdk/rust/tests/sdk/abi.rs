@@ -144,5 +144,10 @@ fn every_function_of_the_header_is_declared() {
         }
     }
     assert!(n > 60, "found only {n} functions in msb.h");
-    assert!(missing.is_empty(), "not declared in microsandbox-sys: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "include/msb.h has functions microsandbox-sys does not declare: {missing:?}; add each to \
+         sdk/rust/sys/src/lib.rs as `pub fn NAME(ARGS) -> RET;` in its extern \"C\" block, written as \
+         the others there are (and its structs, if new, with their fields in the header's order)"
+    );
 }
