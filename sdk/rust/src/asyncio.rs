@@ -1144,3 +1144,35 @@ pub mod images {
         blocking(move || core::image_remove(&r)).await
     }
 }
+
+/// Named volumes (docs/filesystems.md; `msb volume`), mounted with
+/// [`NamedVolume`](crate::NamedVolume).
+pub mod volumes {
+    use super::*;
+    use crate::info::VolumeInfo;
+
+    /// Makes the named volume @name of at most @size_mib MiB (0: no
+    /// limit); [`Error::AlreadyExists`] if the name is taken.
+    pub async fn create(name: &str, size_mib: u64) -> Result<VolumeInfo> {
+        let n = name.to_owned();
+        blocking(move || core::volume_create(&n, size_mib)).await
+    }
+
+    /// Its record.
+    pub async fn info(name: &str) -> Result<VolumeInfo> {
+        let n = name.to_owned();
+        blocking(move || core::volume_info(&n)).await
+    }
+
+    /// Every named volume, by name.
+    pub async fn list() -> Result<Vec<VolumeInfo>> {
+        blocking(core::volume_list).await
+    }
+
+    /// Deletes the volume and its files; [`Error::Busy`] while a running
+    /// sandbox mounts it, and (unless @force) while a stopped one does.
+    pub async fn remove(name: &str, force: bool) -> Result<()> {
+        let n = name.to_owned();
+        blocking(move || core::volume_remove(&n, force)).await
+    }
+}

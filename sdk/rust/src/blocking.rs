@@ -868,3 +868,32 @@ pub mod images {
         core::image_remove(reference)
     }
 }
+
+/// Named volumes (docs/filesystems.md; `msb volume`), mounted with
+/// [`NamedVolume`](crate::NamedVolume).
+pub mod volumes {
+    use super::*;
+    use crate::info::VolumeInfo;
+
+    /// Makes the named volume @name of at most @size_mib MiB (0: no
+    /// limit); [`Error::AlreadyExists`] if the name is taken.
+    pub fn create(name: &str, size_mib: u64) -> Result<VolumeInfo> {
+        core::volume_create(name, size_mib)
+    }
+
+    /// Its record.
+    pub fn info(name: &str) -> Result<VolumeInfo> {
+        core::volume_info(name)
+    }
+
+    /// Every named volume, by name.
+    pub fn list() -> Result<Vec<VolumeInfo>> {
+        core::volume_list()
+    }
+
+    /// Deletes the volume and its files; [`Error::Busy`] while a running
+    /// sandbox mounts it, and (unless @force) while a stopped one does.
+    pub fn remove(name: &str, force: bool) -> Result<()> {
+        core::volume_remove(name, force)
+    }
+}

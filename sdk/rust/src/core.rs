@@ -18,7 +18,7 @@ use crate::config::{CBufs, RestoreOptions, SandboxConfig, SyncOptions};
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
 use crate::files::{FileInfo, FileOptions};
-use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
+use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
 
 /// A libmsb sandbox handle (a name and a boot time: safe to share).
 pub(crate) struct SbHandle(*mut sys::msb_sandbox);
@@ -413,6 +413,44 @@ pub(crate) fn snapshot_restore(
         return Err(Error::closed(op, "the restore was cancelled"));
     }
     Ok(core)
+}
+
+// ---- named volumes ------------------------------------------------------------------
+
+pub(crate) fn volume_create(name: &str, size_mib: u64) -> Result<VolumeInfo> {
+    let op = format!("create volume {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_volume_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_volume_create(n, size_mib, &mut i, e) })?;
+    Ok(VolumeInfo::from_c(&i))
+}
+
+pub(crate) fn volume_info(name: &str) -> Result<VolumeInfo> {
+    let op = format!("volume {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_volume_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_volume_info_get(n, &mut i, e) })?;
+    Ok(VolumeInfo::from_c(&i))
+}
+
+pub(crate) fn volume_list() -> Result<Vec<VolumeInfo>> {
+    let mut arr = ptr::null_mut();
+    let mut n = 0usize;
+    check(|| "list volumes".into(), |e| unsafe { sys::msb_volume_list(&mut arr, &mut n, e) })?;
+    // SAFETY: @n of them, malloc'ed.
+    Ok(unsafe { take_array(arr, n, VolumeInfo::from_c) })
+}
+
+pub(crate) fn volume_remove(name: &str, force: bool) -> Result<()> {
+    let op = format!("remove volume {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_volume_remove(n, force as c_int, e) })?;
+    Ok(())
 }
 
 // ---- sync -------------------------------------------------------------------------

@@ -296,3 +296,39 @@ impl SyncInfo {
         }
     }
 }
+
+/// A named volume's record (`msb volume ls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// Its name.
+    pub name: String,
+    /// Its size limit in MiB; 0: none but the host's disk.
+    pub size_mib: u64,
+    /// Host disk its files take.
+    pub used_bytes: u64,
+    /// When it was made.
+    pub created_at: Option<SystemTime>,
+    /// The project that made it, or "".
+    pub project: String,
+    /// Its files, on the host.
+    pub path: String,
+    /// Sandboxes that mount it (any status).
+    pub users: u32,
+    /// Of those, the running ones.
+    pub running: u32,
+}
+
+impl VolumeInfo {
+    pub(crate) fn from_c(c: &sys::msb_volume_info) -> VolumeInfo {
+        VolumeInfo {
+            name: from_chars(&c.name),
+            size_mib: c.size_mib,
+            used_bytes: c.used_bytes,
+            created_at: unix(c.created_at),
+            project: from_chars(&c.project),
+            path: from_chars(&c.path),
+            users: c.users,
+            running: c.running,
+        }
+    }
+}

@@ -52,8 +52,8 @@ pub mod blocking;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
-    images, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Restoring, Runtime, Sandbox,
-    Snapshot,
+    images, volumes, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Restoring, Runtime,
+    Sandbox, Snapshot,
 };
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
@@ -65,4 +65,4 @@ pub use crate::config::{
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::files::{FileInfo, FileOptions, FileType};
-pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
+pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};

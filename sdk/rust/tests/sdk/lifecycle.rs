@@ -125,9 +125,16 @@ fn lifecycle() {
     assert_eq!(sb.exec("true").unwrap().exit_code, 0);
     sb.kill().unwrap();
     assert_eq!(sb.info().unwrap().status, "stopped");
+    // The named volume outlives its sandbox, kept until removed.
+    let info = microsandbox::blocking::volumes::info(&vol).unwrap();
+    assert!(info.users == 1 && info.running == 0 && info.used_bytes > 0, "{info:?}");
+    assert!(matches!(microsandbox::blocking::volumes::create(&vol, 0), Err(Error::AlreadyExists(_))));
     // Dropping the handle that made it removes it.
     drop(sb);
     assert!(matches!(Sandbox::get(&name), Err(Error::NotFound(_))));
+    assert!(microsandbox::blocking::volumes::list().unwrap().iter().any(|v| v.name == vol));
+    microsandbox::blocking::volumes::remove(&vol, false).unwrap();
+    assert!(matches!(microsandbox::blocking::volumes::info(&vol), Err(Error::NotFound(_))));
 }
 
 /// keep: dropping the handle releases it only; remove deletes.
