@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, TLS, snapshot, SDK, sync and pull benchmarks (not
+# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, TLS, snapshot, project, SDK, sync and pull benchmarks (not
 # tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ else
 	echo "bench/tls.py: skipped (its fake internet needs root)"
 fi
 python3 bench/snapshot.py "$b"
+python3 bench/project.py "$b"
 python3 bench/sdk.py "$b"
 python3 bench/boot_reliability.py "$b"
 python3 bench/sync.py "$b"

@@ -11,7 +11,9 @@
  * of the MSB_E_* below), and fills @err (when not NULL) with a one-line
  * message that says what happened and what to do.
  *
- * Threads: the library starts none. Every call may be made from any thread,
+ * Threads: the library starts none that outlive a call (a pull fetches
+ * layers, and msb_project_up() starts sandboxes, on threads joined before
+ * they return). Every call may be made from any thread,
  * concurrently with calls on other handles; one handle (an msb_exec) is
  * used by one thread at a time, with one exception: an exec's writer calls
  * (msb_exec_write, _close_stdin, _signal, _resize; one thread at a time)
@@ -971,6 +973,79 @@ MSB_API int msb_sandbox_pull(const char *ref, const msb_sync_opts *o,
  * how to set one, when it has neither a remote nor a last sync. Kept in
  * its record, and in what it pushes. */
 MSB_API int msb_sandbox_set_sync(const char *name, int on, msb_error *err);
+
+/* What up, down and restart report as they go (msb_project_opts.progress;
+ * called from the threads that start sandboxes, one call at a time). */
+typedef struct msb_project_event {
+	const char *sandbox;   /* its key in the file; NULL for a volume, or
+				* for a sandbox no longer in the file */
+	const char *name;      /* the sandbox's or the volume's name */
+	const char *what;      /* "creating", "restoring", "recreating",
+				* "starting", "created", "restored",
+				* "recreated", "started", "up-to-date",
+				* "waiting" (for its healthcheck), "healthy",
+				* "failed", "stopping", "stopped",
+				* "removed", "volume
+				* created", "volume resized", "volume
+				* removed" */
+	uint64_t ms;           /* how long it took, for what is done */
+	const char *detail;    /* more, or NULL */
+} msb_project_event;
+
+typedef struct msb_project_opts {
+	const char *const *only;   /* NULL-terminated keys; NULL: every
+				    * sandbox. up: these and what they
+				    * depend on; down, restart: these */
+	unsigned stop_timeout_s;   /* down, restart: as msb_sandbox_stop()
+				    * (msb_project_opts_init(): 10) */
+	int volumes;               /* down (of the whole project): remove
+				    * the named volumes it made too */
+	void (*progress)(void *ctx, const msb_project_event *e);
+	void *ctx;
+} msb_project_opts;
+
+MSB_API void msb_project_opts_init(msb_project_opts *o);
+/* msb_project_up() - make the project's named volumes that are missing,
+ * then create (or restore) each sandbox that is missing, recreate each
+ * whose definition changed (its hash), start each that is stopped, and
+ * leave the rest: a second up does nothing. Sandboxes start once what
+ * they depend on is up (and healthy, for condition: healthy),
+ * independent ones in parallel, each on a thread this call starts and
+ * joins. A sandbox that fails stops it: nothing not yet started starts,
+ * and the error names the sandbox and ends with its log's last lines.
+ * @o may be NULL. */
+MSB_API int msb_project_up(const msb_project *p, const msb_project_opts *o,
+			   msb_error *err);
+/* msb_project_down() - stop and remove the project's sandboxes (every
+ * sandbox recorded as the project's, also those no longer in the file),
+ * in the reverse of the start order; with @o->volumes, the named volumes
+ * it made too (kept otherwise). */
+MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
+			     msb_error *err);
+/* msb_project_stop() - stop the project's running sandboxes, in the
+ * reverse of the start order (kept, with their disks: up starts them). */
+MSB_API int msb_project_stop(const msb_project *p, const msb_project_opts *o,
+			     msb_error *err);
+/* msb_project_restart() - stop the project's running sandboxes (reverse
+ * order) and start them again (start order). */
+MSB_API int msb_project_restart(const msb_project *p,
+				const msb_project_opts *o, msb_error *err);
+
+typedef struct msb_project_entry {
+	char key[64];          /* in the file */
+	char name[64];         /* the sandbox */
+	char status[16];       /* msb_sandbox_info's, or "missing" */
+	char state[16];        /* "current"; "changed" (up recreates it);
+				* "missing" (up makes it); "orphan" (the
+				* project's, no longer in the file: down
+				* removes it) */
+	char image[256];       /* its image (or snapshot, when missing) */
+} msb_project_entry;
+
+/* msb_project_ps() - the file's sandboxes in start order, then orphans;
+ * free() *@out. */
+MSB_API int msb_project_ps(const msb_project *p, msb_project_entry **out,
+			   size_t *n, msb_error *err);
 
 /* ---- environment -------------------------------------------------------- */
 

@@ -23,7 +23,7 @@ static int cmd_project(int argc, char **argv);
 
 const struct verb verb_project = {
 	.name = "project",
-	.summary = "Check and resolve a Sandboxfile (config, init)",
+	.summary = "Run the sandboxes of a Sandboxfile (up, down, ps, ...)",
 	.fn = cmd_project,
 	.own_help = 1,
 	.help =
@@ -34,6 +34,15 @@ const struct verb verb_project = {
 	"project P is named P-KEY and volume V is P-V.\n"
 	"\n"
 	"Commands:\n"
+	"  up [-d] [SANDBOX...]   create and start what is missing, recreate\n"
+	"                         what changed, in dependency order\n"
+	"  down [--volumes]       stop and remove the project's sandboxes\n"
+	"  ps                     the project's sandboxes and their state\n"
+	"  logs [-f] [SANDBOX...] their logs, each line after its sandbox\n"
+	"  exec SANDBOX -- CMD    run CMD in one of them\n"
+	"  run SANDBOX SCRIPT     run one of its scripts\n"
+	"  stop [SANDBOX...]      stop them, keeping them\n"
+	"  restart [SANDBOX...]   stop them and start them again\n"
 	"  config                 the resolved project as JSON\n"
 	"  init [--name NAME]     write a commented starter Sandboxfile\n"
 	"\n"
@@ -294,7 +303,10 @@ static int sub_init(int argc, char **argv)
 /* ---- dispatch ---- */
 
 static const struct verb *const subs[] = {
-	&sub_config_verb, &sub_init_verb,
+	&project_up_verb, &project_down_verb, &project_ps_verb,
+	&project_logs_verb, &project_exec_verb, &project_run_verb,
+	&project_stop_verb, &project_restart_verb, &sub_config_verb,
+	&sub_init_verb,
 };
 
 static int cmd_project(int argc, char **argv)
@@ -324,8 +336,9 @@ static int cmd_project(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_bad_usage(&verb_project, "a command is needed "
-				     "(config, init)");
+		return cli_bad_usage(&verb_project, "a command is needed (up, "
+				     "down, ps, logs, exec, run, stop, restart, "
+				     "config, init)");
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(argv[optind], subs[i]->name + strlen("project ")))
 			return subs[i]->fn(argc - optind, argv + optind);

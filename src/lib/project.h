@@ -110,6 +110,16 @@ struct msb_project {
 	size_t nmem, capmem;
 };
 
+/* msb_sandbox_create_extra() / msb_snapshot_restore_extra() - as the
+ * public calls, with @extra's keys added to the sandbox's record (keys
+ * the record already has are left alone on create): a project's labels
+ * ("project") and restart policy ("restart"). */
+int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
+			     msb_sandbox **out, msb_error *err);
+int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
+			       json_object *extra, msb_sandbox **out,
+			       msb_error *err);
+
 /* proj_find() - the sandbox of @key, or NULL. */
 struct proj_sandbox *proj_find(const struct msb_project *p, const char *key);
 

@@ -26,6 +26,7 @@
 #include "volumes.h"
 #include "image.h"
 #include "secrets.h"
+#include "project.h"
 #include "snapshot.h"
 #include "state.h"
 #include "tlscfg.h"
@@ -617,6 +618,12 @@ static void boot_failed(sqlite3 *db, const char *name, int ephemeral,
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 			       msb_error *err)
 {
+	return msb_sandbox_create_extra(c, NULL, out, err);
+}
+
+int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
+			     msb_sandbox **out, msb_error *err)
+{
 	uint64_t t0 = msb_now_us(), boot_ms = 0;
 	struct msb_row row = { 0 };
 	msb_error local = { 0 };
@@ -799,6 +806,14 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	r = msb_tls_config_json(c, cfg, err);
 	if (r < 0)
 		goto out_cfg;
+	/* What the caller adds to the record (a project's labels and
+	 * restart policy): keys of its own, never ours. */
+	if (extra) {
+		json_object_object_foreach(extra, k, v)
+			if (!json_object_object_get_ex(cfg, k, NULL))
+				json_object_object_add(cfg, k,
+						       json_object_get(v));
+	}
 	/* A debugging knob: extra guest kernel parameters. */
 	if (getenv("MSB_KERNEL_CMDLINE"))
 		json_object_object_add(

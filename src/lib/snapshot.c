@@ -39,6 +39,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "project.h"
 #include "snapshot.h"
 #include "state.h"
 #include "util.h"
@@ -550,6 +551,13 @@ MSB_API int msb_snapshot_restore(const char *snapshot,
 				 const msb_restore_opts *o, msb_sandbox **out,
 				 msb_error *err)
 {
+	return msb_snapshot_restore_extra(snapshot, o, NULL, out, err);
+}
+
+int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
+			       json_object *extra, msb_sandbox **out,
+			       msb_error *err)
+{
 	char dir[PATH_MAX], backing[PATH_MAX + 32], qv[64];
 	msb_error local = { 0 };
 	msb_sandbox_info info;
@@ -635,6 +643,10 @@ MSB_API int msb_snapshot_restore(const char *snapshot,
 		json_object_array_add(ov, json_object_new_string(*v));
 	}
 	json_object_object_add(cfg, "restore_env", ov);
+	if (extra) {
+		json_object_object_foreach(extra, k, v)
+			json_object_object_add(cfg, k, json_object_get(v));
+	}
 	/* Published ports stay with the snapshot's sandbox: many restored
 	 * copies cannot all listen on its host ports. */
 	{

@@ -251,6 +251,27 @@ int msb_volstore_size(const char *name, uint64_t *size_mib)
 	return 0;
 }
 
+int msb_volstore_set_size(const char *name, uint64_t size_mib,
+			  msb_error *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	json_object *m = read_meta(name);
+	const char *t;
+	int r;
+
+	if (!m)
+		return msb_fail(err, MSB_E_NOT_FOUND, "no volume named '%s'",
+				name);
+	json_object_object_add(m, "size_mib",
+			       json_object_new_int64((int64_t)size_mib));
+	vol_dir(name, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	t = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY);
+	r = msb_write_file(path, t, strlen(t), 0600);
+	json_object_put(m);
+	return r < 0 ? msb_fail_errno(err, r, "cannot write %s", path) : 0;
+}
+
 MSB_API int msb_volume_create(const char *name, uint64_t size_mib,
 			      msb_volume_info *info, msb_error *err)
 {

@@ -21,4 +21,9 @@ int msb_volstore_create(const char *name, uint64_t size_mib,
  * Return: 0, or -ENOENT when there is no such volume. */
 int msb_volstore_size(const char *name, uint64_t *size_mib);
 
+/* msb_volstore_set_size() - a new size limit, for the sandboxes that
+ * mount it from now on. */
+int msb_volstore_set_size(const char *name, uint64_t size_mib,
+			  msb_error *err);
+
 #endif

@@ -432,8 +432,10 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 		sup_log(s, "detached command (pid %d) exited with status %d%s",
 			st->pid, code, st->timed_out ? " (timed out)" : "");
 	}
-	if (st->cmd)
+	if (st->cmd) {
 		agent_command_end(s, "exited", code, sig, NULL);
+		sup_command_ended(s, code);
+	}
 	stream_free(s, st);
 	if (was_main && s->state == ST_RUNNING)
 		sup_begin_stop(s, json_object_get_boolean(json_object_object_get(

@@ -124,37 +124,6 @@ void sup_save_runtime(struct sup *s)
 	json_object_put(o);
 }
 
-static void start_detached_cmd(struct sup *s)
-{
-	json_object *cmd, *p;
-	struct stream *st;
-	char why[256];
-
-	if (!json_object_object_get_ex(s->config, "cmd", &cmd) ||
-	    !json_object_is_type(cmd, json_type_array) ||
-	    !json_object_array_length(cmd))
-		return;
-	p = json_object_new_object();
-	json_object_object_add(p, "argv", json_object_get(cmd));
-	json_object_object_add(p, "detach", json_object_new_boolean(1));
-	st = agent_exec(s, p, why, sizeof(why));
-	json_object_put(p);
-	/* Its state goes into the record, for inspect, ps and msb wait. */
-	s->command = json_object_new_object();
-	json_object_object_add(s->command, "argv", json_object_get(cmd));
-	json_object_object_add(s->command, "status",
-			       json_object_new_string("running"));
-	if (!st) {
-		sup_log(s, "cannot start the command: %s", why);
-		agent_command_end(s, "failed", 126, 0, why);
-		return;
-	}
-	st->cmd = 1;
-	sup_save_runtime(s);
-	sup_log(s, "started the command detached; its output follows in "
-		   "this log");
-}
-
 void sup_ready(struct sup *s)
 {
 	s->ready_us = msb_now_us();
@@ -172,7 +141,7 @@ void sup_ready(struct sup *s)
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
 	notify(s, "ready %llu", (unsigned long long)s->boot_ms);
-	start_detached_cmd(s);
+	sup_command_start(s);
 }
 
 void sup_begin_stop(struct sup *s, unsigned timeout_s)

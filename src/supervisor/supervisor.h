@@ -168,6 +168,13 @@ struct sup {
 	 * ps, msb wait): argv, status ("running", "exited", "failed",
 	 * "killed"), pid, exit_code, signal, error; NULL: none */
 	json_object *command;
+	/* the restart policy of the detached command (config "restart":
+	 * "on-failure", "always" or "unless-stopped"; restart.c): when it
+	 * next starts again (0: not waiting), how many times it did, when
+	 * it last started */
+	uint64_t restart_at_us;
+	unsigned restarts;
+	uint64_t command_started_us;
 	/* published ports as bound: [{"host_ip", "host_port", "guest_port",
 	 * "proto"}], for the runtime while it runs; NULL: none */
 	json_object *ports;
@@ -296,6 +303,17 @@ void sup_stats_sample(struct sup *s);
 uint64_t sup_stats_deadline(struct sup *s);
 /* sup_stats_tick() - answer requests the guest left waiting, sample. */
 void sup_stats_tick(struct sup *s, uint64_t now);
+
+/* restart.c */
+/* sup_command_start() - start the config's detached command (after boot,
+ * and again by the restart policy). */
+void sup_command_start(struct sup *s);
+/* sup_command_ended() - the detached command exited with @code: start it
+ * again later if the restart policy says so. */
+void sup_command_ended(struct sup *s, int code);
+/* sup_restart_deadline() / sup_restart_tick() - for tick.c. */
+uint64_t sup_restart_deadline(struct sup *s);
+void sup_restart_tick(struct sup *s, uint64_t now);
 
 /* tick.c */
 /* sup_tick_setup() - the deadline timer, in the loop as EV_TICK. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tick.c - the supervisor's deadlines: exec timeouts, idle connections,
- * stats requests the guest has not answered, the once-a-second CPU sample
+ * stats requests the guest has not answered, the once-a-second CPU sample,
+ * the next start of a detached command under a restart policy
  *
  * One timerfd (EV_TICK), armed at the earliest deadline of anything
  * running. A deadline is checked against the host's monotonic clock, never
@@ -48,6 +49,7 @@ void sup_tick_rearm(struct sup *s)
 		uint64_t idle = api_idle_deadline(s);
 		uint64_t st = sup_stats_deadline(s);
 		uint64_t df = sup_diskfull_deadline(s);
+		uint64_t rs = sup_restart_deadline(s);
 
 		if (idle && (!next || idle < next))
 			next = idle;
@@ -55,6 +57,8 @@ void sup_tick_rearm(struct sup *s)
 			next = st;
 		if (df && (!next || df < next))
 			next = df;
+		if (rs && (!next || rs < next))
+			next = rs;
 	}
 	if (next) {
 		uint64_t us = next > now ? next - now : 1;
@@ -103,5 +107,6 @@ void sup_on_tick(struct sup *s)
 	api_expire_idle(s, now);
 	sup_stats_tick(s, now);
 	sup_diskfull_tick(s, now);
+	sup_restart_tick(s, now);
 	sup_tick_rearm(s);
 }

@@ -24,6 +24,7 @@
 #include "../../src/supervisor/snapshot.c"
 #include "../../src/supervisor/files.c"
 #include "../../src/supervisor/stats.c"
+#include "../../src/supervisor/restart.c"
 
 #include <fcntl.h>
 #include <limits.h>
