@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Named volumes (msb volume, msb run -v NAME:/path): two sandboxes mount
-one at once, one writes and the other sees it, the size holds for both
-together (ENOSPC in the guest, df shows it), and the volume outlives them.
+one at once, both write and each sees what the other wrote, the size
+holds for both together (ENOSPC in the guest, df shows it), and the
+volume outlives them.
 
 Boots: the two sandboxes of the module, and one 'run --rm' at the end."""
 
@@ -20,20 +21,22 @@ def pair(msb):
     p = msb("volume", "create", "--size", f"{SIZE_MIB}M", vol, check=0)
     assert p.stdout == f"created volume {vol} size={SIZE_MIB}M\n".encode()
     msb("run", "--name", a, "-d", "-v", f"{vol}:/data", check=0)
-    msb("run", "--name", b, "-d", "-v", f"{vol}:/shared:ro", check=0)
+    msb("run", "--name", b, "-d", "-v", f"{vol}:/shared", check=0)
     yield vol, a, b
     msb("rm", "-f", a)
     msb("rm", "-f", b)
     msb("volume", "rm", "-f", vol)
 
 
-def test_one_writes_the_other_sees(msb, pair):
+def test_both_write_each_sees_the_other(msb, pair):
     vol, a, b = pair
     msb("exec", a, "--", "sh", "-c", "echo from-a > /data/note", check=0)
     assert msb.out("exec", b, "--", "cat", "/shared/note") == "from-a\n"
-    # b mounts it read-only, enforced by the host
-    p = msb("exec", b, "--", "sh", "-c", "echo x > /shared/no")
-    assert p.returncode != 0 and b"Read-only file system" in p.stderr, p
+    msb("exec", b, "--", "sh", "-c", "echo from-b >> /shared/note; "
+        "mkdir /shared/dir-b", check=0)
+    assert msb.out("exec", a, "--", "cat", "/data/note") == \
+        "from-a\nfrom-b\n"
+    assert msb.out("exec", a, "--", "ls", "/data") == "dir-b\nnote\n"
 
 
 def test_size_holds_for_both_and_df_shows_it(msb, pair):
@@ -84,9 +87,12 @@ def test_outlives_its_sandboxes(msb, pair):
     assert b"(stopped)" in p.stderr and b"remove them first" in p.stderr, \
         p.stderr
     msb("rm", a, b, check=0)
-    # a new sandbox mounting it by name finds the files
-    assert msb.out("run", "--rm", "-v", f"{vol}:/v", "--", "cat",
-                   "/v/note") == "from-a\n"
+    # a new sandbox mounting it by name finds the files; read-only there,
+    # as the host enforces
+    p = msb("run", "--rm", "-v", f"{vol}:/v:ro", "--", "sh", "-c",
+            "cat /v/note; echo x > /v/no")
+    assert p.stdout == b"from-a\nfrom-b\n", p
+    assert p.returncode == 1 and b"Read-only file system" in p.stderr, p
     assert msb.out("volume", "rm", vol) == f"removed volume {vol}\n"
     assert vol not in msb.out("volume", "ls", "-q").split()
 
