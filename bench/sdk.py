@@ -1,26 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""The Python, TypeScript and Rust SDKs against the C API and the CLI, in one
+"""The Python, TypeScript, Rust and Go SDKs against the C API and the CLI, in one
 run, on one sandbox.
 
 1. exec round trip of `true`, p50/p99 over N calls: the C API
    (msb_exec_capture in a loop, bench/sdkbench.c), the Python SDK
    (`await sb.exec(["true"])` in a loop), the TypeScript SDK (the same in
    Node, bench/sdk_ts.js), the Rust SDK (`sb.exec_args(["true"]).await`,
-   sdk/rust/examples/sdkbench.rs) and the CLI (`msb exec NAME -- true`, a
+   sdk/rust/examples/sdkbench.rs), the Go SDK (`sb.ExecArgs(ctx,
+   []string{"true"})`, sdk/go/examples/sdkbench) and the CLI (`msb exec NAME -- true`, a
    process per call);
 2. a 100 MiB file written into the guest and read back: the C API
    (msb_file_write_fd / msb_file_read_fd), the Python SDK (`sb.fs.write`
    from a file object, `sb.fs.stream` to a file), the TypeScript SDK
    (`sb.fs.write` of a file's stream, `sb.fs.createReadStream` piped to a
    file), the Rust SDK (`fs().write_from` and `fs().read_to` with tokio
-   files) and the CLI (`msb cp`), each checked by its SHA-256; rounds
+   files), the Go SDK (`FS().WriteFrom` and `FS().ReadTo` with os.File)
+   and the CLI (`msb cp`), each checked by its SHA-256; rounds
    interleaved so load drifts hit all of them.
 
 The TypeScript SDK is left out (saying why) when Node or its addon cannot be
 had: the addon is built against this build's libmsb first. The Rust SDK
 likewise when cargo is not here or the example does not build (offline,
-release, against this build's libmsb).
+release, against this build's libmsb). The Go SDK likewise when go is not
+here or the program does not build (offline from the module cache that
+./setup --test fills, against this build's libmsb).
 
 The ratio to the C API is the SDK's (and the CLI's) overhead.
 
@@ -111,10 +115,29 @@ def rust_available():
     return os.path.join(target, "release", "examples", "sdkbench")
 
 
+def go_available():
+    """sdk/go's sdkbench program, built offline, or None."""
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not os.access(go, os.X_OK):
+        print("Go SDK: left out (no go)")
+        return None
+    out = os.path.join(BUILD, "go-bench", "sdkbench")
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
+               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1")
+    p = subprocess.run([go, "build", "-o", out, "./examples/sdkbench"],
+                       cwd=os.path.join(ROOT, "sdk", "go"), env=env,
+                       capture_output=True, text=True)
+    if p.returncode:
+        print(f"Go SDK: left out (its program does not build: {p.stderr.strip()[-500:]})")
+        return None
+    return out
+
+
 def main():
-    global NODE, RUST
+    global NODE, RUST, GO
     NODE = ts_available()
     RUST = rust_available()
+    GO = go_available()
     work = tempfile.mkdtemp(prefix="msb-bench-sdk-files-")
     cbench = os.path.join(work, "sdkbench")
     subprocess.run(["cc", "-O2", "-I", os.path.join(ROOT, "include"), "-o", cbench,
@@ -137,12 +160,13 @@ def main():
 
 def run(cbench, work, big, want):
     sb = asyncio.run(Sandbox.get(NAME))
-    lat = {"C API": [], "Python SDK": [], "CLI": []}
     lat = {"C API": [], "Python SDK": []}
     if NODE:
         lat["TS SDK"] = []
     if RUST:
         lat["Rust SDK"] = []
+    if GO:
+        lat["Go SDK"] = []
     lat["CLI"] = []
     # exec: interleaved in blocks of 10
     for _ in range(max(1, args.execs // 10)):
@@ -164,6 +188,10 @@ def run(cbench, work, big, want):
             out = subprocess.run([RUST, NAME, "exec", "10"], capture_output=True,
                                  text=True, check=True).stdout
             lat["Rust SDK"] += [int(x) / 1000 for x in out.split()]
+        if GO:
+            out = subprocess.run([GO, NAME, "exec", "10"], capture_output=True,
+                                 text=True, check=True).stdout
+            lat["Go SDK"] += [int(x) / 1000 for x in out.split()]
         for _ in range(10):
             t0 = time.monotonic()
             msb("exec", NAME, "--", "true")
@@ -197,6 +225,9 @@ def run(cbench, work, big, want):
             elif k == "Rust SDK":
                 subprocess.run([RUST, NAME, "write", guest, big], check=True,
                                capture_output=True)
+            elif k == "Go SDK":
+                subprocess.run([GO, NAME, "write", guest, big], check=True,
+                               capture_output=True)
             else:
                 msb("cp", "-q", big, f"{NAME}:{guest}")
             secs[k]["write"].append(time.monotonic() - t0)
@@ -217,6 +248,9 @@ def run(cbench, work, big, want):
                                capture_output=True)
             elif k == "Rust SDK":
                 subprocess.run([RUST, NAME, "read", guest, back], check=True,
+                               capture_output=True)
+            elif k == "Go SDK":
+                subprocess.run([GO, NAME, "read", guest, back], check=True,
                                capture_output=True)
             else:
                 msb("cp", "-q", f"{NAME}:{guest}", back)
