@@ -83,6 +83,8 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 				cv.kind = C.MSB_VOLUME_MEMORY
 			case 2:
 				cv.kind = C.MSB_VOLUME_PLUGIN
+			case 3:
+				cv.kind = C.MSB_VOLUME_NAMED
 			}
 			cv.guest_path = m.strAlways(spec.guestPath)
 			cv.source = m.str(spec.source)

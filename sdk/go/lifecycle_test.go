@@ -104,15 +104,41 @@ func TestImageNotFoundOnARegistry(t *testing.T) {
 }
 
 // One sandbox through its life: get by name, list, stop, a dead
-// sandbox's errors, start, kill, remove, and Close's rules.
+// sandbox's errors, start, kill, remove, and Close's rules; and a named
+// volume it mounts, which outlives it.
 func TestLifecycle(t *testing.T) {
 	ctx := testCtx(t)
 	name := unique("life")
-	sb, err := msb.NewSandboxContext(ctx, name, msb.Env("LIFE", "1"), msb.CPUs(2), msb.Memory("256M"))
+	vol := unique("vol")
+	vi, err := msb.CreateVolume(ctx, vol, 16)
+	if err != nil || vi.Name != vol || vi.SizeMiB != 16 || vi.Path == "" || vi.CreatedAt.IsZero() {
+		t.Fatalf("create volume: %+v %v", vi, err)
+	}
+	defer msb.RemoveVolume(context.Background(), vol, true)
+	if _, err := msb.CreateVolume(ctx, vol, 0); !errors.Is(err, msb.ErrAlreadyExists) {
+		t.Fatalf("volume name taken: %v", err)
+	}
+	if _, err := msb.CreateVolume(ctx, "nul\x00vol", 0); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("volume name with a NUL: %v", err)
+	}
+	if _, err := msb.GetVolume(ctx, "no-such-volume"); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("missing volume: %v", err)
+	}
+	sb, err := msb.NewSandboxContext(ctx, name, msb.Env("LIFE", "1"), msb.CPUs(2), msb.Memory("256M"),
+		msb.Volume("/vol", msb.NewNamedVolume(vol)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sb.Close()
+	if err := sb.FS().WriteFile(ctx, "/vol/kept", []byte("outlives\n")); err != nil {
+		t.Fatal(err)
+	}
+	if vi, err := msb.GetVolume(ctx, vol); err != nil || vi.Users != 1 || vi.Running != 1 {
+		t.Fatalf("volume in use: %+v %v", vi, err)
+	}
+	if err := msb.RemoveVolume(ctx, vol, true); !errors.Is(err, msb.ErrBusy) {
+		t.Fatalf("removing a volume a running sandbox mounts: %v", err)
+	}
 	if sb.BootTime() <= 0 || sb.Name() != name {
 		t.Fatalf("boot time %v, name %q", sb.BootTime(), sb.Name())
 	}
@@ -206,12 +232,36 @@ func TestLifecycle(t *testing.T) {
 	if info, _ := sb.Info(ctx); info.Status != "stopped" {
 		t.Fatalf("after kill: %s", info.Status)
 	}
+	// A stopped sandbox still holds its volume, unless forced.
+	if err := msb.RemoveVolume(ctx, vol, false); !errors.Is(err, msb.ErrBusy) {
+		t.Fatalf("removing a volume a stopped sandbox mounts: %v", err)
+	}
 	// Close of a handle that made it removes it.
 	if err := sb.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := msb.GetSandbox(ctx, name); !errors.Is(err, msb.ErrNotFound) {
 		t.Fatalf("after Close: %v", err)
+	}
+	// The volume outlives it, with what it wrote.
+	vols, err := msb.ListVolumes(ctx)
+	var listed *msb.VolumeInfo
+	for i := range vols {
+		if vols[i].Name == vol {
+			listed = &vols[i]
+		}
+	}
+	if err != nil || listed == nil || listed.Users != 0 || listed.UsedBytes == 0 {
+		t.Fatalf("volume list: %+v %v", vols, err)
+	}
+	if b, err := os.ReadFile(listed.Path + "/kept"); err != nil || string(b) != "outlives\n" {
+		t.Fatalf("the volume's file on the host: %q %v", b, err)
+	}
+	if err := msb.RemoveVolume(ctx, vol, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := msb.GetVolume(ctx, vol); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("after remove: %v", err)
 	}
 	if err := sb.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)

@@ -85,7 +85,7 @@ func DirectIO() VolumeOption { return volumeFunc(func(v *volumeSpec) { v.direct 
 
 type volumeSpec struct {
 	guestPath string
-	kind      int // 0 host, 1 memory, 2 plugin
+	kind      int // 0 host, 1 memory, 2 plugin, 3 named
 	source    string
 	arg, dir  string
 	sizeMiB   uint64
@@ -97,7 +97,7 @@ type volumeSpec struct {
 
 // Volume mounts @backend at @guestPath (absolute; not /proc, /sys, /dev,
 // /run, /etc or below). @backend is a *MemFs, a PassthroughFs (or
-// pointer), an *OverlayFs or a *PluginFs. Any other type (a filesystem
+// pointer), an *OverlayFs, a *PluginFs or a NamedVolume (or pointer). Any other type (a filesystem
 // written in Go) is refused with ErrNotSupported: volumes are served by
 // the sandbox's supervisor, and Go filesystems cannot be carried there
 // yet; write it in C against msb_fs.h and use NewPluginFs.
@@ -120,6 +120,10 @@ func Volume(guestPath string, backend any, opts ...VolumeOption) Option {
 			}
 		case *PluginFs:
 			v.kind, v.source, v.arg, v.dir = 2, b.Path, b.Arg, b.Dir
+		case NamedVolume:
+			v.kind, v.source = 3, b.Name
+		case *NamedVolume:
+			v.kind, v.source = 3, b.Name
 		default:
 			v.refused = notServed(fmt.Sprintf("the volume at %s has a filesystem "+
 				"written in Go (%T), which is not supported yet: volumes are served "+
