@@ -75,8 +75,8 @@
 //
 // The seeds show forms libmsb does not have yet: network hooks and
 // filesystems written in Go (they would run inside the sandbox's
-// supervisor, not in this program), plugins, sandbox sync (Push, Pull)
-// and spawning peers from inside a sandbox (CurrentRuntime). They compile
+// supervisor, not in this program), plugins and spawning peers from
+// inside a sandbox (CurrentRuntime). They compile
 // and fail with ErrNotSupported, naming what to use meanwhile (C plugins:
 // NetPlugin, NewPluginFs).
 package msb

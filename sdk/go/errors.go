@@ -67,6 +67,10 @@ var (
 	// hooks, plugins, spawning from inside a sandbox, or a supervisor
 	// too old for the request.
 	ErrNotSupported = errors.New("not supported")
+	// ErrConflict: a push or pull would lose work: the tag holds a push
+	// this sandbox did not start from, or the local sandbox changed
+	// since its last sync (SyncForce overrides).
+	ErrConflict = errors.New("sync conflict")
 	// ErrClosed: the handle (Sandbox, Process, file stream) was closed.
 	ErrClosed = errors.New("use of closed handle")
 	// ErrNonZeroExit: a command exited non-zero (or was killed) and
@@ -92,6 +96,7 @@ const (
 	codePolicy        = int(C.MSB_E_POLICY)
 	codeExec          = int(C.MSB_E_EXEC)
 	codeDamaged       = int(C.MSB_E_DAMAGED)
+	codeConflict      = int(C.MSB_E_CONFLICT)
 	codeNotSupported  = -int(syscall.EOPNOTSUPP)
 	codeClosed        = -int(syscall.EBADF)
 )
@@ -157,6 +162,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == codeNotSupported
 	case ErrClosed:
 		return e.Code == codeClosed
+	case ErrConflict:
+		return e.Code == codeConflict
 	}
 	return false
 }

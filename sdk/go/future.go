@@ -12,21 +12,6 @@ import (
 // so that code written against the seeds builds, and refuse with
 // ErrNotSupported and a message saying what to use meanwhile.
 
-// Push sends the sandbox's filesystem to its remote, to be pulled and
-// resumed elsewhere (sandbox sync). Not in libmsb yet: ErrNotSupported.
-func (sb *Sandbox) Push(ctx context.Context) error {
-	return newError("push sandbox "+sb.name, codeNotSupported,
-		"sandbox sync (push and pull) is not in this libmsb yet; "+
-			"a snapshot (Sandbox.Snapshot) keeps its state on this host")
-}
-
-// Pull fetches the sandbox @name pushed elsewhere and makes it here,
-// stopped (Start boots it). Not in libmsb yet: ErrNotSupported.
-func Pull(ctx context.Context, name string) (*Sandbox, error) {
-	return nil, newError("pull sandbox "+name, codeNotSupported,
-		"sandbox sync (push and pull) is not in this libmsb yet")
-}
-
 // Runtime is the microsandbox a program runs inside, from which it could
 // spawn peer sandboxes.
 type Runtime struct{}

@@ -39,6 +39,8 @@ type Sandbox struct {
 	h      *C.msb_sandbox
 	boot   time.Duration
 	closed bool
+
+	lastSync *SyncInfo // the Pull that made this handle, or nil
 }
 
 // NewSandbox creates the sandbox @name (1-63 of [a-zA-Z0-9_.-], starting

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -281,14 +282,57 @@ func TestSeedSnapshot(t *testing.T) {
 	}
 }
 
+// The seed's push and pull, against a registry on loopback as the remote:
+// the shared sandbox goes up while it runs, a second push sends only what
+// changed, and it comes back under another name, stopped.
 func TestSeedSyncAndSpawnRefused(t *testing.T) {
+	host := seedImages(t)
 	sb := sharedSandbox(t)
 	ctx := testCtx(t)
-	if err := sb.Push(ctx); !errors.Is(err, msb.ErrNotSupported) {
-		t.Fatalf("push: %v", err)
+	if _, _, err := msb.Remote(ctx); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("remote before one is set: %v", err)
 	}
-	if _, err := msb.Pull(ctx, "ml-project"); !errors.Is(err, msb.ErrNotSupported) {
-		t.Fatalf("pull: %v", err)
+	if err := msb.SetRemote(ctx, host+"/go", false); err != nil {
+		t.Fatal(err)
+	}
+	defer msb.SetRemote(context.Background(), "", false)
+	if r, insecure, err := msb.Remote(ctx); err != nil || r != host+"/go" || insecure {
+		t.Fatalf("remote: %q %v %v", r, insecure, err)
+	}
+	up, err := sb.Push(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Name != sb.Name() || !strings.Contains(up.Reference, host+"/go/"+sb.Name()) ||
+		up.Digest == "" || up.Chunks == 0 || up.Transferred == 0 || up.UpToDate {
+		t.Fatalf("push: %+v", up)
+	}
+	// Only the chunks the running guest changed since go again, and the
+	// new push is based on the first.
+	again, err := sb.Push(ctx)
+	if err != nil || again.Transferred >= again.Chunks || again.Parent != up.Digest {
+		t.Fatalf("second push: %+v %v", again, err)
+	}
+	if _, err := sb.Push(ctx, msb.SyncTrust()); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("push with a pull's option: %v", err)
+	}
+	name := unique("pulled")
+	pulled, err := msb.Pull(ctx, sb.Name(), msb.SyncName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pulled.Remove(context.Background())
+	if ps := pulled.LastSync(); pulled.Name() != name || ps.Digest != again.Digest || ps.Chunks != again.Chunks {
+		t.Fatalf("pull: %q %+v", pulled.Name(), ps)
+	}
+	if info, err := pulled.Info(ctx); err != nil || info.Status != "stopped" {
+		t.Fatalf("pulled sandbox: %+v %v", info, err)
+	}
+	if _, err := msb.Pull(ctx, host+"/go/no-such-sandbox"); err == nil {
+		t.Fatal("pulled a sandbox that was never pushed")
+	}
+	if _, err := msb.Pull(ctx, sb.Name(), msb.SyncRef("x")); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("pull with a push's option: %v", err)
 	}
 	rt, err := msb.CurrentRuntime(ctx)
 	if !errors.Is(err, msb.ErrNotSupported) || rt != nil {

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb
+
+/*
+#include <stdlib.h>
+#include <msb.h>
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+)
+
+// Cloud sync (docs/sync.md): a sandbox goes to any OCI registry as an
+// artifact (its disk in content-addressed chunks, its configuration,
+// never a secret's value) and comes back from it on any machine as a
+// stopped sandbox with the same files. The remote, REGISTRY[/NAMESPACE],
+// says where sandbox NAME goes by default: REMOTE/NAME:latest.
+
+// SyncInfo is what a push or a pull did.
+type SyncInfo struct {
+	Name        string // the local sandbox
+	Reference   string // canonical: where it went or came from
+	Digest      string // the artifact's manifest
+	Parent      string // the push it was based on, "" if none
+	DiskBytes   uint64 // the disk's data (its holes not counted)
+	Chunks      uint   // of the disk
+	Transferred uint   // chunks uploaded (push) or downloaded (pull)
+	Bytes       uint64 // bytes sent (push) or received (pull)
+	Reused      uint   // pull: chunks taken from the local disk
+	UpToDate    bool   // nothing had to be sent or fetched
+	Dropped     string // pull: settings dropped (without SyncTrust)
+}
+
+func syncInfoFromC(c *C.msb_sync_info) *SyncInfo {
+	return &SyncInfo{
+		Name:        goString(&c.name[0]),
+		Reference:   goString(&c.reference[0]),
+		Digest:      goString(&c.digest[0]),
+		Parent:      goString(&c.parent[0]),
+		DiskBytes:   uint64(c.disk_bytes),
+		Chunks:      uint(c.chunks),
+		Transferred: uint(c.transferred),
+		Bytes:       uint64(c.bytes),
+		Reused:      uint(c.reused),
+		UpToDate:    c.up_to_date != 0,
+		Dropped:     goString(&c.dropped[0]),
+	}
+}
+
+// SyncOption changes a push or a pull.
+type SyncOption interface {
+	applySync(c *syncConfig)
+}
+
+type syncConfig struct {
+	ref, name              string
+	insecure, force, trust bool
+}
+
+type syncFunc func(c *syncConfig)
+
+func (f syncFunc) applySync(c *syncConfig) { f(c) }
+
+// SyncRef pushes to @ref (REGISTRY/REPO[:TAG], or a TAG of the
+// sandbox's repository) instead of where it was last pushed or pulled,
+// else REMOTE/NAME:latest.
+func SyncRef(ref string) SyncOption { return syncFunc(func(c *syncConfig) { c.ref = ref }) }
+
+// SyncName pulls into the local sandbox @name (default: the
+// repository's last component).
+func SyncName(name string) SyncOption { return syncFunc(func(c *syncConfig) { c.name = name }) }
+
+// SyncInsecure allows plain http to a registry that is not on loopback.
+func SyncInsecure() SyncOption { return syncFunc(func(c *syncConfig) { c.insecure = true }) }
+
+// SyncForce, on a push, replaces what another machine pushed to that tag
+// since; on a pull, replaces a local sandbox that changed since its last
+// push or pull. Without it both are refused with ErrConflict.
+func SyncForce() SyncOption { return syncFunc(func(c *syncConfig) { c.force = true }) }
+
+// SyncTrust, on a pull, keeps the settings that reach into this host
+// (volumes, secret sources, a network plugin, opened ranges, published
+// ports, extra CAs); without it they are dropped (SyncInfo.Dropped).
+func SyncTrust() SyncOption { return syncFunc(func(c *syncConfig) { c.trust = true }) }
+
+// syncCall runs a push or a pull in a goroutine, so that @ctx can end the
+// wait (the transfer itself goes on, and an interrupted one run again
+// sends or fetches only what is still missing). The C memory is freed by
+// that goroutine, once libmsb is done with it.
+func syncCall(ctx context.Context, op string, target string, opts []SyncOption,
+	call func(target *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int) (*SyncInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: %s: %w", op, err)
+	}
+	var cfg syncConfig
+	for _, o := range opts {
+		o.applySync(&cfg)
+	}
+	m := &cmem{}
+	ct := m.strAlways(target)
+	o := (*C.msb_sync_opts)(m.alloc(int(unsafe.Sizeof(C.msb_sync_opts{}))))
+	o.ref = m.str(cfg.ref)
+	o.name = m.str(cfg.name)
+	o.insecure = cbool(cfg.insecure)
+	o.force = cbool(cfg.force)
+	o.trust = cbool(cfg.trust)
+	if err := m.bad(op); err != nil {
+		m.free()
+		return nil, err
+	}
+	type result struct {
+		info *SyncInfo
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer m.free()
+		var out C.msb_sync_info
+		var cerr C.msb_error
+		if r := call(ct, o, &out, &cerr); r < 0 {
+			ch <- result{nil, cError(op, r, &cerr)}
+			return
+		}
+		ch <- result{syncInfoFromC(&out), nil}
+	}()
+	select {
+	case r := <-ch:
+		return r.info, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("msb: %s: %w", op, ctx.Err())
+	}
+}
+
+// Push sends the sandbox, running or stopped, as it is at one instant, to
+// a registry (SyncRef, else where it was last pushed or pulled, else
+// REMOTE/NAME:latest). A running one's guest filesystems are synced and
+// its vCPUs paused while its disk is copied; it then runs on. Only the
+// chunks the registry lacks are sent. ErrConflict when the tag holds a
+// push this sandbox did not start from, unless SyncForce.
+func (sb *Sandbox) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, error) {
+	if err := sb.checkOpen("push"); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		var c syncConfig
+		o.applySync(&c)
+		if c.name != "" || c.trust {
+			return nil, newError("push sandbox "+sb.name, codeInvalid,
+				"SyncName and SyncTrust are for Pull; a push takes SyncRef, "+
+					"SyncForce and SyncInsecure")
+		}
+	}
+	return syncCall(ctx, "push sandbox "+sb.name, sb.name, opts,
+		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
+			return C.msb_sandbox_push(t, o, out, cerr)
+		})
+}
+
+// Pull fetches the pushed sandbox @ref (a reference, or a bare NAME under
+// the remote) and makes it here, stopped (Start boots it), returning a
+// handle on it whose Close releases the handle only, as GetSandbox's. The
+// image it needs is pulled, only the chunks the local copy lacks are
+// fetched, and nothing is left behind on failure. An existing sandbox of
+// that name is replaced only when it has not changed since its last push
+// or pull, or with SyncForce (ErrConflict otherwise); never while it
+// runs. The SyncInfo is the handle's LastSync.
+func Pull(ctx context.Context, ref string, opts ...SyncOption) (*Sandbox, error) {
+	for _, o := range opts {
+		var c syncConfig
+		o.applySync(&c)
+		if c.ref != "" {
+			return nil, newError("pull sandbox "+ref, codeInvalid,
+				"SyncRef is for Push; Pull takes the reference itself")
+		}
+	}
+	info, err := syncCall(ctx, "pull sandbox "+ref, ref, opts,
+		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
+			return C.msb_sandbox_pull(t, o, out, cerr)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Sandbox{name: info.Name, lastSync: info}, nil
+}
+
+// LastSync is what the Pull that made this handle did, or nil.
+func (sb *Sandbox) LastSync() *SyncInfo { return sb.lastSync }
+
+// Remote is the remote sandboxes are pushed to and pulled from by
+// default ($MSB_REMOTE, else the one SetRemote kept) and whether plain
+// http was allowed for it; ErrNotFound, saying how to set one, when there
+// is none.
+func Remote(ctx context.Context) (remote string, insecure bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, fmt.Errorf("msb: remote: %w", err)
+	}
+	var buf [1024]C.char
+	var ins C.int
+	var cerr C.msb_error
+	if r := C.msb_remote_get(&buf[0], C.size_t(len(buf)), &ins, &cerr); r < 0 {
+		return "", false, cError("remote", r, &cerr)
+	}
+	return goString(&buf[0]), ins != 0, nil
+}
+
+// SetRemote keeps @remote (REGISTRY[/NAMESPACE]) in $MSB_HOME as the
+// default remote; "" forgets it. @insecure allows plain http to a
+// registry that is not on loopback. $MSB_REMOTE wins over it.
+func SetRemote(ctx context.Context, remote string, insecure bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("msb: set remote: %w", err)
+	}
+	m := &cmem{}
+	defer m.free()
+	cr := m.str(remote)
+	if err := m.bad("set remote"); err != nil {
+		return err
+	}
+	var cerr C.msb_error
+	if r := C.msb_remote_set(cr, cbool(insecure), &cerr); r < 0 {
+		return cError("set remote", r, &cerr)
+	}
+	return nil
+}
