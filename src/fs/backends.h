@@ -35,18 +35,22 @@ struct msb_fs_backend {
 
 /**
  * struct msb_fs_passthrough_opts - see docs/filesystems.md
- * @keep_guest_ids: when the supervisor runs as root, chown what the guest
- *                  creates to the guest's uid/gid (default: everything
- *                  created belongs to the supervisor's user, root or not)
+ * @reserved: none yet (the guest's owners and setuid bits are never the
+ *            host's: they live in an xattr, whoever runs the supervisor)
  */
 struct msb_fs_passthrough_opts {
-	int keep_guest_ids;
+	int reserved;
 };
 
 /* A host directory, with no way out of @root. */
 int msb_fs_passthrough_new(const char *root,
 			   const struct msb_fs_passthrough_opts *opts,
 			   struct msb_fs_backend *out, char *err, size_t errlen);
+
+/* msb_fs_passthrough_owner() - who the host files of a volume at @root
+ * belong to: the supervisor's user, or as root the directory's owner (the
+ * ids the FUSE session maps to the guest's root). */
+void msb_fs_passthrough_owner(const char *root, uid_t *uid, gid_t *gid);
 
 /* A filesystem in RAM holding at most @limit bytes of data and metadata
  * (0: 64 MiB). */

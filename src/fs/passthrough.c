@@ -31,13 +31,19 @@
  * trusted.* xattrs are refused: a file capability set from the guest must
  * not become a host privilege.
  *
- * Ownership: everything is done with the supervisor's own credentials, so
- * what the guest creates belongs to the user who runs the sandbox. With
- * keep_guest_ids (only meaningful as root) it is chowned to the guest's
- * ids.
+ * Ownership (docs/filesystems.md, "Owners and modes"): the host file
+ * always belongs to the volume's owner: what the guest creates is ours
+ * and, as root, given to the owner of the volume's directory. The guest's
+ * own view of owners and of the mode bits the host must not carry (setuid,
+ * setgid on files) is kept in the xattr user.containers.override_stat
+ * ("UID:GID:0MODE", the one containers/storage, fuse-overlayfs and libkrun
+ * use): a guest chown never reaches the host's chown(2), and a setuid
+ * program made in the guest is an ordinary file on the host. The guest
+ * can neither see nor set that xattr.
  */
 
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -77,13 +83,17 @@ struct phandle {
 
 struct ptfs {
 	struct pnode **by_id, **by_key;
+	uid_t owner_uid;    /* who the host files belong to */
+	gid_t owner_gid;
+	int give_away;      /* (root) new nodes are given to the owner */
 	size_t nbuckets, nnodes, max_nodes;
 	struct phandle **handles;
 	size_t hbuckets, nhandles, max_handles;
 	uint64_t next_id, next_fh;
 	mode_t umask;       /* the process's, which the host applies */
-	int keep_guest_ids;
 };
+
+#define OVERRIDE_XATTR "user.containers.override_stat"
 
 /* ---- tables -------------------------------------------------------------- */
 
@@ -257,12 +267,103 @@ static int stat_fd(int fd, struct stat *st)
 		       0;
 }
 
+/* ---- the guest's owners and modes ---------------------------------------- */
+
+/**
+ * struct ovr - what the guest sees of a node where it differs from the host
+ * @uid, @gid: its owner (as the FUSE layer hands ids over)
+ * @mode:      its permission bits, setuid, setgid and sticky included
+ */
+struct ovr {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+};
+
+/* ovr_get() - @fd's override. Return: 1 with @o set, 0 if it has none
+ * (or an unreadable one: the host's view then stands) */
+static int ovr_get(int fd, struct ovr *o)
+{
+	char path[64], buf[64], *end;
+	unsigned long u, g, m;
+	ssize_t n;
+
+	proc_path(fd, path, sizeof(path));
+	n = getxattr(path, OVERRIDE_XATTR, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "UID:GID:MODE[:TYPE...]": decimal ids, an octal mode, each
+	 * digits only (strtoul alone would take spaces and signs). */
+	if (!isdigit((unsigned char)buf[0]))
+		return 0;
+	u = strtoul(buf, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return 0;
+	g = strtoul(end + 1, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return 0;
+	m = strtoul(end + 1, &end, 8);
+	if ((*end && *end != ':') || u > UINT32_MAX - 1 ||
+	    g > UINT32_MAX - 1)
+		return 0;
+	o->uid = (uid_t)u;
+	o->gid = (gid_t)g;
+	o->mode = (mode_t)m & 07777;
+	return 1;
+}
+
+/* host_bits() - what of the guest's @mode the host file may carry: no
+ * setuid, and no setgid except on a directory (where it only hands the
+ * group down). */
+static mode_t host_bits(mode_t type, mode_t mode)
+{
+	return mode & (S_ISDIR(type) ? 03777 : 01777);
+}
+
+/* ovr_put() - make @fd's override say @o, or remove it when the host's
+ * own attributes (@st) already say all of it. Return: 0 or -errno
+ * (-ENOTSUP when the filesystem cannot keep user xattrs) */
+static int ovr_put(int fd, const struct stat *st, const struct ovr *o)
+{
+	char path[64], buf[64];
+	int n;
+
+	proc_path(fd, path, sizeof(path));
+	if (o->uid == st->st_uid && o->gid == st->st_gid &&
+	    o->mode == (st->st_mode & 07777)) {
+		if (removexattr(path, OVERRIDE_XATTR) && errno != ENODATA &&
+		    errno != ENOTSUP)
+			return -errno;
+		return 0;
+	}
+	n = snprintf(buf, sizeof(buf), "%u:%u:0%o", (unsigned)o->uid,
+		     (unsigned)o->gid, (unsigned)o->mode);
+	if (setxattr(path, OVERRIDE_XATTR, buf, (size_t)n, 0))
+		return -errno;
+	return 0;
+}
+
+/* node_stat() - @fd's attributes as the guest sees them. */
+static int node_stat(int fd, struct stat *st)
+{
+	struct ovr o;
+	int err = stat_fd(fd, st);
+
+	if (!err && !S_ISLNK(st->st_mode) && ovr_get(fd, &o)) {
+		st->st_uid = o.uid;
+		st->st_gid = o.gid;
+		st->st_mode = (st->st_mode & S_IFMT) | o.mode;
+	}
+	return err;
+}
+
 /* Take @fd (O_PATH, ours from now on) as the node for one more lookup. */
 static int adopt(struct ptfs *p, int fd, struct msb_fs_entry *e)
 {
 	struct pnode *n;
 	struct stat st;
-	int err = stat_fd(fd, &st);
+	int err = node_stat(fd, &st);
 
 	if (err) {
 		close(fd);
@@ -332,49 +433,78 @@ static int made(int dfd, const char *name, mode_t type)
 	return fd;
 }
 
-/* What the guest asked for, not what the host's umask leaves of it: set
- * through the node's own descriptor (its /proc/self/fd magic link lands
- * on that very inode, whatever its name holds now). */
-static int fix_mode(struct ptfs *p, int fd, mode_t want)
+/* keeps_ovr() - whether a node of @type can carry the override: user
+ * xattrs exist on regular files and directories only (xattr(7)). */
+static int keeps_ovr(mode_t type)
+{
+	return S_ISREG(type) || S_ISDIR(type);
+}
+
+/* made_meta() - the owner and mode of a node just made from @fd in the
+ * directory @dfd by the guest's @c, on that descriptor: the host file
+ * given to the volume's owner (as root), its mode the guest's (not what
+ * the host's umask left of it) less what the host must not carry, and the
+ * guest's view kept in the override where it differs: the creator's ids
+ * (the guest's root is the volume's owner, as the FUSE session maps it),
+ * a setgid directory's group handed down as the guest sees it (and its
+ * setgid to a new directory). @set_mode 0: a symlink (no mode, no xattr).
+ * Return: 0 or -errno */
+static int made_meta(struct ptfs *p, const struct msb_fs_ctx *c, int dfd,
+		     int fd, int set_mode, mode_t want)
 {
 	char path[64];
+	struct stat st, pv;
+	struct ovr o;
+	int err = stat_fd(fd, &st), sgid;
 
-	if (!(want & p->umask))
+	if (err)
+		return err;
+	if (p->give_away && st.st_uid != p->owner_uid) {
+		/* (a group a setgid directory handed down stays) */
+		gid_t g = st.st_gid == getegid() ? p->owner_gid : (gid_t)-1;
+
+		if (fchownat(fd, "", p->owner_uid, g,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			return -errno;
+		if ((err = stat_fd(fd, &st)))
+			return err;
+	}
+	if (!set_mode)
 		return 0;
+	sgid = !node_stat(dfd, &pv) && (pv.st_mode & S_ISGID);
+	o.uid = c && c->uid ? c->uid : st.st_uid;
+	o.gid = sgid ? pv.st_gid : c && c->gid ? c->gid : st.st_gid;
+	o.mode = want | (sgid && S_ISDIR(st.st_mode) ? S_ISGID : 0);
 	proc_path(fd, path, sizeof(path));
-	return fchmodat(AT_FDCWD, path, want, 0) ? -errno : 0;
+	if ((st.st_mode & 07777) != host_bits(st.st_mode, o.mode)) {
+		if (fchmodat(AT_FDCWD, path, host_bits(st.st_mode, o.mode), 0))
+			return -errno;
+		if ((err = stat_fd(fd, &st)))
+			return err;
+	}
+	if (!keeps_ovr(st.st_mode) ||
+	    (o.uid == st.st_uid && o.gid == st.st_gid &&
+	     o.mode == (st.st_mode & 07777)))
+		return 0; /* (a new node has no override to remove) */
+	/* A filesystem without user xattrs (or a sticky directory of another
+	 * host user's) cannot keep the guest's view: the node stays, shown
+	 * as the host has it (docs/filesystems.md, "Owners and modes"). */
+	err = ovr_put(fd, &st, &o);
+	return err == -ENOTSUP || err == -EPERM ? 0 : err;
 }
 
-/* As root, the files we make and chmod are root's on the host: a setuid
- * or setgid bit the guest sets there would make a root program for
- * every host user who can reach the directory. Refused. (Directories keep
- * setgid: it only hands the group down.) */
-static int host_privilege(mode_t type, mode_t mode)
+/* finish_made() - a node just made in @dfd: its owner and mode, then the
+ * node itself for the guest (@fd is consumed). */
+static int finish_made(struct ptfs *p, const struct msb_fs_ctx *c, int dfd,
+		       int fd, int set_mode, mode_t want,
+		       struct msb_fs_entry *e)
 {
-	if (geteuid() != 0 || S_ISDIR(type))
-		return 0;
-	return (mode & S_ISUID) || ((mode & S_ISGID) && (mode & S_IXGRP));
-}
-
-static void give_to_guest(struct ptfs *p, const struct msb_fs_ctx *c, int fd)
-{
-	if (p->keep_guest_ids && geteuid() == 0)
-		fchownat(fd, "", c->uid, c->gid,
-			 AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-}
-
-/* finish_made() - the mode and owner of a node just made, on its own
- * descriptor, then the node itself for the guest (@fd is consumed). */
-static int finish_made(struct ptfs *p, const struct msb_fs_ctx *c, int fd,
-		       int set_mode, mode_t want, struct msb_fs_entry *e)
-{
-	int err = set_mode ? fix_mode(p, fd, want) : 0;
+	int err = made_meta(p, c, dfd, fd, set_mode, want);
 
 	if (err) {
 		close(fd);
 		return err;
 	}
-	give_to_guest(p, c, fd);
 	return adopt(p, fd, e);
 }
 
@@ -405,7 +535,7 @@ static int pt_getattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 {
 	struct pnode *n = node_get(b, id);
 
-	return n ? stat_fd(n->fd, st) : -ESTALE;
+	return n ? node_stat(n->fd, st) : -ESTALE;
 }
 
 static int pt_setattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
@@ -420,21 +550,43 @@ static int pt_setattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 	if (!n)
 		return -ESTALE;
 	proc_path(n->fd, path, sizeof(path));
-	if (valid & MSB_FS_SET_MODE) {
-		if (S_ISLNK(n->type))
-			return -EOPNOTSUPP;
-		if (host_privilege(n->type, in->st_mode) && !p->keep_guest_ids)
-			return -EPERM;
-		if (fchmodat(AT_FDCWD, path, in->st_mode & 07777, 0))
-			return -errno;
-	}
-	if (valid & (MSB_FS_SET_UID | MSB_FS_SET_GID)) {
-		uid_t u = valid & MSB_FS_SET_UID ? in->st_uid : (uid_t)-1;
-		gid_t g = valid & MSB_FS_SET_GID ? in->st_gid : (gid_t)-1;
+	if (valid & MSB_FS_SET_MODE && S_ISLNK(n->type))
+		return -EOPNOTSUPP;
+	/* Owners and modes: the guest's go to the override, the host file
+	 * keeps its owner and gets only the mode bits it may carry. (A
+	 * symlink, a fifo or a socket cannot hold the xattr: a chown of one
+	 * is taken and not kept, its owner stays the volume's.) */
+	if (valid & (MSB_FS_SET_MODE | MSB_FS_SET_UID | MSB_FS_SET_GID) &&
+	    !S_ISLNK(n->type)) {
+		struct stat host, view;
+		struct ovr o;
+		int err;
 
-		if (fchownat(n->fd, "", u, g, AT_EMPTY_PATH |
-						      AT_SYMLINK_NOFOLLOW))
-			return -errno;
+		if ((err = stat_fd(n->fd, &host)) ||
+		    (err = node_stat(n->fd, &view)))
+			return err;
+		/* chown(2)'s rule, which the host no longer applies: only
+		 * root gives a file away; its owner may change its group. */
+		if (c->uid != 0 &&
+		    ((valid & MSB_FS_SET_UID && in->st_uid != view.st_uid) ||
+		     (valid & MSB_FS_SET_GID && in->st_gid != view.st_gid &&
+		      c->uid != view.st_uid)))
+			return -EPERM;
+		o.uid = valid & MSB_FS_SET_UID ? in->st_uid : view.st_uid;
+		o.gid = valid & MSB_FS_SET_GID ? in->st_gid : view.st_gid;
+		o.mode = valid & MSB_FS_SET_MODE ? in->st_mode & 07777 :
+						  view.st_mode & 07777;
+		if ((host.st_mode & 07777) != host_bits(n->type, o.mode)) {
+			if (fchmodat(AT_FDCWD, path, host_bits(n->type, o.mode),
+				     0))
+				return -errno;
+			if ((err = stat_fd(n->fd, &host)))
+				return err;
+		}
+		/* (without user xattrs, what the guest asked cannot be kept
+		 * without giving it to the host: refused) */
+		if (keeps_ovr(n->type) && (err = ovr_put(n->fd, &host, &o)))
+			return err == -ENOTSUP ? -EPERM : err;
 	}
 	if (valid & MSB_FS_SET_SIZE) {
 		int rc;
@@ -475,7 +627,7 @@ static int pt_setattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 		if (rc)
 			return -errno;
 	}
-	return stat_fd(n->fd, out);
+	return node_stat(n->fd, out);
 }
 
 static ssize_t pt_readlink(void *b, const struct msb_fs_ctx *c, uint64_t id,
@@ -510,7 +662,7 @@ static int pt_symlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		return -errno;
 	if ((fd = made(dfd, name, S_IFLNK)) < 0)
 		return fd;
-	return finish_made(b, c, fd, 0, 0, e);
+	return finish_made(b, c, dfd, fd, 0, 0, e);
 }
 
 static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -527,13 +679,11 @@ static int pt_mknod(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 	 * devices: never. (The guest has its own /dev.) */
 	if (S_ISCHR(mode) || S_ISBLK(mode))
 		return -EPERM;
-	if (host_privilege(mode & S_IFMT, want) && !p->keep_guest_ids)
-		return -EPERM;
-	if (mknodat(dfd, name, (mode & S_IFMT) | want, 0))
+	if (mknodat(dfd, name, (mode & S_IFMT) | host_bits(mode, want), 0))
 		return -errno;
 	if ((fd = made(dfd, name, mode & S_IFMT)) < 0)
 		return fd;
-	return finish_made(p, c, fd, 1, want, e);
+	return finish_made(p, c, dfd, fd, 1, want, e);
 }
 
 static int pt_mkdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -545,11 +695,11 @@ static int pt_mkdir(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 
 	if (err)
 		return err;
-	if (mkdirat(dfd, name, want))
+	if (mkdirat(dfd, name, host_bits(S_IFDIR, want)))
 		return -errno;
 	if ((fd = made(dfd, name, S_IFDIR)) < 0)
 		return fd;
-	return finish_made(b, c, fd, 1, want, e);
+	return finish_made(b, c, dfd, fd, 1, want, e);
 }
 
 static int pt_unlink(void *b, const struct msb_fs_ctx *c, uint64_t parent,
@@ -716,6 +866,10 @@ static int pt_fsync(void *b, const struct msb_fs_ctx *c, uint64_t id,
  * host privileges; ACLs (system.*) are the guest kernel's business. */
 static int xattr_writable(const char *name)
 {
+	/* The guest's owners and modes are ours to keep, not its to forge
+	 * (a setuid root program made by any guest user). */
+	if (!strcmp(name, OVERRIDE_XATTR))
+		return -EPERM;
 	if (!strncmp(name, "user.", 5))
 		return 0;
 	if (!strncmp(name, "security.", 9) || !strncmp(name, "trusted.", 8))
@@ -764,6 +918,8 @@ static ssize_t pt_getxattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 
 	if (err)
 		return err < 0 ? err : -ENODATA;
+	if (!strcmp(name, OVERRIDE_XATTR))
+		return -ENODATA;
 	len = getxattr(path, name, buf, size);
 	return len < 0 ? -errno : len;
 }
@@ -778,8 +934,41 @@ static ssize_t pt_listxattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
 
 	if (err)
 		return err < 0 ? err : 0;
-	len = listxattr(path, buf, size);
-	return len < 0 ? -errno : len;
+	/* The whole list, then without the override's name. */
+	for (;;) {
+		char *all;
+		ssize_t out = 0;
+
+		len = listxattr(path, NULL, 0);
+		if (len <= 0)
+			return len < 0 ? -errno : 0;
+		all = malloc((size_t)len);
+		if (!all)
+			return -ENOMEM;
+		len = listxattr(path, all, (size_t)len);
+		if (len < 0) {
+			free(all);
+			if (errno == ERANGE)
+				continue; /* it grew in between */
+			return -errno;
+		}
+		for (ssize_t i = 0; i < len;) {
+			size_t l = strnlen(all + i, (size_t)(len - i));
+
+			if (strcmp(all + i, OVERRIDE_XATTR)) {
+				if (size && (size_t)out + l + 1 > size) {
+					free(all);
+					return -ERANGE;
+				}
+				if (size)
+					memcpy(buf + out, all + i, l + 1);
+				out += (ssize_t)l + 1;
+			}
+			i += (ssize_t)l + 1;
+		}
+		free(all);
+		return out;
+	}
 }
 
 static int pt_removexattr(void *b, const struct msb_fs_ctx *c, uint64_t id,
@@ -962,11 +1151,10 @@ static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		return err;
 	if (p->nhandles >= p->max_handles)
 		return -ENFILE;
-	if (host_privilege(S_IFREG, want) && !p->keep_guest_ids)
-		return -EPERM;
 	/* Create it exclusively first, to know whether it is ours to set
 	 * the mode of (the host's umask is not the guest's). */
-	fd = open_beneath(dfd, name, O_CREAT | O_EXCL | flags, want);
+	fd = open_beneath(dfd, name, O_CREAT | O_EXCL | flags,
+			  host_bits(S_IFREG, want));
 	if (fd == -EEXIST && !(flags & O_EXCL)) {
 		struct stat st;
 
@@ -989,14 +1177,15 @@ static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 	}
 	if (fd < 0)
 		return fd == -EXDEV ? -EACCES : fd;
-	if (created && (want & p->umask))
-		fchmod(fd, want);
-	if (created && p->keep_guest_ids && geteuid() == 0)
-		fchown(fd, c->uid, c->gid);
 	proc_path(fd, path, sizeof(path));
 	pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0) {
 		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (created && (err = made_meta(p, c, dfd, pfd, 1, want))) {
+		close(pfd);
 		close(fd);
 		return err;
 	}
@@ -1147,6 +1336,20 @@ static void fd_budget(size_t *nodes, size_t *handles)
 						   MSB_FS_MAX_HANDLES;
 }
 
+void msb_fs_passthrough_owner(const char *root, uid_t *uid, gid_t *gid)
+{
+	struct stat st;
+
+	*uid = getuid();
+	*gid = getgid();
+	/* Root gives what the guest makes to the directory's owner: the
+	 * files of a volume from /home/alice stay alice's. */
+	if (geteuid() == 0 && stat(root, &st) == 0) {
+		*uid = st.st_uid;
+		*gid = st.st_gid;
+	}
+}
+
 int msb_fs_passthrough_new(const char *root,
 			   const struct msb_fs_passthrough_opts *opts,
 			   struct msb_fs_backend *out, char *err, size_t errlen)
@@ -1193,7 +1396,8 @@ int msb_fs_passthrough_new(const char *root,
 	fd_budget(&p->max_nodes, &p->max_handles);
 	p->umask = umask(022);
 	umask(p->umask);
-	p->keep_guest_ids = opts && opts->keep_guest_ids;
+	msb_fs_passthrough_owner(root, &p->owner_uid, &p->owner_gid);
+	p->give_away = geteuid() == 0;
 	p->next_id = MSB_FS_ROOT_ID;
 	p->next_fh = 1;
 	n->id = p->next_id++;

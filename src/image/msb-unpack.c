@@ -8,10 +8,15 @@
  * (unpack.c: sanitised, whiteouts made overlayfs ones), packs it with
  * mkfs.erofs into OUT.erofs, and removes the directory. A separate process
  * so that a hostile archive meets libarchive away from the caller, and so
- * that an ordinary user can run it under fakeroot(1): the owners, device
- * nodes and xattrs it fakes are seen by mkfs.erofs, its child in the same
- * fakeroot session. Prints one line saying what was wrong on failure and
- * exits 1, or 3 when that was a full disk.
+ * that it runs without privileges under fakeroot(1) (as the calling user,
+ * or as nobody when msb runs as root: store.c): the owners, device nodes,
+ * setuid bits and xattrs it fakes are seen by mkfs.erofs, its child in the
+ * same fakeroot session, and never made on the host. A seccomp filter
+ * makes sure of it whatever fakeroot misses: no mode with setuid or setgid
+ * and no device node reaches the host filesystem from this process or its
+ * children (fakeroot records a refused chmod or mknod all the same). Prints
+ * one line saying what was wrong on failure and exits 1, or 3 when that
+ * was a full disk.
  */
 
 #define _GNU_SOURCE
@@ -21,13 +26,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "unpack.h"
 #include "util.h"
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
+#define ARG(i) (offsetof(struct seccomp_data, args) + (i) * sizeof(uint64_t))
+#define LD(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off))
+#define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
+#define EPERM_ SECCOMP_RET_ERRNO | EPERM
+#define SUID_SGID (S_ISUID | S_ISGID)
+/* A mode argument @a of syscall @nr: EPERM with setuid or setgid. */
+#define NO_SUID(nr, a)                                                 \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4), LD(ARG(a)),   \
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SUID_SGID, 0, 1),         \
+	RET(EPERM_), RET(SECCOMP_RET_ALLOW)
+/* A mknod mode @a: EPERM for a character or block device, or any node
+ * (a regular file too) with setuid or setgid. */
+#define NO_DEV(nr, a)                                                  \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 7), LD(ARG(a)),   \
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SUID_SGID, 4, 0),         \
+	BPF_STMT(BPF_ALU | BPF_AND | BPF_K, S_IFMT),                   \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, S_IFCHR, 2, 0),            \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, S_IFBLK, 1, 0),            \
+	RET(SECCOMP_RET_ALLOW), RET(EPERM_)
+/* An open with flags @f that creates, with mode @m: no setuid/setgid. */
+#define NO_SUID_OPEN(nr, f, m)                                         \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 6), LD(ARG(f)),   \
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_CREAT | 020000000, 0, 3),\
+	LD(ARG(m)), BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, SUID_SGID, 0, 1), \
+	RET(EPERM_), RET(SECCOMP_RET_ALLOW)
+
+/* no_privileged_files() - the seccomp filter above, on this process and
+ * every child (mkfs.erofs); openat2, whose mode it cannot see, is ENOSYS
+ * (callers fall back to openat), and so is io_uring_setup (an io_uring
+ * opens files past any filter); an x32 call kills. Return: 0 or -1 */
+static int no_privileged_files(void)
+{
+	struct sock_filter f[] = {
+		LD(offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		RET(SECCOMP_RET_KILL_PROCESS),
+		LD(offsetof(struct seccomp_data, nr)),
+		/* x32 numbers (the same calls, another table) are not ours */
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1),
+		RET(SECCOMP_RET_KILL_PROCESS),
+		NO_SUID(__NR_chmod, 1),
+		NO_SUID(__NR_fchmod, 1),
+		NO_SUID(__NR_fchmodat, 2),
+		NO_SUID(__NR_fchmodat2, 2),
+		NO_SUID(__NR_creat, 1),
+		NO_SUID_OPEN(__NR_open, 1, 2),
+		NO_SUID_OPEN(__NR_openat, 2, 3),
+		NO_DEV(__NR_mknod, 1),
+		NO_DEV(__NR_mknodat, 2),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat2, 0, 1),
+		RET(SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		RET(SECCOMP_RET_ERRNO | ENOSYS),
+		RET(SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
 
 static uint64_t env_limit(const char *name, uint64_t dflt)
 {
@@ -60,6 +138,27 @@ static const char *layer_arg(const char *arg, char diff_id[65])
 	memcpy(diff_id, arg + 7, 64);
 	diff_id[64] = '\0';
 	return arg + 7 + 64 + 1;
+}
+
+/* open_layer() - @path, or, for "/proc/self/fd/N", that descriptor as
+ * inherited (root hands blobs over so: nobody could not open them again
+ * by their path or through that link). Return: a descriptor or -1 */
+static int open_layer(const char *path)
+{
+	const char *pfx = "/proc/self/fd/";
+	char *end;
+	long n;
+
+	if (strncmp(path, pfx, strlen(pfx)))
+		return open(path, O_RDONLY | O_CLOEXEC);
+	n = strtol(path + strlen(pfx), &end, 10);
+	if (*end || n < 0 || n > INT_MAX) {
+		errno = EBADF;
+		return -1;
+	}
+	if (lseek((int)n, 0, SEEK_SET) < 0)
+		return -1;
+	return fcntl((int)n, F_DUPFD_CLOEXEC, 0);
 }
 
 /* check_diff_id() - the layer in @fd must decompress to @want. */
@@ -126,6 +225,15 @@ int main(int argc, char **argv)
 				"[sha256:DIFFID=]LAYER...\n");
 		return 2;
 	}
+	/* (Run through /proc/self/fd/N when root hands it over: named for
+	 * ps. Not dumpable: another process of the same user cannot attach.) */
+	prctl(PR_SET_NAME, "msb-unpack");
+	prctl(PR_SET_DUMPABLE, 0);
+	if (no_privileged_files() < 0) {
+		fprintf(stderr, "msb-unpack: cannot install its seccomp filter: "
+				"%s\n", strerror(errno));
+		return 1;
+	}
 	umask(022);
 	snprintf(dir, sizeof(dir), "%s/unpack.XXXXXX", argv[2]);
 	if (!mkdtemp(dir)) {
@@ -138,7 +246,7 @@ int main(int argc, char **argv)
 		goto out;
 	for (int i = 3; i < argc; i++) {
 		const char *layer = layer_arg(argv[i], diff_id);
-		int fd = open(layer, O_RDONLY | O_CLOEXEC), r;
+		int fd = open_layer(layer), r;
 
 		if (fd < 0) {
 			snprintf(why, sizeof(why), "cannot open: %s",

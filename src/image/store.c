@@ -22,8 +22,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,16 +212,117 @@ static void record_ids(const char *out, const char *const *ids, unsigned nb)
 		msb_write_file(p, buf, off, 0644);
 }
 
+/* unpack_ids() - who the helper runs as when we are root: nobody, with no
+ * groups. The kernel then refuses it device nodes, file capabilities and
+ * root's setuid programs whatever an image asks (fakeroot keeps them for
+ * mkfs.erofs), and it can reach nothing of root's it is not handed. */
+static void unpack_ids(uid_t *uid, gid_t *gid)
+{
+	struct passwd pwd, *pw = NULL;
+	char buf[1024];
+
+	/* (_r: layers convert on several threads at once) */
+	if (getpwnam_r("nobody", &pwd, buf, sizeof(buf), &pw))
+		pw = NULL;
+	*uid = pw ? pw->pw_uid : 65534;
+	*gid = pw ? pw->pw_gid : 65534;
+}
+
+/* take_image() - the image the helper made as nobody in the directory
+ * @wfd (nobody's: what a name there holds is the helper's to choose),
+ * linked at @tmp as root's without trusting that name: opened with
+ * O_NOFOLLOW, checked to be a regular file of @nuid's with one link, and
+ * given to root through that descriptor. Return: 0 or -errno */
+static int take_image(int wfd, uid_t nuid, const char *tmp)
+{
+	struct stat st;
+	int fd = openat(wfd, "out.erofs",
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), e = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		e = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_uid != nuid ||
+		 st.st_nlink != 1)
+		e = -EPERM;
+	else if (fchown(fd, 0, 0) < 0 || fchmod(fd, 0644) < 0 ||
+		 linkat(fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0)
+		e = -errno;
+	close(fd);
+	return e;
+}
+
+/* unpack_as_nobody() - in the forked child, as root: a mount namespace
+ * where @work is /tmp (nosuid, nodev) and a pid namespace whose first
+ * process becomes nobody (@uid, @gid, no groups, no_new_privs) and
+ * execs @argv. This process waits for it and exits with its status;
+ * when that first process ends, the kernel kills whatever the helper
+ * left running in its namespace (nothing of it outlives the conversion
+ * to write to the image or hold the pipe), and each dies with its
+ * parent. Never returns. */
+static void unpack_as_nobody(const char *work, uid_t uid, gid_t gid,
+			     char **argv)
+{
+	pid_t init;
+	int st;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(work, "/tmp", NULL, MS_BIND, NULL) ||
+	    mount(NULL, "/tmp", NULL,
+		  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL)) {
+		dprintf(2, "cannot give msb-unpack namespaces of its own: "
+			   "%s\n", strerror(errno));
+		_exit(1);
+	}
+	init = fork();
+	if (init < 0) {
+		dprintf(2, "cannot start msb-unpack: %s\n", strerror(errno));
+		_exit(1);
+	}
+	if (init > 0) {
+		while (waitpid(init, &st, 0) < 0)
+			if (errno != EINTR)
+				_exit(1);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+	if (setgroups(0, NULL) || setgid(gid) || setuid(uid) || !getuid() ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) || chdir("/tmp")) {
+		dprintf(2, "cannot run msb-unpack as uid %u: %s\n",
+			(unsigned)uid, strerror(errno));
+		_exit(1);
+	}
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* convert_fail() - a message for the helper's exit @status. */
+static int convert_fail(int status, const char *msg, size_t len,
+			msb_error *err)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		return msb_fail_nospace(err, "unpacking a layer");
+	return msb_fail(err, -EINVAL, "%s",
+			len ? msg : "msb-unpack failed without a word");
+}
+
 int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		      unsigned nb, const char *name, msb_error *err)
 {
 	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
-		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024];
-	char **argv, *args;
+		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024],
+		work[PATH_MAX + 16] = "", hexe[64];
+	char **argv = NULL, *args = NULL;
+	int drop = geteuid() == 0, wfd = -1, hfd = -1, *bfd = NULL, r = 0;
 	unsigned k = 0;
 	int pfd[2], status;
 	size_t len = 0;
 	ssize_t rd;
+	uid_t nuid = 0;
+	gid_t ngid = 0;
 	pid_t pid;
 
 	msb_layer_path(name, out, sizeof(out));
@@ -230,47 +337,86 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 				"msb-unpack not found at %s: reinstall msb "
 				"(./setup)",
 				helper);
-	if (geteuid() != 0 &&
-	    !msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
+	if (!msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
 		return msb_fail(err, -ENOENT,
-				"fakeroot not found: an ordinary user needs it "
-				"to keep owners and device nodes of image "
-				"layers; install it with 'sudo apt-get install "
+				"fakeroot not found: msb-unpack runs under it to "
+				"keep the owners and device nodes of image "
+				"layers without making them on this host; "
+				"install it with 'sudo apt-get install "
 				"fakeroot'");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
 	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
 	argv = calloc(nb + 8, sizeof(char *));
 	args = calloc(nb, PATH_MAX + 80);
-	if (!argv || !args) {
-		free(argv);
-		free(args);
-		return msb_fail(err, -ENOMEM, "out of memory");
+	bfd = calloc(nb, sizeof(int));
+	if (!argv || !args || !bfd) {
+		r = msb_fail(err, -ENOMEM, "out of memory");
+		goto out;
 	}
-	if (geteuid() != 0) {
-		argv[k++] = fakeroot;
-		argv[k++] = "--";
+	for (unsigned i = 0; i < nb; i++)
+		bfd[i] = -1;
+	argv[k++] = fakeroot;
+	argv[k++] = "--";
+	if (drop) {
+		/* Root hands nobody a directory of its own, seen at /tmp
+		 * in a mount namespace of the helper's (nosuid, nodev: the
+		 * home stays 0700 and unreachable), the helper and the
+		 * blobs as inherited descriptors, and takes the image
+		 * back. */
+		unpack_ids(&nuid, &ngid);
+		snprintf(work, sizeof(work), "%s/conv.XXXXXX", tmpdir);
+		if (!mkdtemp(work)) {
+			work[0] = '\0';
+			r = msb_fail_errno(err, -errno, "cannot create a "
+					   "directory in %s", tmpdir);
+			goto out;
+		}
+		wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		hfd = open(helper, O_PATH | O_CLOEXEC);
+		if (wfd < 0 || hfd < 0 ||
+		    fchownat(wfd, "", nuid, ngid, AT_EMPTY_PATH) < 0) {
+			r = msb_fail_errno(err, -errno, "cannot prepare %s",
+					   work);
+			goto out;
+		}
+		snprintf(hexe, sizeof(hexe), "/proc/self/fd/%d", hfd);
+		argv[k++] = hexe;
+		argv[k++] = "/tmp/out.erofs";
+		argv[k++] = "/tmp";
+	} else {
+		argv[k++] = helper;
+		argv[k++] = tmp;
+		argv[k++] = tmpdir;
 	}
-	argv[k++] = helper;
-	argv[k++] = tmp;
-	argv[k++] = tmpdir;
 	for (unsigned i = 0; i < nb; i++) {
-		argv[k] = args + (size_t)i * (PATH_MAX + 80);
-		snprintf(argv[k++], PATH_MAX + 80, "%s=%s", diff_ids[i],
-			 blobs[i]);
+		char *a = args + (size_t)i * (PATH_MAX + 80);
+
+		if (drop) {
+			bfd[i] = open(blobs[i], O_RDONLY | O_CLOEXEC);
+			if (bfd[i] < 0) {
+				r = msb_fail_errno(err, -errno, "cannot open %s",
+						   blobs[i]);
+				goto out;
+			}
+			snprintf(a, PATH_MAX + 80, "%s=/proc/self/fd/%d",
+				 diff_ids[i], bfd[i]);
+		} else {
+			snprintf(a, PATH_MAX + 80, "%s=%s", diff_ids[i],
+				 blobs[i]);
+		}
+		argv[k++] = a;
 	}
 	argv[k] = NULL;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(argv);
-		free(args);
-		return msb_fail_errno(err, -errno, "pipe");
+		r = msb_fail_errno(err, -errno, "pipe");
+		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
-		free(argv);
-		free(args);
+		r = msb_fail_errno(err, -errno, "fork");
 		close(pfd[0]);
 		close(pfd[1]);
-		return msb_fail_errno(err, -errno, "fork");
+		goto out;
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
@@ -278,11 +424,15 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		dup2(null, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
+		if (drop) {
+			fcntl(hfd, F_SETFD, 0);
+			for (unsigned i = 0; i < nb; i++)
+				fcntl(bfd[i], F_SETFD, 0);
+			unpack_as_nobody(work, nuid, ngid, argv);
+		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	free(argv);
-	free(args);
 	close(pfd[1]);
 	while ((rd = read(pfd[0], msg + len, sizeof(msg) - 1 - len)) > 0)
 		len += (size_t)rd;
@@ -291,23 +441,42 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		msg[--len] = '\0';
 	close(pfd[0]);
 	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-		unlink(tmp);
-		return msb_fail_nospace(err, "unpacking a layer");
-	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		unlink(tmp);
-		return msb_fail(err, -EINVAL, "%s",
-				len ? msg : "msb-unpack failed without a word");
+		r = convert_fail(status, msg, len, err);
+		goto out;
 	}
-	if (rename(tmp, out) < 0) {
-		int e = -errno;
+	/* (nobody's file: root's from here on) */
+	if (drop) {
+		int e;
 
 		unlink(tmp);
-		return msb_fail_errno(err, e, "cannot store %s", out);
+		if ((e = take_image(wfd, nuid, tmp)) < 0) {
+			r = msb_fail_errno(err, e, "cannot take the image "
+					   "msb-unpack made in %s", work);
+			goto out;
+		}
+	}
+	if (rename(tmp, out) < 0) {
+		r = msb_fail_errno(err, -errno, "cannot store %s", out);
+		unlink(tmp);
+		goto out;
 	}
 	record_ids(out, diff_ids, nb);
-	return 0;
+out:
+	if (work[0])
+		msb_rm_rf(work);
+	if (wfd >= 0)
+		close(wfd);
+	if (hfd >= 0)
+		close(hfd);
+	for (unsigned i = 0; bfd && i < nb; i++)
+		if (bfd[i] >= 0)
+			close(bfd[i]);
+	free(bfd);
+	free(argv);
+	free(args);
+	return r;
 }
 
 int msb_image_diff_ids(json_object *cfg, unsigned n, const char **out,

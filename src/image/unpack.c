@@ -18,8 +18,10 @@
  * what the earlier ones made (unpack_deletions()), then its entries are
  * written with the whiteouts kept, so the disks below stay hidden too.
  *
- * Owners, modes, device nodes and trusted.* xattrs need root; an ordinary
- * user runs this under fakeroot(1), which records them for mkfs.erofs.
+ * Owners, modes, device nodes and xattrs are asked for as the layer says;
+ * msb-unpack runs this without privileges, under fakeroot(1), which
+ * records them for mkfs.erofs, and behind a seccomp filter that keeps
+ * setuid bits and device nodes off the host filesystem (msb-unpack.c).
  */
 
 #define _GNU_SOURCE

@@ -139,6 +139,8 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	json_object *x;
 	char why[512] = "";
 	struct msb_fuse_opts fo = { 0 };
+	uid_t owner_uid = getuid();
+	gid_t owner_gid = getgid();
 	int r;
 
 	if (!kind || !guest || strlen(guest) >= sizeof(v->guest))
@@ -147,6 +149,12 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	snprintf(v->guest, sizeof(v->guest), "%s", guest);
 	v->ro = json_object_object_get_ex(o, "ro", &x) &&
 		json_object_get_boolean(x);
+	/* Whose the host files are (as root: the directory's owner's). */
+	if ((!strcmp(kind, "host") || !strcmp(kind, "volume")) && src)
+		msb_fs_passthrough_owner(src, &owner_uid, &owner_gid);
+	else if (!strcmp(kind, "plugin") && jstr(o, "dir"))
+		msb_fs_passthrough_owner(jstr(o, "dir"), &owner_uid,
+					 &owner_gid);
 	if (!strcmp(kind, "host") && src &&
 	    json_object_object_get_ex(o, "overlay_mib", &x)) {
 		/* The host directory under a RAM upper: the guest's changes
@@ -215,11 +223,12 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	fo.read_only = v->ro;
 	fo.direct_io = json_object_object_get_ex(o, "direct_io", &x) &&
 		       json_object_get_boolean(x);
-	/* Files of the supervisor's user are root's in the guest, and what
-	 * guest root creates is the supervisor's user's on the host. */
+	/* Files of the volume's owner (the supervisor's user, or as root
+	 * the directory's owner) are root's in the guest, and what guest
+	 * root creates is theirs on the host. */
 	fo.map_ids = 1;
-	fo.host_uid = getuid();
-	fo.host_gid = getgid();
+	fo.host_uid = owner_uid;
+	fo.host_gid = owner_gid;
 	v->fuse = msb_fuse_new(v->be.ops, v->be.state, &fo);
 	if (!v->fuse)
 		return msb_fail(err, -ENOMEM, "volume %s: cannot start a FUSE "

@@ -8,6 +8,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -20,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, Msb, unique
+from conftest import MSB, ROOT, Msb, unique
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
 import build  # noqa: E402
@@ -158,6 +159,14 @@ def test_layers_as_the_image_says(img, multi):
     # directories keep their own mtime, not the time of the conversion
     # that added their entries (the layers' tar says 1700000000)
     assert sh(img, multi, "stat -c %Y /bin /usr/bin /sbin") == "1700000000\n" * 3
+    # What sudo and ping rely on works for the image's user (uid 1000):
+    # a setuid root program runs as root, a program with cap_net_raw opens
+    # a raw socket; the same program without either does neither. (The
+    # host never held these bits: test_unpack_never_makes_host_privileges.)
+    out = sh(img, multi, "id -u; /data/privs-suid euid; /data/privs euid; "
+             "/data/privs-cap raw; /data/privs raw; stat -c '%u %a' /data/privs-suid")
+    assert out == "1000\neuid 0\neuid 1000\nraw ok\nraw Operation not permitted\n" \
+        "0 4755\n", out
     assert sh(img, multi, "readlink /data/link; cat /data/link /data/c") == "a\nalpha\nfrom zstd\n"
     # The whiteout hides the file; the opaque dir hides everything below.
     assert sh(img, multi, "ls -A /opq; test -e /data/gone.txt || echo gone") == "new\ngone\n"
@@ -956,3 +965,148 @@ def test_https_registry_never_falls_back_to_plain_http(https_front, tmp_path):
     assert f"sends us for a token to {https_front['plain']}/token, which is " \
         "not https: refused" in err, err
     assert https_front["seen"] == [], https_front["seen"]
+
+
+# ---- what a layer asks for never becomes a host privilege -------------------
+
+def descendants(pid):
+    """Every live process below @pid."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def test_unpack_never_makes_host_privileges(registry, tmp_path):
+    """Setuid and setgid programs, device nodes and file capabilities of an
+    image exist only inside its EROFS disk: msb-unpack runs without
+    privileges (under fakeroot; as root, as nobody) behind a seccomp
+    filter, so even killed in the middle of a layer (here, with the pull
+    that ran it) it leaves none of them on the host."""
+    cap = "\x01\x00\x00\x02\x00\x20" + "\x00" * 14  # CAP_NET_RAW, effective
+    t = build.Tar()
+    t.dir("p")
+    t.add("p/suid", data=b"#!/bin/sh\n", mode=0o4755)
+    t.add("p/sgid", data=b"#!/bin/sh\n", mode=0o2755)
+    t.add("p/null", tarfile.CHRTYPE, mode=0o666, major=1, minor=3)
+    t.add("p/disk", tarfile.BLKTYPE, mode=0o660, major=8, minor=0)
+    t.add("p/cap", data=b"#!/bin/sh\n", mode=0o755,
+          xattrs={"security.capability": cap})
+    # (time to be caught in: the layer goes on with 64 MiB of zeros)
+    t.add("p/zz", data=bytes(64 << 20))
+    name = unique("privs")
+    build.Registry(f"http://{registry['host']}").push(
+        name, "1", build.Image([(t.raw(), "gzip")]))
+    m = Msb(str(tmp_path / "home"))
+    pull = subprocess.Popen([MSB, "pull", "-q", f"{registry['host']}/{name}:1"],
+                            env=m.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    tmp = os.path.join(m.home, "layers", "tmp")
+    end = time.time() + 120
+    try:
+        while time.time() < end and pull.poll() is None:
+            if any("suid" in files for _, _, files in os.walk(tmp)):
+                break
+            time.sleep(0.002)
+        unpackers = [p for p in descendants(pull.pid) if comm(p) == "msb-unpack"]
+        assert unpackers, "the pull ended before its layer was half unpacked"
+    finally:
+        # msb crashes, and its helper with it.
+        pull.kill()
+        pull.wait()
+    for p in unpackers:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # (as root it dies with msb: a pid namespace of its own)
+    left, bad = [], []
+    for root, dirs, files in os.walk(tmp):
+        for n in dirs + files:
+            path = os.path.join(root, n)
+            st = os.lstat(path)
+            left.append(n)
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                bad.append(f"{n}: a device node")
+            if not stat.S_ISDIR(st.st_mode) and st.st_mode & 0o6000:
+                bad.append(f"{n}: mode {st.st_mode & 0o7777:o}")
+            if not stat.S_ISLNK(st.st_mode) and \
+                    "security.capability" in os.listxattr(path):
+                bad.append(f"{n}: a file capability")
+            if os.geteuid() == 0 and st.st_uid == 0:
+                bad.append(f"{n}: root's")
+    assert bad == [], bad
+    # What the kill interrupted was there to check, and a prune takes it
+    # away once it is old enough not to be a pull in progress.
+    assert "suid" in left and "null" in left, left
+    for n in os.listdir(tmp):
+        os.utime(os.path.join(tmp, n), (time.time() - 86400,) * 2)
+    m.out("image", "prune")
+    assert os.listdir(tmp) == [], os.listdir(tmp)
+    # Unharmed, the same pull gives the guest all of it (booted elsewhere:
+    # test_layers_as_the_image_says); here the store has the disk.
+    assert m.out("pull", "-q", f"{registry['host']}/{name}:1").startswith("pulled")
+
+
+def stand_in_helper(tmp_path, body):
+    """A helper that a hostile layer has taken over (MSB_UNPACK points msb
+    at it): a shell script run as msb-unpack is, doing @body."""
+    p = tmp_path / "evil-unpack"
+    p.write_text("#!/bin/sh\n" + body)
+    os.chmod(p, 0o755)
+    return {"MSB_UNPACK": str(p)}
+
+
+def test_unpack_helper_taken_over_gets_root_nothing(registry, tmp_path):
+    """As root, what the helper (nobody) leaves is taken without trusting
+    a name in its directory: an out.erofs that is a symlink to a file of
+    root's is refused, not chowned, chmodded and stored through. What it
+    leaves running dies with it (a pid namespace of its own), so the pull
+    neither hangs on its output nor leaves it behind."""
+    if os.geteuid() != 0:
+        pytest.skip("the helper drops to nobody only when msb runs as root")
+    victim = tmp_path / "victim"
+    victim.write_text("root's secret\n")
+    os.chmod(victim, 0o600)
+    t = build.Tar()
+    t.add("f", data=b"x")
+    name = unique("evil")
+    build.Registry(f"http://{registry['host']}").push(
+        name, "1", build.Image([(t.raw(), "gzip")]))
+    r = f"{registry['host']}/{name}:1"
+    m = Msb(str(tmp_path / "home"))
+    p = m("pull", "-q", r, env=stand_in_helper(
+        tmp_path, f"ln -s {victim} /tmp/out.erofs\n"))
+    assert p.returncode == 1, p
+    assert b"cannot take the image msb-unpack made" in p.stderr, p.stderr
+    st = os.stat(victim)
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o600), st
+    layers = os.path.join(m.home, "layers")
+    assert not [n for n in os.listdir(layers)
+                if os.path.islink(os.path.join(layers, n))], os.listdir(layers)
+    # A process it leaves behind holding the pipe: killed with it.
+    marker = str(3000 + int.from_bytes(os.urandom(2), "big") % 1000)
+    p = m("pull", "-q", r, timeout=120, env=stand_in_helper(
+        tmp_path, f"sleep {marker} &\necho 'broken on purpose'\nexit 1\n"))
+    assert p.returncode == 1 and b"broken on purpose" in p.stderr, p
+    left = subprocess.run(["pgrep", "-f", f"^sleep {marker}$"],
+                          capture_output=True, text=True).stdout
+    assert left == "", left

@@ -29,7 +29,8 @@ def as_user():
     tree = os.path.join(root, "msb")
     shutil.copytree(BUILD, tree, symlinks=True,
                     ignore=shutil.ignore_patterns("obj", "tests", "fuzz"))
-    home = os.path.join(pw.pw_dir, "msb-home-test")
+    # (one per run: two runs on one machine share the user, not its state)
+    home = os.path.join(pw.pw_dir, f"msb-home-test-{os.getpid()}")
     shutil.rmtree(home, ignore_errors=True)
 
     def run(*args, timeout=180):
@@ -61,7 +62,9 @@ def test_ordinary_user_lifecycle(as_user):
 
 def test_ordinary_user_volume(as_user, tmp_path):
     """A host directory of an ordinary user's: its files are root's in the
-    guest, and what guest root creates there is the user's on the host."""
+    guest, and what guest root creates there is the user's on the host; a
+    chown or a setuid bit in the guest stays the guest's (an xattr), never
+    refused and never the host file's."""
     pw = pwd.getpwnam(USER)
     d = tempfile.mkdtemp(prefix="msb-user-vol-")
     try:
@@ -72,12 +75,18 @@ def test_ordinary_user_volume(as_user, tmp_path):
             os.chown(p, pw.pw_uid, pw.pw_gid)
         p = as_user("run", "--rm", "-v", f"{d}:/d", "--", "sh", "-c",
                     "stat -c '%u:%g %n' /d/mine; cat /d/mine; "
-                    "echo new > /d/made; mkdir /d/dir; stat -c '%u:%g' /d/made")
+                    "echo new > /d/made; mkdir /d/dir; stat -c '%u:%g' /d/made; "
+                    "chown 1234:5678 /d/dir && chmod 4755 /d/made && "
+                    "stat -c '%u:%g %a' /d/dir /d/made")
         assert p.returncode == 0, p
-        assert p.stdout == b"0:0 /d/mine\nuser's\n0:0\n", p.stdout
+        assert p.stdout == b"0:0 /d/mine\nuser's\n0:0\n1234:5678 755\n0:0 4755\n", \
+            p.stdout
         for n in ("made", "dir"):
             st = os.stat(os.path.join(d, n))
             assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid), n
+            assert st.st_mode & 0o7777 == 0o755, (n, oct(st.st_mode))
+        assert os.getxattr(os.path.join(d, "dir"), "user.containers.override_stat") \
+            == b"1234:5678:0755"
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

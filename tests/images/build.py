@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -182,8 +183,25 @@ class Registry:
         return sha(idx)
 
 
+# security.capability, VFS_CAP_REVISION_2 with the effective bit:
+# cap_net_raw permitted and effective (ping's "cap_net_raw=ep").
+CAP_NET_RAW_EP = "\x01\x00\x00\x02\x00\x20\x00\x00" + "\x00" * 12
+
+
+def privs_binary():
+    """tests/images/privs.c, static (musl), for the guest."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "privs.c")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "privs")
+        subprocess.run(["musl-gcc", "-static", "-Os", "-s", "-o", out, src],
+                       check=True)
+        with open(out, "rb") as f:
+            return f.read()
+
+
 def multi_layers():
-    """Three layers: busybox; files of every kind; deletions (zstd)."""
+    """Three layers: busybox; files of every kind, setuid and
+    file-capability programs among them; deletions (zstd)."""
     l2 = Tar()
     l2.dir("data", 0o755, 1000, 1000)
     l2.add("data/a", data=b"alpha\n", mode=0o640, uid=1000, gid=1000,
@@ -194,6 +212,11 @@ def multi_layers():
     l2.add("data/null", tarfile.CHRTYPE, mode=0o666, major=1, minor=3)
     l2.add("data/gone.txt", data=b"deleted later\n")
     l2.add("data/setuid", data=b"#!/bin/sh\n", mode=0o4755)
+    privs = privs_binary()
+    l2.add("data/privs-suid", data=privs, mode=0o4755)
+    l2.add("data/privs-cap", data=privs, mode=0o755,
+           xattrs={"security.capability": CAP_NET_RAW_EP})
+    l2.add("data/privs", data=privs, mode=0o755)
     l2.dir("opq")
     l2.add("opq/keep1", data=b"1")
     l2.add("opq/keep2", data=b"2")

@@ -773,24 +773,43 @@ TEST(fs_passthrough_host_view)
 			     -EEXIST);
 		forget(&t, f.nodeid, 1);
 	}
-	/* as root, no setuid or setgid programs on the host (directories
-	 * keep setgid) */
-	if (geteuid() == 0) {
+	/* setuid and setgid are the guest's only, root or not: kept in the
+	 * override, never on the host file (directories keep setgid) */
+	{
 		struct fuse_setattr_in si = { .valid = FATTR_MODE,
 					      .mode = 04755 };
 		struct fuse_entry_out f;
+		struct fuse_attr_out ao;
 		uint64_t ffh;
+		char gpath[600];
 
+		snprintf(gpath, sizeof(gpath), "%s/g.txt", dir);
 		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
-				  END), -EPERM);
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.mode, S_IFREG | 04755);
+		CHECK_EQ_INT(stat(gpath, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 0755);
 		si.mode = 02755;
 		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
-				  END), -EPERM);
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.mode, S_IFREG | 02755);
+		CHECK_EQ_INT(stat(gpath, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 0755);
+		/* back to plain: no override left on the host file */
 		si.mode = 0755;
 		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
 				  END), 0);
-		CHECK_EQ_INT(create(&t, 1, "suid", 04755, O_RDWR, &f, &ffh),
-			     -EPERM);
+		CHECK(getxattr(gpath, "user.containers.override_stat", NULL,
+			       0) < 0);
+		CHECK_EQ_INT(create(&t, 1, "suid", 04755, O_RDWR, &f, &ffh), 0);
+		CHECK_EQ_INT(f.attr.mode, S_IFREG | 04755);
+		snprintf(gpath, sizeof(gpath), "%s/suid", dir);
+		CHECK_EQ_INT(stat(gpath, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 0755);
+		CHECK_EQ_INT(release(&t, f.nodeid, ffh, 0), 0);
+		forget(&t, f.nodeid, 1);
 		si.mode = 02775;
 		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
 				  END), 0);
@@ -954,6 +973,188 @@ TEST(fs_passthrough_nothing_by_name_after_create)
 out:
 	umask(old);
 	msb_rm_rf(top);
+}
+
+/* ---- passthrough: the guest's owners never become the host's ------------- */
+
+#define OVR "user.containers.override_stat"
+
+TEST(fs_passthrough_guest_owners)
+{
+	struct msb_fs_backend be;
+	struct ts t;
+	struct fuse_entry_out e, d;
+	struct fuse_attr_out ao;
+	char dir[256], path[512], err[256], val[64];
+	uid_t ou = geteuid() == 0 ? 4242 : geteuid();
+	gid_t og = geteuid() == 0 ? 4343 : getegid();
+	struct stat st;
+	uint64_t fh;
+	ssize_t n;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	/* As root, the volume is another user's: what the guest makes is
+	 * given to that user. */
+	if (geteuid() == 0)
+		CHECK_EQ_INT(chown(dir, ou, og), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
+		     0);
+	if (ts_open(&t, &be, NULL))
+		goto out;
+	CHECK_EQ_INT(create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	CHECK_EQ_INT(mkdir_(&t, 1, "d", &d), 0);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	CHECK_EQ_INT(stat(path, &st), 0);
+	CHECK_EQ_INT(st.st_uid, ou);
+	CHECK_EQ_INT(st.st_gid, og);
+	CHECK_EQ_INT(e.attr.uid, ou);
+	/* A chown in the guest: its view changes, the host file does not. */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_UID | FATTR_GID,
+					      .uid = 1234, .gid = 5678 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.uid, 1234);
+		CHECK_EQ_INT(ao.attr.gid, 5678);
+		CHECK_EQ_INT(stat(path, &st), 0);
+		CHECK_EQ_INT(st.st_uid, ou);
+		CHECK_EQ_INT(st.st_gid, og);
+		n = getxattr(path, OVR, val, sizeof(val) - 1);
+		CHECK(n > 0);
+		val[n > 0 ? n : 0] = '\0';
+		CHECK_STR(val, "1234:5678:0644");
+		/* and it stays: a fresh lookup sees it */
+		forget(&t, e.nodeid, 1);
+		CHECK_EQ_INT(lookup(&t, 1, "f", &e), 0);
+		CHECK_EQ_INT(e.attr.uid, 1234);
+		/* setuid on top of it: the guest's, not the host's */
+		si.valid = FATTR_MODE;
+		si.mode = 04711;
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.mode, S_IFREG | 04711);
+		CHECK_EQ_INT(ao.attr.uid, 1234);
+		CHECK_EQ_INT(stat(path, &st), 0);
+		CHECK_EQ_INT(st.st_mode & 07777, 0711);
+		CHECK_EQ_INT(st.st_uid, ou);
+	}
+	/* The guest can neither read, list, set nor remove the override. */
+	{
+		struct fuse_getxattr_in gi = { .size = 256 };
+		struct fuse_setxattr_in xi = { .size = 5 };
+
+		CHECK_EQ_INT(call(&t, FUSE_GETXATTR, e.nodeid, &gi, sizeof(gi),
+				  OVR, sizeof(OVR), END), -ENODATA);
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, e.nodeid, &xi, 8, OVR,
+				  sizeof(OVR), "0:0:0", (size_t)5, END), -EPERM);
+		CHECK_EQ_INT(call(&t, FUSE_REMOVEXATTR, e.nodeid, OVR,
+				  sizeof(OVR), END), -EPERM);
+		CHECK_EQ_INT(call(&t, FUSE_SETXATTR, e.nodeid, &xi, 8,
+				  "user.mine", (size_t)10, "hello", (size_t)5,
+				  END), 0);
+		CHECK_EQ_INT(call(&t, FUSE_LISTXATTR, e.nodeid, &gi, sizeof(gi),
+				  END), 0);
+		CHECK_EQ_INT(t.rlen, 10);
+		CHECK_MEM(t.body, "user.mine", 10);
+		gi.size = 0;
+		CHECK_EQ_INT(call(&t, FUSE_LISTXATTR, e.nodeid, &gi, sizeof(gi),
+				  END), 0);
+		CHECK_EQ_INT(((struct fuse_getxattr_out *)t.body)->size, 10);
+	}
+	/* Back to the host's own owner and a plain mode: nothing kept. */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_UID | FATTR_GID |
+							FATTR_MODE,
+					      .uid = ou, .gid = og,
+					      .mode = 0644 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		CHECK(getxattr(path, OVR, NULL, 0) < 0 && errno == ENODATA);
+	}
+	/* What a directory holds: the same. */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_UID, .uid = 7 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), 0);
+		snprintf(path, sizeof(path), "%s/d", dir);
+		CHECK_EQ_INT(stat(path, &st), 0);
+		CHECK_EQ_INT(st.st_uid, ou);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.uid, 7);
+	}
+	/* A setgid directory of the guest's group hands it down, as the
+	 * guest sees it, and its setgid to a new directory. */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_GID | FATTR_MODE,
+					      .gid = 4321, .mode = 02775 };
+		struct fuse_entry_out c, sd;
+		struct fuse_mkdir_in mi = { .mode = 0755 };
+
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, d.nodeid, &si, sizeof(si),
+				  END), 0);
+		CHECK_EQ_INT(create(&t, d.nodeid, "child", 0644, O_RDWR, &c,
+				    &fh), 0);
+		CHECK_EQ_INT(c.attr.gid, 4321);
+		CHECK_EQ_INT(release(&t, c.nodeid, fh, 0), 0);
+		CHECK_EQ_INT(call(&t, FUSE_MKDIR, d.nodeid, &mi, sizeof(mi),
+				  "sub", (size_t)4, END), 0);
+		memcpy(&sd, t.body, sizeof(sd));
+		CHECK_EQ_INT(sd.attr.mode, S_IFDIR | 02755);
+		CHECK_EQ_INT(sd.attr.gid, 4321);
+		forget(&t, c.nodeid, 1);
+		forget(&t, sd.nodeid, 1);
+	}
+	/* A guest user's new nodes are theirs in the guest (what the file
+	 * channel writes as a user stays that user's to write again), the
+	 * volume owner's on the host. A fifo cannot carry the override: it
+	 * is made, and chmod works on it, shown as the host has it. */
+	{
+		struct fuse_entry_out u, f;
+		struct fuse_mknod_in mi = { .mode = S_IFIFO | 0644 };
+		struct fuse_setattr_in si = { .valid = FATTR_MODE,
+					      .mode = 0600 };
+
+		t.uid = 1000;
+		t.gid = 1001;
+		CHECK_EQ_INT(create(&t, 1, "byuser", 0640, O_RDWR, &u, &fh), 0);
+		CHECK_EQ_INT(u.attr.uid, 1000);
+		CHECK_EQ_INT(u.attr.gid, 1001);
+		CHECK_EQ_INT(u.attr.mode, S_IFREG | 0640);
+		CHECK_EQ_INT(release(&t, u.nodeid, fh, 0), 0);
+		snprintf(path, sizeof(path), "%s/byuser", dir);
+		CHECK_EQ_INT(stat(path, &st), 0);
+		CHECK_EQ_INT(st.st_uid, ou);
+		CHECK_EQ_INT(st.st_gid, og);
+		n = getxattr(path, OVR, val, sizeof(val) - 1);
+		CHECK(n > 0);
+		val[n > 0 ? n : 0] = '\0';
+		CHECK_STR(val, "1000:1001:0640");
+		/* in a setgid directory: its group, as the guest sees it */
+		CHECK_EQ_INT(call(&t, FUSE_MKNOD, d.nodeid, &mi, sizeof(mi),
+				  "fifo", (size_t)5, END), 0);
+		memcpy(&f, t.body, sizeof(f));
+		CHECK_EQ_INT(f.attr.mode, S_IFIFO | 0644);
+		CHECK_EQ_INT(f.attr.uid, ou);
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, f.nodeid, &si, sizeof(si),
+				  END), 0);
+		memcpy(&ao, t.body, sizeof(ao));
+		CHECK_EQ_INT(ao.attr.mode, S_IFIFO | 0600);
+		t.uid = t.gid = 0;
+		forget(&t, u.nodeid, 1);
+		forget(&t, f.nodeid, 1);
+	}
+	forget(&t, e.nodeid, 1);
+	forget(&t, d.nodeid, 1);
+	ts_close(&t);
+out:
+	msb_rm_rf(dir);
 }
 
 TEST(fs_passthrough_no_escape)
