@@ -274,7 +274,10 @@ static void unpack_as_nobody(const char *work, uid_t uid, gid_t gid,
 	    mount(NULL, "/tmp", NULL,
 		  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL)) {
 		dprintf(2, "cannot give msb-unpack namespaces of its own: "
-			   "%s\n", strerror(errno));
+			   "%s (as root, msb unpacks layers as nobody in "
+			   "mount and pid namespaces, which needs "
+			   "CAP_SYS_ADMIN; without it, pull as an ordinary "
+			   "user)\n", strerror(errno));
 		_exit(1);
 	}
 	init = fork();

@@ -1110,3 +1110,13 @@ def test_unpack_helper_taken_over_gets_root_nothing(registry, tmp_path):
     left = subprocess.run(["pgrep", "-f", f"^sleep {marker}$"],
                           capture_output=True, text=True).stdout
     assert left == "", left
+    # Root without CAP_SYS_ADMIN (a container's root) cannot make those
+    # namespaces: it is told so, and what to do, and nothing is left.
+    if shutil.which("setpriv"):
+        p = subprocess.run(["setpriv", "--bounding-set=-sys_admin", MSB,
+                            "pull", "-q", r], env=m.env, capture_output=True,
+                           timeout=120)
+        assert p.returncode == 1, p
+        assert b"needs CAP_SYS_ADMIN; without it, pull as an ordinary user" \
+            in p.stderr, p.stderr
+        assert os.listdir(os.path.join(layers, "tmp")) == []
