@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* artifact.c - libFuzzer target: a sandbox artifact as a registry may
+/* artifact.c - libFuzzer target: a sandbox or snapshot artifact as a registry may
  * send it (src/sync/artifact.c, chunks.c, record.c)
  *
  * The first byte picks what the rest is: 0 a manifest, 1 a config blob
- * (parsed, and if it passes, made a record config as an untrusted pull
- * makes it), 2 a chunk blob decompressed into the size the next two bytes
- * give. Nothing may read or write out of bounds, and what passes must hold
+ * (the next byte's low bit: a sandbox's or a snapshot's; parsed, and if
+ * it passes, made a record config as an untrusted pull makes it), 2 a
+ * chunk blob decompressed into the size the next two bytes give. Nothing may read or write out of bounds, and what passes must hold
  * what the checks promise.
  *
  * Build and run: make build/fuzz/artifact && build/fuzz/artifact -max_total_time=60
@@ -20,6 +20,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 
+static void check_map(const struct msb_disk_map *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].off + m->v[i].len > m->size ||
+		    m->v[i].len > m->chunk ||
+		    (i && m->v[i].off <= m->v[i - 1].off))
+			__builtin_trap();
+}
+
 static void config(const char *p, size_t n)
 {
 	struct msb_artifact a;
@@ -27,15 +36,18 @@ static void config(const char *p, size_t n)
 	char dropped[256];
 	msb_error err;
 
-	if (msb_artifact_parse(p, n, &a, &err) < 0)
+	if (n < 1 || msb_artifact_parse(p + 1, n - 1,
+					p[0] & 1 ? MSB_KIND_SNAPSHOT :
+						   MSB_KIND_SANDBOX,
+					&a, &err) < 0)
 		return;
 	if (a.cpus < 1 || a.cpus > 64 || !a.config)
 		__builtin_trap();
-	for (size_t i = 0; i < a.map.n; i++)
-		if (a.map.v[i].off + a.map.v[i].len > a.map.size ||
-		    a.map.v[i].len > a.map.chunk ||
-		    (i && a.map.v[i].off <= a.map.v[i - 1].off))
-			__builtin_trap();
+	check_map(&a.map);
+	check_map(&a.snap.ram);
+	check_map(&a.snap.state);
+	if (a.snap.ram.size && a.snap.ram.size != a.memory_mib << 20)
+		__builtin_trap();
 	if (msb_sync_record_config(a.config, 0, &cfg, dropped,
 				   sizeof(dropped), &err) == 0) {
 		if (json_object_object_get_ex(cfg, "volumes", NULL) ||

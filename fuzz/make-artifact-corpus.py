@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Seeds for fuzz/artifact.c: a sandbox manifest, a config blob (with
-volumes, secrets and a network policy to drop) and a zstd chunk, each
-behind the byte that selects it."""
+volumes, secrets and a network policy to drop), a snapshot's manifest and
+config blob (with the maps of its RAM and device state) and a zstd chunk,
+each behind the bytes that select it."""
 
 import hashlib
 import json
@@ -49,9 +50,23 @@ man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+j
                   "digest": d(cfgb), "size": len(cfgb)},
        "layers": [{"mediaType": "application/vnd.microsandbox.disk.chunk.v1+zstd",
                    "digest": d(chunk), "size": len(chunk)}]}
+snap = dict(cfg)
+snap["snapshot"] = {
+    "kind": "full", "reason": "", "engine": "7.2.19", "source": "dev",
+    "created_at": 1700000000, "next_stream": 12,
+    "ram": {"size": 512 << 20, "chunk_size": 1 << 20, "compression": "zstd",
+            "chunks": [[0, 1 << 20, d(chunk), d(raw), len(chunk)]]},
+    "state": {"size": 4096, "chunk_size": 1 << 20, "compression": "zstd",
+              "chunks": [[0, 4096, d(chunk), d(raw), len(chunk)]]}}
+snapb = json.dumps(snap).encode()
+sman = dict(man, artifactType="application/vnd.microsandbox.snapshot.v1+json")
+sman["config"] = {"mediaType": "application/vnd.microsandbox.snapshot.config.v1+json",
+                  "digest": d(snapb), "size": len(snapb)}
 seeds = {
     "manifest": b"\x00" + json.dumps(man).encode(),
-    "config": b"\x01" + cfgb,
+    "config": b"\x01\x00" + cfgb,
+    "snapshot-manifest": b"\x00" + json.dumps(sman).encode(),
+    "snapshot-config": b"\x01\x01" + snapb,
     "chunk": b"\x02" + (len(raw) - 1).to_bytes(2, "big") + chunk,
 }
 for name, data in seeds.items():

@@ -919,8 +919,9 @@ typedef struct msb_sync_opts {
 	const char *ref;         /* push: REGISTRY/REPO[:TAG], or a TAG of the
 				  * default repository; NULL: where it was
 				  * last pushed or pulled, else REMOTE/NAME */
-	const char *name;        /* pull: the local sandbox (default: the
-				  * repository's last component) */
+	const char *name;        /* pull: the local sandbox or snapshot
+				  * (default: the repository's last
+				  * component) */
 	int insecure;            /* plain http to a non-loopback registry */
 	int force;               /* push: replace what another machine pushed
 				  * to that tag since; pull: replace a local
@@ -935,7 +936,7 @@ typedef struct msb_sync_opts {
 } msb_sync_opts;
 
 typedef struct msb_sync_info {
-	char name[64];           /* the local sandbox */
+	char name[64];           /* the local sandbox (or snapshot) */
 	char reference[600];     /* canonical: where it went or came from */
 	char digest[80];         /* the artifact's manifest */
 	char parent[80];         /* the push it was based on, "" if none */
@@ -963,9 +964,32 @@ MSB_API int msb_sandbox_push(const char *name, const msb_sync_opts *o,
  * nothing is left behind on failure. An existing sandbox of that name is
  * replaced only when it has not changed since its last push or pull, or
  * with @o->force (MSB_E_CONFLICT otherwise); never while it runs.
- * MSB_E_KIND when @ref is an image. */
+ * MSB_E_KIND when @ref holds an image or a snapshot (the message says
+ * which: msb_image_pull() or msb_snapshot_pull() takes it). */
 MSB_API int msb_sandbox_pull(const char *ref, const msb_sync_opts *o,
 			     msb_sync_info *out, msb_error *err);
+
+/* msb_snapshot_push() - push snapshot @snap (docs/snapshots.md) as an
+ * artifact of its own type: its disk, and for a full snapshot its RAM
+ * (the pages the guest touched) and device state, in chunks as a
+ * sandbox's disk goes; checked against its integrity record first
+ * (MSB_E_DAMAGED). @o->ref as for msb_sandbox_push(), defaulting to where
+ * it was last pushed or pulled, else REMOTE/SNAP. A snapshot never
+ * changes, so a push to where it already is sends nothing (up_to_date);
+ * a tag holding anything else is replaced only with @o->force
+ * (MSB_E_CONFLICT). */
+MSB_API int msb_snapshot_push(const char *snap, const msb_sync_opts *o,
+			      msb_sync_info *out, msb_error *err);
+/* msb_snapshot_pull() - @ref (a reference, or a bare NAME under the
+ * remote) into snapshot @o->name (default: the repository's last
+ * component), every chunk verified and its image pulled, with a fresh
+ * integrity record: msb_snapshot_restore() then resumes its machine here
+ * (a full snapshot needs the QEMU version that took it). A snapshot of
+ * that name is replaced only with @o->force (MSB_E_EXISTS) and never
+ * while sandboxes restored from it exist (MSB_E_BUSY); MSB_E_KIND when
+ * @ref holds a sandbox or an image (the message says which). */
+MSB_API int msb_snapshot_pull(const char *ref, const msb_sync_opts *o,
+			      msb_sync_info *out, msb_error *err);
 
 /* msb_sandbox_set_sync() - with @on, sandbox @name pushes itself
  * (msb_sandbox_push(), to where it was last pushed or pulled, else

@@ -51,7 +51,12 @@ void cli_sync_progress(void *ctx, const msb_sync_progress *p);
 /* cli_sync_done() - clear the progress line before the result. */
 void cli_sync_done(struct cli_sync_display *d);
 /* cli_print_push() - the result line of a push that started at @t0_ms. */
-void cli_print_push(const msb_sync_info *i, uint64_t t0_ms, FILE *f);
+void cli_print_push(const msb_sync_info *i, int snapshot, uint64_t t0_ms,
+		    FILE *f);
+/* cli_print_sync_json() - a push's or a pull's result as a JSON object
+ * (--format json). */
+void cli_print_sync_json(const msb_sync_info *i, int snapshot,
+			 uint64_t t0_ms, FILE *f);
 /* cli_fmt_mb() - "12.3 MB", "4.0 kB": transfers, as pulls show them. */
 void cli_fmt_mb(uint64_t b, char *buf, size_t n);
 

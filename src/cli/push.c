@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "util.h"
 
@@ -14,10 +16,11 @@ static int cmd_push(int argc, char **argv);
 
 const struct verb verb_push = {
 	.name = "push",
-	.summary = "Push a sandbox to a registry",
+	.summary = "Push a sandbox or a snapshot to a registry",
 	.fn = cmd_push,
 	.help =
 	"Usage: msb push [OPTIONS] NAME [REF]\n"
+	"       msb push [OPTIONS] --snapshot SNAP [REF]\n"
 	"\n"
 	"Send sandbox NAME to an OCI registry as an artifact: its writable\n"
 	"disk in content-addressed chunks and its configuration (the image by\n"
@@ -29,22 +32,33 @@ const struct verb verb_push = {
 	"instant: its filesystems synced, the guest paused while its disk is\n"
 	"copied (well under a second for most disks), then running on.\n"
 	"\n"
+	"With --snapshot, snapshot SNAP ('msb snapshot') goes instead: its\n"
+	"disk and, for a snapshot of a running sandbox, the memory and device\n"
+	"state, so that 'msb pull' and 'msb restore' on another machine resume\n"
+	"it with its processes running.\n"
+	"\n"
 	"REF is REGISTRY/REPOSITORY[:TAG], or a TAG of the default place,\n"
 	"which is where NAME was last pushed or pulled, else REMOTE/NAME:latest\n"
 	"('msb remote set').\n"
 	"\n"
 	"Options:\n"
+	"      --snapshot SNAP    push snapshot SNAP, not a sandbox\n"
 	"  -f, --force            replace what another machine pushed to that\n"
 	"                         tag since this sandbox's last push or pull\n"
 	"      --insecure         plain http to a registry not on loopback\n"
 	"  -q, --quiet            no progress, only the result line\n"
+	"      --format FORMAT    table (default) or json\n"
 	"  -h, --help             show this help\n",
 };
 
+enum { OPT_SNAPSHOT = 256, OPT_FORMAT };
+
 static const struct option opts[] = {
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "force", no_argument, NULL, 'f' },
 	{ "insecure", no_argument, NULL, 'k' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -119,15 +133,59 @@ void cli_sync_done(struct cli_sync_display *d)
 	d->shown = 0;
 }
 
-void cli_print_push(const msb_sync_info *i, uint64_t t0_ms, FILE *f)
+void cli_print_push(const msb_sync_info *i, int snapshot, uint64_t t0_ms,
+		    FILE *f)
 {
 	char sz[32];
 
 	cli_fmt_mb(i->bytes, sz, sizeof(sz));
-	fprintf(f, "pushed %s to %s %.19s %u chunks, %u sent (%s) %.1fs%s\n",
-		i->name, i->reference, i->digest, i->chunks, i->transferred, sz,
+	fprintf(f, "pushed %s%s to %s %.19s %u chunks, %u sent (%s) %.1fs%s\n",
+		snapshot ? "snapshot " : "", i->name,
+		i->reference, i->digest, i->chunks, i->transferred, sz,
 		(double)(msb_now_ms() - t0_ms) / 1000.0,
 		i->up_to_date ? " (up to date)" : "");
+}
+
+void cli_print_sync_json(const msb_sync_info *i, int snapshot,
+			 uint64_t t0_ms, FILE *f)
+{
+	json_object *o = json_object_new_object(), *d = json_object_new_array();
+	char *save = NULL, buf[sizeof(i->dropped)];
+
+	json_object_object_add(o, "kind", json_object_new_string(
+						  snapshot ? "snapshot" :
+							     "sandbox"));
+	json_object_object_add(o, "name", json_object_new_string(i->name));
+	json_object_object_add(o, "reference",
+			       json_object_new_string(i->reference));
+	json_object_object_add(o, "digest", json_object_new_string(i->digest));
+	json_object_object_add(o, "parent", i->parent[0] ?
+				       json_object_new_string(i->parent) :
+				       NULL);
+	json_object_object_add(o, "chunks", json_object_new_int64(i->chunks));
+	json_object_object_add(o, "transferred",
+			       json_object_new_int64(i->transferred));
+	json_object_object_add(o, "reused", json_object_new_int64(i->reused));
+	json_object_object_add(o, "bytes",
+			       json_object_new_int64((int64_t)i->bytes));
+	json_object_object_add(o, "disk_bytes",
+			       json_object_new_int64((int64_t)i->disk_bytes));
+	json_object_object_add(o, "up_to_date",
+			       json_object_new_boolean(i->up_to_date));
+	snprintf(buf, sizeof(buf), "%s", i->dropped);
+	for (char *t = strtok_r(buf, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save))
+		json_object_array_add(d, json_object_new_string(
+						 t + strspn(t, " ")));
+	json_object_object_add(o, "dropped", d);
+	json_object_object_add(o, "seconds",
+			       json_object_new_double(
+				       (double)(msb_now_ms() - t0_ms) / 1000.0));
+	fprintf(f, "%s\n",
+		json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PRETTY |
+				   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
 }
 
 static int cmd_push(int argc, char **argv)
@@ -137,12 +195,16 @@ static int cmd_push(int argc, char **argv)
 	msb_sync_info info;
 	msb_error err = { 0 };
 	uint64_t t0 = msb_now_ms();
-	int c;
+	const char *snap = NULL, *name;
+	int c, json = 0, r;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "fqh", opts)) != -1) {
 		switch (c) {
+		case OPT_SNAPSHOT:
+			snap = optarg;
+			break;
 		case 'f':
 			o.force = 1;
 			break;
@@ -151,6 +213,12 @@ static int cmd_push(int argc, char **argv)
 			break;
 		case 'q':
 			d.quiet = 1;
+			break;
+		case OPT_FORMAT:
+			if (cli_format_json(optarg, &json) < 0)
+				return cli_bad_usage(&verb_push,
+					"invalid --format '%s': use table or json",
+					optarg);
 			break;
 		case 'h':
 			cli_usage(&verb_push, stdout);
@@ -161,17 +229,31 @@ static int cmd_push(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
-	if (optind >= argc || argc - optind > 2)
-		return cli_bad_usage(&verb_push, "give a sandbox NAME and at "
-				     "most one REF");
-	if (argc - optind == 2)
-		o.ref = argv[optind + 1];
-	if (msb_sandbox_push(argv[optind], &o, &info, &err) < 0) {
-		cli_sync_done(&d);
+	if (snap) {
+		if (argc - optind > 1)
+			return cli_bad_usage(&verb_push, "give --snapshot SNAP "
+					     "and at most one REF");
+		name = snap;
+		if (argc - optind == 1)
+			o.ref = argv[optind];
+	} else {
+		if (optind >= argc || argc - optind > 2)
+			return cli_bad_usage(&verb_push, "give a sandbox NAME "
+					     "and at most one REF");
+		name = argv[optind];
+		if (argc - optind == 2)
+			o.ref = argv[optind + 1];
+	}
+	r = snap ? msb_snapshot_push(name, &o, &info, &err) :
+		   msb_sandbox_push(name, &o, &info, &err);
+	cli_sync_done(&d);
+	if (r < 0) {
 		cli_err("%s", err.message);
 		return 1;
 	}
-	cli_sync_done(&d);
-	cli_print_push(&info, t0, stdout);
+	if (json)
+		cli_print_sync_json(&info, snap != NULL, t0, stdout);
+	else
+		cli_print_push(&info, snap != NULL, t0, stdout);
 	return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 static int cmd_remote(int argc, char **argv);
@@ -14,7 +16,7 @@ const struct verb verb_remote = {
 	.summary = "Show or set the registry sandboxes are pushed to",
 	.fn = cmd_remote,
 	.help =
-	"Usage: msb remote\n"
+	"Usage: msb remote [--format json]\n"
 	"       msb remote set [--insecure] REGISTRY[/NAMESPACE]\n"
 	"       msb remote unset\n"
 	"\n"
@@ -28,11 +30,16 @@ const struct verb verb_remote = {
 	"\n"
 	"Options:\n"
 	"      --insecure         plain http to this registry\n"
+	"      --format FORMAT    table (default) or json: {\"remote\",\n"
+	"                         \"insecure\", \"from\": \"env\" or \"file\"}\n"
 	"  -h, --help             show this help\n",
 };
 
+enum { OPT_FORMAT = 256 };
+
 static const struct option opts[] = {
 	{ "insecure", no_argument, NULL, 'k' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -41,7 +48,7 @@ static int cmd_remote(int argc, char **argv)
 {
 	msb_error err = { 0 };
 	char remote[512];
-	int c, insecure = 0;
+	int c, insecure = 0, json = 0, env;
 
 	optind = 1;
 	opterr = 0;
@@ -49,6 +56,12 @@ static int cmd_remote(int argc, char **argv)
 		switch (c) {
 		case 'k':
 			insecure = 1;
+			break;
+		case OPT_FORMAT:
+			if (cli_format_json(optarg, &json) < 0)
+				return cli_bad_usage(&verb_remote,
+					"invalid --format '%s': use table or json",
+					optarg);
 			break;
 		case 'h':
 			cli_usage(&verb_remote, stdout);
@@ -67,10 +80,25 @@ static int cmd_remote(int argc, char **argv)
 			cli_err("%s", err.message);
 			return 1;
 		}
+		env = getenv("MSB_REMOTE") && *getenv("MSB_REMOTE");
+		if (json) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "remote",
+					       json_object_new_string(remote));
+			json_object_object_add(o, "insecure",
+					       json_object_new_boolean(insecure));
+			json_object_object_add(o, "from",
+					       json_object_new_string(
+						       env ? "env" : "file"));
+			puts(json_object_to_json_string_ext(
+				o, JSON_C_TO_STRING_PRETTY |
+					   JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			return 0;
+		}
 		printf("%s%s%s\n", remote, insecure ? " (insecure)" : "",
-		       getenv("MSB_REMOTE") && *getenv("MSB_REMOTE") ?
-			       " (from $MSB_REMOTE)" :
-			       "");
+		       env ? " (from $MSB_REMOTE)" : "");
 		return 0;
 	}
 	if (!strcmp(argv[optind], "set")) {

@@ -220,7 +220,7 @@ static void sync_push(const char *name)
 		return;
 	}
 	cli_sync_done(&d);
-	cli_print_push(&info, t0, stderr);
+	cli_print_push(&info, 0, t0, stderr);
 }
 
 static int cmd_run(int argc, char **argv)

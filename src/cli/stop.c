@@ -86,7 +86,7 @@ static int cmd_stop(int argc, char **argv)
 			cli_err("%s", err.message);
 			rc = 1;
 		} else if (pushed.name[0]) {
-			cli_print_push(&pushed, t0 + ms, stdout);
+			cli_print_push(&pushed, 0, t0 + ms, stdout);
 		}
 	}
 	return rc;

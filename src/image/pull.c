@@ -141,20 +141,21 @@ static int fetch_layers(struct pull *p, msb_error *err)
 	return 0;
 }
 
-/* is_sandbox() - a sandbox artifact (docs/sync.md): its artifactType, or
- * its config's mediaType, says so. */
-static int is_sandbox(json_object *m)
+/* artifact_kind() - a sandbox's or a snapshot's artifact (docs/sync.md):
+ * its artifactType, or its config's mediaType, says so. */
+static int artifact_kind(json_object *m)
 {
 	json_object *v, *c;
+	const char *at = NULL, *ct = NULL;
 
 	if (json_object_object_get_ex(m, "artifactType", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    !strcmp(json_object_get_string(v), MSB_SANDBOX_ARTIFACT))
-		return 1;
-	return json_object_object_get_ex(m, "config", &c) &&
-	       json_object_object_get_ex(c, "mediaType", &v) &&
-	       json_object_is_type(v, json_type_string) &&
-	       !strcmp(json_object_get_string(v), MSB_SANDBOX_CONFIG);
+	    json_object_is_type(v, json_type_string))
+		at = json_object_get_string(v);
+	if (json_object_object_get_ex(m, "config", &c) &&
+	    json_object_object_get_ex(c, "mediaType", &v) &&
+	    json_object_is_type(v, json_type_string))
+		ct = json_object_get_string(v);
+	return msb_artifact_kind_of(at, ct);
 }
 
 /* resolve() - the image manifest of @ref (through an index), stored. */
@@ -186,14 +187,20 @@ static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 					"%s sent a manifest that is not JSON",
 					ref->registry);
 		}
-		if (is_sandbox(m)) {
+		if (artifact_kind(m) != MSB_KIND_IMAGE) {
+			int kind = artifact_kind(m);
+
 			json_object_put(m);
 			free(body);
 			return msb_fail(err, MSB_E_KIND,
-					"%s/%s is a sandbox (pushed with msb "
-					"push), not an image: 'msb pull' makes "
-					"it a sandbox",
-					ref->registry, ref->repository);
+					"%s/%s is a %s (pushed with 'msb push%s'), "
+					"not an image: 'msb pull' makes it a %s",
+					ref->registry, ref->repository,
+					msb_kind_name(kind),
+					kind == MSB_KIND_SNAPSHOT ?
+						" --snapshot" :
+						"",
+					msb_kind_name(kind));
 		}
 		if (!msb_blob_have(digest))
 			added(p, digest);

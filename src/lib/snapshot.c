@@ -42,6 +42,7 @@
 #include "project.h"
 #include "snapshot.h"
 #include "state.h"
+#include "sync.h"
 #include "util.h"
 
 #define SNAP_FORMAT 1
@@ -175,9 +176,32 @@ static int write_meta(const char *dir, json_object *meta, msb_error *err)
 	return 0;
 }
 
-/* Read and check a snapshot: *@meta gets its meta.json. */
-static int load_meta(const char *name, char *dir, size_t n, json_object **meta,
-		     int verify, msb_error *err)
+int msb_snapshot_seal(const char *tmp, const char *dir, json_object *meta,
+		      msb_error *err)
+{
+	char parent[PATH_MAX + 16];
+	int r = sync_dir(tmp, err), dfd;
+
+	if (r == 0)
+		r = record_files(tmp, meta, err);
+	if (r == 0)
+		r = write_meta(tmp, meta, err);
+	if (r == 0 && rename(tmp, dir) < 0)
+		r = msb_fail_errno(err, -errno, "cannot move %s to %s", tmp,
+				   dir);
+	if (r < 0)
+		return r;
+	snprintf(parent, sizeof(parent), "%s/snapshots", msb_home());
+	dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int msb_snapshot_load(const char *name, char *dir, size_t n,
+		      json_object **meta, int verify, msb_error *err)
 {
 	char path[PATH_MAX + 32], hex[65], *want;
 	json_object *m, *files, *v;
@@ -292,8 +316,7 @@ static int64_t jint(json_object *o, const char *k)
 						     0;
 }
 
-/* Names of the sandboxes restored from @name (that still exist). */
-static json_object *users_of(const char *name)
+json_object *msb_snapshot_users(const char *name)
 {
 	json_object *a = json_object_new_array();
 	struct msb_row *rows = NULL;
@@ -351,7 +374,7 @@ static void fill_info(const char *dir, json_object *m, msb_snapshot_info *i)
 	}
 	if (d)
 		closedir(d);
-	u = users_of(i->name);
+	u = msb_snapshot_users(i->name);
 	i->users = (unsigned)json_object_array_length(u);
 	json_object_put(u);
 }
@@ -507,27 +530,9 @@ MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
 	json_object_object_del(cfg, "restore_env");
 	json_object_object_del(cfg, "from_snapshot");
 	json_object_object_add(meta, "config", json_object_get(cfg));
-	r = sync_dir(tmp, err);
-	if (r == 0)
-		r = record_files(tmp, meta, err);
-	if (r == 0)
-		r = write_meta(tmp, meta, err);
-	if (r == 0 && rename(tmp, dir) < 0)
-		r = msb_fail_errno(err, -errno, "cannot move %s to %s", tmp,
-				   dir);
+	r = msb_snapshot_seal(tmp, dir, meta, err);
 	if (r < 0)
 		goto fail;
-	{
-		int dfd;
-		char parent[PATH_MAX + 16];
-
-		snprintf(parent, sizeof(parent), "%s/snapshots", msb_home());
-		dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
 	if (info)
 		fill_info(dir, meta, info);
 	goto out;
@@ -578,7 +583,7 @@ int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
 					"invalid environment entry '%s': use "
 					"KEY=VALUE",
 					*v);
-	r = load_meta(snapshot, dir, sizeof(dir), &meta, 1, err);
+	r = msb_snapshot_load(snapshot, dir, sizeof(dir), &meta, 1, err);
 	if (r < 0)
 		return r;
 	full = !strcmp(jstr(meta, "kind"), "full") && !o->disk_only;
@@ -674,7 +679,7 @@ MSB_API int msb_snapshot_info_get(const char *name, msb_snapshot_info *out,
 {
 	char dir[PATH_MAX];
 	json_object *m;
-	int r = load_meta(name, dir, sizeof(dir), &m, 0, err);
+	int r = msb_snapshot_load(name, dir, sizeof(dir), &m, 0, err);
 
 	if (r < 0)
 		return r;
@@ -708,7 +713,7 @@ MSB_API int msb_snapshot_list(msb_snapshot_info **out, size_t *n,
 		json_object *m;
 
 		if (e->d_name[0] == '.' ||
-		    load_meta(e->d_name, sd, sizeof(sd), &m, 0, NULL) < 0)
+		    msb_snapshot_load(e->d_name, sd, sizeof(sd), &m, 0, NULL) < 0)
 			continue;
 		if (cnt == cap) {
 			msb_snapshot_info *nv;
@@ -740,7 +745,7 @@ MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
 	char dir[PATH_MAX];
 	msb_snapshot_info i;
 	json_object *m;
-	int r = load_meta(name, dir, sizeof(dir), &m, 0, err);
+	int r = msb_snapshot_load(name, dir, sizeof(dir), &m, 0, err);
 
 	if (r < 0)
 		return r;
@@ -748,7 +753,7 @@ MSB_API int msb_snapshot_inspect_json(const char *name, char **json,
 	json_object_object_add(m, "path", json_object_new_string(dir));
 	json_object_object_add(m, "size_bytes",
 			       json_object_new_int64((int64_t)i.size_bytes));
-	json_object_object_add(m, "used_by", users_of(name));
+	json_object_object_add(m, "used_by", msb_snapshot_users(name));
 	*json = strdup(json_object_to_json_string_ext(
 		m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(m);
@@ -764,12 +769,12 @@ MSB_API int msb_snapshot_rename(const char *name, const char *new_name,
 
 	if (r < 0)
 		return r;
-	r = load_meta(name, dir, sizeof(dir), &meta, 1, err);
+	r = msb_snapshot_load(name, dir, sizeof(dir), &meta, 1, err);
 	if (r < 0)
 		return r;
 	/* Restored sandboxes find their base by its name (their record's
 	 * from_snapshot): it keeps it while any exists. */
-	users = users_of(name);
+	users = msb_snapshot_users(name);
 	if (json_object_array_length(users)) {
 		r = msb_fail(err, -EBUSY,
 			     "snapshot '%s' is the base of %zu sandbox(es) "
@@ -805,6 +810,8 @@ MSB_API int msb_snapshot_rename(const char *name, const char *new_name,
 	r = write_meta(ndir, meta, err);
 	if (r < 0)
 		(void)!rename(ndir, dir); /* back where its record says */
+	else /* where it was pushed or pulled goes with it */
+		msb_snap_sync_rename(name, new_name);
 out:
 	json_object_put(meta);
 	return r;
@@ -821,7 +828,7 @@ MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err)
 	snap_dir(name, dir, sizeof(dir));
 	if (access(dir, F_OK) < 0)
 		return msb_fail(err, -ENOENT, "no snapshot named '%s'", name);
-	users = users_of(name);
+	users = msb_snapshot_users(name);
 	if (json_object_array_length(users) && !force) {
 		r = msb_fail(err, -EBUSY,
 			     "snapshot '%s' is the base of %zu sandbox(es) "
@@ -839,6 +846,8 @@ MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err)
 		 (int)getpid());
 	if (rename(dir, tmp) < 0)
 		return msb_fail_errno(err, -errno, "cannot remove %s", dir);
+	/* a new snapshot of that name is not the one that was synced */
+	msb_snap_sync_forget(name);
 	msb_rm_rf(tmp);
 	return 0;
 }

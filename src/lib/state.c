@@ -47,6 +47,12 @@ static const char schema[] =
 	" digest TEXT NOT NULL,"
 	" map TEXT NOT NULL,"
 	" disk_mtime_ns INTEGER NOT NULL,"
+	" synced_at INTEGER NOT NULL);"
+	/* What each snapshot was last pushed as or pulled from. */
+	"CREATE TABLE IF NOT EXISTS snapshot_sync ("
+	" name TEXT PRIMARY KEY,"
+	" reference TEXT NOT NULL,"
+	" digest TEXT NOT NULL,"
 	" synced_at INTEGER NOT NULL);";
 
 void msb_row_free(struct msb_row *r)

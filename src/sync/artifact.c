@@ -69,6 +69,27 @@ static json_object *parse_doc(const char *buf, size_t len, size_t max,
 	return o;
 }
 
+const char *msb_kind_name(int kind)
+{
+	return kind == MSB_KIND_SANDBOX	 ? "sandbox" :
+	       kind == MSB_KIND_SNAPSHOT ? "snapshot" :
+					   "image";
+}
+
+int msb_artifact_kind_of(const char *artifact_type, const char *config_type)
+{
+	if (artifact_type && !strcmp(artifact_type, MSB_SANDBOX_ARTIFACT))
+		return MSB_KIND_SANDBOX;
+	if (artifact_type && !strcmp(artifact_type, MSB_SNAPSHOT_ARTIFACT))
+		return MSB_KIND_SNAPSHOT;
+	/* registries that drop unknown fields keep the config's type */
+	if (config_type && !strcmp(config_type, MSB_SANDBOX_CONFIG))
+		return MSB_KIND_SANDBOX;
+	if (config_type && !strcmp(config_type, MSB_SNAPSHOT_CONFIG))
+		return MSB_KIND_SNAPSHOT;
+	return MSB_KIND_IMAGE;
+}
+
 void msb_artifact_manifest_free(struct msb_artifact_manifest *m)
 {
 	free(m->layers);
@@ -96,14 +117,13 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 	json_object_object_get_ex(o, "config", &cfg);
 	at = sfield(o, "artifactType");
 	cmt = sfield(cfg, "mediaType");
-	m->is_sandbox = (at && !strcmp(at, MSB_SANDBOX_ARTIFACT)) ||
-			(cmt && !strcmp(cmt, MSB_SANDBOX_CONFIG));
-	if (!m->is_sandbox)
+	m->kind = msb_artifact_kind_of(at, cmt);
+	if (m->kind == MSB_KIND_IMAGE)
 		goto out;
 	if (!json_object_object_get_ex(o, "schemaVersion", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int(v) != 2) {
-		r = msb_fail(err, -EPROTO, "the sandbox manifest's "
+		r = msb_fail(err, -EPROTO, "the artifact's manifest "
 			     "schemaVersion is not 2");
 		goto out;
 	}
@@ -116,8 +136,8 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 			sz = json_object_get_int64(v);
 		if (!d || !msb_digest_valid(d) || sz <= 0 ||
 		    sz > MSB_ARTIFACT_CONFIG_MAX) {
-			r = msb_fail(err, -EPROTO, "the sandbox manifest's "
-				     "config descriptor is bad (a sha256 "
+			r = msb_fail(err, -EPROTO, "the artifact's manifest "
+				     "has a bad config descriptor (a sha256 "
 				     "digest and a size up to 64 MiB)");
 			goto out;
 		}
@@ -126,7 +146,8 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 	}
 	if (!json_object_object_get_ex(o, "layers", &layers) ||
 	    !json_object_is_type(layers, json_type_array)) {
-		r = msb_fail(err, -EPROTO, "the sandbox manifest has no layers");
+		r = msb_fail(err, -EPROTO, "the artifact's manifest has no "
+			     "layers");
 		goto out;
 	}
 	m->nlayers = json_object_array_length(layers);
@@ -147,7 +168,7 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 		    (uint64_t)sz > 2ull * MSB_CHUNK_MAX || !lmt ||
 		    strcmp(lmt, MSB_CHUNK_MEDIA)) {
 			r = msb_fail(err, -EPROTO,
-				     "the sandbox manifest's layer %zu is not "
+				     "the artifact's layer %zu is not "
 				     "a disk chunk this msb reads (%s, sha256, "
 				     "at most 128 MiB)",
 				     i, MSB_CHUNK_MEDIA);
@@ -164,45 +185,84 @@ out:
 	return r;
 }
 
-char *msb_artifact_manifest_json(const char *cfg_digest, uint64_t cfg_size,
-				 const struct msb_disk_map *map,
-				 const char *name)
+struct layer {
+	const struct msb_chunk *c;
+	size_t order;
+};
+
+static int layer_by_digest(const void *a, const void *b)
 {
-	json_object *o = json_object_new_object(), *c, *layers, *ann;
+	const struct layer *x = a, *y = b;
+	int c = strcmp(x->c->digest, y->c->digest);
+
+	return c ? c : (x->order < y->order ? -1 : x->order > y->order);
+}
+
+static int layer_by_order(const void *a, const void *b)
+{
+	const struct layer *x = a, *y = b;
+
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+char *msb_artifact_manifest_json(int kind, const char *cfg_digest,
+				 uint64_t cfg_size,
+				 const struct msb_disk_map *const *maps,
+				 size_t nmaps, const char *name)
+{
+	json_object *o, *c, *layers, *ann;
+	struct layer *v;
+	size_t n = 0, k = 0;
 	char *out;
 
+	for (size_t f = 0; f < nmaps; f++)
+		n += maps[f]->n;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t f = 0; f < nmaps; f++)
+		for (size_t i = 0; i < maps[f]->n; i++, k++)
+			v[k] = (struct layer){ &maps[f]->v[i], k };
+	/* distinct blobs, each where it is first used */
+	qsort(v, n, sizeof(*v), layer_by_digest);
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || strcmp(v[k - 1].c->digest, v[i].c->digest))
+			v[k++] = v[i];
+	n = k;
+	qsort(v, n, sizeof(*v), layer_by_order);
+
+	o = json_object_new_object();
 	json_object_object_add(o, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(o, "mediaType",
 			       json_object_new_string(MSB_OCI_MANIFEST));
 	json_object_object_add(o, "artifactType",
-			       json_object_new_string(MSB_SANDBOX_ARTIFACT));
+			       json_object_new_string(
+				       kind == MSB_KIND_SNAPSHOT ?
+					       MSB_SNAPSHOT_ARTIFACT :
+					       MSB_SANDBOX_ARTIFACT));
 	c = json_object_new_object();
 	json_object_object_add(c, "mediaType",
-			       json_object_new_string(MSB_SANDBOX_CONFIG));
+			       json_object_new_string(
+				       kind == MSB_KIND_SNAPSHOT ?
+					       MSB_SNAPSHOT_CONFIG :
+					       MSB_SANDBOX_CONFIG));
 	json_object_object_add(c, "digest", json_object_new_string(cfg_digest));
 	json_object_object_add(c, "size", json_object_new_int64((int64_t)cfg_size));
 	json_object_object_add(o, "config", c);
 	layers = json_object_new_array();
-	for (size_t i = 0; i < map->n; i++) {
-		json_object *l;
-		int seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *l = json_object_new_object();
 
-		/* distinct blobs: the map is sorted by offset, so a linear
-		 * look back is quadratic only in repeated chunks, which are
-		 * few (zeros are holes) */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(map->v[j].digest, map->v[i].digest);
-		if (seen)
-			continue;
-		l = json_object_new_object();
 		json_object_object_add(l, "mediaType",
 				       json_object_new_string(MSB_CHUNK_MEDIA));
 		json_object_object_add(l, "digest",
-				       json_object_new_string(map->v[i].digest));
+				       json_object_new_string(v[i].c->digest));
 		json_object_object_add(l, "size",
-				       json_object_new_int64((int64_t)map->v[i].zlen));
+				       json_object_new_int64((int64_t)v[i].c->zlen));
 		json_object_array_add(layers, l);
 	}
+	free(v);
 	json_object_object_add(o, "layers", layers);
 	ann = json_object_new_object();
 	json_object_object_add(ann, "org.opencontainers.image.title",
@@ -218,6 +278,8 @@ void msb_artifact_free(struct msb_artifact *a)
 {
 	json_object_put(a->doc);
 	msb_disk_map_free(&a->map);
+	msb_disk_map_free(&a->snap.ram);
+	msb_disk_map_free(&a->snap.state);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -245,15 +307,78 @@ static const char *const config_keys[] = {
 	"secret_violation", "tls_bypass", "tls_upstream_ca", "sync", NULL,
 };
 
-int msb_artifact_parse(const char *buf, size_t len, struct msb_artifact *a,
-		       msb_error *err)
+/* snapshot() - a snapshot artifact's "snapshot" object: what
+ * docs/snapshots.md's meta.json says, and the maps of its RAM (exactly the
+ * guest's memory) and device state. */
+static int snapshot(json_object *o, struct msb_artifact *a, msb_error *err)
+{
+	json_object *s, *v;
+	int64_t n;
+	int r, full;
+
+	if (!json_object_object_get_ex(o, "snapshot", &s) ||
+	    !json_object_is_type(s, json_type_object) ||
+	    copy(s, "kind", a->snap.kind, sizeof(a->snap.kind), 1) < 0 ||
+	    (strcmp(a->snap.kind, "full") && strcmp(a->snap.kind, "disk")) ||
+	    copy(s, "reason", a->snap.reason, sizeof(a->snap.reason), 0) < 0 ||
+	    copy(s, "engine", a->snap.engine, sizeof(a->snap.engine), 0) < 0 ||
+	    copy(s, "source", a->snap.source, sizeof(a->snap.source), 0) < 0 ||
+	    (a->snap.source[0] && msb_name_valid(a->snap.source, NULL) < 0))
+		goto malformed;
+	if (json_object_object_get_ex(s, "created_at", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    (n = json_object_get_int64(v)) < 0)
+			goto malformed;
+		a->snap.created_at = n;
+	}
+	if (json_object_object_get_ex(s, "next_stream", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    (n = json_object_get_int64(v)) < 0 || n > INT32_MAX)
+			goto malformed;
+		a->snap.next_stream = n;
+	}
+	full = !strcmp(a->snap.kind, "full");
+	if (!full)
+		return 0;
+	if (!a->snap.engine[0] ||
+	    !json_object_object_get_ex(s, "ram", &v) ||
+	    !json_object_object_get_ex(s, "state", NULL))
+		goto malformed;
+	r = msb_disk_map_parse(v, &a->snap.ram, err);
+	if (r == 0 && json_object_object_get_ex(s, "state", &v))
+		r = msb_disk_map_parse(v, &a->snap.state, err);
+	if (r < 0)
+		return r;
+	/* the RAM file is mapped as the guest's memory: exactly its size */
+	if (a->snap.ram.size != a->memory_mib << 20 ||
+	    a->snap.state.size > MSB_SNAP_STATE_MAX)
+		return msb_fail(err, -EPROTO,
+				"the snapshot's memory is %llu bytes for a "
+				"guest of %llu MiB, or its device state over "
+				"64 MiB: refused",
+				(unsigned long long)a->snap.ram.size,
+				(unsigned long long)a->memory_mib);
+	return 0;
+malformed:
+	return msb_fail(err, -EPROTO,
+			"the snapshot's description (kind, reason, engine, "
+			"source, its memory and state maps) is malformed: "
+			"refused");
+}
+
+int msb_artifact_parse(const char *buf, size_t len, int kind,
+		       struct msb_artifact *a, msb_error *err)
 {
 	json_object *o, *v, *img, *cfg, *disk, *clean;
+	const char *what = kind == MSB_KIND_SNAPSHOT ? "snapshot" : "sandbox";
 	int64_t n;
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	o = parse_doc(buf, len, MSB_ARTIFACT_CONFIG_MAX, "sandbox config",
+	a->kind = kind;
+	o = parse_doc(buf, len, MSB_ARTIFACT_CONFIG_MAX,
+		      kind == MSB_KIND_SNAPSHOT ? "snapshot config" :
+						  "sandbox config",
 		      err);
 	if (!o)
 		return err && err->code ? err->code : -EPROTO;
@@ -261,8 +386,8 @@ int msb_artifact_parse(const char *buf, size_t len, struct msb_artifact *a,
 	if (!json_object_object_get_ex(o, "format", &v) ||
 	    !json_object_is_type(v, json_type_int) ||
 	    json_object_get_int(v) != 1) {
-		r = msb_fail(err, -ENOTSUP, "the sandbox was pushed in a "
-			     "format this msb does not read (format 1)");
+		r = msb_fail(err, -ENOTSUP, "the %s was pushed in a format "
+			     "this msb does not read (format 1)", what);
 		goto bad;
 	}
 	if (copy(o, "name", a->name, sizeof(a->name), 1) < 0 ||
@@ -310,17 +435,19 @@ int msb_artifact_parse(const char *buf, size_t len, struct msb_artifact *a,
 	json_object_object_add(o, "config", clean);
 	a->config = clean;
 	if (!json_object_object_get_ex(o, "disk", &disk)) {
-		r = msb_fail(err, -EPROTO, "the sandbox config has no disk");
+		r = msb_fail(err, -EPROTO, "the %s config has no disk", what);
 		goto bad;
 	}
 	r = msb_disk_map_parse(disk, &a->map, err);
+	if (r == 0 && kind == MSB_KIND_SNAPSHOT)
+		r = snapshot(o, a, err);
 	if (r < 0)
 		goto bad;
 	return 0;
 malformed:
 	r = msb_fail(err, -EPROTO,
-		     "the sandbox config is malformed (its name, image, "
-		     "cpus, memory or config): refused");
+		     "the %s config is malformed (its name, image, cpus, "
+		     "memory or config): refused", what);
 bad:
 	msb_artifact_free(a);
 	return r;

@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* push.c - msb_sandbox_push(): a stopped sandbox to a registry
+/* push.c - msb_sandbox_push(): a sandbox to a registry
  *
- * The disk is scanned (raw sha256 of each chunk), each chunk the last sync
- * did not already name is compressed and named, and only the blobs the
- * registry lacks are uploaded (HEAD first; none at all for chunks of the
- * last push when the tag still holds it). The config blob and the
- * manifest go last: until the manifest is put, the tag still names the
- * previous push, and a push that failed half way leaves blobs that the
- * next run finds with HEAD and does not send again.
+ * The disk goes up in chunks through upload.c: only the blobs the
+ * registry lacks are sent, the config blob and the manifest last.
  *
  * The disk read is one instant's: a stopped sandbox's own, read under
  * its liveness lock held shared (so no supervisor can start and write it
@@ -22,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +31,6 @@
 #include "sync.h"
 #include "util.h"
 
-#define PUSH_THREADS 4
 /* As long as a snapshot may take (src/lib/snapshot.c). */
 #define PUSH_COPY_TIMEOUT_MS 300000
 
@@ -48,189 +41,15 @@ static const char *const local_keys[] = {
 	"disk_mib", "from_snapshot", "restore_env", NULL,
 };
 
-struct push {
-	const msb_sync_opts *o;
-	struct msb_registry *reg;
-	struct msb_disk_map map;
-	const struct msb_disk_map *prev; /* the last sync's, sorted by raw */
-	int trusted;             /* the tag still holds the last sync */
-	char from[256];          /* a repository to mount blobs from */
-	int fd;
-	pthread_mutex_t lock;
-	size_t next;
-	int failed;
-	msb_error err;
-	uint64_t done, total, bytes;
-	unsigned sent, done_chunks;
-};
-
-static void report(struct push *p, const char *phase, uint64_t done,
-		   uint64_t total)
+void msb_sync_strip_local(json_object *cfg)
 {
-	msb_sync_progress ev = { .phase = phase, .done = done, .total = total,
-				 .chunks_done = p->done_chunks,
-				 .chunks_total = (unsigned)p->map.n };
-
-	if (p->o && p->o->progress)
-		p->o->progress(p->o->ctx, &ev);
+	for (const char *const *k = local_keys; *k; k++)
+		json_object_object_del(cfg, *k);
 }
 
-static void on_scan(void *ctx, uint64_t done, uint64_t total)
-{
-	report(ctx, "reading", done, total);
-}
-
-static int by_raw(const void *a, const void *b)
-{
-	return strcmp(((const struct msb_chunk *)a)->raw,
-		      ((const struct msb_chunk *)b)->raw);
-}
-
-static const struct msb_chunk *known(const struct push *p, const char *raw)
-{
-	struct msb_chunk key;
-
-	if (!p->prev || !p->prev->n)
-		return NULL;
-	snprintf(key.raw, sizeof(key.raw), "%s", raw);
-	return bsearch(&key, p->prev->v, p->prev->n, sizeof(key), by_raw);
-}
-
-static int read_chunk(int fd, void *buf, const struct msb_chunk *c,
-		      msb_error *err)
-{
-	size_t done = 0;
-	char got[72];
-
-	while (done < c->len) {
-		ssize_t r = pread(fd, (char *)buf + done, c->len - done,
-				  (off_t)(c->off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return msb_fail_errno(err, r < 0 ? -errno : -EIO,
-					      "cannot read the disk");
-		done += (size_t)r;
-	}
-	msb_sha256_digest(buf, c->len, got);
-	if (strcmp(got, c->raw))
-		return msb_fail(err, -EAGAIN,
-				"the disk changed while it was pushed: push "
-				"again once nothing writes it");
-	return 0;
-}
-
-/* one_chunk() - name chunk @c and make sure the registry has its blob. */
-static int one_chunk(struct push *p, struct msb_chunk *c, void *buf,
-		     msb_error *err)
-{
-	const struct msb_chunk *k = known(p, c->raw);
-	void *z = NULL;
-	size_t zlen = 0;
-	int r, mounted = 0;
-
-	if (k) {
-		snprintf(c->digest, sizeof(c->digest), "%s", k->digest);
-		c->zlen = k->zlen;
-		if (p->trusted)
-			return 0;
-		r = msb_registry_blob_head(p->reg, c->digest, c->zlen, err);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	r = read_chunk(p->fd, buf, c, err);
-	if (r == 0)
-		r = msb_chunk_pack(buf, c->len, &z, &zlen, c->digest, err);
-	if (r < 0)
-		return r;
-	c->zlen = zlen;
-	if (!k) {
-		r = msb_registry_blob_head(p->reg, c->digest, c->zlen, err);
-		if (r != 0) {
-			free(z);
-			return r < 0 ? r : 0;
-		}
-	}
-	r = msb_registry_blob_push(p->reg, c->digest, z, zlen, p->from,
-				   &mounted, err);
-	free(z);
-	if (r == 0 && !mounted) {
-		pthread_mutex_lock(&p->lock);
-		p->sent++;
-		p->bytes += zlen;
-		pthread_mutex_unlock(&p->lock);
-	}
-	return r;
-}
-
-static void *worker(void *arg)
-{
-	struct push *p = arg;
-	void *buf = malloc(p->map.chunk);
-
-	for (;;) {
-		msb_error e = { 0 };
-		struct msb_chunk *c;
-		size_t i;
-		int r;
-
-		pthread_mutex_lock(&p->lock);
-		if (p->failed || p->next >= p->map.n || !buf) {
-			if (!buf && !p->failed) {
-				p->failed = 1;
-				msb_fail(&p->err, -ENOMEM, "out of memory");
-			}
-			pthread_mutex_unlock(&p->lock);
-			break;
-		}
-		i = p->next++;
-		pthread_mutex_unlock(&p->lock);
-		c = &p->map.v[i];
-		r = one_chunk(p, c, buf, &e);
-		pthread_mutex_lock(&p->lock);
-		if (r < 0 && !p->failed) {
-			p->failed = 1;
-			p->err = e;
-		}
-		p->done += c->len;
-		p->done_chunks++;
-		if (!p->failed)
-			report(p, "uploading", p->done, p->total);
-		pthread_mutex_unlock(&p->lock);
-	}
-	free(buf);
-	return NULL;
-}
-
-static int upload_chunks(struct push *p, msb_error *err)
-{
-	pthread_t t[PUSH_THREADS];
-	unsigned started = 0;
-
-	for (size_t i = 0; i < p->map.n; i++)
-		p->total += p->map.v[i].len;
-	report(p, "uploading", 0, p->total);
-	for (unsigned i = 0; i < PUSH_THREADS && i < p->map.n; i++)
-		if (pthread_create(&t[i], NULL, worker, p) == 0)
-			started++;
-	if (!started && p->map.n)
-		worker(p);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(t[i], NULL);
-	if (p->failed) {
-		*err = p->err;
-		return p->err.code ? p->err.code : -EIO;
-	}
-	return 0;
-}
-
-/* target() - where the push goes (docs/sync.md: the reference given, a
- * tag of the default repository, where it was last synced, or the
- * remote's NAME). */
-static int target(const char *name, const msb_sync_opts *o,
-		  const struct msb_sync_row *last, struct msb_ref *ref,
-		  int *insecure, msb_error *err)
+int msb_sync_push_target(const char *name, const msb_sync_opts *o,
+			 const char *last, struct msb_ref *ref, int *insecure,
+			 msb_error *err)
 {
 	char buf[1200];
 	int r;
@@ -239,8 +58,8 @@ static int target(const char *name, const msb_sync_opts *o,
 	if (o && o->ref && strchr(o->ref, '/')) {
 		r = msb_sync_target(o->ref, buf, sizeof(buf), insecure, err);
 	} else {
-		if (last->reference[0]) {
-			r = msb_sync_target(last->reference, buf, sizeof(buf),
+		if (last && last[0]) {
+			r = msb_sync_target(last, buf, sizeof(buf),
 					    insecure, err);
 		} else {
 			r = msb_sync_target(name, buf, sizeof(buf), insecure,
@@ -289,10 +108,8 @@ static int target(const char *name, const msb_sync_opts *o,
 	return r;
 }
 
-/* image_of() - the image a sandbox runs: "default", or its canonical
- * reference and the digest it was pulled at. */
-static int image_of(sqlite3 *db, json_object *cfg, const char *display,
-		    json_object **out, msb_error *err)
+int msb_sync_image_of(sqlite3 *db, json_object *cfg, const char *display,
+		      json_object **out, msb_error *err)
 {
 	json_object *v, *o = json_object_new_object();
 	struct msb_image_row row;
@@ -327,51 +144,6 @@ static int mtime_ns(int fd, int64_t *ns)
 		return -errno;
 	*ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	return 0;
-}
-
-/* manifest_digest() - what @ref's tag holds now: 1 with @digest, 0 if
- * nothing, <0 on failure. */
-static int manifest_digest(struct msb_registry *reg, const struct msb_ref *ref,
-			   char *digest, size_t n, msb_error *err)
-{
-	char *body = NULL, mt[200];
-	size_t len;
-	int r = msb_registry_manifest(reg, ref->tag, &body, &len, mt,
-				      sizeof(mt), digest, n, err);
-
-	free(body);
-	if (r == -ENOENT)
-		return 0;
-	return r < 0 ? r : 1;
-}
-
-static int push_blob(struct msb_registry *reg, const char *json,
-		     char digest[72], uint64_t *bytes, msb_error *err)
-{
-	size_t len = strlen(json);
-	int r;
-
-	msb_sha256_digest(json, len, digest);
-	r = msb_registry_blob_head(reg, digest, len, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = msb_registry_blob_push(reg, digest, json, len, NULL, NULL, err);
-	if (r == 0)
-		*bytes += len;
-	return r;
-}
-
-/* chunk_size() - MSB_CHUNK_SIZE; $MSB_SYNC_CHUNK_KIB (a power of two from
- * 64 to 65536) changes it, for measuring other sizes (bench/sync.py). */
-static uint32_t chunk_size(void)
-{
-	const char *e = getenv("MSB_SYNC_CHUNK_KIB");
-	unsigned long k = e ? strtoul(e, NULL, 10) : 0;
-
-	if (k >= MSB_CHUNK_MIN >> 10 && k <= MSB_CHUNK_MAX >> 10 &&
-	    !(k & (k - 1)))
-		return (uint32_t)(k << 10);
-	return MSB_CHUNK_SIZE;
 }
 
 /* copy_running() - the disk of running sandbox @name into @dir, by its
@@ -461,21 +233,20 @@ static int disk_source(const char *name, json_object *cfg, int running,
 static int sandbox_push(const char *name, const msb_sync_opts *o,
 			msb_sync_info *out, msb_error *err)
 {
-	struct push p = { .o = o, .fd = -1 };
+	struct msb_upload u;
 	struct msb_row row = { 0 };
 	struct msb_sync_row last = { 0 }, now = { 0 };
 	struct msb_disk_map prev = { 0 };
 	struct msb_ref ref;
 	json_object *cfg = NULL, *doc = NULL, *img = NULL, *prevj = NULL;
-	char path[PATH_MAX], canon[700], remote_digest[80] = "",
-	     cfg_digest[72], digest[80], *manifest = NULL;
-	const char *cfg_json;
+	char path[PATH_MAX], canon[700], remote_digest[80] = "", digest[80];
 	sqlite3 *db = NULL;
+	struct msb_registry *reg = NULL;
 	char tmp[PATH_MAX] = "";
-	int r, insecure, lockfd = -1, have_last = 0, held, running;
+	int r, insecure, lockfd = -1, have_last = 0, held, running, fd = -1;
 	int64_t mt = 0;
 
-	pthread_mutex_init(&p.lock, NULL);
+	msb_upload_init(&u, o);
 	if (out)
 		memset(out, 0, sizeof(*out));
 	r = msb_name_valid(name, err);
@@ -526,13 +297,14 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		have_last = 1;
 		prevj = json_tokener_parse(last.map);
 		if (msb_disk_map_parse(prevj, &prev, NULL) == 0) {
-			qsort(prev.v, prev.n, sizeof(*prev.v), by_raw);
-			p.prev = &prev;
+			msb_chunks_sort_raw(&prev);
+			u.prev = &prev;
 		}
 	} else if (r != -ENOENT) {
 		goto out;
 	}
-	r = target(name, o, &last, &ref, &insecure, err);
+	r = msb_sync_push_target(name, o, last.reference, &ref, &insecure,
+				 err);
 	if (r < 0)
 		goto out;
 	msb_ref_format(&ref, canon, sizeof(canon));
@@ -542,17 +314,18 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 			     name);
 		goto out;
 	}
-	r = image_of(db, cfg, row.info.image, &img, err);
+	r = msb_sync_image_of(db, cfg, row.info.image, &img, err);
 	if (r < 0)
 		goto out;
 
-	report(&p, "resolving", 0, 0);
-	r = msb_registry_open(&ref, insecure, &p.reg, err);
+	msb_upload_report(&u, "resolving");
+	r = msb_registry_open(&ref, insecure, &reg, err);
 	if (r < 0)
 		goto out;
-	msb_registry_want_push(p.reg);
-	r = manifest_digest(p.reg, &ref, remote_digest, sizeof(remote_digest),
-			    err);
+	u.reg = reg;
+	msb_registry_want_push(reg);
+	r = msb_tag_digest(reg, ref.tag, remote_digest, sizeof(remote_digest),
+			   err);
 	if (r < 0)
 		goto out;
 	if (r == 1 && (!have_last || strcmp(remote_digest, last.digest)) &&
@@ -567,7 +340,7 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		goto out;
 	}
 	/* the tag still names our last push: its blobs are all there */
-	p.trusted = r == 1 && have_last && !strcmp(remote_digest, last.digest) &&
+	u.trusted = r == 1 && have_last && !strcmp(remote_digest, last.digest) &&
 		    !strcmp(last.reference, canon);
 	if (have_last) {
 		struct msb_ref lr;
@@ -575,15 +348,15 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		if (msb_ref_parse(last.reference, &lr, NULL) == 0 &&
 		    !strcmp(lr.registry, ref.registry) &&
 		    strcmp(lr.repository, ref.repository))
-			snprintf(p.from, sizeof(p.from), "%s", lr.repository);
+			snprintf(u.from, sizeof(u.from), "%s", lr.repository);
 	}
 
 	r = disk_source(name, cfg, running, tmp, sizeof(tmp), path,
-			sizeof(path), &p.fd, &mt, err);
+			sizeof(path), &fd, &mt, err);
 	if (r < 0)
 		goto out;
 	/* the tag holds the last sync and the disk is as it was then */
-	if (p.trusted && mt && mt == last.disk_mtime_ns) {
+	if (u.trusted && mt && mt == last.disk_mtime_ns) {
 		if (out) {
 			snprintf(out->name, sizeof(out->name), "%s", name);
 			snprintf(out->reference, sizeof(out->reference), "%s",
@@ -597,15 +370,15 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		}
 		goto out;
 	}
-	r = msb_disk_scan(p.fd, chunk_size(), &p.map, on_scan, &p, err);
+	r = msb_upload_scan(&u, fd, msb_sync_chunk_size(), err);
+	fd = -1;
 	if (r == 0)
-		r = upload_chunks(&p, err);
+		r = msb_upload_chunks(&u, err);
 	if (r < 0)
 		goto out;
 
 	/* the config blob: what the sandbox is, never a secret's value */
-	for (const char *const *k = local_keys; *k; k++)
-		json_object_object_del(cfg, *k);
+	msb_sync_strip_local(cfg);
 	doc = json_object_new_object();
 	json_object_object_add(doc, "format", json_object_new_int(1));
 	json_object_object_add(doc, "name", json_object_new_string(name));
@@ -624,30 +397,17 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 			       json_object_new_int64((int64_t)row.info.memory_mib));
 	json_object_object_add(doc, "config", cfg);
 	cfg = NULL;
-	json_object_object_add(doc, "disk", msb_disk_map_json(&p.map));
-	cfg_json = json_object_to_json_string_ext(
-		doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	r = push_blob(p.reg, cfg_json, cfg_digest, &p.bytes, err);
+	json_object_object_add(doc, "disk", msb_disk_map_json(&u.files[0].map));
+	r = msb_upload_artifact(&u, MSB_KIND_SANDBOX, doc, name, ref.tag,
+				digest, sizeof(digest), err);
 	if (r < 0)
 		goto out;
-	manifest = msb_artifact_manifest_json(cfg_digest, strlen(cfg_json),
-					      &p.map, name);
-	if (!manifest) {
-		r = msb_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	r = msb_registry_manifest_put(p.reg, ref.tag, manifest,
-				      strlen(manifest), MSB_OCI_MANIFEST,
-				      digest, sizeof(digest), err);
-	if (r < 0)
-		goto out;
-	p.bytes += strlen(manifest);
 
 	snprintf(now.name, sizeof(now.name), "%s", name);
 	snprintf(now.reference, sizeof(now.reference), "%s", canon);
 	snprintf(now.digest, sizeof(now.digest), "%s", digest);
 	{
-		json_object *mj = msb_disk_map_json(&p.map);
+		json_object *mj = msb_disk_map_json(&u.files[0].map);
 
 		now.map = strdup(json_object_to_json_string_ext(
 			mj, JSON_C_TO_STRING_PLAIN));
@@ -666,34 +426,32 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 		if (have_last)
 			snprintf(out->parent, sizeof(out->parent), "%s",
 				 last.digest);
-		for (size_t i = 0; i < p.map.n; i++)
-			out->disk_bytes += p.map.v[i].len;
-		out->chunks = (unsigned)p.map.n;
-		out->transferred = p.sent;
-		out->bytes = p.bytes;
+		for (size_t i = 0; i < u.files[0].map.n; i++)
+			out->disk_bytes += u.files[0].map.v[i].len;
+		out->chunks = (unsigned)u.files[0].map.n;
+		out->transferred = u.sent;
+		out->bytes = u.bytes;
 		out->up_to_date = have_last && !strcmp(digest, last.digest);
 	}
 out:
-	free(manifest);
 	free(now.map);
 	json_object_put(doc);
 	json_object_put(cfg);
 	json_object_put(img);
 	json_object_put(prevj);
 	msb_disk_map_free(&prev);
-	msb_disk_map_free(&p.map);
+	msb_upload_free(&u);
 	msb_sync_row_free(&last);
 	msb_row_free(&row);
-	msb_registry_close(p.reg);
-	if (p.fd >= 0)
-		close(p.fd);
+	msb_registry_close(reg);
+	if (fd >= 0)
+		close(fd);
 	if (tmp[0])
 		msb_rm_rf(tmp);
 	if (lockfd >= 0)
 		close(lockfd);
 	if (db)
 		msb_db_close(db);
-	pthread_mutex_destroy(&p.lock);
 	return r;
 }
 

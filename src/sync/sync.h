@@ -23,16 +23,20 @@
 #ifndef MSB_SYNC_H
 #define MSB_SYNC_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "image.h"
 #include "msb.h"
 
 #define MSB_SANDBOX_ARTIFACT "application/vnd.microsandbox.sandbox.v1+json"
 #define MSB_SANDBOX_CONFIG "application/vnd.microsandbox.sandbox.config.v1+json"
+#define MSB_SNAPSHOT_ARTIFACT "application/vnd.microsandbox.snapshot.v1+json"
+#define MSB_SNAPSHOT_CONFIG "application/vnd.microsandbox.snapshot.config.v1+json"
 #define MSB_CHUNK_MEDIA "application/vnd.microsandbox.disk.chunk.v1+zstd"
 #define MSB_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 
@@ -45,6 +49,8 @@
 #define MSB_DISK_MAX (1ull << 40)
 #define MSB_ARTIFACT_CONFIG_MAX (64u << 20)
 #define MSB_ARTIFACT_MANIFEST_MAX (32u << 20)
+/* A snapshot's device state: ~230 KB measured (docs/snapshots.md). */
+#define MSB_SNAP_STATE_MAX (64ull << 20)
 
 /* ---- the disk map (chunks.c) ------------------------------------------- */
 struct msb_chunk {
@@ -93,7 +99,17 @@ int msb_disk_map_parse(json_object *o, struct msb_disk_map *m,
 		       msb_error *err);
 
 /* ---- the artifact (artifact.c) ----------------------------------------- */
+/* What a manifest is: an image (anything not ours), a sandbox, a snapshot
+ * (a sandbox's memory and device state too, docs/snapshots.md). */
+enum { MSB_KIND_IMAGE = 0, MSB_KIND_SANDBOX, MSB_KIND_SNAPSHOT };
+/* msb_kind_name() - "image", "sandbox", "snapshot". */
+const char *msb_kind_name(int kind);
+/* msb_artifact_kind_of() - the kind an artifactType, else a config
+ * mediaType, names (either may be NULL). */
+int msb_artifact_kind_of(const char *artifact_type, const char *config_type);
+
 struct msb_artifact {
+	int kind;              /* MSB_KIND_SANDBOX or MSB_KIND_SNAPSHOT */
 	json_object *doc;      /* the whole config blob */
 	char name[64];         /* the sandbox it was pushed from */
 	char parent[80];       /* the push it was based on, or "" */
@@ -104,16 +120,27 @@ struct msb_artifact {
 	uint64_t memory_mib;
 	json_object *config;   /* the sandbox's record config (borrowed) */
 	struct msb_disk_map map;
+	/* a snapshot's: what it is (docs/snapshots.md's meta.json) */
+	struct {
+		char kind[8];          /* "full" or "disk" */
+		char reason[256];
+		char engine[64];       /* QEMU's version (full) */
+		char source[64];       /* the sandbox it was taken of */
+		int64_t created_at;
+		int64_t next_stream;
+		struct msb_disk_map ram, state; /* full only */
+	} snap;
 };
 
 void msb_artifact_free(struct msb_artifact *a);
-/* msb_artifact_parse() - a config blob, checked field by field. */
-int msb_artifact_parse(const char *buf, size_t len, struct msb_artifact *a,
-		       msb_error *err);
+/* msb_artifact_parse() - a config blob of a @kind artifact, checked
+ * field by field. */
+int msb_artifact_parse(const char *buf, size_t len, int kind,
+		       struct msb_artifact *a, msb_error *err);
 
 /* The manifest: what a pull needs from it. */
 struct msb_artifact_manifest {
-	int is_sandbox;        /* artifactType or config mediaType say so */
+	int kind;              /* artifactType or config mediaType say so */
 	char config_digest[80];
 	uint64_t config_size;
 	struct { char digest[72]; uint64_t size; } *layers;
@@ -121,18 +148,20 @@ struct msb_artifact_manifest {
 };
 void msb_artifact_manifest_free(struct msb_artifact_manifest *m);
 /* msb_artifact_manifest_parse() - @media_type is the Content-Type the
- * registry sent (may be ""). is_sandbox set and nothing else for an image's
- * manifest or an index. */
+ * registry sent (may be ""). kind MSB_KIND_IMAGE and nothing else for an
+ * image's manifest or an index. */
 int msb_artifact_manifest_parse(const char *buf, size_t len,
 				const char *media_type,
 				struct msb_artifact_manifest *m,
 				msb_error *err);
-/* msb_artifact_manifest_json() - the manifest of an artifact whose config
- * blob is @cfg_digest (@cfg_size bytes) and whose disk is @map: its
- * distinct chunk blobs as layers, by first offset. */
-char *msb_artifact_manifest_json(const char *cfg_digest, uint64_t cfg_size,
-				 const struct msb_disk_map *map,
-				 const char *name);
+/* msb_artifact_manifest_json() - the manifest of a @kind artifact whose
+ * config blob is @cfg_digest (@cfg_size bytes) and whose files are
+ * @maps: their distinct chunk blobs as layers, in file and offset order
+ * of first use. */
+char *msb_artifact_manifest_json(int kind, const char *cfg_digest,
+				 uint64_t cfg_size,
+				 const struct msb_disk_map *const *maps,
+				 size_t nmaps, const char *name);
 
 /* msb_sync_record_config() - a record config from an artifact's @in,
  * every key checked and rebuilt as msb_sandbox_create() builds it. With
@@ -141,6 +170,93 @@ char *msb_artifact_manifest_json(const char *cfg_digest, uint64_t cfg_size,
  * are kept; without, they are dropped and named in @dropped. */
 int msb_sync_record_config(json_object *in, int trust, json_object **out,
 			   char *dropped, size_t dn, msb_error *err);
+
+/* ---- uploads (upload.c) --------------------------------------------------- */
+#define MSB_SYNC_FILES 3   /* a snapshot's: upper.ext4, ram, state */
+
+struct msb_upload_file {
+	int fd;                /* owned */
+	struct msb_disk_map map;
+};
+
+struct msb_upload {
+	const msb_sync_opts *o;
+	struct msb_registry *reg;      /* not owned */
+	struct msb_upload_file files[MSB_SYNC_FILES];
+	size_t nfiles;
+	const struct msb_disk_map *prev; /* the last sync's, sorted by raw */
+	int trusted;           /* the tag still holds the last sync */
+	char from[256];        /* a repository to mount blobs from, or "" */
+	pthread_mutex_t lock;
+	size_t next;
+	int failed;
+	msb_error err;
+	uint64_t done, total, bytes;
+	unsigned sent, done_chunks, nchunks;
+};
+
+void msb_upload_init(struct msb_upload *u, const msb_sync_opts *o);
+void msb_upload_free(struct msb_upload *u);
+/* msb_upload_report() - a progress event of @phase with no counts. */
+void msb_upload_report(struct msb_upload *u, const char *phase);
+/* msb_upload_scan() - add the file open at @fd (taken over, closed by
+ * msb_upload_free() even on failure) and scan it into chunks. */
+int msb_upload_scan(struct msb_upload *u, int fd, uint32_t chunk,
+		    msb_error *err);
+/* msb_upload_chunks() - name every chunk of every file and send the blobs
+ * the registry lacks; bytes and sent count what went up. */
+int msb_upload_chunks(struct msb_upload *u, msb_error *err);
+/* msb_upload_artifact() - @doc as the config blob, then the manifest
+ * under @tag; @digest gets the manifest's. */
+int msb_upload_artifact(struct msb_upload *u, int kind, json_object *doc,
+			const char *title, const char *tag, char *digest,
+			size_t dn, msb_error *err);
+/* msb_tag_digest() - what @tag holds now: 1 with @digest, 0 if nothing,
+ * <0 on failure. */
+int msb_tag_digest(struct msb_registry *reg, const char *tag, char *digest,
+		   size_t n, msb_error *err);
+/* msb_sync_chunk_size() - MSB_CHUNK_SIZE; $MSB_SYNC_CHUNK_KIB (a power of
+ * two from 64 to 65536) changes it, for measuring other sizes
+ * (bench/sync.py). */
+uint32_t msb_sync_chunk_size(void);
+/* The chunks of a map sorted by raw digest, and one of them found. */
+void msb_chunks_sort_raw(struct msb_disk_map *m);
+const struct msb_chunk *msb_chunks_find_raw(const struct msb_disk_map *m,
+					    const char *raw);
+
+/* ---- downloads (download.c) ----------------------------------------------- */
+struct msb_download {
+	const msb_sync_opts *o;
+	struct msb_registry *reg;      /* not owned */
+	int local_fd;          /* a local copy to take chunks from, or -1 */
+	struct msb_disk_map local; /* its chunks, sorted by raw */
+	pthread_mutex_t lock;
+	int failed;
+	msb_error err;
+	uint64_t done, total, bytes;
+	unsigned fetched, reused, chunks_done, chunks_total;
+	char (*added)[80];     /* blobs this pull stored */
+	size_t nadded;
+};
+
+void msb_download_init(struct msb_download *d, const msb_sync_opts *o,
+		       struct msb_registry *reg);
+void msb_download_free(struct msb_download *d);
+/* msb_download_plan() - the totals progress reports count against. */
+void msb_download_plan(struct msb_download *d,
+		       const struct msb_disk_map *const *maps, size_t n);
+void msb_download_report(struct msb_download *d, const char *phase,
+			 const msb_pull_progress *img);
+/* msb_download_file() - the file @map describes, into @fd (sized, written
+ * sparse, synced). */
+int msb_download_file(struct msb_download *d, const struct msb_disk_map *map,
+		      int fd, msb_error *err);
+/* msb_download_take_back() - the blobs this pull stored go again. */
+void msb_download_take_back(struct msb_download *d);
+/* msb_check_layers() - every chunk's blob is a layer of the manifest, of
+ * the size the map says (the registry keeps what a manifest names). */
+int msb_check_layers(const struct msb_artifact_manifest *m,
+		     const struct msb_disk_map *map, msb_error *err);
 
 /* ---- the sync table (syncdb.c) ------------------------------------------ */
 struct msb_sync_row {
@@ -157,6 +273,58 @@ int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
 		    msb_error *err);
 int msb_sync_db_put(sqlite3 *db, const struct msb_sync_row *r,
 		    msb_error *err);
+/* The same for snapshots (their own table; map and disk_mtime_ns unused):
+ * where a snapshot was last pushed or pulled, forgotten when it is
+ * removed, following it when it is renamed. */
+int msb_snap_sync_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
+		      msb_error *err);
+int msb_snap_sync_put(sqlite3 *db, const struct msb_sync_row *r,
+		      msb_error *err);
+void msb_snap_sync_forget(const char *name);
+void msb_snap_sync_rename(const char *name, const char *new_name);
+
+/* ---- pulls (pull.c) -------------------------------------------------------- */
+/* An artifact's manifest and config blob, fetched and checked. */
+struct msb_fetched {
+	struct msb_ref ref;
+	char canon[700];       /* the reference, canonical */
+	char digest[80];       /* the manifest's */
+	size_t manifest_len;
+	struct msb_registry *reg;
+	struct msb_artifact_manifest man;
+	struct msb_artifact a;
+	char cfg_path[4096];   /* the config blob in the store ... */
+	int cfg_added;         /* ... stored by this pull (removed at free) */
+};
+/* msb_sync_fetch() - the artifact @arg names (msb_sync_target()), which
+ * must be of @kind (MSB_E_KIND otherwise, the message saying what it is),
+ * its config blob parsed and every chunk checked against its layers. */
+int msb_sync_fetch(const char *arg, const msb_sync_opts *o, int kind,
+		   struct msb_fetched *f, msb_error *err);
+void msb_sync_fetched_free(struct msb_fetched *f);
+/* msb_sync_need_image() - the image artifact @a runs, here: found by
+ * digest, else pulled pinned to it (progress as phase "image"). @layers
+ * gets its disks, @canon its local reference. */
+int msb_sync_need_image(struct msb_download *d, const struct msb_artifact *a,
+			unsigned max_disks, json_object **layers, char *canon,
+			size_t cn, msb_error *err);
+
+/* ---- pushes (push.c) ------------------------------------------------------ */
+/* msb_sync_push_target() - where a push of @name goes (docs/sync.md):
+ * @o->ref when it names a registry, else @last (where it was last synced;
+ * may be NULL or "") or REMOTE/NAME, with @o->ref as the tag if it is one.
+ * @insecure: plain http allowed. */
+int msb_sync_push_target(const char *name, const msb_sync_opts *o,
+			 const char *last, struct msb_ref *ref, int *insecure,
+			 msb_error *err);
+/* msb_sync_strip_local() - the keys of a record config that only mean
+ * something on this machine (paths of its store, a restored sandbox's
+ * origin) out of @cfg, before it is pushed. */
+void msb_sync_strip_local(json_object *cfg);
+/* msb_sync_image_of() - the image of a record config @cfg as the artifact
+ * names it: {"reference", "display", "digest"} ("default" has none). */
+int msb_sync_image_of(sqlite3 *db, json_object *cfg, const char *display,
+		      json_object **out, msb_error *err);
 
 /* ---- the remote (remote.c) ---------------------------------------------- */
 /* msb_sync_target() - the canonical reference @arg names: a reference with

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* syncdb.c - the sync table: what each sandbox last pushed or pulled */
+/* syncdb.c - the sync tables: what each sandbox last pushed or pulled,
+ * and what each snapshot was pushed as or pulled from */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "state.h"
 #include "sync.h"
 #include "util.h"
 
@@ -79,4 +81,93 @@ int msb_sync_db_put(sqlite3 *db, const struct msb_sync_row *r,
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "record sync");
+}
+
+int msb_snap_sync_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
+		      msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (sqlite3_prepare_v2(db,
+			       "SELECT reference, digest, synced_at FROM "
+			       "snapshot_sync WHERE name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "select snapshot sync");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t;
+
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		t = sqlite3_column_text(st, 0);
+		snprintf(r->reference, sizeof(r->reference), "%s",
+			 t ? (const char *)t : "");
+		t = sqlite3_column_text(st, 1);
+		snprintf(r->digest, sizeof(r->digest), "%s",
+			 t ? (const char *)t : "");
+		r->synced_at = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return db_fail(db, err, "select snapshot sync");
+}
+
+int msb_snap_sync_put(sqlite3 *db, const struct msb_sync_row *r,
+		      msb_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO snapshot_sync (name, "
+			       "reference, digest, synced_at) VALUES "
+			       "(?,?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "record snapshot sync");
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->reference, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->synced_at);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "record snapshot sync");
+}
+
+void msb_snap_sync_forget(const char *name)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	if (msb_db_open(NULL, &db, NULL) < 0)
+		return;
+	if (sqlite3_prepare_v2(db, "DELETE FROM snapshot_sync WHERE name = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	msb_db_close(db);
+}
+
+void msb_snap_sync_rename(const char *name, const char *new_name)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	if (msb_db_open(NULL, &db, NULL) < 0)
+		return;
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE snapshot_sync SET name = ? WHERE name = ?",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, new_name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	msb_db_close(db);
 }

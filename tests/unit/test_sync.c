@@ -140,6 +140,7 @@ out:
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
 
 static int map_of(const char *json, struct msb_disk_map *m)
 {
@@ -209,6 +210,7 @@ TEST(sync_manifest_kinds)
 	struct msb_disk_map map = { .size = 2u << 20, .chunk = 1u << 20 };
 	struct msb_chunk c[3] = { { .off = 0, .len = 1u << 20, .zlen = 9 },
 				  { .off = 1u << 20, .len = 1u << 20, .zlen = 9 } };
+	const struct msb_disk_map *maps[2];
 	static const char image[] =
 		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image."
 		"manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd."
@@ -219,11 +221,11 @@ TEST(sync_manifest_kinds)
 
 	CHECK_EQ_INT(msb_artifact_manifest_parse(image, strlen(image), "", &m,
 						 &err), 0);
-	CHECK(!m.is_sandbox);
+	CHECK_EQ_INT(m.kind, MSB_KIND_IMAGE);
 	msb_artifact_manifest_free(&m);
 	CHECK_EQ_INT(msb_artifact_manifest_parse(index, strlen(index),
 		"application/vnd.oci.image.index.v1+json", &m, &err), 0);
-	CHECK(!m.is_sandbox);
+	CHECK_EQ_INT(m.kind, MSB_KIND_IMAGE);
 	msb_artifact_manifest_free(&m);
 
 	/* ours, as a push writes it: the same chunk twice is one layer */
@@ -231,16 +233,51 @@ TEST(sync_manifest_kinds)
 	snprintf(c[1].digest, 72, D2);
 	map.v = c;
 	map.n = 2;
-	built = msb_artifact_manifest_json(D1, 77, &map, "dev");
+	maps[0] = &map;
+	built = msb_artifact_manifest_json(MSB_KIND_SANDBOX, D1, 77, maps, 1,
+					   "dev");
 	CHECK_EQ_INT(msb_artifact_manifest_parse(built, strlen(built),
 						 MSB_OCI_MANIFEST, &m, &err), 0);
-	CHECK(m.is_sandbox);
+	CHECK_EQ_INT(m.kind, MSB_KIND_SANDBOX);
 	CHECK_EQ_INT(m.nlayers, 1);
 	CHECK_STR(m.config_digest, D1);
 	CHECK_EQ_INT(m.config_size, 77);
 	msb_artifact_manifest_free(&m);
 	CHECK_CONTAINS(built, "\"artifactType\":\"" MSB_SANDBOX_ARTIFACT "\"");
 	free(built);
+
+	/* a snapshot's: a blob shared by its disk and its RAM is one layer,
+	 * listed where it is first used; the kind read back either by its
+	 * artifactType or, a registry having dropped that, by its config */
+	{
+		struct msb_disk_map ram = { .size = 1u << 20, .chunk = 1u << 20 };
+		struct msb_chunk rc[2] = { { .off = 0, .len = 1u << 20, .zlen = 9 } };
+		char *p;
+
+		snprintf(c[1].digest, 72, D3);
+		snprintf(rc[0].digest, 72, D2);
+		ram.v = rc;
+		ram.n = 1;
+		maps[1] = &ram;
+		built = msb_artifact_manifest_json(MSB_KIND_SNAPSHOT, D1, 77,
+						   maps, 2, "snap");
+		CHECK_EQ_INT(msb_artifact_manifest_parse(built, strlen(built),
+							 "", &m, &err), 0);
+		CHECK_EQ_INT(m.kind, MSB_KIND_SNAPSHOT);
+		CHECK_EQ_INT(m.nlayers, 2);
+		CHECK_STR(m.layers[0].digest, D2);
+		CHECK_STR(m.layers[1].digest, D3);
+		msb_artifact_manifest_free(&m);
+		p = strstr(built, "\"artifactType\"");
+		CHECK(p != NULL);
+		if (p)
+			memcpy(p, "\"artifactTypX\"", 14);
+		CHECK_EQ_INT(msb_artifact_manifest_parse(built, strlen(built),
+							 "", &m, &err), 0);
+		CHECK_EQ_INT(m.kind, MSB_KIND_SNAPSHOT);
+		msb_artifact_manifest_free(&m);
+		free(built);
+	}
 
 	/* a sandbox manifest with a layer of another kind, or garbage */
 	{
@@ -278,7 +315,8 @@ TEST(sync_artifact_config_checked)
 	msb_error err = { 0 };
 	char bad[sizeof(good_cfg) + 64];
 
-	CHECK_EQ_INT(msb_artifact_parse(good_cfg, strlen(good_cfg), &a, &err), 0);
+	CHECK_EQ_INT(msb_artifact_parse(good_cfg, strlen(good_cfg), MSB_KIND_SANDBOX, &a,
+					&err), 0);
 	CHECK_STR(a.name, "dev");
 	CHECK_EQ_INT(a.cpus, 2);
 	CHECK_STR(a.image, "default");
@@ -301,7 +339,8 @@ TEST(sync_artifact_config_checked)
 
 		snprintf(bad, sizeof(bad), "%.*s%s%s", (int)pre, good_cfg,
 			 edits[i].to, at + strlen(edits[i].from));
-		if (msb_artifact_parse(bad, strlen(bad), &a, &err) == 0) {
+		if (msb_artifact_parse(bad, strlen(bad), MSB_KIND_SANDBOX, &a,
+				       &err) == 0) {
 			unit_fail(__FILE__, __LINE__, "accepted edit %zu", i);
 			msb_artifact_free(&a);
 		}
@@ -315,7 +354,8 @@ TEST(sync_pulled_config_drops_host_reach_unless_trusted)
 	json_object *cfg, *v;
 	char dropped[256];
 
-	CHECK_EQ_INT(msb_artifact_parse(good_cfg, strlen(good_cfg), &a, &err), 0);
+	CHECK_EQ_INT(msb_artifact_parse(good_cfg, strlen(good_cfg), MSB_KIND_SANDBOX, &a,
+					&err), 0);
 	/* untrusted: the volume of '/', the secret reading $HOME for
 	 * evil.test and the opened 10/8 go; so does the placeholder */
 	CHECK_EQ_INT(msb_sync_record_config(a.config, 0, &cfg, dropped,
@@ -336,5 +376,63 @@ TEST(sync_pulled_config_drops_host_reach_unless_trusted)
 	CHECK_EQ_INT(msb_sync_record_config(a.config, 1, &cfg, dropped,
 					    sizeof(dropped), &err),
 		     MSB_E_POLICY);
+	msb_artifact_free(&a);
+}
+
+/* A snapshot's config: a full one's RAM map is exactly the guest's memory
+ * and comes with its device state and the QEMU that wrote it. */
+static const char snap_cfg[] =
+	"{\"format\":1,\"name\":\"s\",\"image\":{\"reference\":\"default\"},"
+	"\"cpus\":1,\"memory_mib\":64,\"config\":{},"
+	"\"disk\":{\"size\":1048576,\"chunk_size\":1048576,\"compression\":"
+	"\"zstd\",\"chunks\":[]},\"snapshot\":{\"kind\":\"full\","
+	"\"engine\":\"7.2.19\",\"source\":\"dev\",\"created_at\":5,"
+	"\"next_stream\":9,\"ram\":{\"size\":67108864,\"chunk_size\":1048576,"
+	"\"compression\":\"zstd\",\"chunks\":[]},\"state\":{\"size\":"
+	"4096,\"chunk_size\":1048576,\"compression\":\"zstd\","
+	"\"chunks\":[]}}}";
+
+TEST(sync_snapshot_config_checked)
+{
+	struct msb_artifact a;
+	msb_error err = { 0 };
+	char bad[sizeof(snap_cfg) + 64];
+	static const struct { const char *from, *to; } edits[] = {
+		{ "\"size\":67108864", "\"size\":67108865" }, /* not the RAM */
+		{ "\"kind\":\"full\"", "\"kind\":\"fuller\"" },
+		{ "\"engine\":\"7.2.19\",", "" },
+		{ "\"source\":\"dev\"", "\"source\":\"../x\"" },
+		{ "\"next_stream\":9", "\"next_stream\":-1" },
+		{ ",\"state\":{", ",\"stat\":{" },
+		{ "\"snapshot\":", "\"snapshoot\":" },
+	};
+
+	CHECK_EQ_INT(msb_artifact_parse(snap_cfg, strlen(snap_cfg),
+					MSB_KIND_SNAPSHOT, &a, &err), 0);
+	CHECK_STR(a.snap.kind, "full");
+	CHECK_STR(a.snap.engine, "7.2.19");
+	CHECK_STR(a.snap.source, "dev");
+	CHECK_EQ_INT(a.snap.next_stream, 9);
+	CHECK_EQ_INT(a.snap.ram.size, 64u << 20);
+	CHECK_EQ_INT(a.snap.state.size, 4096);
+	msb_artifact_free(&a);
+	for (size_t i = 0; i < ARRAY_SIZE(edits); i++) {
+		const char *at = strstr(snap_cfg, edits[i].from);
+		size_t pre = (size_t)(at - snap_cfg);
+
+		snprintf(bad, sizeof(bad), "%.*s%s%s", (int)pre, snap_cfg,
+			 edits[i].to, at + strlen(edits[i].from));
+		if (msb_artifact_parse(bad, strlen(bad), MSB_KIND_SNAPSHOT, &a,
+				       &err) == 0) {
+			unit_fail(__FILE__, __LINE__, "accepted edit %zu", i);
+			msb_artifact_free(&a);
+		}
+	}
+	/* a disk snapshot has no memory to map */
+	snprintf(bad, sizeof(bad), "%s", snap_cfg);
+	memcpy(strstr(bad, "\"full\""), "\"disk\"", 6);
+	CHECK_EQ_INT(msb_artifact_parse(bad, strlen(bad), MSB_KIND_SNAPSHOT, &a,
+					&err), 0);
+	CHECK_EQ_INT(a.snap.ram.size, 0);
 	msb_artifact_free(&a);
 }
