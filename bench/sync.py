@@ -60,6 +60,7 @@ def free_port():
 class Registry:
     def __init__(self, root):
         self.port = free_port()
+        os.makedirs(root, exist_ok=True)
         cfg = os.path.join(root, "config.yml")
         with open(cfg, "w") as f:
             f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
@@ -180,7 +181,7 @@ def main():
         env = {"MSB_REMOTE": f"{px.host}/bench"}
         msb(a, "run", "--name", "big", "-v", f"{src}:/src:ro",
             f"127.0.0.1:{reg.port}/busybox:1", "--", "sh", "-c",
-            "cp /src/big /data/big && sync", env=env)
+            "mkdir -p /data && cp /src/big /data/big && sync", env=env)
         disk = f"{a}/sandboxes/big/upper.ext4"
         before = os.path.join(work, "before.ext4")
         subprocess.run(["cp", "--sparse=always", disk, before], check=True)
