@@ -67,7 +67,7 @@ async fn fifty_execs_on_one_thread() {
 async fn async_stream_echoes_large_input() {
     let sb = shared_async().await;
     let mut p = sb.command("cat").stdin_piped().spawn().await.unwrap();
-    let data: Vec<u8> = (0..16usize << 20).map(|i| (i * 7 + (i >> 11)) as u8).collect();
+    let data: Vec<u8> = (0..4usize << 20).map(|i| (i * 7 + (i >> 11)) as u8).collect();
     let mut stdin = p.stdin();
     let feed = data.clone();
     let writer = tokio::spawn(async move {

@@ -85,7 +85,7 @@ fn exec_timeout_kills_the_guest_process() {
 fn stream_echoes_large_input() {
     let sb = shared();
     let mut p = sb.command("cat").stdin_piped().spawn().unwrap();
-    let data: Vec<u8> = (0..16usize << 20).map(|i| (i * 7 + (i >> 11)) as u8).collect();
+    let data: Vec<u8> = (0..4usize << 20).map(|i| (i * 7 + (i >> 11)) as u8).collect();
     let mut stdin = p.stdin();
     let feed = data.clone();
     let writer = std::thread::spawn(move || {
