@@ -1060,6 +1060,26 @@ impl Snapshot {
         blocking(move || core::snapshot_info(&n)).await
     }
 
+    /// Pushes the snapshot to a registry (`msb push --snapshot`): its disk,
+    /// and a full one's memory and device state, so that another machine
+    /// resumes its processes. `|o| o.to("registry/repo:tag")`.
+    pub async fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
+        let (n, o) = (self.name(), f(SyncOptions::default()));
+        blocking(move || core::snapshot_push(&n, &o)).await
+    }
+
+    /// Fetches the snapshot pushed as @reference (a bare NAME under the
+    /// remote, or `REGISTRY/REPO[:TAG]`) into a snapshot here (named by
+    /// `o.name`, else the repository's last part), to restore.
+    pub async fn pull_with(
+        reference: &str,
+        f: impl FnOnce(SyncOptions) -> SyncOptions,
+    ) -> Result<(Snapshot, SyncInfo)> {
+        let (r, o) = (reference.to_owned(), f(SyncOptions::default()));
+        let info = blocking(move || core::snapshot_pull(&r, &o)).await?;
+        Ok((Snapshot::named(info.name.clone()), info))
+    }
+
     /// Deletes it; refused ([`Error::Busy`]) while sandboxes restored from
     /// it exist, unless @force (they can then no longer start).
     pub async fn remove(&self, force: bool) -> Result<()> {

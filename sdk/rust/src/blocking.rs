@@ -815,6 +815,21 @@ impl Snapshot {
         core::snapshot_info(&self.name())
     }
 
+    /// Pushes the snapshot to a registry (`msb push --snapshot`): its disk,
+    /// and a full one's memory and device state, so that another machine
+    /// resumes its processes. `|o| o.to("registry/repo:tag")`.
+    pub fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
+        core::snapshot_push(&self.name(), &f(SyncOptions::default()))
+    }
+
+    /// Fetches the snapshot pushed as @reference (a bare NAME under the
+    /// remote, or `REGISTRY/REPO[:TAG]`) into a snapshot here (named by
+    /// `o.name`, else the repository's last part), to restore.
+    pub fn pull_with(reference: &str, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<(Snapshot, SyncInfo)> {
+        let info = core::snapshot_pull(reference, &f(SyncOptions::default()))?;
+        Ok((Snapshot::named(info.name.clone()), info))
+    }
+
     /// Deletes it; refused ([`Error::Busy`]) while sandboxes restored from
     /// it exist, unless @force (they can then no longer start).
     pub fn remove(&self, force: bool) -> Result<()> {

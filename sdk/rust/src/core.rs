@@ -477,6 +477,28 @@ pub(crate) fn pull(reference: &str, o: &SyncOptions) -> Result<SyncInfo> {
     Ok(SyncInfo::from_c(&i))
 }
 
+pub(crate) fn snapshot_push(snap: &str, o: &SyncOptions) -> Result<SyncInfo> {
+    let op = format!("push snapshot {snap}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(snap), &op)?;
+    let co = with_op(o.to_c(&mut a), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_push(n, &co, &mut i, e) })?;
+    Ok(SyncInfo::from_c(&i))
+}
+
+pub(crate) fn snapshot_pull(reference: &str, o: &SyncOptions) -> Result<SyncInfo> {
+    let op = format!("pull snapshot {reference}");
+    let mut a = CArgs::new();
+    let r = with_op(a.str(reference), &op)?;
+    let co = with_op(o.to_c(&mut a), &op)?;
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
+    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_pull(r, &co, &mut i, e) })?;
+    Ok(SyncInfo::from_c(&i))
+}
+
 pub(crate) fn set_sync(name: &str, on: bool) -> Result<()> {
     let op = format!("sync of sandbox {name}");
     let mut a = CArgs::new();

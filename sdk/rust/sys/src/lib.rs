@@ -438,6 +438,38 @@ pub struct msb_sync_info {
     pub dropped: [c_char; 256],
 }
 
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_project_event {
+    pub sandbox: *const c_char,
+    pub name: *const c_char,
+    pub what: *const c_char,
+    pub ms: u64,
+    pub detail: *const c_char,
+}
+
+pub type msb_project_progress_fn = Option<unsafe extern "C" fn(*mut c_void, *const msb_project_event)>;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_project_opts {
+    pub only: msb_strv,
+    pub stop_timeout_s: c_uint,
+    pub volumes: c_int,
+    pub progress: msb_project_progress_fn,
+    pub ctx: *mut c_void,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_project_entry {
+    pub key: [c_char; 64],
+    pub name: [c_char; 64],
+    pub status: [c_char; 16],
+    pub state: [c_char; 16],
+    pub image: [c_char; 256],
+}
+
 pub const MSB_SAVE_OCI: c_int = 0;
 pub const MSB_SAVE_DOCKER: c_int = 1;
 
@@ -721,6 +753,29 @@ extern "C" {
         ref_: *const c_char,
         o: *const msb_sync_opts,
         out: *mut msb_sync_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_snapshot_push(
+        snap: *const c_char,
+        o: *const msb_sync_opts,
+        out: *mut msb_sync_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_snapshot_pull(
+        ref_: *const c_char,
+        o: *const msb_sync_opts,
+        out: *mut msb_sync_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_project_opts_init(o: *mut msb_project_opts);
+    pub fn msb_project_up(p: *const msb_project, o: *const msb_project_opts, err: *mut msb_error) -> c_int;
+    pub fn msb_project_down(p: *const msb_project, o: *const msb_project_opts, err: *mut msb_error) -> c_int;
+    pub fn msb_project_stop(p: *const msb_project, o: *const msb_project_opts, err: *mut msb_error) -> c_int;
+    pub fn msb_project_restart(p: *const msb_project, o: *const msb_project_opts, err: *mut msb_error) -> c_int;
+    pub fn msb_project_ps(
+        p: *const msb_project,
+        out: *mut *mut msb_project_entry,
+        n: *mut usize,
         err: *mut msb_error,
     ) -> c_int;
     pub fn msb_sandbox_set_sync(name: *const c_char, on: c_int, err: *mut msb_error) -> c_int;

@@ -228,6 +228,17 @@ async fn seed_snapshot() {
     assert!(matches!(snap.save_named("other").await, Err(Error::Busy(_))));
     assert!(matches!(snap.remove(false).await, Err(Error::Busy(_))));
     drop(workers);
+    // It travels to a registry and back as a snapshot (memory included),
+    // under another name here.
+    let (host, _) = seed_registry().unwrap();
+    let reference = format!("{host}/snaps/ml-ready:1");
+    let pushed = snap.push_with(|o| o.to(&reference)).await.unwrap();
+    assert!(!pushed.digest.is_empty(), "{pushed:?}");
+    let (copy, pulled) = microsandbox::Snapshot::pull_with(&reference, |o| o.name("ml-ready-copy")).await.unwrap();
+    assert_eq!((copy.name(), pulled.digest.as_str()), ("ml-ready-copy".to_owned(), pushed.digest.as_str()));
+    let info = copy.info().await.unwrap();
+    assert!(info.kind == "full" && info.source == "base", "{info:?}");
+    copy.remove(false).await.unwrap();
     snap.remove(false).await.unwrap();
 }
 
