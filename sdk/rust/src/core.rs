@@ -709,6 +709,7 @@ pub(crate) fn exec_detach(sb: &SandboxCore, spec: &ExecSpec) -> Result<i32> {
 }
 
 /// Whether @fd polls ready for @events at once.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn poll_now(fd: RawFd, events: i16) -> bool {
     let mut p = libc::pollfd { fd, events, revents: 0 };
     // SAFETY: one pollfd of ours.
@@ -944,6 +945,7 @@ impl ExecReader {
 // ---- files ------------------------------------------------------------------------
 
 /// One streaming file operation's libmsb handle (its own connection).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) struct FileStream {
     h: *mut sys::msb_file,
     pub(crate) fd: RawFd,

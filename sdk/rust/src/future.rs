@@ -8,10 +8,12 @@ use crate::error::Error;
 
 /// Whether this program runs inside a microsandbox (the guest agent is
 /// its system's init).
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn inside_sandbox() -> bool {
     std::fs::read_to_string("/proc/1/comm").is_ok_and(|s| s.trim() == "msb-agent")
 }
 
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) fn runtime_refused() -> Error {
     if !inside_sandbox() {
         return Error::not_supported("current runtime", "this program is not running inside a microsandbox");
