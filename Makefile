@@ -13,9 +13,12 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonl
 CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image -Isrc/sync \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
 LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
+# The supervisor's seccomp allow-list (src/supervisor/seccomp.c).
+SUP_LIBS := -lseccomp
 
-LIB_SRC := src/common/util.c src/common/buf.c src/proto/proto.c \
-	src/engine/qemu.c src/engine/qmp.c src/engine/save.c src/engine/guest.c $(wildcard src/lib/*.c) \
+LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
+	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
+	src/engine/launcher.c src/engine/guest.c $(wildcard src/lib/*.c) \
 	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
 	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.
@@ -56,7 +59,8 @@ all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
 	$(B)/libexec/msb/msb-supervisor \
 	$(B)/libexec/msb/msb-unpack \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
-	guest examples $(B)/tests/fs-conformance $(B)/tests/sdk-vectors $(B)/tests/gatefs.so
+	guest examples $(B)/tests/fs-conformance $(B)/tests/sdk-vectors $(B)/tests/gatefs.so \
+	$(B)/tests/forbid.so
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -102,7 +106,7 @@ $(B)/include/%.h: include/%.h
 
 $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(SUP_OBJ) $(B)/lib/libmsb.a $(LIBS)
+	$(CC) -o $@ $(SUP_OBJ) $(B)/lib/libmsb.a $(LIBS) $(SUP_LIBS)
 
 $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
 	@mkdir -p $(dir $@)
@@ -154,6 +158,11 @@ $(B)/tests/sdk-vectors: tests/sdk/vectors.c $(B)/lib/libmsb.so include/msb.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' -ljson-c -lcrypto
+
+# A test's hand inside a confined supervisor (tests/e2e/test_escape.py).
+$(B)/tests/forbid.so: tests/escape/forbid.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -shared -fPIC -o $@ $< -ldl
 
 # ---- examples ------------------------------------------------------------
 

@@ -44,7 +44,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawboot import RawVM, tlv  # noqa: E402
+from rawboot import RawVM, logged_argv, tlv  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -133,10 +133,7 @@ def main():
         name = "bench-fs"
         msb("run", "--name", name, "-d", "--memory", "1G", "-v",
             f"{shared}:/data")
-        log = open(os.path.join(HOME, "sandboxes", name, "engine.log")).read()
-        # engine.log escapes control bytes: the separator reads "\x1f"
-        argv = [l for l in log.splitlines() if l.startswith("argv ")][-1][5:] \
-            .replace("\\x1f", "\x1f").split("\x1f")
+        argv = logged_argv(HOME, name)
         accel = "kvm" if "kvm" in argv else "tcg"
         sup = json.loads(msb("inspect", name))["pid"]
         ours, ours_busy = measure(lambda c: msb("exec", name, "--", "sh", "-c", c),

@@ -44,14 +44,57 @@ def read_frame(sock, buf):
         buf += chunk
 
 
+def by_path(argv, files):
+    """msb's QEMU argv (which hands every file over as a descriptor, and
+    the QMP monitor as a socket) as one that opens the same files by path:
+    @files maps the descriptor numbers to paths (engine.log's "files")."""
+    sets, out, skip = {}, [], 0
+    for i, x in enumerate(argv):
+        if skip:
+            skip -= 1
+            continue
+        if x == "-add-fd":
+            kv = dict(p.split("=", 1) for p in argv[i + 1].split(","))
+            sets.setdefault(kv["set"], files[int(kv["fd"])])
+            skip = 1
+            continue
+        if x == "-chardev" and argv[i + 1].startswith("socket,id=qmp,"):
+            skip = 1
+            continue
+        if x == "-mon" and argv[i + 1].startswith("chardev=qmp,"):
+            skip = 1
+            continue
+        if x.startswith("/proc/self/fd/"):
+            x = files[int(x.rsplit("/", 1)[1])]
+        for s_, path in sets.items():
+            x = x.replace(f"=/dev/fdset/{s_},",
+                          "=" + path.replace(",", ",,") + ",")
+        out.append(x)
+    return out
+
+
+def logged_argv(home, name):
+    """The last QEMU command line of sandbox @name, from its engine.log,
+    with files named by their paths (by_path())."""
+    log = open(os.path.join(home, "sandboxes", name, "engine.log")).read()
+    # engine.log escapes control bytes: the separator reads "\x1f" there
+    log = log.replace("\\x1f", "\x1f")
+    line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
+    argv = line[5:].split("\x1f")
+    files = {}
+    flines = [l for l in log.splitlines() if l.startswith("files ")]
+    if flines:
+        for f in flines[-1][6:].split("\x1f"):
+            n, _, path = f.partition("=")
+            files[int(n)] = path
+    return by_path(argv, files)
+
+
 def qemu_argv(msb, home, kernel):
     """The exact QEMU command line msb used, from a sandbox's engine.log."""
     name = f"probe-{kernel}"
     msb("run", "--name", name, "-d", "--kernel", kernel)
-    log = open(os.path.join(home, "sandboxes", name, "engine.log")).read()
-    line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
-    # engine.log escapes control bytes: the separator reads "\x1f" there
-    argv = line[5:].replace("\\x1f", "\x1f").split("\x1f")
+    argv = logged_argv(home, name)
     upper = os.path.join(home, "sandboxes", name, "upper.ext4")
     msb("stop", name)
     return argv, upper

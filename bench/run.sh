@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, TLS, snapshot, project, SDK, sync and pull benchmarks (not
-# tests): prints tables.
+# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, confinement, TLS,
+# snapshot, project, SDK, sync and pull benchmarks (not tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
 b=${1:-build}
@@ -9,6 +9,7 @@ b=${1:-build}
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
 python3 bench/fs.py "$b"
+python3 bench/confine.py "$b"
 if [ "$(id -u)" = 0 ]; then
 	python3 bench/tls.py "$b"
 else

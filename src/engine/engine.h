@@ -17,6 +17,7 @@
 #define MSB_ENGINE_H
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -111,6 +112,23 @@ struct msb_save_info {
 	uint64_t state_us, ram_us;
 };
 
+/**
+ * struct msb_vmm_jail - how the VMM is confined (docs/security.md)
+ * @confine: 0 only for benchmarks (MSB_NO_CONFINE=1): no -sandbox, no
+ *           Landlock, no uid of its own, the caller's environment
+ * @uid:     what the launcher and the VMM run as: as root an
+ *           unprivileged uid of the VMM's own (msb_vmm_jail_default()),
+ *           else the caller's own (nothing changes)
+ * @gid:     the same for the group
+ * @kvm_gid: a supplementary group for /dev/kvm (as root), or -1
+ */
+struct msb_vmm_jail {
+	int confine;
+	uid_t uid;
+	gid_t gid;
+	gid_t kvm_gid;
+};
+
 struct msb_vm {
 	pid_t pid;
 	enum msb_accel accel;
@@ -122,7 +140,26 @@ struct msb_vm {
 	void *event_opaque;
 	struct msb_engine_op *op; /* a save or restore under way */
 	int restore_state_fd;  /* from the spec, for msb_engine_restore() */
+	int restore_state_vmm_fd; /* the same, as the VMM numbers it */
 	struct msb_save_info saved;
+	/* The launcher (msb_engine_prepare(), src/engine/launcher.c): its
+	 * socket @link is readable when the VM ended (msb_engine_reap()).
+	 * @files: what the VM opens (kernel, initrd, console, a restored
+	 * VM's RAM file, two per disk and a qcow2 disk's backing file),
+	 * opened at each launch, closed once QEMU has them; @tsc_khz: the
+	 * host TSC
+	 * rate; @confined: not MSB_NO_CONFINE; @note: how the launcher
+	 * confined itself. */
+	pid_t launcher;
+	int link;
+	int files[4 + 3 * 16];
+	unsigned int nfiles;
+	unsigned long tsc_khz;
+	int confined;
+	char note[256];
+	/* the VM's /proc/PID/stat and statm, opened by the launcher (a
+	 * confined supervisor may not open /proc): msb_engine_usage() */
+	int usage_fd[2];
 };
 
 /* msb_engine_find() - the monitor binary, or an error saying how to install it. */
@@ -136,11 +173,59 @@ int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err);
 enum msb_accel msb_engine_accel(void);
 /* msb_engine_mark_kvm_broken() - remember that KVM failed on this machine. */
 void msb_engine_mark_kvm_broken(const char *why);
-/* msb_engine_launch() - start the VM; it dies with the calling process. */
+
+/* The argument QEMU confines itself with (its seccomp filter). */
+#define MSB_QEMU_SANDBOX \
+	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+/* Where root's VMMs take their uids: MSB_VMM_UID_BASE + the supervisor's
+ * pid (unique among live processes, below pid_max's 2^22 limit), past
+ * systemd's container range (which ends at 0x6fffffff). MSB_VMM_UID_BASE
+ * itself (no pid is 0) is the group every root VMM has: a snapshot's RAM
+ * file is that group's, so that its forks' VMMs may map it. */
+#define MSB_VMM_UID_BASE 0x70000000u
+#define MSB_VMM_UID_COUNT (1u << 22)
+#define MSB_VMM_GID ((gid_t)MSB_VMM_UID_BASE)
+
+/* msb_vmm_jail_default() - @confine as given; as root, an unprivileged
+ * uid and gid of its own for the VMM of the supervisor with pid @pid
+ * (and /dev/kvm's group); otherwise the caller's own. */
+void msb_vmm_jail_default(struct msb_vmm_jail *j, pid_t pid, int confine);
+/* msb_vmm_kvm_reachable() - whether the VMM, run as @j says, can open
+ * /dev/kvm (as root with a /dev/kvm that only root may open, it cannot:
+ * the caller then boots under TCG and says why). */
+int msb_vmm_kvm_reachable(const struct msb_vmm_jail *j);
+
+/**
+ * msb_engine_prepare() - what launching needs that a confined supervisor
+ * can no longer do: find the VMM binary, measure the TSC rate, and fork
+ * the launcher, which starts (and kills) the VMM on request from then on
+ * (src/engine/launcher.c). Call it before confining the caller and before
+ * it holds secrets (the launcher is a copy of it). The caller must still
+ * be able to open @spec's files at each launch (its Landlock rules name
+ * them: src/supervisor/confine.c).
+ * Return: 0 or -errno with @err set.
+ */
+int msb_engine_prepare(const struct msb_vm_spec *spec, struct msb_vm *vm,
+		       const struct msb_vmm_jail *j, msb_error *err);
+/* msb_engine_launch() - start the VM through the launcher; it dies with
+ * the launcher, which dies with the calling process. */
 int msb_engine_launch(const struct msb_vm_spec *spec, struct msb_vm *vm,
 		      msb_error *err);
 /**
- * msb_engine_argv() - the monitor's command line for @spec
+ * msb_engine_reap() - after @vm->link turned readable: how the VM ended.
+ * Return: 1 with *@status (as waitpid() gives it) when the VM exited or
+ * the launcher is gone (then SIGKILL), 0 if there was nothing to read.
+ */
+int msb_engine_reap(struct msb_vm *vm, int *status);
+/* msb_engine_usage() - the VM's CPU time (ns, all its threads) and
+ * resident memory (bytes). Return: 0, or -1 if there is no VM to ask. */
+int msb_engine_usage(const struct msb_vm *vm, uint64_t *cpu_ns,
+		     uint64_t *rss);
+/* msb_engine_release() - end the launcher (and a VM still running). */
+void msb_engine_release(struct msb_vm *vm);
+/**
+ * msb_engine_argv() - the monitor's command line for @spec, every file
+ * named by its path (msb_engine_launch() hands descriptors over instead)
  * @spec: the VM
  * @qemu: argv[0]
  * @qmp_fd: the monitor's end of the control link (QMP)

@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* qemu.c - QEMU's microvm machine as the sandbox engine
  *
- * Theory of operation: one qemu-system-x86_64 per sandbox, a child of the
- * supervisor that receives SIGKILL when the supervisor dies
- * (PR_SET_PDEATHSIG), so a VM never outlives whoever owns it. Devices are all
- * virtio-mmio, non-legacy (vhost-user backends refuse legacy devices). The
- * agent link is a virtio-serial port whose chardev is one end of a
- * socketpair, handed over as an inherited descriptor: no socket path to race
- * for or to outgrow sun_path. The QMP monitor is another socketpair,
- * spoken by qmp.c from the owner's event loop.
+ * Theory of operation: one qemu-system-x86_64 per sandbox, started by the
+ * launcher (launcher.c), a small process the supervisor forks before it
+ * confines itself: the supervisor keeps no right to fork or exec. QEMU is
+ * the launcher's child and receives SIGKILL when the launcher dies, which
+ * dies with the supervisor (PR_SET_PDEATHSIG both), so a VM never
+ * outlives whoever owns it. Devices are all virtio-mmio, non-legacy
+ * (vhost-user backends refuse legacy devices). The QMP monitor is a
+ * socketpair, spoken by qmp.c from the owner's event loop.
+ *
+ * QEMU reaches nothing by path that it does not need (docs/security.md):
+ * every file it uses (kernel, initrd, disks and a qcow2 disk's backing
+ * file, the console, a restored VM's RAM file) is opened by the
+ * supervisor at each launch and handed over as a descriptor (an fdset for disks and the console; its own
+ * /proc/self/fd/N for the kernel, the initrd and the RAM memfd, which
+ * QEMU 7.2 opens by path), every socket (agent port, network, volumes,
+ * QMP) is one end of a socketpair. It runs under its own seccomp filter
+ * (-sandbox), the launcher's Landlock rules and, as root, a uid of its own.
  */
 
 #define _GNU_SOURCE
@@ -16,19 +25,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 #include "engine.h"
+#include "launcher.h"
 #include "qmp.h"
 #include "save.h"
 #include "util.h"
@@ -61,7 +69,23 @@ int msb_engine_find(char *path, size_t n, msb_error *err)
 			QEMU);
 }
 
+/* Host facts (the TSC rate, a KVM that failed) live in <home>/host, the
+ * one directory of the home a confined supervisor may write besides its
+ * own sandbox's and the snapshots. */
+static int host_path(const char *name, char *buf, size_t n)
+{
+	return snprintf(buf, n, "%s/host/%s", msb_home(), name) >= (int)n ?
+		       -1 :
+		       0;
+}
+
 static int probe_path(char *buf, size_t n)
+{
+	return host_path("kvm-broken", buf, n);
+}
+
+/* Before <home>/host, the mark was <home>/kvm-broken. */
+static int probe_path_old(char *buf, size_t n)
 {
 	return snprintf(buf, n, "%s/kvm-broken", msb_home()) >= (int)n ? -1 : 0;
 }
@@ -107,6 +131,8 @@ int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err)
 	 * nested virtualisation: QEMU aborts setting an MSR). The supervisor
 	 * records such a failure and falls back to TCG from then on. */
 	if (probe_path(path, sizeof(path)) == 0 && access(path, F_OK) == 0)
+		return 0;
+	if (probe_path_old(path, sizeof(path)) == 0 && access(path, F_OK) == 0)
 		return 0;
 	*out = MSB_ACCEL_KVM;
 	return 0;
@@ -157,7 +183,8 @@ static unsigned long tsc_khz(void)
 		snprintf(boot_id, sizeof(boot_id), "%.36s", b);
 		free(b);
 	}
-	snprintf(path, sizeof(path), "%s/tsc-khz", msb_home());
+	if (host_path("tsc-khz", path, sizeof(path)) < 0)
+		return tsc_measure_khz();
 	cached = msb_read_file(path, NULL);
 	if (cached && boot_id[0] && !strncmp(cached, boot_id, strlen(boot_id)) &&
 	    cached[strlen(boot_id)] == ' ') {
@@ -189,6 +216,13 @@ struct argv_b {
 	size_t used;    /* arguments, from the start of @store */
 	size_t tail;    /* escaped values for the next argument, from its end */
 	char store[32768];
+	/* with a prepared VM: the descriptors it gets, at 3, 4, ... */
+	const struct msb_vm *vm;
+	int fds[MSB_VMM_MAX_FDS];
+	unsigned int nfds;
+	unsigned int sets;
+	char path[32];  /* file()'s answer */
+	char backing[128];
 };
 
 _Static_assert(offsetof(struct argv_b, v) == 0,
@@ -255,16 +289,90 @@ static const char *opt(struct argv_b *a, const char *s)
 	return dst;
 }
 
-int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
-		    int qmp_fd, char ***argv, msb_error *err)
+/* Files of a prepared VM, in @vm->files in this order (FILE_RAM: a
+ * restored VM's RAM file, or -1); three per disk:
+ * QEMU opens a read-write disk read-only first (to probe it), and an
+ * fdset hands out only a descriptor of the access mode asked for; the
+ * third is a qcow2 disk's backing file. */
+enum { FILE_KERNEL, FILE_INITRD, FILE_CONSOLE, FILE_RAM, FILE_DISK0 };
+#define FILE_DISK(i) (FILE_DISK0 + 3 * (i))
+
+/* fd() - @fd as the VM will know it: itself (paths mode), or the next of
+ * the descriptors handed over. */
+static int fd(struct argv_b *a, int fd)
+{
+	if (!a->vm)
+		return fd;
+	if (a->nfds >= MSB_VMM_MAX_FDS) {
+		a->full = 1;
+		return -1;
+	}
+	a->fds[a->nfds] = fd;
+	return MSB_VMM_FIRST_FD + (int)a->nfds++;
+}
+
+/* fdset() - descriptors @fd0 and @fd1 (-1: none) as a new fdset, the
+ * -add-fd options emitted here; Return: its path, in @buf. */
+static const char *fdset(struct argv_b *a, int fd0, int fd1, char *buf,
+			 size_t n)
+{
+	unsigned int set = ++a->sets;
+
+	add(a, "-add-fd");
+	add(a, "fd=%d,set=%u", fd(a, fd0), set);
+	if (fd1 >= 0) {
+		add(a, "-add-fd");
+		add(a, "fd=%d,set=%u", fd(a, fd1), set);
+	}
+	snprintf(buf, n, "/dev/fdset/%u", set);
+	return buf;
+}
+
+/* file() - how QEMU opens file @k of a prepared VM, or @path without one.
+ * Valid until the next call. */
+static const char *file(struct argv_b *a, unsigned int k, const char *path)
+{
+	const int *f = a->vm ? a->vm->files : NULL;
+
+	if (!a->vm)
+		return path;
+	if (k == FILE_KERNEL || k == FILE_INITRD) {
+		/* QEMU 7.2 reads them by path, not through fdsets: their
+		 * descriptors' own links. */
+		snprintf(a->path, sizeof(a->path), "/proc/self/fd/%d",
+			 fd(a, f[k]));
+		return a->path;
+	}
+	return fdset(a, f[k], k >= FILE_DISK0 ? f[k + 1] : -1, a->path,
+		     sizeof(a->path));
+}
+
+/* val() - @v as a value inside an option string: escaped (a path; an
+ * fdset path needs none). Pass it straight to add(). */
+static const char *val(struct argv_b *a, const char *v)
+{
+	return v == a->path ? v : opt(a, v);
+}
+
+/* build() - QEMU's argv for @s; with @vm (prepared), its files and the
+ * spec's sockets as descriptors, confined if @vm says so. */
+static struct argv_b *build(const struct msb_vm_spec *s,
+			    const struct msb_vm *vm, const char *qemu,
+			    int qmp_fd)
 {
 	struct argv_b *a = calloc(1, sizeof(*a));
 	char tsc[64] = "";
+	const char *p;
 
-	*argv = NULL;
 	if (!a)
-		return msb_fail(err, -ENOMEM, "out of memory");
+		return NULL;
+	a->vm = vm;
 	add(a, "%s", qemu);
+	if (vm && vm->confined) {
+		/* first: the launcher checks it is there (launcher.c) */
+		add(a, "-sandbox");
+		add(a, "%s", MSB_QEMU_SANDBOX);
+	}
 	add(a, "-M");
 	add(a, "microvm,pit=on,rtc=on,isa-serial=on,acpi=%s",
 	    s->acpi ? "on" : "off");
@@ -279,11 +387,19 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	if (s->restore_ram) {
 		/* A restored VM: its RAM is a private, copy-on-write mapping
 		 * of the snapshot's file, which it therefore never changes;
-		 * every VM restored from it shares the unwritten pages. */
+		 * every VM restored from it shares the unwritten pages.
+		 * QEMU 7.2 opens it by path, read-write: given its own
+		 * descriptor's link, it needs no access to the directories
+		 * above (root's home, as root); the launcher's Landlock
+		 * rules name the file. */
+		if (vm)
+			snprintf(a->path, sizeof(a->path), "/proc/self/fd/%d",
+				 fd(a, vm->files[FILE_RAM]));
 		add(a, "-object");
 		add(a, "memory-backend-file,id=ram,size=%lluM,mem-path=%s,"
 		       "share=off",
-		    (unsigned long long)s->memory_mib, opt(a, s->restore_ram));
+		    (unsigned long long)s->memory_mib,
+		    vm ? a->path : opt(a, s->restore_ram));
 		add(a, "-incoming");
 		add(a, "defer");
 	} else {
@@ -293,7 +409,7 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 		add(a, "-object");
 		add(a, "memory-backend-file,id=ram,size=%lluM,"
 		       "mem-path=/proc/self/fd/%d,share=on",
-		    (unsigned long long)s->memory_mib, s->ram_fd);
+		    (unsigned long long)s->memory_mib, fd(a, s->ram_fd));
 	}
 	add(a, "-machine");
 	add(a, "memory-backend=ram");
@@ -305,10 +421,12 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	add(a, "-no-reboot");
 	/* -kernel, -initrd and -append take their value whole (no option
 	 * string to escape it from). */
+	p = file(a, FILE_KERNEL, s->kernel);
 	add(a, "-kernel");
-	add(a, "%s", s->kernel);
+	add(a, "%s", p);
+	p = file(a, FILE_INITRD, s->initrd);
 	add(a, "-initrd");
-	add(a, "%s", s->initrd);
+	add(a, "%s", p);
 	add(a, "-append");
 	/* Under TCG the guest has no TSC-deadline timer, so the kernel spends
 	 * ~250 ms calibrating and verifying the local APIC timer against the
@@ -318,7 +436,8 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	 * (without it, sleep never returns). KVM offers TSC-deadline and
 	 * skips the calibration by itself. */
 	if (s->accel == MSB_ACCEL_TCG)
-		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu%s", tsc_khz(),
+		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%lu%s",
+			 vm ? vm->tsc_khz : tsc_khz(),
 			 s->acpi ? "" : " noapictimer");
 	add(a, "console=ttyS0 quiet loglevel=4 panic=-1 reboot=t%s%s%s", tsc,
 	    s->cmdline_extra ? " " : "",
@@ -326,11 +445,14 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	/* Every string below sits inside an option string, where a comma
 	 * ends the value unless doubled (QEMU's QemuOpts syntax): a $MSB_HOME
 	 * holding one must not split a path into two options. */
+	/* The console: a socket the caller reads, or a file. */
 	add(a, "-chardev");
-	if (s->console_fd > 0)
-		add(a, "socket,id=con,fd=%d", s->console_fd);
-	else
-		add(a, "file,id=con,path=%s,append=on", opt(a, s->console_log));
+	if (s->console_fd > 0) {
+		add(a, "socket,id=con,fd=%d", fd(a, s->console_fd));
+	} else {
+		p = file(a, FILE_CONSOLE, s->console_log);
+		add(a, "file,id=con,path=%s,append=on", val(a, p));
+	}
 	add(a, "-serial");
 	add(a, "chardev:con");
 	add(a, "-global");
@@ -339,11 +461,11 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	add(a, "virtio-serial-device,max_ports=2");
 	/* The control link: QMP on an inherited socket. */
 	add(a, "-chardev");
-	add(a, "socket,id=qmp,fd=%d", qmp_fd);
+	add(a, "socket,id=qmp,fd=%d", fd(a, qmp_fd));
 	add(a, "-mon");
 	add(a, "chardev=qmp,mode=control");
 	add(a, "-chardev");
-	add(a, "socket,id=agent,fd=%d", s->agent_fd);
+	add(a, "socket,id=agent,fd=%d", fd(a, s->agent_fd));
 	add(a, "-device");
 	add(a, "virtserialport,chardev=agent,name=msb.agent");
 	/* The guest's NIC: frames go to the supervisor's network stack over
@@ -351,7 +473,7 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	if (s->net_mac) {
 		add(a, "-netdev");
 		add(a, "stream,id=net0,server=off,addr.type=fd,addr.str=%d",
-		    s->net_fd);
+		    fd(a, s->net_fd));
 		add(a, "-device");
 		add(a, "virtio-net-device,netdev=net0,mac=%s",
 		    opt(a, s->net_mac));
@@ -363,13 +485,31 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	 * when there is room again (src/supervisor/diskfull.c). Any other
 	 * error is the guest's to see (report). */
 	for (unsigned i = 0; i < s->ndisks; i++) {
+		/* A qcow2 disk's backing file would be opened by the path in
+		 * its header: it is handed over too, and named instead. */
+		a->backing[0] = '\0';
+		if (vm && vm->files[FILE_DISK(i) + 2] >= 0) {
+			char b[32];
+
+			snprintf(a->backing, sizeof(a->backing),
+				 ",backing.driver=raw,backing.file.filename=%s"
+				 ",backing.file.locking=off",
+				 fdset(a, vm->files[FILE_DISK(i) + 2], -1, b,
+				       sizeof(b)));
+		}
+		/* Handed over, an image's lock bytes would be taken on
+		 * descriptors its fdset keeps open (and so never let go as
+		 * QEMU reopens the image): no image locking then. One
+		 * supervisor per sandbox already holds its disk alone
+		 * (sandboxes/NAME/lock); layers are read-only. */
+		p = file(a, FILE_DISK(i), s->disks[i].path);
 		add(a, "-drive");
-		add(a, "if=none,id=d%u,file=%s,format=%s,%s", i,
-		    opt(a, s->disks[i].path),
+		add(a, "if=none,id=d%u,file=%s,format=%s,%s%s%s", i, val(a, p),
 		    s->disks[i].format ? s->disks[i].format : "raw",
 		    s->disks[i].readonly ? "readonly=on,rerror=report" :
 					   "cache=writeback,discard=unmap,"
-					   "werror=enospc,rerror=report");
+					   "werror=enospc,rerror=report",
+		    vm ? ",file.locking=off" : "", a->backing);
 		add(a, "-device");
 		add(a, "virtio-blk-device,drive=d%u,serial=%s", i,
 		    opt(a, s->disks[i].serial));
@@ -378,35 +518,257 @@ int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
 	 * serves (src/supervisor/fs.c). */
 	for (unsigned i = 0; i < s->nfs; i++) {
 		add(a, "-chardev");
-		add(a, "socket,id=fs%u,fd=%d", i, s->fs[i].fd);
+		add(a, "socket,id=fs%u,fd=%d", i, fd(a, s->fs[i].fd));
 		add(a, "-device");
 		add(a, "vhost-user-fs-device,chardev=fs%u,tag=%s", i,
 		    opt(a, s->fs[i].tag));
 	}
-	if (a->full) {
-		int r = msb_fail(err, -E2BIG,
-				 "the QEMU command line does not fit in %zu "
-				 "arguments of %zu bytes in all (%u disks, %u "
-				 "volumes): use a shorter $MSB_HOME or fewer "
-				 "volumes",
-				 sizeof(a->v) / sizeof(a->v[0]) - 1,
-				 sizeof(a->store), s->ndisks, s->nfs);
+	/* A restored VM's device state comes from this descriptor
+	 * (migrate-incoming "fd:N", save.c). */
+	if (vm && s->restore_ram && s->restore_state_fd >= 0)
+		((struct msb_vm *)vm)->restore_state_vmm_fd =
+			fd(a, s->restore_state_fd);
+	return a;
+}
 
+static int too_long(const struct msb_vm_spec *s, msb_error *err)
+{
+	return msb_fail(err, -E2BIG,
+			"the QEMU command line does not fit in %zu arguments "
+			"of %zu bytes in all and %d descriptors (%u disks, %u "
+			"volumes): use a shorter $MSB_HOME or fewer volumes",
+			sizeof(((struct argv_b *)0)->v) / sizeof(char *) - 1,
+			sizeof(((struct argv_b *)0)->store), MSB_VMM_MAX_FDS,
+			s->ndisks, s->nfs);
+}
+
+int msb_engine_argv(const struct msb_vm_spec *s, const char *qemu,
+		    int qmp_fd, char ***argv, msb_error *err)
+{
+	struct argv_b *a = build(s, NULL, qemu, qmp_fd);
+
+	*argv = NULL;
+	if (!a)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	if (a->full) {
 		free(a);
-		return r;
+		return too_long(s, err);
 	}
 	*argv = a->v;
 	return 0;
 }
 
+static int open_file(const char *path, int flags, const char *what,
+		     msb_error *err)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return msb_fail_errno(err, -errno, "cannot open the %s %s",
+				      what, path);
+	return fd;
+}
+
+/* qcow2_backing() - the backing file named in a qcow2 image's header
+ * (QEMU's docs/interop/qcow2.txt: offset 8, u64 BE; size 16, u32 BE), as
+ * a path (relative to the image's directory if relative); "" if none.
+ * Return: 0 or -errno. */
+static int qcow2_backing(int fd, const char *image, char *out, size_t n)
+{
+	uint8_t h[20];
+	uint64_t off = 0;
+	uint32_t len = 0;
+	char name[1024];
+	const char *slash;
+
+	out[0] = '\0';
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "QFI\xfb", 4))
+		return -EINVAL;
+	for (int i = 0; i < 8; i++)
+		off = off << 8 | h[8 + i];
+	for (int i = 0; i < 4; i++)
+		len = len << 8 | h[16 + i];
+	if (!off || !len)
+		return 0;
+	if (len >= sizeof(name) ||
+	    pread(fd, name, len, (off_t)off) != (ssize_t)len)
+		return -EINVAL;
+	name[len] = '\0';
+	slash = strrchr(image, '/');
+	if (name[0] == '/' || !slash)
+		snprintf(out, n, "%s", name);
+	else
+		snprintf(out, n, "%.*s/%s", (int)(slash - image), image, name);
+	return 0;
+}
+
+static void close_files(struct msb_vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nfiles; i++)
+		if (vm->files[i] >= 0)
+			close(vm->files[i]);
+	vm->nfiles = 0;
+}
+
+void msb_vmm_jail_default(struct msb_vmm_jail *j, pid_t pid, int confine)
+{
+	struct stat st;
+
+	j->confine = confine;
+	j->uid = getuid();
+	j->gid = getgid();
+	j->kvm_gid = (gid_t)-1;
+	if (!confine || geteuid() != 0)
+		return;
+	j->uid = (uid_t)(MSB_VMM_UID_BASE + 1 +
+			 (unsigned)pid % (MSB_VMM_UID_COUNT - 1));
+	j->gid = (gid_t)j->uid;
+	/* /dev/kvm is root:kvm 0660 where udev made it (Debian): the VMM's
+	 * uid gets that group. Never root's group. */
+	if (stat("/dev/kvm", &st) == 0 && (st.st_mode & 0060) == 0060 &&
+	    st.st_gid != 0)
+		j->kvm_gid = st.st_gid;
+}
+
+int msb_vmm_kvm_reachable(const struct msb_vmm_jail *j)
+{
+	struct stat st;
+
+	if (!j->confine || geteuid() != 0)
+		return 1;
+	if (stat("/dev/kvm", &st) < 0)
+		return 0;
+	return (st.st_mode & 0006) == 0006 ||
+	       (j->kvm_gid != (gid_t)-1 && st.st_gid == j->kvm_gid);
+}
+
+/* open_files() - what the VM opens, as @vm->files (see FILE_*). Each
+ * launch opens them afresh and closes them once QEMU has its copies: QEMU
+ * locks disk images on its descriptors (OFD locks), which must be its
+ * own open files, let go when it closes them. */
+static int open_files(const struct msb_vm_spec *s, struct msb_vm *vm,
+		      msb_error *err)
+{
+	int r;
+
+	vm->nfiles = 0;
+	r = open_file(s->kernel, O_RDONLY, "kernel", err);
+	if (r >= 0)
+		vm->files[vm->nfiles++] = r;
+	if (r >= 0 && (r = open_file(s->initrd, O_RDONLY, "initrd", err)) >= 0)
+		vm->files[vm->nfiles++] = r;
+	/* the console is a file only when the caller gives no socket */
+	if (r >= 0 && s->console_fd > 0)
+		vm->files[vm->nfiles++] = -1;
+	else if (r >= 0 && (r = open_file(s->console_log,
+					  O_WRONLY | O_APPEND | O_CREAT,
+					  "console log", err)) >= 0)
+		vm->files[vm->nfiles++] = r;
+	if (r >= 0 && !s->restore_ram)
+		vm->files[vm->nfiles++] = -1;
+	else if (r >= 0 && (r = open_file(s->restore_ram, O_RDWR,
+					  "snapshot's memory", err)) >= 0)
+		vm->files[vm->nfiles++] = r;
+	for (unsigned int i = 0; r >= 0 && i < s->ndisks; i++) {
+		const struct msb_disk *d = &s->disks[i];
+		char backing[PATH_MAX];
+		int ro;
+
+		r = ro = open_file(d->path, O_RDONLY, "disk", err);
+		if (r < 0)
+			break;
+		vm->files[vm->nfiles++] = ro;
+		if (d->readonly)
+			vm->files[vm->nfiles++] = -1;
+		else if ((r = open_file(d->path, O_RDWR, "disk", err)) >= 0)
+			vm->files[vm->nfiles++] = r;
+		if (r < 0)
+			break;
+		backing[0] = '\0';
+		if (d->format && !strcmp(d->format, "qcow2") &&
+		    (r = qcow2_backing(ro, d->path, backing,
+				       sizeof(backing))) < 0) {
+			r = msb_fail_errno(err, r, "cannot read the qcow2 "
+					   "header of %s", d->path);
+			break;
+		}
+		if (!backing[0])
+			vm->files[vm->nfiles++] = -1;
+		else if ((r = open_file(backing, O_RDONLY, "backing disk",
+					err)) >= 0)
+			vm->files[vm->nfiles++] = r;
+	}
+	if (r < 0)
+		close_files(vm);
+	return r < 0 ? r : 0;
+}
+
+int msb_engine_prepare(const struct msb_vm_spec *s, struct msb_vm *vm,
+		       const struct msb_vmm_jail *j, msb_error *err)
+{
+	char qemu[PATH_MAX], dir[PATH_MAX];
+
+	vm->nfiles = 0;
+	vm->link = -1;
+	vm->launcher = 0;
+	vm->confined = j->confine;
+	vm->restore_state_vmm_fd = -1;
+	if (s->ndisks > 16)
+		return msb_fail(err, -E2BIG, "%u disks: at most 16", s->ndisks);
+	if (msb_engine_find(qemu, sizeof(qemu), err) < 0)
+		return err->code;
+	/* <home>/host exists before the supervisor is confined (its
+	 * Landlock rules name it). */
+	snprintf(dir, sizeof(dir), "%s/host", msb_home());
+	msb_mkdir_p(dir, 0755);
+	vm->tsc_khz = tsc_khz();
+	return msb_launcher_start(vm, qemu, s, j, err);
+}
+
+/* log_argv() - the exact command line, and which file each descriptor
+ * is, for debugging and for bench/, which boots the same VM with no msb
+ * around it (bench/rawboot.py). */
+static void log_argv(int fd, const struct msb_vm_spec *s,
+		     const struct argv_b *a)
+{
+	const struct msb_vm *vm = a->vm;
+
+	dprintf(fd, "argv");
+	for (int i = 0; i < a->n; i++)
+		dprintf(fd, "%s%s", i ? "\x1f" : " ", a->v[i]);
+	dprintf(fd, "\nfiles");
+	for (unsigned int i = 0; i < a->nfds; i++) {
+		const char *p = NULL;
+
+		for (unsigned int k = 0; k < FILE_DISK0 && k < vm->nfiles; k++)
+			if (vm->files[k] >= 0 && a->fds[i] == vm->files[k])
+				p = k == FILE_KERNEL ? s->kernel :
+				    k == FILE_INITRD ? s->initrd :
+				    k == FILE_CONSOLE ? s->console_log :
+							s->restore_ram;
+		for (unsigned int k = FILE_DISK0; k < vm->nfiles; k++)
+			if (vm->files[k] >= 0 && a->fds[i] == vm->files[k] &&
+			    (k - FILE_DISK0) % 3 != 2)
+				p = s->disks[(k - FILE_DISK0) / 3].path;
+		if (p)
+			dprintf(fd, "%s%d=%s", i ? "\x1f" : " ",
+				MSB_VMM_FIRST_FD + (int)i, p);
+	}
+	dprintf(fd, "\n");
+}
+
 int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		      msb_error *err)
 {
-	char qemu[PATH_MAX], **argv = NULL;
+	char qemu[PATH_MAX];
+	struct argv_b *a = NULL;
 	int r, logfd = -1, qmp[2] = { -1, -1 }, ram = -1;
-	pid_t parent = getpid(), pid;
+	int usage[2] = { -1, -1 };
 	struct msb_vm_spec sp = *s;
 
+	if (vm->link < 0)
+		return msb_fail(err, -EINVAL, "the engine was not prepared");
 	r = msb_engine_find(qemu, sizeof(qemu), err);
 	if (r < 0)
 		return r;
@@ -421,55 +783,37 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 		}
 	}
 	sp.ram_fd = ram;
-	r = msb_engine_argv(&sp, qemu, qmp[1], &argv, err);
+	vm->restore_state_vmm_fd = -1;
+	r = open_files(s, vm, err);
 	if (r < 0)
 		goto out;
-
-	logfd = s->log_fd > 0 ? dup(s->log_fd) :
-				open(s->engine_log,
-				     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-				     0644);
-	pid = fork();
-	if (pid < 0) {
-		r = msb_fail_errno(err, -errno, "fork");
+	a = build(&sp, vm, qemu, qmp[1]);
+	if (!a) {
+		r = msb_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(null, 0);
-		dup2(logfd >= 0 ? logfd : null, 1);
-		dup2(logfd >= 0 ? logfd : null, 2);
-		/* The agent link descriptor must survive exec. */
-		fcntl(s->agent_fd, F_SETFD, 0);
-		if (s->console_fd > 0)
-			fcntl(s->console_fd, F_SETFD, 0);
-		fcntl(qmp[1], F_SETFD, 0);
-		if (ram >= 0)
-			fcntl(ram, F_SETFD, 0);
-		if (s->restore_ram && s->restore_state_fd >= 0)
-			fcntl(s->restore_state_fd, F_SETFD, 0);
-		if (s->net_mac)
-			fcntl(s->net_fd, F_SETFD, 0);
-		for (unsigned i = 0; i < s->nfs; i++)
-			fcntl(s->fs[i].fd, F_SETFD, 0);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		/* The exact command line, for debugging and for bench/,
-		 * which boots the same VM with no msb around it. */
-		dprintf(2, "argv");
-		for (int i = 0; argv[i]; i++)
-			dprintf(2, "%s%s", i ? "\x1f" : " ", argv[i]);
-		dprintf(2, "\n");
-		execv(qemu, argv);
-		dprintf(2, "exec %s: %s\n", qemu, strerror(errno));
-		_exit(127);
+	if (a->full) {
+		r = too_long(s, err);
+		goto out;
 	}
-	vm->pid = pid;
+	/* QEMU's stdout and stderr: the caller's pipe, or a file */
+	logfd = s->log_fd > 0 ?
+			fcntl(s->log_fd, F_DUPFD_CLOEXEC, 0) :
+			open(s->engine_log,
+			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0) {
+		r = msb_fail_errno(err, -errno, "cannot open %s", s->engine_log);
+		goto out;
+	}
+	log_argv(logfd, s, a);
+	r = msb_launcher_spawn(vm, a->v, logfd, a->fds, a->nfds, usage, err);
+	if (r < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		if (vm->usage_fd[i] >= 0)
+			close(vm->usage_fd[i]);
+		vm->usage_fd[i] = usage[i];
+	}
 	vm->accel = s->accel;
 	vm->launched_us = msb_now_us();
 	msb_engine_close(vm);
@@ -483,6 +827,7 @@ int msb_engine_launch(const struct msb_vm_spec *s, struct msb_vm *vm,
 	ram = -1;
 	r = 0;
 out:
+	close_files(vm);
 	if (ram >= 0)
 		close(ram);
 	if (logfd >= 0)
@@ -491,14 +836,49 @@ out:
 		close(qmp[0]);
 	if (qmp[1] >= 0)
 		close(qmp[1]);
-	free(argv);
+	free(a);
 	return r;
+}
+
+/* read_proc() - a /proc file of the VM's, from its start, into @buf. */
+static int read_proc(int fd, char *buf, size_t n)
+{
+	ssize_t got = fd < 0 ? -1 : pread(fd, buf, n - 1, 0);
+
+	if (got <= 0)
+		return -1;
+	buf[got] = '\0';
+	return 0;
+}
+
+int msb_engine_usage(const struct msb_vm *vm, uint64_t *cpu_ns,
+		     uint64_t *rss)
+{
+	char buf[1024], *p;
+	unsigned long long ut = 0, st = 0, pages = 0;
+	long hz = sysconf(_SC_CLK_TCK), pg = sysconf(_SC_PAGESIZE);
+
+	if (vm->pid <= 0 || vm->link < 0 ||
+	    read_proc(vm->usage_fd[0], buf, sizeof(buf)) < 0)
+		return -1;
+	/* proc(5): after "pid (comm) ", state is field 3, utime 14 and
+	 * stime 15 (clock ticks) */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			 "%*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	*cpu_ns = (ut + st) * (1000000000ull /
+			       (unsigned long long)(hz > 0 ? hz : 100));
+	/* statm: size, then resident (pages) */
+	if (read_proc(vm->usage_fd[1], buf, sizeof(buf)) == 0)
+		sscanf(buf, "%*u %llu", &pages);
+	*rss = pages * (unsigned long long)(pg > 0 ? pg : 4096);
+	return 0;
 }
 
 void msb_engine_kill(struct msb_vm *vm)
 {
-	if (vm->pid > 0)
-		kill(vm->pid, SIGKILL);
+	msb_launcher_kill(vm);
 }
 
 void msb_engine_close(struct msb_vm *vm)

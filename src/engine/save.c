@@ -297,8 +297,12 @@ static void caps_set(void *opaque, json_object *ret, const char *eclass,
 		char uri[64];
 		json_object *a = json_object_new_object();
 
-		/* The descriptor QEMU inherited, under the same number. */
-		snprintf(uri, sizeof(uri), "fd:%d", op->state_fd);
+		/* The descriptor QEMU inherited, under the number the
+		 * launcher gave it (qemu.c). */
+		snprintf(uri, sizeof(uri), "fd:%d",
+			 op->vm->restore_state_vmm_fd >= 0 ?
+				 op->vm->restore_state_vmm_fd :
+				 op->state_fd);
 		json_object_object_add(a, "uri", json_object_new_string(uri));
 		op->migrating = 1;
 		r = msb_qmp_send(op->vm->qmp, "migrate-incoming", a,

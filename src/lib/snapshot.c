@@ -379,6 +379,26 @@ static void fill_info(const char *dir, json_object *m, msb_snapshot_info *i)
 	json_object_put(u);
 }
 
+/* flatten_upper() - @dir/upper.qcow2 (with its backing file) into one
+ * raw @dir/upper.ext4; the overlay goes. */
+static int flatten_upper(const char *dir, msb_error *err)
+{
+	char src[PATH_MAX + 32], dst[PATH_MAX + 32], tool[PATH_MAX];
+	int r;
+
+	snprintf(src, sizeof(src), "%s/upper.qcow2", dir);
+	snprintf(dst, sizeof(dst), "%s/upper.ext4", dir);
+	if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
+		return msb_fail(err, -ENOENT,
+				"qemu-img not found: install it with "
+				"'sudo apt-get install qemu-utils'");
+	char *argv[] = { tool, "convert", "-q", "-f", "qcow2", "-O", "raw",
+			 src, dst, NULL };
+	r = msb_run_tool(argv, err);
+	unlink(src);
+	return r;
+}
+
 /* A stopped sandbox's disk, copied into @dir/upper.ext4. */
 static int copy_disk(const char *sandbox, json_object *cfg, const char *dir,
 		     msb_error *err)
@@ -507,6 +527,26 @@ MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
 		if (json_object_object_get_ex(res, "timings", &v))
 			json_object_object_add(meta, "timings",
 					       json_object_get(v));
+		/* A restored sandbox's disk came as its qcow2 overlay (the
+		 * supervisor runs no program): one raw disk from it. */
+		if (!strcmp(jstr(res, "upper_format"), "qcow2")) {
+			r = flatten_upper(tmp, err);
+			if (r < 0)
+				goto fail;
+		}
+		if (!strcmp(jstr(res, "kind"), "full") && geteuid() == 0) {
+			/* As root, a fork's VMM runs as a uid of its own,
+			 * in the VMMs' group: the RAM file it maps is that
+			 * group's (docs/security.md). */
+			char ram[PATH_MAX + 16];
+
+			snprintf(ram, sizeof(ram), "%s/ram", tmp);
+			if (chown(ram, (uid_t)-1, MSB_VMM_GID) < 0 ||
+			    chmod(ram, 0660) < 0) {
+				r = msb_fail_errno(err, -errno, "%s", ram);
+				goto fail;
+			}
+		}
 		if (!strcmp(jstr(res, "kind"), "full")) {
 			r = msb_engine_version(qv, sizeof(qv), err);
 			if (r < 0)

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "net.h"
 #include "state.h"
 #include "supervisor.h"
@@ -97,6 +98,10 @@ void sup_save_runtime(struct sup *s)
 				       json_object_get(s->command));
 	if (s->ports && s->state != ST_DONE)
 		json_object_object_add(o, "ports", json_object_get(s->ports));
+	json_object_object_add(o, "confined",
+			       json_object_new_boolean(s->vm.confined));
+	json_object_object_add(o, "vmm_uid",
+			       json_object_new_int64((int64_t)s->vmm_uid));
 	json_object_object_add(o, "boot_ms",
 			       json_object_new_int64((int64_t)s->boot_ms));
 	if (s->timings)
@@ -297,7 +302,8 @@ static int launch(struct sup *s, msb_error *err)
 	s->spec.on_event = sup_engine_event;
 	s->spec.event_opaque = s;
 	r = sup_fs_link(s, err);
-	if (r == 0 && s->restore_dir[0])
+	/* (prepared before the first launch: main()) */
+	if (r == 0 && s->restore_dir[0] && s->spec.restore_state_fd < 0)
 		r = sup_restore_prepare(s, s->restore_dir, err);
 	if (r == 0)
 		r = msb_engine_launch(&s->spec, &s->vm, err);
@@ -448,18 +454,19 @@ static void run_loop(struct sup *s)
 						sup_begin_stop(s, 10);
 						continue;
 					}
-					int st;
-					pid_t p;
-
-					while ((p = waitpid(-1, &st,
-							    WNOHANG)) > 0) {
-						if (p != s->vm.pid)
-							continue;
-						if (on_vm_exit(s, st))
-							continue;
-						s->state = ST_DONE;
-					}
+					/* The launcher is the only child; the
+					 * VM's end shows on its socket. */
+					while (waitpid(-1, NULL, WNOHANG) > 0)
+						;
 				}
+				break;
+			}
+			case EV_LAUNCHER: {
+				int st;
+
+				if (msb_engine_reap(&s->vm, &st) &&
+				    !on_vm_exit(s, st))
+					s->state = ST_DONE;
 				break;
 			}
 			}
@@ -602,6 +609,9 @@ static int setup_fds(struct sup *s, msb_error *err)
 	s->timer_ref.type = EV_TIMER;
 	ev.data.ptr = &s->timer_ref;
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timer_fd, &ev);
+	s->launcher_ref.type = EV_LAUNCHER;
+	ev.data.ptr = &s->launcher_ref;
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->vm.link, &ev);
 	if (sup_tick_setup(s) < 0)
 		return msb_fail_errno(err, -errno, "event setup");
 
@@ -623,6 +633,8 @@ static void finish(struct sup *s)
 	json_object *eph;
 	const char *status = s->fail[0] ? "failed" : "stopped";
 
+	/* The VM goes with its launcher, if it still runs (a failed start). */
+	msb_engine_release(&s->vm);
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	unlink(sock);
 	/* Published ports are free again, the plugin closed, before anyone
@@ -728,6 +740,7 @@ int main(int argc, char **argv)
 	s->notify_fd = atoi(argv[2]);
 	s->agent_fd = -1;
 	s->engine_fd = -1;
+	s->vm.link = -1;
 	/* Set by msb_snapshot_restore() for the first boot only: later
 	 * starts boot the sandbox's own disk. */
 	if (getenv("MSB_RESTORE"))
@@ -747,27 +760,60 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = msb_db_open(NULL, &s->db, &err);
+	/* Once confined, the supervisor may write the database's own files
+	 * only: no temporary file beside them. */
+	if (r == 0)
+		sqlite3_exec(s->db, "PRAGMA temp_store=MEMORY;", NULL, NULL,
+			     NULL);
 	if (r == 0)
 		r = msb_db_get(s->db, s->name, &row, &err);
 	if (r < 0) {
 		notify(s, "error %s", err.message);
 		return 1;
 	}
+	/* Nothing may read this process's memory (secret values, the CA's
+	 * key, the user's files): no core dumps, no ptrace or /proc/PID/mem
+	 * from the user's other processes (QEMU included). */
+	prctl(PR_SET_DUMPABLE, 0);
 	raise_nofile();
 	forget_last_run(s, &row);
 	r = load_config(s, &row, &err);
 	msb_row_free(&row);
+	/* A restored sandbox's snapshot files are opened now: the launcher
+	 * needs the RAM file's name for its rules. */
+	if (r == 0 && s->restore_dir[0])
+		r = sup_restore_prepare(s, s->restore_dir, &err);
+	/* The VMM's launcher is forked before any secret is read. */
+	if (r == 0) {
+		struct msb_vmm_jail j;
+
+		msb_vmm_jail_default(&j, getpid(), sup_confine_wanted());
+		s->vmm_uid = j.uid;
+		if (s->spec.accel == MSB_ACCEL_KVM &&
+		    !msb_vmm_kvm_reachable(&j) && s->accel_forced) {
+			r = msb_fail(&err, -EACCES,
+				     "MSB_ACCEL=kvm, but /dev/kvm may be opened "
+				     "by root only and the VMM runs as a uid of "
+				     "its own: give /dev/kvm a group (as udev's "
+				     "GROUP=\"kvm\" MODE=\"0660\" does), or "
+				     "unset MSB_ACCEL to run under TCG");
+		} else if (s->spec.accel == MSB_ACCEL_KVM &&
+			   !msb_vmm_kvm_reachable(&j)) {
+			sup_log(s, "/dev/kvm may be opened by root only, and the "
+				   "VMM runs as a uid of its own: booting under "
+				   "TCG (give /dev/kvm a group, as udev's "
+				   "GROUP=\"kvm\" MODE=\"0660\" does, for KVM)");
+			s->spec.accel = MSB_ACCEL_TCG;
+		}
+		if (r == 0)
+			r = msb_engine_prepare(&s->spec, &s->vm, &j, &err);
+	}
 	if (r == 0) {
 		json_object *rec = NULL;
 
 		json_object_object_get_ex(s->config, "secrets", &rec);
 		r = msb_vault_load(&s->vault, rec,
 				   argc == 4 ? atoi(argv[3]) : -1, &err);
-		/* Nothing may read the values out of this process: no core
-		 * dumps, no ptrace or /proc/PID/mem from the user's other
-		 * processes (QEMU included). */
-		if (r == 0 && s->vault.n)
-			prctl(PR_SET_DUMPABLE, 0);
 		if (r == 0)
 			r = sup_secrets_setup(s, &err);
 		if (r == 0)
@@ -779,6 +825,14 @@ int main(int argc, char **argv)
 		r = sup_net_setup(s, &err);
 	if (r == 0)
 		r = sup_fs_setup(s, &err);
+	if (r == 0) {
+		char why[512];
+
+		sup_secrets_prepare(s);
+		r = sup_confine(s, why, sizeof(why));
+		if (r < 0)
+			msb_fail(&err, r, "%s", why);
+	}
 	if (r == 0) {
 		msb_db_set_status(s->db, s->name, "starting", getpid(), NULL,
 				  NULL);

@@ -109,6 +109,12 @@ static int tls_ready(struct sup *s)
 	return 0;
 }
 
+void sup_secrets_prepare(struct sup *s)
+{
+	if (s->vault.n || net_plugin_has_http(s->net))
+		tls_ready(s);
+}
+
 void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 		      uint16_t dport, const struct msb_flow_filter **ops)
 {

@@ -12,7 +12,8 @@
  *   3. The engine saves the device state and the RAM (a full snapshot);
  *      a sandbox with volumes (vhost-user-fs cannot migrate in QEMU 7.2)
  *      and a restored one (its RAM is a private copy) get the disk only.
- *   4. The upper disk is copied, sparse, at the same instant.
+ *   4. The upper disk is copied, sparse, at the same instant (a restored
+ *      sandbox's qcow2 overlay as it is: the library flattens it).
  *   5. The VM runs again, THAW and then the held frames go to the agent,
  *      and the client gets the facts the library writes into meta.json.
  * Every failure after step 1 still goes through 5: the sandbox is never
@@ -35,7 +36,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +60,7 @@ struct sup_snap {
 	int paused;
 	uint64_t t0, t_quiesced, t_paused, t_saved, t_disk, t_resumed;
 	uint64_t disk_bytes;
+	int upper_qcow2;        /* the disk was copied as upper.qcow2 */
 };
 
 static struct sup_snap snap;
@@ -102,6 +103,11 @@ static void failed(struct sup *s, const char *fmt, ...)
 	resume(s);
 }
 
+/* copy_upper() - the upper disk at this instant (the VM is paused, its
+ * disks flushed), sparse. A restored sandbox's is a qcow2 overlay: it is
+ * copied as it is, to upper.qcow2 (its backing file is named in it), and
+ * the library makes it one raw upper.ext4 (the supervisor runs no
+ * program: docs/security.md). */
 static int copy_upper(struct sup *s, msb_error *err)
 {
 	const struct msb_disk *d = &s->spec.disks[0];
@@ -110,40 +116,9 @@ static int copy_upper(struct sup *s, msb_error *err)
 	int64_t n;
 	int fd;
 
-	snprintf(out, sizeof(out), "%s/upper.ext4", snap.dir);
-	if (d->format && strcmp(d->format, "raw")) {
-		/* A restored sandbox's overlay: flattened with its backing
-		 * file into one raw image (-U: QEMU holds the image). */
-		char tool[PATH_MAX];
-		pid_t pid;
-		int status;
-
-		if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
-			return msb_fail(err, -ENOENT,
-					"qemu-img not found: install it with "
-					"'sudo apt-get install qemu-utils'");
-		pid = fork();
-		if (pid == 0) {
-			int null = open("/dev/null", O_RDWR);
-
-			dup2(null, 0);
-			dup2(null, 1);
-			execl(tool, tool, "convert", "-U", "-f", d->format,
-			      "-O", "raw", d->path, out, (char *)NULL);
-			_exit(127);
-		}
-		if (pid < 0 || waitpid(pid, &status, 0) < 0 ||
-		    !WIFEXITED(status) || WEXITSTATUS(status)) {
-			unlink(out);
-			return msb_fail(err, -EIO,
-					"qemu-img could not copy the disk (see "
-					"'msb logs %s')",
-					s->name);
-		}
-		if (stat(out, &st) == 0)
-			snap.disk_bytes = (uint64_t)st.st_blocks * 512;
-		return 0;
-	}
+	snap.upper_qcow2 = d->format && !strcmp(d->format, "qcow2");
+	snprintf(out, sizeof(out), "%s/%s", snap.dir,
+		 snap.upper_qcow2 ? "upper.qcow2" : "upper.ext4");
 	fd = open(d->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
@@ -298,6 +273,9 @@ static void finish(struct sup *s)
 			       json_object_new_int64(s->next_stream));
 	json_object_object_add(r, "disk_bytes",
 			       json_object_new_int64((int64_t)snap.disk_bytes));
+	if (snap.upper_qcow2)
+		json_object_object_add(r, "upper_format",
+				       json_object_new_string("qcow2"));
 	if (snap.full) {
 		json_object_object_add(r, "state_bytes",
 				       json_object_new_int64(

@@ -2,7 +2,8 @@
 /* stats.c - the `stats` method: what a sandbox uses, from both sides
  *
  * From the host: the VM's CPU time and resident memory (QEMU's
- * /proc/PID/stat and statm), the blocks its upper disk holds, and the
+ * /proc/PID/stat and statm, which the engine's launcher opened:
+ * msb_engine_usage()), the blocks its upper disk holds, and the
  * bytes through the network stack. CPU use is sampled once a second by the
  * tick timer while the sandbox runs, so a single request can say how busy
  * it is now. From the guest, asked with STATS and answered with METRICS
@@ -27,46 +28,6 @@
 #define STATS_WAIT_US 1000000 /* for the guest's part */
 #define SAMPLE_US 1000000     /* CPU use, sampled this often */
 
-/* vm_usage() - the VM's CPU time (ns) and resident memory (bytes). */
-static int vm_usage(pid_t pid, uint64_t *cpu_ns, uint64_t *rss)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0, pages = 0;
-	long hz = sysconf(_SC_CLK_TCK), pg = sysconf(_SC_PAGESIZE);
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* after "pid (comm) ": state is field 3, utime 14, stime 15 */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-			 "%*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	*cpu_ns = (ut + st) * (1000000000ull / (unsigned long long)(hz > 0 ? hz : 100));
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			sscanf(buf, "%*u %llu", &pages);
-		}
-	}
-	*rss = pages * (unsigned long long)(pg > 0 ? pg : 4096);
-	return 0;
-}
-
 void sup_stats_sample(struct sup *s)
 {
 	uint64_t now = msb_now_us(), cpu, rss;
@@ -75,7 +36,7 @@ void sup_stats_sample(struct sup *s)
 	if (s->state != ST_RUNNING)
 		return;
 	s->stats_next_us = now + SAMPLE_US;
-	if (vm_usage(s->vm.pid, &cpu, &rss) < 0)
+	if (msb_engine_usage(&s->vm, &cpu, &rss) < 0)
 		return;
 	if (s->stats_cpu_us && now > s->stats_cpu_us && cpu >= s->stats_cpu_ns)
 		s->stats_cpu_pct = (double)(cpu - s->stats_cpu_ns) * 100.0 /
@@ -115,7 +76,7 @@ static json_object *host_json(struct sup *s)
 					(now - s->ready_us) / 1000 :
 					0);
 	add_u64(o, "cpus", s->spec.cpus);
-	if (vm_usage(s->vm.pid, &cpu, &rss) == 0 && !s->stats_cpu_us &&
+	if (msb_engine_usage(&s->vm, &cpu, &rss) == 0 && !s->stats_cpu_us &&
 	    s->vm.launched_us && now > s->vm.launched_us)
 		/* no sample yet: the average since the VM started */
 		pct = (double)cpu * 100.0 /

@@ -41,7 +41,8 @@ struct tls_env;
 #define STDIN_QUEUE_MAX (1 << 20) /* stop reading a client above this */
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
-	       EV_ENGINE, EV_TICK, EV_SNAP, EV_CONSOLE, EV_ENGINE_LOG };
+	       EV_ENGINE, EV_TICK, EV_SNAP, EV_CONSOLE, EV_ENGINE_LOG,
+	       EV_LAUNCHER };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -185,6 +186,10 @@ struct sup {
 	int sig_fd;
 	struct ev_ref timer_ref;
 	int timer_fd;
+	/* the VM's launcher (src/engine/launcher.c): its socket says when
+	 * the VM ended */
+	struct ev_ref launcher_ref;
+	uid_t vmm_uid;          /* what the VMM runs as */
 	/* the engine's control link (QMP), polled in the loop */
 	struct ev_ref engine_ref;
 	int engine_fd;          /* as registered in epoll, or -1 */
@@ -332,6 +337,10 @@ int sup_net_link(struct sup *s, int *vm_end);
 void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
 
 /* secrets.c */
+/* sup_secrets_prepare() - what interception needs from the home (its CA
+ * and key) and the system (the trust store), loaded before the supervisor
+ * is confined, when the sandbox's flows will be inspected. */
+void sup_secrets_prepare(struct sup *s);
 /* sup_secrets_setup() - the guard's settings, from "secret_violation". */
 int sup_secrets_setup(struct sup *s, msb_error *err);
 struct net_addr;

@@ -33,11 +33,14 @@ def as_user():
     home = os.path.join(pw.pw_dir, f"msb-home-test-{os.getpid()}")
     shutil.rmtree(home, ignore_errors=True)
 
-    def run(*args, timeout=180):
+    def run(*args, timeout=180, env=None):
+        extra = [f"{k}={v}" for k, v in (env or {}).items()]
         return subprocess.run(
             ["runuser", "-u", USER, "--", "env", f"MSB_HOME={home}",
-             f"HOME={pw.pw_dir}", os.path.join(tree, "bin", "msb"), *args],
+             f"HOME={pw.pw_dir}", *extra, os.path.join(tree, "bin", "msb"),
+             *args],
             capture_output=True, timeout=timeout)
+    run.home, run.tree, run.user = home, tree, pw
     yield run
     run("rm", "-f", "userbox")
     shutil.rmtree(root, ignore_errors=True)

@@ -245,28 +245,31 @@ def test_full_disk_during_snapshot_leaves_nothing(msb, base):
         pytest.skip("the kernel plays no part")
     if os.geteuid() != 0:
         pytest.skip("needs root to mount a small tmpfs")
+    # A sandbox of its own, started once the small filesystem is mounted
+    # on the snapshots directory: a supervisor's Landlock rules cover the
+    # files it finds there when it starts, not a filesystem mounted over
+    # them later (docs/security.md).
     snaps = os.path.join(msb.home, "snapshots")
     os.makedirs(snaps, exist_ok=True)
-    keep = os.path.join(msb.home, "snapshots.keep")
-    os.rename(snaps, keep)
-    os.makedirs(snaps)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", snaps],
                    check=True)
+    name = unique("fulldisk")
     try:
+        msb("run", "--name", name, "-d", "--", "sh", "-c", COUNTER, check=0)
+        time.sleep(0.5)
         snap = unique("full")
-        r = msb("snapshot", base["name"], "--name", snap)
+        r = msb("snapshot", name, "--name", snap)
         assert r.returncode != 0
         assert b"No space left" in r.stderr, r.stderr
         assert os.listdir(snaps) == []
         assert snap not in msb.out("snapshot", "ls")
+        # The sandbox was resumed and goes on.
+        c0 = counter(msb, name)
+        time.sleep(0.6)
+        assert counter(msb, name) > c0
     finally:
+        msb("rm", "-f", name)
         subprocess.run(["umount", snaps], check=True)
-        os.rmdir(snaps)
-        os.rename(keep, snaps)
-    # The sandbox was resumed and goes on.
-    c0 = counter(msb, base["name"])
-    time.sleep(0.6)
-    assert counter(msb, base["name"]) > c0
 
 
 def test_twenty_forks_at_once(msb, base):

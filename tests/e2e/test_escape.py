@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The escape suite: what a guest that took over the supervisor or QEMU
+could still do (docs/security.md). Each test runs twice: as root and as an
+ordinary user (tests/e2e/test_nonroot.py's user).
+
+Inside the supervisor, tests/escape/forbid.c (preloaded) makes the calls a
+hijacked supervisor would, from its confined main thread. Inside QEMU, gdb
+makes them. No timing decides anything.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BUILD, unique
+from test_nonroot import as_user  # noqa: F401 (a fixture)
+
+FORBID = os.path.join(BUILD, "tests", "forbid.so")
+POLICY = ("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+          "resourcecontrol=deny")
+VMM_UID_BASE, VMM_UID_COUNT = 0x70000000, 1 << 22
+
+
+class Side:
+    """msb as root (the test's own) or as the ordinary user."""
+
+    def __init__(self, kind, run, home, forbid, uid):
+        self.kind, self.run, self.home = kind, run, home
+        self.forbid, self.uid = forbid, uid
+
+    def ok(self, *args, env=None):
+        p = self.run(*args, env=env)
+        assert p.returncode == 0, p
+        return p.stdout.decode()
+
+    def mkdir(self, prefix):
+        d = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(d, 0o755)
+        os.chown(d, self.uid, -1)
+        return d
+
+
+@pytest.fixture(params=["root", "user"])
+def side(request, msb):
+    if os.getuid() != 0:
+        pytest.skip("the suite runs as root and as a user it creates")
+    if request.param == "root":
+        return Side("root", msb, msb.home, FORBID, 0)
+    run = request.getfixturevalue("as_user")
+    forbid = os.path.join(run.tree, "forbid.so")
+    shutil.copy(FORBID, forbid)
+    os.chmod(forbid, 0o755)
+    return Side("user", run, run.home, forbid, run.user.pw_uid)
+
+
+def status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def wait_for(cond, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def hook(side, vol, lines):
+    """What the preloaded hook's calls returned, one line each."""
+    out = os.path.join(vol, "forbid.out")
+    with open(os.path.join(vol, "forbid"), "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    wait_for(lambda: os.path.exists(out) and
+             len(open(out).read().splitlines()) >= len(lines),
+             "the hook never answered")
+    got = open(out).read().splitlines()
+    os.unlink(out)
+    return got
+
+
+def test_confined_supervisor_and_vmm(side):
+    vol = side.mkdir("msb-escape-vol-")
+    outside = tempfile.mkdtemp(prefix="msb-escape-outside-")
+    os.chmod(outside, 0o755)
+    with open(os.path.join(outside, "secret"), "w") as f:
+        f.write("the user's other file\n")
+    os.chmod(os.path.join(outside, "secret"), 0o644)
+    with open(os.path.join(vol, "given"), "w") as f:
+        f.write("in the volume\n")
+    name = unique("escape")
+    env = {"LD_PRELOAD": side.forbid,
+           "MSB_TEST_FORBID": os.path.join(vol, "forbid")}
+    try:
+        side.ok("run", "--name", name, "-d", "-v", f"{vol}:/v", env=env)
+        info = json.loads(side.ok("inspect", name))
+        sup, vm = info["pid"], info["runtime"]["vm_pid"]
+        assert info["runtime"]["confined"] is True
+
+        # The supervisor: seccomp, no_new_privs, no capability.
+        s = status(sup)
+        assert s["Seccomp"] == "2" and s["NoNewPrivs"] == "1", s
+        assert int(s["CapEff"], 16) == 0 and int(s["CapPrm"], 16) == 0, s
+        if side.kind == "root":
+            assert int(s["CapBnd"], 16) == 0, s
+            assert s["Uid"].split()[0] == "0"  # root's files stay root's
+
+        # QEMU: its own seccomp filter, no_new_privs, no capability, as
+        # root a uid of its own, nothing of the caller's environment.
+        q = status(vm)
+        assert q["Seccomp"] == "2" and q["NoNewPrivs"] == "1", q
+        assert int(q["CapEff"], 16) == 0 and int(q["CapPrm"], 16) == 0, q
+        uid = int(q["Uid"].split()[0])
+        if side.kind == "root":
+            assert VMM_UID_BASE <= uid < VMM_UID_BASE + VMM_UID_COUNT, q
+            assert set(q["Uid"].split()) == {str(uid)}, q
+            assert int(q["Gid"].split()[0]) != 0, q
+            # the VMMs' group (snapshots' RAM files), maybe /dev/kvm's
+            groups = {int(g) for g in q["Groups"].split()}
+            assert VMM_UID_BASE in groups and 0 not in groups, q
+        else:
+            assert uid == side.uid, q
+        with open(f"/proc/{vm}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        assert argv[1:3] == [b"-sandbox", POLICY.encode()], argv
+        with open(f"/proc/{vm}/environ", "rb") as f:
+            assert f.read() == b"PATH=/usr/bin:/bin\0"
+        # Its parent, the launcher: the same uid, nothing more.
+        launcher = int(q["PPid"])
+        ln = status(launcher)
+        assert ln["Uid"] == q["Uid"] and ln["NoNewPrivs"] == "1", ln
+        assert int(ln["CapEff"], 16) == 0, ln
+
+        # From inside the supervisor: files outside what it serves are
+        # out of reach, even those its uid may read; its volume is not.
+        lines = [f"read {outside}/secret", f"create {outside}/new",
+                 f"read {vol}/given"]
+        if side.kind == "root":
+            lines.append("read /etc/shadow")  # uid 0 owns it
+        got = hook(side, vol, lines)
+        assert got[0].endswith(" -1 EACCES"), got
+        assert got[1].endswith(" -1 EACCES"), got
+        assert got[2].endswith(" OK"), got
+        if side.kind == "root":
+            assert got[3].endswith(" -1 EACCES"), got
+        assert not os.path.exists(os.path.join(outside, "new"))
+        # The sandbox still works.
+        assert side.ok("exec", name, "--", "cat", "/v/given") == \
+            "in the volume\n"
+
+        # gdb makes QEMU's calls for it. (gdb 13 trips on its own
+        # assertion once the process is gone: no core file for that)
+        def gdb(*calls):
+            cmd = ["gdb", "-nx", "-batch",
+                   "-iex", "maint set internal-error corefile no",
+                   "-iex", "maint set internal-error quit yes",
+                   "-p", str(vm)]
+            for c in calls:
+                cmd += ["-ex", "call " + c]
+            if side.kind == "user":
+                cmd = ["runuser", "-u", side.run.user.pw_name, "--"] + cmd
+            return subprocess.run(cmd, capture_output=True, timeout=120,
+                                  cwd="/", text=True).stdout
+
+        # QEMU reaches no file by path but what it boots from: not the
+        # user's other files, not /proc (its launcher may read /proc,
+        # QEMU has rules of its own on top), while its own binary is
+        # readable, so the refusals are Landlock's and not a broken call.
+        out = gdb(f'(int)open("{outside}/secret", 0)',
+                  '(int)open("/proc/self/status", 0)',
+                  '(int)open("/usr/bin/env", 0)')
+        got = [int(v) for v in re.findall(r"^\$\d+ = (-?\d+)$", out, re.M)]
+        assert len(got) == 3 and got[0] == -1 and got[1] == -1, out
+        assert got[2] >= 0, out
+        assert not gone(vm)
+
+        # QEMU cannot execute anything: its filter kills it (SIGSYS).
+        gdb('(int)execve("/bin/true", 0, 0)')
+        wait_for(lambda: gone(vm), "QEMU survived an execve")
+        wait_for(lambda: gone(sup), "the supervisor did not end")
+        logs = side.ok("logs", name)
+        assert "status 159" in logs, logs[-2000:]  # 128 + SIGSYS
+    finally:
+        side.run("rm", "-f", name)
+        shutil.rmtree(vol, ignore_errors=True)
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+CALLS = {"exec": "execve", "ptrace": "ptrace", "socket": "socket"}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_forbidden_call_kills_the_supervisor(side, call):
+    """A call off the allow-list, made the moment the supervisor is
+    confined (before the guest has booted): the log names it, and the
+    supervisor, its launcher and QEMU are gone."""
+    if side.kind == "user" and call != "exec":
+        pytest.skip("one call is enough to show it as a user too")
+    vol = side.mkdir("msb-escape-vol-")
+    with open(os.path.join(vol, "forbid"), "w") as f:
+        f.write(call + "\n")
+    name = unique("forbid")
+    env = {"LD_PRELOAD": side.forbid,
+           "MSB_TEST_FORBID": os.path.join(vol, "forbid")}
+    try:
+        p = side.run("run", "--name", name, "-d", "-v", f"{vol}:/v", env=env)
+        assert p.returncode != 0, p
+        logs = side.ok("logs", name)
+        assert (f"seccomp: the supervisor made a forbidden system call, "
+                f"{CALLS[call]} (") in logs, logs[-2000:]
+        assert not os.path.exists(os.path.join(vol, "forbid.out")), \
+            "the call returned: it was not refused"
+
+        def none_left():
+            ps = subprocess.run(["pgrep", "-f", f"msb-supervisor {name} "],
+                                capture_output=True, text=True).stdout
+            return not ps.strip()
+        wait_for(none_left, "a supervisor or launcher outlived it")
+    finally:
+        side.run("rm", "-f", name)
+        shutil.rmtree(vol, ignore_errors=True)
