@@ -18,7 +18,7 @@ SUP_LIBS := -lseccomp
 
 LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
 	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
-	src/engine/launcher.c src/engine/guest.c $(wildcard src/lib/*.c) \
+	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c $(wildcard src/lib/*.c) \
 	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
 	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.

@@ -153,7 +153,7 @@ static int self_ruleset = -1, vmm_ruleset = -1;
 /* vmm_landlock() - what QEMU may reach by path, and the launcher with it
  * (the last rule, /proc, is the launcher's alone), as the two rulesets
  * above. Add a rule here (with who needs it) when the VMM must open
- * something new by path; prefer
+ * something new by path (and, for root's VMMs, to vmmroot.c); prefer
  * handing it a descriptor (see qemu.c). QEMU's probes of /proc
  * (filesystems, mounts, stat, self/status) and of its working directory
  * are refused and it does without them.
@@ -376,8 +376,9 @@ static void launcher_main(int link, pid_t parent, const char *qemu,
 	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	/* Landlock's rules are made while the paths can still be opened
-	 * (as root, the VMM's uid may not traverse to them); the uid change
-	 * comes after. */
+	 * (as root, the VMM's uid may not traverse to them, and its root
+	 * holds none of them); as root the VMM's own root comes next, then
+	 * Landlock (which forbids mounts), then the uid change. */
 	if (vmm_fd < 0)
 		r = -EACCES;
 	if (r == 0 && j->confine) {
@@ -393,6 +394,15 @@ static void launcher_main(int link, pid_t parent, const char *qemu,
 			snprintf(note, sizeof(note), "%s%s",
 				 abi < 0 ? "Landlock failed: " : "no Landlock: ",
 				 why);
+		if (r == 0 && geteuid() == 0) {
+			size_t l = strlen(note);
+
+			r = msb_vmm_root(why, sizeof(why));
+			snprintf(note + l, sizeof(note) - l, "; %s",
+				 r ? why : "a root of its own");
+			if (r > 0)
+				r = 0;
+		}
 		if (r == 0 && self_ruleset >= 0) {
 			r = msb_landlock_enforce(self_ruleset);
 			if (r < 0)

@@ -30,4 +30,11 @@ int msb_launcher_spawn(struct msb_vm *vm, char *const *argv, int logfd,
 /* msb_launcher_kill() - SIGKILL to the VM, by the launcher. */
 void msb_launcher_kill(struct msb_vm *vm);
 
+/* msb_vmm_root() - as root, in the launcher: a mount namespace whose root
+ * holds only what the VMM reads by path (vmmroot.c), the host's root
+ * detached. Return: 0; 1 when root may not make mounts here (@why says
+ * why; the host's root stays); or -errno with @why set (a half-made
+ * root: the launcher must not go on). */
+int msb_vmm_root(char *why, size_t n);
+
 #endif

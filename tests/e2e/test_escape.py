@@ -25,6 +25,9 @@ FORBID = os.path.join(BUILD, "tests", "forbid.so")
 POLICY = ("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
           "resourcecontrol=deny")
 VMM_UID_BASE, VMM_UID_COUNT = 0x70000000, 1 << 22
+# a root VMM's root directory (src/engine/vmmroot.c)
+VMM_ROOT = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
+            "dev", "proc", "sys"}
 
 
 class Side:
@@ -137,6 +140,20 @@ def test_confined_supervisor_and_vmm(side):
             assert VMM_UID_BASE in groups and 0 not in groups, q
         else:
             assert uid == side.uid, q
+        if side.kind == "root":
+            # and a root of its own: what it reads by path, nothing else
+            # of the host's (no /home, /root, /tmp, /etc beyond the
+            # loader's cache, no $MSB_HOME), all of it read-only
+            root = f"/proc/{vm}/root"
+            assert set(os.listdir(root)) <= VMM_ROOT, os.listdir(root)
+            assert {"usr", "dev", "proc"} <= set(os.listdir(root))
+            assert os.listdir(root + "/etc") == ["ld.so.cache"]
+            assert set(os.listdir(root + "/dev")) <= \
+                {"null", "urandom", "kvm", "fd"}
+            assert not os.path.exists(root + side.home)
+            mounts = open(f"/proc/{vm}/mountinfo").read().splitlines()
+            opts = {m.split()[4]: m.split()[5].split(",") for m in mounts}
+            assert "ro" in opts["/"] and "ro" in opts["/usr"], opts
         with open(f"/proc/{vm}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
         assert argv[1:3] == [b"-sandbox", POLICY.encode()], argv
