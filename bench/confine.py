@@ -16,7 +16,10 @@ load of this shared host falls on both alike; medians.
   fs read   the same file after dropping the guest's caches, MiB/s
   files     --files files created then removed on the volume, files/s
 
-Then bench/hop.c, built and run here: what moving the guest-facing
+Then bench/syscost.c, built and run here with the supervisor's own
+seccomp.c: what the allow-list adds to each system call and Landlock to
+each open, in nanoseconds, which the VM-level rows above are too noisy
+on a shared host to show; and bench/hop.c: what moving the guest-facing
 parsers into a process of their own would add to every intercepted
 flow (docs/security.md weighs it).
 
@@ -174,7 +177,25 @@ def main():
     for label, key, f in rows:
         x, y = f(res[a][key]), f(res[b][key])
         print(f"| {label} | {x:.3g} | {y:.3g} | {x / y:.2f} |")
+    syscost()
     hop()
+
+
+def syscost():
+    """bench/syscost.c: each call under the supervisor's filter and rules."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    top = os.path.dirname(here)
+    with tempfile.TemporaryDirectory() as d:
+        exe = os.path.join(d, "syscost")
+        subprocess.run(["cc", "-O2", "-I", os.path.join(top, "src/supervisor"),
+                        "-I", os.path.join(top, "src/common"), "-o", exe,
+                        os.path.join(here, "syscost.c"),
+                        os.path.join(top, "src/supervisor/seccomp.c"),
+                        os.path.join(top, "src/common/isolation.c"),
+                        "-lseccomp"], check=True)
+        print("\nwhat each system call pays (bench/syscost.c)\n")
+        print(subprocess.run([exe], capture_output=True, text=True,
+                             check=True).stdout, end="")
 
 
 def hop():
