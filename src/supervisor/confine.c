@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "confine.h"
 #include "isolation.h"
@@ -138,6 +139,8 @@ int sup_confine(struct sup *s, char *why, size_t len)
 	static char paths[8][PATH_MAX];
 	struct msb_ll_rule rules[MAX_RULES];
 	char ll[300], note[300];
+	uid_t ouid;
+	gid_t ogid;
 	size_t n;
 	int abi, r;
 
@@ -162,6 +165,19 @@ int sup_confine(struct sup *s, char *why, size_t len)
 	else
 		snprintf(note, sizeof(note), "Landlock ABI %d%s%s", abi,
 			 ll[0] ? ", " : "", ll);
+	/* As root, volumes of one other user are served as that user: their
+	 * ids become the saved ones, the only ones a root without
+	 * capabilities may take (setfsuid, in each volume's thread). */
+	r = sup_fs_owner(s, &ouid, &ogid, why, len);
+	if (r < 0)
+		return r;
+	if (r > 0 && (setresgid((gid_t)-1, (gid_t)-1, ogid) < 0 ||
+		      setresuid((uid_t)-1, (uid_t)-1, ouid) < 0)) {
+		r = -errno;
+		snprintf(why, len, "cannot keep uid %u for its volumes: %s",
+			 (unsigned)ouid, strerror(-r));
+		return r;
+	}
 	r = msb_caps_drop_all();
 	if (r < 0) {
 		snprintf(why, len, "cannot drop capabilities: %s",

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -73,6 +74,11 @@ struct sup_vol {
 	int epfd;
 	int stop_fd;
 	int dead;          /* the socket broke: nothing more to serve */
+	/* As root, a directory of another user is served as that user:
+	 * the thread's filesystem ids (sup_fs_owner()). */
+	int as_owner;
+	uid_t owner_uid;
+	gid_t owner_gid;
 	struct fs_ref sock_ref, stop_ref;
 	struct fs_ref kick_ref[FS_QUEUES];
 };
@@ -226,6 +232,9 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	/* Files of the volume's owner (the supervisor's user, or as root
 	 * the directory's owner) are root's in the guest, and what guest
 	 * root creates is theirs on the host. */
+	v->as_owner = geteuid() == 0 && owner_uid != 0;
+	v->owner_uid = owner_uid;
+	v->owner_gid = owner_gid;
 	fo.map_ids = 1;
 	fo.host_uid = owner_uid;
 	fo.host_gid = owner_gid;
@@ -300,6 +309,21 @@ static void *vol_thread(void *arg)
 
 	snprintf(name, sizeof(name), "msb-%s", v->tag);
 	prctl(PR_SET_NAME, name);
+	/* This thread's file system calls as the directory's owner: what
+	 * it makes is theirs, what it opens it opens as they may. A root
+	 * supervisor without capabilities may take these ids only because
+	 * they are its saved ones (sup_fs_owner()). setfsuid() says no
+	 * error: asking again tells whether it took. */
+	if (v->as_owner) {
+		setfsgid(v->owner_gid);
+		setfsuid(v->owner_uid);
+		if ((uid_t)setfsuid(v->owner_uid) != v->owner_uid ||
+		    (gid_t)setfsgid(v->owner_gid) != v->owner_gid)
+			sup_log(v->s, "volume %s: cannot act as its owner "
+				"(uid %u): served as root, which may only do "
+				"what 'other' may there", v->guest,
+				(unsigned)v->owner_uid);
+	}
 	for (;;) {
 		int n = epoll_wait(v->epfd, evs, FS_QUEUES + 2, -1);
 
@@ -374,6 +398,42 @@ static int dev_start(struct sup_vol *v)
 		return -r;
 	v->running = 1;
 	return 0;
+}
+
+int sup_fs_owner(struct sup *s, uid_t *uid, gid_t *gid, char *why,
+		 size_t n)
+{
+	const struct sup_vol *first = NULL;
+
+	for (unsigned int i = 0; i < s->nvols; i++) {
+		const struct sup_vol *v = s->vols[i];
+
+		if (!v->as_owner)
+			continue;
+		if (!first) {
+			first = v;
+			continue;
+		}
+		if (v->owner_uid != first->owner_uid ||
+		    v->owner_gid != first->owner_gid) {
+			snprintf(why, n, "the volumes %s (uid %u, gid %u) and "
+				 "%s (uid %u, gid %u) belong to different "
+				 "users: a sandbox run by root serves each "
+				 "directory as its owner, and can be one other "
+				 "user only (docs/security.md); give them one "
+				 "owner, or run the sandbox as that user",
+				 first->guest, (unsigned)first->owner_uid,
+				 (unsigned)first->owner_gid, v->guest,
+				 (unsigned)v->owner_uid,
+				 (unsigned)v->owner_gid);
+			return -EINVAL;
+		}
+	}
+	if (!first)
+		return 0;
+	*uid = first->owner_uid;
+	*gid = first->owner_gid;
+	return 1;
 }
 
 int sup_fs_link(struct sup *s, msb_error *err)

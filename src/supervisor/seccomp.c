@@ -209,6 +209,9 @@ static const struct sc allowed[] = {
 	{ "uname", "OpenSSL, glibc" },
 	{ "sysinfo", "libraries" },
 	{ "getrandom", "DNS ids and ports, OpenSSL, hash seeds" },
+	{ "setfsuid", "as root, a volume's thread as the directory's owner "
+		      "(fs.c; without capabilities only to the saved uid)" },
+	{ "setfsgid", "the same" },
 
 	/* time */
 	{ "clock_gettime", "every timestamp (when the vDSO is not used)" },

@@ -372,6 +372,16 @@ void sup_tls_free(struct sup *s);
 /* fs.c */
 /* sup_fs_setup() - backends and FUSE sessions, from "volumes". */
 int sup_fs_setup(struct sup *s, msb_error *err);
+/**
+ * sup_fs_owner() - as root, the one user (not root) whose directories
+ * are served as theirs: each such volume's thread takes their ids as its
+ * filesystem ids (setfsuid), which a root without capabilities may only
+ * do for its saved ids, so sup_confine() makes them its saved ones.
+ * Return: 1 (*@uid, *@gid set), 0 when there is none, or -EINVAL when
+ * directories of two users are asked for (@why says so).
+ */
+int sup_fs_owner(struct sup *s, uid_t *uid, gid_t *gid, char *why,
+		 size_t n);
 /* sup_fs_link() - fresh vhost-user sockets for a launch, in @s->spec. */
 int sup_fs_link(struct sup *s, msb_error *err);
 /* sup_fs_launched() - close the VM's ends once QEMU has them. */

@@ -253,3 +253,38 @@ def test_forbidden_call_kills_the_supervisor(side, call):
     finally:
         side.run("rm", "-f", name)
         shutil.rmtree(vol, ignore_errors=True)
+
+
+def test_root_serves_a_users_directory_as_that_user(msb):
+    """As root the supervisor holds no capability, so a directory of
+    another user is served with that user's ids (each volume thread's
+    filesystem ids): the guest writes there as the user could, and what it
+    makes is the user's. Directories of two users at once are refused
+    before the guest boots, with a message."""
+    if os.getuid() != 0:
+        pytest.skip("root's case")
+    uid, other = 54321, 54322
+    d = tempfile.mkdtemp(prefix="msb-escape-owned-")
+    e = tempfile.mkdtemp(prefix="msb-escape-other-")
+    try:
+        os.chmod(d, 0o755)
+        os.chown(d, uid, uid)
+        with open(os.path.join(d, "old"), "w") as f:
+            f.write("old\n")
+        os.chmod(os.path.join(d, "old"), 0o644)
+        os.chown(os.path.join(d, "old"), uid, uid)
+        p = msb("run", "--rm", "-v", f"{d}:/v", "--", "sh", "-c",
+                "echo more >> /v/old && echo new > /v/new && mkdir /v/dir")
+        assert p.returncode == 0, p
+        for n in ("old", "new", "dir"):
+            st = os.stat(os.path.join(d, n))
+            assert (st.st_uid, st.st_gid) == (uid, uid), (n, st)
+        assert open(os.path.join(d, "old")).read() == "old\nmore\n"
+        os.chown(e, other, other)
+        p = msb("run", "--rm", "-v", f"{d}:/v", "-v", f"{e}:/w", "--",
+                "true")
+        assert p.returncode == 125, p
+        assert b"belong to different users" in p.stderr, p.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(e, ignore_errors=True)
