@@ -176,12 +176,32 @@ static int write_meta(const char *dir, json_object *meta, msb_error *err)
 	return 0;
 }
 
+/* ram_for_vmms() - as root, a restored VM's VMM runs as a uid of its
+ * own, in the VMMs' group: the RAM file it maps (a saved or a pulled
+ * one) is that group's (docs/security.md). Before the integrity record,
+ * which holds the change time. */
+static int ram_for_vmms(const char *dir, msb_error *err)
+{
+	char ram[PATH_MAX + 16];
+
+	if (geteuid() != 0)
+		return 0;
+	snprintf(ram, sizeof(ram), "%s/ram", dir);
+	if (access(ram, F_OK) < 0)
+		return 0;
+	if (chown(ram, (uid_t)-1, MSB_VMM_GID) < 0 || chmod(ram, 0660) < 0)
+		return msb_fail_errno(err, -errno, "%s", ram);
+	return 0;
+}
+
 int msb_snapshot_seal(const char *tmp, const char *dir, json_object *meta,
 		      msb_error *err)
 {
 	char parent[PATH_MAX + 16];
 	int r = sync_dir(tmp, err), dfd;
 
+	if (r == 0)
+		r = ram_for_vmms(tmp, err);
 	if (r == 0)
 		r = record_files(tmp, meta, err);
 	if (r == 0)
@@ -533,19 +553,6 @@ MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
 			r = flatten_upper(tmp, err);
 			if (r < 0)
 				goto fail;
-		}
-		if (!strcmp(jstr(res, "kind"), "full") && geteuid() == 0) {
-			/* As root, a fork's VMM runs as a uid of its own,
-			 * in the VMMs' group: the RAM file it maps is that
-			 * group's (docs/security.md). */
-			char ram[PATH_MAX + 16];
-
-			snprintf(ram, sizeof(ram), "%s/ram", tmp);
-			if (chown(ram, (uid_t)-1, MSB_VMM_GID) < 0 ||
-			    chmod(ram, 0660) < 0) {
-				r = msb_fail_errno(err, -errno, "%s", ram);
-				goto fail;
-			}
 		}
 		if (!strcmp(jstr(res, "kind"), "full")) {
 			r = msb_engine_version(qv, sizeof(qv), err);

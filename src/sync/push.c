@@ -168,8 +168,8 @@ static int copy_running(const char *name, const char *dir, msb_error *err)
 }
 
 /* disk_source() - open the bytes to push: a stopped sandbox's own disk,
- * else a copy of one instant in a private directory (@tmp, removed by the
- * caller): a running sandbox's made by its supervisor, a restored one's
+ * else a copy of one instant in a private directory inside the sandbox's
+ * (@tmp, removed by the caller): a running sandbox's made by its supervisor, a restored one's
  * qcow2 overlay flattened with its backing file. @mt: the disk file's
  * mtime, 0 for a running sandbox's (it moves on). */
 static int disk_source(const char *name, json_object *cfg, int running,
@@ -186,8 +186,9 @@ static int disk_source(const char *name, json_object *cfg, int running,
 	*mt = 0;
 	msb_sandbox_dir(name, dir, sizeof(dir));
 	if (running || overlay) {
-		snprintf(tmp, tn, "%s/sandboxes/.push-%s-XXXXXX", msb_home(),
-			 name);
+		/* inside the sandbox's own directory: the only one its
+		 * confined supervisor may write besides snapshots */
+		snprintf(tmp, tn, "%s/.push-XXXXXX", dir);
 		if (!mkdtemp(tmp)) {
 			r = msb_fail_errno(err, -errno, "cannot create %s", tmp);
 			tmp[0] = '\0';
