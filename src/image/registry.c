@@ -56,6 +56,11 @@ struct msb_registry {
 	char creds[600];          /* user:password, or "" */
 	char cafile[PATH_MAX];    /* certs.d/HOST/ca.crt, or "" */
 	int push;                 /* tokens with the push scope */
+	/* Connections, TLS sessions and names shared by every request of
+	 * this registry, on any thread: a push or a pull of many blobs pays
+	 * one TCP (and TLS) handshake per thread, not three per blob. */
+	CURLSH *share;
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 };
 
 /* One request: what is sent. */
@@ -106,6 +111,26 @@ static void curl_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
+		       void *p)
+{
+	struct msb_registry *reg = p;
+
+	(void)c;
+	(void)a;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&reg->share_lock[d]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *p)
+{
+	struct msb_registry *reg = p;
+
+	(void)c;
+	if ((unsigned)d < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&reg->share_lock[d]);
+}
+
 int msb_registry_open(const struct msb_ref *ref, int insecure,
 		      struct msb_registry **out, msb_error *err)
 {
@@ -120,6 +145,21 @@ int msb_registry_open(const struct msb_ref *ref, int insecure,
 	snprintf(reg->base, sizeof(reg->base), "%s://%s/v2/%s", reg->scheme,
 		 msb_ref_endpoint(ref), ref->repository);
 	pthread_mutex_init(&reg->lock, NULL);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&reg->share_lock[i], NULL);
+	/* without a share (out of memory), every request connects anew */
+	reg->share = curl_share_init();
+	if (reg->share) {
+		curl_share_setopt(reg->share, CURLSHOPT_LOCKFUNC, share_lock);
+		curl_share_setopt(reg->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		curl_share_setopt(reg->share, CURLSHOPT_USERDATA, reg);
+		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+				  CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+				  CURL_LOCK_DATA_SSL_SESSION);
+		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+				  CURL_LOCK_DATA_DNS);
+	}
 	if (msb_auth_get(ref->registry, reg->creds, sizeof(reg->creds)) < 0)
 		reg->creds[0] = '\0';
 	snprintf(reg->cafile, sizeof(reg->cafile), "%s/certs.d/%s/ca.crt",
@@ -134,6 +174,12 @@ void msb_registry_close(struct msb_registry *reg)
 {
 	if (!reg)
 		return;
+	/* every request's handle is gone by now: only the share holds the
+	 * connections */
+	if (reg->share)
+		curl_share_cleanup(reg->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&reg->share_lock[i]);
 	pthread_mutex_destroy(&reg->lock);
 	explicit_bzero(reg->creds, sizeof(reg->creds));
 	explicit_bzero(reg->auth, sizeof(reg->auth));
@@ -171,6 +217,8 @@ static void start(struct msb_registry *reg, CURL *c, const char *url)
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
+	if (reg->share)
+		curl_easy_setopt(c, CURLOPT_SHARE, reg->share);
 	if (reg->cafile[0]) {
 		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, add_ca);
 		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, reg->cafile);
