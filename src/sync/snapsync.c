@@ -16,11 +16,12 @@
  * snapshot (its time is the snapshot's), so the same snapshot gives the
  * same manifest: a second push to the same tag is "up to date".
  *
- * A pull assembles the files in a hidden staging directory under
- * snapshots/ (never listed, never restored), pulls the image pinned to
- * its digest, writes meta.json with a fresh integrity record (the sizes
- * and change times of the files made here) and renames the directory
- * into place, as msb_snapshot_create() does: a failed pull leaves no
+ * A pull takes the chunks that a sandbox here named as the snapshot's
+ * source holds (its disk is mostly theirs), downloads the rest, assembles
+ * the files in a hidden staging directory under snapshots/ (never listed,
+ * never restored), pulls the image pinned to its digest, writes meta.json
+ * with a fresh integrity record (the sizes and change times of the files
+ * made here) and renames the directory into place, as msb_snapshot_create() does: a failed pull leaves no
  * snapshot and no blob. A full restore then checks, as always, that this
  * host's QEMU is the one that wrote the state.
  */
@@ -266,6 +267,58 @@ MSB_API int msb_snapshot_push(const char *snap, const msb_sync_opts *o,
 	return snapshot_push(snap, o, out, err ? err : &local);
 }
 
+/* local_copy() - the disk of sandbox @source here, if there is one, as
+ * the copy a pull takes chunks from instead of downloading them (each
+ * hashed again as it is read, so a disk written meanwhile only costs a
+ * download): a snapshot's disk is mostly its sandbox's, which may have
+ * been pulled here before. */
+static void local_copy(sqlite3 *db, const char *source, uint32_t chunk,
+		       struct msb_download *d)
+{
+	struct msb_row row;
+	struct msb_sync_row last = { 0 };
+	json_object *cfg, *j;
+	char path[PATH_MAX + 16];
+	struct stat st;
+	int fd, overlay;
+
+	if (!source[0] || msb_db_get(db, source, &row, NULL) < 0)
+		return;
+	cfg = json_tokener_parse(row.config);
+	overlay = cfg && json_object_object_get_ex(cfg, "upper", NULL);
+	json_object_put(cfg);
+	msb_row_free(&row);
+	if (overlay) /* a restored sandbox's qcow2 overlay: not read here */
+		return;
+	msb_sandbox_dir(source, path, sizeof(path));
+	strncat(path, "/upper.ext4", sizeof(path) - strlen(path) - 1);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	/* its map as last synced when the disk is as it was then, else
+	 * what it holds now */
+	if (msb_sync_db_get(db, source, &last, NULL) == 0 &&
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec ==
+		    last.disk_mtime_ns &&
+	    (j = json_tokener_parse(last.map))) {
+		if (msb_disk_map_parse(j, &d->local, NULL) < 0)
+			msb_disk_map_free(&d->local);
+		json_object_put(j);
+	}
+	if (!d->local.n && msb_disk_scan(fd, chunk, &d->local, NULL, NULL,
+					 NULL) < 0) {
+		msb_sync_row_free(&last);
+		close(fd);
+		return;
+	}
+	msb_sync_row_free(&last);
+	msb_chunks_sort_raw(&d->local);
+	d->local_fd = fd;
+}
+
 /* meta_of() - the meta.json of a pulled snapshot @name: what the artifact
  * @a says it is, and the record config @cfg it restores with. */
 static json_object *meta_of(const char *name, const struct msb_artifact *a,
@@ -410,6 +463,7 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 		stage[0] = '\0';
 		goto out;
 	}
+	local_copy(db, a->snap.source, a->map.chunk, &d);
 	msb_download_plan(&d, maps, nmaps);
 	for (size_t i = 0; i < nmaps; i++) {
 		int fd;

@@ -343,9 +343,6 @@ def test_snapshot_resumes_on_another_machine(first, live, reg, tmp_path_factory)
     reg.proxy.take()
     out = h.out("push", "--snapshot", "s1", "--format", "json", env=env)
     sent = reg.proxy.take()
-    # gone without a stop's push (it was made with --sync), which would
-    # move team/proj under the tests that follow
-    h.out("rm", "-f", "live")
     res = json.loads(out)
     assert res["kind"] == "snapshot" and res["name"] == "s1", res
     assert res["reference"] == f"{reg.proxy.host}/team/s1:latest", res
@@ -353,6 +350,14 @@ def test_snapshot_resumes_on_another_machine(first, live, reg, tmp_path_factory)
     assert sent < first["bytes"] / 2, (sent, first["bytes"])
     # a snapshot never changes: the same push again sends nothing
     assert "(up to date)" in h.out("push", "--snapshot", "s1", env=env)
+    # pulled where its sandbox is: the disk's chunks are taken from it
+    res = json.loads(h.out("pull", "--format", "json", "--name", "s1-here",
+                           res["reference"]))
+    assert res["kind"] == "snapshot" and res["reused"] > 150, res
+    assert res["transferred"] < res["chunks"] - 150, res
+    # gone without a stop's push (it was made with --sync), which would
+    # move team/proj under the tests that follow
+    h.out("rm", "-f", "live")
 
     i = new_home(tmp_path_factory, "home-i")
     try:
