@@ -305,9 +305,10 @@ MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s, uint64_t *ela
 		     msb_error *err);
 
 /* msb_sandbox_stop_sync() - msb_sandbox_stop(), and for a sandbox that
- * syncs (msb_sandbox_set_sync()), its push once the guest is down, reported through @o's
- * progress (@o may be NULL; its ref, name, force and trust are not used)
- * and into @pushed (may be NULL; its name is "" when no push was tried).
+ * syncs (msb_sandbox_set_sync()), its push once the guest is down,
+ * reported through @o's progress (@o may be NULL; its ref, name, force
+ * and trust are not used) and into @pushed (may be NULL; its name is ""
+ * when no push was tried).
  * A push that fails leaves the sandbox stopped and returns its error
  * (with @pushed's name set). */
 struct msb_sync_opts;
