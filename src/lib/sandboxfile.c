@@ -21,50 +21,22 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <yaml.h>
 
-#include "netcfg.h"
-#include "project.h"
-#include "secrets.h"
-#include "tlscfg.h"
+#include "sandboxfile.h"
 #include "util.h"
-#include "volumes.h"
-
-#define PATH_LEN 256
-
-struct sf {
-	struct msb_project *p;
-	yaml_document_t doc;
-	const char *show;   /* the file as messages name it */
-	msb_error *err;
-	/* each sandbox's depends_on, resolved once all are read */
-	yaml_node_t *dep_nodes[PROJ_SANDBOXES_MAX];
-};
-
-/* What a sandbox's keys leave for the checks that need all of them. */
-struct sb_nodes {
-	yaml_node_t *image, *from_snapshot, *secrets, *depends_on, *command,
-		*start, *volumes, *ports, *network, *tls, *allow;
-	yaml_node_t *first_restore_bad; /* a key a restore cannot take */
-	const char *restore_bad_key;
-	char **allow_hosts;             /* network.allow, for secrets */
-	char **env_file_env, **env_env;  /* env_file's, then env's */
-};
 
 /* ---- memory: everything belongs to the project ---- */
 
-static void *pa(struct msb_project *p, size_t n)
+void *sf_alloc(struct msb_project *p, size_t n)
 {
 	void *m;
 
@@ -83,19 +55,17 @@ static void *pa(struct msb_project *p, size_t n)
 	return m;
 }
 
-static char *pstr(struct msb_project *p, const char *s)
+char *sf_strdup(struct msb_project *p, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *d = pa(p, n);
+	char *d = sf_alloc(p, n);
 
 	if (d)
 		memcpy(d, s, n);
 	return d;
 }
 
-static char *pfmt(struct msb_project *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static char *pfmt(struct msb_project *p, const char *fmt, ...)
+char *sf_fmt(struct msb_project *p, const char *fmt, ...)
 {
 	char *t, *d;
 	va_list ap;
@@ -106,7 +76,7 @@ static char *pfmt(struct msb_project *p, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0)
 		return NULL;
-	d = pstr(p, t);
+	d = sf_strdup(p, t);
 	free(t);
 	return d;
 }
@@ -121,13 +91,8 @@ MSB_API void msb_project_free(msb_project *p)
 	free(p);
 }
 
-/* A growing NULL-terminated vector, copied into the project when done. */
-struct vec {
-	char **v;
-	size_t n, cap;
-};
 
-static int vec_push(struct vec *v, char *s)
+int sf_vec_push(struct vec *v, char *s)
 {
 	if (v->n + 1 >= v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 8;
@@ -143,9 +108,9 @@ static int vec_push(struct vec *v, char *s)
 	return 0;
 }
 
-static char **vec_done(struct msb_project *p, struct vec *v)
+char **sf_vec_done(struct msb_project *p, struct vec *v)
 {
-	char **out = pa(p, (v->n + 1) * sizeof(char *));
+	char **out = sf_alloc(p, (v->n + 1) * sizeof(char *));
 
 	if (out && v->n)
 		memcpy(out, v->v, v->n * sizeof(char *));
@@ -157,7 +122,7 @@ static char **vec_done(struct msb_project *p, struct vec *v)
 
 /* ---- errors ---- */
 
-static struct proj_pos pos_of(const yaml_node_t *n)
+struct proj_pos sf_pos(const yaml_node_t *n)
 {
 	struct proj_pos ps = { 1, 1 };
 
@@ -168,14 +133,12 @@ static struct proj_pos pos_of(const yaml_node_t *n)
 	return ps;
 }
 
-/* fail() - "FILE:LINE:COL: PATH: message" into the error. */
-static int fail(struct sf *s, const yaml_node_t *n, const char *path,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(struct sf *s, const yaml_node_t *n, const char *path,
+/* sf_fail() - "FILE:LINE:COL: PATH: message" into the error. */
+int sf_fail(struct sf *s, const yaml_node_t *n, const char *path,
 		const char *fmt, ...)
 {
 	char msg[900];
-	struct proj_pos ps = pos_of(n);
+	struct proj_pos ps = sf_pos(n);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -186,26 +149,26 @@ static int fail(struct sf *s, const yaml_node_t *n, const char *path,
 			path && *path ? ": " : "", msg);
 }
 
-/* fail_lib() - a check of the library's refused @n: its message, placed. */
-static int fail_lib(struct sf *s, const yaml_node_t *n, const char *path,
+/* sf_fail_lib() - a check of the library's refused @n: its message, placed. */
+int sf_fail_lib(struct sf *s, const yaml_node_t *n, const char *path,
 		    const msb_error *why)
 {
-	return fail(s, n, path, "%s", why->message);
+	return sf_fail(s, n, path, "%s", why->message);
 }
 
-static int oom(struct sf *s)
+int sf_oom(struct sf *s)
 {
 	return msb_fail(s->err, -ENOMEM, "%s: out of memory", s->show);
 }
 
 /* ---- nodes ---- */
 
-static yaml_node_t *node(struct sf *s, int id)
+yaml_node_t *sf_node(struct sf *s, int id)
 {
 	return yaml_document_get_node(&s->doc, id);
 }
 
-static const char *kind_name(const yaml_node_t *n)
+const char *sf_kind(const yaml_node_t *n)
 {
 	switch (n->type) {
 	case YAML_MAPPING_NODE: return "a mapping";
@@ -214,68 +177,68 @@ static const char *kind_name(const yaml_node_t *n)
 	}
 }
 
-static const char *text_of(const yaml_node_t *n)
+const char *sf_text(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
 
-/* is_null() - "~", "null" or nothing at all, unquoted. */
-static int is_null(const yaml_node_t *n)
+/* sf_is_null() - "~", "null" or nothing at all, unquoted. */
+int sf_is_null(const yaml_node_t *n)
 {
 	const char *t;
 
 	if (n->type != YAML_SCALAR_NODE ||
 	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return 0;
-	t = text_of(n);
+	t = sf_text(n);
 	return !*t || !strcmp(t, "~") || !strcmp(t, "null") ||
 	       !strcmp(t, "Null") || !strcmp(t, "NULL");
 }
 
-static void sub(char *out, const char *path, const char *key)
+void sf_key_path(char *out, const char *path, const char *key)
 {
 	snprintf(out, PATH_LEN, "%s%s%s", path, *path ? "." : "", key);
 }
 
-static void idx(char *out, const char *path, size_t i)
+void sf_index_path(char *out, const char *path, size_t i)
 {
 	snprintf(out, PATH_LEN, "%s[%zu]", path, i);
 }
 
-/* scalar() - the text of a single value; @what says what was expected. */
-static int scalar(struct sf *s, yaml_node_t *n, const char *path,
+/* sf_scalar() - the text of a single value; @what says what was expected. */
+int sf_scalar(struct sf *s, yaml_node_t *n, const char *path,
 		  const char *what, const char **out)
 {
-	if (n->type != YAML_SCALAR_NODE || is_null(n))
-		return fail(s, n, path, "expected %s, found %s", what,
+	if (n->type != YAML_SCALAR_NODE || sf_is_null(n))
+		return sf_fail(s, n, path, "expected %s, found %s", what,
 			    n->type == YAML_SCALAR_NODE ? "nothing" :
-							  kind_name(n));
-	if (strlen(text_of(n)) != n->data.scalar.length)
-		return fail(s, n, path, "a NUL byte in a value");
-	*out = text_of(n);
+							  sf_kind(n));
+	if (strlen(sf_text(n)) != n->data.scalar.length)
+		return sf_fail(s, n, path, "a NUL byte in a value");
+	*out = sf_text(n);
 	return 0;
 }
 
-static int pscalar(struct sf *s, yaml_node_t *n, const char *path,
+int sf_pscalar(struct sf *s, yaml_node_t *n, const char *path,
 		   const char *what, char **out)
 {
 	const char *t;
-	int r = scalar(s, n, path, what, &t);
+	int r = sf_scalar(s, n, path, what, &t);
 
 	if (r < 0)
 		return r;
-	*out = pstr(s->p, t);
-	return *out ? 0 : oom(s);
+	*out = sf_strdup(s->p, t);
+	return *out ? 0 : sf_oom(s);
 }
 
-static int get_bool(struct sf *s, yaml_node_t *n, const char *path,
+int sf_bool(struct sf *s, yaml_node_t *n, const char *path,
 		    int *out)
 {
 	const char *t;
 
 	if (n->type == YAML_SCALAR_NODE &&
 	    n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-		t = text_of(n);
+		t = sf_text(n);
 		if (!strcmp(t, "true") || !strcmp(t, "True") ||
 		    !strcmp(t, "TRUE")) {
 			*out = 1;
@@ -287,9 +250,9 @@ static int get_bool(struct sf *s, yaml_node_t *n, const char *path,
 			return 0;
 		}
 	}
-	return fail(s, n, path, "expected true or false, found %s%s%s%s",
+	return sf_fail(s, n, path, "expected true or false, found %s%s%s%s",
 		    n->type == YAML_SCALAR_NODE ? "'" : "",
-		    n->type == YAML_SCALAR_NODE ? text_of(n) : kind_name(n),
+		    n->type == YAML_SCALAR_NODE ? sf_text(n) : sf_kind(n),
 		    n->type == YAML_SCALAR_NODE ? "'" : "",
 		    n->type == YAML_SCALAR_NODE &&
 				    n->data.scalar.style !=
@@ -297,13 +260,13 @@ static int get_bool(struct sf *s, yaml_node_t *n, const char *path,
 			    " (quoted: a string)" : "");
 }
 
-static int get_uint(struct sf *s, yaml_node_t *n, const char *path,
+int sf_uint(struct sf *s, yaml_node_t *n, const char *path,
 		    unsigned min, unsigned max, unsigned *out)
 {
 	const char *t;
 	char *end;
 	unsigned long v;
-	int r = scalar(s, n, path, "a whole number", &t);
+	int r = sf_scalar(s, n, path, "a whole number", &t);
 
 	if (r < 0)
 		return r;
@@ -311,46 +274,46 @@ static int get_uint(struct sf *s, yaml_node_t *n, const char *path,
 	v = strtoul(t, &end, 10);
 	if (!isdigit((unsigned char)*t) || *end || errno || v < min ||
 	    v > max)
-		return fail(s, n, path,
+		return sf_fail(s, n, path,
 			    "invalid value '%s': use a whole number from %u "
 			    "to %u", t, min, max);
 	*out = (unsigned)v;
 	return 0;
 }
 
-static int get_size(struct sf *s, yaml_node_t *n, const char *path,
+int sf_size(struct sf *s, yaml_node_t *n, const char *path,
 		    const char *what, uint64_t min, uint64_t max,
 		    uint64_t *mib)
 {
 	msb_error e = { 0 };
 	const char *t;
-	int r = scalar(s, n, path, "a size such as 512M or 10G", &t);
+	int r = sf_scalar(s, n, path, "a size such as 512M or 10G", &t);
 
 	if (r < 0)
 		return r;
 	if (msb_parse_mib(t, what, min, max, mib, &e) < 0)
-		return fail_lib(s, n, path, &e);
+		return sf_fail_lib(s, n, path, &e);
 	return 0;
 }
 
-static int get_duration(struct sf *s, yaml_node_t *n, const char *path,
+int sf_duration(struct sf *s, yaml_node_t *n, const char *path,
 			uint64_t *ms)
 {
 	const char *t;
-	int r = scalar(s, n, path, "a duration such as 30s or 1m", &t);
+	int r = sf_scalar(s, n, path, "a duration such as 30s or 1m", &t);
 
 	if (r < 0)
 		return r;
 	if (msb_parse_duration(t, ms) < 0)
-		return fail(s, n, path,
+		return sf_fail(s, n, path,
 			    "invalid duration '%s': use a number of seconds, "
 			    "or a number with ms, s, m or h (500ms, 30s, "
 			    "1m30s)", t);
 	return 0;
 }
 
-/* get_list() - a list of single values, or (@one) a single value alone. */
-static int get_list(struct sf *s, yaml_node_t *n, const char *path,
+/* sf_list() - a list of single values, or (@one) a single value alone. */
+int sf_list(struct sf *s, yaml_node_t *n, const char *path,
 		    const char *what, int one, char ***out, size_t *count)
 {
 	struct vec v = { 0 };
@@ -358,72 +321,72 @@ static int get_list(struct sf *s, yaml_node_t *n, const char *path,
 	size_t i = 0;
 	int r;
 
-	if (one && n->type == YAML_SCALAR_NODE && !is_null(n)) {
+	if (one && n->type == YAML_SCALAR_NODE && !sf_is_null(n)) {
 		char *t;
 
-		r = pscalar(s, n, path, what, &t);
+		r = sf_pscalar(s, n, path, what, &t);
 		if (r < 0)
 			return r;
-		if (vec_push(&v, t) < 0)
-			return oom(s);
+		if (sf_vec_push(&v, t) < 0)
+			return sf_oom(s);
 	} else if (n->type != YAML_SEQUENCE_NODE) {
-		return fail(s, n, path, "expected a list of %s, found %s",
-			    what, n->type == YAML_SCALAR_NODE && is_null(n) ?
-					  "nothing" : kind_name(n));
+		return sf_fail(s, n, path, "expected a list of %s, found %s",
+			    what, n->type == YAML_SCALAR_NODE && sf_is_null(n) ?
+					  "nothing" : sf_kind(n));
 	} else {
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++, i++) {
 			char *t;
 
-			idx(ip, path, i);
+			sf_index_path(ip, path, i);
 			if (i == PROJ_LIST_MAX) {
 				free(v.v);
-				return fail(s, node(s, *it), ip,
+				return sf_fail(s, sf_node(s, *it), ip,
 					    "too many entries (at most %d)",
 					    PROJ_LIST_MAX);
 			}
-			r = pscalar(s, node(s, *it), ip, what, &t);
+			r = sf_pscalar(s, sf_node(s, *it), ip, what, &t);
 			if (r < 0) {
 				free(v.v);
 				return r;
 			}
-			if (vec_push(&v, t) < 0) {
+			if (sf_vec_push(&v, t) < 0) {
 				free(v.v);
-				return oom(s);
+				return sf_oom(s);
 			}
 		}
 	}
 	if (count)
 		*count = v.n;
-	*out = vec_done(s->p, &v);
-	return *out ? 0 : oom(s);
+	*out = sf_vec_done(s->p, &v);
+	return *out ? 0 : sf_oom(s);
 }
 
-/* get_argv() - a command: a string (run by sh -c) or a list (as is). */
-static int get_argv(struct sf *s, yaml_node_t *n, const char *path,
+/* sf_argv() - a command: a string (run by sh -c) or a list (as is). */
+int sf_argv(struct sf *s, yaml_node_t *n, const char *path,
 		    char ***out)
 {
 	size_t cnt = 0;
 	int r;
 
-	if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
-		char **v = pa(s->p, 4 * sizeof(char *));
+	if (n->type == YAML_SCALAR_NODE && !sf_is_null(n)) {
+		char **v = sf_alloc(s->p, 4 * sizeof(char *));
 		const char *t;
 
-		r = scalar(s, n, path, "a command", &t);
+		r = sf_scalar(s, n, path, "a command", &t);
 		if (r < 0)
 			return r;
 		if (!v)
-			return oom(s);
+			return sf_oom(s);
 		v[0] = "sh";
 		v[1] = "-c";
-		v[2] = pstr(s->p, t);
+		v[2] = sf_strdup(s->p, t);
 		*out = v;
-		return v[2] ? 0 : oom(s);
+		return v[2] ? 0 : sf_oom(s);
 	}
-	r = get_list(s, n, path, "command words", 0, out, &cnt);
+	r = sf_list(s, n, path, "command words", 0, out, &cnt);
 	if (r == 0 && !cnt)
-		return fail(s, n, path,
+		return sf_fail(s, n, path,
 			    "an empty command: give a string (run by sh -c) "
 			    "or a list of words");
 	return r;
@@ -431,11 +394,6 @@ static int get_argv(struct sf *s, yaml_node_t *n, const char *path,
 
 /* ---- mappings ---- */
 
-struct field {
-	const char *name;
-	int (*fn)(struct sf *s, void *obj, yaml_node_t *key, yaml_node_t *val,
-		  const char *path);
-};
 
 /* distance() - Levenshtein distance of two short keys (for "did you mean"). */
 static size_t distance(const char *a, const char *b)
@@ -471,7 +429,7 @@ static int unknown_key(struct sf *s, yaml_node_t *k, const char *path,
 	size_t best = 3, o = 0;
 
 	for (size_t i = 0; i < nf; i++) {
-		size_t d = distance(text_of(k), f[i].name);
+		size_t d = distance(sf_text(k), f[i].name);
 
 		o += (size_t)snprintf(list + o, o < sizeof(list) ?
 					      sizeof(list) - o : 0,
@@ -484,13 +442,10 @@ static int unknown_key(struct sf *s, yaml_node_t *k, const char *path,
 				 f[i].name);
 		}
 	}
-	return fail(s, k, path, "unknown key '%s'%s: expected one of %s",
-		    text_of(k), hint, list);
+	return sf_fail(s, k, path, "unknown key '%s'%s: expected one of %s",
+		    sf_text(k), hint, list);
 }
 
-struct kv {
-	yaml_node_t *k, *v;
-};
 
 /* merge() - add the keys of mapping @n to @out[*@cnt], then those of its
  * merge keys ("<<: *base", or a list of such: YAML 1.1's merge, as
@@ -503,48 +458,48 @@ static int merge(struct sf *s, yaml_node_t *n, const char *path,
 	size_t nfrom = 0, first = *cnt;
 
 	if (depth > 8)
-		return fail(s, n, path, "merge keys (<<) nested too deep");
+		return sf_fail(s, n, path, "merge keys (<<) nested too deep");
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
 	     pr < n->data.mapping.pairs.top; pr++) {
-		yaml_node_t *k = node(s, pr->key), *v = node(s, pr->value);
+		yaml_node_t *k = sf_node(s, pr->key), *v = sf_node(s, pr->value);
 		size_t j;
 
-		if (k->type != YAML_SCALAR_NODE || is_null(k))
-			return fail(s, k, path, "a key must be a plain name, "
-				    "not %s", kind_name(k));
+		if (k->type != YAML_SCALAR_NODE || sf_is_null(k))
+			return sf_fail(s, k, path, "a key must be a plain name, "
+				    "not %s", sf_kind(k));
 		if (k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-		    !strcmp(text_of(k), "<<")) {
+		    !strcmp(sf_text(k), "<<")) {
 			yaml_node_item_t *it = NULL, *end = NULL;
 			yaml_node_t *m = v;
 
 			if (v->type == YAML_SEQUENCE_NODE) {
 				it = v->data.sequence.items.start;
 				end = v->data.sequence.items.top;
-				m = it < end ? node(s, *it) : v;
+				m = it < end ? sf_node(s, *it) : v;
 			}
 			for (;;) {
 				if (m->type != YAML_MAPPING_NODE || nfrom == 16)
-					return fail(s, m, path, "a merge key "
+					return sf_fail(s, m, path, "a merge key "
 						    "(<<) takes a mapping or a "
 						    "list of at most 16 of them");
 				from[nfrom++] = m;
 				if (!it || ++it >= end)
 					break;
-				m = node(s, *it);
+				m = sf_node(s, *it);
 			}
 			continue;
 		}
 		for (j = 0; j < *cnt; j++)
-			if (!strcmp(text_of(out[j].k), text_of(k)))
+			if (!strcmp(sf_text(out[j].k), sf_text(k)))
 				break;
 		if (j >= first && j < *cnt)
-			return fail(s, k, path, "'%s' is given twice (first at "
-				    "line %u): keep one", text_of(k),
-				    pos_of(out[j].k).line);
+			return sf_fail(s, k, path, "'%s' is given twice (first at "
+				    "line %u): keep one", sf_text(k),
+				    sf_pos(out[j].k).line);
 		if (j < first)
 			continue; /* a key of the mapping that merges this */
 		if (*cnt == PROJ_LIST_MAX)
-			return fail(s, k, path, "too many keys (at most %d)",
+			return sf_fail(s, k, path, "too many keys (at most %d)",
 				    PROJ_LIST_MAX);
 		out[*cnt].k = k;
 		out[*cnt].v = v;
@@ -559,9 +514,9 @@ static int merge(struct sf *s, yaml_node_t *n, const char *path,
 	return 0;
 }
 
-/* pairs() - the keys of mapping @n with their values, merges applied;
+/* sf_pairs() - the keys of mapping @n with their values, merges applied;
  * free() *@out. */
-static int pairs(struct sf *s, yaml_node_t *n, const char *path,
+int sf_pairs(struct sf *s, yaml_node_t *n, const char *path,
 		 const char *expected, struct kv **out, size_t *cnt)
 {
 	int r;
@@ -569,11 +524,11 @@ static int pairs(struct sf *s, yaml_node_t *n, const char *path,
 	*out = NULL;
 	*cnt = 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(s, n, path, "expected %s, found %s", expected,
-			    is_null(n) ? "nothing" : kind_name(n));
+		return sf_fail(s, n, path, "expected %s, found %s", expected,
+			    sf_is_null(n) ? "nothing" : sf_kind(n));
 	*out = malloc(PROJ_LIST_MAX * sizeof(**out));
 	if (!*out)
-		return oom(s);
+		return sf_oom(s);
 	r = merge(s, n, path, *out, cnt, 0);
 	if (r < 0) {
 		free(*out);
@@ -582,18 +537,18 @@ static int pairs(struct sf *s, yaml_node_t *n, const char *path,
 	return r;
 }
 
-/* walk() - each key of mapping @n through its field of @f. With @x,
+/* sf_walk() - each key of mapping @n through its field of @f. With @x,
  * keys starting with "x-" are skipped (extension fields, as Compose's). */
-static int walk(struct sf *s, yaml_node_t *n, const char *path,
+int sf_walk(struct sf *s, yaml_node_t *n, const char *path,
 		const struct field *f, size_t nf, void *obj, int x)
 {
 	struct kv *kv;
 	size_t cnt;
 	char kp[PATH_LEN];
-	int r = pairs(s, n, path, "a mapping (key: value)", &kv, &cnt);
+	int r = sf_pairs(s, n, path, "a mapping (key: value)", &kv, &cnt);
 
 	for (size_t p = 0; r == 0 && p < cnt; p++) {
-		const char *key = text_of(kv[p].k);
+		const char *key = sf_text(kv[p].k);
 		size_t i;
 
 		if (x && !strncmp(key, "x-", 2))
@@ -604,1416 +559,25 @@ static int walk(struct sf *s, yaml_node_t *n, const char *path,
 			r = unknown_key(s, kv[p].k, path, f, nf);
 			break;
 		}
-		sub(kp, path, key);
+		sf_key_path(kp, path, key);
 		r = f[i].fn(s, obj, kv[p].k, kv[p].v, kp);
 	}
 	free(kv);
 	return r;
 }
 
-#define NFIELDS(f) (sizeof(f) / sizeof((f)[0]))
 
-/* name_ok() - a key that becomes part of a sandbox or volume name. */
-static int name_ok(struct sf *s, yaml_node_t *k, const char *path,
+/* sf_name_ok() - a key that becomes part of a sandbox or volume name. */
+int sf_name_ok(struct sf *s, yaml_node_t *k, const char *path,
 		   const char *what)
 {
 	msb_error e = { 0 };
 
-	if (msb_name_valid(text_of(k), &e) < 0)
-		return fail(s, k, path, "invalid %s name '%s': use letters, "
+	if (msb_name_valid(sf_text(k), &e) < 0)
+		return sf_fail(s, k, path, "invalid %s name '%s': use letters, "
 			    "digits, '-', '_' and '.', starting with a "
-			    "letter or digit", what, text_of(k));
+			    "letter or digit", what, sf_text(k));
 	return 0;
-}
-
-/* ---- a sandbox ---- */
-
-struct sbctx {
-	struct proj_sandbox *sb;
-	struct sb_nodes nd;
-	struct vec ports, allow, allow_cidr, block_cidr, allow_host;
-};
-
-#define SB(o) (((struct sbctx *)(o))->sb)
-#define ND(o) (&((struct sbctx *)(o))->nd)
-
-/* restore_only() - note a key that a restored sandbox cannot take. */
-static void restore_bad(void *o, yaml_node_t *k)
-{
-	if (!ND(o)->first_restore_bad) {
-		ND(o)->first_restore_bad = k;
-		ND(o)->restore_bad_key = text_of(k);
-	}
-}
-
-static int f_image(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "an image reference", &t);
-
-	if (r == 0)
-		SB(o)->cfg.image = t;
-	ND(o)->image = k;
-	return r;
-}
-
-static int f_from_snapshot(struct sf *s, void *o, yaml_node_t *k,
-			   yaml_node_t *v, const char *path)
-{
-	msb_error e = { 0 };
-	char *t;
-	int r = pscalar(s, v, path, "a snapshot name", &t);
-
-	if (r < 0)
-		return r;
-	if (msb_name_valid(t, &e) < 0)
-		return fail(s, v, path, "invalid snapshot name '%s'", t);
-	SB(o)->from_snapshot = t;
-	ND(o)->from_snapshot = k;
-	return 0;
-}
-
-static int f_cpus(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	return get_uint(s, v, path, 1, 64, &SB(o)->cfg.cpus);
-}
-
-static int f_memory(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	return get_size(s, v, path, "memory size", 64, 1024 * 1024,
-			&SB(o)->cfg.memory_mib);
-}
-
-static int f_disk_size(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		       const char *path)
-{
-	restore_bad(o, k);
-	return get_size(s, v, path, "disk size", 64, 1024 * 1024,
-			&SB(o)->cfg.disk_mib);
-}
-
-static int env_name_ok(const char *k, size_t n)
-{
-	if (!n || isdigit((unsigned char)k[0]))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)k[i]) && k[i] != '_')
-			return 0;
-	return 1;
-}
-
-/* env_kv() - KEY=VALUE, or KEY alone: the host's variable (left out
- * when the host has none, as Compose does). NULL: nothing to add. */
-static int env_kv(struct sf *s, yaml_node_t *n, const char *path,
-		  const char *key, size_t klen, const char *val, char **out)
-{
-	*out = NULL;
-	if (!env_name_ok(key, klen))
-		return fail(s, n, path,
-			    "invalid variable name '%.*s': use letters, "
-			    "digits and '_', not starting with a digit",
-			    (int)klen, key);
-	if (!val) {
-		char name[256];
-
-		if (klen >= sizeof(name))
-			return fail(s, n, path, "variable name too long");
-		snprintf(name, sizeof(name), "%.*s", (int)klen, key);
-		val = getenv(name);
-		if (!val)
-			return 0;
-	}
-	*out = pfmt(s->p, "%.*s=%s", (int)klen, key, val);
-	return *out ? 0 : oom(s);
-}
-
-static int f_env(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		 const char *path)
-{
-	struct vec env = { 0 };
-	char ip[PATH_LEN];
-	int r = 0;
-
-	if (v->type == YAML_MAPPING_NODE) {
-		struct kv *kv;
-		size_t cnt;
-
-		r = pairs(s, v, path, "a mapping", &kv, &cnt);
-		for (size_t i = 0; r == 0 && i < cnt; i++) {
-			yaml_node_t *kn = kv[i].k, *vn = kv[i].v;
-			const char *val = NULL;
-			char *kv_text;
-
-			sub(ip, path, text_of(kn));
-			if (!is_null(vn))
-				r = scalar(s, vn, ip, "a value (quote it if "
-					   "need be)", &val);
-			if (r == 0)
-				r = env_kv(s, kn, path, text_of(kn),
-					   strlen(text_of(kn)), val, &kv_text);
-			if (r == 0 && kv_text && vec_push(&env, kv_text) < 0)
-				r = oom(s);
-		}
-		free(kv);
-	} else if (v->type == YAML_SEQUENCE_NODE) {
-		char **items;
-		size_t n = 0;
-
-		r = get_list(s, v, path, "KEY=VALUE entries", 0, &items, &n);
-		for (size_t i = 0; r == 0 && i < n; i++) {
-			const char *eq = strchr(items[i], '=');
-			char *kv;
-
-			idx(ip, path, i);
-			r = env_kv(s, node(s, v->data.sequence.items.start[i]),
-				   ip, items[i],
-				   eq ? (size_t)(eq - items[i]) :
-					strlen(items[i]),
-				   eq ? eq + 1 : NULL, &kv);
-			if (r == 0 && kv && vec_push(&env, kv) < 0)
-				r = oom(s);
-		}
-	} else {
-		return fail(s, v, path, "expected a mapping of variables "
-			    "(KEY: value) or a list of KEY=VALUE, found %s",
-			    is_null(v) ? "nothing" : kind_name(v));
-	}
-	if (r < 0) {
-		free(env.v);
-		return r;
-	}
-	ND(o)->env_env = vec_done(s->p, &env);
-	return ND(o)->env_env ? 0 : oom(s);
-}
-
-/* read_env_file() - KEY=VALUE lines ('#' comments, blank lines, an
- * optional "export ", values optionally in matching quotes). */
-static int read_env_file(struct sf *s, yaml_node_t *n, const char *path,
-			 const char *file, struct vec *out)
-{
-	char full[PATH_MAX], *text, *line, *next;
-	size_t len;
-	unsigned ln = 0;
-	int r = 0;
-
-	if (snprintf(full, sizeof(full), "%s%s%s", file[0] == '/' ? "" :
-		     s->p->dir, file[0] == '/' ? "" : "/", file) >=
-	    (int)sizeof(full))
-		return fail(s, n, path, "path too long");
-	{
-		struct stat st;
-
-		/* not /dev/zero, a FIFO or a directory */
-		if (stat(full, &st) < 0)
-			return fail(s, n, path, "cannot read env file %s: %s",
-				    full, strerror(errno));
-		if (!S_ISREG(st.st_mode) || st.st_size > PROJ_FILE_MAX)
-			return fail(s, n, path, "env file %s is not a text "
-				    "file of at most 1 MiB", full);
-	}
-	text = msb_read_file(full, &len);
-	if (!text)
-		return fail(s, n, path, "cannot read env file %s: %s", full,
-			    strerror(errno));
-	if (len > PROJ_FILE_MAX || strlen(text) != len) {
-		free(text);
-		return fail(s, n, path, "env file %s is not a text file of "
-			    "at most 1 MiB", full);
-	}
-	for (line = text; line && r == 0; line = next) {
-		char *eq, *val, *kv, *end;
-
-		ln++;
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		end = line + strlen(line);
-		if (end > line && end[-1] == '\r')
-			*--end = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		if (!*line || *line == '#')
-			continue;
-		if (!strncmp(line, "export ", 7))
-			line += 7;
-		eq = strchr(line, '=');
-		if (!eq || !env_name_ok(line, (size_t)(eq - line))) {
-			r = fail(s, n, path, "env file %s, line %u: expected "
-				 "KEY=VALUE (KEY of letters, digits and '_')",
-				 full, ln);
-			break;
-		}
-		val = eq + 1;
-		end = val + strlen(val);
-		if (end - val >= 2 && (*val == '"' || *val == '\'') &&
-		    end[-1] == *val) {
-			val++;
-			end[-1] = '\0';
-		}
-		kv = pfmt(s->p, "%.*s=%s", (int)(eq - line), line, val);
-		if (!kv || vec_push(out, kv) < 0)
-			r = oom(s);
-		if (r == 0 && out->n > PROJ_LIST_MAX)
-			r = fail(s, n, path, "env file %s: too many variables "
-				 "(at most %d)", full, PROJ_LIST_MAX);
-	}
-	free(text);
-	return r;
-}
-
-static int f_env_file(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		      const char *path)
-{
-	struct vec env = { 0 };
-	char **files, ip[PATH_LEN];
-	size_t n = 0;
-	int r = get_list(s, v, path, "file paths", 1, &files, &n);
-
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (v->type == YAML_SEQUENCE_NODE)
-			idx(ip, path, i);
-		else
-			snprintf(ip, sizeof(ip), "%s", path);
-		r = read_env_file(s, v->type == YAML_SEQUENCE_NODE ?
-				  node(s, v->data.sequence.items.start[i]) : v,
-				  ip, files[i], &env);
-	}
-	if (r < 0) {
-		free(env.v);
-		return r;
-	}
-	ND(o)->env_file_env = vec_done(s->p, &env);
-	return ND(o)->env_file_env ? 0 : oom(s);
-}
-
-static int f_workdir(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "an absolute path", &t);
-
-	if (r < 0)
-		return r;
-	if (t[0] != '/')
-		return fail(s, v, path, "invalid working directory '%s': use "
-			    "an absolute path", t);
-	restore_bad(o, k);
-	SB(o)->cfg.workdir = t;
-	return 0;
-}
-
-static int f_user(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "a user (name, uid or uid:gid)", &t);
-
-	restore_bad(o, k);
-	if (r == 0)
-		SB(o)->cfg.user = t;
-	return r;
-}
-
-static int f_entrypoint(struct sf *s, void *o, yaml_node_t *k,
-			yaml_node_t *v, const char *path)
-{
-	char **ep;
-	size_t n = 0;
-	int r;
-
-	restore_bad(o, k);
-	/* A string is one program, as --entrypoint takes it; a list is the
-	 * program and its first words; '' or [] is none. */
-	if (v->type == YAML_SCALAR_NODE && !is_null(v) && !*text_of(v)) {
-		ep = pa(s->p, sizeof(char *));
-		if (!ep)
-			return oom(s);
-	} else {
-		r = get_list(s, v, path, "words", 1, &ep, &n);
-		if (r < 0)
-			return r;
-	}
-	SB(o)->cfg.entrypoint = (const char *const *)ep;
-	return 0;
-}
-
-static int f_command(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	ND(o)->command = k;
-	return get_argv(s, v, path, &SB(o)->cmd);
-}
-
-static int f_kernel(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "msb or cloud", &t);
-
-	if (r < 0)
-		return r;
-	if (strcmp(t, "msb") && strcmp(t, "cloud"))
-		return fail(s, v, path, "invalid kernel '%s': use msb or "
-			    "cloud", t);
-	restore_bad(o, k);
-	SB(o)->cfg.kernel = t;
-	return 0;
-}
-
-static int f_boot_timeout(struct sf *s, void *o, yaml_node_t *k,
-			  yaml_node_t *v, const char *path)
-{
-	uint64_t ms;
-	int r = get_duration(s, v, path, &ms);
-
-	if (r < 0)
-		return r;
-	if (ms < 1000 || ms > 3600 * 1000)
-		return fail(s, v, path, "invalid boot timeout: use 1s to 1h");
-	SB(o)->cfg.boot_timeout_ms = (unsigned)ms;
-	return 0;
-}
-
-static int f_on_violation(struct sf *s, void *o, yaml_node_t *k,
-			  yaml_node_t *v, const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "block, log or allow", &t);
-
-	if (r < 0)
-		return r;
-	if (strcmp(t, "block") && strcmp(t, "log") && strcmp(t, "allow"))
-		return fail(s, v, path, "invalid value '%s': use block, log "
-			    "or allow", t);
-	restore_bad(o, k);
-	SB(o)->cfg.on_secret_violation = t;
-	return 0;
-}
-
-static int f_restart(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	static const char *const names[] = { "no", "on-failure", "always",
-					     "unless-stopped" };
-	const char *t;
-	int r;
-
-	/* "no" unquoted is YAML 1.1's false: both read as "no". */
-	if (v->type == YAML_SCALAR_NODE &&
-	    v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (!strcmp(text_of(v), "false") || !strcmp(text_of(v), "no"))) {
-		SB(o)->restart = PROJ_RESTART_NO;
-		return 0;
-	}
-	r = scalar(s, v, path, "no, on-failure, always or unless-stopped",
-		   &t);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < NFIELDS(names); i++)
-		if (!strcmp(t, names[i])) {
-			SB(o)->restart = (enum proj_restart)i;
-			return 0;
-		}
-	return fail(s, v, path, "invalid restart policy '%s': use no, "
-		    "on-failure, always or unless-stopped", t);
-}
-
-/* -- volumes of a sandbox -- */
-
-/* host_path() - a host path of the file, resolved against its directory
- * ("~/" is $HOME); not checked to exist until up. */
-static char *host_path(struct sf *s, const char *t)
-{
-	const char *home = getenv("HOME");
-
-	if (t[0] == '/')
-		return pstr(s->p, t);
-	if (t[0] == '~' && (t[1] == '/' || !t[1]) && home)
-		return pfmt(s->p, "%s%s", home, t + 1);
-	if (!strcmp(t, "."))
-		return pstr(s->p, s->p->dir);
-	if (!strncmp(t, "./", 2))
-		t += 2;
-	return pfmt(s->p, "%s/%s", s->p->dir, t);
-}
-
-static long volume_index(struct msb_project *p, const char *key)
-{
-	for (size_t i = 0; i < p->nvols; i++)
-		if (!strcmp(p->vols[i].key, key))
-			return (long)i;
-	return -1;
-}
-
-static int guest_check(struct sf *s, yaml_node_t *n, const char *path,
-		       const char *guest)
-{
-	msb_error e = { 0 };
-
-	if (msb_volume_guest_check("volume", guest, &e) < 0)
-		return fail_lib(s, n, path, &e);
-	return 0;
-}
-
-/* named() - source @src names a volume of the project. */
-static int named(struct sf *s, yaml_node_t *n, const char *path,
-		 const char *src, struct proj_mount *m)
-{
-	m->named = volume_index(s->p, src);
-	if (m->named < 0)
-		return fail(s, n, path,
-			    "no volume '%s' in the top-level volumes: declare "
-			    "it there (volumes: { %s: {} }), or write a host "
-			    "directory as ./%s", src, src, src);
-	return 0;
-}
-
-/* mount_short() - "SOURCE:TARGET[:OPTS]", as msb run -v takes it; a
- * SOURCE that is a plain name (no '/', not starting with '.' or '~') is
- * a named volume of the project, anything else a host directory. */
-static int mount_short(struct sf *s, yaml_node_t *n, const char *path,
-		       struct proj_mount *m)
-{
-	msb_error e = { 0 };
-	const char *t;
-	char *spec;
-	int r = scalar(s, n, path, "SOURCE:TARGET[:OPTIONS]", &t);
-
-	if (r < 0)
-		return r;
-	spec = pstr(s->p, t);
-	if (!spec)
-		return oom(s);
-	if (!strchr(spec, ':'))
-		return fail(s, n, path, "invalid volume '%s': write "
-			    "SOURCE:TARGET, e.g. ./src:/app or data:/data",
-			    t);
-	if (msb_volume_parse(MSB_VOLUME_HOST, spec, &m->v, &e) < 0)
-		return fail(s, n, path, "%s", e.message);
-	if (m->v.kind == MSB_VOLUME_NAMED) {
-		r = named(s, n, path, m->v.source, m);
-		m->v.source = NULL;
-	} else {
-		m->v.source = host_path(s, m->v.source);
-		if (!m->v.source)
-			return oom(s);
-	}
-	return r < 0 ? r : guest_check(s, n, path, m->v.guest_path);
-}
-
-struct mount_long {
-	struct proj_mount *m;
-	yaml_node_t *type, *source, *target, *size, *plugin, *overlay, *arg;
-	char *typ, *src, *plugin_path;
-	int ro, direct;
-};
-
-#define ML(o) ((struct mount_long *)(o))
-
-static int ml_str(struct sf *s, yaml_node_t *v, const char *path,
-		  yaml_node_t **where, char **out)
-{
-	*where = v;
-	return pscalar(s, v, path, "a value", out);
-}
-
-static int ml_type(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	return ml_str(s, v, path, &ML(o)->type, &ML(o)->typ);
-}
-
-static int ml_source(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	return ml_str(s, v, path, &ML(o)->source, &ML(o)->src);
-}
-
-static int ml_target(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	char *t;
-	int r = ml_str(s, v, path, &ML(o)->target, &t);
-
-	if (r == 0)
-		ML(o)->m->v.guest_path = t;
-	return r;
-}
-
-static int ml_readonly(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		       const char *path)
-{
-	return get_bool(s, v, path, &ML(o)->ro);
-}
-
-static int ml_direct(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	return get_bool(s, v, path, &ML(o)->direct);
-}
-
-static int ml_size(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	ML(o)->size = v;
-	return get_size(s, v, path, "memory volume size", 1, 64 * 1024,
-			&ML(o)->m->v.size_mib);
-}
-
-static int ml_overlay(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		      const char *path)
-{
-	int on = 0;
-
-	ML(o)->overlay = v;
-	if (v->type == YAML_SCALAR_NODE &&
-	    v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (!strcmp(text_of(v), "true") || !strcmp(text_of(v), "false"))) {
-		get_bool(s, v, path, &on);
-		ML(o)->m->v.overlay_mib = on ? 256 : 0;
-		return 0;
-	}
-	return get_size(s, v, path, "overlay size", 1, 64 * 1024,
-			&ML(o)->m->v.overlay_mib);
-}
-
-static int ml_plugin(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	return ml_str(s, v, path, &ML(o)->plugin, &ML(o)->plugin_path);
-}
-
-static int ml_arg(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	char *t;
-	int r = ml_str(s, v, path, &ML(o)->arg, &t);
-
-	if (r == 0)
-		ML(o)->m->v.arg = t;
-	return r;
-}
-
-static const struct field mount_fields[] = {
-	{ "type", ml_type },       { "source", ml_source },
-	{ "target", ml_target },   { "readonly", ml_readonly },
-	{ "direct", ml_direct },   { "overlay", ml_overlay },
-	{ "size", ml_size },       { "plugin", ml_plugin },
-	{ "arg", ml_arg },
-};
-
-/* mount_long() - { type, source, target, ... }. */
-static int mount_long(struct sf *s, yaml_node_t *n, const char *path,
-		      struct proj_mount *m)
-{
-	struct mount_long ml = { .m = m };
-	yaml_node_t *bad = NULL;
-	const char *t;
-	char kp[PATH_LEN];
-	int r = walk(s, n, path, mount_fields, NFIELDS(mount_fields), &ml, 0);
-
-	if (r < 0)
-		return r;
-	if (!ml.target)
-		return fail(s, n, path, "no target: give the guest path "
-			    "(target: /data)");
-	t = ml.typ ? ml.typ : ml.plugin_path ? "plugin" : "host";
-	sub(kp, path, "type");
-	if (!strcmp(t, "host") || !strcmp(t, "bind")) {
-		if (!ml.src)
-			return fail(s, n, path, "a host volume needs a source "
-				    "directory (source: ./data)");
-		m->v.kind = MSB_VOLUME_HOST;
-		m->v.source = host_path(s, ml.src);
-		bad = ml.size ? ml.size : ml.plugin ? ml.plugin : ml.arg;
-	} else if (!strcmp(t, "volume")) {
-		if (!ml.src)
-			return fail(s, n, path, "a named volume needs its name "
-				    "(source: data)");
-		m->v.kind = MSB_VOLUME_NAMED;
-		sub(kp, path, "source");
-		r = named(s, ml.source, kp, ml.src, m);
-		if (r < 0)
-			return r;
-		bad = ml.size ? ml.size : ml.plugin ? ml.plugin :
-			ml.overlay ? ml.overlay : ml.arg;
-	} else if (!strcmp(t, "memory") || !strcmp(t, "tmpfs")) {
-		m->v.kind = MSB_VOLUME_MEMORY;
-		bad = ml.source ? ml.source : ml.plugin ? ml.plugin :
-			ml.overlay ? ml.overlay : ml.arg;
-	} else if (!strcmp(t, "plugin")) {
-		if (!ml.plugin_path)
-			return fail(s, n, path, "a plugin volume needs its "
-				    "shared object (plugin: ./fs.so)");
-		m->v.kind = MSB_VOLUME_PLUGIN;
-		m->v.source = host_path(s, ml.plugin_path);
-		if (ml.src && !(m->v.dir = host_path(s, ml.src)))
-			return oom(s);
-		bad = ml.size ? ml.size : ml.overlay;
-	} else {
-		return fail(s, ml.type, kp, "invalid volume type '%s': use "
-			    "host, volume, memory or plugin", t);
-	}
-	if (bad)
-		return fail(s, bad, path, "this key does not apply to a %s "
-			    "volume", t);
-	if ((m->v.kind == MSB_VOLUME_HOST || m->v.kind == MSB_VOLUME_PLUGIN) &&
-	    m->named < 0 && !m->v.source)
-		return oom(s);
-	m->v.readonly = ml.ro;
-	m->v.direct_io = ml.direct;
-	sub(kp, path, "target");
-	return guest_check(s, ml.target, kp, m->v.guest_path);
-}
-
-static int f_volumes(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	struct proj_sandbox *sb = SB(o);
-	char ip[PATH_LEN];
-	size_t i = 0;
-
-	restore_bad(o, k);
-	ND(o)->volumes = k;
-	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(s, v, path, "expected a list of volumes "
-			    "(./src:/app, data:/data), found %s",
-			    is_null(v) ? "nothing" : kind_name(v));
-	for (yaml_node_item_t *it = v->data.sequence.items.start;
-	     it < v->data.sequence.items.top; it++, i++) {
-		yaml_node_t *n = node(s, *it);
-		struct proj_mount *m = &sb->mounts[sb->nmounts];
-		int r;
-
-		idx(ip, path, i);
-		if (sb->nmounts == PROJ_MOUNTS_MAX)
-			return fail(s, n, ip, "too many volumes (at most %d; "
-				    "the VM's device slots allow fewer)",
-				    PROJ_MOUNTS_MAX);
-		memset(m, 0, sizeof(*m));
-		m->named = -1;
-		r = n->type == YAML_MAPPING_NODE ? mount_long(s, n, ip, m) :
-						   mount_short(s, n, ip, m);
-		if (r < 0)
-			return r;
-		for (size_t j = 0; j < sb->nmounts; j++)
-			if (!strcmp(sb->mounts[j].v.guest_path,
-				    m->v.guest_path))
-				return fail(s, n, ip, "two volumes at %s: give "
-					    "each its own target",
-					    m->v.guest_path);
-		sb->nmounts++;
-	}
-	return 0;
-}
-
-/* -- network -- */
-
-/* net_item() - one entry of a network list, checked as the flag's. */
-static int net_item(struct sf *s, yaml_node_t *n, const char *path,
-		    msb_net_config *one)
-{
-	msb_error e = { 0 };
-
-	if (msb_net_config_check_syntax(one, &e) < 0)
-		return fail_lib(s, n, path, &e);
-	return 0;
-}
-
-static int net_list(struct sf *s, yaml_node_t *v, const char *path,
-		    const char *what, int which, struct vec *out)
-{
-	char **items, ip[PATH_LEN];
-	size_t n = 0;
-	int r;
-
-	if (v->type == YAML_SCALAR_NODE && !is_null(v) && strchr(text_of(v), ','))
-		return fail(s, v, path, "expected a list ([a, b]), not a "
-			    "comma-separated string");
-	r = get_list(s, v, path, what, 1, &items, &n);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		const char *one[2] = { items[i], NULL };
-		msb_net_config nc = { 0 };
-		yaml_node_t *in = v->type == YAML_SEQUENCE_NODE ?
-			node(s, v->data.sequence.items.start[i]) : v;
-
-		if (v->type == YAML_SEQUENCE_NODE)
-			idx(ip, path, i);
-		else
-			snprintf(ip, sizeof(ip), "%s", path);
-		switch (which) {
-		case 0: nc.allow = one; break;
-		case 1: nc.allow_cidr = one; break;
-		case 2: nc.block_cidr = one; break;
-		case 3: nc.allow_host = one; break;
-		default: nc.ports = one; break;
-		}
-		r = net_item(s, in, ip, &nc);
-		if (r == 0 && vec_push(out, items[i]) < 0)
-			r = oom(s);
-	}
-	return r;
-}
-
-#define SBC(o) ((struct sbctx *)(o))
-
-static int n_allow(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	SBC(o)->nd.allow = v;
-	return net_list(s, v, path, "domain names", 0, &SBC(o)->allow);
-}
-
-static int n_allow_cidr(struct sf *s, void *o, yaml_node_t *k,
-			yaml_node_t *v, const char *path)
-{
-	return net_list(s, v, path, "CIDR ranges", 1, &SBC(o)->allow_cidr);
-}
-
-static int n_block_cidr(struct sf *s, void *o, yaml_node_t *k,
-			yaml_node_t *v, const char *path)
-{
-	return net_list(s, v, path, "CIDR ranges", 2, &SBC(o)->block_cidr);
-}
-
-static int n_allow_host(struct sf *s, void *o, yaml_node_t *k,
-			yaml_node_t *v, const char *path)
-{
-	return net_list(s, v, path, "TCP ports", 3, &SBC(o)->allow_host);
-}
-
-static int n_deny_all(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		      const char *path)
-{
-	return get_bool(s, v, path, &SB(o)->cfg.net.deny_all);
-}
-
-static int n_plugin(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "a shared object's path", &t);
-
-	if (r < 0)
-		return r;
-	SB(o)->cfg.net.plugin = host_path(s, t);
-	return SB(o)->cfg.net.plugin ? 0 : oom(s);
-}
-
-static int d_nameserver(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-			const char *path)
-{
-	msb_net_config nc = { 0 };
-	char *t;
-	int r = pscalar(s, v, path, "an address (IP or IP:PORT)", &t);
-
-	if (r < 0)
-		return r;
-	nc.dns_nameserver = t;
-	r = net_item(s, v, path, &nc);
-	if (r == 0)
-		SB(o)->cfg.net.dns_nameserver = t;
-	return r;
-}
-
-static int d_rebind(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	const char *t;
-	int r = scalar(s, v, path, "strict", &t);
-
-	/* Answers in denied ranges are always dropped (docs/network.md):
-	 * strict is what every sandbox gets, and the only setting. */
-	if (r == 0 && strcmp(t, "strict"))
-		return fail(s, v, path, "invalid value '%s': rebinding "
-			    "protection is always on and strict (answers in "
-			    "denied ranges are dropped); write strict or leave "
-			    "it out", t);
-	return r;
-}
-
-static const struct field dns_fields[] = {
-	{ "nameserver", d_nameserver },
-	{ "rebind_protection", d_rebind },
-};
-
-static int n_dns(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		 const char *path)
-{
-	return walk(s, v, path, dns_fields, NFIELDS(dns_fields), o, 0);
-}
-
-static const struct field net_fields[] = {
-	{ "allow", n_allow },           { "allow_cidr", n_allow_cidr },
-	{ "block_cidr", n_block_cidr }, { "deny_all", n_deny_all },
-	{ "allow_host", n_allow_host }, { "dns", n_dns },
-	{ "plugin", n_plugin },
-};
-
-static int f_network(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	restore_bad(o, k);
-	ND(o)->network = k;
-	return walk(s, v, path, net_fields, NFIELDS(net_fields), o, 0);
-}
-
-static int f_ports(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	restore_bad(o, k);
-	ND(o)->ports = k;
-	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(s, v, path, "expected a list of ports "
-			    "([8000:8000, 80]), found %s",
-			    is_null(v) ? "nothing" : kind_name(v));
-	return net_list(s, v, path, "ports (HOST:GUEST)", 4, &SBC(o)->ports);
-}
-
-/* -- TLS -- */
-
-static int t_bypass(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	struct proj_sandbox *sb = SB(o);
-	msb_sandbox_config c;
-	msb_error e = { 0 };
-	char **items;
-	size_t n = 0;
-	int r = get_list(s, v, path, "domain names", 1, &items, &n);
-
-	if (r < 0)
-		return r;
-	if (n > PROJ_TLS_BYPASS_MAX)
-		return fail(s, v, path, "too many names (at most %d)",
-			    PROJ_TLS_BYPASS_MAX);
-	msb_sandbox_config_init(&c);
-	c.tls_bypass = (const char *const *)items;
-	c.ntls_bypass = n;
-	if (msb_tls_config_json(&c, NULL, &e) < 0)
-		return fail_lib(s, v, path, &e);
-	sb->cfg.tls_bypass = (const char *const *)items;
-	sb->cfg.ntls_bypass = n;
-	return 0;
-}
-
-static int t_upstream_ca(struct sf *s, void *o, yaml_node_t *k,
-			 yaml_node_t *v, const char *path)
-{
-	struct proj_sandbox *sb = SB(o);
-	char **files, **pems, ip[PATH_LEN];
-	size_t n = 0;
-	int r = get_list(s, v, path, "PEM files", 1, &files, &n);
-
-	if (r < 0)
-		return r;
-	if (n > PROJ_TLS_CA_MAX)
-		return fail(s, v, path, "too many files (at most %d; a file "
-			    "may hold many certificates)", PROJ_TLS_CA_MAX);
-	pems = pa(s->p, (n + 1) * sizeof(char *));
-	if (!pems)
-		return oom(s);
-	for (size_t i = 0; i < n; i++) {
-		msb_error e = { 0 };
-		char *pem;
-
-		if (v->type == YAML_SEQUENCE_NODE)
-			idx(ip, path, i);
-		else
-			snprintf(ip, sizeof(ip), "%s", path);
-		files[i] = host_path(s, files[i]);
-		if (!files[i])
-			return oom(s);
-		if (msb_tls_ca_read(files[i], &pem, &e) < 0)
-			return fail_lib(s, v->type == YAML_SEQUENCE_NODE ?
-					node(s, v->data.sequence.items.start[i]) :
-					v, ip, &e);
-		pems[i] = pstr(s->p, pem);
-		free(pem);
-		if (!pems[i])
-			return oom(s);
-	}
-	sb->ca_files = files;
-	sb->cfg.tls_upstream_ca = (const char *const *)pems;
-	sb->cfg.ntls_upstream_ca = n;
-	return 0;
-}
-
-static const struct field tls_fields[] = {
-	{ "bypass", t_bypass },
-	{ "upstream_ca", t_upstream_ca },
-};
-
-static int f_tls(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		 const char *path)
-{
-	restore_bad(o, k);
-	return walk(s, v, path, tls_fields, NFIELDS(tls_fields), o, 0);
-}
-
-/* -- secrets (checked once network.allow is known) -- */
-
-static int f_secrets(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	restore_bad(o, k);
-	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(s, v, path, "expected a list of secrets "
-			    "([OPENAI_API_KEY] or [{name: ..., env: ..., "
-			    "hosts: [...]}]), found %s",
-			    is_null(v) ? "nothing" : kind_name(v));
-	ND(o)->secrets = v;
-	return 0;
-}
-
-struct secret_long {
-	msb_secret *sec;
-	yaml_node_t *name, *env, *file, *hosts;
-	char **hostv, **injectv;
-	size_t nhosts, ninject;
-};
-
-#define SL(o) ((struct secret_long *)(o))
-
-static int sl_name(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "the guest's variable name", &t);
-
-	SL(o)->name = v;
-	if (r == 0)
-		SL(o)->sec->env = t;
-	return r;
-}
-
-static int sl_env(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "a host variable's name", &t);
-
-	SL(o)->env = v;
-	if (r == 0) {
-		SL(o)->sec->source = MSB_SECRET_ENV;
-		SL(o)->sec->ref = t;
-	}
-	return r;
-}
-
-static int sl_file(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		   const char *path)
-{
-	char *t;
-	int r = pscalar(s, v, path, "a file's path", &t);
-
-	SL(o)->file = v;
-	if (r == 0) {
-		SL(o)->sec->source = MSB_SECRET_FILE;
-		SL(o)->sec->ref = host_path(s, t);
-		if (!SL(o)->sec->ref)
-			return oom(s);
-	}
-	return r;
-}
-
-static int sl_hosts(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		    const char *path)
-{
-	SL(o)->hosts = v;
-	return get_list(s, v, path, "host names", 1, &SL(o)->hostv,
-			&SL(o)->nhosts);
-}
-
-static int sl_inject(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	return get_list(s, v, path, "places (header:NAME, path, query, body)",
-			1, &SL(o)->injectv, &SL(o)->ninject);
-}
-
-static const struct field secret_fields[] = {
-	{ "name", sl_name },   { "env", sl_env },       { "file", sl_file },
-	{ "hosts", sl_hosts }, { "inject", sl_inject },
-};
-
-/* joined() - @v's @n entries comma-separated, in the project. */
-static char *joined(struct sf *s, char **v, size_t n)
-{
-	size_t len = 1;
-	char *out;
-
-	for (size_t i = 0; i < n; i++)
-		len += strlen(v[i]) + 1;
-	out = pa(s->p, len);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(out, ",");
-		strcat(out, v[i]);
-	}
-	return out;
-}
-
-/* secrets() - each secret: NAME alone reads the host's variable NAME and
- * is bound to the hosts of network.allow; the long form names its source
- * (env: VAR or file: PATH), its hosts and where it may go. */
-static int secrets(struct sf *s, struct sbctx *c, const char *path)
-{
-	yaml_node_t *v = c->nd.secrets;
-	struct proj_sandbox *sb = c->sb;
-	size_t n = (size_t)(v->data.sequence.items.top -
-			    v->data.sequence.items.start);
-	size_t nallow = c->allow.n;
-	char ip[PATH_LEN];
-	msb_secret *sec;
-
-	if (n > PROJ_SECRETS_MAX)
-		return fail(s, v, path, "too many secrets (at most %d)",
-			    PROJ_SECRETS_MAX);
-	sec = pa(s->p, (n ? n : 1) * sizeof(*sec));
-	if (!sec)
-		return oom(s);
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *in = node(s, v->data.sequence.items.start[i]);
-		struct secret_long sl = { .sec = &sec[i] };
-		json_object *rec = NULL;
-		msb_error e = { 0 };
-		int r;
-
-		idx(ip, path, i);
-		if (in->type == YAML_MAPPING_NODE) {
-			r = walk(s, in, ip, secret_fields,
-				 NFIELDS(secret_fields), &sl, 0);
-			if (r < 0)
-				return r;
-			if (!sec[i].env)
-				return fail(s, in, ip, "no name: give the "
-					    "guest's variable (name: API_KEY)");
-			if (sl.env && sl.file)
-				return fail(s, sl.file, ip, "give env or file, "
-					    "not both");
-			if (!sl.env && !sl.file) {
-				sec[i].source = MSB_SECRET_ENV;
-				sec[i].ref = sec[i].env;
-			}
-			if (sl.ninject &&
-			    !(sec[i].inject = joined(s, sl.injectv,
-						     sl.ninject)))
-				return oom(s);
-		} else {
-			r = pscalar(s, in, ip, "a variable name or a mapping",
-				    (char **)&sec[i].env);
-			if (r < 0)
-				return r;
-			sec[i].source = MSB_SECRET_ENV;
-			sec[i].ref = sec[i].env;
-		}
-		if (!sl.hosts && !nallow)
-			return fail(s, in, ip,
-				    "secret %s is bound to no host: name the "
-				    "hosts it may be sent to in network.allow, "
-				    "or give them (- {name: %s, hosts: "
-				    "[api.example.com]})", sec[i].env,
-				    sec[i].env);
-		sec[i].hosts = sl.hosts ? joined(s, sl.hostv, sl.nhosts) :
-					  joined(s, c->allow.v, nallow);
-		if (!sec[i].hosts)
-			return oom(s);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(sec[j].env, sec[i].env))
-				return fail(s, in, ip, "secret %s is given "
-					    "twice: keep one", sec[i].env);
-		/* The library's own check, placeholders drawn and dropped. */
-		if (msb_secrets_json(&sec[i], 1, &rec, &e) < 0)
-			return fail_lib(s, in, ip, &e);
-		json_object_put(rec);
-	}
-	sb->cfg.secrets = sec;
-	sb->cfg.nsecrets = n;
-	return 0;
-}
-
-/* -- depends_on (resolved once every sandbox is known) -- */
-
-static int f_depends_on(struct sf *s, void *o, yaml_node_t *k,
-			yaml_node_t *v, const char *path)
-{
-	if (v->type != YAML_SEQUENCE_NODE && v->type != YAML_MAPPING_NODE)
-		return fail(s, v, path, "expected a list of sandboxes ([api]) "
-			    "or a mapping (api: {condition: healthy}), found "
-			    "%s", is_null(v) ? "nothing" : kind_name(v));
-	ND(o)->depends_on = v;
-	return 0;
-}
-
-/* -- healthcheck -- */
-
-#define HC(o) ((struct proj_health *)(o))
-
-static int h_test(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	return get_argv(s, v, path, &HC(o)->test);
-}
-
-static int h_interval(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		      const char *path)
-{
-	int r = get_duration(s, v, path, &HC(o)->interval_ms);
-
-	if (r == 0 && (HC(o)->interval_ms < 100 ||
-		       HC(o)->interval_ms > 3600 * 1000))
-		return fail(s, v, path, "invalid interval: use 100ms to 1h");
-	return r;
-}
-
-static int h_timeout(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	int r = get_duration(s, v, path, &HC(o)->timeout_ms);
-
-	if (r == 0 && (HC(o)->timeout_ms < 100 ||
-		       HC(o)->timeout_ms > 3600 * 1000))
-		return fail(s, v, path, "invalid timeout: use 100ms to 1h");
-	return r;
-}
-
-static int h_start_period(struct sf *s, void *o, yaml_node_t *k,
-			  yaml_node_t *v, const char *path)
-{
-	int r = get_duration(s, v, path, &HC(o)->start_period_ms);
-
-	if (r == 0 && HC(o)->start_period_ms > 3600 * 1000)
-		return fail(s, v, path, "invalid start period: at most 1h");
-	return r;
-}
-
-static int h_retries(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	return get_uint(s, v, path, 1, 1000, &HC(o)->retries);
-}
-
-static const struct field health_fields[] = {
-	{ "test", h_test },         { "interval", h_interval },
-	{ "timeout", h_timeout },   { "retries", h_retries },
-	{ "start_period", h_start_period },
-};
-
-static int f_healthcheck(struct sf *s, void *o, yaml_node_t *k,
-			 yaml_node_t *v, const char *path)
-{
-	struct proj_health *h = pa(s->p, sizeof(*h));
-	int r;
-
-	if (!h)
-		return oom(s);
-	h->interval_ms = 1000;
-	h->timeout_ms = 10000;
-	h->retries = 30;
-	r = walk(s, v, path, health_fields, NFIELDS(health_fields), h, 0);
-	if (r < 0)
-		return r;
-	if (!h->test)
-		return fail(s, v, path, "no test: give the command that "
-			    "succeeds once the sandbox is healthy (test: "
-			    "curl -fs localhost:8000)");
-	SB(o)->health = h;
-	return 0;
-}
-
-/* -- scripts -- */
-
-static int f_scripts(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		     const char *path)
-{
-	struct proj_sandbox *sb = SB(o);
-	char kp[PATH_LEN];
-	struct kv *kv;
-	size_t n;
-	int r = pairs(s, v, path, "a mapping of scripts (start: python "
-		      "app.py)", &kv, &n);
-
-	if (r < 0)
-		return r;
-	sb->scripts = pa(s->p, (n ? n : 1) * sizeof(*sb->scripts));
-	if (!sb->scripts)
-		r = oom(s);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		const char *name = text_of(kv[i].k);
-
-		if (msb_name_valid(name, NULL) < 0) {
-			r = fail(s, kv[i].k, path, "invalid script name '%s': "
-				 "use letters, digits, '-', '_' and '.'",
-				 name);
-			break;
-		}
-		sub(kp, path, name);
-		sb->scripts[i].name = pstr(s->p, name);
-		if (!sb->scripts[i].name) {
-			r = oom(s);
-			break;
-		}
-		r = get_argv(s, kv[i].v, kp, &sb->scripts[i].argv);
-		if (r < 0)
-			break;
-		sb->nscripts++;
-		if (!strcmp(name, "start"))
-			ND(o)->start = kv[i].k;
-	}
-	free(kv);
-	return r;
-}
-
-static int f_sync(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
-		  const char *path)
-{
-	return fail(s, k, path, "not supported yet: this msb cannot sync a "
-		    "sandbox to a registry; leave sync out");
-}
-
-static const struct field sandbox_fields[] = {
-	{ "image", f_image },
-	{ "from_snapshot", f_from_snapshot },
-	{ "cpus", f_cpus },
-	{ "memory", f_memory },
-	{ "disk_size", f_disk_size },
-	{ "env", f_env },
-	{ "env_file", f_env_file },
-	{ "workdir", f_workdir },
-	{ "user", f_user },
-	{ "entrypoint", f_entrypoint },
-	{ "command", f_command },
-	{ "volumes", f_volumes },
-	{ "ports", f_ports },
-	{ "network", f_network },
-	{ "secrets", f_secrets },
-	{ "on_secret_violation", f_on_violation },
-	{ "tls", f_tls },
-	{ "kernel", f_kernel },
-	{ "boot_timeout", f_boot_timeout },
-	{ "depends_on", f_depends_on },
-	{ "healthcheck", f_healthcheck },
-	{ "scripts", f_scripts },
-	{ "restart", f_restart },
-	{ "sync", f_sync },
-};
-
-/* merge_env() - env_file's variables, then env's (which win: a later
- * entry of the same name replaces the earlier one). */
-static int merge_env(struct sf *s, struct sbctx *c)
-{
-	struct vec out = { 0 };
-	char **lists[2] = { c->nd.env_file_env, c->nd.env_env };
-
-	for (int l = 0; l < 2; l++)
-		for (char **v = lists[l]; v && *v; v++) {
-			size_t kl = strcspn(*v, "=");
-			size_t j;
-
-			for (j = 0; j < out.n; j++)
-				if (!strncmp(out.v[j], *v, kl) &&
-				    out.v[j][kl] == '=')
-					break;
-			if (j < out.n)
-				out.v[j] = *v;
-			else if (vec_push(&out, *v) < 0) {
-				free(out.v);
-				return oom(s);
-			}
-		}
-	if (!out.n)
-		return 0;
-	c->sb->cfg.env = (const char *const *)vec_done(s->p, &out);
-	return c->sb->cfg.env ? 0 : oom(s);
-}
-
-static int sandbox(struct sf *s, struct proj_sandbox *sb, yaml_node_t *k,
-		   yaml_node_t *v, const char *path)
-{
-	struct sbctx c = { .sb = sb };
-	int r;
-
-	msb_sandbox_config_init(&sb->cfg);
-	sb->key = pstr(s->p, text_of(k));
-	if (!sb->key)
-		return oom(s);
-	sb->pos = pos_of(k);
-	if (snprintf(sb->name, sizeof(sb->name), "%s-%s", s->p->name,
-		     sb->key) >= (int)sizeof(sb->name))
-		return fail(s, k, path, "the sandbox's name '%s-%s' is longer "
-			    "than 63 characters: shorten the project's name "
-			    "or the sandbox's", s->p->name, sb->key);
-	sb->cfg.name = sb->name;
-	if (is_null(v))
-		r = 0; /* a sandbox of the defaults */
-	else
-		r = walk(s, v, path, sandbox_fields, NFIELDS(sandbox_fields),
-			 &c, 0);
-	if (r == 0 && c.nd.image && c.nd.from_snapshot)
-		r = fail(s, c.nd.from_snapshot, path, "give image or "
-			 "from_snapshot, not both (a restored sandbox runs "
-			 "its snapshot's image)");
-	if (r == 0 && c.nd.from_snapshot && c.nd.first_restore_bad)
-		r = fail(s, c.nd.first_restore_bad, path,
-			 "%s cannot be given with from_snapshot: a restored "
-			 "sandbox keeps its snapshot's settings (with it: "
-			 "cpus, memory, env, env_file, boot_timeout, "
-			 "command, scripts, depends_on, healthcheck, "
-			 "restart)", c.nd.restore_bad_key);
-	if (r == 0 && c.nd.command && c.nd.start)
-		r = fail(s, c.nd.start, path, "give command or scripts.start, "
-			 "not both (both are what up runs)");
-	if (r == 0 && c.nd.secrets) {
-		char sp[PATH_LEN];
-
-		sub(sp, path, "secrets");
-		r = secrets(s, &c, sp);
-	}
-	if (r == 0)
-		r = merge_env(s, &c);
-	if (r == 0) {
-		struct vec *lists[] = { &c.allow, &c.allow_cidr, &c.block_cidr,
-					&c.allow_host, &c.ports };
-		const char *const **dst[] = { &sb->cfg.net.allow,
-					      &sb->cfg.net.allow_cidr,
-					      &sb->cfg.net.block_cidr,
-					      &sb->cfg.net.allow_host,
-					      &sb->cfg.net.ports };
-
-		for (size_t i = 0; i < NFIELDS(lists); i++) {
-			if (!lists[i]->n)
-				continue;
-			*dst[i] = (const char *const *)vec_done(s->p,
-								lists[i]);
-			if (!*dst[i])
-				r = oom(s);
-		}
-	}
-	if (r == 0 && sb->cfg.nsecrets) {
-		msb_error e = { 0 };
-
-		if (msb_secrets_net_check(&sb->cfg.net, &e) < 0)
-			r = fail_lib(s, c.nd.network ? c.nd.network : k, path,
-				     &e);
-	}
-	if (r == 0 && !sb->cmd)
-		for (size_t i = 0; i < sb->nscripts; i++)
-			if (!strcmp(sb->scripts[i].name, "start"))
-				sb->cmd = sb->scripts[i].argv;
-	if (r == 0)
-		s->dep_nodes[sb - s->p->sbs] = c.nd.depends_on;
-	free(c.allow.v);
-	free(c.allow_cidr.v);
-	free(c.block_cidr.v);
-	free(c.allow_host.v);
-	free(c.ports.v);
-	return r;
 }
 
 /* ---- top level ---- */
@@ -2027,14 +591,14 @@ static int v_size(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 		  const char *path)
 {
 	((struct volctx *)o)->size = v;
-	return get_size(s, v, path, "volume size", 1, 1ull << 30,
+	return sf_size(s, v, path, "volume size", 1, 1ull << 30,
 			&((struct volctx *)o)->v->size_mib);
 }
 
 static int v_external(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 		      const char *path)
 {
-	return get_bool(s, v, path, &((struct volctx *)o)->v->external);
+	return sf_bool(s, v, path, &((struct volctx *)o)->v->external);
 }
 
 static const struct field volume_fields[] = {
@@ -2050,20 +614,20 @@ static int top_volumes(struct sf *s, yaml_node_t *v, const char *path)
 	struct msb_project *p = s->p;
 	size_t n;
 	struct kv *kv;
-	int r = pairs(s, v, path, "a mapping of volumes (data: {size: 10G})",
+	int r = sf_pairs(s, v, path, "a mapping of volumes (data: {size: 10G})",
 		      &kv, &n);
 
 	if (r < 0)
 		return r;
 	if (n > PROJ_VOLUMES_MAX) {
-		r = fail(s, v, path, "too many volumes (at most %d)",
+		r = sf_fail(s, v, path, "too many volumes (at most %d)",
 			 PROJ_VOLUMES_MAX);
 		free(kv);
 		return r;
 	}
-	p->vols = pa(p, (n ? n : 1) * sizeof(*p->vols));
+	p->vols = sf_alloc(p, (n ? n : 1) * sizeof(*p->vols));
 	if (!p->vols)
-		r = oom(s);
+		r = sf_oom(s);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = one_volume(s, kv[i].k, kv[i].v, path);
 	free(kv);
@@ -2077,28 +641,28 @@ static int one_volume(struct sf *s, yaml_node_t *kn, yaml_node_t *vn,
 	struct proj_volume *pv = &p->vols[p->nvols];
 	struct volctx c = { .v = pv };
 	char kp[PATH_LEN];
-	int r = name_ok(s, kn, path, "volume");
+	int r = sf_name_ok(s, kn, path, "volume");
 
 	if (r < 0)
 		return r;
-	sub(kp, path, text_of(kn));
-	pv->key = pstr(p, text_of(kn));
+	sf_key_path(kp, path, sf_text(kn));
+	pv->key = sf_strdup(p, sf_text(kn));
 	if (!pv->key)
-		return oom(s);
-	pv->pos = pos_of(kn);
-	if (!is_null(vn)) {
-		r = walk(s, vn, kp, volume_fields, NFIELDS(volume_fields), &c,
+		return sf_oom(s);
+	pv->pos = sf_pos(kn);
+	if (!sf_is_null(vn)) {
+		r = sf_walk(s, vn, kp, volume_fields, NFIELDS(volume_fields), &c,
 			 0);
 		if (r < 0)
 			return r;
 	}
 	if (pv->external && c.size)
-		return fail(s, c.size, kp, "an external volume keeps the size "
+		return sf_fail(s, c.size, kp, "an external volume keeps the size "
 			    "it was made with: leave size out");
 	if (snprintf(pv->name, sizeof(pv->name), "%s%s%s",
 		     pv->external ? "" : p->name, pv->external ? "" : "-",
 		     pv->key) >= (int)sizeof(pv->name))
-		return fail(s, kn, kp, "the volume's name '%s-%s' is longer "
+		return sf_fail(s, kn, kp, "the volume's name '%s-%s' is longer "
 			    "than 63 characters: shorten the project's name or "
 			    "the volume's", p->name, pv->key);
 	p->nvols++;
@@ -2120,15 +684,15 @@ static int deps(struct sf *s, struct proj_sandbox *sb, yaml_node_t *v,
 	int r = 0;
 
 	if (map)
-		r = pairs(s, v, path, "a mapping", &kv, &n);
+		r = sf_pairs(s, v, path, "a mapping", &kv, &n);
 	else
 		n = (size_t)(v->data.sequence.items.top -
 			     v->data.sequence.items.start);
-	if (r == 0 && !(sb->deps = pa(s->p, (n ? n : 1) * sizeof(*sb->deps))))
-		r = oom(s);
+	if (r == 0 && !(sb->deps = sf_alloc(s->p, (n ? n : 1) * sizeof(*sb->deps))))
+		r = sf_oom(s);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = one_dep(s, sb, map ? kv[i].k :
-			    node(s, v->data.sequence.items.start[i]),
+			    sf_node(s, v->data.sequence.items.start[i]),
 			    map ? kv[i].v : NULL, map, i, path, ip);
 	free(kv);
 	return r;
@@ -2138,14 +702,14 @@ static int dep_condition(struct sf *s, void *o, yaml_node_t *k,
 			 yaml_node_t *v, const char *path)
 {
 	const char *cond;
-	int r = scalar(s, v, path, "started or healthy", &cond);
+	int r = sf_scalar(s, v, path, "started or healthy", &cond);
 
 	if (r < 0)
 		return r;
 	if (!strcmp(cond, "healthy") || !strcmp(cond, "service_healthy"))
 		*(int *)o = 1;
 	else if (strcmp(cond, "started") && strcmp(cond, "service_started"))
-		return fail(s, v, path, "invalid condition '%s': use started "
+		return sf_fail(s, v, path, "invalid condition '%s': use started "
 			    "or healthy", cond);
 	return 0;
 }
@@ -2166,30 +730,30 @@ static int one_dep(struct sf *s, struct proj_sandbox *sb, yaml_node_t *kn,
 	int r;
 
 	if (map)
-		sub(ip, path, text_of(kn));
+		sf_key_path(ip, path, sf_text(kn));
 	else
-		idx(ip, path, i);
-	r = scalar(s, kn, ip, "a sandbox of this file", &key);
+		sf_index_path(ip, path, i);
+	r = sf_scalar(s, kn, ip, "a sandbox of this file", &key);
 	if (r < 0)
 		return r;
 	dep = proj_find(s->p, key);
 	if (!dep)
-		return fail(s, kn, ip, "no sandbox '%s' in this file", key);
+		return sf_fail(s, kn, ip, "no sandbox '%s' in this file", key);
 	if (dep == sb)
-		return fail(s, kn, ip, "%s depends on itself", key);
+		return sf_fail(s, kn, ip, "%s depends on itself", key);
 	for (size_t j = 0; j < sb->ndeps; j++)
 		if (sb->deps[j].sb == (size_t)(dep - s->p->sbs))
-			return fail(s, kn, ip, "%s is given twice: keep one",
+			return sf_fail(s, kn, ip, "%s is given twice: keep one",
 				    key);
 	d->sb = (size_t)(dep - s->p->sbs);
-	d->pos = pos_of(kn);
-	if (vn && !is_null(vn)) {
-		r = walk(s, vn, ip, dep_fields, NFIELDS(dep_fields),
+	d->pos = sf_pos(kn);
+	if (vn && !sf_is_null(vn)) {
+		r = sf_walk(s, vn, ip, dep_fields, NFIELDS(dep_fields),
 			 &d->healthy, 0);
 		if (r < 0)
 			return r;
 		if (d->healthy && !dep->health)
-			return fail(s, vn, ip, "%s has no healthcheck to wait "
+			return sf_fail(s, vn, ip, "%s has no healthcheck to wait "
 				    "for: give it one, or depend on it being "
 				    "started", key);
 	}
@@ -2241,12 +805,12 @@ static int visit(struct sf *s, size_t i, unsigned char *state,
 static int order(struct sf *s)
 {
 	struct msb_project *p = s->p;
-	unsigned char *state = pa(p, p->nsbs + 1);
-	size_t *stack = pa(p, (p->nsbs + 1) * sizeof(size_t)), n = 0;
+	unsigned char *state = sf_alloc(p, p->nsbs + 1);
+	size_t *stack = sf_alloc(p, (p->nsbs + 1) * sizeof(size_t)), n = 0;
 
-	p->order = pa(p, (p->nsbs + 1) * sizeof(size_t));
+	p->order = sf_alloc(p, (p->nsbs + 1) * sizeof(size_t));
 	if (!state || !stack || !p->order)
-		return oom(s);
+		return sf_oom(s);
 	for (size_t i = 0; i < p->nsbs; i++) {
 		int r = visit(s, i, state, stack, 0, p->order, &n);
 
@@ -2263,24 +827,24 @@ static int top_sandboxes(struct sf *s, yaml_node_t *v, const char *path)
 	size_t n;
 
 	struct kv *kv;
-	int r = pairs(s, v, path, "a mapping of sandboxes (api: {image: "
+	int r = sf_pairs(s, v, path, "a mapping of sandboxes (api: {image: "
 		      "python:3.12})", &kv, &n);
 
 	if (r < 0)
 		return r;
 	if (!n)
-		r = fail(s, v, path, "no sandboxes: give at least one");
+		r = sf_fail(s, v, path, "no sandboxes: give at least one");
 	else if (n > PROJ_SANDBOXES_MAX)
-		r = fail(s, v, path, "too many sandboxes (at most %d)",
+		r = sf_fail(s, v, path, "too many sandboxes (at most %d)",
 			 PROJ_SANDBOXES_MAX);
-	else if (!(p->sbs = pa(p, n * sizeof(*p->sbs))))
-		r = oom(s);
+	else if (!(p->sbs = sf_alloc(p, n * sizeof(*p->sbs))))
+		r = sf_oom(s);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		r = name_ok(s, kv[i].k, path, "sandbox");
+		r = sf_name_ok(s, kv[i].k, path, "sandbox");
 		if (r < 0)
 			break;
-		sub(kp, path, text_of(kv[i].k));
-		r = sandbox(s, &p->sbs[p->nsbs], kv[i].k, kv[i].v, kp);
+		sf_key_path(kp, path, sf_text(kv[i].k));
+		r = sf_sandbox(s, &p->sbs[p->nsbs], kv[i].k, kv[i].v, kp);
 		if (r == 0)
 			p->nsbs++;
 	}
@@ -2346,7 +910,7 @@ static char *default_name(struct msb_project *p)
 			buf[n++] = (char)tolower(c);
 	}
 	buf[n] = '\0';
-	return pstr(p, n ? buf : "project");
+	return sf_strdup(p, n ? buf : "project");
 }
 
 static int load_doc(struct sf *s, const char *text, size_t len)
@@ -2357,7 +921,7 @@ static int load_doc(struct sf *s, const char *text, size_t len)
 	int r;
 
 	if (!yaml_parser_initialize(&parser))
-		return oom(s);
+		return sf_oom(s);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
 				     len);
 	if (!yaml_parser_load(&parser, &s->doc)) {
@@ -2381,27 +945,27 @@ static int load_doc(struct sf *s, const char *text, size_t len)
 				"give at least a sandboxes: mapping ('msb "
 				"project init' writes a starter file)",
 				s->show);
-	r = walk(s, root, "", top_fields, NFIELDS(top_fields), &t, 1);
+	r = sf_walk(s, root, "", top_fields, NFIELDS(top_fields), &t, 1);
 	if (r < 0)
 		return r;
 	if (t.name) {
-		r = pscalar(s, t.name, "name", "the project's name",
+		r = sf_pscalar(s, t.name, "name", "the project's name",
 			    &s->p->name);
 		if (r < 0)
 			return r;
 		if (msb_name_valid(s->p->name, NULL) < 0 ||
 		    strlen(s->p->name) > 48)
-			return fail(s, t.name, "name", "invalid project name "
+			return sf_fail(s, t.name, "name", "invalid project name "
 				    "'%s': at most 48 letters, digits, '-', "
 				    "'_' and '.', starting with a letter or "
 				    "digit", s->p->name);
 	} else {
 		s->p->name = default_name(s->p);
 		if (!s->p->name)
-			return oom(s);
+			return sf_oom(s);
 	}
 	if (!t.sandboxes)
-		return fail(s, root, "", "no sandboxes: give a sandboxes: "
+		return sf_fail(s, root, "", "no sandboxes: give a sandboxes: "
 			    "mapping ('msb project init' writes a starter "
 			    "file)");
 	if (t.volumes) {
@@ -2426,7 +990,7 @@ static int load_doc(struct sf *s, const char *text, size_t len)
 		if (!j || !ctx) {
 			json_object_put(j);
 			EVP_MD_CTX_free(ctx);
-			return oom(s);
+			return sf_oom(s);
 		}
 		for (size_t k = 0; k < NFIELDS(keep_out); k++)
 			json_object_object_del(j, keep_out[k]);
@@ -2477,10 +1041,10 @@ MSB_API int msb_project_parse(const char *text, size_t len, const char *path,
 	else
 		snprintf(abs + strlen(abs), sizeof(abs) - strlen(abs), "/%s",
 			 path);
-	p->file = pstr(p, abs);
+	p->file = sf_strdup(p, abs);
 	slash = strrchr(abs, '/');
 	*slash = '\0';
-	p->dir = pstr(p, abs[0] ? abs : "/");
+	p->dir = sf_strdup(p, abs[0] ? abs : "/");
 	if (!p->file || !p->dir) {
 		msb_project_free(p);
 		return msb_fail(err, -ENOMEM, "out of memory");
