@@ -22,18 +22,19 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
                      LibraryNotFound, MicrosandboxError, NotFound, NotRunning,
                      NotSupported, PermissionDenied, PolicyRefused,
-                     ProtocolError, SandboxStopped, SnapshotDamaged,
-                     SyncConflict, Timeout, WrongKind)
+                     ProtocolError, SandboxfileError, SandboxStopped,
+                     SnapshotDamaged, SyncConflict, Timeout, WrongKind)
 from .files import FileInfo, Files
 from .images import Image, ImageInfo, PullProgress
 from .process import ExecResult, OutputChunk, Process
+from .project import Project, ProjectEntry, ProjectEvent
 from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
                       SnapshotInfo)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sandbox", "SandboxInfo", "Snapshot", "SnapshotInfo", "Metrics", "Port",
+    "Sandbox", "SandboxInfo", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
@@ -42,7 +43,7 @@ __all__ = [
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",
     "BootFailed", "PolicyRefused", "ExecFailed", "ProtocolError", "FileError",
-    "SnapshotDamaged", "WrongKind", "SyncConflict",
+    "SnapshotDamaged", "WrongKind", "SandboxfileError", "SyncConflict",
     "NotSupported", "CommandError", "ExecTimeout", "library_path",
 ]
 

@@ -211,6 +211,26 @@ class SyncInfo(Structure):
                 ("dropped", c_char * 256)]
 
 
+class ProjectEvent(Structure):
+    _fields_ = [("sandbox", c_char_p), ("name", c_char_p), ("what", c_char_p),
+                ("ms", c_uint64), ("detail", c_char_p)]
+
+
+PROJECT_PROGRESS_FN = CFUNCTYPE(None, c_void_p, POINTER(ProjectEvent))
+
+
+class ProjectOpts(Structure):
+    _fields_ = [("only", c_str_array), ("stop_timeout_s", c_uint),
+                ("volumes", c_int), ("progress", PROJECT_PROGRESS_FN),
+                ("ctx", c_void_p)]
+
+
+class ProjectEntry(Structure):
+    _fields_ = [("key", c_char * 64), ("name", c_char * 64),
+                ("status", c_char * 16), ("state", c_char * 16),
+                ("image", c_char * 256)]
+
+
 # Every struct this module lays out, by its C name.
 STRUCTS = {
     "msb_error": MsbError, "msb_net_config": NetConfig, "msb_volume": Volume,
@@ -223,7 +243,8 @@ STRUCTS = {
     "msb_pull_progress": PullProgress, "msb_pull_opts": PullOpts,
     "msb_image_info": ImageInfo, "msb_load_opts": LoadOpts,
     "msb_sync_progress": SyncProgress, "msb_sync_opts": SyncOpts,
-    "msb_sync_info": SyncInfo,
+    "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
+    "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
 }
 
 _E = POINTER(MsbError)
@@ -304,6 +325,24 @@ PROTOTYPES = {
     "msb_image_list": (c_int, [POINTER(POINTER(ImageInfo)), POINTER(c_size_t), _E]),
     "msb_image_remove": (c_int, [c_char_p, _E]),
     "msb_image_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_project_load": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_project_parse": (c_int, [c_char_p, c_size_t, c_char_p,
+                                  POINTER(c_void_p), _E]),
+    "msb_project_free": (None, [_P]),
+    "msb_project_name": (c_char_p, [_P]),
+    "msb_project_file": (c_char_p, [_P]),
+    "msb_project_count": (c_size_t, [_P]),
+    "msb_project_sandbox": (c_char_p, [_P, c_size_t, POINTER(c_char_p)]),
+    "msb_project_config_json": (c_int, [_P, POINTER(c_void_p), _E]),
+    "msb_project_script": (c_int, [_P, c_char_p, c_char_p,
+                                   POINTER(c_str_array), _E]),
+    "msb_project_opts_init": (None, [POINTER(ProjectOpts)]),
+    "msb_project_up": (c_int, [_P, POINTER(ProjectOpts), _E]),
+    "msb_project_down": (c_int, [_P, POINTER(ProjectOpts), _E]),
+    "msb_project_stop": (c_int, [_P, POINTER(ProjectOpts), _E]),
+    "msb_project_restart": (c_int, [_P, POINTER(ProjectOpts), _E]),
+    "msb_project_ps": (c_int, [_P, POINTER(POINTER(ProjectEntry)),
+                               POINTER(c_size_t), _E]),
 }
 
 _HINT = ("install microsandbox (./setup in its repository installs libmsb "

@@ -118,6 +118,17 @@ class SnapshotDamaged(MicrosandboxError):
     _name, _code = "MSB_E_DAMAGED", -1006
 
 
+class SandboxfileError(InvalidArgument):
+    """A Sandboxfile that cannot be used: a bad key, type or value, a
+    dependency cycle. ``file``, ``line`` and ``column`` say where (the
+    message starts with them, ``FILE:LINE:COL: ``)."""
+
+    def __init__(self, message: str, code: int = 0, name: str = "",
+                 file: str = "", line: int = 0, column: int = 0):
+        super().__init__(message, code, name)
+        self.file, self.line, self.column = file, line, column
+
+
 class WrongKind(InvalidArgument):
     """The reference names the other kind: a sandbox where an image was
     wanted, or an image where a sandbox was."""
