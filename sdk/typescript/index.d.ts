@@ -577,6 +577,69 @@ export declare function listVolumes(): Promise<VolumeInfo[]>;
 /** BusyError while a running sandbox mounts it, or (unless force) a stopped one. */
 export declare function removeVolume(name: string, options?: { force?: boolean }): Promise<void>;
 
+// ---- projects (a Sandboxfile) ----------------------------------------------------
+
+/** A step of up, down, stop or restart. */
+export interface ProjectEvent {
+  /** Its key in the file; undefined for a volume or a sandbox no longer in it. */
+  readonly sandbox: string | undefined;
+  /** The sandbox's or the volume's name. */
+  readonly name: string;
+  /** "creating", "created", "up-to-date", "waiting", "healthy", "stopped", "removed",
+   * "volume created", ... */
+  readonly what: string;
+  /** How long a finished step took. */
+  readonly ms: number;
+  readonly detail?: string;
+}
+
+/** A line of Project.ps(). */
+export interface ProjectEntry {
+  readonly key: string;
+  readonly name: string;
+  /** As SandboxInfo's, or "missing". */
+  readonly status: string;
+  /** "current", "changed" (up recreates it), "missing" or "orphan". */
+  readonly state: string;
+  readonly image: string;
+}
+
+export interface ProjectOptions {
+  /** up: these keys and what they depend on; stop, restart: these. */
+  only?: string[];
+  /** Seconds each guest gets to power off (default 10). */
+  timeout?: number;
+  /** Called on the event loop with each step, all of them before the call resolves. */
+  progress?: (event: ProjectEvent) => void;
+}
+
+/** A loaded Sandboxfile (docs/projects.md). */
+export declare class Project {
+  private constructor();
+  readonly name: string;
+  /** The Sandboxfile's absolute path. */
+  readonly file: string;
+  /** Its sandboxes in start order. */
+  readonly sandboxes: ReadonlyArray<{ readonly key: string; readonly name: string }>;
+  /** Read and check @path; without one, the Sandboxfile here or above. SandboxfileError says where. */
+  static load(path?: string): Promise<Project>;
+  /** The same from @text, as if read from @path. */
+  static parse(text: string, path?: string): Promise<Project>;
+  /** The resolved project (msb project config). */
+  config(): Record<string, any>;
+  up(options?: ProjectOptions): Promise<void>;
+  /** `volumes: true` removes the named volumes it made too. */
+  down(options?: { volumes?: boolean; timeout?: number; progress?: (event: ProjectEvent) => void }): Promise<void>;
+  stop(options?: ProjectOptions): Promise<void>;
+  restart(options?: ProjectOptions): Promise<void>;
+  ps(): Promise<ProjectEntry[]>;
+  sandbox(key: string): Promise<Sandbox>;
+  exec(key: string, cmd: string | string[], options?: ExecOptions): Promise<ExecResult>;
+  /** One of its scripts; the result's exit code is the script's. */
+  run(key: string, script: string, options?: ExecOptions): Promise<ExecResult>;
+  logs(key: string, options?: { tail?: number }): Promise<string>;
+}
+
 export declare class ImageInfo {
   private constructor();
   readonly reference: string;
@@ -615,6 +678,12 @@ export declare class MicrosandboxError extends Error {
 export declare class NotFoundError extends MicrosandboxError {}
 export declare class AlreadyExistsError extends MicrosandboxError {}
 export declare class InvalidArgumentError extends MicrosandboxError {}
+/** A Sandboxfile that cannot be used: where, as its message says. */
+export declare class SandboxfileError extends InvalidArgumentError {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
 export declare class NotRunningError extends MicrosandboxError {}
 export declare class AlreadyInStateError extends MicrosandboxError {}
 export declare class BusyError extends MicrosandboxError {}

@@ -51,6 +51,18 @@ const NotSupportedError = kind('NotSupportedError', MicrosandboxError, 'EOPNOTSU
 const ClosedError = kind('ClosedError', MicrosandboxError, 'EBADF', -E.EBADF);
 const LibraryNotFoundError = kind('LibraryNotFoundError', MicrosandboxError, 'MSB_E_LIBRARY', 0);
 
+/** A Sandboxfile that cannot be used (a bad key, type or value, a
+ * dependency cycle): `file`, `line` and `column` say where, as the
+ * message does ("FILE:LINE:COL: ..."). */
+class SandboxfileError extends InvalidArgumentError {
+  constructor(message, { file = '', line = 0, column = 0, ...opts } = {}) {
+    super(message, opts);
+    this.file = file;
+    this.line = line;
+    this.column = column;
+  }
+}
+
 /** A guest file operation failed with an errno that has no class of its
  * own (ENOSPC, EISDIR, ENOTEMPTY...): `code` names it. */
 class FileError extends MicrosandboxError {}
@@ -106,6 +118,7 @@ module.exports = {
   NotFoundError,
   AlreadyExistsError,
   InvalidArgumentError,
+  SandboxfileError,
   NotRunningError,
   AlreadyInStateError,
   BusyError,

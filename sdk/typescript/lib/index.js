@@ -17,6 +17,7 @@ const config = require('./config');
 const sandbox = require('./sandbox');
 const proc = require('./process');
 const files = require('./files');
+const project = require('./project');
 const { splitCommand } = require('./shellwords');
 
 /** The state directory: $MSB_HOME or ~/.microsandbox. */
@@ -50,6 +51,7 @@ module.exports = {
   loadImage: sandbox.loadImage,
   listImages: sandbox.listImages,
   removeImage: sandbox.removeImage,
+  Project: project.Project,
   Process: proc.Process,
   ExecResult: proc.ExecResult,
   OutputChunk: proc.OutputChunk,

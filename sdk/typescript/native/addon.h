@@ -107,5 +107,6 @@ struct export {
 
 extern const struct export calls_exports[];  /* calls.c: thread-pool calls */
 extern const struct export stream_exports[]; /* streams.c: exec and files */
+extern const struct export project_exports[]; /* project.c: Sandboxfiles */
 
 #endif
