@@ -1196,3 +1196,153 @@ pub mod volumes {
         blocking(move || core::volume_remove(&n, force)).await
     }
 }
+
+/// A loaded Sandboxfile (docs/projects.md): its sandboxes and named
+/// volumes, brought up and down together as `msb project` does. Loading
+/// checks the whole file and starts nothing; a file that cannot be used
+/// is an [`Error::Sandboxfile`] saying where. The calls that boot and
+/// stop run on tokio's blocking pool.
+///
+/// ```no_run
+/// use microsandbox::Project;
+///
+/// # async fn f() -> microsandbox::Result<()> {
+/// let p = Project::load("Sandboxfile").await?;
+/// p.up_with(|o| o.progress(|e| println!("{:?} {}", e.sandbox, e.what))).await?;
+/// let r = p.run("api", "test").await?;    // one of its scripts
+/// p.down_with(|o| o.volumes(true)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Project {
+    core: Arc<crate::project::ProjectCore>,
+}
+
+impl Project {
+    /// Reads and checks the Sandboxfile at @path.
+    pub async fn load(path: impl AsRef<std::path::Path>) -> Result<Project> {
+        let p = path.as_ref().to_owned();
+        let core = blocking(move || crate::project::ProjectCore::load(Some(&p))).await?;
+        Ok(Project { core: Arc::new(core) })
+    }
+
+    /// The Sandboxfile in the current directory or the nearest above it.
+    pub async fn find() -> Result<Project> {
+        let core = blocking(|| crate::project::ProjectCore::load(None)).await?;
+        Ok(Project { core: Arc::new(core) })
+    }
+
+    /// The same from @text, as if read from @path (which names it in
+    /// errors and anchors its relative paths).
+    pub async fn parse(text: &str, path: impl AsRef<std::path::Path>) -> Result<Project> {
+        let (t, p) = (text.to_owned(), path.as_ref().to_owned());
+        let core = blocking(move || crate::project::ProjectCore::parse(&t, &p)).await?;
+        Ok(Project { core: Arc::new(core) })
+    }
+
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The Sandboxfile's absolute path.
+    pub fn file(&self) -> &std::path::Path {
+        &self.core.file
+    }
+
+    /// Its sandboxes in start order (dependencies first).
+    pub fn sandboxes(&self) -> &[crate::ProjectSandbox] {
+        &self.core.sandboxes
+    }
+
+    /// The project as msb resolves it (`msb project config`), JSON.
+    pub fn config(&self) -> Result<String> {
+        self.core.config()
+    }
+
+    async fn call(&self, what: crate::project::Call, o: crate::ProjectOptions) -> Result<()> {
+        let core = self.core.clone();
+        blocking(move || core.call(what, &o)).await
+    }
+
+    /// Makes what is missing, recreates what changed, starts what is
+    /// stopped and leaves the rest: a second up changes nothing.
+    pub async fn up(&self) -> Result<()> {
+        self.up_with(|o| o).await
+    }
+
+    /// [`Project::up`] with options (`only`, `progress`).
+    pub async fn up_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.call(crate::project::Call::Up, f(Default::default())).await
+    }
+
+    /// Stops and removes every sandbox of the project, in reverse start
+    /// order; named volumes are kept.
+    pub async fn down(&self) -> Result<()> {
+        self.down_with(|o| o).await
+    }
+
+    /// [`Project::down`] with options (`volumes`, `stop_timeout`, `progress`).
+    pub async fn down_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.call(crate::project::Call::Down, f(Default::default())).await
+    }
+
+    /// Stops its running sandboxes (reverse order), keeping them.
+    pub async fn stop(&self) -> Result<()> {
+        self.stop_with(|o| o).await
+    }
+
+    /// [`Project::stop`] with options.
+    pub async fn stop_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.call(crate::project::Call::Stop, f(Default::default())).await
+    }
+
+    /// Stops its running sandboxes and starts them again, disks kept.
+    pub async fn restart(&self) -> Result<()> {
+        self.restart_with(|o| o).await
+    }
+
+    /// [`Project::restart`] with options.
+    pub async fn restart_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.call(crate::project::Call::Restart, f(Default::default())).await
+    }
+
+    /// The file's sandboxes in start order, then orphans.
+    pub async fn ps(&self) -> Result<Vec<crate::ProjectEntry>> {
+        let core = self.core.clone();
+        blocking(move || core.ps()).await
+    }
+
+    /// A handle on the sandbox of key @key ([`Error::NotFound`] before up).
+    pub async fn sandbox(&self, key: &str) -> Result<Sandbox> {
+        Sandbox::get(&self.core.sandbox_name(key)?).await
+    }
+
+    /// [`Sandbox::exec`] in the sandbox of key @key.
+    pub async fn exec(&self, key: &str, line: &str) -> Result<ExecResult> {
+        self.sandbox(key).await?.exec(line).await
+    }
+
+    /// [`Sandbox::exec_args`] in the sandbox of key @key.
+    pub async fn exec_args<I, S>(&self, key: &str, argv: I) -> Result<ExecResult>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sandbox(key).await?.exec_args(argv).await
+    }
+
+    /// Runs script @script of the sandbox of key @key, as `exec_args`
+    /// runs a command: its exit code is the script's.
+    pub async fn run(&self, key: &str, script: &str) -> Result<ExecResult> {
+        let argv = self.core.script(key, script)?;
+        self.exec_args(key, argv).await
+    }
+
+    /// The log of the sandbox of key @key (`msb logs`); its last @tail
+    /// lines with one.
+    pub async fn logs(&self, key: &str, tail: Option<usize>) -> Result<String> {
+        let (core, k) = (self.core.clone(), key.to_owned());
+        blocking(move || core.logs(&k, tail)).await
+    }
+}

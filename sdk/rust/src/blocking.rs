@@ -912,3 +912,138 @@ pub mod volumes {
         core::volume_remove(name, force)
     }
 }
+
+/// A loaded Sandboxfile (docs/projects.md): its sandboxes and named
+/// volumes, brought up and down together as `msb project` does. Loading
+/// checks the whole file and starts nothing; a file that cannot be used
+/// is an [`Error::Sandboxfile`] saying where.
+///
+/// ```no_run
+/// use microsandbox::blocking::Project;
+///
+/// let p = Project::load("Sandboxfile")?;
+/// p.up()?;
+/// let r = p.run("api", "test")?;          // one of its scripts
+/// p.down_with(|o| o.volumes(true))?;
+/// # Ok::<(), microsandbox::Error>(())
+/// ```
+pub struct Project {
+    core: crate::project::ProjectCore,
+}
+
+impl Project {
+    /// Reads and checks the Sandboxfile at @path.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Project> {
+        Ok(Project { core: crate::project::ProjectCore::load(Some(path.as_ref()))? })
+    }
+
+    /// The Sandboxfile in the current directory or the nearest above it.
+    pub fn find() -> Result<Project> {
+        Ok(Project { core: crate::project::ProjectCore::load(None)? })
+    }
+
+    /// The same from @text, as if read from @path (which names it in
+    /// errors and anchors its relative paths).
+    pub fn parse(text: &str, path: impl AsRef<std::path::Path>) -> Result<Project> {
+        Ok(Project { core: crate::project::ProjectCore::parse(text, path.as_ref())? })
+    }
+
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The Sandboxfile's absolute path.
+    pub fn file(&self) -> &std::path::Path {
+        &self.core.file
+    }
+
+    /// Its sandboxes in start order (dependencies first).
+    pub fn sandboxes(&self) -> &[crate::ProjectSandbox] {
+        &self.core.sandboxes
+    }
+
+    /// The project as msb resolves it (`msb project config`), JSON.
+    pub fn config(&self) -> Result<String> {
+        self.core.config()
+    }
+
+    /// Makes what is missing, recreates what changed, starts what is
+    /// stopped and leaves the rest: a second up changes nothing.
+    pub fn up(&self) -> Result<()> {
+        self.up_with(|o| o)
+    }
+
+    /// [`Project::up`] with options (`only`, `progress`).
+    pub fn up_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.core.call(crate::project::Call::Up, &f(Default::default()))
+    }
+
+    /// Stops and removes every sandbox of the project, in reverse start
+    /// order; named volumes are kept.
+    pub fn down(&self) -> Result<()> {
+        self.down_with(|o| o)
+    }
+
+    /// [`Project::down`] with options (`volumes`, `stop_timeout`, `progress`).
+    pub fn down_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.core.call(crate::project::Call::Down, &f(Default::default()))
+    }
+
+    /// Stops its running sandboxes (reverse order), keeping them.
+    pub fn stop(&self) -> Result<()> {
+        self.stop_with(|o| o)
+    }
+
+    /// [`Project::stop`] with options.
+    pub fn stop_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.core.call(crate::project::Call::Stop, &f(Default::default()))
+    }
+
+    /// Stops its running sandboxes and starts them again, disks kept.
+    pub fn restart(&self) -> Result<()> {
+        self.restart_with(|o| o)
+    }
+
+    /// [`Project::restart`] with options.
+    pub fn restart_with(&self, f: impl FnOnce(crate::ProjectOptions) -> crate::ProjectOptions) -> Result<()> {
+        self.core.call(crate::project::Call::Restart, &f(Default::default()))
+    }
+
+    /// The file's sandboxes in start order, then orphans.
+    pub fn ps(&self) -> Result<Vec<crate::ProjectEntry>> {
+        self.core.ps()
+    }
+
+    /// A handle on the sandbox of key @key ([`Error::NotFound`] before up).
+    pub fn sandbox(&self, key: &str) -> Result<Sandbox> {
+        Sandbox::get(&self.core.sandbox_name(key)?)
+    }
+
+    /// [`Sandbox::exec`] in the sandbox of key @key.
+    pub fn exec(&self, key: &str, line: &str) -> Result<ExecResult> {
+        self.sandbox(key)?.exec(line)
+    }
+
+    /// [`Sandbox::exec_args`] in the sandbox of key @key.
+    pub fn exec_args<I, S>(&self, key: &str, argv: I) -> Result<ExecResult>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sandbox(key)?.exec_args(argv)
+    }
+
+    /// Runs script @script of the sandbox of key @key, as `exec_args`
+    /// runs a command: its exit code is the script's.
+    pub fn run(&self, key: &str, script: &str) -> Result<ExecResult> {
+        let argv = self.core.script(key, script)?;
+        self.exec_args(key, argv)
+    }
+
+    /// The log of the sandbox of key @key (`msb logs`); its last @tail
+    /// lines with one.
+    pub fn logs(&self, key: &str, tail: Option<usize>) -> Result<String> {
+        self.core.logs(key, tail)
+    }
+}

@@ -10,6 +10,7 @@ use std::io;
 use microsandbox_sys as sys;
 
 use crate::command::ExecResult;
+use crate::project::SandboxfileError;
 
 /// The result of every fallible call of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,7 +41,8 @@ impl fmt::Display for Failure {
 }
 
 /// An error of this crate. Each variant but [`Error::Exit`] and
-/// [`Error::HostIo`] is one of libmsb's codes and carries a [`Failure`]:
+/// [`Error::HostIo`] is one of libmsb's codes and carries a [`Failure`]
+/// ([`Error::Sandboxfile`] is `MSB_E_INVALID` with where it is):
 /// match on the variant, read the message with `to_string()`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -123,6 +125,11 @@ pub enum Error {
     /// ENOSPC...): [`Error::errno`] gives it.
     #[error("{0}")]
     Os(Failure),
+    /// A Sandboxfile that cannot be used (an unknown key, a wrong type, a
+    /// bad value, a dependency cycle): where, and libmsb's failure
+    /// (`MSB_E_INVALID`, its message starting "FILE:LINE:COL: ").
+    #[error("{0}")]
+    Sandboxfile(Box<SandboxfileError>),
     /// A command exited non-zero, was killed or timed out, and
     /// [`crate::Command::check`] was asked for.
     #[error("{0}")]
@@ -245,6 +252,7 @@ impl Error {
             | Error::NotSupported(f)
             | Error::Closed(f)
             | Error::Os(f) => Some(f),
+            Error::Sandboxfile(e) => Some(&e.failure),
             Error::Exit(_) | Error::HostIo(_) => None,
         }
     }
@@ -299,7 +307,7 @@ impl Error {
         match self {
             Error::NotFound(_) | Error::ImageNotFound(_) => io::ErrorKind::NotFound,
             Error::AlreadyExists(_) => io::ErrorKind::AlreadyExists,
-            Error::Invalid(_) => io::ErrorKind::InvalidInput,
+            Error::Invalid(_) | Error::Sandboxfile(_) => io::ErrorKind::InvalidInput,
             Error::PermissionDenied(_) => io::ErrorKind::PermissionDenied,
             Error::Timeout(_) => io::ErrorKind::TimedOut,
             Error::Stopped(_) | Error::NotRunning(_) => io::ErrorKind::BrokenPipe,

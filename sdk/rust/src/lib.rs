@@ -45,6 +45,7 @@ mod error;
 mod files;
 mod future;
 mod info;
+mod project;
 
 #[cfg(feature = "tokio")]
 mod asyncio;
@@ -52,8 +53,8 @@ pub mod blocking;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
-    images, volumes, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Restoring, Runtime,
-    Sandbox, Snapshot,
+    images, volumes, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Project, Restoring,
+    Runtime, Sandbox, Snapshot,
 };
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
@@ -66,3 +67,4 @@ pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::files::{FileInfo, FileOptions, FileType};
 pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
+pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

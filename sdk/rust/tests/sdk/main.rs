@@ -12,5 +12,6 @@ mod asyncio;
 mod exec;
 mod files;
 mod lifecycle;
+mod project;
 mod seeds;
 mod vectors;
