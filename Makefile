@@ -188,6 +188,32 @@ $(B)/examples/hello: examples/hello.c $(B)/lib/libmsb.so include/msb.h
 	$(CC) $(CFLAGS) -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib'
 
+# ---- containerd shim ----------------------------------------------------
+
+# containerd-shim-msb-v2 (shim/, Go over sdk/go and libmsb): containerd's
+# runtime v2 shim, so containerd and Kubernetes run pods as microsandboxes
+# (docs/kubernetes.md). Built with `make` when Go is installed; its modules
+# come from the module cache or the Go proxy (shim/go.sum pins each).
+# Its rpath is $ORIGIN/../lib (not the build tree's libmsb.pc's), so the
+# binary finds libmsb.so in the build tree and, once installed, beside it.
+GO ?= $(shell command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; })
+SHIM := $(B)/bin/containerd-shim-msb-v2
+ifneq ($(GO),)
+all: $(SHIM)
+endif
+shim: $(SHIM)
+
+$(SHIM): $(wildcard shim/*.go) shim/go.mod shim/go.sum $(wildcard sdk/go/*.go) sdk/go/go.mod \
+		$(B)/lib/libmsb.so $(B)/include/msb.h
+	@[ -n "$(GO)" ] || { echo "make: the containerd shim needs Go (>= 1.22)" >&2; exit 1; }
+	@mkdir -p $(B)/obj/shim
+	printf '%s\n' 'Name: libmsb' 'Description: microsandbox (for the shim)' 'Version: 0' \
+		'Libs: -L$(abspath $(B))/lib -lmsb' \
+		'Cflags: -I$(abspath $(B))/include' > $(B)/obj/shim/libmsb.pc
+	cd shim && PKG_CONFIG_PATH=$(abspath $(B))/obj/shim CGO_ENABLED=1 \
+		CGO_LDFLAGS='-Wl,-rpath,$$ORIGIN/../lib' \
+		$(GO) build -trimpath -o $(abspath $@) .
+
 # ---- tests ---------------------------------------------------------------
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -346,4 +372,4 @@ clean:
 	rm -rf $(B)/obj $(B)/bin $(B)/lib $(B)/libexec $(B)/tests $(B)/fuzz \
 		$(B)/examples $(SHARE)/msb-agent $(INITRAMFS) $(INITRAMFS_MSB)
 
-.PHONY: asan all guest examples unit fuzz test bench install clean
+.PHONY: asan all guest examples unit fuzz test bench install clean shim
