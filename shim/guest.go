@@ -62,6 +62,9 @@ func setupScript(id string, s *specs.Spec, binds []string) string {
 	var b strings.Builder
 	b.WriteString("set -e\n")
 	b.WriteString("warn() { echo \"msb shim: $*\" >&2; }\n")
+	// The root is a mount of its own, so that it can be made read-only
+	// once its mount points exist, and unmounted as a whole.
+	fmt.Fprintf(&b, "mount -o bind %s %s\n", shq(r), shq(r))
 	for i, m := range s.Mounts {
 		if !path.IsAbs(m.Destination) {
 			continue
@@ -95,6 +98,13 @@ func setupScript(id string, s *specs.Spec, binds []string) string {
 		default:
 			// cgroup and cgroup2: the guest kernel has no cgroups.
 		}
+	}
+	if s.Hostname != "" && s.Annotations[annContainerTy] == "sandbox" {
+		// One UTS namespace per pod: the VM's.
+		fmt.Fprintf(&b, "hostname %s\n", shq(s.Hostname))
+	}
+	if s.Root != nil && s.Root.Readonly {
+		fmt.Fprintf(&b, "mount -o remount,bind,ro %s\n", shq(r))
 	}
 	return b.String()
 }

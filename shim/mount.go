@@ -122,12 +122,8 @@ func mountRootfs(bundle string, rootfs []*types.Mount, s *specs.Spec, target str
 			return err
 		}
 	}
-	if s.Root != nil && s.Root.Readonly {
-		if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-			unmountTree(target)
-			return fmt.Errorf("making the rootfs read-only: %w", err)
-		}
-	}
+	// A read-only root (root.readonly) is made so in the guest, once the
+	// mount points of the spec's mounts exist in it (setupScript).
 	return nil
 }
 

@@ -209,7 +209,11 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 			log.Printf("container %s: mount on %s skipped: %v", r.ID, m.Destination, err)
 			continue
 		}
-		if err := mountOne("bind", m.Source, t, m.Options); err != nil {
+		// Read-write on the host, read-only in the guest (setupScript):
+		// the fs server knows a file by its device and inode, so a
+		// source bound twice (a pod's /dev/shm, ro in its sandbox
+		// container) must be writable through either mount.
+		if err := mountOne("bind", m.Source, t, []string{"rbind"}); err != nil {
 			return nil, status.Errorf(codes.Internal, "container %s: %v", r.ID, err)
 		}
 		binds[i] = path.Join(guestPodDir, r.ID, "mnt", fmt.Sprint(i))

@@ -25,9 +25,10 @@ def sha(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
-def busybox_image_tar(path, ref):
+def busybox_image_tar(path, ref, pause=False):
     """An OCI layout tar (what `ctr image import` takes) of one layer:
-    busybox and a few applet links, PATH set, /tmp, a user 1000."""
+    busybox and a few applet links, PATH set, /tmp, a user 1000. With
+    @pause, a pod's pause image: /pause sleeps until a signal ends it."""
     lbuf = io.BytesIO()
     with tarfile.open(fileobj=lbuf, mode="w", format=tarfile.PAX_FORMAT) as t:
         def add(name, typ=tarfile.DIRTYPE, data=b"", mode=0o755, link=""):
@@ -44,11 +45,14 @@ def busybox_image_tar(path, ref):
         add("etc/passwd", tarfile.REGTYPE,
             b"root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n", 0o644)
         add("etc/group", tarfile.REGTYPE, b"root:x:0:\nuser:x:1000:\n", 0o644)
+        if pause:
+            add("pause", tarfile.REGTYPE, b"#!/bin/sh\nexec sleep 2147483647\n", 0o755)
     raw = lbuf.getvalue()
     layer = gzip.compress(raw, mtime=0)
     config = json.dumps({
         "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/bin", "FROM_IMAGE=yes"], "Cmd": ["sh"], "WorkingDir": "/"},
+        "config": {"Env": ["PATH=/bin", "FROM_IMAGE=yes"], "WorkingDir": "/",
+                   **({"Entrypoint": ["/pause"]} if pause else {"Cmd": ["sh"]})},
         "rootfs": {"type": "layers", "diff_ids": [sha(raw)]},
     }).encode()
     manifest = json.dumps({
