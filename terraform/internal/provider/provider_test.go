@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package provider
+
+// Unit tests: no CLI and no sandbox. They speak the plugin protocol
+// (tfprotov6) to the provider as a CLI does, with the requests `validate`
+// and `plan` send, and read the schema the docs are made from.
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+)
+
+func server(t *testing.T) tfprotov6.ProviderServer {
+	t.Helper()
+	s, err := providerserver.NewProtocol6WithError(New())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sandboxType(t *testing.T) tftypes.Object {
+	t.Helper()
+	return sandboxSchema().Type().TerraformType(context.Background()).(tftypes.Object)
+}
+
+// obj is an object of type @ty with @vals, every other attribute null.
+func obj(ty tftypes.Object, vals map[string]tftypes.Value) tftypes.Value {
+	m := map[string]tftypes.Value{}
+	for k, at := range ty.AttributeTypes {
+		if v, ok := vals[k]; ok {
+			m[k] = v
+		} else {
+			m[k] = tftypes.NewValue(at, nil)
+		}
+	}
+	return tftypes.NewValue(ty, m)
+}
+
+func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+func boolV(b bool) tftypes.Value { return tftypes.NewValue(tftypes.Bool, b) }
+func num(n int64) tftypes.Value  { return tftypes.NewValue(tftypes.Number, n) }
+func strs(v ...string) tftypes.Value {
+	elems := make([]tftypes.Value, len(v))
+	for i, s := range v {
+		elems[i] = str(s)
+	}
+	return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
+}
+
+// block is a list block of @name holding objects with @items' values.
+func block(ty tftypes.Object, name string, items ...map[string]tftypes.Value) tftypes.Value {
+	lt := ty.AttributeTypes[name].(tftypes.List)
+	et := lt.ElementType.(tftypes.Object)
+	elems := make([]tftypes.Value, len(items))
+	for i, it := range items {
+		elems[i] = obj(et, it)
+	}
+	return tftypes.NewValue(lt, elems)
+}
+
+func dyn(t *testing.T, ty tftypes.Type, v tftypes.Value) *tfprotov6.DynamicValue {
+	t.Helper()
+	d, err := tfprotov6.NewDynamicValue(ty, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+func diagText(ds []*tfprotov6.Diagnostic) string {
+	var b strings.Builder
+	for _, d := range ds {
+		b.WriteString(d.Summary + ": " + d.Detail + "\n")
+	}
+	return b.String()
+}
+
+// TestUnitSchema: the provider's schema is valid, names what the docs say,
+// and keeps secret values out of plans and state.
+func TestUnitSchema(t *testing.T) {
+	resp, err := server(t).GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil || len(resp.Diagnostics) > 0 {
+		t.Fatalf("%v %s", err, diagText(resp.Diagnostics))
+	}
+	for _, r := range []string{"microsandbox_sandbox", "microsandbox_snapshot", "microsandbox_volume"} {
+		if resp.ResourceSchemas[r] == nil {
+			t.Errorf("no resource %s", r)
+		}
+	}
+	for _, d := range []string{"microsandbox_images", "microsandbox_sandboxes"} {
+		if resp.DataSourceSchemas[d] == nil {
+			t.Errorf("no data source %s", d)
+		}
+	}
+	var value *tfprotov6.SchemaAttribute
+	for _, b := range resp.ResourceSchemas["microsandbox_sandbox"].Block.BlockTypes {
+		if b.TypeName == "secret" {
+			for _, a := range b.Block.Attributes {
+				if a.Name == "value" {
+					value = a
+				}
+			}
+		}
+	}
+	if value == nil || !value.WriteOnly || !value.Sensitive {
+		t.Fatalf("secret.value must be write-only and sensitive: %+v", value)
+	}
+}
+
+// TestUnitReplaceDocumented: every attribute of a sandbox one sets either
+// changes in place (running) or forces a replacement, and its description
+// says which (the generated docs are made from them).
+func TestUnitReplaceDocumented(t *testing.T) {
+	inPlace := map[string]bool{"running": true}
+	pendingAttrs := map[string]bool{"plugin_process": true, "spawned_by": true}
+	s := sandboxSchema()
+	for name, a := range s.Attributes {
+		if !a.IsOptional() && !a.IsRequired() {
+			continue // computed only
+		}
+		desc := a.GetDescription()
+		switch {
+		case pendingAttrs[name]:
+			if !strings.Contains(desc, "Pending") {
+				t.Errorf("%s: pending, and its description does not say so", name)
+			}
+		case inPlace[name]:
+			if !strings.Contains(desc, "in place") || hasReplace(a) {
+				t.Errorf("%s: changed in place; description %q", name, desc)
+			}
+		default:
+			if !hasReplace(a) || !strings.Contains(desc, "replaces the sandbox") {
+				t.Errorf("%s: should force a replacement and say so; description %q", name, desc)
+			}
+		}
+	}
+	for _, name := range []string{"volume", "secret"} {
+		b := s.Blocks[name].(schema.ListNestedBlock)
+		if len(b.PlanModifiers) == 0 || !strings.Contains(b.Description, "replaces the sandbox") {
+			t.Errorf("block %s: should force a replacement and say so", name)
+		}
+	}
+	if !strings.Contains(s.Blocks["plugin"].GetDescription(), "Pending") ||
+		!strings.Contains(s.Blocks["sync"].GetDescription(), "Pending") {
+		t.Errorf("plugin and sync blocks are pending and must say so")
+	}
+}
+
+func hasReplace(a schema.Attribute) bool {
+	ctx := context.Background()
+	switch a := a.(type) {
+	case schema.StringAttribute:
+		for _, m := range a.PlanModifiers {
+			if strings.Contains(m.Description(ctx), "destroy and recreate") {
+				return true
+			}
+		}
+	case schema.Int64Attribute:
+		for _, m := range a.PlanModifiers {
+			if strings.Contains(m.Description(ctx), "destroy and recreate") {
+				return true
+			}
+		}
+	case schema.BoolAttribute:
+		for _, m := range a.PlanModifiers {
+			if strings.Contains(m.Description(ctx), "destroy and recreate") {
+				return true
+			}
+		}
+	case schema.ListAttribute:
+		for _, m := range a.PlanModifiers {
+			if strings.Contains(m.Description(ctx), "destroy and recreate") {
+				return true
+			}
+		}
+	case schema.MapAttribute:
+		for _, m := range a.PlanModifiers {
+			if strings.Contains(m.Description(ctx), "destroy and recreate") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validate(t *testing.T, vals map[string]tftypes.Value) string {
+	t.Helper()
+	ty := sandboxType(t)
+	resp, err := server(t).ValidateResourceConfig(context.Background(), &tfprotov6.ValidateResourceConfigRequest{
+		TypeName: "microsandbox_sandbox", Config: dyn(t, ty, obj(ty, vals))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return diagText(resp.Diagnostics)
+}
+
+// TestUnitValidate: what cannot be served is refused at validate, before
+// anything is made, with a diagnostic saying what to do.
+func TestUnitValidate(t *testing.T) {
+	ty := sandboxType(t)
+	name := str("x")
+	for _, c := range []struct {
+		what string
+		vals map[string]tftypes.Value
+		want string
+	}{
+		{"a valid sandbox", map[string]tftypes.Value{"name": name, "image": str("python:3.12"),
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/cache"), "backend": str("memory")}),
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com")})}, ""},
+		{"plugins", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("audit-log")})},
+			"plugin is not supported yet"},
+		{"plugin processes", map[string]tftypes.Value{"name": name, "plugin_process": strs("node m.js")},
+			"plugin_process is not supported yet"},
+		{"spawned_by", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator")},
+			"spawned_by is not supported yet"},
+		{"sync", map[string]tftypes.Value{"name": name, "sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),
+			map[string]tftypes.Value{"enabled": boolV(true)})}, "sync is not supported yet"},
+		{"a restore with an image", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
+			"image": str("node:20"), "cpus": num(2)}, "not image"},
+		{"disk_only alone", map[string]tftypes.Value{"name": name, "disk_only": boolV(true)},
+			"disk_only needs from_snapshot"},
+		{"an unknown backend", map[string]tftypes.Value{"name": name,
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/d"), "backend": str("nfs")})},
+			"Unknown volume backend"},
+		{"a passthrough without source", map[string]tftypes.Value{"name": name,
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/d"), "backend": str("passthrough")})},
+			"needs a source"},
+		{"a secret with two sources", map[string]tftypes.Value{"name": name,
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"),
+				"value_env": str("V"), "value_file": str("/f")})}, "one source"},
+		{"a secret without a host", map[string]tftypes.Value{"name": name,
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K")})}, "needs its host"},
+		{"a bad violation action", map[string]tftypes.Value{"name": name, "on_secret_violation": str("drop")},
+			"none of block, log and allow"},
+	} {
+		got := validate(t, c.vals)
+		if c.want == "" && got != "" {
+			t.Errorf("%s: refused: %s", c.what, got)
+		}
+		if c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s: want a diagnostic with %q, got %q", c.what, c.want, got)
+		}
+	}
+}
+
+// prior is a sandbox's state as apply leaves it.
+func prior(ty tftypes.Object, running bool, secretVals map[string]tftypes.Value) tftypes.Value {
+	vals := map[string]tftypes.Value{
+		"id": str("x"), "name": str("x"), "image": str("default"), "cpus": num(1), "memory": num(512),
+		"kernel": str("msb"), "boot_timeout": num(60), "running": boolV(running),
+		"env":             tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"A": str("1")}),
+		"published_ports": tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{}),
+	}
+	if secretVals != nil {
+		vals["secret"] = block(ty, "secret", secretVals)
+	}
+	return obj(ty, vals)
+}
+
+// plan sends PlanResourceChange as a CLI does: the proposed new state is
+// the configuration with the prior state's computed values.
+func plan(t *testing.T, priorV, proposed, config tftypes.Value) *tfprotov6.PlanResourceChangeResponse {
+	t.Helper()
+	ty := sandboxType(t)
+	resp, err := server(t).PlanResourceChange(context.Background(), &tfprotov6.PlanResourceChangeRequest{
+		TypeName: "microsandbox_sandbox", PriorState: dyn(t, ty, priorV),
+		ProposedNewState: dyn(t, ty, proposed), Config: dyn(t, ty, config)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range resp.Diagnostics {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			t.Fatalf("plan: %s", diagText(resp.Diagnostics))
+		}
+	}
+	return resp
+}
+
+func withAttrs(ty tftypes.Object, v tftypes.Value, set map[string]tftypes.Value) tftypes.Value {
+	var old map[string]tftypes.Value
+	if err := v.As(&old); err != nil {
+		panic(err)
+	}
+	m := map[string]tftypes.Value{} // As shares the value's own map
+	for k, x := range old {
+		m[k] = x
+	}
+	for k, x := range set {
+		m[k] = x
+	}
+	return tftypes.NewValue(ty, m)
+}
+
+func replacePaths(resp *tfprotov6.PlanResourceChangeResponse) string {
+	var out []string
+	for _, p := range resp.RequiresReplace {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ",")
+}
+
+// TestUnitPlan: running changes in place, anything else replaces, a
+// stopped sandbox with a secret given by value is replaced to run again,
+// and a secret's value never reaches the planned state.
+func TestUnitPlan(t *testing.T) {
+	ty := sandboxType(t)
+	config := func(running bool, env string, secret map[string]tftypes.Value) tftypes.Value {
+		vals := map[string]tftypes.Value{"name": str("x"), "running": boolV(running),
+			"env": tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"A": str(env)})}
+		if secret != nil {
+			vals["secret"] = block(ty, "secret", secret)
+		}
+		return obj(ty, vals)
+	}
+	proposed := func(p, c tftypes.Value) tftypes.Value {
+		var cm map[string]tftypes.Value
+		c.As(&cm)
+		set := map[string]tftypes.Value{"running": cm["running"], "env": cm["env"]}
+		return withAttrs(ty, p, set)
+	}
+
+	// running: false, in place
+	p := prior(ty, true, nil)
+	c := config(false, "1", nil)
+	if r := plan(t, p, proposed(p, c), c); len(r.RequiresReplace) != 0 {
+		t.Errorf("stopping replaces: %s", replacePaths(r))
+	}
+	// env changed: replaced
+	c = config(true, "2", nil)
+	if r := plan(t, p, proposed(p, c), c); !strings.Contains(replacePaths(r), "env") {
+		t.Errorf("a changed env does not replace: %q", replacePaths(r))
+	}
+	// stopped, with a secret by value: starting it replaces it
+	sec := map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"),
+		"placeholder": str("msb_placeholder_00")}
+	p = prior(ty, false, sec)
+	secCfg := map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"), "value": str("hunter2")}
+	c = config(true, "1", secCfg)
+	prop := withAttrs(ty, proposed(p, c), map[string]tftypes.Value{"secret": block(ty, "secret", sec)})
+	if r := plan(t, p, prop, c); !strings.Contains(replacePaths(r), "running") {
+		t.Errorf("a stopped sandbox with a value secret is not replaced to start: %q", replacePaths(r))
+	}
+	// ...but one whose secret is read from the environment is started
+	envSec := map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"),
+		"value_env": str("HOST_K"), "placeholder": str("msb_placeholder_00")}
+	p = prior(ty, false, envSec)
+	c = config(true, "1", map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"), "value_env": str("HOST_K")})
+	prop = withAttrs(ty, proposed(p, c), map[string]tftypes.Value{"secret": block(ty, "secret", envSec)})
+	if r := plan(t, p, prop, c); len(r.RequiresReplace) != 0 {
+		t.Errorf("a stopped sandbox with an env secret is replaced: %q", replacePaths(r))
+	}
+	// create: the secret's value is in the configuration, never in the plan
+	nullState := tftypes.NewValue(ty, nil)
+	c = config(true, "1", secCfg)
+	r := plan(t, nullState, c, c)
+	planned, err := r.PlannedState.Unmarshal(ty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(planned.String(), "hunter2") {
+		t.Errorf("the secret's value is in the planned state: %s", planned)
+	}
+}

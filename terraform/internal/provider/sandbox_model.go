@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+type sandboxModel struct {
+	ID                types.String  `tfsdk:"id"`
+	Name              types.String  `tfsdk:"name"`
+	Image             types.String  `tfsdk:"image"`
+	FromSnapshot      types.String  `tfsdk:"from_snapshot"`
+	DiskOnly          types.Bool    `tfsdk:"disk_only"`
+	CPUs              types.Int64   `tfsdk:"cpus"`
+	Memory            types.Int64   `tfsdk:"memory"`
+	Env               types.Map     `tfsdk:"env"`
+	Workdir           types.String  `tfsdk:"workdir"`
+	User              types.String  `tfsdk:"user"`
+	Kernel            types.String  `tfsdk:"kernel"`
+	BootTimeout       types.Int64   `tfsdk:"boot_timeout"`
+	Cmd               types.List    `tfsdk:"cmd"`
+	Entrypoint        types.List    `tfsdk:"entrypoint"`
+	ImageCmd          types.Bool    `tfsdk:"image_cmd"`
+	Ports             types.List    `tfsdk:"ports"`
+	PublishedPorts    types.Map     `tfsdk:"published_ports"`
+	OnSecretViolation types.String  `tfsdk:"on_secret_violation"`
+	TLSBypass         types.List    `tfsdk:"tls_bypass"`
+	TLSUpstreamCA     types.List    `tfsdk:"tls_upstream_ca"`
+	Running           types.Bool    `tfsdk:"running"`
+	PluginProcess     types.List    `tfsdk:"plugin_process"`
+	SpawnedBy         types.String  `tfsdk:"spawned_by"`
+	Volume            []volumeModel `tfsdk:"volume"`
+	Secret            []secretModel `tfsdk:"secret"`
+	Network           *networkModel `tfsdk:"network"`
+	Plugin            []pluginModel `tfsdk:"plugin"`
+	Sync              *syncModel    `tfsdk:"sync"`
+}
+
+type volumeModel struct {
+	MountPath types.String `tfsdk:"mount_path"`
+	Backend   types.String `tfsdk:"backend"`
+	Source    types.String `tfsdk:"source"`
+	Size      types.Int64  `tfsdk:"size"`
+	Arg       types.String `tfsdk:"arg"`
+	Dir       types.String `tfsdk:"dir"`
+	ReadOnly  types.Bool   `tfsdk:"read_only"`
+	DirectIO  types.Bool   `tfsdk:"direct_io"`
+}
+
+type secretModel struct {
+	EnvName      types.String `tfsdk:"env_name"`
+	AllowedHost  types.String `tfsdk:"allowed_host"`
+	AllowedHosts types.List   `tfsdk:"allowed_hosts"`
+	Value        types.String `tfsdk:"value"`
+	ValueEnv     types.String `tfsdk:"value_env"`
+	ValueFile    types.String `tfsdk:"value_file"`
+	Placeholder  types.String `tfsdk:"placeholder"`
+}
+
+type networkModel struct {
+	Allow      types.List   `tfsdk:"allow"`
+	AllowCidr  types.List   `tfsdk:"allow_cidr"`
+	BlockCidr  types.List   `tfsdk:"block_cidr"`
+	DenyAll    types.Bool   `tfsdk:"deny_all"`
+	Nameserver types.String `tfsdk:"nameserver"`
+	Plugin     types.String `tfsdk:"plugin"`
+}
+
+type pluginModel struct {
+	Name        types.String `tfsdk:"name"`
+	LogDir      types.String `tfsdk:"log_dir"`
+	MaxExecPerS types.Int64  `tfsdk:"max_exec_per_s"`
+	Config      types.Map    `tfsdk:"config"`
+}
+
+type syncModel struct {
+	Enabled types.Bool `tfsdk:"enabled"`
+}
+
+// strings is a known list of strings' elements (nil for null or unknown).
+func listStrings(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	var out []string
+	diags.Append(l.ElementsAs(ctx, &out, false)...)
+	return out
+}
+
+func stringList(v []string) types.List {
+	if v == nil {
+		return types.ListNull(types.StringType)
+	}
+	elems := make([]attr.Value, len(v))
+	for i, s := range v {
+		elems[i] = types.StringValue(s)
+	}
+	return types.ListValueMust(types.StringType, elems)
+}
+
+func optString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+// secretHosts is a secret's hosts: allowed_host, then allowed_hosts.
+func secretHosts(ctx context.Context, s secretModel, diags *diag.Diagnostics) []string {
+	var hosts []string
+	if h := s.AllowedHost.ValueString(); h != "" {
+		hosts = append(hosts, h)
+	}
+	return append(hosts, listStrings(ctx, s.AllowedHosts, diags)...)
+}
+
+// createOptions are the Go SDK's options for the sandbox @m (its plan),
+// with @cfg's write-only secret values (they are in the configuration
+// only, never in the plan).
+func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diags *diag.Diagnostics) []msb.Option {
+	opts := []msb.Option{msb.Keep()}
+	if v := m.Image.ValueString(); v != "" {
+		opts = append(opts, msb.Image(v))
+	}
+	if v := m.CPUs.ValueInt64(); v > 0 {
+		opts = append(opts, msb.CPUs(uint(v)))
+	}
+	if v := m.Memory.ValueInt64(); v > 0 {
+		opts = append(opts, msb.MemoryMiB(uint64(v)))
+	}
+	if !m.Env.IsNull() && !m.Env.IsUnknown() {
+		env := map[string]string{}
+		diags.Append(m.Env.ElementsAs(ctx, &env, false)...)
+		keys := make([]string, 0, len(env))
+		for k := range env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			opts = append(opts, msb.Env(k, env[k]))
+		}
+	}
+	if v := m.BootTimeout.ValueInt64(); v > 0 {
+		opts = append(opts, msb.BootTimeout(time.Duration(v)*time.Second))
+	}
+	if m.FromSnapshot.ValueString() != "" {
+		if m.DiskOnly.ValueBool() {
+			opts = append(opts, msb.DiskOnly())
+		}
+		return opts // a restore takes nothing else (ValidateConfig says so)
+	}
+	if v := m.Workdir.ValueString(); v != "" {
+		opts = append(opts, msb.Workdir(v))
+	}
+	if v := m.User.ValueString(); v != "" {
+		opts = append(opts, msb.User(v))
+	}
+	if v := m.Kernel.ValueString(); v != "" {
+		opts = append(opts, msb.Kernel(v))
+	}
+	if v := listStrings(ctx, m.Cmd, diags); len(v) > 0 {
+		opts = append(opts, msb.Cmd(v...))
+	}
+	if !m.Entrypoint.IsNull() {
+		opts = append(opts, msb.Entrypoint(listStrings(ctx, m.Entrypoint, diags)...))
+	}
+	if m.ImageCmd.ValueBool() {
+		opts = append(opts, msb.ImageCmd())
+	}
+	if v := listStrings(ctx, m.Ports, diags); len(v) > 0 {
+		opts = append(opts, msb.Ports(v...))
+	}
+	if v := m.OnSecretViolation.ValueString(); v != "" {
+		opts = append(opts, msb.OnSecretViolation(v))
+	}
+	if v := listStrings(ctx, m.TLSBypass, diags); len(v) > 0 {
+		opts = append(opts, msb.TLSBypass(v...))
+	}
+	for _, pem := range listStrings(ctx, m.TLSUpstreamCA, diags) {
+		opts = append(opts, msb.TLSUpstreamCA([]byte(pem)))
+	}
+	for _, v := range m.Volume {
+		opts = append(opts, volumeOption(v))
+	}
+	for i, s := range m.Secret {
+		hosts := secretHosts(ctx, s, diags)
+		env := s.EnvName.ValueString()
+		value := types.StringNull()
+		if cfg != nil && i < len(cfg.Secret) {
+			value = cfg.Secret[i].Value
+		}
+		switch {
+		case !value.IsNull():
+			opts = append(opts, msb.SecretEnv(env, value.ValueString(), hosts...))
+		case s.ValueFile.ValueString() != "":
+			opts = append(opts, msb.SecretFromFile(env, s.ValueFile.ValueString(), hosts...))
+		case s.ValueEnv.ValueString() != "":
+			opts = append(opts, msb.SecretFromEnv(env, s.ValueEnv.ValueString(), hosts...))
+		default:
+			opts = append(opts, msb.SecretFromEnv(env, env, hosts...))
+		}
+	}
+	if n := m.Network; n != nil {
+		var nopts []msb.NetworkOption
+		if v := listStrings(ctx, n.Allow, diags); len(v) > 0 {
+			nopts = append(nopts, msb.Allow(v...))
+		}
+		if v := listStrings(ctx, n.AllowCidr, diags); len(v) > 0 {
+			nopts = append(nopts, msb.AllowCidr(v...))
+		}
+		if v := listStrings(ctx, n.BlockCidr, diags); len(v) > 0 {
+			nopts = append(nopts, msb.BlockCidr(v...))
+		}
+		if n.DenyAll.ValueBool() {
+			nopts = append(nopts, msb.DenyAll())
+		}
+		if v := n.Nameserver.ValueString(); v != "" {
+			nopts = append(nopts, msb.Nameserver(v))
+		}
+		if v := n.Plugin.ValueString(); v != "" {
+			nopts = append(nopts, msb.NetPlugin(v))
+		}
+		opts = append(opts, msb.Network(nopts...))
+	}
+	return opts
+}
+
+func volumeOption(v volumeModel) msb.Option {
+	var vopts []msb.VolumeOption
+	if v.ReadOnly.ValueBool() {
+		vopts = append(vopts, msb.ReadOnly())
+	}
+	if v.DirectIO.ValueBool() {
+		vopts = append(vopts, msb.DirectIO())
+	}
+	src, size := v.Source.ValueString(), uint64(v.Size.ValueInt64())
+	var backend any
+	switch v.Backend.ValueString() {
+	case "passthrough":
+		backend = msb.NewPassthrough(src)
+	case "memory":
+		backend = &msb.MemFs{SizeMiB: size}
+	case "overlay":
+		backend = &msb.OverlayFs{Dir: src, SizeMiB: size}
+	case "named":
+		backend = msb.NewNamedVolume(src)
+	case "plugin":
+		backend = &msb.PluginFs{Path: src, Arg: v.Arg.ValueString(), Dir: v.Dir.ValueString()}
+	}
+	return msb.Volume(v.MountPath.ValueString(), backend, vopts...)
+}
+
+// ---- the record, read back ----------------------------------------------------
+
+// inspectDoc is what the provider reads of msb inspect's document.
+type inspectDoc struct {
+	Name      string `json:"name"`
+	Image     string `json:"image"`
+	Status    string `json:"status"`
+	CPUs      int64  `json:"cpus"`
+	MemoryMiB int64  `json:"memory_mib"`
+	Config    struct {
+		Env           []string `json:"env"`
+		Workdir       string   `json:"workdir"`
+		User          string   `json:"user"`
+		Entrypoint    []string `json:"entrypoint"`
+		Cmd           []string `json:"cmd"`
+		ImageRef      string   `json:"image_ref"`
+		BootTimeoutMs int64    `json:"boot_timeout_ms"`
+		Kernel        string   `json:"kernel"`
+		FromSnapshot  string   `json:"from_snapshot"`
+		Net           struct {
+			Allow     []string `json:"allow"`
+			AllowCidr []string `json:"allow_cidr"`
+			BlockCidr []string `json:"block_cidr"`
+			DenyAll   bool     `json:"deny_all"`
+			DNS       string   `json:"dns"`
+			Ports     []string `json:"ports"`
+			Plugin    string   `json:"plugin"`
+		} `json:"net"`
+		Volumes []struct {
+			Guest    string `json:"guest"`
+			Kind     string `json:"kind"`
+			Source   string `json:"source"`
+			Volume   string `json:"volume"`
+			Arg      string `json:"arg"`
+			Dir      string `json:"dir"`
+			SizeMiB  int64  `json:"size_mib"`
+			Overlay  int64  `json:"overlay_mib"`
+			ReadOnly bool   `json:"ro"`
+			Direct   bool   `json:"direct"`
+		} `json:"volumes"`
+		Secrets []struct {
+			Env         string   `json:"env"`
+			Hosts       []string `json:"hosts"`
+			Source      string   `json:"source"`
+			Placeholder string   `json:"placeholder"`
+			Ref         string   `json:"ref"`
+		} `json:"secrets"`
+		SecretViolation string   `json:"secret_violation"`
+		TLSBypass       []string `json:"tls_bypass"`
+		TLSUpstreamCA   []string `json:"tls_upstream_ca"`
+	} `json:"config"`
+	Runtime struct {
+		Ports []struct {
+			HostIP    string `json:"host_ip"`
+			HostPort  int    `json:"host_port"`
+			GuestPort int    `json:"guest_port"`
+			Proto     string `json:"proto"`
+		} `json:"ports"`
+	} `json:"runtime"`
+}
+
+func inspect(ctx context.Context, name string) (*inspectDoc, error) {
+	sb, err := msb.GetSandbox(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer sb.Close()
+	raw, err := sb.Inspect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var d inspectDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("sandbox %s: msb inspect's document: %w", name, err)
+	}
+	return &d, nil
+}
+
+func isRunning(status string) bool {
+	return status == "starting" || status == "running" || status == "stopping"
+}
+
+// refresh sets what the record says and the configuration does not fix:
+// status, the computed defaults, placeholders and bound ports.
+func (m *sandboxModel) refresh(d *inspectDoc) {
+	m.ID = types.StringValue(d.Name)
+	m.Name = types.StringValue(d.Name)
+	m.Running = types.BoolValue(isRunning(d.Status))
+	if m.Image.IsNull() || m.Image.IsUnknown() {
+		m.Image = types.StringValue(d.Image)
+	}
+	m.CPUs = types.Int64Value(d.CPUs)
+	m.Memory = types.Int64Value(d.MemoryMiB)
+	if m.Kernel.IsNull() || m.Kernel.IsUnknown() {
+		m.Kernel = optString(d.Config.Kernel)
+	}
+	if m.BootTimeout.IsNull() || m.BootTimeout.IsUnknown() {
+		m.BootTimeout = types.Int64Value(d.Config.BootTimeoutMs / 1000)
+	}
+	ports := map[string]attr.Value{}
+	if isRunning(d.Status) {
+		for _, p := range d.Runtime.Ports {
+			ports[fmt.Sprintf("%d/%s", p.GuestPort, p.Proto)] =
+				types.StringValue(fmt.Sprintf("%s:%d", p.HostIP, p.HostPort))
+		}
+	}
+	m.PublishedPorts = types.MapValueMust(types.StringType, ports)
+	byEnv := map[string]string{}
+	for _, s := range d.Config.Secrets {
+		byEnv[s.Env] = s.Placeholder
+	}
+	for i := range m.Secret {
+		m.Secret[i].Placeholder = optString(byEnv[m.Secret[i].EnvName.ValueString()])
+		m.Secret[i].Value = types.StringNull() // write-only: never in the state
+	}
+}
+
+// fromRecord fills every attribute from the record: an import, where the
+// state holds the name only.
+func (m *sandboxModel) fromRecord(d *inspectDoc) {
+	c := &d.Config
+	*m = sandboxModel{
+		Image:             types.StringValue(d.Image),
+		FromSnapshot:      optString(c.FromSnapshot),
+		Workdir:           optString(c.Workdir),
+		User:              optString(c.User),
+		OnSecretViolation: optString(c.SecretViolation),
+		Cmd:               types.ListNull(types.StringType),
+		Entrypoint:        types.ListNull(types.StringType),
+		Ports:             types.ListNull(types.StringType),
+		TLSBypass:         types.ListNull(types.StringType),
+		TLSUpstreamCA:     types.ListNull(types.StringType),
+		PluginProcess:     types.ListNull(types.StringType),
+		Env:               types.MapNull(types.StringType),
+	}
+	if len(c.Cmd) > 0 {
+		m.Cmd = stringList(c.Cmd)
+	}
+	if len(c.Entrypoint) > 0 {
+		m.Entrypoint = stringList(c.Entrypoint)
+	}
+	if len(c.Net.Ports) > 0 {
+		m.Ports = stringList(c.Net.Ports)
+	}
+	if len(c.TLSBypass) > 0 {
+		m.TLSBypass = stringList(c.TLSBypass)
+	}
+	if len(c.TLSUpstreamCA) > 0 {
+		m.TLSUpstreamCA = stringList(c.TLSUpstreamCA)
+	}
+	secretEnv := map[string]bool{}
+	for _, s := range c.Secrets {
+		secretEnv[s.Env] = true
+		sm := secretModel{EnvName: types.StringValue(s.Env), AllowedHosts: types.ListNull(types.StringType)}
+		if len(s.Hosts) > 0 {
+			sm.AllowedHost = types.StringValue(s.Hosts[0])
+		}
+		if len(s.Hosts) > 1 {
+			sm.AllowedHosts = stringList(s.Hosts[1:])
+		}
+		switch s.Source {
+		case "env":
+			if s.Ref != s.Env {
+				sm.ValueEnv = types.StringValue(s.Ref)
+			}
+		case "file":
+			sm.ValueFile = types.StringValue(s.Ref)
+		}
+		m.Secret = append(m.Secret, sm)
+	}
+	env := map[string]attr.Value{}
+	for _, kv := range c.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		if !secretEnv[k] {
+			env[k] = types.StringValue(v)
+		}
+	}
+	if len(env) > 0 {
+		m.Env = types.MapValueMust(types.StringType, env)
+	}
+	for _, v := range c.Volumes {
+		vm := volumeModel{MountPath: types.StringValue(v.Guest)}
+		if v.ReadOnly {
+			vm.ReadOnly = types.BoolValue(true)
+		}
+		if v.Direct {
+			vm.DirectIO = types.BoolValue(true)
+		}
+		switch v.Kind {
+		case "host":
+			vm.Backend, vm.Source = types.StringValue("passthrough"), types.StringValue(v.Source)
+			if v.Overlay > 0 {
+				vm.Backend, vm.Size = types.StringValue("overlay"), types.Int64Value(v.Overlay)
+			}
+		case "memory":
+			vm.Backend, vm.Size = types.StringValue("memory"), types.Int64Value(v.SizeMiB)
+		case "volume":
+			vm.Backend, vm.Source = types.StringValue("named"), types.StringValue(v.Volume)
+		case "plugin":
+			vm.Backend, vm.Source = types.StringValue("plugin"), types.StringValue(v.Source)
+			vm.Arg, vm.Dir = optString(v.Arg), optString(v.Dir)
+		default:
+			continue
+		}
+		m.Volume = append(m.Volume, vm)
+	}
+	n := c.Net
+	if len(n.Allow)+len(n.AllowCidr)+len(n.BlockCidr) > 0 || n.DenyAll || n.DNS != "" || n.Plugin != "" {
+		m.Network = &networkModel{Allow: types.ListNull(types.StringType),
+			AllowCidr: types.ListNull(types.StringType), BlockCidr: types.ListNull(types.StringType),
+			Nameserver: optString(n.DNS), Plugin: optString(n.Plugin)}
+		if len(n.Allow) > 0 {
+			m.Network.Allow = stringList(n.Allow)
+		}
+		if len(n.AllowCidr) > 0 {
+			m.Network.AllowCidr = stringList(n.AllowCidr)
+		}
+		if len(n.BlockCidr) > 0 {
+			m.Network.BlockCidr = stringList(n.BlockCidr)
+		}
+		if n.DenyAll {
+			m.Network.DenyAll = types.BoolValue(true)
+		}
+	}
+	if m.FromSnapshot.ValueString() != "" {
+		m.Image = types.StringValue(d.Image)
+	}
+	m.refresh(d)
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

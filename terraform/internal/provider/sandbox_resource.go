@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+type sandboxResource struct{}
+
+var (
+	_ resource.ResourceWithImportState    = (*sandboxResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*sandboxResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*sandboxResource)(nil)
+)
+
+func newSandboxResource() resource.Resource { return &sandboxResource{} }
+
+func (r *sandboxResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_sandbox"
+}
+
+// sdkError is a diagnostic for an error of the Go SDK: libmsb's message
+// says what happened and what to do.
+func sdkError(diags *diag.Diagnostics, summary string, err error) {
+	diags.AddError(summary, err.Error())
+}
+
+func (r *sandboxResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan, cfg sandboxModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := plan.Name.ValueString()
+	opts := createOptions(ctx, &plan, &cfg, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var sb *msb.Sandbox
+	var err error
+	if snap := plan.FromSnapshot.ValueString(); snap != "" {
+		var s *msb.Snapshot
+		if s, err = msb.GetSnapshot(ctx, snap); err == nil {
+			sb, err = s.Restore(ctx, name, opts...)
+		}
+	} else {
+		sb, err = msb.NewSandboxContext(ctx, name, opts...)
+	}
+	if err != nil {
+		// A boot that failed leaves a failed sandbox behind; Terraform
+		// would not know it, and the next apply would find the name taken.
+		if !errors.Is(err, msb.ErrAlreadyExists) {
+			if left, gerr := msb.GetSandbox(ctx, name); gerr == nil {
+				_ = left.Remove(ctx)
+			}
+		}
+		sdkError(&resp.Diagnostics, "Cannot create sandbox "+name, err)
+		return
+	}
+	sb.Close() // Keep: the handle goes, the sandbox stays
+	if !plan.Running.ValueBool() {
+		if err := stopSandbox(ctx, name); err != nil {
+			sdkError(&resp.Diagnostics, "Cannot stop sandbox "+name, err)
+		}
+	}
+	d, err := inspect(ctx, name)
+	if err != nil {
+		sdkError(&resp.Diagnostics, "Cannot read sandbox "+name, err)
+		return
+	}
+	plan.refresh(d)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func stopSandbox(ctx context.Context, name string) error {
+	sb, err := msb.GetSandbox(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	return sb.Stop(ctx)
+}
+
+func (r *sandboxResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m sandboxModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	d, err := inspect(ctx, m.Name.ValueString())
+	if errors.Is(err, msb.ErrNotFound) {
+		resp.State.RemoveResource(ctx) // removed outside Terraform: the plan makes it again
+		return
+	}
+	if err != nil {
+		sdkError(&resp.Diagnostics, "Cannot read sandbox "+m.Name.ValueString(), err)
+		return
+	}
+	if m.Image.IsNull() { // an import: the state holds the name only
+		m.fromRecord(d)
+	} else {
+		m.refresh(d)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update changes what can change in place: whether the sandbox runs.
+// Every other attribute forces a replacement.
+func (r *sandboxResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state sandboxModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := plan.Name.ValueString()
+	if plan.Running.ValueBool() != state.Running.ValueBool() {
+		sb, err := msb.GetSandbox(ctx, name)
+		if err != nil {
+			sdkError(&resp.Diagnostics, "Cannot find sandbox "+name, err)
+			return
+		}
+		if plan.Running.ValueBool() {
+			err = sb.Start(ctx)
+		} else {
+			err = sb.Stop(ctx)
+		}
+		sb.Close()
+		if err != nil {
+			sdkError(&resp.Diagnostics, "Cannot change whether sandbox "+name+" runs", err)
+			return
+		}
+	}
+	d, err := inspect(ctx, name)
+	if err != nil {
+		sdkError(&resp.Diagnostics, "Cannot read sandbox "+name, err)
+		return
+	}
+	plan.refresh(d)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *sandboxResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m sandboxModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := m.Name.ValueString()
+	sb, err := msb.GetSandbox(ctx, name)
+	if errors.Is(err, msb.ErrNotFound) {
+		return
+	}
+	if err == nil {
+		err = sb.Remove(ctx)
+	}
+	if err != nil && !errors.Is(err, msb.ErrNotFound) {
+		sdkError(&resp.Diagnostics, "Cannot remove sandbox "+name, err)
+	}
+}
+
+func (r *sandboxResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if err := msb.ValidName(req.ID); err != nil {
+		resp.Diagnostics.AddError("Cannot import sandbox", "import takes the sandbox's name: "+err.Error())
+		return
+	}
+	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
+}
+
+// ModifyPlan: starting again a sandbox with a secret given by value
+// cannot be done (libmsb keeps the value nowhere), so the plan replaces
+// it instead, saying why.
+func (r *sandboxResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+		return
+	}
+	var plan, state, cfg sandboxModel
+	var d diag.Diagnostics
+	d.Append(req.Plan.Get(ctx, &plan)...)
+	d.Append(req.State.Get(ctx, &state)...)
+	d.Append(req.Config.Get(ctx, &cfg)...)
+	if d.HasError() {
+		return // unknown blocks: decided at apply
+	}
+	if state.Running.ValueBool() || !plan.Running.ValueBool() {
+		return
+	}
+	for _, s := range cfg.Secret {
+		if !s.Value.IsNull() {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("running"))
+			resp.Diagnostics.AddAttributeWarning(path.Root("running"),
+				"Sandbox "+plan.Name.ValueString()+" is replaced to run again",
+				"It is stopped, and its secret "+s.EnvName.ValueString()+" is given by value, "+
+					"which is kept nowhere, so it cannot be started again. Give the value with "+
+					"value_env or value_file to have a stopped sandbox started instead.")
+			return
+		}
+	}
+}
+
+// ValidateConfig refuses what cannot be served, before anything is made.
+func (r *sandboxResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m sandboxModel
+	var d diag.Diagnostics
+	d.Append(req.Config.Get(ctx, &m)...)
+	if d.HasError() {
+		return // unknown blocks (dynamic, for_each on unknowns): checked at apply
+	}
+	validateSandbox(ctx, &m, &resp.Diagnostics)
+}
+
+// pending are the attributes of features not served yet, and why.
+var pending = map[string]string{
+	"plugin": "Plugins from the plugin registry are not in libmsb and the Go SDK yet. " +
+		"Network hooks load from C with network { plugin = \"hooks.so\" }, filesystems " +
+		"with volume { backend = \"plugin\" }.",
+	"plugin_process": "Out-of-process plugins are not in libmsb and the Go SDK yet.",
+	"spawned_by": "Spawning peer sandboxes from inside a sandbox is not in libmsb and the " +
+		"Go SDK yet; declare the sandbox without spawned_by to have the host make it.",
+	"sync": "Push on stop (msb run --sync) is in libmsb but not in the Go SDK yet; " +
+		"push with msb push meanwhile.",
+}
+
+func refusePending(diags *diag.Diagnostics, attr string) {
+	diags.AddAttributeError(path.Root(attr), "microsandbox_sandbox: "+attr+" is not supported yet",
+		pending[attr])
+}
+
+func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnostics) {
+	if len(m.Plugin) > 0 {
+		refusePending(diags, "plugin")
+	}
+	if !m.PluginProcess.IsNull() {
+		refusePending(diags, "plugin_process")
+	}
+	if !m.SpawnedBy.IsNull() {
+		refusePending(diags, "spawned_by")
+	}
+	if m.Sync != nil && m.Sync.Enabled.ValueBool() {
+		refusePending(diags, "sync")
+	}
+	if m.FromSnapshot.IsNull() {
+		if !m.DiskOnly.IsNull() {
+			diags.AddAttributeError(path.Root("disk_only"), "disk_only needs from_snapshot",
+				"disk_only says how a snapshot is restored; set from_snapshot too, or drop it.")
+		}
+	} else {
+		var bad []string
+		for attr, set := range map[string]bool{
+			"image": !m.Image.IsNull(), "workdir": !m.Workdir.IsNull(), "user": !m.User.IsNull(),
+			"kernel": !m.Kernel.IsNull(), "cmd": !m.Cmd.IsNull(), "entrypoint": !m.Entrypoint.IsNull(),
+			"image_cmd": !m.ImageCmd.IsNull(), "ports": !m.Ports.IsNull(),
+			"on_secret_violation": !m.OnSecretViolation.IsNull(), "tls_bypass": !m.TLSBypass.IsNull(),
+			"tls_upstream_ca": !m.TLSUpstreamCA.IsNull(), "volume": len(m.Volume) > 0,
+			"secret": len(m.Secret) > 0, "network": m.Network != nil,
+		} {
+			if set {
+				bad = append(bad, attr)
+			}
+		}
+		if len(bad) > 0 {
+			sortStrings(bad)
+			diags.AddAttributeError(path.Root("from_snapshot"), "Settings a restore cannot take",
+				fmt.Sprintf("A sandbox restored from a snapshot has the snapshot's settings; it takes "+
+					"env, cpus, memory, boot_timeout and disk_only only, not %s.", strings.Join(bad, ", ")))
+		}
+	}
+	for i, v := range m.Volume {
+		validateVolume(i, v, diags)
+	}
+	for i, s := range m.Secret {
+		p := path.Root("secret").AtListIndex(i)
+		n := 0
+		for _, set := range []bool{!s.Value.IsNull(), !s.ValueEnv.IsNull(), !s.ValueFile.IsNull()} {
+			if set {
+				n++
+			}
+		}
+		if n > 1 {
+			diags.AddAttributeError(p, "A secret has one source",
+				"Give the value by one of value, value_env and value_file (none: the provider's "+
+					"environment variable named env_name).")
+		}
+		if s.AllowedHost.IsNull() && s.AllowedHosts.IsNull() {
+			diags.AddAttributeError(p.AtName("allowed_host"), "A secret needs its host",
+				"Say where the value may be sent: allowed_host = \"api.example.com\" (or "+
+					"allowed_hosts); it is swapped in nowhere else.")
+		}
+	}
+	if v := m.OnSecretViolation.ValueString(); v != "" && v != "block" && v != "log" && v != "allow" {
+		diags.AddAttributeError(path.Root("on_secret_violation"), "Unknown on_secret_violation",
+			fmt.Sprintf("%q is none of block, log and allow.", v))
+	}
+}
+
+func validateVolume(i int, v volumeModel, diags *diag.Diagnostics) {
+	p := path.Root("volume").AtListIndex(i)
+	if v.Backend.IsUnknown() {
+		return
+	}
+	b := v.Backend.ValueString()
+	needSource := map[string]bool{"passthrough": true, "overlay": true, "named": true, "plugin": true}
+	switch b {
+	case "passthrough", "overlay", "named", "plugin", "memory":
+	default:
+		diags.AddAttributeError(p.AtName("backend"), "Unknown volume backend",
+			fmt.Sprintf("%q is none of passthrough, memory, overlay, named and plugin.", b))
+		return
+	}
+	if needSource[b] && v.Source.IsNull() {
+		diags.AddAttributeError(p.AtName("source"), "The "+b+" backend needs a source",
+			map[string]string{"passthrough": "source is the host directory.",
+				"overlay": "source is the host directory.", "named": "source is the named volume.",
+				"plugin": "source is the plugin's shared object."}[b])
+	}
+	if b == "memory" && !v.Source.IsNull() {
+		diags.AddAttributeError(p.AtName("source"), "A memory volume has no source",
+			"It is host RAM: drop source (size says how much).")
+	}
+	if !v.Size.IsNull() && b != "memory" && b != "overlay" {
+		diags.AddAttributeError(p.AtName("size"), "size is for memory and overlay volumes",
+			"Only RAM-backed volumes take a size; a named volume's is the microsandbox_volume's.")
+	}
+	if (!v.Arg.IsNull() || !v.Dir.IsNull()) && b != "plugin" {
+		diags.AddAttributeError(p, "arg and dir are for plugin volumes", "Drop them, or use backend = \"plugin\".")
+	}
+}
