@@ -210,6 +210,8 @@ json_object *proj_sandbox_json(const struct msb_project *p,
 		json_object_object_add(o, "healthcheck", h);
 	}
 	add_str(o, "restart", restart_names[s->restart]);
+	if (s->sync)
+		json_object_object_add(o, "sync", json_object_new_boolean(1));
 	if (s->hash[0])
 		add_str(o, "hash", s->hash);
 	return o;

@@ -92,6 +92,8 @@ struct proj_sandbox {
 	size_t ndeps;
 	struct proj_health *health;
 	enum proj_restart restart;
+	int sync;           /* pushed to the remote whenever a stop, down
+			     * or restart stops it (msb_sandbox_set_sync) */
 	char **ca_files;    /* tls.upstream_ca as written (resolved) */
 	char hash[65];      /* sha256 of its resolved definition */
 };

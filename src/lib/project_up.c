@@ -295,6 +295,21 @@ static int restore(struct run *run, const struct proj_sandbox *s,
 	return r;
 }
 
+/* no_remote() - a sandbox that syncs is made only where it can push:
+ * with a remote (msb_remote_get()); 0, or the error saying so. */
+static int no_remote(const struct proj_sandbox *s, msb_error *err)
+{
+	char remote[512];
+	msb_error e = { 0 };
+
+	if (msb_remote_get(remote, sizeof(remote), NULL, &e) == 0)
+		return 0;
+	return msb_fail(err, MSB_E_INVALID, "sandbox %s has sync: true, and there is "
+		 "no remote to push it to: set one with 'msb remote set "
+		 "REGISTRY[/NAMESPACE]' (or $MSB_REMOTE), or leave sync out "
+		 "(%s)", s->key, e.message);
+}
+
 enum { JOB_PENDING, JOB_RUNNING, JOB_DONE, JOB_FAILED };
 
 struct job {
@@ -343,6 +358,8 @@ static int up_one(struct job *j)
 				r = 0;
 			done = "started";
 		}
+	} else if (s->sync && (r = no_remote(s, err)) < 0) {
+		done = NULL;
 	} else {
 		if (found) {
 			say(run, s, NULL, "recreating", 0,
@@ -364,6 +381,10 @@ static int up_one(struct job *j)
 	}
 	json_object_put(pj);
 	msb_row_free(&row);
+	/* sync is the record's, set at every up: an edit needs no new
+	 * sandbox (it is not in the hash) */
+	if (r == 0)
+		r = msb_sandbox_set_sync(s->name, s->sync, err);
 	if (r == 0 && done)
 		say(run, s, NULL, done, msb_now_ms() - t0, detail);
 	if (r == 0 && j->need_health)
@@ -686,7 +707,8 @@ MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
 			continue;
 		if (msb_status_is_live(m[i].status)) {
 			say(&run, s, m[i].name, "stopping", 0, NULL);
-			r = msb_sandbox_stop(m[i].name, timeout, NULL, &e);
+			r = msb_sandbox_stop_sync(m[i].name, timeout, NULL,
+						  NULL, NULL, &e);
 			if (r < 0 && r != -EALREADY && r != MSB_E_NOT_FOUND) {
 				if (!rc)
 					rc = msb_fail(err, r, "%s", e.message);
@@ -741,6 +763,8 @@ static int stop_all(struct run *run, struct member *m, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		msb_error e = { 0 };
+		msb_sync_info pushed = { 0 };
+		char detail[700];
 		uint64_t t0 = msb_now_ms();
 		const struct proj_sandbox *s = m[i].in_file >= 0 ?
 			&p->sbs[m[i].in_file] : NULL;
@@ -749,13 +773,18 @@ static int stop_all(struct run *run, struct member *m, size_t n,
 		if (!wanted(o, &m[i]) || !msb_status_is_live(m[i].status))
 			continue;
 		say(run, s, m[i].name, "stopping", 0, NULL);
-		r = msb_sandbox_stop(m[i].name, timeout, NULL, &e);
+		r = msb_sandbox_stop_sync(m[i].name, timeout, NULL, &pushed,
+					  NULL, &e);
 		if (r < 0 && r != -EALREADY) {
 			if (!rc)
 				rc = msb_fail(err, r, "%s", e.message);
 			continue;
 		}
-		say(run, s, m[i].name, "stopped", msb_now_ms() - t0, NULL);
+		if (pushed.name[0])
+			snprintf(detail, sizeof(detail), "pushed to %s",
+				 pushed.reference);
+		say(run, s, m[i].name, "stopped", msb_now_ms() - t0,
+		    pushed.name[0] ? detail : NULL);
 	}
 	return rc;
 }

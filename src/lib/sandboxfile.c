@@ -981,7 +981,7 @@ static int load_doc(struct sf *s, const char *text, size_t len)
 		/* What makes the sandbox: its scripts (but start),
 		 * dependencies and health check change none of it. */
 		static const char *const keep_out[] = { "depends_on",
-			"healthcheck", "scripts", "restart", "hash", "name" };
+			"healthcheck", "scripts", "restart", "sync", "hash", "name" };
 		unsigned char md[32];
 		unsigned mdlen = 0;
 		const char *txt;

@@ -542,8 +542,7 @@ static int f_scripts(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 static int f_sync(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 		  const char *path)
 {
-	return sf_fail(s, k, path, "not supported yet: this msb cannot sync a "
-		    "sandbox to a registry; leave sync out");
+	return sf_bool(s, v, path, &SB(o)->sync);
 }
 
 static const struct field sandbox_fields[] = {
@@ -634,7 +633,7 @@ int sf_sandbox(struct sf *s, struct proj_sandbox *sb, yaml_node_t *k,
 			 "sandbox keeps its snapshot's settings (with it: "
 			 "cpus, memory, env, env_file, boot_timeout, "
 			 "command, scripts, depends_on, healthcheck, "
-			 "restart)", c.nd.restore_bad_key);
+			 "restart, sync)", c.nd.restore_bad_key);
 	if (r == 0 && c.nd.command && c.nd.start)
 		r = sf_fail(s, c.nd.start, path, "give command or scripts.start, "
 			 "not both (both are what up runs)");

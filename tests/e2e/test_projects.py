@@ -424,3 +424,40 @@ sandboxes:
         assert cmd.get("restarts", 0) >= 1, cmd
     finally:
         p("down", "--timeout", "0")
+
+
+def test_sync_pushes_when_stopped(msb, python_ref, tmp_path):
+    """sync: true, as msb run --sync: refused before anything is made
+    without a remote; with one (a registry on 127.0.0.1), the sandbox's
+    record syncs, and stop pushes it there once it is down."""
+    reg = python_ref.split("/")[0]
+    name = unique("syncp")
+    (tmp_path / "Sandboxfile").write_text(
+        f"name: {name}\nsandboxes:\n  box:\n    sync: true\n")
+    p = Project(msb, tmp_path, name)
+    r = p("up", "-d")
+    assert r.returncode == 1, r
+    assert b"sandbox box has sync: true, and there is no remote" in r.stderr, r
+    assert p.ps()["box"]["state"] == "missing"
+    env = dict(msb.env, MSB_REMOTE=f"{reg}/projsync")
+
+    def project(*args):
+        return subprocess.run([MSB, "project", *args], capture_output=True,
+                              env=env, cwd=tmp_path, timeout=600)
+    try:
+        r = project("up", "-d")
+        assert r.returncode == 0, r
+        cfg = json.loads(msb.out("inspect", f"{name}-box"))["config"]
+        assert cfg.get("sync") is True, cfg
+        r = project("stop", "--format", "json")
+        assert r.returncode == 0, r
+        stopped = [json.loads(l) for l in r.stdout.decode().splitlines()
+                   if json.loads(l)["event"] == "stopped"]
+        want = f"pushed to {reg}/projsync/{name}-box:latest"
+        assert [e["detail"] for e in stopped] == [want], r.stdout
+        with urllib.request.urlopen(
+                f"http://{reg}/v2/projsync/{name}-box/tags/list",
+                timeout=30) as t:
+            assert json.load(t)["tags"] == ["latest"]
+    finally:
+        project("down", "--timeout", "0")

@@ -250,6 +250,7 @@ TEST(project_every_key)
 		" retries: 5, start_period: 1m }\n"
 		"    scripts: { test: [make, test] }\n"
 		"    restart: on-failure\n"
+		"    sync: true\n"
 		"  b:\n"
 		"    <<: *base\n"
 		"    depends_on: { a: { condition: healthy } }\n"
@@ -326,6 +327,8 @@ TEST(project_every_key)
 		CHECK_EQ_INT(a->health->start_period_ms, 60000);
 	}
 	CHECK_EQ_INT(a->restart, PROJ_RESTART_ON_FAILURE);
+	CHECK_EQ_INT(a->sync, 1);
+	CHECK_STR(jpath(c, "sandboxes.a.sync"), "true");
 	CHECK_STR(jpath(c, "sandboxes.b.depends_on.0.condition"), "healthy");
 	/* YAML 1.1's merge key, as Compose files use it */
 	CHECK_EQ_INT(proj_find(p, "b")->cfg.cpus, 2);
@@ -460,7 +463,9 @@ static const struct {
 	{ "sandboxes:\n  a:\n    boot_timeout: 0s\n",
 	  "3:19: sandboxes.a.boot_timeout: invalid boot timeout" },
 	{ "sandboxes:\n  a:\n    sync: {to: x}\n",
-	  "3:5: sandboxes.a.sync: not supported yet" },
+	  "3:11: sandboxes.a.sync: " },
+	{ "sandboxes:\n  a:\n    sync: 'true'\n",
+	  "3:11: sandboxes.a.sync: " },
 	{ "sandboxes:\n  a:\n    image: x\n    image: y\n",
 	  "4:5: sandboxes.a: 'image' is given twice (first at line 3)" },
 	{ "sandboxes: {a: {}, a: {}}\n",
@@ -524,7 +529,7 @@ TEST(project_errors_name_line_and_column)
 }
 
 /* 'up' recreates what changed: an edit changes that sandbox's hash only;
- * scripts (but start), depends_on and healthcheck change none. */
+ * scripts (but start), depends_on, healthcheck and sync change none. */
 TEST(project_hash_follows_definition)
 {
 	static const char *const base =
@@ -542,6 +547,7 @@ TEST(project_hash_follows_definition)
 		{ ", scripts: {start: x}", "", 1, 0 },
 		{ ", healthcheck: {test: x}", ", depends_on: [a]", 0, 0 },
 		{ ", ports: [80]", "", 1, 0 },
+		{ ", sync: true", "", 0, 0 },
 	};
 	char dir[256], ha[65] = "", hb[65] = "";
 
