@@ -96,7 +96,7 @@ def sandboxes(c):
 
 
 def call(c, *args, check=0):
-    p = subprocess.run([c.client, "-a", c.sock, *args], capture_output=True, text=True,
+    p = subprocess.run([c.client, "-a", c.sock, "-hostname", "p1", *args], capture_output=True, text=True,
                        env=c.env, timeout=240)
     if check is not None and p.returncode != check:
         raise AssertionError(f"criclient {' '.join(args)} exited {p.returncode}, wanted {check}\n"

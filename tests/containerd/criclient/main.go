@@ -3,7 +3,7 @@
 // criclient speaks the kubelet's side of the CRI (runtime.v1) to a
 // containerd, one call a run, as crictl does, for tests/e2e/test_cri.py:
 //
-//	criclient -a SOCK runp NAME HANDLER LOGDIR [KEY=VALUE...]   prints the pod's id
+//	criclient -a SOCK [-hostname H] runp NAME HANDLER LOGDIR [KEY=VALUE...]   prints the pod's id
 //	criclient -a SOCK create POD NAME IMAGE LOGDIR -- ARGS...    prints the container's id
 //	criclient -a SOCK start|stop|rm ID
 //	criclient -a SOCK exec ID -- ARGS...                         its output; exits with its status
@@ -27,10 +27,12 @@ import (
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
+var hostname = flag.String("hostname", "", "the pod's hostname (none: the node's, which runc needs on the node's network)")
+
 func podConfig(name, logdir string, ann map[string]string) *cri.PodSandboxConfig {
 	return &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: name + "-uid", Namespace: "default"},
-		Hostname:     name,
+		Hostname:     *hostname,
 		LogDirectory: logdir,
 		Annotations:  ann,
 		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
