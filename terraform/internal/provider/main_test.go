@@ -72,6 +72,11 @@ func TestMain(m *testing.M) {
 		os.Setenv("TF_CLI_ARGS_apply", "-parallelism=2")
 		os.Setenv("TF_CLI_ARGS_destroy", "-parallelism=2")
 		os.Setenv("CHECKPOINT_DISABLE", "1")
+		// A CLI configuration of our own (empty): the user's may install
+		// providers from elsewhere, or name a file that is not there.
+		rc := filepath.Join(home, "cli.tfrc")
+		os.WriteFile(rc, nil, 0o644)
+		os.Setenv("TF_CLI_CONFIG_FILE", rc)
 	}
 	code := m.Run()
 	ctx := context.Background()

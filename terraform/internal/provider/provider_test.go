@@ -8,6 +8,8 @@ package provider
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -368,5 +370,29 @@ func TestUnitPlan(t *testing.T) {
 	}
 	if strings.Contains(planned.String(), "hunter2") {
 		t.Errorf("the secret's value is in the planned state: %s", planned)
+	}
+}
+
+// TestUnitDocs: the committed reference (docs/) is what the schema says
+// now; `go run ./internal/gendocs` brings it up to date.
+func TestUnitDocs(t *testing.T) {
+	docs, err := Docs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range docs {
+		got, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+		if err != nil || string(got) != want {
+			t.Errorf("docs/%s is not current (%v): run `go run ./internal/gendocs` in terraform/", name, err)
+		}
+	}
+	for _, want := range []string{"resources/sandbox.md", "resources/snapshot.md", "resources/volume.md",
+		"data-sources/images.md", "data-sources/sandboxes.md"} {
+		if docs[want] == "" {
+			t.Errorf("no docs/%s", want)
+		}
+	}
+	if !strings.Contains(docs["resources/sandbox.md"], "- `value` (String, Sensitive, Write-only)") {
+		t.Errorf("the sandbox's page does not show secret.value as write-only")
 	}
 }
