@@ -117,6 +117,16 @@ def test_exec_kill_delete_two_at_once(ctrd):
     p = ctrd.ctr("task", "exec", "--exec-id", "e4", "--user", "1000", "--cwd", "/home/user",
                  "a", "sh", "-c", "id -u; id -g; pwd")
     assert p.stdout.decode().split() == ["1000", "1000", "/home/user"]
+    # a terminal of the size of ctr's (script(1) gives ctr one)
+    cmd = (f"stty cols 123 rows 45; ctr -a {ctrd.sock} -n msbtest task exec -t --exec-id t a "
+           "sh -c 'test -t 0 && echo tty; stty size; exit 9'")
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=ctrd.env, capture_output=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 9, p
+    assert p.stdout.replace(b"\r", b"").split()[-2:] == [b"45", b"123"] and b"tty" in p.stdout, p
+    # the pod's VM as cgroup v1 metrics
+    m = ctrd.ctr("task", "metrics", "a").stdout.decode()
+    assert "memory.usage_in_bytes" in m and "pids.current" in m, m
     # the container's processes, as the guest numbers them
     pids = ctrd.ctr("task", "ps", "a").stdout.decode().splitlines()[1:]
     assert len(pids) == 1 and pids[0].split()[0].isdigit()
