@@ -84,6 +84,8 @@ func main() {
 		err = start(f)
 	case "delete":
 		err = cleanup(f)
+	case "boot":
+		err = bootHelper(f)
 	case "":
 		err = serve(f)
 	default:

@@ -116,8 +116,8 @@ func hostDir(s *service, id string) string { return filepath.Join(podDir(s.dir),
 
 // boot makes the pod's microsandbox, with the pod's directory as a
 // volume and the settings its annotations ask for.
-func (s *service) boot(ctx context.Context, spec *specs.Spec) error {
-	opts, err := podOptions(spec.Annotations)
+func (s *service) boot(ctx context.Context, id, bundle string, spec *specs.Spec) error {
+	opts, err := sandboxOptions(spec, s.dir)
 	if err != nil {
 		return err
 	}
@@ -126,13 +126,22 @@ func (s *service) boot(ctx context.Context, spec *specs.Spec) error {
 		old.Remove(ctx)
 		old.Close()
 	}
-	opts = append(opts, msb.Volume(guestPodDir, msb.NewPassthrough(podDir(s.dir))),
-		msb.Keep(), msb.BootTimeout(2*time.Minute))
-	sb, err := msb.NewSandboxContext(ctx, s.name, opts...)
-	if err != nil {
-		return err
+	var sb *msb.Sandbox
+	if netns := podNetns(spec); netns != "" {
+		t := time.Now()
+		if err := bootIn(ctx, s.f, id, bundle, netns); err != nil {
+			return err
+		}
+		if sb, err = msb.GetSandbox(ctx, s.name); err != nil {
+			return err
+		}
+		log.Printf("pod %s: microsandbox %s booted in %s in %v", s.group, s.name, netns, time.Since(t))
+	} else {
+		if sb, err = msb.NewSandboxContext(ctx, s.name, opts...); err != nil {
+			return err
+		}
+		log.Printf("pod %s: microsandbox %s booted in %v", s.group, s.name, sb.BootTime())
 	}
-	log.Printf("pod %s: microsandbox %s booted in %v", s.group, s.name, sb.BootTime())
 	s.mu.Lock()
 	s.sb = sb
 	s.mu.Unlock()
@@ -226,7 +235,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 
 	if owner {
 		bctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		err := s.boot(bctx, spec)
+		err := s.boot(bctx, r.ID, r.Bundle, spec)
 		cancel()
 		if err != nil {
 			return nil, status.Errorf(codes.Unavailable, "pod %s: booting its microsandbox: %v", group, err)

@@ -18,7 +18,7 @@ import time
 BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "echo", "cat", "sleep", "id", "pwd", "env", "ls", "true",
            "false", "hostname", "ps", "mount", "printenv", "grep", "test",
-           "wc", "kill", "head"]
+           "wc", "kill", "head", "httpd", "wget", "ip", "mkdir"]
 
 
 def sha(b):

@@ -7,12 +7,16 @@ one microVM (its /dev/shm, its hostname), exec with its exit status,
 containers' logs, the pod's annotations reaching the VM, stop and remove.
 One microVM boots in the whole module."""
 
+import http.server
+import json
 import os
 import shutil
+import threading
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -48,9 +52,24 @@ def cri_config(tmp):
       runtime_type = "io.containerd.msb.v2"
       pod_annotations = ["io.microsandbox/*"]
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{tmp}/cni/bin"
-    conf_dir = "{tmp}/cni/conf"
+    bin_dir = "{CNI_BIN}"
+    conf_dir = "{tmp}/cni"
 '''
+
+
+# Pods of their own network: CNI's bridge plugin on a bridge and subnet
+# no other test uses.
+CNI_BIN = "/usr/lib/cni"
+BRIDGE, GATEWAY, SUBNET = "msbcri0", "10.213.7.1", "10.213.7.0/24"
+
+
+def cni_config(tmp):
+    os.makedirs(os.path.join(tmp, "cni"))
+    with open(os.path.join(tmp, "cni", "10-msbtest.conflist"), "w") as f:
+        json.dump({"cniVersion": "0.4.0", "name": "msbtest", "plugins": [
+            {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False,
+             "ipam": {"type": "host-local", "ranges": [[{"subnet": SUBNET, "gateway": GATEWAY}]],
+                      "dataDir": os.path.join(tmp, "cni-ipam")}}]}, f)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +86,7 @@ def cri():
                        text=True, env=dict(os.environ, GOPROXY="off", GOFLAGS="-mod=readonly"))
     assert p.returncode == 0, "building the CRI client (./setup --test fetches its modules):\n" + p.stderr
     tmp = tempfile.mkdtemp(prefix="msbcri-", dir="/tmp")
+    cni_config(tmp)
     c = ctrenv.Containerd(tmp, BUILD, cri=True, extra=cri_config(tmp))
     c.client = client
     try:
@@ -86,6 +106,7 @@ def cri():
             subprocess.run([os.path.join(BUILD, "bin", "msb"), "rm", "-f", *names],
                            env=c.env, capture_output=True)
         ctrenv.teardown_mounts(tmp)
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -95,8 +116,9 @@ def sandboxes(c):
     return p.stdout.split()
 
 
-def call(c, *args, check=0):
-    p = subprocess.run([c.client, "-a", c.sock, "-hostname", "p1", *args], capture_output=True, text=True,
+def call(c, *args, check=0, podnet=False):
+    flags = ["-podnet"] if podnet else ["-hostname", "p1"]
+    p = subprocess.run([c.client, "-a", c.sock, *flags, *args], capture_output=True, text=True,
                        env=c.env, timeout=240)
     if check is not None and p.returncode != check:
         raise AssertionError(f"criclient {' '.join(args)} exited {p.returncode}, wanted {check}\n"
@@ -147,4 +169,56 @@ def test_bad_annotation_refuses_the_pod(cri):
     with a message naming it, and leaves no microVM."""
     p = call(cri, "runp", "p2", "msb", cri.logs, "io.microsandbox/net-alow=example.com", check=2)
     assert "unknown annotation io.microsandbox/net-alow" in p.stderr
+    assert sandboxes(cri) == []
+
+
+def test_pod_network_is_the_pods(cri):
+    """A pod of its own network (CNI's bridge): the VM's supervisor is born
+    in the pod's namespace, so a port the pod publishes listens on the
+    pod's IP, and the guest's connections leave from it (a server on the
+    bridge's gateway sees the pod's IP), under the pod's policy."""
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.client_address[0])
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"from the node\n")
+
+        def log_message(self, *a):
+            pass
+
+    pod = call(cri, "runp", "p3", "msb", cri.logs, "io.microsandbox/ports=0.0.0.0:8080:8080",
+               f"io.microsandbox/net-allow-cidr={GATEWAY}/32", podnet=True).stdout.strip()
+    try:
+        ip = call(cri, "ip", pod, podnet=True).stdout.strip()
+        assert ip.startswith("10.213.7."), ip
+        srv = http.server.HTTPServer((GATEWAY, 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        web = call(cri, "create", pod, "web", IMAGE, cri.logs, "--", "sh", "-c",
+                   "mkdir -p /www && echo served from the pod > /www/index.html && "
+                   "exec httpd -f -p 8080 -h /www", podnet=True).stdout.strip()
+        call(cri, "start", web, podnet=True)
+        # the node reaches the pod's port on the pod's IP
+        body = None
+        for _ in range(100):
+            p = subprocess.run(["curl", "-sf", "--max-time", "5", f"http://{ip}:8080/"],
+                               capture_output=True, text=True)
+            if p.returncode == 0:
+                body = p.stdout
+                break
+            time.sleep(0.3)
+        assert body == "served from the pod\n", (p, cri.log_tail())
+        # the pod reaches the node from the pod's IP
+        p = call(cri, "exec", web, "--", "wget", "-q", "-O", "-",
+                 f"http://{GATEWAY}:{srv.server_address[1]}/", podnet=True)
+        assert p.stdout == "from the node\n"
+        assert seen == [ip], seen
+        srv.shutdown()
+        call(cri, "stop", web, podnet=True)
+        call(cri, "rm", web, podnet=True)
+    finally:
+        call(cri, "stopp", pod, podnet=True, check=None)
+        call(cri, "rmp", pod, podnet=True, check=None)
     assert sandboxes(cri) == []

@@ -8,6 +8,7 @@
 //	criclient -a SOCK start|stop|rm ID
 //	criclient -a SOCK exec ID -- ARGS...                         its output; exits with its status
 //	criclient -a SOCK stopp|rmp POD
+//	criclient -a SOCK ip POD                                      the pod's IP
 //	criclient -a SOCK pods                                        ids and states
 //
 // Pods use the node's network (no CNI here). The pod's configuration is
@@ -29,14 +30,20 @@ import (
 
 var hostname = flag.String("hostname", "", "the pod's hostname (none: the node's, which runc needs on the node's network)")
 
+var podNetwork = flag.Bool("podnet", false, "the pod's own network namespace (CNI's), not the node's")
+
 func podConfig(name, logdir string, ann map[string]string) *cri.PodSandboxConfig {
+	mode := cri.NamespaceMode_NODE
+	if *podNetwork {
+		mode = cri.NamespaceMode_POD
+	}
 	return &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: name + "-uid", Namespace: "default"},
 		Hostname:     *hostname,
 		LogDirectory: logdir,
 		Annotations:  ann,
 		Linux: &cri.LinuxPodSandboxConfig{SecurityContext: &cri.LinuxSandboxSecurityContext{
-			NamespaceOptions: &cri.NamespaceOption{Network: cri.NamespaceMode_NODE},
+			NamespaceOptions: &cri.NamespaceOption{Network: mode},
 		}},
 	}
 }
@@ -145,6 +152,15 @@ func main() {
 		need(2)
 		if _, err := rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: args[1]}); err != nil {
 			fail("RemovePodSandbox: %v", err)
+		}
+	case "ip":
+		need(2)
+		st, err := rt.PodSandboxStatus(ctx, &cri.PodSandboxStatusRequest{PodSandboxId: args[1]})
+		if err != nil {
+			fail("PodSandboxStatus: %v", err)
+		}
+		if st.Status.Network != nil {
+			fmt.Println(st.Status.Network.Ip)
 		}
 	case "pods":
 		r, err := rt.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
