@@ -154,6 +154,7 @@ def test_project_usage(msb):
 # after down), and one sandbox whose health check never passes.
 
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -461,3 +462,50 @@ def test_sync_pushes_when_stopped(msb, python_ref, tmp_path):
             assert json.load(t)["tags"] == ["latest"]
     finally:
         project("down", "--timeout", "0")
+
+
+def test_foreground_up_waits_for_health_follows_logs_and_stops(msb, tmp_path):
+    """up without -d: b waits for a's healthcheck to pass (it does after
+    a while), then both logs are followed, each line after its key, until
+    Ctrl-C stops them, b before a; their logs stay readable."""
+    name = unique("fg")
+    (tmp_path / "Sandboxfile").write_text(f"""\
+name: {name}
+sandboxes:
+  a:
+    command: sleep 1; touch /tmp/ready; while true; do echo tick-a; sleep 1; done
+    healthcheck: {{ test: test -f /tmp/ready, interval: 300ms, retries: 100 }}
+  b:
+    depends_on: {{ a: {{ condition: healthy }} }}
+    command: echo hello-b
+""")
+    p = Project(msb, tmp_path, name)
+    up = subprocess.Popen([MSB, "project", "up"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env=msb.env, cwd=tmp_path)
+    try:
+        lines, end = [], time.time() + 300
+        while time.time() < end:
+            line = up.stdout.readline().decode()
+            assert line, "up ended early:\n" + "".join(lines)
+            lines.append(line)
+            seen = "".join(lines)
+            if "b   | hello-b" in seen and "a   | tick-a" in seen:
+                break
+        steps = [tuple(l.split()[:2]) for l in lines if "|" not in l]
+        order = [s for s in steps if s in {("a", "created"), ("a", "healthy"),
+                                            ("b", "creating")}]
+        assert order == [("a", "created"), ("a", "healthy"),
+                         ("b", "creating")], lines
+        assert ("a", "waiting") in steps, lines
+        up.send_signal(signal.SIGINT)
+        rest = up.communicate(timeout=120)[0].decode().splitlines()
+        stops = [tuple(l.split()[:2]) for l in rest if "stopped" in l]
+        assert stops == [("b", "stopped"), ("a", "stopped")], rest
+        assert {k: v["status"] for k, v in p.ps().items()} == {
+            "a": "stopped", "b": "stopped"}
+        tail = p("logs", "--tail", "1", "b", check=0).stdout.decode()
+        assert tail.startswith("b   | ") and len(tail.splitlines()) == 1, tail
+    finally:
+        if up.poll() is None:
+            up.kill()
+        p("down", "--timeout", "0")
