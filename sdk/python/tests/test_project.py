@@ -8,7 +8,7 @@ import pytest
 
 from .pysdk import run, unique
 from microsandbox import (InvalidArgument, NotFound, Project, Sandbox,
-                          SandboxfileError)
+                          SandboxfileError, blocking)
 
 
 def test_project_up_exec_run_logs_restart_stop_down(home, tmp_path):
@@ -72,3 +72,22 @@ def test_project_up_exec_run_logs_restart_stop_down(home, tmp_path):
         with pytest.raises(NotFound):
             await Sandbox.get(f"{name}-web")
     run(main())
+
+
+def test_blocking_project(home, tmp_path):
+    """microsandbox.blocking.Project: the same calls, no event loop (none
+    of these boots)."""
+    name = unique("pyblk")
+    f = tmp_path / "Sandboxfile"
+    f.write_text(f"name: {name}\nsandboxes:\n  a:\n  b: {{depends_on: [a]}}\n")
+    with pytest.raises(SandboxfileError) as e:
+        blocking.Project.parse("sandboxes:\n  a: {cpus: lots}\n", "X")
+    assert (e.value.file, e.value.line, e.value.column) == ("X", 2, 13)
+    p = blocking.Project.load(f)
+    assert p.sandboxes == {"a": f"{name}-a", "b": f"{name}-b"}
+    assert p.config()["order"] == ["a", "b"]
+    assert [(x.key, x.state) for x in p.ps()] == [("a", "missing"),
+                                                  ("b", "missing")]
+    with pytest.raises(NotFound):
+        p.sandbox("a")
+    p.down()   # nothing to do

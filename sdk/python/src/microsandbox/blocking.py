@@ -27,11 +27,13 @@ from typing import Any, Iterator
 from . import cloud as _cloud
 from . import images as _images
 from . import process as _process
+from . import project as _project
 from . import sandbox as _sandbox
 from .files import Files as _AsyncFiles
 from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
 from .images import ImageInfo, PullProgress  # noqa: F401 (re-exported)
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
+from .project import ProjectEntry, ProjectEvent  # noqa: F401 (re-exported)
 from .sandbox import Metrics, Port, SandboxInfo, SnapshotInfo  # noqa: F401
 
 _local = threading.local()
@@ -290,7 +292,49 @@ class Image:
     inspect = _classcall(_images.Image, "inspect")
 
 
-__all__ = ["Sandbox", "Snapshot", "Process", "Files", "Image", "ExecResult",
+class Project:
+    """A Sandboxfile's project, as the async Project (``progress`` is
+    called on the calling thread while up, down, stop or restart runs)."""
+
+    def __init__(self, p: _project.Project):
+        self._a = p
+
+    @property
+    def name(self) -> str:
+        return self._a.name
+
+    @property
+    def file(self) -> str:
+        return self._a.file
+
+    @property
+    def sandboxes(self) -> dict:
+        """Key -> sandbox name, in start order."""
+        return self._a.sandboxes
+
+    def __repr__(self) -> str:
+        return f"Project({self.name!r}, file={self.file!r})"
+
+    load = _classcall(_project.Project, "load", lambda p: Project(p))
+    parse = _classcall(_project.Project, "parse", lambda p: Project(p))
+
+    def config(self) -> dict:
+        """The project as msb resolves it (``msb project config``)."""
+        return self._a.config()
+
+    up = _call("up", source=_project.Project)
+    down = _call("down", source=_project.Project)
+    stop = _call("stop", source=_project.Project)
+    restart = _call("restart", source=_project.Project)
+    ps = _call("ps", source=_project.Project)
+    sandbox = _call("sandbox", lambda s: Sandbox(s), _project.Project)
+    exec = _call("exec", source=_project.Project)
+    run = _call("run", source=_project.Project)
+    logs = _call("logs", source=_project.Project)
+
+
+__all__ = ["Sandbox", "Snapshot", "Process", "Files", "Image", "Project",
+           "ProjectEntry", "ProjectEvent", "ExecResult",
            "OutputChunk", "SandboxInfo", "SnapshotInfo", "Metrics", "Port",
            "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress", "remote",
            "set_remote", "run"]
