@@ -110,3 +110,25 @@ func RemoveImage(ctx context.Context, ref string) error {
 		return C.msb_image_remove(cr, cerr)
 	})
 }
+
+// InspectImage is the image @ref's record as the JSON document msb image
+// inspect prints: reference, digests, layers and its OCI config (Env,
+// Cmd, Entrypoint, WorkingDir, User). ErrNotFound when it is not stored.
+func InspectImage(ctx context.Context, ref string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: inspect image %s: %w", ref, err)
+	}
+	var m cmem
+	defer m.free()
+	cr := m.strAlways(ref)
+	if m.nul != "" {
+		return nil, m.bad("inspect image")
+	}
+	var js *C.char
+	var cerr C.msb_error
+	if r := C.msb_image_inspect_json(cr, &js, &cerr); r < 0 {
+		return nil, cError("inspect image "+ref, r, &cerr)
+	}
+	defer C.free(unsafe.Pointer(js))
+	return []byte(C.GoString(js)), nil
+}

@@ -242,6 +242,13 @@ func TestAccSeedSnapshot(t *testing.T) {
 				ImportStateId:     "ml-ready",
 				ImportStateVerify: true,
 			},
+			{
+				// A restored sandbox imports with its snapshot and env.
+				ResourceName:      "microsandbox_sandbox.worker[2]",
+				ImportState:       true,
+				ImportStateId:     "w-2",
+				ImportStateVerify: true,
+			},
 		},
 	})
 }

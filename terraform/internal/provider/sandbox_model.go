@@ -379,9 +379,33 @@ func (m *sandboxModel) refresh(d *inspectDoc) {
 	}
 }
 
+// imageEnv is the Env of image @ref's config: a sandbox's record holds
+// it merged with the sandbox's own.
+func imageEnv(ctx context.Context, ref string) map[string]bool {
+	out := map[string]bool{}
+	raw, err := msb.InspectImage(ctx, ref)
+	if err != nil {
+		return out
+	}
+	var doc struct {
+		Config struct {
+			Config struct {
+				Env []string `json:"Env"`
+			} `json:"config"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(raw, &doc) == nil {
+		for _, kv := range doc.Config.Config.Env {
+			out[kv] = true
+		}
+	}
+	return out
+}
+
 // fromRecord fills every attribute from the record: an import, where the
-// state holds the name only.
-func (m *sandboxModel) fromRecord(d *inspectDoc) {
+// state holds the name only. @fromImage are the image's own variables
+// (K=V), left out of env unless the sandbox changed them.
+func (m *sandboxModel) fromRecord(d *inspectDoc, fromImage map[string]bool) {
 	c := &d.Config
 	*m = sandboxModel{
 		Image:             types.StringValue(d.Image),
@@ -435,7 +459,7 @@ func (m *sandboxModel) fromRecord(d *inspectDoc) {
 	env := map[string]attr.Value{}
 	for _, kv := range c.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		if !secretEnv[k] {
+		if !secretEnv[k] && !fromImage[kv] {
 			env[k] = types.StringValue(v)
 		}
 	}

@@ -108,7 +108,7 @@ func (r *sandboxResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	if m.Image.IsNull() { // an import: the state holds the name only
-		m.fromRecord(d)
+		m.fromRecord(d, imageEnv(ctx, d.Image))
 	} else {
 		m.refresh(d)
 	}
