@@ -196,10 +196,13 @@ child(const struct exec_req *r, const struct user_ids *u,
 {
 	const char *cwd = r->cwd && *r->cwd ? r->cwd : "/";
 	sigset_t none;
-	int sig, null;
+	int null;
 
-	for (sig = 1; sig < _NSIG; sig++)
-		signal(sig, SIG_DFL); /* SIGPIPE was ignored by the agent */
+	/* execve() resets every handled signal to its default; only an
+	 * ignored one stays ignored, and the agent ignores SIGPIPE alone
+	 * (main.c). One call, not one per signal: each system call is
+	 * emulated under TCG, and this runs at every exec. */
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 
 	setsid();

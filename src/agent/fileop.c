@@ -541,10 +541,9 @@ file_child(const struct file_req *r, const struct user_ids *u, int in,
 {
 	const char *cwd = r->cwd && *r->cwd ? r->cwd : "/";
 	sigset_t none;
-	int sig, null;
+	int null;
 
-	for (sig = 1; sig < _NSIG; sig++)
-		signal(sig, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL); /* the agent's only ignored signal (exec.c) */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();

@@ -36,6 +36,16 @@ def test_exit_by_signal(msb, shared):
     assert p.returncode == 128 + signal.SIGTERM
 
 
+def test_command_starts_with_default_signals(msb, shared):
+    # The agent (PID 1) ignores SIGPIPE and blocks SIGCHLD; the command it
+    # starts inherits neither: nothing ignored, nothing blocked.
+    p = msb("exec", shared, "--", "grep", "-E", "^Sig(Ign|Blk)",
+            "/proc/self/status")
+    assert p.returncode == 0, p
+    assert b"SigIgn:\t0000000000000000" in p.stdout, p.stdout
+    assert b"SigBlk:\t0000000000000000" in p.stdout, p.stdout
+
+
 def test_env_workdir_user(msb, shared):
     p = msb("exec", "-e", "A=1", "-e", "B=two words", "-w", "/etc", shared,
             "--", "sh", "-c", 'echo "$A|$B|$(pwd)|$(id -u)|$HOME"')
