@@ -83,6 +83,36 @@ TEST(engine_argv_escapes_option_values)
 	free(argv);
 }
 
+/* Under TCG the guest keeps the TSC as its clock (a busy host must not
+ * make the kernel's watchdog drop it for 10 ms jiffies); under KVM the
+ * kernel picks kvm-clock itself. */
+TEST(engine_argv_tcg_guest_keeps_its_tsc_clock)
+{
+	struct msb_vm_spec s;
+	msb_error err = { 0 };
+	char **argv = NULL;
+	const char *append = NULL;
+
+	spec_init(&s);
+	s.accel = MSB_ACCEL_TCG;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	for (int i = 0; argv && argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], "-append"))
+			append = argv[i + 1];
+	CHECK(append && strstr(append, " tsc=reliable"));
+	CHECK(append && strstr(append, " tsc_early_khz="));
+	free(argv);
+	argv = NULL;
+	s.accel = MSB_ACCEL_KVM;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	append = NULL;
+	for (int i = 0; argv && argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], "-append"))
+			append = argv[i + 1];
+	CHECK(append && !strstr(append, "tsc="));
+	free(argv);
+}
+
 TEST(engine_argv_too_long_fails)
 {
 	static char path[16][3000];
