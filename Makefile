@@ -12,7 +12,9 @@ CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/image -Isrc/sync \
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
-LIBS := -ljson-c -lsqlite3 -lcurl -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
+# libcurl is not linked: the registry client loads it on first use
+# (src/image/curlapi.h says why).
+LIBS := -ljson-c -lsqlite3 -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
 # The supervisor's seccomp allow-list (src/supervisor/seccomp.c).
 SUP_LIBS := -lseccomp
 
@@ -309,12 +311,13 @@ $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
 # What a registry sends: manifests, indexes, challenges, error bodies
 # (fuzz/registry.c).
 $(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
-		src/image/ref.c src/image/auth.c src/image/store.c src/common/util.c $(HDRS)
+		src/image/ref.c src/image/auth.c src/image/store.c src/image/curlapi.c \
+		src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/registry.c src/image/manifest.c src/image/ref.c \
-		src/image/auth.c src/image/store.c src/common/util.c \
-		-lcurl -ljson-c -lssl -lcrypto
+		src/image/auth.c src/image/store.c src/image/curlapi.c \
+		src/common/util.c -ljson-c -lssl -lcrypto
 
 # Layer tar streams into the unpacker (fuzz/unpack.c).
 $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common/util.c $(HDRS)

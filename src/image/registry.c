@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* registry.c - an OCI distribution (v2) client on libcurl
+/* registry.c - an OCI distribution (v2) client on libcurl (curlapi.h)
  *
  * Authentication follows the Docker token spec: a request answered 401 with
  * "WWW-Authenticate: Bearer realm=...,service=...,scope=..." gets a token
@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "curlapi.h"
 #include "image.h"
 #include "util.h"
 
@@ -104,13 +105,6 @@ struct resp {
 	void *pctx;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
 		       void *p)
 {
@@ -134,11 +128,14 @@ static void share_unlock(CURL *c, curl_lock_data d, void *p)
 int msb_registry_open(const struct msb_ref *ref, int insecure,
 		      struct msb_registry **out, msb_error *err)
 {
-	struct msb_registry *reg = calloc(1, sizeof(*reg));
+	struct msb_registry *reg;
+	int r = msb_curl_load(err);
 
+	if (r < 0)
+		return r;
+	reg = calloc(1, sizeof(*reg));
 	if (!reg)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	pthread_once(&curl_once, curl_init);
 	reg->ref = *ref;
 	snprintf(reg->scheme, sizeof(reg->scheme), "%s",
 		 insecure || msb_ref_is_loopback(ref) ? "http" : "https");
@@ -148,16 +145,16 @@ int msb_registry_open(const struct msb_ref *ref, int insecure,
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&reg->share_lock[i], NULL);
 	/* without a share (out of memory), every request connects anew */
-	reg->share = curl_share_init();
+	reg->share = msb_curl.share_init();
 	if (reg->share) {
-		curl_share_setopt(reg->share, CURLSHOPT_LOCKFUNC, share_lock);
-		curl_share_setopt(reg->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-		curl_share_setopt(reg->share, CURLSHOPT_USERDATA, reg);
-		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+		msb_curl.share_setopt(reg->share, CURLSHOPT_LOCKFUNC, share_lock);
+		msb_curl.share_setopt(reg->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+		msb_curl.share_setopt(reg->share, CURLSHOPT_USERDATA, reg);
+		msb_curl.share_setopt(reg->share, CURLSHOPT_SHARE,
 				  CURL_LOCK_DATA_CONNECT);
-		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+		msb_curl.share_setopt(reg->share, CURLSHOPT_SHARE,
 				  CURL_LOCK_DATA_SSL_SESSION);
-		curl_share_setopt(reg->share, CURLSHOPT_SHARE,
+		msb_curl.share_setopt(reg->share, CURLSHOPT_SHARE,
 				  CURL_LOCK_DATA_DNS);
 	}
 	if (msb_auth_get(ref->registry, reg->creds, sizeof(reg->creds)) < 0)
@@ -177,7 +174,7 @@ void msb_registry_close(struct msb_registry *reg)
 	/* every request's handle is gone by now: only the share holds the
 	 * connections */
 	if (reg->share)
-		curl_share_cleanup(reg->share);
+		msb_curl.share_cleanup(reg->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&reg->share_lock[i]);
 	pthread_mutex_destroy(&reg->lock);
@@ -209,19 +206,19 @@ static void start(struct msb_registry *reg, CURL *c, const char *url)
 {
 	const char *protos = plain_ok(reg) ? "http,https" : "https";
 
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
+	msb_curl.easy_reset(c);
+	msb_curl.easy_setopt(c, CURLOPT_URL, url);
+	msb_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
+	msb_curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	msb_curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	msb_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+	msb_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	msb_curl.easy_setopt(c, CURLOPT_USERAGENT, "msb/" MSB_VERSION);
 	if (reg->share)
-		curl_easy_setopt(c, CURLOPT_SHARE, reg->share);
+		msb_curl.easy_setopt(c, CURLOPT_SHARE, reg->share);
 	if (reg->cafile[0]) {
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, add_ca);
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, reg->cafile);
+		msb_curl.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, add_ca);
+		msb_curl.easy_setopt(c, CURLOPT_SSL_CTX_DATA, reg->cafile);
 	}
 }
 
@@ -240,12 +237,12 @@ static int tls_fail(struct msb_registry *reg, const char *host, CURLcode cc,
 		return msb_fail(err, -EACCES,
 				"cannot verify %s over TLS with the CA in %s: "
 				"%s",
-				host, reg->cafile, curl_easy_strerror(cc));
+				host, reg->cafile, msb_curl.easy_strerror(cc));
 	return msb_fail(err, -EACCES,
 			"cannot verify %s over TLS: %s (a registry with a "
 			"private CA: put the CA in %s/certs.d/%s/ca.crt; or "
 			"use --insecure for plain http)",
-			host, curl_easy_strerror(cc), msb_home(),
+			host, msb_curl.easy_strerror(cc), msb_home(),
 			reg->ref.registry);
 }
 
@@ -378,7 +375,7 @@ static int challenge_param(const char *c, const char *key, char *out, size_t n)
 
 static char *url_escape(CURL *c, const char *s)
 {
-	return curl_easy_escape(c, s, 0);
+	return msb_curl.easy_escape(c, s, 0);
 }
 
 /* fetch_token() - answer a Bearer challenge; sets reg->auth. */
@@ -419,14 +416,14 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 
 		snprintf(url + off, sizeof(url) - off, "service=%s&scope=%s",
 			 es ? es : "", sc ? sc : "");
-		curl_free(es);
-		curl_free(sc);
+		msb_curl.free(es);
+		msb_curl.free(sc);
 	}
 	start(reg, c, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	msb_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	msb_curl.easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	msb_curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	msb_curl.easy_setopt(c, CURLOPT_HEADERDATA, &r);
 	if (reg->creds[0]) {
 		uint8_t enc[900];
 		size_t len = strlen(reg->creds);
@@ -436,14 +433,14 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 					   (char *)enc)] = '\0';
 			snprintf(hdr, sizeof(hdr), "Authorization: Basic %s",
 				 enc);
-			h = curl_slist_append(h, hdr);
+			h = msb_curl.slist_append(h, hdr);
 			explicit_bzero(hdr, sizeof(hdr));
 		}
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		msb_curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	}
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_slist_free_all(h);
+	cc = msb_curl.easy_perform(c);
+	msb_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+	msb_curl.slist_free_all(h);
 	if (tls_failed(cc)) {
 		ret = tls_fail(reg, realm, cc, err);
 		goto out;
@@ -455,7 +452,7 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 	if (cc != CURLE_OK) {
 		ret = msb_fail(err, -EHOSTUNREACH,
 			       "cannot get a token from %s: %s", realm,
-			       curl_easy_strerror(cc));
+			       msb_curl.easy_strerror(cc));
 		goto out;
 	}
 	if (r.status == 401 || r.status == 403) {
@@ -575,7 +572,7 @@ static int perform(struct msb_registry *reg, const struct call *k,
 		   const char *what, msb_error *err)
 {
 	char url[4200], hdr[8300], detail[300];
-	CURL *c = curl_easy_init();
+	CURL *c = msb_curl.easy_init();
 	int authed = 0, ret = 0;
 	CURLcode cc = CURLE_OK;
 
@@ -599,47 +596,47 @@ static int perform(struct msb_registry *reg, const struct call *k,
 		r->too_big = 0;
 		start(reg, c, url);
 		/* A stalled transfer (under 1 KB/s for 60 s) is retried. */
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+		msb_curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		msb_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+		msb_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		msb_curl.easy_setopt(c, CURLOPT_WRITEDATA, r);
+		msb_curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		msb_curl.easy_setopt(c, CURLOPT_HEADERDATA, r);
 		if (k->method && !strcmp(k->method, "HEAD")) {
-			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+			msb_curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
 		} else if (k->method && !strcmp(k->method, "PUT")) {
-			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-			curl_easy_setopt(c, CURLOPT_READDATA, &in);
-			curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-			curl_easy_setopt(c, CURLOPT_SEEKDATA, &in);
-			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+			msb_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+			msb_curl.easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+			msb_curl.easy_setopt(c, CURLOPT_READDATA, &in);
+			msb_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+			msb_curl.easy_setopt(c, CURLOPT_SEEKDATA, &in);
+			msb_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
 					 (curl_off_t)k->dlen);
 			/* no round trip waiting for "100 Continue" */
-			h = curl_slist_append(h, "Expect:");
+			h = msb_curl.slist_append(h, "Expect:");
 		} else if (k->method && !strcmp(k->method, "POST")) {
-			curl_easy_setopt(c, CURLOPT_POST, 1L);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+			msb_curl.easy_setopt(c, CURLOPT_POST, 1L);
+			msb_curl.easy_setopt(c, CURLOPT_POSTFIELDS, "");
+			msb_curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
 		}
 		if (k->ctype) {
 			snprintf(hdr, sizeof(hdr), "Content-Type: %s", k->ctype);
-			h = curl_slist_append(h, hdr);
+			h = msb_curl.slist_append(h, hdr);
 		}
 		if (k->accept)
-			h = curl_slist_append(h, k->accept);
+			h = msb_curl.slist_append(h, k->accept);
 		pthread_mutex_lock(&reg->lock);
 		if (reg->auth[0]) {
 			snprintf(hdr, sizeof(hdr), "Authorization: %s",
 				 reg->auth);
-			h = curl_slist_append(h, hdr);
+			h = msb_curl.slist_append(h, hdr);
 		}
 		pthread_mutex_unlock(&reg->lock);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		cc = curl_easy_perform(c);
-		curl_slist_free_all(h);
+		msb_curl.easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		cc = msb_curl.easy_perform(c);
+		msb_curl.slist_free_all(h);
 		explicit_bzero(hdr, sizeof(hdr));
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		msb_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 		if (r->werr) {
 			errno = r->werr;
 			snprintf(hdr, sizeof(hdr), "storing %s", what);
@@ -678,7 +675,7 @@ static int perform(struct msb_registry *reg, const struct call *k,
 			break;
 		usleep((useconds_t)(250000u << attempt));
 	}
-	curl_easy_cleanup(c);
+	msb_curl.easy_cleanup(c);
 	if (ret < 0)
 		return ret;
 	if (tls_failed(cc))
@@ -689,7 +686,7 @@ static int perform(struct msb_registry *reg, const struct call *k,
 		return msb_fail(err, -EHOSTUNREACH,
 				"cannot reach registry %s (%s): %s",
 				reg->ref.registry, reg->scheme,
-				curl_easy_strerror(cc));
+				msb_curl.easy_strerror(cc));
 	if (is_ok(k, r->status))
 		return 0;
 	error_detail(r, detail, sizeof(detail));
