@@ -14,7 +14,11 @@
    output, and the same with the pull inside the run (an image not yet
    pulled: `msb run` pulls it first).
 
-Usage: bench/pull.py [BUILD_DIR] [--runs N]
+With --base OTHER_BUILD, that build's `msb pull` runs beside (a
+before/after in one run); --no-run leaves out the `msb run` rows (no VM
+boots).
+
+Usage: bench/pull.py [BUILD_DIR] [--runs N] [--base BUILD_DIR] [--no-run]
 """
 
 import argparse
@@ -36,8 +40,11 @@ import debian  # noqa: E402
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--base", help="another build whose msb pull runs beside")
+ap.add_argument("--no-run", action="store_true", help="no msb run rows")
 args, _ = ap.parse_known_args()
 MSB = os.path.join(os.path.abspath(args.build), "bin", "msb")
+BASE = os.path.join(os.path.abspath(args.base), "bin", "msb") if args.base else None
 
 
 def free_port():
@@ -118,39 +125,51 @@ def main():
         ref = f"{host}/bench:1"
         size = sum(d["size"] for d in json.loads(img.manifest)["layers"])
         msb_t, sko_t, run_t, runpull_t, conv_t = [], [], [], [], []
+        base_t, base_conv_t = [], []
         for i in range(args.runs):
-            home = os.path.join(work, f"home{i}")
-            env = dict(os.environ, MSB_HOME=home)
-            env.pop("MSB_PREFIX", None)
-            msb_t.append(timed([MSB, "pull", "-q", ref], env))
-            run_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env))
-            # the same pull with every blob stored: the EROFS conversion
-            for f in os.listdir(os.path.join(home, "layers")):
-                if f.endswith(".erofs"):
-                    os.unlink(os.path.join(home, "layers", f))
-            conv_t.append(timed([MSB, "pull", "-q", ref], env))
+            for binary, pulls, convs in ((MSB, msb_t, conv_t),
+                                         (BASE, base_t, base_conv_t)):
+                if not binary:
+                    continue
+                home = os.path.join(work, f"home{i}")
+                env = dict(os.environ, MSB_HOME=home)
+                env.pop("MSB_PREFIX", None)
+                pulls.append(timed([binary, "pull", "-q", ref], env))
+                if binary == MSB and not args.no_run:
+                    run_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env))
+                # the same pull with every blob stored: the EROFS conversion
+                for f in os.listdir(os.path.join(home, "layers")):
+                    if f.endswith(".erofs"):
+                        os.unlink(os.path.join(home, "layers", f))
+                convs.append(timed([binary, "pull", "-q", ref], env))
+                shutil.rmtree(home, ignore_errors=True)
             if have_skopeo:
                 sko_t.append(timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
                                     f"docker://{ref}",
                                     f"oci:{os.path.join(work, f'oci{i}')}:1"]))
-            home2 = os.path.join(work, f"cold{i}")
-            env2 = dict(env, MSB_HOME=home2)
-            runpull_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env2))
-            shutil.rmtree(home, ignore_errors=True)
-            shutil.rmtree(home2, ignore_errors=True)
+            if not args.no_run:
+                home2 = os.path.join(work, f"cold{i}")
+                env2 = dict(os.environ, MSB_HOME=home2)
+                env2.pop("MSB_PREFIX", None)
+                runpull_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env2))
+                shutil.rmtree(home2, ignore_errors=True)
         print(f"\ncold pull of {ref}: {len(img.layer_digests)} layers ({what}), "
               f"{size / 1e6:.1f} MB compressed; {args.runs} runs")
         print(f"{'':<44} {'min':>7} {'median':>7} {'max':>7}")
         row("msb pull (download, verify, EROFS)", msb_t)
         row("  of which EROFS conversion (blobs stored)", conv_t)
+        if BASE:
+            row("msb pull [base build]", base_t)
+            row("  of which EROFS conversion [base build]", base_conv_t)
         if have_skopeo:
             row("skopeo copy docker:// -> oci: (download)", sko_t)
             print(f"{'msb / skopeo (median)':<44} "
                   f"{statistics.median(msb_t) / statistics.median(sko_t):>15.2f}x")
         else:
             print("skopeo not installed: no peer row (apt-get install skopeo)")
-        row("msb run of the pulled image, to 1st output", run_t)
-        row("msb run, pull included, to 1st output", runpull_t)
+        if not args.no_run:
+            row("msb run of the pulled image, to 1st output", run_t)
+            row("msb run, pull included, to 1st output", runpull_t)
     finally:
         reg.kill()
         reg.wait()

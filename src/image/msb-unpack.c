@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* msb-unpack.c - the helper that turns layer archives into an EROFS image
  *
- *   msb-unpack OUT.erofs TMPDIR [sha256:DIFFID=]LAYER...
+ *   msb-unpack [--scratch] OUT.erofs TMPDIR [sha256:DIFFID=]LAYER...
  *
  * Checks that each LAYER decompresses to its DIFFID when one is given,
  * unpacks each LAYER (bottom first) into a fresh directory under TMPDIR
  * (unpack.c: sanitised, whiteouts made overlayfs ones), packs it with
- * mkfs.erofs into OUT.erofs, and removes the directory. A separate process
+ * mkfs.erofs into OUT.erofs, and removes the directory (not with
+ * --scratch: TMPDIR is a tmpfs of its own that goes with it, and removing
+ * thousands of files, each through fakeroot, costs). A separate process
  * so that a hostile archive meets libarchive away from the caller, and so
  * that it runs without privileges under fakeroot(1) (as the calling user,
  * or as nobody when msb runs as root: store.c): the owners, device nodes,
@@ -189,6 +191,20 @@ static int almost_full(const char *dir)
 	       (uint64_t)s.f_bavail * s.f_frsize < (1u << 20);
 }
 
+/* almost_full_at() - the same for the directory file @path goes in
+ * (TMPDIR may be a tmpfs, OUT.erofs on disk). */
+static int almost_full_at(const char *path)
+{
+	char d[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return almost_full(".");
+	snprintf(d, sizeof(d), "%.*s", (int)(slash - path + (slash == path)),
+		 path);
+	return almost_full(d);
+}
+
 static int mkfs(const char *out, const char *dir)
 {
 	char *argv[] = { "mkfs.erofs", "--quiet", "-x1", (char *)out,
@@ -218,10 +234,12 @@ int main(int argc, char **argv)
 	};
 	uint64_t entries = 0, bytes = 0;
 	char dir[PATH_MAX], why[1024] = "", diff_id[65];
-	int rootfd, rc = 1;
+	int rootfd, rc = 1, scratch = argc > 1 && !strcmp(argv[1], "--scratch");
 
+	argc -= scratch;
+	argv += scratch;
 	if (argc < 4) {
-		fprintf(stderr, "usage: msb-unpack OUT.erofs TMPDIR "
+		fprintf(stderr, "usage: msb-unpack [--scratch] OUT.erofs TMPDIR "
 				"[sha256:DIFFID=]LAYER...\n");
 		return 2;
 	}
@@ -280,7 +298,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (mkfs(argv[1], dir) < 0) {
-		if (almost_full(argv[2]))
+		if (almost_full(argv[2]) || almost_full_at(argv[1]))
 			rc = EXIT_NOSPACE;
 		fprintf(stderr, "mkfs.erofs failed to pack %llu entries%s\n",
 			(unsigned long long)entries,
@@ -291,7 +309,8 @@ int main(int argc, char **argv)
 out:
 	if (rootfd >= 0)
 		close(rootfd);
-	msb_rm_rf(dir);
+	if (!scratch)
+		msb_rm_rf(dir);
 	if (rc)
 		unlink(argv[1]);
 	return rc;

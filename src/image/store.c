@@ -25,6 +25,7 @@
 #include <pwd.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
@@ -253,26 +254,61 @@ static int take_image(int wfd, uid_t nuid, const char *tmp)
 	return e;
 }
 
-/* unpack_as_nobody() - in the forked child, as root: a mount namespace
- * where @work is /tmp (nosuid, nodev) and a pid namespace whose first
- * process becomes nobody (@uid, @gid, no groups, no_new_privs) and
- * execs @argv. This process waits for it and exits with its status;
- * when that first process ends, the kernel kills whatever the helper
- * left running in its namespace (nothing of it outlives the conversion
- * to write to the image or hold the pipe), and each dies with its
- * parent. Never returns. */
-static void unpack_as_nobody(const char *work, uid_t uid, gid_t gid,
-			     char **argv)
+/* stage_ram() - how big a tmpfs the layers of @blobs may be unpacked in
+ * (a quarter of the memory available now), or 0 to unpack them on disk:
+ * when that memory is short of 8 times their compressed size (a layer
+ * that unpacks to more fills the tmpfs, and is converted again on disk).
+ * Creating files costs a disk's filesystem far more than a tmpfs (979
+ * entries: 0.98 s against 0.1 s on the development hosts), and the
+ * unpacked tree lives only until mkfs.erofs has read it. */
+static uint64_t stage_ram(const char *const *blobs, unsigned nb)
 {
+	unsigned long long kib = 0;
+	uint64_t packed = 0;
+	char line[256];
+	struct stat st;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	for (unsigned i = 0; i < nb; i++)
+		if (stat(blobs[i], &st) == 0)
+			packed += (uint64_t)st.st_size;
+	if (kib * 1024 / 4 < packed * 8)
+		return 0;
+	return kib * 1024 / 4;
+}
+
+/* unpack_as_nobody() - in the forked child, as root: a mount namespace
+ * where @work is /tmp (nosuid, nodev) with, when @ram, a tmpfs of @ram
+ * bytes on /tmp/stage (nosuid, nodev, noexec, nobody's, gone with the
+ * namespace), and a pid namespace whose first process becomes nobody
+ * (@uid, @gid, no groups, no_new_privs) and execs @argv. This process
+ * waits for it and exits with its status; when that first process ends,
+ * the kernel kills whatever the helper left running in its namespace
+ * (nothing of it outlives the conversion to write to the image or hold
+ * the pipe), and each dies with its parent. Never returns. */
+static void unpack_as_nobody(const char *work, uint64_t ram, uid_t uid,
+			     gid_t gid, char **argv)
+{
+	char opts[128];
 	pid_t init;
 	int st;
 
+	snprintf(opts, sizeof(opts), "size=%llu,mode=0700,uid=%u,gid=%u",
+		 (unsigned long long)ram, (unsigned)uid, (unsigned)gid);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (unshare(CLONE_NEWNS | CLONE_NEWPID) ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount(work, "/tmp", NULL, MS_BIND, NULL) ||
 	    mount(NULL, "/tmp", NULL,
-		  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL)) {
+		  MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, NULL) ||
+	    (ram && mount("tmpfs", "/tmp/stage", "tmpfs",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC, opts))) {
 		dprintf(2, "cannot give msb-unpack namespaces of its own: "
 			   "%s (as root, msb unpacks layers as nobody in "
 			   "mount and pid namespaces, which needs "
@@ -286,6 +322,12 @@ static void unpack_as_nobody(const char *work, uid_t uid, gid_t gid,
 		_exit(1);
 	}
 	if (init > 0) {
+		/* This process only waits, and never execs: what it holds
+		 * stays open until the helper is done. That includes, forked
+		 * from a thread beside them, other conversions' pipes, whose
+		 * readers would not see their end until this one's: a small
+		 * layer's conversion would wait for the biggest. */
+		close_range(0, ~0U, 0);
 		while (waitpid(init, &st, 0) < 0)
 			if (errno != EINTR)
 				_exit(1);
@@ -312,8 +354,10 @@ static int convert_fail(int status, const char *msg, size_t len,
 			len ? msg : "msb-unpack failed without a word");
 }
 
-int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
-		      unsigned nb, const char *name, msb_error *err)
+/* convert() - msb_layer_convert() once, the layers unpacked in a tmpfs of
+ * @ram bytes (root only), or on disk when @ram is 0. */
+static int convert(const char *const *blobs, const char *const *diff_ids,
+		   unsigned nb, const char *name, uint64_t ram, msb_error *err)
 {
 	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
 		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024],
@@ -329,12 +373,6 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 	pid_t pid;
 
 	msb_layer_path(name, out, sizeof(out));
-	if (access(out, R_OK) == 0) {
-		int v = verified_ids(out, diff_ids, nb, err);
-
-		if (v)
-			return v < 0 ? v : 0;
-	}
 	if (unpack_helper(helper, sizeof(helper)) < 0)
 		return msb_fail(err, -ENOENT,
 				"msb-unpack not found at %s: reinstall msb "
@@ -349,7 +387,7 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 				"fakeroot'");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
 	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
-	argv = calloc(nb + 8, sizeof(char *));
+	argv = calloc(nb + 9, sizeof(char *));
 	args = calloc(nb, PATH_MAX + 80);
 	bfd = calloc(nb, sizeof(int));
 	if (!argv || !args || !bfd) {
@@ -376,7 +414,8 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		}
 		wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		hfd = open(helper, O_PATH | O_CLOEXEC);
-		if (wfd < 0 || hfd < 0 ||
+		if (wfd < 0 || hfd < 0 || mkdirat(wfd, "stage", 0700) < 0 ||
+		    fchownat(wfd, "stage", nuid, ngid, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    fchownat(wfd, "", nuid, ngid, AT_EMPTY_PATH) < 0) {
 			r = msb_fail_errno(err, -errno, "cannot prepare %s",
 					   work);
@@ -384,8 +423,10 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		}
 		snprintf(hexe, sizeof(hexe), "/proc/self/fd/%d", hfd);
 		argv[k++] = hexe;
+		if (ram)
+			argv[k++] = "--scratch";
 		argv[k++] = "/tmp/out.erofs";
-		argv[k++] = "/tmp";
+		argv[k++] = "/tmp/stage";
 	} else {
 		argv[k++] = helper;
 		argv[k++] = tmp;
@@ -431,7 +472,7 @@ int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 			fcntl(hfd, F_SETFD, 0);
 			for (unsigned i = 0; i < nb; i++)
 				fcntl(bfd[i], F_SETFD, 0);
-			unpack_as_nobody(work, nuid, ngid, argv);
+			unpack_as_nobody(work, ram, nuid, ngid, argv);
 		}
 		execv(argv[0], argv);
 		_exit(127);
@@ -479,6 +520,29 @@ out:
 	free(bfd);
 	free(argv);
 	free(args);
+	return r;
+}
+
+int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
+		      unsigned nb, const char *name, msb_error *err)
+{
+	char out[PATH_MAX];
+	uint64_t ram;
+	int r;
+
+	msb_layer_path(name, out, sizeof(out));
+	if (access(out, R_OK) == 0) {
+		int v = verified_ids(out, diff_ids, nb, err);
+
+		if (v)
+			return v < 0 ? v : 0;
+	}
+	ram = geteuid() == 0 ? stage_ram(blobs, nb) : 0;
+	r = convert(blobs, diff_ids, nb, name, ram, err);
+	/* Full: the tmpfs, most likely; the disk is said full only if it
+	 * is full on disk too. */
+	if (r == -ENOSPC && ram)
+		r = convert(blobs, diff_ids, nb, name, 0, err);
 	return r;
 }
 
