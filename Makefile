@@ -94,7 +94,7 @@ define pc_file
 mkdir -p $(dir $(2)) && printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' \
 	'includedir=$${prefix}/include' '' 'Name: libmsb' \
 	'Description: microsandbox, a microVM per sandbox: the C library every SDK binds' \
-	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)" \
+	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' ../include/msb.h)" .
 	'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lmsb' \
 	'Libs.private: $(LIBS)' 'Cflags: -I$${includedir}' > $(2)
 endef
@@ -214,7 +214,8 @@ $(SHIM): $(wildcard shim/*.go) shim/go.mod shim/go.sum $(wildcard sdk/go/*.go) s
 		'Cflags: -I$(abspath $(B))/include' > $(B)/obj/shim/libmsb.pc
 	cd shim && PKG_CONFIG_PATH=$(abspath $(B))/obj/shim CGO_ENABLED=1 \
 		CGO_LDFLAGS='-Wl,-rpath,$$ORIGIN/../lib' \
-		$(GO) build -trimpath -o $(abspath $@) .
+		$(GO) build -trimpath -o $(abspath $@) \
+		-ldflags "-X main.version=$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' ../include/msb.h)" .
 
 # ---- tests ---------------------------------------------------------------
 

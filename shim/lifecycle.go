@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
-	"github.com/containerd/fifo"
 	"github.com/containerd/ttrpc"
 	msb "github.com/microsandbox/microsandbox/sdk/go"
 	"golang.org/x/sys/unix"
@@ -98,13 +96,15 @@ func start(f *flags) error {
 // serve is the daemon: the Task service on the listener `start` passed
 // as descriptor 3, until containerd shuts it down.
 func serve(f *flags) error {
-	logw := io.Writer(os.Stderr)
-	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	if w, err := fifo.OpenFifo(lctx, filepath.Join(f.bundle, "log"), unix.O_WRONLY, 0o700); err == nil {
-		logw = w
+	// containerd reads the bundle's log FIFO (it holds it open read and
+	// write, so this open does not wait) into its own log: the shim's
+	// log lines and, as its stderr, a panic's trace.
+	if w, err := os.OpenFile(filepath.Join(f.bundle, "log"), os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+		unix.Dup3(int(w.Fd()), 2, 0)
+		unix.SetNonblock(2, false)
+		w.Close()
 	}
-	cancel()
-	log.SetOutput(logw)
+	log.SetOutput(os.Stderr)
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("msb-shim: ")
 

@@ -22,7 +22,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/containerd/containerd/api/types"
+	"google.golang.org/protobuf/proto"
 )
+
+const runtimeType = "io.containerd.msb.v2"
+
+// version is the project's (MSB_VERSION in include/msb.h), set by make.
+var version = "unknown"
 
 type flags struct {
 	namespace string
@@ -44,6 +52,7 @@ func parseFlags() (*flags, error) {
 	fs.StringVar(&f.bundle, "bundle", "", "the container's bundle (default: the working directory)")
 	fs.BoolVar(&f.debug, "debug", false, "log more")
 	v := fs.Bool("v", false, "print the version and exit")
+	info := fs.Bool("info", false, "print the runtime's RuntimeInfo (protobuf) and exit, as containerd 2.x asks")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: containerd-shim-msb-v2 -namespace NS -address SOCK -id ID [-bundle DIR] [start|delete]\n"+
 			"  a containerd runtime v2 shim (runtime type io.containerd.msb.v2); containerd runs it.\n")
@@ -52,8 +61,17 @@ func parseFlags() (*flags, error) {
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return nil, err
 	}
+	if *info {
+		b, err := proto.Marshal(&types.RuntimeInfo{Name: runtimeType,
+			Version: &types.RuntimeVersion{Version: version}})
+		if err != nil {
+			return nil, err
+		}
+		os.Stdout.Write(b)
+		os.Exit(0)
+	}
 	if *v {
-		fmt.Println("containerd-shim-msb-v2 (microsandbox), runtime io.containerd.msb.v2, Task API containerd.task.v2")
+		fmt.Printf("containerd-shim-msb-v2 %s (microsandbox), runtime %s, Task API containerd.task.v2\n", version, runtimeType)
 		os.Exit(0)
 	}
 	f.action = fs.Arg(0)

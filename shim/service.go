@@ -102,6 +102,9 @@ func (s *service) get(id, execID string) (*container, *proc, error) {
 	if c == nil {
 		return nil, nil, status.Errorf(codes.NotFound, "container %s: not in this pod's shim", id)
 	}
+	if c.init == nil {
+		return nil, nil, status.Errorf(codes.NotFound, "container %s: being created", id)
+	}
 	if execID == "" {
 		return c, c.init, nil
 	}
