@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestPodOptions(t *testing.T) {
+	ok := map[string]string{
+		"io.microsandbox/cpus":                  "2",
+		"io.microsandbox/memory":                "1G",
+		"io.microsandbox/net-allow":             "api.openai.com, *.stripe.com",
+		"io.microsandbox/net-block-cidr":        "10.0.0.0/8",
+		"io.microsandbox/net-deny-all":          "true",
+		"io.microsandbox/ports":                 "0.0.0.0:8080:80",
+		"io.microsandbox/secret.OPENAI_API_KEY": "@file:/etc/keys/openai:api.openai.com",
+		"io.microsandbox/secret.GH":             "@env:GH_TOKEN:*.github.com,github.com",
+		"io.kubernetes.cri.sandbox-id":          "not ours: ignored",
+	}
+	opts, err := podOptions(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cpus, memory, ports, two secrets and one Network option
+	if len(opts) != 6 {
+		t.Fatalf("%d options, want 6", len(opts))
+	}
+	for ann, want := range map[string]string{
+		"io.microsandbox/net-alow":       "unknown annotation io.microsandbox/net-alow",
+		"io.microsandbox/cpus":           "a number of CPUs",
+		"io.microsandbox/net-deny-all":   `only "true"`,
+		"io.microsandbox/secret.K":       "expected @env:VAR:HOSTS or @file:PATH:HOSTS",
+		"io.microsandbox/secret.NOHOSTS": "the hosts the secret may go to are required",
+	} {
+		v := map[string]string{
+			"io.microsandbox/cpus":           "lots",
+			"io.microsandbox/net-deny-all":   "yes",
+			"io.microsandbox/secret.K":       "sk-the-value-itself",
+			"io.microsandbox/secret.NOHOSTS": "@env:VAR",
+		}[ann]
+		_, err := podOptions(map[string]string{ann: v})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%q: got %v, want an error saying %q", ann, v, err, want)
+		}
+	}
+}
+
+func TestPodKey(t *testing.T) {
+	s := &specs.Spec{Annotations: map[string]string{annSandboxID: "pod1"}}
+	if g, owner := podKey("pod1", s); g != "pod1" || !owner {
+		t.Errorf("the sandbox container: %s %v", g, owner)
+	}
+	if g, owner := podKey("c1", s); g != "pod1" || owner {
+		t.Errorf("a container of the pod: %s %v", g, owner)
+	}
+	if g, owner := podKey("solo", &specs.Spec{}); g != "solo" || !owner {
+		t.Errorf("a container of its own: %s %v", g, owner)
+	}
+	a := sandboxName("/run/containerd/containerd.sock", "k8s.io", strings.Repeat("ab", 32))
+	b := sandboxName("/tmp/other/containerd.sock", "k8s.io", strings.Repeat("ab", 32))
+	if a == b || len(a) > 63 || !strings.HasPrefix(a, "ctr-k8s.io-abab") {
+		t.Errorf("names %q %q: unique per containerd, at most 63 characters", a, b)
+	}
+	if n := sandboxName("", "a/b c", "x"); strings.ContainsAny(n, "/ ") {
+		t.Errorf("%q holds characters a sandbox name may not", n)
+	}
+	if d := stateDir("/"+strings.Repeat("d", 120)+"/c.sock", "ns", "g"); len(socketPath(d)) > 107 {
+		t.Errorf("socket path %q is too long for a unix socket", socketPath(d))
+	}
+}
+
+func TestProcessArgv(t *testing.T) {
+	argv, err := processArgv("c1", &specs.Process{Args: []string{"sh", "-c", "x"}, Cwd: "/tmp",
+		User: specs.User{UID: 1000, GID: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/bin/busybox nsenter --root=/run/msb-pod/c1/rootfs --wd=/run/msb-pod/c1/rootfs/tmp -S 1000 -G 100 -- sh -c x"
+	if got := strings.Join(argv, " "); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := processArgv("c1", &specs.Process{Args: []string{"sh"}, Cwd: "rel"}); err == nil {
+		t.Error("a relative cwd was taken")
+	}
+	if _, err := processArgv("c1", &specs.Process{}); err == nil {
+		t.Error("a process without args was taken")
+	}
+}
+
+func TestSetupScript(t *testing.T) {
+	s := &specs.Spec{
+		Hostname:    "web",
+		Annotations: map[string]string{annContainerTy: "sandbox"},
+		Root:        &specs.Root{Path: "rootfs", Readonly: true},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup"},
+			{Destination: "/data's", Type: "bind", Source: "/host/data", Options: []string{"rbind", "ro"}},
+			{Destination: "/etc/resolv.conf", Type: "bind", Source: "/host/resolv.conf", Options: []string{"rbind"}},
+		},
+	}
+	got := setupScript("c1", s, []string{"", "", "", "/run/msb-pod/c1/mnt/3", "/etc/resolv.conf"})
+	for _, want := range []string{
+		"mount -o bind '/run/msb-pod/c1/rootfs' '/run/msb-pod/c1/rootfs'\n",
+		"mount -t proc proc '/run/msb-pod/c1/rootfs/proc'\n",
+		"mount -o rbind /dev '/run/msb-pod/c1/rootfs/dev'\n",
+		"mount -o bind '/run/msb-pod/c1/mnt/3' '/run/msb-pod/c1/rootfs/data'\\''s'\n",
+		"mount -o remount,bind,ro '/run/msb-pod/c1/rootfs/data'\\''s'\n",
+		"mount -o bind /etc/resolv.conf '/run/msb-pod/c1/rootfs/etc/resolv.conf'\n",
+		"hostname 'web'\n",
+		"mount -o remount,bind,ro '/run/msb-pod/c1/rootfs'\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the script lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "cgroup") {
+		t.Errorf("a cgroup mount was made:\n%s", got)
+	}
+	// the read-only root comes last, once every mount point exists
+	if !strings.HasSuffix(got, "mount -o remount,bind,ro '/run/msb-pod/c1/rootfs'\n") {
+		t.Errorf("the root is made read-only before the end:\n%s", got)
+	}
+}
