@@ -699,6 +699,8 @@ MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
 	stop_order(p, m, n);
 	for (size_t i = 0; i < n; i++) {
 		msb_error e = { 0 };
+		msb_sync_info pushed = { 0 };
+		char detail[700];
 		uint64_t t0 = msb_now_ms();
 		const struct proj_sandbox *s = m[i].in_file >= 0 ?
 			&p->sbs[m[i].in_file] : NULL;
@@ -708,7 +710,7 @@ MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
 		if (msb_status_is_live(m[i].status)) {
 			say(&run, s, m[i].name, "stopping", 0, NULL);
 			r = msb_sandbox_stop_sync(m[i].name, timeout, NULL,
-						  NULL, NULL, &e);
+						  &pushed, NULL, &e);
 			if (r < 0 && r != -EALREADY && r != MSB_E_NOT_FOUND) {
 				if (!rc)
 					rc = msb_fail(err, r, "%s", e.message);
@@ -721,8 +723,16 @@ MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
 				rc = msb_fail(err, r, "%s", e.message);
 			continue;
 		}
+		snprintf(detail, sizeof(detail), "%s%s%s",
+			 s ? "" : "not in the file any more",
+			 !s && pushed.name[0] ? "; " : "",
+			 pushed.name[0] ? "pushed to " : "");
+		if (pushed.name[0])
+			snprintf(detail + strlen(detail),
+				 sizeof(detail) - strlen(detail), "%s",
+				 pushed.reference);
 		say(&run, s, m[i].name, "removed", msb_now_ms() - t0,
-		    s ? NULL : "not in the file any more");
+		    detail[0] ? detail : NULL);
 	}
 	free(m);
 	if (rc == 0 && o && o->volumes && !o->only) {

@@ -460,6 +460,13 @@ def test_sync_pushes_when_stopped(msb, python_ref, tmp_path):
                 f"http://{reg}/v2/projsync/{name}-box/tags/list",
                 timeout=30) as t:
             assert json.load(t)["tags"] == ["latest"]
+        # down pushes a running one before it removes it
+        assert project("up", "-d").returncode == 0
+        r = project("down", "--format", "json")
+        assert r.returncode == 0, r
+        removed = [json.loads(l) for l in r.stdout.decode().splitlines()
+                   if json.loads(l)["event"] == "removed"]
+        assert [e["detail"] for e in removed] == [want], r.stdout
     finally:
         project("down", "--timeout", "0")
 
