@@ -41,13 +41,17 @@ FS_SRC := $(wildcard src/fs/*.c)
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
 	src/secrets/vault.c src/secrets/guard.c src/secrets/guard_resp.c \
 	src/secrets/scrub.c
+# Plugins (docs/plugins.md): the hook protocol's messages, the keeper of
+# plugin processes and the built-ins run in the supervisor.
+PLUGIN_SRC := $(wildcard src/plugins/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 SUP_OBJ := $(SUP_SRC:%.c=$(B)/obj/%.o) $(NET_SRC:%.c=$(B)/obj/%.o) \
-	$(FS_SRC:%.c=$(B)/obj/%.o) $(TLS_SRC:%.c=$(B)/obj/%.o)
+	$(FS_SRC:%.c=$(B)/obj/%.o) $(TLS_SRC:%.c=$(B)/obj/%.o) \
+	$(PLUGIN_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 
 SHARE := $(B)/share/msb
@@ -73,7 +77,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -223,11 +227,11 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 # (the filesystem plugin examples are loaded by tests/unit/test_fs.c)
-$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(HDRS) \
-		$(B)/examples/auditfs.so $(B)/examples/hellofs.so
+$(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) \
+		$(PLUGIN_SRC) $(HDRS) $(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
-		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(PLUGIN_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 	@mkdir -p $(dir $@)
@@ -342,8 +346,16 @@ $(B)/fuzz/artifact: fuzz/artifact.c $(LIB_SRC) $(HDRS)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-Isrc/net -Isrc/secrets -Isrc/tls -o $@ fuzz/artifact.c $(LIB_SRC) $(LIBS)
 
+# A plugin's answers and hellos into the hook protocol's parser
+# (fuzz/hook_reply.c).
+$(B)/fuzz/hook_reply: fuzz/hook_reply.c src/plugins/wire.c src/plugins/wire.h \
+		src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/plugins \
+		-o $@ fuzz/hook_reply.c src/plugins/wire.c src/common/util.c -ljson-c
+
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
-	registry unpack logtext sandboxfile artifact
+	registry unpack logtext sandboxfile artifact hook_reply
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

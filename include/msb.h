@@ -1072,6 +1072,44 @@ typedef struct msb_project_entry {
 MSB_API int msb_project_ps(const msb_project *p, msb_project_entry **out,
 			   size_t *n, msb_error *err);
 
+/* ---- plugins (docs/plugins.md) ------------------------------------------ */
+
+/* A sandbox's chain of plugins, in order: each sees what the previous ones
+ * changed, and a denial by any stops the chain. Built-ins run in the
+ * supervisor; processes and sockets speak the hook protocol
+ * (docs/plugins.md). Kept in the record: a sandbox started again gets
+ * them again. */
+typedef struct msb_plugins msb_plugins;
+
+MSB_API msb_plugins *msb_plugins_new(void);
+MSB_API void msb_plugins_free(msb_plugins *p);
+/* msb_plugins_add() - a built-in by @name ("audit-log", "rate-limiter")
+ * with @options "KEY=VALUE,KEY=VALUE" (NULL: none): audit-log takes
+ * dir=DIR (a relative one is made absolute here) and fs=OP+OP...;
+ * rate-limiter takes exec=N and connect=N (a second). */
+MSB_API int msb_plugins_add(msb_plugins *p, const char *name,
+			    const char *options, msb_error *err);
+/* msb_plugins_add_process() - a command the supervisor runs with
+ * /bin/sh -c in the caller's current directory, its channel on
+ * descriptor 3 ($MSB_PLUGIN_FD), restarted when it exits. */
+MSB_API int msb_plugins_add_process(msb_plugins *p, const char *cmd,
+				    msb_error *err);
+/* msb_plugins_add_socket() - a hook server listening on the unix socket
+ * at @path (an SDK process's callbacks): the supervisor connects at each
+ * start; a server that is gone fails the start. */
+MSB_API int msb_plugins_add_socket(msb_plugins *p, const char *path,
+				   msb_error *err);
+/* msb_plugins_set_timeout() - each call's deadline (default 1000 ms). */
+MSB_API void msb_plugins_set_timeout(msb_plugins *p, unsigned ms);
+/* msb_plugins_set_restarts() - how often a plugin process that exits is
+ * started again (default 3; 0: never). */
+MSB_API void msb_plugins_set_restarts(msb_plugins *p, unsigned n);
+/* msb_sandbox_create_with_plugins() - msb_sandbox_create() with @p (may
+ * be NULL); a plugin that does not start fails the create. */
+MSB_API int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
+					    const msb_plugins *p,
+					    msb_sandbox **out, msb_error *err);
+
 /* ---- environment -------------------------------------------------------- */
 
 /* The state directory: $MSB_HOME or ~/.microsandbox (with no home at all,

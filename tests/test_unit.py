@@ -126,3 +126,10 @@ def test_fuzz_sandbox_artifacts():
     an untrusted pull makes it) and chunks, as a registry may send them,
     into src/sync/."""
     _fuzz("artifact", 20, "artifact")
+
+
+def test_fuzz_plugin_replies():
+    """What a plugin process sends (answers to calls, hellos) into the hook
+    protocol's parser, src/plugins/wire.c: accepted answers stay within
+    the bounds the supervisor relies on."""
+    _fuzz("hook_reply", 10, "hook_reply")

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* run.c - msb run: create a sandbox, boot it, and run a command in it */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <getopt.h>
@@ -121,6 +122,18 @@ const struct verb verb_run = {
 	"                         served by a plugin (include/msb_fs.h); with\n"
 	"                         -v DIR:GUESTPATH too, the plugin gets DIR\n"
 	NETOPTS_HELP
+	"      --plugin NAME[:K=V,...]  a built-in plugin: audit-log (dir=DIR,\n"
+	"                         fs=OP+OP: JSON lines of lifecycle, exec,\n"
+	"                         network and file events) or rate-limiter\n"
+	"                         (exec=N, connect=N a second); repeatable\n"
+	"      --plugin-process CMD  a plugin in any language: CMD runs with\n"
+	"                         sh -c here, speaking the hook protocol on\n"
+	"                         fd 3 (docs/plugins.md); repeatable; plugins\n"
+	"                         are asked in the order given\n"
+	"      --plugin-timeout MS  each hook call's deadline (default 1000);\n"
+	"                         a call not answered in time is refused\n"
+	"      --plugin-restarts N  restarts of a plugin process that exits\n"
+	"                         (default 3; then its hooks refuse)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: the command's own, or 125 if msb failed.\n",
@@ -130,7 +143,8 @@ enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OP
        OPT_KERNEL, OPT_ENTRYPOINT, OPT_VOLUME_MEM, OPT_VOLUME_PLUGIN,
        OPT_SECRET_ENV, OPT_SECRET_INJECT, OPT_SECRET_VIOLATION,
        OPT_TLS_BYPASS,
-       OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE, OPT_SYNC };
+       OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE, OPT_SYNC, OPT_PLUGIN,
+       OPT_PLUGIN_PROCESS, OPT_PLUGIN_TIMEOUT, OPT_PLUGIN_RESTARTS };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -168,6 +182,10 @@ static const struct option opts[] = {
 	{ "tls-bypass", required_argument, NULL, OPT_TLS_BYPASS },
 	{ "tls-upstream-ca", required_argument, NULL, OPT_TLS_UPSTREAM_CA },
 	{ "sync", no_argument, NULL, OPT_SYNC },
+	{ "plugin", required_argument, NULL, OPT_PLUGIN },
+	{ "plugin-process", required_argument, NULL, OPT_PLUGIN_PROCESS },
+	{ "plugin-timeout", required_argument, NULL, OPT_PLUGIN_TIMEOUT },
+	{ "plugin-restarts", required_argument, NULL, OPT_PLUGIN_RESTARTS },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -249,6 +267,7 @@ static int cmd_run(int argc, char **argv)
 	static const char *cas[TLS_CA_MAX];
 	char *pem;
 	const char *from_snapshot = NULL;
+	msb_plugins *plugins = NULL;
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -435,6 +454,55 @@ static int cmd_run(int argc, char **argv)
 					"too many network rules (at most 256 "
 					"of a kind)");
 			break;
+		case OPT_PLUGIN:
+		case OPT_PLUGIN_PROCESS:
+		case OPT_PLUGIN_TIMEOUT:
+		case OPT_PLUGIN_RESTARTS: {
+			char *colon, *end;
+			unsigned long v;
+
+			if (!plugins && !(plugins = msb_plugins_new()))
+				return cli_bad_usage(&verb_run, "out of memory");
+			if (c == OPT_PLUGIN_PROCESS &&
+			    msb_plugins_add_process(plugins, optarg, &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+			if (c == OPT_PLUGIN) {
+				colon = strchr(optarg, ':');
+				if (colon)
+					*colon = '\0';
+				if (msb_plugins_add(plugins, optarg,
+						    colon ? colon + 1 : NULL,
+						    &err) < 0)
+					return cli_bad_usage(&verb_run, "%s",
+							     err.message);
+			}
+			if (c == OPT_PLUGIN_TIMEOUT ||
+			    c == OPT_PLUGIN_RESTARTS) {
+				errno = 0;
+				v = strtoul(optarg, &end, 10);
+				if (errno || *end || !*optarg || v > 600000 ||
+				    (c == OPT_PLUGIN_TIMEOUT && !v))
+					return cli_bad_usage(&verb_run,
+						"invalid --%s '%s': give a "
+						"number%s",
+						c == OPT_PLUGIN_TIMEOUT ?
+							"plugin-timeout" :
+							"plugin-restarts",
+						optarg,
+						c == OPT_PLUGIN_TIMEOUT ?
+							" of milliseconds "
+							"above 0" :
+							"");
+				if (c == OPT_PLUGIN_TIMEOUT)
+					msb_plugins_set_timeout(plugins,
+								(unsigned)v);
+				else
+					msb_plugins_set_restarts(plugins,
+								 (unsigned)v);
+			}
+			break;
+		}
 		case 'h':
 			cli_usage(&verb_run, stdout);
 			return 0;
@@ -516,6 +584,10 @@ static int cmd_run(int argc, char **argv)
 		return cli_bad_usage(&verb_run,
 				     "--from-snapshot boots the snapshot's own "
 				     "image: give no IMAGE");
+	if (from_snapshot && plugins)
+		return cli_bad_usage(&verb_run,
+				     "--from-snapshot takes no plugins yet: "
+				     "restore keeps the snapshot's own");
 	if (from_snapshot && detach && cmd)
 		return cli_bad_usage(&verb_run,
 				     "--from-snapshot with -d takes no command "
@@ -575,8 +647,9 @@ static int cmd_run(int argc, char **argv)
 		ro.disk_only = 1;
 		c = msb_snapshot_restore(from_snapshot, &ro, &sb, &err);
 	} else {
-		c = msb_sandbox_create(&cfg, &sb, &err);
+		c = msb_sandbox_create_with_plugins(&cfg, plugins, &sb, &err);
 	}
+	msb_plugins_free(plugins);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (c < 0) {

@@ -199,6 +199,8 @@ int msb_conn_error(json_object *msg, msb_error *err)
 		r = MSB_E_NOT_RUNNING;
 	else if (code && !strcmp(code, "exec_failed"))
 		r = MSB_E_EXEC;
+	else if (code && !strcmp(code, "denied"))
+		r = MSB_E_POLICY; /* a plugin's exec_before (docs/plugins.md) */
 	else if (code && !strcmp(code, "fs_failed")) {
 		int en = msb_errno_parse(
 			json_object_get_string(get(e, "errno")));

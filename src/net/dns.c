@@ -391,7 +391,7 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 		if (v == MSB_NET_DENY) {
 			n->st.denied++;
 			net_logf(n, "net: denied dns %s: plugin %s", q.name,
-				 n->plugin->name);
+				 n->denied_by);
 			reply(n, to, q.id, q.flags, p + DNS_HLEN,
 			      q.qend - DNS_HLEN, RC_NXDOMAIN, NULL, 0, 0);
 			return;

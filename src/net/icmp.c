@@ -277,7 +277,7 @@ static void ping_out(struct net *n, const struct ip_pkt *ip)
 		return;
 	}
 	if (plugin_connect(n, proto_of(ip->dst.family), &ip->dst, 0) != 0) {
-		snprintf(why, sizeof(why), "plugin %s", n->plugin->name);
+		snprintf(why, sizeof(why), "plugin %s", n->denied_by);
 		log_denied(n, &ip->dst, why);
 		icmp_unreach(n, ip, UNREACH_ADMIN);
 		return;

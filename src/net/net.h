@@ -175,6 +175,14 @@ int net_plugin_has_http(const struct net *n);
 int net_plugin_http(struct net *n, const struct msb_http_request *req,
 		    struct msb_http_action *act);
 
+/* net_set_hooks() - the owner's chain of hooks (a table shaped as a
+ * plugin's), asked after the loaded plugin, if any; each can only narrow
+ * what was allowed before it. net_hook_denied_by() - the chain says who
+ * refused, for the log line. */
+struct msb_net_plugin;
+void net_set_hooks(struct net *n, const struct msb_net_plugin *h, void *state);
+void net_hook_denied_by(struct net *n, const char *who);
+
 /* net_fd() - the descriptor the owner watches for EPOLLIN. */
 int net_fd(const struct net *n);
 

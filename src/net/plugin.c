@@ -89,6 +89,22 @@ void plugin_unload(struct net *n)
 	n->plugin_dl = NULL;
 }
 
+void net_set_hooks(struct net *n, const struct msb_net_plugin *h, void *state)
+{
+	n->hooks = h;
+	n->hooks_state = state;
+}
+
+void net_hook_denied_by(struct net *n, const char *who)
+{
+	snprintf(n->denied_by, sizeof(n->denied_by), "%s", who);
+}
+
+static void denied_by_plugin(struct net *n)
+{
+	snprintf(n->denied_by, sizeof(n->denied_by), "%s", n->plugin->name);
+}
+
 int plugin_frame(struct net *n, const uint8_t *frame, size_t len)
 {
 	if (!n->plugin || !n->plugin->on_frame)
@@ -99,25 +115,53 @@ int plugin_frame(struct net *n, const uint8_t *frame, size_t len)
 		       MSB_NET_DENY;
 }
 
-int net_plugin_has_http(const struct net *n)
+static int so_has_http(const struct net *n)
 {
 	return n->plugin && n->plugin->abi >= 3 && n->plugin->on_http;
 }
 
+int net_plugin_has_http(const struct net *n)
+{
+	return so_has_http(n) || (n->hooks && n->hooks->on_http);
+}
+
+/* The loaded plugin first, then the chain, which sees the request as the
+ * plugin left it (its new body, if it gave one). */
 int net_plugin_http(struct net *n, const struct msb_http_request *req,
 		    struct msb_http_action *act)
 {
-	int v;
+	struct msb_http_request mod;
+	int v = MSB_HTTP_FORWARD;
 
-	if (!net_plugin_has_http(n))
-		return MSB_HTTP_FORWARD;
 	memset(act, 0, sizeof(*act));
-	v = n->plugin->on_http(n->plugin_state, req, act);
-	act->reason[sizeof(act->reason) - 1] = '\0';
-	if (v == MSB_HTTP_MODIFY && !act->body && act->body_len)
-		v = MSB_HTTP_BLOCK; /* a body promised and not given */
-	return v == MSB_HTTP_BLOCK || v == MSB_HTTP_MODIFY ? v :
-							     MSB_HTTP_FORWARD;
+	if (so_has_http(n)) {
+		v = n->plugin->on_http(n->plugin_state, req, act);
+		act->reason[sizeof(act->reason) - 1] = '\0';
+		if (v == MSB_HTTP_MODIFY && !act->body && act->body_len)
+			v = MSB_HTTP_BLOCK; /* a body promised and not given */
+		if (v != MSB_HTTP_BLOCK && v != MSB_HTTP_MODIFY)
+			v = MSB_HTTP_FORWARD;
+	}
+	if (v == MSB_HTTP_BLOCK || !n->hooks || !n->hooks->on_http)
+		return v;
+	if (v == MSB_HTTP_MODIFY) {
+		mod = *req;
+		mod.body = act->body;
+		mod.body_len = act->body_len;
+		req = &mod;
+	}
+	{
+		struct msb_http_action act2;
+		int v2;
+
+		memset(&act2, 0, sizeof(act2));
+		v2 = n->hooks->on_http(n->hooks_state, req, &act2);
+		if (v2 == MSB_HTTP_FORWARD)
+			return v; /* the plugin's body, if it changed it */
+		*act = act2;
+		act->reason[sizeof(act->reason) - 1] = '\0';
+		return v2 == MSB_HTTP_MODIFY ? MSB_HTTP_MODIFY : MSB_HTTP_BLOCK;
+	}
 }
 
 int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
@@ -125,32 +169,26 @@ int plugin_connect(struct net *n, int proto, const struct net_addr *dst,
 {
 	struct msb_net_addr a = { .family = dst->family };
 
-	if (!n->plugin || !n->plugin->on_connect)
-		return MSB_NET_ALLOW;
 	memcpy(a.addr, dst->b, 16);
-	return n->plugin->on_connect(n->plugin_state, proto, &a, port) ==
-			       MSB_NET_ALLOW ?
-		       MSB_NET_ALLOW :
-		       MSB_NET_DENY;
+	if (n->plugin && n->plugin->on_connect &&
+	    n->plugin->on_connect(n->plugin_state, proto, &a, port) !=
+		    MSB_NET_ALLOW) {
+		denied_by_plugin(n);
+		return MSB_NET_DENY;
+	}
+	if (n->hooks && n->hooks->on_connect &&
+	    n->hooks->on_connect(n->hooks_state, proto, &a, port) !=
+		    MSB_NET_ALLOW)
+		return MSB_NET_DENY; /* (the chain named who) */
+	return MSB_NET_ALLOW;
 }
 
-int plugin_dns(struct net *n, const char *name, uint16_t qtype,
-	       struct net_addr *addr, unsigned *naddr)
+/* answer() - a hook's addresses, only well-formed ones, into @addr. */
+static void answer(const struct msb_net_addr *got, unsigned k,
+		   struct net_addr *addr, unsigned *naddr)
 {
-	struct msb_net_addr got[MSB_NET_DNS_ADDRS];
-	unsigned k = 0;
-	int v;
-
-	*naddr = 0;
-	if (!n->plugin || !n->plugin->on_dns)
-		return MSB_NET_ALLOW;
-	memset(got, 0, sizeof(got));
-	v = n->plugin->on_dns(n->plugin_state, name, qtype, got, &k);
-	if (v != MSB_NET_ANSWER)
-		return v == MSB_NET_ALLOW ? MSB_NET_ALLOW : MSB_NET_DENY;
 	if (k > MSB_NET_DNS_ADDRS)
 		k = MSB_NET_DNS_ADDRS;
-	/* Only well-formed addresses: a family the stack knows. */
 	for (unsigned i = 0; i < k; i++) {
 		if (got[i].family != 4 && got[i].family != 6)
 			continue;
@@ -160,5 +198,41 @@ int plugin_dns(struct net *n, const char *name, uint16_t qtype,
 			memset(addr[*naddr].b + 4, 0, 12);
 		(*naddr)++;
 	}
+}
+
+static int dns_of(struct net *n, const struct msb_net_plugin *p, void *st,
+		  const char *name, uint16_t qtype, struct net_addr *addr,
+		  unsigned *naddr)
+{
+	struct msb_net_addr got[MSB_NET_DNS_ADDRS];
+	unsigned k = 0;
+	int v;
+
+	memset(got, 0, sizeof(got));
+	v = p->on_dns(st, name, qtype, got, &k);
+	if (v == MSB_NET_ANSWER) {
+		answer(got, k, addr, naddr);
+		return v;
+	}
+	return v == MSB_NET_ALLOW ? MSB_NET_ALLOW : MSB_NET_DENY;
+}
+
+int plugin_dns(struct net *n, const char *name, uint16_t qtype,
+	       struct net_addr *addr, unsigned *naddr)
+{
+	int v = MSB_NET_ALLOW;
+
+	*naddr = 0;
+	if (n->plugin && n->plugin->on_dns) {
+		v = dns_of(n, n->plugin, n->plugin_state, name, qtype, addr,
+			   naddr);
+		if (v == MSB_NET_DENY)
+			denied_by_plugin(n);
+		if (v != MSB_NET_ALLOW)
+			return v;
+	}
+	if (n->hooks && n->hooks->on_dns)
+		v = dns_of(n, n->hooks, n->hooks_state, name, qtype, addr,
+			   naddr);
 	return v;
 }

@@ -214,6 +214,11 @@ struct net {
 	struct msb_net_host plugin_host;     /* what the plugin was given */
 	void *plugin_state;
 	void *plugin_dl;
+	/* the supervisor's chain of plugins (plugin processes, built-ins:
+	 * docs/plugins.md), asked after the plugin above; NULL: none */
+	const struct msb_net_plugin *hooks;
+	void *hooks_state;
+	char denied_by[80];     /* who denied the last refused hook */
 	struct net_name *names; /* NET_NAMES_MAX, with cfg.bind_names */
 
 	uint64_t log_window_ms; /* log rate limit */

@@ -742,7 +742,7 @@ static void on_syn(struct net *n, const struct ip_pkt *ip,
 	}
 	if (!to_dns &&
 	    plugin_connect(n, IPPROTO_TCP, &ip->dst, s->dport) != 0) {
-		snprintf(why, sizeof(why), "plugin %s", n->plugin->name);
+		snprintf(why, sizeof(why), "plugin %s", n->denied_by);
 		log_denied(n, &ip->dst, s->dport, why);
 		reset_reply(n, ip, s);
 		return;

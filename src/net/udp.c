@@ -143,7 +143,7 @@ void udp_input(struct net *n, const struct ip_pkt *ip)
 						 dport) != 0) {
 				ok = 0;
 				snprintf(why, sizeof(why), "plugin %s",
-					 n->plugin->name);
+					 n->denied_by);
 			}
 		}
 		if (!ok) {

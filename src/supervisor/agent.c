@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -105,6 +106,7 @@ void stream_free(struct sup *s, struct stream *st)
 	}
 	msb_buf_free(&st->stdin_q);
 	msb_buf_free(&st->recs);
+	json_object_put(st->hook_argv);
 	free(st);
 	/* Its stdin queue may have been what paused the connection; with
 	 * its last exec gone, it may be idle from now on. */
@@ -182,25 +184,53 @@ static int strings_ok(json_object *arr, int need)
 	return 1;
 }
 
-struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
+/* exec_before() - the plugins' word on an exec (hooks.h): @argv and
+ * @env as they left them (references the caller puts), or -1 with @why
+ * and s->exec_denied set. */
+static int exec_before(struct sup *s, json_object *p, json_object **argv,
+		       json_object **env, char *why, size_t n)
+{
+	json_object *a = json_object_new_object(), *v;
+	struct hook_reply r;
+	char who[HOOK_NAME_MAX];
+	const char *str;
+
+	json_object_object_add(a, "argv", json_object_get(*argv));
+	json_object_object_add(a, "env", *env ? json_object_get(*env) :
+						json_object_new_array());
+	if ((str = get_str(p, "cwd")) || (str = get_str(s->config, "workdir")))
+		json_object_object_add(a, "cwd", json_object_new_string(str));
+	if ((str = get_str(p, "user")) || (str = get_str(s->config, "user")))
+		json_object_object_add(a, "user", json_object_new_string(str));
+	if (json_object_object_get_ex(p, "tty", &v))
+		json_object_object_add(a, "tty", json_object_new_boolean(1));
+	if (sup_hook_call(s, HOOK_EXEC_BEFORE, a, &r, who, sizeof(who)) ==
+	    HV_DENY) {
+		snprintf(why, n, "exec denied by plugin %s%s%s", who,
+			 r.reason[0] ? ": " : "", r.reason);
+		sup_log(s, "%s", why);
+		s->exec_denied = 1;
+		hook_reply_free(&r);
+		json_object_put(a);
+		return -1;
+	}
+	hook_reply_free(&r);
+	*argv = json_object_get(json_object_object_get(a, "argv"));
+	*env = json_object_get(json_object_object_get(a, "env"));
+	json_object_put(a);
+	return 0;
+}
+
+static struct stream *agent_exec_built(struct sup *s, json_object *p,
+				       json_object *argv, json_object *env,
+				       json_object *cenv, char *why, size_t n)
 {
 	static uint8_t buf[MSB_FRAME_MAX];
 	struct msb_tlv_w w;
-	json_object *argv = NULL, *env = NULL, *cenv = NULL, *tty = NULL, *v;
+	json_object *tty = NULL, *v;
 	const char *cwd, *user;
 	struct stream *st;
 
-	json_object_object_get_ex(p, "argv", &argv);
-	json_object_object_get_ex(p, "env", &env);
-	json_object_object_get_ex(s->config, "env", &cenv);
-	if (!strings_ok(argv, 1)) {
-		snprintf(why, n, "argv must be a non-empty array of strings");
-		return NULL;
-	}
-	if (!strings_ok(env, 0)) {
-		snprintf(why, n, "env must be an array of \"KEY=VALUE\" strings");
-		return NULL;
-	}
 	msb_tlv_w_init(&w, buf, sizeof(buf));
 	put_strings(&w, MSB_T_ARG, argv);
 	/* The trust store's variables, then the sandbox's env: the agent
@@ -251,7 +281,39 @@ struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
 		return NULL;
 	}
 	agent_send(s, st->id, MSB_F_EXEC, buf, w.len);
+	if (sup_hook_wants(s, HOOK_EXEC_AFTER)) {
+		st->hook_argv = json_object_get(argv);
+		st->hook_t0_us = msb_now_us();
+	}
 	return st;
+}
+
+struct stream *agent_exec(struct sup *s, json_object *p, char *why, size_t n)
+{
+	json_object *argv = NULL, *env = NULL, *cenv = NULL;
+	struct stream *st;
+
+	s->exec_denied = 0;
+	json_object_object_get_ex(p, "argv", &argv);
+	json_object_object_get_ex(p, "env", &env);
+	json_object_object_get_ex(s->config, "env", &cenv);
+	if (!strings_ok(argv, 1)) {
+		snprintf(why, n, "argv must be a non-empty array of strings");
+		return NULL;
+	}
+	if (!strings_ok(env, 0)) {
+		snprintf(why, n, "env must be an array of \"KEY=VALUE\" strings");
+		return NULL;
+	}
+	if (sup_hook_wants(s, HOOK_EXEC_BEFORE)) {
+		if (exec_before(s, p, &argv, &env, why, n) < 0)
+			return NULL;
+		st = agent_exec_built(s, p, argv, env, cenv, why, n);
+		json_object_put(argv);
+		json_object_put(env);
+		return st;
+	}
+	return agent_exec_built(s, p, argv, env, cenv, why, n);
 }
 
 void agent_on_window(struct sup *s, struct stream *st, const uint8_t *p,
@@ -431,6 +493,22 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 	} else if (!st->discard) {
 		sup_log(s, "detached command (pid %d) exited with status %d%s",
 			st->pid, code, st->timed_out ? " (timed out)" : "");
+	}
+	if (st->hook_argv) {
+		json_object *a = json_object_new_object();
+
+		json_object_object_add(a, "argv", json_object_get(st->hook_argv));
+		json_object_object_add(a, "exit_code", json_object_new_int(code));
+		json_object_object_add(a, "signal", json_object_new_int(sig));
+		json_object_object_add(a, "duration_ms",
+				       json_object_new_double(
+					       (double)(msb_now_us() -
+							st->hook_t0_us) /
+					       1000));
+		if (st->timed_out)
+			json_object_object_add(a, "timed_out",
+					       json_object_new_boolean(1));
+		sup_hook_event(s, HOOK_EXEC_AFTER, a);
 	}
 	if (st->cmd) {
 		agent_command_end(s, "exited", code, sig, NULL);

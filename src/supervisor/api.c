@@ -362,7 +362,9 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 	}
 	st = agent_exec(s, p, why, sizeof(why));
 	if (!st) {
-		reply_error(s, c, id, "invalid_params", "%s", why);
+		reply_error(s, c, id,
+			    s->exec_denied ? "denied" : "invalid_params", "%s",
+			    why);
 		return;
 	}
 	if (timeout_ms) {

@@ -41,6 +41,7 @@
 
 #include "backends.h"
 #include "fuse.h"
+#include "hooks.h"
 #include "supervisor.h"
 #include "util.h"
 #include "vhost_user.h"
@@ -137,6 +138,55 @@ static const char *jstr(json_object *o, const char *k)
 }
 
 /* vol_open() - the backend and session of one config entry. */
+/* hook_before() - an operation a plugin hooks (hooks.h), asked on the
+ * volume's thread: the plugin allows (the backend runs it natively) or
+ * answers with an errno. Operations no plugin names never leave. */
+static int hook_before(void *state, const struct msb_fs_call *call)
+{
+	struct sup_vol *v = state;
+	json_object *a;
+	struct hook_reply r;
+	int rc = 0;
+
+	if (!sup_hook_wants_fs(v->s, (int)call->op))
+		return 0;
+	a = json_object_new_object();
+	json_object_object_add(a, "volume", json_object_new_string(v->guest));
+	json_object_object_add(a, "op", json_object_new_string(
+						hook_fs_op_name((int)call->op)));
+	json_object_object_add(a, "ino", json_object_new_int64((int64_t)call->ino));
+	if (call->name)
+		json_object_object_add(a, "name",
+				       json_object_new_string(call->name));
+	if (call->newname) {
+		json_object_object_add(a, "newname",
+				       json_object_new_string(call->newname));
+		json_object_object_add(a, "newparent",
+				       json_object_new_int64(
+					       (int64_t)call->newparent));
+	}
+	json_object_object_add(a, "flags",
+			       json_object_new_int64((int64_t)call->flags));
+	if (call->ctx) {
+		json_object_object_add(a, "pid",
+				       json_object_new_int64(call->ctx->pid));
+		json_object_object_add(a, "uid",
+				       json_object_new_int64(call->ctx->uid));
+	}
+	if (sup_hook_call(v->s, HOOK_FS, a, &r, NULL, 0) == HV_DENY)
+		rc = -(r.errnum ? r.errnum : EACCES);
+	hook_reply_free(&r);
+	json_object_put(a);
+	return rc;
+}
+
+static const struct msb_fs_hooks fs_plugin_hooks = {
+	.abi = MSB_FS_ABI,
+	.size = sizeof(struct msb_fs_hooks),
+	.name = "plugins",
+	.before = hook_before,
+};
+
 static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		    msb_error *err)
 {
@@ -222,6 +272,14 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	} else {
 		return msb_fail(err, -EINVAL, "volume %s: unknown kind '%s'",
 				guest, kind);
+	}
+	/* The plugins' filesystem hooks: a proxy around the backend, which
+	 * asks them about the operations they named only. */
+	if (r == 0 && s->plugins && sup_hook_wants(s, HOOK_FS)) {
+		struct msb_fs_backend inner = v->be;
+
+		r = msb_fs_proxy_new(&inner, &fs_plugin_hooks, v, &v->be, why,
+				     sizeof(why));
 	}
 	if (r < 0)
 		return msb_fail(err, r, "volume %s: %s", guest,

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "hooks.h"
 #include "net.h"
 #include "state.h"
 #include "supervisor.h"
@@ -146,6 +147,18 @@ void sup_ready(struct sup *s)
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
 	notify(s, "ready %llu", (unsigned long long)s->boot_ms);
+	{
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "boot_ms",
+				       json_object_new_int64((int64_t)s->boot_ms));
+		if (s->restore_dir[0])
+			json_object_object_add(
+				x, "snapshot",
+				json_object_new_string(s->restore_snap));
+		sup_hook_lifecycle(s, s->restore_dir[0] ? "restore" : "start",
+				   x);
+	}
 	sup_command_start(s);
 }
 
@@ -461,6 +474,9 @@ static void run_loop(struct sup *s)
 				}
 				break;
 			}
+			case EV_PLUGINS:
+				sup_plugins_keeper(s);
+				break;
 			case EV_LAUNCHER: {
 				int st;
 
@@ -637,11 +653,22 @@ static void finish(struct sup *s)
 	msb_engine_release(&s->vm);
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	unlink(sock);
+	if (s->ready_us) {
+		json_object *x = NULL;
+
+		if (s->fail[0]) {
+			x = json_object_new_object();
+			json_object_object_add(x, "error",
+					       json_object_new_string(s->fail));
+		}
+		sup_hook_lifecycle(s, "stop", x);
+	}
 	/* Published ports are free again, the plugin closed, before anyone
 	 * is told the sandbox stopped. */
 	net_free(s->net);
 	s->net = NULL;
 	sup_fs_free(s);
+	sup_plugins_free(s);
 	if (s->fail[0])
 		sup_log(s, "failed: %s", s->fail);
 	else
@@ -821,8 +848,14 @@ int main(int argc, char **argv)
 	}
 	if (r == 0)
 		r = setup_fds(s, &err);
+	/* Plugins first: their hellos say which hooks the network and the
+	 * volumes are to call. */
+	if (r == 0)
+		r = sup_plugins_setup(s, &err);
 	if (r == 0)
 		r = sup_net_setup(s, &err);
+	if (r == 0)
+		sup_plugins_net(s);
 	if (r == 0)
 		r = sup_fs_setup(s, &err);
 	if (r == 0) {

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hooks.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -305,6 +306,13 @@ static void finish(struct sup *s)
 	sup_log(s, "snapshot taken (%s, guest paused %.1f ms)",
 		snap.full ? "full" : "disk only",
 		(double)(snap.t_resumed - snap.t_paused) / 1000);
+	{
+		json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "full",
+				       json_object_new_boolean(snap.full));
+		sup_hook_lifecycle(s, "snapshot", x);
+	}
 	api_reply_result(s, c, snap.req_id, r);
 }
 

@@ -42,7 +42,7 @@ struct tls_env;
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
 	       EV_ENGINE, EV_TICK, EV_SNAP, EV_CONSOLE, EV_ENGINE_LOG,
-	       EV_LAUNCHER };
+	       EV_LAUNCHER, EV_PLUGINS };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -109,6 +109,8 @@ struct stream {
 	uint32_t fop;       /* a FILE stream (files.c): enum msb_fop; 0 = exec */
 	struct msb_buf recs; /* LIST output not yet whole records */
 	int answered;       /* FILE: the client already has its reply */
+	json_object *hook_argv; /* for exec_after: its argv, NULL: no hook */
+	uint64_t hook_t0_us;    /* when it was asked for */
 };
 
 #define STATS_WAITING 16
@@ -235,6 +237,10 @@ struct sup {
 	char **tls_bypass;
 	size_t ntls_bypass;
 	char *tls_upstream_pem;
+
+	/* the chain of plugins (plugins.c, hooks.h); NULL: none */
+	struct sup_plugins *plugins;
+	int exec_denied;        /* agent_exec()'s NULL was a plugin's no */
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[CONN_SLOTS];

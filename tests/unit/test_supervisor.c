@@ -25,6 +25,7 @@
 #include "../../src/supervisor/files.c"
 #include "../../src/supervisor/stats.c"
 #include "../../src/supervisor/restart.c"
+#include "../../src/supervisor/plugins.c"
 
 #include <fcntl.h>
 #include <limits.h>

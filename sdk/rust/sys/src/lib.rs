@@ -397,6 +397,12 @@ pub struct msb_project {
     _private: [u8; 0],
 }
 
+/// A sandbox's chain of plugins (opaque; docs/plugins.md).
+#[repr(C)]
+pub struct msb_plugins {
+    _private: [u8; 0],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct msb_sync_progress {
@@ -779,6 +785,25 @@ extern "C" {
         err: *mut msb_error,
     ) -> c_int;
     pub fn msb_sandbox_set_sync(name: *const c_char, on: c_int, err: *mut msb_error) -> c_int;
+
+    pub fn msb_plugins_new() -> *mut msb_plugins;
+    pub fn msb_plugins_free(p: *mut msb_plugins);
+    pub fn msb_plugins_add(
+        p: *mut msb_plugins,
+        name: *const c_char,
+        options: *const c_char,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_plugins_add_process(p: *mut msb_plugins, cmd: *const c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_plugins_add_socket(p: *mut msb_plugins, path: *const c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_plugins_set_timeout(p: *mut msb_plugins, ms: c_uint);
+    pub fn msb_plugins_set_restarts(p: *mut msb_plugins, n: c_uint);
+    pub fn msb_sandbox_create_with_plugins(
+        c: *const msb_sandbox_config,
+        p: *const msb_plugins,
+        out: *mut *mut msb_sandbox,
+        err: *mut msb_error,
+    ) -> c_int;
 
     pub fn msb_home() -> *const c_char;
 }

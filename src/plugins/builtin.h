@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* builtin.h - plugins built into the supervisor, picked by name
+ *
+ * `--plugin audit-log[:dir=DIR,fs=OPS]` and
+ * `--plugin rate-limiter[:exec=N,connect=N]` take their place in a
+ * sandbox's chain of plugins like `--plugin-process` commands do and see
+ * the same hook arguments (docs/plugins.md), without a process or a
+ * socket: they are called in the supervisor (on the volumes' threads too,
+ * so they lock what they share).
+ */
+#ifndef MSB_PLUGINS_BUILTIN_H
+#define MSB_PLUGINS_BUILTIN_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "wire.h"
+
+/* What a built-in is told about its sandbox. */
+struct builtin_env {
+	const char *sandbox; /* its name */
+	const char *dir;     /* its directory (<home>/sandboxes/NAME) */
+};
+
+/**
+ * struct builtin - a built-in plugin
+ * @name:  what --plugin calls it
+ * @open:  read @opts (an object of strings), set *@hooks (and *@fs_ops)
+ *         as a process's hello would. Before confinement: files it needs
+ *         are opened here. Return 0, or -1 with @why.
+ * @hook:  one hook: @r is NULL for events; for calls it holds HV_ALLOW
+ *         on entry and the built-in may deny (with a reason)
+ * @close: the sandbox stops
+ */
+struct builtin {
+	const char *name;
+	int (*open)(json_object *opts, const struct builtin_env *env,
+		    void **st, uint32_t *hooks, uint64_t *fs_ops, char *why,
+		    size_t wn);
+	void (*hook)(void *st, enum hook_id h, json_object *args,
+		     struct hook_reply *r);
+	void (*close)(void *st);
+};
+
+extern const struct builtin builtin_audit_log;
+extern const struct builtin builtin_rate_limiter;
+
+/* builtin_find() - the built-in called @name, or NULL. */
+const struct builtin *builtin_find(const char *name);
+
+#endif

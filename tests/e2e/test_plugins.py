@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Plugins (docs/plugins.md): processes in two languages (Python, Node),
+built-ins, their order, and plugins that crash, hang, lie or flood.
+
+One sandbox serves the whole module: its chain is pyguard.py (Python, on
+the seeds' hooks), monitor.js (Node, written from the protocol's
+documentation alone), bad.py (which misbehaves when asked to, by the
+command an exec runs), then the audit-log and rate-limiter built-ins.
+"""
+
+import http.server
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import unique
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PY_SDK = os.path.join(ROOT, "sdk", "python", "src")
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None,
+                                reason="node is not installed")
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return [json.loads(x) for x in f if x.strip()]
+    except FileNotFoundError:
+        return []
+
+
+class Dlp(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        self.rfile.read(n)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"accepted\n")
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture(scope="module")
+def box(msb, tmp_path_factory):
+    d = tmp_path_factory.mktemp("plugins")
+    vol = d / "vol"
+    vol.mkdir()
+    (vol / "fine.txt").write_text("fine\n")
+    (vol / "secret.txt").write_text("secret\n")
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dlp)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    port = web.server_address[1]
+    env = {"MSB_PY_SDK": PY_SDK, "LOG": str(d / "py.jsonl")}
+    name = unique("plug")
+    # monitor.js gets its own log through its command line's env.
+    p = msb("run", "--name", name, "-d", "-v", f"{vol}:/data",
+            "--net-allow-host", str(port), "--plugin-timeout", "500",
+            "--plugin-restarts", "10",
+            "--plugin-process", f"python3 {HERE}/plugins/pyguard.py",
+            "--plugin-process",
+            f"LOG={d}/js.jsonl node {HERE}/plugins/monitor.js",
+            "--plugin-process", f"STARTS={d}/starts python3 {HERE}/plugins/bad.py",
+            "--plugin", f"audit-log:dir={d}/audit",
+            "--plugin", "rate-limiter:connect=5",
+            env=env, check=0)
+    assert b"created" in p.stdout
+    yield {"name": name, "dir": d, "port": port,
+           "py": str(d / "py.jsonl"), "js": str(d / "js.jsonl"),
+           "audit": str(d / "audit" / f"{name}.jsonl"),
+           "starts": str(d / "starts")}
+    msb("rm", "-f", name)
+    web.shutdown()
+
+
+def eventually(fn, timeout=10):
+    """Events (exec_after, lifecycle) are not waited for: their plugin
+    writes them down a moment after."""
+    end = time.time() + timeout
+    while True:
+        try:
+            return fn()
+        except (AssertionError, IndexError, KeyError):
+            if time.time() > end:
+                raise
+            time.sleep(0.05)
+
+
+def sh(msb, box, script, **kw):
+    return msb("exec", box["name"], "--", "sh", "-c", script, **kw)
+
+
+def log_of(msb, box):
+    return msb("logs", box["name"]).stdout.decode()
+
+
+def test_both_languages_see_lifecycle_and_exec(msb, box):
+    out = sh(msb, box, "echo hello", check=0).stdout
+    assert out == b"hello\n"
+
+    def seen():
+        py = lines(box["py"])
+        js = lines(box["js"])
+        assert {"hook": "lifecycle",
+                "event": "start"}.items() <= py[0].items()
+        assert any(e.get("hook") == "lifecycle" and e["event"] == "start"
+                   for e in js)
+        before = [e for e in py if e["hook"] == "exec_before"]
+        after = [e for e in py if e["hook"] == "exec_after"]
+        assert before[-1]["argv"] == ["sh", "-c", "echo hello"]
+        assert after[-1]["argv"] == ["sh", "-c", "echo hello"]
+        assert after[-1]["exit_code"] == 0 and after[-1]["duration_ms"] > 0
+    eventually(seen)
+    assert any(e["hook"] == "exec_before" and
+               e["argv"] == ["sh", "-c", "echo hello"]
+               for e in lines(box["js"]))
+
+
+def test_exec_rewritten_and_plugins_composed_in_order(msb, box):
+    # pyguard (first) rewrites the argv and adds PYGUARD=1; monitor.js
+    # (second) sees that env and says so in NODE_SAW_PYGUARD.
+    out = msb("exec", box["name"], "--", "echo", "REWRITE-ME", check=0)
+    assert out.stdout == b"rewritten-by-pyguard\n"
+    out = sh(msb, box, 'echo "$PYGUARD $NODE_SAW_PYGUARD"', check=0)
+    assert out.stdout == b"1 1\n"
+
+
+def test_a_denial_stops_the_chain(msb, box):
+    p = msb("exec", box["name"], "--", "forbidden", "now")
+    assert p.returncode == 125, p
+    assert b"exec denied by plugin pyguard: no forbidden here" in p.stderr
+    # the plugins after pyguard never heard of it
+    assert not any(e.get("argv", [None])[0] == "forbidden"
+                   for e in lines(box["js"]))
+    assert not any(e.get("argv", [None])[0] == "forbidden"
+                   for e in lines(box["audit"]))
+
+
+def test_dns_and_connect_hooks(msb, box):
+    out = sh(msb, box, "nslookup -type=a blocked.test; nslookup -type=a plugin.test; "
+             "nc -w 2 1.1.1.1 9 </dev/null; nc -w 2 1.1.1.1 7007 </dev/null; "
+             "true", check=0).stdout.decode()
+    assert "NXDOMAIN" in out
+    assert "192.0.2.55" in out
+    log = log_of(msb, box)
+    assert "denied dns blocked.test: plugin pyguard: blocked by pyguard" in log
+    assert "denied tcp 1.1.1.1:9: plugin pyguard: port 9" in log
+    assert "denied tcp 1.1.1.1:7007: plugin monitor-js: node says no" in log
+    assert any(e["hook"] == "dns" and e["name"] == "plugin.test"
+               for e in lines(box["py"]))
+    # port 9 was refused by pyguard: monitor.js, later, never saw it
+    conns = [e["port"] for e in lines(box["js"]) if e["hook"] == "connect"]
+    assert 7007 in conns and 9 not in conns
+
+
+def test_http_request_hook_blocks_pii(msb, box):
+    url = f"http://10.0.2.2:{box['port']}/submit"
+    ok = sh(msb, box, f"wget -q -O- --post-data 'name=ann' {url}",
+            check=0).stdout
+    assert ok == b"accepted\n"
+    p = sh(msb, box, f"wget -q -O- --post-data 'ssn=123-45-6789' {url}")
+    assert p.returncode != 0 and b"accepted" not in p.stdout
+    assert "plugin monitor-js: DLP: PII" in log_of(msb, box)
+
+
+def test_fs_hook_on_a_volume(msb, box):
+    assert sh(msb, box, "cat /data/fine.txt", check=0).stdout == b"fine\n"
+    p = sh(msb, box, "cat /data/secret.txt")
+    assert p.returncode != 0 and b"Permission denied" in p.stderr, p
+    sh(msb, box, "echo x > /data/made.txt", check=0)
+    fs = [e for e in lines(box["py"]) if e["hook"] == "fs"]
+    assert any(e["op"] == "create" and e["name"] == "made.txt" and
+               e["volume"] == "/data" for e in fs)
+    assert any(e["op"] == "open" for e in fs)
+    assert any(e["hook"] == "fs" and e.get("name") == "made.txt"
+               for e in lines(box["audit"]))
+    # (the python plugin saw the create before the audit-log did)
+
+
+def test_rate_limiter_refuses_connections_beyond_its_rate(msb, box):
+    sh(msb, box, "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do "
+       "nc -w 1 1.1.1.1 80 </dev/null; done; true", check=0)
+    assert ("denied tcp 1.1.1.1:80: plugin rate-limiter: more than 5 "
+            "connections a second") in log_of(msb, box)
+
+
+def starts(box):
+    with open(box["starts"]) as f:
+        return len(f.read().split())
+
+
+def wait_starts(box, n, timeout=20):
+    end = time.time() + timeout
+    while starts(box) < n and time.time() < end:
+        time.sleep(0.1)
+    assert starts(box) >= n
+
+
+def test_crashing_plugin_fails_closed_then_restarts(msb, box):
+    n = starts(box)
+    p = msb("exec", box["name"], "--", "crash")
+    assert p.returncode == 125
+    assert b"plugin bad" in p.stderr and b"closed its channel" in p.stderr, p
+    wait_starts(box, n + 1)
+    time.sleep(0.5)  # its hello
+    assert sh(msb, box, "echo back", check=0).stdout == b"back\n"
+
+
+def test_garbage_lies_and_floods_are_refused(msb, box):
+    for cmd, said in (("garbage", b"not one JSON object"),
+                      ("lie", b"never made"),
+                      ("flood", b"1073741824 bytes")):
+        n = starts(box)
+        p = msb("exec", box["name"], "--", cmd)
+        assert p.returncode == 125 and said in p.stderr, (cmd, p)
+        wait_starts(box, n + 1)
+        time.sleep(0.5)
+    assert sh(msb, box, "echo still", check=0).stdout == b"still\n"
+    assert "broke the protocol" in log_of(msb, box)
+
+
+def test_hanging_plugin_hits_its_deadline(msb, box):
+    n = starts(box)
+    t = time.time()
+    p = msb("exec", box["name"], "--", "hang")
+    assert p.returncode == 125
+    assert b"did not answer within 500 ms" in p.stderr, p
+    assert time.time() - t < 30
+    # two more missed deadlines and it is killed and started again
+    msb("exec", box["name"], "--", "true")
+    msb("exec", box["name"], "--", "true")
+    wait_starts(box, n + 1)
+    time.sleep(0.5)
+    assert sh(msb, box, "echo alive", check=0).stdout == b"alive\n"
+    assert "missed 3 deadlines in a row" in log_of(msb, box)
+
+
+def test_stop_reaches_every_plugin(msb, box):
+    msb("stop", box["name"], check=0)
+    # the plugins have ended by the time stop returns
+    assert lines(box["py"])[-1] == {"hook": "lifecycle", "event": "stop",
+                                    "sandbox": box["name"]}
+    assert any(e.get("event") == "stop" for e in lines(box["js"]))
+    assert lines(box["audit"])[-1]["event"] == "stop"
+
+
+def test_a_plugin_that_never_says_hello_fails_the_start(msb):
+    p = msb("run", "--rm", "--plugin-process", "exit 4", "--", "true")
+    assert p.returncode == 125
+    assert b"plugin process 'exit 4' exited (status 4) before it said hello" \
+        in p.stderr, p
+    p = msb("run", "--rm", "--plugin", "no-such", "--", "true")
+    assert p.returncode == 125 and b"unknown plugin 'no-such'" in p.stderr
+    p = msb("run", "--rm", "--plugin", "rate-limiter:bytes=5", "--", "true")
+    assert p.returncode == 125 and b"has no option 'bytes'" in p.stderr
