@@ -114,6 +114,20 @@ func TestAccSandboxLifecycle(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
+				// An image no registry serves: the create fails with
+				// libmsb's message and leaves no sandbox behind.
+				Config: `resource "microsandbox_sandbox" "app" {
+  name  = "tf-app"
+  image = "127.0.0.1:1/nosuch:1"
+}`,
+				ExpectError: regexp.MustCompile(`Cannot create sandbox tf-app`),
+			},
+			{
+				PreConfig: func() {
+					if s := sandboxStatus(t, "tf-app"); s != "absent" {
+						t.Fatalf("a failed create left tf-app %s", s)
+					}
+				},
 				Config: lifecycleConfig(dir, true, "one"),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr(app, "running", "true"),
