@@ -56,7 +56,7 @@ def go_test(run, tf=None):
 def test_terraform_unit():
     out = go_test("^TestUnit")
     passed = len(re.findall(r"^\s*--- PASS: TestUnit", out, re.M))
-    assert passed >= 5, f"only {passed} unit tests passed\n{out[-4000:]}"
+    assert passed >= 6, f"only {passed} unit tests passed\n{out[-4000:]}"
 
 
 @pytest.mark.skipif(not GO, reason="no Go toolchain (Go >= 1.25) on this host")

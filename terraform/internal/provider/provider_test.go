@@ -8,6 +8,8 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -395,4 +397,79 @@ func TestUnitDocs(t *testing.T) {
 	if !strings.Contains(docs["resources/sandbox.md"], "- `value` (String, Sensitive, Write-only)") {
 		t.Errorf("the sandbox's page does not show secret.value as write-only")
 	}
+}
+
+// TestUnitImportRecord: an import reads the whole configuration back from
+// msb inspect's document: volumes of every kind, the network, secrets
+// (their spec and placeholder, never a value, and their placeholder out
+// of env), and env without the image's own variables.
+func TestUnitImportRecord(t *testing.T) {
+	const doc = `{"name": "p2", "image": "python:3.12", "status": "stopped", "cpus": 2, "memory_mib": 256,
+ "config": {"env": ["PATH=/bin", "SEED_IMAGE=python:3.12", "B=2", "K=msb_placeholder_2da3"],
+  "workdir": "/tmp", "entrypoint": [], "image_cmd": ["/bin/sh"], "cmd": ["sleep", "1000"],
+  "image_ref": "python:3.12", "boot_timeout_ms": 30000, "kernel": "msb",
+  "net": {"allow": ["a.com"], "allow_cidr": [], "block_cidr": ["10.0.0.0/8"], "deny_all": true,
+   "dns": "1.1.1.1", "ports": ["0:80"]},
+  "volumes": [{"guest": "/data", "kind": "host", "source": "/srv/d", "ro": true},
+   {"guest": "/nv", "kind": "volume", "volume": "nv", "source": "/h/volumes/nv/data", "ro": false},
+   {"guest": "/cache", "kind": "memory", "size_mib": 64, "ro": false}],
+  "secrets": [{"env": "K", "hosts": ["api.x.com", "*.y.com"], "source": "env",
+   "placeholder": "msb_placeholder_2da3", "ref": "HOST_K"}],
+  "secret_violation": "log", "tls_bypass": ["x.com"]},
+ "runtime": {"ports": [{"host_ip": "127.0.0.1", "host_port": 4242, "guest_port": 80, "proto": "tcp"}]}}`
+	var d inspectDoc
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatal(err)
+	}
+	var m sandboxModel
+	m.fromRecord(&d, map[string]bool{"PATH=/bin": true, "SEED_IMAGE=python:3.12": true})
+	env := map[string]string{}
+	m.Env.ElementsAs(context.Background(), &env, false)
+	check := func(what string, got, want any) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: got %v, want %v", what, got, want)
+		}
+	}
+	check("env", env, map[string]string{"B": "2"})
+	check("name", m.Name.ValueString(), "p2")
+	check("image", m.Image.ValueString(), "python:3.12")
+	check("running", m.Running.ValueBool(), false) // stopped: the plan starts it
+	check("cpus, memory", []int64{m.CPUs.ValueInt64(), m.Memory.ValueInt64()}, []int64{2, 256})
+	check("boot_timeout", m.BootTimeout.ValueInt64(), 30)
+	check("workdir", m.Workdir.ValueString(), "/tmp")
+	check("cmd", m.Cmd.String(), `["sleep","1000"]`)
+	check("entrypoint", m.Entrypoint.IsNull(), true)
+	check("ports", m.Ports.String(), `["0:80"]`)
+	check("published ports of a stopped sandbox", len(m.PublishedPorts.Elements()), 0)
+	check("on_secret_violation", m.OnSecretViolation.ValueString(), "log")
+	check("tls_bypass", m.TLSBypass.String(), `["x.com"]`)
+	if len(m.Volume) != 3 {
+		t.Fatalf("volumes: %+v", m.Volume)
+	}
+	check("volume 0", []string{m.Volume[0].Backend.ValueString(), m.Volume[0].Source.ValueString(),
+		m.Volume[0].ReadOnly.String()}, []string{"passthrough", "/srv/d", "true"})
+	check("volume 1", []string{m.Volume[1].Backend.ValueString(), m.Volume[1].Source.ValueString()},
+		[]string{"named", "nv"})
+	check("volume 2", []string{m.Volume[2].Backend.ValueString(), m.Volume[2].Size.String()},
+		[]string{"memory", "64"})
+	if m.Network == nil {
+		t.Fatal("no network block")
+	}
+	check("network", []string{m.Network.Allow.String(), m.Network.BlockCidr.String(),
+		m.Network.DenyAll.String(), m.Network.Nameserver.ValueString(), fmt.Sprint(m.Network.AllowCidr.IsNull())},
+		[]string{`["a.com"]`, `["10.0.0.0/8"]`, "true", "1.1.1.1", "true"})
+	if len(m.Secret) != 1 {
+		t.Fatalf("secrets: %+v", m.Secret)
+	}
+	s := m.Secret[0]
+	check("secret", []string{s.EnvName.ValueString(), s.AllowedHost.ValueString(), s.AllowedHosts.String(),
+		s.ValueEnv.ValueString(), s.Placeholder.ValueString(), fmt.Sprint(s.Value.IsNull())},
+		[]string{"K", "api.x.com", `["*.y.com"]`, "HOST_K", "msb_placeholder_2da3", "true"})
+
+	// Running, its published ports are read.
+	d.Status = "running"
+	m.refresh(&d)
+	check("running", m.Running.ValueBool(), true)
+	check("published_ports", m.PublishedPorts.String(), `{"80/tcp":"127.0.0.1:4242"}`)
 }
