@@ -91,7 +91,49 @@ func podOptions(ann map[string]string) ([]msb.Option, error) {
 	if len(net) > 0 {
 		opts = append(opts, msb.Network(net...))
 	}
+	// The pod's own size, which containerd (1.7 and later) sums from its
+	// containers' limits for VM runtimes, when the pod does not say.
+	if _, set := ann[annPrefix+"memory"]; !set {
+		if mib := podMemoryMiB(ann); mib > 0 {
+			opts = append(opts, msb.MemoryMiB(mib))
+		}
+	}
+	if _, set := ann[annPrefix+"cpus"]; !set {
+		if n := podCPUs(ann); n > 0 {
+			opts = append(opts, msb.CPUs(n))
+		}
+	}
 	return opts, nil
+}
+
+const (
+	annSandboxMemory    = "io.kubernetes.cri.sandbox-memory"
+	annSandboxCPUQuota  = "io.kubernetes.cri.sandbox-cpu-quota"
+	annSandboxCPUPeriod = "io.kubernetes.cri.sandbox-cpu-period"
+	// guestOverheadMiB is what the guest's kernel and agent take beside
+	// the containers' limits.
+	guestOverheadMiB = 128
+)
+
+// podMemoryMiB is the VM's memory for the containers' summed limit (in
+// bytes), with the guest's own overhead; 0 when there is none.
+func podMemoryMiB(ann map[string]string) uint64 {
+	b, err := strconv.ParseUint(ann[annSandboxMemory], 10, 64)
+	if err != nil || b == 0 {
+		return 0
+	}
+	return (b+(1<<20)-1)>>20 + guestOverheadMiB
+}
+
+// podCPUs is the VM's CPUs for the containers' summed CFS quota, rounded
+// up; 0 when there is none.
+func podCPUs(ann map[string]string) uint {
+	q, err1 := strconv.ParseInt(ann[annSandboxCPUQuota], 10, 64)
+	p, err2 := strconv.ParseInt(ann[annSandboxCPUPeriod], 10, 64)
+	if err1 != nil || err2 != nil || q <= 0 || p <= 0 {
+		return 0
+	}
+	return uint((q + p - 1) / p)
 }
 
 // secretSource reads "@env:VAR:HOSTS" or "@file:PATH:HOSTS" (msb run

@@ -127,3 +127,30 @@ func TestSetupScript(t *testing.T) {
 		t.Errorf("the root is made read-only before the end:\n%s", got)
 	}
 }
+
+func TestPodSize(t *testing.T) {
+	ann := map[string]string{
+		"io.kubernetes.cri.sandbox-memory":     "268435456", // 256 MiB
+		"io.kubernetes.cri.sandbox-cpu-quota":  "150000",
+		"io.kubernetes.cri.sandbox-cpu-period": "100000",
+	}
+	if m := podMemoryMiB(ann); m != 256+guestOverheadMiB {
+		t.Errorf("memory %d MiB", m)
+	}
+	if n := podCPUs(ann); n != 2 {
+		t.Errorf("%d CPUs for 1.5 CPUs of quota", n)
+	}
+	opts, err := podOptions(ann)
+	if err != nil || len(opts) != 2 {
+		t.Errorf("%d options (%v), want memory and CPUs", len(opts), err)
+	}
+	// the pod's own annotations win
+	ann["io.microsandbox/memory"] = "1G"
+	ann["io.microsandbox/cpus"] = "1"
+	if opts, _ := podOptions(ann); len(opts) != 2 {
+		t.Errorf("%d options, want the annotations' two only", len(opts))
+	}
+	if podMemoryMiB(map[string]string{}) != 0 || podCPUs(map[string]string{"io.kubernetes.cri.sandbox-cpu-quota": "-1"}) != 0 {
+		t.Error("no limits gave a size")
+	}
+}
