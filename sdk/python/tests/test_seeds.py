@@ -10,14 +10,15 @@ import pytest
 
 from .pysdk import run
 from microsandbox import (Busy, DnsAction, FileSystemBackend, HttpAction,
-                          MemFs, MicrosandboxError, Network, NotSupported,
-                          Sandbox, Snapshot, WrongKind)
+                          InvalidArgument, MemFs, MicrosandboxError, Network,
+                          NotSupported, Sandbox, Snapshot, WrongKind)
 
 key = "sk-test-0123456789"
+hooked = []
 
 
 def log(msg):
-    pass
+    hooked.append(msg)
 
 
 def contains_pii(body):
@@ -60,26 +61,23 @@ def test_secrets_seed(registry):
 
 def test_network_seed(registry):
     async def main():
-        # as written, with hooks in Python: refused, saying what to use
-        with pytest.raises(NotSupported, match="issue 14"):
-            sb = await Sandbox.create("worker", image="node:20",
-              network=Network(
-                allow=["api.openai.com", "*.stripe.com"],
-                on_dns=lambda q: (log(f"dns: {q.name}"), DnsAction.ALLOW),
-                on_http=lambda req:
-                  HttpAction.block("DLP: PII") if contains_pii(req.body)
-                  else HttpAction.forward(req),
-                block_cidr=["169.254.0.0/16", "10.0.0.0/8"],
-              )
-            )
-        # the policy itself
+        # as written, with hooks in Python (docs/plugins.md): this
+        # process answers them
         sb = await Sandbox.create("worker", image="node:20",
           network=Network(
             allow=["api.openai.com", "*.stripe.com"],
+            on_dns=lambda q: (log(f"dns: {q.name}"), DnsAction.ALLOW),
+            on_http=lambda req:
+              HttpAction.block("DLP: PII") if contains_pii(req.body)
+              else HttpAction.forward(req),
             block_cidr=["169.254.0.0/16", "10.0.0.0/8"],
           )
         )
         try:
+            # an allowed name reaches on_dns (a refused one never does)
+            await sb.exec("nslookup -type=a api.openai.com 10.0.2.3; true",
+                          shell=True)
+            assert "dns: api.openai.com" in hooked, hooked
             cfg = (await sb.inspect())["config"]["net"]
             assert cfg["allow"] == ["api.openai.com", "*.stripe.com"]
             assert cfg["block_cidr"] == ["169.254.0.0/16", "10.0.0.0/8"]
@@ -102,16 +100,11 @@ def test_volumes_seed(registry, tmp_path, monkeypatch):
     os.mkdir("data")
 
     async def main():
-        with pytest.raises(NotSupported, match="AuditFs"):
-            sb = await Sandbox.create("app", image="python:3.12",
-              volumes={
-                "/data": AuditFs("./data"),
-                "/cache": MemFs(),
-              }
-            )
+        # as written: AuditFs's open runs here, in Python; every other
+        # operation (reads and writes too) stays in the native passthrough
         sb = await Sandbox.create("app", image="python:3.12",
           volumes={
-            "/data": "./data",
+            "/data": AuditFs("./data"),
             "/cache": MemFs(),
           }
         )
@@ -119,6 +112,11 @@ def test_volumes_seed(registry, tmp_path, monkeypatch):
             await sb.exec("sh -c 'echo from the guest > /data/out; "
                           "echo cached > /cache/c; cat /cache/c'")
             assert open("data/out").read() == "from the guest\n"
+            hooked.clear()
+            r = await sb.exec("cat /data/out")
+            assert r.stdout == "from the guest\n"
+            assert any(m.startswith("open ino=") and "pid=" in m
+                       for m in hooked), hooked
             assert (await sb.fs.read_text("/cache/c")) == "cached\n"
         finally:
             await sb.remove(force=True)
@@ -216,10 +214,86 @@ def test_sync_seed(registry, monkeypatch):
     run(main())
 
 
+MONITOR_JS = r"""
+const net = require('net');
+const fs = require('fs');
+const sock = new net.Socket({ fd: 3, readable: true, writable: true });
+let buf = Buffer.alloc(0);
+const send = (m) => { const b = Buffer.from(JSON.stringify(m));
+  const h = Buffer.alloc(4); h.writeUInt32BE(b.length);
+  sock.write(Buffer.concat([h, b])); };
+sock.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+    const n = buf.readUInt32BE(0);
+    const m = JSON.parse(buf.subarray(4, 4 + n));
+    buf = buf.subarray(4 + n);
+    if (m.type === 'hello')
+      send({ type: 'hello', name: 'monitor', hooks: ['exec_after'] });
+    else if (m.type === 'event')
+      fs.appendFileSync('monitor.log', m.argv.join(' ') + '\n');
+  }
+});
+sock.on('end', () => process.exit(0));
+"""
+
+DLP_PY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from microsandbox.plugin import Plugin, deny
+p = Plugin("dlp")
+
+@p.hook("exec_before")
+def exec_before(call):
+    if "exfiltrate" in call.argv:
+        return deny("DLP: not that")
+
+p.run()
+"""
+
+
+def test_plugins_seed(registry, tmp_path, monkeypatch):
+    from microsandbox import AuditLog, RateLimiter
+    from .pysdk import SDK
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("plugins")
+    with open("plugins/monitor.js", "w") as f:
+        f.write(MONITOR_JS)
+    with open("plugins/dlp.py", "w") as f:
+        f.write(DLP_PY)
+    audit = str(tmp_path / "audit")
+    src = os.path.join(SDK, "src")
+
+    async def main():
+        sb = await Sandbox.create("app", image="python:3.12",
+          plugins=[
+            AuditLog(audit),
+            RateLimiter(max_exec_per_sec=100),
+          ],
+          plugin_processes=[
+            "node ./plugins/monitor.js",
+            f"python3 ./plugins/dlp.py {src}",
+          ]
+        )
+        try:
+            r = await sb.exec("echo hi")
+            assert r.stdout == "hi\n"
+            with pytest.raises(MicrosandboxError, match="DLP: not that"):
+                await sb.exec("echo exfiltrate")
+        finally:
+            await sb.remove(force=True)
+        with open(os.path.join(audit, "app.jsonl")) as f:
+            hooks = [l for l in f]
+        assert any('"exec_before"' in l and '"echo hi"' not in l
+                   for l in hooks) and any('"stop"' in l for l in hooks)
+        assert "echo hi" in open("monitor.log").read()
+    run(main())
+
+
 def test_later_features_say_so(shared):
     async def main():
         with pytest.raises(NotSupported, match="issue 15"):
             await Sandbox.current_runtime()
-        with pytest.raises(NotSupported, match="issue 14"):
+        with pytest.raises(InvalidArgument, match="invalid plugin"):
             await Sandbox.create("app2", plugins=[object()])
     run(main())

@@ -15,8 +15,9 @@ A binding of libmsb, the C library the ``msb`` command line is made of
 """
 
 from .cloud import SyncInfo, SyncProgress, remote, set_remote
-from .config import (DnsAction, FileSystemBackend, HostDir, HttpAction, MemFs,
-                     Network, PluginFs, Secret)
+from .config import (AuditLog, DnsAction, FileSystemBackend, HostDir,
+                     HttpAction, MemFs, Network, Passthrough, PluginFs,
+                     RateLimiter, Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -38,7 +39,8 @@ __all__ = [
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
-    "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Secret",
+    "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
+    "AuditLog", "RateLimiter", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",

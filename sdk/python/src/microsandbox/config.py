@@ -26,11 +26,16 @@ from .errors import InvalidArgument, NotSupported
 
 
 class DnsAction:
-    """What an ``on_dns`` hook answers (hooks from Python code arrive with the
-    hook protocol, issue 14; see Network)."""
+    """What an ``on_dns`` hook answers: ``ALLOW``, ``DENY`` (NXDOMAIN) or
+    ``DnsAction.answer(["192.0.2.1"])``. A tuple's last item counts (the
+    seed's ``lambda q: (log(...), DnsAction.ALLOW)``)."""
 
     ALLOW = "allow"
     DENY = "deny"
+
+    @staticmethod
+    def answer(addrs: Sequence[str]) -> dict:
+        return {"verdict": "answer", "addrs": list(addrs)}
 
 
 class HttpAction:
@@ -65,9 +70,13 @@ class Network:
     allow_host  TCP ports of the host's loopback the guest may reach at
                 the gateway (``host.msb.internal:PORT``), e.g. ``[11434]``
     on_dns, on_http
-                hooks written in Python: accepted here, refused at create
-                until the hook protocol (issue 14) lands; a ``plugin`` does
-                the same from C today
+                hooks written in Python, called in this process (the hook
+                protocol, docs/plugins.md, over a socket the sandbox's
+                supervisor connects to): ``on_dns(q)`` gets ``q.name``,
+                ``q.qtype``; ``on_http(req)`` gets ``req.host``,
+                ``req.head``, ``req.body`` (bytes), ``req.tls``. Each
+                call has a deadline (1 s): a hook that misses it, or
+                raises, refuses that query or request
     """
 
     allow: Sequence[str] | None = None
@@ -127,15 +136,97 @@ class PluginFs:
     readonly: bool = False
 
 
+class Passthrough:
+    """The native backend a ``FileSystemBackend`` wraps: its operations
+    return None, "let the supervisor's own backend do it". Data never
+    crosses into Python; only the operations a subclass overrides are
+    asked of it (docs/plugins.md)."""
+
+    def __init__(self, source: Union[str, os.PathLike, "HostDir", "MemFs"]):
+        if isinstance(source, (str, os.PathLike)):
+            source = HostDir(os.fspath(source))
+        self.source = source
+
+    def __getattr__(self, op):
+        if op in FS_OPS:
+            return lambda *a, **k: None
+        raise AttributeError(op)
+
+
+# Operations a FileSystemBackend may override (docs/plugins.md); each is
+# called as op(ctx, ino, ...) with ctx.pid, ctx.uid, and the call's
+# fields as keywords (name, flags...). Return None (or self.inner.op(...))
+# to let the native backend run it, raise OSError(errno, ...) to refuse.
+FS_OPS = ("lookup", "getattr", "setattr", "readlink", "symlink", "mknod",
+          "mkdir", "unlink", "rmdir", "rename", "link", "open", "read",
+          "write", "statfs", "release", "fsync", "setxattr", "getxattr",
+          "listxattr", "removexattr", "flush", "opendir", "readdir",
+          "releasedir", "fsyncdir", "getlk", "setlk", "access", "create",
+          "fallocate", "lseek", "copy_file_range", "syncfs")
+
+
 class FileSystemBackend:
     """A filesystem written in Python (the seeds' ``AuditFs``): subclass and
-    override POSIX-style operations (``open(ctx, ino, flags)``, ...).
-    Python backends reach the supervisor through the hook protocol (issue
-    14); until it lands, create() refuses them with that message, and
-    PluginFs serves the same from C."""
+    override the operations to watch or refuse (``open(self, ctx, ino,
+    flags)``, ...); ``self.inner`` is the native backend underneath
+    (``AuditFs("./data")`` wraps a passthrough of ./data, ``AuditFs(MemFs())``
+    one in RAM). The overridden operations are called in this process
+    before the native backend runs them; every other one stays native.
+    An operation that returns None (``return self.inner.open(...)``) goes
+    on; one that raises OSError is refused with its errno."""
 
     def __init__(self, inner=None):
-        self.inner = inner
+        if inner is None:
+            raise InvalidArgument(
+                f"{type(self).__name__} needs the backend it wraps: a host "
+                "directory (\"./data\"), HostDir(...) or MemFs(...)")
+        self.inner = inner if isinstance(inner, Passthrough) \
+            else Passthrough(inner)
+
+    def overridden(self) -> list:
+        return [op for op in FS_OPS
+                if getattr(type(self), op, None) is not None and
+                getattr(type(self), op) is not getattr(FileSystemBackend, op,
+                                                        None)]
+
+
+@dataclass
+class AuditLog:
+    """The audit-log built-in (docs/plugins.md): JSON lines of lifecycle,
+    exec, network and file events in ``dir`` (default: the sandbox's
+    audit/ directory); ``fs``: the file operations logged."""
+
+    dir: str | None = None
+    fs: Sequence[str] | None = None
+
+    name = "audit-log"
+
+    def options(self) -> str:
+        o = []
+        if self.dir:
+            o.append(f"dir={os.path.abspath(self.dir)}")
+        if self.fs:
+            o.append("fs=" + "+".join(self.fs))
+        return ",".join(o)
+
+
+@dataclass
+class RateLimiter:
+    """The rate-limiter built-in: execs and new connections a second
+    beyond which they are refused (``RateLimiter(100)``: 100 execs)."""
+
+    max_exec_per_sec: float | None = None
+    max_conn_per_sec: float | None = None
+
+    name = "rate-limiter"
+
+    def options(self) -> str:
+        o = []
+        if self.max_exec_per_sec:
+            o.append(f"exec={self.max_exec_per_sec:g}")
+        if self.max_conn_per_sec:
+            o.append(f"connect={self.max_conn_per_sec:g}")
+        return ",".join(o)
 
 
 VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, FileSystemBackend]
@@ -185,6 +276,7 @@ class CConfig:
 
     cfg: _lib.SandboxConfig
     keep: list = field(default_factory=list)
+    hooks: Any = None  # a microsandbox.plugin.Plugin of Python callbacks
 
 
 def _arr(keep, items) -> Any:
@@ -242,12 +334,10 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
     net = network or Network()
     if not isinstance(net, Network):
         raise InvalidArgument("network= takes a Network(...)")
-    if net.on_dns is not None or net.on_http is not None:
-        raise NotSupported(
-            "network hooks written in Python (on_dns, on_http) need the hook "
-            "protocol (issue 14), which this version does not have yet; a "
-            "network plugin written in C does the same today: "
-            "Network(plugin='./my_plugin.so') (include/msb_net_plugin.h)")
+    if net.on_dns is not None:
+        _hooks(out).on("dns", _dns_hook(net.on_dns))
+    if net.on_http is not None:
+        _hooks(out).on("http_request", _http_hook(net.on_http))
     c.net.deny_all = 1 if net.deny_all else 0
     c.net.allow = _arr(keep, net.allow)
     c.net.allow_cidr = _arr(keep, net.allow_cidr)
@@ -282,12 +372,19 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
                 v.dir = s(spec.dir)
                 v.readonly = int(spec.readonly)
             elif isinstance(spec, FileSystemBackend):
-                raise NotSupported(
-                    f"the volume at {gpath} is a filesystem written in Python "
-                    f"({type(spec).__name__}): those need the hook protocol "
-                    "(issue 14), which this version does not have yet; a "
-                    "filesystem plugin written in C does the same today: "
-                    "PluginFs('./auditfs.so', dir='./data') (include/msb_fs.h)")
+                src = spec.inner.source
+                if isinstance(src, HostDir):
+                    v.kind = _lib.VOLUME_HOST
+                    v.source = s(src.path)
+                    v.readonly = int(src.readonly)
+                elif isinstance(src, MemFs):
+                    v.kind = _lib.VOLUME_MEMORY
+                    v.size_mib = src.size_mib
+                else:
+                    raise InvalidArgument(
+                        f"{type(spec).__name__} at {gpath} wraps {src!r}: "
+                        "a host directory or MemFs(...) can be wrapped")
+                _fs_hooks(out, gpath, spec)
             else:
                 raise InvalidArgument(
                     f"invalid volume {spec!r} at {gpath}: use a host path, "
@@ -337,3 +434,78 @@ def parse_memory(memory, what="memory") -> int:
                                    ctypes.byref(err)) < 0:
         raise InvalidArgument(_lib.text(err.message), err.code, "MSB_E_INVALID")
     return mib.value
+
+
+# ---- hooks written in Python (docs/plugins.md) -------------------------------
+
+
+def _hooks(out: CConfig):
+    from .plugin import Plugin
+    if out.hooks is None:
+        out.hooks = Plugin("python-sdk")
+        out.hooks.fs_volumes = {}
+    return out.hooks
+
+
+def _last(r):
+    return r[-1] if isinstance(r, tuple) and r else r
+
+
+def _dns_hook(fn):
+    def hook(call):
+        r = _last(fn(call))
+        if r is None or r == DnsAction.ALLOW:
+            return None
+        if r == DnsAction.DENY:
+            return {"verdict": "deny", "reason": "on_dns"}
+        if isinstance(r, dict):
+            return r
+        raise ValueError(f"on_dns returned {r!r}: DnsAction.ALLOW, "
+                         "DnsAction.DENY or DnsAction.answer([...])")
+    return hook
+
+
+def _http_hook(fn):
+    def hook(call):
+        r = _last(fn(call))
+        if r is None or (isinstance(r, HttpAction) and r.kind == "forward"):
+            return None
+        if isinstance(r, HttpAction) and r.kind == "block":
+            return {"verdict": "deny", "reason": r.reason or "on_http"}
+        raise ValueError(f"on_http returned {r!r}: HttpAction.forward(req) "
+                         "or HttpAction.block(reason)")
+    return hook
+
+
+class _Ctx:
+    def __init__(self, call):
+        self.pid = call.pid
+        self.uid = call.uid
+
+
+def _fs_hooks(out: CConfig, gpath: str, backend: FileSystemBackend) -> None:
+    ops = backend.overridden()
+    if not ops:
+        return
+    p = _hooks(out)
+    p.fs_volumes[gpath] = backend
+    for op in ops:
+        if op not in p.fs_ops:
+            p.fs_ops.append(op)
+
+    def hook(call):
+        b = p.fs_volumes.get(call.volume)
+        fn = getattr(b, call.op, None) if b is not None else None
+        if fn is None or call.op not in b.overridden():
+            return None
+        kw = {k: v for k, v in call._msg.items()
+              if k in ("name", "newname", "newparent")}
+        try:
+            fn(_Ctx(call), call.ino, call.flags, **kw) if call.op in (
+                "open", "opendir", "create") else fn(_Ctx(call), call.ino,
+                                                     **kw)
+        except OSError as e:
+            return {"verdict": "deny", "reason": str(e),
+                    "errno": e.errno or 13}
+        return None
+    p.on("fs", hook)

@@ -120,11 +120,50 @@ class _Handle:
             self.ptr = None
 
 
-def _create(cfg: config.CConfig) -> tuple[_Handle, int]:
+# The hook servers of sandboxes made here (their Python callbacks), by
+# name: they live as long as this process or the sandbox.
+_hook_servers: dict = {}
+
+
+def _create(cfg: config.CConfig, plugins=None,
+            plugin_processes=None) -> tuple[_Handle, int]:
+    lib = _lib.lib()
     h = ctypes.c_void_p()
-    call(_lib.lib().msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
-    handle = _Handle(h)
-    return handle, _lib.lib().msb_sandbox_boot_ms(h)
+    if not plugins and not plugin_processes and cfg.hooks is None:
+        call(lib.msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
+        return _Handle(h), lib.msb_sandbox_boot_ms(h)
+    from .plugin import HookServer
+    name = cfg.cfg.name.decode()
+    p = lib.msb_plugins_new()
+    server = None
+    try:
+        for pl in plugins or []:
+            if not isinstance(pl, (config.AuditLog, config.RateLimiter)):
+                raise InvalidArgument(
+                    f"invalid plugin {pl!r}: AuditLog(...) or "
+                    "RateLimiter(...); a command of your own goes in "
+                    "plugin_processes")
+            call(lib.msb_plugins_add, p, pl.name.encode(),
+                 pl.options().encode() or None)
+        for cmd in plugin_processes or []:
+            call(lib.msb_plugins_add_process, p, str(cmd).encode())
+        if cfg.hooks is not None:
+            server = HookServer(cfg.hooks)
+            call(lib.msb_plugins_add_socket, p, server.path.encode())
+        call(lib.msb_sandbox_create_with_plugins, ctypes.byref(cfg.cfg), p,
+             ctypes.byref(h))
+    except BaseException:
+        if server:
+            server.close()
+        raise
+    finally:
+        lib.msb_plugins_free(p)
+    if server:
+        old = _hook_servers.pop(name, None)
+        if old:
+            old.close()
+        _hook_servers[name] = server
+    return _Handle(h), lib.msb_sandbox_boot_ms(h)
 
 
 def _open(name: str) -> _Handle:
@@ -214,13 +253,13 @@ class Sandbox:
         ``Secret``; ``ports``: ``"8080:80"`` or ``(8080, 80)``;
         ``ephemeral``: removed when it stops; ``command``: run detached
         after boot; ``sync``: pushed whenever ``stop()`` stops it (needs a
-        remote, checked first).
+        remote, checked first); ``plugins``: built-ins (``AuditLog(dir)``,
+        ``RateLimiter(max_exec_per_sec=...)``), ``plugin_processes``:
+        commands speaking the hook protocol, asked in that order, after
+        them the hooks written in Python (``network``'s ``on_dns`` and
+        ``on_http``, ``FileSystemBackend`` volumes), which this process
+        serves for as long as it runs (docs/plugins.md).
         """
-        if plugins or plugin_processes:
-            raise NotSupported(
-                "plugins and plugin processes from the SDK land with the "
-                "plugin system (issue 14); a network or filesystem plugin "
-                "in C works today: Network(plugin=...), PluginFs(...)")
         cfg = config.build(name, image=image, cpus=cpus, memory=memory,
                            disk=disk, env=env, workdir=workdir, user=user,
                            volumes=volumes, network=network, secrets=secrets,
@@ -238,7 +277,8 @@ class Sandbox:
         async def make():
             if sync:
                 await blocking(_remote_required)
-            handle, boot_ms = await blocking(_create, cfg)
+            handle, boot_ms = await blocking(_create, cfg, plugins,
+                                             plugin_processes)
             sb = cls(name, _handle=handle, boot_ms=boot_ms)
             if sync:
                 await sb.set_sync(True)
@@ -359,6 +399,9 @@ class Sandbox:
         except NotFound:
             pass
         self._h = None
+        server = _hook_servers.pop(self.name, None)
+        if server:
+            server.close()
 
     async def __aenter__(self) -> "Sandbox":
         return self
