@@ -7,6 +7,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,9 +82,17 @@ func podOptions(ann map[string]string) ([]msb.Option, error) {
 				return nil, fmt.Errorf("annotation %s: %v", k, err)
 			}
 			if strings.HasPrefix(v, "@env:") {
+				if !strings.HasPrefix(src, secretEnvPrefix) {
+					return nil, fmt.Errorf("annotation %s: a pod may read only the node's variables named %s*, not %s",
+						k, secretEnvPrefix, src)
+				}
 				opts = append(opts, msb.SecretFromEnv(env, src, hosts...))
 			} else {
-				opts = append(opts, msb.SecretFromFile(env, src, hosts...))
+				path, err := secretFile(src)
+				if err != nil {
+					return nil, fmt.Errorf("annotation %s: %v", k, err)
+				}
+				opts = append(opts, msb.SecretFromFile(env, path, hosts...))
 			}
 		default:
 			return nil, fmt.Errorf("unknown annotation %s (docs/kubernetes.md lists them)", k)
@@ -134,6 +144,45 @@ func podCPUs(ann map[string]string) uint {
 		return 0
 	}
 	return uint((q + p - 1) / p)
+}
+
+// A pod's author names the secrets it gets, and the hosts they may go to:
+// so a pod may read only the node's secrets kept for pods, never any file
+// or variable of the node's (/etc/shadow sent to a host of its choosing).
+const secretEnvPrefix = "MSB_SECRET_"
+
+// secretsDir is where the node keeps secret files pods may name:
+// $MSB_SHIM_SECRETS_DIR, /etc/microsandbox/secrets by default.
+func secretsDir() string {
+	if d := os.Getenv("MSB_SHIM_SECRETS_DIR"); d != "" {
+		return d
+	}
+	return "/etc/microsandbox/secrets"
+}
+
+// secretFile resolves a secret file named by a pod, which must be in
+// secretsDir() once its symbolic links are followed.
+func secretFile(name string) (string, error) {
+	dir, err := filepath.EvalSymlinks(secretsDir())
+	if err != nil {
+		return "", fmt.Errorf("the node's secrets directory: %w", err)
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	outside := fmt.Errorf("secret file %s is outside %s, where the node keeps the secrets pods may name", name, dir)
+	if !strings.HasPrefix(filepath.Clean(p), dir+string(filepath.Separator)) {
+		return "", outside
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("secret file: %w", err)
+	}
+	if !strings.HasPrefix(real, dir+string(filepath.Separator)) {
+		return "", outside
+	}
+	return real, nil
 }
 
 // secretSource reads "@env:VAR:HOSTS" or "@file:PATH:HOSTS" (msb run

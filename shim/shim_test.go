@@ -3,6 +3,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +12,11 @@ import (
 )
 
 func TestPodOptions(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MSB_SHIM_SECRETS_DIR", dir)
+	if err := os.WriteFile(filepath.Join(dir, "openai"), []byte("sk-1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ok := map[string]string{
 		"io.microsandbox/cpus":                  "2",
 		"io.microsandbox/memory":                "1G",
@@ -17,8 +24,8 @@ func TestPodOptions(t *testing.T) {
 		"io.microsandbox/net-block-cidr":        "10.0.0.0/8",
 		"io.microsandbox/net-deny-all":          "true",
 		"io.microsandbox/ports":                 "0.0.0.0:8080:80",
-		"io.microsandbox/secret.OPENAI_API_KEY": "@file:/etc/keys/openai:api.openai.com",
-		"io.microsandbox/secret.GH":             "@env:GH_TOKEN:*.github.com,github.com",
+		"io.microsandbox/secret.OPENAI_API_KEY": "@file:openai:api.openai.com",
+		"io.microsandbox/secret.GH":             "@env:MSB_SECRET_GH:*.github.com,github.com",
 		"io.kubernetes.cri.sandbox-id":          "not ours: ignored",
 	}
 	opts, err := podOptions(ok)
@@ -29,7 +36,14 @@ func TestPodOptions(t *testing.T) {
 	if len(opts) != 6 {
 		t.Fatalf("%d options, want 6", len(opts))
 	}
+	if err := os.Symlink("/etc/shadow", filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
 	for ann, want := range map[string]string{
+		"io.microsandbox/secret.SHADOW":  "is outside",
+		"io.microsandbox/secret.ESCAPE":  "is outside",
+		"io.microsandbox/secret.DOTDOT":  "is outside",
+		"io.microsandbox/secret.HOSTENV": "only the node's variables named MSB_SECRET_*",
 		"io.microsandbox/net-alow":       "unknown annotation io.microsandbox/net-alow",
 		"io.microsandbox/cpus":           "a number of CPUs",
 		"io.microsandbox/net-deny-all":   `only "true"`,
@@ -41,6 +55,10 @@ func TestPodOptions(t *testing.T) {
 			"io.microsandbox/net-deny-all":   "yes",
 			"io.microsandbox/secret.K":       "sk-the-value-itself",
 			"io.microsandbox/secret.NOHOSTS": "@env:VAR",
+			"io.microsandbox/secret.SHADOW":  "@file:/etc/shadow:evil.example",
+			"io.microsandbox/secret.ESCAPE":  "@file:escape:evil.example",
+			"io.microsandbox/secret.DOTDOT":  "@file:../../etc/passwd:evil.example",
+			"io.microsandbox/secret.HOSTENV": "@env:AWS_SECRET_ACCESS_KEY:evil.example",
 		}[ann]
 		_, err := podOptions(map[string]string{ann: v})
 		if err == nil || !strings.Contains(err.Error(), want) {
