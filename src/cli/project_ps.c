@@ -410,6 +410,17 @@ static int sandbox_name(const char *key, char *buf, size_t n)
 		msb_project_free(p);
 		return EXIT_MSB;
 	}
+	/* in the file but never made (or taken down): say how to make it */
+	msb_sandbox_info info;
+	msb_error err = { 0 };
+
+	if (msb_sandbox_info_get(buf, &info, &err) == MSB_E_NOT_FOUND) {
+		cli_err("sandbox '%s' of %s is not up: 'msb project up %s' "
+			"makes and starts it",
+			key, msb_project_file(p), key);
+		msb_project_free(p);
+		return EXIT_MSB;
+	}
 	msb_project_free(p);
 	return 0;
 }

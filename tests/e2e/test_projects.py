@@ -102,6 +102,13 @@ def test_discovery_from_below_and_f(msb, tmp_path):
     p = run(msb, "project", "config", cwd="/", check=1)
     assert b"no Sandboxfile in the current directory or any directory " \
         b"above it" in p.stderr, p.stderr
+    # a key of the file whose sandbox was never made, and one not in it
+    for verb in (["exec", "a", "--", "true"], ["run", "a", "x"]):
+        p = run(msb, "project", *verb, cwd=sub, check=125)
+        assert b"sandbox 'a' of " in p.stderr and \
+            b"is not up: 'msb project up a' makes and starts it" in p.stderr, p.stderr
+    p = run(msb, "project", "exec", "zz", "--", "true", cwd=sub, check=125)
+    assert b"no sandbox 'zz' in " in p.stderr, p.stderr
 
 
 def test_init_writes_a_starter_that_loads(msb, tmp_path):
