@@ -98,7 +98,7 @@ define pc_file
 mkdir -p $(dir $(2)) && printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' \
 	'includedir=$${prefix}/include' '' 'Name: libmsb' \
 	'Description: microsandbox, a microVM per sandbox: the C library every SDK binds' \
-	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' ../include/msb.h)" .
+	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)" \
 	'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lmsb' \
 	'Libs.private: $(LIBS)' 'Cflags: -I$${includedir}' > $(2)
 endef
