@@ -83,7 +83,7 @@ def busybox_image_tar(path, ref, pause=False):
 class Containerd:
     """containerd with its root, state, sockets and log under @tmp."""
 
-    def __init__(self, tmp, build, binary="containerd", cri=False, extra=""):
+    def __init__(self, tmp, build, binary="containerd", cri=False, extra="", env=None):
         self.tmp = tmp
         self.sock = os.path.join(tmp, "c.sock")
         self.home = os.path.join(tmp, "msb")
@@ -106,7 +106,8 @@ disabled_plugins = [{", ".join(disabled)}]
         with open(self.config, "w") as f:
             f.write(cfg)
         self.env = dict(os.environ, MSB_HOME=self.home,
-                        PATH=os.path.join(build, "bin") + ":" + os.environ.get("PATH", ""))
+                        PATH=os.path.join(build, "bin") + ":" + os.environ.get("PATH", ""),
+                        **(env or {}))
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([binary, "--config", self.config], env=self.env,
                                      stdout=self.log, stderr=self.log,

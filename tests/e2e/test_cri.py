@@ -87,7 +87,12 @@ def cri():
     assert p.returncode == 0, "building the CRI client (./setup --test fetches its modules):\n" + p.stderr
     tmp = tempfile.mkdtemp(prefix="msbcri-", dir="/tmp")
     cni_config(tmp)
-    c = ctrenv.Containerd(tmp, BUILD, cri=True, extra=cri_config(tmp))
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    with open(os.path.join(secrets, "token"), "w") as f:
+        f.write("the-real-token")
+    c = ctrenv.Containerd(tmp, BUILD, cri=True, extra=cri_config(tmp),
+                          env={"MSB_SHIM_SECRETS_DIR": secrets})
     c.client = client
     try:
         for ref, pause in ((IMAGE, False), (PAUSE, True)):
@@ -134,7 +139,8 @@ def read_log(c, name):
 
 
 def test_pod_two_containers_one_vm(cri):
-    pod = call(cri, "runp", "p1", "msb", cri.logs, "io.microsandbox/memory=256M").stdout.strip()
+    pod = call(cri, "runp", "p1", "msb", cri.logs, "io.microsandbox/memory=256M",
+               "io.microsandbox/secret.TOKEN=@file:token:api.example.com").stdout.strip()
     [vm] = sandboxes(cri)
     one = call(cri, "create", pod, "one", IMAGE, cri.logs, "--", "sh", "-c",
                "echo one $CONTAINER; hostname; exec sleep 1000").stdout.strip()
@@ -150,6 +156,10 @@ def test_pod_two_containers_one_vm(cri):
     # exec in one sees what two wrote in the pod's /dev/shm; its status
     p = call(cri, "exec", one, "--", "sh", "-c", "cat /dev/shm/x; echo $CONTAINER; exit 4", check=4)
     assert p.stdout.split() == ["two", "one"]
+    # the pod's secret is a placeholder in its containers, never the value
+    p = call(cri, "exec", two, "--", "sh", "-c", "echo $TOKEN")
+    assert p.stdout.startswith("msb_placeholder_"), p.stdout
+    assert "the-real-token" not in p.stdout
     assert read_log(cri, "one") == ["one one", "p1"]
     assert "nameserver 10.0.2.3" in read_log(cri, "two")
     for cid in (one, two):
