@@ -82,7 +82,8 @@ def logged_argv(home, name):
     line = [l for l in log.splitlines() if l.startswith("argv ")][-1]
     argv = line[5:].split("\x1f")
     files = {}
-    flines = [l for l in log.splitlines() if l.startswith("files ")]
+    # ("files" and its first entry are joined by a space or the separator)
+    flines = [l for l in log.splitlines() if l.startswith(("files ", "files\x1f"))]
     if flines:
         for f in flines[-1][6:].split("\x1f"):
             n, _, path = f.partition("=")
