@@ -39,7 +39,10 @@ func TestCreateBadInput(t *testing.T) {
 		{"ok-name", []msb.Option{msb.Network(msb.OnDns(func(q msb.DnsQuery) msb.DnsAction { return msb.DnsAllow }))},
 			msb.ErrNotSupported, "msb.NetPlugin"},
 		{"ok-name", []msb.Option{msb.Plugin(struct{}{})}, msb.ErrNotSupported, "plugins"},
-		{"ok-name", []msb.Option{msb.PluginProcess("node ./plugins/monitor.js")}, msb.ErrNotSupported, "monitor.js"},
+		// A plugin process that never says hello fails the start (the
+		// hook protocol, docs/plugins.md), naming it.
+		{"ok-name", []msb.Option{msb.PluginProcess("exit 4"), msb.Ephemeral()},
+			msb.ErrBootFailed, "'exit 4' exited (status 4)"},
 	}
 	for _, c := range cases {
 		sb, err := msb.NewSandboxContext(ctx, c.name, c.opts...)
@@ -341,5 +344,52 @@ func TestStats(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("AllStats lacks %s: %+v", sb.Name(), all)
+	}
+}
+
+// The seeds' plugins from Go: the built-ins by type and a plugin process
+// (in Python, from the protocol alone: it denies every exec of
+// `exfiltrate`), asked in order
+// (docs/plugins.md).
+func TestPlugins(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	plugin := dir + "/deny.py"
+	os.WriteFile(plugin, []byte(`
+import json, socket, struct
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": "deny", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        bad = "exfiltrate" in m["argv"]
+        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
+              "reason": "not that"})
+`), 0o644)
+	sb, err := msb.NewSandboxContext(ctx, unique("plugins"),
+		msb.Plugin(msb.NewAuditLog(dir+"/audit")),
+		msb.Plugin(msb.NewRateLimiter(100)),
+		msb.PluginProcess("python3 "+plugin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	if res, err := sb.Exec(ctx, "echo hi", msb.Check()); err != nil || string(res.Stdout) != "hi\n" {
+		t.Fatalf("exec: %v %+v", err, res)
+	}
+	_, err = sb.ExecArgs(ctx, []string{"echo", "exfiltrate"})
+	if !errors.Is(err, msb.ErrPolicyRefused) || !strings.Contains(err.Error(), "plugin deny: not that") {
+		t.Fatalf("a denied exec: %v", err)
+	}
+	audit, _ := os.ReadFile(dir + "/audit/" + sb.Name() + ".jsonl")
+	if !strings.Contains(string(audit), `"exec_before"`) {
+		t.Fatalf("audit log: %q", audit)
 	}
 }

@@ -4,6 +4,7 @@ package msb
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -46,6 +47,13 @@ type sandboxConfig struct {
 	keep, ephemeral       bool
 	diskOnly              bool
 	refused               []error // forms not served (yet): first one wins
+	plugins               []pluginSpec
+}
+
+// pluginSpec is one plugin of the chain, in order: a built-in (name and
+// its options) or a command (docs/plugins.md).
+type pluginSpec struct {
+	builtin, options, command string
 }
 
 type optionFunc struct {
@@ -384,22 +392,72 @@ func OnHttp(hook func(req *HttpRequest) HttpAction) NetworkOption {
 
 // ---- plugins ------------------------------------------------------------------
 
-// Plugin would add an in-process plugin (lifecycle, exec, filesystem or
-// network hooks). Plugins are not served yet: a sandbox given one is
-// refused with ErrNotSupported.
+// AuditLog is the audit-log built-in: JSON lines of lifecycle, exec,
+// network and file events in Dir (docs/plugins.md).
+type AuditLog struct {
+	Dir string
+	Fs  []string // file operations logged (default: open, create, ...)
+}
+
+// NewAuditLog is the audit-log built-in writing into @dir.
+func NewAuditLog(dir string) *AuditLog { return &AuditLog{Dir: dir} }
+
+// RateLimiter is the rate-limiter built-in: execs and new connections a
+// second beyond which they are refused.
+type RateLimiter struct {
+	ExecPerSec, ConnectPerSec float64
+}
+
+// NewRateLimiter limits execs to @execPerSec a second.
+func NewRateLimiter(execPerSec float64) *RateLimiter {
+	return &RateLimiter{ExecPerSec: execPerSec}
+}
+
+// Plugin adds a built-in plugin (*AuditLog, *RateLimiter) to the
+// sandbox's chain, asked in the order given with PluginProcess ones.
+// Hooks written in Go are not served yet: anything else is refused with
+// ErrNotSupported.
 func Plugin(p any) Option {
 	return option("Plugin", func(c *sandboxConfig) {
-		c.refused = append(c.refused, notServed(fmt.Sprintf(
-			"plugins (msb.Plugin(%T)) are not supported yet; network hooks "+
-				"load from C with msb.NetPlugin, filesystems with msb.NewPluginFs", p)))
+		switch v := p.(type) {
+		case *AuditLog:
+			var o []string
+			if v.Dir != "" {
+				dir, err := filepath.Abs(v.Dir)
+				if err == nil {
+					o = append(o, "dir="+dir)
+				}
+			}
+			if len(v.Fs) > 0 {
+				o = append(o, "fs="+strings.Join(v.Fs, "+"))
+			}
+			c.plugins = append(c.plugins, pluginSpec{builtin: "audit-log",
+				options: strings.Join(o, ",")})
+		case *RateLimiter:
+			var o []string
+			if v.ExecPerSec > 0 {
+				o = append(o, fmt.Sprintf("exec=%g", v.ExecPerSec))
+			}
+			if v.ConnectPerSec > 0 {
+				o = append(o, fmt.Sprintf("connect=%g", v.ConnectPerSec))
+			}
+			c.plugins = append(c.plugins, pluginSpec{builtin: "rate-limiter",
+				options: strings.Join(o, ",")})
+		default:
+			c.refused = append(c.refused, notServed(fmt.Sprintf(
+				"plugins (msb.Plugin(%T)) are not supported: the built-ins are "+
+					"*msb.AuditLog and *msb.RateLimiter; hooks written in Go are "+
+					"not served yet (use msb.PluginProcess with a command that "+
+					"speaks the hook protocol, docs/plugins.md)", p)))
+		}
 	})
 }
 
-// PluginProcess would run @command as an out-of-process plugin. Not
-// served yet: a sandbox given one is refused with ErrNotSupported.
+// PluginProcess runs @command (with /bin/sh -c, in this program's
+// current directory) as a plugin of the sandbox, speaking the hook
+// protocol on descriptor 3 (docs/plugins.md); restarted when it exits.
 func PluginProcess(command string) Option {
 	return option("PluginProcess", func(c *sandboxConfig) {
-		c.refused = append(c.refused, notServed(fmt.Sprintf(
-			"plugin processes (msb.PluginProcess(%q)) are not supported yet", command)))
+		c.plugins = append(c.plugins, pluginSpec{command: command})
 	})
 }

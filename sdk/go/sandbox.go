@@ -72,7 +72,27 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 		if r := cfg.fill(m, name, &c, cerr); r < 0 {
 			return r
 		}
-		return C.msb_sandbox_create(&c, out, cerr)
+		if len(cfg.plugins) == 0 {
+			return C.msb_sandbox_create(&c, out, cerr)
+		}
+		p := C.msb_plugins_new()
+		defer C.msb_plugins_free(p)
+		for _, pl := range cfg.plugins {
+			var r C.int
+			if pl.command != "" {
+				r = C.msb_plugins_add_process(p, m.strAlways(pl.command), cerr)
+			} else {
+				var o *C.char
+				if pl.options != "" {
+					o = m.str(pl.options)
+				}
+				r = C.msb_plugins_add(p, m.strAlways(pl.builtin), o, cerr)
+			}
+			if r < 0 {
+				return r
+			}
+		}
+		return C.msb_sandbox_create_with_plugins(&c, p, out, cerr)
 	}, !cfg.keep)
 }
 
