@@ -305,6 +305,13 @@ $(B)/fuzz/logtext: fuzz/logtext.c src/supervisor/logtext.c src/supervisor/logtex
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor \
 		-o $@ fuzz/logtext.c src/supervisor/logtext.c
 
+# Guest events into the supervisor's event log (fuzz/event.c).
+$(B)/fuzz/event: fuzz/event.c src/supervisor/evlog.c src/supervisor/evlog.h \
+		src/proto/proto.c src/proto/proto.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
+		-o $@ fuzz/event.c src/supervisor/evlog.c src/proto/proto.c -ljson-c
+
 # QEMU's vhost-user messages and the guest memory they map, into the
 # device (fuzz/vhost_user.c).
 $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
@@ -354,7 +361,7 @@ $(B)/fuzz/hook_reply: fuzz/hook_reply.c src/plugins/wire.c src/plugins/wire.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/plugins \
 		-o $@ fuzz/hook_reply.c src/plugins/wire.c src/common/util.c -ljson-c
 
-FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user \
+FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user event \
 	registry unpack logtext sandboxfile artifact hook_reply
 
 unit: $(B)/tests/unit

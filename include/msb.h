@@ -1115,6 +1115,53 @@ MSB_API int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
 /* The state directory: $MSB_HOME or ~/.microsandbox (with no home at all,
  * /tmp/.microsandbox-UID, which must be a 0700 directory of that uid's:
  * anything else there is refused when state is opened). */
+/* Events (docs/events.md): every sandbox has an ordered, bounded log of
+ * events: its guest's programs' (`msb event emit` inside), the host's
+ * (msb_event_send(), which its programs get with `msb event wait`) and
+ * the sandbox's own ("msb.started", "msb.exec.started", "msb.exec.exited",
+ * "msb.stopped", "msb.failed", "msb.oom", "msb.net.denied",
+ * "msb.secret.violation", "msb.events.dropped"). */
+typedef struct msb_events msb_events;
+
+typedef struct msb_event {
+	uint64_t seq;         /* its number in the log, from 1 */
+	double time;          /* when the supervisor took it, s since 1970 */
+	const char *source;   /* "guest", "host" or "msb" */
+	const char *topic;
+	const char *data;     /* its data, JSON text ("null" if none) */
+	const char *json;     /* the whole event as one JSON object */
+	uint64_t dropped;     /* not 0: no event, but this many were missed
+			       * here (the log moved past them; the other
+			       * fields are empty) */
+} msb_event;
+
+/* msb_events_open() - read a sandbox's events on a connection of its
+ * own. @topic: NULL or "" for all, a topic, or "prefix.*"; @since: the
+ * seq to start at, 0 for the oldest kept, -1 for only those to come;
+ * @follow: go on with each new one until the sandbox stops. */
+MSB_API int msb_events_open(const char *name, const char *topic,
+			    int64_t since, int follow, msb_events **out,
+			    msb_error *err);
+/* msb_events_fd() - a descriptor to poll for readability (then call
+ * msb_events_next(e, &ev, 0) until it returns 0). */
+MSB_API int msb_events_fd(const msb_events *e);
+/* msb_events_next() - 1 with @ev filled (valid until the next call), 0 if
+ * none came within @timeout_ms (-1 waits), MSB_E_STOPPED once there are
+ * no more (the log read to its end without follow, or the sandbox
+ * stopped), another negative code on error. */
+MSB_API int msb_events_next(msb_events *e, msb_event *ev, int timeout_ms,
+			    msb_error *err);
+/* msb_events_next_seq() - the seq after the last event read: where a
+ * later msb_events_open() goes on from. */
+MSB_API uint64_t msb_events_next_seq(const msb_events *e);
+MSB_API void msb_events_free(msb_events *e);
+/* msb_event_send() - an event for the guest's programs: @topic (not
+ * "msb." first), @data one JSON value of at most 32 KiB (NULL: null).
+ * *@seq (if not NULL) is its number in the log. MSB_E_NOT_RUNNING if the
+ * sandbox does not run. */
+MSB_API int msb_event_send(const char *name, const char *topic,
+			   const char *data, uint64_t *seq, msb_error *err);
+
 MSB_API const char *msb_home(void);
 
 #ifdef __cplusplus

@@ -42,6 +42,11 @@ def test_fuzz_frame_parser():
     _fuzz("frame", 20, "frame")
 
 
+def test_fuzz_guest_events():
+    """Arbitrary GEVENT payloads from the guest into the event log."""
+    _fuzz("event", 15)
+
+
 def test_fuzz_net_stack():
     """Arbitrary guest frames (and host socket events) into src/net/."""
     _fuzz("net", 20, "net")

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "events.h"
 #include "exec.h"
 #include "initcfg.h"
 #include "modules.h"
@@ -135,11 +136,16 @@ static int enter_sandbox(const struct init_cfg *c, struct agent_err *e)
 	return ret;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	uint64_t t[BOOT_MARKS];
 	struct agent_err e = { "" };
 	static struct init_cfg cfg;
+	const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+	/* The same binary is the `msb` command inside the sandbox. */
+	if (argc > 0 && !strcmp(base ? base + 1 : argv[0], "msb"))
+		return guest_cli(argc, argv);
 
 	t[MARK_START] = clock_boot_us();
 	/* Writes to a dead pipe must fail with EPIPE, not kill PID 1. */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "metrics.h"
 #include "port.h"
 #include "power.h"
@@ -86,6 +87,10 @@ static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 	case MSB_F_STATS:
 		metrics_send(h->stream);
 		break;
+	case MSB_F_EVENT:
+		if (!h->stream)
+			events_from_host(p, h->len);
+		break;
 	case MSB_F_SHUTDOWN:
 		if (!h->stream)
 			shutdown_begin(h->len >= 4 ? msb_get_be32(p) : 0);
@@ -142,6 +147,7 @@ static void on_signal(void)
 	while (read(sigfd, si, sizeof(si)) > 0)
 		;
 	streams_reap();
+	events_check_oom();
 }
 
 static void serve_setup(void)
@@ -164,6 +170,7 @@ static void serve_setup(void)
 	ev.data.u64 = EV_SIGNAL;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev);
 	streams_init(epfd);
+	events_setup(epfd);
 }
 
 void serve(void)
@@ -198,6 +205,12 @@ void serve(void)
 				break;
 			case EV_STREAM:
 				stream_event(ref, evs[i].events);
+				break;
+			case EV_LOCAL_LISTEN:
+				events_on_listen();
+				break;
+			case EV_LOCAL:
+				events_on_client(ref, evs[i].events);
 				break;
 			}
 		}

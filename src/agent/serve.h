@@ -10,11 +10,15 @@
  * @EV_PORT:   the virtio port
  * @EV_SIGNAL: the signalfd (SIGCHLD)
  * @EV_STREAM: a stream's fd: bits 8-15 which fd, 16-31 slot, 32-63 generation
+ * @EV_LOCAL_LISTEN: the guest programs' socket (events.c)
+ * @EV_LOCAL: a guest program's connection: bits 16-31 slot, 32-63 generation
  */
 enum ev_kind {
 	EV_PORT = 1,
 	EV_SIGNAL,
 	EV_STREAM,
+	EV_LOCAL_LISTEN,
+	EV_LOCAL,
 };
 
 static inline uint64_t ev_ref(enum ev_kind kind, unsigned int which,

@@ -13,7 +13,7 @@
 static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_cp,   &verb_ps,   &verb_stats, &verb_stop,
 	&verb_start, &verb_rm,  &verb_logs, &verb_inspect, &verb_wait,
-	&verb_port,
+	&verb_port, &verb_events, &verb_event,
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
 	&verb_save, &verb_registry, &verb_snapshot, &verb_restore,
 	&verb_push, &verb_remote, &verb_volume, &verb_project,

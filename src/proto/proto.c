@@ -282,3 +282,61 @@ int msb_fentry_parse(const uint8_t *v, size_t n, struct msb_fstat *st,
 		return -1;
 	return 0;
 }
+
+int msb_topic_ok(const uint8_t *t, size_t n)
+{
+	if (!n || n > MSB_TOPIC_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = t[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == ':' || c == '/' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int msb_event_parse(const uint8_t *p, size_t n, struct msb_event_rec *ev)
+{
+	struct msb_tlv_r tr;
+	const uint8_t *v;
+	uint32_t len;
+	uint8_t tag;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	msb_tlv_r_init(&tr, p, n);
+	while ((rc = msb_tlv_next(&tr, &tag, &v, &len)) == 1) {
+		switch (tag) {
+		case MSB_T_TOPIC:
+			if (!msb_topic_ok(v, len))
+				return -1;
+			ev->topic = v;
+			ev->topic_len = len;
+			break;
+		case MSB_T_DATA:
+			if (len > MSB_EVDATA_MAX || memchr(v, 0, len))
+				return -1;
+			ev->data = v;
+			ev->data_len = len;
+			break;
+		case MSB_T_SEQ:
+			if (len != 8)
+				return -1;
+			ev->seq = msb_get_be64(v);
+			ev->has_seq = 1;
+			break;
+		case MSB_T_TIME:
+			if (len != 8)
+				return -1;
+			ev->time_ns = msb_get_be64(v);
+			ev->has_time = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return rc < 0 || !ev->topic ? -1 : 0;
+}

@@ -42,6 +42,10 @@ enum msb_frame_type {
 			      * HOSTNAME, TIME, ENTROPY, ENV; answered READY */
 	MSB_F_FILE = 13,    /* new stream: TLV file operation (FOP, PATH...) */
 	MSB_F_STATS = 14,   /* any stream: the guest's numbers, as METRICS */
+	MSB_F_EVENT = 15,   /* stream 0: TLV TOPIC, DATA, SEQ, TIME: an event
+			     * from the host for the guest's programs */
+	MSB_F_SUBSCRIBE = 16, /* local socket only (guest program -> agent):
+			       * TLV TOPIC; answered by the next EVENT on it */
 	/* both directions */
 	MSB_F_WINDOW = 7,   /* u32 credit: host grants output, guest grants stdin */
 	MSB_F_PING = 8,     /* echoed back as PONG with the same payload */
@@ -59,6 +63,8 @@ enum msb_frame_type {
 			      * before THAW or RESTORED */
 	MSB_F_RESULT = 73,  /* TLV: how a FILE stream ended; its last frame */
 	MSB_F_METRICS = 74, /* same stream as the STATS: TLV G_* numbers */
+	MSB_F_GEVENT = 75,  /* stream 0: TLV TOPIC, DATA: an event from a
+			     * guest program (or the agent's own) */
 };
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
@@ -113,6 +119,10 @@ enum msb_tag {
 	MSB_T_G_DISK_TOTAL = 42, /* bytes of the root filesystem */
 	MSB_T_G_DISK_FREE = 43, /* bytes free in it (for unprivileged users) */
 	MSB_T_G_LOAD1 = 44,     /* 1-minute load average, times 1000 */
+	/* EVENT, GEVENT, SUBSCRIBE */
+	MSB_T_TOPIC = 45,    /* string: an event's topic (msb_topic_ok) */
+	MSB_T_DATA = 46,     /* string: its data, one JSON value */
+	MSB_T_SEQ = 47,      /* u64: its number in the host's event log */
 };
 
 /* FILE operations (docs/agent-protocol.md §7a). */
@@ -201,6 +211,38 @@ int msb_fentry_parse(const uint8_t *v, size_t n, struct msb_fstat *st,
 int msb_tlv_peek(const uint8_t *p, size_t n, size_t max_val, size_t *rec);
 
 #define MSB_VOLUME_RO 1
+
+/* Events (docs/events.md): a topic is 1..MSB_TOPIC_MAX bytes of
+ * [A-Za-z0-9._:/-]; data is one JSON value of at most MSB_EVDATA_MAX bytes
+ * (checked as JSON by the host, which trusts no guest). */
+#define MSB_TOPIC_MAX 128
+#define MSB_EVDATA_MAX (32 * 1024)
+
+/* msb_topic_ok() - Return: 1 if @t (@n bytes) is a valid topic, else 0. */
+int msb_topic_ok(const uint8_t *t, size_t n);
+
+/**
+ * struct msb_event_rec - an EVENT, GEVENT or SUBSCRIBE payload, parsed;
+ * pointers into it
+ * @topic: the topic (@topic_len bytes, valid per msb_topic_ok)
+ * @data:  the data (@data_len bytes, at most MSB_EVDATA_MAX, no NUL), or
+ *         NULL when absent
+ * @seq:   SEQ, when @has_seq
+ * @time_ns: TIME, when @has_time
+ */
+struct msb_event_rec {
+	const uint8_t *topic;
+	uint32_t topic_len;
+	const uint8_t *data;
+	uint32_t data_len;
+	uint64_t seq, time_ns;
+	int has_seq, has_time;
+};
+
+/* msb_event_parse() - Return: 0, -1 if the payload is not a valid event
+ * (truncated record, no TOPIC or a bad one, a DATA too long or with a
+ * NUL, a SEQ or TIME not 8 bytes). Unknown tags are skipped. */
+int msb_event_parse(const uint8_t *p, size_t n, struct msb_event_rec *ev);
 
 struct msb_frame_hdr {
 	uint32_t len;

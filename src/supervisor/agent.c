@@ -476,6 +476,15 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 		code = (int32_t)msb_get_be32(p);
 		sig = (int)msb_get_be32(p + 4);
 	}
+	{
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "exec", json_object_new_int64(st->id));
+		json_object_object_add(d, "pid", json_object_new_int(st->pid));
+		json_object_object_add(d, "exit_code", json_object_new_int(code));
+		json_object_object_add(d, "signal", json_object_new_int(sig));
+		sup_event(s, "msb.exec.exited", d);
+	}
 	if (st->conn) {
 		json_object *m = json_object_new_object();
 		json_object *res = json_object_new_object();
@@ -554,6 +563,10 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			break;
 		case MSB_F_PONG:
 			break;
+		case MSB_F_GEVENT:
+			if (s->state == ST_RUNNING)
+				sup_events_guest(s, p, h->len);
+			break;
 		case MSB_F_QUIESCED:
 			sup_snapshot_quiesced(s);
 			break;
@@ -585,6 +598,15 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			break;
 		st->started = 1;
 		st->pid = (int)msb_get_be32(p);
+		{
+			json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "exec",
+					       json_object_new_int64(st->id));
+			json_object_object_add(d, "pid",
+					       json_object_new_int(st->pid));
+			sup_event(s, "msb.exec.started", d);
+		}
 		if (st->conn && st->detach) {
 			/* exec -d: the answer is its pid; from now on it is
 			 * the sandbox's, its output in the log. */

@@ -89,6 +89,14 @@ static void conn_flush(struct sup *s, struct conn *c)
 	api_grant_credit(s, c);
 	if (c->want_out != (c->out.len > 0))
 		conn_update_events(s, c);
+	/* a follower of the events gets more as its queue empties */
+	if (c->ev_follow && !c->ev_pumping && c->out.len < CONN_LOW)
+		sup_events_pump(s, c);
+}
+
+void api_flush(struct sup *s, struct conn *c)
+{
+	conn_flush(s, c);
 }
 
 void api_send(struct sup *s, struct conn *c, json_object *msg)
@@ -492,6 +500,20 @@ static void on_message(struct sup *s, struct conn *c, const char *line,
 		else
 			sup_snapshot_start(s, c, json_object_get_int64(id),
 					   params);
+	} else if (!strcmp(meth, "events") || !strcmp(meth, "event_send")) {
+		if (!json_object_is_type(id, json_type_int))
+			reply_error(s, c, id, "invalid_request",
+				    "%s needs an integer id", meth);
+		else if (params &&
+			 !json_object_is_type(params, json_type_object))
+			reply_error(s, c, id, "invalid_params",
+				    "%s takes an object of params", meth);
+		else if (!strcmp(meth, "events"))
+			sup_events_request(s, c, json_object_get_int64(id),
+					   params);
+		else
+			sup_events_send(s, c, json_object_get_int64(id),
+					params);
 	} else if (!strcmp(meth, "stats")) {
 		if (!json_object_is_type(id, json_type_int))
 			reply_error(s, c, id, "invalid_request",
@@ -533,8 +555,9 @@ static void busy_map(struct sup *s, uint8_t busy[CONN_SLOTS])
 		if (s->streams[i] && s->streams[i]->conn)
 			busy[s->streams[i]->conn->slot] = 1;
 	for (int i = 0; i < CONN_SLOTS; i++)
-		if (s->conns[i] && s->conns[i]->stop_ids &&
-		    json_object_array_length(s->conns[i]->stop_ids))
+		if (s->conns[i] && ((s->conns[i]->stop_ids &&
+		    json_object_array_length(s->conns[i]->stop_ids)) ||
+		    s->conns[i]->ev_follow))
 			busy[i] = 1;
 }
 
@@ -742,6 +765,7 @@ void api_close_all(struct sup *s)
 
 		if (!c)
 			continue;
+		sup_events_close(s, c);
 		for (int k = 0; k < MAX_STREAMS; k++)
 			if (s->streams[k] && s->streams[k]->conn == c) {
 				s->streams[k]->conn = NULL;

@@ -159,6 +159,13 @@ void sup_ready(struct sup *s)
 		sup_hook_lifecycle(s, s->restore_dir[0] ? "restore" : "start",
 				   x);
 	}
+	{
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "boot_ms", json_object_new_int64(
+						     (int64_t)s->boot_ms));
+		sup_event(s, "msb.started", d);
+	}
 	sup_command_start(s);
 }
 
@@ -701,6 +708,18 @@ static void finish(struct sup *s)
 	}
 	notify(s, "error %s", s->fail[0] ? s->fail :
 					   "the guest stopped during boot");
+	{
+		json_object *d = json_object_new_object();
+
+		if (s->ev_dropped)
+			json_object_object_add(d, "events_dropped",
+					       json_object_new_int64(
+						       (int64_t)s->ev_dropped));
+		if (s->fail[0])
+			json_object_object_add(d, "error",
+					       json_object_new_string(s->fail));
+		sup_event(s, s->fail[0] ? "msb.failed" : "msb.stopped", d);
+	}
 	api_close_all(s);
 	sup_logs_close(s);
 }
@@ -852,6 +871,8 @@ int main(int argc, char **argv)
 	 * volumes are to call. */
 	if (r == 0)
 		r = sup_plugins_setup(s, &err);
+	if (r == 0 && sup_events_setup(s) < 0)
+		r = msb_fail(&err, -ENOMEM, "out of memory for the event log");
 	if (r == 0)
 		r = sup_net_setup(s, &err);
 	if (r == 0)
@@ -890,6 +911,7 @@ int main(int argc, char **argv)
 	run_loop(s);
 	msb_engine_close(&s->vm);
 	finish(s);
+	sup_events_free(s);
 	json_object_put(s->command);
 	json_object_put(s->ports);
 	msb_vault_free(&s->vault);

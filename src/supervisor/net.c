@@ -35,6 +35,15 @@
 static void net_log(void *opaque, const char *msg)
 {
 	sup_log(opaque, "%s", msg);
+	/* A flow or a name the policy refused is an event too (these lines
+	 * are already limited to a number a second, net.c). */
+	if (!strncmp(msg, "net: denied ", 12)) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "message",
+				       json_object_new_string(msg + 5));
+		sup_event(opaque, "msb.net.denied", d);
+	}
 }
 
 static int add_rules(struct net_config *c, json_object *net, const char *key,

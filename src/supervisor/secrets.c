@@ -21,6 +21,15 @@
 static void guard_log(void *ctx, const char *line)
 {
 	sup_log(ctx, "secrets: %s", line);
+	/* A request a secret's placeholder was refused for, or sent
+	 * without its value (guard.c's "secret NAME: ..." lines). */
+	if (!strncmp(line, "secret ", 7)) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "message",
+				       json_object_new_string(line));
+		sup_event(ctx, "msb.secret.violation", d);
+	}
 }
 
 static int tls_inspect(void *ctx, const char *sni)

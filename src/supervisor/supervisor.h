@@ -86,6 +86,12 @@ struct conn {
 	int slot;        /* its index in sup.conns */
 	int reserved;    /* in a slot beyond MAX_CONNS: stop, info, ping */
 	uint64_t last_us; /* accepted, or its last request line */
+	/* an "events" request that follows the log (events.c) */
+	int ev_follow;
+	int ev_pumping;
+	int64_t ev_id;
+	uint64_t ev_next;   /* the next seq it is to get */
+	char ev_topic[MSB_TOPIC_MAX + 1]; /* its filter (evlog_match) */
 };
 
 struct stream {
@@ -244,6 +250,15 @@ struct sup {
 
 	struct stream *streams[MAX_STREAMS];
 	struct conn *conns[CONN_SLOTS];
+
+	/* events.c: the sandbox's event log, and how fast the guest may add
+	 * to it (a token bucket: EV_GUEST_RATE a second) */
+	struct evlog *events;
+	double ev_tokens;
+	uint64_t ev_refill_us;
+	uint64_t ev_dropped;    /* guest events refused since last said */
+	uint64_t ev_dropped_total;
+	uint64_t ev_said_us;    /* when msb.events.dropped was last added */
 };
 
 /* log.c */
@@ -442,6 +457,28 @@ void sup_file_request(struct sup *s, struct conn *c, int64_t id,
 void sup_file_frame(struct sup *s, struct stream *st,
 		    const struct msb_frame_hdr *h, const uint8_t *p);
 
+/* events.c (docs/events.md) */
+#define EV_GUEST_RATE 2000  /* guest events a second, and the burst */
+/* sup_events_setup() - an empty log. Return: 0 or -ENOMEM. */
+int sup_events_setup(struct sup *s);
+/* sup_event() - one of the supervisor's own events ("msb.*"), @data a
+ * JSON object (consumed; NULL: null). */
+void sup_event(struct sup *s, const char *topic, json_object *data);
+/* sup_events_guest() - a GEVENT frame from the guest. */
+void sup_events_guest(struct sup *s, const uint8_t *p, uint32_t n);
+/* sup_events_request() - API "events": the log, and with follow what
+ * comes after it. */
+void sup_events_request(struct sup *s, struct conn *c, int64_t id,
+			json_object *params);
+/* sup_events_send() - API "event_send": an event for the guest. */
+void sup_events_send(struct sup *s, struct conn *c, int64_t id,
+		     json_object *params);
+/* sup_events_pump() - give follower @c what it has room for. */
+void sup_events_pump(struct sup *s, struct conn *c);
+/* sup_events_close() - the sandbox is ending: @c's follow is answered. */
+void sup_events_close(struct sup *s, struct conn *c);
+void sup_events_free(struct sup *s);
+
 /* api.c */
 /* api_conn_alive() - @c is still the connection of @serial. */
 int api_conn_alive(struct sup *s, struct conn *c, uint64_t serial);
@@ -450,6 +487,8 @@ void api_reply_result(struct sup *s, struct conn *c, int64_t id,
 void api_on_accept(struct sup *s);
 void api_on_conn(struct sup *s, struct conn *c, uint32_t events);
 void api_send(struct sup *s, struct conn *c, json_object *msg);
+/* api_flush() - write @c's out-queue as far as its socket takes it. */
+void api_flush(struct sup *s, struct conn *c);
 void api_grant_credit(struct sup *s, struct conn *c);
 void api_close_all(struct sup *s);
 /* api_idle_deadline() - when the next idle connection is due to be

@@ -226,6 +226,24 @@ pub struct msb_exec_opts {
     pub timeout_ms: c_uint,
 }
 
+/// A reader of a sandbox's events (opaque).
+#[repr(C)]
+pub struct msb_events {
+    _private: [u8; 0],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_event {
+    pub seq: u64,
+    pub time: f64,
+    pub source: *const c_char,
+    pub topic: *const c_char,
+    pub data: *const c_char,
+    pub json: *const c_char,
+    pub dropped: u64,
+}
+
 /// A running command (opaque).
 #[repr(C)]
 pub struct msb_exec {
@@ -802,6 +820,25 @@ extern "C" {
         c: *const msb_sandbox_config,
         p: *const msb_plugins,
         out: *mut *mut msb_sandbox,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_events_open(
+        name: *const c_char,
+        topic: *const c_char,
+        since: i64,
+        follow: c_int,
+        out: *mut *mut msb_events,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_events_fd(e: *const msb_events) -> c_int;
+    pub fn msb_events_next(e: *mut msb_events, ev: *mut msb_event, timeout_ms: c_int, err: *mut msb_error) -> c_int;
+    pub fn msb_events_next_seq(e: *const msb_events) -> u64;
+    pub fn msb_events_free(e: *mut msb_events);
+    pub fn msb_event_send(
+        name: *const c_char,
+        topic: *const c_char,
+        data: *const c_char,
+        seq: *mut u64,
         err: *mut msb_error,
     ) -> c_int;
 

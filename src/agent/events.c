@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* events.c - events between the guest's programs and the host
+ *
+ * Theory of operation: guest programs reach the agent on a unix socket,
+ * GUEST_RT_SOCK, speaking the agent protocol's own frames
+ * (docs/events.md): GEVENT to emit an event, which the agent passes to
+ * the host on stream 0 and answers with RESULT once it is in the port
+ * (the link is ordered and reliable, so that is delivery); SUBSCRIBE to
+ * wait for the next EVENT from the host on a topic.
+ *
+ * Events from the host are kept (the last HOST_KEEP) until a waiter on
+ * their topic takes them: an event sent before anyone waited is not lost,
+ * and every waiter present when one arrives gets it. Each guest program
+ * is one of at most CLIENT_MAX connections; a connection that sends what
+ * is not a frame, or cannot take its answer at once, is closed. The agent
+ * never waits on a guest program.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "log.h"
+#include "port.h"
+#include "serve.h"
+
+#define CLIENT_MAX 64
+#define HOST_KEEP 256
+
+struct client {
+	int fd;
+	uint32_t gen;
+	struct msb_framer *rx;
+	char topic[MSB_TOPIC_MAX + 1]; /* waiting for it, or "" */
+};
+
+struct kept {
+	uint8_t *p;   /* the EVENT payload as the host sent it */
+	size_t n;
+	int taken;
+};
+
+static int epfd = -1, lfd = -1;
+static struct client clients[CLIENT_MAX];
+static uint32_t next_gen = 1;
+static struct kept kept[HOST_KEEP];
+static unsigned kept_head, kept_n; /* oldest, how many */
+static uint64_t oom_seen;
+static int oom_known;
+
+static int copy_self(void)
+{
+	char buf[65536];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = open(GUEST_RT_MSB ".tmp", O_WRONLY | O_CREAT | O_TRUNC |
+		   O_CLOEXEC, 0755);
+	if (out < 0) {
+		ret = -errno;
+		close(in);
+		return ret;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			ret = -EIO;
+			break;
+		}
+	if (n < 0)
+		ret = -errno;
+	close(in);
+	if (close(out) < 0 && !ret)
+		ret = -errno;
+	if (!ret && rename(GUEST_RT_MSB ".tmp", GUEST_RT_MSB) < 0)
+		ret = -errno;
+	return ret;
+}
+
+static void link_msb(void)
+{
+	struct stat st;
+
+	if (lstat(GUEST_MSB_LINK, &st) == 0)
+		return; /* the image's own, or ours from an earlier boot */
+	/* On every default PATH; made in an image that lacks it (busybox) */
+	if (mkdir("/usr/local", 0755) < 0 && errno != EEXIST)
+		return;
+	if (mkdir("/usr/local/bin", 0755) < 0 && errno != EEXIST)
+		return;
+	if (symlink(GUEST_RT_MSB, GUEST_MSB_LINK) < 0)
+		agent_log("msb command not linked in /usr/local/bin: %s",
+			  strerror(errno));
+}
+
+void events_setup(int fd)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV_LOCAL_LISTEN };
+	int r;
+
+	epfd = fd;
+	for (int i = 0; i < CLIENT_MAX; i++)
+		clients[i].fd = -1;
+	events_check_oom(); /* the count before any program ran */
+	if (mkdir(GUEST_RT_DIR, 0755) < 0 && errno != EEXIST) {
+		agent_log("mkdir " GUEST_RT_DIR ": %s", strerror(errno));
+		return;
+	}
+	chmod(GUEST_RT_DIR, 0755);
+	r = copy_self();
+	if (r < 0)
+		agent_log("the msb command (" GUEST_RT_MSB ") not made: %s",
+			  strerror(-r));
+	else
+		link_msb();
+	unlink(GUEST_RT_SOCK);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", GUEST_RT_SOCK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    chmod(GUEST_RT_SOCK, 0666) < 0 || listen(lfd, 64) < 0) {
+		agent_log("events socket " GUEST_RT_SOCK ": %s",
+			  strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		lfd = -1;
+		return;
+	}
+	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+}
+
+static void client_close(struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->topic[0] = 0;
+	free(c->rx);
+	c->rx = NULL;
+}
+
+void events_on_listen(void)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct client *c = NULL;
+
+		if (fd < 0)
+			return;
+		for (int i = 0; i < CLIENT_MAX; i++)
+			if (!clients[i].rx) {
+				c = &clients[i];
+				break;
+			}
+		if (c)
+			c->rx = calloc(1, sizeof(*c->rx));
+		if (!c || !c->rx) {
+			close(fd); /* too many: the program is told "closed" */
+			continue;
+		}
+		c->fd = fd;
+		c->gen = next_gen++;
+		c->topic[0] = 0;
+		ev.data.u64 = ev_ref(EV_LOCAL, 0, (unsigned)(c - clients),
+				     c->gen);
+		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+}
+
+/* client_send() - one whole frame, or the client is closed: a guest
+ * program that does not read its answer never makes the agent wait. */
+static int client_send(struct client *c, uint8_t type, const void *p,
+		       size_t n)
+{
+	uint8_t hdr[MSB_FRAME_HDR];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)p, n } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t w;
+
+	msb_frame_encode_hdr(hdr, (uint32_t)n, 0, type);
+	w = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w != (ssize_t)(sizeof(hdr) + n)) {
+		client_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void client_result(struct client *c, int err, const char *msg)
+{
+	uint8_t buf[600];
+	struct msb_tlv_w w;
+
+	msb_tlv_w_init(&w, buf, sizeof(buf));
+	msb_tlv_put_u32(&w, MSB_T_ERRNO, (uint32_t)err);
+	if (msg)
+		msb_tlv_put_str(&w, MSB_T_MESSAGE, msg);
+	client_send(c, MSB_F_RESULT, buf, w.len);
+}
+
+static int topic_is(const uint8_t *p, size_t n, const char *topic)
+{
+	struct msb_event_rec ev;
+
+	return msb_event_parse(p, n, &ev) == 0 &&
+	       ev.topic_len == strlen(topic) &&
+	       !memcmp(ev.topic, topic, ev.topic_len);
+}
+
+static void on_subscribe(struct client *c, const uint8_t *p, size_t n)
+{
+	struct msb_event_rec ev;
+
+	if (msb_event_parse(p, n, &ev) < 0) {
+		client_result(c, EINVAL, "SUBSCRIBE needs a valid TOPIC");
+		return;
+	}
+	memcpy(c->topic, ev.topic, ev.topic_len);
+	c->topic[ev.topic_len] = 0;
+	/* One the host sent before anyone waited for it. */
+	for (unsigned i = 0; i < kept_n; i++) {
+		struct kept *k = &kept[(kept_head + i) % HOST_KEEP];
+
+		if (!k->taken && topic_is(k->p, k->n, c->topic)) {
+			k->taken = 1;
+			c->topic[0] = 0;
+			client_send(c, MSB_F_EVENT, k->p, k->n);
+			return;
+		}
+	}
+}
+
+static void on_emit(struct client *c, const uint8_t *p, size_t n)
+{
+	struct msb_event_rec ev;
+
+	if (msb_event_parse(p, n, &ev) < 0) {
+		client_result(c, EINVAL, "an event needs a topic of 1-128 "
+			      "characters from [A-Za-z0-9._:/-] and at most "
+			      "32 KiB of JSON data");
+		return;
+	}
+	if (ev.topic_len >= 4 && !memcmp(ev.topic, "msb.", 4)) {
+		client_result(c, EINVAL, "topics beginning with 'msb.' are the "
+			      "sandbox's own");
+		return;
+	}
+	if (port_send(0, MSB_F_GEVENT, p, n) < 0) {
+		client_result(c, EPIPE, "the host is gone");
+		return;
+	}
+	client_result(c, 0, NULL);
+}
+
+static void client_frame(struct client *c, const struct msb_frame_hdr *h,
+			 const uint8_t *p)
+{
+	switch (h->type) {
+	case MSB_F_GEVENT:
+		on_emit(c, p, h->len);
+		break;
+	case MSB_F_SUBSCRIBE:
+		on_subscribe(c, p, h->len);
+		break;
+	default:
+		client_result(c, ENOSYS, "this agent does not know that request");
+		break;
+	}
+}
+
+void events_on_client(uint64_t ref, uint32_t events __attribute__((unused)))
+{
+	unsigned slot = (unsigned)(ref >> 16) & 0xffff;
+	struct client *c = slot < CLIENT_MAX ? &clients[slot] : NULL;
+	uint8_t buf[16384];
+	ssize_t n;
+
+	if (!c || c->fd < 0 || c->gen != (uint32_t)(ref >> 32))
+		return;
+	n = read(c->fd, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			client_close(c);
+		return;
+	}
+	for (size_t off = 0; off < (size_t)n && c->fd >= 0;) {
+		struct msb_frame_hdr h;
+		const uint8_t *p;
+		int r = 0;
+
+		off += msb_framer_feed(c->rx, buf + off, (size_t)n - off);
+		while (c->fd >= 0 && (r = msb_framer_take(c->rx, &h, &p)) == 1)
+			client_frame(c, &h, p);
+		if (c->fd >= 0 && r < 0) {
+			client_close(c);
+			return;
+		}
+	}
+}
+
+void events_from_host(const uint8_t *p, size_t n)
+{
+	struct msb_event_rec ev;
+	struct kept *k;
+	int given = 0;
+	char topic[MSB_TOPIC_MAX + 1];
+
+	if (msb_event_parse(p, n, &ev) < 0)
+		return;
+	memcpy(topic, ev.topic, ev.topic_len);
+	topic[ev.topic_len] = 0;
+	for (int i = 0; i < CLIENT_MAX; i++) {
+		struct client *c = &clients[i];
+
+		if (c->fd >= 0 && c->rx && c->topic[0] &&
+		    !strcmp(c->topic, topic)) {
+			c->topic[0] = 0;
+			client_send(c, MSB_F_EVENT, p, n);
+			given = 1;
+		}
+	}
+	if (kept_n == HOST_KEEP) { /* the oldest goes */
+		free(kept[kept_head].p);
+		kept_head = (kept_head + 1) % HOST_KEEP;
+		kept_n--;
+	}
+	k = &kept[(kept_head + kept_n) % HOST_KEEP];
+	k->p = malloc(n ? n : 1);
+	if (!k->p)
+		return;
+	memcpy(k->p, p, n);
+	k->n = n;
+	k->taken = given;
+	kept_n++;
+}
+
+void events_check_oom(void)
+{
+	char buf[8192], *at;
+	uint64_t v;
+	ssize_t n;
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	at = strstr(buf, "\noom_kill ");
+	if (!at)
+		return;
+	v = strtoull(at + 10, NULL, 10);
+	if (oom_known && v > oom_seen) {
+		uint8_t *out = port_scratch();
+		struct msb_tlv_w w;
+		char data[64];
+
+		snprintf(data, sizeof(data), "{\"kills\":%llu}",
+			 (unsigned long long)(v - oom_seen));
+		msb_tlv_w_init(&w, out, MSB_FRAME_MAX);
+		msb_tlv_put_str(&w, MSB_T_TOPIC, "msb.oom");
+		msb_tlv_put_str(&w, MSB_T_DATA, data);
+		port_send(0, MSB_F_GEVENT, out, w.len);
+	}
+	oom_seen = v;
+	oom_known = 1;
+}
