@@ -17,9 +17,13 @@
 
 struct sup;
 
-/* sup_plugins_setup() - the config's "plugins": built-ins opened, the
- * keeper forked and every process and socket greeted, before the
- * supervisor is confined. A plugin that cannot start fails the start. */
+/* sup_plugins_fork() - the config's "plugins" read and, when there are
+ * plugin processes, their keeper forked: before any secret is read (the
+ * keeper is a copy of the supervisor, as the VMM's launcher is). */
+int sup_plugins_fork(struct sup *s, msb_error *err);
+/* sup_plugins_setup() - built-ins opened, every process and socket
+ * greeted, before the supervisor is confined. A plugin that cannot start
+ * fails the start. */
 int sup_plugins_setup(struct sup *s, msb_error *err);
 /* sup_plugins_net() - the network's table (net_set_hooks()), or NULL
  * when no plugin wants a network hook. */

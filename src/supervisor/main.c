@@ -854,6 +854,9 @@ int main(int argc, char **argv)
 		if (r == 0)
 			r = msb_engine_prepare(&s->spec, &s->vm, &j, &err);
 	}
+	/* The plugin processes' keeper too (src/plugins/keeper.c). */
+	if (r == 0)
+		r = sup_plugins_fork(s, &err);
 	if (r == 0) {
 		json_object *rec = NULL;
 

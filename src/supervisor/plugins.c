@@ -798,7 +798,7 @@ static int wait_channels(struct sup *s, msb_error *err)
 	return 0;
 }
 
-int sup_plugins_setup(struct sup *s, msb_error *err)
+int sup_plugins_fork(struct sup *s, msb_error *err)
 {
 	struct sup_plugins *ps;
 	json_object *list, *v;
@@ -834,9 +834,6 @@ int sup_plugins_setup(struct sup *s, msb_error *err)
 			p->kind = PK_BUILTIN;
 			snprintf(p->what, sizeof(p->what), "%s",
 				 pl_str(o, "name") ? pl_str(o, "name") : "?");
-			r = add_builtin(s, p, o, err);
-			if (r < 0)
-				return r;
 		} else if (kind && !strcmp(kind, "process") && pl_str(o, "cmd")) {
 			struct keeper_cmd *c = &ps->cmds[ps->ncmds];
 
@@ -852,41 +849,64 @@ int sup_plugins_setup(struct sup *s, msb_error *err)
 			p->kidx = ps->ncmds;
 			ps->by_kidx[ps->ncmds++] = p;
 		} else if (kind && !strcmp(kind, "socket") && pl_str(o, "path")) {
-			char why[300];
-			int fd;
-
 			p->kind = PK_SOCKET;
 			snprintf(p->what, sizeof(p->what), "%s",
 				 pl_str(o, "path"));
 			snprintf(p->name, sizeof(p->name), "socket%zu", i);
-			fd = msb_unix_connect(pl_str(o, "path"));
-			if (fd < 0)
-				return msb_fail_errno(err, fd, "cannot reach the "
-						      "hook socket %s (the "
-						      "process that registered "
-						      "its hooks is gone?)",
-						      pl_str(o, "path"));
-			if (hello(s, p, fd, why, sizeof(why)) < 0)
-				return msb_fail(err, -EPROTO, "hook socket %s "
-						"%s (docs/plugins.md)",
-						pl_str(o, "path"), why);
-			sup_log(s, "plugin %s connected (%s)", p->name,
-				p->what);
 		} else {
 			return msb_fail(err, -EINVAL, "bad plugin entry in the "
 					"sandbox record: remove the sandbox "
 					"and create it again");
 		}
 	}
+	if (!ps->ncmds)
+		return 0;
+	snprintf(path, sizeof(path), "%s/plugins.log", s->dir);
+	ps->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			  0600);
+	r = keeper_start(ps->cmds, ps->ncmds, s->name, ps->log_fd, &ps->keeper,
+			 &ps->ctl);
+	if (r < 0)
+		return msb_fail_errno(err, r, "cannot start plugin processes");
+	return 0;
+}
+
+int sup_plugins_setup(struct sup *s, msb_error *err)
+{
+	struct sup_plugins *ps = s->plugins;
+	json_object *list;
+	int r;
+
+	if (!ps)
+		return 0;
+	json_object_object_get_ex(s->config, "plugins", &list);
+	for (unsigned i = 0; i < ps->n; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		struct plug *p = &ps->p[i];
+		char why[300];
+		int fd;
+
+		if (p->kind == PK_BUILTIN) {
+			r = add_builtin(s, p, o, err);
+			if (r < 0)
+				return r;
+		} else if (p->kind == PK_SOCKET) {
+			fd = msb_unix_connect(p->what);
+			if (fd < 0)
+				return msb_fail_errno(err, fd, "cannot reach the "
+						      "hook socket %s (the "
+						      "process that registered "
+						      "its hooks is gone?)",
+						      p->what);
+			if (hello(s, p, fd, why, sizeof(why)) < 0)
+				return msb_fail(err, -EPROTO, "hook socket %s "
+						"%s (docs/plugins.md)",
+						p->what, why);
+			sup_log(s, "plugin %s connected (%s)", p->name,
+				p->what);
+		}
+	}
 	if (ps->ncmds) {
-		snprintf(path, sizeof(path), "%s/plugins.log", s->dir);
-		ps->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-					O_CLOEXEC, 0600);
-		r = keeper_start(ps->cmds, ps->ncmds, s->name, ps->log_fd,
-				 &ps->keeper, &ps->ctl);
-		if (r < 0)
-			return msb_fail_errno(err, r, "cannot start plugin "
-					      "processes");
 		r = wait_channels(s, err);
 		if (r < 0)
 			return r;
