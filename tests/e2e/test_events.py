@@ -154,6 +154,60 @@ def test_flood_bounded_and_host_unhurt(msb, sb, tmp_path):
     assert rss() - rss0 < 12 << 10, (rss0, rss())
 
 
+PY_SDK = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "sdk", "python", "src")
+
+
+def test_python_sdk_events(msb, sb):
+    """The Python SDK: sb.on(topic, fn), async for ev in sb.events(),
+    sb.emit (host to guest), and current_runtime() outside a sandbox."""
+    from conftest import BUILD
+    script = f"""
+import asyncio, sys
+from microsandbox import Sandbox, NotSupported
+
+async def main():
+    sb = await Sandbox.get({sb!r})
+    seen = []
+    task = sb.on("py.on", lambda ev: seen.append(ev.data))
+    stream = sb.events("py.iter")
+    await asyncio.sleep(0.3)
+    seq = await sb.emit("py.go", {{"x": 1}})
+    p = await sb.exec(["sh", "-c", "msb event wait py.go; "
+                       "for i in 1 2 3; do msb event emit py.on $i; "
+                       "msb event emit py.iter $i; done"])
+    assert p.stdout_bytes.strip() == b'{{"x":1}}', p
+    got = []
+    async for ev in stream:
+        assert ev.source == "guest" and ev.topic == "py.iter"
+        got.append(ev.data)
+        if len(got) == 3:
+            break
+    stream.close()
+    for _ in range(50):
+        if len(seen) == 3:
+            break
+        await asyncio.sleep(0.1)
+    task.cancel()
+    assert got == [1, 2, 3] and seen == [1, 2, 3], (got, seen)
+    assert seq > 0
+    try:
+        await Sandbox.current_runtime()
+    except NotSupported as e:
+        assert "not inside a microsandbox sandbox" in str(e)
+    else:
+        raise AssertionError("current_runtime() outside a sandbox")
+    print("ok")
+
+asyncio.run(main())
+"""
+    env = dict(msb.env, PYTHONPATH=PY_SDK,
+               MSB_LIB=os.path.join(BUILD, "lib", "libmsb.so.0"))
+    p = subprocess.run(["python3", "-c", script], capture_output=True,
+                       env=env, timeout=180)
+    assert p.returncode == 0 and p.stdout == b"ok\n", p.stderr.decode()[-3000:]
+
+
 def test_follower_told_of_stop(msb, sb):
     """Last: a follower gets msb.stopped, then its stream ends."""
     follow = msb.popen("events", sb, "--follow", "--since", "-1",

@@ -25,6 +25,7 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      NotSupported, PermissionDenied, PolicyRefused,
                      ProtocolError, SandboxfileError, SandboxStopped,
                      SnapshotDamaged, SyncConflict, Timeout, WrongKind)
+from .events import Event, EventStream
 from .files import FileInfo, Files
 from .images import Image, ImageInfo, PullProgress
 from .process import ExecResult, OutputChunk, Process
@@ -35,7 +36,7 @@ from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sandbox", "SandboxInfo", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
+    "Sandbox", "SandboxInfo", "Event", "EventStream", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",

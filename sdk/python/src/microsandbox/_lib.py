@@ -122,6 +122,12 @@ class ExecEvent(Structure):
                 ("timed_out", c_int)]
 
 
+class Event(Structure):
+    _fields_ = [("seq", c_uint64), ("time", ctypes.c_double),
+                ("source", c_char_p), ("topic", c_char_p), ("data", c_char_p),
+                ("json", c_char_p), ("dropped", c_uint64)]
+
+
 class Output(Structure):
     _fields_ = [("out", c_void_p), ("err", c_void_p), ("out_len", c_size_t),
                 ("err_len", c_size_t), ("exit_code", c_int), ("signal", c_int),
@@ -245,6 +251,7 @@ STRUCTS = {
     "msb_sync_progress": SyncProgress, "msb_sync_opts": SyncOpts,
     "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
     "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
+    "msb_event": Event,
 }
 
 _E = POINTER(MsbError)
@@ -301,6 +308,14 @@ PROTOTYPES = {
     "msb_snapshot_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_exec_start": (c_int, [_P, c_str_array, POINTER(ExecOpts), POINTER(_P), _E]),
     "msb_exec_fd": (c_int, [_P]),
+    "msb_events_open": (c_int, [c_char_p, c_char_p, ctypes.c_int64, c_int,
+                                POINTER(_P), _E]),
+    "msb_events_fd": (c_int, [_P]),
+    "msb_events_next": (c_int, [_P, POINTER(Event), c_int, _E]),
+    "msb_events_next_seq": (c_uint64, [_P]),
+    "msb_events_free": (None, [_P]),
+    "msb_event_send": (c_int, [c_char_p, c_char_p, c_char_p,
+                               POINTER(c_uint64), _E]),
     "msb_exec_next": (c_int, [_P, POINTER(ExecEvent), c_int, _E]),
     "msb_exec_write": (c_int, [_P, c_void_p, c_size_t, _E]),
     "msb_exec_close_stdin": (c_int, [_P, _E]),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from . import _lib, cloud, config, process
+from .events import Event, EventStream
 from ._native import blocking, call
 from .errors import InvalidArgument, NotFound, NotSupported
 from .files import Files
@@ -573,10 +574,54 @@ class Sandbox:
         await blocking(call, _lib.lib().msb_sandbox_set_sync,
                        self.name.encode(), int(on))
 
+    def events(self, topic: str | None = None, *, since: int = -1,
+               follow: bool = True) -> EventStream:
+        """The sandbox's events (docs/events.md) as an async iterator of
+        Event: its programs' (``msb event emit`` inside), the host's and
+        its own ("msb.*"). @topic: one topic, or "prefix.*"; @since: -1 (the
+        default) only those to come, 0 the oldest the sandbox keeps, or an
+        event's seq; @follow: go on until the sandbox stops (else end at
+        the last one kept)."""
+        return EventStream(self.name, topic, since, follow)
+
+    def on(self, topic: str | None, fn: Callable[[Event], Any]) -> asyncio.Task:
+        """Call @fn (a function or a coroutine function) with each new
+        event on @topic (None: all) until the sandbox stops. Returns the
+        task: cancel it to stop listening."""
+        stream = self.events(topic)
+
+        async def run():
+            try:
+                async for ev in stream:
+                    r = fn(ev)
+                    if asyncio.iscoroutine(r):
+                        await r
+            finally:
+                stream.close()
+
+        return asyncio.get_running_loop().create_task(run())
+
+    async def emit(self, topic: str, data: Any = None) -> int:
+        """Send an event to the sandbox's programs (``msb event wait
+        TOPIC`` inside prints @data as JSON). Returns its seq."""
+        seq = ctypes.c_uint64()
+        text = json.dumps(data).encode()
+        await blocking(call, _lib.lib().msb_event_send, self.name.encode(),
+                       topic.encode(), text, ctypes.byref(seq))
+        return seq.value
+
     @classmethod
     async def current_runtime(cls):
         """Spawning peer sandboxes from inside one (issue 15): not in this
-        version."""
+        version. Outside a sandbox it says so first."""
+        import os
+        if not os.path.exists("/run/microsandbox/agent.sock"):
+            raise NotSupported("not inside a microsandbox sandbox "
+                               "(/run/microsandbox/agent.sock is missing): "
+                               "current_runtime() is for code running in "
+                               "one; from the host, use Sandbox.create() "
+                               "(and spawning peers from inside, issue 15, "
+                               "is not in this version)")
         raise NotSupported("spawning sandboxes from inside one (issue 15) is "
                            "not in this version of microsandbox")
 
