@@ -50,6 +50,7 @@
 #define DEFAULT_DEADLINE_MS 1000
 #define DEFAULT_RESTARTS 3
 #define HELLO_MS 10000        /* a command's start: an interpreter's load */
+#define REHELLO_MS 3000       /* a restart's, answered in the main loop */
 #define TIMEOUTS_MAX 3        /* missed deadlines in a row, then killed */
 #define STALE_MAX 64          /* late answers dropped within one call */
 
@@ -348,10 +349,11 @@ out:
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* hello() - greet a new channel. Return: 0, or -1 (@why). */
-static int hello(struct sup *s, struct plug *p, int fd, char *why, size_t wn)
+/* hello() - greet a new channel, within @ms. Return: 0, or -1 (@why). */
+static int hello(struct sup *s, struct plug *p, int fd, unsigned ms,
+		 char *why, size_t wn)
 {
-	uint64_t deadline = msb_now_us() + (uint64_t)HELLO_MS * 1000;
+	uint64_t deadline = msb_now_us() + (uint64_t)ms * 1000;
 	json_object *m = json_object_new_object(), *a;
 	struct hook_hello hh;
 	uint8_t *f, *msg;
@@ -380,8 +382,8 @@ static int hello(struct sup *s, struct plug *p, int fd, char *why, size_t wn)
 	}
 	r = chan_read(p, deadline, &msg, &n, why, wn);
 	if (r == 0)
-		snprintf(why, wn, "did not answer its hello within %d s",
-			 HELLO_MS / 1000);
+		snprintf(why, wn, "did not answer its hello within %u ms",
+			 ms);
 	if (r <= 0)
 		goto fail;
 	r = hook_hello_parse(msg, n, &hh, why, wn);
@@ -777,7 +779,7 @@ static int wait_channels(struct sup *s, msb_error *err)
 					128 + WTERMSIG(m.status),
 					s->dir);
 		}
-		if (fd < 0 || hello(s, p, fd, why, sizeof(why)) < 0) {
+		if (fd < 0 || hello(s, p, fd, HELLO_MS, why, sizeof(why)) < 0) {
 			int code = exit_status(ps, m.index);
 
 			if (code >= 0)
@@ -898,7 +900,7 @@ int sup_plugins_setup(struct sup *s, msb_error *err)
 						      "process that registered "
 						      "its hooks is gone?)",
 						      p->what);
-			if (hello(s, p, fd, why, sizeof(why)) < 0)
+			if (hello(s, p, fd, HELLO_MS, why, sizeof(why)) < 0)
 				return msb_fail(err, -EPROTO, "hook socket %s "
 						"%s (docs/plugins.md)",
 						p->what, why);
@@ -963,7 +965,8 @@ void sup_plugins_keeper(struct sup *s)
 			p->fd = -1;
 		}
 		pthread_mutex_unlock(&p->mu);
-		if (hello(s, p, fd, why, sizeof(why)) < 0) {
+		/* (the network and the API wait meanwhile: a short wait) */
+		if (hello(s, p, fd, REHELLO_MS, why, sizeof(why)) < 0) {
 			sup_log(s, "plugin '%s' restarted but %s", p->what, why);
 			keeper_send(ps->ctl, p->kidx, KM_KILL);
 		} else {
