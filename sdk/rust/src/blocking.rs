@@ -157,6 +157,19 @@ impl Sandbox {
         self.core.stats()
     }
 
+    /// Its events (docs/events.md) on @topic (None: all; or "prefix.*"):
+    /// from @since (-1: only those to come, 0: the oldest kept, or a seq),
+    /// with @follow until it stops.
+    pub fn events(&self, topic: Option<&str>, since: i64, follow: bool) -> Result<crate::EventStream> {
+        crate::EventStream::open(&self.core.name, topic, since, follow)
+    }
+
+    /// Sends an event to its programs (`msb event wait TOPIC` inside);
+    /// @data_json is one JSON value. Returns the event's seq.
+    pub fn emit(&self, topic: &str, data_json: &str) -> Result<u64> {
+        crate::events::emit(&self.core.name, topic, data_json)
+    }
+
     /// Runs the command line @line (split into words by
     /// [`split_command`](crate::split_command)'s rule: quotes, no
     /// expansion) and waits for it, capturing its output. A non-zero exit

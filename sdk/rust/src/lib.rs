@@ -42,6 +42,7 @@ mod config;
 mod core;
 mod cstr;
 mod error;
+mod events;
 mod files;
 mod future;
 mod info;
@@ -65,6 +66,7 @@ pub use crate::config::{
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
+pub use crate::events::{Event, EventStream};
 pub use crate::files::{FileInfo, FileOptions, FileType};
 pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

@@ -9,6 +9,7 @@ mod common;
 
 mod abi;
 mod asyncio;
+mod events;
 mod exec;
 mod files;
 mod lifecycle;
