@@ -222,10 +222,11 @@ func (r *sandboxResource) ValidateConfig(ctx context.Context, req resource.Valid
 
 // pending are the attributes of features not served yet, and why.
 var pending = map[string]string{
-	"plugin": "Plugins from the plugin registry are not in libmsb and the Go SDK yet. " +
-		"Network hooks load from C with network { plugin = \"hooks.so\" }, filesystems " +
-		"with volume { backend = \"plugin\" }.",
-	"plugin_process": "Out-of-process plugins are not in libmsb and the Go SDK yet.",
+	"plugin": "Plugins are in libmsb (msb run --plugin NAME:K=V, docs/plugins.md) but not in " +
+		"the Go SDK the provider is built on yet. Meanwhile network hooks load from C with " +
+		"network { plugin = \"hooks.so\" }, filesystems with volume { backend = \"plugin\" }.",
+	"plugin_process": "Plugin processes are in libmsb (msb run --plugin-process CMD, " +
+		"docs/plugins.md) but not in the Go SDK the provider is built on yet.",
 	"spawned_by": "Spawning peer sandboxes from inside a sandbox is not in libmsb and the " +
 		"Go SDK yet; declare the sandbox without spawned_by to have the host make it.",
 	"sync": "Push on stop (msb run --sync) is in libmsb but not in the Go SDK yet; " +

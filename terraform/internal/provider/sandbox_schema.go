@@ -30,6 +30,11 @@ const replaces = " Changing it replaces the sandbox."
 const pendingNote = " Pending: not served yet; a configuration that sets it is refused " +
 	"with a diagnostic saying so."
 
+// pendingGoSDK marks attributes of features in libmsb but not yet in the
+// Go SDK the provider binds.
+const pendingGoSDK = " Pending: in libmsb but not in the Go SDK yet; a configuration that " +
+	"sets it is refused with a diagnostic saying so."
+
 func replaceStr() []planmodifier.String {
 	return []planmodifier.String{stringplanmodifier.RequiresReplace()}
 }
@@ -124,7 +129,7 @@ func sandboxSchema() schema.Schema {
 					"is kept nowhere): starting it replaces it."},
 			"plugin_process": schema.ListAttribute{ElementType: types.StringType, Optional: true,
 				Description: "Commands run as out-of-process plugins (msb run --plugin-process)." +
-					pendingNote},
+					pendingGoSDK},
 			"spawned_by": schema.StringAttribute{Optional: true,
 				Description: "The sandbox that spawns this one as its peer (msb start from " +
 					"inside a sandbox)." + pendingNote},
@@ -210,7 +215,7 @@ func sandboxSchema() schema.Schema {
 				},
 			},
 			"plugin": schema.ListNestedBlock{
-				Description: "A plugin from the plugin registry (msb run --plugin)." + pendingNote,
+				Description: "A built-in plugin (msb run --plugin NAME:K=V)." + pendingGoSDK,
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true, Description: "The plugin."},
 					"log_dir": schema.StringAttribute{Optional: true,
