@@ -7,8 +7,11 @@ package provider
 // served yet (plugins, spawning, sync) are refused at plan, saying so.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +20,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
 )
 
 const seedSecrets = `
@@ -170,10 +175,6 @@ func TestAccSeeds(t *testing.T) {
 		Steps: []resource.TestStep{
 			// Refused at plan (nothing made); the destroy at the end
 			// takes the last step's configuration, so they come first.
-			{Config: seedPlugins, PlanOnly: true,
-				ExpectError: regexp.MustCompile(`plugin is not supported yet`)},
-			{Config: seedPlugins, PlanOnly: true,
-				ExpectError: regexp.MustCompile(`plugin_process is not supported yet`)},
 			{Config: seedSpawn, PlanOnly: true,
 				ExpectError: regexp.MustCompile(`spawned_by is not supported yet`)},
 			{Config: seedSync, PlanOnly: true,
@@ -250,5 +251,110 @@ func TestAccSeedSnapshot(t *testing.T) {
 				ImportStateVerify: true,
 			},
 		},
+	})
+}
+
+// The plugins seed's dlp.py and monitor.js: small plugins written from
+// the hook protocol (docs/plugins.md); dlp.py denies every exec of
+// `exfiltrate`, monitor.js allows everything.
+const dlpPy = `
+import json, socket, struct
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": "dlp", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        bad = "exfiltrate" in m["argv"]
+        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
+              "reason": "DLP"})
+`
+
+const monitorJs = `
+const net = require('net');
+const s = new net.Socket({ fd: 3, readable: true, writable: true });
+let buf = Buffer.alloc(0);
+function send(m) {
+  const b = Buffer.from(JSON.stringify(m)), h = Buffer.alloc(4);
+  h.writeUInt32BE(b.length);
+  s.write(Buffer.concat([h, b]));
+}
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  while (buf.length >= 4) {
+    const n = buf.readUInt32BE(0);
+    if (buf.length < 4 + n) break;
+    const m = JSON.parse(buf.subarray(4, 4 + n));
+    buf = buf.subarray(4 + n);
+    if (m.type === 'hello') send({ type: 'hello', name: 'monitor', hooks: ['exec_before'] });
+    else if (m.type === 'call') send({ type: 'reply', id: m.id, verdict: 'allow' });
+  }
+});
+`
+
+// TestAccSeedPlugins applies the plugins seed as written: the audit-log
+// and rate-limiter built-ins and two plugin processes, asked in order.
+func TestAccSeedPlugins(t *testing.T) {
+	needCLI(t)
+	seedImages(t)
+	for _, bin := range []string{"node", "python3"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("the seed's plugin processes need %s", bin)
+		}
+	}
+	wd, _ := os.Getwd()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
+	os.WriteFile(filepath.Join(dir, "plugins", "dlp.py"), []byte(dlpPy), 0o644)
+	os.WriteFile(filepath.Join(dir, "plugins", "monitor.js"), []byte(monitorJs), 0o644)
+	if _, err := exec.LookPath("python"); err != nil { // Debian has python3 only
+		os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+		py, _ := exec.LookPath("python3")
+		os.Symlink(py, filepath.Join(dir, "bin", "python"))
+		t.Setenv("PATH", filepath.Join(dir, "bin")+":"+os.Getenv("PATH"))
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	// The seed's audit log goes to the host's /var/log/audit: leave
+	// nothing there that was not.
+	_, statErr := os.Stat("/var/log/audit")
+	defer func() {
+		os.Remove("/var/log/audit/app.jsonl")
+		if os.IsNotExist(statErr) {
+			os.Remove("/var/log/audit")
+		}
+	}()
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{{
+			Config: seedPlugins,
+			Check: func(*terraform.State) error {
+				if got := guest(t, "app", "echo hi"); got != "hi" {
+					return fmt.Errorf("exec: %q", got)
+				}
+				sb, err := msb.GetSandbox(context.Background(), "app")
+				if err != nil {
+					return err
+				}
+				defer sb.Close()
+				_, err = sb.ExecArgs(context.Background(), []string{"echo", "exfiltrate"})
+				if !errors.Is(err, msb.ErrPolicyRefused) {
+					return fmt.Errorf("dlp.py did not deny the exec: %v", err)
+				}
+				audit, _ := os.ReadFile("/var/log/audit/app.jsonl")
+				if !strings.Contains(string(audit), `"exec_before"`) {
+					return fmt.Errorf("audit log: %q", audit)
+				}
+				return nil
+			},
+		}},
 	})
 }

@@ -124,7 +124,7 @@ func TestUnitSchema(t *testing.T) {
 // says which (the generated docs are made from them).
 func TestUnitReplaceDocumented(t *testing.T) {
 	inPlace := map[string]bool{"running": true}
-	pendingAttrs := map[string]bool{"plugin_process": true, "spawned_by": true}
+	pendingAttrs := map[string]bool{"spawned_by": true}
 	s := sandboxSchema()
 	for name, a := range s.Attributes {
 		if !a.IsOptional() && !a.IsRequired() {
@@ -146,15 +146,14 @@ func TestUnitReplaceDocumented(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"volume", "secret"} {
+	for _, name := range []string{"volume", "secret", "plugin"} {
 		b := s.Blocks[name].(schema.ListNestedBlock)
 		if len(b.PlanModifiers) == 0 || !strings.Contains(b.Description, "replaces the sandbox") {
 			t.Errorf("block %s: should force a replacement and say so", name)
 		}
 	}
-	if !strings.Contains(s.Blocks["plugin"].GetDescription(), "Pending") ||
-		!strings.Contains(s.Blocks["sync"].GetDescription(), "Pending") {
-		t.Errorf("plugin and sync blocks are pending and must say so")
+	if !strings.Contains(s.Blocks["sync"].GetDescription(), "Pending") {
+		t.Errorf("the sync block is pending and must say so")
 	}
 }
 
@@ -219,11 +218,18 @@ func TestUnitValidate(t *testing.T) {
 		{"a valid sandbox", map[string]tftypes.Value{"name": name, "image": str("python:3.12"),
 			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/cache"), "backend": str("memory")}),
 			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com")})}, ""},
-		{"plugins", map[string]tftypes.Value{"name": name,
-			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("audit-log")})},
-			"plugin is not supported yet"},
-		{"plugin processes", map[string]tftypes.Value{"name": name, "plugin_process": strs("node m.js")},
-			"plugin_process is not supported yet"},
+		{"built-in plugins and plugin processes", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("audit-log"), "log_dir": str("/tmp/a")},
+				map[string]tftypes.Value{"name": str("rate-limiter"), "max_exec_per_s": num(100)}),
+			"plugin_process": strs("node m.js")}, ""},
+		{"a plugin that is not built in", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("msb-dlp")})},
+			"not a built-in plugin"},
+		{"a setting the plugin does not take", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("rate-limiter"), "log_dir": str("/x")})},
+			"rate-limiter takes connect_per_s and max_exec_per_s, not log_dir"},
+		{"a restore with plugins", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
+			"plugin_process": strs("node m.js")}, "not plugin_process"},
 		{"spawned_by", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator")},
 			"spawned_by is not supported yet"},
 		{"sync", map[string]tftypes.Value{"name": name, "sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),

@@ -194,6 +194,31 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 	for _, v := range m.Volume {
 		opts = append(opts, volumeOption(v))
 	}
+	for _, p := range m.Plugin {
+		settings := map[string]string{}
+		if !p.Config.IsNull() && !p.Config.IsUnknown() {
+			diags.Append(p.Config.ElementsAs(ctx, &settings, false)...)
+		}
+		switch p.Name.ValueString() {
+		case "audit-log":
+			a := msb.NewAuditLog(p.LogDir.ValueString())
+			if fs := settings["fs"]; fs != "" {
+				a.Fs = strings.Split(fs, "+")
+			}
+			opts = append(opts, msb.Plugin(a))
+		case "rate-limiter":
+			r := msb.NewRateLimiter(float64(p.MaxExecPerS.ValueInt64()))
+			if c := settings["connect_per_s"]; c != "" {
+				if _, err := fmt.Sscan(c, &r.ConnectPerSec); err != nil {
+					diags.AddError("Bad connect_per_s", fmt.Sprintf("rate-limiter's connect_per_s %q is not a number.", c))
+				}
+			}
+			opts = append(opts, msb.Plugin(r))
+		}
+	}
+	for _, c := range listStrings(ctx, m.PluginProcess, diags) {
+		opts = append(opts, msb.PluginProcess(c))
+	}
 	for i, s := range m.Secret {
 		hosts := secretHosts(ctx, s, diags)
 		env := s.EnvName.ValueString()

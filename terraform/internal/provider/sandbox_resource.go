@@ -222,11 +222,6 @@ func (r *sandboxResource) ValidateConfig(ctx context.Context, req resource.Valid
 
 // pending are the attributes of features not served yet, and why.
 var pending = map[string]string{
-	"plugin": "Plugins are in libmsb (msb run --plugin NAME:K=V, docs/plugins.md) but not in " +
-		"the Go SDK the provider is built on yet. Meanwhile network hooks load from C with " +
-		"network { plugin = \"hooks.so\" }, filesystems with volume { backend = \"plugin\" }.",
-	"plugin_process": "Plugin processes are in libmsb (msb run --plugin-process CMD, " +
-		"docs/plugins.md) but not in the Go SDK the provider is built on yet.",
 	"spawned_by": "Spawning peer sandboxes from inside a sandbox is not in libmsb and the " +
 		"Go SDK yet; declare the sandbox without spawned_by to have the host make it.",
 	"sync": "Push on stop (msb run --sync) is in libmsb but not in the Go SDK yet; " +
@@ -239,11 +234,8 @@ func refusePending(diags *diag.Diagnostics, attr string) {
 }
 
 func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnostics) {
-	if len(m.Plugin) > 0 {
-		refusePending(diags, "plugin")
-	}
-	if !m.PluginProcess.IsNull() {
-		refusePending(diags, "plugin_process")
+	for i, p := range m.Plugin {
+		validatePlugin(ctx, i, p, diags)
 	}
 	if !m.SpawnedBy.IsNull() {
 		refusePending(diags, "spawned_by")
@@ -265,6 +257,7 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 			"on_secret_violation": !m.OnSecretViolation.IsNull(), "tls_bypass": !m.TLSBypass.IsNull(),
 			"tls_upstream_ca": !m.TLSUpstreamCA.IsNull(), "volume": len(m.Volume) > 0,
 			"secret": len(m.Secret) > 0, "network": m.Network != nil,
+			"plugin": len(m.Plugin) > 0, "plugin_process": !m.PluginProcess.IsNull(),
 		} {
 			if set {
 				bad = append(bad, attr)
@@ -335,5 +328,38 @@ func validateVolume(i int, v volumeModel, diags *diag.Diagnostics) {
 	}
 	if (!v.Arg.IsNull() || !v.Dir.IsNull()) && b != "plugin" {
 		diags.AddAttributeError(p, "arg and dir are for plugin volumes", "Drop them, or use backend = \"plugin\".")
+	}
+}
+
+// pluginSettings are the settings each built-in takes besides name.
+var pluginSettings = map[string]map[string]bool{
+	"audit-log":    {"log_dir": true, "fs": true},
+	"rate-limiter": {"max_exec_per_s": true, "connect_per_s": true},
+}
+
+func validatePlugin(ctx context.Context, i int, p pluginModel, diags *diag.Diagnostics) {
+	at := path.Root("plugin").AtListIndex(i)
+	if p.Name.IsUnknown() {
+		return
+	}
+	takes, ok := pluginSettings[p.Name.ValueString()]
+	if !ok {
+		diags.AddAttributeError(at.AtName("name"), "Unknown plugin",
+			fmt.Sprintf("%q is not a built-in plugin: they are audit-log and rate-limiter. "+
+				"A plugin of your own runs as a plugin_process command speaking the hook "+
+				"protocol (docs/plugins.md).", p.Name.ValueString()))
+		return
+	}
+	set := map[string]bool{"log_dir": !p.LogDir.IsNull(), "max_exec_per_s": !p.MaxExecPerS.IsNull()}
+	if !p.Config.IsNull() && !p.Config.IsUnknown() {
+		for k := range p.Config.Elements() {
+			set[k] = true
+		}
+	}
+	for k, on := range set {
+		if on && !takes[k] {
+			diags.AddAttributeError(at, "A setting "+p.Name.ValueString()+" does not take",
+				fmt.Sprintf("%s takes %s, not %s.", p.Name.ValueString(), strings.Join(sortedKeys(takes), " and "), k))
+		}
 	}
 }

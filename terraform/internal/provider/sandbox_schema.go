@@ -30,11 +30,6 @@ const replaces = " Changing it replaces the sandbox."
 const pendingNote = " Pending: not served yet; a configuration that sets it is refused " +
 	"with a diagnostic saying so."
 
-// pendingGoSDK marks attributes of features in libmsb but not yet in the
-// Go SDK the provider binds.
-const pendingGoSDK = " Pending: in libmsb but not in the Go SDK yet; a configuration that " +
-	"sets it is refused with a diagnostic saying so."
-
 func replaceStr() []planmodifier.String {
 	return []planmodifier.String{stringplanmodifier.RequiresReplace()}
 }
@@ -127,9 +122,10 @@ func sandboxSchema() schema.Schema {
 					"outside Terraform reads back false, so the next plan starts it. A " +
 					"sandbox with a secret given by `value` cannot start again (the value " +
 					"is kept nowhere): starting it replaces it."},
-			"plugin_process": schema.ListAttribute{ElementType: types.StringType, Optional: true,
-				Description: "Commands run as out-of-process plugins (msb run --plugin-process)." +
-					pendingGoSDK},
+			"plugin_process": strList("Commands run as plugins (msb run --plugin-process): each " +
+				"with /bin/sh -c in Terraform's working directory, speaking the hook protocol " +
+				"on descriptor 3 (docs/plugins.md), restarted when it exits; asked after the " +
+				"`plugin` blocks, in order. One that does not start fails the create."),
 			"spawned_by": schema.StringAttribute{Optional: true,
 				Description: "The sandbox that spawns this one as its peer (msb start from " +
 					"inside a sandbox)." + pendingNote},
@@ -215,15 +211,24 @@ func sandboxSchema() schema.Schema {
 				},
 			},
 			"plugin": schema.ListNestedBlock{
-				Description: "A built-in plugin (msb run --plugin NAME:K=V)." + pendingGoSDK,
+				Description: "A built-in plugin of the sandbox's chain (msb run --plugin NAME:K=V, " +
+					"docs/plugins.md): `audit-log` (JSON lines of lifecycle, exec, network and file " +
+					"events in `log_dir` on the host) or `rate-limiter` (execs a second beyond " +
+					"`max_exec_per_s` refused). Asked in order, before `plugin_process`. Changing " +
+					"one replaces the sandbox.",
+				PlanModifiers: replaceList(),
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-					"name": schema.StringAttribute{Required: true, Description: "The plugin."},
+					"name": schema.StringAttribute{Required: true,
+						Description: "`audit-log` or `rate-limiter`."},
 					"log_dir": schema.StringAttribute{Optional: true,
-						Description: "audit-log: where it writes."},
+						Description: "audit-log: the host directory it writes NAME.jsonl into " +
+							"(relative: to Terraform's working directory)."},
 					"max_exec_per_s": schema.Int64Attribute{Optional: true,
-						Description: "rate-limiter: execs allowed per second."},
+						Description: "rate-limiter: execs allowed a second."},
 					"config": schema.MapAttribute{ElementType: types.StringType, Optional: true,
-						Description: "Other settings of the plugin."},
+						Description: "Other settings: audit-log's `fs` (file operations logged, " +
+							"`open+create+...`), rate-limiter's `connect_per_s` (new connections " +
+							"a second)."},
 				}},
 			},
 			"sync": schema.SingleNestedBlock{
