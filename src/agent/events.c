@@ -348,13 +348,86 @@ void events_from_host(const uint8_t *p, size_t n)
 	kept_n++;
 }
 
+static void send_oom(uint64_t kills, const char *proc)
+{
+	uint8_t *out = port_scratch();
+	struct msb_tlv_w w;
+	char data[160];
+
+	if (proc && *proc)
+		snprintf(data, sizeof(data), "{\"kills\":%llu,\"process\":\"%s\"}",
+			 (unsigned long long)kills, proc);
+	else
+		snprintf(data, sizeof(data), "{\"kills\":%llu}",
+			 (unsigned long long)kills);
+	msb_tlv_w_init(&w, out, MSB_FRAME_MAX);
+	msb_tlv_put_str(&w, MSB_T_TOPIC, "msb.oom");
+	msb_tlv_put_str(&w, MSB_T_DATA, data);
+	port_send(0, MSB_F_GEVENT, out, w.len);
+}
+
+static int kmsg_fd = -2;
+
+/* kmsg_oom() - the OOM killer's "Killed process N (NAME)" records that
+ * reached the kernel log since the last look (its "Out of memory" and
+ * "Memory cgroup out of memory" lines). Return: how many, with the last
+ * one's NAME (JSON-safe characters only) in @proc; -1 without /dev/kmsg. */
+static long kmsg_oom(char *proc, size_t n)
+{
+	char rec[1024];
+	long kills = 0;
+	ssize_t r;
+
+	if (kmsg_fd == -2) {
+		kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (kmsg_fd >= 0)
+			lseek(kmsg_fd, 0, SEEK_END); /* what came before is old */
+	}
+	if (kmsg_fd < 0)
+		return -1;
+	/* one record a read; EAGAIN when none is left, EPIPE when records
+	 * were overwritten before they were read (go on from the next) */
+	while ((r = read(kmsg_fd, rec, sizeof(rec) - 1)) > 0 ||
+	       (r < 0 && errno == EPIPE)) {
+		char *k, *open_p, *close_p;
+		size_t j = 0;
+
+		if (r <= 0)
+			continue;
+		rec[r] = 0;
+		k = strstr(rec, "Killed process ");
+		if (!k || (!strstr(rec, "Out of memory") &&
+			   !strstr(rec, "out of memory")))
+			continue;
+		kills++;
+		open_p = strchr(k, '(');
+		close_p = open_p ? strchr(open_p, ')') : NULL;
+		for (char *c = open_p ? open_p + 1 : NULL; c && c < close_p &&
+		     j + 1 < n; c++)
+			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			    (*c >= '0' && *c <= '9') || strchr("._-/:", *c))
+				proc[j++] = *c;
+		proc[j] = 0;
+	}
+	return kills;
+}
+
 void events_check_oom(void)
 {
-	char buf[8192], *at;
+	char buf[8192], *at, proc[64] = "";
 	uint64_t v;
 	ssize_t n;
-	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	long k = kmsg_oom(proc, sizeof(proc));
+	int fd;
 
+	if (k > 0) {
+		send_oom((uint64_t)k, proc);
+		return;
+	}
+	if (k == 0)
+		return;
+	/* no kernel log to read: the counter, where the kernel keeps it */
+	fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -366,18 +439,8 @@ void events_check_oom(void)
 	if (!at)
 		return;
 	v = strtoull(at + 10, NULL, 10);
-	if (oom_known && v > oom_seen) {
-		uint8_t *out = port_scratch();
-		struct msb_tlv_w w;
-		char data[64];
-
-		snprintf(data, sizeof(data), "{\"kills\":%llu}",
-			 (unsigned long long)(v - oom_seen));
-		msb_tlv_w_init(&w, out, MSB_FRAME_MAX);
-		msb_tlv_put_str(&w, MSB_T_TOPIC, "msb.oom");
-		msb_tlv_put_str(&w, MSB_T_DATA, data);
-		port_send(0, MSB_F_GEVENT, out, w.len);
-	}
+	if (oom_known && v > oom_seen)
+		send_oom(v - oom_seen, NULL);
 	oom_seen = v;
 	oom_known = 1;
 }

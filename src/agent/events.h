@@ -34,7 +34,8 @@ void events_on_client(uint64_t ref, uint32_t events);
 void events_from_host(const uint8_t *p, size_t n);
 
 /* events_check_oom() - tell the host when the guest kernel's OOM killer
- * ran since the last look (/proc/vmstat oom_kill) */
+ * ran since the last look (its records in /dev/kmsg; /proc/vmstat's
+ * oom_kill where the kernel has no log to read) */
 void events_check_oom(void);
 
 /* guest_cli() - the agent run as `msb` inside the sandbox. Return: the

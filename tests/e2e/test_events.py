@@ -102,16 +102,22 @@ def test_outside_a_sandbox_fails_cleanly(msb):
 
 
 def test_sandbox_own_events(msb, sb):
+    # the OOM killer: awk doubling a string until the guest has no memory
+    msb("exec", sb, "--", "awk", 'BEGIN { s = "x"; while (1) s = s s }',
+        check=137, timeout=300)
     msb("exec", sb, "--", "sh", "-c", "exit 3", check=3)
     msb("exec", sb, "--", "sh", "-c",
         "nc -w 1 192.0.2.1 80 </dev/null; true", check=0)
     got = events(msb, sb, "--topic", "msb.*")
     topics = [e["topic"] for e in got]
     assert topics[0] == "msb.started", topics
-    assert all(e["source"] == "msb" for e in got)
+    assert all(e["source"] == "msb" for e in got if e["topic"] != "msb.oom")
     exits = [e["data"] for e in got if e["topic"] == "msb.exec.exited"]
     assert any(d["exit_code"] == 3 for d in exits), exits
     assert "msb.exec.started" in topics
+    ooms = [e for e in got if e["topic"] == "msb.oom"]
+    assert ooms and ooms[0]["data"]["process"] == "awk", ooms
+    assert ooms[0]["source"] == "guest"
     deadline = time.time() + 10
     while "msb.net.denied" not in topics and time.time() < deadline:
         time.sleep(0.5)
