@@ -45,6 +45,13 @@ def _hello(out):
 
 
 COMMANDS = {
+    "msb run -d --name dev": ("run", None),
+    "msb exec dev -- msb event emit progress '{\"step\":1}'": ("run", None),
+    "msb events dev --topic progress --format json": ("run", None),
+    "msb event send dev go '{\"n\":5}'": ("run", None),
+    "msb exec dev -- msb event wait go": ("run", None),
+    "msb events dev --follow # every event, until it stops":
+        ("skip", "follows until the sandbox stops"),
     "./setup && msb run --rm -- sh -c 'echo hello from $(uname -r)'":
         ("run", _hello),
     "./setup --test": ("skip", "the whole suite, this test among it"),
