@@ -14,6 +14,9 @@ CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/imag
 	-DMSB_DEFAULT_PREFIX='"$(PREFIX)"'
 # libcurl is not linked: the registry client loads it on first use
 # (src/image/curlapi.h says why).
+# The version, read once from the header that declares it.
+MSB_VERSION := $(shell sed -n 's/^\#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)
+
 LIBS := -ljson-c -lsqlite3 -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
 # The supervisor's seccomp allow-list (src/supervisor/seccomp.c).
 SUP_LIBS := -lseccomp
@@ -98,7 +101,7 @@ define pc_file
 mkdir -p $(dir $(2)) && printf '%s\n' 'prefix=$(1)' 'libdir=$${prefix}/lib' \
 	'includedir=$${prefix}/include' '' 'Name: libmsb' \
 	'Description: microsandbox, a microVM per sandbox: the C library every SDK binds' \
-	'Version: '"$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)" \
+	'Version: $(MSB_VERSION)' \
 	'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lmsb' \
 	'Libs.private: $(LIBS)' 'Cflags: -I$${includedir}' > $(2)
 endef
@@ -219,7 +222,7 @@ $(SHIM): $(wildcard shim/*.go) shim/go.mod shim/go.sum $(wildcard sdk/go/*.go) s
 	cd shim && PKG_CONFIG_PATH=$(abspath $(B))/obj/shim CGO_ENABLED=1 \
 		CGO_LDFLAGS='-Wl,-rpath,$$ORIGIN/../lib' \
 		$(GO) build -trimpath -o $(abspath $@) \
-		-ldflags "-X main.version=$$(sed -n 's/^#define MSB_VERSION "\(.*\)"/\1/p' ../include/msb.h)" .
+		-ldflags "-X main.version=$(MSB_VERSION)" .
 
 # ---- tests ---------------------------------------------------------------
 
