@@ -16,8 +16,9 @@ b=${1:-build}
 runs=${2:-10000000}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] && shift
-targets=${*:-"frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user registry unpack"}
 make -s B="$b" fuzz >/dev/null || exit 1
+# Every target the Makefile builds (its FUZZ list), unless named.
+targets=${*:-$(ls "$b/fuzz")}
 out=$(mktemp -d "${TMPDIR:-/tmp}/msb-fuzz-long-XXXXXX")
 fail=0
 printf '%-11s %12s %8s %9s %7s  %s\n' target execs seconds "execs/s" corpus result

@@ -91,8 +91,8 @@ static int parse_since(const char *s, int64_t *ms)
 /* since_offset() - where, in the log at @path, what was written at or
  * after @ms begins: the size at the last mark (console.idx, written by
  * the supervisor) at or before @ms, at a line's start. A mark whose size
- * is below the one before began a new log (the one before became
- * PATH.1): if @ms falls before the current log began, *@in_old says to
+ * is below the one before, or 0 after any mark, began a new log (the
+ * one before became PATH.1): if @ms falls before the current log began, *@in_old says to
  * begin in PATH.1 at the returned offset (0: all of it).
  * Return: the offset. */
 static off_t since_offset(const char *path, int64_t ms, int *in_old)
@@ -110,7 +110,10 @@ static off_t since_offset(const char *path, int64_t ms, int *in_old)
 	if (!f)
 		return 0; /* no marks: all of it */
 	while (fscanf(f, "%lld %lld", &t, &size) == 2) {
-		if (prev >= 0 && size < prev)
+		/* A rotation's mark is "T 0"; two rotations with no
+		 * mark between them (4 MiB in under a second) are two
+		 * such marks in a row: a 0 after any mark is a new log. */
+		if (prev >= 0 && (size < prev || size == 0))
 			gen++;
 		prev = size;
 		if (t <= ms) {

@@ -95,12 +95,17 @@ def test_containerd2_run_exec(ctrd2):
         deadline = time.monotonic() + 120
         while True:
             p = ctrd2.ctr("task", "exec", "--exec-id", "e", "r", "sh", "-c",
-                          "touch /tmp/go; echo exec; exit 6", check=None)
+                          "echo exec; exit 6", check=None)
             if p.returncode == 6 or time.monotonic() > deadline or run.poll() is not None:
                 break
             time.sleep(0.3)
+        # The task waits for /tmp/go, which only the exec below makes: it
+        # cannot have ended yet. (An exec that made it itself raced the
+        # task's exit, which may end the exec and ctr run before the exec's
+        # status is read.)
         assert run.poll() is None, ("ctr run ended early", run.returncode, run.communicate())
         assert p.returncode == 6 and p.stdout == b"exec\n", (p, ctrd2.log_tail())
+        ctrd2.ctr("task", "exec", "--exec-id", "go", "r", "touch", "/tmp/go", check=None)
         out, err = run.communicate(timeout=120)
     finally:
         if run.poll() is None:

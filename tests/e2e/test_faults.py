@@ -516,4 +516,18 @@ def test_log_capped_rotated_escaped(msb, tmp_path):
     followed.seek(0)
     seen = followed.read()
     assert b"BEFORE-ROT" in seen and b"AFTER-ROT" in seen and b"forged" in seen
+    # Two rotations with no mark between them (4 MiB written in under the
+    # second between marks) leave two "T 0" marks in a row; --since from
+    # before both once began console.log.1 at an offset of the log before.
+    ms = int(t0 * 1000)
+    with open(os.path.join(d, "console.idx"), "w") as f:
+        f.write(f"{ms - 5000} 10\n{ms - 1000} 500000\n{ms + 1000} 0\n"
+                f"{ms + 2000} 0\n{ms + 3000} 20\n")
+    with open(os.path.join(d, "console.log.1"), "wb") as f:
+        f.write(b"OLD-FIRST\n" + b"x" * 600000 + b"\nOLD-LAST\n")
+    with open(os.path.join(d, "console.log"), "wb") as f:
+        f.write(b"CUR-FIRST\nCUR-LAST\n")
+    before = msb("logs", "--since", f"{t0:.3f}", name).stdout
+    assert before.startswith(b"OLD-FIRST\n") and before.endswith(b"CUR-LAST\n"), \
+        before[:100]
     msb("rm", "-f", name)
