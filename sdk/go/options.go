@@ -46,6 +46,7 @@ type sandboxConfig struct {
 	tlsCAFiles            []string
 	keep, ephemeral       bool
 	diskOnly              bool
+	sync                  bool
 	refused               []error // forms not served (yet): first one wins
 	plugins               []pluginSpec
 }
@@ -144,6 +145,17 @@ func Keep() Option {
 // (msb run --rm). It can then not be started again.
 func Ephemeral() Option {
 	return option("Ephemeral", func(c *sandboxConfig) { c.ephemeral = true })
+}
+
+// Sync has the sandbox push itself (Push, to where it was last pushed or
+// pulled, else REMOTE/NAME:latest) whenever Stop stops it, as msb run
+// --sync does; SetSync changes it later. It needs a remote (SetRemote,
+// or $MSB_REMOTE): without one the create is refused (ErrNotFound,
+// saying how to set one) before anything boots. It keeps the sandbox to
+// push it, so Ephemeral is refused with it. Stop's push is LastSync; a
+// push that fails leaves the sandbox stopped and Stop returns its error.
+func Sync() Option {
+	return option("Sync", func(c *sandboxConfig) { c.sync = true })
 }
 
 // DiskOnly restores a snapshot by booting its disk, as a fresh machine

@@ -40,7 +40,7 @@ type Sandbox struct {
 	boot   time.Duration
 	closed bool
 
-	lastSync *SyncInfo // the Pull that made this handle, or nil
+	lastSync *SyncInfo // the Pull that made this handle or Stop's push, or nil (mu)
 }
 
 // NewSandbox creates the sandbox @name (1-63 of [a-zA-Z0-9_.-], starting
@@ -66,34 +66,42 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	if err := cfg.refusal(op); err != nil {
 		return nil, err
 	}
+	if err := cfg.syncCheck(op); err != nil {
+		return nil, err
+	}
 	return runBoot(ctx, op, name, func(m *cmem, out **C.msb_sandbox, cerr *C.msb_error) C.int {
-		var c C.msb_sandbox_config
-		C.msb_sandbox_config_init(&c)
-		if r := cfg.fill(m, name, &c, cerr); r < 0 {
+		return cfg.enableSync(name, out, cerr, cfg.create(m, name, out, cerr))
+	}, !cfg.keep)
+}
+
+// create makes and boots the sandbox @name as @cfg says.
+func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr *C.msb_error) C.int {
+	var c C.msb_sandbox_config
+	C.msb_sandbox_config_init(&c)
+	if r := cfg.fill(m, name, &c, cerr); r < 0 {
+		return r
+	}
+	if len(cfg.plugins) == 0 {
+		return C.msb_sandbox_create(&c, out, cerr)
+	}
+	p := C.msb_plugins_new()
+	defer C.msb_plugins_free(p)
+	for _, pl := range cfg.plugins {
+		var r C.int
+		if pl.command != "" {
+			r = C.msb_plugins_add_process(p, m.strAlways(pl.command), cerr)
+		} else {
+			var o *C.char
+			if pl.options != "" {
+				o = m.str(pl.options)
+			}
+			r = C.msb_plugins_add(p, m.strAlways(pl.builtin), o, cerr)
+		}
+		if r < 0 {
 			return r
 		}
-		if len(cfg.plugins) == 0 {
-			return C.msb_sandbox_create(&c, out, cerr)
-		}
-		p := C.msb_plugins_new()
-		defer C.msb_plugins_free(p)
-		for _, pl := range cfg.plugins {
-			var r C.int
-			if pl.command != "" {
-				r = C.msb_plugins_add_process(p, m.strAlways(pl.command), cerr)
-			} else {
-				var o *C.char
-				if pl.options != "" {
-					o = m.str(pl.options)
-				}
-				r = C.msb_plugins_add(p, m.strAlways(pl.builtin), o, cerr)
-			}
-			if r < 0 {
-				return r
-			}
-		}
-		return C.msb_sandbox_create_with_plugins(&c, p, out, cerr)
-	}, !cfg.keep)
+	}
+	return C.msb_sandbox_create_with_plugins(&c, p, out, cerr)
 }
 
 // runBoot runs a call that boots sandbox @name (create, start,
@@ -291,13 +299,20 @@ func (sb *Sandbox) stop(ctx context.Context, verb string, seconds uint) error {
 	if err := sb.checkOpen(op); err != nil {
 		return err
 	}
+	// A sandbox that syncs (Sync, SetSync) is pushed once it is down.
+	var pushed C.msb_sync_info
 	err := blocking(ctx, op, func(cerr *C.msb_error) C.int {
 		cname := C.CString(sb.name)
 		defer C.free(unsafe.Pointer(cname))
-		return C.msb_sandbox_stop(cname, C.uint(seconds), nil, cerr)
+		return C.msb_sandbox_stop_sync(cname, C.uint(seconds), nil, &pushed, nil, cerr)
 	})
 	if e, ok := err.(*Error); ok && e.Code == codeAlready {
 		return nil
+	}
+	if err == nil && pushed.name[0] != 0 {
+		sb.mu.Lock()
+		sb.lastSync = syncInfoFromC(&pushed)
+		sb.mu.Unlock()
 	}
 	return err
 }

@@ -137,14 +137,14 @@ func (s *Snapshot) Remove(ctx context.Context, force bool) error {
 
 // restoreOptions are what a restore takes; the rest are refused.
 var restoreOptions = map[string]bool{"Env": true, "CPUs": true, "Memory": true,
-	"DiskOnly": true, "Ephemeral": true, "BootTimeout": true, "Keep": true}
+	"DiskOnly": true, "Ephemeral": true, "BootTimeout": true, "Keep": true, "Sync": true}
 
 // Restore makes the sandbox @name from the snapshot: for a full one, a
 // copy of the machine that goes on where it was (its processes running,
 // with its own hostname, clock, entropy and MAC), for a disk one a fresh
 // boot of its disk. It takes Env (every later command gets it; restored
 // processes read it from /run/msb/env), CPUs and Memory (a full restore
-// cannot change them), DiskOnly, Ephemeral, BootTimeout and Keep; a
+// cannot change them), DiskOnly, Ephemeral, BootTimeout, Keep and Sync; a
 // damaged snapshot is refused (ErrDamaged), nothing started. Like
 // NewSandbox's, the handle's Close removes the sandbox unless Keep.
 func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*Sandbox, error) {
@@ -163,8 +163,11 @@ func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*S
 	}
 	if len(bad) > 0 {
 		return nil, newError(op, codeInvalid, "%s does not apply to a restore (it takes "+
-			"Env, CPUs, Memory, DiskOnly, Ephemeral, BootTimeout and Keep)",
+			"Env, CPUs, Memory, DiskOnly, Ephemeral, BootTimeout, Keep and Sync)",
 			strings.Join(bad, ", "))
+	}
+	if err := cfg.syncCheck(op); err != nil {
+		return nil, err
 	}
 	return runBoot(ctx, op, name, func(m *cmem, out **C.msb_sandbox, cerr *C.msb_error) C.int {
 		var o C.msb_restore_opts
@@ -190,6 +193,6 @@ func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*S
 			copyMessage(cerr, m.bad("").(*Error).Message)
 			return C.int(codeInvalid)
 		}
-		return C.msb_snapshot_restore(cs, &o, out, cerr)
+		return cfg.enableSync(name, out, cerr, C.msb_snapshot_restore(cs, &o, out, cerr))
 	}, !cfg.keep)
 }

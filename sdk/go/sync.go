@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"unsafe"
 )
@@ -187,8 +188,84 @@ func Pull(ctx context.Context, ref string, opts ...SyncOption) (*Sandbox, error)
 	return &Sandbox{name: info.Name, lastSync: info}, nil
 }
 
-// LastSync is what the Pull that made this handle did, or nil.
-func (sb *Sandbox) LastSync() *SyncInfo { return sb.lastSync }
+// LastSync is what the last push of a Stop of this handle did (for a
+// sandbox that syncs), else what the Pull that made it did, else nil.
+func (sb *Sandbox) LastSync() *SyncInfo {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.lastSync
+}
+
+// syncCheck refuses Sync where it cannot be served, before anything
+// boots: with Ephemeral, or with no remote to push to.
+func (c *sandboxConfig) syncCheck(op string) error {
+	if !c.sync {
+		return nil
+	}
+	if c.ephemeral {
+		return newError(op, codeInvalid, "msb.Sync keeps the sandbox to push it and "+
+			"msb.Ephemeral removes it when it stops: choose one")
+	}
+	var buf [1024]C.char
+	var cerr C.msb_error
+	if r := C.msb_remote_get(&buf[0], C.size_t(len(buf)), nil, &cerr); r < 0 {
+		return cError(op, r, &cerr)
+	}
+	return nil
+}
+
+// enableSync follows the create or restore of sandbox @name that
+// returned @r: with Sync, it records that the sandbox pushes itself at
+// every stop, and removes the sandbox again if that fails (nothing is
+// left half made).
+func (c *sandboxConfig) enableSync(name string, out **C.msb_sandbox, cerr *C.msb_error, r C.int) C.int {
+	if r < 0 || !c.sync {
+		return r
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	if r = C.msb_sandbox_set_sync(cname, 1, cerr); r < 0 {
+		C.msb_sandbox_close(*out)
+		*out = nil
+		var e C.msb_error
+		C.msb_sandbox_remove(cname, 1, &e)
+	}
+	return r
+}
+
+// SetSync turns on or off that the sandbox pushes itself whenever Stop
+// stops it (Sync, msb run --sync), running or not; the setting is kept in
+// its record and in what it pushes. Turning it on needs a remote or a
+// last push or pull to go to (ErrNotFound, saying how to set one).
+func (sb *Sandbox) SetSync(ctx context.Context, on bool) error {
+	op := "set sync of sandbox " + sb.name
+	if err := sb.checkOpen(op); err != nil {
+		return err
+	}
+	return blocking(ctx, op, func(cerr *C.msb_error) C.int {
+		cname := C.CString(sb.name)
+		defer C.free(unsafe.Pointer(cname))
+		return C.msb_sandbox_set_sync(cname, cbool(on), cerr)
+	})
+}
+
+// Syncs tells whether the sandbox pushes itself at every stop (Sync,
+// SetSync), as its record says.
+func (sb *Sandbox) Syncs(ctx context.Context) (bool, error) {
+	raw, err := sb.Inspect(ctx)
+	if err != nil {
+		return false, err
+	}
+	var doc struct {
+		Config struct {
+			Sync bool `json:"sync"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return false, newError("inspect sandbox "+sb.name, codeInvalid, "its document: %v", err)
+	}
+	return doc.Config.Sync, nil
+}
 
 // Remote is the remote sandboxes are pushed to and pulled from by
 // default ($MSB_REMOTE, else the one SetRemote kept) and whether plain

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+// A sandbox made with Sync pushes itself when Stop stops it (msb run
+// --sync), against a registry on loopback as the remote: refused before
+// anything boots without a remote and with Ephemeral; SetSync turns it
+// off and on in place; Stop's push is LastSync, and what it pushed pulls
+// back, keeping the setting.
+func TestSyncOnStop(t *testing.T) {
+	host := seedImages(t)
+	ctx := testCtx(t)
+	if old, ok := os.LookupEnv("MSB_REMOTE"); ok {
+		os.Unsetenv("MSB_REMOTE")
+		defer os.Setenv("MSB_REMOTE", old)
+	}
+	name := unique("synced")
+	_, err := msb.NewSandboxContext(ctx, name, msb.Sync())
+	if !errors.Is(err, msb.ErrNotFound) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Sync with no remote: %v", err)
+	}
+	contains(t, "message", err.Error(), "remote")
+	if _, err := msb.GetSandbox(ctx, name); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("a refused Sync left a sandbox: %v", err)
+	}
+	remote := host + "/gosync"
+	if err := msb.SetRemote(ctx, remote, false); err != nil {
+		t.Fatal(err)
+	}
+	defer msb.SetRemote(context.Background(), "", false)
+	if _, err := msb.NewSandboxContext(ctx, name, msb.Sync(), msb.Ephemeral()); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("Sync with Ephemeral: %v", err)
+	}
+
+	sb, err := msb.NewSandboxContext(ctx, name, msb.Sync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	syncs := func(want bool) {
+		t.Helper()
+		if on, err := sb.Syncs(ctx); err != nil || on != want {
+			t.Fatalf("Syncs: %v %v, want %v", on, err, want)
+		}
+	}
+	syncs(true)
+	if err := sb.SetSync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	syncs(false)
+	if err := sb.SetSync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	syncs(true)
+	if _, err := sb.Shell(ctx, "echo kept > /root/mark; sync"); err != nil {
+		t.Fatal(err)
+	}
+	if sb.LastSync() != nil {
+		t.Fatalf("pushed before a stop: %+v", sb.LastSync())
+	}
+	if err := sb.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := sb.LastSync()
+	if up == nil || up.Name != name || !strings.Contains(up.Reference, remote+"/"+name+":latest") ||
+		up.Digest == "" || up.Transferred == 0 {
+		t.Fatalf("Stop's push: %+v", up)
+	}
+	// A stop of a stopped sandbox pushes nothing again.
+	if err := sb.Stop(ctx); err != nil || sb.LastSync() != up {
+		t.Fatalf("second stop: %v %+v", err, sb.LastSync())
+	}
+
+	pulled, err := msb.Pull(ctx, remote+"/"+name, msb.SyncName(name+"-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pulled.Remove(context.Background())
+	if got := pulled.LastSync(); got.Digest != up.Digest || got.Chunks != up.Chunks {
+		t.Fatalf("pulled %+v, pushed %+v", got, up)
+	}
+	if on, err := pulled.Syncs(ctx); err != nil || !on {
+		t.Fatalf("the pulled sandbox does not keep the setting: %v %v", on, err)
+	}
+}
