@@ -278,9 +278,15 @@ def main():
         return p.stdout
 
     def ours_pids():
-        sup = json.loads(msb("inspect", name).stdout)["pid"]
-        with open(f"/proc/{sup}/task/{sup}/children") as f:
-            return [sup] + [int(p) for p in f.read().split()]
+        """The supervisor and what it started: the launcher, and QEMU
+        below it."""
+        pids, todo = [], [json.loads(msb("inspect", name).stdout)["pid"]]
+        while todo:
+            p = todo.pop()
+            pids.append(p)
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        return pids
 
     work = tempfile.mkdtemp(prefix="msb-raw-")
     vm = slirp_vm(argv, upper, work)

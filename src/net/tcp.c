@@ -175,9 +175,12 @@ static void ring_copy(const struct tcp_flow *t, uint32_t off, uint8_t *dst,
  * The kernel takes data while its queued memory (payload plus overhead,
  * SK_MEMINFO_WMEM_QUEUED) is below SO_SNDBUF, and reports EPOLLOUT once a
  * third of it is free. We advertise three quarters of the free memory, and
- * a window smaller than a segment as zero (receiver silly window
- * avoidance, RFC 1122 §4.2.3.3): EPOLLOUT then says when it opened, and
- * at that point the window is at least a quarter of the buffer.
+ * a window smaller than a segment, or than a quarter of the buffer when
+ * that is less (a 64 KiB segment of a large-MTU link can exceed the whole
+ * of a new socket's buffer), as zero (receiver silly window avoidance,
+ * RFC 1122 §4.2.3.3: min(MSS, buffer / 2), here a quarter): EPOLLOUT then
+ * says when it opened, and at that point the window is at least a quarter
+ * of the buffer, so never zero again at once.
  */
 static uint32_t host_wnd(struct tcp_flow *t)
 {
@@ -195,7 +198,7 @@ static uint32_t host_wnd(struct tcp_flow *t)
 		    mi[SK_MEMINFO_WMEM_QUEUED] :
 		    mi[SK_MEMINFO_WMEM_ALLOC];
 	w = mi[SK_MEMINFO_SNDBUF] > q ? (mi[SK_MEMINFO_SNDBUF] - q) / 4 * 3 : 0;
-	if (w < t->gmss) {
+	if (w < t->gmss && w < mi[SK_MEMINFO_SNDBUF] / 4) {
 		t->host_blocked = 1;
 		return 0;
 	}
