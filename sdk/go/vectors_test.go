@@ -19,6 +19,7 @@ import (
 	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
+	"github.com/microsandbox/microsandbox/sdk/go/msbtest"
 )
 
 type vectorExpect struct {
@@ -99,7 +100,7 @@ type vectors struct {
 }
 
 func loadVectors(t *testing.T) *vectors {
-	path := filepath.Join(repoRoot(), "tests", "sdk", "vectors.json")
+	path := filepath.Join(msbtest.RepoRoot(), "tests", "sdk", "vectors.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		t.Skip("no tests/sdk/vectors.json")

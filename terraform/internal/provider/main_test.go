@@ -12,12 +12,11 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -26,15 +25,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
+	"github.com/microsandbox/microsandbox/sdk/go/msbtest"
 )
 
 // cliSkip says why acceptance tests cannot run ("" when they can).
 var cliSkip string
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
-}
 
 // findCLI is the CLI acceptance tests drive, or "".
 func findCLI() string {
@@ -50,13 +45,12 @@ func findCLI() string {
 }
 
 func TestMain(m *testing.M) {
-	home, err := os.MkdirTemp("", "msb-tf-test-")
+	cleanup, err := msbtest.Home("msb-tf-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	os.Chmod(home, 0o755)
-	os.Setenv("MSB_HOME", home)
+	home := os.Getenv("MSB_HOME")
 	if cli := findCLI(); cli == "" {
 		cliSkip = "no Terraform-compatible CLI: set TF_ACC_TERRAFORM_PATH or put tofu " +
 			"(./setup --test builds OpenTofu) on PATH"
@@ -79,23 +73,10 @@ func TestMain(m *testing.M) {
 		os.Setenv("TF_CLI_CONFIG_FILE", rc)
 	}
 	code := m.Run()
-	ctx := context.Background()
-	// Whatever a failed test left behind.
-	if list, err := msb.List(ctx); err == nil {
-		for _, s := range list {
-			if sb, err := msb.GetSandbox(ctx, s.Name); err == nil {
-				sb.Remove(ctx)
-			}
-		}
+	if registry.reg != nil {
+		registry.reg.Stop()
 	}
-	if snaps, err := msb.Snapshots(ctx); err == nil {
-		for _, s := range snaps {
-			if sn, err := msb.GetSnapshot(ctx, s.Name); err == nil {
-				sn.Remove(ctx, true)
-			}
-		}
-	}
-	os.RemoveAll(home)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -120,33 +101,30 @@ var seeds struct {
 // tests/images/seed.py) under the seeds' names, from OCI layouts.
 func seedImages(t *testing.T) {
 	t.Helper()
-	seeds.once.Do(func() {
-		dir, err := os.MkdirTemp("", "msb-tf-seeds-")
-		if err != nil {
-			seeds.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out, err := exec.Command("python3", filepath.Join(repoRoot(), "tests", "images", "seed.py"),
-			"-", dir).Output()
-		if err != nil {
-			seeds.err = fmt.Errorf("tests/images/seed.py: %v", err)
-			return
-		}
-		var layouts map[string]string
-		if seeds.err = json.Unmarshal(out, &layouts); seeds.err != nil {
-			return
-		}
-		for ref, d := range layouts {
-			if _, err := msb.LoadImage(context.Background(), d, ref); err != nil {
-				seeds.err = err
-				return
-			}
-		}
-	})
+	seeds.once.Do(func() { seeds.err = msbtest.SeedImages(context.Background(), nil) })
 	if seeds.err != nil {
 		t.Fatalf("seed images: %v", seeds.err)
 	}
+}
+
+var registry struct {
+	once sync.Once
+	reg  *msbtest.Registry
+	err  error
+}
+
+// startRegistry is a registry on loopback (Debian's docker-registry),
+// one for the whole run: its host:port.
+func startRegistry(t *testing.T) string {
+	t.Helper()
+	registry.once.Do(func() { registry.reg, registry.err = msbtest.StartRegistry() })
+	if errors.Is(registry.err, msbtest.ErrNoRegistry) {
+		t.Skip(registry.err)
+	}
+	if registry.err != nil {
+		t.Fatal(registry.err)
+	}
+	return registry.reg.Host
 }
 
 // guest runs a shell script in sandbox @name and returns its stdout.

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package msbtest has what tests that drive real sandboxes through the Go
+// SDK share (this module's own, and the Terraform provider's in
+// terraform/): a private state directory, a registry on loopback
+// (Debian's docker-registry), and the seeds' images (small stand-ins for
+// python:3.12 and node:20 made by tests/images/seed.py). It is for tests
+// inside this repository: it finds tests/ from its own source file.
+package msbtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+// RepoRoot is the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+}
+
+// Home makes a private state directory and points $MSB_HOME at it. Its
+// cleanup removes whatever sandboxes and snapshots a failed test left
+// behind, then the directory.
+func Home(prefix string) (cleanup func(), err error) {
+	home, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	os.Chmod(home, 0o755) // QEMU may run as a uid of its own
+	os.Setenv("MSB_HOME", home)
+	return func() {
+		ctx := context.Background()
+		if list, err := msb.List(ctx); err == nil {
+			for _, s := range list {
+				if sb, err := msb.GetSandbox(ctx, s.Name); err == nil {
+					sb.Remove(ctx)
+				}
+			}
+		}
+		if snaps, err := msb.Snapshots(ctx); err == nil {
+			for _, s := range snaps {
+				if sn, err := msb.GetSnapshot(ctx, s.Name); err == nil {
+					sn.Remove(ctx, true)
+				}
+			}
+		}
+		os.RemoveAll(home)
+	}, nil
+}
+
+// ErrNoRegistry: docker-registry is not installed (./setup --test
+// installs it); tests that need a registry skip.
+var ErrNoRegistry = errors.New("docker-registry is not installed (./setup --test installs it)")
+
+// Registry is a docker-registry serving plain http on a free loopback
+// port, its storage in a directory of its own.
+type Registry struct {
+	Host string // 127.0.0.1:PORT
+	cmd  *exec.Cmd
+	dir  string
+}
+
+// StartRegistry starts one and waits until it listens.
+func StartRegistry() (*Registry, error) {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		return nil, ErrNoRegistry
+	}
+	r := &Registry{}
+	if r.dir, err = os.MkdirTemp("", "msb-registry-"); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.Stop()
+		return nil, err
+	}
+	r.Host = l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(r.dir, "config.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\n"+
+		"storage:\n  filesystem:\n    rootdirectory: %s/data\n"+
+		"http:\n  addr: %s\n", r.dir, r.Host)), 0o644)
+	r.cmd = exec.Command(bin, "serve", cfg)
+	if err := r.cmd.Start(); err != nil {
+		r.Stop()
+		return nil, err
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", r.Host, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			r.Stop()
+			return nil, fmt.Errorf("docker-registry does not listen on %s", r.Host)
+		}
+	}
+}
+
+// Stop kills the registry and removes its storage.
+func (r *Registry) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	}
+	os.RemoveAll(r.dir)
+}
+
+// SeedImages stores python:3.12 and node:20 under the seeds' short names
+// (msb.LoadImage of OCI layouts). With @reg, they are pushed to it too and
+// pulled from it by its address first, the path an image pull takes.
+func SeedImages(ctx context.Context, reg *Registry) error {
+	dir, err := os.MkdirTemp("", "msb-seeds-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	base := "-"
+	if reg != nil {
+		base = "http://" + reg.Host
+	}
+	out, err := exec.Command("python3", filepath.Join(RepoRoot(), "tests", "images", "seed.py"),
+		base, dir).Output()
+	if err != nil {
+		return fmt.Errorf("tests/images/seed.py: %v", err)
+	}
+	var layouts map[string]string
+	if err := json.Unmarshal(out, &layouts); err != nil {
+		return err
+	}
+	for ref, d := range layouts {
+		if reg != nil {
+			if _, err := msb.PullImage(ctx, reg.Host+"/"+ref, false); err != nil {
+				return err
+			}
+		}
+		if _, err := msb.LoadImage(ctx, d, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
