@@ -64,5 +64,6 @@ def test_terraform_unit():
                     "OpenTofu (scripts/build-opentofu.sh), or set TF_ACC_TERRAFORM_PATH")
 def test_terraform_acceptance():
     out = go_test("^TestAcc", cli())
-    for name in ("TestAccSandboxLifecycle", "TestAccSeeds", "TestAccSeedSnapshot", "TestAccSeedPlugins"):
+    for name in ("TestAccSandboxLifecycle", "TestAccSeeds", "TestAccSeedSnapshot", "TestAccSeedPlugins",
+                 "TestAccSeedSync"):
         assert re.search(rf"^--- PASS: {name} ", out, re.M), f"{name} did not pass\n{out[-4000:]}"

@@ -3,13 +3,14 @@
 package provider
 
 // The seeds' Terraform snippets, as written (docs in the seeds), against
-// stand-ins for python:3.12 and node:20 in the image store. Features not
-// served yet (plugins, spawning, sync) are refused at plan, saying so.
+// stand-ins for python:3.12 and node:20 in the image store. Spawning, not
+// served yet, is refused at plan, saying so.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -155,7 +157,7 @@ resource "microsandbox_sandbox" "ml_project" {
 
 // TestAccSeeds applies the secrets, network and volumes seeds together
 // (their resource names differ), checks each guest, and sees the seeds
-// of features not served yet refused before anything is made.
+// of spawning, not served yet, refused before anything is made.
 func TestAccSeeds(t *testing.T) {
 	needCLI(t)
 	seedImages(t)
@@ -177,8 +179,6 @@ func TestAccSeeds(t *testing.T) {
 			// takes the last step's configuration, so they come first.
 			{Config: seedSpawn, PlanOnly: true,
 				ExpectError: regexp.MustCompile(`spawned_by is not supported yet`)},
-			{Config: seedSync, PlanOnly: true,
-				ExpectError: regexp.MustCompile(`sync is not supported yet`)},
 			{
 				Config:          seedSecrets + seedNetwork + seedVolumes,
 				ConfigVariables: config.Variables{"openai_api_key": config.StringVariable(key)},
@@ -356,5 +356,126 @@ func TestAccSeedPlugins(t *testing.T) {
 				return nil
 			},
 		}},
+	})
+}
+
+// manifestDigest is the digest of the manifest tag @tag of repository
+// @repo holds on the registry at @host, "" if there is none.
+func manifestDigest(host, repo, tag string) (string, error) {
+	req, _ := http.NewRequest(http.MethodHead, "http://"+host+"/v2/"+repo+"/manifests/"+tag, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp.Header.Get("Docker-Content-Digest"), nil
+	case http.StatusNotFound:
+		return "", nil
+	}
+	return "", fmt.Errorf("HEAD %s/%s:%s: %s", host, repo, tag, resp.Status)
+}
+
+// TestAccSeedSync applies the sync seed as written, with a registry on
+// loopback as the remote (msb remote set): refused at plan while there is
+// no remote; sync turned off and on in place; the sandbox pushes itself
+// when Terraform stops it, and `msb pull ml-project` makes what it pushed
+// (with the setting); an import reads sync back; a destroy of it running
+// pushes it once more.
+func TestAccSeedSync(t *testing.T) {
+	needCLI(t)
+	seedImages(t)
+	host := startRegistry(t)
+	t.Setenv("MSB_REMOTE", "") // the remote is msb remote set's only
+	ctx := context.Background()
+	defer msb.SetRemote(ctx, "", false)
+	const addr = "microsandbox_sandbox.ml_project"
+	syncOff := strings.Replace(seedSync, "enabled = true", "enabled = false", 1)
+	stopped := strings.Replace(seedSync, `image = "python:3.12"`, "image = \"python:3.12\"\n  running = false", 1)
+	update := resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}}
+	syncs := func(want bool) func(*terraform.State) error {
+		return func(*terraform.State) error {
+			sb, err := msb.GetSandbox(ctx, "ml-project")
+			if err != nil {
+				return err
+			}
+			defer sb.Close()
+			if on, err := sb.Syncs(ctx); err != nil || on != want {
+				return fmt.Errorf("ml-project syncs: %v %v, want %v", on, err, want)
+			}
+			return nil
+		}
+	}
+	var pushed string // the digest of the push at the stop
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{Config: seedSync, PlanOnly: true, ExpectError: regexp.MustCompile(`nowhere to push to`)},
+			{
+				PreConfig: func() {
+					if err := msb.SetRemote(ctx, host+"/tf", false); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: seedSync,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "sync.enabled", "true"),
+					resource.TestCheckResourceAttr(addr, "running", "true"),
+					syncs(true),
+					func(*terraform.State) error {
+						guest(t, "ml-project", "echo from-terraform > /root/mark; sync")
+						// Nothing is pushed before a stop.
+						if d, err := manifestDigest(host, "tf/ml-project", "latest"); d != "" || err != nil {
+							return fmt.Errorf("pushed before a stop: %q %v", d, err)
+						}
+						return nil
+					},
+				),
+			},
+			{Config: syncOff, ConfigPlanChecks: update, Check: syncs(false)},
+			{
+				Config: stopped, ConfigPlanChecks: update,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "running", "false"),
+					syncs(true),
+					func(*terraform.State) error {
+						var err error
+						if pushed, err = manifestDigest(host, "tf/ml-project", "latest"); pushed == "" || err != nil {
+							return fmt.Errorf("no push at the stop: %v", err)
+						}
+						// The seed's comment: msb pull ml-project, on
+						// any machine (here under another name).
+						pulled, err := msb.Pull(ctx, "ml-project", msb.SyncName("ml-copy"))
+						if err != nil {
+							return err
+						}
+						defer pulled.Remove(ctx)
+						if got := pulled.LastSync().Digest; got != pushed {
+							return fmt.Errorf("pulled %s, pushed %s", got, pushed)
+						}
+						if on, err := pulled.Syncs(ctx); !on || err != nil {
+							return fmt.Errorf("the pulled sandbox does not sync: %v %v", on, err)
+						}
+						return nil
+					},
+				),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateId: "ml-project", ImportStateVerify: true},
+			{Config: seedSync, ConfigPlanChecks: update,
+				Check: resource.TestCheckResourceAttr(addr, "running", "true")},
+		},
+		// The destroy stopped it running, which pushed it again.
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := msb.GetSandbox(ctx, "ml-project"); !errors.Is(err, msb.ErrNotFound) {
+				return fmt.Errorf("ml-project is still here: %v", err)
+			}
+			if d, err := manifestDigest(host, "tf/ml-project", "latest"); d == "" || d == pushed || err != nil {
+				return fmt.Errorf("the destroy did not push: %q (the stop's %q) %v", d, pushed, err)
+			}
+			return nil
+		},
 	})
 }

@@ -83,6 +83,18 @@ type sandboxInfoModel struct {
 	Error        types.String `tfsdk:"error"`
 }
 
+// summary is a sandbox's record as Terraform values: each of the data
+// source's sandboxes, and the computed attributes of a
+// microsandbox_sandbox (sandboxModel.refresh).
+func summary(i *msb.SandboxInfo) sandboxInfoModel {
+	return sandboxInfoModel{
+		Name: types.StringValue(i.Name), Image: types.StringValue(i.Image),
+		Status: types.StringValue(i.Status), CPUs: types.Int64Value(int64(i.CPUs)),
+		Memory: types.Int64Value(int64(i.MemoryMiB)), FromSnapshot: types.StringValue(i.FromSnapshot),
+		Error: types.StringValue(i.Error),
+	}
+}
+
 type sandboxesModel struct {
 	Running   types.Bool         `tfsdk:"running"`
 	Sandboxes []sandboxInfoModel `tfsdk:"sandboxes"`
@@ -134,12 +146,7 @@ func (d *sandboxesDataSource) Read(ctx context.Context, req datasource.ReadReque
 		if m.Running.ValueBool() && !i.Running() {
 			continue
 		}
-		m.Sandboxes = append(m.Sandboxes, sandboxInfoModel{
-			Name: types.StringValue(i.Name), Image: types.StringValue(i.Image),
-			Status: types.StringValue(i.Status), CPUs: types.Int64Value(int64(i.CPUs)),
-			Memory: types.Int64Value(int64(i.MemoryMiB)), FromSnapshot: types.StringValue(i.FromSnapshot),
-			Error: types.StringValue(i.Error),
-		})
+		m.Sandboxes = append(m.Sandboxes, summary(&i))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -45,6 +45,15 @@ var examples = map[string]string{
     mount_path = "/cache"
     backend    = "memory"
   }
+}
+
+resource "microsandbox_sandbox" "ml_project" {
+  name  = "ml-project"
+  image = "python:3.12"
+
+  sync {
+    enabled = true # pushed whenever Terraform stops it: msb pull ml-project
+  }
 }`,
 	"microsandbox_snapshot": `resource "microsandbox_snapshot" "ml_ready" {
   sandbox = microsandbox_sandbox.base.name

@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
 )
 
 func server(t *testing.T) tfprotov6.ProviderServer {
@@ -152,8 +154,11 @@ func TestUnitReplaceDocumented(t *testing.T) {
 			t.Errorf("block %s: should force a replacement and say so", name)
 		}
 	}
-	if !strings.Contains(s.Blocks["sync"].GetDescription(), "Pending") {
-		t.Errorf("the sync block is pending and must say so")
+	// sync is turned on or off on the sandbox as it is.
+	b := s.Blocks["sync"].(schema.SingleNestedBlock)
+	if len(b.PlanModifiers) != 0 || !strings.Contains(b.Description, "Changed in place") ||
+		!strings.Contains(b.Attributes["enabled"].GetDescription(), "in place") {
+		t.Errorf("block sync: changed in place, and should say so")
 	}
 }
 
@@ -233,7 +238,7 @@ func TestUnitValidate(t *testing.T) {
 		{"spawned_by", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator")},
 			"spawned_by is not supported yet"},
 		{"sync", map[string]tftypes.Value{"name": name, "sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),
-			map[string]tftypes.Value{"enabled": boolV(true)})}, "sync is not supported yet"},
+			map[string]tftypes.Value{"enabled": boolV(true)})}, ""},
 		{"a restore with an image", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
 			"image": str("node:20"), "cpus": num(2)}, "not image"},
 		{"disk_only alone", map[string]tftypes.Value{"name": name, "disk_only": boolV(true)},
@@ -368,8 +373,31 @@ func TestUnitPlan(t *testing.T) {
 	if r := plan(t, p, prop, c); len(r.RequiresReplace) != 0 {
 		t.Errorf("a stopped sandbox with an env secret is replaced: %q", replacePaths(r))
 	}
-	// create: the secret's value is in the configuration, never in the plan
+	// sync turned on: in place
+	p = prior(ty, true, nil)
+	c = withAttrs(ty, config(true, "1", nil), map[string]tftypes.Value{"sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),
+		map[string]tftypes.Value{"enabled": boolV(true)})})
+	if r := plan(t, p, withAttrs(ty, p, map[string]tftypes.Value{"sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),
+		map[string]tftypes.Value{"enabled": boolV(true)})}), c); len(r.RequiresReplace) != 0 {
+		t.Errorf("turning sync on replaces: %s", replacePaths(r))
+	}
+	// a new sandbox that syncs, with no remote to push to: refused at plan
 	nullState := tftypes.NewValue(ty, nil)
+	if old, ok := os.LookupEnv("MSB_REMOTE"); ok {
+		os.Unsetenv("MSB_REMOTE")
+		defer os.Setenv("MSB_REMOTE", old)
+	}
+	resp, err := server(t).PlanResourceChange(context.Background(), &tfprotov6.PlanResourceChangeRequest{
+		TypeName: "microsandbox_sandbox", PriorState: dyn(t, ty, nullState),
+		ProposedNewState: dyn(t, ty, c), Config: dyn(t, ty, c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := diagText(resp.Diagnostics); !strings.Contains(got, "nowhere to push to") ||
+		!strings.Contains(got, "remote") {
+		t.Errorf("a new sandbox that syncs with no remote: %q", got)
+	}
+	// create: the secret's value is in the configuration, never in the plan
 	c = config(true, "1", secCfg)
 	r := plan(t, nullState, c, c)
 	planned, err := r.PlannedState.Unmarshal(ty)
@@ -411,7 +439,7 @@ func TestUnitDocs(t *testing.T) {
 // of env), and env without the image's own variables.
 func TestUnitImportRecord(t *testing.T) {
 	const doc = `{"name": "p2", "image": "python:3.12", "status": "stopped", "cpus": 2, "memory_mib": 256,
- "config": {"env": ["PATH=/bin", "SEED_IMAGE=python:3.12", "B=2", "K=msb_placeholder_2da3"],
+ "config": {"sync": true, "env": ["PATH=/bin", "SEED_IMAGE=python:3.12", "B=2", "K=msb_placeholder_2da3"],
   "workdir": "/tmp", "entrypoint": [], "image_cmd": ["/bin/sh"], "cmd": ["sleep", "1000"],
   "image_ref": "python:3.12", "boot_timeout_ms": 30000, "kernel": "msb",
   "net": {"allow": ["a.com"], "allow_cidr": [], "block_cidr": ["10.0.0.0/8"], "deny_all": true,
@@ -423,8 +451,8 @@ func TestUnitImportRecord(t *testing.T) {
    "placeholder": "msb_placeholder_2da3", "ref": "HOST_K"}],
   "secret_violation": "log", "tls_bypass": ["x.com"]},
  "runtime": {"ports": [{"host_ip": "127.0.0.1", "host_port": 4242, "guest_port": 80, "proto": "tcp"}]}}`
-	var d inspectDoc
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+	d := record{info: msb.SandboxInfo{Name: "p2", Image: "python:3.12", Status: "stopped", CPUs: 2, MemoryMiB: 256}}
+	if err := json.Unmarshal([]byte(doc), &d.doc); err != nil {
 		t.Fatal(err)
 	}
 	var m sandboxModel
@@ -473,9 +501,14 @@ func TestUnitImportRecord(t *testing.T) {
 		s.ValueEnv.ValueString(), s.Placeholder.ValueString(), fmt.Sprint(s.Value.IsNull())},
 		[]string{"K", "api.x.com", `["*.y.com"]`, "HOST_K", "msb_placeholder_2da3", "true"})
 
-	// Running, its published ports are read.
-	d.Status = "running"
+	check("sync", m.Sync != nil && m.Sync.Enabled.ValueBool(), true)
+
+	// Running, its published ports are read; sync turned off outside
+	// Terraform reads back false.
+	d.info.Status = "running"
+	d.doc.Config.Sync = false
 	m.refresh(&d)
 	check("running", m.Running.ValueBool(), true)
 	check("published_ports", m.PublishedPorts.String(), `{"80/tcp":"127.0.0.1:4242"}`)
+	check("sync off", m.Sync.Enabled.String(), "false")
 }

@@ -89,7 +89,10 @@ type syncModel struct {
 	Enabled types.Bool `tfsdk:"enabled"`
 }
 
-// strings is a known list of strings' elements (nil for null or unknown).
+// syncs: the sandbox is to push itself at every stop.
+func (m *sandboxModel) syncs() bool { return m.Sync != nil && m.Sync.Enabled.ValueBool() }
+
+// listStrings is a known list of strings' elements (nil for null or unknown).
 func listStrings(ctx context.Context, l types.List, diags *diag.Diagnostics) []string {
 	if l.IsNull() || l.IsUnknown() {
 		return nil
@@ -154,6 +157,9 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 	}
 	if v := m.BootTimeout.ValueInt64(); v > 0 {
 		opts = append(opts, msb.BootTimeout(time.Duration(v)*time.Second))
+	}
+	if m.syncs() {
+		opts = append(opts, msb.Sync())
 	}
 	if m.FromSnapshot.ValueString() != "" {
 		if m.DiskOnly.ValueBool() {
@@ -289,14 +295,17 @@ func volumeOption(v volumeModel) msb.Option {
 
 // ---- the record, read back ----------------------------------------------------
 
+// record is a sandbox as the provider reads it back: its record as msb ps
+// shows it (the same conversion the sandboxes data source makes) and its
+// configuration, from msb inspect's document.
+type record struct {
+	info msb.SandboxInfo
+	doc  inspectDoc
+}
+
 // inspectDoc is what the provider reads of msb inspect's document.
 type inspectDoc struct {
-	Name      string `json:"name"`
-	Image     string `json:"image"`
-	Status    string `json:"status"`
-	CPUs      int64  `json:"cpus"`
-	MemoryMiB int64  `json:"memory_mib"`
-	Config    struct {
+	Config struct {
 		Env           []string `json:"env"`
 		Workdir       string   `json:"workdir"`
 		User          string   `json:"user"`
@@ -337,6 +346,7 @@ type inspectDoc struct {
 		SecretViolation string   `json:"secret_violation"`
 		TLSBypass       []string `json:"tls_bypass"`
 		TLSUpstreamCA   []string `json:"tls_upstream_ca"`
+		Sync            bool     `json:"sync"`
 	} `json:"config"`
 	Runtime struct {
 		Ports []struct {
@@ -348,46 +358,57 @@ type inspectDoc struct {
 	} `json:"runtime"`
 }
 
-func inspect(ctx context.Context, name string) (*inspectDoc, error) {
+func inspect(ctx context.Context, name string) (*record, error) {
 	sb, err := msb.GetSandbox(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer sb.Close()
+	var r record
+	info, err := sb.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.info = *info
 	raw, err := sb.Inspect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var d inspectDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := json.Unmarshal(raw, &r.doc); err != nil {
 		return nil, fmt.Errorf("sandbox %s: msb inspect's document: %w", name, err)
 	}
-	return &d, nil
-}
-
-func isRunning(status string) bool {
-	return status == "starting" || status == "running" || status == "stopping"
+	return &r, nil
 }
 
 // refresh sets what the record says and the configuration does not fix:
-// status, the computed defaults, placeholders and bound ports.
-func (m *sandboxModel) refresh(d *inspectDoc) {
-	m.ID = types.StringValue(d.Name)
-	m.Name = types.StringValue(d.Name)
-	m.Running = types.BoolValue(isRunning(d.Status))
+// status, the computed defaults, placeholders and bound ports, and
+// whether it syncs (turned off or on outside Terraform, the plan changes
+// it back).
+func (m *sandboxModel) refresh(r *record) {
+	d := &r.doc
+	s := summary(&r.info)
+	m.ID = s.Name
+	m.Name = s.Name
+	m.Running = types.BoolValue(r.info.Running())
 	if m.Image.IsNull() || m.Image.IsUnknown() {
-		m.Image = types.StringValue(d.Image)
+		m.Image = s.Image
 	}
-	m.CPUs = types.Int64Value(d.CPUs)
-	m.Memory = types.Int64Value(d.MemoryMiB)
+	m.CPUs = s.CPUs
+	m.Memory = s.Memory
 	if m.Kernel.IsNull() || m.Kernel.IsUnknown() {
 		m.Kernel = optString(d.Config.Kernel)
 	}
 	if m.BootTimeout.IsNull() || m.BootTimeout.IsUnknown() {
 		m.BootTimeout = types.Int64Value(d.Config.BootTimeoutMs / 1000)
 	}
+	switch {
+	case d.Config.Sync:
+		m.Sync = &syncModel{Enabled: types.BoolValue(true)}
+	case m.Sync != nil && !m.Sync.Enabled.IsNull():
+		m.Sync.Enabled = types.BoolValue(false)
+	}
 	ports := map[string]attr.Value{}
-	if isRunning(d.Status) {
+	if r.info.Running() {
 		for _, p := range d.Runtime.Ports {
 			ports[fmt.Sprintf("%d/%s", p.GuestPort, p.Proto)] =
 				types.StringValue(fmt.Sprintf("%s:%d", p.HostIP, p.HostPort))
@@ -430,10 +451,10 @@ func imageEnv(ctx context.Context, ref string) map[string]bool {
 // fromRecord fills every attribute from the record: an import, where the
 // state holds the name only. @fromImage are the image's own variables
 // (K=V), left out of env unless the sandbox changed them.
-func (m *sandboxModel) fromRecord(d *inspectDoc, fromImage map[string]bool) {
-	c := &d.Config
+func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
+	c := &r.doc.Config
 	*m = sandboxModel{
-		Image:             types.StringValue(d.Image),
+		Image:             types.StringValue(r.info.Image),
 		FromSnapshot:      optString(c.FromSnapshot),
 		Workdir:           optString(c.Workdir),
 		User:              optString(c.User),
@@ -535,10 +556,7 @@ func (m *sandboxModel) fromRecord(d *inspectDoc, fromImage map[string]bool) {
 			m.Network.DenyAll = types.BoolValue(true)
 		}
 	}
-	if m.FromSnapshot.ValueString() != "" {
-		m.Image = types.StringValue(d.Image)
-	}
-	m.refresh(d)
+	m.refresh(r)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

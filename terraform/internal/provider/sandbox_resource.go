@@ -108,15 +108,16 @@ func (r *sandboxResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	if m.Image.IsNull() { // an import: the state holds the name only
-		m.fromRecord(d, imageEnv(ctx, d.Image))
+		m.fromRecord(d, imageEnv(ctx, d.info.Image))
 	} else {
 		m.refresh(d)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update changes what can change in place: whether the sandbox runs.
-// Every other attribute forces a replacement.
+// Update changes what can change in place: whether the sandbox syncs,
+// then whether it runs (so that a stop in the same apply pushes as the
+// new setting says). Every other attribute forces a replacement.
 func (r *sandboxResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state sandboxModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -125,6 +126,17 @@ func (r *sandboxResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	name := plan.Name.ValueString()
+	if plan.syncs() != state.syncs() {
+		sb, err := msb.GetSandbox(ctx, name)
+		if err == nil {
+			err = sb.SetSync(ctx, plan.syncs())
+			sb.Close()
+		}
+		if err != nil {
+			sdkError(&resp.Diagnostics, "Cannot change whether sandbox "+name+" syncs", err)
+			return
+		}
+	}
 	if plan.Running.ValueBool() != state.Running.ValueBool() {
 		sb, err := msb.GetSandbox(ctx, name)
 		if err != nil {
@@ -162,12 +174,35 @@ func (r *sandboxResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if errors.Is(err, msb.ErrNotFound) {
 		return
 	}
+	// One that syncs is stopped first, which pushes it (as msb project
+	// down does); if its push fails it is kept, stopped.
+	if err == nil {
+		if err = stopToPush(ctx, sb); err != nil {
+			resp.Diagnostics.AddError("Cannot destroy sandbox "+name, err.Error()+
+				". It is kept, stopped: push it (msb push "+name+"), or turn sync off "+
+				"(enabled = false) and apply, then destroy it.")
+			return
+		}
+	}
 	if err == nil {
 		err = sb.Remove(ctx)
 	}
 	if err != nil && !errors.Is(err, msb.ErrNotFound) {
 		sdkError(&resp.Diagnostics, "Cannot remove sandbox "+name, err)
 	}
+}
+
+// stopToPush stops sandbox @sb if it runs and syncs: its push.
+func stopToPush(ctx context.Context, sb *msb.Sandbox) error {
+	syncs, err := sb.Syncs(ctx)
+	if err != nil || !syncs {
+		return err
+	}
+	info, err := sb.Info(ctx)
+	if err != nil || !info.Running() {
+		return err
+	}
+	return sb.Stop(ctx)
 }
 
 func (r *sandboxResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
@@ -178,11 +213,24 @@ func (r *sandboxResource) ImportState(ctx context.Context, req resource.ImportSt
 	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
 }
 
-// ModifyPlan: starting again a sandbox with a secret given by value
-// cannot be done (libmsb keeps the value nowhere), so the plan replaces
-// it instead, saying why.
+// ModifyPlan: a new sandbox that syncs needs a remote to push to, so one
+// with none is refused at plan, before anything is made. Starting again
+// a sandbox with a secret given by value cannot be done (libmsb keeps the
+// value nowhere), so the plan replaces it instead, saying why.
 func (r *sandboxResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	if req.State.Raw.IsNull() {
+		var plan sandboxModel
+		var d diag.Diagnostics
+		if d.Append(req.Plan.Get(ctx, &plan)...); d.HasError() || !plan.syncs() {
+			return
+		}
+		if _, _, err := msb.Remote(ctx); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("sync").AtName("enabled"),
+				"Sandbox "+plan.Name.ValueString()+" has nowhere to push to", err.Error())
+		}
 		return
 	}
 	var plan, state, cfg sandboxModel
@@ -224,8 +272,6 @@ func (r *sandboxResource) ValidateConfig(ctx context.Context, req resource.Valid
 var pending = map[string]string{
 	"spawned_by": "Spawning peer sandboxes from inside a sandbox is not in libmsb and the " +
 		"Go SDK yet; declare the sandbox without spawned_by to have the host make it.",
-	"sync": "Push on stop (msb run --sync) is in libmsb but not in the Go SDK yet; " +
-		"push with msb push meanwhile.",
 }
 
 func refusePending(diags *diag.Diagnostics, attr string) {
@@ -239,9 +285,6 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 	}
 	if !m.SpawnedBy.IsNull() {
 		refusePending(diags, "spawned_by")
-	}
-	if m.Sync != nil && m.Sync.Enabled.ValueBool() {
-		refusePending(diags, "sync")
 	}
 	if m.FromSnapshot.IsNull() {
 		if !m.DiskOnly.IsNull() {

@@ -18,9 +18,10 @@ import (
 )
 
 // A sandbox's settings are fixed when it is made (libmsb has no call that
-// changes a sandbox's configuration), so every attribute but `running`
-// forces a replacement: the old sandbox is removed, a new one made.
-// `running` starts or stops it in place.
+// changes a sandbox's configuration, but for its sync setting), so every
+// attribute but `running` and the `sync` block forces a replacement: the
+// old sandbox is removed, a new one made. `running` starts or stops it in
+// place, `sync` is turned on or off in place.
 
 const replaces = " Changing it replaces the sandbox."
 
@@ -55,8 +56,9 @@ func sandboxSchema() schema.Schema {
 	return schema.Schema{
 		Description: "A sandbox: a microVM with its own Linux kernel, booted from an OCI " +
 			"image (msb run -d) or restored from a snapshot (msb restore). Every attribute " +
-			"but `running` is fixed at creation: changing one replaces the sandbox. " +
-			"`running` starts or stops it in place; a sandbox stopped or removed outside " +
+			"but `running` and `sync` is fixed at creation: changing one replaces the " +
+			"sandbox. `running` starts or stops it in place, `sync` is turned on or off in " +
+			"place; a sandbox stopped or removed outside " +
 			"Terraform shows in the next plan.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, Description: "The sandbox's name.",
@@ -232,11 +234,19 @@ func sandboxSchema() schema.Schema {
 				}},
 			},
 			"sync": schema.SingleNestedBlock{
-				Description: "Cloud sync: push the sandbox whenever it stops (msb run --sync)." +
-					" Pending: the Go SDK has no call for it yet; `enabled = true` is refused " +
-					"with a diagnostic.",
+				Description: "Cloud sync (msb run --sync, docs/sync.md): with `enabled = true` " +
+					"the sandbox pushes itself to a registry whenever Terraform stops it " +
+					"(`running = false`) and when a destroy stops it, so that `msb pull NAME` " +
+					"makes it on any machine with the same files. It goes to where it was last " +
+					"pushed or pulled, else REMOTE/NAME:latest, the remote being `msb remote " +
+					"set`'s or $MSB_REMOTE in the provider's environment: a new sandbox is " +
+					"refused at plan when there is none. Changed in place (turned on or off on " +
+					"the sandbox as it is, running or not), never a replacement. A push that " +
+					"fails leaves the sandbox stopped and kept, and the apply or destroy fails " +
+					"saying so.",
 				Attributes: map[string]schema.Attribute{
-					"enabled": schema.BoolAttribute{Optional: true, Description: "Push on every stop."},
+					"enabled": schema.BoolAttribute{Optional: true,
+						Description: "Push at every stop. Changed in place."},
 				},
 			},
 		},
