@@ -4,9 +4,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -18,7 +16,9 @@ import (
 
 // snapshotResource is a saved sandbox (msb snapshot): made once, never
 // changed; any change makes a new one.
-type snapshotResource struct{}
+type snapshotResource struct {
+	named[snapshotModel, msb.SnapshotInfo]
+}
 
 type snapshotModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -34,7 +34,27 @@ type snapshotModel struct {
 
 var _ resource.ResourceWithImportState = (*snapshotResource)(nil)
 
-func newSnapshotResource() resource.Resource { return &snapshotResource{} }
+func newSnapshotResource() resource.Resource {
+	return &snapshotResource{named[snapshotModel, msb.SnapshotInfo]{
+		what: "snapshot",
+		get: func(ctx context.Context, name string) (*msb.SnapshotInfo, error) {
+			snap, err := msb.GetSnapshot(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			return snap.Info(ctx)
+		},
+		remove: func(ctx context.Context, name string, force bool) error {
+			snap, err := msb.GetSnapshot(ctx, name)
+			if err != nil {
+				return err
+			}
+			return snap.Remove(ctx, force)
+		},
+		fill: (*snapshotModel).fill,
+		key:  func(m *snapshotModel) (string, bool) { return m.Name.ValueString(), m.ForceRemove.ValueBool() },
+	}}
+}
 
 func (r *snapshotResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_snapshot"
@@ -93,65 +113,10 @@ func (r *snapshotResource) Create(ctx context.Context, req resource.CreateReques
 		return
 	}
 	defer sb.Close()
-	snap, err := sb.Snapshot(ctx, m.Name.ValueString())
-	if err != nil {
-		sdkError(&resp.Diagnostics, "Cannot snapshot sandbox "+m.Sandbox.ValueString(), err)
-		return
-	}
-	info, err := snap.Info(ctx)
-	if err != nil {
-		sdkError(&resp.Diagnostics, "Cannot read snapshot "+m.Name.ValueString(), err)
-		return
-	}
-	m.fill(info)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func (r *snapshotResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m snapshotModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	snap, err := msb.GetSnapshot(ctx, m.Name.ValueString())
 	var info *msb.SnapshotInfo
+	snap, err := sb.Snapshot(ctx, m.Name.ValueString())
 	if err == nil {
 		info, err = snap.Info(ctx)
 	}
-	if errors.Is(err, msb.ErrNotFound) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		sdkError(&resp.Diagnostics, "Cannot read snapshot "+m.Name.ValueString(), err)
-		return
-	}
-	m.fill(info)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// Update only records force_destroy: everything else makes a new snapshot.
-func (r *snapshotResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m snapshotModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func (r *snapshotResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m snapshotModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	snap, err := msb.GetSnapshot(ctx, m.Name.ValueString())
-	if err == nil {
-		err = snap.Remove(ctx, m.ForceRemove.ValueBool())
-	}
-	if err != nil && !errors.Is(err, msb.ErrNotFound) {
-		sdkError(&resp.Diagnostics, "Cannot remove snapshot "+m.Name.ValueString(), err)
-	}
-}
-
-func (r *snapshotResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
+	r.made(ctx, &m, info, err, resp)
 }

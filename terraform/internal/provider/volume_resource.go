@@ -4,9 +4,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
@@ -19,7 +17,9 @@ import (
 // volumeResource is a named volume (msb volume create): a directory the
 // host keeps apart from any sandbox, mounted by sandboxes with
 // volume { backend = "named" source = NAME }.
-type volumeResource struct{}
+type volumeResource struct {
+	named[volumeResModel, msb.VolumeInfo]
+}
 
 type volumeResModel struct {
 	ID          types.String `tfsdk:"id"`
@@ -32,7 +32,15 @@ type volumeResModel struct {
 
 var _ resource.ResourceWithImportState = (*volumeResource)(nil)
 
-func newVolumeResource() resource.Resource { return &volumeResource{} }
+func newVolumeResource() resource.Resource {
+	return &volumeResource{named[volumeResModel, msb.VolumeInfo]{
+		what:   "volume",
+		get:    msb.GetVolume,
+		remove: msb.RemoveVolume,
+		fill:   (*volumeResModel).fill,
+		key:    func(m *volumeResModel) (string, bool) { return m.Name.ValueString(), m.ForceRemove.ValueBool() },
+	}}
+}
 
 func (r *volumeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_volume"
@@ -81,52 +89,5 @@ func (r *volumeResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 	info, err := msb.CreateVolume(ctx, m.Name.ValueString(), uint64(m.Size.ValueInt64()))
-	if err != nil {
-		sdkError(&resp.Diagnostics, "Cannot create volume "+m.Name.ValueString(), err)
-		return
-	}
-	m.fill(info)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func (r *volumeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m volumeResModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	info, err := msb.GetVolume(ctx, m.Name.ValueString())
-	if errors.Is(err, msb.ErrNotFound) {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		sdkError(&resp.Diagnostics, "Cannot read volume "+m.Name.ValueString(), err)
-		return
-	}
-	m.fill(info)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-// Update only records force_destroy: everything else makes a new volume.
-func (r *volumeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m volumeResModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func (r *volumeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m volumeResModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	err := msb.RemoveVolume(ctx, m.Name.ValueString(), m.ForceRemove.ValueBool())
-	if err != nil && !errors.Is(err, msb.ErrNotFound) {
-		sdkError(&resp.Diagnostics, "Cannot remove volume "+m.Name.ValueString(), err)
-	}
-}
-
-func (r *volumeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
+	r.made(ctx, &m, info, err, resp)
 }
