@@ -364,8 +364,17 @@ $(B)/fuzz/hook_reply: fuzz/hook_reply.c src/plugins/wire.c src/plugins/wire.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -Isrc/plugins \
 		-o $@ fuzz/hook_reply.c src/plugins/wire.c src/common/util.c -ljson-c
 
+# A plugin artifact's manifest, metadata and the registry's index, as a
+# registry may send them (fuzz/plugin_meta.c).
+$(B)/fuzz/plugin_meta: fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
+		src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
+		src/common/util.c -ljson-c
+
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user event \
-	registry unpack logtext sandboxfile artifact hook_reply
+	registry unpack logtext sandboxfile artifact hook_reply plugin_meta
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

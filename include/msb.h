@@ -1086,7 +1086,9 @@ MSB_API void msb_plugins_free(msb_plugins *p);
 /* msb_plugins_add() - a built-in by @name ("audit-log", "rate-limiter")
  * with @options "KEY=VALUE,KEY=VALUE" (NULL: none): audit-log takes
  * dir=DIR (a relative one is made absolute here) and fs=OP+OP...;
- * rate-limiter takes exec=N and connect=N (a second). */
+ * rate-limiter takes exec=N and connect=N (a second). Any other @name
+ * is an installed plugin (msb_plugin_install()), verified now and at
+ * each start; it takes no options. */
 MSB_API int msb_plugins_add(msb_plugins *p, const char *name,
 			    const char *options, msb_error *err);
 /* msb_plugins_add_process() - a command the supervisor runs with
@@ -1109,6 +1111,73 @@ MSB_API void msb_plugins_set_restarts(msb_plugins *p, unsigned n);
 MSB_API int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
 					    const msb_plugins *p,
 					    msb_sandbox **out, msb_error *err);
+
+/* ---- the plugin registry (docs/plugins.md) ------------------------------ */
+
+/* A plugin is published to an OCI registry as an artifact: a manifest of
+ * artifactType application/vnd.microsandbox.plugin.v1+json whose config
+ * is its metadata (below) and whose layers are its files. A plugin
+ * registry is REGISTRY/NAMESPACE (127.0.0.1:5000/plugins, ghcr.io/me):
+ * each plugin is NAMESPACE/NAME:VERSION (and :latest), and
+ * NAMESPACE/index:latest is the index that search reads and publish
+ * updates. Where @registry is NULL, $MSB_PLUGIN_REGISTRY names it.
+ * Loopback registries are spoken to over plain http; credentials come
+ * from `msb registry login`. Installed plugins live under
+ * <home>/plugins/NAME, pinned by the digest of the manifest they came
+ * from; their files are checked against it each time a sandbox loads
+ * them (`msb run --plugin NAME`, msb_plugins_add()). */
+typedef struct msb_plugin_info {
+	char name[64];           /* lowercase letters, digits, '.', '_', '-' */
+	char version[64];
+	char kind[16];           /* "process": a command speaking the hook
+				  * protocol, run in the plugin's files */
+	char language[32];       /* informative: "python", "node", "go"... */
+	char hooks[256];         /* the hooks it asks for: "dns,connect" */
+	char command[1024];      /* run with /bin/sh -c in its files */
+	char description[256];
+	char reference[700];     /* published as / installed from */
+	char digest[80];         /* the artifact's manifest digest */
+	char path[1024];         /* installed: its files' directory, else "" */
+	uint64_t size;           /* bytes of its files */
+	unsigned files;
+	int64_t installed_at;    /* Unix seconds; 0 when not installed */
+	int verified;            /* msb_plugin_list(): 1 when its files still
+				  * match their digests, 0 when not */
+} msb_plugin_info;
+
+/* msb_plugin_publish() - the plugin in directory @dir (its metadata in
+ * DIR/plugin.json: name, version, kind, hooks, language, command,
+ * description; every other regular file under DIR is one of its files)
+ * pushed to @registry as NAME:VERSION and NAME:latest, and entered in
+ * the registry's index. @out (may be NULL) gets what was published. */
+MSB_API int msb_plugin_publish(const char *dir, const char *registry,
+			       msb_plugin_info *out, msb_error *err);
+/* msb_plugin_install() - @what: NAME, NAME:VERSION or NAME@DIGEST in
+ * @registry, or a whole reference (HOST/REPO:TAG): every blob checked
+ * against its digest, the files put under <home>/plugins/NAME (an
+ * installed one of that name is replaced). MSB_E_NOT_FOUND when the
+ * registry has no such plugin, MSB_E_KIND when the reference holds
+ * something else. */
+MSB_API int msb_plugin_install(const char *what, const char *registry,
+			       msb_plugin_info *out, msb_error *err);
+/* msb_plugin_search() - the entries of @registry's index whose name,
+ * description, language, kind or hooks hold @query (case ignored; NULL
+ * or "" for all), by name; free() *@out. */
+MSB_API int msb_plugin_search(const char *registry, const char *query,
+			      msb_plugin_info **out, size_t *n,
+			      msb_error *err);
+/* msb_plugin_list() - the installed plugins, by name, each verified;
+ * free() *@out. */
+MSB_API int msb_plugin_list(msb_plugin_info **out, size_t *n,
+			    msb_error *err);
+/* msb_plugin_inspect() - one installed plugin, verified: MSB_E_DAMAGED
+ * (with @out filled) when its files no longer match its digest,
+ * MSB_E_NOT_FOUND when none of that name is installed. */
+MSB_API int msb_plugin_inspect(const char *name, msb_plugin_info *out,
+			       msb_error *err);
+/* msb_plugin_remove() - uninstall; sandboxes that load it then fail to
+ * start, saying so. */
+MSB_API int msb_plugin_remove(const char *name, msb_error *err);
 
 /* ---- environment -------------------------------------------------------- */
 

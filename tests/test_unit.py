@@ -138,3 +138,11 @@ def test_fuzz_plugin_replies():
     protocol's parser, src/plugins/wire.c: accepted answers stay within
     the bounds the supervisor relies on."""
     _fuzz("hook_reply", 10, "hook_reply")
+
+
+def test_fuzz_plugin_artifacts():
+    """A plugin artifact's manifest, its metadata and the registry's index,
+    as a registry may send them, into src/lib/plugmeta.c: accepted files
+    have safe paths and bounded sizes, accepted metadata names a process
+    plugin and reads back the same once written."""
+    _fuzz("plugin_meta", 10, "plugin_meta")

@@ -16,7 +16,7 @@ static const struct verb *const verbs[] = {
 	&verb_port, &verb_events, &verb_event,
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
 	&verb_save, &verb_registry, &verb_snapshot, &verb_restore,
-	&verb_push, &verb_remote, &verb_volume, &verb_project,
+	&verb_push, &verb_remote, &verb_volume, &verb_project, &verb_plugin,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))

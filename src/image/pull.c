@@ -141,6 +141,25 @@ static int fetch_layers(struct pull *p, msb_error *err)
 	return 0;
 }
 
+/* is_plugin() - a plugin's artifact (docs/plugins.md, "The registry"),
+ * or the plugin registry's index. */
+static int is_plugin(json_object *m)
+{
+	json_object *v, *c;
+	const char *t;
+
+	if (json_object_object_get_ex(m, "artifactType", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    (t = json_object_get_string(v)) &&
+	    !strncmp(t, "application/vnd.microsandbox.plugin.", 36))
+		return 1;
+	return json_object_object_get_ex(m, "config", &c) &&
+	       json_object_object_get_ex(c, "mediaType", &v) &&
+	       json_object_is_type(v, json_type_string) &&
+	       !strncmp(json_object_get_string(v),
+			"application/vnd.microsandbox.plugin.", 36);
+}
+
 /* artifact_kind() - a sandbox's or a snapshot's artifact (docs/sync.md):
  * its artifactType, or its config's mediaType, says so. */
 static int artifact_kind(json_object *m)
@@ -186,6 +205,15 @@ static int resolve(struct pull *p, const struct msb_ref *ref, char *top,
 			return msb_fail(err, -EPROTO,
 					"%s sent a manifest that is not JSON",
 					ref->registry);
+		}
+		if (is_plugin(m)) {
+			json_object_put(m);
+			free(body);
+			return msb_fail(err, MSB_E_INVALID,
+					"%s/%s is a plugin, not an image: 'msb "
+					"plugin install %s/%s' installs it",
+					ref->registry, ref->repository,
+					ref->registry, ref->repository);
 		}
 		if (artifact_kind(m) != MSB_KIND_IMAGE) {
 			int kind = artifact_kind(m);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugreg.h"
 #include "project.h"
 #include "util.h"
 
@@ -66,6 +67,46 @@ static int room(msb_plugins *p, msb_error *err)
 	return 0;
 }
 
+/* add_installed() - an installed plugin (msb plugin install): its command,
+ * run in its files, pinned to the digest it has now and verified again
+ * by the supervisor at each start. */
+static int add_installed(msb_plugins *p, const char *name, const char *options,
+			 msb_error *err)
+{
+	msb_plugin_info i;
+	json_object *o;
+	int r;
+
+	if (!name || msb_plugin_name_check(name, NULL) < 0)
+		return msb_fail(err, MSB_E_INVALID, "unknown plugin '%s': the "
+				"built-ins are audit-log and rate-limiter (a "
+				"command of your own goes in "
+				"--plugin-process)", name ? name : "");
+	r = msb_home_ready(err);
+	if (r == 0)
+		r = msb_plugin_verify(name, NULL, &i, err);
+	if (r == MSB_E_NOT_FOUND)
+		return msb_fail(err, MSB_E_INVALID, "unknown plugin '%s': the "
+				"built-ins are audit-log and rate-limiter, and "
+				"no installed plugin has that name ('msb "
+				"plugin ls'; 'msb plugin install %s'); a "
+				"command of your own goes in --plugin-process",
+				name, name);
+	if (r < 0)
+		return r;
+	if (options && *options)
+		return msb_fail(err, MSB_E_INVALID, "plugin %s is an installed "
+				"plugin: it takes no options", name);
+	o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string("process"));
+	json_object_object_add(o, "cmd", json_object_new_string(i.command));
+	json_object_object_add(o, "cwd", json_object_new_string(i.path));
+	json_object_object_add(o, "installed", json_object_new_string(name));
+	json_object_object_add(o, "digest", json_object_new_string(i.digest));
+	json_object_array_add(p->list, o);
+	return 0;
+}
+
 int msb_plugins_add(msb_plugins *p, const char *name, const char *options,
 		    msb_error *err)
 {
@@ -80,10 +121,7 @@ int msb_plugins_add(msb_plugins *p, const char *name, const char *options,
 		if (name && !strcmp(name, builtins[b].name))
 			break;
 	if (b == sizeof(builtins) / sizeof(builtins[0]))
-		return msb_fail(err, MSB_E_INVALID, "unknown plugin '%s': the "
-				"built-ins are audit-log and rate-limiter (a "
-				"command of your own goes in "
-				"--plugin-process)", name ? name : "");
+		return add_installed(p, name, options, err);
 	opts = json_object_new_object();
 	copy = strdup(options ? options : "");
 	for (char *kv = copy ? strtok_r(copy, ",", &save) : NULL; kv;

@@ -43,6 +43,7 @@
 #include "keeper.h"
 #include "msb_fs.h"
 #include "net.h"
+#include "plugreg.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -828,7 +829,19 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(list, i);
 		const char *kind = pl_str(o, "kind");
-		struct plug *p = &ps->p[ps->n++];
+		struct plug *p;
+
+		/* an installed plugin's files are checked against the digest
+		 * the record pinned, at every start */
+		if (pl_str(o, "installed")) {
+			msb_plugin_info info;
+
+			r = msb_plugin_verify(pl_str(o, "installed"),
+					      pl_str(o, "digest"), &info, err);
+			if (r < 0)
+				return r;
+		}
+		p = &ps->p[ps->n++];
 
 		pthread_mutex_init(&p->mu, NULL);
 		p->fd = -1;
@@ -838,6 +851,7 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 				 pl_str(o, "name") ? pl_str(o, "name") : "?");
 		} else if (kind && !strcmp(kind, "process") && pl_str(o, "cmd")) {
 			struct keeper_cmd *c = &ps->cmds[ps->ncmds];
+
 
 			p->kind = PK_PROCESS;
 			snprintf(p->what, sizeof(p->what), "%s", pl_str(o, "cmd"));
@@ -856,6 +870,7 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 				 pl_str(o, "path"));
 			snprintf(p->name, sizeof(p->name), "socket%zu", i);
 		} else {
+			ps->n--;
 			return msb_fail(err, -EINVAL, "bad plugin entry in the "
 					"sandbox record: remove the sandbox "
 					"and create it again");

@@ -409,6 +409,27 @@ pub struct msb_volume_info {
     pub running: c_uint,
 }
 
+/// A plugin of the plugin registry: published, found or installed
+/// (docs/plugins.md).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct msb_plugin_info {
+    pub name: [c_char; 64],
+    pub version: [c_char; 64],
+    pub kind: [c_char; 16],
+    pub language: [c_char; 32],
+    pub hooks: [c_char; 256],
+    pub command: [c_char; 1024],
+    pub description: [c_char; 256],
+    pub reference: [c_char; 700],
+    pub digest: [c_char; 80],
+    pub path: [c_char; 1024],
+    pub size: u64,
+    pub files: c_uint,
+    pub installed_at: i64,
+    pub verified: c_int,
+}
+
 /// A Sandboxfile's project (opaque).
 #[repr(C)]
 pub struct msb_project {
@@ -804,6 +825,28 @@ extern "C" {
     ) -> c_int;
     pub fn msb_sandbox_set_sync(name: *const c_char, on: c_int, err: *mut msb_error) -> c_int;
 
+    pub fn msb_plugin_publish(
+        dir: *const c_char,
+        registry: *const c_char,
+        out: *mut msb_plugin_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_plugin_install(
+        what: *const c_char,
+        registry: *const c_char,
+        out: *mut msb_plugin_info,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_plugin_search(
+        registry: *const c_char,
+        query: *const c_char,
+        out: *mut *mut msb_plugin_info,
+        n: *mut usize,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_plugin_list(out: *mut *mut msb_plugin_info, n: *mut usize, err: *mut msb_error) -> c_int;
+    pub fn msb_plugin_inspect(name: *const c_char, out: *mut msb_plugin_info, err: *mut msb_error) -> c_int;
+    pub fn msb_plugin_remove(name: *const c_char, err: *mut msb_error) -> c_int;
     pub fn msb_plugins_new() -> *mut msb_plugins;
     pub fn msb_plugins_free(p: *mut msb_plugins);
     pub fn msb_plugins_add(

@@ -65,6 +65,8 @@ fn structs_match_the_header() {
         msb_project_entry { key, name, status, state, image }
         msb_volume_info { name, size_mib, used_bytes, created_at, project, path, users, running }
         msb_event { seq, time, source, topic, data, json, dropped }
+        msb_plugin_info { name, version, kind, language, hooks, command, description, reference, digest, path, size,
+            files, installed_at, verified }
         msb_sync_progress { phase, done, total, chunks_done, chunks_total, image }
         msb_sync_opts { ref_ as ref, name, insecure, force, trust, progress, ctx }
         msb_sync_info { name, reference, digest, parent, disk_bytes, chunks, transferred, bytes, reused, up_to_date,
@@ -124,7 +126,7 @@ fn sizes_match_the_library() {
         msb_port /* 0: not listed */ msb_snapshot_info msb_restore_opts msb_stats msb_exec_opts msb_exec_event msb_output
         msb_file_info msb_file_opts msb_file_event msb_copy_opts msb_pull_progress msb_pull_opts
         msb_image_info msb_load_opts msb_sync_progress msb_sync_opts msb_sync_info
-        msb_volume_info msb_project_event msb_project_opts msb_project_entry msb_event);
+        msb_volume_info msb_project_event msb_project_opts msb_project_entry msb_event msb_plugin_info);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
