@@ -41,13 +41,8 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 	}()
 	out.image = m.str(c.image)
 	out.cpus = C.uint(c.cpus)
-	out.memory_mib = C.uint64_t(c.memoryMiB)
-	if c.memory != "" {
-		var mib C.uint64_t
-		if r := C.msb_parse_memory(m.strAlways(c.memory), &mib, cerr); r < 0 {
-			return r
-		}
-		out.memory_mib = mib
+	if r := c.memoryMiBC(m, &out.memory_mib, cerr); r < 0 {
+		return r
 	}
 	out.env = m.strv(c.env)
 	out.workdir = m.str(c.workdir)
@@ -135,6 +130,16 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 	if n := len(cas); n > 0 {
 		out.tls_upstream_ca = (**C.char)(unsafe.Pointer(m.strvAlways(cas)))
 		out.ntls_upstream_ca = C.size_t(n)
+	}
+	return 0
+}
+
+// memoryMiBC writes the memory asked for (Memory's text parsed as msb
+// run --memory does, else MemoryMiB) into @out.
+func (c *sandboxConfig) memoryMiBC(m *cmem, out *C.uint64_t, cerr *C.msb_error) C.int {
+	*out = C.uint64_t(c.memoryMiB)
+	if c.memory != "" {
+		return C.msb_parse_memory(m.strAlways(c.memory), out, cerr)
 	}
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
+	"github.com/microsandbox/microsandbox/sdk/go/msbtest"
 )
 
 // Bad input is refused before anything boots, with an error errors.Is
@@ -355,24 +356,7 @@ func TestPlugins(t *testing.T) {
 	ctx := testCtx(t)
 	dir := t.TempDir()
 	plugin := dir + "/deny.py"
-	os.WriteFile(plugin, []byte(`
-import json, socket, struct
-s = socket.socket(fileno=3)
-def read():
-    h = s.recv(4, socket.MSG_WAITALL)
-    if len(h) < 4: raise SystemExit
-    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
-def send(m):
-    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
-while True:
-    m = read()
-    if m["type"] == "hello":
-        send({"type": "hello", "name": "deny", "hooks": ["exec_before"]})
-    elif m["type"] == "call":
-        bad = "exfiltrate" in m["argv"]
-        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
-              "reason": "not that"})
-`), 0o644)
+	os.WriteFile(plugin, msbtest.DenyExecPlugin("deny", "exfiltrate", "not that"), 0o644)
 	sb, err := msb.NewSandboxContext(ctx, unique("plugins"),
 		msb.Plugin(msb.NewAuditLog(dir+"/audit")),
 		msb.Plugin(msb.NewRateLimiter(100)),

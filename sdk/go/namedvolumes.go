@@ -68,28 +68,25 @@ func volumeName(op, name string) (*C.char, error) {
 // CreateVolume makes the named volume @name of at most @sizeMiB MiB (0:
 // no limit; at most 1024G). ErrAlreadyExists if the name is taken.
 func CreateVolume(ctx context.Context, name string, sizeMiB uint64) (*VolumeInfo, error) {
-	op := "create volume " + name
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("msb: %s: %w", op, err)
-	}
-	cname, err := volumeName(op, name)
-	if err != nil {
-		return nil, err
-	}
-	defer C.free(unsafe.Pointer(cname))
-	var ci C.msb_volume_info
-	var cerr C.msb_error
-	if r := C.msb_volume_create(cname, C.uint64_t(sizeMiB), &ci, &cerr); r < 0 {
-		return nil, cError(op, r, &cerr)
-	}
-	info := volumeInfoFromC(&ci)
-	return &info, nil
+	return volumeCall(ctx, "create volume "+name, name,
+		func(cname *C.char, ci *C.msb_volume_info, cerr *C.msb_error) C.int {
+			return C.msb_volume_create(cname, C.uint64_t(sizeMiB), ci, cerr)
+		})
 }
 
 // GetVolume is the named volume @name's record (ErrNotFound if there is
 // none).
 func GetVolume(ctx context.Context, name string) (*VolumeInfo, error) {
-	op := "volume " + name
+	return volumeCall(ctx, "volume "+name, name,
+		func(cname *C.char, ci *C.msb_volume_info, cerr *C.msb_error) C.int {
+			return C.msb_volume_info_get(cname, ci, cerr)
+		})
+}
+
+// volumeCall runs a libmsb call on the named volume @name that fills in
+// its record.
+func volumeCall(ctx context.Context, op, name string,
+	call func(cname *C.char, ci *C.msb_volume_info, cerr *C.msb_error) C.int) (*VolumeInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("msb: %s: %w", op, err)
 	}
@@ -100,7 +97,7 @@ func GetVolume(ctx context.Context, name string) (*VolumeInfo, error) {
 	defer C.free(unsafe.Pointer(cname))
 	var ci C.msb_volume_info
 	var cerr C.msb_error
-	if r := C.msb_volume_info_get(cname, &ci, &cerr); r < 0 {
+	if r := call(cname, &ci, &cerr); r < 0 {
 		return nil, cError(op, r, &cerr)
 	}
 	info := volumeInfoFromC(&ci)

@@ -175,13 +175,8 @@ func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*S
 		o.name = m.strAlways(name)
 		o.env = m.strv(cfg.env)
 		o.cpus = C.uint(cfg.cpus)
-		o.memory_mib = C.uint64_t(cfg.memoryMiB)
-		if cfg.memory != "" {
-			var mib C.uint64_t
-			if r := C.msb_parse_memory(m.strAlways(cfg.memory), &mib, cerr); r < 0 {
-				return r
-			}
-			o.memory_mib = mib
+		if r := cfg.memoryMiBC(m, &o.memory_mib, cerr); r < 0 {
+			return r
 		}
 		o.disk_only = cbool(cfg.diskOnly)
 		o.ephemeral = cbool(cfg.ephemeral)

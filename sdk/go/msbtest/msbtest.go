@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -152,4 +153,31 @@ func SeedImages(ctx context.Context, reg *Registry) error {
 		}
 	}
 	return nil
+}
+
+// DenyExecPlugin is the source of a plugin process in Python, written
+// from the hook protocol alone (docs/plugins.md: length-prefixed JSON on
+// descriptor 3): it says hello as @name asking for exec_before, and
+// denies every exec whose argv holds @word, saying @reason; it allows
+// the rest.
+func DenyExecPlugin(name, word, reason string) []byte {
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	return []byte(strings.NewReplacer("NAME", q(name), "WORD", q(word), "REASON", q(reason)).Replace(`
+import json, socket, struct
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": NAME, "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        bad = WORD in m["argv"]
+        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
+              "reason": REASON})
+`))
 }

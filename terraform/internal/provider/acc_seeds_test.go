@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
+	"github.com/microsandbox/microsandbox/sdk/go/msbtest"
 )
 
 const seedSecrets = `
@@ -254,28 +255,9 @@ func TestAccSeedSnapshot(t *testing.T) {
 	})
 }
 
-// The plugins seed's dlp.py and monitor.js: small plugins written from
-// the hook protocol (docs/plugins.md); dlp.py denies every exec of
-// `exfiltrate`, monitor.js allows everything.
-const dlpPy = `
-import json, socket, struct
-s = socket.socket(fileno=3)
-def read():
-    h = s.recv(4, socket.MSG_WAITALL)
-    if len(h) < 4: raise SystemExit
-    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
-def send(m):
-    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
-while True:
-    m = read()
-    if m["type"] == "hello":
-        send({"type": "hello", "name": "dlp", "hooks": ["exec_before"]})
-    elif m["type"] == "call":
-        bad = "exfiltrate" in m["argv"]
-        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
-              "reason": "DLP"})
-`
-
+// The plugins seed's monitor.js: a small plugin written from the hook
+// protocol (docs/plugins.md) that allows everything. Its dlp.py is
+// msbtest's plugin that denies every exec of `exfiltrate`.
 const monitorJs = `
 const net = require('net');
 const s = new net.Socket({ fd: 3, readable: true, writable: true });
@@ -311,7 +293,7 @@ func TestAccSeedPlugins(t *testing.T) {
 	wd, _ := os.Getwd()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "plugins"), 0o755)
-	os.WriteFile(filepath.Join(dir, "plugins", "dlp.py"), []byte(dlpPy), 0o644)
+	os.WriteFile(filepath.Join(dir, "plugins", "dlp.py"), msbtest.DenyExecPlugin("dlp", "exfiltrate", "DLP"), 0o644)
 	os.WriteFile(filepath.Join(dir, "plugins", "monitor.js"), []byte(monitorJs), 0o644)
 	if _, err := exec.LookPath("python"); err != nil { // Debian has python3 only
 		os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
