@@ -4,8 +4,11 @@
 against Debian's virtiofsd (/usr/lib/qemu/virtiofsd), serving the same
 host directory to the same guest, in one run.
 
-Ours: `msb run -v DIR:/data`, and again with `-v DIR:/data:direct`
-(no guest page cache), set beside virtiofsd's cache=none. The peer: the same QEMU command line (read
+Ours: `msb run -v DIR:/data:cache=MODE` beside virtiofsd's cache=MODE,
+for each of --modes (auto, always, never: the same promise on both
+sides, docs/filesystems.md), and ours with no mode (names and
+attributes never cached, as before the modes existed) beside virtiofsd's
+cache=auto. The peer: the same QEMU command line (read
 from our sandbox's engine.log) booted with no msb around it, its
 vhost-user-fs chardev pointed at virtiofsd's socket instead, and the
 agent asked to mount the same tag at /data (INIT's VOLUME record,
@@ -25,13 +28,12 @@ and served from DIR) measures with the guest's clock:
 A second table gives the server's own CPU use during each run (from
 /proc/PID/stat): a server far from 100 % is not what limits that row.
 The host's page cache is left alone (it serves all alike). virtiofsd runs
-twice, each time with a thread pool and -o sandbox=chroot (the namespace
-sandbox needs privileges a container may not have): with its default
-cache=auto, which lets the guest cache names and attributes for a second,
-and with cache=none, which like ours lets it cache nothing (every stat
-reaches the host, so changes on either side are seen at once).
+once per mode, each time with a thread pool and -o sandbox=chroot (the
+namespace sandbox needs privileges a container may not have); its
+cache=never is spelled none.
 
 Usage: bench/fs.py [BUILD_DIR] [--mib N] [--reads N] [--files N]
+                   [--modes default,auto,always,never]
 """
 
 import argparse
@@ -52,6 +54,9 @@ ap.add_argument("--mib", type=int, default=1024)
 ap.add_argument("--reads", type=int, default=5000)
 ap.add_argument("--files", type=int, default=10000)
 ap.add_argument("--phase-files", type=int, default=5000)
+ap.add_argument("--modes", default="default,auto,always,never",
+                help="msb cache modes, each beside virtiofsd's same one "
+                     "(default: ours with no mode, beside cache=auto)")
 ap.add_argument("--virtiofsd", default="/usr/lib/qemu/virtiofsd")
 ap.add_argument("--dir", default="/var/tmp",
                 help="where the shared host directory is made")
@@ -123,78 +128,90 @@ def measure(run, server):
 def main():
     if not os.access(args.virtiofsd, os.X_OK):
         sys.exit(f"{args.virtiofsd} not found: install qemu-system-common")
+    modes = args.modes.split(",")
+    for m in modes:
+        if m not in ("default", "auto", "always", "never"):
+            sys.exit(f"--modes: unknown mode '{m}'")
     shared = tempfile.mkdtemp(prefix="msb-bench-fs-", dir=args.dir)
     os.chmod(shared, 0o755)
     work = tempfile.mkdtemp(prefix="msb-bench-vfsd-")
     subprocess.run(["musl-gcc", "-static", "-O2", "-o",
                     os.path.join(shared, "fsbench"),
                     os.path.join(ROOT, "bench", "fsbench.c")], check=True)
+    ours, ours_busy, theirs, theirs_busy = {}, {}, {}, {}
+    vfsd_mode = {"default": "auto", "auto": "auto", "always": "always",
+                 "never": "none"}
     try:
-        name = "bench-fs"
-        msb("run", "--name", name, "-d", "--memory", "1G", "-v",
-            f"{shared}:/data")
-        argv = logged_argv(HOME, name)
-        accel = "kvm" if "kvm" in argv else "tcg"
-        sup = json.loads(msb("inspect", name))["pid"]
-        ours, ours_busy = measure(lambda c: msb("exec", name, "--", "sh", "-c", c),
-                                  sup)
-        msb("stop", name)
-        # The same with -v DIR:/data:direct (no guest page cache).
-        msb("run", "--name", "bench-fs-direct", "-d", "--memory", "1G", "-v",
-            f"{shared}:/data:direct")
-        sup = json.loads(msb("inspect", "bench-fs-direct"))["pid"]
-        direct, direct_busy = measure(
-            lambda c: msb("exec", "bench-fs-direct", "--", "sh", "-c", c), sup)
-        msb("rm", "-f", "bench-fs-direct")
-        upper = os.path.join(HOME, "sandboxes", name, "upper.ext4")
-
-        theirs, theirs_busy = {}, {}
-        for cache in ("auto", "none"):
-            sock = os.path.join(work, f"vfsd-{cache}.sock")
+        # One sandbox per mode, in turn; its virtiofsd peer right after,
+        # booted from the first sandbox's command line.
+        argv = upper = None
+        for m in modes:
+            name = f"bench-fs-{m}"
+            spec = f"{shared}:/data" + ("" if m == "default" else f":cache={m}")
+            msb("run", "--name", name, "-d", "--memory", "1G", "-v", spec)
+            if argv is None:
+                argv = logged_argv(HOME, name)
+                keep = name
+                upper = os.path.join(HOME, "sandboxes", name, "upper.ext4")
+            sup = json.loads(msb("inspect", name))["pid"]
+            ours[m], ours_busy[m] = measure(
+                lambda c: msb("exec", name, "--", "sh", "-c", c), sup)
+            msb("stop", name)
+            if name != keep:
+                msb("rm", "-f", name)
+            vm_ = vfsd_mode[m]
+            if vm_ in theirs:
+                continue
+            sock = os.path.join(work, f"vfsd-{vm_}.sock")
             vfsd = subprocess.Popen(
                 [args.virtiofsd, f"--socket-path={sock}", "-o",
                  f"source={shared}", "-o", "sandbox=chroot", "-o",
-                 f"cache={cache}"], stdout=subprocess.DEVNULL,
-                stderr=open(os.path.join(work, f"virtiofsd-{cache}.log"), "w"))
+                 f"cache={vm_}"], stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(work, f"virtiofsd-{vm_}.log"), "w"))
             for _ in range(200):
                 if os.path.exists(sock):
                     break
                 time.sleep(0.05)
             vm = virtiofsd_vm(argv, upper, work, sock)
-            theirs[cache], theirs_busy[cache] = measure(
+            theirs[vm_], theirs_busy[vm_] = measure(
                 lambda c: vm.run(c).decode(), vfsd.pid)
             vm.close()
             vfsd.kill()
             vfsd.wait()
     finally:
-        msb("rm", "-f", "bench-fs", check=False)
-        msb("rm", "-f", "bench-fs-direct", check=False)
+        for m in modes:
+            msb("rm", "-f", f"bench-fs-{m}", check=False)
         shutil.rmtree(shared, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(HOME, ignore_errors=True)
+    accel = "kvm" if "kvm" in argv else "tcg"
 
     print(f"\nfilesystem: one host directory, {args.mib} MiB file, "
           f"{args.reads} random reads, {args.files} + {args.phase_files} "
-          f"files ({accel}, guest clock)")
-    print(f"{'':22}{'msb':>10}{'virtiofsd':>11}{'ratio':>7}{'msb':>10}"
-          f"{'virtiofsd':>11}{'ratio':>7}")
-    print(f"{'':22}{'':>10}{'cache=auto':>11}{'':>7}{':direct':>10}"
-          f"{'cache=none':>11}{'':>7}")
+          f"files ({accel}, guest clock); load {os.getloadavg()[0]:.1f}")
+    print("each msb mode beside virtiofsd's same cache= mode (msb's default "
+          "beside auto); ratio = msb / virtiofsd")
+    hdr = "".join(f"{'msb ' + m:>14}{'vfsd ' + vfsd_mode[m]:>12}{'ratio':>7}"
+                  for m in modes)
+    print(f"{'':22}{hdr}")
     for k, label in (("write", "seq write MiB/s"), ("read", "seq read MiB/s"),
                      ("rand", "rand 4 KiB reads/s"),
                      ("cycle", "create+stat+unlink/s"), ("create", "create/s"),
                      ("stat", "stat/s"), ("unlink", "unlink/s")):
-        n, a = theirs["none"][k], theirs["auto"][k]
-        print(f"{label:22}{ours[k]:10.1f}{a:11.1f}{ours[k] / a:7.2f}"
-              f"{direct[k]:10.1f}{n:11.1f}{direct[k] / n:7.2f}")
+        row = "".join(f"{ours[m][k]:14.1f}{theirs[vfsd_mode[m]][k]:12.1f}"
+                      f"{ours[m][k] / theirs[vfsd_mode[m]][k]:7.2f}"
+                      for m in modes)
+        print(f"{label:22}{row}")
     print("\nthe server's CPU use, % of each run's wall time (supervisor: the "
           "whole process; virtiofsd: all its threads)")
-    print(f"{'':22}{'msb':>10}{'auto':>11}{'':>7}{':direct':>10}{'none':>11}")
+    print(f"{'':22}{hdr}")
     for k, label in (("write", "seq write"), ("read", "seq read"),
                      ("rand", "rand 4 KiB reads"), ("cycle", "create+stat+unlink"),
                      ("meta", "create, stat, unlink")):
-        print(f"{label:22}{ours_busy[k]:10.1f}{theirs_busy['auto'][k]:11.1f}"
-              f"{'':>7}{direct_busy[k]:10.1f}{theirs_busy['none'][k]:11.1f}")
+        row = "".join(f"{ours_busy[m][k]:14.1f}"
+                      f"{theirs_busy[vfsd_mode[m]][k]:12.1f}{'':>7}"
+                      for m in modes)
+        print(f"{label:22}{row}")
 
 
 if __name__ == "__main__":

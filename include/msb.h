@@ -156,6 +156,22 @@ typedef enum msb_volume_kind {
 			    * msb_volume_create() below) */
 } msb_volume_kind;
 
+/* What the guest's kernel may cache of a volume (docs/filesystems.md,
+ * virtiofsd's cache= modes). DEFAULT: file data in its page cache (dropped
+ * at each open), names and attributes not at all, so a change on either
+ * side is seen at the next call (MEMORY volumes: ALWAYS, only this
+ * sandbox can change them). NEVER: nothing, data bypasses the page cache
+ * (the same as @direct_io). AUTO: names and attributes for the timeout
+ * (1 s), data until an open or a changed mtime. ALWAYS: names and
+ * attributes for the timeout (a day), data across opens: for a volume
+ * only this sandbox writes. */
+typedef enum msb_volume_cache {
+	MSB_VOLUME_CACHE_DEFAULT,
+	MSB_VOLUME_CACHE_NEVER,
+	MSB_VOLUME_CACHE_AUTO,
+	MSB_VOLUME_CACHE_ALWAYS,
+} msb_volume_cache;
+
 typedef struct msb_volume {
 	msb_volume_kind kind;
 	const char *guest_path;    /* absolute; created in the guest; not
@@ -176,14 +192,20 @@ typedef struct msb_volume {
 				    * size: the guest's changes stay in the
 				    * sandbox, the host's directory is never
 				    * written */
+	msb_volume_cache cache;    /* what the guest may cache (below) */
+	uint32_t cache_timeout_ms; /* how long the guest may keep names and
+				    * attributes; 0 = the mode's own
+				    * (NEVER and DEFAULT 0, AUTO 1 s, ALWAYS
+				    * 86400 s); at most 86400000 */
 } msb_volume;
 
 /* msb_volume_parse() - a volume as msb run's flags write it, into @v:
  * HOST "HOSTDIR:GUESTPATH[:OPTS]" (OPTS comma-separated: ro, rw,
- * direct, overlay[=SIZE] (default 256M)), MEMORY "GUESTPATH[:SIZE]", PLUGIN
+ * direct, overlay[=SIZE] (default 256M), cache=auto|always|never,
+ * timeout=SECONDS (up to 3 decimals)), MEMORY "GUESTPATH[:SIZE]", PLUGIN
  * "PATH.so:GUESTPATH[:ARG]". A HOST spec whose source is a plain name (no
  * '/', not starting with '.' or '~': "data:/data") is a named volume, as
- * Docker reads -v: @v->kind is then MSB_VOLUME_NAMED (ro, rw and direct
+ * Docker reads -v: @v->kind is then MSB_VOLUME_NAMED (all but overlay
  * apply). @spec is cut up in place and @v points into
  * it. Paths are checked by msb_sandbox_create(). A HOST and a PLUGIN
  * volume at the same path (msb run -v DIR:/p --volume-plugin X.so:/p)

@@ -351,7 +351,8 @@ static int reply_open(struct req *r, const struct msb_fs_file *fl, int dir)
 
 	if ((fl->flags & MSB_FS_DIRECT_IO) || (r->f->o.direct_io && !dir))
 		o.open_flags |= FOPEN_DIRECT_IO;
-	if (fl->flags & MSB_FS_KEEP_CACHE)
+	if ((fl->flags & MSB_FS_KEEP_CACHE) ||
+	    (r->f->o.keep_cache && !dir && !(o.open_flags & FOPEN_DIRECT_IO)))
 		o.open_flags |= FOPEN_KEEP_CACHE;
 	if (fl->flags & MSB_FS_NONSEEKABLE)
 		o.open_flags |= FOPEN_NONSEEKABLE;

@@ -49,6 +49,11 @@
  *                   page-cache copies are most of the cost); the guest's
  *                   kernel (6.1) then refuses shared mmap of those files
  *                   (ENODEV)
+ * @keep_cache:      open every regular file with FOPEN_KEEP_CACHE: the
+ *                   guest keeps a file's cached pages across opens (they
+ *                   are still dropped when its attributes, fetched again
+ *                   after @attr_timeout_ms, show another mtime or size:
+ *                   FUSE_AUTO_INVAL_DATA)
  * @entry_timeout_ms: how long the guest may cache names
  * @attr_timeout_ms: how long it may cache attributes
  * @map_ids:         translate ownership: attributes owned by @host_uid /
@@ -64,6 +69,7 @@ struct msb_fuse_opts {
 	int read_only;
 	int posix_locks;
 	int direct_io;
+	int keep_cache;
 	uint32_t entry_timeout_ms;
 	uint32_t attr_timeout_ms;
 	int map_ids;

@@ -73,6 +73,11 @@ static json_object *mount_json(const struct msb_project *p,
 			       json_object_new_boolean(v->readonly));
 	if (v->direct_io)
 		json_object_object_add(o, "direct", json_object_new_boolean(1));
+	if (v->cache)
+		json_object_object_add(o, "cache", json_object_new_int(v->cache));
+	if (v->cache_timeout_ms)
+		json_object_object_add(o, "cache_timeout_ms", json_object_new_int64(
+			(int64_t)v->cache_timeout_ms));
 	if (v->overlay_mib)
 		json_object_object_add(o, "overlay_mib", json_object_new_int64(
 			(int64_t)v->overlay_mib));

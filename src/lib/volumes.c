@@ -49,13 +49,52 @@ static int parse_size(const char *s, uint64_t *mib)
 }
 
 #define OVERLAY_DEFAULT_MIB 256
+/* The longest a guest may cache a volume's names and attributes: a day,
+ * virtiofsd's cache=always. */
+#define CACHE_TIMEOUT_MAX_MS 86400000u
 
-/* host_opts() - "ro", "rw", "direct", "overlay[=SIZE]", comma-separated.
+static const char *const cache_name[] = {
+	[MSB_VOLUME_CACHE_NEVER] = "never",
+	[MSB_VOLUME_CACHE_AUTO] = "auto",
+	[MSB_VOLUME_CACHE_ALWAYS] = "always",
+};
+
+/* parse_timeout() - "1", "0.5", "86400": seconds, at most 3 decimals, into
+ * ms; at most a day. */
+static int parse_timeout(const char *s, size_t n, uint32_t *ms)
+{
+	uint64_t v = 0, frac = 0;
+	size_t i = 0, d = 0;
+
+	if (!n || !isdigit((unsigned char)s[0]))
+		return -1;
+	for (; i < n && isdigit((unsigned char)s[i]); i++) {
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > CACHE_TIMEOUT_MAX_MS / 1000)
+			return -1;
+	}
+	if (i < n && s[i] == '.') {
+		for (i++; i < n && isdigit((unsigned char)s[i]) && d < 3; i++, d++)
+			frac = frac * 10 + (uint64_t)(s[i] - '0');
+		if (!d)
+			return -1;
+		for (; d < 3; d++)
+			frac *= 10;
+	}
+	if (i != n || v * 1000 + frac > CACHE_TIMEOUT_MAX_MS)
+		return -1;
+	*ms = (uint32_t)(v * 1000 + frac);
+	return 0;
+}
+
+/* host_opts() - "ro", "rw", "direct", "overlay[=SIZE]",
+ * "cache=auto|always|never", "timeout=SECONDS", comma-separated.
  * Return: 0, -1 with the option it refused in @bad */
 static int host_opts(const char *s, msb_volume *v, char *bad, size_t badn)
 {
-	int ro = 0, direct = 0;
+	int ro = 0, direct = 0, cache = MSB_VOLUME_CACHE_DEFAULT;
 	uint64_t overlay = 0;
+	uint32_t timeout = 0;
 
 	for (const char *p = s; *p;) {
 		size_t n = strcspn(p, ",");
@@ -76,6 +115,22 @@ static int host_opts(const char *s, msb_volume *v, char *bad, size_t badn)
 				snprintf(bad, badn, "%.*s", (int)n, p);
 				return -1;
 			}
+		} else if (n > 6 && !strncmp(p, "cache=", 6)) {
+			cache = -1;
+			for (int m = MSB_VOLUME_CACHE_NEVER;
+			     m <= MSB_VOLUME_CACHE_ALWAYS; m++)
+				if (strlen(cache_name[m]) == n - 6 &&
+				    !strncmp(p + 6, cache_name[m], n - 6))
+					cache = m;
+			if (cache < 0) {
+				snprintf(bad, badn, "%.*s", (int)n, p);
+				return -1;
+			}
+		} else if (n > 8 && !strncmp(p, "timeout=", 8)) {
+			if (parse_timeout(p + 8, n - 8, &timeout) < 0) {
+				snprintf(bad, badn, "%.*s", (int)n, p);
+				return -1;
+			}
 		} else {
 			snprintf(bad, badn, "%.*s", (int)n, p);
 			return -1;
@@ -87,8 +142,11 @@ static int host_opts(const char *s, msb_volume *v, char *bad, size_t badn)
 		return -1;
 	}
 	v->readonly = ro;
-	v->direct_io = direct;
+	/* cache=never is virtiofsd's: nothing cached, data direct. */
+	v->direct_io = direct || cache == MSB_VOLUME_CACHE_NEVER;
 	v->overlay_mib = overlay;
+	v->cache = (msb_volume_cache)cache;
+	v->cache_timeout_ms = timeout;
 	return 0;
 }
 
@@ -121,8 +179,10 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 			if (g && g != spec && g[1] == '/')
 				return msb_fail(err, -EINVAL,
 						"invalid --volume option '%s' in "
-						"'%s:%s': use ro, rw, direct or "
-						"overlay[=SIZE], comma-separated",
+						"'%s:%s': use ro, rw, direct, "
+						"overlay[=SIZE], cache=auto|always|"
+						"never or timeout=SECONDS, "
+						"comma-separated",
 						bad, spec, c + 1);
 			*c = ':';
 		}
@@ -141,7 +201,8 @@ MSB_API int msb_volume_parse(msb_volume_kind kind, char *spec, msb_volume *v,
 				return msb_fail(err, -EINVAL,
 						"invalid --volume '%s:%s': a "
 						"named volume takes no overlay "
-						"(only ro, rw, direct); for a "
+						"(only ro, rw, direct, cache, "
+						"timeout); for a "
 						"directory write ./%s",
 						spec, c + 1, spec);
 			v->kind = MSB_VOLUME_NAMED;
@@ -354,6 +415,19 @@ static int check_one(const msb_volume *v, json_object *o, msb_error *err)
 	json_object_object_add(o, "ro", json_object_new_boolean(!!v->readonly));
 	if (v->direct_io)
 		json_object_object_add(o, "direct_io", json_object_new_boolean(1));
+	if ((unsigned)v->cache > MSB_VOLUME_CACHE_ALWAYS ||
+	    v->cache_timeout_ms > CACHE_TIMEOUT_MAX_MS)
+		return msb_fail(err, -EINVAL,
+				"volume %s: cache mode %d or timeout %u ms "
+				"out of range: use msb_volume_cache's values "
+				"and at most 86400000 ms", v->guest_path,
+				(int)v->cache, (unsigned)v->cache_timeout_ms);
+	if (v->cache)
+		json_object_object_add(o, "cache", json_object_new_string(
+					       cache_name[v->cache]));
+	if (v->cache_timeout_ms)
+		json_object_object_add(o, "cache_timeout_ms",
+				       json_object_new_int64(v->cache_timeout_ms));
 	if (v->kind == MSB_VOLUME_HOST && v->overlay_mib) {
 		if (v->overlay_mib > MEM_MAX_MIB)
 			return msb_fail(err, -EINVAL,

@@ -187,6 +187,39 @@ static const struct msb_fs_hooks fs_plugin_hooks = {
 	.before = hook_before,
 };
 
+/* vol_cache() - what the guest may cache (docs/filesystems.md): the
+ * record's "cache" mode and "cache_timeout_ms"; without a mode, a memory
+ * volume (which only this sandbox can change) is "always", any other
+ * caches data only, dropped at each open. */
+static void vol_cache(json_object *o, const char *kind,
+		      struct msb_fuse_opts *fo)
+{
+	const char *mode = jstr(o, "cache");
+	uint32_t ms = 0;
+	json_object *x;
+
+	if (!mode && !strcmp(kind, "memory"))
+		mode = "always";
+	if (!mode || !strcmp(mode, "never")) {
+		ms = 0;
+		if (mode)
+			fo->direct_io = 1;
+	} else if (!strcmp(mode, "auto")) {
+		ms = 1000;
+	} else if (!strcmp(mode, "always")) {
+		ms = 86400000;
+		fo->keep_cache = 1;
+	}
+	if (json_object_object_get_ex(o, "cache_timeout_ms", &x)) {
+		int64_t t = json_object_get_int64(x);
+
+		if (t >= 0 && t <= 86400000)
+			ms = (uint32_t)t;
+	}
+	fo->entry_timeout_ms = ms;
+	fo->attr_timeout_ms = ms;
+}
+
 static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		    msb_error *err)
 {
@@ -287,6 +320,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	fo.read_only = v->ro;
 	fo.direct_io = json_object_object_get_ex(o, "direct_io", &x) &&
 		       json_object_get_boolean(x);
+	vol_cache(o, kind, &fo);
 	/* Files of the volume's owner (the supervisor's user, or as root
 	 * the directory's owner) are root's in the guest, and what guest
 	 * root creates is theirs on the host. */

@@ -183,6 +183,26 @@ static int volumes(json_object *in, json_object *cfg, msb_error *err)
 		v[i].readonly = (x = get(o, "ro")) && json_object_get_boolean(x);
 		v[i].direct_io = (x = get(o, "direct_io")) &&
 				 json_object_get_boolean(x);
+		if ((x = get(o, "cache")) && json_object_is_type(x, json_type_string)) {
+			const char *c = json_object_get_string(x);
+
+			if (!strcmp(c, "never"))
+				v[i].cache = MSB_VOLUME_CACHE_NEVER;
+			else if (!strcmp(c, "auto"))
+				v[i].cache = MSB_VOLUME_CACHE_AUTO;
+			else if (!strcmp(c, "always"))
+				v[i].cache = MSB_VOLUME_CACHE_ALWAYS;
+			else
+				return bad(err, "volumes");
+		}
+		if ((x = get(o, "cache_timeout_ms")) &&
+		    json_object_is_type(x, json_type_int)) {
+			int64_t ms = json_object_get_int64(x);
+
+			if (ms < 0 || ms > 86400000)
+				return bad(err, "volumes");
+			v[i].cache_timeout_ms = (uint32_t)ms;
+		}
 	}
 	r = msb_volumes_json(v, n, &out, err);
 	if (r == 0 && out)

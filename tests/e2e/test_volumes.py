@@ -35,8 +35,9 @@ KNOWN_XATTRS = ("ok ok 'value-1' 7 E:ERANGE list:11 E:ENODATA E:EEXIST "
 
 @pytest.fixture(scope="module")
 def vol(msb):
-    """A sandbox with /data (rw), /ro (read-only), /cache (8 MiB in RAM)
-    and /big (512 MiB in RAM, for the conformance run)."""
+    """A sandbox with /data (rw), /ro (read-only, names and attributes
+    cached for 600 s), /cache (8 MiB in RAM) and /big (512 MiB in RAM,
+    for the conformance run; memory volumes are cache=always)."""
     data = tempfile.mkdtemp(prefix="msb-vol-data-")
     ro = tempfile.mkdtemp(prefix="msb-vol-ro-")
     outside = tempfile.mkdtemp(prefix="msb-vol-outside-")
@@ -47,7 +48,7 @@ def vol(msb):
     shutil.copy(CONFORMANCE, os.path.join(ro, "conformance"))
     name = unique("vol")
     msb("run", "--name", name, "-d", "--memory", "1G",
-        "--volume", f"{data}:/data", "-v", f"{ro}:/ro:ro",
+        "--volume", f"{data}:/data", "-v", f"{ro}:/ro:ro,cache=auto,timeout=600",
         "--volume-mem", "/cache:8M", "--volume-mem", "/big:512M", check=0)
     sh(msb, {"name": name}, "mkdir -p /mnt/tmpfs && mount -t tmpfs tmpfs /mnt/tmpfs")
     yield {"name": name, "data": data, "ro": ro, "outside": outside}
@@ -130,6 +131,30 @@ def test_host_writes_appear_in_guest_at_once(msb, vol):
     assert sh(msb, vol, "ls -d /data/hostdir") == "/data/hostdir\n"
 
 
+def test_cache_mode_keeps_what_the_guest_saw(msb, vol):
+    """/ro is cache=auto,timeout=600: the guest keeps the names and
+    attributes it has seen, so a host change within the timeout goes
+    unseen; /data (no mode) sees the same change at its next call."""
+    for d in (vol["ro"], vol["data"]):
+        p = os.path.join(d, "c.txt")
+        with open(p, "w") as f:
+            f.write("one\n")
+        os.chmod(p, 0o644)
+    assert sh(msb, vol, "stat -c '%s %a' /ro/c.txt /data/c.txt") == \
+        "4 644\n4 644\n"
+    for d in (vol["ro"], vol["data"]):
+        p = os.path.join(d, "c.txt")
+        with open(p, "w") as f:
+            f.write("two, longer\n")
+        os.chmod(p, 0o600)
+    assert sh(msb, vol, "stat -c '%s %a' /ro/c.txt /data/c.txt") == \
+        "4 644\n12 600\n"
+    for d in (vol["ro"], vol["data"]):
+        os.unlink(os.path.join(d, "c.txt"))
+    out = sh(msb, vol, "ls /ro/c.txt; ls /data/c.txt", check=None)
+    assert out.startswith("/ro/c.txt\n") and "No such file" in out, out
+
+
 def test_read_only_is_enforced_by_the_host(msb, vol):
     assert sh(msb, vol, "cat /ro/given") == "from the host\n"
     out = sh(msb, vol, "echo x > /ro/new", check=None)
@@ -209,6 +234,8 @@ def test_inspect_shows_volumes(msb, vol):
                              "source": os.path.realpath(vol["data"]),
                              "ro": False}
     assert vols["/ro"]["ro"] is True
+    assert vols["/ro"]["cache"] == "auto"
+    assert vols["/ro"]["cache_timeout_ms"] == 600000
     assert vols["/cache"] == {"guest": "/cache", "kind": "memory",
                               "size_mib": 8, "ro": False}
 
@@ -393,15 +420,15 @@ def test_cloud_kernel_mounts_volumes(msb, tmp_path):
 
 
 def test_direct_io_volume(msb, tmp_path):
-    """-v DIR:/d:ro,direct and :direct: files bypass the guest's page
-    cache, which the guest's kernel shows by refusing shared mmap."""
+    """-v DIR:/d:ro,direct and :cache=never: files bypass the guest's
+    page cache, which the guest's kernel shows by refusing shared mmap."""
     os.chmod(tmp_path, 0o755)
     shutil.copy(CONFORMANCE, tmp_path / "conformance")
     rw = tmp_path / "rw"
     rw.mkdir()
     name = unique("direct")
     msb("run", "--name", name, "-d", "-v", f"{tmp_path}:/t:ro,direct",
-        "-v", f"{rw}:/d:direct", check=0)
+        "-v", f"{rw}:/d:cache=never", check=0)
     try:
         v = {"name": name}
         out = sh(msb, v, "dd if=/dev/zero of=/d/f bs=1M count=8 2>/dev/null && "
@@ -414,6 +441,7 @@ def test_direct_io_volume(msb, tmp_path):
         assert "Read-only file system" in sh(msb, v, "touch /t/x", check=None)
         vols = json.loads(msb.out("inspect", name))["config"]["volumes"]
         assert [x.get("direct_io") for x in vols] == [True, True], vols
+        assert [x.get("cache") for x in vols] == [None, "never"], vols
         assert [x["ro"] for x in vols] == [True, False], vols
     finally:
         msb("rm", "-f", name)

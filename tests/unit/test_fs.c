@@ -2228,6 +2228,52 @@ TEST(fs_direct_io_option)
 	ts_close(&t);
 }
 
+/* keep_cache (cache=always): files keep the guest's pages across opens;
+ * directories and direct files do not get the flag. */
+TEST(fs_keep_cache_option)
+{
+	struct msb_fs_backend be;
+	struct msb_fuse_opts o = { .keep_cache = 1, .attr_timeout_ms = 86400000,
+				   .entry_timeout_ms = 86400000 };
+	struct ts t;
+	struct fuse_entry_out e;
+	struct fuse_open_out oo;
+	char err[256];
+
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, &o))
+		return;
+	{
+		struct fuse_create_in in = { .flags = O_RDWR,
+					     .mode = S_IFREG | 0644 };
+
+		CHECK_EQ_INT(call(&t, FUSE_CREATE, 1, &in, sizeof(in), "f",
+				  (size_t)2, END), 0);
+		memcpy(&e, t.body, sizeof(e));
+		memcpy(&oo, t.body + sizeof(e), sizeof(oo));
+		CHECK(oo.open_flags & FOPEN_KEEP_CACHE);
+		CHECK(!(oo.open_flags & FOPEN_DIRECT_IO));
+		CHECK_EQ_INT(e.attr_valid, 86400);
+		CHECK_EQ_INT(e.entry_valid, 86400);
+		CHECK_EQ_INT(release(&t, e.nodeid, oo.fh, 0), 0);
+	}
+	{
+		struct fuse_open_in in = { .flags = O_RDONLY };
+
+		CHECK_EQ_INT(call(&t, FUSE_OPEN, e.nodeid, &in, sizeof(in), END),
+			     0);
+		memcpy(&oo, t.body, sizeof(oo));
+		CHECK(oo.open_flags & FOPEN_KEEP_CACHE);
+		CHECK_EQ_INT(release(&t, e.nodeid, oo.fh, 0), 0);
+		CHECK_EQ_INT(call(&t, FUSE_OPENDIR, 1, &in, sizeof(in), END), 0);
+		memcpy(&oo, t.body, sizeof(oo));
+		CHECK(!(oo.open_flags & FOPEN_KEEP_CACHE));
+		CHECK_EQ_INT(release(&t, 1, oo.fh, 1), 0);
+	}
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+}
+
 /* Nodes and handles are capped by the descriptors the process may open:
  * past the cap the guest gets ENFILE, and forgetting makes room again.
  * (In a child, whose open file limit is lowered to 1100.) */

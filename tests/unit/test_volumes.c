@@ -71,7 +71,39 @@ TEST(volume_parse_host)
 	CHECK_CONTAINS(err.message, "option 'bogus'");
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "./d:/data:rx", &v, &err), -EINVAL);
 	CHECK_CONTAINS(err.message, "option 'rx'");
-	CHECK_CONTAINS(err.message, "use ro, rw, direct or overlay[=SIZE]");
+	CHECK_CONTAINS(err.message, "use ro, rw, direct, overlay[=SIZE], "
+				    "cache=auto|always|never or "
+				    "timeout=SECONDS");
+	/* cache modes, and how long names and attributes may be kept */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:ro,cache=always", &v, &err),
+		     0);
+	CHECK_EQ_INT(v.cache, MSB_VOLUME_CACHE_ALWAYS);
+	CHECK_EQ_INT(v.cache_timeout_ms, 0);
+	CHECK_EQ_INT(v.direct_io, 0);
+	CHECK_EQ_INT(v.readonly, 1);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:cache=auto,timeout=2.5", &v,
+			   &err), 0);
+	CHECK_EQ_INT(v.cache, MSB_VOLUME_CACHE_AUTO);
+	CHECK_EQ_INT(v.cache_timeout_ms, 2500);
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:timeout=86400", &v, &err), 0);
+	CHECK_EQ_INT(v.cache, MSB_VOLUME_CACHE_DEFAULT);
+	CHECK_EQ_INT(v.cache_timeout_ms, 86400000);
+	/* never is virtiofsd's: data bypasses the guest's page cache too */
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/h:/g:cache=never", &v, &err), 0);
+	CHECK_EQ_INT(v.cache, MSB_VOLUME_CACHE_NEVER);
+	CHECK_EQ_INT(v.direct_io, 1);
+	const char *badc[] = { "/h:/g:cache=sometimes", "/h:/g:cache=",
+			       "/h:/g:timeout=86400.001", "/h:/g:timeout=-1",
+			       "/h:/g:timeout=1.", "/h:/g:timeout=0.0001",
+			       "/h:/g:timeout=99999999999999999999",
+			       "/h:/g:timeout=1s" };
+	for (size_t i = 0; i < sizeof(badc) / sizeof(badc[0]); i++) {
+		CHECK_EQ_INT(parse(MSB_VOLUME_HOST, badc[i], &v, &err), -EINVAL);
+		CHECK_CONTAINS(err.message, "invalid --volume option");
+	}
+	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "data:/d:cache=always", &v, &err), 0);
+	CHECK_EQ_INT(v.kind, MSB_VOLUME_NAMED);
+	CHECK_EQ_INT(v.cache, MSB_VOLUME_CACHE_ALWAYS);
 	/* a host path with ':' and no options is still read from the right */
 	CHECK_EQ_INT(parse(MSB_VOLUME_HOST, "/a:rx:/g", &v, &err), 0);
 	CHECK_STR(v.source, "/a:rx");

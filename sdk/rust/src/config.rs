@@ -895,6 +895,8 @@ impl SandboxConfig {
                 readonly: v.readonly as i32,
                 direct_io: v.direct_io as i32,
                 overlay_mib: 0,
+                cache: sys::MSB_VOLUME_CACHE_DEFAULT,
+                cache_timeout_ms: 0,
             };
             match &v.backend {
                 Backend::Host { dir, overlay_mib } => {

@@ -43,7 +43,8 @@ class Volume(Structure):
     _fields_ = [("kind", c_int), ("guest_path", c_char_p), ("source", c_char_p),
                 ("arg", c_char_p), ("dir", c_char_p), ("size_mib", c_uint64),
                 ("readonly", c_int), ("direct_io", c_int),
-                ("overlay_mib", c_uint64)]
+                ("overlay_mib", c_uint64), ("cache", c_int),
+                ("cache_timeout_ms", c_uint32)]
 
 
 SECRET_ENV, SECRET_FILE, SECRET_VALUE = 0, 1, 2

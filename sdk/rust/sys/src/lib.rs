@@ -64,6 +64,12 @@ pub const MSB_VOLUME_MEMORY: msb_volume_kind = 1;
 pub const MSB_VOLUME_PLUGIN: msb_volume_kind = 2;
 pub const MSB_VOLUME_NAMED: msb_volume_kind = 3;
 
+pub type msb_volume_cache = c_uint;
+pub const MSB_VOLUME_CACHE_DEFAULT: msb_volume_cache = 0;
+pub const MSB_VOLUME_CACHE_NEVER: msb_volume_cache = 1;
+pub const MSB_VOLUME_CACHE_AUTO: msb_volume_cache = 2;
+pub const MSB_VOLUME_CACHE_ALWAYS: msb_volume_cache = 3;
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct msb_volume {
@@ -76,6 +82,8 @@ pub struct msb_volume {
     pub readonly: c_int,
     pub direct_io: c_int,
     pub overlay_mib: u64,
+    pub cache: msb_volume_cache,
+    pub cache_timeout_ms: u32,
 }
 
 pub type msb_secret_source = c_uint;

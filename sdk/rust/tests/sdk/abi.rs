@@ -35,7 +35,7 @@ fn structs_match_the_header() {
     layout!(v;
         msb_error { code, message }
         msb_net_config { deny_all, allow, allow_cidr, block_cidr, dns_nameserver, ports, plugin, allow_host }
-        msb_volume { kind, guest_path, source, arg, dir, size_mib, readonly, direct_io, overlay_mib }
+        msb_volume { kind, guest_path, source, arg, dir, size_mib, readonly, direct_io, overlay_mib, cache, cache_timeout_ms }
         msb_secret { env, source, ref_ as ref, hosts, inject }
         msb_sandbox_config { name, image, cpus, memory_mib, disk_mib, env, workdir, boot_timeout_ms, cmd, net,
             ephemeral, kernel, user, entrypoint, image_cmd, volumes, nvolumes, secrets, nsecrets,
