@@ -24,10 +24,10 @@ SUP_LIBS := -lseccomp
 LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
 	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
 	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c $(wildcard src/lib/*.c) \
-	$(filter-out src/image/unpack.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
+	$(filter-out src/image/unpack.c src/image/tarstream.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
 	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.
-UNPACK_SRC := src/image/unpack.c src/image/msb-unpack.c
+UNPACK_SRC := src/image/unpack.c src/image/tarstream.c src/image/msb-unpack.c
 SUP_SRC := $(wildcard src/supervisor/*.c)
 # The network stack lives in the supervisor (and the unit tests and fuzzer);
 # the library checks rules with its policy parser.
@@ -66,7 +66,7 @@ INITRAMFS_MSB := $(SHARE)/initramfs-msb.cpio
 
 all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
 	$(B)/libexec/msb/msb-supervisor \
-	$(B)/libexec/msb/msb-unpack \
+	$(B)/libexec/msb/msb-unpack $(B)/libexec/msb/mkfs.erofs \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
 	guest examples $(B)/tests/fs-conformance $(B)/tests/sdk-vectors $(B)/tests/gatefs.so \
 	$(B)/tests/forbid.so
@@ -120,6 +120,13 @@ $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -larchive -lcrypto -ldl
+
+# erofs-utils >= 1.7's mkfs.erofs, for msb-unpack --mkfs-tar: built from
+# Debian's source once (cached). Optional: without it layers are unpacked
+# for the system's mkfs.erofs (slower), so a failure here only says so.
+$(B)/libexec/msb/mkfs.erofs: scripts/build-erofs-utils.sh
+	scripts/build-erofs-utils.sh $@ || \
+		echo "mkfs.erofs with --tar not built: layers will be unpacked for the system's mkfs.erofs (slower)"
 
 # The CLI goes through the shared library like any SDK user; it keeps its
 # own copy of the small helpers in util.o, which the library hides.
@@ -334,6 +341,14 @@ $(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
 		src/image/auth.c src/image/store.c src/image/curlapi.c \
 		src/common/util.c -ljson-c -lssl -lcrypto
 
+# Layer tar streams into the stream converter (fuzz/tarstream.c).
+$(B)/fuzz/tarstream: fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
+		src/image/unpack.h src/common/util.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+		-o $@ fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
+		src/common/util.c -larchive -lcrypto
+
 # Layer tar streams into the unpacker (fuzz/unpack.c).
 $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -374,7 +389,7 @@ $(B)/fuzz/plugin_meta: fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
 		src/common/util.c -ljson-c
 
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user event \
-	registry unpack logtext sandboxfile artifact hook_reply plugin_meta
+	registry unpack tarstream logtext sandboxfile artifact hook_reply plugin_meta
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

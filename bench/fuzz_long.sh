@@ -25,7 +25,9 @@ printf '%-11s %12s %8s %9s %7s  %s\n' target execs seconds "execs/s" corpus resu
 for t in $targets; do
 	mkdir -p "$out/$t"
 	seeds=
-	[ -d "fuzz/corpus/$t" ] && seeds="fuzz/corpus/$t"
+	[ -d "fuzz/corpus/$t" ] && seeds="$PWD/fuzz/corpus/$t"
+	# (tarstream reads the unpacker's layers)
+	[ "$t" = tarstream ] && seeds="$PWD/fuzz/corpus/unpack"
 	start=$(date +%s)
 	(cd "$out/$t" && nice -n 10 "$OLDPWD/$b/fuzz/$t" -runs="$runs" \
 		-rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \

@@ -18,7 +18,10 @@ With --base OTHER_BUILD, that build's `msb pull` runs beside (a
 before/after in one run); --no-run leaves out the `msb run` rows (no VM
 boots).
 
-Usage: bench/pull.py [BUILD_DIR] [--runs N] [--base BUILD_DIR] [--no-run]
+With --unpacked, the same build converting the old way beside (unpacking
+under fakeroot for the system's mkfs.erofs, MSB_MKFS_TAR=none).
+
+Usage: bench/pull.py [BUILD_DIR] [--runs N] [--base BUILD_DIR] [--unpacked] [--no-run]
 """
 
 import argparse
@@ -42,6 +45,9 @@ ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--runs", type=int, default=5)
 ap.add_argument("--base", help="another build whose msb pull runs beside")
 ap.add_argument("--no-run", action="store_true", help="no msb run rows")
+ap.add_argument("--unpacked", action="store_true",
+                help="also this build unpacking for the system's mkfs.erofs "
+                     "(MSB_MKFS_TAR=none) beside the tar stream conversion")
 args, _ = ap.parse_known_args()
 MSB = os.path.join(os.path.abspath(args.build), "bin", "msb")
 BASE = os.path.join(os.path.abspath(args.base), "bin", "msb") if args.base else None
@@ -125,17 +131,20 @@ def main():
         ref = f"{host}/bench:1"
         size = sum(d["size"] for d in json.loads(img.manifest)["layers"])
         msb_t, sko_t, run_t, runpull_t, conv_t = [], [], [], [], []
-        base_t, base_conv_t = [], []
+        base_t, base_conv_t, unp_t, unp_conv_t = [], [], [], []
         for i in range(args.runs):
-            for binary, pulls, convs in ((MSB, msb_t, conv_t),
-                                         (BASE, base_t, base_conv_t)):
+            for binary, pulls, convs, extra in (
+                    (MSB, msb_t, conv_t, {}),
+                    (BASE, base_t, base_conv_t, {}),
+                    (MSB if args.unpacked else None, unp_t, unp_conv_t,
+                     {"MSB_MKFS_TAR": "none"})):
                 if not binary:
                     continue
                 home = os.path.join(work, f"home{i}")
-                env = dict(os.environ, MSB_HOME=home)
+                env = dict(os.environ, MSB_HOME=home, **extra)
                 env.pop("MSB_PREFIX", None)
                 pulls.append(timed([binary, "pull", "-q", ref], env))
-                if binary == MSB and not args.no_run:
+                if binary == MSB and not extra and not args.no_run:
                     run_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env))
                 # the same pull with every blob stored: the EROFS conversion
                 for f in os.listdir(os.path.join(home, "layers")):
@@ -161,6 +170,9 @@ def main():
         if BASE:
             row("msb pull [base build]", base_t)
             row("  of which EROFS conversion [base build]", base_conv_t)
+        if args.unpacked:
+            row("msb pull, unpacking (MSB_MKFS_TAR=none)", unp_t)
+            row("  of which EROFS conversion, unpacking", unp_conv_t)
         if have_skopeo:
             row("skopeo copy docker:// -> oci: (download)", sko_t)
             print(f"{'msb / skopeo (median)':<44} "

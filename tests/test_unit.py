@@ -119,6 +119,12 @@ def test_fuzz_layer_unpack():
     _fuzz("unpack", 20, "unpack")
 
 
+def test_fuzz_layer_tar_stream():
+    # Hostile layers into the tar stream mkfs.erofs --tar reads (the
+    # unpacker's corpus): the stream comes out clean or is refused.
+    _fuzz("tarstream", 10, "unpack")
+
+
 def test_fuzz_sandboxfile_loader():
     """Sandboxfiles (YAML with anchors, aliases, merge keys, any bytes)
     into src/lib/sandboxfile.c: a project, or one message that names the

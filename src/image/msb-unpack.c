@@ -2,6 +2,12 @@
 /* msb-unpack.c - the helper that turns layer archives into an EROFS image
  *
  *   msb-unpack [--scratch] OUT.erofs TMPDIR [sha256:DIFFID=]LAYER...
+ *   msb-unpack --mkfs-tar MKFS OUT.erofs TMPDIR [sha256:DIFFID=]LAYER
+ *
+ * With --mkfs-tar (one layer, MKFS an erofs-utils >= 1.7 mkfs.erofs): the
+ * layer is checked and passed as a clean tar stream (tarstream.c) to
+ * `MKFS --tar=f --aufs OUT.erofs`; nothing is unpacked and fakeroot is not
+ * needed (store.c then runs this without it). Otherwise:
  *
  * Checks that each LAYER decompresses to its DIFFID when one is given,
  * unpacks each LAYER (bottom first) into a fresh directory under TMPDIR
@@ -23,6 +29,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -226,6 +233,46 @@ static int mkfs(const char *out, const char *dir)
 	return 0;
 }
 
+/* mkfs_tar() - the single layer in @fd checked and passed as a tar stream
+ * (unpack_to_tar()) to `@mkfs --tar=f --aufs @out`, which builds the image
+ * from it: nothing is unpacked. Return: 0, -1 with @why set, or -2 when
+ * mkfs.erofs itself failed. */
+static int mkfs_tar(const char *mkfs, const char *out, int fd,
+		    const char *diff_id, const struct unpack_limits *lim,
+		    uint64_t *entries, uint64_t *bytes, char *why, size_t n)
+{
+	char *argv[] = { (char *)mkfs, "--quiet", "-x1", "--tar=f", "--aufs",
+			 (char *)out, NULL };
+	int p[2], status, r;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(why, n, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, n, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(p[0], 0);
+		execv(mkfs, argv);
+		fprintf(stderr, "msb-unpack: cannot run %s: %s\n", mkfs,
+			strerror(errno));
+		_exit(127);
+	}
+	close(p[0]);
+	r = unpack_to_tar(fd, p[1], diff_id, lim, entries, bytes, why, n);
+	close(p[1]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return r < 0 && !strstr(why, "mkfs.erofs stopped") ? -1 : -2;
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct unpack_limits lim = {
@@ -234,13 +281,27 @@ int main(int argc, char **argv)
 	};
 	uint64_t entries = 0, bytes = 0;
 	char dir[PATH_MAX], why[1024] = "", diff_id[65];
-	int rootfd, rc = 1, scratch = argc > 1 && !strcmp(argv[1], "--scratch");
+	const char *tar_mkfs = NULL;
+	int rootfd = -1, rc = 1, scratch = 0;
 
-	argc -= scratch;
-	argv += scratch;
-	if (argc < 4) {
+	for (;;) {
+		if (argc > 1 && !strcmp(argv[1], "--scratch")) {
+			scratch = 1;
+			argc--;
+			argv++;
+		} else if (argc > 2 && !strcmp(argv[1], "--mkfs-tar")) {
+			tar_mkfs = argv[2];
+			argc -= 2;
+			argv += 2;
+		} else {
+			break;
+		}
+	}
+	if (argc < 4 || (tar_mkfs && argc != 4)) {
 		fprintf(stderr, "usage: msb-unpack [--scratch] OUT.erofs TMPDIR "
-				"[sha256:DIFFID=]LAYER...\n");
+				"[sha256:DIFFID=]LAYER...\n"
+				"       msb-unpack --mkfs-tar MKFS OUT.erofs "
+				"TMPDIR [sha256:DIFFID=]LAYER\n");
 		return 2;
 	}
 	/* (Run through /proc/self/fd/N when root hands it over: named for
@@ -253,6 +314,37 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(022);
+	if (tar_mkfs) {
+		/* One layer straight into mkfs.erofs: nothing unpacked, no
+		 * directory, no fakeroot. */
+		const char *layer = layer_arg(argv[3], diff_id);
+		int fd = open_layer(layer), r;
+
+		signal(SIGPIPE, SIG_IGN); /* a failed mkfs.erofs: EPIPE */
+		if (fd < 0) {
+			fprintf(stderr, "layer sha256:%.12s: cannot open: %s\n",
+				short_name(layer), strerror(errno));
+			return 1;
+		}
+		r = mkfs_tar(tar_mkfs, argv[1], fd, diff_id, &lim, &entries,
+			     &bytes, why, sizeof(why));
+		close(fd);
+		if (r == -2) {
+			if (almost_full_at(argv[1]))
+				rc = EXIT_NOSPACE;
+			fprintf(stderr, "mkfs.erofs failed to pack %llu entries%s\n",
+				(unsigned long long)entries,
+				rc == EXIT_NOSPACE ? " (the disk is full)" : "");
+		} else if (r < 0) {
+			fprintf(stderr, "layer sha256:%.12s: %s\n",
+				short_name(layer), why);
+		} else {
+			rc = 0;
+		}
+		if (rc)
+			unlink(argv[1]);
+		return rc;
+	}
 	snprintf(dir, sizeof(dir), "%s/unpack.XXXXXX", argv[2]);
 	if (!mkdtemp(dir)) {
 		fprintf(stderr, "cannot create a directory in %s: %s\n",

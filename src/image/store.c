@@ -169,6 +169,27 @@ static int unpack_helper(char *buf, size_t n)
 	return access(buf, X_OK);
 }
 
+/* tar_mkfs() - the mkfs.erofs that builds an image from a tar stream
+ * (erofs-utils >= 1.7, scripts/build-erofs-utils.sh): $MSB_MKFS_TAR, or
+ * the one installed beside msb-unpack @helper. With it a layer is never
+ * unpacked (msb-unpack --mkfs-tar); without it ("none", or not built)
+ * msb-unpack unpacks under fakeroot for the system's mkfs.erofs.
+ * Return: 1 with its path in @buf, or 0. */
+static int tar_mkfs(const char *helper, char *buf, size_t n)
+{
+	const char *env = getenv("MSB_MKFS_TAR");
+	const char *slash = strrchr(helper, '/');
+
+	if (env && *env)
+		snprintf(buf, n, "%s", env);
+	else if (slash)
+		snprintf(buf, n, "%.*s/mkfs.erofs", (int)(slash - helper),
+			 helper);
+	else
+		return 0;
+	return strcmp(buf, "none") && access(buf, X_OK) == 0;
+}
+
 /* verified_ids() - compare @ids with those a stored conversion of the same
  * blobs was verified against. Return 1 when they match, 0 when nothing was
  * recorded (convert again, which verifies), or an error: the blobs are what
@@ -361,9 +382,10 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 {
 	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
 		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024],
-		work[PATH_MAX + 16] = "", hexe[64];
+		work[PATH_MAX + 16] = "", hexe[64], mkfs[PATH_MAX], mexe[64];
 	char **argv = NULL, *args = NULL;
-	int drop = geteuid() == 0, wfd = -1, hfd = -1, *bfd = NULL, r = 0;
+	int drop = geteuid() == 0, wfd = -1, hfd = -1, mfd = -1, *bfd = NULL;
+	int r = 0, tar = 0;
 	unsigned k = 0;
 	int pfd[2], status;
 	size_t len = 0;
@@ -378,7 +400,10 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 				"msb-unpack not found at %s: reinstall msb "
 				"(./setup)",
 				helper);
-	if (!msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
+	tar = nb == 1 && tar_mkfs(helper, mkfs, sizeof(mkfs));
+	if (tar)
+		ram = 0; /* nothing is unpacked */
+	else if (!msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
 		return msb_fail(err, -ENOENT,
 				"fakeroot not found: msb-unpack runs under it to "
 				"keep the owners and device nodes of image "
@@ -387,7 +412,7 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 				"fakeroot'");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
 	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
-	argv = calloc(nb + 9, sizeof(char *));
+	argv = calloc(nb + 11, sizeof(char *));
 	args = calloc(nb, PATH_MAX + 80);
 	bfd = calloc(nb, sizeof(int));
 	if (!argv || !args || !bfd) {
@@ -396,8 +421,10 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 	}
 	for (unsigned i = 0; i < nb; i++)
 		bfd[i] = -1;
-	argv[k++] = fakeroot;
-	argv[k++] = "--";
+	if (!tar) {
+		argv[k++] = fakeroot;
+		argv[k++] = "--";
+	}
 	if (drop) {
 		/* Root hands nobody a directory of its own, seen at /tmp
 		 * in a mount namespace of the helper's (nosuid, nodev: the
@@ -423,12 +450,29 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 		}
 		snprintf(hexe, sizeof(hexe), "/proc/self/fd/%d", hfd);
 		argv[k++] = hexe;
+		if (tar) {
+			/* handed over as the helper is: nobody need not
+			 * reach its path */
+			mfd = open(mkfs, O_PATH | O_CLOEXEC);
+			if (mfd < 0) {
+				r = msb_fail_errno(err, -errno, "cannot open %s",
+						   mkfs);
+				goto out;
+			}
+			snprintf(mexe, sizeof(mexe), "/proc/self/fd/%d", mfd);
+			argv[k++] = "--mkfs-tar";
+			argv[k++] = mexe;
+		}
 		if (ram)
 			argv[k++] = "--scratch";
 		argv[k++] = "/tmp/out.erofs";
 		argv[k++] = "/tmp/stage";
 	} else {
 		argv[k++] = helper;
+		if (tar) {
+			argv[k++] = "--mkfs-tar";
+			argv[k++] = mkfs;
+		}
 		argv[k++] = tmp;
 		argv[k++] = tmpdir;
 	}
@@ -470,6 +514,8 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 		dup2(pfd[1], 2);
 		if (drop) {
 			fcntl(hfd, F_SETFD, 0);
+			if (mfd >= 0)
+				fcntl(mfd, F_SETFD, 0);
 			for (unsigned i = 0; i < nb; i++)
 				fcntl(bfd[i], F_SETFD, 0);
 			unpack_as_nobody(work, ram, nuid, ngid, argv);
@@ -514,6 +560,8 @@ out:
 		close(wfd);
 	if (hfd >= 0)
 		close(hfd);
+	if (mfd >= 0)
+		close(mfd);
 	for (unsigned i = 0; bfd && i < nb; i++)
 		if (bfd[i] >= 0)
 			close(bfd[i]);

@@ -98,9 +98,7 @@ static int fail(struct ctx *c, const char *fmt, ...)
 	return -1;
 }
 
-/* split() - components of a relative tar path; "." ones dropped.
- * Return: the count, or -1 for an absolute path or a ".." component. */
-static int split(char *p, char **comp, int max)
+int unpack_split(char *p, char **comp, int max)
 {
 	int n = 0;
 
@@ -216,7 +214,7 @@ static int remove_at(int dfd, const char *name)
 	return msb_rm_rf(p);
 }
 
-static int open_archive(struct archive **out, int fd)
+int unpack_open_archive(struct archive **out, int fd)
 {
 	struct archive *a = archive_read_new();
 
@@ -308,7 +306,7 @@ int unpack_deletions(int fd, int rootfd, char *why, size_t whyn)
 	char path[PATH_MAX], *comp[PATH_MAX / 2];
 	int n, r, dfd;
 
-	if (open_archive(&a, fd) < 0)
+	if (unpack_open_archive(&a, fd) < 0)
 		return fail(&c, "cannot read the layer archive");
 	while ((r = next_header(&c, a, &e)) == 1) {
 		const char *leaf;
@@ -316,7 +314,7 @@ int unpack_deletions(int fd, int rootfd, char *why, size_t whyn)
 		snprintf(path, sizeof(path), "%s",
 			 archive_entry_pathname(e) ? archive_entry_pathname(e) :
 						     "");
-		n = split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		n = unpack_split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
 		if (n <= 0)
 			continue; /* refused by the writing pass */
 		leaf = comp[n - 1];
@@ -425,7 +423,7 @@ static int make_entry(struct ctx *c, struct archive *a,
 		int tn, tdfd, r;
 
 		snprintf(tpath, sizeof(tpath), "%s", hl);
-		tn = split(tpath, tc, (int)(sizeof(tc) / sizeof(tc[0])));
+		tn = unpack_split(tpath, tc, (int)(sizeof(tc) / sizeof(tc[0])));
 		if (tn <= 0)
 			return fail(c,
 				    "hard link '%s' points outside the layer "
@@ -537,7 +535,7 @@ static void dir_times(struct ctx *c)
 		int n, dfd;
 
 		snprintf(path, sizeof(path), "%s", c->dirs[i].path);
-		n = split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		n = unpack_split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
 		if (n <= 0)
 			continue;
 		dfd = walk(c, comp, n, 0, c->dirs[i].path);
@@ -575,7 +573,7 @@ int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 	char path[PATH_MAX], *comp[PATH_MAX / 2];
 	int n, r, dfd, ret = 0;
 
-	if (open_archive(&a, fd) < 0)
+	if (unpack_open_archive(&a, fd) < 0)
 		return fail(&c, "cannot read the layer archive");
 	while (ret == 0 && (r = next_header(&c, a, &e)) == 1) {
 		const char *leaf, *orig = archive_entry_pathname(e);
@@ -592,7 +590,7 @@ int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 			break;
 		}
 		snprintf(path, sizeof(path), "%s", orig);
-		n = split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		n = unpack_split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
 		if (n < 0) {
 			ret = fail(&c,
 				   "entry '%s' escapes the layer's root (an "

@@ -32,4 +32,24 @@ int unpack_diff_id(int fd, char hex[65], char *why, size_t n);
  * what is already under @rootfd (merging layers). Return: 0 or -1. */
 int unpack_deletions(int fd, int rootfd, char *why, size_t n);
 
+/* unpack_to_tar() - the layer in @fd as a tar stream written to @outfd,
+ * checked and normalised by unpack_layer()'s rules (tarstream.c), for
+ * mkfs.erofs --tar --aufs; decompressed once, and refused before the
+ * stream ends if that is not @diff_id (64 hex digits; NULL or "": not
+ * checked); @entries and @bytes accumulate. Return: 0, or -1 with @why
+ * set. */
+int unpack_to_tar(int fd, int outfd, const char *diff_id,
+		  const struct unpack_limits *lim, uint64_t *entries,
+		  uint64_t *bytes, char *why, size_t n);
+
+/* unpack_split() - the components of a relative tar path in @p (changed
+ * in place) into @comp; "." ones dropped. Return: the count, or -1 for an
+ * absolute path, a ".." component or more than @max. */
+int unpack_split(char *p, char **comp, int max);
+
+struct archive;
+/* unpack_open_archive() - a libarchive reader of the tar stream in @fd,
+ * with only the compressions OCI layers use. Return: 0 or -1. */
+int unpack_open_archive(struct archive **out, int fd);
+
 #endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tarstream.c - libFuzzer target: image layers into src/image/tarstream.c
+ *
+ * The same hostile layers as fuzz/unpack.c (seeded from its corpus), passed
+ * through unpack_to_tar() as msb-unpack --mkfs-tar passes them to
+ * mkfs.erofs. What comes out is read back with libarchive and checked,
+ * beyond the sanitizers: when the layer was accepted, every entry's name is
+ * relative and has no "." or ".." component and no empty one, every hard
+ * link names an earlier non-directory entry of the stream, and no xattr
+ * but trusted.overlay.opaque="y" of ours is in trusted.overlay.*; a
+ * refused layer says why.
+ *
+ * Build and run: make build/fuzz/tarstream && build/fuzz/tarstream fuzz/corpus/unpack
+ */
+
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "unpack.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
+
+static int clean_name(const char *p)
+{
+	const char *s = p;
+
+	if (!strcmp(p, ".") || !strcmp(p, "./"))
+		return 1; /* the root */
+	if (!*p || *p == '/')
+		return 0;
+	while (*s) {
+		const char *e = strchr(s, '/');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+
+		if (len == 0 && e && e[1])
+			return 0;
+		if ((len == 1 && s[0] == '.') ||
+		    (len == 2 && s[0] == '.' && s[1] == '.'))
+			return 0;
+		if (!e)
+			break;
+		s = e + 1;
+	}
+	return 1;
+}
+
+/* check() - the stream in @fd, as the header says. */
+static void check(int fd)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char **names = NULL;
+	int *dirs = NULL;
+	size_t nn = 0;
+
+	archive_read_support_format_tar(a);
+	if (archive_read_open_fd(a, fd, 4096) != ARCHIVE_OK)
+		abort();
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *p = archive_entry_pathname(e), *hl;
+		const char *name;
+		const void *val;
+		size_t len;
+
+		if (!p || !clean_name(p))
+			abort();
+		hl = archive_entry_hardlink(e);
+		if (hl) {
+			size_t i;
+
+			for (i = 0; i < nn; i++)
+				if (!strcmp(names[i], hl) && !dirs[i])
+					break;
+			if (i == nn)
+				abort();
+		}
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &name, &val, &len) ==
+		       ARCHIVE_OK)
+			if (!strncmp(name, "trusted.overlay.", 16) &&
+			    (strcmp(name, "trusted.overlay.opaque") || len != 1 ||
+			     *(const char *)val != 'y'))
+				abort();
+		names = realloc(names, (nn + 1) * sizeof(*names));
+		dirs = realloc(dirs, (nn + 1) * sizeof(*dirs));
+		names[nn] = strdup(p);
+		dirs[nn] = archive_entry_filetype(e) == AE_IFDIR && !hl;
+		nn++;
+	}
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	free(dirs);
+	archive_read_free(a);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
+{
+	struct unpack_limits lim = { 2000, 8u << 20 };
+	uint64_t entries = 0, bytes = 0;
+	char why[1024] = "";
+	int in = memfd_create("layer", MFD_CLOEXEC);
+	int out = memfd_create("stream", MFD_CLOEXEC);
+
+	if (in < 0 || out < 0 || write(in, data, n) != (ssize_t)n ||
+	    lseek(in, 0, SEEK_SET) < 0)
+		abort();
+	if (unpack_to_tar(in, out, NULL, &lim, &entries, &bytes, why,
+			  sizeof(why)) == 0) {
+		lseek(out, 0, SEEK_SET);
+		check(out);
+	} else if (!why[0]) {
+		abort(); /* refused without a word */
+	}
+	close(in);
+	close(out);
+	return 0;
+}

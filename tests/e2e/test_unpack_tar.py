@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A layer converted straight from its tar stream (msb-unpack --mkfs-tar:
+src/image/tarstream.c into erofs-utils' mkfs.erofs --tar) must give the
+image the directory unpacker (unpack.c under fakeroot, the system's
+mkfs.erofs) gives: the same names, types, owners, modes, devices, links,
+xattrs, whiteouts and contents, for ordinary layers and for the odd ones
+(duplicates, whiteouts beside entries of the same name, implicit parents,
+an opaque root), and the same refusals for hostile ones. Both images are
+mounted (loop, read-only) and walked. No guest boots here; the guest's
+view of a converted layer is test_images.py's."""
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+
+import pytest
+
+from conftest import MSB
+
+BUILD = os.path.dirname(os.path.dirname(MSB))
+HELPER = os.path.join(BUILD, "libexec", "msb", "msb-unpack")
+MKFS = os.path.join(BUILD, "libexec", "msb", "mkfs.erofs")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts images: root only")
+
+T = 1_600_000_000
+
+
+def entry(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0,
+          link="", xattrs=None, mtime=T, dev=(0, 0)):
+    return dict(name=name, kind=kind, data=data, mode=mode, uid=uid, gid=gid,
+                link=link, xattrs=xattrs or {}, mtime=mtime, dev=dev)
+
+
+def layer(path, entries, compress="gz"):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for e in entries:
+            ti = tarfile.TarInfo(e["name"])
+            ti.type = e["kind"]
+            ti.mode = e["mode"]
+            ti.uid, ti.gid = e["uid"], e["gid"]
+            ti.mtime = e["mtime"]
+            ti.linkname = e["link"]
+            ti.devmajor, ti.devminor = e["dev"]
+            ti.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in e["xattrs"].items()}
+            if e["kind"] == tarfile.REGTYPE:
+                ti.size = len(e["data"])
+                tf.addfile(ti, io.BytesIO(e["data"]))
+            else:
+                tf.addfile(ti)
+    raw = buf.getvalue()
+    if compress == "gz":
+        import gzip
+        raw = gzip.compress(raw)
+    with open(path, "wb") as f:
+        f.write(raw)
+
+
+def convert(tmp, lay, tar):
+    out = os.path.join(tmp, ("tar" if tar else "dir") + ".erofs")
+    work = tempfile.mkdtemp(dir=tmp)
+    if tar:
+        cmd = [HELPER, "--mkfs-tar", MKFS, out, work, lay]
+    else:
+        cmd = ["fakeroot", "--", HELPER, out, work, lay]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return out, p.returncode, p.stderr.strip()
+
+
+def tree(img, mnt):
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", "erofs", "-o", "loop,ro", img, mnt], check=True)
+    try:
+        seen = {}
+        for top, dirs, files in os.walk(mnt):
+            for name in ([None] if top == mnt else []) + dirs + files:
+                p = top if name is None else os.path.join(top, name)
+                rel = os.path.relpath(p, mnt)
+                st = os.lstat(p)
+                xs = {}
+                if not stat.S_ISLNK(st.st_mode):
+                    for x in os.listxattr(p, follow_symlinks=False):
+                        if x != "trusted.overlay.origin":
+                            xs[x] = os.getxattr(p, x, follow_symlinks=False)
+                d = dict(mode=oct(st.st_mode), uid=st.st_uid, gid=st.st_gid,
+                         xattrs=xs)
+                if stat.S_ISREG(st.st_mode):
+                    d["sha"] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+                    d["nlink"] = st.st_nlink
+                if stat.S_ISLNK(st.st_mode):
+                    d["link"] = os.readlink(p)
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                    d["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
+                whiteout = stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+                # (a whiteout's time is when it was made; a directory
+                # the layer did not list was made by the unpacker too)
+                if not (stat.S_ISDIR(st.st_mode) or whiteout) or rel in EXPLICIT_DIRS:
+                    d["mtime"] = int(st.st_mtime)
+                seen[rel] = d
+        return seen
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+
+
+EXPLICIT_DIRS = {"etc", "data", "opq", "dup"}
+LONG = "l" * 90 + "/" + "n" * 120
+
+ORDINARY = [
+    entry("./", tarfile.DIRTYPE, mode=0o750, uid=5, gid=6),
+    entry("etc/", tarfile.DIRTYPE, mode=0o755),
+    entry("etc/passwd", data=b"root:x:0:0::/root:/bin/sh\n"),
+    entry("data/", tarfile.DIRTYPE, mode=0o1777, uid=1000, gid=1000),
+    entry("data/setuid", data=b"#!/bin/sh\n", mode=0o4755),
+    entry("data/setgid", data=b"x", mode=0o2711, uid=0, gid=50),
+    entry("data/owned", data=b"y" * 100000, uid=1234, gid=4321, mode=0o600),
+    entry("data/empty", data=b""),
+    entry("data/sym", tarfile.SYMTYPE, link="../etc/passwd", mode=0o777),
+    entry("data/dangling", tarfile.SYMTYPE, link="/nowhere", mode=0o777),
+    entry("data/hard", tarfile.LNKTYPE, link="data/owned"),
+    entry("./data/hard2", tarfile.LNKTYPE, link="./etc/passwd"),
+    entry("data/null", tarfile.CHRTYPE, mode=0o666, dev=(1, 3)),
+    entry("data/blk", tarfile.BLKTYPE, mode=0o660, dev=(7, 0)),
+    entry("data/fifo", tarfile.FIFOTYPE, mode=0o644),
+    entry("data/caps", data=b"\x7fELF", mode=0o755,
+          xattrs={"security.capability": "\x01\x00\x00\x02\x00\x20\x00\x00"
+                  "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+                  "user.msb": "v", "trusted.msb": "t",
+                  "trusted.overlay.opaque": "y", "system.x": "no"}),
+    entry("deep/a/b/c/file", data=b"implicit parents"),
+    entry(LONG, data=b"a long name"),
+    entry("big", data=os.urandom(3 << 20)),
+    # a directory's entry after its children: its mtime is the header's
+    entry("etc/", tarfile.DIRTYPE, mode=0o700, mtime=T + 5),
+]
+
+ODD = [
+    entry("dup", data=b"first"),
+    entry("dup", data=b"second, longer", mode=0o600),
+    entry("replaced", data=b"a file"),
+    entry("replaced/", tarfile.DIRTYPE),
+    entry("replaced/in", data=b"in the directory"),
+    entry("again/", tarfile.DIRTYPE, mode=0o755, uid=1),
+    entry("again/f", data=b"f"),
+    entry("again/", tarfile.DIRTYPE, mode=0o711, uid=2),
+    entry(".wh.gone", data=b""),
+    entry("opq/", tarfile.DIRTYPE),
+    entry("opq/.wh..wh..opq", data=b""),
+    entry("opq/new", data=b"n"),
+    # an entry of the layer wins over its own later whiteout
+    entry("keep", data=b"kept"),
+    entry(".wh.keep", data=b""),
+    # a directory made where the layer put a whiteout is opaque
+    entry(".wh.redone", data=b""),
+    entry("redone/", tarfile.DIRTYPE),
+    entry("redone/x", data=b"x"),
+    # a file made where a whiteout was replaces it
+    entry("sub/.wh.f", data=b""),
+    entry("sub/f", data=b"back"),
+    # a path through a whited-out name makes an opaque directory
+    entry(".wh.through", data=b""),
+    entry("through/y", data=b"y"),
+    entry(".wh..wh..opq", data=b""),
+]
+
+
+@pytest.fixture(scope="module")
+def tmp():
+    assert os.access(MKFS, os.X_OK), \
+        f"{MKFS} was not built (scripts/build-erofs-utils.sh: see make's output)"
+    d = tempfile.mkdtemp(prefix="msb-unpack-tar-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name,entries,compress", [
+    ("ordinary", ORDINARY, "gz"),
+    ("odd", ODD, "none"),
+    ("ordinary-root-last", ORDINARY[1:] + ORDINARY[:1], "gz"),
+])
+def test_tar_stream_image_matches_unpacked(tmp, name, entries, compress):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    lay = os.path.join(d, "layer")
+    layer(lay, entries, compress)
+    a, ra, ea = convert(d, lay, tar=True)
+    b, rb, eb = convert(d, lay, tar=False)
+    assert ra == 0, ea
+    assert rb == 0, eb
+    ta, tb = tree(a, os.path.join(d, "ma")), tree(b, os.path.join(d, "mb"))
+    assert ta.keys() == tb.keys(), (sorted(ta.keys() ^ tb.keys()))
+    diff = {k: (ta[k], tb[k]) for k in ta if ta[k] != tb[k]}
+    assert not diff, repr(diff)
+    # and what the cases are about is there at all
+    if name == "ordinary":
+        assert ta["data/setuid"]["mode"] == oct(0o104755)
+        assert ta["data/null"]["rdev"] == (1, 3)
+        assert ta["data/hard"]["nlink"] == 2
+        assert ta["data/caps"]["xattrs"].keys() == \
+            {"security.capability", "user.msb", "trusted.msb"}
+        assert ta["."]["uid"] == 5 and ta["etc"]["mtime"] == T + 5
+        assert ta[LONG]["sha"] == hashlib.sha256(b"a long name").hexdigest()
+    if name == "odd":
+        assert ta["gone"]["rdev"] == (0, 0)
+        assert ta["opq"]["xattrs"] == {"trusted.overlay.opaque": b"y"}
+        assert ta["redone"]["xattrs"] == {"trusted.overlay.opaque": b"y"}
+        assert ta["through"]["xattrs"] == {"trusted.overlay.opaque": b"y"}
+        assert ta["."]["xattrs"] == {"trusted.overlay.opaque": b"y"}
+        assert "rdev" not in ta["keep"] and "rdev" not in ta["sub/f"]
+        assert ta["dup"]["sha"] == hashlib.sha256(b"second, longer").hexdigest()
+        assert ta["again"]["uid"] == 2 and ta["again/f"]
+
+
+HOSTILE = [
+    ("absolute", [entry("/etc/x", data=b"x")], "escapes the layer's root"),
+    ("dotdot", [entry("a/../../x", data=b"x")], "escapes the layer's root"),
+    ("hardlink-out", [entry("h", tarfile.LNKTYPE, link="../../etc/shadow")],
+     "points outside the layer"),
+    ("hardlink-missing", [entry("h", tarfile.LNKTYPE, link="nothing")],
+     "not an earlier file of the layer"),
+    ("through-symlink", [entry("etc", tarfile.SYMTYPE, link="/etc"),
+                         entry("etc/passwd", data=b"x")],
+     "goes through a symlink or a file"),
+    ("bad-whiteout", [entry("d/.wh.", data=b"")], "bad whiteout"),
+]
+
+
+@pytest.mark.parametrize("name,entries,why", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_tar_stream_refuses_what_unpacking_refuses(tmp, name, entries, why):
+    d = os.path.join(tmp, "hostile-" + name)
+    os.makedirs(d)
+    lay = os.path.join(d, "layer")
+    layer(lay, entries, "none")
+    a, ra, ea = convert(d, lay, tar=True)
+    b, rb, eb = convert(d, lay, tar=False)
+    assert ra == 1 and why in ea, ea
+    assert rb == 1 and why in eb, eb
+    assert not os.path.exists(a)
