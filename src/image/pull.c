@@ -33,6 +33,11 @@ struct pull {
 	int failed;
 	msb_error err;        /* the first failure */
 	unsigned fetched;
+	/* the config's diff_ids, to convert each layer that will be a disk of
+	 * its own as soon as it is here (NULL: after the download, as
+	 * msb_image_disks() does anyway) */
+	const char *ids[MSB_IMAGE_MAX_LAYERS];
+	unsigned early;       /* layers 0..early-1 convert that way */
 	char added[MSB_IMAGE_MAX_LAYERS + 4][80]; /* blobs this pull stored */
 	unsigned nadded;
 };
@@ -85,6 +90,25 @@ static void on_bytes(void *ctx, uint64_t done)
 	report(j->p, "downloading", d->digest, done, d->size, j->index);
 }
 
+/* convert_early() - layer @i, downloaded, converted now while the others
+ * still download (conversion is CPU, downloads wait on the network).
+ * Only an optimisation: a failure is left for msb_image_disks() to meet
+ * again and report, with the pull's usual clean-up; a success is found
+ * there, verified, and not converted twice. */
+static void convert_early(struct pull *p, unsigned i)
+{
+	const struct msb_layer_desc *d = &p->man.layers[i];
+	char path[PATH_MAX];
+	const char *blob = path;
+	msb_error e = { 0 };
+
+	if (i >= p->early)
+		return;
+	msb_blob_path(d->digest, path, sizeof(path));
+	report(p, "converting", d->digest, 0, 0, i);
+	msb_layer_convert(&blob, &p->ids[i], 1, d->digest + 7, &e);
+}
+
 static void *fetch_worker(void *arg)
 {
 	struct pull *p = arg;
@@ -102,8 +126,10 @@ static void *fetch_worker(void *arg)
 		j.index = p->next++;
 		pthread_mutex_unlock(&p->lock);
 		d = &p->man.layers[j.index];
-		if (msb_blob_have(d->digest))
+		if (msb_blob_have(d->digest)) {
+			convert_early(p, j.index);
 			continue;
+		}
 		if (msb_registry_blob(p->reg, d->digest, d->size, on_bytes, &j,
 				      &e) < 0) {
 			pthread_mutex_lock(&p->lock);
@@ -118,6 +144,7 @@ static void *fetch_worker(void *arg)
 		pthread_mutex_lock(&p->lock);
 		p->fetched++;
 		pthread_mutex_unlock(&p->lock);
+		convert_early(p, j.index);
 	}
 }
 
@@ -412,6 +439,17 @@ static int image_pull(const char *s, const msb_pull_opts *o,
 	cbody = msb_blob_read(p.man.config_digest, MSB_CONFIG_MAX, &clen);
 	cfg = cbody ? json_tokener_parse(cbody) : NULL;
 	r = check_config(&ref, cfg, err);
+	/* Layers that will be disks of their own (msb_image_disks(): all,
+	 * or the lowest MAX_DISKS - 1) convert as they arrive. A config
+	 * without one diff_id per layer is msb_image_finish()'s to refuse. */
+	if (r == 0 && p.man.nlayers <= MSB_IMAGE_MAX_LAYERS) {
+		msb_error e = { 0 };
+
+		if (msb_image_diff_ids(cfg, p.man.nlayers, p.ids, &e) == 0)
+			p.early = p.man.nlayers > MSB_IMAGE_MAX_DISKS ?
+					  MSB_IMAGE_MAX_DISKS - 1 :
+					  p.man.nlayers;
+	}
 	if (r == 0)
 		r = fetch_layers(&p, err);
 	if (r == 0) {
