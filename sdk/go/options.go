@@ -425,7 +425,8 @@ func NewRateLimiter(execPerSec float64) *RateLimiter {
 	return &RateLimiter{ExecPerSec: execPerSec}
 }
 
-// Plugin adds a built-in plugin (*AuditLog, *RateLimiter) to the
+// Plugin adds a built-in plugin (*AuditLog, *RateLimiter) or an installed
+// one (InstalledPlugin(name), or what InstallPlugin returned) to the
 // sandbox's chain, asked in the order given with PluginProcess ones.
 // Hooks written in Go are not served yet: anything else is refused with
 // ErrNotSupported.
@@ -455,10 +456,13 @@ func Plugin(p any) Option {
 			}
 			c.plugins = append(c.plugins, pluginSpec{builtin: "rate-limiter",
 				options: strings.Join(o, ",")})
+		case *PluginInfo:
+			c.plugins = append(c.plugins, pluginSpec{builtin: v.Name})
 		default:
 			c.refused = append(c.refused, notServed(fmt.Sprintf(
 				"plugins (msb.Plugin(%T)) are not supported: the built-ins are "+
-					"*msb.AuditLog and *msb.RateLimiter; hooks written in Go are "+
+					"*msb.AuditLog and *msb.RateLimiter, an installed one is "+
+					"msb.InstalledPlugin(name); hooks written in Go are "+
 					"not served yet (use msb.PluginProcess with a command that "+
 					"speaks the hook protocol, docs/plugins.md)", p)))
 		}
