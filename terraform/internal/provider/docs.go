@@ -79,6 +79,23 @@ resource "microsandbox_sandbox" "api" {
     source     = microsandbox_volume.data.name
   }
 }`,
+	"microsandbox_plugin": `resource "microsandbox_plugin" "dlp" {
+  name     = "msb-dlp"
+  registry = "ghcr.io/me/plugins"
+}
+
+resource "microsandbox_sandbox" "app" {
+  name  = "app"
+  image = "python:3.12"
+
+  plugin {
+    name = microsandbox_plugin.dlp.name
+  }
+
+  lifecycle {
+    replace_triggered_by = [microsandbox_plugin.dlp.digest]
+  }
+}`,
 	"microsandbox_images": `data "microsandbox_images" "all" {}
 
 output "images" {

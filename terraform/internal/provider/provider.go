@@ -67,7 +67,7 @@ func (p *msbProvider) Configure(ctx context.Context, req provider.ConfigureReque
 }
 
 func (p *msbProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{newSandboxResource, newSnapshotResource, newVolumeResource}
+	return []func() resource.Resource{newSandboxResource, newSnapshotResource, newVolumeResource, newPluginResource}
 }
 
 func (p *msbProvider) DataSources(context.Context) []func() datasource.DataSource {

@@ -96,7 +96,8 @@ func TestUnitSchema(t *testing.T) {
 	if err != nil || len(resp.Diagnostics) > 0 {
 		t.Fatalf("%v %s", err, diagText(resp.Diagnostics))
 	}
-	for _, r := range []string{"microsandbox_sandbox", "microsandbox_snapshot", "microsandbox_volume"} {
+	for _, r := range []string{"microsandbox_sandbox", "microsandbox_snapshot", "microsandbox_volume",
+		"microsandbox_plugin"} {
 		if resp.ResourceSchemas[r] == nil {
 			t.Errorf("no resource %s", r)
 		}
@@ -227,9 +228,11 @@ func TestUnitValidate(t *testing.T) {
 			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("audit-log"), "log_dir": str("/tmp/a")},
 				map[string]tftypes.Value{"name": str("rate-limiter"), "max_exec_per_s": num(100)}),
 			"plugin_process": strs("node m.js")}, ""},
-		{"a plugin that is not built in", map[string]tftypes.Value{"name": name,
-			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("msb-dlp")})},
-			"not a built-in plugin"},
+		{"an installed plugin", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("msb-dlp")})}, ""},
+		{"an installed plugin with a setting", map[string]tftypes.Value{"name": name,
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("msb-dlp"), "log_dir": str("/x")})},
+			"takes no settings, not log_dir"},
 		{"a setting the plugin does not take", map[string]tftypes.Value{"name": name,
 			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("rate-limiter"), "log_dir": str("/x")})},
 			"rate-limiter takes connect_per_s and max_exec_per_s, not log_dir"},
@@ -422,7 +425,7 @@ func TestUnitDocs(t *testing.T) {
 			t.Errorf("docs/%s is not current (%v): run `go run ./internal/gendocs` in terraform/", name, err)
 		}
 	}
-	for _, want := range []string{"resources/sandbox.md", "resources/snapshot.md", "resources/volume.md",
+	for _, want := range []string{"resources/sandbox.md", "resources/snapshot.md", "resources/volume.md", "resources/plugin.md",
 		"data-sources/images.md", "data-sources/sandboxes.md"} {
 		if docs[want] == "" {
 			t.Errorf("no docs/%s", want)

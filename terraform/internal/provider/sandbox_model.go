@@ -220,6 +220,8 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 				}
 			}
 			opts = append(opts, msb.Plugin(r))
+		default: // an installed plugin, checked by libmsb at the create
+			opts = append(opts, msb.Plugin(msb.InstalledPlugin(p.Name.ValueString())))
 		}
 	}
 	for _, c := range listStrings(ctx, m.PluginProcess, diags) {

@@ -385,14 +385,7 @@ func validatePlugin(ctx context.Context, i int, p pluginModel, diags *diag.Diagn
 	if p.Name.IsUnknown() {
 		return
 	}
-	takes, ok := pluginSettings[p.Name.ValueString()]
-	if !ok {
-		diags.AddAttributeError(at.AtName("name"), "Unknown plugin",
-			fmt.Sprintf("%q is not a built-in plugin: they are audit-log and rate-limiter. "+
-				"A plugin of your own runs as a plugin_process command speaking the hook "+
-				"protocol (docs/plugins.md).", p.Name.ValueString()))
-		return
-	}
+	takes, builtin := pluginSettings[p.Name.ValueString()] // else an installed plugin: none
 	set := map[string]bool{"log_dir": !p.LogDir.IsNull(), "max_exec_per_s": !p.MaxExecPerS.IsNull()}
 	if !p.Config.IsNull() && !p.Config.IsUnknown() {
 		for k := range p.Config.Elements() {
@@ -400,7 +393,13 @@ func validatePlugin(ctx context.Context, i int, p pluginModel, diags *diag.Diagn
 		}
 	}
 	for k, on := range set {
-		if on && !takes[k] {
+		switch {
+		case on && !builtin:
+			diags.AddAttributeError(at, "A setting "+p.Name.ValueString()+" does not take",
+				fmt.Sprintf("%q is not a built-in (audit-log, rate-limiter), so it is an "+
+					"installed plugin (microsandbox_plugin, msb plugin install), which takes "+
+					"no settings, not %s.", p.Name.ValueString(), k))
+		case on && !takes[k]:
 			diags.AddAttributeError(at, "A setting "+p.Name.ValueString()+" does not take",
 				fmt.Sprintf("%s takes %s, not %s.", p.Name.ValueString(), strings.Join(sortedKeys(takes), " and "), k))
 		}

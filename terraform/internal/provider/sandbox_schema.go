@@ -213,15 +213,16 @@ func sandboxSchema() schema.Schema {
 				},
 			},
 			"plugin": schema.ListNestedBlock{
-				Description: "A built-in plugin of the sandbox's chain (msb run --plugin NAME:K=V, " +
-					"docs/plugins.md): `audit-log` (JSON lines of lifecycle, exec, network and file " +
-					"events in `log_dir` on the host) or `rate-limiter` (execs a second beyond " +
-					"`max_exec_per_s` refused). Asked in order, before `plugin_process`. Changing " +
-					"one replaces the sandbox.",
+				Description: "A plugin of the sandbox's chain (msb run --plugin NAME[:K=V], " +
+					"docs/plugins.md): the built-in `audit-log` (JSON lines of lifecycle, exec, " +
+					"network and file events in `log_dir` on the host) or `rate-limiter` (execs a " +
+					"second beyond `max_exec_per_s` refused), or an installed plugin by name " +
+					"(`microsandbox_plugin.x.name`; it takes no settings). Asked in order, before " +
+					"`plugin_process`. Changing one replaces the sandbox.",
 				PlanModifiers: replaceList(),
 				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 					"name": schema.StringAttribute{Required: true,
-						Description: "`audit-log` or `rate-limiter`."},
+						Description: "`audit-log`, `rate-limiter`, or an installed plugin's name."},
 					"log_dir": schema.StringAttribute{Optional: true,
 						Description: "audit-log: the host directory it writes NAME.jsonl into " +
 							"(relative: to Terraform's working directory)."},
