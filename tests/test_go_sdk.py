@@ -4,6 +4,7 @@ real sandboxes through libmsb from this build, run the shared vectors and
 the seeds' Go snippets. Go's module cache is filled by ./setup --test (go
 mod download); nothing is downloaded here (GOPROXY=off)."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -26,13 +27,32 @@ def go_binary():
 GO = go_binary()
 
 
-@pytest.mark.skipif(not GO, reason="no Go toolchain (Go >= 1.22) on this host")
-def test_go_sdk():
+def go_env():
+    """The environment Go modules that bind libmsb build and test in: this
+    build's libmsb, offline, and no $MSB_HOME (the tests make their own).
+    Go's build cache does not see a changed C header ('go help cache'): a
+    package compiled against an older include/msb.h would be reused, its
+    structs laid out as they were (a grown msb_volume read as garbage). The
+    digest of this build's headers goes into CGO_CFLAGS, which the cache
+    does key on, so a changed header recompiles what uses it."""
+    inc = os.path.join(BUILD, "include")
+    h = hashlib.sha256()
+    for root, dirs, files in os.walk(inc):
+        dirs.sort()
+        for name in sorted(files):
+            with open(os.path.join(root, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
     env = dict(os.environ,
                PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
-               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1")
-    # The tests make their own $MSB_HOME.
+               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1",
+               CGO_CFLAGS=f"-g -O2 -DMSB_HEADERS_SHA256_{h.hexdigest()[:16]}")
     env.pop("MSB_HOME", None)
+    return env
+
+
+@pytest.mark.skipif(not GO, reason="no Go toolchain (Go >= 1.22) on this host")
+def test_go_sdk():
+    env = go_env()
     p = subprocess.run([GO, "test", "-count=1", "-timeout", "25m", "-v", "./..."],
                        cwd=SDK, capture_output=True, text=True, env=env,
                        timeout=1800)

@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
-from test_go_sdk import GO
+from conftest import ROOT
+from test_go_sdk import GO, go_env
 
 MODULE = os.path.join(ROOT, "terraform")
 TOFU_VERSION = "v1.12.6"
@@ -35,10 +35,7 @@ def cli():
 
 
 def go_test(run, tf=None):
-    env = dict(os.environ,
-               PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
-               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1")
-    env.pop("MSB_HOME", None)  # the tests make their own
+    env = go_env()
     env.pop("TF_ACC_TERRAFORM_PATH", None)
     if tf:
         env["TF_ACC_TERRAFORM_PATH"] = tf
