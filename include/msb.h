@@ -341,7 +341,10 @@ MSB_API int msb_sandbox_stop_sync(const char *name, unsigned timeout_s,
 				  uint64_t *elapsed_ms, msb_error *err);
 
 /* msb_sandbox_remove() - delete a stopped sandbox and its disk. With @force a
- * running one is killed first. */
+ * running one is killed first. One whose create is still under way (its
+ * supervisor not yet started, or still setting up) is waited for until
+ * its supervisor has started (at most a minute), then stopped: removing
+ * it never leaves a supervisor behind. */
 MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err);
 
 MSB_API const char *msb_sandbox_name(const msb_sandbox *sb);

@@ -1257,6 +1257,28 @@ static int remove_unrecorded(const char *name, int force, msb_error *err)
 	return r < 0 ? msb_fail_errno(err, r, "cannot remove %s", dir) : 0;
 }
 
+/* wait_created() - a record still "created" belongs to a create under
+ * way (until its supervisor, set up, writes "starting" and its pid): it
+ * has no process to stop yet, and its supervisor may already hold the
+ * lock. Wait, at most the grace a create has, until it has a pid or the
+ * create is over; then the remove stops what there is to stop, instead
+ * of refusing a supervisor it cannot name, or deleting a directory one
+ * is about to boot from. */
+static int wait_created(sqlite3 *db, const char *name, struct msb_row *row,
+			msb_error *err)
+{
+	int r;
+
+	while (!strcmp(row->info.status, "created") && settling(row, 0)) {
+		msb_row_free(row);
+		usleep(20000);
+		r = get_row(db, name, row, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 {
 	struct msb_row row;
@@ -1268,6 +1290,8 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 	if (r < 0)
 		return r;
 	r = get_row(db, name, &row, err);
+	if (r == 0)
+		r = wait_created(db, name, &row, err);
 	if (r == MSB_E_NOT_FOUND && msb_supervisor_alive(name)) {
 		msb_db_close(db);
 		return remove_unrecorded(name, force, err);

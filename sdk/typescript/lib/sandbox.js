@@ -12,7 +12,7 @@ const { sandboxConfig, restoreConfig } = require('./config');
 const { startProcess, argvOf, envList } = require('./process');
 const { Files } = require('./files');
 const {
-  AlreadyInStateError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
+  AlreadyInStateError, BootFailedError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
 } = require('./errors');
 
 /** How long stop() waits for the guest to power off before killing it. */
@@ -26,12 +26,19 @@ function abortReason(signal) {
 /**
  * booting() - a boot (create, start, restore) that an AbortSignal may stop
  * waiting for: the call rejects at once, and a sandbox it then makes is
- * removed when @owned, as its handle would have been.
+ * removed when @owned, as its handle would have been; so is one whose boot
+ * then fails (its record, kept for a caller to read, has no reader).
  */
 async function booting(promise, signal, name, owned) {
   if (!signal) return promise;
+  const removeLater = () => {
+    const remove = () => owned && native.sandboxRemove(name, true);
+    // Only a failed boot made a record: any other failure (a name taken,
+    // bad input) leaves the name to whoever has it.
+    promise.then(remove, (e) => e instanceof BootFailedError && remove()).catch(() => {});
+  };
   if (signal.aborted) {
-    promise.then((h) => owned && native.sandboxRemove(name, true), () => {}).catch(() => {});
+    removeLater();
     throw abortReason(signal);
   }
   let onAbort;
@@ -42,9 +49,7 @@ async function booting(promise, signal, name, owned) {
   try {
     return await Promise.race([promise, aborted]);
   } catch (e) {
-    if (signal.aborted) {
-      promise.then(() => owned && native.sandboxRemove(name, true), () => {}).catch(() => {});
-    }
+    if (signal.aborted) removeLater();
     throw e;
   } finally {
     signal.removeEventListener('abort', onAbort);

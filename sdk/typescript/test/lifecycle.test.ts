@@ -29,6 +29,29 @@ async function gone(name: string, within = 120000): Promise<void> {
   }
 }
 
+/** The pids of the supervisor processes (msb-supervisor NAME) of @name. */
+function supervisors(name: string): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(p)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv[0].endsWith('/msb-supervisor') && argv[1] === name) out.push(Number(p));
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+/** Resolves once a supervisor of @name runs (polled every few ms, to
+ * catch it while it sets up). */
+async function supervised(name: string, within = 120000): Promise<void> {
+  const end = Date.now() + within;
+  while (supervisors(name).length === 0) {
+    assert.ok(Date.now() < end, `no supervisor of ${name} started`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 // Refused before anything boots, with a class and a message that says
 // what is wrong.
 test('bad input is refused before anything boots', LONG, async () => {
@@ -171,7 +194,19 @@ test('keep, remove, await using, and a boot given up on', LONG, async () => {
   // removed once its boot is over.
   await assert.rejects(Sandbox.create(name, { signal: AbortSignal.timeout(50) }),
     (e: unknown) => (e as Error).name === 'TimeoutError');
+  await supervised(name);
   await gone(name);
+  assert.deepEqual(supervisors(name), [], `a supervisor of ${name} is still running`);
+  // The same, removed meanwhile by a cleanup (as a test's after() does)
+  // while its record still says "created" and its supervisor is setting
+  // up: the remove waits until there is a process to stop, stops it, and
+  // nothing of it is left running.
+  await assert.rejects(Sandbox.create(name, { signal: AbortSignal.timeout(50) }),
+    (e: unknown) => (e as Error).name === 'TimeoutError');
+  await supervised(name);
+  await (await Sandbox.get(name)).remove();
+  await gone(name);
+  assert.deepEqual(supervisors(name), [], `a supervisor of ${name} is still running`);
 });
 
 test('CommonJS and ES modules export the same, and index.d.ts declares it', async () => {
