@@ -510,8 +510,70 @@ export declare class Sandbox implements AsyncDisposable {
   push(ref?: string, options?: { force?: boolean; insecure?: boolean }): Promise<SyncInfo>;
   /** With @on, it pushes itself whenever stop() stops it. */
   setSync(on?: boolean): Promise<void>;
+
+  /** Its events (docs/events.md): its programs' (`msb event emit`), the
+   * host's and its own ("msb.*"); @topic a topic, "prefix.*", or null
+   * for all. */
+  events(topic?: string | null, options?: EventsOptions): EventStream;
+  /** Call @fn with each new event on @topic (null: all), one call at a
+   * time (a promise it returns is awaited), until the sandbox stops. */
+  on(topic: string | null, fn: (ev: Event) => unknown, options?: EventsOptions): EventSubscription;
+  /** An event to its programs (`msb event wait TOPIC` inside prints
+   * @data); resolves with its seq. NotRunningError if it does not run. */
+  emit(topic: string, data?: unknown): Promise<number>;
   /** After Sandbox.pull: what the pull did. */
   readonly pulled?: SyncInfo;
+}
+
+export interface EventsOptions {
+  /** -1 (default): only events to come; 0: the oldest the sandbox keeps;
+   * or an event's seq. */
+  since?: number;
+  /** Go on until the sandbox stops (default); false: end at the last
+   * event kept. */
+  follow?: boolean;
+  /** Closes the stream when aborted. */
+  signal?: AbortSignal;
+}
+
+/** One event of a sandbox's log. */
+export declare class Event {
+  private constructor();
+  /** Its number in the sandbox's log, from 1. */
+  readonly seq: number;
+  /** When the supervisor took it. */
+  readonly time: Date;
+  /** "guest" (its programs), "host" (emit) or "msb" (the sandbox's own). */
+  readonly source: 'guest' | 'host' | 'msb';
+  readonly topic: string;
+  /** Its data, the JSON value decoded (null if none). */
+  readonly data: any;
+}
+
+/** A sandbox's events in order, read from the event loop; it holds at
+ * most 4096 not yet taken (then stops reading: the sandbox counts what
+ * this reader misses, in `dropped`). */
+export declare class EventStream implements AsyncIterableIterator<Event>, AsyncDisposable {
+  private constructor();
+  /** Events this reader missed: the sandbox's log moved past them. */
+  readonly dropped: number;
+  next(): Promise<IteratorResult<Event, undefined>>;
+  return(): Promise<IteratorResult<Event, undefined>>;
+  [Symbol.asyncIterator](): EventStream;
+  /** End it: a pending next() resolves as done. */
+  close(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What sb.on() returns. */
+export declare class EventSubscription implements AsyncDisposable {
+  private constructor();
+  /** Settles when it ends (the sandbox stopped, or close()); rejects with
+   * what the callback threw, or the stream's failure. */
+  readonly done: Promise<void>;
+  /** Stop listening. */
+  close(): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface PullOptions {

@@ -18,6 +18,7 @@ const sandbox = require('./sandbox');
 const proc = require('./process');
 const files = require('./files');
 const project = require('./project');
+const events = require('./events');
 const { splitCommand } = require('./shellwords');
 
 /** The state directory: $MSB_HOME or ~/.microsandbox. */
@@ -52,6 +53,9 @@ module.exports = {
   listImages: sandbox.listImages,
   removeImage: sandbox.removeImage,
   Project: project.Project,
+  Event: events.Event,
+  EventStream: events.EventStream,
+  EventSubscription: events.EventSubscription,
   Process: proc.Process,
   ExecResult: proc.ExecResult,
   OutputChunk: proc.OutputChunk,

@@ -6,7 +6,7 @@ export const {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo, getRemote, setRemote,
   VolumeInfo, createVolume, getVolume, listVolumes, removeVolume, NamedVolume,
   pullImage, loadImage, listImages, removeImage,
-  Project, Process, ExecResult, OutputChunk, Files, FileInfo,
+  Project, Event, EventStream, EventSubscription, Process, ExecResult, OutputChunk, Files, FileInfo,
   HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, forward, block,
   splitCommand, home, validName, version,
   MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, SandboxfileError, NotRunningError,

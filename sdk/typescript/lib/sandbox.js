@@ -11,6 +11,7 @@ const native = require('./native');
 const { sandboxConfig, restoreConfig } = require('./config');
 const { startProcess, argvOf, envList } = require('./process');
 const { Files } = require('./files');
+const { EventStream, EventSubscription, emit } = require('./events');
 const {
   AlreadyInStateError, BootFailedError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
 } = require('./errors');
@@ -319,6 +320,45 @@ class Sandbox {
     return native.execDetach(h, argv, {
       env: envList(env, 'env'), workdir: cwd, user, timeoutMs: timeout,
     });
+  }
+
+  // ---- events ----
+
+  /**
+   * events() - the sandbox's events (docs/events.md) as an async
+   * iterator of Event: its programs' (`msb event emit` inside), the
+   * host's and its own ("msb.*"). @topic: one topic, "prefix.*", or
+   * null for all. Options: `since` (-1, the default: only those to come;
+   * 0 the oldest the sandbox keeps; or an event's seq), `follow` (go on
+   * until the sandbox stops, the default; false: end at the last one
+   * kept), `signal` (an AbortSignal that closes it).
+   */
+  events(topic = null, options = {}) {
+    this._check('events');
+    return new EventStream(this.name, topic, options);
+  }
+
+  /**
+   * on() - call @fn (a function, or an async one, awaited before the
+   * next) with each new event on @topic (null: all) until the sandbox
+   * stops. Returns an EventSubscription: close() stops it, `done`
+   * settles when it ends (rejecting with what @fn threw). Takes events()'s
+   * options.
+   */
+  on(topic, fn, options = {}) {
+    this._check('on');
+    if (typeof fn !== 'function') throw new InvalidArgumentError('on() takes a topic and a function');
+    return new EventSubscription(new EventStream(this.name, topic, options), fn);
+  }
+
+  /**
+   * emit() - send an event to the sandbox's programs: `msb event wait
+   * TOPIC` inside prints @data (any JSON value; null if none). Resolves
+   * with its seq in the sandbox's log; NotRunningError if it does not run.
+   */
+  async emit(topic, data = null) {
+    this._check('emit');
+    return emit(this.name, topic, data);
   }
 
   // ---- snapshots and sync ----

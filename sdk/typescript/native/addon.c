@@ -577,6 +577,7 @@ static napi_value init(napi_env env, napi_value exports)
 	add_exports(env, exports, calls_exports);
 	add_exports(env, exports, stream_exports);
 	add_exports(env, exports, project_exports);
+	add_exports(env, exports, events_exports);
 	set_str(env, exports, "version", MSB_VERSION);
 	return exports;
 }

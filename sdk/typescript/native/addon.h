@@ -98,6 +98,15 @@ int config_exec(napi_env env, napi_value o, struct arena *a, msb_exec_opts *e);
 int config_file(napi_env env, napi_value o, struct arena *a, msb_file_opts *f);
 napi_value file_info_js(napi_env env, const msb_file_info *fi);
 
+/* ---- streams (streams.c) ----------------------------------------------------- */
+
+/* stream_wrap_events() - an events reader as a stream the JS layer polls
+ * (streamWatch, streamFree), owning @ev. */
+napi_value stream_wrap_events(napi_env env, msb_events *ev);
+/* stream_events() - the reader of such a stream; NULL with an exception
+ * if @v is not one, or was freed. */
+msb_events *stream_events(napi_env env, napi_value v);
+
 /* ---- exports of each file --------------------------------------------------- */
 
 struct export {
@@ -108,5 +117,6 @@ struct export {
 extern const struct export calls_exports[];  /* calls.c: thread-pool calls */
 extern const struct export stream_exports[]; /* streams.c: exec and files */
 extern const struct export project_exports[]; /* project.c: Sandboxfiles */
+extern const struct export events_exports[];  /* events.c: a sandbox's events */
 
 #endif

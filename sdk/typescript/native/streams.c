@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* streams.c - exec and file streams on the event loop
+/* streams.c - exec, file and event streams on the event loop
  *
- * An exec or a streaming file operation is a connection of its own to the
- * sandbox's supervisor; libmsb gives its descriptor to poll
- * (msb_exec_fd(), msb_file_fd()). Here that descriptor gets a uv_poll_t
+ * An exec, a streaming file operation or an events reader is a connection
+ * of its own to the sandbox's supervisor; libmsb gives its descriptor to
+ * poll (msb_exec_fd(), msb_file_fd(), msb_events_fd()). Here that descriptor gets a uv_poll_t
  * on Node's loop, and its readiness is handed to a JS callback, which
  * then asks libmsb for events with a zero timeout (execNext, fileNext)
  * until there are none: one read can bring several events that libmsb
@@ -27,7 +27,8 @@
 
 struct stream {
 	msb_exec *e;        /* an exec, or */
-	msb_file *f;        /* a file operation */
+	msb_file *f;        /* a file operation, or */
+	msb_events *ev;     /* an events reader (events.c) */
 	int fd;
 	uv_poll_t poll;
 	int poll_live;      /* initialised and not yet closed */
@@ -48,8 +49,11 @@ static void stream_end(struct stream *s)
 		msb_exec_free(s->e);
 	if (s->f)
 		msb_file_free(s->f);
+	if (s->ev)
+		msb_events_free(s->ev);
 	s->e = NULL;
 	s->f = NULL;
+	s->ev = NULL;
 	if (s->actx) {
 		napi_async_destroy(s->env, s->actx);
 		s->actx = NULL;
@@ -95,8 +99,9 @@ static void stream_finalize(napi_env env, void *data, void *hint)
 		free(s);
 }
 
-/* stream_new() - the JS value of a new stream over @e or @f. */
-static napi_value stream_new(napi_env env, msb_exec *e, msb_file *f)
+/* stream_make() - the JS value of a new stream over @e, @f or @ev. */
+static napi_value stream_make(napi_env env, msb_exec *e, msb_file *f,
+			      msb_events *ev)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	napi_value v, resource, name;
@@ -104,15 +109,18 @@ static napi_value stream_new(napi_env env, msb_exec *e, msb_file *f)
 	if (!s) {
 		msb_exec_free(e);
 		msb_file_free(f);
+		msb_events_free(ev);
 		return throw_msb(env, -ENOMEM, "out of memory");
 	}
 	s->e = e;
 	s->f = f;
-	s->fd = e ? msb_exec_fd(e) : msb_file_fd(f);
+	s->ev = ev;
+	s->fd = e ? msb_exec_fd(e) : f ? msb_file_fd(f) : msb_events_fd(ev);
 	s->env = env;
 	s->poll.data = s;
 	napi_create_object(env, &resource);
-	napi_create_string_utf8(env, e ? "microsandbox:exec" : "microsandbox:file",
+	napi_create_string_utf8(env, e ? "microsandbox:exec" :
+				f ? "microsandbox:file" : "microsandbox:events",
 				NAPI_AUTO_LENGTH, &name);
 	napi_async_init(env, resource, name, &s->actx);
 	if (napi_create_external(env, s, stream_finalize, NULL, &v) != napi_ok) {
@@ -122,6 +130,16 @@ static napi_value stream_new(napi_env env, msb_exec *e, msb_file *f)
 	}
 	napi_type_tag_object(env, v, &stream_tag);
 	return v;
+}
+
+static napi_value stream_new(napi_env env, msb_exec *e, msb_file *f)
+{
+	return stream_make(env, e, f, NULL);
+}
+
+napi_value stream_wrap_events(napi_env env, msb_events *ev)
+{
+	return stream_make(env, NULL, NULL, ev);
 }
 
 /* arg_stream() - the stream of @v, refusing one already freed. */
@@ -541,6 +559,19 @@ static napi_value js_file_close_write(napi_env env, napi_callback_info info)
 		return NULL;
 	r = msb_file_close_write(s->f, &err);
 	return r < 0 ? throw_err(env, r, &err) : NULL;
+}
+
+msb_events *stream_events(napi_env env, napi_value v)
+{
+	struct stream *s;
+
+	if (arg_stream(env, v, &s) < 0)
+		return NULL;
+	if (!s->ev) {
+		throw_msb(env, MSB_E_INVALID, "not an events stream");
+		return NULL;
+	}
+	return s->ev;
 }
 
 const struct export stream_exports[] = {

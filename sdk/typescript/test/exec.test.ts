@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  CommandError, ClosedError, ExecFailedError, InvalidArgumentError, SandboxStoppedError,
-  splitCommand, type ExecOptions,
+  CommandError, ClosedError, ExecFailedError, InvalidArgumentError, NotRunningError, Sandbox,
+  SandboxStoppedError, splitCommand, type Event, type ExecOptions,
 } from 'microsandbox';
 import { LONG, repoRoot, sharedSandbox } from './helpers';
 import { loadVectors, unb64 } from './vectors';
@@ -238,6 +238,109 @@ test('no thread per command: 50 execs with the thread pool blocked', LONG, async
   fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}${r.signal ?? ''}`);
   assert.deepEqual(JSON.parse(r.stdout.trim()), { ok: true });
+});
+
+// ---- events (docs/events.md), on the same sandbox ----------------------------
+
+describe('events', LONG, () => {
+  test('both ways, in order: emit in, a guest program waits and emits back', LONG, async () => {
+    const sb = await sharedSandbox();
+    const stream = sb.events('ts.iter');
+    const seq = await sb.emit('ts.go', { n: 5 });
+    assert.ok(seq > 0);
+    const r = await sb.shell('msb event wait ts.go; for i in 1 2 3; do msb event emit ts.iter "{\\"i\\":$i}"; done');
+    assert.equal(r.stdout.trim(), '{"n":5}');
+    const got: Event[] = [];
+    for await (const ev of stream) {
+      got.push(ev);
+      if (got.length === 3) break; // leaving the loop closes the stream
+    }
+    assert.deepEqual(got.map((e) => [e.source, e.topic, e.data]),
+      [1, 2, 3].map((i) => ['guest', 'ts.iter', { i }]));
+    assert.ok(got[0].seq > seq && got[1].seq === got[0].seq + 1 && got[0].time instanceof Date);
+    assert.equal((await stream.next()).done, true);
+    // What the log keeps, from the start, without following: it ends.
+    const all: Event[] = [];
+    for await (const ev of sb.events(null, { since: 0, follow: false })) all.push(ev);
+    const sent = all.find((e) => e.seq === seq);
+    assert.deepEqual(sent && [sent.source, sent.topic, sent.data], ['host', 'ts.go', { n: 5 }]);
+    assert.ok(all.some((e) => e.topic === 'msb.started' && e.source === 'msb'));
+  });
+
+  test('on(): the sandbox\'s own events for a command, each callback awaited in turn', LONG, async () => {
+    const sb = await sharedSandbox();
+    const seen: string[] = [];
+    let busy = false;
+    const sub = sb.on('msb.exec.*', async (ev) => {
+      assert.equal(busy, false, 'two callbacks at once');
+      busy = true;
+      await new Promise((r) => setTimeout(r, 5));
+      seen.push(`${ev.topic}:${ev.data.exit_code ?? ''}`);
+      busy = false;
+    });
+    // The subscription is open once an event it sees comes: poll with
+    // commands until the first one is seen.
+    for (let i = 0; seen.length === 0; i++) {
+      assert.ok(i < 200, 'on() saw no exec event');
+      await sb.exec('true');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    seen.length = 0;
+    await sb.exec(['sh', '-c', 'exit 7']);
+    for (let i = 0; !seen.includes('msb.exec.exited:7'); i++) {
+      assert.ok(i < 500, `no exited event in ${seen}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(seen.slice(-2), ['msb.exec.started:', 'msb.exec.exited:7']);
+    sub.close();
+    await sub.done;
+    // A callback that throws ends its subscription: done rejects with it.
+    const boom = sb.on('ts.boom', () => { throw new Error('callback failed'); });
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 50; i++) {
+      await sb.emit('ts.boom', i);
+      const r = await Promise.race([boom.done.then(() => 'ended', (e) => e.message),
+        new Promise((res) => setTimeout(() => res(null), 100))]);
+      if (r !== null) {
+        assert.equal(r, 'callback failed');
+        break;
+      }
+      assert.ok(i < 49, 'the failing callback was never called');
+    }
+  });
+
+  test('a burst from the guest, read later, all in order; the loop keeps turning', LONG, async () => {
+    const sb = await sharedSandbox();
+    const stream = sb.events('ts.burst');
+    await sb.emit('ts.ready');
+    const last = (await sb.events('ts.ready', { since: 0, follow: false }).next()).value;
+    assert.equal(last?.topic, 'ts.ready'); // the stream's connection is up by now
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    await sb.shell('i=0; while [ $i -lt 1500 ]; do msb event emit ts.burst $i; i=$((i+1)); done');
+    let n = 0;
+    for await (const ev of stream) {
+      assert.equal(ev.data, n, `event ${n} out of order`);
+      if (++n === 1500) break;
+    }
+    clearInterval(timer);
+    assert.equal(stream.dropped, 0);
+    assert.ok(ticks > 10, `the event loop turned only ${ticks} times`);
+  });
+
+  test('bad input and missing sandboxes', LONG, async () => {
+    const sb = await sharedSandbox();
+    await assert.rejects(sb.emit('msb.stopped'), InvalidArgumentError);
+    await assert.rejects(sb.emit(''), InvalidArgumentError);
+    await assert.rejects(sb.emit('ts.x', () => 1), InvalidArgumentError);
+    assert.throws(() => sb.events(5 as unknown as string), InvalidArgumentError);
+    assert.throws(() => sb.events('t', { since: -2 }), InvalidArgumentError);
+    assert.throws(() => sb.on('t', 'nope' as unknown as () => void), InvalidArgumentError);
+    // A handle on a name with no sandbox (Sandbox.get would refuse it).
+    const none = Reflect.construct(Sandbox, [`nosuch-${process.pid}`, null, false]) as Sandbox;
+    await assert.rejects(none.events().next(), NotRunningError);
+    await assert.rejects(none.emit('ts.x'), NotRunningError);
+  });
 });
 
 test('bad input is refused with a clear error', LONG, async () => {
