@@ -29,6 +29,7 @@ use microsandbox_sys as sys;
 use crate::blocking::{Feed, STOP_TIMEOUT};
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
 use crate::config::{Async, RestoreOptions, SyncOptions};
+use crate::events::{Event, Step};
 use crate::core::{self, poll_now, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore, STDIN_CHUNK};
 use crate::error::{from_io, Error, Result};
 use crate::files::{FileInfo, FileOptions};
@@ -142,6 +143,44 @@ impl Sandbox {
     {
         let core = self.core.clone();
         blocking(move || f(&core)).await
+    }
+
+    /// Its events (docs/events.md) on @topic (None: all; or "prefix.*"):
+    /// from @since (-1: only those to come, 0: the oldest kept, or a seq),
+    /// with @follow until it stops. The connection is opened on the
+    /// blocking pool; the stream then waits in tokio's reactor.
+    pub async fn events(&self, topic: Option<&str>, since: i64, follow: bool) -> Result<EventStream> {
+        let (name, topic) = (self.core.name.clone(), topic.map(str::to_owned));
+        let inner = blocking(move || crate::events::EventStream::open(&name, topic.as_deref(), since, follow)).await?;
+        let afd = register_read(inner.fd()).map_err(Error::HostIo)?;
+        Ok(EventStream { afd, inner })
+    }
+
+    /// Calls @f with each new event on @topic (None: all) until the
+    /// sandbox stops, one call at a time (its future is awaited before the
+    /// next event), on a task of its own. Abort the returned
+    /// [`EventSubscription`] (or drop it) to stop; awaiting it gives the
+    /// end: `Ok(())` once the sandbox stopped, or the stream's error.
+    pub async fn on<F, Fut>(&self, topic: Option<&str>, mut f: F) -> Result<EventSubscription>
+    where
+        F: FnMut(Event) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut s = self.events(topic, -1, true).await?;
+        let task = tokio::spawn(async move {
+            while let Some(ev) = s.next().await? {
+                f(ev).await;
+            }
+            Ok(())
+        });
+        Ok(EventSubscription { task })
+    }
+
+    /// Sends an event to its programs (`msb event wait TOPIC` inside);
+    /// @data_json is one JSON value. Returns the event's seq.
+    pub async fn emit(&self, topic: &str, data_json: &str) -> Result<u64> {
+        let (name, topic, data) = (self.core.name.clone(), topic.to_owned(), data_json.to_owned());
+        blocking(move || crate::events::emit(&name, &topic, &data)).await
     }
 
     /// Its record now.
@@ -340,6 +379,83 @@ impl Runtime {
 pub struct Command<'a> {
     sb: &'a Sandbox,
     spec: ExecSpec,
+}
+
+/// Registers a libmsb socket with tokio's reactor for reading only.
+fn register_read(fd: RawFd) -> io::Result<AsyncFd<RawFd>> {
+    // SAFETY: @fd is a libmsb handle's socket, open until the handle is
+    // freed; its owner drops this AsyncFd first (EventStream).
+    Ok(unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?)
+}
+
+/// A sandbox's events, read in order as they come ([`Sandbox::events`]):
+/// `while let Some(ev) = s.next().await? { ... }`. It waits on its socket
+/// in tokio's reactor, never on a thread; nothing is read ahead of the
+/// caller, so a reader that does not keep up leaves the events in the
+/// sandbox's bounded log, which tells it later how many it missed
+/// ([`EventStream::dropped`]). Dropped, it closes its connection.
+pub struct EventStream {
+    // Declared first: deregistered before the handle closes the socket.
+    afd: AsyncFd<RawFd>,
+    inner: crate::events::EventStream,
+}
+
+impl EventStream {
+    /// The next event; `Ok(None)` at the end (the log read to its end
+    /// without follow, or the sandbox stopped).
+    pub async fn next(&mut self) -> Result<Option<Event>> {
+        loop {
+            let mut g = self.afd.readable().await.map_err(Error::HostIo)?;
+            match self.inner.step(0)? {
+                Step::Event(ev) => return Ok(Some(ev)),
+                Step::End => return Ok(None),
+                // libmsb holds nothing and read what was there: wait for
+                // more, unless more came meanwhile.
+                Step::Nothing => {
+                    if !poll_now(self.inner.fd(), libc::POLLIN) {
+                        g.clear_ready();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Events it missed: the sandbox's log (its last 4096) moved past them.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped
+    }
+}
+
+/// A callback on a sandbox's events ([`Sandbox::on`]), on a task of its
+/// own; dropping or aborting it stops the callback.
+pub struct EventSubscription {
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl EventSubscription {
+    /// Stops the callback (after the call under way, if any, is dropped).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for EventSubscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Future for EventSubscription {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        match Pin::new(&mut self.task).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
+            Poll::Ready(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Registers a libmsb socket with tokio's reactor.

@@ -31,6 +31,8 @@ use crate::error::{from_io, Error, Result};
 use crate::files::{FileInfo, FileOptions};
 use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 
+pub use crate::events::EventStream;
+
 /// Builds a blocking [`Sandbox`].
 pub type SandboxBuilder = crate::config::SandboxBuilder<Blocking>;
 
@@ -160,8 +162,8 @@ impl Sandbox {
     /// Its events (docs/events.md) on @topic (None: all; or "prefix.*"):
     /// from @since (-1: only those to come, 0: the oldest kept, or a seq),
     /// with @follow until it stops.
-    pub fn events(&self, topic: Option<&str>, since: i64, follow: bool) -> Result<crate::EventStream> {
-        crate::EventStream::open(&self.core.name, topic, since, follow)
+    pub fn events(&self, topic: Option<&str>, since: i64, follow: bool) -> Result<EventStream> {
+        EventStream::open(&self.core.name, topic, since, follow)
     }
 
     /// Sends an event to its programs (`msb event wait TOPIC` inside);

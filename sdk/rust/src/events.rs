@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //! A sandbox's events from the host (docs/events.md): its programs'
 //! (`msb event emit` inside), the host's and its own (`msb.*`), read in
-//! order with [`EventStream::next`]; [`blocking::Sandbox::emit`] sends one
-//! to the guest (`msb event wait TOPIC` inside prints its data).
+//! order with [`EventStream::next`] (the async API's stream, in
+//! asyncio.rs, waits for this one's socket in tokio's reactor);
+//! [`blocking::Sandbox::emit`] sends one to the guest (`msb event wait
+//! TOPIC` inside prints its data).
 //!
 //! [`blocking::Sandbox::emit`]: crate::blocking::Sandbox::emit
 
@@ -30,12 +32,14 @@ pub struct Event {
     pub data: String,
 }
 
-/// A reader of a sandbox's events; dropped, it closes its connection.
+/// A reader of a sandbox's events in the blocking API
+/// ([`crate::blocking::Sandbox::events`]); dropped, it closes its connection.
 pub struct EventStream {
     h: *mut sys::msb_events,
     op: String,
     /// Events it missed: the sandbox's log (its last 4096) moved past them.
     pub dropped: u64,
+    ended: bool,
 }
 
 // SAFETY: the handle is used by one owner at a time (&mut self).
@@ -61,7 +65,7 @@ impl EventStream {
         };
         let mut h: *mut sys::msb_events = ptr::null_mut();
         check(|| op.clone(), |e| unsafe { sys::msb_events_open(cname, ctopic, since, follow as i32, &mut h, e) })?;
-        Ok(EventStream { h, op, dropped: 0 })
+        Ok(EventStream { h, op, dropped: 0, ended: false })
     }
 
     /// The next event, waiting up to @timeout (None: as long as it takes);
@@ -69,9 +73,25 @@ impl EventStream {
     /// the sandbox stopped) or when the time ran out before one came.
     pub fn next(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
         let ms = timeout.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
+        match self.step(ms)? {
+            Step::Event(ev) => Ok(Some(ev)),
+            Step::Nothing | Step::End => Ok(None),
+        }
+    }
+
+    /// The socket to poll for readability (the async API's reader).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
+        // SAFETY: a live handle.
+        unsafe { sys::msb_events_fd(self.h) }
+    }
+
+    /// One event, waiting up to @ms (0: only what is held or readable
+    /// now; -1: as long as it takes).
+    pub(crate) fn step(&mut self, ms: i32) -> Result<Step> {
         loop {
-            if self.h.is_null() {
-                return Ok(None);
+            if self.h.is_null() || self.ended {
+                return Ok(Step::End);
             }
             // SAFETY: plain C structs; zeroes are valid values.
             let mut ev: sys::msb_event = unsafe { std::mem::zeroed() };
@@ -79,19 +99,21 @@ impl EventStream {
             // SAFETY: a live handle; @ev and @err outlive the call.
             let r = unsafe { sys::msb_events_next(self.h, &mut ev, ms, &mut err) };
             if r == 0 {
-                return Ok(None);
+                return Ok(Step::Nothing);
             }
             if r == sys::MSB_E_STOPPED {
-                return Ok(None);
+                self.ended = true;
+                return Ok(Step::End);
             }
             if r < 0 {
+                self.ended = true;
                 return Err(Error::from_c(self.op.clone(), r, &err));
             }
             if ev.dropped != 0 {
                 self.dropped += ev.dropped;
                 continue;
             }
-            return Ok(Some(Event {
+            return Ok(Step::Event(Event {
                 seq: ev.seq,
                 time: ev.time,
                 source: text(ev.source),
@@ -100,6 +122,15 @@ impl EventStream {
             }));
         }
     }
+}
+
+/// What one read of a stream gave.
+pub(crate) enum Step {
+    Event(Event),
+    /// Nothing held or readable within the time.
+    Nothing,
+    /// No more: the log read to its end, or the sandbox stopped.
+    End,
 }
 
 impl Drop for EventStream {

@@ -54,8 +54,8 @@ pub mod blocking;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
-    images, volumes, Command, FileReader, FileWriter, Fs, Process, ProcessOutput, ProcessStdin, Project, Restoring,
-    Runtime, Sandbox, Snapshot,
+    images, volumes, Command, EventStream, EventSubscription, FileReader, FileWriter, Fs, Process, ProcessOutput,
+    ProcessStdin, Project, Restoring, Runtime, Sandbox, Snapshot,
 };
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
@@ -66,7 +66,7 @@ pub use crate::config::{
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
-pub use crate::events::{Event, EventStream};
+pub use crate::events::Event;
 pub use crate::files::{FileInfo, FileOptions, FileType};
 pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};
