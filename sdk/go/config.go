@@ -9,6 +9,8 @@ package msb
 import "C"
 
 import (
+	"fmt"
+	"strings"
 	"unsafe"
 )
 
@@ -44,6 +46,12 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 	if r := c.memoryMiBC(m, &out.memory_mib, cerr); r < 0 {
 		return r
 	}
+	out.disk_mib = C.uint64_t(c.diskMiB)
+	if c.disk != "" {
+		if r := C.msb_parse_memory(m.strAlways(c.disk), &out.disk_mib, cerr); r < 0 {
+			return r
+		}
+	}
 	out.env = m.strv(c.env)
 	out.workdir = m.str(c.workdir)
 	out.user = m.str(c.user)
@@ -65,6 +73,7 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 	out.net.dns_nameserver = m.str(c.net.nameserver)
 	out.net.ports = m.strv(c.ports)
 	out.net.plugin = m.str(c.net.plugin)
+	out.net.allow_host = m.strv(c.net.allowHost)
 
 	if n := len(c.volumes); n > 0 {
 		vs := (*C.msb_volume)(m.alloc(n * int(unsafe.Sizeof(C.msb_volume{}))))
@@ -89,14 +98,37 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 			cv.readonly = cbool(spec.readonly)
 			cv.direct_io = cbool(spec.direct)
 			cv.overlay_mib = C.uint64_t(spec.overlay)
+			switch spec.cache {
+			case "":
+			case "never":
+				cv.cache = C.MSB_VOLUME_CACHE_NEVER
+			case "auto":
+				cv.cache = C.MSB_VOLUME_CACHE_AUTO
+			case "always":
+				cv.cache = C.MSB_VOLUME_CACHE_ALWAYS
+			default:
+				copyMessage(cerr, fmt.Sprintf("volume %s: cache mode %q is none of never, "+
+					"auto and always", spec.guestPath, spec.cache))
+				return C.int(codeInvalid)
+			}
+			if spec.timeout < 0 {
+				copyMessage(cerr, fmt.Sprintf("volume %s: a negative cache timeout", spec.guestPath))
+				return C.int(codeInvalid)
+			}
+			cv.cache_timeout_ms = C.uint32_t(min(spec.timeout.Milliseconds(), 1<<31))
 		}
 		out.volumes = vs
 		out.nvolumes = C.size_t(n)
 	}
 
+	injected := map[string]bool{}
 	if n := len(c.secrets); n > 0 {
 		ss := unsafe.Slice((*C.msb_secret)(m.alloc(n*int(unsafe.Sizeof(C.msb_secret{})))), n)
 		for i, s := range c.secrets {
+			if places, ok := c.injects[s.env]; ok {
+				ss[i].inject = m.strAlways(strings.Join(places, ","))
+				injected[s.env] = true
+			}
 			ss[i].env = m.strAlways(s.env)
 			ss[i].ref = m.strAlways(s.ref)
 			ss[i].hosts = m.strAlways(s.hosts)
@@ -111,6 +143,13 @@ func (c *sandboxConfig) fill(m *cmem, name string, out *C.msb_sandbox_config, ce
 		}
 		out.secrets = &ss[0]
 		out.nsecrets = C.size_t(n)
+	}
+	for env := range c.injects {
+		if !injected[env] {
+			copyMessage(cerr, fmt.Sprintf("msb.SecretInject names %s, which is no secret of "+
+				"this sandbox: give it with msb.SecretEnv, SecretFromEnv or SecretFromFile", env))
+			return C.int(codeInvalid)
+		}
 	}
 	out.on_secret_violation = m.str(c.onSecretViolation)
 

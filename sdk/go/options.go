@@ -30,6 +30,8 @@ type sandboxConfig struct {
 	cpus                  uint
 	memoryMiB             uint64
 	memory                string
+	diskMiB               uint64
+	disk                  string
 	env                   []string
 	workdir, user, kernel string
 	bootTimeout           time.Duration
@@ -40,6 +42,7 @@ type sandboxConfig struct {
 	ports                 []string
 	volumes               []volumeSpec
 	secrets               []secretSpec
+	injects               map[string][]string // SecretInject: env -> places
 	onSecretViolation     string
 	tlsBypass             []string
 	tlsCA                 []string // PEM texts
@@ -93,6 +96,18 @@ func Memory(size string) Option {
 // MemoryMiB is the guest's memory in MiB (default 512).
 func MemoryMiB(mib uint64) Option {
 	return option("Memory", func(c *sandboxConfig) { c.memoryMiB = mib })
+}
+
+// DiskSize is the writable disk (everything the guest writes outside
+// volumes) as msb run --disk-size writes it: "10G", "512M" (64M to 1024G;
+// default 4G). It is sparse: only what is written takes host disk.
+func DiskSize(size string) Option {
+	return option("DiskSize", func(c *sandboxConfig) { c.disk = size })
+}
+
+// DiskMiB is DiskSize in MiB.
+func DiskMiB(mib uint64) Option {
+	return option("DiskSize", func(c *sandboxConfig) { c.diskMiB = mib })
 }
 
 // BootTimeout bounds the boot (default $MSB_BOOT_TIMEOUT or 60 s).
@@ -236,6 +251,20 @@ func SecretFromEnv(env, hostVar string, hosts ...string) Option {
 	})
 }
 
+// SecretInject lets the value of the secret @env (given by SecretEnv,
+// SecretFromEnv or SecretFromFile) go into @places of a request to its
+// hosts besides the Authorization header (msb run --secret-inject):
+// "header:NAME", "path", "query", "body". A placeholder anywhere else is
+// a violation (OnSecretViolation).
+func SecretInject(env string, places ...string) Option {
+	return option("SecretInject", func(c *sandboxConfig) {
+		if c.injects == nil {
+			c.injects = map[string][]string{}
+		}
+		c.injects[env] = append(c.injects[env], places...)
+	})
+}
+
 // SecretFromFile is SecretEnv with the value read from the file @path
 // (one trailing line break dropped) at every create and start.
 func SecretFromFile(env, path string, hosts ...string) Option {
@@ -280,6 +309,7 @@ type NetworkOption interface {
 type networkConfig struct {
 	denyAll                     bool
 	allow, allowCidr, blockCidr []string
+	allowHost                   []string
 	nameserver, plugin          string
 	refused                     []error
 }
@@ -317,6 +347,14 @@ func AllowCidr(cidrs ...string) NetworkOption {
 // BlockCidr closes these ranges ("169.254.0.0/16", "10.0.0.0/8").
 func BlockCidr(cidrs ...string) NetworkOption {
 	return netFunc(func(n *networkConfig) { n.blockCidr = append(n.blockCidr, cidrs...) })
+}
+
+// AllowHostPort lets the guest reach TCP @ports ("11434") of the host's
+// loopback (msb run --net-allow-host): a connection to the gateway
+// (10.0.2.2, fd6d:7362::2, host.msb.internal) at PORT is made to
+// 127.0.0.1:PORT. Loopback is otherwise closed.
+func AllowHostPort(ports ...string) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.allowHost = append(n.allowHost, ports...) })
 }
 
 // DenyAll lets nothing leave but what Allow and AllowCidr open

@@ -2,7 +2,10 @@
 
 package msb
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // A volume is a filesystem the host serves and the guest mounts at a path
 // (docs/filesystems.md). Writes on either side are seen by the other at
@@ -83,6 +86,20 @@ func ReadOnly() VolumeOption { return volumeFunc(func(v *volumeSpec) { v.readonl
 // streaming; shared mmap of its files fails).
 func DirectIO() VolumeOption { return volumeFunc(func(v *volumeSpec) { v.direct = true }) }
 
+// Cache is what the guest's kernel may cache of the volume (msb run -v
+// ...:cache=MODE, docs/filesystems.md): "never" (nothing; direct I/O),
+// "auto" (names and attributes for a second, data until an open or a
+// changed mtime) or "always" (names and attributes for a day, data across
+// opens: for a volume only this sandbox writes). Without it, file data is
+// cached until the next open and names and attributes not at all.
+func Cache(mode string) VolumeOption { return volumeFunc(func(v *volumeSpec) { v.cache = mode }) }
+
+// CacheTimeout is how long the guest may keep names and attributes
+// (msb run -v ...:timeout=SECONDS; at most a day), instead of Cache's own.
+func CacheTimeout(d time.Duration) VolumeOption {
+	return volumeFunc(func(v *volumeSpec) { v.timeout = d })
+}
+
 type volumeSpec struct {
 	guestPath string
 	kind      int // 0 host, 1 memory, 2 plugin, 3 named
@@ -92,6 +109,8 @@ type volumeSpec struct {
 	overlay   uint64
 	readonly  bool
 	direct    bool
+	cache     string
+	timeout   time.Duration
 	refused   error
 }
 
