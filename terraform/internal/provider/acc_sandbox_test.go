@@ -33,6 +33,7 @@ resource "microsandbox_sandbox" "app" {
   name    = "tf-app"
   cpus    = 1
   memory  = 256
+  disk_size = 1024
   env     = { MODE = %q }
   workdir = "/tmp"
   ports   = ["0:80"]
@@ -49,6 +50,8 @@ resource "microsandbox_sandbox" "app" {
     mount_path = "/cache"
     backend    = "memory"
     size       = 16
+    cache      = "auto"
+    cache_timeout_ms = 2500
   }
   volume {
     mount_path = "/shared"
@@ -61,11 +64,13 @@ resource "microsandbox_sandbox" "app" {
     env_name     = "API_KEY"
     value_env    = "TF_TEST_API_KEY"
     allowed_host = "api.example.com"
+    inject       = ["query"]
   }
 
   network {
     allow      = ["api.example.com"]
     block_cidr = ["10.0.0.0/8"]
+    allow_host = [11434]
   }
 }
 
@@ -133,6 +138,7 @@ func TestAccSandboxLifecycle(t *testing.T) {
 					resource.TestCheckResourceAttr(app, "running", "true"),
 					resource.TestCheckResourceAttr(app, "image", "default"),
 					resource.TestCheckResourceAttr(app, "memory", "256"),
+					resource.TestCheckResourceAttr(app, "disk_size", "1024"),
 					resource.TestCheckResourceAttrSet(app, "published_ports.80/tcp"),
 					resource.TestMatchResourceAttr(app, "secret.0.placeholder",
 						regexp.MustCompile(`^msb_placeholder_[0-9a-f]+$`)),

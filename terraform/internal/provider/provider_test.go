@@ -446,12 +446,12 @@ func TestUnitImportRecord(t *testing.T) {
   "workdir": "/tmp", "entrypoint": [], "image_cmd": ["/bin/sh"], "cmd": ["sleep", "1000"],
   "image_ref": "python:3.12", "boot_timeout_ms": 30000, "kernel": "msb",
   "net": {"allow": ["a.com"], "allow_cidr": [], "block_cidr": ["10.0.0.0/8"], "deny_all": true,
-   "dns": "1.1.1.1", "ports": ["0:80"]},
+   "dns": "1.1.1.1", "ports": ["0:80"], "allow_host": [11434]}, "disk_mib": 1024,
   "volumes": [{"guest": "/data", "kind": "host", "source": "/srv/d", "ro": true},
    {"guest": "/nv", "kind": "volume", "volume": "nv", "source": "/h/volumes/nv/data", "ro": false},
-   {"guest": "/cache", "kind": "memory", "size_mib": 64, "ro": false}],
+   {"guest": "/cache", "kind": "memory", "size_mib": 64, "ro": false, "cache": "auto", "cache_timeout_ms": 2500}],
   "secrets": [{"env": "K", "hosts": ["api.x.com", "*.y.com"], "source": "env",
-   "placeholder": "msb_placeholder_2da3", "ref": "HOST_K"}],
+   "placeholder": "msb_placeholder_2da3", "ref": "HOST_K", "inject": ["authorization", "query"]}],
   "secret_violation": "log", "tls_bypass": ["x.com"]},
  "runtime": {"ports": [{"host_ip": "127.0.0.1", "host_port": 4242, "guest_port": 80, "proto": "tcp"}]}}`
 	d := record{info: msb.SandboxInfo{Name: "p2", Image: "python:3.12", Status: "stopped", CPUs: 2, MemoryMiB: 256}}
@@ -488,14 +488,17 @@ func TestUnitImportRecord(t *testing.T) {
 		m.Volume[0].ReadOnly.String()}, []string{"passthrough", "/srv/d", "true"})
 	check("volume 1", []string{m.Volume[1].Backend.ValueString(), m.Volume[1].Source.ValueString()},
 		[]string{"named", "nv"})
-	check("volume 2", []string{m.Volume[2].Backend.ValueString(), m.Volume[2].Size.String()},
-		[]string{"memory", "64"})
+	check("volume 2", []string{m.Volume[2].Backend.ValueString(), m.Volume[2].Size.String(),
+		m.Volume[2].Cache.ValueString(), m.Volume[2].CacheMs.String(), fmt.Sprint(m.Volume[0].Cache.IsNull())},
+		[]string{"memory", "64", "auto", "2500", "true"})
+	check("disk_size", m.DiskSize.ValueInt64(), 1024)
 	if m.Network == nil {
 		t.Fatal("no network block")
 	}
 	check("network", []string{m.Network.Allow.String(), m.Network.BlockCidr.String(),
 		m.Network.DenyAll.String(), m.Network.Nameserver.ValueString(), fmt.Sprint(m.Network.AllowCidr.IsNull())},
 		[]string{`["a.com"]`, `["10.0.0.0/8"]`, "true", "1.1.1.1", "true"})
+	check("allow_host", m.Network.AllowHost.String(), `[11434]`)
 	if len(m.Secret) != 1 {
 		t.Fatalf("secrets: %+v", m.Secret)
 	}
@@ -503,6 +506,7 @@ func TestUnitImportRecord(t *testing.T) {
 	check("secret", []string{s.EnvName.ValueString(), s.AllowedHost.ValueString(), s.AllowedHosts.String(),
 		s.ValueEnv.ValueString(), s.Placeholder.ValueString(), fmt.Sprint(s.Value.IsNull())},
 		[]string{"K", "api.x.com", `["*.y.com"]`, "HOST_K", "msb_placeholder_2da3", "true"})
+	check("inject, without the Authorization header always allowed", s.Inject.String(), `["query"]`)
 
 	check("sync", m.Sync != nil && m.Sync.Enabled.ValueBool(), true)
 

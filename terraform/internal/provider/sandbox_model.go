@@ -25,6 +25,7 @@ type sandboxModel struct {
 	DiskOnly          types.Bool    `tfsdk:"disk_only"`
 	CPUs              types.Int64   `tfsdk:"cpus"`
 	Memory            types.Int64   `tfsdk:"memory"`
+	DiskSize          types.Int64   `tfsdk:"disk_size"`
 	Env               types.Map     `tfsdk:"env"`
 	Workdir           types.String  `tfsdk:"workdir"`
 	User              types.String  `tfsdk:"user"`
@@ -57,6 +58,8 @@ type volumeModel struct {
 	Dir       types.String `tfsdk:"dir"`
 	ReadOnly  types.Bool   `tfsdk:"read_only"`
 	DirectIO  types.Bool   `tfsdk:"direct_io"`
+	Cache     types.String `tfsdk:"cache"`
+	CacheMs   types.Int64  `tfsdk:"cache_timeout_ms"`
 }
 
 type secretModel struct {
@@ -66,6 +69,7 @@ type secretModel struct {
 	Value        types.String `tfsdk:"value"`
 	ValueEnv     types.String `tfsdk:"value_env"`
 	ValueFile    types.String `tfsdk:"value_file"`
+	Inject       types.List   `tfsdk:"inject"`
 	Placeholder  types.String `tfsdk:"placeholder"`
 }
 
@@ -73,6 +77,7 @@ type networkModel struct {
 	Allow      types.List   `tfsdk:"allow"`
 	AllowCidr  types.List   `tfsdk:"allow_cidr"`
 	BlockCidr  types.List   `tfsdk:"block_cidr"`
+	AllowHost  types.List   `tfsdk:"allow_host"`
 	DenyAll    types.Bool   `tfsdk:"deny_all"`
 	Nameserver types.String `tfsdk:"nameserver"`
 	Plugin     types.String `tfsdk:"plugin"`
@@ -167,6 +172,9 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 		}
 		return opts // a restore takes nothing else (ValidateConfig says so)
 	}
+	if v := m.DiskSize.ValueInt64(); v > 0 {
+		opts = append(opts, msb.DiskMiB(uint64(v)))
+	}
 	if v := m.Workdir.ValueString(); v != "" {
 		opts = append(opts, msb.Workdir(v))
 	}
@@ -244,6 +252,9 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 		default:
 			opts = append(opts, msb.SecretFromEnv(env, env, hosts...))
 		}
+		if places := listStrings(ctx, s.Inject, diags); len(places) > 0 {
+			opts = append(opts, msb.SecretInject(env, places...))
+		}
 	}
 	if n := m.Network; n != nil {
 		var nopts []msb.NetworkOption
@@ -255,6 +266,13 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 		}
 		if v := listStrings(ctx, n.BlockCidr, diags); len(v) > 0 {
 			nopts = append(nopts, msb.BlockCidr(v...))
+		}
+		if !n.AllowHost.IsNull() && !n.AllowHost.IsUnknown() {
+			var ports []int64
+			diags.Append(n.AllowHost.ElementsAs(ctx, &ports, false)...)
+			for _, p := range ports {
+				nopts = append(nopts, msb.AllowHostPort(fmt.Sprint(p)))
+			}
 		}
 		if n.DenyAll.ValueBool() {
 			nopts = append(nopts, msb.DenyAll())
@@ -277,6 +295,12 @@ func volumeOption(v volumeModel) msb.Option {
 	}
 	if v.DirectIO.ValueBool() {
 		vopts = append(vopts, msb.DirectIO())
+	}
+	if c := v.Cache.ValueString(); c != "" {
+		vopts = append(vopts, msb.Cache(c))
+	}
+	if ms := v.CacheMs.ValueInt64(); ms > 0 {
+		vopts = append(vopts, msb.CacheTimeout(time.Duration(ms)*time.Millisecond))
 	}
 	src, size := v.Source.ValueString(), uint64(v.Size.ValueInt64())
 	var backend any
@@ -315,6 +339,7 @@ type inspectDoc struct {
 		Cmd           []string `json:"cmd"`
 		ImageRef      string   `json:"image_ref"`
 		BootTimeoutMs int64    `json:"boot_timeout_ms"`
+		DiskMiB       int64    `json:"disk_mib"`
 		Kernel        string   `json:"kernel"`
 		FromSnapshot  string   `json:"from_snapshot"`
 		Net           struct {
@@ -325,6 +350,7 @@ type inspectDoc struct {
 			DNS       string   `json:"dns"`
 			Ports     []string `json:"ports"`
 			Plugin    string   `json:"plugin"`
+			AllowHost []int64  `json:"allow_host"`
 		} `json:"net"`
 		Volumes []struct {
 			Guest    string `json:"guest"`
@@ -337,6 +363,8 @@ type inspectDoc struct {
 			Overlay  int64  `json:"overlay_mib"`
 			ReadOnly bool   `json:"ro"`
 			Direct   bool   `json:"direct"`
+			Cache    string `json:"cache"`
+			CacheMs  int64  `json:"cache_timeout_ms"`
 		} `json:"volumes"`
 		Secrets []struct {
 			Env         string   `json:"env"`
@@ -344,6 +372,7 @@ type inspectDoc struct {
 			Source      string   `json:"source"`
 			Placeholder string   `json:"placeholder"`
 			Ref         string   `json:"ref"`
+			Inject      []string `json:"inject"`
 		} `json:"secrets"`
 		SecretViolation string   `json:"secret_violation"`
 		TLSBypass       []string `json:"tls_bypass"`
@@ -397,6 +426,9 @@ func (m *sandboxModel) refresh(r *record) {
 	}
 	m.CPUs = s.CPUs
 	m.Memory = s.Memory
+	if m.DiskSize.IsNull() || m.DiskSize.IsUnknown() {
+		m.DiskSize = types.Int64Value(d.Config.DiskMiB)
+	}
 	if m.Kernel.IsNull() || m.Kernel.IsUnknown() {
 		m.Kernel = optString(d.Config.Kernel)
 	}
@@ -487,7 +519,17 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 	secretEnv := map[string]bool{}
 	for _, s := range c.Secrets {
 		secretEnv[s.Env] = true
-		sm := secretModel{EnvName: types.StringValue(s.Env), AllowedHosts: types.ListNull(types.StringType)}
+		sm := secretModel{EnvName: types.StringValue(s.Env), AllowedHosts: types.ListNull(types.StringType),
+			Inject: types.ListNull(types.StringType)}
+		var places []string
+		for _, p := range s.Inject {
+			if p != "authorization" { // always allowed: not a setting
+				places = append(places, p)
+			}
+		}
+		if len(places) > 0 {
+			sm.Inject = stringList(places)
+		}
 		if len(s.Hosts) > 0 {
 			sm.AllowedHost = types.StringValue(s.Hosts[0])
 		}
@@ -515,7 +557,10 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		m.Env = types.MapValueMust(types.StringType, env)
 	}
 	for _, v := range c.Volumes {
-		vm := volumeModel{MountPath: types.StringValue(v.Guest)}
+		vm := volumeModel{MountPath: types.StringValue(v.Guest), Cache: optString(v.Cache)}
+		if v.CacheMs > 0 {
+			vm.CacheMs = types.Int64Value(v.CacheMs)
+		}
 		if v.ReadOnly {
 			vm.ReadOnly = types.BoolValue(true)
 		}
@@ -541,10 +586,18 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		m.Volume = append(m.Volume, vm)
 	}
 	n := c.Net
-	if len(n.Allow)+len(n.AllowCidr)+len(n.BlockCidr) > 0 || n.DenyAll || n.DNS != "" || n.Plugin != "" {
+	if len(n.Allow)+len(n.AllowCidr)+len(n.BlockCidr)+len(n.AllowHost) > 0 || n.DenyAll || n.DNS != "" || n.Plugin != "" {
 		m.Network = &networkModel{Allow: types.ListNull(types.StringType),
 			AllowCidr: types.ListNull(types.StringType), BlockCidr: types.ListNull(types.StringType),
+			AllowHost:  types.ListNull(types.Int64Type),
 			Nameserver: optString(n.DNS), Plugin: optString(n.Plugin)}
+		if len(n.AllowHost) > 0 {
+			ports := make([]attr.Value, len(n.AllowHost))
+			for i, p := range n.AllowHost {
+				ports[i] = types.Int64Value(p)
+			}
+			m.Network.AllowHost = types.ListValueMust(types.Int64Type, ports)
+		}
 		if len(n.Allow) > 0 {
 			m.Network.Allow = stringList(n.Allow)
 		}

@@ -301,6 +301,7 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 			"tls_upstream_ca": !m.TLSUpstreamCA.IsNull(), "volume": len(m.Volume) > 0,
 			"secret": len(m.Secret) > 0, "network": m.Network != nil,
 			"plugin": len(m.Plugin) > 0, "plugin_process": !m.PluginProcess.IsNull(),
+			"disk_size": !m.DiskSize.IsNull() && !m.DiskSize.IsUnknown(),
 		} {
 			if set {
 				bad = append(bad, attr)
@@ -368,6 +369,14 @@ func validateVolume(i int, v volumeModel, diags *diag.Diagnostics) {
 	if !v.Size.IsNull() && b != "memory" && b != "overlay" {
 		diags.AddAttributeError(p.AtName("size"), "size is for memory and overlay volumes",
 			"Only RAM-backed volumes take a size; a named volume's is the microsandbox_volume's.")
+	}
+	if c := v.Cache.ValueString(); c != "" && c != "never" && c != "auto" && c != "always" {
+		diags.AddAttributeError(p.AtName("cache"), "Unknown cache mode",
+			fmt.Sprintf("%q is none of never, auto and always.", c))
+	}
+	if ms := v.CacheMs.ValueInt64(); ms < 0 || ms > 86400000 {
+		diags.AddAttributeError(p.AtName("cache_timeout_ms"), "cache_timeout_ms out of range",
+			fmt.Sprintf("%d ms: give 0 to 86400000 (a day).", ms))
 	}
 	if (!v.Arg.IsNull() || !v.Dir.IsNull()) && b != "plugin" {
 		diags.AddAttributeError(p, "arg and dir are for plugin volumes", "Drop them, or use backend = \"plugin\".")

@@ -83,6 +83,9 @@ func sandboxSchema() schema.Schema {
 				Description: "Virtual CPUs (msb run --cpus; default 1)." + replaces},
 			"memory": schema.Int64Attribute{Optional: true, Computed: true, PlanModifiers: keepReplaceInt(),
 				Description: "Guest memory in MiB (msb run --memory; default 512)." + replaces},
+			"disk_size": schema.Int64Attribute{Optional: true, Computed: true, PlanModifiers: keepReplaceInt(),
+				Description: "The writable disk in MiB (msb run --disk-size; 64 to 1048576, " +
+					"default 4096; sparse: only what the guest writes takes host disk)." + replaces},
 			"env": schema.MapAttribute{ElementType: types.StringType, Optional: true,
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 				Description: "Environment of every command (msb run -e); with `from_snapshot`, " +
@@ -159,6 +162,15 @@ func sandboxSchema() schema.Schema {
 						Description: "Read-only, enforced by the host."},
 					"direct_io": schema.BoolAttribute{Optional: true,
 						Description: "Bypass the guest's page cache."},
+					"cache": schema.StringAttribute{Optional: true,
+						Description: "What the guest's kernel may cache of it (-v ...:cache=, " +
+							"docs/filesystems.md): `never`, `auto` (names and attributes for a " +
+							"second, data until an open or a changed mtime) or `always` (names " +
+							"and attributes for a day, data across opens). Default: data until " +
+							"the next open, names and attributes not at all."},
+					"cache_timeout_ms": schema.Int64Attribute{Optional: true,
+						Description: "How long the guest may keep names and attributes, in ms " +
+							"(-v ...:timeout=; at most 86400000), instead of `cache`'s own."},
 				}},
 			},
 			"secret": schema.ListNestedBlock{
@@ -188,6 +200,10 @@ func sandboxSchema() schema.Schema {
 					"value_file": schema.StringAttribute{Optional: true,
 						Description: "A file holding the value, read at every start " +
 							"(--secret-env NAME=@file:PATH:HOSTS)."},
+					"inject": schema.ListAttribute{ElementType: types.StringType, Optional: true,
+						Description: "Where in a request to its hosts the value may go besides " +
+							"the Authorization header (msb run --secret-inject): `header:NAME`, " +
+							"`path`, `query`, `body`. A placeholder anywhere else is a violation."},
 					"placeholder": schema.StringAttribute{Computed: true,
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 						Description:   "What the guest's variable holds (msb_placeholder_...)."},
@@ -201,6 +217,10 @@ func sandboxSchema() schema.Schema {
 					"allow_cidr": strList("Ranges opened, even default-denied ones " +
 						"(--net-allow-cidr)."),
 					"block_cidr": strList("Ranges closed (--net-block-cidr)."),
+					"allow_host": schema.ListAttribute{ElementType: types.Int64Type, Optional: true,
+						PlanModifiers: replaceList(),
+						Description: "TCP ports of the host's loopback the guest may reach at the " +
+							"gateway (10.0.2.2, host.msb.internal; --net-allow-host): `[11434]`." + replaces},
 					"deny_all": schema.BoolAttribute{Optional: true,
 						PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 						Description: "Nothing leaves but what allow and allow_cidr open " +
