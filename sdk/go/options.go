@@ -52,6 +52,8 @@ type sandboxConfig struct {
 	sync                  bool
 	refused               []error // forms not served (yet): first one wins
 	plugins               []pluginSpec
+	pluginTimeout         time.Duration
+	pluginRestarts        *uint
 }
 
 // pluginSpec is one plugin of the chain, in order: a built-in (name and
@@ -505,6 +507,19 @@ func Plugin(p any) Option {
 					"speaks the hook protocol, docs/plugins.md)", p)))
 		}
 	})
+}
+
+// PluginTimeout is each hook call's deadline (msb run --plugin-timeout;
+// default 1 s): a call a plugin does not answer in time is refused.
+func PluginTimeout(d time.Duration) Option {
+	return option("PluginTimeout", func(c *sandboxConfig) { c.pluginTimeout = d })
+}
+
+// PluginRestarts is how often a plugin process that exits is started
+// again (msb run --plugin-restarts; default 3, 0 never); then its hooks
+// refuse.
+func PluginRestarts(n uint) Option {
+	return option("PluginRestarts", func(c *sandboxConfig) { c.pluginRestarts = &n })
 }
 
 // PluginProcess runs @command (with /bin/sh -c, in this program's

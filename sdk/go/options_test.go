@@ -94,3 +94,58 @@ func TestDiskInjectHostPortAndCache(t *testing.T) {
 		t.Fatalf("the host's port from the guest: %v %q %q", err, res.Stdout, res.Stderr)
 	}
 }
+
+// pluginOnce is a plugin process (the hook protocol, docs/plugins.md)
+// that answers its first call after @delay seconds, allowing it, and
+// exits after @calls calls.
+func pluginOnce(delay string, calls int) string {
+	return fmt.Sprintf(`python3 -c '
+import json, socket, struct, time
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+n = 0
+while n < %d:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": "once", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        time.sleep(%s)
+        send({"type": "reply", "id": m["id"], "verdict": "allow"})
+        n += 1
+'`, calls, delay)
+}
+
+// PluginRestarts(0): a plugin process that exits is not started again,
+// and its hooks refuse; PluginTimeout: a call answered later is refused.
+func TestPluginRestartsAndTimeout(t *testing.T) {
+	ctx := testCtx(t)
+	sb, err := msb.NewSandboxContext(ctx, unique("restarts"),
+		msb.PluginProcess(pluginOnce("0", 1)), msb.PluginRestarts(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if _, err := sb.Exec(ctx, "true", msb.Check()); err != nil {
+		t.Fatalf("the first exec: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // the plugin exits
+	if _, err := sb.Exec(ctx, "true"); !errors.Is(err, msb.ErrPolicyRefused) {
+		t.Fatalf("an exec after the plugin exited, with no restarts: %v", err)
+	}
+	sb.Close()
+
+	slow, err := msb.NewSandboxContext(ctx, unique("timeout"),
+		msb.PluginProcess(pluginOnce("0.6", 100)), msb.PluginTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Exec(ctx, "true"); !errors.Is(err, msb.ErrPolicyRefused) {
+		t.Fatalf("an exec whose hook answers after the timeout: %v", err)
+	}
+}

@@ -86,6 +86,12 @@ func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr
 	}
 	p := C.msb_plugins_new()
 	defer C.msb_plugins_free(p)
+	if cfg.pluginTimeout > 0 {
+		C.msb_plugins_set_timeout(p, C.uint(max(cfg.pluginTimeout.Milliseconds(), 1)))
+	}
+	if cfg.pluginRestarts != nil {
+		C.msb_plugins_set_restarts(p, C.uint(*cfg.pluginRestarts))
+	}
 	for _, pl := range cfg.plugins {
 		var r C.int
 		if pl.command != "" {

@@ -44,6 +44,8 @@ resource "microsandbox_plugin" "deny" {
 
 resource "microsandbox_sandbox" "guarded" {
   name = "guarded"
+  plugin_timeout_ms = 5000
+  plugin_restarts   = 1
   plugin {
     name = microsandbox_plugin.deny.name
   }

@@ -257,6 +257,13 @@ func TestUnitValidate(t *testing.T) {
 				"value_env": str("V"), "value_file": str("/f")})}, "one source"},
 		{"a secret without a host", map[string]tftypes.Value{"name": name,
 			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K")})}, "needs its host"},
+		{"a plugin timeout of 0", map[string]tftypes.Value{"name": name, "plugin_timeout_ms": num(0)},
+			"plugin_timeout_ms out of range"},
+		{"an unknown cache mode", map[string]tftypes.Value{"name": name,
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/d"), "backend": str("memory"),
+				"cache": str("sometimes")})}, "Unknown cache mode"},
+		{"a restore with a disk size", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
+			"disk_size": num(1024)}, "not disk_size"},
 		{"a bad violation action", map[string]tftypes.Value{"name": name, "on_secret_violation": str("drop")},
 			"none of block, log and allow"},
 	} {

@@ -41,6 +41,8 @@ type sandboxModel struct {
 	TLSUpstreamCA     types.List    `tfsdk:"tls_upstream_ca"`
 	Running           types.Bool    `tfsdk:"running"`
 	PluginProcess     types.List    `tfsdk:"plugin_process"`
+	PluginTimeoutMs   types.Int64   `tfsdk:"plugin_timeout_ms"`
+	PluginRestarts    types.Int64   `tfsdk:"plugin_restarts"`
 	SpawnedBy         types.String  `tfsdk:"spawned_by"`
 	Volume            []volumeModel `tfsdk:"volume"`
 	Secret            []secretModel `tfsdk:"secret"`
@@ -234,6 +236,12 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 	}
 	for _, c := range listStrings(ctx, m.PluginProcess, diags) {
 		opts = append(opts, msb.PluginProcess(c))
+	}
+	if v := m.PluginTimeoutMs.ValueInt64(); v > 0 {
+		opts = append(opts, msb.PluginTimeout(time.Duration(v)*time.Millisecond))
+	}
+	if !m.PluginRestarts.IsNull() && !m.PluginRestarts.IsUnknown() {
+		opts = append(opts, msb.PluginRestarts(uint(m.PluginRestarts.ValueInt64())))
 	}
 	for i, s := range m.Secret {
 		hosts := secretHosts(ctx, s, diags)

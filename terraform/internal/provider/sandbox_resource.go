@@ -301,7 +301,8 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 			"tls_upstream_ca": !m.TLSUpstreamCA.IsNull(), "volume": len(m.Volume) > 0,
 			"secret": len(m.Secret) > 0, "network": m.Network != nil,
 			"plugin": len(m.Plugin) > 0, "plugin_process": !m.PluginProcess.IsNull(),
-			"disk_size": !m.DiskSize.IsNull() && !m.DiskSize.IsUnknown(),
+			"disk_size":         !m.DiskSize.IsNull() && !m.DiskSize.IsUnknown(),
+			"plugin_timeout_ms": !m.PluginTimeoutMs.IsNull(), "plugin_restarts": !m.PluginRestarts.IsNull(),
 		} {
 			if set {
 				bad = append(bad, attr)
@@ -335,6 +336,14 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 				"Say where the value may be sent: allowed_host = \"api.example.com\" (or "+
 					"allowed_hosts); it is swapped in nowhere else.")
 		}
+	}
+	if v := m.PluginTimeoutMs.ValueInt64(); !m.PluginTimeoutMs.IsNull() && (v < 1 || v > 600000) {
+		diags.AddAttributeError(path.Root("plugin_timeout_ms"), "plugin_timeout_ms out of range",
+			fmt.Sprintf("%d: give 1 to 600000 ms.", v))
+	}
+	if v := m.PluginRestarts.ValueInt64(); v < 0 || v > 600000 {
+		diags.AddAttributeError(path.Root("plugin_restarts"), "plugin_restarts out of range",
+			fmt.Sprintf("%d: give 0 to 600000.", v))
 	}
 	if v := m.OnSecretViolation.ValueString(); v != "" && v != "block" && v != "log" && v != "allow" {
 		diags.AddAttributeError(path.Root("on_secret_violation"), "Unknown on_secret_violation",

@@ -127,6 +127,14 @@ func sandboxSchema() schema.Schema {
 					"outside Terraform reads back false, so the next plan starts it. A " +
 					"sandbox with a secret given by `value` cannot start again (the value " +
 					"is kept nowhere): starting it replaces it."},
+			"plugin_timeout_ms": schema.Int64Attribute{Optional: true,
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				Description: "Each hook call's deadline in ms (msb run --plugin-timeout; default " +
+					"1000): a call a plugin does not answer in time is refused." + replaces},
+			"plugin_restarts": schema.Int64Attribute{Optional: true,
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				Description: "How often a plugin process that exits is started again (msb run " +
+					"--plugin-restarts; default 3, 0 never); then its hooks refuse." + replaces},
 			"plugin_process": strList("Commands run as plugins (msb run --plugin-process): each " +
 				"with /bin/sh -c in Terraform's working directory, speaking the hook protocol " +
 				"on descriptor 3 (docs/plugins.md), restarted when it exits; asked after the " +
