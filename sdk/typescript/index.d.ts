@@ -16,17 +16,118 @@ export interface DnsQuery {
   type: string;
 }
 
-/** A DNS hook's verdict: go on as the policy decided, or NXDOMAIN. */
-export type DnsAction = 'allow' | 'deny';
-export declare const DnsAction: { readonly ALLOW: 'allow'; readonly DENY: 'deny' };
+/** A DNS hook's verdict: go on as the policy decided, NXDOMAIN, or an
+ * answer of these addresses (DnsAction.answer([...])). */
+export type DnsAction = 'allow' | 'deny' | { action: 'answer'; addrs: string[] };
+export declare const DnsAction: {
+  readonly ALLOW: 'allow';
+  readonly DENY: 'deny';
+  answer(addrs: Iterable<string>): { action: 'answer'; addrs: string[] };
+};
 
-/** A guest's HTTP request, as an HTTP hook sees it. */
+/** A guest's HTTP request, as an HTTP hook sees it (inside intercepted
+ * TLS too). Headers by lowercase name. */
 export interface HttpRequest {
   method: string;
   host: string;
   path: string;
   headers: Record<string, string[]>;
+  /** Its body, de-chunked (empty when streamed: over 8 MiB). */
   body: Buffer;
+  /** Seen inside intercepted TLS. */
+  tls?: boolean;
+  /** A body over 8 MiB: its size (-1 if unknown), not given. */
+  bodyStreamed?: number;
+}
+
+/** A new connection of the guest, as a connect hook sees it. */
+export interface ConnectRequest {
+  proto: 'tcp' | 'udp' | 'icmp';
+  ip: string;
+  /** 0 for an ICMP echo. */
+  port: number;
+}
+
+/** A command about to run in the sandbox, as an exec hook sees it. */
+export interface ExecCall {
+  argv: string[];
+  /** The exec's own KEY=VALUEs (not the sandbox's defaults). */
+  env: string[];
+  cwd?: string;
+  user?: string;
+  tty: boolean;
+}
+
+/** An exec hook's verdict. */
+export type ExecAction =
+  | 'allow'
+  | { action: 'deny'; reason: string }
+  | { action: 'rewrite'; argv?: string[]; env?: string[] };
+export declare const ExecAction: {
+  readonly ALLOW: 'allow';
+  /** The caller gets PolicyRefusedError ("exec denied by plugin js-sdk: REASON"). */
+  deny(reason: string): { action: 'deny'; reason: string };
+  /** Run it with this argv and/or these KEY=VALUEs instead. */
+  rewrite(r: { argv?: string[]; env?: string[] }): { action: 'rewrite'; argv?: string[]; env?: string[] };
+};
+
+/** A command that ended, as onExecExit sees it. */
+export interface ExecExit {
+  argv: string[];
+  exitCode: number;
+  signal: number;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+/** A lifecycle event of the sandbox, as onLifecycle sees it. */
+export interface LifecycleEvent {
+  /** "start", "restore", "snapshot", "stop" */
+  event: string;
+  sandbox: string;
+  bootMs?: number;
+  snapshot?: string;
+  full?: boolean;
+  error?: string;
+}
+
+/** The audit-log built-in plugin: one JSON line per lifecycle event,
+ * exec, DNS query, connection, HTTP request and hooked file operation,
+ * in DIR/NAME.jsonl (default DIR: the sandbox's own audit directory). */
+export declare class AuditLog {
+  constructor(dir?: string, options?: { fs?: string | string[] });
+  readonly name: 'audit-log';
+}
+
+/** The rate-limiter built-in plugin: execs and new connections a second
+ * (default 100 each); beyond, they are refused. */
+export declare class RateLimiter {
+  constructor(options?: { maxExecPerSec?: number; maxConnectPerSec?: number });
+  readonly name: 'rate-limiter';
+}
+
+/** A hook call's fields (docs/plugins.md), `body` decoded for http_request. */
+export type HookCall = Record<string, any> & { hook: string; body?: Buffer };
+/** A reply's fields: a verdict and what goes with it. */
+export type HookReply = { verdict: 'allow' | 'deny' | 'answer' | 'modify'; [k: string]: unknown };
+
+/** A plugin in JS, for a --plugin-process command (the hook protocol of
+ * docs/plugins.md): `new Plugin("dlp").on("http_request", (c) => ...).run()`. */
+export declare class Plugin {
+  constructor(name: string, options?: { fsOps?: string[] });
+  readonly name: string;
+  /** @fn answers @hook: undefined allows; or a Plugin.deny(...), ... */
+  on(hook: 'lifecycle' | 'exec_before' | 'exec_after' | 'dns' | 'connect' | 'http_request' | 'fs',
+    fn: (call: HookCall) => HookReply | string | void | Promise<HookReply | string | void>,
+    options?: { fsOps?: string[] }): this;
+  /** Serve the channel of a --plugin-process command (descriptor 3,
+   * $MSB_PLUGIN_FD) until the sandbox stops. */
+  run(fd?: number): Promise<void>;
+  static allow(): HookReply;
+  static deny(reason?: string, errno?: number): HookReply;
+  static answer(addrs: Iterable<string>): HookReply;
+  static modify(body: Buffer | Uint8Array | string): HookReply;
+  static rewrite(r: { argv?: string[]; env?: string[] }): HookReply;
 }
 
 /** An HTTP hook's verdict: forward(req) or block(reason). */
@@ -64,12 +165,16 @@ export interface NetworkOptions {
   /** TCP ports of the host's loopback the guest may reach as
    * host.msb.internal:PORT. */
   allowHost?: (number | string)[];
-  /** A DNS hook in JS: not supported yet (NotSupportedError at create;
-   * use `plugin`). */
-  onDns?: (q: DnsQuery) => DnsAction;
-  /** An HTTP hook in JS: not supported yet (NotSupportedError at create;
-   * use `plugin`). */
-  onHttp?: (req: HttpRequest) => HttpAction;
+  /** Called (in this program) for each DNS query the policy let
+   * through: docs/plugins.md's dns hook. Within the hooks' deadline
+   * (pluginTimeout, 1 s), or the query is refused. */
+  onDns?: (q: DnsQuery) => DnsAction | void | Promise<DnsAction | void>;
+  /** Called for each new connection the policy let through: "allow" or "deny". */
+  onConnect?: (c: ConnectRequest) => 'allow' | 'deny' | void | Promise<'allow' | 'deny' | void>;
+  /** Called for each HTTP request (HTTPS too, intercepted): forward(req)
+   * (with req.body changed: the new body goes) or block(reason) (the
+   * guest gets 403). */
+  onHttp?: (req: HttpRequest) => HttpAction | void | Promise<HttpAction | void>;
 }
 
 /** A host directory passed through. */
@@ -201,10 +306,21 @@ export interface SandboxOptions {
   /** It pushes itself (to the remote, or where it last synced) whenever
    * stop() stops it (msb run --sync). */
   sync?: boolean;
-  /** In-process plugins: not supported yet (NotSupportedError). */
-  plugins?: unknown[];
-  /** Out-of-process plugins: not supported yet (NotSupportedError). */
+  /** Built-in plugins, in order: new AuditLog(dir), new RateLimiter({ maxExecPerSec }). */
+  plugins?: (AuditLog | RateLimiter)[];
+  /** Plugin processes: commands the sandbox's supervisor runs and
+   * restarts, speaking the hook protocol on descriptor 3 (docs/plugins.md). */
   pluginProcesses?: string[];
+  /** Each hook call's deadline in ms (default 1000): a call that misses
+   * it is denied. */
+  pluginTimeout?: number;
+  /** Called (in this program) before each command runs: ExecAction.ALLOW
+   * (or nothing), ExecAction.deny(reason), ExecAction.rewrite({ argv, env }). */
+  onExec?: (cmd: ExecCall) => ExecAction | void | Promise<ExecAction | void>;
+  /** Told each command's end. */
+  onExecExit?: (ev: ExecExit) => void | Promise<void>;
+  /** Told the sandbox's starts, stops, snapshots and restores. */
+  onLifecycle?: (ev: LifecycleEvent) => void | Promise<void>;
   /** Stops waiting for the boot; the sandbox is then removed once booted. */
   signal?: AbortSignal;
 }

@@ -8,9 +8,9 @@
 //
 // becomes the plain object native/config.c copies into libmsb's
 // msb_sandbox_config. Nothing is decided here: libmsb checks every value
-// and says what is wrong. Forms libmsb does not serve yet (hooks and
-// filesystems written in JS, plugins) are refused with NotSupportedError
-// naming what to use meanwhile.
+// and says what is wrong. Hooks written in JS and plugins are
+// lib/hooks.js's; a filesystem written in JS is refused with
+// NotSupportedError naming what to use meanwhile.
 'use strict';
 
 const native = require('./native');
@@ -176,8 +176,13 @@ function secretOf(env, spec) {
 
 // ---- network ---------------------------------------------------------------
 
-/** What a DNS hook answers. */
-const DnsAction = Object.freeze({ ALLOW: 'allow', DENY: 'deny' });
+/** What a DNS hook answers: ALLOW, DENY (NXDOMAIN), or answer(addrs)
+ * (the guest gets these addresses, of the asked type's family). */
+const DnsAction = Object.freeze({
+  ALLOW: 'allow',
+  DENY: 'deny',
+  answer: (addrs) => ({ action: 'answer', addrs: [...addrs].map(String) }),
+});
 
 /** An HTTP hook's verdict: forward the request (as it is, or changed). */
 function forward(req) {
@@ -190,7 +195,7 @@ function block(reason) {
 }
 
 const NET_KEYS = new Set(['allow', 'allowCidr', 'blockCidr', 'denyAll', 'dns', 'ports',
-  'plugin', 'allowHost', 'onDns', 'onHttp']);
+  'plugin', 'allowHost', 'onDns', 'onConnect', 'onHttp']);
 
 function portOf(p) {
   if (typeof p === 'string') return p;
@@ -209,14 +214,6 @@ function netOf(n, ports) {
   n = n || {};
   for (const k of Object.keys(n)) {
     if (!NET_KEYS.has(k)) throw new InvalidArgumentError(`unknown network option '${k}' (one of ${[...NET_KEYS].join(', ')})`);
-  }
-  for (const hook of ['onDns', 'onHttp']) {
-    if (n[hook] != null) {
-      throw new NotSupportedError(
-        `network hooks written in JS (${hook}) are not supported yet: they would run in the ` +
-        "sandbox's supervisor, not in this program; write the hook in C against " +
-        "include/msb_net_plugin.h and load it with network: { plugin: './hooks.so' }");
-    }
   }
   const all = [...(n.ports || []), ...(ports || [])];
   return {
@@ -246,7 +243,8 @@ function mib(v, what) {
 const CREATE_KEYS = new Set(['image', 'cpus', 'memory', 'disk', 'env', 'workdir', 'user',
   'volumes', 'network', 'ports', 'secrets', 'onSecretViolation', 'tlsBypass', 'tlsUpstreamCa',
   'tlsUpstreamCaFile', 'kernel', 'bootTimeout', 'command', 'entrypoint', 'imageCommand',
-  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'signal']);
+  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'pluginTimeout', 'onExec', 'onExecExit',
+  'onLifecycle', 'signal']);
 
 function checkKeys(o, allowed, what) {
   for (const k of Object.keys(o)) {
@@ -256,20 +254,12 @@ function checkKeys(o, allowed, what) {
 
 /**
  * sandboxConfig() - @name and @o (SandboxOptions) as native/config.c
- * takes them; throws for what cannot be (a hook in JS, a bad shape).
+ * takes them; throws for what cannot be (a filesystem in JS, a bad
+ * shape). Plugins and hooks are lib/hooks.js's (pluginsOf).
  */
 function sandboxConfig(name, o = {}) {
   if (typeof name !== 'string') throw new InvalidArgumentError('a sandbox needs a name (a string)');
   checkKeys(o, CREATE_KEYS, 'sandbox');
-  if (o.plugins && o.plugins.length) {
-    throw new NotSupportedError(
-      'plugins (plugins: [...]) are not supported yet; network hooks load from C with ' +
-      "network: { plugin: './x.so' }, filesystems with PluginFs");
-  }
-  if (o.pluginProcesses && o.pluginProcesses.length) {
-    throw new NotSupportedError(
-      `plugin processes (pluginProcesses: ${JSON.stringify(o.pluginProcesses)}) are not supported yet`);
-  }
   const c = {
     name,
     image: o.image,

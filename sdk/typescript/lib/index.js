@@ -19,6 +19,8 @@ const proc = require('./process');
 const files = require('./files');
 const project = require('./project');
 const events = require('./events');
+const hooks = require('./hooks');
+const plugin = require('./plugin');
 const { splitCommand } = require('./shellwords');
 
 /** The state directory: $MSB_HOME or ~/.microsandbox. */
@@ -68,6 +70,10 @@ module.exports = {
   PassthroughFs: config.PassthroughFs,
   Secret: config.Secret,
   DnsAction: config.DnsAction,
+  ExecAction: hooks.ExecAction,
+  AuditLog: hooks.AuditLog,
+  RateLimiter: hooks.RateLimiter,
+  Plugin: plugin.Plugin,
   forward: config.forward,
   block: config.block,
   splitCommand,

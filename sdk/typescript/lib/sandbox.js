@@ -12,6 +12,46 @@ const { sandboxConfig, restoreConfig } = require('./config');
 const { startProcess, argvOf, envList } = require('./process');
 const { Files } = require('./files');
 const { EventStream, EventSubscription, emit } = require('./events');
+const { pluginsOf } = require('./hooks');
+const { HookServer } = require('./plugin');
+
+/** The hook servers of sandboxes made here (their JS hooks), by name:
+ * each lives until its sandbox's handle is closed or removed, or this
+ * process ends (its hooks' calls are then denied: fail closed). */
+const hookServers = new Map();
+
+function dropHooks(name) {
+  const s = hookServers.get(name);
+  if (s) {
+    hookServers.delete(name);
+    s.close();
+  }
+}
+
+/** createNative() - the create call, with its plugins and a hook server
+ * for its JS hooks listening first. */
+async function createNative(name, cfg, options) {
+  const plugins = pluginsOf(options);
+  if (!plugins) return native.sandboxCreate(cfg);
+  let server = null;
+  const spec = { builtins: plugins.builtins, processes: plugins.processes, sockets: [],
+    timeoutMs: plugins.timeoutMs };
+  if (plugins.hooks) {
+    server = await new HookServer(plugins.hooks).listen();
+    spec.sockets.push(server.path);
+  }
+  try {
+    const h = await native.sandboxCreate(cfg, spec);
+    if (server) {
+      dropHooks(name);
+      hookServers.set(name, server);
+    }
+    return h;
+  } catch (e) {
+    if (server) server.close();
+    throw e;
+  }
+}
 const {
   AlreadyInStateError, BootFailedError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
 } = require('./errors');
@@ -117,7 +157,7 @@ class Sandbox {
    */
   static async create(name, options = {}) {
     const cfg = sandboxConfig(name, options);
-    const h = await booting(native.sandboxCreate(cfg), options.signal, name, !options.keep);
+    const h = await booting(createNative(name, cfg, options), options.signal, name, !options.keep);
     const sb = new Sandbox(name, h, !options.keep);
     if (options.sync) {
       try {
@@ -247,6 +287,7 @@ class Sandbox {
     await native.sandboxRemove(this.name, true);
     this._closed = true;
     this._h = null;
+    dropHooks(this.name);
   }
 
   /** wait() - the detached command's exit status (`command`), or 0 once
@@ -277,6 +318,7 @@ class Sandbox {
       } catch (e) {
         if (!(e instanceof NotFoundError)) throw e;
       }
+      dropHooks(this.name);
     }
   }
 

@@ -39,6 +39,8 @@ struct job {
 	size_t len;
 	msb_file_opts fo;
 
+	msb_plugins *plugins; /* a create's chain (freed with the job) */
+
 	/* results */
 	msb_sandbox *out_sb; /* closed unless done() took it */
 	void *out;           /* free()d after done() unless it took it */
@@ -85,6 +87,7 @@ static void job_free(napi_env env, struct job *j)
 		napi_delete_async_work(env, j->work);
 	if (j->out_sb)
 		msb_sandbox_close(j->out_sb);
+	msb_plugins_free(j->plugins);
 	free(j->out);
 	arena_free(&j->a);
 	free(j);
@@ -322,18 +325,85 @@ static napi_value one_port(napi_env env, const void *p)
 
 static int run_create(struct job *j)
 {
+	if (j->plugins)
+		return msb_sandbox_create_with_plugins(&j->x.cfg, j->plugins,
+						       &j->out_sb, &j->err);
 	return msb_sandbox_create(&j->x.cfg, &j->out_sb, &j->err);
 }
 
-/* sandboxCreate(config): a handle once the guest is ready. */
+/* plugins_of() - @o ({ builtins: [{ name, options }], processes: [cmd],
+ * sockets: [path], timeoutMs }) as an msb_plugins, checked by libmsb. */
+static int plugins_of(napi_env env, napi_value o, struct arena *a,
+		      msb_plugins **out)
+{
+	static const char *const lists[] = { "builtins", "processes", "sockets" };
+	msb_error err = { 0 };
+	msb_plugins *p;
+	unsigned timeout;
+
+	*out = NULL;
+	if (is_absent(env, o))
+		return 0;
+	p = msb_plugins_new();
+	if (!p) {
+		throw_msb(env, -ENOMEM, "out of memory");
+		return -1;
+	}
+	for (size_t l = 0; l < 3; l++) {
+		napi_value list;
+		uint32_t n = 0;
+
+		if (get_prop(env, o, lists[l], &list) < 0)
+			goto fail;
+		if (list)
+			napi_get_array_length(env, list, &n);
+		for (uint32_t i = 0; i < n; i++) {
+			napi_value e;
+			const char *s = NULL, *opts = NULL;
+			int r;
+
+			napi_get_element(env, list, i, &e);
+			if (l == 0) {
+				if (prop_str(env, e, "name", a, &s) < 0 ||
+				    prop_str(env, e, "options", a, &opts) < 0)
+					goto fail;
+				r = msb_plugins_add(p, s ? s : "",
+						    opts && *opts ? opts : NULL,
+						    &err);
+			} else {
+				if (arg_str(env, e, a, lists[l], &s) < 0)
+					goto fail;
+				r = l == 1 ? msb_plugins_add_process(p, s ? s : "", &err) :
+					     msb_plugins_add_socket(p, s ? s : "", &err);
+			}
+			if (r < 0) {
+				napi_throw(env, make_error(env, err.code ? err.code : r,
+							   err.message));
+				goto fail;
+			}
+		}
+	}
+	if (prop_u32(env, o, "timeoutMs", &timeout) < 0)
+		goto fail;
+	if (timeout)
+		msb_plugins_set_timeout(p, timeout);
+	*out = p;
+	return 0;
+fail:
+	msb_plugins_free(p);
+	return -1;
+}
+
+/* sandboxCreate(config, plugins?): a handle once the guest is ready. */
 static napi_value js_sandbox_create(napi_env env, napi_callback_info info)
 {
-	ARGS(1);
+	ARGS(2);
 	struct job *j = job_new(env, run_create, done_sandbox);
 
 	if (!j)
 		return NULL;
-	if (config_sandbox(env, argv[0], &j->a, &j->x.cfg) < 0)
+	if (config_sandbox(env, argv[0], &j->a, &j->x.cfg) < 0 ||
+	    plugins_of(env, argc > 1 ? argv[1] : NULL, &j->a, &j->plugins) < 0)
 		return job_fail(env, j);
 	return job_start(env, j);
 }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as msb from 'microsandbox';
 import {
-  AlreadyExistsError, ClosedError, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
+  AlreadyExistsError, AuditLog, ClosedError, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
   MemFs, MicrosandboxError, NotFoundError, NotRunningError, NotSupportedError, Sandbox, Snapshot,
   NamedVolume, SandboxStoppedError, createVolume, getRemote, getVolume, listVolumes, pullImage,
   removeVolume, setRemote, type SandboxOptions,
@@ -68,10 +68,13 @@ test('bad input is refused before anything boots', LONG, async () => {
     ['ok-name', { tlsUpstreamCaFile: ['/nonexistent.pem'] }, NotFoundError, '/nonexistent.pem'],
     ['ok-name', { imag: 'x' } as unknown as SandboxOptions, InvalidArgumentError, "unknown sandbox option 'imag'"],
     ['ok-name', { network: { block_cidr: [] } } as unknown as SandboxOptions, InvalidArgumentError, 'block_cidr'],
-    // Forms of the seeds not served yet say so.
-    ['ok-name', { network: { onDns: () => 'allow' } }, NotSupportedError, 'msb_net_plugin.h'],
-    ['ok-name', { plugins: [{}] }, NotSupportedError, 'plugins'],
-    ['ok-name', { pluginProcesses: ['node ./plugins/monitor.js'] }, NotSupportedError, 'monitor.js'],
+    // Plugins and hooks of the wrong shape.
+    ['ok-name', { network: { onDns: 'allow' } } as unknown as SandboxOptions, InvalidArgumentError, 'network.onDns'],
+    ['ok-name', { onExec: 1 } as unknown as SandboxOptions, InvalidArgumentError, 'onExec'],
+    ['ok-name', { plugins: [{}] } as unknown as SandboxOptions, InvalidArgumentError, 'AuditLog'],
+    ['ok-name', { plugins: [new AuditLog('')] }, InvalidArgumentError, 'audit-log'],
+    ['ok-name', { pluginProcesses: 'node x.js' } as unknown as SandboxOptions, InvalidArgumentError, 'pluginProcesses'],
+    ['ok-name', { pluginTimeout: 0 }, InvalidArgumentError, 'pluginTimeout'],
   ];
   for (const [name, opts, cls, message] of cases) {
     await assert.rejects(Sandbox.create(name, opts), (e: unknown) => {

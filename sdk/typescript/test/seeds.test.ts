@@ -2,9 +2,9 @@
 // The seeds' TypeScript snippets (shared/seeds: the product's promise),
 // run as written, against the stand-ins for python:3.12 and node:20 from a
 // local registry. Where a snippet uses a form libmsb does not serve yet (a
-// hook or a filesystem written in JS, plugins, spawn), the snippet
-// as written must fail with NotSupportedError saying what to use, and the
-// rest of it is run without that one form.
+// filesystem written in JS, spawn), the snippet as written must fail with
+// NotSupportedError saying what to use, and the rest of it is run without
+// that one form.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  BusyError, FileSystemBackend, InvalidArgumentError, MemFs, NotFoundError, NotSupportedError,
-  Sandbox, Snapshot, block, forward, type RestoreOptions,
+  AuditLog, BusyError, FileSystemBackend, InvalidArgumentError, MemFs, NotFoundError, NotSupportedError,
+  PolicyRefusedError, RateLimiter, Sandbox, Snapshot, block, forward, type RestoreOptions,
 } from 'microsandbox';
 import { LONG, seedImages, seedLayouts } from './helpers';
 
@@ -62,27 +62,15 @@ test('secrets', LONG, async () => {
 
 test('network', LONG, async () => {
   await seedImages();
-  // As written: the hooks in JS are refused, clearly, and nothing is made.
-  await assert.rejects(async () => {
-    const sb = await Sandbox.create("worker", {
-      image: "node:20",
-      network: {
-        allow: ["api.openai.com", "*.stripe.com"],
-        onDns: (q) => { log(`dns: ${q.name}`); return "allow"; },
-        onHttp: (req) =>
-          containsPii(req.body) ? block("DLP: PII") : forward(req),
-        blockCidr: ["169.254.0.0/16", "10.0.0.0/8"],
-      }
-    });
-    await sb.close();
-  }, (e: unknown) => e instanceof NotSupportedError && /msb_net_plugin\.h/.test(e.message));
-  await assert.rejects(Sandbox.get('worker'), NotFoundError);
-
-  // The rest of it, served.
+  // As written: the hooks in JS run here, called by the sandbox's
+  // supervisor (test/hooks.test.ts has them refuse and rewrite).
   const sb = await Sandbox.create("worker", {
     image: "node:20",
     network: {
       allow: ["api.openai.com", "*.stripe.com"],
+      onDns: (q) => { log(`dns: ${q.name}`); return "allow"; },
+      onHttp: (req) =>
+        containsPii(req.body) ? block("DLP: PII") : forward(req),
       blockCidr: ["169.254.0.0/16", "10.0.0.0/8"],
     }
   });
@@ -94,6 +82,10 @@ test('network', LONG, async () => {
     assert.ok(!out.includes('dns=0') && !out.includes('nc=0'), `the policy let something through: ${out}`);
     const logText = fs.readFileSync(await sb.logPath(), 'utf8');
     assert.ok(logText.includes('evil.example') && logText.includes('10.1.2.3'));
+    // An allowed name reaches onDns (a refused one never does).
+    await sb.shell('nslookup -type=a api.openai.com 10.0.2.3; true');
+    assert.ok(logged.includes('dns: api.openai.com'), logged.join(', '));
+    assert.ok(!logged.includes('dns: evil.example'));
     const net = (await sb.inspect()).config.net;
     assert.deepEqual(net.allow, ['api.openai.com', '*.stripe.com']);
     assert.deepEqual(net.block_cidr, ['169.254.0.0/16', '10.0.0.0/8']);
@@ -248,16 +240,46 @@ test('sync', LONG, async () => {
   }
 });
 
-// The seeds' plugins, as the seed names them (not part of the SDK).
-class AuditLog { constructor(public dir: string) {} }
-class RateLimiter { constructor(public opts: { maxExecPerSec: number }) {} }
+// The seed's plugin processes, written from the hook protocol: monitor.js
+// with the SDK's Plugin, dlp.py with the standard library alone.
+const MONITOR_JS = `
+const { Plugin } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib'))});
+new Plugin('monitor').on('connect', () => undefined).run();
+`;
+const DLP_PY = `
+import json, os, socket, struct
+s = socket.socket(fileno=int(os.environ.get("MSB_PLUGIN_FD", "3")))
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: return None
+    n = struct.unpack(">I", h)[0]
+    return json.loads(s.recv(n, socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m is None: break
+    if m["type"] == "hello": send({"type": "hello", "name": "dlp", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        bad = "exfiltrate" in m.get("argv", [])
+        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow", "reason": "DLP"})
+`;
 
-test('plugins and spawn are refused, saying so', LONG, async () => {
-  await assert.rejects(async () => {
-    const sb = await Sandbox.create("app", {
+test('plugins as written; spawn is refused, saying so', LONG, async () => {
+  await seedImages();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-plugins-'));
+  fs.mkdirSync(path.join(dir, 'plugins'));
+  fs.writeFileSync(path.join(dir, 'plugins', 'monitor.js'), MONITOR_JS);
+  fs.writeFileSync(path.join(dir, 'plugins', 'dlp.py'), DLP_PY);
+  const audit = path.join(dir, 'audit');
+  const cwd = process.cwd();
+  process.chdir(dir); // the processes run where the create was made
+  let sb: Sandbox;
+  try {
+    sb = await Sandbox.create("app", {
       image: "python:3.12",
       plugins: [
-        new AuditLog("/var/log/audit"),
+        new AuditLog(audit),        // the seed's "/var/log/audit", here a directory of the test's
         new RateLimiter({ maxExecPerSec: 100 }),
       ],
       pluginProcesses: [
@@ -265,8 +287,19 @@ test('plugins and spawn are refused, saying so', LONG, async () => {
         "python ./plugins/dlp.py",
       ]
     });
+  } finally {
+    process.chdir(cwd);
+  }
+  try {
+    assert.equal((await sb.exec('echo fine')).stdout, 'fine\n');
+    await assert.rejects(sb.exec('echo exfiltrate'), (e: unknown) =>
+      e instanceof PolicyRefusedError && /plugin dlp: DLP/.test(e.message));
+    const lines = fs.readFileSync(path.join(audit, 'app.jsonl'), 'utf8');
+    assert.match(lines, /"fine"/);
+  } finally {
     await sb.close();
-  }, NotSupportedError);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 
   await assert.rejects(async () => {
     // Running inside a microsandbox

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hooks written in JS (docs/plugins.md), called in this process by the
+// sandbox's supervisor over the hook protocol, with a built-in and a
+// plugin process written with the SDK's Plugin, all on one sandbox of
+// the built-in image: DNS answered, denied and logged, HTTP blocked by a
+// DLP rule or its body rewritten, execs denied and rewritten, exits and
+// lifecycle told, connections refused by the plugin process.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  AuditLog, DnsAction, ExecAction, PolicyRefusedError, Sandbox, block, forward,
+  type ExecExit, type LifecycleEvent,
+} from 'microsandbox';
+import { LONG, unique } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-hooks-'));
+const dns: string[] = [];
+const execs: string[][] = [];
+const exits: ExecExit[] = [];
+const lifecycle: LifecycleEvent[] = [];
+const bodies: string[] = [];
+let sb: Sandbox;
+let server: http.Server;
+let port = 0;
+
+// A --plugin-process written with the SDK's Plugin: it refuses TCP to
+// port 7007 and writes down each connection it is asked about.
+const MONITOR = `
+const fs = require('node:fs');
+const { Plugin } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib'))});
+new Plugin('monitor-ts')
+  .on('connect', (c) => {
+    fs.appendFileSync(process.env.LOG, JSON.stringify(c) + '\\n');
+    return c.port === 7007 ? Plugin.deny('no 7007 from monitor-ts') : undefined;
+  })
+  .run();
+`;
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      bodies.push(body);
+      res.end(`accepted ${body}\n`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+  fs.writeFileSync(path.join(dir, 'monitor.js'), MONITOR);
+  sb = await Sandbox.create(unique('hooks'), {
+    network: {
+      allowHost: [port],
+      onDns: (q) => {
+        dns.push(`${q.name} ${q.type}`);
+        if (q.name === 'blocked.test') return DnsAction.DENY;
+        if (q.name === 'plugin.test') return DnsAction.answer(['192.0.2.55']);
+        return DnsAction.ALLOW;
+      },
+      onHttp: async (req) => {
+        const body = req.body.toString();
+        if (/\b\d{3}-\d{2}-\d{4}\b/.test(body)) return block('DLP: PII');
+        if (body.includes('secret=')) return forward({ ...req, body: Buffer.from('secret=[redacted]') });
+        return forward(req);
+      },
+    },
+    onExec: (cmd) => {
+      execs.push(cmd.argv);
+      if (cmd.argv[0] === 'forbidden') return ExecAction.deny('not on this sandbox');
+      if (cmd.argv[0] === 'boom') throw new Error('a bug in the hook');
+      if (cmd.argv[0] === 'greet') return ExecAction.rewrite({ argv: ['echo', 'rewritten', ...cmd.argv.slice(1)] });
+      return ExecAction.ALLOW;
+    },
+    onExecExit: (ev) => { exits.push(ev); },
+    onLifecycle: (ev) => { lifecycle.push(ev); },
+    plugins: [new AuditLog(path.join(dir, 'audit'))],
+    pluginProcesses: [`LOG=${path.join(dir, 'monitor.jsonl')} node ${path.join(dir, 'monitor.js')}`],
+  });
+});
+
+after(async () => {
+  await sb?.close();
+  server?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function eventually(check: () => void, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return check();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+test('exec: denied, rewritten, allowed; exits and lifecycle told', LONG, async () => {
+  await assert.rejects(sb.exec('forbidden now'), (e: unknown) =>
+    e instanceof PolicyRefusedError && /exec denied by plugin js-sdk: not on this sandbox/.test(e.message));
+  assert.equal((await sb.exec('greet you')).stdout, 'rewritten you\n');
+  const r = await sb.shell('exit 3');
+  assert.equal(r.exitCode, 3);
+  assert.ok(execs.some((a) => a[0] === 'forbidden') && execs.some((a) => a[0] === 'greet'));
+  await eventually(() => assert.ok(exits.some((e) => e.argv.join(' ') === 'sh -c exit 3' && e.exitCode === 3),
+    JSON.stringify(exits)));
+  // The rewritten command is what ran.
+  assert.ok(exits.some((e) => e.argv[0] === 'echo' && e.argv[1] === 'rewritten'));
+  assert.ok(lifecycle.some((e) => e.event === 'start' && e.sandbox === sb.name), JSON.stringify(lifecycle));
+  // The built-in audit-log saw the same, in its file.
+  const audit = path.join(dir, 'audit', `${sb.name}.jsonl`);
+  await eventually(() => assert.match(fs.readFileSync(audit, 'utf8'), /"greet"/));
+});
+
+test('dns: answered, denied, allowed, each seen here', LONG, async () => {
+  const r = await sb.shell('nslookup plugin.test 10.0.2.3; nslookup blocked.test 10.0.2.3; echo done');
+  const out = r.stdout + r.stderr;
+  assert.match(out, /192\.0\.2\.55/);
+  assert.match(out, /NXDOMAIN|can't find|server can't/i);
+  assert.ok(dns.includes('plugin.test A') && dns.some((d) => d.startsWith('blocked.test')), dns.join(', '));
+});
+
+test('http: a DLP rule blocks, a body is rewritten, the rest goes through', LONG, async () => {
+  const url = `http://10.0.2.2:${port}/submit`;
+  const ok = await sb.shell(`wget -q -O- --post-data 'name=ann' ${url}`);
+  assert.equal(ok.stdout, 'accepted name=ann\n');
+  const pii = await sb.shell(`wget -q -O- --post-data 'ssn=123-45-6789' ${url}`);
+  assert.notEqual(pii.exitCode, 0);
+  assert.ok(!bodies.some((b) => b.includes('123-45-6789')), 'the PII reached the server');
+  const changed = await sb.shell(`wget -q -O- --post-data 'secret=hunter2' ${url}`);
+  assert.equal(changed.stdout, 'accepted secret=[redacted]\n');
+  assert.match(fs.readFileSync(await sb.logPath(), 'utf8'), /plugin js-sdk: DLP: PII/);
+});
+
+test('connect: a plugin process written with the SDK refuses a port', LONG, async () => {
+  const r = await sb.shell('echo | nc -w 2 1.1.1.1 7007; echo nc=$?');
+  assert.match(r.stdout, /nc=1/);
+  await eventually(() => {
+    const seen = fs.readFileSync(path.join(dir, 'monitor.jsonl'), 'utf8');
+    assert.match(seen, /"port":7007/);
+  });
+  assert.match(fs.readFileSync(await sb.logPath(), 'utf8'), /plugin monitor-ts: no 7007 from monitor-ts/);
+});
+
+test('a hook that throws refuses its call (fail closed), and says so', LONG, async () => {
+  const warned: string[] = [];
+  const onWarning = (w: Error) => warned.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    await assert.rejects(sb.exec('boom'), (e: unknown) =>
+      e instanceof PolicyRefusedError && /plugin error: a bug in the hook/.test(e.message));
+    await eventually(() => assert.ok(warned.some((m) => m.includes('a bug in the hook')), warned.join('; ')));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  // The channel goes on: the next command runs.
+  assert.equal((await sb.exec('echo still')).stdout, 'still\n');
+});
