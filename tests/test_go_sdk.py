@@ -27,25 +27,30 @@ def go_binary():
 GO = go_binary()
 
 
-def go_env():
-    """The environment Go modules that bind libmsb build and test in: this
-    build's libmsb, offline, and no $MSB_HOME (the tests make their own).
-    Go's build cache does not see a changed C header ('go help cache'): a
+def cgo_cflags():
+    """CGO_CFLAGS that name this build's headers by their digest. Go's
+    build cache does not see a changed C header ('go help cache'): a
     package compiled against an older include/msb.h would be reused, its
     structs laid out as they were (a grown msb_volume read as garbage). The
-    digest of this build's headers goes into CGO_CFLAGS, which the cache
-    does key on, so a changed header recompiles what uses it."""
-    inc = os.path.join(BUILD, "include")
+    cache does key on CGO_CFLAGS, so a changed header recompiles what
+    uses it."""
     h = hashlib.sha256()
-    for root, dirs, files in os.walk(inc):
+    for root, dirs, files in os.walk(os.path.join(BUILD, "include")):
         dirs.sort()
         for name in sorted(files):
             with open(os.path.join(root, name), "rb") as f:
                 h.update(name.encode() + b"\0" + f.read())
+    return f"-g -O2 -DMSB_HEADERS_SHA256_{h.hexdigest()[:16]}"
+
+
+def go_env():
+    """The environment Go modules that bind libmsb build and test in: this
+    build's libmsb (cgo_cflags()), offline, and no $MSB_HOME (the tests
+    make their own)."""
     env = dict(os.environ,
                PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
                GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1",
-               CGO_CFLAGS=f"-g -O2 -DMSB_HEADERS_SHA256_{h.hexdigest()[:16]}")
+               CGO_CFLAGS=cgo_cflags())
     env.pop("MSB_HOME", None)
     return env
 

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, ROOT
+from test_go_sdk import cgo_cflags
 
 
 def go_binary():
@@ -27,7 +28,8 @@ GO = go_binary()
 @pytest.mark.skipif(not GO, reason="no Go toolchain (Go >= 1.22) on this host")
 def test_shim_go_tests():
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(BUILD, "lib", "pkgconfig"),
-               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1")
+               GOPROXY="off", GOFLAGS="-mod=readonly", CGO_ENABLED="1",
+               CGO_CFLAGS=cgo_cflags())
     p = subprocess.run([GO, "test", "-count=1", "-v", "./..."], cwd=os.path.join(ROOT, "shim"),
                        capture_output=True, text=True, env=env, timeout=900)
     out = p.stdout + p.stderr
