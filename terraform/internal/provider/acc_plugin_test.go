@@ -86,6 +86,8 @@ resource "microsandbox_sandbox" "guarded" {
 			},
 			{ResourceName: "microsandbox_plugin.deny", ImportState: true, ImportStateId: "tf-deny",
 				ImportStateVerify: true},
+			{ResourceName: "microsandbox_sandbox.guarded", ImportState: true, ImportStateId: "guarded",
+				ImportStateVerify: true},
 		},
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := msb.InspectPlugin(ctx, "tf-deny"); !errors.Is(err, msb.ErrNotFound) {

@@ -337,6 +337,10 @@ func TestAccSeedPlugins(t *testing.T) {
 				}
 				return nil
 			},
+		}, {
+			// An import reads the plugin chain back.
+			ResourceName: "microsandbox_sandbox.app", ImportState: true, ImportStateId: "app",
+			ImportStateVerify: true,
 		}},
 	})
 }

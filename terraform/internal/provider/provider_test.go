@@ -459,7 +459,13 @@ func TestUnitImportRecord(t *testing.T) {
    {"guest": "/cache", "kind": "memory", "size_mib": 64, "ro": false, "cache": "auto", "cache_timeout_ms": 2500}],
   "secrets": [{"env": "K", "hosts": ["api.x.com", "*.y.com"], "source": "env",
    "placeholder": "msb_placeholder_2da3", "ref": "HOST_K", "inject": ["authorization", "query"]}],
-  "secret_violation": "log", "tls_bypass": ["x.com"]},
+  "secret_violation": "log", "tls_bypass": ["x.com"],
+  "plugins": [{"kind": "builtin", "name": "audit-log", "options": {"dir": "/var/log/a", "fs": "open+create"}},
+   {"kind": "builtin", "name": "rate-limiter", "options": {"exec": "100"}},
+   {"kind": "process", "cmd": "python3 dlp.py", "cwd": "/h/plugins/dlp/files", "installed": "msb-dlp", "digest": "sha256:00"},
+   {"kind": "process", "cmd": "node ./monitor.js", "cwd": "/srv"},
+   {"kind": "socket", "path": "/run/hooks.sock"}],
+  "plugin_timeout_ms": 500, "plugin_restarts": 0},
  "runtime": {"ports": [{"host_ip": "127.0.0.1", "host_port": 4242, "guest_port": 80, "proto": "tcp"}]}}`
 	d := record{info: msb.SandboxInfo{Name: "p2", Image: "python:3.12", Status: "stopped", CPUs: 2, MemoryMiB: 256}}
 	if err := json.Unmarshal([]byte(doc), &d.doc); err != nil {
@@ -499,6 +505,16 @@ func TestUnitImportRecord(t *testing.T) {
 		m.Volume[2].Cache.ValueString(), m.Volume[2].CacheMs.String(), fmt.Sprint(m.Volume[0].Cache.IsNull())},
 		[]string{"memory", "64", "auto", "2500", "true"})
 	check("disk_size", m.DiskSize.ValueInt64(), 1024)
+	if len(m.Plugin) != 3 {
+		t.Fatalf("plugins: %+v", m.Plugin)
+	}
+	check("plugins", []string{m.Plugin[0].Name.ValueString(), m.Plugin[0].LogDir.ValueString(),
+		m.Plugin[0].Config.String(), m.Plugin[1].Name.ValueString(), m.Plugin[1].MaxExecPerS.String(),
+		fmt.Sprint(m.Plugin[1].Config.IsNull()), m.Plugin[2].Name.ValueString()},
+		[]string{"audit-log", "/var/log/a", `{"fs":"open+create"}`, "rate-limiter", "100", "true", "msb-dlp"})
+	check("plugin_process", m.PluginProcess.String(), `["node ./monitor.js"]`)
+	check("plugin_timeout_ms, plugin_restarts", []string{m.PluginTimeoutMs.String(), m.PluginRestarts.String()},
+		[]string{"500", "0"})
 	if m.Network == nil {
 		t.Fatal("no network block")
 	}

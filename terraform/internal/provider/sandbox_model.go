@@ -386,6 +386,15 @@ type inspectDoc struct {
 		TLSBypass       []string `json:"tls_bypass"`
 		TLSUpstreamCA   []string `json:"tls_upstream_ca"`
 		Sync            bool     `json:"sync"`
+		Plugins         []struct {
+			Kind      string            `json:"kind"`
+			Name      string            `json:"name"`
+			Options   map[string]string `json:"options"`
+			Cmd       string            `json:"cmd"`
+			Installed string            `json:"installed"`
+		} `json:"plugins"`
+		PluginTimeoutMs int64  `json:"plugin_timeout_ms"`
+		PluginRestarts  *int64 `json:"plugin_restarts"`
 	} `json:"config"`
 	Runtime struct {
 		Ports []struct {
@@ -593,6 +602,7 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		}
 		m.Volume = append(m.Volume, vm)
 	}
+	m.pluginsFromRecord(r)
 	n := c.Net
 	if len(n.Allow)+len(n.AllowCidr)+len(n.BlockCidr)+len(n.AllowHost) > 0 || n.DenyAll || n.DNS != "" || n.Plugin != "" {
 		m.Network = &networkModel{Allow: types.ListNull(types.StringType),
@@ -620,6 +630,56 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		}
 	}
 	m.refresh(r)
+}
+
+// pluginsFromRecord reads the plugin chain back: built-ins and installed
+// plugins as plugin blocks, plugin processes as plugin_process (the
+// provider gives the blocks first, then the commands), the deadline and
+// the restarts. A hook server of an SDK process (kind socket) has no
+// attribute and is left out.
+func (m *sandboxModel) pluginsFromRecord(r *record) {
+	c := &r.doc.Config
+	var procs []string
+	for _, p := range c.Plugins {
+		pm := pluginModel{Config: types.MapNull(types.StringType)}
+		config := map[string]attr.Value{}
+		switch {
+		case p.Kind == "builtin" && p.Name == "audit-log":
+			pm.Name, pm.LogDir = types.StringValue(p.Name), optString(p.Options["dir"])
+			if fs := p.Options["fs"]; fs != "" {
+				config["fs"] = types.StringValue(fs)
+			}
+		case p.Kind == "builtin" && p.Name == "rate-limiter":
+			pm.Name = types.StringValue(p.Name)
+			var n float64
+			if _, err := fmt.Sscan(p.Options["exec"], &n); err == nil {
+				pm.MaxExecPerS = types.Int64Value(int64(n))
+			}
+			if c := p.Options["connect"]; c != "" {
+				config["connect_per_s"] = types.StringValue(c)
+			}
+		case p.Kind == "process" && p.Installed != "":
+			pm.Name = types.StringValue(p.Installed)
+		case p.Kind == "process":
+			procs = append(procs, p.Cmd)
+			continue
+		default:
+			continue
+		}
+		if len(config) > 0 {
+			pm.Config = types.MapValueMust(types.StringType, config)
+		}
+		m.Plugin = append(m.Plugin, pm)
+	}
+	if len(procs) > 0 {
+		m.PluginProcess = stringList(procs)
+	}
+	if c.PluginTimeoutMs > 0 {
+		m.PluginTimeoutMs = types.Int64Value(c.PluginTimeoutMs)
+	}
+	if c.PluginRestarts != nil {
+		m.PluginRestarts = types.Int64Value(*c.PluginRestarts)
+	}
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
