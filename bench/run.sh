@@ -9,6 +9,7 @@ b=${1:-build}
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
 python3 bench/fs.py "$b"
+python3 bench/density.py "$b"
 python3 bench/confine.py "$b"
 if [ "$(id -u)" = 0 ]; then
 	python3 bench/tls.py "$b"

@@ -46,6 +46,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -225,6 +229,43 @@ static int argv_allowed(char *const *argv, const char *qemu, int confine)
  * close-on-exec: a script's interpreter reads it as /dev/fd/N. */
 static int vmm_fd = -1;
 
+/* restored() - does @argv restore a snapshot ("-incoming")? */
+static int restored(char *const *argv)
+{
+	for (int i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], "-incoming"))
+			return 1;
+	return 0;
+}
+
+/* no_fallocate() - fallocate(2) fails with EOPNOTSUPP in this process and
+ * what it executes. For a VM restored from a snapshot: its RAM is a
+ * private mapping of the snapshot's file, and QEMU 7.2 answers the
+ * guest's free page reports (the balloon, qemu.c) by punching the pages
+ * out of that file, whatever the mapping, which would change the
+ * snapshot under every other copy restored from it. QEMU then logs the
+ * failure and keeps the pages; its disks take EOPNOTSUPP as "no
+ * discard" (and write zeroes by writing them). Return: 0, -1. */
+static int no_fallocate(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fallocate, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
 /* vmm_exec() - in the VMM's process: descriptors in place, then exec. */
 static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 		     const int *fds, unsigned int nfds, int confine)
@@ -261,6 +302,10 @@ static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 	close_range((unsigned int)(MSB_VMM_FIRST_FD + (int)nfds - 1),
 		    (unsigned int)high - 1, 0);
 	close_range((unsigned int)high + 1, ~0u, 0);
+	if (restored(argv) && no_fallocate() < 0) {
+		dprintf(2, "seccomp: %s\n", strerror(errno));
+		_exit(127);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);

@@ -528,6 +528,20 @@ static struct argv_b *build(const struct msb_vm_spec *s,
 		add(a, "vhost-user-fs-device,chardev=fs%u,tag=%s", i,
 		    opt(a, s->fs[i].tag));
 	}
+	/* Free page reporting: the guest's kernel tells the balloon device
+	 * which free pages (in 2 MiB blocks, a few seconds after they are
+	 * freed) it no longer needs, and QEMU gives them back to the host
+	 * (a hole punched in the RAM memfd; for a restored VM's private
+	 * mapping, its pages dropped). Without it the host keeps every page
+	 * the guest ever touched. The balloon is never inflated. It takes a
+	 * transport, so only when one is left after the devices above
+	 * (decided from the configuration alone, so a snapshot's restore
+	 * has the same devices). */
+	if (s->acpi || 1 + (s->net_mac ? 1u : 0u) + s->ndisks + s->nfs <
+			       MSB_ENGINE_VIRTIO_SLOTS) {
+		add(a, "-device");
+		add(a, "virtio-balloon-device,free-page-reporting=on");
+	}
 	/* A restored VM's device state comes from this descriptor
 	 * (migrate-incoming "fd:N", save.c). */
 	if (vm && s->restore_ram && s->restore_state_fd >= 0)

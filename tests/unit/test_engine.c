@@ -77,9 +77,43 @@ TEST(engine_argv_escapes_option_values)
 			    "l,,1.erofs,format=raw,readonly=on,rerror=report"));
 	CHECK(has_arg(argv, "virtio-blk-device,drive=d1,serial=layer0"));
 	CHECK(has_arg(argv, "vhost-user-fs-device,chardev=fs0,tag=msbvol0"));
+	/* A transport is left (agent port, 2 disks, a volume): free page
+	 * reporting, so the guest's freed memory goes back to the host. */
+	CHECK(has_arg(argv, "virtio-balloon-device,free-page-reporting=on"));
 	/* -kernel and -initrd are not option strings: taken as given. */
 	CHECK(has_arg(argv, "/k,ernel"));
 	CHECK(has_arg(argv, "/init,rd"));
+	free(argv);
+}
+
+/* The balloon takes a transport only when one is left: with every one
+ * of microvm's 8 in use (agent port, network, 6 disks and volumes) it is
+ * left out, and the devices the guest needs are all there. */
+TEST(engine_argv_balloon_only_in_a_free_slot)
+{
+	struct msb_vm_spec s;
+	msb_error err = { 0 };
+	char **argv = NULL;
+
+	spec_init(&s);
+	s.net_mac = "02:00:00:00:00:01";
+	s.net_fd = 7;
+	for (unsigned i = 0; i < 2; i++)
+		s.disks[i] = (struct msb_disk){ .path = "/d", .serial = "x",
+						 .readonly = 1 };
+	s.ndisks = 2;
+	for (unsigned i = 0; i < 4; i++)
+		s.fs[i] = (struct msb_fsdev){ 9, "msbvol" };
+	s.nfs = 3;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	CHECK(argv && has_arg(argv, "virtio-balloon-device,"
+				    "free-page-reporting=on"));
+	free(argv);
+	argv = NULL;
+	s.nfs = 4; /* 1 + 1 + 2 + 4 = 8: none left */
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	CHECK(argv && !has_arg(argv, "virtio-balloon-device,"
+				     "free-page-reporting=on"));
 	free(argv);
 }
 
