@@ -106,6 +106,11 @@ char *msb_plugin_index_json(const msb_plugin_info *v, size_t n);
 int msb_plugin_verify(const char *name, const char *digest,
 		      msb_plugin_info *i, msb_error *err);
 
+/* msb_plugins_tell() - lifecycle @event ("remove") to the plugins of
+ * the record config @config (JSON), from the library: see plugevent.c. */
+void msb_plugins_tell(const char *sandbox, const char *config,
+		      const char *event);
+
 /* msb_plugins_dir() - <home>/plugins. */
 void msb_plugins_dir(char *buf, size_t n);
 

@@ -23,6 +23,7 @@
 #include "client.h"
 #include "engine.h"
 #include "netcfg.h"
+#include "plugreg.h"
 #include "volumes.h"
 #include "image.h"
 #include "secrets.h"
@@ -313,7 +314,7 @@ static int supervisor_path(char *buf, size_t n)
 /* spawn() - start the supervisor detached and wait for its first word. */
 static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		 json_object *secrets, int secrets_fd, uint64_t *boot_ms,
-		 const char *restore_dir, msb_error *err)
+		 const char *restore_dir, int creating, msb_error *err)
 {
 	char sup[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], fdarg[16];
 	char sfdarg[16] = "4";
@@ -337,7 +338,7 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 	 * be multi-threaded, so the child only makes async-signal-safe calls. */
 	while (environ[nenv])
 		nenv++;
-	envp = calloc(nenv + 5, sizeof(char *));
+	envp = calloc(nenv + 6, sizeof(char *));
 	if (!envp)
 		return msb_fail(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < nenv; i++)
@@ -345,6 +346,7 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 		    strncmp(environ[i], "MSB_PREFIX=", 11) &&
 		    strncmp(environ[i], "MSB_T0_US=", 10) &&
 		    strncmp(environ[i], "MSB_RESTORE=", 12) &&
+		    strncmp(environ[i], "MSB_CREATING=", 13) &&
 		    /* a secret's source stays with the caller */
 		    !msb_secrets_env_source(secrets, environ[i]))
 			envp[k++] = environ[i];
@@ -360,6 +362,9 @@ static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
 			 restore_dir);
 		envp[k++] = envbuf[3];
 	}
+	/* its first start: the plugins hear of the create */
+	if (creating)
+		envp[k++] = (char *)"MSB_CREATING=1";
 	envp[k] = NULL;
 
 	/* Above the descriptors the child rearranges (3 and 4), so its
@@ -880,7 +885,7 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, NULL, err);
+	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, NULL, 1, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
@@ -1035,7 +1040,8 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	if (r == 0)
 		r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r == 0)
-		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, NULL, err);
+		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, NULL, 0,
+			  err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r == MSB_E_BOOT) {
@@ -1282,6 +1288,7 @@ static int wait_created(sqlite3 *db, const char *name, struct msb_row *row,
 MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 {
 	struct msb_row row;
+	char *cfg = NULL;
 	char dir[PATH_MAX];
 	sqlite3 *db;
 	int r, pid;
@@ -1314,6 +1321,9 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 			goto out;
 		}
 	}
+	/* kept for the plugins' remove event, once it is gone */
+	cfg = row.config;
+	row.config = NULL;
 	msb_row_free(&row);
 	/* Never delete a directory a running supervisor holds. */
 	if (msb_supervisor_alive_pid(name, pid)) {
@@ -1337,7 +1347,10 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 			return r;
 	}
 	r = msb_db_delete(db, name, err);
+	if (r == 0)
+		msb_plugins_tell(name, cfg, "remove");
 out:
+	free(cfg);
 	msb_db_close(db);
 	return r;
 }
@@ -1744,7 +1757,7 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 	if (r < 0)
 		goto undo;
 	r = spawn(info->name, timeout, t0, secrets, sfd, &boot_ms, restore_dir,
-		  err);
+		  1, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {

@@ -874,6 +874,21 @@ int main(int argc, char **argv)
 	 * volumes are to call. */
 	if (r == 0)
 		r = sup_plugins_setup(s, &err);
+	/* The sandbox's first start: it was just made (or restored). */
+	if (r == 0 && getenv("MSB_CREATING")) {
+		json_object *x = json_object_new_object();
+		json_object *img;
+
+		if (json_object_object_get_ex(s->config, "image", &img) &&
+		    json_object_is_type(img, json_type_string))
+			json_object_object_add(x, "image", json_object_get(img));
+		if (json_object_object_get_ex(s->config, "from_snapshot",
+					      &img) &&
+		    json_object_is_type(img, json_type_string))
+			json_object_object_add(x, "snapshot",
+					       json_object_get(img));
+		sup_hook_lifecycle(s, "create", x);
+	}
 	if (r == 0 && sup_events_setup(s) < 0)
 		r = msb_fail(&err, -ENOMEM, "out of memory for the event log");
 	if (r == 0)

@@ -114,7 +114,15 @@ def test_install_on_a_clean_home_and_run_by_name(tmp_path, reg, published):
         m("plugin", "install", "msb-guard", check=0)
         m("start", name, check=0)
         assert m("exec", name, "--", "forbidden-cmd").returncode == 125
+        # a restore of its snapshot keeps its plugins, checked again
+        m("snapshot", "create", name, "--name", name + "-s", check=0)
+        m("restore", name + "-s", "--name", name + "-r", "-d", check=0)
+        p = m("exec", name + "-r", "--", "forbidden-cmd")
+        assert p.returncode == 125
+        assert b"exec denied by plugin guard" in p.stderr
     finally:
+        m("rm", "-f", name + "-r")
+        m("snapshot", "rm", name + "-s")
         m("rm", "-f", name)
     m("plugin", "rm", "msb-guard", check=0)
     assert json.loads(m.out("plugin", "ls", "--format", "json")) == []

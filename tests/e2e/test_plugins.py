@@ -108,8 +108,13 @@ def test_both_languages_see_lifecycle_and_exec(msb, box):
     def seen():
         py = lines(box["py"])
         js = lines(box["js"])
+        # made, then started: the first start of a sandbox is its create
+        assert {"hook": "lifecycle", "event": "create",
+                "sandbox": box["name"]}.items() <= py[0].items()
         assert {"hook": "lifecycle",
-                "event": "start"}.items() <= py[0].items()
+                "event": "start"}.items() <= py[1].items()
+        assert [e["event"] for e in lines(box["audit"])[:2]] == [
+            "create", "start"]
         assert any(e.get("hook") == "lifecycle" and e["event"] == "start"
                    for e in js)
         before = [e for e in py if e["hook"] == "exec_before"]
@@ -249,6 +254,18 @@ def test_stop_reaches_every_plugin(msb, box):
                                     "sandbox": box["name"]}
     assert any(e.get("event") == "stop" for e in lines(box["js"]))
     assert lines(box["audit"])[-1]["event"] == "stop"
+
+
+def test_remove_reaches_every_plugin(msb, box):
+    # no supervisor is left to tell them: msb rm starts each plugin
+    # process for it (with rm's environment), and audit-log's directory
+    # outlives the sandbox
+    env = {"MSB_PY_SDK": PY_SDK, "LOG": box["py"]}
+    msb("rm", box["name"], env=env, check=0)
+    assert lines(box["py"])[-1] == {"hook": "lifecycle", "event": "remove",
+                                    "sandbox": box["name"]}
+    assert lines(box["js"])[-1].get("event") == "remove"
+    assert lines(box["audit"])[-1]["event"] == "remove"
 
 
 def test_a_plugin_that_never_says_hello_fails_the_start(msb):
