@@ -29,9 +29,9 @@ use microsandbox_sys as sys;
 use crate::blocking::{Feed, STOP_TIMEOUT};
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
 use crate::config::{Async, RestoreOptions, SyncOptions};
-use crate::events::{Event, Step};
 use crate::core::{self, poll_now, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore, STDIN_CHUNK};
 use crate::error::{from_io, Error, Result};
+use crate::events::{Event, Step};
 use crate::files::{FileInfo, FileOptions};
 use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 

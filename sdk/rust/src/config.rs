@@ -53,6 +53,13 @@ pub(crate) struct SandboxConfig {
     pub(crate) tls_ca_files: Vec<PathBuf>,
     pub(crate) keep: bool,
     pub(crate) ephemeral: bool,
+    /// Built-in plugins (name, options), in order.
+    pub(crate) plugins: Vec<(String, String)>,
+    /// Plugin processes' command lines, in order.
+    pub(crate) plugin_processes: Vec<String>,
+    pub(crate) plugin_timeout: Option<Duration>,
+    /// Hooks written in Rust (the network's are in `net`).
+    pub(crate) exec_hook: Option<std::sync::Arc<ExecHook>>,
     /// Forms given that are not served, or options that failed (a volume
     /// closure's error): the first one is the create's error.
     pub(crate) refused: Vec<Error>,
@@ -269,26 +276,152 @@ impl<M> SandboxBuilder<M> {
         self
     }
 
-    /// Would load an in-process plugin (lifecycle, exec, filesystem or
-    /// network hooks). Plugins are not served yet: `create()` fails with
-    /// [`Error::NotSupported`] (network hooks load from C with
-    /// `NetworkBuilder::plugin`, filesystems with [`PluginFs`]).
-    pub fn plugin(self, plugin: impl Plugin) -> Self {
-        let what = plugin.name();
-        self.refuse(Error::not_supported(
-            "create",
-            format!(
-                "plugins ({what}) are not supported yet; network hooks load from C with \
-                 .network(|n| n.plugin(\"x.so\")), filesystems with PluginFs"
-            ),
-        ))
+    /// Adds a built-in plugin to the sandbox's chain (docs/plugins.md):
+    /// [`AuditLog`] or [`RateLimiter`]. A plugin type of your own is
+    /// refused with [`Error::NotSupported`]: write its hooks as closures
+    /// ([`SandboxBuilder::on_exec`], [`NetworkBuilder::on_dns`]...) or as
+    /// a plugin process ([`SandboxBuilder::plugin_process`]).
+    pub fn plugin(mut self, plugin: impl Plugin) -> Self {
+        match plugin.builtin() {
+            Some(b) => {
+                self.cfg.plugins.push(b);
+                self
+            }
+            None => {
+                let what = plugin.name();
+                self.refuse(Error::not_supported(
+                    "create",
+                    format!(
+                        "plugin types of your own ({what}) are not served: use AuditLog or \
+                         RateLimiter, hooks as closures (.on_exec(...), .network(|n| n.on_dns(...))), \
+                         or a plugin process (.plugin_process(cmd))"
+                    ),
+                ))
+            }
+        }
     }
 
-    /// Would run @command as an out-of-process plugin: not served yet,
-    /// `create()` fails with [`Error::NotSupported`].
-    pub fn plugin_process(self, command: impl Into<String>) -> Self {
-        let c = command.into();
-        self.refuse(Error::not_supported("create", format!("plugin processes ({c:?}) are not supported yet")))
+    /// Runs @command (with `/bin/sh -c`, in this program's current
+    /// directory) as a plugin process: the sandbox's supervisor starts and
+    /// restarts it, and it speaks the hook protocol on descriptor 3
+    /// (docs/plugins.md).
+    pub fn plugin_process(mut self, command: impl Into<String>) -> Self {
+        self.cfg.plugin_processes.push(command.into());
+        self
+    }
+
+    /// Each hook call's deadline (default 1 s): a call that misses it is
+    /// denied.
+    pub fn plugin_timeout(mut self, t: Duration) -> Self {
+        self.cfg.plugin_timeout = Some(t);
+        self
+    }
+
+    /// Calls @hook, in this program, before each command runs in the
+    /// sandbox: [`ExecAction::Allow`], [`ExecAction::Deny`] (the caller
+    /// gets [`Error::PolicyRefused`]) or [`ExecAction::Rewrite`]. It runs
+    /// on a thread of the SDK's hook server; one that panics, or misses
+    /// the deadline, has its command refused.
+    pub fn on_exec(mut self, hook: impl Fn(ExecCall) -> ExecAction + Send + Sync + 'static) -> Self {
+        self.cfg.exec_hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+}
+
+/// What an exec hook sees: a command about to run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecCall {
+    /// Its argv.
+    pub argv: Vec<String>,
+    /// The exec's own `KEY=VALUE`s (not the sandbox's defaults).
+    pub env: Vec<String>,
+    /// Its working directory, when given.
+    pub cwd: Option<String>,
+    /// Its user, when given.
+    pub user: Option<String>,
+}
+
+/// An exec hook's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecAction {
+    /// Run it.
+    Allow,
+    /// Refuse it, with a reason.
+    Deny(String),
+    /// Run it with this argv and/or these `KEY=VALUE`s instead.
+    Rewrite {
+        /// The argv to run instead.
+        argv: Option<Vec<String>>,
+        /// The environment entries to use instead.
+        env: Option<Vec<String>>,
+    },
+}
+
+/// What a connect hook sees: a new connection of the guest.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// "tcp", "udp" or "icmp".
+    pub proto: String,
+    /// Its destination address.
+    pub ip: String,
+    /// Its destination port (0 for an ICMP echo).
+    pub port: u16,
+}
+
+pub(crate) type ExecHook = dyn Fn(ExecCall) -> ExecAction + Send + Sync;
+pub(crate) type DnsHook = dyn Fn(DnsQuery) -> DnsAction + Send + Sync;
+pub(crate) type ConnectHook = dyn Fn(ConnectRequest) -> bool + Send + Sync;
+pub(crate) type HttpHook = dyn Fn(HttpRequest) -> HttpAction + Send + Sync;
+
+/// The audit-log built-in plugin: one JSON line per lifecycle event,
+/// exec, DNS query, connection, HTTP request and hooked file operation,
+/// in `DIR/NAME.jsonl`.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    dir: String,
+}
+
+impl AuditLog {
+    /// Its lines go to @dir (relative: from the current directory).
+    pub fn new(dir: impl Into<String>) -> AuditLog {
+        AuditLog { dir: dir.into() }
+    }
+}
+
+impl Plugin for AuditLog {
+    fn builtin(&self) -> Option<(String, String)> {
+        Some(("audit-log".into(), format!("dir={}", self.dir)))
+    }
+}
+
+/// The rate-limiter built-in plugin: at most N execs a second (the
+/// seed's `RateLimiter::new(100)`), and optionally N new connections.
+#[derive(Debug, Clone)]
+pub struct RateLimiter {
+    exec: u32,
+    connect: Option<u32>,
+}
+
+impl RateLimiter {
+    /// At most @max_exec_per_s execs a second.
+    pub fn new(max_exec_per_s: u32) -> RateLimiter {
+        RateLimiter { exec: max_exec_per_s, connect: None }
+    }
+
+    /// And at most @n new connections a second.
+    pub fn connections(mut self, n: u32) -> RateLimiter {
+        self.connect = Some(n);
+        self
+    }
+}
+
+impl Plugin for RateLimiter {
+    fn builtin(&self) -> Option<(String, String)> {
+        let mut o = format!("exec={}", self.exec);
+        if let Some(c) = self.connect {
+            o.push_str(&format!(",connect={c}"));
+        }
+        Some(("rate-limiter".into(), o))
     }
 }
 
@@ -305,6 +438,9 @@ pub struct NetworkBuilder {
     pub(crate) nameserver: Option<String>,
     pub(crate) plugin: Option<String>,
     pub(crate) allow_host: Vec<String>,
+    pub(crate) dns_hook: Option<std::sync::Arc<DnsHook>>,
+    pub(crate) connect_hook: Option<std::sync::Arc<ConnectHook>>,
+    pub(crate) http_hook: Option<std::sync::Arc<HttpHook>>,
     pub(crate) refused: Vec<Error>,
 }
 
@@ -362,32 +498,28 @@ impl NetworkBuilder {
         self
     }
 
-    /// Would call @hook for every DNS query of the guest. Network hooks run
-    /// in the sandbox's supervisor, a process of its own, not in this
-    /// program, and Rust closures cannot be carried there yet: `create()`
-    /// fails with [`Error::NotSupported`]. Write the hook in C against
-    /// `msb_net_plugin.h` and load it with [`NetworkBuilder::plugin`].
+    /// Calls @hook, in this program, for each DNS query the policy let
+    /// through: [`DnsAction::Allow`] or [`DnsAction::Deny`] (NXDOMAIN).
+    /// It runs on a thread of the SDK's hook server (docs/plugins.md);
+    /// one that panics, or misses the deadline, has its query refused.
     pub fn on_dns(mut self, hook: impl Fn(DnsQuery) -> DnsAction + Send + Sync + 'static) -> Self {
-        let _ = hook;
-        self.refused.push(Error::not_supported(
-            "create",
-            "network hooks in Rust (on_dns) are not supported yet: they would run in the \
-             sandbox's supervisor, not in this program; write the hook in C against \
-             msb_net_plugin.h and load it with .network(|n| n.plugin(path))",
-        ));
+        self.dns_hook = Some(std::sync::Arc::new(hook));
         self
     }
 
-    /// Would call @hook for every HTTP request of the guest; refused like
-    /// [`NetworkBuilder::on_dns`] (load a C `on_http` hook with `plugin`).
+    /// Calls @hook for each new connection the policy let through: true
+    /// lets it go on, false refuses it (TCP reset, ICMP unreachable).
+    pub fn on_connect(mut self, hook: impl Fn(ConnectRequest) -> bool + Send + Sync + 'static) -> Self {
+        self.connect_hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Calls @hook for each HTTP request of the guest (HTTPS too, its TLS
+    /// intercepted): [`HttpAction::Forward`] sends it on (with a changed
+    /// body, that body), [`HttpAction::Block`] answers 403 with the
+    /// reason.
     pub fn on_http(mut self, hook: impl Fn(HttpRequest) -> HttpAction + Send + Sync + 'static) -> Self {
-        let _ = hook;
-        self.refused.push(Error::not_supported(
-            "create",
-            "network hooks in Rust (on_http) are not supported yet: they would run in the \
-             sandbox's supervisor, not in this program; write an on_http hook in C against \
-             msb_net_plugin.h and load it with .network(|n| n.plugin(path))",
-        ));
+        self.http_hook = Some(std::sync::Arc::new(hook));
         self
     }
 }
@@ -434,12 +566,17 @@ pub enum HttpAction {
     Block(&'static str),
 }
 
-/// An in-process plugin, as [`SandboxBuilder::plugin`] takes it (not
-/// served yet).
+/// A plugin, as [`SandboxBuilder::plugin`] takes it: the built-ins
+/// [`AuditLog`] and [`RateLimiter`] are served; a type of your own is not.
 pub trait Plugin: Send + Sync + 'static {
     /// Its name, for messages.
     fn name(&self) -> String {
         std::any::type_name::<Self>().rsplit("::").next().unwrap_or("plugin").to_owned()
+    }
+    /// The built-in this is (its name and options), when it is one.
+    #[doc(hidden)]
+    fn builtin(&self) -> Option<(String, String)> {
+        None
     }
 }
 
@@ -839,6 +976,16 @@ impl SandboxConfig {
             f.op = op.to_owned();
         }
         Some(e)
+    }
+
+    /// The hooks written in Rust that it was built with.
+    pub(crate) fn hooks(&self) -> crate::hooks::Hooks {
+        crate::hooks::Hooks {
+            dns: self.net.dns_hook.clone(),
+            connect: self.net.connect_hook.clone(),
+            http: self.net.http_hook.clone(),
+            exec: self.exec_hook.clone(),
+        }
     }
 
     /// The configuration as libmsb's struct, its memory in @a and @bufs.

@@ -53,6 +53,9 @@ pub(crate) struct SandboxCore {
     pub(crate) name: String,
     owned: bool,
     state: Mutex<CoreState>,
+    /// The server of the hooks written in Rust that the sandbox was made
+    /// with: they are answered as long as this handle lives.
+    hooks: Option<crate::hooks::HookServer>,
 }
 
 struct CoreState {
@@ -64,7 +67,12 @@ struct CoreState {
 impl SandboxCore {
     pub(crate) fn new(name: String, h: Option<SbHandle>, owned: bool) -> SandboxCore {
         let boot = h.as_ref().map_or(Duration::ZERO, |h| Duration::from_millis(h.boot_ms()));
-        SandboxCore { name, owned, state: Mutex::new(CoreState { h: h.map(Arc::new), boot, closed: false }) }
+        SandboxCore {
+            name,
+            owned,
+            state: Mutex::new(CoreState { h: h.map(Arc::new), boot, closed: false }),
+            hooks: None,
+        }
     }
 
     pub(crate) fn boot_time(&self) -> Duration {
@@ -273,14 +281,59 @@ pub(crate) fn create(name: &str, mut cfg: SandboxConfig, cancelled: Option<&Atom
     // SAFETY: a plain C struct, initialised by fill.
     let mut c: sys::msb_sandbox_config = unsafe { std::mem::zeroed() };
     cstr_err(cfg.fill(&mut a, &mut bufs, name, &mut c), &op)?;
+    let hooks = cfg.hooks();
+    let server = if hooks.is_empty() { None } else { Some(crate::hooks::HookServer::start(hooks)?) };
     let mut h = ptr::null_mut();
-    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create(&c, &mut h, e) })?;
-    let core = SandboxCore::new(name.to_owned(), Some(SbHandle(h)), !cfg.keep);
+    if cfg.plugins.is_empty() && cfg.plugin_processes.is_empty() && server.is_none() {
+        check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create(&c, &mut h, e) })?;
+    } else {
+        let p = Plugins::new(&op)?;
+        for (n, o) in &cfg.plugins {
+            let (n, o) = with_op(a.str(n).and_then(|n| Ok((n, a.str(o)?))), &op)?;
+            check(|| op.clone(), |e| unsafe { sys::msb_plugins_add(p.0, n, o, e) })?;
+        }
+        for cmd in &cfg.plugin_processes {
+            let cmd = with_op(a.str(cmd), &op)?;
+            check(|| op.clone(), |e| unsafe { sys::msb_plugins_add_process(p.0, cmd, e) })?;
+        }
+        if let Some(s) = &server {
+            let path = with_op(a.str(&s.path.to_string_lossy()), &op)?;
+            check(|| op.clone(), |e| unsafe { sys::msb_plugins_add_socket(p.0, path, e) })?;
+        }
+        if let Some(t) = cfg.plugin_timeout {
+            // SAFETY: a live chain.
+            unsafe { sys::msb_plugins_set_timeout(p.0, t.as_millis().clamp(1, u32::MAX as u128) as u32) };
+        }
+        check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create_with_plugins(&c, p.0, &mut h, e) })?;
+    }
+    let mut core = SandboxCore::new(name.to_owned(), Some(SbHandle(h)), !cfg.keep);
+    core.hooks = server;
     if cancelled.is_some_and(|c| c.load(Ordering::SeqCst)) {
         drop(core); // removes it (owned) or releases it (kept)
         return Err(Error::closed(op, "the create was cancelled"));
     }
     Ok(core)
+}
+
+/// A plugin chain for a create (msb_plugins), freed with it.
+struct Plugins(*mut sys::msb_plugins);
+
+impl Plugins {
+    fn new(op: &str) -> Result<Plugins> {
+        // SAFETY: no arguments; NULL when out of memory.
+        let p = unsafe { sys::msb_plugins_new() };
+        if p.is_null() {
+            return Err(Error::closed(op, "out of memory for the plugin chain"));
+        }
+        Ok(Plugins(p))
+    }
+}
+
+impl Drop for Plugins {
+    fn drop(&mut self) {
+        // SAFETY: ours, freed once.
+        unsafe { sys::msb_plugins_free(self.0) };
+    }
 }
 
 /// Gives @op to an error made while filling a configuration.

@@ -45,6 +45,7 @@ mod error;
 mod events;
 mod files;
 mod future;
+mod hooks;
 mod info;
 mod project;
 
@@ -60,9 +61,9 @@ pub use crate::asyncio::{
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
-    Async, Backend, Blocking, Context, DnsAction, DnsQuery, DynFileSystem, HttpAction, HttpRequest, MemFs, NamedVolume,
-    NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RestoreOptions, SandboxBuilder, Secret, SyncOptions,
-    VolumeBuilder,
+    Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
+    ExecCall, HttpAction, HttpRequest, MemFs, NamedVolume, NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs,
+    RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions, VolumeBuilder,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};

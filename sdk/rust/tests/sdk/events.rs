@@ -46,7 +46,10 @@ async fn async_events_both_ways_and_on() {
     // Read after the guest is done: every one, in order, none missed.
     for i in 0..300 {
         let ev = tokio::time::timeout(Duration::from_secs(60), s.next()).await.expect("in time").unwrap().unwrap();
-        assert_eq!((ev.source.as_str(), ev.topic.as_str(), ev.data.as_str()), ("guest", "rs.async", i.to_string().as_str()));
+        assert_eq!(
+            (ev.source.as_str(), ev.topic.as_str(), ev.data.as_str()),
+            ("guest", "rs.async", i.to_string().as_str())
+        );
     }
     assert_eq!(s.dropped(), 0);
     // The shell's exec started and exited (the callback's stream opened
@@ -58,7 +61,9 @@ async fn async_events_both_ways_and_on() {
     }
     // (Other tests run commands on this sandbox meanwhile: a start comes
     // before the first end seen.)
-    assert!(seen.iter().position(|(t, _)| t == "msb.exec.started") < seen.iter().position(|(t, _)| t == "msb.exec.exited"));
+    assert!(
+        seen.iter().position(|(t, _)| t == "msb.exec.started") < seen.iter().position(|(t, _)| t == "msb.exec.exited")
+    );
     sub.abort();
     assert!(sub.await.is_ok());
     // Without follow, the log's events up to now, then the end.

@@ -28,14 +28,9 @@ fn create_bad_input() {
         ("allow", b("ok-name").network(|n| n.allow([""])), "MSB_E_INVALID", ""),
         ("secret hosts", b("ok-name").secret_env("KEY", "v", ""), "MSB_E_INVALID", "KEY"),
         ("ca file", b("ok-name").tls_upstream_ca_file("/nonexistent.pem"), "MSB_E_NOT_FOUND", "/nonexistent.pem"),
-        // Forms of the seeds not served yet say so.
-        (
-            "on_dns",
-            b("ok-name").network(|n| n.on_dns(|_| microsandbox::DnsAction::Allow)),
-            "EOPNOTSUPP",
-            "msb_net_plugin.h",
-        ),
-        ("plugin process", b("ok-name").plugin_process("node ./plugins/monitor.js"), "EOPNOTSUPP", "monitor.js"),
+        // A plugin type of one's own is not served; a built-in's options are checked.
+        ("own plugin", b("ok-name").plugin(OwnPlugin), "EOPNOTSUPP", "OwnPlugin"),
+        ("audit-log dir", b("ok-name").plugin(microsandbox::AuditLog::new("")), "MSB_E_INVALID", "audit-log"),
     ];
     for (what, builder, name, message) in cases {
         match builder.create() {
@@ -184,3 +179,7 @@ fn sync_bad_input() {
     let e = Sandbox::pull("a\0b").err().unwrap();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
 }
+
+/// A plugin type of a program's own (not a built-in).
+struct OwnPlugin;
+impl microsandbox::Plugin for OwnPlugin {}

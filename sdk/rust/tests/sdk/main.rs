@@ -12,6 +12,7 @@ mod asyncio;
 mod events;
 mod exec;
 mod files;
+mod hooks;
 mod lifecycle;
 mod project;
 mod seeds;

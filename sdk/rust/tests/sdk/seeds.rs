@@ -1,23 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 //! The seeds' Rust snippets (shared/seeds: the product's promise), run as
 //! written against the stand-ins for python:3.12 and node:20 from a local
-//! registry. Where a snippet uses a form libmsb does not serve yet (hooks
-//! and filesystems in Rust, plugins, spawning from inside a sandbox), the
-//! snippet as written must fail with `Error::NotSupported` saying what to
-//! use, and the rest of it is run without that form.
+//! registry. Where a snippet uses a form libmsb does not serve yet
+//! (filesystems in Rust, spawning from inside a sandbox), the snippet as
+//! written must fail with `Error::NotSupported` saying what to use, and
+//! the rest of it is run without that form.
 
 use std::fmt::Display;
 
+use std::sync::Mutex;
+
 use microsandbox::{
-    Context, DnsAction, DynFileSystem, Error, HttpAction, MemFs, PassthroughFs, Plugin, Result, Sandbox,
+    AuditLog, Context, DnsAction, DynFileSystem, Error, HttpAction, MemFs, PassthroughFs, RateLimiter, Result, Sandbox,
 };
 
 use crate::common::{contains, init, seed_registry, unique};
 
 /// The seeds' own logging.
 fn log(what: &str, arg: impl Display) {
-    eprintln!("{what} {arg}");
+    let line = what.replace("{}", &arg.to_string());
+    eprintln!("{line}");
+    LOGGED.lock().unwrap().push(line);
 }
+
+/// What the seeds logged.
+static LOGGED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// The seeds' DLP check.
 fn contains_pii(body: &[u8]) -> bool {
@@ -95,17 +102,12 @@ async fn seed_network() {
     if seed_registry().is_none() {
         return;
     }
-    // As written: hooks in Rust are refused, clearly.
-    let e = seed_network_as_written().await.err().expect("hooks in Rust are not served");
-    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
-    contains("hooks refusal", &e.to_string(), "msb_net_plugin.h");
-    // The rest of it, served.
-    let sb = Sandbox::builder("worker")
-        .image("node:20")
-        .network(|n| n.allow(["api.openai.com", "*.stripe.com"]).block_cidr("169.254.0.0/16").block_cidr("10.0.0.0/8"))
-        .create()
-        .await
-        .unwrap();
+    // As written: the hooks in Rust run here, called by the sandbox's
+    // supervisor (tests/sdk/hooks.rs has them refuse and rewrite).
+    let sb = seed_network_as_written().await.unwrap();
+    // An allowed name reaches on_dns (a refused one never does).
+    sb.shell("nslookup -type=a api.openai.com 10.0.2.3; true").await.unwrap();
+    assert!(LOGGED.lock().unwrap().iter().any(|l| l == "dns: api.openai.com"), "{:?}", LOGGED.lock().unwrap());
     // A name outside the allowlist gets NXDOMAIN, a blocked range is
     // refused; both leave a line in the log.
     let r =
@@ -244,22 +246,6 @@ async fn seed_snapshot() {
 
 // ---- plugins, spawn ----------------------------------------------------------------------------
 
-struct AuditLog;
-impl AuditLog {
-    fn new(_dir: &str) -> AuditLog {
-        AuditLog
-    }
-}
-impl Plugin for AuditLog {}
-
-struct RateLimiter;
-impl RateLimiter {
-    fn new(_per_s: u32) -> RateLimiter {
-        RateLimiter
-    }
-}
-impl Plugin for RateLimiter {}
-
 #[rustfmt::skip]
 async fn seed_plugins_as_written() -> Result<Sandbox> {
     let sb = Sandbox::builder("app")
@@ -290,16 +276,82 @@ async fn seed_spawn_as_written(key: &str) -> Result<(Sandbox, Sandbox)> {
     Ok((researcher, coder))
 }
 
+/// The seed's plugin processes, written from the hook protocol: a
+/// monitor that allows (Node) and a DLP that refuses an exec naming
+/// "exfiltrate" (Python, the standard library alone).
+const MONITOR_JS: &str = r#"
+const net = require('net');
+const s = new net.Socket({ fd: 3, readable: true, writable: true });
+let buf = Buffer.alloc(0);
+const send = (m) => { const b = Buffer.from(JSON.stringify(m)); const h = Buffer.alloc(4); h.writeUInt32BE(b.length); s.write(Buffer.concat([h, b])); };
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+    const m = JSON.parse(buf.subarray(4, 4 + buf.readUInt32BE(0)));
+    buf = buf.subarray(4 + buf.readUInt32BE(0));
+    if (m.type === 'hello') send({ type: 'hello', name: 'monitor', hooks: ['connect'] });
+    else if (m.type === 'call') send({ type: 'reply', id: m.id, verdict: 'allow' });
+  }
+});
+s.on('end', () => process.exit(0));
+"#;
+const DLP_PY: &str = r#"
+import json, os, socket, struct
+s = socket.socket(fileno=int(os.environ.get("MSB_PLUGIN_FD", "3")))
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: return None
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m is None: break
+    if m["type"] == "hello": send({"type": "hello", "name": "dlp", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        bad = "exfiltrate" in m.get("argv", [])
+        send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow", "reason": "DLP"})
+"#;
+
 #[tokio::test]
-async fn seed_plugins_and_spawn_refused() {
-    init();
-    let e = seed_plugins_as_written().await.err().expect("plugins are not served");
-    assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
-    contains("plugin refusal", &e.to_string(), "AuditLog");
+async fn seed_plugins_and_spawn() {
+    if seed_registry().is_none() {
+        return;
+    }
+    // The seed's chain: its built-ins as written; its processes are
+    // ./plugins/*, files of the current directory, so here they are this
+    // test's files, named by their full paths (the tests share one
+    // current directory, which no test changes).
+    let dir = std::env::temp_dir().join(unique("msb-rs-plugins"));
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::write(dir.join("plugins/monitor.js"), MONITOR_JS).unwrap();
+    std::fs::write(dir.join("plugins/dlp.py"), DLP_PY).unwrap();
+    let audit = dir.join("audit");
+    let sb = Sandbox::builder("app")
+        .image("python:3.12")
+        .plugin(AuditLog::new(audit.to_string_lossy()))
+        .plugin(RateLimiter::new(100)) // 100 exec/s
+        .plugin_process(format!("node {}/plugins/monitor.js", dir.display()))
+        .plugin_process(format!("python3 {}/plugins/dlp.py", dir.display()))
+        .create()
+        .await
+        .unwrap();
+    assert_eq!(sb.exec("echo fine").await.unwrap().stdout_str(), "fine\n");
+    let e = sb.exec("echo exfiltrate").await.unwrap_err();
+    assert!(matches!(e, Error::PolicyRefused(_)), "{e:?}");
+    contains("dlp's denial", &e.to_string(), "plugin dlp: DLP");
+    let lines = std::fs::read_to_string(audit.join("app.jsonl")).unwrap();
+    contains("audit log", &lines, "\"fine\"");
+    sb.remove().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    // seed_plugins_as_written() is the seed itself; it compiles against
+    // the SDK's AuditLog and RateLimiter.
+    let _ = seed_plugins_as_written;
+
     let e = seed_spawn_as_written("k").await.err().expect("spawning is not served");
     assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
     contains("spawn refusal", &e.to_string(), "not running inside a microsandbox");
-    assert!(Sandbox::list().await.unwrap().iter().all(|s| s.name != "app" && s.name != "researcher"));
+    assert!(Sandbox::list().await.unwrap().iter().all(|s| s.name != "researcher"));
 }
 
 // ---- sync -----------------------------------------------------------------------------------------

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Hooks written in Rust, served from this program (docs/plugins.md): a
+//! sandbox's `on_dns`, `on_connect`, `on_http` and `on_exec` closures
+//! become one plugin that a [`HookServer`] (a unix socket of this
+//! process, `msb_plugins_add_socket`) answers for the sandbox's
+//! supervisor, one thread per connection. Each message both ways is a
+//! 4-byte big-endian length, then one JSON object; calls come one at a
+//! time on a connection, each with a deadline: a hook that misses it has
+//! its call denied (fail closed).
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::config::{
+    ConnectHook, ConnectRequest, DnsAction, DnsHook, DnsQuery, ExecAction, ExecCall, ExecHook, HttpAction, HttpHook,
+    HttpRequest,
+};
+use crate::error::{Error, Result};
+
+/// At most this many bytes in a message (the protocol's bound).
+const MAX_MSG: usize = 16 << 20;
+
+/// The hooks a sandbox was built with.
+#[derive(Default, Clone)]
+pub(crate) struct Hooks {
+    pub(crate) dns: Option<Arc<DnsHook>>,
+    pub(crate) connect: Option<Arc<ConnectHook>>,
+    pub(crate) http: Option<Arc<HttpHook>>,
+    pub(crate) exec: Option<Arc<ExecHook>>,
+}
+
+impl Hooks {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.dns.is_none() && self.connect.is_none() && self.http.is_none() && self.exec.is_none()
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.connect.is_some() {
+            v.push("connect");
+        }
+        if self.dns.is_some() {
+            v.push("dns");
+        }
+        if self.exec.is_some() {
+            v.push("exec_before");
+        }
+        if self.http.is_some() {
+            v.push("http_request");
+        }
+        v
+    }
+
+    /// The reply's fields for call @m (its verdict).
+    fn answer(&self, m: &Map<String, Value>) -> Value {
+        let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let strs = |k: &str| -> Vec<String> {
+            m.get(k)
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        match s("hook").as_str() {
+            "dns" => {
+                let Some(f) = &self.dns else { return json!({"verdict": "allow"}) };
+                let qtype = m.get("qtype").and_then(Value::as_u64).unwrap_or(0);
+                match f(DnsQuery { name: s("name"), qtype: qtype_name(qtype) }) {
+                    DnsAction::Allow => json!({"verdict": "allow"}),
+                    DnsAction::Deny => json!({"verdict": "deny", "reason": "on_dns"}),
+                }
+            }
+            "connect" => {
+                let Some(f) = &self.connect else { return json!({"verdict": "allow"}) };
+                let port = m.get("port").and_then(Value::as_u64).unwrap_or(0) as u16;
+                if f(ConnectRequest { proto: s("proto"), ip: s("ip"), port }) {
+                    json!({"verdict": "allow"})
+                } else {
+                    json!({"verdict": "deny", "reason": "on_connect"})
+                }
+            }
+            "http_request" => {
+                let Some(f) = &self.http else { return json!({"verdict": "allow"}) };
+                let body = base64::engine::general_purpose::STANDARD.decode(s("body_b64")).unwrap_or_default();
+                let mut req = parse_head(&s("head"));
+                req.host = s("host");
+                req.body = body.clone();
+                match f(req) {
+                    HttpAction::Block(why) => json!({"verdict": "deny", "reason": why}),
+                    HttpAction::Forward(r) if r.body != body => json!({
+                        "verdict": "modify",
+                        "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
+                    }),
+                    HttpAction::Forward(_) => json!({"verdict": "allow"}),
+                }
+            }
+            "exec_before" => {
+                let Some(f) = &self.exec else { return json!({"verdict": "allow"}) };
+                let call = ExecCall {
+                    argv: strs("argv"),
+                    env: strs("env"),
+                    cwd: m.get("cwd").and_then(Value::as_str).map(str::to_owned),
+                    user: m.get("user").and_then(Value::as_str).map(str::to_owned),
+                };
+                match f(call) {
+                    ExecAction::Allow => json!({"verdict": "allow"}),
+                    ExecAction::Deny(why) => json!({"verdict": "deny", "reason": why}),
+                    ExecAction::Rewrite { argv, env } => {
+                        let mut r = json!({"verdict": "allow"});
+                        if let Some(a) = argv {
+                            r["argv"] = json!(a);
+                        }
+                        if let Some(e) = env {
+                            r["env"] = json!(e);
+                        }
+                        r
+                    }
+                }
+            }
+            // A hook this plugin did not ask for is never called; were it,
+            // allowing is what not hooking it means.
+            _ => json!({"verdict": "allow"}),
+        }
+    }
+}
+
+fn qtype_name(n: u64) -> String {
+    match n {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        65 => "HTTPS".into(),
+        n => n.to_string(),
+    }
+}
+
+/// An HTTP request's line and headers, as the hook is given them.
+fn parse_head(head: &str) -> HttpRequest {
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_owned();
+    let path = first.next().unwrap_or("").to_owned();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| !k.trim().is_empty())
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpRequest { method, path, headers, ..HttpRequest::default() }
+}
+
+fn read_msg(s: &mut UnixStream) -> io::Result<Option<Map<String, Value>>> {
+    let mut head = [0u8; 4];
+    match s.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let n = u32::from_be_bytes(head) as usize;
+    if n == 0 || n > MAX_MSG {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("a message of {n} bytes")));
+    }
+    let mut body = vec![0u8; n];
+    s.read_exact(&mut body)?;
+    match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => Ok(Some(m)),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidData, "a message that is not a JSON object")),
+    }
+}
+
+fn write_msg(s: &mut UnixStream, v: &Value) -> io::Result<()> {
+    let body = serde_json::to_vec(v).map_err(io::Error::other)?;
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    s.write_all(&out)
+}
+
+/// serve() - answer on @s until the supervisor closes it.
+fn serve(hooks: &Hooks, mut s: UnixStream) -> io::Result<()> {
+    while let Some(m) = read_msg(&mut s)? {
+        match m.get("type").and_then(Value::as_str) {
+            Some("hello") => write_msg(&mut s, &json!({"type": "hello", "name": "rust-sdk", "hooks": hooks.names()}))?,
+            Some("call") => {
+                let id = m.get("id").cloned().unwrap_or(Value::Null);
+                // A hook that panics refuses its call, as one that fails
+                // its deadline would, and the channel goes on.
+                let mut r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hooks.answer(&m))) {
+                    Ok(r) => r,
+                    Err(_) => json!({"verdict": "deny", "reason": "the hook panicked"}),
+                };
+                r["type"] = json!("reply");
+                r["id"] = id;
+                write_msg(&mut s, &r)?;
+            }
+            _ => {} // events: none is asked for
+        }
+    }
+    Ok(())
+}
+
+/// A unix socket of this process that a sandbox's supervisor connects to
+/// at each start; stopped (and its socket removed) when dropped.
+pub(crate) struct HookServer {
+    pub(crate) path: PathBuf,
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<UnixStream>>>,
+}
+
+impl HookServer {
+    pub(crate) fn start(hooks: Hooks) -> Result<HookServer> {
+        let io = |e: io::Error| Error::HostIo(e);
+        let dir = std::env::temp_dir().join(format!(
+            "msb-hooks-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir(&dir).map_err(io)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let path = dir.join("hooks.sock");
+        let l = UnixListener::bind(&path).map_err(io)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns: Arc<Mutex<Vec<UnixStream>>> = Arc::default();
+        let (st, cs) = (stop.clone(), conns.clone());
+        thread::Builder::new()
+            .name("msb-hooks".into())
+            .spawn(move || {
+                for c in l.incoming() {
+                    if st.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(c) = c else { continue };
+                    if let Ok(k) = c.try_clone() {
+                        cs.lock().unwrap_or_else(|e| e.into_inner()).push(k);
+                    }
+                    let h = hooks.clone();
+                    let _ = thread::Builder::new().name("msb-hook".into()).spawn(move || {
+                        let _ = serve(&h, c);
+                    });
+                }
+            })
+            .map_err(io)?;
+        Ok(HookServer { path, dir, stop, conns })
+    }
+}
+
+impl Drop for HookServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accepting thread so it sees the flag and ends.
+        let _ = UnixStream::connect(&self.path);
+        for c in self.conns.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

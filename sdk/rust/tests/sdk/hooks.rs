@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Hooks written in Rust (docs/plugins.md), called in this process by
+//! the sandbox's supervisor over the hook protocol, with a built-in and a
+//! plugin process (tests/e2e/plugins/monitor.js), on one sandbox of the
+//! built-in image: execs denied and rewritten, DNS denied and seen, HTTP
+//! blocked by a DLP rule or its body rewritten, connections refused.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use microsandbox::{AuditLog, DnsAction, Error, ExecAction, HttpAction, HttpRequest, Sandbox};
+
+use crate::common::{contains, init, repo_root, unique};
+
+/// A one-request-at-a-time HTTP server on loopback that answers
+/// "accepted BODY" and keeps the bodies it got.
+fn web() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // The head, then Content-Length bytes of body.
+            let body = loop {
+                let n = c.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break String::new();
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len = text[..i]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= i + 4 + len {
+                        break String::from_utf8_lossy(&buf[i + 4..i + 4 + len]).into_owned();
+                    }
+                }
+            };
+            g.lock().unwrap().push(body.clone());
+            let out = format!("accepted {body}\n");
+            let _ = write!(c, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{out}", out.len());
+        }
+    });
+    (port, got)
+}
+
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < end, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_in_rust_end_to_end() {
+    init();
+    let dir = std::env::temp_dir().join(unique("msb-rs-hooks"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (port, bodies) = web();
+    let dns: Arc<Mutex<Vec<String>>> = Arc::default();
+    let execs: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let (d, e) = (dns.clone(), execs.clone());
+    let monitor = repo_root().join("tests/e2e/plugins/monitor.js");
+    let sb = Sandbox::builder(unique("rs-hooks"))
+        .network(move |n| {
+            n.allow_host(port)
+                .on_dns(move |q| {
+                    d.lock().unwrap().push(format!("{} {}", q.name, q.qtype));
+                    if q.name == "blocked.test" {
+                        DnsAction::Deny
+                    } else {
+                        DnsAction::Allow
+                    }
+                })
+                .on_http(|req: HttpRequest| {
+                    let body = String::from_utf8_lossy(&req.body).into_owned();
+                    if body.contains("4111-1111-1111-1111") {
+                        return HttpAction::Block("DLP: a card number");
+                    }
+                    if body.contains("secret=") {
+                        return HttpAction::Forward(HttpRequest { body: b"secret=[redacted]".to_vec(), ..req });
+                    }
+                    HttpAction::Forward(req)
+                })
+        })
+        .on_exec(move |c| {
+            e.lock().unwrap().push(c.argv.clone());
+            match c.argv.first().map(String::as_str) {
+                Some("forbidden") => ExecAction::Deny("not on this sandbox".into()),
+                Some("greet") => ExecAction::Rewrite {
+                    argv: Some([vec!["echo".to_owned(), "rewritten".to_owned()], c.argv[1..].to_vec()].concat()),
+                    env: None,
+                },
+                Some("boom") => panic!("a bug in the hook"),
+                _ => ExecAction::Allow,
+            }
+        })
+        .plugin(AuditLog::new(dir.join("audit").to_string_lossy()))
+        .plugin_process(format!("LOG={} node {}", dir.join("js.jsonl").display(), monitor.display()))
+        .create()
+        .await
+        .unwrap();
+
+    // exec: denied, rewritten, a panicking hook refuses; the rest runs.
+    let err = sb.exec("forbidden now").await.unwrap_err();
+    assert!(matches!(err, Error::PolicyRefused(_)), "{err:?}");
+    contains("exec denial", &err.to_string(), "exec denied by plugin rust-sdk: not on this sandbox");
+    assert_eq!(sb.exec("greet you").await.unwrap().stdout_str(), "rewritten you\n");
+    let err = sb.exec("boom").await.unwrap_err();
+    contains("a panicking hook", &err.to_string(), "the hook panicked");
+    assert_eq!(sb.exec("echo still").await.unwrap().stdout_str(), "still\n");
+    assert!(execs.lock().unwrap().iter().any(|a| a[0] == "forbidden"));
+    let audit = dir.join("audit").join(format!("{}.jsonl", sb.name()));
+    eventually("the audit log has the exec", || std::fs::read_to_string(&audit).is_ok_and(|s| s.contains("\"greet\"")));
+
+    // dns: denied, and each query seen here.
+    let r = sb.shell("nslookup blocked.test 10.0.2.3; echo dns=$?").await.unwrap();
+    assert!(r.stdout_str().contains("dns=1"), "{}", r.stdout_str());
+    assert!(dns.lock().unwrap().iter().any(|q| q == "blocked.test A"), "{:?}", dns.lock().unwrap());
+
+    // http: blocked by the DLP rule, a body rewritten, the rest through.
+    let url = format!("http://10.0.2.2:{port}/submit");
+    let ok = sb.shell(&format!("wget -q -O- --post-data 'name=ann' {url}")).await.unwrap();
+    assert_eq!(ok.stdout_str(), "accepted name=ann\n");
+    let pii = sb.shell(&format!("wget -q -O- --post-data 'card=4111-1111-1111-1111' {url}")).await.unwrap();
+    assert_ne!(pii.exit_code, 0);
+    assert!(!bodies.lock().unwrap().iter().any(|b| b.contains("4111-1111")), "the PII reached the server");
+    let changed = sb.shell(&format!("wget -q -O- --post-data 'secret=hunter2' {url}")).await.unwrap();
+    assert_eq!(changed.stdout_str(), "accepted secret=[redacted]\n");
+    let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
+    contains("sandbox log", &log, "plugin rust-sdk: DLP: a card number");
+
+    // connect: the plugin process refuses port 7007, after our hooks.
+    let r = sb.shell("echo | nc -w 2 1.1.1.1 7007; echo nc=$?").await.unwrap();
+    assert!(r.stdout_str().contains("nc=1"), "{}", r.stdout_str());
+    let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
+    contains("sandbox log", &log, "plugin monitor-js: node says no");
+
+    sb.remove().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
