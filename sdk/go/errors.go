@@ -71,6 +71,10 @@ var (
 	// this sandbox did not start from, or the local sandbox changed
 	// since its last sync (SyncForce overrides).
 	ErrConflict = errors.New("sync conflict")
+	// ErrKind: a pushed reference holds another kind than was asked for
+	// (a sandbox, a snapshot or an image); the message says which call
+	// takes it (Pull, PullSnapshot, PullImage).
+	ErrKind = errors.New("another kind of artifact")
 	// ErrClosed: the handle (Sandbox, Process, file stream) was closed.
 	ErrClosed = errors.New("use of closed handle")
 	// ErrNonZeroExit: a command exited non-zero (or was killed) and
@@ -97,6 +101,7 @@ const (
 	codeExec          = int(C.MSB_E_EXEC)
 	codeDamaged       = int(C.MSB_E_DAMAGED)
 	codeConflict      = int(C.MSB_E_CONFLICT)
+	codeKind          = int(C.MSB_E_KIND)
 	codeNotSupported  = -int(syscall.EOPNOTSUPP)
 	codeClosed        = -int(syscall.EBADF)
 )
@@ -164,6 +169,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == codeClosed
 	case ErrConflict:
 		return e.Code == codeConflict
+	case ErrKind:
+		return e.Code == codeKind
 	}
 	return false
 }

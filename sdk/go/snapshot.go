@@ -21,7 +21,8 @@ import (
 // processes going on where they were; "disk" holds its disk only,
 // restored by booting it.
 type Snapshot struct {
-	name string
+	name     string
+	lastSync *SyncInfo // the PullSnapshot that made this handle, or nil
 }
 
 // SnapshotInfo is a snapshot's record.

@@ -146,14 +146,8 @@ func (sb *Sandbox) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, err
 	if err := sb.checkOpen("push"); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		var c syncConfig
-		o.applySync(&c)
-		if c.name != "" || c.trust {
-			return nil, newError("push sandbox "+sb.name, codeInvalid,
-				"SyncName and SyncTrust are for Pull; a push takes SyncRef, "+
-					"SyncForce and SyncInsecure")
-		}
+	if err := pushOptions("push sandbox "+sb.name, opts); err != nil {
+		return nil, err
 	}
 	return syncCall(ctx, "push sandbox "+sb.name, sb.name, opts,
 		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
@@ -170,13 +164,8 @@ func (sb *Sandbox) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, err
 // or pull, or with SyncForce (ErrConflict otherwise); never while it
 // runs. The SyncInfo is the handle's LastSync.
 func Pull(ctx context.Context, ref string, opts ...SyncOption) (*Sandbox, error) {
-	for _, o := range opts {
-		var c syncConfig
-		o.applySync(&c)
-		if c.ref != "" {
-			return nil, newError("pull sandbox "+ref, codeInvalid,
-				"SyncRef is for Push; Pull takes the reference itself")
-		}
+	if err := pullOptions("pull sandbox "+ref, opts); err != nil {
+		return nil, err
 	}
 	info, err := syncCall(ctx, "pull sandbox "+ref, ref, opts,
 		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
@@ -187,6 +176,75 @@ func Pull(ctx context.Context, ref string, opts ...SyncOption) (*Sandbox, error)
 	}
 	return &Sandbox{name: info.Name, lastSync: info}, nil
 }
+
+// pushOptions refuses a pull's options given to a push.
+func pushOptions(op string, opts []SyncOption) error {
+	for _, o := range opts {
+		var c syncConfig
+		o.applySync(&c)
+		if c.name != "" || c.trust {
+			return newError(op, codeInvalid, "SyncName and SyncTrust are for a pull; "+
+				"a push takes SyncRef, SyncForce and SyncInsecure")
+		}
+	}
+	return nil
+}
+
+// pullOptions refuses a push's options given to a pull.
+func pullOptions(op string, opts []SyncOption) error {
+	for _, o := range opts {
+		var c syncConfig
+		o.applySync(&c)
+		if c.ref != "" {
+			return newError(op, codeInvalid, "SyncRef is for a push; a pull takes the reference itself")
+		}
+	}
+	return nil
+}
+
+// Push sends the snapshot (docs/sync.md): its disk, and for a full one
+// its memory (the pages the guest touched) and device state, in chunks as
+// a sandbox's disk goes, checked against its integrity record first
+// (ErrDamaged). It goes to SyncRef, else where it was last pushed or
+// pulled, else REMOTE/NAME:latest. A snapshot never changes, so a push to
+// where it already is sends nothing (UpToDate); a tag holding anything
+// else is replaced only with SyncForce (ErrConflict).
+func (s *Snapshot) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, error) {
+	op := "push snapshot " + s.name
+	if err := pushOptions(op, opts); err != nil {
+		return nil, err
+	}
+	return syncCall(ctx, op, s.name, opts,
+		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
+			return C.msb_snapshot_push(t, o, out, cerr)
+		})
+}
+
+// PullSnapshot fetches the pushed snapshot @ref (a reference, or a bare
+// NAME under the remote) into a snapshot here (SyncName, default the
+// repository's last component), every chunk verified and its image
+// pulled; Restore then resumes its machine here (a full one needs the
+// QEMU version that took it). One of that name is replaced only with
+// SyncForce (ErrAlreadyExists), never while sandboxes restored from it
+// exist (ErrBusy); ErrKind when @ref holds a sandbox or an image. The
+// SyncInfo is the handle's LastSync.
+func PullSnapshot(ctx context.Context, ref string, opts ...SyncOption) (*Snapshot, error) {
+	op := "pull snapshot " + ref
+	if err := pullOptions(op, opts); err != nil {
+		return nil, err
+	}
+	info, err := syncCall(ctx, op, ref, opts,
+		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
+			return C.msb_snapshot_pull(t, o, out, cerr)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{name: info.Name, lastSync: info}, nil
+}
+
+// LastSync is what the PullSnapshot that made this handle did, or nil.
+func (s *Snapshot) LastSync() *SyncInfo { return s.lastSync }
 
 // LastSync is what the last push of a Stop of this handle did (for a
 // sandbox that syncs), else what the Pull that made it did, else nil.

@@ -94,3 +94,52 @@ func TestSyncOnStop(t *testing.T) {
 		t.Fatalf("the pulled sandbox does not keep the setting: %v %v", on, err)
 	}
 }
+
+// A snapshot goes to the registry and comes back as a snapshot: a second
+// push is up to date, a pull under another name holds the same kind, a
+// second pull of it is up to date, and a sandbox pull of it says it is a
+// snapshot (ErrKind).
+func TestSnapshotPushPull(t *testing.T) {
+	host := seedImages(t)
+	sb := sharedSandbox(t)
+	ctx := testCtx(t)
+	name := unique("gosnap")
+	snap, err := sb.Snapshot(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Remove(context.Background(), true)
+	ref := host + "/gosnap/" + name + ":v1"
+	up, err := snap.Push(ctx, msb.SyncRef(ref))
+	if err != nil || up.Digest == "" || up.Transferred == 0 || up.UpToDate {
+		t.Fatalf("push: %+v %v", up, err)
+	}
+	if again, err := snap.Push(ctx); err != nil || !again.UpToDate || again.Digest != up.Digest {
+		t.Fatalf("second push (to where it went): %+v %v", again, err)
+	}
+	if _, err := snap.Push(ctx, msb.SyncName("x")); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("push with a pull's option: %v", err)
+	}
+	pulled, err := msb.PullSnapshot(ctx, ref, msb.SyncName(name+"-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pulled.Remove(context.Background(), true)
+	if pulled.Name() != name+"-b" || pulled.LastSync().Digest != up.Digest {
+		t.Fatalf("pulled %q %+v", pulled.Name(), pulled.LastSync())
+	}
+	mine, err := snap.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := pulled.Info(ctx); err != nil || info.Kind != mine.Kind || info.Image != mine.Image {
+		t.Fatalf("pulled snapshot %+v %v, pushed %+v", info, err, mine)
+	}
+	if again, err := msb.PullSnapshot(ctx, ref, msb.SyncName(name+"-b")); err != nil || !again.LastSync().UpToDate {
+		t.Fatalf("a second pull of what it holds: %v", err)
+	}
+	if _, err := msb.Pull(ctx, ref, msb.SyncName(name+"-c")); !errors.Is(err, msb.ErrKind) ||
+		!strings.Contains(err.Error(), "snapshot") {
+		t.Fatalf("a sandbox pull of a snapshot: %v", err)
+	}
+}
