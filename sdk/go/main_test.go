@@ -9,7 +9,6 @@ package msb_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -31,9 +30,7 @@ func TestMain(m *testing.M) {
 	if shared.sb != nil {
 		shared.sb.Close()
 	}
-	if registry.reg != nil {
-		registry.reg.Stop()
-	}
+	registry.Stop()
 	cleanup()
 	os.Exit(code)
 }
@@ -67,11 +64,13 @@ func sharedSandbox(t *testing.T) *msb.Sandbox {
 
 // ---- the seeds' images, from a local registry ----------------------------------
 
-var registry struct {
-	once sync.Once
-	reg  *msbtest.Registry
-	err  error
-}
+var (
+	registry msbtest.OnceRegistry
+	seeds    struct {
+		once sync.Once
+		err  error
+	}
+)
 
 // seedImages makes python:3.12 and node:20 (small busybox stand-ins,
 // tests/images/seed.py) available as the seeds name them: pushed to a
@@ -80,18 +79,12 @@ var registry struct {
 // registry's host:port.
 func seedImages(t *testing.T) string {
 	t.Helper()
-	registry.once.Do(func() {
-		if registry.reg, registry.err = msbtest.StartRegistry(); registry.err == nil {
-			registry.err = msbtest.SeedImages(context.Background(), registry.reg)
-		}
-	})
-	if errors.Is(registry.err, msbtest.ErrNoRegistry) {
-		t.Skip(registry.err)
+	reg := registry.Get(t)
+	seeds.once.Do(func() { seeds.err = msbtest.SeedImages(context.Background(), reg) })
+	if seeds.err != nil {
+		t.Fatalf("seed images: %v", seeds.err)
 	}
-	if registry.err != nil {
-		t.Fatalf("seed images: %v", registry.err)
-	}
-	return registry.reg.Host
+	return reg.Host
 }
 
 // unique is a sandbox name no other test uses.

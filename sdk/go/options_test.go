@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
+	"github.com/microsandbox/microsandbox/sdk/go/msbtest"
 )
 
 // DiskSize, SecretInject, AllowHostPort and a volume's Cache and
@@ -95,29 +98,14 @@ func TestDiskInjectHostPortAndCache(t *testing.T) {
 	}
 }
 
-// pluginOnce is a plugin process (the hook protocol, docs/plugins.md)
-// that answers its first call after @delay seconds, allowing it, and
-// exits after @calls calls.
-func pluginOnce(delay string, calls int) string {
-	return fmt.Sprintf(`python3 -c '
-import json, socket, struct, time
-s = socket.socket(fileno=3)
-def read():
-    h = s.recv(4, socket.MSG_WAITALL)
-    if len(h) < 4: raise SystemExit
-    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
-def send(m):
-    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
-n = 0
-while n < %d:
-    m = read()
-    if m["type"] == "hello":
-        send({"type": "hello", "name": "once", "hooks": ["exec_before"]})
-    elif m["type"] == "call":
-        time.sleep(%s)
-        send({"type": "reply", "id": m["id"], "verdict": "allow"})
-        n += 1
-'`, calls, delay)
+// pluginOnce is a plugin process (msbtest.AllowPlugin) that allows each
+// exec after @delay and exits after @calls, as a command.
+func pluginOnce(t *testing.T, delay time.Duration, calls int) string {
+	path := filepath.Join(t.TempDir(), "once.py")
+	if err := os.WriteFile(path, msbtest.AllowPlugin("once", delay, calls), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "python3 " + path
 }
 
 // PluginRestarts(0): a plugin process that exits is not started again,
@@ -125,7 +113,7 @@ while n < %d:
 func TestPluginRestartsAndTimeout(t *testing.T) {
 	ctx := testCtx(t)
 	sb, err := msb.NewSandboxContext(ctx, unique("restarts"),
-		msb.PluginProcess(pluginOnce("0", 1)), msb.PluginRestarts(0))
+		msb.PluginProcess(pluginOnce(t, 0, 1)), msb.PluginRestarts(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +128,7 @@ func TestPluginRestartsAndTimeout(t *testing.T) {
 	sb.Close()
 
 	slow, err := msb.NewSandboxContext(ctx, unique("timeout"),
-		msb.PluginProcess(pluginOnce("0.6", 100)), msb.PluginTimeout(200*time.Millisecond))
+		msb.PluginProcess(pluginOnce(t, 600*time.Millisecond, 100)), msb.PluginTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

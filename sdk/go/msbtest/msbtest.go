@@ -18,7 +18,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"sync"
+	"testing"
 	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -120,6 +121,34 @@ func (r *Registry) Stop() {
 	os.RemoveAll(r.dir)
 }
 
+// OnceRegistry is a Registry a test binary starts at its first use and
+// shares: Get skips the test when docker-registry is not installed.
+type OnceRegistry struct {
+	once sync.Once
+	reg  *Registry
+	err  error
+}
+
+// Get is the registry, started at the first call.
+func (o *OnceRegistry) Get(t testing.TB) *Registry {
+	t.Helper()
+	o.once.Do(func() { o.reg, o.err = StartRegistry() })
+	if errors.Is(o.err, ErrNoRegistry) {
+		t.Skip(o.err)
+	}
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	return o.reg
+}
+
+// Stop stops it, if it was started.
+func (o *OnceRegistry) Stop() {
+	if o.reg != nil {
+		o.reg.Stop()
+	}
+}
+
 // SeedImages stores python:3.12 and node:20 under the seeds' short names
 // (msb.LoadImage of OCI layouts). With @reg, they are pushed to it too and
 // pulled from it by its address first, the path an image pull takes.
@@ -155,15 +184,10 @@ func SeedImages(ctx context.Context, reg *Registry) error {
 	return nil
 }
 
-// DenyExecPlugin is the source of a plugin process in Python, written
-// from the hook protocol alone (docs/plugins.md: length-prefixed JSON on
-// descriptor 3): it says hello as @name asking for exec_before, and
-// denies every exec whose argv holds @word, saying @reason; it allows
-// the rest.
-func DenyExecPlugin(name, word, reason string) []byte {
-	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	return []byte(strings.NewReplacer("NAME", q(name), "WORD", q(word), "REASON", q(reason)).Replace(`
-import json, socket, struct
+// pluginPrelude is a plugin process's side of the hook protocol in
+// Python (docs/plugins.md: length-prefixed JSON on descriptor 3).
+const pluginPrelude = `
+import json, socket, struct, time
 s = socket.socket(fileno=3)
 def read():
     h = s.recv(4, socket.MSG_WAITALL)
@@ -171,13 +195,41 @@ def read():
     return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
 def send(m):
     b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+`
+
+// pyQuote is @s as a Python string literal.
+func pyQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// DenyExecPlugin is the source of a plugin process in Python, written
+// from the hook protocol alone: it says hello as @name asking for
+// exec_before, and denies every exec whose argv holds @word, saying
+// @reason; it allows the rest.
+func DenyExecPlugin(name, word, reason string) []byte {
+	return []byte(pluginPrelude + fmt.Sprintf(`
 while True:
     m = read()
     if m["type"] == "hello":
-        send({"type": "hello", "name": NAME, "hooks": ["exec_before"]})
+        send({"type": "hello", "name": %s, "hooks": ["exec_before"]})
     elif m["type"] == "call":
-        bad = WORD in m["argv"]
+        bad = %s in m["argv"]
         send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow",
-              "reason": REASON})
-`))
+              "reason": %s})
+`, pyQuote(name), pyQuote(word), pyQuote(reason)))
+}
+
+// AllowPlugin is the source of a plugin process in Python that says
+// hello as @name asking for exec_before, allows each exec after waiting
+// @delay, and exits after @calls of them.
+func AllowPlugin(name string, delay time.Duration, calls int) []byte {
+	return []byte(pluginPrelude + fmt.Sprintf(`
+n = 0
+while n < %d:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": %s, "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        time.sleep(%g)
+        send({"type": "reply", "id": m["id"], "verdict": "allow"})
+        n += 1
+`, calls, pyQuote(name), delay.Seconds()))
 }

@@ -12,7 +12,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -73,9 +72,7 @@ func TestMain(m *testing.M) {
 		os.Setenv("TF_CLI_CONFIG_FILE", rc)
 	}
 	code := m.Run()
-	if registry.reg != nil {
-		registry.reg.Stop()
-	}
+	registry.Stop()
 	cleanup()
 	os.Exit(code)
 }
@@ -107,25 +104,12 @@ func seedImages(t *testing.T) {
 	}
 }
 
-var registry struct {
-	once sync.Once
-	reg  *msbtest.Registry
-	err  error
-}
+// registry is a registry on loopback (Debian's docker-registry), one
+// for the whole run.
+var registry msbtest.OnceRegistry
 
-// startRegistry is a registry on loopback (Debian's docker-registry),
-// one for the whole run: its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	registry.once.Do(func() { registry.reg, registry.err = msbtest.StartRegistry() })
-	if errors.Is(registry.err, msbtest.ErrNoRegistry) {
-		t.Skip(registry.err)
-	}
-	if registry.err != nil {
-		t.Fatal(registry.err)
-	}
-	return registry.reg.Host
-}
+// startRegistry is its host:port.
+func startRegistry(t *testing.T) string { return registry.Get(t).Host }
 
 // guest runs a shell script in sandbox @name and returns its stdout.
 func guest(t *testing.T, name, script string) string {
