@@ -434,6 +434,17 @@ static int do_lookup(struct req *r)
 		return rc;
 	NEED(lookup);
 	rc = OP(lookup)(r->f->b, &r->c, r->h.nodeid, name, &e);
+	if (rc == -ENOENT && r->f->o.entry_timeout_ms) {
+		/* A name the guest may keep may be kept as missing too: node
+		 * 0 with a timeout is a negative entry (as virtiofsd answers
+		 * in its caching modes), so a search of a path or of
+		 * imports asks once, not at every try. */
+		struct fuse_entry_out o = { 0 };
+
+		split_ms(r->f->o.entry_timeout_ms, &o.entry_valid,
+			 &o.entry_valid_nsec);
+		return put(r, &o, sizeof(o));
+	}
 	return rc ? rc : reply_entry(r, &e);
 }
 

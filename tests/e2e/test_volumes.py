@@ -153,6 +153,16 @@ def test_cache_mode_keeps_what_the_guest_saw(msb, vol):
         os.unlink(os.path.join(d, "c.txt"))
     out = sh(msb, vol, "ls /ro/c.txt; ls /data/c.txt", check=None)
     assert out.startswith("/ro/c.txt\n") and "No such file" in out, out
+    # A name found missing is kept missing as long (a negative entry).
+    out = sh(msb, vol, "cat /ro/late.txt /data/late.txt", check=None)
+    assert out.count("No such file") == 2, out
+    for d in (vol["ro"], vol["data"]):
+        with open(os.path.join(d, "late.txt"), "w") as f:
+            f.write("late\n")
+    out = sh(msb, vol, "cat /ro/late.txt; cat /data/late.txt", check=None)
+    assert "'/ro/late.txt': No such file" in out and "late\n" in out, out
+    for d in (vol["ro"], vol["data"]):
+        os.unlink(os.path.join(d, "late.txt"))
 
 
 def test_read_only_is_enforced_by_the_host(msb, vol):

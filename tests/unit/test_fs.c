@@ -2270,6 +2270,16 @@ TEST(fs_keep_cache_option)
 		CHECK(!(oo.open_flags & FOPEN_KEEP_CACHE));
 		CHECK_EQ_INT(release(&t, 1, oo.fh, 1), 0);
 	}
+	/* a missing name is a negative entry the guest may keep as long */
+	CHECK_EQ_INT(call(&t, FUSE_LOOKUP, 1, "nope", (size_t)5, END), 0);
+	{
+		struct fuse_entry_out n;
+
+		CHECK_EQ_INT(t.rlen, sizeof(n));
+		memcpy(&n, t.body, sizeof(n));
+		CHECK_EQ_INT(n.nodeid, 0);
+		CHECK_EQ_INT(n.entry_valid, 86400);
+	}
 	forget(&t, e.nodeid, 1);
 	ts_close(&t);
 }
