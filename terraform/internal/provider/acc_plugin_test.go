@@ -39,7 +39,16 @@ func TestAccPluginRegistry(t *testing.T) {
 	config := fmt.Sprintf(`
 resource "microsandbox_plugin" "deny" {
   name     = "tf-deny"
-  registry = %q
+  registry = %[1]q
+}
+
+data "microsandbox_plugins" "found" {
+  registry = %[1]q
+  query    = "tf-deny"
+}
+
+data "microsandbox_plugins" "installed" {
+  depends_on = [microsandbox_plugin.deny]
 }
 
 resource "microsandbox_sandbox" "guarded" {
@@ -68,6 +77,13 @@ resource "microsandbox_sandbox" "guarded" {
 					resource.TestCheckResourceAttr("microsandbox_plugin.deny", "version", "1.0.0"),
 					resource.TestCheckResourceAttr("microsandbox_plugin.deny", "registry", ns),
 					resource.TestCheckResourceAttr("microsandbox_plugin.deny", "hooks.0", "exec_before"),
+					resource.TestCheckResourceAttr("data.microsandbox_plugins.found", "plugins.#", "1"),
+					resource.TestCheckResourceAttr("data.microsandbox_plugins.found", "plugins.0.digest", pub.Digest),
+					resource.TestCheckResourceAttr("data.microsandbox_plugins.found", "plugins.0.path", ""),
+					resource.TestCheckResourceAttr("data.microsandbox_plugins.installed", "plugins.#", "1"),
+					resource.TestCheckResourceAttr("data.microsandbox_plugins.installed", "plugins.0.verified", "true"),
+					resource.TestCheckResourceAttrPair("data.microsandbox_plugins.installed", "plugins.0.path",
+						"microsandbox_plugin.deny", "path"),
 					func(*terraform.State) error {
 						if got := guest(t, "guarded", "echo hi"); got != "hi" {
 							return fmt.Errorf("exec: %q", got)

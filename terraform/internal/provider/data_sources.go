@@ -150,3 +150,95 @@ func (d *sandboxesDataSource) Read(ctx context.Context, req datasource.ReadReque
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
+
+// ---- microsandbox_plugins -------------------------------------------------------
+
+type pluginsDataSource struct{}
+
+type pluginEntryModel struct {
+	Name        types.String `tfsdk:"name"`
+	Version     types.String `tfsdk:"version"`
+	Kind        types.String `tfsdk:"kind"`
+	Language    types.String `tfsdk:"language"`
+	Hooks       types.List   `tfsdk:"hooks"`
+	Command     types.String `tfsdk:"command"`
+	Description types.String `tfsdk:"description"`
+	Reference   types.String `tfsdk:"reference"`
+	Digest      types.String `tfsdk:"digest"`
+	Path        types.String `tfsdk:"path"`
+	Verified    types.Bool   `tfsdk:"verified"`
+}
+
+type pluginsModel struct {
+	Registry types.String       `tfsdk:"registry"`
+	Query    types.String       `tfsdk:"query"`
+	Plugins  []pluginEntryModel `tfsdk:"plugins"`
+}
+
+func newPluginsDataSource() datasource.DataSource { return &pluginsDataSource{} }
+
+func (d *pluginsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_plugins"
+}
+
+func (d *pluginsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, Description: desc}
+	}
+	resp.Schema = schema.Schema{
+		Description: "Plugins: those installed here (msb plugin ls), or with `registry` or " +
+			"`query`, the entries of a plugin registry's index (msb plugin search).",
+		Attributes: map[string]schema.Attribute{
+			"registry": schema.StringAttribute{Optional: true,
+				Description: "Search this plugin registry, REGISTRY/NAMESPACE (default with " +
+					"`query`: $MSB_PLUGIN_REGISTRY)."},
+			"query": schema.StringAttribute{Optional: true,
+				Description: "Search for entries whose name, description, language, kind or " +
+					"hooks hold it (case ignored)."},
+			"plugins": schema.ListNestedAttribute{Computed: true, Description: "The plugins, by name.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name":        str("Its name."),
+					"version":     str("Its version."),
+					"kind":        str("`process`: a command speaking the hook protocol."),
+					"language":    str("Its language, as it says."),
+					"hooks":       schema.ListAttribute{ElementType: types.StringType, Computed: true, Description: "The hooks it asks for."},
+					"command":     str("Run with /bin/sh -c in its files."),
+					"description": str("What it says it does."),
+					"reference":   str("Where it was published, or installed from."),
+					"digest":      str("Its manifest digest."),
+					"path":        str("Installed: its files on the host; else empty."),
+					"verified":    schema.BoolAttribute{Computed: true, Description: "Installed: its files still match their digests."},
+				}}},
+		},
+	}
+}
+
+func (d *pluginsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m pluginsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var list []msb.PluginInfo
+	var err error
+	if !m.Registry.IsNull() || !m.Query.IsNull() {
+		list, err = msb.SearchPlugins(ctx, m.Registry.ValueString(), m.Query.ValueString())
+	} else {
+		list, err = msb.InstalledPlugins(ctx)
+	}
+	if err != nil {
+		sdkError(&resp.Diagnostics, "Cannot list plugins", err)
+		return
+	}
+	m.Plugins = []pluginEntryModel{}
+	for _, p := range list {
+		var r pluginResModel
+		r.fill(&p)
+		m.Plugins = append(m.Plugins, pluginEntryModel{
+			Name: r.Name, Version: r.Version, Kind: r.Kind, Language: r.Language, Hooks: r.Hooks,
+			Command: r.Command, Description: r.Description, Reference: r.Reference, Digest: r.Digest,
+			Path: r.Path, Verified: types.BoolValue(p.Verified),
+		})
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -101,6 +101,14 @@ resource "microsandbox_sandbox" "app" {
 output "images" {
   value = data.microsandbox_images.all.images[*].reference
 }`,
+	"microsandbox_plugins": `data "microsandbox_plugins" "dlp" {
+  registry = "ghcr.io/me/plugins"
+  query    = "pii"
+}
+
+output "found" {
+  value = data.microsandbox_plugins.dlp.plugins[*].name
+}`,
 	"microsandbox_sandboxes": `data "microsandbox_sandboxes" "running" {
   running = true
 }`,

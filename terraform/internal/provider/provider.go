@@ -71,5 +71,5 @@ func (p *msbProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *msbProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{newImagesDataSource, newSandboxesDataSource}
+	return []func() datasource.DataSource{newImagesDataSource, newSandboxesDataSource, newPluginsDataSource}
 }

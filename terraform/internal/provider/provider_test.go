@@ -102,7 +102,7 @@ func TestUnitSchema(t *testing.T) {
 			t.Errorf("no resource %s", r)
 		}
 	}
-	for _, d := range []string{"microsandbox_images", "microsandbox_sandboxes"} {
+	for _, d := range []string{"microsandbox_images", "microsandbox_sandboxes", "microsandbox_plugins"} {
 		if resp.DataSourceSchemas[d] == nil {
 			t.Errorf("no data source %s", d)
 		}
@@ -433,7 +433,7 @@ func TestUnitDocs(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"resources/sandbox.md", "resources/snapshot.md", "resources/volume.md", "resources/plugin.md",
-		"data-sources/images.md", "data-sources/sandboxes.md"} {
+		"data-sources/images.md", "data-sources/sandboxes.md", "data-sources/plugins.md"} {
 		if docs[want] == "" {
 			t.Errorf("no docs/%s", want)
 		}
