@@ -218,21 +218,55 @@ export declare class PluginFs {
 export interface FsContext {
   pid: number;
   uid: number;
-  gid: number;
+  /** (not given by the hook protocol) */
+  gid?: number;
 }
 
-/** A filesystem written in JS (the seeds' AuditFs): extend it, override
- * operations, reach the wrapped one through `inner`. Such a volume is
- * refused with NotSupportedError for now; PluginFs serves the same from C. */
+/** A file operation's other fields (what applies to it). */
+export interface FsCall {
+  name?: string;
+  newname?: string;
+  newparent?: number;
+  flags?: number;
+}
+
+/** What an overridden operation returns: nothing (or the inner's) to go
+ * on; it throws to refuse (the error's `code`, "EACCES", or `errno`). */
+type FsResult = void | undefined | Promise<void | undefined>;
+
+/** A filesystem written in JS (the seeds' AuditFs): extend it and
+ * override the operations to watch or refuse, reaching the wrapped one
+ * through `inner`. Only the overridden ones are asked of this program,
+ * by the sandbox's supervisor, before its native backend (the host
+ * directory or memory underneath) runs them; every other one stays
+ * native. */
 export declare class FileSystemBackend {
-  /** @inner: a path (a PassthroughFs of it) or another backend to wrap. */
-  constructor(inner?: string | FileSystemBackend);
+  /** @inner: a path (a PassthroughFs of it), HostDir, NamedVolume, MemFs,
+   * or another backend to wrap. */
+  constructor(inner: string | FileSystemBackend | HostDir | NamedVolume | MemFs);
+  /** What it wraps, as a FileSystemBackend (a native one's operations go
+   * on to the supervisor's backend). */
   inner: FileSystemBackend;
-  open(ctx: FsContext, ino: number, flags: number): number | Promise<number>;
+  /** The operations this class overrides. */
+  overridden(): string[];
+  open(ctx: FsContext, ino: number, flags: number, call?: FsCall): FsResult;
+  opendir(ctx: FsContext, ino: number, flags: number, call?: FsCall): FsResult;
+  create(ctx: FsContext, parent: number, flags: number, call?: FsCall): FsResult;
+  lookup(ctx: FsContext, parent: number, call: FsCall): FsResult;
+  mkdir(ctx: FsContext, parent: number, call: FsCall): FsResult;
+  unlink(ctx: FsContext, parent: number, call: FsCall): FsResult;
+  rmdir(ctx: FsContext, parent: number, call: FsCall): FsResult;
+  rename(ctx: FsContext, parent: number, call: FsCall): FsResult;
+  read(ctx: FsContext, ino: number, call: FsCall): FsResult;
+  write(ctx: FsContext, ino: number, call: FsCall): FsResult;
+  getattr(ctx: FsContext, ino: number, call: FsCall): FsResult;
+  setattr(ctx: FsContext, ino: number, call: FsCall): FsResult;
+  /** ...and every other operation of docs/plugins.md's list, alike. */
+  [op: string]: unknown;
 }
 
-/** A host directory as a FileSystemBackend: as a volume by itself it is
- * served as a HostDir; its operations called from JS are not served. */
+/** A host directory as a FileSystemBackend (the seeds' `inner`): as a
+ * volume by itself it is a HostDir. */
 export declare class PassthroughFs extends FileSystemBackend {
   constructor(path: string);
   readonly path: string;

@@ -8,13 +8,12 @@
 //
 // becomes the plain object native/config.c copies into libmsb's
 // msb_sandbox_config. Nothing is decided here: libmsb checks every value
-// and says what is wrong. Hooks written in JS and plugins are
-// lib/hooks.js's; a filesystem written in JS is refused with
-// NotSupportedError naming what to use meanwhile.
+// and says what is wrong. Hooks written in JS (a FileSystemBackend's
+// overridden operations too) and plugins are lib/hooks.js's.
 'use strict';
 
 const native = require('./native');
-const { InvalidArgumentError, NotSupportedError } = require('./errors');
+const { InvalidArgumentError } = require('./errors');
 const { envList } = require('./process');
 
 // ---- volumes ---------------------------------------------------------------
@@ -63,47 +62,80 @@ class PluginFs {
   }
 }
 
-function fsRefusal(op) {
-  return new NotSupportedError(
-    `filesystem calls written in JS (${op}) are not served: a volume's requests are ` +
-    "answered by the sandbox's supervisor, not by this program");
-}
-
-/** What a backend wraps when it wraps nothing: every call refused. */
-const UNSERVED = Object.freeze({
-  open() {
-    throw fsRefusal('open');
-  },
-});
+/** Operations a FileSystemBackend may override (docs/plugins.md). */
+const FS_OPS = Object.freeze(['lookup', 'getattr', 'setattr', 'readlink', 'symlink', 'mknod',
+  'mkdir', 'unlink', 'rmdir', 'rename', 'link', 'open', 'read', 'write', 'statfs', 'release',
+  'fsync', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'flush', 'opendir', 'readdir',
+  'releasedir', 'fsyncdir', 'getlk', 'setlk', 'access', 'create', 'fallocate', 'lseek',
+  'copy_file_range', 'syncfs']);
 
 /**
  * A filesystem written in JS (the seeds' AuditFs): extend it and override
- * POSIX-style operations, reaching the wrapped one through `this.inner`.
- * Such a volume is refused with NotSupportedError until hooks can reach
- * the supervisor; PluginFs serves the same from C today.
+ * the operations to watch or refuse (`open(ctx, ino, flags)`, `mkdir(ctx,
+ * parent, call)`...), reaching the backend underneath through
+ * `this.inner`. Only the overridden operations are asked of this program,
+ * by the sandbox's supervisor, before its native backend runs them; every
+ * other one (reads and writes too, unless overridden) stays native. An
+ * operation that returns goes on; one that throws is refused with the
+ * error's errno (`code: 'EACCES'`, or `errno`), EACCES by default.
  */
 class FileSystemBackend {
   constructor(inner) {
-    /** The filesystem this one wraps: a PassthroughFs for a path. */
-    this.inner = typeof inner === 'string' ? new PassthroughFs(inner) : (inner || UNSERVED);
+    if (inner == null) {
+      throw new InvalidArgumentError(
+        `${new.target.name} needs the backend it wraps: a host directory ("./data"), ` +
+        'HostDir, MemFs, or another FileSystemBackend');
+    }
+    /** The backend this one wraps: a PassthroughFs for a path, a
+     * NativeFs for a HostDir, NamedVolume or MemFs. */
+    this.inner = typeof inner === 'string' ? new PassthroughFs(inner) :
+      inner instanceof FileSystemBackend ? inner : NativeFs.of(inner);
   }
 
-  open(ctx, ino, flags) {
-    return this.inner.open(ctx, ino, flags);
+  /** overridden() - the operations this class answers itself. */
+  overridden() {
+    return FS_OPS.filter((op) => typeof this[op] === 'function' &&
+      this[op] !== FileSystemBackend.prototype[op]);
   }
 }
 
-/** A host directory as a FileSystemBackend: used as a volume as it is, it
- * is served as a HostDir; its operations, called from JS, are not. */
+// Every operation, not overridden, goes on to the backend underneath;
+// a native one (a path, HostDir, MemFs) lets the supervisor run it.
+for (const op of FS_OPS) {
+  FileSystemBackend.prototype[op] = function passOn(...args) {
+    const next = this.inner;
+    return next instanceof FileSystemBackend ? next[op](...args) : undefined;
+  };
+}
+
+/** A native backend (a HostDir, NamedVolume or MemFs) as a
+ * FileSystemBackend: its operations let the supervisor's own run them. */
+class NativeFs extends FileSystemBackend {
+  static of(spec) {
+    if (!(spec instanceof HostDir) && !(spec instanceof NamedVolume) && !(spec instanceof MemFs)) {
+      throw new InvalidArgumentError(
+        'a FileSystemBackend wraps a host path, HostDir, NamedVolume, MemFs or another FileSystemBackend');
+    }
+    const n = Object.create(NativeFs.prototype);
+    n.inner = spec;
+    return n;
+  }
+}
+
+/** A host directory as a FileSystemBackend (the seeds' `inner`): as a
+ * volume by itself it is a HostDir; its operations let the supervisor's
+ * passthrough run them. */
 class PassthroughFs extends FileSystemBackend {
   constructor(path) {
-    super(UNSERVED);
+    super(new HostDir(path));
     this.path = path;
   }
+}
 
-  open(_ctx, _ino, _flags) {
-    throw fsRefusal(`open of ${this.path}`);
-  }
+/** nativeOf() - the native backend under a FileSystemBackend. */
+function nativeOf(spec) {
+  while (spec instanceof FileSystemBackend) spec = spec.inner;
+  return spec;
 }
 
 function volumeOf(guestPath, spec) {
@@ -121,11 +153,9 @@ function volumeOf(guestPath, spec) {
     return { ...v, kind: 'plugin', source: spec.path, arg: spec.arg, dir: spec.dir, readonly: spec.readonly };
   }
   if (spec instanceof FileSystemBackend) {
-    throw new NotSupportedError(
-      `the volume at ${guestPath} is a filesystem written in JS (${spec.constructor.name}), ` +
-      "which is not supported yet: volumes are served by the sandbox's supervisor, not by " +
-      'this program; use a host path, HostDir, MemFs, or a C plugin (include/msb_fs.h) ' +
-      "with PluginFs, e.g. new PluginFs('./auditfs.so', { dir: './data' })");
+    // The native backend underneath is the volume; the overridden
+    // operations are hooks (lib/hooks.js).
+    return volumeOf(guestPath, nativeOf(spec));
   }
   throw new InvalidArgumentError(
     `invalid volume at ${guestPath}: use a host path, HostDir, NamedVolume, MemFs or PluginFs`);
@@ -315,6 +345,6 @@ function restoreConfig(name, o = {}) {
 }
 
 module.exports = {
-  HostDir, NamedVolume, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction,
+  HostDir, NamedVolume, MemFs, PluginFs, FileSystemBackend, PassthroughFs, FS_OPS, Secret, DnsAction,
   forward, block, sandboxConfig, restoreConfig,
 };

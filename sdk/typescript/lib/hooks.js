@@ -8,7 +8,9 @@
 'use strict';
 
 const { Plugin, deny, answer, modify, rewrite } = require('./plugin');
+const os = require('node:os');
 const { InvalidArgumentError } = require('./errors');
+const { FileSystemBackend } = require('./config');
 
 /** The audit-log built-in: JSON lines of lifecycle, exec, network and
  * file events in @dir (default: the sandbox's own audit directory). */
@@ -94,8 +96,16 @@ function hooksOf(net, o) {
   const onExec = fnOf(o.onExec, 'onExec');
   const onExecExit = fnOf(o.onExecExit, 'onExecExit');
   const onLifecycle = fnOf(o.onLifecycle, 'onLifecycle');
-  if (!onDns && !onConnect && !onHttp && !onExec && !onExecExit && !onLifecycle) return null;
+  const fsVolumes = new Map();
+  for (const [guestPath, spec] of Object.entries(o.volumes || {})) {
+    if (spec instanceof FileSystemBackend && spec.overridden().length) fsVolumes.set(guestPath, spec);
+  }
+  if (!onDns && !onConnect && !onHttp && !onExec && !onExecExit && !onLifecycle && !fsVolumes.size) return null;
   const p = new Plugin('js-sdk');
+  if (fsVolumes.size) {
+    const ops = new Set([...fsVolumes.values()].flatMap((b) => b.overridden()));
+    p.on('fs', (c) => fsCall(fsVolumes, c), { fsOps: [...ops] });
+  }
   if (onDns) {
     p.on('dns', async (c) => dnsVerdict(await onDns({ name: c.name, type: QTYPES[c.qtype] || String(c.qtype) })));
   }
@@ -148,6 +158,27 @@ function hooksOf(net, o) {
     });
   }
   return p;
+}
+
+/** fsCall() - a volume's operation, asked of its FileSystemBackend: what
+ * it throws refuses the operation with the error's errno. */
+function fsCall(volumes, c) {
+  const b = volumes.get(c.volume);
+  if (!b || !b.overridden().includes(c.op)) return undefined;
+  const ctx = { pid: c.pid, uid: c.uid };
+  const call = { name: c.name, newname: c.newname, newparent: c.newparent, flags: c.flags };
+  const done = (e) => {
+    const n = typeof e?.errno === 'number' && e.errno !== 0 ? Math.abs(e.errno) :
+      (e?.code && os.constants.errno[e.code]) || os.constants.errno.EACCES;
+    return deny(String(e?.message ?? e), n);
+  };
+  try {
+    const r = ['open', 'opendir', 'create'].includes(c.op) ? b[c.op](ctx, c.ino, c.flags, call) :
+      b[c.op](ctx, c.ino, call);
+    return r && typeof r.then === 'function' ? r.then(() => undefined, done) : undefined;
+  } catch (e) {
+    return done(e);
+  }
 }
 
 /**

@@ -13,8 +13,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  AuditLog, DnsAction, ExecAction, PolicyRefusedError, Sandbox, block, forward,
-  type ExecExit, type LifecycleEvent,
+  AuditLog, DnsAction, ExecAction, PassthroughFs, PolicyRefusedError, Sandbox, block, forward,
+  type ExecExit, type FsCall, type FsContext, type LifecycleEvent,
 } from 'microsandbox';
 import { LONG, unique } from './helpers';
 
@@ -25,6 +25,20 @@ const exits: ExecExit[] = [];
 const lifecycle: LifecycleEvent[] = [];
 const bodies: string[] = [];
 let sb: Sandbox;
+const opens: number[] = [];
+
+// A filesystem in JS over a host directory: it watches opens and refuses
+// to create one name; every other operation stays native.
+class Guard extends PassthroughFs {
+  open(ctx: FsContext, ino: number, flags: number) {
+    opens.push(ino);
+    return this.inner.open(ctx, ino, flags);
+  }
+
+  create(_ctx: FsContext, _parent: number, _flags: number, call?: FsCall) {
+    if (call?.name === 'forbidden.txt') throw Object.assign(new Error('not this name'), { code: 'EPERM' });
+  }
+}
 let server: http.Server;
 let port = 0;
 
@@ -53,6 +67,7 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;
   fs.writeFileSync(path.join(dir, 'monitor.js'), MONITOR);
+  fs.mkdirSync(path.join(dir, 'vol'));
   sb = await Sandbox.create(unique('hooks'), {
     network: {
       allowHost: [port],
@@ -78,6 +93,7 @@ before(async () => {
     },
     onExecExit: (ev) => { exits.push(ev); },
     onLifecycle: (ev) => { lifecycle.push(ev); },
+    volumes: { '/data': new Guard(path.join(dir, 'vol')) },
     plugins: [new AuditLog(path.join(dir, 'audit'))],
     pluginProcesses: [`LOG=${path.join(dir, 'monitor.jsonl')} node ${path.join(dir, 'monitor.js')}`],
   });
@@ -161,4 +177,15 @@ test('a hook that throws refuses its call (fail closed), and says so', LONG, asy
   }
   // The channel goes on: the next command runs.
   assert.equal((await sb.exec('echo still')).stdout, 'still\n');
+});
+
+test('fs: a FileSystemBackend in JS sees opens and refuses a create; the rest is native', LONG, async () => {
+  const made = await sb.shell('echo kept > /data/ok.txt && cat /data/ok.txt');
+  assert.equal(made.stdout, 'kept\n', made.stderr);
+  assert.equal(fs.readFileSync(path.join(dir, 'vol', 'ok.txt'), 'utf8'), 'kept\n');
+  assert.ok(opens.length > 0, 'no open reached the backend');
+  const refused = await sb.shell('echo no > /data/forbidden.txt');
+  assert.notEqual(refused.exitCode, 0);
+  assert.match(refused.stderr, /Operation not permitted/);
+  assert.ok(!fs.existsSync(path.join(dir, 'vol', 'forbidden.txt')));
 });
