@@ -73,7 +73,8 @@ function abortReason(signal) {
 async function booting(promise, signal, name, owned) {
   if (!signal) return promise;
   const removeLater = () => {
-    const remove = () => owned && native.sandboxRemove(name, true);
+    // Its hooks (a server of this process) go with it.
+    const remove = () => owned && native.sandboxRemove(name, true).finally(() => dropHooks(name));
     // Only a failed boot made a record: any other failure (a name taken,
     // bad input) leaves the name to whoever has it.
     promise.then(remove, (e) => e instanceof BootFailedError && remove()).catch(() => {});

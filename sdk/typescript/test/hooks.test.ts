@@ -189,3 +189,30 @@ test('fs: a FileSystemBackend in JS sees opens and refuses a create; the rest is
   assert.match(refused.stderr, /Operation not permitted/);
   assert.ok(!fs.existsSync(path.join(dir, 'vol', 'forbidden.txt')));
 });
+
+/** The hook servers this process listens on (unix sockets msb-hooks-*). */
+function hookServers(): number {
+  const mine = new Set<string>();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) mine.add(m[1]);
+    } catch { /* closed meanwhile */ }
+  }
+  return fs.readFileSync('/proc/net/unix', 'utf8').split('\n')
+    .filter((l) => l.includes('/msb-hooks-') && mine.has(l.trim().split(/\s+/)[6])).length;
+}
+
+test('a boot given up on takes its hooks with it', LONG, async () => {
+  const before = hookServers();
+  const name = unique('hooks-abort');
+  await assert.rejects(Sandbox.create(name, { onExec: () => ExecAction.ALLOW, signal: AbortSignal.timeout(50) }),
+    (e: unknown) => (e as Error).name === 'TimeoutError');
+  assert.equal(hookServers(), before + 1, 'the hooks are served while the boot goes on');
+  const end = Date.now() + 120000;
+  while (hookServers() !== before) {
+    assert.ok(Date.now() < end, 'the hook server of a boot given up on is still listening');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await assert.rejects(Sandbox.get(name));
+});
