@@ -18,6 +18,12 @@ sandbox, one run, printed as a table.
   exec            ms p50/p90  `msb exec NAME -- true` (one msb process in
                               the guest too, as each event's round trip
                               starts two)
+  read kept       events/s    the N guest events the log keeps, read from
+                              seq 0 without following: libmsb through
+                              ctypes against the TypeScript SDK's
+                              `for await (ev of sb.events(...))` (its
+                              addon as built in sdk/typescript; skipped
+                              without node or the addon)
 
 Spawning a peer from the guest is not measured: it is not built yet.
 
@@ -28,6 +34,7 @@ import argparse
 import ctypes
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,6 +129,31 @@ try:
     lib.msb_events_free(h)
     g2h = (args.n - 1) / g2h_s
 
+    # the same events, kept in the log, read from the start: libmsb
+    # itself, then the TypeScript SDK
+    h = ctypes.c_void_p()
+    e = Err()
+    lib.msb_events_open(name.encode(), b"g2h", 0, 0, ctypes.byref(h), ctypes.byref(e))
+    t0 = time.monotonic()
+    n = 0
+    while lib.msb_events_next(h, ctypes.byref(Ev()), 60000, ctypes.byref(e)) == 1:
+        n += 1
+    kept_c = n / (time.monotonic() - t0)
+    lib.msb_events_free(h)
+    kept_ts = None
+    addon = os.path.join(ROOT, "sdk", "typescript", "build", "msb.node")
+    if shutil.which("node") and os.path.exists(addon):
+        script = (
+            "const { Sandbox } = require(%r);"
+            "(async () => { const sb = await Sandbox.get(%r); const s = sb.events('g2h', { since: 0, follow: false });"
+            " let n = 0, t0 = 0; for await (const ev of s) { if (!n++) t0 = process.hrtime.bigint(); }"
+            " console.log(JSON.stringify({ n, s: Number(process.hrtime.bigint() - t0) / 1e9 })); })();"
+            % (os.path.join(ROOT, "sdk", "typescript", "lib"), name))
+        out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout)
+        assert r["n"] == n, (r, n)
+        kept_ts = (r["n"] - 1) / r["s"]
+
     # host -> guest
     e = Err()
     t0 = time.monotonic()
@@ -164,5 +196,8 @@ print(f"{'round trip host->guest->host ms':<34} "
       f"{statistics.median(rtt):>8.1f} / {pct(rtt, 90):<8.1f}")
 print(f"{'peer: msb exec -- true ms':<34} "
       f"{statistics.median(ex):>8.1f} / {pct(ex, 90):<8.1f}")
+print(f"{'read kept, libmsb (ctypes) events/s':<34} {kept_c:>18.0f}")
+if kept_ts is not None:
+    print(f"{'read kept, TypeScript SDK events/s':<34} {kept_ts:>18.0f}")
 print("spawn from the guest vs from the host: not measured (spawn is not "
       "built)")
