@@ -7,7 +7,9 @@ package provider
 // served yet, is refused at plan, saying so.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -364,12 +366,49 @@ func manifestDigest(host, repo, tag string) (string, error) {
 	return "", fmt.Errorf("HEAD %s/%s:%s: %s", host, repo, tag, resp.Status)
 }
 
+// retag puts on tag @tag of repository @repo at @host a manifest of its
+// own: the one there with an annotation more, as another push would.
+func retag(host, repo, tag string) error {
+	url := "http://" + host + "/v2/" + repo + "/manifests/" + tag
+	const mt = "application/vnd.oci.image.manifest.v1+json"
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", mt)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	ann, _ := m["annotations"].(map[string]any)
+	if ann == nil {
+		ann = map[string]any{}
+	}
+	ann["org.example.pushed-by"] = "another machine"
+	m["annotations"] = ann
+	b, _ := json.Marshal(m)
+	req, _ = http.NewRequest(http.MethodPut, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", mt)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("PUT %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
 // TestAccSeedSync applies the sync seed as written, with a registry on
 // loopback as the remote (msb remote set): refused at plan while there is
 // no remote; sync turned off and on in place; the sandbox pushes itself
 // when Terraform stops it, and `msb pull ml-project` makes what it pushed
-// (with the setting); an import reads sync back; a destroy of it running
-// pushes it once more.
+// (with the setting); an import reads sync back; a push refused at a stop
+// (another push took the tag) fails the apply and leaves it stopped; a
+// destroy of it running pushes it once more.
 func TestAccSeedSync(t *testing.T) {
 	needCLI(t)
 	seedImages(t)
@@ -450,8 +489,42 @@ func TestAccSeedSync(t *testing.T) {
 				),
 			},
 			{ResourceName: addr, ImportState: true, ImportStateId: "ml-project", ImportStateVerify: true},
-			{Config: seedSync, ConfigPlanChecks: update,
-				Check: resource.TestCheckResourceAttr(addr, "running", "true")},
+			{
+				// Another push takes the tag meanwhile (its manifest
+				// with an annotation more), and the sandbox starts.
+				PreConfig: func() {
+					if err := retag(host, "tf/ml-project", "latest"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: seedSync, ConfigPlanChecks: update,
+				Check: resource.TestCheckResourceAttr(addr, "running", "true"),
+			},
+			{
+				// Its push at the stop is then refused: the apply fails
+				// saying so, the sandbox stopped and kept.
+				Config:      stopped,
+				ExpectError: regexp.MustCompile(`stopped, but its push failed`),
+			},
+			{
+				// Pushed by hand with force (the tag is its own again),
+				// it is started: the plan saw it stopped.
+				PreConfig: func() {
+					if s := sandboxStatus(t, "ml-project"); s != "stopped" {
+						t.Fatalf("after the failed push ml-project is %s, not stopped", s)
+					}
+					sb, err := msb.GetSandbox(ctx, "ml-project")
+					if err == nil {
+						_, err = sb.Push(ctx, msb.SyncForce())
+						sb.Close()
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: seedSync, ConfigPlanChecks: update,
+				Check: resource.TestCheckResourceAttr(addr, "running", "true"),
+			},
 		},
 		// The destroy stopped it running, which pushed it again.
 		CheckDestroy: func(*terraform.State) error {
