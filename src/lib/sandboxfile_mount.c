@@ -152,6 +152,45 @@ static int ml_direct(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 	return sf_bool(s, v, path, &ML(o)->direct);
 }
 
+static int ml_cache(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
+		    const char *path)
+{
+	const char *t;
+	int r = sf_scalar(s, v, path, "auto, always or never", &t);
+
+	if (r < 0)
+		return r;
+	if (!strcmp(t, "auto"))
+		ML(o)->m->v.cache = MSB_VOLUME_CACHE_AUTO;
+	else if (!strcmp(t, "always"))
+		ML(o)->m->v.cache = MSB_VOLUME_CACHE_ALWAYS;
+	else if (!strcmp(t, "never"))
+		ML(o)->m->v.cache = MSB_VOLUME_CACHE_NEVER;
+	else
+		return sf_fail(s, v, path, "invalid cache mode '%s': use auto, "
+			       "always or never", t);
+	/* never is direct I/O too (as -v's cache=never) */
+	if (ML(o)->m->v.cache == MSB_VOLUME_CACHE_NEVER)
+		ML(o)->direct = 1;
+	return 0;
+}
+
+static int ml_cache_timeout(struct sf *s, void *o, yaml_node_t *k,
+			    yaml_node_t *v, const char *path)
+{
+	uint64_t ms;
+	int r = sf_duration(s, v, path, &ms);
+
+	if (r < 0)
+		return r;
+	if (ms > 86400000)
+		return sf_fail(s, v, path, "a cache timeout of %llu ms is more "
+			       "than a day: use at most 24h",
+			       (unsigned long long)ms);
+	ML(o)->m->v.cache_timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
 static int ml_size(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 		   const char *path)
 {
@@ -199,7 +238,8 @@ static const struct field mount_fields[] = {
 	{ "target", ml_target },   { "readonly", ml_readonly },
 	{ "direct", ml_direct },   { "overlay", ml_overlay },
 	{ "size", ml_size },       { "plugin", ml_plugin },
-	{ "arg", ml_arg },
+	{ "arg", ml_arg },         { "cache", ml_cache },
+	{ "cache_timeout", ml_cache_timeout },
 };
 
 /* mount_long() - { type, source, target, ... }. */

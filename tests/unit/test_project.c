@@ -227,6 +227,9 @@ TEST(project_every_key)
 		"      - { type: memory, target: /tmp/m, size: 16M }\n"
 		"      - { type: plugin, plugin: ./fs.so, source: ./d, "
 		"target: /p, arg: x }\n"
+		"      - { source: ./c, target: /c, cache: auto, "
+		"cache_timeout: 30s }\n"
+		"      - ./n:/n:cache=never\n"
 		"    ports: [8000:8000, '127.0.0.1:9000:90', 80]\n"
 		"    network:\n"
 		"      allow: [api.example.com, '*.example.org']\n"
@@ -285,7 +288,12 @@ TEST(project_every_key)
 	CHECK_STR(a->cfg.entrypoint[1], "-e");
 	CHECK_STR(a->cmd[0], "run");
 	CHECK_STR(a->cmd[1], "--fast");
-	CHECK_EQ_INT(a->nmounts, 6);
+	CHECK_EQ_INT(a->nmounts, 8);
+	CHECK_EQ_INT(a->mounts[6].v.cache, MSB_VOLUME_CACHE_AUTO);
+	CHECK_EQ_INT(a->mounts[6].v.cache_timeout_ms, 30000);
+	CHECK_EQ_INT(a->mounts[6].v.direct_io, 0);
+	CHECK_EQ_INT(a->mounts[7].v.cache, MSB_VOLUME_CACHE_NEVER);
+	CHECK_EQ_INT(a->mounts[7].v.direct_io, 1);
 	CHECK_EQ_INT(a->mounts[0].v.readonly, 1);
 	CHECK_EQ_INT(a->mounts[0].v.direct_io, 1);
 	CHECK_EQ_INT(a->mounts[1].v.overlay_mib, 64);
@@ -397,6 +405,11 @@ static const struct {
 	  "3:22: sandboxes.a.volumes[0].type: invalid volume type 'nfs'" },
 	{ "sandboxes:\n  a:\n    volumes: [{source: ./x}]\n",
 	  "3:15: sandboxes.a.volumes[0]: no target" },
+	{ "sandboxes:\n  a:\n    volumes: [{target: /a, cache: often}]\n",
+	  "3:35: sandboxes.a.volumes[0].cache: invalid cache mode 'often'" },
+	{ "sandboxes:\n  a:\n    volumes: [{target: /a, cache_timeout: 2d}]\n",
+	  "3:43: sandboxes.a.volumes[0].cache_timeout: a cache timeout of "
+	  "172800000 ms is more than a day" },
 	{ "sandboxes:\n  a:\n    volumes: [{type: memory, target: /m, source: x}]\n",
 	  "3:50: sandboxes.a.volumes[0]: this key does not apply to a memory volume" },
 	{ "volumes: {v: {}}\nsandboxes:\n  a:\n    volumes: ['v:/a:overlay']\n",
