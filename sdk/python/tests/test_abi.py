@@ -82,3 +82,23 @@ def test_every_library_error_has_its_class():
     # errno values from the guest: their own classes or a FileError
     e = errors.from_code(-28, "ENOSPC", "full")
     assert isinstance(e, errors.FileError) and e.errno == 28
+
+
+def test_host_dir_cache_mode_reaches_the_config():
+    """HostDir(cache=, cache_timeout=) fills msb_volume's cache fields (no
+    sandbox booted), and a bad mode or timeout is refused."""
+    from microsandbox import HostDir, errors as e
+    from microsandbox.config import build
+    c = build("x", volumes={"/a": HostDir(".", cache="always",
+                                          cache_timeout=2.5),
+                            "/b": HostDir(".", cache="never"),
+                            "/c": "."})
+    vols = c.cfg.volumes
+    assert (vols[0].cache, vols[0].cache_timeout_ms) == (3, 2500)
+    assert (vols[1].cache, vols[1].cache_timeout_ms) == (1, 0)
+    assert (vols[2].cache, vols[2].cache_timeout_ms) == (0, 0)
+    for bad in (HostDir(".", cache="sometimes"),
+                HostDir(".", cache_timeout=86401),
+                HostDir(".", cache_timeout="1s")):
+        with pytest.raises(e.InvalidArgument):
+            build("x", volumes={"/a": bad})

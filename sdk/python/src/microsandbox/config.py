@@ -108,12 +108,17 @@ class HostDir:
     """A host directory passed through (``volumes={"/data": "./data"}`` is
     ``HostDir("./data")``). ``readonly`` is enforced by the host;
     ``overlay_mib`` keeps the guest's changes in host RAM, never writing
-    the directory; ``direct`` bypasses the guest's page cache."""
+    the directory; ``direct`` bypasses the guest's page cache; ``cache``
+    ("auto", "always" or "never", as ``-v DIR:/p:cache=``) is what the
+    guest may keep of names and attributes, ``cache_timeout`` for how many
+    seconds instead of the mode's (docs/filesystems.md)."""
 
     path: str
     readonly: bool = False
     direct: bool = False
     overlay_mib: int = 0
+    cache: str | None = None
+    cache_timeout: float | None = None
 
 
 @dataclass
@@ -279,6 +284,25 @@ class CConfig:
     hooks: Any = None  # a microsandbox.plugin.Plugin of Python callbacks
 
 
+_CACHE_MODES = {"never": 1, "auto": 2, "always": 3}
+
+
+def _cache(v, spec: HostDir) -> None:
+    """HostDir's cache mode and timeout into msb_volume's fields."""
+    if spec.cache is not None:
+        if spec.cache not in _CACHE_MODES:
+            raise InvalidArgument(f"invalid cache mode {spec.cache!r}: use "
+                                  "'auto', 'always' or 'never'")
+        v.cache = _CACHE_MODES[spec.cache]
+    if spec.cache_timeout is not None:
+        t = spec.cache_timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or \
+                not 0 <= t <= 86400:
+            raise InvalidArgument(f"invalid cache_timeout {t!r}: use a "
+                                  "number of seconds from 0 to 86400")
+        v.cache_timeout_ms = int(round(t * 1000))
+
+
 def _arr(keep, items) -> Any:
     a = _lib.strv(items)
     if a is None:
@@ -361,6 +385,7 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
                 v.readonly = int(spec.readonly)
                 v.direct_io = int(spec.direct)
                 v.overlay_mib = spec.overlay_mib
+                _cache(v, spec)
             elif isinstance(spec, MemFs):
                 v.kind = _lib.VOLUME_MEMORY
                 v.size_mib = spec.size_mib
