@@ -60,6 +60,8 @@ pub(crate) struct SandboxConfig {
     pub(crate) plugin_timeout: Option<Duration>,
     /// Hooks written in Rust (the network's are in `net`).
     pub(crate) exec_hook: Option<std::sync::Arc<ExecHook>>,
+    pub(crate) exit_hook: Option<std::sync::Arc<ExitHook>>,
+    pub(crate) lifecycle_hook: Option<std::sync::Arc<LifecycleHook>>,
     /// Forms given that are not served, or options that failed (a volume
     /// closure's error): the first one is the create's error.
     pub(crate) refused: Vec<Error>,
@@ -326,6 +328,46 @@ impl<M> SandboxBuilder<M> {
         self.cfg.exec_hook = Some(std::sync::Arc::new(hook));
         self
     }
+
+    /// Tells @hook, in this program, of each command's end (an event:
+    /// nothing waits for it).
+    pub fn on_exec_exit(mut self, hook: impl Fn(ExecExit) + Send + Sync + 'static) -> Self {
+        self.cfg.exit_hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Tells @hook of the sandbox's starts, stops, snapshots, restores,
+    /// its create and its remove.
+    pub fn on_lifecycle(mut self, hook: impl Fn(LifecycleEvent) + Send + Sync + 'static) -> Self {
+        self.cfg.lifecycle_hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+}
+
+/// A command that ended, as [`SandboxBuilder::on_exec_exit`] sees it.
+#[derive(Debug, Clone, Default)]
+pub struct ExecExit {
+    /// The argv that ran (after any rewrite).
+    pub argv: Vec<String>,
+    /// Its exit status.
+    pub exit_code: i32,
+    /// The signal that ended it, or 0.
+    pub signal: i32,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Its timeout killed it.
+    pub timed_out: bool,
+}
+
+/// A lifecycle event, as [`SandboxBuilder::on_lifecycle`] sees it.
+#[derive(Debug, Clone, Default)]
+pub struct LifecycleEvent {
+    /// "create", "start", "restore", "snapshot", "stop", "remove".
+    pub event: String,
+    /// The sandbox's name.
+    pub sandbox: String,
+    /// The event's other fields (docs/plugins.md), as JSON text.
+    pub json: String,
 }
 
 /// What an exec hook sees: a command about to run.
@@ -369,6 +411,8 @@ pub struct ConnectRequest {
 }
 
 pub(crate) type ExecHook = dyn Fn(ExecCall) -> ExecAction + Send + Sync;
+pub(crate) type ExitHook = dyn Fn(ExecExit) + Send + Sync;
+pub(crate) type LifecycleHook = dyn Fn(LifecycleEvent) + Send + Sync;
 pub(crate) type DnsHook = dyn Fn(DnsQuery) -> DnsAction + Send + Sync;
 pub(crate) type ConnectHook = dyn Fn(ConnectRequest) -> bool + Send + Sync;
 pub(crate) type HttpHook = dyn Fn(HttpRequest) -> HttpAction + Send + Sync;
@@ -985,6 +1029,8 @@ impl SandboxConfig {
             connect: self.net.connect_hook.clone(),
             http: self.net.http_hook.clone(),
             exec: self.exec_hook.clone(),
+            exit: self.exit_hook.clone(),
+            lifecycle: self.lifecycle_hook.clone(),
         }
     }
 

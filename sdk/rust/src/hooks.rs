@@ -20,8 +20,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::config::{
-    ConnectHook, ConnectRequest, DnsAction, DnsHook, DnsQuery, ExecAction, ExecCall, ExecHook, HttpAction, HttpHook,
-    HttpRequest,
+    ConnectHook, ConnectRequest, DnsAction, DnsHook, DnsQuery, ExecAction, ExecCall, ExecExit, ExecHook, ExitHook,
+    HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook,
 };
 use crate::error::{Error, Result};
 
@@ -35,11 +35,18 @@ pub(crate) struct Hooks {
     pub(crate) connect: Option<Arc<ConnectHook>>,
     pub(crate) http: Option<Arc<HttpHook>>,
     pub(crate) exec: Option<Arc<ExecHook>>,
+    pub(crate) exit: Option<Arc<ExitHook>>,
+    pub(crate) lifecycle: Option<Arc<LifecycleHook>>,
 }
 
 impl Hooks {
     pub(crate) fn is_empty(&self) -> bool {
-        self.dns.is_none() && self.connect.is_none() && self.http.is_none() && self.exec.is_none()
+        self.dns.is_none()
+            && self.connect.is_none()
+            && self.http.is_none()
+            && self.exec.is_none()
+            && self.exit.is_none()
+            && self.lifecycle.is_none()
     }
 
     fn names(&self) -> Vec<&'static str> {
@@ -53,10 +60,51 @@ impl Hooks {
         if self.exec.is_some() {
             v.push("exec_before");
         }
+        if self.exit.is_some() {
+            v.push("exec_after");
+        }
         if self.http.is_some() {
             v.push("http_request");
         }
+        if self.lifecycle.is_some() {
+            v.push("lifecycle");
+        }
         v
+    }
+
+    /// Tells event @m (exec_after, lifecycle) to its hook.
+    fn tell(&self, m: &Map<String, Value>) {
+        let i = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
+        match m.get("hook").and_then(Value::as_str) {
+            Some("exec_after") => {
+                if let Some(f) = &self.exit {
+                    f(ExecExit {
+                        argv: m
+                            .get("argv")
+                            .and_then(Value::as_array)
+                            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default(),
+                        exit_code: i("exit_code"),
+                        signal: i("signal"),
+                        duration: std::time::Duration::from_secs_f64(
+                            m.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0).max(0.0) / 1000.0,
+                        ),
+                        timed_out: m.get("timed_out").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                }
+            }
+            Some("lifecycle") => {
+                if let Some(f) = &self.lifecycle {
+                    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                    f(LifecycleEvent {
+                        event: s("event"),
+                        sandbox: s("sandbox"),
+                        json: Value::Object(m.clone()).to_string(),
+                    })
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The reply's fields for call @m (its verdict).
@@ -204,7 +252,11 @@ fn serve(hooks: &Hooks, mut s: UnixStream) -> io::Result<()> {
                 r["id"] = id;
                 write_msg(&mut s, &r)?;
             }
-            _ => {} // events: none is asked for
+            Some("event") => {
+                // A hook that panics loses its event, not the channel.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hooks.tell(&m)));
+            }
+            _ => {}
         }
     }
     Ok(())

@@ -62,8 +62,8 @@ pub use crate::asyncio::{
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
     Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
-    ExecCall, HttpAction, HttpRequest, MemFs, NamedVolume, NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs,
-    RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions, VolumeBuilder,
+    ExecCall, ExecExit, HttpAction, HttpRequest, LifecycleEvent, MemFs, NamedVolume, NetworkBuilder, OverlayFs,
+    PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions, VolumeBuilder,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};

@@ -71,7 +71,9 @@ async fn hooks_in_rust_end_to_end() {
     let (port, bodies) = web();
     let dns: Arc<Mutex<Vec<String>>> = Arc::default();
     let execs: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
-    let (d, e) = (dns.clone(), execs.clone());
+    let exits: Arc<Mutex<Vec<(Vec<String>, i32)>>> = Arc::default();
+    let lifecycle: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (d, e, x, l) = (dns.clone(), execs.clone(), exits.clone(), lifecycle.clone());
     let monitor = repo_root().join("tests/e2e/plugins/monitor.js");
     let sb = Sandbox::builder(unique("rs-hooks"))
         .network(move |n| {
@@ -107,6 +109,8 @@ async fn hooks_in_rust_end_to_end() {
                 _ => ExecAction::Allow,
             }
         })
+        .on_exec_exit(move |ev| x.lock().unwrap().push((ev.argv, ev.exit_code)))
+        .on_lifecycle(move |ev| l.lock().unwrap().push(ev.event))
         .plugin(AuditLog::new(dir.join("audit").to_string_lossy()))
         .plugin_process(format!("LOG={} node {}", dir.join("js.jsonl").display(), monitor.display()))
         .create()
@@ -122,6 +126,14 @@ async fn hooks_in_rust_end_to_end() {
     contains("a panicking hook", &err.to_string(), "the hook panicked");
     assert_eq!(sb.exec("echo still").await.unwrap().stdout_str(), "still\n");
     assert!(execs.lock().unwrap().iter().any(|a| a[0] == "forbidden"));
+    // Each end is told, the rewritten command's as it ran; so is the start.
+    assert_eq!(sb.shell("exit 3").await.unwrap().exit_code, 3);
+    eventually("the exits are told", || {
+        let x = exits.lock().unwrap();
+        x.iter().any(|(a, c)| a.join(" ") == "sh -c exit 3" && *c == 3)
+            && x.iter().any(|(a, _)| a[0] == "echo" && a[1] == "rewritten")
+    });
+    eventually("the start is told", || lifecycle.lock().unwrap().iter().any(|e| e == "start"));
     let audit = dir.join("audit").join(format!("{}.jsonl", sb.name()));
     eventually("the audit log has the exec", || std::fs::read_to_string(&audit).is_ok_and(|s| s.contains("\"greet\"")));
 
