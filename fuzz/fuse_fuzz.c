@@ -175,6 +175,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	setup();
 	opts.read_only = !!(data[0] & 2);
 	opts.posix_locks = !!(data[0] & 4);
+	/* a cache mode's options: pages kept across opens, names and
+	 * attributes (and missing names) kept for a while */
+	opts.keep_cache = !!(data[0] & 64);
+	if (data[0] & 128)
+		opts.entry_timeout_ms = opts.attr_timeout_ms = 1000;
 	if (data[0] & 8)
 		seed_lower();
 	if (data[0] & 1) {
