@@ -1111,7 +1111,8 @@ MSB_API void msb_plugins_free(msb_plugins *p);
 /* msb_plugins_add() - a built-in by @name ("audit-log", "rate-limiter")
  * with @options "KEY=VALUE,KEY=VALUE" (NULL: none): audit-log takes
  * dir=DIR (a relative one is made absolute here) and fs=OP+OP...;
- * rate-limiter takes exec=N and connect=N (a second). Any other @name
+ * rate-limiter takes exec=N and connect=N (a second) and bytes=RATE (the
+ * guest network's bytes a second each way: 64k, 1.5m). Any other @name
  * is an installed plugin (msb_plugin_install()), verified now and at
  * each start; it takes no options. */
 MSB_API int msb_plugins_add(msb_plugins *p, const char *name,

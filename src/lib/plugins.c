@@ -34,10 +34,10 @@ struct msb_plugins {
 /* The built-ins and the options each takes. */
 static const struct {
 	const char *name;
-	const char *keys[3];
+	const char *keys[4];
 } builtins[] = {
 	{ "audit-log", { "dir", "fs", NULL } },
-	{ "rate-limiter", { "exec", "connect", NULL } },
+	{ "rate-limiter", { "exec", "connect", "bytes", NULL } },
 };
 
 msb_plugins *msb_plugins_new(void)
@@ -141,10 +141,13 @@ int msb_plugins_add(msb_plugins *p, const char *name, const char *options,
 			known |= !strcmp(kv, builtins[b].keys[k]);
 		if (!known) {
 			r = msb_fail(err, MSB_E_INVALID, "plugin %s has no "
-				     "option '%s' (it takes %s%s%s)", name, kv,
-				     builtins[b].keys[0],
+				     "option '%s' (it takes %s%s%s%s%s)", name,
+				     kv, builtins[b].keys[0],
 				     builtins[b].keys[1] ? ", " : "",
 				     builtins[b].keys[1] ? builtins[b].keys[1] :
+							   "",
+				     builtins[b].keys[2] ? ", " : "",
+				     builtins[b].keys[2] ? builtins[b].keys[2] :
 							   "");
 			goto out;
 		}

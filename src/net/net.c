@@ -198,14 +198,47 @@ void net_get_stats(const struct net *n, struct net_stats *st)
 	*st = n->st;
 }
 
+void net_set_byte_rate(struct net *n, uint64_t bps)
+{
+	n->bytes_in.rate = n->bytes_out.rate = (double)bps;
+	n->bytes_in.tokens = n->bytes_out.tokens = (double)bps;
+	n->bytes_in.at_ms = n->bytes_out.at_ms = mono_ms();
+}
+
+/* refill() - @b's tokens brought up to now (at most a second's worth). */
+static void refill(struct net *n, __typeof__(n->bytes_in) *b)
+{
+	uint64_t now = mono_ms();
+
+	if (!b->rate || now <= b->at_ms)
+		return;
+	b->tokens += (double)(now - b->at_ms) / 1000.0 * b->rate;
+	if (b->tokens > b->rate)
+		b->tokens = b->rate;
+	b->at_ms = now;
+}
+
+/* link_watch() - EPOLLIN on the link unless paused, EPOLLOUT when armed. */
+static void link_watch(struct net *n)
+{
+	net_watch(n, n->link_fd,
+		  (n->in_paused ? 0 : EPOLLIN) | (n->out_armed ? EPOLLOUT : 0),
+		  NEV_LINK, 0, EPOLL_CTL_MOD);
+}
+
 int net_out_room(const struct net *n, size_t len)
 {
+	/* no tokens: TCP holds back as for a full link */
+	if (n->bytes_out.rate && n->bytes_out.tokens <= 0)
+		return 0;
 	return n->out_len + 4 + len <= NET_OUT_BUF;
 }
 
 uint8_t *net_frame_begin(struct net *n, size_t max)
 {
-	if (!net_out_room(n, max)) {
+	/* room only: the byte rate holds back TCP's data (net_out_room()),
+	 * never an ACK or a control frame */
+	if (n->out_len + 4 + max > NET_OUT_BUF) {
 		n->st.tx_dropped++;
 		n->link_blocked = 1;
 		return NULL;
@@ -226,6 +259,8 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len)
 	hdr[2] = (uint8_t)(len >> 8);
 	hdr[3] = (uint8_t)len;
 	n->out_len += 4 + len;
+	if (n->bytes_out.rate)
+		n->bytes_out.tokens -= (double)len;
 	n->st.tx_frames++;
 	n->st.tx_bytes += len;
 }
@@ -247,9 +282,7 @@ void net_flush(struct net *n)
 		n->out_off = 0;
 	if (n->link_fd >= 0 && !!n->out_len != n->out_armed) {
 		n->out_armed = !!n->out_len;
-		net_watch(n, n->link_fd,
-			  EPOLLIN | (n->out_armed ? EPOLLOUT : 0), NEV_LINK, 0,
-			  EPOLL_CTL_MOD);
+		link_watch(n);
 	}
 	if (n->link_fd < 0)
 		n->out_off = n->out_len = 0;
@@ -269,9 +302,23 @@ void net_input(struct net *n, const uint8_t *frame, size_t len)
 static int link_read(struct net *n)
 {
 	for (int rounds = 0; rounds < 16; rounds++) {
-		ssize_t r = read(n->link_fd, n->in + n->in_len,
-				 NET_IN_BUF - n->in_len);
+		size_t want = NET_IN_BUF - n->in_len;
+		ssize_t r;
 		size_t off = 0;
+
+		/* with a byte rate, no more than the tokens allow is taken
+		 * off the link: the rest waits in the socket and in QEMU,
+		 * and the guest's TCP slows down to the rate */
+		if (n->bytes_in.rate) {
+			if (n->bytes_in.tokens < 1) {
+				n->in_paused = 1;
+				link_watch(n);
+				return 0;
+			}
+			if ((double)want > n->bytes_in.tokens)
+				want = (size_t)n->bytes_in.tokens;
+		}
+		r = read(n->link_fd, n->in + n->in_len, want);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -280,6 +327,8 @@ static int link_read(struct net *n)
 		if (r <= 0)
 			return -1;
 		n->in_len += (size_t)r;
+		if (n->bytes_in.rate)
+			n->bytes_in.tokens -= (double)r;
 		while (n->in_len - off >= 4) {
 			uint32_t flen = (uint32_t)n->in[off] << 24 |
 					(uint32_t)n->in[off + 1] << 16 |
@@ -307,6 +356,12 @@ static int link_read(struct net *n)
 void net_tick(struct net *n, uint64_t now_ms)
 {
 	n->now = now_ms;
+	refill(n, &n->bytes_in);
+	refill(n, &n->bytes_out);
+	if (n->in_paused && n->bytes_in.tokens > 0 && n->link_fd >= 0) {
+		n->in_paused = 0;
+		link_watch(n);
+	}
 	tcp_tick(n);
 	udp_tick(n);
 	icmp_tick(n);
@@ -369,7 +424,8 @@ void net_dispatch(struct net *n)
 	tcp_flush_acks(n);
 	net_flush(n);
 	/* Room again: what TCP held back goes now. */
-	if (n->link_blocked && n->out_len < NET_OUT_BUF / 2) {
+	if (n->link_blocked && n->out_len < NET_OUT_BUF / 2 &&
+	    (!n->bytes_out.rate || n->bytes_out.tokens > 0)) {
 		n->link_blocked = 0;
 		tcp_link_ready(n);
 		net_flush(n);

@@ -189,6 +189,14 @@ struct msb_net_plugin;
 void net_set_hooks(struct net *n, const struct msb_net_plugin *h, void *state);
 void net_hook_denied_by(struct net *n, const char *who);
 
+/* net_set_byte_rate() - at most @bps bytes a second through the guest's
+ * link, each way (0: no limit): a token bucket holding a second's worth.
+ * Out of tokens, the stack stops reading the guest's frames (QEMU and
+ * then the guest's own TCP hold them back) and TCP stops sending data to
+ * the guest (as when the link is full); other frames to the guest (ACKs,
+ * DNS, UDP, ICMP) are counted but never held. */
+void net_set_byte_rate(struct net *n, uint64_t bps);
+
 /* net_fd() - the descriptor the owner watches for EPOLLIN. */
 int net_fd(const struct net *n);
 

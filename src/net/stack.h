@@ -189,6 +189,9 @@ struct net {
 	size_t out_off, out_len;
 	int out_armed;          /* EPOLLOUT on the link */
 	int link_blocked;       /* a frame was refused for lack of room */
+	/* net_set_byte_rate(): one bucket for each way, in bytes */
+	struct { double rate, tokens; uint64_t at_ms; } bytes_in, bytes_out;
+	int in_paused;          /* EPOLLIN off on the link: out of tokens */
 
 	struct tcp_flow tcp[NET_TCP_MAX];
 	unsigned tcp_hi;        /* one past the highest used slot */

@@ -2,7 +2,7 @@
 /* builtin.h - plugins built into the supervisor, picked by name
  *
  * `--plugin audit-log[:dir=DIR,fs=OPS]` and
- * `--plugin rate-limiter[:exec=N,connect=N]` take their place in a
+ * `--plugin rate-limiter[:exec=N,connect=N,bytes=RATE]` take their place in a
  * sandbox's chain of plugins like `--plugin-process` commands do and see
  * the same hook arguments (docs/plugins.md), without a process or a
  * socket: they are called in the supervisor (on the volumes' threads too,
@@ -45,6 +45,12 @@ struct builtin {
 
 extern const struct builtin builtin_audit_log;
 extern const struct builtin builtin_rate_limiter;
+
+/* ratelimit_bytes() - rate-limiter's bytes=RATE ("65536", "64k", "1.5m",
+ * "1g": bytes, KiB, MiB, GiB a second; 1 KiB to 10 GiB) into @bps.
+ * Return 0, or -1 (@bps untouched). The network applies it
+ * (net_set_byte_rate()); the built-in only checks it. */
+int ratelimit_bytes(const char *s, uint64_t *bps);
 
 /* builtin_find() - the built-in called @name, or NULL. */
 const struct builtin *builtin_find(const char *name);

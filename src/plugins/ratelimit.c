@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ratelimit.c - the rate-limiter built-in: execs and connections a second
+/* ratelimit.c - the rate-limiter built-in: execs and connections a
+ * second, and the bytes a second of the guest's network
  *
- * `--plugin rate-limiter[:exec=N,connect=N]` refuses an exec (exec_before)
- * or a new guest flow (connect) beyond N a second, each a token bucket
- * holding up to N tokens, refilled at N a second (so a burst of N passes
- * after a quiet second). Unset rates are unlimited; with no option at all
- * the defaults are exec=100 and connect=100.
+ * `--plugin rate-limiter[:exec=N,connect=N,bytes=RATE]` refuses an exec
+ * (exec_before) or a new guest flow (connect) beyond N a second, each a
+ * token bucket holding up to N tokens, refilled at N a second (so a burst
+ * of N passes after a quiet second). bytes=RATE is a bucket of the same
+ * shape on the guest's link, each way, kept by the network stack itself
+ * (net_set_byte_rate(): a byte is not a hook call) and set by the
+ * supervisor from this plugin's options. Unset rates are unlimited; with
+ * no option at all the defaults are exec=100 and connect=100.
  */
 
 #define _GNU_SOURCE
@@ -47,6 +51,26 @@ static int rate_of(const char *k, json_object *v, double *out, char *why,
 	return 0;
 }
 
+int ratelimit_bytes(const char *s, uint64_t *bps)
+{
+	char *end;
+	double d = strtod(s, &end), mul = 1;
+
+	if (end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024.0, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1024.0 * 1024, end++;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1024.0 * 1024 * 1024, end++;
+	d *= mul;
+	if (*end || !(d >= 1024) || d > 10.0 * 1024 * 1024 * 1024)
+		return -1;
+	*bps = (uint64_t)d;
+	return 0;
+}
+
 static int limiter_open(json_object *opts, const struct builtin_env *env,
 			void **st, uint32_t *hooks, uint64_t *fs_ops,
 			char *why, size_t wn)
@@ -59,13 +83,30 @@ static int limiter_open(json_object *opts, const struct builtin_env *env,
 		return -1;
 	}
 	json_object_object_foreach(opts, k, v) {
-		double *d = !strcmp(k, "exec") ? &l->exec.rate :
+		double *d;
+
+		if (!strcmp(k, "bytes")) {
+			uint64_t bps;
+
+			if (ratelimit_bytes(json_object_get_string(v), &bps) <
+			    0) {
+				snprintf(why, wn, "rate-limiter: bytes=%s: give "
+					 "bytes a second, 1k to 10g (64k, 1.5m: "
+					 "KiB, MiB)", json_object_get_string(v));
+				free(l);
+				return -1;
+			}
+			any = 1;
+			continue;
+		}
+		d = !strcmp(k, "exec") ? &l->exec.rate :
 			    !strcmp(k, "connect") ? &l->conn.rate :
 						    NULL;
 
 		if (!d) {
 			snprintf(why, wn, "rate-limiter: unknown option '%s' "
-				 "(exec=N, connect=N: a second)", k);
+				 "(exec=N, connect=N, bytes=RATE: a second)",
+				 k);
 			free(l);
 			return -1;
 		}

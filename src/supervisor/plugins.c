@@ -674,8 +674,26 @@ void sup_plugins_net(struct sup *s)
 {
 	struct sup_plugins *ps = s->plugins;
 
+	json_object *list, *o, *opts, *v;
+
 	if (!ps || !s->net)
 		return;
+	/* rate-limiter's bytes=: kept by the stack itself, on every byte */
+	json_object_object_get_ex(s->config, "plugins", &list);
+	for (unsigned i = 0; i < ps->n; i++) {
+		uint64_t bps;
+
+		o = json_object_array_get_idx(list, i);
+		if (ps->p[i].kind == PK_BUILTIN && pl_str(o, "name") &&
+		    !strcmp(pl_str(o, "name"), "rate-limiter") &&
+		    json_object_object_get_ex(o, "options", &opts) &&
+		    json_object_object_get_ex(opts, "bytes", &v) &&
+		    ratelimit_bytes(json_object_get_string(v), &bps) == 0) {
+			net_set_byte_rate(s->net, bps);
+			sup_log(s, "network: at most %s bytes a second each way "
+				   "(rate-limiter)", json_object_get_string(v));
+		}
+	}
 	ps->net.abi = MSB_NET_PLUGIN_ABI;
 	ps->net.name = "plugins";
 	if (ps->hooks & (1u << HOOK_DNS))
@@ -709,6 +727,7 @@ static int add_builtin(struct sup *s, struct plug *p, json_object *o,
 	if (p->b->open(opts, &env, &p->bst, &p->hooks, &p->fs_ops, why,
 		       sizeof(why)) < 0) {
 		json_object_put(opts);
+		p->b = NULL;    /* nothing to close */
 		return msb_fail(err, -EINVAL, "%s", why);
 	}
 	json_object_put(opts);
@@ -1028,7 +1047,7 @@ void sup_plugins_free(struct sup *s)
 	for (unsigned i = 0; i < ps->n; i++) {
 		struct plug *p = &ps->p[i];
 
-		if (p->kind == PK_BUILTIN && p->b->close)
+		if (p->kind == PK_BUILTIN && p->b && p->b->close)
 			p->b->close(p->bst);
 		if (p->fd >= 0)
 			close(p->fd);

@@ -36,7 +36,16 @@ def lines(path):
         return []
 
 
+BIG = 768 << 10
+
+
 class Dlp(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(BIG))
+        self.end_headers()
+        self.wfile.write(b"\0" * BIG)
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         self.rfile.read(n)
@@ -196,6 +205,37 @@ def test_rate_limiter_refuses_connections_beyond_its_rate(msb, box):
             "connections a second") in log_of(msb, box)
 
 
+def test_rate_limiter_bytes_a_second(msb, box):
+    # 768 KiB each way at 128 KiB a second: the bucket's first second's
+    # worth passes at once, the other 640 KiB take 5 s (a lower bound:
+    # a loaded host only makes it slower)
+    name = unique("bytes")
+    msb("run", "--name", name, "-d", "--net-allow-host", str(box["port"]),
+        "--plugin", "rate-limiter:bytes=128k", check=0)
+    try:
+        url = f"http://10.0.2.2:{box['port']}"
+        t0 = time.monotonic()
+        p = msb("exec", name, "--", "sh", "-c",
+                f"wget -q -O- {url}/big | wc -c", check=0)
+        down = time.monotonic() - t0
+        assert p.stdout.strip() == str(BIG).encode()
+        msb("exec", name, "--", "sh", "-c",
+            f"head -c {BIG} /dev/zero > /tmp/z", check=0)
+        # (busybox wget's --post-file sends nothing: nc, by hand)
+        t0 = time.monotonic()
+        p = msb("exec", name, "--", "sh", "-c",
+                f"(printf 'POST /submit HTTP/1.0\\r\\nContent-Length: "
+                f"{BIG}\\r\\n\\r\\n'; cat /tmp/z) | "
+                f"nc 10.0.2.2 {box['port']}", check=0)
+        up = time.monotonic() - t0
+        assert p.stdout.endswith(b"accepted\n"), p
+        assert down >= 3.5 and up >= 3.5, (down, up)
+        assert "at most 128k bytes a second" in msb(
+            "logs", name).stdout.decode()
+    finally:
+        msb("rm", "-f", name)
+
+
 def starts(box):
     with open(box["starts"]) as f:
         return len(f.read().split())
@@ -275,5 +315,8 @@ def test_a_plugin_that_never_says_hello_fails_the_start(msb):
         in p.stderr, p
     p = msb("run", "--rm", "--plugin", "no-such", "--", "true")
     assert p.returncode == 125 and b"unknown plugin 'no-such'" in p.stderr
+    p = msb("run", "--rm", "--plugin", "rate-limiter:burst=5", "--", "true")
+    assert p.returncode == 125 and b"has no option 'burst'" in p.stderr
     p = msb("run", "--rm", "--plugin", "rate-limiter:bytes=5", "--", "true")
-    assert p.returncode == 125 and b"has no option 'bytes'" in p.stderr
+    assert p.returncode == 125
+    assert b"rate-limiter: bytes=5: give bytes a second" in p.stderr, p

@@ -218,10 +218,13 @@ class AuditLog:
 @dataclass
 class RateLimiter:
     """The rate-limiter built-in: execs and new connections a second
-    beyond which they are refused (``RateLimiter(100)``: 100 execs)."""
+    beyond which they are refused (``RateLimiter(100)``: 100 execs), and
+    the bytes a second the guest's network carries each way
+    (``max_bytes_per_sec=1 << 20``)."""
 
     max_exec_per_sec: float | None = None
     max_conn_per_sec: float | None = None
+    max_bytes_per_sec: int | None = None
 
     name = "rate-limiter"
 
@@ -231,6 +234,8 @@ class RateLimiter:
             o.append(f"exec={self.max_exec_per_sec:g}")
         if self.max_conn_per_sec:
             o.append(f"connect={self.max_conn_per_sec:g}")
+        if self.max_bytes_per_sec:
+            o.append(f"bytes={int(self.max_bytes_per_sec)}")
         return ",".join(o)
 
 
