@@ -28,6 +28,7 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
 from .events import Event, EventStream
 from .files import FileInfo, Files
 from .images import Image, ImageInfo, PullProgress
+from .plugins import PluginInfo, Plugins
 from .process import ExecResult, OutputChunk, Process
 from .project import Project, ProjectEntry, ProjectEvent
 from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
@@ -41,7 +42,7 @@ __all__ = [
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
-    "AuditLog", "RateLimiter", "Secret",
+    "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",

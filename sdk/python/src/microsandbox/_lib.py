@@ -238,6 +238,16 @@ class ProjectEntry(Structure):
                 ("image", c_char * 256)]
 
 
+class PluginInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("version", c_char * 64),
+                ("kind", c_char * 16), ("language", c_char * 32),
+                ("hooks", c_char * 256), ("command", c_char * 1024),
+                ("description", c_char * 256), ("reference", c_char * 700),
+                ("digest", c_char * 80), ("path", c_char * 1024),
+                ("size", c_uint64), ("files", c_uint),
+                ("installed_at", c_int64), ("verified", c_int)]
+
+
 # Every struct this module lays out, by its C name.
 STRUCTS = {
     "msb_error": MsbError, "msb_net_config": NetConfig, "msb_volume": Volume,
@@ -252,7 +262,7 @@ STRUCTS = {
     "msb_sync_progress": SyncProgress, "msb_sync_opts": SyncOpts,
     "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
     "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
-    "msb_event": Event,
+    "msb_event": Event, "msb_plugin_info": PluginInfo,
 }
 
 _E = POINTER(MsbError)
@@ -278,6 +288,13 @@ PROTOTYPES = {
     "msb_plugins_new": (_P, []),
     "msb_plugins_free": (None, [_P]),
     "msb_plugins_add": (c_int, [_P, c_char_p, c_char_p, _E]),
+    "msb_plugin_publish": (c_int, [c_char_p, c_char_p, POINTER(PluginInfo), _E]),
+    "msb_plugin_install": (c_int, [c_char_p, c_char_p, POINTER(PluginInfo), _E]),
+    "msb_plugin_search": (c_int, [c_char_p, c_char_p, POINTER(POINTER(PluginInfo)),
+                                  POINTER(c_size_t), _E]),
+    "msb_plugin_list": (c_int, [POINTER(POINTER(PluginInfo)), POINTER(c_size_t), _E]),
+    "msb_plugin_inspect": (c_int, [c_char_p, POINTER(PluginInfo), _E]),
+    "msb_plugin_remove": (c_int, [c_char_p, _E]),
     "msb_plugins_add_process": (c_int, [_P, c_char_p, _E]),
     "msb_plugins_add_socket": (c_int, [_P, c_char_p, _E]),
     "msb_plugins_set_timeout": (None, [_P, c_uint]),

@@ -139,11 +139,15 @@ def _create(cfg: config.CConfig, plugins=None,
     server = None
     try:
         for pl in plugins or []:
+            if isinstance(pl, str) and pl:
+                # an installed plugin by name (Plugins.install())
+                call(lib.msb_plugins_add, p, pl.encode(), None)
+                continue
             if not isinstance(pl, (config.AuditLog, config.RateLimiter)):
                 raise InvalidArgument(
-                    f"invalid plugin {pl!r}: AuditLog(...) or "
-                    "RateLimiter(...); a command of your own goes in "
-                    "plugin_processes")
+                    f"invalid plugin {pl!r}: AuditLog(...), "
+                    "RateLimiter(...) or an installed plugin's name; a "
+                    "command of your own goes in plugin_processes")
             call(lib.msb_plugins_add, p, pl.name.encode(),
                  pl.options().encode() or None)
         for cmd in plugin_processes or []:
