@@ -482,6 +482,14 @@ func (s *service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*
 		return nil, status.Errorf(codes.FailedPrecondition, "container %s: process not running", r.ID)
 	}
 	if err := mp.Resize(uint(r.Height), uint(r.Width)); err != nil {
+		// A process that has just exited has no terminal to size: ctr
+		// resizes right after a start, and a short command may be done
+		// by then (its exit is being recorded). Not an error to report.
+		select {
+		case <-p.done:
+			return &emptypb.Empty{}, nil
+		case <-time.After(2 * time.Second):
+		}
 		return nil, status.Errorf(codes.Internal, "container %s: resize: %v", r.ID, err)
 	}
 	return &emptypb.Empty{}, nil
