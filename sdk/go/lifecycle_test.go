@@ -359,7 +359,7 @@ func TestPlugins(t *testing.T) {
 	os.WriteFile(plugin, msbtest.DenyExecPlugin("deny", "exfiltrate", "not that"), 0o644)
 	sb, err := msb.NewSandboxContext(ctx, unique("plugins"),
 		msb.Plugin(msb.NewAuditLog(dir+"/audit")),
-		msb.Plugin(msb.NewRateLimiter(100)),
+		msb.Plugin(&msb.RateLimiter{ExecPerSec: 100, BytesPerSec: 1 << 20}),
 		msb.PluginProcess("python3 "+plugin))
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +371,11 @@ func TestPlugins(t *testing.T) {
 	_, err = sb.ExecArgs(ctx, []string{"echo", "exfiltrate"})
 	if !errors.Is(err, msb.ErrPolicyRefused) || !strings.Contains(err.Error(), "plugin deny: not that") {
 		t.Fatalf("a denied exec: %v", err)
+	}
+	raw, err := sb.Inspect(ctx)
+	if err != nil || !strings.Contains(string(raw), `"bytes":"1048576"`) &&
+		!strings.Contains(string(raw), `"bytes": "1048576"`) {
+		t.Fatalf("the rate-limiter's bytes in the record: %v %s", err, raw)
 	}
 	audit, _ := os.ReadFile(dir + "/audit/" + sb.Name() + ".jsonl")
 	if !strings.Contains(string(audit), `"exec_before"`) {

@@ -5,6 +5,7 @@ package msb
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -455,9 +456,11 @@ type AuditLog struct {
 func NewAuditLog(dir string) *AuditLog { return &AuditLog{Dir: dir} }
 
 // RateLimiter is the rate-limiter built-in: execs and new connections a
-// second beyond which they are refused.
+// second beyond which they are refused, and the bytes a second the
+// guest's network carries each way at most (1024 to 10 GiB; 0 no limit).
 type RateLimiter struct {
 	ExecPerSec, ConnectPerSec float64
+	BytesPerSec               float64
 }
 
 // NewRateLimiter limits execs to @execPerSec a second.
@@ -493,6 +496,9 @@ func Plugin(p any) Option {
 			}
 			if v.ConnectPerSec > 0 {
 				o = append(o, fmt.Sprintf("connect=%g", v.ConnectPerSec))
+			}
+			if v.BytesPerSec > 0 {
+				o = append(o, "bytes="+strconv.FormatFloat(v.BytesPerSec, 'f', -1, 64))
 			}
 			c.plugins = append(c.plugins, pluginSpec{builtin: "rate-limiter",
 				options: strings.Join(o, ",")})

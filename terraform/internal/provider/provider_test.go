@@ -235,7 +235,7 @@ func TestUnitValidate(t *testing.T) {
 			"takes no settings, not log_dir"},
 		{"a setting the plugin does not take", map[string]tftypes.Value{"name": name,
 			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("rate-limiter"), "log_dir": str("/x")})},
-			"rate-limiter takes connect_per_s and max_exec_per_s, not log_dir"},
+			"rate-limiter takes bytes_per_s and connect_per_s and max_exec_per_s, not log_dir"},
 		{"a restore with plugins", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
 			"plugin_process": strs("node m.js")}, "not plugin_process"},
 		{"spawned_by", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator")},
@@ -461,7 +461,7 @@ func TestUnitImportRecord(t *testing.T) {
    "placeholder": "msb_placeholder_2da3", "ref": "HOST_K", "inject": ["authorization", "query"]}],
   "secret_violation": "log", "tls_bypass": ["x.com"],
   "plugins": [{"kind": "builtin", "name": "audit-log", "options": {"dir": "/var/log/a", "fs": "open+create"}},
-   {"kind": "builtin", "name": "rate-limiter", "options": {"exec": "100"}},
+   {"kind": "builtin", "name": "rate-limiter", "options": {"exec": "100", "bytes": "131072"}},
    {"kind": "process", "cmd": "python3 dlp.py", "cwd": "/h/plugins/dlp/files", "installed": "msb-dlp", "digest": "sha256:00"},
    {"kind": "process", "cmd": "node ./monitor.js", "cwd": "/srv"},
    {"kind": "socket", "path": "/run/hooks.sock"}],
@@ -510,8 +510,9 @@ func TestUnitImportRecord(t *testing.T) {
 	}
 	check("plugins", []string{m.Plugin[0].Name.ValueString(), m.Plugin[0].LogDir.ValueString(),
 		m.Plugin[0].Config.String(), m.Plugin[1].Name.ValueString(), m.Plugin[1].MaxExecPerS.String(),
-		fmt.Sprint(m.Plugin[1].Config.IsNull()), m.Plugin[2].Name.ValueString()},
-		[]string{"audit-log", "/var/log/a", `{"fs":"open+create"}`, "rate-limiter", "100", "true", "msb-dlp"})
+		m.Plugin[1].Config.String(), m.Plugin[2].Name.ValueString()},
+		[]string{"audit-log", "/var/log/a", `{"fs":"open+create"}`, "rate-limiter", "100",
+			`{"bytes_per_s":"131072"}`, "msb-dlp"})
 	check("plugin_process", m.PluginProcess.String(), `["node ./monitor.js"]`)
 	check("plugin_timeout_ms, plugin_restarts", []string{m.PluginTimeoutMs.String(), m.PluginRestarts.String()},
 		[]string{"500", "0"})

@@ -229,6 +229,11 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 					diags.AddError("Bad connect_per_s", fmt.Sprintf("rate-limiter's connect_per_s %q is not a number.", c))
 				}
 			}
+			if b := settings["bytes_per_s"]; b != "" {
+				if _, err := fmt.Sscan(b, &r.BytesPerSec); err != nil {
+					diags.AddError("Bad bytes_per_s", fmt.Sprintf("rate-limiter's bytes_per_s %q is not a number.", b))
+				}
+			}
 			opts = append(opts, msb.Plugin(r))
 		default: // an installed plugin, checked by libmsb at the create
 			opts = append(opts, msb.Plugin(msb.InstalledPlugin(p.Name.ValueString())))
@@ -657,6 +662,9 @@ func (m *sandboxModel) pluginsFromRecord(r *record) {
 			}
 			if c := p.Options["connect"]; c != "" {
 				config["connect_per_s"] = types.StringValue(c)
+			}
+			if b := p.Options["bytes"]; b != "" {
+				config["bytes_per_s"] = types.StringValue(b)
 			}
 		case p.Kind == "process" && p.Installed != "":
 			pm.Name = types.StringValue(p.Installed)

@@ -395,7 +395,7 @@ func validateVolume(i int, v volumeModel, diags *diag.Diagnostics) {
 // pluginSettings are the settings each built-in takes besides name.
 var pluginSettings = map[string]map[string]bool{
 	"audit-log":    {"log_dir": true, "fs": true},
-	"rate-limiter": {"max_exec_per_s": true, "connect_per_s": true},
+	"rate-limiter": {"max_exec_per_s": true, "connect_per_s": true, "bytes_per_s": true},
 }
 
 func validatePlugin(ctx context.Context, i int, p pluginModel, diags *diag.Diagnostics) {

@@ -259,7 +259,8 @@ func sandboxSchema() schema.Schema {
 					"config": schema.MapAttribute{ElementType: types.StringType, Optional: true,
 						Description: "Other settings: audit-log's `fs` (file operations logged, " +
 							"`open+create+...`), rate-limiter's `connect_per_s` (new connections " +
-							"a second)."},
+							"a second) and `bytes_per_s` (the guest network's bytes a second each " +
+							"way, 1024 to 10 GiB)."},
 				}},
 			},
 			"sync": schema.SingleNestedBlock{
