@@ -326,6 +326,13 @@ $(B)/fuzz/event: fuzz/event.c src/supervisor/evlog.c src/supervisor/evlog.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
 		-o $@ fuzz/event.c src/supervisor/evlog.c src/proto/proto.c -ljson-c
 
+# A guest's peer requests into the supervisor's check (fuzz/spawnreq.c).
+$(B)/fuzz/spawnreq: fuzz/spawnreq.c src/supervisor/spawnreq.c \
+		src/supervisor/spawnreq.h src/proto/proto.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
+		-o $@ fuzz/spawnreq.c src/supervisor/spawnreq.c -ljson-c
+
 # QEMU's vhost-user messages and the guest memory they map, into the
 # device (fuzz/vhost_user.c).
 $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
@@ -393,7 +400,8 @@ $(B)/fuzz/plugin_meta: fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
 		src/common/util.c -ljson-c
 
 FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user event \
-	registry unpack tarstream logtext sandboxfile artifact hook_reply plugin_meta
+	registry unpack tarstream logtext sandboxfile artifact hook_reply plugin_meta \
+	spawnreq
 
 unit: $(B)/tests/unit
 	$(B)/tests/unit

@@ -1205,6 +1205,47 @@ MSB_API int msb_plugin_inspect(const char *name, msb_plugin_info *out,
  * start, saying so. */
 MSB_API int msb_plugin_remove(const char *name, msb_error *err);
 
+/* ---- spawning peers (docs/spawn.md) ------------------------------------- */
+
+/* What a sandbox's programs may start beside it (msb start inside it,
+ * current_runtime() in the SDKs): without a policy, nothing. With one,
+ * at most @max_peers live peers for the sandbox's whole tree (a peer's
+ * own peers count against its root), from the sandbox's own image and
+ * those added, each within the CPU and memory ceilings, all of them
+ * within the total. A peer's network is its parent's or narrower, it
+ * gets no volume, its secrets are only values its parent holds (by
+ * placeholder) for hosts no wider than its parent's, and a parent acts
+ * only on the peers it started. Removing a sandbox removes its peers.
+ * Kept in the record: started again, it may spawn again. */
+typedef struct msb_spawn_policy msb_spawn_policy;
+
+/* msb_spawn_policy_new() - @max_peers (1 to 64) live peers at most;
+ * NULL when out of memory. */
+MSB_API msb_spawn_policy *msb_spawn_policy_new(unsigned max_peers);
+MSB_API void msb_spawn_policy_free(msb_spawn_policy *p);
+/* msb_spawn_policy_add_image() - another image peers may use (the
+ * sandbox's own always may; at most 32). Peers never pull: an image
+ * not here yet is pulled by their start, so allow only what you trust. */
+MSB_API int msb_spawn_policy_add_image(msb_spawn_policy *p,
+				       const char *image, msb_error *err);
+/* msb_spawn_policy_set_limits() - a peer's most CPUs and memory, and
+ * the memory of all live peers of the tree together (0: the defaults,
+ * the sandbox's own CPUs and memory per peer, @max_peers times that in
+ * total). */
+MSB_API void msb_spawn_policy_set_limits(msb_spawn_policy *p, unsigned cpus,
+					 uint64_t memory_mib,
+					 uint64_t total_memory_mib);
+/* msb_sandbox_create_full() - msb_sandbox_create() with plugins (@pl,
+ * may be NULL) and a spawn policy (@sp, may be NULL: none). */
+MSB_API int msb_sandbox_create_full(const msb_sandbox_config *c,
+				    const msb_plugins *pl,
+				    const msb_spawn_policy *sp,
+				    msb_sandbox **out, msb_error *err);
+/* msb_sandbox_parent() - the sandbox that spawned @name into @buf (""
+ * for one the host made). */
+MSB_API int msb_sandbox_parent(const char *name, char *buf, size_t n,
+			       msb_error *err);
+
 /* ---- environment -------------------------------------------------------- */
 
 /* The state directory: $MSB_HOME or ~/.microsandbox (with no home at all,

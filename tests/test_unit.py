@@ -47,6 +47,11 @@ def test_fuzz_guest_events():
     _fuzz("event", 15)
 
 
+def test_fuzz_peer_requests():
+    """Arbitrary PEER payloads from the guest into the supervisor's check."""
+    _fuzz("spawnreq", 10)
+
+
 def test_fuzz_net_stack():
     """Arbitrary guest frames (and host socket events) into src/net/."""
     _fuzz("net", 20, "net")

@@ -8,6 +8,12 @@
  * (the link is ordered and reliable, so that is delivery); SUBSCRIBE to
  * wait for the next EVENT from the host on a topic.
  *
+ * PEER asks the host about the program's peer sandboxes (docs/spawn.md):
+ * the agent gives the request a stream of its own (MSB_PEER_STREAM set),
+ * passes it on and relays the host's frames on that stream back to the
+ * program as they come, until RESULT or EXIT; a program that goes away
+ * first is told to the host (PEER_END). One request a connection.
+ *
  * Events from the host are kept (the last HOST_KEEP) until a waiter on
  * their topic takes them: an event sent before anyone waited is not lost,
  * and every waiter present when one arrives gets it. Each guest program
@@ -41,6 +47,7 @@ struct client {
 	uint32_t gen;
 	struct msb_framer *rx;
 	char topic[MSB_TOPIC_MAX + 1]; /* waiting for it, or "" */
+	uint32_t peer; /* its PEER request's stream, or 0 */
 };
 
 struct kept {
@@ -51,7 +58,7 @@ struct kept {
 
 static int epfd = -1, lfd = -1;
 static struct client clients[CLIENT_MAX];
-static uint32_t next_gen = 1;
+static uint32_t next_gen = 1, next_peer = 1;
 static struct kept kept[HOST_KEEP];
 static unsigned kept_head, kept_n; /* oldest, how many */
 static uint64_t oom_seen;
@@ -144,6 +151,9 @@ static void client_close(struct client *c)
 {
 	if (c->fd < 0)
 		return;
+	if (c->peer)
+		port_send(c->peer, MSB_F_PEER_END, NULL, 0);
+	c->peer = 0;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -175,6 +185,7 @@ void events_on_listen(void)
 		c->fd = fd;
 		c->gen = next_gen++;
 		c->topic[0] = 0;
+		c->peer = 0;
 		ev.data.u64 = ev_ref(EV_LOCAL, 0, (unsigned)(c - clients),
 				     c->gen);
 		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -266,10 +277,52 @@ static void on_emit(struct client *c, const uint8_t *p, size_t n)
 	client_result(c, 0, NULL);
 }
 
+static void on_peer(struct client *c, const uint8_t *p, size_t n)
+{
+	int big = 1 << 20;
+
+	if (c->peer) {
+		client_result(c, EBUSY, "one peer request a connection");
+		return;
+	}
+	if (!n || n > MSB_PEER_REQ_MAX) {
+		client_result(c, EINVAL, "a peer request is one JSON object of "
+			      "at most 60 KiB");
+		return;
+	}
+	c->peer = MSB_PEER_STREAM | (next_peer++ & ~MSB_PEER_STREAM);
+	if (!(c->peer & ~MSB_PEER_STREAM))
+		c->peer = MSB_PEER_STREAM | next_peer++;
+	/* Room for an exec's output as it comes: the agent never waits on
+	 * a program, one that falls this far behind is dropped. */
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	if (port_send(c->peer, MSB_F_PEER, p, n) < 0) {
+		c->peer = 0;
+		client_result(c, EPIPE, "the host is gone");
+	}
+}
+
+void events_peer_from_host(const struct msb_frame_hdr *h, const uint8_t *p)
+{
+	for (int i = 0; i < CLIENT_MAX; i++) {
+		struct client *c = &clients[i];
+
+		if (c->fd < 0 || c->peer != h->stream)
+			continue;
+		if (h->type == MSB_F_RESULT || h->type == MSB_F_EXIT)
+			c->peer = 0; /* the host is done with it */
+		client_send(c, h->type, p, h->len);
+		return;
+	}
+}
+
 static void client_frame(struct client *c, const struct msb_frame_hdr *h,
 			 const uint8_t *p)
 {
 	switch (h->type) {
+	case MSB_F_PEER:
+		on_peer(c, p, h->len);
+		break;
 	case MSB_F_GEVENT:
 		on_emit(c, p, h->len);
 		break;

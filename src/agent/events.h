@@ -33,6 +33,11 @@ void events_on_client(uint64_t ref, uint32_t events);
 /* events_from_host() - an EVENT frame: kept, and given to its waiters */
 void events_from_host(const uint8_t *p, size_t n);
 
+/* events_peer_from_host() - a host frame on a PEER stream: relayed to
+ * the program that asked */
+struct msb_frame_hdr;
+void events_peer_from_host(const struct msb_frame_hdr *h, const uint8_t *p);
+
 /* events_check_oom() - tell the host when the guest kernel's OOM killer
  * ran since the last look (its records in /dev/kmsg; /proc/vmstat's
  * oom_kill where the kernel has no log to read) */

@@ -20,18 +20,24 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "gcli.h"
 #include "proto.h"
-
-#define EXIT_USAGE 2
-#define EXIT_MSB 125
 
 static const char usage[] =
 	"Usage: msb event emit TOPIC [JSON]\n"
 	"       msb event wait TOPIC [--timeout S]\n"
+	"       msb start NAME [OPTIONS]      (msb start --help)\n"
+	"       msb exec NAME [--] CMD [ARG...]\n"
+	"       msb stop NAME | msb rm NAME | msb logs NAME\n"
+	"       msb ps [--format json]\n"
 	"\n"
 	"The msb command inside a sandbox: it talks to the host through the\n"
 	"sandbox's agent (not the network).\n"
 	"\n"
+	"  start, exec, stop, rm, ps, logs   this sandbox's peer sandboxes:\n"
+	"                            started on the host beside it, when the\n"
+	"                            host allows it (msb run --allow-spawn N);\n"
+	"                            only those it started (docs/spawn.md)\n"
 	"  event emit TOPIC [JSON]   send an event to the host (JSON: its data,\n"
 	"                            one JSON value; null if left out); exits\n"
 	"                            once the host link has it\n"
@@ -43,7 +49,7 @@ static const char usage[] =
 	"\n"
 	"TOPIC: 1-128 characters of A-Z a-z 0-9 . _ : / - (not 'msb.' first).\n";
 
-static int die(const char *fmt, const char *a)
+int gcli_die(const char *fmt, const char *a)
 {
 	fputs("msb: ", stderr);
 	fprintf(stderr, fmt, a);
@@ -163,14 +169,14 @@ static const char *value(const char *p, int depth)
 	}
 }
 
-static int json_ok(const char *s)
+int gcli_json_ok(const char *s)
 {
 	const char *e = value(s, 0);
 
 	return e && !*ws(e);
 }
 
-static int connect_agent(void)
+int gcli_connect(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -187,7 +193,7 @@ static int connect_agent(void)
 	return fd;
 }
 
-static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t n)
+int gcli_send_frame(int fd, uint8_t type, const uint8_t *p, size_t n)
 {
 	uint8_t hdr[MSB_FRAME_HDR];
 
@@ -198,16 +204,18 @@ static int send_frame(int fd, uint8_t type, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* read_frame() - one frame into @f. Return: 1, 0 on timeout, -1 when
- * the agent closed or sent garbage. */
-static int read_frame(int fd, struct msb_framer *f, struct msb_frame_hdr *h,
-		      const uint8_t **p, int timeout_ms)
+/* gcli_read_frame() - one frame into @f. Return: 1, 0 on timeout, -1 when
+ * the agent closed or sent garbage. Bytes read past a whole frame wait
+ * in @f's read-ahead for the next call (one connection a process). */
+int gcli_read_frame(int fd, struct msb_framer *f, struct msb_frame_hdr *h,
+		    const uint8_t **p, int timeout_ms)
 {
+	static uint8_t buf[4096];
+	static size_t have, used;
 	struct timespec t0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		uint8_t buf[4096];
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		struct timespec now;
 		int r = msb_framer_take(f, h, p), left = -1;
@@ -215,6 +223,10 @@ static int read_frame(int fd, struct msb_framer *f, struct msb_frame_hdr *h,
 
 		if (r)
 			return r;
+		if (used < have) {
+			used += msb_framer_feed(f, buf + used, have - used);
+			continue;
+		}
 		if (timeout_ms >= 0) {
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			left = timeout_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
@@ -230,8 +242,8 @@ static int read_frame(int fd, struct msb_framer *f, struct msb_frame_hdr *h,
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			return -1;
-		for (size_t off = 0; off < (size_t)n;)
-			off += msb_framer_feed(f, buf + off, (size_t)n - off);
+		have = (size_t)n;
+		used = 0;
 	}
 }
 
@@ -246,24 +258,24 @@ static int ev_emit(const char *topic, const char *data)
 	int fd;
 
 	if (!msb_topic_ok((const uint8_t *)topic, strlen(topic)))
-		return die("bad topic '%s': 1-128 characters of A-Z a-z 0-9 . "
+		return gcli_die("bad topic '%s': 1-128 characters of A-Z a-z 0-9 . "
 			   "_ : / -", topic);
 	if (strlen(data) > MSB_EVDATA_MAX)
-		return die("%s: the data is over 32 KiB", topic);
-	if (!json_ok(data))
-		return die("the data is not one JSON value: %s", data);
-	fd = connect_agent();
+		return gcli_die("%s: the data is over 32 KiB", topic);
+	if (!gcli_json_ok(data))
+		return gcli_die("the data is not one JSON value: %s", data);
+	fd = gcli_connect();
 	if (fd < 0)
-		return die("not inside a microsandbox sandbox (" GUEST_RT_SOCK
+		return gcli_die("not inside a microsandbox sandbox (" GUEST_RT_SOCK
 			   ": %s)", strerror(-fd));
 	msb_tlv_w_init(&w, buf, sizeof(buf));
 	msb_tlv_put_str(&w, MSB_T_TOPIC, topic);
 	msb_tlv_put_str(&w, MSB_T_DATA, data);
-	if (send_frame(fd, MSB_F_GEVENT, buf, w.len) < 0 ||
-	    read_frame(fd, &f, &h, &p, -1) != 1 || h.type != MSB_F_RESULT ||
+	if (gcli_send_frame(fd, MSB_F_GEVENT, buf, w.len) < 0 ||
+	    gcli_read_frame(fd, &f, &h, &p, -1) != 1 || h.type != MSB_F_RESULT ||
 	    msb_fresult_parse(p, h.len, &res) < 0) {
 		close(fd);
-		return die("%s", "the sandbox's agent closed the connection");
+		return gcli_die("%s", "the sandbox's agent closed the connection");
 	}
 	close(fd);
 	if (res.err) {
@@ -271,7 +283,7 @@ static int ev_emit(const char *topic, const char *data)
 
 		snprintf(msg, sizeof(msg), "%.*s", (int)res.msg_len,
 			 res.msg ? (const char *)res.msg : "refused");
-		return die("%s", msg);
+		return gcli_die("%s", msg);
 	}
 	return 0;
 }
@@ -287,19 +299,19 @@ static int ev_wait(const char *topic, int timeout_ms)
 	int fd, r;
 
 	if (!msb_topic_ok((const uint8_t *)topic, strlen(topic)))
-		return die("bad topic '%s': 1-128 characters of A-Z a-z 0-9 . "
+		return gcli_die("bad topic '%s': 1-128 characters of A-Z a-z 0-9 . "
 			   "_ : / -", topic);
-	fd = connect_agent();
+	fd = gcli_connect();
 	if (fd < 0)
-		return die("not inside a microsandbox sandbox (" GUEST_RT_SOCK
+		return gcli_die("not inside a microsandbox sandbox (" GUEST_RT_SOCK
 			   ": %s)", strerror(-fd));
 	msb_tlv_w_init(&w, buf, sizeof(buf));
 	msb_tlv_put_str(&w, MSB_T_TOPIC, topic);
-	if (send_frame(fd, MSB_F_SUBSCRIBE, buf, w.len) < 0) {
+	if (gcli_send_frame(fd, MSB_F_SUBSCRIBE, buf, w.len) < 0) {
 		close(fd);
-		return die("%s", "the sandbox's agent closed the connection");
+		return gcli_die("%s", "the sandbox's agent closed the connection");
 	}
-	r = read_frame(fd, &f, &h, &p, timeout_ms);
+	r = gcli_read_frame(fd, &f, &h, &p, timeout_ms);
 	close(fd);
 	if (r == 0) {
 		fprintf(stderr, "msb: no event on %s within %d s\n", topic,
@@ -307,7 +319,7 @@ static int ev_wait(const char *topic, int timeout_ms)
 		return 1;
 	}
 	if (r < 0 || h.type != MSB_F_EVENT || msb_event_parse(p, h.len, &ev))
-		return die("%s", "the sandbox's agent closed the connection");
+		return gcli_die("%s", "the sandbox's agent closed the connection");
 	if (ev.data)
 		fwrite(ev.data, 1, ev.data_len, stdout);
 	else
@@ -361,6 +373,8 @@ int guest_cli(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "event"))
 		return cmd_event(argc, argv);
+	if (argc >= 2 && gcli_peer_verb(argv[1]))
+		return gcli_peer(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(usage, stdout);
 		return 0;

@@ -51,6 +51,10 @@ static int no_children(void)
 
 static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 {
+	if (h->stream & MSB_PEER_STREAM) {
+		events_peer_from_host(h, p);
+		return;
+	}
 	switch (h->type) {
 	case MSB_F_EXEC:
 		if (shutting_down)

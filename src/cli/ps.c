@@ -30,7 +30,9 @@ const struct verb verb_ps = {
 	"use over the last second against the sandbox's CPUs (100% is one CPU\n"
 	"busy), MEM the memory in use in the guest against its limit; 'msb\n"
 	"stats' has more. PORTS are the published ports of a running\n"
-	"sandbox, as bound: 127.0.0.1:8080->80/tcp.\n"
+	"sandbox, as bound: 127.0.0.1:8080->80/tcp. PARENT, shown when a\n"
+	"sandbox listed was started by another (msb start inside it,\n"
+	"docs/spawn.md), names that parent.\n"
 	"\n"
 	"Options:\n"
 	"  -a, --all              include stopped and failed sandboxes\n"
@@ -76,16 +78,19 @@ static void ports_text(const msb_sandbox_info *i, char *buf, size_t n)
 }
 
 /* row() - one line of the table, its columns padded, with FROM when
- * @wf >= 0, and nothing trailing. */
+ * @wf >= 0 and PARENT when @wp >= 0, and nothing trailing. */
 static void row(char *buf, size_t n, int wn, const char *name, int wi,
 		const char *image, int ws, const char *status, const char *cpu,
-		const char *mem, int wf, const char *from, const char *ports)
+		const char *mem, int wf, const char *from, int wp,
+		const char *parent, const char *ports)
 {
 	size_t l = (size_t)snprintf(buf, n, "%-*s  %-*s  %-*s  %-9s  %-15s",
 				    wn, name, wi, image, ws, status, cpu, mem);
 
 	if (wf >= 0 && l < n)
 		l += (size_t)snprintf(buf + l, n - l, "  %-*s", wf, from);
+	if (wp >= 0 && l < n)
+		l += (size_t)snprintf(buf + l, n - l, "  %-*s", wp, parent);
 	if (l < n)
 		l += (size_t)snprintf(buf + l, n - l, "  %s", ports);
 	if (l >= n)
@@ -121,6 +126,7 @@ static int cmd_ps(int argc, char **argv)
 {
 	msb_sandbox_info *v;
 	msb_stats *st;
+	char (*parent)[64];
 	msb_error err = { 0 };
 	size_t n;
 	int c, all = 0, quiet = 0, json = 0;
@@ -164,8 +170,19 @@ static int cmd_ps(int argc, char **argv)
 		cli_err("out of memory");
 		return 1;
 	}
+	parent = calloc(n ? n : 1, sizeof(*parent));
+	if (!parent) {
+		free(st);
+		free(v);
+		cli_err("out of memory");
+		return 1;
+	}
 	for (size_t i = 0; i < n && !quiet; i++) {
-		if (!shown(&v[i], all) || !msb_status_is_live(v[i].status))
+		if (!shown(&v[i], all))
+			continue;
+		msb_sandbox_parent(v[i].name, parent[i], sizeof(parent[i]),
+				   NULL);
+		if (!msb_status_is_live(v[i].status))
 			continue;
 		msb_sandbox_stats(v[i].name, &st[i], NULL);
 	}
@@ -199,6 +216,10 @@ static int cmd_ps(int argc, char **argv)
 			json_object_object_add(o, "pid", json_object_new_int(v[i].pid));
 			json_object_object_add(o, "created_at",
 					       json_object_new_int64(v[i].created_at));
+			json_object_object_add(o, "parent",
+					       parent[i][0] ?
+						       json_object_new_string(parent[i]) :
+						       NULL);
 			json_object_object_add(o, "from_snapshot",
 					       v[i].from_snapshot[0] ?
 						       json_object_new_string(v[i].from_snapshot) :
@@ -255,7 +276,7 @@ static int cmd_ps(int argc, char **argv)
 			if (shown(&v[i], all))
 				puts(v[i].name);
 	} else {
-		int wn = 4, wi = 5, ws = 8, wf = 4, from = 0;
+		int wn = 4, wi = 5, ws = 8, wf = 4, from = 0, wp = 6, par = 0;
 		char stt[64], ports[1024], line[2048];
 
 		for (size_t i = 0; i < n; i++) {
@@ -266,6 +287,10 @@ static int cmd_ps(int argc, char **argv)
 				from = 1;
 			if ((int)strlen(v[i].from_snapshot) > wf)
 				wf = (int)strlen(v[i].from_snapshot);
+			if (parent[i][0])
+				par = 1;
+			if ((int)strlen(parent[i]) > wp)
+				wp = (int)strlen(parent[i]);
 			if ((int)strlen(v[i].name) > wn)
 				wn = (int)strlen(v[i].name);
 			if ((int)strlen(v[i].image) > wi)
@@ -276,7 +301,8 @@ static int cmd_ps(int argc, char **argv)
 		/* FROM (the snapshot a sandbox was restored from) only when
 		 * some sandbox has one; PORTS last, as docker ps has them. */
 		row(line, sizeof(line), wn, "NAME", wi, "IMAGE", ws, "STATUS",
-		    "CPU", "MEM", from ? wf : -1, "FROM", "PORTS");
+		    "CPU", "MEM", from ? wf : -1, "FROM", par ? wp : -1,
+		    "PARENT", "PORTS");
 		for (size_t i = 0; i < n; i++) {
 			char lim[32], used[16], mem[48], cpu[32];
 
@@ -298,9 +324,11 @@ static int cmd_ps(int argc, char **argv)
 			}
 			row(line, sizeof(line), wn, v[i].name, wi, v[i].image,
 			    ws, stt, cpu, mem, from ? wf : -1,
-			    v[i].from_snapshot, ports);
+			    v[i].from_snapshot, par ? wp : -1, parent[i],
+			    ports);
 		}
 	}
+	free(parent);
 	free(st);
 	free(v);
 	return 0;

@@ -142,6 +142,16 @@ const struct verb verb_run = {
 	"                         a call not answered in time is refused\n"
 	"      --plugin-restarts N  restarts of a plugin process that exits\n"
 	"                         (default 3; then its hooks refuse)\n"
+	"      --allow-spawn N    its programs may start up to N live peer\n"
+	"                         sandboxes beside it (msb start inside it;\n"
+	"                         docs/spawn.md), peers of peers included;\n"
+	"                         off by default\n"
+	"      --spawn-image IMAGE  an image peers may use besides this\n"
+	"                         sandbox's own; repeatable\n"
+	"      --spawn-cpus N     a peer's most CPUs (default: this one's)\n"
+	"      --spawn-memory SIZE  a peer's most memory (default: this one's)\n"
+	"      --spawn-total-memory SIZE  all live peers' memory together\n"
+	"                         (default: N times --spawn-memory)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: the command's own, or 125 if msb failed.\n",
@@ -152,7 +162,9 @@ enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OP
        OPT_SECRET_ENV, OPT_SECRET_INJECT, OPT_SECRET_VIOLATION,
        OPT_TLS_BYPASS,
        OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE, OPT_SYNC, OPT_PLUGIN,
-       OPT_PLUGIN_PROCESS, OPT_PLUGIN_TIMEOUT, OPT_PLUGIN_RESTARTS };
+       OPT_PLUGIN_PROCESS, OPT_PLUGIN_TIMEOUT, OPT_PLUGIN_RESTARTS,
+       OPT_ALLOW_SPAWN, OPT_SPAWN_IMAGE, OPT_SPAWN_CPUS, OPT_SPAWN_MEMORY,
+       OPT_SPAWN_TOTAL_MEMORY };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -194,6 +206,11 @@ static const struct option opts[] = {
 	{ "plugin-process", required_argument, NULL, OPT_PLUGIN_PROCESS },
 	{ "plugin-timeout", required_argument, NULL, OPT_PLUGIN_TIMEOUT },
 	{ "plugin-restarts", required_argument, NULL, OPT_PLUGIN_RESTARTS },
+	{ "allow-spawn", required_argument, NULL, OPT_ALLOW_SPAWN },
+	{ "spawn-image", required_argument, NULL, OPT_SPAWN_IMAGE },
+	{ "spawn-cpus", required_argument, NULL, OPT_SPAWN_CPUS },
+	{ "spawn-memory", required_argument, NULL, OPT_SPAWN_MEMORY },
+	{ "spawn-total-memory", required_argument, NULL, OPT_SPAWN_TOTAL_MEMORY },
 	NETOPTS_LONG,
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -276,6 +293,11 @@ static int cmd_run(int argc, char **argv)
 	char *pem;
 	const char *from_snapshot = NULL;
 	msb_plugins *plugins = NULL;
+	msb_spawn_policy *spawn = NULL;
+	unsigned allow_spawn = 0, spawn_cpus = 0;
+	uint64_t spawn_mib = 0, spawn_total_mib = 0;
+	const char *spawn_images[32];
+	size_t nspawn_images = 0;
 
 	msb_sandbox_config_init(&cfg);
 	name[0] = '\0';
@@ -511,6 +533,42 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_ALLOW_SPAWN:
+		case OPT_SPAWN_CPUS: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || !v || v > 64)
+				return cli_bad_usage(&verb_run,
+					"invalid --%s '%s': 1 to 64",
+					c == OPT_ALLOW_SPAWN ? "allow-spawn" :
+							       "spawn-cpus",
+					optarg);
+			if (c == OPT_ALLOW_SPAWN)
+				allow_spawn = (unsigned)v;
+			else
+				spawn_cpus = (unsigned)v;
+			break;
+		}
+		case OPT_SPAWN_MEMORY:
+		case OPT_SPAWN_TOTAL_MEMORY:
+			if (msb_parse_memory(optarg, c == OPT_SPAWN_MEMORY ?
+						     &spawn_mib :
+						     &spawn_total_mib,
+					     &err) < 0)
+				return cli_bad_usage(&verb_run, "--%s: %s",
+					c == OPT_SPAWN_MEMORY ? "spawn-memory" :
+						"spawn-total-memory",
+					err.message);
+			break;
+		case OPT_SPAWN_IMAGE:
+			if (nspawn_images == 32)
+				return cli_bad_usage(&verb_run,
+					"too many --spawn-image (at most 32)");
+			spawn_images[nspawn_images++] = optarg;
+			break;
 		case 'h':
 			cli_usage(&verb_run, stdout);
 			return 0;
@@ -519,6 +577,26 @@ static int cmd_run(int argc, char **argv)
 					     "unknown or incomplete option '%s'",
 					     argv[optind - 1]);
 		}
+	}
+	if (!allow_spawn && (nspawn_images || spawn_cpus || spawn_mib ||
+			     spawn_total_mib))
+		return cli_bad_usage(&verb_run, "--spawn-image, --spawn-cpus "
+				     "and --spawn-memory shape what "
+				     "--allow-spawn N allows: give it too");
+	if (allow_spawn) {
+		if (from_snapshot)
+			return cli_bad_usage(&verb_run, "--from-snapshot takes "
+					     "no --allow-spawn yet");
+		spawn = msb_spawn_policy_new(allow_spawn);
+		if (!spawn)
+			return cli_bad_usage(&verb_run, "out of memory");
+		for (size_t i = 0; i < nspawn_images; i++)
+			if (msb_spawn_policy_add_image(spawn, spawn_images[i],
+						       &err) < 0)
+				return cli_bad_usage(&verb_run, "%s",
+						     err.message);
+		msb_spawn_policy_set_limits(spawn, spawn_cpus, spawn_mib,
+					    spawn_total_mib);
 	}
 	/* --secret-inject NAME=PLACES: the places of --secret-env NAME,
 	 * whichever came first (the library checks the places). */
@@ -655,9 +733,10 @@ static int cmd_run(int argc, char **argv)
 		ro.disk_only = 1;
 		c = msb_snapshot_restore(from_snapshot, &ro, &sb, &err);
 	} else {
-		c = msb_sandbox_create_with_plugins(&cfg, plugins, &sb, &err);
+		c = msb_sandbox_create_full(&cfg, plugins, spawn, &sb, &err);
 	}
 	msb_plugins_free(plugins);
+	msb_spawn_policy_free(spawn);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	if (c < 0) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <string.h>
 
 #include "cli.h"
 #include "util.h"
@@ -20,6 +21,10 @@ const struct verb verb_start = {
 	"One already running is left as it is, and that is no error (as\n"
 	"with 'docker start').\n"
 	"\n"
+	"Inside a sandbox, 'msb start NAME --image IMAGE' starts a peer\n"
+	"sandbox instead (docs/spawn.md); here, on the host, 'msb run'\n"
+	"makes new sandboxes.\n"
+	"\n"
 	"Options:\n"
 	"  -h, --help             show this help\n",
 };
@@ -28,6 +33,17 @@ static int cmd_start(int argc, char **argv)
 {
 	int c, rc = 0;
 
+	/* The peer verb's options, given on the host. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strncmp(argv[i], "--image", 7) ||
+		    !strcmp(argv[i], "--net-deny-all") ||
+		    !strncmp(argv[i], "--secret-env", 12)) {
+			cli_err("not inside a microsandbox sandbox: 'msb start "
+				"NAME %s' starts a peer from inside one "
+				"(docs/spawn.md); on the host, 'msb run' makes "
+				"a new sandbox", argv[i]);
+			return EXIT_MSB;
+		}
 	c = cli_only_help(&verb_start, argc, argv);
 	if (c >= 0)
 		return c;

@@ -230,16 +230,10 @@ void msb_plugins_set_restarts(msb_plugins *p, unsigned n)
 	}
 }
 
-int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
-				    const msb_plugins *p, msb_sandbox **out,
-				    msb_error *err)
+void msb_plugins_record(const msb_plugins *p, json_object *x)
 {
-	json_object *x;
-	int r;
-
 	if (!p || !json_object_array_length(p->list))
-		return msb_sandbox_create(c, out, err);
-	x = json_object_new_object();
+		return;
 	json_object_object_add(x, "plugins", json_object_get(p->list));
 	if (p->timeout_ms)
 		json_object_object_add(x, "plugin_timeout_ms",
@@ -247,7 +241,11 @@ int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
 	if (p->restarts_set)
 		json_object_object_add(x, "plugin_restarts",
 				       json_object_new_int((int)p->restarts));
-	r = msb_sandbox_create_extra(c, x, out, err);
-	json_object_put(x);
-	return r;
+}
+
+int msb_sandbox_create_with_plugins(const msb_sandbox_config *c,
+				    const msb_plugins *p, msb_sandbox **out,
+				    msb_error *err)
+{
+	return msb_sandbox_create_full(c, p, NULL, out, err);
 }

@@ -118,6 +118,16 @@ struct msb_project {
  * ("project") and restart policy ("restart"). */
 int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 			     msb_sandbox **out, msb_error *err);
+/* msb_plugins_record() - @p's keys for the record ("plugins",
+ * "plugin_timeout_ms", "plugin_restarts") into @x; nothing for NULL. */
+void msb_plugins_record(const msb_plugins *p, json_object *x);
+/* msb_spawn_policy_record() - @p as the record's "spawn" into @x, its
+ * defaults from @c (nothing for NULL). */
+void msb_spawn_policy_record(const msb_spawn_policy *p,
+			     const msb_sandbox_config *c, json_object *x);
+/* msb_peers_remove() - remove (forced) every sandbox @parent spawned,
+ * and theirs: the parent is gone. */
+void msb_peers_remove(const char *parent);
 int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
 			       json_object *extra, msb_sandbox **out,
 			       msb_error *err);

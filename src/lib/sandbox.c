@@ -1349,6 +1349,9 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 	r = msb_db_delete(db, name, err);
 	if (r == 0)
 		msb_plugins_tell(name, cfg, "remove");
+	/* Its peers go with it (docs/spawn.md). */
+	if (r == 0)
+		msb_peers_remove(name);
 out:
 	free(cfg);
 	msb_db_close(db);

@@ -65,7 +65,20 @@ enum msb_frame_type {
 	MSB_F_METRICS = 74, /* same stream as the STATS: TLV G_* numbers */
 	MSB_F_GEVENT = 75,  /* stream 0: TLV TOPIC, DATA: an event from a
 			     * guest program (or the agent's own) */
+	MSB_F_PEER = 76,    /* a new guest stream (MSB_PEER_STREAM set): a
+			     * guest program's request about its peer
+			     * sandboxes, one JSON object (docs/spawn.md);
+			     * on the local socket, stream 0 */
+	MSB_F_PEER_END = 77, /* that stream: its program went away (the
+			      * host may cancel what it does for it) */
+	/* The host answers a PEER on its stream with STDOUT and STDERR
+	 * frames ended by RESULT (ERRNO, MESSAGE) or, for an exec, EXIT. */
 };
+
+/* Streams a guest opens (PEER) have this bit set; the host's never do. */
+#define MSB_PEER_STREAM 0x80000000u
+/* Longest PEER request. */
+#define MSB_PEER_REQ_MAX (60 * 1024)
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
  * protocol document; unknown tags are skipped so either side can extend. */

@@ -573,6 +573,13 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		}
 		return;
 	}
+	if (h->stream & MSB_PEER_STREAM) {
+		if (h->type == MSB_F_PEER && s->state == ST_RUNNING)
+			sup_spawn_guest(s, h->stream, p, h->len);
+		else if (h->type == MSB_F_PEER_END)
+			sup_spawn_end(s, h->stream);
+		return;
+	}
 	if (h->type == MSB_F_METRICS) {
 		sup_stats_metrics(s, h->stream, p, h->len);
 		return;

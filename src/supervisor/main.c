@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "confine.h"
 #include "hooks.h"
 #include "net.h"
@@ -484,6 +485,10 @@ static void run_loop(struct sup *s)
 			case EV_PLUGINS:
 				sup_plugins_keeper(s);
 				break;
+			case EV_SPAWN:
+				if (s->spawn_ctl >= 0)
+					sup_spawn_readable(s);
+				break;
 			case EV_LAUNCHER: {
 				int st;
 
@@ -676,6 +681,7 @@ static void finish(struct sup *s)
 	s->net = NULL;
 	sup_fs_free(s);
 	sup_plugins_free(s);
+	sup_spawn_free(s);
 	if (s->fail[0])
 		sup_log(s, "failed: %s", s->fail);
 	else
@@ -777,6 +783,9 @@ int main(int argc, char **argv)
 	char lock[PATH_MAX];
 	int lockfd, r;
 
+	/* A spawn broker's worker (broker.c), not a supervisor. */
+	if (argc == 3 && !strcmp(argv[1], "--peer-worker"))
+		return peer_worker_main(argv[2]);
 	if (argc != 3 && argc != 4) {
 		fprintf(stderr, "usage: msb-supervisor NAME NOTIFY_FD [SECRETS_FD]\n"
 				"(started by msb; not meant to be run by hand)\n");
@@ -786,6 +795,7 @@ int main(int argc, char **argv)
 	s->notify_fd = atoi(argv[2]);
 	s->agent_fd = -1;
 	s->engine_fd = -1;
+	s->spawn_ctl = -1;
 	s->vm.link = -1;
 	/* Set by msb_snapshot_restore() for the first boot only: later
 	 * starts boot the sandbox's own disk. */
@@ -857,6 +867,9 @@ int main(int argc, char **argv)
 	/* The plugin processes' keeper too (src/plugins/keeper.c). */
 	if (r == 0)
 		r = sup_plugins_fork(s, &err);
+	/* The spawn broker too (src/supervisor/broker.c). */
+	if (r == 0)
+		r = sup_spawn_fork(s, &err);
 	if (r == 0) {
 		json_object *rec = NULL;
 
@@ -870,6 +883,8 @@ int main(int argc, char **argv)
 	}
 	if (r == 0)
 		r = setup_fds(s, &err);
+	if (r == 0)
+		sup_spawn_setup(s);
 	/* Plugins first: their hellos say which hooks the network and the
 	 * volumes are to call. */
 	if (r == 0)

@@ -42,7 +42,7 @@ struct tls_env;
 
 enum ev_type { EV_AGENT, EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_NET,
 	       EV_ENGINE, EV_TICK, EV_SNAP, EV_CONSOLE, EV_ENGINE_LOG,
-	       EV_LAUNCHER, EV_PLUGINS };
+	       EV_LAUNCHER, EV_PLUGINS, EV_SPAWN };
 
 #define SUP_MAX_VOLUMES MSB_MAX_FSDEVS
 struct sup_vol;
@@ -246,6 +246,10 @@ struct sup {
 
 	/* the chain of plugins (plugins.c, hooks.h); NULL: none */
 	struct sup_plugins *plugins;
+	/* spawn.c: the spawn broker (broker.h), with --allow-spawn */
+	struct ev_ref spawn_ref;
+	int spawn_ctl;          /* its channel, or -1 */
+	pid_t spawn_pid;
 	int exec_denied;        /* agent_exec()'s NULL was a plugin's no */
 
 	struct stream *streams[MAX_STREAMS];
@@ -461,6 +465,20 @@ void sup_file_frame(struct sup *s, struct stream *st,
 #define EV_GUEST_RATE 2000  /* guest events a second, and the burst */
 /* sup_events_setup() - an empty log. Return: 0 or -ENOMEM. */
 int sup_events_setup(struct sup *s);
+/* spawn.c: a guest's requests about its peers (docs/spawn.md) */
+/* sup_spawn_fork() - the broker, before confinement (with "spawn"). */
+int sup_spawn_fork(struct sup *s, msb_error *err);
+/* sup_spawn_setup() - its channel in the loop (EV_SPAWN). */
+void sup_spawn_setup(struct sup *s);
+/* sup_spawn_guest() - a PEER frame from the guest. */
+void sup_spawn_guest(struct sup *s, uint32_t stream, const uint8_t *p,
+		     uint32_t n);
+/* sup_spawn_end() - PEER_END: its program went away. */
+void sup_spawn_end(struct sup *s, uint32_t stream);
+/* sup_spawn_readable() - the broker's answers, to the guest. */
+void sup_spawn_readable(struct sup *s);
+void sup_spawn_free(struct sup *s);
+
 /* sup_event() - one of the supervisor's own events ("msb.*"), @data a
  * JSON object (consumed; NULL: null). */
 void sup_event(struct sup *s, const char *topic, json_object *data);

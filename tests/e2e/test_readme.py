@@ -52,6 +52,11 @@ COMMANDS = {
     "msb exec dev -- msb event wait go": ("run", None),
     "msb events dev --follow # every event, until it stops":
         ("skip", "follows until the sandbox stops"),
+    "msb run -d --name boss --allow-spawn 2": ("run", None),
+    "msb exec boss -- msb start scout --net-deny-all": ("run", None),
+    "msb exec boss -- msb exec scout -- hostname": ("run", None),
+    "msb exec boss -- msb ps": ("run", None),
+    "msb rm -f boss # its peers go with it": ("run", None),
     "./setup && msb run --rm -- sh -c 'echo hello from $(uname -r)'":
         ("run", _hello),
     "./setup --test": ("skip", "the whole suite, this test among it"),

@@ -450,6 +450,12 @@ pub struct msb_plugins {
     _private: [u8; 0],
 }
 
+/// What a sandbox's programs may spawn beside it (opaque; docs/spawn.md).
+#[repr(C)]
+pub struct msb_spawn_policy {
+    _private: [u8; 0],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct msb_sync_progress {
@@ -892,6 +898,19 @@ extern "C" {
         seq: *mut u64,
         err: *mut msb_error,
     ) -> c_int;
+
+    pub fn msb_spawn_policy_new(max_peers: c_uint) -> *mut msb_spawn_policy;
+    pub fn msb_spawn_policy_free(p: *mut msb_spawn_policy);
+    pub fn msb_spawn_policy_add_image(p: *mut msb_spawn_policy, image: *const c_char, err: *mut msb_error) -> c_int;
+    pub fn msb_spawn_policy_set_limits(p: *mut msb_spawn_policy, cpus: c_uint, memory_mib: u64, total_memory_mib: u64);
+    pub fn msb_sandbox_create_full(
+        c: *const msb_sandbox_config,
+        pl: *const msb_plugins,
+        sp: *const msb_spawn_policy,
+        out: *mut *mut msb_sandbox,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_sandbox_parent(name: *const c_char, buf: *mut c_char, n: usize, err: *mut msb_error) -> c_int;
 
     pub fn msb_home() -> *const c_char;
 }

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spawnreq.h - a guest's PEER request, checked (docs/spawn.md)
+ *
+ * The request is the guest's word: bytes from inside the sandbox. It is
+ * parsed here, in the confined supervisor, into a fresh object holding
+ * only the fields its verb takes, each of the right type and size; only
+ * that object goes on to the spawn broker. Nothing here reads a clock, a
+ * file or a socket, so a fuzzer drives it (fuzz/spawnreq.c).
+ */
+#ifndef MSB_SUP_SPAWNREQ_H
+#define MSB_SUP_SPAWNREQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define SPAWN_ARGV_MAX 256
+#define SPAWN_ENV_MAX 64
+#define SPAWN_NET_MAX 16
+#define SPAWN_SECRETS_MAX 16
+#define SPAWN_STR_MAX 4096
+
+/**
+ * spawn_req_parse() - check a PEER payload
+ * @p, @n: the payload (at most MSB_PEER_REQ_MAX bytes)
+ * @out:   the request rebuilt from what was checked (free with
+ *         json_object_put)
+ * @why:   what is wrong, for the guest program (@wn bytes)
+ *
+ * The verbs and their fields: start (name; image, cpus 1-64, memory,
+ * env, net_deny_all, net_allow, net_allow_cidr, secrets [{env,
+ * placeholder, hosts}]), exec (name, argv; env, workdir), stop, rm, logs
+ * (name), ps (json). An unknown field is refused, not ignored: a guest
+ * that asks for more than the host gives is told so.
+ * Return: 0, or -1 with @why set.
+ */
+int spawn_req_parse(const uint8_t *p, size_t n, json_object **out, char *why,
+		    size_t wn);
+
+/**
+ * spawn_host_covers() - whether a parent's host pattern @have covers a
+ * peer's @want: the same name, or below "*.domain" (a name under domain,
+ * or "*.sub.domain" under it). Names compare without case.
+ * Return: 1 or 0.
+ */
+int spawn_host_covers(const char *have, const char *want);
+
+#endif

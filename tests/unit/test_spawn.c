@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_spawn.c - a guest's peer requests as the supervisor checks them
+ * (src/supervisor/spawnreq.c, docs/spawn.md) */
+
+#include "../../src/supervisor/spawnreq.c"
+
+#include "harness.h"
+
+/* parse() - @text as a PEER payload: the rebuilt request's JSON, or
+ * "!" and why it was refused. */
+static const char *parse(const char *text)
+{
+	static char out[2048];
+	json_object *o;
+	char why[512];
+
+	if (spawn_req_parse((const uint8_t *)text, strlen(text), &o, why,
+			    sizeof(why)) < 0) {
+		CHECK(o == NULL);
+		snprintf(out, sizeof(out), "!%s", why);
+		return out;
+	}
+	snprintf(out, sizeof(out), "%s",
+		 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
+TEST(spawnreq_verbs_rebuilt)
+{
+	CHECK_STR(parse("{\"op\":\"start\",\"name\":\"coder\",\"net_deny_all\":true,"
+			"\"cpus\":2,\"memory\":\"256M\"}"),
+		  "{\"op\":\"start\",\"name\":\"coder\",\"net_deny_all\":true,"
+		  "\"cpus\":2,\"memory\":\"256M\"}");
+	CHECK_STR(parse("{\"name\":\"c\",\"op\":\"exec\",\"argv\":[\"sh\",\"-c\","
+			"\"echo hi\"],\"env\":[\"A=1\"],\"workdir\":\"/tmp\"}"),
+		  "{\"op\":\"exec\",\"name\":\"c\",\"argv\":[\"sh\",\"-c\",\"echo hi\"],"
+		  "\"env\":[\"A=1\"],\"workdir\":\"/tmp\"}");
+	CHECK_STR(parse("{\"op\":\"ps\"}"), "{\"op\":\"ps\"}");
+	CHECK_STR(parse("{\"op\":\"rm\",\"name\":\"x.y-z_1\"}"),
+		  "{\"op\":\"rm\",\"name\":\"x.y-z_1\"}");
+	CHECK_STR(parse("{\"op\":\"start\",\"name\":\"r\",\"secrets\":[{\"env\":\"K\","
+			"\"placeholder\":\"msb_placeholder_00\",\"hosts\":\"a.com\"}]}"),
+		  "{\"op\":\"start\",\"name\":\"r\",\"secrets\":[{\"env\":\"K\","
+		  "\"placeholder\":\"msb_placeholder_00\",\"hosts\":\"a.com\"}]}");
+}
+
+TEST(spawnreq_refusals)
+{
+	static const struct {
+		const char *in, *why;
+	} cases[] = {
+		{ "", "one JSON object" },
+		{ "[1]", "one JSON object" },
+		{ "{\"op\":\"ps\"} x", "one JSON object" },
+		{ "{\"op\":\"ps\"}\n{}", "one JSON object" },
+		{ "{\"name\":\"a\"}", "needs an \"op\"" },
+		{ "{\"op\":\"snapshot\",\"name\":\"a\"}", "unknown peer request" },
+		{ "{\"op\":\"start\"}", "'name' is required" },
+		{ "{\"op\":\"exec\",\"name\":\"a\"}", "'argv' is required" },
+		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[]}", "invalid argv" },
+		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[1]}", "invalid argv" },
+		{ "{\"op\":\"start\",\"name\":\"-a\"}", "invalid name" },
+		{ "{\"op\":\"start\",\"name\":\"../a\"}", "invalid name" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"volumes\":[\"/:/h\"]}",
+		  "unknown field 'volumes'" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"cpus\":0}", "invalid cpus" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"cpus\":\"2\"}", "invalid cpus" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"env\":[\"=x\"]}", "invalid env" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"image\":\"a\\nb\"}",
+		  "invalid image" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"secrets\":[{\"env\":\"K\"}]}",
+		  "invalid secrets" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"secrets\":[{\"env\":\"1K\","
+		  "\"placeholder\":\"p\"}]}", "invalid secrets" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"secrets\":[{\"env\":\"K\","
+		  "\"placeholder\":\"p\",\"value\":\"v\"}]}", "invalid secrets" },
+		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[\"x\"],\"workdir\":\"rel\"}",
+		  "invalid workdir" },
+		{ "{\"op\":\"ps\",\"json\":1}", "invalid json" },
+		{ "{\"op\":\"start\",\"name\":\"a\",\"net_allow\":[[[[[[[1]]]]]]]}",
+		  "one JSON object" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = parse(cases[i].in);
+
+		CHECK(got[0] == '!');
+		CHECK_CONTAINS(got, cases[i].why);
+	}
+}
+
+TEST(spawn_hosts_no_wider)
+{
+	CHECK(spawn_host_covers("api.test", "api.test"));
+	CHECK(spawn_host_covers("API.test", "api.TEST"));
+	CHECK(spawn_host_covers("*.api.test", "v2.api.test"));
+	CHECK(spawn_host_covers("*.api.test", "a.b.api.test"));
+	CHECK(spawn_host_covers("*.api.test", "*.v2.api.test"));
+	CHECK(!spawn_host_covers("*.api.test", "api.test"));
+	CHECK(!spawn_host_covers("*.api.test", "*.test"));
+	CHECK(!spawn_host_covers("*.api.test", "evilapi.test"));
+	CHECK(!spawn_host_covers("api.test", "v2.api.test"));
+	CHECK(!spawn_host_covers("api.test", "*.api.test"));
+	CHECK(!spawn_host_covers("*.", "a."));
+}
