@@ -12,7 +12,9 @@
  * the agent gives the request a stream of its own (MSB_PEER_STREAM set),
  * passes it on and relays the host's frames on that stream back to the
  * program as they come, until RESULT or EXIT; a program that goes away
- * first is told to the host (PEER_END). One request a connection.
+ * first is told to the host (PEER_END). One request a connection. The
+ * program grants the host credit for output (WINDOW) as it writes it
+ * out, so the agent never holds more than a window of it.
  *
  * Events from the host are kept (the last HOST_KEEP) until a waiter on
  * their topic takes them: an event sent before anyone waited is not lost,
@@ -322,6 +324,10 @@ static void client_frame(struct client *c, const struct msb_frame_hdr *h,
 	switch (h->type) {
 	case MSB_F_PEER:
 		on_peer(c, p, h->len);
+		break;
+	case MSB_F_WINDOW: /* the program took this much of the output */
+		if (c->peer && h->len == 4)
+			port_send(c->peer, MSB_F_WINDOW, p, 4);
 		break;
 	case MSB_F_GEVENT:
 		on_emit(c, p, h->len);

@@ -139,6 +139,7 @@ static int run(struct req *r)
 	struct msb_frame_hdr h;
 	struct msb_fresult res;
 	const uint8_t *p;
+	size_t taken = 0;
 	int fd;
 
 	if (r->over)
@@ -154,6 +155,16 @@ static int run(struct req *r)
 		return gcli_die("%s", "the sandbox's agent closed the connection");
 	}
 	for (;;) {
+		/* The host sends a peer's output within the credit this
+		 * program grants as it writes it out (MSB_WINDOW_INIT first). */
+		if (taken >= MSB_WINDOW_INIT / 4) {
+			uint8_t b[4];
+
+			msb_put_be32(b, (uint32_t)taken);
+			if (gcli_send_frame(fd, MSB_F_WINDOW, b, 4) < 0)
+				break;
+			taken = 0;
+		}
 		if (gcli_read_frame(fd, &f, &h, &p, -1) != 1) {
 			close(fd);
 			return gcli_die("%s", "the sandbox's agent closed the "
@@ -174,6 +185,7 @@ static int run(struct req *r)
 					break;
 				off += (size_t)w;
 			}
+			taken += h.len;
 			break;
 		case MSB_F_EXIT: {
 			int code = h.len >= 8 ? (int)msb_get_be32(p) : 125;
@@ -200,6 +212,8 @@ static int run(struct req *r)
 			break;
 		}
 	}
+	close(fd);
+	return gcli_die("%s", "the sandbox's agent closed the connection");
 }
 
 static int usage_err(const char *verb, const char *what)

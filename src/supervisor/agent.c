@@ -67,6 +67,7 @@ void agent_on_writable(struct sup *s)
 	if (w < 0 && w != -EAGAIN)
 		sup_log(s, "agent link write failed: %s", strerror((int)-w));
 	agent_update_events(s);
+	sup_spawn_drained(s);
 }
 
 struct stream *stream_get(struct sup *s, uint32_t id)
@@ -574,10 +575,12 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 		return;
 	}
 	if (h->stream & MSB_PEER_STREAM) {
-		if (h->type == MSB_F_PEER && s->state == ST_RUNNING)
+		if (h->type == MSB_F_PEER)
 			sup_spawn_guest(s, h->stream, p, h->len);
 		else if (h->type == MSB_F_PEER_END)
 			sup_spawn_end(s, h->stream);
+		else if (h->type == MSB_F_WINDOW && h->len == 4)
+			sup_spawn_window(s, h->stream, p);
 		return;
 	}
 	if (h->type == MSB_F_METRICS) {

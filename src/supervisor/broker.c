@@ -37,6 +37,7 @@
 struct worker {
 	pid_t pid;
 	uint32_t stream;
+	int credit; /* the write end of its credit pipe */
 };
 
 /* The supervisor's program, for its workers. */
@@ -77,6 +78,7 @@ static void start_worker(struct worker *ws, const char *parent,
 {
 	struct worker *w = NULL;
 	json_object *req;
+	int pipefd[2];
 	pid_t pid;
 
 	for (int i = 0; i < BROKER_WORKERS; i++)
@@ -94,11 +96,19 @@ static void start_worker(struct worker *ws, const char *parent,
 		result(ctl, stream, EINVAL, "a bad request");
 		return;
 	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		result(ctl, stream, errno, "the host could not start a worker "
+		       "for the request");
+		json_object_put(req);
+		return;
+	}
 	pid = fork();
 	if (pid < 0) {
 		result(ctl, stream, errno, "the host could not start a worker "
 		       "for the request");
 		json_object_put(req);
+		close(pipefd[0]);
+		close(pipefd[1]);
 		return;
 	}
 	if (pid == 0) {
@@ -120,17 +130,22 @@ static void start_worker(struct worker *ws, const char *parent,
 		t = json_object_to_json_string_ext(job, JSON_C_TO_STRING_PLAIN);
 		fd = memfd_create("msb-peer-request", MFD_CLOEXEC);
 		if (fd < 0 || msb_write_all(fd, t, strlen(t)) < 0 ||
-		    lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, 4) < 0)
+		    lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, 4) < 0 ||
+		    (pipefd[0] == PEER_CREDIT_FD ?
+			     fcntl(PEER_CREDIT_FD, F_SETFD, 0) :
+			     dup2(pipefd[0], PEER_CREDIT_FD)) < 0)
 			_exit(1);
-		close_range(5, ~0u, 0);
+		close_range(PEER_CREDIT_FD + 1, ~0u, 0);
 		snprintf(sid, sizeof(sid), "%u", stream);
 		execl(self_exe, self_exe, "--peer-worker", sid, (char *)NULL);
 		_exit(1);
 	}
 	setpgid(pid, pid);
 	json_object_put(req);
+	close(pipefd[0]);
 	w->pid = pid;
 	w->stream = stream;
+	w->credit = pipefd[1];
 }
 
 static void reaped(struct worker *ws, pid_t pid, int st, int ctl)
@@ -139,6 +154,7 @@ static void reaped(struct worker *ws, pid_t pid, int st, int ctl)
 		if (ws[i].pid != pid)
 			continue;
 		ws[i].pid = 0;
+		close(ws[i].credit);
 		kill(-pid, SIGKILL); /* what it left in its group */
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			result(ctl, ws[i].stream, EIO, "the host's worker for "
@@ -184,15 +200,24 @@ static void broker_main(const char *parent, json_object *config, int ctl)
 			if ((size_t)got < sizeof(h))
 				continue;
 			memcpy(&h, buf, sizeof(h));
-			if (h.kind == BK_REQ)
+			if (h.kind == BK_REQ) {
 				start_worker(ws, parent, config,
 					     buf + sizeof(h),
 					     (size_t)got - sizeof(h), h.stream,
 					     ctl);
-			else if (h.kind == BK_CANCEL)
-				for (int i = 0; i < BROKER_WORKERS; i++)
-					if (ws[i].pid && ws[i].stream == h.stream)
-						kill(-ws[i].pid, SIGKILL);
+				continue;
+			}
+			for (int i = 0; i < BROKER_WORKERS; i++) {
+				if (!ws[i].pid || ws[i].stream != h.stream)
+					continue;
+				/* credit, given on; a worker that does not
+				 * take it is stuck: it goes */
+				if (h.kind == BK_CANCEL ||
+				    (h.kind == BK_WINDOW &&
+				     (size_t)got == sizeof(h) + 4 &&
+				     write(ws[i].credit, buf + sizeof(h), 4) < 0))
+					kill(-ws[i].pid, SIGKILL);
+			}
 		}
 	}
 	for (int i = 0; i < BROKER_WORKERS; i++)

@@ -28,11 +28,17 @@ enum broker_kind {
 	/* supervisor -> broker */
 	BK_REQ = 1,      /* the checked request, JSON (secrets' values in) */
 	BK_CANCEL = 2,   /* its guest program went away */
+	BK_WINDOW = 3,   /* u32 BE: its guest program took this much output
+			  * (a worker sends STDOUT and STDERR within the
+			  * credit: MSB_WINDOW_INIT, and what is given back) */
 	/* broker -> supervisor, besides MSB_F_STDOUT, _STDERR, _EXIT and
 	 * _RESULT for the guest */
 	BK_SPAWNED = 200, /* a peer was made: JSON {name, image}, for the
 			   * event msb.peer.spawned */
 };
+
+/* A worker's end of its credit pipe (u32 BE each). */
+#define PEER_CREDIT_FD 5
 
 /* The largest message either way: a header and a frame's payload. */
 #define BROKER_MSG_MAX (8 + 64 * 1024)
@@ -51,7 +57,8 @@ int broker_start(const char *parent, json_object *config, pid_t *pid,
 		 int *ctl);
 
 /**
- * peer_run() - one request, in a worker: its frames go to @ctl
+ * peer_run() - one request, in a worker: its frames go to @ctl, the
+ * credit for its output comes on descriptor PEER_CREDIT_FD
  * @parent, @config: as broker_start()'s
  * Return: nothing; the worker exits after it.
  */

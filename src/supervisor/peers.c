@@ -76,11 +76,26 @@ static void result(struct ctx *x, int err, const char *msg)
 	broker_send(x->ctl, x->stream, MSB_F_RESULT, buf, w.len);
 }
 
+/* out() - output for the guest program, within the credit it gave
+ * (waited for: a program that reads slowly slows this worker only). */
 static void out(struct ctx *x, uint8_t type, const char *p, size_t n)
 {
+	static uint64_t credit = MSB_WINDOW_INIT;
+
 	while (n) {
 		size_t k = n > MSB_FRAME_MAX ? MSB_FRAME_MAX : n;
 
+		while (credit < k) {
+			uint8_t b[4];
+			ssize_t r = read(PEER_CREDIT_FD, b, 4);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r != 4)
+				_exit(0); /* the broker is gone, or cancelled */
+			credit += msb_get_be32(b);
+		}
+		credit -= k;
 		broker_send(x->ctl, x->stream, type, p, k);
 		p += k;
 		n -= k;

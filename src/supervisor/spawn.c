@@ -24,6 +24,10 @@
 #include "supervisor.h"
 #include "util.h"
 
+/* How much of the broker's output may wait for the agent link: past it,
+ * the broker is not read (its workers block) until the link drains. */
+#define SPAWN_OUT_MAX (4u << 20)
+
 static void refuse(struct sup *s, uint32_t stream, int err, const char *msg)
 {
 	uint8_t buf[4200];
@@ -139,6 +143,11 @@ void sup_spawn_guest(struct sup *s, uint32_t stream, const uint8_t *p,
 
 	if (!(stream & MSB_PEER_STREAM))
 		return;
+	if (s->state != ST_RUNNING) {
+		refuse(s, stream, EAGAIN, "the sandbox is not running (it is "
+		       "starting or stopping)");
+		return;
+	}
 	if (s->spawn_ctl < 0) {
 		refuse(s, stream, EPERM, "spawning is off for this sandbox: "
 		       "the host starts it with --allow-spawn N to let it "
@@ -173,11 +182,36 @@ void sup_spawn_end(struct sup *s, uint32_t stream)
 		broker_send(s->spawn_ctl, stream, BK_CANCEL, NULL, 0);
 }
 
+void sup_spawn_window(struct sup *s, uint32_t stream, const uint8_t *p)
+{
+	if (s->spawn_ctl >= 0 && (stream & MSB_PEER_STREAM))
+		broker_send(s->spawn_ctl, stream, BK_WINDOW, p, 4);
+}
+
+void sup_spawn_drained(struct sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->spawn_ref };
+
+	if (s->spawn_ctl < 0 || !s->spawn_paused ||
+	    s->agent_out.len > SPAWN_OUT_MAX / 2)
+		return;
+	s->spawn_paused = 0;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->spawn_ctl, &ev);
+}
+
 void sup_spawn_readable(struct sup *s)
 {
 	static uint8_t buf[BROKER_MSG_MAX + 1];
 
 	for (;;) {
+		if (s->agent_out.len > SPAWN_OUT_MAX) {
+			struct epoll_event ev = { .events = 0,
+						  .data.ptr = &s->spawn_ref };
+
+			s->spawn_paused = 1;
+			epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->spawn_ctl, &ev);
+			return;
+		}
 		struct broker_hdr h;
 		ssize_t got = recv(s->spawn_ctl, buf, BROKER_MSG_MAX, 0);
 		const uint8_t *p = buf + sizeof(h);

@@ -249,6 +249,7 @@ struct sup {
 	/* spawn.c: the spawn broker (broker.h), with --allow-spawn */
 	struct ev_ref spawn_ref;
 	int spawn_ctl;          /* its channel, or -1 */
+	int spawn_paused;       /* not read: the agent link is behind */
 	pid_t spawn_pid;
 	int exec_denied;        /* agent_exec()'s NULL was a plugin's no */
 
@@ -475,9 +476,15 @@ void sup_spawn_guest(struct sup *s, uint32_t stream, const uint8_t *p,
 		     uint32_t n);
 /* sup_spawn_end() - PEER_END: its program went away. */
 void sup_spawn_end(struct sup *s, uint32_t stream);
+/* sup_spawn_window() - WINDOW on a peer stream: the guest program took
+ * that much of its output (u32 at @p). */
+void sup_spawn_window(struct sup *s, uint32_t stream, const uint8_t *p);
 /* sup_spawn_readable() - the broker's answers, to the guest. */
 void sup_spawn_readable(struct sup *s);
 void sup_spawn_free(struct sup *s);
+/* sup_spawn_drained() - the agent link took its queue: read the broker
+ * again if it waited for that. */
+void sup_spawn_drained(struct sup *s);
 
 /* sup_event() - one of the supervisor's own events ("msb.*"), @data a
  * JSON object (consumed; NULL: null). */
