@@ -25,7 +25,7 @@ sandbox, one run, printed as a table.
                               addon as built in sdk/typescript; skipped
                               without node or the addon)
 
-Spawning a peer from the guest is not measured: it is not built yet.
+Spawning a peer from the guest: bench/spawn.py.
 
 Usage: bench/events.py [BUILD_DIR] [--n N] [--rounds N]
 """

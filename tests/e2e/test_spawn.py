@@ -74,6 +74,12 @@ def test_the_parent_runs_commands_in_its_peers(msb, parent, peers):
                           "-c", "hostname; echo to-stderr >&2; exit 3")
     assert rc == 3 and out == "researcher\n" and "to-stderr" in err, \
         (rc, out, err)
+    # output past the agent's buffers, read slowly: the program's credit
+    # holds the host back, nothing is cut
+    rc, out, err = inside(msb, parent, "sh", "-c",
+                          f"msb exec {researcher} -- head -c 3000000 "
+                          "/dev/zero | (sleep 2; wc -c)")
+    assert rc == 0 and out.strip() == "3000000", (out, err)
     rc, out, _ = inside(msb, parent, "msb", "exec", coder, "--",
                         "hostname")
     assert rc == 0 and out.strip() == "coder"
@@ -177,6 +183,38 @@ def test_only_its_own_peers(msb, parent, peers, shared):
                         "exec", parent, "--", "true")
     assert rc == 125 and "is not a peer of this sandbox" in err, err
     assert json.loads(msb.out("inspect", shared))["status"] == "running"
+
+
+PY_IN_GUEST = r"""
+import asyncio, os
+from microsandbox import Network, PolicyRefused, Sandbox
+
+async def main():
+    rt = await Sandbox.current_runtime()
+    names = sorted(p.name for p in await rt.list())
+    r = await rt.peer("researcher").exec("hostname; exit 4", shell=True)
+    try:
+        await rt.start("third", network=Network(deny_all=True),
+                       secrets={"T": (os.environ["TOKEN"], "api.test")})
+        refused = "no"
+    except PolicyRefused as e:
+        refused = e.message
+    print(names, repr(r.stdout), r.exit_code, refused)
+
+asyncio.run(main())
+"""
+
+
+def test_python_sdk_inside_the_parent(msb, parent, peers):
+    """Sandbox.current_runtime() in the guest: the package alone, no
+    libmsb there."""
+    sdk = os.path.join(ROOT, "sdk", "python", "src", "microsandbox")
+    msb("cp", sdk, f"{parent}:/opt/sdk/microsandbox", check=0)
+    rc, out, err = inside(msb, parent, "env", "PYTHONPATH=/opt/sdk",
+                          "python3", "-c", PY_IN_GUEST)
+    assert rc == 0, err
+    assert out.startswith("['coder', 'researcher'] 'researcher\\n' 4 "), out
+    assert "already has 2 live peers" in out, out
 
 
 def test_spawning_is_off_without_allow_spawn(msb, shared):

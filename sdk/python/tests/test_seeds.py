@@ -292,7 +292,7 @@ def test_plugins_seed(registry, tmp_path, monkeypatch):
 
 def test_later_features_say_so(shared):
     async def main():
-        with pytest.raises(NotSupported, match="issue 15"):
+        with pytest.raises(NotSupported, match="not inside a microsandbox sandbox"):
             await Sandbox.current_runtime()
         with pytest.raises(InvalidArgument, match="invalid plugin"):
             await Sandbox.create("app2", plugins=[object()])

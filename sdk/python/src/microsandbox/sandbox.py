@@ -616,18 +616,11 @@ class Sandbox:
 
     @classmethod
     async def current_runtime(cls):
-        """Spawning peer sandboxes from inside one (issue 15): not in this
-        version. Outside a sandbox it says so first."""
-        import os
-        if not os.path.exists("/run/microsandbox/agent.sock"):
-            raise NotSupported("not inside a microsandbox sandbox "
-                               "(/run/microsandbox/agent.sock is missing): "
-                               "current_runtime() is for code running in "
-                               "one; from the host, use Sandbox.create() "
-                               "(and spawning peers from inside, issue 15, "
-                               "is not in this version)")
-        raise NotSupported("spawning sandboxes from inside one (issue 15) is "
-                           "not in this version of microsandbox")
+        """Inside a sandbox: the host, to start peer sandboxes beside it
+        (docs/spawn.md) when the host allows it; NotSupported outside
+        one."""
+        from .runtime import current_runtime
+        return await current_runtime()
 
 
 @dataclass(frozen=True)
