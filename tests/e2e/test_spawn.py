@@ -185,38 +185,6 @@ def test_only_its_own_peers(msb, parent, peers, shared):
     assert json.loads(msb.out("inspect", shared))["status"] == "running"
 
 
-PY_IN_GUEST = r"""
-import asyncio, os
-from microsandbox import Network, PolicyRefused, Sandbox
-
-async def main():
-    rt = await Sandbox.current_runtime()
-    names = sorted(p.name for p in await rt.list())
-    r = await rt.peer("researcher").exec("hostname; exit 4", shell=True)
-    try:
-        await rt.start("third", network=Network(deny_all=True),
-                       secrets={"T": (os.environ["TOKEN"], "api.test")})
-        refused = "no"
-    except PolicyRefused as e:
-        refused = e.message
-    print(names, repr(r.stdout), r.exit_code, refused)
-
-asyncio.run(main())
-"""
-
-
-def test_python_sdk_inside_the_parent(msb, parent, peers):
-    """Sandbox.current_runtime() in the guest: the package alone, no
-    libmsb there."""
-    sdk = os.path.join(ROOT, "sdk", "python", "src", "microsandbox")
-    msb("cp", sdk, f"{parent}:/opt/sdk/microsandbox", check=0)
-    rc, out, err = inside(msb, parent, "env", "PYTHONPATH=/opt/sdk",
-                          "python3", "-c", PY_IN_GUEST)
-    assert rc == 0, err
-    assert out.startswith("['coder', 'researcher'] 'researcher\\n' 4 "), out
-    assert "already has 2 live peers" in out, out
-
-
 def test_spawning_is_off_without_allow_spawn(msb, shared):
     rc, _, err = inside(msb, shared, "msb", "start", "nope")
     assert rc == 125 and "spawning is off for this sandbox" in err, err

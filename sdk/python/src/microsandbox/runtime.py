@@ -28,7 +28,10 @@ from .process import Command, ExecResult, argv_of
 AGENT_SOCK = "/run/microsandbox/agent.sock"
 
 # frame types and TLV tags (src/proto/proto.h)
-_STDOUT, _STDERR, _EXIT, _RESULT, _PEER = 67, 68, 69, 73, 76
+_STDOUT, _STDERR, _EXIT, _RESULT, _PEER, _WINDOW = 67, 68, 69, 73, 76, 7
+# the host sends output within the credit given back as it is taken
+# (MSB_WINDOW_INIT at first)
+_WINDOW_INIT = 256 * 1024
 _T_ERRNO, _T_MESSAGE = 31, 32
 _HDR = struct.Struct(">IIBBH")
 _FRAME_MAX = 64 * 1024
@@ -71,6 +74,7 @@ async def _ask(req: dict) -> tuple[bytes, bytes, tuple[int, int] | None]:
         raise NotSupported(f"not inside a microsandbox sandbox ({AGENT_SOCK}: "
                            f"{e.strerror})") from None
     out, err = bytearray(), bytearray()
+    taken = 0
     try:
         w.write(_HDR.pack(len(body), 0, _PEER, 0, 0) + body)
         await w.drain()
@@ -85,10 +89,14 @@ async def _ask(req: dict) -> tuple[bytes, bytes, tuple[int, int] | None]:
                 raise ProtocolError("the sandbox's agent closed the "
                                     "connection before the answer's end") \
                     from None
-            if kind == _STDOUT:
-                out += p
-            elif kind == _STDERR:
-                err += p
+            if kind in (_STDOUT, _STDERR):
+                (out if kind == _STDOUT else err).extend(p)
+                taken += n
+                if taken >= _WINDOW_INIT // 4:
+                    w.write(_HDR.pack(4, 0, _WINDOW, 0, 0) +
+                            struct.pack(">I", taken))
+                    await w.drain()
+                    taken = 0
             elif kind == _EXIT and n >= 8:
                 code, sig = struct.unpack(">iI", p[:8])
                 return bytes(out), bytes(err), (code, sig)
