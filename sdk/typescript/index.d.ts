@@ -179,7 +179,10 @@ export interface NetworkOptions {
 
 /** A host directory passed through. */
 export declare class HostDir {
-  constructor(path: string, options?: { readonly?: boolean; direct?: boolean; overlayMib?: number });
+  constructor(path: string, options?: {
+    readonly?: boolean; direct?: boolean; overlayMib?: number;
+    cache?: VolumeCache; cacheTimeout?: number;
+  });
   readonly path: string;
   readonly readonly: boolean;
   /** Reads and writes bypass the guest's page cache. */
@@ -187,7 +190,18 @@ export declare class HostDir {
   /** > 0: the guest's changes stay in a RAM layer of this size; the
    * directory is never written. */
   readonly overlayMib: number;
+  /** What the guest may keep of names and attributes (`-v DIR:/p:cache=`):
+   * 'auto' for a second, 'always' for a day (file pages across opens too:
+   * for a directory only this sandbox writes), 'never' nothing;
+   * undefined: a change on either side is seen at the next call. */
+  readonly cache?: VolumeCache;
+  /** Seconds (0 to 86400) the guest keeps names and attributes instead
+   * of the mode's own (`timeout=`). */
+  readonly cacheTimeout?: number;
 }
+
+/** A volume's cache mode (docs/filesystems.md). */
+export type VolumeCache = 'auto' | 'always' | 'never';
 
 /** A named volume (createVolume): mounted by as many sandboxes as like. */
 export declare class NamedVolume {

@@ -21,14 +21,44 @@ const { envList } = require('./process');
 /** A host directory passed through (`"/data": "./data"` is
  * `new HostDir("./data")`); `readonly` is enforced by the host,
  * `overlayMib` keeps the guest's changes in host RAM, `direct` bypasses
- * the guest's page cache. */
+ * the guest's page cache; `cache` ('auto', 'always' or 'never', as
+ * `-v DIR:/p:cache=`) is what the guest may keep of names and attributes,
+ * `cacheTimeout` for how many seconds instead of the mode's
+ * (docs/filesystems.md). */
 class HostDir {
-  constructor(path, { readonly = false, direct = false, overlayMib = 0 } = {}) {
+  constructor(path, { readonly = false, direct = false, overlayMib = 0, cache, cacheTimeout } = {}) {
     this.path = path;
     this.readonly = readonly;
     this.direct = direct;
     this.overlayMib = overlayMib;
+    this.cache = cache;
+    this.cacheTimeout = cacheTimeout;
   }
+}
+
+const CACHE_MODES = ['auto', 'always', 'never'];
+
+/** A HostDir's cache mode and timeout (seconds) as msb_volume's cache
+ * and cache_timeout_ms; a mode or timeout libmsb would not take is
+ * refused here, naming the option. */
+function cacheOf(guestPath, spec) {
+  const out = {};
+  if (spec.cache != null) {
+    if (!CACHE_MODES.includes(spec.cache)) {
+      throw new InvalidArgumentError(
+        `volume ${guestPath}: invalid cache mode ${JSON.stringify(spec.cache)}: use 'auto', 'always' or 'never'`);
+    }
+    out.cache = spec.cache;
+  }
+  if (spec.cacheTimeout != null) {
+    const t = spec.cacheTimeout;
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 86400) {
+      throw new InvalidArgumentError(
+        `volume ${guestPath}: invalid cacheTimeout ${JSON.stringify(t)}: use a number of seconds from 0 to 86400`);
+    }
+    out.cacheTimeoutMs = Math.round(t * 1000);
+  }
+  return out;
 }
 
 /** A filesystem in host RAM, gone with the sandbox (`sizeMib`, default 64). */
@@ -143,7 +173,10 @@ function volumeOf(guestPath, spec) {
   if (typeof spec === 'string') spec = new HostDir(spec);
   if (spec instanceof PassthroughFs && spec.constructor === PassthroughFs) spec = new HostDir(spec.path);
   if (spec instanceof HostDir) {
-    return { ...v, kind: 'host', source: spec.path, readonly: spec.readonly, directIo: spec.direct, overlayMib: spec.overlayMib };
+    return {
+      ...v, kind: 'host', source: spec.path, readonly: spec.readonly, directIo: spec.direct,
+      overlayMib: spec.overlayMib, ...cacheOf(guestPath, spec),
+    };
   }
   if (spec instanceof NamedVolume) {
     return { ...v, kind: 'named', source: spec.name, readonly: spec.readonly, directIo: spec.direct };

@@ -49,6 +49,9 @@ static int config_volumes(napi_env env, napi_value list, struct arena *a,
 						    MSB_VOLUME_MEMORY,
 						    MSB_VOLUME_PLUGIN,
 						    MSB_VOLUME_NAMED };
+	/* indexed by msb_volume_cache */
+	static const char *const caches[] = { "default", "never", "auto",
+					      "always" };
 	uint32_t n = 0;
 	msb_volume *vs;
 
@@ -63,8 +66,9 @@ static int config_volumes(napi_env env, napi_value list, struct arena *a,
 	for (uint32_t i = 0; i < n; i++) {
 		msb_volume *v = &vs[i];
 		napi_value o;
-		const char *kind;
-		int k;
+		const char *kind, *cache;
+		unsigned timeout = 0;
+		int k, m = MSB_VOLUME_CACHE_DEFAULT;
 
 		napi_get_element(env, list, i, &o);
 		if (prop_str(env, o, "kind", a, &kind) < 0 ||
@@ -78,8 +82,14 @@ static int config_volumes(napi_env env, napi_value list, struct arena *a,
 		    prop_u64(env, o, "sizeMib", &v->size_mib) < 0 ||
 		    prop_bool(env, o, "readonly", &v->readonly) < 0 ||
 		    prop_bool(env, o, "directIo", &v->direct_io) < 0 ||
-		    prop_u64(env, o, "overlayMib", &v->overlay_mib) < 0)
+		    prop_u64(env, o, "overlayMib", &v->overlay_mib) < 0 ||
+		    prop_str(env, o, "cache", a, &cache) < 0 ||
+		    (cache && kind_of(env, cache, caches, 4, "cache mode",
+				      &m) < 0) ||
+		    prop_u32(env, o, "cacheTimeoutMs", &timeout) < 0)
 			return -1;
+		v->cache = (msb_volume_cache)m;
+		v->cache_timeout_ms = timeout;
 	}
 	c->volumes = vs;
 	c->nvolumes = n;

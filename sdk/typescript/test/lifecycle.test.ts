@@ -5,13 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as msb from 'microsandbox';
 import {
-  AlreadyExistsError, AuditLog, ClosedError, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
+  AlreadyExistsError, AuditLog, ClosedError, HostDir, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
   MemFs, MicrosandboxError, NotFoundError, NotRunningError, NotSupportedError, Sandbox, Snapshot,
   NamedVolume, SandboxStoppedError, createVolume, getRemote, getVolume, listVolumes, pullImage,
-  removeVolume, setRemote, type SandboxOptions,
+  removeVolume, setRemote, type SandboxOptions, type VolumeCache,
 } from 'microsandbox';
 import { LONG, seedImages, unique } from './helpers';
 
@@ -62,6 +63,11 @@ test('bad input is refused before anything boots', LONG, async () => {
     ['ok-name', { memory: 'lots' }, InvalidArgumentError, 'lots'],
     ['ok-name', { volumes: { '/proc': new MemFs() } }, InvalidArgumentError, '/proc'],
     ['ok-name', { volumes: { '/data': '/nonexistent-host-dir' } }, NotFoundError, '/nonexistent-host-dir'],
+    ['ok-name', { volumes: { '/data': new HostDir('.', { cache: 'sometimes' as VolumeCache }) } },
+      InvalidArgumentError, 'sometimes'],
+    ['ok-name', { volumes: { '/data': new HostDir('.', { cacheTimeout: 86401 }) } }, InvalidArgumentError, 'cacheTimeout'],
+    ['ok-name', { volumes: { '/data': new HostDir('.', { cacheTimeout: '1s' as unknown as number }) } },
+      InvalidArgumentError, 'cacheTimeout'],
     ['ok-name', { network: { blockCidr: ['10.0.0.0/33'] } }, InvalidArgumentError, '10.0.0.0/33'],
     ['ok-name', { network: { allow: [''] } }, InvalidArgumentError, ''],
     ['ok-name', { secrets: { KEY: ['v', []] } }, InvalidArgumentError, 'KEY'],
@@ -114,11 +120,25 @@ test('an image the registry does not have', LONG, async () => {
 });
 
 // One sandbox through its life: get by name, list, stop, a dead
-// sandbox's errors, start, kill, close's rules.
+// sandbox's errors, start, kill, close's rules; its volumes' cache modes
+// in its record.
 test('lifecycle', LONG, async () => {
   const name = unique('life');
-  const sb = await Sandbox.create(name, { env: { LIFE: '1' }, cpus: 2, memory: '256M' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-cache-'));
+  const sb = await Sandbox.create(name, {
+    env: { LIFE: '1' }, cpus: 2, memory: '256M',
+    volumes: {
+      '/always': new HostDir(dir, { cache: 'always', cacheTimeout: 2.5 }),
+      '/never': new HostDir(dir, { cache: 'never' }),
+      '/plain': dir,
+    },
+  });
   try {
+    const vols = (await sb.inspect()).config.volumes as { guest: string; cache?: string; cache_timeout_ms?: number }[];
+    assert.deepEqual(vols.map((v) => [v.guest, v.cache, v.cache_timeout_ms]),
+      [['/always', 'always', 2500], ['/never', 'never', undefined], ['/plain', undefined, undefined]]);
+    fs.writeFileSync(path.join(dir, 'f'), 'from the host\n');
+    assert.equal((await sb.exec('cat /always/f')).stdout, 'from the host\n');
     assert.equal(sb.name, name);
     assert.ok(sb.bootMs > 0);
     await assert.rejects(Sandbox.create(name), AlreadyExistsError);
@@ -161,6 +181,7 @@ test('lifecycle', LONG, async () => {
     assert.equal((await sb.info()).status, 'stopped');
   } finally {
     await sb.close(); // made here: removed
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   await assert.rejects(Sandbox.get(name), NotFoundError);
   await sb.close();
