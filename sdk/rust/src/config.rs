@@ -205,9 +205,23 @@ impl<M> SandboxBuilder<M> {
         let path = guest_path.into();
         match f(VolumeBuilder { path: path.clone(), ..Default::default() }) {
             Ok(v) => match v.backend {
-                Some(b) => {
-                    self.cfg.volumes.push(VolumeSpec { path, backend: b, readonly: v.readonly, direct_io: v.direct_io })
+                Some(_) if v.cache_timeout.is_some_and(|t| t > CACHE_TIMEOUT_MAX) => {
+                    self.cfg.refused.push(Error::invalid(
+                        format!("volume {path}"),
+                        format!(
+                            "volume {path}: a cache_timeout of {:?} is more than a day: use at most 86400 s",
+                            v.cache_timeout.unwrap()
+                        ),
+                    ))
                 }
+                Some(b) => self.cfg.volumes.push(VolumeSpec {
+                    path,
+                    backend: b,
+                    readonly: v.readonly,
+                    direct_io: v.direct_io,
+                    cache: v.cache,
+                    cache_timeout: v.cache_timeout,
+                }),
                 None => self.cfg.refused.push(Error::invalid(
                     format!("volume {path}"),
                     "no backend given: v.backend(PassthroughFs::new(dir)), MemFs::new(), ...",
@@ -634,7 +648,39 @@ pub struct VolumeBuilder {
     backend: Option<Backend>,
     readonly: bool,
     direct_io: bool,
+    cache: Option<VolumeCache>,
+    cache_timeout: Option<Duration>,
 }
+
+/// What the guest's kernel may keep of a volume (`-v DIR:/p:cache=`,
+/// docs/filesystems.md); without one, file data in its page cache until
+/// the next open and names and attributes not at all, so a change on
+/// either side is seen at the next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeCache {
+    /// Names and attributes for a second, file data until an open sees a
+    /// changed mtime.
+    Auto,
+    /// Names and attributes for a day, file data across opens: for a
+    /// volume only this sandbox writes.
+    Always,
+    /// Nothing: reads and writes bypass the page cache (as `direct_io`).
+    Never,
+}
+
+impl VolumeCache {
+    fn to_c(self) -> sys::msb_volume_cache {
+        match self {
+            VolumeCache::Auto => sys::MSB_VOLUME_CACHE_AUTO,
+            VolumeCache::Always => sys::MSB_VOLUME_CACHE_ALWAYS,
+            VolumeCache::Never => sys::MSB_VOLUME_CACHE_NEVER,
+        }
+    }
+}
+
+/// The longest a volume's names and attributes may be kept (a day, as
+/// msb_volume.cache_timeout_ms allows).
+const CACHE_TIMEOUT_MAX: Duration = Duration::from_secs(86400);
 
 impl VolumeBuilder {
     /// The filesystem served at this path: a [`PassthroughFs`],
@@ -674,6 +720,20 @@ impl VolumeBuilder {
         self.direct_io = true;
         self
     }
+
+    /// What the guest may keep of it (`-v DIR:/p:cache=auto|always|never`).
+    pub fn cache(mut self, mode: VolumeCache) -> Self {
+        self.cache = Some(mode);
+        self
+    }
+
+    /// How long the guest keeps names and attributes instead of the
+    /// mode's own (`timeout=`; whole milliseconds, at most a day: more is
+    /// refused by `create()`).
+    pub fn cache_timeout(mut self, timeout: Duration) -> Self {
+        self.cache_timeout = Some(timeout);
+        self
+    }
 }
 
 pub(crate) struct VolumeSpec {
@@ -681,6 +741,8 @@ pub(crate) struct VolumeSpec {
     pub(crate) backend: Backend,
     pub(crate) readonly: bool,
     pub(crate) direct_io: bool,
+    pub(crate) cache: Option<VolumeCache>,
+    pub(crate) cache_timeout: Option<Duration>,
 }
 
 /// A built-in backend, as libmsb serves it.
@@ -1088,8 +1150,9 @@ impl SandboxConfig {
                 readonly: v.readonly as i32,
                 direct_io: v.direct_io as i32,
                 overlay_mib: 0,
-                cache: sys::MSB_VOLUME_CACHE_DEFAULT,
-                cache_timeout_ms: 0,
+                cache: v.cache.map_or(sys::MSB_VOLUME_CACHE_DEFAULT, VolumeCache::to_c),
+                // At most a day (SandboxBuilder::volume refuses more).
+                cache_timeout_ms: v.cache_timeout.map_or(0, |t| t.as_millis() as u32),
             };
             match &v.backend {
                 Backend::Host { dir, overlay_mib } => {

@@ -64,6 +64,7 @@ pub use crate::config::{
     Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
     ExecCall, ExecExit, HttpAction, HttpRequest, LifecycleEvent, MemFs, NamedVolume, NetworkBuilder, OverlayFs,
     PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions, VolumeBuilder,
+    VolumeCache,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};

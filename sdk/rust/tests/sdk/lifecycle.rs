@@ -2,7 +2,7 @@
 //! Sandboxes through their life, and bad input, through the blocking API.
 
 use microsandbox::blocking::{Sandbox, Snapshot};
-use microsandbox::{Error, MemFs, NamedVolume, PassthroughFs};
+use microsandbox::{Error, MemFs, NamedVolume, PassthroughFs, VolumeCache};
 
 use crate::common::{contains, init, shared, unique};
 
@@ -18,6 +18,13 @@ fn create_bad_input() {
         ("nul", b("nul\0name"), "MSB_E_INVALID", "NUL"),
         ("memory", b("ok-name").memory("lots"), "MSB_E_INVALID", "lots"),
         ("volume path", b("ok-name").volume("/proc", |v| v.backend(MemFs::new())), "MSB_E_INVALID", "/proc"),
+        (
+            "cache timeout",
+            b("ok-name")
+                .volume("/data", |v| Ok(v.backend(MemFs::new())?.cache_timeout(std::time::Duration::from_secs(86401)))),
+            "MSB_E_INVALID",
+            "cache_timeout",
+        ),
         (
             "volume dir",
             b("ok-name").volume("/data", |v| v.backend(PassthroughFs::new("/nonexistent-host-dir"))),
@@ -59,7 +66,8 @@ fn missing_things() {
 }
 
 /// One sandbox through its life: get by name, list, stop, a dead
-/// sandbox's errors, start, kill, and Drop's rules.
+/// sandbox's errors, start, kill, and Drop's rules; its volumes' cache
+/// modes in its record.
 #[test]
 fn lifecycle() {
     init();
@@ -69,9 +77,32 @@ fn lifecycle() {
         .env("LIFE", "1")
         .cpus(2)
         .memory("256M")
-        .volume("/vol", |v| v.backend(NamedVolume::new(&vol)))
+        .volume("/vol", |v| {
+            Ok(v.backend(NamedVolume::new(&vol))?
+                .cache(VolumeCache::Always)
+                .cache_timeout(std::time::Duration::from_millis(2500)))
+        })
+        .volume("/mem", |v| Ok(v.backend(MemFs::new())?.cache(VolumeCache::Never)))
+        .volume("/plain", |v| v.backend(MemFs::new()))
         .create()
         .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&sb.inspect().unwrap()).unwrap();
+    let caches: Vec<_> = record["config"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["guest"].clone(), v["cache"].clone(), v["cache_timeout_ms"].clone()))
+        .collect();
+    use serde_json::{json, Value::Null};
+    assert_eq!(
+        caches,
+        [
+            (json!("/vol"), json!("always"), json!(2500)),
+            (json!("/mem"), json!("never"), Null),
+            (json!("/plain"), Null, Null)
+        ],
+        "{record}"
+    );
     // A named volume is made on first use, kept by the host.
     sb.exec("sh -c 'echo kept > /vol/x'").unwrap();
     let kept = microsandbox::home().join("volumes").join(&vol).join("data/x");
