@@ -208,7 +208,9 @@ test('a boot given up on takes its hooks with it', LONG, async () => {
   const name = unique('hooks-abort');
   await assert.rejects(Sandbox.create(name, { onExec: () => ExecAction.ALLOW, signal: AbortSignal.timeout(50) }),
     (e: unknown) => (e as Error).name === 'TimeoutError');
-  assert.equal(hookServers(), before + 1, 'the hooks are served while the boot goes on');
+  // (its listening socket, and once the supervisor is there, the
+  // connection it accepted: both are named by the server's path)
+  assert.ok(hookServers() > before, 'the hooks are served while the boot goes on');
   const end = Date.now() + 120000;
   while (hookServers() !== before) {
     assert.ok(Date.now() < end, 'the hook server of a boot given up on is still listening');
