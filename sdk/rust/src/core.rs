@@ -972,6 +972,12 @@ impl ExecReader {
                 self.events.push_back(if i == 0 { ExecEvent::Stdout(data) } else { ExecEvent::Stderr(data) });
             }
         }
+        // A command that ended before its events were asked for (a short
+        // one, read to its end while it was being spawned): its exit is
+        // the last event, not lost.
+        if let Some(r) = &self.result {
+            self.events.push_back(ExecEvent::Exit(r.clone()));
+        }
     }
 
     /// Keeps output per stream (readers) from now on.
