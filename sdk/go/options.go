@@ -55,6 +55,7 @@ type sandboxConfig struct {
 	plugins               []pluginSpec
 	pluginTimeout         time.Duration
 	pluginRestarts        *uint
+	spawn                 spawnSpec // AllowSpawn and its shaping (spawnpolicy.go)
 }
 
 // pluginSpec is one plugin of the chain, in order: a built-in (name and

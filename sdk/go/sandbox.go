@@ -66,6 +66,9 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	if err := cfg.refusal(op); err != nil {
 		return nil, err
 	}
+	if err := cfg.spawn.check(op); err != nil {
+		return nil, err
+	}
 	if err := cfg.syncCheck(op); err != nil {
 		return nil, err
 	}
@@ -81,7 +84,17 @@ func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr
 	if r := cfg.fill(m, name, &c, cerr); r < 0 {
 		return r
 	}
+	sp, r := cfg.spawn.policy(m, cerr)
+	if r < 0 {
+		return r
+	}
+	if sp != nil {
+		defer C.msb_spawn_policy_free(sp)
+	}
 	if len(cfg.plugins) == 0 {
+		if sp != nil {
+			return C.msb_sandbox_create_full(&c, nil, sp, out, cerr)
+		}
 		return C.msb_sandbox_create(&c, out, cerr)
 	}
 	p := C.msb_plugins_new()
@@ -107,7 +120,7 @@ func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr
 			return r
 		}
 	}
-	return C.msb_sandbox_create_with_plugins(&c, p, out, cerr)
+	return C.msb_sandbox_create_full(&c, p, sp, out, cerr)
 }
 
 // runBoot runs a call that boots sandbox @name (create, start,
