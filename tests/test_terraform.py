@@ -62,5 +62,5 @@ def test_terraform_unit():
 def test_terraform_acceptance():
     out = go_test("^TestAcc", cli())
     for name in ("TestAccSandboxLifecycle", "TestAccSeeds", "TestAccSeedSnapshot", "TestAccSeedPlugins",
-                 "TestAccSeedSync", "TestAccPluginRegistry"):
+                 "TestAccSeedSync", "TestAccPluginRegistry", "TestAccSeedSpawn"):
         assert re.search(rf"^--- PASS: {name} ", out, re.M), f"{name} did not pass\n{out[-4000:]}"

@@ -3,8 +3,7 @@
 package provider
 
 // The seeds' Terraform snippets, as written (docs in the seeds), against
-// stand-ins for python:3.12 and node:20 in the image store. Spawning, not
-// served yet, is refused at plan, saying so.
+// stand-ins for python:3.12 and node:20 in the image store.
 
 import (
 	"bytes"
@@ -147,6 +146,31 @@ resource "microsandbox_sandbox" "coder" {
 }
 `
 
+// seedSpawnParent is the spawn seed with what its orchestrator needs to
+// have peers made (the seed leaves it out): spawning allowed (two live
+// peers; coder's node:20 besides its own image) and the SERP_KEY it
+// passes on to researcher by placeholder, from the provider's
+// environment. With @byID, the peers refer to their parent's id, so
+// that a replaced parent replaces them in the same apply.
+func seedSpawnParent(allow int, byID bool) string {
+	cfg := strings.Replace(seedSpawn, `  name = "orchestrator"
+  image = "python:3.12"
+`, fmt.Sprintf(`  name = "orchestrator"
+  image = "python:3.12"
+  allow_spawn = %d
+  spawn_images = ["node:20"]
+
+  secret {
+    env_name = "SERP_KEY"
+    allowed_host = "serpapi.com"
+  }
+`, allow), 1)
+	if byID {
+		cfg = strings.ReplaceAll(cfg, "microsandbox_sandbox.orchestrator.name", "microsandbox_sandbox.orchestrator.id")
+	}
+	return cfg
+}
+
 const seedSync = `
 resource "microsandbox_sandbox" "ml_project" {
   name = "ml-project"
@@ -159,8 +183,7 @@ resource "microsandbox_sandbox" "ml_project" {
 `
 
 // TestAccSeeds applies the secrets, network and volumes seeds together
-// (their resource names differ), checks each guest, and sees the seeds
-// of spawning, not served yet, refused before anything is made.
+// (their resource names differ) and checks each guest.
 func TestAccSeeds(t *testing.T) {
 	needCLI(t)
 	seedImages(t)
@@ -178,10 +201,6 @@ func TestAccSeeds(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: factories,
 		Steps: []resource.TestStep{
-			// Refused at plan (nothing made); the destroy at the end
-			// takes the last step's configuration, so they come first.
-			{Config: seedSpawn, PlanOnly: true,
-				ExpectError: regexp.MustCompile(`spawned_by is not supported yet`)},
 			{
 				Config:          seedSecrets + seedNetwork + seedVolumes,
 				ConfigVariables: config.Variables{"openai_api_key": config.StringVariable(key)},
@@ -213,6 +232,172 @@ func TestAccSeeds(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccSeedSpawn applies the spawn seed: as written, its orchestrator
+// may start no peers, which the apply says; with allow_spawn and the
+// secret it passes on, the orchestrator's own msb start makes researcher
+// (SERP_KEY by a placeholder of its own, bound to serpapi.com) and the
+// air-gapped coder, which the host's records name as its peers. The
+// re-plan is empty, an import reads a peer back with spawned_by, a
+// replaced parent (its peers referring to its id) has its peers replaced
+// in the same apply, and one whose peers refer to its name has them made
+// again by the next apply.
+func TestAccSeedSpawn(t *testing.T) {
+	needCLI(t)
+	seedImages(t)
+	const key = "serp-key-kept-on-the-host"
+	t.Setenv("SERP_KEY", key) // the provider's environment: the orchestrator's value
+	ctx := context.Background()
+	peersOK := func(s *terraform.State) error {
+		for _, name := range []string{"researcher", "coder"} {
+			if by, err := msb.SandboxParent(ctx, name); err != nil || by != "orchestrator" {
+				return fmt.Errorf("%s: parent %q (%v)", name, by, err)
+			}
+		}
+		for name, r := range s.RootModule().Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(v, key) {
+					return fmt.Errorf("the key is in the state: %s.%s", name, k)
+				}
+			}
+		}
+		attrs := s.RootModule().Resources["microsandbox_sandbox.researcher"].Primary.Attributes
+		ph, parentPh := attrs["secret.0.placeholder"],
+			s.RootModule().Resources["microsandbox_sandbox.orchestrator"].Primary.Attributes["secret.0.placeholder"]
+		if !strings.HasPrefix(ph, "msb_placeholder_") || ph == parentPh {
+			return fmt.Errorf("researcher's placeholder %q (its parent's %q)", ph, parentPh)
+		}
+		if got := guest(t, "researcher", "echo $SERP_KEY $SEED_IMAGE"); got != ph+" python:3.12" {
+			return fmt.Errorf("researcher: %q", got)
+		}
+		if got := guest(t, "coder", "echo $SEED_IMAGE"); got != "node:20" {
+			return fmt.Errorf("coder: %q", got)
+		}
+		d, err := inspect(ctx, "coder")
+		if err != nil {
+			return err
+		}
+		if !d.doc.Config.Net.DenyAll || len(d.doc.Config.Net.Allow) > 0 {
+			return fmt.Errorf("coder's network: %+v", d.doc.Config.Net)
+		}
+		return nil
+	}
+	var firstCreated string
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: factories,
+		Steps: []resource.TestStep{
+			{
+				// The seed as written: the orchestrator is made, its
+				// peers are refused, saying what it lacks.
+				Config:      seedSpawn,
+				ExpectError: regexp.MustCompile(`may\s+start\s+no\s+peers:\s+give\s+it\s+allow_spawn`),
+			},
+			{
+				// allow_spawn replaces the orchestrator; its peers are made.
+				Config: seedSpawnParent(2, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("microsandbox_sandbox.orchestrator", plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("microsandbox_sandbox.researcher", "spawned_by", "orchestrator"),
+					resource.TestCheckResourceAttr("microsandbox_sandbox.coder", "spawned_by", "orchestrator"),
+					resource.TestCheckResourceAttr("microsandbox_sandbox.orchestrator", "allow_spawn", "2"),
+					resource.TestCheckResourceAttr("microsandbox_sandbox.orchestrator", "spawn_memory", "512"),
+					resource.TestCheckResourceAttr("microsandbox_sandbox.orchestrator", "spawn_total_memory", "1024"),
+					resource.TestCheckNoResourceAttr("microsandbox_sandbox.orchestrator", "spawned_by"),
+					resource.TestCheckNoResourceAttr("microsandbox_sandbox.coder", "spawn_cpus"),
+					peersOK,
+					func(*terraform.State) error {
+						i, err := msb.GetSandbox(ctx, "researcher")
+						if err == nil {
+							var info *msb.SandboxInfo
+							if info, err = i.Info(ctx); err == nil {
+								firstCreated = info.CreatedAt.String() + fmt.Sprint(info.Pid)
+							}
+						}
+						return err
+					},
+				),
+			},
+			{
+				// A peer imports with its parent and what it asked for.
+				ResourceName:      "microsandbox_sandbox.researcher",
+				ImportState:       true,
+				ImportStateId:     "researcher",
+				ImportStateVerify: true,
+			},
+			{
+				// A parent replaced: peers that refer to its id are
+				// replaced with it, in the same apply (the re-plan after
+				// it is empty).
+				Config: seedSpawnParent(3, true) + `
+data "microsandbox_sandboxes" "all" {
+  depends_on = [microsandbox_sandbox.researcher, microsandbox_sandbox.coder]
+}
+`,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("microsandbox_sandbox.orchestrator", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("microsandbox_sandbox.researcher", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("microsandbox_sandbox.coder", plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr("microsandbox_sandbox.orchestrator", "allow_spawn", "3"),
+					resource.TestCheckTypeSetElemNestedAttrs("data.microsandbox_sandboxes.all", "sandboxes.*",
+						map[string]string{"name": "coder", "parent": "orchestrator"}),
+					resource.TestCheckTypeSetElemNestedAttrs("data.microsandbox_sandboxes.all", "sandboxes.*",
+						map[string]string{"name": "orchestrator", "parent": ""}),
+					peersOK,
+					func(*terraform.State) error {
+						i, err := msb.GetSandbox(ctx, "researcher")
+						if err != nil {
+							return err
+						}
+						info, err := i.Info(ctx)
+						if err != nil {
+							return err
+						}
+						if info.CreatedAt.String()+fmt.Sprint(info.Pid) == firstCreated {
+							return fmt.Errorf("researcher was not made anew")
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// Peers that refer to their parent's name see no change
+				// when it is replaced: the apply leaves them gone, and
+				// the next plan makes them again...
+				Config: seedSpawnParent(4, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("microsandbox_sandbox.orchestrator", plancheck.ResourceActionDestroyBeforeCreate),
+					plancheck.ExpectResourceAction("microsandbox_sandbox.researcher", plancheck.ResourceActionNoop),
+				}},
+				Check: func(*terraform.State) error {
+					if _, err := msb.GetSandbox(ctx, "researcher"); !errors.Is(err, msb.ErrNotFound) {
+						return fmt.Errorf("researcher outlived its parent's replacement: %v", err)
+					}
+					return nil
+				},
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				// ...which makes them.
+				Config: seedSpawnParent(4, false),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("microsandbox_sandbox.researcher", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("microsandbox_sandbox.coder", plancheck.ResourceActionCreate),
+				}},
+				Check: peersOK,
+			},
+		},
+	})
+	// the destroy removed the parent and its peers
+	for _, name := range []string{"orchestrator", "researcher", "coder"} {
+		if _, err := msb.GetSandbox(ctx, name); !errors.Is(err, msb.ErrNotFound) {
+			t.Errorf("%s outlived the destroy: %v", name, err)
+		}
+	}
 }
 
 // TestAccSeedSnapshot is the snapshot seed with 5 workers forked from

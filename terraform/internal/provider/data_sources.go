@@ -81,6 +81,7 @@ type sandboxInfoModel struct {
 	Memory       types.Int64  `tfsdk:"memory"`
 	FromSnapshot types.String `tfsdk:"from_snapshot"`
 	Error        types.String `tfsdk:"error"`
+	Parent       types.String `tfsdk:"parent"`
 }
 
 // summary is a sandbox's record as Terraform values: each of the data
@@ -91,7 +92,7 @@ func summary(i *msb.SandboxInfo) sandboxInfoModel {
 		Name: types.StringValue(i.Name), Image: types.StringValue(i.Image),
 		Status: types.StringValue(i.Status), CPUs: types.Int64Value(int64(i.CPUs)),
 		Memory: types.Int64Value(int64(i.MemoryMiB)), FromSnapshot: types.StringValue(i.FromSnapshot),
-		Error: types.StringValue(i.Error),
+		Error: types.StringValue(i.Error), Parent: types.StringValue(""),
 	}
 }
 
@@ -125,6 +126,8 @@ func (d *sandboxesDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 					"memory":        schema.Int64Attribute{Computed: true, Description: "Memory, MiB."},
 					"from_snapshot": str("The snapshot it was restored from, or empty."),
 					"error":         str("Why it failed, when it did."),
+					"parent": str("The sandbox that spawned it from inside (msb ps's PARENT; " +
+						"docs/spawn.md), or empty for one the host made."),
 				}}},
 		},
 	}
@@ -146,7 +149,11 @@ func (d *sandboxesDataSource) Read(ctx context.Context, req datasource.ReadReque
 		if m.Running.ValueBool() && !i.Running() {
 			continue
 		}
-		m.Sandboxes = append(m.Sandboxes, summary(&i))
+		s := summary(&i)
+		if by, err := msb.SandboxParent(ctx, i.Name); err == nil {
+			s.Parent = types.StringValue(by)
+		}
+		m.Sandboxes = append(m.Sandboxes, s)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

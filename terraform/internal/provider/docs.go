@@ -54,6 +54,20 @@ resource "microsandbox_sandbox" "ml_project" {
   sync {
     enabled = true # pushed whenever Terraform stops it: msb pull ml-project
   }
+}
+
+resource "microsandbox_sandbox" "orchestrator" {
+  name         = "orchestrator"
+  image        = "python:3.12"
+  allow_spawn  = 2 # its programs may start two live peers
+  spawn_images = ["node:20"]
+}
+
+resource "microsandbox_sandbox" "coder" {
+  name       = "coder"
+  image      = "node:20"
+  spawned_by = microsandbox_sandbox.orchestrator.id # made by the orchestrator's msb start
+  network { deny_all = true }
 }`,
 	"microsandbox_snapshot": `resource "microsandbox_snapshot" "ml_ready" {
   sandbox = microsandbox_sandbox.base.name

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -127,7 +128,6 @@ func TestUnitSchema(t *testing.T) {
 // says which (the generated docs are made from them).
 func TestUnitReplaceDocumented(t *testing.T) {
 	inPlace := map[string]bool{"running": true}
-	pendingAttrs := map[string]bool{"spawned_by": true}
 	s := sandboxSchema()
 	for name, a := range s.Attributes {
 		if !a.IsOptional() && !a.IsRequired() {
@@ -135,10 +135,6 @@ func TestUnitReplaceDocumented(t *testing.T) {
 		}
 		desc := a.GetDescription()
 		switch {
-		case pendingAttrs[name]:
-			if !strings.Contains(desc, "Pending") {
-				t.Errorf("%s: pending, and its description does not say so", name)
-			}
 		case inPlace[name]:
 			if !strings.Contains(desc, "in place") || hasReplace(a) {
 				t.Errorf("%s: changed in place; description %q", name, desc)
@@ -238,8 +234,55 @@ func TestUnitValidate(t *testing.T) {
 			"rate-limiter takes bytes_per_s and connect_per_s and max_exec_per_s, not log_dir"},
 		{"a restore with plugins", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
 			"plugin_process": strs("node m.js")}, "not plugin_process"},
-		{"spawned_by", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator")},
-			"spawned_by is not supported yet"},
+		{"a peer as the seed writes it", map[string]tftypes.Value{"name": name, "image": str("python:3.12"),
+			"spawned_by": str("orchestrator"),
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("SERP_KEY"),
+				"allowed_host": str("serpapi.com")})}, ""},
+		{"an air-gapped peer", map[string]tftypes.Value{"name": name, "spawned_by": str("orchestrator"),
+			"network": obj(ty.AttributeTypes["network"].(tftypes.Object), map[string]tftypes.Value{"deny_all": boolV(true)})}, ""},
+		{"a peer whose parent is not made yet", map[string]tftypes.Value{"name": name,
+			"spawned_by": tftypes.NewValue(tftypes.String, tftypes.UnknownValue), "cpus": num(1), "memory": num(256),
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "parent_env": str("TOKEN")})}, ""},
+		{"a peer with a volume", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/cache"), "backend": str("memory")})},
+			"A peer (spawned_by) cannot have volume"},
+		{"a peer with a volume, why", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"volume": block(ty, "volume", map[string]tftypes.Value{"mount_path": str("/d"), "backend": str("passthrough"),
+				"source": str("./d")})}, "sees no directory of the host"},
+		{"a peer with plugins", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"plugin": block(ty, "plugin", map[string]tftypes.Value{"name": str("rate-limiter")})},
+			"A peer (spawned_by) cannot have plugin"},
+		{"a peer with a workdir", map[string]tftypes.Value{"name": name, "spawned_by": str("o"), "workdir": str("/w")},
+			"cannot have workdir"},
+		{"a peer with a spawn policy", map[string]tftypes.Value{"name": name, "spawned_by": str("o"), "allow_spawn": num(2)},
+			"root's allow_spawn"},
+		{"a peer restored", map[string]tftypes.Value{"name": name, "spawned_by": str("o"), "from_snapshot": str("s")},
+			"cannot have from_snapshot"},
+		{"a peer's secret by value", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "value": str("v")})},
+			"A peer's secret cannot have value"},
+		{"a peer's secret with places", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "inject": strs("query")})},
+			"its parent's setting"},
+		{"a peer's wider network", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"network": obj(ty.AttributeTypes["network"].(tftypes.Object), map[string]tftypes.Value{
+				"block_cidr": strs("10.0.0.0/8")})}, "cannot have network.block_cidr"},
+		{"a peer's deny_all with allow", map[string]tftypes.Value{"name": name, "spawned_by": str("o"),
+			"network": obj(ty.AttributeTypes["network"].(tftypes.Object), map[string]tftypes.Value{
+				"deny_all": boolV(true), "allow": strs("a.com")})}, "air-gapped"},
+		{"parent_env without spawned_by", map[string]tftypes.Value{"name": name,
+			"secret": block(ty, "secret", map[string]tftypes.Value{"env_name": str("K"), "allowed_host": str("a.com"),
+				"parent_env": str("K")})}, "parent_env is for a peer's secret"},
+		{"a parent", map[string]tftypes.Value{"name": name, "allow_spawn": num(2), "spawn_images": strs("node:20"),
+			"spawn_cpus": num(1), "spawn_memory": num(256), "spawn_total_memory": num(512)}, ""},
+		{"spawn_images without allow_spawn", map[string]tftypes.Value{"name": name, "spawn_images": strs("node:20")},
+			"spawn_images needs allow_spawn"},
+		{"allow_spawn of 65", map[string]tftypes.Value{"name": name, "allow_spawn": num(65)},
+			"allow_spawn out of range"},
+		{"spawn_cpus of 0", map[string]tftypes.Value{"name": name, "allow_spawn": num(1), "spawn_cpus": num(0)},
+			"spawn_cpus out of range"},
+		{"a restore that may spawn", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
+			"allow_spawn": num(1)}, "not allow_spawn"},
 		{"sync", map[string]tftypes.Value{"name": name, "sync": obj(ty.AttributeTypes["sync"].(tftypes.Object),
 			map[string]tftypes.Value{"enabled": boolV(true)})}, ""},
 		{"a restore with an image", map[string]tftypes.Value{"name": name, "from_snapshot": str("s"),
@@ -542,4 +585,42 @@ func TestUnitImportRecord(t *testing.T) {
 	check("running", m.Running.ValueBool(), true)
 	check("published_ports", m.PublishedPorts.String(), `{"80/tcp":"127.0.0.1:4242"}`)
 	check("sync off", m.Sync.Enabled.String(), "false")
+}
+
+// TestUnitRunOptions: every option of `msb run` (src/cli/run.c and the
+// network options it shares) is named in the README's account of what
+// the provider does with each: an attribute, or why none.
+func TestUnitRunOptions(t *testing.T) {
+	var src []byte
+	for _, f := range []string{"run.c", "netopts.h"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "src", "cli", f))
+		if err != nil {
+			t.Skipf("the CLI's source is not beside the module: %v", err)
+		}
+		src = append(src, b...)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	short := map[string]string{"detach": "-d", "env": "-e", "workdir": "-w", "user": "-u",
+		"interactive": "-i", "tty": "-t", "volume": "-v", "publish": "-p", "help": ""}
+	n := 0
+	for _, m := range regexp.MustCompile(`\{ "([a-z-]+)", (?:required|no)_argument`).FindAllStringSubmatch(string(src), -1) {
+		opt := m[1]
+		n++
+		if s, ok := short[opt]; ok {
+			if s != "" && !strings.Contains(text, "`"+s+"`") {
+				t.Errorf("msb run %s (--%s) is not in the README", s, opt)
+			}
+			continue
+		}
+		if !strings.Contains(text, "`--"+opt+"`") {
+			t.Errorf("msb run --%s is not in the README", opt)
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d options found in run.c: the pattern no longer matches it", n)
+	}
 }

@@ -44,6 +44,11 @@ type sandboxModel struct {
 	PluginTimeoutMs   types.Int64   `tfsdk:"plugin_timeout_ms"`
 	PluginRestarts    types.Int64   `tfsdk:"plugin_restarts"`
 	SpawnedBy         types.String  `tfsdk:"spawned_by"`
+	AllowSpawn        types.Int64   `tfsdk:"allow_spawn"`
+	SpawnImages       types.List    `tfsdk:"spawn_images"`
+	SpawnCPUs         types.Int64   `tfsdk:"spawn_cpus"`
+	SpawnMemory       types.Int64   `tfsdk:"spawn_memory"`
+	SpawnTotalMemory  types.Int64   `tfsdk:"spawn_total_memory"`
 	Volume            []volumeModel `tfsdk:"volume"`
 	Secret            []secretModel `tfsdk:"secret"`
 	Network           *networkModel `tfsdk:"network"`
@@ -72,6 +77,7 @@ type secretModel struct {
 	ValueEnv     types.String `tfsdk:"value_env"`
 	ValueFile    types.String `tfsdk:"value_file"`
 	Inject       types.List   `tfsdk:"inject"`
+	ParentEnv    types.String `tfsdk:"parent_env"`
 	Placeholder  types.String `tfsdk:"placeholder"`
 }
 
@@ -167,6 +173,14 @@ func createOptions(ctx context.Context, m *sandboxModel, cfg *sandboxModel, diag
 	}
 	if m.syncs() {
 		opts = append(opts, msb.Sync())
+	}
+	if v := m.AllowSpawn.ValueInt64(); v > 0 {
+		opts = append(opts, msb.AllowSpawn(uint(v)))
+		if imgs := listStrings(ctx, m.SpawnImages, diags); len(imgs) > 0 {
+			opts = append(opts, msb.SpawnImages(imgs...))
+		}
+		opts = append(opts, msb.SpawnLimits(uint(knownInt(m.SpawnCPUs)),
+			uint64(knownInt(m.SpawnMemory)), uint64(knownInt(m.SpawnTotalMemory))))
 	}
 	if m.FromSnapshot.ValueString() != "" {
 		if m.DiskOnly.ValueBool() {
@@ -340,32 +354,49 @@ func volumeOption(v volumeModel) msb.Option {
 type record struct {
 	info msb.SandboxInfo
 	doc  inspectDoc
+	// parent is the sandbox that spawned it ("" for one the host made),
+	// and parentNet that one's network, when it still has a record.
+	parent    string
+	parentNet *netDoc
+}
+
+// netDoc is a network policy in a record.
+type netDoc struct {
+	Allow     []string `json:"allow"`
+	AllowCidr []string `json:"allow_cidr"`
+	BlockCidr []string `json:"block_cidr"`
+	DenyAll   bool     `json:"deny_all"`
+	DNS       string   `json:"dns"`
+	Ports     []string `json:"ports"`
+	Plugin    string   `json:"plugin"`
+	AllowHost []int64  `json:"allow_host"`
+}
+
+// spawnDoc is a spawn policy in a record (a peer's is its root's).
+type spawnDoc struct {
+	Max            int64    `json:"max"`
+	Images         []string `json:"images"` // the sandbox's own image first
+	CPUs           int64    `json:"cpus"`
+	MemoryMiB      int64    `json:"memory_mib"`
+	TotalMemoryMiB int64    `json:"total_memory_mib"`
 }
 
 // inspectDoc is what the provider reads of msb inspect's document.
 type inspectDoc struct {
 	Config struct {
-		Env           []string `json:"env"`
-		Workdir       string   `json:"workdir"`
-		User          string   `json:"user"`
-		Entrypoint    []string `json:"entrypoint"`
-		Cmd           []string `json:"cmd"`
-		ImageRef      string   `json:"image_ref"`
-		BootTimeoutMs int64    `json:"boot_timeout_ms"`
-		DiskMiB       int64    `json:"disk_mib"`
-		Kernel        string   `json:"kernel"`
-		FromSnapshot  string   `json:"from_snapshot"`
-		Net           struct {
-			Allow     []string `json:"allow"`
-			AllowCidr []string `json:"allow_cidr"`
-			BlockCidr []string `json:"block_cidr"`
-			DenyAll   bool     `json:"deny_all"`
-			DNS       string   `json:"dns"`
-			Ports     []string `json:"ports"`
-			Plugin    string   `json:"plugin"`
-			AllowHost []int64  `json:"allow_host"`
-		} `json:"net"`
-		Volumes []struct {
+		Env           []string  `json:"env"`
+		Workdir       string    `json:"workdir"`
+		User          string    `json:"user"`
+		Entrypoint    []string  `json:"entrypoint"`
+		Cmd           []string  `json:"cmd"`
+		ImageRef      string    `json:"image_ref"`
+		BootTimeoutMs int64     `json:"boot_timeout_ms"`
+		DiskMiB       int64     `json:"disk_mib"`
+		Kernel        string    `json:"kernel"`
+		FromSnapshot  string    `json:"from_snapshot"`
+		Net           netDoc    `json:"net"`
+		Spawn         *spawnDoc `json:"spawn"`
+		Volumes       []struct {
 			Guest    string `json:"guest"`
 			Kind     string `json:"kind"`
 			Source   string `json:"source"`
@@ -430,6 +461,18 @@ func inspect(ctx context.Context, name string) (*record, error) {
 	if err := json.Unmarshal(raw, &r.doc); err != nil {
 		return nil, fmt.Errorf("sandbox %s: msb inspect's document: %w", name, err)
 	}
+	if r.parent, err = sb.Parent(ctx); err != nil {
+		return nil, err
+	}
+	if r.parent != "" {
+		if p, err := msb.GetSandbox(ctx, r.parent); err == nil {
+			var pd inspectDoc
+			if raw, err := p.Inspect(ctx); err == nil && json.Unmarshal(raw, &pd) == nil {
+				r.parentNet = &pd.Config.Net
+			}
+			p.Close()
+		}
+	}
 	return &r, nil
 }
 
@@ -442,7 +485,9 @@ func (m *sandboxModel) refresh(r *record) {
 	s := summary(&r.info)
 	m.ID = s.Name
 	m.Name = s.Name
+	m.SpawnedBy = optString(r.parent)
 	m.Running = types.BoolValue(r.info.Running())
+	m.refreshSpawn(r)
 	if m.Image.IsNull() || m.Image.IsUnknown() {
 		m.Image = s.Image
 	}
@@ -478,6 +523,33 @@ func (m *sandboxModel) refresh(r *record) {
 	for i := range m.Secret {
 		m.Secret[i].Placeholder = optString(byEnv[m.Secret[i].EnvName.ValueString()])
 		m.Secret[i].Value = types.StringNull() // write-only: never in the state
+	}
+}
+
+// knownInt is @v's value, 0 when null or unknown.
+func knownInt(v types.Int64) int64 {
+	if v.IsNull() || v.IsUnknown() {
+		return 0
+	}
+	return v.ValueInt64()
+}
+
+// refreshSpawn sets the spawn policy's computed limits from the record:
+// null for a sandbox that may not spawn, and for a peer (whose record
+// holds its root's policy, not one of its own).
+func (m *sandboxModel) refreshSpawn(r *record) {
+	sp := r.doc.Config.Spawn
+	if sp == nil || r.parent != "" {
+		m.SpawnCPUs, m.SpawnMemory, m.SpawnTotalMemory = types.Int64Null(), types.Int64Null(), types.Int64Null()
+		return
+	}
+	for _, f := range []struct {
+		v   *types.Int64
+		rec int64
+	}{{&m.SpawnCPUs, sp.CPUs}, {&m.SpawnMemory, sp.MemoryMiB}, {&m.SpawnTotalMemory, sp.TotalMemoryMiB}} {
+		if f.v.IsNull() || f.v.IsUnknown() {
+			*f.v = types.Int64Value(f.rec)
+		}
 	}
 }
 
@@ -608,6 +680,15 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		m.Volume = append(m.Volume, vm)
 	}
 	m.pluginsFromRecord(r)
+	if sp := c.Spawn; sp != nil && r.parent == "" {
+		m.AllowSpawn = types.Int64Value(sp.Max)
+		m.SpawnImages = types.ListNull(types.StringType)
+		if len(sp.Images) > 1 {
+			m.SpawnImages = stringList(sp.Images[1:])
+		}
+	} else {
+		m.SpawnImages = types.ListNull(types.StringType)
+	}
 	n := c.Net
 	if len(n.Allow)+len(n.AllowCidr)+len(n.BlockCidr)+len(n.AllowHost) > 0 || n.DenyAll || n.DNS != "" || n.Plugin != "" {
 		m.Network = &networkModel{Allow: types.ListNull(types.StringType),
@@ -633,6 +714,9 @@ func (m *sandboxModel) fromRecord(r *record, fromImage map[string]bool) {
 		if n.DenyAll {
 			m.Network.DenyAll = types.BoolValue(true)
 		}
+	}
+	if r.parent != "" {
+		m.peerFromRecord(r)
 	}
 	m.refresh(r)
 }

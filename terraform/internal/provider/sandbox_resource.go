@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
 )
@@ -49,7 +50,17 @@ func (r *sandboxResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	var sb *msb.Sandbox
 	var err error
-	if snap := plan.FromSnapshot.ValueString(); snap != "" {
+	if !plan.SpawnedBy.IsNull() {
+		createPeer(ctx, &plan, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		sb, err = msb.GetSandbox(ctx, name)
+		if err != nil {
+			sdkError(&resp.Diagnostics, "Cannot find sandbox "+name+" its parent made", err)
+			return
+		}
+	} else if snap := plan.FromSnapshot.ValueString(); snap != "" {
 		var s *msb.Snapshot
 		if s, err = msb.GetSnapshot(ctx, snap); err == nil {
 			sb, err = s.Restore(ctx, name, opts...)
@@ -224,7 +235,11 @@ func (r *sandboxResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	if req.State.Raw.IsNull() {
 		var plan sandboxModel
 		var d diag.Diagnostics
-		if d.Append(req.Plan.Get(ctx, &plan)...); d.HasError() || !plan.syncs() {
+		if d.Append(req.Plan.Get(ctx, &plan)...); d.HasError() {
+			return
+		}
+		warnPeersRemoved(ctx, plan.Name, &resp.Diagnostics)
+		if !plan.syncs() {
 			return
 		}
 		if _, _, err := msb.Remote(ctx); err != nil {
@@ -242,6 +257,15 @@ func (r *sandboxResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return // unknown blocks: decided at apply
 	}
 	if state.Running.ValueBool() || !plan.Running.ValueBool() {
+		return
+	}
+	if !state.SpawnedBy.IsNull() && len(state.Secret) > 0 {
+		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("running"))
+		resp.Diagnostics.AddAttributeWarning(path.Root("running"),
+			"Sandbox "+plan.Name.ValueString()+" is replaced to run again",
+			"It is a stopped peer with a secret ("+state.Secret[0].EnvName.ValueString()+"): its "+
+				"parent gave it the value at its creation, which is kept nowhere, so it cannot be "+
+				"started again; its parent makes it anew.")
 		return
 	}
 	for _, s := range cfg.Secret {
@@ -268,30 +292,21 @@ func (r *sandboxResource) ValidateConfig(ctx context.Context, req resource.Valid
 	validateSandbox(ctx, &m, &resp.Diagnostics)
 }
 
-// pending are the attributes of features not served yet, and why.
-var pending = map[string]string{
-	"spawned_by": "Spawning peer sandboxes from inside a sandbox is not in libmsb and the " +
-		"Go SDK yet; declare the sandbox without spawned_by to have the host make it.",
-}
-
-func refusePending(diags *diag.Diagnostics, attr string) {
-	diags.AddAttributeError(path.Root(attr), "microsandbox_sandbox: "+attr+" is not supported yet",
-		pending[attr])
-}
-
 func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnostics) {
 	for i, p := range m.Plugin {
 		validatePlugin(ctx, i, p, diags)
 	}
-	if !m.SpawnedBy.IsNull() {
-		refusePending(diags, "spawned_by")
+	peer := !m.SpawnedBy.IsNull()
+	if peer {
+		validatePeer(m, diags)
 	}
+	validateSpawnPolicy(m, diags)
 	if m.FromSnapshot.IsNull() {
-		if !m.DiskOnly.IsNull() {
+		if !m.DiskOnly.IsNull() && !peer {
 			diags.AddAttributeError(path.Root("disk_only"), "disk_only needs from_snapshot",
 				"disk_only says how a snapshot is restored; set from_snapshot too, or drop it.")
 		}
-	} else {
+	} else if !peer { // a peer's are refused by validatePeer
 		var bad []string
 		for attr, set := range map[string]bool{
 			"image": !m.Image.IsNull(), "workdir": !m.Workdir.IsNull(), "user": !m.User.IsNull(),
@@ -303,6 +318,7 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 			"plugin": len(m.Plugin) > 0, "plugin_process": !m.PluginProcess.IsNull(),
 			"disk_size":         !m.DiskSize.IsNull() && !m.DiskSize.IsUnknown(),
 			"plugin_timeout_ms": !m.PluginTimeoutMs.IsNull(), "plugin_restarts": !m.PluginRestarts.IsNull(),
+			"allow_spawn": !m.AllowSpawn.IsNull(),
 		} {
 			if set {
 				bad = append(bad, attr)
@@ -331,7 +347,12 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 				"Give the value by one of value, value_env and value_file (none: the provider's "+
 					"environment variable named env_name).")
 		}
-		if s.AllowedHost.IsNull() && s.AllowedHosts.IsNull() {
+		if !s.ParentEnv.IsNull() && !peer {
+			diags.AddAttributeError(p.AtName("parent_env"), "parent_env is for a peer's secret",
+				"It names the parent's variable a peer (spawned_by) takes a secret from; a sandbox "+
+					"the host makes takes value, value_env or value_file.")
+		}
+		if s.AllowedHost.IsNull() && s.AllowedHosts.IsNull() && !peer { // a peer's default: the parent's hosts
 			diags.AddAttributeError(p.AtName("allowed_host"), "A secret needs its host",
 				"Say where the value may be sent: allowed_host = \"api.example.com\" (or "+
 					"allowed_hosts); it is swapped in nowhere else.")
@@ -348,6 +369,41 @@ func validateSandbox(ctx context.Context, m *sandboxModel, diags *diag.Diagnosti
 	if v := m.OnSecretViolation.ValueString(); v != "" && v != "block" && v != "log" && v != "allow" {
 		diags.AddAttributeError(path.Root("on_secret_violation"), "Unknown on_secret_violation",
 			fmt.Sprintf("%q is none of block, log and allow.", v))
+	}
+}
+
+// validateSpawnPolicy checks allow_spawn and what shapes it, as msb run
+// does.
+func validateSpawnPolicy(m *sandboxModel, diags *diag.Diagnostics) {
+	if v := m.AllowSpawn; !v.IsNull() && !v.IsUnknown() && (v.ValueInt64() < 1 || v.ValueInt64() > 64) {
+		diags.AddAttributeError(path.Root("allow_spawn"), "allow_spawn out of range",
+			fmt.Sprintf("%d: give 1 to 64 live peers.", v.ValueInt64()))
+	}
+	if v := m.SpawnCPUs; !v.IsNull() && !v.IsUnknown() && (v.ValueInt64() < 1 || v.ValueInt64() > 64) {
+		diags.AddAttributeError(path.Root("spawn_cpus"), "spawn_cpus out of range",
+			fmt.Sprintf("%d: give 1 to 64.", v.ValueInt64()))
+	}
+	for _, a := range []struct {
+		name string
+		v    types.Int64
+	}{{"spawn_memory", m.SpawnMemory}, {"spawn_total_memory", m.SpawnTotalMemory}} {
+		if !a.v.IsNull() && !a.v.IsUnknown() && a.v.ValueInt64() < 1 {
+			diags.AddAttributeError(path.Root(a.name), a.name+" out of range",
+				fmt.Sprintf("%d: give MiB, more than 0.", a.v.ValueInt64()))
+		}
+	}
+	if !m.SpawnedBy.IsNull() || !m.AllowSpawn.IsNull() {
+		return
+	}
+	for attr, on := range map[string]bool{"spawn_images": !m.SpawnImages.IsNull(),
+		"spawn_cpus":         !m.SpawnCPUs.IsNull() && !m.SpawnCPUs.IsUnknown(),
+		"spawn_memory":       !m.SpawnMemory.IsNull() && !m.SpawnMemory.IsUnknown(),
+		"spawn_total_memory": !m.SpawnTotalMemory.IsNull() && !m.SpawnTotalMemory.IsUnknown()} {
+		if on {
+			diags.AddAttributeError(path.Root(attr), attr+" needs allow_spawn",
+				attr+" shapes what allow_spawn = N allows (msb run --allow-spawn N): give it too, "+
+					"or drop "+attr+".")
+		}
 	}
 }
 

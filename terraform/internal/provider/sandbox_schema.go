@@ -25,12 +25,6 @@ import (
 
 const replaces = " Changing it replaces the sandbox."
 
-// pendingNote marks attributes of features not in libmsb and the Go SDK
-// yet: they are in the schema so that the seeds' configurations parse,
-// and refused by ValidateConfig with a diagnostic.
-const pendingNote = " Pending: not served yet; a configuration that sets it is refused " +
-	"with a diagnostic saying so."
-
 func replaceStr() []planmodifier.String {
 	return []planmodifier.String{stringplanmodifier.RequiresReplace()}
 }
@@ -139,9 +133,36 @@ func sandboxSchema() schema.Schema {
 				"with /bin/sh -c in Terraform's working directory, speaking the hook protocol " +
 				"on descriptor 3 (docs/plugins.md), restarted when it exits; asked after the " +
 				"`plugin` blocks, in order. One that does not start fails the create."),
-			"spawned_by": schema.StringAttribute{Optional: true,
-				Description: "The sandbox that spawns this one as its peer (msb start from " +
-					"inside a sandbox)." + pendingNote},
+			"spawned_by": schema.StringAttribute{Optional: true, PlanModifiers: replaceStr(),
+				Description: "The sandbox that spawns this one as its peer (docs/spawn.md): " +
+					"made by its parent's own `msb start`, under the parent's policy " +
+					"(`allow_spawn`, `spawn_images`, `spawn_cpus`, `spawn_memory`, " +
+					"`spawn_total_memory`), so the parent must run. A peer takes `image`, " +
+					"`cpus`, `memory`, `env`, `running`, a `network` no wider than its " +
+					"parent's (`deny_all`, or `allow` and `allow_cidr`) and `secret`s its " +
+					"parent holds (by placeholder: `parent_env`); anything else is refused " +
+					"at plan. Removing the parent removes its peers: refer to the parent's " +
+					"`id` (`microsandbox_sandbox.orchestrator.id`), not its `name`, to have a " +
+					"replaced parent replace its peers in the same apply. Read back from the " +
+					"record (import)." + replaces},
+			"allow_spawn": schema.Int64Attribute{Optional: true,
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				Description: "Its programs may start up to N (1 to 64) live peer sandboxes beside " +
+					"it, peers of peers included (msb run --allow-spawn N; docs/spawn.md), and " +
+					"sandboxes of this configuration with `spawned_by` naming it are made so. " +
+					"Off by default." + replaces},
+			"spawn_images": strList("Images peers may use besides its own (msb run " +
+				"--spawn-image; at most 32). Needs `allow_spawn`."),
+			"spawn_cpus": schema.Int64Attribute{Optional: true, Computed: true, PlanModifiers: keepReplaceInt(),
+				Description: "A peer's most CPUs (msb run --spawn-cpus; 1 to 64, default its own " +
+					"`cpus`). Needs `allow_spawn`." + replaces},
+			"spawn_memory": schema.Int64Attribute{Optional: true, Computed: true, PlanModifiers: keepReplaceInt(),
+				Description: "A peer's most memory in MiB (msb run --spawn-memory; default its " +
+					"own `memory`). Needs `allow_spawn`." + replaces},
+			"spawn_total_memory": schema.Int64Attribute{Optional: true, Computed: true, PlanModifiers: keepReplaceInt(),
+				Description: "The memory in MiB of all live peers of its tree together (msb run " +
+					"--spawn-total-memory; default `allow_spawn` times `spawn_memory`). Needs " +
+					"`allow_spawn`." + replaces},
 		},
 		Blocks: map[string]schema.Block{
 			"volume": schema.ListNestedBlock{
@@ -212,6 +233,13 @@ func sandboxSchema() schema.Schema {
 						Description: "Where in a request to its hosts the value may go besides " +
 							"the Authorization header (msb run --secret-inject): `header:NAME`, " +
 							"`path`, `query`, `body`. A placeholder anywhere else is a violation."},
+					"parent_env": schema.StringAttribute{Optional: true,
+						Description: "With `spawned_by`: the parent's variable holding the " +
+							"placeholder of the secret passed on (msb start --secret-env " +
+							"NAME=@env:VAR:HOSTS inside the parent; default `env_name`). The " +
+							"peer gets the parent's value under a placeholder of its own, for " +
+							"`allowed_host` (default: the parent's hosts for it), which the " +
+							"parent's binding must cover."},
 					"placeholder": schema.StringAttribute{Computed: true,
 						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 						Description:   "What the guest's variable holds (msb_placeholder_...)."},
