@@ -60,6 +60,11 @@ void cli_print_sync_json(const msb_sync_info *i, int snapshot,
 /* cli_fmt_mb() - "12.3 MB", "4.0 kB": transfers, as pulls show them. */
 void cli_fmt_mb(uint64_t b, char *buf, size_t n);
 
+/* cli_print_json() - @o as indented JSON and a newline to @f (--format
+ * json), then put. */
+struct json_object;
+void cli_print_json(struct json_object *o, FILE *f);
+
 /* Print "msb: MESSAGE" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a verb's usage and help to @f. */

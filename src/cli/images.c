@@ -95,11 +95,7 @@ static int cmd_images(int argc, char **argv)
 					       json_object_new_boolean(v[i].builtin));
 			json_object_array_add(a, o);
 		}
-		printf("%s\n", json_object_to_json_string_ext(
-				       a, JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_SPACED |
-						  JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(a);
+		cli_print_json(a, stdout);
 	} else if (quiet) {
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", v[i].reference);

@@ -92,13 +92,6 @@ static json_object *info_json(const msb_plugin_info *i, int installed)
 	return o;
 }
 
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
 static void print_list(const msb_plugin_info *v, size_t n, int installed,
 		       int json, int quiet)
 {
@@ -107,7 +100,7 @@ static void print_list(const msb_plugin_info *v, size_t n, int installed,
 
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(a, info_json(&v[i], installed));
-		print_json(a);
+		cli_print_json(a, stdout);
 		return;
 	}
 	if (quiet) {
@@ -238,7 +231,8 @@ static int cmd_plugin(int argc, char **argv)
 		if (r < 0 && !(r == MSB_E_DAMAGED && !strcmp(sub, "inspect")))
 			return fail(&err);
 		if (json || !strcmp(sub, "inspect"))
-			print_json(info_json(&info, strcmp(sub, "publish")));
+			cli_print_json(info_json(&info, strcmp(sub, "publish")),
+				       stdout);
 		else if (!strcmp(sub, "install"))
 			printf("installed %s %s (%.19s) from %s\n", info.name,
 			       info.version, info.digest, info.reference);

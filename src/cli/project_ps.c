@@ -169,10 +169,7 @@ static int sub_ps(int argc, char **argv)
 			json_object_object_add(o, "ports", pa);
 			json_object_array_add(a, o);
 		}
-		puts(json_object_to_json_string_ext(
-			a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-				   JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(a);
+		cli_print_json(a, stdout);
 	} else if (v[1]) {
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(e[i].state, "missing"))

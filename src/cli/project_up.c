@@ -291,41 +291,35 @@ static int sub_up(int argc, char **argv)
 	return finish(p, r, &err);
 }
 
-static int sub_down(int argc, char **argv)
+/* once() - a verb that runs @fn once on the project. */
+static int once(const struct verb *v, const char *allowed, int argc,
+		char **argv,
+		int (*fn)(const msb_project *, const msb_project_opts *,
+			  msb_error *))
 {
 	struct lopts l;
 	msb_project_opts o;
 	msb_error err = { 0 };
 	msb_project *p;
-	int r = common(&project_down_verb, argc, argv, "vtf", &l, &p, &o);
+	int r = common(v, argc, argv, allowed, &l, &p, &o);
 
 	if (r >= 0)
 		return r;
-	return finish(p, msb_project_down(p, &o, &err), &err);
+	return finish(p, fn(p, &o, &err), &err);
+}
+
+static int sub_down(int argc, char **argv)
+{
+	return once(&project_down_verb, "vtf", argc, argv, msb_project_down);
 }
 
 static int sub_stop(int argc, char **argv)
 {
-	struct lopts l;
-	msb_project_opts o;
-	msb_error err = { 0 };
-	msb_project *p;
-	int r = common(&project_stop_verb, argc, argv, "tfs", &l, &p, &o);
-
-	if (r >= 0)
-		return r;
-	return finish(p, msb_project_stop(p, &o, &err), &err);
+	return once(&project_stop_verb, "tfs", argc, argv, msb_project_stop);
 }
 
 static int sub_restart(int argc, char **argv)
 {
-	struct lopts l;
-	msb_project_opts o;
-	msb_error err = { 0 };
-	msb_project *p;
-	int r = common(&project_restart_verb, argc, argv, "tfs", &l, &p, &o);
-
-	if (r >= 0)
-		return r;
-	return finish(p, msb_project_restart(p, &o, &err), &err);
+	return once(&project_restart_verb, "tfs", argc, argv,
+		    msb_project_restart);
 }

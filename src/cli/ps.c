@@ -268,9 +268,7 @@ static int cmd_ps(int argc, char **argv)
 			}
 			json_object_array_add(a, o);
 		}
-		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED));
-		json_object_put(a);
+		cli_print_json(a, stdout);
 	} else if (quiet) {
 		for (size_t i = 0; i < n; i++)
 			if (shown(&v[i], all))

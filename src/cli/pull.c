@@ -159,11 +159,7 @@ static int image_pull(const char *ref, int insecure, int quiet, int json,
 		json_object_object_add(j, "seconds",
 				       json_object_new_double(
 					       (double)(msb_now_ms() - t0) / 1000.0));
-		fprintf(result, "%s\n",
-			json_object_to_json_string_ext(
-				j, JSON_C_TO_STRING_PRETTY |
-					   JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(j);
+		cli_print_json(j, result);
 		return 0;
 	}
 	cli_fmt_mb(info.size, sz, sizeof(sz));

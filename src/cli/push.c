@@ -181,11 +181,7 @@ void cli_print_sync_json(const msb_sync_info *i, int snapshot,
 	json_object_object_add(o, "seconds",
 			       json_object_new_double(
 				       (double)(msb_now_ms() - t0_ms) / 1000.0));
-	fprintf(f, "%s\n",
-		json_object_to_json_string_ext(
-			o, JSON_C_TO_STRING_PRETTY |
-				   JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	cli_print_json(o, f);
 }
 
 static int cmd_push(int argc, char **argv)

@@ -91,10 +91,7 @@ static int cmd_remote(int argc, char **argv)
 			json_object_object_add(o, "from",
 					       json_object_new_string(
 						       env ? "env" : "file"));
-			puts(json_object_to_json_string_ext(
-				o, JSON_C_TO_STRING_PRETTY |
-					   JSON_C_TO_STRING_NOSLASHESCAPE));
-			json_object_put(o);
+			cli_print_json(o, stdout);
 			return 0;
 		}
 		printf("%s%s%s\n", remote, insecure ? " (insecure)" : "",

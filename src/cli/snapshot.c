@@ -102,9 +102,7 @@ static int do_ls(int json)
 
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(a, info_json(&v[i]));
-		puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(a);
+		cli_print_json(a, stdout);
 		free(v);
 		return 0;
 	}
@@ -233,10 +231,7 @@ static int cmd_snapshot(int argc, char **argv)
 		if (json) {
 			json_object *o = info_json(&info);
 
-			puts(json_object_to_json_string_ext(
-				o, JSON_C_TO_STRING_PRETTY |
-					   JSON_C_TO_STRING_NOSLASHESCAPE));
-			json_object_put(o);
+			cli_print_json(o, stdout);
 			return 0;
 		}
 		fmt_size(info.size_bytes, size, sizeof(size));

@@ -73,13 +73,6 @@ static json_object *info_json(const msb_volume_info *i)
 	return o;
 }
 
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
 static int do_ls(int json, int quiet)
 {
 	msb_volume_info *v;
@@ -95,7 +88,7 @@ static int do_ls(int json, int quiet)
 
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(a, info_json(&v[i]));
-		print_json(a);
+		cli_print_json(a, stdout);
 	} else if (quiet) {
 		for (size_t i = 0; i < n; i++)
 			puts(v[i].name);
@@ -210,7 +203,7 @@ static int cmd_volume(int argc, char **argv)
 			return 1;
 		}
 		if (json) {
-			print_json(info_json(&info));
+			cli_print_json(info_json(&info), stdout);
 		} else {
 			msb_fmt_size_mib(size, s, sizeof(s));
 			printf("created volume %s%s%s\n", info.name,

@@ -157,9 +157,10 @@ static int write_header(struct ts *t, struct archive_entry *e,
 		    archive_error_string(t->out));
 }
 
-/* made_dir() - a directory at @path (missing from the layer, or where the
- * layer put a whiteout), as unpack.c's walk() makes one. */
-static int made_dir(struct ts *t, const char *path, int opaque)
+/* made() - an entry the layer does not have, made now (as mkdir and
+ * mknod would): a directory (@type AE_IFDIR, opaque if @opaque) or an
+ * empty marker file for mkfs.erofs's --aufs (AE_IFREG). */
+static int made(struct ts *t, const char *path, int type, int opaque)
 {
 	struct archive_entry *e = archive_entry_new();
 	int r;
@@ -167,32 +168,23 @@ static int made_dir(struct ts *t, const char *path, int opaque)
 	if (!e)
 		return fail(t, "out of memory");
 	archive_entry_set_pathname(e, path);
-	archive_entry_set_filetype(e, AE_IFDIR);
-	archive_entry_set_perm(e, 0755);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0);
 	archive_entry_set_mtime(e, time(NULL), 0);
 	if (opaque)
 		archive_entry_xattr_add_entry(e, OPAQUE_XATTR, "y", 1);
 	r = write_header(t, e, path);
 	archive_entry_free(e);
-	return r < 0 ? -1 : set_flags(t, path, MADE | MADE_DIR);
+	return r;
 }
 
-/* made_root() - the root, opaque, for a layer that has no "./" entry. */
-static int made_root(struct ts *t)
+/* made_dir() - a directory at @path (missing from the layer, or where the
+ * layer put a whiteout), as unpack.c's walk() makes one. */
+static int made_dir(struct ts *t, const char *path, int opaque)
 {
-	struct archive_entry *e = archive_entry_new();
-	int r;
-
-	if (!e)
-		return fail(t, "out of memory");
-	archive_entry_set_pathname(e, ".");
-	archive_entry_set_filetype(e, AE_IFDIR);
-	archive_entry_set_perm(e, 0755);
-	archive_entry_set_mtime(e, time(NULL), 0);
-	archive_entry_xattr_add_entry(e, OPAQUE_XATTR, "y", 1);
-	r = write_header(t, e, ".");
-	archive_entry_free(e);
-	return r;
+	if (made(t, path, AE_IFDIR, opaque) < 0)
+		return -1;
+	return set_flags(t, path, MADE | MADE_DIR);
 }
 
 /* parents() - comp[0..n-2] must be directories: each one the layer has
@@ -229,12 +221,9 @@ static int copy_data(struct ts *t, struct archive *a, const char *path,
 		if (off < at || (uint64_t)off + len > (uint64_t)size)
 			return fail(t, "entry '%s' has more data than its size",
 				    path);
-		*t->bytes += len;
-		if (*t->bytes > t->lim->max_bytes)
-			return fail(t,
-				    "the layer unpacks to more than %llu bytes "
-				    "(a decompression bomb?): refused",
-				    (unsigned long long)t->lim->max_bytes);
+		if (unpack_count_bytes(t->lim, t->bytes, len, t->why,
+				       t->whyn) < 0)
+			return -1;
 		/* A hole of a sparse entry: zeros, the stream has no holes */
 		while (at < off) {
 			size_t z = (size_t)(off - at) < sizeof(t->zero) ?
@@ -350,9 +339,7 @@ static int whiteout(struct ts *t, const char *dir, const char *leaf,
 {
 	const char *name = leaf + strlen(WH_PREFIX);
 	char target[PATH_MAX], path[PATH_MAX];
-	struct archive_entry *e;
 	unsigned f;
-	int r;
 
 	if (!*name || !strcmp(name, ".."))
 		return fail(t, "bad whiteout '%s': refused", orig);
@@ -361,16 +348,9 @@ static int whiteout(struct ts *t, const char *dir, const char *leaf,
 	if (f & MADE)
 		return 0;
 	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", leaf);
-	e = archive_entry_new();
-	if (!e)
-		return fail(t, "out of memory");
-	archive_entry_set_pathname(e, path);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0);
-	archive_entry_set_mtime(e, time(NULL), 0); /* made now, as mknod */
-	r = write_header(t, e, path);
-	archive_entry_free(e);
-	return r < 0 ? -1 : set_flags(t, target, f | WHITEOUT);
+	if (made(t, path, AE_IFREG, 0) < 0)
+		return -1;
+	return set_flags(t, target, f | WHITEOUT);
 }
 
 /* The layer is decompressed once: a raw reader (the filters OCI layers
@@ -402,25 +382,14 @@ static la_ssize_t src_read(struct archive *a, void *data, const void **buf)
 /* open_src() - the tar reader @a over the layer in @fd through @s. */
 static int open_src(struct ts *t, struct src *s, struct archive **a, int fd)
 {
-	struct archive_entry *e;
-
-	s->raw = archive_read_new();
 	s->md = EVP_MD_CTX_new();
 	*a = archive_read_new();
-	if (!s->raw || !s->md || !*a ||
+	if (!s->md || !*a ||
 	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
 		return fail(t, "out of memory");
-	archive_read_support_filter_gzip(s->raw);
-	archive_read_support_filter_zstd(s->raw);
-	archive_read_support_filter_xz(s->raw);
-	archive_read_support_filter_bzip2(s->raw);
-	archive_read_support_filter_none(s->raw);
-	archive_read_support_format_raw(s->raw);
-	if (archive_read_open_fd(s->raw, fd, 1 << 16) != ARCHIVE_OK ||
-	    archive_read_next_header(s->raw, &e) != ARCHIVE_OK)
-		return fail(t, "not a valid layer archive: %s",
-			    archive_error_string(s->raw) ?
-				    archive_error_string(s->raw) : "empty");
+	s->raw = unpack_open_raw(fd, t->why, t->whyn);
+	if (!s->raw)
+		return -1;
 	archive_read_support_format_tar(*a);
 	archive_read_support_format_gnutar(*a);
 	if (archive_read_open(*a, s, NULL, src_read, NULL) != ARCHIVE_OK)
@@ -502,23 +471,9 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 				   archive_error_string(a));
 			break;
 		}
-		if (++*entries > lim->max_entries) {
-			ret = fail(t, "the layer has more than %llu entries: "
-				      "refused",
-				   (unsigned long long)lim->max_entries);
-			break;
-		}
-		if (!orig || strlen(orig) >= sizeof(path)) {
-			ret = fail(t, "an entry has no name or a name too long: "
-				      "refused");
-			break;
-		}
-		snprintf(path, sizeof(path), "%s", orig);
-		n = unpack_split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		n = unpack_entry_path(lim, entries, orig, path, comp, why, whyn);
 		if (n < 0) {
-			ret = fail(t, "entry '%s' escapes the layer's root (an "
-				      "absolute path or '..'): refused",
-				   orig);
+			ret = -1;
 			break;
 		}
 		if (n == 0) {
@@ -547,19 +502,9 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 			if (t->root)
 				ret = entry(t, a, t->root, ".", orig);
 			else
-				ret = made_root(t);
+				ret = made(t, ".", AE_IFDIR, 1);
 		} else if (!strcmp(leaf, WH_OPAQUE)) {
-			struct archive_entry *e = archive_entry_new();
-
-			if (!e) {
-				ret = fail(t, "out of memory");
-				break;
-			}
-			archive_entry_set_pathname(e, norm);
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, 0);
-			ret = write_header(t, e, norm);
-			archive_entry_free(e);
+			ret = made(t, norm, AE_IFREG, 0);
 		} else if (!strncmp(leaf, WH_PREFIX, strlen(WH_PREFIX))) {
 			ret = whiteout(t, dir, leaf, orig);
 		} else {

@@ -214,18 +214,23 @@ static int remove_at(int dfd, const char *name)
 	return msb_rm_rf(p);
 }
 
+/* Only the compressions OCI layers use. */
+static void layer_filters(struct archive *a)
+{
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_filter_xz(a);
+	archive_read_support_filter_bzip2(a);
+	archive_read_support_filter_none(a);
+}
+
 int unpack_open_archive(struct archive **out, int fd)
 {
 	struct archive *a = archive_read_new();
 
 	if (!a)
 		return -1;
-	/* Only the compressions OCI layers use, and only tar. */
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_none(a);
+	layer_filters(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
@@ -236,13 +241,34 @@ int unpack_open_archive(struct archive **out, int fd)
 	return 0;
 }
 
+struct archive *unpack_open_raw(int fd, char *why, size_t whyn)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+
+	if (!a) {
+		snprintf(why, whyn, "out of memory");
+		return NULL;
+	}
+	layer_filters(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		snprintf(why, whyn, "not a valid layer archive: %s",
+			 archive_error_string(a) ? archive_error_string(a) :
+						   "empty");
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
 /* A DiffID is over the decompressed stream, not the tar entries: read it
- * again through the same filters as one raw entry. */
+ * again as one raw entry. */
 int unpack_diff_id(int fd, char hex[65], char *why, size_t whyn)
 {
 	struct ctx c = { .why = why, .whyn = whyn };
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
+	struct archive *a = NULL;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char out[32];
 	const void *buf;
@@ -250,23 +276,13 @@ int unpack_diff_id(int fd, char hex[65], char *why, size_t whyn)
 	la_int64_t off;
 	int r = -1;
 
-	if (!a || !md) {
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		fail(&c, "out of memory");
 		goto out;
 	}
-	archive_read_support_filter_gzip(a);
-	archive_read_support_filter_zstd(a);
-	archive_read_support_filter_xz(a);
-	archive_read_support_filter_bzip2(a);
-	archive_read_support_filter_none(a);
-	archive_read_support_format_raw(a);
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		fail(&c, "not a valid layer archive: %s",
-		     archive_error_string(a) ? archive_error_string(a) : "empty");
+	a = unpack_open_raw(fd, why, whyn);
+	if (!a)
 		goto out;
-	}
 	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
 		EVP_DigestUpdate(md, buf, len);
 	if (r != ARCHIVE_EOF) {
@@ -283,6 +299,44 @@ out:
 	if (a)
 		archive_read_free(a);
 	return r;
+}
+
+int unpack_entry_path(const struct unpack_limits *lim, uint64_t *entries,
+		      const char *orig, char path[PATH_MAX],
+		      char *comp[PATH_MAX / 2], char *why, size_t whyn)
+{
+	int n;
+
+	if (++*entries > lim->max_entries) {
+		snprintf(why, whyn, "the layer has more than %llu entries: "
+				    "refused",
+			 (unsigned long long)lim->max_entries);
+		return -1;
+	}
+	if (!orig || strlen(orig) >= PATH_MAX) {
+		snprintf(why, whyn, "an entry has no name or a name too long: "
+				    "refused");
+		return -1;
+	}
+	snprintf(path, PATH_MAX, "%s", orig);
+	n = unpack_split(path, comp, PATH_MAX / 2);
+	if (n < 0)
+		snprintf(why, whyn, "entry '%s' escapes the layer's root (an "
+				    "absolute path or '..'): refused",
+			 orig);
+	return n;
+}
+
+int unpack_count_bytes(const struct unpack_limits *lim, uint64_t *bytes,
+		       size_t len, char *why, size_t whyn)
+{
+	*bytes += len;
+	if (*bytes <= lim->max_bytes)
+		return 0;
+	snprintf(why, whyn, "the layer unpacks to more than %llu bytes "
+			    "(a decompression bomb?): refused",
+		 (unsigned long long)lim->max_bytes);
+	return -1;
 }
 
 static int next_header(struct ctx *c, struct archive *a,
@@ -347,12 +401,9 @@ static int write_data(struct ctx *c, struct archive *a, int fd,
 		if (off < 0 || (uint64_t)off + len > (uint64_t)size)
 			return fail(c, "entry '%s' has more data than its size",
 				    path);
-		*c->bytes += len;
-		if (*c->bytes > c->lim->max_bytes)
-			return fail(c,
-				    "the layer unpacks to more than %llu bytes "
-				    "(a decompression bomb?): refused",
-				    (unsigned long long)c->lim->max_bytes);
+		if (unpack_count_bytes(c->lim, c->bytes, len, c->why,
+				       c->whyn) < 0)
+			return -1;
 		ssize_t w = pwrite(fd, buf, len, off);
 
 		if (w >= 0 && (size_t)w < len)
@@ -578,24 +629,9 @@ int unpack_layer(int fd, int rootfd, const struct unpack_limits *lim,
 	while (ret == 0 && (r = next_header(&c, a, &e)) == 1) {
 		const char *leaf, *orig = archive_entry_pathname(e);
 
-		if (++*entries > lim->max_entries) {
-			ret = fail(&c, "the layer has more than %llu entries: "
-				       "refused",
-				   (unsigned long long)lim->max_entries);
-			break;
-		}
-		if (!orig || strlen(orig) >= sizeof(path)) {
-			ret = fail(&c, "an entry has no name or a name too "
-				       "long: refused");
-			break;
-		}
-		snprintf(path, sizeof(path), "%s", orig);
-		n = unpack_split(path, comp, (int)(sizeof(comp) / sizeof(comp[0])));
+		n = unpack_entry_path(lim, entries, orig, path, comp, why, whyn);
 		if (n < 0) {
-			ret = fail(&c,
-				   "entry '%s' escapes the layer's root (an "
-				   "absolute path or '..'): refused",
-				   orig);
+			ret = -1;
 			break;
 		}
 		if (n == 0) {

@@ -5,6 +5,7 @@
 #define MSB_UNPACK_H
 
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 /* Defaults; $MSB_LAYER_MAX_ENTRIES and $MSB_LAYER_MAX_BYTES lower them. */
@@ -47,9 +48,28 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
  * absolute path, a ".." component or more than @max. */
 int unpack_split(char *p, char **comp, int max);
 
+/* unpack_entry_path() - the next entry, named @orig, counted against
+ * @lim (@entries accumulates), its name copied into @path and split into
+ * @comp as unpack_split() does. Return: the count of components, or -1
+ * with @why set (too many entries, no name, one too long, or one that
+ * escapes the root). */
+int unpack_entry_path(const struct unpack_limits *lim, uint64_t *entries,
+		      const char *orig, char path[PATH_MAX],
+		      char *comp[PATH_MAX / 2], char *why, size_t n);
+
+/* unpack_count_bytes() - @len more bytes of file data against @lim
+ * (@bytes accumulates). Return: 0, or -1 with @why set. */
+int unpack_count_bytes(const struct unpack_limits *lim, uint64_t *bytes,
+		       size_t len, char *why, size_t n);
+
 struct archive;
 /* unpack_open_archive() - a libarchive reader of the tar stream in @fd,
  * with only the compressions OCI layers use. Return: 0 or -1. */
 int unpack_open_archive(struct archive **out, int fd);
+
+/* unpack_open_raw() - a libarchive reader of the layer in @fd
+ * decompressed, as one raw entry whose header is read (for its DiffID).
+ * Return: the reader, or NULL with @why set. */
+struct archive *unpack_open_raw(int fd, char *why, size_t n);
 
 #endif

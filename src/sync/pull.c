@@ -343,7 +343,7 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	struct msb_sync_row sync = { 0 };
 	const struct msb_disk_map *maps[1];
 	struct msb_artifact *a = &f.a;
-	json_object *cfg = NULL, *layers = NULL, *v;
+	json_object *cfg = NULL, *layers = NULL;
 	char name[64], stage[PATH_MAX] = "", path[PATH_MAX + 16], icanon[700],
 	     dropped[256] = "";
 	sqlite3 *db = NULL;
@@ -418,28 +418,13 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 				   sizeof(dropped), err);
 	if (r < 0)
 		goto out;
-	max_disks = MSB_ENGINE_SHARED_SLOTS -
-		    (unsigned)(json_object_object_get_ex(cfg, "volumes", &v) ?
-				       json_object_array_length(v) :
-				       0);
-	if (max_disks > MSB_IMAGE_MAX_DISKS)
-		max_disks = MSB_IMAGE_MAX_DISKS;
+	max_disks = msb_sync_max_disks(cfg);
 
 	/* the disk, in a staging directory */
-	snprintf(stage, sizeof(stage), "%s/sandboxes", msb_home());
-	r = msb_mkdir_p(stage, 0700);
-	if (r < 0) {
-		r = msb_fail_errno(err, r, "cannot create %s", stage);
-		stage[0] = '\0';
+	snprintf(path, sizeof(path), ".pull-%s-XXXXXX", name);
+	r = msb_sync_stage(stage, sizeof(stage), "sandboxes", path, err);
+	if (r < 0)
 		goto out;
-	}
-	snprintf(stage, sizeof(stage), "%s/sandboxes/.pull-%s-XXXXXX",
-		 msb_home(), name);
-	if (!mkdtemp(stage)) {
-		r = msb_fail_errno(err, -errno, "cannot create %s", stage);
-		stage[0] = '\0';
-		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/upper.ext4", stage);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {

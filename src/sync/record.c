@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
+#include "image.h"
 #include "netcfg.h"
 #include "secrets.h"
 #include "sync.h"
@@ -429,5 +431,37 @@ int msb_sync_record_config(json_object *in, int trust, json_object **out,
 		return r;
 	}
 	*out = cfg;
+	return 0;
+}
+
+unsigned msb_sync_max_disks(json_object *cfg)
+{
+	json_object *v;
+	unsigned n = MSB_ENGINE_SHARED_SLOTS -
+		     (unsigned)(json_object_object_get_ex(cfg, "volumes", &v) ?
+					json_object_array_length(v) :
+					0);
+
+	return n > MSB_IMAGE_MAX_DISKS ? MSB_IMAGE_MAX_DISKS : n;
+}
+
+int msb_sync_stage(char *stage, size_t n, const char *dir, const char *tmpl,
+		   msb_error *err)
+{
+	int r;
+
+	snprintf(stage, n, "%s/%s", msb_home(), dir);
+	r = msb_mkdir_p(stage, 0700);
+	if (r < 0) {
+		r = msb_fail_errno(err, r, "cannot create %s", stage);
+		stage[0] = '\0';
+		return r;
+	}
+	snprintf(stage, n, "%s/%s/%s", msb_home(), dir, tmpl);
+	if (!mkdtemp(stage)) {
+		r = msb_fail_errno(err, -errno, "cannot create %s", stage);
+		stage[0] = '\0';
+		return r;
+	}
 	return 0;
 }

@@ -361,7 +361,7 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 	struct msb_sync_row last = { 0 }, now = { 0 };
 	struct msb_artifact *a = &f.a;
 	const struct msb_disk_map *maps[MSB_SYNC_FILES];
-	json_object *cfg = NULL, *layers = NULL, *meta = NULL, *users, *v;
+	json_object *cfg = NULL, *layers = NULL, *meta = NULL, *users;
 	char name[64], dir[PATH_MAX], stage[PATH_MAX] = "", old[PATH_MAX] = "",
 	     path[PATH_MAX + 32], icanon[700], from[800], dropped[256] = "";
 	sqlite3 *db = NULL;
@@ -441,28 +441,13 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 			     "refused");
 		goto out;
 	}
-	max_disks = MSB_ENGINE_SHARED_SLOTS -
-		    (unsigned)(json_object_object_get_ex(cfg, "volumes", &v) ?
-				       json_object_array_length(v) :
-				       0);
-	if (max_disks > MSB_IMAGE_MAX_DISKS)
-		max_disks = MSB_IMAGE_MAX_DISKS;
+	max_disks = msb_sync_max_disks(cfg);
 
 	/* the files, in a staging directory no listing shows */
-	snprintf(stage, sizeof(stage), "%s/snapshots", msb_home());
-	r = msb_mkdir_p(stage, 0700);
-	if (r < 0) {
-		r = msb_fail_errno(err, r, "cannot create %s", stage);
-		stage[0] = '\0';
+	snprintf(path, sizeof(path), ".%s.pull-XXXXXX", name);
+	r = msb_sync_stage(stage, sizeof(stage), "snapshots", path, err);
+	if (r < 0)
 		goto out;
-	}
-	snprintf(stage, sizeof(stage), "%s/snapshots/.%s.pull-XXXXXX",
-		 msb_home(), name);
-	if (!mkdtemp(stage)) {
-		r = msb_fail_errno(err, -errno, "cannot create %s", stage);
-		stage[0] = '\0';
-		goto out;
-	}
 	local_copy(db, a->snap.source, a->map.chunk, &d);
 	msb_download_plan(&d, maps, nmaps);
 	for (size_t i = 0; i < nmaps; i++) {

@@ -171,6 +171,17 @@ char *msb_artifact_manifest_json(int kind, const char *cfg_digest,
 int msb_sync_record_config(json_object *in, int trust, json_object **out,
 			   char *dropped, size_t dn, msb_error *err);
 
+/* msb_sync_max_disks() - how many image disks a sandbox of the record
+ * config @cfg may have: the shared slots its volumes leave, at most
+ * MSB_IMAGE_MAX_DISKS. */
+unsigned msb_sync_max_disks(json_object *cfg);
+
+/* msb_sync_stage() - a new directory <home>/@dir/@tmpl (a mkdtemp()
+ * template) in @stage, <home>/@dir made if missing. Return: 0, or a
+ * negative errno with @err set and @stage "". */
+int msb_sync_stage(char *stage, size_t n, const char *dir, const char *tmpl,
+		   msb_error *err);
+
 /* ---- uploads (upload.c) --------------------------------------------------- */
 #define MSB_SYNC_FILES 3   /* a snapshot's: upper.ext4, ram, state */
 
