@@ -12,7 +12,7 @@ import subprocess
 import termios
 import time
 
-from conftest import MSB
+from conftest import MSB, unique
 
 
 def test_streams_stay_separate(msb, shared):
@@ -60,6 +60,48 @@ def test_env_workdir_user(msb, shared):
     assert p.returncode != 0 and b"/nonexistent" in p.stderr, p
     p = msb("exec", "-e", "NOEQUALS", shared, "--", "true")
     assert p.returncode == 125 and b"KEY=VALUE" in p.stderr
+
+
+def test_user_database_changes_seen_by_next_exec(msb):
+    """The agent keeps what it read of /etc/passwd and /etc/group between
+    execs (src/agent/user.c): a change to either, a new file or the same
+    one written in place at the same size, is seen by the next exec."""
+    name = unique("users")
+    msb("run", "--name", name, "-d", check=0)
+
+    def who():
+        return msb.out("exec", "-u", "user", name, "--", "sh", "-c",
+                       'echo "$(id -u):$(id -G)|$HOME"')
+    try:
+        # A file changed within the last two seconds is read again at
+        # every exec: these are kept, and must be seen to change.
+        msb("exec", name, "--", "sed", "-i", "s/^nobody:/nobody:/",
+            "/etc/passwd", check=0)
+        time.sleep(2.5)
+        assert who() == "1000:1000|/home/user\n"
+        assert who() == "1000:1000|/home/user\n"
+        # In place, same size: the inode and the size stay.
+        passwd = msb.out("exec", name, "--", "cat", "/etc/passwd")
+        off = passwd.index("/home/user")
+        msb("exec", name, "--", "sh", "-c",
+            f"printf /home/resu | dd of=/etc/passwd bs=1 seek={off} "
+            "conv=notrunc", check=0)
+        assert who() == "1000:1000|/home/resu\n"
+        # A new file in its place.
+        msb("exec", name, "--", "sed", "-i", "s:/home/resu:/srv/user:",
+            "/etc/passwd", check=0)
+        assert who() == "1000:1000|/srv/user\n"
+        # Group membership.
+        msb("exec", name, "--", "sh", "-c",
+            "echo extra:x:2000:user >> /etc/group", check=0)
+        assert who() == "1000:1000 2000|/srv/user\n"
+        # A user removed is refused again.
+        msb("exec", name, "--", "sed", "-i", "/^user:/d", "/etc/passwd",
+            check=0)
+        p = msb("exec", "-u", "user", name, "--", "true")
+        assert p.returncode != 0 and b"user" in p.stderr, p
+    finally:
+        msb("rm", "-f", name)
 
 
 def test_stdin_streamed(msb, shared):
