@@ -76,6 +76,9 @@ struct msb_vm_spec {
 	unsigned cpus;
 	uint64_t memory_mib;
 	enum msb_accel accel;
+	/* Under TCG: the translated-code buffer's size in MiB (0: QEMU's
+	 * own, 1 GiB); msb_engine_tcg_tb_check(). Unused under KVM. */
+	unsigned tcg_tb_mib;
 	int agent_fd;          /* our end is elsewhere; this end goes to the VM */
 	const char *net_mac;   /* NULL: no network device */
 	int net_fd;            /* with net_mac: the netdev stream's VM end */
@@ -169,6 +172,12 @@ int msb_engine_find(char *path, size_t n, msb_error *err);
  * "tcg"; "kvm", which fails when /dev/kvm cannot be opened (*@forced
  * set: no falling back to TCG either). Anything else is an error. */
 int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err);
+/* msb_engine_tcg_tb_check() - the size of TCG's translated-code buffer,
+ * in MiB: $MSB_TCG_TB_MIB (0 for QEMU's own 1 GiB, else 8 to 4096), or
+ * MSB_TCG_TB_MIB_DEFAULT when it is unset. Return: 0, or -EINVAL and
+ * @err saying what to set. */
+#define MSB_TCG_TB_MIB_DEFAULT 64
+int msb_engine_tcg_tb_check(unsigned *mib, msb_error *err);
 /* msb_engine_accel() - the same, TCG when it fails. */
 enum msb_accel msb_engine_accel(void);
 /* msb_engine_mark_kvm_broken() - remember that KVM failed on this machine. */

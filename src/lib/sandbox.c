@@ -173,12 +173,16 @@ static int check_host(json_object *layers, const char *kernel,
 {
 	char p[PATH_MAX], rel[PATH_MAX];
 	enum msb_accel accel;
+	unsigned tb_mib;
 	int r;
 
 	r = msb_engine_find(p, sizeof(p), err);
 	if (r < 0)
 		return r;
 	r = msb_engine_accel_check(&accel, NULL, err);
+	if (r < 0)
+		return r;
+	r = msb_engine_tcg_tb_check(&tb_mib, err);
 	if (r < 0)
 		return r;
 	r = check_memory(memory_mib, err);

@@ -608,6 +608,9 @@ static int load_config(struct sup *s, struct msb_row *row, msb_error *err)
 	r = msb_engine_accel_check(&s->spec.accel, &s->accel_forced, err);
 	if (r < 0)
 		return r;
+	r = msb_engine_tcg_tb_check(&s->spec.tcg_tb_mib, err);
+	if (r < 0)
+		return r;
 	if (json_object_object_get_ex(s->config, "kernel_cmdline", &v))
 		s->spec.cmdline_extra = json_object_get_string(v);
 	return 0;

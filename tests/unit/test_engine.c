@@ -2,6 +2,7 @@
 /* test_engine.c - QEMU's command line: values escaped inside option
  * strings, and a line that does not fit refused (src/engine/qemu.c) */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,69 @@ TEST(engine_argv_tcg_guest_keeps_its_tsc_clock)
 			append = argv[i + 1];
 	CHECK(append && !strstr(append, "tsc="));
 	free(argv);
+}
+
+static const char *arg_after(char **argv, const char *flag)
+{
+	for (int i = 0; argv && argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], flag))
+			return argv[i + 1];
+	return NULL;
+}
+
+/* Under TCG the translated-code buffer is bounded (its resident size
+ * grows to the reservation otherwise); under KVM there is none to
+ * bound, and nothing TCG's is passed. */
+TEST(engine_argv_tcg_code_buffer_bounded)
+{
+	struct msb_vm_spec s;
+	msb_error err = { 0 };
+	char **argv = NULL;
+	const char *accel;
+
+	spec_init(&s);
+	s.accel = MSB_ACCEL_TCG;
+	s.tcg_tb_mib = 64;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	accel = arg_after(argv, "-accel");
+	CHECK(accel && !strcmp(accel, "tcg,tb-size=64"));
+	free(argv);
+	argv = NULL;
+	s.tcg_tb_mib = 0; /* QEMU's own */
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	accel = arg_after(argv, "-accel");
+	CHECK(accel && !strcmp(accel, "tcg"));
+	free(argv);
+	argv = NULL;
+	s.accel = MSB_ACCEL_KVM;
+	s.tcg_tb_mib = 64;
+	CHECK_EQ_INT(msb_engine_argv(&s, "/usr/bin/qemu", 4, &argv, &err), 0);
+	accel = arg_after(argv, "-accel");
+	CHECK(accel && !strcmp(accel, "kvm"));
+	free(argv);
+}
+
+TEST(engine_tcg_code_buffer_from_env)
+{
+	msb_error err = { 0 };
+	unsigned mib = 1;
+	const char *bad[] = { "abc", "7", "4097", "-16", "16M", " 16" };
+
+	unsetenv("MSB_TCG_TB_MIB");
+	CHECK_EQ_INT(msb_engine_tcg_tb_check(&mib, &err), 0);
+	CHECK_EQ_INT((int)mib, MSB_TCG_TB_MIB_DEFAULT);
+	setenv("MSB_TCG_TB_MIB", "16", 1);
+	CHECK_EQ_INT(msb_engine_tcg_tb_check(&mib, &err), 0);
+	CHECK_EQ_INT((int)mib, 16);
+	setenv("MSB_TCG_TB_MIB", "0", 1);
+	CHECK_EQ_INT(msb_engine_tcg_tb_check(&mib, &err), 0);
+	CHECK_EQ_INT((int)mib, 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("MSB_TCG_TB_MIB", bad[i], 1);
+		CHECK_EQ_INT(msb_engine_tcg_tb_check(&mib, &err), -EINVAL);
+		CHECK_CONTAINS(err.message, "MSB_TCG_TB_MIB");
+	}
+	unsetenv("MSB_TCG_TB_MIB");
 }
 
 TEST(engine_argv_too_long_fails)
