@@ -75,8 +75,14 @@
 //
 // The seeds show forms libmsb does not have yet: network hooks and
 // filesystems written in Go (they would run inside the sandbox's
-// supervisor, not in this program), plugins and spawning peers from
-// inside a sandbox (CurrentRuntime). They compile
-// and fail with ErrNotSupported, naming what to use meanwhile (C plugins:
-// NetPlugin, NewPluginFs).
+// supervisor, not in this program). They compile and fail with
+// ErrNotSupported, naming what to use meanwhile (C plugins: NetPlugin,
+// NewPluginFs).
+//
+// # Peers
+//
+// Inside a sandbox, CurrentRuntime starts peer sandboxes beside it when
+// the host allows it (Runtime.Start, List, Peer; docs/spawn.md). The
+// package guest is the same runtime in pure Go, for a guest without
+// libmsb (CGO_ENABLED=0).
 package msb

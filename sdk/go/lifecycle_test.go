@@ -91,7 +91,7 @@ func TestMissingThings(t *testing.T) {
 	if !errors.Is(err, msb.ErrNotSupported) {
 		t.Fatalf("current runtime outside a sandbox: %v", err)
 	}
-	contains(t, "message", err.Error(), "not running inside a microsandbox")
+	contains(t, "message", err.Error(), "not inside a microsandbox sandbox")
 }
 
 func TestImageNotFoundOnARegistry(t *testing.T) {

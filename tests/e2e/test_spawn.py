@@ -5,10 +5,14 @@ its agent's link to the host (not the network), on peers the host makes
 within the parent's limits. One parent (Debian with curl, on the fake
 internet with its TLS servers) and its two peers are booted once for the
 module: one with a secret passed by placeholder, one air-gapped. The
-servers' logs (fakenet.py) show where a value went."""
+servers' logs (fakenet.py) show where a value went. Last, the Go SDK's
+runtime from inside a parent of its own: a static program built on its
+pure-Go package, with nothing of microsandbox's in the guest."""
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -207,3 +211,63 @@ def test_stop_and_rm_of_a_peer_and_the_parent_takes_its_peers(msb, parent,
     msb("rm", "-f", parent, check=0)
     left = msb.out("ps", "-a", "-q").split()
     assert researcher not in left and coder not in left, left
+
+
+def go_binary():
+    for cand in (shutil.which("go"), "/usr/local/go/bin/go"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+@pytest.fixture(scope="module")
+def go_peers(tmp_path_factory):
+    """sdk/go/examples/peers built with CGO_ENABLED=0: one static file,
+    the SDK's guest package speaking the agent's frames itself."""
+    go = go_binary()
+    if not go:
+        pytest.skip("no Go toolchain (Go >= 1.22) on this host")
+    out = str(tmp_path_factory.mktemp("go-peers") / "peers")
+    p = subprocess.run([go, "build", "-o", out, "./examples/peers"],
+                       cwd=os.path.join(ROOT, "sdk", "go"),
+                       env=dict(os.environ, CGO_ENABLED="0", GOPROXY="off",
+                                GOFLAGS="-mod=readonly"),
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return out
+
+
+def test_the_go_sdks_runtime_from_inside(msb, go_peers):
+    """A parent of the built-in image allowed one peer runs the Go
+    program: it starts a peer air-gapped, runs a command in it, takes
+    3 MB of output slowly (within its credit), lists it, is refused a
+    second peer, reads its log, stops and removes it."""
+    parent, peer = unique("goparent"), unique("gopeer")
+    msb("run", "--name", parent, "-d", "--allow-spawn", "1", check=0)
+    try:
+        msb("cp", go_peers, f"{parent}:/tmp/peers", check=0)
+        rc, out, err = inside(msb, parent, "/tmp/peers", peer)
+        steps = {}
+        for line in out.splitlines():
+            step = json.loads(line)
+            steps[step["step"]] = step
+        assert rc == 0, (out, err)
+        assert steps["start"]["name"] == peer
+        assert steps["exec"] == {"step": "exec", "code": 3,
+                                 "stdout": f"hello from {peer}\n",
+                                 "stderr": "to-stderr\n"}, steps["exec"]
+        assert steps["big"] == {"step": "big", "bytes": 3000000, "code": 0}
+        assert [(p["name"], p["status"]) for p in steps["list"]["peers"]] \
+            == [(peer, "running")], steps["list"]
+        assert "already has 1 live peers" in steps["refused"]["message"]
+        assert steps["logs"]["booting"] is True
+        assert steps["removed"]["peers"] == []
+        # the host saw it: its spawn event, and no peer left
+        evs = [json.loads(l) for l in msb.out(
+            "events", parent, "--format", "json", "--topic",
+            "msb.peer.*").splitlines()]
+        assert [e["data"]["name"] for e in evs] == [peer], evs
+        left = msb.out("ps", "-a", "-q").split()
+        assert peer not in left and f"{peer}-2" not in left, left
+    finally:
+        msb("rm", "-f", parent)
