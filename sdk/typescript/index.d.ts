@@ -613,9 +613,74 @@ export declare class Snapshot {
   remove(options?: { force?: boolean }): Promise<void>;
 }
 
-/** The sandbox this program runs in, to spawn peers from (not yet served). */
-export interface Runtime {
-  start(name: string, options?: SandboxOptions): Promise<Sandbox>;
+// ---- peers: sandboxes spawned from inside one (docs/spawn.md) ---------------
+
+/** A peer's start: what it may have is the host's decision (msb run
+ * --allow-spawn N), never wider than its parent's. */
+export interface PeerOptions {
+  /** Its image: one the host allows (by default the parent's own). */
+  image?: string;
+  /** Virtual CPUs, 1 to 64, within the host's ceiling. */
+  cpus?: number;
+  /** "256M", "1G", or a number of MiB, within the host's ceiling. */
+  memory?: string | number;
+  /** Variables of every command in it. */
+  env?: Record<string, string>;
+  /** Narrower than the parent's policy: the rest is the parent's. */
+  network?: Pick<NetworkOptions, 'denyAll' | 'allow' | 'allowCidr'>;
+  /** The peer's variable -> [placeholder, hosts]: the placeholder this
+   * sandbox holds for a secret (process.env.KEY), its hosts (a name or a
+   * list) no wider than this sandbox's binding (none: the same). */
+  secrets?: Record<string, string | [string, (string | string[] | null)?]>;
+  /** Aborting cancels the request. */
+  signal?: AbortSignal;
+}
+
+/** A command in a peer: no stdin, terminal, user or timeout (abort it). */
+export type PeerExecOptions = Pick<ExecOptions, 'env' | 'cwd' | 'check' | 'signal' | 'onStdout' | 'onStderr'>;
+
+/** A peer as rt.list() gives it. */
+export declare class PeerInfo {
+  private constructor();
+  readonly name: string;
+  readonly image: string;
+  /** "running", "stopped", "failed"... */
+  readonly status: string;
+  readonly cpus: number;
+  readonly memoryMib: number;
+}
+
+/** A peer sandbox this sandbox started. */
+export declare class Peer {
+  private constructor();
+  readonly name: string;
+  /** A command line (split as Sandbox.exec splits it) or an argv, run
+   * to its end; its output comes at the pace this program takes it. */
+  exec(cmd: string | string[], options?: PeerExecOptions): Promise<ExecResult>;
+  /** `sh -c script`. */
+  shell(script: string, options?: PeerExecOptions): Promise<ExecResult>;
+  stop(): Promise<void>;
+  /** Delete it (stopping it first), its disk and its own peers. */
+  remove(): Promise<void>;
+  /** The last 256 KiB of its log. */
+  logs(): Promise<string>;
+}
+
+/** The host, as code inside a sandbox sees it (Sandbox.currentRuntime()):
+ * requests go through the sandbox's agent, never the network, spoken by
+ * this package in JavaScript alone (no addon, no libmsb in the guest).
+ * The host's refusals are PolicyRefusedError, with its reason. */
+export declare class Runtime {
+  private constructor();
+  /** The agent's socket the runtime speaks to
+   * (/run/microsandbox/agent.sock); tests point it at a stand-in. */
+  static agentSocket: string;
+  /** Start peer @name; resolves once it is booted. */
+  start(name: string, options?: PeerOptions): Promise<Peer>;
+  /** A handle on a peer started earlier. */
+  peer(name: string): Peer;
+  /** This sandbox's own peers. */
+  list(): Promise<PeerInfo[]>;
 }
 
 export declare class Sandbox implements AsyncDisposable {
@@ -635,7 +700,8 @@ export declare class Sandbox implements AsyncDisposable {
   /** A pushed sandbox, brought here stopped with the same files
    * (docs/sync.md): a reference, or a bare name under the remote. */
   static pull(ref: string, options?: PullOptions): Promise<Sandbox>;
-  /** Not supported yet (NotSupportedError). */
+  /** Inside a sandbox, the Runtime that starts peers beside it;
+   * outside one, NotSupportedError ("not inside a microsandbox sandbox"). */
   static currentRuntime(): Promise<Runtime>;
 
   info(): Promise<SandboxInfo>;

@@ -21,6 +21,7 @@ const project = require('./project');
 const events = require('./events');
 const hooks = require('./hooks');
 const plugin = require('./plugin');
+const runtime = require('./runtime');
 const { splitCommand } = require('./shellwords');
 
 /** The state directory: $MSB_HOME or ~/.microsandbox. */
@@ -74,6 +75,9 @@ module.exports = {
   AuditLog: hooks.AuditLog,
   RateLimiter: hooks.RateLimiter,
   Plugin: plugin.Plugin,
+  Runtime: runtime.Runtime,
+  Peer: runtime.Peer,
+  PeerInfo: runtime.PeerInfo,
   forward: config.forward,
   block: config.block,
   splitCommand,

@@ -53,7 +53,7 @@ async function createNative(name, cfg, options) {
   }
 }
 const {
-  AlreadyInStateError, BootFailedError, ClosedError, InvalidArgumentError, NotFoundError, NotSupportedError,
+  AlreadyInStateError, BootFailedError, ClosedError, InvalidArgumentError, NotFoundError,
 } = require('./errors');
 
 /** How long stop() waits for the guest to power off before killing it. */
@@ -204,15 +204,11 @@ class Sandbox {
     return sb;
   }
 
-  /** currentRuntime() - the microsandbox this program runs inside, to
-   * spawn peers from: not in this version (NotSupportedError, saying
-   * whether this program runs inside a sandbox at all). */
+  /** currentRuntime() - inside a sandbox, the Runtime that starts peer
+   * sandboxes beside it (runtime.js: no addon needed); outside one,
+   * NotSupportedError ("not inside a microsandbox sandbox"). */
   static async currentRuntime() {
-    const fs = require('node:fs');
-    const inside = fs.existsSync('/run/msb');
-    throw new NotSupportedError(inside ?
-      'spawning peer sandboxes from inside a sandbox is not supported yet' :
-      'this program is not running inside a microsandbox (and spawning peers is not supported yet)');
+    return require('./runtime').currentRuntime();
   }
 
   _check(what) {

@@ -109,7 +109,7 @@ test('missing things', LONG, async () => {
   await setRemote(null);
   await assert.rejects(getRemote(), NotFoundError);
   await assert.rejects(Sandbox.currentRuntime(),
-    (e: unknown) => e instanceof NotSupportedError && /not running inside a microsandbox/.test(e.message));
+    (e: unknown) => e instanceof NotSupportedError && /not inside a microsandbox sandbox/.test(e.message));
 });
 
 test('an image the registry does not have', LONG, async () => {
