@@ -347,26 +347,13 @@ impl Sandbox {
         self.on_core(move |c| core::set_sync(&c.name, on)).await
     }
 
-    /// The microsandbox this program runs inside, to spawn peer sandboxes
-    /// from. Spawning from inside a sandbox is not in libmsb yet: this
-    /// fails with [`Error::NotSupported`], saying whether the program runs
-    /// inside a sandbox at all (it never spawns anything by accident).
-    pub async fn current_runtime() -> Result<Runtime> {
-        Err(crate::future::runtime_refused())
-    }
-}
-
-/// The microsandbox a program runs inside (see
-/// [`Sandbox::current_runtime`]).
-pub struct Runtime {
-    _private: (),
-}
-
-impl Runtime {
-    /// A builder for the peer sandbox @name; its `create()` fails with
-    /// [`Error::NotSupported`] until spawning is served.
-    pub fn start(&self, name: impl Into<String>) -> SandboxBuilder {
-        SandboxBuilder::new(name).refuse(crate::future::runtime_refused())
+    /// Inside a sandbox, the [`Runtime`](crate::Runtime) that starts peer sandboxes beside
+    /// it when the host allows it (docs/spawn.md), over the sandbox
+    /// agent's socket, without libmsb. Outside one it fails with
+    /// [`Error::NotSupported`] ("not inside a microsandbox sandbox"): it
+    /// never spawns anything by accident.
+    pub async fn current_runtime() -> Result<crate::Runtime> {
+        crate::runtime::current_runtime().await
     }
 }
 

@@ -200,7 +200,7 @@ impl Error {
         Error::from_failure(Failure { op: op.into(), code, name: code_name(code), message })
     }
 
-    fn from_failure(f: Failure) -> Error {
+    pub(crate) fn from_failure(f: Failure) -> Error {
         match f.code {
             sys::MSB_E_NOT_FOUND => Error::NotFound(f),
             sys::MSB_E_EXISTS => Error::AlreadyExists(f),

@@ -30,6 +30,9 @@
 //!   with libmsb's message.
 //! - Commands and file streams wait on libmsb's descriptors in tokio's
 //!   reactor (`AsyncFd`), never on a thread each.
+//! - Inside a sandbox, [`Sandbox::current_runtime`] gives a [`Runtime`]
+//!   that starts peer sandboxes beside it (docs/spawn.md), speaking the
+//!   sandbox agent's frames itself: it calls nothing of libmsb.
 //!
 //! The library is found at build time with `pkg-config libmsb` (see the
 //! README for a build tree in place and for the run-time path).
@@ -44,7 +47,6 @@ mod cstr;
 mod error;
 mod events;
 mod files;
-mod future;
 mod hooks;
 mod info;
 mod project;
@@ -52,12 +54,16 @@ mod project;
 #[cfg(feature = "tokio")]
 mod asyncio;
 pub mod blocking;
+#[cfg(feature = "tokio")]
+mod runtime;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
     images, volumes, Command, EventStream, EventSubscription, FileReader, FileWriter, Fs, Process, ProcessOutput,
-    ProcessStdin, Project, Restoring, Runtime, Sandbox, Snapshot,
+    ProcessStdin, Project, Restoring, Sandbox, Snapshot,
 };
+#[cfg(feature = "tokio")]
+pub use crate::runtime::{Peer, PeerBuilder, PeerCommand, PeerInfo, Runtime};
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
