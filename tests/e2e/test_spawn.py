@@ -5,9 +5,10 @@ its agent's link to the host (not the network), on peers the host makes
 within the parent's limits. One parent (Debian with curl, on the fake
 internet with its TLS servers) and its two peers are booted once for the
 module: one with a secret passed by placeholder, one air-gapped. The
-servers' logs (fakenet.py) show where a value went. Last, the Go SDK's
-runtime from inside a parent of its own: a static program built on its
-pure-Go package, with nothing of microsandbox's in the guest."""
+servers' logs (fakenet.py) show where a value went. Last, the Go and
+Rust SDKs' runtimes from inside a parent of the built-in image: a static
+Go program on the pure-Go package, and a Rust program with only the C
+library it was built against copied in; no libmsb in the guest."""
 
 import json
 import os
@@ -17,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, files_holding, unique
+from conftest import BUILD, ROOT, files_holding, unique
 from fakenet import internet, tls_internet  # noqa: F401
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
@@ -237,37 +238,114 @@ def go_peers(tmp_path_factory):
     return out
 
 
-def test_the_go_sdks_runtime_from_inside(msb, go_peers):
-    """A parent of the built-in image allowed one peer runs the Go
-    program: it starts a peer air-gapped, runs a command in it, takes
-    3 MB of output slowly (within its credit), lists it, is refused a
-    second peer, reads its log, stops and removes it."""
-    parent, peer = unique("goparent"), unique("gopeer")
-    msb("run", "--name", parent, "-d", "--allow-spawn", "1", check=0)
-    try:
-        msb("cp", go_peers, f"{parent}:/tmp/peers", check=0)
-        rc, out, err = inside(msb, parent, "/tmp/peers", peer)
-        steps = {}
-        for line in out.splitlines():
-            step = json.loads(line)
-            steps[step["step"]] = step
-        assert rc == 0, (out, err)
-        assert steps["start"]["name"] == peer
-        assert steps["exec"] == {"step": "exec", "code": 3,
-                                 "stdout": f"hello from {peer}\n",
-                                 "stderr": "to-stderr\n"}, steps["exec"]
-        assert steps["big"] == {"step": "big", "bytes": 3000000, "code": 0}
-        assert [(p["name"], p["status"]) for p in steps["list"]["peers"]] \
-            == [(peer, "running")], steps["list"]
-        assert "already has 1 live peers" in steps["refused"]["message"]
-        assert steps["logs"]["booting"] is True
-        assert steps["removed"]["peers"] == []
-        # the host saw it: its spawn event, and no peer left
-        evs = [json.loads(l) for l in msb.out(
-            "events", parent, "--format", "json", "--topic",
-            "msb.peer.*").splitlines()]
-        assert [e["data"]["name"] for e in evs] == [peer], evs
-        left = msb.out("ps", "-a", "-q").split()
-        assert peer not in left and f"{peer}-2" not in left, left
-    finally:
-        msb("rm", "-f", parent)
+@pytest.fixture(scope="module")
+def small_parent(msb):
+    """A parent of the built-in image (busybox: no libmsb, no C library)
+    allowed one peer, for the SDKs' programs."""
+    name = unique("sdkparent")
+    msb("run", "--name", name, "-d", "--allow-spawn", "1", check=0)
+    yield name
+    msb("rm", "-f", name)
+
+
+def peer_events(msb, parent):
+    return [json.loads(l)["data"]["name"] for l in msb.out(
+        "events", parent, "--format", "json", "--topic",
+        "msb.peer.*").splitlines()]
+
+
+def test_the_go_sdks_runtime_from_inside(msb, small_parent, go_peers):
+    """The Go program: it starts a peer air-gapped, runs a command in it,
+    takes 3 MB of output slowly (within its credit), lists it, is refused
+    a second peer, reads its log, stops and removes it."""
+    parent, peer = small_parent, unique("gopeer")
+    msb("cp", go_peers, f"{parent}:/tmp/peers", check=0)
+    rc, out, err = inside(msb, parent, "/tmp/peers", peer)
+    steps = {}
+    for line in out.splitlines():
+        step = json.loads(line)
+        steps[step["step"]] = step
+    assert rc == 0, (out, err)
+    assert steps["start"]["name"] == peer
+    assert steps["exec"] == {"step": "exec", "code": 3,
+                             "stdout": f"hello from {peer}\n",
+                             "stderr": "to-stderr\n"}, steps["exec"]
+    assert steps["big"] == {"step": "big", "bytes": 3000000, "code": 0}
+    assert [(p["name"], p["status"]) for p in steps["list"]["peers"]] \
+        == [(peer, "running")], steps["list"]
+    assert "already has 1 live peers" in steps["refused"]["message"]
+    assert steps["logs"]["booting"] is True
+    assert steps["removed"]["peers"] == []
+    # the host saw it: its spawn event, and no peer left
+    assert peer in peer_events(msb, parent)
+    left = msb.out("ps", "-a", "-q").split()
+    assert peer not in left and f"{peer}-2" not in left, left
+
+
+def cargo_binary():
+    for cand in (shutil.which("cargo"),
+                 os.path.expanduser("~/.cargo/bin/cargo")):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+@pytest.fixture(scope="module")
+def rust_peers():
+    """sdk/rust/examples/peers, built against this build's libmsb as any
+    program of the crate is, and the C libraries it needs (ldd): the
+    built-in image has none, libmsb must not be one."""
+    cargo = cargo_binary()
+    if not cargo:
+        pytest.skip("no Rust toolchain (cargo) on this host")
+    target = os.path.join(BUILD, "cargo")
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(BUILD, "lib",
+                                                        "pkgconfig"),
+               CARGO_TARGET_DIR=target, CARGO_NET_OFFLINE="true")
+    env["PATH"] = os.path.dirname(cargo) + os.pathsep + env.get("PATH", "")
+    p = subprocess.run([cargo, "build", "--offline", "--locked", "--example",
+                        "peers"], cwd=os.path.join(ROOT, "sdk", "rust"),
+                       env=env, capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stderr[-4000:]
+    exe = os.path.join(target, "debug", "examples", "peers")
+    needed = subprocess.run(["readelf", "-d", exe], capture_output=True,
+                            text=True, check=True).stdout
+    assert "NEEDED" in needed and "libmsb" not in needed, needed
+    libs = []
+    for line in subprocess.run(["ldd", exe], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        words = line.split()
+        if "=>" in words and words[words.index("=>") + 1].startswith("/"):
+            libs.append(words[words.index("=>") + 1])
+        elif words and words[0].startswith("/"):
+            libs.append(words[0])  # the loader
+    return exe, libs
+
+
+def test_the_rust_sdks_runtime_from_inside(msb, small_parent, rust_peers):
+    """The Rust program, the same steps, with the C library it was built
+    against copied in beside it (no libmsb)."""
+    exe, libs = rust_peers
+    parent, peer = small_parent, unique("rspeer")
+    inside(msb, parent, "mkdir", "-p", "/tmp/libc")
+    loader = None
+    for lib in libs:
+        base = os.path.basename(lib)
+        msb("cp", os.path.realpath(lib), f"{parent}:/tmp/libc/{base}",
+            check=0)
+        if base.startswith("ld-linux"):
+            loader = f"/tmp/libc/{base}"
+    msb("cp", exe, f"{parent}:/tmp/peers-rs", check=0)
+    rc, out, err = inside(msb, parent, loader, "--library-path", "/tmp/libc",
+                          "/tmp/peers-rs", peer)
+    assert rc == 0, (out, err)
+    lines = out.splitlines()
+    assert lines[0] == f"start {peer}", lines
+    assert lines[1] == f'exec 3 "hello from {peer}\\n" "to-stderr\\n"', lines
+    assert lines[2] == "big 3000000 0", lines
+    assert lines[3] == f"list {peer} running", lines
+    assert lines[4].startswith("refused ") and \
+        "already has 1 live peers" in lines[4], lines
+    assert lines[5:] == ["logs true", "removed 0"], lines
+    assert peer in peer_events(msb, parent)
+    assert peer not in msb.out("ps", "-a", "-q").split()
