@@ -256,7 +256,7 @@ while True:
         send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow", "reason": "DLP"})
 `;
 
-test('plugins as written; spawn is refused, saying so', LONG, async () => {
+test('plugins as written; spawn outside a sandbox is refused, saying so', LONG, async () => {
   await seedImages();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-plugins-'));
   fs.mkdirSync(path.join(dir, 'plugins'));
