@@ -46,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r.argv && !json_object_array_length(r.argv))
 			abort();
+		/* a response's modify gives a head, a body, or both; a head
+		 * is a string of its length */
+		if (id == HOOK_HTTP_RESPONSE && r.verdict == HV_MODIFY &&
+		    (!(r.head || r.body) ||
+		     (r.head && (!r.head_len || r.head_len > HOOK_HEAD_MAX ||
+				 strlen(r.head) != r.head_len))))
+			abort();
+		if (id != HOOK_HTTP_RESPONSE && r.head)
+			abort();
 		hook_reply_free(&r);
 	}
 	if (hook_hello_parse(data + 1, size - 1, &h, why, sizeof(why)) == 0) {

@@ -8,7 +8,10 @@
  * pipelined) and whether the server closes at the end. The rest is what
  * the server sends. Nothing the guest gets may hold a value of the vault
  * (whatever the framing: chunks cut it, a head holds it, the stream ends
- * in it), and a chunked body decodes the same in pieces as whole.
+ * in it), and a chunked body decodes the same in pieces as whole. Two
+ * bits of the first byte add a response hook (on_http_response) that
+ * passes, rewrites (a good head, a bad one, a body) or blocks each answer:
+ * what it is shown must be scrubbed and within the bounds too.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -39,6 +42,54 @@ static const char *const REQS[] = {
 
 static struct msb_vault vault;
 static struct guard_env env;
+static unsigned hook_turn;
+
+static void no_value(const void *p, size_t n)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (n && memmem(p, n, VALUES[i], strlen(VALUES[i])))
+			abort();
+}
+
+/* the response hook: sees no value and no more than the bounds say, and
+ * answers in turn */
+static int resp_hook(void *ctx, const struct msb_http_response *r,
+		     struct msb_http_response_action *act)
+{
+	static const char *const heads[] = {
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+		"HTTP/1.1 101 Switching\r\n\r\n",
+		"garbage",
+	};
+	unsigned k = hook_turn++;
+
+	(void)ctx;
+	no_value(r->head, r->head_len);
+	no_value(r->body, r->body_len);
+	no_value(r->request, strlen(r->request));
+	if (r->body_len > HTTP1_BODY_MAX || (r->body_streamed && r->body) ||
+	    r->head_len < 4 || memcmp(r->head + r->head_len - 4, "\r\n\r\n", 4))
+		abort();
+	switch (k % 4) {
+	case 0:
+		return MSB_HTTP_FORWARD;
+	case 1:
+		snprintf(act->reason, sizeof(act->reason), "no");
+		return MSB_HTTP_BLOCK;
+	case 2:
+		act->head = heads[(k / 4) % 5];
+		act->head_len = strlen(act->head);
+		/* fall through */
+	default:
+		if (k & 8) {
+			act->body = (const uint8_t *)VALUES[0]; /* scrubbed too */
+			act->body_len = strlen(VALUES[0]);
+		}
+		return MSB_HTTP_MODIFY;
+	}
+}
 
 static void setup(void)
 {
@@ -57,7 +108,7 @@ static void setup(void)
 	}
 	if (msb_vault_scrub(&vault) < 0)
 		abort();
-	env = (struct guard_env){ &vault, GUARD_LOG, NULL, NULL, NULL };
+	env = (struct guard_env){ &vault, GUARD_LOG, NULL, NULL, NULL, NULL };
 }
 
 static void check_chunks(const uint8_t *p, size_t n, size_t step)
@@ -113,6 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_chunks(data, size, step);
 	snprintf(fi.sni, sizeof(fi.sni), "api.test");
 	fi.resolved_sni = 1;
+	/* bits 5 and 6: no hook, or one whose turns start at 0, 1, 2 */
+	env.on_http_response = (data[-2] & 0x60) ? resp_hook : NULL;
+	hook_turn = (unsigned)((data[-2] >> 5) & 3) - 1;
 	g = guard_new(&env, &fi, 1);
 	if (!g)
 		return 0;

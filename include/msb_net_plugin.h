@@ -27,8 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 3 added on_http at the end; plugins built for 2 still load (no on_http). */
-#define MSB_NET_PLUGIN_ABI 3
+/* 3 added on_http at the end, 4 on_http_response after it; plugins built
+ * for 2 and 3 still load (without the hooks they lack). */
+#define MSB_NET_PLUGIN_ABI 4
 #define MSB_NET_PLUGIN_ENTRY "msb_net_plugin_open"
 #define MSB_NET_DNS_ADDRS 16
 
@@ -106,7 +107,57 @@ struct msb_http_action {
 };
 
 /**
- * struct msb_net_plugin - a plugin's hooks (@on_http: ABI 3; see below)
+ * struct msb_http_response - one HTTP/1.1 answer to the guest, before the
+ * guest sees any of it
+ * @tls:      1: inside intercepted TLS; 0: plain HTTP
+ * @host:     the Host of the request it answers, lowercase, no port
+ * @request:  that request's line ("GET /x HTTP/1.1"), as sent; "" for an
+ *            answer nobody asked for
+ * @status:   its status code
+ * @head:     the status line and headers, each line ending in CRLF,
+ *            through the empty line; @head_len bytes
+ * @body:     the body, de-chunked; @body_len bytes (NULL when empty, and
+ *            for an answer without a body: to HEAD, 204, 304)
+ * @body_streamed: a body over 8 MiB (SIZE_MAX: chunked or until close,
+ *            length unknown): passed on as it comes, not held, so not
+ *            shown (@body is NULL); a new body is then refused
+ *
+ * In a sandbox with secrets the answer was scrubbed first: every value is
+ * its placeholder again (docs/secrets.md). Hooks never see a value.
+ */
+struct msb_http_response {
+	int tls;
+	const char *host;
+	const char *request;
+	int status;
+	const char *head;
+	size_t head_len;
+	const uint8_t *body;
+	size_t body_len;
+	size_t body_streamed;
+};
+
+/**
+ * struct msb_http_response_action - what on_http_response fills in
+ * @reason:   BLOCK: why, for the guest's 403 and the log line
+ * @head:     MODIFY: NULL (unchanged), or the new status line and headers
+ *            through the empty line, @head_len bytes; its framing headers
+ *            (Content-Length, Transfer-Encoding) are replaced by the
+ *            body's. The plugin's memory, read before it is called again
+ * @body:     MODIFY: NULL (unchanged; give a non-NULL pointer with
+ *            @body_len 0 for an empty body), or the new body
+ */
+struct msb_http_response_action {
+	char reason[200];
+	const char *head;
+	size_t head_len;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/**
+ * struct msb_net_plugin - a plugin's hooks (@on_http: ABI 3,
+ * @on_http_response: ABI 4; see below)
  * @abi:        MSB_NET_PLUGIN_ABI
  * @name:       for log lines ("denied ...: plugin NAME")
  * @on_dns:     a guest's query for @name (lowercase, no trailing dot) of
@@ -133,6 +184,13 @@ struct msb_http_action {
  *              before any secret is swapped in: MSB_HTTP_FORWARD,
  *              MSB_HTTP_BLOCK (act->reason) or MSB_HTTP_MODIFY (act->body)
  *              (docs/secrets.md)
+ * @on_http_response: (ABI 4) each HTTP/1.1 answer on the same flows,
+ *              held until the hook decides (a body up to 8 MiB held
+ *              whole), after secret values were scrubbed from it:
+ *              MSB_HTTP_FORWARD, MSB_HTTP_BLOCK (the guest gets 403 with
+ *              act->reason, the connection is closed) or MSB_HTTP_MODIFY
+ *              (act->head, act->body). Answers that open a tunnel (101, a
+ *              2xx to CONNECT) and 1xx interim answers are not shown
  */
 struct msb_net_plugin {
 	unsigned abi;
@@ -146,6 +204,10 @@ struct msb_net_plugin {
 	/* ABI 3 */
 	int (*on_http)(void *state, const struct msb_http_request *req,
 		       struct msb_http_action *act);
+	/* ABI 4 */
+	int (*on_http_response)(void *state,
+				const struct msb_http_response *resp,
+				struct msb_http_response_action *act);
 };
 
 typedef const struct msb_net_plugin *(*msb_net_plugin_open_fn)(

@@ -174,8 +174,19 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len);
 
 struct msb_http_request;
 struct msb_http_action;
-/* net_plugin_has_http() - whether the loaded plugin has on_http. */
+struct msb_http_response;
+struct msb_http_response_action;
+/* net_plugin_has_http() - whether the loaded plugin or the chain has
+ * on_http or on_http_response (the flows are then inspected). */
 int net_plugin_has_http(const struct net *n);
+/* net_plugin_has_http_response() - whether either has on_http_response */
+int net_plugin_has_http_response(const struct net *n);
+/* net_plugin_http_response() - on_http_response for @resp, the loaded
+ * plugin's then the chain's: MSB_HTTP_FORWARD, BLOCK or MODIFY, @act
+ * filled (its head and body: NULL where unchanged). */
+int net_plugin_http_response(struct net *n,
+			     const struct msb_http_response *resp,
+			     struct msb_http_response_action *act);
 /* net_plugin_http() - the plugin's on_http for @req: MSB_HTTP_FORWARD,
  * BLOCK or MODIFY (an unknown verdict is FORWARD), @act filled. */
 int net_plugin_http(struct net *n, const struct msb_http_request *req,

@@ -62,7 +62,7 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 	host->emit_frame = host_emit;
 	n->plugin_state = NULL;
 	p = open_fn(host, &n->plugin_state);
-	if (!p || (p->abi != MSB_NET_PLUGIN_ABI && p->abi != 2) || !p->name) {
+	if (!p || p->abi < 2 || p->abi > MSB_NET_PLUGIN_ABI || !p->name) {
 		snprintf(why, len, "network plugin %s %s", path,
 			 !p ? "refused to start" :
 			 !p->name ? "has no name" :
@@ -120,9 +120,21 @@ static int so_has_http(const struct net *n)
 	return n->plugin && n->plugin->abi >= 3 && n->plugin->on_http;
 }
 
+static int so_has_http_response(const struct net *n)
+{
+	return n->plugin && n->plugin->abi >= 4 && n->plugin->on_http_response;
+}
+
+int net_plugin_has_http_response(const struct net *n)
+{
+	return so_has_http_response(n) ||
+	       (n->hooks && n->hooks->on_http_response);
+}
+
 int net_plugin_has_http(const struct net *n)
 {
-	return so_has_http(n) || (n->hooks && n->hooks->on_http);
+	return so_has_http(n) || (n->hooks && n->hooks->on_http) ||
+	       net_plugin_has_http_response(n);
 }
 
 /* The loaded plugin first, then the chain, which sees the request as the
@@ -162,6 +174,72 @@ int net_plugin_http(struct net *n, const struct msb_http_request *req,
 		act->reason[sizeof(act->reason) - 1] = '\0';
 		return v2 == MSB_HTTP_MODIFY ? MSB_HTTP_MODIFY : MSB_HTTP_BLOCK;
 	}
+}
+
+/* resp_verdict() - @v as one of the three, @act checked: a body or a head
+ * promised and not given blocks */
+static int resp_verdict(int v, struct msb_http_response_action *act)
+{
+	act->reason[sizeof(act->reason) - 1] = '\0';
+	if (v == MSB_HTTP_MODIFY &&
+	    ((!act->body && act->body_len) || (!act->head && act->head_len))) {
+		snprintf(act->reason, sizeof(act->reason),
+			 "a hook's new answer was promised and not given");
+		return MSB_HTTP_BLOCK;
+	}
+	return v == MSB_HTTP_BLOCK || v == MSB_HTTP_MODIFY ? v :
+							     MSB_HTTP_FORWARD;
+}
+
+/* As net_plugin_http(): the loaded plugin first, then the chain, which
+ * sees the answer as the plugin left it. */
+int net_plugin_http_response(struct net *n,
+			     const struct msb_http_response *resp,
+			     struct msb_http_response_action *act)
+{
+	struct msb_http_response mod = *resp;
+	struct msb_http_response_action act2;
+	int v = MSB_HTTP_FORWARD, v2;
+
+	memset(act, 0, sizeof(*act));
+	if (so_has_http_response(n)) {
+		v = resp_verdict(n->plugin->on_http_response(n->plugin_state,
+							     resp, act),
+				 act);
+		if (v == MSB_HTTP_BLOCK)
+			return v;
+	}
+	if (!n->hooks || !n->hooks->on_http_response)
+		return v;
+	if (v == MSB_HTTP_MODIFY) {
+		if (act->head) {
+			mod.head = act->head;
+			mod.head_len = act->head_len;
+		}
+		if (act->body) {
+			mod.body = act->body;
+			mod.body_len = act->body_len;
+		}
+	}
+	memset(&act2, 0, sizeof(act2));
+	v2 = resp_verdict(n->hooks->on_http_response(n->hooks_state, &mod,
+						     &act2),
+			  &act2);
+	if (v2 == MSB_HTTP_FORWARD)
+		return v; /* the plugin's changes, if it made any */
+	if (v2 == MSB_HTTP_MODIFY && v == MSB_HTTP_MODIFY) {
+		/* what the chain left unchanged stays the plugin's */
+		if (!act2.head) {
+			act2.head = act->head;
+			act2.head_len = act->head_len;
+		}
+		if (!act2.body) {
+			act2.body = act->body;
+			act2.body_len = act->body_len;
+		}
+	}
+	*act = act2;
+	return v2;
 }
 
 int plugin_connect(struct net *n, int proto, const struct net_addr *dst,

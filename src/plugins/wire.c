@@ -25,6 +25,7 @@ static const char *const hook_names[HOOK_COUNT] = {
 	[HOOK_CONNECT] = "connect",
 	[HOOK_HTTP_REQUEST] = "http_request",
 	[HOOK_FS] = "fs",
+	[HOOK_HTTP_RESPONSE] = "http_response",
 };
 _Static_assert(sizeof(hook_names) / sizeof(hook_names[0]) == HOOK_COUNT,
 	       "a name for every hook");
@@ -77,6 +78,7 @@ void hook_reply_free(struct hook_reply *r)
 	json_object_put(r->argv);
 	json_object_put(r->env);
 	free(r->body);
+	free(r->head);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -203,6 +205,42 @@ static int parse_body(json_object *o, struct hook_reply *r, char *why,
 	return 0;
 }
 
+/* parse_response() - an http_response's modify: "head" (a string of at
+ * most HOOK_HEAD_MAX bytes, no NUL) and/or "body_b64" */
+static int parse_response(json_object *o, struct hook_reply *r, char *why,
+			  size_t wn)
+{
+	json_object *v;
+	int has_head = json_object_object_get_ex(o, "head", &v);
+
+	if (has_head) {
+		size_t len;
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    (len = (size_t)json_object_get_string_len(v)) == 0 ||
+		    len > HOOK_HEAD_MAX ||
+		    strlen(json_object_get_string(v)) != len) {
+			snprintf(why, wn, "\"head\" must be a string of 1 to "
+				 "%d bytes without NUL", HOOK_HEAD_MAX);
+			return -1;
+		}
+		r->head = strdup(json_object_get_string(v));
+		if (!r->head) {
+			snprintf(why, wn, "out of memory");
+			return -1;
+		}
+		r->head_len = len;
+	}
+	if (json_object_object_get_ex(o, "body_b64", &v))
+		return parse_body(o, r, why, wn);
+	if (!has_head) {
+		snprintf(why, wn, "\"modify\" without a \"head\" or a "
+			 "\"body_b64\"");
+		return -1;
+	}
+	return 0;
+}
+
 /* verdicts each hook may answer with */
 static int verdict_ok(enum hook_id h, enum hook_verdict v)
 {
@@ -213,7 +251,7 @@ static int verdict_ok(enum hook_id h, enum hook_verdict v)
 	case HV_ANSWER:
 		return h == HOOK_DNS;
 	case HV_MODIFY:
-		return h == HOOK_HTTP_REQUEST;
+		return h == HOOK_HTTP_REQUEST || h == HOOK_HTTP_RESPONSE;
 	}
 	return 0;
 }
@@ -296,7 +334,11 @@ int hook_reply_parse(enum hook_id h, const uint8_t *msg, size_t n, int64_t id,
 		if (parse_addrs(v, r, why, wn) < 0)
 			goto out;
 	}
-	if (r->verdict == HV_MODIFY && parse_body(o, r, why, wn) < 0)
+	if (h == HOOK_HTTP_REQUEST && r->verdict == HV_MODIFY &&
+	    parse_body(o, r, why, wn) < 0)
+		goto out;
+	if (h == HOOK_HTTP_RESPONSE && r->verdict == HV_MODIFY &&
+	    parse_response(o, r, why, wn) < 0)
 		goto out;
 	if (h == HOOK_FS && r->verdict == HV_DENY) {
 		r->errnum = EACCES;

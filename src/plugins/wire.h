@@ -22,8 +22,9 @@
 #define HOOK_REASON_MAX 200
 #define HOOK_ADDRS_MAX 16
 #define HOOK_ARGV_MAX 4096      /* exec argv/env entries a rewrite may give */
+#define HOOK_HEAD_MAX (64 * 1024) /* an http_response head a plugin gives */
 
-/* The hook points, in the order of docs/plugins.md. */
+/* The hook points (docs/plugins.md); a new one goes last. */
 enum hook_id {
 	HOOK_LIFECYCLE,
 	HOOK_EXEC_BEFORE,
@@ -32,6 +33,7 @@ enum hook_id {
 	HOOK_CONNECT,
 	HOOK_HTTP_REQUEST,
 	HOOK_FS,
+	HOOK_HTTP_RESPONSE,
 	HOOK_COUNT
 };
 
@@ -47,7 +49,8 @@ enum hook_verdict {
 	HV_ALLOW,  /* go on (exec_before may rewrite argv/env with it) */
 	HV_DENY,   /* refuse; a reason for the log and the caller */
 	HV_ANSWER, /* dns: answer with the addresses given */
-	HV_MODIFY, /* http_request: send it with the body given */
+	HV_MODIFY, /* http_request: send it with the body given;
+		    * http_response: with the head and/or body given */
 };
 
 /**
@@ -59,7 +62,10 @@ enum hook_verdict {
  *           NULL: unchanged; owned by the reply
  * @env:     exec_before: the new env ("K=V" strings), or NULL
  * @addrs:   dns answer: @naddrs addresses, family 4 or 6, network order
- * @body:    http_request modify: the new body, @body_len bytes (malloc'd)
+ * @body:    http_request, http_response modify: the new body, @body_len
+ *           bytes (malloc'd); NULL for a response's: unchanged
+ * @head:    http_response modify: the new head, @head_len bytes (at most
+ *           HOOK_HEAD_MAX, no NUL; malloc'd and NUL-terminated), or NULL
  * @errnum:  fs deny: the errno the guest gets (1..4095; EACCES if none)
  */
 struct hook_reply {
@@ -74,6 +80,8 @@ struct hook_reply {
 	unsigned naddrs;
 	uint8_t *body;
 	size_t body_len;
+	char *head;
+	size_t head_len;
 	int errnum;
 };
 

@@ -209,7 +209,8 @@ static int one(struct guard *g, const struct http1_req *framed,
 	const char *why[MSB_SECRETS_MAX];
 	struct http1_req r = *framed, *req = &r;
 	struct http1_rewrite rw = { 0, stray, guard_basic, g };
-	size_t mark = out->len;
+	size_t mark = out->len, ll = 0;
+	char line[1024];
 	unsigned expect;
 	int bound = 0, e;
 	char dst[64];
@@ -233,8 +234,20 @@ static int one(struct guard *g, const struct http1_req *framed,
 	if (g->p_len == PENDING_MAX)
 		return -ENOBUFS;
 	/* Where a value may go, the answer is asked for uncompressed: it is
-	 * scrubbed before the guest reads it (guard_resp.c). */
-	rw.identity = bound;
+	 * scrubbed before the guest reads it (guard_resp.c); and where a
+	 * hook reads it. */
+	rw.identity = bound || g->env->on_http_response;
+	if (g->env->on_http_response) {
+		/* the request line as the guest wrote it (placeholders, never
+		 * values), for the hook that sees its answer */
+		const char *head = (const char *)msb_buf_data(&g->h.in);
+		const char *eol = memchr(head, '\r', req->head_len);
+
+		ll = eol ? (size_t)(eol - head) : 0;
+		if (ll >= sizeof(line))
+			ll = sizeof(line) - 1;
+		memcpy(line, head, ll);
+	}
 	f = http1_emit(&g->h, req, s, v->n, &rw, out);
 	if (f < 0)
 		return (int)f;
@@ -271,7 +284,7 @@ static int one(struct guard *g, const struct http1_req *framed,
 			return -EACCES;
 		}
 	}
-	return guard_expect(g, expect);
+	return guard_expect(g, expect, req->host, line, ll);
 }
 
 /* stream() - the front of a streamed body, passed on as far as it is safe:

@@ -38,6 +38,9 @@ int guard_mode_parse(const char *s, enum guard_mode *out);
  * @ctx:   for @log and @on_http
  * @on_http: a plugin's hook, asked first about every request (NULL: none);
  *         returns MSB_HTTP_FORWARD, BLOCK or MODIFY
+ * @on_http_response: a plugin's hook on every answer (NULL: none), shown
+ *         each answer scrubbed and held until it decides (guard_resp.c);
+ *         with it, requests ask for uncompressed answers
  */
 struct guard_env {
 	const struct msb_vault *vault;
@@ -46,6 +49,9 @@ struct guard_env {
 	void *ctx;
 	int (*on_http)(void *ctx, const struct msb_http_request *req,
 		       struct msb_http_action *act);
+	int (*on_http_response)(void *ctx,
+				const struct msb_http_response *resp,
+				struct msb_http_response_action *act);
 };
 
 /* The filter's operations; its state comes from guard_new(). */

@@ -45,8 +45,16 @@ struct guard {
 	int stream_told;
 	struct http1 h;
 
-	/* the answers: the requests waiting for theirs (P_*), a ring */
+	/* the answers: the requests waiting for theirs (P_*), a ring; with
+	 * a response hook, each one's Host and request line too
+	 * ("host\0line", malloc'd; NULL if none) */
 	uint8_t pending[PENDING_MAX];
+	char *preq[PENDING_MAX];
+	char *cur_req;          /* the answer being framed: its request's */
+	int hold;               /* its body held for the hook (chunked,
+				 * until close: until whole or too big) */
+	struct http1_resp cur;  /* its head, as framed */
+	unsigned cur_flags;     /* its request's P_* */
 	size_t p_first, p_len;
 	enum resp_state rst;
 	struct msb_buf rin;     /* the server's bytes not yet framed */
@@ -74,8 +82,10 @@ void guard_dst(const struct guard *g, char *buf, size_t n);
 void guard_answer(struct msb_buf *reply, int code, const char *why);
 
 /* guard_expect() - the request just sent will get an answer: what it
- * tells of it (P_*). Return: 0, or -ENOBUFS when PENDING_MAX wait. */
-int guard_expect(struct guard *g, unsigned flags);
+ * tells of it (P_*), and with a response hook its @host and request line
+ * (@line, @ll bytes). Return: 0, -ENOBUFS when PENDING_MAX wait, -ENOMEM */
+int guard_expect(struct guard *g, unsigned flags, const char *host,
+		 const char *line, size_t ll);
 
 /* guard_basic() - http1_rewrite.basic: answers get @orig back for @sent */
 void guard_basic(void *ctx, const char *sent, size_t sl, const char *orig,

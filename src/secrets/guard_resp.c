@@ -28,6 +28,16 @@
  * cannot be scrubbed and is refused with 502. Elsewhere a compressed body
  * passes as its bytes (no value went there to be compressed). An answer
  * that cannot be framed is refused (502 if none of it was sent).
+ *
+ * With a response hook (guard_env.on_http_response) every answer is
+ * framed, secrets or not, and held until the hook decides: its head, and
+ * a body up to HTTP1_BODY_MAX whole (by length, chunked or until close;
+ * decoded and scrubbed first, so the hook sees placeholders, never a
+ * value). The hook may pass it, block it (our 403, the connection ends)
+ * or give a new head and/or body; what goes to the guest is then framed
+ * by its length. A longer body is shown as its head alone, then streamed
+ * as above; a body cut short by the close never reaches the guest (502).
+ * Interim (1xx) answers and those that open a tunnel are not shown.
  */
 
 #define _GNU_SOURCE
@@ -43,11 +53,26 @@
  * newest). */
 #define BASIC_MAX 8
 
-int guard_expect(struct guard *g, unsigned flags)
+int guard_expect(struct guard *g, unsigned flags, const char *host,
+		 const char *line, size_t ll)
 {
+	size_t at, hl;
+	char *req = NULL;
+
 	if (g->p_len == PENDING_MAX)
 		return -ENOBUFS;
-	g->pending[(g->p_first + g->p_len++) % PENDING_MAX] = (uint8_t)flags;
+	if (g->env->on_http_response) {
+		hl = strlen(host);
+		req = malloc(hl + ll + 2);
+		if (!req)
+			return -ENOMEM;
+		memcpy(req, host, hl + 1);
+		memcpy(req + hl + 1, line, ll);
+		req[hl + 1 + ll] = '\0';
+	}
+	at = (g->p_first + g->p_len++) % PENDING_MAX;
+	g->pending[at] = (uint8_t)flags;
+	g->preq[at] = req;
 	return 0;
 }
 
@@ -63,6 +88,9 @@ void guard_basic(void *ctx, const char *sent, size_t sl, const char *orig,
 
 void guard_resp_free(struct guard *g)
 {
+	for (size_t i = 0; i < PENDING_MAX; i++)
+		free(g->preq[i]);
+	free(g->cur_req);
 	msb_buf_free(&g->rin);
 	msb_buf_free(&g->plain);
 	msb_buf_free(&g->rhead);
@@ -95,7 +123,11 @@ static unsigned front(const struct guard *g)
 
 static void pop(struct guard *g)
 {
+	free(g->cur_req);
+	g->cur_req = NULL;
 	if (g->p_len) {
+		g->cur_req = g->preq[g->p_first];
+		g->preq[g->p_first] = NULL;
 		g->p_first = (g->p_first + 1) % PENDING_MAX;
 		g->p_len--;
 	}
@@ -142,6 +174,10 @@ static int put_head(const struct guard *g, const uint8_t *head, size_t hl,
 			line = (const uint8_t *)fr;
 			n = put ? 0 : strlen(fr);
 			put = 1;
+		} else if (how != F_KEEP && how != F_TE &&
+			   is_field(line, name, "transfer-encoding")) {
+			/* (a hook's head: the framing is ours) */
+			continue;
 		} else if (how == F_CLOSE &&
 			   (is_field(line, name, "connection") ||
 			    is_field(line, name, "keep-alive"))) {
@@ -208,8 +244,160 @@ static int refuse(struct guard *g, int e, const char *why,
 /* answered() - the current answer is through */
 static void answered(struct guard *g)
 {
-	g->rechunk = g->reclose = 0;
+	g->rechunk = g->reclose = g->hold = 0;
 	g->rst = g->raw_after ? R_RAW : R_HEAD;
+}
+
+/* hook_refuse() - an answer the response hook refused, or whose new form
+ * cannot go: ours (@code, @text) instead, and the connection ends */
+static int hook_refuse(struct guard *g, int e, int code, const char *text,
+		       const char *why, struct msb_buf *guest)
+{
+	const char *host = g->cur_req ? g->cur_req : "";
+	char dst[64];
+
+	guard_dst(g, dst, sizeof(dst));
+	guard_say(g, "on_http_response: answer from %s (Host '%s') to "
+		     "'%.200s' %s",
+		  dst, host, g->cur_req ? host + strlen(host) + 1 : "", why);
+	guard_answer(guest, code, text);
+	g->rst = R_DONE;
+	g->done = 1;
+	return e;
+}
+
+/**
+ * ask() - the response hook on the current answer, then what goes to the
+ * guest: the head (the server's or the hook's, scrubbed) and, unless it is
+ * @streamed, the body, framed by its length
+ * @head:     the head as the server sent it, @hl bytes
+ * @body:     the whole body, scrubbed (NULL: none)
+ * @streamed: 0, or a body over HTTP1_BODY_MAX that follows (its length,
+ *            SIZE_MAX if unknown): the head goes with framing @how
+ *
+ * Return: 1, or a negative errno (refused: our answer is in @guest)
+ */
+static int ask(struct guard *g, const uint8_t *head, size_t hl,
+	       const struct msb_buf *body, size_t streamed, enum frame how,
+	       struct msb_buf *guest)
+{
+	const char *host = g->cur_req ? g->cur_req : "";
+	struct msb_buf seen = { 0 }, nb = { 0 };
+	struct msb_http_response_action act;
+	struct msb_http_response resp;
+	const uint8_t *fh, *fb;
+	size_t fl, fbl;
+	struct http1_resp fr = g->cur;
+	char text[256], why[300];
+	int v, r = 1;
+
+	memset(&act, 0, sizeof(act));
+	/* what the hook sees: the head with CRLF line ends, scrubbed */
+	if (put_head(g, head, hl, F_KEEP, 0, &seen) < 0)
+		return -ENOMEM;
+	resp = (struct msb_http_response){
+		.tls = g->tls,
+		.host = host,
+		.request = g->cur_req ? host + strlen(host) + 1 : "",
+		.status = g->cur.status,
+		.head = (const char *)bytes_at(&seen),
+		.head_len = seen.len,
+		.body = body && body->len ? bytes_at(body) : NULL,
+		.body_len = body ? body->len : 0,
+		.body_streamed = streamed,
+	};
+	v = g->env->on_http_response(g->env->ctx, &resp, &act);
+	act.reason[sizeof(act.reason) - 1] = '\0';
+	if (v == MSB_HTTP_BLOCK) {
+		snprintf(why, sizeof(why), "blocked: %s", act.reason);
+		snprintf(text, sizeof(text), "msb: refused: %s", act.reason);
+		r = hook_refuse(g, -EACCES, 403, text, why, guest);
+		goto out;
+	}
+	fh = resp.head ? (const uint8_t *)resp.head : (const uint8_t *)"";
+	fl = resp.head_len;
+	fb = resp.body;
+	fbl = resp.body_len;
+	if (v == MSB_HTTP_MODIFY && act.head) {
+		int pr;
+
+		fh = (const uint8_t *)act.head;
+		fl = act.head_len;
+		/* it must frame an answer as the guest will read it */
+		pr = fl ? http1_resp_head(fh, fl, g->cur_flags & (P_HEAD |
+								  P_CONNECT),
+					  &fr) :
+			  0;
+		if (pr != 1 || fr.head_len != fl || fr.interim ||
+		    fr.body == HTTP1_BODY_TUNNEL ||
+		    (streamed && fr.body == HTTP1_BODY_NONE)) {
+			r = hook_refuse(g, -EPROTO, 502,
+					"msb: refused: a hook's answer that is "
+					"not HTTP/1.1",
+					"refused: the hook's new head is not "
+					"a whole HTTP/1.1 answer's head of "
+					"its kind",
+					guest);
+			goto out;
+		}
+	}
+	if (v == MSB_HTTP_MODIFY && act.body) {
+		if (streamed) {
+			r = hook_refuse(g, -EPROTO, 502,
+					"msb: refused: a body over 8 MiB cannot "
+					"be replaced",
+					"refused: its body is over 8 MiB, "
+					"passed as it comes, and cannot be "
+					"replaced",
+					guest);
+			goto out;
+		}
+		/* (scrubbed like the server's: the guest never gets a
+		 * value from anywhere) */
+		if (act.body_len &&
+		    scrub(g, act.body, act.body_len, 1, &nb) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		fb = bytes_at(&nb);
+		fbl = nb.len;
+	}
+	if (streamed) {
+		if (put_head(g, fh, fl, how, 0, guest) < 0)
+			r = -ENOMEM;
+	} else if (fr.body == HTTP1_BODY_NONE) {
+		if (fbl) {
+			r = hook_refuse(g, -EPROTO, 502,
+					"msb: refused: a hook's answer that is "
+					"not HTTP/1.1",
+					"refused: the hook gave a body to an "
+					"answer that has none",
+					guest);
+			goto out;
+		}
+		if (put_head(g, fh, fl, F_KEEP, 0, guest) < 0)
+			r = -ENOMEM;
+	} else if (put_head(g, fh, fl, F_LENGTH, fbl, guest) < 0 ||
+		   (fbl && msb_buf_append(guest, fb, fbl) < 0)) {
+		r = -ENOMEM;
+	}
+out:
+	msb_buf_free(&seen);
+	msb_buf_free(&nb);
+	return r;
+}
+
+/* cut_short() - a held answer the server closed before its end: the hook
+ * never saw it whole, and none of it goes */
+static int cut_short(struct guard *g, struct msb_buf *guest)
+{
+	g->plain.len = 0;
+	g->rhead.len = 0;
+	return hook_refuse(g, -EPIPE, 502,
+			   "msb: refused: an answer cut short",
+			   "refused: the server closed before its end, so "
+			   "its hook never saw it whole",
+			   guest);
 }
 
 /* head() - the head at the front of @g->rin. Return: 1 framed (the state
@@ -220,6 +408,7 @@ static int head(struct guard *g, struct msb_buf *guest)
 	unsigned req = front(g);
 	struct http1_resp r;
 	char why[128];
+	int hooked;
 	int rc = http1_resp_head(p, g->rin.len, req & (P_HEAD | P_CONNECT),
 				 &r);
 
@@ -252,6 +441,8 @@ static int head(struct guard *g, struct msb_buf *guest)
 		return rc < 0 ? rc : 1;
 	}
 	pop(g);
+	g->cur = r;
+	g->cur_flags = req;
 	if ((req & (P_CONNECT | P_UPGRADE)) && r.body != HTTP1_BODY_NONE) {
 		/* The guest's side is no longer framed (guard.c): whatever
 		 * the answer, what follows its head is bytes, scrubbed as
@@ -262,9 +453,20 @@ static int head(struct guard *g, struct msb_buf *guest)
 		return rc < 0 ? rc : 1;
 	}
 	g->raw_after = !!(req & (P_CONNECT | P_UPGRADE));
+	hooked = g->env->on_http_response != NULL;
+	if (hooked && (r.body == HTTP1_BODY_CHUNKED ||
+		       r.body == HTTP1_BODY_CLOSE)) {
+		/* held for the hook until whole (or too long to hold) */
+		g->hold = 1;
+		g->rhead.len = 0;
+		rc = msb_buf_append(&g->rhead, p, r.head_len);
+	}
 	switch (r.body) {
 	case HTTP1_BODY_NONE:
-		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		rc = hooked ? ask(g, p, r.head_len, NULL, 0, F_KEEP, guest) :
+			      put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		if (rc < 0)
+			return rc;
 		answered(g);
 		break;
 	case HTTP1_BODY_TUNNEL:
@@ -282,19 +484,29 @@ static int head(struct guard *g, struct msb_buf *guest)
 		}
 		g->rechunk = r.minor == 1 && !(req & P_HTTP10);
 		g->reclose = !g->rechunk;
-		rc = put_head(g, p, r.head_len,
-			      g->rechunk ? F_CHUNKED : F_CLOSE, 0, guest);
+		if (hooked) {
+			rc = ask(g, p, r.head_len, NULL, (size_t)r.length,
+				 g->rechunk ? F_CHUNKED : F_CLOSE, guest);
+			if (rc < 0)
+				return rc;
+		} else {
+			rc = put_head(g, p, r.head_len,
+				      g->rechunk ? F_CHUNKED : F_CLOSE, 0,
+				      guest);
+		}
 		g->rst = R_LENGTH;
 		break;
 	case HTTP1_BODY_CHUNKED:
 		g->rch = (struct http1_chunks){ 0 };
 		g->trailer.len = 0;
 		g->rechunk = 1;
-		rc = put_head(g, p, r.head_len, F_TE, 0, guest);
+		if (!hooked)
+			rc = put_head(g, p, r.head_len, F_TE, 0, guest);
 		g->rst = R_CHUNKED;
 		break;
 	case HTTP1_BODY_CLOSE:
-		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		if (!hooked)
+			rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
 		g->rst = R_CLOSE;
 		break;
 	}
@@ -325,13 +537,23 @@ static int held(struct guard *g, struct msb_buf *guest)
 		return -ENOMEM;
 	if (g->rleft && !g->eof)
 		return 0;
-	r = scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0 ?
-		    -ENOMEM :
-		    put_head(g, bytes_at(&g->rhead), g->rhead.len,
+	if (g->env->on_http_response && g->rleft)
+		return cut_short(g, guest);
+	if (scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
+		r = -ENOMEM;
+	else if (g->env->on_http_response)
+		r = ask(g, bytes_at(&g->rhead), g->rhead.len, &body, 0, F_KEEP,
+			guest);
+	else
+		r = put_head(g, bytes_at(&g->rhead), g->rhead.len,
 			     g->rleft ? F_KEEP : F_LENGTH, body.len, guest);
 	if (r == 0 && body.len &&
 	    msb_buf_append(guest, bytes_at(&body), body.len) < 0)
 		r = -ENOMEM;
+	if (r < 0) {
+		msb_buf_free(&body);
+		return r;
+	}
 	msb_buf_free(&body);
 	g->plain.len = 0;
 	g->rhead.len = 0;
@@ -366,6 +588,45 @@ static int streamed(struct guard *g, struct msb_buf *guest)
 	return 1;
 }
 
+/**
+ * held_body() - a chunked or until-close body held for the hook
+ * @whole:    it is all in @g->plain: the hook sees it, then it goes
+ * @streamed: otherwise, SIZE_MAX: the length if it turns out too long
+ * @how:      the framing its head then goes with
+ *
+ * Return: 1 when the hook was asked (the answer's head, and if @whole its
+ * body, are in @guest; @g->hold is 0: what follows streams), 0 while it
+ * is held, or a negative errno (refused).
+ */
+static int held_body(struct guard *g, int whole, size_t streamed,
+		     enum frame how, struct msb_buf *guest)
+{
+	struct msb_buf body = { 0 };
+	int r;
+
+	if (whole) {
+		if (scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
+			return -ENOMEM;
+		r = ask(g, bytes_at(&g->rhead), g->rhead.len, &body, 0, how,
+			guest);
+		msb_buf_free(&body);
+		g->plain.len = 0;
+		g->trailer.len = 0;
+	} else if (g->eof && how == F_CHUNKED) {
+		return cut_short(g, guest);
+	} else if (g->plain.len > HTTP1_BODY_MAX) {
+		r = ask(g, bytes_at(&g->rhead), g->rhead.len, NULL, streamed,
+			how, guest);
+		if (how == F_CLOSE)
+			g->reclose = 1;
+	} else {
+		return 0;
+	}
+	g->hold = 0;
+	g->rhead.len = 0;
+	return r;
+}
+
 /* chunked() - a chunked body: decoded, scrubbed, chunked again */
 static int chunked(struct guard *g, struct msb_buf *guest)
 {
@@ -377,6 +638,20 @@ static int chunked(struct guard *g, struct msb_buf *guest)
 		return refuse(g, (int)w, "its chunked framing is malformed",
 			      guest);
 	msb_buf_consume(&g->rin, (size_t)w);
+	if (g->hold) {
+		int r = held_body(g, done, done ? 0 : SIZE_MAX, F_CHUNKED,
+				  guest);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return 0;
+		if (done) {
+			answered(g);
+			return 1;
+		}
+		/* too long to hold: the rest streamed, as without a hook */
+	}
 	if (put_body(g, done || g->eof, guest) < 0)
 		return -ENOMEM;
 	if (!done)
@@ -397,6 +672,19 @@ static int bytes(struct guard *g, struct msb_buf *guest)
 	    msb_buf_append(&g->plain, bytes_at(&g->rin), g->rin.len) < 0)
 		return -ENOMEM;
 	g->rin.len = 0;
+	if (g->hold) {
+		int r = held_body(g, g->eof, g->eof ? 0 : SIZE_MAX, F_CLOSE,
+				  guest);
+
+		if (r < 0)
+			return r;
+		if (r == 1 && g->eof) {
+			g->rst = R_DONE;
+			return 0;
+		}
+		if (r == 0)
+			return 0;
+	}
 	if (put_body(g, g->eof, guest) < 0)
 		return -ENOMEM;
 	if (g->eof)
@@ -411,8 +699,9 @@ int guard_to_guest(void *st, const uint8_t *p, size_t n,
 	int r = 1;
 
 	(void)host;
-	/* No value to scrub: the answers pass as they come. */
-	if (!g->env->vault->n)
+	/* No value to scrub and no hook to show them to: the answers pass
+	 * as they come. */
+	if (!g->env->vault->n && !g->env->on_http_response)
 		return n && msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
 	if (g->rst == R_DONE)
 		return 0;

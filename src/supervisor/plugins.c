@@ -91,9 +91,12 @@ struct sup_plugins {
 	unsigned ncmds;
 	struct plug *by_kidx[PLUGINS_MAX];
 	int log_fd;
-	/* the network's table, and an http body the chain changed */
+	/* the network's table, and an http body (a response's head) the
+	 * chain changed, kept until the next */
 	struct msb_net_plugin net;
 	uint8_t *http_body;
+	uint8_t *resp_body;
+	char *resp_head;
 };
 
 static const char *pl_str(json_object *o, const char *k)
@@ -493,6 +496,39 @@ static void carry(enum hook_id h, json_object *args, struct hook_reply *r,
 		r->body = NULL;
 		out->verdict = HV_MODIFY;
 	}
+	if (h == HOOK_HTTP_RESPONSE && r->verdict == HV_MODIFY) {
+		/* what it gave replaces, what it did not stays */
+		if (r->head) {
+			json_object_object_add(
+				args, "head",
+				json_object_new_string_len(r->head,
+							   (int)r->head_len));
+			free(out->head);
+			out->head = r->head;
+			out->head_len = r->head_len;
+			r->head = NULL;
+		}
+		if (r->body) {
+			char *b64 = malloc(msb_b64_encoded_len(r->body_len) +
+					   1);
+
+			if (b64) {
+				size_t l = msb_b64_encode(r->body, r->body_len,
+							  b64);
+
+				json_object_object_add(
+					args, "body_b64",
+					json_object_new_string_len(b64,
+								   (int)l));
+				free(b64);
+			}
+			free(out->body);
+			out->body = r->body;
+			out->body_len = r->body_len;
+			r->body = NULL;
+		}
+		out->verdict = HV_MODIFY;
+	}
 }
 
 int sup_hook_call(struct sup *s, enum hook_id h, json_object *args,
@@ -523,6 +559,7 @@ int sup_hook_call(struct sup *s, enum hook_id h, json_object *args,
 		}
 		if (r.verdict == HV_DENY || r.verdict == HV_ANSWER) {
 			free(out->body);
+			free(out->head);
 			*out = r;
 			if (out->verdict == HV_DENY && !out->errnum)
 				out->errnum = EACCES;
@@ -670,6 +707,68 @@ static int net_http(void *st, const struct msb_http_request *req,
 	return MSB_HTTP_FORWARD;
 }
 
+static int net_http_response(void *st, const struct msb_http_response *resp,
+			     struct msb_http_response_action *act)
+{
+	struct sup *s = st;
+	struct sup_plugins *ps = s->plugins;
+	json_object *a = json_object_new_object();
+	struct hook_reply r;
+	char who[HOOK_NAME_MAX];
+	int v;
+
+	json_object_object_add(a, "tls", json_object_new_boolean(resp->tls));
+	json_object_object_add(a, "host", json_object_new_string(resp->host));
+	json_object_object_add(a, "request",
+			       json_object_new_string(resp->request));
+	json_object_object_add(a, "status", json_object_new_int(resp->status));
+	json_object_object_add(a, "head",
+			       json_object_new_string_len(resp->head,
+							  (int)resp->head_len));
+	if (resp->body_streamed) {
+		json_object_object_add(
+			a, "body_streamed",
+			json_object_new_int64(resp->body_streamed == SIZE_MAX ?
+						      -1 :
+						      (int64_t)resp->body_streamed));
+	} else {
+		char *b64 = malloc(msb_b64_encoded_len(resp->body_len) + 1);
+		size_t l = b64 ? msb_b64_encode(resp->body, resp->body_len,
+						b64) :
+				 0;
+
+		json_object_object_add(a, "body_b64",
+				       json_object_new_string_len(b64 ? b64 : "",
+								  (int)l));
+		free(b64);
+	}
+	v = sup_hook_call(s, HOOK_HTTP_RESPONSE, a, &r, who, sizeof(who));
+	json_object_put(a);
+	if (v == HV_DENY) {
+		snprintf(act->reason, sizeof(act->reason), "plugin %s%s%s",
+			 who, r.reason[0] ? ": " : "", r.reason);
+		hook_reply_free(&r);
+		return MSB_HTTP_BLOCK;
+	}
+	if (v == HV_MODIFY) {
+		/* kept until the next answer */
+		free(ps->resp_head);
+		free(ps->resp_body);
+		ps->resp_head = r.head;
+		ps->resp_body = r.body;
+		act->head = r.head;
+		act->head_len = r.head_len;
+		act->body = r.body;
+		act->body_len = r.body_len;
+		r.head = NULL;
+		r.body = NULL;
+		hook_reply_free(&r);
+		return MSB_HTTP_MODIFY;
+	}
+	hook_reply_free(&r);
+	return MSB_HTTP_FORWARD;
+}
+
 void sup_plugins_net(struct sup *s)
 {
 	struct sup_plugins *ps = s->plugins;
@@ -702,7 +801,10 @@ void sup_plugins_net(struct sup *s)
 		ps->net.on_connect = net_connect;
 	if (ps->hooks & (1u << HOOK_HTTP_REQUEST))
 		ps->net.on_http = net_http;
-	if (ps->net.on_dns || ps->net.on_connect || ps->net.on_http)
+	if (ps->hooks & (1u << HOOK_HTTP_RESPONSE))
+		ps->net.on_http_response = net_http_response;
+	if (ps->net.on_dns || ps->net.on_connect || ps->net.on_http ||
+	    ps->net.on_http_response)
 		net_set_hooks(s->net, &ps->net, s);
 }
 
@@ -1076,6 +1178,8 @@ void sup_plugins_free(struct sup *s)
 	if (ps->log_fd >= 0)
 		close(ps->log_fd);
 	free(ps->http_body);
+	free(ps->resp_head);
+	free(ps->resp_body);
 	free(ps);
 	s->plugins = NULL;
 }

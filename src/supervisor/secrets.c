@@ -118,8 +118,19 @@ static int tls_ready(struct sup *s)
 	return 0;
 }
 
+static int http_response_hook(void *ctx, const struct msb_http_response *resp,
+			      struct msb_http_response_action *act)
+{
+	struct sup *s = ctx;
+
+	return net_plugin_http_response(s->net, resp, act);
+}
+
 void sup_secrets_prepare(struct sup *s)
 {
+	/* (the network's plugins are known by now) */
+	if (s->net && net_plugin_has_http_response(s->net))
+		s->guard.on_http_response = http_response_hook;
 	if (s->vault.n || net_plugin_has_http(s->net))
 		tls_ready(s);
 }

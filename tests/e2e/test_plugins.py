@@ -40,7 +40,17 @@ BIG = 768 << 10
 
 
 class Dlp(http.server.BaseHTTPRequestHandler):
+    ANSWERS = {"/doc": b"top CONFIDENTIAL plan\n",
+               "/card": b"card 4111 1111 1111 1111\n",
+               "/tag": b"tagged\n"}
+
     def do_GET(self):
+        if self.path in self.ANSWERS:
+            # (HTTP/1.0, no length: the body runs until the close)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(self.ANSWERS[self.path])
+            return
         self.send_response(200)
         self.send_header("Content-Length", str(BIG))
         self.end_headers()
@@ -182,6 +192,28 @@ def test_http_request_hook_blocks_pii(msb, box):
     p = sh(msb, box, f"wget -q -O- --post-data 'ssn=123-45-6789' {url}")
     assert p.returncode != 0 and b"accepted" not in p.stdout
     assert "plugin monitor-js: DLP: PII" in log_of(msb, box)
+
+
+def test_http_response_hooks_compose_in_order(msb, box):
+    url = f"http://10.0.2.2:{box['port']}"
+    # pyguard (first) redacts the body; monitor.js (second) sees its body
+    out = sh(msb, box, f"wget -q -O- {url}/doc", check=0).stdout
+    assert out == b"top [redacted] plan\n"
+    py = [e for e in lines(box["py"]) if e["hook"] == "http_response"]
+    assert py[-1]["request"] == "GET /doc HTTP/1.1" and py[-1]["status"] == 200
+    assert py[-1]["head"].startswith("HTTP/1.0 200 OK\r\n")
+    js = [e for e in lines(box["js"]) if e["hook"] == "http_response"]
+    assert js[-1]["request"] == "GET /doc HTTP/1.1"
+    assert js[-1]["body"] == "top [redacted] plan\n"
+    # a header added by monitor.js
+    out = sh(msb, box, f"wget -S -O /dev/null {url}/tag 2>&1",
+             check=0).stdout
+    assert b"X-Seen-By: monitor-js" in out, out
+    # a card number: blocked, none of it reaches the guest
+    p = sh(msb, box, f"wget -q -O- {url}/card")
+    assert p.returncode != 0 and b"4111" not in p.stdout, p
+    assert ("to 'GET /card HTTP/1.1' blocked: plugin monitor-js: DLP: card "
+            "number") in log_of(msb, box)
 
 
 def test_fs_hook_on_a_volume(msb, box):

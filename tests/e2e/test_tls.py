@@ -437,6 +437,71 @@ def test_dlp_hook_sees_https_requests(msb, dlp, tls_internet):
             "blocked: DLP: PII detected") in msb.out("logs", dlp)
 
 
+def test_dlp_hook_redacts_https_answers(msb, dlp, tls_internet):
+    """The C plugin's on_http_response: a number in the answer (the
+    echo quotes a header of the request) is redacted before the guest
+    reads it; an answer without one is untouched."""
+    rc, out, err = sh_in(msb, dlp, 'curl -sS -f https://api.test/echo '
+                         f'-H "X-Note: ssn {SSN} here"')
+    assert rc == 0, err
+    assert SSN not in out and "[redacted]" in out, out
+    rc, out, err = sh_in(msb, dlp, 'curl -sS -f https://api.test/echo '
+                         '-H "X-Note: order 12345"')
+    assert rc == 0 and "X-Note: order 12345" in out, (out, err)
+
+
+# ---- an http_response hook: it sees answers scrubbed, never a value -------
+
+@pytest.fixture(scope="module")
+def resp(msb, debian_image, tls_internet, tmp_path_factory):
+    log = str(tmp_path_factory.mktemp("resp") / "resp.jsonl")
+    name = boot(msb, debian_image, tls_internet,
+                "--secret-env", "TOKEN=@env:MSB_TLS_TOKEN:api.test",
+                "--secret-inject", "TOKEN=query,body",
+                "--plugin-process",
+                f"python3 {ROOT}/tests/e2e/plugins/resplog.py",
+                env={"MSB_PY_SDK": os.path.join(ROOT, "sdk", "python", "src"),
+                     "LOG": log})
+    yield name, log
+    msb("rm", "-f", name)
+
+
+def test_response_hook_sees_the_scrubbed_answer(msb, resp, tls_internet):
+    """api.test/echo sends the value back (by length, chunked, until
+    close): the hook is shown each answer whole with the placeholder in
+    its place, its header reaches the guest, and an answer it blocks
+    never does."""
+    name, log = resp
+    logs = Logs(tls_internet)
+    ph = placeholder(msb, name)
+    rc, out, err = sh_in(
+        msb, name,
+        'for q in "" chunk=5 close=1; do '
+        'curl -sS -f -i "https://api.test/echo?$q&mark=1&k=$TOKEN"; done; '
+        'curl -sS -i --data "x=forbidden-answer&t=$TOKEN" '
+        'https://api.test/echo')
+    assert f"k={VALUE}".encode() in logs.new("api")  # the value went
+    with open(log) as f:
+        seen = [json.loads(x) for x in f if x.strip()]
+    assert len(seen) == 4, seen
+    for e in seen:
+        assert not reflected(json.dumps(e).encode()), e
+        assert e["tls"] is True and e["host"] == "api.test"
+        assert e["status"] == 200 and e["streamed"] is None
+    for e in seen[:3]:
+        assert e["request"].startswith("GET /echo?") and ph in e["request"]
+        assert f"X-Echo-Target: /echo?" in e["head"] and ph in e["head"]
+        assert f"k={ph}" in e["body"], e
+    # chunked and until-close bodies were shown whole, decoded
+    assert "Transfer-Encoding: chunked" in seen[1]["head"]
+    assert seen[1]["body"] == seen[0]["body"].replace("?&", "?chunk=5&")
+    assert out.count("X-Resp-Hook: 1") == 3, out
+    assert "msb: refused: plugin resplog: an answer it may not have" in out
+    assert "forbidden-answer" not in out
+    assert not reflected(out.encode())
+    no_value_in_the_log(msb, name)
+
+
 def test_upload_over_8_mib_to_the_bound_host(msb, sb, tls_internet):
     """10 MiB bodies, with a length and chunked, are streamed, not held:
     the header still gets the value, the body arrives byte for byte."""

@@ -74,6 +74,58 @@ TEST(plugin_reply_verdicts_each_hook_may_give)
 			   sizeof(why)), -1);
 }
 
+TEST(plugin_reply_http_response_modify)
+{
+	struct hook_reply r;
+	char why[300];
+
+	/* a head alone, a body alone, both */
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"head\":\"HTTP/1.1 200 "
+			   "OK\\r\\n\\r\\n\"}", 1, &r, why, sizeof(why)), 0);
+	CHECK_EQ_INT(r.verdict, HV_MODIFY);
+	CHECK_STR(r.head, "HTTP/1.1 200 OK\r\n\r\n");
+	CHECK_EQ_INT(r.head_len, 19);
+	CHECK(r.body == NULL);
+	hook_reply_free(&r);
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"body_b64\":\"\"}", 1, &r,
+			   why, sizeof(why)), 0);
+	CHECK(r.head == NULL && r.body != NULL && r.body_len == 0);
+	hook_reply_free(&r);
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"head\":\"H\","
+			   "\"body_b64\":\"aGk=\"}", 1, &r, why, sizeof(why)), 0);
+	CHECK(r.head_len == 1 && r.body_len == 2);
+	hook_reply_free(&r);
+	/* neither, a head that is not a string, holds a NUL, or is empty */
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\"}", 1, &r, why, sizeof(why)),
+		     -1);
+	CHECK_CONTAINS(why, "without a \"head\" or a \"body_b64\"");
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"head\":7}", 1, &r, why,
+			   sizeof(why)), -1);
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"head\":\"a\\u0000b\"}", 1,
+			   &r, why, sizeof(why)), -1);
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"modify\",\"head\":\"\"}", 1, &r, why,
+			   sizeof(why)), -1);
+	CHECK_CONTAINS(why, "\"head\" must be a string");
+	/* deny and allow as for every call; answer is not one it may give */
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"deny\",\"reason\":\"DLP\"}", 1, &r,
+			   why, sizeof(why)), 0);
+	CHECK_EQ_INT(r.verdict, HV_DENY);
+	hook_reply_free(&r);
+	CHECK_EQ_INT(reply(HOOK_HTTP_RESPONSE, "{\"type\":\"reply\",\"id\":1,"
+			   "\"verdict\":\"answer\",\"addrs\":[]}", 1, &r, why,
+			   sizeof(why)), -1);
+	CHECK_EQ_INT(hook_parse_name("http_response"), HOOK_HTTP_RESPONSE);
+	CHECK(hook_is_call(HOOK_HTTP_RESPONSE));
+}
+
 TEST(plugin_reply_exec_rewrites_are_checked)
 {
 	struct hook_reply r;

@@ -52,7 +52,7 @@ static void setup(enum guard_mode mode)
 	vault_add(&vault, "B=@env:Y:other.example.net", NULL, PH_B,
 		  "real-B-value");
 	CHECK_EQ_INT(msb_vault_scrub(&vault), 0);
-	genv = (struct guard_env){ &vault, mode, logger, NULL, NULL };
+	genv = (struct guard_env){ &vault, mode, logger, NULL, NULL, NULL };
 	logbuf[0] = '\0';
 }
 
@@ -985,7 +985,7 @@ TEST(guard_scrubs_encoded_values_and_basic_credentials)
 			 strlen(eb), eb);
 
 		genv = (struct guard_env){ &vault, GUARD_BLOCK, logger, NULL,
-					   NULL };
+					   NULL, NULL };
 		CHECK_EQ_INT(answer_of(&fi, "GET / HTTP/1.1\r\nHost: api.example.com"
 					    "\r\n\r\n",
 				       (const uint8_t *)enc, strlen(enc), 9, 0,
@@ -1123,4 +1123,283 @@ TEST(guard_scrubs_a_tunnel_as_bytes)
 	CHECK(holds(&guest, "Connection: Upgrade\r\n\r\n\x81\x0c" PH_A));
 	msb_buf_free(&guest);
 	msb_vault_free(&vault);
+}
+
+/* --- the response hook (on_http_response) ------------------------------- */
+
+/* What the hook saw last, and what it is to do. */
+static struct {
+	int mode;              /* 0 forward, 1 block, 2 new head and body,
+				* 3 new body, 4 a head that is no head,
+				* 5 a body for an answer that has none */
+	int calls;
+	int status;
+	size_t streamed;
+	char host[64], request[128];
+	struct msb_buf head, body;
+} rh;
+
+static int resp_hook(void *ctx, const struct msb_http_response *resp,
+		     struct msb_http_response_action *act)
+{
+	(void)ctx;
+	rh.calls++;
+	rh.status = resp->status;
+	rh.streamed = resp->body_streamed;
+	snprintf(rh.host, sizeof(rh.host), "%s", resp->host);
+	snprintf(rh.request, sizeof(rh.request), "%s", resp->request);
+	rh.head.len = rh.body.len = 0;
+	msb_buf_append(&rh.head, resp->head, resp->head_len);
+	if (resp->body_len)
+		msb_buf_append(&rh.body, resp->body, resp->body_len);
+	switch (rh.mode) {
+	case 1:
+		snprintf(act->reason, sizeof(act->reason), "DLP: card number");
+		return MSB_HTTP_BLOCK;
+	case 2:
+		act->head = "HTTP/1.1 200 OK\r\nX-Scrubbed: 1\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n";
+		act->head_len = strlen(act->head);
+		/* fall through */
+	case 3:
+		act->body = (const uint8_t *)"redacted";
+		act->body_len = 8;
+		return MSB_HTTP_MODIFY;
+	case 4:
+		act->head = "not a head\r\n\r\n";
+		act->head_len = strlen(act->head);
+		return MSB_HTTP_MODIFY;
+	case 5:
+		act->body = (const uint8_t *)"x";
+		act->body_len = 1;
+		return MSB_HTTP_MODIFY;
+	}
+	return MSB_HTTP_FORWARD;
+}
+
+static void resp_setup(int mode)
+{
+	setup(GUARD_BLOCK);
+	genv.on_http_response = resp_hook;
+	rh.mode = mode;
+	rh.calls = 0;
+}
+
+static void resp_done(void)
+{
+	genv.on_http_response = NULL;
+	msb_buf_free(&rh.head);
+	msb_buf_free(&rh.body);
+	msb_vault_free(&vault);
+}
+
+/* Every framing, in any split: the hook sees the answer whole, scrubbed
+ * (a value never), with its request; the guest gets it by its length. */
+TEST(guard_response_hook_sees_each_answer_whole_and_scrubbed)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	static const struct {
+		const char *req, *ans, *want;
+		int eof;
+	} c[] = {
+		{ "GET /len?k=" PH_A " HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nX-Echo: real-A-value\r\n"
+		  "Content-Length: 16\r\n\r\nkey=real-A-value",
+		  "HTTP/1.1 200 OK\r\nX-Echo: " PH_A "\r\n"
+		  "Content-Length: 52\r\n\r\nkey=" PH_A, 0 },
+		{ "GET /chunked HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5\r\nreal-\r\n7\r\nA-value\r\n0\r\nX-T: 1\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nContent-Length: 48\r\n\r\n" PH_A, 0 },
+		{ "GET /close HTTP/1.0\r\nHost: api.example.com\r\n\r\n",
+		  "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nreal-A-value!",
+		  "HTTP/1.0 200 OK\r\nServer: x\r\nContent-Length: 49\r\n\r\n"
+		  PH_A "!", 1 },
+		{ "HEAD /head HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+		  "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 0 },
+	};
+
+	resp_setup(0);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		for (size_t step = 1; step <= strlen(c[i].ans); step += 5) {
+			struct msb_buf guest = { 0 };
+
+			rh.calls = 0;
+			CHECK_EQ_INT(answer_of(&fi, c[i].req,
+					       (const uint8_t *)c[i].ans,
+					       strlen(c[i].ans), step, c[i].eof,
+					       &guest),
+				     0);
+			if (!same(&guest, c[i].want))
+				unit_fail(__FILE__, __LINE__, "%zu step %zu: '%.*s'",
+					  i, step, (int)guest.len,
+					  msb_buf_data(&guest));
+			CHECK_EQ_INT(rh.calls, 1);
+			CHECK_EQ_INT(rh.status, 200);
+			CHECK_EQ_INT((int)rh.streamed, 0);
+			CHECK(!holds(&rh.head, "real-A-value") &&
+			      !holds(&rh.body, "real-A-value"));
+			msb_buf_free(&guest);
+		}
+		CHECK(!strcmp(rh.host, "api.example.com"));
+		CHECK(!strncmp(rh.request, c[i].req, strlen(rh.request)) &&
+		      strstr(rh.request, " HTTP/1."));
+	}
+	/* what the hook saw: the head with CRLFs, the body decoded */
+	CHECK(same(&rh.head, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"));
+	CHECK_EQ_INT(rh.body.len, 0);
+	/* without secrets, answers are framed for the hook all the same */
+	msb_vault_free(&vault);
+	{
+		struct msb_buf guest = { 0 };
+
+		CHECK_EQ_INT(answer_of(&fi, c[1].req, (const uint8_t *)c[1].ans,
+				       strlen(c[1].ans), 3, 0, &guest),
+			     0);
+		CHECK(same(&guest, "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"
+				   "real-A-value"));
+		CHECK(same(&rh.body, "real-A-value"));
+		msb_buf_free(&guest);
+	}
+	resp_done();
+}
+
+/* Blocked: our 403 and the end of the connection, nothing of the answer;
+ * a new head and body, framed by the body's length; a head that is none,
+ * or a body for an answer without one: 502. */
+TEST(guard_response_hook_blocks_and_rewrites)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *get = "GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	const char *ans = "HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n"
+			  "card 4111 1111 1111";
+	struct msb_buf guest = { 0 };
+
+	resp_setup(1);
+	CHECK_EQ_INT(answer_of(&fi, get, (const uint8_t *)ans, strlen(ans), 4,
+			       0, &guest),
+		     -EACCES);
+	CHECK(holds(&guest, "HTTP/1.1 403 Forbidden\r\n") &&
+	      holds(&guest, "msb: refused: DLP: card number") &&
+	      !holds(&guest, "4111"));
+	CHECK(strstr(logbuf, "on_http_response: answer from 198.51.100.2:443 "
+			     "(Host 'api.example.com') to 'GET / HTTP/1.1' "
+			     "blocked: DLP: card number"));
+	msb_buf_free(&guest);
+
+	rh.mode = 2;
+	CHECK_EQ_INT(answer_of(&fi, get, (const uint8_t *)ans, strlen(ans), 4,
+			       0, &guest),
+		     0);
+	CHECK(same(&guest, "HTTP/1.1 200 OK\r\nX-Scrubbed: 1\r\n"
+			   "Content-Length: 8\r\n\r\nredacted"));
+	msb_buf_free(&guest);
+
+	rh.mode = 3; /* a chunked answer, a new body only */
+	CHECK_EQ_INT(answer_of(&fi, get,
+			       (const uint8_t *)"HTTP/1.1 201 Created\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n"
+			       "3\r\nabc\r\n0\r\n\r\n",
+			       65, 2, 0, &guest),
+		     0);
+	CHECK(same(&guest, "HTTP/1.1 201 Created\r\nContent-Length: 8\r\n\r\n"
+			   "redacted"));
+	CHECK_EQ_INT(rh.status, 201);
+	msb_buf_free(&guest);
+
+	rh.mode = 4;
+	CHECK_EQ_INT(answer_of(&fi, get, (const uint8_t *)ans, strlen(ans), 64,
+			       0, &guest),
+		     -EPROTO);
+	CHECK(holds(&guest, "502 Bad Gateway") && !holds(&guest, "4111"));
+	msb_buf_free(&guest);
+
+	rh.mode = 5;
+	CHECK_EQ_INT(answer_of(&fi, "HEAD / HTTP/1.1\r\nHost: api.example.com"
+				    "\r\n\r\n",
+			       (const uint8_t *)ans, 39, 64, 0, &guest),
+		     -EPROTO);
+	CHECK(holds(&guest, "502 Bad Gateway"));
+	msb_buf_free(&guest);
+	resp_done();
+}
+
+/* A body the server closes on before its end never goes; one over 8 MiB
+ * is shown as its head and streamed (a new body for it: 502). */
+TEST(guard_response_hook_cut_short_and_over_8_mib)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *get = "GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	size_t blen = 9u << 20;
+	struct msb_buf guest = { 0 }, ans = { 0 }, dec = { 0 }, tr = { 0 };
+	struct http1_chunks ch = { 0 };
+	struct http1_resp r;
+	char head[128];
+	int done = 0, hl;
+
+	resp_setup(0);
+	CHECK_EQ_INT(answer_of(&fi, get,
+			       (const uint8_t *)"HTTP/1.1 200 OK\r\n"
+			       "Transfer-Encoding: chunked\r\n\r\n5\r\nab",
+			       52, 7, 1, &guest),
+		     -EPIPE);
+	if (!same(&guest, "HTTP/1.1 502 Bad Gateway\r\nContent-Type: "
+			  "text/plain\r\nContent-Length: 34\r\nConnection: "
+			  "close\r\n\r\nmsb: refused: an answer cut short\n"))
+		unit_fail(__FILE__, __LINE__, "'%.*s'", (int)guest.len,
+			  msb_buf_data(&guest));
+	CHECK_EQ_INT(rh.calls, 0);
+	msb_buf_free(&guest);
+
+	/* chunked, 9 MiB: the hook at 8 MiB, length unknown */
+	msb_buf_append(&ans, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		       47);
+	for (size_t i = 0; i < 9; i++) {
+		static char mib[1 << 20];
+
+		memset(mib, 'a' + (int)i, sizeof(mib));
+		msb_buf_append(&ans, "100000\r\n", 8);
+		msb_buf_append(&ans, mib, sizeof(mib));
+		msb_buf_append(&ans, "\r\n", 2);
+	}
+	msb_buf_append(&ans, "0\r\n\r\n", 5);
+	CHECK_EQ_INT(answer_of(&fi, get, msb_buf_data(&ans), ans.len, 65536, 0,
+			       &guest),
+		     0);
+	CHECK_EQ_INT(rh.calls, 1);
+	CHECK(rh.streamed == SIZE_MAX && rh.body.len == 0);
+	CHECK_EQ_INT(http1_resp_head(msb_buf_data(&guest), guest.len, 0, &r), 1);
+	CHECK(r.body == HTTP1_BODY_CHUNKED);
+	CHECK(http1_chunks_decode(&ch, msb_buf_data(&guest) + r.head_len,
+				  guest.len - r.head_len, &dec, &tr,
+				  &done) == (long)(guest.len - r.head_len));
+	CHECK(done && dec.len == blen);
+	msb_buf_free(&guest);
+	msb_buf_free(&ans);
+	msb_buf_free(&dec);
+
+	/* by length: shown with its length; a new body for it is refused */
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", blen);
+	msb_buf_append(&ans, head, (size_t)hl);
+	for (size_t i = 0; i < blen; i += 8)
+		msb_buf_append(&ans, "abcdefgh", 8);
+	rh.mode = 3;
+	CHECK_EQ_INT(answer_of(&fi, get, msb_buf_data(&ans), ans.len, 65536, 0,
+			       &guest),
+		     -EPROTO);
+	CHECK(rh.streamed == blen);
+	CHECK(holds(&guest, "502 Bad Gateway") && !holds(&guest, "abcdefgh"));
+	msb_buf_free(&guest);
+	rh.mode = 0;
+	CHECK_EQ_INT(answer_of(&fi, get, msb_buf_data(&ans), ans.len, 65536, 0,
+			       &guest),
+		     0);
+	CHECK(holds(&guest, "Transfer-Encoding: chunked\r\n"));
+	CHECK(guest.len > blen);
+	msb_buf_free(&guest);
+	msb_buf_free(&ans);
+	msb_buf_free(&tr);
+	resp_done();
 }

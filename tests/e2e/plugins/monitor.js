@@ -2,8 +2,9 @@
 // A --plugin-process in Node for tests/e2e/test_plugins.py, written from
 // docs/plugins.md alone (no library): length-prefixed JSON on fd 3. It
 // logs what it sees to $LOG, tags every exec with NODE_SAW_PYGUARD set to
-// what the plugin before it left in the env, and denies connections to
-// port 7007.
+// what the plugin before it left in the env, denies connections to
+// port 7007, and on HTTP answers blocks card numbers and tags those to
+// GET /tag with a header.
 'use strict';
 const fs = require('fs');
 const net = require('net');
@@ -22,12 +23,13 @@ function send(msg) {
 function log(m) {
   const o = Object.assign({}, m);
   delete o.type; delete o.id; delete o.body_b64;
+  if (m.hook === 'http_response') o.body = Buffer.from(m.body_b64 || '', 'base64').toString();
   fs.appendFileSync(LOG, JSON.stringify(o) + '\n');
 }
 
 function handle(m) {
   if (m.type === 'hello') {
-    send({ type: 'hello', name: 'monitor-js', hooks: ['exec_before', 'connect', 'lifecycle', 'http_request'] });
+    send({ type: 'hello', name: 'monitor-js', hooks: ['exec_before', 'connect', 'lifecycle', 'http_request', 'http_response'] });
     return;
   }
   log(m);
@@ -44,6 +46,15 @@ function handle(m) {
     if (body.includes('123-45-6789')) {
       r.verdict = 'deny';
       r.reason = 'DLP: PII';
+    }
+  } else if (m.hook === 'http_response') {
+    const body = Buffer.from(m.body_b64 || '', 'base64').toString();
+    if (body.includes('4111 1111 1111 1111')) {
+      r.verdict = 'deny';
+      r.reason = 'DLP: card number';
+    } else if (m.request.startsWith('GET /tag ')) {
+      r.verdict = 'modify';
+      r.head = m.head.replace(/\r\n\r\n$/, '\r\nX-Seen-By: monitor-js\r\n\r\n');
     }
   }
   send(r);

@@ -2,14 +2,15 @@
 """A --plugin-process in Python for tests/e2e/test_plugins.py: logs every
 hook it sees to $LOG (JSON lines), denies `blocked.test` and exec of
 `forbidden`, answers `plugin.test`, rewrites `echo REWRITE-ME` and tags
-execs with PYGUARD=1, and refuses lookups of files named secret.txt."""
+execs with PYGUARD=1, refuses lookups of files named secret.txt, and
+redacts CONFIDENTIAL in the bodies of HTTP answers."""
 
 import json
 import os
 import sys
 
 sys.path.insert(0, os.environ["MSB_PY_SDK"])
-from microsandbox.plugin import Plugin, answer, deny, rewrite  # noqa: E402
+from microsandbox.plugin import Plugin, answer, deny, modify, rewrite  # noqa: E402
 
 LOG = os.environ["LOG"]
 p = Plugin("pyguard")
@@ -65,6 +66,13 @@ def fs(call):
         log(call)
     if call.op == "lookup" and call.name == "secret.txt":
         return deny("not this file", errno=13)
+
+
+@p.hook("http_response")
+def http_response(call):
+    log(call)
+    if call.body and b"CONFIDENTIAL" in call.body:
+        return modify(call.body.replace(b"CONFIDENTIAL", b"[redacted]"))
 
 
 p.run()

@@ -15,10 +15,11 @@ A ``--plugin-process`` command::
     p.run()            # serves $MSB_PLUGIN_FD until the sandbox stops
 
 A handler gets the call's fields as attributes (``call.argv``,
-``call.name``, ``call.body`` for http_request, decoded) and returns None
-(allow), ``deny(reason)``, ``answer([ips])`` (dns), ``modify(body)``
-(http_request), ``rewrite(argv=..., env=...)`` (exec_before) or a dict of
-the reply's fields. Events (lifecycle, exec_after) return nothing.
+``call.name``, ``call.body`` for http_request and http_response, decoded)
+and returns None (allow), ``deny(reason)``, ``answer([ips])`` (dns),
+``modify(body)`` (http_request, http_response), ``modify(head=...)``
+(http_response: a new status line and headers), ``rewrite(argv=...,
+env=...)`` (exec_before) or a dict of the reply's fields. Events (lifecycle, exec_after) return nothing.
 Standard library only: a plugin runs wherever python3 does.
 """
 
@@ -35,7 +36,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 MAX_MSG = 16 << 20
 HOOKS = ("lifecycle", "exec_before", "exec_after", "dns", "connect",
-         "http_request", "fs")
+         "http_request", "http_response", "fs")
 
 
 def deny(reason: str = "", errno: Optional[int] = None) -> dict:
@@ -53,9 +54,18 @@ def answer(addrs: Iterable[str]) -> dict:
     return {"verdict": "answer", "addrs": list(addrs)}
 
 
-def modify(body: bytes) -> dict:
-    return {"verdict": "modify",
-            "body_b64": base64.b64encode(body).decode()}
+def modify(body: Optional[bytes] = None, head: Optional[str] = None) -> dict:
+    """A new body (http_request, http_response) and/or, for an answer, a
+    new head: its status line and headers through the empty line (its
+    framing headers are replaced by the body's)."""
+    if body is None and head is None:
+        raise ValueError("modify() needs a body, a head or both")
+    r: Dict[str, Any] = {"verdict": "modify"}
+    if body is not None:
+        r["body_b64"] = base64.b64encode(body).decode()
+    if head is not None:
+        r["head"] = head
+    return r
 
 
 def rewrite(argv: Optional[List[str]] = None,
