@@ -40,6 +40,28 @@ export interface HttpRequest {
   bodyStreamed?: number;
 }
 
+/** An answer to the guest, as an onHttpResponse hook sees it before the
+ * guest does (inside intercepted TLS too; a secret's value already back
+ * to its placeholder). Change body or head and forward it: those go. */
+export interface HttpResponse {
+  status: number;
+  /** The status line and headers, CRLF each, through the empty line. */
+  head: string;
+  /** Headers by lowercase name. */
+  headers: Record<string, string[]>;
+  /** The Host of the request it answers. */
+  host: string;
+  /** That request's line ("GET /x HTTP/1.1"), its method and path. */
+  request: string;
+  method: string;
+  path: string;
+  /** Its body, de-chunked, whole up to 8 MiB (empty when streamed). */
+  body: Buffer;
+  tls?: boolean;
+  /** A body over 8 MiB: its size (-1 if unknown), not given, not replaceable. */
+  bodyStreamed?: number;
+}
+
 /** A new connection of the guest, as a connect hook sees it. */
 export interface ConnectRequest {
   proto: 'tcp' | 'udp' | 'icmp';
@@ -126,17 +148,17 @@ export declare class Plugin {
   static allow(): HookReply;
   static deny(reason?: string, errno?: number): HookReply;
   static answer(addrs: Iterable<string>): HookReply;
-  static modify(body: Buffer | Uint8Array | string): HookReply;
+  static modify(body: Buffer | Uint8Array | string | null, head?: string): HookReply;
   static rewrite(r: { argv?: string[]; env?: string[] }): HookReply;
 }
 
 /** An HTTP hook's verdict: forward(req) or block(reason). */
 export type HttpAction =
-  | { action: 'forward'; request: HttpRequest }
+  | { action: 'forward'; request: HttpRequest | HttpResponse }
   | { action: 'block'; reason: string };
 
-/** Send the request on, as it is or changed. */
-export declare function forward(req: HttpRequest): HttpAction;
+/** Send the request (or answer) on, as it is or changed. */
+export declare function forward(req: HttpRequest | HttpResponse): HttpAction;
 /** Refuse the request with @reason. */
 export declare function block(reason: string): HttpAction;
 
@@ -175,6 +197,10 @@ export interface NetworkOptions {
    * (with req.body changed: the new body goes) or block(reason) (the
    * guest gets 403). */
   onHttp?: (req: HttpRequest) => HttpAction | void | Promise<HttpAction | void>;
+  /** Called for each answer before the guest reads it: forward(resp)
+   * (with resp.body or resp.head changed: those go) or block(reason)
+   * (the guest gets 403, the connection ends). */
+  onHttpResponse?: (resp: HttpResponse) => HttpAction | void | Promise<HttpAction | void>;
 }
 
 /** A host directory passed through. */

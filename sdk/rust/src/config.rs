@@ -499,6 +499,7 @@ pub struct NetworkBuilder {
     pub(crate) dns_hook: Option<std::sync::Arc<DnsHook>>,
     pub(crate) connect_hook: Option<std::sync::Arc<ConnectHook>>,
     pub(crate) http_hook: Option<std::sync::Arc<HttpHook>>,
+    pub(crate) http_response_hook: Option<std::sync::Arc<crate::hooks::HttpResponseHook>>,
     pub(crate) refused: Vec<Error>,
 }
 
@@ -1090,6 +1091,7 @@ impl SandboxConfig {
             dns: self.net.dns_hook.clone(),
             connect: self.net.connect_hook.clone(),
             http: self.net.http_hook.clone(),
+            http_response: self.net.http_response_hook.clone(),
             exec: self.exec_hook.clone(),
             exit: self.exit_hook.clone(),
             lifecycle: self.lifecycle_hook.clone(),

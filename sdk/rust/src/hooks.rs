@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Hooks written in Rust, served from this program (docs/plugins.md): a
-//! sandbox's `on_dns`, `on_connect`, `on_http` and `on_exec` closures
+//! sandbox's `on_dns`, `on_connect`, `on_http`, `on_http_response` and
+//! `on_exec` closures
 //! become one plugin that a [`HookServer`] (a unix socket of this
 //! process, `msb_plugins_add_socket`) answers for the sandbox's
 //! supervisor, one thread per connection. Each message both ways is a
@@ -21,9 +22,63 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{
     ConnectHook, ConnectRequest, DnsAction, DnsHook, DnsQuery, ExecAction, ExecCall, ExecExit, ExecHook, ExitHook,
-    HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook,
+    HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook, NetworkBuilder,
 };
 use crate::error::{Error, Result};
+
+/// An answer to the guest, as an [`NetworkBuilder::on_http_response`]
+/// hook sees it before the guest does (inside intercepted TLS too; a
+/// secret's value already back to its placeholder).
+#[derive(Debug, Clone, Default)]
+pub struct HttpResponse {
+    /// Its status code.
+    pub status: u16,
+    /// The status line and headers, each line ending in CRLF, through the
+    /// empty line. Forward a changed one and it goes (its framing
+    /// headers become the body's).
+    pub head: String,
+    /// Its headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The Host of the request it answers.
+    pub host: String,
+    /// That request's line ("GET /x HTTP/1.1").
+    pub request: String,
+    /// Its body, de-chunked, whole up to 8 MiB (empty past it).
+    pub body: Vec<u8>,
+    /// A body over 8 MiB: its size (-1 if unknown), not shown; a changed
+    /// body for it is refused.
+    pub body_streamed: Option<i64>,
+    /// Seen inside intercepted TLS.
+    pub tls: bool,
+}
+
+/// An answer hook's verdict.
+#[derive(Debug, Clone)]
+pub enum HttpResponseAction {
+    /// Let it reach the guest (as it is, or with its head or body changed).
+    Forward(HttpResponse),
+    /// Refuse it: the guest gets 403 with the reason, the connection ends.
+    Block(String),
+}
+
+pub(crate) type HttpResponseHook = dyn Fn(HttpResponse) -> HttpResponseAction + Send + Sync;
+
+impl NetworkBuilder {
+    /// Calls @hook for each HTTP answer to the guest (HTTPS too, its TLS
+    /// intercepted) before the guest reads any of it:
+    /// [`HttpResponseAction::Forward`] lets it go (with a changed head or
+    /// body, those), [`HttpResponseAction::Block`] answers 403 with the
+    /// reason instead. Secrets' values are already scrubbed from it. It
+    /// runs on a thread of the SDK's hook server; one that panics, or
+    /// misses the deadline, has its answer refused.
+    pub fn on_http_response(
+        mut self,
+        hook: impl Fn(HttpResponse) -> HttpResponseAction + Send + Sync + 'static,
+    ) -> Self {
+        self.http_response_hook = Some(Arc::new(hook));
+        self
+    }
+}
 
 /// At most this many bytes in a message (the protocol's bound).
 const MAX_MSG: usize = 16 << 20;
@@ -34,6 +89,7 @@ pub(crate) struct Hooks {
     pub(crate) dns: Option<Arc<DnsHook>>,
     pub(crate) connect: Option<Arc<ConnectHook>>,
     pub(crate) http: Option<Arc<HttpHook>>,
+    pub(crate) http_response: Option<Arc<HttpResponseHook>>,
     pub(crate) exec: Option<Arc<ExecHook>>,
     pub(crate) exit: Option<Arc<ExitHook>>,
     pub(crate) lifecycle: Option<Arc<LifecycleHook>>,
@@ -44,6 +100,7 @@ impl Hooks {
         self.dns.is_none()
             && self.connect.is_none()
             && self.http.is_none()
+            && self.http_response.is_none()
             && self.exec.is_none()
             && self.exit.is_none()
             && self.lifecycle.is_none()
@@ -65,6 +122,9 @@ impl Hooks {
         }
         if self.http.is_some() {
             v.push("http_request");
+        }
+        if self.http_response.is_some() {
+            v.push("http_response");
         }
         if self.lifecycle.is_some() {
             v.push("lifecycle");
@@ -147,6 +207,36 @@ impl Hooks {
                         "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
                     }),
                     HttpAction::Forward(_) => json!({"verdict": "allow"}),
+                }
+            }
+            "http_response" => {
+                let Some(f) = &self.http_response else { return json!({"verdict": "allow"}) };
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let head = s("head");
+                let body = b64.decode(s("body_b64")).unwrap_or_default();
+                let resp = HttpResponse {
+                    status: m.get("status").and_then(Value::as_u64).unwrap_or(0) as u16,
+                    headers: parse_head(&head).headers,
+                    head: head.clone(),
+                    host: s("host"),
+                    request: s("request"),
+                    body: body.clone(),
+                    body_streamed: m.get("body_streamed").and_then(Value::as_i64),
+                    tls: m.get("tls").and_then(Value::as_bool).unwrap_or(false),
+                };
+                match f(resp) {
+                    HttpResponseAction::Block(why) => json!({"verdict": "deny", "reason": why}),
+                    HttpResponseAction::Forward(r) if r.body != body || r.head != head => {
+                        let mut out = json!({"verdict": "modify"});
+                        if r.body != body {
+                            out["body_b64"] = json!(b64.encode(&r.body));
+                        }
+                        if r.head != head {
+                            out["head"] = json!(r.head);
+                        }
+                        out
+                    }
+                    HttpResponseAction::Forward(_) => json!({"verdict": "allow"}),
                 }
             }
             "exec_before" => {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // hooks.js - a sandbox's plugins from its create options: the built-ins
 // (AuditLog, RateLimiter), plugin processes, and hooks written in JS
-// (network.onDns, onConnect, onHttp; onExec, onExecExit, onLifecycle),
+// (network.onDns, onConnect, onHttp, onHttpResponse; onExec, onExecExit,
+// onLifecycle),
 // which become one Plugin that this process serves on a HookServer
 // (lib/plugin.js) for the sandbox's supervisor to call
 // (docs/plugins.md).
@@ -84,6 +85,34 @@ function parseHead(head) {
   return { method, path: target, headers };
 }
 
+/** parseResponseHead() - an answer's status and headers, as the hook is given them. */
+function parseResponseHead(head) {
+  const lines = String(head || '').split(/\r?\n/);
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i <= 0) continue;
+    const k = l.slice(0, i).trim().toLowerCase();
+    (headers[k] = headers[k] || []).push(l.slice(i + 1).trim());
+  }
+  return headers;
+}
+
+/** responseVerdict() - what onHttpResponse returned, as a reply: forward
+ * (with its body or head changed: those go) or block. */
+function responseVerdict(r, resp) {
+  if (r === undefined || r === null) return undefined;
+  if (r.action === 'block') return deny(r.reason || 'onHttpResponse');
+  if (r.action === 'forward') {
+    const n = r.request || {};
+    const nb = n.body;
+    const body = nb != null && !(Buffer.isBuffer(nb) && nb.equals(resp.body)) ? Buffer.from(nb) : null;
+    const head = n.head != null && n.head !== resp.head ? String(n.head) : null;
+    return body != null || head != null ? modify(body, head) : undefined;
+  }
+  throw new InvalidArgumentError(`onHttpResponse returned ${JSON.stringify(r)}: forward(resp) or block(reason)`);
+}
+
 /**
  * hooksOf() - the Plugin serving @net's and @o's JS hooks, or null if
  * there are none.
@@ -93,6 +122,7 @@ function hooksOf(net, o) {
   const onDns = fnOf(net.onDns, 'network.onDns');
   const onConnect = fnOf(net.onConnect, 'network.onConnect');
   const onHttp = fnOf(net.onHttp, 'network.onHttp');
+  const onHttpResponse = fnOf(net.onHttpResponse, 'network.onHttpResponse');
   const onExec = fnOf(o.onExec, 'onExec');
   const onExecExit = fnOf(o.onExecExit, 'onExecExit');
   const onLifecycle = fnOf(o.onLifecycle, 'onLifecycle');
@@ -100,7 +130,7 @@ function hooksOf(net, o) {
   for (const [guestPath, spec] of Object.entries(o.volumes || {})) {
     if (spec instanceof FileSystemBackend && spec.overridden().length) fsVolumes.set(guestPath, spec);
   }
-  if (!onDns && !onConnect && !onHttp && !onExec && !onExecExit && !onLifecycle && !fsVolumes.size) return null;
+  if (!onDns && !onConnect && !onHttp && !onHttpResponse && !onExec && !onExecExit && !onLifecycle && !fsVolumes.size) return null;
   const p = new Plugin('js-sdk');
   if (fsVolumes.size) {
     const ops = new Set([...fsVolumes.values()].flatMap((b) => b.overridden()));
@@ -131,6 +161,15 @@ function hooksOf(net, o) {
         return undefined;
       }
       throw new InvalidArgumentError(`onHttp returned ${JSON.stringify(r)}: forward(req) or block(reason)`);
+    });
+  }
+  if (onHttpResponse) {
+    p.on('http_response', async (c) => {
+      const [method = '', path = ''] = String(c.request || '').split(' ');
+      const resp = { status: c.status, head: c.head, headers: parseResponseHead(c.head), host: c.host,
+        request: c.request, method, path, tls: !!c.tls, body: c.body || Buffer.alloc(0),
+        bodyStreamed: c.body_streamed };
+      return responseVerdict(await onHttpResponse(resp), resp);
     });
   }
   if (onExec) {
@@ -192,7 +231,7 @@ function pluginsOf(o) {
       throw new InvalidArgumentError(
         `invalid plugin ${pl && pl.constructor ? pl.constructor.name : typeof pl}: new AuditLog(dir) or ` +
         'new RateLimiter({ maxExecPerSec }); a command of your own goes in pluginProcesses, ' +
-        'hooks in JS in network.onDns/onConnect/onHttp and onExec/onExecExit/onLifecycle');
+        'hooks in JS in network.onDns/onConnect/onHttp/onHttpResponse and onExec/onExecExit/onLifecycle');
     }
     return { name: pl.name, options: pl.options() };
   });

@@ -20,7 +20,7 @@ const { InvalidArgumentError } = require('./errors');
 /** At most this many bytes in a message (the protocol's bound). */
 const MAX_MSG = 16 << 20;
 const HOOKS = Object.freeze(['lifecycle', 'exec_before', 'exec_after', 'dns', 'connect',
-  'http_request', 'fs']);
+  'http_request', 'http_response', 'fs']);
 const EVENTS = new Set(['lifecycle', 'exec_after']);
 
 /** Verdicts a handler may return (undefined: allow). */
@@ -28,7 +28,16 @@ const allow = () => ({ verdict: 'allow' });
 const deny = (reason = '', errno) => (errno === undefined ? { verdict: 'deny', reason } :
   { verdict: 'deny', reason, errno });
 const answer = (addrs) => ({ verdict: 'answer', addrs: [...addrs] });
-const modify = (body) => ({ verdict: 'modify', body_b64: Buffer.from(body).toString('base64') });
+/** A new body (http_request, http_response; null: unchanged) and, for
+ * an answer, a new head (its status line and headers through the empty
+ * line; the framing headers become the body's). */
+function modify(body, head) {
+  const r = { verdict: 'modify' };
+  if (body != null) r.body_b64 = Buffer.from(body).toString('base64');
+  if (head != null) r.head = String(head);
+  if (body == null && head == null) throw new InvalidArgumentError('modify() takes a body, a head or both');
+  return r;
+}
 function rewrite({ argv, env } = {}) {
   const r = { verdict: 'allow' };
   if (argv !== undefined) r.argv = [...argv];

@@ -3,7 +3,8 @@
 // sandbox's supervisor over the hook protocol, with a built-in and a
 // plugin process written with the SDK's Plugin, all on one sandbox of
 // the built-in image: DNS answered, denied and logged, HTTP blocked by a
-// DLP rule or its body rewritten, execs denied and rewritten, exits and
+// DLP rule or its body rewritten, answers redacted, tagged or blocked
+// before the guest reads them, execs denied and rewritten, exits and
 // lifecycle told, connections refused by the plugin process.
 
 import { after, before, test } from 'node:test';
@@ -14,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   AuditLog, DnsAction, ExecAction, PassthroughFs, PolicyRefusedError, Sandbox, block, forward,
-  type ExecExit, type FsCall, type FsContext, type LifecycleEvent,
+  type ExecExit, type FsCall, type FsContext, type HttpResponse, type LifecycleEvent,
 } from 'microsandbox';
 import { LONG, unique } from './helpers';
 
@@ -24,6 +25,7 @@ const execs: string[][] = [];
 const exits: ExecExit[] = [];
 const lifecycle: LifecycleEvent[] = [];
 const bodies: string[] = [];
+const answers: HttpResponse[] = [];
 let sb: Sandbox;
 const opens: number[] = [];
 
@@ -61,7 +63,9 @@ before(async () => {
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
       bodies.push(body);
-      res.end(`accepted ${body}\n`);
+      if (req.url === '/doc') res.end('top CONFIDENTIAL plan\n');
+      else if (req.url === '/card') res.end('card 4111 1111 1111 1111\n');
+      else res.end(`accepted ${body}\n`);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -82,6 +86,16 @@ before(async () => {
         if (/\b\d{3}-\d{2}-\d{4}\b/.test(body)) return block('DLP: PII');
         if (body.includes('secret=')) return forward({ ...req, body: Buffer.from('secret=[redacted]') });
         return forward(req);
+      },
+      onHttpResponse: (resp) => {
+        answers.push(resp);
+        const text = resp.body.toString();
+        if (text.includes('4111')) return block('DLP: card number');
+        if (text.includes('CONFIDENTIAL')) {
+          return forward({ ...resp, body: Buffer.from(text.replace('CONFIDENTIAL', '[redacted]')),
+            head: resp.head.replace(/\r\n\r\n$/, '\r\nX-Redacted: 1\r\n\r\n') });
+        }
+        return forward(resp);
       },
     },
     onExec: (cmd) => {
@@ -152,6 +166,26 @@ test('http: a DLP rule blocks, a body is rewritten, the rest goes through', LONG
   const changed = await sb.shell(`wget -q -O- --post-data 'secret=hunter2' ${url}`);
   assert.equal(changed.stdout, 'accepted secret=[redacted]\n');
   assert.match(fs.readFileSync(await sb.logPath(), 'utf8'), /plugin js-sdk: DLP: PII/);
+});
+
+test('http answers: redacted and tagged, blocked, the rest as they came', LONG, async () => {
+  const url = `http://10.0.2.2:${port}`;
+  const doc = await sb.shell(`wget -S -q -O- ${url}/doc 2>&1`);
+  assert.match(doc.stdout, /top \[redacted\] plan/);
+  assert.match(doc.stdout, /X-Redacted: 1/);
+  const seen = answers.find((a) => a.path === '/doc');
+  assert.ok(seen, answers.map((a) => a.request).join(', '));
+  assert.equal(seen.status, 200);
+  assert.equal(seen.method, 'GET');
+  assert.equal(seen.body.toString(), 'top CONFIDENTIAL plan\n');
+  assert.equal(seen.host, '10.0.2.2');
+  const card = await sb.shell(`wget -q -O- ${url}/card`);
+  assert.notEqual(card.exitCode, 0);
+  assert.ok(!card.stdout.includes('4111'), card.stdout);
+  const plain = await sb.shell(`wget -q -O- --post-data 'x=1' ${url}/submit`);
+  assert.equal(plain.stdout, 'accepted x=1\n');
+  assert.match(fs.readFileSync(await sb.logPath(), 'utf8'),
+    /on_http_response: .* to 'GET \/card HTTP\/1.1' blocked: plugin js-sdk: DLP: card number/);
 });
 
 test('connect: a plugin process written with the SDK refuses a port', LONG, async () => {

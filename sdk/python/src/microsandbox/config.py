@@ -39,10 +39,14 @@ class DnsAction:
 
 
 class HttpAction:
-    """What an ``on_http`` hook answers (see DnsAction)."""
+    """What an ``on_http`` or ``on_http_response`` hook answers (see
+    DnsAction): ``forward`` it as it is, ``block`` it, or ``modify`` it (a
+    new body; for an answer, a new head too)."""
 
-    def __init__(self, kind: str, reason: str | None = None, request=None):
+    def __init__(self, kind: str, reason: str | None = None, request=None,
+                 body: bytes | None = None, head: str | None = None):
         self.kind, self.reason, self.request = kind, reason, request
+        self.body, self.head = body, head
 
     @classmethod
     def forward(cls, request=None) -> "HttpAction":
@@ -51,6 +55,19 @@ class HttpAction:
     @classmethod
     def block(cls, reason: str) -> "HttpAction":
         return cls("block", reason=reason)
+
+    @classmethod
+    def modify(cls, body: bytes | None = None,
+               head: str | None = None) -> "HttpAction":
+        """``body``: the new body; ``head`` (answers only): the new status
+        line and headers through the empty line (CRLFs), whose framing
+        headers are replaced by the body's."""
+        if body is None and head is None:
+            raise InvalidArgument("HttpAction.modify() takes a body, a "
+                                  "head or both")
+        if isinstance(body, str):
+            body = body.encode()
+        return cls("modify", body=body, head=head)
 
 
 @dataclass
@@ -69,14 +86,20 @@ class Network:
     plugin      a shared object with network hooks (msb_net_plugin.h)
     allow_host  TCP ports of the host's loopback the guest may reach at
                 the gateway (``host.msb.internal:PORT``), e.g. ``[11434]``
-    on_dns, on_http
+    on_dns, on_http, on_http_response
                 hooks written in Python, called in this process (the hook
                 protocol, docs/plugins.md, over a socket the sandbox's
                 supervisor connects to): ``on_dns(q)`` gets ``q.name``,
                 ``q.qtype``; ``on_http(req)`` gets ``req.host``,
-                ``req.head``, ``req.body`` (bytes), ``req.tls``. Each
-                call has a deadline (1 s): a hook that misses it, or
-                raises, refuses that query or request
+                ``req.head``, ``req.body`` (bytes), ``req.tls``;
+                ``on_http_response(resp)`` gets every answer before the
+                guest does: ``resp.status``, ``resp.head``, ``resp.body``
+                (bytes, whole up to 8 MiB; None past it),
+                ``resp.request`` (the request line), ``resp.host``,
+                ``resp.tls``, secret values already scrubbed back to
+                their placeholders. Each call has a deadline (1 s): a
+                hook that misses it, or raises, refuses that query,
+                request or answer
     """
 
     allow: Sequence[str] | None = None
@@ -89,6 +112,7 @@ class Network:
     allow_host: Sequence[Union[int, str]] | None = None
     on_dns: Callable[[Any], Any] | None = None
     on_http: Callable[[Any], Any] | None = None
+    on_http_response: Callable[[Any], Any] | None = None
 
 
 def _port(p) -> str:
@@ -367,6 +391,9 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
         _hooks(out).on("dns", _dns_hook(net.on_dns))
     if net.on_http is not None:
         _hooks(out).on("http_request", _http_hook(net.on_http))
+    if net.on_http_response is not None:
+        _hooks(out).on("http_response",
+                       _http_hook(net.on_http_response, "on_http_response"))
     c.net.deny_all = 1 if net.deny_all else 0
     c.net.allow = _arr(keep, net.allow)
     c.net.allow_cidr = _arr(keep, net.allow_cidr)
@@ -495,15 +522,27 @@ def _dns_hook(fn):
     return hook
 
 
-def _http_hook(fn):
+def _http_hook(fn, what="on_http"):
     def hook(call):
         r = _last(fn(call))
         if r is None or (isinstance(r, HttpAction) and r.kind == "forward"):
             return None
         if isinstance(r, HttpAction) and r.kind == "block":
-            return {"verdict": "deny", "reason": r.reason or "on_http"}
-        raise ValueError(f"on_http returned {r!r}: HttpAction.forward(req) "
-                         "or HttpAction.block(reason)")
+            return {"verdict": "deny", "reason": r.reason or what}
+        if isinstance(r, HttpAction) and r.kind == "modify" and (
+                r.head is None or what == "on_http_response"):
+            import base64
+            out = {"verdict": "modify"}
+            if r.body is not None:
+                out["body_b64"] = base64.b64encode(r.body).decode()
+            if r.head is not None:
+                out["head"] = r.head
+            return out
+        mod = ("body=..., head=..." if what == "on_http_response" else
+               "body=...")
+        raise ValueError(f"{what} returned {r!r}: HttpAction.forward(), "
+                         f"HttpAction.block(reason) or "
+                         f"HttpAction.modify({mod})")
     return hook
 
 

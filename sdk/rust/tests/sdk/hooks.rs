@@ -3,14 +3,17 @@
 //! the sandbox's supervisor over the hook protocol, with a built-in and a
 //! plugin process (tests/e2e/plugins/monitor.js), on one sandbox of the
 //! built-in image: execs denied and rewritten, DNS denied and seen, HTTP
-//! blocked by a DLP rule or its body rewritten, connections refused.
+//! blocked by a DLP rule or its body rewritten, answers redacted, tagged
+//! or blocked before the guest reads them, connections refused.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use microsandbox::{AuditLog, DnsAction, Error, ExecAction, HttpAction, HttpRequest, Sandbox};
+use microsandbox::{
+    AuditLog, DnsAction, Error, ExecAction, HttpAction, HttpRequest, HttpResponse, HttpResponseAction, Sandbox,
+};
 
 use crate::common::{contains, init, repo_root, unique};
 
@@ -73,7 +76,9 @@ async fn hooks_in_rust_end_to_end() {
     let execs: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
     let exits: Arc<Mutex<Vec<(Vec<String>, i32)>>> = Arc::default();
     let lifecycle: Arc<Mutex<Vec<String>>> = Arc::default();
+    let answers: Arc<Mutex<Vec<(String, u16, String)>>> = Arc::default();
     let (d, e, x, l) = (dns.clone(), execs.clone(), exits.clone(), lifecycle.clone());
+    let a = answers.clone();
     let monitor = repo_root().join("tests/e2e/plugins/monitor.js");
     let sb = Sandbox::builder(unique("rs-hooks"))
         .network(move |n| {
@@ -95,6 +100,19 @@ async fn hooks_in_rust_end_to_end() {
                         return HttpAction::Forward(HttpRequest { body: b"secret=[redacted]".to_vec(), ..req });
                     }
                     HttpAction::Forward(req)
+                })
+                .on_http_response(move |resp: HttpResponse| {
+                    let body = String::from_utf8_lossy(&resp.body).into_owned();
+                    a.lock().unwrap().push((resp.request.clone(), resp.status, body.clone()));
+                    if body.contains("leak-me") {
+                        return HttpResponseAction::Block("DLP: a leak".into());
+                    }
+                    if body.contains("CONFIDENTIAL") {
+                        let head = resp.head.replace("\r\n\r\n", "\r\nX-Redacted: 1\r\n\r\n");
+                        let body = body.replace("CONFIDENTIAL", "[redacted]").into_bytes();
+                        return HttpResponseAction::Forward(HttpResponse { head, body, ..resp });
+                    }
+                    HttpResponseAction::Forward(resp)
                 })
         })
         .on_exec(move |c| {
@@ -153,6 +171,20 @@ async fn hooks_in_rust_end_to_end() {
     assert_eq!(changed.stdout_str(), "accepted secret=[redacted]\n");
     let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
     contains("sandbox log", &log, "plugin rust-sdk: DLP: a card number");
+
+    // http answers: redacted and tagged here, blocked, seen with their
+    // request.
+    let r = sb.shell(&format!("wget -S -q -O- --post-data 'x=CONFIDENTIAL' {url} 2>&1")).await.unwrap();
+    contains("a redacted answer", &r.stdout_str(), "accepted x=[redacted]");
+    contains("a tagged answer", &r.stdout_str(), "X-Redacted: 1");
+    assert!(answers.lock().unwrap().iter().any(|(req, status, body)| req == "POST /submit HTTP/1.1"
+        && *status == 200
+        && body == "accepted x=CONFIDENTIAL\n"));
+    let r = sb.shell(&format!("wget -q -O- --post-data 'x=leak-me' {url}")).await.unwrap();
+    assert_ne!(r.exit_code, 0);
+    assert!(!r.stdout_str().contains("leak-me"), "{}", r.stdout_str());
+    let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
+    contains("sandbox log", &log, "blocked: plugin rust-sdk: DLP: a leak");
 
     // connect: the plugin process refuses port 7007, after our hooks.
     let r = sb.shell("echo | nc -w 2 1.1.1.1 7007; echo nc=$?").await.unwrap();

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP hooks from Python code (docs/plugins.md): on_http_response sees
+each answer before the guest does, and passes it, rewrites its head and
+body, or blocks it; on_http's modify replaces a request's body. A guest
+fetches from a server of this test on the host's loopback
+(Network(allow_host=[port]))."""
+
+import http.server
+import threading
+
+from .pysdk import run, unique
+from microsandbox import HttpAction, Network, Sandbox
+
+
+class Web(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = {"/doc": b"top CONFIDENTIAL plan\n",
+                "/card": b"card 4111 1111 1111 1111\n"}.get(self.path,
+                                                            b"plain\n")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        got = self.rfile.read(n)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(got)))
+        self.end_headers()
+        self.wfile.write(got)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_on_http_response_redacts_tags_and_blocks():
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Web)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    port = web.server_address[1]
+    seen = []
+
+    def on_response(resp):
+        seen.append((resp.request, resp.status, resp.body))
+        if b"4111" in (resp.body or b""):
+            return HttpAction.block("DLP: card number")
+        if b"CONFIDENTIAL" in (resp.body or b""):
+            return HttpAction.modify(
+                body=resp.body.replace(b"CONFIDENTIAL", b"[redacted]"),
+                head=resp.head[:-2] + "X-Redacted: 1\r\n\r\n")
+        return HttpAction.forward(resp)
+
+    def on_request(req):
+        if req.body == b"rewrite-me":
+            return HttpAction.modify(body=b"rewritten")
+        return HttpAction.forward(req)
+
+    async def main():
+        sb = await Sandbox.create(unique("pyhttp"), network=Network(
+            allow_host=[port], on_http=on_request,
+            on_http_response=on_response))
+        try:
+            url = f"http://10.0.2.2:{port}"
+            r = await sb.exec(f"wget -S -q -O- {url}/doc 2>&1", shell=True)
+            assert "top [redacted] plan" in r.stdout, r.stdout
+            assert "X-Redacted: 1" in r.stdout, r.stdout
+            assert ("GET /doc HTTP/1.1", 200,
+                    b"top CONFIDENTIAL plan\n") in seen, seen
+            r = await sb.exec(f"wget -q -O- {url}/card", shell=True)
+            assert r.exit_code != 0 and "4111" not in r.stdout, r
+            r = await sb.exec(f"wget -q -O- --post-data rewrite-me {url}/p",
+                              shell=True)
+            assert r.stdout == "rewritten", r
+            r = await sb.exec(f"wget -q -O- {url}/plain", shell=True)
+            assert r.stdout == "plain\n", r
+        finally:
+            await sb.remove(force=True)
+            web.shutdown()
+    run(main())
