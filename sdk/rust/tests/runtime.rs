@@ -124,13 +124,24 @@ fn serve(mut c: UnixStream) {
     SEEN.lock().unwrap().ended.push(name);
 }
 
-/// The stand-in's socket, made once for this program.
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_dir() {
+    if let Some(d) = DIR.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// The stand-in's socket, made once for this program (its directory
+/// removed when the program exits).
 fn agent() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("msb-rust-agent-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = DIR.get_or_init(|| std::env::temp_dir().join(format!("msb-rust-agent-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        // SAFETY: remove_dir is a plain function, run once at exit.
+        unsafe { libc::atexit(remove_dir) };
         let path = dir.join("agent.sock");
         let l = UnixListener::bind(&path).unwrap();
         std::thread::spawn(move || {
