@@ -398,6 +398,7 @@ impl PeerBuilder {
                 || n.dns_hook.is_some()
                 || n.connect_hook.is_some()
                 || n.http_hook.is_some()
+                || n.http_response_hook.is_some()
                 || !n.refused.is_empty()
             {
                 self.refuse(

@@ -322,6 +322,13 @@ async fn bad_input_is_refused_before_anything_is_asked() {
     let rt = Sandbox::current_runtime().await.unwrap();
     let e = rt.start("x").network(|n| n.block_cidr("10.0.0.0/8")).create().await.unwrap_err();
     assert!(matches!(e, Error::Invalid(_)) && e.to_string().contains("deny_all, allow and allow_cidr only"), "{e}");
+    let e = rt
+        .start("x")
+        .network(|n| n.on_http_response(microsandbox::HttpResponseAction::Forward))
+        .create()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     for b in [
         rt.start("x").cpus(0),
         rt.start("x").secret_env("K", "", "a.test"),
