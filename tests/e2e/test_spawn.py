@@ -349,3 +349,66 @@ def test_the_rust_sdks_runtime_from_inside(msb, small_parent, rust_peers):
     assert lines[5:] == ["logs true", "removed 0"], lines
     assert peer in peer_events(msb, parent)
     assert peer not in msb.out("ps", "-a", "-q").split()
+
+
+@pytest.fixture(scope="module")
+def node_files():
+    """This host's node and the C libraries it needs (ldd), to copy into
+    a guest of the built-in image, which has neither: the suite has no
+    image with node, and none may be downloaded."""
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("no Node.js on this host")
+    node = os.path.realpath(node)
+    files = [node]
+    for line in subprocess.run(["ldd", node], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        words = line.split()
+        if "=>" in words and words[words.index("=>") + 1].startswith("/"):
+            files.append(words[words.index("=>") + 1])
+        elif words and words[0].startswith("/"):
+            files.append(words[0])  # the loader
+    return files
+
+
+def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
+                                                 node_files):
+    """sdk/typescript/examples/peers.js with the package's lib/ alone (no
+    addon, no libmsb): the same steps as the Go program."""
+    parent, peer = small_parent, unique("tspeer")
+    inside(msb, parent, "mkdir", "-p", "/tmp/node", "/tmp/msb/lib",
+           "/tmp/msb/examples")
+    loader = None
+    for f in node_files:
+        base = os.path.basename(f)
+        msb("cp", os.path.realpath(f), f"{parent}:/tmp/node/{base}", check=0)
+        if base.startswith("ld-linux"):
+            loader = f"/tmp/node/{base}"
+    ts = os.path.join(ROOT, "sdk", "typescript")
+    for f in sorted(os.listdir(os.path.join(ts, "lib"))):
+        if f.endswith(".js"):
+            msb("cp", os.path.join(ts, "lib", f), f"{parent}:/tmp/msb/lib/{f}",
+                check=0)
+    msb("cp", os.path.join(ts, "examples", "peers.js"),
+        f"{parent}:/tmp/msb/examples/peers.js", check=0)
+    node = "/tmp/node/" + os.path.basename(node_files[0])
+    rc, out, err = inside(msb, parent, loader, "--library-path", "/tmp/node",
+                          node, "/tmp/msb/examples/peers.js", peer,
+                          timeout=300)
+    steps = {}
+    for line in out.splitlines():
+        step = json.loads(line)
+        steps[step["step"]] = step
+    assert rc == 0, (out, err)
+    assert steps["start"]["name"] == peer
+    assert steps["exec"] == {"step": "exec", "code": 3,
+                             "stdout": f"hello from {peer}\n",
+                             "stderr": "to-stderr\n"}, steps["exec"]
+    assert steps["big"] == {"step": "big", "bytes": 3000000, "code": 0}
+    assert steps["list"]["peers"] == [{"name": peer, "status": "running"}]
+    assert "already has 1 live peers" in steps["refused"]["message"]
+    assert steps["logs"]["booting"] is True
+    assert steps["removed"]["peers"] == []
+    assert peer in peer_events(msb, parent)
+    left = msb.out("ps", "-a", "-q").split()
+    assert peer not in left and f"{peer}-2" not in left, left
