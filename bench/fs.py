@@ -25,6 +25,11 @@ and served from DIR) measures with the guest's clock:
               per file the guest caches, so this stays under the open file
               limit a container may impose)
 
+With --alone, the same raw VM is also booted against the supervisor's
+volume server on its own (bench/fsserve.c: the same src/fs code, one
+thread, no sandbox around it) for each mode: the server against
+virtiofsd on the very same VM, and the sandbox against both.
+
 A second table gives the server's own CPU use during each run (from
 /proc/PID/stat): a server far from 100 % is not what limits that row.
 The host's page cache is left alone (it serves all alike). virtiofsd runs
@@ -33,7 +38,7 @@ namespace sandbox needs privileges a container may not have); its
 cache=never is spelled none.
 
 Usage: bench/fs.py [BUILD_DIR] [--mib N] [--reads N] [--files N]
-                   [--modes default,auto,always,never]
+                   [--modes default,auto,always,never] [--alone]
 """
 
 import argparse
@@ -58,6 +63,8 @@ ap.add_argument("--modes", default="default,auto,always,never",
                 help="msb cache modes, each beside virtiofsd's same one "
                      "(default: ours with no mode, beside cache=auto)")
 ap.add_argument("--virtiofsd", default="/usr/lib/qemu/virtiofsd")
+ap.add_argument("--alone", action="store_true",
+                help="also our server alone (bench/fsserve.c) in the raw VM")
 ap.add_argument("--dir", default="/var/tmp",
                 help="where the shared host directory is made")
 args, _ = ap.parse_known_args()
@@ -76,9 +83,9 @@ def msb(*a, check=True):
     return p.stdout
 
 
-def virtiofsd_vm(argv, upper, work, fs_sock):
+def virtiofsd_vm(argv, upper, work, fs_sock, name="virtiofsd"):
     """Our sandbox's VM without msb, its volume's device connected to
-    virtiofsd's socket @fs_sock."""
+    virtiofsd's (or fsserve's) socket @fs_sock."""
     init = b"".join((tlv(9, b"vfsd"), tlv(10, b"upper"), tlv(11, b"layer0"),
                      tlv(19, b"\x00msbvol0\x00/data")))
 
@@ -88,7 +95,17 @@ def virtiofsd_vm(argv, upper, work, fs_sock):
         if x.startswith("socket,id=fs0,fd="):
             return f"socket,id=fs0,path={fs_sock}"
         return x
-    return RawVM(argv, upper, work, init, "virtiofsd", swap)
+    return RawVM(argv, upper, work, init, name, swap)
+
+
+def build_fsserve(out):
+    src = [os.path.join(ROOT, "src", "fs", f + ".c") for f in
+           ("vhost_user", "virtqueue", "fuse", "passthrough", "plugin",
+            "proxy")]
+    subprocess.run(["cc", "-O2", "-I" + os.path.join(ROOT, "include"),
+                    "-I" + os.path.join(ROOT, "src", "fs"), "-o", out,
+                    os.path.join(ROOT, "bench", "fsserve.c"), *src, "-ldl"],
+                   check=True)
 
 
 def cpu_s(pid):
@@ -139,6 +156,10 @@ def main():
                     os.path.join(shared, "fsbench"),
                     os.path.join(ROOT, "bench", "fsbench.c")], check=True)
     ours, ours_busy, theirs, theirs_busy = {}, {}, {}, {}
+    alone, alone_busy = {}, {}
+    fsserve = os.path.join(work, "fsserve")
+    if args.alone:
+        build_fsserve(fsserve)
     vfsd_mode = {"default": "auto", "auto": "auto", "always": "always",
                  "never": "none"}
     try:
@@ -159,6 +180,21 @@ def main():
             msb("stop", name)
             if name != keep:
                 msb("rm", "-f", name)
+            if args.alone:
+                sock = os.path.join(work, f"alone-{m}.sock")
+                srv = subprocess.Popen([fsserve, sock, shared, m])
+                for _ in range(200):
+                    if os.path.exists(sock):
+                        break
+                    time.sleep(0.05)
+                awork = tempfile.mkdtemp(prefix="msb-bench-alone-")
+                vm = virtiofsd_vm(argv, upper, awork, sock, "fsserve")
+                alone[m], alone_busy[m] = measure(
+                    lambda c: vm.run(c).decode(), srv.pid)
+                vm.close()
+                srv.kill()
+                srv.wait()
+                shutil.rmtree(awork, ignore_errors=True)
             vm_ = vfsd_mode[m]
             if vm_ in theirs:
                 continue
@@ -193,6 +229,8 @@ def main():
           "beside auto); ratio = msb / virtiofsd")
     hdr = "".join(f"{'msb ' + m:>14}{'vfsd ' + vfsd_mode[m]:>12}{'ratio':>7}"
                   for m in modes)
+    if args.alone:
+        hdr += "".join(f"{'alone ' + m:>14}{'ratio':>7}" for m in modes)
     print(f"{'':22}{hdr}")
     for k, label in (("write", "seq write MiB/s"), ("read", "seq read MiB/s"),
                      ("rand", "rand 4 KiB reads/s"),
@@ -201,6 +239,10 @@ def main():
         row = "".join(f"{ours[m][k]:14.1f}{theirs[vfsd_mode[m]][k]:12.1f}"
                       f"{ours[m][k] / theirs[vfsd_mode[m]][k]:7.2f}"
                       for m in modes)
+        if args.alone:
+            row += "".join(f"{alone[m][k]:14.1f}"
+                           f"{alone[m][k] / theirs[vfsd_mode[m]][k]:7.2f}"
+                           for m in modes)
         print(f"{label:22}{row}")
     print("\nthe server's CPU use, % of each run's wall time (supervisor: the "
           "whole process; virtiofsd: all its threads)")
@@ -211,6 +253,8 @@ def main():
         row = "".join(f"{ours_busy[m][k]:14.1f}"
                       f"{theirs_busy[vfsd_mode[m]][k]:12.1f}{'':>7}"
                       for m in modes)
+        if args.alone:
+            row += "".join(f"{alone_busy[m][k]:14.1f}{'':>7}" for m in modes)
         print(f"{label:22}{row}")
 
 

@@ -7,6 +7,7 @@ SHUTDOWN; docs/agent-protocol.md). The peer the benchmarks measure msb
 against."""
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -111,12 +112,28 @@ def fresh_upper(workdir):
     return upper
 
 
-def vm_argv(argv, upper_src, upper, workdir, agent_fd, swap=None):
-    """msb's QEMU argv with our own upper disk, agent socket and console;
-    @swap(x) may replace any other entry (a device's backend)."""
+def guest_ram(argv):
+    """The guest's RAM as msb gives it to QEMU: a memfd of -m's size (an
+    inheritable descriptor; close it once QEMU has started). msb's argv
+    names its own descriptor (/proc/self/fd/N), which in a QEMU started
+    here would be whatever QEMU itself opened first at that number (the
+    console's log file: the guest's RAM then lived in a file on disk)."""
+    fd = os.memfd_create("raw-guest-ram", 0)
+    os.ftruncate(fd, int(argv[argv.index("-m") + 1]) << 20)
+    return fd
+
+
+def vm_argv(argv, upper_src, upper, workdir, agent_fd, swap=None,
+            ram_fd=None):
+    """msb's QEMU argv with our own upper disk, agent socket, console and
+    RAM (@ram_fd, guest_ram()); @swap(x) may replace any other entry (a
+    device's backend)."""
     av = []
     for x in argv:
         x = x.replace(upper_src, upper)
+        if ram_fd is not None and x.startswith("memory-backend-file,"):
+            x = re.sub(r"mem-path=/proc/self/fd/\d+",
+                       f"mem-path=/proc/self/fd/{ram_fd}", x)
         if x.startswith("socket,id=agent,fd="):
             x = f"socket,id=agent,fd={agent_fd}"
         elif x.startswith(("file,id=con,path=", "socket,id=con,fd=")):
@@ -135,12 +152,14 @@ class RawVM:
         upper = fresh_upper(workdir)
         self.name = name
         self.sock, b = socket.socketpair()
-        av = vm_argv(argv, upper_src, upper, workdir, b.fileno(), swap)
-        self.q = subprocess.Popen(av, pass_fds=[b.fileno()],
+        ram = guest_ram(argv)
+        av = vm_argv(argv, upper_src, upper, workdir, b.fileno(), swap, ram)
+        self.q = subprocess.Popen(av, pass_fds=[b.fileno(), ram],
                                   stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL,
                                   stderr=open(f"{workdir}/qemu.log", "w"))
         b.close()
+        os.close(ram)
         self.buf = bytearray()
         self.next_id = 1
         while True:
@@ -196,10 +215,12 @@ def raw_boot(argv, upper_src, workdir):
     a, b = socket.socketpair()
     t0 = time.monotonic()
     upper = fresh_upper(workdir)
-    av = vm_argv(argv, upper_src, upper, workdir, b.fileno())
-    q = subprocess.Popen(av, pass_fds=[b.fileno()], stdin=subprocess.DEVNULL,
+    ram = guest_ram(argv)
+    av = vm_argv(argv, upper_src, upper, workdir, b.fileno(), ram_fd=ram)
+    q = subprocess.Popen(av, pass_fds=[b.fileno(), ram], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     b.close()
+    os.close(ram)
     buf = bytearray()
     t_ready = None
     t_init = None

@@ -142,7 +142,12 @@ typedef int (*msb_fs_fill_fn)(void *fill_ctx, const struct msb_fs_dirent *d);
  * @abi:   MSB_FS_ABI
  * @size:  sizeof(struct msb_fs_ops) as the backend was compiled
  * @name:  for messages ("passthrough", "memory", a plugin's name)
- * @flags: MSB_FS_THREAD_SAFE if calls may come from several threads
+ * @flags: MSB_FS_THREAD_SAFE if calls may come from several threads;
+ *         MSB_FS_FLUSH_LOCKS_ONLY if @flush does nothing but release the
+ *         closing owner's POSIX locks: while the guest's kernel keeps its
+ *         locks itself (the session does not pass them to the backend),
+ *         there is nothing to do then, and FLUSH is answered ENOSYS, after
+ *         which the guest sends none (a round trip fewer at each close(2))
  *
  * @destroy:  the volume goes away: free @b. Every handle and node is
  *            implicitly released (no release/forget calls follow).
@@ -190,7 +195,9 @@ typedef int (*msb_fs_fill_fn)(void *fill_ctx, const struct msb_fs_dirent *d);
  * @listxattr: the NUL-separated names into @buf, same size rules.
  * @removexattr: remove @name (-ENODATA if absent).
  * @flush:    close(2) was called on a descriptor of @fh (may happen many
- *            times per open). @lock_owner as for release.
+ *            times per open). @lock_owner as for release. A backend
+ *            without @flush gets none: the guest is answered ENOSYS
+ *            and stops sending them.
  * @opendir:  open directory @ino for reading. Fill @f.
  * @readdir:  call @fill for entries from offset @off (0: the start; other
  *            values: a @off a previous fill gave) until it returns 1 or
@@ -225,6 +232,7 @@ struct msb_fs_ops {
 	const char *name;
 	uint32_t flags;
 #define MSB_FS_THREAD_SAFE (1u << 0)
+#define MSB_FS_FLUSH_LOCKS_ONLY (1u << 1)
 
 	void (*destroy)(void *b);
 	int (*lookup)(void *b, const struct msb_fs_ctx *c, uint64_t parent,

@@ -44,6 +44,7 @@ struct msb_fuse {
 	void *b;
 	struct msb_fuse_opts o;
 	int inited;
+	int locks;             /* FUSE_POSIX_LOCKS negotiated */
 	uint32_t minor;        /* the guest's protocol minor */
 	uint8_t args[sizeof(struct fuse_in_header) + MSB_FUSE_MAX_ARGS + 1]
 		__attribute__((aligned(8)));
@@ -420,6 +421,7 @@ static int do_init(struct req *r)
 	o.time_gran = 1;
 	o.max_pages = MSB_FUSE_MAX_WRITE / 4096;
 	r->f->minor = in.minor;
+	r->f->locks = !!(o.flags & FUSE_POSIX_LOCKS);
 	r->f->inited = 1;
 	return put(r, &o, sizeof(o));
 }
@@ -797,8 +799,11 @@ static int do_flush(struct req *r)
 
 	if (rc)
 		return rc;
-	if (!OP(flush))
-		return 0;
+	/* Nothing to do at a close (include/msb_fs.h): ENOSYS, and the
+	 * guest's kernel sends no more FLUSH on this mount. */
+	if (!OP(flush) ||
+	    (!r->f->locks && (r->f->ops.flags & MSB_FS_FLUSH_LOCKS_ONLY)))
+		return -ENOSYS;
 	return OP(flush)(r->f->b, &r->c, r->h.nodeid, in.fh, in.lock_owner);
 }
 

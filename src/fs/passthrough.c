@@ -1279,6 +1279,9 @@ static const struct msb_fs_ops passthrough_ops = {
 	.abi = MSB_FS_ABI,
 	.size = sizeof(struct msb_fs_ops),
 	.name = "passthrough",
+	/* pt_flush() only drops OFD locks, which only the guest's locks
+	 * passed here (FUSE_POSIX_LOCKS) take. */
+	.flags = MSB_FS_FLUSH_LOCKS_ONLY,
 	.destroy = pt_destroy,
 	.lookup = pt_lookup,
 	.forget = pt_forget,
