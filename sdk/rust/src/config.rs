@@ -221,6 +221,7 @@ impl<M> SandboxBuilder<M> {
                     direct_io: v.direct_io,
                     cache: v.cache,
                     cache_timeout: v.cache_timeout,
+                    hooked: v.hooked,
                 }),
                 None => self.cfg.refused.push(Error::invalid(
                     format!("volume {path}"),
@@ -647,6 +648,7 @@ pub trait Plugin: Send + Sync + 'static {
 pub struct VolumeBuilder {
     path: String,
     backend: Option<Backend>,
+    hooked: Option<std::sync::Arc<dyn DynFileSystem>>,
     readonly: bool,
     direct_io: bool,
     cache: Option<VolumeCache>,
@@ -685,28 +687,60 @@ const CACHE_TIMEOUT_MAX: Duration = Duration::from_secs(86400);
 
 impl VolumeBuilder {
     /// The filesystem served at this path: a [`PassthroughFs`],
-    /// [`MemFs`], [`OverlayFs`], [`PluginFs`] or [`NamedVolume`]. A filesystem written in
-    /// Rust (a [`DynFileSystem`] of your own, like the seeds' `AuditFs`)
-    /// is refused with [`Error::NotSupported`]: volumes are served by the
-    /// sandbox's supervisor, a process of its own; write it in C against
-    /// `msb_fs.h` and use [`PluginFs`].
+    /// [`MemFs`], [`OverlayFs`], [`PluginFs`] or [`NamedVolume`], or a
+    /// [`DynFileSystem`] of your own wrapping one of them (the seeds'
+    /// `AuditFs`): its [`DynFileSystem::inner`] is served natively by the
+    /// sandbox's supervisor, and only the calls it names in
+    /// [`DynFileSystem::overridden`] are asked of it, in this program,
+    /// before the native backend runs them (docs/plugins.md, the `fs`
+    /// hook). One that wraps nothing is refused with
+    /// [`Error::NotSupported`] (a filesystem that serves data of its own
+    /// is a C plugin against `msb_fs.h`: [`PluginFs`]).
     pub fn backend<B: DynFileSystem>(mut self, fs: B) -> Result<VolumeBuilder> {
-        match fs.builtin() {
-            Some(b) => {
-                self.backend = Some(b);
-                Ok(self)
-            }
-            None => Err(Error::not_supported(
+        if let Some(b) = fs.builtin() {
+            self.backend = Some(b);
+            return Ok(self);
+        }
+        let Some(inner) = fs.inner().and_then(|i| i.builtin()) else {
+            return Err(Error::not_supported(
                 format!("volume {}", self.path),
                 format!(
-                    "the volume at {} has a filesystem written in Rust ({}), which is not \
-                     supported yet: volumes are served by the sandbox's supervisor; use \
-                     PassthroughFs, MemFs, OverlayFs, or a C plugin (msb_fs.h) with PluginFs",
+                    "the volume at {} has a filesystem written in Rust ({}) that wraps no \
+                     native one: give it an inner() (a PassthroughFs, MemFs, OverlayFs, \
+                     NamedVolume or PluginFs, served natively) and name the calls it \
+                     overrides in overridden(); data of its own is a C plugin (msb_fs.h) \
+                     with PluginFs",
                     self.path,
                     std::any::type_name::<B>()
                 ),
-            )),
+            ));
+        };
+        let ops = fs.overridden();
+        if ops.is_empty() {
+            return Err(Error::invalid(
+                format!("volume {}", self.path),
+                format!(
+                    "the volume at {}: {} overrides no call (overridden() is empty): use its \
+                     inner filesystem itself",
+                    self.path,
+                    std::any::type_name::<B>()
+                ),
+            ));
         }
+        if let Some(op) = ops.iter().find(|o| !FS_HOOK_OPS.contains(o)) {
+            return Err(Error::invalid(
+                format!("volume {}", self.path),
+                format!(
+                    "the volume at {}: overridden() names '{op}', which is not a call a \
+                     filesystem in Rust may override ({})",
+                    self.path,
+                    FS_HOOK_OPS.join(", ")
+                ),
+            ));
+        }
+        self.backend = Some(inner);
+        self.hooked = Some(std::sync::Arc::new(fs));
+        Ok(self)
     }
 
     /// Mounts it read-only, enforced by the host.
@@ -744,7 +778,14 @@ pub(crate) struct VolumeSpec {
     pub(crate) direct_io: bool,
     pub(crate) cache: Option<VolumeCache>,
     pub(crate) cache_timeout: Option<Duration>,
+    /// its filesystem written in Rust, asked the calls it overrides
+    pub(crate) hooked: Option<std::sync::Arc<dyn DynFileSystem>>,
 }
+
+/// The calls a [`DynFileSystem`] of your own may override, by the hook
+/// protocol's names (docs/plugins.md).
+pub(crate) const FS_HOOK_OPS: &[&str] =
+    &["lookup", "open", "create", "read", "write", "mkdir", "unlink", "rmdir", "rename"];
 
 /// A built-in backend, as libmsb serves it.
 #[doc(hidden)]
@@ -769,51 +810,85 @@ pub struct Context {
 }
 
 /// A filesystem a volume is served from: the built-in backends
-/// ([`PassthroughFs`], [`MemFs`], [`OverlayFs`], [`PluginFs`]) are; one of
-/// your own (overriding some of these calls, as the seeds' `AuditFs`) is
-/// not yet, and is refused when the volume is given (see
-/// [`VolumeBuilder::backend`]). Every call defaults to
-/// [`Error::NotSupported`].
+/// ([`PassthroughFs`], [`MemFs`], [`OverlayFs`], [`PluginFs`],
+/// [`NamedVolume`]), served natively by the sandbox's supervisor, or one
+/// of your own that wraps one of them (its [`inner`](Self::inner)) and
+/// overrides some calls, named in [`overridden`](Self::overridden), as
+/// the seeds' `AuditFs` does. Those calls are asked of it in this program
+/// before the native backend runs them (the hook protocol's `fs` hook,
+/// docs/plugins.md); every other call, reads and writes too unless
+/// named, never leaves the supervisor. A call returns `Ok` to let the
+/// native backend run it (`self.inner.open(..)` does: the built-ins' calls
+/// are that; the value is not used) or an error to refuse it: the guest
+/// gets the errno of an [`Error::HostIo`] (`io::Error::from_raw_os_error`,
+/// or its kind's), EACCES for any other. A call runs on a thread of the
+/// SDK's hook server; one that panics, or misses the deadline (1 s), is
+/// refused.
 pub trait DynFileSystem: Send + Sync + 'static {
-    /// Opens inode @ino; returns a file handle.
+    /// Opens inode @ino with open(2) @flags; returns a file handle.
     fn open(&self, ctx: Context, ino: u64, flags: u32) -> Result<u64> {
         let _ = (ctx, ino, flags);
-        Err(not_served("open"))
+        Ok(0)
     }
     /// Looks @name up in directory @parent; returns its inode.
     fn lookup(&self, ctx: Context, parent: u64, name: &str) -> Result<u64> {
         let _ = (ctx, parent, name);
-        Err(not_served("lookup"))
+        Ok(0)
     }
-    /// Reads up to @size bytes at @offset of an open file.
+    /// Creates and opens file @name in @parent with open(2) @flags.
+    fn create(&self, ctx: Context, parent: u64, name: &str, flags: u32) -> Result<u64> {
+        let _ = (ctx, parent, name, flags);
+        Ok(0)
+    }
+    /// Reads up to @size bytes at @offset of an open file. (As a hook:
+    /// the node only; @fh, @offset and @size are 0, the data stays native.)
     fn read(&self, ctx: Context, ino: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let _ = (ctx, ino, fh, offset, size);
-        Err(not_served("read"))
+        Ok(Vec::new())
     }
     /// Writes @data at @offset of an open file; returns the bytes taken.
+    /// (As a hook: the node only; @fh and @offset are 0, @data empty.)
     fn write(&self, ctx: Context, ino: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
         let _ = (ctx, ino, fh, offset, data);
-        Err(not_served("write"))
+        Ok(0)
     }
-    /// Makes directory @name in @parent; returns its inode.
+    /// Makes directory @name in @parent; returns its inode. (As a hook:
+    /// @mode is 0, not sent.)
     fn mkdir(&self, ctx: Context, parent: u64, name: &str, mode: u32) -> Result<u64> {
         let _ = (ctx, parent, name, mode);
-        Err(not_served("mkdir"))
+        Ok(0)
     }
     /// Removes file @name from @parent.
     fn unlink(&self, ctx: Context, parent: u64, name: &str) -> Result<()> {
         let _ = (ctx, parent, name);
-        Err(not_served("unlink"))
+        Ok(())
+    }
+    /// Removes directory @name from @parent.
+    fn rmdir(&self, ctx: Context, parent: u64, name: &str) -> Result<()> {
+        let _ = (ctx, parent, name);
+        Ok(())
+    }
+    /// Renames @name in @parent to @newname in @newparent.
+    fn rename(&self, ctx: Context, parent: u64, name: &str, newparent: u64, newname: &str) -> Result<()> {
+        let _ = (ctx, parent, name, newparent, newname);
+        Ok(())
+    }
+    /// The native filesystem this one wraps (`Some(&self.inner)`): the
+    /// volume is served from it.
+    fn inner(&self) -> Option<&dyn DynFileSystem> {
+        None
+    }
+    /// The calls this filesystem overrides, by name ("open", "lookup",
+    /// "create", "read", "write", "mkdir", "unlink", "rmdir", "rename"):
+    /// only those are asked of it (Rust cannot tell an override itself).
+    fn overridden(&self) -> &[&'static str] {
+        &[]
     }
     /// The built-in backend this is, when it is one.
     #[doc(hidden)]
     fn builtin(&self) -> Option<Backend> {
         None
     }
-}
-
-fn not_served(call: &str) -> Error {
-    Error::not_supported(call, "filesystem calls in Rust are not served: the sandbox's supervisor serves the volume")
 }
 
 /// A host directory passed through (`msb run --volume`): the guest cannot
@@ -1092,6 +1167,7 @@ impl SandboxConfig {
             connect: self.net.connect_hook.clone(),
             http: self.net.http_hook.clone(),
             http_response: self.net.http_response_hook.clone(),
+            fs: self.volumes.iter().filter_map(|v| v.hooked.clone().map(|h| (v.path.clone(), h))).collect(),
             exec: self.exec_hook.clone(),
             exit: self.exit_hook.clone(),
             lifecycle: self.lifecycle_hook.clone(),

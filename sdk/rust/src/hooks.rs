@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Hooks written in Rust, served from this program (docs/plugins.md): a
 //! sandbox's `on_dns`, `on_connect`, `on_http`, `on_http_response` and
-//! `on_exec` closures
+//! `on_exec` closures, and the overridden calls of its filesystems written
+//! in Rust ([`crate::DynFileSystem`]),
 //! become one plugin that a [`HookServer`] (a unix socket of this
 //! process, `msb_plugins_add_socket`) answers for the sandbox's
 //! supervisor, one thread per connection. Each message both ways is a
@@ -21,7 +22,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::config::{
-    ConnectHook, ConnectRequest, DnsAction, DnsHook, DnsQuery, ExecAction, ExecCall, ExecExit, ExecHook, ExitHook,
+    ConnectHook, ConnectRequest, Context, DnsAction, DnsHook, DnsQuery, DynFileSystem, ExecAction, ExecCall,
+    ExecExit, ExecHook, ExitHook,
     HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook, NetworkBuilder,
 };
 use crate::error::{Error, Result};
@@ -93,6 +95,8 @@ pub(crate) struct Hooks {
     pub(crate) exec: Option<Arc<ExecHook>>,
     pub(crate) exit: Option<Arc<ExitHook>>,
     pub(crate) lifecycle: Option<Arc<LifecycleHook>>,
+    /// volumes (by guest path) whose filesystem is written in Rust
+    pub(crate) fs: Vec<(String, Arc<dyn DynFileSystem>)>,
 }
 
 impl Hooks {
@@ -104,6 +108,60 @@ impl Hooks {
             && self.exec.is_none()
             && self.exit.is_none()
             && self.lifecycle.is_none()
+            && self.fs.is_empty()
+    }
+
+    /// The filesystem calls some volume's filesystem overrides.
+    fn fs_ops(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        for (_, b) in &self.fs {
+            for op in b.overridden() {
+                if !v.contains(op) {
+                    v.push(op);
+                }
+            }
+        }
+        v
+    }
+
+    /// Its hello: the hooks it wants (and the filesystem calls).
+    fn hello(&self) -> Value {
+        let mut h = json!({"type": "hello", "name": "rust-sdk", "hooks": self.names()});
+        if !self.fs.is_empty() {
+            h["fs_ops"] = json!(self.fs_ops());
+        }
+        h
+    }
+
+    /// A filesystem call @m, asked of its volume's filesystem if it
+    /// overrides it: allow, or deny with the errno of its error.
+    fn fs_call(&self, m: &Map<String, Value>) -> Value {
+        let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let n = |k: &str| m.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let volume = s("volume");
+        let op = s("op");
+        let Some((_, b)) = self.fs.iter().find(|(p, _)| *p == volume) else { return json!({"verdict": "allow"}) };
+        if !b.overridden().contains(&op.as_str()) {
+            return json!({"verdict": "allow"});
+        }
+        let ctx = Context { pid: n("pid") as u32, uid: n("uid") as u32, gid: 0 };
+        let (ino, name, flags) = (n("ino"), s("name"), n("flags") as u32);
+        let r = match op.as_str() {
+            "open" => b.open(ctx, ino, flags).map(drop),
+            "lookup" => b.lookup(ctx, ino, &name).map(drop),
+            "create" => b.create(ctx, ino, &name, flags).map(drop),
+            "read" => b.read(ctx, ino, 0, 0, 0).map(drop),
+            "write" => b.write(ctx, ino, 0, 0, &[]).map(drop),
+            "mkdir" => b.mkdir(ctx, ino, &name, 0).map(drop),
+            "unlink" => b.unlink(ctx, ino, &name),
+            "rmdir" => b.rmdir(ctx, ino, &name),
+            "rename" => b.rename(ctx, ino, &name, n("newparent"), &s("newname")),
+            _ => Ok(()),
+        };
+        match r {
+            Ok(()) => json!({"verdict": "allow"}),
+            Err(e) => json!({"verdict": "deny", "reason": e.to_string(), "errno": errno_of(&e)}),
+        }
     }
 
     fn names(&self) -> Vec<&'static str> {
@@ -128,6 +186,9 @@ impl Hooks {
         }
         if self.lifecycle.is_some() {
             v.push("lifecycle");
+        }
+        if !self.fs.is_empty() {
+            v.push("fs");
         }
         v
     }
@@ -239,6 +300,7 @@ impl Hooks {
                     HttpResponseAction::Forward(_) => json!({"verdict": "allow"}),
                 }
             }
+            "fs" => self.fs_call(m),
             "exec_before" => {
                 let Some(f) = &self.exec else { return json!({"verdict": "allow"}) };
                 let call = ExecCall {
@@ -266,6 +328,20 @@ impl Hooks {
             // allowing is what not hooking it means.
             _ => json!({"verdict": "allow"}),
         }
+    }
+}
+
+/// The errno a refused filesystem call gives the guest: an I/O error's
+/// own (or its kind's), EACCES for anything else.
+fn errno_of(e: &Error) -> i32 {
+    match e {
+        Error::HostIo(io) => io.raw_os_error().filter(|n| (1..4096).contains(n)).unwrap_or(match io.kind() {
+            io::ErrorKind::NotFound => libc::ENOENT,
+            io::ErrorKind::AlreadyExists => libc::EEXIST,
+            io::ErrorKind::Unsupported => libc::EOPNOTSUPP,
+            _ => libc::EACCES,
+        }),
+        _ => libc::EACCES,
     }
 }
 
@@ -329,7 +405,7 @@ fn write_msg(s: &mut UnixStream, v: &Value) -> io::Result<()> {
 fn serve(hooks: &Hooks, mut s: UnixStream) -> io::Result<()> {
     while let Some(m) = read_msg(&mut s)? {
         match m.get("type").and_then(Value::as_str) {
-            Some("hello") => write_msg(&mut s, &json!({"type": "hello", "name": "rust-sdk", "hooks": hooks.names()}))?,
+            Some("hello") => write_msg(&mut s, &hooks.hello())?,
             Some("call") => {
                 let id = m.get("id").cloned().unwrap_or(Value::Null);
                 // A hook that panics refuses its call, as one that fails

@@ -4,7 +4,9 @@
 //! plugin process (tests/e2e/plugins/monitor.js), on one sandbox of the
 //! built-in image: execs denied and rewritten, DNS denied and seen, HTTP
 //! blocked by a DLP rule or its body rewritten, answers redacted, tagged
-//! or blocked before the guest reads them, connections refused.
+//! or blocked before the guest reads them, connections refused, and a
+//! filesystem in Rust over a host directory that watches opens and
+//! refuses a create while every other call stays native.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -12,8 +14,36 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use microsandbox::{
-    AuditLog, DnsAction, Error, ExecAction, HttpAction, HttpRequest, HttpResponse, HttpResponseAction, Sandbox,
+    AuditLog, Context, DnsAction, DynFileSystem, Error, ExecAction, HttpAction, HttpRequest, HttpResponse,
+    HttpResponseAction, PassthroughFs, Sandbox,
 };
+
+/// A filesystem in Rust over a host directory: its opens are written
+/// down here, a create of forbidden.txt is refused (EPERM); every other
+/// call is the native passthrough's.
+struct Guard {
+    inner: PassthroughFs,
+    opens: Arc<Mutex<Vec<(u64, u32)>>>,
+}
+
+impl DynFileSystem for Guard {
+    fn inner(&self) -> Option<&dyn DynFileSystem> {
+        Some(&self.inner)
+    }
+    fn overridden(&self) -> &[&'static str] {
+        &["open", "create"]
+    }
+    fn open(&self, ctx: Context, ino: u64, flags: u32) -> microsandbox::Result<u64> {
+        self.opens.lock().unwrap().push((ino, ctx.pid));
+        self.inner.open(ctx, ino, flags)
+    }
+    fn create(&self, ctx: Context, parent: u64, name: &str, flags: u32) -> microsandbox::Result<u64> {
+        if name == "forbidden.txt" {
+            return Err(std::io::Error::from_raw_os_error(libc::EPERM).into());
+        }
+        self.inner.create(ctx, parent, name, flags)
+    }
+}
 
 use crate::common::{contains, init, repo_root, unique};
 
@@ -80,6 +110,11 @@ async fn hooks_in_rust_end_to_end() {
     let (d, e, x, l) = (dns.clone(), execs.clone(), exits.clone(), lifecycle.clone());
     let a = answers.clone();
     let monitor = repo_root().join("tests/e2e/plugins/monitor.js");
+    let vol = dir.join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("hello.txt"), "hello\n").unwrap();
+    let opens: Arc<Mutex<Vec<(u64, u32)>>> = Arc::default();
+    let guard = Guard { inner: PassthroughFs::new(vol.to_string_lossy()), opens: opens.clone() };
     let sb = Sandbox::builder(unique("rs-hooks"))
         .network(move |n| {
             n.allow_host(port)
@@ -127,6 +162,7 @@ async fn hooks_in_rust_end_to_end() {
                 _ => ExecAction::Allow,
             }
         })
+        .volume("/data", move |v| v.backend(guard))
         .on_exec_exit(move |ev| x.lock().unwrap().push((ev.argv, ev.exit_code)))
         .on_lifecycle(move |ev| l.lock().unwrap().push(ev.event))
         .plugin(AuditLog::new(dir.join("audit").to_string_lossy()))
@@ -185,6 +221,15 @@ async fn hooks_in_rust_end_to_end() {
     assert!(!r.stdout_str().contains("leak-me"), "{}", r.stdout_str());
     let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
     contains("sandbox log", &log, "blocked: plugin rust-sdk: DLP: a leak");
+
+    // fs: opens seen here with the guest's pid, a create refused with the
+    // errno given; reads and writes stay native.
+    let r = sb.shell("cat /data/hello.txt; echo x > /data/forbidden.txt; echo rc=$?; echo y > /data/ok.txt").await.unwrap();
+    contains("the volume's file", &r.stdout_str(), "hello\nrc=1");
+    contains("the refused create", &r.stderr_str(), "Operation not permitted");
+    assert!(!vol.join("forbidden.txt").exists());
+    assert_eq!(std::fs::read_to_string(vol.join("ok.txt")).unwrap(), "y\n");
+    assert!(opens.lock().unwrap().iter().any(|(_, pid)| *pid > 0), "{:?}", opens.lock().unwrap());
 
     // connect: the plugin process refuses port 7007, after our hooks.
     let r = sb.shell("echo | nc -w 2 1.1.1.1 7007; echo nc=$?").await.unwrap();
