@@ -45,8 +45,11 @@ TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
 	src/secrets/vault.c src/secrets/guard.c src/secrets/guard_resp.c \
 	src/secrets/scrub.c
 # Plugins (docs/plugins.md): the hook protocol's messages, the keeper of
-# plugin processes and the built-ins run in the supervisor.
-PLUGIN_SRC := $(wildcard src/plugins/*.c)
+# plugin processes and the built-ins run in the supervisor; the library
+# checks the built-ins' options (options.c, with the protocol's names).
+PLUGIN_LIB_SRC := src/plugins/options.c src/plugins/wire.c
+PLUGIN_SRC := $(filter-out $(PLUGIN_LIB_SRC),$(wildcard src/plugins/*.c))
+LIB_SRC += $(PLUGIN_LIB_SRC)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c) src/proto/proto.c
 HDRS := $(wildcard include/*.h src/*/*.h)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "plugreg.h"
 #include "project.h"
 #include "util.h"
@@ -150,6 +151,17 @@ int msb_plugins_add(msb_plugins *p, const char *name, const char *options,
 				     builtins[b].keys[2] ? builtins[b].keys[2] :
 							   "");
 			goto out;
+		}
+		{
+			char why[300];
+
+			/* as the supervisor will read it: a bad value fails
+			 * here, before anything is made */
+			if (builtin_option_check(name, kv, v, why,
+						 sizeof(why)) < 0) {
+				r = msb_fail(err, MSB_E_INVALID, "%s", why);
+				goto out;
+			}
 		}
 		if (!strcmp(kv, "dir") && v[0] != '/') {
 			char cwd[PATH_MAX];

@@ -30,26 +30,6 @@ struct audit {
 	const char *sandbox;
 };
 
-static int parse_ops(const char *s, uint64_t *ops, char *why, size_t wn)
-{
-	char buf[512], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	*ops = 0;
-	for (char *t = strtok_r(buf, "+", &save); t;
-	     t = strtok_r(NULL, "+", &save)) {
-		int k = hook_fs_op_parse(t);
-
-		if (k < 0 || k == MSB_FS_OP_FORGET) {
-			snprintf(why, wn, "audit-log: fs=%s: '%s' is not a "
-				 "filesystem operation (docs/plugins.md)", s, t);
-			return -1;
-		}
-		*ops |= 1ull << k;
-	}
-	return 0;
-}
-
 static int audit_open(json_object *opts, const struct builtin_env *env,
 		      void **st, uint32_t *hooks, uint64_t *fs_ops, char *why,
 		      size_t wn)
@@ -71,7 +51,7 @@ static int audit_open(json_object *opts, const struct builtin_env *env,
 			return -1;
 		}
 	}
-	if (parse_ops(fs, fs_ops, why, wn) < 0)
+	if (audit_fs_ops(fs, fs_ops, why, wn) < 0)
 		return -1;
 	if (msb_mkdir_p(dir, 0700) < 0) {
 		snprintf(why, wn, "audit-log: cannot make %s: %s", dir,

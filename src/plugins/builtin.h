@@ -46,11 +46,27 @@ struct builtin {
 extern const struct builtin builtin_audit_log;
 extern const struct builtin builtin_rate_limiter;
 
+/* The built-ins' options (options.c, in the library too). */
+
 /* ratelimit_bytes() - rate-limiter's bytes=RATE ("65536", "64k", "1.5m",
  * "1g": bytes, KiB, MiB, GiB a second; 1 KiB to 10 GiB) into @bps.
  * Return 0, or -1 (@bps untouched). The network applies it
  * (net_set_byte_rate()); the built-in only checks it. */
 int ratelimit_bytes(const char *s, uint64_t *bps);
+/* ratelimit_bytes_check() - the same, saying why not in @why */
+int ratelimit_bytes_check(const char *s, uint64_t *bps, char *why, size_t wn);
+/* ratelimit_rate() - exec=N or connect=N (@k): events a second, above 0
+ * and at most a million. Return 0, or -1 with @why. */
+int ratelimit_rate(const char *k, const char *s, double *out, char *why,
+		   size_t wn);
+/* audit_fs_ops() - audit-log's fs=OP+OP... into bits of enum msb_fs_op.
+ * Return 0, or -1 with @why. */
+int audit_fs_ops(const char *s, uint64_t *ops, char *why, size_t wn);
+/* builtin_option_check() - built-in @name's option @key=@value as its
+ * open() will read it (keys it does not know are the caller's to refuse).
+ * Return 0, or -1 with @why. */
+int builtin_option_check(const char *name, const char *key,
+			 const char *value, char *why, size_t wn);
 
 /* builtin_find() - the built-in called @name, or NULL. */
 const struct builtin *builtin_find(const char *name);

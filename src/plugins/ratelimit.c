@@ -35,42 +35,6 @@ struct limiter {
 	struct bucket exec, conn;
 };
 
-static int rate_of(const char *k, json_object *v, double *out, char *why,
-		   size_t wn)
-{
-	const char *s = json_object_get_string(v);
-	char *end;
-	double d = strtod(s, &end);
-
-	if (!*s || *end || d <= 0 || d > 1e6) {
-		snprintf(why, wn, "rate-limiter: %s=%s: give a number of "
-			 "events a second above 0", k, s);
-		return -1;
-	}
-	*out = d;
-	return 0;
-}
-
-int ratelimit_bytes(const char *s, uint64_t *bps)
-{
-	char *end;
-	double d = strtod(s, &end), mul = 1;
-
-	if (end == s)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		mul = 1024.0, end++;
-	else if (*end == 'm' || *end == 'M')
-		mul = 1024.0 * 1024, end++;
-	else if (*end == 'g' || *end == 'G')
-		mul = 1024.0 * 1024 * 1024, end++;
-	d *= mul;
-	if (*end || !(d >= 1024) || d > 10.0 * 1024 * 1024 * 1024)
-		return -1;
-	*bps = (uint64_t)d;
-	return 0;
-}
-
 static int limiter_open(json_object *opts, const struct builtin_env *env,
 			void **st, uint32_t *hooks, uint64_t *fs_ops,
 			char *why, size_t wn)
@@ -88,11 +52,8 @@ static int limiter_open(json_object *opts, const struct builtin_env *env,
 		if (!strcmp(k, "bytes")) {
 			uint64_t bps;
 
-			if (ratelimit_bytes(json_object_get_string(v), &bps) <
-			    0) {
-				snprintf(why, wn, "rate-limiter: bytes=%s: give "
-					 "bytes a second, 1k to 10g (64k, 1.5m: "
-					 "KiB, MiB)", json_object_get_string(v));
+			if (ratelimit_bytes_check(json_object_get_string(v),
+						  &bps, why, wn) < 0) {
 				free(l);
 				return -1;
 			}
@@ -110,7 +71,8 @@ static int limiter_open(json_object *opts, const struct builtin_env *env,
 			free(l);
 			return -1;
 		}
-		if (rate_of(k, v, d, why, wn) < 0) {
+		if (ratelimit_rate(k, json_object_get_string(v), d, why,
+				   wn) < 0) {
 			free(l);
 			return -1;
 		}

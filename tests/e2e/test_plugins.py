@@ -352,3 +352,18 @@ def test_a_plugin_that_never_says_hello_fails_the_start(msb):
     p = msb("run", "--rm", "--plugin", "rate-limiter:bytes=5", "--", "true")
     assert p.returncode == 125
     assert b"rate-limiter: bytes=5: give bytes a second" in p.stderr, p
+
+
+@pytest.mark.parametrize("spec,said", [
+    ("rate-limiter:bogus=1", b"plugin rate-limiter has no option 'bogus'"),
+    ("rate-limiter:exec=many", b"rate-limiter: exec=many: give a number"),
+    ("audit-log:fs=open+nope", b"audit-log: fs=open+nope: 'nope' is not a "
+                               b"filesystem operation"),
+])
+def test_bad_builtin_options_fail_before_anything_is_made(msb, spec, said):
+    # checked by msb_plugins_add, as the supervisor will read them: no
+    # sandbox is made, none is booted
+    name = unique("badopt")
+    p = msb("run", "--name", name, "-d", "--plugin", spec)
+    assert p.returncode == 125 and said in p.stderr, p
+    assert name.encode() not in msb("ps", "-a").stdout

@@ -17,6 +17,7 @@
 #include "builtin.h"
 #include "harness.h"
 #include "keeper.h"
+#include "msb.h"
 #include "msb_fs.h"
 #include "util.h"
 #include "wire.h"
@@ -220,6 +221,42 @@ TEST(plugin_frame_is_length_prefixed)
 	}
 	free(f);
 	json_object_put(m);
+}
+
+/* A built-in's options are checked when it is added (msb_plugins_add),
+ * as its supervisor will read them: nothing is made with a bad one. */
+TEST(plugin_builtin_options_checked_when_added)
+{
+	static const struct {
+		const char *name, *opts, *why;
+	} bad[] = {
+		{ "rate-limiter", "bogus=1", "has no option 'bogus'" },
+		{ "rate-limiter", "exec=abc", "rate-limiter: exec=abc: give a "
+					      "number of events a second" },
+		{ "rate-limiter", "connect=0", "connect=0" },
+		{ "rate-limiter", "bytes=5", "rate-limiter: bytes=5: give bytes "
+					     "a second" },
+		{ "audit-log", "fs=open+nope", "audit-log: fs=open+nope: 'nope' "
+					       "is not a filesystem operation" },
+		{ "audit-log", "fs=forget", "'forget' is not" },
+		{ "audit-log", "fs=+", "name filesystem operations" },
+	};
+	msb_plugins *p = msb_plugins_new();
+	msb_error err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&err, 0, sizeof(err));
+		CHECK_EQ_INT(msb_plugins_add(p, bad[i].name, bad[i].opts, &err),
+			     MSB_E_INVALID);
+		CHECK_CONTAINS(err.message, bad[i].why);
+	}
+	CHECK_EQ_INT(msb_plugins_add(p, "rate-limiter",
+				     "exec=20,connect=2.5,bytes=1.5m", &err),
+		     0);
+	CHECK_EQ_INT(msb_plugins_add(p, "audit-log", "dir=/tmp/x,fs=open+rename",
+				     &err),
+		     0);
+	msb_plugins_free(p);
 }
 
 TEST(plugin_rate_limiter_refuses_beyond_its_rate)
