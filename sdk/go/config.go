@@ -14,8 +14,8 @@ import (
 	"unsafe"
 )
 
-// refusal is the first option given that is not served (a Go hook, a
-// plugin, a Go filesystem), as an ErrNotSupported.
+// refusal is the first option given that is not served (a plugin of a
+// type of its own, a Go filesystem), as an ErrNotSupported.
 func (c *sandboxConfig) refusal(op string) error {
 	errs := append(append([]error{}, c.refused...), c.net.refused...)
 	for _, v := range c.volumes {

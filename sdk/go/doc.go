@@ -73,11 +73,11 @@
 //
 // # Not served yet
 //
-// The seeds show forms libmsb does not have yet: network hooks and
-// filesystems written in Go (they would run inside the sandbox's
-// supervisor, not in this program). They compile and fail with
-// ErrNotSupported, naming what to use meanwhile (C plugins: NetPlugin,
-// NewPluginFs).
+// The seeds show a form libmsb does not have yet: filesystems written in
+// Go. They compile and fail with ErrNotSupported, naming what to use
+// meanwhile (a C plugin: NewPluginFs). Network hooks in Go (OnDns,
+// OnConnect, OnHttp, OnHttpResponse) are served from this program over
+// the hook protocol (docs/plugins.md).
 //
 // # Peers
 //

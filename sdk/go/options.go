@@ -51,7 +51,8 @@ type sandboxConfig struct {
 	keep, ephemeral       bool
 	diskOnly              bool
 	sync                  bool
-	refused               []error // forms not served (yet): first one wins
+	refused               []error     // forms not served (yet): first one wins
+	hookSrv               *hookServer // serving net.hooks, from create on
 	plugins               []pluginSpec
 	pluginTimeout         time.Duration
 	pluginRestarts        *uint
@@ -315,6 +316,7 @@ type networkConfig struct {
 	allow, allowCidr, blockCidr []string
 	allowHost                   []string
 	nameserver, plugin          string
+	hooks                       netHooks // written in Go (hooks.go)
 	refused                     []error
 }
 
@@ -418,32 +420,6 @@ func notServed(what string) error {
 	return newError("create", codeNotSupported, "%s", what)
 }
 
-// OnDns would call @hook for every DNS query of the guest. Network hooks
-// run inside the sandbox's supervisor, a process of its own, not in this
-// program, and Go hooks cannot be carried there yet: a sandbox given one
-// is refused with ErrNotSupported. Write the hook in C against
-// msb_net_plugin.h and load it with NetPlugin.
-func OnDns(hook func(q DnsQuery) DnsAction) NetworkOption {
-	return netFunc(func(n *networkConfig) {
-		n.refused = append(n.refused, notServed("network hooks in Go (msb.OnDns) "+
-			"are not supported yet: they would run in the sandbox's supervisor, "+
-			"not in this program; write the hook in C against msb_net_plugin.h "+
-			"and load it with msb.NetPlugin(path)"))
-	})
-}
-
-// OnHttp would call @hook for every HTTP request of the guest; like
-// OnDns it is refused with ErrNotSupported (use NetPlugin with a C
-// on_http hook).
-func OnHttp(hook func(req *HttpRequest) HttpAction) NetworkOption {
-	return netFunc(func(n *networkConfig) {
-		n.refused = append(n.refused, notServed("network hooks in Go (msb.OnHttp) "+
-			"are not supported yet: they would run in the sandbox's supervisor, "+
-			"not in this program; write an on_http hook in C against "+
-			"msb_net_plugin.h and load it with msb.NetPlugin(path)"))
-	})
-}
-
 // ---- plugins ------------------------------------------------------------------
 
 // AuditLog is the audit-log built-in: JSON lines of lifecycle, exec,
@@ -472,8 +448,8 @@ func NewRateLimiter(execPerSec float64) *RateLimiter {
 // Plugin adds a built-in plugin (*AuditLog, *RateLimiter) or an installed
 // one (InstalledPlugin(name), or what InstallPlugin returned) to the
 // sandbox's chain, asked in the order given with PluginProcess ones.
-// Hooks written in Go are not served yet: anything else is refused with
-// ErrNotSupported.
+// Hooks written in Go are OnDns, OnConnect, OnHttp and OnHttpResponse
+// (Network options); anything else is refused with ErrNotSupported.
 func Plugin(p any) Option {
 	return option("Plugin", func(c *sandboxConfig) {
 		switch v := p.(type) {
@@ -510,8 +486,9 @@ func Plugin(p any) Option {
 				"plugins (msb.Plugin(%T)) are not supported: the built-ins are "+
 					"*msb.AuditLog and *msb.RateLimiter, an installed one is "+
 					"msb.InstalledPlugin(name); hooks written in Go are "+
-					"not served yet (use msb.PluginProcess with a command that "+
-					"speaks the hook protocol, docs/plugins.md)", p)))
+					"msb.OnDns, OnConnect, OnHttp and OnHttpResponse, and "+
+					"msb.PluginProcess runs a command that speaks the hook "+
+					"protocol (docs/plugins.md)", p)))
 		}
 	})
 }

@@ -40,7 +40,8 @@ type Sandbox struct {
 	boot   time.Duration
 	closed bool
 
-	lastSync *SyncInfo // the Pull that made this handle or Stop's push, or nil (mu)
+	lastSync *SyncInfo   // the Pull that made this handle or Stop's push, or nil (mu)
+	hooks    *hookServer // its hooks written in Go, served while it is open
 }
 
 // NewSandbox creates the sandbox @name (1-63 of [a-zA-Z0-9_.-], starting
@@ -72,9 +73,24 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	if err := cfg.syncCheck(op); err != nil {
 		return nil, err
 	}
-	return runBoot(ctx, op, name, func(m *cmem, out **C.msb_sandbox, cerr *C.msb_error) C.int {
+	if !cfg.net.hooks.empty() {
+		srv, err := startHookServer(cfg.net.hooks)
+		if err != nil {
+			return nil, fmt.Errorf("msb: %s: its hooks' socket: %w", op, err)
+		}
+		cfg.hookSrv = srv
+	}
+	sb, err := runBoot(ctx, op, name, func(m *cmem, out **C.msb_sandbox, cerr *C.msb_error) C.int {
 		return cfg.enableSync(name, out, cerr, cfg.create(m, name, out, cerr))
 	}, !cfg.keep)
+	if cfg.hookSrv != nil {
+		if err != nil {
+			cfg.hookSrv.close()
+		} else {
+			sb.hooks = cfg.hookSrv
+		}
+	}
+	return sb, err
 }
 
 // create makes and boots the sandbox @name as @cfg says.
@@ -91,7 +107,7 @@ func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr
 	if sp != nil {
 		defer C.msb_spawn_policy_free(sp)
 	}
-	if len(cfg.plugins) == 0 {
+	if len(cfg.plugins) == 0 && cfg.hookSrv == nil {
 		if sp != nil {
 			return C.msb_sandbox_create_full(&c, nil, sp, out, cerr)
 		}
@@ -117,6 +133,12 @@ func (cfg *sandboxConfig) create(m *cmem, name string, out **C.msb_sandbox, cerr
 			r = C.msb_plugins_add(p, m.strAlways(pl.builtin), o, cerr)
 		}
 		if r < 0 {
+			return r
+		}
+	}
+	// this program's hooks, after the built-ins and processes
+	if cfg.hookSrv != nil {
+		if r := C.msb_plugins_add_socket(p, m.strAlways(cfg.hookSrv.path), cerr); r < 0 {
 			return r
 		}
 	}
@@ -361,6 +383,10 @@ func (sb *Sandbox) release() {
 	if sb.h != nil {
 		C.msb_sandbox_close(sb.h)
 		sb.h = nil
+	}
+	if sb.hooks != nil {
+		sb.hooks.close()
+		sb.hooks = nil
 	}
 	sb.closed = true
 }

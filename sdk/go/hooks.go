@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb
+
+// Hooks written in Go, served from this program (docs/plugins.md): a
+// sandbox's OnDns, OnConnect, OnHttp and OnHttpResponse functions become
+// one plugin, "go-sdk", that a hook server (a unix socket of this
+// process, msb_plugins_add_socket) answers for the sandbox's supervisor,
+// a goroutine per connection. Each message both ways is a 4-byte
+// big-endian length, then one JSON object; calls come one at a time on a
+// connection, each with a deadline: a hook that misses it, or panics, has
+// its call refused (fail closed).
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// hookMsgMax is the protocol's bound on a message.
+const hookMsgMax = 16 << 20
+
+// ConnectRequest is a new connection of the guest, as a connect hook
+// sees it.
+type ConnectRequest struct {
+	Proto string // "tcp", "udp", "icmp"
+	IP    string
+	Port  int // 0 for an ICMP echo
+}
+
+// HttpResponse is an answer to the guest, as an OnHttpResponse hook sees
+// it before the guest does (inside intercepted TLS too; a secret's value
+// already back to its placeholder).
+type HttpResponse struct {
+	Status int
+	// Head is the status line and headers, CRLF each, through the empty
+	// line. Forward a changed one and it goes (its framing headers become
+	// the body's).
+	Head    string
+	Header  map[string][]string // by lowercase name
+	Host    string              // the Host of the request it answers
+	Request string              // that request's line ("GET /x HTTP/1.1")
+	Body    []byte              // de-chunked, whole up to 8 MiB
+	// BodyStreamed is a body over 8 MiB: its size (-1 if unknown), not
+	// shown; a changed body for it is refused. 0 otherwise.
+	BodyStreamed int64
+	TLS          bool
+}
+
+// HttpResponseAction is an answer hook's verdict: HttpResponseForward or
+// HttpResponseBlock.
+type HttpResponseAction struct {
+	Block  bool
+	Reason string
+	Resp   *HttpResponse
+}
+
+// HttpResponseForward lets @resp reach the guest (as it is, or with its
+// Head or Body changed).
+func HttpResponseForward(resp *HttpResponse) HttpResponseAction {
+	return HttpResponseAction{Resp: resp}
+}
+
+// HttpResponseBlock refuses the answer: the guest gets 403 with @reason
+// instead, and the connection ends.
+func HttpResponseBlock(reason string) HttpResponseAction {
+	return HttpResponseAction{Block: true, Reason: reason}
+}
+
+type netHooks struct {
+	dns      func(DnsQuery) DnsAction
+	connect  func(ConnectRequest) bool
+	http     func(*HttpRequest) HttpAction
+	response func(*HttpResponse) HttpResponseAction
+}
+
+func (h *netHooks) empty() bool {
+	return h.dns == nil && h.connect == nil && h.http == nil && h.response == nil
+}
+
+// OnDns calls @hook, in this program, for each DNS query the policy let
+// through: DnsAllow, or DnsDeny (NXDOMAIN). It runs on a goroutine of
+// the SDK's hook server (docs/plugins.md); one that panics, or misses
+// the deadline (PluginTimeout, 1 s), has its query refused.
+func OnDns(hook func(q DnsQuery) DnsAction) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.hooks.dns = hook })
+}
+
+// OnConnect calls @hook for each new connection the policy let through:
+// true lets it go on, false refuses it (TCP reset, ICMP unreachable).
+func OnConnect(hook func(c ConnectRequest) bool) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.hooks.connect = hook })
+}
+
+// OnHttp calls @hook for each HTTP request of the guest (HTTPS too, its
+// TLS intercepted): HttpForward sends it on (with a changed Body, that
+// body), HttpBlock answers 403 with the reason.
+func OnHttp(hook func(req *HttpRequest) HttpAction) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.hooks.http = hook })
+}
+
+// OnHttpResponse calls @hook for each HTTP answer to the guest before the
+// guest reads any of it (secrets' values already scrubbed from it):
+// HttpResponseForward lets it go (with a changed Head or Body, those),
+// HttpResponseBlock answers 403 instead.
+func OnHttpResponse(hook func(resp *HttpResponse) HttpResponseAction) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.hooks.response = hook })
+}
+
+// hookServer serves a sandbox's Go hooks on a unix socket of this
+// process until it is closed.
+type hookServer struct {
+	dir, path string
+	hooks     netHooks
+	l         net.Listener
+
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+func startHookServer(h netHooks) (*hookServer, error) {
+	dir, err := os.MkdirTemp("", "msb-hooks-")
+	if err != nil {
+		return nil, err
+	}
+	s := &hookServer{dir: dir, path: filepath.Join(dir, "hooks.sock"), hooks: h}
+	if s.l, err = net.Listen("unix", s.path); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	go s.accept()
+	return s, nil
+}
+
+func (s *hookServer) accept() {
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+		go s.serve(c)
+	}
+}
+
+func (s *hookServer) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	s.l.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	os.RemoveAll(s.dir)
+}
+
+func readHookMsg(r io.Reader) (map[string]any, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(h[:])
+	if n == 0 || n > hookMsgMax {
+		return nil, fmt.Errorf("a message of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func writeHookMsg(w io.Writer, m map[string]any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	out := make([]byte, 4, 4+len(b))
+	binary.BigEndian.PutUint32(out, uint32(len(b)))
+	_, err = w.Write(append(out, b...))
+	return err
+}
+
+func (s *hookServer) names() []string {
+	var v []string
+	if s.hooks.connect != nil {
+		v = append(v, "connect")
+	}
+	if s.hooks.dns != nil {
+		v = append(v, "dns")
+	}
+	if s.hooks.http != nil {
+		v = append(v, "http_request")
+	}
+	if s.hooks.response != nil {
+		v = append(v, "http_response")
+	}
+	return v
+}
+
+// serve answers on @c until the supervisor closes it.
+func (s *hookServer) serve(c net.Conn) {
+	defer c.Close()
+	for {
+		m, err := readHookMsg(c)
+		if err != nil {
+			return
+		}
+		switch m["type"] {
+		case "hello":
+			err = writeHookMsg(c, map[string]any{"type": "hello", "name": "go-sdk",
+				"hooks": s.names()})
+		case "call":
+			r := s.call(m)
+			r["type"] = "reply"
+			r["id"] = m["id"]
+			err = writeHookMsg(c, r)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// call is the reply's fields for call @m; a hook that panics refuses it.
+func (s *hookServer) call(m map[string]any) (r map[string]any) {
+	defer func() {
+		if recover() != nil {
+			r = map[string]any{"verdict": "deny", "reason": "the hook panicked"}
+		}
+	}()
+	return s.answer(m)
+}
+
+func str(m map[string]any, k string) string {
+	v, _ := m[k].(string)
+	return v
+}
+
+func num(m map[string]any, k string) int64 {
+	v, _ := m[k].(float64)
+	return int64(v)
+}
+
+var qtypeNames = map[int64]string{1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR",
+	15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 65: "HTTPS"}
+
+// parseHookHead is a head's first line split at spaces and its headers
+// by lowercase name.
+func parseHookHead(head string) ([]string, map[string][]string) {
+	lines := strings.Split(strings.ReplaceAll(head, "\r\n", "\n"), "\n")
+	hdr := map[string][]string{}
+	for _, l := range lines[1:] {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		hdr[k] = append(hdr[k], strings.TrimSpace(v))
+	}
+	return strings.SplitN(lines[0], " ", 3), hdr
+}
+
+// allow is a fresh reply's fields (the caller adds its own to them).
+func allow() map[string]any { return map[string]any{"verdict": "allow"} }
+
+func (s *hookServer) answer(m map[string]any) map[string]any {
+	b64 := base64.StdEncoding
+	switch m["hook"] {
+	case "dns":
+		if s.hooks.dns == nil {
+			return allow()
+		}
+		t := qtypeNames[num(m, "qtype")]
+		if t == "" {
+			t = strconv.FormatInt(num(m, "qtype"), 10)
+		}
+		if s.hooks.dns(DnsQuery{Name: str(m, "name"), Type: t}) == DnsDeny {
+			return map[string]any{"verdict": "deny", "reason": "OnDns"}
+		}
+	case "connect":
+		if s.hooks.connect != nil && !s.hooks.connect(ConnectRequest{Proto: str(m, "proto"),
+			IP: str(m, "ip"), Port: int(num(m, "port"))}) {
+			return map[string]any{"verdict": "deny", "reason": "OnConnect"}
+		}
+	case "http_request":
+		if s.hooks.http == nil {
+			return allow()
+		}
+		body, _ := b64.DecodeString(str(m, "body_b64"))
+		first, hdr := parseHookHead(str(m, "head"))
+		req := &HttpRequest{Host: str(m, "host"), Header: hdr, Body: body}
+		if len(first) > 1 {
+			req.Method, req.Path = first[0], first[1]
+		}
+		a := s.hooks.http(req)
+		if a.Block {
+			return map[string]any{"verdict": "deny", "reason": a.Reason}
+		}
+		if a.Req != nil && string(a.Req.Body) != string(body) {
+			return map[string]any{"verdict": "modify", "body_b64": b64.EncodeToString(a.Req.Body)}
+		}
+	case "http_response":
+		if s.hooks.response == nil {
+			return allow()
+		}
+		body, _ := b64.DecodeString(str(m, "body_b64"))
+		head := str(m, "head")
+		_, hdr := parseHookHead(head)
+		tls, _ := m["tls"].(bool)
+		resp := &HttpResponse{Status: int(num(m, "status")), Head: head, Header: hdr,
+			Host: str(m, "host"), Request: str(m, "request"), Body: body,
+			BodyStreamed: num(m, "body_streamed"), TLS: tls}
+		a := s.hooks.response(resp)
+		if a.Block {
+			return map[string]any{"verdict": "deny", "reason": a.Reason}
+		}
+		if a.Resp != nil && (string(a.Resp.Body) != string(body) || a.Resp.Head != head) {
+			r := map[string]any{"verdict": "modify"}
+			if string(a.Resp.Body) != string(body) {
+				r["body_b64"] = b64.EncodeToString(a.Resp.Body)
+			}
+			if a.Resp.Head != head {
+				r["head"] = a.Resp.Head
+			}
+			return r
+		}
+	}
+	return allow()
+}

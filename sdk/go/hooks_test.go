@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package msb_test
+
+// Hooks written in Go (docs/plugins.md), called in this process by the
+// sandbox's supervisor over the hook protocol, on one sandbox of the
+// built-in image: DNS denied and seen, connections refused, HTTP blocked
+// by a DLP rule or its body rewritten, answers redacted, tagged or
+// blocked before the guest reads them, a hook that panics refusing its
+// call.
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	msb "github.com/microsandbox/microsandbox/sdk/go"
+)
+
+func TestHooks(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var bodies, dns, answers []string
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		switch r.URL.Path {
+		case "/doc":
+			io.WriteString(w, "top CONFIDENTIAL plan\n")
+		case "/card":
+			io.WriteString(w, "card 4111 1111 1111 1111\n")
+		default:
+			io.WriteString(w, "accepted "+string(b)+"\n")
+		}
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	sb, err := msb.NewSandboxContext(ctx, unique("gohooks"), msb.Network(
+		msb.AllowHostPort(strconv.Itoa(port)),
+		msb.OnDns(func(q msb.DnsQuery) msb.DnsAction {
+			mu.Lock()
+			dns = append(dns, q.Name+" "+q.Type)
+			mu.Unlock()
+			if q.Name == "blocked.test" {
+				return msb.DnsDeny
+			}
+			return msb.DnsAllow
+		}),
+		msb.OnConnect(func(c msb.ConnectRequest) bool {
+			if c.Port == 6666 {
+				panic("a bug in the hook")
+			}
+			return c.Port != 7007
+		}),
+		msb.OnHttp(func(req *msb.HttpRequest) msb.HttpAction {
+			if strings.Contains(string(req.Body), "123-45-6789") {
+				return msb.HttpBlock("DLP: PII")
+			}
+			if strings.Contains(string(req.Body), "secret=") {
+				req.Body = []byte("secret=[redacted]")
+			}
+			return msb.HttpForward(req)
+		}),
+		msb.OnHttpResponse(func(resp *msb.HttpResponse) msb.HttpResponseAction {
+			mu.Lock()
+			answers = append(answers, resp.Request+" "+strconv.Itoa(resp.Status))
+			mu.Unlock()
+			if strings.Contains(string(resp.Body), "4111") {
+				return msb.HttpResponseBlock("DLP: card number")
+			}
+			if strings.Contains(string(resp.Body), "CONFIDENTIAL") {
+				resp.Body = []byte(strings.Replace(string(resp.Body), "CONFIDENTIAL", "[redacted]", 1))
+				resp.Head = strings.TrimSuffix(resp.Head, "\r\n") + "X-Redacted: 1\r\n\r\n"
+			}
+			return msb.HttpResponseForward(resp)
+		}),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(ctx)
+	sh := func(script string) string {
+		res, err := sb.Shell(ctx, script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.Stdout) + string(res.Stderr)
+	}
+
+	// dns: denied here, and each query seen
+	out := sh("nslookup blocked.test 10.0.2.3; echo dns=$?")
+	contains(t, "a denied name", out, "dns=1")
+	mu.Lock()
+	contains(t, "what OnDns saw", strings.Join(dns, ","), "blocked.test A")
+	mu.Unlock()
+	// connect: refused, and a hook that panics refuses too
+	contains(t, "a refused port", sh("echo | nc -w 2 1.1.1.1 7007; echo nc=$?"), "nc=1")
+	contains(t, "a panicking hook", sh("echo | nc -w 2 1.1.1.1 6666; echo nc=$?"), "nc=1")
+	// http: blocked by the DLP rule, a body rewritten, the rest through
+	url := "http://10.0.2.2:" + strconv.Itoa(port)
+	contains(t, "a clean request", sh("wget -q -O- --post-data 'name=ann' "+url+"/submit"), "accepted name=ann")
+	if out := sh("wget -q -O- --post-data 'ssn=123-45-6789' " + url + "/submit; echo rc=$?"); strings.Contains(out, "accepted") {
+		t.Fatalf("a request with PII went: %q", out)
+	}
+	contains(t, "a rewritten body", sh("wget -q -O- --post-data 'secret=hunter2' "+url+"/submit"),
+		"accepted secret=[redacted]")
+	mu.Lock()
+	for _, b := range bodies {
+		if strings.Contains(b, "123-45-6789") || strings.Contains(b, "hunter2") {
+			t.Fatalf("the server got %q", b)
+		}
+	}
+	mu.Unlock()
+	// answers: redacted and tagged, blocked
+	out = sh("wget -S -q -O- " + url + "/doc 2>&1")
+	contains(t, "a redacted answer", out, "top [redacted] plan")
+	contains(t, "a tagged answer", out, "X-Redacted: 1")
+	if out := sh("wget -q -O- " + url + "/card; echo rc=$?"); strings.Contains(out, "4111") {
+		t.Fatalf("a blocked answer reached the guest: %q", out)
+	}
+	mu.Lock()
+	contains(t, "what OnHttpResponse saw", strings.Join(answers, ","), "GET /doc HTTP/1.1 200")
+	mu.Unlock()
+	logPath, _ := sb.LogPath()
+	logb, _ := os.ReadFile(logPath)
+	contains(t, "sandbox log", string(logb), "blocked: plugin go-sdk: DLP: card number")
+	contains(t, "sandbox log", string(logb), "plugin go-sdk: DLP: PII")
+}
