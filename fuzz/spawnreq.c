@@ -9,8 +9,10 @@
  * names cut from the same input (spawn_host_covers): a name covers
  * itself.
  *
+ * Seeds: fuzz/corpus/spawnreq, one request of each verb.
+ *
  * Build and run: make build/fuzz/spawnreq &&
- *   build/fuzz/spawnreq -max_total_time=60
+ *   build/fuzz/spawnreq -max_total_time=60 fuzz/corpus/spawnreq
  */
 
 #include <stdint.h>
@@ -39,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const known[] = { "op", "name", "image", "cpus",
 		"memory", "env", "net_deny_all", "net_allow", "net_allow_cidr",
-		"secrets", "argv", "workdir", "json", NULL };
+		"secrets", "argv", "workdir", "json", "stdin", "tty", "rows",
+		"cols", "path", "user", "raw", "contents", "snapshot", NULL };
 	uint8_t *buf = malloc(size ? size : 1);
 	json_object *o = NULL, *op;
 	char why[512] = "";

@@ -315,14 +315,19 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 		       msb_error *err);
 
 /* msb_sandbox_start() - boot an existing stopped sandbox again; one booting
- * or stopping is waited for first. MSB_E_ALREADY if it runs. */
+ * or stopping is waited for first. MSB_E_ALREADY if it runs. A peer that
+ * holds secrets given at its creation (docs/spawn.md) cannot:
+ * MSB_E_POLICY, saying to start a new peer. */
 MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out, msb_error *err);
 
 /* msb_sandbox_open() - a handle on a running sandbox. */
 MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out, msb_error *err);
 
 /* msb_sandbox_stop() - ask the guest to power off, waiting up to @timeout_s
- * seconds before killing it. 0 kills at once. @elapsed_ms may be NULL. */
+ * seconds before killing it. 0 kills at once. @elapsed_ms may be NULL.
+ * The peers it spawned are stopped with it, each given @timeout_s
+ * (also when it had stopped by itself: MSB_E_ALREADY is still returned);
+ * a later start does not start them (docs/spawn.md). */
 MSB_API int msb_sandbox_stop(const char *name, unsigned timeout_s, uint64_t *elapsed_ms,
 		     msb_error *err);
 

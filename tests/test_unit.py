@@ -49,7 +49,7 @@ def test_fuzz_guest_events():
 
 def test_fuzz_peer_requests():
     """Arbitrary PEER payloads from the guest into the supervisor's check."""
-    _fuzz("spawnreq", 10)
+    _fuzz("spawnreq", 10, "spawnreq")
 
 
 def test_fuzz_net_stack():

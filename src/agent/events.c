@@ -14,7 +14,9 @@
  * program as they come, until RESULT or EXIT; a program that goes away
  * first is told to the host (PEER_END). One request a connection. The
  * program grants the host credit for output (WINDOW) as it writes it
- * out, so the agent never holds more than a window of it.
+ * out, so the agent never holds more than a window of it; its input
+ * (STDIN, within the host's WINDOW) and a terminal's size (RESIZE) go
+ * to the host as they come.
  *
  * Events from the host are kept (the last HOST_KEEP) until a waiter on
  * their topic takes them: an event sent before anyone waited is not lost,
@@ -328,6 +330,11 @@ static void client_frame(struct client *c, const struct msb_frame_hdr *h,
 	case MSB_F_WINDOW: /* the program took this much of the output */
 		if (c->peer && h->len == 4)
 			port_send(c->peer, MSB_F_WINDOW, p, 4);
+		break;
+	case MSB_F_STDIN:  /* the request's input, within the host's window */
+	case MSB_F_RESIZE: /* its terminal's size */
+		if (c->peer)
+			port_send(c->peer, h->type, p, h->len);
 		break;
 	case MSB_F_GEVENT:
 		on_emit(c, p, h->len);

@@ -23,7 +23,8 @@ const struct verb verb_start = {
 	"\n"
 	"Inside a sandbox, 'msb start NAME --image IMAGE' starts a peer\n"
 	"sandbox instead (docs/spawn.md); here, on the host, 'msb run'\n"
-	"makes new sandboxes.\n"
+	"makes new sandboxes. A peer holding secrets given at its creation\n"
+	"cannot be started again: its parent starts a new one.\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help             show this help\n",

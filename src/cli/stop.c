@@ -22,6 +22,8 @@ const struct verb verb_stop = {
 	"is kept: 'msb start NAME' boots it again. One that is not running\n"
 	"is left as it is, and that is no error (as with 'docker stop'). A\n"
 	"sandbox made with 'msb run --sync' is then pushed ('msb push NAME').\n"
+	"The peers a sandbox spawned (docs/spawn.md) stop with it, and stay\n"
+	"stopped when it starts again.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --time SECS        grace period before killing (default 10;\n"

@@ -128,6 +128,10 @@ void msb_spawn_policy_record(const msb_spawn_policy *p,
 /* msb_peers_remove() - remove (forced) every sandbox @parent spawned,
  * and theirs: the parent is gone. */
 void msb_peers_remove(const char *parent);
+/* msb_peers_stop() - stop every live sandbox @parent spawned (and theirs,
+ * in turn), each given @timeout_s (docs/spawn.md: a parent's stop is its
+ * peers' too). */
+void msb_peers_stop(const char *parent, unsigned timeout_s);
 int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
 			       json_object *extra, msb_sandbox **out,
 			       msb_error *err);

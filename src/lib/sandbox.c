@@ -1004,6 +1004,35 @@ static int load_settled(const char *name, struct msb_row *row, int stops,
 	}
 }
 
+/* peer_secrets_gone() - a peer whose secrets came as values from its
+ * parent's vault (docs/spawn.md) cannot boot again: they are kept
+ * nowhere. Return: 0, or MSB_E_POLICY saying to start a new peer. */
+static int peer_secrets_gone(const char *name, json_object *cfg,
+			     json_object *secrets, msb_error *err)
+{
+	json_object *by, *src;
+	size_t n = secrets && json_object_is_type(secrets, json_type_array) ?
+			   json_object_array_length(secrets) : 0;
+
+	if (!cfg || !json_object_object_get_ex(cfg, "spawned_by", &by))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(secrets,
+									i),
+					      "source", &src) &&
+		    !strcmp(json_object_get_string(src), "value"))
+			return msb_fail(err, MSB_E_POLICY,
+					"'%s' is a peer of '%s' holding "
+					"secrets given at its creation, which "
+					"are kept nowhere: it cannot be started "
+					"again; start a new peer instead ('msb "
+					"start NEW --secret-env ...' inside "
+					"'%s'), and 'msb rm %s' this one",
+					name, json_object_get_string(by),
+					json_object_get_string(by), name);
+	return 0;
+}
+
 MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 			      msb_error *err)
 {
@@ -1041,6 +1070,8 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	}
 	if (cfg && !json_object_object_get_ex(cfg, "secrets", &secrets))
 		secrets = NULL;
+	if (r == 0)
+		r = peer_secrets_gone(name, cfg, secrets, err);
 	if (r == 0)
 		r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r == 0)
@@ -1189,6 +1220,10 @@ MSB_API int msb_sandbox_stop_sync(const char *name, unsigned timeout_s,
 	if (pushed)
 		memset(pushed, 0, sizeof(*pushed));
 	r = stop_guest(name, timeout_s, elapsed_ms, err);
+	/* Its peers stop with it, also when it had already stopped by
+	 * itself; they stay stopped when it starts again (docs/spawn.md). */
+	if (r == 0 || r == -EALREADY)
+		msb_peers_stop(name, timeout_s);
 	return r < 0 ? r : auto_push(name, so, pushed, err);
 }
 

@@ -151,30 +151,50 @@ int msb_sandbox_parent(const char *name, char *buf, size_t n, msb_error *err)
 	return 0;
 }
 
-void msb_peers_remove(const char *parent)
+/* peers_of() - the names of the sandboxes @parent spawned (with @live,
+ * only those a supervisor owns), at most @max. Return: how many. */
+static size_t peers_of(const char *parent, int live, char (*names)[64],
+		       size_t max)
 {
 	struct msb_row *rows;
-	char by[64], names[MAX_PEERS * 4][64];
+	char by[64];
 	size_t n, k = 0;
 	sqlite3 *db;
 
 	if (msb_db_open(NULL, &db, NULL) < 0)
-		return;
+		return 0;
 	if (msb_db_list(db, &rows, &n, NULL) < 0) {
 		msb_db_close(db);
-		return;
+		return 0;
 	}
 	msb_db_close(db);
 	for (size_t i = 0; i < n; i++) {
 		spawned_by(rows[i].config, by, sizeof(by));
-		if (!strcmp(by, parent) &&
-		    k < sizeof(names) / sizeof(names[0]))
-			snprintf(names[k++], sizeof(names[0]), "%s",
-				 rows[i].info.name);
+		if (!strcmp(by, parent) && k < max &&
+		    (!live || msb_status_is_live(rows[i].info.status)))
+			snprintf(names[k++], 64, "%s", rows[i].info.name);
 		msb_row_free(&rows[i]);
 	}
 	free(rows);
+	return k;
+}
+
+void msb_peers_remove(const char *parent)
+{
+	char names[MAX_PEERS * 4][64];
+	size_t k = peers_of(parent, 0, names, MAX_PEERS * 4);
+
 	/* each one removes its own peers in turn */
 	for (size_t i = 0; i < k; i++)
 		msb_sandbox_remove(names[i], 1, NULL);
+}
+
+void msb_peers_stop(const char *parent, unsigned timeout_s)
+{
+	char names[MAX_PEERS * 4][64];
+	size_t k = peers_of(parent, 1, names, MAX_PEERS * 4);
+
+	/* each one stops its own peers in turn (msb_sandbox_stop()) */
+	for (size_t i = 0; i < k; i++)
+		msb_sandbox_stop(names[i], timeout_s, NULL, NULL);
 }

@@ -79,6 +79,25 @@ enum msb_frame_type {
 #define MSB_PEER_STREAM 0x80000000u
 /* Longest PEER request. */
 #define MSB_PEER_REQ_MAX (60 * 1024)
+/* The input a guest program may send on a PEER stream (STDIN) before the
+ * host gives it back (WINDOW): docs/agent-protocol.md §7c. */
+#define MSB_PEER_STDIN_WINDOW (128 * 1024)
+/* A copy to or from a peer (docs/spawn.md, "msb cp") streams an archive:
+ * records of a type byte (MSB_PCP_*), u32 BE permission bits, u16 BE name
+ * length and the name; a symlink adds u16 BE target length and its
+ * target; a file is followed by chunks of u32 BE length (1 to
+ * MSB_PCP_CHUNK) and bytes, a 0 length ending it. The first record is
+ * the copied item, named by its base name; the others by their path below
+ * it (msb_fname_ok()), a directory before its contents; MSB_PCP_END ends
+ * the archive. */
+enum {
+	MSB_PCP_DIR = 'D',
+	MSB_PCP_FILE = 'F',
+	MSB_PCP_LINK = 'L',
+	MSB_PCP_END = 'E',
+};
+#define MSB_PCP_CHUNK (64 * 1024)
+#define MSB_PCP_NAME_MAX 4095
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
  * protocol document; unknown tags are skipped so either side can extend. */

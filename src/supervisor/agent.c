@@ -581,6 +581,8 @@ static void on_frame(struct sup *s, const struct msb_frame_hdr *h,
 			sup_spawn_end(s, h->stream);
 		else if (h->type == MSB_F_WINDOW && h->len == 4)
 			sup_spawn_window(s, h->stream, p);
+		else if (h->type == MSB_F_STDIN || h->type == MSB_F_RESIZE)
+			sup_spawn_input(s, h->stream, h->type, p, h->len);
 		return;
 	}
 	if (h->type == MSB_F_METRICS) {

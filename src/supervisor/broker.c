@@ -27,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@
 struct worker {
 	pid_t pid;
 	uint32_t stream;
-	int credit; /* the write end of its credit pipe */
+	int in; /* the write end of its pipe (PEER_IN_FD), non-blocking */
 };
 
 /* The supervisor's program, for its workers. */
@@ -131,11 +132,11 @@ static void start_worker(struct worker *ws, const char *parent,
 		fd = memfd_create("msb-peer-request", MFD_CLOEXEC);
 		if (fd < 0 || msb_write_all(fd, t, strlen(t)) < 0 ||
 		    lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, 4) < 0 ||
-		    (pipefd[0] == PEER_CREDIT_FD ?
-			     fcntl(PEER_CREDIT_FD, F_SETFD, 0) :
-			     dup2(pipefd[0], PEER_CREDIT_FD)) < 0)
+		    (pipefd[0] == PEER_IN_FD ?
+			     fcntl(PEER_IN_FD, F_SETFD, 0) :
+			     dup2(pipefd[0], PEER_IN_FD)) < 0)
 			_exit(1);
-		close_range(PEER_CREDIT_FD + 1, ~0u, 0);
+		close_range(PEER_IN_FD + 1, ~0u, 0);
 		snprintf(sid, sizeof(sid), "%u", stream);
 		execl(self_exe, self_exe, "--peer-worker", sid, (char *)NULL);
 		_exit(1);
@@ -143,9 +144,60 @@ static void start_worker(struct worker *ws, const char *parent,
 	setpgid(pid, pid);
 	json_object_put(req);
 	close(pipefd[0]);
+	/* Never waits on a worker: one whose pipe is full was sent more
+	 * than its windows allow, and goes (tell()). */
+	fcntl(pipefd[1], F_SETPIPE_SZ, PEER_IN_PIPE);
+	fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
 	w->pid = pid;
 	w->stream = stream;
-	w->credit = pipefd[1];
+	w->in = pipefd[1];
+}
+
+/* tell() - one message for worker @w's pipe: the word (@kind, @v) and
+ * @n bytes. Return: 0, or -1 when it does not fit whole. */
+static int tell(struct worker *w, unsigned kind, uint32_t v, const void *p,
+		size_t n)
+{
+	uint8_t h[4];
+	struct iovec iov[2] = { { h, 4 }, { (void *)p, n } };
+	ssize_t k;
+
+	msb_put_be32(h, (uint32_t)kind << 24 | (v & 0xffffff));
+	do
+		k = writev(w->in, iov, n ? 2 : 1);
+	while (k < 0 && errno == EINTR);
+	return k == (ssize_t)(4 + n) ? 0 : -1;
+}
+
+/* to_worker() - a message from the supervisor for the worker of its
+ * stream: cancel, output credit, input, a terminal's size. */
+static void to_worker(struct worker *w, uint32_t kind, const uint8_t *p,
+		      size_t n)
+{
+	int bad = 0;
+
+	switch (kind) {
+	case BK_CANCEL:
+		bad = 1;
+		break;
+	case BK_WINDOW: {
+		uint32_t v = n == 4 ? msb_get_be32(p) : 0;
+
+		bad = n != 4 ||
+		      tell(w, PIN_CREDIT, v > 0xffffff ? 0xffffff : v, NULL,
+			   0) < 0;
+		break;
+	}
+	case BK_STDIN:
+		bad = n > 0xffffff || tell(w, PIN_STDIN, (uint32_t)n, p, n) < 0;
+		break;
+	case BK_RESIZE:
+		bad = n != 4 || tell(w, PIN_RESIZE, 0, p, 4) < 0;
+		break;
+	}
+	/* cancelled, or stuck: it goes, and its group with it */
+	if (bad)
+		kill(-w->pid, SIGKILL);
 }
 
 static void reaped(struct worker *ws, pid_t pid, int st, int ctl)
@@ -154,13 +206,40 @@ static void reaped(struct worker *ws, pid_t pid, int st, int ctl)
 		if (ws[i].pid != pid)
 			continue;
 		ws[i].pid = 0;
-		close(ws[i].credit);
+		close(ws[i].in);
 		kill(-pid, SIGKILL); /* what it left in its group */
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			result(ctl, ws[i].stream, EIO, "the host's worker for "
 			       "this request ended before it answered");
 		return;
 	}
+}
+
+/* stop_peers() - the sandbox is down: its peers go too, stopped by a
+ * process that outlives this one (the supervisor's end kills it), in a
+ * session of its own. */
+static void stop_peers(const char *parent, int ctl)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+
+		setsid();
+		prctl(PR_SET_PDEATHSIG, 0);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* a grandchild: nobody waits for this one */
+		if (fork() != 0)
+			_exit(0);
+		close_range(3, ~0u, 0);
+		execl(self_exe, self_exe, "--stop-peers", parent, (char *)NULL);
+		_exit(1);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	broker_send(ctl, 0, BK_STOPPING, NULL, 0);
 }
 
 static void broker_main(const char *parent, json_object *config, int ctl)
@@ -200,6 +279,10 @@ static void broker_main(const char *parent, json_object *config, int ctl)
 			if ((size_t)got < sizeof(h))
 				continue;
 			memcpy(&h, buf, sizeof(h));
+			if (h.kind == BK_STOP_PEERS) {
+				stop_peers(parent, ctl);
+				continue;
+			}
 			if (h.kind == BK_REQ) {
 				start_worker(ws, parent, config,
 					     buf + sizeof(h),
@@ -207,17 +290,11 @@ static void broker_main(const char *parent, json_object *config, int ctl)
 					     ctl);
 				continue;
 			}
-			for (int i = 0; i < BROKER_WORKERS; i++) {
-				if (!ws[i].pid || ws[i].stream != h.stream)
-					continue;
-				/* credit, given on; a worker that does not
-				 * take it is stuck: it goes */
-				if (h.kind == BK_CANCEL ||
-				    (h.kind == BK_WINDOW &&
-				     (size_t)got == sizeof(h) + 4 &&
-				     write(ws[i].credit, buf + sizeof(h), 4) < 0))
-					kill(-ws[i].pid, SIGKILL);
-			}
+			for (int i = 0; i < BROKER_WORKERS; i++)
+				if (ws[i].pid && ws[i].stream == h.stream)
+					to_worker(&ws[i], h.kind,
+						  buf + sizeof(h),
+						  (size_t)got - sizeof(h));
 		}
 	}
 	for (int i = 0; i < BROKER_WORKERS; i++)

@@ -31,14 +31,30 @@ enum broker_kind {
 	BK_WINDOW = 3,   /* u32 BE: its guest program took this much output
 			  * (a worker sends STDOUT and STDERR within the
 			  * credit: MSB_WINDOW_INIT, and what is given back) */
+	BK_STDIN = 4,    /* the request's input (an exec's stdin, a copy's
+			  * archive), at most MSB_PEER_STDIN_WINDOW bytes
+			  * not yet given back by the worker's WINDOW;
+			  * empty: its end */
+	BK_RESIZE = 5,   /* u16 rows, u16 cols BE: an exec's terminal */
+	BK_STOP_PEERS = 6, /* stream 0: the sandbox is down; a process of
+			    * the broker's, outliving it, stops its peers
+			    * (answered by BK_STOPPING once it is forked) */
 	/* broker -> supervisor, besides MSB_F_STDOUT, _STDERR, _EXIT and
 	 * _RESULT for the guest */
 	BK_SPAWNED = 200, /* a peer was made: JSON {name, image}, for the
 			   * event msb.peer.spawned */
+	BK_STOPPING = 201, /* stream 0: BK_STOP_PEERS is under way */
 };
 
-/* A worker's end of its credit pipe (u32 BE each). */
-#define PEER_CREDIT_FD 5
+/* A worker's end of its pipe from the broker: messages of a u32 BE
+ * word, its top byte the kind and the rest a number: PIN_CREDIT (output
+ * credit of that many bytes), PIN_STDIN (that many bytes of input follow;
+ * 0: the input's end), PIN_RESIZE (4 bytes follow: u16 rows, u16 cols). A
+ * worker grants its input back with MSB_F_WINDOW frames as it uses it. */
+#define PEER_IN_FD 5
+enum { PIN_CREDIT = 0, PIN_STDIN = 1, PIN_RESIZE = 2 };
+/* The pipe's size: a window of input in the smallest frames fits. */
+#define PEER_IN_PIPE (1 << 20)
 
 /* The largest message either way: a header and a frame's payload. */
 #define BROKER_MSG_MAX (8 + 64 * 1024)
@@ -58,7 +74,7 @@ int broker_start(const char *parent, json_object *config, pid_t *pid,
 
 /**
  * peer_run() - one request, in a worker: its frames go to @ctl, the
- * credit for its output comes on descriptor PEER_CREDIT_FD
+ * credit for its output and its input come on descriptor PEER_IN_FD
  * @parent, @config: as broker_start()'s
  * Return: nothing; the worker exits after it.
  */
@@ -69,6 +85,10 @@ void peer_run(const char *parent, json_object *config, json_object *req,
  * request, as a worker: the job on descriptor 4, the channel on 3.
  * Return: the exit status. */
 int peer_worker_main(const char *stream);
+
+/* peer_stopper_main() - `msb-supervisor --stop-peers NAME`: every live
+ * peer of NAME stopped, and theirs (docs/spawn.md). Return: 0. */
+int peer_stopper_main(const char *parent);
 
 /* broker_send() - one message. Return: 0 or -errno. */
 int broker_send(int ctl, uint32_t stream, uint32_t kind, const void *p,

@@ -684,6 +684,9 @@ static void finish(struct sup *s)
 	s->net = NULL;
 	sup_fs_free(s);
 	sup_plugins_free(s);
+	/* its peers stop with it, however it stopped (docs/spawn.md) */
+	if (s->ready_us)
+		sup_spawn_stop_peers(s);
 	sup_spawn_free(s);
 	if (s->fail[0])
 		sup_log(s, "failed: %s", s->fail);
@@ -789,6 +792,9 @@ int main(int argc, char **argv)
 	/* A spawn broker's worker (broker.c), not a supervisor. */
 	if (argc == 3 && !strcmp(argv[1], "--peer-worker"))
 		return peer_worker_main(argv[2]);
+	/* Its peers, once it is down (broker.c). */
+	if (argc == 3 && !strcmp(argv[1], "--stop-peers"))
+		return peer_stopper_main(argv[2]);
 	if (argc != 3 && argc != 4) {
 		fprintf(stderr, "usage: msb-supervisor NAME NOTIFY_FD [SECRETS_FD]\n"
 				"(started by msb; not meant to be run by hand)\n");

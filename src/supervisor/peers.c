@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,13 @@ static int64_t cfg_int(json_object *o, const char *k, int64_t dflt)
 						     dflt;
 }
 
+/* tree_root() - the sandbox whose quota @x's parent's peers count against. */
+static const char *tree_root(struct ctx *x)
+{
+	return cfg_str(x->config, "spawn_root") ? cfg_str(x->config, "spawn_root") :
+						   x->parent;
+}
+
 static void result(struct ctx *x, int err, const char *msg)
 {
 	uint8_t buf[4200];
@@ -76,25 +84,142 @@ static void result(struct ctx *x, int err, const char *msg)
 	broker_send(x->ctl, x->stream, MSB_F_RESULT, buf, w.len);
 }
 
+/* ---- the broker's pipe: output credit, the request's input ----------- */
+
+static uint64_t credit = MSB_WINDOW_INIT;
+static struct {
+	uint8_t *buf; /* MSB_PEER_STDIN_WINDOW: what the program may send */
+	size_t off, len;
+	size_t owed;  /* taken, not yet given back (WINDOW) */
+	int eof;
+	unsigned rows, cols;
+	int resized;
+} in;
+
+static void pipe_read(void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		ssize_t r = read(PEER_IN_FD, b, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(0); /* the broker is gone, or cancelled */
+		b += r;
+		n -= (size_t)r;
+	}
+}
+
+/* take() - one message of the broker's (waited for). Input past its
+ * window is the guest's fault: the request ends. */
+static void take(void)
+{
+	uint8_t h[4];
+	uint32_t w, v;
+
+	pipe_read(h, 4);
+	w = msb_get_be32(h);
+	v = w & 0xffffff;
+	switch (w >> 24) {
+	case PIN_CREDIT:
+		credit += v;
+		break;
+	case PIN_STDIN:
+		if (!v) {
+			in.eof = 1;
+			break;
+		}
+		if (!in.buf && !(in.buf = malloc(MSB_PEER_STDIN_WINDOW)))
+			_exit(1);
+		if (in.off) {
+			memmove(in.buf, in.buf + in.off, in.len);
+			in.off = 0;
+		}
+		if (in.eof || in.len + v > MSB_PEER_STDIN_WINDOW)
+			_exit(1);
+		pipe_read(in.buf + in.len, v);
+		in.len += v;
+		break;
+	case PIN_RESIZE: {
+		uint8_t b[4];
+
+		pipe_read(b, 4);
+		in.rows = (unsigned)b[0] << 8 | b[1];
+		in.cols = (unsigned)b[2] << 8 | b[3];
+		in.resized = 1;
+		break;
+	}
+	default:
+		_exit(1);
+	}
+}
+
+/* give_back() - the input taken so far, granted back to the program. */
+static void give_back(struct ctx *x)
+{
+	uint8_t b[4];
+
+	if (!in.owed)
+		return;
+	msb_put_be32(b, (uint32_t)in.owed);
+	broker_send(x->ctl, x->stream, MSB_F_WINDOW, b, 4);
+	in.owed = 0;
+}
+
+/* used() - @n bytes of the input taken. */
+static void used(struct ctx *x, size_t n)
+{
+	in.off += n;
+	in.len -= n;
+	in.owed += n;
+	if (in.owed >= MSB_PEER_STDIN_WINDOW / 4)
+		give_back(x);
+}
+
+/* in_read() - up to @n bytes of the input (waited for). Return: how
+ * many, 0 at its end. */
+static size_t in_read(struct ctx *x, void *p, size_t n)
+{
+	while (!in.len && !in.eof) {
+		give_back(x); /* before waiting: the program may be too */
+		take();
+	}
+	if (n > in.len)
+		n = in.len;
+	if (n) {
+		memcpy(p, in.buf + in.off, n);
+		used(x, n);
+	}
+	return n;
+}
+
+/* in_full() - exactly @n bytes. Return: 0, or -1 at the input's end. */
+static int in_full(struct ctx *x, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n) {
+		size_t k = in_read(x, b, n);
+
+		if (!k)
+			return -1;
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
+
 /* out() - output for the guest program, within the credit it gave
  * (waited for: a program that reads slowly slows this worker only). */
 static void out(struct ctx *x, uint8_t type, const char *p, size_t n)
 {
-	static uint64_t credit = MSB_WINDOW_INIT;
-
 	while (n) {
 		size_t k = n > MSB_FRAME_MAX ? MSB_FRAME_MAX : n;
 
-		while (credit < k) {
-			uint8_t b[4];
-			ssize_t r = read(PEER_CREDIT_FD, b, 4);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r != 4)
-				_exit(0); /* the broker is gone, or cancelled */
-			credit += msb_get_be32(b);
-		}
+		while (credit < k)
+			take();
 		credit -= k;
 		broker_send(x->ctl, x->stream, type, p, k);
 		p += k;
@@ -104,14 +229,27 @@ static void out(struct ctx *x, uint8_t type, const char *p, size_t n)
 
 /* norm_image() - an image reference as the store names it shortly, so
  * "busybox" and "docker.io/library/busybox:latest" compare equal. */
-static void norm_image(const char *in, char *buf, size_t n)
+static void norm_image(const char *ref_in, char *buf, size_t n)
 {
 	struct msb_ref ref;
 
-	if (strcmp(in, "default") && msb_ref_parse(in, &ref, NULL) == 0)
+	if (strcmp(ref_in, "default") && msb_ref_parse(ref_in, &ref, NULL) == 0)
 		msb_ref_short(&ref, buf, n);
 	else
-		snprintf(buf, n, "%s", in);
+		snprintf(buf, n, "%s", ref_in);
+}
+
+/* load_row_of() - @name's record, if there is one. */
+static int load_row_of(const char *name, struct msb_row *row)
+{
+	sqlite3 *db;
+	int r;
+
+	if (msb_db_open(NULL, &db, NULL) < 0)
+		return -1;
+	r = msb_db_get(db, name, row, NULL);
+	msb_db_close(db);
+	return r;
 }
 
 /* peer_of() - the record of @name, if it is a peer @x's parent started.
@@ -335,6 +473,163 @@ static int image_allowed(json_object *policy, const char *image)
 	return 0;
 }
 
+/* admit() - the tree's lock (*@lfd: close it once the peer is made or
+ * started) and room under the host's limits for one more live peer of
+ * @mib and @cpus. */
+static int admit(struct ctx *x, uint64_t mib, unsigned cpus, int *lfd,
+		 msb_error *err)
+{
+	json_object *policy;
+	const char *root = tree_root(x);
+	uint64_t mem_max, total_max, used_mib;
+	unsigned max, cpus_max, live;
+	char lock[PATH_MAX + 16], dir[PATH_MAX];
+	int r;
+
+	*lfd = -1;
+	if (!json_object_object_get_ex(x->config, "spawn", &policy))
+		return msb_fail(err, MSB_E_POLICY, "spawning is off for this "
+				"sandbox: the host starts it with --allow-spawn "
+				"N to let it start peers");
+	max = (unsigned)cfg_int(policy, "max", 0);
+	cpus_max = (unsigned)cfg_int(policy, "cpus", 1);
+	mem_max = (uint64_t)cfg_int(policy, "memory_mib", DEFAULT_PEER_MIB);
+	total_max = (uint64_t)cfg_int(policy, "total_memory_mib",
+				      (int64_t)(mem_max * max));
+	if (cpus > cpus_max)
+		return msb_fail(err, MSB_E_POLICY, "%u CPUs are over the "
+				"host's ceiling for this sandbox's peers (%u: "
+				"--spawn-cpus)", cpus, cpus_max);
+	if (mib > mem_max)
+		return msb_fail(err, MSB_E_POLICY, "%lluM of memory is over the "
+				"host's ceiling for this sandbox's peers "
+				"(%lluM: --spawn-memory)",
+				(unsigned long long)mib,
+				(unsigned long long)mem_max);
+	msb_sandbox_dir(root, dir, sizeof(dir));
+	snprintf(lock, sizeof(lock), "%s/spawn.lock", dir);
+	*lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*lfd < 0 || flock(*lfd, LOCK_EX) < 0) {
+		r = msb_fail_errno(err, -errno, "cannot lock %s", lock);
+		if (*lfd >= 0)
+			close(*lfd);
+		*lfd = -1;
+		return r;
+	}
+	r = tree_use(root, &live, &used_mib, err);
+	if (r == 0 && live >= max)
+		r = msb_fail(err, MSB_E_POLICY, "this sandbox's tree already "
+			     "has %u live peers, the most the host allows "
+			     "(--allow-spawn %u): stop or remove one first",
+			     live, max);
+	if (r == 0 && used_mib + mib > total_max)
+		r = msb_fail(err, MSB_E_POLICY, "%lluM more would take this "
+			     "sandbox's tree's peers to %lluM of memory, over "
+			     "the host's %lluM (--spawn-total-memory)",
+			     (unsigned long long)mib,
+			     (unsigned long long)(used_mib + mib),
+			     (unsigned long long)total_max);
+	if (r < 0) {
+		close(*lfd);
+		*lfd = -1;
+	}
+	return r;
+}
+
+/* value_secrets() - whether a record's configuration holds secrets given
+ * as values (a peer's: kept nowhere, so it cannot boot again). */
+static int value_secrets(json_object *cfg)
+{
+	json_object *a;
+
+	if (!json_object_object_get_ex(cfg, "secrets", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		const char *src = cfg_str(json_object_array_get_idx(a, i),
+					  "source");
+
+		if (src && !strcmp(src, "value"))
+			return 1;
+	}
+	return 0;
+}
+
+/* started() - peer @name runs: the event (for one it started, @image
+ * not NULL), its name for the program, and the answer. */
+static void started(struct ctx *x, const char *name, const char *image)
+{
+	char line[128];
+	int n;
+
+	if (image) {
+		json_object *d = json_object_new_object();
+		const char *t;
+
+		json_object_object_add(d, "name", json_object_new_string(name));
+		json_object_object_add(d, "image", json_object_new_string(image));
+		t = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
+		broker_send(x->ctl, x->stream, BK_SPAWNED, t, strlen(t));
+		json_object_put(d);
+	}
+	n = snprintf(line, sizeof(line), "%s\n", name);
+	out(x, MSB_F_STDOUT, line, (size_t)n);
+	result(x, 0, NULL);
+}
+
+/* restart() - `msb start NAME` of a peer that exists: a stopped one
+ * boots again (counted as a start), with the settings it was made with. */
+static int restart(struct ctx *x, json_object *req, struct msb_row *row,
+		   msb_error *err)
+{
+	const char *name = cfg_str(req, "name");
+	char image[256];
+	json_object *cfg;
+	msb_sandbox *sb;
+	int r, lfd, secrets;
+
+	if (json_object_object_length(req) > 2) {
+		msb_row_free(row);
+		return msb_fail(err, MSB_E_EXISTS, "peer '%s' exists: 'msb "
+				"start %s' alone starts it again (with the "
+				"settings it was made with); 'msb rm %s' first "
+				"to make a new one", name, name, name);
+	}
+	if (msb_status_is_live(row->info.status)) {
+		msb_row_free(row);
+		started(x, name, NULL);
+		return 0;
+	}
+	snprintf(image, sizeof(image), "%s",
+		 row->info.image[0] ? row->info.image : "default");
+	cfg = json_tokener_parse(row->config ? row->config : "");
+	secrets = value_secrets(cfg);
+	json_object_put(cfg);
+	if (secrets) {
+		msb_row_free(row);
+		return msb_fail(err, MSB_E_POLICY, "peer '%s' held secrets "
+				"given at its creation, which are kept nowhere: "
+				"it cannot be started again; start a new peer "
+				"instead (msb start NEW --secret-env ...), and "
+				"'msb rm %s' this one", name, name);
+	}
+	r = admit(x, row->info.memory_mib, row->info.cpus, &lfd, err);
+	msb_row_free(row);
+	if (r < 0)
+		return r;
+	r = msb_sandbox_start(name, &sb, err);
+	close(lfd);
+	if (r == -EALREADY) {
+		started(x, name, NULL);
+		return 0;
+	}
+	if (r == 0) {
+		msb_sandbox_close(sb);
+		started(x, name, image);
+	}
+	return r;
+}
+
 static int do_start(struct ctx *x, json_object *req, msb_error *err)
 {
 	json_object *policy, *pnet = NULL, *a, *extra;
@@ -349,21 +644,33 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 	const char *env[SPAWN_ENV_MAX + 1] = { 0 };
 	const char *bypass[64], *cas[1];
 	char *ca_text = NULL;
-	uint64_t mem_max, total_max, mib, used_mib;
-	unsigned max, cpus_max, cpus, live;
-	char lock[PATH_MAX + 16], dir[PATH_MAX];
+	uint64_t mem_max, mib;
+	unsigned cpus_max, cpus;
 	msb_sandbox *sb = NULL;
 	int r, lfd;
 
+	/* one of its peers already: started again */
+	{
+		struct msb_row row;
+		msb_error e2 = { 0 };
+
+		if (json_object_object_get_ex(x->config, "spawn", NULL) &&
+		    load_row_of(name, &row) == 0) {
+			msb_row_free(&row);
+			r = peer_of(x, name, &row, &e2);
+			if (r < 0) {
+				*err = e2;
+				return r;
+			}
+			return restart(x, req, &row, err);
+		}
+	}
 	if (!json_object_object_get_ex(x->config, "spawn", &policy))
 		return msb_fail(err, MSB_E_POLICY, "spawning is off for this "
 				"sandbox: the host starts it with --allow-spawn "
 				"N to let it start peers");
-	max = (unsigned)cfg_int(policy, "max", 0);
 	cpus_max = (unsigned)cfg_int(policy, "cpus", 1);
 	mem_max = (uint64_t)cfg_int(policy, "memory_mib", DEFAULT_PEER_MIB);
-	total_max = (uint64_t)cfg_int(policy, "total_memory_mib",
-				      (int64_t)(mem_max * max));
 	if (!image)
 		image = cfg_str(x->config, "image_ref") ?
 				cfg_str(x->config, "image_ref") :
@@ -451,29 +758,7 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 	}
 
 	/* One start at a time in a tree: the count and the make are one. */
-	msb_sandbox_dir(root, dir, sizeof(dir));
-	snprintf(lock, sizeof(lock), "%s/spawn.lock", dir);
-	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
-		r = msb_fail_errno(err, -errno, "cannot lock %s", lock);
-		if (lfd >= 0)
-			close(lfd);
-		free(ca_text);
-		return r;
-	}
-	r = tree_use(root, &live, &used_mib, err);
-	if (r == 0 && live >= max)
-		r = msb_fail(err, MSB_E_POLICY, "this sandbox's tree already "
-			     "has %u live peers, the most the host allows "
-			     "(--allow-spawn %u): stop or remove one first",
-			     live, max);
-	if (r == 0 && used_mib + mib > total_max)
-		r = msb_fail(err, MSB_E_POLICY, "%lluM more would take this "
-			     "sandbox's tree's peers to %lluM of memory, over "
-			     "the host's %lluM (--spawn-total-memory)",
-			     (unsigned long long)mib,
-			     (unsigned long long)(used_mib + mib),
-			     (unsigned long long)total_max);
+	r = admit(x, mib, cpus, &lfd, err);
 	if (r == 0) {
 		extra = json_object_new_object();
 		json_object_object_add(extra, "spawned_by",
@@ -483,33 +768,49 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 		json_object_object_add(extra, "spawn", json_object_get(policy));
 		r = msb_sandbox_create_extra(&c, extra, &sb, err);
 		json_object_put(extra);
+		close(lfd);
 	}
-	close(lfd);
 	free(ca_text);
 	if (r < 0)
 		return r;
 	msb_sandbox_close(sb);
-	{
-		json_object *d = json_object_new_object();
-		const char *t;
-
-		json_object_object_add(d, "name", json_object_new_string(name));
-		json_object_object_add(d, "image", json_object_new_string(image));
-		t = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-		broker_send(x->ctl, x->stream, BK_SPAWNED, t, strlen(t));
-		json_object_put(d);
-	}
-	{
-		char line[128];
-		int n = snprintf(line, sizeof(line), "%s\n", name);
-
-		out(x, MSB_F_STDOUT, line, (size_t)n);
-	}
-	result(x, 0, NULL);
+	started(x, name, image);
 	return 0;
 }
 
 /* ---- exec, stop, rm, logs, ps ------------------------------------------ */
+
+static int cfg_bool(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
+}
+
+/* exec_events() - the events @e holds, to the program. Return: 1 after
+ * EXIT, 0, or negative. */
+static int exec_events(struct ctx *x, msb_exec *e, msb_error *err)
+{
+	msb_exec_event ev;
+	int r;
+
+	while ((r = msb_exec_next(e, &ev, 0, err)) > 0) {
+		if (ev.type == MSB_EXEC_STDOUT)
+			out(x, MSB_F_STDOUT, (const char *)ev.data, ev.len);
+		else if (ev.type == MSB_EXEC_STDERR)
+			out(x, MSB_F_STDERR, (const char *)ev.data, ev.len);
+		else if (ev.type == MSB_EXEC_EXIT) {
+			uint8_t b[8];
+
+			msb_put_be32(b, (uint32_t)(ev.signal ? 128 + ev.signal :
+							       ev.exit_code));
+			msb_put_be32(b + 4, (uint32_t)ev.signal);
+			broker_send(x->ctl, x->stream, MSB_F_EXIT, b, 8);
+			return 1;
+		}
+	}
+	return r;
+}
 
 static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 {
@@ -519,7 +820,7 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 	msb_sandbox *sb;
 	msb_exec *e;
 	struct msb_row row;
-	int r;
+	int r, stdin_open;
 
 	r = peer_of(x, cfg_str(req, "name"), &row, err);
 	if (r < 0)
@@ -535,6 +836,10 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 		o.env = env;
 	}
 	o.workdir = cfg_str(req, "workdir");
+	o.stdin = stdin_open = cfg_bool(req, "stdin");
+	o.tty = cfg_bool(req, "tty");
+	o.rows = (unsigned)cfg_int(req, "rows", 0);
+	o.cols = (unsigned)cfg_int(req, "cols", 0);
 	r = msb_sandbox_open(cfg_str(req, "name"), &sb, err);
 	if (r < 0)
 		return r;
@@ -543,25 +848,52 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 		msb_sandbox_close(sb);
 		return r;
 	}
-	for (;;) {
-		msb_exec_event ev;
+	r = exec_events(x, e, err); /* what came with the start */
+	/* The program's input goes in as the peer takes it (written only
+	 * while the peer's socket has room, as msb exec -i does), given
+	 * back to the program as it goes; its output comes out within the
+	 * program's credit. Neither waits on the other. */
+	while (r == 0) {
+		struct pollfd pf[2] = {
+			{ msb_exec_fd(e),
+			  POLLIN | (stdin_open && (in.len || in.eof) ? POLLOUT :
+								       0), 0 },
+			{ PEER_IN_FD, POLLIN, 0 },
+		};
 
-		r = msb_exec_next(e, &ev, -1, err);
-		if (r < 0)
-			break;
-		if (ev.type == MSB_EXEC_STDOUT)
-			out(x, MSB_F_STDOUT, (const char *)ev.data, ev.len);
-		else if (ev.type == MSB_EXEC_STDERR)
-			out(x, MSB_F_STDERR, (const char *)ev.data, ev.len);
-		else if (ev.type == MSB_EXEC_EXIT) {
-			uint8_t b[8];
-
-			msb_put_be32(b, (uint32_t)(ev.signal ? 128 + ev.signal :
-							       ev.exit_code));
-			msb_put_be32(b + 4, (uint32_t)ev.signal);
-			broker_send(x->ctl, x->stream, MSB_F_EXIT, b, 8);
+		if (!stdin_open && in.len)
+			used(x, in.len); /* nobody reads it: dropped */
+		if (!in.len)
+			give_back(x);
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = msb_fail_errno(err, -errno, "poll");
 			break;
 		}
+		if (pf[1].revents)
+			take();
+		if (in.resized) {
+			msb_exec_resize(e, in.rows, in.cols, NULL);
+			in.resized = 0;
+		}
+		if (stdin_open && (pf[0].revents & POLLOUT)) {
+			size_t k = in.len > 48 * 1024 ? 48 * 1024 : in.len;
+
+			if (k && msb_exec_write(e, in.buf + in.off, k, NULL) < 0)
+				stdin_open = 0;
+			else if (k)
+				used(x, k);
+			else if (in.eof) {
+				msb_exec_close_stdin(e, NULL);
+				stdin_open = 0;
+			}
+		}
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = exec_events(x, e, err);
+		if (r != 0)
+			break;
 	}
 	msb_exec_free(e);
 	msb_sandbox_close(sb);
@@ -675,6 +1007,644 @@ static int do_ps(struct ctx *x, json_object *req, msb_error *err)
 	return 0;
 }
 
+/* ---- cp: a peer's files, as an archive (proto.h's MSB_PCP_*) ---------- */
+
+static void base_name(const char *p, char *out, size_t n)
+{
+	size_t len = strlen(p);
+	const char *s;
+
+	while (len > 1 && p[len - 1] == '/')
+		len--;
+	s = p + len;
+	while (s > p && s[-1] != '/')
+		s--;
+	snprintf(out, n, "%.*s", (int)(len - (size_t)(s - p)), s);
+}
+
+static int join(char *out, size_t n, const char *dir, const char *name,
+		msb_error *err)
+{
+	size_t dl = strlen(dir);
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (snprintf(out, n, "%.*s%s%s", (int)dl, dir,
+		     dl && dir[dl - 1] == '/' ? "" : "/", name) >= (int)n)
+		return msb_fail(err, -ENAMETOOLONG, "path too long: %s/%s",
+				dir, name);
+	return 0;
+}
+
+/* Output in whole buffers, not a frame a record. */
+static struct {
+	char b[MSB_FRAME_MAX];
+	size_t n;
+} ob;
+
+static void emit(struct ctx *x, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		size_t k = sizeof(ob.b) - ob.n < n ? sizeof(ob.b) - ob.n : n;
+
+		memcpy(ob.b + ob.n, c, k);
+		ob.n += k;
+		c += k;
+		n -= k;
+		if (ob.n == sizeof(ob.b)) {
+			out(x, MSB_F_STDOUT, ob.b, ob.n);
+			ob.n = 0;
+		}
+	}
+}
+
+static void emit_flush(struct ctx *x)
+{
+	if (ob.n)
+		out(x, MSB_F_STDOUT, ob.b, ob.n);
+	ob.n = 0;
+}
+
+static void emit_rec(struct ctx *x, int type, uint32_t mode, const char *name,
+		     const char *link)
+{
+	size_t nl = strlen(name), ll = link ? strlen(link) : 0;
+	uint8_t h[7];
+
+	h[0] = (uint8_t)type;
+	msb_put_be32(h + 1, mode & 07777);
+	h[5] = (uint8_t)(nl >> 8);
+	h[6] = (uint8_t)nl;
+	emit(x, h, 7);
+	emit(x, name, nl);
+	if (type == MSB_PCP_LINK) {
+		h[0] = (uint8_t)(ll >> 8);
+		h[1] = (uint8_t)ll;
+		emit(x, h, 2);
+		emit(x, link, ll);
+	}
+}
+
+/* emit_file() - a peer's file: its bytes in chunks (@raw: as they are). */
+static int emit_file(struct ctx *x, msb_sandbox *sb, const char *path,
+		     const msb_file_opts *fo, int raw, msb_error *err)
+{
+	msb_file_event ev;
+	msb_file *f;
+	uint8_t h[4];
+	int r;
+
+	r = msb_file_open(sb, MSB_FILE_READ, path, fo, &f, err);
+	if (r < 0)
+		return r;
+	while ((r = msb_file_next(f, &ev, -1, err)) >= 0) {
+		if (r == 0)
+			continue;
+		if (ev.type == MSB_FILE_DONE)
+			break;
+		if (ev.type != MSB_FILE_DATA || !ev.len)
+			continue;
+		for (size_t off = 0; off < ev.len;) {
+			size_t k = ev.len - off > MSB_PCP_CHUNK ? MSB_PCP_CHUNK :
+								  ev.len - off;
+
+			if (!raw) {
+				msb_put_be32(h, (uint32_t)k);
+				emit(x, h, 4);
+			}
+			emit(x, ev.data + off, k);
+			off += k;
+		}
+	}
+	msb_file_free(f);
+	if (r < 0)
+		return r;
+	if (!raw) {
+		msb_put_be32(h, 0);
+		emit(x, h, 4);
+	}
+	return 0;
+}
+
+static int cp_out(struct ctx *x, msb_sandbox *sb, const char *path,
+		  msb_file_opts *fo, int raw, msb_error *err)
+{
+	msb_file_info *st = malloc(sizeof(*st));
+	char base[NAME_MAX + 1], full[PATH_MAX];
+	msb_file_event ev;
+	msb_file *f;
+	int r;
+
+	if (!st)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	if (raw) {
+		r = emit_file(x, sb, path, fo, 1, err);
+		goto out;
+	}
+	fo->nofollow = 1;
+	r = msb_file_stat(sb, path, fo, st, err);
+	fo->nofollow = 0;
+	if (r < 0)
+		goto out;
+	base_name(path, base, sizeof(base));
+	switch (st->type) {
+	case MSB_FILE_DIR:
+		emit_rec(x, MSB_PCP_DIR, st->mode, base, NULL);
+		fo->recursive = 1;
+		r = msb_file_open(sb, MSB_FILE_LIST, path, fo, &f, err);
+		fo->recursive = 0;
+		if (r < 0)
+			break;
+		while ((r = msb_file_next(f, &ev, -1, err)) >= 0) {
+			const msb_file_info *e = ev.entry;
+
+			if (r == 0 || ev.type == MSB_FILE_DATA)
+				continue;
+			if (ev.type == MSB_FILE_DONE)
+				break;
+			if (e->type == MSB_FILE_DIR) {
+				emit_rec(x, MSB_PCP_DIR, e->mode, e->name, NULL);
+			} else if (e->type == MSB_FILE_SYMLINK) {
+				emit_rec(x, MSB_PCP_LINK, e->mode, e->name,
+					 e->link);
+			} else if (e->type == MSB_FILE_REGULAR) {
+				r = join(full, sizeof(full), path, e->name, err);
+				if (r == 0) {
+					emit_rec(x, MSB_PCP_FILE, e->mode,
+						 e->name, NULL);
+					r = emit_file(x, sb, full, fo, 0, err);
+				}
+				if (r < 0)
+					break;
+			}
+			/* sockets, fifos and devices are not copied */
+		}
+		msb_file_free(f);
+		break;
+	case MSB_FILE_REGULAR:
+		emit_rec(x, MSB_PCP_FILE, st->mode, base, NULL);
+		r = emit_file(x, sb, path, fo, 0, err);
+		break;
+	case MSB_FILE_SYMLINK:
+		emit_rec(x, MSB_PCP_LINK, st->mode, base, st->link);
+		break;
+	default:
+		r = msb_fail(err, MSB_E_INVALID, "%s is not a file, a directory "
+			     "or a symlink", path);
+	}
+	if (r >= 0)
+		emit_rec(x, MSB_PCP_END, 0, "", NULL);
+out:
+	emit_flush(x);
+	free(st);
+	return r < 0 ? r : 0;
+}
+
+/* rec_in() - the next record of the program's archive into @type, @mode,
+ * @name (and @link). */
+static int rec_in(struct ctx *x, int *type, uint32_t *mode, char *name,
+		  char *link, msb_error *err)
+{
+	uint8_t h[7];
+	size_t n;
+
+	if (in_full(x, h, 7) < 0)
+		goto bad;
+	*type = h[0];
+	*mode = msb_get_be32(h + 1) & 07777;
+	n = (size_t)h[5] << 8 | h[6];
+	if (n > MSB_PCP_NAME_MAX || in_full(x, name, n) < 0)
+		goto bad;
+	name[n] = 0;
+	if (memchr(name, 0, n))
+		goto bad;
+	link[0] = 0;
+	if (*type == MSB_PCP_LINK) {
+		if (in_full(x, h, 2) < 0)
+			goto bad;
+		n = (size_t)h[0] << 8 | h[1];
+		if (!n || n > MSB_PCP_NAME_MAX || in_full(x, link, n) < 0)
+			goto bad;
+		link[n] = 0;
+		if (memchr(link, 0, n))
+			goto bad;
+	}
+	if (*type == MSB_PCP_DIR || *type == MSB_PCP_FILE ||
+	    *type == MSB_PCP_LINK || *type == MSB_PCP_END)
+		return 0;
+bad:
+	return msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
+			"archive msb cp wrote (or it ended early)");
+}
+
+/* file_in() - a file's chunks from the program into the peer's @path
+ * (@raw: all of the input, as it is). */
+static int file_in(struct ctx *x, msb_sandbox *sb, const char *path,
+		   msb_file_opts *fo, int raw, msb_error *err)
+{
+	static uint8_t buf[MSB_PCP_CHUNK];
+	msb_file_event ev;
+	msb_file *f;
+	int r;
+
+	r = msb_file_open(sb, MSB_FILE_WRITE, path, fo, &f, err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		uint8_t h[4];
+		uint32_t n;
+
+		if (raw) {
+			n = (uint32_t)in_read(x, buf, sizeof(buf));
+			if (!n)
+				break;
+		} else {
+			if (in_full(x, h, 4) < 0) {
+				r = msb_fail(err, MSB_E_PROTOCOL, "the copy "
+					     "ended before its end");
+				break;
+			}
+			n = msb_get_be32(h);
+			if (!n)
+				break;
+			if (n > MSB_PCP_CHUNK || in_full(x, buf, n) < 0) {
+				r = msb_fail(err, MSB_E_PROTOCOL, "the copy's "
+					     "data is not an archive msb cp "
+					     "wrote (or it ended early)");
+				break;
+			}
+		}
+		r = msb_file_write(f, buf, n, err);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0)
+		r = msb_file_close_write(f, err);
+	while (r >= 0 && (r = msb_file_next(f, &ev, -1, err)) >= 0)
+		if (r == 1 && ev.type == MSB_FILE_DONE)
+			break;
+	msb_file_free(f);
+	return r < 0 ? r : 0;
+}
+
+static int symlink_in(msb_sandbox *sb, const char *target, const char *path,
+		      msb_file_opts *fo, msb_error *err)
+{
+	int r = msb_file_symlink(sb, target, path, fo, err);
+
+	if (r == MSB_E_EXISTS) {
+		/* as cp does: replace what is there, unless a directory */
+		r = msb_file_remove(sb, path, fo, err);
+		if (r == 0)
+			r = msb_file_symlink(sb, target, path, fo, err);
+	}
+	return r;
+}
+
+/* cp_in() - the program's archive into the peer's @path, with docker
+ * cp's rules, as msb_copy_in() applies them to a host's tree. */
+static int cp_in(struct ctx *x, msb_sandbox *sb, const char *path,
+		 msb_file_opts *fo, int contents, msb_error *err)
+{
+	struct {
+		char name[MSB_PCP_NAME_MAX + 1], link[MSB_PCP_NAME_MAX + 1];
+		char target[PATH_MAX], full[PATH_MAX];
+		msb_file_info gi;
+	} *w = malloc(sizeof(*w));
+	char base[NAME_MAX + 1];
+	msb_file_opts dfo;
+	uint32_t mode;
+	int r, type, gexists, gdir;
+
+	if (!w)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	r = rec_in(x, &type, &mode, w->name, w->link, err);
+	if (r < 0)
+		goto out;
+	if (type == MSB_PCP_END || strchr(w->name, '/') ||
+	    strlen(w->name) > NAME_MAX) {
+		r = msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
+			     "archive msb cp wrote");
+		goto out;
+	}
+	snprintf(base, sizeof(base), "%s", w->name);
+	r = msb_file_stat(sb, path, fo, &w->gi, err);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	gexists = r == 0;
+	gdir = gexists && w->gi.type == MSB_FILE_DIR;
+	r = 0;
+	snprintf(w->target, sizeof(w->target), "%s", path);
+	if (type == MSB_PCP_DIR) {
+		dfo = *fo;
+		dfo.mode = mode;
+		if (gexists && !gdir) {
+			r = msb_fail(err, -ENOTDIR, "cannot copy the directory "
+				     "%s onto the file %s", base, path);
+			goto out;
+		}
+		if (gdir && !contents && *base && strcmp(base, ".") &&
+		    strcmp(base, "..")) {
+			r = join(w->target, sizeof(w->target), path, base, err);
+			dfo.parents = 1;
+			if (r == 0)
+				r = msb_file_mkdir(sb, w->target, &dfo, err);
+		} else if (!gexists) {
+			r = msb_file_mkdir(sb, path, &dfo, err);
+		}
+		while (r == 0) {
+			r = rec_in(x, &type, &mode, w->name, w->link, err);
+			if (r < 0 || type == MSB_PCP_END)
+				break;
+			if (!msb_fname_ok((const uint8_t *)w->name,
+					  strlen(w->name))) {
+				r = msb_fail(err, MSB_E_PROTOCOL, "'%s' is not "
+					     "a name below the copied "
+					     "directory", w->name);
+				break;
+			}
+			r = join(w->full, sizeof(w->full), w->target, w->name,
+				 err);
+			if (r < 0)
+				break;
+			dfo = *fo;
+			dfo.mode = mode;
+			if (type == MSB_PCP_DIR) {
+				dfo.parents = 1;
+				r = msb_file_mkdir(sb, w->full, &dfo, err);
+			} else if (type == MSB_PCP_FILE) {
+				r = file_in(x, sb, w->full, &dfo, 0, err);
+			} else {
+				r = symlink_in(sb, w->link, w->full, fo, err);
+			}
+		}
+		goto out;
+	}
+	if (gdir) {
+		r = join(w->target, sizeof(w->target), path, base, err);
+		if (r < 0)
+			goto out;
+	} else if (!gexists && path[strlen(path) - 1] == '/') {
+		r = msb_fail(err, MSB_E_NOT_FOUND, "no directory %s in the "
+			     "peer", path);
+		goto out;
+	}
+	if (type == MSB_PCP_LINK) {
+		r = symlink_in(sb, w->link, w->target, fo, err);
+	} else {
+		dfo = *fo;
+		dfo.mode = mode;
+		r = file_in(x, sb, w->target, &dfo, 0, err);
+	}
+	if (r == 0)
+		r = rec_in(x, &type, &mode, w->name, w->link, err);
+	if (r == 0 && type != MSB_PCP_END)
+		r = msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
+			     "archive msb cp wrote");
+out:
+	free(w);
+	return r;
+}
+
+static int do_cp(struct ctx *x, json_object *req, int into, msb_error *err)
+{
+	const char *name = cfg_str(req, "name"), *path = cfg_str(req, "path");
+	msb_file_opts fo = { .user = cfg_str(req, "user") };
+	struct msb_row row;
+	msb_sandbox *sb;
+	int r;
+
+	r = peer_of(x, name, &row, err);
+	if (r < 0)
+		return r;
+	msb_row_free(&row);
+	r = msb_sandbox_open(name, &sb, err);
+	if (r < 0)
+		return r;
+	if (!into)
+		r = cp_out(x, sb, path, &fo, cfg_bool(req, "raw"), err);
+	else if (cfg_bool(req, "raw"))
+		r = file_in(x, sb, path, &fo, 1, err);
+	else
+		r = cp_in(x, sb, path, &fo, cfg_bool(req, "contents"), err);
+	msb_sandbox_close(sb);
+	if (r == 0)
+		result(x, 0, NULL);
+	return r;
+}
+
+/* ---- snapshots of its peers -------------------------------------------- */
+
+#define SNAP_PER_TREE 16
+
+/* snap_of() - whether snapshot @snap was taken of a peer of @x's parent
+ * (its sandbox's record, kept in it, says who spawned it); @root gets
+ * the tree it counts against. */
+static int snap_of(struct ctx *x, const char *snap, char *root, size_t rn)
+{
+	json_object *m, *cfg;
+	char *text;
+	int mine = 0;
+
+	if (msb_snapshot_inspect_json(snap, &text, NULL) < 0)
+		return 0;
+	m = json_tokener_parse(text);
+	free(text);
+	if (m && json_object_object_get_ex(m, "config", &cfg) &&
+	    cfg_str(cfg, "spawned_by")) {
+		mine = x && !strcmp(cfg_str(cfg, "spawned_by"), x->parent);
+		if (root)
+			snprintf(root, rn, "%s",
+				 cfg_str(cfg, "spawn_root") ?
+					 cfg_str(cfg, "spawn_root") : "");
+	}
+	json_object_put(m);
+	return mine;
+}
+
+static int not_mine(const char *snap, msb_error *err)
+{
+	return msb_fail(err, MSB_E_POLICY, "'%s' is not a snapshot of this "
+			"sandbox's peers: a sandbox restores and removes only "
+			"those (msb snapshot ls lists them)", snap);
+}
+
+static int do_snapshot(struct ctx *x, json_object *req, msb_error *err)
+{
+	const char *name = cfg_str(req, "name"), *snap = cfg_str(req, "snapshot");
+	const char *root = tree_root(x);
+	msb_snapshot_info *list;
+	msb_snapshot_info info;
+	struct msb_row row;
+	char dir[PATH_MAX], lock[PATH_MAX + 16], line[256];
+	size_t n, have = 0;
+	int r, lfd, k;
+
+	r = peer_of(x, name, &row, err);
+	if (r < 0)
+		return r;
+	msb_row_free(&row);
+	/* the host's disk: at most SNAP_PER_TREE snapshots of a tree's
+	 * peers, counted with the take under the tree's lock */
+	msb_sandbox_dir(root, dir, sizeof(dir));
+	snprintf(lock, sizeof(lock), "%s/spawn.lock", dir);
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+		r = msb_fail_errno(err, -errno, "cannot lock %s", lock);
+		if (lfd >= 0)
+			close(lfd);
+		return r;
+	}
+	r = msb_snapshot_list(&list, &n, err);
+	if (r == 0) {
+		for (size_t i = 0; i < n; i++) {
+			char rt[64] = "";
+
+			snap_of(NULL, list[i].name, rt, sizeof(rt));
+			have += !strcmp(rt, root);
+		}
+		free(list);
+		if (have >= SNAP_PER_TREE)
+			r = msb_fail(err, MSB_E_POLICY, "this sandbox's tree "
+				     "already keeps %zu snapshots of its peers, "
+				     "the most the host allows (%d): remove one "
+				     "first (msb snapshot rm SNAP)",
+				     have, SNAP_PER_TREE);
+	}
+	if (r == 0)
+		r = msb_snapshot_create(name, snap, &info, err);
+	close(lfd);
+	if (r < 0)
+		return r;
+	k = snprintf(line, sizeof(line), "%s (%s)\n", snap, info.kind);
+	out(x, MSB_F_STDOUT, line, (size_t)k);
+	result(x, 0, NULL);
+	return 0;
+}
+
+static int do_snapshot_ls(struct ctx *x, json_object *req, msb_error *err)
+{
+	json_object *arr = json_object_new_array();
+	int json = cfg_bool(req, "json");
+	msb_snapshot_info *list;
+	size_t n;
+	int r;
+
+	r = msb_snapshot_list(&list, &n, err);
+	if (r < 0) {
+		json_object_put(arr);
+		return r;
+	}
+	if (!json)
+		out(x, MSB_F_STDOUT, "NAME  SOURCE  KIND\n", 19);
+	for (size_t i = 0; i < n; i++) {
+		char line[256];
+		int k;
+
+		if (!snap_of(x, list[i].name, NULL, 0))
+			continue;
+		if (json) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+					       json_object_new_string(list[i].name));
+			json_object_object_add(o, "source",
+					       json_object_new_string(list[i].source));
+			json_object_object_add(o, "kind",
+					       json_object_new_string(list[i].kind));
+			json_object_object_add(o, "size_bytes",
+					       json_object_new_int64(
+						       (int64_t)list[i].size_bytes));
+			json_object_array_add(arr, o);
+			continue;
+		}
+		k = snprintf(line, sizeof(line), "%s  %s  %s\n", list[i].name,
+			     list[i].source, list[i].kind);
+		out(x, MSB_F_STDOUT, line, (size_t)k);
+	}
+	free(list);
+	if (json) {
+		const char *t = json_object_to_json_string_ext(
+			arr, JSON_C_TO_STRING_PLAIN);
+
+		out(x, MSB_F_STDOUT, t, strlen(t));
+		out(x, MSB_F_STDOUT, "\n", 1);
+	}
+	json_object_put(arr);
+	result(x, 0, NULL);
+	return 0;
+}
+
+static int do_snapshot_rm(struct ctx *x, json_object *req, msb_error *err)
+{
+	const char *snap = cfg_str(req, "snapshot");
+	int r;
+
+	if (!snap_of(x, snap, NULL, 0))
+		return not_mine(snap, err);
+	r = msb_snapshot_remove(snap, 0, err);
+	if (r == MSB_E_BUSY)
+		r = msb_fail(err, r, "snapshot '%s' is the base of peers "
+			     "restored from it: remove them first (msb rm NAME)",
+			     snap);
+	if (r == 0)
+		result(x, 0, NULL);
+	return r;
+}
+
+/* do_restore() - a new peer from a snapshot of one of its peers: within
+ * the same limits as a start, in the same tree. */
+static int do_restore(struct ctx *x, json_object *req, msb_error *err)
+{
+	const char *snap = cfg_str(req, "snapshot"), *name = cfg_str(req, "name");
+	json_object *m = NULL, *cfg, *policy, *extra;
+	msb_snapshot_info info;
+	msb_restore_opts o;
+	msb_sandbox *sb;
+	char *text;
+	int r, lfd, secrets = 0;
+
+	if (!snap_of(x, snap, NULL, 0))
+		return not_mine(snap, err);
+	r = msb_snapshot_info_get(snap, &info, err);
+	if (r < 0)
+		return r;
+	if (msb_snapshot_inspect_json(snap, &text, NULL) == 0) {
+		m = json_tokener_parse(text);
+		free(text);
+	}
+	if (m && json_object_object_get_ex(m, "config", &cfg))
+		secrets = value_secrets(cfg);
+	json_object_put(m);
+	if (secrets)
+		return msb_fail(err, MSB_E_POLICY, "snapshot '%s' is of a peer "
+				"that held secrets given at its creation, which "
+				"are kept nowhere: it cannot be restored; start "
+				"a new peer instead", snap);
+	r = admit(x, info.memory_mib, info.cpus, &lfd, err);
+	if (r < 0)
+		return r;
+	json_object_object_get_ex(x->config, "spawn", &policy);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "spawned_by",
+			       json_object_new_string(x->parent));
+	json_object_object_add(extra, "spawn_root",
+			       json_object_new_string(tree_root(x)));
+	json_object_object_add(extra, "spawn", json_object_get(policy));
+	msb_restore_opts_init(&o);
+	o.name = name;
+	r = msb_snapshot_restore_extra(snap, &o, extra, &sb, err);
+	json_object_put(extra);
+	close(lfd);
+	if (r < 0)
+		return r;
+	msb_sandbox_close(sb);
+	started(x, name, info.image);
+	return 0;
+}
+
 void peer_run(const char *parent, json_object *config, json_object *req,
 	      uint32_t stream, int ctl)
 {
@@ -701,6 +1671,18 @@ void peer_run(const char *parent, json_object *config, json_object *req,
 		r = do_logs(&x, req, &err);
 	else if (!strcmp(op, "ps"))
 		r = do_ps(&x, req, &err);
+	else if (!strcmp(op, "cp_in"))
+		r = do_cp(&x, req, 1, &err);
+	else if (!strcmp(op, "cp_out"))
+		r = do_cp(&x, req, 0, &err);
+	else if (!strcmp(op, "snapshot"))
+		r = do_snapshot(&x, req, &err);
+	else if (!strcmp(op, "snapshot_ls"))
+		r = do_snapshot_ls(&x, req, &err);
+	else if (!strcmp(op, "snapshot_rm"))
+		r = do_snapshot_rm(&x, req, &err);
+	else if (!strcmp(op, "restore"))
+		r = do_restore(&x, req, &err);
 	else
 		r = msb_fail(&err, -EINVAL, "unknown peer request '%s'", op);
 	if (r < 0)
@@ -708,4 +1690,10 @@ void peer_run(const char *parent, json_object *config, json_object *req,
 			   (-r > 0 && -r < 4096) ? -r : EIO,
 		       err.message[0] ? err.message : "the request failed");
 	json_object_put(req);
+}
+
+int peer_stopper_main(const char *parent)
+{
+	msb_peers_stop(parent, 10);
+	return 0;
 }

@@ -12,6 +12,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,33 @@ void sup_spawn_free(struct sup *s)
 	/* The broker sees its end and goes, and its workers with it. */
 	close(s->spawn_ctl);
 	s->spawn_ctl = -1;
+}
+
+void sup_spawn_stop_peers(struct sup *s)
+{
+	static uint8_t buf[BROKER_MSG_MAX];
+	uint64_t end = msb_now_ms() + 2000;
+
+	if (s->spawn_ctl < 0 ||
+	    broker_send(s->spawn_ctl, 0, BK_STOP_PEERS, NULL, 0) < 0)
+		return;
+	/* what the broker still sends for the guest is for nobody now */
+	for (uint64_t now; (now = msb_now_ms()) < end;) {
+		struct pollfd pf = { s->spawn_ctl, POLLIN, 0 };
+		struct broker_hdr h;
+		ssize_t got;
+
+		if (poll(&pf, 1, (int)(end - now)) <= 0)
+			return;
+		got = recv(s->spawn_ctl, buf, sizeof(buf), 0);
+		if (got <= 0 && !(got < 0 && (errno == EINTR || errno == EAGAIN)))
+			return;
+		if (got < (ssize_t)sizeof(h))
+			continue;
+		memcpy(&h, buf, sizeof(h));
+		if (h.kind == BK_STOPPING)
+			return;
+	}
 }
 
 /* secret_value() - the request's secret @o: its placeholder's value and
@@ -188,6 +216,24 @@ void sup_spawn_window(struct sup *s, uint32_t stream, const uint8_t *p)
 		broker_send(s->spawn_ctl, stream, BK_WINDOW, p, 4);
 }
 
+void sup_spawn_input(struct sup *s, uint32_t stream, uint8_t type,
+		     const uint8_t *p, uint32_t n)
+{
+	uint32_t kind = type == MSB_F_RESIZE ? BK_RESIZE : BK_STDIN;
+
+	if (s->spawn_ctl < 0 || !(stream & MSB_PEER_STREAM) ||
+	    (kind == BK_RESIZE && n != 4))
+		return;
+	/* The broker's queue full: the guest sent past its window (or
+	 * the host is far behind); the request ends rather than lose
+	 * what it was sent. */
+	if (broker_send(s->spawn_ctl, stream, kind, p, n) < 0) {
+		broker_send(s->spawn_ctl, stream, BK_CANCEL, NULL, 0);
+		refuse(s, stream, EIO, "the request's input came faster than "
+		       "the host took it: cancelled");
+	}
+}
+
 void sup_spawn_drained(struct sup *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->spawn_ref };
@@ -239,6 +285,7 @@ void sup_spawn_readable(struct sup *s)
 		case MSB_F_STDERR:
 		case MSB_F_EXIT:
 		case MSB_F_RESULT:
+		case MSB_F_WINDOW: /* the worker took this much input */
 			agent_send(s, h.stream, (uint8_t)h.kind, p, n);
 			break;
 		case BK_SPAWNED: {

@@ -172,6 +172,27 @@ static int f_workdir(json_object *v, json_object *out, const char *key,
 	return 0;
 }
 
+static int f_dim(json_object *v, json_object *out, const char *key,
+		 char *why, size_t wn)
+{
+	int64_t n = json_object_get_int64(v);
+
+	if (!json_object_is_type(v, json_type_int) || n < 1 || n > 65535)
+		return fail(why, wn, "invalid %s: 1 to 65535", key);
+	json_object_object_add(out, key, json_object_new_int((int)n));
+	return 0;
+}
+
+static int f_path(json_object *v, json_object *out, const char *key,
+		  char *why, size_t wn)
+{
+	if (!text_ok(v, SPAWN_STR_MAX - 1))
+		return fail(why, wn, "invalid %s: a path of 1-4095 printable "
+			    "characters", key);
+	json_object_object_add(out, key, json_object_get(v));
+	return 0;
+}
+
 static int env_name_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -242,8 +263,19 @@ static const struct field start_fields[] = {
 	{ "secrets", f_secrets }, { NULL, NULL },
 };
 static const struct field exec_fields[] = {
-	{ "name", f_name }, { "argv", f_argv }, { "env", f_env },
-	{ "workdir", f_workdir }, { NULL, NULL },
+	{ "name", f_name },	  { "argv", f_argv }, { "env", f_env },
+	{ "workdir", f_workdir }, { "stdin", f_bool }, { "tty", f_bool },
+	{ "rows", f_dim },	  { "cols", f_dim },  { NULL, NULL },
+};
+static const struct field cp_fields[] = {
+	{ "name", f_name }, { "path", f_path },	    { "user", f_text },
+	{ "raw", f_bool },  { "contents", f_bool }, { NULL, NULL },
+};
+static const struct field snap_fields[] = {
+	{ "name", f_name }, { "snapshot", f_name }, { NULL, NULL },
+};
+static const struct field snap_rm_fields[] = {
+	{ "snapshot", f_name }, { NULL, NULL },
 };
 static const struct field name_fields[] = {
 	{ "name", f_name }, { NULL, NULL },
@@ -263,6 +295,12 @@ static const struct verb {
 	{ "rm", name_fields, { "name", NULL } },
 	{ "logs", name_fields, { "name", NULL } },
 	{ "ps", ps_fields, { NULL } },
+	{ "cp_in", cp_fields, { "name", "path", NULL } },
+	{ "cp_out", cp_fields, { "name", "path", NULL } },
+	{ "snapshot", snap_fields, { "name", "snapshot", NULL } },
+	{ "snapshot_ls", ps_fields, { NULL } },
+	{ "snapshot_rm", snap_rm_fields, { "snapshot", NULL } },
+	{ "restore", snap_fields, { "name", "snapshot", NULL } },
 };
 
 static int check(json_object *in, json_object *out, char *why, size_t wn)
@@ -273,13 +311,15 @@ static int check(json_object *in, json_object *out, char *why, size_t wn)
 	if (!json_object_object_get_ex(in, "op", &op) ||
 	    !json_object_is_type(op, json_type_string))
 		return fail(why, wn, "%s", "a peer request needs an \"op\": "
-			    "start, exec, stop, rm, ps or logs");
+			    "start, exec, stop, rm, ps, logs, cp_in, cp_out, "
+			    "snapshot, snapshot_ls, snapshot_rm or restore");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(json_object_get_string(op), verbs[i].op))
 			vb = &verbs[i];
 	if (!vb)
 		return fail(why, wn, "unknown peer request '%.40s': start, "
-			    "exec, stop, rm, ps or logs",
+			    "exec, stop, rm, ps, logs, cp_in, cp_out, snapshot, "
+			    "snapshot_ls, snapshot_rm or restore",
 			    json_object_get_string(op));
 	json_object_object_add(out, "op", json_object_new_string(vb->op));
 	json_object_object_foreach(in, k, v) {

@@ -30,9 +30,12 @@
  *
  * The verbs and their fields: start (name; image, cpus 1-64, memory,
  * env, net_deny_all, net_allow, net_allow_cidr, secrets [{env,
- * placeholder, hosts}]), exec (name, argv; env, workdir), stop, rm, logs
- * (name), ps (json). An unknown field is refused, not ignored: a guest
- * that asks for more than the host gives is told so.
+ * placeholder, hosts}]), exec (name, argv; env, workdir, stdin, tty,
+ * rows, cols 1-65535), stop, rm, logs (name), ps (json), cp_in and cp_out
+ * (name, path; user, raw, contents), snapshot and restore (name,
+ * snapshot), snapshot_ls (json), snapshot_rm (snapshot). An unknown field
+ * is refused, not ignored: a guest that asks for more than the host gives
+ * is told so.
  * Return: 0, or -1 with @why set.
  */
 int spawn_req_parse(const uint8_t *p, size_t n, json_object **out, char *why,

@@ -479,9 +479,17 @@ void sup_spawn_end(struct sup *s, uint32_t stream);
 /* sup_spawn_window() - WINDOW on a peer stream: the guest program took
  * that much of its output (u32 at @p). */
 void sup_spawn_window(struct sup *s, uint32_t stream, const uint8_t *p);
+/* sup_spawn_input() - STDIN or RESIZE on a peer stream: the request's
+ * input, a terminal's size. */
+void sup_spawn_input(struct sup *s, uint32_t stream, uint8_t type,
+		     const uint8_t *p, uint32_t n);
 /* sup_spawn_readable() - the broker's answers, to the guest. */
 void sup_spawn_readable(struct sup *s);
 void sup_spawn_free(struct sup *s);
+/* sup_spawn_stop_peers() - the sandbox is down: the broker has its peers
+ * stopped by a process that outlives both (waited for up to 2 s to be
+ * under way). */
+void sup_spawn_stop_peers(struct sup *s);
 /* sup_spawn_drained() - the agent link took its queue: read the broker
  * again if it waited for that. */
 void sup_spawn_drained(struct sup *s);

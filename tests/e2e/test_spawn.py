@@ -13,8 +13,10 @@ library it was built against copied in; no libmsb in the guest."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -201,6 +203,191 @@ def test_outside_a_sandbox_it_says_so(msb):
     assert b"not inside a microsandbox sandbox" in p.stderr, p.stderr
 
 
+def status_soon(msb, name, want, within=120):
+    """Whether sandbox @name's status is one of @want within @within
+    seconds."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if json.loads(msb.out("inspect", name))["status"] in want:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def vm_of(supervisor):
+    """The QEMU process below pid @supervisor, or None."""
+    kids = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = open(f"/proc/{d}/stat").read()
+        except (OSError, ValueError):
+            continue
+        comm, rest = st.split("(", 1)[1].rsplit(")", 1)
+        kids.setdefault(int(rest.split()[1]), []).append((int(d), comm))
+    todo = [supervisor]
+    while todo:
+        for pid, comm in kids.get(todo.pop(), []):
+            if comm.startswith("qemu"):
+                return pid
+            todo.append(pid)
+    return None
+
+
+def sh(msb, parent, script, timeout=180):
+    """@script run by sh in the parent, from /tmp."""
+    return inside(msb, parent, "sh", "-c", "cd /tmp && " + script,
+                  timeout=timeout)
+
+
+def test_exec_streams_stdin_to_the_peer(msb, parent, peers):
+    _, coder = peers
+    rc, out, err = sh(msb, parent, f"echo hi | msb exec -i {coder} -- cat")
+    assert rc == 0 and out == "hi\n", (rc, out, err)
+    # as the host's msb exec: without -i the command reads end-of-file
+    rc, out, err = sh(msb, parent, f"echo hi | msb exec {coder} -- cat")
+    assert rc == 0 and out == "", (rc, out, err)
+    # the end of the input reaches the command
+    rc, out, err = sh(msb, parent,
+                      f"msb exec -i {coder} -- wc -c < /dev/null")
+    assert rc == 0 and out.strip() == "0", (rc, out, err)
+    # 3 MB in while the peer does not read for a while (the window holds
+    # the program back), and 3 MB through cat, in and out at once
+    rc, out, err = sh(msb, parent,
+                      "head -c 3000000 /dev/urandom > in && md5sum < in && "
+                      f"msb exec -i {coder} -- sh -c 'sleep 2; md5sum' < in && "
+                      f"msb exec -i {coder} -- cat < in | md5sum")
+    sums = [l.split()[0] for l in out.splitlines()]
+    assert rc == 0 and len(sums) == 3 and len(set(sums)) == 1, (out, err)
+
+
+def test_exec_with_a_terminal(msb, parent, peers):
+    _, coder = peers
+    rc, out, err = inside(msb, parent, "msb", "exec", "-t", coder, "--",
+                          "tty")
+    assert rc == 0 and out.strip().startswith("/dev/pts/"), (rc, out, err)
+    rc, out, _ = inside(msb, parent, "msb", "exec", coder, "--", "tty")
+    assert rc != 0 and "not a tty" in out, out
+    # on a terminal, its size goes with it
+    p = msb("exec", "-t", parent, "--", "sh", "-c",
+            f"stty rows 33 cols 101; msb exec -t {coder} -- stty size")
+    assert p.returncode == 0 and p.stdout.decode().split() == ["33", "101"], \
+        (p.stdout, p.stderr)
+
+
+def test_cp_to_and_from_a_peer(msb, parent, peers, shared):
+    _, coder = peers
+    tree = ("rm -rf t back && mkdir -p t/sub && echo one > t/a && "
+            "head -c 1500000 /dev/urandom > t/sub/big && chmod 640 t/a && "
+            "chmod 750 t/sub && ln -s a t/link")
+    # each path's type, mode and a symlink's target, and the files' sums
+    listing = ("cd {d} && python3 -c 'import os, stat\n"
+               "for d, ds, fs in sorted(os.walk(\".\")):\n"
+               " for n in sorted(ds + fs):\n"
+               "  p = os.path.join(d, n); s = os.lstat(p)\n"
+               "  l = os.readlink(p) if stat.S_ISLNK(s.st_mode) else \"\"\n"
+               "  print(p, oct(s.st_mode), l)' && md5sum a sub/big")
+    rc, _, err = sh(msb, parent, f"{tree} && msb cp t {coder}:/tmp/")
+    assert rc == 0, err
+    here = sh(msb, parent, listing.format(d="t"))[1]
+    there = inside(msb, parent, "msb", "exec", coder, "--", "sh", "-c",
+                   listing.format(d="/tmp/t"))[1]
+    assert "./link 0o120777 a" in here and "./sub 0o40750" in here and \
+        "./a 0o100640" in here, here
+    assert here == there, (here, there)
+    # and back, as a new directory
+    rc, _, err = sh(msb, parent, f"msb cp {coder}:/tmp/t back && "
+                    "diff -r t back && " + listing.format(d="back"))
+    assert rc == 0, err
+    # one file into this directory, and a file's bytes on stdout
+    rc, out, err = sh(msb, parent, f"msb cp {coder}:/etc/passwd . && "
+                      f"msb cp {coder}:/tmp/t/a - && "
+                      f"msb exec {coder} -- cat /etc/passwd | "
+                      "cmp - passwd && echo same")
+    assert rc == 0 and out == "one\nsame\n", (out, err)
+    rc, out, err = sh(msb, parent, f"echo bytes | msb cp - {coder}:/tmp/b && "
+                      f"msb exec {coder} -- cat /tmp/b")
+    assert rc == 0 and out == "bytes\n", (out, err)
+    rc, _, err = sh(msb, parent, f"msb cp {coder}:/nope /tmp/x")
+    assert rc == 125 and "/nope" in err and "No such file" in err, err
+    # only its own peers
+    rc, _, err = sh(msb, parent, f"msb cp t {shared}:/tmp/")
+    assert rc == 125 and f"'{shared}' is not a peer of this sandbox" in err, \
+        err
+
+
+def test_snapshot_and_restore_of_a_peer(msb, parent, peers, shared):
+    researcher, coder = peers
+    snap, rsnap = unique("coder-snap"), unique("researcher-snap")
+    rc, out, err = sh(msb, parent,
+                      f"msb exec {coder} -- sh -c 'echo kept > /tmp/mark' && "
+                      f"msb snapshot {coder} --name {snap}")
+    assert rc == 0 and out == f"{snap} (full)\n", (out, err)
+    rc, out, err = inside(msb, parent, "msb", "snapshot", researcher,
+                          "--name", rsnap)
+    assert rc == 0, err
+    # kept on the host, listed inside only for its peers
+    host = {s["name"]: s for s in json.loads(msb.out("snapshot", "ls",
+                                                     "--format", "json"))}
+    assert host[snap]["source"] == coder
+    mine = json.loads(inside(msb, parent, "msb", "snapshot", "ls",
+                             "--format", "json")[1])
+    assert {s["name"] for s in mine} == {snap, rsnap}, mine
+    rc, _, err = inside(msb, parent, "msb", "snapshot", shared, "--name",
+                        unique("nope"))
+    assert rc == 125 and "is not a peer of this sandbox" in err, err
+    # a restore is a start: within the tree's quota
+    rc, _, err = inside(msb, parent, "msb", "restore", snap, "--name",
+                        "coder2")
+    assert rc == 125 and "already has 2 live peers" in err, err
+    # a peer's secrets were values: its snapshot cannot bring them back
+    rc, _, err = inside(msb, parent, "msb", "restore", rsnap, "--name", "r2")
+    assert rc == 125 and "secrets given at its creation" in err, err
+    # only its own peers' snapshots: a peer of it has none
+    rc, _, err = inside(msb, parent, "msb", "exec", researcher, "--", "msb",
+                        "restore", snap, "--name", "x2")
+    assert rc == 125 and "is not a snapshot of this sandbox's peers" in err, \
+        err
+    rc, _, err = inside(msb, parent, "msb", "stop", coder)
+    assert rc == 0, err
+    rc, out, err = sh(msb, parent, f"msb restore {snap} --name coder2 && "
+                      "msb exec coder2 -- sh -c 'hostname; cat /tmp/mark'")
+    assert rc == 0 and out == "coder2\ncoder2\nkept\n", (out, err)
+    rows = {r["name"]: r for r in json.loads(msb.out("ps", "--format",
+                                                     "json"))}
+    assert rows["coder2"]["parent"] == parent
+    # the snapshot is the base of coder2: removed once coder2 is
+    rc, _, err = inside(msb, parent, "msb", "snapshot", "rm", snap)
+    assert rc == 125 and "remove them first" in err, err
+    for argv in (["rm", "coder2"], ["snapshot", "rm", snap],
+                 ["snapshot", "rm", rsnap]):
+        rc, _, err = inside(msb, parent, "msb", *argv)
+        assert rc == 0, (argv, err)
+    assert not {snap, rsnap} & {s["name"] for s in json.loads(
+        msb.out("snapshot", "ls", "--format", "json"))}
+    # a stopped peer without secrets starts again, from its parent
+    rc, out, err = inside(msb, parent, "msb", "start", coder)
+    assert rc == 0 and out == f"{coder}\n", (out, err)
+    assert json.loads(msb.out("inspect", coder))["status"] == "running"
+    rc, out, _ = inside(msb, parent, "msb", "exec", coder, "--", "cat",
+                        "/tmp/b")
+    assert rc == 0 and out == "bytes\n", out
+
+
+def test_a_peer_with_secrets_cannot_be_started_again(msb, parent, peers):
+    researcher, _ = peers
+    rc, _, err = inside(msb, parent, "msb", "stop", researcher)
+    assert rc == 0, err
+    rc, _, err = inside(msb, parent, "msb", "start", researcher)
+    assert rc == 125 and "secrets given at its creation" in err and \
+        "start a new peer" in err, err
+    p = msb("start", researcher)
+    assert p.returncode == 1, p.stderr
+    assert f"'{researcher}' is a peer of '{parent}' holding secrets given " \
+        "at its creation" in p.stderr.decode(), p.stderr
+    assert b"start a new peer" in p.stderr
+    assert json.loads(msb.out("inspect", researcher))["status"] == "stopped"
+
+
 def test_stop_and_rm_of_a_peer_and_the_parent_takes_its_peers(msb, parent,
                                                              peers):
     researcher, coder = peers
@@ -209,6 +396,25 @@ def test_stop_and_rm_of_a_peer_and_the_parent_takes_its_peers(msb, parent,
     assert json.loads(msb.out("inspect", coder))["status"] == "stopped"
     rc, out, _ = inside(msb, parent, "msb", "logs", coder)
     assert "booting coder" in out
+    rc, _, err = inside(msb, parent, "msb", "start", coder)
+    assert rc == 0, err
+    # stopping the parent stops its peers; starting it again does not
+    # start them: its program does, when it wants them
+    msb("stop", parent, check=0)
+    assert json.loads(msb.out("inspect", coder))["status"] == "stopped"
+    msb("start", parent, check=0, env={"MSB_SPAWN_TOKEN": VALUE})
+    assert json.loads(msb.out("inspect", coder))["status"] == "stopped"
+    rc, out, _ = inside(msb, parent, "msb", "ps", "--format", "json")
+    assert {p["name"]: p["status"] for p in json.loads(out)} == \
+        {researcher: "stopped", coder: "stopped"}, out
+    # however the parent goes down: here its VM dies under it
+    rc, _, err = inside(msb, parent, "msb", "start", coder)
+    assert rc == 0, err
+    vm = vm_of(json.loads(msb.out("inspect", parent))["pid"])
+    assert vm, "no VM under the parent's supervisor"
+    os.kill(vm, signal.SIGKILL)
+    assert status_soon(msb, parent, ("stopped", "failed"))
+    assert status_soon(msb, coder, ("stopped",))
     msb("rm", "-f", parent, check=0)
     left = msb.out("ps", "-a", "-q").split()
     assert researcher not in left and coder not in left, left

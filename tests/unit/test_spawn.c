@@ -37,6 +37,25 @@ TEST(spawnreq_verbs_rebuilt)
 			"\"echo hi\"],\"env\":[\"A=1\"],\"workdir\":\"/tmp\"}"),
 		  "{\"op\":\"exec\",\"name\":\"c\",\"argv\":[\"sh\",\"-c\",\"echo hi\"],"
 		  "\"env\":[\"A=1\"],\"workdir\":\"/tmp\"}");
+	CHECK_STR(parse("{\"op\":\"exec\",\"name\":\"c\",\"argv\":[\"cat\"],"
+			"\"stdin\":true,\"tty\":true,\"rows\":40,\"cols\":120}"),
+		  "{\"op\":\"exec\",\"name\":\"c\",\"argv\":[\"cat\"],"
+		  "\"stdin\":true,\"tty\":true,\"rows\":40,\"cols\":120}");
+	CHECK_STR(parse("{\"op\":\"cp_in\",\"name\":\"c\",\"path\":\"/tmp/\","
+			"\"user\":\"1000\",\"contents\":true}"),
+		  "{\"op\":\"cp_in\",\"name\":\"c\",\"path\":\"/tmp/\","
+		  "\"user\":\"1000\",\"contents\":true}");
+	CHECK_STR(parse("{\"op\":\"cp_out\",\"name\":\"c\",\"path\":\"f\","
+			"\"raw\":true}"),
+		  "{\"op\":\"cp_out\",\"name\":\"c\",\"path\":\"f\","
+		  "\"raw\":true}");
+	CHECK_STR(parse("{\"op\":\"snapshot\",\"name\":\"c\",\"snapshot\":\"s1\"}"),
+		  "{\"op\":\"snapshot\",\"name\":\"c\",\"snapshot\":\"s1\"}");
+	CHECK_STR(parse("{\"op\":\"restore\",\"snapshot\":\"s1\",\"name\":\"d\"}"),
+		  "{\"op\":\"restore\",\"snapshot\":\"s1\",\"name\":\"d\"}");
+	CHECK_STR(parse("{\"op\":\"snapshot_rm\",\"snapshot\":\"s1\"}"),
+		  "{\"op\":\"snapshot_rm\",\"snapshot\":\"s1\"}");
+	CHECK_STR(parse("{\"op\":\"snapshot_ls\"}"), "{\"op\":\"snapshot_ls\"}");
 	CHECK_STR(parse("{\"op\":\"ps\"}"), "{\"op\":\"ps\"}");
 	CHECK_STR(parse("{\"op\":\"rm\",\"name\":\"x.y-z_1\"}"),
 		  "{\"op\":\"rm\",\"name\":\"x.y-z_1\"}");
@@ -56,7 +75,21 @@ TEST(spawnreq_refusals)
 		{ "{\"op\":\"ps\"} x", "one JSON object" },
 		{ "{\"op\":\"ps\"}\n{}", "one JSON object" },
 		{ "{\"name\":\"a\"}", "needs an \"op\"" },
-		{ "{\"op\":\"snapshot\",\"name\":\"a\"}", "unknown peer request" },
+		{ "{\"op\":\"attach\",\"name\":\"a\"}", "unknown peer request" },
+		{ "{\"op\":\"snapshot\",\"name\":\"a\"}", "'snapshot' is required" },
+		{ "{\"op\":\"snapshot\",\"name\":\"a\",\"snapshot\":\"../s\"}",
+		  "invalid snapshot" },
+		{ "{\"op\":\"restore\",\"snapshot\":\"s\"}", "'name' is required" },
+		{ "{\"op\":\"cp_in\",\"name\":\"a\"}", "'path' is required" },
+		{ "{\"op\":\"cp_out\",\"name\":\"a\",\"path\":\"\"}", "invalid path" },
+		{ "{\"op\":\"cp_out\",\"name\":\"a\",\"path\":\"/x\",\"argv\":[\"x\"]}",
+		  "unknown field 'argv'" },
+		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[\"x\"],\"rows\":0}",
+		  "invalid rows" },
+		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[\"x\"],\"stdin\":1}",
+		  "invalid stdin" },
+		{ "{\"op\":\"snapshot_rm\",\"snapshot\":\"s\",\"name\":\"a\"}",
+		  "unknown field 'name'" },
 		{ "{\"op\":\"start\"}", "'name' is required" },
 		{ "{\"op\":\"exec\",\"name\":\"a\"}", "'argv' is required" },
 		{ "{\"op\":\"exec\",\"name\":\"a\",\"argv\":[]}", "invalid argv" },

@@ -59,6 +59,12 @@ void sup_spawn_window(struct sup *s, uint32_t stream, const uint8_t *p)
 	(void)s, (void)stream, (void)p;
 }
 
+void sup_spawn_input(struct sup *s, uint32_t stream, uint8_t type,
+		     const uint8_t *p, uint32_t n)
+{
+	(void)s, (void)stream, (void)type, (void)p, (void)n;
+}
+
 static int stop_calls;
 static unsigned stop_timeout;
 
