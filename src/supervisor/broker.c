@@ -244,7 +244,7 @@ static void stop_peers(const char *parent, int ctl)
 
 static void broker_main(const char *parent, json_object *config, int ctl)
 {
-	static uint8_t buf[BROKER_MSG_MAX];
+	static uint8_t buf[BROKER_MSG_MAX + 1];
 	struct worker ws[BROKER_WORKERS] = { 0 };
 	sigset_t mask;
 	int sfd;
@@ -272,10 +272,13 @@ static void broker_main(const char *parent, json_object *config, int ctl)
 		}
 		if (pf[0].revents) {
 			struct broker_hdr h;
-			ssize_t got = recv(ctl, buf, sizeof(buf), 0);
+			ssize_t got = recv(ctl, buf, BROKER_MSG_MAX, 0);
 
 			if (got <= 0)
 				break;
+			/* a request is text: it ends here, not at what an
+			 * earlier, longer message left after it */
+			buf[got] = 0;
 			if ((size_t)got < sizeof(h))
 				continue;
 			memcpy(&h, buf, sizeof(h));
