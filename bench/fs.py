@@ -51,7 +51,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rawboot import RawVM, logged_argv, tlv  # noqa: E402
+from rawboot import RawVM, build_fsserve, logged_argv, tlv  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -96,16 +96,6 @@ def virtiofsd_vm(argv, upper, work, fs_sock, name="virtiofsd"):
             return f"socket,id=fs0,path={fs_sock}"
         return x
     return RawVM(argv, upper, work, init, name, swap)
-
-
-def build_fsserve(out):
-    src = [os.path.join(ROOT, "src", "fs", f + ".c") for f in
-           ("vhost_user", "virtqueue", "fuse", "passthrough", "plugin",
-            "proxy")]
-    subprocess.run(["cc", "-O2", "-I" + os.path.join(ROOT, "include"),
-                    "-I" + os.path.join(ROOT, "src", "fs"), "-o", out,
-                    os.path.join(ROOT, "bench", "fsserve.c"), *src, "-ldl"],
-                   check=True)
 
 
 def cpu_s(pid):

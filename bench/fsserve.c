@@ -10,7 +10,8 @@
  * thread does (src/supervisor/fs.c), but with no supervisor around it:
  * bench/fs.py --alone boots its raw VM (the peer's) against it too, so
  * the server is compared with virtiofsd on the very same VM, and the
- * sandbox with both. Exits when the front-end goes. Built by bench/fs.py:
+ * sandbox with both (bench/fscycle.py too). Exits when the front-end
+ * goes. Built by bench/rawboot.py's build_fsserve():
  *
  *   cc -O2 -Iinclude -Isrc/fs -o fsserve bench/fsserve.c src/fs/vhost_user.c
  *      src/fs/virtqueue.c src/fs/fuse.c src/fs/passthrough.c

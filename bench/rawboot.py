@@ -112,6 +112,18 @@ def fresh_upper(workdir):
     return upper
 
 
+def build_fsserve(out):
+    """bench/fsserve.c (the volume server alone) built at @out."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = [os.path.join(root, "src", "fs", f + ".c") for f in
+           ("vhost_user", "virtqueue", "fuse", "passthrough", "plugin",
+            "proxy")]
+    subprocess.run(["cc", "-O2", "-I" + os.path.join(root, "include"),
+                    "-I" + os.path.join(root, "src", "fs"), "-o", out,
+                    os.path.join(root, "bench", "fsserve.c"), *src, "-ldl"],
+                   check=True)
+
+
 def guest_ram(argv):
     """The guest's RAM as msb gives it to QEMU: a memfd of -m's size (an
     inheritable descriptor; close it once QEMU has started). msb's argv

@@ -9,7 +9,10 @@ b=${1:-build}
 python3 bench/boot_exec.py "$b" "$@"
 python3 bench/net.py "$b"
 python3 bench/fs.py "$b"
+python3 bench/fscycle.py "$b"
 python3 bench/density.py "$b"
+python3 bench/tcgcache.py "$b"
+python3 bench/exec.py "$b"
 python3 bench/confine.py "$b"
 if [ "$(id -u)" = 0 ]; then
 	python3 bench/tls.py "$b"

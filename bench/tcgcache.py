@@ -129,7 +129,14 @@ def load_python_image():
 
 def main():
     sizes = [int(s) for s in args.sizes.split(",")]
-    image = load_python_image() if args.image == "python" else None
+    image = None
+    if args.image == "python":
+        try:
+            image = load_python_image()
+        except Exception as e:  # debian.Unavailable: no packages here
+            print(f"the Python image cannot be built here ({e}): "
+                  "measuring the built-in image")
+            args.image = "builtin"
     work = PYTHON if image else BUSYBOX
     keys = ("boot", "cold", "warm", "exec", "cpu", "anon", "ram")
     res = {s: {k: [] for k in keys} for s in sizes}
