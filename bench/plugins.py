@@ -13,6 +13,12 @@ run, every kind booted in turn; each loop timed inside the guest
   connect   N times `nc -w 1 1.1.1.1 80` (refused at once: no route out
             here): one connect hook each, and a fork+exec of nc, which
             dominates
+  answer    N times `wget -q -O /dev/null` from an HTTP server of this
+            process on the host's loopback (a 4 KiB answer): one
+            http_response hook each (its answer framed and held for it),
+            and wget's fork+exec; the C kind here is a sandbox of its own
+            with examples/dlp_plugin.so (its regex over each answer),
+            since a sandbox loads one --net-plugin
 
 The table gives each loop's time per iteration and what the kind adds
 per hook call over "none" in the same run. On a loaded host the guest's
@@ -21,22 +27,26 @@ own time swamps a hook's; so a second table times the call alone
 rate-limiter built-in with the chain's JSON arguments, and a round trip
 of the hook protocol to a Python plugin process the keeper started.
 
-Usage: bench/plugins.py [BUILD_DIR] [--opens N] [--connects N] [--rounds N]
+Usage: bench/plugins.py [BUILD_DIR] [--opens N] [--connects N] [--answers N]
+                        [--rounds N]
 """
 
 import argparse
 import asyncio
+import http.server
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
 ap.add_argument("--opens", type=int, default=3000)
 ap.add_argument("--connects", type=int, default=150)
+ap.add_argument("--answers", type=int, default=150)
 ap.add_argument("--rounds", type=int, default=3)
 args, _ = ap.parse_known_args()
 BUILD = os.path.abspath(args.build)
@@ -56,6 +66,7 @@ from microsandbox.plugin import Plugin
 p = Plugin("bench")
 p.on("connect", lambda call: None)
 p.on("fs", lambda call: None, fs_ops=["open"])
+p.on("http_response", lambda call: None)
 p.run()
 """ % os.path.join(ROOT, "sdk", "python", "src")
 
@@ -77,8 +88,21 @@ def loop(name, n, body):
     return (t1 - t0) / n * 1e6  # us per iteration
 
 
+class Answer(http.server.BaseHTTPRequestHandler):
+    BODY = b"x" * 4096
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.BODY)))
+        self.end_headers()
+        self.wfile.write(self.BODY)
+
+    def log_message(self, *a):
+        pass
+
+
 def main():
-    from microsandbox import FileSystemBackend, Sandbox
+    from microsandbox import FileSystemBackend, Network, Sandbox
 
     class Watch(FileSystemBackend):
         def open(self, ctx, ino, flags):
@@ -90,13 +114,21 @@ def main():
     with open(plugin, "w") as f:
         f.write(PLUGIN)
     ex = os.path.join(BUILD, "examples")
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    port = web.server_address[1]
+    url = f"http://10.0.2.2:{port}/"
+    host = ["--net-allow-host", str(port)]
     kinds = [
-        ("none", ["-v", f"{data}:/data"]),
+        ("none", ["-v", f"{data}:/data", *host]),
         ("C in-process", ["-v", f"{data}:/data",
                           "--volume-plugin", f"{ex}/auditfs.so:/data",
-                          "--net-plugin", f"{ex}/net_plugin.so"]),
+                          "--net-plugin", f"{ex}/net_plugin.so", *host]),
         ("process (Python)", ["-v", f"{data}:/data",
-                              "--plugin-process", f"python3 {plugin}"]),
+                              "--plugin-process", f"python3 {plugin}", *host]),
+        # (answers only: a sandbox loads one --net-plugin)
+        ("C in-process (answers)", [*host, "--net-plugin",
+                                    f"{ex}/dlp_plugin.so"]),
     ]
     # All booted at once, then measured round after round, each kind in
     # turn: the host's load falls on every kind alike.
@@ -105,34 +137,50 @@ def main():
         msb("run", "--name", f"pb{i}", "-d", *opts)
         names.append(f"pb{i}")
     async def make():
-        return await Sandbox.create("pbsdk", volumes={"/data": Watch(data)})
+        return await Sandbox.create(
+            "pbsdk", volumes={"/data": Watch(data)},
+            network=Network(allow_host=[port],
+                            on_http_response=lambda resp: None))
     sdk = asyncio.run(make())
     kinds.append(("SDK callback (Python)", None))
     names.append("pbsdk")
     msb("exec", "pb0", "--", "sh", "-c", "echo x > /data/f")
     opens = {n: [] for n in names}
     conns = {n: [] for n in names}
+    answers = {n: [] for n in names}
+    answers_only = "pb3"
     for _ in range(args.rounds):
         for n in names:
-            opens[n].append(loop(n, args.opens, ": < /data/f"))
-            if n != "pbsdk":  # (the SDK has no connect hook from code)
+            if n != answers_only:
+                opens[n].append(loop(n, args.opens, ": < /data/f"))
+            if n not in ("pbsdk", answers_only):
+                # (the Python SDK has no connect hook from code)
                 conns[n].append(loop(
                     n, args.connects,
                     "nc -w 1 1.1.1.1 80 </dev/null 2>/dev/null"))
+            if n != "pb1":  # (its net plugin has no answer hook)
+                answers[n].append(loop(
+                    n, args.answers, f"wget -q -O /dev/null {url}"))
     asyncio.run(sdk.remove(force=True))
-    med = {n: (statistics.median(opens[n]),
-               statistics.median(conns[n]) if conns[n] else float("nan"))
-           for n in names}
-    base_o, base_c = med["pb0"]
-    print(f"hook call cost, {args.opens} opens and {args.connects} connects "
-          f"a loop, median of {args.rounds} rounds (TCG; us)")
+    web.shutdown()
+
+    def m(v):
+        return statistics.median(v) if v else float("nan")
+    med = {n: (m(opens[n]), m(conns[n]), m(answers[n])) for n in names}
+    base = med["pb0"]
+    print(f"hook call cost, {args.opens} opens, {args.connects} connects and "
+          f"{args.answers} HTTP answers a loop, median of {args.rounds} "
+          f"rounds (TCG; us)")
     print(f"{'kind':24} {'open/iter':>10} {'+/open':>8} "
-          f"{'connect/iter':>13} {'+/connect':>10}")
+          f"{'connect/iter':>13} {'+/connect':>10} {'answer/iter':>12} "
+          f"{'+/answer':>9}")
     for (kind, _), n in zip(kinds, names):
-        o, c = med[n]
-        co = f"{c:13.0f}" if c == c else f"{'n/a':>13}"
-        cd = f"{c - base_c:10.0f}" if c == c else f"{'n/a':>10}"
-        print(f"{kind:24} {o:10.1f} {o - base_o:8.1f} {co} {cd}")
+        cells = []
+        for v, b, w1, w2, f in zip(med[n], base, (10, 13, 12), (8, 10, 9),
+                                   (".1f", ".0f", ".0f")):
+            cells.append(f"{v:{w1}{f}} {v - b:{w2}{f}}" if v == v else
+                         f"{'n/a':>{w1}} {'n/a':>{w2}}")
+        print(f"{kind:24} " + " ".join(cells))
 
 
 def hookcall():
@@ -140,7 +188,7 @@ def hookcall():
     src = [os.path.join(ROOT, f) for f in (
         "bench/hookcall.c", "src/plugins/wire.c", "src/plugins/keeper.c",
         "src/plugins/ratelimit.c", "src/plugins/audit.c",
-        "src/common/util.c")]
+        "src/plugins/options.c", "src/common/util.c")]
     subprocess.run(["cc", "-O2", "-I" + os.path.join(ROOT, "include"),
                     "-I" + os.path.join(ROOT, "src/common"),
                     "-I" + os.path.join(ROOT, "src/plugins"), "-o", exe, *src,
