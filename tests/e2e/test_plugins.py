@@ -40,7 +40,8 @@ BIG = 768 << 10
 
 
 class Dlp(http.server.BaseHTTPRequestHandler):
-    ANSWERS = {"/doc": b"top CONFIDENTIAL plan\n",
+    ANSWERS = {"/ssn": b"ssn 123-45-6789 on file\n",
+               "/doc": b"top CONFIDENTIAL plan\n",
                "/card": b"card 4111 1111 1111 1111\n",
                "/tag": b"tagged\n"}
 
@@ -214,6 +215,55 @@ def test_http_response_hooks_compose_in_order(msb, box):
     assert p.returncode != 0 and b"4111" not in p.stdout, p
     assert ("to 'GET /card HTTP/1.1' blocked: plugin monitor-js: DLP: card "
             "number") in log_of(msb, box)
+
+
+def test_a_c_plugin_answers_first_then_the_chain(msb, box):
+    # examples/dlp_plugin.so's on_http_response redacts the number; the
+    # plugin process after it (resplog.py) is shown the redacted answer
+    from conftest import BUILD
+    log = str(box["dir"] / "resplog.jsonl")
+    name = unique("cresp")
+    msb("run", "--name", name, "-d", "--net-allow-host", str(box["port"]),
+        "--net-plugin", os.path.join(BUILD, "examples", "dlp_plugin.so"),
+        "--plugin-process", f"python3 {HERE}/plugins/resplog.py",
+        env={"MSB_PY_SDK": PY_SDK, "LOG": log}, check=0)
+    try:
+        url = f"http://10.0.2.2:{box['port']}/ssn"
+        out = msb("exec", name, "--", "wget", "-q", "-O-", url,
+                  check=0).stdout
+        assert b"123-45-6789" not in out and b"[redacted]" in out, out
+        seen = lines(log)
+        assert seen[-1]["request"] == "GET /ssn HTTP/1.1", seen
+        assert "[redacted]" in seen[-1]["body"], seen
+        assert "123-45-6789" not in json.dumps(seen)
+    finally:
+        msb("rm", "-f", name)
+
+
+def test_an_answer_whose_hook_is_late_is_refused(msb, box):
+    # fail closed: a plugin that misses its deadline on http_response
+    # blocks the answer; the guest gets 403 and none of it
+    plugin = box["dir"] / "slow.py"
+    plugin.write_text(
+        "import os, sys, time\n"
+        "sys.path.insert(0, os.environ['MSB_PY_SDK'])\n"
+        "from microsandbox.plugin import Plugin\n"
+        "p = Plugin('slow')\n"
+        "p.on('http_response', lambda call: time.sleep(2))\n"
+        "p.run()\n")
+    name = unique("slowresp")
+    msb("run", "--name", name, "-d", "--net-allow-host", str(box["port"]),
+        "--plugin-timeout", "300", "--plugin-process", f"python3 {plugin}",
+        env={"MSB_PY_SDK": PY_SDK}, check=0)
+    try:
+        url = f"http://10.0.2.2:{box['port']}/ssn"
+        p = msb("exec", name, "--", "sh", "-c", f"wget -O- {url} 2>&1")
+        assert b"403" in p.stdout and b"123-45-6789" not in p.stdout, p
+        log = log_of(msb, {"name": name})
+        assert "to 'GET /ssn HTTP/1.1' blocked: plugin slow: " in log, log
+        assert "did not answer within 300 ms" in log, log
+    finally:
+        msb("rm", "-f", name)
 
 
 def test_fs_hook_on_a_volume(msb, box):
