@@ -71,13 +71,13 @@
 // fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and their syscall.Errno.
 // Nothing panics.
 //
-// # Not served yet
+// # Hooks
 //
-// The seeds show a form libmsb does not have yet: filesystems written in
-// Go. They compile and fail with ErrNotSupported, naming what to use
-// meanwhile (a C plugin: NewPluginFs). Network hooks in Go (OnDns,
-// OnConnect, OnHttp, OnHttpResponse) are served from this program over
-// the hook protocol (docs/plugins.md).
+// Network hooks in Go (OnDns, OnConnect, OnHttp, OnHttpResponse) and
+// the overridden calls of a Go filesystem wrapping a built-in one (the
+// seeds' AuditFs) are served from this program over the hook protocol
+// (docs/plugins.md). Exec and lifecycle hooks in Go are not served yet:
+// a PluginProcess may hook them.
 //
 // # Peers
 //

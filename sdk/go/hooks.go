@@ -15,14 +15,19 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+	"unsafe"
 )
 
 // hookMsgMax is the protocol's bound on a message.
@@ -80,10 +85,147 @@ type netHooks struct {
 	connect  func(ConnectRequest) bool
 	http     func(*HttpRequest) HttpAction
 	response func(*HttpResponse) HttpResponseAction
+	fs       map[string]any // guest path: a filesystem written in Go
 }
 
 func (h *netHooks) empty() bool {
-	return h.dns == nil && h.connect == nil && h.http == nil && h.response == nil
+	return h.dns == nil && h.connect == nil && h.http == nil && h.response == nil &&
+		len(h.fs) == 0
+}
+
+// The calls a filesystem written in Go may override, by the hook
+// protocol's names (docs/plugins.md).
+type (
+	fsOpen interface {
+		Open(ctx Context, ino uint64, flags uint32) (uint64, error)
+	}
+	fsLookup interface {
+		Lookup(ctx Context, parent uint64, name string) (uint64, error)
+	}
+	fsCreate interface {
+		Create(ctx Context, parent uint64, name string, flags uint32) (uint64, error)
+	}
+	fsMkdir interface {
+		Mkdir(ctx Context, parent uint64, name string, mode uint32) (uint64, error)
+	}
+	fsUnlink interface {
+		Unlink(ctx Context, parent uint64, name string) error
+	}
+	fsRmdir interface {
+		Rmdir(ctx Context, parent uint64, name string) error
+	}
+	fsRename interface {
+		Rename(ctx Context, parent uint64, name string, newparent uint64, newname string) error
+	}
+)
+
+// fsOpsOf is what @b overrides: the calls it has methods for.
+func fsOpsOf(b any) []string {
+	var ops []string
+	for _, c := range []struct {
+		op string
+		ok bool
+	}{
+		{"open", is[fsOpen](b)}, {"lookup", is[fsLookup](b)}, {"create", is[fsCreate](b)},
+		{"mkdir", is[fsMkdir](b)}, {"unlink", is[fsUnlink](b)}, {"rmdir", is[fsRmdir](b)},
+		{"rename", is[fsRename](b)},
+	} {
+		if c.ok {
+			ops = append(ops, c.op)
+		}
+	}
+	return ops
+}
+
+func is[T any](b any) bool {
+	_, ok := b.(T)
+	return ok
+}
+
+// innerOf is the built-in filesystem @b wraps: what its Inner() returns,
+// else its first field (exported or not) holding a built-in backend.
+func innerOf(b any) any {
+	if w, ok := b.(interface{ Inner() any }); ok {
+		return w.Inner()
+	}
+	v := reflect.ValueOf(b)
+	for v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	// an addressable copy, so that its unexported fields can be read
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	for i := 0; i < cp.NumField(); i++ {
+		f := cp.Field(i)
+		x := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface()
+		var probe volumeSpec
+		if builtinVolume(&probe, x) {
+			return x
+		}
+	}
+	return nil
+}
+
+// fsErrno is the errno a refused filesystem call gives the guest.
+func fsErrno(err error) int {
+	var e syscall.Errno
+	switch {
+	case errors.As(err, &e) && e > 0 && e < 4096:
+		return int(e)
+	case errors.Is(err, fs.ErrNotExist):
+		return int(syscall.ENOENT)
+	case errors.Is(err, fs.ErrExist):
+		return int(syscall.EEXIST)
+	}
+	return int(syscall.EACCES)
+}
+
+// fsCall asks call @m of its volume's filesystem, if it overrides it.
+func (s *hookServer) fsCall(m map[string]any) map[string]any {
+	b := s.hooks.fs[str(m, "volume")]
+	if b == nil {
+		return allow()
+	}
+	ctx := Context{Pid: uint32(num(m, "pid")), Uid: uint32(num(m, "uid"))}
+	ino, name, flags := uint64(num(m, "ino")), str(m, "name"), uint32(num(m, "flags"))
+	var err error
+	switch str(m, "op") {
+	case "open":
+		if f, ok := b.(fsOpen); ok {
+			_, err = f.Open(ctx, ino, flags)
+		}
+	case "lookup":
+		if f, ok := b.(fsLookup); ok {
+			_, err = f.Lookup(ctx, ino, name)
+		}
+	case "create":
+		if f, ok := b.(fsCreate); ok {
+			_, err = f.Create(ctx, ino, name, flags)
+		}
+	case "mkdir":
+		if f, ok := b.(fsMkdir); ok {
+			_, err = f.Mkdir(ctx, ino, name, 0)
+		}
+	case "unlink":
+		if f, ok := b.(fsUnlink); ok {
+			err = f.Unlink(ctx, ino, name)
+		}
+	case "rmdir":
+		if f, ok := b.(fsRmdir); ok {
+			err = f.Rmdir(ctx, ino, name)
+		}
+	case "rename":
+		if f, ok := b.(fsRename); ok {
+			err = f.Rename(ctx, ino, name, uint64(num(m, "newparent")), str(m, "newname"))
+		}
+	}
+	if err != nil {
+		return map[string]any{"verdict": "deny", "reason": err.Error(), "errno": fsErrno(err)}
+	}
+	return allow()
 }
 
 // OnDns calls @hook, in this program, for each DNS query the policy let
@@ -221,7 +363,25 @@ func (s *hookServer) names() []string {
 	if s.hooks.response != nil {
 		v = append(v, "http_response")
 	}
+	if len(s.hooks.fs) > 0 {
+		v = append(v, "fs")
+	}
 	return v
+}
+
+// fsOps is every filesystem call some volume's filesystem overrides.
+func (s *hookServer) fsOps() []string {
+	var ops []string
+	seen := map[string]bool{}
+	for _, b := range s.hooks.fs {
+		for _, op := range fsOpsOf(b) {
+			if !seen[op] {
+				seen[op] = true
+				ops = append(ops, op)
+			}
+		}
+	}
+	return ops
 }
 
 // serve answers on @c until the supervisor closes it.
@@ -234,8 +394,11 @@ func (s *hookServer) serve(c net.Conn) {
 		}
 		switch m["type"] {
 		case "hello":
-			err = writeHookMsg(c, map[string]any{"type": "hello", "name": "go-sdk",
-				"hooks": s.names()})
+			h := map[string]any{"type": "hello", "name": "go-sdk", "hooks": s.names()}
+			if len(s.hooks.fs) > 0 {
+				h["fs_ops"] = s.fsOps()
+			}
+			err = writeHookMsg(c, h)
 		case "call":
 			r := s.call(m)
 			r["type"] = "reply"
@@ -293,6 +456,8 @@ func allow() map[string]any { return map[string]any{"verdict": "allow"} }
 func (s *hookServer) answer(m map[string]any) map[string]any {
 	b64 := base64.StdEncoding
 	switch m["hook"] {
+	case "fs":
+		return s.fsCall(m)
 	case "dns":
 		if s.hooks.dns == nil {
 			return allow()

@@ -7,7 +7,8 @@ package msb_test
 // built-in image: DNS denied and seen, connections refused, HTTP blocked
 // by a DLP rule or its body rewritten, answers redacted, tagged or
 // blocked before the guest reads them, a hook that panics refusing its
-// call.
+// call, and a filesystem in Go over a host directory that watches opens
+// and refuses a create while every other call stays native.
 
 import (
 	"io"
@@ -17,10 +18,33 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
 )
+
+// guard is a filesystem in Go over a passthrough: its opens are written
+// down, a create of forbidden.txt is refused (EPERM).
+type guard struct {
+	inner msb.PassthroughFs
+	mu    sync.Mutex
+	opens []uint32
+}
+
+func (g *guard) Open(ctx msb.Context, ino uint64, flags uint32) (uint64, error) {
+	g.mu.Lock()
+	g.opens = append(g.opens, ctx.Pid)
+	g.mu.Unlock()
+	return g.inner.Open(ctx, ino, flags)
+}
+
+func (g *guard) Create(ctx msb.Context, parent uint64, name string, flags uint32) (uint64, error) {
+	if name == "forbidden.txt" {
+		return 0, syscall.EPERM
+	}
+	return 0, nil
+}
 
 func TestHooks(t *testing.T) {
 	ctx := testCtx(t)
@@ -47,7 +71,10 @@ func TestHooks(t *testing.T) {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	port := l.Addr().(*net.TCPAddr).Port
-	sb, err := msb.NewSandboxContext(ctx, unique("gohooks"), msb.Network(
+	vol := t.TempDir()
+	os.WriteFile(vol+"/hello.txt", []byte("hello\n"), 0o644)
+	g := &guard{inner: msb.NewPassthrough(vol)}
+	sb, err := msb.NewSandboxContext(ctx, unique("gohooks"), msb.Volume("/data", g), msb.Network(
 		msb.AllowHostPort(strconv.Itoa(port)),
 		msb.OnDns(func(q msb.DnsQuery) msb.DnsAction {
 			mu.Lock()
@@ -133,6 +160,22 @@ func TestHooks(t *testing.T) {
 	mu.Lock()
 	contains(t, "what OnHttpResponse saw", strings.Join(answers, ","), "GET /doc HTTP/1.1 200")
 	mu.Unlock()
+	// fs: opens seen here with the guest's pid, a create refused with
+	// the errno given; reads and writes stay native
+	out = sh("cat /data/hello.txt; echo x > /data/forbidden.txt; echo rc=$?; echo y > /data/ok.txt")
+	contains(t, "the volume's file", out, "hello\n")
+	contains(t, "the refused create", out, "Operation not permitted")
+	if _, err := os.Stat(vol + "/forbidden.txt"); err == nil {
+		t.Fatal("the refused file was made")
+	}
+	if b, _ := os.ReadFile(vol + "/ok.txt"); string(b) != "y\n" {
+		t.Fatalf("ok.txt: %q", b)
+	}
+	g.mu.Lock()
+	if len(g.opens) == 0 || g.opens[0] == 0 {
+		t.Fatalf("opens seen: %v", g.opens)
+	}
+	g.mu.Unlock()
 	logPath, _ := sb.LogPath()
 	logb, _ := os.ReadFile(logPath)
 	contains(t, "sandbox log", string(logb), "blocked: plugin go-sdk: DLP: card number")

@@ -73,6 +73,14 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	if err := cfg.syncCheck(op); err != nil {
 		return nil, err
 	}
+	for _, v := range cfg.volumes {
+		if v.hooked != nil {
+			if cfg.net.hooks.fs == nil {
+				cfg.net.hooks.fs = map[string]any{}
+			}
+			cfg.net.hooks.fs[v.guestPath] = v.hooked
+		}
+	}
 	if !cfg.net.hooks.empty() {
 		srv, err := startHookServer(cfg.net.hooks)
 		if err != nil {

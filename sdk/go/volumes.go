@@ -37,14 +37,11 @@ type Context struct {
 }
 
 // Open is the passthrough's open, for a filesystem written in Go that
-// wraps it (the seeds' AuditFs). Filesystems in Go are not served yet
-// (a volume with one is refused with ErrNotSupported), so this returns
-// ErrNotSupported: a volume's requests are served by the sandbox's
-// supervisor, not by this program. A C plugin can wrap the passthrough
-// (NewPluginFs with Dir; examples/auditfs.c).
+// wraps it (the seeds' AuditFs: `return a.inner.Open(ctx, ino, flags)`):
+// it lets the call go on, natively, in the sandbox's supervisor (the
+// values returned are not used).
 func (p PassthroughFs) Open(ctx Context, ino uint64, flags uint32) (uint64, error) {
-	return 0, newError("open", codeNotSupported,
-		"filesystem calls in Go are not served: the supervisor serves %s", p.Dir)
+	return 0, nil
 }
 
 // OverlayFs shows the guest a host directory but keeps the guest's
@@ -101,6 +98,7 @@ func CacheTimeout(d time.Duration) VolumeOption {
 }
 
 type volumeSpec struct {
+	hooked    any // a filesystem written in Go wrapping this one (hooks.go)
 	guestPath string
 	kind      int // 0 host, 1 memory, 2 plugin, 3 named
 	source    string
@@ -116,13 +114,42 @@ type volumeSpec struct {
 
 // Volume mounts @backend at @guestPath (absolute; not /proc, /sys, /dev,
 // /run, /etc or below). @backend is a *MemFs, a PassthroughFs (or
-// pointer), an *OverlayFs, a *PluginFs or a NamedVolume (or pointer). Any other type (a filesystem
-// written in Go) is refused with ErrNotSupported: volumes are served by
-// the sandbox's supervisor, and Go filesystems cannot be carried there
-// yet; write it in C against msb_fs.h and use NewPluginFs.
+// pointer), an *OverlayFs, a *PluginFs or a NamedVolume (or pointer), or
+// a filesystem written in Go that holds one of them in a field (its
+// inner, as the seeds' AuditFs) or returns it from an Inner() any
+// method: the inner one is served natively by the sandbox's supervisor,
+// and the calls the Go type has methods for (Open, Lookup, Create,
+// Mkdir, Unlink, Rmdir, Rename, with the signatures of docs/plugins.md's
+// fs hook) are asked of it in this program first (hooks.go): a nil error
+// lets the call go on, an error refuses it (its syscall.Errno, or
+// EACCES). One that wraps no built-in is refused with ErrNotSupported.
 func Volume(guestPath string, backend any, opts ...VolumeOption) Option {
 	return option("Volume", func(c *sandboxConfig) {
 		v := volumeSpec{guestPath: guestPath}
+		if !builtinVolume(&v, backend) {
+			if inner := innerOf(backend); inner != nil && len(fsOpsOf(backend)) > 0 &&
+				builtinVolume(&v, inner) {
+				v.hooked = backend
+			} else {
+				v.refused = notServed(fmt.Sprintf("the volume at %s has a filesystem "+
+					"written in Go (%T) that wraps no built-in one or overrides no "+
+					"call: hold a msb.NewPassthrough, msb.NewMemFs, msb.NewOverlay, "+
+					"NamedVolume or msb.NewPluginFs in a field (or return it from "+
+					"Inner() any) and give it an Open, Lookup, Create, Mkdir, Unlink, "+
+					"Rmdir or Rename method", guestPath, backend))
+			}
+		}
+		for _, o := range opts {
+			o.applyVolume(&v)
+		}
+		c.volumes = append(c.volumes, v)
+	})
+}
+
+// builtinVolume fills @v for a built-in backend @backend; false if it is
+// not one.
+func builtinVolume(v *volumeSpec, backend any) bool {
+	{
 		switch b := backend.(type) {
 		case *MemFs:
 			v.kind, v.sizeMiB = 1, b.SizeMiB
@@ -144,15 +171,8 @@ func Volume(guestPath string, backend any, opts ...VolumeOption) Option {
 		case *NamedVolume:
 			v.kind, v.source = 3, b.Name
 		default:
-			v.refused = notServed(fmt.Sprintf("the volume at %s has a filesystem "+
-				"written in Go (%T), which is not supported yet: volumes are served "+
-				"by the sandbox's supervisor; use msb.NewPassthrough, msb.NewMemFs, "+
-				"msb.NewOverlay, or a C plugin (msb_fs.h) with msb.NewPluginFs",
-				guestPath, backend))
+			return false
 		}
-		for _, o := range opts {
-			o.applyVolume(&v)
-		}
-		c.volumes = append(c.volumes, v)
-	})
+	}
+	return true
 }
