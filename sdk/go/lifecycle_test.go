@@ -37,8 +37,8 @@ func TestCreateBadInput(t *testing.T) {
 		{"ok-name", []msb.Option{msb.SecretEnv("KEY", "v")}, msb.ErrInvalid, "KEY"},
 		{"ok-name", []msb.Option{msb.TLSUpstreamCAFile("/nonexistent.pem")}, fs.ErrNotExist, "/nonexistent.pem"},
 		// Forms of the seeds not served yet say so.
-		{"ok-name", []msb.Option{msb.Network(msb.OnDns(func(q msb.DnsQuery) msb.DnsAction { return msb.DnsAllow }))},
-			msb.ErrNotSupported, "msb.NetPlugin"},
+		{"ok-name", []msb.Option{msb.Volume("/data", struct{ n int }{1})},
+			msb.ErrNotSupported, "wraps no built-in one"},
 		{"ok-name", []msb.Option{msb.Plugin(struct{}{})}, msb.ErrNotSupported, "plugins"},
 		// A plugin process that never says hello fails the start (the
 		// hook protocol, docs/plugins.md), naming it.
