@@ -7,13 +7,26 @@
  * reported on the child's own stderr with shell exit codes: 127 not found,
  * 126 found but not executable, or no such working directory.
  *
- * The child is forked, not vforked: vfork would spare copying the
- * agent's page tables and the pages it writes next (1.7 ms of guest CPU
- * an exec under TCG), but it suspends the agent until the child's
- * execve, and a child's chdir or execve can wait on a volume whose
- * server is held up, or on a FUSE daemon in the guest that waits for
- * the agent to drain its output: every stream of the sandbox would
- * wait with it, or for ever.
+ * The child shares the agent's memory until its execve (clone with
+ * CLONE_VM, on x86-64): neither the agent's page tables nor a page it
+ * writes afterwards are copied (a fork's copy-on-write faults, each
+ * emulated under TCG). Not CLONE_VFORK: the agent goes on meanwhile, for
+ * a child's chdir or execve can wait on a volume whose server is held up,
+ * or on a FUSE daemon in the guest that waits for the agent to drain its
+ * output. So the child runs beside the agent in the same memory, and
+ *
+ * - everything it reads is in its own block (struct spawn: the request,
+ *   ids, descriptors, environment and its stack), which the agent never
+ *   changes, and frees only once the child is reaped (exec_spawn_free());
+ * - it makes system calls only through sys() (inline, no libc): libc's
+ *   wrappers set errno, which is the agent's own (the child has no
+ *   thread of its own: the same thread pointer), and the agent reads
+ *   errno after every call that fails with EAGAIN;
+ * - it writes nothing but its stack and its own kernel state
+ *   (descriptors, credentials, session, signal dispositions: those are
+ *   copied, no CLONE_FILES or CLONE_SIGHAND).
+ *
+ * Elsewhere it forks, and sys() is syscall(2).
  */
 
 #define _GNU_SOURCE /* pipe2 */
@@ -25,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -40,6 +54,30 @@
 static struct rlimit child_nofile = { 1024, 4096 };
 /* /dev/null, opened once, for the stdin of commands that take none */
 static int devnull = -1;
+
+#if defined(__x86_64__)
+#define SHARED_MEMORY_CHILD 1
+/* sys() - a system call, its error as -errno: errno is left alone. */
+static long sys(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#else
+#define SHARED_MEMORY_CHILD 0
+static long sys(long n, long a, long b, long c, long d)
+{
+	long r = syscall(n, a, b, c, d);
+
+	return r < 0 ? -errno : r;
+}
+#endif
 
 void exec_init(void)
 {
@@ -126,8 +164,8 @@ static int env_build(const struct exec_req *r, const struct user_ids *u,
 	return 0;
 }
 
-/* child_fail() - report on the child's stderr and exit; async-signal-safe
- * enough for a freshly forked single-threaded child */
+/* child_fail() - report on the child's stderr and exit (vsnprintf
+ * neither allocates nor sets errno) */
 static void __attribute__((noreturn, format(printf, 2, 3)))
 child_fail(int code, const char *fmt, ...)
 {
@@ -138,9 +176,11 @@ child_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n > 0 && write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
-		_exit(code);
-	_exit(code);
+	if (n > 0)
+		sys(SYS_write, 2, (long)msg,
+		    (size_t)n < sizeof(msg) ? n : (long)sizeof(msg) - 1, 0);
+	for (;;)
+		sys(SYS_exit_group, code, 0, 0, 0);
 }
 
 /* child_exec() - execve() @file, searching PATH like a shell does */
@@ -150,12 +190,13 @@ child_exec(const char *file, char *const argv[], char *const envp[])
 	const char *path = env_get(envp, "PATH"), *p, *colon;
 	char buf[4096];
 	int denied = 0;
+	long err;
 
 	if (strchr(file, '/')) {
-		execve(file, argv, envp);
-		if (errno == ENOENT)
+		err = -sys(SYS_execve, (long)file, (long)argv, (long)envp, 0);
+		if (err == ENOENT)
 			child_fail(127, "msb: %s: command not found\n", file);
-		child_fail(126, "msb: %s: %s\n", file, strerror(errno));
+		child_fail(126, "msb: %s: %s\n", file, strerror((int)err));
 	}
 	for (p = path ? path : DEFAULT_PATH;; p = colon + 1) {
 		size_t dl;
@@ -165,8 +206,9 @@ child_exec(const char *file, char *const argv[], char *const envp[])
 		/* an empty PATH entry means the current directory */
 		if (snprintf(buf, sizeof(buf), "%.*s%s%s", (int)dl, p, dl ? "/" : "",
 			     file) < (int)sizeof(buf)) {
-			execve(buf, argv, envp);
-			switch (errno) {
+			err = -sys(SYS_execve, (long)buf, (long)argv,
+				   (long)envp, 0);
+			switch (err) {
 			case EACCES:
 				denied = 1;
 				/* fall through */
@@ -176,7 +218,8 @@ child_exec(const char *file, char *const argv[], char *const envp[])
 			case ELOOP:
 				break;
 			default:
-				child_fail(126, "msb: %s: %s\n", file, strerror(errno));
+				child_fail(126, "msb: %s: %s\n", file,
+					   strerror((int)err));
 			}
 		}
 		if (!colon)
@@ -205,47 +248,45 @@ child(const struct exec_req *r, const struct user_ids *u,
       const struct exec_fds *f, char *const envp[])
 {
 	const char *cwd = r->cwd && *r->cwd ? r->cwd : "/";
-	sigset_t none;
+	/* the kernel's struct sigaction: SIG_DFL, no flags, empty mask */
+	unsigned long dfl[4] = { 0 }, none = 0;
+	long err;
 
 	/* execve() resets every handled signal to its default; only an
 	 * ignored one stays ignored, and the agent ignores SIGPIPE alone
 	 * (main.c). One call, not one per signal: each system call is
 	 * emulated under TCG, and this runs at every exec. */
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
+	sys(SYS_rt_sigaction, SIGPIPE, (long)dfl, 0, 8);
 
-	setsid();
+	sys(SYS_setsid, 0, 0, 0, 0);
 	if (r->tty) {
-		ioctl(f->slave, TIOCSCTTY, 0);
-		dup2(f->slave, 0);
-		dup2(f->slave, 1);
-		dup2(f->slave, 2);
+		sys(SYS_ioctl, f->slave, TIOCSCTTY, 0, 0);
+		sys(SYS_dup2, f->slave, 0, 0, 0);
+		sys(SYS_dup2, f->slave, 1, 0, 0);
+		sys(SYS_dup2, f->slave, 2, 0, 0);
 	} else {
-		dup2(f->err[1], 2);
-		dup2(f->out[1], 1);
+		sys(SYS_dup2, f->err[1], 2, 0, 0);
+		sys(SYS_dup2, f->out[1], 1, 0, 0);
 		if (f->in[0] >= 0)
-			dup2(f->in[0], 0);
+			sys(SYS_dup2, f->in[0], 0, 0, 0);
 		else if (devnull >= 0)
-			dup2(devnull, 0);
+			sys(SYS_dup2, devnull, 0, 0, 0);
 		else
-			close(0);
+			sys(SYS_close, 0, 0, 0, 0);
 	}
 	/* Everything else the agent holds is O_CLOEXEC. */
-	/* The limit and the ids by raw system calls: musl's wrappers
-	 * block and restore every signal around each (they synchronise
-	 * threads, which this process does not have), two emulated system
-	 * calls more per call under TCG. */
-	syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &child_nofile, NULL);
+	sys(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&child_nofile, 0);
 
-	if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0 ||
-	    syscall(SYS_setgid, u->gid) < 0 || syscall(SYS_setuid, u->uid) < 0)
+	if ((err = -sys(SYS_setgroups, u->ngroups, (long)u->groups, 0, 0)) ||
+	    (err = -sys(SYS_setgid, u->gid, 0, 0, 0)) ||
+	    (err = -sys(SYS_setuid, u->uid, 0, 0, 0)))
 		child_fail(126, "msb: cannot switch to user %s: %s\n",
-			   r->user ? r->user : "root", strerror(errno));
+			   r->user ? r->user : "root", strerror((int)err));
 	/* 126, as for a command that cannot run (Docker's exec -w too). */
-	if (chdir(cwd) < 0)
+	if ((err = -sys(SYS_chdir, (long)cwd, 0, 0, 0)))
 		child_fail(126, "msb: cannot change directory to %s: %s\n", cwd,
-			   strerror(errno));
-	sigprocmask(SIG_SETMASK, &none, NULL);
+			   strerror((int)err));
+	sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
 	child_exec(r->argv[0], r->argv, envp);
 }
 
@@ -310,35 +351,92 @@ static int open_pipes(const struct exec_req *r, struct exec_fds *f,
 	return 0;
 }
 
-int exec_spawn(const struct exec_req *r, struct exec_child *c,
+/* The child's stack: child_exec()'s path buffer, child_fail()'s message
+ * and vsnprintf's own frames, with room to spare. */
+#define CHILD_STACK (32u << 10)
+/* Blocks kept for the next execs (their stacks' pages stay mapped). */
+#define SPAWN_SPARE 4
+
+/**
+ * struct spawn - all a child reads until its execve, and its stack; the
+ * agent fills it before the clone and leaves it alone until the child is
+ * reaped
+ */
+struct spawn {
+	struct exec_req r;
+	struct user_ids u;
+	struct exec_fds f;
+	struct exec_env env;
+	char stack[CHILD_STACK] __attribute__((aligned(16)));
+};
+
+static struct spawn *spare[SPAWN_SPARE];
+static unsigned int nspare;
+
+static int child_main(void *arg)
+{
+	struct spawn *s = arg;
+
+	child(&s->r, &s->u, &s->f, s->env.v);
+}
+
+void exec_spawn_free(struct spawn *s)
+{
+	if (!s)
+		return;
+	exec_req_free(&s->r);
+	free(s->env.v);
+	s->env.v = NULL;
+	if (nspare < SPAWN_SPARE)
+		spare[nspare++] = s;
+	else
+		free(s);
+}
+
+int exec_spawn(struct exec_req *r, struct exec_child *c,
 	       struct agent_err *e)
 {
 	struct exec_fds f = { { -1, -1 }, { -1, -1 }, { -1, -1 }, -1, -1 };
-	struct exec_env env = { 0 };
-	struct user_ids u;
+	struct spawn *s = nspare ? spare[--nspare] : malloc(sizeof(*s));
 	pid_t pid;
 	int ret;
 
-	ret = user_resolve(r->user, &u, e);
+	if (!s)
+		return agent_fail(e, ENOMEM, "exec");
+	/* The request is the block's from here (r keeps nothing to free). */
+	s->r = *r;
+	r->mem = NULL;
+	memset(&s->env, 0, sizeof(s->env));
+	ret = user_resolve(s->r.user, &s->u, e);
 	if (ret)
-		return ret;
-	if (env_build(r, &u, &env) < 0)
-		return agent_fail(e, ENOMEM, "environment");
-	ret = r->tty ? open_pty(r, &f, e) : open_pipes(r, &f, e);
+		goto fail;
+	if (env_build(&s->r, &s->u, &s->env) < 0) {
+		ret = agent_fail(e, ENOMEM, "environment");
+		goto fail;
+	}
+	ret = s->r.tty ? open_pty(&s->r, &f, e) : open_pipes(&s->r, &f, e);
 	if (ret)
 		goto out;
-
 	if (devnull < 0)
 		devnull = devnull_open();
+	/* From the clone on, s->f is the child's: the agent closes its own
+	 * copies (f) and never writes s again until the child is reaped. */
+	s->f = f;
+#if SHARED_MEMORY_CHILD
+	pid = clone(child_main, s->stack + sizeof(s->stack), CLONE_VM | SIGCHLD,
+		    s);
+#else
 	pid = fork();
+	if (pid == 0)
+		child_main(s);
+#endif
 	if (pid < 0) {
-		ret = agent_fail(e, errno, "fork");
+		ret = agent_fail(e, errno, "clone");
 		goto out;
 	}
-	if (pid == 0)
-		child(r, &u, &f, env.v);
-
 	c->pid = pid;
+	c->spawn = s;
+	s = NULL;
 	if (r->tty) {
 		c->out = f.master;
 		c->in = c->err = -1;
@@ -351,6 +449,7 @@ int exec_spawn(const struct exec_req *r, struct exec_child *c,
 	}
 out:
 	fds_close(&f);
-	free(env.v);
+fail:
+	exec_spawn_free(s);
 	return ret;
 }

@@ -117,6 +117,9 @@ static void release(struct stream *s)
 	s->in_buf = NULL;
 	free(s->res);
 	s->res = NULL;
+	/* reaped by now: its child no longer reads it */
+	exec_spawn_free(s->spawn);
+	s->spawn = NULL;
 	s->res_len = 0;
 	s->file = 0;
 	s->id = 0;
@@ -301,6 +304,7 @@ static void stream_start(struct stream *s, uint32_t id,
 	s->exited = s->status = 0;
 	s->res = NULL;
 	s->res_len = 0;
+	s->spawn = c->spawn;
 	s->next = buckets[id % HASH_SIZE];
 	buckets[id % HASH_SIZE] = (int)(s - slots);
 	nactive++;
@@ -326,7 +330,7 @@ static struct stream *slot_alloc(void)
 void stream_exec(uint32_t id, const uint8_t *p, size_t n)
 {
 	struct agent_err e;
-	struct exec_child c;
+	struct exec_child c = { 0 };
 	struct exec_req r;
 	struct stream *s;
 	int ret, tty, want_stdin;
@@ -365,7 +369,7 @@ void stream_exec(uint32_t id, const uint8_t *p, size_t n)
 void stream_file(uint32_t id, const uint8_t *p, size_t n)
 {
 	struct agent_err e;
-	struct exec_child c;
+	struct exec_child c = { 0 };
 	struct file_req r;
 	struct stream *s;
 	int ret, want_stdin;

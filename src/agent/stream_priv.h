@@ -49,6 +49,7 @@ struct stream {
 	int file;
 	uint8_t *res;
 	size_t res_len;
+	struct spawn *spawn; /* exec.c: freed when released (reaped) */
 };
 
 /* stream.c: epoll registration of one fd */

@@ -37,7 +37,7 @@ def test_slow_fsync_leaves_network_and_api_answering(msb):
     os.mkdir(gate)
     port = free_port()
     name = unique("slowvol")
-    held = None
+    held = stuck = None
     try:
         msb("run", "--name", name, "-d", "-p", f"{port}:80/tcp",
             "-v", f"{data}:/v", "--volume-plugin", f"{GATEFS}:/v:{gate}",
@@ -48,6 +48,13 @@ def test_slow_fsync_leaves_network_and_api_answering(msb):
              "bs=4k", "count=1", "conv=fsync"],
             env=msb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_for(os.path.join(gate, "held"))
+        # A command whose working directory is on the volume waits in
+        # its chdir (the volume answers nothing meanwhile); the agent
+        # does not wait with it (src/agent/exec.c: no vfork).
+        stuck = subprocess.Popen(
+            [MSB, "exec", "-w", "/v", name, "--", "pwd"],
+            env=msb.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1)
         # The fsync is held in the volume's backend. The API and the
         # network stack answer all the same.
         assert msb.out("exec", name, "--", "echo", "ping",
@@ -60,6 +67,8 @@ def test_slow_fsync_leaves_network_and_api_answering(msb):
         open(os.path.join(gate, "open"), "w").close()
         out, err = held.communicate(timeout=120)
         assert held.returncode == 0, err
+        out, err = stuck.communicate(timeout=120)
+        assert stuck.returncode == 0 and out == b"/v\n", (out, err)
         assert os.path.exists(os.path.join(gate, "done"))
         assert os.path.getsize(os.path.join(data, "f")) == 4096
         assert msb.out("exec", name, "--", "cat", "/v/f",
@@ -68,5 +77,7 @@ def test_slow_fsync_leaves_network_and_api_answering(msb):
         if held and held.poll() is None:
             open(os.path.join(gate, "open"), "w").close()
             held.kill()
+        if stuck and stuck.poll() is None:
+            stuck.kill()
         msb("rm", "-f", name)
         shutil.rmtree(data, ignore_errors=True)
