@@ -11,6 +11,7 @@ package msb_test
 // and refuses a create while every other call stays native.
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -180,4 +181,29 @@ func TestHooks(t *testing.T) {
 	logb, _ := os.ReadFile(logPath)
 	contains(t, "sandbox log", string(logb), "blocked: plugin go-sdk: DLP: card number")
 	contains(t, "sandbox log", string(logb), "plugin go-sdk: DLP: PII")
+}
+
+// A peer started from inside a sandbox takes no hooks in Go (they run in
+// the host program that made the sandbox): refused before anything is
+// asked of the agent.
+func TestPeerRefusesGoHooks(t *testing.T) {
+	sent := standInAgent(t)
+	ctx := testCtx(t)
+	rt, err := msb.CurrentRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []msb.NetworkOption{
+		msb.OnDns(func(msb.DnsQuery) msb.DnsAction { return msb.DnsAllow }),
+		msb.OnHttpResponse(func(r *msb.HttpResponse) msb.HttpResponseAction {
+			return msb.HttpResponseForward(r)
+		}),
+	} {
+		if _, err := rt.Start("x", msb.Network(o)); !errors.Is(err, msb.ErrInvalid) {
+			t.Fatalf("%v", err)
+		}
+	}
+	if got := sent(); len(got) != 0 {
+		t.Fatalf("sent: %v", got)
+	}
 }

@@ -75,7 +75,7 @@ func (rt *Runtime) StartContext(ctx context.Context, name string, opts ...Option
 	}
 	n := c.net
 	if len(n.blockCidr) > 0 || len(n.allowHost) > 0 || n.nameserver != "" || n.plugin != "" ||
-		len(n.refused) > 0 {
+		len(n.refused) > 0 || !n.hooks.empty() {
 		return nil, newError(op, codeInvalid, "a peer's network takes DenyAll, Allow and "+
 			"AllowCidr only (its parent's is the rest)")
 	}
