@@ -5,11 +5,15 @@ body, or blocks it; on_http's modify replaces a request's body. A guest
 fetches from a server of this test on the host's loopback
 (Network(allow_host=[port]))."""
 
+import asyncio
 import http.server
 import threading
 
+import pytest
+
 from .pysdk import run, unique
-from microsandbox import HttpAction, Network, Sandbox
+from .test_runtime import agent  # noqa: F401 (the stand-in agent)
+from microsandbox import HttpAction, InvalidArgument, Network, Sandbox
 
 
 class Web(http.server.BaseHTTPRequestHandler):
@@ -77,3 +81,15 @@ def test_on_http_response_redacts_tags_and_blocks():
             await sb.remove(force=True)
             web.shutdown()
     run(main())
+
+
+def test_a_peer_takes_no_http_hooks(agent):  # noqa: F811
+    """A peer started from inside a sandbox has no hooks of this
+    program: refused before anything is asked of the agent."""
+    async def main():
+        rt = await Sandbox.current_runtime()
+        with pytest.raises(InvalidArgument, match="on_http_response"):
+            await rt.start("x", network=Network(
+                on_http_response=lambda r: None))
+    asyncio.run(main())
+    assert agent.requests == []

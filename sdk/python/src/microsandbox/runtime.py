@@ -113,7 +113,8 @@ def _network(net) -> dict:
     if net is None:
         return {}
     bad = [k for k in ("block_cidr", "dns", "ports", "plugin", "allow_host",
-                       "on_dns", "on_http") if getattr(net, k, None)]
+                       "on_dns", "on_http", "on_http_response")
+           if getattr(net, k, None)]
     if bad:
         raise InvalidArgument(f"a peer's network takes deny_all, allow and "
                               f"allow_cidr only (its parent's is the rest), "
