@@ -329,12 +329,14 @@ $(B)/fuzz/event: fuzz/event.c src/supervisor/evlog.c src/supervisor/evlog.h \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
 		-o $@ fuzz/event.c src/supervisor/evlog.c src/proto/proto.c -ljson-c
 
-# A guest's peer requests into the supervisor's check (fuzz/spawnreq.c).
+# A guest's peer requests into the supervisor's check, and a copy's
+# archive into its worker's (fuzz/spawnreq.c).
 $(B)/fuzz/spawnreq: fuzz/spawnreq.c src/supervisor/spawnreq.c \
-		src/supervisor/spawnreq.h src/proto/proto.h
+		src/supervisor/spawnreq.h src/proto/proto.c src/proto/proto.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
-		-o $@ fuzz/spawnreq.c src/supervisor/spawnreq.c -ljson-c
+		-o $@ fuzz/spawnreq.c src/supervisor/spawnreq.c src/proto/proto.c \
+		-ljson-c
 
 # QEMU's vhost-user messages and the guest memory they map, into the
 # device (fuzz/vhost_user.c).

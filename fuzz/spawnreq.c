@@ -7,9 +7,12 @@
  * object whose "op" is a known verb and whose every field is one that
  * verb takes; a refusal must say why. Host patterns are matched against
  * names cut from the same input (spawn_host_covers): a name covers
- * itself.
+ * itself. The input is also read as a copy's archive (spawn_pcp_rec, a
+ * file's chunks skipped), the guest's bytes a worker parses for msb cp
+ * into a peer.
  *
- * Seeds: fuzz/corpus/spawnreq, one request of each verb.
+ * Seeds: fuzz/corpus/spawnreq, one request of each verb and two
+ * archives.
  *
  * Build and run: make build/fuzz/spawnreq &&
  *   build/fuzz/spawnreq -max_total_time=60 fuzz/corpus/spawnreq
@@ -66,6 +69,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(ok);
 		}
 		json_object_put(o);
+	}
+	/* the same bytes as a copy's archive, record after record: each
+	 * one taken is within the input and names what it may */
+	for (size_t off = 0, root = 1; off < size; root = 0) {
+		struct spawn_pcp rec;
+		int k = spawn_pcp_rec(buf + off, size - off, (int)root, &rec);
+
+		if (k <= 0)
+			break;
+		CHECK((size_t)k <= size - off && k >= 7);
+		CHECK(rec.mode <= 07777);
+		CHECK(rec.name_len <= MSB_PCP_NAME_MAX);
+		CHECK(rec.name + rec.name_len <= (const char *)buf + size);
+		if (rec.type == MSB_PCP_END)
+			CHECK(!rec.name_len);
+		else if (!root)
+			CHECK(msb_fname_ok((const uint8_t *)rec.name,
+					   rec.name_len));
+		else
+			CHECK(rec.name_len && rec.name_len <= 255);
+		if (rec.type == MSB_PCP_LINK)
+			CHECK(rec.link && rec.link_len &&
+			      rec.link + rec.link_len <=
+				      (const char *)buf + size &&
+			      !memchr(rec.link, 0, rec.link_len));
+		else
+			CHECK(!rec.link);
+		off += (size_t)k;
+		/* a file's chunks, as the worker takes them */
+		while (rec.type == MSB_PCP_FILE && size - off >= 4) {
+			uint32_t c = msb_get_be32(buf + off);
+
+			off += 4;
+			if (!c || c > MSB_PCP_CHUNK || c > size - off) {
+				off = c ? size : off;
+				break;
+			}
+			off += c;
+		}
 	}
 	/* host patterns: the input split in two at its first NUL or ',' */
 	if (size < 600) {

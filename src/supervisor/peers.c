@@ -1203,37 +1203,41 @@ out:
 }
 
 /* rec_in() - the next record of the program's archive into @type, @mode,
- * @name (and @link). */
-static int rec_in(struct ctx *x, int *type, uint32_t *mode, char *name,
-		  char *link, msb_error *err)
+ * @name (and @link), checked by spawn_pcp_rec() (fuzzed). */
+static int rec_in(struct ctx *x, int root, int *type, uint32_t *mode,
+		  char *name, char *link, msb_error *err)
 {
-	uint8_t h[7];
-	size_t n;
+	static uint8_t b[7 + MSB_PCP_NAME_MAX + 2 + MSB_PCP_NAME_MAX];
+	struct spawn_pcp r;
+	size_t n, len = 7;
 
-	if (in_full(x, h, 7) < 0)
+	if (in_full(x, b, 7) < 0)
 		goto bad;
-	*type = h[0];
-	*mode = msb_get_be32(h + 1) & 07777;
-	n = (size_t)h[5] << 8 | h[6];
-	if (n > MSB_PCP_NAME_MAX || in_full(x, name, n) < 0)
+	n = (size_t)b[5] << 8 | b[6];
+	if (n > MSB_PCP_NAME_MAX || in_full(x, b + len, n) < 0)
 		goto bad;
-	name[n] = 0;
-	if (memchr(name, 0, n))
-		goto bad;
-	link[0] = 0;
-	if (*type == MSB_PCP_LINK) {
-		if (in_full(x, h, 2) < 0)
+	len += n;
+	if (b[0] == MSB_PCP_LINK) {
+		if (in_full(x, b + len, 2) < 0)
 			goto bad;
-		n = (size_t)h[0] << 8 | h[1];
-		if (!n || n > MSB_PCP_NAME_MAX || in_full(x, link, n) < 0)
+		n = (size_t)b[len] << 8 | b[len + 1];
+		len += 2;
+		if (n > MSB_PCP_NAME_MAX || in_full(x, b + len, n) < 0)
 			goto bad;
-		link[n] = 0;
-		if (memchr(link, 0, n))
-			goto bad;
+		len += n;
 	}
-	if (*type == MSB_PCP_DIR || *type == MSB_PCP_FILE ||
-	    *type == MSB_PCP_LINK || *type == MSB_PCP_END)
-		return 0;
+	if (spawn_pcp_rec(b, len, root, &r) != (int)len)
+		goto bad;
+	*type = r.type;
+	*mode = r.mode;
+	memcpy(name, r.name, r.name_len);
+	name[r.name_len] = 0;
+	link[0] = 0;
+	if (r.link) {
+		memcpy(link, r.link, r.link_len);
+		link[r.link_len] = 0;
+	}
+	return 0;
 bad:
 	return msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
 			"archive msb cp wrote (or it ended early)");
@@ -1320,16 +1324,16 @@ static int cp_in(struct ctx *x, msb_sandbox *sb, const char *path,
 
 	if (!w)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	r = rec_in(x, &type, &mode, w->name, w->link, err);
+	r = rec_in(x, 1, &type, &mode, w->name, w->link, err);
 	if (r < 0)
 		goto out;
-	if (type == MSB_PCP_END || strchr(w->name, '/') ||
-	    strlen(w->name) > NAME_MAX) {
+	if (type == MSB_PCP_END) {
 		r = msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
 			     "archive msb cp wrote");
 		goto out;
 	}
-	snprintf(base, sizeof(base), "%s", w->name);
+	/* "/" copies what is in it */
+	snprintf(base, sizeof(base), "%s", strcmp(w->name, "/") ? w->name : "");
 	r = msb_file_stat(sb, path, fo, &w->gi, err);
 	if (r < 0 && r != -ENOENT)
 		goto out;
@@ -1355,16 +1359,9 @@ static int cp_in(struct ctx *x, msb_sandbox *sb, const char *path,
 			r = msb_file_mkdir(sb, path, &dfo, err);
 		}
 		while (r == 0) {
-			r = rec_in(x, &type, &mode, w->name, w->link, err);
+			r = rec_in(x, 0, &type, &mode, w->name, w->link, err);
 			if (r < 0 || type == MSB_PCP_END)
 				break;
-			if (!msb_fname_ok((const uint8_t *)w->name,
-					  strlen(w->name))) {
-				r = msb_fail(err, MSB_E_PROTOCOL, "'%s' is not "
-					     "a name below the copied "
-					     "directory", w->name);
-				break;
-			}
 			r = join(w->full, sizeof(w->full), w->target, w->name,
 				 err);
 			if (r < 0)
@@ -1399,7 +1396,7 @@ static int cp_in(struct ctx *x, msb_sandbox *sb, const char *path,
 		r = file_in(x, sb, w->target, &dfo, 0, err);
 	}
 	if (r == 0)
-		r = rec_in(x, &type, &mode, w->name, w->link, err);
+		r = rec_in(x, 0, &type, &mode, w->name, w->link, err);
 	if (r == 0 && type != MSB_PCP_END)
 		r = msb_fail(err, MSB_E_PROTOCOL, "the copy's data is not an "
 			     "archive msb cp wrote");

@@ -391,3 +391,53 @@ int spawn_host_covers(const char *have, const char *want)
 		return 0;
 	return 1;
 }
+
+int spawn_pcp_rec(const uint8_t *p, size_t n, int root, struct spawn_pcp *r)
+{
+	size_t nl, tl = 0, len;
+
+	if (n < 7)
+		return 0;
+	memset(r, 0, sizeof(*r));
+	r->type = p[0];
+	r->mode = msb_get_be32(p + 1) & 07777;
+	nl = (size_t)p[5] << 8 | p[6];
+	if ((r->type != MSB_PCP_DIR && r->type != MSB_PCP_FILE &&
+	     r->type != MSB_PCP_LINK && r->type != MSB_PCP_END) ||
+	    nl > MSB_PCP_NAME_MAX || (r->type == MSB_PCP_END && nl))
+		return -1;
+	len = 7 + nl;
+	if (n < len)
+		return 0;
+	r->name = (const char *)p + 7;
+	r->name_len = nl;
+	if (memchr(r->name, 0, nl))
+		return -1;
+	if (r->type != MSB_PCP_END && !root && !msb_fname_ok(p + 7, nl))
+		return -1;
+	if (r->type != MSB_PCP_END && root) {
+		int slash = memchr(r->name, '/', nl) != NULL;
+		int dots = (nl == 1 && r->name[0] == '.') ||
+			   (nl == 2 && !memcmp(r->name, "..", 2));
+
+		/* a directory may be "/", ".", "..": what is in it */
+		if (!nl || nl > 255 ||
+		    (r->type == MSB_PCP_DIR ? slash && nl != 1 : slash || dots))
+			return -1;
+	}
+	if (r->type == MSB_PCP_LINK) {
+		if (n < len + 2)
+			return 0;
+		tl = (size_t)p[len] << 8 | p[len + 1];
+		if (!tl || tl > MSB_PCP_NAME_MAX)
+			return -1;
+		if (n < len + 2 + tl)
+			return 0;
+		r->link = (const char *)p + len + 2;
+		r->link_len = tl;
+		if (memchr(r->link, 0, tl))
+			return -1;
+		len += 2 + tl;
+	}
+	return (int)len;
+}

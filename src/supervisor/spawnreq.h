@@ -41,6 +41,27 @@
 int spawn_req_parse(const uint8_t *p, size_t n, json_object **out, char *why,
 		    size_t wn);
 
+/* One record of a copy's archive (proto.h's MSB_PCP_*). */
+struct spawn_pcp {
+	int type;         /* MSB_PCP_DIR, _FILE, _LINK or _END */
+	uint32_t mode;    /* permission bits (07777) */
+	const char *name; /* in the bytes given, not NUL-terminated */
+	size_t name_len;
+	const char *link; /* a symlink's target, likewise */
+	size_t link_len;
+};
+
+/**
+ * spawn_pcp_rec() - the record at @p, as a guest program sent it into a
+ * peer (msb cp): its type known, its name a base name for the first
+ * (@root: at most 255 bytes, no '/' but "/" itself) and a name below it
+ * for the others (msb_fname_ok()), END's empty, a symlink's target 1 to
+ * MSB_PCP_NAME_MAX bytes, no NUL in either
+ * Return: the record's length with @r filled, 0 if the @n bytes are too
+ * few to tell, -1 if it is not a record msb cp writes.
+ */
+int spawn_pcp_rec(const uint8_t *p, size_t n, int root, struct spawn_pcp *r);
+
 /**
  * spawn_host_covers() - whether a parent's host pattern @have covers a
  * peer's @want: the same name, or below "*.domain" (a name under domain,

@@ -138,3 +138,63 @@ TEST(spawn_hosts_no_wider)
 	CHECK(!spawn_host_covers("api.test", "*.api.test"));
 	CHECK(!spawn_host_covers("*.", "a."));
 }
+
+/* rec() - an archive record of @type for @name (and @link). */
+static size_t rec(uint8_t *b, int type, unsigned mode, const char *name,
+		  const char *link)
+{
+	size_t nl = strlen(name), n = 7 + nl;
+
+	b[0] = (uint8_t)type;
+	msb_put_be32(b + 1, mode);
+	b[5] = (uint8_t)(nl >> 8);
+	b[6] = (uint8_t)nl;
+	memcpy(b + 7, name, nl);
+	if (link) {
+		b[n] = (uint8_t)(strlen(link) >> 8);
+		b[n + 1] = (uint8_t)strlen(link);
+		memcpy(b + n + 2, link, strlen(link));
+		n += 2 + strlen(link);
+	}
+	return n;
+}
+
+TEST(spawn_copy_archive_records)
+{
+	uint8_t b[256];
+	struct spawn_pcp r;
+	size_t n;
+
+	n = rec(b, 'D', 0100755, "tree", NULL);
+	CHECK(spawn_pcp_rec(b, n, 1, &r) == (int)n);
+	CHECK(r.type == MSB_PCP_DIR && r.mode == 0755 && r.name_len == 4);
+	CHECK(spawn_pcp_rec(b, n - 1, 1, &r) == 0); /* more to come */
+	CHECK(spawn_pcp_rec(b, 6, 1, &r) == 0);
+	n = rec(b, 'L', 0777, "sub/link", "../a");
+	CHECK(spawn_pcp_rec(b, n, 0, &r) == (int)n);
+	CHECK(r.link_len == 4 && !memcmp(r.link, "../a", 4));
+	CHECK(spawn_pcp_rec(b, n - 2, 0, &r) == 0);
+	n = rec(b, 'E', 0, "", NULL);
+	CHECK(spawn_pcp_rec(b, n, 0, &r) == 7 && r.type == MSB_PCP_END);
+	/* names that would leave the destination, and bad records */
+	static const struct {
+		int type, root;
+		const char *name, *link;
+	} bad[] = {
+		{ 'F', 0, "../x", NULL }, { 'F', 0, "/etc/x", NULL },
+		{ 'D', 0, "a/../../x", NULL }, { 'F', 0, "a//b", NULL },
+		{ 'F', 0, "", NULL },	    { 'F', 1, "a/b", NULL },
+		{ 'F', 1, "..", NULL },	    { 'L', 1, "/", "x" },
+		{ 'L', 0, "l", "" },	    { 'E', 0, "x", NULL },
+		{ 'X', 0, "x", NULL },	    { 'D', 1, "", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = rec(b, bad[i].type, 0644, bad[i].name, bad[i].link);
+		CHECK(spawn_pcp_rec(b, n, bad[i].root, &r) == -1);
+	}
+	n = rec(b, 'D', 0755, "/", NULL); /* a directory's contents */
+	CHECK(spawn_pcp_rec(b, n, 1, &r) == (int)n);
+	n = rec(b, 'F', 0644, "axb", NULL);
+	b[8] = 0;
+	CHECK(spawn_pcp_rec(b, n, 0, &r) == -1);
+}
