@@ -39,6 +39,8 @@ LIB_SRC += src/secrets/spec.c src/secrets/secret.c
 # The FUSE dispatcher and the filesystem backends serve volumes from the
 # supervisor (and are driven directly by the unit tests and the fuzzer).
 FS_SRC := $(wildcard src/fs/*.c)
+# The vhost-user device side: volumes and the guest's NIC (src/net/vnet.c).
+VHOST_SRC := src/fs/vhost_user.c src/fs/virtqueue.c
 # TLS interception (its CA and leaf certificates), the HTTP/1.1 request
 # rewriter and secrets run in the supervisor.
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
@@ -256,11 +258,11 @@ $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
 		-o $@ fuzz/frame.c src/proto/proto.c
 
 # Arbitrary frames into the network stack's input (fuzz/net.c).
-$(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h)
+$(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h) $(VHOST_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net -Iinclude \
-		-Isrc/tls -Isrc/common \
-		-o $@ fuzz/net.c $(NET_SRC) src/net/policy.c src/common/buf.c
+		-Isrc/tls -Isrc/common -Isrc/fs \
+		-o $@ fuzz/net.c $(NET_SRC) $(VHOST_SRC) src/net/policy.c src/common/buf.c
 
 # The tar headers of archives given to msb load (fuzz/tar.c).
 $(B)/fuzz/tar: fuzz/tar.c src/image/tar.c src/common/util.c $(HDRS)
@@ -346,6 +348,16 @@ $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/fs \
 		-o $@ fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c
 
+# The same records against the network stack's virtio-net device
+# (src/net/vnet.c): the guest's frames behind their virtio-net headers.
+$(B)/fuzz/vnet: fuzz/vhost_user.c $(VHOST_SRC) src/fs/vhost_user.h \
+		src/fs/virtqueue.h $(NET_SRC) $(wildcard src/net/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_VNET -Isrc/fs \
+		-Isrc/net -Iinclude -Isrc/tls -Isrc/common \
+		-o $@ fuzz/vhost_user.c $(VHOST_SRC) $(NET_SRC) src/net/policy.c \
+		src/common/buf.c
+
 # What a registry sends: manifests, indexes, challenges, error bodies
 # (fuzz/registry.c).
 $(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
@@ -404,7 +416,7 @@ $(B)/fuzz/plugin_meta: fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
 		-o $@ fuzz/plugin_meta.c src/lib/plugmeta.c src/image/ref.c \
 		src/common/util.c -ljson-c
 
-FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user event \
+FUZZ := frame net tar virtq fuse http1 http1_resp tls_flow qmp vhost_user vnet event \
 	registry unpack tarstream logtext sandboxfile artifact hook_reply plugin_meta \
 	spawnreq
 

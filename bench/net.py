@@ -68,8 +68,8 @@ BIG = args.big << 20
 BLOCK = random.Random(4242).randbytes((1 << 20) + 4099)
 
 
-def msb(*a, check=True):
-    p = subprocess.run([MSB, *a], env=ENV, capture_output=True)
+def msb(*a, check=True, env=None):
+    p = subprocess.run([MSB, *a], env=env or ENV, capture_output=True)
     if check and p.returncode:
         sys.exit(f"msb {' '.join(a)} failed: {p.stderr.decode()}")
     return p
@@ -267,45 +267,65 @@ def main():
     argv, upper = qemu_argv(msb, HOME, "msb")
     accel = "kvm" if "kvm" in argv else "tcg"
 
-    name = "bench-net"
-    msb("run", "--name", name, "-d", "--net-allow-cidr", f"{hip}/32")
+    # Our stack twice: the guest's NIC over QEMU's netdev stream (the
+    # default) and as the supervisor's vhost-user-net device
+    # (MSB_NET_VHOST_USER=1, src/net/vnet.c).
+    links = (("stream", "bench-net", {}),
+             ("vhost-user", "bench-net-vu", {"MSB_NET_VHOST_USER": "1"}))
+    for _, name, extra in links:
+        msb("run", "--name", name, "-d", "--net-allow-cidr", f"{hip}/32",
+            env=dict(ENV, **extra))
 
-    def ours_run(cmd):
-        p = msb("exec", name, "--", "sh", "-c", cmd, check=False)
-        if p.returncode:
-            sys.exit(f"msb guest: {cmd!r} exited {p.returncode}: "
-                     f"{p.stderr.decode()}")
-        return p.stdout
+    def ours_run(name):
+        def run(cmd):
+            p = msb("exec", name, "--", "sh", "-c", cmd, check=False)
+            if p.returncode:
+                sys.exit(f"msb guest: {cmd!r} exited {p.returncode}: "
+                         f"{p.stderr.decode()}")
+            return p.stdout
+        return run
 
-    def ours_pids():
+    def ours_pids(name):
         """The supervisor and what it started: the launcher, and QEMU
         below it."""
-        pids, todo = [], [json.loads(msb("inspect", name).stdout)["pid"]]
-        while todo:
-            p = todo.pop()
-            pids.append(p)
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
+        def pids():
+            out, todo = [], [json.loads(msb("inspect", name).stdout)["pid"]]
+            while todo:
+                p = todo.pop()
+                out.append(p)
+                with open(f"/proc/{p}/task/{p}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            return out
         return pids
 
     work = tempfile.mkdtemp(prefix="msb-raw-")
     vm = slirp_vm(argv, upper, work)
+    res = {}
     try:
-        ours = measure(ours_run, hip, servers)
+        for label, name, _ in links:
+            res[label] = measure(ours_run(name), hip, servers)
         slirp = measure(vm.run, "10.0.2.2", servers)
         if BIG:
-            ours.update(measure_big(ours_run, hip, bigdown, bigup, want,
-                                    ours_pids))
+            for label, name, _ in links:
+                res[label].update(measure_big(ours_run(name), hip, bigdown,
+                                              bigup, want, ours_pids(name)))
             slirp.update(measure_big(vm.run, "10.0.2.2", bigdown, bigup,
                                      want, lambda: [vm.q.pid]))
     finally:
         vm.close()
-        msb("rm", "-f", name, check=False)
+        for _, name, _ in links:
+            msb("rm", "-f", name, check=False)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(HOME, ignore_errors=True)
 
-    print(f"\nnetwork: {args.mib} MiB transfers, {args.conns} connections, "
-          f"median of {args.runs} runs, {accel}, {os.cpu_count()} host cpus")
+    for label, _, _ in links:
+        report(label, res[label], slirp, accel)
+
+
+def report(link, ours, slirp, accel):
+    print(f"\nnetwork, msb's NIC over {link}: {args.mib} MiB transfers, "
+          f"{args.conns} connections, median of {args.runs} runs, {accel}, "
+          f"{os.cpu_count()} host cpus")
     print(f"{'':28}{'msb stack':>12}{'slirp':>12}{'ratio':>8}")
     rows = (("download host->guest MiB/s", "down"),
             ("upload guest->host MiB/s", "up"),

@@ -112,6 +112,13 @@ def test_fuzz_vhost_user_device():
     _fuzz("vhost_user", 20, "vhost_user")
 
 
+def test_fuzz_vhost_user_net_device():
+    """The same records against the network stack's virtio-net device
+    (src/net/vnet.c): the guest's frames behind their virtio-net headers,
+    the stack's answers into its receive buffers."""
+    _fuzz("vnet", 20, "vnet")
+
+
 def test_fuzz_registry_responses():
     """A registry's manifests, indexes, Bearer challenges and error bodies
     into src/image/manifest.c and registry.c."""

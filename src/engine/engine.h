@@ -82,6 +82,10 @@ struct msb_vm_spec {
 	int agent_fd;          /* our end is elsewhere; this end goes to the VM */
 	const char *net_mac;   /* NULL: no network device */
 	int net_fd;            /* with net_mac: the netdev stream's VM end */
+	/* @net_fd is instead an O_PATH descriptor of the listening socket
+	 * of a vhost-user-net backend (the supervisor's stack,
+	 * src/net/vnet.c); RAM must be shared (no @restore_ram) */
+	int net_vhost;
 	/* The serial console: with @console_fd > 0, a socket the caller
 	 * reads (and caps, src/supervisor/log.c); else a file at
 	 * @console_log. The monitor's own stdout and stderr: @log_fd > 0, a

@@ -510,11 +510,24 @@ static struct argv_b *build(const struct msb_vm_spec *s,
 	add(a, "-device");
 	add(a, "virtserialport,chardev=agent,name=msb.agent");
 	/* The guest's NIC: frames go to the supervisor's network stack over
-	 * a socketpair, each prefixed by its 4-byte big-endian length. */
-	if (s->net_mac) {
+	 * a socketpair, each prefixed by its 4-byte big-endian length; or,
+	 * with @net_vhost, the supervisor serves its queues itself in guest
+	 * memory (vhost-user-net, src/net/vnet.c). */
+	if (s->net_mac && s->net_vhost && !s->restore_ram) {
+		add(a, "-chardev");
+		/* @net_fd: an O_PATH descriptor of the supervisor's
+		 * listening socket (QEMU 7.2 passes descriptors only over
+		 * a chardev it connected by path) */
+		add(a, "socket,id=netc,path=/proc/self/fd/%d",
+		    fd(a, s->net_fd));
+		add(a, "-netdev");
+		add(a, "vhost-user,id=net0,chardev=netc");
+	} else if (s->net_mac) {
 		add(a, "-netdev");
 		add(a, "stream,id=net0,server=off,addr.type=fd,addr.str=%d",
 		    fd(a, s->net_fd));
+	}
+	if (s->net_mac) {
 		add(a, "-device");
 		add(a, "virtio-net-device,netdev=net0,mac=%s",
 		    opt(a, s->net_mac));

@@ -377,13 +377,14 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 
 	switch (m->h.request) {
 	case VU_GET_FEATURES:
-		return reply_u64(d, m, VU_FEATURES) ?: 1;
+		return reply_u64(d, m, VU_FEATURES | d->dev_features) ?: 1;
 	case VU_SET_FEATURES:
 		if (need(d, m, 8))
 			return -EPROTO;
-		if (m->u64 & ~VU_FEATURES)
+		if (m->u64 & ~(VU_FEATURES | d->dev_features))
 			return dev_err(d, -EINVAL, "SET_FEATURES: unoffered bits %#llx",
-				       (unsigned long long)(m->u64 & ~VU_FEATURES));
+				       (unsigned long long)(m->u64 &
+				       ~(VU_FEATURES | d->dev_features)));
 		d->features = m->u64;
 		for (unsigned int i = 0; i < d->nqueues; i++)
 			d->q[i].vq.features = d->features;
@@ -491,7 +492,7 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 	case VU_SET_LOG_BASE:
 	case VU_SET_LOG_FD:
 		return dev_err(d, -ENOTSUP, "dirty logging (migration) is not "
-			       "supported by msb's virtio-fs devices");
+			       "supported by msb's vhost-user devices");
 	default:
 		return dev_err(d, -ENOTSUP, "vhost-user request %u not supported",
 			       m->h.request);
@@ -541,6 +542,11 @@ static int serve(struct vu_dev *d, unsigned int qi)
 
 	if (!q->started || !q->enabled || !q->vq.desc || q->vq.broken)
 		return 0;
+	if (d->manual & (1u << qi)) {
+		if (d->ready)
+			d->ready(d->opaque, qi);
+		return 0;
+	}
 	while (n < VU_BATCH && (r = vq_pop(&q->vq, &d->mem, d->chain)) == 1) {
 		struct vq_chain *c = d->chain;
 		size_t len = d->handle(d->opaque, qi, c->in, c->nin, c->out,
@@ -564,6 +570,24 @@ static int serve(struct vu_dev *d, unsigned int qi)
 	if (n == VU_BATCH)
 		signal_fd(q->kick);
 	return 0;
+}
+
+struct vq *vu_queue_live(struct vu_dev *d, unsigned int qi)
+{
+	struct vu_queue *q;
+
+	if (qi >= d->nqueues)
+		return NULL;
+	q = &d->q[qi];
+	if (!q->started || !q->enabled || !q->vq.desc || q->vq.broken)
+		return NULL;
+	return &q->vq;
+}
+
+void vu_notify(struct vu_dev *d, unsigned int qi, uint16_t old_used)
+{
+	if (qi < d->nqueues && vq_need_notify(&d->q[qi].vq, old_used))
+		signal_fd(d->q[qi].call);
 }
 
 int vu_on_kick(struct vu_dev *d, unsigned int qi)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vhost_user.h - the device side of the vhost-user protocol
  *
- * One struct vu_dev per vhost-user device (a virtio-fs volume). QEMU, the
+ * One struct vu_dev per vhost-user device (a virtio-fs volume, the guest's
+ * virtio-net link: src/net/vnet.c). QEMU, the
  * front-end, sends the messages of QEMU's docs/interop/vhost-user.rst on a
  * unix socket: features, the guest memory table (memfds we map), and per
  * queue its size, ring addresses and eventfds. Requests then arrive on the
@@ -21,7 +22,8 @@
 
 #include "virtqueue.h"
 
-/* virtio-fs: one high-priority queue plus request queues (virtio 1.2 §5.11.2) */
+/* virtio-fs: one high-priority queue plus request queues (virtio 1.2
+ * §5.11.2); virtio-net: a receive and a transmit queue */
 #define VU_MAX_QUEUES 8
 /* the largest message payload we accept (SET_MEM_TABLE is 264 bytes) */
 #define VU_MSG_MAX 512
@@ -35,6 +37,9 @@ typedef size_t (*vu_handler)(void *opaque, unsigned int queue,
 			     const struct iovec *out, int nout);
 /* vu_watch - start (@fd >= 0) or stop (@fd < 0) watching a kick eventfd. */
 typedef void (*vu_watch)(void *opaque, unsigned int queue, int fd);
+/* vu_ready - a queue the owner fills itself (struct vu_dev @manual) was
+ * kicked or started: the driver may have given it buffers. */
+typedef void (*vu_ready)(void *opaque, unsigned int queue);
 
 struct vu_queue {
 	struct vq vq;
@@ -53,6 +58,11 @@ struct vu_queue {
  * @chain:     scratch for one popped chain
  * @err:       why the last call failed
  * @served:    requests answered, all queues
+ * @dev_features: the device type's own virtio features, offered beside
+ *             the ring's (set after vu_dev_init(); 0 for virtio-fs)
+ * @manual:    queues (bit per index) whose buffers the owner fills when it
+ *             has something for them (a NIC's receive queue), told by
+ *             @ready, instead of one request and reply per chain
  */
 struct vu_dev {
 	int fd;
@@ -68,6 +78,9 @@ struct vu_dev {
 	struct vq_chain *chain;
 	char err[256];
 	uint64_t served;
+	uint64_t dev_features;
+	uint32_t manual;
+	vu_ready ready;
 };
 
 /* vu_dev_init() - a device on @fd (ours from then on) with @nqueues queues.
@@ -85,5 +98,13 @@ int vu_on_socket(struct vu_dev *d);
 /* vu_on_kick() - serve queue @qi after its kick eventfd fired.
  * Return: 0, or -EINVAL if the guest broke the queue (@d->err says how). */
 int vu_on_kick(struct vu_dev *d, unsigned int qi);
+
+/* vu_queue_live() - queue @qi is started, enabled, mapped and not broken.
+ * Return: its ring, or NULL. */
+struct vq *vu_queue_live(struct vu_dev *d, unsigned int qi);
+
+/* vu_notify() - interrupt the driver of queue @qi if it wants one after
+ * the used entries from @old_used on. */
+void vu_notify(struct vu_dev *d, unsigned int qi, uint16_t old_used);
 
 #endif

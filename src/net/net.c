@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,6 +134,7 @@ struct net *net_new(const struct net_config *cfg)
 		return NULL;
 	n->cfg = *cfg;
 	n->link_fd = -1;
+	n->vu_listen = -1;
 	if (cfg->bind_names &&
 	    !(n->names = calloc(NET_NAMES_MAX, sizeof(*n->names)))) {
 		free(n);
@@ -165,6 +167,7 @@ struct net *net_new(const struct net_config *cfg)
 
 static void link_close(struct net *n)
 {
+	vnet_close(n);
 	if (n->link_fd < 0)
 		return;
 	epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->link_fd, NULL);
@@ -186,6 +189,49 @@ void net_attach(struct net *n, int link_fd)
 		fcntl(link_fd, F_SETFL, fcntl(link_fd, F_GETFL) | O_NONBLOCK);
 		net_watch(n, link_fd, EPOLLIN, NEV_LINK, 0, EPOLL_CTL_ADD);
 	}
+}
+
+int net_attach_vhost(struct net *n, int fd)
+{
+	net_attach(n, -1);
+	return vnet_open(n, fd);
+}
+
+static void listen_close(struct net *n)
+{
+	if (n->vu_listen < 0)
+		return;
+	epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->vu_listen, NULL);
+	close(n->vu_listen);
+	n->vu_listen = -1;
+}
+
+int net_listen_vhost(struct net *n, int lfd)
+{
+	net_attach(n, -1);
+	listen_close(n);
+	n->vu_listen = lfd;
+	if (net_watch(n, lfd, EPOLLIN, NEV_VU_LISTEN, 0, EPOLL_CTL_ADD) < 0) {
+		int e = -errno;
+
+		listen_close(n);
+		return e;
+	}
+	return 0;
+}
+
+/* vu_accept() - QEMU connected: its one connection is the link, and the
+ * listener is done. */
+static void vu_accept(struct net *n)
+{
+	int fd = accept4(n->vu_listen, NULL, NULL,
+			 SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	listen_close(n);
+	if (vnet_open(n, fd) < 0)
+		net_logf(n, "net: vhost-user link: out of memory");
 }
 
 int net_fd(const struct net *n)
@@ -267,6 +313,10 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len)
 
 void net_flush(struct net *n)
 {
+	if (n->vnet) {
+		vnet_flush(n);
+		return;
+	}
 	while (n->out_len && n->link_fd >= 0) {
 		ssize_t w = send(n->link_fd, n->out + n->out_off, n->out_len,
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -358,7 +408,11 @@ void net_tick(struct net *n, uint64_t now_ms)
 	n->now = now_ms;
 	refill(n, &n->bytes_in);
 	refill(n, &n->bytes_out);
-	if (n->in_paused && n->bytes_in.tokens > 0 && n->link_fd >= 0) {
+	if (n->in_paused && n->bytes_in.tokens > 0 && n->vnet) {
+		n->in_paused = 0;
+		vnet_kick(n, 1); /* what waited in the transmit queue */
+	} else if (n->in_paused && n->bytes_in.tokens > 0 &&
+		   n->link_fd >= 0) {
 		n->in_paused = 0;
 		link_watch(n);
 	}
@@ -393,6 +447,21 @@ void net_dispatch(struct net *n)
 				udp_close_all(n);
 				icmp_close_all(n);
 			}
+			break;
+		case NEV_VU:
+			if (vnet_socket_event(n) < 0) {
+				link_close(n);
+				tcp_close_all(n);
+				udp_close_all(n);
+				icmp_close_all(n);
+			}
+			break;
+		case NEV_VU_KICK:
+			vnet_kick(n, idx);
+			break;
+		case NEV_VU_LISTEN:
+			if (n->vu_listen >= 0)
+				vu_accept(n);
 			break;
 		case NEV_TIMER: {
 			uint64_t x;
@@ -437,6 +506,7 @@ void net_free(struct net *n)
 	if (!n)
 		return;
 	link_close(n);
+	listen_close(n);
 	tcp_close_all(n);
 	udp_close_all(n);
 	icmp_close_all(n);

@@ -151,6 +151,27 @@ struct net *net_new(const struct net_config *cfg);
 void net_attach(struct net *n, int link_fd);
 
 /**
+ * net_attach_vhost() - take @fd, the stack's end of the socket of QEMU's
+ * `-netdev vhost-user`: the stack serves the guest's virtio-net queues
+ * itself, in guest memory, with checksum offloads (vnet.c)
+ * @n:  stack
+ * @fd: becomes the stack's; any previous link and every flow is closed
+ *
+ * Return: 0, or -errno
+ */
+int net_attach_vhost(struct net *n, int fd);
+
+/**
+ * net_listen_vhost() - as net_attach_vhost() for the first connection to
+ * @lfd, a listening socket (QEMU 7.2 connects its vhost-user chardev by
+ * path: a socketpair's end cannot pass descriptors there)
+ * @lfd: becomes the stack's, closed once a connection came
+ *
+ * Return: 0, or -errno
+ */
+int net_listen_vhost(struct net *n, int lfd);
+
+/**
  * net_publish() - listen on a host port for the guest (fwd.c)
  * @n:   stack
  * @p:   the host address and port, the guest's port; a host port of 0

@@ -36,7 +36,8 @@
 /* What woke up in the stack's epoll: kind in the top 32 bits of data.u64,
  * a table index in the low ones. */
 enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD,
-	      NEV_DNS_TCP, NEV_PING };
+	      NEV_DNS_TCP, NEV_PING, NEV_VU, NEV_VU_KICK,
+	      NEV_VU_LISTEN };
 
 /**
  * struct ip_pkt - a parsed, checked IPv4 or IPv6 packet from the guest
@@ -177,9 +178,13 @@ struct dns_query {
 	char name[NET_DOMAIN_LEN + 1];
 };
 
+struct vnet;
+
 struct net {
 	struct net_config cfg;
 	int epfd, timer_fd, link_fd;
+	struct vnet *vnet;      /* the link is vhost-user-net (vnet.c) */
+	int vu_listen;          /* where QEMU's vhost-user connects; -1 */
 	uint64_t now;           /* monotonic ms, updated per dispatch */
 	struct net_stats st;
 
@@ -324,6 +329,28 @@ void tcp_close_all(struct net *n);
 /* tcp_connect_guest() - @fd, accepted on a published port, becomes a flow
  * from the gateway to the guest's @gport. Return: 0, or -1 (@fd not taken) */
 int tcp_connect_guest(struct net *n, int fd, uint16_t gport);
+
+/* vnet.c: the link as a vhost-user-net device */
+/* virtio 1.2 §5.1.6: struct virtio_net_hdr, 12 bytes with VERSION_1 */
+#define VNET_HDR_MAX 12
+#define VNET_HDR_F_NEEDS_CSUM 1
+#define VNET_HDR_F_DATA_VALID 2
+#define VNET_GSO_NONE 0
+/* vnet_open() - serve vhost-user on @fd (ours from then on). Return: 0,
+ * -errno */
+int vnet_open(struct net *n, int fd);
+void vnet_close(struct net *n);
+/* vnet_socket_event() - a message from QEMU. Return: 0, or -1 when the
+ * link is over */
+int vnet_socket_event(struct net *n);
+void vnet_kick(struct net *n, unsigned int queue);
+/* vnet_flush() - frames of the output queue into the receive queue, as
+ * far as the guest gave buffers. */
+void vnet_flush(struct net *n);
+/* vnet_tx_frame() - act on the virtio-net header @hdr of the guest's
+ * frame @f (@len bytes): complete a checksum it left to us. Return: 0, or
+ * -1 to drop the frame (a checksum field outside it, a GSO request). */
+int vnet_tx_frame(const uint8_t *hdr, uint8_t *f, size_t len);
 
 /* fwd.c */
 void fwd_event(struct net *n, unsigned idx);

@@ -307,10 +307,10 @@ static int launch(struct sup *s, msb_error *err)
 	if (r < 0)
 		return msb_fail_errno(err, r, "agent link");
 	s->spec.agent_fd = vm_end;
-	r = sup_net_link(s, &net_end);
+	r = sup_net_link(s, &net_end, err);
 	if (r < 0) {
 		close(vm_end);
-		return msb_fail_errno(err, r, "network link");
+		return r;
 	}
 	s->spec.net_fd = net_end;
 	r = sup_logs_link(s, &s->spec.console_fd, &s->spec.log_fd);

@@ -17,12 +17,16 @@
  * with what to fix, and nothing runs.
  */
 
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -186,15 +190,79 @@ int sup_net_setup(struct sup *s, msb_error *err)
 	return 0;
 }
 
-int sup_net_link(struct sup *s, int *vm_end)
+/* vhost_wanted() - MSB_NET_VHOST_USER: 1 serves the guest's NIC as a
+ * vhost-user-net device (src/net/vnet.c), 0 or unset over QEMU's netdev
+ * stream. A restored VM's RAM is a private copy the stack cannot map, so
+ * it always has the stream. Return: 0 or 1, -EINVAL (@err set) */
+static int vhost_wanted(struct sup *s, msb_error *err)
 {
-	int sv[2];
+	const char *v = getenv("MSB_NET_VHOST_USER");
+
+	if (!v || !*v || !strcmp(v, "0"))
+		return 0;
+	if (strcmp(v, "1"))
+		return msb_fail(err, -EINVAL,
+				"invalid MSB_NET_VHOST_USER '%s': 1 serves the "
+				"guest's network device over vhost-user, 0 (the "
+				"default) over a stream", v);
+	return s->spec.restore_ram ? 0 : 1;
+}
+
+/* vhost_link() - a listening socket for QEMU's vhost-user chardev, which
+ * QEMU 7.2 passes descriptors over only when it connected by path: bound
+ * in the sandbox's directory, handed to QEMU as an O_PATH descriptor (it
+ * connects to /proc/self/fd/N, src/engine/qemu.c) and unlinked at once,
+ * so no one else can reach it by name. The stack takes the first
+ * connection and closes the listener. */
+static int vhost_link(struct sup *s, int *vm_end, msb_error *err)
+{
+	char path[PATH_MAX], *slash;
+	int lfd, pfd, r;
+
+	if (msb_api_sock_path(s->name, path, sizeof(path)) < 0 ||
+	    !(slash = strrchr(path, '/')) ||
+	    (size_t)(slash - path) + sizeof("/net.sock") > sizeof(path))
+		return msb_fail(err, -ENAMETOOLONG, "network link: the "
+				"sandbox's directory path is too long");
+	strcpy(slash, "/net.sock");
+	lfd = msb_unix_listen(path, 1);
+	if (lfd < 0)
+		return msb_fail_errno(err, lfd, "network link: cannot listen "
+				      "on %s", path);
+	/* QEMU runs as a uid of its own (as root): it may connect */
+	chmod(path, 0666);
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	r = pfd < 0 ? -errno : 0;
+	unlink(path);
+	if (r < 0) {
+		close(lfd);
+		return msb_fail_errno(err, r, "network link: %s", path);
+	}
+	r = net_listen_vhost(s->net, lfd);
+	if (r < 0) {
+		close(pfd);
+		return msb_fail_errno(err, r, "network link (vhost-user)");
+	}
+	s->spec.net_vhost = 1;
+	*vm_end = pfd;
+	return 0;
+}
+
+int sup_net_link(struct sup *s, int *vm_end, msb_error *err)
+{
+	int sv[2], vhost;
 
 	*vm_end = -1;
+	s->spec.net_vhost = 0;
 	if (!s->net)
 		return 0;
+	vhost = vhost_wanted(s, err);
+	if (vhost < 0)
+		return vhost;
+	if (vhost)
+		return vhost_link(s, vm_end, err);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
+		return msb_fail_errno(err, -errno, "network link");
 	net_attach(s->net, sv[0]);
 	*vm_end = sv[1];
 	return 0;

@@ -10,7 +10,8 @@
  *      here no frame is in flight either way.
  *   2. The VM is paused (QEMU drains and flushes its disks).
  *   3. The engine saves the device state and the RAM (a full snapshot);
- *      a sandbox with volumes (vhost-user-fs cannot migrate in QEMU 7.2)
+ *      a sandbox with volumes (vhost-user-fs cannot migrate in QEMU 7.2),
+ *      one whose NIC is vhost-user-net (MSB_NET_VHOST_USER=1: the same)
  *      and a restored one (its RAM is a private copy) get the disk only.
  *   4. The upper disk is copied, sparse, at the same instant (a restored
  *      sandbox's qcow2 overlay as it is: the library flattens it).
@@ -366,6 +367,12 @@ void sup_snapshot_start(struct sup *s, struct conn *c, int64_t id,
 		snprintf(snap.reason, sizeof(snap.reason),
 			 "the sandbox has volumes (virtio-fs devices cannot "
 			 "be migrated by QEMU 7.2)");
+	} else if (s->spec.net_vhost) {
+		snap.full = 0;
+		snprintf(snap.reason, sizeof(snap.reason),
+			 "the sandbox's network device is served over "
+			 "vhost-user (MSB_NET_VHOST_USER=1), which QEMU 7.2 "
+			 "cannot migrate without dirty logging");
 	} else if (s->vm.ram_fd <= 0) {
 		snap.full = 0;
 		snprintf(snap.reason, sizeof(snap.reason),

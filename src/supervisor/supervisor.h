@@ -357,8 +357,9 @@ void sup_on_tick(struct sup *s);
 /* net.c */
 /* sup_net_setup() - the stack, from the config's "net" object. */
 int sup_net_setup(struct sup *s, msb_error *err);
-/* sup_net_link() - a fresh link for a launch; *@vm_end goes to QEMU. */
-int sup_net_link(struct sup *s, int *vm_end);
+/* sup_net_link() - a fresh link for a launch; *@vm_end goes to QEMU, and
+ * @spec.net_vhost says what it is (MSB_NET_VHOST_USER). */
+int sup_net_link(struct sup *s, int *vm_end, msb_error *err);
 /* sup_net_init_tlvs() - eth0's configuration, for INIT. */
 void sup_net_init_tlvs(struct sup *s, struct msb_tlv_w *w);
 
