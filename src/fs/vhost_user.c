@@ -547,7 +547,8 @@ static int serve(struct vu_dev *d, unsigned int qi)
 			d->ready(d->opaque, qi);
 		return 0;
 	}
-	while (n < VU_BATCH && (r = vq_pop(&q->vq, &d->mem, d->chain)) == 1) {
+	while (n < VU_BATCH && (!d->gate || d->gate(d->opaque, qi)) &&
+	       (r = vq_pop(&q->vq, &d->mem, d->chain)) == 1) {
 		struct vq_chain *c = d->chain;
 		size_t len = d->handle(d->opaque, qi, c->in, c->nin, c->out,
 				       c->nout);
@@ -567,7 +568,7 @@ static int serve(struct vu_dev *d, unsigned int qi)
 	}
 	/* Fairness: a full batch leaves the rest for the next turn of the
 	 * loop, which our own kick brings back here. */
-	if (n == VU_BATCH)
+	if (n == VU_BATCH && (!d->gate || d->gate(d->opaque, qi)))
 		signal_fd(q->kick);
 	return 0;
 }

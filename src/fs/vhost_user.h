@@ -40,6 +40,9 @@ typedef void (*vu_watch)(void *opaque, unsigned int queue, int fd);
 /* vu_ready - a queue the owner fills itself (struct vu_dev @manual) was
  * kicked or started: the driver may have given it buffers. */
 typedef void (*vu_ready)(void *opaque, unsigned int queue);
+/* vu_gate - may queue @queue's next chain be served now? 0 leaves it in
+ * the ring, and the owner calls vu_on_kick() when it may (a byte rate). */
+typedef int (*vu_gate)(void *opaque, unsigned int queue);
 
 struct vu_queue {
 	struct vq vq;
@@ -81,6 +84,7 @@ struct vu_dev {
 	uint64_t dev_features;
 	uint32_t manual;
 	vu_ready ready;
+	vu_gate gate; /* NULL: always */
 };
 
 /* vu_dev_init() - a device on @fd (ours from then on) with @nqueues queues.

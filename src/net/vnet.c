@@ -122,6 +122,19 @@ static size_t tx(void *opaque, unsigned int queue, const struct iovec *in,
 	return 0;
 }
 
+/* gate() - with a byte rate (net_set_byte_rate()), no frame is taken off
+ * the transmit queue without tokens: the rest waits in the guest's ring
+ * until net_tick() refills them and kicks us. */
+static int gate(void *opaque, unsigned int queue)
+{
+	struct net *n = ((struct vnet *)opaque)->n;
+
+	if (queue != VNET_TXQ || !n->bytes_in.rate || n->bytes_in.tokens >= 1)
+		return 1;
+	n->in_paused = 1;
+	return 0;
+}
+
 static void watch(void *opaque, unsigned int queue, int fd)
 {
 	struct vnet *v = opaque;
@@ -160,6 +173,7 @@ int vnet_open(struct net *n, int fd)
 	v->dev.dev_features = VNET_FEATURES;
 	v->dev.manual = 1u << VNET_RXQ;
 	v->dev.ready = ready;
+	v->dev.gate = gate;
 	n->vnet = v;
 	if (net_watch(n, fd, EPOLLIN, NEV_VU, 0, EPOLL_CTL_ADD) < 0) {
 		r = -errno;
@@ -199,20 +213,9 @@ int vnet_socket_event(struct net *n)
 void vnet_kick(struct net *n, unsigned int queue)
 {
 	struct vnet *v = n->vnet;
-	uint64_t x;
 
 	if (!v || queue >= v->dev.nqueues)
 		return;
-	/* out of tokens (net_set_byte_rate()): the guest's frames wait in
-	 * its queue until net_tick() refills them */
-	if (queue == VNET_TXQ && n->bytes_in.rate &&
-	    n->bytes_in.tokens < 1) {
-		if (v->dev.q[queue].kick >= 0 &&
-		    read(v->dev.q[queue].kick, &x, sizeof(x)) < 0)
-			x = 0;
-		n->in_paused = 1;
-		return;
-	}
 	if (vu_on_kick(&v->dev, queue) < 0)
 		net_logf(n, "net: %s", v->dev.err);
 	/* A batch of guest segments gets one ACK per flow. */

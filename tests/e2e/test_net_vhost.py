@@ -5,8 +5,8 @@ resolver as over QEMU's netdev stream, with checksum offloads negotiated.
 
 test_net.py's cases that cover the link (both families, ICMP, UDP, DNS
 over UDP and TCP, TCP both ways with the bytes checksummed, the policy's
-denials) run again here against a sandbox booted with the vhost-user link:
-the `default_sb` fixture below takes the place of test_net.py's. Then what
+denials) and test_plugins.py's byte rate run again here on the vhost-user
+link: this module's `msb` sets MSB_NET_VHOST_USER=1 for every sandbox. Then what
 is the link's own: the offloads the guest negotiated, a restart (a new
 listener and connection each launch), the snapshot's fallback to the disk
 alone (QEMU 7.2 cannot migrate the device without dirty logging), a bad
@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from conftest import unique
+from conftest import Msb, unique
 
 from fakenet import internet  # noqa: F401
 from test_net import (guest, log,  # noqa: F401
@@ -29,8 +29,20 @@ from test_net import (guest, log,  # noqa: F401
                       test_ping_beyond_the_gateway,
                       test_tcp_download_and_upload_checksummed,
                       test_udp_over_ipv6)
+from test_plugins import box, test_rate_limiter_bytes_a_second  # noqa: F401
 
 VHOST = {"MSB_NET_VHOST_USER": "1"}
+STREAM = {"MSB_NET_VHOST_USER": "0"}
+
+
+@pytest.fixture(scope="module")
+def msb(home):
+    """Every sandbox of this module on the vhost-user link unless a test
+    says otherwise: the cases imported from test_net.py and test_plugins.py
+    (the byte rate's bucket holds the guest's frames in its ring) too."""
+    m = Msb(home)
+    m.env.update(VHOST)
+    return m
 
 
 def boot(msb, *flags):
@@ -68,15 +80,17 @@ def test_the_link_is_vhost_user_with_offloads(msb, default_sb):
 
 
 def test_the_stream_link_stays_the_default(msb, internet):  # noqa: F811
+    plain = Msb(msb.home)
+    plain.env.pop("MSB_NET_VHOST_USER", None)
     name = unique("vnet")
-    msb("run", "--name", name, "-d", check=0)
+    plain("run", "--name", name, "-d", check=0)
     try:
         argv = open(f"{msb.home}/sandboxes/{name}/engine.log").read()
         assert "stream,id=net0" in argv and "vhost-user" not in argv
-        f = features(msb, name)
+        f = features(plain, name)
         assert f[0] == "0", f  # no virtio-net header: no offloads
     finally:
-        msb("rm", "-f", name)
+        plain("rm", "-f", name)
 
 
 def test_restart_takes_a_new_connection(msb, internet):  # noqa: F811
@@ -130,7 +144,7 @@ def test_a_full_snapshot_restores_on_a_stream(msb, internet):  # noqa: F811
     MSB_NET_VHOST_USER=1 it still comes back on the stream link, working."""
     name, snap, fork = unique("vnet"), unique("vnetsnap"), unique("vnetfork")
     msb("run", "--name", name, "-d", "--dns-nameserver", "198.51.100.2",
-        check=0)
+        env=STREAM, check=0)
     try:
         info = json.loads(msb.out("snapshot", name, "--name", snap,
                                   "--format", "json"))
