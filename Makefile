@@ -16,6 +16,9 @@ CPPFLAGS += -Iinclude -Isrc/common -Isrc/proto -Isrc/lib -Isrc/engine -Isrc/imag
 # (src/image/curlapi.h says why).
 # The version, read once from the header that declares it.
 MSB_VERSION := $(shell sed -n 's/^\#define MSB_VERSION "\(.*\)"/\1/p' include/msb.h)
+# The directories of the parts libmsb and the supervisor are built from, for
+# what includes their headers (the library, the unit tests, fuzz targets over it).
+SRC_INC := -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins
 
 LIBS := -ljson-c -lsqlite3 -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
 # The supervisor's seccomp allow-list (src/supervisor/seccomp.c).
@@ -85,7 +88,7 @@ endif
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(SRC_INC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -249,7 +252,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 $(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) \
 		$(PLUGIN_SRC) $(HDRS) $(B)/examples/auditfs.so $(B)/examples/hellofs.so
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
+	$(CC) $(CPPFLAGS) $(SRC_INC) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(PLUGIN_SRC) $(LIBS)
 
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
@@ -389,15 +392,14 @@ $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common
 $(B)/fuzz/sandboxfile: fuzz/sandboxfile.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-		-Isrc/net -Isrc/tls -Isrc/secrets -Isrc/fs -Isrc/http \
-		-o $@ fuzz/sandboxfile.c $(LIB_SRC) $(LIBS)
+		$(SRC_INC) -o $@ fuzz/sandboxfile.c $(LIB_SRC) $(LIBS)
 
 # A sandbox artifact's manifest, config blob and chunks, as a registry may
 # send them, into src/sync/ (fuzz/artifact.c).
 $(B)/fuzz/artifact: fuzz/artifact.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-		-Isrc/net -Isrc/secrets -Isrc/tls -o $@ fuzz/artifact.c $(LIB_SRC) $(LIBS)
+		$(SRC_INC) -o $@ fuzz/artifact.c $(LIB_SRC) $(LIBS)
 
 # A plugin's answers and hellos into the hook protocol's parser
 # (fuzz/hook_reply.c).
