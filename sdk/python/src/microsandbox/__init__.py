@@ -15,9 +15,10 @@ A binding of libmsb, the C library the ``msb`` command line is made of
 """
 
 from .cloud import SyncInfo, SyncProgress, remote, set_remote
-from .config import (AuditLog, DnsAction, FileSystemBackend, HostDir,
-                     HttpAction, MemFs, Network, Passthrough, PluginFs,
-                     RateLimiter, Secret)
+from .config import (AuditLog, DnsAction, ExecAction, ExecCall, ExecExit,
+                     FileSystemBackend, HostDir, HttpAction, LifecycleEvent,
+                     MemFs, Network, Passthrough, PluginFs, RateLimiter,
+                     Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -41,6 +42,7 @@ __all__ = [
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
+    "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
     "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",

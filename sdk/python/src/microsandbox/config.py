@@ -70,6 +70,110 @@ class HttpAction:
         return cls("modify", body=body, head=head)
 
 
+# ---- exec and lifecycle -------------------------------------------------------
+
+
+class ExecAction:
+    """What an ``on_exec`` hook answers (see DnsAction): ``ALLOW`` (or
+    None), ``ExecAction.deny(reason)`` (the caller gets PolicyRefused with
+    the reason) or ``ExecAction.rewrite(argv=[...], env=...)`` (that
+    command runs instead; ``env``: ``KEY=VALUE`` strings or a mapping,
+    replacing the exec's own)."""
+
+    ALLOW = "allow"
+
+    def __init__(self, kind: str, reason: str | None = None,
+                 argv: list | None = None, env: list | None = None):
+        self.kind, self.reason, self.argv, self.env = kind, reason, argv, env
+
+    def __repr__(self) -> str:
+        if self.kind == "deny":
+            return f"ExecAction.deny({self.reason!r})"
+        return f"ExecAction.rewrite(argv={self.argv!r}, env={self.env!r})"
+
+    @classmethod
+    def deny(cls, reason: str = "on_exec") -> "ExecAction":
+        if not isinstance(reason, str):
+            raise InvalidArgument(f"ExecAction.deny() takes a reason (a "
+                                  f"string), not {reason!r}")
+        return cls("deny", reason=reason or "on_exec")
+
+    @classmethod
+    def rewrite(cls, argv: Sequence[str] | None = None,
+                env: Union[Mapping[str, str], Sequence[str], None] = None
+                ) -> "ExecAction":
+        if argv is None and env is None:
+            raise InvalidArgument("ExecAction.rewrite() takes argv=[...], "
+                                  "env=... or both")
+        if argv is not None:
+            if isinstance(argv, str) or not isinstance(argv, (list, tuple)) \
+                    or not argv or not all(isinstance(a, str) for a in argv) \
+                    or not argv[0]:
+                raise InvalidArgument(
+                    f"ExecAction.rewrite(argv={argv!r}): argv is a non-empty "
+                    "list of strings, the program first")
+            argv = list(argv)
+        if env is not None:
+            if isinstance(env, Mapping):
+                env = [f"{k}={v}" for k, v in env.items()]
+            elif isinstance(env, str) or not isinstance(env, (list, tuple)) \
+                    or not all(isinstance(e, str) and "=" in e[1:]
+                               for e in env):
+                raise InvalidArgument(
+                    f"ExecAction.rewrite(env={env!r}): env is a mapping or "
+                    "a list of 'KEY=VALUE' strings")
+            env = list(env)
+        return cls("rewrite", argv=argv, env=env)
+
+
+@dataclass(frozen=True)
+class ExecCall:
+    """A command about to run, as ``on_exec`` sees it: its ``argv``, the
+    exec's own ``env`` (``KEY=VALUE`` strings, not the sandbox's
+    defaults), its ``cwd`` and ``user`` when given, ``tty`` when it has
+    one."""
+
+    argv: list
+    env: list
+    cwd: str | None = None
+    user: str | None = None
+    tty: bool = False
+
+
+@dataclass(frozen=True)
+class ExecExit:
+    """A command that ended, as ``on_exec_exit`` sees it: the ``argv`` that
+    ran (after any rewrite), its ``exit_code``, the ``signal`` that ended
+    it (0 if none), ``duration`` (seconds) and ``timed_out`` (its timeout
+    killed it)."""
+
+    argv: list
+    exit_code: int
+    signal: int
+    duration: float
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """A sandbox's lifecycle event, as ``on_lifecycle`` sees it:
+    ``event`` ("create", "start", "restore", "snapshot", "stop",
+    "remove"), ``sandbox`` (its name); ``boot_ms`` (start, restore),
+    ``snapshot`` (a restore's snapshot), ``full`` (a snapshot with
+    memory), ``error`` (a stop that failed) and ``image`` (create) when
+    the event has them; ``fields``: all of them as sent
+    (docs/plugins.md)."""
+
+    event: str
+    sandbox: str
+    boot_ms: int | None = None
+    snapshot: str | None = None
+    full: bool | None = None
+    error: str | None = None
+    image: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
 @dataclass
 class Network:
     """The sandbox's network policy (docs/network.md).
@@ -344,7 +448,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
           workdir=None, user=None, volumes=None, network=None, secrets=None,
           ports=None, on_secret_violation=None, tls_bypass=None,
           tls_upstream_ca=None, kernel=None, boot_timeout=None,
-          ephemeral=False, command=None) -> CConfig:
+          ephemeral=False, command=None, on_exec=None, on_exec_exit=None,
+          on_lifecycle=None) -> CConfig:
     c = _lib.SandboxConfig()
     lib = _lib.lib()
     lib.msb_sandbox_config_init(ctypes.byref(c))
@@ -387,13 +492,19 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
     net = network or Network()
     if not isinstance(net, Network):
         raise InvalidArgument("network= takes a Network(...)")
-    if net.on_dns is not None:
+    if _fn(net.on_dns, "on_dns", "a query") is not None:
         _hooks(out).on("dns", _dns_hook(net.on_dns))
-    if net.on_http is not None:
+    if _fn(net.on_http, "on_http", "a request") is not None:
         _hooks(out).on("http_request", _http_hook(net.on_http))
-    if net.on_http_response is not None:
+    if _fn(net.on_http_response, "on_http_response", "an answer") is not None:
         _hooks(out).on("http_response",
                        _http_hook(net.on_http_response, "on_http_response"))
+    if _fn(on_exec, "on_exec", "an ExecCall") is not None:
+        _hooks(out).on("exec_before", _exec_hook(on_exec))
+    if _fn(on_exec_exit, "on_exec_exit", "an ExecExit") is not None:
+        _hooks(out).on("exec_after", _exec_exit_hook(on_exec_exit))
+    if _fn(on_lifecycle, "on_lifecycle", "a LifecycleEvent") is not None:
+        _hooks(out).on("lifecycle", _lifecycle_hook(on_lifecycle))
     c.net.deny_all = 1 if net.deny_all else 0
     c.net.allow = _arr(keep, net.allow)
     c.net.allow_cidr = _arr(keep, net.allow_cidr)
@@ -508,6 +619,23 @@ def _last(r):
     return r[-1] if isinstance(r, tuple) and r else r
 
 
+def _fn(v, what: str, arg: str):
+    """@v if it is a hook this process can call (or None)."""
+    if v is None:
+        return None
+    import inspect
+    if not callable(v):
+        raise InvalidArgument(f"{what}= takes a function called with {arg}, "
+                              f"not {v!r}")
+    if inspect.iscoroutinefunction(v) or inspect.iscoroutinefunction(
+            getattr(v, "__call__", None)):
+        raise InvalidArgument(
+            f"{what}= takes a plain function: hooks are called on a thread "
+            f"of this process's hook server, with no event loop to await "
+            f"{getattr(v, '__name__', v)!r} on")
+    return v
+
+
 def _dns_hook(fn):
     def hook(call):
         r = _last(fn(call))
@@ -543,6 +671,78 @@ def _http_hook(fn, what="on_http"):
         raise ValueError(f"{what} returned {r!r}: HttpAction.forward(), "
                          f"HttpAction.block(reason) or "
                          f"HttpAction.modify({mod})")
+    return hook
+
+
+def _refused(what: str, e: Union[BaseException, str]) -> dict:
+    """A hook that raised, or returned what it may not: its call refused,
+    saying why, here (stderr) and to the caller (the reason)."""
+    import sys
+    import traceback
+    if isinstance(e, str):
+        print(f"microsandbox: {e} (refused)", file=sys.stderr)
+        return {"verdict": "deny", "reason": e}
+    print(f"microsandbox: {what} raised (refused):", file=sys.stderr)
+    traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+    return {"verdict": "deny", "reason": f"{what} raised {e!r}"}
+
+
+def _exec_hook(fn):
+    def hook(call):
+        c = ExecCall(argv=list(call.argv or []), env=list(call.env or []),
+                     cwd=call.cwd, user=call.user, tty=bool(call.tty))
+        try:
+            r = _last(fn(c))
+        except BaseException as e:  # fail closed: the exec is refused
+            return _refused("on_exec", e)
+        if r is None or r == ExecAction.ALLOW:
+            return None
+        if isinstance(r, ExecAction) and r.kind == "deny":
+            return {"verdict": "deny", "reason": r.reason}
+        if isinstance(r, ExecAction) and r.kind == "rewrite":
+            out: dict = {"verdict": "allow"}
+            if r.argv is not None:
+                out["argv"] = r.argv
+            if r.env is not None:
+                out["env"] = r.env
+            return out
+        return _refused("on_exec", (
+            f"on_exec returned {r!r}: return ExecAction.ALLOW (or None), "
+            "ExecAction.deny(reason) or ExecAction.rewrite(argv=..., "
+            "env=...)"))
+    return hook
+
+
+def _told(what: str, fn, ev) -> None:
+    """Event @ev to hook @fn; what it raises is printed, not raised."""
+    try:
+        fn(ev)
+    except BaseException as e:  # an event is not answered: go on serving
+        import sys
+        import traceback
+        print(f"microsandbox: {what} raised:", file=sys.stderr)
+        traceback.print_exception(type(e), e, e.__traceback__,
+                                  file=sys.stderr)
+
+
+def _exec_exit_hook(fn):
+    def hook(call):
+        _told("on_exec_exit", fn, ExecExit(
+            argv=list(call.argv or []), exit_code=int(call.exit_code or 0),
+            signal=int(call.signal or 0),
+            duration=float(call.duration_ms or 0) / 1000,
+            timed_out=bool(call.timed_out)))
+    return hook
+
+
+def _lifecycle_hook(fn):
+    def hook(call):
+        m = {k: v for k, v in call._msg.items() if k not in ("type", "hook")}
+        _told("on_lifecycle", fn, LifecycleEvent(
+            event=m.get("event", ""), sandbox=m.get("sandbox", ""),
+            boot_ms=m.get("boot_ms"), snapshot=m.get("snapshot"),
+            full=m.get("full"), error=m.get("error"), image=m.get("image"),
+            fields=m))
     return hook
 
 

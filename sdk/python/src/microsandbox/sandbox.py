@@ -246,7 +246,11 @@ class Sandbox:
                ephemeral: bool = False, command: Command | None = None,
                sync: bool = False,
                plugins: Sequence[Any] | None = None,
-               plugin_processes: Sequence[str] | None = None) -> _Creating:
+               plugin_processes: Sequence[str] | None = None,
+               on_exec: Callable[[config.ExecCall], Any] | None = None,
+               on_exec_exit: Callable[[config.ExecExit], Any] | None = None,
+               on_lifecycle: Callable[[config.LifecycleEvent], Any] | None
+               = None) -> _Creating:
         """Make a sandbox and boot it; returns once its guest is ready.
 
         ``image``: any OCI reference (pulled if missing) or None for the
@@ -262,8 +266,22 @@ class Sandbox:
         ``RateLimiter(max_exec_per_sec=...)``), ``plugin_processes``:
         commands speaking the hook protocol, asked in that order, after
         them the hooks written in Python (``network``'s ``on_dns`` and
-        ``on_http``, ``FileSystemBackend`` volumes), which this process
-        serves for as long as it runs (docs/plugins.md).
+        ``on_http``, ``FileSystemBackend`` volumes, ``on_exec``...), which
+        this process serves until the sandbox is removed or the process
+        ends (docs/plugins.md).
+
+        ``on_exec(call)``: before each command runs, with an ExecCall
+        (``argv``, ``env``, ``cwd``, ``user``, ``tty``); returns
+        ``ExecAction.ALLOW`` (or None), ``ExecAction.deny(reason)`` (the
+        caller gets PolicyRefused with the reason) or
+        ``ExecAction.rewrite(argv=..., env=...)``; one that raises, returns
+        anything else or misses its deadline (1 s) has the command refused.
+        ``on_exec_exit(ev)``: each command's end, an ExecExit (``argv``
+        as run, ``exit_code``, ``signal``, ``duration``, ``timed_out``).
+        ``on_lifecycle(ev)``: a LifecycleEvent for the sandbox's create,
+        starts, stops, snapshots, restores and remove. These two are told,
+        not asked: nothing waits for them, and what they raise is printed
+        to stderr. Hooks run on threads of this process's hook server.
         """
         cfg = config.build(name, image=image, cpus=cpus, memory=memory,
                            disk=disk, env=env, workdir=workdir, user=user,
@@ -273,7 +291,9 @@ class Sandbox:
                            tls_bypass=tls_bypass,
                            tls_upstream_ca=tls_upstream_ca, kernel=kernel,
                            boot_timeout=boot_timeout, ephemeral=ephemeral,
-                           command=command)
+                           command=command, on_exec=on_exec,
+                           on_exec_exit=on_exec_exit,
+                           on_lifecycle=on_lifecycle)
 
         if sync and ephemeral:
             raise InvalidArgument("sync=True keeps the sandbox to push it; "
