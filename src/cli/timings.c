@@ -15,13 +15,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-
-static int64_t geti(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
-}
+#include "jsonx.h"
 
 static void row(const char *what, double ms, const char *note)
 {
@@ -52,14 +46,14 @@ void cli_print_timings(const char *name, char *json, double exec_ms)
 	free(json);
 	rt = o ? json_object_object_get(o, "runtime") : NULL;
 	g = rt ? json_object_object_get(rt, "guest_timings_us") : NULL;
-	launch = geti(rt, "host_launch_us");
-	ready = geti(rt, "host_ready_us");
-	start = geti(g, "start");
-	modules = geti(g, "modules");
-	port = geti(g, "port");
-	init = geti(g, "init_received");
-	rootfs = geti(g, "rootfs");
-	gready = geti(g, "ready");
+	launch = msb_jint(rt, "host_launch_us", -1);
+	ready = msb_jint(rt, "host_ready_us", -1);
+	start = msb_jint(g, "start", -1);
+	modules = msb_jint(g, "modules", -1);
+	port = msb_jint(g, "port", -1);
+	init = msb_jint(g, "init_received", -1);
+	rootfs = msb_jint(g, "rootfs", -1);
+	gready = msb_jint(g, "ready", -1);
 	if (launch < 0 || ready < 0 || start < 0 || gready < 0) {
 		cli_err("timings: not recorded for %s", name);
 		json_object_put(o);

@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 
 #include "image.h"
+#include "jsonx.h"
 #include "util.h"
 
 #define LOAD_MAX_FILES 4096
@@ -407,16 +408,6 @@ static json_object *file_json(struct file *f, size_t max, msb_error *err)
 	return j;
 }
 
-static const char *str_at(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* blob_json() - a manifest or index by digest: in the archive (verified)
  * or already in the store. */
 static json_object *blob_json(struct load *l, const char *digest,
@@ -466,9 +457,9 @@ static void name_of(json_object *desc, char *buf, size_t n)
 
 	buf[0] = '\0';
 	json_object_object_get_ex(desc, "annotations", &a);
-	s = str_at(a, "io.containerd.image.name");
+	s = msb_jstr(a, "io.containerd.image.name", NULL);
 	if (!s) {
-		s = str_at(a, "org.opencontainers.image.ref.name");
+		s = msb_jstr(a, "org.opencontainers.image.ref.name", NULL);
 		if (s && !strpbrk(s, ":/"))
 			s = NULL;
 	}
@@ -502,15 +493,15 @@ static int load_oci(struct load *l, struct msb_manifest *man, char *top,
 	} else {
 		r = msb_index_pick(idx, digest, sizeof(digest), err);
 		for (size_t i = 0; r == 0 && i < json_object_array_length(ms); i++)
-			if ((d = str_at(json_object_array_get_idx(ms, i),
-					"digest")) && !strcmp(d, digest))
+			if ((d = msb_jstr(json_object_array_get_idx(ms, i),
+					"digest", NULL)) && !strcmp(d, digest))
 				desc = json_object_array_get_idx(ms, i);
 		if (r < 0) {
 			json_object_put(idx);
 			return r;
 		}
 	}
-	d = str_at(desc, "digest");
+	d = msb_jstr(desc, "digest", NULL);
 	if (!d || !msb_digest_valid(d)) {
 		json_object_put(idx);
 		return msb_fail(err, -EPROTO, "index.json has an entry without "
@@ -525,7 +516,7 @@ static int load_oci(struct load *l, struct msb_manifest *man, char *top,
 		if (!m)
 			return err->code;
 		json_object_array_add(l->extra, json_object_new_string(digest));
-		if (!msb_mediatype_is_index(str_at(m, "mediaType")) &&
+		if (!msb_mediatype_is_index(msb_jstr(m, "mediaType", NULL)) &&
 		    !json_object_object_get_ex(m, "manifests", NULL))
 			break;
 		r = depth ? msb_fail(err, -EPROTO, "an index inside an index") :
@@ -575,7 +566,7 @@ static int load_docker(struct load *l, struct msb_manifest *man, char *top,
 				"loads one image per archive)");
 	}
 	e = json_object_array_get_idx(mj, 0);
-	c = str_at(e, "Config");
+	c = msb_jstr(e, "Config", NULL);
 	json_object_object_get_ex(e, "Layers", &layers);
 	json_object_object_get_ex(e, "RepoTags", &tags);
 	if (!c || !layers || !json_object_is_type(layers, json_type_array) ||

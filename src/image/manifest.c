@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "image.h"
+#include "jsonx.h"
 #include "util.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -20,26 +21,6 @@ int msb_mediatype_is_index(const char *mt)
 {
 	return mt && (!strncmp(mt, MT_OCI_INDEX, strlen(MT_OCI_INDEX)) ||
 		      !strncmp(mt, MT_DOCKER_LIST, strlen(MT_DOCKER_LIST)));
-}
-
-static const char *str_field(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t int_field(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_int))
-		return -1;
-	return json_object_get_int64(v);
 }
 
 int msb_index_pick(json_object *idx, char *digest, size_t n, msb_error *err)
@@ -57,9 +38,9 @@ int msb_index_pick(json_object *idx, char *digest, size_t n, msb_error *err)
 		const char *os, *arch, *d;
 
 		json_object_object_get_ex(m, "platform", &p);
-		os = str_field(p, "os");
-		arch = str_field(p, "architecture");
-		d = str_field(m, "digest");
+		os = msb_jstr(p, "os", NULL);
+		arch = msb_jstr(p, "architecture", NULL);
+		d = msb_jstr(m, "digest", NULL);
 		if (!os || !arch || !d)
 			continue;
 		if (!strcmp(os, "linux") && !strcmp(arch, "amd64")) {
@@ -85,8 +66,8 @@ int msb_index_pick(json_object *idx, char *digest, size_t n, msb_error *err)
 static int desc_parse(json_object *o, char *digest, size_t dn, uint64_t *size,
 		      msb_error *err)
 {
-	const char *d = str_field(o, "digest");
-	int64_t sz = int_field(o, "size");
+	const char *d = msb_jstr(o, "digest", NULL);
+	int64_t sz = msb_jint(o, "size", -1);
 
 	if (!d || !msb_digest_valid(d))
 		return msb_fail(err, -EPROTO,
@@ -109,7 +90,7 @@ int msb_manifest_parse(json_object *m, struct msb_manifest *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (int_field(m, "schemaVersion") != 2)
+	if (msb_jint(m, "schemaVersion", -1) != 2)
 		return msb_fail(err, -EPROTO,
 				"unsupported manifest (schemaVersion is not 2; "
 				"Docker's old v1 manifests are not supported)");
@@ -138,7 +119,7 @@ int msb_manifest_parse(json_object *m, struct msb_manifest *out,
 	for (size_t i = 0; i < n; i++) {
 		json_object *l = json_object_array_get_idx(layers, i);
 		struct msb_layer_desc *d = &out->layers[i];
-		const char *mt = str_field(l, "mediaType");
+		const char *mt = msb_jstr(l, "mediaType", NULL);
 
 		r = desc_parse(l, d->digest, sizeof(d->digest), &d->size, err);
 		if (r < 0) {

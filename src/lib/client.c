@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "client.h"
+#include "jsonx.h"
 #include "util.h"
 
 #define LINE_MAX_BYTES (16 << 20)
@@ -58,7 +59,6 @@ void msb_conn_close(struct msb_conn *c)
 	msb_buf_free(&c->in);
 }
 
-static json_object *get(json_object *o, const char *k);
 
 /* closed_why() - the supervisor closed the connection before taking a
  * request: what it said first, if anything ("too many connections"). */
@@ -67,7 +67,7 @@ static int closed_why(struct msb_conn *c, msb_error *err)
 	json_object *msg = NULL;
 	int r;
 
-	if (msb_conn_recv(c, &msg, 1000, NULL) == 1 && get(msg, "error")) {
+	if (msb_conn_recv(c, &msg, 1000, NULL) == 1 && msb_jget(msg, "error")) {
 		r = msb_conn_error(msg, err);
 		json_object_put(msg);
 		return r;
@@ -178,20 +178,11 @@ int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
 	}
 }
 
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	if (o)
-		json_object_object_get_ex(o, k, &v);
-	return v;
-}
-
 int msb_conn_error(json_object *msg, msb_error *err)
 {
-	json_object *e = get(msg, "error");
-	const char *code = json_object_get_string(get(e, "code"));
-	const char *m = json_object_get_string(get(e, "message"));
+	json_object *e = msb_jget(msg, "error");
+	const char *code = json_object_get_string(msb_jget(e, "code"));
+	const char *m = json_object_get_string(msb_jget(e, "message"));
 
 	int r = MSB_E_INVALID;
 
@@ -203,7 +194,7 @@ int msb_conn_error(json_object *msg, msb_error *err)
 		r = MSB_E_POLICY; /* a plugin's exec_before (docs/plugins.md) */
 	else if (code && !strcmp(code, "fs_failed")) {
 		int en = msb_errno_parse(
-			json_object_get_string(get(e, "errno")));
+			json_object_get_string(msb_jget(e, "errno")));
 
 		r = en ? -en : -EIO;
 	} else if (code && !strcmp(code, "method_not_found")) {
@@ -242,23 +233,23 @@ int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
 			return r;
 		/* An error without an id is about the connection itself
 		 * (refused: too many connections): it answers this call. */
-		if (get(msg, "error") && !get(msg, "id")) {
+		if (msb_jget(msg, "error") && !msb_jget(msg, "id")) {
 			r = msb_conn_error(msg, err);
 			json_object_put(msg);
 			return r;
 		}
-		if (json_object_get_int64(get(msg, "id")) != id ||
-		    get(msg, "event")) {
+		if (json_object_get_int64(msb_jget(msg, "id")) != id ||
+		    msb_jget(msg, "event")) {
 			json_object_put(msg);
 			continue;
 		}
-		if (get(msg, "error")) {
+		if (msb_jget(msg, "error")) {
 			r = msb_conn_error(msg, err);
 			json_object_put(msg);
 			return r;
 		}
 		if (result)
-			*result = json_object_get(get(msg, "result"));
+			*result = json_object_get(msb_jget(msg, "result"));
 		json_object_put(msg);
 		return 0;
 	}
@@ -369,14 +360,14 @@ MSB_API int msb_exec_detach(msb_sandbox *sb, const char *const *argv,
 			break;
 		if (r == 0)
 			continue;
-		if (get(msg, "event")) {
+		if (msb_jget(msg, "event")) {
 			json_object_put(msg);
 			continue;
 		}
-		if (get(msg, "error"))
+		if (msb_jget(msg, "error"))
 			r = msb_conn_error(msg, err);
 		else if (pid)
-			*pid = json_object_get_int(get(get(msg, "result"),
+			*pid = json_object_get_int(msb_jget(msb_jget(msg, "result"),
 							"pid"));
 		json_object_put(msg);
 		break;
@@ -390,28 +381,27 @@ MSB_API int msb_exec_fd(const msb_exec *e)
 	return e->c.fd;
 }
 
-static int take_data(msb_exec *e, json_object *msg, msb_exec_event *ev,
-		     msb_error *err)
+long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
+		   msb_error *err)
 {
-	json_object *d = get(msg, "data");
+	json_object *d = msb_jget(msg, "data");
 	const char *s = json_object_get_string(d);
 	size_t n = s ? (size_t)json_object_get_string_len(d) : 0;
 	long l;
 
-	if (n / 4 * 3 + 3 > e->data_cap) {
-		uint8_t *nd = realloc(e->data, n / 4 * 3 + 3);
+	if (n / 4 * 3 + 3 > *cap) {
+		uint8_t *nd = realloc(*buf, n / 4 * 3 + 3);
 
 		if (!nd)
 			return msb_fail(err, -ENOMEM, "out of memory");
-		e->data = nd;
-		e->data_cap = n / 4 * 3 + 3;
+		*buf = nd;
+		*cap = n / 4 * 3 + 3;
 	}
-	l = s ? msb_b64_decode(s, n, e->data) : 0;
+	l = s ? msb_b64_decode(s, n, *buf) : 0;
 	if (l < 0)
-		return msb_fail(err, -EPROTO, "bad output data from the supervisor");
-	ev->data = e->data;
-	ev->len = (size_t)l;
-	return 0;
+		return msb_fail(err, MSB_E_PROTOCOL,
+				"bad data from the supervisor (not base64)");
+	return l;
 }
 
 MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
@@ -431,37 +421,42 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 				"running");
 	if (r <= 0)
 		return r;
-	if (get(msg, "error")) {
+	if (msb_jget(msg, "error")) {
 		r = msb_conn_error(msg, err);
 		json_object_put(msg);
 		e->done = 1;
 		return r;
 	}
-	if (get(msg, "result")) {
-		json_object *res = get(msg, "result");
+	if (msb_jget(msg, "result")) {
+		json_object *res = msb_jget(msg, "result");
 
 		ev->type = MSB_EXEC_EXIT;
-		ev->exit_code = json_object_get_int(get(res, "exit_code"));
-		ev->signal = json_object_get_int(get(res, "signal"));
-		ev->timed_out = json_object_get_boolean(get(res, "timed_out"));
+		ev->exit_code = json_object_get_int(msb_jget(res, "exit_code"));
+		ev->signal = json_object_get_int(msb_jget(res, "signal"));
+		ev->timed_out = json_object_get_boolean(msb_jget(res, "timed_out"));
 		e->done = 1;
 		json_object_put(msg);
 		return 1;
 	}
-	event = json_object_get_string(get(msg, "event"));
+	event = json_object_get_string(msb_jget(msg, "event"));
 	if (!event) {
 		json_object_put(msg);
 		return 0;
 	}
 	if (!strcmp(event, "stdout") || !strcmp(event, "stderr")) {
+		long l = msb_conn_data(msg, &e->data, &e->data_cap, err);
+
 		ev->type = event[3] == 'o' ? MSB_EXEC_STDOUT : MSB_EXEC_STDERR;
-		r = take_data(e, msg, ev, err);
 		json_object_put(msg);
-		return r < 0 ? r : 1;
+		if (l < 0)
+			return (int)l;
+		ev->data = e->data;
+		ev->len = (size_t)l;
+		return 1;
 	}
 	if (!strcmp(event, "started")) {
 		ev->type = MSB_EXEC_STARTED;
-		ev->pid = json_object_get_int(get(msg, "pid"));
+		ev->pid = json_object_get_int(msb_jget(msg, "pid"));
 		json_object_put(msg);
 		return 1;
 	}

@@ -28,6 +28,11 @@ int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
 /* msb_conn_error() - the error reply @msg as a code (MSB_E_*, or the
  * guest's errno for fs_failed) and @err's message. Return: the code. */
 int msb_conn_error(json_object *msg, msb_error *err);
+/* msb_conn_data() - the base64 "data" of an output or file message @msg,
+ * decoded into *@buf (grown as needed, *@cap its size). Return: its
+ * length, or a negative MSB_E_PROTOCOL/-ENOMEM with @err set. */
+long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
+		   msb_error *err);
 /* msb_conn_call() - a request and its result (NULL @result to ignore it);
  * @params is consumed. */
 int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "jsonx.h"
 #include "util.h"
 
 struct msb_events {
@@ -19,15 +20,6 @@ struct msb_events {
 	uint64_t next;
 	json_object *cur;   /* the message the last event points into */
 };
-
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	if (o)
-		json_object_object_get_ex(o, k, &v);
-	return v;
-}
 
 /* json_value() - @text as one JSON value (0, *@out; NULL for null), or
  * -1 if it is not exactly one */
@@ -126,40 +118,40 @@ int msb_events_next(msb_events *e, msb_event *ev, int timeout_ms,
 				e->done = 1;
 			return r;
 		}
-		if (get(msg, "error")) {
+		if (msb_jget(msg, "error")) {
 			r = msb_conn_error(msg, err);
 			json_object_put(msg);
 			e->done = 1;
 			return r;
 		}
-		if (json_object_get_int64(get(msg, "id")) != e->id) {
+		if (json_object_get_int64(msb_jget(msg, "id")) != e->id) {
 			json_object_put(msg);
 			continue;
 		}
-		if ((o = get(msg, "result"))) {
-			e->next = (uint64_t)json_object_get_int64(get(o, "next"));
+		if ((o = msb_jget(msg, "result"))) {
+			e->next = (uint64_t)json_object_get_int64(msb_jget(o, "next"));
 			e->done = 1;
 			json_object_put(msg);
 			continue;
 		}
-		if ((o = get(msg, "dropped"))) {
+		if ((o = msb_jget(msg, "dropped"))) {
 			ev->dropped = (uint64_t)json_object_get_int64(o);
 			e->cur = msg;
 			return 1;
 		}
-		o = get(msg, "event");
+		o = msb_jget(msg, "event");
 		if (!o || !json_object_is_type(o, json_type_object)) {
 			json_object_put(msg);
 			continue;
 		}
 		e->cur = msg;
-		ev->seq = (uint64_t)json_object_get_int64(get(o, "seq"));
+		ev->seq = (uint64_t)json_object_get_int64(msb_jget(o, "seq"));
 		e->next = ev->seq + 1;
-		ev->time = json_object_get_double(get(o, "time"));
-		ev->source = json_object_get_string(get(o, "source"));
-		ev->topic = json_object_get_string(get(o, "topic"));
+		ev->time = json_object_get_double(msb_jget(o, "time"));
+		ev->source = json_object_get_string(msb_jget(o, "source"));
+		ev->topic = json_object_get_string(msb_jget(o, "topic"));
 		ev->data = json_object_to_json_string_ext(
-			get(o, "data"), JSON_C_TO_STRING_PLAIN |
+			msb_jget(o, "data"), JSON_C_TO_STRING_PLAIN |
 					       JSON_C_TO_STRING_NOSLASHESCAPE);
 		ev->json = json_object_to_json_string_ext(
 			o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -207,7 +199,7 @@ int msb_event_send(const char *name, const char *topic, const char *data,
 	r = msb_conn_call(&c, "event_send", p, &res, 30000, err);
 	msb_conn_close(&c);
 	if (r == 0 && seq)
-		*seq = (uint64_t)json_object_get_int64(get(res, "seq"));
+		*seq = (uint64_t)json_object_get_int64(msb_jget(res, "seq"));
 	json_object_put(res);
 	return r;
 }

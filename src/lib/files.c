@@ -19,6 +19,7 @@
 
 #include "client.h"
 #include "files.h"
+#include "jsonx.h"
 #include "util.h"
 
 #define CHUNK (48 * 1024) /* bytes per stdin message, as exec sends */
@@ -34,15 +35,6 @@ struct msb_file {
 	void (*progress)(void *ctx, uint64_t done);
 	void *ctx;
 };
-
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	if (o)
-		json_object_object_get_ex(o, k, &v);
-	return v;
-}
 
 static int path_check(const char *path, const char *what, msb_error *err)
 {
@@ -122,20 +114,20 @@ static msb_file_type type_of(const char *t)
 
 void msb_file_info_from_json(json_object *o, msb_file_info *fi)
 {
-	const char *name = json_object_get_string(get(o, "name"));
-	const char *link = json_object_get_string(get(o, "link"));
+	const char *name = json_object_get_string(msb_jget(o, "name"));
+	const char *link = json_object_get_string(msb_jget(o, "link"));
 
 	memset(fi, 0, sizeof(*fi));
 	snprintf(fi->name, sizeof(fi->name), "%s", name ? name : "");
 	snprintf(fi->link, sizeof(fi->link), "%s", link ? link : "");
-	fi->type = type_of(json_object_get_string(get(o, "type")));
-	fi->mode = (uint32_t)json_object_get_int64(get(o, "mode")) & 07777;
-	fi->uid = (uint32_t)json_object_get_int64(get(o, "uid"));
-	fi->gid = (uint32_t)json_object_get_int64(get(o, "gid"));
-	fi->nlink = (uint32_t)json_object_get_int64(get(o, "nlink"));
-	fi->size = (uint64_t)json_object_get_int64(get(o, "size"));
-	fi->mtime = json_object_get_int64(get(o, "mtime"));
-	fi->mtime_nsec = (uint32_t)json_object_get_int64(get(o, "mtime_ns"));
+	fi->type = type_of(json_object_get_string(msb_jget(o, "type")));
+	fi->mode = (uint32_t)json_object_get_int64(msb_jget(o, "mode")) & 07777;
+	fi->uid = (uint32_t)json_object_get_int64(msb_jget(o, "uid"));
+	fi->gid = (uint32_t)json_object_get_int64(msb_jget(o, "gid"));
+	fi->nlink = (uint32_t)json_object_get_int64(msb_jget(o, "nlink"));
+	fi->size = (uint64_t)json_object_get_int64(msb_jget(o, "size"));
+	fi->mtime = json_object_get_int64(msb_jget(o, "mtime"));
+	fi->mtime_nsec = (uint32_t)json_object_get_int64(msb_jget(o, "mtime_ns"));
 }
 
 /* ---- streaming ------------------------------------------------------------- */
@@ -201,23 +193,10 @@ MSB_API int msb_file_fd(const msb_file *f)
 static int take_data(msb_file *f, json_object *msg, msb_file_event *ev,
 		     msb_error *err)
 {
-	json_object *d = get(msg, "data");
-	const char *s = json_object_get_string(d);
-	size_t n = s ? (size_t)json_object_get_string_len(d) : 0;
-	long l;
+	long l = msb_conn_data(msg, &f->data, &f->data_cap, err);
 
-	if (n / 4 * 3 + 3 > f->data_cap) {
-		uint8_t *nd = realloc(f->data, n / 4 * 3 + 3);
-
-		if (!nd)
-			return msb_fail(err, -ENOMEM, "out of memory");
-		f->data = nd;
-		f->data_cap = n / 4 * 3 + 3;
-	}
-	l = s ? msb_b64_decode(s, n, f->data) : 0;
 	if (l < 0)
-		return msb_fail(err, MSB_E_PROTOCOL,
-				"bad file data from the supervisor");
+		return (int)l;
 	ev->type = MSB_FILE_DATA;
 	ev->data = f->data;
 	ev->len = (size_t)l;
@@ -231,22 +210,22 @@ static int handle(msb_file *f, json_object *msg, msb_file_event *ev,
 {
 	const char *event;
 
-	if (json_object_get_int64(get(msg, "id")) != 1)
+	if (json_object_get_int64(msb_jget(msg, "id")) != 1)
 		return 0; /* an error about a notification, not ours */
-	if (get(msg, "error")) {
+	if (msb_jget(msg, "error")) {
 		f->done = 1;
 		return msb_conn_error(msg, err);
 	}
-	if (get(msg, "result")) {
-		json_object *res = get(msg, "result");
+	if (msb_jget(msg, "result")) {
+		json_object *res = msb_jget(msg, "result");
 
 		ev->type = MSB_FILE_DONE;
 		ev->size = (uint64_t)json_object_get_int64(
-			get(res, f->op == MSB_FILE_LIST ? "count" : "size"));
+			msb_jget(res, f->op == MSB_FILE_LIST ? "count" : "size"));
 		f->done = 1;
 		return 1;
 	}
-	event = json_object_get_string(get(msg, "event"));
+	event = json_object_get_string(msb_jget(msg, "event"));
 	if (event && !strcmp(event, "data"))
 		return take_data(f, msg, ev, err);
 	if (event && !strcmp(event, "entry")) {

@@ -30,6 +30,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonx.h"
 #include "plugreg.h"
 #include "util.h"
 
@@ -242,16 +243,6 @@ static void tell_audit(const char *sandbox, json_object *opts,
 	json_object_put(o);
 }
 
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
-
 void msb_plugins_tell(const char *sandbox, const char *config,
 		      const char *event)
 {
@@ -266,27 +257,27 @@ void msb_plugins_tell(const char *sandbox, const char *config,
 	 * first is no SIGPIPE) */
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *o = json_object_array_get_idx(list, i), *opts;
-		const char *kind = str(o, "kind");
+		const char *kind = msb_jstr(o, "kind", NULL);
 
 		if (!kind)
 			continue;
-		if (!strcmp(kind, "builtin") && str(o, "name") &&
-		    !strcmp(str(o, "name"), "audit-log") &&
+		if (!strcmp(kind, "builtin") && msb_jstr(o, "name", NULL) &&
+		    !strcmp(msb_jstr(o, "name", NULL), "audit-log") &&
 		    json_object_object_get_ex(o, "options", &opts)) {
 			tell_audit(sandbox, opts, event);
-		} else if (!strcmp(kind, "process") && str(o, "cmd")) {
+		} else if (!strcmp(kind, "process") && msb_jstr(o, "cmd", NULL)) {
 			msb_plugin_info info;
 
 			/* an installed plugin whose files changed is not run */
-			if (str(o, "installed") &&
-			    msb_plugin_verify(str(o, "installed"),
-					      str(o, "digest"), &info,
+			if (msb_jstr(o, "installed", NULL) &&
+			    msb_plugin_verify(msb_jstr(o, "installed", NULL),
+					      msb_jstr(o, "digest", NULL), &info,
 					      NULL) < 0)
 				continue;
-			tell_process(sandbox, str(o, "cmd"), str(o, "cwd"),
+			tell_process(sandbox, msb_jstr(o, "cmd", NULL), msb_jstr(o, "cwd", NULL),
 				     event);
-		} else if (!strcmp(kind, "socket") && str(o, "path")) {
-			int fd = msb_unix_connect(str(o, "path"));
+		} else if (!strcmp(kind, "socket") && msb_jstr(o, "path", NULL)) {
+			int fd = msb_unix_connect(msb_jstr(o, "path", NULL));
 
 			if (fd >= 0) {
 				tell(fd, sandbox, event);

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "image.h"
+#include "jsonx.h"
 #include "plugreg.h"
 #include "util.h"
 
@@ -292,21 +293,11 @@ char *msb_plugin_meta_json(const msb_plugin_info *i)
 	return to_text(meta_obj(i));
 }
 
-static const char *sfield(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* desc() - a descriptor's digest and size (1 to @max bytes). */
 static int desc(json_object *d, char *digest, size_t dn, uint64_t *size,
 		uint64_t max)
 {
-	const char *dg = sfield(d, "digest");
+	const char *dg = msb_jstr(d, "digest", NULL);
 	json_object *v;
 	int64_t sz;
 
@@ -347,8 +338,8 @@ int msb_plugin_manifest_parse(const char *buf, size_t len, int index,
 			     "config", index ? "plugin index" : "plugin");
 		goto out;
 	}
-	at = sfield(o, "artifactType");
-	ct = sfield(cfg, "mediaType");
+	at = msb_jstr(o, "artifactType", NULL);
+	ct = msb_jstr(cfg, "mediaType", NULL);
 	if (!(at && !strcmp(at, want_at)) && !(ct && !strcmp(ct, want_ct))) {
 		r = msb_fail(err, MSB_E_KIND, "not a %s (its type is %.100s)",
 			     index ? "plugin index" : "plugin",
@@ -392,12 +383,12 @@ int msb_plugin_manifest_parse(const char *buf, size_t len, int index,
 	for (size_t k = 0; k < n; k++) {
 		json_object *d = json_object_array_get_idx(layers, k), *ann;
 		struct msb_plugin_file *f = &m->files[k];
-		const char *mt = sfield(d, "mediaType"), *t = NULL, *mode;
+		const char *mt = msb_jstr(d, "mediaType", NULL), *t = NULL, *mode;
 
 		if (json_object_object_get_ex(d, "annotations", &ann))
-			t = sfield(ann, MSB_PLUGIN_TITLE_KEY);
+			t = msb_jstr(ann, MSB_PLUGIN_TITLE_KEY, NULL);
 		mode = json_object_object_get_ex(d, "annotations", &ann) ?
-			       sfield(ann, MSB_PLUGIN_MODE_KEY) : NULL;
+			       msb_jstr(ann, MSB_PLUGIN_MODE_KEY, NULL) : NULL;
 		if (!mt || strcmp(mt, MSB_PLUGIN_FILE) ||
 		    desc(d, f->digest, sizeof(f->digest), &f->size,
 			 MSB_PLUGIN_FILE_MAX) < 0 || !t) {

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "image.h"
+#include "jsonx.h"
 #include "plugreg.h"
 #include "sync.h"
 #include "util.h"
@@ -75,16 +76,6 @@ static int open_beneath(int dirfd, const char *path)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-static const char *rfield(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int damaged(msb_error *err, const char *name, const char *what)
 {
 	return msb_fail(err, MSB_E_DAMAGED, "installed plugin %s: %s (changed "
@@ -123,16 +114,16 @@ int msb_plugin_verify(const char *name, const char *digest,
 		goto out;
 	}
 	rec = json_tokener_parse(buf);
-	man = rec ? rfield(rec, "manifest") : NULL;
-	cfg = rec ? rfield(rec, "config") : NULL;
-	if (!man || !cfg || !rfield(rec, "digest") ||
-	    !rfield(rec, "reference")) {
+	man = rec ? msb_jstr(rec, "manifest", NULL) : NULL;
+	cfg = rec ? msb_jstr(rec, "config", NULL) : NULL;
+	if (!man || !cfg || !msb_jstr(rec, "digest", NULL) ||
+	    !msb_jstr(rec, "reference", NULL)) {
 		r = damaged(err, name, "its record is not whole");
 		goto out;
 	}
-	snprintf(i->digest, sizeof(i->digest), "%s", rfield(rec, "digest"));
+	snprintf(i->digest, sizeof(i->digest), "%s", msb_jstr(rec, "digest", NULL));
 	snprintf(i->reference, sizeof(i->reference), "%s",
-		 rfield(rec, "reference"));
+		 msb_jstr(rec, "reference", NULL));
 	if (json_object_object_get_ex(rec, "installed_at", &v))
 		i->installed_at = json_object_get_int64(v);
 	msb_sha256_digest(man, strlen(man), got);

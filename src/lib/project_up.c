@@ -31,6 +31,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonx.h"
 #include "project.h"
 #include "state.h"
 #include "util.h"
@@ -98,16 +99,6 @@ static json_object *label(const char *name, struct msb_row *row, int *found)
 	}
 	msb_db_close(db);
 	return pj;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       "";
 }
 
 /* labels() - what a sandbox of @p records about its project. */
@@ -338,12 +329,12 @@ static int up_one(struct job *j)
 	int found, r;
 
 	pj = label(s->name, &row, &found);
-	if (found && strcmp(jstr(pj, "name"), p->name)) {
+	if (found && strcmp(msb_jstr(pj, "name", ""), p->name)) {
 		r = msb_fail(err, MSB_E_EXISTS,
 			     "a sandbox named '%s' exists and is not project "
 			     "%s's: remove it ('msb rm -f %s') or rename the "
 			     "project", s->name, p->name, s->name);
-	} else if (found && !strcmp(jstr(pj, "hash"), s->hash)) {
+	} else if (found && !strcmp(msb_jstr(pj, "hash", ""), s->hash)) {
 		if (msb_status_is_live(row.info.status)) {
 			say(run, s, NULL, "up-to-date", 0, row.info.status);
 			r = 0;
@@ -605,21 +596,21 @@ static int members(const struct msb_project *p, struct member **out,
 		json_object *cfg = json_tokener_parse(rows[i].config), *pj;
 
 		if (m && cfg && json_object_object_get_ex(cfg, "project", &pj) &&
-		    !strcmp(jstr(pj, "name"), p->name)) {
+		    !strcmp(msb_jstr(pj, "name", ""), p->name)) {
 			const struct proj_sandbox *s =
-				proj_find(p, jstr(pj, "sandbox"));
+				proj_find(p, msb_jstr(pj, "sandbox", ""));
 
 			msb_db_reconcile(db, &rows[i], NULL);
 			snprintf(m[cnt].name, sizeof(m[cnt].name), "%s",
 				 rows[i].info.name);
 			snprintf(m[cnt].key, sizeof(m[cnt].key), "%s",
-				 jstr(pj, "sandbox"));
+				 msb_jstr(pj, "sandbox", ""));
 			snprintf(m[cnt].status, sizeof(m[cnt].status), "%s",
 				 rows[i].info.status);
 			snprintf(m[cnt].image, sizeof(m[cnt].image), "%s",
 				 rows[i].info.image);
 			snprintf(m[cnt].hash, sizeof(m[cnt].hash), "%s",
-				 jstr(pj, "hash"));
+				 msb_jstr(pj, "hash", ""));
 			m[cnt].in_file = s && !strcmp(s->name,
 						      rows[i].info.name) ?
 						 (int)(s - p->sbs) : -1;

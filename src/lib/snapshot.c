@@ -39,6 +39,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "jsonx.h"
 #include "project.h"
 #include "snapshot.h"
 #include "state.h"
@@ -320,22 +321,6 @@ int msb_snapshot_load(const char *name, char *dir, size_t n,
 	return 0;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
-						     "";
-}
-
-static int64_t jint(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) :
-						     0;
-}
-
 json_object *msb_snapshot_users(const char *name)
 {
 	json_object *a = json_object_new_array();
@@ -349,7 +334,7 @@ json_object *msb_snapshot_users(const char *name)
 		for (size_t i = 0; i < n; i++) {
 			json_object *c = json_tokener_parse(rows[i].config);
 
-			if (c && !strcmp(jstr(c, "from_snapshot"), name))
+			if (c && !strcmp(msb_jstr(c, "from_snapshot", ""), name))
 				json_object_array_add(
 					a, json_object_new_string(
 						   rows[i].info.name));
@@ -369,19 +354,19 @@ static void fill_info(const char *dir, json_object *m, msb_snapshot_info *i)
 	struct dirent *e;
 
 	memset(i, 0, sizeof(*i));
-	snprintf(i->name, sizeof(i->name), "%s", jstr(m, "name"));
-	snprintf(i->source, sizeof(i->source), "%s", jstr(m, "source"));
-	snprintf(i->kind, sizeof(i->kind), "%s", jstr(m, "kind"));
-	snprintf(i->reason, sizeof(i->reason), "%s", jstr(m, "reason"));
-	snprintf(i->image, sizeof(i->image), "%s", jstr(m, "image"));
-	i->cpus = (unsigned)jint(m, "cpus");
-	i->memory_mib = (uint64_t)jint(m, "memory_mib");
-	i->created_at = jint(m, "created_at");
+	snprintf(i->name, sizeof(i->name), "%s", msb_jstr(m, "name", ""));
+	snprintf(i->source, sizeof(i->source), "%s", msb_jstr(m, "source", ""));
+	snprintf(i->kind, sizeof(i->kind), "%s", msb_jstr(m, "kind", ""));
+	snprintf(i->reason, sizeof(i->reason), "%s", msb_jstr(m, "reason", ""));
+	snprintf(i->image, sizeof(i->image), "%s", msb_jstr(m, "image", ""));
+	i->cpus = (unsigned)msb_jint(m, "cpus", 0);
+	i->memory_mib = (uint64_t)msb_jint(m, "memory_mib", 0);
+	i->created_at = msb_jint(m, "created_at", 0);
 	if (json_object_object_get_ex(m, "files", &files)) {
 		if (json_object_object_get_ex(files, "ram", &f))
-			i->ram_bytes = (uint64_t)jint(f, "stored");
+			i->ram_bytes = (uint64_t)msb_jint(f, "stored", 0);
 		if (json_object_object_get_ex(files, "upper.ext4", &f))
-			i->disk_bytes = (uint64_t)jint(f, "stored");
+			i->disk_bytes = (uint64_t)msb_jint(f, "stored", 0);
 	}
 	d = opendir(dir);
 	while (d && (e = readdir(d))) {
@@ -430,10 +415,10 @@ static int copy_disk(const char *sandbox, json_object *cfg, const char *dir,
 
 	msb_sandbox_dir(sandbox, src, sizeof(src));
 	snprintf(dst, sizeof(dst), "%s/upper.ext4", dir);
-	if (*jstr(cfg, "upper")) {
+	if (*msb_jstr(cfg, "upper", "")) {
 		size_t l = strlen(src);
 
-		snprintf(src + l, sizeof(src) - l, "/%s", jstr(cfg, "upper"));
+		snprintf(src + l, sizeof(src) - l, "/%s", msb_jstr(cfg, "upper", ""));
 		if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
 			return msb_fail(err, -ENOENT,
 					"qemu-img not found: install it with "
@@ -536,25 +521,25 @@ MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
 		if (r < 0)
 			goto fail;
 		json_object_object_add(meta, "kind", json_object_new_string(
-							     jstr(res, "kind")));
-		if (*jstr(res, "reason"))
+							     msb_jstr(res, "kind", "")));
+		if (*msb_jstr(res, "reason", ""))
 			json_object_object_add(
 				meta, "reason",
-				json_object_new_string(jstr(res, "reason")));
+				json_object_new_string(msb_jstr(res, "reason", "")));
 		json_object_object_add(meta, "next_stream",
 				       json_object_new_int64(
-					       jint(res, "next_stream")));
+					       msb_jint(res, "next_stream", 0)));
 		if (json_object_object_get_ex(res, "timings", &v))
 			json_object_object_add(meta, "timings",
 					       json_object_get(v));
 		/* A restored sandbox's disk came as its qcow2 overlay (the
 		 * supervisor runs no program): one raw disk from it. */
-		if (!strcmp(jstr(res, "upper_format"), "qcow2")) {
+		if (!strcmp(msb_jstr(res, "upper_format", ""), "qcow2")) {
 			r = flatten_upper(tmp, err);
 			if (r < 0)
 				goto fail;
 		}
-		if (!strcmp(jstr(res, "kind"), "full")) {
+		if (!strcmp(msb_jstr(res, "kind", ""), "full")) {
 			r = msb_engine_version(qv, sizeof(qv), err);
 			if (r < 0)
 				goto fail;
@@ -633,23 +618,23 @@ int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
 	r = msb_snapshot_load(snapshot, dir, sizeof(dir), &meta, 1, err);
 	if (r < 0)
 		return r;
-	full = !strcmp(jstr(meta, "kind"), "full") && !o->disk_only;
+	full = !strcmp(msb_jstr(meta, "kind", ""), "full") && !o->disk_only;
 	memset(&info, 0, sizeof(info));
 	snprintf(info.name, sizeof(info.name), "%s", o->name);
-	snprintf(info.image, sizeof(info.image), "%s", jstr(meta, "image"));
-	info.cpus = o->cpus ? o->cpus : (unsigned)jint(meta, "cpus");
+	snprintf(info.image, sizeof(info.image), "%s", msb_jstr(meta, "image", ""));
+	info.cpus = o->cpus ? o->cpus : (unsigned)msb_jint(meta, "cpus", 0);
 	info.memory_mib = o->memory_mib ? o->memory_mib :
-					  (uint64_t)jint(meta, "memory_mib");
-	if (full && (info.cpus != (unsigned)jint(meta, "cpus") ||
-		     info.memory_mib != (uint64_t)jint(meta, "memory_mib"))) {
+					  (uint64_t)msb_jint(meta, "memory_mib", 0);
+	if (full && (info.cpus != (unsigned)msb_jint(meta, "cpus", 0) ||
+		     info.memory_mib != (uint64_t)msb_jint(meta, "memory_mib", 0))) {
 		r = msb_fail(err, -EINVAL,
 			     "snapshot '%s' holds a running machine with %u "
 			     "CPU(s) and %lluM of memory, which a memory "
 			     "restore cannot change (QEMU 7.2); boot a fresh "
 			     "sandbox from its disk instead: 'msb run "
 			     "--from-snapshot %s --cpus N --memory M'",
-			     snapshot, (unsigned)jint(meta, "cpus"),
-			     (unsigned long long)jint(meta, "memory_mib"),
+			     snapshot, (unsigned)msb_jint(meta, "cpus", 0),
+			     (unsigned long long)msb_jint(meta, "memory_mib", 0),
 			     snapshot);
 		goto out;
 	}
@@ -657,13 +642,13 @@ int msb_snapshot_restore_extra(const char *snapshot, const msb_restore_opts *o,
 		r = msb_engine_version(qv, sizeof(qv), err);
 		if (r < 0)
 			goto out;
-		if (strcmp(qv, jstr(meta, "engine"))) {
+		if (strcmp(qv, msb_jstr(meta, "engine", ""))) {
 			r = msb_fail(err, -EINVAL,
 				     "snapshot '%s' was taken with QEMU %s and "
 				     "this host has QEMU %s, which may not load "
 				     "its state; boot from its disk instead: "
 				     "'msb run --from-snapshot %s'",
-				     snapshot, jstr(meta, "engine"), qv,
+				     snapshot, msb_jstr(meta, "engine", ""), qv,
 				     snapshot);
 			goto out;
 		}

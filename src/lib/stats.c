@@ -12,20 +12,12 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "jsonx.h"
 #include "util.h"
-
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	if (o)
-		json_object_object_get_ex(o, k, &v);
-	return v;
-}
 
 static uint64_t u64(json_object *o, const char *k)
 {
-	int64_t v = json_object_get_int64(get(o, k));
+	int64_t v = json_object_get_int64(msb_jget(o, k));
 
 	return v > 0 ? (uint64_t)v : 0;
 }
@@ -49,14 +41,14 @@ static void from_record(const msb_sandbox_info *i, msb_stats *out)
 
 static void from_result(json_object *r, msb_stats *out)
 {
-	json_object *g = get(r, "guest");
+	json_object *g = msb_jget(r, "guest");
 
 	out->running = 1;
 	/* paused for lack of host disk space (docs/api-protocol.md §7) */
-	if (json_object_is_type(get(r, "paused"), json_type_object))
+	if (json_object_is_type(msb_jget(r, "paused"), json_type_object))
 		snprintf(out->status, sizeof(out->status), "paused");
 	out->uptime_ms = u64(r, "uptime_ms");
-	out->cpu_percent = json_object_get_double(get(r, "cpu_percent"));
+	out->cpu_percent = json_object_get_double(msb_jget(r, "cpu_percent"));
 	out->cpu_time_ns = u64(r, "cpu_time_ns");
 	out->memory_rss_bytes = u64(r, "memory_rss_bytes");
 	out->memory_used_bytes = out->memory_rss_bytes;

@@ -26,6 +26,7 @@
 
 #include <json-c/json.h>
 
+#include "jsonx.h"
 #include "state.h"
 #include "util.h"
 #include "volstore.h"
@@ -65,24 +66,6 @@ static json_object *read_meta(const char *name)
 	return m;
 }
 
-static int64_t jint(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) :
-						     0;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       "";
-}
-
 /* users() - the sandboxes whose record mounts volume @name: names into
  * @list (comma-separated, may be NULL), counts of all and live ones. */
 static void users(const char *name, char *list, size_t n, unsigned *all,
@@ -109,9 +92,9 @@ static void users(const char *name, char *list, size_t n, unsigned *all,
 		    json_object_is_type(vols, json_type_array))
 			for (size_t k = 0; k < json_object_array_length(vols);
 			     k++)
-				if (!strcmp(jstr(json_object_array_get_idx(vols,
+				if (!strcmp(msb_jstr(json_object_array_get_idx(vols,
 									    k),
-						 "volume"),
+						 "volume", ""),
 					    name))
 					uses = 1;
 		json_object_put(cfg);
@@ -168,9 +151,9 @@ static int fill(const char *name, json_object *m, msb_volume_info *out)
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", name);
-	out->size_mib = (uint64_t)jint(m, "size_mib");
-	out->created_at = jint(m, "created_at");
-	snprintf(out->project, sizeof(out->project), "%s", jstr(m, "project"));
+	out->size_mib = (uint64_t)msb_jint(m, "size_mib", 0);
+	out->created_at = msb_jint(m, "created_at", 0);
+	snprintf(out->project, sizeof(out->project), "%s", msb_jstr(m, "project", ""));
 	if (msb_volstore_paths(name, data, counter, sizeof(data)) < 0)
 		return -ENAMETOOLONG;
 	snprintf(out->path, sizeof(out->path), "%s", data);
@@ -246,7 +229,7 @@ int msb_volstore_size(const char *name, uint64_t *size_mib)
 
 	if (!m)
 		return -ENOENT;
-	*size_mib = (uint64_t)jint(m, "size_mib");
+	*size_mib = (uint64_t)msb_jint(m, "size_mib", 0);
 	json_object_put(m);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "msb_fs.h"
 #include "util.h"
 #include "wire.h"
@@ -108,16 +109,6 @@ static json_object *parse(const uint8_t *msg, size_t n, char *why, size_t wn)
 	return o;
 }
 
-static const char *str_of(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* strings() - @v as an array of at most HOOK_ARGV_MAX strings without
  * NUL bytes (each at most 64 KiB), non-empty if @nonempty; with @kv each
  * "KEY=VALUE" with a non-empty KEY. */
@@ -182,7 +173,7 @@ static int parse_addrs(json_object *a, struct hook_reply *r, char *why,
 static int parse_body(json_object *o, struct hook_reply *r, char *why,
 		      size_t wn)
 {
-	const char *b64 = str_of(o, "body_b64");
+	const char *b64 = msb_jstr(o, "body_b64", NULL);
 	size_t len;
 	long got;
 
@@ -269,7 +260,7 @@ int hook_reply_parse(enum hook_id h, const uint8_t *msg, size_t n, int64_t id,
 	o = parse(msg, n, why, wn);
 	if (!o)
 		return -1;
-	type = str_of(o, "type");
+	type = msb_jstr(o, "type", NULL);
 	if (!type || strcmp(type, "reply")) {
 		snprintf(why, wn, "a message of type '%.40s' where a reply "
 			 "was due", type ? type : "(none)");
@@ -290,7 +281,7 @@ int hook_reply_parse(enum hook_id h, const uint8_t *msg, size_t n, int64_t id,
 			 (long long)r->id);
 		goto out;
 	}
-	verdict = str_of(o, "verdict");
+	verdict = msb_jstr(o, "verdict", NULL);
 	r->verdict = (enum hook_verdict)-1;
 	for (unsigned i = 0; verdict && i < 4; i++)
 		if (!strcmp(verdict, names[i]))
@@ -300,7 +291,7 @@ int hook_reply_parse(enum hook_id h, const uint8_t *msg, size_t n, int64_t id,
 			 verdict ? verdict : "(none)", hook_name(h));
 		goto out;
 	}
-	reason = str_of(o, "reason");
+	reason = msb_jstr(o, "reason", NULL);
 	if (reason) {
 		/* one line for the log: control characters become spaces */
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
@@ -377,8 +368,8 @@ int hook_hello_parse(const uint8_t *msg, size_t n, struct hook_hello *h,
 	o = parse(msg, n, why, wn);
 	if (!o)
 		return -1;
-	type = str_of(o, "type");
-	name = str_of(o, "name");
+	type = msb_jstr(o, "type", NULL);
+	name = msb_jstr(o, "name", NULL);
 	if (!type || strcmp(type, "hello")) {
 		snprintf(why, wn, "its first message is not a hello");
 		goto out;

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "jsonx.h"
 #include "policy.h"
 #include "secrets.h"
 #include "util.h"
@@ -173,19 +174,11 @@ int msb_secrets_json(const msb_secret *s, size_t n, json_object **out,
 	return 0;
 }
 
-static const char *field(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
-						    NULL;
-}
-
 /* read_value() - a secret's value from its source; secret_wipe() it. */
 static int read_value(json_object *o, const msb_secret *given, size_t n,
 		      char **out, msb_error *err)
 {
-	const char *env = field(o, "env"), *src = field(o, "source");
+	const char *env = msb_jstr(o, "env", NULL), *src = msb_jstr(o, "source", NULL);
 	struct secret_spec *spec;
 	const char *v = NULL;
 	size_t len;
@@ -199,7 +192,7 @@ static int read_value(json_object *o, const msb_secret *given, size_t n,
 		spec = malloc(sizeof(*spec));
 		if (!spec)
 			return msb_fail(err, -ENOMEM, "out of memory");
-		r = to_spec(env, src, field(o, "ref"), "h", spec, err);
+		r = to_spec(env, src, msb_jstr(o, "ref", NULL), "h", spec, err);
 		if (r == 0)
 			r = secret_read(spec, out, err);
 		free(spec);
@@ -244,7 +237,7 @@ int msb_secrets_seal(json_object *rec, const msb_secret *given, size_t n,
 		r = read_value(o, given, n, &v, err);
 		if (r < 0)
 			break;
-		json_object_object_add(vals, field(o, "env"),
+		json_object_object_add(vals, msb_jstr(o, "env", NULL),
 				       json_object_new_string(v));
 		secret_wipe(v);
 	}
@@ -327,7 +320,7 @@ int msb_secrets_env_source(json_object *rec, const char *kv)
 		return 0;
 	for (size_t i = 0; i < count; i++) {
 		json_object *o = json_object_array_get_idx(rec, i);
-		const char *src = field(o, "source"), *ref = field(o, "ref");
+		const char *src = msb_jstr(o, "source", NULL), *ref = msb_jstr(o, "ref", NULL);
 
 		if (src && ref && !strcmp(src, "env") &&
 		    strlen(ref) == (size_t)(eq - kv) &&

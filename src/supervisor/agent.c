@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "jsonx.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -157,16 +158,6 @@ static void put_strings(struct msb_tlv_w *w, uint8_t tag, json_object *arr)
 	}
 }
 
-static const char *get_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int strings_ok(json_object *arr, int need)
 {
 	size_t n;
@@ -199,9 +190,9 @@ static int exec_before(struct sup *s, json_object *p, json_object **argv,
 	json_object_object_add(a, "argv", json_object_get(*argv));
 	json_object_object_add(a, "env", *env ? json_object_get(*env) :
 						json_object_new_array());
-	if ((str = get_str(p, "cwd")) || (str = get_str(s->config, "workdir")))
+	if ((str = msb_jstr(p, "cwd", NULL)) || (str = msb_jstr(s->config, "workdir", NULL)))
 		json_object_object_add(a, "cwd", json_object_new_string(str));
-	if ((str = get_str(p, "user")) || (str = get_str(s->config, "user")))
+	if ((str = msb_jstr(p, "user", NULL)) || (str = msb_jstr(s->config, "user", NULL)))
 		json_object_object_add(a, "user", json_object_new_string(str));
 	if (json_object_object_get_ex(p, "tty", &v))
 		json_object_object_add(a, "tty", json_object_new_boolean(1));
@@ -239,14 +230,14 @@ static struct stream *agent_exec_built(struct sup *s, json_object *p,
 	sup_trust_exec_env(s, &w);
 	put_strings(&w, MSB_T_ENV, cenv);
 	put_strings(&w, MSB_T_ENV, env);
-	cwd = get_str(p, "cwd");
+	cwd = msb_jstr(p, "cwd", NULL);
 	if (!cwd)
-		cwd = get_str(s->config, "workdir");
+		cwd = msb_jstr(s->config, "workdir", NULL);
 	if (cwd && *cwd)
 		msb_tlv_put_str(&w, MSB_T_CWD, cwd);
-	user = get_str(p, "user");
+	user = msb_jstr(p, "user", NULL);
 	if (!user || !*user)
-		user = get_str(s->config, "user");
+		user = msb_jstr(s->config, "user", NULL);
 	if (user && *user)
 		msb_tlv_put_str(&w, MSB_T_USER, user);
 	if (json_object_object_get_ex(p, "tty", &tty) &&

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jsonx.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -71,16 +72,6 @@ static const char *get_path(json_object *p, const char *key)
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
 	return n && n <= MSB_FPATH_MAX && strlen(s) == n ? s : "";
-}
-
-static const char *file_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 void sup_file_request(struct sup *s, struct conn *c, int64_t id,
@@ -146,12 +137,12 @@ void sup_file_request(struct sup *s, struct conn *c, int64_t id,
 	}
 	/* As for exec: the request's user, else the sandbox's; relative
 	 * paths from the sandbox's working directory. */
-	user = file_str(p, "user");
+	user = msb_jstr(p, "user", NULL);
 	if (!user || !*user)
-		user = file_str(s->config, "user");
+		user = msb_jstr(s->config, "user", NULL);
 	if (user && *user)
 		msb_tlv_put_str(&w, MSB_T_USER, user);
-	cwd = file_str(s->config, "workdir");
+	cwd = msb_jstr(s->config, "workdir", NULL);
 	if (cwd && *cwd)
 		msb_tlv_put_str(&w, MSB_T_CWD, cwd);
 	msb_tlv_put_u32(&w, MSB_T_FLAGS, flags);

@@ -42,6 +42,7 @@
 #include "backends.h"
 #include "fuse.h"
 #include "hooks.h"
+#include "jsonx.h"
 #include "supervisor.h"
 #include "util.h"
 #include "vhost_user.h"
@@ -129,14 +130,6 @@ static void plugin_log(void *ctx, const char *msg)
 	sup_log(v->s, "volume %s: %s", v->guest, msg);
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) :
-						     NULL;
-}
-
 /* vol_open() - the backend and session of one config entry. */
 /* hook_before() - an operation a plugin hooks (hooks.h), asked on the
  * volume's thread: the plugin allows (the backend runs it natively) or
@@ -194,7 +187,7 @@ static const struct msb_fs_hooks fs_plugin_hooks = {
 static void vol_cache(json_object *o, const char *kind,
 		      struct msb_fuse_opts *fo)
 {
-	const char *mode = jstr(o, "cache");
+	const char *mode = msb_jstr(o, "cache", NULL);
 	uint32_t ms = 0;
 	json_object *x;
 
@@ -223,8 +216,8 @@ static void vol_cache(json_object *o, const char *kind,
 static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		    msb_error *err)
 {
-	const char *kind = jstr(o, "kind"), *src = jstr(o, "source"),
-		   *guest = jstr(o, "guest");
+	const char *kind = msb_jstr(o, "kind", NULL), *src = msb_jstr(o, "source", NULL),
+		   *guest = msb_jstr(o, "guest", NULL);
 	json_object *x;
 	char why[512] = "";
 	struct msb_fuse_opts fo = { 0 };
@@ -241,8 +234,8 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	/* Whose the host files are (as root: the directory's owner's). */
 	if ((!strcmp(kind, "host") || !strcmp(kind, "volume")) && src)
 		msb_fs_passthrough_owner(src, &owner_uid, &owner_gid);
-	else if (!strcmp(kind, "plugin") && jstr(o, "dir"))
-		msb_fs_passthrough_owner(jstr(o, "dir"), &owner_uid,
+	else if (!strcmp(kind, "plugin") && msb_jstr(o, "dir", NULL))
+		msb_fs_passthrough_owner(msb_jstr(o, "dir", NULL), &owner_uid,
 					 &owner_gid);
 	if (!strcmp(kind, "host") && src &&
 	    json_object_object_get_ex(o, "overlay_mib", &x)) {
@@ -265,7 +258,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		struct msb_fs_passthrough_opts po = { 0 };
 
 		r = msb_fs_passthrough_new(src, &po, &v->be, why, sizeof(why));
-	} else if (!strcmp(kind, "volume") && src && jstr(o, "counter")) {
+	} else if (!strcmp(kind, "volume") && src && msb_jstr(o, "counter", NULL)) {
 		/* A named volume: its directory, under its size limit
 		 * (src/fs/quota.c) when it has one, counted with every other
 		 * sandbox that mounts it. */
@@ -278,7 +271,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		r = msb_fs_passthrough_new(src, &po, mib ? &dir : &v->be, why,
 					   sizeof(why));
 		if (r == 0 && mib)
-			r = msb_fs_quota_new(&dir, src, jstr(o, "counter"),
+			r = msb_fs_quota_new(&dir, src, msb_jstr(o, "counter", NULL),
 					     mib << 20, &v->be, why,
 					     sizeof(why));
 	} else if (!strcmp(kind, "memory")) {
@@ -289,7 +282,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		r = msb_fs_memory_new(mib << 20, &v->be, why, sizeof(why));
 	} else if (!strcmp(kind, "plugin") && src) {
 		struct msb_fs_backend inner = { 0 };
-		const char *dir = jstr(o, "dir");
+		const char *dir = msb_jstr(o, "dir", NULL);
 
 		r = 0;
 		if (dir) {
@@ -299,7 +292,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 						   sizeof(why));
 		}
 		if (r == 0)
-			r = msb_fs_plugin_load(src, jstr(o, "arg"), &inner,
+			r = msb_fs_plugin_load(src, msb_jstr(o, "arg", NULL), &inner,
 					       plugin_log, v, &v->be, why,
 					       sizeof(why));
 	} else {

@@ -30,6 +30,7 @@
 
 #include "broker.h"
 #include "image.h"
+#include "jsonx.h"
 #include "policy.h"
 #include "project.h"
 #include "proto.h"
@@ -47,28 +48,10 @@ struct ctx {
 	int ctl;
 };
 
-static const char *cfg_str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
-
-static int64_t cfg_int(json_object *o, const char *k, int64_t dflt)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) :
-						     dflt;
-}
-
 /* tree_root() - the sandbox whose quota @x's parent's peers count against. */
 static const char *tree_root(struct ctx *x)
 {
-	return cfg_str(x->config, "spawn_root") ? cfg_str(x->config, "spawn_root") :
+	return msb_jstr(x->config, "spawn_root", NULL) ? msb_jstr(x->config, "spawn_root", NULL) :
 						   x->parent;
 }
 
@@ -269,8 +252,8 @@ static int peer_of(struct ctx *x, const char *name, struct msb_row *row,
 	if (r < 0)
 		goto no;
 	cfg = json_tokener_parse(row->config ? row->config : "");
-	mine = cfg && cfg_str(cfg, "spawned_by") &&
-	       !strcmp(cfg_str(cfg, "spawned_by"), x->parent);
+	mine = cfg && msb_jstr(cfg, "spawned_by", NULL) &&
+	       !strcmp(msb_jstr(cfg, "spawned_by", NULL), x->parent);
 	json_object_put(cfg);
 	if (mine)
 		return 0;
@@ -347,8 +330,8 @@ static int peer_net(json_object *pnet, json_object *req, struct net_out *o,
 	/* closed ranges stay closed; the same resolver and plugin */
 	strv_json(&o->block, pnet, "block_cidr");
 	o->nc.block_cidr = o->block.n ? o->block.v : NULL;
-	o->nc.dns_nameserver = cfg_str(pnet, "dns");
-	o->nc.plugin = cfg_str(pnet, "plugin");
+	o->nc.dns_nameserver = msb_jstr(pnet, "dns", NULL);
+	o->nc.plugin = msb_jstr(pnet, "plugin", NULL);
 	if (json_object_object_get_ex(req, "net_deny_all", &v) &&
 	    json_object_get_boolean(v)) {
 		/* air-gapped: nothing at all leaves */
@@ -440,7 +423,7 @@ static int tree_use(const char *root, unsigned *n, uint64_t *mib,
 		json_object *cfg = json_tokener_parse(rows[i].config ?
 							      rows[i].config :
 							      "");
-		const char *rt = cfg_str(cfg, "spawn_root");
+		const char *rt = msb_jstr(cfg, "spawn_root", NULL);
 
 		/* stopped and failed peers hold nothing */
 		if (rt && !strcmp(rt, root) &&
@@ -491,10 +474,10 @@ static int admit(struct ctx *x, uint64_t mib, unsigned cpus, int *lfd,
 		return msb_fail(err, MSB_E_POLICY, "spawning is off for this "
 				"sandbox: the host starts it with --allow-spawn "
 				"N to let it start peers");
-	max = (unsigned)cfg_int(policy, "max", 0);
-	cpus_max = (unsigned)cfg_int(policy, "cpus", 1);
-	mem_max = (uint64_t)cfg_int(policy, "memory_mib", DEFAULT_PEER_MIB);
-	total_max = (uint64_t)cfg_int(policy, "total_memory_mib",
+	max = (unsigned)msb_jint(policy, "max", 0);
+	cpus_max = (unsigned)msb_jint(policy, "cpus", 1);
+	mem_max = (uint64_t)msb_jint(policy, "memory_mib", DEFAULT_PEER_MIB);
+	total_max = (uint64_t)msb_jint(policy, "total_memory_mib",
 				      (int64_t)(mem_max * max));
 	if (cpus > cpus_max)
 		return msb_fail(err, MSB_E_POLICY, "%u CPUs are over the "
@@ -546,8 +529,8 @@ static int value_secrets(json_object *cfg)
 	    !json_object_is_type(a, json_type_array))
 		return 0;
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		const char *src = cfg_str(json_object_array_get_idx(a, i),
-					  "source");
+		const char *src = msb_jstr(json_object_array_get_idx(a, i),
+					  "source", NULL);
 
 		if (src && !strcmp(src, "value"))
 			return 1;
@@ -582,7 +565,7 @@ static void started(struct ctx *x, const char *name, const char *image)
 static int restart(struct ctx *x, json_object *req, struct msb_row *row,
 		   msb_error *err)
 {
-	const char *name = cfg_str(req, "name");
+	const char *name = msb_jstr(req, "name", NULL);
 	char image[256];
 	json_object *cfg;
 	msb_sandbox *sb;
@@ -633,10 +616,10 @@ static int restart(struct ctx *x, json_object *req, struct msb_row *row,
 static int do_start(struct ctx *x, json_object *req, msb_error *err)
 {
 	json_object *policy, *pnet = NULL, *a, *extra;
-	const char *name = cfg_str(req, "name");
-	const char *image = cfg_str(req, "image");
-	const char *root = cfg_str(x->config, "spawn_root") ?
-				   cfg_str(x->config, "spawn_root") :
+	const char *name = msb_jstr(req, "name", NULL);
+	const char *image = msb_jstr(req, "image", NULL);
+	const char *root = msb_jstr(x->config, "spawn_root", NULL) ?
+				   msb_jstr(x->config, "spawn_root", NULL) :
 				   x->parent;
 	struct net_out net;
 	msb_sandbox_config c;
@@ -669,24 +652,24 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 		return msb_fail(err, MSB_E_POLICY, "spawning is off for this "
 				"sandbox: the host starts it with --allow-spawn "
 				"N to let it start peers");
-	cpus_max = (unsigned)cfg_int(policy, "cpus", 1);
-	mem_max = (uint64_t)cfg_int(policy, "memory_mib", DEFAULT_PEER_MIB);
+	cpus_max = (unsigned)msb_jint(policy, "cpus", 1);
+	mem_max = (uint64_t)msb_jint(policy, "memory_mib", DEFAULT_PEER_MIB);
 	if (!image)
-		image = cfg_str(x->config, "image_ref") ?
-				cfg_str(x->config, "image_ref") :
+		image = msb_jstr(x->config, "image_ref", NULL) ?
+				msb_jstr(x->config, "image_ref", NULL) :
 				"default";
 	if (!image_allowed(policy, image))
 		return msb_fail(err, MSB_E_POLICY, "image '%s' is not one this "
 				"sandbox may start peers from (the host allows "
 				"them with --spawn-image)", image);
-	cpus = (unsigned)cfg_int(req, "cpus", 1);
+	cpus = (unsigned)msb_jint(req, "cpus", 1);
 	if (cpus > cpus_max)
 		return msb_fail(err, MSB_E_POLICY, "--cpus %u is over the "
 				"host's ceiling for this sandbox's peers (%u: "
 				"--spawn-cpus)", cpus, cpus_max);
 	mib = mem_max < DEFAULT_PEER_MIB ? mem_max : DEFAULT_PEER_MIB;
-	if (cfg_str(req, "memory")) {
-		r = msb_parse_memory(cfg_str(req, "memory"), &mib, err);
+	if (msb_jstr(req, "memory", NULL)) {
+		r = msb_parse_memory(msb_jstr(req, "memory", NULL), &mib, err);
 		if (r < 0)
 			return r;
 	}
@@ -718,17 +701,17 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 			json_object *s = json_object_array_get_idx(a, i);
 
 			secrets[i] = (msb_secret){
-				.env = cfg_str(s, "env"),
+				.env = msb_jstr(s, "env", NULL),
 				.source = MSB_SECRET_VALUE,
-				.ref = cfg_str(s, "value"),
-				.hosts = cfg_str(s, "hosts"),
-				.inject = cfg_str(s, "inject"),
+				.ref = msb_jstr(s, "value", NULL),
+				.hosts = msb_jstr(s, "hosts", NULL),
+				.inject = msb_jstr(s, "inject", NULL),
 			};
 		}
 		c.secrets = secrets;
 		c.nsecrets = json_object_array_length(a);
 	}
-	c.on_secret_violation = cfg_str(x->config, "secret_violation");
+	c.on_secret_violation = msb_jstr(x->config, "secret_violation", NULL);
 	if (json_object_object_get_ex(x->config, "tls_bypass", &a)) {
 		for (size_t i = 0; i < json_object_array_length(a) && i < 64; i++)
 			bypass[c.ntls_bypass++] = json_object_get_string(
@@ -739,8 +722,8 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 		/* one {subject, pem} a certificate in the record: all of
 		 * them as one text */
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			const char *pem = cfg_str(json_object_array_get_idx(a, i),
-						  "pem");
+			const char *pem = msb_jstr(json_object_array_get_idx(a, i),
+						  "pem", NULL);
 			size_t have = ca_text ? strlen(ca_text) : 0;
 			char *m = pem ? realloc(ca_text, have + strlen(pem) + 1) :
 					NULL;
@@ -780,13 +763,6 @@ static int do_start(struct ctx *x, json_object *req, msb_error *err)
 
 /* ---- exec, stop, rm, logs, ps ------------------------------------------ */
 
-static int cfg_bool(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
-}
-
 /* exec_events() - the events @e holds, to the program. Return: 1 after
  * EXIT, 0, or negative. */
 static int exec_events(struct ctx *x, msb_exec *e, msb_error *err)
@@ -822,7 +798,7 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 	struct msb_row row;
 	int r, stdin_open;
 
-	r = peer_of(x, cfg_str(req, "name"), &row, err);
+	r = peer_of(x, msb_jstr(req, "name", NULL), &row, err);
 	if (r < 0)
 		return r;
 	msb_row_free(&row);
@@ -835,12 +811,12 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 				json_object_array_get_idx(a, i));
 		o.env = env;
 	}
-	o.workdir = cfg_str(req, "workdir");
-	o.stdin = stdin_open = cfg_bool(req, "stdin");
-	o.tty = cfg_bool(req, "tty");
-	o.rows = (unsigned)cfg_int(req, "rows", 0);
-	o.cols = (unsigned)cfg_int(req, "cols", 0);
-	r = msb_sandbox_open(cfg_str(req, "name"), &sb, err);
+	o.workdir = msb_jstr(req, "workdir", NULL);
+	o.stdin = stdin_open = msb_jbool(req, "stdin");
+	o.tty = msb_jbool(req, "tty");
+	o.rows = (unsigned)msb_jint(req, "rows", 0);
+	o.cols = (unsigned)msb_jint(req, "cols", 0);
+	r = msb_sandbox_open(msb_jstr(req, "name", NULL), &sb, err);
 	if (r < 0)
 		return r;
 	r = msb_exec_start(sb, argv, &o, &e, err);
@@ -902,7 +878,7 @@ static int do_exec(struct ctx *x, json_object *req, msb_error *err)
 
 static int do_stop(struct ctx *x, json_object *req, int rm, msb_error *err)
 {
-	const char *name = cfg_str(req, "name");
+	const char *name = msb_jstr(req, "name", NULL);
 	struct msb_row row;
 	int r;
 
@@ -921,7 +897,7 @@ static int do_stop(struct ctx *x, json_object *req, int rm, msb_error *err)
 
 static int do_logs(struct ctx *x, json_object *req, msb_error *err)
 {
-	const char *name = cfg_str(req, "name");
+	const char *name = msb_jstr(req, "name", NULL);
 	char path[PATH_MAX];
 	struct msb_row row;
 	size_t n;
@@ -1407,8 +1383,8 @@ out:
 
 static int do_cp(struct ctx *x, json_object *req, int into, msb_error *err)
 {
-	const char *name = cfg_str(req, "name"), *path = cfg_str(req, "path");
-	msb_file_opts fo = { .user = cfg_str(req, "user") };
+	const char *name = msb_jstr(req, "name", NULL), *path = msb_jstr(req, "path", NULL);
+	msb_file_opts fo = { .user = msb_jstr(req, "user", NULL) };
 	struct msb_row row;
 	msb_sandbox *sb;
 	int r;
@@ -1421,11 +1397,11 @@ static int do_cp(struct ctx *x, json_object *req, int into, msb_error *err)
 	if (r < 0)
 		return r;
 	if (!into)
-		r = cp_out(x, sb, path, &fo, cfg_bool(req, "raw"), err);
-	else if (cfg_bool(req, "raw"))
+		r = cp_out(x, sb, path, &fo, msb_jbool(req, "raw"), err);
+	else if (msb_jbool(req, "raw"))
 		r = file_in(x, sb, path, &fo, 1, err);
 	else
-		r = cp_in(x, sb, path, &fo, cfg_bool(req, "contents"), err);
+		r = cp_in(x, sb, path, &fo, msb_jbool(req, "contents"), err);
 	msb_sandbox_close(sb);
 	if (r == 0)
 		result(x, 0, NULL);
@@ -1450,12 +1426,12 @@ static int snap_of(struct ctx *x, const char *snap, char *root, size_t rn)
 	m = json_tokener_parse(text);
 	free(text);
 	if (m && json_object_object_get_ex(m, "config", &cfg) &&
-	    cfg_str(cfg, "spawned_by")) {
-		mine = x && !strcmp(cfg_str(cfg, "spawned_by"), x->parent);
+	    msb_jstr(cfg, "spawned_by", NULL)) {
+		mine = x && !strcmp(msb_jstr(cfg, "spawned_by", NULL), x->parent);
 		if (root)
 			snprintf(root, rn, "%s",
-				 cfg_str(cfg, "spawn_root") ?
-					 cfg_str(cfg, "spawn_root") : "");
+				 msb_jstr(cfg, "spawn_root", NULL) ?
+					 msb_jstr(cfg, "spawn_root", NULL) : "");
 	}
 	json_object_put(m);
 	return mine;
@@ -1470,7 +1446,7 @@ static int not_mine(const char *snap, msb_error *err)
 
 static int do_snapshot(struct ctx *x, json_object *req, msb_error *err)
 {
-	const char *name = cfg_str(req, "name"), *snap = cfg_str(req, "snapshot");
+	const char *name = msb_jstr(req, "name", NULL), *snap = msb_jstr(req, "snapshot", NULL);
 	const char *root = tree_root(x);
 	msb_snapshot_info *list;
 	msb_snapshot_info info;
@@ -1524,7 +1500,7 @@ static int do_snapshot(struct ctx *x, json_object *req, msb_error *err)
 static int do_snapshot_ls(struct ctx *x, json_object *req, msb_error *err)
 {
 	json_object *arr = json_object_new_array();
-	int json = cfg_bool(req, "json");
+	int json = msb_jbool(req, "json");
 	msb_snapshot_info *list;
 	size_t n;
 	int r;
@@ -1576,7 +1552,7 @@ static int do_snapshot_ls(struct ctx *x, json_object *req, msb_error *err)
 
 static int do_snapshot_rm(struct ctx *x, json_object *req, msb_error *err)
 {
-	const char *snap = cfg_str(req, "snapshot");
+	const char *snap = msb_jstr(req, "snapshot", NULL);
 	int r;
 
 	if (!snap_of(x, snap, NULL, 0))
@@ -1595,7 +1571,7 @@ static int do_snapshot_rm(struct ctx *x, json_object *req, msb_error *err)
  * the same limits as a start, in the same tree. */
 static int do_restore(struct ctx *x, json_object *req, msb_error *err)
 {
-	const char *snap = cfg_str(req, "snapshot"), *name = cfg_str(req, "name");
+	const char *snap = msb_jstr(req, "snapshot", NULL), *name = msb_jstr(req, "name", NULL);
 	json_object *m = NULL, *cfg, *policy, *extra;
 	msb_snapshot_info info;
 	msb_restore_opts o;
@@ -1647,7 +1623,7 @@ void peer_run(const char *parent, json_object *config, json_object *req,
 {
 	struct ctx x = { .parent = parent, .config = config,
 			 .stream = stream, .ctl = ctl };
-	const char *op = cfg_str(req, "op");
+	const char *op = msb_jstr(req, "op", NULL);
 	msb_error err = { 0 };
 	int r;
 

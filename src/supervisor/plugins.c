@@ -40,6 +40,7 @@
 
 #include "builtin.h"
 #include "hooks.h"
+#include "jsonx.h"
 #include "keeper.h"
 #include "msb_fs.h"
 #include "net.h"
@@ -98,16 +99,6 @@ struct sup_plugins {
 	uint8_t *resp_body;
 	char *resp_head;
 };
-
-static const char *pl_str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
 
 /* ---- the channel --------------------------------------------------------- */
 
@@ -783,8 +774,8 @@ void sup_plugins_net(struct sup *s)
 		uint64_t bps;
 
 		o = json_object_array_get_idx(list, i);
-		if (ps->p[i].kind == PK_BUILTIN && pl_str(o, "name") &&
-		    !strcmp(pl_str(o, "name"), "rate-limiter") &&
+		if (ps->p[i].kind == PK_BUILTIN && msb_jstr(o, "name", NULL) &&
+		    !strcmp(msb_jstr(o, "name", NULL), "rate-limiter") &&
 		    json_object_object_get_ex(o, "options", &opts) &&
 		    json_object_object_get_ex(opts, "bytes", &v) &&
 		    ratelimit_bytes(json_object_get_string(v), &bps) == 0) {
@@ -817,10 +808,10 @@ static int add_builtin(struct sup *s, struct plug *p, json_object *o,
 	json_object *opts = NULL;
 	char why[400] = "";
 
-	p->b = builtin_find(pl_str(o, "name"));
+	p->b = builtin_find(msb_jstr(o, "name", NULL));
 	if (!p->b)
 		return msb_fail(err, -EINVAL, "unknown built-in plugin '%s' "
-				"(audit-log, rate-limiter)", pl_str(o, "name"));
+				"(audit-log, rate-limiter)", msb_jstr(o, "name", NULL));
 	json_object_object_get_ex(o, "options", &opts);
 	if (!opts)
 		opts = json_object_new_object();
@@ -949,16 +940,16 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 		ps->deadline_ms = (unsigned)json_object_get_int(v);
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(list, i);
-		const char *kind = pl_str(o, "kind");
+		const char *kind = msb_jstr(o, "kind", NULL);
 		struct plug *p;
 
 		/* an installed plugin's files are checked against the digest
 		 * the record pinned, at every start */
-		if (pl_str(o, "installed")) {
+		if (msb_jstr(o, "installed", NULL)) {
 			msb_plugin_info info;
 
-			r = msb_plugin_verify(pl_str(o, "installed"),
-					      pl_str(o, "digest"), &info, err);
+			r = msb_plugin_verify(msb_jstr(o, "installed", NULL),
+					      msb_jstr(o, "digest", NULL), &info, err);
 			if (r < 0)
 				return r;
 		}
@@ -969,26 +960,26 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 		if (kind && !strcmp(kind, "builtin")) {
 			p->kind = PK_BUILTIN;
 			snprintf(p->what, sizeof(p->what), "%s",
-				 pl_str(o, "name") ? pl_str(o, "name") : "?");
-		} else if (kind && !strcmp(kind, "process") && pl_str(o, "cmd")) {
+				 msb_jstr(o, "name", NULL) ? msb_jstr(o, "name", NULL) : "?");
+		} else if (kind && !strcmp(kind, "process") && msb_jstr(o, "cmd", NULL)) {
 			struct keeper_cmd *c = &ps->cmds[ps->ncmds];
 
 
 			p->kind = PK_PROCESS;
-			snprintf(p->what, sizeof(p->what), "%s", pl_str(o, "cmd"));
+			snprintf(p->what, sizeof(p->what), "%s", msb_jstr(o, "cmd", NULL));
 			snprintf(p->name, sizeof(p->name), "process%zu", i);
-			c->cmd = pl_str(o, "cmd");
-			c->cwd = pl_str(o, "cwd");
+			c->cmd = msb_jstr(o, "cmd", NULL);
+			c->cwd = msb_jstr(o, "cwd", NULL);
 			c->restarts = DEFAULT_RESTARTS;
 			if (json_object_object_get_ex(s->config,
 						      "plugin_restarts", &v))
 				c->restarts = (unsigned)json_object_get_int(v);
 			p->kidx = ps->ncmds;
 			ps->by_kidx[ps->ncmds++] = p;
-		} else if (kind && !strcmp(kind, "socket") && pl_str(o, "path")) {
+		} else if (kind && !strcmp(kind, "socket") && msb_jstr(o, "path", NULL)) {
 			p->kind = PK_SOCKET;
 			snprintf(p->what, sizeof(p->what), "%s",
-				 pl_str(o, "path"));
+				 msb_jstr(o, "path", NULL));
 			snprintf(p->name, sizeof(p->name), "socket%zu", i);
 		} else {
 			ps->n--;

@@ -18,18 +18,9 @@
 #include <string.h>
 
 #include "image.h"
+#include "jsonx.h"
 #include "sync.h"
 #include "util.h"
-
-static const char *sfield(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 
 static json_object *parse_doc(const char *buf, size_t len, size_t max,
 			      const char *what, msb_error *err)
@@ -109,14 +100,14 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 	o = parse_doc(buf, len, MSB_ARTIFACT_MANIFEST_MAX, "manifest", err);
 	if (!o)
 		return err && err->code ? err->code : -EPROTO;
-	mt = sfield(o, "mediaType");
+	mt = msb_jstr(o, "mediaType", NULL);
 	if ((media_type && msb_mediatype_is_index(media_type)) ||
 	    (mt && msb_mediatype_is_index(mt)) ||
 	    json_object_object_get_ex(o, "manifests", NULL))
 		goto out; /* an index: an image */
 	json_object_object_get_ex(o, "config", &cfg);
-	at = sfield(o, "artifactType");
-	cmt = sfield(cfg, "mediaType");
+	at = msb_jstr(o, "artifactType", NULL);
+	cmt = msb_jstr(cfg, "mediaType", NULL);
 	m->kind = msb_artifact_kind_of(at, cmt);
 	if (m->kind == MSB_KIND_IMAGE)
 		goto out;
@@ -128,7 +119,7 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 		goto out;
 	}
 	{
-		const char *d = sfield(cfg, "digest");
+		const char *d = msb_jstr(cfg, "digest", NULL);
 		int64_t sz = -1;
 
 		if (json_object_object_get_ex(cfg, "size", &v) &&
@@ -158,7 +149,7 @@ int msb_artifact_manifest_parse(const char *buf, size_t len,
 	}
 	for (size_t i = 0; i < m->nlayers; i++) {
 		json_object *l = json_object_array_get_idx(layers, i);
-		const char *d = sfield(l, "digest"), *lmt = sfield(l, "mediaType");
+		const char *d = msb_jstr(l, "digest", NULL), *lmt = msb_jstr(l, "mediaType", NULL);
 		int64_t sz = -1;
 
 		if (json_object_object_get_ex(l, "size", &v) &&
@@ -287,7 +278,7 @@ void msb_artifact_free(struct msb_artifact *a)
 static int copy(json_object *o, const char *k, char *dst, size_t n,
 		int required)
 {
-	const char *s = sfield(o, k);
+	const char *s = msb_jstr(o, k, NULL);
 
 	if (!s)
 		return required ? -1 : 0;

@@ -25,6 +25,7 @@
 
 #include "engine.h"
 #include "image.h"
+#include "jsonx.h"
 #include "netcfg.h"
 #include "secrets.h"
 #include "sync.h"
@@ -71,22 +72,6 @@ static int strv(json_object *a, const char ***out)
 	return 0;
 }
 
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v = get(o, k);
-
-	return v && json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       NULL;
-}
-
 static int bad(msb_error *err, const char *what)
 {
 	return msb_fail(err, -EPROTO,
@@ -107,29 +92,29 @@ static int net(json_object *in, int trust, int with_secrets,
 		return 0;
 	if (!json_object_is_type(in, json_type_object))
 		return bad(err, "network policy");
-	if (strv(get(in, "allow"), &allow) < 0 ||
-	    strv(get(in, "allow_cidr"), &acidr) < 0 ||
-	    strv(get(in, "block_cidr"), &bcidr) < 0 ||
-	    strv(get(in, "ports"), &ports) < 0) {
+	if (strv(msb_jget(in, "allow"), &allow) < 0 ||
+	    strv(msb_jget(in, "allow_cidr"), &acidr) < 0 ||
+	    strv(msb_jget(in, "block_cidr"), &bcidr) < 0 ||
+	    strv(msb_jget(in, "ports"), &ports) < 0) {
 		r = bad(err, "network policy");
 		goto out;
 	}
 	nc.allow = allow;
 	nc.block_cidr = bcidr;
-	nc.deny_all = (v = get(in, "deny_all")) &&
+	nc.deny_all = (v = msb_jget(in, "deny_all")) &&
 		      json_object_is_type(v, json_type_boolean) &&
 		      json_object_get_boolean(v);
-	nc.dns_nameserver = str(in, "dns");
+	nc.dns_nameserver = msb_jstr(in, "dns", NULL);
 	if (trust) {
 		nc.allow_cidr = acidr;
 		nc.ports = ports;
-		nc.plugin = str(in, "plugin");
+		nc.plugin = msb_jstr(in, "plugin", NULL);
 	} else {
 		if (acidr && acidr[0])
 			note(dropped, dn, "opened address ranges");
 		if (ports && ports[0])
 			note(dropped, dn, "published ports");
-		if (str(in, "plugin"))
+		if (msb_jstr(in, "plugin", NULL))
 			note(dropped, dn, "a network plugin");
 	}
 	r = msb_net_config_check(&nc, err);
@@ -161,14 +146,14 @@ static int volumes(json_object *in, json_object *cfg, msb_error *err)
 	memset(v, 0, sizeof(v));
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(in, i), *x;
-		const char *kind = str(o, "kind");
+		const char *kind = msb_jstr(o, "kind", NULL);
 
-		if (!kind || !str(o, "guest"))
+		if (!kind || !msb_jstr(o, "guest", NULL))
 			return bad(err, "volumes");
-		v[i].guest_path = str(o, "guest");
-		v[i].source = str(o, "source");
-		v[i].arg = str(o, "arg");
-		v[i].dir = str(o, "dir");
+		v[i].guest_path = msb_jstr(o, "guest", NULL);
+		v[i].source = msb_jstr(o, "source", NULL);
+		v[i].arg = msb_jstr(o, "arg", NULL);
+		v[i].dir = msb_jstr(o, "dir", NULL);
 		if (!strcmp(kind, "host"))
 			v[i].kind = MSB_VOLUME_HOST;
 		else if (!strcmp(kind, "plugin"))
@@ -177,15 +162,15 @@ static int volumes(json_object *in, json_object *cfg, msb_error *err)
 			v[i].kind = MSB_VOLUME_MEMORY;
 		else
 			return bad(err, "volumes");
-		if ((x = get(o, "size_mib")) && json_object_is_type(x, json_type_int))
+		if ((x = msb_jget(o, "size_mib")) && json_object_is_type(x, json_type_int))
 			v[i].size_mib = (uint64_t)json_object_get_int64(x);
-		if ((x = get(o, "overlay_mib")) &&
+		if ((x = msb_jget(o, "overlay_mib")) &&
 		    json_object_is_type(x, json_type_int))
 			v[i].overlay_mib = (uint64_t)json_object_get_int64(x);
-		v[i].readonly = (x = get(o, "ro")) && json_object_get_boolean(x);
-		v[i].direct_io = (x = get(o, "direct_io")) &&
+		v[i].readonly = (x = msb_jget(o, "ro")) && json_object_get_boolean(x);
+		v[i].direct_io = (x = msb_jget(o, "direct_io")) &&
 				 json_object_get_boolean(x);
-		if ((x = get(o, "cache")) && json_object_is_type(x, json_type_string)) {
+		if ((x = msb_jget(o, "cache")) && json_object_is_type(x, json_type_string)) {
 			const char *c = json_object_get_string(x);
 
 			if (!strcmp(c, "never"))
@@ -197,7 +182,7 @@ static int volumes(json_object *in, json_object *cfg, msb_error *err)
 			else
 				return bad(err, "volumes");
 		}
-		if ((x = get(o, "cache_timeout_ms")) &&
+		if ((x = msb_jget(o, "cache_timeout_ms")) &&
 		    json_object_is_type(x, json_type_int)) {
 			int64_t ms = json_object_get_int64(x);
 
@@ -230,15 +215,15 @@ static int secrets(json_object *in, json_object *cfg, msb_error *err)
 	memset(s, 0, sizeof(s));
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(in, i);
-		const char *src = str(o, "source"), *ph = str(o, "placeholder");
+		const char *src = msb_jstr(o, "source", NULL), *ph = msb_jstr(o, "placeholder", NULL);
 		const char **h = NULL;
 		size_t off = 0;
 
-		if (!src || !str(o, "env") || !ph ||
+		if (!src || !msb_jstr(o, "env", NULL) || !ph ||
 		    strlen(ph) != MSB_PLACEHOLDER_LEN ||
 		    strncmp(ph, "msb_placeholder_", 16) ||
 		    strspn(ph + 16, "0123456789abcdef") != MSB_PLACEHOLDER_LEN - 16 ||
-		    strv(get(o, "hosts"), &h) < 0 || !h)
+		    strv(msb_jget(o, "hosts"), &h) < 0 || !h)
 			return bad(err, "secrets");
 		hosts[i][0] = '\0';
 		for (size_t k = 0; h[k]; k++)
@@ -250,9 +235,9 @@ static int secrets(json_object *in, json_object *cfg, msb_error *err)
 		free(h);
 		if (off >= sizeof(hosts[i]))
 			return bad(err, "secrets");
-		s[i].env = str(o, "env");
+		s[i].env = msb_jstr(o, "env", NULL);
 		s[i].hosts = hosts[i];
-		s[i].ref = str(o, "ref");
+		s[i].ref = msb_jstr(o, "ref", NULL);
 		if (!strcmp(src, "env"))
 			s[i].source = MSB_SECRET_ENV;
 		else if (!strcmp(src, "file"))
@@ -270,8 +255,8 @@ static int secrets(json_object *in, json_object *cfg, msb_error *err)
 	for (size_t i = 0; out && i < n; i++)
 		json_object_object_add(
 			json_object_array_get_idx(out, i), "placeholder",
-			json_object_new_string(str(json_object_array_get_idx(in, i),
-						   "placeholder")));
+			json_object_new_string(msb_jstr(json_object_array_get_idx(in, i),
+						   "placeholder", NULL)));
 	if (out)
 		json_object_object_add(cfg, "secrets", out);
 	return 0;
@@ -299,7 +284,7 @@ static int tls(json_object *bypass, json_object *cas, int trust,
 		note(dropped, dn, "extra TLS CAs");
 	for (size_t i = 0; trust && cas && i < json_object_array_length(cas);
 	     i++) {
-		const char *pem = str(json_object_array_get_idx(cas, i), "pem");
+		const char *pem = msb_jstr(json_object_array_get_idx(cas, i), "pem", NULL);
 
 		if (!pem || npem == MSB_TLS_CA_MAX) {
 			free(b);
@@ -318,7 +303,7 @@ static int strv_key(json_object *in, json_object *cfg, const char *k,
 		    int need_eq, msb_error *err)
 {
 	const char **v;
-	json_object *a = get(in, k);
+	json_object *a = msb_jget(in, k);
 
 	if (!a)
 		return 0;
@@ -348,16 +333,16 @@ int msb_sync_record_config(json_object *in, int trust, json_object **out,
 		r = strv_key(in, cfg, "image_cmd", 0, err);
 	if (r == 0)
 		r = strv_key(in, cfg, "cmd", 0, err);
-	if (r == 0 && (s = str(in, "workdir"))) {
+	if (r == 0 && (s = msb_jstr(in, "workdir", NULL))) {
 		if (s[0] != '/')
 			r = bad(err, "workdir");
 		else
 			json_object_object_add(cfg, "workdir",
 					       json_object_new_string(s));
 	}
-	if (r == 0 && (s = str(in, "user")))
+	if (r == 0 && (s = msb_jstr(in, "user", NULL)))
 		json_object_object_add(cfg, "user", json_object_new_string(s));
-	if (r == 0 && (v = get(in, "boot_timeout_ms"))) {
+	if (r == 0 && (v = msb_jget(in, "boot_timeout_ms"))) {
 		int64_t t = json_object_is_type(v, json_type_int) ?
 				    json_object_get_int64(v) : -1;
 
@@ -367,14 +352,14 @@ int msb_sync_record_config(json_object *in, int trust, json_object **out,
 			json_object_object_add(cfg, "boot_timeout_ms",
 					       json_object_new_int((int)t));
 	}
-	if (r == 0 && (s = str(in, "kernel"))) {
+	if (r == 0 && (s = msb_jstr(in, "kernel", NULL))) {
 		if (strcmp(s, "msb") && strcmp(s, "cloud"))
 			r = bad(err, "kernel");
 		else
 			json_object_object_add(cfg, "kernel",
 					       json_object_new_string(s));
 	}
-	if (r == 0 && (s = str(in, "secret_violation"))) {
+	if (r == 0 && (s = msb_jstr(in, "secret_violation", NULL))) {
 		if (strcmp(s, "block") && strcmp(s, "log") && strcmp(s, "allow"))
 			r = bad(err, "on-secret-violation");
 		else
@@ -382,36 +367,36 @@ int msb_sync_record_config(json_object *in, int trust, json_object **out,
 					       json_object_new_string(s));
 	}
 	/* pushed again at every stop, as where it came from */
-	if (r == 0 && (v = get(in, "sync")) &&
+	if (r == 0 && (v = msb_jget(in, "sync")) &&
 	    json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v))
 		json_object_object_add(cfg, "sync", json_object_new_boolean(1));
 	if (r == 0)
-		r = net(get(in, "net"), trust,
-			trust && json_object_is_type(get(in, "secrets"),
+		r = net(msb_jget(in, "net"), trust,
+			trust && json_object_is_type(msb_jget(in, "secrets"),
 						     json_type_array) &&
-				json_object_array_length(get(in, "secrets")),
+				json_object_array_length(msb_jget(in, "secrets")),
 			cfg, dropped, dn, err);
-	if (r == 0 && get(in, "volumes")) {
+	if (r == 0 && msb_jget(in, "volumes")) {
 		if (trust)
-			r = volumes(get(in, "volumes"), cfg, err);
-		else if (json_object_is_type(get(in, "volumes"), json_type_array) &&
-			 json_object_array_length(get(in, "volumes")))
+			r = volumes(msb_jget(in, "volumes"), cfg, err);
+		else if (json_object_is_type(msb_jget(in, "volumes"), json_type_array) &&
+			 json_object_array_length(msb_jget(in, "volumes")))
 			note(dropped, dn, "volumes");
 	}
-	if (r == 0 && get(in, "secrets")) {
+	if (r == 0 && msb_jget(in, "secrets")) {
 		if (trust)
-			r = secrets(get(in, "secrets"), cfg, err);
-		else if (json_object_is_type(get(in, "secrets"), json_type_array) &&
-			 json_object_array_length(get(in, "secrets")))
+			r = secrets(msb_jget(in, "secrets"), cfg, err);
+		else if (json_object_is_type(msb_jget(in, "secrets"), json_type_array) &&
+			 json_object_array_length(msb_jget(in, "secrets")))
 			note(dropped, dn, "secrets");
 	}
 	if (r == 0)
-		r = tls(get(in, "tls_bypass"), get(in, "tls_upstream_ca"), trust,
+		r = tls(msb_jget(in, "tls_bypass"), msb_jget(in, "tls_upstream_ca"), trust,
 			cfg, dropped, dn, err);
 	/* env last: without the secrets, their placeholders go too */
 	if (r == 0)
 		r = strv_key(in, cfg, "env", 1, err);
-	if (r == 0 && !trust && get(in, "secrets") &&
+	if (r == 0 && !trust && msb_jget(in, "secrets") &&
 	    json_object_object_get_ex(cfg, "env", &v)) {
 		json_object *keep = json_object_new_array();
 

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "jsonx.h"
 #include "snapshot.h"
 #include "state.h"
 #include "sync.h"
@@ -44,25 +45,6 @@
 
 /* The files of a snapshot, in the order of the artifact's maps. */
 static const char *const snap_files[] = { "upper.ext4", "ram", "state" };
-
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) &&
-			       json_object_is_type(v, json_type_string) ?
-		       json_object_get_string(v) :
-		       "";
-}
-
-static int64_t jint(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, k, &v) ?
-		       json_object_get_int64(v) :
-		       0;
-}
 
 static void fill(msb_sync_info *out, const char *name, const char *canon,
 		 const char *digest, const struct msb_disk_map *const *maps,
@@ -88,14 +70,14 @@ static json_object *snapshot_doc(const char *name, json_object *meta,
 	json_object_object_add(doc, "format", json_object_new_int(1));
 	json_object_object_add(doc, "name", json_object_new_string(name));
 	json_object_object_add(doc, "msb_version",
-			       json_object_new_string(jstr(meta, "msb_version")));
+			       json_object_new_string(msb_jstr(meta, "msb_version", "")));
 	json_object_object_add(doc, "created",
-			       json_object_new_int64(jint(meta, "created_at")));
+			       json_object_new_int64(msb_jint(meta, "created_at", 0)));
 	json_object_object_add(doc, "image", json_object_get(img));
 	json_object_object_add(doc, "cpus",
-			       json_object_new_int((int)jint(meta, "cpus")));
+			       json_object_new_int((int)msb_jint(meta, "cpus", 0)));
 	json_object_object_add(doc, "memory_mib",
-			       json_object_new_int64(jint(meta, "memory_mib")));
+			       json_object_new_int64(msb_jint(meta, "memory_mib", 0)));
 	cfg = NULL;
 	if (!json_object_object_get_ex(meta, "config", &v) ||
 	    json_object_deep_copy(v, &cfg, NULL) < 0 || !cfg)
@@ -105,19 +87,19 @@ static json_object *snapshot_doc(const char *name, json_object *meta,
 	json_object_object_add(doc, "disk", msb_disk_map_json(&u->files[0].map));
 	s = json_object_new_object();
 	json_object_object_add(s, "kind",
-			       json_object_new_string(jstr(meta, "kind")));
-	if (*jstr(meta, "reason"))
+			       json_object_new_string(msb_jstr(meta, "kind", "")));
+	if (*msb_jstr(meta, "reason", ""))
 		json_object_object_add(s, "reason",
-				       json_object_new_string(jstr(meta, "reason")));
-	if (*jstr(meta, "engine"))
+				       json_object_new_string(msb_jstr(meta, "reason", "")));
+	if (*msb_jstr(meta, "engine", ""))
 		json_object_object_add(s, "engine",
-				       json_object_new_string(jstr(meta, "engine")));
+				       json_object_new_string(msb_jstr(meta, "engine", "")));
 	json_object_object_add(s, "source",
-			       json_object_new_string(jstr(meta, "source")));
+			       json_object_new_string(msb_jstr(meta, "source", "")));
 	json_object_object_add(s, "created_at",
-			       json_object_new_int64(jint(meta, "created_at")));
+			       json_object_new_int64(msb_jint(meta, "created_at", 0)));
 	json_object_object_add(s, "next_stream",
-			       json_object_new_int64(jint(meta, "next_stream")));
+			       json_object_new_int64(msb_jint(meta, "next_stream", 0)));
 	if (u->nfiles == 3) {
 		json_object_object_add(s, "ram",
 				       msb_disk_map_json(&u->files[1].map));
@@ -152,7 +134,7 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 		r = msb_db_open(NULL, &db, err);
 	if (r < 0)
 		goto out;
-	full = !strcmp(jstr(meta, "kind"), "full");
+	full = !strcmp(msb_jstr(meta, "kind", ""), "full");
 	r = msb_snap_sync_get(db, snap, &last, err);
 	if (r == 0)
 		have_last = 1;
@@ -168,7 +150,7 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 			     snap);
 		goto out;
 	}
-	r = msb_sync_image_of(db, cfg, jstr(meta, "image"), &img, err);
+	r = msb_sync_image_of(db, cfg, msb_jstr(meta, "image", ""), &img, err);
 	if (r < 0)
 		goto out;
 
@@ -202,7 +184,7 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 		goto out;
 	}
 	/* its disk's chunks are likely in its sandbox's repository */
-	if (msb_sync_db_get(db, jstr(meta, "source"), &src, NULL) == 0) {
+	if (msb_sync_db_get(db, msb_jstr(meta, "source", ""), &src, NULL) == 0) {
 		struct msb_ref sr;
 
 		if (msb_ref_parse(src.reference, &sr, NULL) == 0 &&

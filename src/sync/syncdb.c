@@ -23,18 +23,24 @@ static int db_fail(sqlite3 *db, msb_error *err, const char *what)
 			sqlite3_errmsg(db));
 }
 
-int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
-		    msb_error *err)
+/* A row of the sync table (with_map) or of snapshot_sync by name: both
+ * begin with reference, digest, synced_at; the sync table's map and disk
+ * time follow. 0, -ENOENT when there is none, or an error. */
+static int row_get(sqlite3 *db, int with_map, const char *name,
+		   struct msb_sync_row *r, msb_error *err)
 {
+	const char *what = with_map ? "select sync" : "select snapshot sync";
 	sqlite3_stmt *st;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT reference, digest, map, disk_mtime_ns, "
-			       "synced_at FROM sync WHERE name = ?",
+	if (sqlite3_prepare_v2(db, with_map ?
+			       "SELECT reference, digest, synced_at, map, "
+			       "disk_mtime_ns FROM sync WHERE name = ?" :
+			       "SELECT reference, digest, synced_at FROM "
+			       "snapshot_sync WHERE name = ?",
 			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "select sync");
+		return db_fail(db, err, what);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -47,17 +53,26 @@ int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
 		t = sqlite3_column_text(st, 1);
 		snprintf(r->digest, sizeof(r->digest), "%s",
 			 t ? (const char *)t : "");
-		t = sqlite3_column_text(st, 2);
-		r->map = strdup(t ? (const char *)t : "{}");
-		r->disk_mtime_ns = sqlite3_column_int64(st, 3);
-		r->synced_at = sqlite3_column_int64(st, 4);
+		r->synced_at = sqlite3_column_int64(st, 2);
+		if (with_map) {
+			t = sqlite3_column_text(st, 3);
+			r->map = strdup(t ? (const char *)t : "{}");
+			r->disk_mtime_ns = sqlite3_column_int64(st, 4);
+		}
 	}
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)
-		return r->map ? 0 : msb_fail(err, -ENOMEM, "out of memory");
+		return !with_map || r->map ? 0 :
+			msb_fail(err, -ENOMEM, "out of memory");
 	if (rc == SQLITE_DONE)
 		return -ENOENT;
-	return db_fail(db, err, "select sync");
+	return db_fail(db, err, what);
+}
+
+int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
+		    msb_error *err)
+{
+	return row_get(db, 1, name, r, err);
 }
 
 int msb_sync_db_put(sqlite3 *db, const struct msb_sync_row *r,
@@ -86,35 +101,7 @@ int msb_sync_db_put(sqlite3 *db, const struct msb_sync_row *r,
 int msb_snap_sync_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
 		      msb_error *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT reference, digest, synced_at FROM "
-			       "snapshot_sync WHERE name = ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "select snapshot sync");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *t;
-
-		snprintf(r->name, sizeof(r->name), "%s", name);
-		t = sqlite3_column_text(st, 0);
-		snprintf(r->reference, sizeof(r->reference), "%s",
-			 t ? (const char *)t : "");
-		t = sqlite3_column_text(st, 1);
-		snprintf(r->digest, sizeof(r->digest), "%s",
-			 t ? (const char *)t : "");
-		r->synced_at = sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	return db_fail(db, err, "select snapshot sync");
+	return row_get(db, 0, name, r, err);
 }
 
 int msb_snap_sync_put(sqlite3 *db, const struct msb_sync_row *r,
