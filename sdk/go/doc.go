@@ -73,11 +73,12 @@
 //
 // # Hooks
 //
-// Network hooks in Go (OnDns, OnConnect, OnHttp, OnHttpResponse) and
-// the overridden calls of a Go filesystem wrapping a built-in one (the
+// Exec and lifecycle hooks in Go (OnExec, OnExecExit, OnLifecycle),
+// network hooks (OnDns, OnConnect, OnHttp, OnHttpResponse) and the
+// overridden calls of a Go filesystem wrapping a built-in one (the
 // seeds' AuditFs) are served from this program over the hook protocol
-// (docs/plugins.md). Exec and lifecycle hooks in Go are not served yet:
-// a PluginProcess may hook them.
+// (docs/plugins.md), as the plugin go-sdk; a hook that panics or misses
+// its deadline has its call refused.
 //
 // # Peers
 //

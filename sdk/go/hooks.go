@@ -3,13 +3,17 @@
 package msb
 
 // Hooks written in Go, served from this program (docs/plugins.md): a
-// sandbox's OnDns, OnConnect, OnHttp and OnHttpResponse functions become
-// one plugin, "go-sdk", that a hook server (a unix socket of this
-// process, msb_plugins_add_socket) answers for the sandbox's supervisor,
-// a goroutine per connection. Each message both ways is a 4-byte
-// big-endian length, then one JSON object; calls come one at a time on a
-// connection, each with a deadline: a hook that misses it, or panics, has
-// its call refused (fail closed).
+// sandbox's OnDns, OnConnect, OnHttp and OnHttpResponse functions, its
+// OnExec, OnExecExit and OnLifecycle (exechooks.go) and its filesystems
+// written in Go become one plugin, "go-sdk", that a hook server (a unix
+// socket of this process, msb_plugins_add_socket) answers for the
+// sandbox's supervisor, a goroutine per connection. Each message both
+// ways is a 4-byte big-endian length, then one JSON object; calls come
+// one at a time on a connection, each with a deadline: a hook that
+// misses it, or panics, has its call refused (fail closed), answered
+// here just before the deadline so that the connection stays up for the
+// calls after it. Events go to their hooks in order on a goroutine of
+// the connection's own, so that a slow one holds up no call.
 
 import (
 	"encoding/base64"
@@ -27,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -80,17 +85,40 @@ func HttpResponseBlock(reason string) HttpResponseAction {
 	return HttpResponseAction{Block: true, Reason: reason}
 }
 
-type netHooks struct {
-	dns      func(DnsQuery) DnsAction
-	connect  func(ConnectRequest) bool
-	http     func(*HttpRequest) HttpAction
-	response func(*HttpResponse) HttpResponseAction
-	fs       map[string]any // guest path: a filesystem written in Go
+// goHooks are a sandbox's hooks written in Go: the network's (given to
+// Network), the sandbox's own (OnExec...) and its filesystems'.
+type goHooks struct {
+	dns       func(DnsQuery) DnsAction
+	connect   func(ConnectRequest) bool
+	http      func(*HttpRequest) HttpAction
+	response  func(*HttpResponse) HttpResponseAction
+	exec      func(ExecCall) ExecAction
+	exit      func(ExecExit)
+	lifecycle func(LifecycleEvent)
+	fs        map[string]any // guest path: a filesystem written in Go
 }
 
-func (h *netHooks) empty() bool {
+func (h *goHooks) empty() bool {
 	return h.dns == nil && h.connect == nil && h.http == nil && h.response == nil &&
-		len(h.fs) == 0
+		h.exec == nil && h.exit == nil && h.lifecycle == nil && len(h.fs) == 0
+}
+
+// given are the names of the hooks set, for a refusal.
+func (h *goHooks) given() []string {
+	var v []string
+	for _, x := range []struct {
+		name string
+		set  bool
+	}{
+		{"OnDns", h.dns != nil}, {"OnConnect", h.connect != nil}, {"OnHttp", h.http != nil},
+		{"OnHttpResponse", h.response != nil}, {"OnExec", h.exec != nil},
+		{"OnExecExit", h.exit != nil}, {"OnLifecycle", h.lifecycle != nil},
+	} {
+		if x.set {
+			v = append(v, "msb."+x.name)
+		}
+	}
+	return v
 }
 
 // The calls a filesystem written in Go may override, by the hook
@@ -261,15 +289,16 @@ func OnHttpResponse(hook func(resp *HttpResponse) HttpResponseAction) NetworkOpt
 // process until it is closed.
 type hookServer struct {
 	dir, path string
-	hooks     netHooks
+	hooks     goHooks
 	l         net.Listener
 
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
+	mu      sync.Mutex
+	conns   []net.Conn
+	closed  bool
+	serving sync.WaitGroup // a connection's serve, its events told
 }
 
-func startHookServer(h netHooks) (*hookServer, error) {
+func startHookServer(h goHooks) (*hookServer, error) {
 	dir, err := os.MkdirTemp("", "msb-hooks-")
 	if err != nil {
 		return nil, err
@@ -296,22 +325,44 @@ func (s *hookServer) accept() {
 			return
 		}
 		s.conns = append(s.conns, c)
+		s.serving.Add(1)
 		s.mu.Unlock()
 		go s.serve(c)
 	}
 }
 
-func (s *hookServer) close() {
+// drainWait bounds how long close(true) waits for the connections.
+const drainWait = 3 * time.Second
+
+// close stops serving. With @drain (the sandbox is gone, its supervisor
+// and remover have closed their ends), the connections are first read to
+// their end, so that the last events (stop, remove) are told, for at
+// most drainWait; without, they are cut at once (a sandbox left running:
+// its calls are refused from then on).
+func (s *hookServer) close(drain bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
 	s.closed = true
+	s.mu.Unlock()
+	s.l.Close()
+	if drain {
+		done := make(chan struct{})
+		go func() {
+			s.serving.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(drainWait):
+		}
+	}
+	s.mu.Lock()
 	conns := s.conns
 	s.conns = nil
 	s.mu.Unlock()
-	s.l.Close()
 	for _, c := range conns {
 		c.Close()
 	}
@@ -357,11 +408,20 @@ func (s *hookServer) names() []string {
 	if s.hooks.dns != nil {
 		v = append(v, "dns")
 	}
+	if s.hooks.exec != nil {
+		v = append(v, "exec_before")
+	}
+	if s.hooks.exit != nil {
+		v = append(v, "exec_after")
+	}
 	if s.hooks.http != nil {
 		v = append(v, "http_request")
 	}
 	if s.hooks.response != nil {
 		v = append(v, "http_response")
+	}
+	if s.hooks.lifecycle != nil {
+		v = append(v, "lifecycle")
 	}
 	if len(s.hooks.fs) > 0 {
 		v = append(v, "fs")
@@ -384,9 +444,27 @@ func (s *hookServer) fsOps() []string {
 	return ops
 }
 
-// serve answers on @c until the supervisor closes it.
+// eventQueue is how many events a connection holds for its hooks before
+// it reads no more (and its calls wait).
+const eventQueue = 256
+
+// serve answers on @c until the supervisor closes it, then returns once
+// the events it read have been told.
 func (s *hookServer) serve(c net.Conn) {
-	defer c.Close()
+	events := make(chan map[string]any, eventQueue)
+	told := make(chan struct{})
+	go func() {
+		for m := range events {
+			s.tell(m)
+		}
+		close(told)
+	}()
+	defer func() {
+		c.Close()
+		close(events)
+		<-told
+		s.serving.Done()
+	}()
 	for {
 		m, err := readHookMsg(c)
 		if err != nil {
@@ -404,6 +482,8 @@ func (s *hookServer) serve(c net.Conn) {
 			r["type"] = "reply"
 			r["id"] = m["id"]
 			err = writeHookMsg(c, r)
+		case "event":
+			events <- m
 		}
 		if err != nil {
 			return
@@ -411,14 +491,34 @@ func (s *hookServer) serve(c net.Conn) {
 	}
 }
 
-// call is the reply's fields for call @m; a hook that panics refuses it.
-func (s *hookServer) call(m map[string]any) (r map[string]any) {
-	defer func() {
-		if recover() != nil {
-			r = map[string]any{"verdict": "deny", "reason": "the hook panicked"}
-		}
+// call is the reply's fields for call @m: a hook that panics refuses it,
+// and so does one still running when its deadline (deadline_ms) is near:
+// it is answered then, and what it returns later is dropped.
+func (s *hookServer) call(m map[string]any) map[string]any {
+	done := make(chan map[string]any, 1)
+	go func() {
+		defer func() {
+			if recover() != nil {
+				done <- deny("the hook panicked")
+			}
+		}()
+		done <- s.answer(m)
 	}()
-	return s.answer(m)
+	ms := num(m, "deadline_ms")
+	if ms <= 0 {
+		return <-done
+	}
+	// a tenth of the deadline (at most 100 ms) for the reply's way back
+	by := time.Duration(ms) * time.Millisecond
+	by -= min(by/10, 100*time.Millisecond)
+	t := time.NewTimer(by)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r
+	case <-t.C:
+		return deny(fmt.Sprintf("the hook missed its deadline (%d ms)", ms))
+	}
 }
 
 func str(m map[string]any, k string) string {
@@ -453,11 +553,18 @@ func parseHookHead(head string) ([]string, map[string][]string) {
 // allow is a fresh reply's fields (the caller adds its own to them).
 func allow() map[string]any { return map[string]any{"verdict": "allow"} }
 
+// deny is a refusal's fields, with @reason.
+func deny(reason string) map[string]any {
+	return map[string]any{"verdict": "deny", "reason": reason}
+}
+
 func (s *hookServer) answer(m map[string]any) map[string]any {
 	b64 := base64.StdEncoding
 	switch m["hook"] {
 	case "fs":
 		return s.fsCall(m)
+	case "exec_before":
+		return s.execCall(m)
 	case "dns":
 		if s.hooks.dns == nil {
 			return allow()

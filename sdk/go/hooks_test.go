@@ -4,11 +4,14 @@ package msb_test
 
 // Hooks written in Go (docs/plugins.md), called in this process by the
 // sandbox's supervisor over the hook protocol, on one sandbox of the
-// built-in image: DNS denied and seen, connections refused, HTTP blocked
-// by a DLP rule or its body rewritten, answers redacted, tagged or
-// blocked before the guest reads them, a hook that panics refusing its
-// call, and a filesystem in Go over a host directory that watches opens
-// and refuses a create while every other call stays native.
+// built-in image: execs seen, denied with their reason, rewritten, told
+// when they end, refused when their hook panics, misses its deadline or
+// rewrites into a bad env; the sandbox's start, stop and remove told;
+// DNS denied and seen, connections refused, HTTP blocked by a DLP rule
+// or its body rewritten, answers redacted, tagged or blocked before the
+// guest reads them, a hook that panics refusing its call, and a
+// filesystem in Go over a host directory that watches opens and refuses
+// a create while every other call stays native.
 
 import (
 	"errors"
@@ -21,6 +24,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
 )
@@ -75,7 +79,60 @@ func TestHooks(t *testing.T) {
 	vol := t.TempDir()
 	os.WriteFile(vol+"/hello.txt", []byte("hello\n"), 0o644)
 	g := &guard{inner: msb.NewPassthrough(vol)}
-	sb, err := msb.NewSandboxContext(ctx, unique("gohooks"), msb.Volume("/data", g), msb.Network(
+	var execs, exits, events []string
+	stalled, release := make(chan struct{}, 1), make(chan struct{})
+	defer close(release)
+	onExec := msb.OnExec(func(c msb.ExecCall) msb.ExecAction {
+		mu.Lock()
+		execs = append(execs, strings.Join(c.Argv, " "))
+		mu.Unlock()
+		switch c.Argv[0] {
+		case "forbidden":
+			return msb.ExecDeny("not on this sandbox")
+		case "greet":
+			return msb.ExecRewrite(append([]string{"echo", "rewritten"}, c.Argv[1:]...), nil)
+		case "boom":
+			panic("a bug in the hook")
+		case "stall":
+			stalled <- struct{}{}
+			<-release
+		case "badenv":
+			return msb.ExecRewrite(nil, []string{"NOEQUALS"})
+		}
+		if strings.Contains(strings.Join(c.Argv, " "), "$GREETING") {
+			return msb.ExecRewrite(nil, append(c.Env, "GREETING=hello from the hook"))
+		}
+		return msb.ExecAllow()
+	})
+	onExit := msb.OnExecExit(func(e msb.ExecExit) {
+		mu.Lock()
+		exits = append(exits, strings.Join(e.Argv, " ")+" = "+strconv.Itoa(e.ExitCode))
+		mu.Unlock()
+	})
+	onLife := msb.OnLifecycle(func(e msb.LifecycleEvent) {
+		if e.Event == "remove" {
+			time.Sleep(200 * time.Millisecond) // Remove waits for it all the same
+		}
+		mu.Lock()
+		events = append(events, e.Event)
+		mu.Unlock()
+	})
+	seen := func(what string, list *[]string, want string) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			got := strings.Join(*list, ",")
+			mu.Unlock()
+			if strings.Contains(","+got+",", ","+want+",") {
+				return
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s: %q was never told (%q)", what, want, got)
+			}
+		}
+	}
+	opts := []msb.Option{onExec, onExit, onLife, msb.Volume("/data", g)}
+	sb, err := msb.NewSandboxContext(ctx, unique("gohooks"), append(opts, msb.Network(
 		msb.AllowHostPort(strconv.Itoa(port)),
 		msb.OnDns(func(q msb.DnsQuery) msb.DnsAction {
 			mu.Lock()
@@ -114,7 +171,7 @@ func TestHooks(t *testing.T) {
 			}
 			return msb.HttpResponseForward(resp)
 		}),
-	))
+	))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +183,46 @@ func TestHooks(t *testing.T) {
 		}
 		return string(res.Stdout) + string(res.Stderr)
 	}
+
+	// exec: seen with its argv, denied with its reason, rewritten; a
+	// hook that panics, misses its deadline or rewrites into a bad env
+	// refuses its command, and the next runs
+	if res, err := sb.Exec(ctx, "echo seen"); err != nil || string(res.Stdout) != "seen\n" {
+		t.Fatalf("an allowed exec: %v %+v", err, res)
+	}
+	seen("OnExec", &execs, "echo seen")
+	_, err = sb.Exec(ctx, "forbidden now")
+	if !errors.Is(err, msb.ErrPolicyRefused) {
+		t.Fatalf("a denied exec: %v", err)
+	}
+	contains(t, "a denied exec", err.Error(), "exec denied by plugin go-sdk: not on this sandbox")
+	if res, err := sb.Exec(ctx, "greet you"); err != nil || string(res.Stdout) != "rewritten you\n" {
+		t.Fatalf("a rewritten argv: %v %+v", err, res)
+	}
+	contains(t, "a rewritten env", sh("echo $GREETING"), "hello from the hook")
+	for _, c := range []struct{ argv, why string }{
+		{"boom", "the hook panicked"},
+		{"stall", "exec denied by plugin go-sdk"},
+		{"badenv", `env entry "NOEQUALS" is not KEY=VALUE`},
+	} {
+		_, err = sb.Exec(ctx, c.argv)
+		if !errors.Is(err, msb.ErrPolicyRefused) {
+			t.Fatalf("%s: %v", c.argv, err)
+		}
+		contains(t, c.argv, err.Error(), c.why)
+	}
+	<-stalled
+	// the stalled hook still runs: the supervisor's channel is not held
+	contains(t, "an exec after a stalled hook", sh("echo still"), "still\n")
+	release <- struct{}{}
+	// each end told, the rewritten command's as it ran
+	if res, err := sb.Shell(ctx, "exit 3"); err != nil || res.ExitCode != 3 {
+		t.Fatalf("exit 3: %v %+v", err, res)
+	}
+	seen("OnExecExit", &exits, "sh -c exit 3 = 3")
+	seen("OnExecExit", &exits, "echo rewritten you = 0")
+	seen("OnLifecycle", &events, "create")
+	seen("OnLifecycle", &events, "start")
 
 	// dns: denied here, and each query seen
 	out := sh("nslookup blocked.test 10.0.2.3; echo dns=$?")
@@ -181,6 +278,18 @@ func TestHooks(t *testing.T) {
 	logb, _ := os.ReadFile(logPath)
 	contains(t, "sandbox log", string(logb), "blocked: plugin go-sdk: DLP: card number")
 	contains(t, "sandbox log", string(logb), "plugin go-sdk: DLP: PII")
+
+	// lifecycle: the stop, then the remove (told before Remove returns)
+	if err := sb.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen("OnLifecycle", &events, "stop")
+	if err := sb.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	contains(t, "OnLifecycle", strings.Join(events, ","), "create,start,stop,remove")
+	mu.Unlock()
 }
 
 // A peer started from inside a sandbox takes no hooks in Go (they run in
@@ -193,15 +302,20 @@ func TestPeerRefusesGoHooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []msb.NetworkOption{
-		msb.OnDns(func(msb.DnsQuery) msb.DnsAction { return msb.DnsAllow }),
-		msb.OnHttpResponse(func(r *msb.HttpResponse) msb.HttpResponseAction {
+	for _, o := range []msb.Option{
+		msb.Network(msb.OnDns(func(msb.DnsQuery) msb.DnsAction { return msb.DnsAllow })),
+		msb.Network(msb.OnHttpResponse(func(r *msb.HttpResponse) msb.HttpResponseAction {
 			return msb.HttpResponseForward(r)
-		}),
+		})),
+		msb.OnExec(func(msb.ExecCall) msb.ExecAction { return msb.ExecAllow() }),
+		msb.OnExecExit(func(msb.ExecExit) {}),
+		msb.OnLifecycle(func(msb.LifecycleEvent) {}),
 	} {
-		if _, err := rt.Start("x", msb.Network(o)); !errors.Is(err, msb.ErrInvalid) {
+		_, err := rt.Start("x", msb.Image("python:3.12"), o)
+		if !errors.Is(err, msb.ErrInvalid) {
 			t.Fatalf("%v", err)
 		}
+		contains(t, "a peer's hooks", err.Error(), "a peer takes no hooks in Go (msb.On")
 	}
 	if got := sent(); len(got) != 0 {
 		t.Fatalf("sent: %v", got)

@@ -40,6 +40,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"ok-name", []msb.Option{msb.Volume("/data", struct{ n int }{1})},
 			msb.ErrNotSupported, "wraps no built-in one"},
 		{"ok-name", []msb.Option{msb.Plugin(struct{}{})}, msb.ErrNotSupported, "plugins"},
+		{"ok-name", []msb.Option{msb.OnExec(nil)}, msb.ErrInvalid, "msb.OnExec(nil)"},
 		// A plugin process that never says hello fails the start (the
 		// hook protocol, docs/plugins.md), naming it.
 		{"ok-name", []msb.Option{msb.PluginProcess("exit 4"), msb.Ephemeral()},

@@ -52,7 +52,8 @@ type sandboxConfig struct {
 	diskOnly              bool
 	sync                  bool
 	refused               []error     // forms not served (yet): first one wins
-	hookSrv               *hookServer // serving net.hooks, from create on
+	hooks                 goHooks     // OnExec, OnExecExit, OnLifecycle (exechooks.go)
+	hookSrv               *hookServer // serving them, net.hooks and fs ones, from create on
 	plugins               []pluginSpec
 	pluginTimeout         time.Duration
 	pluginRestarts        *uint
@@ -316,7 +317,7 @@ type networkConfig struct {
 	allow, allowCidr, blockCidr []string
 	allowHost                   []string
 	nameserver, plugin          string
-	hooks                       netHooks // written in Go (hooks.go)
+	hooks                       goHooks // written in Go (hooks.go)
 	refused                     []error
 }
 
@@ -448,8 +449,9 @@ func NewRateLimiter(execPerSec float64) *RateLimiter {
 // Plugin adds a built-in plugin (*AuditLog, *RateLimiter) or an installed
 // one (InstalledPlugin(name), or what InstallPlugin returned) to the
 // sandbox's chain, asked in the order given with PluginProcess ones.
-// Hooks written in Go are OnDns, OnConnect, OnHttp and OnHttpResponse
-// (Network options); anything else is refused with ErrNotSupported.
+// Hooks written in Go are OnExec, OnExecExit and OnLifecycle (options of
+// their own) and OnDns, OnConnect, OnHttp and OnHttpResponse (Network
+// options); anything else is refused with ErrNotSupported.
 func Plugin(p any) Option {
 	return option("Plugin", func(c *sandboxConfig) {
 		switch v := p.(type) {
@@ -486,6 +488,7 @@ func Plugin(p any) Option {
 				"plugins (msb.Plugin(%T)) are not supported: the built-ins are "+
 					"*msb.AuditLog and *msb.RateLimiter, an installed one is "+
 					"msb.InstalledPlugin(name); hooks written in Go are "+
+					"msb.OnExec, OnExecExit, OnLifecycle and, in msb.Network, "+
 					"msb.OnDns, OnConnect, OnHttp and OnHttpResponse, and "+
 					"msb.PluginProcess runs a command that speaks the hook "+
 					"protocol (docs/plugins.md)", p)))

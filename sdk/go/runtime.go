@@ -5,6 +5,7 @@ package msb
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/microsandbox/microsandbox/sdk/go/guest"
 )
@@ -66,6 +67,11 @@ func (rt *Runtime) StartContext(ctx context.Context, name string, opts ...Option
 		if o != nil {
 			o.applySandbox(&c)
 		}
+	}
+	if h := append(c.hooks.given(), c.net.hooks.given()...); len(h) > 0 {
+		return nil, newError(op, codeInvalid, "a peer takes no hooks in Go (%s): they run "+
+			"in the host program that made a sandbox, and a peer is started from inside "+
+			"one", strings.Join(h, ", "))
 	}
 	for _, g := range c.given {
 		if !peerOptions[g] {

@@ -73,16 +73,21 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	if err := cfg.syncCheck(op); err != nil {
 		return nil, err
 	}
+	// one plugin for this program's hooks: the sandbox's, the
+	// network's, its filesystems'
+	h := cfg.hooks
+	n := cfg.net.hooks
+	h.dns, h.connect, h.http, h.response = n.dns, n.connect, n.http, n.response
 	for _, v := range cfg.volumes {
 		if v.hooked != nil {
-			if cfg.net.hooks.fs == nil {
-				cfg.net.hooks.fs = map[string]any{}
+			if h.fs == nil {
+				h.fs = map[string]any{}
 			}
-			cfg.net.hooks.fs[v.guestPath] = v.hooked
+			h.fs[v.guestPath] = v.hooked
 		}
 	}
-	if !cfg.net.hooks.empty() {
-		srv, err := startHookServer(cfg.net.hooks)
+	if !h.empty() {
+		srv, err := startHookServer(h)
 		if err != nil {
 			return nil, fmt.Errorf("msb: %s: its hooks' socket: %w", op, err)
 		}
@@ -93,7 +98,7 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	}, !cfg.keep)
 	if cfg.hookSrv != nil {
 		if err != nil {
-			cfg.hookSrv.close()
+			cfg.hookSrv.close(false)
 		} else {
 			sb.hooks = cfg.hookSrv
 		}
@@ -381,22 +386,26 @@ func (sb *Sandbox) Remove(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sb.release()
+	sb.release(true)
 	return nil
 }
 
-func (sb *Sandbox) release() {
+// release closes the handle and stops serving its hooks in Go; @gone:
+// the sandbox was removed, and the events its supervisor and remover
+// sent last (stop, remove) are told first.
+func (sb *Sandbox) release(gone bool) {
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
 	if sb.h != nil {
 		C.msb_sandbox_close(sb.h)
 		sb.h = nil
 	}
-	if sb.hooks != nil {
-		sb.hooks.close()
-		sb.hooks = nil
-	}
+	hooks := sb.hooks
+	sb.hooks = nil
 	sb.closed = true
+	sb.mu.Unlock()
+	if hooks != nil {
+		hooks.close(gone)
+	}
 }
 
 // Close ends the handle. A sandbox this handle made (NewSandbox, Restore,
@@ -417,7 +426,7 @@ func (sb *Sandbox) Close() error {
 			err = nil
 		}
 	}
-	sb.release()
+	sb.release(sb.owned && err == nil)
 	return err
 }
 
