@@ -15,7 +15,8 @@ import threading
 
 import pytest
 
-from microsandbox import Network, NotSupported, PolicyRefused, Sandbox
+from microsandbox import (InvalidArgument, Network, NotSupported,
+                          PolicyRefused, Sandbox)
 from microsandbox import runtime as rtmod
 
 HDR = struct.Struct(">IIBBH")
@@ -128,6 +129,33 @@ def test_a_network_wider_than_allowed_fields_is_refused_here(agent):
         rt = await Sandbox.current_runtime()
         with pytest.raises(Exception, match="deny_all, allow and allow_cidr"):
             await rt.start("x", network=Network(ports=["8080:80"]))
+    asyncio.run(main())
+    assert agent.requests == []
+
+
+def test_a_peer_takes_no_hooks(agent):
+    """Hooks run in the host program that made a sandbox: a peer's are
+    refused, each saying so, before anything is asked of the agent."""
+    def hook(x):
+        return None
+
+    async def main():
+        rt = await Sandbox.current_runtime()
+        for k in ("on_exec", "on_exec_exit", "on_lifecycle"):
+            with pytest.raises(InvalidArgument,
+                               match=rf"a peer takes no hooks \({k}\): hooks "
+                                     r"run in the host program that made a "
+                                     r"sandbox"):
+                await rt.start("x", **{k: hook})
+        for k in ("on_dns", "on_connect", "on_http", "on_http_response"):
+            with pytest.raises(InvalidArgument,
+                               match=rf"\(Network\({k}=\.\.\.\)\): hooks run "
+                                     r"in the host program"):
+                await rt.start("x", network=Network(**{k: hook}))
+        with pytest.raises(InvalidArgument,
+                           match=r"\(on_exec, Network\(on_connect=\.\.\.\)\)"):
+            await rt.start("x", on_exec=hook,
+                           network=Network(deny_all=True, on_connect=hook))
     asyncio.run(main())
     assert agent.requests == []
 

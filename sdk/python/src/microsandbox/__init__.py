@@ -15,10 +15,10 @@ A binding of libmsb, the C library the ``msb`` command line is made of
 """
 
 from .cloud import SyncInfo, SyncProgress, remote, set_remote
-from .config import (AuditLog, DnsAction, ExecAction, ExecCall, ExecExit,
-                     FileSystemBackend, HostDir, HttpAction, LifecycleEvent,
-                     MemFs, Network, Passthrough, PluginFs, RateLimiter,
-                     Secret)
+from .config import (AuditLog, ConnectAction, ConnectRequest, DnsAction,
+                     ExecAction, ExecCall, ExecExit, FileSystemBackend,
+                     HostDir, HttpAction, LifecycleEvent, MemFs, Network,
+                     Passthrough, PluginFs, RateLimiter, Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -41,7 +41,8 @@ __all__ = [
     "Sandbox", "SandboxInfo", "Event", "EventStream", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
-    "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "HttpAction",
+    "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
+    "ConnectRequest", "HttpAction",
     "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
     "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",

@@ -70,6 +70,36 @@ class HttpAction:
         return cls("modify", body=body, head=head)
 
 
+class ConnectAction:
+    """What an ``on_connect`` hook answers (see DnsAction): ``ALLOW`` (or
+    None), ``DENY`` or ``ConnectAction.deny(reason)``: the guest's
+    connection is reset (TCP), its datagrams dropped (UDP) or its echo
+    answered unreachable (ICMP), and the sandbox's log says the reason."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+    @staticmethod
+    def deny(reason: str = "on_connect") -> dict:
+        if not isinstance(reason, str):
+            raise InvalidArgument(f"ConnectAction.deny() takes a reason (a "
+                                  f"string), not {reason!r}")
+        return {"verdict": "deny", "reason": reason or "on_connect"}
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A new connection of the guest, as ``on_connect`` sees it, after the
+    network policy let it through: ``proto`` ("tcp", "udp", "icmp"), the
+    destination's ``ip`` (as the guest addressed it: the gateway's
+    10.0.2.2 for an ``allow_host`` port) and ``port`` (0 for an ICMP
+    echo)."""
+
+    proto: str
+    ip: str
+    port: int
+
+
 # ---- exec and lifecycle -------------------------------------------------------
 
 
@@ -190,11 +220,16 @@ class Network:
     plugin      a shared object with network hooks (msb_net_plugin.h)
     allow_host  TCP ports of the host's loopback the guest may reach at
                 the gateway (``host.msb.internal:PORT``), e.g. ``[11434]``
-    on_dns, on_http, on_http_response
+    on_dns, on_connect, on_http, on_http_response
                 hooks written in Python, called in this process (the hook
                 protocol, docs/plugins.md, over a socket the sandbox's
                 supervisor connects to): ``on_dns(q)`` gets ``q.name``,
-                ``q.qtype``; ``on_http(req)`` gets ``req.host``,
+                ``q.qtype``; ``on_connect(c)`` a ConnectRequest for each
+                new connection the policy let through (``c.proto``,
+                ``c.ip``, ``c.port``) and returns ``ConnectAction.ALLOW``
+                (or None), ``DENY`` or ``ConnectAction.deny(reason)``;
+                anything else it returns refuses the connection;
+                ``on_http(req)`` gets ``req.host``,
                 ``req.head``, ``req.body`` (bytes), ``req.tls``;
                 ``on_http_response(resp)`` gets every answer before the
                 guest does: ``resp.status``, ``resp.head``, ``resp.body``
@@ -215,6 +250,7 @@ class Network:
     plugin: str | None = None
     allow_host: Sequence[Union[int, str]] | None = None
     on_dns: Callable[[Any], Any] | None = None
+    on_connect: Callable[[ConnectRequest], Any] | None = None
     on_http: Callable[[Any], Any] | None = None
     on_http_response: Callable[[Any], Any] | None = None
 
@@ -494,6 +530,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
         raise InvalidArgument("network= takes a Network(...)")
     if _fn(net.on_dns, "on_dns", "a query") is not None:
         _hooks(out).on("dns", _dns_hook(net.on_dns))
+    if _fn(net.on_connect, "on_connect", "a ConnectRequest") is not None:
+        _hooks(out).on("connect", _connect_hook(net.on_connect))
     if _fn(net.on_http, "on_http", "a request") is not None:
         _hooks(out).on("http_request", _http_hook(net.on_http))
     if _fn(net.on_http_response, "on_http_response", "an answer") is not None:
@@ -685,6 +723,27 @@ def _refused(what: str, e: Union[BaseException, str]) -> dict:
     print(f"microsandbox: {what} raised (refused):", file=sys.stderr)
     traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
     return {"verdict": "deny", "reason": f"{what} raised {e!r}"}
+
+
+def _connect_hook(fn):
+    def hook(call):
+        c = ConnectRequest(proto=call.proto or "", ip=call.ip or "",
+                           port=int(call.port or 0))
+        try:
+            r = _last(fn(c))
+        except BaseException as e:  # fail closed: the connection is refused
+            return _refused("on_connect", e)
+        if r is None or (isinstance(r, str) and r == ConnectAction.ALLOW):
+            return None
+        if isinstance(r, str) and r == ConnectAction.DENY:
+            return {"verdict": "deny", "reason": "on_connect"}
+        if isinstance(r, dict) and r.get("verdict") == "deny" and \
+                isinstance(r.get("reason"), str):
+            return {"verdict": "deny", "reason": r["reason"]}
+        return _refused("on_connect", (
+            f"on_connect returned {r!r}: return ConnectAction.ALLOW (or "
+            "None), ConnectAction.DENY or ConnectAction.deny(reason)"))
+    return hook
 
 
 def _exec_hook(fn):

@@ -109,11 +109,28 @@ async def _ask(req: dict) -> tuple[bytes, bytes, tuple[int, int] | None]:
         w.close()
 
 
+_NET_HOOKS = ("on_dns", "on_connect", "on_http", "on_http_response")
+
+
+def _no_hooks(net, hooks: Mapping[str, Any]) -> None:
+    """Refuse hooks given to a peer: a hook runs in the host program that
+    made a sandbox, served over a socket its supervisor connects to; a
+    peer's supervisor has no such program to call."""
+    given = [k for k, v in hooks.items() if v is not None]
+    given += [f"Network({k}=...)" for k in _NET_HOOKS
+              if getattr(net, k, None) is not None]
+    if given:
+        raise InvalidArgument(
+            f"a peer takes no hooks ({', '.join(given)}): hooks run in the "
+            f"host program that made a sandbox, not in a sandbox's code; "
+            f"give them to Sandbox.create() in a program on the host, or "
+            f"leave them out here")
+
+
 def _network(net) -> dict:
     if net is None:
         return {}
-    bad = [k for k in ("block_cidr", "dns", "ports", "plugin", "allow_host",
-                       "on_dns", "on_http", "on_http_response")
+    bad = [k for k in ("block_cidr", "dns", "ports", "plugin", "allow_host")
            if getattr(net, k, None)]
     if bad:
         raise InvalidArgument(f"a peer's network takes deny_all, allow and "
@@ -196,11 +213,21 @@ class Runtime:
     async def start(self, name: str, *, image: str | None = None,
                     cpus: int | None = None, memory: str | int | None = None,
                     env: Mapping[str, str] | None = None, network=None,
-                    secrets: Mapping[str, Any] | None = None) -> Peer:
+                    secrets: Mapping[str, Any] | None = None,
+                    on_exec=None, on_exec_exit=None,
+                    on_lifecycle=None) -> Peer:
         """Start peer @name and return once it is booted. @secrets maps
         the peer's variable to (placeholder, hosts): the placeholder this
         sandbox holds (``os.environ["KEY"]``), hosts a string or a list,
-        no wider than this sandbox's binding (None: the same)."""
+        no wider than this sandbox's binding (None: the same).
+
+        A peer takes no hooks (``on_exec``, ``on_exec_exit``,
+        ``on_lifecycle``, a Network's ``on_dns``, ``on_connect``,
+        ``on_http``, ``on_http_response``): hooks run in the host program
+        that made a sandbox; given here they raise InvalidArgument before
+        anything is asked of the host."""
+        _no_hooks(network, {"on_exec": on_exec, "on_exec_exit": on_exec_exit,
+                            "on_lifecycle": on_lifecycle})
         req: dict[str, Any] = {"op": "start", "name": name}
         if image:
             req["image"] = image

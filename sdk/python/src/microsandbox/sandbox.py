@@ -265,8 +265,9 @@ class Sandbox:
         remote, checked first); ``plugins``: built-ins (``AuditLog(dir)``,
         ``RateLimiter(max_exec_per_sec=...)``), ``plugin_processes``:
         commands speaking the hook protocol, asked in that order, after
-        them the hooks written in Python (``network``'s ``on_dns`` and
-        ``on_http``, ``FileSystemBackend`` volumes, ``on_exec``...), which
+        them the hooks written in Python (``network``'s ``on_dns``,
+        ``on_connect``, ``on_http``..., ``FileSystemBackend`` volumes,
+        ``on_exec``...), which
         this process serves until the sandbox is removed or the process
         ends (docs/plugins.md).
 
