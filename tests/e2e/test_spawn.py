@@ -5,10 +5,11 @@ its agent's link to the host (not the network), on peers the host makes
 within the parent's limits. One parent (Debian with curl, on the fake
 internet with its TLS servers) and its two peers are booted once for the
 module: one with a secret passed by placeholder, one air-gapped. The
-servers' logs (fakenet.py) show where a value went. Last, the Go and
-Rust SDKs' runtimes from inside a parent of the built-in image: a static
-Go program on the pure-Go package, and a Rust program with only the C
-library it was built against copied in; no libmsb in the guest."""
+servers' logs (fakenet.py) show where a value went. Last, the SDKs'
+runtimes from inside a parent of the built-in image: a static Go program
+on the pure-Go package, a Rust program with only the C library it was
+built against copied in, and the TypeScript and Python examples under
+the host's node and Python copied in; no libmsb in the guest."""
 
 import json
 import os
@@ -618,3 +619,98 @@ def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
     assert peer in peer_events(msb, parent)
     left = msb.out("ps", "-a", "-q").split()
     assert peer not in left and f"{peer}-2" not in left, left
+
+
+@pytest.fixture(scope="module")
+def python_tree(tmp_path_factory):
+    """This host's Python, the C libraries it and its extension modules
+    need (ldd), its standard library without tests, and the Python SDK's
+    src/ and examples/, staged as one tree to copy into a guest of the
+    built-in image, which has no Python: the suite has no image with the
+    whole of its standard library (asyncio, json), and none may be
+    downloaded."""
+    import sysconfig
+    exe = os.path.realpath(sys.executable)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    ver = os.path.basename(stdlib)
+    root = tmp_path_factory.mktemp("py") / "py"
+    skip = shutil.ignore_patterns(
+        "test", "tests", "__pycache__", "site-packages", "dist-packages",
+        "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip",
+        "config-*", "pydoc_data", "*.pyc")
+    shutil.copytree(stdlib, root / "lib" / ver, ignore=skip)
+    os.makedirs(root / "bin")
+    shutil.copy(exe, root / "bin" / "python3")
+    libs, loader = {}, None
+    dyn = root / "lib" / ver / "lib-dynload"
+    objs = [exe] + ([str(dyn / f) for f in os.listdir(dyn)]
+                    if os.path.isdir(dyn) else [])
+    for obj in objs:
+        for line in subprocess.run(["ldd", obj], capture_output=True,
+                                   text=True).stdout.splitlines():
+            words = line.split()
+            if "=>" in words and words[words.index("=>") + 1].startswith("/"):
+                lib = words[words.index("=>") + 1]
+            elif words and words[0].startswith("/"):
+                lib = words[0]  # the loader
+                loader = os.path.basename(lib)
+            else:
+                continue
+            libs[os.path.basename(lib)] = os.path.realpath(lib)
+    os.makedirs(root / "libs")
+    for base, path in libs.items():
+        shutil.copy(path, root / "libs" / base)
+    sdk = os.path.join(ROOT, "sdk", "python")
+    shutil.copytree(os.path.join(sdk, "src"), root / "msb" / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    os.makedirs(root / "msb" / "examples")
+    shutil.copy(os.path.join(sdk, "examples", "peers.py"),
+                root / "msb" / "examples" / "peers.py")
+    return str(root), loader
+
+
+def test_the_python_sdks_runtime_from_inside(msb, small_parent, python_tree):
+    """sdk/python/examples/peers.py with the package's src/ alone (no
+    libmsb): a command fed 3 MB on its stdin, a tree copied into the peer
+    and back, a snapshot restored as a new peer, and the host's refusals
+    as the SDK's errors."""
+    tree, loader = python_tree
+    parent, peer = small_parent, unique("pypeer")
+    msb("cp", tree, f"{parent}:/tmp/py", check=0)
+    try:
+        rc, out, err = inside(msb, parent, "env", "PYTHONHOME=/tmp/py",
+                              f"/tmp/py/libs/{loader}", "--library-path",
+                              "/tmp/py/libs", "/tmp/py/bin/python3",
+                              "/tmp/py/msb/examples/peers.py", peer,
+                              timeout=600)
+    finally:
+        inside(msb, parent, "rm", "-rf", "/tmp/py", "/tmp/cp-src",
+               "/tmp/cp-back")
+    steps = {}
+    for line in out.splitlines():
+        step = json.loads(line)
+        steps[step["step"]] = step
+    assert rc == 0, (out, err)
+    assert steps["start"]["name"] == peer
+    assert steps["exec"] == {"step": "exec", "code": 3,
+                             "stdout": f"hello from {peer}\n",
+                             "stderr": "to-stderr\n"}, steps["exec"]
+    st = steps["stdin"]
+    assert st["sums"] == [st["want"], st["want"]], st
+    assert st["cat"] == "hi\n" and st["empty"] == "0", st
+    cp = steps["cp"]
+    assert cp["peer_sees_it"] is True and cp["back_same"] is True, cp
+    assert "link 0o120777 a" in cp["back"] and "sub 0o40750 " in \
+        cp["back"] and any(l.startswith("a 0o100640 ") for l in cp["back"]), \
+        cp
+    sn = steps["snapshot"]
+    assert sn["name"] == f"{peer}-snap"
+    assert sn["listed"] == [[f"{peer}-snap", peer, "full"]], sn
+    assert sn["restored"] == f"{peer}-r\nkept\n", sn
+    assert "already has 1 live peers" in sn["refused"], sn
+    assert "remove them first" in sn["busy"], sn
+    assert sn["left"] == [], sn
+    assert steps["removed"]["peers"] == []
+    left = msb.out("ps", "-a", "-q").split()
+    assert not {peer, f"{peer}-r", f"{peer}-x"} & set(left), left
+    assert f"{peer}-snap" not in msb.out("snapshot", "ls")
