@@ -662,8 +662,31 @@ export interface PeerOptions {
   signal?: AbortSignal;
 }
 
-/** A command in a peer: no stdin, terminal, user or timeout (abort it). */
-export type PeerExecOptions = Pick<ExecOptions, 'env' | 'cwd' | 'check' | 'signal' | 'onStdout' | 'onStderr'>;
+/** A command in a peer: no terminal, user or timeout (abort it). Its
+ * `stdin` is its data (not `true`): sent as the peer takes it, within the
+ * host's window, its end the command's end-of-file. */
+export type PeerExecOptions = Pick<ExecOptions, 'env' | 'cwd' | 'check' | 'signal' | 'onStdout' | 'onStderr'> & {
+  stdin?: string | Uint8Array | Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
+};
+
+/** A copy into or out of a peer. */
+export interface PeerCopyOptions {
+  /** The peer's user for the files: name, uid or uid:gid. */
+  user?: string | number;
+  /** Aborting cancels the copy. */
+  signal?: AbortSignal;
+}
+
+/** A snapshot of a peer as rt.snapshots() gives it. */
+export declare class PeerSnapshotInfo {
+  private constructor();
+  readonly name: string;
+  /** The peer it was taken of. */
+  readonly source: string;
+  /** "full" (memory and disk: restored running) or "disk". */
+  readonly kind: string;
+  readonly sizeBytes: number;
+}
 
 /** A peer as rt.list() gives it. */
 export declare class PeerInfo {
@@ -690,6 +713,14 @@ export declare class Peer {
   remove(): Promise<void>;
   /** The last 256 KiB of its log. */
   logs(): Promise<string>;
+  /** This sandbox's file, directory or symlink @src into the peer's
+   * @dst, with docker cp's rules ("SRC/." copies what is in it). */
+  copyIn(src: string, dst: string, options?: PeerCopyOptions): Promise<void>;
+  /** The peer's @src into this sandbox's @dst, with docker cp's rules;
+   * a name that would land outside @dst is refused. */
+  copyOut(src: string, dst: string, options?: PeerCopyOptions): Promise<void>;
+  /** Snapshot it as @name, kept on the host; resolves to @name. */
+  snapshot(name: string): Promise<string>;
 }
 
 /** The host, as code inside a sandbox sees it (Sandbox.currentRuntime()):
@@ -707,6 +738,13 @@ export declare class Runtime {
   peer(name: string): Peer;
   /** This sandbox's own peers. */
   list(): Promise<PeerInfo[]>;
+  /** The snapshots of this sandbox's peers. */
+  snapshots(): Promise<PeerSnapshotInfo[]>;
+  /** Delete one (BusyError while peers restored from it exist). */
+  removeSnapshot(snapshot: string | PeerSnapshotInfo): Promise<void>;
+  /** Start peer `name` from @snapshot, within the host's limits as
+   * start() is. */
+  restore(snapshot: string | PeerSnapshotInfo, options: { name: string; signal?: AbortSignal }): Promise<Peer>;
 }
 
 export declare class Sandbox implements AsyncDisposable {

@@ -581,7 +581,9 @@ def node_files():
 def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
                                                  node_files):
     """sdk/typescript/examples/peers.js with the package's lib/ alone (no
-    addon, no libmsb): the same steps as the Go program."""
+    addon, no libmsb): the same steps as the Go program, then a command
+    fed 3 MB on its stdin, a tree copied into the peer and back, and a
+    snapshot restored as a new peer, as the Python example does."""
     parent, peer = small_parent, unique("tspeer")
     inside(msb, parent, "mkdir", "-p", "/tmp/node", "/tmp/msb/lib",
            "/tmp/msb/examples")
@@ -615,10 +617,35 @@ def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
     assert steps["list"]["peers"] == [{"name": peer, "status": "running"}]
     assert "already has 1 live peers" in steps["refused"]["message"]
     assert steps["logs"]["booting"] is True
+    check_stdin_cp_snapshot(steps, peer, "peerSeesIt", "backSame")
     assert steps["removed"]["peers"] == []
     assert peer in peer_events(msb, parent)
     left = msb.out("ps", "-a", "-q").split()
-    assert peer not in left and f"{peer}-2" not in left, left
+    assert not {peer, f"{peer}-2", f"{peer}-r", f"{peer}-x"} & set(left), left
+    assert f"{peer}-snap" not in msb.out("snapshot", "ls")
+
+
+def check_stdin_cp_snapshot(steps, peer, sees, same):
+    """The steps the Python and TypeScript examples share: a command's
+    stdin, a copy in and back, a snapshot restored as a new peer."""
+    st = steps["stdin"]
+    assert st["sums"] == [st["want"], st["want"]], st
+    assert st["cat"] == "hi\n" and st["empty"] == "0", st
+    cp = steps["cp"]
+    assert cp[sees] is True and cp[same] is True, cp
+    # path -> (mode, a symlink's target), each example's modes in octal
+    back = {n: (int(m.removeprefix("0o"), 8), w) for n, m, w in
+            (line.split(" ", 2) for line in cp["back"])}
+    assert {n: m for n, (m, _) in back.items()} == {
+        "a": 0o100640, "link": 0o120777, "sub": 0o40750}, cp
+    assert back["link"][1] == "a", cp
+    sn = steps["snapshot"]
+    assert sn["name"] == f"{peer}-snap"
+    assert sn["listed"] == [[f"{peer}-snap", peer, "full"]], sn
+    assert sn["restored"] == f"{peer}-r\nkept\n", sn
+    assert "already has 1 live peers" in sn["refused"], sn
+    assert "remove them first" in sn["busy"], sn
+    assert sn["left"] == [], sn
 
 
 @pytest.fixture(scope="module")
@@ -695,21 +722,7 @@ def test_the_python_sdks_runtime_from_inside(msb, small_parent, python_tree):
     assert steps["exec"] == {"step": "exec", "code": 3,
                              "stdout": f"hello from {peer}\n",
                              "stderr": "to-stderr\n"}, steps["exec"]
-    st = steps["stdin"]
-    assert st["sums"] == [st["want"], st["want"]], st
-    assert st["cat"] == "hi\n" and st["empty"] == "0", st
-    cp = steps["cp"]
-    assert cp["peer_sees_it"] is True and cp["back_same"] is True, cp
-    assert "link 0o120777 a" in cp["back"] and "sub 0o40750 " in \
-        cp["back"] and any(l.startswith("a 0o100640 ") for l in cp["back"]), \
-        cp
-    sn = steps["snapshot"]
-    assert sn["name"] == f"{peer}-snap"
-    assert sn["listed"] == [[f"{peer}-snap", peer, "full"]], sn
-    assert sn["restored"] == f"{peer}-r\nkept\n", sn
-    assert "already has 1 live peers" in sn["refused"], sn
-    assert "remove them first" in sn["busy"], sn
-    assert sn["left"] == [], sn
+    check_stdin_cp_snapshot(steps, peer, "peer_sees_it", "back_same")
     assert steps["removed"]["peers"] == []
     left = msb.out("ps", "-a", "-q").split()
     assert not {peer, f"{peer}-r", f"{peer}-x"} & set(left), left

@@ -78,6 +78,7 @@ module.exports = {
   Runtime: runtime.Runtime,
   Peer: runtime.Peer,
   PeerInfo: runtime.PeerInfo,
+  PeerSnapshotInfo: runtime.PeerSnapshotInfo,
   forward: config.forward,
   block: config.block,
   splitCommand,

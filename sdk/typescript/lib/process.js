@@ -472,4 +472,4 @@ async function startProcess(handle, argv, opts, mode) {
   return p;
 }
 
-module.exports = { Process, ExecResult, OutputChunk, startProcess, argvOf, signalNumber, envList };
+module.exports = { Process, ExecResult, OutputChunk, startProcess, argvOf, signalNumber, envList, toBuffers };

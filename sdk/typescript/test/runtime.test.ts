@@ -12,12 +12,13 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import {
-  CommandError, InvalidArgumentError, NotSupportedError, Peer, PeerInfo, PolicyRefusedError, ProtocolError,
-  Runtime, Sandbox,
+  AlreadyExistsError, BusyError, CommandError, InvalidArgumentError, MicrosandboxError, NotFoundError,
+  NotSupportedError, Peer, PeerInfo, PeerSnapshotInfo, PolicyRefusedError, ProtocolError, Runtime, Sandbox,
 } from 'microsandbox';
 
-const STDOUT = 67, STDERR = 68, EXIT = 69, RESULT = 73, PEER = 76, WINDOW = 7;
+const STDIN = 3, STDOUT = 67, STDERR = 68, EXIT = 69, RESULT = 73, PEER = 76, WINDOW = 7;
 
 function frame(kind: number, payload: Buffer | string = Buffer.alloc(0)): Buffer {
   const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
@@ -270,7 +271,9 @@ test('bad input is refused before anything is asked', async () => {
   await assert.rejects(rt.start('x', { volumes: {} } as any), InvalidArgumentError);
   await assert.rejects(rt.start('x', { cpus: 0 }), InvalidArgumentError);
   await assert.rejects(rt.start('x', { secrets: { K: ['', 'a.test'] } }), InvalidArgumentError);
-  await assert.rejects(rt.peer('x').exec('cat', { stdin: 'a' } as any), InvalidArgumentError);
+  await assert.rejects(rt.peer('x').exec('cat', { user: 'root' } as any), InvalidArgumentError);
+  await assert.rejects(rt.peer('x').exec('cat', { stdin: true } as any), InvalidArgumentError);
+  await assert.rejects(rt.restore('s1', {} as any), InvalidArgumentError);
   await assert.rejects(rt.start('x', { env: { A: 'v'.repeat(61 * 1024) } }),
     (e: unknown) => e instanceof InvalidArgumentError && /over 60 KiB/.test(e.message));
   assert.deepEqual(seen.requests, []);
@@ -286,3 +289,293 @@ test('outside a sandbox: NotSupportedError', async () => {
     Runtime.agentSocket = old;
   }
 });
+
+// ---- snapshots, stdin and cp (docs/agent-protocol.md §7c) ----------------
+
+const EPERM = 1, ENOENT = 2, EEXIST = 17, EBUSY = 16;
+
+/** takeInput() - a request's input read to its end (the empty STDIN), as
+ * the host takes it: credit is given back only once the program has used
+ * all of MSB_PEER_STDIN_WINDOW, 1000 bytes then 64 KiB in turn, so a
+ * program that sends past its credit shows in @over. Null: the
+ * connection closed before the input's end. */
+async function takeInput(sock: net.Socket, frames: Frames, over: number[], sizes: number[]): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let owed = 0;
+  const grants = [1000, 65536];
+  for (;;) {
+    const f = await frames.next();
+    if (!f) return null;
+    if (f.kind !== STDIN) continue;
+    sizes.push(f.payload.length);
+    if (!f.payload.length) return Buffer.concat(parts);
+    parts.push(Buffer.from(f.payload));
+    owed += f.payload.length;
+    if (owed > 128 * 1024) over.push(owed);
+    if (owed === 128 * 1024) {
+      const c = Buffer.alloc(4);
+      c.writeUInt32BE(grants[0], 0);
+      owed -= grants[0];
+      sock.write(frame(WINDOW, c));
+      grants.reverse();
+    }
+  }
+}
+
+function rec(type: string, mode: number, name: string, link?: string): Buffer {
+  const n = Buffer.from(name);
+  const h = Buffer.alloc(7);
+  h.write(type, 0, 'latin1');
+  h.writeUInt32BE(mode, 1);
+  h.writeUInt16BE(n.length, 5);
+  if (type !== 'L') return Buffer.concat([h, n]);
+  const l = Buffer.from(link!);
+  const t = Buffer.alloc(2);
+  t.writeUInt16BE(l.length, 0);
+  return Buffer.concat([h, n, t, l]);
+}
+
+function data(b: Buffer, chunk = 65536): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < b.length; i += chunk) {
+    const c = b.subarray(i, i + chunk);
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(c.length, 0);
+    parts.push(h, c);
+  }
+  parts.push(Buffer.alloc(4));
+  return Buffer.concat(parts);
+}
+
+const END = rec('E', 0, '');
+const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
+
+/** The host's answers as peers.c gives them; a cp_out's archive is
+ * host.archive, sent in frames of host.cut bytes. */
+function host() {
+  const h = { inputs: [] as (Buffer | null)[], over: [] as number[], sizes: [] as number[], archive: END, cut: 7 };
+  const answer: Answer = async (req, sock, frames) => {
+    let input: Buffer | null = Buffer.alloc(0);
+    if (req.stdin || req.op === 'cp_in') {
+      input = await takeInput(sock, frames, h.over, h.sizes);
+      h.inputs.push(input);
+      if (!input) return;
+    }
+    if (req.op === 'exec') {
+      sock.write(Buffer.concat([frame(STDOUT, `${input.length} ${md5(input)}\n`), exit(0)]));
+    } else if (req.op === 'snapshot') {
+      if (req.name !== 'coder') {
+        sock.write(result(EPERM, `'${req.name}' is not a peer of this sandbox: a sandbox acts only on the peers it started (msb ps lists them)`));
+      } else if (req.snapshot === 'taken') {
+        sock.write(result(EEXIST, "snapshot 'taken' exists"));
+      } else {
+        sock.write(Buffer.concat([frame(STDOUT, `${req.snapshot} (full)\n`), result(0)]));
+      }
+    } else if (req.op === 'snapshot_ls') {
+      sock.write(Buffer.concat([frame(STDOUT, JSON.stringify([{ name: 's1', source: 'coder', kind: 'full', size_bytes: 12345 }]) + '\n'), result(0)]));
+    } else if (req.op === 'snapshot_rm') {
+      sock.write(req.snapshot === 'base' ?
+        result(EBUSY, "snapshot 'base' is the base of peers restored from it: remove them first (msb rm NAME)") : result(0));
+    } else if (req.op === 'restore') {
+      sock.write(req.name === 'third' ? result(EPERM, "this sandbox's tree already has 1 live peers") :
+        Buffer.concat([frame(STDOUT, `${req.name}\n`), result(0)]));
+    } else if (req.op === 'cp_in') {
+      sock.write(result(0));
+    } else if (req.op === 'cp_out') {
+      if (req.path === '/nope') {
+        sock.write(result(ENOENT, '/nope: No such file or directory'));
+        return;
+      }
+      const parts: Buffer[] = [];
+      for (let i = 0; i < h.archive.length; i += h.cut) parts.push(frame(STDOUT, h.archive.subarray(i, i + h.cut)));
+      parts.push(result(0));
+      sock.write(Buffer.concat(parts));
+    } else {
+      sock.write(result(22, 'unexpected'));
+    }
+  };
+  return { h, answer };
+}
+
+test('snapshot requests and answers, and the refusals as the SDK\'s errors', async () => {
+  const { answer } = host();
+  const seen = await agent(answer);
+  const rt = await Sandbox.currentRuntime();
+  assert.equal(await rt.peer('coder').snapshot('s1'), 's1');
+  const snaps = await rt.snapshots();
+  assert.ok(snaps[0] instanceof PeerSnapshotInfo);
+  assert.deepEqual(snaps.map((x) => ({ ...x })), [{ name: 's1', source: 'coder', kind: 'full', sizeBytes: 12345 }]);
+  const p = await rt.restore(snaps[0], { name: 'coder2' });
+  assert.ok(p instanceof Peer && p.name === 'coder2');
+  await rt.removeSnapshot('s1');
+  await assert.rejects(rt.peer('other').snapshot('s2'), (e: unknown) =>
+    e instanceof PolicyRefusedError && /'other' is not a peer of this sandbox/.test(e.message));
+  await assert.rejects(rt.peer('coder').snapshot('taken'), (e: unknown) =>
+    e instanceof AlreadyExistsError && e.message === "snapshot 'taken' exists");
+  await assert.rejects(rt.restore('s1', { name: 'third' }), (e: unknown) =>
+    e instanceof PolicyRefusedError && /already has 1 live peers/.test(e.message));
+  await assert.rejects(rt.removeSnapshot('base'), (e: unknown) =>
+    e instanceof BusyError && /remove them first/.test(e.message));
+  assert.deepEqual(seen.requests.slice(0, 4), [
+    '{"op":"snapshot","name":"coder","snapshot":"s1"}',
+    '{"op":"snapshot_ls","json":true}',
+    '{"op":"restore","snapshot":"s1","name":"coder2"}',
+    '{"op":"snapshot_rm","snapshot":"s1"}',
+  ]);
+});
+
+test('exec sends stdin within its window', { timeout: 60000 }, async () => {
+  const { h, answer } = host();
+  const seen = await agent(answer);
+  const big = Buffer.alloc(300000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 255;
+  async function* chunks() {
+    for (let i = 0; i < big.length; i += 70000) yield big.subarray(i, i + 70000);
+  }
+  const p = (await Sandbox.currentRuntime()).peer('coder');
+  assert.equal((await p.exec('cat', { stdin: big })).stdout, `300000 ${md5(big)}\n`);
+  assert.equal((await p.exec(['wc', '-c'], { stdin: chunks() })).stdout, `300000 ${md5(big)}\n`);
+  assert.equal((await p.exec('cat', { stdin: 'hi\n' })).stdout, `3 ${md5('hi\n')}\n`);
+  // an empty input: the command reads its end at once
+  assert.equal((await p.exec('cat', { stdin: '' })).stdout, `0 ${md5('')}\n`);
+  assert.equal(seen.requests[0], '{"op":"exec","name":"coder","argv":["cat"],"stdin":true}');
+  assert.deepEqual(h.inputs.map((b) => b && md5(b)), [md5(big), md5(big), md5('hi\n'), md5('')]);
+  // never past the credit, which it waited for (MSB_PEER_STDIN_WINDOW,
+  // then 1000 bytes: a frame of that size)
+  assert.deepEqual(h.over, []);
+  assert.ok(h.sizes.includes(1000), `frames: ${h.sizes}`);
+  assert.ok(Math.max(...h.sizes) <= 65536);
+});
+
+test('an input that fails ends the request', async () => {
+  const { h, answer } = host();
+  let ended: () => void;
+  const closed = new Promise<void>((r) => { ended = r; });
+  await agent(async (req, sock, frames) => {
+    await answer(req, sock, frames);
+    ended();
+  });
+  async function* chunks() {
+    yield Buffer.from('part');
+    throw new Error('the input went');
+  }
+  const p = (await Sandbox.currentRuntime()).peer('coder');
+  await assert.rejects(p.exec('cat', { stdin: chunks() }), /the input went/);
+  await closed;
+  // the connection closed without the input's end: the host cancels
+  assert.deepEqual(h.inputs, [null]);
+});
+
+const BIG = Buffer.alloc(153600);
+for (let i = 0; i < BIG.length; i++) BIG[i] = i & 255;
+// t as the archive holds it: names sorted, a directory before what is in it
+const TREE = Buffer.concat([rec('D', 0o755, 't'), rec('F', 0o640, 'a'), data(Buffer.from('one\n')),
+  rec('L', 0o777, 'link', 'a'), rec('D', 0o750, 'sub'), rec('F', 0o644, 'sub/big'), data(BIG), END]);
+
+function makeTree(root: string): void {
+  fs.mkdirSync(path.join(root, 't', 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(root, 't', 'a'), 'one\n');
+  fs.writeFileSync(path.join(root, 't', 'sub', 'big'), BIG);
+  fs.chmodSync(path.join(root, 't', 'a'), 0o640);
+  fs.chmodSync(path.join(root, 't', 'sub', 'big'), 0o644);
+  fs.chmodSync(path.join(root, 't', 'sub'), 0o750);
+  fs.chmodSync(path.join(root, 't'), 0o755);
+  fs.symlinkSync('a', path.join(root, 't', 'link'));
+}
+
+function treeOf(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const n of fs.readdirSync(path.join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      const p = path.join(root, r);
+      const st = fs.lstatSync(p);
+      const what = st.isSymbolicLink() ? fs.readlinkSync(p) : st.isFile() ? md5(fs.readFileSync(p)) : '';
+      out.push(`${r} ${st.mode.toString(8)} ${what}`);
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+function tmpdir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-cp-'));
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+test('copyIn sends the archive', { timeout: 60000 }, async () => {
+  const { h, answer } = host();
+  const seen = await agent(answer);
+  const d = tmpdir();
+  makeTree(d);
+  const p = (await Sandbox.currentRuntime()).peer('coder');
+  await p.copyIn(path.join(d, 't'), '/tmp/', { user: 1000 });
+  await p.copyIn(path.join(d, 't', 'a'), '/tmp/x');
+  await p.copyIn(`${d}/t/.`, '/tmp/y');
+  await assert.rejects(p.copyIn(path.join(d, 'nope'), '/tmp/'), (e: unknown) =>
+    e instanceof NotFoundError && /cannot copy .*\/nope/.test(e.message));
+  assert.deepEqual(seen.requests, [
+    '{"op":"cp_in","name":"coder","path":"/tmp/","user":"1000"}',
+    '{"op":"cp_in","name":"coder","path":"/tmp/x"}',
+    '{"op":"cp_in","name":"coder","path":"/tmp/y","contents":true}',
+  ]);
+  assert.ok(h.inputs[0]!.equals(TREE));
+  assert.ok(h.inputs[1]!.equals(Buffer.concat([rec('F', 0o640, 'a'), data(Buffer.from('one\n')), END])));
+  assert.ok(h.inputs[2]!.equals(Buffer.concat([rec('D', 0o755, '.'), TREE.subarray(8)])));
+  assert.deepEqual(h.over, []);
+});
+
+test('copyOut unpacks the archive', { timeout: 60000 }, async () => {
+  const { h, answer } = host();
+  const seen = await agent(answer);
+  const d = tmpdir();
+  makeTree(path.join(d, 'src'));
+  fs.mkdirSync(path.join(d, 'here'));
+  h.archive = TREE;
+  h.cut = 4099;
+  const p = (await Sandbox.currentRuntime()).peer('coder');
+  // into a directory that exists: t below it, as docker cp
+  await p.copyOut('/tmp/t', path.join(d, 'here'));
+  // to a name that does not exist: the directory as that name
+  await p.copyOut('/tmp/t', path.join(d, 'fresh'));
+  // one file, in records cut at every byte
+  h.archive = Buffer.concat([rec('F', 0o600, 'a'), data(Buffer.from('one\n')), END]);
+  h.cut = 1;
+  await p.copyOut('/tmp/t/a', path.join(d, 'here'), { user: '1000' });
+  await assert.rejects(p.copyOut('/nope', path.join(d, 'here')), (e: unknown) =>
+    e instanceof NotFoundError && /\/nope: No such file/.test(e.message));
+  assert.deepEqual(treeOf(path.join(d, 'here', 't')), treeOf(path.join(d, 'src', 't')));
+  assert.deepEqual(treeOf(path.join(d, 'fresh')), treeOf(path.join(d, 'src', 't')));
+  assert.equal(fs.readFileSync(path.join(d, 'here', 'a'), 'utf8'), 'one\n');
+  assert.equal(fs.statSync(path.join(d, 'here', 'a')).mode & 0o7777, 0o600);
+  assert.deepEqual(seen.requests.slice(0, 3), [
+    '{"op":"cp_out","name":"coder","path":"/tmp/t"}',
+    '{"op":"cp_out","name":"coder","path":"/tmp/t"}',
+    '{"op":"cp_out","name":"coder","path":"/tmp/t/a","user":"1000"}',
+  ]);
+});
+
+const x = data(Buffer.from('x'));
+for (const [what, archive, why] of [
+  ['dotdot', Buffer.concat([rec('D', 0o755, 't'), rec('F', 0o644, '../evil'), x, END]), /'..\/evil' is not a name below/],
+  ['absolute', Buffer.concat([rec('D', 0o755, 't'), rec('F', 0o644, '/abs'), x, END]), /'\/abs' is not a name below/],
+  // a symlink in the copy is not followed to reach what is below it
+  ['through a symlink', Buffer.concat([rec('D', 0o755, 't'), rec('L', 0o777, 'up', '..'), rec('F', 0o644, 'up/evil'), x, END]),
+    /cannot reach the directory of/],
+  ['truncated', Buffer.concat([rec('D', 0o755, 't'), rec('F', 0o644, 'a'), x]), /the copy ended before its end/],
+  ['a bad type', Buffer.concat([Buffer.from('Z'), Buffer.alloc(6), END]), /not an archive/],
+] as [string, Buffer, RegExp][]) {
+  test(`copyOut refuses an archive: ${what}`, async () => {
+    const { h, answer } = host();
+    await agent(answer);
+    const d = tmpdir();
+    fs.mkdirSync(path.join(d, 'here'));
+    h.archive = archive;
+    const p = (await Sandbox.currentRuntime()).peer('coder');
+    await assert.rejects(p.copyOut('/tmp/t', path.join(d, 'here')), (e: unknown) =>
+      e instanceof MicrosandboxError && why.test(e.message));
+    assert.ok(!fs.existsSync(path.join(d, 'evil')) && !fs.existsSync(path.join(d, 'here', 'evil')));
+  });
+}
