@@ -461,6 +461,15 @@ def peer_events(msb, parent):
         "msb.peer.*").splitlines()]
 
 
+def steps_of(out):
+    """An SDK peers example's output: one JSON object a line, by its step."""
+    steps = {}
+    for line in out.splitlines():
+        step = json.loads(line)
+        steps[step["step"]] = step
+    return steps
+
+
 def test_the_go_sdks_runtime_from_inside(msb, small_parent, go_peers):
     """The Go program: it starts a peer air-gapped, runs a command in it,
     takes 3 MB of output slowly (within its credit), lists it, is refused
@@ -468,10 +477,7 @@ def test_the_go_sdks_runtime_from_inside(msb, small_parent, go_peers):
     parent, peer = small_parent, unique("gopeer")
     msb("cp", go_peers, f"{parent}:/tmp/peers", check=0)
     rc, out, err = inside(msb, parent, "/tmp/peers", peer)
-    steps = {}
-    for line in out.splitlines():
-        step = json.loads(line)
-        steps[step["step"]] = step
+    steps = steps_of(out)
     assert rc == 0, (out, err)
     assert steps["start"]["name"] == peer
     assert steps["exec"] == {"step": "exec", "code": 3,
@@ -604,10 +610,7 @@ def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
     rc, out, err = inside(msb, parent, loader, "--library-path", "/tmp/node",
                           node, "/tmp/msb/examples/peers.js", peer,
                           timeout=300)
-    steps = {}
-    for line in out.splitlines():
-        step = json.loads(line)
-        steps[step["step"]] = step
+    steps = steps_of(out)
     assert rc == 0, (out, err)
     assert steps["start"]["name"] == peer
     assert steps["exec"] == {"step": "exec", "code": 3,
@@ -713,10 +716,7 @@ def test_the_python_sdks_runtime_from_inside(msb, small_parent, python_tree):
     finally:
         inside(msb, parent, "rm", "-rf", "/tmp/py", "/tmp/cp-src",
                "/tmp/cp-back")
-    steps = {}
-    for line in out.splitlines():
-        step = json.loads(line)
-        steps[step["step"]] = step
+    steps = steps_of(out)
     assert rc == 0, (out, err)
     assert steps["start"]["name"] == peer
     assert steps["exec"] == {"step": "exec", "code": 3,

@@ -633,6 +633,19 @@ class PeerInfo {
   }
 }
 
+/** askList() - the JSON list a listing request (ps, snapshot_ls) writes
+ * to its stdout; @what names it in a ProtocolError. */
+async function askList(op, what) {
+  const out = [];
+  await ask({ op, json: true }, { onStdout: (b) => out.push(b) });
+  const text = Buffer.concat(out).toString('utf8');
+  try {
+    return text ? JSON.parse(text) : [];
+  } catch (e) {
+    throw new ProtocolError(`the host's list of ${what}: ${e.message}`);
+  }
+}
+
 /** A snapshot of a peer as rt.snapshots() gives it: `kind` is "full"
  * (memory and disk: restored running) or "disk". */
 class PeerSnapshotInfo {
@@ -798,31 +811,13 @@ class Runtime {
 
   /** list() - this sandbox's peers (PeerInfo). */
   async list() {
-    const out = [];
-    await ask({ op: 'ps', json: true }, { onStdout: (b) => out.push(b) });
-    const text = Buffer.concat(out).toString('utf8');
-    let l;
-    try {
-      l = text ? JSON.parse(text) : [];
-    } catch (e) {
-      throw new ProtocolError(`the host's list of peers: ${e.message}`);
-    }
-    return l.map((p) => new PeerInfo(p));
+    return (await askList('ps', 'peers')).map((p) => new PeerInfo(p));
   }
 
   /** snapshots() - the snapshots of this sandbox's peers
    * (PeerSnapshotInfo). */
   async snapshots() {
-    const out = [];
-    await ask({ op: 'snapshot_ls', json: true }, { onStdout: (b) => out.push(b) });
-    const text = Buffer.concat(out).toString('utf8');
-    let l;
-    try {
-      l = text ? JSON.parse(text) : [];
-    } catch (e) {
-      throw new ProtocolError(`the host's list of snapshots: ${e.message}`);
-    }
-    return l.map((x) => new PeerSnapshotInfo(x));
+    return (await askList('snapshot_ls', 'snapshots')).map((x) => new PeerSnapshotInfo(x));
   }
 
   /** removeSnapshot() - delete a snapshot of one of this sandbox's peers
