@@ -147,7 +147,6 @@ void sup_ready(struct sup *s)
 	msb_db_set_status(s->db, s->name, "running", getpid(), NULL, NULL);
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
-	notify(s, "ready %llu", (unsigned long long)s->boot_ms);
 	{
 		json_object *x = json_object_new_object();
 
@@ -168,6 +167,10 @@ void sup_ready(struct sup *s)
 		sup_event(s, "msb.started", d);
 	}
 	sup_command_start(s);
+	/* Last: whoever waits for the boot (msb run -d, start) returns to
+	 * a record that already shows the detached command running, so a
+	 * ps or wait right after it sees the command. */
+	notify(s, "ready %llu", (unsigned long long)s->boot_ms);
 }
 
 void sup_begin_stop(struct sup *s, unsigned timeout_s)
