@@ -7,9 +7,11 @@
    gzip and zstd) from Debian's docker-registry on loopback: `msb pull`
    into an empty $MSB_HOME (download, verify, convert every layer to EROFS,
    record) against `skopeo copy` of the same reference into an empty OCI
-   layout (download, verify, write). Interleaved runs, min/median/max; the
-   conversion's share is the same pull again with the blobs stored and the
-   EROFS images deleted.
+   layout (download, verify, write), and against `podman pull` of it into
+   an empty store of its own (download, verify, unpack every layer into
+   overlay's directories: the work msb's pull does, in podman's form).
+   Interleaved runs, min/median/max; the conversion's share is the same
+   pull again with the blobs stored and the EROFS images deleted.
 2. From `msb run` of a freshly pulled image to the first byte of its
    output, and the same with the pull inside the run (an image not yet
    pulled: `msb run` pulls it first).
@@ -123,6 +125,7 @@ def main():
     if not shutil.which("docker-registry"):
         sys.exit("docker-registry is needed (./setup --test)")
     have_skopeo = shutil.which("skopeo") is not None
+    have_podman = shutil.which("podman") is not None
     work = tempfile.mkdtemp(prefix="msb-bench-pull-")
     reg, host = start_registry(work)
     try:
@@ -131,6 +134,7 @@ def main():
         ref = f"{host}/bench:1"
         size = sum(d["size"] for d in json.loads(img.manifest)["layers"])
         msb_t, sko_t, run_t, runpull_t, conv_t = [], [], [], [], []
+        pod_t = []
         base_t, base_conv_t, unp_t, unp_conv_t = [], [], [], []
         for i in range(args.runs):
             for binary, pulls, convs, extra in (
@@ -156,6 +160,18 @@ def main():
                 sko_t.append(timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
                                     f"docker://{ref}",
                                     f"oci:{os.path.join(work, f'oci{i}')}:1"]))
+            if have_podman:
+                store = os.path.join(work, f"podman{i}")
+                pod_t.append(timed(["podman", "--root", f"{store}/root",
+                                    "--runroot", f"{store}/run",
+                                    "--storage-driver", "overlay",
+                                    "pull", "-q", "--tls-verify=false",
+                                    f"docker://{ref}"]))
+                subprocess.run(["podman", "--root", f"{store}/root",
+                                "--runroot", f"{store}/run",
+                                "--storage-driver", "overlay", "system",
+                                "reset", "-f"], capture_output=True)
+                shutil.rmtree(store, ignore_errors=True)
             if not args.no_run:
                 home2 = os.path.join(work, f"cold{i}")
                 env2 = dict(os.environ, MSB_HOME=home2)
@@ -179,6 +195,12 @@ def main():
                   f"{statistics.median(msb_t) / statistics.median(sko_t):>15.2f}x")
         else:
             print("skopeo not installed: no peer row (apt-get install skopeo)")
+        if have_podman:
+            row("podman pull (download, verify, unpack)", pod_t)
+            print(f"{'msb / podman (median)':<44} "
+                  f"{statistics.median(msb_t) / statistics.median(pod_t):>15.2f}x")
+        else:
+            print("podman not installed: no peer row (apt-get install podman)")
         if not args.no_run:
             row("msb run of the pulled image, to 1st output", run_t)
             row("msb run, pull included, to 1st output", runpull_t)
