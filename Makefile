@@ -27,10 +27,11 @@ SUP_LIBS := -lseccomp
 LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
 	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
 	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c $(wildcard src/lib/*.c) \
-	$(filter-out src/image/unpack.c src/image/tarstream.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
+	$(filter-out src/image/unpack.c src/image/tarstream.c src/image/inflate.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
 	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.
-UNPACK_SRC := src/image/unpack.c src/image/tarstream.c src/image/msb-unpack.c
+UNPACK_SRC := src/image/unpack.c src/image/tarstream.c src/image/inflate.c \
+	src/image/msb-unpack.c
 SUP_SRC := $(wildcard src/supervisor/*.c)
 # The network stack lives in the supervisor (and the unit tests and fuzzer);
 # the library checks rules with its policy parser.
@@ -127,7 +128,7 @@ $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 
 $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -larchive -lcrypto -ldl
+	$(CC) -o $@ $^ -larchive -ldeflate -lcrypto -ldl
 
 # erofs-utils >= 1.7's mkfs.erofs, for msb-unpack --mkfs-tar: built from
 # Debian's source once (cached). Optional: without it layers are unpacked
@@ -374,18 +375,19 @@ $(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
 
 # Layer tar streams into the stream converter (fuzz/tarstream.c).
 $(B)/fuzz/tarstream: fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
-		src/image/unpack.h src/common/util.c $(HDRS)
+		src/image/inflate.c src/image/unpack.h src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
-		src/common/util.c -larchive -lcrypto
+		src/image/inflate.c src/common/util.c -larchive -ldeflate -lcrypto
 
 # Layer tar streams into the unpacker (fuzz/unpack.c).
-$(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/unpack.h src/common/util.c $(HDRS)
+$(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/inflate.c \
+		src/image/unpack.h src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
-		-o $@ fuzz/unpack.c src/image/unpack.c src/common/util.c \
-		-larchive -lcrypto
+		-o $@ fuzz/unpack.c src/image/unpack.c src/image/inflate.c \
+		src/common/util.c -larchive -ldeflate -lcrypto
 
 # Sandboxfiles into the project loader (fuzz/sandboxfile.c), over the
 # library's own checks.

@@ -10,8 +10,10 @@
    layout (download, verify, write), and against `podman pull` of it into
    an empty store of its own (download, verify, unpack every layer into
    overlay's directories: the work msb's pull does, in podman's form).
-   Interleaved runs, min/median/max; the conversion's share is the same
-   pull again with the blobs stored and the EROFS images deleted.
+   Interleaved runs, min/median/max of wall time and the median of CPU
+   time (user and system of the command and its children); the
+   conversion's share is the same pull again with the blobs stored and
+   the EROFS images deleted.
 2. From `msb run` of a freshly pulled image to the first byte of its
    output, and the same with the pull inside the run (an image not yet
    pulled: `msb run` pulls it first).
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import resource
 import socket
 import statistics
 import subprocess
@@ -93,12 +96,23 @@ def the_image():
     return build.Image(layers, build.MULTI_CONFIG), what + " + 2 small"
 
 
-def timed(argv, env=None):
+CPU = {}
+
+
+def timed(argv, env=None, cpu=None):
+    """Wall seconds of @argv; its CPU seconds (user and system, its
+    children's included) appended to CPU[@cpu] when named: less moved by
+    the host's other load than wall time."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run(argv, env=env, capture_output=True)
     dt = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode:
         sys.exit(f"{' '.join(argv[:3])} failed: {p.stderr.decode()[-500:]}")
+    if cpu:
+        CPU.setdefault(cpu, []).append(r1.ru_utime - r0.ru_utime +
+                                       r1.ru_stime - r0.ru_stime)
     return dt
 
 
@@ -117,8 +131,10 @@ def first_output(argv, env):
 
 
 def row(name, v, unit="s"):
+    c = CPU.get(id(v))
+    cpu = f"   CPU {statistics.median(c):.2f} s" if c else ""
     print(f"{name:<44} {min(v):>7.2f} {statistics.median(v):>7.2f} "
-          f"{max(v):>7.2f} {unit}")
+          f"{max(v):>7.2f} {unit}{cpu}")
 
 
 def main():
@@ -147,26 +163,29 @@ def main():
                 home = os.path.join(work, f"home{i}")
                 env = dict(os.environ, MSB_HOME=home, **extra)
                 env.pop("MSB_PREFIX", None)
-                pulls.append(timed([binary, "pull", "-q", ref], env))
+                pulls.append(timed([binary, "pull", "-q", ref], env,
+                                   cpu=id(pulls)))
                 if binary == MSB and not extra and not args.no_run:
                     run_t.append(first_output([MSB, "run", "--rm", ref, "--", "x"], env))
                 # the same pull with every blob stored: the EROFS conversion
                 for f in os.listdir(os.path.join(home, "layers")):
                     if f.endswith(".erofs"):
                         os.unlink(os.path.join(home, "layers", f))
-                convs.append(timed([binary, "pull", "-q", ref], env))
+                convs.append(timed([binary, "pull", "-q", ref], env,
+                                   cpu=id(convs)))
                 shutil.rmtree(home, ignore_errors=True)
             if have_skopeo:
                 sko_t.append(timed(["skopeo", "copy", "-q", "--src-tls-verify=false",
                                     f"docker://{ref}",
-                                    f"oci:{os.path.join(work, f'oci{i}')}:1"]))
+                                    f"oci:{os.path.join(work, f'oci{i}')}:1"],
+                                   cpu=id(sko_t)))
             if have_podman:
                 store = os.path.join(work, f"podman{i}")
                 pod_t.append(timed(["podman", "--root", f"{store}/root",
                                     "--runroot", f"{store}/run",
                                     "--storage-driver", "overlay",
                                     "pull", "-q", "--tls-verify=false",
-                                    f"docker://{ref}"]))
+                                    f"docker://{ref}"], cpu=id(pod_t)))
                 subprocess.run(["podman", "--root", f"{store}/root",
                                 "--runroot", f"{store}/run",
                                 "--storage-driver", "overlay", "system",

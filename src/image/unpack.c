@@ -233,7 +233,7 @@ int unpack_open_archive(struct archive **out, int fd)
 	layer_filters(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
+	if (unpack_open_fd(a, fd) != ARCHIVE_OK) {
 		archive_read_free(a);
 		return -1;
 	}
@@ -252,7 +252,7 @@ struct archive *unpack_open_raw(int fd, char *why, size_t whyn)
 	}
 	layer_filters(a);
 	archive_read_support_format_raw(a);
-	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK ||
+	if (unpack_open_fd(a, fd) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		snprintf(why, whyn, "not a valid layer archive: %s",
 			 archive_error_string(a) ? archive_error_string(a) :

@@ -72,4 +72,10 @@ int unpack_open_archive(struct archive **out, int fd);
  * Return: the reader, or NULL with @why set. */
 struct archive *unpack_open_raw(int fd, char *why, size_t n);
 
+/* unpack_open_fd() - open @a (its filters and formats chosen) on the layer
+ * in @fd: a gzip layer of up to 256 MiB decompressed is inflated in one
+ * call first (inflate.c), anything else streamed from @fd. Return: what
+ * archive_read_open() returns. */
+int unpack_open_fd(struct archive *a, int fd);
+
 #endif

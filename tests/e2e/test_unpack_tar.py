@@ -241,3 +241,56 @@ def test_tar_stream_refuses_what_unpacking_refuses(tmp, name, entries, why):
     assert ra == 1 and why in ea, ea
     assert rb == 1 and why in eb, eb
     assert not os.path.exists(a)
+
+
+def _gzip_shapes(raw):
+    """The same tar as gzip in the shapes registries serve and the ones a
+    damaged or hostile blob has (inflate.c takes the first two in one
+    call; the rest must come out as streaming gave them)."""
+    import gzip
+    import zlib
+    one = gzip.compress(raw)
+    half = len(raw) // 2
+    bad_crc = bytearray(one)
+    bad_crc[-8] ^= 0xFF
+    return {
+        "one member": one,
+        "two members": gzip.compress(raw[:half]) + gzip.compress(raw[half:]),
+        "trailing zeros": one + b"\0" * 1024,
+        "trailing junk": one + b"not gzip at all, and long enough",
+        "bad crc": bytes(bad_crc),
+        "truncated": one[:len(one) // 2],
+        "raw deflate": zlib.compress(raw),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_gzip_shapes(b"").keys()))
+def test_gzip_layer_in_one_call_converts_as_streamed(tmp, shape):
+    """A layer from a file (inflated in one call when it is gzip) gives
+    what the same bytes give read from a pipe (always streamed by
+    libarchive): the same image, or the same refusal."""
+    d = os.path.join(tmp, "gz-" + shape.replace(" ", "-"))
+    os.makedirs(d)
+    plain = os.path.join(d, "plain")
+    layer(plain, ORDINARY, "none")
+    with open(plain, "rb") as f:
+        blob = _gzip_shapes(f.read())[shape]
+    lay = os.path.join(d, "layer")
+    with open(lay, "wb") as f:
+        f.write(blob)
+    a, ra, ea = convert(d, lay, tar=True)
+    out = os.path.join(d, "piped.erofs")
+    work = tempfile.mkdtemp(dir=d)
+    p = subprocess.run([HELPER, "--mkfs-tar", MKFS, out, work, "/dev/stdin"],
+                       input=blob, capture_output=True, timeout=120)
+    # (the message names the layer by its file's name)
+    rb, eb = p.returncode, p.stderr.decode().strip().replace(":stdin:", ":layer:")
+    assert (ra, ea) == (rb, eb)
+    if shape in ("one member", "two members"):
+        assert ra == 0, ea
+    if ra == 0:
+        ta, tb = tree(a, os.path.join(d, "ma")), tree(out, os.path.join(d, "mb"))
+        assert ta == tb
+        assert ta[LONG]["sha"] == hashlib.sha256(b"a long name").hexdigest()
+    else:
+        assert ea and not os.path.exists(a)
