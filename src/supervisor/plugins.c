@@ -646,6 +646,31 @@ static int net_connect(void *st, int proto, const struct msb_net_addr *dst,
 	return v == HV_DENY ? MSB_NET_DENY : MSB_NET_ALLOW;
 }
 
+/* add_message() - an HTTP message's "head" and its body to a hook's
+ * arguments @a: "body_b64", or "body_streamed" (its size, -1 when not
+ * known) when the body streams past the hook. */
+static void add_message(json_object *a, const char *head, size_t head_len,
+			const void *body, size_t body_len, size_t streamed)
+{
+	json_object_object_add(a, "head",
+			       json_object_new_string_len(head, (int)head_len));
+	if (streamed) {
+		json_object_object_add(
+			a, "body_streamed",
+			json_object_new_int64(streamed == SIZE_MAX ?
+						      -1 :
+						      (int64_t)streamed));
+	} else {
+		char *b64 = malloc(msb_b64_encoded_len(body_len) + 1);
+		size_t l = b64 ? msb_b64_encode(body, body_len, b64) : 0;
+
+		json_object_object_add(a, "body_b64",
+				       json_object_new_string_len(b64 ? b64 : "",
+								  (int)l));
+		free(b64);
+	}
+}
+
 static int net_http(void *st, const struct msb_http_request *req,
 		    struct msb_http_action *act)
 {
@@ -658,25 +683,8 @@ static int net_http(void *st, const struct msb_http_request *req,
 
 	json_object_object_add(a, "tls", json_object_new_boolean(req->tls));
 	json_object_object_add(a, "host", json_object_new_string(req->host));
-	json_object_object_add(a, "head",
-			       json_object_new_string_len(req->head,
-							  (int)req->head_len));
-	if (req->body_streamed) {
-		json_object_object_add(
-			a, "body_streamed",
-			json_object_new_int64(req->body_streamed == SIZE_MAX ?
-						      -1 :
-						      (int64_t)req->body_streamed));
-	} else {
-		char *b64 = malloc(msb_b64_encoded_len(req->body_len) + 1);
-		size_t l = b64 ? msb_b64_encode(req->body, req->body_len, b64) :
-				 0;
-
-		json_object_object_add(a, "body_b64",
-				       json_object_new_string_len(b64 ? b64 : "",
-								  (int)l));
-		free(b64);
-	}
+	add_message(a, req->head, req->head_len, req->body, req->body_len,
+		    req->body_streamed);
 	v = sup_hook_call(s, HOOK_HTTP_REQUEST, a, &r, who, sizeof(who));
 	json_object_put(a);
 	if (v == HV_DENY) {
@@ -713,26 +721,8 @@ static int net_http_response(void *st, const struct msb_http_response *resp,
 	json_object_object_add(a, "request",
 			       json_object_new_string(resp->request));
 	json_object_object_add(a, "status", json_object_new_int(resp->status));
-	json_object_object_add(a, "head",
-			       json_object_new_string_len(resp->head,
-							  (int)resp->head_len));
-	if (resp->body_streamed) {
-		json_object_object_add(
-			a, "body_streamed",
-			json_object_new_int64(resp->body_streamed == SIZE_MAX ?
-						      -1 :
-						      (int64_t)resp->body_streamed));
-	} else {
-		char *b64 = malloc(msb_b64_encoded_len(resp->body_len) + 1);
-		size_t l = b64 ? msb_b64_encode(resp->body, resp->body_len,
-						b64) :
-				 0;
-
-		json_object_object_add(a, "body_b64",
-				       json_object_new_string_len(b64 ? b64 : "",
-								  (int)l));
-		free(b64);
-	}
+	add_message(a, resp->head, resp->head_len, resp->body, resp->body_len,
+		    resp->body_streamed);
 	v = sup_hook_call(s, HOOK_HTTP_RESPONSE, a, &r, who, sizeof(who));
 	json_object_put(a);
 	if (v == HV_DENY) {
