@@ -625,19 +625,6 @@ static int cmd_exec(int argc, char **argv, struct req *r, struct io *io)
 
 /* ---- msb cp: a peer's files (the archive of proto.h's MSB_PCP_*) ------- */
 
-static void base_name(const char *p, char *out, size_t n)
-{
-	size_t len = strlen(p);
-	const char *s;
-
-	while (len > 1 && p[len - 1] == '/')
-		len--;
-	s = p + len;
-	while (s > p && s[-1] != '/')
-		s--;
-	snprintf(out, n, "%.*s", (int)(len - (size_t)(s - p)), s);
-}
-
 static int contents_only(const char *p)
 {
 	size_t n = strlen(p);
@@ -810,7 +797,7 @@ static int pack(const char *src, int fd)
 	if (!o)
 		return 1;
 	setvbuf(o, NULL, _IOFBF, 1 << 16);
-	base_name(src, base, sizeof(base));
+	msb_path_base(src, base, sizeof(base));
 	if (lstat(src, &st) < 0) {
 		cp_fail("cannot copy", src);
 	} else if (S_ISDIR(st.st_mode)) {

@@ -31,20 +31,6 @@ struct cp {
 	msb_error *err;
 };
 
-/* base_name() - the last component of @p, trailing slashes ignored */
-static void base_name(const char *p, char *out, size_t n)
-{
-	size_t len = strlen(p);
-	const char *s;
-
-	while (len > 1 && p[len - 1] == '/')
-		len--;
-	s = p + len;
-	while (s > p && s[-1] != '/')
-		s--;
-	snprintf(out, n, "%.*s", (int)(len - (size_t)(s - p)), s);
-}
-
 /* contents_only() - a source ending in "/." copies what is in it */
 static int contents_only(const char *p)
 {
@@ -63,12 +49,7 @@ static int ends_with_slash(const char *p)
 static int join(char *out, size_t n, const char *dir, const char *name,
 		msb_error *err)
 {
-	size_t dl = strlen(dir);
-
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	if (snprintf(out, n, "%.*s%s%s", (int)dl, dir,
-		     dl && dir[dl - 1] == '/' ? "" : "/", name) >= (int)n)
+	if (msb_path_join(out, n, dir, name) < 0)
 		return msb_fail(err, -ENAMETOOLONG, "path too long: %s/%s",
 				dir, name);
 	return 0;
@@ -209,7 +190,7 @@ MSB_API int msb_copy_in(msb_sandbox *sb, const char *host,
 		goto out;
 	gexists = r == 0;
 	gdir = gexists && gi->type == MSB_FILE_DIR;
-	base_name(host, base, sizeof(base));
+	msb_path_base(host, base, sizeof(base));
 	snprintf(target, sizeof(target), "%s", guest);
 	if (S_ISDIR(st.st_mode)) {
 		if (gexists && !gdir) {
@@ -445,7 +426,7 @@ MSB_API int msb_copy_out(msb_sandbox *sb, const char *guest,
 		goto out;
 	hexists = stat(host, &st) == 0;
 	hdir = hexists && S_ISDIR(st.st_mode);
-	base_name(guest, base, sizeof(base));
+	msb_path_base(guest, base, sizeof(base));
 	snprintf(target, sizeof(target), "%s", host);
 	if (gi->type == MSB_FILE_DIR) {
 		if (hexists && !hdir) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proto.c - frame header, TLV and stream reassembly for the agent protocol */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -244,6 +245,31 @@ int msb_fname_ok(const uint8_t *name, size_t n)
 			return 0; /* a trailing '/' */
 	}
 	return 1;
+}
+
+void msb_path_base(const char *p, char *out, size_t n)
+{
+	size_t len = strlen(p);
+	const char *s;
+
+	while (len > 1 && p[len - 1] == '/')
+		len--;
+	s = p + len;
+	while (s > p && s[-1] != '/')
+		s--;
+	snprintf(out, n, "%.*s", (int)(len - (size_t)(s - p)), s);
+}
+
+int msb_path_join(char *out, size_t n, const char *dir, const char *name)
+{
+	size_t dl = strlen(dir);
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	return snprintf(out, n, "%.*s%s%s", (int)dl, dir,
+			dl && dir[dl - 1] == '/' ? "" : "/", name) >= (int)n ?
+		       -1 :
+		       0;
 }
 
 int msb_tlv_peek(const uint8_t *p, size_t n, size_t max_val, size_t *rec)

@@ -227,6 +227,14 @@ int msb_fresult_parse(const uint8_t *p, size_t n, struct msb_fresult *r);
  * stays below it). Return: 1 or 0. */
 int msb_fname_ok(const uint8_t *name, size_t n);
 
+/* msb_path_base() - the last component of @p into @out, trailing slashes
+ * ignored ("a/b/" gives "b"): a copied item's name in the archive. */
+void msb_path_base(const char *p, char *out, size_t n);
+
+/* msb_path_join() - @dir "/" @name into @out, @dir's trailing slashes
+ * folded into one. Return: 0, or -1 when it does not fit in @n. */
+int msb_path_join(char *out, size_t n, const char *dir, const char *name);
+
 /* Longest ENTRY value: stat, name length, name, target. */
 #define MSB_FENTRY_MAX (MSB_FSTAT_LEN + 2 + 2 * MSB_FPATH_MAX)
 

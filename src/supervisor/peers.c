@@ -985,28 +985,10 @@ static int do_ps(struct ctx *x, json_object *req, msb_error *err)
 
 /* ---- cp: a peer's files, as an archive (proto.h's MSB_PCP_*) ---------- */
 
-static void base_name(const char *p, char *out, size_t n)
-{
-	size_t len = strlen(p);
-	const char *s;
-
-	while (len > 1 && p[len - 1] == '/')
-		len--;
-	s = p + len;
-	while (s > p && s[-1] != '/')
-		s--;
-	snprintf(out, n, "%.*s", (int)(len - (size_t)(s - p)), s);
-}
-
 static int join(char *out, size_t n, const char *dir, const char *name,
 		msb_error *err)
 {
-	size_t dl = strlen(dir);
-
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	if (snprintf(out, n, "%.*s%s%s", (int)dl, dir,
-		     dl && dir[dl - 1] == '/' ? "" : "/", name) >= (int)n)
+	if (msb_path_join(out, n, dir, name) < 0)
 		return msb_fail(err, -ENAMETOOLONG, "path too long: %s/%s",
 				dir, name);
 	return 0;
@@ -1124,7 +1106,7 @@ static int cp_out(struct ctx *x, msb_sandbox *sb, const char *path,
 	fo->nofollow = 0;
 	if (r < 0)
 		goto out;
-	base_name(path, base, sizeof(base));
+	msb_path_base(path, base, sizeof(base));
 	switch (st->type) {
 	case MSB_FILE_DIR:
 		emit_rec(x, MSB_PCP_DIR, st->mode, base, NULL);
