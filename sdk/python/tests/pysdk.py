@@ -9,9 +9,11 @@ supervisor and a guest under QEMU. Each test runs its coroutine with
 asyncio.run (a Sandbox holds no event loop of its own)."""
 
 import asyncio
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,3 +49,34 @@ def msb(*args, check=True, **kw):
     return p
 
 
+
+
+def serve_http(answer):
+    """A loopback HTTP server for a guest to fetch from (allowed with
+    Network(allow_host=[srv.port])): answer(method, path, body) gives the
+    body of each GET and POST, answered 200; srv.hits counts requests.
+    The caller ends it with srv.shutdown()."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, method):
+            n = int(self.headers.get("Content-Length", 0) or 0)
+            self.server.hits += 1
+            body = answer(method, self.path, self.rfile.read(n))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._answer("GET")
+
+        def do_POST(self):
+            self._answer("POST")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.hits = 0
+    srv.port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv

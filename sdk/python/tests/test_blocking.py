@@ -5,34 +5,20 @@ size, a published port, a host port opened, a detached command waited
 for, and a command started in the background."""
 
 import asyncio
-import http.server
-import threading
 import time
 import urllib.request
 
 import pytest
 
-from .pysdk import unique
+from .pysdk import serve_http, unique
 from microsandbox import Network, NotFound, blocking
 
 
 @pytest.fixture
 def host_server():
     """An HTTP server on the host's loopback, for allow_host."""
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"hello from the host\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address[1]
+    srv = serve_http(lambda *_: b"hello from the host\n")
+    yield srv.port
     srv.shutdown()
     srv.server_close()
 

@@ -8,35 +8,20 @@ fetches from servers of this test on the host's loopback
 (Network(allow_host=[...]), the gateway 10.0.2.2 in the guest), each of
 which counts the requests that reached it."""
 
-import http.server
-import threading
-
 import pytest
 
-from .pysdk import run, unique
+from .pysdk import run, serve_http, unique
 from microsandbox import (ConnectAction, ConnectRequest, InvalidArgument,
                           Network, Sandbox)
 from microsandbox import blocking
 
 
-class Web(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.hits += 1
-        body = f"served on {self.server.server_address[1]}\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
 def serve():
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Web)
-    web.hits = 0
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    return web
+    """A server whose answer names its port."""
+    me = []
+    srv = serve_http(lambda *_: f"served on {me[0].port}\n".encode())
+    me.append(srv)
+    return srv
 
 
 class Hook:

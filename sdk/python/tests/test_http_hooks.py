@@ -6,42 +6,25 @@ fetches from a server of this test on the host's loopback
 (Network(allow_host=[port]))."""
 
 import asyncio
-import http.server
-import threading
 
 import pytest
 
-from .pysdk import run, unique
+from .pysdk import run, serve_http, unique
 from .test_runtime import agent  # noqa: F401 (the stand-in agent)
 from microsandbox import HttpAction, InvalidArgument, Network, Sandbox
 
 
-class Web(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = {"/doc": b"top CONFIDENTIAL plan\n",
-                "/card": b"card 4111 1111 1111 1111\n"}.get(self.path,
-                                                            b"plain\n")
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", 0))
-        got = self.rfile.read(n)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(got)))
-        self.end_headers()
-        self.wfile.write(got)
-
-    def log_message(self, *a):
-        pass
+def answer(method, path, body):
+    """POST echoes its body; GET /doc and /card have something to find."""
+    if method == "POST":
+        return body
+    return {"/doc": b"top CONFIDENTIAL plan\n",
+            "/card": b"card 4111 1111 1111 1111\n"}.get(path, b"plain\n")
 
 
 def test_on_http_response_redacts_tags_and_blocks():
-    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Web)
-    threading.Thread(target=web.serve_forever, daemon=True).start()
-    port = web.server_address[1]
+    web = serve_http(answer)
+    port = web.port
     seen = []
 
     def on_response(resp):
