@@ -158,8 +158,8 @@ func (rt *Runtime) List(ctx context.Context) ([]PeerInfo, error) {
 	return l, fromGuest(err)
 }
 
-// Peer is a peer sandbox this sandbox started: commands run in it (no
-// stdin, no terminal), Stop, Remove, Logs.
+// Peer is a peer sandbox this sandbox started: commands run in it (with
+// Stdin; no terminal), CopyIn, CopyOut, Snapshot, Stop, Remove, Logs.
 type Peer struct{ p *guest.Peer }
 
 // Name is the peer's name.
@@ -167,7 +167,9 @@ func (p *Peer) Name() string { return p.p.Name() }
 
 // Exec runs @cmdline in the peer (split as SplitCommand documents) and
 // waits for it, capturing its output, taken at this program's pace. It
-// takes Env, Workdir, Stdout, Stderr and Check.
+// takes Env, Workdir, Stdin, Stdout, Stderr and Check: Stdin's reader is
+// read as the peer takes it (within the host's 128 KiB window), its end
+// the command's end of file.
 func (p *Peer) Exec(ctx context.Context, cmdline string, opts ...ExecOption) (*ExecResult, error) {
 	argv, err := SplitCommand(cmdline)
 	if err != nil {
@@ -191,10 +193,10 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 			o.applyExec(&c)
 		}
 	}
-	if c.user != "" || c.tty || c.timeout != 0 || c.stdin != nil || c.interactive {
+	if c.user != "" || c.tty || c.timeout != 0 || c.interactive {
 		return nil, newError(op, codeInvalid, "a peer's command takes Env, Workdir, "+
-			"Stdout, Stderr and Check (no stdin, terminal, user or timeout: cancel the "+
-			"context to end it)")
+			"Stdin, Stdout, Stderr and Check (no Interactive, terminal, user or timeout: "+
+			"give Stdin a reader, cancel the context to end it)")
 	}
 	var g []guest.ExecOption
 	for _, kv := range c.env {
@@ -202,6 +204,9 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 	}
 	if c.workdir != "" {
 		g = append(g, guest.Workdir(c.workdir))
+	}
+	if c.stdin != nil {
+		g = append(g, guest.Stdin(c.stdin))
 	}
 	if c.stdout != nil {
 		g = append(g, guest.Stdout(c.stdout))
@@ -231,4 +236,79 @@ func (p *Peer) Remove(ctx context.Context) error { return fromGuest(p.p.Remove(c
 func (p *Peer) Logs(ctx context.Context) (string, error) {
 	s, err := p.p.Logs(ctx)
 	return s, fromGuest(err)
+}
+
+// copyOptions are a peer copy's options: User alone.
+func copyOptions(op string, opts []FileOption) ([]guest.CopyOption, error) {
+	var c fileConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyFile(&c)
+		}
+	}
+	if c.mode != 0 || c.parents || c.recursive || c.exclusive || c.append || c.nofollow || c.modes {
+		return nil, newError(op, codeInvalid, "a copy with a peer takes User alone (modes "+
+			"and symlinks are kept, as docker cp keeps them)")
+	}
+	if c.user == "" {
+		return nil, nil
+	}
+	return []guest.CopyOption{guest.User(c.user)}, nil
+}
+
+// CopyIn copies this sandbox's file, directory (with everything in it)
+// or symlink @local into the peer's @peerPath with docker cp's rules, as
+// FS.CopyIn does (a @local ending in "/." copies what is in it), through
+// the host; User owns what is made in the peer.
+func (p *Peer) CopyIn(ctx context.Context, local, peerPath string, opts ...FileOption) error {
+	g, err := copyOptions("copy "+local+" into peer "+p.p.Name(), opts)
+	if err != nil {
+		return err
+	}
+	return fromGuest(p.p.CopyIn(ctx, local, peerPath, g...))
+}
+
+// CopyOut copies the peer's @peerPath into this sandbox's @local with
+// CopyIn's rules; a name that would land outside @local, or be reached
+// through a symlink, is refused.
+func (p *Peer) CopyOut(ctx context.Context, peerPath, local string, opts ...FileOption) error {
+	g, err := copyOptions("copy "+peerPath+" out of peer "+p.p.Name(), opts)
+	if err != nil {
+		return err
+	}
+	return fromGuest(p.p.CopyOut(ctx, peerPath, local, g...))
+}
+
+// Snapshot takes a snapshot of the peer, kept on the host as @name (its
+// memory and disk while it runs, its disk when stopped), and gives
+// @name, for Runtime.Restore.
+func (p *Peer) Snapshot(ctx context.Context, name string) (string, error) {
+	s, err := p.p.Snapshot(ctx, name)
+	return s, fromGuest(err)
+}
+
+// PeerSnapshotInfo is a snapshot of a peer as Snapshots gives it: Name,
+// Source, Kind ("full" or "disk"), SizeBytes.
+type PeerSnapshotInfo = guest.PeerSnapshotInfo
+
+// Snapshots gives the snapshots of this sandbox's peers.
+func (rt *Runtime) Snapshots(ctx context.Context) ([]PeerSnapshotInfo, error) {
+	l, err := rt.rt.Snapshots(ctx)
+	return l, fromGuest(err)
+}
+
+// RemoveSnapshot deletes a snapshot of one of this sandbox's peers
+// (ErrBusy while peers restored from it exist).
+func (rt *Runtime) RemoveSnapshot(ctx context.Context, snapshot string) error {
+	return fromGuest(rt.rt.RemoveSnapshot(ctx, snapshot))
+}
+
+// Restore starts the new peer @name from @snapshot, within the host's
+// limits for this sandbox's peers as Start is.
+func (rt *Runtime) Restore(ctx context.Context, snapshot, name string) (*Peer, error) {
+	p, err := rt.rt.Restore(ctx, snapshot, name)
+	if err != nil {
+		return nil, fromGuest(err)
+	}
+	return &Peer{p}, nil
 }

@@ -65,6 +65,34 @@ func standInAgent(t *testing.T) func() []string {
 			reqs = append(reqs, string(p))
 			mu.Unlock()
 			switch req := string(p); {
+			case strings.Contains(req, `"stdin":true`):
+				// the input to its end, given back as it comes, then
+				// as the command's output
+				var in []byte
+				for {
+					if _, err := io.ReadFull(c, h[:]); err != nil || h[8] != 3 {
+						t.Errorf("not STDIN: %v", err)
+						break
+					}
+					d := make([]byte, binary.BigEndian.Uint32(h[:4]))
+					io.ReadFull(c, d)
+					if len(d) == 0 {
+						break
+					}
+					in = append(in, d...)
+					c.Write(agentFrame(7, binary.BigEndian.AppendUint32(nil, uint32(len(d)))))
+				}
+				for len(in) > 0 {
+					n := min(len(in), 65536)
+					c.Write(agentFrame(67, in[:n]))
+					in = in[n:]
+				}
+				c.Write(agentFrame(69, make([]byte, 8)))
+			case strings.Contains(req, `"snapshot":"gone"`):
+				c.Write(result(2, "no snapshot 'gone'"))
+			case strings.Contains(req, `"op":"snapshot_ls"`):
+				c.Write(append(agentFrame(67, []byte(`[{"name":"s1","source":"coder",`+
+					`"kind":"disk","size_bytes":7}]`)), result(0, "")...))
 			case strings.Contains(req, `"op":"exec"`):
 				c.Write(append(agentFrame(67, []byte("hi\n")),
 					agentFrame(69, []byte{0, 0, 0, 3, 0, 0, 0, 0})...))
@@ -169,10 +197,62 @@ func TestRuntimeRefusesWhatAPeerCannotHave(t *testing.T) {
 			t.Fatalf("%v", err)
 		}
 	}
-	if _, err := rt.Peer("x").Exec(ctx, "cat", msb.Stdin(strings.NewReader("a"))); !errors.Is(err, msb.ErrInvalid) {
-		t.Fatalf("stdin: %v", err)
+	for _, o := range []msb.ExecOption{msb.Interactive(), msb.User("1000"), msb.TTY(24, 80)} {
+		if _, err := rt.Peer("x").Exec(ctx, "cat", o); !errors.Is(err, msb.ErrInvalid) {
+			t.Fatalf("%v", err)
+		}
+	}
+	if err := rt.Peer("x").CopyIn(ctx, "/etc/hostname", "/tmp/", msb.Parents()); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("a copy's option: %v", err)
 	}
 	if got := sent(); len(got) != 0 {
 		t.Fatalf("sent: %v", got)
+	}
+}
+
+// TestRuntimePeerInputCopiesAndSnapshots: the guest package's stdin,
+// copies and snapshots through this package's options and errors.
+func TestRuntimePeerInputCopiesAndSnapshots(t *testing.T) {
+	sent := standInAgent(t)
+	ctx := testCtx(t)
+	rt, err := msb.CurrentRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := strings.Repeat("0123456789", 20000)
+	r, err := rt.Peer("coder").Exec(ctx, "cat", msb.Stdin(strings.NewReader(in)))
+	if err != nil {
+		t.Fatalf("stdin: %v", err)
+	}
+	if string(r.Stdout) != in {
+		t.Fatalf("stdin: %d bytes back", len(r.Stdout))
+	}
+	if s, err := rt.Peer("coder").Snapshot(ctx, "s1"); err != nil || s != "s1" {
+		t.Fatalf("snapshot: %v", err)
+	}
+	if l, err := rt.Snapshots(ctx); err != nil || !reflect.DeepEqual(l, []msb.PeerSnapshotInfo{{
+		Name: "s1", Source: "coder", Kind: "disk", SizeBytes: 7}}) {
+		t.Fatalf("snapshots: %+v %v", l, err)
+	}
+	if p, err := rt.Restore(ctx, "s1", "coder2"); err != nil || p.Name() != "coder2" {
+		t.Fatalf("restore: %v", err)
+	}
+	var e *msb.Error
+	err = rt.RemoveSnapshot(ctx, "gone")
+	if !errors.Is(err, msb.ErrNotFound) || !errors.As(err, &e) || e.Name != "MSB_E_NOT_FOUND" {
+		t.Fatalf("a snapshot not there: %v", err)
+	}
+	if err := rt.Peer("coder").CopyIn(ctx, filepath.Join(t.TempDir(), "nope"), "/tmp/"); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("a copy of nothing: %v", err)
+	}
+	want := []string{
+		`{"op":"exec","name":"coder","argv":["cat"],"stdin":true}`,
+		`{"op":"snapshot","name":"coder","snapshot":"s1"}`,
+		`{"op":"snapshot_ls","json":true}`,
+		`{"op":"restore","snapshot":"s1","name":"coder2"}`,
+		`{"op":"snapshot_rm","snapshot":"gone"}`,
+	}
+	if got := sent(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -473,10 +473,15 @@ def steps_of(out):
 def test_the_go_sdks_runtime_from_inside(msb, small_parent, go_peers):
     """The Go program: it starts a peer air-gapped, runs a command in it,
     takes 3 MB of output slowly (within its credit), lists it, is refused
-    a second peer, reads its log, stops and removes it."""
+    a second peer, reads its log, then feeds a command 3 MB on its stdin,
+    copies a tree into the peer and back, and restores a snapshot as a
+    new peer, as the Python and TypeScript examples do."""
     parent, peer = small_parent, unique("gopeer")
     msb("cp", go_peers, f"{parent}:/tmp/peers", check=0)
-    rc, out, err = inside(msb, parent, "/tmp/peers", peer)
+    try:
+        rc, out, err = inside(msb, parent, "/tmp/peers", peer, timeout=300)
+    finally:
+        inside(msb, parent, "rm", "-rf", "/tmp/cp-src", "/tmp/cp-back")
     steps = steps_of(out)
     assert rc == 0, (out, err)
     assert steps["start"]["name"] == peer
@@ -488,11 +493,13 @@ def test_the_go_sdks_runtime_from_inside(msb, small_parent, go_peers):
         == [(peer, "running")], steps["list"]
     assert "already has 1 live peers" in steps["refused"]["message"]
     assert steps["logs"]["booting"] is True
+    check_stdin_cp_snapshot(steps, peer, "peer_sees_it", "back_same")
     assert steps["removed"]["peers"] == []
     # the host saw it: its spawn event, and no peer left
     assert peer in peer_events(msb, parent)
     left = msb.out("ps", "-a", "-q").split()
-    assert peer not in left and f"{peer}-2" not in left, left
+    assert not {peer, f"{peer}-2", f"{peer}-r", f"{peer}-x"} & set(left), left
+    assert f"{peer}-snap" not in msb.out("snapshot", "ls")
 
 
 def cargo_binary():

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package guest is the host as a program inside a microsandbox sandbox
-// sees it: CurrentRuntime starts peer sandboxes beside this one and runs
-// commands in them, when the host allows it (msb run --allow-spawn N;
-// docs/spawn.md). Requests go through the sandbox's agent (its socket
+// sees it: CurrentRuntime starts peer sandboxes beside this one, runs
+// commands in them (with input), copies files into and out of them and
+// snapshots and restores them, when the host allows it (msb run
+// --allow-spawn N; docs/spawn.md). Requests go through the sandbox's agent (its socket
 // /run/microsandbox/agent.sock, the agent's link to the host, never the
 // network), in the agent's frames (docs/agent-protocol.md §7c), which this
 // package speaks itself: it is pure Go, no cgo and no libmsb, so a program
@@ -13,6 +14,10 @@
 //	coder, err := rt.Start("coder", guest.Image("node:20"),
 //		guest.Network(guest.DenyAll()))
 //	res, err := coder.Shell(ctx, "node -v")
+//	res, err = coder.ExecArgs(ctx, []string{"wc", "-c"}, guest.Stdin(r))
+//	err = coder.CopyIn(ctx, "./src", "/src")
+//	snap, err := coder.Snapshot(ctx, "coder-1")
+//	coder2, err := rt.Restore(ctx, snap, "coder2")
 //
 // The msb package's CurrentRuntime is this runtime, taking msb's options
 // (msb.Image, msb.Network(msb.DenyAll()), msb.SecretEnv), for a program
@@ -30,6 +35,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -51,6 +57,20 @@ var (
 	ErrNotSupported = errors.New("not supported")
 	// ErrInvalid: bad input, here or as the host read it.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrNotFound: no such peer, snapshot or file (the peer's, or this
+	// sandbox's for a copy).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: the name (a snapshot's, a peer's) is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrBusy: a snapshot still used by peers restored from it.
+	ErrBusy = errors.New("busy")
+	// ErrNotRunning: the peer is not running (a copy needs it running).
+	ErrNotRunning = errors.New("sandbox not running")
+	// ErrTimeout: the host ran out of time.
+	ErrTimeout = errors.New("timed out")
+	// ErrPermission: refused by file permissions (the peer's, or this
+	// sandbox's for a copy).
+	ErrPermission = errors.New("permission denied")
 	// ErrProtocol: the agent broke its protocol or closed the
 	// connection before the answer's end.
 	ErrProtocol = errors.New("protocol error")
@@ -65,6 +85,12 @@ const (
 	CodeProtocol     = -int(syscall.EPROTO)     // MSB_E_PROTOCOL
 	CodePolicy       = -1004                    // MSB_E_POLICY
 	CodeNotSupported = -int(syscall.EOPNOTSUPP) // EOPNOTSUPP
+	CodeNotFound     = -int(syscall.ENOENT)     // MSB_E_NOT_FOUND
+	CodeExists       = -int(syscall.EEXIST)     // MSB_E_EXISTS
+	CodeBusy         = -int(syscall.EBUSY)      // MSB_E_BUSY
+	CodeNotRunning   = -int(syscall.ENOTCONN)   // MSB_E_NOT_RUNNING
+	CodeTimeout      = -int(syscall.ETIMEDOUT)  // MSB_E_TIMEOUT
+	CodePermission   = -int(syscall.EACCES)     // MSB_E_PERMISSION
 )
 
 // Error is a failed request: what was asked, the code (libmsb's for
@@ -94,6 +120,18 @@ func (e *Error) Is(target error) bool {
 		return e.Code == CodeInvalid
 	case ErrProtocol:
 		return e.Code == CodeProtocol
+	case ErrNotFound:
+		return e.Code == CodeNotFound
+	case ErrAlreadyExists:
+		return e.Code == CodeExists
+	case ErrBusy:
+		return e.Code == CodeBusy
+	case ErrNotRunning:
+		return e.Code == CodeNotRunning
+	case ErrTimeout:
+		return e.Code == CodeTimeout
+	case ErrPermission:
+		return e.Code == CodePermission || e.Code == -int(syscall.EPERM)
 	}
 	return false
 }
@@ -113,6 +151,7 @@ func fail(op string, code int, format string, args ...any) *Error {
 // ---- the agent's frames (src/proto/proto.h) ------------------------------
 
 const (
+	fStdin  = 3
 	fWindow = 7
 	fStdout = 67
 	fStderr = 68
@@ -130,6 +169,11 @@ const (
 	// taken (MSB_WINDOW_INIT at first); it is given back a quarter at a
 	// time.
 	windowInit = 256 * 1024
+	// The program sends input within MSB_PEER_STDIN_WINDOW, which the
+	// host gives back (WINDOW) as the peer takes it, in frames of at
+	// most stdinChunk bytes.
+	stdinWindow = 128 * 1024
+	stdinChunk  = 32 * 1024
 )
 
 func frame(kind byte, p []byte) []byte {
@@ -173,8 +217,20 @@ type request struct {
 	Argv         []string `json:"argv,omitempty"`
 	Env          []string `json:"env,omitempty"`
 	Workdir      string   `json:"workdir,omitempty"`
+	Stdin        bool     `json:"stdin,omitempty"`
+	Path         string   `json:"path,omitempty"`
+	User         string   `json:"user,omitempty"`
+	Contents     bool     `json:"contents,omitempty"`
+	Snapshot     string   `json:"snapshot,omitempty"`
 	Secrets      []secret `json:"secrets,omitempty"`
 	JSON         bool     `json:"json,omitempty"`
+}
+
+// restoreRequest is restore's, its fields in msb restore's order.
+type restoreRequest struct {
+	Op       string `json:"op"`
+	Snapshot string `json:"snapshot"`
+	Name     string `json:"name"`
 }
 
 type secret struct {
@@ -188,8 +244,11 @@ type exit struct{ code, signal int }
 
 // ask sends @req on a connection of its own and reads the answer to its
 // end: output to @stdout and @stderr (credit given back once written),
-// then the command's exit (an exec) or nil (the others).
-func ask(ctx context.Context, op string, req *request, stdout, stderr io.Writer) (*exit, error) {
+// then the command's exit (an exec) or nil (the others). @stdin, when not
+// nil, is the request's input: read and sent as STDIN frames within the
+// credit the host gives back, its end (io.EOF) sent as the input's end;
+// a Read that fails ends the request with its error.
+func ask(ctx context.Context, op string, req any, stdin io.Reader, stdout, stderr io.Writer) (*exit, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fail(op, CodeInvalid, "%v", err)
@@ -210,21 +269,56 @@ func ask(ctx context.Context, op string, req *request, stdout, stderr io.Writer)
 	// host, which cancels the request (a peer's command is killed).
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	ctxErr := func(e error) error {
+	var wmu sync.Mutex
+	// send writes one frame whole; the input's and the credit's writers
+	// share the connection. A connection the agent has closed (the
+	// answer's end already sent) is found by the next read, not here.
+	send := func(kind byte, p []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_, err := c.Write(frame(kind, p))
+		return err
+	}
+	if err := send(fPeer, body); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fail(op, CodeProtocol, "the sandbox's agent closed the connection")
+	}
+	var cr *credit
+	inErr := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	if stdin != nil {
+		cr = &credit{left: stdinWindow, more: make(chan struct{}, 1)}
+		go func() {
+			if err := feed(stdin, cr, send, done); err != nil {
+				inErr <- err
+				c.Close()
+			}
+		}()
+	}
+	ended := func(e error) error {
+		select {
+		case err := <-inErr:
+			var me *Error
+			if errors.As(err, &me) {
+				return err
+			}
+			return fmt.Errorf("msb: %s: its input: %w", op, err)
+		default:
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return e
-	}
-	if _, err := c.Write(frame(fPeer, body)); err != nil {
-		return nil, ctxErr(fail(op, CodeProtocol, "the sandbox's agent closed the connection"))
 	}
 	var hdr [hdrLen]byte
 	buf := make([]byte, frameMax)
 	taken := 0
 	for {
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
-			return nil, ctxErr(fail(op, CodeProtocol, "the sandbox's agent closed the "+
+			return nil, ended(fail(op, CodeProtocol, "the sandbox's agent closed the "+
 				"connection before the answer's end"))
 		}
 		n := binary.BigEndian.Uint32(hdr[:4])
@@ -233,7 +327,7 @@ func ask(ctx context.Context, op string, req *request, stdout, stderr io.Writer)
 		}
 		p := buf[:n]
 		if _, err := io.ReadFull(c, p); err != nil {
-			return nil, ctxErr(fail(op, CodeProtocol, "the sandbox's agent closed the "+
+			return nil, ended(fail(op, CodeProtocol, "the sandbox's agent closed the "+
 				"connection before the answer's end"))
 		}
 		switch hdr[8] {
@@ -251,10 +345,13 @@ func ask(ctx context.Context, op string, req *request, stdout, stderr io.Writer)
 			if taken >= windowInit/4 {
 				var b [4]byte
 				binary.BigEndian.PutUint32(b[:], uint32(taken))
-				// A connection the agent has closed (the answer's end
-				// already sent) is found by the next read, not here.
-				c.Write(frame(fWindow, b[:]))
+				send(fWindow, b[:])
 				taken = 0
+			}
+		case fWindow:
+			// the host took this much input
+			if cr != nil && n == 4 {
+				cr.give(int(binary.BigEndian.Uint32(p)))
 			}
 		case fExit:
 			if n < 8 {
@@ -271,6 +368,80 @@ func ask(ctx context.Context, op string, req *request, stdout, stderr io.Writer)
 				return nil, refused(op, syscall.Errno(e), msg)
 			}
 			return nil, nil
+		}
+	}
+}
+
+// credit is the input bytes the host lets this program send now.
+type credit struct {
+	mu   sync.Mutex
+	left int
+	more chan struct{}
+}
+
+// give adds what the host gave back (never past the window: a host that
+// gives more than it was sent is not believed).
+func (c *credit) give(n int) {
+	c.mu.Lock()
+	if c.left+n <= stdinWindow {
+		c.left += n
+	}
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for credit and takes up to @want of it; 0 once @done.
+func (c *credit) take(want int, done <-chan struct{}) int {
+	for {
+		c.mu.Lock()
+		if c.left > 0 {
+			n := min(want, c.left)
+			c.left -= n
+			c.mu.Unlock()
+			return n
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.more:
+		case <-done:
+			return 0
+		}
+	}
+}
+
+// refund gives back credit taken and not spent.
+func (c *credit) refund(n int) {
+	c.mu.Lock()
+	c.left += n
+	c.mu.Unlock()
+}
+
+// feed sends @in as STDIN frames within @cr, then the input's end; a
+// Read's error other than io.EOF is returned. It stops once @done (the
+// answer's end came) or a write fails.
+func feed(in io.Reader, cr *credit, send func(byte, []byte) error, done <-chan struct{}) error {
+	buf := make([]byte, stdinChunk)
+	for {
+		n := cr.take(stdinChunk, done)
+		if n == 0 {
+			return nil
+		}
+		m, err := in.Read(buf[:n])
+		cr.refund(n - m)
+		if m > 0 {
+			if send(fStdin, buf[:m]) != nil {
+				return nil
+			}
+		}
+		if err == io.EOF {
+			send(fStdin, nil)
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -462,7 +633,7 @@ func (rt *Runtime) StartContext(ctx context.Context, name string, opts ...Option
 			return nil, fail(op, CodeInvalid, "%v", err)
 		}
 	}
-	if _, err := ask(ctx, op, &c.req, nil, nil); err != nil {
+	if _, err := ask(ctx, op, &c.req, nil, nil, nil); err != nil {
 		return nil, err
 	}
 	return &Peer{name: name}, nil
@@ -484,7 +655,7 @@ type PeerInfo struct {
 // List gives this sandbox's own peers.
 func (rt *Runtime) List(ctx context.Context) ([]PeerInfo, error) {
 	var out bytes.Buffer
-	if _, err := ask(ctx, "list peers", &request{Op: "ps", JSON: true}, &out, nil); err != nil {
+	if _, err := ask(ctx, "list peers", &request{Op: "ps", JSON: true}, nil, &out, nil); err != nil {
 		return nil, err
 	}
 	peers := []PeerInfo{}
@@ -532,6 +703,7 @@ func (e *ExitError) Is(target error) bool { return target == ErrNonZeroExit }
 
 type execConfig struct {
 	req            request
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	check          bool
 }
@@ -547,6 +719,15 @@ func Workdir(dir string) ExecOption { return execFunc(func(c *execConfig) { c.re
 // given credit for more once it is written), instead of ExecResult.Stdout.
 func Stdout(w io.Writer) ExecOption { return execFunc(func(c *execConfig) { c.stdout = w }) }
 
+// Stdin is the command's input: @r is read as the peer takes it (sent
+// within MSB_PEER_STDIN_WINDOW, 128 KiB, as the host gives it back) and
+// its end (io.EOF) is the command's end of file; a Read that fails ends
+// the request with its error (the command is killed). Without it the
+// command reads end of file at once. A Read still blocked when the
+// command has ended is left to return by itself: give a reader that
+// ends, or close it.
+func Stdin(r io.Reader) ExecOption { return execFunc(func(c *execConfig) { c.stdin = r }) }
+
 // Stderr is Stdout for the command's standard error.
 func Stderr(w io.Writer) ExecOption { return execFunc(func(c *execConfig) { c.stderr = w }) }
 
@@ -559,8 +740,8 @@ func (p *Peer) Shell(ctx context.Context, script string, opts ...ExecOption) (*E
 	return p.ExecArgs(ctx, []string{"sh", "-c", script}, opts...)
 }
 
-// ExecArgs runs @argv in the peer (no stdin, no terminal) and waits for
-// it; its output comes at the pace this program takes it. A non-zero exit
+// ExecArgs runs @argv in the peer (no terminal; input with Stdin) and
+// waits for it; its output comes at the pace this program takes it. A non-zero exit
 // is not an error (see Check). Cancelling @ctx kills the command.
 func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) (*ExecResult, error) {
 	op := "exec in peer " + p.name
@@ -582,7 +763,12 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 		errb = &bytes.Buffer{}
 		c.stderr = errb
 	}
-	st, err := ask(ctx, op, &c.req, c.stdout, c.stderr)
+	var in io.Reader
+	if c.stdin != nil {
+		c.req.Stdin = true
+		in = c.stdin
+	}
+	st, err := ask(ctx, op, &c.req, in, c.stdout, c.stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -604,21 +790,81 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 
 // Stop stops the peer (it may be removed after).
 func (p *Peer) Stop(ctx context.Context) error {
-	_, err := ask(ctx, "stop peer "+p.name, &request{Op: "stop", Name: p.name}, nil, nil)
+	_, err := ask(ctx, "stop peer "+p.name, &request{Op: "stop", Name: p.name}, nil, nil, nil)
 	return err
 }
 
 // Remove deletes the peer and its disk (and its own peers).
 func (p *Peer) Remove(ctx context.Context) error {
-	_, err := ask(ctx, "remove peer "+p.name, &request{Op: "rm", Name: p.name}, nil, nil)
+	_, err := ask(ctx, "remove peer "+p.name, &request{Op: "rm", Name: p.name}, nil, nil, nil)
 	return err
 }
 
 // Logs is the last 256 KiB of the peer's log.
 func (p *Peer) Logs(ctx context.Context) (string, error) {
 	var out bytes.Buffer
-	if _, err := ask(ctx, "logs of peer "+p.name, &request{Op: "logs", Name: p.name}, &out, nil); err != nil {
+	if _, err := ask(ctx, "logs of peer "+p.name, &request{Op: "logs", Name: p.name}, nil, &out, nil); err != nil {
 		return "", err
 	}
 	return out.String(), nil
+}
+
+// ---- snapshots ------------------------------------------------------------
+
+// Snapshot takes a snapshot of the peer (its memory and disk while it
+// runs, its disk when stopped), kept on the host as @name (host-wide: a
+// name taken is ErrAlreadyExists), and gives @name, for Restore.
+func (p *Peer) Snapshot(ctx context.Context, name string) (string, error) {
+	_, err := ask(ctx, "snapshot peer "+p.name, &request{Op: "snapshot", Name: p.name,
+		Snapshot: name}, nil, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// PeerSnapshotInfo is a snapshot of a peer as Snapshots gives it: Kind
+// is "full" (memory and disk: restored running) or "disk".
+type PeerSnapshotInfo struct {
+	Name      string `json:"name"`
+	Source    string `json:"source"`
+	Kind      string `json:"kind"`
+	SizeBytes int64  `json:"size_bytes"`
+}
+
+// Snapshots gives the snapshots of this sandbox's peers.
+func (rt *Runtime) Snapshots(ctx context.Context) ([]PeerSnapshotInfo, error) {
+	var out bytes.Buffer
+	op := "list snapshots of peers"
+	if _, err := ask(ctx, op, &request{Op: "snapshot_ls", JSON: true}, nil, &out, nil); err != nil {
+		return nil, err
+	}
+	snaps := []PeerSnapshotInfo{}
+	if out.Len() > 0 {
+		if err := json.Unmarshal(out.Bytes(), &snaps); err != nil {
+			return nil, fail(op, CodeProtocol, "the host's list of snapshots: %v", err)
+		}
+	}
+	return snaps, nil
+}
+
+// RemoveSnapshot deletes a snapshot of one of this sandbox's peers
+// (ErrBusy while peers restored from it exist).
+func (rt *Runtime) RemoveSnapshot(ctx context.Context, snapshot string) error {
+	_, err := ask(ctx, "remove snapshot "+snapshot, &request{Op: "snapshot_rm",
+		Snapshot: snapshot}, nil, nil, nil)
+	return err
+}
+
+// Restore starts the new peer @name from @snapshot and returns once it
+// is booted, within the host's limits for this sandbox's peers as Start
+// is; a snapshot of a peer that held secrets given at its creation is
+// refused (ErrPolicyRefused).
+func (rt *Runtime) Restore(ctx context.Context, snapshot, name string) (*Peer, error) {
+	_, err := ask(ctx, "restore "+snapshot+" as peer "+name, &restoreRequest{Op: "restore",
+		Snapshot: snapshot, Name: name}, nil, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Peer{name: name}, nil
 }
