@@ -543,8 +543,9 @@ def rust_peers():
 
 
 def test_the_rust_sdks_runtime_from_inside(msb, small_parent, rust_peers):
-    """The Rust program, the same steps, with the C library it was built
-    against copied in beside it (no libmsb)."""
+    """The Rust program, with the C library it was built against copied
+    in beside it (no libmsb): the same steps as the Go program, its second
+    stdin through the blocking API."""
     exe, libs = rust_peers
     parent, peer = small_parent, unique("rspeer")
     inside(msb, parent, "mkdir", "-p", "/tmp/libc")
@@ -556,19 +557,28 @@ def test_the_rust_sdks_runtime_from_inside(msb, small_parent, rust_peers):
         if base.startswith("ld-linux"):
             loader = f"/tmp/libc/{base}"
     msb("cp", exe, f"{parent}:/tmp/peers-rs", check=0)
-    rc, out, err = inside(msb, parent, loader, "--library-path", "/tmp/libc",
-                          "/tmp/peers-rs", peer)
+    try:
+        rc, out, err = inside(msb, parent, loader, "--library-path",
+                              "/tmp/libc", "/tmp/peers-rs", peer,
+                              timeout=300)
+    finally:
+        inside(msb, parent, "rm", "-rf", "/tmp/cp-src", "/tmp/cp-back")
+    steps = steps_of(out)
     assert rc == 0, (out, err)
-    lines = out.splitlines()
-    assert lines[0] == f"start {peer}", lines
-    assert lines[1] == f'exec 3 "hello from {peer}\\n" "to-stderr\\n"', lines
-    assert lines[2] == "big 3000000 0", lines
-    assert lines[3] == f"list {peer} running", lines
-    assert lines[4].startswith("refused ") and \
-        "already has 1 live peers" in lines[4], lines
-    assert lines[5:] == ["logs true", "removed 0"], lines
+    assert steps["start"]["name"] == peer
+    assert steps["exec"] == {"step": "exec", "code": 3,
+                             "stdout": f"hello from {peer}\n",
+                             "stderr": "to-stderr\n"}, steps["exec"]
+    assert steps["big"] == {"step": "big", "bytes": 3000000, "code": 0}
+    assert steps["list"]["peers"] == [{"name": peer, "status": "running"}]
+    assert "already has 1 live peers" in steps["refused"]["message"]
+    assert steps["logs"]["booting"] is True
+    check_stdin_cp_snapshot(steps, peer, "peer_sees_it", "back_same")
+    assert steps["removed"]["peers"] == []
     assert peer in peer_events(msb, parent)
-    assert peer not in msb.out("ps", "-a", "-q").split()
+    left = msb.out("ps", "-a", "-q").split()
+    assert not {peer, f"{peer}-2", f"{peer}-r", f"{peer}-x"} & set(left), left
+    assert f"{peer}-snap" not in msb.out("snapshot", "ls")
 
 
 @pytest.fixture(scope="module")

@@ -353,7 +353,7 @@ impl Sandbox {
     /// [`Error::NotSupported`] ("not inside a microsandbox sandbox"): it
     /// never spawns anything by accident.
     pub async fn current_runtime() -> Result<crate::Runtime> {
-        crate::runtime::current_runtime().await
+        crate::runtime::current_runtime()
     }
 }
 

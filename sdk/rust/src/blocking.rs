@@ -36,6 +36,20 @@ pub use crate::events::EventStream;
 /// Builds a blocking [`Sandbox`].
 pub type SandboxBuilder = crate::config::SandboxBuilder<Blocking>;
 
+/// The host as code inside a sandbox sees it, in the blocking API
+/// ([`Sandbox::current_runtime`]): its calls wait on the calling thread.
+pub type Runtime = crate::runtime::Runtime<Blocking>;
+
+/// A peer sandbox, in the blocking API.
+pub type Peer = crate::runtime::Peer<Blocking>;
+
+/// Builds a peer, in the blocking API: `rt.start(name)`, options, then
+/// `create()`.
+pub type PeerBuilder = crate::runtime::PeerBuilder<Blocking>;
+
+/// A command to run in a peer, in the blocking API.
+pub type PeerCommand<'a> = crate::runtime::PeerCommand<'a, Blocking>;
+
 /// How long `stop()` waits for the guest to power off before killing it.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -57,6 +71,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Inside a sandbox, the [`Runtime`] that starts peer sandboxes
+    /// beside it when the host allows it (docs/spawn.md), over the sandbox
+    /// agent's socket, without libmsb. Outside one it fails with
+    /// [`Error::NotSupported`] ("not inside a microsandbox sandbox"): it
+    /// never spawns anything by accident.
+    pub fn current_runtime() -> Result<Runtime> {
+        crate::runtime::current_runtime()
+    }
+
     /// A builder for the sandbox @name (1-63 of `[a-zA-Z0-9_.-]`,
     /// starting with a letter or digit).
     pub fn builder(name: impl Into<String>) -> SandboxBuilder {

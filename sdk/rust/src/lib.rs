@@ -30,9 +30,12 @@
 //!   with libmsb's message.
 //! - Commands and file streams wait on libmsb's descriptors in tokio's
 //!   reactor (`AsyncFd`), never on a thread each.
-//! - Inside a sandbox, [`Sandbox::current_runtime`] gives a [`Runtime`]
-//!   that starts peer sandboxes beside it (docs/spawn.md), speaking the
-//!   sandbox agent's frames itself: it calls nothing of libmsb.
+//! - Inside a sandbox, [`Sandbox::current_runtime`] (and
+//!   [`blocking::Sandbox::current_runtime`]) gives a [`Runtime`] that
+//!   starts peer sandboxes beside it (docs/spawn.md), runs commands in
+//!   them with input, copies files in and out and snapshots and restores
+//!   them, speaking the sandbox agent's frames itself: it calls nothing
+//!   of libmsb.
 //!
 //! The library is found at build time with `pkg-config libmsb` (see the
 //! README for a build tree in place and for the run-time path).
@@ -54,7 +57,6 @@ mod project;
 #[cfg(feature = "tokio")]
 mod asyncio;
 pub mod blocking;
-#[cfg(feature = "tokio")]
 mod runtime;
 
 #[cfg(feature = "tokio")]
@@ -62,8 +64,7 @@ pub use crate::asyncio::{
     images, volumes, Command, EventStream, EventSubscription, FileReader, FileWriter, Fs, Process, ProcessOutput,
     ProcessStdin, Project, Restoring, Sandbox, Snapshot,
 };
-#[cfg(feature = "tokio")]
-pub use crate::runtime::{Peer, PeerBuilder, PeerCommand, PeerInfo, Runtime};
+pub use crate::runtime::{Peer, PeerBuilder, PeerCommand, PeerInfo, PeerSnapshotInfo, Runtime};
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
