@@ -12,8 +12,11 @@ cache=auto. The peer: the same QEMU command line (read
 from our sandbox's engine.log) booted with no msb around it, its
 vhost-user-fs chardev pointed at virtiofsd's socket instead, and the
 agent asked to mount the same tag at /data (INIT's VOLUME record,
-docs/agent-protocol.md). In the guest, bench/fsbench.c (built static here
-and served from DIR) measures with the guest's clock:
+docs/agent-protocol.md), QEMU and virtiofsd in a session of their own
+as a sandbox's QEMU and supervisor are (the kernel schedules each
+session as one group: docs/performance.md). In the guest,
+bench/fsbench.c (built static here and served from DIR) measures with
+the guest's clock:
 
   seq write   MiB/s: --mib MiB in 1 MiB writes, then fsync
   seq read    MiB/s: the same file after dropping the guest's caches
@@ -83,9 +86,12 @@ def msb(*a, check=True):
     return p.stdout
 
 
-def virtiofsd_vm(argv, upper, work, fs_sock, name="virtiofsd"):
+def virtiofsd_vm(argv, upper, work, server, name="virtiofsd"):
     """Our sandbox's VM without msb, its volume's device connected to
-    virtiofsd's (or fsserve's) socket @fs_sock."""
+    virtiofsd's (or fsserve's) socket: @server is (its argv, the socket's
+    path), started with QEMU in a session of their own, as a sandbox's
+    supervisor and QEMU are (rawboot.RawVM); vm.server is its pid."""
+    fs_sock = server[1]
     init = b"".join((tlv(9, b"vfsd"), tlv(10, b"upper"), tlv(11, b"layer0"),
                      tlv(19, b"\x00msbvol0\x00/data")))
 
@@ -95,7 +101,7 @@ def virtiofsd_vm(argv, upper, work, fs_sock, name="virtiofsd"):
         if x.startswith("socket,id=fs0,fd="):
             return f"socket,id=fs0,path={fs_sock}"
         return x
-    return RawVM(argv, upper, work, init, name, swap)
+    return RawVM(argv, upper, work, init, name, swap, server)
 
 
 def cpu_s(pid):
@@ -172,38 +178,24 @@ def main():
                 msb("rm", "-f", name)
             if args.alone:
                 sock = os.path.join(work, f"alone-{m}.sock")
-                srv = subprocess.Popen([fsserve, sock, shared, m])
-                for _ in range(200):
-                    if os.path.exists(sock):
-                        break
-                    time.sleep(0.05)
                 awork = tempfile.mkdtemp(prefix="msb-bench-alone-")
-                vm = virtiofsd_vm(argv, upper, awork, sock, "fsserve")
+                vm = virtiofsd_vm(argv, upper, awork,
+                                  ([fsserve, sock, shared, m], sock), "fsserve")
                 alone[m], alone_busy[m] = measure(
-                    lambda c: vm.run(c).decode(), srv.pid)
+                    lambda c: vm.run(c).decode(), vm.server)
                 vm.close()
-                srv.kill()
-                srv.wait()
                 shutil.rmtree(awork, ignore_errors=True)
             vm_ = vfsd_mode[m]
             if vm_ in theirs:
                 continue
             sock = os.path.join(work, f"vfsd-{vm_}.sock")
-            vfsd = subprocess.Popen(
+            vm = virtiofsd_vm(argv, upper, work, (
                 [args.virtiofsd, f"--socket-path={sock}", "-o",
                  f"source={shared}", "-o", "sandbox=chroot", "-o",
-                 f"cache={vm_}"], stdout=subprocess.DEVNULL,
-                stderr=open(os.path.join(work, f"virtiofsd-{vm_}.log"), "w"))
-            for _ in range(200):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.05)
-            vm = virtiofsd_vm(argv, upper, work, sock)
+                 f"cache={vm_}"], sock))
             theirs[vm_], theirs_busy[vm_] = measure(
-                lambda c: vm.run(c).decode(), vfsd.pid)
+                lambda c: vm.run(c).decode(), vm.server)
             vm.close()
-            vfsd.kill()
-            vfsd.wait()
     finally:
         for m in modes:
             msb("rm", "-f", f"bench-fs-{m}", check=False)

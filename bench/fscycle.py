@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""Volume metadata round trips (not a test): create+stat+unlink cycles
-(bench/fsbench.c `cycle`) on one host directory, served to sandboxes of
-one or more builds, to the raw VM by our server alone (bench/fsserve.c)
-and to the raw VM by virtiofsd, in short interleaved rounds (the order
-reversed every other round), so that a shared host's load swings fall on
-all alike. Reports the median and best rate of each, and the CPU time
-QEMU and the server took per file (from /proc: far steadier than wall
-time on a loaded host).
+"""Volume round trips (not a test): create+stat+unlink cycles
+(bench/fsbench.c `cycle`; --test read and write: a sequential read of a
+--mib MiB file after the guest's caches are dropped, a sequential write
+and fsync) on one host directory, served to sandboxes of one or more
+builds, to the raw VM by our server alone (bench/fsserve.c) and to the
+raw VM by virtiofsd, in short interleaved rounds (the order reversed
+every other round), so that a shared host's load swings fall on all
+alike. Reports the median and best rate of each, the median of each
+round's rate over virtiofsd's in the same round, and per file (per MiB)
+the CPU time QEMU and the server took and the time their threads waited
+on a run queue for a CPU (/proc/PID/task/*/schedstat: far steadier than
+wall time on a loaded host, and it says whether a side was slower for
+work or for waiting its turn).
 
   bench/fscycle.py BUILD [--base BUILD ...] [--mode auto] [--files 300]
-                   [--rounds 12]
+                   [--rounds 12] [--test cycle|read|write] [--mib 64]
+                   [--peer-session own|bench|own,bench]
 
-The raw VM is the first sandbox's QEMU command line (bench/rawboot.py);
-virtiofsd runs with cache= as --mode (never: none).
+The raw VM is the first sandbox's QEMU command line (bench/rawboot.py),
+so it boots the first build's kernel and agent; virtiofsd runs with
+cache= as --mode (never: none). Each raw VM and its server run in a
+session of their own, as a sandbox's QEMU and supervisor do: the kernel
+schedules each session as one group, and on a loaded host that alone
+moved a side's rate 2x (docs/performance.md); --peer-session bench
+leaves them in the bench's session, as before.
 """
 
 import argparse
@@ -24,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rawboot import RawVM, build_fsserve, logged_argv, tlv  # noqa: E402
@@ -37,11 +47,19 @@ ap.add_argument("--mode", default="auto",
                 choices=("default", "auto", "always", "never"))
 ap.add_argument("--files", type=int, default=300)
 ap.add_argument("--rounds", type=int, default=12)
+ap.add_argument("--test", default="cycle", choices=("cycle", "read", "write"))
+ap.add_argument("--mib", type=int, default=64,
+                help="--test read and write: the file's size")
+ap.add_argument("--peer-session", default="own",
+                help="own: each raw VM and its server in a session of their "
+                     "own, as a sandbox's are; bench: in the bench's; "
+                     "own,bench: both (the ratios are to the first)")
 ap.add_argument("--virtiofsd", default="/usr/lib/qemu/virtiofsd")
 args, _ = ap.parse_known_args()
+if set(args.peer_session.split(",")) - {"own", "bench"}:
+    sys.exit("--peer-session: own, bench or own,bench")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOME = tempfile.mkdtemp(prefix="msb-bench-fscycle-")
-TICK = os.sysconf("SC_CLK_TCK")
 VFSD_MODE = {"default": "auto", "auto": "auto", "always": "always",
              "never": "none"}
 
@@ -54,10 +72,19 @@ def msb(binary, *a):
     return p.stdout
 
 
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return (int(v[11]) + int(v[12])) / TICK
+def waited(pid):
+    """(run, wait) seconds of all @pid's threads: on a CPU, and runnable
+    but waiting for one (schedstat)."""
+    run = wait = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                a, b, _ = f.read().split()
+        except (OSError, ValueError):
+            continue
+        run += int(a)
+        wait += int(b)
+    return run / 1e9, wait / 1e9
 
 
 def qemu_of(sup):
@@ -79,7 +106,9 @@ def qemu_of(sup):
     sys.exit("QEMU not found below the supervisor")
 
 
-def raw_vm(argv, upper, sock, name):
+def raw_vm(argv, upper, server, name, session):
+    """The raw VM, its volume served by @server (argv, socket path) in a
+    session of their own with QEMU (@session) or in the bench's."""
     work = tempfile.mkdtemp(prefix=f"msb-bench-{name}-")
     init = b"".join((tlv(9, name.encode()), tlv(10, b"upper"),
                      tlv(11, b"layer0"), tlv(19, b"\x00msbvol0\x00/data")))
@@ -88,17 +117,10 @@ def raw_vm(argv, upper, sock, name):
         if x.startswith("stream,id=net0,"):
             return "user,id=net0"
         if x.startswith("socket,id=fs0,fd="):
-            return f"socket,id=fs0,path={sock}"
+            return f"socket,id=fs0,path={server[1]}"
         return x
-    return RawVM(argv, upper, work, init, name, swap), work
-
-
-def wait_path(p):
-    for _ in range(400):
-        if os.path.exists(p):
-            return
-        time.sleep(0.05)
-    sys.exit(f"{p} never appeared")
+    return RawVM(argv, upper, work, init, name, swap, server,
+                 session), work
 
 
 def main():
@@ -113,7 +135,7 @@ def main():
     spec = f"{shared}:/data" + ("" if args.mode == "default"
                                 else f":cache={args.mode}")
     sides = {}   # label -> (run, qemu pid, server pid)
-    procs, vms = [], []
+    vms = []
     try:
         for i, b in enumerate([args.build] + args.base):
             binary = os.path.join(os.path.abspath(b), "bin", "msb")
@@ -127,48 +149,54 @@ def main():
                 qemu_of(sup), sup)
         argv = logged_argv(HOME, "fscycle0")
         upper = os.path.join(HOME, "sandboxes", "fscycle0", "upper.ext4")
-        sock = os.path.join(work, "alone.sock")
-        srv = subprocess.Popen([fsserve, sock, shared, args.mode])
-        procs.append(srv)
-        wait_path(sock)
-        vm, w = raw_vm(argv, upper, sock, "fsserve")
-        vms.append((vm, w))
-        sides["our server alone, raw VM"] = (
-            lambda c: vm.run(c).decode(), vm.q.pid, srv.pid)
-        vsock = os.path.join(work, "vfsd.sock")
-        vfsd = subprocess.Popen(
-            [args.virtiofsd, f"--socket-path={vsock}", "-o",
-             f"source={shared}", "-o", "sandbox=chroot", "-o",
-             "cache=" + VFSD_MODE[args.mode]],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(vfsd)
-        wait_path(vsock)
-        vm2, w2 = raw_vm(argv, upper, vsock, "virtiofsd")
-        vms.append((vm2, w2))
-        sides["virtiofsd, raw VM"] = (lambda c: vm2.run(c).decode(),
-                                      vm2.q.pid, vfsd.pid)
+        for where in args.peer_session.split(","):
+            own = where == "own"
+            tail = "" if where == "own" else ", bench's session"
+            sock = os.path.join(work, f"alone-{where}.sock")
+            vm, w = raw_vm(argv, upper, ([fsserve, sock, shared, args.mode],
+                                         sock), "fsserve", own)
+            vms.append((vm, w))
+            sides["our server alone, raw VM" + tail] = (
+                (lambda v: lambda c: v.run(c).decode())(vm), vm.q.pid,
+                vm.server)
+            sock = os.path.join(work, f"vfsd-{where}.sock")
+            vm, w = raw_vm(argv, upper, (
+                [args.virtiofsd, f"--socket-path={sock}", "-o",
+                 f"source={shared}", "-o", "sandbox=chroot", "-o",
+                 "cache=" + VFSD_MODE[args.mode]], sock), "virtiofsd", own)
+            vms.append((vm, w))
+            sides["virtiofsd, raw VM" + tail] = (
+                (lambda v: lambda c: v.run(c).decode())(vm), vm.q.pid,
+                vm.server)
         rate = {k: [] for k in sides}
-        cpu = {k: [0.0, 0.0] for k in sides}
+        per = {k: [] for k in sides}  # each round: QEMU, server cpu, wait
+        unit = args.files if args.test == "cycle" else args.mib
+        if args.test == "read":
+            for i, (k, (run, q, s)) in enumerate(sides.items()):
+                run(f"/data/fsbench seqwrite /data/big{i} {args.mib}")
         for r in range(args.rounds):
-            order = list(sides.items())
+            order = list(enumerate(sides.items()))
             if r % 2:
                 order.reverse()
-            for i, (k, (run, q, s)) in enumerate(order):
+            for i, (k, (run, q, s)) in order:
                 d = f"/data/r{r}s{i}"
-                run(f"mkdir {d}")
-                q0, s0 = cpu_s(q), cpu_s(s)
-                out = run(f"/data/fsbench cycle {d} {args.files}")
-                cpu[k][0] += cpu_s(q) - q0
-                cpu[k][1] += cpu_s(s) - s0
-                rate[k].append(args.files / float(out.split()[0]))
-                run(f"rm -rf {d}")
+                cmd = {"cycle": f"/data/fsbench cycle {d} {args.files}",
+                       "read": f"/data/fsbench seqread /data/big{i}",
+                       "write": f"/data/fsbench seqwrite {d} {args.mib}"}
+                if args.test == "cycle":
+                    run(f"mkdir {d}")
+                q0, s0 = waited(q), waited(s)
+                out = run(cmd[args.test])
+                q1, s1 = waited(q), waited(s)
+                per[k].append((q1[0] - q0[0], s1[0] - s0[0],
+                               q1[1] - q0[1] + s1[1] - s0[1]))
+                rate[k].append(unit / float(out.split()[0]))
+                if args.test != "read":
+                    run(f"rm -rf {d}")
     finally:
         for vm, w in vms:
             vm.close()
             shutil.rmtree(w, ignore_errors=True)
-        for p in procs:
-            p.kill()
-            p.wait()
         for i, b in enumerate([args.build] + args.base):
             subprocess.run([os.path.join(os.path.abspath(b), "bin", "msb"),
                             "rm", "-f", f"fscycle{i}"],
@@ -177,18 +205,30 @@ def main():
         shutil.rmtree(shared, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(HOME, ignore_errors=True)
-    n = args.files * args.rounds
-    vm_ = statistics.median(rate["virtiofsd, raw VM"])
-    print(f"\ncreate+stat+unlink, cache={args.mode}: {args.rounds} rounds "
-          f"of {args.files} files each, interleaved; load "
-          f"{os.getloadavg()[0]:.1f}")
-    print(f"{'':44}{'files/s median':>15}{'best':>8}{'/vfsd':>7}"
-          f"{'QEMU ms/file':>14}{'server ms/file':>16}")
+    vk = [k for k in sides if k.startswith("virtiofsd")][0]
+    what = {"cycle": "create+stat+unlink", "read": "seq read",
+            "write": "seq write"}[args.test]
+    u = "file" if args.test == "cycle" else "MiB"
+    rl = "files/s" if args.test == "cycle" else "MiB/s"
+    size = (f"{args.files} files" if args.test == "cycle"
+            else f"{args.mib} MiB")
+    print(f"\n{what}, cache={args.mode}: {args.rounds} rounds of {size} "
+          f"each, interleaved; load {os.getloadavg()[0]:.1f}")
+    print(f"{'':44}{rl + ' median':>15}{'best':>8}{'/vfsd':>7}"
+          f"{'range':>12}{'QEMU ms/' + u:>14}{'server ms/' + u:>16}"
+          f"{'waited ms/' + u:>16}")
+
+    def med(k, j):
+        return statistics.median(x[j] for x in per[k]) / unit * 1000
     for k in sides:
         m = statistics.median(rate[k])
-        print(f"{k:44}{m:15.1f}{max(rate[k]):8.1f}{m / vm_:7.2f}"
-              f"{cpu[k][0] / n * 1000:14.3f}{cpu[k][1] / n * 1000:16.3f}")
-
+        rr = sorted(a / b for a, b in zip(rate[k], rate[vk]))
+        print(f"{k:44}{m:15.1f}{max(rate[k]):8.1f}"
+              f"{statistics.median(rr):7.2f}"
+              f"{f'{rr[0]:.2f}-{rr[-1]:.2f}':>12}{med(k, 0):14.3f}"
+              f"{med(k, 1):16.3f}{med(k, 2):16.3f}")
+    print(f"(/vfsd and range: each round's rate over virtiofsd's in the "
+          f"same round; CPU and waits: the median round's)")
 
 if __name__ == "__main__":
     main()

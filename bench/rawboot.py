@@ -158,20 +158,42 @@ def vm_argv(argv, upper_src, upper, workdir, agent_fd, swap=None,
 
 class RawVM:
     """A sandbox's VM with no msb around it, kept running: commands go to
-    the agent directly. @init: the INIT frame's TLVs; @name: for errors."""
+    the agent directly. @init: the INIT frame's TLVs; @name: for errors.
 
-    def __init__(self, argv, upper_src, workdir, init, name, swap=None):
+    @server: (argv, socket path) of a device's server (a volume's), started
+    first and with QEMU in a session of their own (setsid), as a sandbox's
+    supervisor and QEMU are: the kernel schedules each session as one group
+    (autogroup), and a peer left in the bench's own session is scheduled
+    unlike the sandbox it is compared with (docs/performance.md, "The
+    sandbox's session"). self.server is then the server's pid (QEMU's
+    child); @session=False leaves both in the bench's session."""
+
+    def __init__(self, argv, upper_src, workdir, init, name, swap=None,
+                 server=None, session=True):
         upper = fresh_upper(workdir)
         self.name = name
+        self.server = None
         self.sock, b = socket.socketpair()
         ram = guest_ram(argv)
         av = vm_argv(argv, upper_src, upper, workdir, b.fileno(), swap, ram)
+        if server:
+            # sh starts the server, waits for its socket, becomes QEMU
+            sargv, spath = server
+            def pos(lo, hi):
+                return " ".join(f'"${{{i}}}"' for i in range(lo, hi))
+            n = len(sargv)
+            av = ["sh", "-c", pos(1, n + 1) + ' & while ! [ -S "$0" ]; do '
+                  'sleep 0.02; done; exec ' + pos(n + 1, n + 1 + len(av)),
+                  spath, *sargv, *av]
         self.q = subprocess.Popen(av, pass_fds=[b.fileno(), ram],
                                   stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL,
-                                  stderr=open(f"{workdir}/qemu.log", "w"))
+                                  stderr=open(f"{workdir}/qemu.log", "w"),
+                                  start_new_session=bool(server) and session)
         b.close()
         os.close(ram)
+        if server:
+            self.server = self._child()
         self.buf = bytearray()
         self.next_id = 1
         while True:
@@ -185,6 +207,27 @@ class RawVM:
                 return
             elif f[1] == 70:
                 raise SystemExit(f"{name} guest: {f[2].decode()}")
+
+    def _child(self):
+        """The server's pid: QEMU's child (sh's, before it became QEMU)."""
+        for _ in range(1000):
+            try:
+                with open(f"/proc/{self.q.pid}/comm") as f:
+                    if not f.read().startswith("qemu"):
+                        raise OSError
+            except OSError:
+                time.sleep(0.02)
+                continue
+            for d in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{d}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == self.q.pid:
+                    return int(d)
+            time.sleep(0.02)
+        raise SystemExit(f"the {self.name} server did not start")
 
     def run(self, cmd):
         """sh -c @cmd; its output (bytes); exits the bench if it fails."""
@@ -219,7 +262,13 @@ class RawVM:
             self.q.wait(30)
         except subprocess.TimeoutExpired:
             self.q.kill()
+            self.q.wait()
         self.sock.close()
+        if self.server:
+            try:
+                os.kill(self.server, 9)
+            except ProcessLookupError:
+                pass
 
 
 def raw_boot(argv, upper_src, workdir):
