@@ -21,12 +21,17 @@ MSB_VERSION := $(shell sed -n 's/^\#define MSB_VERSION "\(.*\)"/\1/p' include/ms
 SRC_INC := -Isrc/net -Isrc/fs -Isrc/tls -Isrc/http -Isrc/secrets -Isrc/plugins
 
 LIBS := -ljson-c -lsqlite3 -lssl -lcrypto -lyaml -lzstd -lpthread -ldl -lm
+# libmsb.so loads SQLite, OpenSSL, libyaml and zstd on their first call
+# (src/lib/lazylibs.c says why); libmsb.a's users link them as LIBS says.
+SO_LIBS := -ljson-c -lpthread -ldl
+LAZY_SRC := src/lib/lazylibs.c
 # The supervisor's seccomp allow-list (src/supervisor/seccomp.c).
 SUP_LIBS := -lseccomp
 
 LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
 	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
-	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c $(wildcard src/lib/*.c) \
+	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c \
+	$(filter-out $(LAZY_SRC),$(wildcard src/lib/*.c)) \
 	$(filter-out src/image/unpack.c src/image/tarstream.c src/image/inflate.c src/image/msb-unpack.c,$(wildcard src/image/*.c)) \
 	$(wildcard src/sync/*.c)
 # The layer unpacker is a helper process of its own, the only user of libarchive.
@@ -95,9 +100,9 @@ $(B)/lib/libmsb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/lib/libmsb.so: $(LIB_OBJ)
+$(B)/lib/libmsb.so: $(LIB_OBJ) $(LAZY_SRC:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libmsb.so.0 -o $@.0 $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,libmsb.so.0 -Wl,--no-undefined -o $@.0 $^ $(SO_LIBS)
 	ln -sf libmsb.so.0 $@
 
 # pkg-config's description of the library (SDKs find libmsb with it). The

@@ -551,6 +551,14 @@ int msb_api_sock_path(const char *name, char *buf, size_t n)
 	return 0;
 }
 
+int msb_ready_path(const char *name, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "%s/sandboxes/%s/ready", msb_home(), name) >=
+	    (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 #ifndef MSB_DEFAULT_PREFIX
 #define MSB_DEFAULT_PREFIX "/usr/local"
 #endif

@@ -98,6 +98,10 @@ int msb_home_ready(msb_error *err);
 /* Sandbox state directory helpers. */
 int msb_sandbox_dir(const char *name, char *buf, size_t n);
 int msb_api_sock_path(const char *name, char *buf, size_t n);
+/* msb_ready_path() - the file a supervisor keeps while its guest is ready
+ * (from "running" until it begins to stop or ends): with the supervisor's
+ * lock held, it says the sandbox runs without reading the database. */
+int msb_ready_path(const char *name, char *buf, size_t n);
 
 /* Where the installed parts live: the prefix whose lib/ holds libmsb.so
  * ($MSB_PREFIX overrides). Paths under it: bin/, libexec/msb/, share/msb/. */

@@ -131,6 +131,28 @@ void sup_save_runtime(struct sup *s)
 	json_object_put(o);
 }
 
+/* mark_ready() - keep (@on) or drop the ready file (msb_ready_path()):
+ * libmsb opens a sandbox whose supervisor holds its lock and has it
+ * without reading the database. Kept only in ST_RUNNING. */
+static void mark_ready(struct sup *s, int on)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (msb_ready_path(s->name, path, sizeof(path)) < 0)
+		return;
+	if (!on) {
+		unlink(path);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		sup_log(s, "cannot write %s: %s (msb exec reads the record "
+			"instead)", path, strerror(errno));
+	else
+		close(fd);
+}
+
 void sup_ready(struct sup *s)
 {
 	s->ready_us = msb_now_us();
@@ -145,6 +167,7 @@ void sup_ready(struct sup *s)
 	sup_stats_sample(s);
 	sup_tick_rearm(s);
 	msb_db_set_status(s->db, s->name, "running", getpid(), NULL, NULL);
+	mark_ready(s, 1);
 	sup_log(s, "ready in %llu ms (%s)", (unsigned long long)s->boot_ms,
 		s->vm.accel == MSB_ACCEL_KVM ? "kvm" : "tcg");
 	{
@@ -186,6 +209,7 @@ void sup_begin_stop(struct sup *s, unsigned timeout_s)
 		return;
 	if (!s->stop_started_us)
 		s->stop_started_us = msb_now_us();
+	mark_ready(s, 0);
 	if (s->state == ST_BOOTING || !timeout_s || s->agent_fd < 0) {
 		s->state = ST_STOPPING;
 		s->stop_forced = 1;
@@ -649,6 +673,8 @@ static int setup_fds(struct sup *s, msb_error *err)
 	if (sup_tick_setup(s) < 0)
 		return msb_fail_errno(err, -errno, "event setup");
 
+	/* One a supervisor killed before it could drop it: stale. */
+	mark_ready(s, 0);
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	s->listen_fd = msb_unix_listen(sock, 64);
 	if (s->listen_fd < 0)
@@ -669,6 +695,7 @@ static void finish(struct sup *s)
 
 	/* The VM goes with its launcher, if it still runs (a failed start). */
 	msb_engine_release(&s->vm);
+	mark_ready(s, 0);
 	msb_api_sock_path(s->name, sock, sizeof(sock));
 	unlink(sock);
 	if (s->ready_us) {

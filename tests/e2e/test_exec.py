@@ -3,6 +3,7 @@
 
 import fcntl
 import hashlib
+import json
 import os
 import pty
 import select
@@ -112,6 +113,32 @@ def test_stdin_streamed(msb, shared):
     # Without -i the command sees no input at all.
     p = msb("exec", shared, "--", "cat", input=b"ignored")
     assert p.returncode == 0 and p.stdout == b""
+
+
+def test_exec_loads_no_database_or_crypto(msb, shared):
+    # msb exec on a running sandbox reads no record and hashes nothing:
+    # libmsb loads SQLite, OpenSSL, libyaml and zstd on first use
+    # (src/lib/lazylibs.c), and a ready sandbox is opened by its
+    # supervisor's ready file, so none of them is in the process.
+    proc = msb.popen("exec", "-i", shared, "--", "cat",
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"up\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"up\n"
+        with open(f"/proc/{proc.pid}/maps") as f:
+            maps = f.read()
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert "libmsb.so" in maps, maps
+    for lib in ("libsqlite3", "libcrypto", "libssl", "libyaml", "libzstd"):
+        assert lib not in maps, (lib, maps)
+    # Commands that need them still have them.
+    assert shared in msb.out("ps")
+    ins = json.loads(msb.out("inspect", shared))
+    assert ins["status"] == "running", ins
 
 
 def test_stdin_echo_roundtrip(msb, shared):
