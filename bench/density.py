@@ -31,8 +31,11 @@ touched.
 CPU: the sandboxes' CPU time (supervisor, launcher, QEMU) over --settle
 seconds of idling, per sandbox, as a share of one host CPU.
 
+With --tb-mib 64,16 the build runs once per TCG code buffer size
+(MSB_TCG_TB_MIB, src/engine/qemu.c), each measured as a build of its own.
+
 Usage: bench/density.py [BUILD_DIR] [--count N] [--base BASE_BUILD]
-                        [--settle S] [--touch MiB]
+                        [--settle S] [--touch MiB] [--tb-mib 64,16]
 """
 
 import argparse
@@ -52,6 +55,7 @@ ap.add_argument("--count", type=int, default=50)
 ap.add_argument("--memory", default="512M")
 ap.add_argument("--settle", type=float, default=10.0)
 ap.add_argument("--touch", type=int, default=256)
+ap.add_argument("--tb-mib", help="MSB_TCG_TB_MIB values, one build each")
 args = ap.parse_args()
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -115,11 +119,13 @@ def cpu_ticks(pid):
 
 
 class Build:
-    def __init__(self, build, label):
+    def __init__(self, build, label, tb_mib=None):
         self.label = label
         self.msb_bin = os.path.join(os.path.abspath(build), "bin", "msb")
         self.home = tempfile.mkdtemp(prefix="msb-bench-density-")
         self.env = dict(os.environ, MSB_HOME=self.home)
+        if tb_mib is not None:
+            self.env["MSB_TCG_TB_MIB"] = tb_mib
         self.names = []
 
     def msb(self, *a, check=True):
@@ -193,7 +199,11 @@ def med(rows, k):
 
 
 def main():
-    builds = [Build(args.build, "msb")]
+    if args.tb_mib:
+        builds = [Build(args.build, f"tb={v}", v)
+                  for v in args.tb_mib.split(",")]
+    else:
+        builds = [Build(args.build, "msb")]
     if args.base:
         builds.append(Build(args.base, "base"))
     per = {}
@@ -228,6 +238,9 @@ def main():
                                       for l in labels))
     print(f"{'cost beyond guest RAM (QEMU + supervisor)':44}" +
           "".join(f"{med(per[l][0], 'qemu') + med(per[l][0], 'sup'):12.1f}"
+                  for l in labels))
+    print(f"{'  the same, the largest of the N':44}" +
+          "".join(f"{max(r['qemu'] + r['sup'] for r in per[l][0]) / 1024:12.1f}"
                   for l in labels))
     print(f"{'host MemAvailable fall / N':44}" +
           "".join(f"{per[l][1]:12.1f}" for l in labels))

@@ -10,6 +10,8 @@ load drifts hit every row alike:
    line, read to the result): the supervisor, the agent link and the guest,
    without the CLI's own start;
 3. `msb --version`: the CLI's start alone (dynamic linking, exit);
+   and /bin/true started the same way, the harness's own cost of a
+   process (Python's subprocess, pipes), which rows 1 and 3 include;
 4. with --base OTHER_BUILD, a second sandbox booted by that build (its
    agent), measured the same way with that build's CLI: a before/after
    in one run;
@@ -140,6 +142,7 @@ def main():
             cpu[(side, k)] = []
     for k in ("fork", "vfork", "spawn"):
         floor[k] = []
+    harness, floor_dist = [], []
     for side, (binary, sock, _, _) in sides.items():
         for _ in range(5):  # warm TCG's translations and the host's caches
             api_exec(sock)
@@ -155,11 +158,17 @@ def main():
                 cpu[(side, "qemu")].append((cpu_s(qemu) - q0) / args.execs * 1000)
             timed(lambda: msb("--version", binary=binary), args.execs,
                   rows[(side, "version")])
+        timed(lambda: subprocess.run(["/bin/true"], capture_output=True),
+              args.execs, harness)
         binary, _, _, qemu = sides["new"]
         for how in floor:
             q0 = cpu_s(qemu) if qemu else 0
-            out = msb("exec", NAME, "--", "/spawnfloor", str(args.execs * 2), how)
-            floor[how].append(float(out.stdout) / 1000)
+            out = msb("exec", NAME, "--", "/spawnfloor", str(args.execs * 2), how,
+                      "dist")
+            mean, p50, p99 = (float(x) / 1000 for x in out.stdout.split())
+            floor[how].append(mean)
+            if how == "fork":
+                floor_dist.append((p50, p99))
             if qemu and how == "fork":
                 cpu[("new", "floor")].append(
                     (cpu_s(qemu) - q0) / (args.execs * 2) * 1000)
@@ -175,14 +184,30 @@ def main():
             v = rows[(side, k)]
             print(f"{label + tag:46} {pct(v, 50):7.2f} {pct(v, 90):7.2f} "
                   f"{pct(v, 99):7.2f} {max(v):7.2f}  ms")
+    print(f"{'/bin/true on the host, started the same way':46} {pct(harness, 50):7.2f} "
+          f"{pct(harness, 90):7.2f} {pct(harness, 99):7.2f} {max(harness):7.2f}  ms")
     print(f"\nFloor: the guest's own run of /bin/true, mean of "
           f"{args.execs * 2} per round, median of the rounds")
     for how, label in (("fork", "fork+execve+wait"), ("vfork", "vfork+execve+wait"),
                        ("spawn", "posix_spawn+wait")):
         print(f"{label:46} {statistics.median(floor[how]):7.2f}  ms")
+    print(f"{'fork+execve+wait, single runs: p50, p99':46} "
+          f"{statistics.median(d[0] for d in floor_dist):7.2f} "
+          f"{statistics.median(d[1] for d in floor_dist):7.2f}  ms "
+          f"(p99/p50 {statistics.median(d[1] / d[0] for d in floor_dist):.2f})")
     f = statistics.median(floor["fork"])
     print(f"{'msb exec p50 - floor':46} {pct(rows[('new', 'cli')], 50) - f:7.2f}  ms")
     print(f"{'API-socket exec p50 - floor':46} {pct(rows[('new', 'api')], 50) - f:7.2f}  ms")
+    h = pct(harness, 50)
+    for side in sides:
+        tag = "" if side == "new" else " [base]"
+        print(f"{'msb exec p50 - host /bin/true p50 - floor' + tag:46} "
+              f"{pct(rows[(side, 'cli')], 50) - h - f:7.2f}  ms")
+    for side in sides:
+        tag = "" if side == "new" else " [base]"
+        for k, label in (("cli", "msb exec"), ("api", "API-socket exec")):
+            v = rows[(side, k)]
+            print(f"{label + ' p99 / p50' + tag:46} {pct(v, 99) / pct(v, 50):7.2f}")
     print("\nCPU per exec over the API socket, median of the rounds")
     for side in sides:
         tag = "" if side == "new" else " [base]"
