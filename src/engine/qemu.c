@@ -144,7 +144,8 @@ int msb_engine_accel_check(enum msb_accel *out, int *forced, msb_error *err)
  * MiB after a few Python runs, up to the reservation for a sandbox that
  * runs many programs. 64 MiB bounds it at no measured cost (Python:
  * 48 MiB was as fast as 1 GiB; smaller buffers flush and translate
- * again, 16 MiB twice the CPU; docs/performance.md "Density"). */
+ * again, 16 MiB 2.5 times the CPU, though shell tools and an idle guest
+ * fit it; docs/performance.md "TCG's code buffer" says why 64 stays). */
 int msb_engine_tcg_tb_check(unsigned *mib, msb_error *err)
 {
 	const char *env = getenv("MSB_TCG_TB_MIB");
