@@ -151,7 +151,8 @@ struct net *net_new(const struct net_config *cfg)
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
 	n->timer_fd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
-	if (n->epfd < 0 || n->timer_fd < 0) {
+	n->ack_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (n->epfd < 0 || n->timer_fd < 0 || n->ack_fd < 0) {
 		net_free(n);
 		return NULL;
 	}
@@ -161,8 +162,23 @@ struct net *net_new(const struct net_config *cfg)
 		n->isn_seed = (uint32_t)mono_ms() * 2654435761u;
 	timerfd_settime(n->timer_fd, 0, &it, NULL);
 	net_watch(n, n->timer_fd, EPOLLIN, NEV_TIMER, 0, EPOLL_CTL_ADD);
+	net_watch(n, n->ack_fd, EPOLLIN, NEV_ACK_TIMER, 0, EPOLL_CTL_ADD);
 	n->now = mono_ms();
 	return n;
+}
+
+void net_ack_timer(struct net *n, uint64_t at_ms)
+{
+	struct itimerspec it = { .it_value = {
+		(time_t)(at_ms / 1000), (long)(at_ms % 1000) * 1000000 } };
+
+	if (n->ack_fd_at && n->ack_fd_at <= at_ms)
+		return;
+	/* (0 would disarm it: the clock's first millisecond is long past) */
+	if (!at_ms || timerfd_settime(n->ack_fd, TFD_TIMER_ABSTIME, &it,
+				      NULL) < 0)
+		return; /* the 50 ms tick sends it instead */
+	n->ack_fd_at = at_ms;
 }
 
 static void link_close(struct net *n)
@@ -470,6 +486,15 @@ void net_dispatch(struct net *n)
 				net_tick(n, n->now);
 			break;
 		}
+		case NEV_ACK_TIMER: {
+			uint64_t x;
+
+			if (read(n->ack_fd, &x, sizeof(x)) > 0) {
+				n->ack_fd_at = 0;
+				tcp_delayed_acks(n);
+			}
+			break;
+		}
 		case NEV_TCP:
 			tcp_event(n, idx, e);
 			break;
@@ -515,6 +540,8 @@ void net_free(struct net *n)
 	plugin_unload(n);
 	if (n->timer_fd >= 0)
 		close(n->timer_fd);
+	if (n->ack_fd >= 0)
+		close(n->ack_fd);
 	if (n->epfd >= 0)
 		close(n->epfd);
 	free(n->names);

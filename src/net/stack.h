@@ -37,7 +37,7 @@
  * a table index in the low ones. */
 enum net_ev { NEV_LINK = 1, NEV_TIMER, NEV_TCP, NEV_UDP, NEV_DNS, NEV_FWD,
 	      NEV_DNS_TCP, NEV_PING, NEV_VU, NEV_VU_KICK,
-	      NEV_VU_LISTEN };
+	      NEV_VU_LISTEN, NEV_ACK_TIMER };
 
 /**
  * struct ip_pkt - a parsed, checked IPv4 or IPv6 packet from the guest
@@ -95,7 +95,10 @@ struct tcp_flow {
 	uint8_t *ring;
 	uint32_t rhead, rlen;   /* ring: offset of snd_una, bytes held */
 	uint8_t host_eof, fin_sent, fin_acked, guest_fin, host_blocked;
-	uint8_t ack_pending;
+	uint8_t ack_pending;    /* an ACK goes out when this round ends */
+	uint32_t rcv_acked;     /* rcv_nxt as our last ACK said it */
+	uint32_t rcv_mss;       /* the guest's largest segment: "full-size" */
+	uint64_t delack_at;     /* a delayed ACK is due then; 0: none */
 	uint32_t events;        /* epoll events armed */
 	uint64_t rto_at;        /* 0: no retransmission timer */
 	uint32_t rto_ms;
@@ -183,6 +186,8 @@ struct vnet;
 struct net {
 	struct net_config cfg;
 	int epfd, timer_fd, link_fd;
+	int ack_fd;             /* timerfd of the earliest delayed ACK */
+	uint64_t ack_fd_at;     /* when it is set to fire; 0: disarmed */
 	struct vnet *vnet;      /* the link is vhost-user-net (vnet.c) */
 	int vu_listen;          /* where QEMU's vhost-user connects; -1 */
 	uint64_t now;           /* monotonic ms, updated per dispatch */
@@ -323,6 +328,11 @@ void tcp_input(struct net *n, const struct ip_pkt *ip);
 void tcp_event(struct net *n, unsigned idx, uint32_t events);
 void tcp_tick(struct net *n);
 void tcp_flush_acks(struct net *n);
+/* tcp_delayed_acks() - send the delayed ACKs that are due by n->now. */
+void tcp_delayed_acks(struct net *n);
+/* net_ack_timer() - wake the stack at @at_ms (monotonic) for a delayed
+ * ACK, unless it wakes earlier already. */
+void net_ack_timer(struct net *n, uint64_t at_ms);
 /* tcp_link_ready() - the output queue drained: send what waited for it. */
 void tcp_link_ready(struct net *n);
 void tcp_close_all(struct net *n);

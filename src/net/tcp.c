@@ -38,6 +38,19 @@
  * Out-of-order segments from the guest are dropped with a duplicate ACK
  * (the guest's fast retransmit recovers); guest options honoured: MSS and
  * window scale (RFC 7323); we offer window scale 7 when the guest does.
+ *
+ * ACKs for the guest's data are delayed as a receiving kernel delays them
+ * (RFC 1122 §4.2.3.2, RFC 9293 §3.8.6.3): an in-order segment the host
+ * socket took whole is acknowledged at once only when more than one
+ * full-size segment (the largest the guest has sent) or half the window
+ * we advertised is unacknowledged, else within TCP_DELACK_MS (ack_fd), or
+ * sooner with data of ours going its way. The guest's Nagle algorithm
+ * holds a short write while an earlier one is unacknowledged, so it then
+ * gathers what its program writes into full-size segments, and under TCG
+ * each frame it does not send, and each ACK it does not take, is time
+ * saved. A FIN, a segment out of order or already seen, one the host
+ * socket did not take whole (the window closes), and a window update are
+ * acknowledged at once.
  */
 
 #define _GNU_SOURCE
@@ -72,6 +85,7 @@
 #define TCP_RETRIES 10
 #define TCP_CONNECT_TIMEOUT_MS 30000
 #define TCP_SYN_OPTLEN 8
+#define TCP_DELACK_MS 10
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
@@ -255,8 +269,11 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 		net_pseudo(&t->daddr, &t->gaddr, IPPROTO_TCP, l4), h, l4));
 	put16(h + 16, c);
 	eth_ip_commit(n, f, &t->daddr, &t->gaddr, IPPROTO_TCP, l4);
-	if (flags & F_ACK)
+	if (flags & F_ACK) {
 		t->ack_pending = 0;
+		t->delack_at = 0;
+		t->rcv_acked = t->rcv_nxt;
+	}
 	return 0;
 }
 
@@ -316,7 +333,8 @@ static void flow_free(struct net *n, struct tcp_flow *t, int rst_host,
 {
 	if (rst_guest)
 		seg_out(n, t, F_RST | F_ACK, t->snd_nxt, 0, 0);
-	else if (t->ack_pending && t->state == TF_ESTABLISHED)
+	else if ((t->ack_pending || t->delack_at) &&
+		 t->state == TF_ESTABLISHED)
 		seg_out(n, t, F_ACK, t->snd_nxt, 0, 0);
 	if (t->fd >= 0) {
 		if (rst_host) {
@@ -610,36 +628,64 @@ static int filter_in(struct net *n, struct tcp_flow *t, const uint8_t *data,
 	return filter_flush(n, t);
 }
 
+/* ack_later() - @len new bytes were taken whole: acknowledge them at once
+ * if more than one full-size segment or half our window is waiting for
+ * it, else by TCP_DELACK_MS (or with the next segment we send). */
+static void ack_later(struct net *n, struct tcp_flow *t, uint32_t len)
+{
+	uint32_t mss = n->cfg.mtu - (uint32_t)eth_ip_hlen(t->gaddr.family) -
+		       TCP_HLEN;
+	uint32_t unacked = t->rcv_nxt - t->rcv_acked;
+	/* the window our last ACK gave (a 16-bit field, scaled) */
+	uint32_t wnd = t->last_wnd >> t->ws;
+
+	wnd = (wnd > 0xffff ? 0xffff : wnd) << t->ws;
+	if (len > t->rcv_mss)
+		t->rcv_mss = len < mss ? len : mss;
+	if (unacked > t->rcv_mss || unacked >= wnd / 2) {
+		t->ack_pending = 1;
+		return;
+	}
+	if (!t->delack_at) {
+		t->delack_at = n->now + TCP_DELACK_MS;
+		net_ack_timer(n, t->delack_at);
+	}
+}
+
 /* on_data() - the guest's payload and FIN, in order, to the host socket.
  * Return: 0, -1 if the flow was freed */
 static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 {
 	const uint8_t *data = s->data;
 	uint32_t seq = s->seq, len = (uint32_t)s->dlen;
-	int fin = !!(s->flags & F_FIN);
+	int fin = !!(s->flags & F_FIN), quick = 0;
 
-	if (!len && !fin)
+	if (!len && !fin) {
+		/* A keepalive or window probe (a byte already acknowledged,
+		 * RFC 9293 §3.8.4, §3.8.6.1) gets our ACK, with the window. */
+		if (SEQ_LT(seq, t->rcv_nxt))
+			t->ack_pending = 1;
 		return 0;
-	t->ack_pending = 1;
+	}
 	if (t->guest_fin)
-		return 0;
+		goto ack_now;
 	if (SEQ_LT(seq, t->rcv_nxt)) {
 		uint32_t skip = t->rcv_nxt - seq;
 
-		if (skip > len) {
-			return 0; /* all old, FIN included */
-		}
+		if (skip > len)
+			goto ack_now; /* all old, FIN included */
 		data += skip;
 		len -= skip;
 		seq = t->rcv_nxt;
+		quick = 1; /* a retransmission: it may have missed our ACK */
 	}
 	if (seq != t->rcv_nxt)
-		return 0; /* out of order: the ACK is a duplicate */
+		goto ack_now; /* out of order: the ACK is a duplicate */
 	if (t->filt) {
 		if (len && filter_in(n, t, data, len) < 0)
 			return -1;
 		if (t->host_blocked || (t->up && t->up->len))
-			return 0; /* the FIN waits for its data */
+			goto ack_now; /* the FIN waits for its data */
 	} else if (len) {
 		ssize_t w = send(t->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -653,14 +699,21 @@ static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 		t->rcv_nxt += (uint32_t)w;
 		if ((uint32_t)w < len) {
 			t->host_blocked = 1;
-			return 0; /* the FIN waits for its data */
+			goto ack_now; /* the FIN waits for its data */
 		}
 	}
 	if (fin) {
 		t->rcv_nxt++;
 		t->guest_fin = 1;
 		shutdown(t->fd, SHUT_WR);
+		goto ack_now;
 	}
+	if (!quick && len) {
+		ack_later(n, t, len);
+		return 0;
+	}
+ack_now:
+	t->ack_pending = 1;
 	return 0;
 }
 
@@ -994,6 +1047,24 @@ void tcp_flush_acks(struct net *n)
 	}
 }
 
+void tcp_delayed_acks(struct net *n)
+{
+	uint64_t next = 0;
+
+	for (unsigned i = 0; i < n->tcp_hi; i++) {
+		struct tcp_flow *t = &n->tcp[i];
+
+		if (!t->delack_at || t->state != TF_ESTABLISHED)
+			continue;
+		if (t->delack_at <= n->now)
+			t->ack_pending = 1; /* tcp_flush_acks() sends it */
+		else if (!next || t->delack_at < next)
+			next = t->delack_at;
+	}
+	if (next)
+		net_ack_timer(n, next);
+}
+
 void tcp_link_ready(struct net *n)
 {
 	for (unsigned i = 0; i < n->tcp_hi; i++)
@@ -1003,6 +1074,7 @@ void tcp_link_ready(struct net *n)
 
 void tcp_tick(struct net *n)
 {
+	tcp_delayed_acks(n);
 	for (unsigned i = 0; i < n->tcp_hi; i++) {
 		struct tcp_flow *t = &n->tcp[i];
 

@@ -213,6 +213,35 @@ def test_tcp_download_and_upload_checksummed(msb, default_sb):
           f"up in {time.monotonic() - t1:.1f}s")
 
 
+def test_upload_writes_are_gathered_into_large_segments(msb, internet):
+    """busybox nc writes a few KiB at a time; with the stack's delayed
+    ACKs (docs/network.md, TCP) the guest's Nagle algorithm gathers them
+    into large segments. To the host's own address, whose socket always
+    has room (its window never paces the guest), 8 MiB took about 1,300
+    frames when every segment was acknowledged at once, about 260 since."""
+    mib = 8
+    want = hashlib.sha256(bytes(mib << 20)).hexdigest()
+    name = boot(msb, "--net-allow-cidr", "198.51.100.1")
+    try:
+        rc, out, err = guest(
+            msb, name,
+            "f() { sed -n 's/^ *eth0://p' /proc/net/dev | "
+            "awk '{print $10}'; }; a=$(f); "
+            "{ printf 'POST /sha256 HTTP/1.0\\r\\n"
+            f"Content-Length: {mib << 20}\\r\\n\\r\\n'; "
+            f"dd if=/dev/zero bs=65536 count={mib * 16} 2>/dev/null; }} | "
+            "nc 198.51.100.1 8081 | tail -n 1; b=$(f); "
+            "echo frames $((b - a))")
+    finally:
+        msb("rm", "-f", name)
+    assert rc == 0, err
+    words = out.split()
+    assert words[0] == want, out
+    frames = int(words[-1])
+    # 16 KiB a frame or more on average (nc writes a few KiB each)
+    assert 0 < frames < (mib << 20) // 16384, out
+
+
 def test_default_policy_denies_and_logs(msb, default_sb):
     for url, rule in (("http://10.1.2.3/", "default deny 10.0.0.0/8"),
                       ("http://169.254.169.254/", "cloud metadata"),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "dns.h"
@@ -744,4 +745,220 @@ TEST(net_allow_host_reaches_loopback)
 		net_free(n);
 		close(link[1]);
 	}
+}
+
+/* Delayed ACKs (tcp.c): the guest's in-order data is acknowledged on every
+ * second full-size segment, by TCP_DELACK_MS otherwise (ack_fd, or the
+ * tick), with our own data when some goes its way, and at once for a
+ * segment out of order and for a FIN. Between segments the test sends
+ * what the stack queued (tcp_flush_acks(), as a dispatch ends) without
+ * running its timers, so no delay can expire unasked. */
+
+static int dack_peer = -1;
+
+static int dack_open(void *opaque, int type, int proto,
+		     const struct sockaddr *dst, socklen_t len)
+{
+	int sv[2];
+
+	(void)opaque;
+	(void)proto;
+	(void)dst;
+	(void)len;
+	if (type != SOCK_STREAM || dack_peer >= 0)
+		return -EACCES;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv) < 0)
+		return -errno;
+	dack_peer = sv[1];
+	return sv[0];
+}
+
+/* dack_seg() - @dlen bytes (and @flags) from the guest's port 41000 to
+ * ABUSE_DST:80, window 65535, no options */
+static void dack_seg(struct net *n, uint32_t seq, uint32_t ack,
+		     uint8_t flags, size_t dlen)
+{
+	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 8192];
+	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
+	size_t l4 = TCP_HLEN + dlen;
+
+	memset(f, 0, ETH_HLEN + IP4_HLEN + TCP_HLEN);
+	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
+	a16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	a16(ip + 2, (uint16_t)(IP4_HLEN + l4));
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	a32(ip + 12, NET_GUEST_IP);
+	a32(ip + 16, ABUSE_DST);
+	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
+	a16(t, 41000);
+	a16(t + 2, 80);
+	a32(t + 4, seq);
+	a32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	a16(t + 14, 65535);
+	memset(t + TCP_HLEN, 'y', dlen);
+	a16(t + 16, net_csum_fold(net_csum_add(
+		net_pseudo4(NET_GUEST_IP, ABUSE_DST, IPPROTO_TCP, l4), t, l4)));
+	net_input(n, f, ETH_HLEN + IP4_HLEN + l4);
+}
+
+/* What the stack sent the guest since the last look. */
+struct dack_seen {
+	unsigned acks;   /* pure ACKs */
+	unsigned data;   /* segments with payload */
+	uint32_t ack;    /* the last acknowledgement number */
+	uint32_t seq;    /* the last sequence number */
+	uint8_t flags;   /* the last segment's */
+};
+
+static struct dack_seen dack_look(int link)
+{
+	static uint8_t buf[1 << 20];
+	static size_t have;
+	struct dack_seen s = { 0 };
+	ssize_t got;
+	size_t off = 0;
+
+	while ((got = recv(link, buf + have, sizeof(buf) - have,
+			   MSG_DONTWAIT)) > 0)
+		have += (size_t)got;
+	while (have - off >= 4) {
+		uint32_t flen = (uint32_t)buf[off] << 24 |
+				(uint32_t)buf[off + 1] << 16 |
+				(uint32_t)buf[off + 2] << 8 | buf[off + 3];
+		const uint8_t *t = buf + off + 4 + ETH_HLEN + IP4_HLEN;
+		size_t dl;
+
+		if (have - off - 4 < flen)
+			break;
+		dl = flen - ETH_HLEN - IP4_HLEN - (size_t)(t[12] >> 4) * 4;
+		s.flags = t[13];
+		s.seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
+			(uint32_t)t[6] << 8 | t[7];
+		s.ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
+			(uint32_t)t[10] << 8 | t[11];
+		if (dl)
+			s.data++;
+		else if (t[13] == 0x10)
+			s.acks++;
+		off += 4 + flen;
+	}
+	memmove(buf, buf + off, have - off);
+	have -= off;
+	return s;
+}
+
+/* dack_round() - what a dispatch sends as it ends, without its timers */
+static struct dack_seen dack_round(struct net *n, int link)
+{
+	tcp_flush_acks(n);
+	net_flush(n);
+	return dack_look(link);
+}
+
+TEST(net_tcp_delayed_ack)
+{
+	static char sink[1 << 16];
+	struct net_config cfg;
+	struct dack_seen s;
+	struct net *n;
+	struct itimerspec it;
+	uint32_t iss, seq = 1001;
+	uint64_t now;
+	unsigned acks = 0;
+	int link[2];
+
+	net_config_default(&cfg);
+	cfg.open_socket = dack_open;
+	dack_peer = -1;
+	n = net_new(&cfg);
+	CHECK(n != NULL);
+	if (!n)
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0);
+	net_attach(n, link[0]);
+	dack_seg(n, 1000, 0, 0x02, 0);
+	net_dispatch(n); /* the host socket connected: our SYN-ACK */
+	s = dack_look(link[1]);
+	CHECK_EQ_INT(s.flags, 0x12);
+	iss = s.seq;
+	dack_seg(n, seq, iss + 1, 0x10, 0);
+	CHECK_EQ_INT(n->tcp[0].state, TF_ESTABLISHED);
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+
+	/* Ten segments of 4000 bytes: an ACK for every second one, each up
+	 * to that segment's end (each ACKed would be ten). */
+	for (int i = 0; i < 10; i++) {
+		dack_seg(n, seq, iss + 1, 0x18, 4000);
+		seq += 4000;
+		s = dack_round(n, link[1]);
+		CHECK_EQ_INT(s.acks, (unsigned)(i % 2));
+		if (s.acks)
+			CHECK(s.ack == seq);
+		acks += s.acks;
+		while (recv(dack_peer, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+	}
+	CHECK_EQ_INT(acks, 5);
+
+	/* A lone short segment: no ACK yet, the timer set for it; it comes
+	 * when the delay is over (here: the tick, then ack_fd). */
+	dack_seg(n, seq, iss + 1, 0x18, 100);
+	seq += 100;
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+	CHECK(n->tcp[0].delack_at != 0);
+	CHECK(timerfd_gettime(n->ack_fd, &it) == 0 &&
+	      (it.it_value.tv_sec || it.it_value.tv_nsec));
+	now = n->now;
+	net_tick(n, now + 1000);
+	n->now = now;
+	s = dack_round(n, link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq);
+	dack_seg(n, seq, iss + 1, 0x18, 100);
+	seq += 100;
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+	usleep(50 * 1000);
+	net_dispatch(n);
+	s = dack_look(link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq);
+
+	/* Data of ours going the guest's way carries the ACK: no pure one. */
+	dack_seg(n, seq, iss + 1, 0x18, 100);
+	seq += 100;
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+	CHECK_EQ_INT(send(dack_peer, "pong", 4, 0), 4);
+	net_dispatch(n);
+	s = dack_look(link[1]);
+	CHECK_EQ_INT(s.acks, 0);
+	CHECK_EQ_INT(s.data, 1);
+	CHECK(s.ack == seq);
+	CHECK_EQ_INT(n->tcp[0].delack_at, 0);
+
+	/* A keepalive (the byte before the next): an ACK at once. */
+	dack_seg(n, seq - 1, iss + 5, 0x10, 0);
+	s = dack_round(n, link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq);
+
+	/* Out of order: a duplicate ACK at once; a FIN: its ACK at once. */
+	dack_seg(n, seq + 1000, iss + 5, 0x18, 100);
+	s = dack_round(n, link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq);
+	dack_seg(n, seq, iss + 5, 0x11, 0);
+	s = dack_round(n, link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq + 1);
+
+	net_free(n);
+	close(link[1]);
+	close(dack_peer);
+	dack_peer = -1;
 }
