@@ -24,6 +24,10 @@ the servers are threads here, and time is measured on the host:
             the host: the guest's vCPU thread, and the rest (ours: the
             supervisor and QEMU's other threads; slirp: QEMU's other
             threads, where slirp runs), read from /proc
+  frames    the guest's eth0 frames received and sent during one --mib
+            download and one upload (/proc/net/dev; the run with the
+            median count sent); each row's range over the runs is
+            printed too
 
 The guest reaches the host at the host's own address with ours
 (--net-allow-cidr opens it) and at 10.0.2.2 with slirp (its alias for the
@@ -226,23 +230,42 @@ def scripts(addr, down, up, conn):
     }
 
 
+def netdev(run):
+    """The guest's eth0 counters: (frames received, frames sent)."""
+    for line in run("cat /proc/net/dev").decode().splitlines():
+        name, _, rest = line.partition(":")
+        if name.strip() == "eth0":
+            f = rest.split()
+            return int(f[1]), int(f[9])
+    return 0, 0
+
+
 def measure(run, addr, servers):
     down, up, conn = servers
     sc = scripts(addr, down, up, conn)
     res = {"down": [], "up": [], "conn": []}
+    frames = {"down": [], "up": []}
     for _ in range(args.runs):
         for kind, srv in (("down", down), ("up", up)):
             srv.take()
+            f0 = netdev(run)
             run(sc[kind])
+            f1 = netdev(run)
             time.sleep(0.2)
             (t0, t1), = srv.take()
             res[kind].append(SIZE / (1 << 20) / (t1 - t0))
+            frames[kind].append((f1[0] - f0[0], f1[1] - f0[1]))
         conn.take()
         run(sc["conn"])
         time.sleep(0.2)
         t = conn.take()
         res["conn"].append((len(t) - 1) / (t[-1][0] - t[0][0]))
-    return {k: sorted(v)[len(v) // 2] for k, v in res.items()}
+    out = {k: sorted(v)[len(v) // 2] for k, v in res.items()}
+    out["range"] = {k: (min(v), max(v)) for k, v in res.items()}
+    # the guest's frames received and sent per transfer, the median run's
+    for k, v in frames.items():
+        out["frames_" + k] = sorted(v, key=lambda x: x[1])[len(v) // 2]
+    return out
 
 
 # --- the slirp guest: raw QEMU and the agent protocol ----------------------
@@ -333,6 +356,13 @@ def report(link, ours, slirp, accel):
     for label, k in rows:
         print(f"{label:28}{ours[k]:12.1f}{slirp[k]:12.1f}"
               f"{ours[k] / slirp[k]:8.2f}")
+    for label, k in rows:
+        (a, b), (c, d) = ours["range"][k], slirp["range"][k]
+        print(f"{'  range, ' + k:28}{f'{a:.1f}-{b:.1f}':>12}"
+              f"{f'{c:.1f}-{d:.1f}':>12}")
+    for label, k in (("guest frames in/out, down", "frames_down"),
+                     ("guest frames in/out, up", "frames_up")):
+        print(f"{label:28}{'%d/%d' % ours[k]:>12}{'%d/%d' % slirp[k]:>12}")
     if not BIG:
         return
     for label, k in ((f"{args.big} MiB download, checksummed", "bigdown"),
