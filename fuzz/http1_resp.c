@@ -11,7 +11,10 @@
  * in it), and a chunked body decodes the same in pieces as whole. Two
  * bits of the first byte add a response hook (on_http_response) that
  * passes, rewrites (a good head, a bad one, a body) or blocks each answer:
- * what it is shown must be scrubbed and within the bounds too.
+ * what it is shown must be scrubbed and within the bounds too. The third
+ * byte adds a head observer (on_http_response_head: shown a whole head,
+ * scrubbed, never a body) and may empty the vault (answers then framed
+ * for the hooks alone).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -40,7 +43,7 @@ static const char *const REQS[] = {
 	"\r\n\r\n",
 };
 
-static struct msb_vault vault;
+static struct msb_vault vault, novault;
 static struct guard_env env;
 static unsigned hook_turn;
 
@@ -91,6 +94,17 @@ static int resp_hook(void *ctx, const struct msb_http_response *r,
 	}
 }
 
+/* the head observer: a head, scrubbed, whole; never a body */
+static void head_observer(void *ctx, const struct msb_http_response *r)
+{
+	(void)ctx;
+	no_value(r->head, r->head_len);
+	no_value(r->request, strlen(r->request));
+	if (r->body || r->body_len || r->head_len < 4 ||
+	    memcmp(r->head + r->head_len - 4, "\r\n\r\n", 4))
+		abort();
+}
+
 static void setup(void)
 {
 	msb_error err;
@@ -108,7 +122,7 @@ static void setup(void)
 	}
 	if (msb_vault_scrub(&vault) < 0)
 		abort();
-	env = (struct guard_env){ &vault, GUARD_LOG, NULL, NULL, NULL, NULL };
+	env = (struct guard_env){ .vault = &vault, .mode = GUARD_LOG };
 }
 
 static void check_chunks(const uint8_t *p, size_t n, size_t step)
@@ -155,18 +169,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!vault.n)
 		setup();
-	if (size < 2)
+	if (size < 3)
 		return 0;
 	step = (size_t)(data[0] & 0x1f) * 7 + 1;
 	pick = data[1];
-	data += 2;
-	size -= 2;
+	/* the third byte: bit 0 a head observer, bit 1 no values (with
+	 * neither values nor a response hook, framed for the observer
+	 * alone) */
+	env.on_http_response_head = (data[2] & 1) ? head_observer : NULL;
+	env.vault = (data[2] & 2) ? &novault : &vault;
+	data += 3;
+	size -= 3;
 	check_chunks(data, size, step);
 	snprintf(fi.sni, sizeof(fi.sni), "api.test");
 	fi.resolved_sni = 1;
 	/* bits 5 and 6: no hook, or one whose turns start at 0, 1, 2 */
-	env.on_http_response = (data[-2] & 0x60) ? resp_hook : NULL;
-	hook_turn = (unsigned)((data[-2] >> 5) & 3) - 1;
+	env.on_http_response = (data[-3] & 0x60) ? resp_hook : NULL;
+	hook_turn = (unsigned)((data[-3] >> 5) & 3) - 1;
 	g = guard_new(&env, &fi, 1);
 	if (!g)
 		return 0;
@@ -178,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = guard_filter.to_guest(g, data + at,
 					  at + step > size ? size - at : step,
 					  &host, &guest);
-	if (r == 0 && (data[-2] & 0x80))
+	if (r == 0 && (data[-3] & 0x80))
 		guard_filter.to_guest(g, NULL, 0, &host, &guest);
 	for (size_t i = 0; i < 2; i++)
 		if (guest.len && memmem(msb_buf_data(&guest), guest.len,

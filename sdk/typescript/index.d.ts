@@ -139,7 +139,8 @@ export declare class Plugin {
   constructor(name: string, options?: { fsOps?: string[] });
   readonly name: string;
   /** @fn answers @hook: undefined allows; or a Plugin.deny(...), ... */
-  on(hook: 'lifecycle' | 'exec_before' | 'exec_after' | 'dns' | 'connect' | 'http_request' | 'fs',
+  on(hook: 'lifecycle' | 'exec_before' | 'exec_after' | 'dns' | 'connect' | 'http_request' | 'http_response' |
+    'http_response_head' | 'fs',
     fn: (call: HookCall) => HookReply | string | void | Promise<HookReply | string | void>,
     options?: { fsOps?: string[] }): this;
   /** Serve the channel of a --plugin-process command (descriptor 3,

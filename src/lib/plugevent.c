@@ -77,7 +77,7 @@ static int wants_lifecycle(int fd, const char *sandbox)
 {
 	static const char *const hooks[] = {
 		"lifecycle", "exec_before", "exec_after", "dns", "connect",
-		"http_request", "fs", "http_response",
+		"http_request", "fs", "http_response", "http_response_head",
 	};
 	json_object *m = json_object_new_object(), *a = json_object_new_array();
 	uint64_t deadline = msb_now_ms() + HELLO_MS;

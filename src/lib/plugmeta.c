@@ -22,7 +22,7 @@
 /* The hooks of docs/plugins.md a plugin may ask for. */
 static const char *const hooks[] = {
 	"lifecycle", "exec_before", "exec_after", "dns", "connect",
-	"http_request", "fs", "http_response",
+	"http_request", "fs", "http_response", "http_response_head",
 };
 
 static const char *const builtin_names[] = { "audit-log", "rate-limiter" };
@@ -188,7 +188,8 @@ static int meta_from(json_object *o, msb_plugin_info *i, msb_error *err)
 		return msb_fail(err, MSB_E_INVALID, "plugin %s: \"hooks\" is "
 				"a list of the hooks it asks for (lifecycle, "
 				"exec_before, exec_after, dns, connect, "
-				"http_request, http_response, fs)", i->name);
+				"http_request, http_response, "
+				"http_response_head, fs)", i->name);
 	i->hooks[0] = '\0';
 	for (size_t k = 0; k < nh; k++) {
 		json_object *e = json_object_array_get_idx(h, k);

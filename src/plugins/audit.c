@@ -3,11 +3,13 @@
  *
  * `--plugin audit-log[:dir=DIR,fs=OPS]` appends to DIR/NAME.jsonl (DIR:
  * the sandbox's audit/ directory unless given) one line per lifecycle
- * event, exec (before and after), DNS query, connection, HTTP request and
- * filesystem operation of OPS ("open+create+unlink+mkdir+rmdir+rename"
- * unless given, "+"-separated). It only watches: it never refuses. A line
- * is written with one write() to a file opened O_APPEND, so lines from the
- * volumes' threads never interleave.
+ * event, exec (before and after), DNS query, connection, HTTP request,
+ * HTTP answer (its head, as it comes: http_response_head never holds an
+ * answer) and filesystem operation of OPS
+ * ("open+create+unlink+mkdir+rmdir+rename" unless given, "+"-separated).
+ * It only watches: it never refuses. A line is written with one write()
+ * to a file opened O_APPEND, so lines from the volumes' threads never
+ * interleave.
  */
 
 #define _GNU_SOURCE
@@ -74,7 +76,8 @@ static int audit_open(json_object *opts, const struct builtin_env *env,
 	a->sandbox = env->sandbox;
 	*hooks = (1u << HOOK_LIFECYCLE) | (1u << HOOK_EXEC_BEFORE) |
 		 (1u << HOOK_EXEC_AFTER) | (1u << HOOK_DNS) |
-		 (1u << HOOK_CONNECT) | (1u << HOOK_HTTP_REQUEST);
+		 (1u << HOOK_CONNECT) | (1u << HOOK_HTTP_REQUEST) |
+		 (1u << HOOK_HTTP_RESPONSE_HEAD);
 	if (*fs_ops)
 		*hooks |= 1u << HOOK_FS;
 	*st = a;

@@ -27,6 +27,7 @@ static const char *const hook_names[HOOK_COUNT] = {
 	[HOOK_HTTP_REQUEST] = "http_request",
 	[HOOK_FS] = "fs",
 	[HOOK_HTTP_RESPONSE] = "http_response",
+	[HOOK_HTTP_RESPONSE_HEAD] = "http_response_head",
 };
 _Static_assert(sizeof(hook_names) / sizeof(hook_names[0]) == HOOK_COUNT,
 	       "a name for every hook");
@@ -58,7 +59,8 @@ int hook_parse_name(const char *s)
 
 int hook_is_call(enum hook_id h)
 {
-	return h != HOOK_LIFECYCLE && h != HOOK_EXEC_AFTER;
+	return h != HOOK_LIFECYCLE && h != HOOK_EXEC_AFTER &&
+	       h != HOOK_HTTP_RESPONSE_HEAD;
 }
 
 const char *hook_fs_op_name(int op)

@@ -34,6 +34,7 @@ enum hook_id {
 	HOOK_HTTP_REQUEST,
 	HOOK_FS,
 	HOOK_HTTP_RESPONSE,
+	HOOK_HTTP_RESPONSE_HEAD,
 	HOOK_COUNT
 };
 
@@ -42,7 +43,7 @@ const char *hook_name(enum hook_id h);
 /* hook_parse_name() - the hook called @s, or -1. */
 int hook_parse_name(const char *s);
 /* hook_is_call() - 1 if @h waits for the plugin's verdict, 0 if it is an
- * event (lifecycle, exec_after: nothing to answer). */
+ * event (lifecycle, exec_after, http_response_head: nothing to answer). */
 int hook_is_call(enum hook_id h);
 
 enum hook_verdict {

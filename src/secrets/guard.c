@@ -237,9 +237,9 @@ static int one(struct guard *g, const struct http1_req *framed,
 	 * scrubbed before the guest reads it (guard_resp.c); and where a
 	 * hook reads it. */
 	rw.identity = bound || g->env->on_http_response;
-	if (g->env->on_http_response) {
+	if (g->env->on_http_response || g->env->on_http_response_head) {
 		/* the request line as the guest wrote it (placeholders, never
-		 * values), for the hook that sees its answer */
+		 * values), for the hooks that see its answer */
 		const char *head = (const char *)msb_buf_data(&g->h.in);
 		const char *eol = memchr(head, '\r', req->head_len);
 

@@ -41,6 +41,11 @@ int guard_mode_parse(const char *s, enum guard_mode *out);
  * @on_http_response: a plugin's hook on every answer (NULL: none), shown
  *         each answer scrubbed and held until it decides (guard_resp.c);
  *         with it, requests ask for uncompressed answers
+ * @on_http_response_head: an observer of every answer's head (NULL:
+ *         none), told as the head comes from the server, scrubbed, with
+ *         body NULL and body_streamed the body's length (0: none;
+ *         SIZE_MAX: not known yet); it answers nothing, and nothing of
+ *         the answer is held for it
  */
 struct guard_env {
 	const struct msb_vault *vault;
@@ -52,6 +57,8 @@ struct guard_env {
 	int (*on_http_response)(void *ctx,
 				const struct msb_http_response *resp,
 				struct msb_http_response_action *act);
+	void (*on_http_response_head)(void *ctx,
+				      const struct msb_http_response *resp);
 };
 
 /* The filter's operations; its state comes from guard_new(). */

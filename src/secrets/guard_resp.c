@@ -38,6 +38,14 @@
  * by its length. A longer body is shown as its head alone, then streamed
  * as above; a body cut short by the close never reaches the guest (502).
  * Interim (1xx) answers and those that open a tunnel are not shown.
+ *
+ * With a head observer (guard_env.on_http_response_head) every answer is
+ * framed too, and its head, scrubbed, is shown to it as it comes from the
+ * server, before any of it goes to the guest and before the response hook
+ * (which may change it) is asked. The observer answers nothing and holds
+ * nothing: without values to scrub or a response hook, a body by length
+ * goes as it comes with its head unchanged, and a chunked one as it is
+ * decoded.
  */
 
 #define _GNU_SOURCE
@@ -61,7 +69,7 @@ int guard_expect(struct guard *g, unsigned flags, const char *host,
 
 	if (g->p_len == PENDING_MAX)
 		return -ENOBUFS;
-	if (g->env->on_http_response) {
+	if (g->env->on_http_response || g->env->on_http_response_head) {
 		hl = strlen(host);
 		req = malloc(hl + ll + 2);
 		if (!req)
@@ -387,6 +395,37 @@ out:
 	return r;
 }
 
+/* observe() - the head observer (guard_env.on_http_response_head) told
+ * of the current answer as the server sent it, scrubbed; @len: its
+ * body's length, 0 for none, SIZE_MAX when its head does not say.
+ * Nothing waits for it. Return: 0, or -ENOMEM */
+static int observe(struct guard *g, const uint8_t *head, size_t hl,
+		   size_t len)
+{
+	const char *host = g->cur_req ? g->cur_req : "";
+	struct msb_buf seen = { 0 };
+	struct msb_http_response resp;
+
+	if (!g->env->on_http_response_head)
+		return 0;
+	if (put_head(g, head, hl, F_KEEP, 0, &seen) < 0) {
+		msb_buf_free(&seen);
+		return -ENOMEM;
+	}
+	resp = (struct msb_http_response){
+		.tls = g->tls,
+		.host = host,
+		.request = g->cur_req ? host + strlen(host) + 1 : "",
+		.status = g->cur.status,
+		.head = (const char *)bytes_at(&seen),
+		.head_len = seen.len,
+		.body_streamed = len,
+	};
+	g->env->on_http_response_head(g->env->ctx, &resp);
+	msb_buf_free(&seen);
+	return 0;
+}
+
 /* cut_short() - a held answer the server closed before its end: the hook
  * never saw it whole, and none of it goes */
 static int cut_short(struct guard *g, struct msb_buf *guest)
@@ -453,6 +492,13 @@ static int head(struct guard *g, struct msb_buf *guest)
 		return rc < 0 ? rc : 1;
 	}
 	g->raw_after = !!(req & (P_CONNECT | P_UPGRADE));
+	if (r.body != HTTP1_BODY_TUNNEL &&
+	    observe(g, p, r.head_len,
+		    r.body == HTTP1_BODY_NONE ? 0 :
+		    r.body == HTTP1_BODY_LENGTH && r.length < SIZE_MAX ?
+						(size_t)r.length :
+						SIZE_MAX) < 0)
+		return -ENOMEM;
 	hooked = g->env->on_http_response != NULL;
 	if (hooked && (r.body == HTTP1_BODY_CHUNKED ||
 		       r.body == HTTP1_BODY_CLOSE)) {
@@ -475,6 +521,13 @@ static int head(struct guard *g, struct msb_buf *guest)
 		break;
 	case HTTP1_BODY_LENGTH:
 		g->rleft = r.length;
+		if (!g->env->vault->n && !hooked) {
+			/* nothing to scrub nor to hold it for (framed for
+			 * the head's observer alone): as it comes */
+			rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+			g->rst = R_LENGTH;
+			break;
+		}
 		if (r.length <= HTTP1_BODY_MAX) {
 			/* its head goes with the body's new length */
 			g->rhead.len = 0;
@@ -701,7 +754,8 @@ int guard_to_guest(void *st, const uint8_t *p, size_t n,
 	(void)host;
 	/* No value to scrub and no hook to show them to: the answers pass
 	 * as they come. */
-	if (!g->env->vault->n && !g->env->on_http_response)
+	if (!g->env->vault->n && !g->env->on_http_response &&
+	    !g->env->on_http_response_head)
 		return n && msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
 	if (g->rst == R_DONE)
 		return 0;

@@ -58,6 +58,14 @@ void sup_hook_event(struct sup *s, enum hook_id h, json_object *args);
 int sup_hook_call(struct sup *s, enum hook_id h, json_object *args,
 		  struct hook_reply *out, char *who, size_t wn);
 
+struct msb_http_response;
+
+/* sup_hook_http_response_head() - the http_response_head event for
+ * answer @resp's head (body_streamed: its body's length, SIZE_MAX if not
+ * known): told to every plugin that wants it, answered by none. */
+void sup_hook_http_response_head(struct sup *s,
+				 const struct msb_http_response *resp);
+
 /* sup_hook_lifecycle() - the lifecycle event @event ("start", "stop",
  * "snapshot", "restore"), with @extra's keys (consumed; may be NULL). */
 void sup_hook_lifecycle(struct sup *s, const char *event, json_object *extra);

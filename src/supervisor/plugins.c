@@ -750,6 +750,27 @@ static int net_http_response(void *st, const struct msb_http_response *resp,
 	return MSB_HTTP_FORWARD;
 }
 
+void sup_hook_http_response_head(struct sup *s,
+				 const struct msb_http_response *resp)
+{
+	json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "tls", json_object_new_boolean(resp->tls));
+	json_object_object_add(a, "host", json_object_new_string(resp->host));
+	json_object_object_add(a, "request",
+			       json_object_new_string(resp->request));
+	json_object_object_add(a, "status", json_object_new_int(resp->status));
+	json_object_object_add(a, "head",
+			       json_object_new_string_len(resp->head,
+							  (int)resp->head_len));
+	json_object_object_add(
+		a, "body_length",
+		json_object_new_int64(resp->body_streamed == SIZE_MAX ?
+					      -1 :
+					      (int64_t)resp->body_streamed));
+	sup_hook_event(s, HOOK_HTTP_RESPONSE_HEAD, a);
+}
+
 void sup_plugins_net(struct sup *s)
 {
 	struct sup_plugins *ps = s->plugins;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* secrets.c - the sandbox's secrets in its network: every guest TCP flow
- * of a sandbox with secrets (or a plugin's on_http) goes through the
+ * of a sandbox with secrets (or a plugin's on_http, on_http_response or
+ * http_response_head) goes through the
  * interception filter (src/tls/intercept.h), whose plaintext, TLS or not,
  * goes through the guard (src/secrets/guard.c); the guest trusts the CA
  * the intercepted names are signed with (docs/secrets.md).
@@ -13,6 +14,7 @@
 
 #include "ca.h"
 #include "guard.h"
+#include "hooks.h"
 #include "intercept.h"
 #include "net.h"
 #include "supervisor.h"
@@ -32,13 +34,20 @@ static void guard_log(void *ctx, const char *line)
 	}
 }
 
+/* http_seen() - a plugin sees HTTP: every flow is inspected */
+static int http_seen(struct sup *s)
+{
+	return net_plugin_has_http(s->net) ||
+	       sup_hook_wants(s, HOOK_HTTP_RESPONSE_HEAD);
+}
+
 static int tls_inspect(void *ctx, const char *sni)
 {
 	struct sup *s = ctx;
 
 	if (sup_tls_bypassed(s, sni))
 		return 0;
-	if (net_plugin_has_http(s->net))
+	if (http_seen(s))
 		return 1; /* the hook sees every request */
 	for (size_t i = 0; i < s->vault.n; i++)
 		if (secret_host_allowed(&s->vault.s[i].spec, sni))
@@ -126,12 +135,20 @@ static int http_response_hook(void *ctx, const struct msb_http_response *resp,
 	return net_plugin_http_response(s->net, resp, act);
 }
 
+static void http_response_head_hook(void *ctx,
+				    const struct msb_http_response *resp)
+{
+	sup_hook_http_response_head(ctx, resp);
+}
+
 void sup_secrets_prepare(struct sup *s)
 {
 	/* (the network's plugins are known by now) */
 	if (s->net && net_plugin_has_http_response(s->net))
 		s->guard.on_http_response = http_response_hook;
-	if (s->vault.n || net_plugin_has_http(s->net))
+	if (sup_hook_wants(s, HOOK_HTTP_RESPONSE_HEAD))
+		s->guard.on_http_response_head = http_response_head_hook;
+	if (s->vault.n || http_seen(s))
 		tls_ready(s);
 }
 
@@ -141,7 +158,7 @@ void *sup_flow_filter(void *opaque, const struct net_addr *dst,
 	struct sup *s = opaque;
 	struct sockaddr_storage ss = { 0 };
 
-	if (!s->vault.n && !net_plugin_has_http(s->net))
+	if (!s->vault.n && !http_seen(s))
 		return NULL;
 	net_sockaddr(dst, dport, &ss);
 	if (tls_ready(s) < 0)
@@ -178,7 +195,7 @@ static int http_hook(void *ctx, const struct msb_http_request *req,
 void sup_trust_init_tlvs(struct sup *s, struct msb_tlv_w *w)
 {
 	/* Only a sandbox whose traffic is to be inspected trusts the CA. */
-	if (!s->vault.n && !net_plugin_has_http(s->net))
+	if (!s->vault.n && !http_seen(s))
 		return;
 	if (!s->ca_pem) {
 		if (ca_ready(s) < 0 || !(s->ca_pem = strdup(tls_ca_pem(s->ca))))

@@ -215,6 +215,129 @@ def test_http_response_hooks_compose_in_order(msb, box):
     assert p.returncode != 0 and b"4111" not in p.stdout, p
     assert ("to 'GET /card HTTP/1.1' blocked: plugin monitor-js: DLP: card "
             "number") in log_of(msb, box)
+    # audit-log (after both in the chain) was told each head as the
+    # server sent it, before http_response was asked: the blocked one too
+    heads = {e["request"]: e for e in lines(box["audit"])
+             if e["hook"] == "http_response_head"}
+    for path in ("/doc", "/tag", "/card"):
+        e = heads[f"GET {path} HTTP/1.1"]
+        assert e["status"] == 200 and e["body_length"] == -1, e
+        assert e["head"].startswith("HTTP/1.0 200 OK\r\n"), e
+        assert "X-Seen-By" not in e["head"] and "body_b64" not in e
+    # and pyguard (the Python SDK's Plugin) was told the /doc head as an
+    # event, before it was asked about the answer itself
+    py = [(e["hook"], e.get("request")) for e in lines(box["py"])
+          if e["hook"].startswith("http_response")]
+    at = py.index(("http_response_head", "GET /doc HTTP/1.1"))
+    assert py[at + 1] == ("http_response", "GET /doc HTTP/1.1"), py
+
+
+MIB = 1 << 20
+
+
+class Halves(http.server.BaseHTTPRequestHandler):
+    """/chunked and /length send a first MiB, then wait until the guest
+    has said it has read it (its GET /got/NAME) before they send the rest:
+    an answer held anywhere until its end would never be released. Each
+    notes whether the guest's word came (or only the wait's end)."""
+    protocol_version = "HTTP/1.1"
+    got = {}
+    released = {}
+    REST = {"chunked": 8 * MIB, "length": MIB}
+
+    def do_GET(self):
+        name = self.path.strip("/").split("/")[-1]
+        if self.path.startswith("/got/"):
+            self.got.setdefault(name, threading.Event()).set()
+            self.send_response(200)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok\n")
+            return
+        ev = self.got.setdefault(name, threading.Event())
+        chunked = name == "chunked"
+        self.send_response(200)
+        self.send_header("X-Half", "1")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(MIB + self.REST[name]))
+        self.end_headers()
+
+        def send(n, byte):
+            for _ in range(n // (64 << 10)):
+                data = byte * (64 << 10)
+                if chunked:
+                    data = b"10000\r\n" + data + b"\r\n"
+                self.wfile.write(data)
+            self.wfile.flush()
+
+        send(MIB, b"a")
+        # (a bound on the wait, not a measure: only a test that is about
+        # to fail waits it out)
+        self.released[name] = ev.wait(120)
+        send(self.REST[name], b"b")
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_audit_log_records_answers_without_holding_them(msb, tmp_path):
+    # audit-log wants http_response_head, an event: each answer's head is
+    # written down as it comes and nothing of the answer waits for it. A
+    # 9 MiB chunked answer (over the 8 MiB an http_response hook holds)
+    # and a 2 MiB one by length reach the guest as they come: the guest
+    # has the first MiB while the server still holds back the rest.
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Halves)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    port = web.server_address[1]
+    name = unique("ahead")
+    audit = tmp_path / "audit" / f"{name}.jsonl"
+    msb("run", "--name", name, "-d", "--net-allow-host", str(port),
+        "--plugin", f"audit-log:dir={tmp_path}/audit", check=0)
+    try:
+        url = f"http://10.0.2.2:{port}"
+        for path, rest in (("chunked", 8 * MIB), ("length", MIB)):
+            out = msb("exec", name, "--", "sh", "-c",
+                      f"wget -q -O- {url}/{path} | "
+                      f"{{ head -c {MIB} | wc -c; "
+                      f"wget -q -O- {url}/got/{path}; wc -c; }}",
+                      check=0).stdout
+            assert out.split() == [str(MIB).encode(), b"ok",
+                                   str(rest).encode()], out
+            assert Halves.released[path], path
+
+        def answers():
+            got = [e for e in lines(audit)
+                   if e["hook"] == "http_response_head"]
+            assert len(got) == 4, got
+            return got
+        seen = eventually(answers)
+        big, got1, length, got2 = seen
+        assert {"sandbox": name, "tls": False, "host": "10.0.2.2",
+                "request": "GET /chunked HTTP/1.1", "status": 200,
+                "body_length": -1}.items() <= big.items(), big
+        assert big["head"].startswith("HTTP/1.1 200 OK\r\n")
+        assert "Transfer-Encoding: chunked\r\n" in big["head"]
+        assert "X-Half: 1\r\n" in big["head"]
+        assert big["head"].endswith("\r\n\r\n")
+        assert isinstance(big["time"], float)
+        assert got1["request"] == "GET /got/chunked HTTP/1.1"
+        assert {"request": "GET /length HTTP/1.1", "status": 200,
+                "body_length": 2 * MIB}.items() <= length.items(), length
+        assert got2["body_length"] == 3
+        # no body, and the request it answers was logged before it
+        assert not any("body_b64" in e for e in seen)
+        reqs = [e["head"].split("\r\n")[0] for e in lines(audit)
+                if e["hook"] == "http_request"]
+        assert reqs[:2] == ["GET /chunked HTTP/1.1",
+                            "GET /got/chunked HTTP/1.1"], reqs
+    finally:
+        msb("rm", "-f", name)
+        web.shutdown()
 
 
 def test_a_c_plugin_answers_first_then_the_chain(msb, box):

@@ -125,6 +125,10 @@ TEST(plugin_reply_http_response_modify)
 			   sizeof(why)), -1);
 	CHECK_EQ_INT(hook_parse_name("http_response"), HOOK_HTTP_RESPONSE);
 	CHECK(hook_is_call(HOOK_HTTP_RESPONSE));
+	/* the head alone is an event: nothing waits for an answer */
+	CHECK_EQ_INT(hook_parse_name("http_response_head"),
+		     HOOK_HTTP_RESPONSE_HEAD);
+	CHECK(!hook_is_call(HOOK_HTTP_RESPONSE_HEAD));
 }
 
 TEST(plugin_reply_exec_rewrites_are_checked)
@@ -311,6 +315,9 @@ TEST(plugin_audit_log_writes_json_lines)
 					    sizeof(why)), 0);
 	CHECK(ops == 1ull << MSB_FS_OP_OPEN);
 	CHECK(hooks & (1u << HOOK_FS));
+	/* answers by their heads alone, never held */
+	CHECK(hooks & (1u << HOOK_HTTP_RESPONSE_HEAD));
+	CHECK(!(hooks & (1u << HOOK_HTTP_RESPONSE)));
 	a = json_object_new_object();
 	json_object_object_add(a, "event", json_object_new_string("start"));
 	json_object_object_add(a, "body_b64", json_object_new_string("eA=="));

@@ -52,7 +52,8 @@ static void setup(enum guard_mode mode)
 	vault_add(&vault, "B=@env:Y:other.example.net", NULL, PH_B,
 		  "real-B-value");
 	CHECK_EQ_INT(msb_vault_scrub(&vault), 0);
-	genv = (struct guard_env){ &vault, mode, logger, NULL, NULL, NULL };
+	genv = (struct guard_env){ .vault = &vault, .mode = mode,
+				   .log = logger };
 	logbuf[0] = '\0';
 }
 
@@ -984,8 +985,9 @@ TEST(guard_scrubs_encoded_values_and_basic_credentials)
 			 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
 			 strlen(eb), eb);
 
-		genv = (struct guard_env){ &vault, GUARD_BLOCK, logger, NULL,
-					   NULL, NULL };
+		genv = (struct guard_env){ .vault = &vault,
+					   .mode = GUARD_BLOCK,
+					   .log = logger };
 		CHECK_EQ_INT(answer_of(&fi, "GET / HTTP/1.1\r\nHost: api.example.com"
 					    "\r\n\r\n",
 				       (const uint8_t *)enc, strlen(enc), 9, 0,
@@ -1401,5 +1403,130 @@ TEST(guard_response_hook_cut_short_and_over_8_mib)
 	msb_buf_free(&guest);
 	msb_buf_free(&ans);
 	msb_buf_free(&tr);
+	resp_done();
+}
+
+/* --- the head observer (on_http_response_head) --------------------------- */
+
+static struct {
+	int calls, status, resp_calls_then;
+	size_t len;
+	char host[64], request[128];
+	struct msb_buf head;
+} ho;
+
+static void head_observer(void *ctx, const struct msb_http_response *resp)
+{
+	(void)ctx;
+	ho.calls++;
+	ho.status = resp->status;
+	ho.len = resp->body_streamed;
+	ho.resp_calls_then = rh.calls;
+	CHECK(resp->body == NULL && resp->body_len == 0);
+	snprintf(ho.host, sizeof(ho.host), "%s", resp->host);
+	snprintf(ho.request, sizeof(ho.request), "%s", resp->request);
+	ho.head.len = 0;
+	msb_buf_append(&ho.head, resp->head, resp->head_len);
+}
+
+/* Without values or a response hook, an answer is framed for the observer
+ * but held nowhere: its head is seen as it comes, and the guest has each
+ * piece of the body as it comes, byte for byte when it is by length. */
+TEST(guard_head_observer_sees_heads_and_holds_nothing)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	const char *get = "GET /big?x=1 HTTP/1.1\r\nHost: api.example.com"
+			  "\r\n\r\n";
+	const char *ans = "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"
+			  "0123456789abcdefghij";
+	const char *chk = "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked"
+			  "\r\n\r\n5\r\nhello\r\n";
+	const char *head_req = "HEAD /h HTTP/1.1\r\nHost: api.example.com"
+			       "\r\n\r\n";
+	const char *interim = "HTTP/1.1 100 Continue\r\n\r\n"
+			      "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n";
+	const char *echo = "HTTP/1.1 200 OK\r\nX-Echo: real-A-value\r\n"
+			   "Content-Length: 2\r\n\r\nok";
+	struct msb_buf up = { 0 }, host = { 0 }, guest = { 0 };
+	size_t hl = strlen(ans) - 20;
+	void *g;
+
+	setup(GUARD_BLOCK);
+	msb_vault_free(&vault);
+	genv.on_http_response_head = head_observer;
+	memset(&ho, 0, sizeof(ho));
+
+	g = guard_new(&genv, &fi, 1);
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)get,
+					      strlen(get), &up, &guest), 0);
+	CHECK(same(&up, get));
+	/* the head and half the body: seen, and the half is the guest's */
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans, hl - 3,
+					   &host, &guest), 0);
+	CHECK_EQ_INT(ho.calls, 0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans + hl - 3,
+					   13, &host, &guest), 0);
+	CHECK_EQ_INT(ho.calls, 1);
+	CHECK_EQ_INT(ho.status, 200);
+	CHECK(ho.len == 20);
+	CHECK(!strcmp(ho.host, "api.example.com"));
+	CHECK(!strcmp(ho.request, "GET /big?x=1 HTTP/1.1"));
+	CHECK(same(&ho.head, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"));
+	if (guest.len != hl + 10 || memcmp(msb_buf_data(&guest), ans, hl + 10))
+		unit_fail(__FILE__, __LINE__, "'%.*s'", (int)guest.len,
+			  msb_buf_data(&guest));
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans + hl + 10,
+					   10, &host, &guest), 0);
+	CHECK(same(&guest, ans));
+
+	/* the next, chunked: seen at its head, length unknown; its first
+	 * chunk is the guest's before the rest comes */
+	guest.len = 0;
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)get,
+					      strlen(get), &up, &guest), 0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)chk, strlen(chk),
+					   &host, &guest), 0);
+	CHECK_EQ_INT(ho.calls, 2);
+	CHECK_EQ_INT(ho.status, 201);
+	CHECK(ho.len == SIZE_MAX);
+	CHECK(holds(&guest, "201 Created") && holds(&guest, "hello"));
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"0\r\n\r\n", 5,
+					   &host, &guest), 0);
+	CHECK(holds(&guest, "0\r\n\r\n"));
+
+	/* an interim answer is not shown, its final one is; HEAD: none */
+	guest.len = 0;
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)head_req,
+					      strlen(head_req), &up, &guest),
+		     0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)interim,
+					   strlen(interim), &host, &guest),
+		     0);
+	CHECK_EQ_INT(ho.calls, 3);
+	CHECK(ho.len == 0);
+	CHECK(!strcmp(ho.request, "HEAD /h HTTP/1.1"));
+	CHECK(same(&guest, interim));
+	CHECK_EQ_INT(host.len, 0);
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&guest);
+
+	/* with secrets and a response hook: the observer sees the head
+	 * scrubbed, as the server sent it, before the hook is asked */
+	resp_setup(2);
+	genv.on_http_response_head = head_observer;
+	ho.calls = 0;
+	CHECK_EQ_INT(answer_of(&fi, get, (const uint8_t *)echo, strlen(echo),
+			       4, 0, &guest),
+		     0);
+	CHECK_EQ_INT(ho.calls, 1);
+	CHECK_EQ_INT(ho.resp_calls_then, 0);
+	CHECK_EQ_INT(rh.calls, 1);
+	CHECK(holds(&ho.head, "X-Echo: " PH_A) &&
+	      !holds(&ho.head, "real-A-value"));
+	CHECK(holds(&guest, "X-Scrubbed: 1") && holds(&guest, "redacted"));
+	msb_buf_free(&guest);
+	genv.on_http_response_head = NULL;
+	msb_buf_free(&ho.head);
 	resp_done();
 }

@@ -20,8 +20,8 @@ const { InvalidArgumentError } = require('./errors');
 /** At most this many bytes in a message (the protocol's bound). */
 const MAX_MSG = 16 << 20;
 const HOOKS = Object.freeze(['lifecycle', 'exec_before', 'exec_after', 'dns', 'connect',
-  'http_request', 'http_response', 'fs']);
-const EVENTS = new Set(['lifecycle', 'exec_after']);
+  'http_request', 'http_response', 'http_response_head', 'fs']);
+const EVENTS = new Set(['lifecycle', 'exec_after', 'http_response_head']);
 
 /** Verdicts a handler may return (undefined: allow). */
 const allow = () => ({ verdict: 'allow' });
@@ -69,7 +69,7 @@ class Plugin {
    * `body`, a Buffer, for http_request) and returns (or resolves with)
    * undefined for allow, or deny(reason), answer(addrs), modify(body),
    * rewrite({ argv, env }), or a reply's fields. For an event (lifecycle,
-   * exec_after) what it returns is ignored. Returns the plugin.
+   * exec_after, http_response_head) what it returns is ignored. Returns the plugin.
    */
   on(hook, fn, { fsOps = [] } = {}) {
     if (!HOOKS.includes(hook)) {

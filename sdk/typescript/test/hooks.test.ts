@@ -45,7 +45,8 @@ let server: http.Server;
 let port = 0;
 
 // A --plugin-process written with the SDK's Plugin: it refuses TCP to
-// port 7007 and writes down each connection it is asked about.
+// port 7007 and writes down each connection it is asked about, and the
+// head of each HTTP answer it is told of (an event).
 const MONITOR = `
 const fs = require('node:fs');
 const { Plugin } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib'))});
@@ -53,6 +54,9 @@ new Plugin('monitor-ts')
   .on('connect', (c) => {
     fs.appendFileSync(process.env.LOG, JSON.stringify(c) + '\\n');
     return c.port === 7007 ? Plugin.deny('no 7007 from monitor-ts') : undefined;
+  })
+  .on('http_response_head', (c) => {
+    fs.appendFileSync(process.env.LOG, JSON.stringify(c) + '\\n');
   })
   .run();
 `;
@@ -186,6 +190,18 @@ test('http answers: redacted and tagged, blocked, the rest as they came', LONG, 
   assert.equal(plain.stdout, 'accepted x=1\n');
   assert.match(fs.readFileSync(await sb.logPath(), 'utf8'),
     /on_http_response: .* to 'GET \/card HTTP\/1.1' blocked: plugin js-sdk: DLP: card number/);
+  // the plugin process was told each head as the server sent it, the
+  // blocked one's too
+  await eventually(() => {
+    const heads = fs.readFileSync(path.join(dir, 'monitor.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l)).filter((e) => e.hook === 'http_response_head');
+    for (const r of ['GET /doc HTTP/1.1', 'GET /card HTTP/1.1']) {
+      const h = heads.find((e) => e.request === r);
+      assert.ok(h, JSON.stringify(heads));
+      assert.equal(h.status, 200);
+      assert.ok(!('body_b64' in h) && h.head.startsWith('HTTP/1.1 200 OK\r\n'), h.head);
+    }
+  });
 });
 
 test('connect: a plugin process written with the SDK refuses a port', LONG, async () => {

@@ -3,7 +3,8 @@
 hook it sees to $LOG (JSON lines), denies `blocked.test` and exec of
 `forbidden`, answers `plugin.test`, rewrites `echo REWRITE-ME` and tags
 execs with PYGUARD=1, refuses lookups of files named secret.txt, and
-redacts CONFIDENTIAL in the bodies of HTTP answers."""
+redacts CONFIDENTIAL in the bodies of HTTP answers (whose heads it is
+told of first)."""
 
 import json
 import os
@@ -73,6 +74,11 @@ def http_response(call):
     log(call)
     if call.body and b"CONFIDENTIAL" in call.body:
         return modify(call.body.replace(b"CONFIDENTIAL", b"[redacted]"))
+
+
+@p.hook("http_response_head")
+def http_response_head(call):
+    log(call)
 
 
 p.run()

@@ -19,7 +19,8 @@ A handler gets the call's fields as attributes (``call.argv``,
 and returns None (allow), ``deny(reason)``, ``answer([ips])`` (dns),
 ``modify(body)`` (http_request, http_response), ``modify(head=...)``
 (http_response: a new status line and headers), ``rewrite(argv=...,
-env=...)`` (exec_before) or a dict of the reply's fields. Events (lifecycle, exec_after) return nothing.
+env=...)`` (exec_before) or a dict of the reply's fields. Events (lifecycle, exec_after,
+http_response_head: an answer's head, never held) return nothing.
 Standard library only: a plugin runs wherever python3 does.
 """
 
@@ -36,7 +37,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 MAX_MSG = 16 << 20
 HOOKS = ("lifecycle", "exec_before", "exec_after", "dns", "connect",
-         "http_request", "http_response", "fs")
+         "http_request", "http_response", "http_response_head", "fs")
 
 
 def deny(reason: str = "", errno: Optional[int] = None) -> dict:
