@@ -47,9 +47,12 @@ static struct msb_vault vault, novault;
 static struct guard_env env;
 static unsigned hook_turn;
 
+/* no_value() - @p holds no value of the vault in use (the empty vault's
+ * flows have none: the same bytes are no secret of theirs and pass as
+ * any bytes do) */
 static void no_value(const void *p, size_t n)
 {
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; env.vault == &vault && i < 2; i++)
 		if (n && memmem(p, n, VALUES[i], strlen(VALUES[i])))
 			abort();
 }
@@ -199,10 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  &host, &guest);
 	if (r == 0 && (data[-3] & 0x80))
 		guard_filter.to_guest(g, NULL, 0, &host, &guest);
-	for (size_t i = 0; i < 2; i++)
-		if (guest.len && memmem(msb_buf_data(&guest), guest.len,
-					VALUES[i], strlen(VALUES[i])))
-			abort();
+	no_value(msb_buf_data(&guest), guest.len);
 	guard_filter.close(g);
 	msb_buf_free(&up);
 	msb_buf_free(&host);
