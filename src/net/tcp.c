@@ -49,8 +49,9 @@
  * gathers what its program writes into full-size segments, and under TCG
  * each frame it does not send, and each ACK it does not take, is time
  * saved. A FIN, a segment out of order or already seen, one the host
- * socket did not take whole (the window closes), and a window update are
- * acknowledged at once.
+ * socket did not take whole (the window closes), a window update, and
+ * every segment of a flow through a filter (on_data()) are acknowledged
+ * at once.
  */
 
 #define _GNU_SOURCE
@@ -708,7 +709,11 @@ static int on_data(struct net *n, struct tcp_flow *t, const struct tcp_seg *s)
 		shutdown(t->fd, SHUT_WR);
 		goto ack_now;
 	}
-	if (!quick && len) {
+	/* (a flow through a filter, HTTP inspection or TLS interception, is
+	 * acknowledged at once: with delayed ACKs a CONNECT tunnel through
+	 * a proxy stalled for good under load, 2 of 6 loaded runs of
+	 * test_tls's test_connect_proxy; not explained yet) */
+	if (!quick && len && !t->filt) {
 		ack_later(n, t, len);
 		return 0;
 	}
