@@ -671,6 +671,21 @@ static void add_message(json_object *a, const char *head, size_t head_len,
 	}
 }
 
+/* response_args() - what both answer hooks (http_response and the
+ * http_response_head event) are told of @resp before its head: tls,
+ * host, the request it answers and its status. */
+static json_object *response_args(const struct msb_http_response *resp)
+{
+	json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "tls", json_object_new_boolean(resp->tls));
+	json_object_object_add(a, "host", json_object_new_string(resp->host));
+	json_object_object_add(a, "request",
+			       json_object_new_string(resp->request));
+	json_object_object_add(a, "status", json_object_new_int(resp->status));
+	return a;
+}
+
 static int net_http(void *st, const struct msb_http_request *req,
 		    struct msb_http_action *act)
 {
@@ -711,16 +726,11 @@ static int net_http_response(void *st, const struct msb_http_response *resp,
 {
 	struct sup *s = st;
 	struct sup_plugins *ps = s->plugins;
-	json_object *a = json_object_new_object();
+	json_object *a = response_args(resp);
 	struct hook_reply r;
 	char who[HOOK_NAME_MAX];
 	int v;
 
-	json_object_object_add(a, "tls", json_object_new_boolean(resp->tls));
-	json_object_object_add(a, "host", json_object_new_string(resp->host));
-	json_object_object_add(a, "request",
-			       json_object_new_string(resp->request));
-	json_object_object_add(a, "status", json_object_new_int(resp->status));
 	add_message(a, resp->head, resp->head_len, resp->body, resp->body_len,
 		    resp->body_streamed);
 	v = sup_hook_call(s, HOOK_HTTP_RESPONSE, a, &r, who, sizeof(who));
@@ -753,13 +763,8 @@ static int net_http_response(void *st, const struct msb_http_response *resp,
 void sup_hook_http_response_head(struct sup *s,
 				 const struct msb_http_response *resp)
 {
-	json_object *a = json_object_new_object();
+	json_object *a = response_args(resp);
 
-	json_object_object_add(a, "tls", json_object_new_boolean(resp->tls));
-	json_object_object_add(a, "host", json_object_new_string(resp->host));
-	json_object_object_add(a, "request",
-			       json_object_new_string(resp->request));
-	json_object_object_add(a, "status", json_object_new_int(resp->status));
 	json_object_object_add(a, "head",
 			       json_object_new_string_len(resp->head,
 							  (int)resp->head_len));
