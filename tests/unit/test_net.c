@@ -507,11 +507,11 @@ static void a32(uint8_t *p, uint32_t v)
 static void abuse_seg(struct net *n, uint16_t sport, uint32_t seq,
 		      uint32_t ack, uint8_t flags, uint16_t win, size_t dlen)
 {
-	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 1460];
+	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 8192];
 	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
 	size_t l4 = TCP_HLEN + dlen;
 
-	memset(f, 0, sizeof(f));
+	memset(f, 0, ETH_HLEN + IP4_HLEN + TCP_HLEN);
 	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
 	a16(f + 12, 0x0800);
 	ip[0] = 0x45;
@@ -779,32 +779,7 @@ static int dack_open(void *opaque, int type, int proto,
 static void dack_seg(struct net *n, uint32_t seq, uint32_t ack,
 		     uint8_t flags, size_t dlen)
 {
-	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 8192];
-	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
-	size_t l4 = TCP_HLEN + dlen;
-
-	memset(f, 0, ETH_HLEN + IP4_HLEN + TCP_HLEN);
-	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
-	a16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	a16(ip + 2, (uint16_t)(IP4_HLEN + l4));
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	a32(ip + 12, NET_GUEST_IP);
-	a32(ip + 16, ABUSE_DST);
-	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
-	a16(t, 41000);
-	a16(t + 2, 80);
-	a32(t + 4, seq);
-	a32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	a16(t + 14, 65535);
-	memset(t + TCP_HLEN, 'y', dlen);
-	a16(t + 16, net_csum_fold(net_csum_add(
-		net_pseudo4(NET_GUEST_IP, ABUSE_DST, IPPROTO_TCP, l4), t, l4)));
-	net_input(n, f, ETH_HLEN + IP4_HLEN + l4);
+	abuse_seg(n, 41000, seq, ack, flags, 65535, dlen);
 }
 
 /* What the stack sent the guest since the last look. */
