@@ -399,6 +399,17 @@ impl Drop for EndBlocking {
     }
 }
 
+/// What a peer's input gives next, a read interrupted by a signal tried
+/// again; its error is the input's.
+fn read_input(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            x => return x.map_err(input_error),
+        }
+    }
+}
+
 /// @c's input as STDIN frames within @credit, then its end. A write that
 /// fails (the agent closed the connection) ends it quietly: the reads say
 /// why.
@@ -415,13 +426,7 @@ fn feed_blocking(input: Input, credit: &Credit, w: &Mutex<StdStream>) -> Result<
         if n == 0 {
             return Ok(());
         }
-        let m = loop {
-            match r.read(&mut buf[..n]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                x => break x,
-            }
-        };
-        let m = m.map_err(input_error)?;
+        let m = read_input(&mut r, &mut buf[..n])?;
         credit.refund(n - m);
         if m == 0 {
             let _ = send_blocking(w, F_STDIN, &[]);
@@ -526,13 +531,7 @@ mod tokio_io {
             }
             Input::Read(mut r) => loop {
                 let n = credit.take(STDIN_CHUNK).await;
-                let m = loop {
-                    match r.read(&mut buf[..n]) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        x => break x,
-                    }
-                };
-                let m = m.map_err(input_error)?;
+                let m = read_input(&mut r, &mut buf[..n])?;
                 credit.refund(n - m);
                 if m == 0 {
                     break;
