@@ -74,8 +74,8 @@
 // # Hooks
 //
 // Exec and lifecycle hooks in Go (OnExec, OnExecExit, OnLifecycle),
-// network hooks (OnDns, OnConnect, OnHttp, OnHttpResponse) and the
-// overridden calls of a Go filesystem wrapping a built-in one (the
+// network hooks (OnDns, OnConnect, OnHttp, OnHttpResponse, and
+// OnHttpResponseHead, which only watches) and the overridden calls of a Go filesystem wrapping a built-in one (the
 // seeds' AuditFs) are served from this program over the hook protocol
 // (docs/plugins.md), as the plugin go-sdk; a hook that panics or misses
 // its deadline has its call refused.

@@ -169,7 +169,8 @@ const (
 	hookArgMax  = 65536 // bytes of one
 )
 
-// tell gives event @m (exec_after, lifecycle) to its hook.
+// tell gives event @m (exec_after, lifecycle, http_response_head) to its
+// hook.
 func (s *hookServer) tell(m map[string]any) {
 	defer func() { recover() }() // a hook that panics loses its event
 	switch m["hook"] {
@@ -180,6 +181,18 @@ func (s *hookServer) tell(m map[string]any) {
 			s.hooks.exit(ExecExit{Argv: strs(m, "argv"), ExitCode: int(num(m, "exit_code")),
 				Signal: int(num(m, "signal")), TimedOut: timedOut,
 				Duration: time.Duration(ms * float64(time.Millisecond))})
+		}
+	case "http_response_head":
+		if s.hooks.head != nil {
+			head := str(m, "head")
+			_, hdr := parseHookHead(head)
+			tls, _ := m["tls"].(bool)
+			n := int64(-1)
+			if v, ok := m["body_length"].(float64); ok {
+				n = int64(v)
+			}
+			s.hooks.head(HttpResponseHead{Status: int(num(m, "status")), Head: head, Header: hdr,
+				Host: str(m, "host"), Request: str(m, "request"), BodyLength: n, TLS: tls})
 		}
 	case "lifecycle":
 		if s.hooks.lifecycle != nil {

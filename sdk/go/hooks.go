@@ -3,7 +3,8 @@
 package msb
 
 // Hooks written in Go, served from this program (docs/plugins.md): a
-// sandbox's OnDns, OnConnect, OnHttp and OnHttpResponse functions, its
+// sandbox's OnDns, OnConnect, OnHttp, OnHttpResponse and
+// OnHttpResponseHead functions, its
 // OnExec, OnExecExit and OnLifecycle (exechooks.go) and its filesystems
 // written in Go become one plugin, "go-sdk", that a hook server (a unix
 // socket of this process, msb_plugins_add_socket) answers for the
@@ -13,7 +14,9 @@ package msb
 // misses it, or panics, has its call refused (fail closed), answered
 // here just before the deadline so that the connection stays up for the
 // calls after it. Events go to their hooks in order on a goroutine of
-// the connection's own, so that a slow one holds up no call.
+// the connection's own, queued without bound, so that a slow one holds
+// up no call and no read (an answer's head is written in that answer's
+// way: a channel left unread would delay it).
 
 import (
 	"encoding/base64"
@@ -65,6 +68,25 @@ type HttpResponse struct {
 	TLS          bool
 }
 
+// HttpResponseHead is an answer's head as it came from the server, as an
+// OnHttpResponseHead hook is told it: before any of the answer goes to
+// the guest, and before OnHttpResponse is asked (what that hook changes
+// or blocks is told as it came).
+type HttpResponseHead struct {
+	Status int
+	// Head is the status line and headers, CRLF each, through the empty
+	// line (a secret's value already back to its placeholder).
+	Head    string
+	Header  map[string][]string // by lowercase name
+	Host    string              // the Host of the request it answers
+	Request string              // that request's line ("GET /x HTTP/1.1")
+	// BodyLength is its body's length (its Content-Length; 0 for an
+	// answer without a body), -1 when the head does not say (chunked,
+	// until the close).
+	BodyLength int64
+	TLS        bool
+}
+
 // HttpResponseAction is an answer hook's verdict: HttpResponseForward or
 // HttpResponseBlock.
 type HttpResponseAction struct {
@@ -92,6 +114,7 @@ type goHooks struct {
 	connect   func(ConnectRequest) bool
 	http      func(*HttpRequest) HttpAction
 	response  func(*HttpResponse) HttpResponseAction
+	head      func(HttpResponseHead)
 	exec      func(ExecCall) ExecAction
 	exit      func(ExecExit)
 	lifecycle func(LifecycleEvent)
@@ -100,7 +123,7 @@ type goHooks struct {
 
 func (h *goHooks) empty() bool {
 	return h.dns == nil && h.connect == nil && h.http == nil && h.response == nil &&
-		h.exec == nil && h.exit == nil && h.lifecycle == nil && len(h.fs) == 0
+		h.head == nil && h.exec == nil && h.exit == nil && h.lifecycle == nil && len(h.fs) == 0
 }
 
 // given are the names of the hooks set, for a refusal.
@@ -111,7 +134,8 @@ func (h *goHooks) given() []string {
 		set  bool
 	}{
 		{"OnDns", h.dns != nil}, {"OnConnect", h.connect != nil}, {"OnHttp", h.http != nil},
-		{"OnHttpResponse", h.response != nil}, {"OnExec", h.exec != nil},
+		{"OnHttpResponse", h.response != nil}, {"OnHttpResponseHead", h.head != nil},
+		{"OnExec", h.exec != nil},
 		{"OnExecExit", h.exit != nil}, {"OnLifecycle", h.lifecycle != nil},
 	} {
 		if x.set {
@@ -285,6 +309,16 @@ func OnHttpResponse(hook func(resp *HttpResponse) HttpResponseAction) NetworkOpt
 	return netFunc(func(n *networkConfig) { n.hooks.response = hook })
 }
 
+// OnHttpResponseHead tells @hook each HTTP answer's head (HTTPS too, its
+// TLS intercepted) as it comes from the server, before any of the answer
+// goes to the guest: its status, headers, body length, request and host.
+// It only watches: nothing waits for it (it runs on a goroutine of the
+// hook server's own, in order, the answer already on its way), and one
+// that panics loses that head.
+func OnHttpResponseHead(hook func(h HttpResponseHead)) NetworkOption {
+	return netFunc(func(n *networkConfig) { n.hooks.head = hook })
+}
+
 // hookServer serves a sandbox's Go hooks on a unix socket of this
 // process until it is closed.
 type hookServer struct {
@@ -420,6 +454,9 @@ func (s *hookServer) names() []string {
 	if s.hooks.response != nil {
 		v = append(v, "http_response")
 	}
+	if s.hooks.head != nil {
+		v = append(v, "http_response_head")
+	}
 	if s.hooks.lifecycle != nil {
 		v = append(v, "lifecycle")
 	}
@@ -444,24 +481,65 @@ func (s *hookServer) fsOps() []string {
 	return ops
 }
 
-// eventQueue is how many events a connection holds for its hooks before
-// it reads no more (and its calls wait).
-const eventQueue = 256
+// eventQueue is the events a connection read and its hooks are still to
+// be told, in order, without bound: the reader never waits for them.
+type eventQueue struct {
+	mu   sync.Mutex
+	more *sync.Cond
+	q    []map[string]any
+	done bool
+}
+
+func newEventQueue() *eventQueue {
+	e := &eventQueue{}
+	e.more = sync.NewCond(&e.mu)
+	return e
+}
+
+func (e *eventQueue) put(m map[string]any) {
+	e.mu.Lock()
+	e.q = append(e.q, m)
+	e.mu.Unlock()
+	e.more.Signal()
+}
+
+func (e *eventQueue) close() {
+	e.mu.Lock()
+	e.done = true
+	e.mu.Unlock()
+	e.more.Signal()
+}
+
+// next is the next event, or nil once the queue is closed and told.
+func (e *eventQueue) next() map[string]any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.q) == 0 && !e.done {
+		e.more.Wait()
+	}
+	if len(e.q) == 0 {
+		return nil
+	}
+	m := e.q[0]
+	e.q[0] = nil
+	e.q = e.q[1:]
+	return m
+}
 
 // serve answers on @c until the supervisor closes it, then returns once
 // the events it read have been told.
 func (s *hookServer) serve(c net.Conn) {
-	events := make(chan map[string]any, eventQueue)
+	events := newEventQueue()
 	told := make(chan struct{})
 	go func() {
-		for m := range events {
+		for m := events.next(); m != nil; m = events.next() {
 			s.tell(m)
 		}
 		close(told)
 	}()
 	defer func() {
 		c.Close()
-		close(events)
+		events.close()
 		<-told
 		s.serving.Done()
 	}()
@@ -483,7 +561,7 @@ func (s *hookServer) serve(c net.Conn) {
 			r["id"] = m["id"]
 			err = writeHookMsg(c, r)
 		case "event":
-			events <- m
+			events.put(m)
 		}
 		if err != nil {
 			return

@@ -9,7 +9,9 @@ package msb_test
 // rewrites into a bad env; the sandbox's start, stop and remove told;
 // DNS denied and seen, connections refused, HTTP blocked by a DLP rule
 // or its body rewritten, answers redacted, tagged or blocked before the
-// guest reads them, a hook that panics refusing its call, and a
+// guest reads them, each answer's head told as the server sent it (a
+// hook that holds it holding up nothing), a hook that panics refusing
+// its call, and a
 // filesystem in Go over a host directory that watches opens and refuses
 // a create while every other call stays native.
 
@@ -58,7 +60,7 @@ func TestHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var bodies, dns, answers []string
+	var bodies, dns, answers, heads []string
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
@@ -117,6 +119,22 @@ func TestHooks(t *testing.T) {
 		events = append(events, e.Event)
 		mu.Unlock()
 	})
+	// The head of /doc's answer is held here until the guest has read
+	// that answer: an answer that waited for it would never come.
+	headHeld := make(chan struct{})
+	releaseHead := sync.OnceFunc(func() { close(headHeld) })
+	defer releaseHead()
+	onHead := msb.OnHttpResponseHead(func(h msb.HttpResponseHead) {
+		if h.Request == "GET /doc HTTP/1.1" {
+			<-headHeld
+		}
+		mu.Lock()
+		heads = append(heads, strings.Join([]string{h.Request, strconv.Itoa(h.Status),
+			strings.Join(h.Header["content-type"], ";"), strconv.FormatInt(h.BodyLength, 10),
+			strconv.FormatBool(strings.HasPrefix(h.Head, "HTTP/1.1 200 OK\r\n") &&
+				!strings.Contains(h.Head, "X-Redacted")), h.Host}, " "), ";")
+		mu.Unlock()
+	})
 	seen := func(what string, list *[]string, want string) {
 		t.Helper()
 		for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -171,6 +189,7 @@ func TestHooks(t *testing.T) {
 			}
 			return msb.HttpResponseForward(resp)
 		}),
+		onHead,
 	))...)
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +277,11 @@ func TestHooks(t *testing.T) {
 	mu.Lock()
 	contains(t, "what OnHttpResponse saw", strings.Join(answers, ","), "GET /doc HTTP/1.1 200")
 	mu.Unlock()
+	// each head told as the server sent it (not as OnHttpResponse
+	// changed it), the blocked answer's too, /doc's once let go
+	releaseHead()
+	seen("OnHttpResponseHead", &heads, "GET /doc HTTP/1.1 200 text/plain; charset=utf-8 22 true 10.0.2.2")
+	seen("OnHttpResponseHead", &heads, "GET /card HTTP/1.1 200 text/plain; charset=utf-8 25 true 10.0.2.2")
 	// fs: opens seen here with the guest's pid, a create refused with
 	// the errno given; reads and writes stay native
 	out = sh("cat /data/hello.txt; echo x > /data/forbidden.txt; echo rc=$?; echo y > /data/ok.txt")
@@ -307,6 +331,7 @@ func TestPeerRefusesGoHooks(t *testing.T) {
 		msb.Network(msb.OnHttpResponse(func(r *msb.HttpResponse) msb.HttpResponseAction {
 			return msb.HttpResponseForward(r)
 		})),
+		msb.Network(msb.OnHttpResponseHead(func(msb.HttpResponseHead) {})),
 		msb.OnExec(func(msb.ExecCall) msb.ExecAction { return msb.ExecAllow() }),
 		msb.OnExecExit(func(msb.ExecExit) {}),
 		msb.OnLifecycle(func(msb.LifecycleEvent) {}),

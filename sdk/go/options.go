@@ -450,8 +450,9 @@ func NewRateLimiter(execPerSec float64) *RateLimiter {
 // one (InstalledPlugin(name), or what InstallPlugin returned) to the
 // sandbox's chain, asked in the order given with PluginProcess ones.
 // Hooks written in Go are OnExec, OnExecExit and OnLifecycle (options of
-// their own) and OnDns, OnConnect, OnHttp and OnHttpResponse (Network
-// options); anything else is refused with ErrNotSupported.
+// their own) and OnDns, OnConnect, OnHttp, OnHttpResponse and
+// OnHttpResponseHead (Network options); anything else is refused with
+// ErrNotSupported.
 func Plugin(p any) Option {
 	return option("Plugin", func(c *sandboxConfig) {
 		switch v := p.(type) {
@@ -489,7 +490,8 @@ func Plugin(p any) Option {
 					"*msb.AuditLog and *msb.RateLimiter, an installed one is "+
 					"msb.InstalledPlugin(name); hooks written in Go are "+
 					"msb.OnExec, OnExecExit, OnLifecycle and, in msb.Network, "+
-					"msb.OnDns, OnConnect, OnHttp and OnHttpResponse, and "+
+					"msb.OnDns, OnConnect, OnHttp, OnHttpResponse and "+
+					"OnHttpResponseHead, and "+
 					"msb.PluginProcess runs a command that speaks the hook "+
 					"protocol (docs/plugins.md)", p)))
 		}

@@ -77,7 +77,7 @@ func NewSandboxContext(ctx context.Context, name string, opts ...Option) (*Sandb
 	// network's, its filesystems'
 	h := cfg.hooks
 	n := cfg.net.hooks
-	h.dns, h.connect, h.http, h.response = n.dns, n.connect, n.http, n.response
+	h.dns, h.connect, h.http, h.response, h.head = n.dns, n.connect, n.http, n.response, n.head
 	for _, v := range cfg.volumes {
 		if v.hooked != nil {
 			if h.fs == nil {

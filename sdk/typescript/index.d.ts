@@ -62,6 +62,29 @@ export interface HttpResponse {
   bodyStreamed?: number;
 }
 
+/** An answer's head as it came from the server, as onHttpResponseHead is
+ * told it: before any of the answer goes to the guest, and before
+ * onHttpResponse is asked (what that hook changes or blocks is told as
+ * it came). */
+export interface HttpResponseHead {
+  status: number;
+  /** The status line and headers, CRLF each, through the empty line (a
+   * secret's value already back to its placeholder). */
+  head: string;
+  /** Headers by lowercase name. */
+  headers: Record<string, string[]>;
+  /** Its body's length (its Content-Length; 0 for an answer without a
+   * body), -1 when the head does not say (chunked, until the close). */
+  bodyLength: number;
+  /** The Host of the request it answers. */
+  host: string;
+  /** That request's line ("GET /x HTTP/1.1"), its method and path. */
+  request: string;
+  method: string;
+  path: string;
+  tls: boolean;
+}
+
 /** A new connection of the guest, as a connect hook sees it. */
 export interface ConnectRequest {
   proto: 'tcp' | 'udp' | 'icmp';
@@ -202,6 +225,11 @@ export interface NetworkOptions {
    * (with resp.body or resp.head changed: those go) or block(reason)
    * (the guest gets 403, the connection ends). */
   onHttpResponse?: (resp: HttpResponse) => HttpAction | void | Promise<HttpAction | void>;
+  /** Told each answer's head as the server sent it, before any of the
+   * answer reaches the guest. It only watches: nothing waits for it (a
+   * promise it returns is awaited before the next head is told, never
+   * by the answer or by another hook), what it returns is ignored. */
+  onHttpResponseHead?: (head: HttpResponseHead) => void | Promise<void>;
 }
 
 /** A host directory passed through. */

@@ -201,7 +201,8 @@ def test_a_peer_takes_no_hooks(agent):
                                      r"run in the host program that made a "
                                      r"sandbox"):
                 await rt.start("x", **{k: hook})
-        for k in ("on_dns", "on_connect", "on_http", "on_http_response"):
+        for k in ("on_dns", "on_connect", "on_http", "on_http_response",
+                  "on_http_response_head"):
             with pytest.raises(InvalidArgument,
                                match=rf"\(Network\({k}=\.\.\.\)\): hooks run "
                                      r"in the host program"):

@@ -501,6 +501,7 @@ pub struct NetworkBuilder {
     pub(crate) connect_hook: Option<std::sync::Arc<ConnectHook>>,
     pub(crate) http_hook: Option<std::sync::Arc<HttpHook>>,
     pub(crate) http_response_hook: Option<std::sync::Arc<crate::hooks::HttpResponseHook>>,
+    pub(crate) http_response_head_hook: Option<std::sync::Arc<crate::hooks::HttpResponseHeadHook>>,
     pub(crate) refused: Vec<Error>,
 }
 
@@ -1167,6 +1168,7 @@ impl SandboxConfig {
             connect: self.net.connect_hook.clone(),
             http: self.net.http_hook.clone(),
             http_response: self.net.http_response_hook.clone(),
+            http_response_head: self.net.http_response_head_hook.clone(),
             fs: self.volumes.iter().filter_map(|v| v.hooked.clone().map(|h| (v.path.clone(), h))).collect(),
             exec: self.exec_hook.clone(),
             exit: self.exit_hook.clone(),

@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 //! Hooks written in Rust, served from this program (docs/plugins.md): a
-//! sandbox's `on_dns`, `on_connect`, `on_http`, `on_http_response` and
-//! `on_exec` closures, and the overridden calls of its filesystems written
-//! in Rust ([`crate::DynFileSystem`]),
+//! sandbox's `on_dns`, `on_connect`, `on_http`, `on_http_response`,
+//! `on_http_response_head`, `on_exec`, `on_exec_exit` and `on_lifecycle`
+//! closures, and the overridden calls of its filesystems written in Rust
+//! ([`crate::DynFileSystem`]),
 //! become one plugin that a [`HookServer`] (a unix socket of this
 //! process, `msb_plugins_add_socket`) answers for the sandbox's
 //! supervisor, one thread per connection. Each message both ways is a
 //! 4-byte big-endian length, then one JSON object; calls come one at a
 //! time on a connection, each with a deadline: a hook that misses it has
-//! its call denied (fail closed).
+//! its call denied (fail closed). Events (`exec_after`, `lifecycle`,
+//! `http_response_head`) go to their hooks in order on a thread of the
+//! connection's own, so that a slow one holds up no call and no read.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use base64::Engine as _;
@@ -65,6 +68,32 @@ pub enum HttpResponseAction {
 
 pub(crate) type HttpResponseHook = dyn Fn(HttpResponse) -> HttpResponseAction + Send + Sync;
 
+/// An answer's head as it came from the server, as an
+/// [`NetworkBuilder::on_http_response_head`] hook is told it: before any
+/// of the answer goes to the guest, and before `on_http_response` is
+/// asked (what that hook changes or blocks is told as it came).
+#[derive(Debug, Clone, Default)]
+pub struct HttpResponseHead {
+    /// Its status code.
+    pub status: u16,
+    /// The status line and headers, each line ending in CRLF, through the
+    /// empty line (a secret's value already back to its placeholder).
+    pub head: String,
+    /// Its headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The Host of the request it answers.
+    pub host: String,
+    /// That request's line ("GET /x HTTP/1.1").
+    pub request: String,
+    /// Its body's length (its Content-Length; 0 for an answer without a
+    /// body), or -1 when the head does not say (chunked, until the close).
+    pub body_length: i64,
+    /// Seen inside intercepted TLS.
+    pub tls: bool,
+}
+
+pub(crate) type HttpResponseHeadHook = dyn Fn(HttpResponseHead) + Send + Sync;
+
 impl NetworkBuilder {
     /// Calls @hook for each HTTP answer to the guest (HTTPS too, its TLS
     /// intercepted) before the guest reads any of it:
@@ -80,6 +109,18 @@ impl NetworkBuilder {
         self.http_response_hook = Some(Arc::new(hook));
         self
     }
+
+    /// Tells @hook each HTTP answer's head (HTTPS too, its TLS
+    /// intercepted) as it comes from the server, before any of the answer
+    /// goes to the guest: its status, headers, body length, request, host.
+    /// It only watches: nothing waits for it (it runs on a thread of the
+    /// hook server's own, in order, the answer already on its way), and a
+    /// hook that panics loses that head. Secrets' values are already
+    /// scrubbed from it.
+    pub fn on_http_response_head(mut self, hook: impl Fn(HttpResponseHead) + Send + Sync + 'static) -> Self {
+        self.http_response_head_hook = Some(Arc::new(hook));
+        self
+    }
 }
 
 /// At most this many bytes in a message (the protocol's bound).
@@ -92,6 +133,7 @@ pub(crate) struct Hooks {
     pub(crate) connect: Option<Arc<ConnectHook>>,
     pub(crate) http: Option<Arc<HttpHook>>,
     pub(crate) http_response: Option<Arc<HttpResponseHook>>,
+    pub(crate) http_response_head: Option<Arc<HttpResponseHeadHook>>,
     pub(crate) exec: Option<Arc<ExecHook>>,
     pub(crate) exit: Option<Arc<ExitHook>>,
     pub(crate) lifecycle: Option<Arc<LifecycleHook>>,
@@ -105,6 +147,7 @@ impl Hooks {
             && self.connect.is_none()
             && self.http.is_none()
             && self.http_response.is_none()
+            && self.http_response_head.is_none()
             && self.exec.is_none()
             && self.exit.is_none()
             && self.lifecycle.is_none()
@@ -184,6 +227,9 @@ impl Hooks {
         if self.http_response.is_some() {
             v.push("http_response");
         }
+        if self.http_response_head.is_some() {
+            v.push("http_response_head");
+        }
         if self.lifecycle.is_some() {
             v.push("lifecycle");
         }
@@ -193,7 +239,8 @@ impl Hooks {
         v
     }
 
-    /// Tells event @m (exec_after, lifecycle) to its hook.
+    /// Tells event @m (exec_after, lifecycle, http_response_head) to its
+    /// hook.
     fn tell(&self, m: &Map<String, Value>) {
         let i = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0) as i32;
         match m.get("hook").and_then(Value::as_str) {
@@ -211,6 +258,21 @@ impl Hooks {
                             m.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0).max(0.0) / 1000.0,
                         ),
                         timed_out: m.get("timed_out").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                }
+            }
+            Some("http_response_head") => {
+                if let Some(f) = &self.http_response_head {
+                    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                    let head = s("head");
+                    f(HttpResponseHead {
+                        status: m.get("status").and_then(Value::as_u64).unwrap_or(0) as u16,
+                        headers: parse_head(&head).headers,
+                        head,
+                        host: s("host"),
+                        request: s("request"),
+                        body_length: m.get("body_length").and_then(Value::as_i64).unwrap_or(-1),
+                        tls: m.get("tls").and_then(Value::as_bool).unwrap_or(false),
                     })
                 }
             }
@@ -401,8 +463,29 @@ fn write_msg(s: &mut UnixStream, v: &Value) -> io::Result<()> {
     s.write_all(&out)
 }
 
-/// serve() - answer on @s until the supervisor closes it.
-fn serve(hooks: &Hooks, mut s: UnixStream) -> io::Result<()> {
+/// serve() - answer on @s until the supervisor closes it, then return
+/// once the events it read have been told.
+fn serve(hooks: &Hooks, s: UnixStream) -> io::Result<()> {
+    // Events queue without bound for a thread of their own: the
+    // supervisor writes an answer's head in that answer's way, so a
+    // channel left unread would delay the answer.
+    let (tx, rx) = mpsc::channel::<Map<String, Value>>();
+    let h = hooks.clone();
+    let teller = thread::Builder::new().name("msb-hook-events".into()).spawn(move || {
+        for m in rx {
+            // A hook that panics loses its event, not the channel.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.tell(&m)));
+        }
+    })?;
+    let r = answer_on(hooks, s, &tx);
+    drop(tx);
+    let _ = teller.join();
+    r
+}
+
+/// answer_on() - read @s until it ends: calls answered, events sent to
+/// @events.
+fn answer_on(hooks: &Hooks, mut s: UnixStream, events: &mpsc::Sender<Map<String, Value>>) -> io::Result<()> {
     while let Some(m) = read_msg(&mut s)? {
         match m.get("type").and_then(Value::as_str) {
             Some("hello") => write_msg(&mut s, &hooks.hello())?,
@@ -419,8 +502,7 @@ fn serve(hooks: &Hooks, mut s: UnixStream) -> io::Result<()> {
                 write_msg(&mut s, &r)?;
             }
             Some("event") => {
-                // A hook that panics loses its event, not the channel.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hooks.tell(&m)));
+                let _ = events.send(m);
             }
             _ => {}
         }

@@ -1382,6 +1382,7 @@ impl<M> PeerBuilder<M> {
                 || n.connect_hook.is_some()
                 || n.http_hook.is_some()
                 || n.http_response_hook.is_some()
+                || n.http_response_head_hook.is_some()
                 || !n.refused.is_empty()
             {
                 self.refuse(

@@ -329,6 +329,8 @@ async fn bad_input_is_refused_before_anything_is_asked() {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+    let e = rt.start("x").network(|n| n.on_http_response_head(|_| {})).create().await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     for b in [
         rt.start("x").cpus(0),
         rt.start("x").secret_env("K", "", "a.test"),

@@ -258,7 +258,7 @@ function block(reason) {
 }
 
 const NET_KEYS = new Set(['allow', 'allowCidr', 'blockCidr', 'denyAll', 'dns', 'ports',
-  'plugin', 'allowHost', 'onDns', 'onConnect', 'onHttp', 'onHttpResponse']);
+  'plugin', 'allowHost', 'onDns', 'onConnect', 'onHttp', 'onHttpResponse', 'onHttpResponseHead']);
 
 function portOf(p) {
   if (typeof p === 'string') return p;

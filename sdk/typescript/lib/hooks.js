@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // hooks.js - a sandbox's plugins from its create options: the built-ins
 // (AuditLog, RateLimiter), plugin processes, and hooks written in JS
-// (network.onDns, onConnect, onHttp, onHttpResponse; onExec, onExecExit,
-// onLifecycle),
+// (network.onDns, onConnect, onHttp, onHttpResponse, onHttpResponseHead;
+// onExec, onExecExit, onLifecycle),
 // which become one Plugin that this process serves on a HookServer
 // (lib/plugin.js) for the sandbox's supervisor to call
 // (docs/plugins.md).
@@ -123,6 +123,7 @@ function hooksOf(net, o) {
   const onConnect = fnOf(net.onConnect, 'network.onConnect');
   const onHttp = fnOf(net.onHttp, 'network.onHttp');
   const onHttpResponse = fnOf(net.onHttpResponse, 'network.onHttpResponse');
+  const onHttpResponseHead = fnOf(net.onHttpResponseHead, 'network.onHttpResponseHead');
   const onExec = fnOf(o.onExec, 'onExec');
   const onExecExit = fnOf(o.onExecExit, 'onExecExit');
   const onLifecycle = fnOf(o.onLifecycle, 'onLifecycle');
@@ -130,7 +131,8 @@ function hooksOf(net, o) {
   for (const [guestPath, spec] of Object.entries(o.volumes || {})) {
     if (spec instanceof FileSystemBackend && spec.overridden().length) fsVolumes.set(guestPath, spec);
   }
-  if (!onDns && !onConnect && !onHttp && !onHttpResponse && !onExec && !onExecExit && !onLifecycle && !fsVolumes.size) return null;
+  if (!onDns && !onConnect && !onHttp && !onHttpResponse && !onHttpResponseHead && !onExec && !onExecExit &&
+    !onLifecycle && !fsVolumes.size) return null;
   const p = new Plugin('js-sdk');
   if (fsVolumes.size) {
     const ops = new Set([...fsVolumes.values()].flatMap((b) => b.overridden()));
@@ -170,6 +172,16 @@ function hooksOf(net, o) {
         request: c.request, method, path, tls: !!c.tls, body: c.body || Buffer.alloc(0),
         bodyStreamed: c.body_streamed };
       return responseVerdict(await onHttpResponse(resp), resp);
+    });
+  }
+  if (onHttpResponseHead) {
+    // an event: told, not answered (lib/plugin.js's HookServer tells it
+    // apart from the calls, so nothing waits for it)
+    p.on('http_response_head', async (c) => {
+      const [method = '', path = ''] = String(c.request || '').split(' ');
+      await onHttpResponseHead({ status: c.status, head: c.head, headers: parseResponseHead(c.head),
+        bodyLength: typeof c.body_length === 'number' ? c.body_length : -1, host: c.host,
+        request: c.request, method, path, tls: !!c.tls });
     });
   }
   if (onExec) {
@@ -231,7 +243,8 @@ function pluginsOf(o) {
       throw new InvalidArgumentError(
         `invalid plugin ${pl && pl.constructor ? pl.constructor.name : typeof pl}: new AuditLog(dir) or ` +
         'new RateLimiter({ maxExecPerSec }); a command of your own goes in pluginProcesses, ' +
-        'hooks in JS in network.onDns/onConnect/onHttp/onHttpResponse and onExec/onExecExit/onLifecycle');
+        'hooks in JS in network.onDns/onConnect/onHttp/onHttpResponse/onHttpResponseHead and ' +
+        'onExec/onExecExit/onLifecycle');
     }
     return { name: pl.name, options: pl.options() };
   });

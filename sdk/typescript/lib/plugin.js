@@ -106,12 +106,16 @@ class Plugin {
   /**
    * serve() - answer on @sock (a connected stream socket) until it ends.
    * Resolves when the other side closes; a broken channel (a length over
-   * the bound, not JSON) ends it.
+   * the bound, not JSON) ends it. With @eventsApart (a HookServer's
+   * connections) events are told in order on a queue of their own, so
+   * that a handler's promise holds up no call; without, they keep their
+   * place among the calls.
    */
-  serve(sock) {
+  serve(sock, { eventsApart = false } = {}) {
     return new Promise((resolve) => {
       let buf = Buffer.alloc(0);
       let queue = Promise.resolve();
+      let events = Promise.resolve();
       const end = () => {
         sock.destroy();
         resolve();
@@ -134,7 +138,8 @@ class Plugin {
           }
           buf = buf.subarray(4 + n);
           // One at a time, in order (calls come so; events keep their order).
-          queue = queue.then(() => this._handle(sock, msg));
+          if (eventsApart && msg.type === 'event') events = events.then(() => this._handle(sock, msg));
+          else queue = queue.then(() => this._handle(sock, msg));
         }
       });
       sock.on('end', end);
@@ -195,7 +200,7 @@ class HookServer {
       // (a kept sandbox outlives it; its calls are then denied).
       c.unref();
       this._conns.add(c);
-      plugin.serve(c).then(() => this._conns.delete(c));
+      plugin.serve(c, { eventsApart: true }).then(() => this._conns.delete(c));
     });
   }
 

@@ -4,7 +4,8 @@
 // plugin process written with the SDK's Plugin, all on one sandbox of
 // the built-in image: DNS answered, denied and logged, HTTP blocked by a
 // DLP rule or its body rewritten, answers redacted, tagged or blocked
-// before the guest reads them, execs denied and rewritten, exits and
+// before the guest reads them, each answer's head told (a hook that
+// holds it holding up nothing), execs denied and rewritten, exits and
 // lifecycle told, connections refused by the plugin process.
 
 import { after, before, test } from 'node:test';
@@ -15,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   AuditLog, DnsAction, ExecAction, PassthroughFs, PolicyRefusedError, Sandbox, block, forward,
-  type ExecExit, type FsCall, type FsContext, type HttpResponse, type LifecycleEvent,
+  type ExecExit, type FsCall, type FsContext, type HttpResponse, type HttpResponseHead, type LifecycleEvent,
 } from 'microsandbox';
 import { LONG, unique } from './helpers';
 
@@ -26,6 +27,11 @@ const exits: ExecExit[] = [];
 const lifecycle: LifecycleEvent[] = [];
 const bodies: string[] = [];
 const answers: HttpResponse[] = [];
+const heads: HttpResponseHead[] = [];
+// /doc's head is held by its hook until the guest has read that answer:
+// an answer that waited for the hook would never come.
+let letGo: () => void = () => {};
+const held = new Promise<void>((r) => { letGo = r; });
 let sb: Sandbox;
 const opens: number[] = [];
 
@@ -101,6 +107,10 @@ before(async () => {
         }
         return forward(resp);
       },
+      onHttpResponseHead: async (h) => {
+        if (h.path === '/doc') await held;
+        heads.push(h);
+      },
     },
     onExec: (cmd) => {
       execs.push(cmd.argv);
@@ -118,6 +128,7 @@ before(async () => {
 });
 
 after(async () => {
+  letGo();
   await sb?.close();
   server?.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -179,6 +190,9 @@ test('http answers: redacted and tagged, blocked, the rest as they came', LONG, 
   assert.match(doc.stdout, /X-Redacted: 1/);
   const seen = answers.find((a) => a.path === '/doc');
   assert.ok(seen, answers.map((a) => a.request).join(', '));
+  // its head is still held by onHttpResponseHead, which held up nothing
+  assert.ok(!heads.some((h) => h.path === '/doc'), JSON.stringify(heads));
+  letGo();
   assert.equal(seen.status, 200);
   assert.equal(seen.method, 'GET');
   assert.equal(seen.body.toString(), 'top CONFIDENTIAL plan\n');
@@ -190,6 +204,23 @@ test('http answers: redacted and tagged, blocked, the rest as they came', LONG, 
   assert.equal(plain.stdout, 'accepted x=1\n');
   assert.match(fs.readFileSync(await sb.logPath(), 'utf8'),
     /on_http_response: .* to 'GET \/card HTTP\/1.1' blocked: plugin js-sdk: DLP: card number/);
+  // onHttpResponseHead was told each head as the server sent it, the
+  // blocked one's too, in order
+  await eventually(() => {
+    for (const [p, len] of [['/doc', 22], ['/card', 25]] as const) {
+      const h = heads.find((e) => e.request === `GET ${p} HTTP/1.1`);
+      assert.ok(h, JSON.stringify(heads));
+      assert.equal(h.status, 200);
+      assert.equal(h.bodyLength, len);
+      assert.deepEqual(h.headers['content-length'], [String(len)]);
+      assert.equal(h.method, 'GET');
+      assert.equal(h.host, '10.0.2.2');
+      assert.equal(h.tls, false);
+      assert.ok(h.head.startsWith('HTTP/1.1 200 OK\r\n') && !h.head.includes('X-Redacted'), h.head);
+    }
+    const order = heads.map((e) => e.path).filter((x) => x === '/doc' || x === '/card');
+    assert.deepEqual(order.slice(0, 2), ['/doc', '/card']);
+  });
   // the plugin process was told each head as the server sent it, the
   // blocked one's too
   await eventually(() => {

@@ -268,6 +268,9 @@ test('bad input is refused before anything is asked', async () => {
   const rt = await Sandbox.currentRuntime();
   await assert.rejects(rt.start('x', { network: { ports: ['8080:80'] } as any }),
     (e: unknown) => e instanceof InvalidArgumentError && /denyAll, allow and allowCidr only/.test(e.message));
+  // a peer takes no hooks: they run in the host program that made a sandbox
+  await assert.rejects(rt.start('x', { network: { onHttpResponseHead: () => {} } } as any),
+    (e: unknown) => e instanceof InvalidArgumentError && /not onHttpResponseHead/.test(e.message));
   await assert.rejects(rt.start('x', { volumes: {} } as any), InvalidArgumentError);
   await assert.rejects(rt.start('x', { cpus: 0 }), InvalidArgumentError);
   await assert.rejects(rt.start('x', { secrets: { K: ['', 'a.test'] } }), InvalidArgumentError);

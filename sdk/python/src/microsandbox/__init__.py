@@ -17,8 +17,9 @@ A binding of libmsb, the C library the ``msb`` command line is made of
 from .cloud import SyncInfo, SyncProgress, remote, set_remote
 from .config import (AuditLog, ConnectAction, ConnectRequest, DnsAction,
                      ExecAction, ExecCall, ExecExit, FileSystemBackend,
-                     HostDir, HttpAction, LifecycleEvent, MemFs, Network,
-                     Passthrough, PluginFs, RateLimiter, Secret)
+                     HostDir, HttpAction, HttpResponseHead, LifecycleEvent,
+                     MemFs, Network, Passthrough, PluginFs, RateLimiter,
+                     Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -42,7 +43,7 @@ __all__ = [
     "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
-    "ConnectRequest", "HttpAction",
+    "ConnectRequest", "HttpAction", "HttpResponseHead",
     "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
     "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
     "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",

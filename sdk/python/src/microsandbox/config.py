@@ -100,6 +100,28 @@ class ConnectRequest:
     port: int
 
 
+@dataclass(frozen=True)
+class HttpResponseHead:
+    """An answer's head as it came from the server, as
+    ``on_http_response_head`` is told it, before any of the answer goes to
+    the guest and before ``on_http_response`` is asked: its ``status``,
+    ``head`` (the status line and headers, CRLF each, through the empty
+    line; a secret's value already back to its placeholder), ``headers``
+    (by lowercase name, each a list of values), ``body_length`` (its
+    Content-Length; 0 for an answer without a body; -1 when the head does
+    not say: chunked, until the close), ``request`` (the line of the
+    request it answers), ``host`` (that request's Host) and ``tls``
+    (inside intercepted TLS)."""
+
+    status: int
+    head: str
+    headers: Mapping[str, list]
+    body_length: int
+    request: str
+    host: str
+    tls: bool = False
+
+
 # ---- exec and lifecycle -------------------------------------------------------
 
 
@@ -220,7 +242,7 @@ class Network:
     plugin      a shared object with network hooks (msb_net_plugin.h)
     allow_host  TCP ports of the host's loopback the guest may reach at
                 the gateway (``host.msb.internal:PORT``), e.g. ``[11434]``
-    on_dns, on_connect, on_http, on_http_response
+    on_dns, on_connect, on_http, on_http_response, on_http_response_head
                 hooks written in Python, called in this process (the hook
                 protocol, docs/plugins.md, over a socket the sandbox's
                 supervisor connects to): ``on_dns(q)`` gets ``q.name``,
@@ -238,7 +260,13 @@ class Network:
                 ``resp.tls``, secret values already scrubbed back to
                 their placeholders. Each call has a deadline (1 s): a
                 hook that misses it, or raises, refuses that query,
-                request or answer
+                request or answer. ``on_http_response_head(h)`` only
+                watches: it is told each answer's head as the server
+                sent it (an HttpResponseHead: ``h.status``,
+                ``h.headers``, ``h.body_length``, ``h.request``...)
+                before any of it reaches the guest; nothing waits for it
+                (it runs on a thread of its own, in order), what it
+                returns is ignored, what it raises is printed
     """
 
     allow: Sequence[str] | None = None
@@ -253,6 +281,7 @@ class Network:
     on_connect: Callable[[ConnectRequest], Any] | None = None
     on_http: Callable[[Any], Any] | None = None
     on_http_response: Callable[[Any], Any] | None = None
+    on_http_response_head: Callable[[HttpResponseHead], Any] | None = None
 
 
 def _port(p) -> str:
@@ -537,6 +566,10 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
     if _fn(net.on_http_response, "on_http_response", "an answer") is not None:
         _hooks(out).on("http_response",
                        _http_hook(net.on_http_response, "on_http_response"))
+    if _fn(net.on_http_response_head, "on_http_response_head",
+           "an HttpResponseHead") is not None:
+        _hooks(out).on("http_response_head",
+                       _response_head_hook(net.on_http_response_head))
     if _fn(on_exec, "on_exec", "an ExecCall") is not None:
         _hooks(out).on("exec_before", _exec_hook(on_exec))
     if _fn(on_exec_exit, "on_exec_exit", "an ExecExit") is not None:
@@ -791,6 +824,23 @@ def _exec_exit_hook(fn):
             signal=int(call.signal or 0),
             duration=float(call.duration_ms or 0) / 1000,
             timed_out=bool(call.timed_out)))
+    return hook
+
+
+def _response_head_hook(fn):
+    def hook(call):
+        head = call.head or ""
+        headers: dict = {}
+        for line in head.split("\r\n")[1:]:
+            k, sep, v = line.partition(":")
+            if sep and k.strip():
+                headers.setdefault(k.strip().lower(), []).append(v.strip())
+        n = call.body_length
+        _told("on_http_response_head", fn, HttpResponseHead(
+            status=int(call.status or 0), head=head, headers=headers,
+            body_length=-1 if n is None else int(n),
+            request=call.request or "", host=call.host or "",
+            tls=bool(call.tls)))
     return hook
 
 

@@ -173,8 +173,20 @@ class Plugin:
         r.update(out)
         return r
 
-    def serve(self, sock: socket.socket) -> None:
-        """Answer on @sock until the supervisor closes it."""
+    def tell(self, msg: dict) -> None:
+        """Event @msg to its handler; what it raises is printed."""
+        fn = self.handlers.get(msg.get("hook", ""))
+        if fn:
+            try:
+                fn(Call(msg))
+            except Exception as e:
+                print(f"plugin {self.name}: event handler: {e!r}",
+                      file=sys.stderr, flush=True)
+
+    def serve(self, sock: socket.socket,
+              tell: Optional[Callable[[dict], None]] = None) -> None:
+        """Answer on @sock until the supervisor closes it; events go to
+        @tell (default: told here, between the calls, in order)."""
         while True:
             msg = read_msg(sock)
             if msg is None:
@@ -185,13 +197,7 @@ class Plugin:
             elif t == "call":
                 write_msg(sock, self.answer_call(msg))
             elif t == "event":
-                fn = self.handlers.get(msg.get("hook", ""))
-                if fn:
-                    try:
-                        fn(Call(msg))
-                    except Exception as e:
-                        print(f"plugin {self.name}: event handler: {e!r}",
-                              file=sys.stderr, flush=True)
+                (tell or self.tell)(msg)
 
     def run(self, fd: Optional[int] = None) -> None:
         """Serve the channel a --plugin-process command is given."""
@@ -207,7 +213,10 @@ class Plugin:
 class HookServer:
     """Callbacks of this process as a sandbox's plugin: a unix socket the
     supervisor connects to at each start (msb_plugins_add_socket), each
-    connection served on a thread of its own."""
+    connection served on a thread of its own, and its events told on
+    another, in order, queued without bound: a slow event handler holds
+    up no call and no read (an answer's head is written in that answer's
+    way, so a channel left unread would delay it)."""
 
     def __init__(self, plugin: Plugin, path: Optional[str] = None):
         import tempfile
@@ -235,12 +244,22 @@ class HookServer:
                              daemon=True).start()
 
     def _serve(self, c: socket.socket) -> None:
+        import queue
+        events: queue.SimpleQueue = queue.SimpleQueue()
+
+        def tell() -> None:
+            for msg in iter(events.get, None):
+                self.plugin.tell(msg)
+        teller = threading.Thread(target=tell, daemon=True)
+        teller.start()
         try:
-            self.plugin.serve(c)
+            self.plugin.serve(c, events.put)
         except (OSError, ValueError):
             pass
         finally:
             c.close()
+            events.put(None)
+            teller.join()
 
     def close(self) -> None:
         self._closed = True

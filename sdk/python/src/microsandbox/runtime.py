@@ -628,7 +628,8 @@ class _Unpacker:
             self.rootfd = -1
 
 
-_NET_HOOKS = ("on_dns", "on_connect", "on_http", "on_http_response")
+_NET_HOOKS = ("on_dns", "on_connect", "on_http", "on_http_response",
+              "on_http_response_head")
 
 
 def _no_hooks(net, hooks: Mapping[str, Any]) -> None:
@@ -805,9 +806,9 @@ class Runtime:
 
         A peer takes no hooks (``on_exec``, ``on_exec_exit``,
         ``on_lifecycle``, a Network's ``on_dns``, ``on_connect``,
-        ``on_http``, ``on_http_response``): hooks run in the host program
-        that made a sandbox; given here they raise InvalidArgument before
-        anything is asked of the host."""
+        ``on_http``, ``on_http_response``, ``on_http_response_head``):
+        hooks run in the host program that made a sandbox; given here
+        they raise InvalidArgument before anything is asked of the host."""
         _no_hooks(network, {"on_exec": on_exec, "on_exec_exit": on_exec_exit,
                             "on_lifecycle": on_lifecycle})
         req: dict[str, Any] = {"op": "start", "name": name}

@@ -4,18 +4,20 @@
 //! plugin process (tests/e2e/plugins/monitor.js), on one sandbox of the
 //! built-in image: execs denied and rewritten, DNS denied and seen, HTTP
 //! blocked by a DLP rule or its body rewritten, answers redacted, tagged
-//! or blocked before the guest reads them, connections refused, and a
+//! or blocked before the guest reads them, each answer's head told as it
+//! came from the server (a hook that holds it holding up nothing),
+//! connections refused, and a
 //! filesystem in Rust over a host directory that watches opens and
 //! refuses a create while every other call stays native.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use microsandbox::{
     AuditLog, Context, DnsAction, DynFileSystem, Error, ExecAction, HttpAction, HttpRequest, HttpResponse,
-    HttpResponseAction, PassthroughFs, Sandbox,
+    HttpResponseAction, HttpResponseHead, PassthroughFs, Sandbox,
 };
 
 /// A filesystem in Rust over a host directory: its opens are written
@@ -109,6 +111,17 @@ async fn hooks_in_rust_end_to_end() {
     let answers: Arc<Mutex<Vec<(String, u16, String)>>> = Arc::default();
     let (d, e, x, l) = (dns.clone(), execs.clone(), exits.clone(), lifecycle.clone());
     let a = answers.clone();
+    let heads: Arc<Mutex<Vec<HttpResponseHead>>> = Arc::default();
+    let hd = heads.clone();
+    // The head of the answer to x=CONFIDENTIAL (24 bytes) is held by its
+    // hook until the guest has read that answer: an answer that waited
+    // for the hook would never come.
+    let gate: Arc<(Mutex<bool>, Condvar)> = Arc::default();
+    let g = gate.clone();
+    let let_go = move || {
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+    };
     let monitor = repo_root().join("tests/e2e/plugins/monitor.js");
     let vol = dir.join("vol");
     std::fs::create_dir_all(&vol).unwrap();
@@ -148,6 +161,13 @@ async fn hooks_in_rust_end_to_end() {
                         return HttpResponseAction::Forward(HttpResponse { head, body, ..resp });
                     }
                     HttpResponseAction::Forward(resp)
+                })
+                .on_http_response_head(move |h| {
+                    if h.body_length == 24 {
+                        let open = g.0.lock().unwrap();
+                        drop(g.1.wait_timeout_while(open, Duration::from_secs(120), |open| !*open).unwrap());
+                    }
+                    hd.lock().unwrap().push(h)
                 })
         })
         .on_exec(move |c| {
@@ -213,6 +233,8 @@ async fn hooks_in_rust_end_to_end() {
     let r = sb.shell(&format!("wget -S -q -O- --post-data 'x=CONFIDENTIAL' {url} 2>&1")).await.unwrap();
     contains("a redacted answer", &r.stdout_str(), "accepted x=[redacted]");
     contains("a tagged answer", &r.stdout_str(), "X-Redacted: 1");
+    assert!(!heads.lock().unwrap().iter().any(|h| h.body_length == 24), "the held head was told");
+    let_go();
     assert!(answers.lock().unwrap().iter().any(|(req, status, body)| req == "POST /submit HTTP/1.1"
         && *status == 200
         && body == "accepted x=CONFIDENTIAL\n"));
@@ -221,6 +243,22 @@ async fn hooks_in_rust_end_to_end() {
     assert!(!r.stdout_str().contains("leak-me"), "{}", r.stdout_str());
     let log = std::fs::read_to_string(sb.log_path().await.unwrap()).unwrap();
     contains("sandbox log", &log, "blocked: plugin rust-sdk: DLP: a leak");
+    // each answer's head was told as the server sent it (not as
+    // on_http_response changed it), the blocked one's too.
+    for (what, len) in [("x=CONFIDENTIAL", "24"), ("x=leak-me", "19")] {
+        eventually(&format!("the head of the answer to {what} is told: {:?}", heads.lock().unwrap()), || {
+            heads.lock().unwrap().iter().any(|h| {
+                h.request == "POST /submit HTTP/1.1"
+                    && h.status == 200
+                    && h.body_length == len.parse::<i64>().unwrap()
+                    && h.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == len)
+                    && h.head.starts_with("HTTP/1.0 200 OK\r\n")
+                    && !h.head.contains("X-Redacted")
+                    && h.host == "10.0.2.2"
+                    && !h.tls
+            })
+        });
+    }
 
     // fs: opens seen here with the guest's pid, a create refused with the
     // errno given; reads and writes stay native.
