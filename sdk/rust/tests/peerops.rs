@@ -8,28 +8,23 @@
 //! program's); the tests take turns. tests/e2e/test_spawn.py runs
 //! examples/peers through a real agent.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use microsandbox::{blocking, Error, PeerSnapshotInfo, Runtime, Sandbox};
+use common::{exit, frame, read_frame, result, take_turn, PEER, STDIN, STDOUT, WINDOW};
+use microsandbox::{blocking, Error, PeerSnapshotInfo, Sandbox};
 use serde_json::Value;
 
-const STDIN: u8 = 3;
-const WINDOW: u8 = 7;
-const STDOUT: u8 = 67;
-const EXIT: u8 = 69;
-const RESULT: u8 = 73;
-const PEER: u8 = 76;
 const EPERM: u32 = 1;
 const ENOENT: u32 = 2;
 const EBUSY: u32 = 16;
 const EEXIST: u32 = 17;
-
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What the stand-in saw. A request that takes input (an exec with
 /// "stdin", a cp_in) has it read first to its end (the empty STDIN), into
@@ -58,34 +53,6 @@ static SEEN: Mutex<Seen> = Mutex::new(Seen {
     cut: 7,
 });
 static SERVED: Condvar = Condvar::new();
-
-fn frame(kind: u8, p: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; 12];
-    b[..4].copy_from_slice(&(p.len() as u32).to_be_bytes());
-    b[8] = kind;
-    b.extend_from_slice(p);
-    b
-}
-
-fn result(errno: u32, msg: &str) -> Vec<u8> {
-    let mut p = vec![31, 0, 0, 0, 4];
-    p.extend_from_slice(&errno.to_be_bytes());
-    if !msg.is_empty() {
-        p.push(32);
-        p.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-        p.extend_from_slice(msg.as_bytes());
-    }
-    frame(RESULT, &p)
-}
-
-fn read_frame(c: &mut UnixStream) -> Option<(u8, Vec<u8>)> {
-    let mut h = [0u8; 12];
-    c.read_exact(&mut h).ok()?;
-    assert_eq!(&h[4..8], &[0, 0, 0, 0], "a frame on stream 0");
-    let mut p = vec![0u8; u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize];
-    c.read_exact(&mut p).ok()?;
-    Some((h[8], p))
-}
 
 fn take_input(c: &mut UnixStream) -> Option<Vec<u8>> {
     let (mut data, mut owed, mut grants) = (Vec::new(), 0usize, [1000u32, 65536]);
@@ -126,7 +93,7 @@ fn answer(req: &Value, got: &[u8]) -> Vec<u8> {
     match req["op"].as_str().unwrap() {
         "exec" => {
             let mut out = frame(STDOUT, format!("{} {:x}\n", got.len(), md5ish(got)).as_bytes());
-            out.extend(frame(EXIT, &[0; 8]));
+            out.extend(exit(0));
             out
         }
         "snapshot" if name != "coder" => result(
@@ -173,37 +140,9 @@ fn serve(mut c: UnixStream) {
     SERVED.notify_all();
 }
 
-static DIR: OnceLock<PathBuf> = OnceLock::new();
-
-extern "C" fn remove_dir() {
-    if let Some(d) = DIR.get() {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-fn agent() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = DIR.get_or_init(|| std::env::temp_dir().join(format!("msb-rust-peerops-{}", std::process::id())));
-        let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).unwrap();
-        // SAFETY: remove_dir is a plain function, run once at exit.
-        unsafe { libc::atexit(remove_dir) };
-        let path = dir.join("agent.sock");
-        let l = UnixListener::bind(&path).unwrap();
-        std::thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                std::thread::spawn(move || serve(c));
-            }
-        });
-        path
-    })
-}
-
 /// Takes this test's turn with the stand-in, its records cleared.
 async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
-    let g = TURN.lock().await;
-    Runtime::set_agent_socket(agent());
+    let g = take_turn(serve).await;
     let mut s = SEEN.lock().unwrap();
     s.bodies.clear();
     s.inputs.clear();

@@ -7,23 +7,17 @@
 //! program's, pointed at the stand-in here; the tests take turns.
 //! tests/e2e/test_spawn.py runs the same requests through a real agent.
 
-use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+mod common;
 
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+use common::{exit, frame, read_frame, result, take_turn, PEER, STDERR, STDOUT, WINDOW};
 use microsandbox::{Error, Peer, PeerInfo, Result, Runtime, Sandbox};
 use serde_json::Value;
 
-const STDOUT: u8 = 67;
-const STDERR: u8 = 68;
-const EXIT: u8 = 69;
-const RESULT: u8 = 73;
-const PEER: u8 = 76;
-const WINDOW: u8 = 7;
 const BIG: usize = 1 << 20;
-
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[derive(Default)]
 struct Seen {
@@ -33,40 +27,6 @@ struct Seen {
 }
 
 static SEEN: Mutex<Seen> = Mutex::new(Seen { requests: Vec::new(), windows: Vec::new(), ended: Vec::new() });
-
-fn frame(kind: u8, p: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; 12];
-    b[..4].copy_from_slice(&(p.len() as u32).to_be_bytes());
-    b[8] = kind;
-    b.extend_from_slice(p);
-    b
-}
-
-fn result(errno: u32, msg: &str) -> Vec<u8> {
-    let mut p = vec![31, 0, 0, 0, 4];
-    p.extend_from_slice(&errno.to_be_bytes());
-    if !msg.is_empty() {
-        p.push(32);
-        p.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-        p.extend_from_slice(msg.as_bytes());
-    }
-    frame(RESULT, &p)
-}
-
-fn exit(code: i32) -> Vec<u8> {
-    let mut p = code.to_be_bytes().to_vec();
-    p.extend_from_slice(&0u32.to_be_bytes());
-    frame(EXIT, &p)
-}
-
-fn read_frame(c: &mut UnixStream) -> Option<(u8, Vec<u8>)> {
-    let mut h = [0u8; 12];
-    c.read_exact(&mut h).ok()?;
-    assert_eq!(&h[4..8], &[0, 0, 0, 0], "a frame on stream 0");
-    let mut p = vec![0u8; u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize];
-    c.read_exact(&mut p).ok()?;
-    Some((h[8], p))
-}
 
 /// Answers as the host does, by the request: an exec with output and
 /// status 3; "big" 1 MiB sent within the credit given back (256 KiB,
@@ -124,39 +84,9 @@ fn serve(mut c: UnixStream) {
     SEEN.lock().unwrap().ended.push(name);
 }
 
-static DIR: OnceLock<PathBuf> = OnceLock::new();
-
-extern "C" fn remove_dir() {
-    if let Some(d) = DIR.get() {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-/// The stand-in's socket, made once for this program (its directory
-/// removed when the program exits).
-fn agent() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir = DIR.get_or_init(|| std::env::temp_dir().join(format!("msb-rust-agent-{}", std::process::id())));
-        let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir).unwrap();
-        // SAFETY: remove_dir is a plain function, run once at exit.
-        unsafe { libc::atexit(remove_dir) };
-        let path = dir.join("agent.sock");
-        let l = UnixListener::bind(&path).unwrap();
-        std::thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                std::thread::spawn(move || serve(c));
-            }
-        });
-        path
-    })
-}
-
 /// Takes this test's turn with the stand-in, its records cleared.
 async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
-    let g = TURN.lock().await;
-    Runtime::set_agent_socket(agent());
+    let g = take_turn(serve).await;
     *SEEN.lock().unwrap() = Seen::default();
     g
 }
@@ -351,5 +281,5 @@ async fn outside_a_sandbox() {
     let e = Sandbox::current_runtime().await.unwrap_err();
     assert!(matches!(e, Error::NotSupported(_)), "{e:?}");
     assert!(e.to_string().contains("not inside a microsandbox sandbox"), "{e}");
-    Runtime::set_agent_socket(agent());
+    Runtime::set_agent_socket(common::agent(serve));
 }
