@@ -34,8 +34,17 @@ seconds of idling, per sandbox, as a share of one host CPU.
 With --tb-mib 64,16 the build runs once per TCG code buffer size
 (MSB_TCG_TB_MIB, src/engine/qemu.c), each measured as a build of its own.
 
+With --restore each build also runs a column of N sandboxes restored from
+one snapshot (`msb restore SNAP -d`) of an idle sandbox taken after
+--settle seconds, instead of booted: their guest RAM is a private mapping
+of the snapshot's RAM file, so the pages no guest has written are the
+host's page cache, counted once for all (Pss), and QEMU translates only
+the code run after the restore. The "all in" row adds the guest RAM's
+Pss to QEMU and the supervisor: what each sandbox costs the host.
+
 Usage: bench/density.py [BUILD_DIR] [--count N] [--base BASE_BUILD]
                         [--settle S] [--touch MiB] [--tb-mib 64,16]
+                        [--restore]
 """
 
 import argparse
@@ -56,6 +65,8 @@ ap.add_argument("--memory", default="512M")
 ap.add_argument("--settle", type=float, default=10.0)
 ap.add_argument("--touch", type=int, default=256)
 ap.add_argument("--tb-mib", help="MSB_TCG_TB_MIB values, one build each")
+ap.add_argument("--restore", action="store_true",
+                help="also N sandboxes restored from one snapshot, per build")
 args = ap.parse_args()
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -95,7 +106,9 @@ def smaps(pid):
                 first = line.split(None, 1)[0]
                 if not first.endswith(":") or "-" in first:
                     # a mapping's header: address range ... name
-                    in_ram = "msb-guest-ram" in line
+                    # (booted: the memfd; restored: the snapshot's RAM file)
+                    in_ram = ("msb-guest-ram" in line or
+                              line.rstrip().endswith("/ram"))
                     continue
                 if first == "Pss:":
                     kib = int(line.split()[1])
@@ -119,8 +132,10 @@ def cpu_ticks(pid):
 
 
 class Build:
-    def __init__(self, build, label, tb_mib=None):
+    def __init__(self, build, label, tb_mib=None, restore=False):
         self.label = label
+        self.restore = restore
+        self.build, self.tb_mib = build, tb_mib
         self.msb_bin = os.path.join(os.path.abspath(build), "bin", "msb")
         self.home = tempfile.mkdtemp(prefix="msb-bench-density-")
         self.env = dict(os.environ, MSB_HOME=self.home)
@@ -142,11 +157,21 @@ class Build:
         return [p for p in tree(info["pid"]) if p != vm], vm
 
     def start(self, n):
+        if self.restore:
+            self.msb("run", "--name", "template", "-d", "--memory",
+                     args.memory)
+            time.sleep(args.settle)
+            self.msb("snapshot", "template", "--name", "idle")
+            self.msb("rm", "-f", "template")
         t = []
         for i in range(n):
             name = f"d{i}"
             t0 = time.monotonic()
-            self.msb("run", "--name", name, "-d", "--memory", args.memory)
+            if self.restore:
+                self.msb("restore", "idle", "--name", name, "-d")
+            else:
+                self.msb("run", "--name", name, "-d", "--memory",
+                         args.memory)
             t.append(time.monotonic() - t0)
             self.names.append(name)
         return t
@@ -158,7 +183,7 @@ class Build:
             q_total, ram_pss, ram_rss = smaps(vm)
             s_total = sum(smaps(p)[0] for p in sup)
             rows.append({"ram": ram_rss, "qemu": q_total - ram_pss,
-                         "sup": s_total})
+                         "sup": s_total, "ram_pss": ram_pss})
         return rows
 
     def idle_cpu(self, secs):
@@ -206,6 +231,9 @@ def main():
         builds = [Build(args.build, "msb")]
     if args.base:
         builds.append(Build(args.base, "base"))
+    if args.restore:
+        builds += [Build(b.build, b.label + " rst", b.tb_mib, True)
+                   for b in list(builds)]
     per = {}
     load0 = os.getloadavg()[0]
     try:
@@ -241,6 +269,9 @@ def main():
                   for l in labels))
     print(f"{'  the same, the largest of the N':44}" +
           "".join(f"{max(r['qemu'] + r['sup'] for r in per[l][0]) / 1024:12.1f}"
+                  for l in labels))
+    print(f"{'all in: QEMU + supervisor + guest RAM (Pss)':44}" +
+          "".join(f"{med(per[l][0], 'qemu') + med(per[l][0], 'sup') + med(per[l][0], 'ram_pss'):12.1f}"
                   for l in labels))
     print(f"{'host MemAvailable fall / N':44}" +
           "".join(f"{per[l][1]:12.1f}" for l in labels))
