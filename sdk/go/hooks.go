@@ -14,9 +14,10 @@ package msb
 // misses it, or panics, has its call refused (fail closed), answered
 // here just before the deadline so that the connection stays up for the
 // calls after it. Events go to their hooks in order on a goroutine of
-// the connection's own, queued without bound, so that a slow one holds
-// up no call and no read (an answer's head is written in that answer's
-// way: a channel left unread would delay it).
+// the connection's own, so that a slow one holds up no call and no read
+// (an answer's head is written in that answer's way: a channel left
+// unread would delay it); at most EventQueueMax are held, the newer
+// ones dropped (counted, logged) while that many are.
 
 import (
 	"encoding/base64"
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"net"
 	"os"
 	"path/filepath"
@@ -33,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -330,6 +333,7 @@ type hookServer struct {
 	conns   []net.Conn
 	closed  bool
 	serving sync.WaitGroup // a connection's serve, its events told
+	dropped atomic.Int64   // events dropped over its connections (a full queue)
 }
 
 func startHookServer(h goHooks) (*hookServer, error) {
@@ -481,13 +485,24 @@ func (s *hookServer) fsOps() []string {
 	return ops
 }
 
+// EventQueueMax is how many of a connection's events a hook server holds
+// for its hooks, the one being told among them (docs/plugins.md): while
+// that many are, a newer one is dropped, counted and logged, so that a
+// hook that is slow or stuck costs this program no more than that,
+// however many events the guest makes (an HTTP answer is one). Calls are
+// never dropped. The same in the four SDKs.
+const EventQueueMax = 4096
+
 // eventQueue is the events a connection read and its hooks are still to
-// be told, in order, without bound: the reader never waits for them.
+// be told, in order: the reader never waits for them, and drops the
+// newest while EventQueueMax are held.
 type eventQueue struct {
-	mu   sync.Mutex
-	more *sync.Cond
-	q    []map[string]any
-	done bool
+	mu      sync.Mutex
+	more    *sync.Cond
+	q       []map[string]any
+	held    int // in q, or being told
+	done    bool
+	dropped int64
 }
 
 func newEventQueue() *eventQueue {
@@ -496,11 +511,24 @@ func newEventQueue() *eventQueue {
 	return e
 }
 
-func (e *eventQueue) put(m map[string]any) {
+// put queues @m, or drops it when the queue is full: false then.
+func (e *eventQueue) put(m map[string]any) bool {
 	e.mu.Lock()
+	if e.held >= EventQueueMax {
+		e.dropped++
+		first := e.dropped == 1
+		e.mu.Unlock()
+		if first {
+			log.Printf("msb: hook server: %d events of a connection not yet told to their hooks "+
+				"(slow or stuck): newer events are dropped until there is room", EventQueueMax)
+		}
+		return false
+	}
+	e.held++
 	e.q = append(e.q, m)
 	e.mu.Unlock()
 	e.more.Signal()
+	return true
 }
 
 func (e *eventQueue) close() {
@@ -510,10 +538,14 @@ func (e *eventQueue) close() {
 	e.more.Signal()
 }
 
-// next is the next event, or nil once the queue is closed and told.
-func (e *eventQueue) next() map[string]any {
+// next is the next event, or nil once the queue is closed and told; the
+// one before it has been told.
+func (e *eventQueue) next(told bool) map[string]any {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if told {
+		e.held--
+	}
 	for len(e.q) == 0 && !e.done {
 		e.more.Wait()
 	}
@@ -532,7 +564,7 @@ func (s *hookServer) serve(c net.Conn) {
 	events := newEventQueue()
 	told := make(chan struct{})
 	go func() {
-		for m := events.next(); m != nil; m = events.next() {
+		for m := events.next(false); m != nil; m = events.next(true) {
 			s.tell(m)
 		}
 		close(told)
@@ -541,6 +573,10 @@ func (s *hookServer) serve(c net.Conn) {
 		c.Close()
 		events.close()
 		<-told
+		if events.dropped > 0 {
+			log.Printf("msb: hook server: %d events of a connection dropped, its hooks too slow "+
+				"(at most %d held)", events.dropped, EventQueueMax)
+		}
 		s.serving.Done()
 	}()
 	for {
@@ -561,7 +597,9 @@ func (s *hookServer) serve(c net.Conn) {
 			r["id"] = m["id"]
 			err = writeHookMsg(c, r)
 		case "event":
-			events.put(m)
+			if !events.put(m) {
+				s.dropped.Add(1)
+			}
 		}
 		if err != nil {
 			return

@@ -7,6 +7,10 @@ A guest fetches from a server of this test on the host's loopback
 (Network(allow_host=[port]))."""
 
 import asyncio
+import json
+import logging
+import socket
+import struct
 import threading
 
 import pytest
@@ -16,6 +20,7 @@ from .test_exec_hooks import eventually
 from .test_runtime import agent  # noqa: F401 (the stand-in agent)
 from microsandbox import (HttpAction, HttpResponseHead, InvalidArgument,
                           Network, Sandbox)
+from microsandbox.plugin import EVENT_QUEUE_MAX, HookServer, Plugin
 
 
 def answer(method, path, body):
@@ -133,3 +138,81 @@ def test_a_peer_takes_no_http_hooks(agent):  # noqa: F811
                 on_http_response=lambda r: None))
     asyncio.run(main())
     assert agent.requests == []
+
+
+def _send(s, m):
+    b = json.dumps(m).encode()
+    s.sendall(struct.pack(">I", len(b)) + b)
+
+
+def _recv(s):
+    def exactly(n):
+        b = b""
+        while len(b) < n:
+            more = s.recv(n - len(b))
+            assert more, "the hook server closed the connection"
+            b += more
+        return b
+    return json.loads(exactly(struct.unpack(">I", exactly(4))[0]))
+
+
+def test_hook_server_drops_the_events_beyond_its_bound(caplog):
+    """A guest decides how many answers' heads there are: with a handler
+    stuck, a connection holds EVENT_QUEUE_MAX of its events and drops the
+    newer ones (counted, logged), and a call after them is answered while
+    the handler is still stuck. A stand-in supervisor on the socket."""
+    extra = 100
+    let_go = threading.Event()
+    told = []
+
+    def on_head(c):
+        let_go.wait()
+        told.append(c.request)
+
+    p = Plugin("bound").on("http_response_head", on_head)
+    p.on("dns", lambda c: {"verdict": "answer", "addrs": ["10.9.8.7"]})
+    srv = HookServer(p)
+    caplog.set_level(logging.WARNING, logger="microsandbox.plugin")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(60)
+        s.connect(srv.path)
+        _send(s, {"type": "hello", "protocol": 1, "sandbox": "bound"})
+        assert _recv(s)["hooks"] == ["dns", "http_response_head"]
+        for i in range(EVENT_QUEUE_MAX + extra):
+            _send(s, {"type": "event", "hook": "http_response_head",
+                      "request": f"GET /{i} HTTP/1.1", "host": "h",
+                      "status": 200, "head": "HTTP/1.1 200 OK\r\n\r\n",
+                      "body_length": 0, "tls": False})
+        _send(s, {"type": "call", "id": 7, "hook": "dns",
+                  "deadline_ms": 1000, "name": "example.com", "qtype": 1})
+        r = _recv(s)
+        assert (r["id"], r["verdict"], r["addrs"]) == (7, "answer",
+                                                       ["10.9.8.7"]), r
+        # answered with the handler still stuck on the first head, and
+        # every event already read
+        assert told == [] and srv.events_dropped == extra
+    finally:
+        let_go.set()
+        s.close()
+
+    def msgs():
+        return [r.getMessage() for r in caplog.records
+                if r.name == "microsandbox.plugin"]
+
+    def ended():
+        # logged once the connection's events have been told
+        m = [m for m in msgs() if "dropped, its" in m]
+        assert m, msgs()
+        return m
+    end = eventually(ended)
+    srv.close()
+    assert told == [f"GET /{i} HTTP/1.1" for i in range(EVENT_QUEUE_MAX)]
+    assert srv.events_dropped == extra
+    assert [m for m in msgs() if "newer events are dropped" in m] == [
+        f"hook server bound: {EVENT_QUEUE_MAX} events of a connection not "
+        "yet told to their handlers (slow or stuck): newer events are "
+        "dropped until there is room"], msgs()
+    assert end == [f"hook server bound: {extra} events of a connection "
+                   "dropped, its handlers too slow (at most "
+                   f"{EVENT_QUEUE_MAX} held)"], msgs()

@@ -11,14 +11,16 @@
 //! time on a connection, each with a deadline: a hook that misses it has
 //! its call denied (fail closed). Events (`exec_after`, `lifecycle`,
 //! `http_response_head`) go to their hooks in order on a thread of the
-//! connection's own, so that a slow one holds up no call and no read.
+//! connection's own, so that a slow one holds up no call and no read; at
+//! most [`EVENT_QUEUE_MAX`] are held, the newer ones dropped (counted,
+//! logged) while that many are.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use base64::Engine as _;
@@ -463,29 +465,114 @@ fn write_msg(s: &mut UnixStream, v: &Value) -> io::Result<()> {
     s.write_all(&out)
 }
 
-/// serve() - answer on @s until the supervisor closes it, then return
-/// once the events it read have been told.
-fn serve(hooks: &Hooks, s: UnixStream) -> io::Result<()> {
-    // Events queue without bound for a thread of their own: the
-    // supervisor writes an answer's head in that answer's way, so a
-    // channel left unread would delay the answer.
-    let (tx, rx) = mpsc::channel::<Map<String, Value>>();
-    let h = hooks.clone();
-    let teller = thread::Builder::new().name("msb-hook-events".into()).spawn(move || {
-        for m in rx {
-            // A hook that panics loses its event, not the channel.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.tell(&m)));
-        }
-    })?;
-    let r = answer_on(hooks, s, &tx);
-    drop(tx);
-    let _ = teller.join();
-    r
+/// How many of a connection's events a hook server holds for its hooks,
+/// the one being told among them (docs/plugins.md): while that many are,
+/// a newer one is dropped, counted and logged, so that a hook that is slow
+/// or stuck costs this program no more than that, however many events the
+/// guest makes (an HTTP answer is one). Calls are never dropped. The same
+/// in the four SDKs.
+pub const EVENT_QUEUE_MAX: usize = 4096;
+
+/// A connection's events on their way to its hooks: at most
+/// [`EVENT_QUEUE_MAX`] held, in order.
+#[derive(Default)]
+struct EventQueue {
+    state: Mutex<Held>,
+    more: std::sync::Condvar,
 }
 
-/// answer_on() - read @s until it ends: calls answered, events sent to
-/// @events.
-fn answer_on(hooks: &Hooks, mut s: UnixStream, events: &mpsc::Sender<Map<String, Value>>) -> io::Result<()> {
+#[derive(Default)]
+struct Held {
+    queued: std::collections::VecDeque<Map<String, Value>>,
+    /// queued, or being told
+    held: usize,
+    closed: bool,
+}
+
+impl EventQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues @m, or drops it when [`EVENT_QUEUE_MAX`] are held: false then.
+    fn put(&self, m: Map<String, Value>) -> bool {
+        let mut g = self.lock();
+        if g.held >= EVENT_QUEUE_MAX {
+            return false;
+        }
+        g.queued.push_back(m);
+        g.held += 1;
+        drop(g);
+        self.more.notify_one();
+        true
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.more.notify_one();
+    }
+
+    /// The next event, or None once closed and told; @told: the one
+    /// before it has been told.
+    fn next(&self, told: bool) -> Option<Map<String, Value>> {
+        let mut g = self.lock();
+        if told {
+            g.held -= 1;
+        }
+        while g.queued.is_empty() && !g.closed {
+            g = self.more.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.queued.pop_front()
+    }
+}
+
+/// serve() - answer on @s until the supervisor closes it, then return
+/// once the events it read have been told: how many it dropped (a full
+/// queue), and how the channel ended.
+fn serve(hooks: &Hooks, s: UnixStream) -> (u64, io::Result<()>) {
+    // Events go to a thread of their own: the supervisor writes an
+    // answer's head in that answer's way, so a channel left unread would
+    // delay the answer.
+    let events = Arc::new(EventQueue::default());
+    let (h, q) = (hooks.clone(), events.clone());
+    let teller = thread::Builder::new().name("msb-hook-events".into()).spawn(move || {
+        let mut m = q.next(false);
+        while let Some(e) = m {
+            // A hook that panics loses its event, not the channel.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.tell(&e)));
+            m = q.next(true);
+        }
+    });
+    let teller = match teller {
+        Ok(t) => t,
+        Err(e) => return (0, Err(e)),
+    };
+    let mut lost = 0u64;
+    let r = answer_on(hooks, s, &mut |m| {
+        if !events.put(m) {
+            lost += 1;
+            if lost == 1 {
+                eprintln!(
+                    "microsandbox: hook server: {EVENT_QUEUE_MAX} events of a connection not yet told to \
+                     their hooks (slow or stuck): newer events are dropped until there is room"
+                );
+            }
+        }
+    });
+    events.close();
+    let _ = teller.join();
+    if lost > 0 {
+        eprintln!(
+            "microsandbox: hook server: {lost} events of a connection dropped, its hooks too slow \
+             (at most {EVENT_QUEUE_MAX} held)"
+        );
+    }
+    (lost, r)
+}
+
+/// answer_on() - read @s until it ends: calls answered, events given to
+/// @event.
+fn answer_on(hooks: &Hooks, mut s: UnixStream, event: &mut dyn FnMut(Map<String, Value>)) -> io::Result<()> {
     while let Some(m) = read_msg(&mut s)? {
         match m.get("type").and_then(Value::as_str) {
             Some("hello") => write_msg(&mut s, &hooks.hello())?,
@@ -501,9 +588,7 @@ fn answer_on(hooks: &Hooks, mut s: UnixStream, events: &mpsc::Sender<Map<String,
                 r["id"] = id;
                 write_msg(&mut s, &r)?;
             }
-            Some("event") => {
-                let _ = events.send(m);
-            }
+            Some("event") => event(m),
             _ => {}
         }
     }
@@ -565,5 +650,64 @@ impl Drop for HookServer {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DnsAction, DnsQuery};
+    use std::sync::RwLock;
+
+    /// A guest decides how many answers' heads there are. With a hook
+    /// stuck, a connection holds EVENT_QUEUE_MAX of its events and drops
+    /// the newer ones (counted), and a call after them is answered while
+    /// the hook is still stuck; once it lets go the held ones are told,
+    /// in order. A stand-in supervisor on the connection's socket.
+    #[test]
+    fn a_connection_drops_the_events_beyond_its_bound() {
+        const EXTRA: usize = 100;
+        let gate = Arc::new(RwLock::new(()));
+        let told: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (g, t) = (gate.clone(), told.clone());
+        let hooks = Hooks {
+            http_response_head: Some(Arc::new(move |h: HttpResponseHead| {
+                drop(g.read());
+                t.lock().unwrap().push(h.request);
+            })),
+            dns: Some(Arc::new(|_: DnsQuery| DnsAction::Deny)),
+            ..Hooks::default()
+        };
+        let (mut sup, ours) = UnixStream::pair().unwrap();
+        sup.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        let held = gate.write().unwrap();
+        let server = thread::spawn(move || serve(&hooks, ours));
+        write_msg(&mut sup, &json!({"type": "hello", "protocol": 1, "sandbox": "bound"})).unwrap();
+        let h = read_msg(&mut sup).unwrap().unwrap();
+        assert_eq!(h["hooks"], json!(["dns", "http_response_head"]));
+        for i in 0..EVENT_QUEUE_MAX + EXTRA {
+            let e = json!({"type": "event", "hook": "http_response_head",
+                "request": format!("GET /{i} HTTP/1.1"), "host": "h", "status": 200,
+                "head": "HTTP/1.1 200 OK\r\n\r\n", "body_length": 0, "tls": false});
+            write_msg(&mut sup, &e).unwrap();
+        }
+        let call = json!({"type": "call", "id": 7, "hook": "dns", "deadline_ms": 1000,
+            "name": "example.com", "qtype": 1});
+        write_msg(&mut sup, &call).unwrap();
+        let r = read_msg(&mut sup).unwrap().unwrap();
+        assert_eq!((&r["id"], &r["verdict"]), (&json!(7), &json!("deny")), "{r:?}");
+        // answered with the hook still stuck on the first head
+        assert!(told.lock().unwrap().is_empty());
+        drop(held);
+        drop(sup);
+        let (dropped, end) = server.join().unwrap();
+        end.unwrap();
+        assert_eq!(dropped, EXTRA as u64);
+        let want: Vec<String> = (0..EVENT_QUEUE_MAX).map(|i| format!("GET /{i} HTTP/1.1")).collect();
+        assert!(
+            *told.lock().unwrap() == want,
+            "{} told, not the first {EVENT_QUEUE_MAX} in order",
+            told.lock().unwrap().len()
+        );
     }
 }

@@ -77,6 +77,6 @@ pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::events::Event;
 pub use crate::files::{FileInfo, FileOptions, FileType};
-pub use crate::hooks::{HttpResponse, HttpResponseAction, HttpResponseHead};
+pub use crate::hooks::{HttpResponse, HttpResponseAction, HttpResponseHead, EVENT_QUEUE_MAX};
 pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

@@ -22,6 +22,15 @@ const MAX_MSG = 16 << 20;
 const HOOKS = Object.freeze(['lifecycle', 'exec_before', 'exec_after', 'dns', 'connect',
   'http_request', 'http_response', 'http_response_head', 'fs']);
 const EVENTS = new Set(['lifecycle', 'exec_after', 'http_response_head']);
+/**
+ * At most this many of a connection's events are held for their handlers,
+ * the one being told among them (docs/plugins.md): while that many are, a
+ * newer one is dropped, counted and warned of, so that a handler that is
+ * slow or stuck costs this process no more than that, however many events
+ * the guest makes (an HTTP answer is one). Calls are never dropped. The
+ * same in the four SDKs.
+ */
+const EVENT_QUEUE_MAX = 4096;
 
 /** Verdicts a handler may return (undefined: allow). */
 const allow = () => ({ verdict: 'allow' });
@@ -109,16 +118,33 @@ class Plugin {
    * the bound, not JSON) ends it. With @eventsApart (a HookServer's
    * connections) events are told in order on a queue of their own, so
    * that a handler's promise holds up no call; without, they keep their
-   * place among the calls.
+   * place among the calls. Either way at most EVENT_QUEUE_MAX events are
+   * held; newer ones are dropped while that many are, each told to
+   * @onDropped (a warning at the first drop, and the count once the
+   * connection has ended and its events have been told).
    */
-  serve(sock, { eventsApart = false } = {}) {
+  serve(sock, { eventsApart = false, onDropped = null } = {}) {
     return new Promise((resolve) => {
       let buf = Buffer.alloc(0);
       let queue = Promise.resolve();
       let events = Promise.resolve();
+      let held = 0; // events queued or being told
+      let dropped = 0;
+      let ended = false;
       const end = () => {
         sock.destroy();
         resolve();
+      };
+      const counted = () => {
+        if (ended) return;
+        ended = true;
+        // once the events read have been told
+        Promise.all([queue, events]).then(() => {
+          if (dropped) {
+            process.emitWarning(`plugin ${this.name}: ${dropped} events of a connection dropped, its ` +
+              `hooks too slow (at most ${EVENT_QUEUE_MAX} held)`, { type: 'MicrosandboxWarning' });
+          }
+        });
       };
       sock.on('data', (d) => {
         buf = buf.length ? Buffer.concat([buf, d]) : d;
@@ -138,13 +164,31 @@ class Plugin {
           }
           buf = buf.subarray(4 + n);
           // One at a time, in order (calls come so; events keep their order).
-          if (eventsApart && msg.type === 'event') events = events.then(() => this._handle(sock, msg));
-          else queue = queue.then(() => this._handle(sock, msg));
+          if (msg.type !== 'event') {
+            queue = queue.then(() => this._handle(sock, msg));
+            continue;
+          }
+          if (held >= EVENT_QUEUE_MAX) {
+            if (++dropped === 1) {
+              process.emitWarning(`plugin ${this.name}: ${EVENT_QUEUE_MAX} events of a connection not yet ` +
+                'told to their hooks (slow or stuck): newer events are dropped until there is room',
+              { type: 'MicrosandboxWarning' });
+            }
+            if (onDropped) onDropped(1);
+            continue;
+          }
+          held++;
+          const tell = () => this._handle(sock, msg).finally(() => { held--; });
+          if (eventsApart) events = events.then(tell);
+          else queue = queue.then(tell);
         }
       });
       sock.on('end', end);
       sock.on('error', end);
-      sock.on('close', resolve);
+      sock.on('close', () => {
+        counted();
+        resolve();
+      });
     });
   }
 
@@ -195,12 +239,15 @@ class HookServer {
     this._dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-hooks-'));
     this.path = path.join(this._dir, 'hooks.sock');
     this._conns = new Set();
+    /** Events dropped over its connections (a full queue: EVENT_QUEUE_MAX). */
+    this.eventsDropped = 0;
     this._server = net.createServer((c) => {
       // The supervisor's connection does not keep this process alive
       // (a kept sandbox outlives it; its calls are then denied).
       c.unref();
       this._conns.add(c);
-      plugin.serve(c, { eventsApart: true }).then(() => this._conns.delete(c));
+      plugin.serve(c, { eventsApart: true, onDropped: (n) => { this.eventsDropped += n; } })
+        .then(() => this._conns.delete(c));
     });
   }
 
@@ -230,4 +277,4 @@ Plugin.answer = answer;
 Plugin.modify = modify;
 Plugin.rewrite = rewrite;
 
-module.exports = { Plugin, HookServer, HOOKS, allow, deny, answer, modify, rewrite, frame };
+module.exports = { Plugin, HookServer, HOOKS, EVENT_QUEUE_MAX, allow, deny, answer, modify, rewrite, frame };

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -298,4 +299,73 @@ test('a boot given up on takes its hooks with it', LONG, async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   await assert.rejects(Sandbox.get(name));
+});
+
+// A guest decides how many answers' heads there are. With a hook stuck,
+// a connection holds EVENT_QUEUE_MAX of its events and drops the newer
+// ones (counted, warned of), and a call after them is answered while the
+// hook is still stuck; once it lets go the held ones are told, in order.
+// A stand-in supervisor on the hook server's socket: no guest.
+test('a connection drops the events beyond its bound; calls go on', { timeout: 120_000 }, async () => {
+  const { HookServer, Plugin: P, EVENT_QUEUE_MAX } = require(path.join(__dirname, '..', '..', 'lib', 'plugin.js'));
+  const extra = 100;
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => { release = r; });
+  const told: string[] = [];
+  const p = new P('bound')
+    .on('http_response_head', async (c: { request: string }) => { await gate; told.push(c.request); })
+    .on('dns', () => P.deny('on dns'));
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { if (w.name === 'MicrosandboxWarning') warnings.push(w.message); };
+  process.on('warning', onWarning);
+  const srv = await new HookServer(p).listen();
+  try {
+    const c = net.createConnection(srv.path);
+    let buf = Buffer.alloc(0);
+    const got: any[] = [];
+    const waiting: ((m: any) => void)[] = [];
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const m = JSON.parse(buf.subarray(4, 4 + buf.readUInt32BE(0)).toString('utf8'));
+        buf = buf.subarray(4 + buf.readUInt32BE(0));
+        const w = waiting.shift();
+        if (w) w(m); else got.push(m);
+      }
+    });
+    const next = () => (got.length ? Promise.resolve(got.shift()) : new Promise<any>((r) => waiting.push(r)));
+    const send = (m: object) => {
+      const b = Buffer.from(JSON.stringify(m));
+      const h = Buffer.alloc(4);
+      h.writeUInt32BE(b.length);
+      c.write(Buffer.concat([h, b]));
+    };
+    send({ type: 'hello', protocol: 1, sandbox: 'bound' });
+    assert.deepEqual((await next()).hooks, ['dns', 'http_response_head']);
+    for (let i = 0; i < EVENT_QUEUE_MAX + extra; i++) {
+      send({ type: 'event', hook: 'http_response_head', request: `GET /${i} HTTP/1.1`, host: 'h',
+        status: 200, head: 'HTTP/1.1 200 OK\r\n\r\n', body_length: 0, tls: false });
+    }
+    send({ type: 'call', id: 7, hook: 'dns', deadline_ms: 1000, name: 'example.com', qtype: 1 });
+    const r = await next();
+    assert.deepEqual([r.id, r.verdict, r.reason], [7, 'deny', 'on dns']);
+    // answered with the hook still stuck on the first head, every event
+    // already read
+    assert.deepEqual([told.length, srv.eventsDropped], [0, extra]);
+    release();
+    c.end();
+    // the count is told once the connection's events have been
+    while (!warnings.some((w) => w.includes('dropped, its'))) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(told, Array.from({ length: EVENT_QUEUE_MAX }, (_, i) => `GET /${i} HTTP/1.1`));
+    assert.equal(srv.eventsDropped, extra);
+    assert.deepEqual(warnings, [
+      `plugin bound: ${EVENT_QUEUE_MAX} events of a connection not yet told to their hooks (slow or stuck): ` +
+        'newer events are dropped until there is room',
+      `plugin bound: ${extra} events of a connection dropped, its hooks too slow (at most ${EVENT_QUEUE_MAX} held)`,
+    ]);
+  } finally {
+    release();
+    process.off('warning', onWarning);
+    srv.close();
+  }
 });

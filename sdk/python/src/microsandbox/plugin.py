@@ -27,7 +27,9 @@ Standard library only: a plugin runs wherever python3 does.
 from __future__ import annotations
 
 import base64
+import collections
 import json
+import logging
 import os
 import socket
 import struct
@@ -36,6 +38,12 @@ import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 MAX_MSG = 16 << 20
+# At most this many of a connection's events are held for its handlers
+# (the one being told among them) by a HookServer; newer ones are dropped
+# while it is full (docs/plugins.md). The same in the four SDKs.
+EVENT_QUEUE_MAX = 4096
+
+_log = logging.getLogger("microsandbox.plugin")
 HOOKS = ("lifecycle", "exec_before", "exec_after", "dns", "connect",
          "http_request", "http_response", "http_response_head", "fs")
 
@@ -210,17 +218,82 @@ class Plugin:
             sock.close()
 
 
+class _Events:
+    """A connection's events on their way to its plugin's handlers, told
+    in order on a thread of their own. At most EVENT_QUEUE_MAX are held,
+    the one being told among them: while that many are, a new one is
+    dropped (counted, a warning at the first) and the reader goes on."""
+
+    def __init__(self, server: "HookServer"):
+        self._server = server
+        self._cv = threading.Condition()
+        self._q: "collections.deque[dict]" = collections.deque()
+        self._held = 0
+        self._done = False
+        self.dropped = 0
+        self._t = threading.Thread(target=self._tell, daemon=True)
+        self._t.start()
+
+    def put(self, msg: dict) -> None:
+        with self._cv:
+            if self._held < EVENT_QUEUE_MAX:
+                self._held += 1
+                self._q.append(msg)
+                self._cv.notify()
+                return
+            self.dropped += 1
+            first = self.dropped == 1
+        self._server._dropped(1)
+        if first:
+            _log.warning(
+                "hook server %s: %d events of a connection not yet told to "
+                "their handlers (slow or stuck): newer events are dropped "
+                "until there is room", self._server.plugin.name,
+                EVENT_QUEUE_MAX)
+
+    def _tell(self) -> None:
+        while True:
+            with self._cv:
+                while not self._q and not self._done:
+                    self._cv.wait()
+                if not self._q:
+                    return
+                msg = self._q.popleft()
+            try:
+                self._server.plugin.tell(msg)
+            finally:
+                with self._cv:
+                    self._held -= 1
+
+    def close(self) -> None:
+        """Tell what is held, then end; the drops, if any, logged."""
+        with self._cv:
+            self._done = True
+            self._cv.notify()
+        self._t.join()
+        if self.dropped:
+            _log.warning(
+                "hook server %s: %d events of a connection dropped, its "
+                "handlers too slow (at most %d held)",
+                self._server.plugin.name, self.dropped, EVENT_QUEUE_MAX)
+
+
 class HookServer:
     """Callbacks of this process as a sandbox's plugin: a unix socket the
     supervisor connects to at each start (msb_plugins_add_socket), each
     connection served on a thread of its own, and its events told on
-    another, in order, queued without bound: a slow event handler holds
-    up no call and no read (an answer's head is written in that answer's
-    way, so a channel left unread would delay it)."""
+    another, in order: a slow event handler holds up no call and no read
+    (an answer's head is written in that answer's way, so a channel left
+    unread would delay it). At most EVENT_QUEUE_MAX events of a
+    connection are held; newer ones are dropped while it is full
+    (counted in events_dropped, logged)."""
 
     def __init__(self, plugin: Plugin, path: Optional[str] = None):
         import tempfile
         self.plugin = plugin
+        #: events dropped over this server's connections (a full queue)
+        self.events_dropped = 0
+        self._lock = threading.Lock()
         self._dir = None
         if path is None:
             self._dir = tempfile.mkdtemp(prefix="msb-hooks-")
@@ -243,23 +316,19 @@ class HookServer:
             threading.Thread(target=self._serve, args=(c,),
                              daemon=True).start()
 
-    def _serve(self, c: socket.socket) -> None:
-        import queue
-        events: queue.SimpleQueue = queue.SimpleQueue()
+    def _dropped(self, n: int) -> None:
+        with self._lock:
+            self.events_dropped += n
 
-        def tell() -> None:
-            for msg in iter(events.get, None):
-                self.plugin.tell(msg)
-        teller = threading.Thread(target=tell, daemon=True)
-        teller.start()
+    def _serve(self, c: socket.socket) -> None:
+        events = _Events(self)
         try:
             self.plugin.serve(c, events.put)
         except (OSError, ValueError):
             pass
         finally:
             c.close()
-            events.put(None)
-            teller.join()
+            events.close()
 
     def close(self) -> None:
         self._closed = True
