@@ -9,10 +9,12 @@ raw VM by virtiofsd, in short interleaved rounds (the order reversed
 every other round), so that a shared host's load swings fall on all
 alike. Reports the median and best rate of each, the median of each
 round's rate over virtiofsd's in the same round, and per file (per MiB)
-the CPU time QEMU and the server took and the time their threads waited
+the CPU time QEMU and the server took, the time their threads waited
 on a run queue for a CPU (/proc/PID/task/*/schedstat: far steadier than
 wall time on a loaded host, and it says whether a side was slower for
-work or for waiting its turn).
+work or for waiting its turn), and how many times QEMU's threads were
+put on a CPU (each wakeup of a vCPU or of QEMU's main loop: what a
+request or an interrupt costs the VMM, counted, not timed).
 
   bench/fscycle.py BUILD [--base BUILD ...] [--mode auto] [--files 300]
                    [--rounds 12] [--test cycle|read|write] [--mib 64]
@@ -73,18 +75,20 @@ def msb(binary, *a):
 
 
 def waited(pid):
-    """(run, wait) seconds of all @pid's threads: on a CPU, and runnable
-    but waiting for one (schedstat)."""
-    run = wait = 0
+    """(run, wait, runs) of all @pid's threads: seconds on a CPU, seconds
+    runnable but waiting for one, and how many times one of them was put
+    on a CPU (schedstat)."""
+    run = wait = runs = 0
     for t in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{t}/schedstat") as f:
-                a, b, _ = f.read().split()
+                a, b, c = f.read().split()
         except (OSError, ValueError):
             continue
         run += int(a)
         wait += int(b)
-    return run / 1e9, wait / 1e9
+        runs += int(c)
+    return run / 1e9, wait / 1e9, runs
 
 
 def qemu_of(sup):
@@ -189,7 +193,8 @@ def main():
                 out = run(cmd[args.test])
                 q1, s1 = waited(q), waited(s)
                 per[k].append((q1[0] - q0[0], s1[0] - s0[0],
-                               q1[1] - q0[1] + s1[1] - s0[1]))
+                               q1[1] - q0[1] + s1[1] - s0[1],
+                               q1[2] - q0[2]))
                 rate[k].append(unit / float(out.split()[0]))
                 if args.test != "read":
                     run(f"rm -rf {d}")
@@ -216,17 +221,17 @@ def main():
           f"each, interleaved; load {os.getloadavg()[0]:.1f}")
     print(f"{'':44}{rl + ' median':>15}{'best':>8}{'/vfsd':>7}"
           f"{'range':>12}{'QEMU ms/' + u:>14}{'server ms/' + u:>16}"
-          f"{'waited ms/' + u:>16}")
+          f"{'waited ms/' + u:>16}{'QEMU runs/' + u:>16}")
 
-    def med(k, j):
-        return statistics.median(x[j] for x in per[k]) / unit * 1000
+    def med(k, j, scale=1000):
+        return statistics.median(x[j] for x in per[k]) / unit * scale
     for k in sides:
         m = statistics.median(rate[k])
         rr = sorted(a / b for a, b in zip(rate[k], rate[vk]))
         print(f"{k:44}{m:15.1f}{max(rate[k]):8.1f}"
               f"{statistics.median(rr):7.2f}"
               f"{f'{rr[0]:.2f}-{rr[-1]:.2f}':>12}{med(k, 0):14.3f}"
-              f"{med(k, 1):16.3f}{med(k, 2):16.3f}")
+              f"{med(k, 1):16.3f}{med(k, 2):16.3f}{med(k, 3, 1):16.1f}")
     print(f"(/vfsd and range: each round's rate over virtiofsd's in the "
           f"same round; CPU and waits: the median round's)")
 

@@ -105,10 +105,14 @@ int main(int argc, char **argv)
 		perror("fsserve");
 		return 1;
 	}
+	d.lazy = 1u << 0; /* as src/supervisor/fs.c */
 	for (;;) {
 		struct epoll_event evs[QUEUES + 1];
-		int n = epoll_wait(epfd, evs, QUEUES + 1, -1);
+		int n = epoll_wait(epfd, evs, QUEUES + 1,
+				   vu_owed(&d) ? VU_LAZY_MS : -1);
 
+		if (n == 0)
+			vu_flush(&d);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -11,7 +11,8 @@
  *      NEED_REPLY from the input), u16 LE size (mod 640: past the 512
  *      the device accepts), u8 descriptors (mod 4: none, one memfd, two
  *      memfds, one eventfd), then size payload bytes
- *   1: a kick: u8 queue (mod 3)
+ *   1: a kick: u8 queue (mod 3; with bit 7 set, vu_flush() after it,
+ *      as the owner does when a held-back interrupt's time is up)
  *   2: guest memory: u16 LE offset, u8 length, length bytes written
  *      into the last memfd given
  *
@@ -149,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 #else
 	if (vu_dev_init(&d, sv[0], 2, handle, watch, NULL) < 0)
 		abort();
+	d.lazy = 1u << 0; /* as the supervisor's volumes */
 #endif
 	while (i < n) {
 		uint8_t op = data[i++] % 3;
@@ -203,7 +205,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 			vnet_kick(n_, data[i++] % 3);
 			net_dispatch(n_);
 #else
-			vu_on_kick(&d, data[i++] % 3);
+			vu_on_kick(&d, data[i] % 3);
+			if (data[i++] & 0x80)
+				vu_flush(&d);
 #endif
 		} else if (op == 2 && i + 3 <= n) {
 			size_t off = (size_t)(data[i] | data[i + 1] << 8);

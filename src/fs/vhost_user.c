@@ -127,10 +127,13 @@ static void queue_stop(struct vu_dev *d, unsigned int i)
 	q->started = 0;
 }
 
+static void flush_queue(struct vu_dev *d, unsigned int qi);
+
 static void queue_reset(struct vu_dev *d, unsigned int i)
 {
 	struct vu_queue *q = &d->q[i];
 
+	flush_queue(d, i);
 	queue_stop(d, i);
 	close_fd(&q->call);
 	close_fd(&q->err);
@@ -331,6 +334,7 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 					       (uint8_t *)p + r->mmap_offset };
 	}
 	mem.n = n;
+	vu_flush(d); /* while the rings it reads are still mapped */
 	mem_unmap(d);
 	memcpy(d->maps, maps, sizeof(maps));
 	memcpy(d->map_len, lens, sizeof(lens));
@@ -445,6 +449,7 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		if (!(q = queue_at(d, m->state.index)))
 			return -ERANGE;
 		qi = m->state.index;
+		flush_queue(d, qi);
 		queue_stop(d, qi);
 		close_fd(&q->call);
 		m->state.num = q->vq.last_avail;
@@ -533,6 +538,44 @@ static void signal_fd(int fd)
 		return;
 }
 
+/* flush_queue() - send queue @qi's held-back interrupt, if the driver
+ * wants it for the entries used since it was held. */
+static void flush_queue(struct vu_dev *d, unsigned int qi)
+{
+	struct vu_queue *q = &d->q[qi];
+
+	if (!q->owed)
+		return;
+	q->owed = 0;
+	if (q->vq.used && vq_need_notify(&q->vq, q->owed_from))
+		signal_fd(q->call);
+}
+
+void vu_flush(struct vu_dev *d)
+{
+	for (unsigned int i = 0; i < d->nqueues; i++)
+		flush_queue(d, i);
+}
+
+int vu_owed(const struct vu_dev *d)
+{
+	for (unsigned int i = 0; i < d->nqueues; i++)
+		if (d->q[i].owed)
+			return 1;
+	return 0;
+}
+
+/* notify() - interrupt the driver of queue @qi if it wants one for the
+ * entries from @old on; the interrupts held back for lazy queues go with
+ * it (one wakeup of the VMM, and on virtio-mmio one interrupt, for all). */
+static void notify(struct vu_dev *d, unsigned int qi, uint16_t old)
+{
+	if (!vq_need_notify(&d->q[qi].vq, old))
+		return;
+	signal_fd(d->q[qi].call);
+	vu_flush(d);
+}
+
 /* serve() - up to VU_BATCH chains of queue @qi; more left wakes us again. */
 static int serve(struct vu_dev *d, unsigned int qi)
 {
@@ -559,8 +602,18 @@ static int serve(struct vu_dev *d, unsigned int qi)
 		d->served++;
 		n++;
 	}
-	if (n && vq_need_notify(&q->vq, old))
-		signal_fd(q->call);
+	if (n && (d->lazy & (1u << qi))) {
+		if (!q->owed) {
+			q->owed = 1;
+			q->owed_from = old;
+		}
+		/* a driver that sends many (an inode cache dropped) gets
+		 * its buffers back before the ring runs dry */
+		if ((uint16_t)(q->vq.used_idx - q->owed_from) >= q->vq.num / 2)
+			flush_queue(d, qi);
+	} else if (n) {
+		notify(d, qi, old);
+	}
 	if (r < 0) {
 		signal_fd(q->err);
 		return dev_err(d, -EINVAL, "queue %u stopped: %s", qi,
@@ -587,8 +640,8 @@ struct vq *vu_queue_live(struct vu_dev *d, unsigned int qi)
 
 void vu_notify(struct vu_dev *d, unsigned int qi, uint16_t old_used)
 {
-	if (qi < d->nqueues && vq_need_notify(&d->q[qi].vq, old_used))
-		signal_fd(d->q[qi].call);
+	if (qi < d->nqueues)
+		notify(d, qi, old_used);
 }
 
 int vu_on_kick(struct vu_dev *d, unsigned int qi)

@@ -29,6 +29,9 @@
 #define VU_MSG_MAX 512
 /* chains served per kick before letting the rest of the loop run */
 #define VU_BATCH 64
+/* how long an owner lets a lazy queue's held-back interrupt wait when
+ * nothing else sends one (struct vu_dev @lazy, vu_owed()) */
+#define VU_LAZY_MS 20
 
 /* vu_handler - serve one request: @in is what the driver wrote, @out where
  * the reply goes. Return: bytes written to @out. */
@@ -49,6 +52,8 @@ struct vu_queue {
 	int kick, call, err;
 	int started; /* kick fd given and not stopped by GET_VRING_BASE */
 	int enabled; /* SET_VRING_ENABLE (or no protocol features) */
+	int owed;    /* a lazy queue's interrupt held back... */
+	uint16_t owed_from; /* ...for the used entries from here on */
 };
 
 /**
@@ -66,6 +71,15 @@ struct vu_queue {
  * @manual:    queues (bit per index) whose buffers the owner fills when it
  *             has something for them (a NIC's receive queue), told by
  *             @ready, instead of one request and reply per chain
+ * @lazy:      queues (bit per index) whose completions nobody waits for
+ *             (virtio-fs's high-priority queue: FORGETs, no reply): their
+ *             used entries are published at once, but the interrupt is
+ *             held back until another queue of the device sends one (the
+ *             driver's handler then finds both; virtio-mmio has a single
+ *             interrupt per device anyway), half the ring is used, or the
+ *             owner calls vu_flush() after VU_LAZY_MS with nothing else
+ *             to do. It saves the guest an interrupt, and the VMM a
+ *             wakeup, per forgotten inode.
  */
 struct vu_dev {
 	int fd;
@@ -85,6 +99,7 @@ struct vu_dev {
 	uint32_t manual;
 	vu_ready ready;
 	vu_gate gate; /* NULL: always */
+	uint32_t lazy;
 };
 
 /* vu_dev_init() - a device on @fd (ours from then on) with @nqueues queues.
@@ -110,5 +125,12 @@ struct vq *vu_queue_live(struct vu_dev *d, unsigned int qi);
 /* vu_notify() - interrupt the driver of queue @qi if it wants one after
  * the used entries from @old_used on. */
 void vu_notify(struct vu_dev *d, unsigned int qi, uint16_t old_used);
+
+/* vu_owed() - whether a lazy queue's interrupt is held back (the owner
+ * then waits at most VU_LAZY_MS before calling vu_flush()). */
+int vu_owed(const struct vu_dev *d);
+
+/* vu_flush() - send every interrupt held back. */
+void vu_flush(struct vu_dev *d);
 
 #endif

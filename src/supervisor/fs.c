@@ -410,8 +410,13 @@ static void *vol_thread(void *arg)
 				(unsigned)v->owner_uid);
 	}
 	for (;;) {
-		int n = epoll_wait(v->epfd, evs, FS_QUEUES + 2, -1);
+		/* a forget's interrupt held back waits this long at most
+		 * for a reply's to go with (vu_dev @lazy) */
+		int n = epoll_wait(v->epfd, evs, FS_QUEUES + 2,
+				   vu_owed(&v->dev) ? VU_LAZY_MS : -1);
 
+		if (n == 0)
+			vu_flush(&v->dev);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -538,6 +543,7 @@ int sup_fs_link(struct sup *s, msb_error *err)
 			vu_dev_free(&v->dev);
 			return msb_fail_errno(err, r, "volume %s", v->guest);
 		}
+		v->dev.lazy = 1u << 0; /* the high-priority queue: forgets */
 		v->dev_up = 1;
 		watch(v, &v->sock_ref, sv[0]);
 		r = dev_start(v);

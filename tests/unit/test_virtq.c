@@ -572,3 +572,115 @@ TEST(vhost_user_hostile_chain_stops_only_its_queue)
 	CHECK_EQ_INT(fe_send(&f, &d, 1, 0, NULL, 0, NULL, 0, &v, 8), 0);
 	fe_free(&f, &d);
 }
+
+/* A second queue (index 0, virtio-fs's high-priority one) beside
+ * fe_setup()'s, its rings at 0x4000/0x5000/0x6000, both enabled. */
+#define DESC0 0x4000
+#define AVAIL0 0x5000
+#define USED0 0x6000
+
+static void fe_queue0(struct fe *f, struct vu_dev *d, int kick0, int call0)
+{
+	uint32_t st[2] = { 0, 8 };
+	uint64_t v;
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} a = { 0, 0, UVA + DESC0, UVA + USED0, UVA + AVAIL0, 0 };
+
+	CHECK_EQ_INT(fe_send(f, d, 8, 0, st, 8, NULL, 0, NULL, 0), 0);
+	st[1] = 0;
+	CHECK_EQ_INT(fe_send(f, d, 10, 0, st, 8, NULL, 0, NULL, 0), 0);
+	CHECK_EQ_INT(fe_send(f, d, 9, 1, &a, sizeof(a), NULL, 0, &v, 8), 0);
+	CHECK_EQ_INT(v, 0);
+	v = 0;
+	CHECK_EQ_INT(fe_send(f, d, 13, 0, &v, 8, &call0, 1, NULL, 0), 0);
+	CHECK_EQ_INT(fe_send(f, d, 12, 0, &v, 8, &kick0, 1, NULL, 0), 0);
+	st[1] = 1;
+	CHECK_EQ_INT(fe_send(f, d, 18, 0, st, 8, NULL, 0, NULL, 0), 0);
+	st[0] = 1;
+	CHECK_EQ_INT(fe_send(f, d, 18, 0, st, 8, NULL, 0, NULL, 0), 0);
+}
+
+/* fe_forgets() - @n chains on queue 0 with nothing to write back (as a
+ * FORGET comes), starting at avail entry @at; then the kick. */
+static void fe_forgets(struct fe *f, struct vu_dev *d, uint16_t at, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint16_t slot = (uint16_t)((at + i) % 8);
+
+		put_desc(f->mem + DESC0, slot, 0x7000 + 0x40 * slot, 8, 0, 0);
+		memcpy(f->mem + AVAIL0 + 4 + 2 * slot, &slot, 2);
+	}
+	memcpy(f->mem + AVAIL0 + 2, &(uint16_t){ (uint16_t)(at + n) }, 2);
+	CHECK_EQ_INT(vu_on_kick(d, 0), 0);
+}
+
+static int fired(int efd)
+{
+	uint64_t v;
+
+	return read(efd, &v, 8) == 8;
+}
+
+TEST(vhost_user_lazy_queue_holds_its_interrupt)
+{
+	struct vu_dev d;
+	struct fe f;
+	int kick0 = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int call0 = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint16_t used;
+
+	fe_setup(&f, &d);
+	fe_queue0(&f, &d, kick0, call0);
+	/* not lazy: a forget's completion interrupts at once */
+	fe_forgets(&f, &d, 0, 1);
+	CHECK(fired(call0));
+	CHECK(!vu_owed(&d));
+
+	d.lazy = 1u << 0;
+	/* lazy: published, but the interrupt waits */
+	fe_forgets(&f, &d, 1, 1);
+	memcpy(&used, f.mem + USED0 + 2, 2);
+	CHECK_EQ_INT(used, 2);
+	CHECK(!fired(call0));
+	CHECK(vu_owed(&d));
+	/* ...for the next reply on the request queue, and goes with it */
+	memcpy(f.mem + 0x3000, "ping", 4);
+	put_desc(f.mem, 0, 0x3000, 4, VQ_DESC_F_NEXT, 1);
+	put_desc(f.mem, 1, 0x3100, 16, VQ_DESC_F_WRITE, 0);
+	memcpy(f.mem + AVAIL + 4, &(uint16_t){ 0 }, 2);
+	memcpy(f.mem + AVAIL + 2, &(uint16_t){ 1 }, 2);
+	CHECK_EQ_INT(vu_on_kick(&d, 1), 0);
+	CHECK(fired(f.call));
+	CHECK(fired(call0));
+	CHECK(!vu_owed(&d));
+
+	/* ...or for the owner's vu_flush() when nothing else comes */
+	fe_forgets(&f, &d, 2, 1);
+	CHECK(!fired(call0));
+	vu_flush(&d);
+	CHECK(fired(call0));
+	CHECK(!vu_owed(&d));
+
+	/* half the ring used (4 of 8) goes at once */
+	fe_forgets(&f, &d, 3, 4);
+	CHECK(fired(call0));
+	CHECK(!vu_owed(&d));
+
+	/* a queue stopped (GET_VRING_BASE) first sends what it held */
+	fe_forgets(&f, &d, 7, 1);
+	CHECK(!fired(call0));
+	{
+		uint32_t st[2] = { 0, 0 };
+
+		CHECK_EQ_INT(fe_send(&f, &d, 11, 0, st, 8, NULL, 0, st, 8), 0);
+		CHECK_EQ_INT(st[1], 8);
+	}
+	CHECK(fired(call0));
+	CHECK(!vu_owed(&d));
+	CHECK_EQ_INT(f.served, 9);
+	fe_free(&f, &d);
+	close(kick0);
+	close(call0);
+}
