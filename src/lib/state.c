@@ -105,6 +105,11 @@ static int db_init(sqlite3 *db)
 		return rc;
 	if (db_user_version(db) == SCHEMA_VERSION)
 		return SQLITE_OK;
+	/* One transaction: one commit to sync, where each statement was
+	 * one of its own (five syncs on a new home's first command). */
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
 	rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		char sql[64];
@@ -113,6 +118,10 @@ static int db_init(sqlite3 *db)
 			 SCHEMA_VERSION);
 		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
 	return rc;
 }
 
