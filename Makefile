@@ -135,7 +135,7 @@ $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -larchive -ldeflate -lcrypto -ldl
 
-# erofs-utils >= 1.7's mkfs.erofs, for msb-unpack --mkfs-tar: built from
+# erofs-utils >= 1.8's mkfs.erofs, for msb-unpack --mkfs-tar: built from
 # Debian's source once (cached). Optional: without it layers are unpacked
 # for the system's mkfs.erofs (slower), so a failure here only says so.
 $(B)/libexec/msb/mkfs.erofs: scripts/build-erofs-utils.sh

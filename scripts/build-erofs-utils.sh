@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# build-erofs-utils.sh DEST - mkfs.erofs of erofs-utils >= 1.7 at DEST, built
+# build-erofs-utils.sh DEST - mkfs.erofs of erofs-utils >= 1.8 at DEST, built
 # from Debian's source package (a newer release's: Debian 12 ships 1.5).
 #
 # 1.7 added `mkfs.erofs --tar`, which builds an image straight from a tar

@@ -7,7 +7,8 @@
  * libdeflate takes 0.07 s (docs/performance.md). libdeflate only inflates
  * whole buffers, so a layer that is gzip and decompresses to at most
  * INFLATE_MAX bytes is inflated here, from its mapped blob into anonymous
- * memory reserved up front (only what is written is touched), and
+ * memory reserved up front (only the size the gzip trailer gives is
+ * touched, made ready on a second thread as libdeflate writes), and
  * libarchive reads that through the same filters as a file (so what it
  * accepts is what it accepted before: the filters find nothing more to
  * strip from a tar). Anything else, or anything unexpected on the way
@@ -18,6 +19,7 @@
  */
 
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -87,15 +89,32 @@ out:
 	return r;
 }
 
-/* inflate_open() - @a reading the layer in @fd decompressed from memory.
- * Return: 0, or -1 when the layer does not take this path (nothing of @a
- * or @fd was touched). */
-static int inflate_open(struct archive *a, int fd)
+struct prefault {
+	unsigned char *p;
+	size_t len;
+};
+
+static void *prefault(void *arg)
+{
+	struct prefault *f = arg;
+
+	madvise(f->p, f->len, MADV_POPULATE_WRITE);
+	return NULL;
+}
+
+/* inflate_open() - @a reading the layer in @fd decompressed from memory,
+ * which @mem and @len are set to (when not NULL). Return: 0, or -1 when
+ * the layer does not take this path (nothing of @a or @fd was touched). */
+static int inflate_open(struct archive *a, int fd, const unsigned char **mem,
+			size_t *len_out)
 {
 	struct stat st;
 	unsigned char *in;
 	struct mem *m;
+	struct prefault f;
+	pthread_t th;
 	long long len;
+	int gz, ready;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 18 ||
 	    (unsigned long long)st.st_size > INFLATE_MAX)
@@ -110,12 +129,34 @@ static int inflate_open(struct archive *a, int fd)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m->p == MAP_FAILED)
 		goto fail;
-	len = in[0] == 0x1f && in[1] == 0x8b ?
-		      inflate_all(in, st.st_size, m->p) : -1;
+	/* The memory it will take (the size the last gzip member says: all
+	 * of it for a layer of one member) made ready on a second thread
+	 * while libdeflate fills it; faulted in a page at a time as it was
+	 * written, it was a sixth of the inflating (docs/performance.md). A
+	 * wrong size costs only memory touched for nothing, at most what
+	 * DEFLATE can make of the blob (1032 times it) and INFLATE_MAX. */
+	f.p = m->p;
+	f.len = (size_t)in[st.st_size - 4] | (size_t)in[st.st_size - 3] << 8 |
+		(size_t)in[st.st_size - 2] << 16 |
+		(size_t)in[st.st_size - 1] << 24;
+	if (f.len > 1032 * (size_t)st.st_size)
+		f.len = 1032 * (size_t)st.st_size;
+	if (f.len > INFLATE_MAX)
+		f.len = INFLATE_MAX;
+	gz = in[0] == 0x1f && in[1] == 0x8b;
+	ready = gz && f.len >= (1u << 20) &&
+		pthread_create(&th, NULL, prefault, &f) == 0;
+	len = gz ? inflate_all(in, st.st_size, m->p) : -1;
+	if (ready)
+		pthread_join(th, NULL);
 	if (len < 0)
 		goto fail;
 	munmap(in, st.st_size);
 	m->len = (size_t)len;
+	if (mem) {
+		*mem = m->p;
+		*len_out = m->len;
+	}
 	return archive_read_open(a, m, NULL, mem_read, mem_close) ==
 			       ARCHIVE_OK ?
 		       0 :
@@ -128,9 +169,14 @@ fail:
 	return -1;
 }
 
-int unpack_open_fd(struct archive *a, int fd)
+int unpack_open_fd(struct archive *a, int fd, const unsigned char **mem,
+		   size_t *len)
 {
-	int r = inflate_open(a, fd);
+	int r;
+
+	if (mem)
+		*mem = NULL;
+	r = inflate_open(a, fd, mem, len);
 
 	if (r == 0)
 		return ARCHIVE_OK;

@@ -170,10 +170,11 @@ static int unpack_helper(char *buf, size_t n)
 }
 
 /* tar_mkfs() - the mkfs.erofs that builds an image from a tar stream
- * (erofs-utils >= 1.7, scripts/build-erofs-utils.sh): $MSB_MKFS_TAR, or
- * the one installed beside msb-unpack @helper. With it a layer is never
- * unpacked (msb-unpack --mkfs-tar); without it ("none", or not built)
- * msb-unpack unpacks under fakeroot for the system's mkfs.erofs.
+ * (erofs-utils >= 1.8, for --sort; scripts/build-erofs-utils.sh):
+ * $MSB_MKFS_TAR, or the one installed beside msb-unpack @helper. With it
+ * a layer is never unpacked (msb-unpack --mkfs-tar); without it ("none",
+ * or not built) msb-unpack unpacks under fakeroot for the system's
+ * mkfs.erofs.
  * Return: 1 with its path in @buf, or 0. */
 static int tar_mkfs(const char *helper, char *buf, size_t n)
 {

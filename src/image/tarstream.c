@@ -25,7 +25,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,11 +356,44 @@ static int whiteout(struct ts *t, const char *dir, const char *leaf,
 }
 
 /* The layer is decompressed once: a raw reader (the filters OCI layers
- * use) feeds the tar reader, and hashes what it feeds for the DiffID. */
+ * use) feeds the tar reader, and hashes what it feeds for the DiffID.
+ * When that is memory the layer was inflated into in one call (inflate.c,
+ * nothing left to strip), all of it is there from the start: a second
+ * thread hashes it while this one checks and rewrites the entries (the
+ * hash was an eighth of a conversion's CPU, all on its critical path). */
 struct src {
 	struct archive *raw;
 	EVP_MD_CTX *md;
+	const unsigned char *mem; /* hashed by @hasher, when not NULL */
+	size_t len;
+	pthread_t hasher;
+	int hashing;              /* @hasher runs, or ran, and is not joined */
+	atomic_int stop;          /* @hasher gives up (a refused layer) */
 };
+
+static void *hash_mem(void *arg)
+{
+	struct src *s = arg;
+	size_t chunk = 1 << 20;
+
+	for (size_t off = 0; off < s->len && !atomic_load(&s->stop);
+	     off += chunk)
+		EVP_DigestUpdate(s->md, s->mem + off,
+				 s->len - off < chunk ? s->len - off : chunk);
+	return NULL;
+}
+
+/* join_hasher() - wait for the hashing thread, told to stop first when
+ * @stop (its result is not wanted). */
+static void join_hasher(struct src *s, int stop)
+{
+	if (!s->hashing)
+		return;
+	if (stop)
+		atomic_store(&s->stop, 1);
+	pthread_join(s->hasher, NULL);
+	s->hashing = 0;
+}
 
 static la_ssize_t src_read(struct archive *a, void *data, const void **buf)
 {
@@ -375,21 +410,31 @@ static la_ssize_t src_read(struct archive *a, void *data, const void **buf)
 					  archive_error_string(s->raw));
 		return -1;
 	}
-	EVP_DigestUpdate(s->md, *buf, len);
+	if (!s->mem)
+		EVP_DigestUpdate(s->md, *buf, len);
 	return (la_ssize_t)len;
 }
 
-/* open_src() - the tar reader @a over the layer in @fd through @s. */
-static int open_src(struct ts *t, struct src *s, struct archive **a, int fd)
+/* open_src() - the tar reader @a over the layer in @fd through @s; the
+ * DiffID hashed on a thread of its own when @hash and the layer is in
+ * memory. */
+static int open_src(struct ts *t, struct src *s, struct archive **a, int fd,
+		    int hash)
 {
 	s->md = EVP_MD_CTX_new();
 	*a = archive_read_new();
 	if (!s->md || !*a ||
 	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
 		return fail(t, "out of memory");
-	s->raw = unpack_open_raw(fd, t->why, t->whyn);
+	s->raw = unpack_open_raw(fd, hash ? &s->mem : NULL, &s->len, t->why,
+				 t->whyn);
 	if (!s->raw)
 		return -1;
+	if (s->mem) {
+		s->hashing = pthread_create(&s->hasher, NULL, hash_mem, s) == 0;
+		if (!s->hashing)
+			s->mem = NULL; /* (hashed as it is read, then) */
+	}
 	archive_read_support_format_tar(*a);
 	archive_read_support_format_gnutar(*a);
 	if (archive_read_open(*a, s, NULL, src_read, NULL) != ARCHIVE_OK)
@@ -408,6 +453,7 @@ static int check_diff_id(struct ts *t, struct src *s, const char *want)
 
 	while (src_read(NULL, s, &buf) > 0)
 		;
+	join_hasher(s, 0);
 	EVP_DigestFinal_ex(s->md, md, NULL);
 	for (int i = 0; i < 32; i++)
 		snprintf(got + 2 * i, 3, "%02x", md[i]);
@@ -451,15 +497,19 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 	*t = (struct ts){ .lim = lim, .entries = entries, .bytes = bytes,
 			  .why = why, .whyn = whyn };
 	t->out = archive_write_new();
+	/* Blocks of 64 KiB, not libarchive's 10 KiB: fewer writes, and
+	 * fewer times mkfs.erofs waits for one (the stream is the same
+	 * bytes, the last block is not padded). */
 	if (!t->out || archive_write_set_format_pax_restricted(t->out) ||
 	    archive_write_add_filter_none(t->out) ||
+	    archive_write_set_bytes_per_block(t->out, 64 << 10) ||
 	    archive_write_set_bytes_in_last_block(t->out, 1) ||
 	    archive_write_open(t->out, &outfd, NULL, pipe_write, NULL)) {
 		ret = fail(t, "cannot start the tar stream: %s",
 			   t->out ? archive_error_string(t->out) : "no memory");
 		goto out;
 	}
-	if (open_src(t, &src, &a, fd) < 0) {
+	if (open_src(t, &src, &a, fd, diff_id && *diff_id) < 0) {
 		ret = -1;
 		goto out;
 	}
@@ -519,6 +569,8 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 		ret = fail(t, "mkfs.erofs stopped reading: %s",
 			   archive_error_string(t->out));
 out:
+	/* (before the memory it reads goes with the raw reader) */
+	join_hasher(&src, 1);
 	if (a)
 		archive_read_free(a);
 	if (src.raw)

@@ -233,7 +233,7 @@ int unpack_open_archive(struct archive **out, int fd)
 	layer_filters(a);
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	if (unpack_open_fd(a, fd) != ARCHIVE_OK) {
+	if (unpack_open_fd(a, fd, NULL, NULL) != ARCHIVE_OK) {
 		archive_read_free(a);
 		return -1;
 	}
@@ -241,25 +241,34 @@ int unpack_open_archive(struct archive **out, int fd)
 	return 0;
 }
 
-struct archive *unpack_open_raw(int fd, char *why, size_t whyn)
+struct archive *unpack_open_raw(int fd, const unsigned char **mem,
+				size_t *len, char *why, size_t whyn)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
 
+	if (mem)
+		*mem = NULL;
 	if (!a) {
 		snprintf(why, whyn, "out of memory");
 		return NULL;
 	}
 	layer_filters(a);
 	archive_read_support_format_raw(a);
-	if (unpack_open_fd(a, fd) != ARCHIVE_OK ||
+	if (unpack_open_fd(a, fd, mem, len) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		snprintf(why, whyn, "not a valid layer archive: %s",
 			 archive_error_string(a) ? archive_error_string(a) :
 						   "empty");
 		archive_read_free(a);
+		if (mem)
+			*mem = NULL;
 		return NULL;
 	}
+	/* (the memory is what the reader gives only if no filter is left
+	 * to strip from it: a gzip inside the gzip, say) */
+	if (mem && *mem && archive_filter_count(a) != 1)
+		*mem = NULL;
 	return a;
 }
 
@@ -280,7 +289,7 @@ int unpack_diff_id(int fd, char hex[65], char *why, size_t whyn)
 		fail(&c, "out of memory");
 		goto out;
 	}
-	a = unpack_open_raw(fd, why, whyn);
+	a = unpack_open_raw(fd, NULL, NULL, why, whyn);
 	if (!a)
 		goto out;
 	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)

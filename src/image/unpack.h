@@ -69,13 +69,19 @@ int unpack_open_archive(struct archive **out, int fd);
 
 /* unpack_open_raw() - a libarchive reader of the layer in @fd
  * decompressed, as one raw entry whose header is read (for its DiffID).
- * Return: the reader, or NULL with @why set. */
-struct archive *unpack_open_raw(int fd, char *why, size_t n);
+ * @mem (may be NULL): set to the memory the layer was inflated into
+ * (inflate.c) when the reader's data is that memory as it is, @len to its
+ * size (both live until the reader is freed); else NULL. Return: the
+ * reader, or NULL with @why set. */
+struct archive *unpack_open_raw(int fd, const unsigned char **mem,
+				size_t *len, char *why, size_t n);
 
 /* unpack_open_fd() - open @a (its filters and formats chosen) on the layer
  * in @fd: a gzip layer of up to 256 MiB decompressed is inflated in one
- * call first (inflate.c), anything else streamed from @fd. Return: what
- * archive_read_open() returns. */
-int unpack_open_fd(struct archive *a, int fd);
+ * call first (inflate.c), anything else streamed from @fd. @mem (may be
+ * NULL): set to the inflated memory, @len to its size, or NULL when the
+ * layer is streamed. Return: what archive_read_open() returns. */
+int unpack_open_fd(struct archive *a, int fd, const unsigned char **mem,
+		   size_t *len);
 
 #endif
