@@ -45,14 +45,17 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,15 +241,106 @@ static int restored(char *const *argv)
 	return 0;
 }
 
-/* no_fallocate() - fallocate(2) fails with EOPNOTSUPP in this process and
- * what it executes. For a VM restored from a snapshot: its RAM is a
- * private mapping of the snapshot's file, and QEMU 7.2 answers the
- * guest's free page reports (the balloon, qemu.c) by punching the pages
- * out of that file, whatever the mapping, which would change the
- * snapshot under every other copy restored from it. QEMU then logs the
- * failure and keeps the pages; its disks take EOPNOTSUPP as "no
- * discard" (and write zeroes by writing them). Return: 0, -1. */
-static int no_fallocate(void)
+/* A restored VM's RAM is a private mapping of the snapshot's file, and
+ * QEMU 7.2 answers the guest's free page reports (the balloon, qemu.c)
+ * by punching the pages out of that file, whatever the mapping, which
+ * would change the snapshot under every other copy restored from it;
+ * the madvise(MADV_DONTNEED) it makes after a punch is what gives the
+ * memory back. So a restoring VMM's fallocate(2) calls come to the
+ * launcher (a seccomp user notification): on the RAM file it answers
+ * "done" without doing it, QEMU drops its private copies of the pages
+ * and they read as the snapshot's again; any other file (its disks)
+ * goes ahead. A kernel without user notifications (before 5.0) gets the
+ * filter below it: fallocate fails with EOPNOTSUPP, QEMU logs the
+ * failed discard and keeps the pages, and its disks take EOPNOTSUPP as
+ * "no discard" (and write zeroes by writing them). */
+
+/* The restoring VM's RAM file, and the listener of its fallocate(2)
+ * calls (-1: none). */
+static struct {
+	dev_t dev;
+	ino_t ino;
+	int listener;
+} ram = { 0, 0, -1 };
+
+/* ram_file() - the restored VM's RAM file, by @argv's mem-path, among the
+ * descriptors it is given (@fds[i] becomes the VMM's MSB_VMM_FIRST_FD +
+ * i - 1): into @ram. Return: 0, or -EPROTO (no such descriptor). */
+static int ram_file(char *const *argv, const int *fds, unsigned int nfds)
+{
+	static const char key[] = "mem-path=/proc/self/fd/";
+	struct stat st;
+
+	for (int i = 0; argv[i]; i++) {
+		const char *p = strstr(argv[i], key);
+		char *end;
+		long n;
+
+		if (strncmp(argv[i], "memory-backend-file,", 20) || !p)
+			continue;
+		n = strtol(p + sizeof(key) - 1, &end, 10);
+		if (end == p + sizeof(key) - 1 || (*end && *end != ',') ||
+		    n < MSB_VMM_FIRST_FD ||
+		    n - MSB_VMM_FIRST_FD + 1 >= (long)nfds ||
+		    fstat(fds[n - MSB_VMM_FIRST_FD + 1], &st) < 0)
+			return -EPROTO;
+		ram.dev = st.st_dev;
+		ram.ino = st.st_ino;
+		return 0;
+	}
+	return -EPROTO;
+}
+
+/* on_fallocate() - a restoring VMM's fallocate(2), told by its filter:
+ * on the RAM file "done", undone; on any other file, let it run. If the
+ * file cannot be told, it fails (EOPNOTSUPP), as without the listener. */
+static void on_fallocate(void)
+{
+	struct seccomp_notif_sizes sz;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	char p[64];
+	struct stat st;
+	int other = 0, mine = 0;
+
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+		return;
+	req = calloc(1, sz.seccomp_notif);
+	resp = calloc(1, sz.seccomp_notif_resp);
+	if (!req || !resp ||
+	    ioctl(ram.listener, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+		goto out;
+	snprintf(p, sizeof(p), "/proc/%u/fd/%llu", req->pid,
+		 (unsigned long long)req->data.args[0]);
+	if (req->data.nr == __NR_fallocate && stat(p, &st) == 0) {
+		mine = st.st_dev == ram.dev && st.st_ino == ram.ino;
+		other = !mine;
+	}
+	/* still that call, so the pid was still its caller's */
+	if (ioctl(ram.listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+		goto out;
+	resp->id = req->id;
+	if (other)
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else if (!mine)
+		resp->error = -EOPNOTSUPP;
+	if (ioctl(ram.listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 &&
+	    errno == EINVAL && other) {
+		/* (before Linux 5.5, no CONTINUE) */
+		resp->flags = 0;
+		resp->error = -EOPNOTSUPP;
+		(void)ioctl(ram.listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+	}
+out:
+	free(req);
+	free(resp);
+}
+
+/* fallocate_filter() - install the filter above in this process and what
+ * it executes, @action for fallocate(2), with @flags. Return: what
+ * seccomp(2) returns (a listener's descriptor with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER), -1 on error. */
+static int fallocate_filter(uint32_t action, unsigned int flags)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -256,19 +350,46 @@ static int no_fallocate(void)
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fallocate, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+		BPF_STMT(BPF_RET | BPF_K, action),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+/* watch_fallocate() - in a restoring VMM's process: the filter, and its
+ * listener sent to the launcher over @chan (nothing sent: the kernel has
+ * no user notifications, and fallocate fails instead). Return: 0, -1. */
+static int watch_fallocate(int chan)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], one = 1;
+	struct iovec iov = { &one, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int l = fallocate_filter(SECCOMP_RET_USER_NOTIF,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER);
+
+	if (l < 0)
+		return fallocate_filter(SECCOMP_RET_ERRNO | EOPNOTSUPP, 0) < 0 ?
+			       -1 : 0;
+	memset(cbuf, 0, sizeof(cbuf));
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof(cbuf);
+	CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &l, sizeof(int));
+	if (sendmsg(chan, &m, MSG_NOSIGNAL) != 1)
+		return -1;
+	close(l);
+	return 0;
 }
 
 /* vmm_exec() - in the VMM's process: descriptors in place, then exec. */
 static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
-		     const int *fds, unsigned int nfds, int confine)
+		     const int *fds, unsigned int nfds, int confine, int chan)
 {
 	int high = MSB_VMM_FIRST_FD + (int)nfds;
 	int moved[MSB_VMM_MAX_FDS + 1];
@@ -277,6 +398,13 @@ static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != launcher)
 		_exit(127);
+	/* First, while @chan is open: nothing below calls fallocate. */
+	if (chan >= 0 && watch_fallocate(chan) < 0) {
+		dprintf(fds[0], "seccomp: %s\n", strerror(errno));
+		_exit(127);
+	}
+	if (chan >= 0)
+		close(chan);
 	/* The VMM's own rules, on top of the launcher's: no /proc. */
 	if (vmm_ruleset >= 0 && msb_landlock_enforce(vmm_ruleset) < 0)
 		_exit(127);
@@ -302,10 +430,6 @@ static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 	close_range((unsigned int)(MSB_VMM_FIRST_FD + (int)nfds - 1),
 		    (unsigned int)high - 1, 0);
 	close_range((unsigned int)high + 1, ~0u, 0);
-	if (restored(argv) && no_fallocate() < 0) {
-		dprintf(2, "seccomp: %s\n", strerror(errno));
-		_exit(127);
-	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGCHLD, SIG_DFL);
@@ -315,6 +439,30 @@ static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 	_exit(127);
 }
 
+/* recv_fd() - the descriptor of one packet on @chan. Return: it, or -1
+ * (none, or the packet's sender is gone). */
+static int recv_fd(int chan)
+{
+	int fd = -1;
+	char buf[8];
+	struct iovec iov = { buf, sizeof(buf) };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	do
+		n = recvmsg(chan, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 /* on_spawn() - a SPAWN packet: @buf holds the header and argv. */
 static void on_spawn(int link, const char *qemu, int confine, char *buf,
 		     size_t n, int *fds, unsigned int nfds, pid_t *vm)
@@ -322,7 +470,7 @@ static void on_spawn(int link, const char *qemu, int confine, char *buf,
 	char *argv[200];
 	size_t argc = 0, off = sizeof(struct ln_hdr);
 	pid_t self = getpid(), pid;
-	int r = 0, usage[2] = { -1, -1 };
+	int r = 0, usage[2] = { -1, -1 }, chan[2] = { -1, -1 };
 	unsigned int nusage = 0;
 
 	while (off < n && argc < sizeof(argv) / sizeof(argv[0]) - 1) {
@@ -340,14 +488,29 @@ static void on_spawn(int link, const char *qemu, int confine, char *buf,
 		r = -EBUSY;
 	else if (!argv_allowed(argv, qemu, confine))
 		r = -EPERM;
+	if (r == 0 && restored(argv)) {
+		r = ram_file(argv, fds, nfds);
+		if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC,
+					 0, chan) < 0)
+			r = -errno;
+	}
 	if (r == 0) {
 		pid = fork();
 		if (pid == 0)
-			vmm_exec(self, qemu, argv, fds, nfds, confine);
+			vmm_exec(self, qemu, argv, fds, nfds, confine, chan[1]);
 		if (pid < 0)
 			r = -errno;
 		else
 			*vm = pid;
+	}
+	if (chan[1] >= 0)
+		close(chan[1]);
+	if (chan[0] >= 0) {
+		/* its fallocate(2) listener, sent before it executes QEMU
+		 * (none: the kernel has none, or it failed) */
+		if (r == 0)
+			ram.listener = recv_fd(chan[0]);
+		close(chan[0]);
 	}
 	for (unsigned int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -477,12 +640,20 @@ static void launcher_main(int link, pid_t parent, const char *qemu,
 		_exit(1);
 
 	for (;;) {
-		struct pollfd p[2] = { { link, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct pollfd p[3] = { { link, POLLIN, 0 }, { sfd, POLLIN, 0 },
+				       { ram.listener, POLLIN, 0 } };
 		struct signalfd_siginfo si;
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents & POLLIN)
+			on_fallocate();
+		else if (p[2].revents) {
+			/* its VMM is gone (and reaped below) */
+			close(ram.listener);
+			ram.listener = -1;
+		}
 		while (read(sfd, &si, sizeof(si)) == sizeof(si))
 			;
 		for (;;) {
@@ -493,6 +664,9 @@ static void launcher_main(int link, pid_t parent, const char *qemu,
 				break;
 			if (w == vm) {
 				vm = 0;
+				if (ram.listener >= 0)
+					close(ram.listener);
+				ram.listener = -1;
 				send_msg(link, LN_EXITED, w, st, NULL, 0, NULL,
 					 0);
 			}
