@@ -85,6 +85,24 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
  * status (0 after --help, EXIT_USAGE for anything else). */
 int cli_only_help(const struct verb *v, int argc, char **argv);
 
+/* One subcommand of a verb that has several ('msb volume ls'). */
+struct cli_sub {
+	const char *name;
+	const char *alias;      /* another word for it ("list" for "ls") */
+};
+
+/* cli_sub_find() - the index in @subs (@n of them) of the one @word
+ * names, by its name or its alias; -1 for none. */
+int cli_sub_find(const struct cli_sub *subs, size_t n, const char *word);
+
+/* cli_subcommand() - a verb's subcommand word, its argv[1]: -h and --help
+ * print its usage; a missing, unknown or option-like word is bad usage
+ * whose message names the subcommands ("create, ls, inspect or rm").
+ * Return: -1 to go on, *which set to the index in @subs, else the exit
+ * status. */
+int cli_subcommand(const struct verb *v, const struct cli_sub *subs,
+		   size_t n, int argc, char **argv, size_t *which);
+
 /* Parse a positive integer in [min, max]. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 

@@ -111,6 +111,45 @@ int cli_only_help(const struct verb *v, int argc, char **argv)
 	return -1;
 }
 
+int cli_sub_find(const struct cli_sub *subs, size_t n, const char *word)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(word, subs[i].name) ||
+		    (subs[i].alias && !strcmp(word, subs[i].alias)))
+			return (int)i;
+	return -1;
+}
+
+int cli_subcommand(const struct verb *v, const struct cli_sub *subs,
+		   size_t n, int argc, char **argv, size_t *which)
+{
+	const char *word = argc > 1 ? argv[1] : NULL;
+	char names[256] = "";
+	size_t len = 0;
+	int i;
+
+	if (word && (!strcmp(word, "-h") || !strcmp(word, "--help"))) {
+		cli_usage(v, stdout);
+		return 0;
+	}
+	if (word && word[0] == '-')
+		return cli_bad_usage(v, "unknown or incomplete option '%s'",
+				     word);
+	i = word ? cli_sub_find(subs, n, word) : -1;
+	if (i >= 0) {
+		*which = (size_t)i;
+		return -1;
+	}
+	for (size_t k = 0; k < n && len < sizeof(names); k++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len,
+					"%s%s", k == 0 ? "" :
+					k + 1 < n ? ", " : " or ",
+					subs[k].name);
+	if (!word)
+		return cli_bad_usage(v, "a command is needed: %s", names);
+	return cli_bad_usage(v, "unknown command '%s': use %s", word, names);
+}
+
 int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 {
 	va_list ap;

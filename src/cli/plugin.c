@@ -135,33 +135,29 @@ static int fail(msb_error *err)
 	return 1;
 }
 
+enum { SEARCH, INSTALL, LS, INSPECT, RM, PUBLISH };
+
+static const struct cli_sub subs[] = {
+	[SEARCH] = { "search" },
+	[INSTALL] = { "install" },
+	[LS] = { "ls", "list" },
+	[INSPECT] = { "inspect" },
+	[RM] = { "rm", "remove" },
+	[PUBLISH] = { "publish" },
+};
+
 static int cmd_plugin(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL, *registry = NULL;
 	int c, json = 0, quiet = 0, status = 0;
 	msb_error err = { 0 };
 	msb_plugin_info info, *v;
-	size_t n;
+	size_t n, k;
 
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "-h") || !strcmp(sub, "--help"))) {
-			cli_usage(&verb_plugin, stdout);
-			return 0;
-		}
-		if (sub)
-			return cli_bad_usage(&verb_plugin, "unknown or "
-					     "incomplete option '%s'", sub);
-		return cli_bad_usage(&verb_plugin, "a command is needed: "
-				     "search, install, ls, inspect, rm or "
-				     "publish");
-	}
-	if (strcmp(sub, "search") && strcmp(sub, "install") &&
-	    strcmp(sub, "ls") && strcmp(sub, "list") &&
-	    strcmp(sub, "inspect") && strcmp(sub, "rm") &&
-	    strcmp(sub, "remove") && strcmp(sub, "publish"))
-		return cli_bad_usage(&verb_plugin, "unknown command '%s': use "
-				     "search, install, ls, inspect, rm or "
-				     "publish", sub);
+	c = cli_subcommand(&verb_plugin, subs, sizeof(subs) / sizeof(subs[0]),
+			   argc, argv, &k);
+	if (c >= 0)
+		return c;
 	argc--;
 	argv++;
 	optind = 1;
@@ -189,15 +185,13 @@ static int cmd_plugin(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
-	if (quiet && strcmp(sub, "ls") && strcmp(sub, "list"))
+	if (quiet && k != LS)
 		return cli_bad_usage(&verb_plugin, "-q goes with 'plugin ls'");
-	if (registry && strcmp(sub, "search") && strcmp(sub, "install") &&
-	    strcmp(sub, "publish"))
+	if (registry && k != SEARCH && k != INSTALL && k != PUBLISH)
 		return cli_bad_usage(&verb_plugin, "--registry goes with "
 				     "search, install and publish");
-	if (!strcmp(sub, "ls") || !strcmp(sub, "list") ||
-	    !strcmp(sub, "search")) {
-		int search = !strcmp(sub, "search");
+	if (k == LS || k == SEARCH) {
+		int search = k == SEARCH;
 
 		if (argc - optind > search)
 			return cli_bad_usage(&verb_plugin, "unexpected argument "
@@ -213,27 +207,24 @@ static int cmd_plugin(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_bad_usage(&verb_plugin, "plugin %s: give a %s", sub,
-				     !strcmp(sub, "publish") ? "DIR" : "NAME");
-	if (strcmp(sub, "rm") && strcmp(sub, "remove") && optind + 1 != argc)
+				     k == PUBLISH ? "DIR" : "NAME");
+	if (k != RM && optind + 1 != argc)
 		return cli_bad_usage(&verb_plugin, "plugin %s takes one %s",
-				     sub, !strcmp(sub, "publish") ? "DIR" :
-								    "NAME");
-	if (!strcmp(sub, "install") || !strcmp(sub, "publish") ||
-	    !strcmp(sub, "inspect")) {
-		int r = !strcmp(sub, "install") ?
+				     sub, k == PUBLISH ? "DIR" : "NAME");
+	if (k != RM) {
+		int r = k == INSTALL ?
 				msb_plugin_install(argv[optind], registry,
 						   &info, &err) :
-			!strcmp(sub, "publish") ?
+			k == PUBLISH ?
 				msb_plugin_publish(argv[optind], registry,
 						   &info, &err) :
 				msb_plugin_inspect(argv[optind], &info, &err);
 
-		if (r < 0 && !(r == MSB_E_DAMAGED && !strcmp(sub, "inspect")))
+		if (r < 0 && !(r == MSB_E_DAMAGED && k == INSPECT))
 			return fail(&err);
-		if (json || !strcmp(sub, "inspect"))
-			cli_print_json(info_json(&info, strcmp(sub, "publish")),
-				       stdout);
-		else if (!strcmp(sub, "install"))
+		if (json || k == INSPECT)
+			cli_print_json(info_json(&info, k != PUBLISH), stdout);
+		else if (k == INSTALL)
 			printf("installed %s %s (%.19s) from %s\n", info.name,
 			       info.version, info.digest, info.reference);
 		else

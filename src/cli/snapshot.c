@@ -124,10 +124,20 @@ static int do_ls(int json)
 	return 0;
 }
 
+enum { CREATE, LS, INSPECT, RENAME, RM };
+
+static const struct cli_sub subs[] = {
+	[CREATE] = { "create" },
+	[LS] = { "ls", "list" },
+	[INSPECT] = { "inspect" },
+	[RENAME] = { "rename" },
+	[RM] = { "rm" },
+};
+
 static int cmd_snapshot(int argc, char **argv)
 {
-	const char *snap = NULL, *sub = NULL;
-	int c, json = 0, force = 0, rc = 0;
+	const char *snap = NULL;
+	int c, json = 0, force = 0, rc = 0, sub = CREATE;
 	msb_error err = { 0 };
 
 	optind = 1;
@@ -155,21 +165,21 @@ static int cmd_snapshot(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
-	if (optind < argc && (!strcmp(argv[optind], "ls") ||
-			      !strcmp(argv[optind], "list") ||
-			      !strcmp(argv[optind], "inspect") ||
-			      !strcmp(argv[optind], "rename") ||
-			      !strcmp(argv[optind], "rm") ||
-			      !strcmp(argv[optind], "create")))
-		sub = argv[optind++];
-	if (sub && (!strcmp(sub, "ls") || !strcmp(sub, "list"))) {
+	/* the word is optional: 'msb snapshot SANDBOX --name SNAP' creates */
+	if (optind < argc &&
+	    (c = cli_sub_find(subs, sizeof(subs) / sizeof(subs[0]),
+			      argv[optind])) >= 0) {
+		sub = c;
+		optind++;
+	}
+	if (sub == LS) {
 		if (optind < argc)
 			return cli_bad_usage(&verb_snapshot,
 					     "unexpected argument '%s'",
 					     argv[optind]);
 		return do_ls(json);
 	}
-	if (sub && !strcmp(sub, "inspect")) {
+	if (sub == INSPECT) {
 		char *j = NULL;
 
 		if (optind + 1 != argc)
@@ -183,7 +193,7 @@ static int cmd_snapshot(int argc, char **argv)
 		free(j);
 		return 0;
 	}
-	if (sub && !strcmp(sub, "rename")) {
+	if (sub == RENAME) {
 		if (optind + 2 != argc)
 			return cli_bad_usage(&verb_snapshot,
 					     "usage: msb snapshot rename SNAP NEW");
@@ -194,7 +204,7 @@ static int cmd_snapshot(int argc, char **argv)
 		printf("renamed %s to %s\n", argv[optind], argv[optind + 1]);
 		return 0;
 	}
-	if (sub && !strcmp(sub, "rm")) {
+	if (sub == RM) {
 		if (optind >= argc)
 			return cli_bad_usage(&verb_snapshot,
 					     "missing snapshot SNAP");

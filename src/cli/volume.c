@@ -119,29 +119,27 @@ static int do_ls(int json, int quiet)
 	return 0;
 }
 
+enum { CREATE, LS, INSPECT, RM };
+
+static const struct cli_sub subs[] = {
+	[CREATE] = { "create" },
+	[LS] = { "ls", "list" },
+	[INSPECT] = { "inspect" },
+	[RM] = { "rm", "remove" },
+};
+
 static int cmd_volume(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	int c, json = 0, quiet = 0, force = 0, status = 0;
 	uint64_t size = 0;
 	msb_error err = { 0 };
+	size_t k;
 
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "-h") || !strcmp(sub, "--help"))) {
-			cli_usage(&verb_volume, stdout);
-			return 0;
-		}
-		if (sub)
-			return cli_bad_usage(&verb_volume, "unknown or "
-					     "incomplete option '%s'", sub);
-		return cli_bad_usage(&verb_volume, "a command is needed: "
-				     "create, ls, inspect or rm");
-	}
-	if (strcmp(sub, "create") && strcmp(sub, "ls") &&
-	    strcmp(sub, "list") && strcmp(sub, "inspect") &&
-	    strcmp(sub, "rm") && strcmp(sub, "remove"))
-		return cli_bad_usage(&verb_volume, "unknown command '%s': use "
-				     "create, ls, inspect or rm", sub);
+	c = cli_subcommand(&verb_volume, subs, sizeof(subs) / sizeof(subs[0]),
+			   argc, argv, &k);
+	if (c >= 0)
+		return c;
 	argc--;
 	argv++;
 	optind = 1;
@@ -175,12 +173,10 @@ static int cmd_volume(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
-	if ((size && strcmp(sub, "create")) ||
-	    (force && strcmp(sub, "rm") && strcmp(sub, "remove")) ||
-	    (quiet && strcmp(sub, "ls") && strcmp(sub, "list")))
+	if ((size && k != CREATE) || (force && k != RM) || (quiet && k != LS))
 		return cli_bad_usage(&verb_volume, "an option that 'volume %s' "
 				     "does not take", sub);
-	if (!strcmp(sub, "ls") || !strcmp(sub, "list")) {
+	if (k == LS) {
 		if (optind < argc)
 			return cli_bad_usage(&verb_volume, "unexpected argument "
 					     "'%s'", argv[optind]);
@@ -189,7 +185,7 @@ static int cmd_volume(int argc, char **argv)
 	if (optind >= argc)
 		return cli_bad_usage(&verb_volume, "volume %s: give a NAME",
 				     sub);
-	if (!strcmp(sub, "create")) {
+	if (k == CREATE) {
 		msb_volume_info info;
 		char s[32];
 
@@ -212,7 +208,7 @@ static int cmd_volume(int argc, char **argv)
 		return 0;
 	}
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(sub, "inspect")) {
+		if (k == INSPECT) {
 			char *j;
 
 			if (msb_volume_inspect_json(argv[i], &j, &err) < 0) {
