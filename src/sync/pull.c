@@ -122,6 +122,40 @@ int msb_sync_fetch(const char *arg, const msb_sync_opts *o, int kind,
 	return r;
 }
 
+void msb_sync_pull_name(const struct msb_fetched *f, const msb_sync_opts *o,
+			char *name, size_t n)
+{
+	const char *slash = strrchr(f->ref.repository, '/');
+
+	if (o && o->name && *o->name)
+		snprintf(name, n, "%s", o->name);
+	else
+		snprintf(name, n, "%s", slash ? slash + 1 : f->ref.repository);
+}
+
+void msb_sync_pull_end(struct msb_download *d, struct msb_fetched *f,
+		       const char *stage, int r)
+{
+	if (r < 0)
+		msb_download_take_back(d);
+	if (stage[0])
+		msb_rm_rf(stage);
+	msb_download_free(d);
+	msb_sync_fetched_free(f);
+}
+
+void msb_sync_pulled(msb_sync_info *out, const char *name,
+		     const struct msb_fetched *f, const struct msb_download *d,
+		     const struct msb_disk_map *const *maps, size_t n,
+		     const char *dropped)
+{
+	msb_sync_info_fill(out, name, f->canon, f->digest, maps, n);
+	out->transferred = d->fetched;
+	out->bytes = d->bytes + f->manifest_len + f->man.config_size;
+	out->reused = d->reused;
+	snprintf(out->dropped, sizeof(out->dropped), "%s", dropped);
+}
+
 static int mtime_ns(int fd, int64_t *ns)
 {
 	struct stat st;
@@ -341,8 +375,8 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	struct local l = { .lockfd = -1 };
 	struct msb_row row = { 0 };
 	struct msb_sync_row sync = { 0 };
-	const struct msb_disk_map *maps[1];
 	struct msb_artifact *a = &f.a;
+	const struct msb_disk_map *maps[] = { &a->map };
 	json_object *cfg = NULL, *layers = NULL;
 	char name[64], stage[PATH_MAX] = "", path[PATH_MAX + 16], icanon[700],
 	     dropped[256] = "";
@@ -358,15 +392,7 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	if (r < 0)
 		goto out;
 
-	/* its name here */
-	if (o && o->name && *o->name) {
-		snprintf(name, sizeof(name), "%s", o->name);
-	} else {
-		const char *last = strrchr(f.ref.repository, '/');
-
-		snprintf(name, sizeof(name), "%s",
-			 last ? last + 1 : f.ref.repository);
-	}
+	msb_sync_pull_name(&f, o, name, sizeof(name));
 	r = msb_name_valid(name, err);
 	if (r == 0)
 		r = msb_db_open(NULL, &db, err);
@@ -398,16 +424,10 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	}
 	if (l.exists && !l.changed && !strcmp(l.last.digest, f.digest)) {
 		if (out) {
-			snprintf(out->name, sizeof(out->name), "%s", name);
-			snprintf(out->reference, sizeof(out->reference), "%s",
-				 f.canon);
-			snprintf(out->digest, sizeof(out->digest), "%s",
-				 f.digest);
+			msb_sync_info_fill(out, name, f.canon, f.digest, maps,
+					   1);
 			snprintf(out->parent, sizeof(out->parent), "%s",
 				 a->parent);
-			out->chunks = (unsigned)a->map.n;
-			for (size_t i = 0; i < a->map.n; i++)
-				out->disk_bytes += a->map.v[i].len;
 			out->up_to_date = 1;
 		}
 		goto out;
@@ -431,7 +451,6 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 		r = msb_fail_errno(err, -errno, "cannot create %s", path);
 		goto out;
 	}
-	maps[0] = &a->map;
 	msb_download_plan(&d, maps, 1);
 	r = msb_download_file(&d, &a->map, fd, err);
 	if (r == 0)
@@ -461,8 +480,7 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 	row.info.created_at = msb_wall_s();
 	row.config = (char *)json_object_to_json_string_ext(
 		cfg, JSON_C_TO_STRING_PLAIN);
-	snprintf(sync.name, sizeof(sync.name), "%s", name);
-	snprintf(sync.reference, sizeof(sync.reference), "%s", f.canon);
+	r = msb_sync_row_set(&sync, name, f.canon, f.digest, &a->map, err);
 	if (f.ref.digest[0] && !f.ref.tag[0]) {
 		/* pulled by digest: pushes go back to the repository's
 		 * latest */
@@ -472,51 +490,28 @@ static int sandbox_pull(const char *arg, const msb_sync_opts *o,
 		snprintf(t.tag, sizeof(t.tag), "latest");
 		msb_ref_format(&t, sync.reference, sizeof(sync.reference));
 	}
-	snprintf(sync.digest, sizeof(sync.digest), "%s", f.digest);
-	{
-		json_object *mj = msb_disk_map_json(&a->map);
-
-		sync.map = strdup(json_object_to_json_string_ext(
-			mj, JSON_C_TO_STRING_PLAIN));
-		json_object_put(mj);
-	}
 	sync.disk_mtime_ns = mtns;
-	sync.synced_at = msb_wall_s();
 	close(fd);
 	fd = -1;
-	r = sync.map ? commit(db, name, stage, &row, &sync, l.exists, err) :
-		       msb_fail(err, -ENOMEM, "out of memory");
+	if (r == 0)
+		r = commit(db, name, stage, &row, &sync, l.exists, err);
 	if (r < 0)
 		goto out;
 	stage[0] = '\0';
 	if (out) {
-		snprintf(out->name, sizeof(out->name), "%s", name);
-		snprintf(out->reference, sizeof(out->reference), "%s", f.canon);
-		snprintf(out->digest, sizeof(out->digest), "%s", f.digest);
+		msb_sync_pulled(out, name, &f, &d, maps, 1, dropped);
 		snprintf(out->parent, sizeof(out->parent), "%s", a->parent);
-		out->chunks = (unsigned)a->map.n;
-		for (size_t i = 0; i < a->map.n; i++)
-			out->disk_bytes += a->map.v[i].len;
-		out->transferred = d.fetched;
-		out->bytes = d.bytes + f.manifest_len + f.man.config_size;
-		out->reused = d.reused;
-		snprintf(out->dropped, sizeof(out->dropped), "%s", dropped);
 	}
 out:
-	if (r < 0)
-		msb_download_take_back(&d);
 	if (fd >= 0)
 		close(fd);
-	if (stage[0])
-		msb_rm_rf(stage);
 	if (l.lockfd >= 0)
 		close(l.lockfd);
 	msb_sync_row_free(&l.last);
 	free(sync.map);
 	json_object_put(cfg);
 	json_object_put(layers);
-	msb_download_free(&d);
-	msb_sync_fetched_free(&f);
+	msb_sync_pull_end(&d, &f, stage, r);
 	if (db)
 		msb_db_close(db);
 	return r;

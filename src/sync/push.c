@@ -47,6 +47,19 @@ void msb_sync_strip_local(json_object *cfg)
 		json_object_object_del(cfg, *k);
 }
 
+void msb_sync_pushed(msb_sync_info *out, const char *name,
+		     const char *reference, const char *digest,
+		     const struct msb_upload *u)
+{
+	const struct msb_disk_map *maps[MSB_SYNC_FILES];
+
+	for (size_t f = 0; f < u->nfiles; f++)
+		maps[f] = &u->files[f].map;
+	msb_sync_info_fill(out, name, reference, digest, maps, u->nfiles);
+	out->transferred = u->sent;
+	out->bytes = u->bytes;
+}
+
 int msb_sync_push_target(const char *name, const msb_sync_opts *o,
 			 const char *last, struct msb_ref *ref, int *insecure,
 			 msb_error *err)
@@ -359,14 +372,10 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 	/* the tag holds the last sync and the disk is as it was then */
 	if (u.trusted && mt && mt == last.disk_mtime_ns) {
 		if (out) {
-			snprintf(out->name, sizeof(out->name), "%s", name);
-			snprintf(out->reference, sizeof(out->reference), "%s",
-				 canon);
-			snprintf(out->digest, sizeof(out->digest), "%s",
-				 last.digest);
-			for (size_t i = 0; i < prev.n; i++)
-				out->disk_bytes += prev.v[i].len;
-			out->chunks = (unsigned)prev.n;
+			const struct msb_disk_map *maps[] = { &prev };
+
+			msb_sync_info_fill(out, name, canon, last.digest, maps,
+					   1);
 			out->up_to_date = 1;
 		}
 		goto out;
@@ -404,34 +413,17 @@ static int sandbox_push(const char *name, const msb_sync_opts *o,
 	if (r < 0)
 		goto out;
 
-	snprintf(now.name, sizeof(now.name), "%s", name);
-	snprintf(now.reference, sizeof(now.reference), "%s", canon);
-	snprintf(now.digest, sizeof(now.digest), "%s", digest);
-	{
-		json_object *mj = msb_disk_map_json(&u.files[0].map);
-
-		now.map = strdup(json_object_to_json_string_ext(
-			mj, JSON_C_TO_STRING_PLAIN));
-		json_object_put(mj);
-	}
+	r = msb_sync_row_set(&now, name, canon, digest, &u.files[0].map, err);
 	now.disk_mtime_ns = mt;
-	now.synced_at = msb_wall_s();
-	r = now.map ? msb_sync_db_put(db, &now, err) :
-		      msb_fail(err, -ENOMEM, "out of memory");
+	if (r == 0)
+		r = msb_sync_db_put(db, &now, err);
 	if (r < 0)
 		goto out;
 	if (out) {
-		snprintf(out->name, sizeof(out->name), "%s", name);
-		snprintf(out->reference, sizeof(out->reference), "%s", canon);
-		snprintf(out->digest, sizeof(out->digest), "%s", digest);
+		msb_sync_pushed(out, name, canon, digest, &u);
 		if (have_last)
 			snprintf(out->parent, sizeof(out->parent), "%s",
 				 last.digest);
-		for (size_t i = 0; i < u.files[0].map.n; i++)
-			out->disk_bytes += u.files[0].map.v[i].len;
-		out->chunks = (unsigned)u.files[0].map.n;
-		out->transferred = u.sent;
-		out->bytes = u.bytes;
 		out->up_to_date = have_last && !strcmp(digest, last.digest);
 	}
 out:

@@ -46,20 +46,6 @@
 /* The files of a snapshot, in the order of the artifact's maps. */
 static const char *const snap_files[] = { "upper.ext4", "ram", "state" };
 
-static void fill(msb_sync_info *out, const char *name, const char *canon,
-		 const char *digest, const struct msb_disk_map *const *maps,
-		 size_t n)
-{
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	snprintf(out->reference, sizeof(out->reference), "%s", canon);
-	snprintf(out->digest, sizeof(out->digest), "%s", digest);
-	for (size_t f = 0; f < n; f++) {
-		out->chunks += (unsigned)maps[f]->n;
-		for (size_t i = 0; i < maps[f]->n; i++)
-			out->disk_bytes += maps[f]->v[i].len;
-	}
-}
-
 /* snapshot_doc() - the config blob of snapshot @name (its meta.json
  * @meta), whose files @u has scanned. */
 static json_object *snapshot_doc(const char *name, json_object *meta,
@@ -118,7 +104,6 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 	struct msb_registry *reg = NULL;
 	struct msb_ref ref;
 	json_object *meta = NULL, *img = NULL, *doc = NULL, *cfg;
-	const struct msb_disk_map *maps[MSB_SYNC_FILES];
 	char dir[PATH_MAX], path[PATH_MAX + 32], canon[700], held[80] = "",
 	     digest[80];
 	sqlite3 *db = NULL;
@@ -167,10 +152,7 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 	    !strcmp(last.reference, canon)) {
 		/* a snapshot never changes: that push is this one */
 		if (out) {
-			snprintf(out->name, sizeof(out->name), "%s", snap);
-			snprintf(out->reference, sizeof(out->reference), "%s",
-				 canon);
-			snprintf(out->digest, sizeof(out->digest), "%s", held);
+			msb_sync_info_fill(out, snap, canon, held, NULL, 0);
 			out->up_to_date = 1;
 		}
 		goto out;
@@ -213,19 +195,13 @@ static int snapshot_push(const char *snap, const msb_sync_opts *o,
 				digest, sizeof(digest), err);
 	if (r < 0)
 		goto out;
-	snprintf(now.name, sizeof(now.name), "%s", snap);
-	snprintf(now.reference, sizeof(now.reference), "%s", canon);
-	snprintf(now.digest, sizeof(now.digest), "%s", digest);
-	now.synced_at = msb_wall_s();
-	r = msb_snap_sync_put(db, &now, err);
+	r = msb_sync_row_set(&now, snap, canon, digest, NULL, err);
+	if (r == 0)
+		r = msb_snap_sync_put(db, &now, err);
 	if (r < 0)
 		goto out;
 	if (out) {
-		for (size_t f = 0; f < u.nfiles; f++)
-			maps[f] = &u.files[f].map;
-		fill(out, snap, canon, digest, maps, u.nfiles);
-		out->transferred = u.sent;
-		out->bytes = u.bytes;
+		msb_sync_pushed(out, snap, canon, digest, &u);
 		out->up_to_date = !strcmp(held, digest);
 	}
 out:
@@ -363,15 +339,7 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 		maps[nmaps++] = &a->snap.state;
 	}
 
-	/* its name here */
-	if (o && o->name && *o->name) {
-		snprintf(name, sizeof(name), "%s", o->name);
-	} else {
-		const char *slash = strrchr(f.ref.repository, '/');
-
-		snprintf(name, sizeof(name), "%s",
-			 slash ? slash + 1 : f.ref.repository);
-	}
+	msb_sync_pull_name(&f, o, name, sizeof(name));
 	r = msb_name_valid(name, err);
 	if (r == 0)
 		r = msb_db_open(NULL, &db, err);
@@ -382,7 +350,8 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 	if (exists && msb_snap_sync_get(db, name, &last, NULL) == 0 &&
 	    !strcmp(last.digest, f.digest)) {
 		if (out) {
-			fill(out, name, f.canon, f.digest, maps, nmaps);
+			msb_sync_info_fill(out, name, f.canon, f.digest, maps,
+					   nmaps);
 			out->up_to_date = 1;
 		}
 		goto out;
@@ -482,33 +451,21 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 		goto out;
 	}
 	stage[0] = '\0';
-	snprintf(now.name, sizeof(now.name), "%s", name);
-	snprintf(now.reference, sizeof(now.reference), "%s", f.canon);
-	snprintf(now.digest, sizeof(now.digest), "%s", f.digest);
-	now.synced_at = msb_wall_s();
-	r = msb_snap_sync_put(db, &now, err);
+	r = msb_sync_row_set(&now, name, f.canon, f.digest, NULL, err);
+	if (r == 0)
+		r = msb_snap_sync_put(db, &now, err);
 	if (r < 0)
 		goto out;
-	if (out) {
-		fill(out, name, f.canon, f.digest, maps, nmaps);
-		out->transferred = d.fetched;
-		out->bytes = d.bytes + f.manifest_len + f.man.config_size;
-		out->reused = d.reused;
-		snprintf(out->dropped, sizeof(out->dropped), "%s", dropped);
-	}
+	if (out)
+		msb_sync_pulled(out, name, &f, &d, maps, nmaps, dropped);
 out:
-	if (r < 0)
-		msb_download_take_back(&d);
-	if (stage[0])
-		msb_rm_rf(stage);
 	if (old[0])
 		msb_rm_rf(old);
 	json_object_put(meta);
 	json_object_put(cfg);
 	json_object_put(layers);
 	msb_sync_row_free(&last);
-	msb_download_free(&d);
-	msb_sync_fetched_free(&f);
+	msb_sync_pull_end(&d, &f, stage, r);
 	if (db)
 		msb_db_close(db);
 	return r;

@@ -279,6 +279,18 @@ struct msb_sync_row {
 	int64_t synced_at;
 };
 void msb_sync_row_free(struct msb_sync_row *r);
+/* msb_sync_row_set() - @r says @name was synced now with @reference
+ * (canonical), whose manifest is @digest; with @map (NULL for a
+ * snapshot), @r->map is that disk map as JSON. Return: 0, or -ENOMEM. */
+int msb_sync_row_set(struct msb_sync_row *r, const char *name,
+		     const char *reference, const char *digest,
+		     const struct msb_disk_map *map, msb_error *err);
+/* msb_sync_info_fill() - @out (zeroed) says @name went to or came from
+ * @reference, whose manifest is @digest and whose files are the @n @maps
+ * (their chunks and data bytes counted). */
+void msb_sync_info_fill(msb_sync_info *out, const char *name,
+			const char *reference, const char *digest,
+			const struct msb_disk_map *const *maps, size_t n);
 /* Return: 0, -ENOENT when the sandbox was never synced. */
 int msb_sync_db_get(sqlite3 *db, const char *name, struct msb_sync_row *r,
 		    msb_error *err);
@@ -319,6 +331,22 @@ void msb_sync_fetched_free(struct msb_fetched *f);
 int msb_sync_need_image(struct msb_download *d, const struct msb_artifact *a,
 			unsigned max_disks, json_object **layers, char *canon,
 			size_t cn, msb_error *err);
+/* msb_sync_pull_name() - the name a pull of @f gives what it pulls here:
+ * @o->name, else the last part of the repository. */
+void msb_sync_pull_name(const struct msb_fetched *f, const msb_sync_opts *o,
+			char *name, size_t n);
+/* msb_sync_pull_end() - what pull @d of @f leaves: when it failed (@r <
+ * 0), none of the blobs it stored; no staging directory @stage (unless
+ * ""); @d and @f freed. */
+void msb_sync_pull_end(struct msb_download *d, struct msb_fetched *f,
+		       const char *stage, int r);
+/* msb_sync_pulled() - @out (zeroed) says what pull @d of @f into @name
+ * did: its files @maps, what it downloaded and reused, the settings it
+ * @dropped. */
+void msb_sync_pulled(msb_sync_info *out, const char *name,
+		     const struct msb_fetched *f, const struct msb_download *d,
+		     const struct msb_disk_map *const *maps, size_t n,
+		     const char *dropped);
 
 /* ---- pushes (push.c) ------------------------------------------------------ */
 /* msb_sync_push_target() - where a push of @name goes (docs/sync.md):
@@ -328,6 +356,11 @@ int msb_sync_need_image(struct msb_download *d, const struct msb_artifact *a,
 int msb_sync_push_target(const char *name, const msb_sync_opts *o,
 			 const char *last, struct msb_ref *ref, int *insecure,
 			 msb_error *err);
+/* msb_sync_pushed() - @out (zeroed) says what upload @u of @name to
+ * @reference did, @digest its manifest: its files and what went up. */
+void msb_sync_pushed(msb_sync_info *out, const char *name,
+		     const char *reference, const char *digest,
+		     const struct msb_upload *u);
 /* msb_sync_strip_local() - the keys of a record config that only mean
  * something on this machine (paths of its store, a restored sandbox's
  * origin) out of @cfg, before it is pushed. */

@@ -17,6 +17,39 @@ void msb_sync_row_free(struct msb_sync_row *r)
 	r->map = NULL;
 }
 
+int msb_sync_row_set(struct msb_sync_row *r, const char *name,
+		     const char *reference, const char *digest,
+		     const struct msb_disk_map *map, msb_error *err)
+{
+	json_object *mj;
+
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->reference, sizeof(r->reference), "%s", reference);
+	snprintf(r->digest, sizeof(r->digest), "%s", digest);
+	r->synced_at = msb_wall_s();
+	if (!map)
+		return 0;
+	mj = msb_disk_map_json(map);
+	r->map = strdup(json_object_to_json_string_ext(mj,
+						       JSON_C_TO_STRING_PLAIN));
+	json_object_put(mj);
+	return r->map ? 0 : msb_fail(err, -ENOMEM, "out of memory");
+}
+
+void msb_sync_info_fill(msb_sync_info *out, const char *name,
+			const char *reference, const char *digest,
+			const struct msb_disk_map *const *maps, size_t n)
+{
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->reference, sizeof(out->reference), "%s", reference);
+	snprintf(out->digest, sizeof(out->digest), "%s", digest);
+	for (size_t f = 0; f < n; f++) {
+		out->chunks += (unsigned)maps[f]->n;
+		for (size_t i = 0; i < maps[f]->n; i++)
+			out->disk_bytes += maps[f]->v[i].len;
+	}
+}
+
 static int db_fail(sqlite3 *db, msb_error *err, const char *what)
 {
 	return msb_fail(err, -EIO, "state database: %s: %s", what,
