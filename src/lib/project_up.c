@@ -661,13 +661,25 @@ static int wanted(const msb_project_opts *o, const struct member *m)
 
 static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void stop_order(const struct msb_project *p, struct member *m,
-		       size_t n)
+/* to_stop() - the members of @p in stop order, once every key of
+ * @o->only is found in the file (MSB_E_NOT_FOUND naming one that is not). */
+static int to_stop(const struct msb_project *p, const msb_project_opts *o,
+		   struct member **m, size_t *n, msb_error *err)
 {
+	int r;
+
+	for (const char *const *k = o ? o->only : NULL; k && *k; k++)
+		if (!proj_find(p, *k))
+			return msb_fail(err, MSB_E_NOT_FOUND,
+					"no sandbox '%s' in %s", *k, p->file);
+	r = members(p, m, n, err);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&sort_mu);
 	sort_p = p;
-	qsort(m, n, sizeof(*m), by_stop_order);
+	qsort(*m, *n, sizeof(**m), by_stop_order);
 	pthread_mutex_unlock(&sort_mu);
+	return 0;
 }
 
 MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
@@ -679,15 +691,10 @@ MSB_API int msb_project_down(const msb_project *p, const msb_project_opts *o,
 	size_t n;
 	int r, rc = 0;
 
-	for (const char *const *k = o ? o->only : NULL; k && *k; k++)
-		if (!proj_find(p, *k))
-			return msb_fail(err, MSB_E_NOT_FOUND,
-					"no sandbox '%s' in %s", *k, p->file);
-	r = members(p, &m, &n, err);
+	r = to_stop(p, o, &m, &n, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_init(&run.mu, NULL);
-	stop_order(p, m, n);
 	for (size_t i = 0; i < n; i++) {
 		msb_error e = { 0 };
 		msb_sync_info pushed = { 0 };
@@ -798,15 +805,10 @@ MSB_API int msb_project_stop(const msb_project *p, const msb_project_opts *o,
 	size_t n;
 	int r;
 
-	for (const char *const *k = o ? o->only : NULL; k && *k; k++)
-		if (!proj_find(p, *k))
-			return msb_fail(err, MSB_E_NOT_FOUND,
-					"no sandbox '%s' in %s", *k, p->file);
-	r = members(p, &m, &n, err);
+	r = to_stop(p, o, &m, &n, err);
 	if (r < 0)
 		return r;
 	pthread_mutex_init(&run.mu, NULL);
-	stop_order(p, m, n);
 	r = stop_all(&run, m, n, err);
 	pthread_mutex_destroy(&run.mu);
 	free(m);
@@ -821,11 +823,7 @@ MSB_API int msb_project_restart(const msb_project *p,
 	size_t n;
 	int r, rc = 0;
 
-	for (const char *const *k = o ? o->only : NULL; k && *k; k++)
-		if (!proj_find(p, *k))
-			return msb_fail(err, MSB_E_NOT_FOUND,
-					"no sandbox '%s' in %s", *k, p->file);
-	r = members(p, &m, &n, err);
+	r = to_stop(p, o, &m, &n, err);
 	if (r < 0)
 		return r;
 	if (!n) {
@@ -835,7 +833,6 @@ MSB_API int msb_project_restart(const msb_project *p,
 				"first ('msb project up -d')", p->name);
 	}
 	pthread_mutex_init(&run.mu, NULL);
-	stop_order(p, m, n);
 	rc = stop_all(&run, m, n, err);
 	/* started again in the start order: the reverse of the above */
 	for (size_t i = n; rc == 0 && i-- > 0;) {
