@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fileop.h"
+#include "log.h"
 #include "proto.h"
 #include "user.h"
 
@@ -128,23 +129,6 @@ void file_req_free(struct file_req *r)
 static uint8_t res_buf[FILE_RESULT_MAX];
 static struct msb_tlv_w res;
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* finish() - send the RESULT payload (fd 2) and end the process */
 static void __attribute__((noreturn)) finish(int err, const char *fmt, ...)
 {
@@ -166,7 +150,7 @@ static void __attribute__((noreturn)) finish(int err, const char *fmt, ...)
 	} else {
 		msb_tlv_put_u32(&res, MSB_T_ERRNO, 0);
 	}
-	write_all(2, res_buf, res.len);
+	agent_write_all(2, res_buf, res.len);
 	_exit(0);
 }
 
@@ -205,7 +189,7 @@ static long long copy_fd(int in, int out)
 			}
 		} else {
 			n = read(in, buf, sizeof(buf));
-			if (n > 0 && write_all(out, buf, (size_t)n) < 0)
+			if (n > 0 && agent_write_all(out, buf, (size_t)n) < 0)
 				return -(errno ? errno : EIO);
 		}
 		if (n < 0 && errno == EINTR)
@@ -309,7 +293,7 @@ static uint64_t listed;
 
 static void out_flush(void)
 {
-	if (out_len && write_all(1, out_buf, out_len) < 0)
+	if (out_len && agent_write_all(1, out_buf, out_len) < 0)
 		_exit(0); /* the host stopped reading */
 	out_len = 0;
 }

@@ -29,6 +29,7 @@
 
 #include "events.h"
 #include "gcli.h"
+#include "log.h"
 
 static const char start_usage[] =
 	"Usage: msb start NAME [OPTIONS]\n"
@@ -142,21 +143,6 @@ static void list(struct req *r, const char *k, char **v, int n)
 		str(r, v[i]);
 	}
 	put(r, "]", 1);
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* What a request reads and writes besides the agent's socket. */
@@ -311,9 +297,10 @@ static int run_io(struct req *r, const struct io *io)
 				switch (h.type) {
 				case MSB_F_STDOUT:
 				case MSB_F_STDERR:
-					if (write_all(h.type == MSB_F_STDOUT ?
-							      io->out_fd : 2,
-						      p, h.len) < 0 &&
+					if (agent_write_all(h.type ==
+							    MSB_F_STDOUT ?
+							    io->out_fd : 2,
+							    p, h.len) < 0 &&
 					    io->out_fd != 1) {
 						/* the copy's unpacking went */
 						close(fd);
@@ -902,7 +889,7 @@ static int up_data(FILE *i, int fd, const char *path)
 			return 0;
 		if (n > MSB_PCP_CHUNK || up_read(i, buf, n) < 0)
 			return -1;
-		if (fd >= 0 && write_all(fd, buf, n) < 0) {
+		if (fd >= 0 && agent_write_all(fd, buf, n) < 0) {
 			cp_fail("cannot write", path);
 			return -1;
 		}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* log.c - console log lines, step error messages and clocks for the agent */
+/* log.c - console log lines, step error messages, clocks and whole writes
+ * for the agent */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -59,4 +60,21 @@ uint64_t clock_boot_us(void)
 uint64_t clock_mono_ms(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) / 1000000u;
+}
+
+int agent_write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }

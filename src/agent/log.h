@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* log.h - console log lines, step error messages and clocks for the agent */
+/* log.h - console log lines, step error messages, clocks and whole writes
+ * for the agent */
 #ifndef MSB_AGENT_LOG_H
 #define MSB_AGENT_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /**
@@ -35,5 +37,16 @@ uint64_t clock_boot_us(void);
 
 /* clock_mono_ms() - milliseconds on CLOCK_MONOTONIC, for deadlines */
 uint64_t clock_mono_ms(void);
+
+/**
+ * agent_write_all() - write all of a buffer to a blocking fd
+ * @fd:  where to
+ * @buf: the bytes
+ * @n:   how many
+ *
+ * Return: 0, or -1 when a write fails or takes nothing (an interrupted
+ * one is tried again)
+ */
+int agent_write_all(int fd, const void *buf, size_t n);
 
 #endif

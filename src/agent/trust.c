@@ -12,22 +12,8 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "log.h"
 #include "trust.h"
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* holds() - whether the file at @path already contains @pem. */
 static int holds(const char *path, const char *pem)
@@ -59,7 +45,7 @@ int trust_install(const char *pem, struct agent_err *e)
 	mkdir_p("/etc/ssl", 0755);
 	mkdir_p("/etc/ssl/certs", 0755);
 	fd = open(TRUST_CA_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, pem, n) < 0) {
+	if (fd < 0 || agent_write_all(fd, pem, n) < 0) {
 		int err = errno;
 
 		if (fd >= 0)
@@ -71,7 +57,8 @@ int trust_install(const char *pem, struct agent_err *e)
 		return 0;
 	fd = open(TRUST_BUNDLE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	/* a bundle that does not end with a line break gets one first */
-	if (fd < 0 || write_all(fd, "\n", 1) < 0 || write_all(fd, pem, n) < 0) {
+	if (fd < 0 || agent_write_all(fd, "\n", 1) < 0 ||
+	    agent_write_all(fd, pem, n) < 0) {
 		int err = errno;
 
 		if (fd >= 0)
