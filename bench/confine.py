@@ -29,13 +29,13 @@ Usage: bench/confine.py [BUILD_DIR] [--rounds N] [--mib N] [--fs-mib N]
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from hostnet import Server, host_ip
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build", nargs="?", default="build")
@@ -61,44 +61,6 @@ def msb(kind, *a, check=True):
     return p
 
 
-def host_ip():
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope",
-                          "global"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        return line.split()[3].split("/")[0]
-    sys.exit("no global IPv4 address on this host for the guest to reach")
-
-
-class Server(threading.Thread):
-    """"down": sends --mib MiB to each connection; "up": reads until EOF.
-    Each connection's (start, end, bytes) goes to self.times."""
-
-    def __init__(self, kind):
-        super().__init__(daemon=True)
-        self.kind, self.times = kind, []
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.start()
-
-    def run(self):
-        block = bytes(1 << 20)
-        while True:
-            c, _ = self.sock.accept()
-            t0, n = time.monotonic(), 0
-            if self.kind == "down":
-                for _ in range(args.mib):
-                    c.sendall(block)
-                    n += len(block)
-            else:
-                while b := c.recv(1 << 20):
-                    n += len(b)
-            c.close()
-            self.times.append((t0, time.monotonic(), n))
-
-
 def timed(kind, name, script):
     t0 = time.monotonic()
     msb(kind, "exec", name, "--", "sh", "-c", script)
@@ -107,7 +69,8 @@ def timed(kind, name, script):
 
 def main():
     hip = host_ip()
-    down, up = Server("down"), Server("up")
+    # down sends --mib MiB to each connection; up reads until EOF
+    down, up = Server("down", args.mib << 20), Server("up")
     vols, names = {}, {}
     res = {k: {m: [] for m in ("boot", "exec", "download", "upload",
                                "fs write", "fs read", "files")}

@@ -46,9 +46,9 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+from hostnet import Server, host_ip
 from rawboot import RawVM, qemu_argv, tlv
 
 ap = argparse.ArgumentParser()
@@ -79,68 +79,34 @@ def msb(*a, check=True, env=None):
     return p
 
 
-def host_ip():
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope",
-                          "global"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        return line.split()[3].split("/")[0]
-    sys.exit("no global IPv4 address on this host for the guest to reach")
-
-
 # --- servers on the host ---------------------------------------------------
 
-class Server(threading.Thread):
-    """Listens on 0.0.0.0:port; kind is "down", "up", "conn", or "bigdown"
-    and "bigup" (BIG bytes, hashed: self.sums)."""
+class BigServer(Server):
+    """The checksummed transfers: "bigdown" sends BIG bytes of BLOCK over
+    and over; "bigup" reads until EOF, each connection's (bytes, sha256)
+    going to self.sums."""
 
     def __init__(self, kind):
-        super().__init__(daemon=True)
-        self.kind = kind
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.times = []  # (start, end) per connection
-        self.sums = []   # sha256 per "bigup" connection
-        self.start()
+        self.sums = []
+        super().__init__(kind)
 
-    def run(self):
-        zeros = bytes(1 << 20)
+    def serve(self, c):
+        n = 0
+        if self.kind == "bigdown":
+            while n < BIG:
+                b = BLOCK[:BIG - n]
+                c.sendall(b)
+                n += len(b)
+            return n
+        h = hashlib.sha256()
         while True:
-            c, _ = self.sock.accept()
-            t0 = time.monotonic()
-            if self.kind == "down":
-                for _ in range(SIZE >> 20):
-                    c.sendall(zeros)
-            elif self.kind == "bigdown":
-                sent = 0
-                while sent < BIG:
-                    b = BLOCK[:BIG - sent]
-                    c.sendall(b)
-                    sent += len(b)
-            elif self.kind == "bigup":
-                h, n = hashlib.sha256(), 0
-                while True:
-                    b = c.recv(1 << 20)
-                    if not b:
-                        break
-                    h.update(b)
-                    n += len(b)
-                self.sums.append((n, h.hexdigest()))
-            elif self.kind == "up":
-                n = 0
-                while n < SIZE:
-                    b = c.recv(1 << 20)
-                    if not b:
-                        break
-                    n += len(b)
-            c.close()
-            self.times.append((t0, time.monotonic()))
-
-    def take(self):
-        t, self.times = self.times, []
-        return t
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+        self.sums.append((n, h.hexdigest()))
+        return n
 
 
 def big_sum():
@@ -201,7 +167,7 @@ def measure_big(run, addr, bigdown, bigup, want, pids):
         out = run(sc[kind]).decode().split()
         c1 = thread_ticks(pids())
         time.sleep(0.2)
-        (t0, t1), = srv.take()
+        (t0, t1, _), = srv.take()
         if kind == "bigdown":
             got = out[0] if out else ""
             ok = got == want
@@ -252,7 +218,7 @@ def measure(run, addr, servers):
             run(sc[kind])
             f1 = netdev(run)
             time.sleep(0.2)
-            (t0, t1), = srv.take()
+            (t0, t1, _), = srv.take()
             res[kind].append(SIZE / (1 << 20) / (t1 - t0))
             frames[kind].append((f1[0] - f0[0], f1[1] - f0[1]))
         conn.take()
@@ -283,8 +249,8 @@ def slirp_vm(argv, upper, work):
 
 
 def main():
-    servers = (Server("down"), Server("up"), Server("conn"))
-    bigdown, bigup = Server("bigdown"), Server("bigup")
+    servers = (Server("down", SIZE), Server("up", SIZE), Server("conn"))
+    bigdown, bigup = BigServer("bigdown"), BigServer("bigup")
     want = big_sum() if BIG else None
     hip = host_ip()
     argv, upper = qemu_argv(msb, HOME, "msb")
