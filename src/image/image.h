@@ -109,6 +109,14 @@ typedef void (*msb_blob_progress)(void *ctx, uint64_t done);
 int msb_registry_blob(struct msb_registry *reg, const char *digest,
 		      uint64_t size, msb_blob_progress progress, void *ctx,
 		      msb_error *err);
+/* msb_registry_blob_then() - msb_registry_blob(), and @then (@ctx) called
+ * with the downloaded file's path once its digest is verified, before it
+ * is synced and renamed into the store: what @then does with it overlaps
+ * the sync (started first). */
+int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
+			   uint64_t size, msb_blob_progress progress,
+			   void (*then)(void *ctx, const char *path),
+			   void *ctx, msb_error *err);
 
 /* Uploads (distribution spec §push). msb_registry_want_push() - tokens
  * for this registry's requests ask for "pull,push" (call it right after

@@ -90,23 +90,34 @@ static void on_bytes(void *ctx, uint64_t done)
 	report(j->p, "downloading", d->digest, done, d->size, j->index);
 }
 
-/* convert_early() - layer @i, downloaded, converted now while the others
- * still download (conversion is CPU, downloads wait on the network).
- * Only an optimisation: a failure is left for msb_image_disks() to meet
- * again and report, with the pull's usual clean-up; a success is found
- * there, verified, and not converted twice. */
-static void convert_early(struct pull *p, unsigned i)
+/* convert_early() - layer @i, downloaded (in the store, or at @path: its
+ * digest verified, not yet synced and renamed), converted now while the
+ * others still download (conversion is CPU, downloads wait on the
+ * network). Only an optimisation: a failure is left for
+ * msb_image_disks() to meet again and report, with the pull's usual
+ * clean-up; a success is found there, verified, and not converted twice. */
+static void convert_early(struct pull *p, unsigned i, const char *path)
 {
 	const struct msb_layer_desc *d = &p->man.layers[i];
-	char path[PATH_MAX];
-	const char *blob = path;
+	char stored[PATH_MAX];
+	const char *blob = path ? path : stored;
 	msb_error e = { 0 };
 
 	if (i >= p->early)
 		return;
-	msb_blob_path(d->digest, path, sizeof(path));
+	if (!path)
+		msb_blob_path(d->digest, stored, sizeof(stored));
 	report(p, "converting", d->digest, 0, 0, i);
 	msb_layer_convert(&blob, &p->ids[i], 1, d->digest + 7, &e);
+}
+
+/* (a downloaded layer converted before its blob is synced, the two at
+ * once: the sync was a tenth of the biggest layer's way to its disk) */
+static void on_verified(void *ctx, const char *path)
+{
+	struct job *j = ctx;
+
+	convert_early(j->p, j->index, path);
 }
 
 static void *fetch_worker(void *arg)
@@ -127,11 +138,11 @@ static void *fetch_worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		d = &p->man.layers[j.index];
 		if (msb_blob_have(d->digest)) {
-			convert_early(p, j.index);
+			convert_early(p, j.index, NULL);
 			continue;
 		}
-		if (msb_registry_blob(p->reg, d->digest, d->size, on_bytes, &j,
-				      &e) < 0) {
+		if (msb_registry_blob_then(p->reg, d->digest, d->size, on_bytes,
+					   on_verified, &j, &e) < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->failed) {
 				p->failed = 1;
@@ -144,7 +155,6 @@ static void *fetch_worker(void *arg)
 		pthread_mutex_lock(&p->lock);
 		p->fetched++;
 		pthread_mutex_unlock(&p->lock);
-		convert_early(p, j.index);
 	}
 }
 

@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -783,6 +784,15 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 		      uint64_t size, msb_blob_progress progress, void *ctx,
 		      msb_error *err)
 {
+	return msb_registry_blob_then(reg, digest, size, progress, NULL, ctx,
+				      err);
+}
+
+int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
+			   uint64_t size, msb_blob_progress progress,
+			   void (*then)(void *ctx, const char *path),
+			   void *ctx, msb_error *err)
+{
 	struct resp r = { .max = 1 << 20, .limit = size, .progress = progress,
 			  .pctx = ctx };
 	char tmp[4096], path[200], what[200], hex[65];
@@ -809,14 +819,21 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 			       digest, reg->ref.registry,
 			       (unsigned long long)r.done,
 			       (unsigned long long)size);
-	if (ret == 0 && fsync(r.fd) < 0)
-		ret = errno == ENOSPC ? msb_fail_nospace(err, "storing a blob") :
-			msb_fail_errno(err, -errno, "cannot store %s", what);
 	if (ret == 0) {
 		EVP_DigestFinal_ex(r.md, md, &mdlen);
 		for (int i = 0; i < 32; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	}
+	/* The blob as sent is what its digest says: @then may use it while
+	 * its writeback, started now, goes on (the fsync below then waits
+	 * for what is left of it, not for all of it). */
+	if (ret == 0 && then && !strcmp(digest + 7, hex)) {
+		sync_file_range(r.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		then(ctx, tmp);
+	}
+	if (ret == 0 && fsync(r.fd) < 0)
+		ret = errno == ENOSPC ? msb_fail_nospace(err, "storing a blob") :
+			msb_fail_errno(err, -errno, "cannot store %s", what);
 	EVP_MD_CTX_free(r.md);
 	close(r.fd);
 	free(r.body);

@@ -279,6 +279,42 @@ def test_tampered_blob_then_good_pull(img, registry, tmp_path):
     assert m.out("pull", ref(registry, "multi")).startswith("pulled")
 
 
+def test_layers_converted_once_from_the_download(img, registry, tmp_path):
+    """Each layer a pull downloads is converted once, from the downloaded
+    file itself (its digest verified, while it is synced; before it is
+    renamed into the store), and not again from the store: the helper,
+    wrapped, logs the layer file it is given."""
+    logdir = tempfile.mkdtemp(prefix="msb-unpack-log-", dir="/var/tmp")
+    try:
+        # (world-writable: as root the helper runs as nobody, /tmp its own)
+        os.chmod(logdir, 0o777)
+        log = os.path.join(logdir, "log")
+        libexec = os.path.join(os.path.dirname(os.path.dirname(MSB)),
+                               "libexec", "msb")
+        wrapper = os.path.join(logdir, "msb-unpack")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "for a; do case $a in sha256:*=*) f=${a#*=}\n"
+                    "  case $f in /proc/self/fd/*) f=$(readlink $f) ;; esac\n"
+                    f"  echo \"$f\" >> {log} ;; esac; done\n"
+                    f"exec {libexec}/msb-unpack \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        m = Msb(str(tmp_path / "home"))
+        m.env["MSB_UNPACK"] = wrapper
+        m.env["MSB_MKFS_TAR"] = os.path.join(libexec, "mkfs.erofs")
+        assert m.out("pull", "-q", ref(registry, "multi")).startswith("pulled")
+        got = open(log).read().split()
+        layers = registry["info"]["multi"]
+        assert len(got) == len(layers), got
+        assert all("/blobs/tmp/dl." in f for f in got), got
+        for d in layers:
+            assert os.path.exists(f"{m.home}/blobs/sha256/{d[7:]}")
+            assert os.path.exists(f"{m.home}/layers/{d[7:]}.erofs")
+        no_debris(m.home)
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
 class FaultHandler(http.server.BaseHTTPRequestHandler):
     """Answers every request with one status."""
     status = 500
