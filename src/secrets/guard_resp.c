@@ -718,7 +718,15 @@ static int chunked(struct guard *g, struct msb_buf *guest)
 	return 1;
 }
 
-/* bytes() - until close, or a tunnel: all of it, scrubbed */
+int guard_resp_tunnel_tls(struct guard *g, struct msb_buf *guest)
+{
+	if (g->rst != R_RAW || !g->plain.len)
+		return 0;
+	return put_body(g, 1, guest);
+}
+
+/* bytes() - until close, or a tunnel: all of it, scrubbed (with nothing
+ * held back in a tunnel whose TLS is the guest's, guard.c) */
 static int bytes(struct guard *g, struct msb_buf *guest)
 {
 	if (g->rin.len &&
@@ -738,7 +746,7 @@ static int bytes(struct guard *g, struct msb_buf *guest)
 		if (r == 0)
 			return 0;
 	}
-	if (put_body(g, g->eof, guest) < 0)
+	if (put_body(g, g->eof || (g->rst == R_RAW && g->tun_tls), guest) < 0)
 		return -ENOMEM;
 	if (g->eof)
 		g->rst = R_DONE;

@@ -1127,6 +1127,107 @@ TEST(guard_scrubs_a_tunnel_as_bytes)
 	msb_vault_free(&vault);
 }
 
+/* tunnel() - a guard for a plain connection to a proxy, its CONNECT sent
+ * and answered; @guest holds the answer's head */
+static void *tunnel(struct msb_buf *up, struct msb_buf *host,
+		    struct msb_buf *guest)
+{
+	struct msb_flow_info fi = info("", 0);
+	static const char req[] = "CONNECT api.example.com:443 HTTP/1.1\r\n"
+				  "Host: api.example.com:443\r\n\r\n";
+	static const char ans[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	void *g = guard_new(&genv, &fi, 0);
+
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)req,
+					      strlen(req), up, guest),
+		     0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)ans,
+					   strlen(ans), host, guest),
+		     0);
+	CHECK(same(guest, ans));
+	guest->len = 0;
+	return g;
+}
+
+/* A tunnel whose TLS is the guest's own (its first bytes in it begin a
+ * TLS record): the server's bytes reach the guest as they come, none held
+ * back, though the last could begin a value ('r', real-A-value's first);
+ * held, the rest of the server's flight never came (the server waited for
+ * the guest) and the handshake stalled. A value whole in what came is
+ * still replaced. Where the guest speaks anything else in the tunnel,
+ * such a tail still waits for the rest. */
+TEST(guard_holds_nothing_back_in_a_tls_tunnel)
+{
+	/* (each with a NUL: lengths by sizeof) */
+	static const char hello[] = "\x16\x03\x01\x00\x05hello";
+	static const char flight[] = "\x16\x03\x03\x00\x05"
+				     "abcdr";
+	const size_t hl = sizeof(hello) - 1, fl = sizeof(flight) - 1;
+	struct msb_buf up = { 0 }, host = { 0 }, guest = { 0 };
+	void *g;
+
+	setup(GUARD_BLOCK);
+	/* the guest's ClientHello, its first byte alone, then the server */
+	g = tunnel(&up, &host, &guest);
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)hello, 1,
+					      &up, &guest),
+		     0);
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)hello + 1,
+					      hl - 1, &up, &guest),
+		     0);
+	CHECK(up.len > hl && !memcmp(msb_buf_data(&up) + up.len - hl, hello,
+				     hl));
+	CHECK_EQ_INT(guest.len, 0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)flight,
+					   fl, &host, &guest),
+		     0);
+	CHECK(guest.len == fl && !memcmp(msb_buf_data(&guest), flight, fl));
+	guest.len = 0;
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"<real-A-value>",
+					   14, &host, &guest),
+		     0);
+	CHECK(same(&guest, "<" PH_A ">"));
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&guest);
+
+	/* the server's bytes first: their tail goes once the guest's TLS
+	 * shows */
+	g = tunnel(&up, &host, &guest);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)flight,
+					   fl, &host, &guest),
+		     0);
+	CHECK_EQ_INT(guest.len, fl - 1);
+	CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)hello,
+					      hl, &up, &guest),
+		     0);
+	CHECK(guest.len == fl && !memcmp(msb_buf_data(&guest), flight, fl));
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&guest);
+
+	/* plain HTTP in the tunnel: the tail waits, and a value cut there
+	 * is found whole */
+	g = tunnel(&up, &host, &guest);
+	CHECK_EQ_INT(guard_filter.to_upstream(
+			     g, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18,
+			     &up, &guest),
+		     0);
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"abcdr", 5,
+					   &host, &guest),
+		     0);
+	CHECK(same(&guest, "abcd"));
+	CHECK_EQ_INT(guard_filter.to_guest(g, (const uint8_t *)"eal-A-value",
+					   11, &host, &guest),
+		     0);
+	CHECK(same(&guest, "abcd" PH_A));
+	CHECK_EQ_INT(host.len, 0);
+	guard_filter.close(g);
+	msb_buf_free(&up);
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+}
+
 /* --- the response hook (on_http_response) ------------------------------- */
 
 /* What the hook saw last, and what it is to do. */
