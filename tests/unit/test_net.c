@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "filter.h"
 #include "harness.h"
 #include "policy.h"
 #include "stack.h"
@@ -931,6 +932,115 @@ TEST(net_tcp_delayed_ack)
 	s = dack_round(n, link[1]);
 	CHECK_EQ_INT(s.acks, 1);
 	CHECK(s.ack == seq + 1);
+
+	net_free(n);
+	close(link[1]);
+	close(dack_peer);
+	dack_peer = -1;
+}
+
+/* A filter that passes every byte as it came (filter.h) */
+static int pass_up(void *st, const uint8_t *p, size_t n, struct msb_buf *host,
+		   struct msb_buf *guest)
+{
+	(void)st;
+	(void)guest;
+	return msb_buf_append(host, p, n) < 0 ? -ENOMEM : 0;
+}
+
+static int pass_down(void *st, const uint8_t *p, size_t n,
+		     struct msb_buf *host, struct msb_buf *guest)
+{
+	(void)st;
+	(void)host;
+	return n && msb_buf_append(guest, p, n) < 0 ? -ENOMEM : 0;
+}
+
+static void pass_close(void *st)
+{
+	(void)st;
+}
+
+static const struct msb_flow_filter pass_ops = { pass_up, pass_down,
+						 pass_close };
+static int pass_flows;
+
+static void *pass_filter(void *opaque, const struct net_addr *dst,
+			 uint16_t dport, const struct msb_flow_filter **ops)
+{
+	(void)opaque;
+	(void)dst;
+	(void)dport;
+	*ops = &pass_ops;
+	pass_flows++;
+	return &pass_flows;
+}
+
+/* A flow through a filter (HTTP inspection, TLS interception) has its
+ * ACKs delayed as any other: an ACK for every second full segment, a
+ * lone one's when the delay is over or with our data. */
+TEST(net_tcp_delayed_ack_through_a_filter)
+{
+	static char sink[1 << 16];
+	struct net_config cfg;
+	struct dack_seen s;
+	struct net *n;
+	uint32_t iss, seq = 1001;
+	uint64_t now;
+	int link[2];
+
+	net_config_default(&cfg);
+	cfg.open_socket = dack_open;
+	cfg.flow_filter = pass_filter;
+	dack_peer = -1;
+	pass_flows = 0;
+	n = net_new(&cfg);
+	CHECK(n != NULL);
+	if (!n)
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0);
+	net_attach(n, link[0]);
+	dack_seg(n, 1000, 0, 0x02, 0);
+	net_dispatch(n);
+	s = dack_look(link[1]);
+	CHECK_EQ_INT(s.flags, 0x12);
+	iss = s.seq;
+	dack_seg(n, seq, iss + 1, 0x10, 0);
+	CHECK_EQ_INT(n->tcp[0].state, TF_ESTABLISHED);
+	CHECK(n->tcp[0].filt == &pass_ops);
+	CHECK_EQ_INT(pass_flows, 1);
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+
+	for (int i = 0; i < 4; i++) {
+		dack_seg(n, seq, iss + 1, 0x18, 4000);
+		seq += 4000;
+		s = dack_round(n, link[1]);
+		CHECK_EQ_INT(s.acks, (unsigned)(i % 2));
+		if (s.acks)
+			CHECK(s.ack == seq);
+	}
+	CHECK(recv(dack_peer, sink, sizeof(sink), MSG_DONTWAIT) == 16000);
+
+	dack_seg(n, seq, iss + 1, 0x18, 100);
+	seq += 100;
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+	CHECK(n->tcp[0].delack_at != 0);
+	now = n->now;
+	net_tick(n, now + 1000);
+	n->now = now;
+	s = dack_round(n, link[1]);
+	CHECK_EQ_INT(s.acks, 1);
+	CHECK(s.ack == seq);
+
+	dack_seg(n, seq, iss + 1, 0x18, 100);
+	seq += 100;
+	CHECK_EQ_INT(dack_round(n, link[1]).acks, 0);
+	CHECK_EQ_INT(send(dack_peer, "pong", 4, 0), 4);
+	net_dispatch(n);
+	s = dack_look(link[1]);
+	CHECK_EQ_INT(s.acks, 0);
+	CHECK_EQ_INT(s.data, 1);
+	CHECK(s.ack == seq);
 
 	net_free(n);
 	close(link[1]);
