@@ -292,12 +292,16 @@ def test_layers_converted_once_from_the_download(img, registry, tmp_path):
         libexec = os.path.join(os.path.dirname(os.path.dirname(MSB)),
                                "libexec", "msb")
         wrapper = os.path.join(logdir, "msb-unpack")
+        # (the helper itself beside it: as root it runs with a /tmp of
+        # its own, where a checkout under /tmp is not)
+        real = os.path.join(logdir, "msb-unpack.real")
+        shutil.copy(os.path.join(libexec, "msb-unpack"), real)
         with open(wrapper, "w") as f:
             f.write("#!/bin/sh\n"
                     "for a; do case $a in sha256:*=*) f=${a#*=}\n"
                     "  case $f in /proc/self/fd/*) f=$(readlink $f) ;; esac\n"
                     f"  echo \"$f\" >> {log} ;; esac; done\n"
-                    f"exec {libexec}/msb-unpack \"$@\"\n")
+                    f"exec {real} \"$@\"\n")
         os.chmod(wrapper, 0o755)
         m = Msb(str(tmp_path / "home"))
         m.env["MSB_UNPACK"] = wrapper
