@@ -117,9 +117,13 @@ def test_exec_kill_delete_two_at_once(ctrd):
     p = ctrd.ctr("task", "exec", "--exec-id", "e4", "--user", "1000", "--cwd", "/home/user",
                  "a", "sh", "-c", "id -u; id -g; pwd")
     assert p.stdout.decode().split() == ["1000", "1000", "/home/user"]
-    # a terminal of the size of ctr's (script(1) gives ctr one)
+    # a terminal of the size of ctr's (script(1) gives ctr one). ctr
+    # sizes it with a resize right after the start, so a loaded host may
+    # run the command first: it waits (up to 10 s) for a size not the
+    # default 24x80
     cmd = (f"stty cols 123 rows 45; ctr -a {ctrd.sock} -n msbtest task exec -t --exec-id t a "
-           "sh -c 'test -t 0 && echo tty; stty size; exit 9'")
+           "sh -c 'test -t 0 && echo tty; i=0; while [ \"$(stty size)\" = \"24 80\" ] && "
+           "[ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; stty size; exit 9'")
     p = subprocess.run(["script", "-qec", cmd, "/dev/null"], env=ctrd.env, capture_output=True,
                        timeout=120, stdin=subprocess.DEVNULL)
     assert p.returncode == 9, p
