@@ -421,6 +421,12 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 			return dev_err(d, -EINVAL, "SET_VRING_NUM: size %u",
 				       m->state.num);
 		q->vq.num = m->state.num;
+		/* A ring already addressed was checked against guest memory
+		 * for its old size: check it again for this one, or stop
+		 * using it (a bigger size would reach past it). */
+		if (q->vq.desc && vq_map(&q->vq, &d->mem))
+			return dev_err(d, -EINVAL, "SET_VRING_NUM: queue %u: %s",
+				       m->state.index, q->vq.broken);
 		return 0;
 	case VU_SET_VRING_ADDR:
 		if (need(d, m, sizeof(m->addr)))

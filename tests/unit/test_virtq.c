@@ -573,6 +573,38 @@ TEST(vhost_user_hostile_chain_stops_only_its_queue)
 	fe_free(&f, &d);
 }
 
+/* A ring's size changed after its address: it was checked against guest
+ * memory for the old size, and is checked again (the fuzzer's find: a
+ * bigger size reached past guest memory, writing the avail_event). */
+TEST(vhost_user_ring_size_change_is_checked_again)
+{
+	struct vu_dev d;
+	struct fe f;
+	uint64_t v = 1;
+	uint32_t st[2] = { 1, 4096 }, on[2] = { 1, 1 };
+
+	fe_setup(&f, &d);
+	/* 4096 entries still fit the 64 KiB of guest memory */
+	CHECK_EQ_INT(fe_send(&f, &d, 8, 1, st, 8, NULL, 0, &v, 8), 0);
+	CHECK_EQ_INT(v, 0);
+	/* 8192 do not (16 bytes a descriptor): refused, and the ring is
+	 * not used at that size */
+	st[1] = 8192;
+	CHECK_EQ_INT(fe_send(&f, &d, 8, 1, st, 8, NULL, 0, &v, 8), 0);
+	CHECK_EQ_INT(v, 1);
+	CHECK_CONTAINS(d.err, "SET_VRING_NUM");
+	CHECK_EQ_INT(fe_send(&f, &d, 18, 0, on, 8, NULL, 0, NULL, 0), 0);
+	/* a head past the old table, inside the new size */
+	memcpy(f.mem + AVAIL + 4, &(uint16_t){ 5000 }, 2);
+	memcpy(f.mem + AVAIL + 2, &(uint16_t){ 1 }, 2);
+	CHECK_EQ_INT(write(f.kick, &v, 8), 8);
+	(void)vu_on_kick(&d, 1);
+	CHECK_EQ_INT(f.served, 0);
+	/* the control link still answers */
+	CHECK_EQ_INT(fe_send(&f, &d, 1, 0, NULL, 0, NULL, 0, &v, 8), 0);
+	fe_free(&f, &d);
+}
+
 /* A second queue (index 0, virtio-fs's high-priority one) beside
  * fe_setup()'s, its rings at 0x4000/0x5000/0x6000, both enabled. */
 #define DESC0 0x4000
