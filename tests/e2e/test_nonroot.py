@@ -69,40 +69,42 @@ def test_ordinary_user_restore_gives_back_freed_memory(as_user):
     """A user's snapshot restores, and the launcher, with that user's
     rights only, tells the restored QEMU's fallocate(2) on the snapshot's
     RAM file from its disks' (docs/architecture.md)."""
-    assert as_user("run", "--name", "usersnap", "-d").returncode == 0
-    p = as_user("snapshot", "usersnap", "--name", "usersnap-s")
-    assert p.returncode == 0, p
-    p = as_user("restore", "usersnap-s", "--name", "userfork", "-d")
-    assert p.returncode == 0, p
-    p = as_user("inspect", "userfork")
-    vm = json.loads(p.stdout)["runtime"]["vm_pid"]
+    try:
+        assert as_user("run", "--name", "usersnap", "-d").returncode == 0
+        p = as_user("snapshot", "usersnap", "--name", "usersnap-s")
+        assert p.returncode == 0, p
+        p = as_user("restore", "usersnap-s", "--name", "userfork", "-d")
+        assert p.returncode == 0, p
+        p = as_user("inspect", "userfork")
+        vm = json.loads(p.stdout)["runtime"]["vm_pid"]
 
-    def ram_kib():
-        kib, inside = 0, False
-        with open(f"/proc/{vm}/smaps") as f:
-            for line in f:
-                first = line.split(None, 1)[0]
-                if not first.endswith(":") or "-" in first:
-                    inside = line.rstrip().endswith("/ram")
-                elif inside and first == "Rss:":
-                    kib += int(line.split()[1])
-        return kib
-    p = as_user("exec", "userfork", "--", "sh", "-c",
-                "mkdir -p /mnt/f && mount -t tmpfs -o size=1G t /mnt/f && "
-                "dd if=/dev/zero of=/mnt/f/f bs=1M count=96 2>/dev/null")
-    assert p.returncode == 0, p
-    full = ram_kib()
-    assert full > 96 * 1024
-    p = as_user("exec", "userfork", "--", "sh", "-c",
-                "rm /mnt/f/f && umount /mnt/f")
-    assert p.returncode == 0, p
-    deadline = time.time() + 90
-    while ram_kib() > full - 48 * 1024 and time.time() < deadline:
-        time.sleep(0.5)
-    assert ram_kib() <= full - 48 * 1024, (full, ram_kib())
-    for n in ("userfork", "usersnap"):
-        assert as_user("rm", "-f", n).returncode == 0
-    assert as_user("snapshot", "rm", "usersnap-s").returncode == 0
+        def ram_kib():
+            kib, inside = 0, False
+            with open(f"/proc/{vm}/smaps") as f:
+                for line in f:
+                    first = line.split(None, 1)[0]
+                    if not first.endswith(":") or "-" in first:
+                        inside = line.rstrip().endswith("/ram")
+                    elif inside and first == "Rss:":
+                        kib += int(line.split()[1])
+            return kib
+        p = as_user("exec", "userfork", "--", "sh", "-c",
+                    "mkdir -p /mnt/f && mount -t tmpfs -o size=1G t /mnt/f && "
+                    "dd if=/dev/zero of=/mnt/f/f bs=1M count=96 2>/dev/null")
+        assert p.returncode == 0, p
+        full = ram_kib()
+        assert full > 96 * 1024
+        p = as_user("exec", "userfork", "--", "sh", "-c",
+                    "rm /mnt/f/f && umount /mnt/f")
+        assert p.returncode == 0, p
+        deadline = time.time() + 90
+        while ram_kib() > full - 48 * 1024 and time.time() < deadline:
+            time.sleep(0.5)
+        assert ram_kib() <= full - 48 * 1024, (full, ram_kib())
+    finally:
+        for n in ("userfork", "usersnap"):
+            as_user("rm", "-f", n)
+        as_user("snapshot", "rm", "--force", "usersnap-s")
 
 
 def test_ordinary_user_volume(as_user, tmp_path):
