@@ -110,13 +110,14 @@ static int send_msg(int fd, uint32_t type, pid_t pid, int val,
 	return w < 0 ? -errno : 0;
 }
 
-/* recv_msg() - one packet into @buf (LN_MSG_MAX); its descriptors into
+/* recv_msg() - one packet into @buf (@len bytes); its descriptors into
  * @fds (up to MSB_VMM_MAX_FDS + 1, the rest closed).
  * Return: its length, 0 at EOF, or -errno. */
-static ssize_t recv_msg(int fd, void *buf, int *fds, unsigned int *nfds)
+static ssize_t recv_msg(int fd, void *buf, size_t len, int *fds,
+			unsigned int *nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * (MSB_VMM_MAX_FDS + 1))];
-	struct iovec iov = { buf, LN_MSG_MAX };
+	struct iovec iov = { buf, len };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf) };
@@ -365,26 +366,15 @@ static int fallocate_filter(uint32_t action, unsigned int flags)
  * no user notifications, and fallocate fails instead). Return: 0, -1. */
 static int watch_fallocate(int chan)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))], one = 1;
-	struct iovec iov = { &one, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int l = fallocate_filter(SECCOMP_RET_USER_NOTIF,
-				 SECCOMP_FILTER_FLAG_NEW_LISTENER);
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER), r;
 
 	if (l < 0)
 		return fallocate_filter(SECCOMP_RET_ERRNO | EOPNOTSUPP, 0) < 0 ?
 			       -1 : 0;
-	memset(cbuf, 0, sizeof(cbuf));
-	m.msg_control = cbuf;
-	m.msg_controllen = sizeof(cbuf);
-	CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
-	CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
-	CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &l, sizeof(int));
-	if (sendmsg(chan, &m, MSG_NOSIGNAL) != 1)
-		return -1;
+	r = send_msg(chan, LN_READY, 0, 0, NULL, 0, &l, 1);
 	close(l);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* vmm_exec() - in the VMM's process: descriptors in place, then exec. */
@@ -439,30 +429,6 @@ static void vmm_exec(pid_t launcher, const char *qemu, char *const *argv,
 	_exit(127);
 }
 
-/* recv_fd() - the descriptor of one packet on @chan. Return: it, or -1
- * (none, or the packet's sender is gone). */
-static int recv_fd(int chan)
-{
-	int fd = -1;
-	char buf[8];
-	struct iovec iov = { buf, sizeof(buf) };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	ssize_t n;
-
-	do
-		n = recvmsg(chan, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /* on_spawn() - a SPAWN packet: @buf holds the header and argv. */
 static void on_spawn(int link, const char *qemu, int confine, char *buf,
 		     size_t n, int *fds, unsigned int nfds, pid_t *vm)
@@ -508,8 +474,16 @@ static void on_spawn(int link, const char *qemu, int confine, char *buf,
 	if (chan[0] >= 0) {
 		/* its fallocate(2) listener, sent before it executes QEMU
 		 * (none: the kernel has none, or it failed) */
-		if (r == 0)
-			ram.listener = recv_fd(chan[0]);
+		struct ln_hdr h;
+		int got[MSB_VMM_MAX_FDS + 1];
+		unsigned int ngot = 0;
+
+		if (r == 0 && recv_msg(chan[0], &h, sizeof(h), got, &ngot) > 0 &&
+		    ngot == 1)
+			ram.listener = got[0];
+		else
+			for (unsigned int i = 0; i < ngot; i++)
+				close(got[i]);
 		close(chan[0]);
 	}
 	for (unsigned int i = 0; i < nfds; i++)
@@ -673,7 +647,7 @@ static void launcher_main(int link, pid_t parent, const char *qemu,
 		}
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		n = recv_msg(link, buf, fds, &nfds);
+		n = recv_msg(link, buf, LN_MSG_MAX, fds, &nfds);
 		if (n <= 0 && n != -EMSGSIZE)
 			break;
 		if (n < (ssize_t)sizeof(struct ln_hdr)) {
@@ -729,7 +703,7 @@ int msb_launcher_start(struct msb_vm *vm, const char *qemu,
 	vm->launcher = pid;
 	vm->link = sv[0];
 	vm->usage_fd[0] = vm->usage_fd[1] = -1;
-	n = recv_msg(vm->link, buf, fds, &nfds);
+	n = recv_msg(vm->link, buf, LN_MSG_MAX, fds, &nfds);
 	for (unsigned int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (n >= (ssize_t)sizeof(struct ln_hdr) &&
@@ -778,7 +752,7 @@ int msb_launcher_spawn(struct msb_vm *vm, char *const *argv, int logfd,
 		return msb_fail_errno(err, r, "the VMM's launcher is gone");
 	for (;;) {
 		const struct ln_hdr *h = (const struct ln_hdr *)buf;
-		ssize_t n = recv_msg(vm->link, buf, got, &ngot);
+		ssize_t n = recv_msg(vm->link, buf, LN_MSG_MAX, got, &ngot);
 		int started = n >= (ssize_t)sizeof(*h) &&
 			      h->type == LN_STARTED && h->val == 0;
 
@@ -820,7 +794,7 @@ int msb_engine_reap(struct msb_vm *vm, int *status)
 
 	if (vm->link < 0)
 		return 0;
-	n = recv_msg(vm->link, buf, fds, &nfds);
+	n = recv_msg(vm->link, buf, LN_MSG_MAX, fds, &nfds);
 	for (unsigned int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (n == -EAGAIN)
