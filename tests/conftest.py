@@ -91,6 +91,20 @@ def _holds(fd, needles, keep):
     return False
 
 
+def restored_ram_kib(pid):
+    """The resident KiB of a restored QEMU's RAM (its private mapping of
+    the snapshot's file, docs/snapshots.md)."""
+    kib, inside = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if not first.endswith(":") or "-" in first:
+                inside = line.rstrip().endswith("/ram")
+            elif inside and first == "Rss:":
+                kib += int(line.split()[1])
+    return kib
+
+
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 

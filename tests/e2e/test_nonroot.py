@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, restored_ram_kib
 
 USER = "msbtest"
 
@@ -78,29 +78,19 @@ def test_ordinary_user_restore_gives_back_freed_memory(as_user):
         p = as_user("inspect", "userfork")
         vm = json.loads(p.stdout)["runtime"]["vm_pid"]
 
-        def ram_kib():
-            kib, inside = 0, False
-            with open(f"/proc/{vm}/smaps") as f:
-                for line in f:
-                    first = line.split(None, 1)[0]
-                    if not first.endswith(":") or "-" in first:
-                        inside = line.rstrip().endswith("/ram")
-                    elif inside and first == "Rss:":
-                        kib += int(line.split()[1])
-            return kib
         p = as_user("exec", "userfork", "--", "sh", "-c",
                     "mkdir -p /mnt/f && mount -t tmpfs -o size=1G t /mnt/f && "
                     "dd if=/dev/zero of=/mnt/f/f bs=1M count=96 2>/dev/null")
         assert p.returncode == 0, p
-        full = ram_kib()
+        full = restored_ram_kib(vm)
         assert full > 96 * 1024
         p = as_user("exec", "userfork", "--", "sh", "-c",
                     "rm /mnt/f/f && umount /mnt/f")
         assert p.returncode == 0, p
         deadline = time.time() + 90
-        while ram_kib() > full - 48 * 1024 and time.time() < deadline:
+        while restored_ram_kib(vm) > full - 48 * 1024 and time.time() < deadline:
             time.sleep(0.5)
-        assert ram_kib() <= full - 48 * 1024, (full, ram_kib())
+        assert restored_ram_kib(vm) <= full - 48 * 1024, (full, restored_ram_kib(vm))
     finally:
         for n in ("userfork", "usersnap"):
             as_user("rm", "-f", n)

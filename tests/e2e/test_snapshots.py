@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import unique
+from conftest import restored_ram_kib, unique
 
 # A process that lives in the guest's memory: its counter only exists
 # there, so a fork that continues it proves memory and vCPU state came
@@ -153,20 +153,6 @@ def test_rename(msb, base):
     msb("snapshot", "rm", new, check=0)
 
 
-def ram_kib(pid):
-    """The resident KiB of a restored QEMU's RAM (its private mapping of
-    the snapshot's file)."""
-    kib, inside = 0, False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            first = line.split(None, 1)[0]
-            if not first.endswith(":") or "-" in first:
-                inside = line.rstrip().endswith("/ram")
-            elif inside and first == "Rss:":
-                kib += int(line.split()[1])
-    return kib
-
-
 def test_a_restored_guest_gives_back_what_it_frees(msb, base):
     """Memory a restored guest frees and disk blocks it trims go back to
     the host, while the snapshot's RAM file, which QEMU 7.2 would punch
@@ -180,7 +166,7 @@ def test_a_restored_guest_gives_back_what_it_frees(msb, base):
     msb("exec", n, "--", "sh", "-c",
         "mkdir -p /mnt/fill && mount -t tmpfs -o size=1G t /mnt/fill && "
         "dd if=/dev/zero of=/mnt/fill/f bs=1M count=96 2>/dev/null", check=0)
-    full = ram_kib(vm)
+    full = restored_ram_kib(vm)
     assert full > 96 * 1024
     msb("exec", n, "--", "sh", "-c",
         "rm /mnt/fill/f && umount /mnt/fill && sync && "
@@ -188,9 +174,9 @@ def test_a_restored_guest_gives_back_what_it_frees(msb, base):
     # The guest reports free blocks about two seconds after they are
     # freed; a loaded host takes longer.
     deadline = time.time() + 90
-    while ram_kib(vm) > full - 64 * 1024 and time.time() < deadline:
+    while restored_ram_kib(vm) > full - 64 * 1024 and time.time() < deadline:
         time.sleep(0.5)
-    assert ram_kib(vm) <= full - 64 * 1024, (full, ram_kib(vm))
+    assert restored_ram_kib(vm) <= full - 64 * 1024, (full, restored_ram_kib(vm))
     # Trimmed blocks leave its disk (fallocate on any other file runs).
     upper = os.path.join(msb.home, "sandboxes", n, "upper.qcow2")
     msb("exec", n, "--", "sh", "-c",
