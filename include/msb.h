@@ -82,7 +82,10 @@ typedef struct msb_error {
 					    * command (unknown user, ...) */
 #define MSB_E_DAMAGED         (-1006)      /* a snapshot's files do not
 					    * match its record (truncated,
-					    * edited): it is not restored */
+					    * edited): it is not restored;
+					    * or an image's layer is
+					    * damaged and its blob gone or
+					    * damaged too: pull it again */
 #define MSB_E_KIND            (-1007)      /* the reference names the other
 					    * kind: a sandbox where an image
 					    * was wanted, or an image where
@@ -774,7 +777,9 @@ MSB_API int msb_copy_out(msb_sandbox *sb, const char *guest_path,
  * image and needs no pull. */
 
 typedef struct msb_pull_progress {
-	const char *phase;       /* "resolving", "downloading", "converting" */
+	const char *phase;       /* "resolving", "downloading", "converting",
+				  * "repaired" (a stored layer image was
+				  * damaged and is made again) */
 	const char *digest;      /* the blob, when there is one */
 	uint64_t done, total;    /* bytes of that blob */
 	unsigned index, count;   /* which layer, of how many */

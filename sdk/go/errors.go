@@ -61,7 +61,8 @@ var (
 	// shell's way and exits 127.
 	ErrExecFailed = errors.New("command could not start")
 	// ErrDamaged: a snapshot's files do not match its record; it is
-	// not restored.
+	// not restored. Also: an image's layer is damaged and its blob gone
+	// or damaged too (pull the image again).
 	ErrDamaged = errors.New("snapshot damaged")
 	// ErrNotSupported: this form is not available (yet): in-process Go
 	// hooks, plugins, spawning from inside a sandbox, or a supervisor

@@ -73,6 +73,7 @@ static const struct option opts[] = {
 
 struct progress {
 	int tty, quiet;
+	int repaired;   /* a stored layer was damaged and made again */
 	uint64_t done[128], total[128];
 	unsigned count;
 	uint64_t last_ms;
@@ -83,6 +84,9 @@ static void on_progress(void *ctx, const msb_pull_progress *p)
 	struct progress *pr = ctx;
 	char a[32], b[32];
 
+	/* (the library's line on stderr has said which and why) */
+	if (!strcmp(p->phase, "repaired"))
+		pr->repaired = 1;
 	if (pr->quiet)
 		return;
 	pr->count = p->count;
@@ -155,7 +159,8 @@ static int image_pull(const char *ref, int insecure, int quiet, int json,
 		json_object_object_add(j, "size",
 				       json_object_new_int64((int64_t)info.size));
 		json_object_object_add(j, "up_to_date",
-				       json_object_new_boolean(!info.fetched));
+				       json_object_new_boolean(!info.fetched &&
+							       !pr.repaired));
 		json_object_object_add(j, "seconds",
 				       json_object_new_double(
 					       (double)(msb_now_ms() - t0) / 1000.0));
@@ -166,7 +171,8 @@ static int image_pull(const char *ref, int insecure, int quiet, int json,
 	fprintf(result, "pulled %s %.19s %u layers %s %.1fs%s\n", info.reference,
 	       info.digest, info.layers, sz,
 	       (double)(msb_now_ms() - t0) / 1000.0,
-	       info.fetched ? "" : " (up to date)");
+	       info.fetched ? "" : pr.repaired ? " (repaired)" :
+						  " (up to date)");
 	return 0;
 }
 

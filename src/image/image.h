@@ -197,10 +197,56 @@ int msb_fail_nospace(msb_error *err, const char *doing);
 /* msb_blob_read() - the whole of a small blob (bounded by @max). */
 char *msb_blob_read(const char *digest, size_t max, size_t *len);
 /* msb_layer_convert() - run msb-unpack: blobs[] (bottom first) into one
- * EROFS image named @name under <home>/layers, unless it is there; each
- * blob must decompress to its diff_ids[] entry ("sha256:HEX"). */
+ * EROFS image named @name under <home>/layers, unless it is there and
+ * whole (msb_layer_whole()); each blob must decompress to its diff_ids[]
+ * entry ("sha256:HEX"). One there but damaged, or recorded and gone, is
+ * made again by msb_layer_repair(), and *@repaired (may be NULL) counts
+ * it. */
 int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
-		      unsigned n, const char *name, msb_error *err);
+		      unsigned n, const char *name, unsigned *repaired,
+		      msb_error *err);
+/* msb_layer_repair() - disk @name, found damaged (@why; @recorded: its
+ * size when made, 0 if not known), made again from blobs[] under a lock
+ * on <home>/layers (checked again once it is held: another msb may have
+ * made it meanwhile). Each stored blob is verified against its digest
+ * first; a missing or damaged one (removed, so a pull fetches it again)
+ * is MSB_E_DAMAGED, telling to pull @image (may be NULL) again. A line on
+ * stderr says which layer was made again and why. */
+int msb_layer_repair(const char *const *blobs, const char *const *diff_ids,
+		     unsigned nb, const char *name, uint64_t recorded,
+		     const char *why, const char *image, msb_error *err);
+
+/* ---- a stored layer checked where it is used (layercheck.c) ------------ */
+/* msb_erofs_check() - @buf, the first @len bytes (up to 4096) of a file of
+ * @size bytes, begins with an EROFS superblock a guest mounts for that
+ * size: the magic at byte 1024, a block size of 512 to 4096 bytes, a
+ * block count that is @size, the superblock's checksum when it has one.
+ * Return: 0, or -1 with @why saying what is wrong. */
+int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
+		    char *why, size_t n);
+/* msb_layer_whole() - is the layer image at @path whole: there, a regular
+ * file of @recorded bytes (0: not known), its superblock sane. An open, a
+ * stat and one 4 KiB read. Return: 1, or 0 with @why set. */
+int msb_layer_whole(const char *path, uint64_t recorded, char *why,
+		    size_t n);
+/* The layers table of msb.db: each disk's size when it was made.
+ * msb_layer_db_size() - 0 when not recorded; msb_layer_db_record() - the
+ * size disk @name has now (only written when it differs). */
+uint64_t msb_layer_db_size(sqlite3 *db, const char *name);
+int msb_layer_db_record(sqlite3 *db, const char *name);
+/* msb_layers_ready() - before a sandbox boots from @paths (a JSON array of
+ * its layer disks): each one of the store that is not whole is made again
+ * from the layers an image record says it was made of (msb_layer_repair());
+ * one from elsewhere (the built-in image) must be readable. @db: the state
+ * database, or NULL to open it here (opening it is most of the cost).
+ * @image (may be NULL): the image to name in an error. */
+int msb_layers_ready(sqlite3 *db, json_object *paths, const char *image,
+		     msb_error *err);
+/* msb_image_disk_of() - is @name one of the disks msb_image_disks() makes
+ * of @n layers (blob digests, bottom first) for at most @max disks: 1 with
+ * the layers it is made of (@count from @first), or 0. */
+int msb_image_disk_of(const char *const *blobs, unsigned n, unsigned max,
+		      const char *name, unsigned *first, unsigned *count);
 
 /* The image table in msb.db. */
 struct msb_image_row {
@@ -231,16 +277,18 @@ int msb_image_diff_ids(json_object *cfg, unsigned n, const char **out,
  * merged into one when there are more. Each is converted unless stored
  * (then checked against its recorded diff_ids); their names are appended
  * to @disks, bottom first. @each (may be NULL) is told of each disk before
- * it is made (@digest NULL for a merged one). */
+ * it is made (@digest NULL for a merged one); *@repaired (may be NULL)
+ * counts stored ones made again (msb_layer_convert()). */
 int msb_image_disks(const char *const *blobs, const char *const *ids,
 		    unsigned n, unsigned max, json_object *disks,
 		    void (*each)(void *ctx, const char *digest, unsigned index),
-		    void *ctx, msb_error *err);
+		    void *ctx, unsigned *repaired, msb_error *err);
 
 /* msb_image_resolve() - what a sandbox of @image needs: its EROFS paths,
  * top first, as a JSON array (put() it), at most @max of them (the top
  * layers merged into one disk, made now and stored, when the image has
- * more), and its config (put() it). The built-in "default" image is
+ * more), each checked and made again if damaged (msb_layers_ready()), and
+ * its config (put() it). The built-in "default" image is
  * share/msb/images/default. */
 int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 		      json_object **config, char *canon, size_t cn,

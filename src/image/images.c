@@ -638,10 +638,33 @@ static int fewer_disks(const struct msb_image_row *row, unsigned max,
 	if (r < 0)
 		goto out;
 	out = json_object_new_array();
-	r = msb_image_disks(blobs, ids, (unsigned)n, max, out, NULL, NULL, err);
+	r = msb_image_disks(blobs, ids, (unsigned)n, max, out, NULL, NULL, NULL,
+			    err);
+	/* (a damaged layer whose blob is gone: say which image to pull) */
+	if (r == MSB_E_DAMAGED && err &&
+	    strstr(err->message, "pull its image again")) {
+		char m[sizeof(err->message)];
+
+		snprintf(m, sizeof(m), "%s", err->message);
+		msb_fail(err, r, "%s: 'msb pull %s'", m, row->reference);
+	}
 	if (r < 0) {
 		json_object_put(out);
 		goto out;
+	}
+	{
+		sqlite3 *db;
+
+		/* (the merged one's size, the first time it is made) */
+		if (msb_db_open(NULL, &db, NULL) == 0) {
+			for (size_t i = 0; i < json_object_array_length(out);
+			     i++)
+				msb_layer_db_record(
+					db, json_object_get_string(
+						    json_object_array_get_idx(
+							    out, i)));
+			msb_db_close(db);
+		}
 	}
 	json_object_put(*d);
 	*d = out;
@@ -679,9 +702,10 @@ int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 	if (r < 0)
 		return r;
 	r = msb_image_db_get(db, image, &row, err);
-	msb_db_close(db);
-	if (r < 0)
+	if (r < 0) {
+		msb_db_close(db);
 		return r;
+	}
 	d = json_tokener_parse(row.disks);
 	/* Volumes take the slots of some layer disks: fewer, bigger ones. */
 	if (d && json_object_is_type(d, json_type_array) &&
@@ -690,6 +714,7 @@ int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 	if (r < 0) {
 		json_object_put(d);
 		msb_image_row_free(&row);
+		msb_db_close(db);
 		return r;
 	}
 	out = json_object_new_array();
@@ -698,16 +723,13 @@ int msb_image_resolve(const char *image, unsigned max, json_object **disks,
 		msb_layer_path(json_object_get_string(
 				       json_object_array_get_idx(d, i)),
 			       p, sizeof(p));
-		if (access(p, R_OK) < 0) {
-			r = msb_fail(err, -ENOENT,
-				     "image '%s' is incomplete (%s is "
-				     "missing): pull it again",
-				     image, p);
-			break;
-		}
 		json_object_array_add(out, json_object_new_string(p));
 	}
 	json_object_put(d);
+	/* (through this connection: a second one would cost most of what
+	 * the check costs) */
+	r = msb_layers_ready(db, out, row.reference, err);
+	msb_db_close(db);
 	if (r == 0) {
 		*disks = out;
 		*config = json_tokener_parse(row.config);

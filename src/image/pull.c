@@ -40,6 +40,7 @@ struct pull {
 	unsigned early;       /* layers 0..early-1 convert that way */
 	char added[MSB_IMAGE_MAX_LAYERS + 4][80]; /* blobs this pull stored */
 	unsigned nadded;
+	unsigned repaired;    /* stored layers found damaged, made again */
 };
 
 static void added(struct pull *p, const char *digest)
@@ -102,13 +103,16 @@ static void convert_early(struct pull *p, unsigned i, const char *path)
 	char stored[PATH_MAX];
 	const char *blob = path ? path : stored;
 	msb_error e = { 0 };
+	unsigned repaired = 0;
 
 	if (i >= p->early)
 		return;
 	if (!path)
 		msb_blob_path(d->digest, stored, sizeof(stored));
 	report(p, "converting", d->digest, 0, 0, i);
-	msb_layer_convert(&blob, &p->ids[i], 1, d->digest + 7, &e);
+	msb_layer_convert(&blob, &p->ids[i], 1, d->digest + 7, &repaired, &e);
+	if (repaired)
+		report(p, "repaired", d->digest, 0, 0, i);
 }
 
 /* (a downloaded layer converted before its blob is synced, the two at
@@ -139,7 +143,10 @@ static void *fetch_worker(void *arg)
 		d = &p->man.layers[j.index];
 		if (msb_blob_have(d->digest)) {
 			convert_early(p, j.index, NULL);
-			continue;
+			/* (unless its layer was damaged and it turned out
+			 * damaged too: then it was removed, fetch it) */
+			if (msb_blob_have(d->digest))
+				continue;
 		}
 		if (msb_registry_blob_then(p->reg, d->digest, d->size, on_bytes,
 					   on_verified, &j, &e) < 0) {
@@ -328,8 +335,34 @@ static int convert(struct pull *p, json_object *cfg, json_object *disks,
 		return r;
 	for (unsigned i = 0; i < n; i++)
 		blobs[i] = p->man.layers[i].digest;
-	return msb_image_disks(blobs, ids, n, MSB_IMAGE_MAX_DISKS, disks,
-			       on_disk, p, err);
+	r = msb_image_disks(blobs, ids, n, MSB_IMAGE_MAX_DISKS, disks, on_disk,
+			    p, &p->repaired, err);
+	if (r == 0 && p->repaired)
+		report(p, "repaired", NULL, 0, 0, 0);
+	return r;
+}
+
+/* record() - @row, and the size of each of its @disks as it is now (each
+ * converted, or checked whole, by this pull), in one transaction: one
+ * sync for both. */
+static int record(const struct msb_image_row *row, json_object *disks,
+		  msb_error *err)
+{
+	sqlite3 *db;
+	int r = msb_db_open(NULL, &db, err);
+
+	if (r < 0)
+		return r;
+	sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	r = msb_image_db_put(db, row, err);
+	/* (a size not recorded leaves the superblock to speak alone) */
+	for (size_t i = 0; r == 0 && i < json_object_array_length(disks); i++)
+		msb_layer_db_record(db, json_object_get_string(
+						json_object_array_get_idx(disks,
+									  i)));
+	sqlite3_exec(db, r == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	msb_db_close(db);
+	return r;
 }
 
 /* check_config() - the config is JSON for an amd64 Linux image. */
@@ -366,7 +399,6 @@ int msb_image_finish(const struct msb_ref *ref, const char *top,
 		    *cfg = NULL;
 	char *cbody;
 	size_t clen;
-	sqlite3 *db;
 	int r;
 
 	pthread_mutex_init(&p.lock, NULL);
@@ -388,11 +420,7 @@ int msb_image_finish(const struct msb_ref *ref, const char *top,
 	for (unsigned i = 0; i < man->nlayers; i++)
 		row.size += man->layers[i].size;
 	row.pulled_at = msb_wall_s();
-	r = msb_db_open(NULL, &db, err);
-	if (r == 0) {
-		r = msb_image_db_put(db, &row, err);
-		msb_db_close(db);
-	}
+	r = record(&row, disks, err);
 	if (r == 0 && out) {
 		memset(out, 0, sizeof(*out));
 		msb_ref_short(ref, out->reference, sizeof(out->reference));

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@
 #include <openssl/evp.h>
 
 #include "image.h"
+#include "state.h"
 #include "util.h"
 
 int msb_store_dirs(msb_error *err)
@@ -199,13 +201,26 @@ static int verified_ids(const char *out, const char *const *ids, unsigned nb,
 			msb_error *err)
 {
 	char p[PATH_MAX + 16], *rec, *line, *save = NULL;
+	size_t len = 0, k;
 	unsigned i = 0;
 	int r = 1;
 
 	snprintf(p, sizeof(p), "%.*s.diff_ids", (int)(strlen(out) - 6), out);
-	rec = msb_read_file(p, NULL);
+	rec = msb_read_file(p, &len);
 	if (!rec)
 		return 0;
+	/* Written unsynced beside its image: after a crash it can be empty
+	 * or zero-filled, which is no record (convert again) and no
+	 * conflict with the config. */
+	for (k = 0; k < len; k++)
+		if (rec[k] != '\n' && (!rec[k] ||
+					!strchr("sha256:0123456789abcdef",
+						rec[k])))
+			break;
+	if (k < len || !len) {
+		free(rec);
+		return 0;
+	}
 	for (line = strtok_r(rec, "\n", &save); line && r == 1;
 	     line = strtok_r(NULL, "\n", &save), i++)
 		if (i >= nb || strcmp(line, ids[i]))
@@ -412,7 +427,9 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 				"install it with 'sudo apt-get install "
 				"fakeroot'");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
-	snprintf(tmp, sizeof(tmp), "%s/%s.%d.erofs", tmpdir, name, getpid());
+	/* (the thread too: a manifest may list one blob twice) */
+	snprintf(tmp, sizeof(tmp), "%s/%s.%d.%d.erofs", tmpdir, name, getpid(),
+		 gettid());
 	argv = calloc(nb + 11, sizeof(char *));
 	args = calloc(nb, PATH_MAX + 80);
 	bfd = calloc(nb, sizeof(int));
@@ -572,26 +589,160 @@ out:
 	return r;
 }
 
-int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
-		      unsigned nb, const char *name, msb_error *err)
+/* convert_any() - convert(), in a tmpfs when there is room (as root). */
+static int convert_any(const char *const *blobs, const char *const *diff_ids,
+		       unsigned nb, const char *name, msb_error *err)
 {
-	char out[PATH_MAX];
-	uint64_t ram;
-	int r;
+	uint64_t ram = geteuid() == 0 ? stage_ram(blobs, nb) : 0;
+	int r = convert(blobs, diff_ids, nb, name, ram, err);
 
-	msb_layer_path(name, out, sizeof(out));
-	if (access(out, R_OK) == 0) {
-		int v = verified_ids(out, diff_ids, nb, err);
-
-		if (v)
-			return v < 0 ? v : 0;
-	}
-	ram = geteuid() == 0 ? stage_ram(blobs, nb) : 0;
-	r = convert(blobs, diff_ids, nb, name, ram, err);
 	/* Full: the tmpfs, most likely; the disk is said full only if it
 	 * is full on disk too. */
 	if (r == -ENOSPC && ram)
 		r = convert(blobs, diff_ids, nb, name, 0, err);
+	return r;
+}
+
+/* recorded_size() - msb_layer_db_size() through a connection of its own
+ * (0 when the database cannot be opened). */
+static uint64_t recorded_size(const char *name)
+{
+	sqlite3 *db;
+	uint64_t size;
+
+	if (msb_db_open(NULL, &db, NULL) < 0)
+		return 0;
+	size = msb_layer_db_size(db, name);
+	msb_db_close(db);
+	return size;
+}
+
+int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
+		      unsigned nb, const char *name, unsigned *repaired,
+		      msb_error *err)
+{
+	char out[PATH_MAX], why[200];
+	uint64_t recorded;
+	int r;
+
+	msb_layer_path(name, out, sizeof(out));
+	recorded = recorded_size(name);
+	/* There, or made before (its size recorded) and gone since. */
+	if (access(out, F_OK) == 0 || recorded) {
+		if (!msb_layer_whole(out, recorded, why, sizeof(why))) {
+			r = msb_layer_repair(blobs, diff_ids, nb, name,
+					     recorded, why, NULL, err);
+			if (r == 0 && repaired)
+				__atomic_add_fetch(repaired, 1,
+						   __ATOMIC_RELAXED);
+			return r;
+		}
+		r = verified_ids(out, diff_ids, nb, err);
+		if (r)
+			return r < 0 ? r : 0;
+	}
+	return convert_any(blobs, diff_ids, nb, name, err);
+}
+
+/* check_blob() - a stored blob (<home>/blobs/sha256/HEX) hashes to
+ * sha256:HEX; one that does not is removed, so a pull fetches it again.
+ * Other paths (a pull's download, verified as it came) pass. Return: 0,
+ * or -1 with @why set. */
+static int check_blob(const char *path, char *why, size_t n)
+{
+	char dir[PATH_MAX], hex[65];
+	unsigned char *buf, md[32];
+	size_t dl;
+	ssize_t rd = 0;
+	EVP_MD_CTX *ctx;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/blobs/sha256/", msb_home());
+	dl = strlen(dir);
+	if (strncmp(path, dir, dl) || strlen(path + dl) != 64)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, n, "its blob sha256:%s is %s", path + dl,
+			 errno == ENOENT ? "missing" : strerror(errno));
+		return -1;
+	}
+	buf = malloc(1 << 20);
+	ctx = EVP_MD_CTX_new();
+	if (buf && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1)
+		while ((rd = read(fd, buf, 1 << 20)) > 0)
+			EVP_DigestUpdate(ctx, buf, (size_t)rd);
+	else
+		rd = -1;
+	close(fd);
+	free(buf);
+	if (rd == 0)
+		EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (rd < 0) {
+		snprintf(why, n, "its blob sha256:%s cannot be read",
+			 path + dl);
+		return -1;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, path + dl)) {
+		unlink(path);
+		snprintf(why, n, "its blob sha256:%s is damaged too (it "
+			 "hashes to sha256:%.12s...; removed)", path + dl, hex);
+		return -1;
+	}
+	return 0;
+}
+
+/* shown() - a disk's name as a user knows it: "sha256:" and 12 digits of
+ * its layer's digest, or a merged disk's name. */
+static void shown(const char *name, char *buf, size_t n)
+{
+	if (strlen(name) == 64)
+		snprintf(buf, n, "sha256:%.12s", name);
+	else
+		snprintf(buf, n, "%.13s (merged)", name);
+}
+
+int msb_layer_repair(const char *const *blobs, const char *const *diff_ids,
+		     unsigned nb, const char *name, uint64_t recorded,
+		     const char *why, const char *image, msb_error *err)
+{
+	char dir[PATH_MAX], out[PATH_MAX], now[200], bad[300], nm[40];
+	int lock, r = 0;
+
+	msb_layer_path(name, out, sizeof(out));
+	shown(name, nm, sizeof(nm));
+	/* One repair at a time in a store: another msb that found the same
+	 * damage may be making it now, and this one then finds it whole. */
+	snprintf(dir, sizeof(dir), "%s/layers", msb_home());
+	lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock >= 0)
+		while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+			;
+	if (msb_layer_whole(out, recorded, now, sizeof(now)))
+		goto out;
+	for (unsigned i = 0; i < nb && r == 0; i++)
+		if (check_blob(blobs[i], bad, sizeof(bad)) < 0)
+			r = image ? msb_fail(err, MSB_E_DAMAGED,
+					     "layer %s of %s is damaged (%s) "
+					     "and cannot be made again here: "
+					     "%s; run 'msb pull %s' again",
+					     nm, image, why, bad, image) :
+				    msb_fail(err, MSB_E_DAMAGED,
+					     "layer %s is damaged (%s) and "
+					     "cannot be made again here: %s; "
+					     "pull its image again",
+					     nm, why, bad);
+	if (r == 0)
+		r = convert_any(blobs, diff_ids, nb, name, err);
+	if (r == 0)
+		fprintf(stderr, "msb: layer %s was damaged (%s): converted "
+			"again from its blob%s\n", nm, why, nb > 1 ? "s" : "");
+out:
+	if (lock >= 0)
+		close(lock);
 	return r;
 }
 
@@ -641,6 +792,30 @@ static void merged_name(const char *const *blobs, unsigned n, char *out)
 		snprintf(out + 1 + 2 * i, 3, "%02x", h[i]);
 }
 
+int msb_image_disk_of(const char *const *blobs, unsigned n, unsigned max,
+		      const char *name, unsigned *first, unsigned *count)
+{
+	unsigned single = n > max ? max - 1 : n;
+	char m[80];
+
+	if (!max || !n)
+		return 0;
+	for (unsigned i = 0; i < single; i++)
+		if (!strcmp(blobs[i] + 7, name)) {
+			*first = i;
+			*count = 1;
+			return 1;
+		}
+	if (single == n)
+		return 0;
+	merged_name(blobs + single, n - single, m);
+	if (strcmp(m, name))
+		return 0;
+	*first = single;
+	*count = n - single;
+	return 1;
+}
+
 /* One disk to make: @n layers from @first, named @name. */
 struct disk_job {
 	unsigned first, n;
@@ -659,6 +834,7 @@ struct disk_jobs {
 	const char *const *blobs;
 	void (*each)(void *ctx, const char *digest, unsigned index);
 	void *ctx;
+	unsigned *repaired;
 };
 
 static void *disk_worker(void *arg)
@@ -680,7 +856,7 @@ static void *disk_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		j->r = msb_layer_convert((const char *const *)&w->paths[j->first],
 					 &w->ids[j->first], j->n, j->name,
-					 &j->err);
+					 w->repaired, &j->err);
 		if (j->r < 0) {
 			pthread_mutex_lock(&w->lock);
 			w->failed = 1;
@@ -696,13 +872,14 @@ static void *disk_worker(void *arg)
 int msb_image_disks(const char *const *blobs, const char *const *ids,
 		    unsigned n, unsigned max, json_object *disks,
 		    void (*each)(void *ctx, const char *digest, unsigned index),
-		    void *ctx, msb_error *err)
+		    void *ctx, unsigned *repaired, msb_error *err)
 {
 	unsigned single = n > max ? max - 1 : n, started = 0, nt;
 	char *paths[MSB_IMAGE_MAX_LAYERS] = { 0 };
 	struct disk_job job[MSB_IMAGE_MAX_LAYERS];
 	struct disk_jobs w = { .job = job, .paths = paths, .ids = ids,
-			       .blobs = blobs, .each = each, .ctx = ctx };
+			       .blobs = blobs, .each = each, .ctx = ctx,
+			       .repaired = repaired };
 	pthread_t t[CONVERT_THREADS];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r = 0;

@@ -167,9 +167,10 @@ static int check_memory(uint64_t memory_mib, msb_error *err)
 
 /* check_host() - what a boot needs, each missing piece with how to get it:
  * the engine and its accelerator, memory, the kernel, and the sandbox's
- * layer disks. */
-static int check_host(json_object *layers, const char *kernel,
-		      uint64_t memory_mib, msb_error *err)
+ * layer disks (of image @image; NULL: msb_image_resolve() saw to them),
+ * each one whole (made again from its blobs if not: msb_layers_ready()). */
+static int check_host(json_object *layers, const char *image,
+		      const char *kernel, uint64_t memory_mib, msb_error *err)
 {
 	char p[PATH_MAX], rel[PATH_MAX];
 	enum msb_accel accel;
@@ -191,17 +192,7 @@ static int check_host(json_object *layers, const char *kernel,
 	r = msb_guest_paths(kernel, p, rel, sizeof(p), NULL, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; layers && i < json_object_array_length(layers); i++) {
-		const char *l = json_object_get_string(
-			json_object_array_get_idx(layers, i));
-
-		if (!l || access(l, R_OK) < 0)
-			return msb_fail(err, -ENOENT,
-					"a layer of the sandbox's image is "
-					"missing (%s): pull the image again",
-					l ? l : "?");
-	}
-	return 0;
+	return layers ? msb_layers_ready(NULL, layers, image, err) : 0;
 }
 
 /* legacy_layers() - records made before images were pulled name only the
@@ -756,7 +747,7 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 					      canon, sizeof(canon), err);
 	}
 	if (r == 0)
-		r = check_host(layers, kernel,
+		r = check_host(NULL, canon, kernel,
 			       c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB,
 			       err);
 	if (r < 0) {
@@ -1060,7 +1051,7 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 
 		if (!cfg || !json_object_object_get_ex(cfg, "layers", &l))
 			l = legacy = legacy_layers(row.info.image);
-		r = check_host(l,
+		r = check_host(l, row.info.image,
 			       cfg && json_object_object_get_ex(cfg, "kernel",
 								&t) ?
 				       json_object_get_string(t) :
@@ -1767,6 +1758,7 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 	if (json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
 		timeout = (unsigned)json_object_get_int(t);
 	r = check_host(json_object_object_get_ex(cfg, "layers", &l) ? l : NULL,
+		       info->image,
 		       json_object_object_get_ex(cfg, "kernel", &t) ?
 			       json_object_get_string(t) :
 			       "cloud",

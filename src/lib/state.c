@@ -13,7 +13,10 @@
 #include "state.h"
 #include "util.h"
 
-#define SCHEMA_VERSION 1
+/* Each version's schema is the one before plus what it adds, all of it
+ * IF NOT EXISTS: a database of an older version is brought up to this one
+ * by running it again (2: the layers table). */
+#define SCHEMA_VERSION 2
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS sandboxes ("
@@ -40,6 +43,12 @@ static const char schema[] =
 	" size INTEGER NOT NULL,"
 	" pulled_at INTEGER NOT NULL,"
 	" extra TEXT NOT NULL DEFAULT '[]');"
+	/* Each layer disk's size when it was made (src/image/layercheck.c):
+	 * the disk is renamed into place unsynced, this row is synced. */
+	"CREATE TABLE IF NOT EXISTS layers ("
+	" name TEXT PRIMARY KEY,"
+	" size INTEGER NOT NULL,"
+	" made_at INTEGER NOT NULL);"
 	/* What each sandbox last pushed or pulled (src/sync/syncdb.c). */
 	"CREATE TABLE IF NOT EXISTS sync ("
 	" name TEXT PRIMARY KEY,"
@@ -130,7 +139,7 @@ static int db_init(sqlite3 *db)
 static int open_readonly(const char *path, int immutable, sqlite3 **db)
 {
 	char uri[PATH_MAX * 3 + 32], *o = uri;
-	int rc;
+	int rc, v;
 
 	o += sprintf(o, "file:");
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
@@ -148,8 +157,10 @@ static int open_readonly(const char *path, int immutable, sqlite3 **db)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_busy_timeout(*db, 10000);
-	return db_user_version(*db) == SCHEMA_VERSION ? SQLITE_OK :
-							 SQLITE_CANTOPEN;
+	/* (an older version, not brought up to date on a full disk, reads
+	 * the same but for what later versions added) */
+	v = db_user_version(*db);
+	return v >= 1 && v <= SCHEMA_VERSION ? SQLITE_OK : SQLITE_CANTOPEN;
 }
 
 int msb_db_open(const char *path, sqlite3 **out, msb_error *err)

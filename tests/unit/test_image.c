@@ -2,10 +2,17 @@
 /* test_image.c - image references and manifests as registries send them */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "image.h"
+#include "util.h"
 
 static void ref_is(const char *in, const char *canon, const char *shortf,
 		   int line)
@@ -130,4 +137,92 @@ TEST(image_tar_headers)
 	CHECK(msb_tar_pax("5 a=\n", 5, &e, &err) == 0);
 	CHECK(msb_tar_pax("3 x", 3, &e, &err) == -EBADMSG);
 	CHECK(msb_tar_pax("12 size=1x\n", 11, &e, &err) == -EBADMSG);
+}
+
+/* A real image (the system's mkfs.erofs, as the store's merged disks are
+ * made) passes msb_erofs_check(); each way a crash or a cut leaves one
+ * is refused, and says what it found. */
+TEST(image_erofs_superblock_check)
+{
+	char dir[PATH_MAX], cmd[3 * PATH_MAX], img[PATH_MAX + 16],
+		why[200];
+	unsigned char buf[4096], bad[4096];
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/t/etc && echo hi > %s/t/etc/hello && "
+		 "head -c 100000 /dev/zero > %s/t/big && "
+		 "mkfs.erofs --quiet -x1 %s/img.erofs %s/t >/dev/null 2>&1",
+		 dir, dir, dir, dir, dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	snprintf(img, sizeof(img), "%s/img.erofs", dir);
+	fd = open(img, O_RDONLY);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	got = pread(fd, buf, sizeof(buf), 0);
+	CHECK(fstat(fd, &st) == 0);
+	close(fd);
+	CHECK_EQ_INT(got, 4096);
+	/* it has a checksum, so that path is taken */
+	CHECK(buf[1024 + 8] & 1);
+	CHECK_EQ_INT(msb_erofs_check(buf, 4096, (uint64_t)st.st_size, why,
+				     sizeof(why)), 0);
+	CHECK_EQ_INT(msb_layer_whole(img, (uint64_t)st.st_size, why,
+				     sizeof(why)), 1);
+	CHECK_EQ_INT(msb_layer_whole(img, 0, why, sizeof(why)), 1);
+
+	/* cut short, or longer, than its block count */
+	CHECK_EQ_INT(msb_erofs_check(buf, 4096, (uint64_t)st.st_size - 4096,
+				     why, sizeof(why)), -1);
+	CHECK_CONTAINS(why, "blocks of 4096 bytes");
+	CHECK_EQ_INT(msb_erofs_check(buf, 4096, (uint64_t)st.st_size + 1,
+				     why, sizeof(why)), -1);
+	/* shorter than the superblock's end */
+	CHECK_EQ_INT(msb_erofs_check(buf, 1100, 1100, why, sizeof(why)), -1);
+	CHECK_CONTAINS(why, "too short");
+	/* zeroed */
+	memcpy(bad, buf, sizeof(bad));
+	memset(bad + 1024, 0, 128);
+	CHECK_EQ_INT(msb_erofs_check(bad, 4096, (uint64_t)st.st_size, why,
+				     sizeof(why)), -1);
+	CHECK_CONTAINS(why, "zeroed");
+	/* something else at byte 1024 */
+	memcpy(bad, buf, sizeof(bad));
+	bad[1024] ^= 1;
+	CHECK_EQ_INT(msb_erofs_check(bad, 4096, (uint64_t)st.st_size, why,
+				     sizeof(why)), -1);
+	CHECK_CONTAINS(why, "no EROFS superblock");
+	/* a block size no kernel mounts */
+	memcpy(bad, buf, sizeof(bad));
+	bad[1024 + 12] = 20;
+	CHECK_EQ_INT(msb_erofs_check(bad, 4096, (uint64_t)st.st_size, why,
+				     sizeof(why)), -1);
+	CHECK_CONTAINS(why, "block size");
+	/* a byte of the superblock's block changed: the checksum says so */
+	memcpy(bad, buf, sizeof(bad));
+	bad[3000] ^= 0x40;
+	CHECK_EQ_INT(msb_erofs_check(bad, 4096, (uint64_t)st.st_size, why,
+				     sizeof(why)), -1);
+	CHECK_CONTAINS(why, "checksum");
+
+	/* on disk: a size other than the one recorded, then a cut, then gone */
+	CHECK_EQ_INT(msb_layer_whole(img, (uint64_t)st.st_size + 4096, why,
+				     sizeof(why)), 0);
+	CHECK_CONTAINS(why, "when it was made");
+	CHECK(truncate(img, st.st_size - 4096) == 0);
+	CHECK_EQ_INT(msb_layer_whole(img, 0, why, sizeof(why)), 0);
+	CHECK_CONTAINS(why, "blocks of 4096 bytes");
+	CHECK(truncate(img, 0) == 0);
+	CHECK_EQ_INT(msb_layer_whole(img, 0, why, sizeof(why)), 0);
+	CHECK_CONTAINS(why, "too short");
+	unlink(img);
+	CHECK_EQ_INT(msb_layer_whole(img, 0, why, sizeof(why)), 0);
+	CHECK_STR(why, "it is missing");
+out:
+	msb_rm_rf(dir);
 }

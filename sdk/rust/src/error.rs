@@ -103,6 +103,8 @@ pub enum Error {
     #[error("{0}")]
     ExecFailed(Failure),
     /// A snapshot's files do not match its record: it is not restored.
+    /// Also: an image's layer is damaged and its blob gone or damaged
+    /// too (pull the image again).
     #[error("{0}")]
     Damaged(Failure),
     /// The reference names the other kind: a sandbox where an image was

@@ -113,7 +113,8 @@ class ExecFailed(MicrosandboxError):
 
 class SnapshotDamaged(MicrosandboxError):
     """A snapshot's files do not match its record (truncated, edited): it
-    is not restored."""
+    is not restored. Also raised when a sandbox's image has a damaged
+    layer whose blob is gone or damaged too: pull the image again."""
 
     _name, _code = "MSB_E_DAMAGED", -1006
 

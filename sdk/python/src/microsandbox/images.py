@@ -46,7 +46,8 @@ class ImageInfo:
 @dataclass(frozen=True)
 class PullProgress:
     """How a pull or a load is going: ``phase`` is "resolving",
-    "downloading" or "converting"; ``done``/``total`` bytes of the blob
+    "downloading", "converting" or "repaired" (a stored layer image was
+    damaged and is made again); ``done``/``total`` bytes of the blob
     ``digest``, layer ``index`` of ``count``."""
 
     phase: str
