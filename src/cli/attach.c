@@ -3,7 +3,9 @@
  *
  * stdout and stderr stay separate; Ctrl-C and other terminating signals
  * reach the guest process (with -t the terminal is raw and Ctrl-C travels as
- * a byte to the guest's pty, like ssh); SIGWINCH becomes a resize. Local
+ * a byte to the guest's pty, like ssh); SIGWINCH becomes a resize. A closed
+ * stdout (the reader of a pipe gone) ends the attach with 141, the
+ * connection's close hanging the command up (SIGHUP). Local
  * stdin is read only while the API socket can take more, so a guest that
  * does not read its input slows us down instead of filling memory.
  */
@@ -128,9 +130,17 @@ int cli_attach(msb_exec *e, struct attach_opts *o)
 			continue;
 		/* Drain every whole message already received. */
 		while ((r = msb_exec_next(e, &ev, 0, &err)) > 0) {
-			if (ev.type == MSB_EXEC_STDOUT)
-				msb_write_all(1, ev.data, ev.len);
-			else if (ev.type == MSB_EXEC_STDERR)
+			if (ev.type == MSB_EXEC_STDOUT) {
+				if (msb_write_all(1, ev.data, ev.len) ==
+				    -EPIPE) {
+					/* Whoever read our stdout is gone
+					 * (`| head`): stop, as a writer in a
+					 * local pipeline would. Closing the
+					 * connection hangs the command up. */
+					status = 128 + SIGPIPE;
+					goto done;
+				}
+			} else if (ev.type == MSB_EXEC_STDERR)
 				msb_write_all(2, ev.data, ev.len);
 			else if (ev.type == MSB_EXEC_EXIT) {
 				/* Killed at its timeout: 124, as timeout(1)

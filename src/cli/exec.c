@@ -41,7 +41,9 @@ const struct verb verb_exec = {
 	"\n"
 	"Exit status: the command's own (128+N if killed by signal N, 127 if\n"
 	"it was not found, 126 if it could not run, 124 if it timed out), or\n"
-	"125 if msb failed (bad usage included).\n",
+	"125 if msb failed (bad usage included). If what reads msb's stdout\n"
+	"goes away (msb exec ... | head), msb exits 141 at once and the\n"
+	"command is hung up (SIGHUP), as a local pipeline's writer ends.\n",
 };
 
 enum { OPT_TIMEOUT = 256 };

@@ -154,7 +154,8 @@ const struct verb verb_run = {
 	"                         (default: N times --spawn-memory)\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Exit status: the command's own, or 125 if msb failed.\n",
+	"Exit status: the command's own, or 125 if msb failed (141 if what\n"
+	"reads msb's stdout goes away: the command is then hung up).\n",
 };
 
 enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OPT_TIMINGS,

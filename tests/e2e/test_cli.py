@@ -175,6 +175,30 @@ def test_exec_timeout_kills_and_exits_124(msb, shared):
     assert p.returncode == 125 and b"--timeout" in p.stderr, p
 
 
+def test_exec_into_a_closed_pipe_ends_and_hangs_the_command_up(msb, shared):
+    """`msb exec ... | head`: once the reader is gone msb exits 141, as a
+    local pipeline's writer does, and the command (which would print
+    forever) is hung up; before, msb read and dropped its output for as
+    long as it ran."""
+    p = msb.popen("exec", shared, "--", "sh", "-c", "yes closed-pipe-probe",
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(20).startswith(b"closed-pipe-probe\n")
+    p.stdout.close()
+    try:
+        rc = p.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail("msb exec went on after its stdout was closed")
+    assert rc == 141, (rc, p.stderr.read())
+    for _ in range(200):
+        ps = msb.out("exec", shared, "--", "ps", "-o", "args")
+        if "closed-pipe-probe" not in ps:
+            break
+        time.sleep(0.1)
+    assert "closed-pipe-probe" not in ps, ps
+
+
 def test_exec_detach(msb, shared):
     p = msb("exec", "-d", shared, "--", "sh", "-c",
             "sleep 1; echo detached-output; touch /tmp/detached-done")
