@@ -379,19 +379,31 @@ static int on_vm_exit(struct sup *s, int status)
 {
 	char engine_log[PATH_MAX], *log, *last = NULL;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	char how[64];
 
 	/* What QEMU still had to say is in its pipe. */
 	sup_logs_drain(s);
 	snprintf(engine_log, sizeof(engine_log), "%s/engine.log", s->dir);
 	log = msb_read_file(engine_log, NULL);
 	if (log) {
-		/* Its last line says why QEMU gave up, if it did. */
-		char *p = log + strlen(log);
+		/* Its last line says why QEMU gave up, if it did: a line
+		 * of its own, after the command line we logged before it
+		 * (log_argv(), ending with the "files" line). */
+		char *own = log, *f, *p = log + strlen(log);
 
 		while (p > log && (p[-1] == '\n' || p[-1] == ' '))
 			*--p = '\0';
-		last = strrchr(log, '\n');
-		last = last ? last + 1 : log;
+		for (f = log; (f = strstr(f, "files")); f++)
+			if (f == log || f[-1] == '\n')
+				own = f;
+		if (own != log || !strncmp(log, "files", 5)) {
+			own = strchr(own, '\n');
+			own = own ? own + 1 : p;
+		}
+		last = strrchr(own, '\n');
+		last = last ? last + 1 : own;
+		if (!*last)
+			last = NULL;
 	}
 	if (s->state == ST_BOOTING && s->vm.accel == MSB_ACCEL_KVM &&
 	    !s->agent_hello && code != 0 &&
@@ -423,18 +435,25 @@ static int on_vm_exit(struct sup *s, int status)
 		snprintf(s->fail, sizeof(s->fail), "%s", err.message);
 		return 0;
 	}
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d, SIG%s",
+			 WTERMSIG(status),
+			 sigabbrev_np(WTERMSIG(status)) ?
+			 sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(how, sizeof(how), "status %d", code);
 	if (s->state == ST_BOOTING && !s->fail[0]) {
-		if (last && *last && code != 0)
+		if ((last || WIFSIGNALED(status)) && code != 0)
 			snprintf(s->fail, sizeof(s->fail),
-				 "the VM exited during boot (status %d): %.300s",
-				 code, last);
+				 "the VM exited during boot (%s)%s%.300s", how,
+				 last ? ": " : "", last ? last : "");
 		else
 			snprintf(s->fail, sizeof(s->fail),
 				 "the guest stopped during boot (kernel panic "
 				 "or bad initramfs?)");
 	} else if (s->state == ST_RUNNING && code != 0 && !s->fail[0]) {
 		snprintf(s->fail, sizeof(s->fail),
-			 "the VM exited unexpectedly (status %d)%s%.300s", code,
+			 "the VM exited unexpectedly (%s)%s%.300s", how,
 			 last ? ": " : "", last ? last : "");
 	}
 	free(log);

@@ -154,6 +154,18 @@ def test_killed_supervisor_takes_vm_with_it(msb):
     # It boots again from the same disk.
     msb.out("start", name)
     assert msb.out("exec", name, "--", "echo", "back") == "back\n"
+    # The VM killed under its supervisor: the record says how, never with
+    # msb's own log of QEMU's command line (engine.log's "argv"/"files").
+    vm = json.loads(msb.out("inspect", name))["runtime"]["vm_pid"]
+    os.kill(vm, signal.SIGKILL)
+    for _ in range(100):
+        dead = json.loads(msb.out("inspect", name))
+        if dead["status"] == "failed":
+            break
+        time.sleep(0.1)
+    assert dead["status"] == "failed", dead
+    assert dead["error"] == ("the VM exited unexpectedly (killed by signal "
+                             "9, SIGKILL)"), dead["error"]
     msb("rm", "-f", name, check=0)
 
 
