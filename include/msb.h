@@ -549,11 +549,17 @@ enum msb_exec_event_type {
 	MSB_EXEC_STDOUT,
 	MSB_EXEC_STDERR,
 	MSB_EXEC_EXIT,
+	/* The sandbox was paused while the command ran (its host disk is
+	 * full), or runs again: @data/@len say so in words. The command
+	 * itself goes on when the sandbox runs again. */
+	MSB_EXEC_PAUSED,
+	MSB_EXEC_RESUMED,
 };
 
 typedef struct msb_exec_event {
 	enum msb_exec_event_type type;
-	const uint8_t *data;  /* STDOUT/STDERR, valid until the next read */
+	const uint8_t *data;  /* STDOUT/STDERR (PAUSED/RESUMED: the words),
+			       * valid until the next read */
 	size_t len;
 	int pid;              /* STARTED */
 	int exit_code;        /* EXIT: status, or 128+signal (137 when

@@ -5,7 +5,8 @@
  * reach the guest process (with -t the terminal is raw and Ctrl-C travels as
  * a byte to the guest's pty, like ssh); SIGWINCH becomes a resize. A closed
  * stdout (the reader of a pipe gone) ends the attach with 141, the
- * connection's close hanging the command up (SIGHUP). Local
+ * connection's close hanging the command up (SIGHUP). A pause of the
+ * sandbox (its host disk full) and its end are said on stderr. Local
  * stdin is read only while the API socket can take more, so a guest that
  * does not read its input slows us down instead of filling memory.
  */
@@ -140,8 +141,16 @@ int cli_attach(msb_exec *e, struct attach_opts *o)
 					status = 128 + SIGPIPE;
 					goto done;
 				}
-			} else if (ev.type == MSB_EXEC_STDERR)
+			} else if (ev.type == MSB_EXEC_STDERR) {
 				msb_write_all(2, ev.data, ev.len);
+			} else if (ev.type == MSB_EXEC_PAUSED ||
+				   ev.type == MSB_EXEC_RESUMED) {
+				/* (a raw terminal needs its carriage return) */
+				dprintf(2, "%smsb: %.*s%s\n",
+					raw_on ? "\r" : "", (int)ev.len,
+					(const char *)ev.data,
+					raw_on ? "\r" : "");
+			}
 			else if (ev.type == MSB_EXEC_EXIT) {
 				/* Killed at its timeout: 124, as timeout(1)
 				 * says it. */

@@ -404,28 +404,17 @@ long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
 	return l;
 }
 
-MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
-			  msb_error *err)
+/* One message of an exec's stream into @ev. Return: 1 filled, 0 a message
+ * this library does not know (skipped), negative on error. */
+static int exec_event(msb_exec *e, json_object *msg, msb_exec_event *ev,
+		      msb_error *err)
 {
-	json_object *msg;
 	const char *event;
-	int r;
+	long l;
 
-	if (e->done)
-		return msb_fail(err, -EPIPE, "the command has already exited");
-	memset(ev, 0, sizeof(*ev));
-	r = msb_conn_recv(&e->c, &msg, timeout_ms, err);
-	if (r == -EPIPE)
-		return msb_fail(err, -EPIPE,
-				"the sandbox stopped while the command was "
-				"running");
-	if (r <= 0)
-		return r;
 	if (msb_jget(msg, "error")) {
-		r = msb_conn_error(msg, err);
-		json_object_put(msg);
 		e->done = 1;
-		return r;
+		return msb_conn_error(msg, err);
 	}
 	if (msb_jget(msg, "result")) {
 		json_object *res = msb_jget(msg, "result");
@@ -435,21 +424,16 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 		ev->signal = json_object_get_int(msb_jget(res, "signal"));
 		ev->timed_out = json_object_get_boolean(msb_jget(res, "timed_out"));
 		e->done = 1;
-		json_object_put(msg);
 		return 1;
 	}
 	event = json_object_get_string(msb_jget(msg, "event"));
-	if (!event) {
-		json_object_put(msg);
+	if (!event)
 		return 0;
-	}
 	if (!strcmp(event, "stdout") || !strcmp(event, "stderr")) {
-		long l = msb_conn_data(msg, &e->data, &e->data_cap, err);
-
-		ev->type = event[3] == 'o' ? MSB_EXEC_STDOUT : MSB_EXEC_STDERR;
-		json_object_put(msg);
+		l = msb_conn_data(msg, &e->data, &e->data_cap, err);
 		if (l < 0)
 			return (int)l;
+		ev->type = event[3] == 'o' ? MSB_EXEC_STDOUT : MSB_EXEC_STDERR;
 		ev->data = e->data;
 		ev->len = (size_t)l;
 		return 1;
@@ -457,11 +441,56 @@ MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
 	if (!strcmp(event, "started")) {
 		ev->type = MSB_EXEC_STARTED;
 		ev->pid = json_object_get_int(msb_jget(msg, "pid"));
-		json_object_put(msg);
 		return 1;
 	}
-	json_object_put(msg);
+	if (!strcmp(event, "notice")) {
+		const char *text =
+			json_object_get_string(msb_jget(msg, "message"));
+		size_t n = text ? strlen(text) : 0;
+
+		if (n + 1 > e->data_cap) {
+			uint8_t *d = realloc(e->data, n + 1);
+
+			if (!d)
+				return msb_fail(err, -ENOMEM, "out of memory");
+			e->data = d;
+			e->data_cap = n + 1;
+		}
+		memcpy(e->data, text ? text : "", n + 1);
+		ev->type = json_object_get_boolean(msb_jget(msg, "paused")) ?
+			   MSB_EXEC_PAUSED : MSB_EXEC_RESUMED;
+		ev->data = e->data;
+		ev->len = n;
+		return 1;
+	}
 	return 0;
+}
+
+MSB_API int msb_exec_next(msb_exec *e, msb_exec_event *ev, int timeout_ms,
+			  msb_error *err)
+{
+	json_object *msg;
+	int r;
+
+	if (e->done)
+		return msb_fail(err, -EPIPE, "the command has already exited");
+	do {
+		memset(ev, 0, sizeof(*ev));
+		r = msb_conn_recv(&e->c, &msg, timeout_ms, err);
+		if (r == -EPIPE)
+			return msb_fail(err, -EPIPE,
+					"the sandbox stopped while the "
+					"command was running");
+		if (r <= 0)
+			return r;
+		r = exec_event(e, msg, ev, err);
+		json_object_put(msg);
+		/* A message not known here (a newer supervisor's) is passed
+		 * over, and the next one held is read: returning 0 would
+		 * tell the caller nothing more is held, and it would wait on
+		 * the descriptor for messages already read. */
+	} while (r == 0);
+	return r;
 }
 
 static int notify(msb_exec *e, const char *method, json_object *p,

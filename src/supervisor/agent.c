@@ -411,6 +411,24 @@ static void send_event(struct sup *s, struct stream *st, const char *event,
 	api_send(s, st->conn, m);
 }
 
+void agent_notice_execs(struct sup *s, int paused, const char *text)
+{
+	for (int i = 0; i < MAX_STREAMS; i++) {
+		struct stream *st = s->streams[i];
+		json_object *m;
+
+		/* Not a file stream, nor an exec -d not yet answered. */
+		if (!st || !st->conn || st->discard || st->fop || st->detach)
+			continue;
+		m = json_object_new_object();
+		json_object_object_add(m, "paused",
+				       json_object_new_boolean(paused));
+		json_object_object_add(m, "message",
+				       json_object_new_string(text));
+		send_event(s, st, "notice", m);
+	}
+}
+
 static void on_output(struct sup *s, struct stream *st, uint8_t type,
 		      const uint8_t *p, uint32_t n)
 {

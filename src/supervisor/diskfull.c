@@ -9,8 +9,10 @@
  * {"nospace": true, "action": "stop"}. The guest does not see the pause.
  * Here:
  *   - it is said: a line in console.log (which keeps room ahead for msb's
- *     lines, log.c), and "paused" in the answers to info and stats, which
- *     msb ps and msb inspect show;
+ *     lines, log.c), "paused" in the answers to info and stats, which
+ *     msb ps and msb inspect show, and the event "notice" to each client
+ *     waiting on an exec (again when the guest runs again), which
+ *     msb exec and msb run print;
  *   - while it lasts, what needs the guest is refused at once with the
  *     code "paused" (exec, file streams, snapshots), as docker exec
  *     refuses a paused container; a signal for a running exec is passed
@@ -27,6 +29,7 @@
  *     is no room to finish its writes), and it is killed at once.
  */
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -62,6 +65,34 @@ static void vm_resume(struct sup *s)
 
 	if (msb_engine_resume(&s->vm, resume_done, s, &err) < 0)
 		sup_log(s, "the guest could not be resumed: %s", err.message);
+}
+
+/* In the log, and to each client waiting on an exec: a command in the
+ * foreground would otherwise wait without a word. */
+static void say_paused(struct sup *s)
+{
+	char why[1024];
+
+	sup_log(s, "the guest is paused: the host disk under %s is full "
+		   "(its writable disk could not grow). It resumes by "
+		   "itself once %llu MiB are free there; 'msb stop %s' "
+		   "stops it", s->dir,
+		(unsigned long long)(DISKFULL_ROOM >> 20), s->name);
+	api_paused_text(s, why, sizeof(why));
+	agent_notice_execs(s, 1, why);
+}
+
+static void say_runs_again(struct sup *s)
+{
+	unsigned long long secs =
+		(s->df_resumed_us - s->df_since_us) / 1000000;
+	char said[512];
+
+	sup_log(s, "the guest runs again: the host disk has room "
+		   "(paused %llu s)", secs);
+	snprintf(said, sizeof(said), "sandbox %s runs again: the host disk "
+		 "has room (paused %llu s)", s->name, secs);
+	agent_notice_execs(s, 0, said);
 }
 
 int sup_diskfull_event(struct sup *s, const char *event, json_object *data)
@@ -100,11 +131,7 @@ int sup_diskfull_event(struct sup *s, const char *event, json_object *data)
 		s->df_since_unix = (int64_t)time(NULL);
 		s->df_wait_us = DISKFULL_CHECK_US;
 		s->df_next_us = now + s->df_wait_us;
-		sup_log(s, "the guest is paused: the host disk under %s is full "
-			   "(its writable disk could not grow). It resumes by "
-			   "itself once %llu MiB are free there; 'msb stop %s' "
-			   "stops it", s->dir,
-			(unsigned long long)(DISKFULL_ROOM >> 20), s->name);
+		say_paused(s);
 		sup_tick_rearm(s);
 		return 1;
 	}
@@ -159,10 +186,7 @@ void sup_diskfull_tick(struct sup *s, uint64_t now)
 		s->df_state = DF_NONE;
 		if (s->state != ST_RUNNING)
 			return; /* resumed to shut down: nothing to say */
-		sup_log(s, "the guest runs again: the host disk has room "
-			   "(paused %llu s)",
-			(unsigned long long)((s->df_resumed_us -
-					      s->df_since_us) / 1000000));
+		say_runs_again(s);
 		return;
 	}
 	if (s->df_state != DF_PAUSED || now < s->df_next_us)

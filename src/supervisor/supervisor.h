@@ -421,6 +421,10 @@ void sup_fs_free(struct sup *s);
 void agent_send(struct sup *s, uint32_t stream, uint8_t type,
 		const void *payload, size_t n);
 void agent_send_u32(struct sup *s, uint32_t stream, uint8_t type, uint32_t v);
+/* agent_notice_execs() - tell every client waiting on an exec's end that
+ * the sandbox is paused (@paused 1) or runs again (0), in words (@text):
+ * the event "notice" (docs/api-protocol.md). */
+void agent_notice_execs(struct sup *s, int paused, const char *text);
 void agent_on_readable(struct sup *s);
 void agent_on_writable(struct sup *s);
 void agent_flush_stdin(struct sup *s, struct stream *st);

@@ -295,7 +295,14 @@ def test_full_disk_pauses_says_so_resumes_and_stops(small_home):
     fill = os.path.join(os.path.dirname(msb.home), "fill")
     write = ("dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync "
              "2>/dev/null; echo wrote")
-    waiting = None
+    waiting = watcher = None
+    # A command in the foreground through the pause: told of it, and of
+    # the end of it, on msb's stderr (before, it waited without a word).
+    watcher = msb.popen("exec", name, "--", "sh", "-c",
+                        "echo watching; while [ ! -e /tmp/go ]; do "
+                        "sleep 0.2; done; echo watched",
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert watcher.stdout.readline() == b"watching\n"
     _fill(fill)
     try:
         # The log keeps room ahead: output still lands on a full disk.
@@ -335,6 +342,15 @@ def test_full_disk_pauses_says_so_resumes_and_stops(small_home):
     _until("the log says it resumed",
            lambda: "the guest runs again" in msb.out("logs", name))
     assert msb.out("exec", name, "--", "echo", "ok") == "ok\n"
+    # The foreground command went on, and was told both.
+    msb.out("exec", name, "--", "touch", "/tmp/go")
+    out, err = watcher.communicate(timeout=120)
+    assert watcher.returncode == 0 and out == b"watched\n", (out, err)
+    assert f"msb: sandbox {name} is paused: the host disk under ".encode() \
+        in err, err
+    assert f"msb: sandbox {name} runs again: the host disk has room".encode() \
+        in err, err
+    assert err.index(b"is paused") < err.index(b"runs again"), err
     assert json.loads(msb.out("inspect", name))["paused"] is None
     # More output than the room kept ahead: what the disk refused is
     # counted, and said once there is room.

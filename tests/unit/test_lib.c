@@ -288,6 +288,13 @@ static void script_streaming(int fd)
 	peer_read_line(fd, l, 1 << 20);
 	EXPECT(!strcmp(l, "{\"method\":\"signal\",\"params\":{\"signal\":15,"
 			  "\"exec\":1}}"));
+	/* An event this library does not know is passed over; a pause of
+	 * the sandbox and its end come as words. */
+	peer_write(fd, "{\"id\":1,\"event\":\"from-the-future\"}");
+	peer_write(fd, "{\"id\":1,\"event\":\"notice\",\"paused\":true,"
+		       "\"message\":\"sandbox box is paused\"}");
+	peer_write(fd, "{\"id\":1,\"event\":\"notice\",\"paused\":false,"
+		       "\"message\":\"sandbox box runs again\"}");
 	peer_write(fd, "{\"id\":1,\"event\":\"stdout\",\"data\":\"\\/\\/8=\"}");
 	peer_write(fd, "{\"id\":1,\"result\":{\"exit_code\":143,\"signal\":15}}");
 	free(l);
@@ -339,6 +346,12 @@ TEST(lib_exec_streaming)
 	CHECK_EQ_INT(msb_exec_write(x, "x", 1, &err), -EPIPE);
 	CHECK_EQ_INT(msb_exec_resize(x, 30, 90, &err), 0);
 	CHECK_EQ_INT(msb_exec_signal(x, 15, &err), 0);
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_PAUSED);
+	CHECK(ev.len == 21 && !memcmp(ev.data, "sandbox box is paused", 21));
+	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
+	CHECK_EQ_INT(ev.type, MSB_EXEC_RESUMED);
+	CHECK(ev.len == 22 && !memcmp(ev.data, "sandbox box runs again", 22));
 	CHECK_EQ_INT(msb_exec_next(x, &ev, 5000, &err), 1);
 	CHECK_EQ_INT(ev.type, MSB_EXEC_STDOUT);
 	CHECK_EQ_INT(ev.len, 2);

@@ -2402,6 +2402,17 @@ TEST(sup_diskfull_pause)
 	CHECK_EQ_INT(sup_diskfull_event(f.s, "STOP", NULL), 1);
 	CHECK_EQ_INT(sup_diskfull_event(f.s, "BLOCK_IO_ERROR", ev), 1);
 	CHECK(sup_diskfull_paused(f.s));
+	/* each client waiting on an exec is told, once */
+	for (int i = 1; i <= 2; i++) {
+		char want[64];
+
+		CHECK(next_line(&f, l, sizeof(l)));
+		snprintf(want, sizeof(want),
+			 "{\"id\":%d,\"event\":\"notice\",\"paused\":true,", i);
+		CHECK_CONTAINS(l, want);
+		CHECK_CONTAINS(l, "\"message\":\"sandbox unit is paused: the "
+				  "host disk under ");
+	}
 	txt = msb_read_file(f.s->console_log, NULL);
 	CHECK_CONTAINS(txt ? txt : "", "] the guest is paused: the host disk "
 				       "under ");

@@ -815,6 +815,8 @@ pub(crate) struct ExecReader {
     pub(crate) discard: [bool; 2],
     /// Chunks go here instead (output() with callbacks).
     pub(crate) sinks: [Option<crate::command::ChunkFn>; 2],
+    /// While the sandbox is paused (its host disk full): why.
+    pub(crate) paused: Option<String>,
 }
 
 /// One event read from libmsb.
@@ -822,6 +824,8 @@ pub(crate) enum Raw {
     Started(i32),
     Out(usize, Vec<u8>),
     Exit(ExecResult),
+    /// The sandbox was paused (Some: why, in words) or runs again (None).
+    Notice(Option<String>),
 }
 
 impl ExecReader {
@@ -837,6 +841,7 @@ impl ExecReader {
             as_events: false,
             discard: [false; 2],
             sinks: [None, None],
+            paused: None,
         }
     }
 
@@ -880,7 +885,18 @@ impl ExecReader {
                     ..Default::default()
                 })
             }
-            _ => return Ok(None),
+            sys::MSB_EXEC_PAUSED | sys::MSB_EXEC_RESUMED => {
+                // SAFETY: @len bytes at @data, valid until the next read.
+                let text = if ev.len == 0 {
+                    String::new()
+                } else {
+                    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ev.data, ev.len) }).into_owned()
+                };
+                Raw::Notice(if ev.type_ == sys::MSB_EXEC_PAUSED { Some(text) } else { None })
+            }
+            // Any other (a newer library's) is nothing to this reader;
+            // libmsb passes over what it does not know itself.
+            _ => Raw::Notice(self.paused.clone()),
         }))
     }
 
@@ -900,6 +916,7 @@ impl ExecReader {
                     self.pending[i].extend(data);
                 }
             }
+            Raw::Notice(why) => self.paused = why,
             Raw::Exit(r) => {
                 if self.as_events {
                     self.events.push_back(ExecEvent::Exit(r.clone()));

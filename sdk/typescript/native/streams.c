@@ -403,6 +403,13 @@ static napi_value js_exec_next(napi_env env, napi_callback_info info)
 		set_num(env, o, "signal", ev.signal);
 		set_bool(env, o, "timedOut", ev.timed_out);
 		break;
+	case MSB_EXEC_PAUSED:
+	case MSB_EXEC_RESUMED:
+		set_str(env, o, "type",
+			ev.type == MSB_EXEC_PAUSED ? "paused" : "resumed");
+		/* (libmsb ends the words with a NUL) */
+		set_str(env, o, "message", (const char *)ev.data);
+		break;
 	}
 	return o;
 }

@@ -115,6 +115,7 @@ class ExecOpts(Structure):
 
 
 EXEC_STARTED, EXEC_STDOUT, EXEC_STDERR, EXEC_EXIT = 1, 2, 3, 4
+EXEC_PAUSED, EXEC_RESUMED = 5, 6  # the sandbox paused (host disk full) / runs again
 
 
 class ExecEvent(Structure):

@@ -263,6 +263,8 @@ pub const MSB_EXEC_STARTED: msb_exec_event_type = 1;
 pub const MSB_EXEC_STDOUT: msb_exec_event_type = 2;
 pub const MSB_EXEC_STDERR: msb_exec_event_type = 3;
 pub const MSB_EXEC_EXIT: msb_exec_event_type = 4;
+pub const MSB_EXEC_PAUSED: msb_exec_event_type = 5;
+pub const MSB_EXEC_RESUMED: msb_exec_event_type = 6;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
