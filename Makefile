@@ -369,14 +369,17 @@ $(B)/fuzz/vnet: fuzz/vhost_user.c $(VHOST_SRC) src/fs/vhost_user.h \
 
 # What a registry sends: manifests, indexes, challenges, error bodies
 # (fuzz/registry.c).
+# (store.c checks a layer's disk and its recorded size: layercheck.c and
+# the database's open, state.c.)
 $(B)/fuzz/registry: fuzz/registry.c src/image/registry.c src/image/manifest.c \
 		src/image/ref.c src/image/auth.c src/image/store.c src/image/curlapi.c \
-		src/common/util.c $(HDRS)
+		src/image/layercheck.c src/lib/state.c src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/registry.c src/image/manifest.c src/image/ref.c \
 		src/image/auth.c src/image/store.c src/image/curlapi.c \
-		src/common/util.c -ljson-c -lssl -lcrypto
+		src/image/layercheck.c src/lib/state.c \
+		src/common/util.c -ljson-c -lssl -lcrypto -lsqlite3
 
 # Layer tar streams into the stream converter (fuzz/tarstream.c).
 $(B)/fuzz/tarstream: fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \

@@ -78,6 +78,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(dir) || tls_ca_open(dir, &ca, &err) < 0 ||
 	    tls_env_new(ca, NULL, &h, &env, &err) < 0)
 		abort();
+	/* The CA is in memory now: leave nothing behind in /tmp. */
+	for (const char *const *f = (const char *const[]){ "ca.key", "ca.pem",
+							   "lock", NULL };
+	     *f; f++) {
+		char p[sizeof(dir) + 16];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, *f);
+		unlink(p);
+	}
+	rmdir(dir);
 	return 0;
 }
 

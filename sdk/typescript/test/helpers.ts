@@ -19,6 +19,9 @@ export const repoRoot = process.env.MSB_REPO ?? path.resolve(__dirname, '..', '.
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-test-'));
 fs.chmodSync(home, 0o755);
 process.env.MSB_HOME = home;
+// libmsb makes $MSB_HOME again when it is used after the cleanup below
+// (a handle closed late): remove it once more as the process ends.
+process.on('exit', () => fs.rmSync(home, { recursive: true, force: true }));
 
 /** Generous: TCG is slow, and the machine may be loaded. */
 export const LONG = { timeout: 5 * 60 * 1000 };
