@@ -80,11 +80,12 @@ typedef struct msb_error {
 					    * private ranges opened) */
 #define MSB_E_EXEC            (-1005)      /* the guest could not start the
 					    * command (unknown user, ...) */
-#define MSB_E_DAMAGED         (-1006)      /* a snapshot's files do not
-					    * match its record (truncated,
-					    * edited): it is not restored;
-					    * or an image's layer is
-					    * damaged and its blob gone or
+#define MSB_E_DAMAGED         (-1006)      /* stored files do not match
+					    * their record: a snapshot's
+					    * (truncated, edited: it is not
+					    * restored), an installed
+					    * plugin's, or an image's layer
+					    * damaged with its blob gone or
 					    * damaged too: pull it again */
 #define MSB_E_KIND            (-1007)      /* the reference names the other
 					    * kind: a sandbox where an image

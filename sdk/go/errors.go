@@ -60,10 +60,10 @@ var (
 	// user, ...). A command that is not found is not this: it runs a
 	// shell's way and exits 127.
 	ErrExecFailed = errors.New("command could not start")
-	// ErrDamaged: a snapshot's files do not match its record; it is
-	// not restored. Also: an image's layer is damaged and its blob gone
-	// or damaged too (pull the image again).
-	ErrDamaged = errors.New("snapshot damaged")
+	// ErrDamaged: stored files do not match their record: a snapshot's
+	// (it is not restored), an installed plugin's, or an image's layer
+	// damaged with its blob gone or damaged too (pull the image again).
+	ErrDamaged = errors.New("damaged")
 	// ErrNotSupported: this form is not available (yet): in-process Go
 	// hooks, plugins, spawning from inside a sandbox, or a supervisor
 	// too old for the request.

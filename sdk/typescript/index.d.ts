@@ -1081,7 +1081,13 @@ export declare class ImageNotFoundError extends ImagePullFailedError {}
 export declare class BootFailedError extends MicrosandboxError {}
 export declare class PolicyRefusedError extends MicrosandboxError {}
 export declare class ExecFailedError extends MicrosandboxError {}
-export declare class SnapshotDamagedError extends MicrosandboxError {}
+/** Stored files do not match their record: a snapshot's (not restored), an
+ * installed plugin's, or an image layer damaged with its blob gone or
+ * damaged too (pull the image again). */
+export declare class DamagedError extends MicrosandboxError {}
+/** The name before layers and plugins could be damaged too: DamagedError. */
+export declare const SnapshotDamagedError: typeof DamagedError;
+export type SnapshotDamagedError = DamagedError;
 /** A reference names the other kind: a sandbox where an image was wanted, or the reverse. */
 export declare class WrongKindError extends MicrosandboxError {}
 /** A push or pull would lose changes made since the last one (force replaces them). */

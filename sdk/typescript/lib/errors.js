@@ -44,7 +44,9 @@ const ImageNotFoundError = kind('ImageNotFoundError', ImagePullFailedError, 'MSB
 const BootFailedError = kind('BootFailedError', MicrosandboxError, 'MSB_E_BOOT', -1003);
 const PolicyRefusedError = kind('PolicyRefusedError', MicrosandboxError, 'MSB_E_POLICY', -1004);
 const ExecFailedError = kind('ExecFailedError', MicrosandboxError, 'MSB_E_EXEC', -1005);
-const SnapshotDamagedError = kind('SnapshotDamagedError', MicrosandboxError, 'MSB_E_DAMAGED', -1006);
+const DamagedError = kind('DamagedError', MicrosandboxError, 'MSB_E_DAMAGED', -1006);
+// The name before layers and plugins could be damaged too; the same class.
+const SnapshotDamagedError = DamagedError;
 const WrongKindError = kind('WrongKindError', MicrosandboxError, 'MSB_E_KIND', -1007);
 const ConflictError = kind('ConflictError', MicrosandboxError, 'MSB_E_CONFLICT', -1008);
 const NotSupportedError = kind('NotSupportedError', MicrosandboxError, 'EOPNOTSUPP', -E.EOPNOTSUPP);
@@ -93,7 +95,7 @@ const BY_NAME = {
   MSB_E_BOOT: BootFailedError,
   MSB_E_POLICY: PolicyRefusedError,
   MSB_E_EXEC: ExecFailedError,
-  MSB_E_DAMAGED: SnapshotDamagedError,
+  MSB_E_DAMAGED: DamagedError,
   MSB_E_KIND: WrongKindError,
   MSB_E_CONFLICT: ConflictError,
   EOPNOTSUPP: NotSupportedError,
@@ -131,6 +133,7 @@ module.exports = {
   BootFailedError,
   PolicyRefusedError,
   ExecFailedError,
+  DamagedError,
   SnapshotDamagedError,
   WrongKindError,
   ConflictError,

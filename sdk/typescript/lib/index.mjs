@@ -12,7 +12,7 @@ export const {
   MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, SandboxfileError, NotRunningError,
   AlreadyInStateError, BusyError, TimeoutError, SandboxStoppedError, PermissionDeniedError,
   ProtocolError, ImagePullFailedError, ImageNotFoundError, BootFailedError, PolicyRefusedError,
-  ExecFailedError, SnapshotDamagedError, WrongKindError, ConflictError, NotSupportedError, ClosedError, LibraryNotFoundError,
+  ExecFailedError, DamagedError, SnapshotDamagedError, WrongKindError, ConflictError, NotSupportedError, ClosedError, LibraryNotFoundError,
   FileError, CommandError,
 } = cjs;
 export default cjs;

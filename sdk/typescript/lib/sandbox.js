@@ -520,7 +520,7 @@ class Snapshot {
    * of its disk. Takes env (restored processes read it from
    * /run/msb/env), cpus and memory (not for a full restore), diskOnly,
    * ephemeral, bootTimeout, keep and signal. A damaged snapshot is refused
-   * (SnapshotDamagedError). Like create's, the handle's close() removes
+   * (DamagedError). Like create's, the handle's close() removes
    * the sandbox unless `keep`.
    */
   async restore(name, options = {}) {

@@ -26,7 +26,7 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      LibraryNotFound, MicrosandboxError, NotFound, NotRunning,
                      NotSupported, PermissionDenied, PolicyRefused,
                      ProtocolError, SandboxfileError, SandboxStopped,
-                     SnapshotDamaged, SyncConflict, Timeout, WrongKind)
+                     Damaged, SnapshotDamaged, SyncConflict, Timeout, WrongKind)
 from .events import Event, EventStream
 from .files import FileInfo, Files
 from .images import Image, ImageInfo, PullProgress
@@ -51,7 +51,7 @@ __all__ = [
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",
     "SandboxStopped", "PermissionDenied", "ImagePullFailed", "ImageNotFound",
     "BootFailed", "PolicyRefused", "ExecFailed", "ProtocolError", "FileError",
-    "SnapshotDamaged", "WrongKind", "SandboxfileError", "SyncConflict",
+    "Damaged", "SnapshotDamaged", "WrongKind", "SandboxfileError", "SyncConflict",
     "NotSupported", "CommandError", "ExecTimeout", "library_path",
 ]
 

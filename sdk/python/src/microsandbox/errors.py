@@ -111,12 +111,17 @@ class ExecFailed(MicrosandboxError):
     _name, _code = "MSB_E_EXEC", -1005
 
 
-class SnapshotDamaged(MicrosandboxError):
-    """A snapshot's files do not match its record (truncated, edited): it
-    is not restored. Also raised when a sandbox's image has a damaged
-    layer whose blob is gone or damaged too: pull the image again."""
+class Damaged(MicrosandboxError):
+    """Stored files do not match their record: a snapshot's (truncated,
+    edited: it is not restored), an installed plugin's, or an image layer
+    that is damaged with its blob gone or damaged too (pull the image
+    again)."""
 
     _name, _code = "MSB_E_DAMAGED", -1006
+
+
+#: The name before layers and plugins could be damaged too; the same class.
+SnapshotDamaged = Damaged
 
 
 class SandboxfileError(InvalidArgument):
@@ -197,7 +202,7 @@ _BY_NAME = {
     "MSB_E_PERMISSION": PermissionDenied, "MSB_E_PROTOCOL": ProtocolError,
     "MSB_E_PULL": ImagePullFailed, "MSB_E_IMAGE_NOT_FOUND": ImageNotFound,
     "MSB_E_BOOT": BootFailed, "MSB_E_POLICY": PolicyRefused,
-    "MSB_E_EXEC": ExecFailed, "MSB_E_DAMAGED": SnapshotDamaged,
+    "MSB_E_EXEC": ExecFailed, "MSB_E_DAMAGED": Damaged,
     "MSB_E_KIND": WrongKind, "MSB_E_CONFLICT": SyncConflict,
     "EPERM": PermissionDenied,
     "EOPNOTSUPP": NotSupported,

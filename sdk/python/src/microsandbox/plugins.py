@@ -131,7 +131,7 @@ class Plugins:
 
     @classmethod
     async def inspect(cls, name: str) -> PluginInfo:
-        """One installed plugin, verified (SnapshotDamaged when its files
+        """One installed plugin, verified (Damaged when its files
         changed since it was installed)."""
         n = _arg("a plugin name", name)
         out = _lib.PluginInfo()
