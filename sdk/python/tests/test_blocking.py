@@ -64,6 +64,7 @@ def test_blocking_form_and_create_options(registry, host_server):
         assert sorted((c.stream, c.text) for c in chunks) == \
             [("stderr", "2\n"), ("stdout", "1\n")]
         with sb.exec_stream("cat", stdin=True) as p:
+            assert p.paused is None  # (test_exec's full disk has it set)
             p.write("line\n")
             p.close_stdin()
             assert p.wait().stdout == "line\n"

@@ -196,3 +196,71 @@ def test_large_output_is_bounded_and_whole(shared):
                 await asyncio.sleep(0.01)
         assert n == 20000000 and (await p.wait()).exit_code == 0
     run(main())
+
+
+def test_paused_while_the_host_disk_is_full(monkeypatch):
+    # The supervisor tells a running command when its sandbox pauses on a
+    # full host disk and when it runs again (docs/api-protocol.md §11.4):
+    # Process.paused is its words while paused, None after.
+    import errno
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    from microsandbox import Sandbox
+
+    from .pysdk import msb, unique
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for $MSB_HOME needs root")
+    d = tempfile.mkdtemp(prefix="msb-pypause-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", d],
+                   check=True)
+    monkeypatch.setenv("MSB_HOME", os.path.join(d, "home"))
+    fill = os.path.join(d, "fill")
+    name = unique("pypause")
+
+    async def until(what, fn, timeout=60):
+        end = time.monotonic() + timeout
+        while not fn():
+            assert time.monotonic() < end, f"never: {what}"
+            await asyncio.sleep(0.1)
+
+    async def main():
+        sb = await Sandbox.create(name)
+        p = await sb.exec_stream(
+            "sh -c 'echo ready; read x; "
+            "dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null"
+            " && echo wrote; read x'", stdin=True)
+        assert (await p.__aiter__().__anext__()).text == "ready\n"
+        assert p.paused is None
+        with open(fill, "wb") as f:  # the host disk, full
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+        try:
+            await p.write("go\n")  # the guest writes: QEMU pauses it
+            await until("paused", lambda: p.paused is not None)
+            assert f"sandbox {name} is paused: the host disk under " \
+                in p.paused, p.paused
+        finally:
+            os.unlink(fill)
+        # (Said 2 s after the guest runs on: the command waits for it.)
+        await until("resumed", lambda: p.paused is None)
+        await p.write("end\n")
+        res = await p.wait()
+        assert (res.exit_code, res.stdout) == (0, "wrote\n"), res
+
+    try:
+        run(main())
+    finally:
+        if os.path.exists(fill):
+            os.unlink(fill)
+        msb("rm", "-f", name, check=False)
+        subprocess.run(["umount", "-l", d])
+        shutil.rmtree(d, ignore_errors=True)

@@ -132,6 +132,14 @@ class Process:
     def returncode(self) -> int | None:
         return self._a.returncode
 
+    @property
+    def paused(self) -> str | None:
+        """Why the sandbox is paused (its host disk is full) while it is,
+        None while it runs and once the command has ended: the events held for the command are read
+        first (this thread's loop runs only inside a call)."""
+        run(asyncio.sleep(0))
+        return self._a.paused
+
     def __iter__(self) -> Iterator[OutputChunk]:
         return _iterate(self._a.__aiter__())
 

@@ -141,6 +141,13 @@ class Process:
     ``resize`` its terminal. Leaving the ``async with`` kills it if it still
     runs. ``wait()`` returns its ExecResult with whatever output was not
     iterated; it raises ExecTimeout if ``timeout`` killed it.
+
+    ``paused`` is the supervisor's words while the sandbox is paused
+    because its host disk is full ("sandbox NAME is paused: the host disk
+    under DIR is full ..."), None while it runs and once the command has
+    ended: the command waits then, and goes on by itself once there is
+    room (docs/api-protocol.md §11.4). It follows the command's events as
+    the event loop reads them.
     """
 
     def __init__(self, argv, handle: ctypes.c_void_p, keep, timeout):
@@ -161,7 +168,14 @@ class Process:
         self._discard = False
         self._ev = _lib.ExecEvent()
         self._err = _lib.MsbError()
+        self._paused: str | None = None
         self._resume()
+
+    @property
+    def paused(self) -> str | None:
+        """Why the sandbox is paused (its host disk is full) while it is,
+        None while it runs and once the command has ended."""
+        return self._paused
 
     # -- the descriptor ------------------------------------------------------
 
@@ -200,10 +214,15 @@ class Process:
                 if self._held >= OUT_HIGH:
                     self._pause()
                     break
+            elif ev.type == _lib.EXEC_PAUSED:
+                self._paused = _lib.text(ctypes.string_at(ev.data, ev.len))
+            elif ev.type == _lib.EXEC_RESUMED:
+                self._paused = None
             elif ev.type == _lib.EXEC_EXIT:
                 self._finish(ev.exit_code, ev.signal, bool(ev.timed_out))
 
     def _finish(self, code, sig, timed_out):
+        self._paused = None
         self._pause()
         self._started.set()
         self._wake.set()
@@ -211,6 +230,7 @@ class Process:
         self._close_later()
 
     def _finish_error(self, rc):
+        self._paused = None
         self._pause()
         try:
             raise_for(rc, self._err)
