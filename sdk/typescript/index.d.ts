@@ -516,6 +516,13 @@ export declare class Process implements AsyncIterable<OutputChunk>, AsyncDisposa
   readonly argv: string[];
   /** Its process id in the guest. */
   readonly pid: number;
+  /**
+   * Why the sandbox is paused (its host disk is full: "sandbox NAME is
+   * paused: the host disk under DIR is full ...") while it is; null while
+   * it runs and once the command has ended. The command waits meanwhile
+   * and goes on by itself once there is room.
+   */
+  readonly paused: string | null;
   /** Its stdout as a Readable; read stdout and stderr to their end before wait(). */
   readonly stdout: Readable;
   readonly stderr: Readable;

@@ -133,6 +133,7 @@ class Process {
     this._stdinOpen = opts.stdin != null && opts.stdin !== false;
     this._mode = mode; // capture | chunks | streams | discard
     this._state = 'running'; // running | exited | failed | closed
+    this._paused = null;
     this._chunks = [];
     this._queued = 0;
     this._waiters = [];
@@ -170,7 +171,14 @@ class Process {
       case 'stderr':
         this._output(ev.type, ev.data);
         break;
+      case 'paused':
+        this._paused = ev.message;
+        break;
+      case 'resumed':
+        this._paused = null;
+        break;
       case 'exit':
+        this._paused = null;
         this._end('exited');
         this._result = { exitCode: ev.exitCode, signal: ev.signal, timedOut: ev.timedOut };
         this._startOk();
@@ -183,10 +191,21 @@ class Process {
   }
 
   _error(err) {
+    this._paused = null;
     this._end('failed');
     this._startFail(err);
     this._endOutput(err);
     this._doneFail(err);
+  }
+
+  /**
+   * Why the sandbox is paused (its host disk is full: "sandbox NAME is
+   * paused: the host disk under DIR is full ...") while it is; null while
+   * it runs and once the command has ended. The command waits meanwhile
+   * and goes on by itself once there is room (docs/api-protocol.md §11.4).
+   */
+  get paused() {
+    return this._paused;
   }
 
   _abort(reason) {

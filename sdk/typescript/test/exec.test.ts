@@ -197,6 +197,67 @@ describe('execStream', LONG, () => {
   });
 });
 
+test('process.paused: the words while the host disk is full, null again after', LONG, async (t) => {
+  // The supervisor tells a running command when its sandbox pauses on a
+  // full host disk and when it runs again (docs/api-protocol.md §11.4).
+  if (process.getuid?.() !== 0) {
+    t.skip('mounting a small tmpfs for $MSB_HOME needs root');
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-tspause-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', dir]);
+  const oldHome = process.env.MSB_HOME;
+  process.env.MSB_HOME = path.join(dir, 'home');
+  const fill = path.join(dir, 'fill');
+  const name = `tspause-${process.pid}`;
+  const until = async (what: string, ok: () => boolean) => {
+    const end = Date.now() + 60_000;
+    while (!ok()) {
+      assert.ok(Date.now() < end, `never: ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  let sb: Sandbox | null = null;
+  try {
+    sb = await Sandbox.create(name);
+    const p = await sb.execStream(['sh', '-c', 'echo ready; read x; '
+      + 'dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x'],
+    { stdin: true });
+    const paused = (): string | null => p.paused;
+    const it = p[Symbol.asyncIterator]();
+    assert.equal((await it.next()).value?.text, 'ready\n');
+    assert.equal(paused(), null);
+    const fd = fs.openSync(fill, 'w'); // the host disk, full
+    try {
+      const mib = Buffer.alloc(1 << 20);
+      for (;;) fs.writeSync(fd, mib);
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      await p.write('go\n'); // the guest writes: QEMU pauses it
+      await until('paused', () => paused() !== null);
+      assert.ok(paused()?.includes(`sandbox ${name} is paused: the host disk under `), paused() ?? '');
+    } finally {
+      fs.rmSync(fill, { force: true });
+    }
+    // (Said 2 s after the guest runs on: the command waits for it.)
+    await until('resumed', () => paused() === null);
+    await p.write('end\n');
+    assert.equal((await it.next()).value?.text, 'wrote\n');
+    const r = await p.wait();
+    assert.equal(r.exitCode, 0);
+  } finally {
+    fs.rmSync(fill, { force: true });
+    await sb?.remove().catch(() => {});
+    process.env.MSB_HOME = oldHome;
+    spawnSync('umount', ['-l', dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('50 commands at once on one sandbox, each output intact', LONG, async () => {
   const sb = await sharedSandbox();
   const rs = await Promise.all(Array.from({ length: 50 }, (_, i) =>
