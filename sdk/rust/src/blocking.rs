@@ -408,6 +408,20 @@ impl Process {
         self.r.pid
     }
 
+    /// Why the sandbox is paused while it is (its host disk is full:
+    /// "sandbox NAME is paused: the host disk under DIR is full ..."),
+    /// `None` while it runs and once the command has ended. It follows
+    /// the events read so far (by the readers, [`Process::next_event`],
+    /// which gives them as [`ExecEvent::Paused`] and
+    /// [`ExecEvent::Resumed`], or wait): the command waits meanwhile and
+    /// goes on by itself once there is room.
+    pub fn paused(&self) -> Option<String> {
+        if self.r.over() {
+            return None;
+        }
+        self.r.paused.clone()
+    }
+
     /// A handle writing the command's stdin (given `stdin_piped`): every
     /// write reaches the guest in order, blocking while the guest's
     /// process does not read; `close()` sends end of file.
@@ -425,8 +439,8 @@ impl Process {
         ProcessOutput { p: self, stream: 1 }
     }
 
-    /// The next thing the command did, in order (output chunks, then its
-    /// end); `None` after the end.
+    /// The next thing the command did, in order (output chunks, the
+    /// sandbox's pauses and resumes, then its end); `None` after the end.
     pub fn next_event(&mut self) -> Result<Option<ExecEvent>> {
         self.r.to_events();
         loop {

@@ -64,13 +64,23 @@ impl fmt::Debug for ExecResult {
     }
 }
 
-/// One thing a streamed command did, in the order it happened.
+/// One thing a streamed command did, or that happened to it, in order.
+/// More kinds may come: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExecEvent {
     /// A chunk of its stdout.
     Stdout(Vec<u8>),
     /// A chunk of its stderr.
     Stderr(Vec<u8>),
+    /// The sandbox was paused because its host disk is full: the
+    /// supervisor's words ("sandbox NAME is paused: the host disk under
+    /// DIR is full ..."). The command waits, and goes on by itself once
+    /// there is room.
+    Paused(String),
+    /// The sandbox runs again ("sandbox NAME runs again: the host disk has
+    /// room (paused N s)"), said 2 s after it does.
+    Resumed(String),
     /// It ended (the output fields are empty).
     Exit(ExecResult),
 }

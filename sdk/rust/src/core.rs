@@ -824,8 +824,12 @@ pub(crate) enum Raw {
     Started(i32),
     Out(usize, Vec<u8>),
     Exit(ExecResult),
-    /// The sandbox was paused (Some: why, in words) or runs again (None).
-    Notice(Option<String>),
+    /// The sandbox was paused (its host disk full) or runs again: the
+    /// supervisor's words.
+    Paused(String),
+    Resumed(String),
+    /// An event of a newer library: nothing to this reader.
+    Other,
 }
 
 impl ExecReader {
@@ -892,11 +896,15 @@ impl ExecReader {
                 } else {
                     String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(ev.data, ev.len) }).into_owned()
                 };
-                Raw::Notice(if ev.type_ == sys::MSB_EXEC_PAUSED { Some(text) } else { None })
+                if ev.type_ == sys::MSB_EXEC_PAUSED {
+                    Raw::Paused(text)
+                } else {
+                    Raw::Resumed(text)
+                }
             }
             // Any other (a newer library's) is nothing to this reader;
             // libmsb passes over what it does not know itself.
-            _ => Raw::Notice(self.paused.clone()),
+            _ => Raw::Other,
         }))
     }
 
@@ -916,8 +924,21 @@ impl ExecReader {
                     self.pending[i].extend(data);
                 }
             }
-            Raw::Notice(why) => self.paused = why,
+            Raw::Paused(why) => {
+                if self.as_events {
+                    self.events.push_back(ExecEvent::Paused(why.clone()));
+                }
+                self.paused = Some(why);
+            }
+            Raw::Resumed(said) => {
+                if self.as_events {
+                    self.events.push_back(ExecEvent::Resumed(said));
+                }
+                self.paused = None;
+            }
+            Raw::Other => {}
             Raw::Exit(r) => {
+                self.paused = None;
                 if self.as_events {
                     self.events.push_back(ExecEvent::Exit(r.clone()));
                 }
@@ -1007,7 +1028,8 @@ impl ExecReader {
             match ev {
                 ExecEvent::Stdout(d) => self.pending[0].extend(d),
                 ExecEvent::Stderr(d) => self.pending[1].extend(d),
-                ExecEvent::Exit(_) => {}
+                // (paused() keeps the last word of these.)
+                ExecEvent::Paused(_) | ExecEvent::Resumed(_) | ExecEvent::Exit(_) => {}
             }
         }
     }

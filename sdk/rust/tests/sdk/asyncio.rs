@@ -91,6 +91,7 @@ async fn async_process_events_signals_resize() {
             ExecEvent::Stdout(d) => out.extend(d),
             ExecEvent::Stderr(d) => err.extend(d),
             ExecEvent::Exit(r) => end = Some(r.exit_code),
+            _ => {}
         }
     }
     assert_eq!((out.as_slice(), err.as_slice(), end), (&b"one\n"[..], &b"two\n"[..], Some(4)));
@@ -199,4 +200,71 @@ async fn async_lifecycle_and_errors() {
     sb.close().await.unwrap();
     assert!(matches!(microsandbox::Sandbox::get(&name).await, Err(Error::NotFound(_))));
     assert!(matches!(sb.exec("true").await, Err(Error::Closed(_))));
+}
+
+/// exec's `paused_on_a_full_disk` through the async API, run in a process
+/// of its own by `exec::paused_while_the_host_disk_is_full`.
+#[tokio::test]
+#[ignore = "run by exec::paused_while_the_host_disk_is_full with $MSB_HOME on a small tmpfs"]
+async fn async_paused_on_a_full_disk() {
+    crate::common::init();
+    let home = std::path::PathBuf::from(std::env::var_os("MSB_HOME").unwrap());
+    let fill = home.parent().unwrap().join("fill");
+    let name = unique("rsapause");
+    let sb = microsandbox::Sandbox::builder(&name).create().await.unwrap();
+    let _watchdog = crate::exec::Watchdog::new(&name);
+    let mut p = sb
+        .command("sh")
+        .args(["-c", "echo ready; read x; dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x"])
+        .stdin_piped()
+        .spawn()
+        .await
+        .unwrap();
+    assert_eq!(p.next_event().await.unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
+    assert_eq!(p.paused(), None);
+    {
+        // The host disk, full.
+        use std::io::Write;
+        let mut f = std::fs::File::create(&fill).unwrap();
+        let mib = vec![0u8; 1 << 20];
+        let e = loop {
+            if let Err(e) = f.write_all(&mib) {
+                break e;
+            }
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    }
+    let mut stdin = p.stdin();
+    // The guest writes: QEMU pauses it.
+    stdin.write_all(b"go\n").await.unwrap();
+    let mut out = Vec::new();
+    let why = loop {
+        match p.next_event().await.unwrap() {
+            Some(ExecEvent::Paused(why)) => break why,
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            other => panic!("before the pause: {other:?}"),
+        }
+    };
+    let _ = std::fs::remove_file(&fill);
+    contains("paused", &why, &format!("sandbox {name} is paused: the host disk under "));
+    assert_eq!(p.paused().as_deref(), Some(why.as_str()));
+    let said = loop {
+        match p.next_event().await.unwrap() {
+            Some(ExecEvent::Resumed(said)) => break said,
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            other => panic!("before the resume: {other:?}"),
+        }
+    };
+    contains("resumed", &said, &format!("sandbox {name} runs again: the host disk has room"));
+    assert_eq!(p.paused(), None);
+    stdin.write_all(b"end\n").await.unwrap();
+    let end = loop {
+        match p.next_event().await.unwrap() {
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            Some(ExecEvent::Exit(r)) => break r,
+            other => panic!("before the end: {other:?}"),
+        }
+    };
+    assert_eq!((end.exit_code, String::from_utf8_lossy(&out).as_ref()), (0, "wrote\n"));
+    sb.remove().await.unwrap();
 }

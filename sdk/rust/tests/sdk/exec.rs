@@ -142,6 +142,7 @@ fn stream_signals_events_and_close() {
             ExecEvent::Stdout(d) => out.extend(d),
             ExecEvent::Stderr(d) => err.extend(d),
             ExecEvent::Exit(r) => end = Some(r.exit_code),
+            _ => {}
         }
     }
     assert_eq!((out.as_slice(), err.as_slice(), end), (&b"one\n"[..], &b"two\n"[..], Some(4)));
@@ -217,4 +218,139 @@ fn exec_bad_input() {
     assert!(matches!(e, Error::ExecFailed(_)), "{e:?}");
     contains("unknown user message", &e.to_string(), "nosuchuser");
     assert!(matches!(sb.command("true").env("", "x").output(), Err(Error::Invalid(_))));
+}
+
+/// The supervisor tells a running command when its sandbox pauses on a
+/// full host disk and when it runs again (docs/api-protocol.md §11.4):
+/// `paused()` is its words while paused, `None` after, and next_event
+/// gives both; the blocking API here, the async one in asyncio.rs.
+/// $MSB_HOME on a 48 MiB tmpfs of its own (root only), so they run in a
+/// process of their own (the others' home is set once).
+#[test]
+fn paused_while_the_host_disk_is_full() {
+    // SAFETY: no arguments, no state.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs for $MSB_HOME needs root");
+        return;
+    }
+    struct Mount(std::path::PathBuf);
+    impl Drop for Mount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    // A disk each: a sandbox removed gives its room back only once its VM
+    // is gone, which may be after remove() returns.
+    for test in ["exec::paused_on_a_full_disk", "asyncio::async_paused_on_a_full_disk"] {
+        let dir = std::env::temp_dir().join(crate::common::unique("msb-rspause"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=48m", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        let dir = Mount(dir);
+        assert!(st.success(), "mount: {st}");
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--ignored", "--nocapture", "--test-threads=1"])
+            .env("MSB_RUST_TEST_HOME", dir.0.join("home"))
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains("1 passed"), "{test} on a full disk:\n{text}");
+    }
+}
+
+/// Removes sandbox @0 if the test still runs after a minute: a command
+/// waiting on a pause that never ends then fails instead of hanging.
+pub(crate) struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    pub(crate) fn new(name: &str) -> Watchdog {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d, name) = (done.clone(), name.to_owned());
+        std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < end {
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("{name}: still running after 60 s; removing it");
+            let _ = microsandbox::blocking::Sandbox::get(&name).and_then(|s| s.remove());
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `paused_while_the_host_disk_is_full`'s command, in a process of its own.
+#[test]
+#[ignore = "run by paused_while_the_host_disk_is_full with $MSB_HOME on a small tmpfs"]
+fn paused_on_a_full_disk() {
+    crate::common::init();
+    let home = std::path::PathBuf::from(std::env::var_os("MSB_HOME").unwrap());
+    let fill = home.parent().unwrap().join("fill");
+    let name = crate::common::unique("rspause");
+    let sb = microsandbox::blocking::Sandbox::builder(&name).create().unwrap();
+    let _watchdog = Watchdog::new(&name);
+    let mut p = sb
+        .command("sh")
+        .args(["-c", "echo ready; read x; dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x"])
+        .stdin_piped()
+        .spawn()
+        .unwrap();
+    assert_eq!(p.next_event().unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
+    assert_eq!(p.paused(), None);
+    {
+        // The host disk, full.
+        let mut f = std::fs::File::create(&fill).unwrap();
+        let mib = vec![0u8; 1 << 20];
+        let e = loop {
+            if let Err(e) = f.write_all(&mib) {
+                break e;
+            }
+        };
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    }
+    // The guest writes: QEMU pauses it.
+    p.stdin().write_all(b"go\n").unwrap();
+    let mut out = Vec::new();
+    let why = loop {
+        match p.next_event().unwrap() {
+            Some(ExecEvent::Paused(why)) => break why,
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            other => panic!("before the pause: {other:?}"),
+        }
+    };
+    let _ = std::fs::remove_file(&fill);
+    contains("paused", &why, &format!("sandbox {name} is paused: the host disk under "));
+    assert_eq!(p.paused().as_deref(), Some(why.as_str()));
+    // (Said 2 s after the guest runs on: the command waits for it.)
+    let said = loop {
+        match p.next_event().unwrap() {
+            Some(ExecEvent::Resumed(said)) => break said,
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            other => panic!("before the resume: {other:?}"),
+        }
+    };
+    contains("resumed", &said, &format!("sandbox {name} runs again: the host disk has room"));
+    assert_eq!(p.paused(), None);
+    p.stdin().write_all(b"end\n").unwrap();
+    let end = loop {
+        match p.next_event().unwrap() {
+            Some(ExecEvent::Stdout(d)) => out.extend(d),
+            Some(ExecEvent::Exit(r)) => break r,
+            other => panic!("before the end: {other:?}"),
+        }
+    };
+    assert_eq!((end.exit_code, String::from_utf8_lossy(&out).as_ref()), (0, "wrote\n"));
+    sb.remove().unwrap();
 }
