@@ -133,7 +133,7 @@ $(B)/libexec/msb/msb-supervisor: $(SUP_OBJ) $(B)/lib/libmsb.a
 
 $(B)/libexec/msb/msb-unpack: $(UNPACK_SRC:%.c=$(B)/obj/%.o) $(B)/obj/src/common/util.o
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -larchive -ldeflate -lcrypto -ldl
+	$(CC) -o $@ $^ -larchive -ldeflate -lisal -lcrypto -ldl
 
 # erofs-utils >= 1.8's mkfs.erofs, for msb-unpack --mkfs-tar: built from
 # Debian's source once (cached). Optional: without it layers are unpacked
@@ -387,7 +387,7 @@ $(B)/fuzz/tarstream: fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/tarstream.c src/image/tarstream.c src/image/unpack.c \
-		src/image/inflate.c src/common/util.c -larchive -ldeflate -lcrypto
+		src/image/inflate.c src/common/util.c -larchive -ldeflate -lisal -lcrypto -lz
 
 # Layer tar streams into the unpacker (fuzz/unpack.c).
 $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/inflate.c \
@@ -395,7 +395,7 @@ $(B)/fuzz/unpack: fuzz/unpack.c src/image/unpack.c src/image/inflate.c \
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
 		-o $@ fuzz/unpack.c src/image/unpack.c src/image/inflate.c \
-		src/common/util.c -larchive -ldeflate -lcrypto
+		src/common/util.c -larchive -ldeflate -lisal -lcrypto
 
 # Sandboxfiles into the project loader (fuzz/sandboxfile.c), over the
 # library's own checks.

@@ -112,10 +112,14 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 /* msb_registry_blob_then() - msb_registry_blob(), and @then (@ctx) called
  * with the downloaded file's path once its digest is verified, before it
  * is synced and renamed into the store: what @then does with it overlaps
- * the sync (started first). */
+ * the sync (started first). With @tee >= 0 (a socket, closed here before
+ * @then is called or the call fails), each byte of the body is also sent
+ * there as it arrives, once and in order; a download that starts over, or
+ * a send that fails, ends that early. @then's @whole: 1 when all of the
+ * blob, as verified, went to @tee. */
 int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
-			   uint64_t size, msb_blob_progress progress,
-			   void (*then)(void *ctx, const char *path),
+			   uint64_t size, msb_blob_progress progress, int tee,
+			   void (*then)(void *ctx, const char *path, int whole),
 			   void *ctx, msb_error *err);
 
 /* Uploads (distribution spec §push). msb_registry_want_push() - tokens
@@ -247,6 +251,23 @@ int msb_layers_ready(sqlite3 *db, json_object *paths, const char *image,
  * the layers it is made of (@count from @first), or 0. */
 int msb_image_disk_of(const char *const *blobs, unsigned n, unsigned max,
 		      const char *name, unsigned *first, unsigned *count);
+/* msb_layer_stream_start() - msb_layer_convert() of one layer (@name, its
+ * diff_id @diff_id) started on its bytes as they come: what the caller
+ * writes to *@in (a socket, its to close when the layer is all written or
+ * given up) is inflated, checked against @diff_id and passed to
+ * mkfs.erofs as it arrives. Nothing is stored until
+ * msb_layer_stream_end(). Fails (nothing started) without msb's
+ * mkfs.erofs. */
+struct msb_layer_stream;
+int msb_layer_stream_start(const char *diff_id, const char *name, int *in,
+			   struct msb_layer_stream **out, msb_error *err);
+/* msb_layer_stream_end() - wait for the conversion (*@in must be closed)
+ * and, when @keep (the caller wrote the whole blob and its digest is what
+ * the manifest says), store the image as msb_layer_convert() does;
+ * otherwise whatever it made is removed, never stored. Frees @s (NULL: 0).
+ * Return: 0, or the conversion's failure (nothing stored). */
+int msb_layer_stream_end(struct msb_layer_stream *s, int keep,
+			 msb_error *err);
 
 /* The image table in msb.db. */
 struct msb_image_row {

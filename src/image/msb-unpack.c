@@ -151,7 +151,9 @@ static const char *layer_arg(const char *arg, char diff_id[65])
 
 /* open_layer() - @path, or, for "/proc/self/fd/N", that descriptor as
  * inherited (root hands blobs over so: nobody could not open them again
- * by their path or through that link). Return: a descriptor or -1 */
+ * by their path or through that link; and a layer still downloading comes
+ * so, on a socket, inflated as it arrives: inflate.c). Return: a
+ * descriptor or -1 */
 static int open_layer(const char *path)
 {
 	const char *pfx = "/proc/self/fd/";
@@ -165,7 +167,9 @@ static int open_layer(const char *path)
 		errno = EBADF;
 		return -1;
 	}
-	if (lseek((int)n, 0, SEEK_SET) < 0)
+	/* (a layer arriving on a socket, as a pull downloads it, is read
+	 * from where it is: msb_layer_stream_start()) */
+	if (lseek((int)n, 0, SEEK_SET) < 0 && errno != ESPIPE)
 		return -1;
 	return fcntl((int)n, F_DUPFD_CLOEXEC, 0);
 }

@@ -68,6 +68,9 @@ static void take_back(struct pull *p)
 struct job {
 	struct pull *p;
 	unsigned index;
+	/* the layer's conversion started on its download as it comes (NULL:
+	 * none, or no longer) */
+	struct msb_layer_stream *stream;
 };
 
 static void report(struct pull *p, const char *phase, const char *digest,
@@ -115,12 +118,52 @@ static void convert_early(struct pull *p, unsigned i, const char *path)
 		report(p, "repaired", d->digest, 0, 0, i);
 }
 
+/* is_gzip() - a layer media type of gzip (image-spec's, Docker's). */
+static int is_gzip(const char *mt)
+{
+	size_t n = strlen(mt);
+
+	return (n > 8 && !strcmp(mt + n - 8, "tar+gzip")) ||
+	       (n > 8 && !strcmp(mt + n - 8, "tar.gzip"));
+}
+
+/* stream_start() - layer @i (gzip, one that converts early) converted as
+ * it downloads: its inflating, checking and mkfs.erofs go on beside the
+ * download, where they came after it (the biggest layer's conversion was
+ * half of a cold pull). Return: the socket the download is to be sent
+ * to, or -1 (converted after the download, as before). */
+static int stream_start(struct job *j)
+{
+	struct pull *p = j->p;
+	const struct msb_layer_desc *d = &p->man.layers[j->index];
+	msb_error e = { 0 };
+	int in = -1;
+
+	if (j->index >= p->early || !is_gzip(d->media_type) ||
+	    msb_layer_stream_start(p->ids[j->index], d->digest + 7, &in,
+				   &j->stream, &e) < 0)
+		return -1;
+	return in;
+}
+
 /* (a downloaded layer converted before its blob is synced, the two at
  * once: the sync was a tenth of the biggest layer's way to its disk) */
-static void on_verified(void *ctx, const char *path)
+static void on_verified(void *ctx, const char *path, int whole)
 {
 	struct job *j = ctx;
+	struct msb_layer_stream *s = j->stream;
 
+	/* Converted as it came, from all of the blob, its digest now
+	 * verified: kept. Anything else (the download started over, the
+	 * conversion failed) is discarded and the layer converted from the
+	 * file, which reports what is wrong with it. */
+	j->stream = NULL;
+	if (s) {
+		report(j->p, "converting", j->p->man.layers[j->index].digest,
+		       0, 0, j->index);
+		if (msb_layer_stream_end(s, whole, NULL) == 0 && whole)
+			return;
+	}
 	convert_early(j->p, j->index, path);
 }
 
@@ -129,9 +172,10 @@ static void *fetch_worker(void *arg)
 	struct pull *p = arg;
 
 	for (;;) {
-		struct job j = { p, 0 };
+		struct job j = { p, 0, NULL };
 		msb_error e = { 0 };
 		const struct msb_layer_desc *d;
+		int r;
 
 		pthread_mutex_lock(&p->lock);
 		if (p->failed || p->next >= p->man.nlayers) {
@@ -148,8 +192,14 @@ static void *fetch_worker(void *arg)
 			if (msb_blob_have(d->digest))
 				continue;
 		}
-		if (msb_registry_blob_then(p->reg, d->digest, d->size, on_bytes,
-					   on_verified, &j, &e) < 0) {
+		r = msb_registry_blob_then(p->reg, d->digest, d->size, on_bytes,
+					   stream_start(&j), on_verified, &j,
+					   &e);
+		/* A blob that is not what its digest says (or did not all
+		 * come): what was made of it as it came is removed, never
+		 * stored. */
+		msb_layer_stream_end(j.stream, 0, NULL);
+		if (r < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->failed) {
 				p->failed = 1;

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -104,7 +105,41 @@ struct resp {
 	int too_big;
 	msb_blob_progress progress;
 	void *pctx;
+	/* the body also sent here as it comes (-1: not, or no longer) */
+	int tee;
+	uint64_t teed;
+	int tee_broken;           /* ended before all of the body went */
 };
+
+/* tee_end() - no more of the body to @r->tee; @broken: before all of it
+ * went (the reader then sees a stream that ends too soon). */
+static void tee_end(struct resp *r, int broken)
+{
+	if (r->tee < 0)
+		return;
+	close(r->tee);
+	r->tee = -1;
+	r->tee_broken |= broken;
+}
+
+/* tee_send() - @n bytes of the body to @r->tee (blocking: the reader sets
+ * the pace); a failure ends it. */
+static void tee_send(struct resp *r, const char *b, size_t n)
+{
+	while (r->tee >= 0 && n) {
+		ssize_t w = send(r->tee, b, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			tee_end(r, 1);
+			return;
+		}
+		b += w;
+		n -= (size_t)w;
+		r->teed += (uint64_t)w;
+	}
+}
 
 static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a,
 		       void *p)
@@ -341,6 +376,7 @@ static size_t on_body(char *b, size_t sz, size_t nm, void *ctx)
 		return 0;
 	}
 	EVP_DigestUpdate(r->md, b, n);
+	tee_send(r, b, n);
 	r->done += n;
 	if (r->progress)
 		r->progress(r->pctx, r->done);
@@ -773,6 +809,10 @@ int msb_registry_manifest(struct msb_registry *reg, const char *ref,
 
 static int reset_file(struct resp *r)
 {
+	/* (a download that starts over: what went to the tee is not the
+	 * start of another copy of the blob) */
+	if (r->teed)
+		tee_end(r, 1);
 	r->done = 0;
 	r->werr = 0;
 	if (ftruncate(r->fd, 0) < 0 || lseek(r->fd, 0, SEEK_SET) < 0)
@@ -784,27 +824,31 @@ int msb_registry_blob(struct msb_registry *reg, const char *digest,
 		      uint64_t size, msb_blob_progress progress, void *ctx,
 		      msb_error *err)
 {
-	return msb_registry_blob_then(reg, digest, size, progress, NULL, ctx,
-				      err);
+	return msb_registry_blob_then(reg, digest, size, progress, -1, NULL,
+				      ctx, err);
 }
 
 int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
-			   uint64_t size, msb_blob_progress progress,
-			   void (*then)(void *ctx, const char *path),
+			   uint64_t size, msb_blob_progress progress, int tee,
+			   void (*then)(void *ctx, const char *path, int whole),
 			   void *ctx, msb_error *err)
 {
 	struct resp r = { .max = 1 << 20, .limit = size, .progress = progress,
-			  .pctx = ctx };
+			  .pctx = ctx, .tee = tee };
+	int whole;
 	char tmp[4096], path[200], what[200], hex[65];
 	unsigned char md[32];
 	unsigned mdlen = 0;
 	int ret;
 
 	r.fd = msb_blob_tmp(tmp, sizeof(tmp), err);
-	if (r.fd < 0)
+	if (r.fd < 0) {
+		tee_end(&r, 1);
 		return r.fd;
+	}
 	r.md = EVP_MD_CTX_new();
 	if (!r.md) {
+		tee_end(&r, 1);
 		close(r.fd);
 		unlink(tmp);
 		return msb_fail(err, -ENOMEM, "out of memory");
@@ -812,6 +856,9 @@ int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
 	snprintf(path, sizeof(path), "blobs/%s", digest);
 	snprintf(what, sizeof(what), "blob %.19s", digest);
 	ret = request(reg, path, NULL, &r, reset_file, what, err);
+	/* (the reader sees the stream's end: what it made is waited for) */
+	whole = r.tee >= 0 && !r.tee_broken && r.teed == size;
+	tee_end(&r, 0);
 	if (ret == 0 && r.done != size)
 		ret = msb_fail(err, -EBADMSG,
 			       "blob %.19s from %s is truncated: %llu of %llu "
@@ -829,7 +876,7 @@ int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
 	 * for what is left of it, not for all of it). */
 	if (ret == 0 && then && !strcmp(digest + 7, hex)) {
 		sync_file_range(r.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		then(ctx, tmp);
+		then(ctx, tmp, whole && r.done == size);
 	}
 	if (ret == 0 && fsync(r.fd) < 0)
 		ret = errno == ENOSPC ? msb_fail_nospace(err, "storing a blob") :

@@ -32,6 +32,7 @@
 #include <sys/mount.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -391,93 +392,150 @@ static int convert_fail(int status, const char *msg, size_t len,
 			len ? msg : "msb-unpack failed without a word");
 }
 
-/* convert() - msb_layer_convert() once, the layers unpacked in a tmpfs of
- * @ram bytes (root only), or on disk when @ram is 0. */
-static int convert(const char *const *blobs, const char *const *diff_ids,
-		   unsigned nb, const char *name, uint64_t ram, msb_error *err)
+/* A conversion under way: the helper started, its image not yet taken. */
+struct conv {
+	pid_t pid;
+	int msgfd;            /* the helper's stderr */
+	int drop, wfd, hfd, mfd, *bfd;
+	unsigned nb;
+	uid_t nuid;
+	const char *const *diff_ids;
+	char **argv, *args;
+	char out[PATH_MAX], tmp[PATH_MAX + 32], work[PATH_MAX + 16];
+};
+
+static void conv_free(struct conv *c)
 {
-	char helper[PATH_MAX], fakeroot[PATH_MAX], out[PATH_MAX],
-		tmpdir[PATH_MAX], tmp[PATH_MAX + 32], msg[1024],
-		work[PATH_MAX + 16] = "", hexe[64], mkfs[PATH_MAX], mexe[64];
-	char **argv = NULL, *args = NULL;
-	int drop = geteuid() == 0, wfd = -1, hfd = -1, mfd = -1, *bfd = NULL;
-	int r = 0, tar = 0;
+	if (c->work[0])
+		msb_rm_rf(c->work);
+	if (c->wfd >= 0)
+		close(c->wfd);
+	if (c->hfd >= 0)
+		close(c->hfd);
+	if (c->mfd >= 0)
+		close(c->mfd);
+	if (c->msgfd >= 0)
+		close(c->msgfd);
+	for (unsigned i = 0; c->bfd && i < c->nb; i++)
+		if (c->bfd[i] >= 0)
+			close(c->bfd[i]);
+	free(c->bfd);
+	free(c->argv);
+	free(c->args);
+	free(c);
+}
+
+/* conv_start() - msb-unpack started on the layers, unpacked in a tmpfs of
+ * @ram bytes (root only), or on disk when @ram is 0; or, with @stream >= 0
+ * (one layer, a descriptor the caller gives up), on the layer arriving
+ * there as mkfs.erofs's tar stream (it fails when that cannot be).
+ * Return: 0 with *@out set, or an error. */
+static int conv_start(const char *const *blobs, const char *const *diff_ids,
+		      unsigned nb, const char *name, uint64_t ram, int stream,
+		      struct conv **out, msb_error *err)
+{
+	char helper[PATH_MAX], fakeroot[PATH_MAX], tmpdir[PATH_MAX], hexe[64],
+		mkfs[PATH_MAX], mexe[64];
+	struct conv *c = calloc(1, sizeof(*c));
+	char **argv;
+	int r = 0, tar = 0, pfd[2];
 	unsigned k = 0;
-	int pfd[2], status;
-	size_t len = 0;
-	ssize_t rd;
-	uid_t nuid = 0;
 	gid_t ngid = 0;
 	pid_t pid;
 
-	msb_layer_path(name, out, sizeof(out));
-	if (unpack_helper(helper, sizeof(helper)) < 0)
-		return msb_fail(err, -ENOENT,
-				"msb-unpack not found at %s: reinstall msb "
-				"(./setup)",
-				helper);
+	if (!c) {
+		if (stream >= 0)
+			close(stream);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
+	c->wfd = c->hfd = c->mfd = c->msgfd = -1;
+	c->drop = geteuid() == 0;
+	c->diff_ids = diff_ids;
+	msb_layer_path(name, c->out, sizeof(c->out));
+	c->bfd = calloc(nb, sizeof(int));
+	c->nb = c->bfd ? nb : 0;
+	for (unsigned i = 0; i < c->nb; i++)
+		c->bfd[i] = -1;
+	if (stream >= 0 && c->bfd)
+		c->bfd[0] = stream;
+	else if (stream >= 0)
+		close(stream);
+	if (unpack_helper(helper, sizeof(helper)) < 0) {
+		r = msb_fail(err, -ENOENT,
+			     "msb-unpack not found at %s: reinstall msb "
+			     "(./setup)",
+			     helper);
+		goto out;
+	}
 	tar = nb == 1 && tar_mkfs(helper, mkfs, sizeof(mkfs));
 	if (tar)
 		ram = 0; /* nothing is unpacked */
-	else if (!msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot)))
-		return msb_fail(err, -ENOENT,
-				"fakeroot not found: msb-unpack runs under it to "
-				"keep the owners and device nodes of image "
-				"layers without making them on this host; "
-				"install it with 'sudo apt-get install "
-				"fakeroot'");
+	else if (stream >= 0) {
+		r = msb_fail(err, -ENOTSUP, "a layer is converted as it "
+			     "arrives only with msb's mkfs.erofs");
+		goto out;
+	} else if (!msb_have_exe("fakeroot", fakeroot, sizeof(fakeroot))) {
+		r = msb_fail(err, -ENOENT,
+			     "fakeroot not found: msb-unpack runs under it to "
+			     "keep the owners and device nodes of image "
+			     "layers without making them on this host; "
+			     "install it with 'sudo apt-get install "
+			     "fakeroot'");
+		goto out;
+	}
 	snprintf(tmpdir, sizeof(tmpdir), "%s/layers/tmp", msb_home());
-	/* (the thread too: a manifest may list one blob twice) */
-	snprintf(tmp, sizeof(tmp), "%s/%s.%d.%d.erofs", tmpdir, name, getpid(),
-		 gettid());
-	argv = calloc(nb + 11, sizeof(char *));
-	args = calloc(nb, PATH_MAX + 80);
-	bfd = calloc(nb, sizeof(int));
-	if (!argv || !args || !bfd) {
+	/* (the thread too: a manifest may list one blob twice; and a name
+	 * of its own for a layer converted as it arrives, which may be
+	 * converted again from its file while the first is discarded) */
+	snprintf(c->tmp, sizeof(c->tmp), "%s/%s.%d.%d%s.erofs", tmpdir, name,
+		 getpid(), gettid(), stream >= 0 ? ".s" : "");
+	c->argv = argv = calloc(nb + 11, sizeof(char *));
+	c->args = calloc(nb, PATH_MAX + 80);
+	if (!argv || !c->args || !c->bfd) {
 		r = msb_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (unsigned i = 0; i < nb; i++)
-		bfd[i] = -1;
 	if (!tar) {
 		argv[k++] = fakeroot;
 		argv[k++] = "--";
 	}
-	if (drop) {
+	if (c->drop) {
 		/* Root hands nobody a directory of its own, seen at /tmp
 		 * in a mount namespace of the helper's (nosuid, nodev: the
 		 * home stays 0700 and unreachable), the helper and the
 		 * blobs as inherited descriptors, and takes the image
 		 * back. */
-		unpack_ids(&nuid, &ngid);
-		snprintf(work, sizeof(work), "%s/conv.XXXXXX", tmpdir);
-		if (!mkdtemp(work)) {
-			work[0] = '\0';
+		unpack_ids(&c->nuid, &ngid);
+		snprintf(c->work, sizeof(c->work), "%s/conv.XXXXXX", tmpdir);
+		if (!mkdtemp(c->work)) {
+			c->work[0] = '\0';
 			r = msb_fail_errno(err, -errno, "cannot create a "
 					   "directory in %s", tmpdir);
 			goto out;
 		}
-		wfd = open(work, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		hfd = open(helper, O_PATH | O_CLOEXEC);
-		if (wfd < 0 || hfd < 0 || mkdirat(wfd, "stage", 0700) < 0 ||
-		    fchownat(wfd, "stage", nuid, ngid, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchownat(wfd, "", nuid, ngid, AT_EMPTY_PATH) < 0) {
+		c->wfd = open(c->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		c->hfd = open(helper, O_PATH | O_CLOEXEC);
+		if (c->wfd < 0 || c->hfd < 0 ||
+		    mkdirat(c->wfd, "stage", 0700) < 0 ||
+		    fchownat(c->wfd, "stage", c->nuid, ngid,
+			     AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fchownat(c->wfd, "", c->nuid, ngid, AT_EMPTY_PATH) < 0) {
 			r = msb_fail_errno(err, -errno, "cannot prepare %s",
-					   work);
+					   c->work);
 			goto out;
 		}
-		snprintf(hexe, sizeof(hexe), "/proc/self/fd/%d", hfd);
+		snprintf(hexe, sizeof(hexe), "/proc/self/fd/%d", c->hfd);
 		argv[k++] = hexe;
 		if (tar) {
 			/* handed over as the helper is: nobody need not
 			 * reach its path */
-			mfd = open(mkfs, O_PATH | O_CLOEXEC);
-			if (mfd < 0) {
+			c->mfd = open(mkfs, O_PATH | O_CLOEXEC);
+			if (c->mfd < 0) {
 				r = msb_fail_errno(err, -errno, "cannot open %s",
 						   mkfs);
 				goto out;
 			}
-			snprintf(mexe, sizeof(mexe), "/proc/self/fd/%d", mfd);
+			snprintf(mexe, sizeof(mexe), "/proc/self/fd/%d", c->mfd);
 			argv[k++] = "--mkfs-tar";
 			argv[k++] = mexe;
 		}
@@ -491,25 +549,26 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 			argv[k++] = "--mkfs-tar";
 			argv[k++] = mkfs;
 		}
-		argv[k++] = tmp;
+		argv[k++] = c->tmp;
 		argv[k++] = tmpdir;
 	}
 	for (unsigned i = 0; i < nb; i++) {
-		char *a = args + (size_t)i * (PATH_MAX + 80);
+		char *a = c->args + (size_t)i * (PATH_MAX + 80);
 
-		if (drop) {
-			bfd[i] = open(blobs[i], O_RDONLY | O_CLOEXEC);
-			if (bfd[i] < 0) {
+		if (c->drop && stream < 0) {
+			c->bfd[i] = open(blobs[i], O_RDONLY | O_CLOEXEC);
+			if (c->bfd[i] < 0) {
 				r = msb_fail_errno(err, -errno, "cannot open %s",
 						   blobs[i]);
 				goto out;
 			}
+		}
+		if (c->bfd[i] >= 0)
 			snprintf(a, PATH_MAX + 80, "%s=/proc/self/fd/%d",
-				 diff_ids[i], bfd[i]);
-		} else {
+				 diff_ids[i], c->bfd[i]);
+		else
 			snprintf(a, PATH_MAX + 80, "%s=%s", diff_ids[i],
 				 blobs[i]);
-		}
 		argv[k++] = a;
 	}
 	argv[k] = NULL;
@@ -530,62 +589,146 @@ static int convert(const char *const *blobs, const char *const *diff_ids,
 		dup2(null, 0);
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
-		if (drop) {
-			fcntl(hfd, F_SETFD, 0);
-			if (mfd >= 0)
-				fcntl(mfd, F_SETFD, 0);
-			for (unsigned i = 0; i < nb; i++)
-				fcntl(bfd[i], F_SETFD, 0);
-			unpack_as_nobody(work, ram, nuid, ngid, argv);
+		for (unsigned i = 0; i < nb; i++)
+			if (c->bfd[i] >= 0)
+				fcntl(c->bfd[i], F_SETFD, 0);
+		if (c->drop) {
+			fcntl(c->hfd, F_SETFD, 0);
+			if (c->mfd >= 0)
+				fcntl(c->mfd, F_SETFD, 0);
+			unpack_as_nobody(c->work, ram, c->nuid, ngid, argv);
 		}
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(pfd[1]);
-	while ((rd = read(pfd[0], msg + len, sizeof(msg) - 1 - len)) > 0)
+	c->pid = pid;
+	c->msgfd = pfd[0];
+	/* (the helper has its own: one here would keep the stream open) */
+	for (unsigned i = 0; i < nb; i++)
+		if (c->bfd[i] >= 0) {
+			close(c->bfd[i]);
+			c->bfd[i] = -1;
+		}
+	*out = c;
+	return 0;
+out:
+	conv_free(c);
+	return r;
+}
+
+/* conv_end() - wait for the helper of @c, and, when @keep and it made
+ * the image, store it (renamed into place, its diff_ids recorded); when
+ * not @keep, what it made is removed. Frees @c. Return: 0, or the
+ * helper's failure. */
+static int conv_end(struct conv *c, int keep, msb_error *err)
+{
+	char msg[1024];
+	size_t len = 0;
+	ssize_t rd;
+	int status = -1, r = 0;
+
+	while ((rd = read(c->msgfd, msg + len, sizeof(msg) - 1 - len)) > 0)
 		len += (size_t)rd;
 	msg[len] = '\0';
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	close(pfd[0]);
-	waitpid(pid, &status, 0);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		unlink(tmp);
+		unlink(c->tmp);
 		r = convert_fail(status, msg, len, err);
 		goto out;
 	}
+	if (!keep) {
+		unlink(c->tmp); /* (as root: made in c->work, removed) */
+		goto out;
+	}
 	/* (nobody's file: root's from here on) */
-	if (drop) {
+	if (c->drop) {
 		int e;
 
-		unlink(tmp);
-		if ((e = take_image(wfd, nuid, tmp)) < 0) {
+		unlink(c->tmp);
+		if ((e = take_image(c->wfd, c->nuid, c->tmp)) < 0) {
 			r = msb_fail_errno(err, e, "cannot take the image "
-					   "msb-unpack made in %s", work);
+					   "msb-unpack made in %s", c->work);
 			goto out;
 		}
 	}
-	if (rename(tmp, out) < 0) {
-		r = msb_fail_errno(err, -errno, "cannot store %s", out);
-		unlink(tmp);
+	if (rename(c->tmp, c->out) < 0) {
+		r = msb_fail_errno(err, -errno, "cannot store %s", c->out);
+		unlink(c->tmp);
 		goto out;
 	}
-	record_ids(out, diff_ids, nb);
+	record_ids(c->out, c->diff_ids, c->nb);
 out:
-	if (work[0])
-		msb_rm_rf(work);
-	if (wfd >= 0)
-		close(wfd);
-	if (hfd >= 0)
-		close(hfd);
-	if (mfd >= 0)
-		close(mfd);
-	for (unsigned i = 0; bfd && i < nb; i++)
-		if (bfd[i] >= 0)
-			close(bfd[i]);
-	free(bfd);
-	free(argv);
-	free(args);
+	conv_free(c);
+	return r;
+}
+
+/* convert() - msb_layer_convert() once, the layers unpacked in a tmpfs of
+ * @ram bytes (root only), or on disk when @ram is 0. */
+static int convert(const char *const *blobs, const char *const *diff_ids,
+		   unsigned nb, const char *name, uint64_t ram, msb_error *err)
+{
+	struct conv *c;
+	int r = conv_start(blobs, diff_ids, nb, name, ram, -1, &c, err);
+
+	return r < 0 ? r : conv_end(c, 1, err);
+}
+
+struct msb_layer_stream {
+	struct conv *c;
+	char id[80];
+	const char *ids[1];
+};
+
+int msb_layer_stream_start(const char *diff_id, const char *name, int *in,
+			   struct msb_layer_stream **out, msb_error *err)
+{
+	struct msb_layer_stream *s;
+	const char *ids[1] = { diff_id };
+	char out_path[PATH_MAX];
+	int sv[2], sz = 1 << 20, r;
+
+	/* (converted already: msb_layer_convert() checks it, and keeps it) */
+	msb_layer_path(name, out_path, sizeof(out_path));
+	if (access(out_path, F_OK) == 0)
+		return msb_fail(err, -EEXIST, "%s is there", out_path);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(s);
+		return msb_fail_errno(err, -errno, "socketpair");
+	}
+	/* 1 MiB in flight: the download waits for the helper less */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	r = conv_start(NULL, ids, 1, name, 0, sv[1], &s->c, err);
+	if (r < 0) {
+		close(sv[0]);
+		free(s);
+		return r;
+	}
+	snprintf(s->id, sizeof(s->id), "%s", diff_id);
+	s->ids[0] = s->id;
+	s->c->diff_ids = s->ids;
+	*in = sv[0];
+	*out = s;
+	return 0;
+}
+
+int msb_layer_stream_end(struct msb_layer_stream *s, int keep,
+			 msb_error *err)
+{
+	msb_error local = { 0 };
+	int r;
+
+	if (!s)
+		return 0;
+	r = conv_end(s->c, keep, err ? err : &local);
+	free(s);
 	return r;
 }
 

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -369,6 +370,7 @@ struct src {
 	pthread_t hasher;
 	int hashing;              /* @hasher runs, or ran, and is not joined */
 	atomic_int stop;          /* @hasher gives up (a refused layer) */
+	int sock;                 /* the layer arrives on a socket */
 };
 
 static void *hash_mem(void *arg)
@@ -443,16 +445,35 @@ static int open_src(struct ts *t, struct src *s, struct archive **a, int fd,
 	return 0;
 }
 
+/* drain() - the rest of the stream read (and hashed). What follows the
+ * tar's end must decompress too when the layer arrives on a socket
+ * (inflate.c: a pull's download as it comes); from a file or a pipe, as
+ * libarchive gives it (a failure there leaves the hash short). Return: 0,
+ * or -1 with @t->why set. */
+static int drain(struct ts *t, struct src *s)
+{
+	const void *buf;
+	la_ssize_t n;
+
+	while ((n = src_read(NULL, s, &buf)) > 0)
+		;
+	if (n < 0 && s->sock)
+		return fail(t, "layer archive damaged after its last entry: %s",
+			    archive_error_string(s->raw));
+	return 0;
+}
+
 /* check_diff_id() - the rest of the stream hashed too (what follows the
  * tar's end), the digest against @want. */
 static int check_diff_id(struct ts *t, struct src *s, const char *want)
 {
-	const void *buf;
 	unsigned char md[32];
 	char got[65];
 
-	while (src_read(NULL, s, &buf) > 0)
-		;
+	if (drain(t, s) < 0) {
+		join_hasher(s, 1);
+		return -1;
+	}
 	join_hasher(s, 0);
 	EVP_DigestFinal_ex(s->md, md, NULL);
 	for (int i = 0; i < 32; i++)
@@ -488,6 +509,7 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 	struct archive *a = NULL;
 	struct archive_entry *in;
 	char path[PATH_MAX], norm[PATH_MAX], dir[PATH_MAX], *comp[PATH_MAX / 2];
+	struct stat st;
 	int n, r = 0, ret = 0;
 
 	if (!t) {
@@ -509,6 +531,7 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 			   t->out ? archive_error_string(t->out) : "no memory");
 		goto out;
 	}
+	src.sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 	if (open_src(t, &src, &a, fd, diff_id && *diff_id) < 0) {
 		ret = -1;
 		goto out;
@@ -565,6 +588,11 @@ int unpack_to_tar(int fd, int outfd, const char *diff_id,
 	 * not what its config says is then never complete) */
 	if (ret == 0 && diff_id && *diff_id)
 		ret = check_diff_id(t, &src, diff_id);
+	/* (a layer arriving as it downloads is read to its end whatever:
+	 * one that goes wrong after the tar's end is not accepted so where
+	 * its file would be refused) */
+	else if (ret == 0 && src.sock)
+		ret = drain(t, &src);
 	if (ret == 0 && archive_write_close(t->out) != ARCHIVE_OK)
 		ret = fail(t, "mkfs.erofs stopped reading: %s",
 			   archive_error_string(t->out));

@@ -4,6 +4,8 @@ loopback), images built by tests/images/build.py, pulled and booted."""
 
 import base64
 import glob
+import gzip
+import hashlib
 import http.server
 import json
 import os
@@ -279,43 +281,113 @@ def test_tampered_blob_then_good_pull(img, registry, tmp_path):
     assert m.out("pull", ref(registry, "multi")).startswith("pulled")
 
 
+def logging_helper(logdir):
+    """msb-unpack wrapped to log, a line per run, the diff_id and the
+    layer it is given (a file, or "socket:[...]" for a layer sent as it
+    downloads) and its exit status; Return: the environment that makes msb use it, and the
+    log's path."""
+    # (world-writable: as root the helper runs as nobody, /tmp its own)
+    os.chmod(logdir, 0o777)
+    log = os.path.join(logdir, "log")
+    libexec = os.path.join(os.path.dirname(os.path.dirname(MSB)),
+                           "libexec", "msb")
+    wrapper = os.path.join(logdir, "msb-unpack")
+    # (the helper itself beside it: as root it runs with a /tmp of
+    # its own, where a checkout under /tmp is not)
+    real = os.path.join(logdir, "msb-unpack.real")
+    shutil.copy(os.path.join(libexec, "msb-unpack"), real)
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\n"
+                "for a; do case $a in sha256:*=*) f=${a#*=}; i=${a%%=*}\n"
+                "  case $f in /proc/self/fd/*) f=$(readlink $f) ;; esac ;;\n"
+                "  esac; done\n"
+                f"{real} \"$@\"\n"
+                "rc=$?\n"
+                f"echo \"$i $f $rc\" >> {log}\n"
+                "exit $rc\n")
+    os.chmod(wrapper, 0o755)
+    return {"MSB_UNPACK": wrapper,
+            "MSB_MKFS_TAR": os.path.join(libexec, "mkfs.erofs")}, log
+
+
+def registry_blob(registry, digest):
+    hexd = digest[7:]
+    return os.path.join(registry["root"], "docker/registry/v2/blobs/sha256",
+                        hexd[:2], hexd, "data")
+
+
+def is_gzip_blob(registry, digest):
+    with open(registry_blob(registry, digest), "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
 def test_layers_converted_once_from_the_download(img, registry, tmp_path):
-    """Each layer a pull downloads is converted once, from the downloaded
-    file itself (its digest verified, while it is synced; before it is
-    renamed into the store), and not again from the store: the helper,
-    wrapped, logs the layer file it is given."""
+    """Each layer a pull downloads is converted once: a gzip one from its
+    download as it arrives (sent to the helper on a socket), any other
+    from the downloaded file itself (its digest verified, while it is
+    synced; before it is renamed into the store), and not again from the
+    store: the helper, wrapped, logs the layer it is given."""
     logdir = tempfile.mkdtemp(prefix="msb-unpack-log-", dir="/var/tmp")
     try:
-        # (world-writable: as root the helper runs as nobody, /tmp its own)
-        os.chmod(logdir, 0o777)
-        log = os.path.join(logdir, "log")
-        libexec = os.path.join(os.path.dirname(os.path.dirname(MSB)),
-                               "libexec", "msb")
-        wrapper = os.path.join(logdir, "msb-unpack")
-        # (the helper itself beside it: as root it runs with a /tmp of
-        # its own, where a checkout under /tmp is not)
-        real = os.path.join(logdir, "msb-unpack.real")
-        shutil.copy(os.path.join(libexec, "msb-unpack"), real)
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\n"
-                    "for a; do case $a in sha256:*=*) f=${a#*=}\n"
-                    "  case $f in /proc/self/fd/*) f=$(readlink $f) ;; esac\n"
-                    f"  echo \"$f\" >> {log} ;; esac; done\n"
-                    f"exec {real} \"$@\"\n")
-        os.chmod(wrapper, 0o755)
+        env, log = logging_helper(logdir)
         m = Msb(str(tmp_path / "home"))
-        m.env["MSB_UNPACK"] = wrapper
-        m.env["MSB_MKFS_TAR"] = os.path.join(libexec, "mkfs.erofs")
+        m.env.update(env)
         assert m.out("pull", "-q", ref(registry, "multi")).startswith("pulled")
-        got = open(log).read().split()
+        got = [line.split() for line in open(log).read().splitlines()]
         layers = registry["info"]["multi"]
         assert len(got) == len(layers), got
-        assert all("/blobs/tmp/dl." in f for f in got), got
+        assert all(rc == "0" for _, _, rc in got), got
+        gz = sum(is_gzip_blob(registry, d) for d in layers)
+        assert 0 < gz < len(layers)  # (both ways are seen)
+        assert sorted(f.startswith("socket:") for _, f, _ in got) == \
+            sorted(is_gzip_blob(registry, d) for d in layers), got
+        assert all("/blobs/tmp/dl." in f for _, f, _ in got
+                   if not f.startswith("socket:")), got
         for d in layers:
             assert os.path.exists(f"{m.home}/blobs/sha256/{d[7:]}")
             assert os.path.exists(f"{m.home}/layers/{d[7:]}.erofs")
         no_debris(m.home)
     finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+
+
+def test_layer_converted_as_it_came_then_digest_wrong(registry, tmp_path):
+    """A gzip layer is converted as it downloads, before its digest can be
+    checked: when the blob turns out not to be what its digest says, what
+    the conversion made is removed and never stored. The blob served here
+    differs from the real one only in its gzip header's timestamp: it
+    inflates to the same tar (the DiffID the config says), so its
+    conversion succeeds; only its digest is wrong."""
+    layers = registry["info"]["multi"]
+    layer = next(d for d in layers if is_gzip_blob(registry, d))
+    hexd = layer[7:]
+    data = registry_blob(registry, layer)
+    good = open(data, "rb").read()
+    bad = bytearray(good)
+    bad[4] ^= 0x5A  # MTIME, which inflating ignores
+    i = "sha256:" + hashlib.sha256(gzip.decompress(good)).hexdigest()
+    logdir = tempfile.mkdtemp(prefix="msb-unpack-log-", dir="/var/tmp")
+    try:
+        with open(data, "wb") as f:
+            f.write(bad)
+        env, log = logging_helper(logdir)
+        m = Msb(str(tmp_path / "home"))
+        m.env.update(env)
+        p = m("pull", ref(registry, "multi"), check=1)
+        assert b"digest mismatch" in p.stderr and layer.encode() in p.stderr, p.stderr
+        assert b"nothing was stored" in p.stderr, p.stderr
+        # It was converted, from the socket, and that conversion made its
+        # image (the helper exited 0): only the digest refused it.
+        got = [line.split() for line in open(log).read().splitlines()]
+        assert [i, "0"] in [[i, rc] for i, f, rc in got
+                            if f.startswith("socket:")], (i, got)
+        assert not os.path.exists(f"{m.home}/layers/{hexd}.erofs")
+        assert not os.path.exists(f"{m.home}/layers/{hexd}.diff_ids")
+        assert not os.path.exists(f"{m.home}/blobs/sha256/{hexd}")
+        no_debris(m.home)
+    finally:
+        with open(data, "wb") as f:
+            f.write(good)
         shutil.rmtree(logdir, ignore_errors=True)
 
 
