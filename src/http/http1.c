@@ -141,6 +141,8 @@ int http1_size_line(const uint8_t *p, const uint8_t *eol, uint64_t cap,
 	size_t digits = 0;
 
 	*size = 0;
+	if (eol - p > HTTP1_SIZE_LINE_MAX)
+		return -EBADMSG;
 	for (; p + digits < eol; digits++) {
 		int v = http1_hexval(p[digits]);
 
@@ -172,7 +174,7 @@ static long dechunk(const uint8_t *p, size_t n, struct msb_buf *body)
 		int rc;
 
 		if (!eol)
-			return n - at > 1024 ? -EBADMSG : 0;
+			return HTTP1_SIZE_LINE_TOO_LONG(n - at) ? -EBADMSG : 0;
 		if (eol == p + n)
 			return -EBADMSG;
 		if ((rc = http1_size_line(p + at, eol, HTTP1_BODY_MAX, &size)) < 0)
@@ -218,7 +220,8 @@ long http1_chunks_walk(struct http1_chunks *c, const uint8_t *p, size_t n,
 		case CH_SIZE: /* chunk-size [; ext] CRLF, as dechunk() */
 			eol = find_crlf(p + at, p + n);
 			if (!eol)
-				return n - at > 1024 ? -EBADMSG : (long)at;
+				return HTTP1_SIZE_LINE_TOO_LONG(n - at) ?
+				       -EBADMSG : (long)at;
 			if (eol == p + n ||
 			    http1_size_line(p + at, eol, CHUNK_MAX, &size) < 0)
 				return -EBADMSG;

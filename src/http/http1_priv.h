@@ -29,10 +29,17 @@ static inline int http1_hexval(unsigned char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* The longest chunk-size line taken, extensions included, without its
+ * line end. One not whole yet is refused once more than this and a CR
+ * came, so that a line is taken or refused alike whether it arrives in
+ * one read or in several. */
+#define HTTP1_SIZE_LINE_MAX 1024
+#define HTTP1_SIZE_LINE_TOO_LONG(partial) ((partial) > HTTP1_SIZE_LINE_MAX + 1)
+
 /**
  * http1_size_line() - the chunk-size line [@p, @eol): hex digits, then
  * nothing, or an extension after ';' or whitespace, and no CR (RFC 9112
- * §7.1)
+ * §7.1), at most HTTP1_SIZE_LINE_MAX bytes
  * Return: 0 with *@size, -EFBIG for a size over @cap, -EBADMSG.
  */
 int http1_size_line(const uint8_t *p, const uint8_t *eol, uint64_t cap,

@@ -204,7 +204,8 @@ long http1_chunks_decode(struct http1_chunks *c, const uint8_t *p, size_t n,
 		case CH_SIZE: /* chunk-size [; ext] line end (§7.1) */
 			next = next_line(p + at, end, &eol);
 			if (!next)
-				return n - at > 1024 ? -EBADMSG : (long)at;
+				return HTTP1_SIZE_LINE_TOO_LONG(n - at) ?
+				       -EBADMSG : (long)at;
 			if (http1_size_line(p + at, eol, CHUNK_MAX, &size) < 0)
 				return -EBADMSG;
 			at = (size_t)(next - p);
