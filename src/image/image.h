@@ -209,6 +209,11 @@ char *msb_blob_read(const char *digest, size_t max, size_t *len);
 int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		      unsigned n, const char *name, unsigned *repaired,
 		      msb_error *err);
+/* msb_layer_ready() - disk @name is there, whole and verified against
+ * @diff_ids: msb_layer_convert() would have nothing to do (a pull then
+ * says nothing of converting it). */
+int msb_layer_ready(const char *name, const char *const *diff_ids,
+		    unsigned n);
 /* msb_layer_repair() - disk @name, found damaged (@why; @recorded: its
  * size when made, 0 if not known), made again from blobs[] under a lock
  * on <home>/layers (checked again once it is held: another msb may have

@@ -112,6 +112,8 @@ static void convert_early(struct pull *p, unsigned i, const char *path)
 		return;
 	if (!path)
 		msb_blob_path(d->digest, stored, sizeof(stored));
+	if (msb_layer_ready(d->digest + 7, &p->ids[i], 1))
+		return;
 	report(p, "converting", d->digest, 0, 0, i);
 	msb_layer_convert(&blob, &p->ids[i], 1, d->digest + 7, &repaired, &e);
 	if (repaired)

@@ -760,6 +760,17 @@ static uint64_t recorded_size(const char *name)
 	return size;
 }
 
+int msb_layer_ready(const char *name, const char *const *diff_ids,
+		    unsigned nb)
+{
+	char out[PATH_MAX], why[200];
+
+	msb_layer_path(name, out, sizeof(out));
+	return access(out, F_OK) == 0 &&
+	       msb_layer_whole(out, recorded_size(name), why, sizeof(why)) &&
+	       verified_ids(out, diff_ids, nb, NULL) == 1;
+}
+
 int msb_layer_convert(const char *const *blobs, const char *const *diff_ids,
 		      unsigned nb, const char *name, unsigned *repaired,
 		      msb_error *err)
@@ -993,10 +1004,16 @@ static void *disk_worker(void *arg)
 			return NULL;
 		}
 		j = &w->job[w->next++];
-		if (w->each)
+		pthread_mutex_unlock(&w->lock);
+		/* (said only of what is to be made: a pull that converted a
+		 * layer as it came, or finds it here, said so once or not) */
+		if (w->each &&
+		    !msb_layer_ready(j->name, &w->ids[j->first], j->n)) {
+			pthread_mutex_lock(&w->lock);
 			w->each(w->ctx, j->n == 1 ? w->blobs[j->first] : NULL,
 				j->first);
-		pthread_mutex_unlock(&w->lock);
+			pthread_mutex_unlock(&w->lock);
+		}
 		j->r = msb_layer_convert((const char *const *)&w->paths[j->first],
 					 &w->ids[j->first], j->n, j->name,
 					 w->repaired, &j->err);

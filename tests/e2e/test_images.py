@@ -104,13 +104,19 @@ def no_debris(home):
 
 def test_pull_busybox_run_and_list(img, registry):
     r = ref(registry, "busybox")
-    out = img.out("pull", r)
+    p = img("pull", r, check=0)
+    out = p.stdout.decode()
     assert out.startswith(f"pulled {r} sha256:"), out
+    # Its layer is said to convert once (it was said again for the
+    # image's disks, whether or not there was anything left to do).
+    assert p.stderr.decode().count("converting") == 1, p.stderr
     layer = registry["info"]["busybox"][0][7:]
     assert os.path.isfile(f"{img.home}/blobs/sha256/{layer}")
     assert os.path.isfile(f"{img.home}/layers/{layer}.erofs")
-    # A second pull fetches nothing.
-    assert "(up to date)" in img.out("pull", r)
+    # A second pull fetches nothing, and converts nothing.
+    p = img("pull", r, check=0)
+    assert "(up to date)" in p.stdout.decode()
+    assert "converting" not in p.stderr.decode(), p.stderr
     p = img("run", "--rm", r, "--", "sh", "-c", "echo hi from $(cat /etc/passwd | wc -l) users",
             check=0)
     assert p.stdout == b"hi from 2 users\n"
