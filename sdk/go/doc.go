@@ -37,7 +37,8 @@
 // documents (a shell's quoting, no expansion); ExecArgs takes the words
 // as they are; Shell runs sh -c. All three wait and capture the output.
 // Stream starts a command and leaves stdin, stdout, stderr, signals and
-// the terminal size to the caller.
+// the terminal size to the caller; its Paused says why while the sandbox
+// is paused on a full host disk.
 //
 // # Waiting without threads
 //

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -193,6 +194,8 @@ type Process struct {
 
 	stdout, stderr *outPipe
 	outW, errW     io.Writer
+
+	paused atomic.Value // string: Paused
 }
 
 // Stream starts @argv (as ExecArgs takes it) and returns once it runs
@@ -271,6 +274,7 @@ func (sb *Sandbox) stream(ctx context.Context, argv []string, cfg *execConfig) (
 	stopAfter := context.AfterFunc(ctx, func() { p.halt(ctx.Err()) })
 	go func() {
 		p.pump()
+		p.paused.Store("")
 		stopAfter()
 		p.release()
 		p.stdout.closeWrite()
@@ -345,6 +349,10 @@ func (p *Process) pump() {
 					return
 				default:
 				}
+			case C.MSB_EXEC_PAUSED:
+				p.paused.Store(C.GoStringN((*C.char)(unsafe.Pointer(ev.data)), C.int(ev.len)))
+			case C.MSB_EXEC_RESUMED:
+				p.paused.Store("")
 			case C.MSB_EXEC_EXIT:
 				p.result = ExecResult{ExitCode: int(ev.exit_code), Signal: int(ev.signal),
 					TimedOut: ev.timed_out != 0}
@@ -383,6 +391,17 @@ func (p *Process) Pid() int {
 	case <-p.done:
 	}
 	return p.pid
+}
+
+// Paused is why the sandbox is paused while it is (its host disk is full:
+// "sandbox NAME is paused: the host disk under DIR is full ..."), and ""
+// while it runs and once the command has ended. The command waits
+// meanwhile and goes on by itself once there is room
+// (docs/api-protocol.md §11.4). It follows the command's events as they
+// are read: output nobody reads holds them back.
+func (p *Process) Paused() string {
+	s, _ := p.paused.Load().(string)
+	return s
 }
 
 // Stdout is the command's stdout, when no Stdout writer was given (else

@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -313,5 +316,92 @@ func TestExecBadInput(t *testing.T) {
 	_, err = sb.Exec(ctx, "true", msb.Env("", "x"))
 	if !errors.Is(err, msb.ErrInvalid) {
 		t.Fatalf("bad env: %v", err)
+	}
+}
+
+// The supervisor tells a running command when its sandbox pauses on a
+// full host disk and when it runs again (docs/api-protocol.md §11.4):
+// Paused is its words while paused, "" after.
+func TestProcessPausedWhileTheHostDiskIsFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs for $MSB_HOME needs root")
+	}
+	dir, err := os.MkdirTemp("", "msb-gopause-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	fill := filepath.Join(dir, "fill")
+	t.Cleanup(func() {
+		os.Remove(fill)
+		exec.Command("umount", "-l", dir).Run()
+		os.RemoveAll(dir)
+	})
+	t.Setenv("MSB_HOME", filepath.Join(dir, "home"))
+	ctx := testCtx(t)
+	name := fmt.Sprintf("gopause-%d", os.Getpid())
+	sb, err := msb.NewSandbox(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Remove(context.Background())
+	p, err := sb.Stream(ctx, []string{"sh", "-c", "echo ready; read x; " +
+		"dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x"},
+		msb.Interactive())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := p.Stdout()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("read %q %v", buf, err)
+	}
+	if p.Paused() != "" {
+		t.Fatalf("paused before the disk is full: %q", p.Paused())
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for end := time.Now().Add(time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("never: %s", what)
+			}
+		}
+	}
+	f, err := os.Create(fill) // the host disk, full
+	if err != nil {
+		t.Fatal(err)
+	}
+	mib := make([]byte, 1<<20)
+	for {
+		if _, err = f.Write(mib); err != nil {
+			break
+		}
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling: %v", err)
+	}
+	if _, err := p.Stdin().Write([]byte("go\n")); err != nil { // the guest writes: QEMU pauses it
+		t.Fatal(err)
+	}
+	until("paused", func() bool { return p.Paused() != "" })
+	if want := "sandbox " + name + " is paused: the host disk under "; !strings.Contains(p.Paused(), want) {
+		t.Fatalf("paused: %q, want it to say %q", p.Paused(), want)
+	}
+	os.Remove(fill)
+	// (Said 2 s after the guest runs on: the command waits for it.)
+	until("resumed", func() bool { return p.Paused() == "" })
+	if _, err := p.Stdin().Write([]byte("end\n")); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(out)
+	if err != nil || string(rest) != "wrote\n" {
+		t.Fatalf("read %q %v", rest, err)
+	}
+	res, err := p.Wait()
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("wait: %+v %v", res, err)
 	}
 }
