@@ -129,6 +129,11 @@ int cli_attach(msb_exec *e, struct attach_opts *o);
 char *cli_fetch_timings(const char *name);
 void cli_print_timings(const char *name, char *json, double exec_ms);
 
+/* cli_stdout_gone() - what reads our stdout went away (the reader of a
+ * pipe, `| head`): a command that follows (logs -f, events -f) then ends,
+ * as tail -f does, rather than wait to learn it from its next write. */
+int cli_stdout_gone(void);
+
 /* cli_fmt_bytes() - "512B", "1.5KiB", "87MiB", "2.0GiB". */
 void cli_fmt_bytes(uint64_t n, char *buf, size_t len);
 

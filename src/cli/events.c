@@ -2,7 +2,10 @@
 /* events.c - msb events (read a sandbox's events) and msb event send
  * (one for its guest); docs/events.md */
 
+#include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@ const struct verb verb_events = {
 	"\n"
 	"Options:\n"
 	"  -f, --follow           go on printing new events until the sandbox\n"
-	"                         stops or msb is interrupted\n"
+	"                         stops, msb is interrupted or what reads it\n"
+	"                         goes away (| head -1: exits 141)\n"
 	"      --since SEQ        start at the event numbered SEQ (0: the oldest\n"
 	"                         kept, the default; -1: only those to come)\n"
 	"      --topic TOPIC      only TOPIC, or with 'prefix.*' every topic\n"
@@ -146,7 +150,23 @@ static int cmd_events(int argc, char **argv)
 		cli_err("%s", err.message);
 		return 1;
 	}
-	while ((r = msb_events_next(e, &ev, -1, &err)) == 1) {
+	while ((r = msb_events_next(e, &ev, 0, &err)) >= 0) {
+		if (r == 0) {
+			/* Nothing held: wait for more, or for our reader
+			 * to go (`| head`). */
+			struct pollfd p[2] = {
+				{ .fd = msb_events_fd(e), .events = POLLIN },
+				{ .fd = 1, .events = 0 },
+			};
+
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (cli_stdout_gone()) {
+				msb_events_free(e);
+				return 128 + SIGPIPE;
+			}
+			continue;
+		}
 		if (json && ev.dropped)
 			printf("{\"dropped\":%llu}\n",
 			       (unsigned long long)ev.dropped);

@@ -3,6 +3,7 @@
 
 #define _GNU_SOURCE /* strptime, timegm */
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -33,7 +34,8 @@ const struct verb verb_logs = {
 	"\n"
 	"Options:\n"
 	"  -f, --follow           keep printing as the log grows, until the\n"
-	"                         sandbox stops\n"
+	"                         sandbox stops or what reads it goes away\n"
+	"                         (| head -1: exits 141)\n"
 	"  -n, --tail N           only the last N lines (then follow, with -f)\n"
 	"      --since WHEN       only what was written since WHEN: a duration\n"
 	"                         back from now (30s, 10m, 1h30m), a time\n"
@@ -340,6 +342,10 @@ static int cmd_logs(int argc, char **argv)
 			if (!was_live) {
 				copy_out(fd);
 				break;
+			}
+			if (cli_stdout_gone()) {
+				close(fd);
+				return 128 + SIGPIPE;
 			}
 			usleep(100000);
 		}

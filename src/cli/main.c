@@ -2,6 +2,7 @@
 /* main.c - msb: verb dispatch, shared helpers */
 
 #include <errno.h>
+#include <poll.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -269,4 +270,13 @@ int main(int argc, char **argv)
 	cli_err("unknown command '%s'", argv[1]);
 	fprintf(stderr, "Run 'msb --help' for the list of commands.\n");
 	return EXIT_USAGE;
+}
+
+int cli_stdout_gone(void)
+{
+	/* (a pipe whose reader closed polls POLLERR, a socket POLLHUP;
+	 * terminals and files neither) */
+	struct pollfd p = { .fd = 1, .events = 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }

@@ -10,6 +10,7 @@ and a start."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -197,6 +198,27 @@ def test_exec_into_a_closed_pipe_ends_and_hangs_the_command_up(msb, shared):
             break
         time.sleep(0.1)
     assert "closed-pipe-probe" not in ps, ps
+
+
+def test_following_into_a_closed_pipe_ends(msb, shared):
+    """`msb logs -f | head -1` and `msb events -f | head -1` end once head
+    has its line, as tail -f does, with nothing more to write; before,
+    they followed an idle sandbox for good."""
+    msb.out("exec", shared, "--", "true")       # an event, at least
+    for verb in ("logs", "events"):
+        p = msb.popen(verb, "-f", shared, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE)
+        assert p.stdout.readline(), verb
+        p.stdout.close()
+        try:
+            rc = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            pytest.fail(f"msb {verb} -f went on after its stdout was closed")
+        # (141 if it saw its reader go; killed by SIGPIPE if it had more
+        # to write first)
+        assert rc in (141, -signal.SIGPIPE), (verb, rc, p.stderr.read())
 
 
 def test_exec_detach(msb, shared):
