@@ -12,6 +12,10 @@ load drifts hit every row alike:
 3. `msb --version`: the CLI's start alone (dynamic linking, exit);
    and /bin/true started the same way, the harness's own cost of a
    process (Python's subprocess, pipes), which rows 1 and 3 include;
+   and bench/execclient.c (static, musl), the same request from a
+   process per call that does nothing else: msb exec's row less this one
+   is what the CLI itself costs, this one less the API socket's what a
+   process per call costs;
 4. with --base OTHER_BUILD, a second sandbox booted by that build (its
    agent), measured the same way with that build's CLI: a before/after
    in one run;
@@ -79,6 +83,12 @@ def api_exec(path):
         sys.exit(f"exec over the API socket failed: {buf!r}")
 
 
+def client(sock):
+    p = subprocess.run([os.path.join(HOME, "execclient"), sock], capture_output=True)
+    if p.returncode:
+        sys.exit(f"execclient failed ({p.returncode})")
+
+
 def cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         v = f.read().rsplit(")", 1)[1].split()
@@ -129,14 +139,15 @@ def boot(binary, home):
 
 
 def main():
-    subprocess.run(["musl-gcc", "-static", "-O2", "-o", os.path.join(HOME, "spawnfloor"),
-                    os.path.join(ROOT, "bench", "spawnfloor.c")], check=True)
+    for prog in ("spawnfloor", "execclient"):
+        subprocess.run(["musl-gcc", "-static", "-O2", "-o", os.path.join(HOME, prog),
+                        os.path.join(ROOT, "bench", prog + ".c")], check=True)
     sides = {"new": (MSB,) + boot(MSB, HOME)}
     if BASE:
         sides["base"] = (BASE,) + boot(BASE, BASE_HOME)
     rows, cpu, floor = {}, {}, {}
     for side in sides:
-        for k in ("cli", "api", "version"):
+        for k in ("cli", "api", "client", "version"):
             rows[(side, k)] = []
         for k in ("supervisor", "qemu", "floor"):
             cpu[(side, k)] = []
@@ -156,6 +167,7 @@ def main():
             cpu[(side, "supervisor")].append((cpu_s(sup) - s0) / args.execs * 1000)
             if qemu:
                 cpu[(side, "qemu")].append((cpu_s(qemu) - q0) / args.execs * 1000)
+            timed(lambda: client(sock), args.execs, rows[(side, "client")])
             timed(lambda: msb("--version", binary=binary), args.execs,
                   rows[(side, "version")])
         timed(lambda: subprocess.run(["/bin/true"], capture_output=True),
@@ -180,6 +192,7 @@ def main():
         tag = "" if side == "new" else " [base]"
         for k, label in (("cli", "msb exec NAME -- true"),
                          ("api", "the same on the API socket (no CLI)"),
+                         ("client", "bench/execclient, a process per call"),
                          ("version", "msb --version (the CLI's start)")):
             v = rows[(side, k)]
             print(f"{label + tag:46} {pct(v, 50):7.2f} {pct(v, 90):7.2f} "
@@ -199,6 +212,12 @@ def main():
     print(f"{'msb exec p50 - floor':46} {pct(rows[('new', 'cli')], 50) - f:7.2f}  ms")
     print(f"{'API-socket exec p50 - floor':46} {pct(rows[('new', 'api')], 50) - f:7.2f}  ms")
     h = pct(harness, 50)
+    for side in sides:
+        tag = "" if side == "new" else " [base]"
+        print(f"{'msb exec p50 - execclient p50 (the CLI)' + tag:46} "
+              f"{pct(rows[(side, 'cli')], 50) - pct(rows[(side, 'client')], 50):7.2f}  ms")
+        print(f"{'execclient p50 - API p50 - /bin/true p50' + tag:46} "
+              f"{pct(rows[(side, 'client')], 50) - pct(rows[(side, 'api')], 50) - h:7.2f}  ms")
     for side in sides:
         tag = "" if side == "new" else " [base]"
         print(f"{'msb exec p50 - host /bin/true p50 - floor' + tag:46} "
