@@ -176,6 +176,19 @@ def test_exec_timeout_kills_and_exits_124(msb, shared):
     assert p.returncode == 125 and b"--timeout" in p.stderr, p
 
 
+def _status_once_its_reader_goes(p, what):
+    """Close @p's stdout, as `| head` does once it has enough: its exit
+    status and stderr, failing if it goes on (within a minute)."""
+    p.stdout.close()
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail(f"{what} went on after its stdout was closed")
+    return rc, p.stderr.read()
+
+
 def test_exec_into_a_closed_pipe_ends_and_hangs_the_command_up(msb, shared):
     """`msb exec ... | head`: once the reader is gone msb exits 141, as a
     local pipeline's writer does, and the command (which would print
@@ -184,14 +197,8 @@ def test_exec_into_a_closed_pipe_ends_and_hangs_the_command_up(msb, shared):
     p = msb.popen("exec", shared, "--", "sh", "-c", "yes closed-pipe-probe",
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout.read(20).startswith(b"closed-pipe-probe\n")
-    p.stdout.close()
-    try:
-        rc = p.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        pytest.fail("msb exec went on after its stdout was closed")
-    assert rc == 141, (rc, p.stderr.read())
+    rc, err = _status_once_its_reader_goes(p, "msb exec")
+    assert rc == 141, (rc, err)
     for _ in range(200):
         ps = msb.out("exec", shared, "--", "ps", "-o", "args")
         if "closed-pipe-probe" not in ps:
@@ -209,16 +216,10 @@ def test_following_into_a_closed_pipe_ends(msb, shared):
         p = msb.popen(verb, "-f", shared, stdout=subprocess.PIPE,
                       stderr=subprocess.PIPE)
         assert p.stdout.readline(), verb
-        p.stdout.close()
-        try:
-            rc = p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-            pytest.fail(f"msb {verb} -f went on after its stdout was closed")
+        rc, err = _status_once_its_reader_goes(p, f"msb {verb} -f")
         # (141 if it saw its reader go; killed by SIGPIPE if it had more
         # to write first)
-        assert rc in (141, -signal.SIGPIPE), (verb, rc, p.stderr.read())
+        assert rc in (141, -signal.SIGPIPE), (verb, rc, err)
 
 
 def test_exec_detach(msb, shared):
