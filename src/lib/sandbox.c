@@ -951,13 +951,20 @@ MSB_API int msb_status_is_live(const char *status)
 #define CREATED_GRACE_S 60
 
 /* settling() - a state that changes by itself soon: a boot under way
- * (created, starting) or, with @stops, a stop (stopping). */
+ * (created, starting) or, with @stops, a stop: "stopping", or "stopped"
+ * or "failed" while the supervisor that wrote it still holds the lock (it
+ * writes its end, then exits; a start in between spawned a supervisor
+ * that found the lock taken, took the sandbox for running and was told
+ * so, and the old one then left it stopped). */
 static int settling(const struct msb_row *row, int stops)
 {
 	return !strcmp(row->info.status, "starting") ||
 	       (stops && !strcmp(row->info.status, "stopping")) ||
 	       (!strcmp(row->info.status, "created") &&
-		msb_wall_s() - row->info.created_at < CREATED_GRACE_S);
+		msb_wall_s() - row->info.created_at < CREATED_GRACE_S) ||
+	       (stops && !msb_status_is_live(row->info.status) &&
+		strcmp(row->info.status, "created") &&
+		msb_supervisor_alive(row->info.name));
 }
 
 /* boot_timeout_of() - the sandbox's boot timeout, from its record. */

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,46 @@ static void script_streaming(int fd)
 
 		EXPECT(read(fd, &c, 1) == 0);
 	}
+}
+
+static volatile int lock_released;
+
+static void *release_lock_later(void *arg)
+{
+	struct env *e = arg;
+
+	usleep(300000);
+	lock_released = 1;
+	close(e->lockfd);
+	e->lockfd = -1;
+	return NULL;
+}
+
+/* A record says "stopped" while the supervisor that wrote it still holds
+ * the lock on its way out: waiting (msb wait, and a start, which waits the
+ * same way) goes on until it is gone. A start in that window spawned a
+ * supervisor that found the lock taken and took the sandbox for running;
+ * the old one then exited and left it stopped (a whole-suite run saw
+ * "msb start" succeed and the next exec find the sandbox stopped). */
+TEST(lib_stopped_waits_for_its_supervisor_to_go)
+{
+	struct env e;
+	pthread_t t;
+	msb_error err = { 0 };
+	int status = -1;
+
+	if (env_begin(&e) != 0)
+		goto out;
+	add_sandbox(&e, "box", "stopped", 1);
+	lock_released = 0;
+	if (pthread_create(&t, NULL, release_lock_later, &e) != 0)
+		goto out;
+	CHECK_EQ_INT(msb_sandbox_wait("box", 10000, &status, &err), 0);
+	CHECK(lock_released);
+	CHECK_EQ_INT(status, 0);
+	pthread_join(t, NULL);
+out:
+	env_end(&e);
 }
 
 TEST(lib_exec_streaming)
