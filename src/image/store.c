@@ -1006,9 +1006,14 @@ static void *disk_worker(void *arg)
 		j = &w->job[w->next++];
 		pthread_mutex_unlock(&w->lock);
 		/* (said only of what is to be made: a pull that converted a
-		 * layer as it came, or finds it here, said so once or not) */
-		if (w->each &&
-		    !msb_layer_ready(j->name, &w->ids[j->first], j->n)) {
+		 * layer as it came, or finds it here, said so once or not;
+		 * one found ready is what msb_layer_convert() would find, and
+		 * is not checked twice) */
+		if (w->each) {
+			if (msb_layer_ready(j->name, &w->ids[j->first], j->n)) {
+				j->r = 0;
+				continue;
+			}
 			pthread_mutex_lock(&w->lock);
 			w->each(w->ctx, j->n == 1 ? w->blobs[j->first] : NULL,
 				j->first);
