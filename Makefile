@@ -54,7 +54,7 @@ VHOST_SRC := src/fs/vhost_user.c src/fs/virtqueue.c
 # rewriter and secrets run in the supervisor.
 TLS_SRC := $(wildcard src/tls/*.c) $(wildcard src/http/*.c) \
 	src/secrets/vault.c src/secrets/guard.c src/secrets/guard_resp.c \
-	src/secrets/scrub.c
+	src/secrets/guard_ws.c src/secrets/scrub.c
 # Plugins (docs/plugins.md): the hook protocol's messages, the keeper of
 # plugin processes and the built-ins run in the supervisor; the library
 # checks the built-ins' options (options.c, with the protocol's names).
@@ -303,8 +303,9 @@ $(B)/fuzz/http1: fuzz/http1.c src/http/http1.c src/http/http1.h \
 
 # A server's answers into the secrets guard's scrubbing (fuzz/http1_resp.c).
 GUARD_FUZZ_SRC := src/secrets/guard.c src/secrets/guard_resp.c \
-	src/secrets/scrub.c src/secrets/vault.c src/secrets/spec.c \
-	src/http/http1.c src/http/http1_resp.c src/common/buf.c \
+	src/secrets/guard_ws.c src/secrets/scrub.c src/secrets/vault.c \
+	src/secrets/spec.c src/http/http1.c src/http/http1_resp.c \
+	src/http/ws.c src/common/buf.c \
 	src/common/util.c
 $(B)/fuzz/http1_resp: fuzz/http1_resp.c $(GUARD_FUZZ_SRC) $(HDRS)
 	@mkdir -p $(dir $@)

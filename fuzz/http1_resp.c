@@ -19,7 +19,9 @@
  * tunnel whose TLS is the guest's own the server's bytes are then
  * scrubbed as each read comes, with no tail held back (guard.c,
  * tunnel_sniff()), so a value cut across two reads may pass after that
- * point, by design: the check of what the guest got stops there.
+ * point, by design: the check of what the guest got stops there. After
+ * a 101 to websocket the server's bytes are frames (guard_ws.c), each
+ * scrubbed whole or as fragments (seeds websocket-frames*).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -30,6 +32,7 @@
 #include "guard.h"
 #include "guard_priv.h"
 #include "http1.h"
+#include "ws.h"
 
 /* values no framing of ours can complete (no CR, LF, hex digit, no
  * "HTTP/1.") */
@@ -134,6 +137,54 @@ static void setup(void)
 	env = (struct guard_env){ .vault = &vault, .mode = GUARD_LOG };
 }
 
+/* frames_end() - where well-formed frames from @p[0..@n) end: @n if all
+ * of it is such frames (the last may be cut short if an extension marked
+ * it: such a frame passes as it comes, its head first) */
+static size_t frames_end(const uint8_t *p, size_t n)
+{
+	size_t at = 0;
+	struct ws_frame f;
+
+	while (at < n && ws_frame_head(p + at, n - at, &f) == 1 && !f.masked) {
+		if (f.len > n - at - f.head_len)
+			return f.b0 & WS_RSV ? n : at;
+		at += f.head_len + (size_t)f.len;
+	}
+	return at;
+}
+
+/* ws_start() - where the frames begin in what one read sent the guest
+ * (@from on) as the guard went over to a WebSocket: just after a head's
+ * empty line, all the rest frames (the earliest such place; (size_t)-1
+ * if there is none: the guard wrote what is no frame) */
+static size_t ws_start(const struct msb_buf *b, size_t from)
+{
+	const uint8_t *p = msb_buf_data(b);
+
+	for (size_t at = from + 4; at <= b->len; at++)
+		if (!memcmp(p + at - 4, "\r\n\r\n", 4) &&
+		    frames_end(p + at, b->len - at) == b->len - at)
+			return at;
+	return (size_t)-1;
+}
+
+/* no_value_in_frames() - each frame's payload holds no value (one cut
+ * across frames, by a frame's head or between fragments, is not looked
+ * for: it is a value in pieces, docs/secrets.md) */
+static void no_value_in_frames(const uint8_t *p, size_t n)
+{
+	struct ws_frame f;
+
+	if (frames_end(p, n) != n)
+		abort();
+	for (size_t at = 0; at < n; at += f.head_len + (size_t)f.len) {
+		ws_frame_head(p + at, n - at, &f);
+		if (f.len > n - at - f.head_len)
+			f.len = n - at - f.head_len;
+		no_value(p + at + f.head_len, (size_t)f.len);
+	}
+}
+
 static void check_chunks(const uint8_t *p, size_t n, size_t step)
 {
 	struct http1_chunks a = { 0 }, b = { 0 };
@@ -174,7 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t step;
 	unsigned pick;
 	void *g;
-	size_t checked = 0;
+	size_t checked = 0, ws_from = (size_t)-1;
 	int r = 0, sent = 0;
 
 	if (!vault.n)
@@ -217,16 +268,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* (a tail held till now is let go whole: scrubbed) */
 			checked = guest.len;
 		}
-		r = guard_filter.to_guest(g, data + at,
-					  at + step > size ? size - at : step,
-					  &host, &guest);
+		{
+			size_t before = guest.len;
+			int ws = ((struct guard *)g)->ws;
+
+			r = guard_filter.to_guest(
+				g, data + at,
+				at + step > size ? size - at : step, &host,
+				&guest);
+			/* after a 101 to websocket, nothing but frames */
+			if (!ws && ((struct guard *)g)->ws &&
+			    (ws_from = ws_start(&guest, before)) == (size_t)-1)
+				abort();
+		}
 	}
 	if (r == 0 && (data[-3] & 0x80))
 		guard_filter.to_guest(g, NULL, 0, &host, &guest);
-	/* (once the guest's TLS showed in a tunnel, a value cut across
-	 * reads may pass: checked up to there; anything else, all of it) */
-	no_value(msb_buf_data(&guest),
-		 sent && ((struct guard *)g)->tun_tls ? checked : guest.len);
+	if (ws_from != (size_t)-1) {
+		no_value(msb_buf_data(&guest), ws_from);
+		no_value_in_frames(msb_buf_data(&guest) + ws_from,
+				   guest.len - ws_from);
+	} else {
+		/* (once the guest's TLS showed in a tunnel, a value cut
+		 * across reads may pass: checked up to there; anything
+		 * else, all of it) */
+		no_value(guest.p ? msb_buf_data(&guest) : NULL,
+			 sent && ((struct guard *)g)->tun_tls ? checked :
+								guest.len);
+	}
 	guard_filter.close(g);
 	msb_buf_free(&up);
 	msb_buf_free(&host);

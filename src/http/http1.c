@@ -580,7 +580,9 @@ static long emit(struct http1 *h, const struct http1_req *r,
 		}
 		if (is_header(line, n, "content-length") ||
 		    is_header(line, n, "transfer-encoding") ||
-		    (identity && is_header(line, n, "accept-encoding"))) {
+		    (identity && (is_header(line, n, "accept-encoding") ||
+				  is_header(line, n,
+					    "sec-websocket-extensions")))) {
 			line = eol;
 			continue;
 		}

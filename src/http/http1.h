@@ -75,8 +75,10 @@ struct http1_stray {
 /**
  * struct http1_rewrite - what a caller of http1_emit() asks and is told
  * @identity: replace the guest's Accept-Encoding by "Accept-Encoding:
- *            identity" (RFC 9110 §12.5.3), so the answer comes
- *            uncompressed, where a value can be found
+ *            identity" (RFC 9110 §12.5.3) and drop the WebSocket
+ *            extensions it offers (RFC 6455 §9.1: permessage-deflate), so
+ *            the answer and the frames after it come uncompressed, where
+ *            a value can be found
  * @stray:    NULL, or one per secret, zeroed: where each secret's
  *            placeholder was that its places do not allow
  * @basic:    NULL, or told each Basic credential a value was put in: the

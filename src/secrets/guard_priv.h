@@ -7,6 +7,7 @@
 #include "guard.h"
 #include "http1.h"
 #include "scrub.h"
+#include "ws.h"
 
 /* What a request tells of the answer it will get (a byte each, in
  * order, until the answer's head came). */
@@ -25,6 +26,7 @@ enum resp_state {
 	R_CHUNKED, /* a chunked body, streamed */
 	R_CLOSE,   /* a body until the server closes */
 	R_RAW,     /* no longer HTTP: bytes, scrubbed */
+	R_WS,      /* a WebSocket's frames, each scrubbed (guard_ws.c) */
 	R_DONE,    /* closed: nothing more goes */
 };
 
@@ -74,6 +76,13 @@ struct guard {
 	int raw_after;          /* bytes after this answer (the guest's
 				 * side went opaque) */
 	int eof;                /* the server closed */
+	/* R_WS: the frame being read (its head, once @ws_in), the payload
+	 * bytes of it still to come, how it goes on (guard_ws.c) and
+	 * whether a piece of it went */
+	int ws; /* the answers went over to a WebSocket's frames */
+	struct ws_frame wsf;
+	int ws_in, ws_how, ws_sent;
+	uint64_t ws_left;
 	struct scrub basic;     /* Basic credentials rewritten here */
 };
 
@@ -105,6 +114,28 @@ int guard_to_guest(void *st, const uint8_t *p, size_t n,
  * the server's bytes in it are scrubbed with no tail held back, and what
  * was held goes to @guest now. Return: 0, -ENOMEM */
 int guard_resp_tunnel_tls(struct guard *g, struct msb_buf *guest);
+
+/* bytes_at() - a buffer's bytes (NULL when it never held any) */
+static inline const uint8_t *bytes_at(const struct msb_buf *b)
+{
+	return b->p ? msb_buf_data(b) : NULL;
+}
+
+/* guard_scrub() - @p[0..n) scrubbed of the vault's values and the flow's
+ * Basic credentials into @out. Return: bytes taken (see scrub_run()), or
+ * -ENOMEM */
+long guard_scrub(const struct guard *g, const uint8_t *p, size_t n,
+		 int final, struct msb_buf *out);
+
+/* guard_refuse() - an answer that cannot go to the guest (@why, logged):
+ * our 502 instead if none of it went, and the connection ends. Return: @e */
+int guard_refuse(struct guard *g, int e, const char *why,
+		 struct msb_buf *guest);
+
+/* guard_resp_ws() - R_WS: the server's frames at the front of @g->rin
+ * (guard_ws.c). Return: 1 a step was made, 0 more is needed, or a
+ * negative errno (refused) */
+int guard_resp_ws(struct guard *g, struct msb_buf *guest);
 
 /* guard_resp_free() - what the answers' side holds */
 void guard_resp_free(struct guard *g);

@@ -22,7 +22,9 @@
  *     scrubbed as it comes, sent as new chunks, the trailer scrubbed;
  *   - until close, and after the head of the answer to a CONNECT or an
  *     Upgrade request (whose side guard.c no longer frames): scrubbed as
- *     bytes, the held tail sent when the server closes.
+ *     bytes, the held tail sent when the server closes;
+ *   - after a 101 to websocket: frame by frame, each with its new length
+ *     (guard_ws.c).
  * Where a value could go with the request (P_BOUND), the request asked
  * for identity (http1_rewrite.identity); an answer compressed anyway
  * cannot be scrubbed and is refused with 502. Elsewhere a compressed body
@@ -106,15 +108,7 @@ void guard_resp_free(struct guard *g)
 	scrub_free(&g->basic);
 }
 
-/* bytes_at() - a buffer's bytes (NULL when it never held any) */
-static const uint8_t *bytes_at(const struct msb_buf *b)
-{
-	return b->p ? msb_buf_data(b) : NULL;
-}
-
-/* scrub() - @p[0..n) scrubbed into @out; Return: bytes taken (see
- * scrub_run()), or -ENOMEM */
-static long scrub(const struct guard *g, const uint8_t *p, size_t n,
+long guard_scrub(const struct guard *g, const uint8_t *p, size_t n,
 		  int final, struct msb_buf *out)
 {
 	const struct scrub *sets[] = { &g->env->vault->scrub, &g->basic };
@@ -197,7 +191,7 @@ static int put_head(const struct guard *g, const uint8_t *head, size_t hl,
 			goto out;
 		}
 	}
-	if (scrub(g, bytes_at(&tmp), tmp.len, 1, guest) < 0 ||
+	if (guard_scrub(g, bytes_at(&tmp), tmp.len, 1, guest) < 0 ||
 	    (!put && fr[0] && (msb_buf_append(guest, fr, strlen(fr)) < 0 ||
 		       msb_buf_append(guest, "\r\n", 2) < 0)) ||
 	    msb_buf_append(guest, "\r\n", 2) < 0)
@@ -212,7 +206,7 @@ out:
 static int put_body(struct guard *g, int final, struct msb_buf *guest)
 {
 	struct msb_buf out = { 0 };
-	long took = scrub(g, bytes_at(&g->plain), g->plain.len, final,
+	long took = guard_scrub(g, bytes_at(&g->plain), g->plain.len, final,
 			  g->rechunk ? &out : guest);
 	char size[32];
 	int r = 0;
@@ -231,9 +225,7 @@ static int put_body(struct guard *g, int final, struct msb_buf *guest)
 	return r;
 }
 
-/* refuse() - an answer that cannot go to the guest: ours instead if none
- * of it went, and the connection ends */
-static int refuse(struct guard *g, int e, const char *why,
+int guard_refuse(struct guard *g, int e, const char *why,
 		  struct msb_buf *guest)
 {
 	char dst[64];
@@ -363,7 +355,7 @@ static int ask(struct guard *g, const uint8_t *head, size_t hl,
 		/* (scrubbed like the server's: the guest never gets a
 		 * value from anywhere) */
 		if (act.body_len &&
-		    scrub(g, act.body, act.body_len, 1, &nb) < 0) {
+		    guard_scrub(g, act.body, act.body_len, 1, &nb) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -439,6 +431,20 @@ static int cut_short(struct guard *g, struct msb_buf *guest)
 			   guest);
 }
 
+/* to_websocket() - 1 if a 101's head switches to websocket: its Upgrade
+ * field names it (RFC 6455 §4.1) */
+static int to_websocket(const uint8_t *head, size_t hl)
+{
+	const uint8_t *line;
+	size_t at = 0, n, name;
+
+	while (http1_resp_field(head, hl, &at, &line, &n, &name))
+		if (is_field(line, name, "upgrade") &&
+		    ws_upgrade_is(line + name + 1, n - name - 1))
+			return 1;
+	return 0;
+}
+
 /* head() - the head at the front of @g->rin. Return: 1 framed (the state
  * moved on), 0 more is needed, or a negative errno (refused) */
 static int head(struct guard *g, struct msb_buf *guest)
@@ -461,7 +467,7 @@ static int head(struct guard *g, struct msb_buf *guest)
 		return 0;
 	}
 	if (rc < 0)
-		return refuse(g, rc,
+		return guard_refuse(g, rc,
 			      rc == -E2BIG ? "its head is over 64 KiB" :
 					     "malformed or ambiguous framing",
 			      guest);
@@ -471,7 +477,7 @@ static int head(struct guard *g, struct msb_buf *guest)
 			 "it is compressed (Content-Encoding %s) though the "
 			 "request asked for identity",
 			 r.coding);
-		return refuse(g, -EPROTO, why, guest);
+		return guard_refuse(g, -EPROTO, why, guest);
 	}
 	if (r.interim) {
 		/* 100 Continue and the like: the final answer follows */
@@ -485,10 +491,15 @@ static int head(struct guard *g, struct msb_buf *guest)
 	if ((req & (P_CONNECT | P_UPGRADE)) && r.body != HTTP1_BODY_NONE) {
 		/* The guest's side is no longer framed (guard.c): whatever
 		 * the answer, what follows its head is bytes, scrubbed as
-		 * one stream. */
+		 * one stream; or a WebSocket's frames, each scrubbed. */
 		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
+		g->rst = (req & P_UPGRADE) && r.status == 101 &&
+				 to_websocket(p, r.head_len) ?
+				 R_WS :
+				 R_RAW;
+		g->ws = g->rst == R_WS;
+		g->ws_in = 0;
 		msb_buf_consume(&g->rin, r.head_len);
-		g->rst = R_RAW;
 		return rc < 0 ? rc : 1;
 	}
 	g->raw_after = !!(req & (P_CONNECT | P_UPGRADE));
@@ -592,7 +603,7 @@ static int held(struct guard *g, struct msb_buf *guest)
 		return 0;
 	if (g->env->on_http_response && g->rleft)
 		return cut_short(g, guest);
-	if (scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
+	if (guard_scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
 		r = -ENOMEM;
 	else if (g->env->on_http_response)
 		r = ask(g, bytes_at(&g->rhead), g->rhead.len, &body, 0, F_KEEP,
@@ -658,7 +669,7 @@ static int held_body(struct guard *g, int whole, size_t streamed,
 	int r;
 
 	if (whole) {
-		if (scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
+		if (guard_scrub(g, bytes_at(&g->plain), g->plain.len, 1, &body) < 0)
 			return -ENOMEM;
 		r = ask(g, bytes_at(&g->rhead), g->rhead.len, &body, 0, how,
 			guest);
@@ -688,7 +699,7 @@ static int chunked(struct guard *g, struct msb_buf *guest)
 				     g->rin.len, &g->plain, &g->trailer, &done);
 
 	if (w < 0)
-		return refuse(g, (int)w, "its chunked framing is malformed",
+		return guard_refuse(g, (int)w, "its chunked framing is malformed",
 			      guest);
 	msb_buf_consume(&g->rin, (size_t)w);
 	if (g->hold) {
@@ -710,7 +721,7 @@ static int chunked(struct guard *g, struct msb_buf *guest)
 	if (!done)
 		return g->eof ? (g->rst = R_DONE, 0) : 0;
 	if (msb_buf_append(guest, "0\r\n", 3) < 0 ||
-	    scrub(g, bytes_at(&g->trailer), g->trailer.len, 1, guest) < 0 ||
+	    guard_scrub(g, bytes_at(&g->trailer), g->trailer.len, 1, guest) < 0 ||
 	    msb_buf_append(guest, "\r\n", 2) < 0)
 		return -ENOMEM;
 	g->trailer.len = 0;
@@ -790,6 +801,9 @@ int guard_to_guest(void *st, const uint8_t *p, size_t n,
 		case R_CLOSE:
 		case R_RAW:
 			r = bytes(g, guest);
+			break;
+		case R_WS:
+			r = guard_resp_ws(g, guest);
 			break;
 		case R_DONE:
 			break;

@@ -34,6 +34,11 @@ chunk (so a reflected value is cut across chunks); close=1 sends no
 length and closes; b64=1 adds the request's head in base64; gzip=1
 compresses the body (Content-Encoding: gzip) whatever the request
 accepts, as a misbehaving server would.
+
+/ws with Upgrade: websocket is a WebSocket (RFC 6455): it sends a text
+message quoting the request's Authorization token, then one ending in
+that token's first byte, then waits for the client's message, answers
+"got " and it, and closes (1000).
 """
 
 import base64
@@ -71,6 +76,29 @@ def the_blob():
         if blob is None:
             blob = random.Random(SEED).randbytes(BLOB_MB << 20)
     return blob
+
+
+def ws_frame(b0, payload):
+    """A server's WebSocket frame (unmasked), its length in the fewest
+    bytes."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([b0, n])
+    elif n < 1 << 16:
+        head = bytes([b0, 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, 127]) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def ws_read(f):
+    """One client frame's payload, unmasked."""
+    b0, b1 = f.read(2)
+    n = b1 & 0x7f
+    if n >= 126:
+        n = int.from_bytes(f.read(2 if n == 126 else 8), "big")
+    mask = f.read(4) if b1 & 0x80 else b"\0\0\0\0"
+    return bytes(c ^ mask[i % 4] for i, c in enumerate(f.read(n)))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -152,6 +180,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(out)
 
+    def websocket(self):
+        """/ws: see the module's docstring."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
+            .digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        token = self.headers.get("Authorization", "").split(" ")[-1]
+        self.wfile.write(ws_frame(0x81, b"key " + token.encode()))
+        self.wfile.write(ws_frame(0x81, b"then waits, after " +
+                                  token[:1].encode()))
+        self.wfile.flush()
+        p = ws_read(self.rfile)
+        self.wfile.write(ws_frame(0x81, b"got " + p))
+        self.wfile.write(ws_frame(0x88, (1000).to_bytes(2, "big") + b"bye"))
+        self.wfile.flush()
+        self.close_connection = True
+
     def do_HEAD(self):
         self.record(b"")
         if self.path.startswith("/echo"):
@@ -164,6 +214,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(b"")
         if self.path.startswith("/echo"):
             return self.echo(b"")
+        if (self.path == "/ws" and
+                self.headers.get("Upgrade", "").lower() == "websocket"):
+            return self.websocket()
         if self.path == "/blob":
             return self.reply(the_blob(), "application/octet-stream")
         version, sni = self.tls()

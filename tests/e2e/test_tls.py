@@ -351,6 +351,81 @@ def test_an_echo_returns_the_placeholder_never_the_value(msb, sb,
     no_value_in_the_log(msb, sb)
 
 
+# A WebSocket client in the guest: the handshake (offering compression),
+# then each frame the server sends printed as "OPCODE LENGTH PAYLOAD"; after
+# the second it sends "ping?" and reads the answer and the close. A read
+# that waits 20 s fails it.
+WS_CLIENT = r"""
+import base64, os, socket, ssl
+s = ssl.create_default_context().wrap_socket(
+    socket.create_connection(("api.test", 443), timeout=20),
+    server_hostname="api.test")
+s.sendall(("GET /ws HTTP/1.1\r\nHost: api.test\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: %s\r\n"
+           "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+           "Authorization: Bearer %s\r\n\r\n"
+           % (base64.b64encode(os.urandom(16)).decode(),
+              os.environ["TOKEN"])).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, buf = buf.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+def need(n):
+    global buf
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            raise SystemExit("closed early")
+        buf += d
+def frame():
+    global buf
+    need(2)
+    b0, n, at = buf[0], buf[1] & 0x7f, 2
+    if n >= 126:
+        at = 4 if n == 126 else 10
+        need(at)
+        n = int.from_bytes(buf[2:at], "big")
+    need(at + n)
+    p, buf = buf[at:at + n], buf[at + n:]
+    print("%x %d %s" % (b0, n, p.decode(errors="replace")), flush=True)
+for _ in range(2):
+    frame()
+m = os.urandom(4)
+s.sendall(bytes([0x81, 0x85]) + m +
+          bytes(c ^ m[i % 4] for i, c in enumerate(b"ping?")))
+frame()
+frame()
+"""
+
+
+def test_a_websocket_gets_each_frame_scrubbed_and_never_waits(
+        msb, sb, tls_internet):
+    """api.test/ws sends the Authorization token back in a WebSocket
+    message, then a message ending in the token's first byte, and waits
+    for the guest: the guest reads the placeholder in a frame of the
+    right length, then the second message whole at once (scrubbed as
+    bytes, that byte was held for the rest of a value that never came,
+    and the guest and the server waited on each other), and the rest of
+    the exchange. The guest's offer of compression was not passed on."""
+    logs = Logs(tls_internet)
+    ph = placeholder(msb, sb)
+    p = msb("exec", sb, "--", "python3", "-c", WS_CLIENT, timeout=120)
+    out = p.stdout.decode()
+    assert p.returncode == 0, (out, p.stderr.decode())
+    lines = out.splitlines()
+    assert lines[0].startswith("HTTP/1.1 101"), out
+    assert lines[1] == f"81 {4 + len(ph)} key {ph}", out
+    assert lines[2] == f"81 19 then waits, after {VALUE[0]}", out
+    assert lines[3] == "81 9 got ping?", out
+    assert lines[4].startswith("88 5 "), out
+    sent = logs.new("api")
+    assert f"Bearer {VALUE}".encode() in sent, sent
+    assert b"permessage-deflate" not in sent, sent
+    assert not reflected(out.encode()), out
+
+
 def test_a_header_only_secret_stays_out_of_query_path_and_body(
         msb, sb, tls_internet):
     """AUTH names no place: its value goes in Authorization, and its

@@ -11,6 +11,7 @@
 #include "http1.h"
 #include "http1_priv.h"
 #include "util.h"
+#include "ws.h"
 
 static const struct http1_secret SEC[] = {
 	{ "msb_placeholder_aaaa", "REAL-TOKEN-1", HTTP1_IN_ALL, "x-api-key" },
@@ -609,4 +610,64 @@ TEST(http1_chunk_size_line_limit_whatever_the_reads)
 						  steps[i], r);
 			}
 	}
+}
+
+/* --- WebSocket frame heads (ws.c) ---------------------------------------- */
+
+/* Each length is written in the fewest bytes and read back; a head cut
+ * anywhere asks for more. */
+TEST(ws_frame_heads_round_trip_at_every_length_boundary)
+{
+	static const uint64_t lens[] = { 0, 125, 126, 65535, 65536,
+					 (1ull << 63) - 1 };
+	static const size_t sizes[] = { 2, 2, 4, 4, 10, 10 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct msb_buf b = { 0 };
+		struct ws_frame f;
+
+		CHECK_EQ_INT(ws_frame_put(&b, 0x82, lens[i]), 0);
+		CHECK_EQ_INT(b.len, sizes[i]);
+		for (size_t n = 0; n < b.len; n++)
+			CHECK_EQ_INT(ws_frame_head(msb_buf_data(&b), n, &f), 0);
+		CHECK_EQ_INT(ws_frame_head(msb_buf_data(&b), b.len, &f), 1);
+		CHECK(f.len == lens[i] && f.b0 == 0x82 && !f.masked);
+		CHECK_EQ_INT(f.head_len, sizes[i]);
+		msb_buf_free(&b);
+	}
+}
+
+/* What no peer may send is refused; a client's mask key is part of the
+ * head. */
+TEST(ws_frame_heads_refused_and_masked)
+{
+	static const uint8_t reserved[] = { 0x83, 0x00 };
+	static const uint8_t reserved_ctl[] = { 0x8b, 0x00 };
+	static const uint8_t long_ctl[] = { 0x89, 126, 0, 126 };
+	static const uint8_t split_ctl[] = { 0x09, 0x00 };
+	static const uint8_t huge[] = { 0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t masked[] = { 0x81, 0x85, 1, 2, 3, 4 };
+	struct ws_frame f;
+
+	CHECK_EQ_INT(ws_frame_head(reserved, 2, &f), -EBADMSG);
+	CHECK_EQ_INT(ws_frame_head(reserved_ctl, 2, &f), -EBADMSG);
+	CHECK_EQ_INT(ws_frame_head(long_ctl, 4, &f), -EBADMSG);
+	CHECK_EQ_INT(ws_frame_head(split_ctl, 2, &f), -EBADMSG);
+	CHECK_EQ_INT(ws_frame_head(huge, 10, &f), -EBADMSG);
+	CHECK_EQ_INT(ws_frame_head(masked, 5, &f), 0);
+	CHECK_EQ_INT(ws_frame_head(masked, 6, &f), 1);
+	CHECK(f.masked && f.len == 5 && f.head_len == 6);
+}
+
+TEST(ws_upgrade_names_websocket_in_a_list)
+{
+	static const char *yes[] = { "websocket", " WebSocket ",
+				     "h2c, websocket", "websocket,foo" };
+	static const char *no[] = { "", "h2c", "websocket/13", "websockets",
+				    "web socket" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		CHECK(ws_upgrade_is((const uint8_t *)yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK(!ws_upgrade_is((const uint8_t *)no[i], strlen(no[i])));
 }

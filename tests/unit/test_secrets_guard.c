@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "http1.h"
 #include "util.h"
+#include "ws.h"
 
 #define PH_A "msb_placeholder_0123456789abcdef0123456789abcdef"
 #define PH_B "msb_placeholder_fedcba9876543210fedcba9876543210"
@@ -1108,21 +1109,237 @@ TEST(guard_streams_an_answer_over_8_mib)
 	free(body);
 }
 
-/* After a 101 (a WebSocket), the bytes are scrubbed as bytes. */
-TEST(guard_scrubs_a_tunnel_as_bytes)
+/* --- a WebSocket (guard_ws.c) ------------------------------------------- */
+
+static const char ws_req[] = "GET /ws HTTP/1.1\r\nHost: api.example.com\r\n"
+			     "Authorization: Bearer " PH_A "\r\n"
+			     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+			     "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+			     "\r\n";
+static const char ws_101[] = "HTTP/1.1 101 Switching Protocols\r\n"
+			     "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+
+/* frame() - a server's frame, @b0 and @len bytes of @p, appended to @b */
+static void frame(struct msb_buf *b, uint8_t b0, const void *p, size_t len)
+{
+	CHECK_EQ_INT(ws_frame_put(b, b0, len), 0);
+	CHECK_EQ_INT(msb_buf_append(b, p, len), 0);
+}
+
+/* Each frame is scrubbed whole and goes with its new length, in any
+ * split; a frame ending in a byte a value begins with ('r') goes at once,
+ * as does everything else once its frame is through (a server that sends
+ * a message and waits for the guest is not kept waiting); a control frame
+ * stays within 125 bytes. The guest's offer of extensions (compression)
+ * was not passed on where a value went with the upgrade. */
+TEST(guard_scrubs_each_websocket_frame_with_its_new_length)
 {
 	struct msb_flow_info fi = info("api.example.com", 1);
-	static const char ans[] =
-		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-		"Connection: Upgrade\r\n\r\n\x81\x0creal-A-value";
+	struct msb_buf ans = { 0 }, want = { 0 }, up = { 0 }, host = { 0 };
+	char big[300], bigw[400], close_in[125];
+	size_t bl, cl;
+
+	setup(GUARD_BLOCK);
+	/* the extension offer is dropped where a value goes */
+	CHECK_EQ_INT(run(&fi, 1, ws_req, 7, &up, &host), 0);
+	CHECK(holds(&up, "Upgrade: websocket\r\n"));
+	CHECK(!holds(&up, "permessage-deflate"));
+	msb_buf_free(&up);
+
+	CHECK_EQ_INT(msb_buf_append(&ans, ws_101, strlen(ws_101)), 0);
+	CHECK_EQ_INT(msb_buf_append(&want, ws_101, strlen(ws_101)), 0);
+	/* text: the value, 12 bytes, becomes the 48 of the placeholder */
+	frame(&ans, 0x81, "real-A-value", 12);
+	frame(&want, 0x81, PH_A, strlen(PH_A));
+	/* binary, a 16-bit length that the scrub grows */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + 100, "real-B-value", 12);
+	memset(bigw, 'x', sizeof(bigw));
+	memcpy(bigw + 100, PH_B, strlen(PH_B));
+	bl = sizeof(big) - 12 + strlen(PH_B);
+	frame(&ans, 0x82, big, sizeof(big));
+	frame(&want, 0x82, bigw, bl);
+	/* a ping with the value; a fragmented message, the value whole in
+	 * its first fragment */
+	frame(&ans, 0x89, "real-A-value", 12);
+	frame(&want, 0x89, PH_A, strlen(PH_A));
+	frame(&ans, 0x01, "<real-B-value", 13);
+	frame(&want, 0x01, "<" PH_B, 1 + strlen(PH_B));
+	frame(&ans, 0x80, ">", 1);
+	frame(&want, 0x80, ">", 1);
+	/* a close whose reason the scrub grows past 125: its code alone */
+	memset(close_in, 'y', sizeof(close_in));
+	close_in[0] = 0x03;
+	close_in[1] = (char)0xe8;
+	for (int i = 0; i < 4; i++)
+		memcpy(close_in + 10 + 13 * i, "real-A-value", 12);
+	cl = sizeof(close_in);
+	frame(&ans, 0x88, close_in, cl);
+	frame(&want, 0x88, close_in, 2);
+	/* the last: a text ending in 'r', a value's first byte */
+	frame(&ans, 0x81, "abcdr", 5);
+	frame(&want, 0x81, "abcdr", 5);
+
+	for (size_t step = 1; step <= ans.len; step += step < 40 ? 1 : 37) {
+		struct msb_buf guest = { 0 };
+
+		CHECK_EQ_INT(answer_of(&fi, ws_req, msb_buf_data(&ans), ans.len,
+				       step, 0, &guest),
+			     0);
+		if (guest.len != want.len ||
+		    memcmp(msb_buf_data(&guest), msb_buf_data(&want),
+			   want.len))
+			unit_fail(__FILE__, __LINE__,
+				  "step %zu: %zu bytes, %zu wanted", step,
+				  guest.len, want.len);
+		msb_buf_free(&guest);
+	}
+	msb_buf_free(&ans);
+	msb_buf_free(&want);
+	msb_vault_free(&vault);
+}
+
+/* ws_answer() - @req, the 101 and @n bytes of frames; Return: to_guest's
+ * last result, the guest's bytes after the 101 in @guest */
+static int ws_answer(const struct msb_flow_info *fi, const char *req,
+		     const void *frames, size_t n, struct msb_buf *guest)
+{
+	struct msb_buf ans = { 0 };
+	int r;
+
+	CHECK_EQ_INT(msb_buf_append(&ans, ws_101, strlen(ws_101)), 0);
+	CHECK_EQ_INT(msb_buf_append(&ans, frames, n), 0);
+	r = answer_of(fi, req, msb_buf_data(&ans), ans.len, 5, 0, guest);
+	msb_buf_free(&ans);
+	if (guest->len >= strlen(ws_101))
+		msb_buf_consume(guest, strlen(ws_101));
+	return r;
+}
+
+/* A frame no server may send ends the connection: masked, a reserved
+ * opcode, a control frame over 125 bytes; so does one an extension
+ * compressed where a value went (no extension was offered there); where
+ * no value went, such a frame passes as it is. */
+TEST(guard_refuses_websocket_frames_no_server_sends)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	struct msb_flow_info other = info("www.example.com", 1);
+	const char *oreq = "GET /ws HTTP/1.1\r\nHost: www.example.com\r\n"
+			   "Upgrade: websocket\r\n\r\n";
+	static const uint8_t masked[] = { 0x81, 0x82, 1, 2, 3, 4, 'a', 'b' };
+	static const uint8_t reserved[] = { 0x83, 0x01, 'a' };
+	static const uint8_t longping[] = { 0x89, 0x7e, 0x00, 0x80 };
+	static const uint8_t deflated[] = { 0xc1, 0x03, 'a', 'b', 'c' };
 	struct msb_buf guest = { 0 };
 
 	setup(GUARD_BLOCK);
-	CHECK_EQ_INT(answer_of(&fi, "GET /ws HTTP/1.1\r\nHost: api.example.com\r\n"
-				    "Upgrade: websocket\r\n\r\n",
+	CHECK(ws_answer(&fi, ws_req, masked, sizeof(masked), &guest) < 0);
+	CHECK_EQ_INT(guest.len, 0);
+	CHECK(strstr(logbuf, "masked WebSocket frame") != NULL);
+	CHECK(ws_answer(&fi, ws_req, reserved, sizeof(reserved), &guest) < 0);
+	CHECK(ws_answer(&fi, ws_req, longping, sizeof(longping), &guest) < 0);
+	CHECK(ws_answer(&fi, ws_req, deflated, sizeof(deflated), &guest) < 0);
+	CHECK_EQ_INT(guest.len, 0);
+	CHECK_EQ_INT(ws_answer(&other, oreq, deflated, sizeof(deflated),
+			       &guest),
+		     0);
+	CHECK(guest.len == sizeof(deflated) &&
+	      !memcmp(msb_buf_data(&guest), deflated, sizeof(deflated)));
+	msb_buf_free(&guest);
+	msb_vault_free(&vault);
+}
+
+/* A frame over 8 MiB is not held: it goes as fragments of its message as
+ * it comes, scrubbed (a value cut between two reads found whole), the
+ * first with its opcode, the last with its FIN. */
+TEST(guard_splits_a_websocket_frame_over_8_mib)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	size_t len = HTTP1_BODY_MAX + 4096, cut = 1 << 20;
+	uint8_t *payload = malloc(len);
+	struct msb_buf ans = { 0 }, guest = { 0 }, data = { 0 };
+	size_t pieces = 0;
+	uint8_t last = 0;
+
+	CHECK(payload != NULL);
+	memset(payload, 'z', len);
+	memcpy(payload + cut - 4, "real-A-value", 12);
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(msb_buf_append(&ans, ws_101, strlen(ws_101)), 0);
+	frame(&ans, 0x82, payload, len);
+	frame(&ans, 0x81, "after", 5);
+	{
+		struct msb_buf up = { 0 }, host = { 0 };
+		void *g = guard_new(&genv, &fi, 1);
+		const uint8_t *a = msb_buf_data(&ans);
+		size_t first = strlen(ws_101) + 10 + cut;
+
+		CHECK_EQ_INT(guard_filter.to_upstream(g, (const uint8_t *)ws_req,
+						      strlen(ws_req), &up,
+						      &guest),
+			     0);
+		/* up to the value's first 4 bytes: what came goes, less the
+		 * tail that may be a value */
+		CHECK_EQ_INT(guard_filter.to_guest(g, a, first, &host, &guest),
+			     0);
+		CHECK(guest.len > strlen(ws_101) + cut - 100);
+		CHECK_EQ_INT(guard_filter.to_guest(g, a + first,
+						   ans.len - first, &host,
+						   &guest),
+			     0);
+		guard_filter.close(g);
+		msb_buf_free(&up);
+	}
+	msb_buf_consume(&guest, strlen(ws_101));
+	/* the fragments: binary, then continuations, the last with FIN;
+	 * then the small frame whole */
+	while (guest.len) {
+		struct ws_frame f;
+
+		CHECK_EQ_INT(ws_frame_head(msb_buf_data(&guest), guest.len, &f),
+			     1);
+		if ((f.b0 & WS_OP) == 0x1)
+			break;
+		CHECK_EQ_INT(f.b0 & WS_OP, pieces ? 0 : 2);
+		CHECK(!(f.b0 & WS_FIN) || f.head_len + f.len == guest.len - 7);
+		last = f.b0;
+		CHECK_EQ_INT(msb_buf_append(&data, msb_buf_data(&guest) +
+							   f.head_len,
+					    f.len),
+			     0);
+		msb_buf_consume(&guest, f.head_len + f.len);
+		pieces++;
+	}
+	CHECK(pieces >= 2);
+	CHECK(last & WS_FIN);
+	CHECK(same(&guest, "\x81\x05" "after"));
+	CHECK_EQ_INT(data.len, len - 12 + strlen(PH_A));
+	CHECK(memmem(msb_buf_data(&data), data.len, PH_A, strlen(PH_A)) ==
+	      msb_buf_data(&data) + cut - 4);
+	CHECK(memmem(msb_buf_data(&data), data.len, "real-", 5) == NULL);
+	free(payload);
+	msb_buf_free(&ans);
+	msb_buf_free(&guest);
+	msb_buf_free(&data);
+	msb_vault_free(&vault);
+}
+
+/* A 101 to anything else than websocket: the bytes are scrubbed as
+ * bytes. */
+TEST(guard_scrubs_another_upgrade_as_bytes)
+{
+	struct msb_flow_info fi = info("api.example.com", 1);
+	static const char ans[] =
+		"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+		"Connection: Upgrade\r\n\r\nreal-A-value";
+	struct msb_buf guest = { 0 };
+
+	setup(GUARD_BLOCK);
+	CHECK_EQ_INT(answer_of(&fi, "GET / HTTP/1.1\r\nHost: api.example.com\r\n"
+				    "Upgrade: h2c\r\n\r\n",
 			       (const uint8_t *)ans, strlen(ans), 4, 1, &guest),
 		     0);
-	CHECK(holds(&guest, "Connection: Upgrade\r\n\r\n\x81\x0c" PH_A));
+	CHECK(holds(&guest, "Connection: Upgrade\r\n\r\n" PH_A));
 	msb_buf_free(&guest);
 	msb_vault_free(&vault);
 }
