@@ -24,8 +24,9 @@
  * takes three times as long), into a ring the reader is given in pieces
  * as they are ready, so the layer is checked and written for mkfs.erofs
  * while it downloads. Gzip members follow each other as in a file; a
- * stream that is not gzip passes through as it is (libarchive's filters
- * then find what it is); anything wrong in the gzip (a damaged member,
+ * stream that is not gzip (nor begins with a member head as libarchive's
+ * gzip filter takes one: DEFLATE, no reserved flag) passes through as it
+ * is (libarchive's filters then find what it is); anything wrong in the gzip (a damaged member,
  * bytes after the last member that are not one, a stream that ends in a
  * member; a CRC that does not match, which libarchive lets pass) fails
  * the read: the caller then converts the blob again from its file, where
@@ -286,6 +287,16 @@ static void passthrough(struct stream *s, size_t have)
 	finish(s, n < 0 ? -1 : 1, n < 0 ? "cannot read the layer" : NULL);
 }
 
+/* member_head() - @p (4 bytes) begins a gzip member as libdeflate and
+ * libarchive's gzip filter take one: the magic, DEFLATE and no reserved
+ * flag (RFC 1952 §2.3.1). ISA-L reads past reserved flags: a layer it
+ * alone inflated would be another layer than the one its file is (whose
+ * libarchive takes it for no gzip at all). */
+static int member_head(const unsigned char *p)
+{
+	return p[0] == 0x1f && p[1] == 0x8b && p[2] == 8 && !(p[3] & 0xe0);
+}
+
 static void *inflater(void *arg)
 {
 	struct stream *s = arg;
@@ -295,8 +306,9 @@ static void *inflater(void *arg)
 	int member = 0; /* inside a gzip member */
 	int full = 0;   /* the last call filled what room it had */
 
-	/* (what it starts with: at least the two bytes of gzip's magic) */
-	while (have < 2) {
+	/* (what it starts with: at least the four bytes of a member's
+	 * head) */
+	while (have < 4) {
 		ssize_t n = fill(s, &next, (size_t)have);
 
 		if (n < 0 || n == have) {
@@ -310,7 +322,7 @@ static void *inflater(void *arg)
 		}
 		have = n;
 	}
-	if (s->in[0] != 0x1f || s->in[1] != 0x8b) {
+	if (!member_head(s->in)) {
 		passthrough(s, (size_t)have);
 		return NULL;
 	}
@@ -336,6 +348,19 @@ static void *inflater(void *arg)
 			}
 		}
 		if (!member) {
+			while (have > 0 && have < 4) {
+				ssize_t n = fill(s, &next, (size_t)have);
+
+				if (n < 0 || n == have)
+					break;
+				have = n;
+			}
+			if (have < 4 || !member_head(next)) {
+				finish(s, -1, have < 0 ? "cannot read the layer" :
+					      "the gzip stream has bytes after its "
+					      "last member that are not one");
+				return NULL;
+			}
 			isal_inflate_init(&st);
 			st.crc_flag = ISAL_GZIP;
 			member = 1;

@@ -253,6 +253,11 @@ def _gzip_shapes(raw):
     half = len(raw) // 2
     bad_crc = bytearray(one)
     bad_crc[-8] ^= 0xFF
+    # a reserved flag (RFC 1952 §2.3.1): no gzip to libdeflate and
+    # libarchive, which ISA-L read past
+    reserved = bytearray(one)
+    reserved[3] |= 0x80
+    second = gzip.compress(raw[half:])
     return {
         "one member": one,
         "two members": gzip.compress(raw[:half]) + gzip.compress(raw[half:]),
@@ -261,6 +266,9 @@ def _gzip_shapes(raw):
         "bad crc": bytes(bad_crc),
         "truncated": one[:len(one) // 2],
         "raw deflate": zlib.compress(raw),
+        "reserved flag": bytes(reserved),
+        "reserved flag in the second member":
+            gzip.compress(raw[:half]) + second[:3] + bytes([second[3] | 0x20]) + second[4:],
     }
 
 
