@@ -15,13 +15,14 @@
  * byte adds a head observer (on_http_response_head: shown a whole head,
  * scrubbed, never a body), may empty the vault (answers then framed
  * for the hooks alone), and may have the guest send the start of a TLS
- * record (or two other bytes) halfway through the server's reads: in a
- * tunnel whose TLS is the guest's own the server's bytes are then
- * scrubbed as each read comes, with no tail held back (guard.c,
- * tunnel_sniff()), so a value cut across two reads may pass after that
- * point, by design: the check of what the guest got stops there. After
- * a 101 to websocket the server's bytes are frames (guard_ws.c), each
- * scrubbed whole or as fragments (seeds websocket-frames*).
+ * record (or two other bytes) halfway through the server's reads. In a
+ * tunnel (after CONNECT, or an Upgrade other than websocket) the
+ * server's bytes are scrubbed as each read comes, with no tail held back
+ * (guard_resp.c, bytes()), so a value cut across two reads may pass
+ * there, by design: each read's bytes are checked alone. After a 101 to
+ * websocket the server's bytes are frames (guard_ws.c), each scrubbed
+ * whole or as fragments (seeds websocket-frames*): nothing else may come,
+ * and no frame's payload may hold a value.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -255,6 +256,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		guard_filter.to_upstream(g, (const uint8_t *)REQS[k % 6],
 					 strlen(REQS[k % 6]), &up, &guest);
 	for (size_t at = 0; at < size && r == 0; at += step) {
+		size_t before = guest.len;
+		int ws = ((struct guard *)g)->ws;
+
 		/* bits 2 and 3: the guest's bytes halfway (TLS, or not) */
 		if ((data[-1] & 4) && !sent && at >= size / 2) {
 			static const uint8_t tls[] = { 0x16, 0x03, 0x01 },
@@ -265,21 +269,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						     3, &up, &guest);
 			if (r < 0)
 				break;
-			/* (a tail held till now is let go whole: scrubbed) */
-			checked = guest.len;
 		}
-		{
-			size_t before = guest.len;
-			int ws = ((struct guard *)g)->ws;
-
-			r = guard_filter.to_guest(
-				g, data + at,
-				at + step > size ? size - at : step, &host,
-				&guest);
-			/* after a 101 to websocket, nothing but frames */
-			if (!ws && ((struct guard *)g)->ws &&
-			    (ws_from = ws_start(&guest, before)) == (size_t)-1)
-				abort();
+		r = guard_filter.to_guest(g, data + at,
+					  at + step > size ? size - at : step,
+					  &host, &guest);
+		/* after a 101 to websocket, nothing but frames */
+		if (!ws && ((struct guard *)g)->ws &&
+		    (ws_from = ws_start(&guest, before)) == (size_t)-1)
+			abort();
+		/* in a tunnel each read is scrubbed whole and nothing is held
+		 * back, so a value cut across two reads passes, by design:
+		 * what came before is checked whole, then each read alone */
+		if (((struct guard *)g)->rst == R_RAW) {
+			no_value(msb_buf_data(&guest) + checked,
+				 guest.len - checked);
+			checked = guest.len;
 		}
 	}
 	if (r == 0 && (data[-3] & 0x80))
@@ -288,13 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		no_value(msb_buf_data(&guest), ws_from);
 		no_value_in_frames(msb_buf_data(&guest) + ws_from,
 				   guest.len - ws_from);
-	} else {
-		/* (once the guest's TLS showed in a tunnel, a value cut
-		 * across reads may pass: checked up to there; anything
-		 * else, all of it) */
-		no_value(guest.p ? msb_buf_data(&guest) : NULL,
-			 sent && ((struct guard *)g)->tun_tls ? checked :
-								guest.len);
+	} else if (guest.len > checked) {
+		no_value(msb_buf_data(&guest) + checked, guest.len - checked);
 	}
 	guard_filter.close(g);
 	msb_buf_free(&up);

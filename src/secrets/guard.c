@@ -361,31 +361,6 @@ static int ends_http(unsigned flags)
 	return !!(flags & (P_CONNECT | P_UPGRADE));
 }
 
-/* tunnel_sniff() - @p[0..n), the guest's bytes in a tunnel: whether its
- * first two begin a TLS record (a handshake, version 3.x). Then the TLS
- * in the tunnel is the guest's own with the server, and what the server
- * sends in it is ciphertext: no value can be seen in it, and a tail of it
- * held back because it could begin one (scrub.h) would never be let go
- * while the server waits for the guest, who waits for the rest of that
- * record (a CONNECT tunnel's handshake stalled so, a few times in a
- * hundred: the tail of the server's first flight is one of the bytes a
- * value's forms begin with). Return: 0, -ENOMEM */
-static int tunnel_sniff(struct guard *g, const uint8_t *p, size_t n,
-			struct msb_buf *reply)
-{
-	if (g->tun_seen == sizeof(g->tun_first))
-		return 0;
-	while (n && g->tun_seen < sizeof(g->tun_first)) {
-		g->tun_first[g->tun_seen++] = *p++;
-		n--;
-	}
-	if (g->tun_seen < sizeof(g->tun_first) || g->tun_first[0] != 0x16 ||
-	    g->tun_first[1] != 0x03)
-		return 0;
-	g->tun_tls = 1;
-	return guard_resp_tunnel_tls(g, reply);
-}
-
 static int to_upstream(void *st, const uint8_t *p, size_t n,
 		       struct msb_buf *out, struct msb_buf *reply)
 {
@@ -395,12 +370,8 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 
 	if (g->done)
 		return -ECONNRESET;
-	if (g->opaque) {
-		if (tunnel_sniff(g, p, n, reply) < 0 ||
-		    msb_buf_append(out, p, n) < 0)
-			return -ENOMEM;
-		return 0;
-	}
+	if (g->opaque)
+		return msb_buf_append(out, p, n) < 0 ? -ENOMEM : 0;
 	if (http1_feed(&g->h, p, n) < 0)
 		return -ENOMEM;
 	while (!g->opaque) {
@@ -430,10 +401,8 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 			 * protocol's: out as it came. */
 			g->opaque = 1;
 			if (g->h.in.len &&
-			    (tunnel_sniff(g, msb_buf_data(&g->h.in),
-					  g->h.in.len, reply) < 0 ||
-			     msb_buf_append(out, msb_buf_data(&g->h.in),
-					    g->h.in.len) < 0))
+			    msb_buf_append(out, msb_buf_data(&g->h.in),
+					   g->h.in.len) < 0)
 				return -ENOMEM;
 			g->h.in.len = 0;
 		}

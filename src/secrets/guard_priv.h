@@ -37,12 +37,6 @@ struct guard {
 	int done;   /* refused: everything after is dropped */
 	int opaque; /* after CONNECT or Upgrade: no longer HTTP, passed as
 		     * it is (never with a value in it) */
-	/* the guest's first two bytes in such a tunnel, and whether they
-	 * began a TLS record (the tunnel's TLS is the guest's own with the
-	 * server: guard_resp_tunnel_tls()) */
-	uint8_t tun_first[2];
-	size_t tun_seen;
-	int tun_tls;
 	/* a streamed body (http1_req.stream_len, stream_chunked): 1 by its
 	 * length (@stream_left bytes still to pass), 2 chunked (@walked
 	 * bytes at the front of the stream known to be the body's); whether
@@ -109,11 +103,6 @@ void guard_basic(void *ctx, const char *sent, size_t sl, const char *orig,
 /* guard_to_guest() - the filter's to_guest (guard_resp.c) */
 int guard_to_guest(void *st, const uint8_t *p, size_t n,
 		   struct msb_buf *host, struct msb_buf *guest);
-
-/* guard_resp_tunnel_tls() - the guest began TLS in the tunnel: from now on
- * the server's bytes in it are scrubbed with no tail held back, and what
- * was held goes to @guest now. Return: 0, -ENOMEM */
-int guard_resp_tunnel_tls(struct guard *g, struct msb_buf *guest);
 
 /* bytes_at() - a buffer's bytes (NULL when it never held any) */
 static inline const uint8_t *bytes_at(const struct msb_buf *b)

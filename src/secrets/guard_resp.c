@@ -20,9 +20,11 @@
  *     connection closed after it);
  *   - chunked: decoded (a value cut across chunks is whole again),
  *     scrubbed as it comes, sent as new chunks, the trailer scrubbed;
- *   - until close, and after the head of the answer to a CONNECT or an
- *     Upgrade request (whose side guard.c no longer frames): scrubbed as
- *     bytes, the held tail sent when the server closes;
+ *   - until close: scrubbed as bytes, the held tail sent when the server
+ *     closes;
+ *   - after the head of the answer to a CONNECT or an Upgrade request
+ *     (whose side guard.c no longer frames): each read scrubbed whole,
+ *     nothing held back (bytes());
  *   - after a 101 to websocket: frame by frame, each with its new length
  *     (guard_ws.c).
  * Where a value could go with the request (P_BOUND), the request asked
@@ -729,15 +731,12 @@ static int chunked(struct guard *g, struct msb_buf *guest)
 	return 1;
 }
 
-int guard_resp_tunnel_tls(struct guard *g, struct msb_buf *guest)
-{
-	if (g->rst != R_RAW || !g->plain.len)
-		return 0;
-	return put_body(g, 1, guest);
-}
-
-/* bytes() - until close, or a tunnel: all of it, scrubbed (with nothing
- * held back in a tunnel whose TLS is the guest's, guard.c) */
+/* bytes() - until close, or a tunnel: all of it, scrubbed; in a tunnel
+ * each read whole, nothing held back. No value goes into a tunnel (the
+ * guest's side of it is never rewritten, guard.c), and what it carries
+ * is often the guest's own TLS, or a protocol whose server speaks and
+ * then waits for the guest (SSH): a tail held because it could begin a
+ * value would then never go, and both sides would wait on each other. */
 static int bytes(struct guard *g, struct msb_buf *guest)
 {
 	if (g->rin.len &&
@@ -757,7 +756,7 @@ static int bytes(struct guard *g, struct msb_buf *guest)
 		if (r == 0)
 			return 0;
 	}
-	if (put_body(g, g->eof || (g->rst == R_RAW && g->tun_tls), guest) < 0)
+	if (put_body(g, g->eof || g->rst == R_RAW, guest) < 0)
 		return -ENOMEM;
 	if (g->eof)
 		g->rst = R_DONE;
