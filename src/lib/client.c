@@ -381,6 +381,22 @@ MSB_API int msb_exec_fd(const msb_exec *e)
 	return e->c.fd;
 }
 
+/* grow() - @*buf (of @*cap bytes) made to hold at least @n. Return: 0,
+ * -ENOMEM */
+static int grow(uint8_t **buf, size_t *cap, size_t n, msb_error *err)
+{
+	uint8_t *nb;
+
+	if (n <= *cap)
+		return 0;
+	nb = realloc(*buf, n);
+	if (!nb)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	*buf = nb;
+	*cap = n;
+	return 0;
+}
+
 long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
 		   msb_error *err)
 {
@@ -389,14 +405,8 @@ long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
 	size_t n = s ? (size_t)json_object_get_string_len(d) : 0;
 	long l;
 
-	if (n / 4 * 3 + 3 > *cap) {
-		uint8_t *nd = realloc(*buf, n / 4 * 3 + 3);
-
-		if (!nd)
-			return msb_fail(err, -ENOMEM, "out of memory");
-		*buf = nd;
-		*cap = n / 4 * 3 + 3;
-	}
+	if (grow(buf, cap, n / 4 * 3 + 3, err) < 0)
+		return -ENOMEM;
 	l = s ? msb_b64_decode(s, n, *buf) : 0;
 	if (l < 0)
 		return msb_fail(err, MSB_E_PROTOCOL,
@@ -448,14 +458,8 @@ static int exec_event(msb_exec *e, json_object *msg, msb_exec_event *ev,
 			json_object_get_string(msb_jget(msg, "message"));
 		size_t n = text ? strlen(text) : 0;
 
-		if (n + 1 > e->data_cap) {
-			uint8_t *d = realloc(e->data, n + 1);
-
-			if (!d)
-				return msb_fail(err, -ENOMEM, "out of memory");
-			e->data = d;
-			e->data_cap = n + 1;
-		}
+		if (grow(&e->data, &e->data_cap, n + 1, err) < 0)
+			return -ENOMEM;
 		memcpy(e->data, text ? text : "", n + 1);
 		ev->type = json_object_get_boolean(msb_jget(msg, "paused")) ?
 			   MSB_EXEC_PAUSED : MSB_EXEC_RESUMED;
