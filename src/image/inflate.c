@@ -195,9 +195,16 @@ fail:
 
 /* ---- a layer as it arrives ------------------------------------------------ */
 
-#define RING (8u << 20)     /* inflated bytes between the two threads */
-#define PIECE (1u << 20)    /* at most this much inflated at a time */
-#define IN_BUF (256u << 10) /* read from the stream at a time */
+/* (fuzz/tarstream.c builds with small ones: each run allocates them, and
+ * the ring's wrapping and waits come sooner) */
+#ifndef INFLATE_RING
+#define INFLATE_RING (8u << 20)
+#define INFLATE_PIECE (1u << 20)
+#define INFLATE_IN_BUF (256u << 10)
+#endif
+#define RING INFLATE_RING     /* inflated bytes between the two threads */
+#define PIECE INFLATE_PIECE   /* at most this much inflated at a time */
+#define IN_BUF INFLATE_IN_BUF /* read from the stream at a time */
 
 struct stream {
 	int fd;
