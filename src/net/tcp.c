@@ -56,8 +56,8 @@
  * of ours does. (A CONNECT tunnel through a proxy that stalled under load
  * with delayed ACKs, and was given ACKs at once for a while, stalled on
  * the secrets guard instead: it held the last byte of the server's TLS
- * flight back as the possible start of a value, src/secrets/guard.c
- * tunnel_sniff(); the ACKs were not the cause.)
+ * flight back as the possible start of a value, which a tunnel no longer
+ * does, src/secrets/guard_resp.c bytes(); the ACKs were not the cause.)
  */
 
 #define _GNU_SOURCE
