@@ -67,8 +67,10 @@ struct ts {
 	int root_opaque;                /* "./.wh..wh..opq" was seen */
 	struct slot *tab;       /* open addressing, a power of two */
 	size_t cap, used;
-	char zero[65536];
 };
+
+/* what a sparse entry's holes are written with */
+static const char zeros[65536];
 
 static int fail(struct ts *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -229,10 +231,10 @@ static int copy_data(struct ts *t, struct archive *a, const char *path,
 			return -1;
 		/* A hole of a sparse entry: zeros, the stream has no holes */
 		while (at < off) {
-			size_t z = (size_t)(off - at) < sizeof(t->zero) ?
-					   (size_t)(off - at) : sizeof(t->zero);
+			size_t z = (size_t)(off - at) < sizeof(zeros) ?
+					   (size_t)(off - at) : sizeof(zeros);
 
-			if (archive_write_data(t->out, t->zero, z) != (la_ssize_t)z)
+			if (archive_write_data(t->out, zeros, z) != (la_ssize_t)z)
 				return fail(t, "mkfs.erofs stopped reading at "
 					       "'%s'", path);
 			at += (int64_t)z;
