@@ -9,6 +9,9 @@
 # corpus size, the executions of all its runs kept (below) and the
 # result, and exits 1 if any target failed.
 #
+# A run stopped by hand (`pkill -INT -f build/fuzz/NAME`; kill the script
+# first to stop at that target) says so and its executions count.
+#
 # A target too slow for one sitting runs in parts:
 #   MSB_FUZZ_KEEP=DIR  each target's corpus is DIR/TARGET, kept between
 #                      runs, and DIR/TARGET.execs adds up the executions
@@ -56,8 +59,13 @@ for t in $targets; do
 	execs=${execs:-0}
 	corpus=$(ls "$corp" | wc -l)
 	total=-
-	if [ $rc -eq 0 ]; then
+	# (72: libFuzzer stopped by SIGINT without a crash, as
+	# `pkill -INT -f build/fuzz/NAME` stops a run by hand; its
+	# executions count like a clean run's)
+	if [ $rc -eq 0 ] || { [ $rc -eq 72 ] &&
+		! grep -q '^==[0-9]*== ERROR' "$out/$t.log"; }; then
 		result=ok
+		[ $rc -eq 72 ] && result="stopped by hand"
 		if [ -n "$keep" ]; then
 			total=$(( $(cat "$keep/$t.execs" 2>/dev/null || echo 0) + execs ))
 			echo "$total" >"$keep/$t.execs"
