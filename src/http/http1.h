@@ -226,6 +226,8 @@ enum http1_body {
  * @coding:   the first content or transfer coding that is not identity or
  *            chunked ("gzip"), cut at 31 bytes; "" if none: a body that is
  *            not in the clear
+ * @websocket: an Upgrade field names websocket (RFC 6455 §4.1, any case,
+ *            among others in a list): with a 101, what follows is frames
  */
 struct http1_resp {
 	size_t head_len;
@@ -235,6 +237,7 @@ struct http1_resp {
 	uint64_t length;
 	int interim;
 	char coding[32];
+	int websocket;
 };
 
 /**

@@ -165,6 +165,10 @@ int http1_resp_head(const uint8_t *p, size_t n, unsigned req,
 			while ((v = element(v, ve, &e, &el)))
 				if (el && !is(e, el, "identity"))
 					note_coding(r, e, el);
+		} else if (is(line, nl, "upgrade")) {
+			while ((v = element(v, ve, &e, &el)))
+				if (is(e, el, "websocket"))
+					r->websocket = 1;
 		}
 	}
 	r->head_len = (size_t)(next - p);

@@ -2,7 +2,6 @@
 /* ws.c - WebSocket frame heads (see ws.h) */
 
 #include <errno.h>
-#include <strings.h>
 
 #include "ws.h"
 
@@ -64,27 +63,4 @@ int ws_frame_put(struct msb_buf *out, uint8_t b0, uint64_t len)
 		n = 10;
 	}
 	return msb_buf_append(out, h, n);
-}
-
-int ws_upgrade_is(const uint8_t *v, size_t n)
-{
-	size_t i = 0;
-
-	/* a list of protocols, each maybe with a "/version" */
-	while (i < n) {
-		size_t s, e;
-
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		s = i;
-		while (i < n && v[i] != ',')
-			i++;
-		e = i;
-		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-			e--;
-		if (e - s == 9 && !strncasecmp((const char *)v + s, "websocket",
-					       9))
-			return 1;
-	}
-	return 0;
 }

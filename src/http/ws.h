@@ -51,9 +51,4 @@ int ws_frame_head(const uint8_t *p, size_t n, struct ws_frame *f);
  */
 int ws_frame_put(struct msb_buf *out, uint8_t b0, uint64_t len);
 
-/* ws_upgrade_is() - 1 if the field value @v (@n bytes) of an Upgrade
- * header names the websocket protocol (RFC 6455 §4.1, case-insensitive,
- * among others in a list) */
-int ws_upgrade_is(const uint8_t *v, size_t n);
-
 #endif

@@ -433,20 +433,6 @@ static int cut_short(struct guard *g, struct msb_buf *guest)
 			   guest);
 }
 
-/* to_websocket() - 1 if a 101's head switches to websocket: its Upgrade
- * field names it (RFC 6455 §4.1) */
-static int to_websocket(const uint8_t *head, size_t hl)
-{
-	const uint8_t *line;
-	size_t at = 0, n, name;
-
-	while (http1_resp_field(head, hl, &at, &line, &n, &name))
-		if (is_field(line, name, "upgrade") &&
-		    ws_upgrade_is(line + name + 1, n - name - 1))
-			return 1;
-	return 0;
-}
-
 /* head() - the head at the front of @g->rin. Return: 1 framed (the state
  * moved on), 0 more is needed, or a negative errno (refused) */
 static int head(struct guard *g, struct msb_buf *guest)
@@ -495,8 +481,7 @@ static int head(struct guard *g, struct msb_buf *guest)
 		 * the answer, what follows its head is bytes, scrubbed as
 		 * one stream; or a WebSocket's frames, each scrubbed. */
 		rc = put_head(g, p, r.head_len, F_KEEP, 0, guest);
-		g->rst = (req & P_UPGRADE) && r.status == 101 &&
-				 to_websocket(p, r.head_len) ?
+		g->rst = (req & P_UPGRADE) && r.status == 101 && r.websocket ?
 				 R_WS :
 				 R_RAW;
 		g->ws = g->rst == R_WS;
