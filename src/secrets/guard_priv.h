@@ -64,19 +64,19 @@ struct guard {
 	struct msb_buf rhead;   /* a held body's head */
 	struct msb_buf trailer; /* a chunked body's trailer */
 	struct http1_chunks rch;
-	uint64_t rleft;         /* of a body by length */
+	uint64_t rleft;         /* of a body by length, or of a WebSocket
+				 * frame's payload (R_WS) */
 	int rechunk;            /* a streamed body goes out chunked */
 	int reclose;            /* the connection ends after the body */
 	int raw_after;          /* bytes after this answer (the guest's
 				 * side went opaque) */
 	int eof;                /* the server closed */
-	/* R_WS: the frame being read (its head, once @ws_in), the payload
-	 * bytes of it still to come, how it goes on (guard_ws.c) and
-	 * whether a piece of it went */
+	/* R_WS: the frame being read (its head, once @ws_in; @rleft the
+	 * bytes of its payload still to come), how it goes on (guard_ws.c)
+	 * and whether a piece of it went */
 	int ws; /* the answers went over to a WebSocket's frames */
 	struct ws_frame wsf;
 	int ws_in, ws_how, ws_sent;
-	uint64_t ws_left;
 	struct scrub basic;     /* Basic credentials rewritten here */
 };
 
@@ -115,6 +115,10 @@ static inline const uint8_t *bytes_at(const struct msb_buf *b)
  * -ENOMEM */
 long guard_scrub(const struct guard *g, const uint8_t *p, size_t n,
 		 int final, struct msb_buf *out);
+
+/* guard_take() - up to @g->rleft of the server's bytes (@g->rin) into
+ * @into, @g->rleft counting them off. Return: 0, -ENOMEM */
+int guard_take(struct guard *g, struct msb_buf *into);
 
 /* guard_refuse() - an answer that cannot go to the guest (@why, logged):
  * our 502 instead if none of it went, and the connection ends. Return: @e */

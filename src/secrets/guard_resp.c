@@ -565,12 +565,11 @@ static int head(struct guard *g, struct msb_buf *guest)
 	return rc < 0 ? rc : 1;
 }
 
-/* take() - up to @g->rleft of the server's bytes into @g->plain */
-static int take(struct guard *g)
+int guard_take(struct guard *g, struct msb_buf *into)
 {
 	size_t n = g->rin.len < g->rleft ? g->rin.len : (size_t)g->rleft;
 
-	if (n && msb_buf_append(&g->plain, bytes_at(&g->rin), n) < 0)
+	if (n && msb_buf_append(into, bytes_at(&g->rin), n) < 0)
 		return -ENOMEM;
 	msb_buf_consume(&g->rin, n);
 	g->rleft -= n;
@@ -584,7 +583,7 @@ static int held(struct guard *g, struct msb_buf *guest)
 	struct msb_buf body = { 0 };
 	int r;
 
-	if (take(g) < 0)
+	if (guard_take(g, &g->plain) < 0)
 		return -ENOMEM;
 	if (g->rleft && !g->eof)
 		return 0;
@@ -620,7 +619,7 @@ static int streamed(struct guard *g, struct msb_buf *guest)
 {
 	int end;
 
-	if (take(g) < 0)
+	if (guard_take(g, &g->plain) < 0)
 		return -ENOMEM;
 	end = !g->rleft;
 	if (put_body(g, end || g->eof, guest) < 0)

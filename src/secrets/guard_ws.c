@@ -34,18 +34,6 @@
 /* how the frame being read goes on */
 enum { WS_WHOLE, WS_SPLIT, WS_PASS };
 
-/* take() - up to @g->ws_left of the server's bytes into @into */
-static int take(struct guard *g, struct msb_buf *into)
-{
-	size_t n = g->rin.len < g->ws_left ? g->rin.len : (size_t)g->ws_left;
-
-	if (n && msb_buf_append(into, bytes_at(&g->rin), n) < 0)
-		return -ENOMEM;
-	msb_buf_consume(&g->rin, n);
-	g->ws_left -= n;
-	return 0;
-}
-
 /* begin() - the head at the front of @g->rin. Return: 1 read, 0 more is
  * needed, or a negative errno (refused) */
 static int begin(struct guard *g, struct msb_buf *guest)
@@ -69,7 +57,7 @@ static int begin(struct guard *g, struct msb_buf *guest)
 				    "offered", guest);
 	msb_buf_consume(&g->rin, f->head_len);
 	g->ws_in = 1;
-	g->ws_left = f->len;
+	g->rleft = f->len;
 	g->ws_sent = 0;
 	g->plain.len = 0;
 	if (f->b0 & WS_RSV) {
@@ -88,9 +76,9 @@ static int whole(struct guard *g, struct msb_buf *guest)
 	size_t n;
 	int r = 0;
 
-	if (take(g, &g->plain) < 0)
+	if (guard_take(g, &g->plain) < 0)
 		return -ENOMEM;
-	if (g->ws_left)
+	if (g->rleft)
 		return 0;
 	if (guard_scrub(g, bytes_at(&g->plain), g->plain.len, 1, &out) < 0) {
 		msb_buf_free(&out);
@@ -117,9 +105,9 @@ static int split(struct guard *g, struct msb_buf *guest)
 	uint8_t b0;
 	long took;
 
-	if (take(g, &g->plain) < 0)
+	if (guard_take(g, &g->plain) < 0)
 		return -ENOMEM;
-	last = !g->ws_left;
+	last = !g->rleft;
 	took = guard_scrub(g, bytes_at(&g->plain), g->plain.len, last, &out);
 	if (took < 0) {
 		msb_buf_free(&out);
@@ -158,8 +146,8 @@ int guard_resp_ws(struct guard *g, struct msb_buf *guest)
 	}
 	switch (g->ws_how) {
 	case WS_PASS:
-		r = take(g, guest);
-		if (r == 0 && !g->ws_left)
+		r = guard_take(g, guest);
+		if (r == 0 && !g->rleft)
 			g->ws_in = 0;
 		r = r < 0 ? r : !g->ws_in;
 		break;
