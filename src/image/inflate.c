@@ -269,6 +269,24 @@ static ssize_t fill(struct stream *s, const unsigned char **next,
 	return n < 0 ? -1 : (ssize_t)have + n;
 }
 
+/* fill_to() - at least @want bytes of the stream at @next (@have there
+ * now), unless it ends first. Return: the bytes there (fewer than @want
+ * at its end), -1 on an error. */
+static ssize_t fill_to(struct stream *s, const unsigned char **next,
+		       size_t have, size_t want)
+{
+	while (have < want) {
+		ssize_t n = fill(s, next, have);
+
+		if (n < 0)
+			return -1;
+		if ((size_t)n == have)
+			break;
+		have = (size_t)n;
+	}
+	return (ssize_t)have;
+}
+
 /* passthrough() - a stream that is not gzip, as it is. */
 static void passthrough(struct stream *s, size_t have)
 {
@@ -315,21 +333,16 @@ static void *inflater(void *arg)
 
 	/* (what it starts with: at least the four bytes of a member's
 	 * head) */
-	while (have < 4) {
-		ssize_t n = fill(s, &next, (size_t)have);
-
-		if (n < 0 || n == have) {
-			if (n == have && have == 0)
-				finish(s, 1, NULL); /* empty: libarchive says */
-			else if (n == have)
-				passthrough(s, (size_t)have);
-			else
-				finish(s, -1, "cannot read the layer");
-			return NULL;
-		}
-		have = n;
+	have = fill_to(s, &next, 0, 4);
+	if (have < 0) {
+		finish(s, -1, "cannot read the layer");
+		return NULL;
 	}
-	if (!member_head(s->in)) {
+	if (!have) {
+		finish(s, 1, NULL); /* empty: libarchive says */
+		return NULL;
+	}
+	if (have < 4 || !member_head(s->in)) {
 		passthrough(s, (size_t)have);
 		return NULL;
 	}
@@ -355,13 +368,7 @@ static void *inflater(void *arg)
 			}
 		}
 		if (!member) {
-			while (have > 0 && have < 4) {
-				ssize_t n = fill(s, &next, (size_t)have);
-
-				if (n < 0 || n == have)
-					break;
-				have = n;
-			}
+			have = fill_to(s, &next, (size_t)have, 4);
 			if (have < 4 || !member_head(next)) {
 				finish(s, -1, have < 0 ? "cannot read the layer" :
 					      "the gzip stream has bytes after its "
