@@ -24,8 +24,7 @@
 
 struct msb_exec {
 	struct msb_conn c;
-	uint8_t *data;
-	size_t data_cap;
+	struct msb_buf data; /* the last event's bytes */
 	int done;
 	int stdin_open;
 };
@@ -381,36 +380,21 @@ MSB_API int msb_exec_fd(const msb_exec *e)
 	return e->c.fd;
 }
 
-/* grow() - @*buf (of @*cap bytes) made to hold at least @n. Return: 0,
- * -ENOMEM */
-static int grow(uint8_t **buf, size_t *cap, size_t n, msb_error *err)
-{
-	uint8_t *nb;
-
-	if (n <= *cap)
-		return 0;
-	nb = realloc(*buf, n);
-	if (!nb)
-		return msb_fail(err, -ENOMEM, "out of memory");
-	*buf = nb;
-	*cap = n;
-	return 0;
-}
-
-long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
-		   msb_error *err)
+long msb_conn_data(json_object *msg, struct msb_buf *b, msb_error *err)
 {
 	json_object *d = msb_jget(msg, "data");
 	const char *s = json_object_get_string(d);
 	size_t n = s ? (size_t)json_object_get_string_len(d) : 0;
 	long l;
 
-	if (grow(buf, cap, n / 4 * 3 + 3, err) < 0)
-		return -ENOMEM;
-	l = s ? msb_b64_decode(s, n, *buf) : 0;
+	b->off = b->len = 0; /* (the last message's bytes, kept until now) */
+	if (msb_buf_reserve(b, n / 4 * 3 + 3) < 0)
+		return msb_fail(err, -ENOMEM, "out of memory");
+	l = s ? msb_b64_decode(s, n, msb_buf_data(b)) : 0;
 	if (l < 0)
 		return msb_fail(err, MSB_E_PROTOCOL,
 				"bad data from the supervisor (not base64)");
+	b->len = (size_t)l;
 	return l;
 }
 
@@ -440,11 +424,11 @@ static int exec_event(msb_exec *e, json_object *msg, msb_exec_event *ev,
 	if (!event)
 		return 0;
 	if (!strcmp(event, "stdout") || !strcmp(event, "stderr")) {
-		l = msb_conn_data(msg, &e->data, &e->data_cap, err);
+		l = msb_conn_data(msg, &e->data, err);
 		if (l < 0)
 			return (int)l;
 		ev->type = event[3] == 'o' ? MSB_EXEC_STDOUT : MSB_EXEC_STDERR;
-		ev->data = e->data;
+		ev->data = msb_buf_data(&e->data);
 		ev->len = (size_t)l;
 		return 1;
 	}
@@ -458,12 +442,12 @@ static int exec_event(msb_exec *e, json_object *msg, msb_exec_event *ev,
 			json_object_get_string(msb_jget(msg, "message"));
 		size_t n = text ? strlen(text) : 0;
 
-		if (grow(&e->data, &e->data_cap, n + 1, err) < 0)
-			return -ENOMEM;
-		memcpy(e->data, text ? text : "", n + 1);
+		e->data.off = e->data.len = 0;
+		if (msb_buf_append(&e->data, text ? text : "", n + 1) < 0)
+			return msb_fail(err, -ENOMEM, "out of memory");
 		ev->type = json_object_get_boolean(msb_jget(msg, "paused")) ?
 			   MSB_EXEC_PAUSED : MSB_EXEC_RESUMED;
-		ev->data = e->data;
+		ev->data = msb_buf_data(&e->data);
 		ev->len = n;
 		return 1;
 	}
@@ -578,7 +562,7 @@ MSB_API void msb_exec_free(msb_exec *e)
 	if (!e)
 		return;
 	msb_conn_close(&e->c);
-	free(e->data);
+	msb_buf_free(&e->data);
 	free(e);
 }
 

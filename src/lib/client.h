@@ -29,10 +29,10 @@ int msb_conn_recv(struct msb_conn *c, json_object **msg, int timeout_ms,
  * guest's errno for fs_failed) and @err's message. Return: the code. */
 int msb_conn_error(json_object *msg, msb_error *err);
 /* msb_conn_data() - the base64 "data" of an output or file message @msg,
- * decoded into *@buf (grown as needed, *@cap its size). Return: its
- * length, or a negative MSB_E_PROTOCOL/-ENOMEM with @err set. */
-long msb_conn_data(json_object *msg, uint8_t **buf, size_t *cap,
-		   msb_error *err);
+ * decoded into @b in place of what it held (msb_buf_data(@b), @b->len).
+ * Return: its length, or a negative MSB_E_PROTOCOL/-ENOMEM with @err
+ * set. */
+long msb_conn_data(json_object *msg, struct msb_buf *b, msb_error *err);
 /* msb_conn_call() - a request and its result (NULL @result to ignore it);
  * @params is consumed. */
 int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,

@@ -27,8 +27,7 @@
 struct msb_file {
 	struct msb_conn c;
 	msb_file_op op;
-	uint8_t *data;
-	size_t data_cap;
+	struct msb_buf data; /* the last event's bytes */
 	msb_file_info entry;
 	int done;
 	int writing;
@@ -193,12 +192,12 @@ MSB_API int msb_file_fd(const msb_file *f)
 static int take_data(msb_file *f, json_object *msg, msb_file_event *ev,
 		     msb_error *err)
 {
-	long l = msb_conn_data(msg, &f->data, &f->data_cap, err);
+	long l = msb_conn_data(msg, &f->data, err);
 
 	if (l < 0)
 		return (int)l;
 	ev->type = MSB_FILE_DATA;
-	ev->data = f->data;
+	ev->data = msb_buf_data(&f->data);
 	ev->len = (size_t)l;
 	return 1;
 }
@@ -364,7 +363,7 @@ MSB_API void msb_file_free(msb_file *f)
 	if (!f)
 		return;
 	msb_conn_close(&f->c);
-	free(f->data);
+	msb_buf_free(&f->data);
 	free(f);
 }
 
