@@ -17,6 +17,7 @@
 #include "dns.h"
 #include "filter.h"
 #include "harness.h"
+#include "netseg.h"
 #include "policy.h"
 #include "stack.h"
 
@@ -492,48 +493,14 @@ static unsigned live_flows(const struct net *n)
 	return cnt;
 }
 
-static void a16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void a32(uint8_t *p, uint32_t v)
-{
-	a16(p, (uint16_t)(v >> 16));
-	a16(p + 2, (uint16_t)v);
-}
-
 /* abuse_seg() - a checksummed segment from the guest to ABUSE_DST:80 */
 static void abuse_seg(struct net *n, uint16_t sport, uint32_t seq,
 		      uint32_t ack, uint8_t flags, uint16_t win, size_t dlen)
 {
-	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN + 8192];
-	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
-	size_t l4 = TCP_HLEN + dlen;
+	static uint8_t f[NETSEG_MAX(8192)];
 
-	memset(f, 0, ETH_HLEN + IP4_HLEN + TCP_HLEN);
-	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
-	a16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	a16(ip + 2, (uint16_t)(IP4_HLEN + l4));
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	a32(ip + 12, NET_GUEST_IP);
-	a32(ip + 16, ABUSE_DST);
-	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
-	a16(t, sport);
-	a16(t + 2, 80);
-	a32(t + 4, seq);
-	a32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	a16(t + 14, win);
-	memset(t + TCP_HLEN, 'x', dlen);
-	a16(t + 16, net_csum_fold(net_csum_add(
-		net_pseudo4(NET_GUEST_IP, ABUSE_DST, IPPROTO_TCP, l4), t, l4)));
-	net_input(n, f, ETH_HLEN + IP4_HLEN + l4);
+	net_input(n, f, netseg_tcp4(f, ABUSE_DST, sport, 80, seq, ack, flags,
+				    win, NULL, dlen));
 }
 
 /* drain() - let the stack run and throw away what it sent the guest */
@@ -683,30 +650,10 @@ static int host_open(void *opaque, int type, int proto,
 
 static void syn_to(struct net *n, uint32_t dst, uint16_t dport)
 {
-	static uint8_t f[ETH_HLEN + IP4_HLEN + TCP_HLEN];
-	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
+	uint8_t f[NETSEG_MAX(0)];
 
-	memset(f, 0, sizeof(f));
-	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
-	a16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	a16(ip + 2, IP4_HLEN + TCP_HLEN);
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	a32(ip + 12, NET_GUEST_IP);
-	a32(ip + 16, dst);
-	a16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
-	a16(t, 40000);
-	a16(t + 2, dport);
-	a32(t + 4, 1000);
-	t[12] = 5 << 4;
-	t[13] = 0x02;
-	a16(t + 14, 65535);
-	a16(t + 16, net_csum_fold(net_csum_add(
-		net_pseudo4(NET_GUEST_IP, dst, IPPROTO_TCP, TCP_HLEN), t,
-		TCP_HLEN)));
-	net_input(n, f, sizeof(f));
+	net_input(n, f, netseg_tcp4(f, dst, 40000, dport, 1000, 0, 0x02,
+				    65535, NULL, 0));
 }
 
 TEST(net_allow_host_reaches_loopback)

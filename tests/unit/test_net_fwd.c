@@ -12,19 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "netseg.h"
 #include "stack.h"
-
-static void p16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void p32(uint8_t *p, uint32_t v)
-{
-	p16(p, (uint16_t)(v >> 16));
-	p16(p + 2, (uint16_t)v);
-}
 
 static uint32_t g32(const uint8_t *p)
 {
@@ -37,32 +26,8 @@ static size_t guest_seg(uint8_t *f, uint16_t sport, uint16_t dport,
 			uint32_t seq, uint32_t ack, uint8_t flags,
 			const char *data)
 {
-	size_t dl = data ? strlen(data) : 0, l4 = TCP_HLEN + dl;
-	uint8_t *ip = f + ETH_HLEN, *t = ip + IP4_HLEN;
-
-	memset(f, 0, ETH_HLEN + IP4_HLEN + l4);
-	memcpy(f, "\x52\x54\x00\x12\x35\x02\x52\x54\x00\x12\x34\x56", 12);
-	p16(f + 12, 0x0800);
-	ip[0] = 0x45;
-	p16(ip + 2, (uint16_t)(IP4_HLEN + l4));
-	ip[6] = 0x40;
-	ip[8] = 64;
-	ip[9] = IPPROTO_TCP;
-	p32(ip + 12, NET_GUEST_IP);
-	p32(ip + 16, NET_GW_IP);
-	p16(ip + 10, net_csum_fold(net_csum_add(0, ip, IP4_HLEN)));
-	p16(t, sport);
-	p16(t + 2, dport);
-	p32(t + 4, seq);
-	p32(t + 8, ack);
-	t[12] = 5 << 4;
-	t[13] = flags;
-	p16(t + 14, 65535);
-	if (dl)
-		memcpy(t + TCP_HLEN, data, dl);
-	p16(t + 16, net_csum_fold(net_csum_add(
-		net_pseudo4(NET_GUEST_IP, NET_GW_IP, IPPROTO_TCP, l4), t, l4)));
-	return ETH_HLEN + IP4_HLEN + l4;
+	return netseg_tcp4(f, NET_GW_IP, sport, dport, seq, ack, flags, 65535,
+			   data ? data : "", data ? strlen(data) : 0);
 }
 
 /* next_tcp() - the next TCP segment the stack sent the guest; *@t points
