@@ -208,32 +208,19 @@ async fn async_lifecycle_and_errors() {
 #[ignore = "run by exec::paused_while_the_host_disk_is_full with $MSB_HOME on a small tmpfs"]
 async fn async_paused_on_a_full_disk() {
     crate::common::init();
-    let home = std::path::PathBuf::from(std::env::var_os("MSB_HOME").unwrap());
-    let fill = home.parent().unwrap().join("fill");
     let name = unique("rsapause");
     let sb = microsandbox::Sandbox::builder(&name).create().await.unwrap();
     let _watchdog = crate::exec::Watchdog::new(&name);
     let mut p = sb
         .command("sh")
-        .args(["-c", "echo ready; read x; dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x"])
+        .args(["-c", crate::common::FULL_DISK_CMD])
         .stdin_piped()
         .spawn()
         .await
         .unwrap();
     assert_eq!(p.next_event().await.unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
     assert_eq!(p.paused(), None);
-    {
-        // The host disk, full.
-        use std::io::Write;
-        let mut f = std::fs::File::create(&fill).unwrap();
-        let mib = vec![0u8; 1 << 20];
-        let e = loop {
-            if let Err(e) = f.write_all(&mib) {
-                break e;
-            }
-        };
-        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
-    }
+    let fill = crate::common::fill_host_disk();
     let mut stdin = p.stdin();
     // The guest writes: QEMU pauses it.
     stdin.write_all(b"go\n").await.unwrap();

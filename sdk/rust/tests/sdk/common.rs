@@ -170,3 +170,27 @@ fn which(cmd: &str) -> Option<PathBuf> {
 pub fn contains(what: &str, s: &str, sub: &str) {
     assert!(s.contains(sub), "{what}: {s:?} does not contain {sub:?}");
 }
+
+/// The command of the two full-disk tests (`exec::paused_on_a_full_disk`
+/// and `asyncio::async_paused_on_a_full_disk`): it says "ready", waits for
+/// a line, writes 24 MiB with fsync (what a full host disk pauses), says
+/// "wrote" and waits for another line.
+pub const FULL_DISK_CMD: &str =
+    "echo ready; read x; dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x";
+
+/// Fills the disk under $MSB_HOME (a small tmpfs) until ENOSPC with a file
+/// beside $MSB_HOME; returns its path: removing it gives the room back.
+pub fn fill_host_disk() -> PathBuf {
+    use std::io::Write;
+    let home = PathBuf::from(std::env::var_os("MSB_HOME").unwrap());
+    let fill = home.parent().unwrap().join("fill");
+    let mut f = std::fs::File::create(&fill).unwrap();
+    let mib = vec![0u8; 1 << 20];
+    let e = loop {
+        if let Err(e) = f.write_all(&mib) {
+            break e;
+        }
+    };
+    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    fill
+}

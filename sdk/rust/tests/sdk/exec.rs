@@ -296,30 +296,18 @@ impl Drop for Watchdog {
 #[ignore = "run by paused_while_the_host_disk_is_full with $MSB_HOME on a small tmpfs"]
 fn paused_on_a_full_disk() {
     crate::common::init();
-    let home = std::path::PathBuf::from(std::env::var_os("MSB_HOME").unwrap());
-    let fill = home.parent().unwrap().join("fill");
     let name = crate::common::unique("rspause");
     let sb = microsandbox::blocking::Sandbox::builder(&name).create().unwrap();
     let _watchdog = Watchdog::new(&name);
     let mut p = sb
         .command("sh")
-        .args(["-c", "echo ready; read x; dd if=/dev/urandom of=/big bs=1M count=24 conv=fsync 2>/dev/null && echo wrote; read x"])
+        .args(["-c", crate::common::FULL_DISK_CMD])
         .stdin_piped()
         .spawn()
         .unwrap();
     assert_eq!(p.next_event().unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
     assert_eq!(p.paused(), None);
-    {
-        // The host disk, full.
-        let mut f = std::fs::File::create(&fill).unwrap();
-        let mib = vec![0u8; 1 << 20];
-        let e = loop {
-            if let Err(e) = f.write_all(&mib) {
-                break e;
-            }
-        };
-        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
-    }
+    let fill = crate::common::fill_host_disk();
     // The guest writes: QEMU pauses it.
     p.stdin().write_all(b"go\n").unwrap();
     let mut out = Vec::new();
