@@ -167,7 +167,7 @@ func (p *Peer) Name() string { return p.p.Name() }
 
 // Exec runs @cmdline in the peer (split as SplitCommand documents) and
 // waits for it, capturing its output, taken at this program's pace. It
-// takes Env, Workdir, Stdin, Stdout, Stderr and Check: Stdin's reader is
+// takes Env, Workdir, Stdin, Stdout, Stderr, TTY and Check: Stdin's reader is
 // read as the peer takes it (within the host's 128 KiB window), its end
 // the command's end of file.
 func (p *Peer) Exec(ctx context.Context, cmdline string, opts ...ExecOption) (*ExecResult, error) {
@@ -193,12 +193,15 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 			o.applyExec(&c)
 		}
 	}
-	if c.user != "" || c.tty || c.timeout != 0 || c.interactive {
+	if c.user != "" || c.timeout != 0 || c.interactive {
 		return nil, newError(op, codeInvalid, "a peer's command takes Env, Workdir, "+
-			"Stdin, Stdout, Stderr and Check (no Interactive, terminal, user or timeout: "+
+			"Stdin, Stdout, Stderr, TTY and Check (no Interactive, user or timeout: "+
 			"give Stdin a reader, cancel the context to end it)")
 	}
 	var g []guest.ExecOption
+	if c.tty {
+		g = append(g, guest.TTY(c.rows, c.cols))
+	}
 	for _, kv := range c.env {
 		g = append(g, envOf(kv))
 	}

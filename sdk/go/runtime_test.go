@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
 	"github.com/microsandbox/microsandbox/sdk/go/guest"
@@ -197,7 +198,7 @@ func TestRuntimeRefusesWhatAPeerCannotHave(t *testing.T) {
 			t.Fatalf("%v", err)
 		}
 	}
-	for _, o := range []msb.ExecOption{msb.Interactive(), msb.User("1000"), msb.TTY(24, 80)} {
+	for _, o := range []msb.ExecOption{msb.Interactive(), msb.User("1000"), msb.Timeout(time.Second)} {
 		if _, err := rt.Peer("x").Exec(ctx, "cat", o); !errors.Is(err, msb.ErrInvalid) {
 			t.Fatalf("%v", err)
 		}
@@ -227,6 +228,12 @@ func TestRuntimePeerInputCopiesAndSnapshots(t *testing.T) {
 	if string(r.Stdout) != in {
 		t.Fatalf("stdin: %d bytes back", len(r.Stdout))
 	}
+	if _, err := rt.Peer("coder").Exec(ctx, "sh", msb.TTY(33, 101)); err != nil {
+		t.Fatalf("a terminal: %v", err)
+	}
+	if _, err := rt.Peer("coder").Exec(ctx, "sh", msb.TTY(0, 0)); err != nil {
+		t.Fatalf("a terminal of the default size: %v", err)
+	}
 	if s, err := rt.Peer("coder").Snapshot(ctx, "s1"); err != nil || s != "s1" {
 		t.Fatalf("snapshot: %v", err)
 	}
@@ -247,6 +254,8 @@ func TestRuntimePeerInputCopiesAndSnapshots(t *testing.T) {
 	}
 	want := []string{
 		`{"op":"exec","name":"coder","argv":["cat"],"stdin":true}`,
+		`{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":33,"cols":101}`,
+		`{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":24,"cols":80}`,
 		`{"op":"snapshot","name":"coder","snapshot":"s1"}`,
 		`{"op":"snapshot_ls","json":true}`,
 		`{"op":"restore","snapshot":"s1","name":"coder2"}`,

@@ -701,7 +701,7 @@ export interface PeerOptions {
 /** A command in a peer: no terminal, user or timeout (abort it). Its
  * `stdin` is its data (not `true`): sent as the peer takes it, within the
  * host's window, its end the command's end-of-file. */
-export type PeerExecOptions = Pick<ExecOptions, 'env' | 'cwd' | 'check' | 'signal' | 'onStdout' | 'onStderr'> & {
+export type PeerExecOptions = Pick<ExecOptions, 'env' | 'cwd' | 'check' | 'signal' | 'onStdout' | 'onStderr' | 'tty'> & {
   stdin?: string | Uint8Array | Readable | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>;
 };
 

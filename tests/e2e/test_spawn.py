@@ -13,6 +13,7 @@ the host's node and Python copied in; no libmsb in the guest."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -646,11 +647,15 @@ def test_the_typescript_sdks_runtime_from_inside(msb, small_parent,
 
 
 def check_stdin_cp_snapshot(steps, peer, sees, same):
-    """The steps the Python and TypeScript examples share: a command's
-    stdin, a copy in and back, a snapshot restored as a new peer."""
+    """The steps every SDK's example shares: a command's stdin, a command
+    with a terminal, a copy in and back, a snapshot restored as a new
+    peer."""
     st = steps["stdin"]
     assert st["sums"] == [st["want"], st["want"]], st
     assert st["cat"] == "hi\n" and st["empty"] == "0", st
+    tt = steps["tty"]
+    assert tt["code"] == 0 and re.fullmatch(r"/dev/pts/\d+\r\n33 101\r\n",
+                                            tt["stdout"]), tt
     cp = steps["cp"]
     assert cp[sees] is True and cp[same] is True, cp
     # path -> (mode, a symlink's target), each example's modes in octal

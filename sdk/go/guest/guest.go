@@ -218,6 +218,9 @@ type request struct {
 	Env          []string `json:"env,omitempty"`
 	Workdir      string   `json:"workdir,omitempty"`
 	Stdin        bool     `json:"stdin,omitempty"`
+	TTY          bool     `json:"tty,omitempty"`
+	Rows         uint     `json:"rows,omitempty"`
+	Cols         uint     `json:"cols,omitempty"`
 	Path         string   `json:"path,omitempty"`
 	User         string   `json:"user,omitempty"`
 	Contents     bool     `json:"contents,omitempty"`
@@ -731,6 +734,13 @@ func Stdin(r io.Reader) ExecOption { return execFunc(func(c *execConfig) { c.std
 // Stderr is Stdout for the command's standard error.
 func Stderr(w io.Writer) ExecOption { return execFunc(func(c *execConfig) { c.stderr = w }) }
 
+// TTY gives the command a terminal of @rows x @cols (0: 24 rows, 80
+// columns; at most 65535 each): its output is all on stdout, as the
+// terminal wrote it (lines end in "\r\n").
+func TTY(rows, cols uint) ExecOption {
+	return execFunc(func(c *execConfig) { c.req.TTY, c.req.Rows, c.req.Cols = true, rows, cols })
+}
+
 // Check makes a command that did not exit 0 an error (*ExitError,
 // ErrNonZeroExit), with the result beside it.
 func Check() ExecOption { return execFunc(func(c *execConfig) { c.check = true }) }
@@ -740,9 +750,10 @@ func (p *Peer) Shell(ctx context.Context, script string, opts ...ExecOption) (*E
 	return p.ExecArgs(ctx, []string{"sh", "-c", script}, opts...)
 }
 
-// ExecArgs runs @argv in the peer (no terminal; input with Stdin) and
-// waits for it; its output comes at the pace this program takes it. A non-zero exit
-// is not an error (see Check). Cancelling @ctx kills the command.
+// ExecArgs runs @argv in the peer (a terminal with TTY; input with
+// Stdin) and waits for it; its output comes at the pace this program
+// takes it. A non-zero exit is not an error (see Check). Cancelling @ctx
+// kills the command.
 func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) (*ExecResult, error) {
 	op := "exec in peer " + p.name
 	if len(argv) == 0 {
@@ -752,6 +763,18 @@ func (p *Peer) ExecArgs(ctx context.Context, argv []string, opts ...ExecOption) 
 	for _, o := range opts {
 		if o != nil {
 			o.applyExec(&c)
+		}
+	}
+	if c.req.TTY {
+		if c.req.Rows > 65535 || c.req.Cols > 65535 {
+			return nil, fail(op, CodeInvalid, "a terminal of %d x %d: at most 65535 each",
+				c.req.Rows, c.req.Cols)
+		}
+		if c.req.Rows == 0 {
+			c.req.Rows = 24
+		}
+		if c.req.Cols == 0 {
+			c.req.Cols = 80
 		}
 	}
 	var out, errb *bytes.Buffer

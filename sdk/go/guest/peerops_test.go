@@ -323,6 +323,35 @@ func TestExecSendsStdinWithinItsWindow(t *testing.T) {
 	}
 }
 
+func TestExecWithATerminal(t *testing.T) {
+	a := newPeerAgent(t)
+	ctx := ctx(t)
+	p := (&guest.Runtime{}).Peer("coder")
+	if _, err := p.ExecArgs(ctx, []string{"sh"}, guest.TTY(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ExecArgs(ctx, []string{"sh"}, guest.TTY(33, 101),
+		guest.Stdin(strings.NewReader("stty size\n"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][2]uint{{65536, 80}, {24, 65536}} {
+		_, err := p.ExecArgs(ctx, []string{"sh"}, guest.TTY(bad[0], bad[1]))
+		var ge *guest.Error
+		if !errors.As(err, &ge) || ge.Code != guest.CodeInvalid ||
+			!strings.Contains(err.Error(), "at most 65535 each") {
+			t.Fatalf("%v: %v", bad, err)
+		}
+	}
+	// a bad size is refused here: nothing more went to the host
+	want := []string{
+		`{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":24,"cols":80}`,
+		`{"op":"exec","name":"coder","argv":["sh"],"stdin":true,"tty":true,"rows":33,"cols":101}`,
+	}
+	if got := a.sent(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("requests: %q", got)
+	}
+}
+
 type failing struct{ sent bool }
 
 var errInputWent = errors.New("the input went")

@@ -73,6 +73,11 @@ async def main(name):
         sums=[r1.stdout.split()[0], r2.stdout.split()[0]],
         cat=r3.stdout, empty=r4.stdout.strip())
 
+    # a terminal of the size asked for: the command's output is the
+    # terminal's, lines ending in "\r\n"
+    r = await peer.exec("tty; stty size", shell=True, tty=(33, 101))
+    say("tty", code=r.exit_code, stdout=r.stdout)
+
     # cp: a tree in, as the peer sees it, and back out
     src = "/tmp/cp-src/t"
     shutil.rmtree("/tmp/cp-src", ignore_errors=True)

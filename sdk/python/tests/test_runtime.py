@@ -358,6 +358,26 @@ def test_exec_sends_stdin_within_its_window(peer_agent):
     assert max(peer_agent.input_frames) <= 65536
 
 
+def test_exec_with_a_terminal(peer_agent):
+    async def main():
+        p = (await Sandbox.current_runtime()).peer("coder")
+        await p.exec("sh", tty=True)
+        await p.exec("sh", tty=(33, 101), stdin="stty size\n")
+        for bad in ((0, 80), (24,), (24, 65536), ("24", "80"), (True, 80),
+                    "yes", 1):
+            with pytest.raises(InvalidArgument, match="tty is True or "
+                               r"\(rows, cols\)"):
+                await p.exec("sh", tty=bad)
+    run(main())
+    # a bad size is refused here: nothing more went to the host
+    assert peer_agent.bodies == [
+        b'{"op":"exec","name":"coder","argv":["sh"],"tty":true,'
+        b'"rows":24,"cols":80}',
+        b'{"op":"exec","name":"coder","argv":["sh"],"tty":true,'
+        b'"rows":33,"cols":101,"stdin":true}',
+    ]
+
+
 def test_an_input_that_fails_ends_the_request(peer_agent):
     async def chunks():
         yield b"part"

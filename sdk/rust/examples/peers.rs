@@ -169,6 +169,11 @@ async fn main() -> microsandbox::Result<()> {
             "cat": r3.stdout_str(), "empty": r4.stdout_str().trim()}),
     );
 
+    // a terminal of the size asked for: the command's output is the
+    // terminal's, lines ending in "\r\n"
+    let r = peer.command("sh").args(["-c", "tty; stty size"]).tty(33, 101).output().await?;
+    say("tty", json!({"code": r.exit_code, "stdout": r.stdout_str()}));
+
     // cp: a tree in, as the peer sees it, and back out
     let src = Path::new("/tmp/cp-src/t");
     let back = Path::new("/tmp/cp-back");

@@ -27,9 +27,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::config::{
-    ConnectHook, ConnectRequest, Context, DnsAction, DnsHook, DnsQuery, DynFileSystem, ExecAction, ExecCall,
-    ExecExit, ExecHook, ExitHook,
-    HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook, NetworkBuilder,
+    ConnectHook, ConnectRequest, Context, DnsAction, DnsHook, DnsQuery, DynFileSystem, ExecAction, ExecCall, ExecExit,
+    ExecHook, ExitHook, HttpAction, HttpHook, HttpRequest, LifecycleEvent, LifecycleHook, NetworkBuilder,
 };
 use crate::error::{Error, Result};
 

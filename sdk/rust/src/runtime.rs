@@ -1502,6 +1502,7 @@ pub struct PeerCommand<'a, M = Async> {
     env: Vec<String>,
     cwd: Option<String>,
     check: bool,
+    tty: Option<(u32, u32)>,
     stdin: Option<Input>,
     on_stdout: Option<Sink>,
     on_stderr: Option<Sink>,
@@ -1515,6 +1516,7 @@ impl<'a, M> PeerCommand<'a, M> {
             env: Vec::new(),
             cwd: None,
             check: false,
+            tty: None,
             stdin: None,
             on_stdout: None,
             on_stderr: None,
@@ -1554,6 +1556,14 @@ impl<'a, M> PeerCommand<'a, M> {
     /// result; without it any exit status is data.
     pub fn check(mut self) -> Self {
         self.check = true;
+        self
+    }
+
+    /// A terminal of @rows x @cols (0: 24 rows, 80 columns; at most 65535
+    /// each): the command's output is all on stdout, as the terminal
+    /// wrote it (lines end in "\r\n").
+    pub fn tty(mut self, rows: u32, cols: u32) -> Self {
+        self.tty = Some((rows, cols));
         self
     }
 
@@ -1598,6 +1608,13 @@ impl<'a, M> PeerCommand<'a, M> {
         }
         if let Some(d) = self.cwd {
             req = req.with("workdir", d);
+        }
+        if let Some((rows, cols)) = self.tty {
+            if rows > 65535 || cols > 65535 {
+                return Err(fail(MSB_E_INVALID, &op, &format!("a terminal of {rows} x {cols}: at most 65535 each")));
+            }
+            let or = |n: u32, d: u32| if n == 0 { d } else { n };
+            req = req.with("tty", true).with("rows", or(rows, 24)).with("cols", or(cols, 80));
         }
         if self.stdin.is_some() {
             req = req.with("stdin", true);

@@ -366,6 +366,26 @@ async fn exec_sends_stdin_within_its_window() {
 }
 
 #[tokio::test]
+async fn exec_with_a_terminal() {
+    let _t = turn().await;
+    let p = Sandbox::current_runtime().await.unwrap().peer("coder");
+    p.command("sh").tty(0, 0).output().await.unwrap();
+    p.command("sh").tty(33, 101).stdin_bytes("stty size\n").output().await.unwrap();
+    for (rows, cols) in [(65536, 80), (24, 65536)] {
+        let e = p.command("sh").tty(rows, cols).output().await.unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)) && e.to_string().contains("at most 65535 each"), "{e:?}");
+    }
+    // a bad size is refused here: nothing more went to the host
+    assert_eq!(
+        bodies(),
+        [
+            r#"{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":24,"cols":80}"#,
+            r#"{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":33,"cols":101,"stdin":true}"#,
+        ]
+    );
+}
+
+#[tokio::test]
 async fn the_blocking_api_sends_stdin_and_copies_too() {
     let _t = turn().await;
     let dir = tmp("blocking");

@@ -117,6 +117,13 @@ async function main() {
     });
   } catch (e) { die('stdin', e); }
 
+  // a terminal of the size asked for: the command's output is the
+  // terminal's, lines ending in "\r\n"
+  try {
+    const r = await peer.shell('tty; stty size', { tty: { rows: 33, cols: 101 } });
+    say('tty', { code: r.exitCode, stdout: r.stdout });
+  } catch (e) { die('tty', e); }
+
   // cp: a tree in, as the peer sees it, and back out
   try {
     const src = '/tmp/cp-src/t';

@@ -261,9 +261,17 @@ function secretsOf(secrets) {
 }
 
 const START_KEYS = new Set(['image', 'cpus', 'memory', 'env', 'network', 'secrets', 'signal']);
-const EXEC_KEYS = new Set(['env', 'cwd', 'stdin', 'check', 'signal', 'onStdout', 'onStderr']);
+const EXEC_KEYS = new Set(['env', 'cwd', 'stdin', 'tty', 'check', 'signal', 'onStdout', 'onStderr']);
 const COPY_KEYS = new Set(['user', 'signal']);
 const RESTORE_KEYS = new Set(['name', 'signal']);
+
+/** ttySize() - a peer exec's `tty` as {rows, cols}: true is 24 by 80. */
+function ttySize(tty) {
+  if (tty === true) return { rows: 24, cols: 80 };
+  const dim = (n) => Number.isInteger(n) && n >= 1 && n <= 65535;
+  if (tty && typeof tty === 'object' && dim(tty.rows) && dim(tty.cols)) return { rows: tty.rows, cols: tty.cols };
+  throw new InvalidArgumentError(`tty is true or {rows, cols}, each 1 to 65535, not ${JSON.stringify(tty)}`);
+}
 
 function known(o, keys, what) {
   for (const k of Object.keys(o)) {
@@ -670,7 +678,9 @@ class Peer {
    * pace this program takes it; `stdin` (a string, a Uint8Array, a
    * Readable or an iterable of them) is its input, sent as the peer takes
    * it, its end the command's end-of-file (without it the command reads
-   * end-of-file at once). */
+   * end-of-file at once). `tty` (true for 24 rows and 80 columns, or
+   * {rows, cols}) gives the command a terminal: its output is all stdout,
+   * as the terminal wrote it (lines end in "\r\n"). */
   async exec(cmd, options = {}) {
     known(options, EXEC_KEYS, 'exec');
     let argv;
@@ -682,6 +692,7 @@ class Peer {
     const env = envList(options.env, 'env');
     if (env) req.env = env;
     if (options.cwd) req.workdir = options.cwd;
+    if (options.tty) Object.assign(req, { tty: true }, ttySize(options.tty));
     let input;
     if (options.stdin != null) {
       if (typeof options.stdin === 'boolean') {

@@ -450,6 +450,23 @@ test('exec sends stdin within its window', { timeout: 60000 }, async () => {
   assert.ok(Math.max(...h.sizes) <= 65536);
 });
 
+test('exec with a terminal', async () => {
+  const { answer } = host();
+  const seen = await agent(answer);
+  const p = (await Sandbox.currentRuntime()).peer('coder');
+  await p.exec('sh', { tty: true });
+  await p.exec('sh', { tty: { rows: 33, cols: 101 }, stdin: 'stty size\n' });
+  for (const bad of [{ rows: 0, cols: 80 }, { rows: 24 }, { rows: 24, cols: 65536 }, { rows: '24', cols: '80' }, { rows: 2.5, cols: 80 }, 'yes', 1]) {
+    await assert.rejects(p.exec('sh', { tty: bad as never }), (e: unknown) =>
+      e instanceof InvalidArgumentError && /tty is true or \{rows, cols\}/.test(e.message), JSON.stringify(bad));
+  }
+  // a bad size is refused here: nothing more went to the host
+  assert.deepEqual(seen.requests, [
+    '{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":24,"cols":80}',
+    '{"op":"exec","name":"coder","argv":["sh"],"tty":true,"rows":33,"cols":101,"stdin":true}',
+  ]);
+});
+
 test('an input that fails ends the request', async () => {
   const { h, answer } = host();
   let ended: () => void;

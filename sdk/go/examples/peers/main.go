@@ -188,6 +188,14 @@ func main() {
 		field(string(r2.Stdout))}, "cat", string(r3.Stdout),
 		"empty", strings.TrimSpace(string(r4.Stdout)))
 
+	// a terminal of the size asked for: the command's output is the
+	// terminal's, lines ending in "\r\n"
+	r, err = peer.Shell(ctx, "tty; stty size", guest.TTY(33, 101))
+	if err != nil {
+		die("tty", err)
+	}
+	say("tty", "code", r.ExitCode, "stdout", string(r.Stdout))
+
 	// cp: a tree in, as the peer sees it, and back out
 	src := "/tmp/cp-src/t"
 	os.RemoveAll("/tmp/cp-src")

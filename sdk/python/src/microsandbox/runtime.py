@@ -246,6 +246,18 @@ async def _chunks_of(data) -> AsyncIterator[bytes]:
         yield data
 
 
+def _tty_size(tty) -> tuple[int, int]:
+    """exec's @tty as (rows, cols): True is 24 by 80."""
+    if tty is True:
+        return 24, 80
+    if (isinstance(tty, tuple) and len(tty) == 2 and
+            all(isinstance(n, int) and not isinstance(n, bool) and
+                1 <= n <= 65535 for n in tty)):
+        return tty
+    raise InvalidArgument(f"tty is True or (rows, cols), each 1 to 65535, "
+                          f"not {tty!r}")
+
+
 def _input(stdin) -> AsyncIterator[bytes]:
     """exec's @stdin: bytes, a str (UTF-8) or an async iterable of
     bytes."""
@@ -714,17 +726,24 @@ class Peer:
                    env: Mapping[str, str] | None = None,
                    workdir: str | None = None,
                    stdin: bytes | str | AsyncIterable[bytes] | None = None,
+                   tty: bool | tuple[int, int] = False,
                    check: bool = False) -> ExecResult:
         """Run @cmd in the peer to its end. @stdin (bytes, a str, or an
         async iterable of bytes, read as the peer takes it) is its
         input, its end the command's end-of-file; without it the command
-        reads end-of-file at once."""
+        reads end-of-file at once. @tty (True for 24 rows and 80 columns,
+        or (rows, cols)) gives the command a terminal: its output is all
+        in stdout, as the terminal wrote it (lines end in "\r\n"), and
+        its input goes through the terminal's line discipline."""
         argv = argv_of(cmd, shell)
         req: dict[str, Any] = {"op": "exec", "name": self.name, "argv": argv}
         if env:
             req["env"] = [f"{k}={v}" for k, v in env.items()]
         if workdir:
             req["workdir"] = workdir
+        if tty:
+            req["tty"] = True
+            req["rows"], req["cols"] = _tty_size(tty)
         inp = None
         if stdin is not None:
             inp = _input(stdin)

@@ -211,13 +211,7 @@ async fn async_paused_on_a_full_disk() {
     let name = unique("rsapause");
     let sb = microsandbox::Sandbox::builder(&name).create().await.unwrap();
     let _watchdog = crate::exec::Watchdog::new(&name);
-    let mut p = sb
-        .command("sh")
-        .args(["-c", crate::common::FULL_DISK_CMD])
-        .stdin_piped()
-        .spawn()
-        .await
-        .unwrap();
+    let mut p = sb.command("sh").args(["-c", crate::common::FULL_DISK_CMD]).stdin_piped().spawn().await.unwrap();
     assert_eq!(p.next_event().await.unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
     assert_eq!(p.paused(), None);
     let fill = crate::common::fill_host_disk();

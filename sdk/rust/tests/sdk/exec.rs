@@ -299,12 +299,7 @@ fn paused_on_a_full_disk() {
     let name = crate::common::unique("rspause");
     let sb = microsandbox::blocking::Sandbox::builder(&name).create().unwrap();
     let _watchdog = Watchdog::new(&name);
-    let mut p = sb
-        .command("sh")
-        .args(["-c", crate::common::FULL_DISK_CMD])
-        .stdin_piped()
-        .spawn()
-        .unwrap();
+    let mut p = sb.command("sh").args(["-c", crate::common::FULL_DISK_CMD]).stdin_piped().spawn().unwrap();
     assert_eq!(p.next_event().unwrap(), Some(ExecEvent::Stdout(b"ready\n".to_vec())));
     assert_eq!(p.paused(), None);
     let fill = crate::common::fill_host_disk();

@@ -262,7 +262,8 @@ async fn hooks_in_rust_end_to_end() {
 
     // fs: opens seen here with the guest's pid, a create refused with the
     // errno given; reads and writes stay native.
-    let r = sb.shell("cat /data/hello.txt; echo x > /data/forbidden.txt; echo rc=$?; echo y > /data/ok.txt").await.unwrap();
+    let r =
+        sb.shell("cat /data/hello.txt; echo x > /data/forbidden.txt; echo rc=$?; echo y > /data/ok.txt").await.unwrap();
     contains("the volume's file", &r.stdout_str(), "hello\nrc=1");
     contains("the refused create", &r.stderr_str(), "Operation not permitted");
     assert!(!vol.join("forbidden.txt").exists());
