@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "jsonx.h"
 #include "util.h"
 
 static int cmd_ps(int argc, char **argv);
@@ -207,7 +208,7 @@ static int cmd_ps(int argc, char **argv)
 					       json_object_new_int64((int64_t)v[i].memory_mib));
 			json_object_object_add(o, "cpu_percent",
 					       st[i].running ?
-						       json_object_new_double(st[i].cpu_percent) :
+						       msb_jdouble(st[i].cpu_percent, 1) :
 						       NULL);
 			json_object_object_add(o, "memory_used_bytes",
 					       st[i].running ?

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "jsonx.h"
 #include "util.h"
 
 static int cmd_pull(int argc, char **argv);
@@ -162,8 +163,9 @@ static int image_pull(const char *ref, int insecure, int quiet, int json,
 				       json_object_new_boolean(!info.fetched &&
 							       !pr.repaired));
 		json_object_object_add(j, "seconds",
-				       json_object_new_double(
-					       (double)(msb_now_ms() - t0) / 1000.0));
+				       msb_jdouble((double)(msb_now_ms() - t0) /
+							   1000.0,
+						   3));
 		cli_print_json(j, result);
 		return 0;
 	}

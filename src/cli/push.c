@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "jsonx.h"
 #include "util.h"
 
 static int cmd_push(int argc, char **argv);
@@ -179,8 +180,9 @@ void cli_print_sync_json(const msb_sync_info *i, int snapshot,
 						 t + strspn(t, " ")));
 	json_object_object_add(o, "dropped", d);
 	json_object_object_add(o, "seconds",
-			       json_object_new_double(
-				       (double)(msb_now_ms() - t0_ms) / 1000.0));
+			       msb_jdouble((double)(msb_now_ms() - t0_ms) /
+						   1000.0,
+					   3));
 	cli_print_json(o, f);
 }
 

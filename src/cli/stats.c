@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "jsonx.h"
 #include "util.h"
 
 static int cmd_stats(int argc, char **argv);
@@ -89,7 +90,7 @@ static json_object *stats_json(const msb_stats *s)
 	U(memory_limit_bytes);
 	U(uptime_ms);
 	json_object_object_add(o, "cpu_percent",
-			       json_object_new_double(s->cpu_percent));
+			       msb_jdouble(s->cpu_percent, 1));
 	U(cpu_time_ns);
 	U(memory_rss_bytes);
 	U(memory_used_bytes);

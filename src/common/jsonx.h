@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* jsonx.h - reading one member of a JSON object, for every part that reads
  * JSON (ours or a registry's): a missing object, a missing member and a
- * member of the wrong type all give the caller's default */
+ * member of the wrong type all give the caller's default; and writing a
+ * fractional number as people read it */
 #ifndef MSB_JSONX_H
 #define MSB_JSONX_H
 
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <json-c/json.h>
 
@@ -50,6 +54,27 @@ static inline int msb_jbool(json_object *o, const char *k)
 	json_object *v = msb_jget(o, k);
 
 	return v && json_object_get_boolean(v);
+}
+
+/* msb_jdouble() - @v as a JSON number of at most @places decimals, with
+ * no trailing zeros but one ("87.6", "4.936", "100.0"): json-c would
+ * write the shortest string that reads back as the same double
+ * ("87.599999999999994"). What reads it gets the rounded value; a value
+ * JSON cannot hold (NaN, infinity) is written as 0.0. */
+static inline json_object *msb_jdouble(double v, int places)
+{
+	char s[64];
+	size_t n;
+
+	if (!isfinite(v))
+		v = 0.0;
+	n = (size_t)snprintf(s, sizeof(s), "%.*f", places < 1 ? 1 : places,
+			     v);
+	if (n >= sizeof(s))
+		return json_object_new_double(v);
+	while (n > 2 && s[n - 1] == '0' && s[n - 2] != '.')
+		s[--n] = '\0';
+	return json_object_new_double_s(strtod(s, NULL), s);
 }
 
 #endif

@@ -226,9 +226,9 @@ static void tell_audit(const char *sandbox, json_object *opts,
 		 sandbox);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o = json_object_new_object();
-	json_object_object_add(o, "time", json_object_new_double(
-					       (double)ts.tv_sec +
-					       ts.tv_nsec / 1e9));
+	json_object_object_add(o, "time",
+			       msb_jdouble((double)ts.tv_sec + ts.tv_nsec / 1e9,
+					   6));
 	json_object_object_add(o, "sandbox", json_object_new_string(sandbox));
 	json_object_object_add(o, "hook", json_object_new_string("lifecycle"));
 	json_object_object_add(o, "event", json_object_new_string(event));

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "jsonx.h"
 #include "msb_fs.h"
 #include "util.h"
 
@@ -96,8 +97,9 @@ static void audit_hook(void *st, enum hook_id h, json_object *args,
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	json_object_object_add(o, "time",
-			       json_object_new_double(
-				       (double)ts.tv_sec + ts.tv_nsec / 1e9));
+			       msb_jdouble((double)ts.tv_sec +
+						   ts.tv_nsec / 1e9,
+					   6));
 	json_object_object_add(o, "sandbox", json_object_new_string(a->sandbox));
 	json_object_object_add(o, "hook", json_object_new_string(hook_name(h)));
 	json_object_object_foreach(args, k, v) {

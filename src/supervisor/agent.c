@@ -520,10 +520,10 @@ static void on_exit_frame(struct sup *s, struct stream *st, const uint8_t *p,
 		json_object_object_add(a, "exit_code", json_object_new_int(code));
 		json_object_object_add(a, "signal", json_object_new_int(sig));
 		json_object_object_add(a, "duration_ms",
-				       json_object_new_double(
-					       (double)(msb_now_us() -
-							st->hook_t0_us) /
-					       1000));
+				       msb_jdouble((double)(msb_now_us() -
+							    st->hook_t0_us) /
+							   1000,
+						   3));
 		if (st->timed_out)
 			json_object_object_add(a, "timed_out",
 					       json_object_new_boolean(1));

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "jsonx.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -235,7 +236,7 @@ void sup_snapshot_timer(struct sup *s)
 
 static json_object *ms(uint64_t a, uint64_t b)
 {
-	return json_object_new_double(b > a ? (double)(b - a) / 1000.0 : 0.0);
+	return msb_jdouble(b > a ? (double)(b - a) / 1000.0 : 0.0, 3);
 }
 
 static void finish(struct sup *s)
@@ -294,11 +295,13 @@ static void finish(struct sup *s)
 	json_object_object_add(t, "pause_ms", ms(snap.t_quiesced, snap.t_paused));
 	if (snap.full) {
 		json_object_object_add(t, "state_ms",
-				       json_object_new_double(
-					       (double)s->vm.saved.state_us / 1000));
+				       msb_jdouble((double)s->vm.saved.state_us /
+							   1000,
+						   3));
 		json_object_object_add(t, "ram_ms",
-				       json_object_new_double(
-					       (double)s->vm.saved.ram_us / 1000));
+				       msb_jdouble((double)s->vm.saved.ram_us /
+							   1000,
+						   3));
 	}
 	json_object_object_add(t, "disk_ms", ms(snap.t_saved, snap.t_disk));
 	json_object_object_add(t, "paused_ms", ms(snap.t_paused, snap.t_resumed));

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonx.h"
 #include "net.h"
 #include "supervisor.h"
 #include "util.h"
@@ -82,7 +83,7 @@ static json_object *host_json(struct sup *s)
 		pct = (double)cpu * 100.0 /
 		      ((double)(now - s->vm.launched_us) * 1000.0);
 	json_object_object_add(o, "cpu_percent",
-			       json_object_new_double((double)(int64_t)(pct * 10 + 0.5) / 10));
+			       msb_jdouble(pct, 1));
 	add_u64(o, "cpu_time_ns", cpu);
 	add_u64(o, "memory_limit_bytes", (uint64_t)s->spec.memory_mib << 20);
 	add_u64(o, "memory_rss_bytes", rss);
@@ -134,8 +135,8 @@ static json_object *guest_json(const uint8_t *p, uint32_t n)
 			continue;
 		if (tag == MSB_T_G_LOAD1) {
 			json_object_object_add(o, "load1",
-					       json_object_new_double((double)x /
-								      1000.0));
+					       msb_jdouble((double)x / 1000.0,
+							   3));
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(guest_keys) / sizeof(guest_keys[0]);

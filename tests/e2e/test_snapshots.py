@@ -11,6 +11,7 @@ boot). The heavier tests run with the project's kernel only.
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -61,8 +62,13 @@ def test_full_snapshot_record(msb, base):
     assert info["ram_bytes"] > 0 and info["disk_bytes"] > 0
     # The RAM file holds the touched pages only: far less than 512 MiB.
     assert info["ram_bytes"] < 512 << 20
-    meta = json.loads(msb.out("snapshot", "inspect", base["snap"]))
+    raw = msb.out("snapshot", "inspect", base["snap"])
+    meta = json.loads(raw)
     assert meta["kind"] == "full" and meta["memory_mib"] == 512
+    # milliseconds to the microsecond, as docs/api-protocol.md shows them,
+    # not json-c's round-trip digits (4.9359999999999999)
+    assert re.search(r'"quiesce_ms":\s*\d+\.\d{1,3}[,\s}]', raw), raw
+    assert not re.search(r"\d\.\d{4,}", raw), raw
     assert set(meta["files"]) == {"state", "ram", "upper.ext4"}
     assert len(meta["files"]["state"]["sha256"]) == 64
     assert meta["timings"]["paused_ms"] > 0

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_util.c - base64, files, directory trees, unix sockets, sizes */
+/* test_util.c - base64, files, directory trees, unix sockets, sizes, JSON
+ * numbers */
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "jsonx.h"
 #include "util.h"
 
 /* ---- base64 ------------------------------------------------------------- */
@@ -366,6 +368,51 @@ TEST(util_fmt_mib)
 	/* Truncated, still terminated. */
 	msb_fmt_mib(512, b, 4);
 	CHECK_STR(b, "512");
+}
+
+/* ---- JSON numbers ------------------------------------------------------- */
+
+/* @v written by msb_jdouble() to @places, and read back. */
+static void jdouble_is(double v, int places, const char *want, int line)
+{
+	json_object *o = msb_jdouble(v, places);
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	json_object *back = json_tokener_parse(s);
+
+	if (strcmp(s, want))
+		unit_fail(__FILE__, line, "%.17g to %d places: '%s', want '%s'",
+			  v, places, s, want);
+	else if (!back || json_object_get_double(back) != strtod(want, NULL) ||
+		 json_object_get_double(o) != strtod(want, NULL))
+		unit_fail(__FILE__, line, "'%s' does not read back as %s", s,
+			  want);
+	json_object_put(back);
+	json_object_put(o);
+}
+
+/* What ps, stats, pull and snapshot inspect print: rounded, as the docs
+ * show, not json-c's round-trip digits ("87.599999999999994"). */
+TEST(util_json_double)
+{
+	jdouble_is(87.6, 1, "87.6", __LINE__);
+	jdouble_is(87.64999, 1, "87.6", __LINE__);
+	jdouble_is(4.9359999999999999, 3, "4.936", __LINE__);
+	jdouble_is(8.5, 3, "8.5", __LINE__);
+	jdouble_is(100.0, 3, "100.0", __LINE__);
+	jdouble_is(0.0, 1, "0.0", __LINE__);
+	jdouble_is(0.0004, 3, "0.0", __LINE__);
+	jdouble_is(-2.25, 1, "-2.2", __LINE__); /* to even, as printf */
+	jdouble_is(1796447035.1234567, 6, "1796447035.123457", __LINE__);
+	jdouble_is(3.0, 0, "3.0", __LINE__);	/* at least one place */
+	jdouble_is(NAN, 2, "0.0", __LINE__); /* not JSON */
+	jdouble_is(INFINITY, 2, "0.0", __LINE__);
+	{
+		/* too long for the buffer: json-c's own form */
+		json_object *o = msb_jdouble(1e300, 3);
+
+		CHECK(json_object_get_double(o) == 1e300);
+		json_object_put(o);
+	}
 }
 
 /* ---- unix sockets ------------------------------------------------------- */
