@@ -120,6 +120,17 @@ static int cmd_restore(int argc, char **argv)
 		free(env);
 		return cli_bad_usage(&verb_restore, "missing snapshot SNAP");
 	}
+	if (optind + 2 == argc && !o.name) {
+		int rc = cli_bad_usage(&verb_restore,
+				       "unexpected argument '%s' (the new "
+				       "sandbox's name goes after --name: 'msb "
+				       "restore %s --name %s')",
+				       argv[optind + 1], argv[optind],
+				       argv[optind + 1]);
+
+		free(env);
+		return rc;
+	}
 	if (optind + 1 != argc) {
 		free(env);
 		return cli_bad_usage(&verb_restore, "unexpected argument '%s'",
@@ -146,6 +157,11 @@ static int cmd_restore(int argc, char **argv)
 	fflush(stdout);
 	if (detach)
 		return 0;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr,
+			"msb waits while %s runs: Ctrl-C stops it ('msb restore "
+			"-d' returns at once)\n",
+			o.name);
 	{
 		struct sigaction sa = { .sa_handler = on_interrupt };
 

@@ -223,6 +223,13 @@ static int cmd_snapshot(int argc, char **argv)
 	/* create */
 	if (optind >= argc)
 		return cli_bad_usage(&verb_snapshot, "missing SANDBOX");
+	if (optind + 2 == argc && !snap)
+		return cli_bad_usage(&verb_snapshot,
+				     "unexpected argument '%s' (the snapshot's "
+				     "name goes after --name: 'msb snapshot "
+				     "%s --name %s')",
+				     argv[optind + 1], argv[optind],
+				     argv[optind + 1]);
 	if (optind + 1 != argc)
 		return cli_bad_usage(&verb_snapshot, "unexpected argument '%s'",
 				     argv[optind + 1]);

@@ -76,6 +76,17 @@ def test_usage_errors_of_run_and_exec_exit_125(msb):
         assert msb(*args).returncode == 2, args
 
 
+def test_a_name_given_without_its_option_says_where_it_goes(msb):
+    # 'msb snapshot dev base' and 'msb restore base dev2': the name is an
+    # option's, and the error shows the command that was meant
+    p = msb("snapshot", "dev", "base")
+    assert p.returncode == 2, p
+    assert b"'msb snapshot dev --name base'" in p.stderr, p.stderr
+    p = msb("restore", "base", "dev2")
+    assert p.returncode == 2, p
+    assert b"'msb restore base --name dev2'" in p.stderr, p.stderr
+
+
 def test_missing_workdir_exits_126(msb, shared):
     p = msb("exec", "-w", "/nonexistent", shared, "--", "true")
     assert p.returncode == 126, p
