@@ -68,7 +68,10 @@ typedef struct msb_error {
 #define MSB_E_STOPPED         (-EPIPE)     /* the sandbox stopped during the
 					    * call; an exec already over */
 #define MSB_E_PERMISSION      (-EACCES)    /* refused by file permissions in
-					    * the guest, or by a registry */
+					    * the guest, or by a registry (a
+					    * push, a plugin's publish: a
+					    * refused pull is MSB_E_PULL, its
+					    * message saying why) */
 #define MSB_E_PROTOCOL        (-EPROTO)    /* a peer broke its protocol */
 #define MSB_E_PULL            (-1001)      /* an image could not be pulled */
 #define MSB_E_IMAGE_NOT_FOUND (-1002)      /* the registry has no such
@@ -1237,7 +1240,7 @@ MSB_API int msb_plugin_remove(const char *name, msb_error *err);
 typedef struct msb_spawn_policy msb_spawn_policy;
 
 /* msb_spawn_policy_new() - @max_peers (1 to 64) live peers at most;
- * NULL when out of memory. */
+ * NULL when @max_peers is out of that range, or out of memory. */
 MSB_API msb_spawn_policy *msb_spawn_policy_new(unsigned max_peers);
 MSB_API void msb_spawn_policy_free(msb_spawn_policy *p);
 /* msb_spawn_policy_add_image() - another image peers may use (the

@@ -1443,6 +1443,21 @@ static void info_cmd(struct msb_row *row)
 	json_object_put(rt);
 }
 
+/* row_info() - what msb_list() and msb_sandbox_info_get() give of @row:
+ * its info, its detached command's state and the snapshot it came from. */
+static void row_info(struct msb_row *row, msb_sandbox_info *out)
+{
+	json_object *c = json_tokener_parse(row->config), *f;
+
+	info_cmd(row);
+	*out = row->info;
+	if (c && json_object_object_get_ex(c, "from_snapshot", &f) &&
+	    json_object_is_type(f, json_type_string))
+		snprintf(out->from_snapshot, sizeof(out->from_snapshot), "%s",
+			 json_object_get_string(f));
+	json_object_put(c);
+}
+
 MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
 {
 	struct msb_row *rows;
@@ -1460,17 +1475,8 @@ MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
 	v = calloc(cnt ? cnt : 1, sizeof(*v));
 	for (size_t i = 0; i < cnt; i++) {
 		msb_db_reconcile(db, &rows[i], NULL);
-		info_cmd(&rows[i]);
-		if (v) {
-			json_object *c = json_tokener_parse(rows[i].config), *f;
-
-			v[i] = rows[i].info;
-			if (c && json_object_object_get_ex(c, "from_snapshot", &f))
-				snprintf(v[i].from_snapshot,
-					 sizeof(v[i].from_snapshot), "%s",
-					 json_object_get_string(f));
-			json_object_put(c);
-		}
+		if (v)
+			row_info(&rows[i], &v[i]);
 		msb_row_free(&rows[i]);
 	}
 	free(rows);
@@ -1492,8 +1498,7 @@ MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
 	int r = load_row(name, &row, err);
 
 	if (r == 0) {
-		info_cmd(&row);
-		*out = row.info;
+		row_info(&row, out);
 		msb_row_free(&row);
 	}
 	return r;

@@ -75,8 +75,19 @@ static void env_end(struct env *e)
 
 /* add_sandbox() - a record with @status; with @live, a supervisor lock
  * held by this process (one per test). */
+static void add_sandbox_from(struct env *e, const char *name,
+			     const char *status, int live, const char *config);
+
 static void add_sandbox(struct env *e, const char *name, const char *status,
 			int live)
+{
+	add_sandbox_from(e, name, status, live,
+			 "{\"env\":[],\"ephemeral\":false}");
+}
+
+/* add_sandbox_from() - add_sandbox() with the record's @config. */
+static void add_sandbox_from(struct env *e, const char *name,
+			     const char *status, int live, const char *config)
 {
 	struct msb_row r = { 0 };
 	msb_error err = { 0 };
@@ -89,7 +100,7 @@ static void add_sandbox(struct env *e, const char *name, const char *status,
 	r.info.cpus = 1;
 	r.info.memory_mib = 512;
 	r.info.created_at = msb_wall_s();
-	r.config = "{\"env\":[],\"ephemeral\":false}";
+	r.config = (char *)config;
 	if (msb_db_open(NULL, &db, &err) < 0) {
 		unit_fail(__FILE__, __LINE__, "%s", err.message);
 		return;
@@ -914,7 +925,8 @@ TEST(lib_list_info_inspect)
 	add_sandbox(&e, "live", "running", 1);
 	/* "dead" says running, but nobody holds its lock. */
 	add_sandbox(&e, "dead", "running", 0);
-	add_sandbox(&e, "other", "stopped", 0);
+	add_sandbox_from(&e, "other", "stopped", 0,
+			 "{\"env\":[],\"from_snapshot\":\"base\"}");
 	CHECK_EQ_INT(msb_list(&v, &n, &err), 0);
 	CHECK_EQ_INT(n, 3);
 	for (size_t i = 0; i < n; i++) {
@@ -924,8 +936,15 @@ TEST(lib_list_info_inspect)
 			CHECK_STR(v[i].status, "failed");
 		else
 			CHECK_STR(v[i].status, "stopped");
+		CHECK_STR(v[i].from_snapshot,
+			  strcmp(v[i].name, "other") ? "" : "base");
 	}
 	free(v);
+	/* one sandbox's info says what the list says (the snapshot it was
+	 * restored from too) */
+	CHECK_EQ_INT(msb_sandbox_info_get("other", &info, &err), 0);
+	CHECK_STR(info.from_snapshot, "base");
+	CHECK_STR(info.status, "stopped");
 
 	CHECK_EQ_INT(msb_sandbox_info_get("dead", &info, &err), 0);
 	CHECK_STR(info.status, "failed");
