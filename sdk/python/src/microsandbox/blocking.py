@@ -219,6 +219,7 @@ class Sandbox:
     current_runtime = _classcall(_sandbox.Sandbox, "current_runtime")
 
     info = _call("info", source=_sandbox.Sandbox)
+    parent = _call("parent", source=_sandbox.Sandbox)
     inspect = _call("inspect", source=_sandbox.Sandbox)
     ports = _call("ports", source=_sandbox.Sandbox)
     wait = _call("wait", source=_sandbox.Sandbox)
