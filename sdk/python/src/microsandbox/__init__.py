@@ -18,8 +18,8 @@ from .cloud import SyncInfo, SyncProgress, remote, set_remote
 from .config import (AuditLog, ConnectAction, ConnectRequest, DnsAction,
                      ExecAction, ExecCall, ExecExit, FileSystemBackend,
                      HostDir, HttpAction, HttpResponseHead, LifecycleEvent,
-                     MemFs, Network, Passthrough, PluginFs, RateLimiter,
-                     Secret)
+                     MemFs, NamedVolume, Network, Passthrough, PluginFs,
+                     RateLimiter, Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -33,6 +33,7 @@ from .images import Image, ImageInfo, PullProgress
 from .plugins import PluginInfo, Plugins
 from .process import ExecResult, OutputChunk, Process
 from .project import Project, ProjectEntry, ProjectEvent
+from .volumes import Volume, VolumeInfo
 from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
                       SnapshotInfo)
 
@@ -45,7 +46,7 @@ __all__ = [
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
     "ConnectRequest", "HttpAction", "HttpResponseHead",
     "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
-    "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
+    "HostDir", "MemFs", "PluginFs", "NamedVolume", "Volume", "VolumeInfo", "FileSystemBackend", "Passthrough",
     "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",

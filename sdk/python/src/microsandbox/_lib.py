@@ -36,7 +36,7 @@ class NetConfig(Structure):
                 ("plugin", c_char_p), ("allow_host", c_str_array)]
 
 
-VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN = 0, 1, 2
+VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN, VOLUME_NAMED = 0, 1, 2, 3
 
 
 class Volume(Structure):
@@ -239,6 +239,13 @@ class ProjectEntry(Structure):
                 ("image", c_char * 256)]
 
 
+class VolumeInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("size_mib", c_uint64),
+                ("used_bytes", c_uint64), ("created_at", c_int64),
+                ("project", c_char * 64), ("path", c_char * 1024),
+                ("users", c_uint), ("running", c_uint)]
+
+
 class PluginInfo(Structure):
     _fields_ = [("name", c_char * 64), ("version", c_char * 64),
                 ("kind", c_char * 16), ("language", c_char * 32),
@@ -264,6 +271,7 @@ STRUCTS = {
     "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
     "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
     "msb_event": Event, "msb_plugin_info": PluginInfo,
+    "msb_volume_info": VolumeInfo,
 }
 
 _E = POINTER(MsbError)
@@ -375,6 +383,12 @@ PROTOTYPES = {
     "msb_image_list": (c_int, [POINTER(POINTER(ImageInfo)), POINTER(c_size_t), _E]),
     "msb_image_remove": (c_int, [c_char_p, _E]),
     "msb_image_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_volume_create": (c_int, [c_char_p, c_uint64, POINTER(VolumeInfo), _E]),
+    "msb_volume_list": (c_int, [POINTER(POINTER(VolumeInfo)), POINTER(c_size_t),
+                                _E]),
+    "msb_volume_info_get": (c_int, [c_char_p, POINTER(VolumeInfo), _E]),
+    "msb_volume_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_volume_remove": (c_int, [c_char_p, c_int, _E]),
     "msb_project_load": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_project_parse": (c_int, [c_char_p, c_size_t, c_char_p,
                                   POINTER(c_void_p), _E]),

@@ -29,11 +29,13 @@ from . import images as _images
 from . import process as _process
 from . import project as _project
 from . import sandbox as _sandbox
+from . import volumes as _volumes
 from .files import Files as _AsyncFiles
 from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
 from .images import ImageInfo, PullProgress  # noqa: F401 (re-exported)
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
 from .project import ProjectEntry, ProjectEvent  # noqa: F401 (re-exported)
+from .volumes import VolumeInfo  # noqa: F401 (re-exported)
 from .sandbox import Metrics, Port, SandboxInfo, SnapshotInfo  # noqa: F401
 
 _local = threading.local()
@@ -299,6 +301,16 @@ class Image:
     list = _classcall(_images.Image, "list")
     remove = _classcall(_images.Image, "remove")
     inspect = _classcall(_images.Image, "inspect")
+
+
+class Volume:
+    """The named volumes, as the async Volume."""
+
+    create = _classcall(_volumes.Volume, "create")
+    get = _classcall(_volumes.Volume, "get")
+    list = _classcall(_volumes.Volume, "list")
+    inspect = _classcall(_volumes.Volume, "inspect")
+    remove = _classcall(_volumes.Volume, "remove")
 
 
 class Project:

@@ -334,6 +334,17 @@ class PluginFs:
     readonly: bool = False
 
 
+@dataclass
+class NamedVolume:
+    """A named volume (``Volume.create``, ``msb volume create``) mounted by
+    name, as ``msb run -v NAME:/path``: a directory the host keeps apart
+    from any sandbox, shared by every sandbox that mounts it. One that does
+    not exist yet is made, with no size limit."""
+
+    name: str
+    readonly: bool = False
+
+
 class Passthrough:
     """The native backend a ``FileSystemBackend`` wraps: its operations
     return None, "let the supervisor's own backend do it". Data never
@@ -432,7 +443,8 @@ class RateLimiter:
         return ",".join(o)
 
 
-VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, FileSystemBackend]
+VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, NamedVolume,
+                   FileSystemBackend]
 
 # ---- secrets -----------------------------------------------------------------
 
@@ -676,6 +688,13 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
                 v.kind = _lib.VOLUME_MEMORY
                 v.size_mib = spec.size_mib
                 v.readonly = int(spec.readonly)
+            elif isinstance(spec, NamedVolume):
+                if not isinstance(spec.name, str) or not spec.name:
+                    raise InvalidArgument(f"NamedVolume at {gpath}: a volume "
+                                          "name (a string)")
+                v.kind = _lib.VOLUME_NAMED
+                v.source = s(spec.name)
+                v.readonly = int(spec.readonly)
             elif isinstance(spec, PluginFs):
                 v.kind = _lib.VOLUME_PLUGIN
                 v.source = s(spec.path)
@@ -699,7 +718,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
             else:
                 raise InvalidArgument(
                     f"invalid volume {spec!r} at {gpath}: use a host path, "
-                    "HostDir(...), MemFs(...) or PluginFs(...)")
+                    "HostDir(...), MemFs(...), PluginFs(...) or "
+                    "NamedVolume(...)")
         keep.append(vols)
         c.volumes = vols
         c.nvolumes = len(volumes)
