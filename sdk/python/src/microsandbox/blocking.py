@@ -280,6 +280,14 @@ class Snapshot:
     inspect = _call("inspect", source=_sandbox.Snapshot)
     restore = _call("restore", lambda s: Sandbox(s), _sandbox.Snapshot)
     remove = _call("remove", source=_sandbox.Snapshot)
+    push = _call("push", source=_sandbox.Snapshot)
+    pull = _classcall(_sandbox.Snapshot, "pull", lambda s: Snapshot(s))
+    rename = _call("rename", lambda s: Snapshot(s), _sandbox.Snapshot)
+
+    @property
+    def synced(self):
+        """Its last push or pull here (SyncInfo), or None."""
+        return self._a.synced
 
 
 def remote():

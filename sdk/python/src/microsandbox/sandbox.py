@@ -724,6 +724,7 @@ class Snapshot:
         _check_name(name, "snapshot")
         self.name = name
         self.kind = kind  # "full" or "disk"
+        self.synced: cloud.SyncInfo | None = None  # its last pull or push here
 
     def __repr__(self) -> str:
         return f"Snapshot({self.name!r})"
@@ -763,6 +764,68 @@ class Snapshot:
             finally:
                 _lib.free(p)
         return await blocking(run)
+
+    async def push(self, ref: str | None = None, *, force: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> cloud.SyncInfo:
+        """Push it to a registry as a snapshot artifact (``msb push
+        --snapshot``): its disk, and for a full snapshot its memory and
+        device state, in chunks, to @ref (REGISTRY/REPO[:TAG], or a TAG of
+        its repository), else where it was last pushed or pulled, else
+        REMOTE/NAME:latest. Checked against its integrity record first
+        (Damaged). A push to where it already is sends nothing
+        (``up_to_date``); a tag holding anything else is replaced only with
+        ``force`` (SyncConflict otherwise). ``self.synced`` says what
+        went."""
+        o = cloud.opts(ref=ref, force=force, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_snapshot_push, self.name.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        self.synced = cloud.info(out)
+        return self.synced
+
+    @classmethod
+    async def pull(cls, ref: str, *, name: str | None = None,
+                   force: bool = False, trust: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> "Snapshot":
+        """A pushed snapshot, @ref (a reference, or a bare NAME under the
+        remote), as a snapshot here (named ``name``, default the
+        repository's last component), every chunk verified and its image
+        pulled; ``restore()`` then resumes it (a full one needs the QEMU
+        version that took it). One of that name is replaced only with
+        ``force`` (AlreadyExists otherwise), never while sandboxes restored
+        from it exist (Busy); host-bound settings are kept only with
+        ``trust``. WrongKind when @ref holds a sandbox or an image;
+        ``snap.synced`` says what came."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument(f"a snapshot reference is a non-empty "
+                                  f"string, not {ref!r}")
+        if name is not None:
+            _check_name(name, "snapshot")
+        o = cloud.opts(name=name, force=force, trust=trust, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_snapshot_pull, ref.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        snap = cls(_lib.text(out.name))
+        snap.kind = (await blocking(_snapshot_info, snap.name)).kind
+        snap.synced = cloud.info(out)
+        return snap
+
+    async def rename(self, new_name: str) -> "Snapshot":
+        """Give it the name @new_name (``msb snapshot rename``; its files
+        are checked first, as a restore checks them). Busy while sandboxes
+        restored from it exist (they find it by name), AlreadyExists when
+        @new_name is taken."""
+        _check_name(new_name, "snapshot")
+        await blocking(call, _lib.lib().msb_snapshot_rename,
+                       self.name.encode(), new_name.encode())
+        self.name = new_name
+        return self
 
     async def restore(self, name: str, *, env: Mapping[str, str] | None = None,
                       cpus: int | None = None, memory: int | str | None = None,
