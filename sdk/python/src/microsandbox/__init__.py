@@ -29,7 +29,8 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      Damaged, SnapshotDamaged, SyncConflict, Timeout, WrongKind)
 from .events import Event, EventStream
 from .files import FileInfo, Files
-from .images import Image, ImageInfo, PullProgress
+from .images import (Image, ImageInfo, PruneResult, PullProgress,
+                     registry_login, registry_logout)
 from .plugins import PluginInfo, Plugins
 from .process import ExecResult, OutputChunk, Process
 from .project import Project, ProjectEntry, ProjectEvent
@@ -41,7 +42,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sandbox", "SandboxInfo", "Event", "EventStream", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
-    "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
+    "Image", "ImageInfo", "PullProgress", "PruneResult", "registry_login",
+    "registry_logout", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
     "ConnectRequest", "HttpAction", "HttpResponseHead",

@@ -37,6 +37,7 @@ class NetConfig(Structure):
 
 
 VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN, VOLUME_NAMED = 0, 1, 2, 3
+SAVE_OCI, SAVE_DOCKER = 0, 1
 
 
 class Volume(Structure):
@@ -386,6 +387,10 @@ PROTOTYPES = {
     "msb_image_list": (c_int, [POINTER(POINTER(ImageInfo)), POINTER(c_size_t), _E]),
     "msb_image_remove": (c_int, [c_char_p, _E]),
     "msb_image_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_image_save": (c_int, [c_char_p, c_char_p, c_int, _E]),
+    "msb_image_prune": (c_int, [POINTER(c_uint64), POINTER(c_uint), _E]),
+    "msb_registry_login": (c_int, [c_char_p, c_char_p, c_char_p, _E]),
+    "msb_registry_logout": (c_int, [c_char_p, _E]),
     "msb_volume_create": (c_int, [c_char_p, c_uint64, POINTER(VolumeInfo), _E]),
     "msb_volume_list": (c_int, [POINTER(POINTER(VolumeInfo)), POINTER(c_size_t),
                                 _E]),

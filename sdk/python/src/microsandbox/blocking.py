@@ -32,7 +32,7 @@ from . import sandbox as _sandbox
 from . import volumes as _volumes
 from .files import Files as _AsyncFiles
 from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
-from .images import ImageInfo, PullProgress  # noqa: F401 (re-exported)
+from .images import ImageInfo, PruneResult, PullProgress  # noqa: F401
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
 from .project import ProjectEntry, ProjectEvent  # noqa: F401 (re-exported)
 from .volumes import VolumeInfo  # noqa: F401 (re-exported)
@@ -309,6 +309,18 @@ class Image:
     list = _classcall(_images.Image, "list")
     remove = _classcall(_images.Image, "remove")
     inspect = _classcall(_images.Image, "inspect")
+    save = _classcall(_images.Image, "save")
+    prune = _classcall(_images.Image, "prune")
+
+
+def registry_login(registry, user, password) -> None:
+    """Keep credentials for @registry, as the async registry_login."""
+    run(_images.registry_login(registry, user, password))
+
+
+def registry_logout(registry) -> None:
+    """Forget the credentials kept for @registry (NotFound if none)."""
+    run(_images.registry_logout(registry))
 
 
 class Volume:
