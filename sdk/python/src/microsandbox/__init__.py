@@ -18,8 +18,8 @@ from .cloud import SyncInfo, SyncProgress, remote, set_remote
 from .config import (AuditLog, ConnectAction, ConnectRequest, DnsAction,
                      ExecAction, ExecCall, ExecExit, FileSystemBackend,
                      HostDir, HttpAction, HttpResponseHead, LifecycleEvent,
-                     MemFs, Network, Passthrough, PluginFs, RateLimiter,
-                     Secret)
+                     MemFs, NamedVolume, Network, Passthrough, PluginFs,
+                     RateLimiter, Secret)
 from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      CommandError, ExecFailed, ExecTimeout, FileError,
                      ImageNotFound, ImagePullFailed, InvalidArgument,
@@ -29,10 +29,12 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      Damaged, SnapshotDamaged, SyncConflict, Timeout, WrongKind)
 from .events import Event, EventStream
 from .files import FileInfo, Files
-from .images import Image, ImageInfo, PullProgress
+from .images import (Image, ImageInfo, PruneResult, PullProgress,
+                     registry_login, registry_logout)
 from .plugins import PluginInfo, Plugins
 from .process import ExecResult, OutputChunk, Process
 from .project import Project, ProjectEntry, ProjectEvent
+from .volumes import Volume, VolumeInfo
 from .sandbox import (Metrics, Port, Sandbox, SandboxInfo, Snapshot,
                       SnapshotInfo)
 
@@ -40,12 +42,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sandbox", "SandboxInfo", "Event", "EventStream", "Project", "ProjectEntry", "ProjectEvent", "Snapshot", "SnapshotInfo", "Metrics", "Port",
-    "Image", "ImageInfo", "PullProgress", "SyncInfo", "SyncProgress",
+    "Image", "ImageInfo", "PullProgress", "PruneResult", "registry_login",
+    "registry_logout", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
     "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
     "ConnectRequest", "HttpAction", "HttpResponseHead",
     "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
-    "HostDir", "MemFs", "PluginFs", "FileSystemBackend", "Passthrough",
+    "HostDir", "MemFs", "PluginFs", "NamedVolume", "Volume", "VolumeInfo", "FileSystemBackend", "Passthrough",
     "AuditLog", "RateLimiter", "Plugins", "PluginInfo", "Secret",
     "MicrosandboxError", "LibraryNotFound", "NotFound", "AlreadyExists",
     "InvalidArgument", "NotRunning", "AlreadyInState", "Busy", "Timeout",

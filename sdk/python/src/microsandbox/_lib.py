@@ -36,7 +36,8 @@ class NetConfig(Structure):
                 ("plugin", c_char_p), ("allow_host", c_str_array)]
 
 
-VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN = 0, 1, 2
+VOLUME_HOST, VOLUME_MEMORY, VOLUME_PLUGIN, VOLUME_NAMED = 0, 1, 2, 3
+SAVE_OCI, SAVE_DOCKER = 0, 1
 
 
 class Volume(Structure):
@@ -239,6 +240,13 @@ class ProjectEntry(Structure):
                 ("image", c_char * 256)]
 
 
+class VolumeInfo(Structure):
+    _fields_ = [("name", c_char * 64), ("size_mib", c_uint64),
+                ("used_bytes", c_uint64), ("created_at", c_int64),
+                ("project", c_char * 64), ("path", c_char * 1024),
+                ("users", c_uint), ("running", c_uint)]
+
+
 class PluginInfo(Structure):
     _fields_ = [("name", c_char * 64), ("version", c_char * 64),
                 ("kind", c_char * 16), ("language", c_char * 32),
@@ -264,6 +272,7 @@ STRUCTS = {
     "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
     "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
     "msb_event": Event, "msb_plugin_info": PluginInfo,
+    "msb_volume_info": VolumeInfo,
 }
 
 _E = POINTER(MsbError)
@@ -285,6 +294,9 @@ PROTOTYPES = {
                                       POINTER(SyncInfo), POINTER(c_uint64), _E]),
     "msb_sandbox_push": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
     "msb_sandbox_pull": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
+    "msb_snapshot_push": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
+    "msb_snapshot_pull": (c_int, [c_char_p, POINTER(SyncOpts), POINTER(SyncInfo), _E]),
+    "msb_snapshot_rename": (c_int, [c_char_p, c_char_p, _E]),
     "msb_sandbox_set_sync": (c_int, [c_char_p, c_int, _E]),
     "msb_plugins_new": (_P, []),
     "msb_plugins_free": (None, [_P]),
@@ -302,6 +314,13 @@ PROTOTYPES = {
     "msb_plugins_set_restarts": (None, [_P, c_uint]),
     "msb_sandbox_create_with_plugins": (c_int, [POINTER(SandboxConfig), _P,
                                                 POINTER(_P), _E]),
+    "msb_spawn_policy_new": (_P, [c_uint]),
+    "msb_spawn_policy_free": (None, [_P]),
+    "msb_spawn_policy_add_image": (c_int, [_P, c_char_p, _E]),
+    "msb_spawn_policy_set_limits": (None, [_P, c_uint, c_uint64, c_uint64]),
+    "msb_sandbox_create_full": (c_int, [POINTER(SandboxConfig), _P, _P,
+                                        POINTER(_P), _E]),
+    "msb_sandbox_parent": (c_int, [c_char_p, c_char_p, c_size_t, _E]),
     "msb_remote_get": (c_int, [c_char_p, c_size_t, POINTER(c_int), _E]),
     "msb_remote_set": (c_int, [c_char_p, c_int, _E]),
     "msb_sandbox_name": (c_char_p, [_P]),
@@ -368,6 +387,16 @@ PROTOTYPES = {
     "msb_image_list": (c_int, [POINTER(POINTER(ImageInfo)), POINTER(c_size_t), _E]),
     "msb_image_remove": (c_int, [c_char_p, _E]),
     "msb_image_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_image_save": (c_int, [c_char_p, c_char_p, c_int, _E]),
+    "msb_image_prune": (c_int, [POINTER(c_uint64), POINTER(c_uint), _E]),
+    "msb_registry_login": (c_int, [c_char_p, c_char_p, c_char_p, _E]),
+    "msb_registry_logout": (c_int, [c_char_p, _E]),
+    "msb_volume_create": (c_int, [c_char_p, c_uint64, POINTER(VolumeInfo), _E]),
+    "msb_volume_list": (c_int, [POINTER(POINTER(VolumeInfo)), POINTER(c_size_t),
+                                _E]),
+    "msb_volume_info_get": (c_int, [c_char_p, POINTER(VolumeInfo), _E]),
+    "msb_volume_inspect_json": (c_int, [c_char_p, POINTER(c_void_p), _E]),
+    "msb_volume_remove": (c_int, [c_char_p, c_int, _E]),
     "msb_project_load": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_project_parse": (c_int, [c_char_p, c_size_t, c_char_p,
                                   POINTER(c_void_p), _E]),

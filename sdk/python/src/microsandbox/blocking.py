@@ -29,11 +29,13 @@ from . import images as _images
 from . import process as _process
 from . import project as _project
 from . import sandbox as _sandbox
+from . import volumes as _volumes
 from .files import Files as _AsyncFiles
 from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
-from .images import ImageInfo, PullProgress  # noqa: F401 (re-exported)
+from .images import ImageInfo, PruneResult, PullProgress  # noqa: F401
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
 from .project import ProjectEntry, ProjectEvent  # noqa: F401 (re-exported)
+from .volumes import VolumeInfo  # noqa: F401 (re-exported)
 from .sandbox import Metrics, Port, SandboxInfo, SnapshotInfo  # noqa: F401
 
 _local = threading.local()
@@ -219,6 +221,7 @@ class Sandbox:
     current_runtime = _classcall(_sandbox.Sandbox, "current_runtime")
 
     info = _call("info", source=_sandbox.Sandbox)
+    parent = _call("parent", source=_sandbox.Sandbox)
     inspect = _call("inspect", source=_sandbox.Sandbox)
     ports = _call("ports", source=_sandbox.Sandbox)
     wait = _call("wait", source=_sandbox.Sandbox)
@@ -277,6 +280,14 @@ class Snapshot:
     inspect = _call("inspect", source=_sandbox.Snapshot)
     restore = _call("restore", lambda s: Sandbox(s), _sandbox.Snapshot)
     remove = _call("remove", source=_sandbox.Snapshot)
+    push = _call("push", source=_sandbox.Snapshot)
+    pull = _classcall(_sandbox.Snapshot, "pull", lambda s: Snapshot(s))
+    rename = _call("rename", lambda s: Snapshot(s), _sandbox.Snapshot)
+
+    @property
+    def synced(self):
+        """Its last push or pull here (SyncInfo), or None."""
+        return self._a.synced
 
 
 def remote():
@@ -298,6 +309,28 @@ class Image:
     list = _classcall(_images.Image, "list")
     remove = _classcall(_images.Image, "remove")
     inspect = _classcall(_images.Image, "inspect")
+    save = _classcall(_images.Image, "save")
+    prune = _classcall(_images.Image, "prune")
+
+
+def registry_login(registry, user, password) -> None:
+    """Keep credentials for @registry, as the async registry_login."""
+    run(_images.registry_login(registry, user, password))
+
+
+def registry_logout(registry) -> None:
+    """Forget the credentials kept for @registry (NotFound if none)."""
+    run(_images.registry_logout(registry))
+
+
+class Volume:
+    """The named volumes, as the async Volume."""
+
+    create = _classcall(_volumes.Volume, "create")
+    get = _classcall(_volumes.Volume, "get")
+    list = _classcall(_volumes.Volume, "list")
+    inspect = _classcall(_volumes.Volume, "inspect")
+    remove = _classcall(_volumes.Volume, "remove")
 
 
 class Project:

@@ -334,6 +334,17 @@ class PluginFs:
     readonly: bool = False
 
 
+@dataclass
+class NamedVolume:
+    """A named volume (``Volume.create``, ``msb volume create``) mounted by
+    name, as ``msb run -v NAME:/path``: a directory the host keeps apart
+    from any sandbox, shared by every sandbox that mounts it. One that does
+    not exist yet is made, with no size limit."""
+
+    name: str
+    readonly: bool = False
+
+
 class Passthrough:
     """The native backend a ``FileSystemBackend`` wraps: its operations
     return None, "let the supervisor's own backend do it". Data never
@@ -432,7 +443,8 @@ class RateLimiter:
         return ",".join(o)
 
 
-VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, FileSystemBackend]
+VolumeSpec = Union[str, os.PathLike, HostDir, MemFs, PluginFs, NamedVolume,
+                   FileSystemBackend]
 
 # ---- secrets -----------------------------------------------------------------
 
@@ -480,6 +492,78 @@ class CConfig:
     cfg: _lib.SandboxConfig
     keep: list = field(default_factory=list)
     hooks: Any = None  # a microsandbox.plugin.Plugin of Python callbacks
+    spawn: "SpawnPolicy | None" = None
+
+
+# ---- spawning peers (docs/spawn.md) -------------------------------------------
+
+
+class SpawnPolicy:
+    """An msb_spawn_policy: what a sandbox's programs may start beside it
+    (``allow_spawn=`` and the ``spawn_*`` options of Sandbox.create).
+    libmsb enforces it; this only hands it over. Freed with the object."""
+
+    def __init__(self, max_peers: int, images: Sequence[str], cpus: int,
+                 memory_mib: int, total_memory_mib: int):
+        lib = _lib.lib()
+        self.ptr = lib.msb_spawn_policy_new(max_peers)
+        if not self.ptr:
+            raise InvalidArgument(f"allow_spawn={max_peers}: give 1 to 64 "
+                                  "live peers")
+        for img in images:
+            err = _lib.MsbError()
+            if lib.msb_spawn_policy_add_image(self.ptr, img.encode(),
+                                              ctypes.byref(err)) < 0:
+                raise InvalidArgument(f"spawn_images: {_lib.text(err.message)}",
+                                      err.code, "MSB_E_INVALID")
+        lib.msb_spawn_policy_set_limits(self.ptr, cpus, memory_mib,
+                                        total_memory_mib)
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            _lib.lib().msb_spawn_policy_free(self.ptr)
+            self.ptr = None
+
+
+def spawn_policy(allow_spawn=None, spawn_images=None, spawn_cpus=None,
+                 spawn_memory=None, spawn_total_memory=None
+                 ) -> SpawnPolicy | None:
+    """The policy of ``Sandbox.create``'s spawn options (None: spawning
+    off), refused as msb run refuses it, before anything is made."""
+    shaped = (spawn_images is not None or spawn_cpus is not None or
+              spawn_memory is not None or spawn_total_memory is not None)
+    if allow_spawn is None:
+        if shaped:
+            raise InvalidArgument("spawn_images, spawn_cpus, spawn_memory and "
+                                  "spawn_total_memory shape what allow_spawn=N "
+                                  "allows: give it too")
+        return None
+    if isinstance(allow_spawn, bool) or not isinstance(allow_spawn, int) or \
+            not 1 <= allow_spawn <= 64:
+        raise InvalidArgument(f"allow_spawn={allow_spawn!r}: give 1 to 64 live "
+                              "peers")
+    if isinstance(spawn_images, str):
+        spawn_images = [spawn_images]
+    images = list(spawn_images or [])
+    if len(images) > 32:
+        raise InvalidArgument(f"spawn_images: {len(images)} images; at most 32 "
+                              "(the sandbox's own always may be used)")
+    for img in images:
+        if not isinstance(img, str) or not img:
+            raise InvalidArgument(f"spawn_images: {img!r} is not an image "
+                                  "reference")
+    cpus = 0
+    if spawn_cpus is not None:
+        if isinstance(spawn_cpus, bool) or not isinstance(spawn_cpus, int) or \
+                not 1 <= spawn_cpus <= 64:
+            raise InvalidArgument(f"spawn_cpus={spawn_cpus!r}: a peer's CPUs, "
+                                  "1 to 64")
+        cpus = spawn_cpus
+    mem = 0 if spawn_memory is None else parse_memory(spawn_memory,
+                                                      "spawn_memory")
+    total = 0 if spawn_total_memory is None else \
+        parse_memory(spawn_total_memory, "spawn_total_memory")
+    return SpawnPolicy(allow_spawn, images, cpus, mem, total)
 
 
 _CACHE_MODES = {"never": 1, "auto": 2, "always": 3}
@@ -604,6 +688,13 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
                 v.kind = _lib.VOLUME_MEMORY
                 v.size_mib = spec.size_mib
                 v.readonly = int(spec.readonly)
+            elif isinstance(spec, NamedVolume):
+                if not isinstance(spec.name, str) or not spec.name:
+                    raise InvalidArgument(f"NamedVolume at {gpath}: a volume "
+                                          "name (a string)")
+                v.kind = _lib.VOLUME_NAMED
+                v.source = s(spec.name)
+                v.readonly = int(spec.readonly)
             elif isinstance(spec, PluginFs):
                 v.kind = _lib.VOLUME_PLUGIN
                 v.source = s(spec.path)
@@ -627,7 +718,8 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
             else:
                 raise InvalidArgument(
                     f"invalid volume {spec!r} at {gpath}: use a host path, "
-                    "HostDir(...), MemFs(...) or PluginFs(...)")
+                    "HostDir(...), MemFs(...), PluginFs(...) or "
+                    "NamedVolume(...)")
         keep.append(vols)
         c.volumes = vols
         c.nvolumes = len(volumes)

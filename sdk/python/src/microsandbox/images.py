@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Images in the local store (docs/images.md): pulled from any OCI registry,
-loaded from an OCI layout or a `docker save` archive, listed, removed.
+loaded from an OCI layout or a `docker save` archive, saved as one, listed,
+removed, pruned; and the credentials pulls use.
 
     info = await Image.pull("python:3.12", progress=print)
     await Image.load("./layout", tag="mybox:1")
+    await Image.save("mybox:1", "mybox.tar")
     for i in await Image.list(): print(i.reference, i.size)
+    await registry_login("ghcr.io", "me", token)
 
 ``Sandbox.create(image=...)`` pulls what is missing by itself; these are
 for doing it ahead of time, offline, or with progress shown.
@@ -62,6 +65,18 @@ def _info(i: _lib.ImageInfo) -> ImageInfo:
     return ImageInfo(_lib.text(i.reference), _lib.text(i.canonical),
                      _lib.text(i.digest), _lib.text(i.id), i.size, i.layers,
                      i.pulled_at, i.fetched, bool(i.builtin))
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What ``Image.prune()`` deleted: ``files`` (blobs, layers, debris of
+    interrupted pulls) taking ``freed_bytes``."""
+
+    freed_bytes: int
+    files: int
+
+
+_SAVE_FORMATS = {"oci": _lib.SAVE_OCI, "docker": _lib.SAVE_DOCKER}
 
 
 def _ref(ref) -> bytes:
@@ -158,3 +173,56 @@ class Image:
             finally:
                 _lib.free(p)
         return await blocking(run)
+
+    @classmethod
+    async def save(cls, ref: str, path, *, format: str = "oci") -> None:
+        """Write @ref as a tar at @path (``msb save``): an OCI image layout;
+        ``format="docker"`` adds the manifest.json ``docker load`` reads.
+        ``Image.load`` takes either back."""
+        if format not in _SAVE_FORMATS:
+            raise InvalidArgument(f"invalid format {format!r}: 'oci' or "
+                                  "'docker'")
+        r, b = _ref(ref), os.fsencode(path)
+        if not b:
+            raise InvalidArgument("Image.save needs a path to write the tar to")
+        await blocking(call, _lib.lib().msb_image_save, r, b,
+                       _SAVE_FORMATS[format])
+
+    @classmethod
+    async def prune(cls) -> PruneResult:
+        """Delete the blobs and layers no image and no sandbox (nor
+        snapshot) uses, and the debris of interrupted pulls (``msb image
+        prune``)."""
+        def run():
+            freed, files = ctypes.c_uint64(), ctypes.c_uint()
+            call(_lib.lib().msb_image_prune, ctypes.byref(freed),
+                 ctypes.byref(files))
+            return PruneResult(freed.value, files.value)
+        return await blocking(run)
+
+
+def _host(registry) -> bytes:
+    if not isinstance(registry, str) or not registry or "/" in registry:
+        raise InvalidArgument(f"a registry is a host[:port] (no '/'), not "
+                              f"{registry!r}")
+    return registry.encode()
+
+
+async def registry_login(registry: str, user: str, password: str) -> None:
+    """Keep credentials for @registry (HOST[:PORT]) in $MSB_HOME/auth.json
+    (0600), used from then on by pulls and pushes to it, images, sandboxes
+    and snapshots alike (``msb registry login``). They are not tried
+    here: a wrong password is told by the next pull (ImagePullFailed,
+    saying the registry denied access)."""
+    if not isinstance(user, str) or not user or ":" in user:
+        raise InvalidArgument("registry_login needs a user name without ':'")
+    if not isinstance(password, str):
+        raise InvalidArgument("registry_login needs a password (a string)")
+    await blocking(call, _lib.lib().msb_registry_login, _host(registry),
+                   user.encode(), password.encode())
+
+
+async def registry_logout(registry: str) -> None:
+    """Forget the credentials kept for @registry (``msb registry
+    logout``); NotFound when none are."""
+    await blocking(call, _lib.lib().msb_registry_logout, _host(registry))

@@ -130,8 +130,13 @@ def _create(cfg: config.CConfig, plugins=None,
             plugin_processes=None) -> tuple[_Handle, int]:
     lib = _lib.lib()
     h = ctypes.c_void_p()
+    spawn = cfg.spawn.ptr if cfg.spawn is not None else None
     if not plugins and not plugin_processes and cfg.hooks is None:
-        call(lib.msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
+        if spawn is None:
+            call(lib.msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
+        else:
+            call(lib.msb_sandbox_create_full, ctypes.byref(cfg.cfg), None,
+                 spawn, ctypes.byref(h))
         return _Handle(h), lib.msb_sandbox_boot_ms(h)
     from .plugin import HookServer
     name = cfg.cfg.name.decode()
@@ -155,7 +160,7 @@ def _create(cfg: config.CConfig, plugins=None,
         if cfg.hooks is not None:
             server = HookServer(cfg.hooks)
             call(lib.msb_plugins_add_socket, p, server.path.encode())
-        call(lib.msb_sandbox_create_with_plugins, ctypes.byref(cfg.cfg), p,
+        call(lib.msb_sandbox_create_full, ctypes.byref(cfg.cfg), p, spawn,
              ctypes.byref(h))
     except BaseException:
         if server:
@@ -250,7 +255,12 @@ class Sandbox:
                on_exec: Callable[[config.ExecCall], Any] | None = None,
                on_exec_exit: Callable[[config.ExecExit], Any] | None = None,
                on_lifecycle: Callable[[config.LifecycleEvent], Any] | None
-               = None) -> _Creating:
+               = None,
+               allow_spawn: int | None = None,
+               spawn_images: Sequence[str] | None = None,
+               spawn_cpus: int | None = None,
+               spawn_memory: int | str | None = None,
+               spawn_total_memory: int | str | None = None) -> _Creating:
         """Make a sandbox and boot it; returns once its guest is ready.
 
         ``image``: any OCI reference (pulled if missing) or None for the
@@ -283,6 +293,21 @@ class Sandbox:
         starts, stops, snapshots, restores and remove. These two are told,
         not asked: nothing waits for them, and what they raise is printed
         to stderr. Hooks run on threads of this process's hook server.
+
+        ``allow_spawn``: its programs may start up to N (1 to 64) live
+        peer sandboxes beside it (``msb start`` inside it, or
+        ``current_runtime()``), as ``msb run --allow-spawn N``; off
+        without it. A peer gets this sandbox's image or one of
+        ``spawn_images`` (at most 32; a peer's start pulls one not here,
+        so allow only images you trust), at most ``spawn_cpus`` CPUs and
+        ``spawn_memory`` (MiB or ``"256M"``; default this sandbox's own),
+        all live peers together at most ``spawn_total_memory`` (default N
+        times a peer's), a network no wider than this one's, no volume,
+        and only the secrets this sandbox holds, by placeholder. Removing
+        the sandbox removes its peers; ``parent()`` names a peer's
+        spawner. The ``spawn_*`` options need ``allow_spawn``; a policy
+        libmsb would not take raises InvalidArgument before anything is
+        made (docs/spawn.md).
         """
         cfg = config.build(name, image=image, cpus=cpus, memory=memory,
                            disk=disk, env=env, workdir=workdir, user=user,
@@ -295,6 +320,8 @@ class Sandbox:
                            command=command, on_exec=on_exec,
                            on_exec_exit=on_exec_exit,
                            on_lifecycle=on_lifecycle)
+        cfg.spawn = config.spawn_policy(allow_spawn, spawn_images, spawn_cpus,
+                                        spawn_memory, spawn_total_memory)
 
         if sync and ephemeral:
             raise InvalidArgument("sync=True keeps the sandbox to push it; "
@@ -336,6 +363,17 @@ class Sandbox:
 
     async def info(self) -> SandboxInfo:
         return await blocking(_info_get, self.name)
+
+    async def parent(self) -> str | None:
+        """The name of the sandbox that spawned this one from inside it
+        (``msb ps``'s PARENT), or None for one the host made; NotFound if
+        there is no such sandbox."""
+        def run():
+            buf = ctypes.create_string_buffer(256)
+            call(_lib.lib().msb_sandbox_parent, self.name.encode(), buf,
+                 len(buf))
+            return _lib.text(buf.value) or None
+        return await blocking(run)
 
     async def inspect(self) -> dict:
         """Its full state (as ``msb inspect``)."""
@@ -686,6 +724,7 @@ class Snapshot:
         _check_name(name, "snapshot")
         self.name = name
         self.kind = kind  # "full" or "disk"
+        self.synced: cloud.SyncInfo | None = None  # its last pull or push here
 
     def __repr__(self) -> str:
         return f"Snapshot({self.name!r})"
@@ -725,6 +764,68 @@ class Snapshot:
             finally:
                 _lib.free(p)
         return await blocking(run)
+
+    async def push(self, ref: str | None = None, *, force: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> cloud.SyncInfo:
+        """Push it to a registry as a snapshot artifact (``msb push
+        --snapshot``): its disk, and for a full snapshot its memory and
+        device state, in chunks, to @ref (REGISTRY/REPO[:TAG], or a TAG of
+        its repository), else where it was last pushed or pulled, else
+        REMOTE/NAME:latest. Checked against its integrity record first
+        (Damaged). A push to where it already is sends nothing
+        (``up_to_date``); a tag holding anything else is replaced only with
+        ``force`` (SyncConflict otherwise). ``self.synced`` says what
+        went."""
+        o = cloud.opts(ref=ref, force=force, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_snapshot_push, self.name.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        self.synced = cloud.info(out)
+        return self.synced
+
+    @classmethod
+    async def pull(cls, ref: str, *, name: str | None = None,
+                   force: bool = False, trust: bool = False,
+                   insecure: bool = False,
+                   progress: Callable[[cloud.SyncProgress], object] | None = None
+                   ) -> "Snapshot":
+        """A pushed snapshot, @ref (a reference, or a bare NAME under the
+        remote), as a snapshot here (named ``name``, default the
+        repository's last component), every chunk verified and its image
+        pulled; ``restore()`` then resumes it (a full one needs the QEMU
+        version that took it). One of that name is replaced only with
+        ``force`` (AlreadyExists otherwise), never while sandboxes restored
+        from it exist (Busy); host-bound settings are kept only with
+        ``trust``. WrongKind when @ref holds a sandbox or an image;
+        ``snap.synced`` says what came."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument(f"a snapshot reference is a non-empty "
+                                  f"string, not {ref!r}")
+        if name is not None:
+            _check_name(name, "snapshot")
+        o = cloud.opts(name=name, force=force, trust=trust, insecure=insecure,
+                       progress=progress)
+        out = _lib.SyncInfo()
+        await blocking(call, _lib.lib().msb_snapshot_pull, ref.encode(),
+                       ctypes.byref(o), ctypes.byref(out))
+        snap = cls(_lib.text(out.name))
+        snap.kind = (await blocking(_snapshot_info, snap.name)).kind
+        snap.synced = cloud.info(out)
+        return snap
+
+    async def rename(self, new_name: str) -> "Snapshot":
+        """Give it the name @new_name (``msb snapshot rename``; its files
+        are checked first, as a restore checks them). Busy while sandboxes
+        restored from it exist (they find it by name), AlreadyExists when
+        @new_name is taken."""
+        _check_name(new_name, "snapshot")
+        await blocking(call, _lib.lib().msb_snapshot_rename,
+                       self.name.encode(), new_name.encode())
+        self.name = new_name
+        return self
 
     async def restore(self, name: str, *, env: Mapping[str, str] | None = None,
                       cpus: int | None = None, memory: int | str | None = None,
