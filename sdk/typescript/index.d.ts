@@ -409,6 +409,25 @@ export interface SandboxOptions {
   /** It pushes itself (to the remote, or where it last synced) whenever
    * stop() stops it (msb run --sync). */
   sync?: boolean;
+  /** Its programs may start up to this many (1 to 64) live peer
+   * sandboxes beside it, a peer's own peers included (msb start inside
+   * it; msb run --allow-spawn N; docs/spawn.md). Off without it. A peer
+   * gets a network no wider than this sandbox's, no volume, and only the
+   * secrets it holds, by placeholder; removing the sandbox removes its
+   * peers. */
+  allowSpawn?: number;
+  /** Images peers may use besides the sandbox's own (--spawn-image; at
+   * most 32). A peer's start pulls one not here yet: allow only images
+   * you trust. Needs allowSpawn. */
+  spawnImages?: string[];
+  /** A peer's most CPUs (--spawn-cpus; default: the sandbox's own). Needs allowSpawn. */
+  spawnCpus?: number;
+  /** A peer's most memory, "256M" or MiB (--spawn-memory; default: the
+   * sandbox's own). Needs allowSpawn. */
+  spawnMemory?: string | number;
+  /** The memory of all live peers of its tree together, "1G" or MiB
+   * (--spawn-total-memory; default: allowSpawn times spawnMemory). Needs allowSpawn. */
+  spawnTotalMemory?: string | number;
   /** Built-in plugins, in order: new AuditLog(dir), new RateLimiter({ maxExecPerSec }). */
   plugins?: (AuditLog | RateLimiter)[];
   /** Plugin processes: commands the sandbox's supervisor runs and
@@ -809,6 +828,9 @@ export declare class Sandbox implements AsyncDisposable {
   inspect(): Promise<Record<string, any>>;
   logPath(): Promise<string>;
   ports(): Promise<PortBinding[]>;
+  /** The sandbox that spawned this one from inside it (msb start in its
+   * guest; msb ps's PARENT), or null for one the host made. */
+  parent(): Promise<string | null>;
   start(): Promise<void>;
   /** SIGTERM, then killed after `timeout` ms (default 10000); a sandbox
    * that syncs then pushes itself (that push's SyncInfo, else null). */

@@ -235,6 +235,12 @@ class Sandbox {
     return JSON.parse(await native.sandboxInspect(this.name));
   }
 
+  /** parent() - the sandbox that spawned this one from inside it (msb
+   * start in its guest; msb ps's PARENT), or null for one the host made. */
+  async parent() {
+    return (await native.sandboxParent(this.name)) || null;
+  }
+
   /** logPath() - the file with the guest's console and agent messages. */
   async logPath() {
     return native.sandboxLogsPath(this.name);

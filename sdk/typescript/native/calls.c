@@ -40,6 +40,7 @@ struct job {
 	msb_file_opts fo;
 
 	msb_plugins *plugins; /* a create's chain (freed with the job) */
+	msb_spawn_policy *spawn; /* a create's spawn policy (freed too) */
 
 	/* results */
 	msb_sandbox *out_sb; /* closed unless done() took it */
@@ -88,6 +89,7 @@ static void job_free(napi_env env, struct job *j)
 	if (j->out_sb)
 		msb_sandbox_close(j->out_sb);
 	msb_plugins_free(j->plugins);
+	msb_spawn_policy_free(j->spawn);
 	free(j->out);
 	arena_free(&j->a);
 	free(j);
@@ -325,10 +327,48 @@ static napi_value one_port(napi_env env, const void *p)
 
 static int run_create(struct job *j)
 {
-	if (j->plugins)
-		return msb_sandbox_create_with_plugins(&j->x.cfg, j->plugins,
-						       &j->out_sb, &j->err);
-	return msb_sandbox_create(&j->x.cfg, &j->out_sb, &j->err);
+	return msb_sandbox_create_full(&j->x.cfg, j->plugins, j->spawn,
+				       &j->out_sb, &j->err);
+}
+
+/* spawn_of() - @o ({ max, images: [ref], cpus, memoryMib, totalMemoryMib },
+ * lib/config.js's spawnPolicy) as an msb_spawn_policy; NULL when absent
+ * (spawning off). libmsb checks the count and each image. */
+static int spawn_of(napi_env env, napi_value o, struct arena *a,
+		    msb_spawn_policy **out)
+{
+	msb_error err = { 0 };
+	msb_spawn_policy *p;
+	const char *const *images = NULL;
+	unsigned max = 0, cpus = 0;
+	uint64_t mem = 0, total = 0;
+
+	*out = NULL;
+	if (is_absent(env, o))
+		return 0;
+	if (prop_u32(env, o, "max", &max) < 0 ||
+	    prop_strv(env, o, "images", a, &images, NULL) < 0 ||
+	    prop_u32(env, o, "cpus", &cpus) < 0 ||
+	    prop_u64(env, o, "memoryMib", &mem) < 0 ||
+	    prop_u64(env, o, "totalMemoryMib", &total) < 0)
+		return -1;
+	p = msb_spawn_policy_new(max);
+	if (!p) {
+		throw_msb(env, MSB_E_INVALID,
+			  "allowSpawn %u: give 1 to 64 live peers", max);
+		return -1;
+	}
+	for (size_t i = 0; images && images[i]; i++)
+		if (msb_spawn_policy_add_image(p, images[i], &err) < 0) {
+			napi_throw(env, make_error(env, err.code ? err.code :
+							 MSB_E_INVALID,
+						   err.message));
+			msb_spawn_policy_free(p);
+			return -1;
+		}
+	msb_spawn_policy_set_limits(p, cpus, mem, total);
+	*out = p;
+	return 0;
 }
 
 /* plugins_of() - @o ({ builtins: [{ name, options }], processes: [cmd],
@@ -394,18 +434,28 @@ fail:
 	return -1;
 }
 
-/* sandboxCreate(config, plugins?): a handle once the guest is ready. */
+/* sandboxCreate(config, plugins?): a handle once the guest is ready;
+ * config.spawn, when given, is its spawn policy. */
 static napi_value js_sandbox_create(napi_env env, napi_callback_info info)
 {
 	ARGS(2);
 	struct job *j = job_new(env, run_create, done_sandbox);
+	napi_value spawn;
 
 	if (!j)
 		return NULL;
 	if (config_sandbox(env, argv[0], &j->a, &j->x.cfg) < 0 ||
-	    plugins_of(env, argc > 1 ? argv[1] : NULL, &j->a, &j->plugins) < 0)
+	    plugins_of(env, argc > 1 ? argv[1] : NULL, &j->a, &j->plugins) < 0 ||
+	    get_prop(env, argv[0], "spawn", &spawn) < 0 ||
+	    spawn_of(env, spawn, &j->a, &j->spawn) < 0)
 		return job_fail(env, j);
 	return job_start(env, j);
+}
+
+static int run_parent(struct job *j)
+{
+	return msb_sandbox_parent(j->s[0], j->x.path, sizeof(j->x.path),
+				  &j->err);
 }
 
 static int run_start(struct job *j)
@@ -547,6 +597,12 @@ static napi_value no_name(napi_env env, napi_callback_info info, job_run run,
 	if (arg_bool(env, argv[0], &j->flag) < 0)
 		return job_fail(env, j);
 	return job_start(env, j);
+}
+
+/* sandboxParent(name): the sandbox that spawned it, "" for the host's. */
+static napi_value js_sandbox_parent(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_parent, done_path, "name");
 }
 
 static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
@@ -1276,6 +1332,7 @@ static napi_value js_remote_set(napi_env env, napi_callback_info info)
 const struct export calls_exports[] = {
 	{ "sandboxCreate", js_sandbox_create },
 	{ "sandboxStart", js_sandbox_start },
+	{ "sandboxParent", js_sandbox_parent },
 	{ "sandboxOpen", js_sandbox_open },
 	{ "sandboxStop", js_sandbox_stop },
 	{ "sandboxRemove", js_sandbox_remove },
