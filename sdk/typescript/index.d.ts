@@ -692,6 +692,37 @@ export declare class Snapshot {
   restore(name: string, options?: RestoreOptions): Promise<Sandbox>;
   /** BusyError while sandboxes restored from it exist, unless force. */
   remove(options?: { force?: boolean }): Promise<void>;
+  /** It becomes @newName (msb snapshot rename), this handle with it:
+   * BusyError while sandboxes restored from it exist, AlreadyExistsError
+   * when the name is taken. */
+  rename(newName: string): Promise<void>;
+  /** Push it (msb push SNAP; docs/sync.md) to @ref (REGISTRY/REPO[:TAG]
+   * or a TAG), else where it last synced, else REMOTE/NAME:latest; a
+   * push to where it already is sends nothing (upToDate). */
+  push(ref?: string, options?: SnapshotPushOptions): Promise<SyncInfo>;
+  push(options: SnapshotPushOptions & { ref?: string }): Promise<SyncInfo>;
+  /** A pushed snapshot brought here (msb pull REF): a reference, or a
+   * bare name under the remote; WrongKindError for a sandbox or an image. */
+  static pull(ref: string, options?: SnapshotPullOptions): Promise<Snapshot>;
+  /** What the pull that made this handle did (Snapshot.pull only). */
+  readonly pulled?: SyncInfo;
+}
+
+export interface SnapshotPushOptions {
+  /** Replace a tag holding anything else (ConflictError otherwise). */
+  force?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
+}
+
+export interface SnapshotPullOptions {
+  /** The local snapshot's name (default: the repository's last component). */
+  name?: string;
+  /** Replace a snapshot of that name (AlreadyExistsError otherwise);
+   * never while sandboxes restored from it exist (BusyError). */
+  force?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
 }
 
 // ---- peers: sandboxes spawned from inside one (docs/spawn.md) ---------------

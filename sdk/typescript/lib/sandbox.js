@@ -540,6 +540,70 @@ class Snapshot {
   async remove({ force = false } = {}) {
     await native.snapshotRemove(this.name, !!force);
   }
+
+  /**
+   * rename() - the snapshot becomes @newName (msb snapshot rename), its
+   * files checked first as a restore checks them; this handle follows
+   * it. Refused while sandboxes restored from it exist (BusyError: they
+   * find it by name) and when @newName is taken (AlreadyExistsError).
+   */
+  async rename(newName) {
+    if (typeof newName !== 'string') throw new InvalidArgumentError('rename takes the new name (a string)');
+    await native.snapshotRename(this.name, newName);
+    this.name = newName;
+  }
+
+  /**
+   * push() - the snapshot to a registry (msb push SNAP; docs/sync.md) as
+   * an artifact of its own: its disk, and for a full one its memory (the
+   * pages the guest touched) and device state, checked against its
+   * integrity record first (DamagedError). To @ref (REGISTRY/REPO[:TAG],
+   * or a TAG; also `options.ref`), else where it was last pushed or
+   * pulled, else REMOTE/NAME:latest. A snapshot never changes: a push to
+   * where it already is sends nothing (`upToDate`); a tag holding
+   * anything else is replaced only with `force` (ConflictError).
+   */
+  async push(ref, options = {}) {
+    if (ref !== null && typeof ref === 'object') [ref, options] = [ref.ref, ref];
+    if (ref != null && typeof ref !== 'string') {
+      throw new InvalidArgumentError('push takes a reference (a string), then options');
+    }
+    checkKeys(options, PUSH_KEYS, 'snapshot push');
+    const { force = false, insecure = false } = options;
+    return new SyncInfo(await native.snapshotPush(this.name, { ref: ref ?? undefined, force, insecure }));
+  }
+
+  /**
+   * pull() - a pushed snapshot brought here (msb pull REF): @ref is a
+   * reference, or a bare name under the remote. Every chunk is verified
+   * and its image pulled; restore() then resumes its machine here (a full
+   * one needs the QEMU version that took it). Options: `name` (default:
+   * the repository's last component), `force` (replace a snapshot of
+   * that name: AlreadyExistsError otherwise; never while sandboxes
+   * restored from it exist, BusyError), `insecure`. WrongKindError when
+   * @ref holds a sandbox or an image. `pulled` is what it did.
+   */
+  static async pull(ref, options = {}) {
+    if (typeof ref !== 'string') throw new InvalidArgumentError('a snapshot pull takes a reference (a string)');
+    checkKeys(options, PULL_KEYS, 'snapshot pull');
+    const { name, force = false, insecure = false } = options;
+    const info = await native.snapshotPull(ref, { name, force, insecure });
+    const snap = new Snapshot(info.name);
+    /** What the pull did (a SyncInfo). */
+    snap.pulled = new SyncInfo(info);
+    return snap;
+  }
+}
+
+const PUSH_KEYS = new Set(['ref', 'force', 'insecure']);
+const PULL_KEYS = new Set(['name', 'force', 'insecure']);
+
+function checkKeys(o, allowed, what) {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) {
+      throw new InvalidArgumentError(`unknown ${what} option '${k}' (one of ${[...allowed].join(', ')})`);
+    }
+  }
 }
 
 // ---- images -------------------------------------------------------------------

@@ -788,6 +788,30 @@ static napi_value js_snapshot_inspect(napi_env env, napi_callback_info info)
 	return by_name(env, info, run_snapshot_inspect, done_string, "snapshot");
 }
 
+static int run_snapshot_rename(struct job *j)
+{
+	return msb_snapshot_rename(j->s[0], j->s[1], &j->err);
+}
+
+/* snapshotRename(name, newName) */
+static napi_value js_snapshot_rename(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_snapshot_rename, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "snapshot", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "new snapshot name", &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (!j->s[0] || !j->s[1]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID,
+				 "a rename needs the snapshot and its new name");
+	}
+	return job_start(env, j);
+}
+
 /* snapshotRemove(name, force) */
 static napi_value js_snapshot_remove(napi_env env, napi_callback_info info)
 {
@@ -1218,6 +1242,18 @@ static int run_pull(struct job *j)
 	return msb_sandbox_pull(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
 }
 
+static int run_snapshot_push(struct job *j)
+{
+	return msb_snapshot_push(j->s[0], &j->x.sync.o, &j->x.sync.info,
+				 &j->err);
+}
+
+static int run_snapshot_pull(struct job *j)
+{
+	return msb_snapshot_pull(j->s[0], &j->x.sync.o, &j->x.sync.info,
+				 &j->err);
+}
+
 static napi_value done_sync(napi_env env, struct job *j)
 {
 	return sync_js(env, &j->x.sync.info);
@@ -1250,6 +1286,18 @@ static napi_value js_sandbox_push(napi_env env, napi_callback_info info)
 static napi_value js_sandbox_pull(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_pull, "reference");
+}
+
+/* snapshotPush(name, {ref, force, insecure}): where it went. */
+static napi_value js_snapshot_push(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_snapshot_push, "snapshot");
+}
+
+/* snapshotPull(ref, {name, force, insecure}): the snapshot made. */
+static napi_value js_snapshot_pull(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_snapshot_pull, "reference");
 }
 
 static int run_stop_sync(struct job *j)
@@ -1351,6 +1399,9 @@ const struct export calls_exports[] = {
 	{ "snapshotInfo", js_snapshot_info },
 	{ "snapshotInspect", js_snapshot_inspect },
 	{ "snapshotRemove", js_snapshot_remove },
+	{ "snapshotRename", js_snapshot_rename },
+	{ "snapshotPush", js_snapshot_push },
+	{ "snapshotPull", js_snapshot_pull },
 	{ "fileStat", js_file_stat },
 	{ "fileExists", js_file_exists },
 	{ "fileList", js_file_list },
