@@ -428,14 +428,19 @@ export interface SandboxOptions {
   /** The memory of all live peers of its tree together, "1G" or MiB
    * (--spawn-total-memory; default: allowSpawn times spawnMemory). Needs allowSpawn. */
   spawnTotalMemory?: string | number;
-  /** Built-in plugins, in order: new AuditLog(dir), new RateLimiter({ maxExecPerSec }). */
-  plugins?: (AuditLog | RateLimiter)[];
+  /** Plugins, in order: built-ins (new AuditLog(dir), new
+   * RateLimiter({ maxExecPerSec })) and installed plugins by name
+   * (Plugins.install; their files verified now and at every start). */
+  plugins?: (AuditLog | RateLimiter | string)[];
   /** Plugin processes: commands the sandbox's supervisor runs and
    * restarts, speaking the hook protocol on descriptor 3 (docs/plugins.md). */
   pluginProcesses?: string[];
   /** Each hook call's deadline in ms (default 1000): a call that misses
    * it is denied. */
   pluginTimeout?: number;
+  /** How often a plugin process that exits is started again (default 3;
+   * 0: never, and its hooks then refuse). */
+  pluginRestarts?: number;
   /** Called (in this program) before each command runs: ExecAction.ALLOW
    * (or nothing), ExecAction.deny(reason), ExecAction.rewrite({ argv, env }). */
   onExec?: (cmd: ExecCall) => ExecAction | void | Promise<ExecAction | void>;
@@ -723,6 +728,68 @@ export interface SnapshotPullOptions {
   force?: boolean;
   /** Plain http to a registry not on loopback. */
   insecure?: boolean;
+}
+
+// ---- the plugin registry (docs/plugins.md) -----------------------------------
+
+/** A plugin as published, found or installed (msb_plugin_info). */
+export declare class PluginInfo {
+  private constructor();
+  readonly name: string;
+  readonly version: string;
+  /** "process": a command speaking the hook protocol, run in its files. */
+  readonly kind: string;
+  /** Informative: "python", "node", "go"... */
+  readonly language: string;
+  /** The hooks it asks for ("exec_before", "dns"...). */
+  readonly hooks: string[];
+  /** Run with /bin/sh -c in its files. */
+  readonly command: string;
+  readonly description: string;
+  /** Published as, or installed from. */
+  readonly reference: string;
+  /** The artifact's manifest digest. */
+  readonly digest: string;
+  /** Installed: its files' directory, else "". */
+  readonly path: string;
+  /** Bytes of its files. */
+  readonly size: number;
+  readonly files: number;
+  /** When it was installed; null when it is not. */
+  readonly installedAt: Date | null;
+  /** Plugins.list(): its files still match their digests. */
+  readonly verified: boolean;
+}
+
+/** REGISTRY/NAMESPACE (127.0.0.1:5000/plugins, ghcr.io/me); default
+ * $MSB_PLUGIN_REGISTRY. */
+export interface PluginRegistryOptions {
+  registry?: string;
+}
+
+/** The plugin registry and the installed plugins (msb plugin ...):
+ * plugins published to an OCI registry as artifacts, found, installed
+ * under $MSB_HOME/plugins pinned by digest, loaded by name
+ * (`plugins: ["name"]`). */
+export declare class Plugins {
+  private constructor();
+  /** The plugin in @dir (its metadata in dir/plugin.json, every other
+   * file one of its files) pushed as NAME:VERSION and NAME:latest and
+   * entered in the registry's index. */
+  static publish(dir: string, options?: PluginRegistryOptions): Promise<PluginInfo>;
+  /** The index's entries whose name, description, language, kind or
+   * hooks hold @query (case ignored; "" for all), by name. */
+  static search(query?: string, options?: PluginRegistryOptions): Promise<PluginInfo[]>;
+  /** NAME, NAME:VERSION, NAME@DIGEST or HOST/REPO:TAG, every blob
+   * checked; NotFoundError when the registry has no such plugin. */
+  static install(what: string, options?: PluginRegistryOptions): Promise<PluginInfo>;
+  /** The installed plugins, by name, each verified. */
+  static list(): Promise<PluginInfo[]>;
+  /** One installed plugin, verified: DamagedError when its files changed,
+   * NotFoundError when none of that name is installed. */
+  static inspect(name: string): Promise<PluginInfo>;
+  /** Uninstall it; sandboxes that load it then fail to start. */
+  static remove(name: string): Promise<void>;
 }
 
 // ---- peers: sandboxes spawned from inside one (docs/spawn.md) ---------------

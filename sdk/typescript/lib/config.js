@@ -306,7 +306,7 @@ function mib(v, what) {
 const CREATE_KEYS = new Set(['image', 'cpus', 'memory', 'disk', 'env', 'workdir', 'user',
   'volumes', 'network', 'ports', 'secrets', 'onSecretViolation', 'tlsBypass', 'tlsUpstreamCa',
   'tlsUpstreamCaFile', 'kernel', 'bootTimeout', 'command', 'entrypoint', 'imageCommand',
-  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'pluginTimeout', 'onExec', 'onExecExit',
+  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'pluginTimeout', 'pluginRestarts', 'onExec', 'onExecExit',
   'onLifecycle', 'signal', 'allowSpawn', 'spawnImages', 'spawnCpus', 'spawnMemory',
   'spawnTotalMemory']);
 

@@ -21,6 +21,7 @@ const project = require('./project');
 const events = require('./events');
 const hooks = require('./hooks');
 const plugin = require('./plugin');
+const pluginRegistry = require('./pluginregistry');
 const runtime = require('./runtime');
 const { splitCommand } = require('./shellwords');
 
@@ -75,6 +76,8 @@ module.exports = {
   AuditLog: hooks.AuditLog,
   RateLimiter: hooks.RateLimiter,
   Plugin: plugin.Plugin,
+  Plugins: pluginRegistry.Plugins,
+  PluginInfo: pluginRegistry.PluginInfo,
   Runtime: runtime.Runtime,
   Peer: runtime.Peer,
   PeerInfo: runtime.PeerInfo,

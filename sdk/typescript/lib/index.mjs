@@ -7,7 +7,7 @@ export const {
   VolumeInfo, createVolume, getVolume, listVolumes, removeVolume, NamedVolume,
   pullImage, loadImage, listImages, removeImage,
   Project, Event, EventStream, EventSubscription, Process, ExecResult, OutputChunk, Files, FileInfo,
-  HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, ExecAction, AuditLog, RateLimiter, Plugin, Runtime, Peer, PeerInfo, PeerSnapshotInfo, forward, block,
+  HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, ExecAction, AuditLog, RateLimiter, Plugin, Plugins, PluginInfo, Runtime, Peer, PeerInfo, PeerSnapshotInfo, forward, block,
   splitCommand, home, validName, version,
   MicrosandboxError, NotFoundError, AlreadyExistsError, InvalidArgumentError, SandboxfileError, NotRunningError,
   AlreadyInStateError, BusyError, TimeoutError, SandboxStoppedError, PermissionDeniedError,

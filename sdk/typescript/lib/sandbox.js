@@ -35,7 +35,7 @@ async function createNative(name, cfg, options) {
   if (!plugins) return native.sandboxCreate(cfg);
   let server = null;
   const spec = { builtins: plugins.builtins, processes: plugins.processes, sockets: [],
-    timeoutMs: plugins.timeoutMs };
+    timeoutMs: plugins.timeoutMs, restarts: plugins.restarts };
   if (plugins.hooks) {
     server = await new HookServer(plugins.hooks).listen();
     spec.sockets.push(server.path);

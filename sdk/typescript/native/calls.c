@@ -58,6 +58,7 @@ struct job {
 		msb_file_info fi;
 		msb_image_info img;
 		msb_volume_info vol;
+		msb_plugin_info plug;
 		struct {
 			msb_sync_opts o;
 			msb_sync_info info;
@@ -372,14 +373,16 @@ static int spawn_of(napi_env env, napi_value o, struct arena *a,
 }
 
 /* plugins_of() - @o ({ builtins: [{ name, options }], processes: [cmd],
- * sockets: [path], timeoutMs }) as an msb_plugins, checked by libmsb. */
+ * sockets: [path], timeoutMs, restarts }) as an msb_plugins, checked by
+ * libmsb; restarts absent keeps libmsb's default. */
 static int plugins_of(napi_env env, napi_value o, struct arena *a,
 		      msb_plugins **out)
 {
 	static const char *const lists[] = { "builtins", "processes", "sockets" };
 	msb_error err = { 0 };
 	msb_plugins *p;
-	unsigned timeout;
+	unsigned timeout, nrestarts = 0;
+	napi_value restarts;
 
 	*out = NULL;
 	if (is_absent(env, o))
@@ -423,10 +426,14 @@ static int plugins_of(napi_env env, napi_value o, struct arena *a,
 			}
 		}
 	}
-	if (prop_u32(env, o, "timeoutMs", &timeout) < 0)
+	if (prop_u32(env, o, "timeoutMs", &timeout) < 0 ||
+	    get_prop(env, o, "restarts", &restarts) < 0 ||
+	    (restarts && arg_u32(env, restarts, "restarts", &nrestarts) < 0))
 		goto fail;
 	if (timeout)
 		msb_plugins_set_timeout(p, timeout);
+	if (restarts)
+		msb_plugins_set_restarts(p, nrestarts);
 	*out = p;
 	return 0;
 fail:
@@ -1377,6 +1384,139 @@ static napi_value js_remote_set(napi_env env, napi_callback_info info)
 	return job_start(env, j);
 }
 
+/* ---- the plugin registry (docs/plugins.md) ---------------------------------------- */
+
+static napi_value plugin_js(napi_env env, const msb_plugin_info *p)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", p->name);
+	set_str(env, o, "version", p->version);
+	set_str(env, o, "kind", p->kind);
+	set_str(env, o, "language", p->language);
+	set_str(env, o, "hooks", p->hooks);
+	set_str(env, o, "command", p->command);
+	set_str(env, o, "description", p->description);
+	set_str(env, o, "reference", p->reference);
+	set_str(env, o, "digest", p->digest);
+	set_str(env, o, "path", p->path);
+	set_num(env, o, "size", (double)p->size);
+	set_num(env, o, "files", p->files);
+	set_num(env, o, "installedAt", (double)p->installed_at);
+	set_bool(env, o, "verified", p->verified);
+	return o;
+}
+
+static napi_value one_plugin(napi_env env, const void *p) { return plugin_js(env, p); }
+
+static napi_value done_plugin(napi_env env, struct job *j)
+{
+	return plugin_js(env, &j->x.plug);
+}
+
+static napi_value done_plugin_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_plugin_info), one_plugin);
+}
+
+static int run_plugin_publish(struct job *j)
+{
+	return msb_plugin_publish(j->s[0], j->s[1], &j->x.plug, &j->err);
+}
+
+static int run_plugin_install(struct job *j)
+{
+	return msb_plugin_install(j->s[0], j->s[1], &j->x.plug, &j->err);
+}
+
+static int run_plugin_search(struct job *j)
+{
+	msb_plugin_info *arr = NULL;
+	int r = msb_plugin_search(j->s[0], j->s[1], &arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static int run_plugin_list(struct job *j)
+{
+	msb_plugin_info *arr = NULL;
+	int r = msb_plugin_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static int run_plugin_inspect(struct job *j)
+{
+	return msb_plugin_inspect(j->s[0], &j->x.plug, &j->err);
+}
+
+static int run_plugin_remove(struct job *j)
+{
+	return msb_plugin_remove(j->s[0], &j->err);
+}
+
+/* A call taking two strings, either absent (NULL) unless @need says
+ * which must be there: (a, b). */
+static napi_value two_strings(napi_env env, napi_callback_info info,
+			      job_run run, job_done done, const char *what0,
+			      const char *what1, int need)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run, done);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, what0, &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, what1, &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (need && !j->s[0]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID, "a %s is needed", what0);
+	}
+	return job_start(env, j);
+}
+
+/* pluginPublish(dir, registry?): what was published. */
+static napi_value js_plugin_publish(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_publish, done_plugin,
+			   "plugin directory", "plugin registry", 1);
+}
+
+/* pluginInstall(what, registry?): what was installed. */
+static napi_value js_plugin_install(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_install, done_plugin,
+			   "plugin", "plugin registry", 1);
+}
+
+/* pluginSearch(registry?, query?): the index's entries that match. */
+static napi_value js_plugin_search(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_search, done_plugin_list,
+			   "plugin registry", "query", 0);
+}
+
+static napi_value js_plugin_list(napi_env env, napi_callback_info info)
+{
+	struct job *j = job_new(env, run_plugin_list, done_plugin_list);
+
+	return j ? job_start(env, j) : NULL;
+}
+
+static napi_value js_plugin_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_plugin_inspect, done_plugin, "plugin name");
+}
+
+static napi_value js_plugin_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_plugin_remove, NULL, "plugin name");
+}
+
 const struct export calls_exports[] = {
 	{ "sandboxCreate", js_sandbox_create },
 	{ "sandboxStart", js_sandbox_start },
@@ -1428,5 +1568,11 @@ const struct export calls_exports[] = {
 	{ "volumeInfo", js_volume_info },
 	{ "volumeList", js_volume_list },
 	{ "volumeRemove", js_volume_remove },
+	{ "pluginPublish", js_plugin_publish },
+	{ "pluginInstall", js_plugin_install },
+	{ "pluginSearch", js_plugin_search },
+	{ "pluginList", js_plugin_list },
+	{ "pluginInspect", js_plugin_inspect },
+	{ "pluginRemove", js_plugin_remove },
 	{ NULL, NULL },
 };
