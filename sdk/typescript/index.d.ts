@@ -1169,6 +1169,17 @@ export declare function pullImage(ref: string, options?: { insecure?: boolean })
 export declare function loadImage(path: string, options?: { tag?: string }): Promise<ImageInfo>;
 export declare function listImages(): Promise<ImageInfo[]>;
 export declare function removeImage(ref: string): Promise<void>;
+/** @ref as a tar at @path (msb save): an OCI image layout; 'docker' also
+ * writes the manifest.json `docker load` reads. */
+export declare function saveImage(ref: string, path: string, options?: { format?: 'oci' | 'docker' }): Promise<void>;
+/** Delete blobs and layers no image and no sandbox uses, and debris of
+ * interrupted pulls (msb image prune). */
+export declare function pruneImages(): Promise<{ freedBytes: number; files: number }>;
+/** Keep @user's @password for @registry (a host; $MSB_HOME/auth.json,
+ * 0600), as msb registry login; nothing is asked of the registry here. */
+export declare function registryLogin(registry: string, user: string, password: string): Promise<void>;
+/** Forget them (NotFoundError when there are none). */
+export declare function registryLogout(registry: string): Promise<void>;
 
 /** A command line's words, the rule exec() uses. */
 export declare function splitCommand(line: string): string[];

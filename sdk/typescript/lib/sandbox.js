@@ -639,8 +639,49 @@ async function removeImage(ref) {
   await native.imageRemove(ref);
 }
 
+/**
+ * saveImage() - @ref as a tar at @path (msb save -o PATH): an OCI image
+ * layout that loadImage (or any OCI tool) reads; `format: 'docker'`
+ * also writes the manifest.json `docker load` reads.
+ */
+async function saveImage(ref, path, { format = 'oci' } = {}) {
+  if (typeof ref !== 'string' || typeof path !== 'string') {
+    throw new InvalidArgumentError('saveImage takes an image reference and a path (strings)');
+  }
+  if (format !== 'oci' && format !== 'docker') {
+    throw new InvalidArgumentError(`invalid format ${JSON.stringify(format)}: use 'oci' or 'docker'`);
+  }
+  await native.imageSave(ref, path, format === 'docker');
+}
+
+/** pruneImages() - delete the blobs and layers no image and no sandbox
+ * uses, and debris of interrupted pulls (msb image prune): resolves with
+ * `{ freedBytes, files }`. */
+async function pruneImages() {
+  return native.imagePrune();
+}
+
+/** registryLogin() - keep @user's @password for @registry (a host, as
+ * `msb registry login`: in $MSB_HOME/auth.json, 0600); pulls, pushes
+ * and plugin publishes to it then send them. Nothing is asked of the
+ * registry here. */
+async function registryLogin(registry, user, password) {
+  for (const [what, v] of [['registry', registry], ['user', user], ['password', password]]) {
+    if (typeof v !== 'string') throw new InvalidArgumentError(`registryLogin: the ${what} is a string`);
+  }
+  await native.registryLogin(registry, user, password);
+}
+
+/** registryLogout() - forget the credentials for @registry
+ * (NotFoundError when there are none). */
+async function registryLogout(registry) {
+  if (typeof registry !== 'string') throw new InvalidArgumentError('registryLogout: the registry is a string');
+  await native.registryLogout(registry);
+}
+
 module.exports = {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
-  pullImage, loadImage, listImages, removeImage, getRemote, setRemote,
+  pullImage, loadImage, listImages, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
+  getRemote, setRemote,
   VolumeInfo, createVolume, getVolume, listVolumes, removeVolume,
 };

@@ -1119,6 +1119,92 @@ static napi_value js_image_inspect(napi_env env, napi_callback_info info)
 		       "image reference");
 }
 
+static int run_image_save(struct job *j)
+{
+	return msb_image_save(j->s[0], j->s[1], j->flag ? MSB_SAVE_DOCKER :
+							  MSB_SAVE_OCI, &j->err);
+}
+
+/* imageSave(ref, path, docker): the tar written (an OCI layout; with
+ * docker, also the manifest.json docker load reads). */
+static napi_value js_image_save(napi_env env, napi_callback_info info)
+{
+	ARGS(3);
+	struct job *j = job_new(env, run_image_save, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "image reference", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "path", &j->s[1]) < 0 ||
+	    arg_bool(env, argv[2], &j->flag) < 0)
+		return job_fail(env, j);
+	if (!j->s[0] || !j->s[1]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID,
+				 "a save needs an image and a path");
+	}
+	return job_start(env, j);
+}
+
+static int run_image_prune(struct job *j)
+{
+	return msb_image_prune(&j->u64, &j->u, &j->err);
+}
+
+static napi_value done_prune(napi_env env, struct job *j)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_num(env, o, "freedBytes", (double)j->u64);
+	set_num(env, o, "files", j->u);
+	return o;
+}
+
+/* imagePrune(): {freedBytes, files}. */
+static napi_value js_image_prune(napi_env env, napi_callback_info info)
+{
+	struct job *j = job_new(env, run_image_prune, done_prune);
+
+	return j ? job_start(env, j) : NULL;
+}
+
+/* ---- registry credentials ------------------------------------------------------------ */
+
+static int run_registry_login(struct job *j)
+{
+	return msb_registry_login(j->s[0], j->s[1], j->s[2], &j->err);
+}
+
+static int run_registry_logout(struct job *j)
+{
+	return msb_registry_logout(j->s[0], &j->err);
+}
+
+/* registryLogin(registry, user, password) */
+static napi_value js_registry_login(napi_env env, napi_callback_info info)
+{
+	ARGS(3);
+	struct job *j = job_new(env, run_registry_login, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "registry", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "user", &j->s[1]) < 0 ||
+	    arg_str(env, argv[2], &j->a, "password", &j->s[2]) < 0)
+		return job_fail(env, j);
+	for (int i = 0; i < 3; i++)
+		if (!j->s[i])
+			j->s[i] = "";
+	return job_start(env, j);
+}
+
+/* registryLogout(registry) */
+static napi_value js_registry_logout(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_registry_logout, NULL, "registry");
+}
+
 /* ---- named volumes ------------------------------------------------------------------- */
 
 static napi_value vol_js(napi_env env, const msb_volume_info *v)
@@ -1558,6 +1644,10 @@ const struct export calls_exports[] = {
 	{ "imageList", js_image_list },
 	{ "imageRemove", js_image_remove },
 	{ "imageInspect", js_image_inspect },
+	{ "imageSave", js_image_save },
+	{ "imagePrune", js_image_prune },
+	{ "registryLogin", js_registry_login },
+	{ "registryLogout", js_registry_logout },
 	{ "sandboxPush", js_sandbox_push },
 	{ "sandboxPull", js_sandbox_pull },
 	{ "sandboxStopSync", js_sandbox_stop_sync },

@@ -109,6 +109,29 @@ export function startRegistry(): Promise<string> {
   return started;
 }
 
+const authRegistries: { proc: ChildProcess; dir: string }[] = [];
+
+/**
+ * authRegistry() - another docker-registry on loopback that demands a
+ * login (htpasswd, as tests/e2e/test_sync.py's): @user with @password.
+ * Resolves with its host:port; stopped after the file's tests.
+ */
+export async function authRegistry(user: string, password: string): Promise<string> {
+  const bin = which('docker-registry');
+  if (!bin) throw new Error('docker-registry is not installed (./setup --test installs it)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-authreg-'));
+  execFileSync('htpasswd', ['-Bbc', path.join(dir, 'htpasswd'), user, password], { stdio: 'ignore' });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const cfg = path.join(dir, 'config.yml');
+  fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n` +
+    `    rootdirectory: ${dir}/data\nauth:\n  htpasswd:\n    realm: msb-test\n` +
+    `    path: ${dir}/htpasswd\nhttp:\n  addr: ${host}\n`);
+  authRegistries.push({ proc: spawn(bin, ['serve', cfg], { stdio: 'ignore' }), dir });
+  await listening('127.0.0.1', port, 20000);
+  return host;
+}
+
 /**
  * seedImages() - python:3.12 and node:20 (small busybox stand-ins,
  * tests/images/seed.py) as the seeds name them: pushed to Debian's
@@ -145,6 +168,10 @@ after(async () => {
     }
   } catch { /* libmsb not loadable: nothing was made */ }
   if (registry) registry.kill();
+  for (const r of authRegistries) {
+    r.proc.kill();
+    fs.rmSync(r.dir, { recursive: true, force: true });
+  }
   if (registryDir) fs.rmSync(registryDir, { recursive: true, force: true });
   fs.rmSync(home, { recursive: true, force: true });
 });
