@@ -409,14 +409,38 @@ export interface SandboxOptions {
   /** It pushes itself (to the remote, or where it last synced) whenever
    * stop() stops it (msb run --sync). */
   sync?: boolean;
-  /** Built-in plugins, in order: new AuditLog(dir), new RateLimiter({ maxExecPerSec }). */
-  plugins?: (AuditLog | RateLimiter)[];
+  /** Its programs may start up to this many (1 to 64) live peer
+   * sandboxes beside it, a peer's own peers included (msb start inside
+   * it; msb run --allow-spawn N; docs/spawn.md). Off without it. A peer
+   * gets a network no wider than this sandbox's, no volume, and only the
+   * secrets it holds, by placeholder; removing the sandbox removes its
+   * peers. */
+  allowSpawn?: number;
+  /** Images peers may use besides the sandbox's own (--spawn-image; at
+   * most 32). A peer's start pulls one not here yet: allow only images
+   * you trust. Needs allowSpawn. */
+  spawnImages?: string[];
+  /** A peer's most CPUs (--spawn-cpus; default: the sandbox's own). Needs allowSpawn. */
+  spawnCpus?: number;
+  /** A peer's most memory, "256M" or MiB (--spawn-memory; default: the
+   * sandbox's own). Needs allowSpawn. */
+  spawnMemory?: string | number;
+  /** The memory of all live peers of its tree together, "1G" or MiB
+   * (--spawn-total-memory; default: allowSpawn times spawnMemory). Needs allowSpawn. */
+  spawnTotalMemory?: string | number;
+  /** Plugins, in order: built-ins (new AuditLog(dir), new
+   * RateLimiter({ maxExecPerSec })) and installed plugins by name
+   * (Plugins.install; their files verified now and at every start). */
+  plugins?: (AuditLog | RateLimiter | string)[];
   /** Plugin processes: commands the sandbox's supervisor runs and
    * restarts, speaking the hook protocol on descriptor 3 (docs/plugins.md). */
   pluginProcesses?: string[];
   /** Each hook call's deadline in ms (default 1000): a call that misses
    * it is denied. */
   pluginTimeout?: number;
+  /** How often a plugin process that exits is started again (default 3;
+   * 0: never, and its hooks then refuse). */
+  pluginRestarts?: number;
   /** Called (in this program) before each command runs: ExecAction.ALLOW
    * (or nothing), ExecAction.deny(reason), ExecAction.rewrite({ argv, env }). */
   onExec?: (cmd: ExecCall) => ExecAction | void | Promise<ExecAction | void>;
@@ -673,6 +697,99 @@ export declare class Snapshot {
   restore(name: string, options?: RestoreOptions): Promise<Sandbox>;
   /** BusyError while sandboxes restored from it exist, unless force. */
   remove(options?: { force?: boolean }): Promise<void>;
+  /** It becomes @newName (msb snapshot rename), this handle with it:
+   * BusyError while sandboxes restored from it exist, AlreadyExistsError
+   * when the name is taken. */
+  rename(newName: string): Promise<void>;
+  /** Push it (msb push SNAP; docs/sync.md) to @ref (REGISTRY/REPO[:TAG]
+   * or a TAG), else where it last synced, else REMOTE/NAME:latest; a
+   * push to where it already is sends nothing (upToDate). */
+  push(ref?: string, options?: SnapshotPushOptions): Promise<SyncInfo>;
+  push(options: SnapshotPushOptions & { ref?: string }): Promise<SyncInfo>;
+  /** A pushed snapshot brought here (msb pull REF): a reference, or a
+   * bare name under the remote; WrongKindError for a sandbox or an image. */
+  static pull(ref: string, options?: SnapshotPullOptions): Promise<Snapshot>;
+  /** What the pull that made this handle did (Snapshot.pull only). */
+  readonly pulled?: SyncInfo;
+}
+
+export interface SnapshotPushOptions {
+  /** Replace a tag holding anything else (ConflictError otherwise). */
+  force?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
+}
+
+export interface SnapshotPullOptions {
+  /** The local snapshot's name (default: the repository's last component). */
+  name?: string;
+  /** Replace a snapshot of that name (AlreadyExistsError otherwise);
+   * never while sandboxes restored from it exist (BusyError). */
+  force?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
+}
+
+// ---- the plugin registry (docs/plugins.md) -----------------------------------
+
+/** A plugin as published, found or installed (msb_plugin_info). */
+export declare class PluginInfo {
+  private constructor();
+  readonly name: string;
+  readonly version: string;
+  /** "process": a command speaking the hook protocol, run in its files. */
+  readonly kind: string;
+  /** Informative: "python", "node", "go"... */
+  readonly language: string;
+  /** The hooks it asks for ("exec_before", "dns"...). */
+  readonly hooks: string[];
+  /** Run with /bin/sh -c in its files. */
+  readonly command: string;
+  readonly description: string;
+  /** Published as, or installed from. */
+  readonly reference: string;
+  /** The artifact's manifest digest. */
+  readonly digest: string;
+  /** Installed: its files' directory, else "". */
+  readonly path: string;
+  /** Bytes of its files. */
+  readonly size: number;
+  readonly files: number;
+  /** When it was installed; null when it is not. */
+  readonly installedAt: Date | null;
+  /** Plugins.list(): its files still match their digests. */
+  readonly verified: boolean;
+}
+
+/** REGISTRY/NAMESPACE (127.0.0.1:5000/plugins, ghcr.io/me); default
+ * $MSB_PLUGIN_REGISTRY. */
+export interface PluginRegistryOptions {
+  registry?: string;
+}
+
+/** The plugin registry and the installed plugins (msb plugin ...):
+ * plugins published to an OCI registry as artifacts, found, installed
+ * under $MSB_HOME/plugins pinned by digest, loaded by name
+ * (`plugins: ["name"]`). */
+export declare class Plugins {
+  private constructor();
+  /** The plugin in @dir (its metadata in dir/plugin.json, every other
+   * file one of its files) pushed as NAME:VERSION and NAME:latest and
+   * entered in the registry's index. */
+  static publish(dir: string, options?: PluginRegistryOptions): Promise<PluginInfo>;
+  /** The index's entries whose name, description, language, kind or
+   * hooks hold @query (case ignored; "" for all), by name. */
+  static search(query?: string, options?: PluginRegistryOptions): Promise<PluginInfo[]>;
+  /** NAME, NAME:VERSION, NAME@DIGEST or HOST/REPO:TAG, every blob
+   * checked; NotFoundError when the registry has no such plugin. */
+  static install(what: string, options?: PluginRegistryOptions): Promise<PluginInfo>;
+  /** The installed plugins, by name, each verified. */
+  static list(): Promise<PluginInfo[]>;
+  /** One installed plugin, verified: DamagedError when its files changed,
+   * NotFoundError when none of that name is installed. */
+  static inspect(name: string): Promise<PluginInfo>;
+  /** Uninstall it; sandboxes that load it then fail to start. */
+  static remove(name: string): Promise<void>;
 }
 
 // ---- peers: sandboxes spawned from inside one (docs/spawn.md) ---------------
@@ -809,6 +926,9 @@ export declare class Sandbox implements AsyncDisposable {
   inspect(): Promise<Record<string, any>>;
   logPath(): Promise<string>;
   ports(): Promise<PortBinding[]>;
+  /** The sandbox that spawned this one from inside it (msb start in its
+   * guest; msb ps's PARENT), or null for one the host made. */
+  parent(): Promise<string | null>;
   start(): Promise<void>;
   /** SIGTERM, then killed after `timeout` ms (default 10000); a sandbox
    * that syncs then pushes itself (that push's SyncInfo, else null). */
@@ -1049,6 +1169,17 @@ export declare function pullImage(ref: string, options?: { insecure?: boolean })
 export declare function loadImage(path: string, options?: { tag?: string }): Promise<ImageInfo>;
 export declare function listImages(): Promise<ImageInfo[]>;
 export declare function removeImage(ref: string): Promise<void>;
+/** @ref as a tar at @path (msb save): an OCI image layout; 'docker' also
+ * writes the manifest.json `docker load` reads. */
+export declare function saveImage(ref: string, path: string, options?: { format?: 'oci' | 'docker' }): Promise<void>;
+/** Delete blobs and layers no image and no sandbox uses, and debris of
+ * interrupted pulls (msb image prune). */
+export declare function pruneImages(): Promise<{ freedBytes: number; files: number }>;
+/** Keep @user's @password for @registry (a host; $MSB_HOME/auth.json,
+ * 0600), as msb registry login; nothing is asked of the registry here. */
+export declare function registryLogin(registry: string, user: string, password: string): Promise<void>;
+/** Forget them (NotFoundError when there are none). */
+export declare function registryLogout(registry: string): Promise<void>;
 
 /** A command line's words, the rule exec() uses. */
 export declare function splitCommand(line: string): string[];

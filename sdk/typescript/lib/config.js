@@ -306,8 +306,49 @@ function mib(v, what) {
 const CREATE_KEYS = new Set(['image', 'cpus', 'memory', 'disk', 'env', 'workdir', 'user',
   'volumes', 'network', 'ports', 'secrets', 'onSecretViolation', 'tlsBypass', 'tlsUpstreamCa',
   'tlsUpstreamCaFile', 'kernel', 'bootTimeout', 'command', 'entrypoint', 'imageCommand',
-  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'pluginTimeout', 'onExec', 'onExecExit',
-  'onLifecycle', 'signal']);
+  'ephemeral', 'keep', 'sync', 'plugins', 'pluginProcesses', 'pluginTimeout', 'pluginRestarts', 'onExec', 'onExecExit',
+  'onLifecycle', 'signal', 'allowSpawn', 'spawnImages', 'spawnCpus', 'spawnMemory',
+  'spawnTotalMemory']);
+
+const SPAWN_SHAPE = ['spawnImages', 'spawnCpus', 'spawnMemory', 'spawnTotalMemory'];
+
+/**
+ * spawnPolicy() - what the sandbox's programs may start beside it (msb
+ * run --allow-spawn N and its --spawn-* options; docs/spawn.md) as
+ * native/calls.c's spawn_of takes it; undefined without `allowSpawn`.
+ * A policy libmsb would not take is refused here, before anything is
+ * made, in msb run's words.
+ */
+function spawnPolicy(o) {
+  if (o.allowSpawn == null) {
+    const shaped = SPAWN_SHAPE.find((k) => o[k] != null);
+    if (shaped) {
+      throw new InvalidArgumentError(
+        `${shaped} shapes what allowSpawn: N allows: give allowSpawn too`);
+    }
+    return undefined;
+  }
+  const n = o.allowSpawn;
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new InvalidArgumentError(`allowSpawn ${JSON.stringify(n)}: give 1 to 64 live peers`);
+  }
+  const images = strings(o.spawnImages, 'spawnImages') || [];
+  if (images.length > 32) {
+    throw new InvalidArgumentError(`spawnImages: ${images.length} images: at most 32`);
+  }
+  const cpus = o.spawnCpus ?? 0;
+  if (!Number.isInteger(cpus) || cpus < 0 || cpus > 64) {
+    throw new InvalidArgumentError(
+      `spawnCpus ${JSON.stringify(cpus)}: give 1 to 64 (0: the sandbox's own)`);
+  }
+  return {
+    max: n,
+    images,
+    cpus,
+    memoryMib: mib(o.spawnMemory, 'spawnMemory') ?? 0,
+    totalMemoryMib: mib(o.spawnTotalMemory, 'spawnTotalMemory') ?? 0,
+  };
+}
 
 function checkKeys(o, allowed, what) {
   for (const k of Object.keys(o)) {
@@ -339,6 +380,7 @@ function sandboxConfig(name, o = {}) {
     net: netOf(o.network, o.ports),
     onSecretViolation: o.onSecretViolation,
     tlsBypass: strings(o.tlsBypass, 'tlsBypass'),
+    spawn: spawnPolicy(o),
   };
   if (o.command != null) {
     const { argvOf } = require('./process');

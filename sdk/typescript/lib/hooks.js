@@ -239,10 +239,13 @@ function fsCall(volumes, c) {
  */
 function pluginsOf(o) {
   const builtins = (o.plugins || []).map((pl) => {
+    // An installed plugin (Plugins.install), by name: libmsb verifies its
+    // files now and at every start.
+    if (typeof pl === 'string') return { name: pl };
     if (!(pl instanceof AuditLog) && !(pl instanceof RateLimiter)) {
       throw new InvalidArgumentError(
-        `invalid plugin ${pl && pl.constructor ? pl.constructor.name : typeof pl}: new AuditLog(dir) or ` +
-        'new RateLimiter({ maxExecPerSec }); a command of your own goes in pluginProcesses, ' +
+        `invalid plugin ${pl && pl.constructor ? pl.constructor.name : typeof pl}: new AuditLog(dir), ` +
+        'new RateLimiter({ maxExecPerSec }) or an installed plugin\'s name; a command of your own goes in pluginProcesses, ' +
         'hooks in JS in network.onDns/onConnect/onHttp/onHttpResponse/onHttpResponseHead and ' +
         'onExec/onExecExit/onLifecycle');
     }
@@ -256,8 +259,11 @@ function pluginsOf(o) {
   if (o.pluginTimeout != null && (!Number.isInteger(o.pluginTimeout) || o.pluginTimeout <= 0)) {
     throw new InvalidArgumentError(`invalid pluginTimeout ${o.pluginTimeout}: milliseconds, a whole number above 0`);
   }
+  if (o.pluginRestarts != null && (!Number.isInteger(o.pluginRestarts) || o.pluginRestarts < 0)) {
+    throw new InvalidArgumentError(`invalid pluginRestarts ${o.pluginRestarts}: a whole number, 0 or more`);
+  }
   if (!builtins.length && !processes.length && !hooks) return null;
-  return { builtins, processes, hooks, timeoutMs: o.pluginTimeout };
+  return { builtins, processes, hooks, timeoutMs: o.pluginTimeout, restarts: o.pluginRestarts };
 }
 
 module.exports = { AuditLog, RateLimiter, ExecAction, pluginsOf, parseHead };

@@ -21,6 +21,7 @@ const project = require('./project');
 const events = require('./events');
 const hooks = require('./hooks');
 const plugin = require('./plugin');
+const pluginRegistry = require('./pluginregistry');
 const runtime = require('./runtime');
 const { splitCommand } = require('./shellwords');
 
@@ -55,6 +56,10 @@ module.exports = {
   loadImage: sandbox.loadImage,
   listImages: sandbox.listImages,
   removeImage: sandbox.removeImage,
+  saveImage: sandbox.saveImage,
+  pruneImages: sandbox.pruneImages,
+  registryLogin: sandbox.registryLogin,
+  registryLogout: sandbox.registryLogout,
   Project: project.Project,
   Event: events.Event,
   EventStream: events.EventStream,
@@ -75,6 +80,8 @@ module.exports = {
   AuditLog: hooks.AuditLog,
   RateLimiter: hooks.RateLimiter,
   Plugin: plugin.Plugin,
+  Plugins: pluginRegistry.Plugins,
+  PluginInfo: pluginRegistry.PluginInfo,
   Runtime: runtime.Runtime,
   Peer: runtime.Peer,
   PeerInfo: runtime.PeerInfo,

@@ -35,7 +35,7 @@ async function createNative(name, cfg, options) {
   if (!plugins) return native.sandboxCreate(cfg);
   let server = null;
   const spec = { builtins: plugins.builtins, processes: plugins.processes, sockets: [],
-    timeoutMs: plugins.timeoutMs };
+    timeoutMs: plugins.timeoutMs, restarts: plugins.restarts };
   if (plugins.hooks) {
     server = await new HookServer(plugins.hooks).listen();
     spec.sockets.push(server.path);
@@ -233,6 +233,12 @@ class Sandbox {
    * `msb inspect` prints it. */
   async inspect() {
     return JSON.parse(await native.sandboxInspect(this.name));
+  }
+
+  /** parent() - the sandbox that spawned this one from inside it (msb
+   * start in its guest; msb ps's PARENT), or null for one the host made. */
+  async parent() {
+    return (await native.sandboxParent(this.name)) || null;
   }
 
   /** logPath() - the file with the guest's console and agent messages. */
@@ -534,6 +540,70 @@ class Snapshot {
   async remove({ force = false } = {}) {
     await native.snapshotRemove(this.name, !!force);
   }
+
+  /**
+   * rename() - the snapshot becomes @newName (msb snapshot rename), its
+   * files checked first as a restore checks them; this handle follows
+   * it. Refused while sandboxes restored from it exist (BusyError: they
+   * find it by name) and when @newName is taken (AlreadyExistsError).
+   */
+  async rename(newName) {
+    if (typeof newName !== 'string') throw new InvalidArgumentError('rename takes the new name (a string)');
+    await native.snapshotRename(this.name, newName);
+    this.name = newName;
+  }
+
+  /**
+   * push() - the snapshot to a registry (msb push SNAP; docs/sync.md) as
+   * an artifact of its own: its disk, and for a full one its memory (the
+   * pages the guest touched) and device state, checked against its
+   * integrity record first (DamagedError). To @ref (REGISTRY/REPO[:TAG],
+   * or a TAG; also `options.ref`), else where it was last pushed or
+   * pulled, else REMOTE/NAME:latest. A snapshot never changes: a push to
+   * where it already is sends nothing (`upToDate`); a tag holding
+   * anything else is replaced only with `force` (ConflictError).
+   */
+  async push(ref, options = {}) {
+    if (ref !== null && typeof ref === 'object') [ref, options] = [ref.ref, ref];
+    if (ref != null && typeof ref !== 'string') {
+      throw new InvalidArgumentError('push takes a reference (a string), then options');
+    }
+    checkKeys(options, PUSH_KEYS, 'snapshot push');
+    const { force = false, insecure = false } = options;
+    return new SyncInfo(await native.snapshotPush(this.name, { ref: ref ?? undefined, force, insecure }));
+  }
+
+  /**
+   * pull() - a pushed snapshot brought here (msb pull REF): @ref is a
+   * reference, or a bare name under the remote. Every chunk is verified
+   * and its image pulled; restore() then resumes its machine here (a full
+   * one needs the QEMU version that took it). Options: `name` (default:
+   * the repository's last component), `force` (replace a snapshot of
+   * that name: AlreadyExistsError otherwise; never while sandboxes
+   * restored from it exist, BusyError), `insecure`. WrongKindError when
+   * @ref holds a sandbox or an image. `pulled` is what it did.
+   */
+  static async pull(ref, options = {}) {
+    if (typeof ref !== 'string') throw new InvalidArgumentError('a snapshot pull takes a reference (a string)');
+    checkKeys(options, PULL_KEYS, 'snapshot pull');
+    const { name, force = false, insecure = false } = options;
+    const info = await native.snapshotPull(ref, { name, force, insecure });
+    const snap = new Snapshot(info.name);
+    /** What the pull did (a SyncInfo). */
+    snap.pulled = new SyncInfo(info);
+    return snap;
+  }
+}
+
+const PUSH_KEYS = new Set(['ref', 'force', 'insecure']);
+const PULL_KEYS = new Set(['name', 'force', 'insecure']);
+
+function checkKeys(o, allowed, what) {
+  for (const k of Object.keys(o)) {
+    if (!allowed.has(k)) {
+      throw new InvalidArgumentError(`unknown ${what} option '${k}' (one of ${[...allowed].join(', ')})`);
+    }
+  }
 }
 
 // ---- images -------------------------------------------------------------------
@@ -569,8 +639,49 @@ async function removeImage(ref) {
   await native.imageRemove(ref);
 }
 
+/**
+ * saveImage() - @ref as a tar at @path (msb save -o PATH): an OCI image
+ * layout that loadImage (or any OCI tool) reads; `format: 'docker'`
+ * also writes the manifest.json `docker load` reads.
+ */
+async function saveImage(ref, path, { format = 'oci' } = {}) {
+  if (typeof ref !== 'string' || typeof path !== 'string') {
+    throw new InvalidArgumentError('saveImage takes an image reference and a path (strings)');
+  }
+  if (format !== 'oci' && format !== 'docker') {
+    throw new InvalidArgumentError(`invalid format ${JSON.stringify(format)}: use 'oci' or 'docker'`);
+  }
+  await native.imageSave(ref, path, format === 'docker');
+}
+
+/** pruneImages() - delete the blobs and layers no image and no sandbox
+ * uses, and debris of interrupted pulls (msb image prune): resolves with
+ * `{ freedBytes, files }`. */
+async function pruneImages() {
+  return native.imagePrune();
+}
+
+/** registryLogin() - keep @user's @password for @registry (a host, as
+ * `msb registry login`: in $MSB_HOME/auth.json, 0600); pulls, pushes
+ * and plugin publishes to it then send them. Nothing is asked of the
+ * registry here. */
+async function registryLogin(registry, user, password) {
+  for (const [what, v] of [['registry', registry], ['user', user], ['password', password]]) {
+    if (typeof v !== 'string') throw new InvalidArgumentError(`registryLogin: the ${what} is a string`);
+  }
+  await native.registryLogin(registry, user, password);
+}
+
+/** registryLogout() - forget the credentials for @registry
+ * (NotFoundError when there are none). */
+async function registryLogout(registry) {
+  if (typeof registry !== 'string') throw new InvalidArgumentError('registryLogout: the registry is a string');
+  await native.registryLogout(registry);
+}
+
 module.exports = {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
-  pullImage, loadImage, listImages, removeImage, getRemote, setRemote,
+  pullImage, loadImage, listImages, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
+  getRemote, setRemote,
   VolumeInfo, createVolume, getVolume, listVolumes, removeVolume,
 };

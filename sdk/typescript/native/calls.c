@@ -40,6 +40,7 @@ struct job {
 	msb_file_opts fo;
 
 	msb_plugins *plugins; /* a create's chain (freed with the job) */
+	msb_spawn_policy *spawn; /* a create's spawn policy (freed too) */
 
 	/* results */
 	msb_sandbox *out_sb; /* closed unless done() took it */
@@ -57,6 +58,7 @@ struct job {
 		msb_file_info fi;
 		msb_image_info img;
 		msb_volume_info vol;
+		msb_plugin_info plug;
 		struct {
 			msb_sync_opts o;
 			msb_sync_info info;
@@ -88,6 +90,7 @@ static void job_free(napi_env env, struct job *j)
 	if (j->out_sb)
 		msb_sandbox_close(j->out_sb);
 	msb_plugins_free(j->plugins);
+	msb_spawn_policy_free(j->spawn);
 	free(j->out);
 	arena_free(&j->a);
 	free(j);
@@ -325,21 +328,61 @@ static napi_value one_port(napi_env env, const void *p)
 
 static int run_create(struct job *j)
 {
-	if (j->plugins)
-		return msb_sandbox_create_with_plugins(&j->x.cfg, j->plugins,
-						       &j->out_sb, &j->err);
-	return msb_sandbox_create(&j->x.cfg, &j->out_sb, &j->err);
+	return msb_sandbox_create_full(&j->x.cfg, j->plugins, j->spawn,
+				       &j->out_sb, &j->err);
+}
+
+/* spawn_of() - @o ({ max, images: [ref], cpus, memoryMib, totalMemoryMib },
+ * lib/config.js's spawnPolicy) as an msb_spawn_policy; NULL when absent
+ * (spawning off). libmsb checks the count and each image. */
+static int spawn_of(napi_env env, napi_value o, struct arena *a,
+		    msb_spawn_policy **out)
+{
+	msb_error err = { 0 };
+	msb_spawn_policy *p;
+	const char *const *images = NULL;
+	unsigned max = 0, cpus = 0;
+	uint64_t mem = 0, total = 0;
+
+	*out = NULL;
+	if (is_absent(env, o))
+		return 0;
+	if (prop_u32(env, o, "max", &max) < 0 ||
+	    prop_strv(env, o, "images", a, &images, NULL) < 0 ||
+	    prop_u32(env, o, "cpus", &cpus) < 0 ||
+	    prop_u64(env, o, "memoryMib", &mem) < 0 ||
+	    prop_u64(env, o, "totalMemoryMib", &total) < 0)
+		return -1;
+	p = msb_spawn_policy_new(max);
+	if (!p) {
+		throw_msb(env, MSB_E_INVALID,
+			  "allowSpawn %u: give 1 to 64 live peers", max);
+		return -1;
+	}
+	for (size_t i = 0; images && images[i]; i++)
+		if (msb_spawn_policy_add_image(p, images[i], &err) < 0) {
+			napi_throw(env, make_error(env, err.code ? err.code :
+							 MSB_E_INVALID,
+						   err.message));
+			msb_spawn_policy_free(p);
+			return -1;
+		}
+	msb_spawn_policy_set_limits(p, cpus, mem, total);
+	*out = p;
+	return 0;
 }
 
 /* plugins_of() - @o ({ builtins: [{ name, options }], processes: [cmd],
- * sockets: [path], timeoutMs }) as an msb_plugins, checked by libmsb. */
+ * sockets: [path], timeoutMs, restarts }) as an msb_plugins, checked by
+ * libmsb; restarts absent keeps libmsb's default. */
 static int plugins_of(napi_env env, napi_value o, struct arena *a,
 		      msb_plugins **out)
 {
 	static const char *const lists[] = { "builtins", "processes", "sockets" };
 	msb_error err = { 0 };
 	msb_plugins *p;
-	unsigned timeout;
+	unsigned timeout, nrestarts = 0;
+	napi_value restarts;
 
 	*out = NULL;
 	if (is_absent(env, o))
@@ -383,10 +426,14 @@ static int plugins_of(napi_env env, napi_value o, struct arena *a,
 			}
 		}
 	}
-	if (prop_u32(env, o, "timeoutMs", &timeout) < 0)
+	if (prop_u32(env, o, "timeoutMs", &timeout) < 0 ||
+	    get_prop(env, o, "restarts", &restarts) < 0 ||
+	    (restarts && arg_u32(env, restarts, "restarts", &nrestarts) < 0))
 		goto fail;
 	if (timeout)
 		msb_plugins_set_timeout(p, timeout);
+	if (restarts)
+		msb_plugins_set_restarts(p, nrestarts);
 	*out = p;
 	return 0;
 fail:
@@ -394,18 +441,28 @@ fail:
 	return -1;
 }
 
-/* sandboxCreate(config, plugins?): a handle once the guest is ready. */
+/* sandboxCreate(config, plugins?): a handle once the guest is ready;
+ * config.spawn, when given, is its spawn policy. */
 static napi_value js_sandbox_create(napi_env env, napi_callback_info info)
 {
 	ARGS(2);
 	struct job *j = job_new(env, run_create, done_sandbox);
+	napi_value spawn;
 
 	if (!j)
 		return NULL;
 	if (config_sandbox(env, argv[0], &j->a, &j->x.cfg) < 0 ||
-	    plugins_of(env, argc > 1 ? argv[1] : NULL, &j->a, &j->plugins) < 0)
+	    plugins_of(env, argc > 1 ? argv[1] : NULL, &j->a, &j->plugins) < 0 ||
+	    get_prop(env, argv[0], "spawn", &spawn) < 0 ||
+	    spawn_of(env, spawn, &j->a, &j->spawn) < 0)
 		return job_fail(env, j);
 	return job_start(env, j);
+}
+
+static int run_parent(struct job *j)
+{
+	return msb_sandbox_parent(j->s[0], j->x.path, sizeof(j->x.path),
+				  &j->err);
 }
 
 static int run_start(struct job *j)
@@ -547,6 +604,12 @@ static napi_value no_name(napi_env env, napi_callback_info info, job_run run,
 	if (arg_bool(env, argv[0], &j->flag) < 0)
 		return job_fail(env, j);
 	return job_start(env, j);
+}
+
+/* sandboxParent(name): the sandbox that spawned it, "" for the host's. */
+static napi_value js_sandbox_parent(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_parent, done_path, "name");
 }
 
 static napi_value js_sandbox_start(napi_env env, napi_callback_info info)
@@ -730,6 +793,30 @@ static napi_value js_snapshot_info(napi_env env, napi_callback_info info)
 static napi_value js_snapshot_inspect(napi_env env, napi_callback_info info)
 {
 	return by_name(env, info, run_snapshot_inspect, done_string, "snapshot");
+}
+
+static int run_snapshot_rename(struct job *j)
+{
+	return msb_snapshot_rename(j->s[0], j->s[1], &j->err);
+}
+
+/* snapshotRename(name, newName) */
+static napi_value js_snapshot_rename(napi_env env, napi_callback_info info)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run_snapshot_rename, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "snapshot", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "new snapshot name", &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (!j->s[0] || !j->s[1]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID,
+				 "a rename needs the snapshot and its new name");
+	}
+	return job_start(env, j);
 }
 
 /* snapshotRemove(name, force) */
@@ -1032,6 +1119,92 @@ static napi_value js_image_inspect(napi_env env, napi_callback_info info)
 		       "image reference");
 }
 
+static int run_image_save(struct job *j)
+{
+	return msb_image_save(j->s[0], j->s[1], j->flag ? MSB_SAVE_DOCKER :
+							  MSB_SAVE_OCI, &j->err);
+}
+
+/* imageSave(ref, path, docker): the tar written (an OCI layout; with
+ * docker, also the manifest.json docker load reads). */
+static napi_value js_image_save(napi_env env, napi_callback_info info)
+{
+	ARGS(3);
+	struct job *j = job_new(env, run_image_save, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "image reference", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "path", &j->s[1]) < 0 ||
+	    arg_bool(env, argv[2], &j->flag) < 0)
+		return job_fail(env, j);
+	if (!j->s[0] || !j->s[1]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID,
+				 "a save needs an image and a path");
+	}
+	return job_start(env, j);
+}
+
+static int run_image_prune(struct job *j)
+{
+	return msb_image_prune(&j->u64, &j->u, &j->err);
+}
+
+static napi_value done_prune(napi_env env, struct job *j)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_num(env, o, "freedBytes", (double)j->u64);
+	set_num(env, o, "files", j->u);
+	return o;
+}
+
+/* imagePrune(): {freedBytes, files}. */
+static napi_value js_image_prune(napi_env env, napi_callback_info info)
+{
+	struct job *j = job_new(env, run_image_prune, done_prune);
+
+	return j ? job_start(env, j) : NULL;
+}
+
+/* ---- registry credentials ------------------------------------------------------------ */
+
+static int run_registry_login(struct job *j)
+{
+	return msb_registry_login(j->s[0], j->s[1], j->s[2], &j->err);
+}
+
+static int run_registry_logout(struct job *j)
+{
+	return msb_registry_logout(j->s[0], &j->err);
+}
+
+/* registryLogin(registry, user, password) */
+static napi_value js_registry_login(napi_env env, napi_callback_info info)
+{
+	ARGS(3);
+	struct job *j = job_new(env, run_registry_login, NULL);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, "registry", &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, "user", &j->s[1]) < 0 ||
+	    arg_str(env, argv[2], &j->a, "password", &j->s[2]) < 0)
+		return job_fail(env, j);
+	for (int i = 0; i < 3; i++)
+		if (!j->s[i])
+			j->s[i] = "";
+	return job_start(env, j);
+}
+
+/* registryLogout(registry) */
+static napi_value js_registry_logout(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_registry_logout, NULL, "registry");
+}
+
 /* ---- named volumes ------------------------------------------------------------------- */
 
 static napi_value vol_js(napi_env env, const msb_volume_info *v)
@@ -1162,6 +1335,18 @@ static int run_pull(struct job *j)
 	return msb_sandbox_pull(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
 }
 
+static int run_snapshot_push(struct job *j)
+{
+	return msb_snapshot_push(j->s[0], &j->x.sync.o, &j->x.sync.info,
+				 &j->err);
+}
+
+static int run_snapshot_pull(struct job *j)
+{
+	return msb_snapshot_pull(j->s[0], &j->x.sync.o, &j->x.sync.info,
+				 &j->err);
+}
+
 static napi_value done_sync(napi_env env, struct job *j)
 {
 	return sync_js(env, &j->x.sync.info);
@@ -1194,6 +1379,18 @@ static napi_value js_sandbox_push(napi_env env, napi_callback_info info)
 static napi_value js_sandbox_pull(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_pull, "reference");
+}
+
+/* snapshotPush(name, {ref, force, insecure}): where it went. */
+static napi_value js_snapshot_push(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_snapshot_push, "snapshot");
+}
+
+/* snapshotPull(ref, {name, force, insecure}): the snapshot made. */
+static napi_value js_snapshot_pull(napi_env env, napi_callback_info info)
+{
+	return sync_call(env, info, run_snapshot_pull, "reference");
 }
 
 static int run_stop_sync(struct job *j)
@@ -1273,9 +1470,143 @@ static napi_value js_remote_set(napi_env env, napi_callback_info info)
 	return job_start(env, j);
 }
 
+/* ---- the plugin registry (docs/plugins.md) ---------------------------------------- */
+
+static napi_value plugin_js(napi_env env, const msb_plugin_info *p)
+{
+	napi_value o;
+
+	napi_create_object(env, &o);
+	set_str(env, o, "name", p->name);
+	set_str(env, o, "version", p->version);
+	set_str(env, o, "kind", p->kind);
+	set_str(env, o, "language", p->language);
+	set_str(env, o, "hooks", p->hooks);
+	set_str(env, o, "command", p->command);
+	set_str(env, o, "description", p->description);
+	set_str(env, o, "reference", p->reference);
+	set_str(env, o, "digest", p->digest);
+	set_str(env, o, "path", p->path);
+	set_num(env, o, "size", (double)p->size);
+	set_num(env, o, "files", p->files);
+	set_num(env, o, "installedAt", (double)p->installed_at);
+	set_bool(env, o, "verified", p->verified);
+	return o;
+}
+
+static napi_value one_plugin(napi_env env, const void *p) { return plugin_js(env, p); }
+
+static napi_value done_plugin(napi_env env, struct job *j)
+{
+	return plugin_js(env, &j->x.plug);
+}
+
+static napi_value done_plugin_list(napi_env env, struct job *j)
+{
+	return array_of(env, j, sizeof(msb_plugin_info), one_plugin);
+}
+
+static int run_plugin_publish(struct job *j)
+{
+	return msb_plugin_publish(j->s[0], j->s[1], &j->x.plug, &j->err);
+}
+
+static int run_plugin_install(struct job *j)
+{
+	return msb_plugin_install(j->s[0], j->s[1], &j->x.plug, &j->err);
+}
+
+static int run_plugin_search(struct job *j)
+{
+	msb_plugin_info *arr = NULL;
+	int r = msb_plugin_search(j->s[0], j->s[1], &arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static int run_plugin_list(struct job *j)
+{
+	msb_plugin_info *arr = NULL;
+	int r = msb_plugin_list(&arr, &j->n, &j->err);
+
+	j->out = arr;
+	return r;
+}
+
+static int run_plugin_inspect(struct job *j)
+{
+	return msb_plugin_inspect(j->s[0], &j->x.plug, &j->err);
+}
+
+static int run_plugin_remove(struct job *j)
+{
+	return msb_plugin_remove(j->s[0], &j->err);
+}
+
+/* A call taking two strings, either absent (NULL) unless @need says
+ * which must be there: (a, b). */
+static napi_value two_strings(napi_env env, napi_callback_info info,
+			      job_run run, job_done done, const char *what0,
+			      const char *what1, int need)
+{
+	ARGS(2);
+	struct job *j = job_new(env, run, done);
+
+	if (!j)
+		return NULL;
+	if (arg_str(env, argv[0], &j->a, what0, &j->s[0]) < 0 ||
+	    arg_str(env, argv[1], &j->a, what1, &j->s[1]) < 0)
+		return job_fail(env, j);
+	if (need && !j->s[0]) {
+		job_free(env, j);
+		return throw_msb(env, MSB_E_INVALID, "a %s is needed", what0);
+	}
+	return job_start(env, j);
+}
+
+/* pluginPublish(dir, registry?): what was published. */
+static napi_value js_plugin_publish(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_publish, done_plugin,
+			   "plugin directory", "plugin registry", 1);
+}
+
+/* pluginInstall(what, registry?): what was installed. */
+static napi_value js_plugin_install(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_install, done_plugin,
+			   "plugin", "plugin registry", 1);
+}
+
+/* pluginSearch(registry?, query?): the index's entries that match. */
+static napi_value js_plugin_search(napi_env env, napi_callback_info info)
+{
+	return two_strings(env, info, run_plugin_search, done_plugin_list,
+			   "plugin registry", "query", 0);
+}
+
+static napi_value js_plugin_list(napi_env env, napi_callback_info info)
+{
+	struct job *j = job_new(env, run_plugin_list, done_plugin_list);
+
+	return j ? job_start(env, j) : NULL;
+}
+
+static napi_value js_plugin_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_plugin_inspect, done_plugin, "plugin name");
+}
+
+static napi_value js_plugin_remove(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_plugin_remove, NULL, "plugin name");
+}
+
 const struct export calls_exports[] = {
 	{ "sandboxCreate", js_sandbox_create },
 	{ "sandboxStart", js_sandbox_start },
+	{ "sandboxParent", js_sandbox_parent },
 	{ "sandboxOpen", js_sandbox_open },
 	{ "sandboxStop", js_sandbox_stop },
 	{ "sandboxRemove", js_sandbox_remove },
@@ -1294,6 +1625,9 @@ const struct export calls_exports[] = {
 	{ "snapshotInfo", js_snapshot_info },
 	{ "snapshotInspect", js_snapshot_inspect },
 	{ "snapshotRemove", js_snapshot_remove },
+	{ "snapshotRename", js_snapshot_rename },
+	{ "snapshotPush", js_snapshot_push },
+	{ "snapshotPull", js_snapshot_pull },
 	{ "fileStat", js_file_stat },
 	{ "fileExists", js_file_exists },
 	{ "fileList", js_file_list },
@@ -1310,6 +1644,10 @@ const struct export calls_exports[] = {
 	{ "imageList", js_image_list },
 	{ "imageRemove", js_image_remove },
 	{ "imageInspect", js_image_inspect },
+	{ "imageSave", js_image_save },
+	{ "imagePrune", js_image_prune },
+	{ "registryLogin", js_registry_login },
+	{ "registryLogout", js_registry_logout },
 	{ "sandboxPush", js_sandbox_push },
 	{ "sandboxPull", js_sandbox_pull },
 	{ "sandboxStopSync", js_sandbox_stop_sync },
@@ -1320,5 +1658,11 @@ const struct export calls_exports[] = {
 	{ "volumeInfo", js_volume_info },
 	{ "volumeList", js_volume_list },
 	{ "volumeRemove", js_volume_remove },
+	{ "pluginPublish", js_plugin_publish },
+	{ "pluginInstall", js_plugin_install },
+	{ "pluginSearch", js_plugin_search },
+	{ "pluginList", js_plugin_list },
+	{ "pluginInspect", js_plugin_inspect },
+	{ "pluginRemove", js_plugin_remove },
 	{ NULL, NULL },
 };

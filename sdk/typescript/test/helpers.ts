@@ -83,16 +83,16 @@ export function which(name: string): string | null {
   return null;
 }
 
+let started: Promise<string> | null = null;
+
 /**
- * seedImages() - python:3.12 and node:20 (small busybox stand-ins,
- * tests/images/seed.py) as the seeds name them: pushed to Debian's
- * docker-registry on loopback, pulled from it by its address, and stored
- * under the seeds' short names with loadImage. Resolves with the
- * registry's host:port; null when docker-registry is not installed.
+ * startRegistry() - Debian's docker-registry on loopback, in a directory
+ * of its own, for the file's tests (stopped after them). Resolves with
+ * its host:port; rejects when docker-registry is not installed.
  */
-export function seedImages(): Promise<string> {
-  if (!seeded) {
-    seeded = (async () => {
+export function startRegistry(): Promise<string> {
+  if (!started) {
+    started = (async () => {
       const bin = which('docker-registry');
       if (!bin) throw new Error('docker-registry is not installed (./setup --test installs it)');
       registryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-registry-'));
@@ -103,6 +103,46 @@ export function seedImages(): Promise<string> {
         `    rootdirectory: ${registryDir}/data\nhttp:\n  addr: ${host}\n`);
       registry = spawn(bin, ['serve', cfg], { stdio: 'ignore' });
       await listening('127.0.0.1', port, 20000);
+      return host;
+    })();
+  }
+  return started;
+}
+
+const authRegistries: { proc: ChildProcess; dir: string }[] = [];
+
+/**
+ * authRegistry() - another docker-registry on loopback that demands a
+ * login (htpasswd, as tests/e2e/test_sync.py's): @user with @password.
+ * Resolves with its host:port; stopped after the file's tests.
+ */
+export async function authRegistry(user: string, password: string): Promise<string> {
+  const bin = which('docker-registry');
+  if (!bin) throw new Error('docker-registry is not installed (./setup --test installs it)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-authreg-'));
+  execFileSync('htpasswd', ['-Bbc', path.join(dir, 'htpasswd'), user, password], { stdio: 'ignore' });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const cfg = path.join(dir, 'config.yml');
+  fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n` +
+    `    rootdirectory: ${dir}/data\nauth:\n  htpasswd:\n    realm: msb-test\n` +
+    `    path: ${dir}/htpasswd\nhttp:\n  addr: ${host}\n`);
+  authRegistries.push({ proc: spawn(bin, ['serve', cfg], { stdio: 'ignore' }), dir });
+  await listening('127.0.0.1', port, 20000);
+  return host;
+}
+
+/**
+ * seedImages() - python:3.12 and node:20 (small busybox stand-ins,
+ * tests/images/seed.py) as the seeds name them: pushed to Debian's
+ * docker-registry on loopback (startRegistry), pulled from it by its
+ * address, and stored under the seeds' short names with loadImage.
+ * Resolves with the registry's host:port.
+ */
+export function seedImages(): Promise<string> {
+  if (!seeded) {
+    seeded = (async () => {
+      const host = await startRegistry();
       const out = execFileSync('python3', [path.join(repoRoot, 'tests', 'images', 'seed.py'),
         `http://${host}`, path.join(registryDir, 'layouts')], { encoding: 'utf8' });
       const layouts: Record<string, string> = JSON.parse(out);
@@ -128,6 +168,10 @@ after(async () => {
     }
   } catch { /* libmsb not loadable: nothing was made */ }
   if (registry) registry.kill();
+  for (const r of authRegistries) {
+    r.proc.kill();
+    fs.rmSync(r.dir, { recursive: true, force: true });
+  }
   if (registryDir) fs.rmSync(registryDir, { recursive: true, force: true });
   fs.rmSync(home, { recursive: true, force: true });
 });

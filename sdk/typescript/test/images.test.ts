@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+// Images without a registry and registry credentials: saveImage (msb
+// save) to an OCI tar and a docker one, loaded back under other tags
+// (loadImage); pruneImages (msb image prune) freeing what a sandbox kept
+// after its image was removed; registryLogin/registryLogout (msb registry
+// login/logout) against a docker-registry on loopback that demands a
+// login, through a plugin publish to it.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, listImages, loadImage,
+  pruneImages, registryLogin, registryLogout, removeImage, saveImage,
+} from 'microsandbox';
+import { LONG, authRegistry, repoRoot, seedImages, unique } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-images-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const tarList = (tar: string) => execFileSync('tar', ['-tf', tar], { encoding: 'utf8' }).split('\n');
+
+test('bad input is refused', LONG, async () => {
+  await assert.rejects(saveImage('node:20', path.join(dir, 'x.tar'), { format: 'tar' as any }),
+    (e: Error) => e instanceof InvalidArgumentError && /'oci' or 'docker'/.test(e.message));
+  await assert.rejects(saveImage('no-such-image:1', path.join(dir, 'x.tar')), NotFoundError);
+  assert.equal(fs.existsSync(path.join(dir, 'x.tar')), false);
+  await assert.rejects(registryLogin('127.0.0.1:1', 'a:b', 'pw'), InvalidArgumentError);
+  await assert.rejects(registryLogin('127.0.0.1:1/ns', 'a', 'pw'), InvalidArgumentError);
+  await assert.rejects(registryLogout('127.0.0.1:1'), (e: Error) =>
+    e instanceof NotFoundError && /not logged in to 127.0.0.1:1/.test(e.message));
+});
+
+test('an image saved as an OCI tar loads back under another tag', LONG, async () => {
+  await seedImages();
+  const orig = (await listImages()).find((i) => i.reference === 'node:20');
+  assert.ok(orig, 'node:20 is not here');
+  const tar = path.join(dir, 'node-oci.tar');
+  await saveImage('node:20', tar);
+  const names = tarList(tar);
+  assert.ok(names.includes('oci-layout') && names.includes('index.json'), names.join(' '));
+  assert.ok(!names.includes('manifest.json'), 'an OCI save has no docker manifest.json');
+  const back = await loadImage(tar, { tag: 'saved:1' });
+  assert.equal(back.reference, 'saved:1');
+  assert.equal(back.id, orig.id);
+  assert.equal(back.digest, orig.digest);
+  assert.equal(back.layers, orig.layers);
+});
+
+test('the docker format has manifest.json, and loads too', LONG, async () => {
+  const tar = path.join(dir, 'node-docker.tar');
+  await saveImage('node:20', tar, { format: 'docker' });
+  const names = tarList(tar);
+  assert.ok(names.includes('manifest.json'), names.join(' '));
+  const manifest = JSON.parse(execFileSync('tar', ['-xOf', tar, 'manifest.json'], { encoding: 'utf8' }));
+  assert.ok(manifest[0].RepoTags.some((t: string) => t.endsWith('node:20')), JSON.stringify(manifest));
+  const back = await loadImage(tar, { tag: 'saved-docker:1' });
+  assert.equal(back.id, (await listImages()).find((i) => i.reference === 'node:20')?.id);
+});
+
+test('a prune frees what a sandbox kept once its image was removed', LONG, async () => {
+  // Only saved:1 is left to hold the layers; the tar is all it came from.
+  for (const i of await listImages()) {
+    if (!i.builtin && i.reference !== 'saved:1') await removeImage(i.reference);
+  }
+  const name = unique('saved');
+  const sb = await Sandbox.create(name, { image: 'saved:1' });
+  try {
+    assert.equal((await sb.exec(['sh', '-c', 'echo $SEED_IMAGE'])).stdout, 'node:20\n');
+    await removeImage('saved:1');
+    assert.deepEqual((await listImages()).filter((i) => !i.builtin), []);
+    await pruneImages(); // what the sandbox uses stays
+    assert.equal((await sb.exec(['echo', 'alive'])).stdout, 'alive\n');
+  } finally {
+    await sb.remove();
+  }
+  const freed = await pruneImages();
+  assert.ok(freed.freedBytes > 0 && freed.files > 0, JSON.stringify(freed));
+  assert.deepEqual(await pruneImages(), { freedBytes: 0, files: 0 });
+});
+
+test('a registry that demands a login: refused without, served with, refused after logout', LONG, async () => {
+  const host = await authRegistry('alice', 'pw-alice');
+  const plugin = path.join(dir, 'plugin');
+  fs.cpSync(path.join(repoRoot, 'tests', 'e2e', 'plugins', 'registry'), plugin, { recursive: true });
+  const publish = () => Plugins.publish(plugin, { registry: `${host}/tsplugins` });
+  // without credentials, "needs a login"; with wrong ones, "denied pushing"
+  const refused = (e: Error) => e instanceof PermissionDeniedError &&
+    e.message.includes(`msb registry login ${host}`);
+  await assert.rejects(publish(), refused);
+  await registryLogin(host, 'alice', 'wrong');
+  await assert.rejects(publish(), refused);
+  await registryLogin(host, 'alice', 'pw-alice');
+  const auth = path.join(home(), 'auth.json');
+  assert.equal(fs.statSync(auth).mode & 0o777, 0o600);
+  assert.ok(JSON.parse(fs.readFileSync(auth, 'utf8')).auths[host], 'no credentials kept for the host');
+  assert.equal((await publish()).reference, `${host}/tsplugins/msb-guard:1.0.0`);
+  await registryLogout(host);
+  assert.equal(JSON.parse(fs.readFileSync(auth, 'utf8')).auths[host], undefined);
+  await assert.rejects(publish(), refused);
+  await assert.rejects(registryLogout(host), NotFoundError);
+});
