@@ -14,6 +14,8 @@ mod exec;
 mod files;
 mod hooks;
 mod lifecycle;
+mod plugins;
 mod project;
 mod seeds;
+mod spawn;
 mod vectors;
