@@ -1262,6 +1262,7 @@ impl Future for Restoring {
 /// The local image store.
 pub mod images {
     use super::*;
+    use crate::info::{PruneInfo, SaveFormat};
 
     /// Fetches @reference from its registry (a create pulls a missing
     /// image by itself); @insecure allows plain http to a registry not on
@@ -1288,6 +1289,38 @@ pub mod images {
         let r = reference.to_owned();
         blocking(move || core::image_remove(&r)).await
     }
+
+    /// Writes the stored image @reference as a tar at @path (`msb save`;
+    /// "-": stdout): an OCI image layout, or with
+    /// [`SaveFormat::Docker`] also the `manifest.json` that `docker load`
+    /// reads. [`load`] reads either back.
+    pub async fn save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+        let (r, p) = (reference.to_owned(), path.to_owned());
+        blocking(move || core::image_save(&r, &p, format)).await
+    }
+
+    /// Deletes blobs and layers no image and no sandbox uses, and the
+    /// debris of interrupted pulls (`msb image prune`).
+    pub async fn prune() -> Result<PruneInfo> {
+        blocking(core::image_prune).await
+    }
+
+    /// Keeps @user's credentials for @registry (`host[:port]`, no path)
+    /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
+    /// pulls, pushes and the plugin registry use them from then on.
+    /// Nothing is asked of the registry here; a wrong password shows at
+    /// the next pull.
+    pub async fn login(registry: &str, user: &str, password: &str) -> Result<()> {
+        let (r, u, p) = (registry.to_owned(), user.to_owned(), password.to_owned());
+        blocking(move || core::registry_login(&r, &u, &p)).await
+    }
+
+    /// Forgets the credentials for @registry (`msb registry logout`);
+    /// [`Error::NotFound`] when there are none.
+    pub async fn logout(registry: &str) -> Result<()> {
+        let r = registry.to_owned();
+        blocking(move || core::registry_logout(&r)).await
+    }
 }
 
 /// The plugin registry (docs/plugins.md, "The registry"; `msb plugin`):
@@ -1297,7 +1330,7 @@ pub mod images {
 /// registry is "REGISTRY/NAMESPACE" (`127.0.0.1:5000/plugins`); where one
 /// is asked for, None means `$MSB_PLUGIN_REGISTRY`'s. Loopback registries
 /// are spoken to over plain http; credentials come from
-/// `msb registry login`.
+/// [`images::login`](super::images::login).
 pub mod plugins {
     use super::*;
     use crate::info::PluginInfo;

@@ -918,6 +918,7 @@ impl Snapshot {
 /// The local image store.
 pub mod images {
     use super::*;
+    use crate::info::{PruneInfo, SaveFormat};
 
     /// Fetches @reference from its registry (a sandbox's create pulls a
     /// missing image by itself); @insecure allows plain http to a
@@ -941,6 +942,35 @@ pub mod images {
     pub fn remove(reference: &str) -> Result<()> {
         core::image_remove(reference)
     }
+
+    /// Writes the stored image @reference as a tar at @path (`msb save`;
+    /// "-": stdout): an OCI image layout, or with
+    /// [`SaveFormat::Docker`] also the `manifest.json` that `docker load`
+    /// reads. [`load`] reads either back.
+    pub fn save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+        core::image_save(reference, path, format)
+    }
+
+    /// Deletes blobs and layers no image and no sandbox uses, and the
+    /// debris of interrupted pulls (`msb image prune`).
+    pub fn prune() -> Result<PruneInfo> {
+        core::image_prune()
+    }
+
+    /// Keeps @user's credentials for @registry (`host[:port]`, no path)
+    /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
+    /// pulls, pushes and the plugin registry use them from then on.
+    /// Nothing is asked of the registry here; a wrong password shows at
+    /// the next pull.
+    pub fn login(registry: &str, user: &str, password: &str) -> Result<()> {
+        core::registry_login(registry, user, password)
+    }
+
+    /// Forgets the credentials for @registry (`msb registry logout`);
+    /// [`Error::NotFound`] when there are none.
+    pub fn logout(registry: &str) -> Result<()> {
+        core::registry_logout(registry)
+    }
 }
 
 /// The plugin registry (docs/plugins.md, "The registry"; `msb plugin`):
@@ -950,7 +980,7 @@ pub mod images {
 /// registry is "REGISTRY/NAMESPACE" (`127.0.0.1:5000/plugins`); where one
 /// is asked for, None means `$MSB_PLUGIN_REGISTRY`'s. Loopback registries
 /// are spoken to over plain http; credentials come from
-/// `msb registry login`.
+/// [`images::login`](super::images::login).
 pub mod plugins {
     use super::*;
     use crate::info::PluginInfo;

@@ -18,7 +18,9 @@ use crate::config::{CBufs, RestoreOptions, SandboxConfig, SyncOptions};
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
 use crate::files::{FileInfo, FileOptions};
-use crate::info::{ImageInfo, PluginInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
+use crate::info::{
+    ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
+};
 
 /// A libmsb sandbox handle (a name and a boot time: safe to share).
 pub(crate) struct SbHandle(*mut sys::msb_sandbox);
@@ -733,6 +735,40 @@ pub(crate) fn image_remove(reference: &str) -> Result<()> {
     let mut a = CArgs::new();
     let r = with_op(a.str(reference), &op)?;
     check(|| op.clone(), |e| unsafe { sys::msb_image_remove(r, e) })?;
+    Ok(())
+}
+
+pub(crate) fn image_save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+    let op = format!("save {reference} to {path}");
+    let mut a = CArgs::new();
+    let (r, p) = with_op(a.str(reference).and_then(|r| Ok((r, a.str(path)?))), &op)?;
+    let f = match format {
+        SaveFormat::Oci => sys::MSB_SAVE_OCI,
+        SaveFormat::Docker => sys::MSB_SAVE_DOCKER,
+    };
+    check(|| op.clone(), |e| unsafe { sys::msb_image_save(r, p, f, e) })?;
+    Ok(())
+}
+
+pub(crate) fn image_prune() -> Result<PruneInfo> {
+    let (mut freed_bytes, mut files) = (0u64, 0 as std::ffi::c_uint);
+    check(|| "prune images".into(), |e| unsafe { sys::msb_image_prune(&mut freed_bytes, &mut files, e) })?;
+    Ok(PruneInfo { freed_bytes, files })
+}
+
+pub(crate) fn registry_login(registry: &str, user: &str, password: &str) -> Result<()> {
+    let op = format!("login to {registry}");
+    let mut a = CArgs::new();
+    let (r, u, p) = with_op(a.str(registry).and_then(|r| Ok((r, a.str(user)?, a.str(password)?))), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_registry_login(r, u, p, e) })?;
+    Ok(())
+}
+
+pub(crate) fn registry_logout(registry: &str) -> Result<()> {
+    let op = format!("logout from {registry}");
+    let mut a = CArgs::new();
+    let r = with_op(a.str(registry), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_registry_logout(r, e) })?;
     Ok(())
 }
 

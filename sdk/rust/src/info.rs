@@ -175,6 +175,26 @@ impl ImageInfo {
     }
 }
 
+/// The archive [`images::save`](crate::images::save) writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SaveFormat {
+    /// A tar of an OCI image layout (`msb save`).
+    #[default]
+    Oci,
+    /// The same with the `manifest.json` that `docker load` reads
+    /// (`msb save --format docker`).
+    Docker,
+}
+
+/// What [`images::prune`](crate::images::prune) deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneInfo {
+    /// Bytes freed.
+    pub freed_bytes: u64,
+    /// Files deleted.
+    pub files: u32,
+}
+
 /// A plugin of the plugin registry (docs/plugins.md, "The registry"):
 /// as published, found by a search, or installed.
 #[derive(Debug, Clone, PartialEq, Eq)]

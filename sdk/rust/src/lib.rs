@@ -78,5 +78,7 @@ pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::events::Event;
 pub use crate::files::{FileInfo, FileOptions, FileType};
 pub use crate::hooks::{HttpResponse, HttpResponseAction, HttpResponseHead, EVENT_QUEUE_MAX};
-pub use crate::info::{ImageInfo, PluginInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
+pub use crate::info::{
+    ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
+};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

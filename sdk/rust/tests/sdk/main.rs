@@ -13,6 +13,7 @@ mod events;
 mod exec;
 mod files;
 mod hooks;
+mod images;
 mod lifecycle;
 mod plugins;
 mod project;
