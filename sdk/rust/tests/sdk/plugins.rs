@@ -75,6 +75,17 @@ async fn plugin_registry() {
     assert_eq!(list.len(), 1, "{list:?}");
     assert!(list[0].name == "rust-deny" && list[0].verified, "{list:?}");
     assert_eq!(plugins::inspect("rust-deny").await.unwrap().digest, publ.digest);
+    // the blocking API's calls are the same
+    let (blist, bfound) = tokio::task::spawn_blocking(move || {
+        (
+            microsandbox::blocking::plugins::list().unwrap(),
+            microsandbox::blocking::plugins::search(Some(&ns), "").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(blist, list);
+    assert_eq!(bfound.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["rust-deny"]);
     plugins::remove("rust-deny").await.unwrap();
     let e = plugins::inspect("rust-deny").await.unwrap_err();
     assert!(matches!(e, Error::NotFound(_)), "{e:?}");

@@ -66,6 +66,10 @@ async fn allow_spawn_and_parent() {
     assert_eq!((r.exit_code, r.stdout_str().as_ref()), (0, format!("{peer_name}\n").as_str()), "{r:?}");
     let peer = Sandbox::get(&peer_name).await.unwrap();
     assert_eq!(peer.parent().await.unwrap().as_deref(), Some(parent_name.as_str()));
+    // the blocking API's parent() too
+    let (pn, want) = (peer_name.clone(), parent_name.clone());
+    let got = tokio::task::spawn_blocking(move || microsandbox::blocking::Sandbox::get(&pn)?.parent()).await.unwrap();
+    assert_eq!(got.unwrap(), Some(want));
     let info = peer.info().await.unwrap();
     assert_eq!(info.memory_mib, 256, "{info:?}");
     // one live peer at most
