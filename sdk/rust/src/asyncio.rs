@@ -188,6 +188,14 @@ impl Sandbox {
         self.on_core(|c| c.info()).await
     }
 
+    /// The sandbox that spawned this one from inside it (`msb ps`'s
+    /// PARENT; see [`SandboxBuilder::allow_spawn`]), or `None` for one
+    /// the host made.
+    pub async fn parent(&self) -> Result<Option<String>> {
+        let name = self.core.name.clone();
+        blocking(move || core::parent(&name)).await
+    }
+
     /// Its full state as the JSON document `msb inspect` prints.
     pub async fn inspect(&self) -> Result<String> {
         self.on_core(|c| c.inspect()).await
@@ -1254,6 +1262,7 @@ impl Future for Restoring {
 /// The local image store.
 pub mod images {
     use super::*;
+    use crate::info::{PruneInfo, SaveFormat};
 
     /// Fetches @reference from its registry (a create pulls a missing
     /// image by itself); @insecure allows plain http to a registry not on
@@ -1279,6 +1288,101 @@ pub mod images {
     pub async fn remove(reference: &str) -> Result<()> {
         let r = reference.to_owned();
         blocking(move || core::image_remove(&r)).await
+    }
+
+    /// Writes the stored image @reference as a tar at @path (`msb save`;
+    /// "-": stdout): an OCI image layout, or with
+    /// [`SaveFormat::Docker`] also the `manifest.json` that `docker load`
+    /// reads. [`load`] reads either back.
+    pub async fn save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+        let (r, p) = (reference.to_owned(), path.to_owned());
+        blocking(move || core::image_save(&r, &p, format)).await
+    }
+
+    /// Deletes blobs and layers no image and no sandbox uses, and the
+    /// debris of interrupted pulls (`msb image prune`).
+    pub async fn prune() -> Result<PruneInfo> {
+        blocking(core::image_prune).await
+    }
+
+    /// Keeps @user's credentials for @registry (`host[:port]`, no path)
+    /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
+    /// pulls, pushes and the plugin registry use them from then on.
+    /// Nothing is asked of the registry here; a wrong password shows at
+    /// the next pull.
+    pub async fn login(registry: &str, user: &str, password: &str) -> Result<()> {
+        let (r, u, p) = (registry.to_owned(), user.to_owned(), password.to_owned());
+        blocking(move || core::registry_login(&r, &u, &p)).await
+    }
+
+    /// Forgets the credentials for @registry (`msb registry logout`);
+    /// [`Error::NotFound`] when there are none.
+    pub async fn logout(registry: &str) -> Result<()> {
+        let r = registry.to_owned();
+        blocking(move || core::registry_logout(&r)).await
+    }
+}
+
+/// The plugin registry (docs/plugins.md, "The registry"; `msb plugin`):
+/// plugins published to an OCI registry as artifacts, found by search,
+/// installed under `$MSB_HOME/plugins` pinned by digest, and loaded by
+/// name with [`InstalledPlugin`](crate::InstalledPlugin). A plugin
+/// registry is "REGISTRY/NAMESPACE" (`127.0.0.1:5000/plugins`); where one
+/// is asked for, None means `$MSB_PLUGIN_REGISTRY`'s. Loopback registries
+/// are spoken to over plain http; credentials come from
+/// [`images::login`](super::images::login).
+pub mod plugins {
+    use super::*;
+    use crate::info::PluginInfo;
+
+    /// Pushes the plugin in directory @dir (its metadata in
+    /// `DIR/plugin.json`: name, version, kind, hooks, language, command,
+    /// description; every other file under DIR is one of its files) to
+    /// @registry as NAME:VERSION and NAME:latest, and enters it in the
+    /// registry's index (`msb plugin publish`).
+    pub async fn publish(dir: &str, registry: Option<&str>) -> Result<PluginInfo> {
+        let (d, r) = (dir.to_owned(), registry.map(str::to_owned));
+        blocking(move || core::plugin_publish(&d, r.as_deref())).await
+    }
+
+    /// Installs @what (NAME, NAME:VERSION or NAME@DIGEST in @registry, or
+    /// a whole reference HOST/REPO:TAG) under `$MSB_HOME/plugins`, every
+    /// blob checked against its digest; an installed one of that name is
+    /// replaced (`msb plugin install`). [`Error::NotFound`] when the
+    /// registry has no such plugin, [`Error::WrongKind`] when the
+    /// reference holds something else.
+    pub async fn install(what: &str, registry: Option<&str>) -> Result<PluginInfo> {
+        let (w, r) = (what.to_owned(), registry.map(str::to_owned));
+        blocking(move || core::plugin_install(&w, r.as_deref())).await
+    }
+
+    /// The entries of @registry's index whose name, description,
+    /// language, kind or hooks hold @query (case ignored; "" for all), by
+    /// name (`msb plugin search`).
+    pub async fn search(registry: Option<&str>, query: &str) -> Result<Vec<PluginInfo>> {
+        let (r, q) = (registry.map(str::to_owned), query.to_owned());
+        blocking(move || core::plugin_search(r.as_deref(), &q)).await
+    }
+
+    /// Every installed plugin, by name, each verified
+    /// ([`PluginInfo::verified`]) (`msb plugin ls`).
+    pub async fn list() -> Result<Vec<PluginInfo>> {
+        blocking(core::plugin_list).await
+    }
+
+    /// The installed plugin @name, verified (`msb plugin inspect`):
+    /// [`Error::Damaged`] when its files no longer match its digest,
+    /// [`Error::NotFound`] when none of that name is installed.
+    pub async fn inspect(name: &str) -> Result<PluginInfo> {
+        let n = name.to_owned();
+        blocking(move || core::plugin_inspect(&n)).await
+    }
+
+    /// Uninstalls the plugin @name (`msb plugin rm`); sandboxes that load
+    /// it then fail to start, saying so.
+    pub async fn remove(name: &str) -> Result<()> {
+        let n = name.to_owned();
+        blocking(move || core::plugin_remove(&n)).await
     }
 }
 

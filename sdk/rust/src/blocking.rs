@@ -119,6 +119,13 @@ impl Sandbox {
         self.core.info()
     }
 
+    /// The sandbox that spawned this one from inside it (`msb ps`'s
+    /// PARENT; see [`SandboxBuilder::allow_spawn`]), or `None` for one
+    /// the host made.
+    pub fn parent(&self) -> Result<Option<String>> {
+        core::parent(&self.core.name)
+    }
+
     /// Its full state as the JSON document `msb inspect` prints.
     pub fn inspect(&self) -> Result<String> {
         self.core.inspect()
@@ -911,6 +918,7 @@ impl Snapshot {
 /// The local image store.
 pub mod images {
     use super::*;
+    use crate::info::{PruneInfo, SaveFormat};
 
     /// Fetches @reference from its registry (a sandbox's create pulls a
     /// missing image by itself); @insecure allows plain http to a
@@ -933,6 +941,93 @@ pub mod images {
     /// Forgets @reference and deletes what nothing else uses.
     pub fn remove(reference: &str) -> Result<()> {
         core::image_remove(reference)
+    }
+
+    /// Writes the stored image @reference as a tar at @path (`msb save`;
+    /// "-": stdout): an OCI image layout, or with
+    /// [`SaveFormat::Docker`] also the `manifest.json` that `docker load`
+    /// reads. [`load`] reads either back.
+    pub fn save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+        core::image_save(reference, path, format)
+    }
+
+    /// Deletes blobs and layers no image and no sandbox uses, and the
+    /// debris of interrupted pulls (`msb image prune`).
+    pub fn prune() -> Result<PruneInfo> {
+        core::image_prune()
+    }
+
+    /// Keeps @user's credentials for @registry (`host[:port]`, no path)
+    /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
+    /// pulls, pushes and the plugin registry use them from then on.
+    /// Nothing is asked of the registry here; a wrong password shows at
+    /// the next pull.
+    pub fn login(registry: &str, user: &str, password: &str) -> Result<()> {
+        core::registry_login(registry, user, password)
+    }
+
+    /// Forgets the credentials for @registry (`msb registry logout`);
+    /// [`Error::NotFound`] when there are none.
+    pub fn logout(registry: &str) -> Result<()> {
+        core::registry_logout(registry)
+    }
+}
+
+/// The plugin registry (docs/plugins.md, "The registry"; `msb plugin`):
+/// plugins published to an OCI registry as artifacts, found by search,
+/// installed under `$MSB_HOME/plugins` pinned by digest, and loaded by
+/// name with [`InstalledPlugin`](crate::InstalledPlugin). A plugin
+/// registry is "REGISTRY/NAMESPACE" (`127.0.0.1:5000/plugins`); where one
+/// is asked for, None means `$MSB_PLUGIN_REGISTRY`'s. Loopback registries
+/// are spoken to over plain http; credentials come from
+/// [`images::login`](super::images::login).
+pub mod plugins {
+    use super::*;
+    use crate::info::PluginInfo;
+
+    /// Pushes the plugin in directory @dir (its metadata in
+    /// `DIR/plugin.json`: name, version, kind, hooks, language, command,
+    /// description; every other file under DIR is one of its files) to
+    /// @registry as NAME:VERSION and NAME:latest, and enters it in the
+    /// registry's index (`msb plugin publish`).
+    pub fn publish(dir: &str, registry: Option<&str>) -> Result<PluginInfo> {
+        core::plugin_publish(dir, registry)
+    }
+
+    /// Installs @what (NAME, NAME:VERSION or NAME@DIGEST in @registry, or
+    /// a whole reference HOST/REPO:TAG) under `$MSB_HOME/plugins`, every
+    /// blob checked against its digest; an installed one of that name is
+    /// replaced (`msb plugin install`). [`Error::NotFound`] when the
+    /// registry has no such plugin, [`Error::WrongKind`] when the
+    /// reference holds something else.
+    pub fn install(what: &str, registry: Option<&str>) -> Result<PluginInfo> {
+        core::plugin_install(what, registry)
+    }
+
+    /// The entries of @registry's index whose name, description,
+    /// language, kind or hooks hold @query (case ignored; "" for all), by
+    /// name (`msb plugin search`).
+    pub fn search(registry: Option<&str>, query: &str) -> Result<Vec<PluginInfo>> {
+        core::plugin_search(registry, query)
+    }
+
+    /// Every installed plugin, by name, each verified
+    /// ([`PluginInfo::verified`]) (`msb plugin ls`).
+    pub fn list() -> Result<Vec<PluginInfo>> {
+        core::plugin_list()
+    }
+
+    /// The installed plugin @name, verified (`msb plugin inspect`):
+    /// [`Error::Damaged`] when its files no longer match its digest,
+    /// [`Error::NotFound`] when none of that name is installed.
+    pub fn inspect(name: &str) -> Result<PluginInfo> {
+        core::plugin_inspect(name)
+    }
+
+    /// Uninstalls the plugin @name (`msb plugin rm`); sandboxes that load
+    /// it then fail to start, saying so.
+    pub fn remove(name: &str) -> Result<()> {
+        core::plugin_remove(name)
     }
 }
 

@@ -58,6 +58,8 @@ pub(crate) struct SandboxConfig {
     /// Plugin processes' command lines, in order.
     pub(crate) plugin_processes: Vec<String>,
     pub(crate) plugin_timeout: Option<Duration>,
+    /// What its programs may spawn (docs/spawn.md).
+    pub(crate) spawn: SpawnSpec,
     /// Hooks written in Rust (the network's are in `net`).
     pub(crate) exec_hook: Option<std::sync::Arc<ExecHook>>,
     pub(crate) exit_hook: Option<std::sync::Arc<ExitHook>>,
@@ -334,6 +336,46 @@ impl<M> SandboxBuilder<M> {
         self
     }
 
+    /// Lets the sandbox's programs start up to @n (1 to 64) live peer
+    /// sandboxes beside it (`msb start` inside it, a peer's own peers
+    /// included), as `msb run --allow-spawn N` does; spawning is off
+    /// without it (docs/spawn.md). A peer gets the sandbox's own image or
+    /// one of [`spawn_images`](Self::spawn_images), at most the CPUs and
+    /// memory of [`spawn_limits`](Self::spawn_limits), a network no wider
+    /// than the sandbox's, no volume, and only the secrets the sandbox
+    /// holds, by placeholder. Removing the sandbox removes its peers; a
+    /// peer's [`parent`](crate::Sandbox::parent) names it. Out of range,
+    /// the create fails with [`Error::Invalid`] before anything is made.
+    pub fn allow_spawn(mut self, n: u32) -> Self {
+        self.cfg.spawn.max = Some(n);
+        self
+    }
+
+    /// Images peers may use besides the sandbox's own (`msb run
+    /// --spawn-image`; at most 32 in all). A peer's start pulls one that
+    /// is not here yet, so allow only images you trust. It needs
+    /// [`allow_spawn`](Self::allow_spawn).
+    pub fn spawn_images<I, S>(mut self, refs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.spawn.images.extend(refs.into_iter().map(Into::into));
+        self.cfg.spawn.shaped = true;
+        self
+    }
+
+    /// A peer's most CPUs and memory in MiB, and the memory in MiB of all
+    /// live peers of the sandbox's tree together (`msb run --spawn-cpus,
+    /// --spawn-memory, --spawn-total-memory`). 0 keeps the default: the
+    /// sandbox's own CPUs and memory per peer, `allow_spawn`'s N times
+    /// that in total. It needs [`allow_spawn`](Self::allow_spawn).
+    pub fn spawn_limits(mut self, cpus: u32, memory_mib: u64, total_memory_mib: u64) -> Self {
+        self.cfg.spawn.limits = (cpus, memory_mib, total_memory_mib);
+        self.cfg.spawn.shaped = true;
+        self
+    }
+
     /// Calls @hook, in this program, before each command runs in the
     /// sandbox: [`ExecAction::Allow`], [`ExecAction::Deny`] (the caller
     /// gets [`Error::PolicyRefused`]) or [`ExecAction::Rewrite`]. It runs
@@ -356,6 +398,40 @@ impl<M> SandboxBuilder<M> {
     pub fn on_lifecycle(mut self, hook: impl Fn(LifecycleEvent) + Send + Sync + 'static) -> Self {
         self.cfg.lifecycle_hook = Some(std::sync::Arc::new(hook));
         self
+    }
+}
+
+/// The spawn policy given with `allow_spawn`, `spawn_images` and
+/// `spawn_limits`; libmsb enforces it, the SDK only hands it over.
+#[derive(Default)]
+pub(crate) struct SpawnSpec {
+    /// `allow_spawn`'s N (None: not given, spawning is off).
+    pub(crate) max: Option<u32>,
+    pub(crate) images: Vec<String>,
+    /// A peer's CPUs, its memory and the tree's total memory in MiB.
+    pub(crate) limits: (u32, u64, u64),
+    /// `spawn_images` or `spawn_limits` given.
+    shaped: bool,
+}
+
+impl SpawnSpec {
+    /// Refuses a policy libmsb would not take, before anything is made
+    /// (msb run's own checks).
+    fn check(&self, op: &str) -> Option<Error> {
+        let why = match self.max {
+            Some(n) if !(1..=64).contains(&n) => format!("allow_spawn({n}): give 1 to 64 live peers"),
+            None if self.shaped => {
+                "spawn_images and spawn_limits shape what allow_spawn(n) allows: give it too".to_owned()
+            }
+            _ if self.images.len() > 32 => {
+                format!("spawn_images: {} images; at most 32 may be allowed", self.images.len())
+            }
+            _ if self.limits.0 > 64 => {
+                format!("spawn_limits: a peer's CPUs {}: give 1 to 64 (0: the sandbox's own)", self.limits.0)
+            }
+            _ => return None,
+        };
+        Some(Error::invalid(op, why))
     }
 }
 
@@ -450,6 +526,35 @@ impl AuditLog {
 impl Plugin for AuditLog {
     fn builtin(&self) -> Option<(String, String)> {
         Some(("audit-log".into(), format!("dir={}", self.dir)))
+    }
+}
+
+/// A plugin installed from the plugin registry
+/// ([`plugins::install`](crate::plugins::install), `msb plugin
+/// install`), loaded by its name (`msb run --plugin NAME`): the sandbox
+/// runs it as a plugin process in its files, checked against the digest
+/// it was installed at now and at every start. One not installed fails
+/// the create with [`Error::Invalid`] ("no installed plugin has that
+/// name") before anything boots.
+#[derive(Debug, Clone)]
+pub struct InstalledPlugin {
+    name: String,
+}
+
+impl InstalledPlugin {
+    /// The installed plugin @name.
+    pub fn new(name: impl Into<String>) -> InstalledPlugin {
+        InstalledPlugin { name: name.into() }
+    }
+}
+
+impl Plugin for InstalledPlugin {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn builtin(&self) -> Option<(String, String)> {
+        Some((self.name.clone(), String::new()))
     }
 }
 
@@ -1154,6 +1259,7 @@ impl SandboxConfig {
     pub(crate) fn refusal(&mut self, op: &str) -> Option<Error> {
         let mut all = std::mem::take(&mut self.refused);
         all.append(&mut self.net.refused);
+        all.extend(self.spawn.check(op));
         let mut e = all.into_iter().next()?;
         if let Error::NotSupported(f) = &mut e {
             f.op = op.to_owned();

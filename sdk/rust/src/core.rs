@@ -18,7 +18,9 @@ use crate::config::{CBufs, RestoreOptions, SandboxConfig, SyncOptions};
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
 use crate::files::{FileInfo, FileOptions};
-use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
+use crate::info::{
+    ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
+};
 
 /// A libmsb sandbox handle (a name and a boot time: safe to share).
 pub(crate) struct SbHandle(*mut sys::msb_sandbox);
@@ -283,9 +285,15 @@ pub(crate) fn create(name: &str, mut cfg: SandboxConfig, cancelled: Option<&Atom
     cstr_err(cfg.fill(&mut a, &mut bufs, name, &mut c), &op)?;
     let hooks = cfg.hooks();
     let server = if hooks.is_empty() { None } else { Some(crate::hooks::HookServer::start(hooks)?) };
+    let spawn = SpawnPolicy::new(&cfg.spawn, &mut a, &op)?;
     let mut h = ptr::null_mut();
     if cfg.plugins.is_empty() && cfg.plugin_processes.is_empty() && server.is_none() {
-        check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create(&c, &mut h, e) })?;
+        match &spawn {
+            None => check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create(&c, &mut h, e) })?,
+            Some(sp) => {
+                check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create_full(&c, ptr::null(), sp.0, &mut h, e) })?
+            }
+        };
     } else {
         let p = Plugins::new(&op)?;
         for (n, o) in &cfg.plugins {
@@ -304,7 +312,8 @@ pub(crate) fn create(name: &str, mut cfg: SandboxConfig, cancelled: Option<&Atom
             // SAFETY: a live chain.
             unsafe { sys::msb_plugins_set_timeout(p.0, t.as_millis().clamp(1, u32::MAX as u128) as u32) };
         }
-        check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create_with_plugins(&c, p.0, &mut h, e) })?;
+        let sp = spawn.as_ref().map_or(ptr::null(), |sp| sp.0.cast_const());
+        check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create_full(&c, p.0, sp, &mut h, e) })?;
     }
     let mut core = SandboxCore::new(name.to_owned(), Some(SbHandle(h)), !cfg.keep);
     core.hooks = server;
@@ -334,6 +343,49 @@ impl Drop for Plugins {
         // SAFETY: ours, freed once.
         unsafe { sys::msb_plugins_free(self.0) };
     }
+}
+
+/// A spawn policy for a create (msb_spawn_policy), freed with it.
+struct SpawnPolicy(*mut sys::msb_spawn_policy);
+
+impl SpawnPolicy {
+    /// The policy of @spec (None when spawning is off); an image libmsb
+    /// refuses is an error.
+    fn new(spec: &crate::config::SpawnSpec, a: &mut CArgs, op: &str) -> Result<Option<SpawnPolicy>> {
+        let Some(max) = spec.max else { return Ok(None) };
+        // SAFETY: a plain call; NULL when out of range or out of memory.
+        let p = unsafe { sys::msb_spawn_policy_new(max) };
+        if p.is_null() {
+            return Err(Error::invalid(op, format!("allow_spawn({max}): give 1 to 64 live peers")));
+        }
+        let sp = SpawnPolicy(p);
+        for img in &spec.images {
+            let img = with_op(a.str(img), op)?;
+            check(|| op.to_owned(), |e| unsafe { sys::msb_spawn_policy_add_image(sp.0, img, e) })?;
+        }
+        let (cpus, mem, total) = spec.limits;
+        // SAFETY: a live policy.
+        unsafe { sys::msb_spawn_policy_set_limits(sp.0, cpus, mem, total) };
+        Ok(Some(sp))
+    }
+}
+
+impl Drop for SpawnPolicy {
+    fn drop(&mut self) {
+        // SAFETY: ours, freed once.
+        unsafe { sys::msb_spawn_policy_free(self.0) };
+    }
+}
+
+/// The sandbox that spawned @name ("" -> None for one the host made).
+pub(crate) fn parent(name: &str) -> Result<Option<String>> {
+    let op = format!("parent of sandbox {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    let mut buf = vec![0 as c_char; 256];
+    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_parent(n, buf.as_mut_ptr(), buf.len(), e) })?;
+    let p = from_chars(&buf);
+    Ok(if p.is_empty() { None } else { Some(p) })
 }
 
 /// Gives @op to an error made while filling a configuration.
@@ -580,6 +632,72 @@ pub fn set_remote(remote: &str, insecure: bool) -> Result<()> {
     Ok(())
 }
 
+// ---- the plugin registry -----------------------------------------------------
+
+/// Runs a plugin call that fills in one plugin's info.
+fn plugin_call(
+    op: String,
+    f: impl FnOnce(&mut CArgs, *mut sys::msb_plugin_info, *mut sys::msb_error) -> Result<c_int>,
+) -> Result<PluginInfo> {
+    let mut a = CArgs::new();
+    // SAFETY: a plain C struct.
+    let mut i: sys::msb_plugin_info = unsafe { std::mem::zeroed() };
+    let mut e = cerr();
+    let r = with_op(f(&mut a, &mut i, &mut e), &op)?;
+    if r < 0 {
+        return Err(Error::from_c(op, r, &e));
+    }
+    Ok(PluginInfo::from_c(&i))
+}
+
+pub(crate) fn plugin_publish(dir: &str, registry: Option<&str>) -> Result<PluginInfo> {
+    plugin_call(format!("publish plugin {dir}"), |a, i, e| {
+        let (d, r) = (a.str(dir)?, a.opt(registry)?);
+        Ok(unsafe { sys::msb_plugin_publish(d, r, i, e) })
+    })
+}
+
+pub(crate) fn plugin_install(what: &str, registry: Option<&str>) -> Result<PluginInfo> {
+    plugin_call(format!("install plugin {what}"), |a, i, e| {
+        let (w, r) = (a.str(what)?, a.opt(registry)?);
+        Ok(unsafe { sys::msb_plugin_install(w, r, i, e) })
+    })
+}
+
+pub(crate) fn plugin_inspect(name: &str) -> Result<PluginInfo> {
+    plugin_call(format!("inspect plugin {name}"), |a, i, e| {
+        let n = a.str(name)?;
+        Ok(unsafe { sys::msb_plugin_inspect(n, i, e) })
+    })
+}
+
+pub(crate) fn plugin_remove(name: &str) -> Result<()> {
+    let op = format!("remove plugin {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_plugin_remove(n, e) })?;
+    Ok(())
+}
+
+pub(crate) fn plugin_list() -> Result<Vec<PluginInfo>> {
+    let mut arr = ptr::null_mut();
+    let mut n = 0usize;
+    check(|| "list plugins".into(), |e| unsafe { sys::msb_plugin_list(&mut arr, &mut n, e) })?;
+    // SAFETY: @n of them, malloc'ed.
+    Ok(unsafe { take_array(arr, n, PluginInfo::from_c) })
+}
+
+pub(crate) fn plugin_search(registry: Option<&str>, query: &str) -> Result<Vec<PluginInfo>> {
+    let op = format!("search plugins for {query:?}");
+    let mut a = CArgs::new();
+    let (r, q) = with_op(a.opt(registry).and_then(|r| Ok((r, a.str(query)?))), &op)?;
+    let mut arr = ptr::null_mut();
+    let mut n = 0usize;
+    check(|| op.clone(), |e| unsafe { sys::msb_plugin_search(r, q, &mut arr, &mut n, e) })?;
+    // SAFETY: @n of them, malloc'ed.
+    Ok(unsafe { take_array(arr, n, PluginInfo::from_c) })
+}
+
 // ---- images ----------------------------------------------------------------------
 
 pub(crate) fn image_pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
@@ -617,6 +735,40 @@ pub(crate) fn image_remove(reference: &str) -> Result<()> {
     let mut a = CArgs::new();
     let r = with_op(a.str(reference), &op)?;
     check(|| op.clone(), |e| unsafe { sys::msb_image_remove(r, e) })?;
+    Ok(())
+}
+
+pub(crate) fn image_save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {
+    let op = format!("save {reference} to {path}");
+    let mut a = CArgs::new();
+    let (r, p) = with_op(a.str(reference).and_then(|r| Ok((r, a.str(path)?))), &op)?;
+    let f = match format {
+        SaveFormat::Oci => sys::MSB_SAVE_OCI,
+        SaveFormat::Docker => sys::MSB_SAVE_DOCKER,
+    };
+    check(|| op.clone(), |e| unsafe { sys::msb_image_save(r, p, f, e) })?;
+    Ok(())
+}
+
+pub(crate) fn image_prune() -> Result<PruneInfo> {
+    let (mut freed_bytes, mut files) = (0u64, 0 as std::ffi::c_uint);
+    check(|| "prune images".into(), |e| unsafe { sys::msb_image_prune(&mut freed_bytes, &mut files, e) })?;
+    Ok(PruneInfo { freed_bytes, files })
+}
+
+pub(crate) fn registry_login(registry: &str, user: &str, password: &str) -> Result<()> {
+    let op = format!("login to {registry}");
+    let mut a = CArgs::new();
+    let (r, u, p) = with_op(a.str(registry).and_then(|r| Ok((r, a.str(user)?, a.str(password)?))), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_registry_login(r, u, p, e) })?;
+    Ok(())
+}
+
+pub(crate) fn registry_logout(registry: &str) -> Result<()> {
+    let op = format!("logout from {registry}");
+    let mut a = CArgs::new();
+    let r = with_op(a.str(registry), &op)?;
+    check(|| op.clone(), |e| unsafe { sys::msb_registry_logout(r, e) })?;
     Ok(())
 }
 

@@ -175,6 +175,83 @@ impl ImageInfo {
     }
 }
 
+/// The archive [`images::save`](crate::images::save) writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SaveFormat {
+    /// A tar of an OCI image layout (`msb save`).
+    #[default]
+    Oci,
+    /// The same with the `manifest.json` that `docker load` reads
+    /// (`msb save --format docker`).
+    Docker,
+}
+
+/// What [`images::prune`](crate::images::prune) deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneInfo {
+    /// Bytes freed.
+    pub freed_bytes: u64,
+    /// Files deleted.
+    pub files: u32,
+}
+
+/// A plugin of the plugin registry (docs/plugins.md, "The registry"):
+/// as published, found by a search, or installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// Lowercase letters, digits, '.', '_', '-'.
+    pub name: String,
+    /// Its version: "1.0.0".
+    pub version: String,
+    /// "process": a command speaking the hook protocol, run in its files.
+    pub kind: String,
+    /// Informative: "python", "node", "go"...
+    pub language: String,
+    /// The hooks it asks for: ["dns", "connect"].
+    pub hooks: Vec<String>,
+    /// Run with `/bin/sh -c` in its files.
+    pub command: String,
+    /// What it does.
+    pub description: String,
+    /// Published as, or installed from: "HOST/NAMESPACE/NAME:VERSION".
+    pub reference: String,
+    /// The artifact's manifest digest ("sha256:...").
+    pub digest: String,
+    /// Installed: its files' directory; else empty.
+    pub path: String,
+    /// Bytes of its files.
+    pub size: u64,
+    /// How many files it has.
+    pub files: u32,
+    /// When it was installed (None when it is not).
+    pub installed_at: Option<SystemTime>,
+    /// [`plugins::list`](crate::plugins::list): its files still match
+    /// their digests.
+    pub verified: bool,
+}
+
+impl PluginInfo {
+    pub(crate) fn from_c(c: &sys::msb_plugin_info) -> PluginInfo {
+        let hooks = from_chars(&c.hooks);
+        PluginInfo {
+            name: from_chars(&c.name),
+            version: from_chars(&c.version),
+            kind: from_chars(&c.kind),
+            language: from_chars(&c.language),
+            hooks: hooks.split(',').filter(|h| !h.is_empty()).map(str::to_owned).collect(),
+            command: from_chars(&c.command),
+            description: from_chars(&c.description),
+            reference: from_chars(&c.reference),
+            digest: from_chars(&c.digest),
+            path: from_chars(&c.path),
+            size: c.size,
+            files: c.files,
+            installed_at: unix(c.installed_at),
+            verified: c.verified != 0,
+        }
+    }
+}
+
 /// What a sandbox uses (`msb stats`). The host measures the VM from
 /// outside (CPU time and resident memory of its process, its writable
 /// disk, the bytes through its network stack); the guest reports what

@@ -61,22 +61,24 @@ mod runtime;
 
 #[cfg(feature = "tokio")]
 pub use crate::asyncio::{
-    images, volumes, Command, EventStream, EventSubscription, FileReader, FileWriter, Fs, Process, ProcessOutput,
-    ProcessStdin, Project, Restoring, Sandbox, Snapshot,
+    images, plugins, volumes, Command, EventStream, EventSubscription, FileReader, FileWriter, Fs, Process,
+    ProcessOutput, ProcessStdin, Project, Restoring, Sandbox, Snapshot,
 };
 pub use crate::runtime::{Peer, PeerBuilder, PeerCommand, PeerInfo, PeerSnapshotInfo, Runtime};
 
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
     Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
-    ExecCall, ExecExit, HttpAction, HttpRequest, LifecycleEvent, MemFs, NamedVolume, NetworkBuilder, OverlayFs,
-    PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions, VolumeBuilder,
-    VolumeCache,
+    ExecCall, ExecExit, HttpAction, HttpRequest, InstalledPlugin, LifecycleEvent, MemFs, NamedVolume, NetworkBuilder,
+    OverlayFs, PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions,
+    VolumeBuilder, VolumeCache,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::events::Event;
 pub use crate::files::{FileInfo, FileOptions, FileType};
 pub use crate::hooks::{HttpResponse, HttpResponseAction, HttpResponseHead, EVENT_QUEUE_MAX};
-pub use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo, VolumeInfo};
+pub use crate::info::{
+    ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
+};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

@@ -20,6 +20,8 @@ pub fn repo_root() -> PathBuf {
 
 static HOME: OnceLock<PathBuf> = OnceLock::new();
 static REGISTRY: Mutex<Option<(Child, PathBuf)>> = Mutex::new(None);
+/// Registries started beside the seeds' one (auth_registry), killed at exit.
+static MORE_REGISTRIES: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 /// Makes the private $MSB_HOME (once, before any libmsb call).
 pub fn init() {
@@ -53,6 +55,12 @@ extern "C" fn cleanup() {
     if let Ok(list) = blocking::Snapshot::list() {
         for s in list {
             let _ = blocking::Snapshot::get(&s.name).and_then(|s| s.remove(true));
+        }
+    }
+    if let Ok(mut more) = MORE_REGISTRIES.lock() {
+        for mut child in more.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
     if let Ok(mut r) = REGISTRY.lock() {
@@ -154,6 +162,45 @@ pub fn seed_registry() -> Option<(String, HashMap<String, String>)> {
         }
         Err(e) => panic!("seed images: {e}"),
     }
+}
+
+/// A docker-registry on loopback that demands @user's @password
+/// (htpasswd, as tests/e2e/test_sync.py's), serving the seeds' registry's
+/// storage: its host:port (None without docker-registry or htpasswd).
+pub fn auth_registry(user: &str, password: &str) -> Option<String> {
+    seed_registry()?;
+    let htpasswd = which("htpasswd")?;
+    let dir = REGISTRY.lock().unwrap().as_ref().unwrap().1.clone();
+    let auth = dir.join(format!("htpasswd-{user}"));
+    let st = Command::new(htpasswd).args(["-Bbc"]).arg(&auth).args([user, password]).output().unwrap();
+    assert!(st.status.success(), "htpasswd: {}", String::from_utf8_lossy(&st.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let host = format!("127.0.0.1:{port}");
+    let cfg = dir.join(format!("config-{user}.yml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}/data\n\
+             auth:\n  htpasswd:\n    realm: msb-test\n    path: {}\nhttp:\n  addr: {host}\n",
+            dir.display(),
+            auth.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(which("docker-registry")?)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    MORE_REGISTRIES.lock().unwrap().push(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&host).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry does not listen on {host}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(host)
 }
 
 fn which(cmd: &str) -> Option<PathBuf> {

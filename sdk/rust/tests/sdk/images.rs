@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+//! Images beyond pull and load: saved as OCI and docker archives and
+//! loaded back, pruned once nothing uses them, and pulled from a registry
+//! that demands a login (the real docker-registry, with htpasswd).
+
+use std::path::Path;
+use std::process::Command;
+
+use microsandbox::{images, Error, Sandbox, SaveFormat};
+
+use crate::common::{auth_registry, contains, repo_root, seed_registry, unique};
+
+/// Writes an OCI layout at @dir: the busybox layer of tests/images/build.py
+/// and a layer of its own holding /own.txt = @word (so that no other
+/// image of the tests shares it).
+fn own_image(dir: &Path, word: &str) {
+    let script = format!(
+        "import sys; sys.path.insert(0, {images:?}); import build\n\
+         t = build.Tar(); t.add('own.txt', data={word:?}.encode())\n\
+         im = build.Image([(build.busybox_layer(), 'gzip'), (t.raw(), 'gzip')])\n\
+         build.write_layout(im, {dir:?})\n",
+        images = repo_root().join("tests/images").display().to_string(),
+        dir = dir.display().to_string(),
+    );
+    let out = Command::new("python3").arg("-c").arg(script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn tar_names(path: &Path) -> Vec<String> {
+    let out = Command::new("tar").arg("-tf").arg(path).output().unwrap();
+    assert!(out.status.success(), "tar -tf {}", path.display());
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+/// An image saved (OCI, then docker) and loaded back under other tags;
+/// a sandbox made from it keeps its layer after the image is removed,
+/// and a prune after the sandbox is gone frees it.
+#[tokio::test]
+async fn save_load_and_prune() {
+    seed_registry();
+    let dir = std::env::temp_dir().join(unique("rust-own-image"));
+    let word = unique("own-layer");
+    own_image(&dir.join("layout"), &word);
+    let tag = format!("{}:1", unique("rust-own"));
+    let orig = images::load(dir.join("layout").to_str().unwrap(), Some(&tag)).await.unwrap();
+
+    let oci = dir.join("oci.tar");
+    images::save(&tag, oci.to_str().unwrap(), SaveFormat::Oci).await.unwrap();
+    let names = tar_names(&oci);
+    assert_eq!(names[..2], ["oci-layout", "index.json"], "{names:?}");
+    assert!(names.contains(&format!("blobs/sha256/{}", &orig.digest[7..])), "{names:?}");
+    assert!(!names.iter().any(|n| n == "manifest.json"), "{names:?}");
+    let copy = format!("{}:copy", tag.split(':').next().unwrap());
+    let back = images::load(oci.to_str().unwrap(), Some(&copy)).await.unwrap();
+    assert_eq!(
+        (back.reference.as_str(), back.digest.as_str(), back.id.as_str()),
+        (copy.as_str(), orig.digest.as_str(), orig.id.as_str())
+    );
+
+    // (through the blocking API)
+    let docker = dir.join("docker.tar");
+    let (t, d) = (tag.clone(), docker.to_str().unwrap().to_owned());
+    tokio::task::spawn_blocking(move || microsandbox::blocking::images::save(&t, &d, SaveFormat::Docker))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tar_names(&docker).iter().any(|n| n == "manifest.json"), "{:?}", tar_names(&docker));
+    let dtag = format!("{}:docker", tag.split(':').next().unwrap());
+    assert_eq!(images::load(docker.to_str().unwrap(), Some(&dtag)).await.unwrap().id, orig.id);
+    let e = images::save("no-such-image:1", oci.to_str().unwrap(), SaveFormat::Oci).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound(_) | Error::ImageNotFound(_)), "{e:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // the sandbox keeps the layer of the images removed; its removal
+    // leaves it to a prune
+    let sb = Sandbox::builder(unique("own")).image(&tag).create().await.unwrap();
+    assert_eq!(sb.exec("cat /own.txt").await.unwrap().stdout_str(), word);
+    for t in [&tag, &copy, &dtag] {
+        images::remove(t).await.unwrap();
+    }
+    assert!(images::list().await.unwrap().iter().all(|i| i.id != orig.id));
+    sb.remove().await.unwrap();
+    let pruned = images::prune().await.unwrap();
+    assert!(pruned.freed_bytes > 0 && pruned.files > 0, "{pruned:?}");
+    assert!(
+        !microsandbox::home().join("layers").read_dir().unwrap().any(|e| {
+            let p = e.unwrap().path();
+            std::fs::read(&p).is_ok_and(|b| b.windows(word.len()).any(|w| w == word.as_bytes()))
+        }),
+        "a layer holding /own.txt outlived the prune"
+    );
+}
+
+/// Credentials kept with images::login are what a pull from a registry
+/// that demands them uses; images::logout forgets them.
+#[tokio::test]
+async fn registry_login_logout() {
+    let Some(host) = auth_registry("alice", "pw-alice") else {
+        eprintln!("skipped: docker-registry or htpasswd is not installed");
+        return;
+    };
+    let reference = format!("{host}/python:3.12");
+    let auth_json = microsandbox::home().join("auth.json");
+    let refused = |e: Error| {
+        assert!(e.is_image_pull(), "{e:?}");
+        contains("a pull without credentials", &e.to_string(), "msb registry login");
+    };
+    refused(images::pull(&reference, false).await.unwrap_err());
+
+    images::login(&host, "alice", "wrong").await.unwrap();
+    assert!(images::pull(&reference, false).await.unwrap_err().is_image_pull());
+    images::login(&host, "alice", "pw-alice").await.unwrap();
+    let auth = std::fs::read_to_string(&auth_json).unwrap();
+    assert!(auth.contains(&host), "{auth}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&auth_json).unwrap().permissions().mode() & 0o777, 0o600);
+    let info = images::pull(&reference, false).await.unwrap();
+    assert_eq!(info.reference, reference);
+    images::remove(&reference).await.unwrap();
+
+    let h = host.clone();
+    tokio::task::spawn_blocking(move || microsandbox::blocking::images::logout(&h)).await.unwrap().unwrap();
+    assert!(!std::fs::read_to_string(&auth_json).unwrap_or_default().contains(&host));
+    refused(images::pull(&reference, false).await.unwrap_err());
+    let e = images::logout(&host).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+    let e = images::login("host/with/path", "alice", "pw").await.unwrap_err();
+    assert!(matches!(e, Error::Invalid(_)), "{e:?}");
+}
