@@ -231,9 +231,10 @@ static int cmd_stats(int argc, char **argv)
 			for (size_t i = 0; i < n; i++)
 				json_object_array_add(a, stats_json(&v[i]));
 			puts(json_object_to_json_string_ext(
-				a, once ? JSON_C_TO_STRING_PRETTY |
-						  JSON_C_TO_STRING_SPACED :
-					  JSON_C_TO_STRING_PLAIN));
+				a, (once ? JSON_C_TO_STRING_PRETTY |
+						   JSON_C_TO_STRING_SPACED :
+					   JSON_C_TO_STRING_PLAIN) |
+					   JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(a);
 		} else {
 			print_table(v, n);

@@ -1663,7 +1663,8 @@ MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
 	json_object_object_add(paths, "api_socket", json_object_new_string(p));
 	json_object_object_add(o, "paths", paths);
 	*json = strdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	msb_row_free(&row);
 	if (!*json)

@@ -87,6 +87,16 @@ def test_a_name_given_without_its_option_says_where_it_goes(msb):
     assert b"'msb restore base --name dev2'" in p.stderr, p.stderr
 
 
+def test_json_paths_read_as_written(msb, shared):
+    # inspect's and stats' JSON write paths as they are ("/bin/sh"), not
+    # json-c's default "\/bin\/sh"
+    for args in (["inspect", shared],
+                 ["stats", "--no-stream", "--format", "json", shared]):
+        raw = msb.out(*args)
+        assert "\\/" not in raw, (args, raw)
+    assert '"/' in msb.out("inspect", shared)
+
+
 def test_missing_workdir_exits_126(msb, shared):
     p = msb("exec", "-w", "/nonexistent", shared, "--", "true")
     assert p.returncode == 126, p
