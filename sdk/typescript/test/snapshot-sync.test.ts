@@ -75,9 +75,10 @@ test('the pulled snapshot restores, with the file written before it', LONG, asyn
   const sb = await snap.restore(restored, { keep: true });
   const r = await sb.exec(['cat', '/root/mark']);
   assert.equal(r.stdout, `${mark}\n`, r.stderr);
-  // (msb_list fills fromSnapshot; msb_sandbox_info_get, behind info(), does not)
+  // the list and the sandbox's own info both say where it came from
   const row = (await Sandbox.list()).find((i) => i.name === restored);
   assert.equal(row?.fromSnapshot, snapName);
+  assert.equal((await sb.info()).fromSnapshot, snapName);
 });
 
 test('rename is refused while a restored sandbox exists, then allowed', LONG, async () => {
