@@ -210,11 +210,12 @@ func pullOptions(op string, opts []SyncOption) error {
 // where it already is sends nothing (UpToDate); a tag holding anything
 // else is replaced only with SyncForce (ErrConflict).
 func (s *Snapshot) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, error) {
-	op := "push snapshot " + s.name
+	name := s.Name()
+	op := "push snapshot " + name
 	if err := pushOptions(op, opts); err != nil {
 		return nil, err
 	}
-	return syncCall(ctx, op, s.name, opts,
+	return syncCall(ctx, op, name, opts,
 		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
 			return C.msb_snapshot_push(t, o, out, cerr)
 		})
