@@ -11,6 +11,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -131,4 +132,102 @@ func InspectImage(ctx context.Context, ref string) ([]byte, error) {
 	}
 	defer C.free(unsafe.Pointer(js))
 	return []byte(C.GoString(js)), nil
+}
+
+// SaveFormat is the kind of tar SaveImage writes.
+type SaveFormat int
+
+const (
+	// SaveOCI is an OCI image layout (msb save).
+	SaveOCI SaveFormat = C.MSB_SAVE_OCI
+	// SaveDocker is the OCI layout with the manifest.json docker load
+	// reads (msb save --format docker).
+	SaveDocker SaveFormat = C.MSB_SAVE_DOCKER
+)
+
+// SaveImage writes the stored image @ref as a tar at @path (msb save), in
+// @format; LoadImage reads either back. The tar is written beside @path
+// and renamed over it when complete, so a failed save leaves no partial
+// file; "-" writes it to this program's standard output. The built-in
+// "default" image is not an OCI image and is refused (ErrInvalid);
+// ErrNotFound when @ref is not stored.
+func SaveImage(ctx context.Context, ref, path string, format SaveFormat) error {
+	if format != SaveOCI && format != SaveDocker {
+		return newError("save "+ref, codeInvalid,
+			"unknown save format %d: use msb.SaveOCI or msb.SaveDocker", int(format))
+	}
+	return blocking(ctx, "save "+ref, func(cerr *C.msb_error) C.int {
+		var m cmem
+		defer m.free()
+		cr, cp := m.strAlways(ref), m.strAlways(path)
+		if m.nul != "" {
+			copyMessage(cerr, m.bad("").(*Error).Message)
+			return C.int(codeInvalid)
+		}
+		return C.msb_image_save(cr, cp, C.int(format), cerr)
+	})
+}
+
+// PruneResult is what PruneImages deleted.
+type PruneResult struct {
+	FreedBytes uint64 // host disk given back
+	Files      uint   // blobs, layers and debris removed
+}
+
+// PruneImages deletes the blobs and layers that no image, sandbox or
+// snapshot uses, and what interrupted pulls left over an hour ago (msb
+// image prune). RemoveImage prunes what it frees by itself; this is for
+// what the sandboxes and snapshots of a removed image kept until they
+// went. Pulls in progress and a prune wait for each other.
+func PruneImages(ctx context.Context) (*PruneResult, error) {
+	var freed C.uint64_t
+	var files C.unsigned
+	err := blocking(ctx, "prune images", func(cerr *C.msb_error) C.int {
+		return C.msb_image_prune(&freed, &files, cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PruneResult{FreedBytes: uint64(freed), Files: uint(files)}, nil
+}
+
+// RegistryLogin keeps @user and @password for @registry (a host, with
+// its port if it has one: "ghcr.io", "127.0.0.1:5000") in
+// $MSB_HOME/auth.json (mode 0600), as msb registry login does; pulls from
+// that registry (PullImage, NewSandbox, Pull) send them from then on. It
+// is not checked against the registry here. A registry with a '/', or a
+// user with a ':', is ErrInvalid.
+func RegistryLogin(ctx context.Context, registry, user, password string) error {
+	op := "login to " + registry
+	if strings.IndexByte(password, 0) >= 0 { // (not quoted in the error, as other values are)
+		return newError(op, codeInvalid, "the password contains a NUL byte, which no "+
+			"value may hold")
+	}
+	return blocking(ctx, op, func(cerr *C.msb_error) C.int {
+		var m cmem
+		defer m.free()
+		cr, cu, cp := m.strAlways(registry), m.strAlways(user), m.strAlways(password)
+		// The C copy of the password is cleared before it is freed.
+		defer clear(unsafe.Slice((*byte)(unsafe.Pointer(cp)), len(password)))
+		if m.nul != "" {
+			copyMessage(cerr, m.bad("").(*Error).Message)
+			return C.int(codeInvalid)
+		}
+		return C.msb_registry_login(cr, cu, cp, cerr)
+	})
+}
+
+// RegistryLogout forgets the credentials kept for @registry (msb
+// registry logout); ErrNotFound when there are none.
+func RegistryLogout(ctx context.Context, registry string) error {
+	return blocking(ctx, "logout from "+registry, func(cerr *C.msb_error) C.int {
+		var m cmem
+		defer m.free()
+		cr := m.strAlways(registry)
+		if m.nul != "" {
+			copyMessage(cerr, m.bad("").(*Error).Message)
+			return C.int(codeInvalid)
+		}
+		return C.msb_registry_logout(cr, cerr)
+	})
 }
