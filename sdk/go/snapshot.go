@@ -159,6 +159,32 @@ func (s *Snapshot) Info(ctx context.Context) (*SnapshotInfo, error) {
 	return &info, nil
 }
 
+// Inspect is the snapshot's full record as the JSON document msb
+// snapshot inspect prints: its meta.json (name, source, kind, image,
+// config, the files it holds with their sizes, timings) with "path"
+// (its directory), "size_bytes" and "used_by" (the sandboxes restored
+// from it that still exist). ErrNotFound when there is none.
+func (s *Snapshot) Inspect(ctx context.Context) ([]byte, error) {
+	name := s.Name()
+	op := "inspect snapshot " + name
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: %s: %w", op, err)
+	}
+	var m cmem
+	defer m.free()
+	cn := m.strAlways(name)
+	if m.nul != "" {
+		return nil, m.bad(op)
+	}
+	var js *C.char
+	var cerr C.msb_error
+	if r := C.msb_snapshot_inspect_json(cn, &js, &cerr); r < 0 {
+		return nil, cError(op, r, &cerr)
+	}
+	defer C.free(unsafe.Pointer(js))
+	return []byte(C.GoString(js)), nil
+}
+
 // Remove deletes the snapshot; refused (ErrBusy) while sandboxes
 // restored from it exist, unless @force (they can then no longer start).
 func (s *Snapshot) Remove(ctx context.Context, force bool) error {

@@ -4,7 +4,10 @@ package msb_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -100,5 +103,80 @@ func TestSnapshotRename(t *testing.T) {
 	}
 	if err := snap.Rename(ctx, name+"-c"); err != nil || snap.Name() != name+"-c" {
 		t.Fatalf("rename once the restored sandbox is gone: %q %v", snap.Name(), err)
+	}
+}
+
+// A snapshot's full record (msb snapshot inspect) names it, its source,
+// kind, files (with their sizes, the state's digest), directory and size, and the
+// sandboxes restored from it while they exist; a missing one is
+// ErrNotFound.
+func TestSnapshotInspect(t *testing.T) {
+	sb := sharedSandbox(t)
+	ctx := testCtx(t)
+	name := unique("goinspect")
+	snap, err := sb.Snapshot(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Remove(context.Background(), true)
+	type record struct {
+		Name   string `json:"name"`
+		Source string `json:"source"`
+		Kind   string `json:"kind"`
+		Files  map[string]struct {
+			Size   int64  `json:"size"`
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+		Path      string   `json:"path"`
+		SizeBytes int64    `json:"size_bytes"`
+		UsedBy    []string `json:"used_by"`
+	}
+	inspect := func() record {
+		t.Helper()
+		raw, err := snap.Inspect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("%v: %s", err, raw)
+		}
+		return r
+	}
+	r := inspect()
+	if r.Name != name || r.Source != sb.Name() || r.Kind != "full" || r.SizeBytes <= 0 ||
+		r.UsedBy == nil || len(r.UsedBy) != 0 {
+		t.Fatalf("record: %+v", r)
+	}
+	if len(r.Files) != 3 || len(r.Files["state"].SHA256) != 64 {
+		t.Fatalf("files in the record: %+v", r.Files)
+	}
+	for _, f := range []string{"state", "ram", "upper.ext4"} {
+		st, err := os.Stat(filepath.Join(r.Path, f))
+		if err != nil || r.Files[f].Size <= 0 || st.Size() != r.Files[f].Size {
+			t.Fatalf("file %s: %+v in the record, %v on disk", f, r.Files[f], err)
+		}
+	}
+	restored := unique("goinspected")
+	rs, err := snap.Restore(ctx, restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	if r := inspect(); len(r.UsedBy) != 1 || r.UsedBy[0] != restored {
+		t.Fatalf("used_by with a restored sandbox: %v", r.UsedBy)
+	}
+	if err := rs.Remove(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := inspect(); len(r.UsedBy) != 0 {
+		t.Fatalf("used_by once it is removed: %v", r.UsedBy)
+	}
+	gone, _ := msb.GetSnapshot(ctx, name)
+	if err := snap.Remove(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.Inspect(ctx); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("inspect of a removed snapshot: %v", err)
 	}
 }
