@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -362,5 +363,96 @@ func TestRegistryLogin(t *testing.T) {
 	err = msb.RegistryLogin(ctx, auth.Host, "gosdk", "secret\x00word")
 	if !errors.Is(err, msb.ErrInvalid) || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("a NUL in the password: %v", err)
+	}
+}
+
+// imageEvents collects what ImageProgress reports.
+type imageEvents struct {
+	mu  sync.Mutex
+	evs []msb.ImageEvent
+}
+
+func (e *imageEvents) add(ev msb.ImageEvent) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+// ImageProgress reports a pull's and a load's steps as they happen: a
+// pull into an empty store resolves, downloads each layer to its last
+// byte and converts it; a load of an image with a layer of its own
+// converts that layer. Every event names a layer of the image's count.
+func TestImageProgress(t *testing.T) {
+	host := seedImages(t)
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "python.tar")
+	if err := msb.SaveImage(ctx, "python:3.12", saved, msb.SaveOCI); err != nil {
+		t.Fatal(err)
+	}
+	content := make([]byte, 64<<10)
+	rand.Read(content)
+	layout := filepath.Join(dir, "layout")
+	withLayer(t, saved, layout, content)
+
+	var loaded imageEvents
+	info, err := msb.LoadImage(ctx, layout, "goprogress:1", msb.ImageProgress(loaded.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := false
+	defer func() {
+		if !removed {
+			msb.RemoveImage(context.Background(), "goprogress:1")
+		}
+	}()
+	top := false
+	for _, ev := range loaded.evs {
+		if ev.Count != info.Layers || ev.Index >= ev.Count {
+			t.Fatalf("load event %+v of an image of %d layers", ev, info.Layers)
+		}
+		top = top || ev.Phase == "converting" && ev.Index == info.Layers-1 &&
+			strings.HasPrefix(ev.Digest, "sha256:")
+	}
+	if !top {
+		t.Fatalf("the load's events do not convert its own layer: %+v", loaded.evs)
+	}
+
+	if err := msb.RemoveImage(ctx, "goprogress:1"); err != nil { // before $MSB_HOME changes
+		t.Fatal(err)
+	}
+	removed = true
+
+	// A pull into an empty store: every layer is downloaded.
+	t.Setenv("MSB_HOME", filepath.Join(dir, "home"))
+	var pulled imageEvents
+	info, err = msb.PullImage(ctx, host+"/python:3.12", false, msb.ImageProgress(pulled.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := pulled.evs
+	if len(evs) == 0 || evs[0].Phase != "resolving" {
+		t.Fatalf("the pull's events: %+v", evs)
+	}
+	last := map[string]msb.ImageEvent{}
+	converted := map[uint]bool{}
+	for _, ev := range evs[1:] {
+		if ev.Count != info.Layers || ev.Index >= ev.Count || !strings.HasPrefix(ev.Digest, "sha256:") {
+			t.Fatalf("pull event %+v of an image of %d layers", ev, info.Layers)
+		}
+		switch ev.Phase {
+		case "downloading":
+			last[ev.Digest] = ev
+		case "converting":
+			converted[ev.Index] = true
+		}
+	}
+	if len(last) != int(info.Layers) || len(converted) != int(info.Layers) {
+		t.Fatalf("%d layers, %d downloaded and %d converted: %+v", info.Layers, len(last), len(converted), evs)
+	}
+	for d, ev := range last {
+		if ev.Total == 0 || ev.Done != ev.Total {
+			t.Fatalf("layer %s's last download event: %+v", d, ev)
+		}
 	}
 }
