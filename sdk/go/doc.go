@@ -38,7 +38,9 @@
 // as they are; Shell runs sh -c. All three wait and capture the output.
 // Stream starts a command and leaves stdin, stdout, stderr, signals and
 // the terminal size to the caller; its Paused says why while the sandbox
-// is paused on a full host disk.
+// is paused on a full host disk. ExecDetached starts one in the
+// background (msb exec -d) and returns its pid; its output goes to the
+// sandbox's log.
 //
 // # Waiting without threads
 //

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -241,19 +242,7 @@ func (sb *Sandbox) stream(ctx context.Context, argv []string, cfg *execConfig) (
 	var m cmem
 	defer m.free()
 	var o C.msb_exec_opts
-	o.env = m.strv(cfg.env)
-	o.workdir = m.str(cfg.workdir)
-	o.user = m.str(cfg.user)
-	o.tty = cbool(cfg.tty)
-	o.rows, o.cols = C.uint(cfg.rows), C.uint(cfg.cols)
-	o.stdin = cbool(cfg.stdin != nil || cfg.interactive)
-	if cfg.timeout > 0 {
-		ms := cfg.timeout.Milliseconds()
-		if ms < 1 {
-			ms = 1
-		}
-		o.timeout_ms = C.uint(ms)
-	}
+	cfg.fill(&m, &o)
 	cargv := m.strvAlways(argv)
 	if err := m.bad(op); err != nil {
 		return nil, err
@@ -296,6 +285,85 @@ func (sb *Sandbox) stream(ctx context.Context, argv []string, cfg *execConfig) (
 		}()
 	}
 	return p, nil
+}
+
+// fill sets @o as @cfg says, its strings in @m.
+func (cfg *execConfig) fill(m *cmem, o *C.msb_exec_opts) {
+	o.env = m.strv(cfg.env)
+	o.workdir = m.str(cfg.workdir)
+	o.user = m.str(cfg.user)
+	o.tty = cbool(cfg.tty)
+	o.rows, o.cols = C.uint(cfg.rows), C.uint(cfg.cols)
+	o.stdin = cbool(cfg.stdin != nil || cfg.interactive)
+	if cfg.timeout > 0 {
+		ms := cfg.timeout.Milliseconds()
+		if ms < 1 {
+			ms = 1
+		}
+		o.timeout_ms = C.uint(ms)
+	}
+}
+
+// ExecDetached starts @argv (as ExecArgs takes it) in the background
+// (msb exec -d) and returns its pid in the guest once it runs; it does
+// not wait for it to end. Its stdout and stderr go to the sandbox's log
+// (LogPath), which also says how it ended ("detached command (pid N)
+// exited with status S"); it lives on when this program goes, until it
+// ends, its Timeout kills it, or the sandbox stops. Env, Workdir, User
+// and Timeout apply; Stdin, Interactive, TTY, Stdout, Stderr and Check
+// do not (ErrInvalid). ErrExecFailed when the guest could not start it;
+// if @ctx ends first the call returns its error, and the command may
+// still start.
+func (sb *Sandbox) ExecDetached(ctx context.Context, argv []string, opts ...ExecOption) (int, error) {
+	var cfg execConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyExec(&cfg)
+		}
+	}
+	op := "exec -d"
+	if len(argv) > 0 {
+		op = "exec -d " + argv[0]
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		return 0, newError(op, codeInvalid, "a command to run is required")
+	}
+	var bad []string
+	for _, b := range []struct {
+		given bool
+		name  string
+	}{{cfg.stdin != nil, "Stdin"}, {cfg.interactive, "Interactive"}, {cfg.tty, "TTY"},
+		{cfg.stdout != nil, "Stdout"}, {cfg.stderr != nil, "Stderr"}, {cfg.check, "Check"}} {
+		if b.given {
+			bad = append(bad, "msb."+b.name)
+		}
+	}
+	if len(bad) > 0 {
+		return 0, newError(op, codeInvalid, "%s does not apply to a detached command "+
+			"(its output goes to the sandbox's log; it takes Env, Workdir, User and Timeout)",
+			strings.Join(bad, ", "))
+	}
+	h, err := sb.handle(op)
+	if err != nil {
+		return 0, err
+	}
+	var pid C.int
+	err = blocking(ctx, op, func(cerr *C.msb_error) C.int {
+		var m cmem
+		defer m.free()
+		var o C.msb_exec_opts
+		cfg.fill(&m, &o)
+		cargv := m.strvAlways(argv)
+		if m.nul != "" {
+			copyMessage(cerr, m.bad("").(*Error).Message)
+			return C.int(codeInvalid)
+		}
+		return C.msb_exec_detach(h, cargv, &o, &pid, cerr)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(pid), nil
 }
 
 // halt ends the process early: killed for a context (@why), hung up

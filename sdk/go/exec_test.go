@@ -319,6 +319,110 @@ func TestExecBadInput(t *testing.T) {
 	}
 }
 
+// A detached command (msb exec -d) runs on after the call returns, with
+// the pid returned, its options (Env, Workdir) applied, its output and
+// its exit status in the sandbox's log; Timeout kills it; options that
+// need a caller attached are refused.
+func TestExecDetached(t *testing.T) {
+	sb := sharedSandbox(t)
+	ctx := testCtx(t)
+	mark := unique("godetach")
+	defer sb.Shell(context.Background(), "rm -f /tmp/"+mark+".*")
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for end := time.Now().Add(time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("never: %s", what)
+			}
+		}
+	}
+	script := "echo $$ > " + mark + ".pid; while [ ! -e " + mark + ".go ]; do sleep 0.1; done; " +
+		"echo detached-$MARK; touch " + mark + ".done; exit 3"
+	pid, err := sb.ExecDetached(ctx, []string{"sh", "-c", script},
+		msb.Env("MARK", mark), msb.Workdir("/tmp"))
+	if err != nil || pid <= 1 {
+		t.Fatalf("exec detached: pid %d, %v", pid, err)
+	}
+	var got string
+	until("its pid file", func() bool {
+		res, err := sb.Exec(ctx, "cat /tmp/"+mark+".pid")
+		got = strings.TrimSpace(string(res.Stdout))
+		return err == nil && got != ""
+	})
+	if got != fmt.Sprint(pid) {
+		t.Fatalf("the command's pid is %s, ExecDetached said %d", got, pid)
+	}
+	// Still running once the call has returned, waiting for its go.
+	if res, err := sb.Exec(ctx, fmt.Sprintf("kill -0 %d", pid)); err != nil || res.ExitCode != 0 {
+		t.Fatalf("kill -0 %d: %+v %v", pid, res, err)
+	}
+	if res, _ := sb.Exec(ctx, "test -e /tmp/"+mark+".done"); res.ExitCode == 0 {
+		t.Fatal("done before it was told to go")
+	}
+	if _, err := sb.Exec(ctx, "touch /tmp/"+mark+".go"); err != nil {
+		t.Fatal(err)
+	}
+	until("its done file", func() bool {
+		res, err := sb.Exec(ctx, "test -e /tmp/"+mark+".done")
+		return err == nil && res.ExitCode == 0
+	})
+	path, err := sb.LogPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := fmt.Sprintf("detached command (pid %d) exited with status 3", pid)
+	var logText string
+	until("its end in the log", func() bool {
+		b, _ := os.ReadFile(path)
+		logText = string(b)
+		return strings.Contains(logText, ended)
+	})
+	contains(t, "the sandbox's log", logText, "detached-"+mark)
+
+	// Timeout kills it, on the host's clock.
+	pid, err = sb.ExecDetached(ctx, []string{"sleep", "700"}, msb.Timeout(time.Second))
+	if err != nil || pid <= 1 {
+		t.Fatalf("exec detached with a timeout: pid %d, %v", pid, err)
+	}
+	until("the timeout's kill", func() bool {
+		res, err := sb.Exec(ctx, fmt.Sprintf("kill -0 %d", pid))
+		return err == nil && res.ExitCode != 0
+	})
+
+	// Refused: what needs a caller attached, no command, a NUL byte.
+	for _, o := range []struct {
+		opt  msb.ExecOption
+		name string
+	}{{msb.Interactive(), "msb.Interactive"}, {msb.TTY(0, 0), "msb.TTY"},
+		{msb.Stdin(strings.NewReader("x")), "msb.Stdin"}, {msb.Stdout(io.Discard), "msb.Stdout"},
+		{msb.Stderr(io.Discard), "msb.Stderr"}, {msb.Check(), "msb.Check"}} {
+		_, err := sb.ExecDetached(ctx, []string{"true"}, o.opt)
+		if !errors.Is(err, msb.ErrInvalid) {
+			t.Fatalf("%s: %v", o.name, err)
+		}
+		contains(t, o.name, err.Error(), o.name)
+	}
+	if _, err := sb.ExecDetached(ctx, nil); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("no command: %v", err)
+	}
+	if _, err := sb.ExecDetached(ctx, []string{"echo", "a\x00b"}); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("NUL byte: %v", err)
+	}
+	_, err = sb.ExecDetached(ctx, []string{"id"}, msb.User("nosuchuser"))
+	if !errors.Is(err, msb.ErrExecFailed) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	contains(t, "unknown user message", err.Error(), "nosuchuser")
+	other, err := msb.GetSandbox(ctx, sb.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := other.ExecDetached(ctx, []string{"true"}); !errors.Is(err, msb.ErrClosed) {
+		t.Fatalf("on a closed handle: %v", err)
+	}
+}
+
 // The supervisor tells a running command when its sandbox pauses on a
 // full host disk and when it runs again (docs/api-protocol.md §11.4):
 // Paused is its words while paused, "" after.

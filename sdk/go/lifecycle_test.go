@@ -5,7 +5,11 @@ package msb_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -381,5 +385,78 @@ func TestPlugins(t *testing.T) {
 	audit, _ := os.ReadFile(dir + "/audit/" + sb.Name() + ".jsonl")
 	if !strings.Contains(string(audit), `"exec_before"`) {
 		t.Fatalf("audit log: %q", audit)
+	}
+}
+
+// serve is a guest's web servers on ports 80, 81 and 82 (busybox httpd).
+const serve = "mkdir -p /www && echo hello from the guest > /www/index.html && " +
+	"httpd -p 80 -h /www && httpd -p 81 -h /www && exec httpd -f -p 82 -h /www"
+
+// Published ports as bound (msb port): a host port of 0 and a guest port
+// alone get free host ports, told by Ports, and each binding reaches the
+// guest's server; a sandbox with none, or not running, has none, and
+// one that does not exist is ErrNotFound.
+func TestSandboxPorts(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	sb, err := msb.NewSandboxContext(ctx, unique("goports"),
+		msb.Ports("0:80", "81", fmt.Sprintf("127.0.0.1:%d:82/tcp", fixed)),
+		msb.Cmd("sh", "-c", serve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ports, err := sb.Ports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ports) != 3 {
+		t.Fatalf("ports: %+v", ports)
+	}
+	seen := map[int]bool{}
+	for i, p := range ports {
+		if p.GuestPort != 80+i || p.HostIP != "127.0.0.1" || p.HostPort <= 0 || seen[p.HostPort] {
+			t.Fatalf("port %d: %+v (all: %+v)", i, p, ports)
+		}
+		seen[p.HostPort] = true
+	}
+	if ports[2].HostPort != fixed || ports[2].Addr() != fmt.Sprintf("127.0.0.1:%d", fixed) {
+		t.Fatalf("the fixed host port: %+v, want %d", ports[2], fixed)
+	}
+	for _, p := range ports {
+		var body []byte
+		for end := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			r, err := http.Get("http://" + p.Addr() + "/index.html")
+			if err == nil {
+				body, err = io.ReadAll(r.Body)
+				r.Body.Close()
+			}
+			if err == nil || time.Now().After(end) {
+				break
+			}
+		}
+		if string(body) != "hello from the guest\n" {
+			t.Fatalf("GET through %+v: %q", p, body)
+		}
+	}
+	if none, err := sharedSandbox(t).Ports(ctx); err != nil || len(none) != 0 {
+		t.Fatalf("a sandbox that publishes none: %+v %v", none, err)
+	}
+	if err := sb.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if none, err := sb.Ports(ctx); err != nil || len(none) != 0 {
+		t.Fatalf("a stopped sandbox's ports: %+v %v", none, err)
+	}
+	if err := sb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.Ports(ctx); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("the ports of a removed sandbox: %v", err)
 	}
 }

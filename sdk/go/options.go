@@ -17,8 +17,8 @@ type Option interface {
 	applySandbox(c *sandboxConfig)
 }
 
-// ExecOption configures one command: Exec, ExecArgs, Shell and Stream
-// take them. Env, Workdir and User are both: given to NewSandbox they are
+// ExecOption configures one command: Exec, ExecArgs, Shell, Stream and
+// ExecDetached take them. Env, Workdir and User are both: given to NewSandbox they are
 // the defaults of every command; given to Exec, that command's.
 type ExecOption interface {
 	applyExec(c *execConfig)
@@ -150,7 +150,9 @@ func ImageCmd() Option {
 
 // Ports publishes guest ports on the host: "HOST:GUEST",
 // "IP:HOST:GUEST", "[IPv6]:HOST:GUEST", each optionally "/tcp". Host
-// connections to IP (default 127.0.0.1):HOST reach the guest's GUEST.
+// connections to IP (default 127.0.0.1):HOST reach the guest's GUEST. A
+// HOST of 0, "IP::GUEST" or "GUEST" alone takes a free host port, which
+// Sandbox.Ports tells once the sandbox runs.
 func Ports(specs ...string) Option {
 	return option("Ports", func(c *sandboxConfig) { c.ports = append(c.ports, specs...) })
 }

@@ -11,6 +11,8 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
@@ -479,6 +481,47 @@ func (sb *Sandbox) Inspect(ctx context.Context) ([]byte, error) {
 	}
 	defer C.free(unsafe.Pointer(js))
 	return []byte(C.GoString(js)), nil
+}
+
+// PortBinding is a published port as bound: connections to
+// HostIP:HostPort on the host reach the guest's GuestPort.
+type PortBinding struct {
+	HostIP    string // "127.0.0.1", "::1", "0.0.0.0"
+	HostPort  int    // the one bound: a free one for a host port of 0
+	GuestPort int
+}
+
+// Addr is the binding's host address as net.Dial takes it
+// ("127.0.0.1:8080", "[::1]:8080").
+func (p PortBinding) Addr() string {
+	return net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+}
+
+// Ports is the sandbox's published ports (the Ports option) as bound
+// while it runs, in the order given, and none while it does not (msb
+// port NAME). A host port of 0, or a guest port alone ("80"), is bound
+// to a free port of the host's choosing: it is told here. ErrNotFound
+// when the sandbox does not exist.
+func (sb *Sandbox) Ports(ctx context.Context) ([]PortBinding, error) {
+	op := "ports of sandbox " + sb.name
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: %s: %w", op, err)
+	}
+	cname := C.CString(sb.name)
+	defer C.free(unsafe.Pointer(cname))
+	var arr *C.msb_port
+	var n C.size_t
+	var cerr C.msb_error
+	if r := C.msb_sandbox_ports(cname, &arr, &n, &cerr); r < 0 {
+		return nil, cError(op, r, &cerr)
+	}
+	defer C.free(unsafe.Pointer(arr))
+	out := make([]PortBinding, 0, int(n))
+	for _, cp := range unsafe.Slice(arr, int(n)) {
+		out = append(out, PortBinding{HostIP: goString(&cp.host_ip[0]),
+			HostPort: int(cp.host_port), GuestPort: int(cp.guest_port)})
+	}
+	return out, nil
 }
 
 // ---- state ------------------------------------------------------------------

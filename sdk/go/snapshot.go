@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -21,7 +22,8 @@ import (
 // processes going on where they were; "disk" holds its disk only,
 // restored by booting it.
 type Snapshot struct {
-	name     string
+	mu       sync.Mutex
+	name     string    // under mu: Rename changes it
 	lastSync *SyncInfo // the PullSnapshot that made this handle, or nil
 }
 
@@ -108,29 +110,87 @@ func Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
 }
 
 // Name is the snapshot's name.
-func (s *Snapshot) Name() string { return s.name }
+func (s *Snapshot) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
+// Rename gives the snapshot the name @newName (msb snapshot rename), its
+// files checked first as a restore checks them (ErrDamaged); where it was
+// pushed or pulled goes with it, and the handle's Name is @newName from
+// then on. Refused while sandboxes restored from it exist, since they
+// find it by its name (ErrBusy: remove them first), and when @newName is
+// taken (ErrAlreadyExists); an invalid name is ErrInvalid.
+func (s *Snapshot) Rename(ctx context.Context, newName string) error {
+	old := s.Name()
+	return blocking(ctx, "rename snapshot "+old+" to "+newName, func(cerr *C.msb_error) C.int {
+		var m cmem
+		defer m.free()
+		co, cn := m.strAlways(old), m.strAlways(newName)
+		if m.nul != "" {
+			copyMessage(cerr, m.bad("").(*Error).Message)
+			return C.int(codeInvalid)
+		}
+		r := C.msb_snapshot_rename(co, cn, cerr)
+		if r == 0 { // here, not after blocking: a cancelled wait still renames
+			s.mu.Lock()
+			s.name = newName
+			s.mu.Unlock()
+		}
+		return r
+	})
+}
 
 // Info is the snapshot's record.
 func (s *Snapshot) Info(ctx context.Context) (*SnapshotInfo, error) {
+	name := s.Name()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("msb: snapshot %s: %w", s.name, err)
+		return nil, fmt.Errorf("msb: snapshot %s: %w", name, err)
 	}
-	cn := C.CString(s.name)
+	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
 	var ci C.msb_snapshot_info
 	var cerr C.msb_error
 	if r := C.msb_snapshot_info_get(cn, &ci, &cerr); r < 0 {
-		return nil, cError("snapshot "+s.name, r, &cerr)
+		return nil, cError("snapshot "+name, r, &cerr)
 	}
 	info := snapInfoFromC(&ci)
 	return &info, nil
 }
 
+// Inspect is the snapshot's full record as the JSON document msb
+// snapshot inspect prints: its meta.json (name, source, kind, image,
+// config, the files it holds with their sizes, timings) with "path"
+// (its directory), "size_bytes" and "used_by" (the sandboxes restored
+// from it that still exist). ErrNotFound when there is none.
+func (s *Snapshot) Inspect(ctx context.Context) ([]byte, error) {
+	name := s.Name()
+	op := "inspect snapshot " + name
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: %s: %w", op, err)
+	}
+	var m cmem
+	defer m.free()
+	cn := m.strAlways(name)
+	if m.nul != "" {
+		return nil, m.bad(op)
+	}
+	var js *C.char
+	var cerr C.msb_error
+	if r := C.msb_snapshot_inspect_json(cn, &js, &cerr); r < 0 {
+		return nil, cError(op, r, &cerr)
+	}
+	defer C.free(unsafe.Pointer(js))
+	return []byte(C.GoString(js)), nil
+}
+
 // Remove deletes the snapshot; refused (ErrBusy) while sandboxes
 // restored from it exist, unless @force (they can then no longer start).
 func (s *Snapshot) Remove(ctx context.Context, force bool) error {
-	return blocking(ctx, "remove snapshot "+s.name, func(cerr *C.msb_error) C.int {
-		cn := C.CString(s.name)
+	name := s.Name()
+	return blocking(ctx, "remove snapshot "+name, func(cerr *C.msb_error) C.int {
+		cn := C.CString(name)
 		defer C.free(unsafe.Pointer(cn))
 		return C.msb_snapshot_remove(cn, cbool(force), cerr)
 	})
@@ -155,7 +215,8 @@ func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*S
 			o.applySandbox(&cfg)
 		}
 	}
-	op := "restore " + s.name + " as " + name
+	from := s.Name()
+	op := "restore " + from + " as " + name
 	var bad []string
 	for _, g := range cfg.given {
 		if !restoreOptions[g] {
@@ -184,7 +245,7 @@ func (s *Snapshot) Restore(ctx context.Context, name string, opts ...Option) (*S
 		if cfg.bootTimeout > 0 {
 			o.boot_timeout_ms = C.uint(cfg.bootTimeout.Milliseconds())
 		}
-		cs := m.strAlways(s.name)
+		cs := m.strAlways(from)
 		if m.nul != "" {
 			copyMessage(cerr, m.bad("").(*Error).Message)
 			return C.int(codeInvalid)

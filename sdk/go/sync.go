@@ -3,8 +3,22 @@
 package msb
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include <msb.h>
+
+extern void goSyncEvent(void *ctx, msb_sync_progress *p);
+
+static void msb_go_sync_event(void *ctx, const msb_sync_progress *p)
+{
+	goSyncEvent(ctx, (msb_sync_progress *)p);
+}
+
+static void msb_go_sync_progress(msb_sync_opts *o, uintptr_t h)
+{
+	o->progress = msb_go_sync_event;
+	o->ctx = (void *)h;
+}
 */
 import "C"
 
@@ -12,6 +26,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/cgo"
 	"unsafe"
 )
 
@@ -52,6 +67,36 @@ func syncInfoFromC(c *C.msb_sync_info) *SyncInfo {
 	}
 }
 
+// SyncEvent is how a push or a pull is going, as SyncProgress reports it
+// (msb push's and msb pull's progress lines).
+type SyncEvent struct {
+	// Phase is "resolving", "reading" (the local disk), "uploading",
+	// "image" (pulling the image the sandbox or snapshot needs: Image
+	// says how far), "downloading" or "writing".
+	Phase string
+	// Done and Total are bytes of the disk dealt with, of all (a pull's
+	// chunks download in parallel, each telling its own bytes, so Done
+	// may step back a little; ChunksDone only grows).
+	Done, Total uint64
+	ChunksDone  uint
+	ChunksTotal uint
+	// Image is the image pull's own event in phase "image", else nil.
+	Image *ImageEvent
+}
+
+func syncEventFromC(p *C.msb_sync_progress) SyncEvent {
+	e := SyncEvent{Done: uint64(p.done), Total: uint64(p.total),
+		ChunksDone: uint(p.chunks_done), ChunksTotal: uint(p.chunks_total)}
+	if p.phase != nil {
+		e.Phase = C.GoString(p.phase)
+	}
+	if p.image != nil {
+		ie := imageEventFromC(p.image)
+		e.Image = &ie
+	}
+	return e
+}
+
 // SyncOption changes a push or a pull.
 type SyncOption interface {
 	applySync(c *syncConfig)
@@ -60,6 +105,7 @@ type SyncOption interface {
 type syncConfig struct {
 	ref, name              string
 	insecure, force, trust bool
+	progress               func(SyncEvent)
 }
 
 type syncFunc func(c *syncConfig)
@@ -87,6 +133,14 @@ func SyncForce() SyncOption { return syncFunc(func(c *syncConfig) { c.force = tr
 // (volumes, secret sources, a network plugin, opened ranges, published
 // ports, extra CAs); without it they are dropped (SyncInfo.Dropped).
 func SyncTrust() SyncOption { return syncFunc(func(c *syncConfig) { c.trust = true }) }
+
+// SyncProgress calls @f with each step of a push or a pull (Push, Pull,
+// PullSnapshot) as it happens, one call at a time, from the threads
+// doing the work: @f should return quickly. If the call's context ends
+// first, the transfer goes on and so do the calls, until it is over.
+func SyncProgress(f func(SyncEvent)) SyncOption {
+	return syncFunc(func(c *syncConfig) { c.progress = f })
+}
 
 // syncCall runs a push or a pull in a goroutine, so that @ctx can end the
 // wait (the transfer itself goes on, and an interrupted one run again
@@ -120,6 +174,11 @@ func syncCall(ctx context.Context, op string, target string, opts []SyncOption,
 	ch := make(chan result, 1)
 	go func() {
 		defer m.free()
+		if cfg.progress != nil {
+			h := cgo.NewHandle(cfg.progress)
+			defer h.Delete()
+			C.msb_go_sync_progress(o, C.uintptr_t(h))
+		}
 		var out C.msb_sync_info
 		var cerr C.msb_error
 		if r := call(ct, o, &out, &cerr); r < 0 {
@@ -210,11 +269,12 @@ func pullOptions(op string, opts []SyncOption) error {
 // where it already is sends nothing (UpToDate); a tag holding anything
 // else is replaced only with SyncForce (ErrConflict).
 func (s *Snapshot) Push(ctx context.Context, opts ...SyncOption) (*SyncInfo, error) {
-	op := "push snapshot " + s.name
+	name := s.Name()
+	op := "push snapshot " + name
 	if err := pushOptions(op, opts); err != nil {
 		return nil, err
 	}
-	return syncCall(ctx, op, s.name, opts,
+	return syncCall(ctx, op, name, opts,
 		func(t *C.char, o *C.msb_sync_opts, out *C.msb_sync_info, cerr *C.msb_error) C.int {
 			return C.msb_snapshot_push(t, o, out, cerr)
 		})

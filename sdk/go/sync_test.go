@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -110,7 +111,8 @@ func TestSnapshotPushPull(t *testing.T) {
 	}
 	defer snap.Remove(context.Background(), true)
 	ref := host + "/gosnap/" + name + ":v1"
-	up, err := snap.Push(ctx, msb.SyncRef(ref))
+	var pushed, fetched syncEvents
+	up, err := snap.Push(ctx, msb.SyncRef(ref), msb.SyncProgress(pushed.add))
 	if err != nil || up.Digest == "" || up.Transferred == 0 || up.UpToDate {
 		t.Fatalf("push: %+v %v", up, err)
 	}
@@ -120,7 +122,7 @@ func TestSnapshotPushPull(t *testing.T) {
 	if _, err := snap.Push(ctx, msb.SyncName("x")); !errors.Is(err, msb.ErrInvalid) {
 		t.Fatalf("push with a pull's option: %v", err)
 	}
-	pulled, err := msb.PullSnapshot(ctx, ref, msb.SyncName(name+"-b"))
+	pulled, err := msb.PullSnapshot(ctx, ref, msb.SyncName(name+"-b"), msb.SyncProgress(fetched.add))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +130,10 @@ func TestSnapshotPushPull(t *testing.T) {
 	if pulled.Name() != name+"-b" || pulled.LastSync().Digest != up.Digest {
 		t.Fatalf("pulled %q %+v", pulled.Name(), pulled.LastSync())
 	}
+	// Their progress: resolved first, then the disk read and uploaded, or
+	// downloaded, to its last chunk and byte.
+	pushed.check(t, "push", up, "reading", "uploading")
+	fetched.check(t, "pull", pulled.LastSync(), "downloading")
 	mine, err := snap.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -141,5 +147,105 @@ func TestSnapshotPushPull(t *testing.T) {
 	if _, err := msb.Pull(ctx, ref, msb.SyncName(name+"-c")); !errors.Is(err, msb.ErrKind) ||
 		!strings.Contains(err.Error(), "snapshot") {
 		t.Fatalf("a sandbox pull of a snapshot: %v", err)
+	}
+}
+
+// A sandbox pulled where its image is missing pulls the image too, and
+// SyncProgress tells that pull's own events in phase "image" (Image),
+// before the disk's chunks are downloaded.
+func TestSyncProgressOfTheImage(t *testing.T) {
+	host := seedImages(t)
+	ctx := testCtx(t)
+	name := unique("goimgsync")
+	sb, err := msb.NewSandboxContext(ctx, name, msb.Image(host+"/python:3.12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ref := host + "/gosync/" + name + ":v1"
+	up, err := sb.Push(ctx, msb.SyncRef(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Close(); err != nil { // here: below, $MSB_HOME is another
+		t.Fatal(err)
+	}
+	t.Setenv("MSB_HOME", t.TempDir()) // an empty store: no image
+	var evs syncEvents
+	pulled, err := msb.Pull(ctx, ref, msb.SyncProgress(evs.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pulled.Remove(context.Background())
+	var image []msb.ImageEvent
+	rest := syncEvents{}
+	for _, ev := range evs.evs {
+		if ev.Phase == "image" {
+			if ev.Image == nil {
+				t.Fatalf("an image event without the pull's: %+v", ev)
+			}
+			image = append(image, *ev.Image)
+		} else {
+			rest.evs = append(rest.evs, ev)
+		}
+	}
+	downloaded := false
+	for _, ev := range image {
+		downloaded = downloaded || ev.Phase == "downloading" && strings.HasPrefix(ev.Digest, "sha256:") &&
+			ev.Total > 0 && ev.Done == ev.Total && ev.Count > 0
+	}
+	if !downloaded {
+		t.Fatalf("the image pull's events: %+v", image)
+	}
+	rest.check(t, "pull", pulled.LastSync(), "downloading")
+	if got := pulled.LastSync(); got.Digest != up.Digest {
+		t.Fatalf("pulled %+v, pushed %+v", got, up)
+	}
+}
+
+// syncEvents collects what SyncProgress reports.
+type syncEvents struct {
+	mu  sync.Mutex
+	evs []msb.SyncEvent
+}
+
+func (e *syncEvents) add(ev msb.SyncEvent) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+// check fails the test unless the events of @what resolved first, then
+// went through @phases in order (each at least once, nothing else), the
+// last phase counting up from before its last chunk to the last chunk
+// and byte of @info's disk.
+func (e *syncEvents) check(t *testing.T, what string, info *msb.SyncInfo, phases ...string) {
+	t.Helper()
+	evs := e.evs
+	if len(evs) < 2 || evs[0].Phase != "resolving" {
+		t.Fatalf("%s's progress: %+v", what, evs)
+	}
+	at := -1
+	var first, prev msb.SyncEvent // of the last phase
+	for _, ev := range evs[1:] {
+		if ev.Image != nil {
+			t.Fatalf("%s's progress: an image event in phase %q", what, ev.Phase)
+		}
+		if at < len(phases)-1 && ev.Phase == phases[at+1] {
+			at++
+			first, prev = ev, ev
+		} else if at < 0 || ev.Phase != phases[at] {
+			t.Fatalf("%s's progress: %q out of order (want %v): %+v", what, ev.Phase, phases, evs)
+		}
+		// (chunks only: parallel downloads each report their own bytes)
+		if at == len(phases)-1 && ev.ChunksDone < prev.ChunksDone {
+			t.Fatalf("%s's progress went back: %+v after %+v", what, ev, prev)
+		}
+		prev = ev
+	}
+	end := evs[len(evs)-1]
+	if at != len(phases)-1 || first.ChunksDone >= first.ChunksTotal || end.ChunksTotal != info.Chunks ||
+		end.ChunksDone != end.ChunksTotal || end.Total != info.DiskBytes || end.Done != end.Total {
+		t.Fatalf("%s's progress from %+v to %+v, of %+v", what, first, end, info)
 	}
 }

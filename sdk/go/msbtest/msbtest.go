@@ -75,13 +75,47 @@ type Registry struct {
 
 // StartRegistry starts one and waits until it listens.
 func StartRegistry() (*Registry, error) {
+	dir, err := os.MkdirTemp("", "msb-registry-")
+	if err != nil {
+		return nil, err
+	}
+	return startRegistry(dir, filepath.Join(dir, "data"), "")
+}
+
+// ErrNoHtpasswd: htpasswd (apache2-utils) is not installed; tests of
+// registry logins skip.
+var ErrNoHtpasswd = errors.New("htpasswd is not installed (apache2-utils)")
+
+// WithLogin starts a second registry that serves what @r stores (the
+// same storage) on a port of its own, and answers only requests that log
+// in as @user with @password (an htpasswd file, bcrypt, as registries
+// keep them). Its Stop leaves @r's storage alone.
+func (r *Registry) WithLogin(user, password string) (*Registry, error) {
+	bin, err := exec.LookPath("htpasswd")
+	if err != nil {
+		return nil, ErrNoHtpasswd
+	}
+	dir, err := os.MkdirTemp("", "msb-registry-auth-")
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "htpasswd")
+	if out, err := exec.Command(bin, "-Bbc", file, user, password).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("htpasswd: %v: %s", err, out)
+	}
+	return startRegistry(dir, filepath.Join(r.dir, "data"),
+		fmt.Sprintf("auth:\n  htpasswd:\n    realm: msb-test\n    path: %s\n", file))
+}
+
+// startRegistry runs docker-registry with its config in @dir (removed by
+// Stop), its storage in @data, and @auth as its auth section.
+func startRegistry(dir, data, auth string) (*Registry, error) {
+	r := &Registry{dir: dir}
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
+		r.Stop()
 		return nil, ErrNoRegistry
-	}
-	r := &Registry{}
-	if r.dir, err = os.MkdirTemp("", "msb-registry-"); err != nil {
-		return nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,8 +126,8 @@ func StartRegistry() (*Registry, error) {
 	l.Close()
 	cfg := filepath.Join(r.dir, "config.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 0.1\nlog:\n  level: error\n"+
-		"storage:\n  filesystem:\n    rootdirectory: %s/data\n"+
-		"http:\n  addr: %s\n", r.dir, r.Host)), 0o644)
+		"storage:\n  filesystem:\n    rootdirectory: %s\n%s"+
+		"http:\n  addr: %s\n", data, auth, r.Host)), 0o644)
 	r.cmd = exec.Command(bin, "serve", cfg)
 	if err := r.cmd.Start(); err != nil {
 		r.Stop()
@@ -112,7 +146,8 @@ func StartRegistry() (*Registry, error) {
 	}
 }
 
-// Stop kills the registry and removes its storage.
+// Stop kills the registry and removes its directory (its storage, unless
+// it is another's: WithLogin).
 func (r *Registry) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		r.cmd.Process.Kill()
