@@ -74,9 +74,8 @@ type SyncEvent struct {
 	// "image" (pulling the image the sandbox or snapshot needs: Image
 	// says how far), "downloading" or "writing".
 	Phase string
-	// Done and Total are bytes of the disk dealt with, of all (a pull's
-	// chunks download in parallel, each telling its own bytes, so Done
-	// may step back a little; ChunksDone only grows).
+	// Done and Total are bytes of the disk dealt with, of all; Done and
+	// ChunksDone only grow.
 	Done, Total uint64
 	ChunksDone  uint
 	ChunksTotal uint

@@ -69,6 +69,10 @@ void msb_download_plan(struct msb_download *d,
 	}
 }
 
+/* report() - one progress event (under d->lock, or before the workers).
+ * The workers' bytes in flight are each counted from where their job
+ * began, so what "downloading" reports never goes back: a progress bar
+ * only grows. */
 static void report(struct msb_download *d, const char *phase, uint64_t done,
 		   uint64_t total, const msb_pull_progress *img)
 {
@@ -77,6 +81,11 @@ static void report(struct msb_download *d, const char *phase, uint64_t done,
 				 .chunks_total = d->chunks_total,
 				 .image = img };
 
+	if (!img && !strcmp(phase, "downloading")) {
+		if (done < d->shown)
+			ev.done = d->shown;
+		d->shown = ev.done;
+	}
 	if (d->o && d->o->progress)
 		d->o->progress(d->o->ctx, &ev);
 }

@@ -245,6 +245,7 @@ struct msb_download {
 	int failed;
 	msb_error err;
 	uint64_t done, total, bytes;
+	uint64_t shown;        /* the most "downloading" reported */
 	unsigned fetched, reused, chunks_done, chunks_total;
 	char (*added)[80];     /* blobs this pull stored */
 	size_t nadded;
