@@ -4,6 +4,7 @@ package msb_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -144,6 +145,25 @@ func TestLifecycle(t *testing.T) {
 	}
 	if vi, err := msb.GetVolume(ctx, vol); err != nil || vi.Users != 1 || vi.Running != 1 {
 		t.Fatalf("volume in use: %+v %v", vi, err)
+	}
+	if raw, err := msb.InspectVolume(ctx, vol); err != nil {
+		t.Fatal(err)
+	} else {
+		var doc struct {
+			Name    string   `json:"name"`
+			SizeMiB uint64   `json:"size_mib"`
+			UsedBy  []string `json:"used_by"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatalf("%v: %s", err, raw)
+		}
+		if doc.Name != vol || doc.SizeMiB != 16 || len(doc.UsedBy) != 1 ||
+			doc.UsedBy[0] != name+" (running)" {
+			t.Fatalf("inspect of a volume a running sandbox mounts: %s", raw)
+		}
+	}
+	if _, err := msb.InspectVolume(ctx, "no-such-volume"); !errors.Is(err, msb.ErrNotFound) {
+		t.Fatalf("inspect of a missing volume: %v", err)
 	}
 	if err := msb.RemoveVolume(ctx, vol, true); !errors.Is(err, msb.ErrBusy) {
 		t.Fatalf("removing a volume a running sandbox mounts: %v", err)

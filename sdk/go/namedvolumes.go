@@ -83,6 +83,29 @@ func GetVolume(ctx context.Context, name string) (*VolumeInfo, error) {
 		})
 }
 
+// InspectVolume is the named volume @name's record as the JSON document
+// msb volume inspect prints: name, size_mib, used_bytes, created_at, path,
+// project, and used_by (each sandbox that mounts it, as "NAME (STATUS)").
+// ErrNotFound if there is none.
+func InspectVolume(ctx context.Context, name string) ([]byte, error) {
+	op := "inspect volume " + name
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("msb: %s: %w", op, err)
+	}
+	cname, err := volumeName(op, name)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	var js *C.char
+	var cerr C.msb_error
+	if r := C.msb_volume_inspect_json(cname, &js, &cerr); r < 0 {
+		return nil, cError(op, r, &cerr)
+	}
+	defer C.free(unsafe.Pointer(js))
+	return []byte(C.GoString(js)), nil
+}
+
 // volumeCall runs a libmsb call on the named volume @name that fills in
 // its record.
 func volumeCall(ctx context.Context, op, name string,
