@@ -1082,9 +1082,26 @@ export declare class VolumeInfo {
   readonly running: number;
 }
 
+/** A named volume's record as msb volume inspect prints it. */
+export interface VolumeRecord {
+  name: string;
+  /** 0: no limit but the host's disk. */
+  size_mib: number;
+  used_bytes: number;
+  /** Seconds since the epoch. */
+  created_at: number;
+  path: string;
+  /** The project that made it, or null. */
+  project: string | null;
+  /** Each sandbox that mounts it, as "NAME (STATUS)". */
+  used_by: string[];
+}
+
 /** A named volume of at most `size` ("10G" or MiB; default: no limit). */
 export declare function createVolume(name: string, options?: { size?: string | number }): Promise<VolumeInfo>;
 export declare function getVolume(name: string): Promise<VolumeInfo>;
+/** Its record as msb volume inspect prints it; NotFoundError if none. */
+export declare function inspectVolume(name: string): Promise<VolumeRecord>;
 export declare function listVolumes(): Promise<VolumeInfo[]>;
 /** BusyError while a running sandbox mounts it, or (unless force) a stopped one. */
 export declare function removeVolume(name: string, options?: { force?: boolean }): Promise<void>;

@@ -47,6 +47,7 @@ module.exports = {
   VolumeInfo: sandbox.VolumeInfo,
   createVolume: sandbox.createVolume,
   getVolume: sandbox.getVolume,
+  inspectVolume: sandbox.inspectVolume,
   listVolumes: sandbox.listVolumes,
   removeVolume: sandbox.removeVolume,
   NamedVolume: config.NamedVolume,

@@ -480,6 +480,14 @@ async function getVolume(name) {
   return new VolumeInfo(await native.volumeInfo(name));
 }
 
+/** inspectVolume() - a named volume's record as `msb volume inspect`
+ * prints it, parsed: name, size_mib, used_bytes, created_at, path,
+ * project, and used_by (each sandbox that mounts it, as "NAME (STATUS)").
+ * NotFoundError if none. */
+async function inspectVolume(name) {
+  return JSON.parse(await native.volumeInspect(name));
+}
+
 /** listVolumes() - every named volume, by name. */
 async function listVolumes() {
   return (await native.volumeList()).map((n) => new VolumeInfo(n));
@@ -683,5 +691,5 @@ module.exports = {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
   pullImage, loadImage, listImages, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
   getRemote, setRemote,
-  VolumeInfo, createVolume, getVolume, listVolumes, removeVolume,
+  VolumeInfo, createVolume, getVolume, inspectVolume, listVolumes, removeVolume,
 };

@@ -1256,6 +1256,15 @@ static int run_volume_info(struct job *j)
 	return msb_volume_info_get(j->s[0], &j->x.vol, &j->err);
 }
 
+static int run_volume_inspect(struct job *j)
+{
+	char *json = NULL;
+	int r = msb_volume_inspect_json(j->s[0], &json, &j->err);
+
+	j->out = json;
+	return r;
+}
+
 static int run_volume_list(struct job *j)
 {
 	msb_volume_info *arr = NULL;
@@ -1278,6 +1287,13 @@ static int run_volume_remove(struct job *j)
 static napi_value js_volume_info(napi_env env, napi_callback_info info)
 {
 	return by_name(env, info, run_volume_info, done_vol, "volume name");
+}
+
+/* volumeInspect(name): msb volume inspect's JSON, with "used_by". */
+static napi_value js_volume_inspect(napi_env env, napi_callback_info info)
+{
+	return by_name(env, info, run_volume_inspect, done_string,
+		       "volume name");
 }
 
 static napi_value js_volume_list(napi_env env, napi_callback_info info)
@@ -1656,6 +1672,7 @@ const struct export calls_exports[] = {
 	{ "remoteSet", js_remote_set },
 	{ "volumeCreate", js_volume_create },
 	{ "volumeInfo", js_volume_info },
+	{ "volumeInspect", js_volume_inspect },
 	{ "volumeList", js_volume_list },
 	{ "volumeRemove", js_volume_remove },
 	{ "pluginPublish", js_plugin_publish },

@@ -11,7 +11,7 @@ import * as msb from 'microsandbox';
 import {
   AlreadyExistsError, AuditLog, ClosedError, HostDir, ImageNotFoundError, ImagePullFailedError, InvalidArgumentError,
   MemFs, MicrosandboxError, NotFoundError, NotRunningError, NotSupportedError, Sandbox, Snapshot,
-  NamedVolume, SandboxStoppedError, createVolume, getRemote, getVolume, listVolumes, pullImage,
+  NamedVolume, SandboxStoppedError, createVolume, getRemote, getVolume, inspectVolume, listVolumes, pullImage,
   removeVolume, setRemote, type SandboxOptions, type VolumeCache,
 } from 'microsandbox';
 import { LONG, seedImages, unique } from './helpers';
@@ -207,12 +207,15 @@ test('keep, remove, await using, and a boot given up on', LONG, async () => {
     await using s = await Sandbox.create(scoped, { volumes: { '/data': new NamedVolume(vol.name) } });
     assert.equal((await s.shell('echo in scope | tee /data/kept')).stdout, 'in scope\n');
     assert.equal((await getVolume(vol.name)).running, 1);
+    const rec = await inspectVolume(vol.name);
+    assert.deepEqual([rec.name, rec.size_mib, rec.used_by], [vol.name, 64, [`${scoped} (running)`]]);
   }
   await assert.rejects(Sandbox.get(scoped), NotFoundError);
   assert.equal(fs.readFileSync(path.join(vol.path, 'kept'), 'utf8'), 'in scope\n');
   assert.ok((await listVolumes()).some((v) => v.name === vol.name && v.users === 0));
   await removeVolume(vol.name);
   await assert.rejects(getVolume(vol.name), NotFoundError);
+  await assert.rejects(inspectVolume(vol.name), NotFoundError);
 
   // A boot given up on: the call rejects at once, and the sandbox is
   // removed once its boot is over.
