@@ -1405,6 +1405,15 @@ pub mod volumes {
         blocking(move || core::volume_info(&n)).await
     }
 
+    /// Its record as the JSON document `msb volume inspect` prints: name,
+    /// size_mib, used_bytes, created_at, path, project, and used_by (each
+    /// sandbox that mounts it, as `"NAME (STATUS)"`); [`Error::NotFound`]
+    /// if there is none.
+    pub async fn inspect(name: &str) -> Result<String> {
+        let n = name.to_owned();
+        blocking(move || core::volume_inspect(&n)).await
+    }
+
     /// Every named volume, by name.
     pub async fn list() -> Result<Vec<VolumeInfo>> {
         blocking(core::volume_list).await

@@ -1048,6 +1048,14 @@ pub mod volumes {
         core::volume_info(name)
     }
 
+    /// Its record as the JSON document `msb volume inspect` prints: name,
+    /// size_mib, used_bytes, created_at, path, project, and used_by (each
+    /// sandbox that mounts it, as `"NAME (STATUS)"`); [`Error::NotFound`]
+    /// if there is none.
+    pub fn inspect(name: &str) -> Result<String> {
+        core::volume_inspect(name)
+    }
+
     /// Every named volume, by name.
     pub fn list() -> Result<Vec<VolumeInfo>> {
         core::volume_list()

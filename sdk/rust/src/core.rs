@@ -542,6 +542,16 @@ pub(crate) fn volume_info(name: &str) -> Result<VolumeInfo> {
     Ok(VolumeInfo::from_c(&i))
 }
 
+pub(crate) fn volume_inspect(name: &str) -> Result<String> {
+    let op = format!("inspect volume {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    let mut js: *mut c_char = ptr::null_mut();
+    check(|| op.clone(), |e| unsafe { sys::msb_volume_inspect_json(n, &mut js, e) })?;
+    // SAFETY: malloc'ed by libmsb, ours.
+    Ok(unsafe { take_malloced(js) })
+}
+
 pub(crate) fn volume_list() -> Result<Vec<VolumeInfo>> {
     let mut arr = ptr::null_mut();
     let mut n = 0usize;

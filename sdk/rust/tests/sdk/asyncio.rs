@@ -189,8 +189,16 @@ async fn async_lifecycle_and_errors() {
     let e = microsandbox::Sandbox::builder("bad/name").create().await.err().unwrap();
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     let name = unique("alife");
-    let sb = microsandbox::Sandbox::builder(&name).create().await.unwrap();
+    // A named volume it mounts names it in its record.
+    let vol = unique("avol");
+    let sb = microsandbox::Sandbox::builder(&name)
+        .volume("/vol", |v| v.backend(microsandbox::NamedVolume::new(&vol)))
+        .create()
+        .await
+        .unwrap();
     assert_eq!(sb.info().await.unwrap().status, "running");
+    let rec: serde_json::Value = serde_json::from_str(&microsandbox::volumes::inspect(&vol).await.unwrap()).unwrap();
+    assert_eq!(rec["used_by"], serde_json::json!([format!("{name} (running)")]), "{rec}");
     let st = sb.stats().await.unwrap();
     assert!(st.running && st.memory_rss_bytes > 0, "{st:?}");
     sb.kill().await.unwrap();
@@ -200,6 +208,9 @@ async fn async_lifecycle_and_errors() {
     sb.close().await.unwrap();
     assert!(matches!(microsandbox::Sandbox::get(&name).await, Err(Error::NotFound(_))));
     assert!(matches!(sb.exec("true").await, Err(Error::Closed(_))));
+    microsandbox::volumes::remove(&vol, false).await.unwrap();
+    let e = microsandbox::volumes::inspect(&vol).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e:?}");
 }
 
 /// exec's `paused_on_a_full_disk` through the async API, run in a process

@@ -107,6 +107,13 @@ fn lifecycle() {
     sb.exec("sh -c 'echo kept > /vol/x'").unwrap();
     let kept = microsandbox::home().join("volumes").join(&vol).join("data/x");
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept\n", "{}", kept.display());
+    let used_by = |name: &str| {
+        let rec: serde_json::Value =
+            serde_json::from_str(&microsandbox::blocking::volumes::inspect(name).unwrap()).unwrap();
+        assert_eq!(rec["name"], name, "{rec}");
+        rec["used_by"].clone()
+    };
+    assert_eq!(used_by(&vol), json!([format!("{name} (running)")]));
     assert!(sb.boot_time() > std::time::Duration::ZERO);
     assert_eq!(sb.name(), name);
     // The same name again is taken.
@@ -154,6 +161,7 @@ fn lifecycle() {
     // The named volume outlives its sandbox, kept until removed.
     let info = microsandbox::blocking::volumes::info(&vol).unwrap();
     assert!(info.users == 1 && info.running == 0 && info.used_bytes > 0, "{info:?}");
+    assert_eq!(used_by(&vol), json!([format!("{name} (stopped)")]));
     assert!(matches!(microsandbox::blocking::volumes::create(&vol, 0), Err(Error::AlreadyExists(_))));
     // Dropping the handle that made it removes it.
     drop(sb);
@@ -161,6 +169,7 @@ fn lifecycle() {
     assert!(microsandbox::blocking::volumes::list().unwrap().iter().any(|v| v.name == vol));
     microsandbox::blocking::volumes::remove(&vol, false).unwrap();
     assert!(matches!(microsandbox::blocking::volumes::info(&vol), Err(Error::NotFound(_))));
+    assert!(matches!(microsandbox::blocking::volumes::inspect(&vol), Err(Error::NotFound(_))));
 }
 
 /// keep: dropping the handle releases it only; remove deletes.
