@@ -3,6 +3,10 @@
 metrics, stop, start, remove, the scoped form, and the typed errors of bad
 input and dead sandboxes."""
 
+import os
+import re
+import subprocess
+
 import pytest
 
 from .pysdk import run, unique
@@ -103,6 +107,43 @@ def test_bad_input_errors(home):
         except MicrosandboxError as e:
             assert e.name == "MSB_E_NOT_FOUND" and e.code == -2
         assert "ok-name" not in [i.name for i in await Sandbox.list()]
+    run(main())
+
+
+def _ca(d, name):
+    """A self-signed CA made by the openssl tool: (its PEM file, its key)."""
+    key, pem = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", pem, "-days", "2",
+                    "-subj", f"/CN={name}/O=msb tests"],
+                   check=True, capture_output=True)
+    return pem, key
+
+
+def test_tls_upstream_ca_files(home, tmp_path):
+    """tls_upstream_ca's paths are read as msb run --tls-upstream-ca reads
+    them: a missing file or a private key is refused naming it, before
+    anything is made; a CA file and PEM text are kept in the record."""
+    a, a_key = _ca(str(tmp_path), "Upstream A")
+    b, _ = _ca(str(tmp_path), "Upstream B")
+    name = unique("pytls")
+
+    async def main():
+        missing = str(tmp_path / "no-such-ca.pem")
+        with pytest.raises(InvalidArgument, match=re.escape(missing)):
+            await Sandbox.create(name, tls_upstream_ca=[missing])
+        with pytest.raises(InvalidArgument,
+                           match=re.escape(a_key) + ".*private key"):
+            await Sandbox.create(name, tls_upstream_ca=[a, a_key])
+        with pytest.raises(InvalidArgument, match="no pem here"):
+            await Sandbox.create(name, tls_upstream_ca=["no pem here"])
+        assert name not in [i.name for i in await Sandbox.list()]
+        async with Sandbox.create(name, tls_upstream_ca=[
+                tmp_path / "Upstream A.pem", open(b).read()]) as sb:
+            cas = (await sb.inspect())["config"]["tls_upstream_ca"]
+            assert [c["subject"] for c in cas] == [
+                "O=msb tests,CN=Upstream A", "O=msb tests,CN=Upstream B"]
     run(main())
 
 

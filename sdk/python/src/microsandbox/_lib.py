@@ -284,6 +284,7 @@ PROTOTYPES = {
     "msb_error_name": (c_char_p, [c_int]),
     "msb_name_valid": (c_int, [c_char_p, _E]),
     "msb_parse_memory": (c_int, [c_char_p, POINTER(c_uint64), _E]),
+    "msb_tls_ca_read": (c_int, [c_char_p, POINTER(c_void_p), _E]),
     "msb_sandbox_config_init": (None, [POINTER(SandboxConfig)]),
     "msb_sandbox_create": (c_int, [POINTER(SandboxConfig), POINTER(_P), _E]),
     "msb_sandbox_start": (c_int, [c_char_p, POINTER(_P), _E]),

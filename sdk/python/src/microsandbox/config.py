@@ -745,11 +745,33 @@ def build(name: str, *, image=None, cpus=None, memory=None, disk=None, env=None,
         c.tls_bypass = _arr(keep, list(tls_bypass))
         c.ntls_bypass = len(tls_bypass)
     if tls_upstream_ca:
-        pems = [open(p).read() if os.path.exists(p) else p
-                for p in tls_upstream_ca]
+        pems = [_tls_ca(ca) for ca in tls_upstream_ca]
         c.tls_upstream_ca = _arr(keep, pems)
         c.ntls_upstream_ca = len(pems)
     return out
+
+
+def _tls_ca(ca) -> str:
+    """The PEM text of a tls_upstream_ca entry: PEM text itself (it starts
+    with "-----BEGIN"; checked by the create), else a path of a file of CA
+    certificates, read by msb_tls_ca_read() as msb run --tls-upstream-ca
+    reads it (checked as a create checks it: certificates that parse, no
+    private key); a file that is missing or wrong is InvalidArgument
+    naming it."""
+    if isinstance(ca, str) and ca.lstrip().startswith("-----BEGIN"):
+        return ca
+    if not isinstance(ca, (str, bytes, os.PathLike)):
+        raise InvalidArgument(f"invalid tls_upstream_ca entry {ca!r}: a path "
+                              "of a PEM file of CA certificates, or PEM text")
+    pem = ctypes.c_void_p()
+    err = _lib.MsbError()
+    if _lib.lib().msb_tls_ca_read(os.fsencode(ca), ctypes.byref(pem),
+                                  ctypes.byref(err)) < 0:
+        raise InvalidArgument(_lib.text(err.message))
+    try:
+        return ctypes.string_at(pem).decode()
+    finally:
+        _lib.free(pem)
 
 
 def parse_memory(memory, what="memory") -> int:

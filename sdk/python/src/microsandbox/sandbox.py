@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -246,7 +247,7 @@ class Sandbox:
                ports: Sequence[Any] | None = None,
                on_secret_violation: str | None = None,
                tls_bypass: Sequence[str] | None = None,
-               tls_upstream_ca: Sequence[str] | None = None,
+               tls_upstream_ca: Sequence[str | os.PathLike] | None = None,
                kernel: str | None = None, boot_timeout: float | None = None,
                ephemeral: bool = False, command: Command | None = None,
                sync: bool = False,
@@ -270,6 +271,12 @@ class Sandbox:
         path, ``HostDir``, ``MemFs`` or ``PluginFs``; ``network``: a
         ``Network``; ``secrets``: variable to ``(value, hosts)`` or a
         ``Secret``; ``ports``: ``"8080:80"`` or ``(8080, 80)``;
+        ``tls_bypass``: domains whose TLS is not intercepted;
+        ``tls_upstream_ca``: CA certificates trusted, with the host's, for
+        the servers of intercepted TLS, each a path of a PEM file (read as
+        ``msb run --tls-upstream-ca`` reads it: a missing file, or one
+        holding anything but certificates, is InvalidArgument naming it)
+        or PEM text (``"-----BEGIN CERTIFICATE-----..."``);
         ``ephemeral``: removed when it stops; ``command``: run detached
         after boot; ``sync``: pushed whenever ``stop()`` stops it (needs a
         remote, checked first); ``plugins``: built-ins (``AuditLog(dir)``,
