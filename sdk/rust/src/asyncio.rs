@@ -1185,6 +1185,14 @@ impl Snapshot {
         blocking(move || core::snapshot_info(&n)).await
     }
 
+    /// Its record as the JSON document `msb snapshot inspect` prints: its
+    /// meta.json (kind, source, files...) with path, size_bytes and
+    /// used_by (the sandboxes restored from it).
+    pub async fn inspect(&self) -> Result<String> {
+        let n = self.name();
+        blocking(move || core::snapshot_inspect(&n)).await
+    }
+
     /// Pushes the snapshot to a registry (`msb push --snapshot`): its disk,
     /// and a full one's memory and device state, so that another machine
     /// resumes its processes. `|o| o.to("registry/repo:tag")`.
@@ -1277,6 +1285,15 @@ pub mod images {
     pub async fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
         let (p, t) = (path.to_owned(), tag.map(str::to_owned));
         blocking(move || core::image_load(&p, t.as_deref())).await
+    }
+
+    /// Its record as the JSON document `msb image inspect` prints:
+    /// reference, digests, layers, and its OCI config (Env, Cmd,
+    /// Entrypoint, WorkingDir, User); [`Error::NotFound`] when it is not
+    /// stored.
+    pub async fn inspect(reference: &str) -> Result<String> {
+        let r = reference.to_owned();
+        blocking(move || core::image_inspect(&r)).await
     }
 
     /// Every image in the local store.

@@ -874,6 +874,13 @@ impl Snapshot {
         core::snapshot_info(&self.name())
     }
 
+    /// Its record as the JSON document `msb snapshot inspect` prints: its
+    /// meta.json (kind, source, files...) with path, size_bytes and
+    /// used_by (the sandboxes restored from it).
+    pub fn inspect(&self) -> Result<String> {
+        core::snapshot_inspect(&self.name())
+    }
+
     /// Pushes the snapshot to a registry (`msb push --snapshot`): its disk,
     /// and a full one's memory and device state, so that another machine
     /// resumes its processes. `|o| o.to("registry/repo:tag")`.
@@ -931,6 +938,14 @@ pub mod images {
     /// directory or a tar of one) or a `docker save` archive, named @tag.
     pub fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
         core::image_load(path, tag)
+    }
+
+    /// Its record as the JSON document `msb image inspect` prints:
+    /// reference, digests, layers, and its OCI config (Env, Cmd,
+    /// Entrypoint, WorkingDir, User); [`Error::NotFound`] when it is not
+    /// stored.
+    pub fn inspect(reference: &str) -> Result<String> {
+        core::image_inspect(reference)
     }
 
     /// Every image in the local store.

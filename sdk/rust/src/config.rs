@@ -58,6 +58,7 @@ pub(crate) struct SandboxConfig {
     /// Plugin processes' command lines, in order.
     pub(crate) plugin_processes: Vec<String>,
     pub(crate) plugin_timeout: Option<Duration>,
+    pub(crate) plugin_restarts: Option<u32>,
     /// What its programs may spawn (docs/spawn.md).
     pub(crate) spawn: SpawnSpec,
     /// Hooks written in Rust (the network's are in `net`).
@@ -333,6 +334,14 @@ impl<M> SandboxBuilder<M> {
     /// denied.
     pub fn plugin_timeout(mut self, t: Duration) -> Self {
         self.cfg.plugin_timeout = Some(t);
+        self
+    }
+
+    /// How often a plugin process that exits is started again (default
+    /// 3; 0: never), as `msb run --plugin-restarts N` does; once it is not,
+    /// its hooks deny.
+    pub fn plugin_restarts(mut self, n: u32) -> Self {
+        self.cfg.plugin_restarts = Some(n);
         self
     }
 

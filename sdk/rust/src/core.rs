@@ -312,6 +312,10 @@ pub(crate) fn create(name: &str, mut cfg: SandboxConfig, cancelled: Option<&Atom
             // SAFETY: a live chain.
             unsafe { sys::msb_plugins_set_timeout(p.0, t.as_millis().clamp(1, u32::MAX as u128) as u32) };
         }
+        if let Some(n) = cfg.plugin_restarts {
+            // SAFETY: a live chain.
+            unsafe { sys::msb_plugins_set_restarts(p.0, n) };
+        }
         let sp = spawn.as_ref().map_or(ptr::null(), |sp| sp.0.cast_const());
         check(|| op.clone(), |e| unsafe { sys::msb_sandbox_create_full(&c, p.0, sp, &mut h, e) })?;
     }
@@ -463,6 +467,16 @@ pub(crate) fn snapshot_info(name: &str) -> Result<SnapshotInfo> {
     let mut i: sys::msb_snapshot_info = unsafe { std::mem::zeroed() };
     check(|| op.clone(), |e| unsafe { sys::msb_snapshot_info_get(n, &mut i, e) })?;
     Ok(SnapshotInfo::from_c(&i))
+}
+
+pub(crate) fn snapshot_inspect(name: &str) -> Result<String> {
+    let op = format!("inspect snapshot {name}");
+    let mut a = CArgs::new();
+    let n = with_op(a.str(name), &op)?;
+    let mut js: *mut c_char = ptr::null_mut();
+    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_inspect_json(n, &mut js, e) })?;
+    // SAFETY: malloc'ed by libmsb, ours.
+    Ok(unsafe { take_malloced(js) })
 }
 
 pub(crate) fn snapshot_list() -> Result<Vec<SnapshotInfo>> {
@@ -746,6 +760,16 @@ pub(crate) fn image_remove(reference: &str) -> Result<()> {
     let r = with_op(a.str(reference), &op)?;
     check(|| op.clone(), |e| unsafe { sys::msb_image_remove(r, e) })?;
     Ok(())
+}
+
+pub(crate) fn image_inspect(reference: &str) -> Result<String> {
+    let op = format!("inspect image {reference}");
+    let mut a = CArgs::new();
+    let r = with_op(a.str(reference), &op)?;
+    let mut js: *mut c_char = ptr::null_mut();
+    check(|| op.clone(), |e| unsafe { sys::msb_image_inspect_json(r, &mut js, e) })?;
+    // SAFETY: malloc'ed by libmsb, ours.
+    Ok(unsafe { take_malloced(js) })
 }
 
 pub(crate) fn image_save(reference: &str, path: &str, format: SaveFormat) -> Result<()> {

@@ -43,6 +43,12 @@ async fn save_load_and_prune() {
     own_image(&dir.join("layout"), &word);
     let tag = format!("{}:1", unique("rust-own"));
     let orig = images::load(dir.join("layout").to_str().unwrap(), Some(&tag)).await.unwrap();
+    // its record: the OCI config a sandbox's defaults come from, and its
+    // two layers (busybox's and its own)
+    let rec: serde_json::Value = serde_json::from_str(&images::inspect(&tag).await.unwrap()).unwrap();
+    assert_eq!((rec["reference"].as_str(), rec["digest"].as_str()), (Some(&*tag), Some(&*orig.digest)), "{rec}");
+    assert_eq!(rec["config"]["config"]["Cmd"], serde_json::json!(["sh"]), "{rec}");
+    assert_eq!(rec["layers"].as_array().map(Vec::len), Some(2), "{rec}");
 
     let oci = dir.join("oci.tar");
     images::save(&tag, oci.to_str().unwrap(), SaveFormat::Oci).await.unwrap();
@@ -65,6 +71,10 @@ async fn save_load_and_prune() {
         .unwrap()
         .unwrap();
     assert!(tar_names(&docker).iter().any(|n| n == "manifest.json"), "{:?}", tar_names(&docker));
+    let c = copy.clone();
+    let brec = tokio::task::spawn_blocking(move || microsandbox::blocking::images::inspect(&c)).await.unwrap().unwrap();
+    let brec: serde_json::Value = serde_json::from_str(&brec).unwrap();
+    assert_eq!((&brec["reference"], &brec["layers"]), (&serde_json::json!(copy), &rec["layers"]), "{brec}");
     let dtag = format!("{}:docker", tag.split(':').next().unwrap());
     assert_eq!(images::load(docker.to_str().unwrap(), Some(&dtag)).await.unwrap().id, orig.id);
     let e = images::save("no-such-image:1", oci.to_str().unwrap(), SaveFormat::Oci).await.unwrap_err();
@@ -79,6 +89,8 @@ async fn save_load_and_prune() {
         images::remove(t).await.unwrap();
     }
     assert!(images::list().await.unwrap().iter().all(|i| i.id != orig.id));
+    let e = images::inspect(&tag).await.unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e:?}");
     sb.remove().await.unwrap();
     let pruned = images::prune().await.unwrap();
     assert!(pruned.freed_bytes > 0 && pruned.files > 0, "{pruned:?}");

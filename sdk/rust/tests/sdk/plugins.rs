@@ -98,3 +98,49 @@ async fn plugin_registry() {
         Ok(_) => panic!("a create with a removed plugin booted"),
     }
 }
+
+/// A plugin process that allows one exec and then exits.
+const ONCE_PY: &str = r#"
+import json, socket, struct, time
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": "rust-once", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        send({"type": "reply", "id": m["id"], "verdict": "allow"})
+        time.sleep(0.05)
+        raise SystemExit
+"#;
+
+/// plugin_restarts(1): a plugin process that exits is started again once
+/// (the default is 3), and then its hooks deny.
+#[tokio::test]
+async fn plugin_restarts() {
+    crate::common::init();
+    let dir = std::env::temp_dir().join(unique("rust-once"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("once.py"), ONCE_PY).unwrap();
+    let sb = Sandbox::builder(unique("restarts"))
+        .plugin_process(format!("python3 {}", dir.join("once.py").display()))
+        .plugin_restarts(1)
+        .create()
+        .await
+        .unwrap();
+    // it exits, and is started again
+    let settle = || tokio::time::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(sb.exec("echo one").await.unwrap().stdout_str(), "one\n");
+    settle().await;
+    assert_eq!(sb.exec("echo two").await.unwrap().stdout_str(), "two\n"); // the one restart
+    settle().await;
+    let e = sb.exec("echo three").await.unwrap_err();
+    assert!(matches!(e, Error::PolicyRefused(_)), "{e:?}");
+    sb.close().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -231,10 +231,26 @@ async fn seed_snapshot() {
     assert_eq!(snap.name(), "ml-ready");
     let info = snap.info().await.unwrap();
     assert!(info.kind == "full" && info.source == "base" && info.users == n as u32, "{info:?}");
+    // Its record: its files, and the sandboxes restored from it.
+    let rec: serde_json::Value = serde_json::from_str(&snap.inspect().await.unwrap()).unwrap();
+    let mut used_by: Vec<String> = serde_json::from_value(rec["used_by"].clone()).unwrap();
+    let mut names: Vec<String> = (0..n).map(|i| format!("w-{i}")).collect();
+    used_by.sort();
+    names.sort();
+    assert_eq!(used_by, names, "{rec}");
+    for f in ["state", "ram", "upper.ext4"] {
+        assert!(rec["files"][f]["size"].as_i64() > Some(0), "{f}: {rec}");
+    }
     // The snapshot is used: it is not renamed or removed from under them.
     assert!(matches!(snap.save_named("other").await, Err(Error::Busy(_))));
     assert!(matches!(snap.remove(false).await, Err(Error::Busy(_))));
     drop(workers);
+    let brec = tokio::task::spawn_blocking(|| microsandbox::blocking::Snapshot::get("ml-ready")?.inspect())
+        .await
+        .unwrap()
+        .unwrap();
+    let brec: serde_json::Value = serde_json::from_str(&brec).unwrap();
+    assert_eq!((&brec["used_by"], &brec["files"]), (&serde_json::json!([]), &rec["files"]), "{brec}");
     // It travels to a registry and back as a snapshot (memory included),
     // under another name here.
     let (host, _) = seed_registry().unwrap();
@@ -246,6 +262,7 @@ async fn seed_snapshot() {
     let info = copy.info().await.unwrap();
     assert!(info.kind == "full" && info.source == "base", "{info:?}");
     copy.remove(false).await.unwrap();
+    assert!(matches!(copy.inspect().await, Err(Error::NotFound(_))));
     snap.remove(false).await.unwrap();
 }
 
