@@ -694,6 +694,9 @@ export declare class Snapshot {
   static get(name: string): Promise<Snapshot>;
   static list(): Promise<SnapshotInfo[]>;
   info(): Promise<SnapshotInfo>;
+  /** Its record as msb snapshot inspect prints it: its files, path,
+   * size_bytes and used_by (the sandboxes restored from it). */
+  inspect(): Promise<Record<string, any>>;
   restore(name: string, options?: RestoreOptions): Promise<Sandbox>;
   /** BusyError while sandboxes restored from it exist, unless force. */
   remove(options?: { force?: boolean }): Promise<void>;
@@ -1185,6 +1188,9 @@ export declare class ImageInfo {
 export declare function pullImage(ref: string, options?: { insecure?: boolean }): Promise<ImageInfo>;
 export declare function loadImage(path: string, options?: { tag?: string }): Promise<ImageInfo>;
 export declare function listImages(): Promise<ImageInfo[]>;
+/** Its record as msb image inspect prints it: reference, digests, layers
+ * and its OCI config; NotFoundError when it is not here. */
+export declare function inspectImage(ref: string): Promise<Record<string, any>>;
 export declare function removeImage(ref: string): Promise<void>;
 /** @ref as a tar at @path (msb save): an OCI image layout; 'docker' also
  * writes the manifest.json `docker load` reads. */

@@ -56,6 +56,7 @@ module.exports = {
   pullImage: sandbox.pullImage,
   loadImage: sandbox.loadImage,
   listImages: sandbox.listImages,
+  inspectImage: sandbox.inspectImage,
   removeImage: sandbox.removeImage,
   saveImage: sandbox.saveImage,
   pruneImages: sandbox.pruneImages,

@@ -5,7 +5,7 @@ import cjs from './index.js';
 export const {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo, getRemote, setRemote,
   VolumeInfo, createVolume, getVolume, inspectVolume, listVolumes, removeVolume, NamedVolume,
-  pullImage, loadImage, listImages, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
+  pullImage, loadImage, listImages, inspectImage, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
   Project, Event, EventStream, EventSubscription, Process, ExecResult, OutputChunk, Files, FileInfo,
   HostDir, MemFs, PluginFs, FileSystemBackend, PassthroughFs, Secret, DnsAction, ExecAction, AuditLog, RateLimiter, Plugin, Plugins, PluginInfo, Runtime, Peer, PeerInfo, PeerSnapshotInfo, forward, block,
   splitCommand, home, validName, version,

@@ -528,6 +528,13 @@ class Snapshot {
     return new SnapshotInfo(await native.snapshotInfo(this.name));
   }
 
+  /** inspect() - its record as `msb snapshot inspect` prints it, parsed:
+   * its meta.json (kind, source, files...) with path, size_bytes and
+   * used_by (the sandboxes restored from it). */
+  async inspect() {
+    return JSON.parse(await native.snapshotInspect(this.name));
+  }
+
   /**
    * restore() - a new sandbox @name from the snapshot: for a full one a
    * copy of the machine going on where it was, for a disk one a fresh boot
@@ -642,6 +649,13 @@ async function listImages() {
   return (await native.imageList()).map((n) => new ImageInfo(n));
 }
 
+/** inspectImage() - the stored image @ref's record as `msb image inspect`
+ * prints it, parsed: reference, digests, layers and its OCI config (Env,
+ * Cmd, Entrypoint, WorkingDir, User). NotFoundError when it is not here. */
+async function inspectImage(ref) {
+  return JSON.parse(await native.imageInspect(ref));
+}
+
 /** removeImage() - forget @ref and delete what nothing else uses. */
 async function removeImage(ref) {
   await native.imageRemove(ref);
@@ -689,7 +703,7 @@ async function registryLogout(registry) {
 
 module.exports = {
   Sandbox, SandboxInfo, Metrics, Snapshot, SnapshotInfo, ImageInfo, SyncInfo,
-  pullImage, loadImage, listImages, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
+  pullImage, loadImage, listImages, inspectImage, removeImage, saveImage, pruneImages, registryLogin, registryLogout,
   getRemote, setRemote,
   VolumeInfo, createVolume, getVolume, inspectVolume, listVolumes, removeVolume,
 };

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, listImages, loadImage,
+  InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, inspectImage, listImages, loadImage,
   pruneImages, registryLogin, registryLogout, removeImage, saveImage,
 } from 'microsandbox';
 import { LONG, authRegistry, repoRoot, seedImages, unique } from './helpers';
@@ -38,6 +38,11 @@ test('an image saved as an OCI tar loads back under another tag', LONG, async ()
   await seedImages();
   const orig = (await listImages()).find((i) => i.reference === 'node:20');
   assert.ok(orig, 'node:20 is not here');
+  // its record: the OCI config a sandbox's defaults come from, and its layers
+  const rec = await inspectImage('node:20');
+  assert.deepEqual([rec.reference, rec.digest, rec.layers.length], ['node:20', orig.digest, orig.layers]);
+  assert.ok(rec.config.config.Env.includes('SEED_IMAGE=node:20'), JSON.stringify(rec.config));
+  await assert.rejects(inspectImage('no-such-image:1'), NotFoundError);
   const tar = path.join(dir, 'node-oci.tar');
   await saveImage('node:20', tar);
   const names = tarList(tar);

@@ -79,6 +79,10 @@ test('the pulled snapshot restores, with the file written before it', LONG, asyn
   const row = (await Sandbox.list()).find((i) => i.name === restored);
   assert.equal(row?.fromSnapshot, snapName);
   assert.equal((await sb.info()).fromSnapshot, snapName);
+  // and the snapshot's record names it, beside its files
+  const rec = await snap.inspect();
+  assert.deepEqual(rec.used_by, [restored]);
+  assert.deepEqual(Object.keys(rec.files).sort(), ['ram', 'state', 'upper.ext4']);
 });
 
 test('rename is refused while a restored sandbox exists, then allowed', LONG, async () => {
@@ -98,4 +102,5 @@ test('rename is refused while a restored sandbox exists, then allowed', LONG, as
   assert.equal((await Snapshot.get(newName)).name, newName);
   await assert.rejects(Snapshot.get(snapName), NotFoundError);
   await snap.remove({ force: true });
+  await assert.rejects(snap.inspect(), NotFoundError);
 });
