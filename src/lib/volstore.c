@@ -66,18 +66,17 @@ static json_object *read_meta(const char *name)
 	return m;
 }
 
-/* users() - the sandboxes whose record mounts volume @name: names into
- * @list (comma-separated, may be NULL), counts of all and live ones. */
-static void users(const char *name, char *list, size_t n, unsigned *all,
+/* users() - the sandboxes whose record mounts volume @name: each as
+ * "NAME (STATUS)" appended to the array @names (may be NULL), and counts
+ * of all and live ones. */
+static void users(const char *name, json_object *names, unsigned *all,
 		  unsigned *live)
 {
 	struct msb_row *rows = NULL;
-	size_t nrows = 0, o = 0;
+	size_t nrows = 0;
 	sqlite3 *db;
 
 	*all = *live = 0;
-	if (list && n)
-		list[0] = '\0';
 	if (msb_db_open(NULL, &db, NULL) < 0)
 		return;
 	if (msb_db_list(db, &rows, &nrows, NULL) < 0) {
@@ -103,16 +102,36 @@ static void users(const char *name, char *list, size_t n, unsigned *all,
 			(*all)++;
 			if (msb_status_is_live(rows[i].info.status))
 				(*live)++;
-			if (list && o < n)
-				o += (size_t)snprintf(list + o, n - o,
-						      "%s%s (%s)", o ? ", " : "",
-						      rows[i].info.name,
-						      rows[i].info.status);
+			if (names) {
+				char one[160];
+
+				snprintf(one, sizeof(one), "%s (%s)",
+					 rows[i].info.name, rows[i].info.status);
+				json_object_array_add(names,
+						      json_object_new_string(one));
+			}
 		}
 		msb_row_free(&rows[i]);
 	}
 	free(rows);
 	msb_db_close(db);
+}
+
+/* users_text() - the first of @names as "a (running), b (stopped) and 5
+ * more" in @buf, for an error message, which must keep room to say what
+ * to do. */
+static void users_text(json_object *names, char *buf, size_t n)
+{
+	size_t all = json_object_array_length(names), o = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; i < all && i < 2 && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "",
+				      json_object_get_string(
+					      json_object_array_get_idx(names,
+									i)));
+	if (i < all && o < n)
+		snprintf(buf + o, n - o, " and %zu more", all - i);
 }
 
 /* in_use() - is the counter held by a supervisor (a shared lock)? */
@@ -158,7 +177,7 @@ static int fill(const char *name, json_object *m, msb_volume_info *out)
 		return -ENAMETOOLONG;
 	snprintf(out->path, sizeof(out->path), "%s", data);
 	out->used_bytes = used_bytes(data, counter);
-	users(name, NULL, 0, &out->users, &out->running);
+	users(name, NULL, &out->users, &out->running);
 	return 0;
 }
 
@@ -332,7 +351,6 @@ MSB_API int msb_volume_inspect_json(const char *name, char **json,
 				    msb_error *err)
 {
 	msb_volume_info i;
-	char list[2048];
 	json_object *o;
 	int r = msb_volume_info_get(name, &i, err);
 
@@ -353,14 +371,7 @@ MSB_API int msb_volume_inspect_json(const char *name, char **json,
 		json_object *a = json_object_new_array();
 		unsigned all, live;
 
-		users(name, list, sizeof(list), &all, &live);
-		for (char *p = list, *c; *p; p = c) {
-			c = strstr(p, ", ");
-			if (c)
-				*c = '\0';
-			json_object_array_add(a, json_object_new_string(p));
-			c = c ? c + 2 : p + strlen(p);
-		}
+		users(name, a, &all, &live);
 		json_object_object_add(o, "used_by", a);
 	}
 	*json = strdup(json_object_to_json_string_ext(
@@ -373,7 +384,7 @@ MSB_API int msb_volume_remove(const char *name, int force, msb_error *err)
 {
 	char dir[PATH_MAX], data[PATH_MAX], counter[PATH_MAX], list[1024];
 	unsigned all, live;
-	json_object *m;
+	json_object *m, *names;
 	int r = msb_name_valid(name, err);
 
 	if (r < 0)
@@ -384,7 +395,10 @@ MSB_API int msb_volume_remove(const char *name, int force, msb_error *err)
 				"no volume named '%s' (see 'msb volume ls')",
 				name);
 	json_object_put(m);
-	users(name, list, sizeof(list), &all, &live);
+	names = json_object_new_array();
+	users(name, names, &all, &live);
+	users_text(names, list, sizeof(list));
+	json_object_put(names);
 	msb_volstore_paths(name, data, counter, sizeof(data));
 	if (live || in_use(counter))
 		return msb_fail(err, MSB_E_BUSY,

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "msb.h"
+#include "state.h"
 #include "util.h"
 #include "volumes.h"
 
@@ -316,6 +318,63 @@ TEST(volume_named)
 	CHECK_EQ_INT(msb_volume_remove("sized", 0, &err), 0);
 	CHECK_EQ_INT(msb_volume_remove("sized", 0, &err), MSB_E_NOT_FOUND);
 	CHECK_EQ_INT(msb_volume_remove("data", 0, &err), 0);
+	if (old) {
+		setenv("MSB_HOME", old, 1);
+		free(old);
+	} else {
+		unsetenv("MSB_HOME");
+	}
+	msb_rm_rf(home);
+}
+
+/* Forty stopped sandboxes with long names mount one volume: inspect lists
+ * every one of them (the list was cut at 2 KiB), and a remove refused for
+ * them says so in a message of bounded length. */
+TEST(volume_inspect_lists_every_user)
+{
+	char home[256], *old = getenv("MSB_HOME") ? strdup(getenv("MSB_HOME")) :
+						    NULL, *json = NULL;
+	msb_error err = { 0 };
+	json_object *o = NULL, *a;
+	sqlite3 *db = NULL;
+
+	if (unit_tmpdir(home, sizeof(home)))
+		return;
+	setenv("MSB_HOME", home, 1);
+	CHECK_EQ_INT(msb_volume_create("shared", 0, NULL, &err), 0);
+	CHECK_EQ_INT(msb_db_open(NULL, &db, &err), 0);
+	for (int i = 0; db && i < 40; i++) {
+		struct msb_row r = { 0 };
+
+		snprintf(r.info.name, sizeof(r.info.name),
+			 "a-sandbox-with-a-rather-long-name-number-%02d", i);
+		snprintf(r.info.image, sizeof(r.info.image), "default");
+		snprintf(r.info.status, sizeof(r.info.status), "stopped");
+		r.info.cpus = 1;
+		r.info.memory_mib = 512;
+		r.config = "{\"volumes\":[{\"kind\":\"volume\","
+			   "\"volume\":\"shared\"}]}";
+		CHECK_EQ_INT(msb_db_insert(db, &r, &err), 0);
+	}
+	msb_db_close(db);
+	CHECK_EQ_INT(msb_volume_inspect_json("shared", &json, &err), 0);
+	if (json)
+		o = json_tokener_parse(json);
+	CHECK(o && json_object_object_get_ex(o, "used_by", &a));
+	if (o && json_object_object_get_ex(o, "used_by", &a)) {
+		CHECK_EQ_INT(json_object_array_length(a), 40);
+		CHECK_STR(json_object_get_string(json_object_array_get_idx(a, 39)),
+			  "a-sandbox-with-a-rather-long-name-number-39 "
+			  "(stopped)");
+	}
+	json_object_put(o);
+	free(json);
+	CHECK_EQ_INT(msb_volume_remove("shared", 0, &err), MSB_E_BUSY);
+	/* the first two, a count, and what to do */
+	CHECK_CONTAINS(err.message,
+		       "number-00 (stopped), a-sandbox-with-a-rather-long-name-"
+		       "number-01 (stopped) and 38 more: remove them first");
+	CHECK_EQ_INT(msb_volume_remove("shared", 1, &err), 0);
 	if (old) {
 		setenv("MSB_HOME", old, 1);
 		free(old);
