@@ -5,6 +5,7 @@ the guest runs it, on_exec_exit is told how each ended, on_lifecycle of
 the sandbox's create, starts, stops and remove. One sandbox, made with
 the async API, serves the exec cases; the blocking API makes its own."""
 
+import asyncio
 import time
 
 import pytest
@@ -186,3 +187,48 @@ def test_bad_hooks_are_refused_before_anything_starts(home):
         ExecAction.rewrite(env=["NOEQUALS"])
     with pytest.raises(InvalidArgument, match="argv=.*env=.*or both"):
         ExecAction.rewrite()
+
+
+# A plugin process that allows one command and then exits.
+ONCE_PY = r'''
+import json, socket, struct, time
+s = socket.socket(fileno=3)
+def read():
+    h = s.recv(4, socket.MSG_WAITALL)
+    if len(h) < 4: raise SystemExit
+    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
+def send(m):
+    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+while True:
+    m = read()
+    if m["type"] == "hello":
+        send({"type": "hello", "name": "py-once", "hooks": ["exec_before"]})
+    elif m["type"] == "call":
+        send({"type": "reply", "id": m["id"], "verdict": "allow"})
+        time.sleep(0.05)
+        raise SystemExit
+'''
+
+
+def test_plugin_restarts(home, tmp_path):
+    """plugin_restarts=1: a plugin process that exits is started again
+    once (the default is 3); after that its hooks refuse."""
+    once = tmp_path / "once.py"
+    once.write_text(ONCE_PY)
+
+    async def main():
+        with pytest.raises(InvalidArgument):
+            await Sandbox.create(unique("pyrestarts"), plugin_restarts=-1)
+        sb = await Sandbox.create(unique("pyrestarts"),
+                                  plugin_processes=[f"python3 {once}"],
+                                  plugin_restarts=1)
+        try:
+            assert (await sb.exec("echo one")).stdout == "one\n"
+            await asyncio.sleep(2)  # it exits, and is started again
+            assert (await sb.exec("echo two")).stdout == "two\n"
+            await asyncio.sleep(2)  # it exits, and is not
+            with pytest.raises(PolicyRefused):
+                await sb.exec("echo three")
+        finally:
+            await sb.remove(force=True)
+    run(main())

@@ -128,10 +128,17 @@ _hook_servers: dict = {}
 
 
 def _create(cfg: config.CConfig, plugins=None,
-            plugin_processes=None) -> tuple[_Handle, int]:
+            plugin_processes=None, plugin_restarts=None) -> tuple[_Handle, int]:
     lib = _lib.lib()
     h = ctypes.c_void_p()
     spawn = cfg.spawn.ptr if cfg.spawn is not None else None
+    if plugin_restarts is not None and (
+            isinstance(plugin_restarts, bool) or
+            not isinstance(plugin_restarts, int) or
+            not 0 <= plugin_restarts <= 0xFFFFFFFF):
+        raise InvalidArgument(f"invalid plugin_restarts {plugin_restarts!r}: "
+                              "how often a plugin process that exits is "
+                              "started again, 0 (never) or more")
     if not plugins and not plugin_processes and cfg.hooks is None:
         if spawn is None:
             call(lib.msb_sandbox_create, ctypes.byref(cfg.cfg), ctypes.byref(h))
@@ -143,6 +150,8 @@ def _create(cfg: config.CConfig, plugins=None,
     name = cfg.cfg.name.decode()
     p = lib.msb_plugins_new()
     server = None
+    if plugin_restarts is not None:
+        lib.msb_plugins_set_restarts(p, plugin_restarts)
     try:
         for pl in plugins or []:
             if isinstance(pl, str) and pl:
@@ -253,6 +262,7 @@ class Sandbox:
                sync: bool = False,
                plugins: Sequence[Any] | None = None,
                plugin_processes: Sequence[str] | None = None,
+               plugin_restarts: int | None = None,
                on_exec: Callable[[config.ExecCall], Any] | None = None,
                on_exec_exit: Callable[[config.ExecExit], Any] | None = None,
                on_lifecycle: Callable[[config.LifecycleEvent], Any] | None
@@ -281,7 +291,9 @@ class Sandbox:
         after boot; ``sync``: pushed whenever ``stop()`` stops it (needs a
         remote, checked first); ``plugins``: built-ins (``AuditLog(dir)``,
         ``RateLimiter(max_exec_per_sec=...)``), ``plugin_processes``:
-        commands speaking the hook protocol, asked in that order, after
+        commands speaking the hook protocol (``plugin_restarts``: how often
+        one that exits is started again, default 3, 0 never; after that
+        its hooks refuse), asked in that order, after
         them the hooks written in Python (``network``'s ``on_dns``,
         ``on_connect``, ``on_http``..., ``FileSystemBackend`` volumes,
         ``on_exec``...), which
@@ -338,7 +350,7 @@ class Sandbox:
             if sync:
                 await blocking(_remote_required)
             handle, boot_ms = await blocking(_create, cfg, plugins,
-                                             plugin_processes)
+                                             plugin_processes, plugin_restarts)
             sb = cls(name, _handle=handle, boot_ms=boot_ms)
             if sync:
                 await sb.set_sync(True)
