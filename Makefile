@@ -83,7 +83,7 @@ all: $(B)/bin/msb $(B)/lib/libmsb.so $(B)/lib/pkgconfig/libmsb.pc \
 	$(B)/libexec/msb/msb-unpack $(B)/libexec/msb/mkfs.erofs \
 	$(B)/include/msb.h $(B)/include/msb_net_plugin.h $(B)/include/msb_fs.h \
 	guest examples $(B)/tests/fs-conformance $(B)/tests/sdk-vectors $(B)/tests/gatefs.so \
-	$(B)/tests/forbid.so
+	$(B)/tests/forbid.so $(B)/tests/msb-inject
 
 # The project's kernel takes minutes to build (once per config: cached);
 # NO_KERNEL_BUILD=1 skips it and sandboxes boot Debian's cloud kernel.
@@ -193,6 +193,11 @@ $(B)/tests/sdk-vectors: tests/sdk/vectors.c $(B)/lib/libmsb.so include/msb.h
 $(B)/tests/forbid.so: tests/escape/forbid.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wall -Wextra -Wno-unused-parameter -shared -fPIC -o $@ $< -ldl
+
+# A test's hand inside a confined QEMU (tests/e2e/test_escape.py).
+$(B)/tests/msb-inject: tests/escape/inject.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ $<
 
 # ---- examples ------------------------------------------------------------
 
