@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 from typing import Any, Callable
 
 from . import _lib, errors
@@ -26,6 +27,17 @@ def call(fn: Callable[..., int], *args) -> int:
     if rc < 0:
         raise_for(rc, err)
     return rc
+
+
+def call_json(fn: Callable[..., int], *args) -> Any:
+    """fn(*args, &text, &err) for a libmsb call that returns JSON text it
+    allocated: the text parsed, and freed."""
+    p = ctypes.c_void_p()
+    call(fn, *args, ctypes.byref(p))
+    try:
+        return json.loads(ctypes.string_at(p))
+    finally:
+        _lib.free(p)
 
 
 async def blocking(fn: Callable[..., Any], *args) -> Any:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 from dataclasses import dataclass
 from typing import Callable
 
 from . import _lib
-from ._native import blocking, call
+from ._native import blocking, call, call_json
 from .errors import InvalidArgument
 
 
@@ -163,16 +162,8 @@ class Image:
     @classmethod
     async def inspect(cls, ref: str) -> dict:
         """Its reference, digests, config and layers (``msb image inspect``)."""
-        r = _ref(ref)
-
-        def run():
-            p = ctypes.c_void_p()
-            call(_lib.lib().msb_image_inspect_json, r, ctypes.byref(p))
-            try:
-                return json.loads(ctypes.string_at(p))
-            finally:
-                _lib.free(p)
-        return await blocking(run)
+        return await blocking(call_json, _lib.lib().msb_image_inspect_json,
+                              _ref(ref))
 
     @classmethod
     async def save(cls, ref: str, path, *, format: str = "oci") -> None:

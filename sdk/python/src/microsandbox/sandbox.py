@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import _lib, cloud, config, process
 from .events import Event, EventStream
-from ._native import blocking, call
+from ._native import blocking, call, call_json
 from .errors import InvalidArgument, NotFound, NotSupported
 from .files import Files
 from .process import Command, ExecResult, OutputCallback, Process, argv_of
@@ -396,14 +396,8 @@ class Sandbox:
 
     async def inspect(self) -> dict:
         """Its full state (as ``msb inspect``)."""
-        def run():
-            p = ctypes.c_void_p()
-            call(_lib.lib().msb_inspect_json, self.name.encode(), ctypes.byref(p))
-            try:
-                return json.loads(ctypes.string_at(p))
-            finally:
-                _lib.free(p)
-        return await blocking(run)
+        return await blocking(call_json, _lib.lib().msb_inspect_json,
+                              self.name.encode())
 
     async def ports(self) -> list[Port]:
         """Its published ports as bound while it runs (none otherwise): a
@@ -774,15 +768,8 @@ class Snapshot:
     async def inspect(self) -> dict:
         """Its full record, with its path, size and the sandboxes using it
         (as ``msb snapshot inspect``)."""
-        def run():
-            p = ctypes.c_void_p()
-            call(_lib.lib().msb_snapshot_inspect_json, self.name.encode(),
-                 ctypes.byref(p))
-            try:
-                return json.loads(ctypes.string_at(p))
-            finally:
-                _lib.free(p)
-        return await blocking(run)
+        return await blocking(call_json, _lib.lib().msb_snapshot_inspect_json,
+                              self.name.encode())
 
     async def push(self, ref: str | None = None, *, force: bool = False,
                    insecure: bool = False,

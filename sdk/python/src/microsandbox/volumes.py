@@ -15,11 +15,10 @@ past it, writes fail with ENOSPC in the guest.
 from __future__ import annotations
 
 import ctypes
-import json
 from dataclasses import dataclass
 
 from . import _lib
-from ._native import blocking, call
+from ._native import blocking, call, call_json
 from .config import parse_memory
 from .errors import InvalidArgument
 
@@ -102,16 +101,8 @@ class Volume:
     async def inspect(cls, name: str) -> dict:
         """Its record with ``used_by``: the sandboxes that mount it and
         their status (``msb volume inspect``)."""
-        n = _name(name)
-
-        def run():
-            p = ctypes.c_void_p()
-            call(_lib.lib().msb_volume_inspect_json, n, ctypes.byref(p))
-            try:
-                return json.loads(ctypes.string_at(p))
-            finally:
-                _lib.free(p)
-        return await blocking(run)
+        return await blocking(call_json, _lib.lib().msb_volume_inspect_json,
+                              _name(name))
 
     @classmethod
     async def remove(cls, name: str, *, force: bool = False) -> None:
