@@ -123,7 +123,8 @@ def _ca(d, name):
 
 def test_tls_upstream_ca_files(home, tmp_path):
     """tls_upstream_ca's paths are read as msb run --tls-upstream-ca reads
-    them: a missing file or a private key is refused naming it, before
+    them: a missing file (NotFound, as in every SDK) or a private key is
+    refused naming it, before
     anything is made; a CA file and PEM text are kept in the record."""
     a, a_key = _ca(str(tmp_path), "Upstream A")
     b, _ = _ca(str(tmp_path), "Upstream B")
@@ -131,12 +132,13 @@ def test_tls_upstream_ca_files(home, tmp_path):
 
     async def main():
         missing = str(tmp_path / "no-such-ca.pem")
-        with pytest.raises(InvalidArgument, match=re.escape(missing)):
+        with pytest.raises(NotFound, match=re.escape(missing)):
             await Sandbox.create(name, tls_upstream_ca=[missing])
         with pytest.raises(InvalidArgument,
                            match=re.escape(a_key) + ".*private key"):
             await Sandbox.create(name, tls_upstream_ca=[a, a_key])
-        with pytest.raises(InvalidArgument, match="no pem here"):
+        # (text that is not PEM is taken for a path)
+        with pytest.raises(NotFound, match="CA file 'no pem here'"):
             await Sandbox.create(name, tls_upstream_ca=["no pem here"])
         assert name not in [i.name for i in await Sandbox.list()]
         async with Sandbox.create(name, tls_upstream_ca=[

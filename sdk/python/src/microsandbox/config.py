@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, Union
 
-from . import _lib
+from . import _lib, _native
 from .errors import InvalidArgument, NotSupported
 
 # ---- network -----------------------------------------------------------------
@@ -756,18 +756,17 @@ def _tls_ca(ca) -> str:
     with "-----BEGIN"; checked by the create), else a path of a file of CA
     certificates, read by msb_tls_ca_read() as msb run --tls-upstream-ca
     reads it (checked as a create checks it: certificates that parse, no
-    private key); a file that is missing or wrong is InvalidArgument
-    naming it."""
+    private key); the error names the file: NotFound for a missing one,
+    PermissionDenied for one it may not read, InvalidArgument for one that
+    holds no certificate or a private key, as in every SDK."""
     if isinstance(ca, str) and ca.lstrip().startswith("-----BEGIN"):
         return ca
     if not isinstance(ca, (str, bytes, os.PathLike)):
         raise InvalidArgument(f"invalid tls_upstream_ca entry {ca!r}: a path "
                               "of a PEM file of CA certificates, or PEM text")
     pem = ctypes.c_void_p()
-    err = _lib.MsbError()
-    if _lib.lib().msb_tls_ca_read(os.fsencode(ca), ctypes.byref(pem),
-                                  ctypes.byref(err)) < 0:
-        raise InvalidArgument(_lib.text(err.message))
+    _native.call(_lib.lib().msb_tls_ca_read, os.fsencode(ca),
+                 ctypes.byref(pem))
     try:
         return ctypes.string_at(pem).decode()
     finally:

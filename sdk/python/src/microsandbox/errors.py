@@ -75,7 +75,9 @@ class SandboxStopped(MicrosandboxError):
 
 
 class PermissionDenied(MicrosandboxError, PermissionError):
-    """Refused by the guest's file permissions, or by a registry."""
+    """Refused by the guest's file permissions, or by a registry (a push,
+    a plugin's publish; a refused pull is ImagePullFailed, its message
+    saying why)."""
 
     _name, _code = "MSB_E_PERMISSION", -13
 
