@@ -332,7 +332,10 @@ const StopTimeout = 10 * time.Second
 // Stop powers the guest off: its processes get SIGTERM, and it is killed
 // after StopTimeout (or when @ctx's deadline comes, if sooner). Its disk
 // is kept; Start boots it again. Stopping a stopped sandbox is no error.
-func (sb *Sandbox) Stop(ctx context.Context) error {
+// A sandbox that syncs (Sync, SetSync) then pushes itself (LastSync says
+// what went): SyncProgress reports that push, as msb stop shows it; the
+// other SyncOptions are a push's or a pull's, and refused here.
+func (sb *Sandbox) Stop(ctx context.Context, opts ...SyncOption) error {
 	grace := StopTimeout
 	if d, ok := ctx.Deadline(); ok {
 		if left := time.Until(d); left < grace {
@@ -342,25 +345,36 @@ func (sb *Sandbox) Stop(ctx context.Context) error {
 	if grace < 0 {
 		grace = 0
 	}
-	return sb.stop(ctx, "stop", uint(grace/time.Second))
+	return sb.stop(ctx, "stop", uint(grace/time.Second), opts)
 }
 
 // Kill stops the sandbox at once, without a grace period.
 func (sb *Sandbox) Kill(ctx context.Context) error {
-	return sb.stop(ctx, "kill", 0)
+	return sb.stop(ctx, "kill", 0, nil)
 }
 
-func (sb *Sandbox) stop(ctx context.Context, verb string, seconds uint) error {
+func (sb *Sandbox) stop(ctx context.Context, verb string, seconds uint, opts []SyncOption) error {
 	op := verb + " sandbox " + sb.name
 	if err := sb.checkOpen(op); err != nil {
 		return err
+	}
+	var cfg syncConfig
+	for _, o := range opts {
+		o.applySync(&cfg)
+	}
+	if cfg.ref != "" || cfg.name != "" || cfg.insecure || cfg.force || cfg.trust {
+		return newError(op, codeInvalid, "a stop pushes where the sandbox syncs "+
+			"(SetRemote, or where it was last pushed): it takes SyncProgress only")
 	}
 	// A sandbox that syncs (Sync, SetSync) is pushed once it is down.
 	var pushed C.msb_sync_info
 	err := blocking(ctx, op, func(cerr *C.msb_error) C.int {
 		cname := C.CString(sb.name)
 		defer C.free(unsafe.Pointer(cname))
-		return C.msb_sandbox_stop_sync(cname, C.uint(seconds), nil, &pushed, nil, cerr)
+		o := (*C.msb_sync_opts)(C.calloc(1, C.size_t(unsafe.Sizeof(C.msb_sync_opts{}))))
+		defer C.free(unsafe.Pointer(o))
+		defer syncProgress(o, cfg.progress)()
+		return C.msb_sandbox_stop_sync(cname, C.uint(seconds), o, &pushed, nil, cerr)
 	})
 	if e, ok := err.(*Error); ok && e.Code == codeAlready {
 		return nil

@@ -141,6 +141,17 @@ func SyncProgress(f func(SyncEvent)) SyncOption {
 	return syncFunc(func(c *syncConfig) { c.progress = f })
 }
 
+// syncProgress has @o report to @f (nil: nothing) until the function it
+// returns is called, once libmsb is done with @o.
+func syncProgress(o *C.msb_sync_opts, f func(SyncEvent)) func() {
+	if f == nil {
+		return func() {}
+	}
+	h := cgo.NewHandle(f)
+	C.msb_go_sync_progress(o, C.uintptr_t(h))
+	return h.Delete
+}
+
 // syncCall runs a push or a pull in a goroutine, so that @ctx can end the
 // wait (the transfer itself goes on, and an interrupted one run again
 // sends or fetches only what is still missing). The C memory is freed by
@@ -173,11 +184,7 @@ func syncCall(ctx context.Context, op string, target string, opts []SyncOption,
 	ch := make(chan result, 1)
 	go func() {
 		defer m.free()
-		if cfg.progress != nil {
-			h := cgo.NewHandle(cfg.progress)
-			defer h.Delete()
-			C.msb_go_sync_progress(o, C.uintptr_t(h))
-		}
+		defer syncProgress(o, cfg.progress)()
 		var out C.msb_sync_info
 		var cerr C.msb_error
 		if r := call(ct, o, &out, &cerr); r < 0 {

@@ -70,7 +70,15 @@ func TestSyncOnStop(t *testing.T) {
 	if sb.LastSync() != nil {
 		t.Fatalf("pushed before a stop: %+v", sb.LastSync())
 	}
-	if err := sb.Stop(ctx); err != nil {
+	// A stop takes a push's progress, and nothing else of a push's.
+	if err := sb.Stop(ctx, msb.SyncForce()); !errors.Is(err, msb.ErrInvalid) {
+		t.Fatalf("Stop with SyncForce: %v", err)
+	}
+	if info, err := sb.Info(ctx); err != nil || info.Status != "running" {
+		t.Fatalf("a refused Stop stopped it: %+v %v", info, err)
+	}
+	var stopped syncEvents
+	if err := sb.Stop(ctx, msb.SyncProgress(stopped.add)); err != nil {
 		t.Fatal(err)
 	}
 	up := sb.LastSync()
@@ -78,9 +86,11 @@ func TestSyncOnStop(t *testing.T) {
 		up.Digest == "" || up.Transferred == 0 {
 		t.Fatalf("Stop's push: %+v", up)
 	}
+	stopped.check(t, "stop's push", up, "reading", "uploading")
 	// A stop of a stopped sandbox pushes nothing again.
-	if err := sb.Stop(ctx); err != nil || sb.LastSync() != up {
-		t.Fatalf("second stop: %v %+v", err, sb.LastSync())
+	var again syncEvents
+	if err := sb.Stop(ctx, msb.SyncProgress(again.add)); err != nil || sb.LastSync() != up || len(again.evs) != 0 {
+		t.Fatalf("second stop: %v %+v %+v", err, sb.LastSync(), again.evs)
 	}
 
 	pulled, err := msb.Pull(ctx, remote+"/"+name, msb.SyncName(name+"-b"))
