@@ -3,8 +3,23 @@
 package msb
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include <msb.h>
+
+extern void goCopyEvent(void *ctx, char *path, uint64_t done, uint64_t total);
+
+static void msb_go_copy_event(void *ctx, const char *path, uint64_t done,
+			      uint64_t total)
+{
+	goCopyEvent(ctx, (char *)path, done, total);
+}
+
+static void msb_go_copy_progress(msb_copy_opts *o, uintptr_t h)
+{
+	o->progress = msb_go_copy_event;
+	o->ctx = (void *)h;
+}
 */
 import "C"
 
@@ -13,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime/cgo"
 	"sync"
 	"time"
 	"unsafe"
@@ -38,6 +54,7 @@ type fileConfig struct {
 	user                                                   string
 	mode                                                   fs.FileMode
 	parents, recursive, exclusive, append, nofollow, modes bool
+	progress                                               func(CopyEvent)
 }
 
 type fileFunc func(c *fileConfig)
@@ -64,6 +81,21 @@ func Exclusive() FileOption { return fileFunc(func(c *fileConfig) { c.exclusive 
 
 // Append writes at the end of the file instead of replacing it.
 func Append() FileOption { return fileFunc(func(c *fileConfig) { c.append = true }) }
+
+// CopyEvent is how a copy is going, as CopyProgress reports it (msb cp's
+// progress): @Done of the @Total bytes of the file @Path (in the guest)
+// have moved.
+type CopyEvent struct {
+	Path        string
+	Done, Total uint64
+}
+
+// CopyProgress calls @f as each file of a CopyIn or CopyOut moves (a
+// file with no bytes reports nothing), one call at a time from the thread
+// doing the copy: @f should return quickly. Other operations ignore it.
+func CopyProgress(f func(CopyEvent)) FileOption {
+	return fileFunc(func(c *fileConfig) { c.progress = f })
+}
 
 // Recursive lists a whole tree (ReadDir: names relative to the listed
 // directory, "a/b").
@@ -321,7 +353,8 @@ func (f *FS) Symlink(ctx context.Context, target, path string, opts ...FileOptio
 // symlinks copied as symlinks. The copy runs to its end once started.
 func (f *FS) CopyIn(ctx context.Context, hostPath, guestPath string, opts ...FileOption) error {
 	return f.call(ctx, "copy "+hostPath+" in", func(h *C.msb_sandbox, m *cmem, cerr *C.msb_error) C.int {
-		o := copyOpts(m, opts)
+		o, done := copyOpts(m, opts)
+		defer done()
 		return C.msb_copy_in(h, m.strAlways(hostPath), m.strAlways(guestPath), o, cerr)
 	})
 }
@@ -331,12 +364,15 @@ func (f *FS) CopyIn(ctx context.Context, hostPath, guestPath string, opts ...Fil
 // refused, and no symlink on the host below it is followed.
 func (f *FS) CopyOut(ctx context.Context, guestPath, hostPath string, opts ...FileOption) error {
 	return f.call(ctx, "copy "+guestPath+" out", func(h *C.msb_sandbox, m *cmem, cerr *C.msb_error) C.int {
-		o := copyOpts(m, opts)
+		o, done := copyOpts(m, opts)
+		defer done()
 		return C.msb_copy_out(h, m.strAlways(guestPath), m.strAlways(hostPath), o, cerr)
 	})
 }
 
-func copyOpts(m *cmem, opts []FileOption) *C.msb_copy_opts {
+// copyOpts is a copy's options in @m, and what to call once libmsb is
+// done with them.
+func copyOpts(m *cmem, opts []FileOption) (*C.msb_copy_opts, func()) {
 	var c fileConfig
 	for _, o := range opts {
 		if o != nil {
@@ -345,7 +381,12 @@ func copyOpts(m *cmem, opts []FileOption) *C.msb_copy_opts {
 	}
 	o := (*C.msb_copy_opts)(m.alloc(int(unsafe.Sizeof(C.msb_copy_opts{}))))
 	o.user = m.str(c.user)
-	return o
+	if c.progress == nil {
+		return o, func() {}
+	}
+	ph := cgo.NewHandle(c.progress)
+	C.msb_go_copy_progress(o, C.uintptr_t(ph))
+	return o, ph.Delete
 }
 
 // ---- streams -------------------------------------------------------------------

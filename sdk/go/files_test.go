@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -195,6 +196,39 @@ type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
 
+type copyEvents struct {
+	mu  sync.Mutex
+	evs []msb.CopyEvent
+}
+
+func (e *copyEvents) add(ev msb.CopyEvent) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+// check fails the test unless the events name exactly the files of
+// @sizes (guest path: bytes), each with its size as Total, Done growing
+// to it, and a file of more than a megabyte reported more than once.
+func (e *copyEvents) check(t *testing.T, what string, sizes map[string]uint64) {
+	t.Helper()
+	last := map[string]msb.CopyEvent{}
+	count := map[string]int{}
+	for _, ev := range e.evs {
+		if want, ok := sizes[ev.Path]; !ok || ev.Total != want || ev.Done > ev.Total ||
+			ev.Done < last[ev.Path].Done {
+			t.Fatalf("%s's progress: %+v after %+v (want %v)", what, ev, last[ev.Path], sizes)
+		}
+		last[ev.Path] = ev
+		count[ev.Path]++
+	}
+	for path, size := range sizes {
+		if last[path].Done != size || (size > 1<<20 && count[path] < 2) {
+			t.Fatalf("%s's progress of %s: %d events, last %+v", what, path, count[path], last[path])
+		}
+	}
+}
+
 func TestCopyInOut(t *testing.T) {
 	sb := sharedSandbox(t)
 	ctx := testCtx(t)
@@ -202,17 +236,29 @@ func TestCopyInOut(t *testing.T) {
 	os.MkdirAll(filepath.Join(src, "tree", "sub"), 0o755)
 	os.WriteFile(filepath.Join(src, "tree", "sub", "x.txt"), []byte("x\n"), 0o640)
 	os.Symlink("sub/x.txt", filepath.Join(src, "tree", "ln"))
+	big := make([]byte, 3<<20+5)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	os.WriteFile(filepath.Join(src, "tree", "big.bin"), big, 0o600)
 	dst := "/tmp/" + unique("copy")
-	if err := sb.FS().CopyIn(ctx, filepath.Join(src, "tree"), dst); err != nil {
+	var in copyEvents
+	if err := sb.FS().CopyIn(ctx, filepath.Join(src, "tree"), dst, msb.CopyProgress(in.add)); err != nil {
 		t.Fatal(err)
 	}
+	in.check(t, "copy in", map[string]uint64{dst + "/big.bin": uint64(len(big)), dst + "/sub/x.txt": 2})
 	res, _ := sb.Shell(ctx, "cat "+dst+"/sub/x.txt; stat -c %a "+dst+"/sub/x.txt; readlink "+dst+"/ln")
 	if string(res.Stdout) != "x\n640\nsub/x.txt\n" {
 		t.Fatalf("copied in: %q", res.Stdout)
 	}
 	out := t.TempDir()
-	if err := sb.FS().CopyOut(ctx, dst, filepath.Join(out, "back")); err != nil {
+	var outEvs copyEvents
+	if err := sb.FS().CopyOut(ctx, dst, filepath.Join(out, "back"), msb.CopyProgress(outEvs.add)); err != nil {
 		t.Fatal(err)
+	}
+	outEvs.check(t, "copy out", map[string]uint64{dst + "/big.bin": uint64(len(big)), dst + "/sub/x.txt": 2})
+	if b, err := os.ReadFile(filepath.Join(out, "back", "big.bin")); err != nil || !bytes.Equal(b, big) {
+		t.Fatalf("big.bin copied out: %d bytes, %v", len(b), err)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "back", "sub", "x.txt"))
 	if err != nil || string(b) != "x\n" {
