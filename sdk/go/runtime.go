@@ -249,9 +249,10 @@ func copyOptions(op string, opts []FileOption) ([]guest.CopyOption, error) {
 			o.applyFile(&c)
 		}
 	}
-	if c.mode != 0 || c.parents || c.recursive || c.exclusive || c.append || c.nofollow || c.modes {
+	if c.mode != 0 || c.parents || c.recursive || c.exclusive || c.append || c.nofollow || c.modes ||
+		c.progress != nil {
 		return nil, newError(op, codeInvalid, "a copy with a peer takes User alone (modes "+
-			"and symlinks are kept, as docker cp keeps them)")
+			"and symlinks are kept, as docker cp keeps them; the host reports no progress of it)")
 	}
 	if c.user == "" {
 		return nil, nil

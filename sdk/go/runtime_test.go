@@ -203,8 +203,10 @@ func TestRuntimeRefusesWhatAPeerCannotHave(t *testing.T) {
 			t.Fatalf("%v", err)
 		}
 	}
-	if err := rt.Peer("x").CopyIn(ctx, "/etc/hostname", "/tmp/", msb.Parents()); !errors.Is(err, msb.ErrInvalid) {
-		t.Fatalf("a copy's option: %v", err)
+	for _, o := range []msb.FileOption{msb.Parents(), msb.CopyProgress(func(msb.CopyEvent) {})} {
+		if err := rt.Peer("x").CopyIn(ctx, "/etc/hostname", "/tmp/", o); !errors.Is(err, msb.ErrInvalid) {
+			t.Fatalf("a copy's option: %v", err)
+		}
 	}
 	if got := sent(); len(got) != 0 {
 		t.Fatalf("sent: %v", got)
