@@ -99,12 +99,35 @@ def test_copy_trees(shared, tmp_path):
     (src / "a" / "b" / "two").write_bytes(os.urandom(100000))
     os.symlink("one", src / "a" / "ln")
 
+    (src / "a" / "big").write_bytes(os.urandom(3 << 20))
+    sizes = {"/tmp/pycp/a/one": 1, "/tmp/pycp/a/b/two": 100000,
+             "/tmp/pycp/a/big": 3 << 20}
+
+    def check(events, what):
+        """Each file of sizes reported, its size as the total, done
+        growing to it; the big one more than once."""
+        last = {}
+        for e in events:
+            assert e.total == sizes.get(e.path), (what, e)
+            assert last.get(e.path, 0) <= e.done <= e.total, (what, e)
+            last[e.path] = e.done
+        assert last == sizes, (what, events)
+        assert sum(e.path.endswith("big") for e in events) > 1, (what, events)
+
     async def main():
         await shared.fs.remove("/tmp/pycp", recursive=True, missing_ok=True)
-        await shared.fs.copy_in(str(src), "/tmp/pycp")
+        went_in, came_out = [], []
+        with pytest.raises(InvalidArgument, match="progress"):
+            await shared.fs.copy_in(str(src), "/tmp/pycp", progress=3)
+        await shared.fs.copy_in(str(src), "/tmp/pycp", progress=went_in.append)
+        check(went_in, "copy in")
         assert await shared.fs.read("/tmp/pycp/a/b/two") == \
             (src / "a" / "b" / "two").read_bytes()
-        await shared.fs.copy_out("/tmp/pycp", str(tmp_path / "back"))
+        await shared.fs.copy_out("/tmp/pycp", str(tmp_path / "back"),
+                                 progress=came_out.append)
+        check(came_out, "copy out")
+        assert (tmp_path / "back" / "a" / "big").read_bytes() == \
+            (src / "a" / "big").read_bytes()
         assert (tmp_path / "back" / "a" / "one").read_text() == "1"
         assert os.readlink(tmp_path / "back" / "a" / "ln") == "one"
         with pytest.raises(NotFound):

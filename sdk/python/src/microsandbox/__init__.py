@@ -28,7 +28,7 @@ from .errors import (AlreadyExists, AlreadyInState, BootFailed, Busy,
                      ProtocolError, SandboxfileError, SandboxStopped,
                      Damaged, SnapshotDamaged, SyncConflict, Timeout, WrongKind)
 from .events import Event, EventStream
-from .files import FileInfo, Files
+from .files import CopyProgress, FileInfo, Files
 from .images import (Image, ImageInfo, PruneResult, PullProgress,
                      registry_login, registry_logout)
 from .plugins import PluginInfo, Plugins
@@ -45,7 +45,7 @@ __all__ = [
     "Image", "ImageInfo", "PullProgress", "PruneResult", "registry_login",
     "registry_logout", "SyncInfo", "SyncProgress",
     "remote", "set_remote", "ExecResult", "Process",
-    "OutputChunk", "Files", "FileInfo", "Network", "DnsAction", "ConnectAction",
+    "OutputChunk", "Files", "FileInfo", "CopyProgress", "Network", "DnsAction", "ConnectAction",
     "ConnectRequest", "HttpAction", "HttpResponseHead",
     "ExecAction", "ExecCall", "ExecExit", "LifecycleEvent",
     "HostDir", "MemFs", "PluginFs", "NamedVolume", "Volume", "VolumeInfo", "FileSystemBackend", "Passthrough",

@@ -32,6 +32,7 @@ from . import sandbox as _sandbox
 from . import volumes as _volumes
 from .files import Files as _AsyncFiles
 from .cloud import SyncInfo, SyncProgress  # noqa: F401 (re-exported)
+from .files import CopyProgress  # noqa: F401 (re-exported)
 from .images import ImageInfo, PruneResult, PullProgress  # noqa: F401
 from .process import ExecResult, OutputChunk  # noqa: F401 (re-exported)
 from .project import ProjectEntry, ProjectEvent  # noqa: F401 (re-exported)

@@ -17,7 +17,8 @@ import asyncio
 import ctypes
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, AsyncIterable, AsyncIterator, Iterable, Union
+from typing import (TYPE_CHECKING, AsyncIterable, AsyncIterator, Callable,
+                    Iterable, Union)
 
 from . import _lib
 from ._native import blocking, call, raise_for
@@ -59,6 +60,16 @@ class FileInfo:
     @property
     def is_symlink(self) -> bool:
         return self.type == "symlink"
+
+
+@dataclass(frozen=True)
+class CopyProgress:
+    """How a copy is going (msb cp's progress): ``done`` of the ``total``
+    bytes of the file ``path`` (in the guest) have moved. A file with no
+    bytes reports nothing."""
+    path: str
+    done: int
+    total: int
 
 
 def _info(fi: _lib.FileInfo) -> FileInfo:
@@ -315,19 +326,37 @@ class Files:
         await self._oneshot(_lib.lib().msb_file_symlink, _path(target),
                             _path(path), o.ref())
 
-    async def copy_in(self, host_path, guest_path, *, user=None) -> None:
-        """A host file or tree into the guest (docker cp's rules)."""
-        await self._copy(_lib.lib().msb_copy_in, host_path, guest_path, user)
+    async def copy_in(self, host_path, guest_path, *, user=None,
+                      progress: Callable[[CopyProgress], object] | None = None
+                      ) -> None:
+        """A host file or tree into the guest (docker cp's rules);
+        ``progress`` is called with a CopyProgress as each file moves."""
+        await self._copy(_lib.lib().msb_copy_in, host_path, guest_path, user,
+                         progress)
 
-    async def copy_out(self, guest_path, host_path, *, user=None) -> None:
+    async def copy_out(self, guest_path, host_path, *, user=None,
+                       progress: Callable[[CopyProgress], object] | None = None
+                       ) -> None:
         """A guest file or tree to the host (docker cp's rules; names that
-        would land outside @host_path are refused)."""
-        await self._copy(_lib.lib().msb_copy_out, guest_path, host_path, user)
+        would land outside @host_path are refused); ``progress`` as
+        copy_in's."""
+        await self._copy(_lib.lib().msb_copy_out, guest_path, host_path, user,
+                         progress)
 
-    async def _copy(self, fn, src, dst, user):
+    async def _copy(self, fn, src, dst, user, progress):
         o = _lib.CopyOpts()
         b = str(user).encode() if user is not None else None
         o.user = b
+        if progress is not None:
+            if not callable(progress):
+                raise InvalidArgument(f"progress {progress!r}: a function "
+                                      "called with a CopyProgress")
+            loop = asyncio.get_running_loop()
+
+            def cb(_ctx, path, done, total):
+                loop.call_soon_threadsafe(
+                    progress, CopyProgress(_lib.text(path), done, total))
+            o.progress = _lib.PROGRESS_FN(cb)
         await self._oneshot(fn, os.fsencode(src), os.fsencode(dst),
                             ctypes.byref(o))
 
