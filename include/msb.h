@@ -20,6 +20,10 @@
  * may run beside its reader (msb_exec_next), so stdin can be written while
  * output is read, as it must be (docs/api-protocol.md §8). The streaming
  * calls give a descriptor to poll instead of blocking.
+ *
+ * Locale: the process's locale changes nothing. Numbers are read
+ * ("1.5G", "1.5s") and written (JSON) with a decimal point, also when
+ * the program has set LC_NUMERIC to a locale with a decimal comma.
  */
 #ifndef MSB_H
 #define MSB_H

@@ -77,7 +77,7 @@ static int parse_since(const char *s, int64_t *ms)
 		return 0;
 	}
 	if (strspn(s, "0123456789.") == strlen(s)) {
-		double v = strtod(s, &end);
+		double v = msb_strtod(s, &end);
 
 		if (*end || v < 0)
 			return -1;

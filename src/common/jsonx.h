@@ -56,25 +56,43 @@ static inline int msb_jbool(json_object *o, const char *k)
 	return v && json_object_get_boolean(v);
 }
 
-/* msb_jdouble() - @v as a JSON number of at most @places decimals, with
- * no trailing zeros but one ("87.6", "4.936", "100.0"): json-c would
- * write the shortest string that reads back as the same double
+/* msb_jdouble() - @v as a JSON number of at most @places decimals (1 to
+ * 9), with no trailing zeros but one ("87.6", "4.936", "100.0"): json-c
+ * would write the shortest string that reads back as the same double
  * ("87.599999999999994"). What reads it gets the rounded value; a value
- * JSON cannot hold (NaN, infinity) is written as 0.0. */
+ * JSON cannot hold (NaN, infinity) is written as 0.0. Written with
+ * integers, not printf's %f, so that a program embedding libmsb with a
+ * decimal comma (LC_NUMERIC) still gets JSON; a value too large for that
+ * is json-c's own form (which also writes a point). */
 static inline json_object *msb_jdouble(double v, int places)
 {
-	char s[64];
+	long long scale = 1, q, whole, frac;
+	char s[48];
+	double x, f;
+	int p = places < 1 ? 1 : places > 9 ? 9 : places;
 	size_t n;
 
 	if (!isfinite(v))
 		v = 0.0;
-	n = (size_t)snprintf(s, sizeof(s), "%.*f", places < 1 ? 1 : places,
-			     v);
-	if (n >= sizeof(s))
+	for (int i = 0; i < p; i++)
+		scale *= 10;
+	x = v * (double)scale;
+	if (!(x < 9e18 && x > -9e18))
 		return json_object_new_double(v);
+	/* rounded to the nearest, ties to even as printf (no libm) */
+	q = (long long)x;
+	f = x - (double)q;
+	if (f > 0.5 || (f == 0.5 && (q & 1)))
+		q++;
+	else if (f < -0.5 || (f == -0.5 && (q & 1)))
+		q--;
+	whole = (q < 0 ? -q : q) / scale;
+	frac = (q < 0 ? -q : q) % scale;
+	n = (size_t)snprintf(s, sizeof(s), "%s%lld.%0*lld", q < 0 ? "-" : "",
+			     whole, p, frac);
 	while (n > 2 && s[n - 1] == '0' && s[n - 2] != '.')
 		s[--n] = '\0';
-	return json_object_new_double_s(strtod(s, NULL), s);
+	return json_object_new_double_s((double)q / (double)scale, s);
 }
 
 #endif

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -614,6 +617,20 @@ int msb_share_path(const char *rel, char *buf, size_t n)
 	return 0;
 }
 
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_make(void)
+{
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+double msb_strtod(const char *s, char **end)
+{
+	pthread_once(&c_locale_once, c_locale_make);
+	return c_locale ? strtod_l(s, end, c_locale) : strtod(s, end);
+}
+
 int msb_parse_duration(const char *s, uint64_t *ms)
 {
 	double total = 0;
@@ -627,7 +644,7 @@ int msb_parse_duration(const char *s, uint64_t *ms)
 		if (!(*s >= '0' && *s <= '9') && *s != '.')
 			return -EINVAL;
 		errno = 0;
-		v = strtod(s, &end);
+		v = msb_strtod(s, &end);
 		if (errno || end == s || v < 0)
 			return -EINVAL;
 		s = end;
@@ -727,7 +744,7 @@ int msb_parse_mib(const char *s, const char *what, uint64_t min,
 				goto bad;
 	}
 	errno = 0;
-	v = strtod(s, &end);
+	v = msb_strtod(s, &end);
 	if (errno || end == s || !isfinite(v))
 		goto bad;
 	if (!*end || !strcasecmp(end, "m") || !strcasecmp(end, "mb") ||

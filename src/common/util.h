@@ -73,6 +73,11 @@ long msb_b64_decode(const char *in, size_t n, uint8_t *out);
 const char *msb_errno_name(int e);
 int msb_errno_parse(const char *name);
 
+/* msb_strtod() - strtod() in the "C" locale, whatever the process's
+ * (a program that embeds libmsb may have set LC_NUMERIC to one whose
+ * decimal point is a comma): "1.5" is 1.5 everywhere. */
+double msb_strtod(const char *s, char **end);
+
 /* msb_parse_duration() - "30", "1.5s", "500ms", "2m", "1h30m", "1d" into
  * milliseconds (a bare number is seconds, as timeout(1) reads it). */
 int msb_parse_duration(const char *s, uint64_t *ms);

@@ -760,7 +760,8 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 
 	timeout = c->boot_timeout_ms;
 	if (!timeout && getenv("MSB_BOOT_TIMEOUT"))
-		timeout = (unsigned)(atof(getenv("MSB_BOOT_TIMEOUT")) * 1000);
+		timeout = (unsigned)(msb_strtod(getenv("MSB_BOOT_TIMEOUT"),
+					      NULL) * 1000);
 	if (!timeout)
 		timeout = DEFAULT_BOOT_TIMEOUT_MS;
 	cfg = json_object_new_object();

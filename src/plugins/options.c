@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "util.h"
 #include "msb_fs.h"
 
 int ratelimit_rate(const char *k, const char *s, double *out, char *why,
 		   size_t wn)
 {
 	char *end;
-	double d = strtod(s, &end);
+	double d = msb_strtod(s, &end);
 
 	if (!*s || *end || d <= 0 || d > 1e6) {
 		snprintf(why, wn, "rate-limiter: %s=%s: give a number of "
@@ -31,7 +32,7 @@ int ratelimit_rate(const char *k, const char *s, double *out, char *why,
 int ratelimit_bytes(const char *s, uint64_t *bps)
 {
 	char *end;
-	double d = strtod(s, &end), mul = 1;
+	double d = msb_strtod(s, &end), mul = 1;
 
 	if (end == s)
 		return -1;

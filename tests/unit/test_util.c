@@ -6,12 +6,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "harness.h"
 #include "jsonx.h"
@@ -382,8 +387,8 @@ static void jdouble_is(double v, int places, const char *want, int line)
 	if (strcmp(s, want))
 		unit_fail(__FILE__, line, "%.17g to %d places: '%s', want '%s'",
 			  v, places, s, want);
-	else if (!back || json_object_get_double(back) != strtod(want, NULL) ||
-		 json_object_get_double(o) != strtod(want, NULL))
+	else if (!back || json_object_get_double(back) != msb_strtod(want, NULL) ||
+		 json_object_get_double(o) != msb_strtod(want, NULL))
 		unit_fail(__FILE__, line, "'%s' does not read back as %s", s,
 			  want);
 	json_object_put(back);
@@ -413,6 +418,57 @@ TEST(util_json_double)
 		CHECK(json_object_get_double(o) == 1e300);
 		json_object_put(o);
 	}
+}
+
+/* A program that embeds libmsb may set LC_NUMERIC to a locale whose
+ * decimal point is a comma (Python's locale.setlocale(LC_ALL, "") in a
+ * German session does): the JSON libmsb writes, and the sizes and
+ * durations it reads, are what they are in "C". The locale is compiled
+ * from Debian's locales sources into a directory of the test's own. */
+TEST(util_numbers_whatever_the_locale)
+{
+	char dir[PATH_MAX], cmd[PATH_MAX + 96], buf[32];
+	msb_error err = { 0 };
+	locale_t de, old;
+	uint64_t v = 0;
+
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	snprintf(cmd, sizeof(cmd),
+		 "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1",
+		 dir);
+	if (system(cmd) != 0) {
+		unit_fail(__FILE__, __LINE__, "localedef could not make "
+			  "de_DE.UTF-8: install Debian's locales package "
+			  "(./setup --test does)");
+		return;
+	}
+	setenv("LOCPATH", dir, 1);
+#ifdef __SANITIZE_ADDRESS__
+	__lsan_disable(); /* glibc 2.36 keeps LOCPATH's copy for good */
+#endif
+	de = newlocale(LC_ALL_MASK, "de_DE.UTF-8", (locale_t)0);
+#ifdef __SANITIZE_ADDRESS__
+	__lsan_enable();
+#endif
+	unsetenv("LOCPATH");
+	CHECK(de != (locale_t)0);
+	if (!de)
+		return;
+	old = uselocale(de);
+	snprintf(buf, sizeof(buf), "%.1f", 87.6);
+	CHECK_STR(buf, "87,6"); /* the locale is in force */
+	jdouble_is(87.6, 1, "87.6", __LINE__);
+	jdouble_is(100.0, 3, "100.0", __LINE__);
+	jdouble_is(-2.25, 1, "-2.2", __LINE__);
+	jdouble_is(1796447035.1234567, 6, "1796447035.123457", __LINE__);
+	CHECK_EQ_INT(msb_parse_mib("1.5G", "memory size", 1, 1 << 20, &v,
+				   &err), 0);
+	CHECK(v == 1536);
+	CHECK_EQ_INT(msb_parse_duration("1.5s", &v), 0);
+	CHECK(v == 1500);
+	uselocale(old);
+	freelocale(de);
 }
 
 /* ---- unix sockets ------------------------------------------------------- */
