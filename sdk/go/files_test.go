@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -196,16 +195,8 @@ type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
 
-type copyEvents struct {
-	mu  sync.Mutex
-	evs []msb.CopyEvent
-}
-
-func (e *copyEvents) add(ev msb.CopyEvent) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
+// copyEvents collects what CopyProgress reports.
+type copyEvents struct{ events[msb.CopyEvent] }
 
 // check fails the test unless the events name exactly the files of
 // @sizes (guest path: bytes), each with its size as Total, Done growing

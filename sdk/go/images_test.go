@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -367,16 +366,7 @@ func TestRegistryLogin(t *testing.T) {
 }
 
 // imageEvents collects what ImageProgress reports.
-type imageEvents struct {
-	mu  sync.Mutex
-	evs []msb.ImageEvent
-}
-
-func (e *imageEvents) add(ev msb.ImageEvent) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
+type imageEvents struct{ events[msb.ImageEvent] }
 
 // ImageProgress reports a pull's and a load's steps as they happen: a
 // pull into an empty store resolves, downloads each layer to its last

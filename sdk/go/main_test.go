@@ -99,3 +99,16 @@ func contains(t *testing.T, what, s, sub string) {
 		t.Fatalf("%s: %q does not contain %q", what, s, sub)
 	}
 }
+
+// events collects what a progress callback reports, from libmsb's
+// threads.
+type events[T any] struct {
+	mu  sync.Mutex
+	evs []T
+}
+
+func (e *events[T]) add(ev T) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -214,16 +213,7 @@ func TestSyncProgressOfTheImage(t *testing.T) {
 }
 
 // syncEvents collects what SyncProgress reports.
-type syncEvents struct {
-	mu  sync.Mutex
-	evs []msb.SyncEvent
-}
-
-func (e *syncEvents) add(ev msb.SyncEvent) {
-	e.mu.Lock()
-	e.evs = append(e.evs, ev)
-	e.mu.Unlock()
-}
+type syncEvents struct{ events[msb.SyncEvent] }
 
 // check fails the test unless the events of @what resolved first, then
 // went through @phases in order (each at least once, nothing else), the
