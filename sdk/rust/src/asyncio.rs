@@ -26,13 +26,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, Re
 
 use microsandbox_sys as sys;
 
-use crate::blocking::{Feed, STOP_TIMEOUT};
+use crate::blocking::Feed;
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
-use crate::config::{Async, RestoreOptions, SyncOptions};
+use crate::config::{Async, ImageLoadOptions, ImagePullOptions, RestoreOptions, StopOptions, SyncOptions};
 use crate::core::{self, poll_now, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore, STDIN_CHUNK};
 use crate::error::{from_io, Error, Result};
 use crate::events::{Event, Step};
-use crate::files::{FileInfo, FileOptions};
+use crate::files::{CopyOptions, FileInfo, FileOptions};
 use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 
 type SandboxBuilder = crate::config::SandboxBuilder<Async>;
@@ -208,20 +208,32 @@ impl Sandbox {
     }
 
     /// Powers the guest off: its processes get SIGTERM, and it is killed
-    /// after [`STOP_TIMEOUT`]. A sandbox that syncs pushes itself then.
+    /// after [`STOP_TIMEOUT`](crate::blocking::STOP_TIMEOUT). A sandbox that syncs pushes itself then
+    /// (`stop_with` tells how that goes and what it pushed).
     /// Stopping a stopped sandbox is no error.
     pub async fn stop(&self) -> Result<()> {
-        self.on_core(|c| c.stop(STOP_TIMEOUT, "stop")).await
+        self.stop_with(|o| o).await.map(drop)
     }
 
     /// `stop` with another grace period (whole seconds).
     pub async fn stop_timeout(&self, grace: Duration) -> Result<()> {
-        self.on_core(move |c| c.stop(grace, "stop")).await
+        self.stop_with(|o| o.timeout(grace)).await.map(drop)
+    }
+
+    /// `stop` with options: `|o| o.timeout(d).progress(f)`. For a sandbox
+    /// that syncs, the push that follows is reported to the progress
+    /// closure, and is what this returns (`None` when no push was tried,
+    /// as for a sandbox that does not sync or was stopped already). A push
+    /// that fails leaves the sandbox stopped and is the error.
+    pub async fn stop_with(&self, f: impl FnOnce(StopOptions) -> StopOptions) -> Result<Option<SyncInfo>> {
+        let o = f(StopOptions::default());
+        self.on_core(move |c| c.stop("stop", &o)).await
     }
 
     /// Stops it at once, without a grace period.
     pub async fn kill(&self) -> Result<()> {
-        self.on_core(|c| c.stop(Duration::ZERO, "kill")).await
+        let o = StopOptions::default().timeout(Duration::ZERO);
+        self.on_core(move |c| c.stop("kill", &o)).await.map(drop)
     }
 
     /// Deletes the sandbox and its disk, killing it first if it runs; the
@@ -324,7 +336,8 @@ impl Sandbox {
         self.push_with(|o| o).await
     }
 
-    /// `push` with options: `|o| o.to("registry/repo:tag").force()`.
+    /// `push` with options: `|o| o.to("registry/repo:tag").force()`,
+    /// `progress(f)`.
     pub async fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
         let o = f(SyncOptions::default());
         self.on_core(move |c| {
@@ -341,7 +354,8 @@ impl Sandbox {
         Ok(Sandbox::pull_with(reference, |o| o).await?.0)
     }
 
-    /// `pull` with options (`name`, `force`, `trust`), and what it did.
+    /// `pull` with options (`name`, `force`, `trust`, `progress`), and
+    /// what it did.
     pub async fn pull_with(reference: &str, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<(Sandbox, SyncInfo)> {
         let o = f(SyncOptions::default());
         let r = reference.to_owned();
@@ -971,15 +985,25 @@ impl Fs<'_> {
     /// Copies the host's @host_path (a file, a directory or a symlink)
     /// into the guest at @guest_path with `docker cp`'s rules (`msb cp`).
     pub async fn copy_in(&self, host_path: &str, guest_path: &str) -> Result<()> {
+        self.copy_in_with(host_path, guest_path, CopyOptions::new()).await
+    }
+
+    /// `copy_in` with options: `CopyOptions::new().user("1000").progress(f)`.
+    pub async fn copy_in_with(&self, host_path: &str, guest_path: &str, o: CopyOptions) -> Result<()> {
         let (h, g) = (host_path.to_owned(), guest_path.to_owned());
-        self.one_shot(move |c| core::copy(c, &h, &g, true, &FileOptions::new())).await
+        self.one_shot(move |c| core::copy(c, &h, &g, true, &o)).await
     }
 
     /// Copies the guest's @guest_path to the host at @host_path, with
     /// `copy_in`'s rules.
     pub async fn copy_out(&self, guest_path: &str, host_path: &str) -> Result<()> {
+        self.copy_out_with(guest_path, host_path, CopyOptions::new()).await
+    }
+
+    /// `copy_out` with options, as `copy_in_with`.
+    pub async fn copy_out_with(&self, guest_path: &str, host_path: &str, o: CopyOptions) -> Result<()> {
         let (g, h) = (guest_path.to_owned(), host_path.to_owned());
-        self.one_shot(move |c| core::copy(c, &g, &h, false, &FileOptions::new())).await
+        self.one_shot(move |c| core::copy(c, &g, &h, false, &o)).await
     }
 }
 
@@ -1276,15 +1300,29 @@ pub mod images {
     /// image by itself); @insecure allows plain http to a registry not on
     /// loopback.
     pub async fn pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
-        let r = reference.to_owned();
-        blocking(move || core::image_pull(&r, insecure)).await
+        pull_with(reference, |o| if insecure { o.insecure() } else { o }).await
+    }
+
+    /// `pull` with options: `|o| o.insecure().progress(|e| ...)`.
+    pub async fn pull_with(reference: &str, f: impl FnOnce(ImagePullOptions) -> ImagePullOptions) -> Result<ImageInfo> {
+        let (r, o) = (reference.to_owned(), f(ImagePullOptions::default()));
+        blocking(move || core::image_pull(&r, &o)).await
     }
 
     /// Reads an image without a registry: an OCI image layout (a
     /// directory or a tar of one) or a `docker save` archive, named @tag.
     pub async fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
-        let (p, t) = (path.to_owned(), tag.map(str::to_owned));
-        blocking(move || core::image_load(&p, t.as_deref())).await
+        load_with(path, |o| match tag {
+            Some(t) => o.tag(t),
+            None => o,
+        })
+        .await
+    }
+
+    /// `load` with options: `|o| o.tag("app:1").progress(|e| ...)`.
+    pub async fn load_with(path: &str, f: impl FnOnce(ImageLoadOptions) -> ImageLoadOptions) -> Result<ImageInfo> {
+        let (p, o) = (path.to_owned(), f(ImageLoadOptions::default()));
+        blocking(move || core::image_load(&p, &o)).await
     }
 
     /// Its record as the JSON document `msb image inspect` prints:

@@ -25,10 +25,10 @@ use std::time::Duration;
 use microsandbox_sys as sys;
 
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
-use crate::config::{Blocking, RestoreOptions, SyncOptions};
+use crate::config::{Blocking, ImageLoadOptions, ImagePullOptions, RestoreOptions, StopOptions, SyncOptions};
 use crate::core::{self, poll_wait, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore};
 use crate::error::{from_io, Error, Result};
-use crate::files::{FileInfo, FileOptions};
+use crate::files::{CopyOptions, FileInfo, FileOptions};
 use crate::info::{ImageInfo, PortMapping, SandboxInfo, SnapshotInfo, Stats, SyncInfo};
 
 pub use crate::events::EventStream;
@@ -138,19 +138,30 @@ impl Sandbox {
     }
 
     /// Powers the guest off: its processes get SIGTERM, and it is killed
-    /// after [`STOP_TIMEOUT`]. Stopping a stopped sandbox is no error.
+    /// after [`STOP_TIMEOUT`]. A sandbox that syncs pushes itself then
+    /// (`stop_with` tells how that goes and what it pushed). Stopping a
+    /// stopped sandbox is no error.
     pub fn stop(&self) -> Result<()> {
-        self.core.stop(STOP_TIMEOUT, "stop")
+        self.stop_with(|o| o).map(drop)
     }
 
     /// `stop` with another grace period (whole seconds).
     pub fn stop_timeout(&self, grace: Duration) -> Result<()> {
-        self.core.stop(grace, "stop")
+        self.stop_with(|o| o.timeout(grace)).map(drop)
+    }
+
+    /// `stop` with options: `|o| o.timeout(d).progress(f)`. For a sandbox
+    /// that syncs, the push that follows is reported to the progress
+    /// closure, and is what this returns (`None` when no push was tried,
+    /// as for a sandbox that does not sync or was stopped already). A push
+    /// that fails leaves the sandbox stopped and is the error.
+    pub fn stop_with(&self, f: impl FnOnce(StopOptions) -> StopOptions) -> Result<Option<SyncInfo>> {
+        self.core.stop("stop", &f(StopOptions::default()))
     }
 
     /// Stops it at once, without a grace period.
     pub fn kill(&self) -> Result<()> {
-        self.core.stop(Duration::ZERO, "kill")
+        self.core.stop("kill", &StopOptions::default().timeout(Duration::ZERO)).map(drop)
     }
 
     /// Deletes the sandbox and its disk, killing it first if it runs; the
@@ -263,7 +274,8 @@ impl Sandbox {
         self.push_with(|o| o)
     }
 
-    /// `push` with options: `|o| o.to("registry/repo:tag").force()`.
+    /// `push` with options: `|o| o.to("registry/repo:tag").force()`,
+    /// `progress(f)`.
     pub fn push_with(&self, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<SyncInfo> {
         self.core.check_open("push")?;
         core::push(self.name(), &f(SyncOptions::default()))
@@ -276,7 +288,8 @@ impl Sandbox {
         Ok(Sandbox::pull_with(reference, |o| o)?.0)
     }
 
-    /// `pull` with options (`name`, `force`, `trust`), and what it did.
+    /// `pull` with options (`name`, `force`, `trust`, `progress`), and
+    /// what it did.
     pub fn pull_with(reference: &str, f: impl FnOnce(SyncOptions) -> SyncOptions) -> Result<(Sandbox, SyncInfo)> {
         let info = core::pull(reference, &f(SyncOptions::default()))?;
         Ok((Sandbox { core: SandboxCore::new(info.name.clone(), None, false) }, info))
@@ -727,14 +740,24 @@ impl Fs<'_> {
     /// Copies the host's @host_path (a file, a directory or a symlink)
     /// into the guest at @guest_path with `docker cp`'s rules (`msb cp`).
     pub fn copy_in(&self, host_path: &str, guest_path: &str) -> Result<()> {
-        core::copy(self.core(), host_path, guest_path, true, &FileOptions::new())
+        self.copy_in_with(host_path, guest_path, CopyOptions::new())
+    }
+
+    /// `copy_in` with options: `CopyOptions::new().user("1000").progress(f)`.
+    pub fn copy_in_with(&self, host_path: &str, guest_path: &str, o: CopyOptions) -> Result<()> {
+        core::copy(self.core(), host_path, guest_path, true, &o)
     }
 
     /// Copies the guest's @guest_path to the host at @host_path, with
     /// `copy_in`'s rules; guest names that would land outside it are
     /// refused.
     pub fn copy_out(&self, guest_path: &str, host_path: &str) -> Result<()> {
-        core::copy(self.core(), guest_path, host_path, false, &FileOptions::new())
+        self.copy_out_with(guest_path, host_path, CopyOptions::new())
+    }
+
+    /// `copy_out` with options, as `copy_in_with`.
+    pub fn copy_out_with(&self, guest_path: &str, host_path: &str, o: CopyOptions) -> Result<()> {
+        core::copy(self.core(), guest_path, host_path, false, &o)
     }
 }
 
@@ -931,13 +954,26 @@ pub mod images {
     /// missing image by itself); @insecure allows plain http to a
     /// registry not on loopback.
     pub fn pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
-        core::image_pull(reference, insecure)
+        pull_with(reference, |o| if insecure { o.insecure() } else { o })
+    }
+
+    /// `pull` with options: `|o| o.insecure().progress(|e| ...)`.
+    pub fn pull_with(reference: &str, f: impl FnOnce(ImagePullOptions) -> ImagePullOptions) -> Result<ImageInfo> {
+        core::image_pull(reference, &f(ImagePullOptions::default()))
     }
 
     /// Reads an image without a registry: an OCI image layout (a
     /// directory or a tar of one) or a `docker save` archive, named @tag.
     pub fn load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
-        core::image_load(path, tag)
+        load_with(path, |o| match tag {
+            Some(t) => o.tag(t),
+            None => o,
+        })
+    }
+
+    /// `load` with options: `|o| o.tag("app:1").progress(|e| ...)`.
+    pub fn load_with(path: &str, f: impl FnOnce(ImageLoadOptions) -> ImageLoadOptions) -> Result<ImageInfo> {
+        core::image_load(path, &f(ImageLoadOptions::default()))
     }
 
     /// Its record as the JSON document `msb image inspect` prints:

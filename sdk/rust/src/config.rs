@@ -11,6 +11,7 @@ use microsandbox_sys as sys;
 
 use crate::cstr::{cerr, CArgs};
 use crate::error::{Error, Result};
+use crate::progress::{Callback, ImageEvent, SyncEvent};
 
 /// The blocking API's mode of [`SandboxBuilder`].
 pub enum Blocking {}
@@ -1450,6 +1451,7 @@ pub struct SyncOptions {
     pub(crate) insecure: bool,
     pub(crate) force: bool,
     pub(crate) trust: bool,
+    pub(crate) progress: Option<Callback<SyncEvent>>,
 }
 
 impl SyncOptions {
@@ -1489,6 +1491,19 @@ impl SyncOptions {
         self
     }
 
+    /// Called with each step of the push or pull as it happens
+    /// ([`SyncEvent`]: resolving, reading and uploading the disk; or the
+    /// image it needs, then downloading), one call at a time, from the
+    /// threads doing the work: @f should return quickly. A panic of @f is
+    /// resumed once the transfer is over (@f is not called again
+    /// meanwhile).
+    pub fn progress(mut self, f: impl Fn(&SyncEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Callback::new(f));
+        self
+    }
+
+    /// The C options, without the progress callback (`progress::with`
+    /// sets it for the call).
     pub(crate) fn to_c(&self, a: &mut CArgs) -> Result<sys::msb_sync_opts> {
         Ok(sys::msb_sync_opts {
             ref_: a.opt(self.reference.as_deref())?,
@@ -1499,5 +1514,81 @@ impl SyncOptions {
             progress: None,
             ctx: std::ptr::null_mut(),
         })
+    }
+}
+
+/// Options of a stop, given to `stop_with`: `|o| o.timeout(d).progress(f)`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct StopOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) progress: Option<Callback<SyncEvent>>,
+}
+
+impl StopOptions {
+    /// How long the guest gets to power off before it is killed (whole
+    /// seconds; default [`STOP_TIMEOUT`](crate::blocking::STOP_TIMEOUT),
+    /// zero kills it at once).
+    pub fn timeout(mut self, grace: Duration) -> Self {
+        self.timeout = Some(grace);
+        self
+    }
+
+    /// For a sandbox that syncs (`set_sync`): called with each step of
+    /// the push that follows the stop, as [`SyncOptions::progress`] is.
+    pub fn progress(mut self, f: impl Fn(&SyncEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Callback::new(f));
+        self
+    }
+}
+
+// ---- images -------------------------------------------------------------------------
+
+/// Options of an image pull, given to `images::pull_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ImagePullOptions {
+    pub(crate) insecure: bool,
+    pub(crate) progress: Option<Callback<ImageEvent>>,
+}
+
+impl ImagePullOptions {
+    /// Plain http to a registry not on loopback.
+    pub fn insecure(mut self) -> Self {
+        self.insecure = true;
+        self
+    }
+
+    /// Called with each step of the pull as it happens ([`ImageEvent`]:
+    /// resolving, then each layer downloading and converting), one call
+    /// at a time, from the pulling threads: @f should return quickly. A
+    /// panic of @f is resumed once the pull is over (@f is not called
+    /// again meanwhile).
+    pub fn progress(mut self, f: impl Fn(&ImageEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Callback::new(f));
+        self
+    }
+}
+
+/// Options of an image load, given to `images::load_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct ImageLoadOptions {
+    pub(crate) tag: Option<String>,
+    pub(crate) progress: Option<Callback<ImageEvent>>,
+}
+
+impl ImageLoadOptions {
+    /// The image's name (default: the archive's).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Called with each step of the load as it happens (its layers
+    /// converting), as [`ImagePullOptions::progress`] is.
+    pub fn progress(mut self, f: impl Fn(&ImageEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Callback::new(f));
+        self
     }
 }

@@ -14,13 +14,16 @@ use std::time::Duration;
 use microsandbox_sys as sys;
 
 use crate::command::{ExecEvent, ExecResult, ExecSpec};
-use crate::config::{CBufs, RestoreOptions, SandboxConfig, SyncOptions};
+use crate::config::{
+    CBufs, ImageLoadOptions, ImagePullOptions, RestoreOptions, SandboxConfig, StopOptions, SyncOptions,
+};
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
-use crate::files::{FileInfo, FileOptions};
+use crate::files::{CopyOptions, FileInfo, FileOptions};
 use crate::info::{
     ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
 };
+use crate::progress;
 
 /// A libmsb sandbox handle (a name and a boot time: safe to share).
 pub(crate) struct SbHandle(*mut sys::msb_sandbox);
@@ -153,19 +156,32 @@ impl SandboxCore {
         }
     }
 
-    pub(crate) fn stop(&self, grace: Duration, verb: &str) -> Result<()> {
+    /// Stops it (@verb "stop" or "kill", for messages); a sandbox that
+    /// syncs pushes itself once down, as msb stop does: what that push
+    /// did, `None` when none was tried.
+    pub(crate) fn stop(&self, verb: &str, o: &StopOptions) -> Result<Option<SyncInfo>> {
         let op = format!("{verb} sandbox {}", self.name);
         self.check_open(&op)?;
         let mut a = CArgs::new();
         let name = with_op(a.str(&self.name), &op)?;
+        let grace = o.timeout.unwrap_or(crate::blocking::STOP_TIMEOUT);
         let secs = grace.as_secs().min(u32::MAX as u64) as u32;
-        // A sandbox that syncs pushes itself once down, as msb stop does.
-        match check(
-            || op.clone(),
-            |e| unsafe { sys::msb_sandbox_stop_sync(name, secs, ptr::null(), ptr::null_mut(), ptr::null_mut(), e) },
-        ) {
-            Err(Error::Already(_)) => Ok(()),
-            r => r.map(|_| ()),
+        // SAFETY: plain C structs; only the progress of the options is used.
+        let mut co: sys::msb_sync_opts = unsafe { std::mem::zeroed() };
+        let mut pushed: sys::msb_sync_info = unsafe { std::mem::zeroed() };
+        let r = progress::with(o.progress.as_ref(), |cb, ctx| {
+            co.progress = cb;
+            co.ctx = ctx;
+            check(
+                || op.clone(),
+                |e| unsafe { sys::msb_sandbox_stop_sync(name, secs, &co, &mut pushed, ptr::null_mut(), e) },
+            )
+        });
+        match r {
+            Err(Error::Already(_)) => Ok(None),
+            Err(e) => Err(e),
+            // Its name is "" when no push was tried.
+            Ok(_) => Ok((pushed.name[0] != 0).then(|| SyncInfo::from_c(&pushed))),
         }
     }
 
@@ -584,48 +600,43 @@ pub(crate) fn volume_remove(name: &str, force: bool) -> Result<()> {
 
 // ---- sync -------------------------------------------------------------------------
 
-pub(crate) fn push(name: &str, o: &SyncOptions) -> Result<SyncInfo> {
-    let op = format!("push sandbox {name}");
+/// A push or a pull of libmsb (`msb_sandbox_push`...).
+type SyncCall = unsafe extern "C" fn(
+    *const c_char,
+    *const sys::msb_sync_opts,
+    *mut sys::msb_sync_info,
+    *mut sys::msb_error,
+) -> c_int;
+
+/// Runs @call on @target with @o, reporting to its progress closure.
+fn sync_call(op: String, target: &str, o: &SyncOptions, call: SyncCall) -> Result<SyncInfo> {
     let mut a = CArgs::new();
-    let n = with_op(a.str(name), &op)?;
-    let co = with_op(o.to_c(&mut a), &op)?;
+    let t = with_op(a.str(target), &op)?;
+    let mut co = with_op(o.to_c(&mut a), &op)?;
     // SAFETY: a plain C struct.
     let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_push(n, &co, &mut i, e) })?;
+    progress::with(o.progress.as_ref(), |cb, ctx| {
+        co.progress = cb;
+        co.ctx = ctx;
+        check(|| op.clone(), |e| unsafe { call(t, &co, &mut i, e) })
+    })?;
     Ok(SyncInfo::from_c(&i))
+}
+
+pub(crate) fn push(name: &str, o: &SyncOptions) -> Result<SyncInfo> {
+    sync_call(format!("push sandbox {name}"), name, o, sys::msb_sandbox_push)
 }
 
 pub(crate) fn pull(reference: &str, o: &SyncOptions) -> Result<SyncInfo> {
-    let op = format!("pull sandbox {reference}");
-    let mut a = CArgs::new();
-    let r = with_op(a.str(reference), &op)?;
-    let co = with_op(o.to_c(&mut a), &op)?;
-    // SAFETY: a plain C struct.
-    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_sandbox_pull(r, &co, &mut i, e) })?;
-    Ok(SyncInfo::from_c(&i))
+    sync_call(format!("pull sandbox {reference}"), reference, o, sys::msb_sandbox_pull)
 }
 
 pub(crate) fn snapshot_push(snap: &str, o: &SyncOptions) -> Result<SyncInfo> {
-    let op = format!("push snapshot {snap}");
-    let mut a = CArgs::new();
-    let n = with_op(a.str(snap), &op)?;
-    let co = with_op(o.to_c(&mut a), &op)?;
-    // SAFETY: a plain C struct.
-    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_push(n, &co, &mut i, e) })?;
-    Ok(SyncInfo::from_c(&i))
+    sync_call(format!("push snapshot {snap}"), snap, o, sys::msb_snapshot_push)
 }
 
 pub(crate) fn snapshot_pull(reference: &str, o: &SyncOptions) -> Result<SyncInfo> {
-    let op = format!("pull snapshot {reference}");
-    let mut a = CArgs::new();
-    let r = with_op(a.str(reference), &op)?;
-    let co = with_op(o.to_c(&mut a), &op)?;
-    // SAFETY: a plain C struct.
-    let mut i: sys::msb_sync_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_snapshot_pull(r, &co, &mut i, e) })?;
-    Ok(SyncInfo::from_c(&i))
+    sync_call(format!("pull snapshot {reference}"), reference, o, sys::msb_snapshot_pull)
 }
 
 pub(crate) fn set_sync(name: &str, on: bool) -> Result<()> {
@@ -724,25 +735,30 @@ pub(crate) fn plugin_search(registry: Option<&str>, query: &str) -> Result<Vec<P
 
 // ---- images ----------------------------------------------------------------------
 
-pub(crate) fn image_pull(reference: &str, insecure: bool) -> Result<ImageInfo> {
+pub(crate) fn image_pull(reference: &str, o: &ImagePullOptions) -> Result<ImageInfo> {
     let op = format!("pull {reference}");
     let mut a = CArgs::new();
     let r = with_op(a.str(reference), &op)?;
-    let o = sys::msb_pull_opts { insecure: insecure as c_int, progress: None, ctx: ptr::null_mut() };
     // SAFETY: a plain C struct.
     let mut i: sys::msb_image_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_image_pull(r, &o, &mut i, e) })?;
+    progress::with(o.progress.as_ref(), |progress, ctx| {
+        let co = sys::msb_pull_opts { insecure: o.insecure as c_int, progress, ctx };
+        check(|| op.clone(), |e| unsafe { sys::msb_image_pull(r, &co, &mut i, e) })
+    })?;
     Ok(ImageInfo::from_c(&i))
 }
 
-pub(crate) fn image_load(path: &str, tag: Option<&str>) -> Result<ImageInfo> {
+pub(crate) fn image_load(path: &str, o: &ImageLoadOptions) -> Result<ImageInfo> {
     let op = format!("load {path}");
     let mut a = CArgs::new();
     let p = with_op(a.str(path), &op)?;
-    let o = sys::msb_load_opts { tag: with_op(a.opt(tag), &op)?, progress: None, ctx: ptr::null_mut() };
+    let tag = with_op(a.opt(o.tag.as_deref()), &op)?;
     // SAFETY: a plain C struct.
     let mut i: sys::msb_image_info = unsafe { std::mem::zeroed() };
-    check(|| op.clone(), |e| unsafe { sys::msb_image_load(p, &o, &mut i, e) })?;
+    progress::with(o.progress.as_ref(), |progress, ctx| {
+        let co = sys::msb_load_opts { tag, progress, ctx };
+        check(|| op.clone(), |e| unsafe { sys::msb_image_load(p, &co, &mut i, e) })
+    })?;
     Ok(ImageInfo::from_c(&i))
 }
 
@@ -1442,19 +1458,22 @@ pub(crate) fn file_symlink(sb: &SandboxCore, target: &str, path: &str, o: &FileO
     })
 }
 
-pub(crate) fn copy(sb: &SandboxCore, from: &str, to: &str, inbound: bool, o: &FileOptions) -> Result<()> {
+pub(crate) fn copy(sb: &SandboxCore, from: &str, to: &str, inbound: bool, o: &CopyOptions) -> Result<()> {
     let op = if inbound { format!("copy {from} in") } else { format!("copy {from} out") };
-    file_call(sb, op, o, |h, co, a, e| {
+    let fo = FileOptions { user: o.user.clone(), ..FileOptions::default() };
+    file_call(sb, op, &fo, |h, co, a, e| {
         let f = a.str(from)?;
         let t = a.str(to)?;
-        let c = sys::msb_copy_opts { user: co.user, progress: None, ctx: ptr::null_mut() };
-        let r = unsafe {
-            if inbound {
-                sys::msb_copy_in(h, f, t, &c, e)
-            } else {
-                sys::msb_copy_out(h, f, t, &c, e)
+        let r = progress::with(o.progress.as_ref(), |progress, ctx| {
+            let c = sys::msb_copy_opts { user: co.user, progress, ctx };
+            unsafe {
+                if inbound {
+                    sys::msb_copy_in(h, f, t, &c, e)
+                } else {
+                    sys::msb_copy_out(h, f, t, &c, e)
+                }
             }
-        };
+        });
         Ok((r, ()))
     })
 }

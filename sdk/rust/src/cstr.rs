@@ -73,6 +73,14 @@ pub(crate) fn from_chars(a: &[c_char]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
+/// A C string libmsb lends (a callback's, or one it keeps), copied;
+/// `None` for NULL. @p is NULL or a NUL-terminated string valid while
+/// this runs.
+pub(crate) fn lossy(p: *const c_char) -> Option<String> {
+    // SAFETY: as said above: the callers pass what libmsb lends them.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
 /// A C string libmsb allocated, as a String; it is freed.
 ///
 /// # Safety

@@ -7,6 +7,7 @@ use microsandbox_sys as sys;
 
 use crate::cstr::{from_chars, CArgs};
 use crate::error::Result;
+use crate::progress::{Callback, CopyEvent};
 
 /// What kind of file a guest path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,5 +187,36 @@ impl FileOptions {
             append: self.append as i32,
             nofollow: self.nofollow as i32,
         })
+    }
+}
+
+/// Options of a copy into or out of a guest, given to `copy_in_with` and
+/// `copy_out_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CopyOptions {
+    pub(crate) user: Option<String>,
+    pub(crate) progress: Option<Callback<CopyEvent>>,
+}
+
+impl CopyOptions {
+    /// No options: the defaults.
+    pub fn new() -> CopyOptions {
+        CopyOptions::default()
+    }
+
+    /// The guest user the copy runs as, as [`FileOptions::user`].
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Called for each file as its bytes move ([`CopyEvent`]: its guest
+    /// path, bytes done, its size), one call at a time: @f should return
+    /// quickly. A panic of @f is resumed once the copy is over (@f is not
+    /// called again meanwhile).
+    pub fn progress(mut self, f: impl Fn(&CopyEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Callback::new(f));
+        self
     }
 }

@@ -52,6 +52,7 @@ mod events;
 mod files;
 mod hooks;
 mod info;
+mod progress;
 mod project;
 
 #[cfg(feature = "tokio")]
@@ -69,16 +70,17 @@ pub use crate::runtime::{Peer, PeerBuilder, PeerCommand, PeerInfo, PeerSnapshotI
 pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
     Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
-    ExecCall, ExecExit, HttpAction, HttpRequest, InstalledPlugin, LifecycleEvent, MemFs, NamedVolume, NetworkBuilder,
-    OverlayFs, PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions, SandboxBuilder, Secret, SyncOptions,
-    VolumeBuilder, VolumeCache,
+    ExecCall, ExecExit, HttpAction, HttpRequest, ImageLoadOptions, ImagePullOptions, InstalledPlugin, LifecycleEvent,
+    MemFs, NamedVolume, NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions,
+    SandboxBuilder, Secret, StopOptions, SyncOptions, VolumeBuilder, VolumeCache,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};
 pub use crate::events::Event;
-pub use crate::files::{FileInfo, FileOptions, FileType};
+pub use crate::files::{CopyOptions, FileInfo, FileOptions, FileType};
 pub use crate::hooks::{HttpResponse, HttpResponseAction, HttpResponseHead, EVENT_QUEUE_MAX};
 pub use crate::info::{
     ImageInfo, PluginInfo, PortMapping, PruneInfo, SandboxInfo, SaveFormat, SnapshotInfo, Stats, SyncInfo, VolumeInfo,
 };
+pub use crate::progress::{CopyEvent, ImageEvent, SyncEvent};
 pub use crate::project::{ProjectEntry, ProjectEvent, ProjectOptions, ProjectSandbox, SandboxfileError};

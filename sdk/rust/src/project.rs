@@ -6,17 +6,16 @@
 
 use std::ffi::{c_char, c_void, CStr};
 use std::os::unix::ffi::OsStrExt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use microsandbox_sys as sys;
 
 use crate::core;
-use crate::cstr::{check, from_chars, take_malloced, with_op, CArgs};
+use crate::cstr::{check, from_chars, lossy, take_malloced, with_op, CArgs};
 use crate::error::{Error, Failure, Result};
+use crate::progress::{self, report, Callback};
 
 /// A sandbox of the file: its key there and its sandbox's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +59,6 @@ pub struct ProjectEntry {
     pub image: String,
 }
 
-type Progress = Arc<dyn Fn(&ProjectEvent) + Send + Sync>;
-
 /// How up, down, stop and restart go (their `_with` forms take a closure
 /// that sets these).
 #[derive(Clone, Default)]
@@ -69,7 +66,7 @@ pub struct ProjectOptions {
     only: Vec<String>,
     stop_timeout: Option<Duration>,
     volumes: bool,
-    progress: Option<Progress>,
+    progress: Option<Callback<ProjectEvent>>,
 }
 
 impl ProjectOptions {
@@ -98,9 +95,10 @@ impl ProjectOptions {
     }
 
     /// Called with each step as it happens, one call at a time, from the
-    /// threads that start sandboxes.
+    /// threads that start sandboxes. A panic of @f is resumed once the
+    /// call has returned (@f is not called again meanwhile).
     pub fn progress(mut self, f: impl Fn(&ProjectEvent) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(f));
+        self.progress = Some(Callback::new(f));
         self
     }
 }
@@ -189,11 +187,6 @@ impl Drop for ProjectCore {
     }
 }
 
-fn cstr_lossy(p: *const c_char) -> Option<String> {
-    // SAFETY: NULL or a NUL-terminated string libmsb keeps for the call.
-    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
-}
-
 fn path_str<'a>(p: &'a Path, op: &str) -> Result<&'a str> {
     p.to_str()
         .ok_or_else(|| Error::invalid(op, format!("{} is not UTF-8, which a Sandboxfile's path must be", p.display())))
@@ -204,7 +197,7 @@ impl ProjectCore {
         // SAFETY: a loaded project; the strings live as long as it.
         let (name, file, n) = unsafe {
             (
-                cstr_lossy(sys::msb_project_name(p)).unwrap_or_default(),
+                lossy(sys::msb_project_name(p)).unwrap_or_default(),
                 PathBuf::from(std::ffi::OsStr::from_bytes(CStr::from_ptr(sys::msb_project_file(p)).to_bytes())),
                 sys::msb_project_count(p),
             )
@@ -214,7 +207,7 @@ impl ProjectCore {
                 let mut name = ptr::null();
                 // SAFETY: i < count.
                 let key = unsafe { sys::msb_project_sandbox(p, i, &mut name) };
-                ProjectSandbox { key: cstr_lossy(key).unwrap_or_default(), name: cstr_lossy(name).unwrap_or_default() }
+                ProjectSandbox { key: lossy(key).unwrap_or_default(), name: lossy(name).unwrap_or_default() }
             })
             .collect();
         ProjectCore { p, name, file, sandboxes }
@@ -271,21 +264,21 @@ impl ProjectCore {
             co.stop_timeout_s = d.as_secs().min(u32::MAX as u64) as u32;
         }
         co.volumes = o.volumes as i32;
-        if let Some(f) = &o.progress {
-            co.progress = Some(on_event);
-            co.ctx = f as *const Progress as *mut c_void;
-        }
-        check(
-            || op.to_owned(),
-            |e| unsafe {
-                match what {
-                    Call::Up => sys::msb_project_up(self.p, &co, e),
-                    Call::Down => sys::msb_project_down(self.p, &co, e),
-                    Call::Stop => sys::msb_project_stop(self.p, &co, e),
-                    Call::Restart => sys::msb_project_restart(self.p, &co, e),
-                }
-            },
-        )
+        progress::with(o.progress.as_ref(), |cb, ctx| {
+            co.progress = cb;
+            co.ctx = ctx;
+            check(
+                || op.to_owned(),
+                |e| unsafe {
+                    match what {
+                        Call::Up => sys::msb_project_up(self.p, &co, e),
+                        Call::Down => sys::msb_project_down(self.p, &co, e),
+                        Call::Stop => sys::msb_project_stop(self.p, &co, e),
+                        Call::Restart => sys::msb_project_restart(self.p, &co, e),
+                    }
+                },
+            )
+        })
         .map_err(located)?;
         Ok(())
     }
@@ -362,19 +355,21 @@ impl ProjectCore {
 }
 
 unsafe extern "C" fn on_event(ctx: *mut c_void, e: *const sys::msb_project_event) {
-    // SAFETY: @ctx is the Progress of the call's options, alive during
-    // the call; @e and its strings live for this call.
-    let f = &*(ctx as *const Progress);
-    let e = &*e;
-    let ev = ProjectEvent {
-        sandbox: cstr_lossy(e.sandbox),
-        name: cstr_lossy(e.name).unwrap_or_default(),
-        what: cstr_lossy(e.what).unwrap_or_default(),
-        duration: Duration::from_millis(e.ms),
-        detail: cstr_lossy(e.detail),
-    };
-    // A panic must not unwind into C.
-    let _ = catch_unwind(AssertUnwindSafe(|| f(&ev)));
+    report(ctx, || {
+        let e = &*e;
+        ProjectEvent {
+            sandbox: lossy(e.sandbox),
+            name: lossy(e.name).unwrap_or_default(),
+            what: lossy(e.what).unwrap_or_default(),
+            duration: Duration::from_millis(e.ms),
+            detail: lossy(e.detail),
+        }
+    })
+}
+
+impl progress::Event for ProjectEvent {
+    type CFn = sys::msb_project_progress_fn;
+    const TRAMPOLINE: Self::CFn = Some(on_event);
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use microsandbox::{Error, ExecEvent, FileOptions};
+use microsandbox::{CopyOptions, Error, ExecEvent, FileOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{contains, shared_async, unique};
+use crate::common::{contains, shared_async, unique, Events};
 
 #[tokio::test]
 async fn async_exec() {
@@ -167,6 +167,26 @@ async fn async_files() {
     let mut sink = tokio::io::sink();
     assert_eq!(f.read_to(&format!("{dir}/big"), &mut sink).await.unwrap(), data.len() as u64);
     assert_eq!(sum.exit_code, 0);
+    // A copy out, with its progress: the file's bytes, never going back,
+    // to its last; as a user who may not write there, a copy in fails.
+    let host = std::env::temp_dir().join(unique("rust-acopy"));
+    let copied = Events::new();
+    let o = CopyOptions::new().progress(copied.add());
+    f.copy_out_with(&format!("{dir}/big"), host.to_str().unwrap(), o).await.unwrap();
+    let evs = copied.take();
+    assert!(
+        evs.len() > 1
+            && evs.iter().all(|e| e.path == format!("{dir}/big") && e.total == data.len() as u64)
+            && evs.windows(2).all(|w| w[1].done >= w[0].done)
+            && evs.last().unwrap().done == data.len() as u64,
+        "{:?} ... {:?}",
+        evs.first(),
+        evs.last()
+    );
+    assert_eq!(std::fs::metadata(&host).unwrap().len(), data.len() as u64);
+    let e = f.copy_in_with(host.to_str().unwrap(), "/etc/big", CopyOptions::new().user("user")).await.unwrap_err();
+    assert!(matches!(e, Error::PermissionDenied(_)), "{e:?}");
+    std::fs::remove_file(&host).unwrap();
     let names: Vec<String> =
         f.list_with(&dir, FileOptions::new().recursive()).await.unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(names, ["big", "sub", "sub/a.txt"]);

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use microsandbox::blocking::{self, Sandbox};
+use microsandbox::{ImageEvent, ImageInfo, SyncEvent, SyncInfo};
 
 /// The repository's top directory (this crate is sdk/rust).
 pub fn repo_root() -> PathBuf {
@@ -147,8 +148,12 @@ pub fn seed_registry() -> Option<(String, HashMap<String, String>)> {
         }
         let layouts: HashMap<String, String> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
         for (reference, layout) in &layouts {
-            // The pull path, from the registry by its address...
-            blocking::images::pull(&format!("{host}/{reference}"), false).map_err(|e| e.to_string())?;
+            // The pull path, from the registry by its address (its
+            // progress kept for images::seed_pulls_progress)...
+            let events = Events::new();
+            let info = blocking::images::pull_with(&format!("{host}/{reference}"), |o| o.progress(events.add()))
+                .map_err(|e| e.to_string())?;
+            SEED_PULLS.lock().unwrap().push((info, events.take()));
             // ...and the seed's own name for the same image.
             blocking::images::load(layout, Some(reference)).map_err(|e| e.to_string())?;
         }
@@ -163,6 +168,10 @@ pub fn seed_registry() -> Option<(String, HashMap<String, String>)> {
         Err(e) => panic!("seed images: {e}"),
     }
 }
+
+/// The seed images' pulls from the registry (the first into an empty
+/// store) and the progress each reported.
+pub static SEED_PULLS: Mutex<Vec<(ImageInfo, Vec<ImageEvent>)>> = Mutex::new(Vec::new());
 
 /// A docker-registry on loopback that demands @user's @password
 /// (htpasswd, as tests/e2e/test_sync.py's), serving the seeds' registry's
@@ -240,4 +249,110 @@ pub fn fill_host_disk() -> PathBuf {
     };
     assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     fill
+}
+
+// ---- progress ---------------------------------------------------------------------------------
+
+/// What a progress closure is given, kept in order.
+pub struct Events<E>(Arc<Mutex<Vec<E>>>);
+
+impl<E: Clone + Send + 'static> Events<E> {
+    pub fn new() -> Events<E> {
+        Events(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    /// A progress closure that keeps each event.
+    pub fn add(&self) -> impl Fn(&E) + Send + Sync + 'static {
+        let v = self.0.clone();
+        move |e: &E| v.lock().unwrap().push(e.clone())
+    }
+
+    /// The events kept so far, emptied.
+    pub fn take(&self) -> Vec<E> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Asserts what a push or a pull reported, as the Go SDK's tests do: it
+/// resolved first, then went through @phases in order (each at least
+/// once, nothing else, no image event), the last phase counting up
+/// (bytes and chunks never going back) from before its last chunk to
+/// the last chunk and byte of @info's disk.
+#[track_caller]
+pub fn check_sync(what: &str, evs: &[SyncEvent], info: &SyncInfo, phases: &[&str]) {
+    assert!(evs.len() >= 2 && evs[0].phase == "resolving", "{what}'s progress: {evs:#?}");
+    let mut at: Option<usize> = None;
+    let (mut first, mut prev) = (&evs[0], &evs[0]); // of the last phase
+    for ev in &evs[1..] {
+        assert!(ev.image.is_none(), "{what}'s progress: an image event in phase {:?}", ev.phase);
+        let next = at.map_or(0, |i| i + 1);
+        if next < phases.len() && ev.phase == phases[next] {
+            at = Some(next);
+            (first, prev) = (ev, ev);
+        } else {
+            assert!(
+                at.is_some_and(|i| ev.phase == phases[i]),
+                "{what}'s progress: {:?} out of order (want {phases:?}): {evs:#?}",
+                ev.phase
+            );
+        }
+        if at == Some(phases.len() - 1) {
+            assert!(
+                ev.chunks_done >= prev.chunks_done && ev.done >= prev.done,
+                "{what}'s progress went back: {ev:?} after {prev:?}"
+            );
+        }
+        prev = ev;
+    }
+    let end = evs.last().unwrap();
+    assert!(
+        at == Some(phases.len() - 1)
+            && first.chunks_done < first.chunks_total
+            && end.chunks_total == info.chunks
+            && end.chunks_done == end.chunks_total
+            && end.total == info.disk_bytes
+            && end.done == end.total,
+        "{what}'s progress from {first:?} to {end:?}, of {info:?}"
+    );
+}
+
+/// Asserts what a pull of @info into a store that holds none of its
+/// layers reported: it resolved first; then every event names a layer
+/// (sha256:..., of the image's count); each layer was downloaded, its
+/// bytes never going back, to its last byte, and converted.
+#[track_caller]
+pub fn check_cold_pull(what: &str, evs: &[ImageEvent], info: &ImageInfo) {
+    assert!(!evs.is_empty() && evs[0].phase == "resolving", "{what}'s progress: {evs:#?}");
+    let mut last: HashMap<&str, &ImageEvent> = HashMap::new();
+    let mut converted = std::collections::HashSet::new();
+    for ev in &evs[1..] {
+        let digest = ev.digest.as_deref().unwrap_or("");
+        assert!(
+            ev.count == info.layers && ev.index < ev.count && digest.starts_with("sha256:"),
+            "{what}: event {ev:?} of an image of {} layers",
+            info.layers
+        );
+        match ev.phase.as_str() {
+            "downloading" => {
+                if let Some(prev) = last.get(digest) {
+                    assert!(ev.done >= prev.done, "{what}: layer {digest} went back: {ev:?} after {prev:?}");
+                }
+                last.insert(digest, ev);
+            }
+            "converting" => {
+                converted.insert(ev.index);
+            }
+            p => panic!("{what}: phase {p:?} in a cold pull: {evs:#?}"),
+        }
+    }
+    assert!(
+        last.len() == info.layers as usize && converted.len() == info.layers as usize,
+        "{what}: {} layers, {} downloaded and {} converted: {evs:#?}",
+        info.layers,
+        last.len(),
+        converted.len()
+    );
+    for (d, ev) in last {
+        assert!(ev.total > 0 && ev.done == ev.total, "{what}: layer {d}'s last download event: {ev:?}");
+    }
 }

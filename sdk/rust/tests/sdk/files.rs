@@ -3,9 +3,9 @@
 
 use std::io::{Read, Write};
 
-use microsandbox::{Error, FileOptions};
+use microsandbox::{CopyEvent, CopyOptions, Error, FileOptions};
 
-use crate::common::{shared, unique};
+use crate::common::{shared, unique, Events};
 
 #[test]
 fn files_whole_and_one_shot() {
@@ -138,15 +138,54 @@ fn copy_in_out() {
     std::fs::write(src.join("tree/sub/x.txt"), "x\n").unwrap();
     std::fs::set_permissions(src.join("tree/sub/x.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("sub/x.txt", src.join("tree/ln")).unwrap();
+    let big: Vec<u8> = (0..300u32 << 10).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(src.join("tree/big.bin"), &big).unwrap();
     let dst = format!("/tmp/{}", unique("copy"));
-    sb.fs().copy_in(src.join("tree").to_str().unwrap(), &dst).unwrap();
+    let copied = Events::new();
+    sb.fs().copy_in_with(src.join("tree").to_str().unwrap(), &dst, CopyOptions::new().progress(copied.add())).unwrap();
+    let sizes = [(format!("{dst}/big.bin"), big.len() as u64), (format!("{dst}/sub/x.txt"), 2)];
+    check_copy("copy_in", &copied.take(), &sizes);
     let r = sb.shell(&format!("cat {dst}/sub/x.txt; stat -c %a {dst}/sub/x.txt; readlink {dst}/ln")).unwrap();
     assert_eq!(r.stdout_str(), "x\n640\nsub/x.txt\n");
     let out = src.join("back");
-    sb.fs().copy_out(&dst, out.to_str().unwrap()).unwrap();
+    sb.fs().copy_out_with(&dst, out.to_str().unwrap(), CopyOptions::new().user("0").progress(copied.add())).unwrap();
+    check_copy("copy_out", &copied.take(), &sizes);
     assert_eq!(std::fs::read_to_string(out.join("sub/x.txt")).unwrap(), "x\n");
+    assert_eq!(std::fs::read(out.join("big.bin")).unwrap(), big);
     assert_eq!(std::fs::read_link(out.join("ln")).unwrap().to_str(), Some("sub/x.txt"));
+    // A closure that panics is not called again; the copy goes on to its
+    // end, and the panic comes back once it is over.
+    let one = format!("/tmp/{}.bin", unique("panic"));
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let calls = std::sync::Arc::new(calls);
+    let c = calls.clone();
+    let o = CopyOptions::new().progress(move |e| {
+        c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        panic!("progress of {} refused", e.path)
+    });
+    let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sb.fs().copy_in_with(src.join("tree/big.bin").to_str().unwrap(), &one, o)
+    }))
+    .expect_err("the closure's panic");
+    assert_eq!(p.downcast_ref::<String>().map(String::as_str), Some(&*format!("progress of {one} refused")));
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(sb.fs().read(&one).unwrap(), big);
     let e = sb.fs().copy_in(src.join("nope").to_str().unwrap(), &dst).unwrap_err();
     assert!(matches!(e, Error::NotFound(_)), "{e:?}");
     std::fs::remove_dir_all(&src).unwrap();
+}
+
+/// Asserts a copy's progress: each file of @sizes (its guest path, its
+/// size) reported, its bytes never going back, its last event at its
+/// last byte; nothing else but other files of the tree.
+#[track_caller]
+fn check_copy(what: &str, evs: &[CopyEvent], sizes: &[(String, u64)]) {
+    for (path, size) in sizes {
+        let mine: Vec<&CopyEvent> = evs.iter().filter(|e| &e.path == path).collect();
+        assert!(!mine.is_empty(), "{what}: nothing of {path}: {evs:#?}");
+        assert!(mine.windows(2).all(|w| w[1].done >= w[0].done), "{what}: {path} went back: {mine:#?}");
+        assert!(mine.iter().all(|e| e.total == *size), "{what}: {path} is not of {size} bytes: {mine:#?}");
+        assert_eq!(mine.last().unwrap().done, *size, "{what}: {path}'s last event");
+    }
+    assert!(evs.iter().all(|e| e.path.contains('/') && e.done <= e.total), "{what}: {evs:#?}");
 }

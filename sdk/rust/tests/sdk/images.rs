@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-//! Images beyond pull and load: saved as OCI and docker archives and
-//! loaded back, pruned once nothing uses them, and pulled from a registry
-//! that demands a login (the real docker-registry, with htpasswd).
+//! Images beyond a plain pull and load: the progress pulls and loads
+//! report, images saved as OCI and docker archives and loaded back,
+//! pruned once nothing uses them, and pulled from a registry that demands
+//! a login (the real docker-registry, with htpasswd).
 
 use std::path::Path;
 use std::process::Command;
 
 use microsandbox::{images, Error, Sandbox, SaveFormat};
 
-use crate::common::{auth_registry, contains, repo_root, seed_registry, unique};
+use crate::common::{auth_registry, contains, repo_root, seed_registry, unique, Events, SEED_PULLS};
 
 /// Writes an OCI layout at @dir: the busybox layer of tests/images/build.py
 /// and a layer of its own holding /own.txt = @word (so that no other
@@ -42,7 +43,19 @@ async fn save_load_and_prune() {
     let word = unique("own-layer");
     own_image(&dir.join("layout"), &word);
     let tag = format!("{}:1", unique("rust-own"));
-    let orig = images::load(dir.join("layout").to_str().unwrap(), Some(&tag)).await.unwrap();
+    // Its progress: every event names a layer of its count, and its own
+    // layer (the top one) is converted.
+    let loaded = Events::new();
+    let orig =
+        images::load_with(dir.join("layout").to_str().unwrap(), |o| o.tag(&tag).progress(loaded.add())).await.unwrap();
+    let evs = loaded.take();
+    assert!(evs.iter().all(|e| e.count == orig.layers && e.index < e.count), "{evs:#?}");
+    assert!(
+        evs.iter().any(|e| e.phase == "converting"
+            && e.index == orig.layers - 1
+            && e.digest.as_deref().is_some_and(|d| d.starts_with("sha256:"))),
+        "the load does not convert its own layer: {evs:#?}"
+    );
     // its record: the OCI config a sandbox's defaults come from, and its
     // two layers (busybox's and its own)
     let rec: serde_json::Value = serde_json::from_str(&images::inspect(&tag).await.unwrap()).unwrap();
@@ -101,6 +114,41 @@ async fn save_load_and_prune() {
         }),
         "a layer holding /own.txt outlived the prune"
     );
+}
+
+/// What the seed images' pulls from the registry reported (through the
+/// blocking API; common::seed_registry): each resolved first, then named
+/// layers of its count; each blob's download never went back and ended
+/// at its last byte; the first, into an empty store, downloaded and
+/// converted.
+#[test]
+fn seed_pulls_progress() {
+    if seed_registry().is_none() {
+        return;
+    }
+    let pulls = SEED_PULLS.lock().unwrap();
+    assert!(!pulls.is_empty());
+    for (info, evs) in pulls.iter() {
+        let what = &info.reference;
+        assert!(!evs.is_empty() && evs[0].phase == "resolving", "{what}: {evs:#?}");
+        let mut last: std::collections::HashMap<&str, u64> = Default::default();
+        for e in &evs[1..] {
+            assert!(e.count == info.layers && e.index < e.count && e.digest.is_some(), "{what}: {e:?}");
+            if e.phase == "downloading" {
+                let prev = last.insert(e.digest.as_deref().unwrap(), e.done).unwrap_or(0);
+                assert!(e.done >= prev && e.done <= e.total, "{what}: {e:?} after {prev}");
+            }
+        }
+        for e in evs.iter().rev().filter(|e| e.phase == "downloading") {
+            if last.remove(e.digest.as_deref().unwrap()).is_some() {
+                assert_eq!(e.done, e.total, "{what}: the last download event of its blob: {e:?}");
+            }
+        }
+    }
+    let (first, evs) = &pulls[0];
+    for phase in ["downloading", "converting"] {
+        assert!(evs.iter().any(|e| e.phase == phase), "{}: no {phase}: {evs:#?}", first.reference);
+    }
 }
 
 /// Credentials kept with images::login are what a pull from a registry

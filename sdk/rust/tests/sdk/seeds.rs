@@ -14,7 +14,7 @@ use microsandbox::{
     AuditLog, Context, DnsAction, DynFileSystem, Error, HttpAction, MemFs, PassthroughFs, RateLimiter, Result, Sandbox,
 };
 
-use crate::common::{contains, init, seed_registry, unique};
+use crate::common::{check_cold_pull, check_sync, contains, init, seed_registry, unique, Events};
 
 /// The seeds' own logging.
 fn log(what: &str, arg: impl Display) {
@@ -255,10 +255,17 @@ async fn seed_snapshot() {
     // under another name here.
     let (host, _) = seed_registry().unwrap();
     let reference = format!("{host}/snaps/ml-ready:1");
-    let pushed = snap.push_with(|o| o.to(&reference)).await.unwrap();
-    assert!(!pushed.digest.is_empty(), "{pushed:?}");
-    let (copy, pulled) = microsandbox::Snapshot::pull_with(&reference, |o| o.name("ml-ready-copy")).await.unwrap();
+    // Their progress: resolved, then the snapshot's files read and
+    // uploaded, or downloaded, to the last chunk and byte.
+    let (up, down) = (Events::new(), Events::new());
+    let pushed = snap.push_with(|o| o.to(&reference).progress(up.add())).await.unwrap();
+    assert!(!pushed.digest.is_empty() && pushed.transferred > 0 && !pushed.up_to_date, "{pushed:?}");
+    check_sync("the snapshot's push", &up.take(), &pushed, &["reading", "uploading"]);
+    let (copy, pulled) = microsandbox::Snapshot::pull_with(&reference, |o| o.name("ml-ready-copy").progress(down.add()))
+        .await
+        .unwrap();
     assert_eq!((copy.name(), pulled.digest.as_str()), ("ml-ready-copy".to_owned(), pushed.digest.as_str()));
+    check_sync("the snapshot's pull", &down.take(), &pulled, &["downloading"]);
     let info = copy.info().await.unwrap();
     assert!(info.kind == "full" && info.source == "base", "{info:?}");
     copy.remove(false).await.unwrap();
@@ -400,6 +407,18 @@ async fn seed_sync() {
     .await
     .unwrap();
     drop(sb);
+    // One whose image comes from the registry, pushed with its progress
+    // (the other machine pulls it without the image).
+    let name = unique("rust-imgsync");
+    let sb = Sandbox::builder(&name).image(&format!("{host}/python:3.12")).create().await.unwrap();
+    sb.shell("echo from the registry > /root/mark; sync").await.unwrap();
+    sb.stop().await.unwrap();
+    let reference = format!("{host}/rsync/{name}:v1");
+    let up = Events::new();
+    let pushed = sb.push_with(|o| o.to(&reference).progress(up.add())).await.unwrap();
+    assert!(pushed.transferred > 0 && !pushed.up_to_date, "{pushed:?}");
+    check_sync("the sandbox's push", &up.take(), &pushed, &["reading", "uploading"]);
+    drop(sb);
     // On another machine: a process of this test binary with a home of
     // its own pulls and resumes.
     let other = std::env::temp_dir().join(unique("rust-other-home"));
@@ -409,7 +428,8 @@ async fn seed_sync() {
         .args(["--exact", "seeds::seed_sync_other_machine", "--ignored", "--nocapture", "--test-threads=1"])
         .env("MSB_RUST_TEST_HOME", &other)
         .env("MSB_RUST_TEST_LAYOUTS", serde_json::to_string(&layouts).unwrap())
-        .env("MSB_REMOTE", &host);
+        .env("MSB_REMOTE", &host)
+        .env("MSB_RUST_TEST_IMAGE_SANDBOX", &reference);
     let out = tokio::task::spawn_blocking(move || child.output()).await.unwrap().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.contains("1 passed"), "the other machine:\n{text}");
@@ -426,6 +446,30 @@ async fn seed_sync_other_machine() {
     // digest), as one that pulled python:3.12 would.
     let layouts: std::collections::HashMap<String, String> =
         serde_json::from_str(&std::env::var("MSB_RUST_TEST_LAYOUTS").unwrap()).unwrap();
+    // Its store is empty: a pull from the registry downloads and
+    // converts every layer, as its progress tells.
+    let host = std::env::var("MSB_REMOTE").unwrap();
+    let pulled = Events::new();
+    let info = microsandbox::images::pull_with(&format!("{host}/python:3.12"), |o| o.progress(pulled.add()))
+        .await
+        .unwrap();
+    assert!(info.fetched > 0, "{info:?}");
+    check_cold_pull("a pull into an empty store", &pulled.take(), &info);
+    // Removed again: a sandbox pulled without its image pulls it, and
+    // tells that pull's own events in phase "image" before its disk's
+    // chunks are downloaded.
+    microsandbox::images::remove(&info.reference).await.unwrap();
+    microsandbox::images::prune().await.unwrap();
+    let down = Events::new();
+    let reference = std::env::var("MSB_RUST_TEST_IMAGE_SANDBOX").unwrap();
+    let (imgsb, got) = Sandbox::pull_with(&reference, |o| o.progress(down.add())).await.unwrap();
+    let (image, rest): (Vec<_>, Vec<_>) = down.take().into_iter().partition(|e| e.phase == "image");
+    let image: Vec<_> = image.into_iter().map(|e| e.image.expect("an image event without the pull's")).collect();
+    check_cold_pull("the sandbox's image", &image, &info);
+    check_sync("the sandbox's pull", &rest, &got, &["downloading"]);
+    imgsb.start().await.unwrap();
+    assert_eq!(imgsb.exec("cat /root/mark").await.unwrap().stdout_str(), "from the registry\n");
+    imgsb.remove().await.unwrap();
     microsandbox::images::load(&layouts["python:3.12"], Some("python:3.12")).await.unwrap();
     let sb = async {
         // On another machine: pull and resume
@@ -437,5 +481,41 @@ async fn seed_sync_other_machine() {
     .unwrap();
     let r = sb.shell("cat /root/installed; echo $SEED_IMAGE").await.unwrap();
     assert_eq!(r.stdout_str(), "torch\npython:3.12\n");
+    // One that syncs pushes itself when it stops: stop_with reports that
+    // push and gives what it did, only what changed since the pull sent.
+    let (_, here) = Sandbox::pull_with("ml-project", |o| o.name("ml-project-again")).await.unwrap();
+    sb.set_sync(true).await.unwrap();
+    sb.shell("echo more > /root/more; sync").await.unwrap();
+    let up = Events::new();
+    let pushed = sb.stop_with(|o| o.progress(up.add())).await.unwrap().expect("the stop's push");
+    assert!(
+        pushed.name == "ml-project"
+            && pushed.parent == here.digest
+            && !pushed.up_to_date
+            && pushed.transferred > 0
+            && pushed.transferred < pushed.chunks,
+        "the stop's push {pushed:?}, after the pull {here:?}"
+    );
+    let evs = up.take();
+    check_sync("the stop's push", &evs, &pushed, &["reading", "uploading"]);
+    // A stopped one has nothing to push; nor has one that does not sync
+    // (the blocking API). One whose push is refused (the tag holds a push
+    // it did not start from) is left stopped, and the refusal is the
+    // stop's error.
+    assert_eq!(sb.stop_with(|o| o.progress(up.add())).await.unwrap(), None);
+    assert!(up.take().is_empty());
+    let again = tokio::task::spawn_blocking(move || {
+        let sb = microsandbox::blocking::Sandbox::get("ml-project-again")?;
+        sb.start()?;
+        assert_eq!(sb.stop_with(|o| o.timeout(std::time::Duration::from_secs(5)))?, None);
+        sb.set_sync(true)?;
+        sb.start()?;
+        let e = sb.stop_with(|o| o.progress(up.add())).unwrap_err();
+        assert!(matches!(e, Error::SyncConflict(_)), "{e:?}");
+        assert!(up.take().iter().all(|e| e.phase != "uploading"));
+        sb.info()
+    });
+    assert_eq!(again.await.unwrap().unwrap().status, "stopped");
+    Sandbox::get("ml-project-again").await.unwrap().remove().await.unwrap();
     sb.remove().await.unwrap();
 }
