@@ -609,8 +609,29 @@ export declare class Files {
   remove(path: string, options?: FileOptions): Promise<void>;
   rename(from: string, to: string, options?: FileOptions): Promise<void>;
   symlink(target: string, path: string, options?: FileOptions): Promise<void>;
-  copyIn(hostPath: string, guestPath: string, options?: { user?: string }): Promise<void>;
-  copyOut(guestPath: string, hostPath: string, options?: { user?: string }): Promise<void>;
+  /** docker cp's rules (msb cp); `progress` is called as each file's bytes move. */
+  copyIn(hostPath: string, guestPath: string, options?: CopyOptions): Promise<void>;
+  copyOut(guestPath: string, hostPath: string, options?: CopyOptions): Promise<void>;
+}
+
+export interface CopyOptions {
+  /** The guest user, as FileOptions' `user`. */
+  user?: string;
+  /** Called on the event loop as each file's bytes move, in order, every
+   * report before the call settles (InvalidArgumentError unless a
+   * function); what it throws is a process warning, not the call's failure. */
+  progress?: (event: CopyProgress) => void;
+}
+
+/** How a copy goes (msb_copy_opts.progress), reported as a file's bytes
+ * move: none for an empty file, a directory or a symlink. */
+export interface CopyProgress {
+  /** The file's guest path. */
+  readonly path: string;
+  /** Its bytes copied so far, of `total` (its size); `done` only grows,
+   * and reaches `total` once the file is copied. */
+  readonly done: number;
+  readonly total: number;
 }
 
 export declare class SandboxInfo {
@@ -721,6 +742,8 @@ export interface SnapshotPushOptions {
   force?: boolean;
   /** Plain http to a registry not on loopback. */
   insecure?: boolean;
+  /** Called with each step: see SyncProgress. */
+  progress?: (event: SyncProgress) => void;
 }
 
 export interface SnapshotPullOptions {
@@ -731,6 +754,8 @@ export interface SnapshotPullOptions {
   force?: boolean;
   /** Plain http to a registry not on loopback. */
   insecure?: boolean;
+  /** Called with each step: see SyncProgress. */
+  progress?: (event: SyncProgress) => void;
 }
 
 // ---- the plugin registry (docs/plugins.md) -----------------------------------
@@ -934,8 +959,9 @@ export declare class Sandbox implements AsyncDisposable {
   parent(): Promise<string | null>;
   start(): Promise<void>;
   /** SIGTERM, then killed after `timeout` ms (default 10000); a sandbox
-   * that syncs then pushes itself (that push's SyncInfo, else null). */
-  stop(options?: { timeout?: number }): Promise<SyncInfo | null>;
+   * that syncs then pushes itself, reporting to `progress` (that push's
+   * SyncInfo, else null). */
+  stop(options?: StopOptions): Promise<SyncInfo | null>;
   kill(): Promise<SyncInfo | null>;
   /** Delete it and its disk (killing it first). */
   remove(): Promise<void>;
@@ -960,7 +986,7 @@ export declare class Sandbox implements AsyncDisposable {
   snapshot(name: string): Promise<Snapshot>;
   /** Push it, as it is at one instant, to @ref (REGISTRY/REPO[:TAG] or a
    * TAG), else where it last synced, else REMOTE/NAME:latest. */
-  push(ref?: string, options?: { force?: boolean; insecure?: boolean }): Promise<SyncInfo>;
+  push(ref?: string, options?: PushOptions): Promise<SyncInfo>;
   /** With @on, it pushes itself whenever stop() stops it. */
   setSync(on?: boolean): Promise<void>;
 
@@ -1039,6 +1065,49 @@ export interface PullOptions {
   trust?: boolean;
   /** Plain http to a registry not on loopback. */
   insecure?: boolean;
+  /** Called with each step: see SyncProgress. */
+  progress?: (event: SyncProgress) => void;
+}
+
+export interface PushOptions {
+  /** Replace what another machine pushed to the tag since (ConflictError otherwise). */
+  force?: boolean;
+  /** Plain http to a registry not on loopback. */
+  insecure?: boolean;
+  /** Called with each step: see SyncProgress. */
+  progress?: (event: SyncProgress) => void;
+}
+
+export interface StopOptions {
+  /** Milliseconds the guest gets to power off before it is killed (default 10000). */
+  timeout?: number;
+  /** For a sandbox that syncs, called with each step of its push: see SyncProgress. */
+  progress?: (event: SyncProgress) => void;
+}
+
+/**
+ * How a push or pull goes (msb_sync_progress; msb push's and msb pull's
+ * lines). A `progress` callback is called on the event loop with each
+ * step in the order libmsb made them, every one before the call settles
+ * and none after; InvalidArgumentError before anything starts unless it
+ * is a function. What it throws (or a promise it returns rejects with) is
+ * a process warning (MicrosandboxWarning); the call goes on.
+ */
+export interface SyncProgress {
+  /** "resolving" first; a push then "reading" (the local disk) and
+   * "uploading"; a pull "image" (the image the sandbox needs is pulled:
+   * `image` says how far), "downloading" and "writing". */
+  readonly phase: 'resolving' | 'reading' | 'uploading' | 'image' | 'downloading' | 'writing';
+  /** Bytes of the disk dealt with, of all of it (in phase "image": the
+   * image pull's bytes of its blob). Within a phase they only grow; the
+   * last report of a transfer that moved the disk has done == total. */
+  readonly done: number;
+  readonly total: number;
+  /** The disk's chunks dealt with, of all of them. */
+  readonly chunksDone: number;
+  readonly chunksTotal: number;
+  /** In phase "image", that pull's own report; else null. */
+  readonly image: PullProgress | null;
 }
 
 /** What a push or pull did (msb_sync_info). */
@@ -1141,7 +1210,8 @@ export interface ProjectOptions {
   only?: string[];
   /** Seconds each guest gets to power off (default 10). */
   timeout?: number;
-  /** Called on the event loop with each step, all of them before the call resolves. */
+  /** Called on the event loop with each step, all of them before the call
+   * resolves; what it throws is a process warning (MicrosandboxWarning). */
   progress?: (event: ProjectEvent) => void;
 }
 
@@ -1185,8 +1255,41 @@ export declare class ImageInfo {
   readonly builtin: boolean;
 }
 
-export declare function pullImage(ref: string, options?: { insecure?: boolean }): Promise<ImageInfo>;
-export declare function loadImage(path: string, options?: { tag?: string }): Promise<ImageInfo>;
+/**
+ * How an image pull or load goes (msb_pull_progress; msb pull's lines),
+ * as `progress` is called with it: on the event loop, in the order
+ * libmsb made them, every one before the call settles and none after
+ * (InvalidArgumentError before anything starts unless a function; what
+ * it throws is a process warning, and the call goes on).
+ */
+export interface PullProgress {
+  /** "resolving" (the reference, first), "downloading" (a blob),
+   * "converting" (a layer, into its filesystem image) or "repaired" (a
+   * stored layer image was damaged and is made again). */
+  readonly phase: 'resolving' | 'downloading' | 'converting' | 'repaired';
+  /** The blob ("sha256:..."), when there is one; else null. */
+  readonly digest: string | null;
+  /** Bytes of that blob downloaded, of its size: for one blob they only
+   * grow, and its last "downloading" report has done == total. */
+  readonly done: number;
+  readonly total: number;
+  /** Which layer (from 0), of how many the image has. */
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Fetch @ref from its registry and convert its layers (msb pull);
+ * `insecure`: plain http to a registry not on loopback. */
+export declare function pullImage(ref: string, options?: {
+  insecure?: boolean;
+  progress?: (event: PullProgress) => void;
+}): Promise<ImageInfo>;
+/** An OCI layout (directory or tar) or a `docker save` archive, stored as
+ * `tag` (msb load); its layers are converted as a pull's are. */
+export declare function loadImage(path: string, options?: {
+  tag?: string;
+  progress?: (event: PullProgress) => void;
+}): Promise<ImageInfo>;
 export declare function listImages(): Promise<ImageInfo[]>;
 /** Its record as msb image inspect prints it: reference, digests, layers
  * and its OCI config; NotFoundError when it is not here. */

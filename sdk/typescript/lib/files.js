@@ -13,6 +13,7 @@ const { Readable, Writable } = require('node:stream');
 const native = require('./native');
 const { NativeStream } = require('./stream');
 const { InvalidArgumentError } = require('./errors');
+const { progressOf } = require('./progress');
 
 const FILE_KEYS = new Set(['user', 'mode', 'parents', 'recursive', 'exclusive', 'append']);
 
@@ -284,15 +285,18 @@ class Files {
   }
 
   /** copyIn() - a host file, directory or symlink into the guest, with
-   * `docker cp`'s rules (msb cp). */
-  async copyIn(hostPath, guestPath, opts = {}) {
-    await this._call(native.copyIn, hostPath, guestPath, fileOptions(opts));
+   * `docker cp`'s rules (msb cp); `progress` is called as each file's
+   * bytes move ({ path, done, total }, path the guest's: progress.js). */
+  async copyIn(hostPath, guestPath, { progress, ...opts } = {}) {
+    const report = progressOf('copyIn', progress);
+    await this._call(native.copyIn, hostPath, guestPath, fileOptions(opts), report);
   }
 
   /** copyOut() - a guest file, directory or symlink to the host, with
    * copyIn's rules; names that would land outside @hostPath are refused. */
-  async copyOut(guestPath, hostPath, opts = {}) {
-    await this._call(native.copyOut, guestPath, hostPath, fileOptions(opts));
+  async copyOut(guestPath, hostPath, { progress, ...opts } = {}) {
+    const report = progressOf('copyOut', progress);
+    await this._call(native.copyOut, guestPath, hostPath, fileOptions(opts), report);
   }
 }
 

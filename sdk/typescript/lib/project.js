@@ -15,6 +15,7 @@ const fs = require('node:fs/promises');
 const native = require('./native');
 const errors = require('./errors');
 const { Sandbox } = require('./sandbox');
+const { progressOf } = require('./progress');
 
 // "FILE:LINE:COL: what", as src/lib/sandboxfile.c writes its messages.
 const WHERE = /^(.+?):(\d+):(\d+): /;
@@ -43,10 +44,7 @@ function callOptions(what, { only, timeout = STOP_TIMEOUT, volumes = false, prog
   if (only !== undefined && (!Array.isArray(only) || only.some((k) => typeof k !== 'string' || !k))) {
     throw new errors.InvalidArgumentError(`${what}: only is a list of the Sandboxfile's keys`);
   }
-  if (progress !== undefined && typeof progress !== 'function') {
-    throw new errors.InvalidArgumentError(`${what}: progress is a function`);
-  }
-  return [{ only, timeout: Math.max(0, Math.floor(timeout)), volumes: !!volumes }, progress];
+  return [{ only, timeout: Math.max(0, Math.floor(timeout)), volumes: !!volumes }, progressOf(what, progress)];
 }
 
 /** A loaded Sandboxfile: loading checks all of it and starts nothing. */

@@ -14,6 +14,7 @@ const { Files } = require('./files');
 const { EventStream, EventSubscription, emit } = require('./events');
 const { pluginsOf } = require('./hooks');
 const { HookServer } = require('./plugin');
+const { progressOf } = require('./progress');
 
 /** The hook servers of sandboxes made here (their JS hooks), by name:
  * each lives until its sandbox's handle is closed or removed, or this
@@ -194,10 +195,12 @@ class Sandbox {
    * the remote. Options: `name` (default: the repository's last
    * component), `force` (replace a local sandbox changed since its last
    * sync), `trust` (keep settings that reach into this host: volumes,
-   * secret sources...), `insecure`. Its handle's close() leaves it.
+   * secret sources...), `insecure`, `progress` (called with each report:
+   * progress.js). Its handle's close() leaves it.
    */
-  static async pull(ref, { name, force = false, trust = false, insecure = false } = {}) {
-    const info = await native.sandboxPull(ref, { name, force, trust, insecure });
+  static async pull(ref, { name, force = false, trust = false, insecure = false, progress } = {}) {
+    const report = progressOf('sandbox pull', progress);
+    const info = await native.sandboxPull(ref, { name, force, trust, insecure }, report);
     const sb = new Sandbox(info.name, null, false);
     /** What the pull did (a SyncInfo). */
     sb.pulled = new SyncInfo(info);
@@ -266,11 +269,13 @@ class Sandbox {
   /** stop() - power the guest off: its processes get SIGTERM, and it is
    * killed after `timeout` ms (default 10 s). Its disk is kept. Stopping a
    * stopped sandbox is no error. A sandbox that syncs (`sync`) then pushes
-   * itself: resolves with that push's SyncInfo, else null. */
-  async stop({ timeout = STOP_TIMEOUT } = {}) {
+   * itself, reporting to `progress`: resolves with that push's SyncInfo,
+   * else null. */
+  async stop({ timeout = STOP_TIMEOUT, progress } = {}) {
     this._check('stop');
+    const report = progressOf('stop', progress);
     try {
-      const r = await native.sandboxStopSync(this.name, Math.max(0, Math.floor(timeout / 1000)));
+      const r = await native.sandboxStopSync(this.name, Math.max(0, Math.floor(timeout / 1000)), report);
       return r.pushed ? new SyncInfo(r.pushed) : null;
     } catch (e) {
       if (!(e instanceof AlreadyInStateError)) throw e;
@@ -423,13 +428,15 @@ class Sandbox {
    * its repository), else where it was last pushed or pulled, else
    * REMOTE/NAME:latest. Only chunks the registry lacks are sent.
    * ConflictError when another push took the tag since, unless `force`.
+   * `progress` is called with each report (progress.js).
    */
-  async push(ref, { force = false, insecure = false } = {}) {
+  async push(ref, { force = false, insecure = false, progress } = {}) {
     this._check('push');
     if (ref !== undefined && typeof ref !== 'string') {
       throw new InvalidArgumentError('push takes a reference (a string), then options');
     }
-    return new SyncInfo(await native.sandboxPush(this.name, { ref, force, insecure }));
+    const report = progressOf('push', progress);
+    return new SyncInfo(await native.sandboxPush(this.name, { ref, force, insecure }, report));
   }
 
   /** setSync() - with @on, the sandbox pushes itself whenever stop() stops
@@ -577,6 +584,7 @@ class Snapshot {
    * pulled, else REMOTE/NAME:latest. A snapshot never changes: a push to
    * where it already is sends nothing (`upToDate`); a tag holding
    * anything else is replaced only with `force` (ConflictError).
+   * `progress` is called with each report (progress.js).
    */
   async push(ref, options = {}) {
     if (ref !== null && typeof ref === 'object') [ref, options] = [ref.ref, ref];
@@ -584,8 +592,9 @@ class Snapshot {
       throw new InvalidArgumentError('push takes a reference (a string), then options');
     }
     checkKeys(options, PUSH_KEYS, 'snapshot push');
-    const { force = false, insecure = false } = options;
-    return new SyncInfo(await native.snapshotPush(this.name, { ref: ref ?? undefined, force, insecure }));
+    const { force = false, insecure = false, progress } = options;
+    const report = progressOf('snapshot push', progress);
+    return new SyncInfo(await native.snapshotPush(this.name, { ref: ref ?? undefined, force, insecure }, report));
   }
 
   /**
@@ -595,14 +604,16 @@ class Snapshot {
    * one needs the QEMU version that took it). Options: `name` (default:
    * the repository's last component), `force` (replace a snapshot of
    * that name: AlreadyExistsError otherwise; never while sandboxes
-   * restored from it exist, BusyError), `insecure`. WrongKindError when
-   * @ref holds a sandbox or an image. `pulled` is what it did.
+   * restored from it exist, BusyError), `insecure`, `progress` (called
+   * with each report: progress.js). WrongKindError when @ref holds a
+   * sandbox or an image. `pulled` is what it did.
    */
   static async pull(ref, options = {}) {
     if (typeof ref !== 'string') throw new InvalidArgumentError('a snapshot pull takes a reference (a string)');
     checkKeys(options, PULL_KEYS, 'snapshot pull');
-    const { name, force = false, insecure = false } = options;
-    const info = await native.snapshotPull(ref, { name, force, insecure });
+    const { name, force = false, insecure = false, progress } = options;
+    const report = progressOf('snapshot pull', progress);
+    const info = await native.snapshotPull(ref, { name, force, insecure }, report);
     const snap = new Snapshot(info.name);
     /** What the pull did (a SyncInfo). */
     snap.pulled = new SyncInfo(info);
@@ -610,8 +621,8 @@ class Snapshot {
   }
 }
 
-const PUSH_KEYS = new Set(['ref', 'force', 'insecure']);
-const PULL_KEYS = new Set(['name', 'force', 'insecure']);
+const PUSH_KEYS = new Set(['ref', 'force', 'insecure', 'progress']);
+const PULL_KEYS = new Set(['name', 'force', 'insecure', 'progress']);
 
 function checkKeys(o, allowed, what) {
   for (const k of Object.keys(o)) {
@@ -631,17 +642,20 @@ class ImageInfo {
 }
 
 /** pullImage() - fetch @ref (linux/amd64) from its registry and convert
- * its layers; create() pulls a missing image by itself. */
-async function pullImage(ref, { insecure = false } = {}) {
+ * its layers; create() pulls a missing image by itself. `progress` is
+ * called with each report (progress.js). */
+async function pullImage(ref, { insecure = false, progress } = {}) {
   if (typeof ref !== 'string') throw new InvalidArgumentError('an image reference is a string');
-  return new ImageInfo(await native.imagePull(ref, !!insecure));
+  const report = progressOf('image pull', progress);
+  return new ImageInfo(await native.imagePull(ref, !!insecure, report));
 }
 
 /** loadImage() - an image without a registry: an OCI layout (directory or
  * tar) or a `docker save` archive, stored as `tag` (default: the
- * archive's name). */
-async function loadImage(path, { tag } = {}) {
-  return new ImageInfo(await native.imageLoad(path, tag));
+ * archive's name); `progress` as pullImage's. */
+async function loadImage(path, { tag, progress } = {}) {
+  const report = progressOf('image load', progress);
+  return new ImageInfo(await native.imageLoad(path, tag, report));
 }
 
 /** listImages() - the built-in "default" image, then every other. */

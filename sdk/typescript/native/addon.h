@@ -107,6 +107,24 @@ napi_value stream_wrap_events(napi_env env, msb_events *ev);
  * if @v is not one, or was freed. */
 msb_events *stream_events(napi_env env, napi_value v);
 
+/* ---- progress (progress.c) ---------------------------------------------------- *
+ * libmsb's progress callbacks, each report copied on libmsb's thread and
+ * delivered in order to a JS function on the loop's thread; their ctx is
+ * the thread-safe function progress_open() made. */
+
+/* progress_open() - a thread-safe function calling @fn (InvalidArgument
+ * unless a function) with each report; @settle(env, @job, NULL) runs on
+ * the loop's thread once it was released and the last report delivered:
+ * it settles the call's promise. */
+int progress_open(napi_env env, napi_value fn, void *job,
+		  napi_finalize settle, napi_threadsafe_function *out);
+
+void progress_pull(void *ctx, const msb_pull_progress *p);  /* msb_pull_opts, msb_load_opts */
+void progress_sync(void *ctx, const msb_sync_progress *p);  /* msb_sync_opts */
+void progress_copy(void *ctx, const char *path, uint64_t done,
+		   uint64_t total);                          /* msb_copy_opts */
+void progress_project(void *ctx, const msb_project_event *e); /* msb_project_opts */
+
 /* ---- exports of each file --------------------------------------------------- */
 
 struct export {

@@ -7,9 +7,13 @@
  * loop's thread; the call runs on a pool thread; its result becomes JS
  * values back on the loop's thread (or its msb_error the SDK's error).
  * The pool has UV_THREADPOOL_SIZE threads (4 by default): that many such
- * calls run at once, the rest queue.
+ * calls run at once, the rest queue. A call given a progress callback
+ * (a pull, a load, a push, a syncing stop, a copy) has its reports
+ * delivered by progress.c, and its promise is settled only after the
+ * last of them.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +29,12 @@ struct job {
 	job_done done;     /* loop thread: the promise's value */
 	int r;
 	msb_error err;
+	napi_status completed; /* the async work's status */
 	napi_async_work work;
 	napi_deferred deferred;
 	napi_ref keep[2];  /* JS values the call uses (a handle, a buffer) */
+	napi_value progress; /* the JS callback, until job_start() */
+	napi_threadsafe_function tsfn; /* its reports' way, or NULL */
 
 	/* arguments */
 	const char *s[3];
@@ -111,12 +118,15 @@ static void job_execute(napi_env env, void *data)
 	j->r = j->run(j);
 }
 
-static void job_complete(napi_env env, napi_status status, void *data)
+/* job_settle() - the promise settled with the job's outcome (if it has
+ * one: job_start() may fail to make it); the job freed. */
+static void job_settle(napi_env env, struct job *j)
 {
-	struct job *j = data;
 	napi_value v = NULL;
 
-	if (status != napi_ok) {
+	if (!j->deferred) {
+		/* nobody to tell */
+	} else if (j->completed != napi_ok) {
 		napi_reject_deferred(env, j->deferred,
 				     make_error(env, -ECANCELED,
 						"the call was cancelled"));
@@ -143,22 +153,58 @@ static void job_complete(napi_env env, napi_status status, void *data)
 	job_free(env, j);
 }
 
+static void job_finalize(napi_env env, void *data, void *hint)
+{
+	job_settle(env, data);
+}
+
+static void job_complete(napi_env env, napi_status status, void *data)
+{
+	struct job *j = data;
+
+	j->completed = status;
+	if (j->tsfn)  /* settled by job_finalize, after the last report */
+		napi_release_threadsafe_function(j->tsfn, napi_tsfn_release);
+	else
+		job_settle(env, j);
+}
+
+/* job_progress() - @fn (absent: none) to be called with the job's
+ * progress reports; job_start() checks it and opens their way. */
+static void job_progress(napi_env env, struct job *j, napi_value fn)
+{
+	j->progress = is_absent(env, fn) ? NULL : fn;
+}
+
 /* job_start() - queue @j; its promise. */
 static napi_value job_start(napi_env env, struct job *j)
 {
 	napi_value promise, name;
 
-	if (check_napi(env, napi_create_promise(env, &j->deferred, &promise))) {
+	if (j->progress && progress_open(env, j->progress, j, job_finalize,
+					 &j->tsfn) < 0) {
 		job_free(env, j);
+		return NULL;
+	}
+	j->progress = NULL;
+	if (check_napi(env, napi_create_promise(env, &j->deferred, &promise))) {
+		if (j->tsfn) {  /* its finalizer frees the job */
+			j->deferred = NULL;
+			napi_release_threadsafe_function(j->tsfn,
+							 napi_tsfn_abort);
+		} else {
+			job_free(env, j);
+		}
 		return NULL;
 	}
 	napi_create_string_utf8(env, "microsandbox", NAPI_AUTO_LENGTH, &name);
 	if (napi_create_async_work(env, NULL, name, job_execute, job_complete, j,
 				   &j->work) != napi_ok ||
 	    napi_queue_async_work(env, j->work) != napi_ok) {
-		/* The promise is dropped unsettled; the caller sees the throw. */
-		job_free(env, j);
-		return throw_msb(env, -ENOMEM, "could not queue the call");
+		j->r = -ENOMEM;
+		snprintf(j->err.message, sizeof(j->err.message),
+			 "could not queue the call");
+		job_complete(env, napi_ok, j); /* rejects the promise */
 	}
 	return promise;
 }
@@ -567,11 +613,12 @@ static napi_value done_stats_list(napi_env env, struct job *j)
 	return array_of(env, j, sizeof(msb_stats), one_stats);
 }
 
-/* A call taking a name (and a number or flag): @what names the string. */
+/* A call taking a name (and a number or flag, and for those that report
+ * progress a callback): @what names the string. */
 static napi_value by_name(napi_env env, napi_callback_info info, job_run run,
 			  job_done done, const char *what)
 {
-	ARGS(2);
+	ARGS(3);
 	struct job *j = job_new(env, run, done);
 	napi_valuetype t;
 
@@ -587,6 +634,7 @@ static napi_value by_name(napi_env env, napi_callback_info info, job_run run,
 			return job_fail(env, j);
 		j->flag = j->u != 0;
 	}
+	job_progress(env, j, argv[2]);
 	if (!j->s[0])
 		j->s[0] = "";
 	return job_start(env, j);
@@ -827,11 +875,12 @@ static napi_value js_snapshot_remove(napi_env env, napi_callback_info info)
 
 /* ---- files (one-shot) ----------------------------------------------------------------- */
 
-/* A file call on a sandbox handle: (handle, path[, path2 | buffer], opts). */
+/* A file call on a sandbox handle: (handle, path[, path2 | buffer], opts
+ * [, progress]). */
 static napi_value file_call(napi_env env, napi_callback_info info, job_run run,
 			    job_done done, int paths, int buffer)
 {
-	ARGS(4);
+	ARGS(5);
 	struct job *j = job_new(env, run, done);
 	size_t o = 2;
 
@@ -858,6 +907,7 @@ static napi_value file_call(napi_env env, napi_callback_info info, job_run run,
 	}
 	if (config_file(env, argv[o], &j->a, &j->fo) < 0)
 		return job_fail(env, j);
+	job_progress(env, j, argv[o + 1]);
 	if (!j->s[0])
 		j->s[0] = "";
 	if (paths == 2 && !j->s[1])
@@ -961,14 +1011,18 @@ static int run_file_write_all(struct job *j)
 
 static int run_copy_in(struct job *j)
 {
-	msb_copy_opts o = { .user = j->fo.user };
+	msb_copy_opts o = { .user = j->fo.user,
+			    .progress = j->tsfn ? progress_copy : NULL,
+			    .ctx = j->tsfn };
 
 	return msb_copy_in(j->sb, j->s[0], j->s[1], &o, &j->err);
 }
 
 static int run_copy_out(struct job *j)
 {
-	msb_copy_opts o = { .user = j->fo.user };
+	msb_copy_opts o = { .user = j->fo.user,
+			    .progress = j->tsfn ? progress_copy : NULL,
+			    .ctx = j->tsfn };
 
 	return msb_copy_out(j->sb, j->s[0], j->s[1], &o, &j->err);
 }
@@ -1020,13 +1074,13 @@ static napi_value js_file_write_all(napi_env env, napi_callback_info info)
 	return file_call(env, info, run_file_write_all, NULL, 1, 1);
 }
 
-/* copyIn(handle, hostPath, guestPath, {user}) */
+/* copyIn(handle, hostPath, guestPath, {user}, progress) */
 static napi_value js_copy_in(napi_env env, napi_callback_info info)
 {
 	return file_call(env, info, run_copy_in, NULL, 2, 0);
 }
 
-/* copyOut(handle, guestPath, hostPath, {user}) */
+/* copyOut(handle, guestPath, hostPath, {user}, progress) */
 static napi_value js_copy_out(napi_env env, napi_callback_info info)
 {
 	return file_call(env, info, run_copy_out, NULL, 2, 0);
@@ -1036,14 +1090,18 @@ static napi_value js_copy_out(napi_env env, napi_callback_info info)
 
 static int run_image_pull(struct job *j)
 {
-	msb_pull_opts o = { .insecure = j->flag };
+	msb_pull_opts o = { .insecure = j->flag,
+			    .progress = j->tsfn ? progress_pull : NULL,
+			    .ctx = j->tsfn };
 
 	return msb_image_pull(j->s[0], &o, &j->x.img, &j->err);
 }
 
 static int run_image_load(struct job *j)
 {
-	msb_load_opts o = { .tag = j->s[1] };
+	msb_load_opts o = { .tag = j->s[1],
+			    .progress = j->tsfn ? progress_pull : NULL,
+			    .ctx = j->tsfn };
 
 	return msb_image_load(j->s[0], &o, &j->x.img, &j->err);
 }
@@ -1081,16 +1139,16 @@ static int run_image_inspect(struct job *j)
 	return r;
 }
 
-/* imagePull(ref, insecure) */
+/* imagePull(ref, insecure, progress) */
 static napi_value js_image_pull(napi_env env, napi_callback_info info)
 {
 	return by_name(env, info, run_image_pull, done_image, "image reference");
 }
 
-/* imageLoad(path, tag) */
+/* imageLoad(path, tag, progress) */
 static napi_value js_image_load(napi_env env, napi_callback_info info)
 {
-	ARGS(2);
+	ARGS(3);
 	struct job *j = job_new(env, run_image_load, done_image);
 
 	if (!j)
@@ -1098,6 +1156,7 @@ static napi_value js_image_load(napi_env env, napi_callback_info info)
 	if (arg_str(env, argv[0], &j->a, "path", &j->s[0]) < 0 ||
 	    arg_str(env, argv[1], &j->a, "tag", &j->s[1]) < 0)
 		return job_fail(env, j);
+	job_progress(env, j, argv[2]);
 	if (!j->s[0])
 		j->s[0] = "";
 	return job_start(env, j);
@@ -1341,25 +1400,33 @@ static int config_sync(napi_env env, napi_value o, struct arena *a,
 	return 0;
 }
 
+/* sync_opts() - the job's msb_sync_opts, reporting to its callback. */
+static const msb_sync_opts *sync_opts(struct job *j)
+{
+	j->x.sync.o.progress = j->tsfn ? progress_sync : NULL;
+	j->x.sync.o.ctx = j->tsfn;
+	return &j->x.sync.o;
+}
+
 static int run_push(struct job *j)
 {
-	return msb_sandbox_push(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
+	return msb_sandbox_push(j->s[0], sync_opts(j), &j->x.sync.info, &j->err);
 }
 
 static int run_pull(struct job *j)
 {
-	return msb_sandbox_pull(j->s[0], &j->x.sync.o, &j->x.sync.info, &j->err);
+	return msb_sandbox_pull(j->s[0], sync_opts(j), &j->x.sync.info, &j->err);
 }
 
 static int run_snapshot_push(struct job *j)
 {
-	return msb_snapshot_push(j->s[0], &j->x.sync.o, &j->x.sync.info,
+	return msb_snapshot_push(j->s[0], sync_opts(j), &j->x.sync.info,
 				 &j->err);
 }
 
 static int run_snapshot_pull(struct job *j)
 {
-	return msb_snapshot_pull(j->s[0], &j->x.sync.o, &j->x.sync.info,
+	return msb_snapshot_pull(j->s[0], sync_opts(j), &j->x.sync.info,
 				 &j->err);
 }
 
@@ -1368,11 +1435,11 @@ static napi_value done_sync(napi_env env, struct job *j)
 	return sync_js(env, &j->x.sync.info);
 }
 
-/* A push or pull: (name or reference, opts). */
+/* A push or pull: (name or reference, opts, progress). */
 static napi_value sync_call(napi_env env, napi_callback_info info, job_run run,
 			    const char *what)
 {
-	ARGS(2);
+	ARGS(3);
 	struct job *j = job_new(env, run, done_sync);
 
 	if (!j)
@@ -1380,30 +1447,32 @@ static napi_value sync_call(napi_env env, napi_callback_info info, job_run run,
 	if (arg_str(env, argv[0], &j->a, what, &j->s[0]) < 0 ||
 	    config_sync(env, argv[1], &j->a, &j->x.sync.o) < 0)
 		return job_fail(env, j);
+	job_progress(env, j, argv[2]);
 	if (!j->s[0])
 		j->s[0] = "";
 	return job_start(env, j);
 }
 
-/* sandboxPush(name, {ref, force, insecure}): where it went. */
+/* sandboxPush(name, {ref, force, insecure}, progress): where it went. */
 static napi_value js_sandbox_push(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_push, "name");
 }
 
-/* sandboxPull(ref, {name, force, trust, insecure}): the stopped sandbox made. */
+/* sandboxPull(ref, {name, force, trust, insecure}, progress): the
+ * stopped sandbox made. */
 static napi_value js_sandbox_pull(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_pull, "reference");
 }
 
-/* snapshotPush(name, {ref, force, insecure}): where it went. */
+/* snapshotPush(name, {ref, force, insecure}, progress): where it went. */
 static napi_value js_snapshot_push(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_snapshot_push, "snapshot");
 }
 
-/* snapshotPull(ref, {name, force, insecure}): the snapshot made. */
+/* snapshotPull(ref, {name, force, insecure}, progress): the snapshot made. */
 static napi_value js_snapshot_pull(napi_env env, napi_callback_info info)
 {
 	return sync_call(env, info, run_snapshot_pull, "reference");
@@ -1411,8 +1480,8 @@ static napi_value js_snapshot_pull(napi_env env, napi_callback_info info)
 
 static int run_stop_sync(struct job *j)
 {
-	return msb_sandbox_stop_sync(j->s[0], j->u, NULL, &j->x.sync.info,
-				     &j->u64, &j->err);
+	return msb_sandbox_stop_sync(j->s[0], j->u, sync_opts(j),
+				     &j->x.sync.info, &j->u64, &j->err);
 }
 
 static napi_value done_stop_sync(napi_env env, struct job *j)
@@ -1427,7 +1496,8 @@ static napi_value done_stop_sync(napi_env env, struct job *j)
 	return o;
 }
 
-/* sandboxStopSync(name, graceSeconds): stopped, and pushed if it syncs. */
+/* sandboxStopSync(name, graceSeconds, progress): stopped, and pushed
+ * (reporting to progress) if it syncs. */
 static napi_value js_sandbox_stop_sync(napi_env env, napi_callback_info info)
 {
 	return by_name(env, info, run_stop_sync, done_stop_sync, "name");

@@ -5,8 +5,8 @@
  * down, stop, restart and ps wait on boots, stops and the state database,
  * so they run in libuv's thread pool and return promises. Their progress
  * reports come from the threads libmsb starts, and reach the JS callback
- * through a thread-safe function; the promise is settled when that
- * function is finalized, which Node-API does only after every queued
+ * through progress.c's thread-safe function; the promise is settled when
+ * that function is finalized, which Node-API does only after every queued
  * report has been delivered, so a caller sees all of them before the
  * call's result.
  */
@@ -211,79 +211,6 @@ struct pjob {
 	size_t n;
 };
 
-/* A report copied off libmsb's stack: its strings after the struct. */
-struct pevent {
-	const char *sandbox, *name, *what, *detail;
-	uint64_t ms;
-	char text[];
-};
-
-static char *pe_put(char **at, const char *s)
-{
-	char *r = *at;
-
-	if (!s)
-		return NULL;
-	strcpy(r, s);
-	*at += strlen(s) + 1;
-	return r;
-}
-
-/* Called from libmsb's threads, one call at a time. */
-static void pjob_progress(void *ctx, const msb_project_event *e)
-{
-	struct pjob *j = ctx;
-	const char *s[] = { e->sandbox, e->name, e->what, e->detail };
-	size_t len = 1;
-	struct pevent *c;
-	char *at;
-
-	for (size_t i = 0; i < 4; i++)
-		len += s[i] ? strlen(s[i]) + 1 : 0;
-	c = malloc(sizeof(*c) + len);
-	if (!c)
-		return;
-	at = c->text;
-	c->sandbox = pe_put(&at, e->sandbox);
-	c->name = pe_put(&at, e->name);
-	c->what = pe_put(&at, e->what);
-	c->detail = pe_put(&at, e->detail);
-	c->ms = e->ms;
-	if (napi_call_threadsafe_function(j->tsfn, c, napi_tsfn_blocking) !=
-	    napi_ok)
-		free(c);
-}
-
-/* On the loop's thread: the JS callback with one report. */
-static void pjob_deliver(napi_env env, napi_value fn, void *context,
-			 void *data)
-{
-	struct pevent *c = data;
-	napi_value o, undef, r;
-
-	if (env && fn) {
-		napi_create_object(env, &o);
-		if (c->sandbox)
-			set_str(env, o, "sandbox", c->sandbox);
-		else
-			set_val(env, o, "sandbox", js_undefined(env));
-		set_str(env, o, "name", c->name ? c->name : "");
-		set_str(env, o, "what", c->what ? c->what : "");
-		set_num(env, o, "ms", (double)c->ms);
-		if (c->detail)
-			set_str(env, o, "detail", c->detail);
-		napi_get_undefined(env, &undef);
-		if (napi_call_function(env, undef, fn, 1, &o, &r) ==
-		    napi_pending_exception) {
-			napi_value ex;
-
-			/* A throwing callback does not stop the call. */
-			napi_get_and_clear_last_exception(env, &ex);
-		}
-	}
-	free(c);
-}
-
 static void pjob_execute(napi_env env, void *data)
 {
 	struct pjob *j = data;
@@ -406,12 +333,10 @@ static napi_value js_project_call(napi_env env, napi_callback_info info)
 		goto fail;
 	napi_create_string_utf8(env, "msb_project", NAPI_AUTO_LENGTH, &name);
 	if (!is_absent(env, argv[3])) {
-		if (check_napi(env, napi_create_threadsafe_function(env, argv[3],
-				NULL, name, 0, 1, j, pjob_finalize, NULL,
-				pjob_deliver, &j->tsfn)) < 0)
+		if (progress_open(env, argv[3], j, pjob_finalize, &j->tsfn) < 0)
 			goto fail;
-		j->o.progress = pjob_progress;
-		j->o.ctx = j;
+		j->o.progress = progress_project;
+		j->o.ctx = j->tsfn;
 	}
 	if (check_napi(env, napi_create_async_work(env, NULL, name,
 			pjob_execute, pjob_complete, j, &j->work)) < 0 ||

@@ -4,7 +4,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,9 +12,9 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AlreadyExistsError, ExecFailedError, FileError, InvalidArgumentError, MicrosandboxError,
-  NotFoundError, PermissionDeniedError, Sandbox, type FileOptions,
+  NotFoundError, PermissionDeniedError, Sandbox, type CopyProgress, type FileOptions,
 } from 'microsandbox';
-import { LONG, repoRoot, sharedSandbox, unique } from './helpers';
+import { LONG, Progress, repoRoot, sharedSandbox, unique } from './helpers';
 import { loadVectors, unb64 } from './vectors';
 
 /** @n bytes of a pattern no block repeats, as a Readable. */
@@ -144,6 +144,60 @@ test('copyIn and copyOut', LONG, async () => {
   assert.equal(fs.readlinkSync(path.join(src, 'back', 'ln')), 'sub/x.txt');
   await assert.rejects(sb.fs.copyIn(path.join(src, 'nope'), dst), NotFoundError);
   fs.rmSync(src, { recursive: true, force: true });
+});
+
+/** checkCopy() - a copy's reports (@evs): each file of @sizes (by guest
+ * path) is reported, its bytes only growing, the last report all of them;
+ * nothing else is. */
+function checkCopy(what: string, evs: CopyProgress[], sizes: Record<string, number>): void {
+  const show = () => `${what}: ${JSON.stringify(evs)}`;
+  const last = new Map<string, CopyProgress>();
+  for (const e of evs) {
+    assert.ok(e.path in sizes, show());
+    assert.equal(e.total, sizes[e.path], show());
+    const prev = last.get(e.path);
+    assert.ok(e.done > 0 && e.done <= e.total && (!prev || e.done >= prev.done), show());
+    last.set(e.path, e);
+  }
+  assert.deepEqual([...last.keys()].sort(), Object.keys(sizes).sort(), show());
+  for (const e of last.values()) assert.equal(e.done, e.total, show());
+}
+
+test('copyIn and copyOut report each file as its bytes move', LONG, async () => {
+  const sb = await sharedSandbox();
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-copyp-'));
+  try {
+    const big = 3 * 1024 * 1024 + 17; // several of libmsb's messages
+    const data = randomBytes(big);
+    fs.mkdirSync(path.join(src, 'tree', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'tree', 'big.bin'), data);
+    fs.writeFileSync(path.join(src, 'tree', 'sub', 'small.txt'), 'small\n');
+    fs.writeFileSync(path.join(src, 'tree', 'empty'), '');
+    fs.symlinkSync('big.bin', path.join(src, 'tree', 'ln'));
+    const dst = `/tmp/${unique('copyp')}`;
+    // a progress that is not a function: refused before anything is copied
+    await assert.rejects(sb.fs.copyIn(path.join(src, 'tree'), dst, { progress: 'x' as any }), (e: Error) =>
+      e instanceof InvalidArgumentError && /copyIn: progress is a function/.test(e.message));
+    await assert.rejects(sb.fs.copyOut('/tmp', path.join(src, 'no'), { progress: 7 as any }), InvalidArgumentError);
+    assert.equal(await sb.fs.exists(dst), false);
+    assert.equal(fs.existsSync(path.join(src, 'no')), false);
+
+    const into = new Progress<CopyProgress>();
+    await sb.fs.copyIn(path.join(src, 'tree'), dst, { progress: into.fn });
+    await into.settled();
+    // the empty file and the symlink move no bytes
+    checkCopy('copyIn', into.events, { [`${dst}/big.bin`]: big, [`${dst}/sub/small.txt`]: 6 });
+    assert.ok(into.events.filter((e) => e.path.endsWith('big.bin')).length > 1, JSON.stringify(into.events));
+
+    const back = new Progress<CopyProgress>();
+    await sb.fs.copyOut(dst, path.join(src, 'back'), { progress: back.fn, user: 'root' });
+    await back.settled();
+    checkCopy('copyOut', back.events, { [`${dst}/big.bin`]: big, [`${dst}/sub/small.txt`]: 6 });
+    assert.ok(fs.readFileSync(path.join(src, 'back', 'big.bin')).equals(data));
+    await sb.fs.remove(dst, { recursive: true });
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
 });
 
 test('metrics', LONG, async () => {

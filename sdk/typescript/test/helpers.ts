@@ -10,7 +10,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Sandbox, loadImage, pullImage } from 'microsandbox';
+import assert from 'node:assert/strict';
+import {
+  Sandbox, loadImage, pullImage, type ImageInfo, type PullProgress, type SyncInfo, type SyncProgress,
+} from 'microsandbox';
 
 /** The repository's top directory (this package is sdk/typescript; the
  * tests run from build/test). */
@@ -155,6 +158,134 @@ export function seedImages(): Promise<string> {
     })();
   }
   return seeded;
+}
+
+// ---- progress reports ----------------------------------------------------------
+
+/**
+ * Progress - a `progress` callback that keeps each report, and says so if
+ * one comes once the call settled: call settled() right after the await.
+ */
+export class Progress<E> {
+  readonly events: E[] = [];
+  private over = false;
+  private late = 0;
+  private busy: NodeJS.Timeout;
+  readonly fn = (e: E): void => {
+    if (this.over) this.late++;
+    this.events.push(e);
+  };
+
+  /** The event loop is kept busy in 10 ms slices until the call settles,
+   * as in a loaded program: libmsb's last reports and the end of its call
+   * then reach the loop together, and the call must still settle after
+   * the reports. */
+  constructor() {
+    this.busy = setInterval(() => {
+      const end = Date.now() + 100;
+      while (Date.now() < end) { /* busy */ }
+    }, 1);
+  }
+
+  /** The call has settled: no report may follow (checked after the
+   * event loop has had time to deliver any that would). */
+  async settled(): Promise<void> {
+    this.over = true;
+    clearInterval(this.busy);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(this.late, 0, 'progress reported after the call settled');
+  }
+
+  phases(): Set<string> {
+    return new Set(this.events.map((e) => (e as { phase: string }).phase));
+  }
+}
+
+/**
+ * checkPull() - an image pull's or load's reports (@evs) for @info: each
+ * names a layer of its count; each blob's "downloading" bytes only grow,
+ * and its last report has all of them; with @cold (nothing was here),
+ * every layer is downloaded (a pull) and converted.
+ */
+export function checkPull(what: string, evs: PullProgress[], info: ImageInfo,
+  { cold = false, downloads = true } = {}): void {
+  const show = () => `${what}: ${JSON.stringify(evs)}`;
+  assert.ok(evs.length > 0, show());
+  const last = new Map<string, PullProgress>();
+  const converted = new Set<number>();
+  for (const e of evs) {
+    assert.ok(['resolving', 'downloading', 'converting', 'repaired'].includes(e.phase), show());
+    if (e.phase === 'resolving') continue;
+    assert.equal(e.count, info.layers, show());
+    assert.ok(e.index < e.count, show());
+    assert.match(e.digest ?? '', /^sha256:[0-9a-f]{64}$/, show());
+    if (e.phase === 'downloading') {
+      const prev = last.get(e.digest!);
+      assert.ok(!prev || e.done >= prev.done, `${what}: went back: ${JSON.stringify(e)} after ${JSON.stringify(prev)}`);
+      assert.ok(e.done <= e.total, show());
+      last.set(e.digest!, e);
+    } else if (e.phase === 'converting') {
+      converted.add(e.index);
+    }
+  }
+  for (const e of last.values()) assert.ok(e.total > 0 && e.done === e.total, `${what}: last download ${JSON.stringify(e)}`);
+  if (cold) {
+    if (downloads) assert.equal(last.size, info.layers, show());
+    assert.equal(converted.size, info.layers, show());
+  }
+}
+
+/**
+ * checkSync() - a push's or pull's reports (@evs) for @info (Go's
+ * sync_test check): "resolving" first, then @phases in order, each at
+ * least once and nothing else, none past its total; in the last phase,
+ * the transfer, the bytes and chunks only grow (a push's "reading" goes
+ * through each of a snapshot's files in turn, from 0), from before its
+ * last chunk to the last chunk and byte of @info's disk.
+ */
+export function checkSync(what: string, evs: SyncProgress[], info: SyncInfo, ...phases: string[]): void {
+  const show = () => `${what}: ${JSON.stringify(evs)}`;
+  assert.ok(evs.length >= 2 && evs[0].phase === 'resolving', show());
+  let at = -1;
+  let first = evs[0];
+  let prev = evs[0];
+  for (const e of evs.slice(1)) {
+    assert.equal(e.image, null, show());
+    assert.ok(e.done <= e.total && e.chunksDone <= e.chunksTotal, show());
+    if (at < phases.length - 1 && e.phase === phases[at + 1]) {
+      at++;
+      first = e;
+    } else {
+      assert.ok(at >= 0 && e.phase === phases[at], `${what}: ${e.phase} out of order (want ${phases}): ${show()}`);
+      assert.ok(at < phases.length - 1 || (e.done >= prev.done && e.chunksDone >= prev.chunksDone),
+        `${what}: went back: ${JSON.stringify(e)} after ${JSON.stringify(prev)}`);
+    }
+    prev = e;
+  }
+  const end = evs[evs.length - 1];
+  assert.equal(at, phases.length - 1, show());
+  assert.ok(first.chunksDone < first.chunksTotal, show());
+  assert.equal(end.chunksTotal, info.chunks, show());
+  assert.equal(end.chunksDone, end.chunksTotal, show());
+  assert.equal(end.total, info.diskBytes, show());
+  assert.equal(end.done, end.total, show());
+}
+
+/**
+ * otherHome() - run @fn with $MSB_HOME an empty directory of its own (an
+ * empty image store: "another machine"), then put it back and remove it.
+ */
+export async function otherHome<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = process.env.MSB_HOME;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-other-home-'));
+  fs.chmodSync(dir, 0o755);
+  process.env.MSB_HOME = dir;
+  try {
+    return await fn();
+  } finally {
+    process.env.MSB_HOME = prev;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 after(async () => {

@@ -4,7 +4,8 @@
 // (loadImage); pruneImages (msb image prune) freeing what a sandbox kept
 // after its image was removed; registryLogin/registryLogout (msb registry
 // login/logout) against a docker-registry on loopback that demands a
-// login, through a plugin publish to it.
+// login, through a plugin publish to it. A pull and a load into empty
+// stores report their progress (the pull's registry: the seeds').
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,9 +15,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, inspectImage, listImages, loadImage,
-  pruneImages, registryLogin, registryLogout, removeImage, saveImage,
+  pruneImages, pullImage, registryLogin, registryLogout, removeImage, saveImage, type PullProgress,
 } from 'microsandbox';
-import { LONG, authRegistry, repoRoot, seedImages, unique } from './helpers';
+import {
+  LONG, Progress, authRegistry, checkPull, otherHome, repoRoot, seedImages, seedLayouts, unique,
+} from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-images-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +35,62 @@ test('bad input is refused', LONG, async () => {
   await assert.rejects(registryLogin('127.0.0.1:1/ns', 'a', 'pw'), InvalidArgumentError);
   await assert.rejects(registryLogout('127.0.0.1:1'), (e: Error) =>
     e instanceof NotFoundError && /not logged in to 127.0.0.1:1/.test(e.message));
+});
+
+test('a pull and a load report their progress, in order, all before they settle', LONG, async () => {
+  const host = await seedImages();
+  // a progress that is not a function: refused before anything starts
+  // (that pull, from nowhere, would fail otherwise)
+  await assert.rejects(pullImage('127.0.0.1:1/nothing:1', { progress: 'x' as any }), (e: Error) =>
+    e instanceof InvalidArgumentError && /image pull: progress is a function/.test(e.message));
+  await assert.rejects(loadImage(path.join(dir, 'nothing'), { progress: {} as any }), (e: Error) =>
+    e instanceof InvalidArgumentError && /image load: progress is a function/.test(e.message));
+
+  await otherHome(async () => {
+    // into an empty store: resolved first, then every layer downloaded
+    // to its last byte and converted
+    const pulled = new Progress<PullProgress>();
+    const info = await pullImage(`${host}/python:3.12`, { progress: pulled.fn });
+    await pulled.settled();
+    assert.equal(pulled.events[0].phase, 'resolving', JSON.stringify(pulled.events));
+    assert.equal(pulled.events[0].digest, null);
+    assert.ok(pulled.phases().has('downloading') && pulled.phases().has('converting'), JSON.stringify(pulled.events));
+    assert.ok(info.fetched > 0 && info.layers > 0, JSON.stringify(info));
+    checkPull('cold pull', pulled.events, info, { cold: true });
+
+    // again, with callbacks that fail: each failure is a process warning,
+    // and the pull goes on (everything is here: nothing is fetched)
+    const warned: string[] = [];
+    const onWarning = (w: Error) => { if (w.name === 'MicrosandboxWarning') warned.push(w.message); };
+    process.on('warning', onWarning);
+    try {
+      let calls = 0;
+      const again = await pullImage(`${host}/python:3.12`, {
+        progress: (e) => { calls++; throw new Error(`no ${e.phase}`); },
+      });
+      assert.equal(again.fetched, 0);
+      assert.equal(again.digest, info.digest);
+      const late = await pullImage(`${host}/python:3.12`, { progress: async () => { throw new Error('later'); } });
+      assert.equal(late.digest, info.digest);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(calls > 0);
+      assert.ok(warned.length > calls, warned.join('\n'));
+      assert.match(warned[0], /^image pull: the progress callback failed: no resolving$/);
+      assert.match(warned[warned.length - 1], /: later$/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  await otherHome(async () => {
+    // a load into an empty store converts every layer; nothing to download
+    const loaded = new Progress<PullProgress>();
+    const info = await loadImage(seedLayouts['node:20'], { tag: 'tsprogress:1', progress: loaded.fn });
+    await loaded.settled();
+    assert.equal(info.reference, 'tsprogress:1');
+    assert.ok(loaded.phases().has('converting'), JSON.stringify(loaded.events));
+    checkPull('load', loaded.events, info, { cold: true, downloads: false });
+  });
 });
 
 test('an image saved as an OCI tar loads back under another tag', LONG, async () => {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import {
   InvalidArgumentError, NotFoundError, Project, Sandbox, SandboxfileError, type ProjectEvent,
 } from 'microsandbox';
-import { LONG, unique } from './helpers';
+import { LONG, Progress, unique } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msb-ts-project-'));
 const name = unique('tsproj');
@@ -50,8 +50,12 @@ test('a loaded file: its name, sandboxes, resolved config, and nothing up', asyn
 });
 
 test('up makes the sandbox; exec, scripts and logs by key', LONG, async () => {
-  const events: ProjectEvent[] = [];
-  await p.up({ progress: (e) => events.push(e) });
+  await assert.rejects(p.up({ progress: 'x' as any }), (e: Error) =>
+    e instanceof InvalidArgumentError && /up: progress is a function/.test(e.message));
+  const progress = new Progress<ProjectEvent>();
+  await p.up({ progress: progress.fn });
+  await progress.settled();
+  const events = progress.events;
   assert.ok(events.some((e) => e.sandbox === 'web' && e.what === 'created'), JSON.stringify(events));
   assert.deepEqual(await states(), [`web ${name}-web running current`]);
   assert.equal((await p.exec('web', ['sh', '-c', 'echo $GREETING'])).stdout, 'hello\n');
@@ -72,7 +76,17 @@ test('up again changes nothing', LONG, async () => {
 test('restart, stop and down', LONG, async () => {
   await p.restart();
   assert.equal((await p.exec('web', 'cat /proc/uptime')).exitCode, 0);
-  await p.stop();
+  // a progress callback that throws is a process warning; the stop goes on
+  const warned: string[] = [];
+  const onWarning = (w: Error) => { if (w.name === 'MicrosandboxWarning') warned.push(w.message); };
+  process.on('warning', onWarning);
+  try {
+    await p.stop({ progress: (e) => { throw new Error(`not ${e.what}`); } });
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.ok(warned.includes('stop: the progress callback failed: not stopped'), warned.join('\n'));
   assert.deepEqual(await states(), [`web ${name}-web stopped current`]);
   await p.down();
   assert.deepEqual(await states(), [`web ${name}-web missing missing`]);

@@ -15,9 +15,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
   AuditLog, BusyError, FileSystemBackend, InvalidArgumentError, MemFs, NotFoundError, NotSupportedError,
-  PolicyRefusedError, RateLimiter, Sandbox, Snapshot, block, forward, type RestoreOptions,
+  PolicyRefusedError, RateLimiter, Sandbox, Snapshot, block, forward, type RestoreOptions, type SyncInfo,
+  type SyncProgress,
 } from 'microsandbox';
-import { LONG, seedImages, seedLayouts } from './helpers';
+import { LONG, Progress, checkSync, seedImages, seedLayouts } from './helpers';
 
 /** The seeds' own logging. */
 const logged: string[] = [];
@@ -178,7 +179,9 @@ test('snapshots', LONG, async () => {
 
 // The local registry is the cloud; "another machine" is another process
 // with a $MSB_HOME of its own, which has the image the sandbox was made
-// from (loaded, as on this one) and pulls the sandbox by name.
+// from (loaded, as on this one) and pulls the sandbox by name. Between
+// the two, the sandbox is made to sync, changed and stopped: the stop
+// pushes it (with progress), and that push is what the other one pulls.
 test('sync', LONG, async () => {
   const host = await seedImages();
   process.env.MSB_REMOTE = host;
@@ -186,13 +189,28 @@ test('sync', LONG, async () => {
     const sb = await Sandbox.create("ml-project", {
       image: "python:3.12",
     });
-    let pushed;
+    let pushed, synced: SyncInfo | null = null;
     try {
       await sb.exec("pip install torch");
       await sb.shell('echo made on the first machine > /root/marker');
 
       // Push filesystem state to the cloud
       pushed = await sb.push();
+
+      // One that syncs pushes itself when it stops, reporting that push.
+      await sb.setSync();
+      await sb.shell('echo changed before the stop >> /root/marker; sync');
+      const stopping = new Progress<SyncProgress>();
+      synced = await sb.stop({ progress: stopping.fn });
+      await stopping.settled();
+      assert.ok(synced, 'a sandbox that syncs was not pushed by its stop');
+      assert.equal(synced.parent, pushed.digest);
+      assert.equal(synced.upToDate, false);
+      assert.ok(synced.transferred > 0 && synced.transferred < synced.chunks, JSON.stringify(synced));
+      assert.ok(stopping.phases().has('uploading'), JSON.stringify(stopping.events));
+      checkSync('a syncing stop', stopping.events, synced, 'reading', 'uploading');
+      // nothing changed since: up to date
+      assert.equal((await sb.push()).upToDate, true);
     } finally {
       await sb.close();
     }
@@ -224,8 +242,9 @@ test('sync', LONG, async () => {
     });
     fs.rmSync(other, { recursive: true, force: true });
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
-    assert.deepEqual(JSON.parse(r.stdout.trim()),
-      { marker: 'made on the first machine\n', name: 'ml-project', digest: pushed.digest });
+    assert.deepEqual(JSON.parse(r.stdout.trim()), {
+      marker: 'made on the first machine\nchanged before the stop\n', name: 'ml-project', digest: synced!.digest,
+    });
   } finally {
     delete process.env.MSB_REMOTE;
   }
