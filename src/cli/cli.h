@@ -39,6 +39,18 @@ extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stats,
 int cli_pull(const char *ref, int insecure, int quiet, int missing,
 	     FILE *result);
 
+/* Progress of an image pull or load on stderr (pull.c): bytes
+ * downloaded and the layer converting, one line rewritten in place on a
+ * terminal, a plain line per layer otherwise. */
+struct cli_image_display {
+	int tty, quiet;
+	int repaired;   /* a stored layer was damaged and made again */
+	uint64_t done[128], total[128];
+	unsigned count;
+	uint64_t last_ms;
+};
+void cli_image_progress(void *ctx, const msb_pull_progress *p);
+
 /* Progress of a push or a pull on stderr (push.c): one line rewritten
  * in place on a terminal, a plain line per phase otherwise. */
 struct cli_sync_display {

@@ -24,13 +24,14 @@ const struct verb verb_load = {
 	"'docker save' archive. Without PATH (or with '-'), a tar is read from\n"
 	"stdin. Every blob is checked against its digest before anything is\n"
 	"stored; a corrupt or tampered archive is refused and leaves nothing.\n"
-	"The layers are converted as 'msb pull' does.\n"
+	"The layers are converted as 'msb pull' does, each shown on stderr as\n"
+	"it is.\n"
 	"\n"
 	"Options:\n"
 	"  -i, --input PATH       the archive or layout (same as PATH)\n"
 	"  -t, --tag NAME         name the image NAME (default: the name the\n"
 	"                         archive gives it)\n"
-	"  -q, --quiet            print only the image's name\n"
+	"  -q, --quiet            no progress; print only the image's name\n"
 	"  -h, --help             show this help\n",
 };
 
@@ -44,12 +45,13 @@ static const struct option opts[] = {
 
 static int cmd_load(int argc, char **argv)
 {
+	struct cli_image_display d = { .tty = isatty(2) };
 	msb_load_opts o = { 0 };
 	msb_image_info info;
 	msb_error err = { 0 };
 	const char *path = NULL;
 	uint64_t t0 = msb_now_ms();
-	int c, quiet = 0;
+	int c, r, quiet = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -82,7 +84,13 @@ static int cmd_load(int argc, char **argv)
 	if (!strcmp(path, "-") && isatty(0))
 		return cli_bad_usage(&verb_load, "give a PATH, or pipe a tar "
 				     "into msb load");
-	if (msb_image_load(path, &o, &info, &err) < 0) {
+	d.quiet = quiet;
+	o.progress = cli_image_progress;
+	o.ctx = &d;
+	r = msb_image_load(path, &o, &info, &err);
+	if (d.tty && !quiet)
+		fprintf(stderr, "\r\033[K");
+	if (r < 0) {
 		cli_err("%s", err.message);
 		return 1;
 	}

@@ -71,18 +71,9 @@ static const struct option opts[] = {
 	{ 0 },
 };
 
-
-struct progress {
-	int tty, quiet;
-	int repaired;   /* a stored layer was damaged and made again */
-	uint64_t done[128], total[128];
-	unsigned count;
-	uint64_t last_ms;
-};
-
-static void on_progress(void *ctx, const msb_pull_progress *p)
+void cli_image_progress(void *ctx, const msb_pull_progress *p)
 {
-	struct progress *pr = ctx;
+	struct cli_image_display *pr = ctx;
 	char a[32], b[32];
 
 	/* (the library's line on stderr has said which and why) */
@@ -135,9 +126,9 @@ static void on_progress(void *ctx, const msb_pull_progress *p)
 static int image_pull(const char *ref, int insecure, int quiet, int json,
 		      FILE *result, msb_error *err)
 {
-	struct progress pr = { .tty = isatty(2), .quiet = quiet };
-	msb_pull_opts o = { .insecure = insecure, .progress = on_progress,
-			    .ctx = &pr };
+	struct cli_image_display pr = { .tty = isatty(2), .quiet = quiet };
+	msb_pull_opts o = { .insecure = insecure,
+			    .progress = cli_image_progress, .ctx = &pr };
 	msb_image_info info;
 	uint64_t t0 = msb_now_ms();
 	char sz[32];

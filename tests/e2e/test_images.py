@@ -576,15 +576,20 @@ def test_load_oci_layout_and_run(img, tmp_path):
     im = build.Image(build.multi_layers(), build.MULTI_CONFIG)
     d = str(tmp_path / "layout")
     build.write_layout(im, d, "local/multi:1")
-    out = img.out("load", d)
+    p = img("load", d, check=0)
+    out = p.stdout.decode()
     assert out.startswith("loaded local/multi:1 sha256:") and "3 layers" in out, out
+    # each layer said on stderr as it converts (a line each, not a tty)
+    assert [l for l in p.stderr.decode().splitlines() if "layer" in l] == [
+        f"layer {i}/3 converting" for i in (1, 2, 3)], p.stderr
     assert img.out("run", "--rm", "local/multi:1") == "ep default-cmd\n"
     ins = json.loads(img.out("image", "inspect", "local/multi:1"))
     assert ins["layers"] == im.layer_digests
     assert ins["digest"] == build.sha(im.manifest)
     # The same layout, named on the command line; nothing new is stored.
     before = store_files(img.home)
-    assert img.out("load", "-q", "--tag", "other:2", d) == "other:2\n"
+    p = img("load", "-q", "--tag", "other:2", d, check=0)
+    assert (p.stdout, p.stderr) == (b"other:2\n", b""), p
     assert store_files(img.home) == before
     no_debris(img.home)
 
