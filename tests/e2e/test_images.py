@@ -576,10 +576,11 @@ def test_load_oci_layout_and_run(img, tmp_path):
     im = build.Image(build.multi_layers(), build.MULTI_CONFIG)
     d = str(tmp_path / "layout")
     build.write_layout(im, d, "local/multi:1")
-    p = img("load", d, check=0)
-    out = p.stdout.decode()
+    out = img.out("load", d)
     assert out.startswith("loaded local/multi:1 sha256:") and "3 layers" in out, out
-    # each layer said on stderr as it converts (a line each, not a tty)
+    # Each layer said on stderr as it converts (a line each, not a tty),
+    # in a store of its own where none is yet (this one has some).
+    p = img("load", d, env={"MSB_HOME": str(tmp_path / "fresh")}, check=0)
     assert [l for l in p.stderr.decode().splitlines() if "layer" in l] == [
         f"layer {i}/3 converting" for i in (1, 2, 3)], p.stderr
     assert img.out("run", "--rm", "local/multi:1") == "ep default-cmd\n"
