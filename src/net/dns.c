@@ -35,7 +35,6 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "dns.h"
@@ -49,6 +48,8 @@
 #define DNS_MAX_ADDRS 16
 #define DNS_PLUGIN_TTL 60
 #define DNS_TCP_IDLE_MS 10000
+/* the longest answer reply() writes: its question and DNS_ADDR_MAX AAAA */
+#define DNS_REPLY_MAX (DNS_HLEN + NET_DOMAIN_LEN + 6 + DNS_ADDR_MAX * 28)
 
 enum { RC_OK = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3,
        RC_REFUSED = 5 };
@@ -213,32 +214,105 @@ static unsigned pending(const struct net *n, const struct dns_tcp *c)
 	return k;
 }
 
+/* tcp_rewatch() - session @c registered for what it waits for: queries
+ * until the guest half-closed, and room for the answers it holds. */
+static void tcp_rewatch(struct net *n, struct dns_tcp *c)
+{
+	uint32_t ev = (c->eof ? 0 : EPOLLIN) | (c->olen ? EPOLLOUT : 0);
+
+	if (ev == c->watch)
+		return;
+	if (!ev)
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	else
+		net_watch(n, c->fd, ev, NEV_DNS_TCP, (unsigned)(c - n->dns_tcp),
+			  c->watch ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+	c->watch = ev;
+}
+
+/* tcp_done() - close session @c if the guest is done asking and every
+ * answer went. Return: 1 if closed. */
+static int tcp_done(struct net *n, struct dns_tcp *c)
+{
+	if (!c->eof || c->olen || pending(n, c))
+		return 0;
+	tcp_session_close(n, c);
+	return 1;
+}
+
+/* tcp_flush() - the answers @c holds, as far as its socket takes them.
+ * Return: 0, or -1 with the session closed. */
+static int tcp_flush(struct net *n, struct dns_tcp *c)
+{
+	while (c->olen) {
+		ssize_t w = write(c->fd, c->out, c->olen);
+
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (w <= 0) {
+			tcp_session_close(n, c);
+			return -1;
+		}
+		memmove(c->out, c->out + w, c->olen - (size_t)w);
+		c->olen -= (size_t)w;
+	}
+	tcp_rewatch(n, c);
+	return 0;
+}
+
 /* tcp_answer() - @msg, length-prefixed (RFC 1035 §4.2.2), to its session
- * if that is still the one that asked. A session that cannot take it is
- * closed: the guest's resolver retries. */
+ * if that is still the one that asked, in order: what its socket does not
+ * take now is held until it does. A session holding more than
+ * NET_DNS_TCP_OUT (a guest that asks and does not read) is closed: the
+ * guest's resolver retries. */
 static void tcp_answer(struct net *n, const struct dns_to *to,
 		       const uint8_t *msg, size_t len)
 {
 	struct dns_tcp *c = &n->dns_tcp[to->tcp - 1];
-	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
-	struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, len } };
+	uint8_t frame[2 + DNS_REPLY_MAX];
+	size_t sent = 0;
 
-	if (c->fd < 0 || c->gen != to->gen)
+	if (c->fd < 0 || c->gen != to->gen || len > sizeof(frame) - 2)
 		return;
-	if (writev(c->fd, iov, 2) != (ssize_t)(len + 2) ||
-	    (c->eof && !pending(n, c)))
-		tcp_session_close(n, c);
+	frame[0] = (uint8_t)(len >> 8);
+	frame[1] = (uint8_t)len;
+	memcpy(frame + 2, msg, len);
+	if (!c->olen) {
+		ssize_t w = write(c->fd, frame, len + 2);
+
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			tcp_session_close(n, c);
+			return;
+		}
+		sent = w < 0 ? 0 : (size_t)w;
+	}
+	if (sent < len + 2) {
+		if (len + 2 - sent > sizeof(c->out) - c->olen) {
+			net_logf(n, "net: closed a dns-over-tcp connection: "
+				    "more than %d bytes of answers unread",
+				 NET_DNS_TCP_OUT);
+			tcp_session_close(n, c);
+			return;
+		}
+		memcpy(c->out + c->olen, frame + sent, len + 2 - sent);
+		c->olen += len + 2 - sent;
+		tcp_rewatch(n, c);
+		return;
+	}
+	tcp_done(n, c);
 }
 
 static void tcp_session_close(struct net *n, struct dns_tcp *c)
 {
 	if (c->fd < 0)
 		return;
-	if (!c->eof)
+	if (c->watch)
 		epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	c->olen = 0;
+	c->watch = 0;
 }
 
 /* reply() - an answer to the guest: its question, then @naddr A or AAAA
@@ -249,7 +323,7 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id,
 		  uint8_t rcode, const struct net_addr *addr, unsigned naddr,
 		  uint32_t ttl)
 {
-	uint8_t buf[DNS_HLEN + NET_DOMAIN_LEN + 6 + DNS_ADDR_MAX * 28];
+	uint8_t buf[DNS_REPLY_MAX];
 	size_t off = DNS_HLEN;
 
 	if (qlen > NET_DOMAIN_LEN + 6)
@@ -627,15 +701,17 @@ int dns_tcp_open(struct net *n)
 	c->fd = sv[1];
 	c->gen = ++n->dns_tcp_gen;
 	c->len = 0;
+	c->olen = 0;
 	c->eof = 0;
+	c->watch = 0;
 	c->last_ms = n->now;
-	net_watch(n, c->fd, EPOLLIN, NEV_DNS_TCP, (unsigned)(c - n->dns_tcp),
-		  EPOLL_CTL_ADD);
+	tcp_rewatch(n, c);
 	return sv[0];
 }
 
-/* dns_tcp_event() - length-prefixed queries (RFC 7766 §8) from a session;
- * each is answered as a UDP one would be, on the same connection */
+/* dns_tcp_event() - room for the answers a session holds, and
+ * length-prefixed queries (RFC 7766 §8) from it; each is answered as a
+ * UDP one would be, on the same connection */
 void dns_tcp_event(struct net *n, unsigned idx)
 {
 	struct dns_tcp *c;
@@ -644,13 +720,15 @@ void dns_tcp_event(struct net *n, unsigned idx)
 		return;
 	c = &n->dns_tcp[idx];
 	c->last_ms = n->now;
+	if (tcp_flush(n, c) < 0 || tcp_done(n, c) || c->eof)
+		return;
 	for (;;) {
 		ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		size_t off = 0;
 
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		if (r < 0 || (r == 0 && !pending(n, c))) {
+		if (r < 0) {
 			tcp_session_close(n, c);
 			return;
 		}
@@ -658,7 +736,8 @@ void dns_tcp_event(struct net *n, unsigned idx)
 			/* The guest is done asking (RFC 7766 §6.2.4: answer
 			 * what is outstanding, then close). */
 			c->eof = 1;
-			epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			if (!tcp_done(n, c))
+				tcp_rewatch(n, c);
 			return;
 		}
 		c->len += (size_t)r;

@@ -26,6 +26,8 @@
 #define NET_DNS_PENDING 64
 #define NET_DNS_TCP_MAX 8           /* DNS-over-TCP connections at a time */
 #define NET_DNS_TCP_MSG 1024        /* longest query taken over TCP */
+#define NET_DNS_TCP_OUT 65536       /* answers held for a guest slow to
+				     * read them, per connection */
 
 #define ETH_HLEN 14
 #define IP4_HLEN 20
@@ -166,8 +168,14 @@ struct dns_tcp {
 	uint32_t gen;
 	uint64_t last_ms;
 	uint8_t eof;            /* the guest half-closed: close once answered */
+	uint32_t watch;         /* the epoll events @fd is registered for */
 	size_t len;             /* bytes in @buf */
 	uint8_t buf[2 + NET_DNS_TCP_MSG];
+	size_t olen;            /* answers in @out that @fd could not take
+				 * yet (its socket buffer counts each small
+				 * write at about 800 bytes: a burst of a
+				 * few hundred answers fills it) */
+	uint8_t out[NET_DNS_TCP_OUT];
 };
 
 /* struct dns_query - a guest's query forwarded upstream, from a socket of
