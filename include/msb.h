@@ -960,7 +960,11 @@ typedef struct msb_sync_progress {
 				  * "uploading", "image" (pulling the image
 				  * the sandbox needs; @image says how far),
 				  * "downloading", "writing" */
-	uint64_t done, total;    /* bytes of the disk dealt with, of all */
+	uint64_t done, total;    /* bytes of the disk dealt with, of all;
+				  * "reading" counts each file it reads in
+				  * turn from 0 (a snapshot's memory, state
+				  * and disk); in "uploading" and
+				  * "downloading" they only grow */
 	unsigned chunks_done, chunks_total;
 	const msb_pull_progress *image; /* phase "image": that pull's event */
 } msb_sync_progress;

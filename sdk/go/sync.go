@@ -74,8 +74,10 @@ type SyncEvent struct {
 	// "image" (pulling the image the sandbox or snapshot needs: Image
 	// says how far), "downloading" or "writing".
 	Phase string
-	// Done and Total are bytes of the disk dealt with, of all; Done and
-	// ChunksDone only grow.
+	// Done and Total are bytes of the disk dealt with, of all:
+	// "reading" counts each file it reads in turn from 0 (a snapshot's
+	// memory, state and disk); in "uploading" and "downloading" Done
+	// and ChunksDone only grow.
 	Done, Total uint64
 	ChunksDone  uint
 	ChunksTotal uint

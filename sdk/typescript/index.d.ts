@@ -1099,8 +1099,10 @@ export interface SyncProgress {
    * `image` says how far), "downloading" and "writing". */
   readonly phase: 'resolving' | 'reading' | 'uploading' | 'image' | 'downloading' | 'writing';
   /** Bytes of the disk dealt with, of all of it (in phase "image": the
-   * image pull's bytes of its blob). Within a phase they only grow; the
-   * last report of a transfer that moved the disk has done == total. */
+   * image pull's bytes of its blob). "reading" counts each file it reads
+   * in turn from 0 (a snapshot's memory, state and disk); in "uploading"
+   * and "downloading" they only grow, and the last report of a transfer
+   * that moved the disk has done == total. */
   readonly done: number;
   readonly total: number;
   /** The disk's chunks dealt with, of all of them. */

@@ -70,7 +70,8 @@ pub struct SyncEvent {
     /// far), "downloading" or "writing".
     pub phase: String,
     /// Bytes of the disk dealt with; within "uploading" and "downloading"
-    /// it only grows.
+    /// it only grows, and "reading" counts each file it reads in turn
+    /// from 0 (a snapshot's memory, state and disk).
     pub done: u64,
     /// Of all.
     pub total: u64,

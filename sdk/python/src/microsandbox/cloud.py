@@ -28,7 +28,10 @@ class SyncProgress:
     """How a push or pull is going: ``phase`` is "resolving", "reading"
     (the local disk), "uploading", "image" (pulling the image the sandbox
     needs; ``image`` has that pull's report), "downloading" or "writing";
-    ``done``/``total`` bytes of the disk, ``chunks_done``/``chunks_total``."""
+    ``done``/``total`` bytes of the disk, ``chunks_done``/``chunks_total``
+    ("reading" counts each file it reads in turn from 0, a snapshot's
+    memory, state and disk; in "uploading" and "downloading" they only
+    grow)."""
 
     phase: str
     done: int
