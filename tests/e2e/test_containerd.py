@@ -108,8 +108,12 @@ def test_exec_kill_delete_two_at_once(ctrd):
     assert task_status(ctrd, "a") == "RUNNING"
     assert len(sandboxes(ctrd)) == 2
     for cid in ("a", "b"):
+        # (the container's own command writes /tmp/who once it runs,
+        # which on a loaded host may be after the exec starts)
         p = ctrd.ctr("task", "exec", "--exec-id", "e1", cid, "sh", "-c",
-                     "cat /tmp/who; exit 5", check=5)
+                     "i=0; while [ ! -s /tmp/who ] && [ $i -lt 100 ]; do "
+                     "sleep 0.1; i=$((i+1)); done; cat /tmp/who; exit 5",
+                     check=5)
         assert p.stdout.decode() == f"{cid}\n"
     # stdin reaches an exec'd process
     p = ctrd.ctr("task", "exec", "--exec-id", "e2", "a", "wc", "-c", input=b"12345")
