@@ -220,14 +220,8 @@ static void tcp_rewatch(struct net *n, struct dns_tcp *c)
 {
 	uint32_t ev = (c->eof ? 0 : EPOLLIN) | (c->olen ? EPOLLOUT : 0);
 
-	if (ev == c->watch)
-		return;
-	if (!ev)
-		epoll_ctl(n->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	else
-		net_watch(n, c->fd, ev, NEV_DNS_TCP, (unsigned)(c - n->dns_tcp),
-			  c->watch ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
-	c->watch = ev;
+	net_rewatch(n, c->fd, &c->watch, ev, NEV_DNS_TCP,
+		    (unsigned)(c - n->dns_tcp));
 }
 
 /* tcp_done() - close session @c if the guest is done asking and every

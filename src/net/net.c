@@ -124,6 +124,21 @@ int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,
 	return epoll_ctl(n->epfd, op, fd, &ev);
 }
 
+void net_rewatch(struct net *n, int fd, uint32_t *watched, uint32_t want,
+		 enum net_ev kind, unsigned idx)
+{
+	if (want == *watched)
+		return;
+	/* Not watching at all is a DEL: EPOLLHUP is reported whatever the
+	 * mask, and a closed socket would wake us forever. */
+	if (!want)
+		epoll_ctl(n->epfd, EPOLL_CTL_DEL, fd, NULL);
+	else
+		net_watch(n, fd, want, kind, idx,
+			  *watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+	*watched = want;
+}
+
 struct net *net_new(const struct net_config *cfg)
 {
 	struct net *n = calloc(1, sizeof(*n));

@@ -257,6 +257,11 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len);
 int net_out_room(const struct net *n, size_t len);
 int net_watch(struct net *n, int fd, uint32_t events, enum net_ev kind,
 	      unsigned idx, int op);
+/* net_rewatch() - @fd registered for @want, given it is for *@watched now
+ * (0: not registered): ADD, MOD, or DEL when nothing is wanted; nothing
+ * when unchanged. */
+void net_rewatch(struct net *n, int fd, uint32_t *watched, uint32_t want,
+		 enum net_ev kind, unsigned idx);
 /* net_open_socket() - a non-blocking host socket of @type (SOCK_STREAM,
  * SOCK_DGRAM) connecting to @ip:@port, in @ip's family. Return: fd, -errno */
 int net_open_socket(struct net *n, int type, const struct net_addr *ip,

@@ -321,16 +321,8 @@ static void update_events(struct net *n, struct tcp_flow *t)
 	else if (t->state == TF_ESTABLISHED)
 		want = (!t->host_eof && t->rlen < NET_TCP_RING ? EPOLLIN : 0) |
 		       (t->host_blocked ? EPOLLOUT : 0);
-	if (want == t->events)
-		return;
-	/* Not watching at all is a DEL: EPOLLHUP is reported whatever the
-	 * mask, and a closed socket would wake us forever. */
-	if (!want)
-		epoll_ctl(n->epfd, EPOLL_CTL_DEL, t->fd, NULL);
-	else
-		net_watch(n, t->fd, want, NEV_TCP, (unsigned)(t - n->tcp),
-			  t->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
-	t->events = want;
+	net_rewatch(n, t->fd, &t->events, want, NEV_TCP,
+		    (unsigned)(t - n->tcp));
 }
 
 /* flow_free() - forget @t; @rst_host resets the host side, @rst_guest the
