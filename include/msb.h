@@ -886,8 +886,10 @@ MSB_API int msb_volume_create(const char *name, uint64_t size_mib,
 MSB_API int msb_volume_list(msb_volume_info **out, size_t *n, msb_error *err);
 MSB_API int msb_volume_info_get(const char *name, msb_volume_info *out,
 				msb_error *err);
-/* msb_volume_inspect_json() - its record, with "used_by": the sandboxes
- * that mount it and their status; free() the result. */
+/* msb_volume_inspect_json() - its record, with "used_by": the names of
+ * the sandboxes that mount it (as a snapshot's "used_by" names those
+ * restored from it), and "running": how many of them run; free() the
+ * result. */
 MSB_API int msb_volume_inspect_json(const char *name, char **json,
 				    msb_error *err);
 /* msb_volume_remove() - delete the volume and its files. MSB_E_BUSY while

@@ -153,12 +153,13 @@ func TestLifecycle(t *testing.T) {
 			Name    string   `json:"name"`
 			SizeMiB uint64   `json:"size_mib"`
 			UsedBy  []string `json:"used_by"`
+			Running int      `json:"running"`
 		}
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatalf("%v: %s", err, raw)
 		}
 		if doc.Name != vol || doc.SizeMiB != 16 || len(doc.UsedBy) != 1 ||
-			doc.UsedBy[0] != name+" (running)" {
+			doc.UsedBy[0] != name || doc.Running != 1 {
 			t.Fatalf("inspect of a volume a running sandbox mounts: %s", raw)
 		}
 	}

@@ -85,7 +85,8 @@ func GetVolume(ctx context.Context, name string) (*VolumeInfo, error) {
 
 // InspectVolume is the named volume @name's record as the JSON document
 // msb volume inspect prints: name, size_mib, used_bytes, created_at, path,
-// project, and used_by (each sandbox that mounts it, as "NAME (STATUS)").
+// project, used_by (the name of each sandbox that mounts it) and running
+// (how many of them run).
 // ErrNotFound if there is none.
 func InspectVolume(ctx context.Context, name string) ([]byte, error) {
 	op := "inspect volume " + name

@@ -1167,8 +1167,10 @@ export interface VolumeRecord {
   path: string;
   /** The project that made it, or null. */
   project: string | null;
-  /** Each sandbox that mounts it, as "NAME (STATUS)". */
+  /** The name of each sandbox that mounts it. */
   used_by: string[];
+  /** How many of them run. */
+  running: number;
 }
 
 /** A named volume of at most `size` ("10G" or MiB; default: no limit). */

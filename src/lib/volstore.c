@@ -66,11 +66,11 @@ static json_object *read_meta(const char *name)
 	return m;
 }
 
-/* users() - the sandboxes whose record mounts volume @name: each as
- * "NAME (STATUS)" appended to the array @names (may be NULL), and counts
- * of all and live ones. */
-static void users(const char *name, json_object *names, unsigned *all,
-		  unsigned *live)
+/* users() - the sandboxes whose record mounts volume @name: each
+ * appended to the array @names (may be NULL) by name, or as "NAME
+ * (STATUS)" with @status, and counts of all and live ones. */
+static void users(const char *name, json_object *names, int status,
+		  unsigned *all, unsigned *live)
 {
 	struct msb_row *rows = NULL;
 	size_t nrows = 0;
@@ -105,8 +105,9 @@ static void users(const char *name, json_object *names, unsigned *all,
 			if (names) {
 				char one[160];
 
-				snprintf(one, sizeof(one), "%s (%s)",
-					 rows[i].info.name, rows[i].info.status);
+				snprintf(one, sizeof(one), status ? "%s (%s)" :
+					 "%s", rows[i].info.name,
+					 rows[i].info.status);
 				json_object_array_add(names,
 						      json_object_new_string(one));
 			}
@@ -177,7 +178,7 @@ static int fill(const char *name, json_object *m, msb_volume_info *out)
 		return -ENAMETOOLONG;
 	snprintf(out->path, sizeof(out->path), "%s", data);
 	out->used_bytes = used_bytes(data, counter);
-	users(name, NULL, &out->users, &out->running);
+	users(name, NULL, 0, &out->users, &out->running);
 	return 0;
 }
 
@@ -371,8 +372,10 @@ MSB_API int msb_volume_inspect_json(const char *name, char **json,
 		json_object *a = json_object_new_array();
 		unsigned all, live;
 
-		users(name, a, &all, &live);
+		users(name, a, 0, &all, &live);
 		json_object_object_add(o, "used_by", a);
+		json_object_object_add(o, "running",
+				       json_object_new_int64(live));
 	}
 	*json = strdup(json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -396,7 +399,7 @@ MSB_API int msb_volume_remove(const char *name, int force, msb_error *err)
 				name);
 	json_object_put(m);
 	names = json_object_new_array();
-	users(name, names, &all, &live);
+	users(name, names, 1, &all, &live);
 	users_text(names, list, sizeof(list));
 	json_object_put(names);
 	msb_volstore_paths(name, data, counter, sizeof(data));

@@ -364,9 +364,10 @@ TEST(volume_inspect_lists_every_user)
 	if (o && json_object_object_get_ex(o, "used_by", &a)) {
 		CHECK_EQ_INT(json_object_array_length(a), 40);
 		CHECK_STR(json_object_get_string(json_object_array_get_idx(a, 39)),
-			  "a-sandbox-with-a-rather-long-name-number-39 "
-			  "(stopped)");
+			  "a-sandbox-with-a-rather-long-name-number-39");
 	}
+	CHECK(o && json_object_object_get_ex(o, "running", &a) &&
+	      json_object_get_int(a) == 0);
 	json_object_put(o);
 	free(json);
 	CHECK_EQ_INT(msb_volume_remove("shared", 0, &err), MSB_E_BUSY);

@@ -1461,9 +1461,9 @@ pub mod volumes {
     }
 
     /// Its record as the JSON document `msb volume inspect` prints: name,
-    /// size_mib, used_bytes, created_at, path, project, and used_by (each
-    /// sandbox that mounts it, as `"NAME (STATUS)"`); [`Error::NotFound`]
-    /// if there is none.
+    /// size_mib, used_bytes, created_at, path, project, and used_by (the
+    /// name of each sandbox that mounts it) and running (how many of them
+    /// run); [`Error::NotFound`] if there is none.
     pub async fn inspect(name: &str) -> Result<String> {
         let n = name.to_owned();
         blocking(move || core::volume_inspect(&n)).await

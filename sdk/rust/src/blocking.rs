@@ -1100,9 +1100,9 @@ pub mod volumes {
     }
 
     /// Its record as the JSON document `msb volume inspect` prints: name,
-    /// size_mib, used_bytes, created_at, path, project, and used_by (each
-    /// sandbox that mounts it, as `"NAME (STATUS)"`); [`Error::NotFound`]
-    /// if there is none.
+    /// size_mib, used_bytes, created_at, path, project, and used_by (the
+    /// name of each sandbox that mounts it) and running (how many of them
+    /// run); [`Error::NotFound`] if there is none.
     pub fn inspect(name: &str) -> Result<String> {
         core::volume_inspect(name)
     }

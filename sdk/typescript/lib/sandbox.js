@@ -489,7 +489,8 @@ async function getVolume(name) {
 
 /** inspectVolume() - a named volume's record as `msb volume inspect`
  * prints it, parsed: name, size_mib, used_bytes, created_at, path,
- * project, and used_by (each sandbox that mounts it, as "NAME (STATUS)").
+ * project, used_by (the name of each sandbox that mounts it) and running
+ * (how many of them run).
  * NotFoundError if none. */
 async function inspectVolume(name) {
   return JSON.parse(await native.volumeInspect(name));

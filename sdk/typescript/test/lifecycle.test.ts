@@ -208,7 +208,7 @@ test('keep, remove, await using, and a boot given up on', LONG, async () => {
     assert.equal((await s.shell('echo in scope | tee /data/kept')).stdout, 'in scope\n');
     assert.equal((await getVolume(vol.name)).running, 1);
     const rec = await inspectVolume(vol.name);
-    assert.deepEqual([rec.name, rec.size_mib, rec.used_by], [vol.name, 64, [`${scoped} (running)`]]);
+    assert.deepEqual([rec.name, rec.size_mib, rec.used_by, rec.running], [vol.name, 64, [scoped], 1]);
   }
   await assert.rejects(Sandbox.get(scoped), NotFoundError);
   assert.equal(fs.readFileSync(path.join(vol.path, 'kept'), 'utf8'), 'in scope\n');

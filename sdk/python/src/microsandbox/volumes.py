@@ -99,8 +99,9 @@ class Volume:
 
     @classmethod
     async def inspect(cls, name: str) -> dict:
-        """Its record with ``used_by``: the sandboxes that mount it and
-        their status (``msb volume inspect``)."""
+        """Its record with ``used_by``, the names of the sandboxes that
+        mount it, and ``running``, how many of them run (``msb volume
+        inspect``)."""
         return await blocking(call_json, _lib.lib().msb_volume_inspect_json,
                               _name(name))
 

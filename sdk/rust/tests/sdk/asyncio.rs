@@ -218,7 +218,7 @@ async fn async_lifecycle_and_errors() {
         .unwrap();
     assert_eq!(sb.info().await.unwrap().status, "running");
     let rec: serde_json::Value = serde_json::from_str(&microsandbox::volumes::inspect(&vol).await.unwrap()).unwrap();
-    assert_eq!(rec["used_by"], serde_json::json!([format!("{name} (running)")]), "{rec}");
+    assert_eq!((&rec["used_by"], &rec["running"]), (&serde_json::json!([&name]), &serde_json::json!(1)), "{rec}");
     let st = sb.stats().await.unwrap();
     assert!(st.running && st.memory_rss_bytes > 0, "{st:?}");
     sb.kill().await.unwrap();
