@@ -8,10 +8,13 @@ use microsandbox::{plugins, Error, InstalledPlugin, Sandbox};
 
 use crate::common::{contains, seed_registry, unique};
 
-/// A plugin process in Python, written from the hook protocol alone: it
-/// says hello asking for exec_before and denies every exec whose argv
-/// holds "exfiltrate".
-const DENY_PY: &str = r#"
+/// plugin_py!(BODY) - a process plugin in Python: the hook protocol's
+/// framing on fd 3 (a 4-byte big-endian length, then JSON) as read() and
+/// send(), then BODY.
+macro_rules! plugin_py {
+    ($body:literal) => {
+        concat!(
+            r#"
 import json, socket, struct
 s = socket.socket(fileno=3)
 def read():
@@ -20,6 +23,17 @@ def read():
     return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
 def send(m):
     b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+"#,
+            $body
+        )
+    };
+}
+
+/// A plugin process in Python, written from the hook protocol alone: it
+/// says hello asking for exec_before and denies every exec whose argv
+/// holds "exfiltrate".
+const DENY_PY: &str = plugin_py!(
+    r#"
 while True:
     m = read()
     if m["type"] == "hello":
@@ -27,7 +41,8 @@ while True:
     elif m["type"] == "call":
         bad = "exfiltrate" in m["argv"]
         send({"type": "reply", "id": m["id"], "verdict": "deny" if bad else "allow", "reason": "not here"})
-"#;
+"#
+);
 
 #[tokio::test]
 async fn plugin_registry() {
@@ -100,15 +115,9 @@ async fn plugin_registry() {
 }
 
 /// A plugin process that allows one exec and then exits.
-const ONCE_PY: &str = r#"
-import json, socket, struct, time
-s = socket.socket(fileno=3)
-def read():
-    h = s.recv(4, socket.MSG_WAITALL)
-    if len(h) < 4: raise SystemExit
-    return json.loads(s.recv(struct.unpack(">I", h)[0], socket.MSG_WAITALL))
-def send(m):
-    b = json.dumps(m).encode(); s.sendall(struct.pack(">I", len(b)) + b)
+const ONCE_PY: &str = plugin_py!(
+    r#"
+import time
 while True:
     m = read()
     if m["type"] == "hello":
@@ -117,7 +126,8 @@ while True:
         send({"type": "reply", "id": m["id"], "verdict": "allow"})
         time.sleep(0.05)
         raise SystemExit
-"#;
+"#
+);
 
 /// plugin_restarts(1): a plugin process that exits is started again once
 /// (the default is 3), and then its hooks deny.
