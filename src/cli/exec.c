@@ -22,6 +22,8 @@ const struct verb verb_exec = {
 	"Usage: msb exec [OPTIONS] NAME [--] COMMAND [ARG...]\n"
 	"\n"
 	"Run COMMAND in the running sandbox NAME and exit with its status.\n"
+	"OPTIONS may also come after NAME when a '--' ends them\n"
+	"(msb exec NAME -w /tmp -- pwd).\n"
 	"stdout and stderr stay separate; Ctrl-C reaches the command. A\n"
 	"sandbox still booting is waited for (as long as its boot timeout).\n"
 	"\n"
@@ -60,25 +62,25 @@ static const struct option opts[] = {
 	{ 0 },
 };
 
-static int cmd_exec(int argc, char **argv)
-{
-	msb_exec_opts eo = { 0 };
-	struct attach_opts ao = { 0 };
-	msb_error err = { 0 };
-	msb_sandbox *sb;
-	msb_exec *e;
-	char **env = NULL;
-	size_t nenv = 0;
-	const char *name;
-	int c, status, detach = 0, pid = 0;
-	uint64_t ms;
+struct exec_args {
+	msb_exec_opts eo;
+	struct attach_opts ao;
+	char **env;
+	size_t nenv;
+	int detach;
+};
 
-	optind = 1;
-	opterr = 0;
+/* take_options() - msb exec's options from argv[optind] up to @argc into
+ * @a. Return: -1, or the status to exit with (help, bad usage). */
+static int take_options(int argc, char **argv, struct exec_args *a)
+{
+	uint64_t ms;
+	int c;
+
 	while ((c = cli_getopt(argc, argv, "+dite:w:u:h", opts)) != -1) {
 		switch (c) {
 		case 'd':
-			detach = 1;
+			a->detach = 1;
 			break;
 		case OPT_TIMEOUT:
 			if (msb_parse_duration(optarg, &ms) < 0 || !ms ||
@@ -87,23 +89,24 @@ static int cmd_exec(int argc, char **argv)
 					"invalid --timeout '%s': use seconds "
 					"(2, 0.5) or 500ms, 2m, 1h (up to 49d)",
 					optarg);
-			eo.timeout_ms = (unsigned)ms;
+			a->eo.timeout_ms = (unsigned)ms;
 			break;
 		case 'i':
-			ao.interactive = eo.stdin = 1;
+			a->ao.interactive = a->eo.stdin = 1;
 			break;
 		case 't':
-			ao.tty = eo.tty = 1;
+			a->ao.tty = a->eo.tty = 1;
 			break;
 		case 'e':
-			if ((c = cli_push_env(&verb_exec, optarg, &env, &nenv)))
+			if ((c = cli_push_env(&verb_exec, optarg, &a->env,
+					      &a->nenv)))
 				return c;
 			break;
 		case 'w':
-			eo.workdir = optarg;
+			a->eo.workdir = optarg;
 			break;
 		case 'u':
-			eo.user = optarg;
+			a->eo.user = optarg;
 			break;
 		case 'h':
 			cli_usage(&verb_exec, stdout);
@@ -113,36 +116,81 @@ static int cmd_exec(int argc, char **argv)
 					     argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* options_after_name() - msb exec's options between @name and a '--', as msb run takes them after IMAGE: 'msb exec dev -w
+ * /tmp -- pwd'. Only when the word after NAME is an option and a '--'
+ * follows; 'msb exec dev git log -- f' runs git. Return: as
+ * take_options(). */
+static int options_after_name(int argc, char **argv, const char *name,
+			      struct exec_args *a)
+{
+	int end = optind, r;
+
+	if (optind >= argc || argv[optind][0] != '-' || !argv[optind][1] ||
+	    !strcmp(argv[optind], "--"))
+		return -1;
+	while (end < argc && strcmp(argv[end], "--"))
+		end++;
+	if (end == argc)
+		return -1;
+	if ((r = take_options(end, argv, a)) >= 0)
+		return r;
+	if (optind < end)
+		return cli_bad_usage(&verb_exec,
+				     "'%s' stands among the options after %s: "
+				     "put the command after the '--'",
+				     argv[optind], name);
+	optind = end;
+	return -1;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	struct exec_args a = { 0 };
+	msb_error err = { 0 };
+	msb_sandbox *sb;
+	msb_exec *e;
+	const char *name;
+	int c, status, pid = 0;
+
+	optind = 1;
+	opterr = 0;
+	if ((c = take_options(argc, argv, &a)) >= 0)
+		return c;
 	if (optind >= argc)
 		return cli_bad_usage(&verb_exec, "missing sandbox NAME");
 	name = argv[optind++];
+	if ((c = options_after_name(argc, argv, name, &a)) >= 0)
+		return c;
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
 	if (optind >= argc)
 		return cli_bad_usage(&verb_exec, "missing COMMAND to run in %s",
 				     name);
-	if (detach && (ao.interactive || ao.tty))
+	if (a.detach && (a.ao.interactive || a.ao.tty))
 		return cli_bad_usage(&verb_exec,
 				     "-i and -t need a command in the "
 				     "foreground (no -d)");
-	eo.env = (const char *const *)env;
-	if (eo.tty) {
+	a.eo.env = (const char *const *)a.env;
+	if (a.eo.tty) {
 		struct winsize ws;
 
 		if (isatty(0) && ioctl(0, TIOCGWINSZ, &ws) == 0) {
-			eo.rows = ws.ws_row;
-			eo.cols = ws.ws_col;
+			a.eo.rows = ws.ws_row;
+			a.eo.cols = ws.ws_col;
 		}
 	}
 	if (msb_sandbox_open(name, &sb, &err) < 0) {
 		cli_err("%s", err.message);
 		return EXIT_MSB;
 	}
-	if (detach) {
-		c = msb_exec_detach(sb, (const char *const *)argv + optind, &eo,
+	if (a.detach) {
+		c = msb_exec_detach(sb, (const char *const *)argv + optind, &a.eo,
 				    &pid, &err);
 		msb_sandbox_close(sb);
-		free(env);
+		free(a.env);
 		if (c < 0) {
 			cli_err("%s", err.message);
 			return EXIT_MSB;
@@ -150,18 +198,18 @@ static int cmd_exec(int argc, char **argv)
 		printf("%d\n", pid);
 		return 0;
 	}
-	if (msb_exec_start(sb, (const char *const *)argv + optind, &eo, &e,
+	if (msb_exec_start(sb, (const char *const *)argv + optind, &a.eo, &e,
 			   &err) < 0) {
 		cli_err("%s", err.message);
 		msb_sandbox_close(sb);
 		return EXIT_MSB;
 	}
-	status = cli_attach(e, &ao);
-	if (ao.timed_out)
+	status = cli_attach(e, &a.ao);
+	if (a.ao.timed_out)
 		cli_err("the command timed out after %gs; killed it",
-			(double)eo.timeout_ms / 1000.0);
+			(double)a.eo.timeout_ms / 1000.0);
 	msb_exec_free(e);
 	msb_sandbox_close(sb);
-	free(env);
+	free(a.env);
 	return status;
 }

@@ -63,6 +63,31 @@ def test_env_workdir_user(msb, shared):
     assert p.returncode == 125 and b"KEY=VALUE" in p.stderr
 
 
+def test_options_after_the_name_up_to_a_double_dash(msb, shared):
+    # As msb run takes options after IMAGE: between NAME and a '--'.
+    p = msb("exec", shared, "-w", "/etc", "-e", "A=1", "-u", "65534", "--",
+            "sh", "-c", 'echo "$A|$(pwd)|$(id -u)"')
+    assert p.stdout == b"1|/etc|65534\n", p
+    # Options on both sides add up.
+    p = msb("exec", "-e", "A=1", shared, "-e", "B=2", "--", "sh", "-c",
+            'echo "$A$B"')
+    assert p.stdout == b"12\n", p
+    # A word that is not an option: the command was meant to go after '--'.
+    p = msb("exec", shared, "-w", "/etc", "pwd", "--", "x")
+    assert p.returncode == 125 and b"'pwd'" in p.stderr and \
+        b"after the '--'" in p.stderr, p
+    p = msb("exec", shared, "-x", "--", "true")
+    assert p.returncode == 125 and b"'-x'" in p.stderr, p
+    # Without a '--' after them, or with one right after NAME, the words
+    # are the command, as before.
+    p = msb("exec", shared, "--", "-w")
+    assert p.returncode == 127 and b"-w: command not found" in p.stderr, p
+    p = msb("exec", shared, "-w")
+    assert p.returncode == 127 and b"-w: command not found" in p.stderr, p
+    p = msb("exec", shared, "sh", "-c", 'echo "$@"', "--", "a", "-w")
+    assert p.stdout == b"a -w\n", p
+
+
 def test_user_database_changes_seen_by_next_exec(msb):
     """The agent keeps what it read of /etc/passwd and /etc/group between
     execs (src/agent/user.c): a change to either, a new file or the same
