@@ -95,4 +95,24 @@ static inline json_object *msb_jdouble(double v, int places)
 	return json_object_new_double_s((double)q / (double)scale, s);
 }
 
+/* msb_jnames() - the strings of array @names for a message, in @buf: "a",
+ * "a and b", "a, b and 5 more"; the first two only, so that an error
+ * keeps room to say what to do. Return: @buf. */
+static inline const char *msb_jnames(json_object *names, char *buf,
+				     size_t n)
+{
+	size_t all = json_object_array_length(names), o = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; i < all && i < 2 && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%s",
+				      !i ? "" : all == 2 ? " and " : ", ",
+				      json_object_get_string(
+					      json_object_array_get_idx(names,
+									i)));
+	if (i < all && o < n)
+		snprintf(buf + o, n - o, " and %zu more", all - i);
+	return buf;
+}
+
 #endif

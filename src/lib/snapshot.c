@@ -808,13 +808,14 @@ MSB_API int msb_snapshot_rename(const char *name, const char *new_name,
 	 * from_snapshot): it keeps it while any exists. */
 	users = msb_snapshot_users(name);
 	if (json_object_array_length(users)) {
+		char list[512];
+
 		r = msb_fail(err, -EBUSY,
-			     "snapshot '%s' is the base of %zu sandbox(es) "
-			     "(%s...), which find it by its name: remove them "
-			     "first",
-			     name, json_object_array_length(users),
-			     json_object_get_string(
-				     json_object_array_get_idx(users, 0)));
+			     "snapshot '%s' is the base of %s, which find it "
+			     "by its name: remove %s first", name,
+			     msb_jnames(users, list, sizeof(list)),
+			     json_object_array_length(users) > 1 ? "them" :
+								   "it");
 		json_object_put(users);
 		goto out;
 	}
@@ -862,13 +863,15 @@ MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err)
 		return msb_fail(err, -ENOENT, "no snapshot named '%s'", name);
 	users = msb_snapshot_users(name);
 	if (json_object_array_length(users) && !force) {
+		char list[512];
+		int many = json_object_array_length(users) > 1;
+
 		r = msb_fail(err, -EBUSY,
-			     "snapshot '%s' is the base of %zu sandbox(es) "
-			     "(%s...): remove them first, or use --force (they "
-			     "can then no longer start)",
-			     name, json_object_array_length(users),
-			     json_object_get_string(
-				     json_object_array_get_idx(users, 0)));
+			     "snapshot '%s' is the base of %s: remove %s "
+			     "first, or use --force (%s can then no longer "
+			     "start)", name,
+			     msb_jnames(users, list, sizeof(list)),
+			     many ? "them" : "it", many ? "they" : "it");
 		json_object_put(users);
 		return r;
 	}

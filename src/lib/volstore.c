@@ -118,23 +118,6 @@ static void users(const char *name, json_object *names, int status,
 	msb_db_close(db);
 }
 
-/* users_text() - the first of @names as "a (running), b (stopped) and 5
- * more" in @buf, for an error message, which must keep room to say what
- * to do. */
-static void users_text(json_object *names, char *buf, size_t n)
-{
-	size_t all = json_object_array_length(names), o = 0, i;
-
-	buf[0] = '\0';
-	for (i = 0; i < all && i < 2 && o < n; i++)
-		o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? ", " : "",
-				      json_object_get_string(
-					      json_object_array_get_idx(names,
-									i)));
-	if (i < all && o < n)
-		snprintf(buf + o, n - o, " and %zu more", all - i);
-}
-
 /* in_use() - is the counter held by a supervisor (a shared lock)? */
 static int in_use(const char *counter)
 {
@@ -400,7 +383,7 @@ MSB_API int msb_volume_remove(const char *name, int force, msb_error *err)
 	json_object_put(m);
 	names = json_object_new_array();
 	users(name, names, 1, &all, &live);
-	users_text(names, list, sizeof(list));
+	msb_jnames(names, list, sizeof(list));
 	json_object_put(names);
 	msb_volstore_paths(name, data, counter, sizeof(data));
 	if (live || in_use(counter))

@@ -366,13 +366,15 @@ static int snapshot_pull(const char *arg, const msb_sync_opts *o,
 	}
 	users = exists ? msb_snapshot_users(name) : NULL;
 	if (users && json_object_array_length(users)) {
+		char list[512];
+
 		r = msb_fail(err, MSB_E_BUSY,
-			     "snapshot '%s' is the base of %zu sandbox(es) "
-			     "(%s...), which read its files: remove them first, "
-			     "or pull under another --name",
-			     name, json_object_array_length(users),
-			     json_object_get_string(
-				     json_object_array_get_idx(users, 0)));
+			     "snapshot '%s' is the base of %s, which read its "
+			     "files: remove %s first, or pull under another "
+			     "--name", name,
+			     msb_jnames(users, list, sizeof(list)),
+			     json_object_array_length(users) > 1 ? "them" :
+								   "it");
 		json_object_put(users);
 		goto out;
 	}

@@ -126,6 +126,9 @@ def test_restore_continues_the_machine_and_makes_it_its_own(msb, base):
     # A snapshot in use is not removed without --force.
     r = msb("snapshot", "rm", base["snap"])
     assert r.returncode != 0 and b"--force" in r.stderr
+    # and it names them
+    assert f"is the base of {min(a, b)} and {max(a, b)}:".encode() in \
+        r.stderr, r.stderr
     for n in (a, b):
         msb("rm", "-f", n, check=0)
     assert time.time() - t0 < 300
@@ -154,7 +157,7 @@ def test_rename(msb, base):
     restore(msb, new, n)
     assert counter(msb, n) > 0
     r = msb("snapshot", "rename", new, unique("again"), check=1)
-    assert b"remove them first" in r.stderr and n.encode() in r.stderr
+    assert b"remove it first" in r.stderr and n.encode() in r.stderr
     msb("rm", "-f", n, check=0)
     msb("snapshot", "rm", new, check=0)
 

@@ -420,6 +420,28 @@ TEST(util_json_double)
 	}
 }
 
+/* The names an error lists: the first two, and how many more. */
+TEST(util_jnames_lists_two_and_counts_the_rest)
+{
+	static const char *const want[] = {
+		"", "a", "a and bb", "a, bb and 1 more", "a, bb and 2 more",
+	};
+	static const char *const names[] = { "a", "bb", "ccc", "dddd" };
+	char buf[64], tiny[6];
+
+	for (size_t n = 0; n < 5; n++) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(a, json_object_new_string(names[i]));
+		CHECK_STR(msb_jnames(a, buf, sizeof(buf)), want[n]);
+		/* cut short, still a string */
+		CHECK_EQ_INT(strlen(msb_jnames(a, tiny, sizeof(tiny))) <
+				     sizeof(tiny), 1);
+		json_object_put(a);
+	}
+}
+
 /* A program that embeds libmsb may set LC_NUMERIC to a locale whose
  * decimal point is a comma (Python's locale.setlocale(LC_ALL, "") in a
  * German session does): the JSON libmsb writes, and the sizes and
