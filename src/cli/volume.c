@@ -20,7 +20,7 @@ const struct verb verb_volume = {
 	.help =
 	"Usage: msb volume create [--size SIZE] NAME\n"
 	"       msb volume ls [-q] [--format json]\n"
-	"       msb volume inspect NAME...\n"
+	"       msb volume inspect NAME\n"
 	"       msb volume rm [--force] NAME...\n"
 	"\n"
 	"A named volume is a directory msb keeps apart from any sandbox\n"
@@ -185,6 +185,11 @@ static int cmd_volume(int argc, char **argv)
 	if (optind >= argc)
 		return cli_bad_usage(&verb_volume, "volume %s: give a NAME",
 				     sub);
+	/* One record, as the other inspects print: several objects one
+	 * after another would not be one JSON document. */
+	if (k == INSPECT && optind + 1 != argc)
+		return cli_bad_usage(&verb_volume, "volume inspect takes one "
+				     "NAME");
 	if (k == CREATE) {
 		msb_volume_info info;
 		char s[32];

@@ -102,7 +102,8 @@ def test_usage_errors(msb):
                  ["volume", "create", "--size", "0", "x"],
                  ["volume", "create", "bad/name"],
                  ["volume", "ls", "--size", "1G"],
-                 ["volume", "--bogus"]):
+                 ["volume", "--bogus"],
+                 ["volume", "inspect", "nosuch-vol", "other-vol"]):
         p = msb(*args)
         assert p.returncode == 2 and b"See 'msb volume --help'" in p.stderr, \
             (args, p)
