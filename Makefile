@@ -151,9 +151,10 @@ $(B)/bin/msb: $(CLI_OBJ) $(B)/obj/src/common/util.o $(B)/lib/libmsb.so
 
 # ---- guest ---------------------------------------------------------------
 
-$(SHARE)/msb-agent: $(AGENT_SRC) $(wildcard src/agent/*.h) src/proto/proto.h
+$(SHARE)/msb-agent: $(AGENT_SRC) $(wildcard src/agent/*.h) src/proto/proto.h \
+		src/common/bytes.h
 	@mkdir -p $(dir $@)
-	$(MUSLCC) -static -Os -Wall -Wextra -Isrc/proto -o $@ $(AGENT_SRC)
+	$(MUSLCC) -static -Os -Wall -Wextra -Isrc/proto -Isrc/common -o $@ $(AGENT_SRC)
 
 $(KERNEL): scripts/fetch-kernel.sh
 	scripts/fetch-kernel.sh $(SHARE)/kernel
@@ -266,9 +267,9 @@ $(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SR
 	$(CC) $(CPPFLAGS) $(SRC_INC) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(PLUGIN_SRC) $(LIBS)
 
-$(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h
+$(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h src/common/bytes.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/proto \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/proto -Isrc/common \
 		-o $@ fuzz/frame.c src/proto/proto.c
 
 # Arbitrary frames into the network stack's input (fuzz/net.c).
@@ -341,17 +342,18 @@ $(B)/fuzz/logtext: fuzz/logtext.c src/supervisor/logtext.c src/supervisor/logtex
 
 # Guest events into the supervisor's event log (fuzz/event.c).
 $(B)/fuzz/event: fuzz/event.c src/supervisor/evlog.c src/supervisor/evlog.h \
-		src/proto/proto.c src/proto/proto.h
+		src/proto/proto.c src/proto/proto.h src/common/bytes.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto -Isrc/common \
 		-o $@ fuzz/event.c src/supervisor/evlog.c src/proto/proto.c -ljson-c
 
 # A guest's peer requests into the supervisor's check, and a copy's
 # archive into its worker's (fuzz/spawnreq.c).
 $(B)/fuzz/spawnreq: fuzz/spawnreq.c src/supervisor/spawnreq.c \
-		src/supervisor/spawnreq.h src/proto/proto.c src/proto/proto.h
+		src/supervisor/spawnreq.h src/proto/proto.c src/proto/proto.h \
+		src/common/bytes.h
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto \
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/supervisor -Isrc/proto -Isrc/common \
 		-o $@ fuzz/spawnreq.c src/supervisor/spawnreq.c src/proto/proto.c \
 		-ljson-c
 

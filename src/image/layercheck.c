@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "image.h"
 #include "state.h"
 #include "util.h"
@@ -46,12 +47,6 @@
 #define SB_FEATURE_COMPAT 8
 #define SB_BLKSZBITS 12
 #define SB_BLOCKS 36
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 static uint32_t crc_table[256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
@@ -91,7 +86,7 @@ int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
 			 "superblock", (unsigned long long)size);
 		return -1;
 	}
-	magic = le32(sb);
+	magic = msb_get_le32(sb);
 	if (magic != EROFS_SUPER_MAGIC) {
 		for (i = 0; i < EROFS_SUPER_SIZE && !sb[i]; i++)
 			;
@@ -110,7 +105,7 @@ int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
 			 "2^%u bytes", bits);
 		return -1;
 	}
-	blocks = le32(sb + SB_BLOCKS);
+	blocks = msb_get_le32(sb + SB_BLOCKS);
 	if ((uint64_t)blocks << bits != size) {
 		snprintf(why, n, "its EROFS superblock counts %u blocks of %u "
 			 "bytes (%llu) but it is %llu bytes",
@@ -123,7 +118,7 @@ int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
 	 * field taken as 0 (linux/fs/erofs/super.c,
 	 * erofs_superblock_csum_verify()); with 4 KiB blocks, all a 6.1
 	 * guest mounts, that is bytes 1024 to 4096. */
-	if ((le32(sb + SB_FEATURE_COMPAT) & EROFS_FEATURE_COMPAT_SB_CHKSUM) &&
+	if ((msb_get_le32(sb + SB_FEATURE_COMPAT) & EROFS_FEATURE_COMPAT_SB_CHKSUM) &&
 	    bits == 12) {
 		if (len < 4096) {
 			snprintf(why, n, "it is %llu bytes, shorter than its "
@@ -133,10 +128,10 @@ int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
 		memcpy(copy, sb, sizeof(copy));
 		memset(copy + SB_CHECKSUM, 0, 4);
 		sum = crc32c(~0u, copy, sizeof(copy));
-		if (sum != le32(sb + SB_CHECKSUM)) {
+		if (sum != msb_get_le32(sb + SB_CHECKSUM)) {
 			snprintf(why, n, "its EROFS superblock's checksum is "
 				 "wrong (0x%08x, computed 0x%08x)",
-				 le32(sb + SB_CHECKSUM), sum);
+				 msb_get_le32(sb + SB_CHECKSUM), sum);
 			return -1;
 		}
 	}

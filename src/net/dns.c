@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "dns.h"
 #include "msb_net_plugin.h"
 #include "stack.h"
@@ -54,17 +55,6 @@
 enum { RC_OK = 0, RC_FORMERR = 1, RC_SERVFAIL = 2, RC_NXDOMAIN = 3,
        RC_REFUSED = 5 };
 enum { T_A = 1, T_CNAME = 5, T_AAAA = 28 };
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 int dns_read_name(const uint8_t *p, size_t len, size_t *off, char *name)
 {
@@ -135,15 +125,15 @@ int dns_parse_query(const uint8_t *p, size_t len, struct dns_q *q)
 
 	if (len < DNS_HLEN)
 		return -1;
-	q->id = be16(p);
-	q->flags = be16(p + 2);
+	q->id = msb_get_be16(p);
+	q->flags = msb_get_be16(p + 2);
 	/* A standard query (QR 0, opcode 0) with one question. */
-	if ((q->flags & 0xf800) || be16(p + 4) != 1)
+	if ((q->flags & 0xf800) || msb_get_be16(p + 4) != 1)
 		return -1;
 	if (dns_read_name(p, len, &off, q->name) < 0 || off + 4 > len)
 		return -1;
-	q->qtype = be16(p + off);
-	q->qclass = be16(p + off + 2);
+	q->qtype = msb_get_be16(p + off);
+	q->qclass = msb_get_be16(p + off + 2);
 	q->qend = off + 4;
 	return 0;
 }
@@ -155,20 +145,20 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 
 	if (len < DNS_HLEN)
 		return -1;
-	a->id = be16(p);
-	if (!(be16(p + 2) & 0x8000))
+	a->id = msb_get_be16(p);
+	if (!(msb_get_be16(p + 2) & 0x8000))
 		return -1;
 	a->qtype = a->qclass = 0;
 	a->rcode = p[3] & 0xf;
-	qd = be16(p + 4);
-	an = be16(p + 6);
+	qd = msb_get_be16(p + 4);
+	an = msb_get_be16(p + 6);
 	a->naddr = 0;
 	a->min_ttl = UINT32_MAX;
 	if (qd != 1 || dns_read_name(p, len, &off, a->name) < 0 ||
 	    off + 4 > len)
 		return -1;
-	a->qtype = be16(p + off);
-	a->qclass = be16(p + off + 2);
+	a->qtype = msb_get_be16(p + off);
+	a->qclass = msb_get_be16(p + off + 2);
 	off += 4;
 	for (unsigned i = 0; i < an; i++) {
 		uint16_t type, class, rdlen;
@@ -176,10 +166,10 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 
 		if (dns_skip_name(p, len, &off) < 0 || off + 10 > len)
 			return -1;
-		type = be16(p + off);
-		class = be16(p + off + 2);
-		ttl = (uint32_t)be16(p + off + 4) << 16 | be16(p + off + 6);
-		rdlen = be16(p + off + 8);
+		type = msb_get_be16(p + off);
+		class = msb_get_be16(p + off + 2);
+		ttl = (uint32_t)msb_get_be16(p + off + 4) << 16 | msb_get_be16(p + off + 6);
+		rdlen = msb_get_be16(p + off + 8);
 		off += 10;
 		if (off + rdlen > len)
 			return -1;
@@ -322,29 +312,29 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id,
 
 	if (qlen > NET_DOMAIN_LEN + 6)
 		return;
-	put16(buf, id);
+	msb_put_be16(buf, id);
 	/* QR, the query's RD, RA, the code. */
-	put16(buf + 2, (uint16_t)(0x8080 | (qflags & 0x0100) | rcode));
-	put16(buf + 4, qlen ? 1 : 0);
-	put16(buf + 6, (uint16_t)naddr);
-	put16(buf + 8, 0);
-	put16(buf + 10, 0);
+	msb_put_be16(buf + 2, (uint16_t)(0x8080 | (qflags & 0x0100) | rcode));
+	msb_put_be16(buf + 4, qlen ? 1 : 0);
+	msb_put_be16(buf + 6, (uint16_t)naddr);
+	msb_put_be16(buf + 8, 0);
+	msb_put_be16(buf + 10, 0);
 	if (qlen)
 		memcpy(buf + off, question, qlen);
 	off += qlen;
 	for (unsigned i = 0; i < naddr && i < DNS_ADDR_MAX; i++) {
 		uint16_t rdlen = addr[i].family == 6 ? 16 : 4;
 
-		put16(buf + off, 0xc00c);
-		put16(buf + off + 2, rdlen == 16 ? T_AAAA : T_A);
-		put16(buf + off + 4, 1);
-		put16(buf + off + 6, (uint16_t)(ttl >> 16));
-		put16(buf + off + 8, (uint16_t)ttl);
-		put16(buf + off + 10, rdlen);
+		msb_put_be16(buf + off, 0xc00c);
+		msb_put_be16(buf + off + 2, rdlen == 16 ? T_AAAA : T_A);
+		msb_put_be16(buf + off + 4, 1);
+		msb_put_be16(buf + off + 6, (uint16_t)(ttl >> 16));
+		msb_put_be16(buf + off + 8, (uint16_t)ttl);
+		msb_put_be16(buf + off + 10, rdlen);
 		memcpy(buf + off + 12, addr[i].b, rdlen);
 		off += 12 + rdlen;
 	}
-	put16(buf + 6, (uint16_t)(naddr < DNS_ADDR_MAX ? naddr : DNS_ADDR_MAX));
+	msb_put_be16(buf + 6, (uint16_t)(naddr < DNS_ADDR_MAX ? naddr : DNS_ADDR_MAX));
 	if (to->tcp)
 		tcp_answer(n, to, buf, off);
 	else
@@ -402,7 +392,7 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	if (dns_parse_query(p, len, &q) < 0) {
 		/* Answer FORMERR only when there is an id to answer. */
 		if (len >= DNS_HLEN)
-			reply(n, to, be16(p), 0, NULL, 0,
+			reply(n, to, msb_get_be16(p), 0, NULL, 0,
 			      RC_FORMERR, NULL, 0, 0);
 		return;
 	}
@@ -516,9 +506,9 @@ static void query(struct net *n, const struct dns_to *to, const uint8_t *p,
 	slot->deadline = n->now + DNS_TIMEOUT_MS;
 	strcpy(slot->name, q.name);
 	/* Our own query: a fresh id, recursion desired, the question. */
-	put16(out, slot->up_id);
-	put16(out + 2, 0x0100);
-	put16(out + 4, 1);
+	msb_put_be16(out, slot->up_id);
+	msb_put_be16(out + 2, 0x0100);
+	msb_put_be16(out + 4, 1);
 	memset(out + 6, 0, 6);
 	memcpy(out + DNS_HLEN, p + DNS_HLEN, q.qend - DNS_HLEN);
 	if (send(slot->fd, out, q.qend, MSG_DONTWAIT) < 0) {
@@ -545,8 +535,8 @@ static size_t encode_question(const char *name, uint16_t qtype,
 		s += l + (dot ? 1 : 0);
 	}
 	out[o++] = 0;
-	put16(out + o, qtype);
-	put16(out + o + 2, 1);
+	msb_put_be16(out + o, qtype);
+	msb_put_be16(out + o + 2, 1);
 	return o + 4;
 }
 

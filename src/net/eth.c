@@ -10,31 +10,13 @@
 
 #include <string.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 #define ETHERTYPE_IP4 0x0800
 #define ETHERTYPE_ARP 0x0806
 #define ETHERTYPE_IP6 0x86dd
 #define ARP_LEN 28
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* arp_input() - answer "who has" for the gateway and the resolver */
 static void arp_input(struct net *n, const uint8_t *a, size_t len)
@@ -44,10 +26,10 @@ static void arp_input(struct net *n, const uint8_t *a, size_t len)
 
 	/* Ethernet (1), IPv4 (0x0800), 6-byte MACs, 4-byte addresses,
 	 * request (1). */
-	if (len < ARP_LEN || be16(a) != 1 || be16(a + 2) != ETHERTYPE_IP4 ||
-	    a[4] != 6 || a[5] != 4 || be16(a + 6) != 1)
+	if (len < ARP_LEN || msb_get_be16(a) != 1 || msb_get_be16(a + 2) != ETHERTYPE_IP4 ||
+	    a[4] != 6 || a[5] != 4 || msb_get_be16(a + 6) != 1)
 		return;
-	tpa = be32(a + 24);
+	tpa = msb_get_be32(a + 24);
 	if (tpa != n->cfg.gw_ip && tpa != n->cfg.dns_ip)
 		return;
 	f = net_frame_begin(n, ETH_HLEN + ARP_LEN);
@@ -61,7 +43,7 @@ static void arp_input(struct net *n, const uint8_t *a, size_t len)
 	f[20] = 0;
 	f[21] = 2; /* reply */
 	memcpy(f + 22, n->cfg.gw_mac, 6);
-	put32(f + 28, tpa);
+	msb_put_be32(f + 28, tpa);
 	memcpy(f + 32, a + 8, 10); /* the asker's MAC and address */
 	net_frame_commit(n, f, ETH_HLEN + ARP_LEN);
 }
@@ -74,7 +56,7 @@ void eth_input(struct net *n, const uint8_t *f, size_t len)
 		n->st.rx_dropped++;
 		return;
 	}
-	type = be16(f + 12);
+	type = msb_get_be16(f + 12);
 	if (type == ETHERTYPE_ARP)
 		arp_input(n, f + ETH_HLEN, len - ETH_HLEN);
 	else if (type == ETHERTYPE_IP4)
@@ -118,8 +100,8 @@ static void ip4_header(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto,
 	ip[8] = 64;
 	ip[9] = proto;
 	ip[10] = ip[11] = 0;
-	put32(ip + 12, src);
-	put32(ip + 16, dst);
+	msb_put_be32(ip + 12, src);
+	msb_put_be32(ip + 16, dst);
 	c = net_csum_fold(net_csum_add(0, ip, IP4_HLEN));
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;

@@ -72,6 +72,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "filter.h"
 #include "stack.h"
 
@@ -111,26 +112,6 @@ struct tcp_seg {
 	size_t dlen;
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* seg_parse() - header, options and checksum (RFC 9293 §3.1). Return: 0, -1 */
 static int seg_parse(const struct ip_pkt *ip, struct tcp_seg *s)
 {
@@ -148,8 +129,8 @@ static int seg_parse(const struct ip_pkt *ip, struct tcp_seg *s)
 		return -1;
 	s->sport = (uint16_t)(p[0] << 8 | p[1]);
 	s->dport = (uint16_t)(p[2] << 8 | p[3]);
-	s->seq = get32(p + 4);
-	s->ack = get32(p + 8);
+	s->seq = msb_get_be32(p + 4);
+	s->ack = msb_get_be32(p + 8);
 	s->flags = p[13] & 0x3f;
 	s->win = (uint16_t)(p[14] << 8 | p[15]);
 	s->mss = 0;
@@ -240,21 +221,21 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 	h = eth_ip_begin(n, t->gaddr.family, &f, l4);
 	if (!h)
 		return -1;
-	put16(h, t->dport);
-	put16(h + 2, t->gport);
-	put32(h + 4, seq);
-	put32(h + 8, (flags & F_ACK) ? t->rcv_nxt : 0);
+	msb_put_be16(h, t->dport);
+	msb_put_be16(h + 2, t->gport);
+	msb_put_be32(h + 4, seq);
+	msb_put_be32(h + 8, (flags & F_ACK) ? t->rcv_nxt : 0);
 	h[12] = (uint8_t)(((TCP_HLEN + optlen) / 4) << 4);
 	h[13] = flags;
 	/* The window in a SYN is never scaled (RFC 7323 §2.2). */
 	if (flags & F_SYN)
-		put16(h + 14, (uint16_t)(wnd > 0xffff ? 0xffff : wnd));
+		msb_put_be16(h + 14, (uint16_t)(wnd > 0xffff ? 0xffff : wnd));
 	else
-		put16(h + 14, (uint16_t)((wnd >> t->ws) > 0xffff ?
+		msb_put_be16(h + 14, (uint16_t)((wnd >> t->ws) > 0xffff ?
 						 0xffff :
 						 wnd >> t->ws));
-	put16(h + 16, 0);
-	put16(h + 18, 0);
+	msb_put_be16(h + 16, 0);
+	msb_put_be16(h + 18, 0);
 	if (optlen) {
 		uint16_t mss = (uint16_t)(n->cfg.mtu -
 					  eth_ip_hlen(t->gaddr.family) -
@@ -262,7 +243,7 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 
 		h[20] = 2;
 		h[21] = 4;
-		put16(h + 22, mss);
+		msb_put_be16(h + 22, mss);
 		h[24] = 1;
 		h[25] = 3;
 		h[26] = 3;
@@ -274,7 +255,7 @@ static int seg_out(struct net *n, struct tcp_flow *t, uint8_t flags,
 		ring_copy(t, off, h + TCP_HLEN + optlen, len);
 	c = net_csum_fold(net_csum_add(
 		net_pseudo(&t->daddr, &t->gaddr, IPPROTO_TCP, l4), h, l4));
-	put16(h + 16, c);
+	msb_put_be16(h + 16, c);
 	eth_ip_commit(n, f, &t->daddr, &t->gaddr, IPPROTO_TCP, l4);
 	if (flags & F_ACK) {
 		t->ack_pending = 0;

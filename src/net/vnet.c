@@ -36,6 +36,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "stack.h"
 #include "vhost_user.h"
 
@@ -57,11 +58,6 @@ struct vnet {
 	uint8_t buf[VNET_HDR_MAX + NET_FRAME_MAX];
 };
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
 /* vnet_hdr_len() - the header's length for the features in force: 12 with
  * VERSION_1 or mergeable buffers (num_buffers), else 10. */
 static size_t vnet_hdr_len(uint64_t features)
@@ -80,8 +76,8 @@ int vnet_tx_frame(const uint8_t *hdr, uint8_t *f, size_t len)
 		return -1;
 	if (!(hdr[0] & VNET_HDR_F_NEEDS_CSUM))
 		return 0;
-	start = le16(hdr + 6);
-	off = le16(hdr + 8);
+	start = msb_get_le16(hdr + 6);
+	off = msb_get_le16(hdr + 8);
 	/* the checksum field lies in the frame, after @start */
 	if (start >= len || off > len - start || len - start - off < 2)
 		return -1;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bytes.h"
+
 #define MSB_PROTO_VERSION 1
 #define MSB_FRAME_HDR 12
 #define MSB_FRAME_MAX (64 * 1024)
@@ -324,42 +326,6 @@ struct msb_tlv_r {
 void msb_tlv_r_init(struct msb_tlv_r *r, const void *buf, size_t n);
 int msb_tlv_next(struct msb_tlv_r *r, uint8_t *tag, const uint8_t **val,
 		 uint32_t *n);
-
-static inline uint32_t msb_get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint16_t msb_get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint64_t msb_get_be64(const uint8_t *p)
-{
-	return (uint64_t)msb_get_be32(p) << 32 | msb_get_be32(p + 4);
-}
-
-static inline void msb_put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static inline void msb_put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static inline void msb_put_be64(uint8_t *p, uint64_t v)
-{
-	msb_put_be32(p, v >> 32);
-	msb_put_be32(p + 4, (uint32_t)v);
-}
 
 /* Frame reassembly from a byte stream: feed what read() returned, take whole
  * frames out. Bounded: holds at most one frame plus a header. */
