@@ -61,6 +61,12 @@ int msb_have_exe(const char *name, char *found, size_t n);
 int msb_unix_listen(const char *path, int backlog);
 int msb_unix_connect(const char *path);
 
+/* msb_sockaddr_format() - an IPv4 or IPv6 socket address as "a.b.c.d:port"
+ * or "[x::y]:port" in @buf, for a log line; "?" for another family. */
+struct sockaddr_storage;
+void msb_sockaddr_format(const struct sockaddr_storage *sa, char *buf,
+			 size_t n);
+
 /* Base64 (RFC 4648, with padding). Return the output length. */
 size_t msb_b64_encode(const uint8_t *in, size_t n, char *out);
 size_t msb_b64_encoded_len(size_t n);

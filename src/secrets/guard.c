@@ -4,7 +4,6 @@
  * rewrites or refuses; the answers are guard_resp.c's */
 
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,29 +38,6 @@ void *guard_new(const struct guard_env *env, const struct msb_flow_info *info,
 	g->info = *info;
 	g->tls = tls;
 	return g;
-}
-
-void guard_dst(const struct guard *g, char *buf, size_t n)
-{
-	const struct sockaddr_storage *d = &g->info.dst;
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (d->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)d;
-
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		port = ntohs(a->sin_port);
-		snprintf(buf, n, "%s:%u", ip, port);
-	} else if (d->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)d;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		port = ntohs(a->sin6_port);
-		snprintf(buf, n, "[%s]:%u", ip, port);
-	} else {
-		snprintf(buf, n, "?");
-	}
 }
 
 /* why_not() - the first condition of guard.h that fails for @sec in a
@@ -216,7 +192,7 @@ static int one(struct guard *g, const struct http1_req *framed,
 	char dst[64];
 	long f;
 
-	guard_dst(g, dst, sizeof(dst));
+	msb_sockaddr_format(&g->info.dst, dst, sizeof(dst));
 	if (g->env->on_http && (e = hook(g, req, dst, reply)) < 0)
 		return e;
 	for (size_t i = 0; i < v->n; i++) {
@@ -324,7 +300,7 @@ static int stream(struct guard *g, struct msb_buf *out, struct msb_buf *reply)
 		if (g->env->mode == GUARD_ALLOW)
 			break;
 		g->stream_told = 1;
-		guard_dst(g, dst, sizeof(dst));
+		msb_sockaddr_format(&g->info.dst, dst, sizeof(dst));
 		guard_say(g, "secret %s: request to %s (server name '%s') %s: its "
 		       "body is over 8 MiB, passed as it comes and never "
 		       "rewritten",
@@ -410,7 +386,7 @@ static int to_upstream(void *st, const uint8_t *p, size_t n,
 	if (r < 0 && r != -EACCES) {
 		char dst[64];
 
-		guard_dst(g, dst, sizeof(dst));
+		msb_sockaddr_format(&g->info.dst, dst, sizeof(dst));
 		guard_say(g, "HTTP request to %s refused: %s", dst,
 		    r == -E2BIG    ? "its head is over 64 KiB" :
 		    r == -EFBIG    ? "its body is over 8 MiB" :

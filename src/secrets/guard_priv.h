@@ -7,6 +7,7 @@
 #include "guard.h"
 #include "http1.h"
 #include "scrub.h"
+#include "util.h"
 #include "ws.h"
 
 /* What a request tells of the answer it will get (a byte each, in
@@ -84,8 +85,6 @@ struct guard {
 void guard_say(const struct guard *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* guard_dst() - the flow's destination, for a log line */
-void guard_dst(const struct guard *g, char *buf, size_t n);
 
 /* guard_answer() - an answer of ours to the guest, closing the connection */
 void guard_answer(struct msb_buf *reply, int code, const char *why);

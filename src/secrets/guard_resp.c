@@ -232,7 +232,7 @@ int guard_refuse(struct guard *g, int e, const char *why,
 {
 	char dst[64];
 
-	guard_dst(g, dst, sizeof(dst));
+	msb_sockaddr_format(&g->info.dst, dst, sizeof(dst));
 	guard_say(g, "secrets: answer from %s (server name '%s') refused: %s",
 		  dst, g->info.sni, why);
 	if (g->rst == R_HEAD)
@@ -258,7 +258,7 @@ static int hook_refuse(struct guard *g, int e, int code, const char *text,
 	const char *host = g->cur_req ? g->cur_req : "";
 	char dst[64];
 
-	guard_dst(g, dst, sizeof(dst));
+	msb_sockaddr_format(&g->info.dst, dst, sizeof(dst));
 	guard_say(g, "on_http_response: answer from %s (Host '%s') to "
 		     "'%.200s' %s",
 		  dst, host, g->cur_req ? host + strlen(host) + 1 : "", why);

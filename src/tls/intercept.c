@@ -15,7 +15,6 @@
  */
 
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,24 +76,6 @@ static void say(const struct flow *f, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	f->env->h.log(f->env->h.ctx, line);
-}
-
-static void dst_text(const struct flow *f, char *buf, size_t n)
-{
-	const struct sockaddr_storage *d = &f->info.dst;
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (d->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)d;
-
-		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-		snprintf(buf, n, "%s:%u", ip, ntohs(a->sin_port));
-	} else {
-		const struct sockaddr_in6 *a = (const void *)d;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, n, "[%s]:%u", ip, ntohs(a->sin6_port));
-	}
 }
 
 /* ssl_why() - OpenSSL's reason for the last failure, for a log line */
@@ -390,7 +371,7 @@ static int pump(struct flow *f, struct msb_buf *host, struct msb_buf *guest)
 	if (r < 0)
 		return r;
 	if (r) {
-		dst_text(f, dst, sizeof(dst));
+		msb_sockaddr_format(&f->info.dst, dst, sizeof(dst));
 		if (!SSL_is_init_finished(f->s))
 			say(f, "tls: %s (server name %s): the guest's "
 			       "handshake failed: %s",
@@ -426,7 +407,7 @@ static int upstream_step(struct flow *f, struct msb_buf *host,
 	}
 	if (SSL_get_error(f->c, r) == SSL_ERROR_WANT_READ)
 		return 0;
-	dst_text(f, dst, sizeof(dst));
+	msb_sockaddr_format(&f->info.dst, dst, sizeof(dst));
 	v = SSL_get_verify_result(f->c);
 	if (v != X509_V_OK)
 		snprintf(why, sizeof(why), "its certificate does not verify "

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -418,6 +420,33 @@ TEST(util_json_double)
 		CHECK(json_object_get_double(o) == 1e300);
 		json_object_put(o);
 	}
+}
+
+/* A flow's destination in a log line: IPv6 bracketed, an unknown family
+ * a "?" rather than garbage. */
+TEST(util_sockaddr_format)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	char buf[64], tiny[8];
+
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(443);
+	inet_pton(AF_INET, "93.184.216.34", &a4->sin_addr);
+	msb_sockaddr_format(&ss, buf, sizeof(buf));
+	CHECK_STR(buf, "93.184.216.34:443");
+	msb_sockaddr_format(&ss, tiny, sizeof(tiny));
+	CHECK_STR(tiny, "93.184.");
+	memset(&ss, 0, sizeof(ss));
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons(8443);
+	inet_pton(AF_INET6, "2001:db8::1", &a6->sin6_addr);
+	msb_sockaddr_format(&ss, buf, sizeof(buf));
+	CHECK_STR(buf, "[2001:db8::1]:8443");
+	ss.ss_family = AF_UNIX;
+	msb_sockaddr_format(&ss, buf, sizeof(buf));
+	CHECK_STR(buf, "?");
 }
 
 /* The names an error lists: the first two, and how many more. */
