@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "backends.h"
+#include "htab.h"
 
 #define PAGE 4096u
 #define NODE_COST 256u /* what a node is charged, beyond its data */
@@ -52,7 +53,7 @@ struct mnode {
 	struct stat st;
 	uint64_t nlookup;
 	uint32_t opens;
-	struct mnode *hnext;  /* node table chain */
+	struct msb_hlink link; /* in the node table */
 	/* regular files */
 	struct page *pages;
 	size_t npages, cappages;
@@ -71,7 +72,7 @@ struct dentry {
 	struct mnode *dir;
 	struct mnode *node;
 	uint64_t cookie;
-	struct dentry *hnext;
+	struct msb_hlink link; /* in the name table */
 	char name[];
 };
 
@@ -79,10 +80,8 @@ struct memfs {
 	uint64_t limit, used;
 	uint64_t next_ino;
 	uint32_t handles;
-	struct mnode **nodes;
-	size_t nbuckets, nnodes;
-	struct dentry **names;
-	size_t nnbuckets, nnames;
+	struct msb_htab nodes; /* by ino */
+	struct msb_htab names; /* by (directory, name) */
 };
 
 /* ---- accounting ---------------------------------------------------------- */
@@ -107,91 +106,31 @@ static void now(struct timespec *ts)
 
 /* ---- tables -------------------------------------------------------------- */
 
-static uint64_t mix(uint64_t x)
+/* The name table's key: a hash of (@dir, @name), compared in full after. */
+static uint64_t name_key(uint64_t dir, const char *name)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t name_hash(uint64_t dir, const char *name)
-{
-	uint64_t h = mix(dir) ^ 0xcbf29ce484222325ULL;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ULL;
-	return mix(h);
+	return msb_hstr(msb_hmix(dir), name);
 }
 
 static struct mnode *node_get(struct memfs *m, uint64_t ino)
 {
-	struct mnode *n;
-
 	if (!ino)
 		return NULL;
-	for (n = m->nodes[mix(ino) & (m->nbuckets - 1)]; n; n = n->hnext)
-		if (n->ino == ino)
-			return n;
-	return NULL;
-}
-
-static int grow_nodes(struct memfs *m)
-{
-	size_t nb = m->nbuckets * 2;
-	struct mnode **t = calloc(nb, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nbuckets; i++)
-		for (struct mnode *n = m->nodes[i], *next; n; n = next) {
-			next = n->hnext;
-			n->hnext = t[mix(n->ino) & (nb - 1)];
-			t[mix(n->ino) & (nb - 1)] = n;
-		}
-	free(m->nodes);
-	m->nodes = t;
-	m->nbuckets = nb;
-	return 0;
-}
-
-static int grow_names(struct memfs *m)
-{
-	size_t nb = m->nnbuckets * 2;
-	struct dentry **t = calloc(nb, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nnbuckets; i++)
-		for (struct dentry *d = m->names[i], *next; d; d = next) {
-			size_t b = name_hash(d->dir->ino, d->name) & (nb - 1);
-
-			next = d->hnext;
-			d->hnext = t[b];
-			t[b] = d;
-		}
-	free(m->names);
-	m->names = t;
-	m->nnbuckets = nb;
-	return 0;
-}
-
-static struct dentry **name_slot(struct memfs *m, struct mnode *dir,
-				 const char *name)
-{
-	struct dentry **pp =
-		&m->names[name_hash(dir->ino, name) & (m->nnbuckets - 1)];
-
-	for (; *pp; pp = &(*pp)->hnext)
-		if ((*pp)->dir == dir && !strcmp((*pp)->name, name))
-			return pp;
-	return pp;
+	return msb_hentry(msb_hfirst(&m->nodes, ino), struct mnode, link);
 }
 
 static struct dentry *name_get(struct memfs *m, struct mnode *dir,
 			       const char *name)
 {
-	return *name_slot(m, dir, name);
+	for (struct msb_hlink *l = msb_hfirst(&m->names,
+					      name_key(dir->ino, name));
+	     l; l = msb_hnext(l)) {
+		struct dentry *d = msb_hentry(l, struct dentry, link);
+
+		if (d->dir == dir && !strcmp(d->name, name))
+			return d;
+	}
+	return NULL;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -200,19 +139,13 @@ static struct mnode *node_new(struct memfs *m, const struct msb_fs_ctx *c,
 			      mode_t mode, int *err)
 {
 	struct mnode *n;
-	size_t b;
 
-	if (m->nnodes >= MSB_FS_MAX_NODES) {
+	if (m->nodes.n >= MSB_FS_MAX_NODES) {
 		*err = -ENOSPC;
 		return NULL;
 	}
 	if ((*err = charge(m, NODE_COST)))
 		return NULL;
-	if (m->nnodes >= m->nbuckets && grow_nodes(m)) {
-		refund(m, NODE_COST);
-		*err = -ENOMEM;
-		return NULL;
-	}
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		refund(m, NODE_COST);
@@ -229,10 +162,7 @@ static struct mnode *node_new(struct memfs *m, const struct msb_fs_ctx *c,
 	now(&n->st.st_atim);
 	n->st.st_mtim = n->st.st_ctim = n->st.st_atim;
 	n->next_cookie = 3; /* 1 and 2 are "." and ".." */
-	b = mix(n->ino) & (m->nbuckets - 1);
-	n->hnext = m->nodes[b];
-	m->nodes[b] = n;
-	m->nnodes++;
+	msb_hadd(&m->nodes, &n->link, n->ino);
 	return n;
 }
 
@@ -247,13 +177,7 @@ static void free_pages(struct memfs *m, struct mnode *n, size_t from)
 
 static void node_destroy(struct memfs *m, struct mnode *n)
 {
-	struct mnode **pp = &m->nodes[mix(n->ino) & (m->nbuckets - 1)];
-
-	while (*pp && *pp != n)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = n->hnext;
-	m->nnodes--;
+	msb_hdel(&m->nodes, &n->link);
 	free_pages(m, n, 0);
 	free(n->pages);
 	free(n->ents);
@@ -338,13 +262,11 @@ static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
 		   struct mnode *n)
 {
 	size_t len = strlen(name);
-	struct dentry *d, **slot;
+	struct dentry *d;
 	int e;
 
 	if ((e = charge(m, DIR_ENTRY_COST + len)))
 		return e;
-	if (m->nnames >= m->nnbuckets && grow_names(m))
-		goto nomem;
 	if (dir->nents == dir->capents) {
 		size_t cap = dir->capents ? dir->capents * 2 : 8;
 		struct dentry **t = realloc(dir->ents, cap * sizeof(*t));
@@ -361,10 +283,7 @@ static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
 	d->dir = dir;
 	d->node = n;
 	d->cookie = dir->next_cookie++;
-	slot = name_slot(m, dir, name);
-	d->hnext = NULL;
-	*slot = d;
-	m->nnames++;
+	msb_hadd(&m->names, &d->link, name_key(dir->ino, name));
 	dir->ents[dir->nents++] = d;
 	n->st.st_nlink++;
 	if (S_ISDIR(n->st.st_mode)) {
@@ -400,11 +319,9 @@ static size_t dir_index(const struct mnode *dir, uint64_t cookie)
 static void dir_remove(struct memfs *m, struct dentry *d, int gone)
 {
 	struct mnode *dir = d->dir, *n = d->node;
-	struct dentry **slot = name_slot(m, dir, d->name);
 	size_t i = dir_index(dir, d->cookie);
 
-	*slot = d->hnext;
-	m->nnames--;
+	msb_hdel(&m->names, &d->link);
 	memmove(&dir->ents[i], &dir->ents[i + 1],
 		(dir->nents - i - 1) * sizeof(*dir->ents));
 	dir->nents--;
@@ -1023,7 +940,7 @@ static int mem_statfs(void *b, const struct msb_fs_ctx *c, uint64_t ino,
 	st->f_blocks = m->limit / PAGE;
 	st->f_bfree = st->f_bavail = (m->limit - m->used) / PAGE;
 	st->f_files = MSB_FS_MAX_NODES;
-	st->f_ffree = st->f_favail = MSB_FS_MAX_NODES - m->nnodes;
+	st->f_ffree = st->f_favail = MSB_FS_MAX_NODES - m->nodes.n;
 	st->f_namemax = MSB_FS_NAME_MAX;
 	return 0;
 }
@@ -1427,29 +1344,29 @@ static ssize_t mem_copy_file_range(void *b, const struct msb_fs_ctx *c,
 static void mem_destroy(void *b)
 {
 	struct memfs *m = b;
+	struct msb_hlink *l;
+	size_t pos = 0;
 
-	for (size_t i = 0; i < m->nnbuckets; i++)
-		for (struct dentry *d = m->names[i], *next; d; d = next) {
-			next = d->hnext;
-			free(d);
+	while ((l = msb_hpop(&m->names, &pos)))
+		free(msb_hentry(l, struct dentry, link));
+	pos = 0;
+	while ((l = msb_hpop(&m->nodes, &pos))) {
+		struct mnode *n = msb_hentry(l, struct mnode, link);
+
+		for (size_t j = 0; j < n->npages; j++)
+			free(n->pages[j].data);
+		free(n->pages);
+		free(n->ents);
+		free(n->target);
+		for (size_t j = 0; j < n->nxattrs; j++) {
+			free(n->xattrs[j].name);
+			free(n->xattrs[j].value);
 		}
-	for (size_t i = 0; i < m->nbuckets; i++)
-		for (struct mnode *n = m->nodes[i], *next; n; n = next) {
-			next = n->hnext;
-			for (size_t j = 0; j < n->npages; j++)
-				free(n->pages[j].data);
-			free(n->pages);
-			free(n->ents);
-			free(n->target);
-			for (size_t j = 0; j < n->nxattrs; j++) {
-				free(n->xattrs[j].name);
-				free(n->xattrs[j].value);
-			}
-			free(n->xattrs);
-			free(n);
-		}
-	free(m->names);
-	free(m->nodes);
+		free(n->xattrs);
+		free(n);
+	}
+	msb_hfini(&m->names);
+	msb_hfini(&m->nodes);
 	free(m);
 }
 
@@ -1502,11 +1419,7 @@ int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out, char *err,
 		goto nomem;
 	m->limit = limit ? limit : 64ull << 20;
 	m->next_ino = MSB_FS_ROOT_ID;
-	m->nbuckets = 64;
-	m->nnbuckets = 64;
-	m->nodes = calloc(m->nbuckets, sizeof(*m->nodes));
-	m->names = calloc(m->nnbuckets, sizeof(*m->names));
-	if (!m->nodes || !m->names)
+	if (msb_hinit(&m->nodes, 64) || msb_hinit(&m->names, 64))
 		goto nomem;
 	root = node_new(m, NULL, S_IFDIR | 0755, &e);
 	if (!root)

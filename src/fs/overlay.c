@@ -32,6 +32,7 @@
 #include <sys/xattr.h>
 
 #include "backends.h"
+#include "htab.h"
 
 #define WH ".wh."
 #define WH_LEN 4
@@ -48,7 +49,7 @@ struct onode {
 	uint64_t nlookup;
 	uint64_t parent;       /* overlay id of the dir it was found in */
 	char *name;            /* under that name (for copy-up) */
-	struct onode *next, *next_up, *next_lo;
+	struct msb_hlink by_id, by_up, by_lo;
 };
 
 struct ent {
@@ -66,15 +67,14 @@ struct ohandle {
 	struct ent *ents;      /* a directory's merged listing */
 	size_t nents;
 	size_t cost;           /* what it is charged to listings */
-	struct ohandle *next;
+	struct msb_hlink link;
 };
 
 struct ovl {
 	struct msb_fs_backend lower, upper;
-	struct onode **nodes, **by_up, **by_lo;
-	size_t nbuckets, nnodes;
-	struct ohandle **handles;
-	size_t hbuckets, nhandles;
+	/* nodes by id, and those with an upper (lower) inner node by it */
+	struct msb_htab nodes, by_up, by_lo;
+	struct msb_htab handles; /* by fh */
 	size_t listings;       /* bytes of open directories' listings */
 	uint64_t next_id, next_fh;
 };
@@ -86,81 +86,42 @@ static const struct msb_fs_ctx root_ctx = { 0, 0, 0 };
 #define LS(o) ((o)->lower.state)
 #define US(o) ((o)->upper.state)
 
-static size_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x;
-}
-
 static struct onode *node_get(struct ovl *o, uint64_t id)
 {
-	for (struct onode *n = o->nodes[hash64(id) & (o->nbuckets - 1)]; n;
-	     n = n->next)
-		if (n->id == id)
-			return n;
-	return NULL;
+	return msb_hentry(msb_hfirst(&o->nodes, id), struct onode, by_id);
 }
 
 /* The node already standing for inner node @up or @lo, if any. */
 static struct onode *node_find(struct ovl *o, uint64_t up, uint64_t lo)
 {
-	size_t mask = o->nbuckets - 1;
+	struct onode *n = NULL;
 
 	if (up)
-		for (struct onode *n = o->by_up[hash64(up) & mask]; n;
-		     n = n->next_up)
-			if (n->up == up)
-				return n;
-	if (lo)
-		for (struct onode *n = o->by_lo[hash64(lo) & mask]; n;
-		     n = n->next_lo)
-			if (n->lo == lo)
-				return n;
-	return NULL;
+		n = msb_hentry(msb_hfirst(&o->by_up, up), struct onode, by_up);
+	if (!n && lo)
+		n = msb_hentry(msb_hfirst(&o->by_lo, lo), struct onode, by_lo);
+	return n;
 }
 
 static void index_up(struct ovl *o, struct onode *n, uint64_t up)
 {
-	size_t b = hash64(up) & (o->nbuckets - 1);
-
 	n->up = up;
-	n->next_up = o->by_up[b];
-	o->by_up[b] = n;
+	msb_hadd(&o->by_up, &n->by_up, up);
 }
 
 static void index_lo(struct ovl *o, struct onode *n, uint64_t lo)
 {
-	size_t b = hash64(lo) & (o->nbuckets - 1);
-
 	n->lo = lo;
-	n->next_lo = o->by_lo[b];
-	o->by_lo[b] = n;
+	msb_hadd(&o->by_lo, &n->by_lo, lo);
 }
 
 static void index_node(struct ovl *o, struct onode *n)
 {
-	size_t b = hash64(n->id) & (o->nbuckets - 1);
-
-	n->next = o->nodes[b];
-	o->nodes[b] = n;
+	msb_hadd(&o->nodes, &n->by_id, n->id);
 	if (n->up)
 		index_up(o, n, n->up);
 	if (n->lo)
 		index_lo(o, n, n->lo);
-}
-
-static void unindex(struct onode **tab, size_t off, struct onode *n,
-		    size_t b)
-{
-	struct onode **pp = &tab[b];
-
-	/* @off: which chain link (next, next_up, next_lo) */
-	while (*pp && *pp != n)
-		pp = (struct onode **)((char *)*pp + off);
-	if (*pp)
-		*pp = *(struct onode **)((char *)n + off);
 }
 
 static void inner_forget(struct ovl *o, int upper, uint64_t ino)
@@ -175,53 +136,19 @@ static void ov_forget(void *b, uint64_t id, uint64_t nlookup);
 
 static void node_free(struct ovl *o, struct onode *n)
 {
-	size_t mask = o->nbuckets - 1;
 	uint64_t parent = n->parent;
 
-	unindex(o->nodes, offsetof(struct onode, next), n, hash64(n->id) & mask);
+	msb_hdel(&o->nodes, &n->by_id);
 	if (n->up)
-		unindex(o->by_up, offsetof(struct onode, next_up), n,
-			hash64(n->up) & mask);
+		msb_hdel(&o->by_up, &n->by_up);
 	if (n->lo)
-		unindex(o->by_lo, offsetof(struct onode, next_lo), n,
-			hash64(n->lo) & mask);
+		msb_hdel(&o->by_lo, &n->by_lo);
 	inner_forget(o, 1, n->up);
 	inner_forget(o, 0, n->lo);
 	free(n->name);
 	free(n);
-	o->nnodes--;
 	/* Each node holds its parent (for copy-up): let it go. */
 	ov_forget(o, parent, 1);
-}
-
-static int grow(struct ovl *o)
-{
-	size_t nb = o->nbuckets * 2;
-	struct onode **t = calloc(nb, sizeof(*t));
-	struct onode **tu = calloc(nb, sizeof(*tu));
-	struct onode **tl = calloc(nb, sizeof(*tl));
-	struct onode **old = o->nodes;
-	size_t ob = o->nbuckets;
-
-	if (!t || !tu || !tl) {
-		free(t);
-		free(tu);
-		free(tl);
-		return -ENOMEM;
-	}
-	free(o->by_up);
-	free(o->by_lo);
-	o->nodes = t;
-	o->by_up = tu;
-	o->by_lo = tl;
-	o->nbuckets = nb;
-	for (size_t i = 0; i < ob; i++)
-		for (struct onode *n = old[i], *next; n; n = next) {
-			next = n->next;
-			index_node(o, n);
-		}
-	free(old);
-	return 0;
 }
 
 /* ---- the layers ---------------------------------------------------------- */
@@ -327,13 +254,11 @@ static int adopt(struct ovl *o, struct onode *p, const char *name,
 		else
 			inner_forget(o, 0, le->ino);
 	} else {
-		if (o->nnodes >= MSB_FS_MAX_NODES) {
+		if (o->nodes.n >= MSB_FS_MAX_NODES) {
 			inner_forget(o, 1, ue->ino);
 			inner_forget(o, 0, le->ino);
 			return -ENFILE;
 		}
-		if (o->nnodes >= o->nbuckets && grow(o))
-			return -ENOMEM;
 		n = calloc(1, sizeof(*n));
 		if (!n || !(n->name = strdup(name))) {
 			free(n);
@@ -348,7 +273,6 @@ static int adopt(struct ovl *o, struct onode *p, const char *name,
 		n->parent = p->id;
 		p->nlookup++; /* held by the child */
 		index_node(o, n);
-		o->nnodes++;
 	}
 	n->nlookup++;
 	e->ino = n->id;
@@ -930,44 +854,34 @@ static int ov_link(void *b, const struct msb_fs_ctx *c, uint64_t id,
 
 static struct ohandle *handle_get(struct ovl *o, uint64_t node, uint64_t fh)
 {
-	for (struct ohandle *h = o->handles[hash64(fh) & (o->hbuckets - 1)]; h;
-	     h = h->next)
-		if (h->fh == fh)
-			return h->node == node ? h : NULL;
-	return NULL;
+	struct ohandle *h = msb_hentry(msb_hfirst(&o->handles, fh),
+				       struct ohandle, link);
+
+	return h && h->node == node ? h : NULL;
 }
 
 static struct ohandle *handle_new(struct ovl *o, uint64_t node, int upper,
 				  uint64_t ifh, int dir)
 {
 	struct ohandle *h;
-	size_t bk;
 
-	if (o->nhandles >= MSB_FS_MAX_HANDLES || !(h = calloc(1, sizeof(*h))))
+	if (o->handles.n >= MSB_FS_MAX_HANDLES || !(h = calloc(1, sizeof(*h))))
 		return NULL;
 	h->fh = o->next_fh++;
 	h->node = node;
 	h->upper = upper;
 	h->ifh = ifh;
 	h->dir = dir;
-	bk = hash64(h->fh) & (o->hbuckets - 1);
-	h->next = o->handles[bk];
-	o->handles[bk] = h;
-	o->nhandles++;
+	msb_hadd(&o->handles, &h->link, h->fh);
 	return h;
 }
 
 static void handle_drop(struct ovl *o, struct ohandle *h)
 {
-	struct ohandle **pp = &o->handles[hash64(h->fh) & (o->hbuckets - 1)];
-
-	while (*pp != h)
-		pp = &(*pp)->next;
-	*pp = h->next;
+	msb_hdel(&o->handles, &h->link);
 	free_list(h->ents, h->nents);
 	o->listings -= h->cost;
 	free(h);
-	o->nhandles--;
 }
 
 static int ov_open(void *b, const struct msb_fs_ctx *c, uint64_t id,
@@ -1216,11 +1130,7 @@ struct collect {
 
 static size_t name_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return hash64(h);
+	return (size_t)msb_hmix(msb_hstr(0, s));
 }
 
 static void set_add(struct collect *cl, const char *name)
@@ -1539,19 +1449,23 @@ static void ov_destroy(void *b)
 {
 	struct ovl *o = b;
 
-	for (size_t i = 0; i < o->hbuckets; i++)
-		while (o->handles[i])
-			handle_drop(o, o->handles[i]);
-	for (size_t i = 0; i < o->nbuckets; i++)
-		for (struct onode *n = o->nodes[i], *next; n; n = next) {
-			next = n->next;
-			free(n->name);
-			free(n);
-		}
-	free(o->handles);
-	free(o->nodes);
-	free(o->by_up);
-	free(o->by_lo);
+	struct msb_hlink *l;
+	size_t pos = 0;
+
+	while ((l = msb_hpop(&o->handles, &pos)))
+		handle_drop(o, msb_hentry(l, struct ohandle, link));
+	/* The inner backends go whole: no forgets owed them. */
+	pos = 0;
+	while ((l = msb_hpop(&o->nodes, &pos))) {
+		struct onode *n = msb_hentry(l, struct onode, by_id);
+
+		free(n->name);
+		free(n);
+	}
+	msb_hfini(&o->handles);
+	msb_hfini(&o->nodes);
+	msb_hfini(&o->by_up);
+	msb_hfini(&o->by_lo);
 	msb_fs_backend_close(&o->upper);
 	msb_fs_backend_close(&o->lower);
 	free(o);
@@ -1627,13 +1541,8 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 	root = calloc(1, sizeof(*root));
 	if (!o || !root)
 		goto nomem;
-	o->nbuckets = 64;
-	o->hbuckets = 256;
-	o->nodes = calloc(o->nbuckets, sizeof(*o->nodes));
-	o->by_up = calloc(o->nbuckets, sizeof(*o->by_up));
-	o->by_lo = calloc(o->nbuckets, sizeof(*o->by_lo));
-	o->handles = calloc(o->hbuckets, sizeof(*o->handles));
-	if (!o->nodes || !o->by_up || !o->by_lo || !o->handles ||
+	if (msb_hinit(&o->nodes, 64) || msb_hinit(&o->by_up, 64) ||
+	    msb_hinit(&o->by_lo, 64) || msb_hinit(&o->handles, 256) ||
 	    !(root->name = strdup("")))
 		goto nomem;
 	o->lower = *lower;
@@ -1649,7 +1558,6 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 	root->parent = MSB_FS_ROOT_ID;
 	root->nlookup = 1;
 	index_node(o, root);
-	o->nnodes = 1;
 	o->next_id = MSB_FS_ROOT_ID + 1;
 	o->next_fh = 1;
 	out->ops = &overlay_ops;
@@ -1661,10 +1569,10 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 nomem:
 	snprintf(err, errlen, "out of memory");
 	if (o) {
-		free(o->nodes);
-		free(o->by_up);
-		free(o->by_lo);
-		free(o->handles);
+		msb_hfini(&o->nodes);
+		msb_hfini(&o->by_up);
+		msb_hfini(&o->by_lo);
+		msb_hfini(&o->handles);
 	}
 	if (root)
 		free(root->name);

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "htab.h"
 
 struct pnode {
 	uint64_t id;
@@ -69,7 +70,7 @@ struct pnode {
 	int fd;            /* O_PATH */
 	mode_t type;
 	uint64_t nlookup;
-	struct pnode *next_id, *next_key;
+	struct msb_hlink by_id, by_key;
 };
 
 struct phandle {
@@ -78,17 +79,17 @@ struct phandle {
 	int fd;
 	int dir;
 	uint64_t dir_pos;  /* the offset getdents resumes from */
-	struct phandle *next;
+	struct msb_hlink link;
 };
 
 struct ptfs {
-	struct pnode **by_id, **by_key;
+	struct msb_htab by_id, by_key; /* nodes by id, by (dev, ino) */
 	uid_t owner_uid;    /* who the host files belong to */
 	gid_t owner_gid;
 	int give_away;      /* (root) new nodes are given to the owner */
-	size_t nbuckets, nnodes, max_nodes;
-	struct phandle **handles;
-	size_t hbuckets, nhandles, max_handles;
+	size_t max_nodes;
+	struct msb_htab handles;       /* by fh */
+	size_t max_handles;
 	uint64_t next_id, next_fh;
 	mode_t umask;       /* the process's, which the host applies */
 };
@@ -97,105 +98,57 @@ struct ptfs {
 
 /* ---- tables -------------------------------------------------------------- */
 
-static size_t hash64(uint64_t x)
+/* The by_key table's key: (dev, ino) folded, compared in full after. */
+static uint64_t key_of(dev_t dev, ino_t ino)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x;
-}
-
-static size_t key_hash(dev_t dev, ino_t ino)
-{
-	return hash64((uint64_t)ino * 31 + (uint64_t)dev);
+	return (uint64_t)ino * 31 + (uint64_t)dev;
 }
 
 static struct pnode *node_get(struct ptfs *p, uint64_t id)
 {
-	for (struct pnode *n = p->by_id[hash64(id) & (p->nbuckets - 1)]; n;
-	     n = n->next_id)
-		if (n->id == id)
-			return n;
-	return NULL;
+	return msb_hentry(msb_hfirst(&p->by_id, id), struct pnode, by_id);
 }
 
 static struct pnode *node_by_key(struct ptfs *p, dev_t dev, ino_t ino)
 {
-	for (struct pnode *n = p->by_key[key_hash(dev, ino) & (p->nbuckets - 1)];
-	     n; n = n->next_key)
+	for (struct msb_hlink *l = msb_hfirst(&p->by_key, key_of(dev, ino)); l;
+	     l = msb_hnext(l)) {
+		struct pnode *n = msb_hentry(l, struct pnode, by_key);
+
 		if (n->dev == dev && n->ino == ino)
 			return n;
+	}
 	return NULL;
 }
 
 static void node_link(struct ptfs *p, struct pnode *n)
 {
-	size_t a = hash64(n->id) & (p->nbuckets - 1);
-	size_t b = key_hash(n->dev, n->ino) & (p->nbuckets - 1);
-
-	n->next_id = p->by_id[a];
-	p->by_id[a] = n;
-	n->next_key = p->by_key[b];
-	p->by_key[b] = n;
-}
-
-static int grow(struct ptfs *p)
-{
-	size_t old = p->nbuckets;
-	struct pnode **oid = p->by_id, **okey = p->by_key;
-
-	p->by_id = calloc(old * 2, sizeof(*p->by_id));
-	p->by_key = calloc(old * 2, sizeof(*p->by_key));
-	if (!p->by_id || !p->by_key) {
-		free(p->by_id);
-		free(p->by_key);
-		p->by_id = oid;
-		p->by_key = okey;
-		return -ENOMEM;
-	}
-	p->nbuckets = old * 2;
-	for (size_t i = 0; i < old; i++)
-		for (struct pnode *n = oid[i], *next; n; n = next) {
-			next = n->next_id;
-			node_link(p, n);
-		}
-	free(oid);
-	free(okey);
-	return 0;
+	msb_hadd(&p->by_id, &n->by_id, n->id);
+	msb_hadd(&p->by_key, &n->by_key, key_of(n->dev, n->ino));
 }
 
 static void node_drop(struct ptfs *p, struct pnode *n)
 {
-	struct pnode **pp = &p->by_id[hash64(n->id) & (p->nbuckets - 1)];
-
-	while (*pp != n)
-		pp = &(*pp)->next_id;
-	*pp = n->next_id;
-	pp = &p->by_key[key_hash(n->dev, n->ino) & (p->nbuckets - 1)];
-	while (*pp != n)
-		pp = &(*pp)->next_key;
-	*pp = n->next_key;
+	msb_hdel(&p->by_id, &n->by_id);
+	msb_hdel(&p->by_key, &n->by_key);
 	close(n->fd);
 	free(n);
-	p->nnodes--;
 }
 
 static struct phandle *handle_get(struct ptfs *p, uint64_t node, uint64_t fh)
 {
-	for (struct phandle *h = p->handles[hash64(fh) & (p->hbuckets - 1)]; h;
-	     h = h->next)
-		if (h->fh == fh)
-			return h->node == node ? h : NULL;
-	return NULL;
+	struct phandle *h = msb_hentry(msb_hfirst(&p->handles, fh),
+				       struct phandle, link);
+
+	return h && h->node == node ? h : NULL;
 }
 
 static int handle_new(struct ptfs *p, uint64_t node, int fd, int dir,
 		      struct msb_fs_file *f)
 {
 	struct phandle *h;
-	size_t b;
 
-	if (p->nhandles >= p->max_handles)
+	if (p->handles.n >= p->max_handles)
 		return -ENFILE;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -204,10 +157,7 @@ static int handle_new(struct ptfs *p, uint64_t node, int fd, int dir,
 	h->node = node;
 	h->fd = fd;
 	h->dir = dir;
-	b = hash64(h->fh) & (p->hbuckets - 1);
-	h->next = p->handles[b];
-	p->handles[b] = h;
-	p->nhandles++;
+	msb_hadd(&p->handles, &h->link, h->fh);
 	f->fh = h->fh;
 	f->flags = 0;
 	return 0;
@@ -215,14 +165,9 @@ static int handle_new(struct ptfs *p, uint64_t node, int fd, int dir,
 
 static void handle_drop(struct ptfs *p, struct phandle *h)
 {
-	struct phandle **pp = &p->handles[hash64(h->fh) & (p->hbuckets - 1)];
-
-	while (*pp != h)
-		pp = &(*pp)->next;
-	*pp = h->next;
+	msb_hdel(&p->handles, &h->link);
 	close(h->fd);
 	free(h);
-	p->nhandles--;
 }
 
 /* ---- resolving ----------------------------------------------------------- */
@@ -373,13 +318,9 @@ static int adopt(struct ptfs *p, int fd, struct msb_fs_entry *e)
 	if (n) {
 		close(fd);
 	} else {
-		if (p->nnodes >= p->max_nodes) {
+		if (p->by_id.n >= p->max_nodes) {
 			close(fd);
 			return -ENFILE;
-		}
-		if (p->nnodes >= p->nbuckets && (err = grow(p))) {
-			close(fd);
-			return err;
 		}
 		n = calloc(1, sizeof(*n));
 		if (!n) {
@@ -392,7 +333,6 @@ static int adopt(struct ptfs *p, int fd, struct msb_fs_entry *e)
 		n->fd = fd;
 		n->type = st.st_mode & S_IFMT;
 		node_link(p, n);
-		p->nnodes++;
 	}
 	n->nlookup++;
 	e->ino = n->id;
@@ -791,7 +731,7 @@ static int pt_open(void *b, const struct msb_fs_ctx *c, uint64_t id,
 		return -EISDIR;
 	if (!S_ISREG(n->type))
 		return -ENXIO;
-	if (p->nhandles >= p->max_handles)
+	if (p->handles.n >= p->max_handles)
 		return -ENFILE;
 	fd = reopen(n, flags & ~(O_CREAT | O_EXCL));
 	if (fd < 0)
@@ -1013,7 +953,7 @@ static int pt_opendir(void *b, const struct msb_fs_ctx *c, uint64_t id,
 		return -ESTALE;
 	if (!S_ISDIR(n->type))
 		return -ENOTDIR;
-	if (p->nhandles >= p->max_handles)
+	if (p->handles.n >= p->max_handles)
 		return -ENFILE;
 	fd = reopen(n, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
@@ -1149,7 +1089,7 @@ static int pt_create(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 
 	if (err)
 		return err;
-	if (p->nhandles >= p->max_handles)
+	if (p->handles.n >= p->max_handles)
 		return -ENFILE;
 	/* Create it exclusively first, to know whether it is ours to set
 	 * the mode of (the host's umask is not the guest's). */
@@ -1263,15 +1203,17 @@ static void pt_destroy(void *b)
 {
 	struct ptfs *p = b;
 
-	for (size_t i = 0; i < p->hbuckets; i++)
-		while (p->handles[i])
-			handle_drop(p, p->handles[i]);
-	for (size_t i = 0; i < p->nbuckets; i++)
-		while (p->by_id[i])
-			node_drop(p, p->by_id[i]);
-	free(p->handles);
-	free(p->by_id);
-	free(p->by_key);
+	struct msb_hlink *l;
+	size_t pos = 0;
+
+	while ((l = msb_hpop(&p->handles, &pos)))
+		handle_drop(p, msb_hentry(l, struct phandle, link));
+	pos = 0;
+	while ((l = msb_hpop(&p->by_id, &pos)))
+		node_drop(p, msb_hentry(l, struct pnode, by_id));
+	msb_hfini(&p->handles);
+	msb_hfini(&p->by_id);
+	msb_hfini(&p->by_key);
 	free(p);
 }
 
@@ -1377,18 +1319,13 @@ int msb_fs_passthrough_new(const char *root,
 	}
 	p = calloc(1, sizeof(*p));
 	n = calloc(1, sizeof(*n));
-	if (p) {
-		p->nbuckets = 64;
-		p->hbuckets = 1024;
-		p->by_id = calloc(p->nbuckets, sizeof(*p->by_id));
-		p->by_key = calloc(p->nbuckets, sizeof(*p->by_key));
-		p->handles = calloc(p->hbuckets, sizeof(*p->handles));
-	}
-	if (!p || !n || !p->by_id || !p->by_key || !p->handles) {
+	/* (a table left uninitialised by a failure is all zeroes: freeable) */
+	if (!p || !n || msb_hinit(&p->by_id, 64) || msb_hinit(&p->by_key, 64) ||
+	    msb_hinit(&p->handles, 1024)) {
 		if (p) {
-			free(p->by_id);
-			free(p->by_key);
-			free(p->handles);
+			msb_hfini(&p->by_id);
+			msb_hfini(&p->by_key);
+			msb_hfini(&p->handles);
 		}
 		free(p);
 		free(n);
@@ -1410,7 +1347,6 @@ int msb_fs_passthrough_new(const char *root,
 	n->type = S_IFDIR;
 	n->nlookup = 1;
 	node_link(p, n);
-	p->nnodes = 1;
 	out->ops = &passthrough_ops;
 	out->state = p;
 	out->dl = NULL;
