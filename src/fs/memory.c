@@ -258,15 +258,18 @@ static struct mnode *dir_get(struct memfs *m, uint64_t ino, int *err)
 	return d;
 }
 
-static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
-		   struct mnode *n)
+/* dir_add_in() - name @n @name in @dir, in entry @d if given (allocated
+ * for @name's length; taken either way). */
+static int dir_add_in(struct memfs *m, struct mnode *dir, const char *name,
+		      struct mnode *n, struct dentry *d)
 {
 	size_t len = strlen(name);
-	struct dentry *d;
 	int e;
 
-	if ((e = charge(m, DIR_ENTRY_COST + len)))
+	if ((e = charge(m, DIR_ENTRY_COST + len))) {
+		free(d);
 		return e;
+	}
 	if (dir->nents == dir->capents) {
 		size_t cap = dir->capents ? dir->capents * 2 : 8;
 		struct dentry **t = realloc(dir->ents, cap * sizeof(*t));
@@ -276,7 +279,8 @@ static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
 		dir->ents = t;
 		dir->capents = cap;
 	}
-	d = malloc(sizeof(*d) + len + 1);
+	if (!d)
+		d = malloc(sizeof(*d) + len + 1);
 	if (!d)
 		goto nomem;
 	memcpy(d->name, name, len + 1);
@@ -293,8 +297,15 @@ static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
 	touch(dir, 1);
 	return 0;
 nomem:
+	free(d);
 	refund(m, DIR_ENTRY_COST + len);
 	return -ENOMEM;
+}
+
+static int dir_add(struct memfs *m, struct mnode *dir, const char *name,
+		   struct mnode *n)
+{
+	return dir_add_in(m, dir, name, n, NULL);
 }
 
 static size_t dir_index(const struct mnode *dir, uint64_t cookie)
@@ -652,7 +663,7 @@ static int mem_rename(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 {
 	struct memfs *m = b;
 	struct mnode *dir, *ndir, *n, *victim;
-	struct dentry *d, *nd;
+	struct dentry *d, *nd, *pre;
 	int err;
 
 	if (!(dir = dir_get(m, parent, &err)) ||
@@ -711,12 +722,17 @@ static int mem_rename(void *b, const struct msb_fs_ctx *c, uint64_t parent,
 		if (S_ISDIR(victim->st.st_mode) && victim->nents)
 			return -ENOTEMPTY;
 	}
-	/* Add the new name first: if that fails, nothing changed. */
+	/* The new name's entry is had before anything changes. Then the
+	 * victim goes, whose room pays for the new name (the same name) and
+	 * whose slot leaves room in @ndir's array: replacing cannot fail
+	 * past this point, and a plain move that fails changes nothing. */
+	pre = malloc(sizeof(*pre) + strlen(newname) + 1);
+	if (!pre)
+		return -ENOMEM;
 	n->nlookup++; /* keep @n alive across the two steps */
-	if (victim) {
+	if (victim)
 		dir_remove(m, nd, 1);
-	}
-	err = dir_add(m, ndir, newname, n);
+	err = dir_add_in(m, ndir, newname, n, pre);
 	if (!err) {
 		d = name_get(m, dir, name);
 		dir_remove(m, d, 0);

@@ -1672,6 +1672,62 @@ TEST(fs_memory_limit)
 	ts_close(&t);
 }
 
+/* A full memory filesystem still renames a file over another (the
+ * replaced name's room pays for the new one), and a move to a new name
+ * that does not fit changes nothing. */
+TEST(fs_memory_rename_when_full)
+{
+	struct msb_fs_backend be;
+	struct fuse_rename2_in ri = { .newdir = 1 };
+	struct fuse_entry_out e;
+	struct fuse_link_in li = { 0 };
+	struct ts t;
+	char err[256], name[64];
+	uint64_t fh;
+	int i, r = 0;
+
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	if (ts_open(&t, &be, NULL))
+		return;
+	CHECK_EQ_INT(create(&t, 1, "a", 0644, O_RDWR, &e, &fh), 0);
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	li.oldnodeid = e.nodeid;
+	/* nodes until no more fit, then names of "a" until none does */
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "filler-%06d", i);
+		r = create(&t, 1, name, 0644, O_RDWR, &e, &fh);
+		if (r)
+			break;
+		CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+		forget(&t, e.nodeid, 1);
+	}
+	CHECK_EQ_INT(r, -ENOSPC);
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "l-%05d", i);
+		r = call(&t, FUSE_LINK, 1, &li, sizeof(li), name,
+			 strlen(name) + 1, END);
+		if (r)
+			break;
+		forget(&t, li.oldnodeid, 1);
+	}
+	CHECK_EQ_INT(r, -ENOSPC);
+	/* a move to a name that does not fit: both names as they were */
+	CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "filler-000001",
+			  (size_t)14, "a-much-longer-name-than-any-room-left-"
+			  "for-it-in-this-filesystem", (size_t)64, END),
+		     -ENOSPC);
+	CHECK_EQ_INT(lookup(&t, 1, "filler-000001", &e), 0);
+	forget(&t, e.nodeid, 1);
+	/* "a" over the first filler: the replaced name's room pays */
+	CHECK_EQ_INT(call(&t, FUSE_RENAME2, 1, &ri, sizeof(ri), "a", (size_t)2,
+			  "filler-000000", (size_t)14, END), 0);
+	CHECK_EQ_INT(lookup(&t, 1, "a", &e), -ENOENT);
+	CHECK_EQ_INT(lookup(&t, 1, "filler-000000", &e), 0);
+	CHECK_EQ_INT(e.nodeid, li.oldnodeid);
+	forget(&t, e.nodeid, 2);
+	ts_close(&t);
+}
+
 /* ---- overlay: a passthrough lower under a memory upper -------------------- */
 
 static void host_file(const char *dir, const char *rel, const char *data)
