@@ -1,48 +1,51 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sandbox.c - create, start, stop, remove and list sandboxes
+/* sandbox.c - create, start, open, stop and remove sandboxes
  *
- * No daemon: creating a sandbox starts its supervisor as a detached
- * process (its own session, reparented away from the caller) and waits on a
- * pipe for the word that the guest is ready, or why it is not.
+ * Theory of operation: a create checks the configuration and the host
+ * (check.c), resolves its image (pulling it if need be) and merges the
+ * image's config into the record (imagecfg.c), inserts the record, makes
+ * the sandbox's directory and upper disk, and starts its supervisor
+ * (launch.c), which keeps the record from then on. A start checks the
+ * host again and starts a supervisor for the record as it stands; a stop
+ * asks the supervisor over its socket; a remove stops by force when told
+ * to, then deletes the directory and the record. What records say is read
+ * in info.c.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "check.h"
 #include "client.h"
 #include "engine.h"
+#include "image.h"
+#include "imagecfg.h"
+#include "info.h"
+#include "launch.h"
 #include "netcfg.h"
 #include "plugreg.h"
-#include "volumes.h"
-#include "image.h"
-#include "secrets.h"
 #include "project.h"
+#include "secrets.h"
 #include "snapshot.h"
 #include "state.h"
 #include "tlscfg.h"
 #include "util.h"
+#include "volumes.h"
 
 #define DEFAULT_IMAGE "default"
 #define DEFAULT_CPUS 1
-#define DEFAULT_MEM_MIB 512
 #define DEFAULT_BOOT_TIMEOUT_MS 60000
-#define MAX_CPUS 64
 #define DEFAULT_DISK_MIB 4096
-#define MIN_DISK_MIB 64
-#define MAX_DISK_MIB (1ull << 20) /* 1 TiB */
-
-extern char **environ;
 
 struct msb_sandbox {
 	char name[64];
@@ -137,353 +140,6 @@ static int make_upper(const char *dir, uint64_t mib, msb_error *err)
 	return run_tool(argv, err);
 }
 
-/* host_memory_mib() - the host's RAM, 0 if unknown. */
-static uint64_t host_memory_mib(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-
-	return pages > 0 && size > 0 ?
-		       (uint64_t)pages * (uint64_t)size / (1024 * 1024) :
-		       0;
-}
-
-/* check_memory() - guest RAM is only taken as it is touched, so more than
- * is free may boot; more than the host has cannot (the boot would wait
- * for its timeout, or the OOM killer come later). */
-static int check_memory(uint64_t memory_mib, msb_error *err)
-{
-	uint64_t host = host_memory_mib();
-	char want[32], have[32];
-
-	if (!host || memory_mib <= host)
-		return 0;
-	msb_fmt_mib(memory_mib, want, sizeof(want));
-	msb_fmt_mib(host, have, sizeof(have));
-	return msb_fail(err, -ENOMEM,
-			"cannot give the sandbox %s of memory: this host has "
-			"%s in all; ask for less with --memory",
-			want, have);
-}
-
-/* check_host() - what a boot needs, each missing piece with how to get it:
- * the engine and its accelerator, memory, the kernel, and the sandbox's
- * layer disks (of image @image; NULL: msb_image_resolve() saw to them),
- * each one whole (made again from its blobs if not: msb_layers_ready()). */
-static int check_host(json_object *layers, const char *image,
-		      const char *kernel, uint64_t memory_mib, msb_error *err)
-{
-	char p[PATH_MAX], rel[PATH_MAX];
-	enum msb_accel accel;
-	unsigned tb_mib;
-	int r;
-
-	r = msb_engine_find(p, sizeof(p), err);
-	if (r < 0)
-		return r;
-	r = msb_engine_accel_check(&accel, NULL, err);
-	if (r < 0)
-		return r;
-	r = msb_engine_tcg_tb_check(&tb_mib, err);
-	if (r < 0)
-		return r;
-	r = check_memory(memory_mib, err);
-	if (r < 0)
-		return r;
-	r = msb_guest_paths(kernel, p, rel, sizeof(p), NULL, err);
-	if (r < 0)
-		return r;
-	return layers ? msb_layers_ready(NULL, layers, image, err) : 0;
-}
-
-/* legacy_layers() - records made before images were pulled name only the
- * built-in image's directory. */
-static json_object *legacy_layers(const char *image)
-{
-	char rel[PATH_MAX], p[PATH_MAX];
-	json_object *a = json_object_new_array();
-
-	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
-	msb_share_path(rel, p, sizeof(p));
-	json_object_array_add(a, json_object_new_string(p));
-	return a;
-}
-
-static json_object *strv_json(const char *const *v);
-
-/* image_field() - a field of the image config's "config" object, when it
- * has the type wanted. */
-static json_object *image_field(json_object *icfg, const char *k,
-				json_type t)
-{
-	json_object *c, *v;
-
-	if (!icfg || !json_object_object_get_ex(icfg, "config", &c) ||
-	    !json_object_object_get_ex(c, k, &v) || !json_object_is_type(v, t))
-		return NULL;
-	if (t == json_type_array)
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (!json_object_is_type(json_object_array_get_idx(v, i),
-						 json_type_string))
-				return NULL;
-	return v;
-}
-
-static json_object *concat(json_object *a, json_object *b)
-{
-	json_object *o = json_object_new_array();
-
-	for (size_t i = 0; a && i < json_object_array_length(a); i++)
-		json_object_array_add(o, json_object_get(json_object_array_get_idx(a, i)));
-	for (size_t i = 0; b && i < json_object_array_length(b); i++)
-		json_object_array_add(o, json_object_get(json_object_array_get_idx(b, i)));
-	return o;
-}
-
-/* apply_image() - the image's Env, WorkingDir, User, Entrypoint and Cmd
- * under what the caller asked for (Docker's rules), into @cfg. */
-static void apply_image(json_object *cfg, const msb_sandbox_config *c,
-			json_object *icfg, int builtin)
-{
-	json_object *ienv = image_field(icfg, "Env", json_type_array);
-	json_object *uenv = strv_json(c->env), *ep, *cmd, *v;
-	const char *wd = NULL, *user = NULL;
-
-	json_object_object_add(cfg, "env", concat(ienv, uenv));
-	json_object_put(uenv);
-	if (c->workdir)
-		wd = c->workdir;
-	else if ((v = image_field(icfg, "WorkingDir", json_type_string)) &&
-		 json_object_get_string(v)[0] == '/')
-		wd = json_object_get_string(v);
-	if (wd)
-		json_object_object_add(cfg, "workdir", json_object_new_string(wd));
-	if (c->user && *c->user)
-		user = c->user;
-	else if ((v = image_field(icfg, "User", json_type_string)) &&
-		 *json_object_get_string(v))
-		user = json_object_get_string(v);
-	if (user)
-		json_object_object_add(cfg, "user", json_object_new_string(user));
-	if (c->entrypoint)
-		ep = strv_json(c->entrypoint[0] && *c->entrypoint[0] ?
-				       c->entrypoint :
-				       NULL);
-	else
-		ep = concat(image_field(icfg, "Entrypoint", json_type_array),
-			    NULL);
-	/* --entrypoint drops the image's Cmd too, as Docker does. */
-	if (builtin) {
-		const char *sh[] = { "/bin/sh", NULL };
-
-		cmd = strv_json(sh);
-	} else if (c->entrypoint) {
-		cmd = json_object_new_array();
-	} else {
-		cmd = concat(image_field(icfg, "Cmd", json_type_array), NULL);
-	}
-	json_object_object_add(cfg, "entrypoint", ep);
-	json_object_object_add(cfg, "image_cmd", cmd);
-	if (c->cmd && c->cmd[0]) {
-		json_object *u = strv_json(c->cmd);
-
-		json_object_object_add(cfg, "cmd", concat(ep, u));
-		json_object_put(u);
-	} else if (c->image_cmd && !builtin &&
-		   json_object_array_length(ep) + json_object_array_length(cmd)) {
-		json_object_object_add(cfg, "cmd", concat(ep, cmd));
-	}
-}
-
-static int supervisor_path(char *buf, size_t n)
-{
-	const char *env = getenv("MSB_SUPERVISOR");
-
-	if (env && *env)
-		return snprintf(buf, n, "%s", env) >= (int)n ? -1 : 0;
-	return snprintf(buf, n, "%s/libexec/msb/msb-supervisor",
-			msb_prefix()) >= (int)n ?
-		       -1 :
-		       0;
-}
-
-/* spawn() - start the supervisor detached and wait for its first word. */
-static int spawn(const char *name, unsigned timeout_ms, uint64_t t0_us,
-		 json_object *secrets, int secrets_fd, uint64_t *boot_ms,
-		 const char *restore_dir, int creating, msb_error *err)
-{
-	char sup[PATH_MAX], dir[PATH_MAX], log[PATH_MAX], fdarg[16];
-	char sfdarg[16] = "4";
-	char envbuf[4][PATH_MAX + 32];
-	char **envp;
-	size_t nenv = 0, k = 0;
-	char line[1100];
-	size_t len = 0;
-	int pfd[2], status, logfd, nullfd;
-	pid_t pid;
-	uint64_t deadline;
-
-	if (supervisor_path(sup, sizeof(sup)) < 0 || access(sup, X_OK) < 0)
-		return msb_fail(err, -ENOENT,
-				"msb-supervisor not found at %s: reinstall "
-				"msb (./setup) or set MSB_PREFIX",
-				sup);
-	msb_sandbox_dir(name, dir, sizeof(dir));
-	snprintf(log, sizeof(log), "%s/supervisor.log", dir);
-	/* Everything the child needs is prepared before fork: the caller may
-	 * be multi-threaded, so the child only makes async-signal-safe calls. */
-	while (environ[nenv])
-		nenv++;
-	envp = calloc(nenv + 6, sizeof(char *));
-	if (!envp)
-		return msb_fail(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < nenv; i++)
-		if (strncmp(environ[i], "MSB_HOME=", 9) &&
-		    strncmp(environ[i], "MSB_PREFIX=", 11) &&
-		    strncmp(environ[i], "MSB_T0_US=", 10) &&
-		    strncmp(environ[i], "MSB_RESTORE=", 12) &&
-		    strncmp(environ[i], "MSB_CREATING=", 13) &&
-		    /* a secret's source stays with the caller */
-		    !msb_secrets_env_source(secrets, environ[i]))
-			envp[k++] = environ[i];
-	snprintf(envbuf[0], sizeof(envbuf[0]), "MSB_HOME=%s", msb_home());
-	snprintf(envbuf[1], sizeof(envbuf[1]), "MSB_PREFIX=%s", msb_prefix());
-	snprintf(envbuf[2], sizeof(envbuf[2]), "MSB_T0_US=%llu",
-		 (unsigned long long)(msb_now_us() - t0_us));
-	envp[k++] = envbuf[0];
-	envp[k++] = envbuf[1];
-	envp[k++] = envbuf[2];
-	if (restore_dir) {
-		snprintf(envbuf[3], sizeof(envbuf[3]), "MSB_RESTORE=%s",
-			 restore_dir);
-		envp[k++] = envbuf[3];
-	}
-	/* its first start: the plugins hear of the create */
-	if (creating)
-		envp[k++] = (char *)"MSB_CREATING=1";
-	envp[k] = NULL;
-
-	/* Above the descriptors the child rearranges (3 and 4), so its
-	 * dup2() never lands on itself and keeps close-on-exec. */
-	if (secrets_fd >= 0) {
-		secrets_fd = fcntl(secrets_fd, F_DUPFD_CLOEXEC, 10);
-		if (secrets_fd < 0) {
-			free(envp);
-			return msb_fail_errno(err, -errno, "dup");
-		}
-	}
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(envp);
-		if (secrets_fd >= 0)
-			close(secrets_fd);
-		return msb_fail_errno(err, -errno, "pipe");
-	}
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	snprintf(fdarg, sizeof(fdarg), "%d", 3);
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		free(envp);
-		if (secrets_fd >= 0)
-			close(secrets_fd);
-		close(pfd[0]);
-		close(pfd[1]);
-		if (logfd >= 0)
-			close(logfd);
-		if (nullfd >= 0)
-			close(nullfd);
-		return msb_fail_errno(err, e, "fork");
-	}
-	if (pid == 0) {
-		char *argv[] = { sup, (char *)name, fdarg,
-				 secrets_fd >= 0 ? sfdarg : NULL, NULL };
-		sigset_t none;
-
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		dup2(nullfd, 0);
-		dup2(logfd >= 0 ? logfd : nullfd, 1);
-		dup2(logfd >= 0 ? logfd : nullfd, 2);
-		dup2(pfd[1], 3); /* dup2 clears close-on-exec */
-		if (secrets_fd >= 0)
-			dup2(secrets_fd, 4);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		execve(sup, argv, envp);
-		_exit(127);
-	}
-	free(envp);
-	if (secrets_fd >= 0)
-		close(secrets_fd);
-	close(pfd[1]);
-	if (logfd >= 0)
-		close(logfd);
-	if (nullfd >= 0)
-		close(nullfd);
-	waitpid(pid, &status, 0);
-
-	deadline = msb_now_ms() + timeout_ms + 30000;
-	for (;;) {
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		uint64_t now = msb_now_ms();
-		ssize_t r;
-
-		if (now >= deadline) {
-			close(pfd[0]);
-			return msb_fail(err, MSB_E_BOOT,
-					"the supervisor of '%s' did not report "
-					"in time; see %s",
-					name, log);
-		}
-		int pr = poll(&p, 1, (int)(deadline - now));
-
-		if (pr < 0 && errno != EINTR) {
-			close(pfd[0]);
-			return msb_fail_errno(err, -errno, "waiting for the supervisor");
-		}
-		if (pr <= 0)
-			continue;
-		r = read(pfd[0], line + len, sizeof(line) - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (memchr(line, '\n', len) || len == sizeof(line) - 1)
-			break;
-	}
-	close(pfd[0]);
-	line[len] = '\0';
-	if (len && line[len - 1] == '\n')
-		line[len - 1] = '\0';
-	if (!strncmp(line, "ready ", 6)) {
-		*boot_ms = strtoull(line + 6, NULL, 10);
-		return 0;
-	}
-	/* A second supervisor for the same sandbox (two starts racing)
-	 * finds the lock taken: the sandbox runs, it did not fail. */
-	if (!strncmp(line, "error ", 6) && strstr(line, " is already running"))
-		return msb_fail(err, MSB_E_ALREADY, "%s", line + 6);
-	if (!strncmp(line, "error ", 6))
-		return msb_fail(err, MSB_E_BOOT, "%s", line + 6);
-	return msb_fail(err, MSB_E_BOOT,
-			"the supervisor of '%s' exited without a word; see %s",
-			name, log);
-}
-
-static json_object *strv_json(const char *const *v)
-{
-	json_object *a = json_object_new_array();
-
-	for (; v && *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
-	return a;
-}
-
 /* running_unrecorded() - the error for a name whose directory's lock is
  * held by a supervisor that has no record. */
 static int running_unrecorded(const char *name, msb_error *err)
@@ -496,123 +152,6 @@ static int running_unrecorded(const char *name, msb_error *err)
 			"(its supervisor holds %s); stop and remove it with "
 			"'msb rm -f %s', or choose another --name",
 			name, lock, name);
-}
-
-#define TAIL_LINES 8
-#define TAIL_BYTES 16384
-#define TAIL_LINE_MAX 160
-
-/* console_tail() - append to @err's message the last lines the guest
- * printed on its console (not msb's own "[msb ...]" lines, which say what
- * the message already says), so a boot that failed says why without
- * 'msb logs', which an ephemeral sandbox no longer has. */
-static void console_tail(const char *name, msb_error *err)
-{
-	char path[PATH_MAX], buf[TAIL_BYTES + 1], add[1024];
-	const char *lines[TAIL_LINES];
-	size_t lens[TAIL_LINES], nl = 0, used;
-	ssize_t n;
-	off_t size;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/sandboxes/%s/console.log",
-		 msb_home(), name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	n = size < 0 ? -1 :
-		       pread(fd, buf, TAIL_BYTES,
-			     size > TAIL_BYTES ? size - TAIL_BYTES : 0);
-	close(fd);
-	if (n < 0)
-		return;
-	buf[n] = '\0';
-	/* Newest first, from the end, whole lines only. */
-	for (char *end = buf + n; end > buf && nl < TAIL_LINES;) {
-		char *start = end;
-
-		while (start > buf && start[-1] != '\n')
-			start--;
-		if (start == buf && size > TAIL_BYTES)
-			break; /* cut in the middle */
-		size_t len = (size_t)(end - start);
-
-		while (len && (start[len - 1] == '\n' || start[len - 1] == '\r' ||
-			       start[len - 1] == ' '))
-			len--;
-		if (len && strncmp(start, "[msb ", 5)) {
-			lines[nl] = start;
-			lens[nl++] = len;
-		}
-		end = start > buf ? start - 1 : buf;
-	}
-	if (!nl) {
-		snprintf(add, sizeof(add),
-			 " (the guest printed nothing on its console)");
-	} else {
-		/* A kernel panic's own line says most; its stack trace,
-		 * which ends the log, says little. */
-		const char *panic = strstr(buf, "Kernel panic");
-
-		used = (size_t)snprintf(add, sizeof(add),
-					"; the guest console's last lines:");
-		if (panic && panic < lines[nl - 1]) {
-			size_t len = strcspn(panic, "\r\n");
-
-			used += (size_t)snprintf(add + used, sizeof(add) - used,
-						 "\n  | %.*s\n  | ...",
-						 (int)(len > TAIL_LINE_MAX ?
-							       TAIL_LINE_MAX :
-							       len),
-						 panic);
-		}
-		for (size_t i = nl; i-- > 0 && used < sizeof(add);) {
-			size_t len = lens[i] > TAIL_LINE_MAX ? TAIL_LINE_MAX :
-							       lens[i];
-
-			used += (size_t)snprintf(add + used, sizeof(add) - used,
-						 "\n  | %.*s", (int)len,
-						 lines[i]);
-		}
-	}
-	used = strnlen(err->message, sizeof(err->message) - 1);
-	snprintf(err->message + used, sizeof(err->message) - used, "%s", add);
-}
-
-static void wait_gone(const char *name, int pid, unsigned ms);
-static int get_row(sqlite3 *db, const char *name, struct msb_row *row,
-		   msb_error *err);
-
-/* boot_failed() - a create or start whose boot failed: the message gets
- * the console's last lines; an ephemeral sandbox (msb run --rm) is removed
- * as Docker's --rm does, any other is kept, failed, and the message says
- * so and how to remove it. */
-static void boot_failed(sqlite3 *db, const char *name, int ephemeral,
-			msb_error *err)
-{
-	char dir[PATH_MAX];
-	msb_error none = { 0 };
-	size_t used;
-
-	if (!err)
-		err = &none; /* the caller wants no message: still clean up */
-	console_tail(name, err);
-	used = strnlen(err->message, sizeof(err->message) - 1);
-	if (ephemeral) {
-		/* Its supervisor left the record for us (the log is read). */
-		wait_gone(name, 0, 10000);
-		if (!msb_supervisor_alive(name)) {
-			msb_sandbox_dir(name, dir, sizeof(dir));
-			msb_rm_rf(dir);
-			msb_db_delete(db, name, NULL);
-			return;
-		}
-	}
-	snprintf(err->message + used, sizeof(err->message) - used,
-		 "\n'%s' is kept, failed: 'msb logs %s' shows its whole log, "
-		 "'msb rm %s' removes it",
-		 name, name, name);
 }
 
 MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
@@ -638,52 +177,10 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 
 	if (!err)
 		err = &local; /* its message is recorded on a failed boot */
-	r = msb_name_valid(c->name, err);
+	r = msb_sandbox_config_check(c, err);
 	if (r < 0)
 		return r;
-	if (c->cpus > MAX_CPUS)
-		return msb_fail(err, -EINVAL,
-				"invalid cpu count %u: at most %d", c->cpus,
-				MAX_CPUS);
-	if (c->memory_mib && (c->memory_mib < 64 || c->memory_mib > 1048576))
-		return msb_fail(err, -EINVAL,
-				"invalid memory size %lluM: it must be between "
-				"64M and 1024G",
-				(unsigned long long)c->memory_mib);
-	r = check_memory(c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB, err);
-	if (r < 0)
-		return r;
-	if (c->disk_mib && (c->disk_mib < MIN_DISK_MIB ||
-			    c->disk_mib > MAX_DISK_MIB))
-		return msb_fail(err, -EINVAL,
-				"invalid disk size %lluM: it must be between "
-				"64M and 1024G",
-				(unsigned long long)c->disk_mib);
-	for (const char *const *v = c->env; v && *v; v++)
-		if (!strchr(*v, '=') || **v == '=')
-			return msb_fail(err, -EINVAL,
-					"invalid environment entry '%s': use "
-					"KEY=VALUE",
-					*v);
-	if (c->workdir && c->workdir[0] != '/')
-		return msb_fail(err, -EINVAL,
-				"invalid working directory '%s': it must be an "
-				"absolute path",
-				c->workdir);
 	kernel = c->kernel && *c->kernel ? c->kernel : msb_guest_default();
-	r = msb_net_config_check(&c->net, err);
-	if (r < 0)
-		return r;
-	if (c->on_secret_violation && strcmp(c->on_secret_violation, "block") &&
-	    strcmp(c->on_secret_violation, "log") &&
-	    strcmp(c->on_secret_violation, "allow"))
-		return msb_fail(err, -EINVAL,
-				"invalid on-secret-violation '%s': use block, "
-				"log or allow",
-				c->on_secret_violation);
-	r = msb_tls_config_json(c, NULL, err);
-	if (r < 0)
-		return r;
 	/* Every value is read once here, so a missing one stops the create
 	 * before anything is made, and again just before the spawn. */
 	r = msb_secrets_json(c->secrets, c->nsecrets, &secrets, err);
@@ -747,9 +244,10 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 					      canon, sizeof(canon), err);
 	}
 	if (r == 0)
-		r = check_host(NULL, canon, kernel,
-			       c->memory_mib ? c->memory_mib : DEFAULT_MEM_MIB,
-			       err);
+		r = msb_host_check(NULL, canon, kernel,
+				   c->memory_mib ? c->memory_mib :
+						   DEFAULT_MEM_MIB,
+				   err);
 	if (r < 0) {
 		json_object_put(layers);
 		json_object_put(icfg);
@@ -765,7 +263,7 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 	if (!timeout)
 		timeout = DEFAULT_BOOT_TIMEOUT_MS;
 	cfg = json_object_new_object();
-	apply_image(cfg, c, icfg, !strcmp(image, DEFAULT_IMAGE));
+	msb_image_config_apply(cfg, c, icfg, !strcmp(image, DEFAULT_IMAGE));
 	json_object_put(icfg);
 	json_object_object_add(cfg, "layers", layers);
 	json_object_object_add(cfg, "image_ref", json_object_new_string(canon));
@@ -848,7 +346,7 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 		struct msb_row old;
 
 		/* One that runs is removed only by force. */
-		if (get_row(db, c->name, &old, NULL) == 0) {
+		if (msb_row_get(db, c->name, &old, NULL) == 0) {
 			if (msb_status_is_live(old.info.status))
 				msb_fail(err, -EEXIST,
 					 "a sandbox named '%s' already exists "
@@ -881,7 +379,8 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = spawn(c->name, timeout, t0, secrets, sfd, &boot_ms, NULL, 1, err);
+	r = msb_supervisor_spawn(c->name, timeout, t0, secrets, sfd, &boot_ms,
+				 NULL, 1, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
@@ -895,7 +394,7 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 						  err->message, NULL);
 			msb_row_free(&now);
 			if (r == MSB_E_BOOT)
-				boot_failed(db, c->name, c->ephemeral, err);
+				msb_boot_failed(db, c->name, c->ephemeral, err);
 		}
 		goto out_db;
 	}
@@ -909,63 +408,6 @@ out_db:
 out_cfg:
 	json_object_put(cfg);
 	return r;
-}
-
-static int get_row(sqlite3 *db, const char *name, struct msb_row *row,
-		   msb_error *err)
-{
-	int r = msb_name_valid(name, err);
-
-	if (r < 0)
-		return r;
-	r = msb_db_get(db, name, row, err);
-	if (r < 0)
-		return r;
-	r = msb_db_reconcile(db, row, err);
-	if (r < 0)
-		msb_row_free(row);
-	return r;
-}
-
-/* load_row() - a sandbox's record, reconciled, without keeping the
- * database open. */
-static int load_row(const char *name, struct msb_row *row, msb_error *err)
-{
-	sqlite3 *db;
-	int r = msb_db_open(NULL, &db, err);
-
-	if (r < 0)
-		return r;
-	r = get_row(db, name, row, err);
-	msb_db_close(db);
-	return r;
-}
-
-MSB_API int msb_status_is_live(const char *status)
-{
-	return !strcmp(status, "starting") || !strcmp(status, "running") ||
-	       !strcmp(status, "stopping");
-}
-
-/* Long enough for a record's "created" to become "starting": the create
- * makes the disk and spawns the supervisor in between. */
-#define CREATED_GRACE_S 60
-
-/* settling() - a state that changes by itself soon: a boot under way
- * (created, starting) or, with @stops, a stop: "stopping", or "stopped"
- * or "failed" while the supervisor that wrote it still holds the lock (it
- * writes its end, then exits; a start in between spawned a supervisor
- * that found the lock taken, took the sandbox for running and was told
- * so, and the old one then left it stopped). */
-static int settling(const struct msb_row *row, int stops)
-{
-	return !strcmp(row->info.status, "starting") ||
-	       (stops && !strcmp(row->info.status, "stopping")) ||
-	       (!strcmp(row->info.status, "created") &&
-		msb_wall_s() - row->info.created_at < CREATED_GRACE_S) ||
-	       (stops && !msb_status_is_live(row->info.status) &&
-		strcmp(row->info.status, "created") &&
-		msb_supervisor_alive(row->info.name));
 }
 
 /* boot_timeout_of() - the sandbox's boot timeout, from its record. */
@@ -991,8 +433,8 @@ static int load_settled(const char *name, struct msb_row *row, int stops,
 	int r;
 
 	for (;;) {
-		r = load_row(name, row, err);
-		if (r < 0 || !settling(row, stops))
+		r = msb_row_load(name, row, err);
+		if (r < 0 || !msb_row_settling(row, stops))
 			return r;
 		if (!end)
 			end = msb_now_ms() + boot_timeout_of(row) + 10000;
@@ -1058,13 +500,14 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 		json_object *l = NULL, *legacy = NULL;
 
 		if (!cfg || !json_object_object_get_ex(cfg, "layers", &l))
-			l = legacy = legacy_layers(row.info.image);
-		r = check_host(l, row.info.image,
-			       cfg && json_object_object_get_ex(cfg, "kernel",
-								&t) ?
-				       json_object_get_string(t) :
-				       "cloud",
-			       row.info.memory_mib, err);
+			l = legacy = msb_image_legacy_layers(row.info.image);
+		r = msb_host_check(l, row.info.image,
+				   cfg && json_object_object_get_ex(cfg,
+								    "kernel",
+								    &t) ?
+					   json_object_get_string(t) :
+					   "cloud",
+				   row.info.memory_mib, err);
 		json_object_put(legacy);
 	}
 	if (cfg && !json_object_object_get_ex(cfg, "secrets", &secrets))
@@ -1074,19 +517,20 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 	if (r == 0)
 		r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r == 0)
-		r = spawn(name, timeout, t0, secrets, sfd, &boot_ms, NULL, 0,
-			  err);
+		r = msb_supervisor_spawn(name, timeout, t0, secrets, sfd,
+					 &boot_ms, NULL, 0, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r == MSB_E_BOOT) {
 		sqlite3 *db;
 
 		if (msb_db_open(NULL, &db, NULL) == 0) {
-			boot_failed(db, name,
-				    cfg && json_object_get_boolean(
-						   json_object_object_get(
-							   cfg, "ephemeral")),
-				    err);
+			msb_boot_failed(db, name,
+					cfg && json_object_get_boolean(
+						       json_object_object_get(
+							       cfg,
+							       "ephemeral")),
+					err);
 			msb_db_close(db);
 		}
 	}
@@ -1154,16 +598,6 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
 	return r;
 }
 
-/* Wait for the supervisor (its lock, or process @pid holding it) to go:
- * then the record is final. */
-static void wait_gone(const char *name, int pid, unsigned ms)
-{
-	uint64_t end = msb_now_ms() + ms;
-
-	while (msb_supervisor_alive_pid(name, pid) && msb_now_ms() < end)
-		usleep(2000);
-}
-
 /* stop_by_socket() - ask the supervisor behind NAME's socket to stop;
  * Return: 0 once it has (or has gone), or the error. */
 static int stop_by_socket(const char *name, unsigned timeout_s,
@@ -1205,7 +639,7 @@ static int auto_push(const char *name, const msb_sync_opts *o,
 	msb_error e = { 0 };
 	int want, r;
 
-	if (load_row(name, &row, NULL) < 0)
+	if (msb_row_load(name, &row, NULL) < 0)
 		return 0;
 	cfg = json_tokener_parse(row.config);
 	want = cfg && json_object_object_get_ex(cfg, "sync", &v) &&
@@ -1258,7 +692,7 @@ static int stop_guest(const char *name, unsigned timeout_s,
 	unsigned wait_ms = 10000;
 	int r, pid;
 
-	r = load_row(name, &row, err);
+	r = msb_row_load(name, &row, err);
 	if (r < 0)
 		return r;
 	if (!msb_status_is_live(row.info.status)) {
@@ -1285,7 +719,7 @@ static int stop_guest(const char *name, unsigned timeout_s,
 	}
 	if (r < 0 && msb_supervisor_alive_pid(name, pid))
 		return r;
-	wait_gone(name, pid, wait_ms);
+	msb_supervisor_wait_gone(name, pid, wait_ms);
 	if (elapsed_ms)
 		*elapsed_ms = res ? (uint64_t)json_object_get_int64(
 					    json_object_object_get(res,
@@ -1312,7 +746,7 @@ static int remove_unrecorded(const char *name, int force, msb_error *err)
 				"stops and removes it",
 				name, lock, name);
 	r = stop_by_socket(name, 0, NULL, err);
-	wait_gone(name, 0, 10000);
+	msb_supervisor_wait_gone(name, 0, 10000);
 	if (msb_supervisor_alive(name))
 		return r < 0 ? r :
 			       msb_fail(err, MSB_E_BUSY,
@@ -1335,10 +769,11 @@ static int wait_created(sqlite3 *db, const char *name, struct msb_row *row,
 {
 	int r;
 
-	while (!strcmp(row->info.status, "created") && settling(row, 0)) {
+	while (!strcmp(row->info.status, "created") &&
+	       msb_row_settling(row, 0)) {
 		msb_row_free(row);
 		usleep(20000);
-		r = get_row(db, name, row, err);
+		r = msb_row_get(db, name, row, err);
 		if (r < 0)
 			return r;
 	}
@@ -1356,7 +791,7 @@ MSB_API int msb_sandbox_remove(const char *name, int force, msb_error *err)
 	r = msb_db_open(NULL, &db, err);
 	if (r < 0)
 		return r;
-	r = get_row(db, name, &row, err);
+	r = msb_row_get(db, name, &row, err);
 	if (r == 0)
 		r = wait_created(db, name, &row, err);
 	if (r == MSB_E_NOT_FOUND && msb_supervisor_alive(name)) {
@@ -1418,345 +853,6 @@ out:
 	return r;
 }
 
-/* info_cmd() - the detached command's state, from the record's runtime,
- * into @row->info. One the record says runs, of a sandbox no longer
- * live, went with its VM (a supervisor killed before it could say). */
-static void info_cmd(struct msb_row *row)
-{
-	json_object *rt = json_tokener_parse(row->runtime), *c, *v;
-
-	row->info.cmd_state = MSB_CMD_NONE;
-	row->info.cmd_exit_code = 0;
-	if (rt && json_object_is_type(rt, json_type_object) &&
-	    json_object_object_get_ex(rt, "command", &c) &&
-	    json_object_object_get_ex(c, "status", &v)) {
-		if (strcmp(json_object_get_string(v), "running")) {
-			row->info.cmd_state = MSB_CMD_ENDED;
-			row->info.cmd_exit_code = json_object_get_int(
-				json_object_object_get(c, "exit_code"));
-		} else if (msb_status_is_live(row->info.status)) {
-			row->info.cmd_state = MSB_CMD_RUNNING;
-		} else {
-			row->info.cmd_state = MSB_CMD_ENDED;
-			row->info.cmd_exit_code = 128 + SIGKILL;
-		}
-	}
-	json_object_put(rt);
-}
-
-/* row_info() - what msb_list() and msb_sandbox_info_get() give of @row:
- * its info, its detached command's state and the snapshot it came from. */
-static void row_info(struct msb_row *row, msb_sandbox_info *out)
-{
-	json_object *c = json_tokener_parse(row->config), *f;
-
-	info_cmd(row);
-	*out = row->info;
-	if (c && json_object_object_get_ex(c, "from_snapshot", &f) &&
-	    json_object_is_type(f, json_type_string))
-		snprintf(out->from_snapshot, sizeof(out->from_snapshot), "%s",
-			 json_object_get_string(f));
-	json_object_put(c);
-}
-
-MSB_API int msb_list(msb_sandbox_info **out, size_t *n, msb_error *err)
-{
-	struct msb_row *rows;
-	msb_sandbox_info *v;
-	size_t cnt;
-	sqlite3 *db;
-	int r;
-
-	r = msb_db_open(NULL, &db, err);
-	if (r < 0)
-		return r;
-	r = msb_db_list(db, &rows, &cnt, err);
-	if (r < 0)
-		goto out;
-	v = calloc(cnt ? cnt : 1, sizeof(*v));
-	for (size_t i = 0; i < cnt; i++) {
-		msb_db_reconcile(db, &rows[i], NULL);
-		if (v)
-			row_info(&rows[i], &v[i]);
-		msb_row_free(&rows[i]);
-	}
-	free(rows);
-	if (!v) {
-		r = msb_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	*out = v;
-	*n = cnt;
-out:
-	msb_db_close(db);
-	return r;
-}
-
-MSB_API int msb_sandbox_info_get(const char *name, msb_sandbox_info *out,
-				 msb_error *err)
-{
-	struct msb_row row;
-	int r = load_row(name, &row, err);
-
-	if (r == 0) {
-		row_info(&row, out);
-		msb_row_free(&row);
-	}
-	return r;
-}
-
-MSB_API int msb_sandbox_ports(const char *name, msb_port **ports, size_t *n,
-			      msb_error *err)
-{
-	json_object *rt = NULL, *a;
-	struct msb_row row;
-	msb_port *v;
-	size_t cnt = 0;
-	int r;
-
-	*ports = NULL;
-	*n = 0;
-	r = load_row(name, &row, err);
-	if (r < 0)
-		return r;
-	if (msb_status_is_live(row.info.status))
-		rt = json_tokener_parse(row.runtime);
-	msb_row_free(&row);
-	if (!rt || !json_object_object_get_ex(rt, "ports", &a) ||
-	    !json_object_is_type(a, json_type_array) ||
-	    !json_object_array_length(a)) {
-		json_object_put(rt);
-		return 0;
-	}
-	v = calloc(json_object_array_length(a), sizeof(*v));
-	if (!v) {
-		json_object_put(rt);
-		return msb_fail(err, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *o = json_object_array_get_idx(a, i);
-		const char *ip = json_object_get_string(
-			json_object_object_get(o, "host_ip"));
-
-		snprintf(v[cnt].host_ip, sizeof(v[cnt].host_ip), "%s",
-			 ip ? ip : "");
-		v[cnt].host_port = (uint16_t)json_object_get_int(
-			json_object_object_get(o, "host_port"));
-		v[cnt].guest_port = (uint16_t)json_object_get_int(
-			json_object_object_get(o, "guest_port"));
-		cnt++;
-	}
-	json_object_put(rt);
-	*ports = v;
-	*n = cnt;
-	return 0;
-}
-
-MSB_API int msb_sandbox_wait(const char *name, unsigned timeout_ms,
-			     int *status, msb_error *err)
-{
-	uint64_t end = msb_now_ms() + timeout_ms;
-	struct msb_row row;
-	int r;
-
-	for (;;) {
-		r = load_row(name, &row, err);
-		if (r < 0)
-			return r;
-		info_cmd(&row);
-		if (row.info.cmd_state == MSB_CMD_ENDED) {
-			*status = row.info.cmd_exit_code;
-			break;
-		}
-		if (!msb_status_is_live(row.info.status) && !settling(&row, 1)) {
-			if (!strcmp(row.info.status, "failed"))
-				r = msb_fail(err, -EIO, "sandbox '%s' failed: %s",
-					     name, row.info.error);
-			*status = 0;
-			break;
-		}
-		msb_row_free(&row);
-		if (timeout_ms && msb_now_ms() >= end)
-			return msb_fail(err, -ETIMEDOUT,
-					"sandbox '%s' is still running", name);
-		usleep(50000);
-	}
-	msb_row_free(&row);
-	return r;
-}
-
-/* paused_json() - why a live sandbox's VM is paused (its supervisor's
- * info: a full host disk), or NULL: the record cannot say, since the
- * database may not be written then. */
-static json_object *paused_json(const char *name)
-{
-	struct msb_conn c;
-	json_object *res = NULL, *p = NULL;
-
-	if (msb_conn_open(name, &c, NULL) < 0)
-		return NULL;
-	if (msb_conn_call(&c, "info", NULL, &res, 5000, NULL) == 0 &&
-	    json_object_object_get_ex(res, "paused", &p) &&
-	    json_object_is_type(p, json_type_object))
-		json_object_get(p);
-	else
-		p = NULL;
-	json_object_put(res);
-	msb_conn_close(&c);
-	return p;
-}
-
-MSB_API int msb_inspect_json(const char *name, char **json, msb_error *err)
-{
-	struct msb_row row;
-	json_object *o, *paths;
-	char dir[PATH_MAX], p[PATH_MAX + 32];
-	int r;
-
-	r = load_row(name, &row, err);
-	if (r < 0)
-		return r;
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(row.info.name));
-	json_object_object_add(o, "image",
-			       json_object_new_string(row.info.image));
-	json_object_object_add(o, "status",
-			       json_object_new_string(row.info.status));
-	json_object_object_add(o, "paused",
-			       msb_status_is_live(row.info.status) ?
-				       paused_json(name) :
-				       NULL);
-	json_object_object_add(o, "cpus", json_object_new_int((int)row.info.cpus));
-	json_object_object_add(o, "memory_mib",
-			       json_object_new_int64((int64_t)row.info.memory_mib));
-	json_object_object_add(o, "pid", json_object_new_int(row.info.pid));
-	json_object_object_add(o, "created_at",
-			       json_object_new_int64(row.info.created_at));
-	json_object_object_add(o, "started_at",
-			       json_object_new_int64(row.info.started_at));
-	json_object_object_add(o, "stopped_at",
-			       json_object_new_int64(row.info.stopped_at));
-	json_object_object_add(o, "error",
-			       row.info.error[0] ?
-				       json_object_new_string(row.info.error) :
-				       NULL);
-	json_object_object_add(o, "config", json_tokener_parse(row.config));
-	{
-		json_object *rt = json_tokener_parse(row.runtime);
-
-		/* The VM's pid only while there is one (a supervisor
-		 * killed outright could not take it out). */
-		if (rt && json_object_is_type(rt, json_type_object) &&
-		    !msb_status_is_live(row.info.status)) {
-			json_object_object_del(rt, "vm_pid");
-			json_object_object_del(rt, "ports");
-		}
-		json_object_object_add(o, "runtime", rt);
-	}
-	msb_sandbox_dir(name, dir, sizeof(dir));
-	paths = json_object_new_object();
-	json_object_object_add(paths, "dir", json_object_new_string(dir));
-	snprintf(p, sizeof(p), "%s/console.log", dir);
-	json_object_object_add(paths, "log", json_object_new_string(p));
-	snprintf(p, sizeof(p), "%s/upper.ext4", dir);
-	json_object_object_add(paths, "disk", json_object_new_string(p));
-	snprintf(p, sizeof(p), "%s/api.sock", dir);
-	json_object_object_add(paths, "api_socket", json_object_new_string(p));
-	json_object_object_add(o, "paths", paths);
-	*json = strdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			   JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	msb_row_free(&row);
-	if (!*json)
-		return msb_fail(err, -ENOMEM, "out of memory");
-	return 0;
-}
-
-MSB_API int msb_sandbox_logs_path(const char *name, char *buf, size_t n,
-				  msb_error *err)
-{
-	struct msb_row row;
-	sqlite3 *db;
-	int r;
-
-	r = msb_db_open(NULL, &db, err);
-	if (r < 0)
-		return r;
-	r = msb_name_valid(name, err);
-	if (r == 0)
-		r = msb_db_get(db, name, &row, err);
-	msb_db_close(db);
-	if (r < 0)
-		return r;
-	msb_row_free(&row);
-	if (snprintf(buf, n, "%s/sandboxes/%s/console.log", msb_home(), name) >=
-	    (int)n)
-		return msb_fail(err, -ENAMETOOLONG, "path too long");
-	return 0;
-}
-
-MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
-				char ***argv, msb_error *err)
-{
-	struct msb_row row;
-	json_object *cfg, *ep = NULL, *ic = NULL, *all, *user;
-	size_t n, bytes = 0;
-	char **v, *p;
-	int r;
-
-	r = load_row(name, &row, err);
-	if (r < 0)
-		return r;
-	cfg = json_tokener_parse(row.config);
-	msb_row_free(&row);
-	if (cfg) {
-		json_object_object_get_ex(cfg, "entrypoint", &ep);
-		json_object_object_get_ex(cfg, "image_cmd", &ic);
-	}
-	if (!ic && !ep) {
-		const char *sh[] = { "/bin/sh", NULL };
-
-		ic = strv_json(sh);
-		json_object_object_add(cfg ? cfg : (cfg = json_object_new_object()),
-				       "image_cmd", ic);
-	}
-	user = strv_json(cmd);
-	all = concat(ep, cmd && cmd[0] ? user : ic);
-	json_object_put(user);
-	n = json_object_array_length(all);
-	for (size_t i = 0; i < n; i++)
-		bytes += strlen(json_object_get_string(
-				 json_object_array_get_idx(all, i))) + 1;
-	if (!n) {
-		json_object_put(all);
-		json_object_put(cfg);
-		return msb_fail(err, -EINVAL,
-				"the image of '%s' names no command (no "
-				"Entrypoint or Cmd): give one after '--'",
-				name);
-	}
-	v = malloc((n + 1) * sizeof(char *) + bytes);
-	if (!v) {
-		json_object_put(all);
-		json_object_put(cfg);
-		return msb_fail(err, -ENOMEM, "out of memory");
-	}
-	p = (char *)(v + n + 1);
-	for (size_t i = 0; i < n; i++) {
-		const char *a = json_object_get_string(
-			json_object_array_get_idx(all, i));
-
-		v[i] = p;
-		p = stpcpy(p, a) + 1;
-	}
-	v[n] = NULL;
-	*argv = v;
-	json_object_put(all);
-	json_object_put(cfg);
-	return 0;
-}
-
 int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 			    const char *backing, const char *restore_dir,
 			    msb_sandbox **out, msb_error *err)
@@ -1771,12 +867,13 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 
 	if (json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
 		timeout = (unsigned)json_object_get_int(t);
-	r = check_host(json_object_object_get_ex(cfg, "layers", &l) ? l : NULL,
-		       info->image,
-		       json_object_object_get_ex(cfg, "kernel", &t) ?
-			       json_object_get_string(t) :
-			       "cloud",
-		       info->memory_mib, err);
+	r = msb_host_check(json_object_object_get_ex(cfg, "layers", &l) ? l :
+									 NULL,
+			   info->image,
+			   json_object_object_get_ex(cfg, "kernel", &t) ?
+				   json_object_get_string(t) :
+				   "cloud",
+			   info->memory_mib, err);
 	if (r < 0)
 		return r;
 	if (!msb_have_exe("qemu-img", tool, sizeof(tool)))
@@ -1826,8 +923,8 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 	r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = spawn(info->name, timeout, t0, secrets, sfd, &boot_ms, restore_dir,
-		  1, err);
+	r = msb_supervisor_spawn(info->name, timeout, t0, secrets, sfd,
+				 &boot_ms, restore_dir, 1, err);
 	if (sfd >= 0)
 		close(sfd);
 	if (r < 0) {
@@ -1839,11 +936,12 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 						  err->message, NULL);
 			msb_row_free(&now);
 			if (r == MSB_E_BOOT)
-				boot_failed(db, info->name,
-					    json_object_get_boolean(
-						    json_object_object_get(
-							    cfg, "ephemeral")),
-					    err);
+				msb_boot_failed(db, info->name,
+						json_object_get_boolean(
+							json_object_object_get(
+								cfg,
+								"ephemeral")),
+						err);
 		}
 		goto out_db;
 	}

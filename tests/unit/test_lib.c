@@ -1016,7 +1016,7 @@ out:
 
 /* ---- create, with a stand-in supervisor binary ------------------------- */
 
-/* fake_install() - what check_host() looks for, empty, and a supervisor
+/* fake_install() - what msb_host_check() looks for, empty, and a supervisor
  * that is the shell script @body. Uses MSB_DATA_DIR, MSB_QEMU and
  * MSB_SUPERVISOR, which fake_uninstall() clears.
  * Return: 0, or -1 when mke2fs is missing (the test is skipped). */
@@ -1167,7 +1167,8 @@ out:
 }
 
 /*
- * Regression (src/lib/sandbox.c, msb_sandbox_create, the spawn() failure path):
+ * Regression (src/lib/sandbox.c, msb_sandbox_create, the
+ * msb_supervisor_spawn() failure path):
  * "msb_db_set_status(..., err->message, ...)" dereferences @err, which
  * msb.h allows to be NULL: a boot failure crashes the caller. Use a local
  * msb_error when @err is NULL. Run in a child, which must not crash.
