@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "project.h"
 #include "state.h"
 #include "util.h"
 
 #define MAX_PEERS 64
 #define MAX_IMAGES 32
-#define DEFAULT_MEM_MIB 512
 
 struct msb_spawn_policy {
 	unsigned max;
