@@ -494,8 +494,7 @@ MSB_API int msb_sandbox_start(const char *name, msb_sandbox **out,
 		goto out_row;
 	}
 	cfg = json_tokener_parse(row.config);
-	if (cfg && json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
-		timeout = (unsigned)json_object_get_int(t);
+	timeout = boot_timeout_of(&row);
 	{
 		json_object *l = NULL, *legacy = NULL;
 
@@ -865,7 +864,8 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 	sqlite3 *db;
 	int r, sfd = -1;
 
-	if (json_object_object_get_ex(cfg, "boot_timeout_ms", &t))
+	if (json_object_object_get_ex(cfg, "boot_timeout_ms", &t) &&
+	    json_object_get_int(t) > 0)
 		timeout = (unsigned)json_object_get_int(t);
 	r = msb_host_check(json_object_object_get_ex(cfg, "layers", &l) ? l :
 									 NULL,
