@@ -95,6 +95,17 @@ static inline json_object *msb_jdouble(double v, int places)
 	return json_object_new_double_s((double)q / (double)scale, s);
 }
 
+/* msb_jstrv() - a JSON array of the strings of NULL-terminated @v (NULL:
+ * an empty array). */
+static inline json_object *msb_jstrv(const char *const *v)
+{
+	json_object *a = json_object_new_array();
+
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
 /* msb_jnames() - the strings of array @names for a message, in @buf: "a",
  * "a and b", "a, b and 5 more"; the first two only, so that an error
  * keeps room to say what to do. Return: @buf. */

@@ -254,15 +254,6 @@ int msb_conn_call(struct msb_conn *c, const char *method, json_object *params,
 	}
 }
 
-static json_object *strv_json(const char *const *v)
-{
-	json_object *a = json_object_new_array();
-
-	for (; v && *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
-	return a;
-}
-
 static int exec_start(const char *name, const char *const *argv,
 		      const msb_exec_opts *o, int detach, msb_exec **out,
 		      msb_error *err)
@@ -288,9 +279,9 @@ static int exec_start(const char *name, const char *const *argv,
 		return r;
 	}
 	p = json_object_new_object();
-	json_object_object_add(p, "argv", strv_json(argv));
+	json_object_object_add(p, "argv", msb_jstrv(argv));
 	if (o && o->env)
-		json_object_object_add(p, "env", strv_json(o->env));
+		json_object_object_add(p, "env", msb_jstrv(o->env));
 	if (o && o->workdir)
 		json_object_object_add(p, "cwd",
 				       json_object_new_string(o->workdir));

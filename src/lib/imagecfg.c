@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "imagecfg.h"
+#include "jsonx.h"
 #include "info.h"
 #include "state.h"
 #include "util.h"
@@ -34,15 +35,6 @@ json_object *msb_image_legacy_layers(const char *image)
 	snprintf(rel, sizeof(rel), "images/%s/layer.erofs", image);
 	msb_share_path(rel, p, sizeof(p));
 	json_object_array_add(a, json_object_new_string(p));
-	return a;
-}
-
-static json_object *strv_json(const char *const *v)
-{
-	json_object *a = json_object_new_array();
-
-	for (; v && *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
 	return a;
 }
 
@@ -82,7 +74,7 @@ void msb_image_config_apply(json_object *cfg, const msb_sandbox_config *c,
 			    json_object *icfg, int builtin)
 {
 	json_object *ienv = image_field(icfg, "Env", json_type_array);
-	json_object *uenv = strv_json(c->env), *ep, *cmd, *v;
+	json_object *uenv = msb_jstrv(c->env), *ep, *cmd, *v;
 	const char *wd = NULL, *user = NULL;
 
 	json_object_object_add(cfg, "env", concat(ienv, uenv));
@@ -102,7 +94,7 @@ void msb_image_config_apply(json_object *cfg, const msb_sandbox_config *c,
 	if (user)
 		json_object_object_add(cfg, "user", json_object_new_string(user));
 	if (c->entrypoint)
-		ep = strv_json(c->entrypoint[0] && *c->entrypoint[0] ?
+		ep = msb_jstrv(c->entrypoint[0] && *c->entrypoint[0] ?
 				       c->entrypoint :
 				       NULL);
 	else
@@ -112,7 +104,7 @@ void msb_image_config_apply(json_object *cfg, const msb_sandbox_config *c,
 	if (builtin) {
 		const char *sh[] = { "/bin/sh", NULL };
 
-		cmd = strv_json(sh);
+		cmd = msb_jstrv(sh);
 	} else if (c->entrypoint) {
 		cmd = json_object_new_array();
 	} else {
@@ -121,7 +113,7 @@ void msb_image_config_apply(json_object *cfg, const msb_sandbox_config *c,
 	json_object_object_add(cfg, "entrypoint", ep);
 	json_object_object_add(cfg, "image_cmd", cmd);
 	if (c->cmd && c->cmd[0]) {
-		json_object *u = strv_json(c->cmd);
+		json_object *u = msb_jstrv(c->cmd);
 
 		json_object_object_add(cfg, "cmd", concat(ep, u));
 		json_object_put(u);
@@ -152,11 +144,11 @@ MSB_API int msb_sandbox_command(const char *name, const char *const *cmd,
 	if (!ic && !ep) {
 		const char *sh[] = { "/bin/sh", NULL };
 
-		ic = strv_json(sh);
+		ic = msb_jstrv(sh);
 		json_object_object_add(cfg ? cfg : (cfg = json_object_new_object()),
 				       "image_cmd", ic);
 	}
-	user = strv_json(cmd);
+	user = msb_jstrv(cmd);
 	all = concat(ep, cmd && cmd[0] ? user : ic);
 	json_object_put(user);
 	n = json_object_array_length(all);

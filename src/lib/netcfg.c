@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "net.h"
 #include "netcfg.h"
 #include "policy.h"
@@ -220,25 +221,16 @@ json_object *msb_net_config_json(const msb_net_config *nc)
 {
 	json_object *o = json_object_new_object();
 
-	for (size_t i = 0; i < NLISTS; i++) {
-		json_object *a = json_object_new_array();
-
-		for (const char *const *v = lists[i].get(nc); v && *v; v++)
-			json_object_array_add(a, json_object_new_string(*v));
-		json_object_object_add(o, lists[i].key, a);
-	}
+	for (size_t i = 0; i < NLISTS; i++)
+		json_object_object_add(o, lists[i].key,
+				       msb_jstrv(lists[i].get(nc)));
 	json_object_object_add(o, "deny_all",
 			       json_object_new_boolean(nc->deny_all));
 	if (nc->dns_nameserver)
 		json_object_object_add(o, "dns", json_object_new_string(
 							 nc->dns_nameserver));
-	if (nc->ports) {
-		json_object *a = json_object_new_array();
-
-		for (const char *const *v = nc->ports; *v; v++)
-			json_object_array_add(a, json_object_new_string(*v));
-		json_object_object_add(o, "ports", a);
-	}
+	if (nc->ports)
+		json_object_object_add(o, "ports", msb_jstrv(nc->ports));
 	if (nc->allow_host) {
 		json_object *a = json_object_new_array();
 

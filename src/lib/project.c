@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonx.h"
 #include "project.h"
 #include "util.h"
 
@@ -25,15 +26,6 @@ struct proj_sandbox *proj_find(const struct msb_project *p, const char *key)
 	return NULL;
 }
 
-static json_object *strv(const char *const *v)
-{
-	json_object *a = json_object_new_array();
-
-	for (; v && *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
-	return a;
-}
-
 static void add_str(json_object *o, const char *k, const char *v)
 {
 	if (v)
@@ -43,7 +35,7 @@ static void add_str(json_object *o, const char *k, const char *v)
 static void add_list(json_object *o, const char *k, const char *const *v)
 {
 	if (v && *v)
-		json_object_object_add(o, k, strv(v));
+		json_object_object_add(o, k, msb_jstrv(v));
 }
 
 static json_object *mount_json(const struct msb_project *p,
@@ -135,9 +127,9 @@ json_object *proj_sandbox_json(const struct msb_project *p,
 	add_str(o, "workdir", c->workdir);
 	add_str(o, "user", c->user);
 	if (c->entrypoint)
-		json_object_object_add(o, "entrypoint", strv(c->entrypoint));
+		json_object_object_add(o, "entrypoint", msb_jstrv(c->entrypoint));
 	if (s->cmd)
-		json_object_object_add(o, "command", strv((const char *const *)
+		json_object_object_add(o, "command", msb_jstrv((const char *const *)
 							  s->cmd));
 	add_str(o, "kernel", c->kernel);
 	if (c->boot_timeout_ms)
@@ -170,10 +162,10 @@ json_object *proj_sandbox_json(const struct msb_project *p,
 
 		if (c->ntls_bypass)
 			json_object_object_add(t, "bypass",
-					       strv(c->tls_bypass));
+					       msb_jstrv(c->tls_bypass));
 		if (s->ca_files)
 			json_object_object_add(t, "upstream_ca",
-					       strv((const char *const *)
+					       msb_jstrv((const char *const *)
 						    s->ca_files));
 		json_object_object_add(o, "tls", t);
 	}
@@ -182,7 +174,7 @@ json_object *proj_sandbox_json(const struct msb_project *p,
 
 		for (size_t i = 0; i < s->nscripts; i++)
 			json_object_object_add(sc, s->scripts[i].name,
-					       strv((const char *const *)
+					       msb_jstrv((const char *const *)
 						    s->scripts[i].argv));
 		json_object_object_add(o, "scripts", sc);
 	}
@@ -201,7 +193,7 @@ json_object *proj_sandbox_json(const struct msb_project *p,
 	if (s->health) {
 		json_object *h = json_object_new_object();
 
-		json_object_object_add(h, "test", strv((const char *const *)
+		json_object_object_add(h, "test", msb_jstrv((const char *const *)
 						       s->health->test));
 		json_object_object_add(h, "interval_ms", json_object_new_int64(
 			(int64_t)s->health->interval_ms));

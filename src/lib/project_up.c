@@ -273,13 +273,9 @@ static int restore(struct run *run, const struct proj_sandbox *s,
 	*how = strcmp(si.kind, "full") || ro.disk_only ?
 		       "booted from the snapshot's disk" :
 		       "restored, running where it was";
-	if (s->cmd) {
-		json_object *a = json_object_new_array();
-
-		for (char **v = s->cmd; *v; v++)
-			json_object_array_add(a, json_object_new_string(*v));
-		json_object_object_add(x, "cmd", a);
-	}
+	if (s->cmd)
+		json_object_object_add(x, "cmd", msb_jstrv((const char *const *)
+							       s->cmd));
 	r = msb_snapshot_restore_extra(s->from_snapshot, &ro, x, &sb, err);
 	json_object_put(x);
 	msb_sandbox_close(sb);

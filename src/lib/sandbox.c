@@ -85,12 +85,6 @@ static int new_handle(const char *name, uint64_t boot_ms, msb_sandbox **out,
 	return 0;
 }
 
-/* run_tool() - run a host tool, its output kept for the error message. */
-static int run_tool(char *const argv[], msb_error *err)
-{
-	return msb_run_tool(argv, err);
-}
-
 int msb_run_tool(char *const argv[], msb_error *err)
 {
 	char out[2048];
@@ -137,7 +131,7 @@ static int make_upper(const char *dir, uint64_t mib, msb_error *err)
 			 path, size, NULL };
 
 	snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
-	return run_tool(argv, err);
+	return msb_run_tool(argv, err);
 }
 
 /* running_unrecorded() - the error for a name whose directory's lock is
@@ -916,7 +910,7 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 		char *argv[] = { tool, "create", "-q", "-f", "qcow2", "-F",
 				 "raw", "-b", (char *)backing, overlay, NULL };
 
-		r = run_tool(argv, err);
+		r = msb_run_tool(argv, err);
 	}
 	if (r < 0)
 		goto undo;
