@@ -295,10 +295,11 @@ $(B)/fuzz/virtq: fuzz/virtq_fuzz.c src/fs/virtqueue.c src/fs/virtqueue.h
 # and passthrough backends (fuzz/fuse_fuzz.c).
 BACKEND_SRC := $(wildcard $(addprefix src/fs/,fuse.c memory.c passthrough.c \
 	overlay.c proxy.c plugin.c))
-$(B)/fuzz/fuse: fuzz/fuse_fuzz.c $(BACKEND_SRC) $(HDRS)
+$(B)/fuzz/fuse: fuzz/fuse_fuzz.c $(BACKEND_SRC) src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/fs \
-		-o $@ fuzz/fuse_fuzz.c $(BACKEND_SRC) -ldl
+		-Isrc/common -o $@ fuzz/fuse_fuzz.c $(BACKEND_SRC) \
+		src/common/util.c -ldl
 
 # Guest HTTP/1.1 requests into the framer and rewriter (fuzz/http1.c).
 $(B)/fuzz/http1: fuzz/http1.c src/http/http1.c src/http/http1.h \

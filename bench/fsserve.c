@@ -13,9 +13,10 @@
  * sandbox with both (bench/fscycle.py too). Exits when the front-end
  * goes. Built by bench/rawboot.py's build_fsserve():
  *
- *   cc -O2 -Iinclude -Isrc/fs -o fsserve bench/fsserve.c src/fs/vhost_user.c
- *      src/fs/virtqueue.c src/fs/fuse.c src/fs/passthrough.c
- *      src/fs/plugin.c src/fs/proxy.c -ldl
+ *   cc -O2 -Iinclude -Isrc/fs -Isrc/common -o fsserve bench/fsserve.c
+ *      src/fs/vhost_user.c src/fs/virtqueue.c src/fs/fuse.c
+ *      src/fs/passthrough.c src/fs/plugin.c src/fs/proxy.c
+ *      src/common/util.c -ldl
  */
 
 #define _GNU_SOURCE
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 	const char *mode = argc > 3 ? argv[3] : "default";
 	static struct vu_dev d;
 	struct msb_fuse *f;
-	char why[256];
+	msb_error why = { 0 };
 	int ls, fd;
 
 	if (argc < 3 || strlen(argv[1]) >= sizeof(a.sun_path)) {
@@ -84,8 +85,8 @@ int main(int argc, char **argv)
 		fo.entry_timeout_ms = fo.attr_timeout_ms = 86400000;
 		fo.keep_cache = 1;
 	}
-	if (msb_fs_passthrough_new(argv[2], &po, &be, why, sizeof(why))) {
-		fprintf(stderr, "fsserve: %s\n", why);
+	if (msb_fs_passthrough_new(argv[2], &po, &be, &why)) {
+		fprintf(stderr, "fsserve: %s\n", why.message);
 		return 1;
 	}
 	f = msb_fuse_new(be.ops, be.state, &fo);

@@ -118,8 +118,10 @@ def build_fsserve(out):
     src = [os.path.join(root, "src", "fs", f + ".c") for f in
            ("vhost_user", "virtqueue", "fuse", "passthrough", "plugin",
             "proxy")]
+    src.append(os.path.join(root, "src", "common", "util.c"))
     subprocess.run(["cc", "-O2", "-I" + os.path.join(root, "include"),
-                    "-I" + os.path.join(root, "src", "fs"), "-o", out,
+                    "-I" + os.path.join(root, "src", "fs"),
+                    "-I" + os.path.join(root, "src", "common"), "-o", out,
                     os.path.join(root, "bench", "fsserve.c"), *src, "-ldl"],
                    check=True)
 

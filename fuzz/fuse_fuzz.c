@@ -192,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	struct msb_fuse_opts opts = { 0 };
 	struct msb_fs_backend be;
 	struct msb_fuse *f;
-	char err[256];
+	msb_error err = { 0 };
 	size_t pos = 1;
 	uint8_t *buf;
 
@@ -209,26 +209,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	if (data[0] & 8)
 		seed_lower();
 	if (data[0] & 1) {
-		if (msb_fs_passthrough_new(vol, NULL, &be, err, sizeof(err)))
+		if (msb_fs_passthrough_new(vol, NULL, &be, &err))
 			abort();
-	} else if (msb_fs_memory_new(8u << 20, &be, err, sizeof(err))) {
+	} else if (msb_fs_memory_new(8u << 20, &be, &err)) {
 		abort();
 	}
 	if (data[0] & 8) {
 		struct msb_fs_backend up, lo = be;
 
 		if ((data[0] & 32) ?
-			    msb_fs_passthrough_new(upd, NULL, &up, err,
-						   sizeof(err)) :
-			    msb_fs_memory_new(8u << 20, &up, err, sizeof(err)))
+			    msb_fs_passthrough_new(upd, NULL, &up, &err) :
+			    msb_fs_memory_new(8u << 20, &up, &err))
 			abort();
-		if (msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)))
+		if (msb_fs_overlay_new(&lo, &up, &be, &err))
 			abort();
 	}
 	if (data[0] & 16) {
 		struct msb_fs_backend in = be;
 
-		if (msb_fs_proxy_new(&in, &hooks, NULL, &be, err, sizeof(err)))
+		if (msb_fs_proxy_new(&in, &hooks, NULL, &be, &err))
 			abort();
 	}
 	f = msb_fuse_new(be.ops, be.state, &opts);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fuse.h"
+#include "util.h"
 
 #define MAX_IOV 1024
 /* The reply buffer: the largest non-data reply (a READDIR(PLUS) page
@@ -65,14 +66,12 @@ struct req {
 	size_t outcap;    /* writable bytes in the chain */
 };
 
-int msb_fs_ops_check(const struct msb_fs_ops *ops, char *err, size_t errlen)
+int msb_fs_ops_check(const struct msb_fs_ops *ops, msb_error *err)
 {
-	if (!ops) {
-		snprintf(err, errlen, "no filesystem backend table");
-		return -EINVAL;
-	}
+	if (!ops)
+		return msb_fail(err, -EINVAL, "no filesystem backend table");
 	if (ops->abi != MSB_FS_ABI) {
-		snprintf(err, errlen,
+		msb_fail(err, -EINVAL,
 			 "filesystem backend %s was built for interface "
 			 "version %u, this msb speaks %u: rebuild it against "
 			 "this msb's msb_fs.h",
@@ -82,7 +81,7 @@ int msb_fs_ops_check(const struct msb_fs_ops *ops, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (ops->size < MSB_FS_OPS_MIN_SIZE) {
-		snprintf(err, errlen,
+		msb_fail(err, -EINVAL,
 			 "filesystem backend %s has a table of %u bytes, "
 			 "less than version %u's %zu: set .size = "
 			 "sizeof(struct msb_fs_ops) and rebuild",
@@ -97,9 +96,8 @@ struct msb_fuse *msb_fuse_new(const struct msb_fs_ops *ops, void *backend,
 			      const struct msb_fuse_opts *opts)
 {
 	struct msb_fuse *f;
-	char why[256];
 
-	if (msb_fs_ops_check(ops, why, sizeof(why)))
+	if (msb_fs_ops_check(ops, NULL))
 		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f)

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "msb.h"
 #include "msb_fs.h"
 
 /* The largest WRITE (and READ) negotiated with the guest. */
@@ -96,8 +97,8 @@ struct msb_fuse *msb_fuse_new(const struct msb_fs_ops *ops, void *backend,
 			      const struct msb_fuse_opts *opts);
 
 /* msb_fs_ops_check() - is @ops a table this build can call? Return 0, or
- * -EINVAL with what is wrong (and what to do) in @err. */
-int msb_fs_ops_check(const struct msb_fs_ops *ops, char *err, size_t errlen);
+ * -EINVAL with what is wrong (and what to do) in @err (may be NULL). */
+int msb_fs_ops_check(const struct msb_fs_ops *ops, msb_error *err);
 void msb_fuse_free(struct msb_fuse *f);
 
 /**

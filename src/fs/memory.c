@@ -30,6 +30,7 @@
 
 #include "backends.h"
 #include "htab.h"
+#include "util.h"
 
 #define PAGE 4096u
 #define NODE_COST 256u /* what a node is charged, beyond its data */
@@ -1424,8 +1425,8 @@ static const struct msb_fs_ops memory_ops = {
 	.copy_file_range = mem_copy_file_range,
 };
 
-int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out, char *err,
-		      size_t errlen)
+int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out,
+		      msb_error *err)
 {
 	struct memfs *m = calloc(1, sizeof(*m));
 	struct mnode *root;
@@ -1452,6 +1453,5 @@ int msb_fs_memory_new(uint64_t limit, struct msb_fs_backend *out, char *err,
 nomem:
 	if (m)
 		mem_destroy(m);
-	snprintf(err, errlen, "out of memory for a memory volume");
-	return -ENOMEM;
+	return msb_fail(err, -ENOMEM, "out of memory for a memory volume");
 }

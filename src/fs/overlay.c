@@ -33,6 +33,7 @@
 
 #include "backends.h"
 #include "htab.h"
+#include "util.h"
 
 #define WH ".wh."
 #define WH_LEN 4
@@ -1525,14 +1526,14 @@ static int complete(const struct msb_fs_ops *ops, int upper)
 
 int msb_fs_overlay_new(struct msb_fs_backend *lower,
 		       struct msb_fs_backend *upper, struct msb_fs_backend *out,
-		       char *err, size_t errlen)
+		       msb_error *err)
 {
 	struct ovl *o = NULL;
 	struct onode *root = NULL;
 
 	if (!lower->ops || !upper->ops || !complete(lower->ops, 0) ||
 	    !complete(upper->ops, 1)) {
-		snprintf(err, errlen,
+		msb_fail(err, -EINVAL,
 			 "an overlay needs a lower backend that can be read "
 			 "and listed and an upper one that can be written");
 		goto fail;
@@ -1567,7 +1568,7 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 	out->host = NULL;
 	return 0;
 nomem:
-	snprintf(err, errlen, "out of memory");
+	msb_fail(err, -EINVAL, "out of memory");
 	if (o) {
 		msb_hfini(&o->nodes);
 		msb_hfini(&o->by_up);

@@ -62,6 +62,7 @@
 
 #include "backends.h"
 #include "htab.h"
+#include "util.h"
 
 struct pnode {
 	uint64_t id;
@@ -1297,7 +1298,7 @@ void msb_fs_passthrough_owner(const char *root, uid_t *uid, gid_t *gid)
 
 int msb_fs_passthrough_new(const char *root,
 			   const struct msb_fs_passthrough_opts *opts,
-			   struct msb_fs_backend *out, char *err, size_t errlen)
+			   struct msb_fs_backend *out, msb_error *err)
 {
 	struct ptfs *p;
 	struct pnode *n;
@@ -1307,15 +1308,14 @@ int msb_fs_passthrough_new(const char *root,
 	fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		e = -errno;
-		snprintf(err, errlen, "cannot open volume directory %s: %s "
-			 "(give an existing directory)", root, strerror(-e));
-		return e;
+		return msb_fail(err, e, "cannot open volume directory %s: %s "
+				"(give an existing directory)", root,
+				strerror(-e));
 	}
 	if (fstat(fd, &st)) {
 		e = -errno;
 		close(fd);
-		snprintf(err, errlen, "cannot stat %s: %s", root, strerror(-e));
-		return e;
+		return msb_fail_errno(err, e, "cannot stat %s", root);
 	}
 	p = calloc(1, sizeof(*p));
 	n = calloc(1, sizeof(*n));
@@ -1330,8 +1330,7 @@ int msb_fs_passthrough_new(const char *root,
 		free(p);
 		free(n);
 		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return msb_fail(err, -ENOMEM, "out of memory");
 	}
 	fd_budget(&p->max_nodes, &p->max_handles);
 	p->umask = umask(022);

@@ -16,6 +16,7 @@
 
 #include "backends.h"
 #include "fuse.h"
+#include "util.h"
 
 void msb_fs_backend_close(struct msb_fs_backend *b)
 {
@@ -41,10 +42,14 @@ static int host_passthrough(const char *dir, const struct msb_fs_ops **ops,
 			    void **state, char *err, size_t errlen)
 {
 	struct msb_fs_backend b;
-	int rc = msb_fs_passthrough_new(dir, NULL, &b, err, errlen);
+	msb_error e = { 0 };
+	int rc = msb_fs_passthrough_new(dir, NULL, &b, &e);
 
-	if (rc)
+	if (rc) {
+		/* (the plugin's interface keeps its buffer) */
+		snprintf(err, errlen, "%s", e.message);
 		return rc;
+	}
 	*ops = b.ops;
 	*state = b.state;
 	return 0;
@@ -53,20 +58,20 @@ static int host_passthrough(const char *dir, const struct msb_fs_ops **ops,
 int msb_fs_plugin_load(const char *path, const char *arg,
 		       struct msb_fs_backend *inner,
 		       void (*log)(void *ctx, const char *msg), void *log_ctx,
-		       struct msb_fs_backend *out, char *err, size_t errlen)
+		       struct msb_fs_backend *out, msb_error *err)
 {
 	/* The plugin may keep @host: it lives as long as the backend. */
 	struct msb_fs_host *host = calloc(1, sizeof(*host));
 	struct msb_fs_plugin pl = { 0 };
 	msb_fs_plugin_open_fn open_fn;
 	char why[512] = "";
+	msb_error e = { 0 };
 	void *dl;
 	int rc;
 
 	if (!host) {
-		snprintf(err, errlen, "out of memory");
 		msb_fs_backend_close(inner);
-		return -ENOMEM;
+		return msb_fail(err, -ENOMEM, "out of memory");
 	}
 	*host = (struct msb_fs_host){
 		.abi = MSB_FS_ABI,
@@ -78,30 +83,28 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 	};
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
-		snprintf(err, errlen, "cannot load filesystem plugin: %s",
-			 dlerror());
-		rc = -ENOENT;
+		rc = msb_fail(err, -ENOENT, "cannot load filesystem plugin: %s",
+			      dlerror());
 		goto fail;
 	}
 	*(void **)&open_fn = dlsym(dl, MSB_FS_PLUGIN_ENTRY);
 	if (!open_fn) {
-		snprintf(err, errlen,
-			 "filesystem plugin %s has no %s function (see "
-			 "include/msb_fs.h)", path, MSB_FS_PLUGIN_ENTRY);
-		rc = -EINVAL;
+		rc = msb_fail(err, -EINVAL,
+			      "filesystem plugin %s has no %s function (see "
+			      "include/msb_fs.h)", path, MSB_FS_PLUGIN_ENTRY);
 		goto fail;
 	}
 	rc = open_fn(host, arg ? arg : "", &pl, why, sizeof(why));
 	if (rc) {
-		snprintf(err, errlen, "filesystem plugin %s refused to start: %s",
-			 path, why[0] ? why : strerror(rc < 0 ? -rc : EINVAL));
-		rc = rc < 0 ? rc : -EINVAL;
+		rc = msb_fail(err, rc < 0 ? rc : -EINVAL,
+			      "filesystem plugin %s refused to start: %s", path,
+			      why[0] ? why : strerror(rc < 0 ? -rc : EINVAL));
 		goto fail;
 	}
 	if (pl.ops && !pl.hooks) {
-		if ((rc = msb_fs_ops_check(pl.ops, why, sizeof(why)))) {
-			snprintf(err, errlen, "filesystem plugin %s: %s", path,
-				 why);
+		if ((rc = msb_fs_ops_check(pl.ops, &e))) {
+			msb_fail(err, rc, "filesystem plugin %s: %s", path,
+				 e.message);
 			if (pl.ops->abi == MSB_FS_ABI && pl.ops->destroy)
 				pl.ops->destroy(pl.state);
 			goto fail;
@@ -112,10 +115,9 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		if (inner && inner->ops) {
 			out->owned = malloc(sizeof(*out->owned));
 			if (!out->owned) {
-				snprintf(err, errlen, "out of memory");
+				rc = msb_fail(err, -ENOMEM, "out of memory");
 				if (pl.ops->destroy)
 					pl.ops->destroy(pl.state);
-				rc = -ENOMEM;
 				goto fail;
 			}
 			*out->owned = *inner;
@@ -132,9 +134,9 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 
 		if (pl.ops) {
 			/* Hooks around a backend the plugin made itself. */
-			if ((rc = msb_fs_ops_check(pl.ops, why, sizeof(why)))) {
-				snprintf(err, errlen,
-					 "filesystem plugin %s: %s", path, why);
+			if ((rc = msb_fs_ops_check(pl.ops, &e))) {
+				msb_fail(err, rc, "filesystem plugin %s: %s",
+					 path, e.message);
 				if (pl.hooks->abi == MSB_FS_ABI &&
 				    pl.hooks->close)
 					pl.hooks->close(pl.hook_state);
@@ -146,21 +148,20 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 			src = *inner;
 			memset(inner, 0, sizeof(*inner));
 		} else {
-			snprintf(err, errlen,
-				 "filesystem plugin %s gives hooks but no "
-				 "backend for them to wrap: give it a host "
-				 "directory (see its documentation)", path);
+			rc = msb_fail(err, -EINVAL,
+				      "filesystem plugin %s gives hooks but no "
+				      "backend for them to wrap: give it a "
+				      "host directory (see its documentation)",
+				      path);
 			if (pl.hooks->abi == MSB_FS_ABI && pl.hooks->close)
 				pl.hooks->close(pl.hook_state);
-			rc = -EINVAL;
 			goto fail;
 		}
 		/* (an unused source is freed with the plugin's backend) */
-		rc = msb_fs_proxy_new(&src, pl.hooks, pl.hook_state, out, why,
-				      sizeof(why));
+		rc = msb_fs_proxy_new(&src, pl.hooks, pl.hook_state, out, &e);
 		if (rc) {
-			snprintf(err, errlen, "filesystem plugin %s: %s", path,
-				 why);
+			msb_fail(err, rc, "filesystem plugin %s: %s", path,
+				 e.message);
 			dlclose(dl);
 			free(host);
 			msb_fs_backend_close(inner);
@@ -179,10 +180,9 @@ int msb_fs_plugin_load(const char *path, const char *arg,
 		}
 		return 0;
 	}
-	snprintf(err, errlen,
-		 "filesystem plugin %s must give a backend (ops), hooks, or "
-		 "both, not nothing", path);
-	rc = -EINVAL;
+	rc = msb_fail(err, -EINVAL,
+		      "filesystem plugin %s must give a backend (ops), hooks, "
+		      "or both, not nothing", path);
 fail:
 	if (dl)
 		dlclose(dl);

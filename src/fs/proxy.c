@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backends.h"
+#include "util.h"
 
 struct proxy {
 	struct msb_fs_backend in;
@@ -427,13 +428,13 @@ static const struct msb_fs_ops proxy_ops = {
 
 int msb_fs_proxy_new(struct msb_fs_backend *inner,
 		     const struct msb_fs_hooks *hooks, void *hook_state,
-		     struct msb_fs_backend *out, char *err, size_t errlen)
+		     struct msb_fs_backend *out, msb_error *err)
 {
 	struct proxy *px;
 
 	if (!hooks || hooks->abi != MSB_FS_ABI ||
 	    hooks->size < offsetof(struct msb_fs_hooks, close)) {
-		snprintf(err, errlen,
+		msb_fail(err, -EINVAL,
 			 "filesystem hooks %s were built for another "
 			 "interface version: rebuild them against this msb's "
 			 "msb_fs.h",
@@ -443,9 +444,8 @@ int msb_fs_proxy_new(struct msb_fs_backend *inner,
 	}
 	px = calloc(1, sizeof(*px));
 	if (!px) {
-		snprintf(err, errlen, "out of memory");
 		msb_fs_backend_close(inner);
-		return -ENOMEM;
+		return msb_fail(err, -ENOMEM, "out of memory");
 	}
 	px->in = *inner;
 	memcpy(&px->hooks, hooks,

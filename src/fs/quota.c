@@ -620,7 +620,7 @@ static const struct msb_fs_ops quota_ops = {
 
 int msb_fs_quota_new(struct msb_fs_backend *inner, const char *dir,
 		     const char *counter, uint64_t limit,
-		     struct msb_fs_backend *out, char *err, size_t errlen)
+		     struct msb_fs_backend *out, msb_error *err)
 {
 	struct quota *q = calloc(1, sizeof(*q));
 	int fd = -1, first;
@@ -662,14 +662,13 @@ fail_errno:
 	{
 		int e = errno;
 
-		snprintf(err, errlen, "volume size counter %s: %s", counter,
-			 strerror(e));
 		if (q && q->page)
 			munmap(q->page, sizeof(*q->page));
 		if (fd >= 0)
 			close(fd);
 		free(q);
 		msb_fs_backend_close(inner);
-		return -e;
+		return msb_fail_errno(err, -e, "volume size counter %s",
+				      counter);
 	}
 }

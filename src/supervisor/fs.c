@@ -219,7 +219,7 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	const char *kind = msb_jstr(o, "kind", NULL), *src = msb_jstr(o, "source", NULL),
 		   *guest = msb_jstr(o, "guest", NULL);
 	json_object *x;
-	char why[512] = "";
+	msb_error why = { 0 };
 	struct msb_fuse_opts fo = { 0 };
 	uid_t owner_uid = getuid();
 	gid_t owner_gid = getgid();
@@ -244,20 +244,19 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		struct msb_fs_passthrough_opts po = { 0 };
 		struct msb_fs_backend lower = { 0 }, upper = { 0 };
 
-		r = msb_fs_passthrough_new(src, &po, &lower, why, sizeof(why));
+		r = msb_fs_passthrough_new(src, &po, &lower, &why);
 		if (r == 0)
 			r = msb_fs_memory_new((uint64_t)json_object_get_int64(x)
 						      << 20,
-					      &upper, why, sizeof(why));
+					      &upper, &why);
 		if (r == 0)
-			r = msb_fs_overlay_new(&lower, &upper, &v->be, why,
-					       sizeof(why));
+			r = msb_fs_overlay_new(&lower, &upper, &v->be, &why);
 		else
 			msb_fs_backend_close(&lower);
 	} else if (!strcmp(kind, "host") && src) {
 		struct msb_fs_passthrough_opts po = { 0 };
 
-		r = msb_fs_passthrough_new(src, &po, &v->be, why, sizeof(why));
+		r = msb_fs_passthrough_new(src, &po, &v->be, &why);
 	} else if (!strcmp(kind, "volume") && src && msb_jstr(o, "counter", NULL)) {
 		/* A named volume: its directory, under its size limit
 		 * (src/fs/quota.c) when it has one, counted with every other
@@ -268,18 +267,16 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 
 		if (json_object_object_get_ex(o, "size_mib", &x))
 			mib = (uint64_t)json_object_get_int64(x);
-		r = msb_fs_passthrough_new(src, &po, mib ? &dir : &v->be, why,
-					   sizeof(why));
+		r = msb_fs_passthrough_new(src, &po, mib ? &dir : &v->be, &why);
 		if (r == 0 && mib)
 			r = msb_fs_quota_new(&dir, src, msb_jstr(o, "counter", NULL),
-					     mib << 20, &v->be, why,
-					     sizeof(why));
+					     mib << 20, &v->be, &why);
 	} else if (!strcmp(kind, "memory")) {
 		uint64_t mib = MEM_DEFAULT_MIB;
 
 		if (json_object_object_get_ex(o, "size_mib", &x))
 			mib = (uint64_t)json_object_get_int64(x);
-		r = msb_fs_memory_new(mib << 20, &v->be, why, sizeof(why));
+		r = msb_fs_memory_new(mib << 20, &v->be, &why);
 	} else if (!strcmp(kind, "plugin") && src) {
 		struct msb_fs_backend inner = { 0 };
 		const char *dir = msb_jstr(o, "dir", NULL);
@@ -288,13 +285,11 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 		if (dir) {
 			struct msb_fs_passthrough_opts po = { 0 };
 
-			r = msb_fs_passthrough_new(dir, &po, &inner, why,
-						   sizeof(why));
+			r = msb_fs_passthrough_new(dir, &po, &inner, &why);
 		}
 		if (r == 0)
 			r = msb_fs_plugin_load(src, msb_jstr(o, "arg", NULL), &inner,
-					       plugin_log, v, &v->be, why,
-					       sizeof(why));
+					       plugin_log, v, &v->be, &why);
 	} else {
 		return msb_fail(err, -EINVAL, "volume %s: unknown kind '%s'",
 				guest, kind);
@@ -304,12 +299,11 @@ static int vol_open(struct sup *s, struct sup_vol *v, json_object *o,
 	if (r == 0 && s->plugins && sup_hook_wants(s, HOOK_FS)) {
 		struct msb_fs_backend inner = v->be;
 
-		r = msb_fs_proxy_new(&inner, &fs_plugin_hooks, v, &v->be, why,
-				     sizeof(why));
+		r = msb_fs_proxy_new(&inner, &fs_plugin_hooks, v, &v->be, &why);
 	}
 	if (r < 0)
 		return msb_fail(err, r, "volume %s: %s", guest,
-				why[0] ? why : strerror(-r));
+				why.message[0] ? why.message : strerror(-r));
 	fo.read_only = v->ro;
 	fo.direct_io = json_object_object_get_ex(o, "direct_io", &x) &&
 		       json_object_get_boolean(x);

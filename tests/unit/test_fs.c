@@ -690,23 +690,23 @@ static void exercise(struct msb_fs_backend *be, const char *what)
 TEST(fs_memory_ops)
 {
 	struct msb_fs_backend be;
-	char err[256];
+	msb_error err = { 0 };
 
-	CHECK_EQ_INT(msb_fs_memory_new(64u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(64u << 20, &be, &err), 0);
 	exercise(&be, "memory");
 }
 
 TEST(fs_passthrough_ops)
 {
 	struct msb_fs_backend be;
-	char dir[256], err[256];
+	msb_error err = { 0 };
+	char dir[256];
 
 	int fd0 = unit_lowest_fd();
 
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	exercise(&be, "passthrough");
 	/* every node and handle given back */
 	CHECK_EQ_INT(unit_lowest_fd(), fd0);
@@ -720,7 +720,8 @@ TEST(fs_passthrough_host_view)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out e, d;
-	char dir[256], path[512], err[256];
+	msb_error err = { 0 };
+	char dir[256], path[512];
 	uint64_t fh;
 	struct stat st;
 	char buf[64] = "";
@@ -728,8 +729,7 @@ TEST(fs_passthrough_host_view)
 
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	/* guest root creates: the file is ours on the host, mode as asked */
@@ -899,7 +899,8 @@ TEST(fs_passthrough_nothing_by_name_after_create)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out e;
-	char top[256], vol[512], outside[512], path[600], err[256];
+	msb_error err = { 0 };
+	char top[256], vol[512], outside[512], path[600];
 	struct stat st;
 	mode_t old = umask(022); /* so the guest's 0666 needs a chmod */
 	uint64_t fh;
@@ -910,8 +911,7 @@ TEST(fs_passthrough_nothing_by_name_after_create)
 	mkdir(vol, 0755);
 	snprintf(outside, sizeof(outside), "%s/outside", top);
 	msb_write_file(outside, "host", 4, 0600);
-	CHECK_EQ_INT(msb_fs_passthrough_new(vol, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(vol, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		goto out;
 	racer.target = outside;
@@ -992,7 +992,8 @@ TEST(fs_passthrough_guest_owners)
 	struct ts t;
 	struct fuse_entry_out e, d;
 	struct fuse_attr_out ao;
-	char dir[256], path[512], err[256], val[64];
+	msb_error err = { 0 };
+	char dir[256], path[512], val[64];
 	uid_t ou = geteuid() == 0 ? 4242 : geteuid();
 	gid_t og = geteuid() == 0 ? 4343 : getegid();
 	struct stat st;
@@ -1005,8 +1006,7 @@ TEST(fs_passthrough_guest_owners)
 	 * given to that user. */
 	if (geteuid() == 0)
 		CHECK_EQ_INT(chown(dir, ou, og), 0);
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		goto out;
 	CHECK_EQ_INT(create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
@@ -1169,7 +1169,8 @@ TEST(fs_passthrough_no_escape)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out e, s, d;
-	char top[256], root[512], outside[512], path[1024], err[256];
+	msb_error err = { 0 };
+	char top[256], root[512], outside[512], path[1024];
 	uint64_t fh;
 	struct stat st;
 
@@ -1189,8 +1190,7 @@ TEST(fs_passthrough_no_escape)
 	CHECK_EQ_INT(symlink("/etc", path), 0);
 	snprintf(path, sizeof(path), "%s/sec", root);
 	CHECK_EQ_INT(symlink("../secret", path), 0);
-	CHECK_EQ_INT(msb_fs_passthrough_new(root, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(root, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	/* ".." from the root, or anywhere */
@@ -1297,15 +1297,15 @@ TEST(fs_read_only_session)
 	struct msb_fuse_opts o = { .read_only = 1 };
 	struct ts t;
 	struct fuse_entry_out e;
-	char dir[256], path[512], err[256];
+	msb_error err = { 0 };
+	char dir[256], path[512];
 	uint64_t fh;
 
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
 	snprintf(path, sizeof(path), "%s/f", dir);
 	msb_write_file(path, "data", 4, 0644);
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, &o))
 		return;
 	CHECK_EQ_INT(lookup(&t, 1, "f", &e), 0);
@@ -1343,15 +1343,15 @@ TEST(fs_passthrough_locks)
 	struct msb_fuse_opts o = { .posix_locks = 1 };
 	struct ts t;
 	struct fuse_entry_out e;
-	char dir[256], err[256];
+	msb_error err = { 0 };
+	char dir[256];
 	uint64_t f1, f2;
 	struct fuse_lk_in li;
 	struct fuse_lk_out lo;
 
 	if (unit_tmpdir(dir, sizeof(dir)))
 		return;
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, &o))
 		return;
 	CHECK_EQ_INT(create(&t, 1, "l", 0644, O_RDWR, &e, &f1), 0);
@@ -1428,8 +1428,7 @@ TEST(fs_passthrough_locks)
 	/* Without POSIX locks passed, a close has nothing to drop: the
 	 * guest is answered ENOSYS, and sends no more FLUSH. */
 	o.posix_locks = 0;
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
 	if (ts_open(&t, &be, &o))
 		return;
 	CHECK_EQ_INT(create(&t, 1, "m", 0644, O_RDWR, &e, &f1), 0);
@@ -1459,13 +1458,13 @@ TEST(fs_malformed_requests)
 {
 	struct msb_fs_backend be;
 	struct ts t;
-	char err[256];
+	msb_error err = { 0 };
 	uint8_t req[512], out[4096];
 	struct fuse_in_header h;
 	struct fuse_out_header oh;
 	size_t n;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	/* shorter than a header: no answer */
@@ -1616,16 +1615,18 @@ TEST(fs_table_versions)
 {
 	struct msb_fs_ops ops = { .abi = MSB_FS_ABI + 1,
 				  .size = sizeof(ops), .name = "x" };
-	char err[256];
+	msb_error err = { 0 };
 
-	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), -EINVAL);
-	CHECK_CONTAINS(err, "rebuild");
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, &err), -EINVAL);
+	CHECK_EQ_INT(err.code, -EINVAL);
+	CHECK_CONTAINS(err.message, "rebuild");
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, NULL), -EINVAL);
 	CHECK(msb_fuse_new(&ops, NULL, NULL) == NULL);
 	ops.abi = MSB_FS_ABI;
 	ops.size = 16;
-	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, &err), -EINVAL);
 	ops.size = (uint32_t)MSB_FS_OPS_MIN_SIZE;
-	CHECK_EQ_INT(msb_fs_ops_check(&ops, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_ops_check(&ops, &err), 0);
 }
 
 /* ---- memory: the size limit ----------------------------------------------- */
@@ -1635,12 +1636,12 @@ TEST(fs_memory_limit)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out e;
-	char err[256];
+	msb_error err = { 0 };
 	static uint8_t buf[1u << 20];
 	uint64_t fh;
 	long n = 0, w;
 
-	CHECK_EQ_INT(msb_fs_memory_new(4u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(4u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(create(&t, 1, "fill", 0644, O_RDWR, &e, &fh), 0);
@@ -1682,11 +1683,12 @@ TEST(fs_memory_rename_when_full)
 	struct fuse_entry_out e;
 	struct fuse_link_in li = { 0 };
 	struct ts t;
-	char err[256], name[64];
+	msb_error err = { 0 };
+	char name[64];
 	uint64_t fh;
 	int i, r = 0;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(create(&t, 1, "a", 0644, O_RDWR, &e, &fh), 0);
@@ -1741,12 +1743,12 @@ static void host_file(const char *dir, const char *rel, const char *data)
 static int overlay_on(const char *lowerdir, struct msb_fs_backend *out)
 {
 	struct msb_fs_backend lo, up;
-	char err[256];
+	msb_error err = { 0 };
 
-	if (msb_fs_passthrough_new(lowerdir, NULL, &lo, err, sizeof(err)) ||
-	    msb_fs_memory_new(64u << 20, &up, err, sizeof(err)))
+	if (msb_fs_passthrough_new(lowerdir, NULL, &lo, &err) ||
+	    msb_fs_memory_new(64u << 20, &up, &err))
 		return -1;
-	return msb_fs_overlay_new(&lo, &up, out, err, sizeof(err));
+	return msb_fs_overlay_new(&lo, &up, out, &err);
 }
 
 TEST(fs_overlay_ops)
@@ -1952,12 +1954,12 @@ TEST(fs_proxy_hooks)
 	struct msb_fs_backend inner, be;
 	struct ts t;
 	struct fuse_entry_out e;
-	char err[256], buf[16];
+	msb_error err = { 0 };
+	char buf[16];
 	uint64_t fh;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &inner, err, sizeof(err)), 0);
-	CHECK_EQ_INT(msb_fs_proxy_new(&inner, &hooks, &seen, &be, err,
-				      sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &inner, &err), 0);
+	CHECK_EQ_INT(msb_fs_proxy_new(&inner, &hooks, &seen, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(create(&t, 1, "f", 0644, O_RDWR, &e, &fh), 0);
@@ -2018,7 +2020,8 @@ TEST(fs_plugin_auditfs)
 	struct logged log = { .n = 0 };
 	struct ts t;
 	struct fuse_entry_out e;
-	char dir[256], so[600], err[512], path[600];
+	msb_error err = { 0 };
+	char dir[256], so[600], path[600];
 	uint64_t fh;
 	int fd0;
 
@@ -2027,10 +2030,9 @@ TEST(fs_plugin_auditfs)
 	CHECK_EQ_INT(example_path("auditfs.so", so, sizeof(so)), 0);
 	host_file(dir, "data", "audited");
 	fd0 = unit_lowest_fd();
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &src, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &src, &err), 0);
 	CHECK_EQ_INT(msb_fs_plugin_load(so, "deny-writes", &src, log_line,
-					&log, &be, err, sizeof(err)), 0);
+					&log, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(lookup(&t, 1, "data", &e), 0);
@@ -2053,7 +2055,7 @@ TEST(fs_plugin_auditfs)
 	/* as the CLI loads it: no source, the directory as the argument */
 	log.n = 0;
 	CHECK_EQ_INT(msb_fs_plugin_load(so, dir, NULL, log_line, &log, &be,
-					err, sizeof(err)), 0);
+					&err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(lookup(&t, 1, "data", &e), 0);
@@ -2071,22 +2073,21 @@ TEST(fs_plugin_auditfs)
 		free(s);
 	}
 	/* a bad argument: refused with the plugin's reason, source freed */
-	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &src, err, sizeof(err)),
-		     0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &src, &err), 0);
 	CHECK(msb_fs_plugin_load(so, "relative/dir", &src, log_line, &log, &be,
-				 err, sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "absolute host directory");
+				 &err) < 0);
+	CHECK_CONTAINS(err.message, "absolute host directory");
 	CHECK(msb_fs_plugin_load(so, "/nonexistent-dir", NULL, log_line, &log,
-				 &be, err, sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "/nonexistent-dir");
+				 &be, &err) < 0);
+	CHECK_CONTAINS(err.message, "/nonexistent-dir");
 	/* hooks without anything to wrap */
-	CHECK(msb_fs_plugin_load(so, "", NULL, NULL, NULL, &be, err,
-				 sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "directory to audit");
+	CHECK(msb_fs_plugin_load(so, "", NULL, NULL, NULL, &be, &err) < 0);
+	CHECK_CONTAINS(err.message, "directory to audit");
 	/* no such file, no entry point */
 	CHECK(msb_fs_plugin_load("/nonexistent.so", "", NULL, NULL, NULL, &be,
-				 err, sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "cannot load");
+				 &err) < 0);
+	CHECK_CONTAINS(err.message, "cannot load");
+	CHECK_EQ_INT(err.code, -ENOENT);
 	CHECK_EQ_INT(unit_lowest_fd(), fd0);
 	msb_rm_rf(dir);
 }
@@ -2096,13 +2097,14 @@ TEST(fs_plugin_backend)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out e;
-	char so[600], err[512], buf[64], names[256];
+	msb_error err = { 0 };
+	char so[600], buf[64], names[256];
 	uint64_t fh;
 	int rc;
 
 	CHECK_EQ_INT(example_path("hellofs.so", so, sizeof(so)), 0);
 	CHECK_EQ_INT(msb_fs_plugin_load(so, "plugin text\n", NULL, NULL, NULL,
-					&be, err, sizeof(err)), 0);
+					&be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(list(&t, 1, 1, names, sizeof(names), &rc), 3);
@@ -2165,7 +2167,7 @@ TEST(fs_forget_without_reply_buffer)
 	struct ts t;
 	struct fuse_entry_out e;
 	struct fuse_statfs_out so;
-	char err[256];
+	msb_error err = { 0 };
 	uint64_t fh, ffree;
 	struct {
 		struct fuse_in_header h;
@@ -2178,7 +2180,7 @@ TEST(fs_forget_without_reply_buffer)
 	} breq;
 	struct iovec in;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(call(&t, FUSE_STATFS, 1, END), 0);
@@ -2220,11 +2222,12 @@ TEST(fs_memory_permissions)
 	struct msb_fs_backend be;
 	struct ts t;
 	struct fuse_entry_out d, e;
-	char err[256], names[256];
+	msb_error err = { 0 };
+	char names[256];
 	uint64_t fh;
 	int rc;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(mkdir_(&t, 1, "d", &d), 0);
@@ -2285,10 +2288,10 @@ TEST(fs_direct_io_option)
 	struct ts t;
 	struct fuse_entry_out e;
 	struct fuse_open_out oo;
-	char err[256];
+	msb_error err = { 0 };
 	uint64_t fh;
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, &o))
 		return;
 	{
@@ -2334,9 +2337,9 @@ TEST(fs_keep_cache_option)
 	struct ts t;
 	struct fuse_entry_out e;
 	struct fuse_open_out oo;
-	char err[256];
+	msb_error err = { 0 };
 
-	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_memory_new(1u << 20, &be, &err), 0);
 	if (ts_open(&t, &be, &o))
 		return;
 	{
@@ -2390,12 +2393,13 @@ static void node_cap_child(const char *dir)
 	struct ts t;
 	struct fuse_entry_out e;
 	uint64_t ids[1000], fh;
-	char err[256], nm[32];
+	msb_error err = { 0 };
+	char nm[32];
 	int n = 0, rc = 0;
 
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		_exit(10);
-	if (msb_fs_passthrough_new(dir, NULL, &be, err, sizeof(err)))
+	if (msb_fs_passthrough_new(dir, NULL, &be, &err))
 		_exit(11);
 	if (ts_open(&t, &be, NULL))
 		_exit(12);
@@ -2454,7 +2458,8 @@ TEST(fs_overlay_passthrough_upper)
 	struct msb_fs_backend lo, up, be;
 	struct ts t;
 	struct fuse_entry_out e;
-	char top[256], ldir[300], udir[300], path[700], err[256];
+	msb_error err = { 0 };
+	char top[256], ldir[300], udir[300], path[700];
 	uint64_t fh;
 	int fd0 = unit_lowest_fd();
 
@@ -2464,22 +2469,18 @@ TEST(fs_overlay_passthrough_upper)
 	snprintf(udir, sizeof(udir), "%s/upper", top);
 	mkdir(ldir, 0755);
 	mkdir(udir, 0755);
-	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, err, sizeof(err)),
-		     0);
-	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, err, sizeof(err)),
-		     0);
-	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, &err), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, &err), 0);
+	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, &err), 0);
 	exercise(&be, "overlay");
 	/* a populated lower layer, a fresh upper one */
 	snprintf(udir, sizeof(udir), "%s/upper2", top);
 	mkdir(udir, 0755);
 	host_file(ldir, "keep", "lower keep");
 	host_file(ldir, "del", "lower del");
-	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, err, sizeof(err)),
-		     0);
-	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, err, sizeof(err)),
-		     0);
-	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, err, sizeof(err)), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(ldir, NULL, &lo, &err), 0);
+	CHECK_EQ_INT(msb_fs_passthrough_new(udir, NULL, &up, &err), 0);
+	CHECK_EQ_INT(msb_fs_overlay_new(&lo, &up, &be, &err), 0);
 	if (ts_open(&t, &be, NULL))
 		return;
 	CHECK_EQ_INT(lookup(&t, 1, "keep", &e), 0);

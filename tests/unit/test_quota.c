@@ -27,15 +27,14 @@ static int open_vol(const char *dir, const char *counter, uint64_t limit,
 		    struct msb_fs_backend *out)
 {
 	struct msb_fs_backend pt = { 0 };
-	char err[256];
+	msb_error err = { 0 };
 
-	if (msb_fs_passthrough_new(dir, NULL, &pt, err, sizeof(err)) < 0) {
-		unit_fail(__FILE__, __LINE__, "passthrough: %s", err);
+	if (msb_fs_passthrough_new(dir, NULL, &pt, &err) < 0) {
+		unit_fail(__FILE__, __LINE__, "passthrough: %s", err.message);
 		return -1;
 	}
-	if (msb_fs_quota_new(&pt, dir, counter, limit, out, err,
-			     sizeof(err)) < 0) {
-		unit_fail(__FILE__, __LINE__, "quota: %s", err);
+	if (msb_fs_quota_new(&pt, dir, counter, limit, out, &err) < 0) {
+		unit_fail(__FILE__, __LINE__, "quota: %s", err.message);
 		return -1;
 	}
 	return 0;
