@@ -85,8 +85,9 @@ int msb_fs_ops_check(const struct msb_fs_ops *ops, msb_error *err)
 			 "filesystem backend %s has a table of %u bytes, "
 			 "less than version %u's %zu: set .size = "
 			 "sizeof(struct msb_fs_ops) and rebuild",
-			 ops->name ? ops->name : "(unnamed)", ops->size,
-			 MSB_FS_ABI, (size_t)MSB_FS_OPS_MIN_SIZE);
+			 ops->size >= offsetof(struct msb_fs_ops, flags) &&
+					 ops->name ? ops->name : "(unnamed)",
+			 ops->size, MSB_FS_ABI, (size_t)MSB_FS_OPS_MIN_SIZE);
 		return -EINVAL;
 	}
 	return 0;

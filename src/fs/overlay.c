@@ -1530,10 +1530,11 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 {
 	struct ovl *o = NULL;
 	struct onode *root = NULL;
+	int r;
 
 	if (!lower->ops || !upper->ops || !complete(lower->ops, 0) ||
 	    !complete(upper->ops, 1)) {
-		msb_fail(err, -EINVAL,
+		r = msb_fail(err, -EINVAL,
 			 "an overlay needs a lower backend that can be read "
 			 "and listed and an upper one that can be written");
 		goto fail;
@@ -1568,7 +1569,7 @@ int msb_fs_overlay_new(struct msb_fs_backend *lower,
 	out->host = NULL;
 	return 0;
 nomem:
-	msb_fail(err, -EINVAL, "out of memory");
+	r = msb_fail(err, -ENOMEM, "out of memory");
 	if (o) {
 		msb_hfini(&o->nodes);
 		msb_hfini(&o->by_up);
@@ -1582,5 +1583,5 @@ nomem:
 fail:
 	msb_fs_backend_close(lower);
 	msb_fs_backend_close(upper);
-	return -EINVAL;
+	return r;
 }
