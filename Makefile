@@ -273,11 +273,13 @@ $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h src/common/byt
 		-o $@ fuzz/frame.c src/proto/proto.c
 
 # Arbitrary frames into the network stack's input (fuzz/net.c).
-$(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h) $(VHOST_SRC)
+$(B)/fuzz/net: fuzz/net.c $(NET_SRC) $(wildcard src/net/*.h) $(VHOST_SRC) \
+		src/net/policy.c src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/net -Iinclude \
 		-Isrc/tls -Isrc/common -Isrc/fs \
-		-o $@ fuzz/net.c $(NET_SRC) $(VHOST_SRC) src/net/policy.c src/common/buf.c
+		-o $@ fuzz/net.c $(NET_SRC) $(VHOST_SRC) src/net/policy.c src/common/buf.c \
+		src/common/util.c
 
 # The tar headers of archives given to msb load (fuzz/tar.c).
 $(B)/fuzz/tar: fuzz/tar.c src/image/tar.c src/common/util.c $(HDRS)
@@ -369,12 +371,13 @@ $(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
 # The same records against the network stack's virtio-net device
 # (src/net/vnet.c): the guest's frames behind their virtio-net headers.
 $(B)/fuzz/vnet: fuzz/vhost_user.c $(VHOST_SRC) src/fs/vhost_user.h \
-		src/fs/virtqueue.h $(NET_SRC) $(wildcard src/net/*.h)
+		src/fs/virtqueue.h $(NET_SRC) $(wildcard src/net/*.h) src/net/policy.c \
+		src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DFUZZ_VNET -Isrc/fs \
 		-Isrc/net -Iinclude -Isrc/tls -Isrc/common \
 		-o $@ fuzz/vhost_user.c $(VHOST_SRC) $(NET_SRC) src/net/policy.c \
-		src/common/buf.c
+		src/common/buf.c src/common/util.c
 
 # What a registry sends: manifests, indexes, challenges, error bodies
 # (fuzz/registry.c).

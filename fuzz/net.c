@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 const char *__ubsan_default_options(void);
@@ -114,7 +115,7 @@ static void fix_checksums6(uint8_t *f, size_t len)
 
 	if (len < ETH_HLEN + IP6_HLEN)
 		return;
-	plen = (size_t)ip[4] << 8 | ip[5];
+	plen = msb_get_be16(ip + 4);
 	if (plen > len - ETH_HLEN - IP6_HLEN)
 		return;
 	off = l4_csum(ip[6], plen);
@@ -125,8 +126,7 @@ static void fix_checksums6(uint8_t *f, size_t len)
 	l4[off] = l4[off + 1] = 0;
 	c = net_csum_fold(net_csum_add(net_pseudo(&src, &dst, ip[6], plen), l4,
 				       plen));
-	l4[off] = (uint8_t)(c >> 8);
-	l4[off + 1] = (uint8_t)c;
+	msb_put_be16(l4 + off, c);
 }
 
 /* fix_checksums() - make an IPv4 frame's checksums right */
@@ -145,19 +145,16 @@ static void fix_checksums(uint8_t *f, size_t len)
 	if (len < ETH_HLEN + IP4_HLEN || f[12] != 0x08 || f[13] != 0x00)
 		return;
 	hlen = (size_t)(ip[0] & 0xf) * 4;
-	tot = (size_t)ip[2] << 8 | ip[3];
+	tot = msb_get_be16(ip + 2);
 	if (hlen < IP4_HLEN || tot < hlen || tot > len - ETH_HLEN)
 		return;
 	ip[10] = ip[11] = 0;
 	c = net_csum_fold(net_csum_add(0, ip, hlen));
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
+	msb_put_be16(ip + 10, c);
 	l4 = ip + hlen;
 	l4len = tot - hlen;
-	src = (uint32_t)ip[12] << 24 | (uint32_t)ip[13] << 16 |
-	      (uint32_t)ip[14] << 8 | ip[15];
-	dst = (uint32_t)ip[16] << 24 | (uint32_t)ip[17] << 16 |
-	      (uint32_t)ip[18] << 8 | ip[19];
+	src = msb_get_be32(ip + 12);
+	dst = msb_get_be32(ip + 16);
 	off = l4_csum(ip[9], l4len);
 	if (off < 0 || ip[9] == 58)
 		return;
@@ -165,8 +162,7 @@ static void fix_checksums(uint8_t *f, size_t len)
 	c = net_csum_fold(net_csum_add(
 		ip[9] == 1 ? 0 : net_pseudo4(src, dst, ip[9], l4len), l4,
 		l4len));
-	l4[off] = (uint8_t)(c >> 8);
-	l4[off + 1] = (uint8_t)c;
+	msb_put_be16(l4 + off, c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -210,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:
 			if (i + 2 > size)
 				goto out;
-			len = (size_t)data[i] << 8 | data[i + 1];
+			len = msb_get_be16(data + i);
 			i += 2;
 			if (len > size - i)
 				len = size - i;

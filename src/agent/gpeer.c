@@ -27,6 +27,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "events.h"
 #include "gcli.h"
 #include "log.h"
@@ -183,10 +184,8 @@ static void send_size(int fd)
 
 	if (ioctl(0, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
 		return;
-	b[0] = (uint8_t)(ws.ws_row >> 8);
-	b[1] = (uint8_t)ws.ws_row;
-	b[2] = (uint8_t)(ws.ws_col >> 8);
-	b[3] = (uint8_t)ws.ws_col;
+	msb_put_be16(b, ws.ws_row);
+	msb_put_be16(b + 2, ws.ws_col);
 	gcli_send_frame(fd, MSB_F_RESIZE, b, 4);
 }
 
@@ -663,13 +662,11 @@ static int pk_rec(FILE *o, int type, unsigned mode, const char *name,
 	}
 	h[0] = (uint8_t)type;
 	msb_put_be32(h + 1, mode & 07777);
-	h[5] = (uint8_t)(nl >> 8);
-	h[6] = (uint8_t)nl;
+	msb_put_be16(h + 5, (uint16_t)nl);
 	fwrite(h, 1, 7, o);
 	fwrite(name, 1, nl, o);
 	if (type == MSB_PCP_LINK) {
-		h[0] = (uint8_t)(ll >> 8);
-		h[1] = (uint8_t)ll;
+		msb_put_be16(h, (uint16_t)ll);
 		fwrite(h, 1, 2, o);
 		fwrite(link, 1, ll, o);
 	}
@@ -854,7 +851,7 @@ static int up_rec(FILE *i, struct up_rec *r)
 		return -1;
 	r->type = h[0];
 	r->mode = msb_get_be32(h + 1) & 07777;
-	n = (size_t)h[5] << 8 | h[6];
+	n = msb_get_be16(h + 5);
 	if (n > MSB_PCP_NAME_MAX || up_read(i, r->name, n) < 0)
 		return -1;
 	r->name[n] = 0;
@@ -862,7 +859,7 @@ static int up_rec(FILE *i, struct up_rec *r)
 	if (r->type == MSB_PCP_LINK) {
 		if (up_read(i, h, 2) < 0)
 			return -1;
-		n = (size_t)h[0] << 8 | h[1];
+		n = msb_get_be16(h);
 		if (n > MSB_PCP_NAME_MAX || up_read(i, r->link, n) < 0)
 			return -1;
 		r->link[n] = 0;

@@ -119,10 +119,10 @@ static int take_options(int argc, char **argv, struct exec_args *a)
 	return -1;
 }
 
-/* options_after_name() - msb exec's options between @name and a '--', as msb run takes them after IMAGE: 'msb exec dev -w
- * /tmp -- pwd'. Only when the word after NAME is an option and a '--'
- * follows; 'msb exec dev git log -- f' runs git. Return: as
- * take_options(). */
+/* options_after_name() - msb exec's options between @name and a '--',
+ * as msb run takes them after IMAGE: 'msb exec dev -w /tmp -- pwd'. Only
+ * when the word after NAME is an option and a '--' follows; 'msb exec
+ * dev git log -- f' runs git. Return: as take_options(). */
 static int options_after_name(int argc, char **argv, const char *name,
 			      struct exec_args *a)
 {

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "bytes.h"
 #include "engine.h"
 #include "launcher.h"
 #include "qmp.h"
@@ -645,8 +646,8 @@ static int open_file(const char *path, int flags, const char *what,
 static int qcow2_backing(int fd, const char *image, char *out, size_t n)
 {
 	uint8_t h[20];
-	uint64_t off = 0;
-	uint32_t len = 0;
+	uint64_t off;
+	uint32_t len;
 	char name[1024];
 	const char *slash;
 
@@ -654,10 +655,8 @@ static int qcow2_backing(int fd, const char *image, char *out, size_t n)
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h, "QFI\xfb", 4))
 		return -EINVAL;
-	for (int i = 0; i < 8; i++)
-		off = off << 8 | h[8 + i];
-	for (int i = 0; i < 4; i++)
-		len = len << 8 | h[16 + i];
+	off = msb_get_be64(h + 8);
+	len = msb_get_be32(h + 16);
 	if (!off || !len)
 		return 0;
 	if (len >= sizeof(name) ||

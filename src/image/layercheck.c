@@ -118,8 +118,8 @@ int msb_erofs_check(const unsigned char *buf, size_t len, uint64_t size,
 	 * field taken as 0 (linux/fs/erofs/super.c,
 	 * erofs_superblock_csum_verify()); with 4 KiB blocks, all a 6.1
 	 * guest mounts, that is bytes 1024 to 4096. */
-	if ((msb_get_le32(sb + SB_FEATURE_COMPAT) & EROFS_FEATURE_COMPAT_SB_CHKSUM) &&
-	    bits == 12) {
+	if ((msb_get_le32(sb + SB_FEATURE_COMPAT) &
+	     EROFS_FEATURE_COMPAT_SB_CHKSUM) && bits == 12) {
 		if (len < 4096) {
 			snprintf(why, n, "it is %llu bytes, shorter than its "
 				 "first block", (unsigned long long)size);

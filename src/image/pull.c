@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "image.h"
 #include "state.h"
 #include "sync.h"

@@ -58,7 +58,6 @@ void msb_conn_close(struct msb_conn *c)
 	msb_buf_free(&c->in);
 }
 
-
 /* closed_why() - the supervisor closed the connection before taking a
  * request: what it said first, if anything ("too many connections"). */
 static int closed_why(struct msb_conn *c, msb_error *err)

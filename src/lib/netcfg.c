@@ -111,7 +111,6 @@ static int ports_check(const msb_net_config *nc, int bind, msb_error *err)
 {
 	struct net_port seen[NET_PORT_MAX];
 	unsigned n = 0;
-	char why[512];
 	int r;
 
 	for (const char *const *v = nc->ports; v && *v; v++) {
@@ -120,8 +119,9 @@ static int ports_check(const msb_net_config *nc, int bind, msb_error *err)
 		r = msb_list_entry_check("--publish", *v, err);
 		if (r < 0)
 			return r;
-		if (net_port_parse(*v, &p, why, sizeof(why)) < 0)
-			return msb_fail(err, -EINVAL, "%s", why);
+		r = net_port_parse(*v, &p, err);
+		if (r < 0)
+			return r;
 		if (n == NET_PORT_MAX)
 			return msb_fail(err, -EINVAL, "too many published "
 					"ports (at most %d)", NET_PORT_MAX);
@@ -175,7 +175,6 @@ static int host_ports(const msb_net_config *nc, json_object *a,
 static int config_check(const msb_net_config *nc, int bind, msb_error *err)
 {
 	struct net_policy *p = calloc(1, sizeof(*p));
-	char why[512];
 	int r;
 
 	if (!p)
@@ -187,10 +186,9 @@ static int config_check(const msb_net_config *nc, int bind, msb_error *err)
 				free(p);
 				return -EINVAL;
 			}
-			if (net_policy_add(p, lists[i].kind, *v, why,
-					   sizeof(why)) < 0) {
+			if (net_policy_add(p, lists[i].kind, *v, err) < 0) {
 				free(p);
-				return msb_fail(err, -EINVAL, "%s", why);
+				return -EINVAL;
 			}
 		}
 	}

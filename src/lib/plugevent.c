@@ -30,6 +30,7 @@
 
 #include <json-c/json.h>
 
+#include "bytes.h"
 #include "jsonx.h"
 #include "plugreg.h"
 #include "util.h"
@@ -96,8 +97,7 @@ static int wants_lifecycle(int fd, const char *sandbox)
 	json_object_put(m);
 	if (r < 0 || read_full(fd, h, 4, deadline) < 0)
 		return -EPROTO;
-	n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 |
-	    h[3];
+	n = msb_get_be32(h);
 	if (!n || n > HELLO_MAX || !(buf = calloc(1, n + 1)))
 		return -EPROTO;
 	r = read_full(fd, buf, n, deadline);

@@ -91,7 +91,6 @@ MSB_API void msb_project_free(msb_project *p)
 	free(p);
 }
 
-
 int sf_vec_push(struct vec *v, char *s)
 {
 	if (v->n + 1 >= v->cap) {
@@ -394,7 +393,6 @@ int sf_argv(struct sf *s, yaml_node_t *n, const char *path,
 
 /* ---- mappings ---- */
 
-
 /* distance() - Levenshtein distance of two short keys (for "did you mean"). */
 static size_t distance(const char *a, const char *b)
 {
@@ -445,7 +443,6 @@ static int unknown_key(struct sf *s, yaml_node_t *k, const char *path,
 	return sf_fail(s, k, path, "unknown key '%s'%s: expected one of %s",
 		    sf_text(k), hint, list);
 }
-
 
 /* merge() - add the keys of mapping @n to @out[*@cnt], then those of its
  * merge keys ("<<: *base", or a list of such: YAML 1.1's merge, as
@@ -565,7 +562,6 @@ int sf_walk(struct sf *s, yaml_node_t *n, const char *path,
 	free(kv);
 	return r;
 }
-
 
 /* sf_name_ok() - a key that becomes part of a sandbox or volume name. */
 int sf_name_ok(struct sf *s, yaml_node_t *k, const char *path,

@@ -66,7 +66,6 @@ static int net_list(struct sf *s, yaml_node_t *v, const char *path,
 	return r;
 }
 
-
 static int n_allow(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 		   const char *path)
 {

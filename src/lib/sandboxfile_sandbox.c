@@ -20,9 +20,7 @@
 
 /* ---- a sandbox ---- */
 
-
-
-/* restore_only() - note a key that a restored sandbox cannot take. */
+/* sf_restore_bad() - note a key that a restored sandbox cannot take. */
 void sf_restore_bad(void *o, yaml_node_t *k)
 {
 	if (!ND(o)->first_restore_bad) {
@@ -405,7 +403,6 @@ static int f_restart(struct sf *s, void *o, yaml_node_t *k, yaml_node_t *v,
 	return sf_fail(s, v, path, "invalid restart policy '%s': use no, "
 		    "on-failure, always or unless-stopped", t);
 }
-
 
 /* -- depends_on (resolved once every sandbox is known) -- */
 

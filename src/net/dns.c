@@ -168,7 +168,7 @@ int dns_parse_answer(const uint8_t *p, size_t len, struct dns_a *a)
 			return -1;
 		type = msb_get_be16(p + off);
 		class = msb_get_be16(p + off + 2);
-		ttl = (uint32_t)msb_get_be16(p + off + 4) << 16 | msb_get_be16(p + off + 6);
+		ttl = msb_get_be32(p + off + 4);
 		rdlen = msb_get_be16(p + off + 8);
 		off += 10;
 		if (off + rdlen > len)
@@ -258,8 +258,7 @@ static void tcp_answer(struct net *n, const struct dns_to *to,
 
 	if (c->fd < 0 || c->gen != to->gen || len > sizeof(frame) - 2)
 		return;
-	frame[0] = (uint8_t)(len >> 8);
-	frame[1] = (uint8_t)len;
+	msb_put_be16(frame, (uint16_t)len);
 	memcpy(frame + 2, msg, len);
 	if (!c->olen) {
 		ssize_t w = write(c->fd, frame, len + 2);
@@ -328,13 +327,13 @@ static void reply(struct net *n, const struct dns_to *to, uint16_t id,
 		msb_put_be16(buf + off, 0xc00c);
 		msb_put_be16(buf + off + 2, rdlen == 16 ? T_AAAA : T_A);
 		msb_put_be16(buf + off + 4, 1);
-		msb_put_be16(buf + off + 6, (uint16_t)(ttl >> 16));
-		msb_put_be16(buf + off + 8, (uint16_t)ttl);
+		msb_put_be32(buf + off + 6, ttl);
 		msb_put_be16(buf + off + 10, rdlen);
 		memcpy(buf + off + 12, addr[i].b, rdlen);
 		off += 12 + rdlen;
 	}
-	msb_put_be16(buf + 6, (uint16_t)(naddr < DNS_ADDR_MAX ? naddr : DNS_ADDR_MAX));
+	msb_put_be16(buf + 6,
+		     (uint16_t)(naddr < DNS_ADDR_MAX ? naddr : DNS_ADDR_MAX));
 	if (to->tcp)
 		tcp_answer(n, to, buf, off);
 	else
@@ -726,7 +725,7 @@ void dns_tcp_event(struct net *n, unsigned idx)
 		}
 		c->len += (size_t)r;
 		while (c->len - off >= 2) {
-			size_t m = (size_t)c->buf[off] << 8 | c->buf[off + 1];
+			size_t m = msb_get_be16(c->buf + off);
 			struct dns_to to = { .tcp = (uint8_t)(idx + 1),
 					     .gen = c->gen };
 

@@ -26,8 +26,9 @@ static void arp_input(struct net *n, const uint8_t *a, size_t len)
 
 	/* Ethernet (1), IPv4 (0x0800), 6-byte MACs, 4-byte addresses,
 	 * request (1). */
-	if (len < ARP_LEN || msb_get_be16(a) != 1 || msb_get_be16(a + 2) != ETHERTYPE_IP4 ||
-	    a[4] != 6 || a[5] != 4 || msb_get_be16(a + 6) != 1)
+	if (len < ARP_LEN || msb_get_be16(a) != 1 ||
+	    msb_get_be16(a + 2) != ETHERTYPE_IP4 || a[4] != 6 || a[5] != 4 ||
+	    msb_get_be16(a + 6) != 1)
 		return;
 	tpa = msb_get_be32(a + 24);
 	if (tpa != n->cfg.gw_ip && tpa != n->cfg.dns_ip)
@@ -37,8 +38,7 @@ static void arp_input(struct net *n, const uint8_t *a, size_t len)
 		return;
 	memcpy(f, a + 8, 6);
 	memcpy(f + 6, n->cfg.gw_mac, 6);
-	f[12] = ETHERTYPE_ARP >> 8;
-	f[13] = ETHERTYPE_ARP & 0xff;
+	msb_put_be16(f + 12, ETHERTYPE_ARP);
 	memcpy(f + 14, a, 6);
 	f[20] = 0;
 	f[21] = 2; /* reply */
@@ -90,11 +90,9 @@ static void ip4_header(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto,
 
 	ip[0] = 0x45;
 	ip[1] = 0;
-	ip[2] = (uint8_t)(tot >> 8);
-	ip[3] = (uint8_t)tot;
+	msb_put_be16(ip + 2, (uint16_t)tot);
 	ip_id++;
-	ip[4] = (uint8_t)(ip_id >> 8);
-	ip[5] = (uint8_t)ip_id;
+	msb_put_be16(ip + 4, ip_id);
 	ip[6] = 0x40; /* DF */
 	ip[7] = 0;
 	ip[8] = 64;
@@ -103,8 +101,7 @@ static void ip4_header(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto,
 	msb_put_be32(ip + 12, src);
 	msb_put_be32(ip + 16, dst);
 	c = net_csum_fold(net_csum_add(0, ip, IP4_HLEN));
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
+	msb_put_be16(ip + 10, c);
 }
 
 /* ip6_header() - RFC 8200 §3; neighbour discovery's messages need a hop
@@ -115,8 +112,7 @@ static void ip6_header(uint8_t *ip, const uint8_t *src, const uint8_t *dst,
 {
 	ip[0] = 0x60;
 	ip[1] = ip[2] = ip[3] = 0;
-	ip[4] = (uint8_t)(plen >> 8);
-	ip[5] = (uint8_t)plen;
+	msb_put_be16(ip + 4, (uint16_t)plen);
 	ip[6] = proto;
 	ip[7] = 255;
 	memcpy(ip + 8, src, 16);
@@ -131,12 +127,10 @@ void eth_ip_commit(struct net *n, uint8_t *f, const struct net_addr *src,
 	memcpy(f, n->cfg.guest_mac, 6);
 	memcpy(f + 6, n->cfg.gw_mac, 6);
 	if (src->family == 6) {
-		f[12] = ETHERTYPE_IP6 >> 8;
-		f[13] = ETHERTYPE_IP6 & 0xff;
+		msb_put_be16(f + 12, ETHERTYPE_IP6);
 		ip6_header(f + ETH_HLEN, src->b, dst->b, proto, l4len);
 	} else {
-		f[12] = ETHERTYPE_IP4 >> 8;
-		f[13] = ETHERTYPE_IP4 & 0xff;
+		msb_put_be16(f + 12, ETHERTYPE_IP4);
 		ip4_header(f + ETH_HLEN, net_addr_v4(src), net_addr_v4(dst),
 			   proto, hlen + l4len);
 	}

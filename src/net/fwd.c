@@ -2,9 +2,10 @@
 /* fwd.c - published ports: host listeners whose connections go to the guest
  *
  * Theory of operation: `msb run -p 8080:80` makes the stack listen on
- * 127.0.0.1:8080 (or an address the rule names, IPv4 or IPv6) (net_publish(), before the VM starts, so a taken port is
- * an error and nothing else); `-p 80` or `-p 0:80` on a port the kernel
- * picks, which net_publish() hands back. Each accepted connection becomes a TCP flow
+ * 127.0.0.1:8080, or an address the rule names, IPv4 or IPv6
+ * (net_publish(), before the VM starts, so a taken port is an error and
+ * nothing else); `-p 80` or `-p 0:80` on a port the kernel picks, which
+ * net_publish() hands back. Each accepted connection becomes a TCP flow
  * that the stack opens toward the guest's port 80 from the gateway's
  * address (tcp_connect_guest()): the guest sees an ordinary connection
  * from 10.0.2.2, and from then on the flow is like any other - the host
@@ -22,19 +23,18 @@
 #include <unistd.h>
 
 #include "stack.h"
+#include "util.h"
 
-int net_publish(struct net *n, struct net_port *p, char *why, size_t len)
+int net_publish(struct net *n, struct net_port *p, msb_error *err)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen = net_sockaddr(&p->bind, p->host_port, &sa);
 	char at[64];
 	int fd, one = 1, e;
 
-	if (n->nfwd == NET_PORT_MAX) {
-		snprintf(why, len, "too many published ports (at most %d)",
-			 NET_PORT_MAX);
-		return -E2BIG;
-	}
+	if (n->nfwd == NET_PORT_MAX)
+		return msb_fail(err, -E2BIG, "too many published ports (at "
+				"most %d)", NET_PORT_MAX);
 	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0)
@@ -69,9 +69,9 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	net_endpoint_format(&p->bind, p->host_port, at, sizeof(at));
-	snprintf(why, len, "cannot publish port %s: %s%s", at, strerror(e),
-		 e == EADDRINUSE ? " (choose another host port with -p)" : "");
-	return -e;
+	return msb_fail(err, -e, "cannot publish port %s: %s%s", at,
+			strerror(e), e == EADDRINUSE ?
+			" (choose another host port with -p)" : "");
 }
 
 void fwd_event(struct net *n, unsigned idx)

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 #define ICMP_HLEN 8
@@ -91,8 +92,7 @@ static void send_msg(struct net *n, const struct net_addr *src,
 	memcpy(m + 4, rest, 4);
 	memcpy(m + ICMP_HLEN, body, blen);
 	c = csum(src, dst, m, len);
-	m[2] = (uint8_t)(c >> 8);
-	m[3] = (uint8_t)c;
+	msb_put_be16(m + 2, c);
 	eth_ip_commit(n, f, src, dst, proto_of(src->family), len);
 }
 
@@ -265,7 +265,7 @@ static void log_denied(struct net *n, const struct net_addr *dst,
 /* ping_out() - an echo request beyond the gateway (theory above) */
 static void ping_out(struct net *n, const struct ip_pkt *ip)
 {
-	uint16_t id = (uint16_t)(ip->l4[4] << 8 | ip->l4[5]);
+	uint16_t id = msb_get_be16(ip->l4 + 4);
 	struct ping_flow *p;
 	char why[160];
 	int err;
@@ -325,8 +325,7 @@ void icmp_event(struct net *n, unsigned idx)
 						      ICMP4_ECHOREPLY))
 			continue;
 		p->last_ms = n->now;
-		rest[0] = (uint8_t)(p->id >> 8);
-		rest[1] = (uint8_t)p->id;
+		msb_put_be16(rest, p->id);
 		rest[2] = buf[6];
 		rest[3] = buf[7];
 		send_msg(n, &p->daddr, &p->gaddr, buf[0], 0, rest,

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 int ip4_parse(const uint8_t *p, size_t len, struct ip_pkt *out)
@@ -25,7 +26,7 @@ int ip4_parse(const uint8_t *p, size_t len, struct ip_pkt *out)
 	if (len < IP4_HLEN || (p[0] >> 4) != 4)
 		return -1;
 	hlen = (size_t)(p[0] & 0xf) * 4;
-	tot = (size_t)p[2] << 8 | p[3];
+	tot = msb_get_be16(p + 2);
 	if (hlen < IP4_HLEN || tot < hlen || tot > len)
 		return -1;
 	if (net_csum_fold(net_csum_add(0, p, hlen)) != 0)
@@ -37,10 +38,8 @@ int ip4_parse(const uint8_t *p, size_t len, struct ip_pkt *out)
 	out->hlen = hlen;
 	out->ttl = p[8];
 	out->proto = p[9];
-	out->src = net_addr4((uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 |
-			     (uint32_t)p[14] << 8 | p[15]);
-	out->dst = net_addr4((uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 |
-			     (uint32_t)p[18] << 8 | p[19]);
+	out->src = net_addr4(msb_get_be32(p + 12));
+	out->dst = net_addr4(msb_get_be32(p + 16));
 	out->l4 = p + hlen;
 	out->l4len = tot - hlen;
 	return 0;
@@ -52,7 +51,7 @@ int ip6_parse(const uint8_t *p, size_t len, struct ip_pkt *out)
 
 	if (len < IP6_HLEN || (p[0] >> 4) != 6)
 		return -1;
-	plen = (size_t)p[4] << 8 | p[5];
+	plen = msb_get_be16(p + 4);
 	/* (A zero length with a hop-by-hop header is a jumbogram, RFC 2675:
 	 * no Ethernet frame is one.) */
 	if (plen > len - IP6_HLEN)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 #define TICK_MS 50
@@ -331,10 +332,7 @@ void net_frame_commit(struct net *n, uint8_t *frame, size_t len)
 {
 	uint8_t *hdr = frame - 4;
 
-	hdr[0] = (uint8_t)(len >> 24);
-	hdr[1] = (uint8_t)(len >> 16);
-	hdr[2] = (uint8_t)(len >> 8);
-	hdr[3] = (uint8_t)len;
+	msb_put_be32(hdr, (uint32_t)len);
 	n->out_len += 4 + len;
 	if (n->bytes_out.rate)
 		n->bytes_out.tokens -= (double)len;
@@ -411,10 +409,7 @@ static int link_read(struct net *n)
 		if (n->bytes_in.rate)
 			n->bytes_in.tokens -= (double)r;
 		while (n->in_len - off >= 4) {
-			uint32_t flen = (uint32_t)n->in[off] << 24 |
-					(uint32_t)n->in[off + 1] << 16 |
-					(uint32_t)n->in[off + 2] << 8 |
-					n->in[off + 3];
+			uint32_t flen = msb_get_be32(n->in + off);
 
 			if (flen > NET_FRAME_MAX) {
 				net_logf(n, "net: frame of %u bytes on the "
@@ -591,7 +586,7 @@ uint32_t net_csum_add(uint32_t sum, const void *p, size_t len)
 	const uint8_t *b = p;
 
 	while (len > 1) {
-		sum += (uint32_t)b[0] << 8 | b[1];
+		sum += msb_get_be16(b);
 		b += 2;
 		len -= 2;
 		if (sum & 0x80000000u)

@@ -176,22 +176,20 @@ int net_listen_vhost(struct net *n, int lfd);
  * @n:   stack
  * @p:   the host address and port, the guest's port; a host port of 0
  *       becomes the free one the kernel gave
- * @why: what failed, for the user
- * @len: size of @why
+ * @err: what failed, for the user
  *
- * Return: 0, or -errno (-EADDRINUSE: the port is taken) with @why set
+ * Return: 0, or -errno (-EADDRINUSE: the port is taken) with @err set
  */
-int net_publish(struct net *n, struct net_port *p, char *why, size_t len);
+int net_publish(struct net *n, struct net_port *p, msb_error *err);
 
 /**
  * net_plugin_load() - load a network plugin (msb_net_plugin.h) into @n
  * @path: the shared object
- * @why:  what failed
- * @len:  size of @why
+ * @err:  what failed
  *
- * Return: 0, or -1 with @why set
+ * Return: 0, or -EINVAL with @err set
  */
-int net_plugin_load(struct net *n, const char *path, char *why, size_t len);
+int net_plugin_load(struct net *n, const char *path, msb_error *err);
 
 struct msb_http_request;
 struct msb_http_action;

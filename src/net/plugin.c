@@ -8,12 +8,14 @@
  */
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "msb_net_plugin.h"
 #include "stack.h"
+#include "util.h"
 
 static void host_log(void *ctx, const char *msg)
 {
@@ -39,23 +41,21 @@ static int host_emit(void *ctx, const uint8_t *frame, size_t len)
 	return 0;
 }
 
-int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
+int net_plugin_load(struct net *n, const char *path, msb_error *err)
 {
 	struct msb_net_host *host = &n->plugin_host;
 	msb_net_plugin_open_fn open_fn;
 	const struct msb_net_plugin *p;
 	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
-	if (!dl) {
-		snprintf(why, len, "cannot load network plugin: %s", dlerror());
-		return -1;
-	}
+	if (!dl)
+		return msb_fail(err, -EINVAL, "cannot load network plugin: %s",
+				dlerror());
 	*(void **)&open_fn = dlsym(dl, MSB_NET_PLUGIN_ENTRY);
 	if (!open_fn) {
-		snprintf(why, len, "network plugin %s has no %s function",
-			 path, MSB_NET_PLUGIN_ENTRY);
 		dlclose(dl);
-		return -1;
+		return msb_fail(err, -EINVAL, "network plugin %s has no %s "
+				"function", path, MSB_NET_PLUGIN_ENTRY);
 	}
 	host->ctx = n;
 	host->log = host_log;
@@ -63,7 +63,7 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 	n->plugin_state = NULL;
 	p = open_fn(host, &n->plugin_state);
 	if (!p || p->abi < 2 || p->abi > MSB_NET_PLUGIN_ABI || !p->name) {
-		snprintf(why, len, "network plugin %s %s", path,
+		msb_fail(err, -EINVAL, "network plugin %s %s", path,
 			 !p ? "refused to start" :
 			 !p->name ? "has no name" :
 				    "was built for another ABI version "
@@ -71,7 +71,7 @@ int net_plugin_load(struct net *n, const char *path, char *why, size_t len)
 		if (p && p->close)
 			p->close(n->plugin_state);
 		dlclose(dl);
-		return -1;
+		return -EINVAL;
 	}
 	n->plugin = p;
 	n->plugin_dl = dl;

@@ -13,7 +13,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "policy.h"
+#include "util.h"
 
 /* A binding outlives a short TTL: clients cache answers longer than they
  * should, and a connection refused a minute after a lookup helps nobody. */
@@ -123,10 +125,7 @@ struct net_addr net_addr4(uint32_t ip)
 {
 	struct net_addr a = { .family = 4 };
 
-	a.b[0] = (uint8_t)(ip >> 24);
-	a.b[1] = (uint8_t)(ip >> 16);
-	a.b[2] = (uint8_t)(ip >> 8);
-	a.b[3] = (uint8_t)ip;
+	msb_put_be32(a.b, ip);
 	return a;
 }
 
@@ -140,8 +139,7 @@ struct net_addr net_addr6(const uint8_t ip[16])
 
 uint32_t net_addr_v4(const struct net_addr *a)
 {
-	return (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 |
-	       (uint32_t)a->b[2] << 8 | a->b[3];
+	return msb_get_be32(a->b);
 }
 
 int net_addr_eq(const struct net_addr *a, const struct net_addr *b)
@@ -287,36 +285,28 @@ int net_domain_valid(char *d)
 }
 
 int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
-		   char *err, size_t n)
+		   msb_error *err)
 {
 	struct net_cidr c;
 
 	if (!strcmp(kind, "allow")) {
 		char d[NET_DOMAIN_LEN + 2];
 
-		if (p->ndomain == NET_DOMAIN_MAX) {
-			snprintf(err, n, "more than %d --net-allow names",
-				 NET_DOMAIN_MAX);
-			return -1;
-		}
+		if (p->ndomain == NET_DOMAIN_MAX)
+			return msb_fail(err, -EINVAL, "more than %d "
+					"--net-allow names", NET_DOMAIN_MAX);
 		snprintf(d, sizeof(d), "%s", arg);
-		if (strlen(arg) > NET_DOMAIN_LEN || !net_domain_valid(d)) {
-			snprintf(err, n,
-				 "invalid --net-allow name '%s': use a domain "
-				 "such as example.com or *.example.com",
-				 arg);
-			return -1;
-		}
+		if (strlen(arg) > NET_DOMAIN_LEN || !net_domain_valid(d))
+			return msb_fail(err, -EINVAL, "invalid --net-allow "
+					"name '%s': use a domain such as "
+					"example.com or *.example.com", arg);
 		strcpy(p->domain[p->ndomain++], d);
 		return 0;
 	}
-	if (net_cidr_parse(arg, &c) < 0) {
-		snprintf(err, n,
-			 "invalid --net-%s '%s': use an address with an "
-			 "optional prefix, such as 10.0.0.0/8 or fd00::/8",
-			 kind, arg);
-		return -1;
-	}
+	if (net_cidr_parse(arg, &c) < 0)
+		return msb_fail(err, -EINVAL, "invalid --net-%s '%s': use an "
+				"address with an optional prefix, such as "
+				"10.0.0.0/8 or fd00::/8", kind, arg);
 	if (!strcmp(kind, "allow-cidr") && p->nallow < NET_CIDR_MAX) {
 		p->allow[p->nallow++] = c;
 		return 0;
@@ -325,9 +315,8 @@ int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
 		p->block[p->nblock++] = c;
 		return 0;
 	}
-	snprintf(err, n, "too many --net-%s rules (at most %d)", kind,
-		 NET_CIDR_MAX);
-	return -1;
+	return msb_fail(err, -EINVAL, "too many --net-%s rules (at most %d)",
+			kind, NET_CIDR_MAX);
 }
 
 /* route_type() - the type of the kernel's route to @a (RTN_LOCAL for an
@@ -411,8 +400,7 @@ static const struct net_cidr *find(const struct net_cidr *list, unsigned n,
 
 static struct net_addr last32(const struct net_addr *ip)
 {
-	return net_addr4((uint32_t)ip->b[12] << 24 | (uint32_t)ip->b[13] << 16 |
-			 (uint32_t)ip->b[14] << 8 | ip->b[15]);
+	return net_addr4(msb_get_be32(ip->b + 12));
 }
 
 /* nat64_embedded() - the IPv4 address a NAT64 address (RFC 6052's
@@ -665,7 +653,7 @@ static int port_num(const char *s, size_t len, uint16_t *out)
 	return 0;
 }
 
-int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
+int net_port_parse(const char *s, struct net_port *out, msb_error *err)
 {
 	char buf[96], *guest;
 	size_t l = strlen(s);
@@ -675,11 +663,10 @@ int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 	memcpy(buf, s, l + 1);
 	if (l > 4 && !strcmp(buf + l - 4, "/tcp"))
 		buf[l - 4] = '\0';
-	else if (strchr(buf, '/')) {
-		snprintf(why, n, "invalid port '%s': only TCP ports can be "
-			 "published (HOST:GUEST or HOST:GUEST/tcp)", s);
-		return -1;
-	}
+	else if (strchr(buf, '/'))
+		return msb_fail(err, -EINVAL, "invalid port '%s': only TCP "
+				"ports can be published (HOST:GUEST or "
+				"HOST:GUEST/tcp)", s);
 	memset(out, 0, sizeof(*out));
 	out->bind = net_addr4(0x7f000001);
 	guest = strrchr(buf, ':');
@@ -721,8 +708,8 @@ int net_port_parse(const char *s, struct net_port *out, char *why, size_t n)
 		goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "invalid port '%s': use HOST_PORT:GUEST_PORT, "
-		 "IPv4:HOST_PORT:GUEST_PORT, [IPv6]:HOST_PORT:GUEST_PORT or "
-		 "GUEST_PORT, ports 1-65535 (host port 0: a free one)", s);
-	return -1;
+	return msb_fail(err, -EINVAL, "invalid port '%s': use "
+			"HOST_PORT:GUEST_PORT, IPv4:HOST_PORT:GUEST_PORT, "
+			"[IPv6]:HOST_PORT:GUEST_PORT or GUEST_PORT, ports "
+			"1-65535 (host port 0: a free one)", s);
 }

@@ -42,6 +42,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "msb.h"
+
 #define NET_CIDR_MAX     64   /* per list */
 #define NET_DOMAIN_MAX   64
 #define NET_DOMAIN_LEN   253
@@ -162,12 +164,11 @@ void net_policy_init(struct net_policy *p);
  * @kind: "allow-cidr", "block-cidr" or "allow" (a domain pattern)
  * @arg:  the rule's value
  * @err:  why it was refused
- * @n:    size of @err
  *
- * Return: 0, or -1 with @err set
+ * Return: 0, or -EINVAL with @err set
  */
 int net_policy_add(struct net_policy *p, const char *kind, const char *arg,
-		   char *err, size_t n);
+		   msb_error *err);
 
 /* net_addr_local() - does the kernel deliver @a to this host now (its
  * route is of type local or broadcast)? An address that cannot be looked
@@ -239,11 +240,10 @@ struct net_port {
  * or "GUEST" alone, leaves @host_port 0: net_publish() takes a free one
  * @s:   text, as `msb run -p` takes it
  * @out: result
- * @why: what is wrong with @s
- * @n:   size of @why
+ * @err: what is wrong with @s
  *
- * Return: 0, or -1 with @why set
+ * Return: 0, or -EINVAL with @err set
  */
-int net_port_parse(const char *s, struct net_port *out, char *why, size_t n);
+int net_port_parse(const char *s, struct net_port *out, msb_error *err);
 
 #endif

@@ -127,12 +127,12 @@ static int seg_parse(const struct ip_pkt *ip, struct tcp_seg *s)
 						  IPPROTO_TCP, ip->l4len),
 				       p, ip->l4len)) != 0)
 		return -1;
-	s->sport = (uint16_t)(p[0] << 8 | p[1]);
-	s->dport = (uint16_t)(p[2] << 8 | p[3]);
+	s->sport = msb_get_be16(p);
+	s->dport = msb_get_be16(p + 2);
 	s->seq = msb_get_be32(p + 4);
 	s->ack = msb_get_be32(p + 8);
 	s->flags = p[13] & 0x3f;
-	s->win = (uint16_t)(p[14] << 8 | p[15]);
+	s->win = msb_get_be16(p + 14);
 	s->mss = 0;
 	s->ws = -1;
 	s->data = p + hlen;
@@ -152,7 +152,7 @@ static int seg_parse(const struct ip_pkt *ip, struct tcp_seg *s)
 		if (len < 2 || o + len > hlen)
 			break;
 		if (kind == 2 && len == 4)
-			s->mss = (uint16_t)(p[o + 2] << 8 | p[o + 3]);
+			s->mss = msb_get_be16(p + o + 2);
 		else if (kind == 3 && len == 3)
 			s->ws = p[o + 2] > 14 ? 14 : p[o + 2];
 		o += len;
@@ -702,9 +702,7 @@ static uint32_t isn(struct net *n, const struct tcp_flow *t)
 	uint32_t h = 0;
 
 	for (unsigned i = 0; i < 16; i += 4)
-		h ^= (uint32_t)t->daddr.b[i] << 24 |
-		     (uint32_t)t->daddr.b[i + 1] << 16 |
-		     (uint32_t)t->daddr.b[i + 2] << 8 | t->daddr.b[i + 3];
+		h ^= msb_get_be32(t->daddr.b + i);
 	n->isn_seed = n->isn_seed * 1103515245u + 12345u;
 	return n->isn_seed ^ (t->gport * 2654435761u) ^ h ^
 	       (uint32_t)(n->now * 250);
@@ -742,7 +740,6 @@ static void flow_open(struct net *n, struct tcp_flow *t)
 		n->tcp_hi = (unsigned)(t - n->tcp) + 1;
 	n->st.tcp_flows++;
 }
-
 
 /* on_syn() - a new connection from the guest */
 static void on_syn(struct net *n, const struct ip_pkt *ip,

@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "stack.h"
 
 #define UDP_IDLE_MS 60000
@@ -51,20 +52,16 @@ void udp_send_to_guest(struct net *n, const struct net_addr *src,
 	u = eth_ip_begin(n, src->family, &f, l4);
 	if (!u)
 		return;
-	u[0] = (uint8_t)(sport >> 8);
-	u[1] = (uint8_t)sport;
-	u[2] = (uint8_t)(dport >> 8);
-	u[3] = (uint8_t)dport;
-	u[4] = (uint8_t)(l4 >> 8);
-	u[5] = (uint8_t)l4;
+	msb_put_be16(u, sport);
+	msb_put_be16(u + 2, dport);
+	msb_put_be16(u + 4, (uint16_t)l4);
 	u[6] = u[7] = 0;
 	memcpy(u + UDP_HLEN, data, len);
 	c = net_csum_fold(net_csum_add(net_pseudo(src, dst, IPPROTO_UDP, l4),
 				       u, l4));
 	if (!c)
 		c = 0xffff; /* RFC 768: zero means "no checksum" */
-	u[6] = (uint8_t)(c >> 8);
-	u[7] = (uint8_t)c;
+	msb_put_be16(u + 6, c);
 	eth_ip_commit(n, f, src, dst, IPPROTO_UDP, l4);
 }
 
@@ -107,10 +104,10 @@ void udp_input(struct net *n, const struct ip_pkt *ip)
 		n->st.rx_dropped++;
 		return;
 	}
-	sport = (uint16_t)(p[0] << 8 | p[1]);
-	dport = (uint16_t)(p[2] << 8 | p[3]);
-	ulen = (uint16_t)(p[4] << 8 | p[5]);
-	csum = (uint16_t)(p[6] << 8 | p[7]);
+	sport = msb_get_be16(p);
+	dport = msb_get_be16(p + 2);
+	ulen = msb_get_be16(p + 4);
+	csum = msb_get_be16(p + 6);
 	/* IPv6 makes the checksum mandatory (RFC 8200 §8.1). */
 	if (ulen < UDP_HLEN || ulen > ip->l4len ||
 	    ((csum || ip->src.family == 6) &&

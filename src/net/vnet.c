@@ -85,8 +85,7 @@ int vnet_tx_frame(const uint8_t *hdr, uint8_t *f, size_t len)
 	 * sum from @start to the end, folded and complemented, is the
 	 * checksum (virtio 1.2 §5.1.6.2, as skb_checksum_help() does). */
 	c = net_csum_fold(net_csum_add(0, f + start, len - start));
-	f[start + off] = (uint8_t)(c >> 8);
-	f[start + off + 1] = (uint8_t)c;
+	msb_put_be16(f + start + off, c);
 	return 0;
 }
 
@@ -262,8 +261,7 @@ void vnet_flush(struct net *n)
 	hdr[10] = 1; /* num_buffers (VERSION_1): one buffer a frame */
 	while (n->out_len >= 4) {
 		const uint8_t *p = n->out + n->out_off;
-		size_t flen = (size_t)p[0] << 24 | (size_t)p[1] << 16 |
-			      (size_t)p[2] << 8 | p[3];
+		size_t flen = msb_get_be32(p);
 		struct vq_chain *c = v->dev.chain;
 		size_t w;
 		int r = vq_pop(q, &v->dev.mem, c);

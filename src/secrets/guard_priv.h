@@ -85,7 +85,6 @@ struct guard {
 void guard_say(const struct guard *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-
 /* guard_answer() - an answer of ours to the guest, closing the connection */
 void guard_answer(struct msb_buf *reply, int code, const char *why);
 

@@ -54,7 +54,6 @@ static int add_rules(struct net_config *c, json_object *net, const char *key,
 		     const char *kind, msb_error *err)
 {
 	json_object *a;
-	char why[512];
 
 	if (!json_object_object_get_ex(net, key, &a) ||
 	    !json_object_is_type(a, json_type_array))
@@ -63,10 +62,10 @@ static int add_rules(struct net_config *c, json_object *net, const char *key,
 		const char *v = json_object_get_string(
 			json_object_array_get_idx(a, i));
 
-		if (!v || net_policy_add(&c->policy, kind, v, why,
-					 sizeof(why)) < 0)
-			return msb_fail(err, -EINVAL, "%s",
-					v ? why : "bad network rule");
+		if (!v)
+			return msb_fail(err, -EINVAL, "bad network rule");
+		if (net_policy_add(&c->policy, kind, v, err) < 0)
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -94,7 +93,6 @@ static void record_port(struct sup *s, const struct net_port *p)
 static int publish(struct sup *s, json_object *net, msb_error *err)
 {
 	json_object *a, *v;
-	char why[512];
 	int r;
 
 	if (json_object_object_get_ex(net, "ports", &a) &&
@@ -104,13 +102,14 @@ static int publish(struct sup *s, json_object *net, msb_error *err)
 				json_object_array_get_idx(a, i));
 			struct net_port port;
 
-			if (!p || net_port_parse(p, &port, why,
-						 sizeof(why)) < 0)
-				return msb_fail(err, -EINVAL, "%s",
-						p ? why : "bad port");
-			r = net_publish(s->net, &port, why, sizeof(why));
+			if (!p)
+				return msb_fail(err, -EINVAL, "bad port");
+			r = net_port_parse(p, &port, err);
 			if (r < 0)
-				return msb_fail(err, r, "%s", why);
+				return r;
+			r = net_publish(s->net, &port, err);
+			if (r < 0)
+				return r;
 			record_port(s, &port);
 			sup_log(s, "net: published %s (host port %u)", p,
 				port.host_port);
@@ -118,9 +117,9 @@ static int publish(struct sup *s, json_object *net, msb_error *err)
 	}
 	if (json_object_object_get_ex(net, "plugin", &v) &&
 	    json_object_get_string(v)) {
-		if (net_plugin_load(s->net, json_object_get_string(v), why,
-				    sizeof(why)) < 0)
-			return msb_fail(err, -EINVAL, "%s", why);
+		r = net_plugin_load(s->net, json_object_get_string(v), err);
+		if (r < 0)
+			return r;
 		sup_log(s, "net: plugin %s loaded", json_object_get_string(v));
 	}
 	return 0;

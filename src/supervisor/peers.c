@@ -129,8 +129,8 @@ static void take(void)
 		uint8_t b[4];
 
 		pipe_read(b, 4);
-		in.rows = (unsigned)b[0] << 8 | b[1];
-		in.cols = (unsigned)b[2] << 8 | b[3];
+		in.rows = msb_get_be16(b);
+		in.cols = msb_get_be16(b + 2);
 		in.resized = 1;
 		break;
 	}
@@ -300,9 +300,7 @@ static int cidr_within(const char *want, const char *have)
 	    w.family != h.family || w.len < h.len)
 		return 0;
 	if (w.family == 4)
-		a = net_addr4((uint32_t)w.addr[0] << 24 |
-			      (uint32_t)w.addr[1] << 16 |
-			      (uint32_t)w.addr[2] << 8 | w.addr[3]);
+		a = net_addr4(msb_get_be32(w.addr));
 	else
 		a = net_addr6(w.addr);
 	return net_cidr_match(&h, &a);
@@ -1033,13 +1031,11 @@ static void emit_rec(struct ctx *x, int type, uint32_t mode, const char *name,
 
 	h[0] = (uint8_t)type;
 	msb_put_be32(h + 1, mode & 07777);
-	h[5] = (uint8_t)(nl >> 8);
-	h[6] = (uint8_t)nl;
+	msb_put_be16(h + 5, (uint16_t)nl);
 	emit(x, h, 7);
 	emit(x, name, nl);
 	if (type == MSB_PCP_LINK) {
-		h[0] = (uint8_t)(ll >> 8);
-		h[1] = (uint8_t)ll;
+		msb_put_be16(h, (uint16_t)ll);
 		emit(x, h, 2);
 		emit(x, link, ll);
 	}
@@ -1171,14 +1167,14 @@ static int rec_in(struct ctx *x, int root, int *type, uint32_t *mode,
 
 	if (in_full(x, b, 7) < 0)
 		goto bad;
-	n = (size_t)b[5] << 8 | b[6];
+	n = msb_get_be16(b + 5);
 	if (n > MSB_PCP_NAME_MAX || in_full(x, b + len, n) < 0)
 		goto bad;
 	len += n;
 	if (b[0] == MSB_PCP_LINK) {
 		if (in_full(x, b + len, 2) < 0)
 			goto bad;
-		n = (size_t)b[len] << 8 | b[len + 1];
+		n = msb_get_be16(b + len);
 		len += 2;
 		if (n > MSB_PCP_NAME_MAX || in_full(x, b + len, n) < 0)
 			goto bad;

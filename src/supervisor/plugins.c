@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "bytes.h"
 #include "hooks.h"
 #include "jsonx.h"
 #include "keeper.h"
@@ -167,9 +168,7 @@ static int chan_read(struct plug *p, uint64_t deadline_us, uint8_t **msg,
 			p->hgot += (size_t)r;
 			if (p->hgot < 4)
 				continue;
-			p->need = (size_t)p->hdr[0] << 24 |
-				  (size_t)p->hdr[1] << 16 |
-				  (size_t)p->hdr[2] << 8 | p->hdr[3];
+			p->need = msb_get_be32(p->hdr);
 			if (p->need == 0 || p->need > HOOK_MSG_MAX) {
 				snprintf(why, wn, "sent a message of %zu bytes "
 					 "(1 to %u may be sent)",
@@ -979,7 +978,6 @@ int sup_plugins_fork(struct sup *s, msb_error *err)
 				 msb_jstr(o, "name", NULL) ? msb_jstr(o, "name", NULL) : "?");
 		} else if (kind && !strcmp(kind, "process") && msb_jstr(o, "cmd", NULL)) {
 			struct keeper_cmd *c = &ps->cmds[ps->ncmds];
-
 
 			p->kind = PK_PROCESS;
 			snprintf(p->what, sizeof(p->what), "%s", msb_jstr(o, "cmd", NULL));

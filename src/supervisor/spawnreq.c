@@ -401,7 +401,7 @@ int spawn_pcp_rec(const uint8_t *p, size_t n, int root, struct spawn_pcp *r)
 	memset(r, 0, sizeof(*r));
 	r->type = p[0];
 	r->mode = msb_get_be32(p + 1) & 07777;
-	nl = (size_t)p[5] << 8 | p[6];
+	nl = msb_get_be16(p + 5);
 	if ((r->type != MSB_PCP_DIR && r->type != MSB_PCP_FILE &&
 	     r->type != MSB_PCP_LINK && r->type != MSB_PCP_END) ||
 	    nl > MSB_PCP_NAME_MAX || (r->type == MSB_PCP_END && nl))
@@ -428,7 +428,7 @@ int spawn_pcp_rec(const uint8_t *p, size_t n, int root, struct spawn_pcp *r)
 	if (r->type == MSB_PCP_LINK) {
 		if (n < len + 2)
 			return 0;
-		tl = (size_t)p[len] << 8 | p[len + 1];
+		tl = msb_get_be16(p + len);
 		if (!tl || tl > MSB_PCP_NAME_MAX)
 			return -1;
 		if (n < len + 2 + tl)

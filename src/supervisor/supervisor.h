@@ -395,7 +395,6 @@ int sup_tls_config(struct sup *s, msb_error *err);
 int sup_tls_bypassed(const struct sup *s, const char *sni);
 void sup_tls_free(struct sup *s);
 
-
 /* fs.c */
 /* sup_fs_setup() - backends and FUSE sessions, from "volumes". */
 int sup_fs_setup(struct sup *s, msb_error *err);

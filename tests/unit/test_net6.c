@@ -31,7 +31,8 @@ static struct net_addr a6(const char *s)
 TEST(net6_policy_ranges)
 {
 	static struct net_policy p;
-	char why[160], err[256];
+	char why[160];
+	msb_error err;
 	static const char *const denied[][2] = {
 		{ "::1", "loopback" },
 		{ "::", "unspecified" },
@@ -66,12 +67,10 @@ TEST(net6_policy_ranges)
 		CHECK(net_policy_answer(&p, &a));
 	}
 	/* IPv6 rules, both ways; an IPv4 rule says nothing of IPv6. */
-	CHECK_EQ_INT(net_policy_add(&p, "block-cidr", "2001:db8:64::/48", err,
-				    sizeof(err)), 0);
-	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "fd00:1::/32", err,
-				    sizeof(err)), 0);
-	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "10.0.0.0/8", err,
-				    sizeof(err)), 0);
+	CHECK_EQ_INT(net_policy_add(&p, "block-cidr", "2001:db8:64::/48",
+					    &err), 0);
+	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "fd00:1::/32", &err), 0);
+	CHECK_EQ_INT(net_policy_add(&p, "allow-cidr", "10.0.0.0/8", &err), 0);
 	{
 		struct net_addr blocked = a6("2001:db8:64::3"),
 				other = a6("2001:db8:65::3"),
@@ -88,8 +87,7 @@ TEST(net6_policy_ranges)
 		CHECK(net_policy_ip(&p, &nat64, 0, why, sizeof(why)));
 	}
 	/* Bindings hold IPv6 addresses as IPv4 ones. */
-	CHECK_EQ_INT(net_policy_add(&p, "allow", "example.com", err,
-				    sizeof(err)), 0);
+	CHECK_EQ_INT(net_policy_add(&p, "allow", "example.com", &err), 0);
 	{
 		struct net_addr x = a6("2001:db8:1::5"), y = a6("2001:db8:1::6");
 

@@ -62,7 +62,8 @@ TEST(net_published_port_both_ways)
 	const uint8_t *t;
 	uint32_t seq, gseq = 1000;
 	uint16_t sport;
-	char why[256], got[16] = { 0 };
+	char got[16] = { 0 };
+	msb_error err;
 	int link[2], probe, c, dl;
 	struct net *n;
 
@@ -80,10 +81,10 @@ TEST(net_published_port_both_ways)
 	CHECK(n != NULL);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0);
 	net_attach(n, link[0]);
-	CHECK_EQ_INT(net_publish(n, &port, why, sizeof(why)), 0);
+	CHECK_EQ_INT(net_publish(n, &port, &err), 0);
 	/* The same port again: taken, and the message says so. */
-	CHECK_EQ_INT(net_publish(n, &port, why, sizeof(why)), -EADDRINUSE);
-	CHECK_CONTAINS(why, "Address already in use");
+	CHECK_EQ_INT(net_publish(n, &port, &err), -EADDRINUSE);
+	CHECK_CONTAINS(err.message, "Address already in use");
 
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
@@ -142,7 +143,7 @@ TEST(net_published_port_free)
 	struct net_port port = { .bind = net_addr4(0x7f000001),
 				 .guest_port = 80 };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char why[256];
+	msb_error err;
 	int c;
 	struct net *n;
 
@@ -151,7 +152,7 @@ TEST(net_published_port_free)
 	CHECK(n != NULL);
 	if (!n)
 		return;
-	CHECK_EQ_INT(net_publish(n, &port, why, sizeof(why)), 0);
+	CHECK_EQ_INT(net_publish(n, &port, &err), 0);
 	CHECK(port.host_port != 0);
 	sa.sin_addr.s_addr = htonl(0x7f000001);
 	sa.sin_port = htons(port.host_port);
