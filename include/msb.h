@@ -73,9 +73,10 @@ typedef struct msb_error {
 					    * call; an exec already over */
 #define MSB_E_PERMISSION      (-EACCES)    /* refused by file permissions in
 					    * the guest, or by a registry (a
-					    * push, a plugin's publish: a
-					    * refused pull is MSB_E_PULL, its
-					    * message saying why) */
+					    * login, a push, a plugin's
+					    * publish: a refused pull is
+					    * MSB_E_PULL, its message saying
+					    * why) */
 #define MSB_E_PROTOCOL        (-EPROTO)    /* a peer broke its protocol */
 #define MSB_E_PULL            (-1001)      /* an image could not be pulled */
 #define MSB_E_IMAGE_NOT_FOUND (-1002)      /* the registry has no such
@@ -854,9 +855,25 @@ MSB_API int msb_image_inspect_json(const char *ref, char **json,
  * uses, and debris of interrupted pulls. */
 MSB_API int msb_image_prune(uint64_t *freed_bytes, unsigned *files,
 			    msb_error *err);
-/* Credentials in <home>/auth.json (0600), used by pulls from @registry. */
+/* Credentials in <home>/auth.json (0600), used by pulls and pushes of
+ * @registry (a host: "ghcr.io", "docker.io", "host:5000"). A login is
+ * checked first, as docker login checks it: the registry is asked with
+ * them, and nothing is stored when it refuses them (MSB_E_PERMISSION,
+ * "refused the login"), cannot be reached (-EHOSTUNREACH) or has a
+ * certificate that cannot be verified (MSB_E_PERMISSION, saying where its
+ * CA goes). A registry that asks no credentials at all takes any. */
+typedef struct msb_login_options {
+	int insecure; /* plain http to a registry not on loopback (pull's
+			 insecure); loopback registries are always http */
+} msb_login_options;
 MSB_API int msb_registry_login(const char *registry, const char *user,
 			       const char *password, msb_error *err);
+/* msb_registry_login_with() - msb_registry_login() with @opts (NULL: the
+ * defaults, all 0). */
+MSB_API int msb_registry_login_with(const char *registry, const char *user,
+				    const char *password,
+				    const msb_login_options *opts,
+				    msb_error *err);
 MSB_API int msb_registry_logout(const char *registry, msb_error *err);
 
 /* ---- named volumes (docs/filesystems.md) --------------------------------- *

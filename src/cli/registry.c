@@ -15,20 +15,28 @@ const struct verb verb_registry = {
 	.summary = "Log in to or out of an image registry",
 	.fn = cmd_registry,
 	.help =
-	"Usage: msb registry login [-u USER] [--password-stdin] HOST\n"
+	"Usage: msb registry login [-u USER] [--password-stdin] [--insecure] HOST\n"
 	"       msb registry logout HOST\n"
 	"\n"
-	"Store credentials for HOST (ghcr.io, docker.io, host:5000) in\n"
-	"$MSB_HOME/auth.json, readable by you only (0600). The password is read\n"
+	"Check credentials for HOST (ghcr.io, docker.io, host:5000) with the\n"
+	"registry, as docker login does, and store them in $MSB_HOME/auth.json,\n"
+	"readable by you only (0600). Credentials the registry refuses, or a\n"
+	"registry that cannot be reached, store nothing. The password is read\n"
 	"from stdin with --password-stdin (which needs -u USER), else asked\n"
 	"for on the terminal without echo (without a terminal, that fails\n"
 	"and says so).\n"
-	"Pulls then use them for HOST's token service or basic auth.\n",
+	"Pulls and pushes then use them for HOST's token service or basic auth.\n"
+	"\n"
+	"  -u, --username USER  the user name\n"
+	"      --password-stdin the password is the first line of stdin\n"
+	"      --insecure       plain http to a registry not on loopback (as\n"
+	"                       msb pull --insecure; loopback is always http)\n",
 };
 
 static const struct option opts[] = {
 	{ "username", required_argument, NULL, 'u' },
 	{ "password-stdin", no_argument, NULL, 's' },
+	{ "insecure", no_argument, NULL, 'k' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -61,6 +69,7 @@ static int read_secret(char *buf, size_t n, int from_stdin)
 static int cmd_registry(int argc, char **argv)
 {
 	msb_error err = { 0 };
+	msb_login_options lo = { 0 };
 	const char *user = NULL;
 	char pw[512], ubuf[256];
 	int c, from_stdin = 0, r;
@@ -90,6 +99,9 @@ static int cmd_registry(int argc, char **argv)
 			break;
 		case 's':
 			from_stdin = 1;
+			break;
+		case 'k':
+			lo.insecure = 1;
 			break;
 		case 'h':
 			cli_usage(&verb_registry, stdout);
@@ -129,7 +141,7 @@ static int cmd_registry(int argc, char **argv)
 		cli_err("no password given");
 		return 1;
 	}
-	r = msb_registry_login(argv[optind], user, pw, &err);
+	r = msb_registry_login_with(argv[optind], user, pw, &lo, &err);
 	memset(pw, 0, sizeof(pw));
 	if (r < 0) {
 		cli_err("%s", err.message);

@@ -97,8 +97,45 @@ int msb_auth_get(const char *registry, char *buf, size_t n)
 	return r;
 }
 
+/* check_login() - ask @registry whether it takes @user and @password. */
+static int check_login(const char *registry, const char *user,
+		       const char *password, int insecure, msb_error *err)
+{
+	struct msb_registry *reg;
+	struct msb_ref ref = { 0 };
+	int r;
+
+	snprintf(ref.registry, sizeof(ref.registry), "%s", registry);
+	r = msb_registry_open(&ref, insecure, &reg, err);
+	if (r < 0)
+		return r;
+	r = msb_registry_check_login(reg, user, password, err);
+	msb_registry_close(reg);
+	/* (A refusal says what was stored; the rest say it here.) */
+	if (r < 0 && err && !strstr(err->message, "nothing was stored")) {
+		char m[sizeof(err->message)];
+
+		snprintf(m, sizeof(m), "%s", err->message);
+		msb_fail(err, r, "%s; nothing was stored%s", m,
+			 r == -EHOSTUNREACH && !insecure &&
+					 !msb_ref_is_loopback(&ref) ?
+				 " (a registry on plain http: msb registry "
+				 "login --insecure)" :
+				 "");
+	}
+	return r;
+}
+
 MSB_API int msb_registry_login(const char *registry, const char *user,
 			       const char *password, msb_error *err)
+{
+	return msb_registry_login_with(registry, user, password, NULL, err);
+}
+
+MSB_API int msb_registry_login_with(const char *registry, const char *user,
+				    const char *password,
+				    const msb_login_options *opts,
+				    msb_error *err)
 {
 	char plain[600], enc[900];
 	json_object *o, *auths, *h;
@@ -109,9 +146,19 @@ MSB_API int msb_registry_login(const char *registry, const char *user,
 		return msb_fail(err, -EINVAL,
 				"login needs a registry host, a user name "
 				"without ':' and a password");
+	if (strlen(registry) >= sizeof(((struct msb_ref *)0)->registry) ||
+	    strpbrk(registry, " \t\r\n@?#"))
+		return msb_fail(err, -EINVAL,
+				"'%s' is not a registry host: give one as "
+				"ghcr.io, docker.io or host:5000", registry);
 	if (snprintf(plain, sizeof(plain), "%s:%s", user, password) >=
 	    (int)sizeof(plain))
 		return msb_fail(err, -E2BIG, "user name or password too long");
+	r = check_login(registry, user, password, opts && opts->insecure, err);
+	if (r < 0) {
+		explicit_bzero(plain, sizeof(plain));
+		return r;
+	}
 	enc[msb_b64_encode((const uint8_t *)plain, strlen(plain), enc)] = '\0';
 	explicit_bzero(plain, sizeof(plain));
 	o = auth_load();

@@ -122,6 +122,12 @@ int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
 			   void (*then)(void *ctx, const char *path, int whole),
 			   void *ctx, msb_error *err);
 
+/* msb_registry_check_login() - does the registry take @user and @password
+ * (a GET of /v2/ with them, through its challenge)? Return: 0, or -EACCES
+ * when it refused them (the message says so), or the failure to ask. */
+int msb_registry_check_login(struct msb_registry *reg, const char *user,
+			     const char *password, msb_error *err);
+
 /* Uploads (distribution spec §push). msb_registry_want_push() - tokens
  * for this registry's requests ask for "pull,push" (call it right after
  * the open). */

@@ -14,6 +14,11 @@
  * system's CAs for that registry's requests (and where they redirect).
  * Requests are retried on network errors, 429 and 5xx with backoff.
  *
+ * A login is checked before it is stored, as docker login checks it: a GET
+ * of /v2/ with the new credentials, answered as any request's challenge
+ * is (a token asked for with no scope and the user as "account", or basic
+ * auth); a refusal says the user name or password is wrong.
+ *
  * Uploads (distribution spec §push): a blob goes up monolithically, a POST
  * to /blobs/uploads/ opening a session (or mounting the blob from another
  * repository of the same registry, when the caller names one) and a PUT of
@@ -59,6 +64,7 @@ struct msb_registry {
 	char creds[600];          /* user:password, or "" */
 	char cafile[PATH_MAX];    /* certs.d/HOST/ca.crt, or "" */
 	int push;                 /* tokens with the push scope */
+	char login[256];          /* the user a login checks, or "" */
 	/* Connections, TLS sessions and names shared by every request of
 	 * this registry, on any thread: a push or a pull of many blobs pays
 	 * one TCP (and TLS) handshake per thread, not three per blob. */
@@ -415,6 +421,22 @@ static char *url_escape(CURL *c, const char *s)
 	return msb_curl.easy_escape(c, s, 0);
 }
 
+/* login_refused() - @who (the registry or its token service) would not
+ * take the user name and password a login checks. */
+static int login_refused(const struct msb_registry *reg, const char *who,
+			 msb_error *err)
+{
+	int self = !strcmp(who, reg->ref.registry);
+
+	return msb_fail(err, -EACCES,
+			"%s%s%s%s refused the login of '%s': check the user "
+			"name and password (a registry that takes tokens may "
+			"want one in place of the password); nothing was stored",
+			self ? "" : "the token service ", who,
+			self ? "" : " of ", self ? "" : reg->ref.registry,
+			reg->login);
+}
+
 /* fetch_token() - answer a Bearer challenge; sets reg->auth. */
 static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 		       msb_error *err)
@@ -443,18 +465,25 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 				"loopback registries and with --insecure)",
 				reg->ref.registry, realm);
 	challenge_param(chal, "service", service, sizeof(service));
-	if (challenge_param(chal, "scope", scope, sizeof(scope)) < 0)
+	/* (A login asks for no scope unless told one: the token service
+	 * checks the credentials, as docker login's request has it.) */
+	if (challenge_param(chal, "scope", scope, sizeof(scope)) < 0 &&
+	    !reg->login[0])
 		snprintf(scope, sizeof(scope), "repository:%s:%s",
 			 reg->ref.repository, reg->push ? "pull,push" : "pull");
 	off = (size_t)snprintf(url, sizeof(url), "%s%s", realm,
 			       strchr(realm, '?') ? "&" : "?");
 	{
 		char *es = url_escape(c, service), *sc = url_escape(c, scope);
+		char *ac = url_escape(c, reg->login);
 
-		snprintf(url + off, sizeof(url) - off, "service=%s&scope=%s",
-			 es ? es : "", sc ? sc : "");
+		snprintf(url + off, sizeof(url) - off, "service=%s%s%s%s%s",
+			 es ? es : "", scope[0] ? "&scope=" : "",
+			 scope[0] && sc ? sc : "", reg->login[0] ? "&account=" : "",
+			 reg->login[0] && ac ? ac : "");
 		msb_curl.free(es);
 		msb_curl.free(sc);
+		msb_curl.free(ac);
 	}
 	start(reg, c, url);
 	msb_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -490,6 +519,10 @@ static int fetch_token(struct msb_registry *reg, CURL *c, const char *chal,
 		ret = msb_fail(err, -EHOSTUNREACH,
 			       "cannot get a token from %s: %s", realm,
 			       msb_curl.easy_strerror(cc));
+		goto out;
+	}
+	if ((r.status == 401 || r.status == 403) && reg->login[0]) {
+		ret = login_refused(reg, realm, err);
 		goto out;
 	}
 	if (r.status == 401 || r.status == 403) {
@@ -730,6 +763,8 @@ static int perform(struct msb_registry *reg, const struct call *k,
 	switch (r->status) {
 	case 401:
 	case 403:
+		if (reg->login[0])
+			return login_refused(reg, reg->ref.registry, err);
 		return msb_fail(err, -EACCES,
 				"%s denied %s to %s%s: log in with 'msb "
 				"registry login %s', or check the name",
@@ -889,6 +924,32 @@ int msb_registry_blob_then(struct msb_registry *reg, const char *digest,
 		return ret;
 	}
 	return msb_blob_commit(tmp, digest, hex, err);
+}
+
+/* ---- logins ------------------------------------------------------------- */
+
+int msb_registry_check_login(struct msb_registry *reg, const char *user,
+			     const char *password, msb_error *err)
+{
+	struct resp r = { .fd = -1, .max = 1 << 16 };
+	char url[400];
+	struct call k = { .url = url };
+	int ret;
+
+	if ((size_t)snprintf(reg->creds, sizeof(reg->creds), "%s:%s", user,
+			     password) >= sizeof(reg->creds) ||
+	    (size_t)snprintf(reg->login, sizeof(reg->login), "%s", user) >=
+		    sizeof(reg->login)) {
+		explicit_bzero(reg->creds, sizeof(reg->creds));
+		return msb_fail(err, -E2BIG, "user name or password too long");
+	}
+	/* Whatever was stored or fetched before is not this login's. */
+	reg->auth[0] = '\0';
+	snprintf(url, sizeof(url), "%s://%s/v2/", reg->scheme,
+		 msb_ref_endpoint(&reg->ref));
+	ret = perform(reg, &k, &r, NULL, "the registry API (/v2/)", err);
+	free(r.body);
+	return ret;
 }
 
 /* ---- uploads ------------------------------------------------------------ */

@@ -23,6 +23,7 @@ static const struct {
 	S(msb_sync_progress), S(msb_sync_opts), S(msb_sync_info),
 	S(msb_volume_info), S(msb_project_event), S(msb_project_opts),
 	S(msb_project_entry), S(msb_event), S(msb_plugin_info),
+	S(msb_login_options),
 };
 #undef S
 

@@ -495,16 +495,117 @@ def test_bearer_token_login(registry, tmp_path):
         host = f"127.0.0.1:{srv.server_address[1]}"
         p = m("pull", f"{host}/busybox:1", check=1)
         assert b"refused" in p.stderr and b"msb registry login" in p.stderr, p.stderr
+        auth = os.path.join(m.home, "auth.json")
+        # The token service refuses a wrong password at the login.
+        p = m("registry", "login", "-u", "alice", "--password-stdin", host,
+              input=b"wrong-pw\n", check=1)
+        assert b"refused the login of 'alice'" in p.stderr, p.stderr
+        assert not os.path.exists(auth) or host not in open(auth).read()
         p = m("registry", "login", "-u", "alice", "--password-stdin", host,
               input=b"s3cret-pw\n", check=0)
         assert b"s3cret" not in p.stdout + p.stderr
-        auth = os.path.join(m.home, "auth.json")
         assert stat.S_IMODE(os.stat(auth).st_mode) == 0o600
         assert m.out("pull", f"{host}/busybox:1").startswith("pulled")
         m.out("registry", "logout", host)
         assert host not in open(auth).read()
     finally:
         srv.shutdown()
+
+
+def htpasswd_registry(root, addr, users):
+    """docker-registry on plain http at @addr demanding a login of @users
+    ({name: password}, htpasswd, basic auth); Return: (process, host)."""
+    with open(f"{root}/htpasswd", "w") as f:
+        for u, pw in users.items():
+            f.write(subprocess.run(["htpasswd", "-Bbn", u, pw], check=True,
+                                   capture_output=True).stdout.decode().strip() + "\n")
+    port = free_port()
+    with open(f"{root}/config.yml", "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {root}/data\n"
+                f"auth:\n  htpasswd:\n    realm: msb-test\n    path: {root}/htpasswd\n"
+                f"http:\n  addr: {addr}:{port}\n")
+    p = subprocess.Popen([REGISTRY_BIN, "serve", f"{root}/config.yml"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 20
+    while True:
+        try:
+            socket.create_connection((addr, port), 0.2).close()
+            return p, f"{addr}:{port}"
+        except OSError:
+            if time.time() > end:
+                p.kill()
+                raise
+            time.sleep(0.05)
+
+
+def test_login_is_checked_with_the_registry(tmp_path):
+    """msb registry login asks the registry (basic auth here) before it
+    stores anything, as docker login does."""
+    if not shutil.which("htpasswd"):
+        pytest.skip("needs htpasswd (apache2-utils)")
+    m = Msb(str(tmp_path / "home"))
+    auth = os.path.join(m.home, "auth.json")
+    p, host = htpasswd_registry(str(tmp_path), "127.0.0.1", {"alice": "pw-alice"})
+    try:
+        r = m("registry", "login", "-u", "alice", "--password-stdin", host,
+              input=b"wrong\n", check=1)
+        err = r.stderr.decode()
+        assert f"refused the login of 'alice' to {host}" in err, err
+        assert "nothing was stored" in err, err
+        assert not os.path.exists(auth) or host not in open(auth).read()
+        r = m("registry", "login", "-u", "bob", "--password-stdin", host,
+              input=b"pw-alice\n", check=1)
+        assert b"refused the login of 'bob'" in r.stderr, r.stderr
+        assert m.out("registry", "login", "-u", "alice", "--password-stdin",
+                     host, input=b"pw-alice\n").startswith(f"logged in to {host} as alice")
+        assert host in open(auth).read()
+        # A wrong password later leaves the stored one as it was.
+        before = open(auth).read()
+        m("registry", "login", "-u", "alice", "--password-stdin", host,
+          input=b"nope\n", check=1)
+        assert open(auth).read() == before
+    finally:
+        p.kill()
+        p.wait()
+    # Nothing listening: nothing stored, and it says why.
+    other = f"127.0.0.1:{free_port()}"
+    r = m("registry", "login", "-u", "alice", "--password-stdin", other,
+          input=b"pw\n", check=1)
+    assert f"cannot reach registry {other}".encode() in r.stderr, r.stderr
+    assert other not in open(auth).read()
+    r = m("registry", "login", "-u", "alice", "--password-stdin", "a b",
+          input=b"pw\n", check=1)
+    assert b"not a registry host" in r.stderr, r.stderr
+
+
+def test_login_to_plain_http_off_loopback_needs_insecure(tmp_path):
+    """A registry that is not on loopback is asked over https, as pulls
+    ask it; --insecure, as msb pull's, asks it over plain http."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("htpasswd"):
+        pytest.skip("needs root, ip and htpasswd")
+    addr = f"192.0.2.{int.from_bytes(os.urandom(1), 'big') % 90 + 2}"
+    subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "lo"], check=True,
+                   capture_output=True)
+    p = None
+    try:
+        p, host = htpasswd_registry(str(tmp_path), addr, {"carol": "pw-carol"})
+        m = Msb(str(tmp_path / "home"))
+        r = m("registry", "login", "-u", "carol", "--password-stdin", host,
+              input=b"pw-carol\n", check=1)
+        assert f"cannot reach registry {host} (https)".encode() in r.stderr, r.stderr
+        r = m("registry", "login", "--insecure", "-u", "carol", "--password-stdin",
+              host, input=b"wrong\n", check=1)
+        assert b"refused the login of 'carol'" in r.stderr, r.stderr
+        assert m.out("registry", "login", "--insecure", "-u", "carol",
+                     "--password-stdin", host, input=b"pw-carol\n").startswith("logged in")
+        assert host in open(os.path.join(m.home, "auth.json")).read()
+    finally:
+        if p:
+            p.kill()
+            p.wait()
+        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
+                       capture_output=True)
 
 
 def test_rmi_and_prune_keep_what_sandboxes_use(registry, tmp_path):
@@ -1081,9 +1182,12 @@ def test_https_registry_never_falls_back_to_plain_http(https_front, tmp_path):
     assert "--insecure" in err, err
     # A token realm over http gets neither the stored credentials nor a
     # request at all.
+    # The login, which asks the registry first, is refused the same way.
     https_front["state"]["mode"] = "realm"
-    m("registry", "login", "-u", "alice", "--password-stdin", host,
-      input=b"s3cret-pw\n", check=0)
+    p = m("registry", "login", "-u", "alice", "--password-stdin", host,
+          input=b"s3cret-pw\n", check=1)
+    assert f"sends us for a token to {https_front['plain']}/token, which is " \
+        "not https: refused" in p.stderr.decode(), p.stderr
     p = m("pull", "-q", f"{host}/x:1", check=1)
     err = p.stderr.decode()
     assert f"sends us for a token to {https_front['plain']}/token, which is " \
