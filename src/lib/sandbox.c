@@ -154,10 +154,41 @@ MSB_API int msb_sandbox_create(const msb_sandbox_config *c, msb_sandbox **out,
 	return msb_sandbox_create_extra(c, NULL, out, err);
 }
 
+/* boot_recorded() - boot the sandbox a create just recorded (@sfd: its
+ * sealed secrets, closed here; @restore_dir: a snapshot to resume, or
+ * NULL) and return its handle. A failed boot leaves the record, marked
+ * failed with why and its console log, unless the supervisor never got to
+ * it (msb_boot_failed() removes an @ephemeral one). */
+static int boot_recorded(sqlite3 *db, const char *name, unsigned timeout,
+			 uint64_t t0, json_object *secrets, int sfd,
+			 const char *restore_dir, int ephemeral,
+			 msb_sandbox **out, msb_error *err)
+{
+	uint64_t boot_ms = 0;
+	struct msb_row now;
+	int r;
+
+	r = msb_supervisor_spawn(name, timeout, t0, secrets, sfd, &boot_ms,
+				 restore_dir, 1, err);
+	if (sfd >= 0)
+		close(sfd);
+	if (r == 0)
+		return new_handle(name, boot_ms, out, err);
+	if (msb_db_get(db, name, &now, NULL) == 0) {
+		if (!strcmp(now.info.status, "created"))
+			msb_db_set_status(db, name, "failed", 0, err->message,
+					  NULL);
+		msb_row_free(&now);
+		if (r == MSB_E_BOOT)
+			msb_boot_failed(db, name, ephemeral, err);
+	}
+	return r;
+}
+
 int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 			     msb_sandbox **out, msb_error *err)
 {
-	uint64_t t0 = msb_now_us(), boot_ms = 0;
+	uint64_t t0 = msb_now_us();
 	struct msb_row row = { 0 };
 	msb_error local = { 0 };
 	const char *image = c->image && *c->image ? c->image : DEFAULT_IMAGE;
@@ -373,26 +404,8 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 	r = msb_secrets_seal(secrets, c->secrets, c->nsecrets, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = msb_supervisor_spawn(c->name, timeout, t0, secrets, sfd, &boot_ms,
-				 NULL, 1, err);
-	if (sfd >= 0)
-		close(sfd);
-	if (r < 0) {
-		/* The record stays, marked failed with its console log,
-		 * unless the supervisor never got to it. */
-		struct msb_row now;
-
-		if (msb_db_get(db, c->name, &now, NULL) == 0) {
-			if (!strcmp(now.info.status, "created"))
-				msb_db_set_status(db, c->name, "failed", 0,
-						  err->message, NULL);
-			msb_row_free(&now);
-			if (r == MSB_E_BOOT)
-				msb_boot_failed(db, c->name, c->ephemeral, err);
-		}
-		goto out_db;
-	}
-	r = new_handle(c->name, boot_ms, out, err);
+	r = boot_recorded(db, c->name, timeout, t0, secrets, sfd, NULL,
+			  c->ephemeral, out, err);
 	goto out_db;
 undo:
 	msb_rm_rf(dir);
@@ -850,7 +863,7 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 			    const char *backing, const char *restore_dir,
 			    msb_sandbox **out, msb_error *err)
 {
-	uint64_t t0 = msb_now_us(), boot_ms = 0;
+	uint64_t t0 = msb_now_us();
 	struct msb_row row = { 0 };
 	char dir[PATH_MAX], overlay[PATH_MAX + 16], tool[PATH_MAX];
 	json_object *secrets = NULL, *t, *l;
@@ -917,29 +930,11 @@ int msb_sandbox_create_from(const msb_sandbox_info *info, json_object *cfg,
 	r = msb_secrets_seal(secrets, NULL, 0, &sfd, err);
 	if (r < 0)
 		goto undo;
-	r = msb_supervisor_spawn(info->name, timeout, t0, secrets, sfd,
-				 &boot_ms, restore_dir, 1, err);
-	if (sfd >= 0)
-		close(sfd);
-	if (r < 0) {
-		struct msb_row now;
-
-		if (msb_db_get(db, info->name, &now, NULL) == 0) {
-			if (!strcmp(now.info.status, "created"))
-				msb_db_set_status(db, info->name, "failed", 0,
-						  err->message, NULL);
-			msb_row_free(&now);
-			if (r == MSB_E_BOOT)
-				msb_boot_failed(db, info->name,
-						json_object_get_boolean(
-							json_object_object_get(
-								cfg,
-								"ephemeral")),
-						err);
-		}
-		goto out_db;
-	}
-	r = new_handle(info->name, boot_ms, out, err);
+	r = boot_recorded(db, info->name, timeout, t0, secrets, sfd,
+			  restore_dir,
+			  json_object_get_boolean(
+				  json_object_object_get(cfg, "ephemeral")),
+			  out, err);
 	goto out_db;
 undo:
 	msb_rm_rf(dir);
