@@ -40,7 +40,7 @@ var (
 	// or file operation was already over.
 	ErrStopped = errors.New("sandbox stopped")
 	// ErrPermission: refused by the guest's file permissions, or by a
-	// registry (a push, a plugin's publish; a refused pull is
+	// registry (a login, a push, a plugin's publish; a refused pull is
 	// ErrImagePull, its message saying why).
 	ErrPermission = errors.New("permission denied")
 	// ErrProtocol: a peer (supervisor, guest agent, registry) broke

@@ -280,14 +280,44 @@ func PruneImages(ctx context.Context) (*PruneResult, error) {
 	return &PruneResult{FreedBytes: uint64(freed), Files: uint(files)}, nil
 }
 
+// LoginOption changes a registry login (RegistryLogin).
+type LoginOption interface {
+	applyLogin(c *loginConfig)
+}
+
+type loginConfig struct {
+	insecure bool
+}
+
+type loginFunc func(c *loginConfig)
+
+func (f loginFunc) applyLogin(c *loginConfig) { f(c) }
+
+// LoginInsecure asks a registry that is not on loopback over plain http,
+// as PullImage's @insecure and SyncInsecure do; without it such a
+// registry is asked over https. Loopback registries are always http.
+func LoginInsecure() LoginOption { return loginFunc(func(c *loginConfig) { c.insecure = true }) }
+
 // RegistryLogin keeps @user and @password for @registry (a host, with
 // its port if it has one: "ghcr.io", "127.0.0.1:5000") in
 // $MSB_HOME/auth.json (mode 0600), as msb registry login does; pulls from
-// that registry (PullImage, NewSandbox, Pull) send them from then on. It
-// is not checked against the registry here. A registry with a '/', or a
-// user with a ':', is ErrInvalid.
-func RegistryLogin(ctx context.Context, registry, user, password string) error {
+// that registry (PullImage, NewSandbox, Pull) and pushes to it send them
+// from then on. They are checked with the registry first, as docker login
+// checks them, and nothing is stored (a login kept before stays as it
+// was) when the registry refuses them (ErrPermission, "HOST refused the
+// login of 'USER' ..."), cannot be reached (syscall.EHOSTUNREACH:
+// "cannot reach registry HOST (https) ...") or has a certificate that
+// cannot be verified (ErrPermission). LoginInsecure asks a registry not on
+// loopback over plain http. A registry with a '/', or a user with a ':',
+// is ErrInvalid.
+func RegistryLogin(ctx context.Context, registry, user, password string, opts ...LoginOption) error {
 	op := "login to " + registry
+	var cfg loginConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyLogin(&cfg)
+		}
+	}
 	if strings.IndexByte(password, 0) >= 0 { // (not quoted in the error, as other values are)
 		return newError(op, codeInvalid, "the password contains a NUL byte, which no "+
 			"value may hold")
@@ -302,7 +332,9 @@ func RegistryLogin(ctx context.Context, registry, user, password string) error {
 			copyMessage(cerr, m.bad("").(*Error).Message)
 			return C.int(codeInvalid)
 		}
-		return C.msb_registry_login(cr, cu, cp, cerr)
+		o := (*C.msb_login_options)(m.alloc(int(unsafe.Sizeof(C.msb_login_options{}))))
+		o.insecure = cbool(cfg.insecure)
+		return C.msb_registry_login_with(cr, cu, cp, o, cerr)
 	})
 }
 

@@ -15,9 +15,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	msb "github.com/microsandbox/microsandbox/sdk/go"
@@ -297,9 +299,12 @@ func TestPruneImages(t *testing.T) {
 
 // Registry logins (msb registry login/logout), against a docker-registry
 // with an htpasswd file serving the seeds' images: a pull is refused
-// without credentials and with a wrong password, works once logged in,
-// and is refused again after the logout. The credentials are kept in
-// $MSB_HOME/auth.json, mode 0600, and bad input is refused.
+// without credentials; a login with a wrong password is refused by the
+// registry (ErrPermission) and stores nothing, so a pull still needs a
+// login; the right one is kept, and a wrong one after it leaves it as it
+// was; a pull works once logged in and is refused again after the
+// logout. The credentials are kept in $MSB_HOME/auth.json, mode 0600, and
+// bad input is refused.
 func TestRegistryLogin(t *testing.T) {
 	seedImages(t)
 	ctx := testCtx(t)
@@ -325,16 +330,35 @@ func TestRegistryLogin(t *testing.T) {
 	}
 	refused("before a login", "needs a login")
 
-	if err := msb.RegistryLogin(ctx, auth.Host, "gosdk", "wrong"); err != nil {
-		t.Fatal(err)
+	authJSON := filepath.Join(os.Getenv("MSB_HOME"), "auth.json")
+	wrong := func(when string) {
+		t.Helper()
+		err := msb.RegistryLogin(ctx, auth.Host, "gosdk", "wrong")
+		if !errors.Is(err, msb.ErrPermission) {
+			t.Fatalf("a login with a wrong password %s: %v", when, err)
+		}
+		contains(t, "a wrong login", err.Error(), "refused the login of 'gosdk'")
+		contains(t, "a wrong login", err.Error(), "nothing was stored")
 	}
-	refused("with a wrong password", "denied")
+	wrong("before any")
+	if b, err := os.ReadFile(authJSON); err == nil && strings.Contains(string(b), auth.Host) {
+		t.Fatalf("a refused login was stored: %s", b)
+	}
+	refused("after a refused login", "needs a login")
 	if err := msb.RegistryLogin(ctx, auth.Host, "gosdk", password); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(filepath.Join(os.Getenv("MSB_HOME"), "auth.json"))
+	st, err := os.Stat(authJSON)
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("auth.json: %v %v", st, err)
+	}
+	kept, err := os.ReadFile(authJSON)
+	if err != nil || !strings.Contains(string(kept), auth.Host) {
+		t.Fatalf("auth.json after the login: %s %v", kept, err)
+	}
+	wrong("after the right one")
+	if b, err := os.ReadFile(authJSON); err != nil || !bytes.Equal(b, kept) {
+		t.Fatalf("a refused login changed auth.json: %s %v", b, err)
 	}
 	info, err := msb.PullImage(ctx, ref, false)
 	if err != nil {
@@ -362,6 +386,50 @@ func TestRegistryLogin(t *testing.T) {
 	err = msb.RegistryLogin(ctx, auth.Host, "gosdk", "secret\x00word")
 	if !errors.Is(err, msb.ErrInvalid) || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("a NUL in the password: %v", err)
+	}
+}
+
+// LoginInsecure reaches libmsb: a registry not on loopback (this host's
+// own address, on a port nothing listens on) is asked over https without
+// it, the error saying to try --insecure, and over plain http with it.
+// Neither login is stored.
+func TestRegistryLoginInsecure(t *testing.T) {
+	ctx := testCtx(t)
+	// The address this host would send from (no packet is sent).
+	c, err := net.Dial("udp", "192.0.2.1:9")
+	if err != nil {
+		t.Skipf("no route off this host: %v", err)
+	}
+	ip := c.LocalAddr().(*net.UDPAddr).IP
+	c.Close()
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		t.Skipf("this host's address is %s, on loopback", ip)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", ip, err)
+	}
+	host := ln.Addr().String() // a port nothing listens on once it is closed
+	ln.Close()
+	authJSON := filepath.Join(os.Getenv("MSB_HOME"), "auth.json")
+
+	err = msb.RegistryLogin(ctx, host, "gosdk", "pw")
+	if !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("a login to %s over https: %v", host, err)
+	}
+	contains(t, "a login over https", err.Error(), "cannot reach registry "+host+" (https)")
+	contains(t, "a login over https", err.Error(), "--insecure")
+
+	err = msb.RegistryLogin(ctx, host, "gosdk", "pw", msb.LoginInsecure())
+	if !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("an insecure login to %s: %v", host, err)
+	}
+	contains(t, "an insecure login", err.Error(), "cannot reach registry "+host+" (http)")
+	if strings.Contains(err.Error(), "--insecure") {
+		t.Fatalf("an insecure login is told to use --insecure: %v", err)
+	}
+	if b, err := os.ReadFile(authJSON); err == nil && strings.Contains(string(b), host) {
+		t.Fatalf("a login that reached no registry was stored: %s", b)
 	}
 }
 
