@@ -28,7 +28,9 @@ use microsandbox_sys as sys;
 
 use crate::blocking::Feed;
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
-use crate::config::{Async, ImageLoadOptions, ImagePullOptions, RestoreOptions, StopOptions, SyncOptions};
+use crate::config::{
+    Async, ImageLoadOptions, ImagePullOptions, LoginOptions, RestoreOptions, StopOptions, SyncOptions,
+};
 use crate::core::{self, poll_now, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore, STDIN_CHUNK};
 use crate::error::{from_io, Error, Result};
 use crate::events::{Event, Step};
@@ -1362,12 +1364,29 @@ pub mod images {
 
     /// Keeps @user's credentials for @registry (`host[:port]`, no path)
     /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
-    /// pulls, pushes and the plugin registry use them from then on.
-    /// Nothing is asked of the registry here; a wrong password shows at
-    /// the next pull.
+    /// pulls, pushes and the plugin registry use them from then on. The
+    /// registry is asked first, as `docker login` asks it, and nothing is
+    /// stored (a login kept before stays as it was) when it refuses them
+    /// ([`Error::PermissionDenied`], "HOST refused the login of 'USER'
+    /// ..."), cannot be reached ([`Error::Os`] with
+    /// [`errno`](Error::errno) `EHOSTUNREACH`, "cannot reach registry HOST
+    /// (https) ...") or has a certificate that cannot be verified
+    /// ([`Error::PermissionDenied`]). A registry not on loopback is asked
+    /// over https: [`login_with`]`(.., |o| o.insecure())` asks it over
+    /// plain http.
     pub async fn login(registry: &str, user: &str, password: &str) -> Result<()> {
-        let (r, u, p) = (registry.to_owned(), user.to_owned(), password.to_owned());
-        blocking(move || core::registry_login(&r, &u, &p)).await
+        login_with(registry, user, password, |o| o).await
+    }
+
+    /// `login` with options: `|o| o.insecure()`.
+    pub async fn login_with(
+        registry: &str,
+        user: &str,
+        password: &str,
+        f: impl FnOnce(LoginOptions) -> LoginOptions,
+    ) -> Result<()> {
+        let (r, u, p, o) = (registry.to_owned(), user.to_owned(), password.to_owned(), f(LoginOptions::default()));
+        blocking(move || core::registry_login(&r, &u, &p, &o)).await
     }
 
     /// Forgets the credentials for @registry (`msb registry logout`);

@@ -25,7 +25,9 @@ use std::time::Duration;
 use microsandbox_sys as sys;
 
 use crate::command::{command_options, ExecEvent, ExecResult, ExecSpec};
-use crate::config::{Blocking, ImageLoadOptions, ImagePullOptions, RestoreOptions, StopOptions, SyncOptions};
+use crate::config::{
+    Blocking, ImageLoadOptions, ImagePullOptions, LoginOptions, RestoreOptions, StopOptions, SyncOptions,
+};
 use crate::core::{self, poll_wait, ExecHandle, ExecReader, FileRaw, FileStream, SandboxCore};
 use crate::error::{from_io, Error, Result};
 use crate::files::{CopyOptions, FileInfo, FileOptions};
@@ -1010,11 +1012,28 @@ pub mod images {
 
     /// Keeps @user's credentials for @registry (`host[:port]`, no path)
     /// in `$MSB_HOME/auth.json` (0600), as `msb registry login` does:
-    /// pulls, pushes and the plugin registry use them from then on.
-    /// Nothing is asked of the registry here; a wrong password shows at
-    /// the next pull.
+    /// pulls, pushes and the plugin registry use them from then on. The
+    /// registry is asked first, as `docker login` asks it, and nothing is
+    /// stored (a login kept before stays as it was) when it refuses them
+    /// ([`Error::PermissionDenied`], "HOST refused the login of 'USER'
+    /// ..."), cannot be reached ([`Error::Os`] with
+    /// [`errno`](Error::errno) `EHOSTUNREACH`, "cannot reach registry HOST
+    /// (https) ...") or has a certificate that cannot be verified
+    /// ([`Error::PermissionDenied`]). A registry not on loopback is asked
+    /// over https: [`login_with`]`(.., |o| o.insecure())` asks it over
+    /// plain http.
     pub fn login(registry: &str, user: &str, password: &str) -> Result<()> {
-        core::registry_login(registry, user, password)
+        login_with(registry, user, password, |o| o)
+    }
+
+    /// `login` with options: `|o| o.insecure()`.
+    pub fn login_with(
+        registry: &str,
+        user: &str,
+        password: &str,
+        f: impl FnOnce(LoginOptions) -> LoginOptions,
+    ) -> Result<()> {
+        core::registry_login(registry, user, password, &f(LoginOptions::default()))
     }
 
     /// Forgets the credentials for @registry (`msb registry logout`);

@@ -1570,6 +1570,23 @@ impl ImagePullOptions {
     }
 }
 
+/// Options of a registry login, given to `images::login_with`.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct LoginOptions {
+    pub(crate) insecure: bool,
+}
+
+impl LoginOptions {
+    /// Asks a registry not on loopback over plain http, as
+    /// [`ImagePullOptions::insecure`] pulls from it (without it, such a
+    /// registry is asked over https; loopback ones are always http).
+    pub fn insecure(mut self) -> Self {
+        self.insecure = true;
+        self
+    }
+}
+
 /// Options of an image load, given to `images::load_with`.
 #[derive(Debug, Clone, Default)]
 #[must_use]

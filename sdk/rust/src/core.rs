@@ -15,7 +15,7 @@ use microsandbox_sys as sys;
 
 use crate::command::{ExecEvent, ExecResult, ExecSpec};
 use crate::config::{
-    CBufs, ImageLoadOptions, ImagePullOptions, RestoreOptions, SandboxConfig, StopOptions, SyncOptions,
+    CBufs, ImageLoadOptions, ImagePullOptions, LoginOptions, RestoreOptions, SandboxConfig, StopOptions, SyncOptions,
 };
 use crate::cstr::{cerr, check, from_chars, take_malloced, with_op, CArgs};
 use crate::error::{Error, Result};
@@ -806,11 +806,12 @@ pub(crate) fn image_prune() -> Result<PruneInfo> {
     Ok(PruneInfo { freed_bytes, files })
 }
 
-pub(crate) fn registry_login(registry: &str, user: &str, password: &str) -> Result<()> {
+pub(crate) fn registry_login(registry: &str, user: &str, password: &str, o: &LoginOptions) -> Result<()> {
     let op = format!("login to {registry}");
     let mut a = CArgs::new();
     let (r, u, p) = with_op(a.str(registry).and_then(|r| Ok((r, a.str(user)?, a.str(password)?))), &op)?;
-    check(|| op.clone(), |e| unsafe { sys::msb_registry_login(r, u, p, e) })?;
+    let co = sys::msb_login_options { insecure: o.insecure as c_int };
+    check(|| op.clone(), |e| unsafe { sys::msb_registry_login_with(r, u, p, &co, e) })?;
     Ok(())
 }
 

@@ -77,9 +77,9 @@ pub enum Error {
     /// operation was already over.
     #[error("{0}")]
     Stopped(Failure),
-    /// Refused by the guest's file permissions, or by a registry (a push,
-    /// a plugin's publish; a refused pull is [`Error::ImagePull`], its
-    /// message saying why).
+    /// Refused by the guest's file permissions, or by a registry (a login,
+    /// a push, a plugin's publish; a refused pull is [`Error::ImagePull`],
+    /// its message saying why).
     #[error("{0}")]
     PermissionDenied(Failure),
     /// A peer (supervisor, guest agent, registry) broke its protocol.

@@ -71,8 +71,8 @@ pub use crate::command::{split_command, ExecEvent, ExecResult};
 pub use crate::config::{
     Async, AuditLog, Backend, Blocking, ConnectRequest, Context, DnsAction, DnsQuery, DynFileSystem, ExecAction,
     ExecCall, ExecExit, HttpAction, HttpRequest, ImageLoadOptions, ImagePullOptions, InstalledPlugin, LifecycleEvent,
-    MemFs, NamedVolume, NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RateLimiter, RestoreOptions,
-    SandboxBuilder, Secret, StopOptions, SyncOptions, VolumeBuilder, VolumeCache,
+    LoginOptions, MemFs, NamedVolume, NetworkBuilder, OverlayFs, PassthroughFs, Plugin, PluginFs, RateLimiter,
+    RestoreOptions, SandboxBuilder, Secret, StopOptions, SyncOptions, VolumeBuilder, VolumeCache,
 };
 pub use crate::core::{home, remote, set_remote, validate_name};
 pub use crate::error::{Error, ExitError, Failure, Result};

@@ -386,6 +386,12 @@ pub struct msb_pull_opts {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
+pub struct msb_login_options {
+    pub insecure: c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
 pub struct msb_image_info {
     pub reference: [c_char; 600],
     pub canonical: [c_char; 600],
@@ -764,6 +770,13 @@ extern "C" {
         registry: *const c_char,
         user: *const c_char,
         password: *const c_char,
+        err: *mut msb_error,
+    ) -> c_int;
+    pub fn msb_registry_login_with(
+        registry: *const c_char,
+        user: *const c_char,
+        password: *const c_char,
+        opts: *const msb_login_options,
         err: *mut msb_error,
     ) -> c_int;
     pub fn msb_registry_logout(registry: *const c_char, err: *mut msb_error) -> c_int;

@@ -59,6 +59,7 @@ fn structs_match_the_header() {
         msb_pull_progress { phase, digest, done, total, index, count }
         msb_pull_opts { insecure, progress, ctx }
         msb_image_info { reference, canonical, digest, id, size, layers, pulled_at, fetched, builtin }
+        msb_login_options { insecure }
         msb_load_opts { tag, progress, ctx }
         msb_project_event { sandbox, name, what, ms, detail }
         msb_project_opts { only, stop_timeout_s, volumes, progress, ctx }
@@ -125,7 +126,7 @@ fn sizes_match_the_library() {
     let bad = sizes!(msb_error msb_net_config msb_volume msb_secret msb_sandbox_config msb_sandbox_info
         msb_port /* 0: not listed */ msb_snapshot_info msb_restore_opts msb_stats msb_exec_opts msb_exec_event msb_output
         msb_file_info msb_file_opts msb_file_event msb_copy_opts msb_pull_progress msb_pull_opts
-        msb_image_info msb_load_opts msb_sync_progress msb_sync_opts msb_sync_info
+        msb_image_info msb_load_opts msb_login_options msb_sync_progress msb_sync_opts msb_sync_info
         msb_volume_info msb_project_event msb_project_opts msb_project_entry msb_event msb_plugin_info);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -151,8 +151,56 @@ fn seed_pulls_progress() {
     }
 }
 
+/// The insecure option reaches libmsb: a registry not on loopback (this
+/// host's own address, on a port nothing listens on) is asked over https
+/// without it, the error saying to try --insecure, and over plain http
+/// with it; neither login is stored.
+#[tokio::test]
+async fn login_insecure_off_loopback() {
+    use std::net::{TcpListener, UdpSocket};
+    // The address this host would send from (no packet is sent).
+    let ip = match UdpSocket::bind("0.0.0.0:0").and_then(|s| s.connect("192.0.2.1:9").and(s.local_addr())) {
+        Ok(a) if !a.ip().is_loopback() && !a.ip().is_unspecified() => a.ip(),
+        r => {
+            eprintln!("skipped: no address off loopback ({r:?})");
+            return;
+        }
+    };
+    let host = match TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()) {
+        Ok(a) => a.to_string(), // a port nothing listens on, the listener closed
+        Err(e) => {
+            eprintln!("skipped: cannot listen on {ip}: {e}");
+            return;
+        }
+    };
+    let auth_json = microsandbox::home().join("auth.json");
+    let unreachable = |what: &str, e: &Error, scheme: &str| {
+        assert!(matches!(e, Error::Os(_)) && e.errno() == Some(libc::EHOSTUNREACH), "{what}: {e:?}");
+        contains(what, &e.to_string(), &format!("cannot reach registry {host} ({scheme})"));
+    };
+
+    let e = images::login(&host, "alice", "pw").await.unwrap_err();
+    unreachable("a login over https", &e, "https");
+    contains("a login over https", &e.to_string(), "--insecure");
+    let e = images::login_with(&host, "alice", "pw", |o| o.insecure()).await.unwrap_err();
+    unreachable("an insecure login", &e, "http");
+    assert!(!e.to_string().contains("--insecure"), "{e}");
+    let h = host.clone();
+    let e = tokio::task::spawn_blocking(move || {
+        microsandbox::blocking::images::login_with(&h, "alice", "pw", |o| o.insecure())
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    unreachable("an insecure login (blocking)", &e, "http");
+    assert!(!std::fs::read_to_string(&auth_json).unwrap_or_default().contains(&host));
+}
+
 /// Credentials kept with images::login are what a pull from a registry
-/// that demands them uses; images::logout forgets them.
+/// that demands them uses; images::logout forgets them. A wrong password
+/// is refused at the login ([`Error::PermissionDenied`]) and stores
+/// nothing: a pull still needs a login, and a login kept before stays as
+/// it was.
 #[tokio::test]
 async fn registry_login_logout() {
     let Some(host) = auth_registry("alice", "pw-alice") else {
@@ -163,15 +211,32 @@ async fn registry_login_logout() {
     let auth_json = microsandbox::home().join("auth.json");
     let refused = |e: Error| {
         assert!(e.is_image_pull(), "{e:?}");
+        contains("a pull without credentials", &e.to_string(), "needs a login");
         contains("a pull without credentials", &e.to_string(), "msb registry login");
     };
     refused(images::pull(&reference, false).await.unwrap_err());
 
-    images::login(&host, "alice", "wrong").await.unwrap();
-    assert!(images::pull(&reference, false).await.unwrap_err().is_image_pull());
+    let wrong = |e: Error| {
+        assert!(matches!(e, Error::PermissionDenied(_)), "{e:?}");
+        contains("a login with a wrong password", &e.to_string(), "refused the login of 'alice'");
+        contains("a login with a wrong password", &e.to_string(), "nothing was stored");
+    };
+    wrong(images::login(&host, "alice", "wrong").await.unwrap_err());
+    assert!(!std::fs::read_to_string(&auth_json).unwrap_or_default().contains(&host));
+    refused(images::pull(&reference, false).await.unwrap_err());
     images::login(&host, "alice", "pw-alice").await.unwrap();
     let auth = std::fs::read_to_string(&auth_json).unwrap();
     assert!(auth.contains(&host), "{auth}");
+    // (the blocking API's, with its options)
+    let h = host.clone();
+    let e = tokio::task::spawn_blocking(move || {
+        microsandbox::blocking::images::login_with(&h, "alice", "wrong", |o| o.insecure())
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    wrong(e);
+    assert_eq!(std::fs::read_to_string(&auth_json).unwrap(), auth, "a refused login changed auth.json");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&auth_json).unwrap().permissions().mode() & 0o777, 0o600);
     let info = images::pull(&reference, false).await.unwrap();
