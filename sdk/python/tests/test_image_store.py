@@ -4,8 +4,10 @@ and as a docker archive (msb save) and loaded back under another name;
 a prune that frees what a removed sandbox left of a removed image (msb
 image prune); and credentials (msb registry login/logout) against a
 docker-registry on loopback that demands them (htpasswd, as
-tests/e2e/test_sync.py runs it)."""
+tests/e2e/test_sync.py runs it), checked at the login, and a login off
+loopback over https or, insecure, plain http."""
 
+import errno
 import json
 import os
 import shutil
@@ -19,8 +21,9 @@ import time
 import pytest
 
 from .pysdk import ROOT, run, unique
-from microsandbox import (Image, ImagePullFailed, InvalidArgument, NotFound,
-                          Sandbox, registry_login, registry_logout)
+from microsandbox import (FileError, Image, ImagePullFailed, InvalidArgument,
+                          NotFound, PermissionDenied, Sandbox, blocking,
+                          registry_login, registry_logout)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "images"))
 import build  # noqa: E402
@@ -139,17 +142,33 @@ def test_login_and_logout(auth_registry, home):
     ref = f"{host}/pyauth/img:1"
     auth_file = os.path.join(home, "auth.json")
 
+    def stored():
+        if not os.path.exists(auth_file):
+            return {}
+        return json.load(open(auth_file)).get("auths", {})
+
     async def main():
         with pytest.raises(ImagePullFailed) as e:
             await Image.pull(ref)
         assert f"msb registry login {host}" in str(e.value), e.value
-        await registry_login(host, "alice", "wrong")
+        # A wrong password is refused at the login, and nothing is kept:
+        # the pull still needs a login.
+        with pytest.raises(PermissionDenied) as e:
+            await registry_login(host, "alice", "wrong")
+        assert f"{host} refused the login of 'alice'" in str(e.value), e.value
+        assert "nothing was stored" in str(e.value), e.value
+        assert host not in stored()
         with pytest.raises(ImagePullFailed) as e:
             await Image.pull(ref)
-        assert "denied access" in str(e.value), e.value
+        assert f"msb registry login {host}" in str(e.value), e.value
         await registry_login(host, "alice", "pw-alice")
         assert oct(os.stat(auth_file).st_mode & 0o777) == "0o600"
-        assert host in json.load(open(auth_file))["auths"]
+        assert host in stored()
+        # A wrong one later leaves the right one as it was.
+        before = open(auth_file).read()
+        with pytest.raises(PermissionDenied):
+            await registry_login(host, "bob", "pw-alice")
+        assert open(auth_file).read() == before
         info = await Image.pull(ref)
         assert info.reference == ref and info.layers == 1
         await Image.remove(ref)
@@ -165,3 +184,54 @@ def test_login_and_logout(auth_registry, home):
         with pytest.raises(InvalidArgument):
             await registry_login(host, "al:ice", "pw")
     run(main())
+
+
+def _off_loopback_address():
+    """An address of this host that is not loopback (the one a packet to
+    TEST-NET-1 would leave from: a UDP connect() sends nothing), or None."""
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("192.0.2.1", 9))
+            addr = s.getsockname()[0]
+        finally:
+            s.close()
+    except OSError:
+        return None
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr
+
+
+def test_login_insecure_reaches_the_library(home):
+    """A registry off loopback is asked over https unless insecure=True
+    (as Image.pull's): a closed port on this host's own address tells
+    which one the login tried, and that nothing is stored."""
+    addr = _off_loopback_address()
+    if not addr:
+        pytest.skip("this host has no address but loopback")
+    s = socket.socket()
+    s.bind((addr, 0))
+    host = f"{addr}:{s.getsockname()[1]}"
+    s.close()
+    auth_file = os.path.join(home, "auth.json")
+
+    def check(e, scheme):
+        msg = str(e.value)
+        assert e.value.errno == errno.EHOSTUNREACH, (e.value.name, msg)
+        assert f"cannot reach registry {host} ({scheme})" in msg, msg
+        assert "nothing was stored" in msg, msg
+        assert ("--insecure" in msg) == (scheme == "https"), msg
+        assert not os.path.exists(auth_file) or \
+            host not in open(auth_file).read()
+
+    async def main():
+        with pytest.raises(FileError) as e:
+            await registry_login(host, "alice", "pw")
+        check(e, "https")
+        with pytest.raises(FileError) as e:
+            await registry_login(host, "alice", "pw", insecure=True)
+        check(e, "http")
+    run(main())
+    # and through the blocking wrapper
+    with pytest.raises(FileError) as e:
+        blocking.registry_login(host, "alice", "pw", insecure=True)
+    check(e, "http")

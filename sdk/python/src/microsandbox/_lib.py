@@ -184,6 +184,10 @@ class PullOpts(Structure):
                 ("ctx", c_void_p)]
 
 
+class LoginOpts(Structure):
+    _fields_ = [("insecure", c_int)]
+
+
 class ImageInfo(Structure):
     _fields_ = [("reference", c_char * 600), ("canonical", c_char * 600),
                 ("digest", c_char * 80), ("id", c_char * 80),
@@ -272,7 +276,7 @@ STRUCTS = {
     "msb_sync_info": SyncInfo, "msb_project_event": ProjectEvent,
     "msb_project_opts": ProjectOpts, "msb_project_entry": ProjectEntry,
     "msb_event": Event, "msb_plugin_info": PluginInfo,
-    "msb_volume_info": VolumeInfo,
+    "msb_volume_info": VolumeInfo, "msb_login_options": LoginOpts,
 }
 
 _E = POINTER(MsbError)
@@ -391,6 +395,8 @@ PROTOTYPES = {
     "msb_image_save": (c_int, [c_char_p, c_char_p, c_int, _E]),
     "msb_image_prune": (c_int, [POINTER(c_uint64), POINTER(c_uint), _E]),
     "msb_registry_login": (c_int, [c_char_p, c_char_p, c_char_p, _E]),
+    "msb_registry_login_with": (c_int, [c_char_p, c_char_p, c_char_p,
+                                        POINTER(LoginOpts), _E]),
     "msb_registry_logout": (c_int, [c_char_p, _E]),
     "msb_volume_create": (c_int, [c_char_p, c_uint64, POINTER(VolumeInfo), _E]),
     "msb_volume_list": (c_int, [POINTER(POINTER(VolumeInfo)), POINTER(c_size_t),

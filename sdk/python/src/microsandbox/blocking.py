@@ -314,9 +314,10 @@ class Image:
     prune = _classcall(_images.Image, "prune")
 
 
-def registry_login(registry, user, password) -> None:
-    """Keep credentials for @registry, as the async registry_login."""
-    run(_images.registry_login(registry, user, password))
+def registry_login(registry, user, password, *, insecure=False) -> None:
+    """Check credentials with @registry and keep them, as the async
+    registry_login (PermissionDenied when it refuses them)."""
+    run(_images.registry_login(registry, user, password, insecure=insecure))
 
 
 def registry_logout(registry) -> None:

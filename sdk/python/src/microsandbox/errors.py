@@ -76,8 +76,8 @@ class SandboxStopped(MicrosandboxError):
 
 class PermissionDenied(MicrosandboxError, PermissionError):
     """Refused by the guest's file permissions, or by a registry (a push,
-    a plugin's publish; a refused pull is ImagePullFailed, its message
-    saying why)."""
+    a plugin's publish, a login it refuses the credentials of; a refused
+    pull is ImagePullFailed, its message saying why)."""
 
     _name, _code = "MSB_E_PERMISSION", -13
 
@@ -159,7 +159,8 @@ class ProtocolError(MicrosandboxError):
 
 class FileError(MicrosandboxError, OSError):
     """A file operation failed in the guest with an errno not mapped to a
-    class of its own (``errno`` holds it: ENOSPC, EISDIR, ENOTEMPTY...)."""
+    class of its own (``errno`` holds it: ENOSPC, EISDIR, ENOTEMPTY...);
+    also a registry a login cannot reach (EHOSTUNREACH)."""
 
     def __init__(self, message: str, code: int = 0, name: str = ""):
         MicrosandboxError.__init__(self, message, code, name)

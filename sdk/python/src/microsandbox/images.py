@@ -199,18 +199,26 @@ def _host(registry) -> bytes:
     return registry.encode()
 
 
-async def registry_login(registry: str, user: str, password: str) -> None:
-    """Keep credentials for @registry (HOST[:PORT]) in $MSB_HOME/auth.json
-    (0600), used from then on by pulls and pushes to it, images, sandboxes
-    and snapshots alike (``msb registry login``). They are not tried
-    here: a wrong password is told by the next pull (ImagePullFailed,
-    saying the registry denied access)."""
+async def registry_login(registry: str, user: str, password: str, *,
+                         insecure: bool = False) -> None:
+    """Check @user and @password with @registry (HOST[:PORT]), as docker
+    login does, then keep them in $MSB_HOME/auth.json (0600), used from
+    then on by pulls and pushes to it, images, sandboxes and snapshots
+    alike (``msb registry login``). Credentials the registry refuses raise
+    PermissionDenied ("HOST refused the login of 'USER' ...; nothing was
+    stored"); a registry that cannot be reached raises FileError with
+    errno EHOSTUNREACH ("cannot reach registry HOST (https) ..."). Either
+    way nothing is stored and a login kept before stays as it was.
+    ``insecure``: plain http to a registry that is not on loopback, as
+    ``Image.pull``'s (loopback registries are always asked over http)."""
     if not isinstance(user, str) or not user or ":" in user:
         raise InvalidArgument("registry_login needs a user name without ':'")
     if not isinstance(password, str):
         raise InvalidArgument("registry_login needs a password (a string)")
-    await blocking(call, _lib.lib().msb_registry_login, _host(registry),
-                   user.encode(), password.encode())
+    o = _lib.LoginOpts()
+    o.insecure = int(insecure)
+    await blocking(call, _lib.lib().msb_registry_login_with, _host(registry),
+                   user.encode(), password.encode(), ctypes.byref(o))
 
 
 async def registry_logout(registry: str) -> None:
