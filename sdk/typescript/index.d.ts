@@ -1305,9 +1305,14 @@ export declare function saveImage(ref: string, path: string, options?: { format?
 /** Delete blobs and layers no image and no sandbox uses, and debris of
  * interrupted pulls (msb image prune). */
 export declare function pruneImages(): Promise<{ freedBytes: number; files: number }>;
-/** Keep @user's @password for @registry (a host; $MSB_HOME/auth.json,
- * 0600), as msb registry login; nothing is asked of the registry here. */
-export declare function registryLogin(registry: string, user: string, password: string): Promise<void>;
+/** Check @user's @password with @registry (a host), as msb registry login
+ * and docker login do, then keep them ($MSB_HOME/auth.json, 0600).
+ * PermissionDeniedError when it refuses them, FileError ('EHOSTUNREACH')
+ * when it cannot be reached: nothing is stored then. `insecure`: plain
+ * http to a registry not on loopback, as pullImage's. */
+export declare function registryLogin(registry: string, user: string, password: string, options?: {
+  insecure?: boolean;
+}): Promise<void>;
 /** Forget them (NotFoundError when there are none). */
 export declare function registryLogout(registry: string): Promise<void>;
 
@@ -1363,7 +1368,8 @@ export declare class ConflictError extends MicrosandboxError {}
 export declare class NotSupportedError extends MicrosandboxError {}
 export declare class ClosedError extends MicrosandboxError {}
 export declare class LibraryNotFoundError extends MicrosandboxError {}
-/** A guest file error with no class of its own (code "ENOSPC", "EISDIR"...). */
+/** A guest file error with no class of its own (code "ENOSPC", "EISDIR"...);
+ * also a registry a login cannot reach ("EHOSTUNREACH"). */
 export declare class FileError extends MicrosandboxError {}
 /** exec with `check` of a command that was not a success. */
 export declare class CommandError extends MicrosandboxError {

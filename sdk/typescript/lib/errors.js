@@ -66,7 +66,8 @@ class SandboxfileError extends InvalidArgumentError {
 }
 
 /** A guest file operation failed with an errno that has no class of its
- * own (ENOSPC, EISDIR, ENOTEMPTY...): `code` names it. */
+ * own (ENOSPC, EISDIR, ENOTEMPTY...): `code` names it. Also a registry a
+ * login cannot reach (EHOSTUNREACH). */
 class FileError extends MicrosandboxError {}
 
 /** A command run with `check: true` did not exit 0 (or was killed, or

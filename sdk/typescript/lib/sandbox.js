@@ -624,6 +624,7 @@ class Snapshot {
 
 const PUSH_KEYS = new Set(['ref', 'force', 'insecure', 'progress']);
 const PULL_KEYS = new Set(['name', 'force', 'insecure', 'progress']);
+const LOGIN_KEYS = new Set(['insecure']);
 
 function checkKeys(o, allowed, what) {
   for (const k of Object.keys(o)) {
@@ -698,15 +699,24 @@ async function pruneImages() {
   return native.imagePrune();
 }
 
-/** registryLogin() - keep @user's @password for @registry (a host, as
- * `msb registry login`: in $MSB_HOME/auth.json, 0600); pulls, pushes
- * and plugin publishes to it then send them. Nothing is asked of the
- * registry here. */
-async function registryLogin(registry, user, password) {
+/** registryLogin() - check @user's @password with @registry (a host),
+ * as `docker login` and `msb registry login` do, then keep them in
+ * $MSB_HOME/auth.json (0600); pulls, pushes and plugin publishes to it
+ * then send them. Credentials it refuses reject with a
+ * PermissionDeniedError ("HOST refused the login of 'USER' ...; nothing
+ * was stored"), a registry that cannot be reached with a FileError whose
+ * code is 'EHOSTUNREACH'; either way nothing is stored and an earlier
+ * login stays. `insecure`: plain http to a registry not on loopback, as
+ * pullImage's. */
+async function registryLogin(registry, user, password, options = {}) {
   for (const [what, v] of [['registry', registry], ['user', user], ['password', password]]) {
     if (typeof v !== 'string') throw new InvalidArgumentError(`registryLogin: the ${what} is a string`);
   }
-  await native.registryLogin(registry, user, password);
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('registryLogin: the options are an object');
+  }
+  checkKeys(options, LOGIN_KEYS, 'registry login');
+  await native.registryLogin(registry, user, password, !!options.insecure);
 }
 
 /** registryLogout() - forget the credentials for @registry

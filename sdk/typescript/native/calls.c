@@ -1232,7 +1232,9 @@ static napi_value js_image_prune(napi_env env, napi_callback_info info)
 
 static int run_registry_login(struct job *j)
 {
-	return msb_registry_login(j->s[0], j->s[1], j->s[2], &j->err);
+	msb_login_options o = { .insecure = j->flag };
+
+	return msb_registry_login_with(j->s[0], j->s[1], j->s[2], &o, &j->err);
 }
 
 static int run_registry_logout(struct job *j)
@@ -1240,17 +1242,19 @@ static int run_registry_logout(struct job *j)
 	return msb_registry_logout(j->s[0], &j->err);
 }
 
-/* registryLogin(registry, user, password) */
+/* registryLogin(registry, user, password, insecure): checked with the
+ * registry before it is stored. */
 static napi_value js_registry_login(napi_env env, napi_callback_info info)
 {
-	ARGS(3);
+	ARGS(4);
 	struct job *j = job_new(env, run_registry_login, NULL);
 
 	if (!j)
 		return NULL;
 	if (arg_str(env, argv[0], &j->a, "registry", &j->s[0]) < 0 ||
 	    arg_str(env, argv[1], &j->a, "user", &j->s[1]) < 0 ||
-	    arg_str(env, argv[2], &j->a, "password", &j->s[2]) < 0)
+	    arg_str(env, argv[2], &j->a, "password", &j->s[2]) < 0 ||
+	    arg_bool(env, argv[3], &j->flag) < 0)
 		return job_fail(env, j);
 	for (int i = 0; i < 3; i++)
 		if (!j->s[i])

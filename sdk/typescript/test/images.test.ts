@@ -4,18 +4,22 @@
 // (loadImage); pruneImages (msb image prune) freeing what a sandbox kept
 // after its image was removed; registryLogin/registryLogout (msb registry
 // login/logout) against a docker-registry on loopback that demands a
-// login, through a plugin publish to it. A pull and a load into empty
-// stores report their progress (the pull's registry: the seeds').
+// login (a wrong one refused at the login), through a plugin publish to
+// it, and a login off loopback over https or, insecure, http. A pull and
+// a load into empty stores report their progress (the pull's registry:
+// the seeds').
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, inspectImage, listImages, loadImage,
-  pruneImages, pullImage, registryLogin, registryLogout, removeImage, saveImage, type PullProgress,
+  FileError, InvalidArgumentError, NotFoundError, PermissionDeniedError, Plugins, Sandbox, home, inspectImage, listImages,
+  loadImage, pruneImages, pullImage, registryLogin, registryLogout, removeImage, saveImage, type PullProgress,
 } from 'microsandbox';
 import {
   LONG, Progress, authRegistry, checkPull, otherHome, repoRoot, seedImages, seedLayouts, unique,
@@ -33,6 +37,8 @@ test('bad input is refused', LONG, async () => {
   assert.equal(fs.existsSync(path.join(dir, 'x.tar')), false);
   await assert.rejects(registryLogin('127.0.0.1:1', 'a:b', 'pw'), InvalidArgumentError);
   await assert.rejects(registryLogin('127.0.0.1:1/ns', 'a', 'pw'), InvalidArgumentError);
+  await assert.rejects(registryLogin('127.0.0.1:1', 'a', 'pw', { insecur: true } as any), (e: Error) =>
+    e instanceof InvalidArgumentError && /unknown registry login option 'insecur'/.test(e.message));
   await assert.rejects(registryLogout('127.0.0.1:1'), (e: Error) =>
     e instanceof NotFoundError && /not logged in to 127.0.0.1:1/.test(e.message));
 });
@@ -155,15 +161,74 @@ test('a registry that demands a login: refused without, served with, refused aft
   const refused = (e: Error) => e instanceof PermissionDeniedError &&
     e.message.includes(`msb registry login ${host}`);
   await assert.rejects(publish(), refused);
-  await registryLogin(host, 'alice', 'wrong');
+  // a wrong password is refused at the login, and nothing is kept: the
+  // publish still needs a login
+  const auth = path.join(home(), 'auth.json');
+  const stored = () => (fs.existsSync(auth) ? JSON.parse(fs.readFileSync(auth, 'utf8')).auths ?? {} : {});
+  const wrongLogin = (user: string) => (e: Error) => e instanceof PermissionDeniedError &&
+    e.message.includes(`${host} refused the login of '${user}'`) && e.message.includes('nothing was stored');
+  await assert.rejects(registryLogin(host, 'alice', 'wrong'), wrongLogin('alice'));
+  assert.equal(stored()[host], undefined);
   await assert.rejects(publish(), refused);
   await registryLogin(host, 'alice', 'pw-alice');
-  const auth = path.join(home(), 'auth.json');
   assert.equal(fs.statSync(auth).mode & 0o777, 0o600);
-  assert.ok(JSON.parse(fs.readFileSync(auth, 'utf8')).auths[host], 'no credentials kept for the host');
+  assert.ok(stored()[host], 'no credentials kept for the host');
+  // a wrong login later leaves the right one as it was
+  const before = fs.readFileSync(auth, 'utf8');
+  await assert.rejects(registryLogin(host, 'bob', 'pw-alice', { insecure: false }), wrongLogin('bob'));
+  assert.equal(fs.readFileSync(auth, 'utf8'), before);
   assert.equal((await publish()).reference, `${host}/tsplugins/msb-guard:1.0.0`);
   await registryLogout(host);
   assert.equal(JSON.parse(fs.readFileSync(auth, 'utf8')).auths[host], undefined);
   await assert.rejects(publish(), refused);
   await assert.rejects(registryLogout(host), NotFoundError);
+});
+
+/** An address of this host that is not loopback (the one a packet to
+ * TEST-NET-1 would leave from: a UDP connect sends nothing), or null. */
+function offLoopbackAddress(): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', () => resolve(null));
+    s.connect(9, '192.0.2.1', (err?: Error) => {
+      let addr: string | null = null;
+      if (!err) {
+        try { addr = s.address().address; } catch { /* not bound */ }
+      }
+      s.close();
+      resolve(addr && !addr.startsWith('127.') && addr !== '0.0.0.0' ? addr : null);
+    });
+  });
+}
+
+/** A port on @addr that nothing listens on (bound, read, closed). */
+function closedPort(addr: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, addr, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+test('insecure reaches the library: a login off loopback is https, or with it http', LONG, async (t) => {
+  const addr = await offLoopbackAddress();
+  if (!addr) {
+    t.skip('this host has no address but loopback');
+    return;
+  }
+  const host = `${addr}:${await closedPort(addr)}`;
+  const auth = path.join(home(), 'auth.json');
+  const unreachable = (scheme: string) => (e: Error) => {
+    assert.ok(e instanceof FileError && e.code === 'EHOSTUNREACH', `${e.name}: ${e.message}`);
+    assert.ok(e.message.includes(`cannot reach registry ${host} (${scheme})`), e.message);
+    assert.ok(e.message.includes('nothing was stored'), e.message);
+    assert.equal(e.message.includes('--insecure'), scheme === 'https', e.message);
+    return true;
+  };
+  await assert.rejects(registryLogin(host, 'alice', 'pw'), unreachable('https'));
+  await assert.rejects(registryLogin(host, 'alice', 'pw', { insecure: true }), unreachable('http'));
+  assert.ok(!fs.existsSync(auth) || !fs.readFileSync(auth, 'utf8').includes(host), 'the host was stored');
 });
