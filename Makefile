@@ -241,7 +241,10 @@ shim: $(SHIM)
 
 # Go's build cache does not see a changed C header ('go help cache'): the
 # headers' digest in CGO_CFLAGS, which it keys on, has a changed msb.h
-# recompile the Go SDK instead of reusing its old struct layouts.
+# recompile the Go SDK instead of reusing its old struct layouts. Nor does
+# it key on pkg-config's -L: the library directory's digest there keeps a
+# package built against another tree's libmsb (one since deleted, or
+# older) from being linked here.
 $(SHIM): $(wildcard shim/*.go) shim/go.mod shim/go.sum $(wildcard sdk/go/*.go) sdk/go/go.mod \
 		$(B)/lib/libmsb.so $(B)/include/msb.h
 	@[ -n "$(GO)" ] || { echo "make: the containerd shim needs Go (>= 1.22)" >&2; exit 1; }
@@ -250,7 +253,7 @@ $(SHIM): $(wildcard shim/*.go) shim/go.mod shim/go.sum $(wildcard sdk/go/*.go) s
 		'Libs: -L$(abspath $(B))/lib -lmsb' \
 		'Cflags: -I$(abspath $(B))/include' > $(B)/obj/shim/libmsb.pc
 	cd shim && PKG_CONFIG_PATH=$(abspath $(B))/obj/shim CGO_ENABLED=1 \
-		CGO_CFLAGS="-g -O2 -DMSB_HEADERS_SHA256_$$(cat $(abspath $(B))/include/*.h | sha256sum | cut -c1-16)" \
+		CGO_CFLAGS="-g -O2 -DMSB_HEADERS_SHA256_$$(cat $(abspath $(B))/include/*.h | sha256sum | cut -c1-16) -DMSB_LIBDIR_SHA256_$$(printf %s $(abspath $(B))/lib | sha256sum | cut -c1-16)" \
 		CGO_LDFLAGS='-Wl,-rpath,$$ORIGIN/../lib' \
 		$(GO) build -trimpath -o $(abspath $@) \
 		-ldflags "-X main.version=$(MSB_VERSION)" .

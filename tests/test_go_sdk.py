@@ -33,14 +33,18 @@ def cgo_cflags():
     package compiled against an older include/msb.h would be reused, its
     structs laid out as they were (a grown msb_volume read as garbage). The
     cache does key on CGO_CFLAGS, so a changed header recompiles what
-    uses it."""
+    uses it. Nor does it key on pkg-config's -L: the library directory's
+    digest keeps a package built against another build's libmsb (one
+    since deleted, or older) from being linked against here."""
     h = hashlib.sha256()
     for root, dirs, files in os.walk(os.path.join(BUILD, "include")):
         dirs.sort()
         for name in sorted(files):
             with open(os.path.join(root, name), "rb") as f:
                 h.update(name.encode() + b"\0" + f.read())
-    return f"-g -O2 -DMSB_HEADERS_SHA256_{h.hexdigest()[:16]}"
+    lib = hashlib.sha256(os.path.abspath(os.path.join(BUILD, "lib")).encode())
+    return (f"-g -O2 -DMSB_HEADERS_SHA256_{h.hexdigest()[:16]} "
+            f"-DMSB_LIBDIR_SHA256_{lib.hexdigest()[:16]}")
 
 
 def go_env():
