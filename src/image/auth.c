@@ -126,6 +126,23 @@ static int check_login(const char *registry, const char *user,
 	return r;
 }
 
+/* url_refused() - @registry is a URL ("https://ghcr.io/"), where a host
+ * is wanted: say which (and, for a @login, how plain http is asked for).
+ * Return: -EINVAL, or 0 when it is not a URL. */
+static int url_refused(const char *registry, int login, msb_error *err)
+{
+	const char *h = registry ? strstr(registry, "://") : NULL;
+
+	if (!h)
+		return 0;
+	h += 3;
+	return msb_fail(err, -EINVAL,
+			"'%s' is a URL: give the registry's host alone, as "
+			"'%.*s'%s",
+			registry, (int)strcspn(h, "/"), h,
+			login ? " (a registry on plain http: --insecure)" : "");
+}
+
 MSB_API int msb_registry_login(const char *registry, const char *user,
 			       const char *password, msb_error *err)
 {
@@ -141,6 +158,9 @@ MSB_API int msb_registry_login_with(const char *registry, const char *user,
 	json_object *o, *auths, *h;
 	int r;
 
+	r = url_refused(registry, 1, err);
+	if (r < 0)
+		return r;
 	if (!registry || !*registry || strchr(registry, '/') || !user ||
 	    !*user || strchr(user, ':') || !password)
 		return msb_fail(err, -EINVAL,
@@ -178,9 +198,15 @@ MSB_API int msb_registry_login_with(const char *registry, const char *user,
 
 MSB_API int msb_registry_logout(const char *registry, msb_error *err)
 {
-	json_object *o = auth_load(), *auths;
+	json_object *o, *auths;
 	int r;
 
+	if (!registry || !*registry)
+		return msb_fail(err, -EINVAL, "logout needs a registry host");
+	r = url_refused(registry, 0, err);
+	if (r < 0)
+		return r;
+	o = auth_load();
 	if (!json_object_object_get_ex(o, "auths", &auths) ||
 	    !json_object_object_get_ex(auths, registry, NULL)) {
 		json_object_put(o);

@@ -577,6 +577,13 @@ def test_login_is_checked_with_the_registry(tmp_path):
     r = m("registry", "login", "-u", "alice", "--password-stdin", "a b",
           input=b"pw\n", check=1)
     assert b"not a registry host" in r.stderr, r.stderr
+    # A URL where a host is wanted says which host.
+    r = m("registry", "login", "-u", "alice", "--password-stdin",
+          f"https://{host}/", input=b"pw\n", check=1)
+    assert f"is a URL: give the registry's host alone, as '{host}'".encode() \
+        in r.stderr, r.stderr
+    r = m("registry", "logout", f"http://{host}", check=1)
+    assert f"as '{host}'".encode() in r.stderr, r.stderr
 
 
 def test_login_to_plain_http_off_loopback_needs_insecure(tmp_path):
