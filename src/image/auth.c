@@ -24,25 +24,40 @@ static void auth_path(char *buf, size_t n)
 	snprintf(buf, n, "%s/auth.json", msb_home());
 }
 
-static json_object *auth_load(void)
+/* auth_load() - auth.json's object into @out (an empty one when there is
+ * no file). One that cannot be read, or is not a JSON object (edited by
+ * hand, say), is an error: a login or logout must not write over the
+ * logins it holds. Return: 0, or -errno with @err set. */
+static int auth_load(json_object **out, msb_error *err)
 {
 	char path[PATH_MAX];
 	char *s;
 	json_object *o;
+	int r;
 
+	*out = NULL;
 	auth_path(path, sizeof(path));
 	/* (Never credentials from a home someone else may have planted.) */
-	s = msb_home_ready(NULL) < 0 ? NULL : msb_read_file(path, NULL);
-	o = s ? json_tokener_parse(s) : NULL;
+	r = msb_home_ready(err);
+	if (r < 0)
+		return r;
+	s = msb_read_file(path, NULL);
+	if (!s && errno != ENOENT)
+		return msb_fail_errno(err, -errno, "cannot read %s", path);
+	o = s ? json_tokener_parse(s) : json_object_new_object();
 	if (s) {
 		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		o = json_object_new_object();
+		return msb_fail(err, -EINVAL,
+				"%s is not a JSON object (Docker's config.json "
+				"shape, {\"auths\": {...}}): fix it, or remove it "
+				"and log in again; nothing was changed", path);
 	}
-	return o;
+	*out = o;
+	return 0;
 }
 
 static int auth_save(json_object *o, msb_error *err)
@@ -73,13 +88,38 @@ static int auth_save(json_object *o, msb_error *err)
 	return 0;
 }
 
+/* auth_auths() - the "auths" object of auth.json's @o, added when there
+ * is none. Return: 0, or -EINVAL when it is there and is not an object. */
+static int auth_auths(json_object *o, json_object **auths, msb_error *err)
+{
+	char path[PATH_MAX];
+
+	if (!json_object_object_get_ex(o, "auths", auths)) {
+		*auths = json_object_new_object();
+		json_object_object_add(o, "auths", *auths);
+		return 0;
+	}
+	if (json_object_is_type(*auths, json_type_object))
+		return 0;
+	auth_path(path, sizeof(path));
+	return msb_fail(err, -EINVAL,
+			"%s has an \"auths\" that is not a JSON object: fix "
+			"it, or remove the file and log in again; nothing was "
+			"changed", path);
+}
+
 int msb_auth_get(const char *registry, char *buf, size_t n)
 {
-	json_object *o = auth_load(), *auths, *h, *a;
+	json_object *o, *auths, *h, *a;
 	const char *b64;
 	long len;
 	int r = -ENOENT;
 
+	/* (An auth.json that cannot be read holds no credentials for a
+	 * pull: it goes anonymously, and a refusal says to log in, which
+	 * then says what is wrong with the file.) */
+	if (auth_load(&o, NULL) < 0)
+		return -ENOENT;
 	if (json_object_object_get_ex(o, "auths", &auths) &&
 	    json_object_object_get_ex(auths, registry, &h) &&
 	    json_object_object_get_ex(h, "auth", &a) &&
@@ -174,19 +214,21 @@ MSB_API int msb_registry_login_with(const char *registry, const char *user,
 	if (snprintf(plain, sizeof(plain), "%s:%s", user, password) >=
 	    (int)sizeof(plain))
 		return msb_fail(err, -E2BIG, "user name or password too long");
-	r = check_login(registry, user, password, opts && opts->insecure, err);
+	/* The file first: one that cannot take the login fails before the
+	 * registry is asked. */
+	r = auth_load(&o, err);
+	if (r == 0)
+		r = auth_auths(o, &auths, err);
+	if (r == 0)
+		r = check_login(registry, user, password,
+				opts && opts->insecure, err);
 	if (r < 0) {
 		explicit_bzero(plain, sizeof(plain));
+		json_object_put(o);
 		return r;
 	}
 	enc[msb_b64_encode((const uint8_t *)plain, strlen(plain), enc)] = '\0';
 	explicit_bzero(plain, sizeof(plain));
-	o = auth_load();
-	if (!json_object_object_get_ex(o, "auths", &auths) ||
-	    !json_object_is_type(auths, json_type_object)) {
-		auths = json_object_new_object();
-		json_object_object_add(o, "auths", auths);
-	}
 	h = json_object_new_object();
 	json_object_object_add(h, "auth", json_object_new_string(enc));
 	explicit_bzero(enc, sizeof(enc));
@@ -206,9 +248,14 @@ MSB_API int msb_registry_logout(const char *registry, msb_error *err)
 	r = url_refused(registry, 0, err);
 	if (r < 0)
 		return r;
-	o = auth_load();
-	if (!json_object_object_get_ex(o, "auths", &auths) ||
-	    !json_object_object_get_ex(auths, registry, NULL)) {
+	r = auth_load(&o, err);
+	if (r == 0)
+		r = auth_auths(o, &auths, err);
+	if (r < 0) {
+		json_object_put(o);
+		return r;
+	}
+	if (!json_object_object_get_ex(auths, registry, NULL)) {
 		json_object_put(o);
 		return msb_fail(err, -ENOENT, "not logged in to %s", registry);
 	}

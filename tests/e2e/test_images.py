@@ -584,6 +584,17 @@ def test_login_is_checked_with_the_registry(tmp_path):
         in r.stderr, r.stderr
     r = m("registry", "logout", f"http://{host}", check=1)
     assert f"as '{host}'".encode() in r.stderr, r.stderr
+    # An auth.json edited into something else is neither written over
+    # nor asked about: the logins in it are the user's to mend.
+    for bad in ('{"auths": {"a.io": {"auth": "YTpi"}', '{"auths": []}'):
+        with open(auth, "w") as f:
+            f.write(bad)
+        for args in (("login", "-u", "alice", "--password-stdin", host),
+                     ("logout", host)):
+            r = m("registry", *args, input=b"pw-alice\n", check=1)
+            assert b"nothing was changed" in r.stderr and auth.encode() in r.stderr, \
+                r.stderr
+            assert open(auth).read() == bad
 
 
 def test_login_to_plain_http_off_loopback_needs_insecure(tmp_path):
