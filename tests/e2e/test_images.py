@@ -3,6 +3,7 @@
 loopback), images built by tests/images/build.py, pulled and booted."""
 
 import base64
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -597,6 +598,20 @@ def test_login_is_checked_with_the_registry(tmp_path):
             assert open(auth).read() == bad
 
 
+@contextlib.contextmanager
+def on_lo(addr):
+    """@addr (IPv4) on lo while the block runs: a server of the test's own
+    at an address that is this host's but not loopback, which msb speaks
+    to as it would to a registry elsewhere."""
+    subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "lo"], check=True,
+                   capture_output=True)
+    try:
+        yield addr
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
+                       capture_output=True)
+
+
 def test_login_to_plain_http_off_loopback_needs_insecure(tmp_path):
     """A registry that is not on loopback is asked over https, as pulls
     ask it; --insecure, as msb pull's, asks it over plain http."""
@@ -608,27 +623,24 @@ def test_login_to_plain_http_off_loopback_needs_insecure(tmp_path):
     if f" {addr}/" in subprocess.run(["ip", "-o", "addr"], capture_output=True,
                                      text=True).stdout:
         pytest.skip(f"{addr} is an address of this host")
-    subprocess.run(["ip", "addr", "add", f"{addr}/32", "dev", "lo"], check=True,
-                   capture_output=True)
-    p = None
-    try:
+    with on_lo(addr):
         p, host = htpasswd_registry(str(tmp_path), addr, {"carol": "pw-carol"})
-        m = Msb(str(tmp_path / "home"))
-        r = m("registry", "login", "-u", "carol", "--password-stdin", host,
-              input=b"pw-carol\n", check=1)
-        assert f"cannot reach registry {host} (https)".encode() in r.stderr, r.stderr
-        r = m("registry", "login", "--insecure", "-u", "carol", "--password-stdin",
-              host, input=b"wrong\n", check=1)
-        assert b"refused the login of 'carol'" in r.stderr, r.stderr
-        assert m.out("registry", "login", "--insecure", "-u", "carol",
-                     "--password-stdin", host, input=b"pw-carol\n").startswith("logged in")
-        assert host in open(os.path.join(m.home, "auth.json")).read()
-    finally:
-        if p:
+        try:
+            m = Msb(str(tmp_path / "home"))
+            r = m("registry", "login", "-u", "carol", "--password-stdin", host,
+                  input=b"pw-carol\n", check=1)
+            assert f"cannot reach registry {host} (https)".encode() in r.stderr, \
+                r.stderr
+            r = m("registry", "login", "--insecure", "-u", "carol",
+                  "--password-stdin", host, input=b"wrong\n", check=1)
+            assert b"refused the login of 'carol'" in r.stderr, r.stderr
+            assert m.out("registry", "login", "--insecure", "-u", "carol",
+                         "--password-stdin", host,
+                         input=b"pw-carol\n").startswith("logged in")
+            assert host in open(os.path.join(m.home, "auth.json")).read()
+        finally:
             p.kill()
             p.wait()
-        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
-                       capture_output=True)
 
 
 def test_rmi_and_prune_keep_what_sandboxes_use(registry, tmp_path):
@@ -1173,22 +1185,22 @@ def https_front(tmp_path):
         def log_message(self, *a):
             pass
 
-    sh("ip", "addr", "add", f"{addr}/32", "dev", "lo")
     front = None
     try:
-        front = http.server.ThreadingHTTPServer((addr, 0), Front)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(f"{d}/srv.crt", f"{d}/srv.key")
-        front.socket = ctx.wrap_socket(front.socket, server_side=True)
-        threading.Thread(target=front.serve_forever, daemon=True).start()
-        yield {"host": f"{addr}:{front.server_address[1]}", "ca": f"{d}/ca.crt",
-               "seen": seen, "state": state, "plain": plain_url}
+        with on_lo(addr):
+            front = http.server.ThreadingHTTPServer((addr, 0), Front)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(f"{d}/srv.crt", f"{d}/srv.key")
+            front.socket = ctx.wrap_socket(front.socket, server_side=True)
+            threading.Thread(target=front.serve_forever, daemon=True).start()
+            yield {"host": f"{addr}:{front.server_address[1]}", "ca": f"{d}/ca.crt",
+                   "seen": seen, "state": state, "plain": plain_url}
+            front.shutdown()
+            front = None
     finally:
         if front:
             front.shutdown()
         plain.shutdown()
-        subprocess.run(["ip", "addr", "del", f"{addr}/32", "dev", "lo"],
-                       capture_output=True)
 
 
 def test_https_registry_never_falls_back_to_plain_http(https_front, tmp_path):
