@@ -151,8 +151,7 @@ static int check_login(const char *registry, const char *user,
 		return r;
 	r = msb_registry_check_login(reg, user, password, err);
 	msb_registry_close(reg);
-	/* (A refusal says what was stored; the rest say it here.) */
-	if (r < 0 && err && !strstr(err->message, "nothing was stored")) {
+	if (r < 0 && err) {
 		char m[sizeof(err->message)];
 
 		snprintf(m, sizeof(m), "%s", err->message);

@@ -422,7 +422,8 @@ static char *url_escape(CURL *c, const char *s)
 }
 
 /* login_refused() - @who (the registry or its token service) would not
- * take the user name and password a login checks. */
+ * take the user name and password a login checks. (What the login then
+ * keeps is auth.c's to say.) */
 static int login_refused(const struct msb_registry *reg, const char *who,
 			 msb_error *err)
 {
@@ -431,7 +432,7 @@ static int login_refused(const struct msb_registry *reg, const char *who,
 	return msb_fail(err, -EACCES,
 			"%s%s%s%s refused the login of '%s': check the user "
 			"name and password (a registry that takes tokens may "
-			"want one in place of the password); nothing was stored",
+			"want one in place of the password)",
 			self ? "" : "the token service ", who,
 			self ? "" : " of ", self ? "" : reg->ref.registry,
 			reg->login);

@@ -151,6 +151,15 @@ fn seed_pulls_progress() {
     }
 }
 
+/// alice's login to @host with @password through the blocking API and its
+/// insecure option, on a thread of its own.
+async fn blocking_insecure_login(host: &str, password: &str) -> microsandbox::Result<()> {
+    let (h, p) = (host.to_string(), password.to_string());
+    tokio::task::spawn_blocking(move || microsandbox::blocking::images::login_with(&h, "alice", &p, |o| o.insecure()))
+        .await
+        .unwrap()
+}
+
 /// The insecure option reaches libmsb: a registry not on loopback (this
 /// host's own address, on a port nothing listens on) is asked over https
 /// without it, the error saying to try --insecure, and over plain http
@@ -185,13 +194,7 @@ async fn login_insecure_off_loopback() {
     let e = images::login_with(&host, "alice", "pw", |o| o.insecure()).await.unwrap_err();
     unreachable("an insecure login", &e, "http");
     assert!(!e.to_string().contains("--insecure"), "{e}");
-    let h = host.clone();
-    let e = tokio::task::spawn_blocking(move || {
-        microsandbox::blocking::images::login_with(&h, "alice", "pw", |o| o.insecure())
-    })
-    .await
-    .unwrap()
-    .unwrap_err();
+    let e = blocking_insecure_login(&host, "pw").await.unwrap_err();
     unreachable("an insecure login (blocking)", &e, "http");
     assert!(!std::fs::read_to_string(&auth_json).unwrap_or_default().contains(&host));
 }
@@ -228,14 +231,7 @@ async fn registry_login_logout() {
     let auth = std::fs::read_to_string(&auth_json).unwrap();
     assert!(auth.contains(&host), "{auth}");
     // (the blocking API's, with its options)
-    let h = host.clone();
-    let e = tokio::task::spawn_blocking(move || {
-        microsandbox::blocking::images::login_with(&h, "alice", "wrong", |o| o.insecure())
-    })
-    .await
-    .unwrap()
-    .unwrap_err();
-    wrong(e);
+    wrong(blocking_insecure_login(&host, "wrong").await.unwrap_err());
     assert_eq!(std::fs::read_to_string(&auth_json).unwrap(), auth, "a refused login changed auth.json");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&auth_json).unwrap().permissions().mode() & 0o777, 0o600);
