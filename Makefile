@@ -365,11 +365,12 @@ $(B)/fuzz/spawnreq: fuzz/spawnreq.c src/supervisor/spawnreq.c \
 
 # QEMU's vhost-user messages and the guest memory they map, into the
 # device (fuzz/vhost_user.c).
-$(B)/fuzz/vhost_user: fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c \
-		src/fs/vhost_user.h src/fs/virtqueue.h
+$(B)/fuzz/vhost_user: fuzz/vhost_user.c $(VHOST_SRC) src/fs/vhost_user.h \
+		src/fs/virtqueue.h src/common/util.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/fs \
-		-o $@ fuzz/vhost_user.c src/fs/vhost_user.c src/fs/virtqueue.c
+		-Iinclude -Isrc/common \
+		-o $@ fuzz/vhost_user.c $(VHOST_SRC) src/common/util.c
 
 # The same records against the network stack's virtio-net device
 # (src/net/vnet.c): the guest's frames behind their virtio-net headers.

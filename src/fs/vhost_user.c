@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #include "vhost_user.h"
 
 enum vu_request {
@@ -96,19 +98,6 @@ struct vu_msg {
 	int fds[VQ_MAX_REGIONS];
 	int nfds;
 };
-
-static int dev_err(struct vu_dev *d, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int dev_err(struct vu_dev *d, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->err, sizeof(d->err), fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static void close_fd(int *fd)
 {
@@ -215,25 +204,30 @@ static int recv_msg(struct vu_dev *d, struct vu_msg *m)
 		}
 	}
 	if (n == 0)
-		return dev_err(d, -EPIPE, "the VMM closed the vhost-user socket");
+		return msb_fail(&d->err, VU_CLOSED,
+				"the VMM closed the vhost-user socket");
 	if (n < 0)
-		return dev_err(d, -errno, "vhost-user socket: %s", strerror(errno));
+		return msb_fail_errno(&d->err, -errno, "vhost-user socket");
 	if (n != sizeof(m->h) || (mh.msg_flags & MSG_CTRUNC))
-		return dev_err(d, -EPROTO, "truncated vhost-user header");
+		return msb_fail(&d->err, -EPROTO,
+				"truncated vhost-user header");
 	if ((m->h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION)
-		return dev_err(d, -EPROTO, "vhost-user version %u, want %u",
-			       m->h.flags & VU_FLAG_VERSION_MASK, VU_VERSION);
+		return msb_fail(&d->err, -EPROTO,
+				"vhost-user version %u, want %u",
+				m->h.flags & VU_FLAG_VERSION_MASK, VU_VERSION);
 	if (m->h.size > VU_MSG_MAX)
-		return dev_err(d, -EPROTO, "vhost-user message %u: %u bytes",
-			       m->h.request, m->h.size);
+		return msb_fail(&d->err, -EPROTO,
+				"vhost-user message %u: %u bytes",
+				m->h.request, m->h.size);
 	if (!m->h.size)
 		return 0;
 	do
 		n = recv(d->fd, m->raw, m->h.size, MSG_WAITALL);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)m->h.size)
-		return dev_err(d, -EPROTO, "truncated vhost-user message %u",
-			       m->h.request);
+		return msb_fail(&d->err, -EPROTO,
+				"truncated vhost-user message %u",
+				m->h.request);
 	return 0;
 }
 
@@ -251,7 +245,8 @@ static int send_reply(struct vu_dev *d, const struct vu_msg *req,
 	r.h.size = n;
 	memcpy(r.p, payload, n);
 	if (send(d->fd, &r, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return dev_err(d, -EPIPE, "vhost-user reply: %s", strerror(errno));
+		return msb_fail(&d->err, -EPIPE, "vhost-user reply: %s",
+				strerror(errno));
 	return 0;
 }
 
@@ -264,16 +259,17 @@ static int reply_u64(struct vu_dev *d, const struct vu_msg *m, uint64_t v)
 static int need(struct vu_dev *d, const struct vu_msg *m, uint32_t n)
 {
 	if (m->h.size < n)
-		return dev_err(d, -EPROTO, "vhost-user message %u: %u bytes, want %u",
-			       m->h.request, m->h.size, n);
+		return msb_fail(&d->err, -EPROTO,
+				"vhost-user message %u: %u bytes, want %u",
+				m->h.request, m->h.size, n);
 	return 0;
 }
 
 static struct vu_queue *queue_at(struct vu_dev *d, uint32_t index)
 {
 	if (index >= d->nqueues) {
-		dev_err(d, -ERANGE, "vhost-user: queue %u of %u", index,
-			d->nqueues);
+		msb_fail(&d->err, -ERANGE, "vhost-user: queue %u of %u",
+			 index, d->nqueues);
 		return NULL;
 	}
 	return &d->q[index];
@@ -293,12 +289,13 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		return -EPROTO;
 	n = m->mem.nregions;
 	if (n > VQ_MAX_REGIONS || m->h.size < 8 + n * sizeof(m->mem.r[0]))
-		return dev_err(d, -EPROTO, "SET_MEM_TABLE: %u regions in %u bytes",
-			       n, m->h.size);
+		return msb_fail(&d->err, -EPROTO,
+				"SET_MEM_TABLE: %u regions in %u bytes", n,
+				m->h.size);
 	if ((int)n != m->nfds)
-		return dev_err(d, -EINVAL,
-			       "SET_MEM_TABLE: %u regions, %d descriptors", n,
-			       m->nfds);
+		return msb_fail(&d->err, -EINVAL,
+				"SET_MEM_TABLE: %u regions, %d descriptors", n,
+				m->nfds);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct vu_region_msg *r = &m->mem.r[i];
 		uint64_t len = r->size + r->mmap_offset;
@@ -306,7 +303,8 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 
 		if (!r->size || len < r->size || len > SIZE_MAX ||
 		    r->gpa + r->size < r->gpa || r->uva + r->size < r->uva) {
-			dev_err(d, -EINVAL, "SET_MEM_TABLE: region %u does not fit", i);
+			msb_fail(&d->err, -EINVAL,
+				 "SET_MEM_TABLE: region %u does not fit", i);
 			goto fail;
 		}
 		/* Pages past the end of the file would map, but touching
@@ -314,18 +312,20 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 		 * within its memfd (found by fuzz/vhost_user.c). */
 		if (fstat(m->fds[i], &st) < 0 || st.st_size < 0 ||
 		    (uint64_t)st.st_size < len) {
-			dev_err(d, -EINVAL, "SET_MEM_TABLE: region %u (%llu "
-				"bytes at offset %llu) is larger than its file",
-				i, (unsigned long long)r->size,
-				(unsigned long long)r->mmap_offset);
+			msb_fail(&d->err, -EINVAL,
+				 "SET_MEM_TABLE: region %u (%llu bytes at "
+				 "offset %llu) is larger than its file", i,
+				 (unsigned long long)r->size,
+				 (unsigned long long)r->mmap_offset);
 			goto fail;
 		}
 		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_NORESERVE, m->fds[i], 0);
 		if (p == MAP_FAILED) {
-			dev_err(d, -errno, "SET_MEM_TABLE: mmap region %u: %s "
-				"(guest RAM must be memfd-backed with share=on)",
-				i, strerror(errno));
+			msb_fail(&d->err, -errno,
+				 "SET_MEM_TABLE: mmap region %u: %s (guest RAM "
+				 "must be memfd-backed with share=on)", i,
+				 strerror(errno));
 			goto fail;
 		}
 		maps[i] = p;
@@ -363,7 +363,8 @@ static int take_fd(struct vu_dev *d, struct vu_msg *m, struct vu_queue **q)
 	if (m->u64 & VU_VRING_NOFD)
 		return -1;
 	if (m->nfds != 1)
-		return dev_err(d, -EPROTO, "vring descriptor message without an fd");
+		return msb_fail(&d->err, -EPROTO,
+				"vring descriptor message without an fd");
 	fd = m->fds[0];
 	m->nfds = 0;
 	return fd;
@@ -386,9 +387,10 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		if (need(d, m, 8))
 			return -EPROTO;
 		if (m->u64 & ~(VU_FEATURES | d->dev_features))
-			return dev_err(d, -EINVAL, "SET_FEATURES: unoffered bits %#llx",
-				       (unsigned long long)(m->u64 &
-				       ~(VU_FEATURES | d->dev_features)));
+			return msb_fail(&d->err, -EINVAL,
+					"SET_FEATURES: unoffered bits %#llx",
+					(unsigned long long)(m->u64 &
+					~(VU_FEATURES | d->dev_features)));
 		d->features = m->u64;
 		for (unsigned int i = 0; i < d->nqueues; i++)
 			d->q[i].vq.features = d->features;
@@ -418,15 +420,17 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 			return -ERANGE;
 		if (!m->state.num || m->state.num > VQ_MAX_SIZE ||
 		    (m->state.num & (m->state.num - 1)))
-			return dev_err(d, -EINVAL, "SET_VRING_NUM: size %u",
-				       m->state.num);
+			return msb_fail(&d->err, -EINVAL,
+					"SET_VRING_NUM: size %u",
+					m->state.num);
 		q->vq.num = m->state.num;
 		/* A ring already addressed was checked against guest memory
 		 * for its old size: check it again for this one, or stop
 		 * using it (a bigger size would reach past it). */
 		if (q->vq.desc && vq_map(&q->vq, &d->mem))
-			return dev_err(d, -EINVAL, "SET_VRING_NUM: queue %u: %s",
-				       m->state.index, q->vq.broken);
+			return msb_fail(&d->err, -EINVAL,
+					"SET_VRING_NUM: queue %u: %s",
+					m->state.index, q->vq.broken);
 		return 0;
 	case VU_SET_VRING_ADDR:
 		if (need(d, m, sizeof(m->addr)))
@@ -437,8 +441,9 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		q->vq.used_uva = m->addr.used;
 		q->vq.avail_uva = m->addr.avail;
 		if (vq_map(&q->vq, &d->mem))
-			return dev_err(d, -EINVAL, "SET_VRING_ADDR: queue %u: %s",
-				       m->addr.index, q->vq.broken);
+			return msb_fail(&d->err, -EINVAL,
+					"SET_VRING_ADDR: queue %u: %s",
+					m->addr.index, q->vq.broken);
 		/* The used index is where the last owner of the ring left it. */
 		q->vq.used_idx = le16toh(*(volatile uint16_t *)(q->vq.used + 2));
 		return 0;
@@ -465,7 +470,8 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		if (fd < -1)
 			return fd;
 		if (fd < 0)
-			return dev_err(d, -ENOTSUP, "polled rings are not supported");
+			return msb_fail(&d->err, -ENOTSUP,
+					"polled rings are not supported");
 		qi = (unsigned int)(q - d->q);
 		queue_stop(d, qi);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -502,11 +508,13 @@ static int handle(struct vu_dev *d, struct vu_msg *m)
 		return r < 0 ? r : 0;
 	case VU_SET_LOG_BASE:
 	case VU_SET_LOG_FD:
-		return dev_err(d, -ENOTSUP, "dirty logging (migration) is not "
-			       "supported by msb's vhost-user devices");
+		return msb_fail(&d->err, -ENOTSUP,
+				"dirty logging (migration) is not supported "
+				"by msb's vhost-user devices");
 	default:
-		return dev_err(d, -ENOTSUP, "vhost-user request %u not supported",
-			       m->h.request);
+		return msb_fail(&d->err, -ENOTSUP,
+				"vhost-user request %u not supported",
+				m->h.request);
 	}
 }
 
@@ -622,8 +630,8 @@ static int serve(struct vu_dev *d, unsigned int qi)
 	}
 	if (r < 0) {
 		signal_fd(q->err);
-		return dev_err(d, -EINVAL, "queue %u stopped: %s", qi,
-			       q->vq.broken);
+		return msb_fail(&d->err, -EINVAL, "queue %u stopped: %s",
+				qi, q->vq.broken);
 	}
 	/* Fairness: a full batch leaves the rest for the next turn of the
 	 * loop, which our own kick brings back here. */

@@ -16,15 +16,19 @@
 #ifndef MSB_FS_VHOST_USER_H
 #define MSB_FS_VHOST_USER_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "msb.h"
 #include "virtqueue.h"
 
 /* virtio-fs: one high-priority queue plus request queues (virtio 1.2
  * §5.11.2); virtio-net: a receive and a transmit queue */
 #define VU_MAX_QUEUES 8
+/* vu_on_socket()'s code when the front-end closed the socket */
+#define VU_CLOSED (-ESHUTDOWN)
 /* the largest message payload we accept (SET_MEM_TABLE is 264 bytes) */
 #define VU_MSG_MAX 512
 /* chains served per kick before letting the rest of the loop run */
@@ -64,7 +68,8 @@ struct vu_queue {
  * @mem:       guest memory, mapped; @maps/@map_len what to munmap
  * @q:         the queues; @nqueues of them
  * @chain:     scratch for one popped chain
- * @err:       why the last call failed
+ * @err:       why the last call failed (code VU_CLOSED: the front-end
+ *             closed the socket, which ends a device without a fault)
  * @served:    requests answered, all queues
  * @dev_features: the device type's own virtio features, offered beside
  *             the ring's (set after vu_dev_init(); 0 for virtio-fs)
@@ -93,7 +98,7 @@ struct vu_dev {
 	vu_watch watch;
 	void *opaque;
 	struct vq_chain *chain;
-	char err[256];
+	msb_error err;
 	uint64_t served;
 	uint64_t dev_features;
 	uint32_t manual;

@@ -151,8 +151,15 @@ struct net *net_new(const struct net_config *cfg)
 	n->cfg = *cfg;
 	n->link_fd = -1;
 	n->vu_listen = -1;
-	if (cfg->bind_names &&
-	    !(n->names = calloc(NET_NAMES_MAX, sizeof(*n->names)))) {
+	/* The link buffers are not zeroed: only what was read or written
+	 * into them is ever looked at. */
+	n->in = malloc(NET_IN_BUF);
+	n->out = malloc(NET_OUT_BUF);
+	if (!n->in || !n->out || (cfg->bind_names &&
+	    !(n->names = calloc(NET_NAMES_MAX, sizeof(*n->names))))) {
+		free(n->in);
+		free(n->out);
+		free(n->names);
 		free(n);
 		return NULL;
 	}
@@ -555,6 +562,8 @@ void net_free(struct net *n)
 	if (n->epfd >= 0)
 		close(n->epfd);
 	free(n->names);
+	free(n->in);
+	free(n->out);
 	free(n);
 }
 
@@ -581,20 +590,53 @@ int net_open_socket(struct net *n, int type, const struct net_addr *ip,
 	return fd;
 }
 
+/*
+ * The Internet checksum (RFC 1071) of @len bytes at @p, added to @sum.
+ * The one's-complement sum does not depend on byte order (RFC 1071 §2(B)):
+ * the bytes are summed as native 32-bit words into 64 bits, where no carry
+ * is lost before 2^32 words, folded to 16 bits once, and turned into the
+ * big-endian value the callers' sums are in. An odd last byte is the high
+ * byte of a big-endian word, as if padded with a zero.
+ */
 uint32_t net_csum_add(uint32_t sum, const void *p, size_t len)
 {
 	const uint8_t *b = p;
+	uint64_t acc = 0;
+	uint32_t w32;
+	uint16_t w16 = 0;
+	uint8_t be[2];
 
-	while (len > 1) {
-		sum += msb_get_be16(b);
+	for (; len >= 16; b += 16, len -= 16) {
+		uint64_t a, c;
+
+		memcpy(&a, b, 8);
+		memcpy(&c, b + 8, 8);
+		acc += (a & 0xffffffffu) + (a >> 32) + (c & 0xffffffffu) +
+		       (c >> 32);
+	}
+	for (; len >= 4; b += 4, len -= 4) {
+		memcpy(&w32, b, 4);
+		acc += w32;
+	}
+	if (len >= 2) {
+		memcpy(&w16, b, 2);
+		acc += w16;
 		b += 2;
 		len -= 2;
-		if (sum & 0x80000000u)
-			sum = (sum & 0xffff) + (sum >> 16);
 	}
-	if (len)
-		sum += (uint32_t)b[0] << 8;
-	return sum;
+	if (len) {
+		w16 = 0;
+		memcpy(&w16, b, 1);
+		acc += w16;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	w16 = (uint16_t)acc;
+	memcpy(be, &w16, 2);
+	acc = (uint64_t)sum + msb_get_be16(be);
+	while (acc >> 32)
+		acc = (acc & 0xffffffffu) + (acc >> 32);
+	return (uint32_t)acc;
 }
 
 uint16_t net_csum_fold(uint32_t sum)

@@ -201,9 +201,9 @@ struct net {
 	uint64_t now;           /* monotonic ms, updated per dispatch */
 	struct net_stats st;
 
-	uint8_t in[NET_IN_BUF];
+	uint8_t *in;            /* NET_IN_BUF bytes from the link */
 	size_t in_len;
-	uint8_t out[NET_OUT_BUF];
+	uint8_t *out;           /* NET_OUT_BUF bytes to it */
 	size_t out_off, out_len;
 	int out_armed;          /* EPOLLOUT on the link */
 	int link_blocked;       /* a frame was refused for lack of room */

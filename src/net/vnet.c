@@ -198,8 +198,9 @@ int vnet_socket_event(struct net *n)
 	if (!v)
 		return -1;
 	if (vu_on_socket(&v->dev) < 0) {
-		if (strcmp(v->dev.err, "the VMM closed the vhost-user socket"))
-			net_logf(n, "net: vhost-user link: %s", v->dev.err);
+		if (v->dev.err.code != VU_CLOSED)
+			net_logf(n, "net: vhost-user link: %s",
+				 v->dev.err.message);
 		return -1;
 	}
 	return 0;
@@ -212,7 +213,7 @@ void vnet_kick(struct net *n, unsigned int queue)
 	if (!v || queue >= v->dev.nqueues)
 		return;
 	if (vu_on_kick(&v->dev, queue) < 0)
-		net_logf(n, "net: %s", v->dev.err);
+		net_logf(n, "net: %s", v->dev.err.message);
 	/* A batch of guest segments gets one ACK per flow. */
 	if (queue == VNET_TXQ)
 		tcp_flush_acks(n);

@@ -367,15 +367,17 @@ static void on_socket(struct sup_vol *v)
 	if (vu_on_socket(&v->dev) < 0) {
 		/* QEMU is gone (its exit says why) or confused: this device
 		 * is over until the next launch makes a new one. */
-		if (strcmp(v->dev.err, "the VMM closed the vhost-user socket"))
-			sup_log(v->s, "volume %s: %s", v->guest, v->dev.err);
+		if (v->dev.err.code != VU_CLOSED)
+			sup_log(v->s, "volume %s: %s", v->guest,
+				v->dev.err.message);
 		unwatch(v, &v->sock_ref);
 		for (int q = 0; q < FS_QUEUES; q++)
 			unwatch(v, &v->kick_ref[q]);
 		v->dead = 1;
-	} else if (v->dev.err[0]) {
-		sup_log(v->s, "volume %s: %s", v->guest, v->dev.err);
-		v->dev.err[0] = '\0';
+	} else if (v->dev.err.code) {
+		/* a request failed, the device goes on */
+		sup_log(v->s, "volume %s: %s", v->guest, v->dev.err.message);
+		v->dev.err.code = 0;
 	}
 }
 
@@ -435,7 +437,7 @@ static void *vol_thread(void *arg)
 				 * is dead, the sandbox and every other
 				 * volume go on. */
 				sup_log(v->s, "volume %s: %s", v->guest,
-					v->dev.err);
+					v->dev.err.message);
 				unwatch(v, r);
 			}
 		}

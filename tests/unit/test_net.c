@@ -293,6 +293,55 @@ TEST(net_policy_domains_bind_addresses)
 	}
 }
 
+/* ref_csum() - the checksum word by word as RFC 1071 §4.1 writes it */
+static uint16_t ref_csum(uint32_t sum, const uint8_t *b, size_t len)
+{
+	uint64_t acc = sum;
+
+	for (; len > 1; b += 2, len -= 2)
+		acc += (uint32_t)b[0] << 8 | b[1];
+	if (len)
+		acc += (uint32_t)b[0] << 8;
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
+TEST(net_checksum_matches_rfc1071)
+{
+	/* RFC 1071 §3's example: the sum of these 8 bytes is 0xddf2 */
+	static const uint8_t ex[] = { 0x00, 0x01, 0xf2, 0x03,
+				      0xf4, 0xf5, 0xf6, 0xf7 };
+	static const uint32_t sums[] = { 0, 1, 0xffff, 0x1fffe, 0x7fffffff,
+					 0xfffffffe, 0xffffffff };
+	uint8_t buf[2100], ones[64];
+
+	CHECK_EQ_INT(net_csum_fold(net_csum_add(0, ex, sizeof(ex))),
+		     (uint16_t)~0xddf2);
+	/* an odd tail is the high byte of a word; chained calls add up */
+	CHECK_EQ_INT(net_csum_fold(net_csum_add(0, ex, 3)),
+		     (uint16_t)~(0x0001 + 0xf200));
+	CHECK_EQ_INT(net_csum_fold(net_csum_add(net_csum_add(0, ex, 4),
+						ex + 4, 4)),
+		     (uint16_t)~0xddf2);
+	CHECK_EQ_INT(net_csum_fold(net_csum_add(0, ex, 0)), 0xffff);
+	/* all ones: no carry is lost at any length */
+	memset(ones, 0xff, sizeof(ones));
+	for (size_t len = 0; len <= sizeof(ones); len++)
+		CHECK_EQ_INT(net_csum_fold(net_csum_add(0, ones, len)),
+			     ref_csum(0, ones, len));
+	/* every length and alignment, any starting sum */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)unit_rand();
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= sizeof(buf);
+		     len += len < 80 ? 1 : 61)
+			for (size_t k = 0; k < ARRAY_SIZE(sums); k++)
+				CHECK_EQ_INT(net_csum_fold(net_csum_add(
+						     sums[k], buf + off, len)),
+					     ref_csum(sums[k], buf + off, len));
+}
+
 TEST(net_dns_parsers)
 {
 	static const uint8_t q[] = {
