@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -31,18 +32,30 @@ struct msb_exec {
 
 int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX];
 	int fd;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	/* the name becomes a path: "../x" must not reach another socket */
+	fd = msb_name_valid(name, err);
+	if (fd < 0)
+		return fd;
 	msb_api_sock_path(name, path, sizeof(path));
 	fd = msb_unix_connect(path);
+	if (fd == -ENOENT && access(dirname(strcpy(dir, path)), F_OK) < 0 &&
+	    errno == ENOENT)
+		return msb_fail(err, MSB_E_NOT_FOUND,
+				"no sandbox named '%s' (see 'msb ps -a')",
+				name);
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		return msb_fail(err, MSB_E_NOT_RUNNING,
+				"sandbox '%s' is not running; start it with "
+				"'msb start %s'",
+				name, name);
 	if (fd < 0)
-		return msb_fail(err, fd == -ENOENT || fd == -ECONNREFUSED ?
-					     -ENOTCONN :
-					     fd,
-				"sandbox '%s' is not running (its API socket "
+		return msb_fail(err, fd,
+				"cannot reach sandbox '%s' (its API socket "
 				"%s: %s)",
 				name, path, strerror(-fd));
 	c->fd = fd;

@@ -14,6 +14,9 @@ struct msb_conn {
 	int64_t next_id;
 };
 
+/* msb_conn_open() - connect to sandbox @name's API socket. Return: 0, or
+ * MSB_E_INVALID (not a sandbox name), MSB_E_NOT_FOUND (no such sandbox),
+ * MSB_E_NOT_RUNNING (it is stopped, booting or gone mid-call), -errno. */
 int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err);
 void msb_conn_close(struct msb_conn *c);
 int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err);

@@ -40,6 +40,10 @@ def test_bad_input_is_refused_cleanly(msb, shared):
         (["rm", "nosuch"], 1, b"no sandbox named"),
         (["logs", "nosuch"], 1, b"no sandbox named"),
         (["inspect", "nosuch"], 1, b"no sandbox named"),
+        (["events", "nosuch"], 1, b"no sandbox named 'nosuch'"),
+        (["event", "send", "nosuch", "t"], 1, b"no sandbox named 'nosuch'"),
+        (["events", "../" + shared], 1, b"invalid name"),
+        (["event", "send", "../" + shared, "t"], 1, b"invalid name"),
         (["stop", "-t", "-1", shared], 2, b"-t"),
         (["rm", shared], 1, b"rm -f"),
     ]

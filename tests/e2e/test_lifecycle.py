@@ -45,6 +45,13 @@ def test_detached_lifecycle(msb):
     # exec on a stopped sandbox is refused clearly.
     p = msb("exec", name, "--", "true")
     assert p.returncode == 125 and b"stopped" in p.stderr, p
+    # so are the calls that go straight to its API socket, which say
+    # what to do rather than which socket was missing
+    for args in (["events", name], ["event", "send", name, "t"]):
+        p = msb(*args)
+        assert p.returncode == 1, p
+        assert p.stderr == (f"msb: sandbox '{name}' is not running; start "
+                            f"it with 'msb start {name}'\n").encode(), p
 
     out = msb.out("start", name)
     assert out.startswith(f"started {name} "), out

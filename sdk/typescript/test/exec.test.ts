@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  CommandError, ClosedError, ExecFailedError, InvalidArgumentError, NotRunningError, Sandbox,
+  CommandError, ClosedError, ExecFailedError, InvalidArgumentError, NotFoundError, Sandbox,
   SandboxStoppedError, splitCommand, type Event, type ExecOptions,
 } from 'microsandbox';
 import { LONG, repoRoot, sharedSandbox } from './helpers';
@@ -399,8 +399,8 @@ describe('events', LONG, () => {
     assert.throws(() => sb.on('t', 'nope' as unknown as () => void), InvalidArgumentError);
     // A handle on a name with no sandbox (Sandbox.get would refuse it).
     const none = Reflect.construct(Sandbox, [`nosuch-${process.pid}`, null, false]) as Sandbox;
-    await assert.rejects(none.events().next(), NotRunningError);
-    await assert.rejects(none.emit('ts.x'), NotRunningError);
+    await assert.rejects(none.events().next(), NotFoundError);
+    await assert.rejects(none.emit('ts.x'), NotFoundError);
   });
 });
 
