@@ -76,6 +76,17 @@ int msb_ref_parse(const char *s, struct msb_ref *r, msb_error *err)
 	if (!s || !*s || strlen(s) >= sizeof(buf))
 		return msb_fail(err, -EINVAL, "invalid image reference '%s'",
 				s ? s : "");
+	at = strstr(s, "://");
+	if (at) {
+		size_t n = strlen(at + 3);
+
+		while (n && at[3 + n - 1] == '/')
+			n--;
+		return msb_fail(err, -EINVAL,
+				"'%s' is a URL: give the image reference "
+				"without its scheme, as '%.*s'",
+				s, (int)n, at + 3);
+	}
 	snprintf(buf, sizeof(buf), "%s", s);
 	at = strchr(buf, '@');
 	if (at) {

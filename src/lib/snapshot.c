@@ -860,7 +860,10 @@ MSB_API int msb_snapshot_remove(const char *name, int force, msb_error *err)
 		return r;
 	snap_dir(name, dir, sizeof(dir));
 	if (access(dir, F_OK) < 0)
-		return msb_fail(err, -ENOENT, "no snapshot named '%s'", name);
+		return msb_fail(err, -ENOENT,
+				"no snapshot named '%s' (see 'msb snapshot "
+				"ls')",
+				name);
 	users = msb_snapshot_users(name);
 	if (json_object_array_length(users) && !force) {
 		char list[512];

@@ -598,6 +598,12 @@ def test_remote_verb(tmp_path):
     assert stat.S_IMODE(os.stat(f"{m.home}/remote.json").st_mode) == 0o600
     p = m("remote", "set", "team-without-registry", check=1)
     assert b"invalid remote" in p.stderr
+    # a URL is refused with what to give instead, and changes nothing
+    p = m("remote", "set", "https://ghcr.io/me/", check=1)
+    assert b"without a scheme, as 'ghcr.io/me'\n" in p.stderr, p.stderr
+    p = m("remote", "set", "http://10.0.0.1:5000/t", check=1)
+    assert b"as '10.0.0.1:5000/t' (a registry on plain http: --insecure)" \
+        in p.stderr, p.stderr
     out = m.out("remote", env={"MSB_REMOTE": "127.0.0.1:5000/x"})
     assert out == "127.0.0.1:5000/x (from $MSB_REMOTE)\n"
     assert json.loads(m.out("remote", "--format", "json")) == {

@@ -58,6 +58,16 @@ TEST(image_ref_parse)
 	CHECK(msb_ref_parse("a//b", &r, NULL) == -EINVAL);
 	CHECK(msb_ref_parse("", &r, NULL) == -EINVAL);
 	CHECK(msb_ref_parse("-x", &r, NULL) == -EINVAL);
+	{
+		msb_error err = { 0 };
+
+		/* a URL pasted where a reference goes: what to give instead */
+		CHECK_EQ_INT(msb_ref_parse("https://ghcr.io/a/b:1/", &r, &err),
+			     -EINVAL);
+		CHECK_STR(err.message, "'https://ghcr.io/a/b:1/' is a URL: "
+				       "give the image reference without its "
+				       "scheme, as 'ghcr.io/a/b:1'");
+	}
 	msb_ref_parse("python", &r, NULL);
 	CHECK(!strcmp(msb_ref_endpoint(&r), "registry-1.docker.io"));
 	CHECK(!msb_ref_is_loopback(&r));
