@@ -96,6 +96,11 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
  * Return: -1 to go on (optind at the first operand), else the exit
  * status (0 after --help, EXIT_USAGE for anything else). */
 int cli_only_help(const struct verb *v, int argc, char **argv);
+/* cli_help_or_format() - the same, and --format table|json: @json is set
+ * to 1 for json; with @json_only (a verb that prints JSON anyway) table
+ * is refused. */
+int cli_help_or_format(const struct verb *v, int argc, char **argv,
+		       int json_only, int *json);
 
 /* One subcommand of a verb that has several ('msb volume ls'). */
 struct cli_sub {

@@ -17,6 +17,7 @@ const struct verb verb_image = {
 	"\n"
 	"Commands:\n"
 	"  inspect IMAGE          reference, digests, layers and config as JSON\n"
+	"                         (--format json accepted)\n"
 	"  prune                  delete blobs and layers no image and no sandbox\n"
 	"                         uses, and debris of interrupted pulls\n"
 	"  ls                     the same as 'msb images'\n"
@@ -29,10 +30,14 @@ static int inspect(int argc, char **argv)
 {
 	msb_error err = { 0 };
 	char *json;
+	int c, as_json;
 
-	if (argc != 2)
+	c = cli_help_or_format(&verb_image, argc, argv, 1, &as_json);
+	if (c >= 0)
+		return c;
+	if (optind + 1 != argc)
 		return cli_bad_usage(&verb_image, "usage: msb image inspect IMAGE");
-	if (msb_image_inspect_json(argv[1], &json, &err) < 0) {
+	if (msb_image_inspect_json(argv[optind], &json, &err) < 0) {
 		cli_err("%s", err.message);
 		return 1;
 	}

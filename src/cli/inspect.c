@@ -18,6 +18,8 @@ const struct verb verb_inspect = {
 	"Print NAME's configuration, status, boot timings and paths as JSON.\n"
 	"\n"
 	"Options:\n"
+	"      --format json      the only format (accepted for scripts that\n"
+	"                         give it to every command)\n"
 	"  -h, --help             show this help\n",
 };
 
@@ -25,9 +27,9 @@ static int cmd_inspect(int argc, char **argv)
 {
 	msb_error err = { 0 };
 	char *json;
-	int c;
+	int c, as_json;
 
-	c = cli_only_help(&verb_inspect, argc, argv);
+	c = cli_help_or_format(&verb_inspect, argc, argv, 1, &as_json);
 	if (c >= 0)
 		return c;
 	if (optind + 1 != argc)

@@ -112,6 +112,39 @@ int cli_only_help(const struct verb *v, int argc, char **argv)
 	return -1;
 }
 
+int cli_help_or_format(const struct verb *v, int argc, char **argv,
+		       int json_only, int *json)
+{
+	enum { OPT_FORMAT = 256 };
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ 0 },
+	};
+	int c;
+
+	*json = json_only;
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == 'h') {
+			cli_usage(v, stdout);
+			return 0;
+		}
+		if (c != OPT_FORMAT)
+			return cli_bad_usage(v, "unknown or incomplete option "
+					     "'%s'", argv[optind - 1]);
+		if (json_only && strcmp(optarg, "json"))
+			return cli_bad_usage(v, "invalid --format '%s': this "
+					     "command prints JSON only",
+					     optarg);
+		if (cli_format_json(optarg, json) < 0)
+			return cli_bad_usage(v, "invalid --format '%s': use "
+					     "table or json", optarg);
+	}
+	return -1;
+}
+
 int cli_sub_find(const struct cli_sub *subs, size_t n, const char *word)
 {
 	for (size_t i = 0; i < n; i++)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 static int cmd_port(int argc, char **argv);
@@ -21,6 +23,9 @@ const struct verb verb_port = {
 	"and port. A port published as -p 80 or -p 0:80 got a free one.\n"
 	"\n"
 	"Options:\n"
+	"      --format FORMAT    table (default) or json: an array of\n"
+	"                         {\"guest_port\", \"protocol\", \"host_ip\",\n"
+	"                         \"host_port\"}\n"
 	"  -h, --help             show this help\n",
 };
 
@@ -30,6 +35,20 @@ static void print_addr(const msb_port *p)
 	       p->host_port);
 }
 
+static json_object *port_json(const msb_port *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "guest_port",
+			       json_object_new_int(p->guest_port));
+	json_object_object_add(o, "protocol", json_object_new_string("tcp"));
+	json_object_object_add(o, "host_ip",
+			       json_object_new_string(p->host_ip));
+	json_object_object_add(o, "host_port",
+			       json_object_new_int(p->host_port));
+	return o;
+}
+
 static int cmd_port(int argc, char **argv)
 {
 	msb_error err = { 0 };
@@ -37,9 +56,10 @@ static int cmd_port(int argc, char **argv)
 	msb_port *p;
 	size_t n;
 	unsigned want = 0;
-	int c, found = 0;
+	int c, found = 0, json;
+	json_object *a;
 
-	c = cli_only_help(&verb_port, argc, argv);
+	c = cli_help_or_format(&verb_port, argc, argv, 0, &json);
 	if (c >= 0)
 		return c;
 	if (optind >= argc || argc - optind > 2)
@@ -69,18 +89,26 @@ static int cmd_port(int argc, char **argv)
 			"while it runs", argv[optind], info.status);
 		return 1;
 	}
+	a = json ? json_object_new_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (want && p[i].guest_port != want)
 			continue;
+		found++;
+		if (json) {
+			json_object_array_add(a, port_json(&p[i]));
+			continue;
+		}
 		if (!want)
 			printf("%u/tcp -> ", p[i].guest_port);
 		print_addr(&p[i]);
-		found++;
 	}
 	free(p);
 	if (want && !found) {
+		json_object_put(a);
 		cli_err("sandbox '%s' publishes no port %u", argv[optind], want);
 		return 1;
 	}
+	if (json)
+		cli_print_json(a, stdout);
 	return 0;
 }

@@ -473,6 +473,15 @@ def test_free_host_ports_are_shown_by_port_ps_and_inspect(msb, netbox):
     assert [p["host_port"] for p in rt["ports"]] == [got[80], got[81], got[82]]
     p = msb("port", name, "99")
     assert p.returncode == 1 and b"publishes no port 99" in p.stderr, p
+    # the same for scripts: every port, or the one asked for
+    assert json.loads(msb.out("port", name, "--format", "json")) == [
+        {"guest_port": g, "protocol": "tcp", "host_ip": "127.0.0.1",
+         "host_port": h} for g, h in sorted(got.items())]
+    assert json.loads(msb.out("port", "--format=json", name, "82")) == [
+        {"guest_port": 82, "protocol": "tcp", "host_ip": "127.0.0.1",
+         "host_port": got[82]}]
+    p = msb("port", name, "--format", "xml")
+    assert p.returncode == 2 and b"use table or json" in p.stderr, p
 
 
 def test_net_allow_host_opens_one_loopback_port(msb, netbox, shared):

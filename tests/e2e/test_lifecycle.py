@@ -163,6 +163,15 @@ def test_ps_formats(msb, shared):
     assert shared in msb.out("ls", "-q").split()
     p = msb("ps", "--format", "yaml")
     assert p.returncode == 2 and b"--format" in p.stderr
+    # the inspect verbs print JSON anyway, and take --format json from
+    # scripts that give it to every command
+    assert json.loads(msb.out("inspect", shared, "--format", "json")) == \
+        json.loads(msb.out("inspect", shared))
+    assert json.loads(msb.out("image", "inspect", "--format=json",
+                              "default"))["reference"] == "default"
+    for args in (["inspect", shared], ["image", "inspect", "default"]):
+        p = msb(*args, "--format", "table")
+        assert p.returncode == 2 and b"prints JSON only" in p.stderr, p
 
 
 def test_help_on_every_verb(msb):
