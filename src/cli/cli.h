@@ -86,6 +86,13 @@ void cli_usage(const struct verb *v, FILE *f);
 int cli_bad_usage(const struct verb *v, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* cli_bad_option() - bad usage for the element getopt refused,
+ * argv[optind - 1]: a long option missing its value or given one it does
+ * not take, or an unknown one with the closest of @longopts as a hint
+ * ("did you mean '--net-block-cidr'?"). Return: as cli_bad_usage(). */
+int cli_bad_option(const struct verb *v, char **argv,
+		   const struct option *longopts);
+
 /* cli_getopt() - getopt_long() for a verb, with long options matched
  * only when spelt out in full (no abbreviations): an unknown one returns
  * '?' with argv[optind - 1] the offending element. */

@@ -134,9 +134,7 @@ static int cmd_cp(int argc, char **argv)
 			cli_usage(&verb_cp, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_cp,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_cp, argv, opts);
 		}
 	}
 	if (argc - optind != 2)

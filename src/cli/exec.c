@@ -112,8 +112,7 @@ static int take_options(int argc, char **argv, struct exec_args *a)
 			cli_usage(&verb_exec, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_exec, "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_exec, argv, opts);
 		}
 	}
 	return -1;

@@ -60,9 +60,7 @@ static int cmd_images(int argc, char **argv)
 			cli_usage(&verb_images, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_images,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_images, argv, opts);
 		}
 	}
 	if (optind < argc)

@@ -70,9 +70,7 @@ static int cmd_load(int argc, char **argv)
 			cli_usage(&verb_load, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_load,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_load, argv, opts);
 		}
 	}
 	if (optind < argc && !path)

@@ -277,9 +277,7 @@ static int cmd_logs(int argc, char **argv)
 			cli_usage(&verb_logs, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_logs,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_logs, argv, opts);
 		}
 	}
 	if (optind + 1 != argc)

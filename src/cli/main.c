@@ -61,6 +61,74 @@ static int exact_long(const char *a, const struct option *longopts)
 	return 0;
 }
 
+/* distance() - Levenshtein's edit distance of @a (@n bytes) and @b,
+ * both under 64 bytes */
+static size_t distance(const char *a, size_t n, const char *b)
+{
+	size_t m = strlen(b), row[64], prev, cur;
+
+	for (size_t j = 0; j <= m; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= m; j++) {
+			cur = row[j];
+			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + prev;
+			if (row[j] > row[j - 1] + 1)
+				row[j] = row[j - 1] + 1;
+			if (row[j] > cur + 1)
+				row[j] = cur + 1;
+			prev = cur;
+		}
+	}
+	return row[m];
+}
+
+int cli_bad_option(const struct verb *v, char **argv,
+		   const struct option *longopts)
+{
+	const char *a = argv[optind - 1], *best = NULL, *prefixed = NULL;
+	size_t len = a[0] == '-' && a[1] == '-' ? strcspn(a + 2, "=") : 0;
+	size_t best_d = (len / 4 > 2 ? len / 4 : 2) + 1;
+	int nprefixed = 0;
+
+	if (!len || len >= 64 || !longopts)
+		return cli_bad_usage(v, "unknown or incomplete option '%s'",
+				     a);
+	for (const struct option *o = longopts; o->name; o++) {
+		size_t d;
+
+		if (strlen(o->name) >= 64)
+			continue;
+		d = distance(a + 2, len, o->name);
+		if (d == 0 && o->has_arg == required_argument && !a[2 + len])
+			return cli_bad_usage(v, "option '%s' needs a value",
+					     a);
+		if (d == 0 && o->has_arg == no_argument)
+			return cli_bad_usage(v, "option '--%s' takes no value",
+					     o->name);
+		if (d == 0)
+			return cli_bad_usage(v, "option '%s' is not valid "
+					     "here", a);
+		/* a close spelling, and not all of a short word changed */
+		if (d < best_d && d < len / 2 + 1) {
+			best = o->name;
+			best_d = d;
+		}
+		if (!strncmp(o->name, a + 2, len)) {
+			prefixed = o->name;
+			nprefixed++;
+		}
+	}
+	if (!best && nprefixed == 1)
+		best = prefixed;
+	if (best)
+		return cli_bad_usage(v, "unknown option '%.*s': did you mean "
+				     "'--%s'?", (int)len + 2, a, best);
+	return cli_bad_usage(v, "unknown option '%.*s'", (int)len + 2, a);
+}
+
 int cli_getopt(int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
@@ -106,8 +174,7 @@ int cli_only_help(const struct verb *v, int argc, char **argv)
 			cli_usage(v, stdout);
 			return 0;
 		}
-		return cli_bad_usage(v, "unknown or incomplete option '%s'",
-				     argv[optind - 1]);
+		return cli_bad_option(v, argv, opts);
 	}
 	return -1;
 }
@@ -132,8 +199,7 @@ int cli_help_or_format(const struct verb *v, int argc, char **argv,
 			return 0;
 		}
 		if (c != OPT_FORMAT)
-			return cli_bad_usage(v, "unknown or incomplete option "
-					     "'%s'", argv[optind - 1]);
+			return cli_bad_option(v, argv, opts);
 		if (json_only && strcmp(optarg, "json"))
 			return cli_bad_usage(v, "invalid --format '%s': this "
 					     "command prints JSON only",

@@ -180,9 +180,7 @@ static int cmd_plugin(int argc, char **argv)
 			cli_usage(&verb_plugin, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_plugin,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_plugin, argv, opts);
 		}
 	}
 	if (quiet && k != LS)

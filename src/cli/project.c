@@ -81,8 +81,7 @@ int project_getopt(const struct verb *v, int argc, char **argv,
 			return 0;
 		}
 		if (c == '?' || c == ':' || !take)
-			return cli_bad_usage(v, "unknown or incomplete option "
-					     "'%s'", argv[optind - 1]);
+			return cli_bad_option(v, argv, longopts);
 		r = take(c, optarg, ctx);
 		if (r >= 0)
 			return r;
@@ -330,9 +329,7 @@ static int cmd_project(int argc, char **argv)
 			cli_usage(&verb_project, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_project,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_project, argv, opts);
 		}
 	}
 	if (optind >= argc)

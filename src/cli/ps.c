@@ -152,9 +152,7 @@ static int cmd_ps(int argc, char **argv)
 			cli_usage(&verb_ps, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_ps,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_ps, argv, opts);
 		}
 	}
 	if (optind < argc)

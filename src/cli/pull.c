@@ -278,9 +278,7 @@ static int cmd_pull(int argc, char **argv)
 			cli_usage(&verb_pull, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_pull,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_pull, argv, opts);
 		}
 	}
 	if (optind != argc - 1)

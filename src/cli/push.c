@@ -222,9 +222,7 @@ static int cmd_push(int argc, char **argv)
 			cli_usage(&verb_push, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_push,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_push, argv, opts);
 		}
 	}
 	if (snap) {

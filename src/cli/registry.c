@@ -107,9 +107,7 @@ static int cmd_registry(int argc, char **argv)
 			cli_usage(&verb_registry, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_registry,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_registry, argv, opts);
 		}
 	}
 	if (optind != argc - 1)

@@ -67,9 +67,7 @@ static int cmd_remote(int argc, char **argv)
 			cli_usage(&verb_remote, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_remote,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_remote, argv, opts);
 		}
 	}
 	if (optind == argc) {

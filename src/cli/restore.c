@@ -111,9 +111,7 @@ static int cmd_restore(int argc, char **argv)
 			cli_usage(&verb_restore, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_restore,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_restore, argv, opts);
 		}
 	}
 	if (optind >= argc) {

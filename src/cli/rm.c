@@ -42,9 +42,7 @@ static int cmd_rm(int argc, char **argv)
 			cli_usage(&verb_rm, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_rm,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_rm, argv, opts);
 		}
 	}
 	if (optind >= argc)

@@ -574,9 +574,7 @@ static int cmd_run(int argc, char **argv)
 			cli_usage(&verb_run, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_run,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_run, argv, opts);
 		}
 	}
 	if (!allow_spawn && (nspawn_images || spawn_cpus || spawn_mib ||

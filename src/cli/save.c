@@ -66,9 +66,7 @@ static int cmd_save(int argc, char **argv)
 			cli_usage(&verb_save, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_save,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_save, argv, opts);
 		}
 	}
 	if (optind != argc - 1)

@@ -160,9 +160,7 @@ static int cmd_snapshot(int argc, char **argv)
 			cli_usage(&verb_snapshot, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_snapshot,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_snapshot, argv, opts);
 		}
 	}
 	/* the word is optional: 'msb snapshot SANDBOX --name SNAP' creates */

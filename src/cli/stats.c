@@ -207,9 +207,7 @@ static int cmd_stats(int argc, char **argv)
 			cli_usage(&verb_stats, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_stats,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_stats, argv, opts);
 		}
 	}
 	for (int i = optind; i < argc; i++)

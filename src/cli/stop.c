@@ -57,9 +57,7 @@ static int cmd_stop(int argc, char **argv)
 			cli_usage(&verb_stop, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_stop,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_stop, argv, opts);
 		}
 	}
 	if (optind >= argc)

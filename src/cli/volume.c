@@ -168,9 +168,7 @@ static int cmd_volume(int argc, char **argv)
 			cli_usage(&verb_volume, stdout);
 			return 0;
 		default:
-			return cli_bad_usage(&verb_volume,
-					     "unknown or incomplete option '%s'",
-					     argv[optind - 1]);
+			return cli_bad_option(&verb_volume, argv, opts);
 		}
 	}
 	if ((size && k != CREATE) || (force && k != RM) || (quiet && k != LS))

@@ -7,7 +7,6 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -32,7 +31,7 @@ struct msb_exec {
 
 int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
+	char path[PATH_MAX];
 	int fd;
 
 	memset(c, 0, sizeof(*c));
@@ -43,11 +42,6 @@ int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err)
 		return fd;
 	msb_api_sock_path(name, path, sizeof(path));
 	fd = msb_unix_connect(path);
-	if (fd == -ENOENT && access(dirname(strcpy(dir, path)), F_OK) < 0 &&
-	    errno == ENOENT)
-		return msb_fail(err, MSB_E_NOT_FOUND,
-				"no sandbox named '%s' (see 'msb ps -a')",
-				name);
 	if (fd == -ENOENT || fd == -ECONNREFUSED)
 		return msb_fail(err, MSB_E_NOT_RUNNING,
 				"sandbox '%s' is not running; start it with "
@@ -61,6 +55,20 @@ int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err)
 	c->fd = fd;
 	c->next_id = 1;
 	return 0;
+}
+
+int msb_conn_open_named(const char *name, struct msb_conn *c, msb_error *err)
+{
+	msb_sandbox_info info;
+	msb_error none;
+	int r = msb_conn_open(name, c, err);
+
+	/* The record, not the directory, says whether it exists: a running
+	 * sandbox whose directory was deleted is still there to stop. */
+	if (r == MSB_E_NOT_RUNNING &&
+	    msb_sandbox_info_get(name, &info, &none) == MSB_E_NOT_FOUND)
+		return msb_fail(err, MSB_E_NOT_FOUND, "%s", none.message);
+	return r;
 }
 
 void msb_conn_close(struct msb_conn *c)
@@ -285,7 +293,7 @@ static int exec_start(const char *name, const char *const *argv,
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	r = msb_conn_open(name, &e->c, err);
+	r = msb_conn_open_named(name, &e->c, err);
 	if (r < 0) {
 		free(e);
 		return r;

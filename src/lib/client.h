@@ -15,9 +15,13 @@ struct msb_conn {
 };
 
 /* msb_conn_open() - connect to sandbox @name's API socket. Return: 0, or
- * MSB_E_INVALID (not a sandbox name), MSB_E_NOT_FOUND (no such sandbox),
- * MSB_E_NOT_RUNNING (it is stopped, booting or gone mid-call), -errno. */
+ * MSB_E_INVALID (not a sandbox name), MSB_E_NOT_RUNNING (no socket: it
+ * is stopped, booting, or there is no such sandbox; msb_conn_open_named()
+ * tells the last apart), -errno. */
 int msb_conn_open(const char *name, struct msb_conn *c, msb_error *err);
+/* msb_conn_open_named() - msb_conn_open() for a call given only a name:
+ * MSB_E_NOT_FOUND when no sandbox has it. */
+int msb_conn_open_named(const char *name, struct msb_conn *c, msb_error *err);
 void msb_conn_close(struct msb_conn *c);
 int msb_conn_send(struct msb_conn *c, json_object *msg, msb_error *err);
 /* msb_conn_notify() - msb_conn_send() that never reads from @c, for a

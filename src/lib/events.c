@@ -63,7 +63,7 @@ int msb_events_open(const char *name, const char *topic, int64_t since,
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return msb_fail(err, -ENOMEM, "out of memory");
-	r = msb_conn_open(name, &e->c, err);
+	r = msb_conn_open_named(name, &e->c, err);
 	if (r < 0) {
 		free(e);
 		return r;
@@ -188,7 +188,7 @@ int msb_event_send(const char *name, const char *topic, const char *data,
 	}
 	if (!topic || !*topic)
 		return msb_fail(err, MSB_E_INVALID, "an event needs a topic");
-	r = msb_conn_open(name, &c, err);
+	r = msb_conn_open_named(name, &c, err);
 	if (r < 0) {
 		json_object_put(d);
 		return r;
