@@ -63,6 +63,10 @@ static void dispatch(const struct msb_frame_hdr *h, const uint8_t *p)
 		else
 			stream_exec(h->stream, p, h->len);
 		break;
+	case MSB_F_EXEC_PART:
+		if (!shutting_down)
+			stream_exec_part(h->stream, p, h->len);
+		break;
 	case MSB_F_FILE:
 		if (shutting_down)
 			port_send_str(h->stream, MSB_F_ERROR,

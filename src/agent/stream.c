@@ -327,7 +327,68 @@ static struct stream *slot_alloc(void)
 	return NULL;
 }
 
+/* An EXEC request longer than a frame, as its EXEC_PART frames bring it:
+ * one at a time (the host sends a request's pieces back to back). */
+static struct {
+	uint32_t id;
+	uint8_t *buf;   /* MSB_EXEC_MAX bytes while a request is kept */
+	size_t len;
+	int over;       /* more than MSB_EXEC_MAX came: refused at its EXEC */
+} part;
+
+static void part_drop(void)
+{
+	free(part.buf);
+	memset(&part, 0, sizeof(part));
+}
+
+void stream_exec_part(uint32_t id, const uint8_t *p, size_t n)
+{
+	if (part.id && part.id != id) {
+		stream_error(part.id, "EXEC: its request was cut short by "
+			     "stream %u's", id);
+		part_drop();
+	}
+	if (!id)
+		return;
+	part.id = id;
+	if (part.over || n > MSB_EXEC_MAX - part.len) {
+		part.over = 1;
+		return;
+	}
+	if (!part.buf && !(part.buf = malloc(MSB_EXEC_MAX))) {
+		part.over = 1;
+		return;
+	}
+	memcpy(part.buf + part.len, p, n);
+	part.len += n;
+}
+
+static void exec_one(uint32_t id, const uint8_t *p, size_t n);
+
 void stream_exec(uint32_t id, const uint8_t *p, size_t n)
+{
+	if (part.id && part.id != id) {
+		stream_error(part.id, "EXEC: its request was cut short by "
+			     "stream %u's", id);
+		part_drop();
+	}
+	if (!part.id || part.id != id) {
+		exec_one(id, p, n);
+		return;
+	}
+	if (part.over || n > MSB_EXEC_MAX - part.len) {
+		part_drop();
+		stream_error(id, "EXEC: the request is longer than %d bytes",
+			     MSB_EXEC_MAX);
+		return;
+	}
+	memcpy(part.buf + part.len, p, n);
+	exec_one(id, part.buf, part.len + n);
+	part_drop();
+}
+
+static void exec_one(uint32_t id, const uint8_t *p, size_t n)
 {
 	struct agent_err e;
 	struct exec_child c = { 0 };

@@ -18,6 +18,9 @@ void streams_init(int epfd);
 
 /* stream_exec() - EXEC on @id: start the process, answer STARTED or ERROR */
 void stream_exec(uint32_t id, const uint8_t *p, size_t n);
+/* stream_exec_part() - EXEC_PART: a piece of stream @id's EXEC request,
+ * kept until its EXEC brings the last */
+void stream_exec_part(uint32_t id, const uint8_t *p, size_t n);
 
 /* stream_file() - FILE on @id: start the file process; its RESULT ends
  * the stream (a refused request: RESULT at once) */

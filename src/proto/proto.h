@@ -26,6 +26,10 @@
 #define MSB_PROTO_VERSION 1
 #define MSB_FRAME_HDR 12
 #define MSB_FRAME_MAX (64 * 1024)
+/* The longest EXEC request, in EXEC_PART frames and its EXEC: what Linux
+ * takes for a program's arguments and environment (ARG_MAX, 2 MiB with
+ * the usual 8 MiB stack) */
+#define MSB_EXEC_MAX (2 * 1024 * 1024)
 /* Initial per-stream credit, in payload bytes, for output and for stdin. */
 #define MSB_WINDOW_INIT (256 * 1024)
 
@@ -48,6 +52,9 @@ enum msb_frame_type {
 			     * from the host for the guest's programs */
 	MSB_F_SUBSCRIBE = 16, /* local socket only (guest program -> agent):
 			       * TLV TOPIC; answered by the next EVENT on it */
+	MSB_F_EXEC_PART = 17, /* new stream: the first pieces of an EXEC
+			       * request longer than a frame, in order; its
+			       * EXEC brings the last (MSB_EXEC_MAX in all) */
 	/* both directions */
 	MSB_F_WINDOW = 7,   /* u32 credit: host grants output, guest grants stdin */
 	MSB_F_PING = 8,     /* echoed back as PONG with the same payload */

@@ -217,8 +217,9 @@ static struct stream *agent_exec_built(struct sup *s, json_object *p,
 				       json_object *argv, json_object *env,
 				       json_object *cenv, char *why, size_t n)
 {
-	static uint8_t buf[MSB_FRAME_MAX];
+	static uint8_t buf[MSB_EXEC_MAX];
 	struct msb_tlv_w w;
+	size_t off;
 	json_object *tty = NULL, *v;
 	const char *cwd, *user;
 	struct stream *st;
@@ -262,8 +263,10 @@ static struct stream *agent_exec_built(struct sup *s, json_object *p,
 		msb_tlv_put_u32(&w, MSB_T_DETACH, 1);
 	if (w.overflow) {
 		snprintf(why, n,
-			 "command, environment and options exceed %d bytes",
-			 MSB_FRAME_MAX);
+			 "command, environment and options exceed %d bytes "
+			 "(2 MiB, as Linux's own limit): pass large data as a "
+			 "file or on stdin",
+			 MSB_EXEC_MAX);
 		return NULL;
 	}
 	st = stream_new(s);
@@ -272,7 +275,12 @@ static struct stream *agent_exec_built(struct sup *s, json_object *p,
 			 MAX_STREAMS);
 		return NULL;
 	}
-	agent_send(s, st->id, MSB_F_EXEC, buf, w.len);
+	/* A request longer than a frame goes in pieces, back to back on the
+	 * queue: no other frame for the agent comes between them. */
+	for (off = 0; w.len - off > MSB_FRAME_MAX; off += MSB_FRAME_MAX)
+		agent_send(s, st->id, MSB_F_EXEC_PART, buf + off,
+			   MSB_FRAME_MAX);
+	agent_send(s, st->id, MSB_F_EXEC, buf + off, w.len - off);
 	if (sup_hook_wants(s, HOOK_EXEC_AFTER)) {
 		st->hook_argv = json_object_get(argv);
 		st->hook_t0_us = msb_now_us();

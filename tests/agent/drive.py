@@ -31,6 +31,8 @@ WINDOW_INIT = 256 * 1024
 
 F_INIT, F_EXEC, F_STDIN, F_SIGNAL, F_RESIZE, F_SHUTDOWN = 1, 2, 3, 4, 5, 6
 F_WINDOW, F_PING, F_PONG = 7, 8, 9
+F_EXEC_PART = 17
+EXEC_MAX = 2 * 1024 * 1024
 F_HELLO, F_READY, F_STARTED, F_STDOUT, F_STDERR, F_EXIT, F_ERROR, F_LOG = (
     64, 65, 66, 67, 68, 69, 70, 71)
 
@@ -174,7 +176,21 @@ class Link:
             p += tlv(T_TTY, struct.pack(">HH", *tty))
         if stdin:
             p += tlv_u32(T_STDIN, 1)
+        self.send_exec(sid, p)
+        return s
+
+    def send_exec(self, sid, p):
+        """An EXEC request, in EXEC_PART frames first when it is longer
+        than a frame, as the host sends it."""
+        while len(p) > FRAME_MAX:
+            self.send(sid, F_EXEC_PART, p[:FRAME_MAX])
+            p = p[FRAME_MAX:]
         self.send(sid, F_EXEC, p)
+
+    def stream(self, sid):
+        """A stream registered without sending anything."""
+        with self.slock:
+            s = self.streams[sid] = Stream(sid, True)
         return s
 
     def write_stdin(self, s, data, timeout=60):
@@ -518,6 +534,32 @@ def first_boot_checks(vm, c, hostname):
         L.wait(s)
         assert s.error and "ARG" in s.error, s.error
 
+    def exec_parts():
+        # a request longer than a frame, in pieces
+        big = "x" * 40000
+        s = L.run(["sh", "-c", "echo $#; for x; do echo ${#x}; done | uniq -c",
+                   "sh"] + [big] * 5)
+        expect_eq(bytes(s.stdout).split(), [b"5", b"5", b"40000"], "parts")
+        # pieces of one request cut short by another stream's EXEC: the
+        # first gets ERROR, the second runs
+        cut = L.stream(6001)
+        L.send(6001, F_EXEC_PART, tlv(T_ARG, "echo") + tlv(T_ARG, "no"))
+        s = L.run(["echo", "ok"], sid=6002)
+        expect_eq(bytes(s.stdout), b"ok\n", "the other stream runs")
+        L.wait(cut)
+        assert cut.error and "cut short" in cut.error, cut.frames
+        # more than EXEC_MAX in all: ERROR at its EXEC, nothing run
+        over = L.stream(6003)
+        piece = tlv(T_ARG, "y" * (FRAME_MAX - 5))
+        for _ in range(EXEC_MAX // FRAME_MAX + 1):
+            L.send(6003, F_EXEC_PART, piece)
+        L.send(6003, F_EXEC, tlv(T_ARG, "true"))
+        L.wait(over)
+        assert over.error and "longer than" in over.error, over.frames
+        expect_eq(over.pid, None, "nothing started")
+        s = L.run(["echo", "after"])
+        expect_eq(bytes(s.stdout), b"after\n", "the agent goes on")
+
     def ping_and_unknown():
         L.send(0, 200, b"from the future")        # unknown type: ignored
         L.send(777, F_STDIN, b"nobody")            # unknown stream: ignored
@@ -545,7 +587,8 @@ def first_boot_checks(vm, c, hostname):
         ("big output", big_output), ("output credit", output_credit),
         ("stdin", stdin), ("stdin closed early", stdin_closed_early),
         ("concurrent", concurrent), ("tty", tty), ("signals", signals),
-        ("stream ids", stream_ids), ("ping, unknown frames", ping_and_unknown),
+        ("stream ids", stream_ids), ("exec in parts", exec_parts),
+        ("ping, unknown frames", ping_and_unknown),
         ("orphans", orphans), ("persist (write)", persist_write),
     ]:
         c.run(name, fn)

@@ -24,6 +24,28 @@ def test_streams_stay_separate(msb, shared):
     assert p.stderr == b"err1\nerr2\n"
 
 
+def test_long_command_lines(msb, shared):
+    # A request longer than one agent frame (64 KiB) goes in pieces: a
+    # script or data passed on the command line up to Linux's own 2 MiB.
+    a = "a" * 100000
+    out = msb.out("exec", shared, "-e", "BIG=" + a, "--", "sh", "-c",
+                  'echo $# ${#BIG}; for x; do echo ${#x}; done | uniq -c',
+                  "sh", *[a] * 8)
+    assert out.split() == ["8", "100000", "8", "100000"], out[:200]
+    # Past that, a clear error and nothing run; the sandbox goes on.
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.path.join(msb.home, "sandboxes", shared, "api.sock"))
+    req = {"id": 1, "method": "exec",
+           "params": {"argv": ["true"] + ["b" * 100000] * 22}}
+    s.sendall(json.dumps(req).encode() + b"\n")
+    f = s.makefile("rb")
+    reply = json.loads(f.readline())
+    s.close()
+    assert "exceed 2097152 bytes" in reply["error"]["message"], reply
+    assert msb.out("exec", shared, "--", "echo", "ok") == "ok\n"
+
+
 def test_command_not_found(msb, shared):
     p = msb("exec", shared, "--", "no-such-command", "arg")
     assert p.returncode == 127, p
