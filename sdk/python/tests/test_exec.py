@@ -28,6 +28,20 @@ def test_command_line_and_argv(shared):
     run(main())
 
 
+def test_long_script_on_the_command_line(shared):
+    # An agent's generated script passed inline, past one agent frame
+    # (64 KiB), up to Linux's own 2 MiB; past that, InvalidArgument.
+    async def main():
+        # (one string: under the guest kernel's 128 KiB for one argument)
+        script = "".join(f"x{i}=1\n" for i in range(14000)) + "echo $x13999"
+        assert 64 * 1024 < len(script) < 128 * 1024
+        r = await shared.exec(["sh", "-c", script])
+        assert (r.exit_code, r.stdout) == (0, "1\n"), r.stderr
+        with pytest.raises(InvalidArgument, match="2097152 bytes"):
+            await shared.exec(["true"] + ["y" * 100000] * 22)
+    run(main())
+
+
 def test_options_and_errors(shared):
     async def main():
         r = await shared.exec(["sh", "-c", 'echo "$A $B"; pwd; id -u'],
