@@ -596,6 +596,12 @@ MSB_API int msb_sandbox_open(const char *name, msb_sandbox **out,
 			     "commands ('msb start %s' boots it again once it "
 			     "has stopped)",
 			     name, name);
+	else if (!strcmp(row.info.status, "failed"))
+		r = msb_fail(err, -ENOTCONN,
+			     "sandbox '%s' failed (%s); start it again with "
+			     "'msb start %s'",
+			     name, row.info.error[0] ? row.info.error :
+			     "see 'msb logs'", name);
 	else
 		r = msb_fail(err, -ENOTCONN,
 			     "sandbox '%s' is %s; start it with 'msb start %s'",

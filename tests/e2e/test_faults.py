@@ -160,6 +160,11 @@ def test_killed_supervisor_takes_vm_with_it(msb):
     # The record kept the VM's pid (nobody was left to clear it): inspect
     # does not show a pid of a VM that is gone.
     assert dead["pid"] == 0 and "vm_pid" not in dead["runtime"], dead
+    # An exec says why it cannot run, and how to go on.
+    p = msb("exec", name, "--", "true")
+    assert p.returncode == 125 and p.stderr == (
+        f"msb: sandbox '{name}' failed ({dead['error']}); start it again "
+        f"with 'msb start {name}'\n").encode(), p
     # It boots again from the same disk.
     msb.out("start", name)
     assert msb.out("exec", name, "--", "echo", "back") == "back\n"
