@@ -159,35 +159,19 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
 	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
-int cli_only_help(const struct verb *v, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
-		if (c == 'h') {
-			cli_usage(v, stdout);
-			return 0;
-		}
-		return cli_bad_option(v, argv, opts);
-	}
-	return -1;
-}
-
-int cli_help_or_format(const struct verb *v, int argc, char **argv,
-		       int json_only, int *json)
+/* help_and_format() - -h, and with @format --format table|json (see
+ * cli_help_or_format()) */
+static int help_and_format(const struct verb *v, int argc, char **argv,
+			   int format, int json_only, int *json)
 {
 	enum { OPT_FORMAT = 256 };
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
+	/* without --format: the same table from its second entry */
+	static const struct option all[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const struct option *opts = format ? all : all + 1;
 	int c;
 
 	*json = json_only;
@@ -209,6 +193,19 @@ int cli_help_or_format(const struct verb *v, int argc, char **argv,
 					     "table or json", optarg);
 	}
 	return -1;
+}
+
+int cli_only_help(const struct verb *v, int argc, char **argv)
+{
+	int json;
+
+	return help_and_format(v, argc, argv, 0, 0, &json);
+}
+
+int cli_help_or_format(const struct verb *v, int argc, char **argv,
+		       int json_only, int *json)
+{
+	return help_and_format(v, argc, argv, 1, json_only, json);
 }
 
 int cli_sub_find(const struct cli_sub *subs, size_t n, const char *word)

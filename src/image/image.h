@@ -52,6 +52,10 @@ struct msb_ref {
 };
 
 int msb_ref_parse(const char *s, struct msb_ref *r, msb_error *err);
+/* msb_url_tail() - what follows "SCHEME://" in @s, without trailing
+ * slashes, its length in @n: what to give where a URL was pasted in
+ * place of a reference or a registry. NULL when @s is not a URL. */
+const char *msb_url_tail(const char *s, int *n);
 /* Canonical form: registry/repository[:tag][@digest]. */
 void msb_ref_format(const struct msb_ref *r, char *buf, size_t n);
 /* Short form for display: "python:3.12", "ghcr.io/x/y:1". */

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,25 +69,37 @@ static int host_valid(const char *h)
 	return 1;
 }
 
+const char *msb_url_tail(const char *s, int *n)
+{
+	const char *t = strstr(s, "://");
+	size_t len;
+
+	if (!t)
+		return NULL;
+	t += 3;
+	len = strlen(t);
+	while (len && t[len - 1] == '/')
+		len--;
+	*n = len > INT_MAX ? INT_MAX : (int)len;
+	return t;
+}
+
 int msb_ref_parse(const char *s, struct msb_ref *r, msb_error *err)
 {
 	char buf[700], *at, *slash, *colon, *rest;
+	const char *url;
+	int n;
 
 	memset(r, 0, sizeof(*r));
 	if (!s || !*s || strlen(s) >= sizeof(buf))
 		return msb_fail(err, -EINVAL, "invalid image reference '%s'",
 				s ? s : "");
-	at = strstr(s, "://");
-	if (at) {
-		size_t n = strlen(at + 3);
-
-		while (n && at[3 + n - 1] == '/')
-			n--;
+	url = msb_url_tail(s, &n);
+	if (url)
 		return msb_fail(err, -EINVAL,
 				"'%s' is a URL: give the image reference "
 				"without its scheme, as '%.*s'",
-				s, (int)n, at + 3);
-	}
+				s, n, url);
 	snprintf(buf, sizeof(buf), "%s", s);
 	at = strchr(buf, '@');
 	if (at) {

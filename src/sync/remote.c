@@ -31,21 +31,17 @@ static int check(const char *remote, msb_error *err)
 	char probe[700];
 	const char *slash = strchr(remote, '/');
 	size_t hl = slash ? (size_t)(slash - remote) : strlen(remote);
-	const char *url = strstr(remote, "://");
 	struct msb_ref ref;
+	int n;
+	const char *url = msb_url_tail(remote, &n);
 
-	if (url) {
-		size_t n = strlen(url + 3);
-
-		while (n && url[3 + n - 1] == '/')
-			n--;
+	if (url)
 		return msb_fail(err, -EINVAL,
 				"invalid remote '%s': give it without a scheme, "
 				"as '%.*s'%s",
-				remote, (int)n, url + 3,
+				remote, n, url,
 				strncmp(remote, "http:", 5) ? "" :
 				" (a registry on plain http: --insecure)");
-	}
 	if (!*remote || strlen(remote) > 400 || strchr(remote, '@') ||
 	    (slash && strchr(slash, ':')) ||
 	    (!memchr(remote, '.', hl) && !memchr(remote, ':', hl) &&

@@ -204,13 +204,28 @@ static int conn_alive(struct fx *f)
 }
 
 /* send_line() - the client writes @line (a newline is added) and the
- * supervisor handles its readable event. */
+ * supervisor handles its readable event; a line longer than the socket
+ * holds is read by the supervisor as it is written. */
 static void send_line(struct fx *f, const char *line)
 {
-	size_t n = strlen(line);
+	size_t n = strlen(line), off = 0;
+	int stuck = 0;
 
-	if (write(f->client, line, n) != (ssize_t)n ||
-	    write(f->client, "\n", 1) != 1)
+	while (off <= n && stuck < 100) {
+		ssize_t w = off < n ? write(f->client, line + off, n - off) :
+				      write(f->client, "\n", 1);
+
+		if (w > 0) {
+			off += (size_t)w;
+			stuck = 0;
+			continue;
+		}
+		if (!conn_alive(f))
+			break;
+		api_on_conn(f->s, f->c, EPOLLIN);
+		stuck++;
+	}
+	if (off <= n)
 		unit_fail(__FILE__, __LINE__, "client write failed");
 	if (conn_alive(f))
 		api_on_conn(f->s, f->c, EPOLLIN);
@@ -818,8 +833,9 @@ TEST(sup_exec_refused)
 	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
 			"\"message\":\"env must be an array of \\\"KEY=VALUE"
 			"\\\" strings\"}}");
-	/* More than fits in one agent frame. */
-	n = MSB_FRAME_MAX + 100;
+	/* More than Linux takes for a program (the request goes to the
+	 * agent in pieces up to that: sup_exec_in_parts) */
+	n = MSB_EXEC_MAX + 100;
 	big = malloc(n + 100);
 	if (big) {
 		int l = snprintf(big, 100, "{\"id\":1,\"method\":\"exec\","
@@ -831,8 +847,9 @@ TEST(sup_exec_refused)
 		free(big);
 		EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":"
 				"\"invalid_params\",\"message\":\"command, "
-				"environment and options exceed 65536 "
-				"bytes\"}}");
+				"environment and options exceed 2097152 "
+				"bytes (2 MiB, as Linux's own limit): pass "
+				"large data as a file or on stdin\"}}");
 	}
 	/* An id in use by a running exec of this connection. */
 	start_exec(&f, "{\"id\":1,\"method\":\"exec\",\"params\":"
@@ -854,6 +871,72 @@ TEST(sup_exec_refused)
 	EXPECT_LINE(&f, "{\"id\":2,\"error\":{\"code\":\"not_running\","
 			"\"message\":\"sandbox unit is starting\"}}");
 	EXPECT_NO_LINE(&f);
+out:
+	fx_end(&f);
+}
+
+/* A request longer than an agent frame goes as EXEC_PART frames, each
+ * a full frame, and its EXEC with the rest, back to back on one stream:
+ * joined, they are the request. */
+TEST(sup_exec_in_parts)
+{
+	static uint8_t joined[MSB_EXEC_MAX];
+	struct fx f;
+	struct msb_frame_hdr h;
+	struct msb_tlv_r r;
+	const uint8_t *p, *v;
+	size_t n = 3 * MSB_FRAME_MAX, len = 0, k;
+	uint32_t id = 0, vlen;
+	uint8_t tag;
+	int parts = 0, args = 0, l;
+	char *big;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	big = malloc(n + 100);
+	if (!big)
+		goto out;
+	l = snprintf(big, 100, "{\"id\":1,\"method\":\"exec\",\"params\":"
+		     "{\"argv\":[\"echo\",\"");
+	memset(big + l, 'a', n);
+	snprintf(big + l + n, 100, "\"]}}");
+	send_line(&f, big);
+	free(big);
+	while (guest_take(&f, &h, &p)) {
+		if (h.type != MSB_F_EXEC_PART && h.type != MSB_F_EXEC)
+			continue;
+		if (!id)
+			id = h.stream;
+		CHECK_EQ_INT(h.stream, id);
+		if (h.type == MSB_F_EXEC_PART) {
+			CHECK_EQ_INT(h.len, MSB_FRAME_MAX);
+			parts++;
+		}
+		if (h.len > sizeof(joined) - len)
+			break;
+		memcpy(joined + len, p, h.len);
+		len += h.len;
+		if (h.type == MSB_F_EXEC)
+			break;
+	}
+	CHECK_EQ_INT(h.type, MSB_F_EXEC);
+	CHECK_EQ_INT(parts, 3);
+	msb_tlv_r_init(&r, joined, len);
+	while (msb_tlv_next(&r, &tag, &v, &vlen) == 1) {
+		if (tag != MSB_T_ARG)
+			continue;
+		if (args++ == 0) {
+			CHECK(vlen == 4 && !memcmp(v, "echo", 4));
+			continue;
+		}
+		CHECK_EQ_INT(vlen, n);
+		for (k = 0; k < vlen && v[k] == 'a'; k++)
+			;
+		CHECK_EQ_INT(k, n);
+	}
+	CHECK_EQ_INT(args, 2);
+	guest_send_u32(&f, id, MSB_F_STARTED, 9);
+	EXPECT_LINE(&f, "{\"id\":1,\"event\":\"started\",\"pid\":9}");
 out:
 	fx_end(&f);
 }
