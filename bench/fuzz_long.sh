@@ -10,7 +10,10 @@
 # result, and exits 1 if any target failed.
 #
 # A run stopped by hand (`pkill -INT -f build/fuzz/NAME`; kill the script
-# first to stop at that target) says so and its executions count.
+# first to stop at that target) says so and its executions count. Do not
+# pause one (SIGSTOP) for a benchmark: libFuzzer's -timeout runs on the
+# wall clock, so the unit it was on "times out" when it goes on, and the
+# run ends FAILED; stop it with -INT and start it again instead.
 #
 # A target too slow for one sitting runs in parts:
 #   MSB_FUZZ_KEEP=DIR  each target's corpus is DIR/TARGET, kept between
