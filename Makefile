@@ -29,6 +29,7 @@ LAZY_SRC := src/lib/lazylibs.c
 SUP_LIBS := -lseccomp
 
 LIB_SRC := src/common/util.c src/common/buf.c src/common/isolation.c \
+	src/common/suggest.c \
 	src/proto/proto.c src/engine/qemu.c src/engine/qmp.c src/engine/save.c \
 	src/engine/launcher.c src/engine/vmmroot.c src/engine/guest.c \
 	$(filter-out $(LAZY_SRC),$(wildcard src/lib/*.c)) \
@@ -143,10 +144,12 @@ $(B)/libexec/msb/mkfs.erofs: scripts/build-erofs-utils.sh
 		echo "mkfs.erofs with --tar not built: layers will be unpacked for the system's mkfs.erofs (slower)"
 
 # The CLI goes through the shared library like any SDK user; it keeps its
-# own copy of the small helpers in util.o, which the library hides.
-$(B)/bin/msb: $(CLI_OBJ) $(B)/obj/src/common/util.o $(B)/lib/libmsb.so
+# own copy of the small helpers in util.o and suggest.o, which the
+# library hides.
+CLI_COMMON := $(B)/obj/src/common/util.o $(B)/obj/src/common/suggest.o
+$(B)/bin/msb: $(CLI_OBJ) $(CLI_COMMON) $(B)/lib/libmsb.so
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(CLI_OBJ) $(B)/obj/src/common/util.o -L$(B)/lib -lmsb \
+	$(CC) -o $@ $(CLI_OBJ) $(CLI_COMMON) -L$(B)/lib -lmsb \
 		-Wl,-rpath,'$$ORIGIN/../lib' -ljson-c -ldl
 
 # ---- guest ---------------------------------------------------------------

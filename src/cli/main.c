@@ -6,12 +6,14 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "suggest.h"
 
 static const struct verb *const verbs[] = {
 	&verb_run,  &verb_exec, &verb_cp,   &verb_ps,   &verb_stats, &verb_stop,
@@ -61,30 +63,6 @@ static int exact_long(const char *a, const struct option *longopts)
 	return 0;
 }
 
-/* distance() - Levenshtein's edit distance of @a (@n bytes) and @b,
- * both under 64 bytes */
-static size_t distance(const char *a, size_t n, const char *b)
-{
-	size_t m = strlen(b), row[64], prev, cur;
-
-	for (size_t j = 0; j <= m; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= n; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= m; j++) {
-			cur = row[j];
-			row[j] = a[i - 1] == b[j - 1] ? prev : 1 + prev;
-			if (row[j] > row[j - 1] + 1)
-				row[j] = row[j - 1] + 1;
-			if (row[j] > cur + 1)
-				row[j] = cur + 1;
-			prev = cur;
-		}
-	}
-	return row[m];
-}
-
 int cli_bad_option(const struct verb *v, char **argv,
 		   const struct option *longopts)
 {
@@ -93,15 +71,15 @@ int cli_bad_option(const struct verb *v, char **argv,
 	size_t best_d = (len / 4 > 2 ? len / 4 : 2) + 1;
 	int nprefixed = 0;
 
-	if (!len || len >= 64 || !longopts)
+	if (!len || len >= MSB_SUGGEST_MAX || !longopts)
 		return cli_bad_usage(v, "unknown or incomplete option '%s'",
 				     a);
 	for (const struct option *o = longopts; o->name; o++) {
 		size_t d;
 
-		if (strlen(o->name) >= 64)
+		d = msb_edit_distance(a + 2, len, o->name, strlen(o->name));
+		if (d == SIZE_MAX)
 			continue;
-		d = distance(a + 2, len, o->name);
 		if (d == 0 && o->has_arg == required_argument && !a[2 + len])
 			return cli_bad_usage(v, "option '%s' needs a value",
 					     a);

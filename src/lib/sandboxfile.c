@@ -32,6 +32,7 @@
 #include <openssl/evp.h>
 
 #include "sandboxfile.h"
+#include "suggest.h"
 #include "util.h"
 
 /* ---- memory: everything belongs to the project ---- */
@@ -393,33 +394,6 @@ int sf_argv(struct sf *s, yaml_node_t *n, const char *path,
 
 /* ---- mappings ---- */
 
-/* distance() - Levenshtein distance of two short keys (for "did you mean"). */
-static size_t distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[64], prev, tmp;
-
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = prev + (a[i - 1] != b[j - 1]);
-
-			tmp = row[j];
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
 static int unknown_key(struct sf *s, yaml_node_t *k, const char *path,
 		       const struct field *f, size_t nf)
 {
@@ -427,7 +401,8 @@ static int unknown_key(struct sf *s, yaml_node_t *k, const char *path,
 	size_t best = 3, o = 0;
 
 	for (size_t i = 0; i < nf; i++) {
-		size_t d = distance(sf_text(k), f[i].name);
+		size_t d = msb_edit_distance(sf_text(k), strlen(sf_text(k)),
+					     f[i].name, strlen(f[i].name));
 
 		o += (size_t)snprintf(list + o, o < sizeof(list) ?
 					      sizeof(list) - o : 0,

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include "harness.h"
 #include "jsonx.h"
+#include "suggest.h"
 #include "util.h"
 
 /* ---- base64 ------------------------------------------------------------- */
@@ -686,6 +688,77 @@ TEST(util_fail_messages)
 		msb_fail_errno(&err, -EIO, "%s", big);
 		CHECK_EQ_INT(strlen(err.message), sizeof(err.message) - 1);
 	}
+}
+
+/* ---- edit distance ------------------------------------------------------ */
+
+/* The distance by its definition: the cheapest of deleting, inserting or
+ * substituting at the end of each word (exponential: short words only). */
+static size_t naive_distance(const char *a, size_t na, const char *b,
+			     size_t nb)
+{
+	size_t d, best;
+
+	if (!na || !nb)
+		return na + nb;
+	best = naive_distance(a, na - 1, b, nb - 1) + (a[na - 1] != b[nb - 1]);
+	d = naive_distance(a, na - 1, b, nb) + 1;
+	if (d < best)
+		best = d;
+	d = naive_distance(a, na, b, nb - 1) + 1;
+	return d < best ? d : best;
+}
+
+TEST(util_edit_distance)
+{
+	static const struct {
+		const char *a, *b;
+		size_t d;
+	} known[] = {
+		{ "", "", 0 },         { "", "memory", 6 },
+		{ "memroy", "memory", 2 }, { "kitten", "sitting", 3 },
+		{ "nmae", "name", 2 }, { "imgae", "image", 2 },
+		{ "detach", "detach", 0 }, { "flaw", "lawn", 2 },
+		{ "net-deny", "net-deny-all", 4 },
+	};
+	char a[8], b[8], big[MSB_SUGGEST_MAX + 1];
+	unsigned seed = 1;
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		CHECK_EQ_INT(msb_edit_distance(known[i].a, strlen(known[i].a),
+					       known[i].b, strlen(known[i].b)),
+			     known[i].d);
+		CHECK_EQ_INT(msb_edit_distance(known[i].b, strlen(known[i].b),
+					       known[i].a, strlen(known[i].a)),
+			     known[i].d);
+	}
+	/* Against the definition, over words of up to 7 letters from 3. */
+	for (int n = 0; n < 3000; n++) {
+		size_t na, nb;
+
+		seed = seed * 1103515245 + 12345;
+		na = (seed >> 16) % 8;
+		seed = seed * 1103515245 + 12345;
+		nb = (seed >> 16) % 8;
+		for (size_t i = 0; i < na; i++) {
+			seed = seed * 1103515245 + 12345;
+			a[i] = (char)('a' + (seed >> 16) % 3);
+		}
+		for (size_t i = 0; i < nb; i++) {
+			seed = seed * 1103515245 + 12345;
+			b[i] = (char)('a' + (seed >> 16) % 3);
+		}
+		CHECK_EQ_INT(msb_edit_distance(a, na, b, nb),
+			     naive_distance(a, na, b, nb));
+	}
+	/* Only @na bytes of @a count, not its terminator. */
+	CHECK_EQ_INT(msb_edit_distance("memory=1", 6, "memory", 6), 0);
+	/* Words too long to compare. */
+	memset(big, 'x', sizeof(big));
+	CHECK(msb_edit_distance(big, MSB_SUGGEST_MAX - 1, "x", 1) ==
+	      MSB_SUGGEST_MAX - 2);
+	CHECK(msb_edit_distance(big, MSB_SUGGEST_MAX, "x", 1) == SIZE_MAX);
+	CHECK(msb_edit_distance("x", 1, big, MSB_SUGGEST_MAX) == SIZE_MAX);
 }
 
 /* ---- known bugs (reported; these fail until fixed) ------------------------ */
