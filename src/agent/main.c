@@ -28,7 +28,6 @@
 #include "system.h"
 #include "volumes.h"
 
-#define AGENT_VERSION "0.1.0"
 /* virtio devices probe asynchronously after their modules load. */
 #define PORT_WAIT_MS 10000
 
@@ -40,7 +39,7 @@ static int send_hello(void)
 
 	msb_tlv_w_init(&w, buf, MSB_FRAME_MAX);
 	msb_tlv_put_u32(&w, MSB_T_VERSION, MSB_PROTO_VERSION);
-	msb_tlv_put_str(&w, MSB_T_AGENT, AGENT_VERSION);
+	msb_tlv_put_str(&w, MSB_T_AGENT, MSB_AGENT_VERSION);
 	return port_send(0, MSB_F_HELLO, buf, w.len);
 }
 

@@ -529,6 +529,10 @@ MSB_API int msb_snapshot_create(const char *sandbox, const char *name,
 		json_object_object_add(meta, "next_stream",
 				       json_object_new_int64(
 					       msb_jint(res, "next_stream", 0)));
+		if (*msb_jstr(res, "agent", ""))
+			json_object_object_add(
+				meta, "agent",
+				json_object_new_string(msb_jstr(res, "agent", "")));
 		if (json_object_object_get_ex(res, "timings", &v))
 			json_object_object_add(meta, "timings",
 					       json_object_get(v));

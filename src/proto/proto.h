@@ -24,6 +24,10 @@
 #include "bytes.h"
 
 #define MSB_PROTO_VERSION 1
+/* The guest agent this tree builds (HELLO's AGENT). 0.2.0: an exec
+ * request over one frame comes as EXEC_PART pieces; the host keeps a
+ * full snapshot's agent version so a restore knows what it takes. */
+#define MSB_AGENT_VERSION "0.2.0"
 #define MSB_FRAME_HDR 12
 #define MSB_FRAME_MAX (64 * 1024)
 /* The longest EXEC request, in EXEC_PART frames and its EXEC: what Linux

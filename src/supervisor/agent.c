@@ -269,6 +269,16 @@ static struct stream *agent_exec_built(struct sup *s, json_object *p,
 			 MSB_EXEC_MAX);
 		return NULL;
 	}
+	if (w.len > s->agent_exec_max) {
+		snprintf(why, n,
+			 "command, environment and options exceed %u bytes, "
+			 "the most this sandbox's guest agent (%s, from an "
+			 "older msb's snapshot) takes: pass large data as a "
+			 "file or on stdin, or run a new sandbox for requests "
+			 "up to 2 MiB",
+			 s->agent_exec_max, s->agent_version);
+		return NULL;
+	}
 	st = stream_new(s);
 	if (!st) {
 		snprintf(why, n, "too many concurrent execs (limit %d)",
@@ -329,6 +339,20 @@ void agent_on_window(struct sup *s, struct stream *st, const uint8_t *p,
 	agent_flush_stdin(s, st);
 }
 
+void agent_set_version(struct sup *s, const char *v)
+{
+	unsigned major = 0, minor = 0;
+
+	snprintf(s->agent_version, sizeof(s->agent_version), "%s",
+		 v && *v ? v : "0.1.0");
+	/* Agents before 0.2 read an exec request from one frame. */
+	if (sscanf(s->agent_version, "%u.%u", &major, &minor) == 2 &&
+	    (major > 0 || minor >= 2))
+		s->agent_exec_max = MSB_EXEC_MAX;
+	else
+		s->agent_exec_max = MSB_FRAME_MAX;
+}
+
 static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 {
 	static uint8_t buf[16384];
@@ -358,6 +382,7 @@ static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 		return;
 	}
 	s->agent_hello = 1;
+	agent_set_version(s, agent);
 	msb_tlv_w_init(&w, buf, sizeof(buf));
 	msb_tlv_put_str(&w, MSB_T_HOSTNAME, s->name);
 	for (unsigned i = 0; i < s->spec.ndisks; i++)

@@ -274,6 +274,10 @@ static void finish(struct sup *s)
 				       json_object_new_string(snap.reason));
 	json_object_object_add(r, "next_stream",
 			       json_object_new_int64(s->next_stream));
+	/* A full snapshot's guest is this agent, whatever msb restores it. */
+	if (snap.full)
+		json_object_object_add(r, "agent", json_object_new_string(
+							   s->agent_version));
 	json_object_object_add(r, "disk_bytes",
 			       json_object_new_int64((int64_t)snap.disk_bytes));
 	if (snap.upper_qcow2)
@@ -414,6 +418,10 @@ int sup_restore_prepare(struct sup *s, const char *dir, msb_error *err)
 	 * their ids; ours start far above them. */
 	s->restored_streams = s->next_stream;
 	s->next_stream += 1000;
+	agent_set_version(s, json_object_object_get_ex(m, "agent", &v) &&
+					     json_object_is_type(v, json_type_string) ?
+				     json_object_get_string(v) :
+				     NULL);
 	if (json_object_object_get_ex(m, "name", &v))
 		snprintf(s->restore_snap, sizeof(s->restore_snap), "%s",
 			 json_object_get_string(v));

@@ -163,6 +163,10 @@ struct sup {
 	struct msb_buf agent_out;
 	int agent_want_out;
 	int agent_hello;
+	/* the running agent's version (HELLO's, or a restored snapshot's
+	 * meta.json), and the longest exec request it takes */
+	char agent_version[32];
+	uint32_t agent_exec_max;
 	uint32_t next_stream;
 	/* a snapshot is being taken: frames for the agent wait here */
 	int agent_hold;
@@ -433,6 +437,9 @@ void agent_on_window(struct sup *s, struct stream *st, const uint8_t *p,
 struct stream *stream_get(struct sup *s, uint32_t id);
 struct stream *stream_new(struct sup *s);
 void stream_free(struct sup *s, struct stream *st);
+/* agent_set_version() - the guest agent is version @v ("MAJOR.MINOR.PATCH";
+ * NULL or "": a snapshot's from before versions were kept, 0.1.0). */
+void agent_set_version(struct sup *s, const char *v);
 /* Start an exec from its JSON params; Return: the stream or NULL with @why. */
 struct stream *agent_exec(struct sup *s, json_object *params, char *why,
 			  size_t n);

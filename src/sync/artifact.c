@@ -313,6 +313,8 @@ static int snapshot(json_object *o, struct msb_artifact *a, msb_error *err)
 	    (strcmp(a->snap.kind, "full") && strcmp(a->snap.kind, "disk")) ||
 	    copy(s, "reason", a->snap.reason, sizeof(a->snap.reason), 0) < 0 ||
 	    copy(s, "engine", a->snap.engine, sizeof(a->snap.engine), 0) < 0 ||
+	    copy(s, "agent", a->snap.agent, sizeof(a->snap.agent), 0) < 0 ||
+	    a->snap.agent[strspn(a->snap.agent, "0123456789.")] ||
 	    copy(s, "source", a->snap.source, sizeof(a->snap.source), 0) < 0 ||
 	    (a->snap.source[0] && msb_name_valid(a->snap.source, NULL) < 0))
 		goto malformed;
@@ -353,7 +355,8 @@ static int snapshot(json_object *o, struct msb_artifact *a, msb_error *err)
 malformed:
 	return msb_fail(err, -EPROTO,
 			"the snapshot's description (kind, reason, engine, "
-			"source, its memory and state maps) is malformed: "
+			"agent, source, its memory and state maps) is "
+			"malformed: "
 			"refused");
 }
 

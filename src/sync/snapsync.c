@@ -80,6 +80,9 @@ static json_object *snapshot_doc(const char *name, json_object *meta,
 	if (*msb_jstr(meta, "engine", ""))
 		json_object_object_add(s, "engine",
 				       json_object_new_string(msb_jstr(meta, "engine", "")));
+	if (*msb_jstr(meta, "agent", ""))
+		json_object_object_add(s, "agent",
+				       json_object_new_string(msb_jstr(meta, "agent", "")));
 	json_object_object_add(s, "source",
 			       json_object_new_string(msb_jstr(meta, "source", "")));
 	json_object_object_add(s, "created_at",
@@ -306,6 +309,9 @@ static json_object *meta_of(const char *name, const struct msb_artifact *a,
 	if (a->snap.engine[0])
 		json_object_object_add(m, "engine",
 				       json_object_new_string(a->snap.engine));
+	if (a->snap.agent[0])
+		json_object_object_add(m, "agent",
+				       json_object_new_string(a->snap.agent));
 	json_object_object_add(m, "pulled_from", json_object_new_string(from));
 	json_object_object_add(m, "config", json_object_get(cfg));
 	return m;

@@ -125,6 +125,7 @@ struct msb_artifact {
 		char kind[8];          /* "full" or "disk" */
 		char reason[256];
 		char engine[64];       /* QEMU's version (full) */
+		char agent[32];        /* the guest agent's version (full) */
 		char source[64];       /* the sandbox it was taken of */
 		int64_t created_at;
 		int64_t next_stream;

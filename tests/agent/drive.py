@@ -24,6 +24,11 @@ import threading
 import time
 
 # --- protocol constants (src/proto/proto.h) --------------------------------
+# The agent version this tree builds, read from the header itself.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "src", "proto", "proto.h")) as _f:
+    AGENT_VERSION = next(l.split('"')[1] for l in _f
+                         if l.startswith("#define MSB_AGENT_VERSION "))
 
 HDR = 12
 FRAME_MAX = 64 * 1024
@@ -277,7 +282,7 @@ class VM:
         assert (sid, ftype) == (0, F_HELLO), "expected HELLO, got %r" % ((sid, ftype, p),)
         hello = dict(tlv_parse(p))
         assert struct.unpack(">I", hello[T_VERSION])[0] == 1, hello
-        assert hello[T_AGENT] == b"0.1.0", hello
+        assert hello[T_AGENT] == AGENT_VERSION.encode(), hello
         t_hello = time.time() - self.t0
         init = (tlv(T_HOSTNAME, hostname) + tlv(T_UPPER, "upper") +
                 tlv(T_LAYER, "layer0") +

@@ -9,6 +9,7 @@ every test restores from that snapshot (a restore costs a fraction of a
 boot). The heavier tests run with the project's kernel only.
 """
 import concurrent.futures
+import hashlib
 import json
 import os
 import re
@@ -244,6 +245,60 @@ def test_snapshot_while_an_exec_streams_output(msb, base):
     restore(msb, snap, n)
     assert msb.out("exec", n, "--", "echo", "ok") == "ok\n"
     msb("rm", "-f", n, check=0)
+    msb("snapshot", "rm", snap, check=0)
+
+
+def test_a_snapshots_agent_decides_how_long_an_exec_may_be(msb, base):
+    """A full snapshot keeps its guest agent's version: a restore of one
+    from this msb takes exec requests up to 2 MiB; one of an older agent
+    (its meta.json without the version, as older msb wrote them) is
+    refused a request over 64 KiB with what to do, before anything
+    reaches its agent, and still runs the rest."""
+    if base["kernel"] != "msb":
+        pytest.skip("the kernel plays no part")
+    meta = json.loads(msb.out("snapshot", "inspect", base["snap"]))
+    assert meta["agent"] == "0.2.0", meta
+    big = "a" * 100000
+    n = f"f-msb-{unique('new')}"
+    restore(msb, base["snap"], n)
+    assert msb.out("exec", n, "--", "sh", "-c", 'echo ${#1}', "sh",
+                   big) == "100000\n"
+    msb("rm", "-f", n, check=0)
+
+    snap = unique("oldagent")
+    msb("snapshot", base["name"], "--name", snap, check=0)
+    d = os.path.join(msb.home, "snapshots", snap)
+    with open(os.path.join(d, "meta.json")) as f:
+        m = json.load(f)
+    del m["agent"]
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump(m, f)
+    with open(os.path.join(d, "meta.json"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(d, "meta.json.sha256"), "w") as f:
+        f.write(digest + "\n")
+    n = f"f-msb-{unique('old')}"
+    restore(msb, snap, n)
+    r = msb("exec", n, "--", "sh", "-c", 'echo ${#1}', "sh", big)
+    assert r.returncode != 0, r
+    err = r.stderr.decode()
+    assert "exceed 65536 bytes" in err and "(0.1.0, from an older msb's " \
+        "snapshot)" in err and "run a new sandbox" in err, err
+    # Nothing half-sent: the agent goes on, with a request that fits.
+    assert msb.out("exec", n, "--", "sh", "-c", 'echo ${#1}', "sh",
+                   big[:60000]) == "60000\n"
+    # A snapshot of a restored sandbox is of its disk (docs/snapshots.md):
+    # it boots, with this msb's agent, which takes the pieces again.
+    snap2 = unique("oldagent2")
+    msb("snapshot", n, "--name", snap2, check=0)
+    m2 = json.loads(msb.out("snapshot", "inspect", snap2))
+    assert (m2["kind"], m2.get("agent")) == ("disk", None), m2
+    msb("rm", "-f", n, check=0)
+    restore(msb, snap2, n)
+    assert msb.out("exec", n, "--", "sh", "-c", 'echo ${#1}', "sh",
+                   big) == "100000\n"
+    msb("rm", "-f", n, check=0)
+    msb("snapshot", "rm", snap2, check=0)
     msb("snapshot", "rm", snap, check=0)
 
 

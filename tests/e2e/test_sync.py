@@ -375,6 +375,9 @@ def test_snapshot_resumes_on_another_machine(first, live, reg, tmp_path_factory)
         assert i.out("ps", "-a", "-q") == ""
         ls = json.loads(i.out("snapshot", "ls", "--format", "json"))
         assert [(x["name"], x["kind"]) for x in ls] == [("s1", "full")], ls
+        # the guest agent's version goes with it (what a restore takes)
+        assert json.loads(i.out("snapshot", "inspect", "s1"))["agent"] == \
+            json.loads(h.out("snapshot", "inspect", "s1"))["agent"] == "0.2.0"
         i.out("restore", "s1", "--name", "back", "-d")
         w1, n1, pid1 = i.out("exec", "back", "--", "cat", "/run/tick").split()
         assert (w1, pid1) == (word, pid0) and int(n1) >= int(n0), (tick, n1, pid1)

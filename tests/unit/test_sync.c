@@ -386,7 +386,8 @@ static const char snap_cfg[] =
 	"\"cpus\":1,\"memory_mib\":64,\"config\":{},"
 	"\"disk\":{\"size\":1048576,\"chunk_size\":1048576,\"compression\":"
 	"\"zstd\",\"chunks\":[]},\"snapshot\":{\"kind\":\"full\","
-	"\"engine\":\"7.2.19\",\"source\":\"dev\",\"created_at\":5,"
+	"\"engine\":\"7.2.19\",\"agent\":\"0.2.0\",\"source\":\"dev\","
+	"\"created_at\":5,"
 	"\"next_stream\":9,\"ram\":{\"size\":67108864,\"chunk_size\":1048576,"
 	"\"compression\":\"zstd\",\"chunks\":[]},\"state\":{\"size\":"
 	"4096,\"chunk_size\":1048576,\"compression\":\"zstd\","
@@ -403,6 +404,8 @@ TEST(sync_snapshot_config_checked)
 		{ "\"engine\":\"7.2.19\",", "" },
 		{ "\"source\":\"dev\"", "\"source\":\"../x\"" },
 		{ "\"next_stream\":9", "\"next_stream\":-1" },
+		{ "\"agent\":\"0.2.0\"", "\"agent\":\"0.2\\n\"" },
+		{ "\"agent\":\"0.2.0\"", "\"agent\":\"0.2 (new)\"" },
 		{ ",\"state\":{", ",\"stat\":{" },
 		{ "\"snapshot\":", "\"snapshoot\":" },
 	};
@@ -411,6 +414,7 @@ TEST(sync_snapshot_config_checked)
 					MSB_KIND_SNAPSHOT, &a, &err), 0);
 	CHECK_STR(a.snap.kind, "full");
 	CHECK_STR(a.snap.engine, "7.2.19");
+	CHECK_STR(a.snap.agent, "0.2.0");
 	CHECK_STR(a.snap.source, "dev");
 	CHECK_EQ_INT(a.snap.next_stream, 9);
 	CHECK_EQ_INT(a.snap.ram.size, 64u << 20);
