@@ -653,23 +653,15 @@ static void cp_fail(const char *what, const char *path)
 static int pk_rec(FILE *o, int type, unsigned mode, const char *name,
 		  const char *link)
 {
-	size_t nl = strlen(name), ll = link ? strlen(link) : 0;
-	uint8_t h[7];
+	static uint8_t rec[MSB_PCP_REC_MAX];
+	size_t n = msb_pcp_rec(rec, type, mode, name, link);
 
-	if (nl > MSB_PCP_NAME_MAX || ll > MSB_PCP_NAME_MAX) {
-		fprintf(stderr, "msb cp: %s: the name is too long\n", name);
+	if (!n) {
+		fprintf(stderr, "msb cp: %s: the name or its link's target is "
+				"over %d bytes\n", name, MSB_PCP_NAME_MAX);
 		return -1;
 	}
-	h[0] = (uint8_t)type;
-	msb_put_be32(h + 1, mode & 07777);
-	msb_put_be16(h + 5, (uint16_t)nl);
-	fwrite(h, 1, 7, o);
-	fwrite(name, 1, nl, o);
-	if (type == MSB_PCP_LINK) {
-		msb_put_be16(h, (uint16_t)ll);
-		fwrite(h, 1, 2, o);
-		fwrite(link, 1, ll, o);
-	}
+	fwrite(rec, 1, n, o);
 	return ferror(o) ? -1 : 0;
 }
 

@@ -247,6 +247,26 @@ int msb_fname_ok(const uint8_t *name, size_t n)
 	return 1;
 }
 
+size_t msb_pcp_rec(uint8_t *out, int type, uint32_t mode, const char *name,
+		   const char *link)
+{
+	size_t nl = strlen(name), ll = link ? strlen(link) : 0, len = 7;
+
+	if (nl > MSB_PCP_NAME_MAX || ll > MSB_PCP_NAME_MAX)
+		return 0;
+	out[0] = (uint8_t)type;
+	msb_put_be32(out + 1, mode & 07777);
+	msb_put_be16(out + 5, (uint16_t)nl);
+	memcpy(out + len, name, nl);
+	len += nl;
+	if (type == MSB_PCP_LINK) {
+		msb_put_be16(out + len, (uint16_t)ll);
+		memcpy(out + len + 2, link, ll);
+		len += 2 + ll;
+	}
+	return len;
+}
+
 void msb_path_base(const char *p, char *out, size_t n)
 {
 	size_t len = strlen(p);

@@ -111,6 +111,17 @@ enum {
 };
 #define MSB_PCP_CHUNK (64 * 1024)
 #define MSB_PCP_NAME_MAX 4095
+/* The longest record before a file's chunks: a symlink's. */
+#define MSB_PCP_REC_MAX (7 + MSB_PCP_NAME_MAX + 2 + MSB_PCP_NAME_MAX)
+
+/* msb_pcp_rec() - a record of @type (MSB_PCP_*) with permission bits
+ * @mode, @name and, for MSB_PCP_LINK, its target @link, into @out
+ * (MSB_PCP_REC_MAX bytes). The one writer of both sides (the supervisor
+ * packs a peer's files, the agent its own).
+ * Return: the record's length, or 0 if @name or @link is longer than
+ * MSB_PCP_NAME_MAX. */
+size_t msb_pcp_rec(uint8_t *out, int type, uint32_t mode, const char *name,
+		   const char *link);
 
 /* TLV tags. Which tags a payload may carry is given per frame type in the
  * protocol document; unknown tags are skipped so either side can extend. */

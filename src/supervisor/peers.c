@@ -1023,22 +1023,21 @@ static void emit_flush(struct ctx *x)
 	ob.n = 0;
 }
 
-static void emit_rec(struct ctx *x, int type, uint32_t mode, const char *name,
-		     const char *link)
+/* emit_rec() - a record of the peer's file @name, copied from @path (for
+ * the error); -ENAMETOOLONG past the format's names, where the copy
+ * stops. */
+static int emit_rec(struct ctx *x, int type, uint32_t mode, const char *name,
+		    const char *link, const char *path, msb_error *err)
 {
-	size_t nl = strlen(name), ll = link ? strlen(link) : 0;
-	uint8_t h[7];
+	static uint8_t rec[MSB_PCP_REC_MAX];
+	size_t n = msb_pcp_rec(rec, type, mode, name, link);
 
-	h[0] = (uint8_t)type;
-	msb_put_be32(h + 1, mode & 07777);
-	msb_put_be16(h + 5, (uint16_t)nl);
-	emit(x, h, 7);
-	emit(x, name, nl);
-	if (type == MSB_PCP_LINK) {
-		msb_put_be16(h, (uint16_t)ll);
-		emit(x, h, 2);
-		emit(x, link, ll);
-	}
+	if (!n)
+		return msb_fail(err, -ENAMETOOLONG, "%s: a name or a link's "
+				"target over %d bytes cannot be copied", path,
+				MSB_PCP_NAME_MAX);
+	emit(x, rec, n);
+	return 0;
 }
 
 /* emit_file() - a peer's file: its bytes in chunks (@raw: as they are). */
@@ -1105,7 +1104,9 @@ static int cp_out(struct ctx *x, msb_sandbox *sb, const char *path,
 	msb_path_base(path, base, sizeof(base));
 	switch (st->type) {
 	case MSB_FILE_DIR:
-		emit_rec(x, MSB_PCP_DIR, st->mode, base, NULL);
+		r = emit_rec(x, MSB_PCP_DIR, st->mode, base, NULL, path, err);
+		if (r < 0)
+			break;
 		fo->recursive = 1;
 		r = msb_file_open(sb, MSB_FILE_LIST, path, fo, &f, err);
 		fo->recursive = 0;
@@ -1119,37 +1120,40 @@ static int cp_out(struct ctx *x, msb_sandbox *sb, const char *path,
 			if (ev.type == MSB_FILE_DONE)
 				break;
 			if (e->type == MSB_FILE_DIR) {
-				emit_rec(x, MSB_PCP_DIR, e->mode, e->name, NULL);
+				r = emit_rec(x, MSB_PCP_DIR, e->mode, e->name,
+					     NULL, path, err);
 			} else if (e->type == MSB_FILE_SYMLINK) {
-				emit_rec(x, MSB_PCP_LINK, e->mode, e->name,
-					 e->link);
+				r = emit_rec(x, MSB_PCP_LINK, e->mode, e->name,
+					     e->link, path, err);
 			} else if (e->type == MSB_FILE_REGULAR) {
 				r = join(full, sizeof(full), path, e->name, err);
-				if (r == 0) {
-					emit_rec(x, MSB_PCP_FILE, e->mode,
-						 e->name, NULL);
+				if (r == 0)
+					r = emit_rec(x, MSB_PCP_FILE, e->mode,
+						     e->name, NULL, path, err);
+				if (r == 0)
 					r = emit_file(x, sb, full, fo, 0, err);
-				}
-				if (r < 0)
-					break;
 			}
+			if (r < 0)
+				break;
 			/* sockets, fifos and devices are not copied */
 		}
 		msb_file_free(f);
 		break;
 	case MSB_FILE_REGULAR:
-		emit_rec(x, MSB_PCP_FILE, st->mode, base, NULL);
-		r = emit_file(x, sb, path, fo, 0, err);
+		r = emit_rec(x, MSB_PCP_FILE, st->mode, base, NULL, path, err);
+		if (r == 0)
+			r = emit_file(x, sb, path, fo, 0, err);
 		break;
 	case MSB_FILE_SYMLINK:
-		emit_rec(x, MSB_PCP_LINK, st->mode, base, st->link);
+		r = emit_rec(x, MSB_PCP_LINK, st->mode, base, st->link, path,
+			     err);
 		break;
 	default:
 		r = msb_fail(err, MSB_E_INVALID, "%s is not a file, a directory "
 			     "or a symlink", path);
 	}
 	if (r >= 0)
-		emit_rec(x, MSB_PCP_END, 0, "", NULL);
+		r = emit_rec(x, MSB_PCP_END, 0, "", NULL, path, err);
 out:
 	emit_flush(x);
 	free(st);
@@ -1161,7 +1165,7 @@ out:
 static int rec_in(struct ctx *x, int root, int *type, uint32_t *mode,
 		  char *name, char *link, msb_error *err)
 {
-	static uint8_t b[7 + MSB_PCP_NAME_MAX + 2 + MSB_PCP_NAME_MAX];
+	static uint8_t b[MSB_PCP_REC_MAX];
 	struct spawn_pcp r;
 	size_t n, len = 7;
 

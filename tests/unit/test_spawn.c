@@ -198,3 +198,41 @@ TEST(spawn_copy_archive_records)
 	b[8] = 0;
 	CHECK(spawn_pcp_rec(b, n, 0, &r) == -1);
 }
+
+/* The writer both sides use gives what the reader takes, up to the
+ * format's longest names and no further. */
+TEST(spawn_copy_archive_writer)
+{
+	static uint8_t b[MSB_PCP_REC_MAX], w[MSB_PCP_REC_MAX];
+	static char name[MSB_PCP_NAME_MAX + 2], link[MSB_PCP_NAME_MAX + 2];
+	struct spawn_pcp r;
+	size_t n;
+
+	n = msb_pcp_rec(w, MSB_PCP_DIR, 0100755, "tree", NULL);
+	CHECK(n == rec(b, 'D', 0755, "tree", NULL) && !memcmp(w, b, n));
+	n = msb_pcp_rec(w, MSB_PCP_LINK, 0777, "sub/link", "../a");
+	CHECK(n == rec(b, 'L', 0777, "sub/link", "../a") && !memcmp(w, b, n));
+	CHECK(spawn_pcp_rec(w, n, 0, &r) == (int)n && r.link_len == 4);
+	/* a link's target is written only for a link */
+	n = msb_pcp_rec(w, MSB_PCP_FILE, 0644, "f", "ignored");
+	CHECK(n == 8 && spawn_pcp_rec(w, n, 0, &r) == 8);
+	n = msb_pcp_rec(w, MSB_PCP_END, 0, "", NULL);
+	CHECK(n == 7 && spawn_pcp_rec(w, n, 0, &r) == 7 &&
+	      r.type == MSB_PCP_END);
+	/* the longest name and target: a full record */
+	for (size_t i = 0; i < MSB_PCP_NAME_MAX; i++) {
+		name[i] = i % 2 ? '/' : 'a';
+		link[i] = 'b';
+	}
+	name[MSB_PCP_NAME_MAX] = link[MSB_PCP_NAME_MAX] = '\0';
+	n = msb_pcp_rec(w, MSB_PCP_LINK, 0777, name, link);
+	CHECK_EQ_INT(n, MSB_PCP_REC_MAX);
+	CHECK(spawn_pcp_rec(w, n, 0, &r) == (int)n &&
+	      r.name_len == MSB_PCP_NAME_MAX && r.link_len == MSB_PCP_NAME_MAX);
+	/* a byte more of either is refused, not cut */
+	name[MSB_PCP_NAME_MAX] = 'a';
+	CHECK_EQ_INT(msb_pcp_rec(w, MSB_PCP_FILE, 0644, name, NULL), 0);
+	name[MSB_PCP_NAME_MAX] = '\0';
+	link[MSB_PCP_NAME_MAX] = 'b';
+	CHECK_EQ_INT(msb_pcp_rec(w, MSB_PCP_LINK, 0777, name, link), 0);
+}
