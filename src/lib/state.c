@@ -201,6 +201,22 @@ int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
 			rc = open_readonly(path, 1, &db);
 		}
 	}
+	if (rc != SQLITE_OK && access(path, F_OK) < 0 && errno == ENOENT) {
+		char dir[PATH_MAX], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (slash && access(dir, W_OK) < 0 && errno == EACCES) {
+			r = msb_fail(err, -EACCES, "cannot create state "
+				     "database %s: %s is not writable by this "
+				     "user (set MSB_HOME to a directory you "
+				     "own)", path, dir);
+			sqlite3_close(db);
+			return r;
+		}
+	}
 	if (rc != SQLITE_OK) {
 		r = msb_fail(err, -EIO, "cannot open state database %s: %s",
 			     path, db ? sqlite3_errmsg(db) : "out of memory");

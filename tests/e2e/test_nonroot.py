@@ -190,3 +190,22 @@ def test_no_home_at_all_falls_back_only_to_a_private_dir():
         if made_old:
             shutil.rmtree("/tmp/.microsandbox", ignore_errors=True)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_home_the_user_cannot_write_says_so(as_user):
+    """MSB_HOME an existing directory this user cannot write: every verb
+    says which directory and what to do, not SQLite's "unable to open
+    database file"."""
+    d = tempfile.mkdtemp(prefix="msb-theirs-")
+    os.chmod(d, 0o555)
+    for verb in (["ps"], ["run", "--rm", "--", "true"]):
+        p = as_user(*verb, env={"MSB_HOME": str(d)})
+        err = p.stderr.decode()
+        assert p.returncode != 0, (verb, p)
+        assert f"{d} is not writable by this user (set MSB_HOME to a " \
+            "directory you own)" in err, (verb, err)
+    p = as_user("volume", "create", "v", env={"MSB_HOME": str(d)})
+    assert p.returncode != 0 and \
+        f"cannot create {d}/volumes: Permission denied" in p.stderr.decode()
+    assert os.listdir(d) == []
+    os.rmdir(d)
