@@ -2,10 +2,13 @@
 /* system.c - guest-wide settings from INIT: clock, hostname, loopback */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,10 +26,95 @@ int system_set_clock(uint64_t ns, struct agent_err *e)
 	return 0;
 }
 
+/* The line of /etc/hosts that names this sandbox ends so; any other line
+ * is the image's and stays. 127.0.1.1, as Debian names its own host:
+ * the name resolves with or without a network. */
+#define HOSTS_MARK "\t# msb: this sandbox's name\n"
+#define HOSTS_MAX (64 * 1024)
+
+/* replace_file() - @path holds @n bytes of @data, whole or not at all (a
+ * symlink there is replaced, as images ship /etc/hosts into /run).
+ * Return: 0 or -errno. */
+static int replace_file(const char *path, const char *data, size_t n)
+{
+	char tmp[64];
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.msb-new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, n) != (ssize_t)n)
+		r = -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+/* name_files() - /etc/hostname, and a line of /etc/hosts for @name;
+ * localhost's lines too if the image has none. Return: 0 or -errno. */
+static int name_files(const char *name)
+{
+	static char old[HOSTS_MAX], out[HOSTS_MAX + 256];
+	size_t o = 0, n = 0;
+	ssize_t k;
+	char *line, *end;
+	int fd, r;
+
+	snprintf(out, sizeof(out), "%s\n", name);
+	r = replace_file("/etc/hostname", out, strlen(out));
+	if (r < 0)
+		return r;
+	fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while (n < sizeof(old) - 1 &&
+		       (k = read(fd, old + n, sizeof(old) - 1 - n)) > 0)
+			n += (size_t)k;
+		close(fd);
+	}
+	/* Longer than any hosts file should be: left as it is. */
+	if (n == sizeof(old) - 1)
+		return -EFBIG;
+	old[n] = '\0';
+	if (n && old[n - 1] != '\n' && n < sizeof(old) - 1)
+		old[n++] = '\n', old[n] = '\0';
+	for (line = old; *line; line = end) {
+		end = strchr(line, '\n');
+		end = end ? end + 1 : line + strlen(line);
+		if ((size_t)(end - line) >= sizeof(HOSTS_MARK) - 1 &&
+		    !memcmp(end - (sizeof(HOSTS_MARK) - 1), HOSTS_MARK,
+			    sizeof(HOSTS_MARK) - 1))
+			continue;
+		memcpy(out + o, line, (size_t)(end - line));
+		o += (size_t)(end - line);
+	}
+	if (!strstr(old, "localhost"))
+		o += (size_t)snprintf(out + o, sizeof(out) - o,
+				      "127.0.0.1\tlocalhost\n"
+				      "::1\tlocalhost ip6-localhost "
+				      "ip6-loopback\n");
+	o += (size_t)snprintf(out + o, sizeof(out) - o, "127.0.1.1\t%s%s",
+			      name, HOSTS_MARK);
+	return replace_file("/etc/hosts", out, o);
+}
+
 int system_set_hostname(const char *name, struct agent_err *e)
 {
+	int r;
+
 	if (sethostname(name, strlen(name)) < 0)
 		return agent_fail(e, errno, "set hostname %s", name);
+	/* A root that cannot be written still runs: say so, go on. */
+	mkdir("/etc", 0755);
+	r = name_files(name);
+	if (r < 0)
+		agent_log("/etc/hostname and /etc/hosts not written: %s",
+			  strerror(-r));
 	return 0;
 }
 

@@ -46,6 +46,19 @@ def test_long_command_lines(msb, shared):
     assert msb.out("exec", shared, "--", "echo", "ok") == "ok\n"
 
 
+def test_the_sandbox_name_resolves(msb, shared):
+    # Its name is in /etc/hostname and resolves through /etc/hosts, as
+    # software that looks its own host up expects (sudo, Java, Spark);
+    # the image's own lines stay.
+    assert msb.out("exec", shared, "--", "cat", "/etc/hostname") == \
+        shared + "\n"
+    assert msb.out("exec", shared, "--", "hostname", "-i").split() == \
+        ["127.0.1.1"]
+    hosts = msb.out("exec", shared, "--", "cat", "/etc/hosts")
+    assert "127.0.0.1\tlocalhost\n" in hosts, hosts
+    assert hosts.count(f"\t{shared}\t") == 1, hosts
+
+
 def test_command_not_found(msb, shared):
     p = msb("exec", shared, "--", "no-such-command", "arg")
     assert p.returncode == 127, p

@@ -95,6 +95,10 @@ def test_restore_continues_the_machine_and_makes_it_its_own(msb, base):
                        "/root/before.txt") == "from-base\n"
         # Its own name, the overrides for execs and for restored processes.
         assert msb.out("exec", n, "--", "hostname").strip() == n
+        # and in the files that resolve it: its own line, not the base's
+        assert msb.out("exec", n, "--", "cat", "/etc/hostname") == n + "\n"
+        hosts = msb.out("exec", n, "--", "cat", "/etc/hosts")
+        assert f"\t{n}\t" in hosts and base["name"] not in hosts, hosts
         assert msb.out("exec", n, "--", "sh", "-c",
                        "echo $WORKER_ID").strip() == wid
         env = msb.out("exec", n, "--", "cat", "/run/msb/env")
