@@ -31,7 +31,8 @@ extern const struct verb verb_run, verb_exec, verb_cp, verb_ps, verb_stats,
 	verb_start, verb_rm, verb_logs, verb_inspect, verb_pull, verb_images,
 	verb_rmi, verb_image, verb_load, verb_save, verb_registry, verb_wait,
 	verb_snapshot, verb_restore, verb_port, verb_project, verb_push,
-	verb_remote, verb_volume, verb_events, verb_event, verb_plugin;
+	verb_remote, verb_volume, verb_events, verb_event, verb_plugin,
+	verb_version;
 
 /* cli_pull() - pull @ref with a progress display on stderr (a TTY) or
  * plain lines; prints the result line to @result. @missing: pulled

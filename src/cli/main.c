@@ -22,6 +22,7 @@ static const struct verb *const verbs[] = {
 	&verb_pull, &verb_images, &verb_rmi, &verb_image, &verb_load,
 	&verb_save, &verb_registry, &verb_snapshot, &verb_restore,
 	&verb_push, &verb_remote, &verb_volume, &verb_project, &verb_plugin,
+	&verb_version,
 };
 
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -321,7 +322,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "--version")) {
 		printf("msb %s\n", MSB_VERSION);
 		return 0;
 	}

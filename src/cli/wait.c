@@ -3,6 +3,8 @@
 
 #include <getopt.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 static int cmd_wait(int argc, char **argv);
@@ -12,7 +14,7 @@ const struct verb verb_wait = {
 	.summary = "Wait for sandboxes' detached commands to end",
 	.fn = cmd_wait,
 	.help =
-	"Usage: msb wait NAME...\n"
+	"Usage: msb wait [--format json] NAME...\n"
 	"\n"
 	"Wait until each sandbox's detached command (msb run -d -- CMD, or\n"
 	"the image's own with msb run -d IMAGE) has ended, and print its exit\n"
@@ -21,6 +23,9 @@ const struct verb verb_wait = {
 	"without one is waited for until it stops (then 0 is printed).\n"
 	"\n"
 	"Options:\n"
+	"      --format FORMAT    table (default: one status a line, as each\n"
+	"                         ends) or json (an array once all have:\n"
+	"                         name and exit_code, or name and error)\n"
 	"  -h, --help             show this help\n"
 	"\n"
 	"Exit status: 0, or 1 if a sandbox does not exist or failed.\n",
@@ -28,24 +33,47 @@ const struct verb verb_wait = {
 
 static int cmd_wait(int argc, char **argv)
 {
-	int c, rc = 0;
+	json_object *all = NULL;
+	int c, rc = 0, json;
 
-	c = cli_only_help(&verb_wait, argc, argv);
+	c = cli_help_or_format(&verb_wait, argc, argv, 0, &json);
 	if (c >= 0)
 		return c;
 	if (optind >= argc)
 		return cli_bad_usage(&verb_wait, "missing sandbox NAME");
+	if (json)
+		all = json_object_new_array();
 	for (int i = optind; i < argc; i++) {
 		msb_error err = { 0 };
+		json_object *o = NULL;
 		int status;
 
+		if (json) {
+			o = json_object_new_object();
+			json_object_object_add(o, "name",
+					       json_object_new_string(argv[i]));
+			json_object_array_add(all, o);
+		}
 		if (msb_sandbox_wait(argv[i], 0, &status, &err) < 0) {
+			if (o)
+				json_object_object_add(
+					o, "error",
+					json_object_new_string(err.message));
 			cli_err("%s", err.message);
 			rc = 1;
 			continue;
 		}
+		if (o) {
+			json_object_object_add(o, "exit_code",
+					       json_object_new_int(status));
+			continue;
+		}
 		printf("%d\n", status);
 		fflush(stdout);
+	}
+	if (all) {
+		cli_print_json(all, stdout);
+		json_object_put(all);
 	}
 	return rc;
 }

@@ -291,6 +291,24 @@ def test_wait_blocks_until_the_command_ends(msb, waiter):
     assert w.returncode == 0 and out == b"3\n", (out, err)
     p = msb("wait", "nosuch")
     assert p.returncode == 1 and b"no sandbox named" in p.stderr
+    # As JSON: every name, its status or why there is none; the same exit.
+    p = msb("wait", "--format", "json", waiter, "nosuch")
+    assert p.returncode == 1, p
+    assert json.loads(p.stdout) == [
+        {"name": waiter, "exit_code": 3},
+        {"name": "nosuch",
+         "error": "no sandbox named 'nosuch' (see 'msb ps -a')"}], p.stdout
+
+
+def test_version(msb):
+    assert re.fullmatch(rb"msb \d+\.\d+\.\d+\n", msb("version").stdout)
+    assert msb("--version").stdout == msb("version").stdout
+    v = json.loads(msb.out("version", "--format", "json"))
+    assert "msb " + v["version"] + "\n" == msb.out("version")
+    assert v["protocol"] == 1 and re.fullmatch(r"\d+\.\d+\.\d+", v["agent"])
+    for bad in (["--bogus"], ["extra"], ["--format", "yaml"]):
+        p = msb("version", *bad)
+        assert p.returncode == 2 and b"msb version --help" in p.stderr, p
 
 
 def _names(msb):
