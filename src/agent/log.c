@@ -3,6 +3,8 @@
  * for the agent */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +62,29 @@ uint64_t clock_boot_us(void)
 uint64_t clock_mono_ms(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) / 1000000u;
+}
+
+int agent_replace_file(const char *path, const void *buf, size_t n,
+		       mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.msb-new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		return -errno;
+	if (agent_write_all(fd, buf, n) < 0)
+		r = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
 }
 
 int agent_write_all(int fd, const void *buf, size_t n)

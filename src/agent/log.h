@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /**
  * struct agent_err - what a failed step tells the host and the console
@@ -48,5 +49,17 @@ uint64_t clock_mono_ms(void);
  * one is tried again)
  */
 int agent_write_all(int fd, const void *buf, size_t n);
+
+/**
+ * agent_replace_file() - @path holds @n bytes of @buf, whole or not at
+ * all: written beside it and renamed over it (a symlink there is
+ * replaced, not followed: images ship /etc files as links into a /run
+ * that is not theirs here)
+ * @mode: the new file's permission bits
+ *
+ * Return: 0 or -errno
+ */
+int agent_replace_file(const char *path, const void *buf, size_t n,
+		       mode_t mode);
 
 #endif

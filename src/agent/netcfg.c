@@ -38,7 +38,7 @@ static int write_resolv(uint32_t dns, const uint8_t *dns6,
 			struct agent_err *e)
 {
 	char line[128], a6[INET6_ADDRSTRLEN];
-	int fd, n;
+	int n, r;
 
 	n = snprintf(line, sizeof(line), "nameserver %u.%u.%u.%u\n", dns >> 24,
 		     (dns >> 16) & 0xff, (dns >> 8) & 0xff, dns & 0xff);
@@ -46,17 +46,9 @@ static int write_resolv(uint32_t dns, const uint8_t *dns6,
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
 			      "nameserver %s\n", a6);
 	mkdir("/etc", 0755);
-	/* Images often ship it as a symlink into a /run that is not ours. */
-	unlink("/etc/resolv.conf");
-	fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0644);
-	if (fd < 0)
-		return agent_fail(e, errno, "write /etc/resolv.conf");
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		return agent_fail(e, EIO, "write /etc/resolv.conf");
-	}
-	close(fd);
+	r = agent_replace_file("/etc/resolv.conf", line, (size_t)n, 0644);
+	if (r < 0)
+		return agent_fail(e, -r, "write /etc/resolv.conf");
 	return 0;
 }
 

@@ -32,30 +32,6 @@ int system_set_clock(uint64_t ns, struct agent_err *e)
 #define HOSTS_MARK "\t# msb: this sandbox's name\n"
 #define HOSTS_MAX (64 * 1024)
 
-/* replace_file() - @path holds @n bytes of @data, whole or not at all (a
- * symlink there is replaced, as images ship /etc/hosts into /run).
- * Return: 0 or -errno. */
-static int replace_file(const char *path, const char *data, size_t n)
-{
-	char tmp[64];
-	int fd, r = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.msb-new", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, n) != (ssize_t)n)
-		r = -EIO;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r;
-}
-
 /* name_files() - /etc/hostname, and a line of /etc/hosts for @name;
  * localhost's lines too if the image has none. Return: 0 or -errno. */
 static int name_files(const char *name)
@@ -67,7 +43,7 @@ static int name_files(const char *name)
 	int fd, r;
 
 	snprintf(out, sizeof(out), "%s\n", name);
-	r = replace_file("/etc/hostname", out, strlen(out));
+	r = agent_replace_file("/etc/hostname", out, strlen(out), 0644);
 	if (r < 0)
 		return r;
 	fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC);
@@ -100,7 +76,7 @@ static int name_files(const char *name)
 				      "ip6-loopback\n");
 	o += (size_t)snprintf(out + o, sizeof(out) - o, "127.0.1.1\t%s%s",
 			      name, HOSTS_MARK);
-	return replace_file("/etc/hosts", out, o);
+	return agent_replace_file("/etc/hosts", out, o, 0644);
 }
 
 int system_set_hostname(const char *name, struct agent_err *e)
