@@ -876,6 +876,22 @@ out:
 	fx_end(&f);
 }
 
+/* echo_request() - an exec request (id 1) of echo with one argument of @n
+ * 'a's; free() it. */
+static char *echo_request(size_t n)
+{
+	char *big = malloc(n + 100);
+	int l;
+
+	if (!big)
+		return NULL;
+	l = snprintf(big, 100, "{\"id\":1,\"method\":\"exec\",\"params\":"
+		     "{\"argv\":[\"echo\",\"");
+	memset(big + l, 'a', n);
+	snprintf(big + l + n, 100, "\"]}}");
+	return big;
+}
+
 /* A request longer than an agent frame goes as EXEC_PART frames, each
  * a full frame, and its EXEC with the rest, back to back on one stream:
  * joined, they are the request. */
@@ -889,18 +905,14 @@ TEST(sup_exec_in_parts)
 	size_t n = 3 * MSB_FRAME_MAX, len = 0, k;
 	uint32_t id = 0, vlen;
 	uint8_t tag;
-	int parts = 0, args = 0, l;
+	int parts = 0, args = 0;
 	char *big;
 
 	if (fx_begin(&f) != 0)
 		goto out;
-	big = malloc(n + 100);
+	big = echo_request(n);
 	if (!big)
 		goto out;
-	l = snprintf(big, 100, "{\"id\":1,\"method\":\"exec\",\"params\":"
-		     "{\"argv\":[\"echo\",\"");
-	memset(big + l, 'a', n);
-	snprintf(big + l + n, 100, "\"]}}");
 	send_line(&f, big);
 	free(big);
 	while (guest_take(&f, &h, &p)) {
@@ -953,17 +965,12 @@ TEST(sup_exec_old_agent)
 	const uint8_t *p;
 	size_t n = MSB_FRAME_MAX;
 	char *big;
-	int l;
 
 	if (fx_begin(&f) != 0)
 		goto out;
-	big = malloc(n + 100);
+	big = echo_request(n);
 	if (!big)
 		goto out;
-	l = snprintf(big, 100, "{\"id\":1,\"method\":\"exec\",\"params\":"
-		     "{\"argv\":[\"echo\",\"");
-	memset(big + l, 'a', n);
-	snprintf(big + l + n, 100, "\"]}}");
 	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
 		char want[512];
 
