@@ -103,6 +103,10 @@ static int take_options(int argc, char **argv, struct exec_args *a)
 				return c;
 			break;
 		case 'w':
+			if (optarg[0] != '/')
+				return cli_bad_usage(&verb_exec,
+					"invalid --workdir '%s': use an absolute path",
+					optarg);
 			a->eo.workdir = optarg;
 			break;
 		case 'u':

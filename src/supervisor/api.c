@@ -344,6 +344,14 @@ static void on_exec(struct sup *s, struct conn *c, json_object *id,
 
 	if (!stream_request_ok(s, c, id, p, "exec"))
 		return;
+	/* A relative one would be taken from wherever the agent is. */
+	if (json_object_object_get_ex(p, "cwd", &v) && v &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     (*json_object_get_string(v) && *json_object_get_string(v) != '/'))) {
+		reply_error(s, c, id, "invalid_params",
+			    "cwd must be an absolute path (\"\" for /)");
+		return;
+	}
 	if (json_object_object_get_ex(p, "detach", &v) &&
 	    json_object_get_boolean(v)) {
 		detach = 1;

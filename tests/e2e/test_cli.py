@@ -101,6 +101,11 @@ def test_missing_workdir_exits_126(msb, shared):
     p = msb("exec", "-w", "/nonexistent", shared, "--", "true")
     assert p.returncode == 126, p
     assert b"cannot change directory to /nonexistent" in p.stderr, p.stderr
+    # A relative one is refused before it is taken from wherever the
+    # agent is, as run's --workdir is.
+    p = msb("exec", "-w", "tmp", shared, "--", "pwd")
+    assert p.returncode == 125 and b"invalid --workdir 'tmp': use an " \
+        b"absolute path" in p.stderr, p
 
 
 def test_start_of_running_and_stop_of_stopped_succeed(msb, shared):

@@ -852,6 +852,17 @@ TEST(sup_exec_refused)
 				"bytes (2 MiB, as Linux's own limit): pass "
 				"large data as a file or on stdin\"}}");
 	}
+	/* A working directory that is not absolute, or not a string. */
+	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":"
+		      "{\"argv\":[\"pwd\"],\"cwd\":\"tmp\"}}");
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"cwd must be an absolute path (\\\"\\\" "
+			"for \\/)\"}}");
+	send_line(&f, "{\"id\":1,\"method\":\"exec\",\"params\":"
+		      "{\"argv\":[\"pwd\"],\"cwd\":7}}");
+	EXPECT_LINE(&f, "{\"id\":1,\"error\":{\"code\":\"invalid_params\","
+			"\"message\":\"cwd must be an absolute path (\\\"\\\" "
+			"for \\/)\"}}");
 	/* An id in use by a running exec of this connection. */
 	start_exec(&f, "{\"id\":1,\"method\":\"exec\",\"params\":"
 		       "{\"argv\":[\"sleep\",\"9\"]}}", 3);
