@@ -343,8 +343,12 @@ void agent_set_version(struct sup *s, const char *v)
 {
 	unsigned major = 0, minor = 0;
 
-	snprintf(s->agent_version, sizeof(s->agent_version), "%s",
-		 v && *v ? v : "0.1.0");
+	/* The guest says it (HELLO): digits and dots, or taken for the
+	 * oldest, as a snapshot that does not say is. */
+	if (!v || !*v || v[strspn(v, "0123456789.")] ||
+	    strlen(v) >= sizeof(s->agent_version))
+		v = "0.1.0";
+	snprintf(s->agent_version, sizeof(s->agent_version), "%s", v);
 	/* Agents before 0.2 read an exec request from one frame. */
 	if (sscanf(s->agent_version, "%u.%u", &major, &minor) == 2 &&
 	    (major > 0 || minor >= 2))

@@ -438,7 +438,8 @@ struct stream *stream_get(struct sup *s, uint32_t id);
 struct stream *stream_new(struct sup *s);
 void stream_free(struct sup *s, struct stream *st);
 /* agent_set_version() - the guest agent is version @v ("MAJOR.MINOR.PATCH";
- * NULL or "": a snapshot's from before versions were kept, 0.1.0). */
+ * NULL, "" or anything but digits and dots: taken for 0.1.0, as a
+ * snapshot's from before versions were kept). */
 void agent_set_version(struct sup *s, const char *v);
 /* Start an exec from its JSON params; Return: the stream or NULL with @why. */
 struct stream *agent_exec(struct sup *s, json_object *params, char *why,
