@@ -368,6 +368,12 @@ static void on_hello(struct sup *s, const uint8_t *p, uint32_t n)
 	struct timespec ts;
 	char agent[64] = "?";
 
+	/* One a link: the agent's again (after a reboot) comes on a new
+	 * one; another on this is the guest's, and changes nothing. */
+	if (s->agent_hello) {
+		sup_log(s, "agent: a second HELLO, ignored");
+		return;
+	}
 	msb_tlv_r_init(&r, p, n);
 	while (msb_tlv_next(&r, &tag, &v, &len) == 1) {
 		if (tag == MSB_T_VERSION && len == 4)

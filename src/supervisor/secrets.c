@@ -37,7 +37,7 @@ static void guard_log(void *ctx, const char *line)
 /* http_seen() - a plugin sees HTTP: every flow is inspected */
 static int http_seen(struct sup *s)
 {
-	return net_plugin_has_http(s->net) ||
+	return (s->net && net_plugin_has_http(s->net)) ||
 	       sup_hook_wants(s, HOOK_HTTP_RESPONSE_HEAD);
 }
 

@@ -965,6 +965,40 @@ out:
 	fx_end(&f);
 }
 
+/* HELLO once a link: the agent's first gets INIT and names its version;
+ * another (the guest's own doing) changes nothing and gets nothing. */
+TEST(sup_hello_once)
+{
+	struct fx f;
+	struct msb_frame_hdr h;
+	const uint8_t *p;
+	struct msb_tlv_w w;
+	uint8_t b[64];
+	int inits = 0;
+
+	if (fx_begin(&f) != 0)
+		goto out;
+	f.s->agent_hello = 0;
+	f.s->state = ST_BOOTING;
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_VERSION, MSB_PROTO_VERSION);
+	msb_tlv_put_str(&w, MSB_T_AGENT, "0.3.0");
+	guest_send(&f, 0, MSB_F_HELLO, b, w.len);
+	while (guest_take(&f, &h, &p))
+		inits += h.type == MSB_F_INIT;
+	CHECK_EQ_INT(inits, 1);
+	CHECK_STR(f.s->agent_version, "0.3.0");
+	msb_tlv_w_init(&w, b, sizeof(b));
+	msb_tlv_put_u32(&w, MSB_T_VERSION, MSB_PROTO_VERSION);
+	msb_tlv_put_str(&w, MSB_T_AGENT, "0.1.0");
+	guest_send(&f, 0, MSB_F_HELLO, b, w.len);
+	CHECK(!guest_take(&f, &h, &p));
+	CHECK_STR(f.s->agent_version, "0.3.0");
+	CHECK_EQ_INT(f.s->agent_exec_max, MSB_EXEC_MAX);
+out:
+	fx_end(&f);
+}
+
 /* An agent older than 0.2 (a restored snapshot's) reads a request from
  * one frame: one longer is refused by the supervisor, with what to do,
  * and no EXEC_PART reaches it; one that fits still runs. */
