@@ -182,12 +182,15 @@ def home_dirt(home):
 
 # Every file's checksum, and every entry's mode, owner, size, mtime and
 # link target, over the guest's whole root. msb itself rewrites
-# /etc/resolv.conf and the home's CA under /etc/ssl at every boot (so /etc
-# and the root directory change too), and mount points show what is
-# mounted on them: those are left out.
-TREE = ("cd / && find . -xdev \\( -path ./etc/ssl -o -path ./etc/resolv.conf \\) "
+# /etc/resolv.conf, the home's CA under /etc/ssl and the sandbox's name in
+# /etc/hostname and /etc/hosts at every boot (so /etc and the root
+# directory change too), and mount points show what is mounted on them:
+# those are left out.
+AGENTS = ("\\( -path ./etc/ssl -o -path ./etc/resolv.conf -o -path ./etc/hostname "
+          "-o -path ./etc/hosts \\)")
+TREE = ("cd / && find . -xdev " + AGENTS + " "
         "-prune -o -type f -print | sort | xargs md5sum; "
-        "find . -xdev \\( -path ./etc/ssl -o -path ./etc/resolv.conf \\) -prune "
+        "find . -xdev " + AGENTS + " -prune "
         "-o -print | sort | while read p; do case $p in .|./etc) continue;; esac; "
         "[ -d \"$p\" ] && [ $(stat -c %d \"$p\") != $(stat -c %d .) ] && continue; "
         "echo \"$p\"; done "
