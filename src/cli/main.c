@@ -268,6 +268,15 @@ int strv_push(char ***v, size_t *n, char *s)
 int cli_push_env(const struct verb *v, const char *arg, char ***env,
 		 size_t *n)
 {
+	/* docker run -e KEY copies the host's KEY: an API key, often,
+	 * which msb keeps out of the guest (--secret-env). */
+	if (!strchr(arg, '=') && arg[0] && v == &verb_run)
+		return cli_bad_usage(v, "invalid --env '%s': use KEY=VALUE (msb "
+				     "copies no variable of the host's; for a "
+				     "secret, --secret-env %s=@env:%s:HOST gives "
+				     "the guest a placeholder that becomes the "
+				     "value only in TLS to HOST)",
+				     arg, arg, arg);
 	if (!strchr(arg, '=') || arg[0] == '=')
 		return cli_bad_usage(v, "invalid --env '%s': use KEY=VALUE",
 				     arg);

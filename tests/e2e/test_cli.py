@@ -400,6 +400,21 @@ def test_bad_volume_option_is_named(msb, tmp_path):
     assert b"invalid --volume option 'rx'" in p.stderr, p.stderr
 
 
+def test_an_env_without_a_value_is_not_the_hosts(msb, shared):
+    # docker run -e KEY copies the host's KEY, often an API key: msb
+    # refuses it, nothing made, and says how a secret goes instead.
+    before = msb.out("ps", "-a", "-q")
+    p = msb("run", "--rm", "-e", "OPENAI_API_KEY", "--", "true")
+    assert p.returncode == 125, p
+    assert b"invalid --env 'OPENAI_API_KEY': use KEY=VALUE (msb copies no " \
+        b"variable of the host's; for a secret, --secret-env " \
+        b"OPENAI_API_KEY=@env:OPENAI_API_KEY:HOST " in p.stderr, p.stderr
+    assert msb.out("ps", "-a", "-q") == before
+    p = msb("exec", "-e", "FOO", shared, "--", "true")
+    assert p.returncode == 125 and \
+        b"invalid --env 'FOO': use KEY=VALUE\n" in p.stderr, p
+
+
 def test_taken_name_of_a_running_sandbox_says_rm_f(msb, shared):
     p = msb("run", "--name", shared, "-d")
     assert p.returncode == 125, p
