@@ -47,6 +47,8 @@ def test_options_and_errors(shared):
         r = await shared.exec(["sh", "-c", 'echo "$A $B"; pwd; id -u'],
                               env={"A": "1", "B": "two"}, cwd="/tmp", user="user")
         assert r.stdout == "1 two\n/tmp\n1000\n"
+        with pytest.raises(InvalidArgument, match="cwd must be an absolute path"):
+            await shared.exec("pwd", cwd="tmp")
         r = await shared.exec("cat", stdin="line\n" * 3)
         assert r.stdout == "line\n" * 3
         big = bytes(range(256)) * 4096
