@@ -424,6 +424,12 @@ func (p *Process) pump() {
 			case C.MSB_EXEC_EXIT:
 				p.result = ExecResult{ExitCode: int(ev.exit_code), Signal: int(ev.signal),
 					TimedOut: ev.timed_out != 0}
+				// A context that has ended killed it (halt), or is
+				// about to: its exit may come before the halt is
+				// seen here, and is the context's doing all the same.
+				if err := p.ctx.Err(); err != nil {
+					p.err = fmt.Errorf("msb: %s: killed: %w", p.op(), err)
+				}
 				return
 			}
 		}
