@@ -57,7 +57,7 @@ static int name_files(const char *name)
 	if (n == sizeof(old) - 1)
 		return -EFBIG;
 	old[n] = '\0';
-	if (n && old[n - 1] != '\n' && n < sizeof(old) - 1)
+	if (n && old[n - 1] != '\n')
 		old[n++] = '\n', old[n] = '\0';
 	for (line = old; *line; line = end) {
 		end = strchr(line, '\n');

@@ -331,10 +331,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
-		printf("msb %s\n", MSB_VERSION);
-		return 0;
-	}
+	/* the same as the verb */
+	if (!strcmp(argv[1], "--version"))
+		argv[1] = (char *)"version";
 	for (size_t i = 0; i < NVERBS; i++) {
 		const struct verb *v = verbs[i];
 
