@@ -77,7 +77,7 @@ static int map_add(struct msb_disk_map *m, size_t *cap,
 	return 0;
 }
 
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
+ssize_t msb_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
@@ -89,12 +89,11 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off)
 			continue;
 		if (r < 0)
 			return -errno;
-		if (r == 0) /* the file shrank: read as a hole */
+		if (r == 0)
 			break;
 		done += (size_t)r;
 	}
-	memset((char *)buf + done, 0, len - done);
-	return 0;
+	return (ssize_t)done;
 }
 
 int msb_disk_scan(int fd, uint32_t chunk, struct msb_disk_map *m,
@@ -120,6 +119,7 @@ int msb_disk_scan(int fd, uint32_t chunk, struct msb_disk_map *m,
 	while (pos < m->size) {
 		off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
 		struct msb_chunk c = { 0 };
+		ssize_t got;
 
 		if (d < 0 && errno == ENXIO)
 			break;
@@ -130,11 +130,13 @@ int msb_disk_scan(int fd, uint32_t chunk, struct msb_disk_map *m,
 		c.off = (uint64_t)d / chunk * chunk;
 		c.len = (uint32_t)(m->size - c.off < chunk ? m->size - c.off :
 							       chunk);
-		r = read_at(fd, buf, c.len, c.off);
-		if (r < 0) {
-			r = msb_fail_errno(err, r, "cannot read the disk");
+		got = msb_pread_full(fd, buf, c.len, c.off);
+		if (got < 0) {
+			r = msb_fail_errno(err, (int)got, "cannot read the disk");
 			break;
 		}
+		/* the file shrank: the rest reads as a hole */
+		memset(buf + got, 0, c.len - (size_t)got);
 		pos = c.off + c.len;
 		if (progress)
 			progress(ctx, pos, m->size);

@@ -141,23 +141,6 @@ static int group_chunks(struct job *j, msb_error *err)
 	return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
 /* from_local() - the raw bytes of @c from the local copy, if it has them
  * (checked by hashing them again). Return: 1 found, 0 not. */
 static int from_local(struct msb_download *d, const struct msb_chunk *c,
@@ -170,7 +153,8 @@ static int from_local(struct msb_download *d, const struct msb_chunk *c,
 		return 0;
 	k = msb_chunks_find_raw(&d->local, c->raw);
 	if (!k || k->len != c->len ||
-	    read_full(d->local_fd, buf, c->len, k->off) < 0)
+	    msb_pread_full(d->local_fd, buf, c->len, k->off) !=
+		    (ssize_t)c->len)
 		return 0;
 	msb_sha256_digest(buf, c->len, got);
 	return !strcmp(got, c->raw);

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 #include <sqlite3.h>
@@ -88,6 +89,10 @@ int msb_chunk_unpack(const void *z, size_t zlen, void *out, size_t len,
 /* msb_pwrite_sparse() - write @len bytes at @off, skipping whole 4 KiB
  * blocks of zeros so the file stays sparse. */
 int msb_pwrite_sparse(int fd, const void *buf, size_t len, uint64_t off);
+/* msb_pread_full() - read @len bytes at @off, retrying short reads.
+ * Return: the bytes read, fewer than @len only where the file ends;
+ * -errno on failure. */
+ssize_t msb_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* msb_sha256_hex() - "sha256:HEX" of @len bytes. */
 void msb_sha256_digest(const void *buf, size_t len, char out[72]);
 

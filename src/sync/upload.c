@@ -108,20 +108,12 @@ const struct msb_chunk *msb_chunks_find_raw(const struct msb_disk_map *m,
 static int read_chunk(int fd, void *buf, const struct msb_chunk *c,
 		      msb_error *err)
 {
-	size_t done = 0;
+	ssize_t n = msb_pread_full(fd, buf, c->len, c->off);
 	char got[72];
 
-	while (done < c->len) {
-		ssize_t r = pread(fd, (char *)buf + done, c->len - done,
-				  (off_t)(c->off + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return msb_fail_errno(err, r < 0 ? -errno : -EIO,
-					      "cannot read the disk");
-		done += (size_t)r;
-	}
+	if (n != (ssize_t)c->len)
+		return msb_fail_errno(err, n < 0 ? (int)n : -EIO,
+				      "cannot read the disk");
 	msb_sha256_digest(buf, c->len, got);
 	if (strcmp(got, c->raw))
 		return msb_fail(err, -EAGAIN,

@@ -138,6 +138,34 @@ out:
 	msb_rm_rf(dir);
 }
 
+TEST(sync_pread_full_reads_to_the_end)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8], back[300];
+	unsigned char buf[256];
+	int fd = sparse_file(dir, path, sizeof(path));
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)i;
+	CHECK(pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+	/* whole, from an offset, short at the end, nothing past it */
+	CHECK_EQ_INT(msb_pread_full(fd, back, 256, 0), 256);
+	CHECK_MEM(back, buf, 256);
+	CHECK_EQ_INT(msb_pread_full(fd, back, 16, 100), 16);
+	CHECK_MEM(back, buf + 100, 16);
+	CHECK_EQ_INT(msb_pread_full(fd, back, sizeof(back), 200), 56);
+	CHECK_MEM(back, buf + 200, 56);
+	CHECK_EQ_INT(msb_pread_full(fd, back, 10, 256), 0);
+	CHECK_EQ_INT(msb_pread_full(fd, back, 0, 0), 0);
+	close(fd);
+	/* an error is -errno */
+	CHECK_EQ_INT(msb_pread_full(fd, back, 10, 0), -EBADF);
+out:
+	msb_rm_rf(dir);
+}
+
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 #define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
