@@ -533,6 +533,9 @@ int msb_home_ready(msb_error *err)
 	struct stat st;
 
 	r = msb_mkdir_p(home, 0700);
+	if (r == -EACCES || r == -EROFS)
+		return msb_fail(err, r, "cannot create %s: %s (" MSB_HOME_HINT
+				")", home, strerror(-r));
 	if (r < 0)
 		return msb_fail_errno(err, r, "cannot create %s", home);
 	if (!fallback)

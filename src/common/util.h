@@ -105,6 +105,9 @@ void msb_fmt_mib(uint64_t mib, char *buf, size_t n);
  * then be a directory of ours that no one else can enter, or it is
  * refused with a message. Call it before writing or reading state. */
 int msb_home_ready(msb_error *err);
+/* What an error about a state directory this user may not write says to
+ * do, in parentheses after the error. */
+#define MSB_HOME_HINT "set MSB_HOME to a directory you own"
 
 /* Sandbox state directory helpers. */
 int msb_sandbox_dir(const char *name, char *buf, size_t n);

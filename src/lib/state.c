@@ -211,8 +211,7 @@ int msb_db_open(const char *path, sqlite3 **out, msb_error *err)
 		if (slash && access(dir, W_OK) < 0 && errno == EACCES) {
 			r = msb_fail(err, -EACCES, "cannot create state "
 				     "database %s: %s is not writable by this "
-				     "user (set MSB_HOME to a directory you "
-				     "own)", path, dir);
+				     "user (" MSB_HOME_HINT ")", path, dir);
 			sqlite3_close(db);
 			return r;
 		}

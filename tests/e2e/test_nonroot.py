@@ -206,6 +206,15 @@ def test_a_home_the_user_cannot_write_says_so(as_user):
             "directory you own)" in err, (verb, err)
     p = as_user("volume", "create", "v", env={"MSB_HOME": str(d)})
     assert p.returncode != 0 and \
-        f"cannot create {d}/volumes: Permission denied" in p.stderr.decode()
+        f"cannot create {d}/volumes: Permission denied (set MSB_HOME to " \
+        "a directory you own)" in p.stderr.decode(), p
+    assert os.listdir(d) == []
+    # A home that would be made under a directory this user cannot
+    # write: the same hint, from whichever verb makes it.
+    for verb in (["ps"], ["volume", "create", "v"], ["pull", "x"]):
+        p = as_user(*verb, env={"MSB_HOME": f"{d}/home"})
+        assert p.returncode != 0 and \
+            f"cannot create {d}/home: Permission denied (set MSB_HOME " \
+            "to a directory you own)" in p.stderr.decode(), (verb, p)
     assert os.listdir(d) == []
     os.rmdir(d)
