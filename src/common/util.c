@@ -56,6 +56,21 @@ int msb_fail_errno(msb_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int msb_fail_over(msb_error *err, int code, const char *fmt, ...)
+{
+	char msg[sizeof(err->message)];
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		err->code = code;
+		memcpy(err->message, msg, sizeof(msg));
+	}
+	return code;
+}
+
 uint64_t msb_now_us(void)
 {
 	struct timespec ts;

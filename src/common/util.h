@@ -18,6 +18,11 @@ int msb_fail(msb_error *err, int code, const char *fmt, ...)
 /* msb_fail_errno() - like msb_fail(), appending ": strerror(-code)". */
 int msb_fail_errno(msb_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* msb_fail_over() - like msb_fail(), for an error that replaces the one
+ * already in @err: @fmt's arguments may include @err->message itself
+ * (formatted aside first), to keep what it said. */
+int msb_fail_over(msb_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static inline void msb_freep(void *p)
 {

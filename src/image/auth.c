@@ -151,17 +151,13 @@ static int check_login(const char *registry, const char *user,
 		return r;
 	r = msb_registry_check_login(reg, user, password, err);
 	msb_registry_close(reg);
-	if (r < 0 && err) {
-		char m[sizeof(err->message)];
-
-		snprintf(m, sizeof(m), "%s", err->message);
-		msb_fail(err, r, "%s; nothing was stored%s", m,
-			 r == -EHOSTUNREACH && !insecure &&
-					 !msb_ref_is_loopback(&ref) ?
-				 " (a registry on plain http: msb registry "
-				 "login --insecure)" :
-				 "");
-	}
+	if (r < 0 && err)
+		msb_fail_over(err, r, "%s; nothing was stored%s", err->message,
+			      r == -EHOSTUNREACH && !insecure &&
+					      !msb_ref_is_loopback(&ref) ?
+				      " (a registry on plain http: msb "
+				      "registry login --insecure)" :
+				      "");
 	return r;
 }
 

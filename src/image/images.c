@@ -642,12 +642,9 @@ static int fewer_disks(const struct msb_image_row *row, unsigned max,
 			    err);
 	/* (a damaged layer whose blob is gone: say which image to pull) */
 	if (r == MSB_E_DAMAGED && err &&
-	    strstr(err->message, "pull its image again")) {
-		char m[sizeof(err->message)];
-
-		snprintf(m, sizeof(m), "%s", err->message);
-		msb_fail(err, r, "%s: 'msb pull %s'", m, row->reference);
-	}
+	    strstr(err->message, "pull its image again"))
+		msb_fail_over(err, r, "%s: 'msb pull %s'", err->message,
+			      row->reference);
 	if (r < 0) {
 		json_object_put(out);
 		goto out;

@@ -356,14 +356,11 @@ static int index_enter(const char *regname, const msb_plugin_info *i,
 			 MSB_PLUGIN_INDEX_CONFIG, cfg, json_object_new_array(),
 			 NULL, tags, 1, dg, sizeof(dg), err);
 out:
-	if (r < 0 && err && !strstr(err->message, "index")) {
-		char why[sizeof(err->message)];
-
-		snprintf(why, sizeof(why), "%s", err->message);
-		msb_fail(err, err->code, "%s:%s is published, but the index "
-			 "of %s was not updated (publish again): %s", i->name,
-			 i->version, regname, why);
-	}
+	if (r < 0 && err && !strstr(err->message, "index"))
+		msb_fail_over(err, err->code, "%s:%s is published, but the "
+			      "index of %s was not updated (publish again): "
+			      "%s", i->name, i->version, regname,
+			      err->message);
 	msb_registry_close(reg);
 	free(cfg);
 	free(v);
@@ -397,10 +394,7 @@ int msb_plugin_publish(const char *dir, const char *registry,
 				      "metadata there: docs/plugins.md)", path);
 	r = msb_plugin_meta_parse(meta, len, &i, err);
 	if (r < 0) {
-		char why[sizeof(err->message)];
-
-		snprintf(why, sizeof(why), "%s", err ? err->message : "");
-		msb_fail(err, r, "%s: %s", path, why);
+		msb_fail_over(err, r, "%s: %s", path, err ? err->message : "");
 		goto out;
 	}
 	r = walk(dir, "", 0, &p, err);
@@ -653,12 +647,9 @@ int msb_plugin_install(const char *what, const char *registry,
 			     "manifest of digest %.19s", canon, dg);
 	if (r == 0)
 		r = msb_plugin_manifest_parse(body, len, 0, &m, err);
-	if (r == MSB_E_KIND) {
-		char why[sizeof(err->message)];
-
-		snprintf(why, sizeof(why), "%s", err ? err->message : "");
-		msb_fail(err, MSB_E_KIND, "%s is %s", canon, why);
-	}
+	if (r == MSB_E_KIND)
+		msb_fail_over(err, MSB_E_KIND, "%s is %s", canon,
+			      err ? err->message : "");
 	if (r < 0)
 		goto out;
 	cfg = fetch_small(reg, m.config_digest, m.config_size,

@@ -250,19 +250,18 @@ int msb_sandbox_create_extra(const msb_sandbox_config *c, json_object *extra,
 		if (r < 0) {
 			/* Often a mistyped tag: say it is not here, and
 			 * what is, before why the pull failed. */
-			char why[sizeof(err->message)], like[256];
+			char like[256];
 
-			snprintf(why, sizeof(why), "%s", err->message);
 			if (msb_image_similar(image, like, sizeof(like)))
-				msb_fail(err, r,
-					 "no image '%s' here (here: %s), and "
-					 "pulling it failed: %s",
-					 image, like, why);
+				msb_fail_over(err, r,
+					      "no image '%s' here (here: %s), "
+					      "and pulling it failed: %s",
+					      image, like, err->message);
 			else
-				msb_fail(err, r,
-					 "no image '%s' here, and pulling it "
-					 "failed: %s",
-					 image, why);
+				msb_fail_over(err, r,
+					      "no image '%s' here, and pulling "
+					      "it failed: %s",
+					      image, err->message);
 		}
 		if (r == 0)
 			r = msb_image_resolve(image, max_disks, &layers, &icfg,

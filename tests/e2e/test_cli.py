@@ -391,6 +391,8 @@ def test_mistyped_local_tag_says_it_is_not_here(msb, tmp_path):
     assert p.returncode == 125, p
     assert (b"no image 'mybox:2' here (here: mybox:1), and pulling it "
             b"failed: ") in p.stderr, p.stderr
+    # ...and then why the pull failed, naming the registry it tried
+    assert b"docker.io" in p.stderr.split(b"failed: ", 1)[1], p.stderr
     msb("rmi", "mybox:1", check=0)
 
 

@@ -688,6 +688,19 @@ TEST(util_fail_messages)
 		msb_fail_errno(&err, -EIO, "%s", big);
 		CHECK_EQ_INT(strlen(err.message), sizeof(err.message) - 1);
 	}
+	/* An error over the one it replaces keeps what that said, on either
+	 * side of its own words; too long, it is cut, never overflows. */
+	msb_fail(&err, -ENOENT, "inner %d", 1);
+	CHECK_EQ_INT(msb_fail_over(&err, -EIO, "%s, then %s: outer",
+				   err.message, err.message), -EIO);
+	CHECK_EQ_INT(err.code, -EIO);
+	CHECK_STR(err.message, "inner 1, then inner 1: outer");
+	CHECK_EQ_INT(msb_fail_over(NULL, -EIO, "ignored"), -EIO);
+	memset(err.message, 'm', sizeof(err.message) - 1);
+	err.message[sizeof(err.message) - 1] = '\0';
+	msb_fail_over(&err, -EIO, "x: %s", err.message);
+	CHECK_EQ_INT(strlen(err.message), sizeof(err.message) - 1);
+	CHECK(!strncmp(err.message, "x: mmm", 6));
 }
 
 /* ---- edit distance ------------------------------------------------------ */
