@@ -48,6 +48,5 @@ static int cmd_version(int argc, char **argv)
 	json_object_object_add(o, "protocol",
 			       json_object_new_int(MSB_PROTO_VERSION));
 	cli_print_json(o, stdout);
-	json_object_put(o);
 	return 0;
 }

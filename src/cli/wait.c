@@ -71,9 +71,7 @@ static int cmd_wait(int argc, char **argv)
 		printf("%d\n", status);
 		fflush(stdout);
 	}
-	if (all) {
+	if (all)
 		cli_print_json(all, stdout);
-		json_object_put(all);
-	}
 	return rc;
 }
