@@ -66,13 +66,20 @@ void cli_sync_done(struct cli_sync_display *d);
 /* cli_print_push() - the result line of a push that started at @t0_ms. */
 void cli_print_push(const msb_sync_info *i, int snapshot, uint64_t t0_ms,
 		    FILE *f);
-/* cli_print_sync_json() - a push's or a pull's result as a JSON object
- * (--format json). */
+/* cli_sync_json() - a push's or a pull's result as a JSON object. */
+struct json_object;
+struct json_object *cli_sync_json(const msb_sync_info *i, int snapshot,
+				  uint64_t t0_ms);
+/* cli_print_sync_json() - the same, printed (--format json). */
 void cli_print_sync_json(const msb_sync_info *i, int snapshot,
 			 uint64_t t0_ms, FILE *f);
 /* cli_fmt_mb() - "12.3 MB", "4.0 kB": transfers, as pulls show them. */
 void cli_fmt_mb(uint64_t b, char *buf, size_t n);
 
+/* cli_json_result() - a new object {"name": @name} at the end of @all
+ * (the array a verb given names prints with --format json). */
+struct json_object *cli_json_result(struct json_object *all,
+				    const char *name);
 /* cli_print_json() - @o as indented JSON and a newline to @f (--format
  * json), then put. */
 struct json_object;

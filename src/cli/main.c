@@ -38,6 +38,15 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+json_object *cli_json_result(json_object *all, const char *name)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_array_add(all, o);
+	return o;
+}
+
 void cli_print_json(json_object *o, FILE *f)
 {
 	fprintf(f, "%s\n",

@@ -147,8 +147,8 @@ void cli_print_push(const msb_sync_info *i, int snapshot, uint64_t t0_ms,
 		i->up_to_date ? " (up to date)" : "");
 }
 
-void cli_print_sync_json(const msb_sync_info *i, int snapshot,
-			 uint64_t t0_ms, FILE *f)
+json_object *cli_sync_json(const msb_sync_info *i, int snapshot,
+			   uint64_t t0_ms)
 {
 	json_object *o = json_object_new_object(), *d = json_object_new_array();
 	char *save = NULL, buf[sizeof(i->dropped)];
@@ -183,7 +183,13 @@ void cli_print_sync_json(const msb_sync_info *i, int snapshot,
 			       msb_jdouble((double)(msb_now_ms() - t0_ms) /
 						   1000.0,
 					   3));
-	cli_print_json(o, f);
+	return o;
+}
+
+void cli_print_sync_json(const msb_sync_info *i, int snapshot,
+			 uint64_t t0_ms, FILE *f)
+{
+	cli_print_json(cli_sync_json(i, snapshot, t0_ms), f);
 }
 
 static int cmd_push(int argc, char **argv)

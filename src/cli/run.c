@@ -11,7 +11,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "jsonx.h"
 #include "netopts.h"
 #include "util.h"
 
@@ -100,6 +103,9 @@ const struct verb verb_run = {
 	"  -t, --tty              allocate a pseudo-terminal\n"
 	"      --boot-timeout S   give up on a boot after S seconds (default 60)\n"
 	"      --timings          print where the start's time went (stderr)\n"
+	"      --format FORMAT    with -d: table (default: a 'created' line)\n"
+	"                         or json (name, image, cpus, memory_mib,\n"
+	"                         seconds)\n"
 	"      --kernel KERNEL    msb (the project's, default once built) or\n"
 	"                         cloud (Debian's, needs no build)\n"
 	"  -v, --volume HOSTDIR:GUESTPATH[:OPTS]  mount a host directory\n"
@@ -165,7 +171,7 @@ enum { OPT_NAME = 256, OPT_RM, OPT_FROM_SNAPSHOT, OPT_CPUS, OPT_BOOT_TIMEOUT, OP
        OPT_TLS_UPSTREAM_CA, OPT_DISK_SIZE, OPT_SYNC, OPT_PLUGIN,
        OPT_PLUGIN_PROCESS, OPT_PLUGIN_TIMEOUT, OPT_PLUGIN_RESTARTS,
        OPT_ALLOW_SPAWN, OPT_SPAWN_IMAGE, OPT_SPAWN_CPUS, OPT_SPAWN_MEMORY,
-       OPT_SPAWN_TOTAL_MEMORY };
+       OPT_SPAWN_TOTAL_MEMORY, OPT_FORMAT };
 
 /* As many as a sandbox takes (src/secrets/secrets.h). */
 #define SECRETS_MAX 64
@@ -193,6 +199,7 @@ static const struct option opts[] = {
 	{ "tty", no_argument, NULL, 't' },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "volume-mem", required_argument, NULL, OPT_VOLUME_MEM },
@@ -279,7 +286,7 @@ static int cmd_run(int argc, char **argv)
 	char **run_argv = NULL;
 	const char *entrypoint[2] = { NULL, NULL };
 	size_t nenv = 0;
-	int c, detach = 0, status, timings = 0, autosync = 0;
+	int c, detach = 0, status, timings = 0, autosync = 0, json = 0;
 	uint64_t t_exec;
 	char *tjson = NULL, *spec;
 	unsigned u;
@@ -387,6 +394,12 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_TIMINGS:
 			timings = 1;
+			break;
+		case OPT_FORMAT:
+			if (cli_format_json(optarg, &json) < 0)
+				return cli_bad_usage(&verb_run,
+					"invalid --format '%s': use table or json",
+					optarg);
 			break;
 		case OPT_KERNEL:
 			if (strcmp(optarg, "msb") && strcmp(optarg, "cloud"))
@@ -665,6 +678,11 @@ static int cmd_run(int argc, char **argv)
 	if (detach && cfg.ephemeral)
 		return cli_bad_usage(&verb_run,
 				     "--rm and -d cannot be used together");
+	if (json && !detach)
+		return cli_bad_usage(&verb_run,
+				     "--format json goes with -d (in the "
+				     "foreground, what prints is the command's "
+				     "own output)");
 	if (from_snapshot && cfg.image)
 		return cli_bad_usage(&verb_run,
 				     "--from-snapshot boots the snapshot's own "
@@ -758,12 +776,35 @@ static int cmd_run(int argc, char **argv)
 		return 128 + interrupted;
 	}
 	if (detach) {
-		msb_fmt_mib(cfg.memory_mib ? cfg.memory_mib : 512, mem,
-			    sizeof(mem));
-		printf("created %s %s cpu=%u mem=%s %.1fs\n", name,
-		       cfg.image ? cfg.image : "default",
-		       cfg.cpus ? cfg.cpus : 1, mem,
-		       (double)(msb_now_ms() - t0) / 1000.0);
+		double s = (double)(msb_now_ms() - t0) / 1000.0;
+		msb_sandbox_info info;
+
+		/* what it was made with: a snapshot's own image and sizes */
+		if (msb_sandbox_info_get(name, &info, NULL) < 0) {
+			memset(&info, 0, sizeof(info));
+			snprintf(info.image, sizeof(info.image), "%s",
+				 cfg.image ? cfg.image : "default");
+			info.cpus = cfg.cpus ? cfg.cpus : 1;
+			info.memory_mib = cfg.memory_mib ? cfg.memory_mib : 512;
+		}
+		msb_fmt_mib(info.memory_mib, mem, sizeof(mem));
+		if (json) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+					       json_object_new_string(name));
+			json_object_object_add(o, "image",
+					       json_object_new_string(info.image));
+			json_object_object_add(o, "cpus",
+					       json_object_new_int((int)info.cpus));
+			json_object_object_add(o, "memory_mib",
+				json_object_new_int64((int64_t)info.memory_mib));
+			json_object_object_add(o, "seconds", msb_jdouble(s, 3));
+			cli_print_json(o, stdout);
+		} else {
+			printf("created %s %s cpu=%u mem=%s %.1fs\n", name,
+			       info.image, info.cpus, mem, s);
+		}
 		if (timings)
 			cli_print_timings(name, cli_fetch_timings(name), -1);
 		msb_sandbox_close(sb);

@@ -71,6 +71,46 @@ def test_detached_lifecycle(msb):
     assert not os.path.exists(info["paths"]["dir"])
 
 
+def test_lifecycle_verbs_speak_json(msb):
+    """run -d, stop, start and rm with --format json: one object (run) or
+    an array with an entry for each name given, in order, the same exit
+    status as the table, errors in the entry and on stderr."""
+    name, missing = unique("js"), unique("none")
+    got = json.loads(msb.out("run", "--name", name, "-d", "--cpus", "2",
+                             "-m", "256M", "--format", "json"))
+    assert set(got) == {"name", "image", "cpus", "memory_mib", "seconds"}
+    assert (got["name"], got["image"], got["cpus"], got["memory_mib"]) == \
+        (name, "default", 2, 256), got
+    assert got["seconds"] > 0
+    p = msb("stop", "--format", "json", name, missing, name)
+    assert p.returncode == 1, p
+    assert f"no sandbox named '{missing}'".encode() in p.stderr, p
+    got = json.loads(p.stdout)
+    assert [g["name"] for g in got] == [name, missing, name], got
+    assert got[0]["stopped"] is True and got[0]["seconds"] >= 0
+    assert got[0]["error"] is None and got[0]["pushed"] is None
+    assert got[1]["stopped"] is False and "no sandbox named" in got[1]["error"]
+    # the second time it was not running: no error, as in the table
+    assert got[2] == {"name": name, "stopped": False, "seconds": None,
+                      "pushed": None, "error": None}, got
+    got = json.loads(msb.out("start", "--format", "json", name, name))
+    assert got[0]["started"] is True and got[0]["seconds"] > 0, got
+    assert got[1] == {"name": name, "started": False, "seconds": None,
+                      "error": None}, got
+    p = msb("rm", "--format", "json", "-f", name, missing)
+    assert p.returncode == 1, p
+    got = json.loads(p.stdout)
+    assert got[0] == {"name": name, "removed": True, "error": None}, got
+    assert got[1]["removed"] is False and "no sandbox named" in got[1]["error"]
+    assert name not in msb.out("ps", "-a", "-q").split()
+    # JSON goes with -d only; a bad format is named
+    p = msb("run", "--rm", "--format", "json", "--", "true")
+    assert p.returncode == 125 and b"--format json goes with -d" in p.stderr, p
+    for verb in ("stop", "start", "rm"):
+        p = msb(verb, "--format", "yaml", name)
+        assert p.returncode == 2 and b"invalid --format 'yaml'" in p.stderr, p
+
+
 def test_run_rm_oneshot(msb):
     before = msb.out("ps", "-a", "-q")
     p = msb("run", "--rm", "--", "echo", "hi")
