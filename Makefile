@@ -273,6 +273,15 @@ $(B)/tests/unit: $(UNIT_SRC) $(LIB_SRC) $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SR
 	$(CC) $(CPPFLAGS) $(SRC_INC) -Itests/unit -O1 -g $(WARN) $(SAN) -o $@ \
 		$(UNIT_SRC) $(LIB_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) $(PLUGIN_SRC) $(LIBS)
 
+# The supervisor under ASan and UBSan, booted by tests/e2e/test_asan.py
+# (MSB_SUPERVISOR) to run real guests through every part of it.
+$(B)/tests/msb-supervisor-asan: $(SUP_SRC) $(NET_SRC) $(FS_SRC) $(TLS_SRC) \
+		$(PLUGIN_SRC) $(LIB_SRC) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(SRC_INC) -O1 -g $(WARN) $(SAN) -o $@ $(SUP_SRC) \
+		$(NET_SRC) $(FS_SRC) $(TLS_SRC) $(PLUGIN_SRC) $(LIB_SRC) \
+		$(LIBS) $(SUP_LIBS)
+
 $(B)/fuzz/frame: fuzz/frame.c src/proto/proto.c src/proto/proto.h src/common/bytes.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/proto -Isrc/common \
@@ -470,7 +479,7 @@ fuzz: $(FUZZ:%=$(B)/fuzz/%)
 
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
-test: all $(B)/tests/unit $(FUZZ:%=$(B)/fuzz/%)
+test: all $(B)/tests/unit $(B)/tests/msb-supervisor-asan $(FUZZ:%=$(B)/fuzz/%)
 	tests/run-all.sh $(B)
 
 bench: all
