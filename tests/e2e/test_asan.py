@@ -191,3 +191,75 @@ def test_a_guest_through_a_sanitized_supervisor(asan, debian_image,
         msb("rm", "-f", copy)
         msb("rm", "-f", name)
         msb("snapshot", "rm", snap)
+
+
+def test_hostile_guest_input_through_a_sanitized_supervisor(asan, internet,
+                                                             tmp_path):
+    """Over the vhost-user link (the supervisor's own virtio-net device):
+    random bytes at its DNS server over UDP and TCP and at the host's
+    closed ports, a connection flood, an event flood, and 300 idle API
+    connections; the sandbox still answers and nothing was reported."""
+    msb = asan
+    name = unique("asanh")
+    tools = {}
+    for prog in ("flood", "evflood"):
+        tools[prog] = str(tmp_path / prog)
+        subprocess.run(["cc", "-static", "-O2", "-o", tools[prog],
+                        os.path.join(os.path.dirname(__file__),
+                                     f"{prog}.c")], check=True)
+    try:
+        msb("run", "--name", name, "-d", "--dns-nameserver", "198.51.100.2",
+            check=0, env={"MSB_NET_VHOST_USER": "1"})
+        for prog, path in tools.items():
+            msb("cp", path, f"{name}:/tmp/{prog}", check=0)
+        rc, out, err = sh(msb, name,
+                          "ns=$(awk '/^nameserver/ {print $2; exit}' "
+                          "/etc/resolv.conf); "
+                          "for i in $(seq 40); do "
+                          "head -c $((i * 37)) /dev/urandom | "
+                          "nc -u -w 1 $ns 53 >/dev/null 2>&1; done; "
+                          "for i in $(seq 10); do "
+                          "head -c $((i * 701)) /dev/urandom | "
+                          "nc -w 1 $ns 53 >/dev/null 2>&1; "
+                          "head -c 4096 /dev/urandom | "
+                          "nc -w 1 198.51.100.2 81 >/dev/null 2>&1; done; "
+                          "ping -c 3 -s 1400 198.51.100.2 >/dev/null; "
+                          "nslookup web.test $ns")
+        assert "198.51.100.2" in out, (out, err)
+        p = msb("exec", name, "--", "/tmp/flood", "198.51.100.2", "80", "81",
+                "8", "40", timeout=300)
+        assert p.stdout.split() == [b"flood", b"320", b"320"], p
+        p = msb("exec", name, "--", "/tmp/evflood", "flood", "3000",
+                timeout=300)
+        assert p.returncode == 0 and p.stdout.startswith(b"sent 3000 "), p
+        sock = os.path.join(msb.home, "sandboxes", name, "api.sock")
+        idle = []
+        try:
+            for _ in range(300):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sock)
+                idle.append(s)
+            # an unknown method, then bytes that are not JSON: the
+            # supervisor may close that connection at the latter
+            for i, junk in enumerate((b'{"id":1,"method":"nosuch"}\n',
+                                      b"{not json\n",
+                                      os.urandom(3000) + b"\n")):
+                try:
+                    idle[i].sendall(junk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            assert msb.out("exec", name, "--", "echo", "ok") == "ok\n"
+        finally:
+            for s in idle:
+                s.close()
+        rc, out, err = sh(msb, name, "wget -q -O - http://web.test/")
+        assert rc == 0 and "fake internet" in out, err
+        msb("stop", name, check=0)
+        clean(msb, name)
+    except AssertionError:
+        said = report(msb, name)
+        if said:
+            raise AssertionError(f"{name}'s supervisor: {said}")
+        raise
+    finally:
+        msb("rm", "-f", name)
