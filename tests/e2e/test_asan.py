@@ -263,3 +263,57 @@ def test_hostile_guest_input_through_a_sanitized_supervisor(asan, internet,
         raise
     finally:
         msb("rm", "-f", name)
+
+
+def test_spawned_peers_through_a_sanitized_supervisor(asan):
+    """A parent's requests for a peer (start, exec, cp both ways, ps,
+    stop, rm, and ones it may not make) are guest input to its
+    supervisor; the peer's supervisor is the sanitized one too."""
+    msb = asan
+    parent, peer = unique("asanp"), unique("asanq")
+    try:
+        msb("run", "--name", parent, "-d", "--allow-spawn", "1",
+            "--spawn-memory", "256M", check=0)
+        rc, out, err = sh(msb, parent, f"msb start {peer} --net-deny-all")
+        assert rc == 0 and out == f"{peer}\n", (out, err)
+        pid = json.loads(msb.out("inspect", peer))["pid"]
+        assert os.readlink(f"/proc/{pid}/exe") == os.path.realpath(ASAN_SUP)
+        rc, out, err = sh(msb, parent,
+                          "set -e; mkdir -p t/s; echo one > t/a; "
+                          "head -c 700000 /dev/urandom > t/s/big; "
+                          "ln -s a t/l; "
+                          f"msb cp t {peer}:/tmp/; "
+                          f"msb cp {peer}:/tmp/t back; diff -r t back; "
+                          f"msb exec {peer} -- sh -c 'hostname; exit 4' || "
+                          "echo status $?; "
+                          f"echo in | msb cp - {peer}:/tmp/b; "
+                          f"msb exec {peer} -- cat /tmp/b; "
+                          "msb ps --format json | grep -c running")
+        assert rc == 0 and out == f"{peer}\nstatus 4\nin\n1\n", (out, err)
+        # what it may not ask: a second peer, a wider one, a bad name,
+        # a path that is not there, a sandbox that is not its own
+        for script, why in (
+                (f"msb start {peer}x", "already has 1 live peers"),
+                (f"msb start {peer}y --memory 4G", "over the host's ceiling"),
+                ("msb start ../../x", "invalid name"),
+                (f"msb cp {peer}:/nope /tmp/x", "stat /nope: No such file"),
+                (f"msb exec {parent} -- true", "is not a peer")):
+            rc, out, err = sh(msb, parent, script)
+            assert rc != 0 and why in err, (script, rc, out, err)
+        rc, out, err = sh(msb, parent, f"msb stop {peer}")
+        assert rc == 0, err
+        clean(msb, peer)
+        rc, out, err = sh(msb, parent, f"msb rm {peer}")
+        assert rc == 0, err
+        clean(msb, parent)
+        msb("stop", parent, check=0)
+        clean(msb, parent)
+    except AssertionError:
+        for n in (parent, peer):
+            said = report(msb, n)
+            if said:
+                raise AssertionError(f"{n}'s supervisor: {said}")
+        raise
+    finally:
+        msb("rm", "-f", peer)
+        msb("rm", "-f", parent)
