@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
+#include "jsonx.h"
 #include "util.h"
 
 static int cmd_restore(int argc, char **argv);
@@ -39,10 +42,13 @@ const struct verb verb_restore = {
 	"  -m, --memory SIZE      memory; likewise\n"
 	"  -d, --detach           return once NEW is running\n"
 	"      --timings          print where the time went\n"
+	"      --format FORMAT    with -d: table (default: a 'restored'\n"
+	"                         line) or json (name, snapshot, image, cpus,\n"
+	"                         memory_mib, seconds)\n"
 	"  -h, --help             show this help\n",
 };
 
-enum { OPT_NAME = 256, OPT_CPUS, OPT_TIMINGS };
+enum { OPT_NAME = 256, OPT_CPUS, OPT_TIMINGS, OPT_FORMAT };
 
 static const struct option opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
@@ -51,6 +57,7 @@ static const struct option opts[] = {
 	{ "memory", required_argument, NULL, 'm' },
 	{ "detach", no_argument, NULL, 'd' },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -69,7 +76,7 @@ static int cmd_restore(int argc, char **argv)
 	msb_sandbox *sb;
 	char **env = NULL;
 	size_t nenv = 0;
-	int c, detach = 0, timings = 0;
+	int c, detach = 0, timings = 0, json = 0;
 	unsigned u;
 	uint64_t t0;
 
@@ -107,6 +114,14 @@ static int cmd_restore(int argc, char **argv)
 		case OPT_TIMINGS:
 			timings = 1;
 			break;
+		case OPT_FORMAT:
+			if (cli_format_json(optarg, &json) < 0) {
+				free(env);
+				return cli_bad_usage(&verb_restore,
+					"invalid --format '%s': use table or json",
+					optarg);
+			}
+			break;
 		case 'h':
 			cli_usage(&verb_restore, stdout);
 			return 0;
@@ -139,6 +154,12 @@ static int cmd_restore(int argc, char **argv)
 		return cli_bad_usage(&verb_restore,
 				     "missing --name NEW for the new sandbox");
 	}
+	if (json && !detach) {
+		free(env);
+		return cli_bad_usage(&verb_restore,
+				     "--format json goes with -d (without it, "
+				     "msb waits while the sandbox runs)");
+	}
 	o.env = (const char *const *)env;
 	t0 = msb_now_ms();
 	if (msb_snapshot_restore(argv[optind], &o, &sb, &err) < 0) {
@@ -148,8 +169,28 @@ static int cmd_restore(int argc, char **argv)
 	}
 	free(env);
 	msb_sandbox_close(sb);
-	printf("restored %s from %s %.2fs\n", o.name, argv[optind],
-	       (double)(msb_now_ms() - t0) / 1000.0);
+	if (json) {
+		double s = (double)(msb_now_ms() - t0) / 1000.0;
+		json_object *j = json_object_new_object();
+		msb_sandbox_info info;
+
+		memset(&info, 0, sizeof(info));
+		msb_sandbox_info_get(o.name, &info, NULL);
+		json_object_object_add(j, "name", json_object_new_string(o.name));
+		json_object_object_add(j, "snapshot",
+				       json_object_new_string(argv[optind]));
+		json_object_object_add(j, "image",
+				       json_object_new_string(info.image));
+		json_object_object_add(j, "cpus",
+				       json_object_new_int((int)info.cpus));
+		json_object_object_add(j, "memory_mib",
+			json_object_new_int64((int64_t)info.memory_mib));
+		json_object_object_add(j, "seconds", msb_jdouble(s, 3));
+		cli_print_json(j, stdout);
+	} else {
+		printf("restored %s from %s %.2fs\n", o.name, argv[optind],
+		       (double)(msb_now_ms() - t0) / 1000.0);
+	}
 	if (timings)
 		cli_print_timings(o.name, cli_fetch_timings(o.name), -1);
 	fflush(stdout);

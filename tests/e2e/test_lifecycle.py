@@ -106,6 +106,8 @@ def test_lifecycle_verbs_speak_json(msb):
     # JSON goes with -d only; a bad format is named
     p = msb("run", "--rm", "--format", "json", "--", "true")
     assert p.returncode == 125 and b"--format json goes with -d" in p.stderr, p
+    p = msb("restore", "s", "--name", "n", "--format", "json")
+    assert p.returncode == 2 and b"--format json goes with -d" in p.stderr, p
     for verb in ("stop", "start", "rm"):
         p = msb(verb, "--format", "yaml", name)
         assert p.returncode == 2 and b"invalid --format 'yaml'" in p.stderr, p

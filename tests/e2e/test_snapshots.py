@@ -88,7 +88,12 @@ def test_restore_continues_the_machine_and_makes_it_its_own(msb, base):
     a, b = f"f-{k}-{unique('a')}", f"f-{k}-{unique('b')}"
     t0 = time.time()
     restore(msb, base["snap"], a, "--env", "WORKER_ID=7", "-e", "X=a b")
-    restore(msb, base["snap"], b, "--env", "WORKER_ID=8")
+    # (one restored with --format json: what was made, as run -d gives it)
+    got = json.loads(restore(msb, base["snap"], b, "--env", "WORKER_ID=8",
+                             "--format", "json").stdout)
+    assert (got["name"], got["snapshot"], got["image"], got["cpus"],
+            got["memory_mib"]) == (b, base["snap"], "default", 1, 512), got
+    assert got["seconds"] > 0
     for n, wid in ((a, "7"), (b, "8")):
         # The disk as it was at the snapshot.
         assert msb.out("exec", n, "--", "cat",
