@@ -80,6 +80,10 @@ void cli_fmt_mb(uint64_t b, char *buf, size_t n);
  * (the array a verb given names prints with --format json). */
 struct json_object *cli_json_result(struct json_object *all,
 				    const char *name);
+/* cli_made_json() - what run -d and restore -d made, for --format json:
+ * name, snapshot (when @snapshot), image, cpus, memory_mib, seconds. */
+struct json_object *cli_made_json(const char *name, const char *snapshot,
+				  const msb_sandbox_info *i, double seconds);
 /* cli_print_json() - @o as indented JSON and a newline to @f (--format
  * json), then put. */
 struct json_object;

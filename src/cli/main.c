@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "jsonx.h"
 #include "suggest.h"
 
 static const struct verb *const verbs[] = {
@@ -44,6 +45,23 @@ json_object *cli_json_result(json_object *all, const char *name)
 
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_array_add(all, o);
+	return o;
+}
+
+json_object *cli_made_json(const char *name, const char *snapshot,
+			   const msb_sandbox_info *i, double seconds)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	if (snapshot)
+		json_object_object_add(o, "snapshot",
+				       json_object_new_string(snapshot));
+	json_object_object_add(o, "image", json_object_new_string(i->image));
+	json_object_object_add(o, "cpus", json_object_new_int((int)i->cpus));
+	json_object_object_add(o, "memory_mib",
+			       json_object_new_int64((int64_t)i->memory_mib));
+	json_object_object_add(o, "seconds", msb_jdouble(seconds, 3));
 	return o;
 }
 

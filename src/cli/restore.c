@@ -7,10 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "cli.h"
-#include "jsonx.h"
 #include "util.h"
 
 static int cmd_restore(int argc, char **argv);
@@ -171,22 +168,12 @@ static int cmd_restore(int argc, char **argv)
 	msb_sandbox_close(sb);
 	if (json) {
 		double s = (double)(msb_now_ms() - t0) / 1000.0;
-		json_object *j = json_object_new_object();
 		msb_sandbox_info info;
 
 		memset(&info, 0, sizeof(info));
 		msb_sandbox_info_get(o.name, &info, NULL);
-		json_object_object_add(j, "name", json_object_new_string(o.name));
-		json_object_object_add(j, "snapshot",
-				       json_object_new_string(argv[optind]));
-		json_object_object_add(j, "image",
-				       json_object_new_string(info.image));
-		json_object_object_add(j, "cpus",
-				       json_object_new_int((int)info.cpus));
-		json_object_object_add(j, "memory_mib",
-			json_object_new_int64((int64_t)info.memory_mib));
-		json_object_object_add(j, "seconds", msb_jdouble(s, 3));
-		cli_print_json(j, stdout);
+		cli_print_json(cli_made_json(o.name, argv[optind], &info, s),
+			       stdout);
 	} else {
 		printf("restored %s from %s %.2fs\n", o.name, argv[optind],
 		       (double)(msb_now_ms() - t0) / 1000.0);

@@ -11,10 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "cli.h"
-#include "jsonx.h"
 #include "netopts.h"
 #include "util.h"
 
@@ -789,18 +786,8 @@ static int cmd_run(int argc, char **argv)
 		}
 		msb_fmt_mib(info.memory_mib, mem, sizeof(mem));
 		if (json) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "name",
-					       json_object_new_string(name));
-			json_object_object_add(o, "image",
-					       json_object_new_string(info.image));
-			json_object_object_add(o, "cpus",
-					       json_object_new_int((int)info.cpus));
-			json_object_object_add(o, "memory_mib",
-				json_object_new_int64((int64_t)info.memory_mib));
-			json_object_object_add(o, "seconds", msb_jdouble(s, 3));
-			cli_print_json(o, stdout);
+			cli_print_json(cli_made_json(name, NULL, &info, s),
+				       stdout);
 		} else {
 			printf("created %s %s cpu=%u mem=%s %.1fs\n", name,
 			       info.image, info.cpus, mem, s);
