@@ -122,12 +122,14 @@ def test_memcheck_on_a_running_sandbox(msb, shared, tmp_path):
 
 
 def test_memcheck_lifecycle_and_snapshot(msb, tmp_path):
-    name, snap = unique("vg"), unique("vgsnap")
+    name, snap, copy = unique("vg"), unique("vgsnap"), unique("vgr")
     try:
         check_all(msb, [
             ["run", "--name", name, "-d", "--format", "json"],
             ["snapshot", "create", name, "--name", snap],
             ["snapshot", "ls"], ["snapshot", "inspect", snap],
+            ["restore", "-d", snap, "--name", copy, "--format", "json"],
+            ["rm", "-f", copy],
             ["stop", name], ["stop", "--format", "json", name],
             ["start", "--format", "json", name], ["stop", "-t", "0", name],
             ["wait", "--format", "json", name],
@@ -135,6 +137,7 @@ def test_memcheck_lifecycle_and_snapshot(msb, tmp_path):
             ["snapshot", "rm", snap],
         ])
     finally:
+        msb("rm", "-f", copy)
         msb("rm", "-f", name)
         msb("snapshot", "rm", snap)
     assert name not in msb.out("ps", "-a", "-q").split()
