@@ -318,3 +318,48 @@ def test_spawned_peers_through_a_sanitized_supervisor(asan):
     finally:
         msb("rm", "-f", peer)
         msb("rm", "-f", parent)
+
+
+def test_misbehaving_plugins_through_a_sanitized_supervisor(asan, tmp_path):
+    """A plugin that crashes, answers with what is not JSON, answers a
+    call never made and announces a 1 GiB message (tests/e2e/plugins/
+    bad.py), beside the audit-log and rate-limiter built-ins: each is
+    refused and the plugin started again, under the sanitizers."""
+    msb = asan
+    name = unique("asanpl")
+    starts = tmp_path / "starts"
+    bad = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "plugins", "bad.py")
+
+    def started():
+        try:
+            return starts.read_text().count("start")
+        except FileNotFoundError:
+            return 0
+
+    try:
+        with reports_first(msb, name):
+            msb("run", "--name", name, "-d", "--plugin-timeout", "500",
+                "--plugin-restarts", "10",
+                "--plugin-process", f"STARTS={starts} python3 {bad}",
+                "--plugin", f"audit-log:dir={tmp_path / 'audit'}",
+                "--plugin", "rate-limiter:connect=5", check=0)
+            for cmd, said in (("crash", b"closed its channel"),
+                              ("garbage", b"not one JSON object"),
+                              ("lie", b"never made"),
+                              ("flood", b"1073741824 bytes")):
+                n = started()
+                p = msb("exec", name, "--", cmd)
+                assert p.returncode == 125 and said in p.stderr, (cmd, p)
+                for _ in range(100):
+                    if started() > n:
+                        break
+                    subprocess.run(["sleep", "0.1"])
+                assert started() > n, cmd
+                subprocess.run(["sleep", "0.5"])  # its hello
+            assert msb.out("exec", name, "--", "echo", "ok") == "ok\n"
+            assert (tmp_path / "audit" / f"{name}.jsonl").stat().st_size > 0
+            msb("stop", name, check=0)
+            clean(msb, name)
+    finally:
+        msb("rm", "-f", name)
