@@ -47,12 +47,13 @@ func (s *stdinFifo) Read(b []byte) (int, error) {
 			return n, err
 		}
 	}
-	// Ended by CloseIO: what is left in the pipe, then the end.
+	// Ended by CloseIO: what is left in the pipe, then the end. Read on
+	// the descriptor itself: RawConn.Read checks the deadline CloseIO
+	// set before it reads, and would drop what is there.
 	var n int
 	var rerr error
-	if err := s.rc.Read(func(fd uintptr) bool {
+	if err := s.rc.Control(func(fd uintptr) {
 		n, rerr = unix.Read(int(fd), b)
-		return true
 	}); err != nil || rerr != nil || n <= 0 {
 		return 0, io.EOF
 	}

@@ -2,7 +2,8 @@
 """The containerd shim's own Go tests (shim/: go test ./...): the pod's
 annotations turned into sandbox options and refused with a message, pods'
 keys, names and socket paths, the guest command line of an OCI process
-and the guest script that mounts a container's filesystems. No VM boots;
+and the guest script that mounts a container's filesystems, a stdin FIFO
+read to its end at CloseIO however late the copy comes. No VM boots;
 tests/e2e/test_containerd.py and test_cri.py run the shim for real."""
 
 import os
