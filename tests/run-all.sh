@@ -6,4 +6,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 export MSB_BUILD="$(cd "${1:-build}" && pwd)"
-exec python3 -m pytest -p no:cacheprovider -v -rfE --durations=15 tests/ sdk/python/tests/
+exec python3 -m pytest -p no:cacheprovider -v -rfE --durations=40 tests/ sdk/python/tests/

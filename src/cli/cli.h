@@ -66,8 +66,8 @@ void cli_sync_done(struct cli_sync_display *d);
 /* cli_print_push() - the result line of a push that started at @t0_ms. */
 void cli_print_push(const msb_sync_info *i, int snapshot, uint64_t t0_ms,
 		    FILE *f);
-/* cli_sync_json() - a push's or a pull's result as a JSON object. */
 struct json_object;
+/* cli_sync_json() - a push's or a pull's result as a JSON object. */
 struct json_object *cli_sync_json(const msb_sync_info *i, int snapshot,
 				  uint64_t t0_ms);
 /* cli_print_sync_json() - the same, printed (--format json). */
@@ -86,7 +86,6 @@ struct json_object *cli_made_json(const char *name, const char *snapshot,
 				  const msb_sandbox_info *i, double seconds);
 /* cli_print_json() - @o as indented JSON and a newline to @f (--format
  * json), then put. */
-struct json_object;
 void cli_print_json(struct json_object *o, FILE *f);
 
 /* Print "msb: MESSAGE" to stderr. */

@@ -541,6 +541,14 @@ MSB_API const char *msb_home(void)
 	return home;
 }
 
+int msb_fail_state_dir(msb_error *err, int r, const char *path)
+{
+	if (r == -EACCES || r == -EROFS)
+		return msb_fail(err, r, "cannot create %s: %s (" MSB_HOME_HINT
+				")", path, strerror(-r));
+	return msb_fail_errno(err, r, "cannot create %s", path);
+}
+
 int msb_home_ready(msb_error *err)
 {
 	char home[PATH_MAX];
@@ -548,11 +556,8 @@ int msb_home_ready(msb_error *err)
 	struct stat st;
 
 	r = msb_mkdir_p(home, 0700);
-	if (r == -EACCES || r == -EROFS)
-		return msb_fail(err, r, "cannot create %s: %s (" MSB_HOME_HINT
-				")", home, strerror(-r));
 	if (r < 0)
-		return msb_fail_errno(err, r, "cannot create %s", home);
+		return msb_fail_state_dir(err, r, home);
 	if (!fallback)
 		return 0;
 	/* In /tmp anyone may have made it first, to read or plant our

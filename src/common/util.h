@@ -113,6 +113,10 @@ int msb_home_ready(msb_error *err);
 /* What an error about a state directory this user may not write says to
  * do, in parentheses after the error. */
 #define MSB_HOME_HINT "set MSB_HOME to a directory you own"
+/* msb_fail_state_dir() - "cannot create @path" for a directory of the
+ * state that mkdir refused with @r (-errno); where the user may not write
+ * there (EACCES, EROFS), with MSB_HOME_HINT after it. Return: @r. */
+int msb_fail_state_dir(msb_error *err, int r, const char *path);
 
 /* Sandbox state directory helpers. */
 int msb_sandbox_dir(const char *name, char *buf, size_t n);

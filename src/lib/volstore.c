@@ -184,14 +184,8 @@ int msb_volstore_create(const char *name, uint64_t size_mib,
 	if (vol_dir(name, dir, sizeof(dir)) < 0)
 		return msb_fail(err, -ENAMETOOLONG, "MSB_HOME is too long");
 	snprintf(path, sizeof(path), "%s/volumes", msb_home());
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		int e = errno;
-
-		if (e == EACCES || e == EROFS)
-			return msb_fail(err, -e, "cannot create %s: %s ("
-					MSB_HOME_HINT ")", path, strerror(e));
-		return msb_fail_errno(err, -e, "cannot create %s", path);
-	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return msb_fail_state_dir(err, -errno, path);
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
 			return msb_fail(err, MSB_E_EXISTS,

@@ -89,11 +89,20 @@ def gone(pid):
         return True
 
 
+def put_whole(path, text):
+    """@text at @path, all at once: written beside it and renamed into
+    place. The hook polls for the file, reads it and unlinks it; made in
+    place, it could be read empty between its creation and the write and
+    unlinked, the lines then going to a file no one would read."""
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.replace(path + ".new", path)
+
+
 def hook(side, vol, lines):
     """What the preloaded hook's calls returned, one line each."""
     out = os.path.join(vol, "forbid.out")
-    with open(os.path.join(vol, "forbid"), "w") as f:
-        f.write("".join(line + "\n" for line in lines))
+    put_whole(os.path.join(vol, "forbid"), "".join(l + "\n" for l in lines))
     wait_for(lambda: os.path.exists(out) and
              len(open(out).read().splitlines()) >= len(lines),
              "the hook never answered")
@@ -241,8 +250,7 @@ def test_forbidden_call_kills_the_supervisor(side, call):
     if side.kind == "user" and call != "exec":
         pytest.skip("one call is enough to show it as a user too")
     vol = side.mkdir("msb-escape-vol-")
-    with open(os.path.join(vol, "forbid"), "w") as f:
-        f.write(call + "\n")
+    put_whole(os.path.join(vol, "forbid"), call + "\n")
     name = unique("forbid")
     env = {"LD_PRELOAD": side.forbid,
            "MSB_TEST_FORBID": os.path.join(vol, "forbid")}

@@ -7,7 +7,8 @@
  * most 100 ms at a time and each time looks for PATH. A line found there
  * names an action, which the main thread (confined like the rest of the
  * supervisor) then tries; what the call returned is appended to PATH.out,
- * unless it killed the process. Nothing of this is in msb itself: a test
+ * unless it killed the process. PATH is read once and unlinked, so it is
+ * to appear whole (written beside it and renamed into place). Nothing of this is in msb itself: a test
  * that can set the supervisor's environment can preload anything.
  *
  *   read FILE     open FILE for reading (Landlock: refused outside)

@@ -701,6 +701,17 @@ TEST(util_fail_messages)
 	msb_fail_over(&err, -EIO, "x: %s", err.message);
 	CHECK_EQ_INT(strlen(err.message), sizeof(err.message) - 1);
 	CHECK(!strncmp(err.message, "x: mmm", 6));
+	/* A state directory the user may not make says what to do; one
+	 * refused for another reason says only why. */
+	CHECK_EQ_INT(msb_fail_state_dir(&err, -EACCES, "/h/volumes"), -EACCES);
+	CHECK_EQ_INT(err.code, -EACCES);
+	CHECK_STR(err.message, "cannot create /h/volumes: Permission denied ("
+			       MSB_HOME_HINT ")");
+	msb_fail_state_dir(&err, -EROFS, "/h");
+	CHECK_STR(err.message, "cannot create /h: Read-only file system ("
+			       MSB_HOME_HINT ")");
+	msb_fail_state_dir(&err, -ENOSPC, "/h");
+	CHECK_STR(err.message, "cannot create /h: No space left on device");
 }
 
 /* ---- edit distance ------------------------------------------------------ */
