@@ -477,6 +477,11 @@ asan:
 
 fuzz: $(FUZZ:%=$(B)/fuzz/%)
 
+# make print-VAR: a variable's value (fuzz/reach.py reads the sources and
+# flags of a target's rule this way).
+print-%:
+	@: $(info $($*))
+
 # The whole suite: unit tests under sanitizers, a fuzzing run, and the
 # end-to-end tests that boot real guests. Prints "N passed, N failed" last.
 test: all $(B)/tests/unit $(B)/tests/msb-supervisor-asan $(FUZZ:%=$(B)/fuzz/%)
