@@ -15,7 +15,9 @@ load drifts hit every row alike:
    and bench/execclient.c (static, musl), the same request from a
    process per call that does nothing else: msb exec's row less this one
    is what the CLI itself costs, this one less the API socket's what a
-   process per call costs;
+   process per call costs; and the same client built with cc (glibc,
+   dynamically linked, as msb is), which splits the CLI's cost into
+   what any such process pays and what msb adds to it;
 4. with --base OTHER_BUILD, a second sandbox booted by that build (its
    agent), measured the same way with that build's CLI: a before/after
    in one run;
@@ -83,8 +85,8 @@ def api_exec(path):
         sys.exit(f"exec over the API socket failed: {buf!r}")
 
 
-def client(sock):
-    p = subprocess.run([os.path.join(HOME, "execclient"), sock], capture_output=True)
+def client(sock, prog="execclient"):
+    p = subprocess.run([os.path.join(HOME, prog), sock], capture_output=True)
     if p.returncode:
         sys.exit(f"execclient failed ({p.returncode})")
 
@@ -142,12 +144,16 @@ def main():
     for prog in ("spawnfloor", "execclient"):
         subprocess.run(["musl-gcc", "-static", "-O2", "-o", os.path.join(HOME, prog),
                         os.path.join(ROOT, "bench", prog + ".c")], check=True)
+    # The same client as the host's programs are built (glibc, dynamic,
+    # as msb is): what that kind of process costs an exec.
+    subprocess.run(["cc", "-O2", "-o", os.path.join(HOME, "execclient-glibc"),
+                    os.path.join(ROOT, "bench", "execclient.c")], check=True)
     sides = {"new": (MSB,) + boot(MSB, HOME)}
     if BASE:
         sides["base"] = (BASE,) + boot(BASE, BASE_HOME)
     rows, cpu, floor = {}, {}, {}
     for side in sides:
-        for k in ("cli", "api", "client", "version"):
+        for k in ("cli", "api", "client", "gclient", "version"):
             rows[(side, k)] = []
         for k in ("supervisor", "qemu", "floor"):
             cpu[(side, k)] = []
@@ -168,6 +174,8 @@ def main():
             if qemu:
                 cpu[(side, "qemu")].append((cpu_s(qemu) - q0) / args.execs * 1000)
             timed(lambda: client(sock), args.execs, rows[(side, "client")])
+            timed(lambda: client(sock, "execclient-glibc"), args.execs,
+                  rows[(side, "gclient")])
             timed(lambda: msb("--version", binary=binary), args.execs,
                   rows[(side, "version")])
         timed(lambda: subprocess.run(["/bin/true"], capture_output=True),
@@ -193,6 +201,7 @@ def main():
         for k, label in (("cli", "msb exec NAME -- true"),
                          ("api", "the same on the API socket (no CLI)"),
                          ("client", "bench/execclient, a process per call"),
+                         ("gclient", "the same client built with cc (glibc)"),
                          ("version", "msb --version (the CLI's start)")):
             v = rows[(side, k)]
             print(f"{label + tag:46} {pct(v, 50):7.2f} {pct(v, 90):7.2f} "
@@ -218,6 +227,10 @@ def main():
               f"{pct(rows[(side, 'cli')], 50) - pct(rows[(side, 'client')], 50):7.2f}  ms")
         print(f"{'execclient p50 - API p50 - /bin/true p50' + tag:46} "
               f"{pct(rows[(side, 'client')], 50) - pct(rows[(side, 'api')], 50) - h:7.2f}  ms")
+        print(f"{'glibc client p50 - execclient p50' + tag:46} "
+              f"{pct(rows[(side, 'gclient')], 50) - pct(rows[(side, 'client')], 50):7.2f}  ms")
+        print(f"{'msb exec p50 - glibc client p50' + tag:46} "
+              f"{pct(rows[(side, 'cli')], 50) - pct(rows[(side, 'gclient')], 50):7.2f}  ms")
     for side in sides:
         tag = "" if side == "new" else " [base]"
         print(f"{'msb exec p50 - host /bin/true p50 - floor' + tag:46} "
