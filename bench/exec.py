@@ -88,7 +88,7 @@ def api_exec(path):
 def client(sock, prog="execclient"):
     p = subprocess.run([os.path.join(HOME, prog), sock], capture_output=True)
     if p.returncode:
-        sys.exit(f"execclient failed ({p.returncode})")
+        sys.exit(f"{prog} failed ({p.returncode})")
 
 
 def cpu_s(pid):

@@ -30,14 +30,16 @@ import subprocess
 import sys
 import tempfile
 
-def make_var(name):
-    """A variable of the Makefile (its print-% rule)."""
-    return tool("make", "-s", "--no-print-directory", f"print-{name}").strip()
-
 
 def tool(*argv):
     return subprocess.run(argv, capture_output=True, text=True,
                           check=True).stdout
+
+
+def make_var(name):
+    """A variable of the Makefile (its print-% rule), as words."""
+    return shlex.split(tool("make", "-s", "--no-print-directory",
+                            f"print-{name}"))
 
 
 def graph(objs):
@@ -74,7 +76,7 @@ def rule(target):
     if not sources:
         sys.exit(f"reach.py: no rule builds fuzz/{target} "
                  f"(the targets are the Makefile's FUZZ: make -s print-FUZZ)")
-    return sources, shlex.join(flags)
+    return sources, flags
 
 
 def main(argv):
@@ -85,10 +87,10 @@ def main(argv):
     if args[0] == "--sources":
         args, cflags = args[1:], None
         if args[:1] == ["--cflags"]:
-            cflags, args = args[1], args[2:]
+            cflags, args = shlex.split(args[1]), args[2:]
         sources = args
         if cflags is None:
-            cflags = make_var("CPPFLAGS") + " " + make_var("SRC_INC")
+            cflags = make_var("CPPFLAGS") + make_var("SRC_INC")
     elif len(args) == 1:
         sources, cflags = rule(args[0])
     else:
@@ -98,7 +100,7 @@ def main(argv):
         for i, src in enumerate(sources):
             o = os.path.join(tmp, f"{i}.o")
             subprocess.run(["cc", "-c", "-O1", "-ffunction-sections",
-                            "-fdata-sections", *shlex.split(cflags), "-o", o,
+                            "-fdata-sections", *cflags, "-o", o,
                             src], check=True)
             objs.append(o)
         defs, refs = graph(objs)

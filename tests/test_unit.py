@@ -137,18 +137,11 @@ class Fuzzers:
     def __init__(self, names):
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, min(os.cpu_count() or 1, 4)))
-        self.runs = {}
-        for name, target, seeds, _ in FUZZ:
-            if name in names:
-                self.runs[target] = self.pool.submit(
-                    _fuzz, target, FUZZ_SECONDS, seeds)
+        self.runs = {target: self.pool.submit(_fuzz, target, FUZZ_SECONDS, seeds)
+                     for name, target, seeds, _ in FUZZ if name in names}
 
-    def check(self, target, seeds):
-        run = self.runs.get(target)
-        if run is None:  # (not selected when the pool started)
-            run = self.runs[target] = self.pool.submit(
-                _fuzz, target, FUZZ_SECONDS, seeds)
-        p = run.result()
+    def check(self, target):
+        p = self.runs[target].result()
         assert p.returncode == 0, p.stderr[-4000:]
         assert "Done" in p.stderr, p.stderr[-2000:]
 
@@ -175,7 +168,7 @@ def _fuzz(target, seconds, seeds=None):
 
 def _fuzz_test(name, target, seeds, doc):
     def test(fuzzers):
-        fuzzers.check(target, seeds)
+        fuzzers.check(target)
     test.__name__ = test.__qualname__ = name
     test.__doc__ = doc
     return test

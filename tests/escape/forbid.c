@@ -8,8 +8,9 @@
  * names an action, which the main thread (confined like the rest of the
  * supervisor) then tries; what the call returned is appended to PATH.out,
  * unless it killed the process. PATH is read once and unlinked, so it is
- * to appear whole (written beside it and renamed into place). Nothing of this is in msb itself: a test
- * that can set the supervisor's environment can preload anything.
+ * to appear whole (written beside it and renamed into place). Nothing of
+ * this is in msb itself: a test that can set the supervisor's environment
+ * can preload anything.
  *
  *   read FILE     open FILE for reading (Landlock: refused outside)
  *   create FILE   create FILE (likewise)
