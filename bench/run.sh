@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# run.sh [BUILD_DIR] - the boot, exec, network, filesystem, confinement, TLS,
-# snapshot, project, SDK, sync and pull benchmarks (not tests): prints tables.
+# run.sh [BUILD_DIR] - the boot, exec, start, network, filesystem,
+# confinement, TLS, snapshot, project, SDK, sync and pull benchmarks (not
+# tests): prints tables.
 set -eu
 cd "$(dirname "$0")/.."
 b=${1:-build}
@@ -13,6 +14,7 @@ python3 bench/fscycle.py "$b"
 python3 bench/density.py "$b"
 python3 bench/tcgcache.py "$b"
 python3 bench/exec.py "$b"
+python3 bench/start.py /bin/true "$b/bin/msb --version"
 python3 bench/confine.py "$b"
 if [ "$(id -u)" = 0 ]; then
 	python3 bench/tls.py "$b"

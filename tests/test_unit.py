@@ -45,6 +45,47 @@ def test_fuzz_reach_tool():
         1, "msb_home_ready: not defined in these sources\n"), p
 
 
+def _tls_size(path):
+    out = subprocess.run(["readelf", "-lW", path], capture_output=True,
+                         text=True, check=True).stdout
+    sizes = [int(line.split()[5], 16) for line in out.splitlines()
+             if line.split()[:1] == ["TLS"]]
+    return sum(sizes)
+
+
+def _globals(path, *flags):
+    out = subprocess.run(["nm", "-g", "--defined-only", *flags, path],
+                         capture_output=True, text=True, check=True).stdout
+    return {w[2] for w in (line.split() for line in out.splitlines())
+            if len(w) == 3 and w[1] in "TDBR"}
+
+
+def test_library_thread_local_storage_is_small():
+    """Every thread of every process that links libmsb gets its own zeroed
+    copy of the library's thread-local storage, at start for the threads
+    the process has: a buffer kept there (192 KiB once) costs each of them
+    whether it calls the library or not."""
+    lib = os.path.join(BUILD, "lib", "libmsb.so.0")
+    assert _tls_size(lib) <= 16 * 1024, _tls_size(lib)
+    assert _tls_size(os.path.join(BUILD, "bin", "msb")) <= 16 * 1024
+
+
+def test_cli_links_the_api_alone():
+    """msb links the library in (docs/performance.md, "The CLI's start,
+    linked in"), yet reaches it through the API alone, as an SDK does:
+    the object it links defines, as globals, exactly what libmsb.so
+    exports beyond util.o's helpers, and it loads no library but libc."""
+    obj = _globals(os.path.join(BUILD, "obj", "libmsb-cli.o"))
+    exported = _globals(os.path.join(BUILD, "lib", "libmsb.so.0"), "-D")
+    util = _globals(os.path.join(BUILD, "obj", "src", "common", "util.o"))
+    assert obj and all(name.startswith("msb_") for name in obj), obj
+    assert obj == exported - util, (obj ^ (exported - util))
+    out = subprocess.run(["readelf", "-d", os.path.join(BUILD, "bin", "msb")],
+                         capture_output=True, text=True, check=True).stdout
+    needed = set(re.findall(r"\(NEEDED\).*\[(.*)\]", out))
+    assert needed <= {"libc.so.6", "ld-linux-x86-64.so.2"}, needed
+
+
 # Each target's seeds replayed and a short run beyond them: a guard against
 # a change that breaks a parser outright. The real fuzzing is
 # bench/fuzz_long.sh's 10 million executions a target (docs/security.md).

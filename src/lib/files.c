@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define CHUNK (48 * 1024) /* bytes per stdin message, as exec sends */
+#define BUF (4 * CHUNK)   /* bytes read from a descriptor at a time */
 
 struct msb_file {
 	struct msb_conn c;
@@ -514,15 +515,23 @@ int msb_file_write_fd_p(msb_sandbox *sb, const char *path, int fd,
 			const msb_file_opts *o, const struct msb_progress *pr,
 			uint64_t *done, msb_error *err)
 {
-	static __thread uint8_t buf[4 * CHUNK];
+	/* On the heap, once per call: as thread-local storage it was
+	 * 192 KiB that the loader allocated and zeroed in every process
+	 * linking libmsb, and again in each of its threads, used or not. */
+	uint8_t *buf;
 	uint64_t moved = 0;
 	msb_file *f;
 	int r = msb_file_open(sb, MSB_FILE_WRITE, path, o, &f, err);
 
 	if (r < 0)
 		return r;
+	buf = malloc(BUF);
+	if (!buf) {
+		msb_file_free(f);
+		return msb_fail(err, -ENOMEM, "out of memory");
+	}
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, BUF);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -544,6 +553,7 @@ int msb_file_write_fd_p(msb_sandbox *sb, const char *path, int fd,
 		if (pr && pr->fn)
 			pr->fn(pr->ctx, pr->path, moved, pr->total);
 	}
+	free(buf);
 	msb_file_free(f);
 	if (done)
 		*done = moved;
