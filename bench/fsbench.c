@@ -3,7 +3,9 @@
  *
  * Built static by bench/fs.py and run inside the guest on a volume:
  *
- *   fsbench seqwrite FILE MIB     write MIB MiB in 1 MiB blocks, fsync
+ *   fsbench seqwrite FILE MIB [BLOCK]
+ *                                 write MIB MiB in blocks of BLOCK bytes
+ *                                 (1 MiB unless given), fsync
  *   fsbench seqread FILE          drop the guest's caches, read it all
  *   fsbench randread FILE N       drop caches, N 4 KiB preads at random
  *                                 4 KiB-aligned offsets (fixed seed)
@@ -60,10 +62,14 @@ int main(int argc, char **argv)
 
 	if (argc < 3)
 		return fprintf(stderr, "usage: see fsbench.c\n"), 2;
-	if (!strcmp(argv[1], "seqwrite") && argc == 4) {
+	if (!strcmp(argv[1], "seqwrite") && (argc == 4 || argc == 5)) {
 		long mib = atol(argv[3]);
+		size_t block = argc == 5 ? (size_t)atol(argv[4]) : sizeof(buf);
 		int fd;
 
+		if (!block || block > sizeof(buf) || sizeof(buf) % block)
+			return fprintf(stderr, "BLOCK: a divisor of %zu\n",
+				       sizeof(buf)), 2;
 		for (size_t i = 0; i < sizeof(buf); i++)
 			buf[i] = (unsigned char)(i * 2654435761u >> 11);
 		t0 = now();
@@ -72,8 +78,9 @@ int main(int argc, char **argv)
 			return die("open");
 		for (long i = 0; i < mib; i++) {
 			buf[0] = (unsigned char)i;
-			if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
-				return die("write");
+			for (size_t o = 0; o < sizeof(buf); o += block)
+				if (write(fd, buf + o, block) != (ssize_t)block)
+					return die("write");
 		}
 		if (fsync(fd) < 0)
 			return die("fsync");

@@ -18,7 +18,8 @@ request or an interrupt costs the VMM, counted, not timed).
 
   bench/fscycle.py BUILD [--base BUILD ...] [--mode auto] [--files 300]
                    [--rounds 12] [--test cycle|read|write] [--mib 64]
-                   [--peer-session own|bench|own,bench]
+                   [--block BYTES] [--peer-session own|bench|own,bench]
+                   [--virtiofsd-xattr]
 
 The raw VM is the first sandbox's QEMU command line (bench/rawboot.py),
 so it boots the first build's kernel and agent; virtiofsd runs with
@@ -52,11 +53,16 @@ ap.add_argument("--rounds", type=int, default=12)
 ap.add_argument("--test", default="cycle", choices=("cycle", "read", "write"))
 ap.add_argument("--mib", type=int, default=64,
                 help="--test read and write: the file's size")
+ap.add_argument("--block", type=int, default=1 << 20,
+                help="--test write: bytes per write(2) (a divisor of 1 MiB)")
 ap.add_argument("--peer-session", default="own",
                 help="own: each raw VM and its server in a session of their "
                      "own, as a sandbox's are; bench: in the bench's; "
                      "own,bench: both (the ratios are to the first)")
 ap.add_argument("--virtiofsd", default="/usr/lib/qemu/virtiofsd")
+ap.add_argument("--virtiofsd-xattr", action="store_true",
+                help="virtiofsd with -o xattr, offering the guest xattrs "
+                "as our server does (its default offers none)")
 args, _ = ap.parse_known_args()
 if set(args.peer_session.split(",")) - {"own", "bench"}:
     sys.exit("--peer-session: own, bench or own,bench")
@@ -167,7 +173,9 @@ def main():
             vm, w = raw_vm(argv, upper, (
                 [args.virtiofsd, f"--socket-path={sock}", "-o",
                  f"source={shared}", "-o", "sandbox=chroot", "-o",
-                 "cache=" + VFSD_MODE[args.mode]], sock), "virtiofsd", own)
+                 "cache=" + VFSD_MODE[args.mode],
+                 *(["-o", "xattr"] if args.virtiofsd_xattr else [])], sock),
+                "virtiofsd", own)
             vms.append((vm, w))
             sides["virtiofsd, raw VM" + tail] = (
                 (lambda v: lambda c: v.run(c).decode())(vm), vm.q.pid,
@@ -186,7 +194,8 @@ def main():
                 d = f"/data/r{r}s{i}"
                 cmd = {"cycle": f"/data/fsbench cycle {d} {args.files}",
                        "read": f"/data/fsbench seqread /data/big{i}",
-                       "write": f"/data/fsbench seqwrite {d} {args.mib}"}
+                       "write": f"/data/fsbench seqwrite {d} {args.mib} "
+                                f"{args.block}"}
                 if args.test == "cycle":
                     run(f"mkdir {d}")
                 q0, s0 = waited(q), waited(s)
@@ -217,6 +226,8 @@ def main():
     rl = "files/s" if args.test == "cycle" else "MiB/s"
     size = (f"{args.files} files" if args.test == "cycle"
             else f"{args.mib} MiB")
+    if args.test == "write" and args.block != 1 << 20:
+        size += f" in writes of {args.block} bytes"
     print(f"\n{what}, cache={args.mode}: {args.rounds} rounds of {size} "
           f"each, interleaved; load {os.getloadavg()[0]:.1f}")
     print(f"{'':44}{rl + ' median':>15}{'best':>8}{'/vfsd':>7}"

@@ -137,6 +137,7 @@ static int ts_open(struct ts *t, struct msb_fs_backend *be,
 	CHECK_EQ_INT(io.major, 7);
 	CHECK_EQ_INT(io.max_write, MSB_FUSE_MAX_WRITE);
 	CHECK(io.flags & FUSE_DO_READDIRPLUS);
+	CHECK(io.flags & FUSE_HANDLE_KILLPRIV_V2);
 	CHECK(!(io.flags & (FUSE_SPLICE_READ | FUSE_SPLICE_WRITE |
 			    FUSE_SPLICE_MOVE | FUSE_WRITEBACK_CACHE)));
 	CHECK_EQ_INT(io.max_pages, 256);
@@ -710,6 +711,121 @@ TEST(fs_passthrough_ops)
 	exercise(&be, "passthrough");
 	/* every node and handle given back */
 	CHECK_EQ_INT(unit_lowest_fd(), fd0);
+	msb_rm_rf(dir);
+}
+
+/* ---- FUSE_HANDLE_KILLPRIV_V2: setuid and setgid killed where flagged ---- */
+
+static uint32_t mode_of(struct ts *t, uint64_t ino)
+{
+	struct fuse_attr_out ao;
+
+	CHECK_EQ_INT(call(t, FUSE_GETATTR, ino, END), 0);
+	memcpy(&ao, t->body, sizeof(ao));
+	return ao.attr.mode & 07777;
+}
+
+static void chmod_(struct ts *t, uint64_t ino, uint32_t mode)
+{
+	struct fuse_setattr_in si = { .valid = FATTR_MODE, .mode = mode };
+
+	CHECK_EQ_INT(call(t, FUSE_SETATTR, ino, &si, sizeof(si), END), 0);
+}
+
+/* The guest's kernel, with KILLPRIV_V2 negotiated, no longer turns a
+ * write, a truncate or a chown into a chmod of its own: it flags the
+ * request and the server must do it. Root writes here, so nothing but
+ * the flag clears the bits (the memory backend also clears them on a
+ * write by anyone else, as the passthrough's host does). */
+static void kill_suidgid_checks(struct msb_fs_backend *be)
+{
+	struct ts t;
+	struct fuse_entry_out e;
+	uint64_t fh, fh2;
+
+	if (ts_open(&t, be, NULL))
+		return;
+	CHECK_EQ_INT(create(&t, 1, "s", 0755, O_RDWR, &e, &fh), 0);
+	/* a write without the flag (CAP_FSETID) keeps them */
+	chmod_(&t, e.nodeid, 06755);
+	CHECK_EQ_INT(write_(&t, e.nodeid, fh, 0, "a", 1), 1);
+	CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
+	/* flagged: setuid goes, setgid with group execute too */
+	{
+		struct fuse_write_in in = { .fh = fh, .size = 1,
+					    .write_flags =
+						    FUSE_WRITE_KILL_SUIDGID };
+
+		CHECK_EQ_INT(call(&t, FUSE_WRITE, e.nodeid, &in, sizeof(in),
+				  "b", (size_t)1, END), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 0755);
+		/* setgid without group execute is a lock mark: it stays */
+		chmod_(&t, e.nodeid, 06745);
+		CHECK_EQ_INT(call(&t, FUSE_WRITE, e.nodeid, &in, sizeof(in),
+				  "c", (size_t)1, END), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 02745);
+	}
+	/* a truncate flagged, and one not */
+	{
+		struct fuse_setattr_in si = { .valid = FATTR_SIZE, .size = 1 };
+
+		chmod_(&t, e.nodeid, 06755);
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
+		si.valid |= FATTR_KILL_SUIDGID;
+		CHECK_EQ_INT(call(&t, FUSE_SETATTR, e.nodeid, &si, sizeof(si),
+				  END), 0);
+		/* the reply carries the attributes after the kill */
+		{
+			struct fuse_attr_out ao;
+
+			memcpy(&ao, t.body, sizeof(ao));
+			CHECK_EQ_INT(ao.attr.mode & 07777, 0755);
+		}
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 0755);
+	}
+	/* a truncating open flagged, and one not */
+	{
+		struct fuse_open_in oi = { .flags = O_WRONLY | O_TRUNC };
+
+		chmod_(&t, e.nodeid, 06755);
+		CHECK_EQ_INT(open_(&t, e.nodeid, O_WRONLY | O_TRUNC, &fh2, 0),
+			     0);
+		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
+		oi.open_flags = FUSE_OPEN_KILL_SUIDGID;
+		CHECK_EQ_INT(call(&t, FUSE_OPEN, e.nodeid, &oi, sizeof(oi),
+				  END), 0);
+		memcpy(&fh2, t.body, sizeof(fh2));
+		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 0755);
+		/* not truncating: the flag alone does nothing */
+		chmod_(&t, e.nodeid, 06755);
+		oi.flags = O_WRONLY;
+		CHECK_EQ_INT(call(&t, FUSE_OPEN, e.nodeid, &oi, sizeof(oi),
+				  END), 0);
+		memcpy(&fh2, t.body, sizeof(fh2));
+		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
+		CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
+	}
+	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
+	forget(&t, e.nodeid, 1);
+	ts_close(&t);
+}
+
+TEST(fs_kill_suidgid)
+{
+	struct msb_fs_backend be;
+	msb_error err = { 0 };
+	char dir[256];
+
+	CHECK_EQ_INT(msb_fs_memory_new(64u << 20, &be, &err), 0);
+	kill_suidgid_checks(&be);
+	if (unit_tmpdir(dir, sizeof(dir)))
+		return;
+	CHECK_EQ_INT(msb_fs_passthrough_new(dir, NULL, &be, &err), 0);
+	kill_suidgid_checks(&be);
 	msb_rm_rf(dir);
 }
 
