@@ -350,6 +350,7 @@ def report(link, ours, slirp, accel):
     for label, k in rows:
         print(f"{label:28}{ours[k]:12.1f}{slirp[k]:12.1f}"
               f"{ours[k] / slirp[k]:8.2f}")
+
     def span(lo, hi):
         return "-".join(f"{x:.0f}" if x >= 1000 else f"{x:.1f}"
                         for x in (lo, hi))

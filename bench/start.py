@@ -8,9 +8,10 @@ Each program (by default /bin/true and `build/bin/msb --version`; give
 others as one quoted word each, such as "OTHER/bin/msb --version") is
 started with posix_spawn and waited for, its output to /dev/null, the
 programs interleaved call by call so that load drifts hit them alike.
-Prints p50 and p90 of the wall time, and the page faults of one run of
-each (`perf stat`, where perf is installed): a process's start on this
-host is mostly the dynamic loader and the faults of what it maps.
+Prints p50 and p90 of the wall time, and each one's page faults a run
+(`perf stat`, the mean of 20, where perf is installed): a process's
+start on this host is mostly the dynamic loader and the faults of what
+it maps.
 """
 
 import argparse
