@@ -732,6 +732,20 @@ static void chmod_(struct ts *t, uint64_t ino, uint32_t mode)
 	CHECK_EQ_INT(call(t, FUSE_SETATTR, ino, &si, sizeof(si), END), 0);
 }
 
+/* OPEN @ino with @flags and FUSE's @open_flags, RELEASE it; Return: the
+ * node's mode after. */
+static uint32_t mode_after_open(struct ts *t, uint64_t ino, uint32_t flags,
+				uint32_t open_flags)
+{
+	struct fuse_open_in oi = { .flags = flags, .open_flags = open_flags };
+	struct fuse_open_out oo;
+
+	CHECK_EQ_INT(call(t, FUSE_OPEN, ino, &oi, sizeof(oi), END), 0);
+	memcpy(&oo, t->body, sizeof(oo));
+	CHECK_EQ_INT(release(t, ino, oo.fh, 0), 0);
+	return mode_of(t, ino);
+}
+
 /* The guest's kernel, with KILLPRIV_V2 negotiated, no longer turns a
  * write, a truncate or a chown into a chmod of its own: it flags the
  * request and the server must do it. Root writes here, so nothing but
@@ -741,7 +755,7 @@ static void kill_suidgid_checks(struct msb_fs_backend *be)
 {
 	struct ts t;
 	struct fuse_entry_out e;
-	uint64_t fh, fh2;
+	uint64_t fh;
 
 	if (ts_open(&t, be, NULL))
 		return;
@@ -785,30 +799,16 @@ static void kill_suidgid_checks(struct msb_fs_backend *be)
 		}
 		CHECK_EQ_INT(mode_of(&t, e.nodeid), 0755);
 	}
-	/* a truncating open flagged, and one not */
-	{
-		struct fuse_open_in oi = { .flags = O_WRONLY | O_TRUNC };
-
-		chmod_(&t, e.nodeid, 06755);
-		CHECK_EQ_INT(open_(&t, e.nodeid, O_WRONLY | O_TRUNC, &fh2, 0),
-			     0);
-		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
-		CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
-		oi.open_flags = FUSE_OPEN_KILL_SUIDGID;
-		CHECK_EQ_INT(call(&t, FUSE_OPEN, e.nodeid, &oi, sizeof(oi),
-				  END), 0);
-		memcpy(&fh2, t.body, sizeof(fh2));
-		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
-		CHECK_EQ_INT(mode_of(&t, e.nodeid), 0755);
-		/* not truncating: the flag alone does nothing */
-		chmod_(&t, e.nodeid, 06755);
-		oi.flags = O_WRONLY;
-		CHECK_EQ_INT(call(&t, FUSE_OPEN, e.nodeid, &oi, sizeof(oi),
-				  END), 0);
-		memcpy(&fh2, t.body, sizeof(fh2));
-		CHECK_EQ_INT(release(&t, e.nodeid, fh2, 0), 0);
-		CHECK_EQ_INT(mode_of(&t, e.nodeid), 06755);
-	}
+	/* a truncating open flagged, and one not; the flag alone, without
+	 * O_TRUNC, does nothing */
+	chmod_(&t, e.nodeid, 06755);
+	CHECK_EQ_INT(mode_after_open(&t, e.nodeid, O_WRONLY | O_TRUNC, 0),
+		     06755);
+	CHECK_EQ_INT(mode_after_open(&t, e.nodeid, O_WRONLY | O_TRUNC,
+				     FUSE_OPEN_KILL_SUIDGID), 0755);
+	chmod_(&t, e.nodeid, 06755);
+	CHECK_EQ_INT(mode_after_open(&t, e.nodeid, O_WRONLY,
+				     FUSE_OPEN_KILL_SUIDGID), 06755);
 	CHECK_EQ_INT(release(&t, e.nodeid, fh, 0), 0);
 	forget(&t, e.nodeid, 1);
 	ts_close(&t);
